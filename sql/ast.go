@@ -1,0 +1,181 @@
+// Package sql turns SQL text into sluice statements.
+//
+// Plain SELECT syntax is parsed by the TiDB parser; the streaming extensions
+// (CREATE SOURCE/SINK, WATERMARK FOR, WITH (k = v), the EMIT clause, window
+// table functions in FROM) are recognised here first and replaced by
+// same-length placeholders, so every position the TiDB parser reports still
+// points into the user's text. The package knows nothing of Arrow.
+package sql
+
+import (
+	"time"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+)
+
+// Pos is a position in the user's SQL text. Line and Col are 1-based;
+// Offset is the 0-based byte offset into the script text.
+type Pos struct {
+	Line, Col, Offset int
+}
+
+// Statement is one parsed statement of a script.
+type Statement interface {
+	// Position is where the statement starts in the script.
+	Position() Pos
+	// SQL is the statement's own text, as written.
+	SQL() string
+}
+
+// Option is one `key = 'value'` pair of a WITH clause, in written order.
+type Option struct {
+	Key, Value string
+	Pos        Pos
+}
+
+// Options is a WITH clause. Keys are compared case-insensitively.
+type Options []Option
+
+// ColumnDef is one declared column of CREATE SOURCE.
+type ColumnDef struct {
+	Name string
+	// Type is the normalised type name: BIGINT, INT, DOUBLE, DECIMAL(p,s),
+	// VARCHAR, BOOLEAN, TIMESTAMP, DATE. Synonyms are mapped (INTEGER→INT,
+	// FLOAT/REAL→DOUBLE, TEXT/STRING/CHAR(n)/VARCHAR(n)→VARCHAR, DATETIME→TIMESTAMP,
+	// BOOL→BOOLEAN, NUMERIC→DECIMAL, SMALLINT/TINYINT→INT).
+	Type string
+	Pos  Pos
+}
+
+// Watermark is `WATERMARK FOR col AS col - INTERVAL '5' SECOND`.
+type Watermark struct {
+	Column string
+	// Delay is how far the watermark trails the largest event time seen.
+	Delay time.Duration
+	Pos   Pos
+}
+
+// CreateSource is `CREATE SOURCE [IF NOT EXISTS] name [(cols…, WATERMARK…)] WITH (…)`.
+type CreateSource struct {
+	stmt
+	Name        string
+	IfNotExists bool
+	Columns     []ColumnDef // empty: infer the schema from the data
+	Watermark   *Watermark
+	Options     Options
+}
+
+// CreateSink is `CREATE SINK name WITH (…) [AS query]`.
+type CreateSink struct {
+	stmt
+	Name        string
+	IfNotExists bool
+	Options     Options
+	Query       *Query // nil when the sink is only declared
+}
+
+// Insert is `INSERT INTO sink query`.
+type Insert struct {
+	stmt
+	Sink  string
+	Query *Query
+}
+
+// Drop is `DROP SOURCE|SINK [IF EXISTS] name`.
+type Drop struct {
+	stmt
+	Kind     string // "SOURCE" or "SINK"
+	Name     string
+	IfExists bool
+}
+
+// Show is `SHOW SOURCES` or `SHOW SINKS`.
+type Show struct {
+	stmt
+	Kind string // "SOURCES" or "SINKS"
+}
+
+// Describe is `DESCRIBE name` (also DESC name).
+type Describe struct {
+	stmt
+	Name string
+}
+
+// Explain is `EXPLAIN [ANALYZE] query`.
+type Explain struct {
+	stmt
+	Analyze bool
+	Query   *Query
+}
+
+// Set is `SET name = value` (script variables and session settings).
+type Set struct {
+	stmt
+	Name, Value string
+}
+
+// Query is a SELECT (or UNION) with sluice's streaming extensions split out.
+type Query struct {
+	stmt
+	// Select is the TiDB AST: *ast.SelectStmt or *ast.SetOprStmt. Window
+	// table functions appear in it as table names that are keys of Windows.
+	Select ast.ResultSetNode
+	// Emit is nil for a batch query.
+	Emit *Emit
+	// Windows maps placeholder table names found in Select to the window
+	// table function they stand for.
+	Windows map[string]*WindowTVF
+}
+
+// EmitKind says when results are emitted.
+type EmitKind int
+
+// EMIT clause kinds.
+const (
+	EmitEvery   EmitKind = iota + 1 // EMIT EVERY <interval> [FULL]: micro-batch
+	EmitChanges                     // EMIT CHANGES: continuous changelog
+	EmitFinal                       // EMIT FINAL: continuous, each window once
+)
+
+// Emit is the EMIT clause.
+type Emit struct {
+	Kind     EmitKind
+	Interval time.Duration // EmitEvery only
+	Full     bool          // EMIT EVERY … FULL
+	Pos      Pos
+}
+
+// WindowKind is the window table function.
+type WindowKind int
+
+// Window table functions.
+const (
+	Tumble WindowKind = iota + 1
+	Hop
+	Session
+)
+
+// WindowTVF is `TUMBLE(t, ts, size)`, `HOP(t, ts, slide, size)` or
+// `SESSION(t, ts, gap)` in FROM.
+type WindowTVF struct {
+	Kind  WindowKind
+	Table string // the source (or placeholder of a nested query, not supported yet)
+	// TimeColumn is the event-time column the window is computed from.
+	TimeColumn string
+	Size       time.Duration // TUMBLE, HOP
+	Slide      time.Duration // HOP
+	Gap        time.Duration // SESSION
+	Pos        Pos
+}
+
+// stmt carries what every statement has.
+type stmt struct {
+	pos  Pos
+	text string
+}
+
+// Position implements Statement.
+func (s *stmt) Position() Pos { return s.pos }
+
+// SQL implements Statement.
+func (s *stmt) SQL() string { return s.text }
