@@ -1,0 +1,300 @@
+package sql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+func (ps *parseState) createSource(c *cursor, base stmt) (Statement, error) {
+	s := &CreateSource{stmt: base}
+	var err error
+	if s.IfNotExists, err = c.ifNotExists(); err != nil {
+		return nil, err
+	}
+	if s.Name, _, err = c.ident("a source name"); err != nil {
+		return nil, err
+	}
+	if c.acceptPunct("(") {
+		if err := c.columnList(s); err != nil {
+			return nil, err
+		}
+	}
+	if s.Options, err = c.withClause(); err != nil {
+		return nil, err
+	}
+	return s, c.end()
+}
+
+func (ps *parseState) createSink(c *cursor, base stmt) (Statement, error) {
+	s := &CreateSink{stmt: base}
+	var err error
+	if s.IfNotExists, err = c.ifNotExists(); err != nil {
+		return nil, err
+	}
+	if s.Name, _, err = c.ident("a sink name"); err != nil {
+		return nil, err
+	}
+	if s.Options, err = c.withClause(); err != nil {
+		return nil, err
+	}
+	if c.accept("AS") {
+		if s.Query, err = ps.subquery(c); err != nil {
+			return nil, err
+		}
+	}
+	return s, c.end()
+}
+
+// ifNotExists consumes an optional IF NOT EXISTS.
+func (c *cursor) ifNotExists() (bool, error) {
+	if !c.accept("IF") {
+		return false, nil
+	}
+	if err := c.expect("NOT"); err != nil {
+		return false, err
+	}
+	return true, c.expect("EXISTS")
+}
+
+// columnList parses `col TYPE, …, WATERMARK FOR ts AS ts - INTERVAL …)`
+// after the opening parenthesis.
+func (c *cursor) columnList(s *CreateSource) error {
+	var wmCol token
+	for {
+		if c.peek().is("WATERMARK") && c.peekAt(1).is("FOR") {
+			t := c.next()
+			if s.Watermark != nil {
+				return c.errAt(t, "only one WATERMARK is allowed")
+			}
+			c.next() // FOR
+			wm, col, err := c.watermark()
+			if err != nil {
+				return err
+			}
+			wm.Pos = PosAt(c.ps.script, t.off)
+			s.Watermark, wmCol = wm, col
+		} else {
+			name, nt, err := c.ident("a column name or WATERMARK")
+			if err != nil {
+				return err
+			}
+			for _, col := range s.Columns {
+				if strings.EqualFold(col.Name, name) {
+					return c.errAt(nt, "duplicate column %q", name)
+				}
+			}
+			typ, err := c.columnType()
+			if err != nil {
+				return err
+			}
+			s.Columns = append(s.Columns, ColumnDef{Name: name, Type: typ, Pos: PosAt(c.ps.script, nt.off)})
+		}
+		if c.acceptPunct(")") {
+			break
+		}
+		if err := c.expectPunct(","); err != nil {
+			return err
+		}
+	}
+	if s.Watermark != nil {
+		found := false
+		for _, col := range s.Columns {
+			if strings.EqualFold(col.Name, s.Watermark.Column) {
+				found = true
+				s.Watermark.Column = col.Name
+			}
+		}
+		if !found {
+			return c.errAt(wmCol, "watermark column %q is not a declared column", s.Watermark.Column)
+		}
+	}
+	return nil
+}
+
+// watermark parses `ts AS ts [- interval]` after WATERMARK FOR and returns
+// the FOR column's token for error positions.
+func (c *cursor) watermark() (*Watermark, token, error) {
+	col, ct, err := c.ident("the event-time column")
+	if err != nil {
+		return nil, ct, err
+	}
+	if err := c.expect("AS"); err != nil {
+		return nil, ct, err
+	}
+	col2, ct2, err := c.ident("the event-time column")
+	if err != nil {
+		return nil, ct, err
+	}
+	if !strings.EqualFold(col, col2) {
+		return nil, ct, c.errAt(ct2, "watermark expression must be %s - INTERVAL …, not %s", col, col2)
+	}
+	wm := &Watermark{Column: col}
+	if c.peek().isPunct("-") {
+		c.next()
+		it := c.peek()
+		d, err := c.interval()
+		if err != nil {
+			return nil, ct, err
+		}
+		if d < 0 {
+			return nil, ct, c.errAt(it, "watermark delay must not be negative")
+		}
+		wm.Delay = d
+	} else if t := c.peek(); !t.isPunct(",") && !t.isPunct(")") {
+		return nil, ct, c.unexpected(`"- INTERVAL …", "," or ")"`)
+	}
+	return wm, ct, nil
+}
+
+// typeSynonyms maps accepted type names to the normalised ColumnDef.Type.
+var typeSynonyms = map[string]string{
+	"BIGINT": "BIGINT", "INT": "INT", "INTEGER": "INT", "SMALLINT": "INT", "TINYINT": "INT",
+	"DOUBLE": "DOUBLE", "FLOAT": "DOUBLE", "REAL": "DOUBLE",
+	"DECIMAL": "DECIMAL", "NUMERIC": "DECIMAL", "DEC": "DECIMAL",
+	"VARCHAR": "VARCHAR", "CHAR": "VARCHAR", "TEXT": "VARCHAR", "STRING": "VARCHAR",
+	"BOOLEAN": "BOOLEAN", "BOOL": "BOOLEAN",
+	"TIMESTAMP": "TIMESTAMP", "DATETIME": "TIMESTAMP", "DATE": "DATE",
+}
+
+// columnType parses a type name with its optional (n) or (p,s) arguments
+// and returns the normalised name.
+func (c *cursor) columnType() (string, error) {
+	t := c.peek()
+	if t.kind != tkIdent {
+		return "", c.unexpected("a column type")
+	}
+	norm, ok := typeSynonyms[strings.ToUpper(t.text)]
+	if !ok {
+		return "", c.errAt(t, "unknown type %q (use BIGINT, INT, DOUBLE, DECIMAL(p,s), VARCHAR, BOOLEAN, TIMESTAMP or DATE)", t.text)
+	}
+	c.next()
+	if norm == "DOUBLE" && strings.EqualFold(t.text, "DOUBLE") {
+		c.accept("PRECISION")
+	}
+	if !c.acceptPunct("(") {
+		if norm == "DECIMAL" {
+			return "DECIMAL(10,0)", nil // MySQL's default
+		}
+		return norm, nil
+	}
+	var args []int
+	for {
+		nt := c.peek()
+		n, err := strconv.Atoi(nt.text)
+		if nt.kind != tkNumber || err != nil || n < 0 {
+			return "", c.unexpected("a non-negative integer type argument")
+		}
+		c.next()
+		args = append(args, n)
+		if c.acceptPunct(")") {
+			break
+		}
+		if err := c.expectPunct(","); err != nil {
+			return "", err
+		}
+	}
+	if norm != "DECIMAL" {
+		// Lengths and precisions of other types (VARCHAR(20), TIMESTAMP(3))
+		// do not change how sluice stores the value.
+		if len(args) > 1 {
+			return "", c.errAt(t, "type %s takes at most one argument", strings.ToUpper(t.text))
+		}
+		return norm, nil
+	}
+	p, s := args[0], 0
+	if len(args) > 2 {
+		return "", c.errAt(t, "DECIMAL takes at most two arguments (precision, scale)")
+	}
+	if len(args) == 2 {
+		s = args[1]
+	}
+	if p < 1 || p > 38 {
+		return "", c.errAt(t, "DECIMAL precision %d out of range 1..38", p)
+	}
+	if s > p {
+		return "", c.errAt(t, "DECIMAL scale %d exceeds precision %d", s, p)
+	}
+	return fmt.Sprintf("DECIMAL(%d,%d)", p, s), nil
+}
+
+// withClause parses `WITH (key = value, …)`.
+func (c *cursor) withClause() (Options, error) {
+	if err := c.expect("WITH"); err != nil {
+		return nil, err
+	}
+	if err := c.expectPunct("("); err != nil {
+		return nil, err
+	}
+	var opts Options
+	if c.acceptPunct(")") {
+		return opts, nil
+	}
+	for {
+		kt := c.peek()
+		key, err := c.optionKey()
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range opts {
+			if o.Key == key {
+				return nil, c.errAt(kt, "duplicate option %q", key)
+			}
+		}
+		if err := c.expectPunct("="); err != nil {
+			return nil, err
+		}
+		val, err := c.optionValue()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, Option{Key: key, Value: val, Pos: PosAt(c.ps.script, kt.off)})
+		if c.acceptPunct(")") {
+			return opts, nil
+		}
+		if err := c.expectPunct(","); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// optionKey parses 'quoted.key' or bare.dotted.key, lower-cased.
+func (c *cursor) optionKey() (string, error) {
+	t := c.peek()
+	switch t.kind {
+	case tkString, tkQIdent:
+		c.next()
+		return strings.ToLower(t.val), nil
+	case tkIdent:
+		c.next()
+		key := t.val
+		// Only glue dots written without spaces: scan.startup.mode.
+		for c.peek().isPunct(".") && c.peek().off == c.toks[c.i-1].end &&
+			c.peekAt(1).kind == tkIdent && c.peekAt(1).off == c.peek().end {
+			c.next()
+			key += "." + c.next().val
+		}
+		return strings.ToLower(key), nil
+	}
+	return "", c.unexpected("an option name")
+}
+
+// optionValue parses a string, a (signed) number or a bare word.
+func (c *cursor) optionValue() (string, error) {
+	t := c.peek()
+	switch t.kind {
+	case tkString, tkNumber, tkIdent:
+		c.next()
+		return t.val, nil
+	case tkPunct:
+		if (t.text == "-" || t.text == "+") && c.peekAt(1).kind == tkNumber && c.peekAt(1).off == t.end {
+			c.next()
+			n := c.next()
+			if t.text == "-" {
+				return "-" + n.text, nil
+			}
+			return n.text, nil
+		}
+	}
+	return "", c.unexpected("a value (string, number or word)")
+}

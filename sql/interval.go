@@ -1,0 +1,116 @@
+package sql
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// intervalUnits maps an interval unit word (singular or plural) to its length.
+var intervalUnits = map[string]time.Duration{
+	"MICROSECOND": time.Microsecond, "MICROSECONDS": time.Microsecond,
+	"MILLISECOND": time.Millisecond, "MILLISECONDS": time.Millisecond,
+	"SECOND": time.Second, "SECONDS": time.Second,
+	"MINUTE": time.Minute, "MINUTES": time.Minute,
+	"HOUR": time.Hour, "HOURS": time.Hour,
+	"DAY": 24 * time.Hour, "DAYS": 24 * time.Hour,
+}
+
+// intervalHint is appended to interval errors so the user sees a form that works.
+const intervalHint = "an interval like INTERVAL '5' SECOND or 5s"
+
+// interval parses one interval spelling at the cursor:
+//
+//	INTERVAL '5' SECOND | INTERVAL 5 SECOND | INTERVAL '5 SECOND' | 5 SECONDS | 5s | 500ms
+//
+// Units are MICROSECOND through DAY, singular or plural. The sign is kept;
+// callers decide what range is allowed.
+func (c *cursor) interval() (time.Duration, error) {
+	t := c.peek()
+	if t.is("INTERVAL") {
+		c.next()
+		v := c.peek()
+		switch v.kind {
+		case tkString:
+			c.next()
+			fields := strings.Fields(v.val)
+			if len(fields) == 2 {
+				// INTERVAL '5 SECOND'
+				return c.scaleInterval(v, fields[0], fields[1])
+			}
+			u := c.peek()
+			if u.kind != tkIdent {
+				return 0, c.unexpected("an interval unit (SECOND, MINUTE, …)")
+			}
+			c.next()
+			return c.scaleInterval(v, strings.TrimSpace(v.val), u.text)
+		case tkNumber:
+			c.next()
+			u := c.peek()
+			if u.kind != tkIdent {
+				return 0, c.unexpected("an interval unit (SECOND, MINUTE, …)")
+			}
+			c.next()
+			return c.scaleInterval(v, v.text, u.text)
+		case tkPunct:
+			if v.text == "-" && c.peekAt(1).kind == tkNumber {
+				c.next()
+				n := c.next()
+				u := c.peek()
+				if u.kind != tkIdent {
+					return 0, c.unexpected("an interval unit (SECOND, MINUTE, …)")
+				}
+				c.next()
+				return c.scaleInterval(v, "-"+n.text, u.text)
+			}
+		}
+		return 0, c.unexpected("an interval value such as '5'")
+	}
+	if t.kind == tkNumber {
+		c.next()
+		if _, err := strconv.ParseFloat(t.text, 64); err == nil {
+			// 5 SECONDS
+			u := c.peek()
+			if u.kind != tkIdent {
+				return 0, c.errAt(t, "interval %s needs a unit (e.g. 5s or 5 SECOND)", t.text)
+			}
+			c.next()
+			return c.scaleInterval(t, t.text, u.text)
+		}
+		return c.shorthand(t)
+	}
+	return 0, c.unexpected(intervalHint)
+}
+
+// scaleInterval computes num × unit, reporting problems at tok.
+func (c *cursor) scaleInterval(tok token, num, unit string) (time.Duration, error) {
+	u, ok := intervalUnits[strings.ToUpper(unit)]
+	if !ok {
+		return 0, c.errAt(tok, "unknown interval unit %q (use MILLISECOND, SECOND, MINUTE, HOUR or DAY)", unit)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, c.errAt(tok, "bad interval value %q", num)
+	}
+	ns := v * float64(u)
+	if math.Abs(ns) > float64(math.MaxInt64/2) {
+		return 0, c.errAt(tok, "interval %s %s is too large", num, unit)
+	}
+	return time.Duration(math.Round(ns)), nil
+}
+
+// shorthand parses a duration token such as 5s, 500ms, 2m, 1h or 1d.
+func (c *cursor) shorthand(t token) (time.Duration, error) {
+	s := strings.ToLower(t.text)
+	if strings.HasSuffix(s, "d") {
+		if v, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64); err == nil {
+			return c.scaleInterval(t, strconv.FormatFloat(v, 'g', -1, 64), "DAY")
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, c.errAt(t, "bad duration %q: want %s", t.text, intervalHint)
+	}
+	return d, nil
+}

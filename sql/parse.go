@@ -1,0 +1,314 @@
+package sql
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	// The test driver supplies the literal value types the TiDB parser
+	// needs; sluice evaluates literals itself, so the lightweight driver is
+	// enough.
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver"
+)
+
+// Parse parses a script of `;`-separated statements. Comments (`--`, `#`,
+// `/* */`) and empty statements are skipped; the last statement needs no
+// `;`. Any problem is a *Error of Kind ParseError whose Pos is a line and
+// column into the whole script.
+func Parse(script string) ([]Statement, error) {
+	lr, err := lex(script)
+	if err != nil {
+		return nil, err
+	}
+	ps := &parseState{script: script, comments: lr.comments}
+	var out []Statement
+	start := 0
+	for i := 0; i <= len(lr.tokens); i++ {
+		if i < len(lr.tokens) && !lr.tokens[i].isPunct(";") {
+			continue
+		}
+		if i > start {
+			st, err := ps.statement(lr.tokens[start:i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, st)
+		}
+		start = i + 1
+	}
+	return out, nil
+}
+
+// parseState is shared by the statements of one script.
+type parseState struct {
+	script   string
+	comments []span
+	tidb     *parser.Parser // created on first use; not safe for concurrent use
+	windows  int            // window placeholders handed out so far
+}
+
+// cursor walks the tokens of one statement.
+type cursor struct {
+	ps   *parseState
+	toks []token
+	i    int
+}
+
+// eof reports whether all tokens are consumed.
+func (c *cursor) eof() bool { return c.i >= len(c.toks) }
+
+// peek returns the next token; at the end a zero token placed just past the
+// statement, so errors there point at the statement's end.
+func (c *cursor) peek() token {
+	if c.i < len(c.toks) {
+		return c.toks[c.i]
+	}
+	end := 0
+	if len(c.toks) > 0 {
+		end = c.toks[len(c.toks)-1].end
+	}
+	return token{off: end, end: end}
+}
+
+// peekAt returns the token k places ahead, or a zero token.
+func (c *cursor) peekAt(k int) token {
+	if c.i+k < len(c.toks) {
+		return c.toks[c.i+k]
+	}
+	return token{}
+}
+
+// next consumes and returns the next token.
+func (c *cursor) next() token {
+	t := c.peek()
+	if c.i < len(c.toks) {
+		c.i++
+	}
+	return t
+}
+
+// accept consumes the next token if it is the word kw.
+func (c *cursor) accept(kw string) bool {
+	if c.peek().is(kw) {
+		c.i++
+		return true
+	}
+	return false
+}
+
+// acceptPunct consumes the next token if it is the punctuation p.
+func (c *cursor) acceptPunct(p string) bool {
+	if c.peek().isPunct(p) {
+		c.i++
+		return true
+	}
+	return false
+}
+
+// errAt builds a ParseError at tok.
+func (c *cursor) errAt(tok token, format string, args ...any) *Error {
+	return Errorf(ParseError, PosAt(c.ps.script, tok.off), format, args...)
+}
+
+// unexpected reports the next token as out of place.
+func (c *cursor) unexpected(want string) *Error {
+	t := c.peek()
+	if t.kind == 0 {
+		return c.errAt(t, "unexpected end of statement, expected %s", want)
+	}
+	return c.errAt(t, "syntax error at or near %q, expected %s", t.text, want)
+}
+
+// expect consumes the word kw or fails.
+func (c *cursor) expect(kw string) error {
+	if !c.accept(kw) {
+		return c.unexpected(kw)
+	}
+	return nil
+}
+
+// expectPunct consumes the punctuation p or fails.
+func (c *cursor) expectPunct(p string) error {
+	if !c.acceptPunct(p) {
+		return c.unexpected(fmt.Sprintf("%q", p))
+	}
+	return nil
+}
+
+// ident consumes an identifier (bare or backquoted) naming a what.
+func (c *cursor) ident(what string) (string, token, error) {
+	t := c.peek()
+	if t.kind != tkIdent && t.kind != tkQIdent {
+		return "", t, c.unexpected(what)
+	}
+	c.i++
+	return t.val, t, nil
+}
+
+// end fails unless every token is consumed.
+func (c *cursor) end() error {
+	if !c.eof() {
+		t := c.peek()
+		return c.errAt(t, "syntax error at or near %q, expected end of statement", t.text)
+	}
+	return nil
+}
+
+// stmtAt builds the common statement part for toks.
+func (ps *parseState) stmtAt(toks []token) stmt {
+	first, last := toks[0], toks[len(toks)-1]
+	return stmt{pos: PosAt(ps.script, first.off), text: ps.script[first.off:last.end]}
+}
+
+// statement parses the tokens of one statement (without its `;`).
+func (ps *parseState) statement(toks []token) (Statement, error) {
+	c := &cursor{ps: ps, toks: toks}
+	base := ps.stmtAt(toks)
+	first := c.peek()
+	if isQueryStart(c, 0) {
+		return ps.query(toks)
+	}
+	switch strings.ToUpper(first.text) {
+	case "CREATE":
+		c.next()
+		switch {
+		case c.accept("SOURCE"):
+			return ps.createSource(c, base)
+		case c.accept("SINK"):
+			return ps.createSink(c, base)
+		}
+		if c.peek().is("TABLE") {
+			return nil, c.errAt(c.peek(), "CREATE TABLE is not supported: use CREATE SOURCE or CREATE SINK")
+		}
+		return nil, c.unexpected("SOURCE or SINK")
+	case "INSERT":
+		return ps.insert(c, base)
+	case "DROP":
+		return ps.drop(c, base)
+	case "SHOW":
+		return ps.show(c, base)
+	case "DESCRIBE", "DESC":
+		return ps.describe(c, base)
+	case "EXPLAIN":
+		return ps.explain(c, base)
+	case "SET":
+		return ps.set(c, base)
+	}
+	if first.kind == tkIdent {
+		return nil, c.errAt(first, "unsupported statement %q", strings.ToUpper(first.text))
+	}
+	return nil, c.errAt(first, "syntax error at or near %q", first.text)
+}
+
+// isQueryStart reports whether the token k ahead starts a query.
+func isQueryStart(c *cursor, k int) bool {
+	t := c.peekAt(k)
+	return t.is("SELECT") || t.is("WITH") || t.isPunct("(") || t.is("VALUES") || t.is("TABLE")
+}
+
+// rest returns the unconsumed tokens and consumes them.
+func (c *cursor) rest() []token {
+	r := c.toks[c.i:]
+	c.i = len(c.toks)
+	return r
+}
+
+func (ps *parseState) insert(c *cursor, base stmt) (Statement, error) {
+	c.next() // INSERT
+	if err := c.expect("INTO"); err != nil {
+		return nil, err
+	}
+	name, _, err := c.ident("a sink name")
+	if err != nil {
+		return nil, err
+	}
+	q, err := ps.subquery(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Insert{stmt: base, Sink: name, Query: q}, nil
+}
+
+// subquery parses the rest of the statement as a query.
+func (ps *parseState) subquery(c *cursor) (*Query, error) {
+	if !isQueryStart(c, 0) {
+		return nil, c.unexpected("a query (SELECT …)")
+	}
+	return ps.query(c.rest())
+}
+
+func (ps *parseState) drop(c *cursor, base stmt) (Statement, error) {
+	c.next() // DROP
+	d := &Drop{stmt: base}
+	switch {
+	case c.accept("SOURCE"):
+		d.Kind = "SOURCE"
+	case c.accept("SINK"):
+		d.Kind = "SINK"
+	default:
+		return nil, c.unexpected("SOURCE or SINK")
+	}
+	if c.accept("IF") {
+		if err := c.expect("EXISTS"); err != nil {
+			return nil, err
+		}
+		d.IfExists = true
+	}
+	name, _, err := c.ident("a name")
+	if err != nil {
+		return nil, err
+	}
+	d.Name = name
+	return d, c.end()
+}
+
+func (ps *parseState) show(c *cursor, base stmt) (Statement, error) {
+	c.next() // SHOW
+	s := &Show{stmt: base}
+	switch {
+	case c.accept("SOURCES"):
+		s.Kind = "SOURCES"
+	case c.accept("SINKS"):
+		s.Kind = "SINKS"
+	default:
+		return nil, c.unexpected("SOURCES or SINKS")
+	}
+	return s, c.end()
+}
+
+func (ps *parseState) describe(c *cursor, base stmt) (Statement, error) {
+	c.next() // DESCRIBE
+	name, _, err := c.ident("a name")
+	if err != nil {
+		return nil, err
+	}
+	return &Describe{stmt: base, Name: name}, c.end()
+}
+
+func (ps *parseState) explain(c *cursor, base stmt) (Statement, error) {
+	c.next() // EXPLAIN
+	e := &Explain{stmt: base}
+	e.Analyze = c.accept("ANALYZE")
+	q, err := ps.subquery(c)
+	if err != nil {
+		return nil, err
+	}
+	e.Query = q
+	return e, nil
+}
+
+func (ps *parseState) set(c *cursor, base stmt) (Statement, error) {
+	c.next() // SET
+	name, err := c.optionKey()
+	if err != nil {
+		return nil, err
+	}
+	if !c.acceptPunct("=") && !c.accept("TO") {
+		return nil, c.unexpected(`"="`)
+	}
+	val, err := c.optionValue()
+	if err != nil {
+		return nil, err
+	}
+	return &Set{stmt: base, Name: name, Value: val}, c.end()
+}

@@ -1,0 +1,240 @@
+package sql
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+)
+
+// replacement is a span of the script that the TiDB parser sees as name
+// (padded with spaces to the span's length) or, with an empty name, blanks.
+type replacement struct {
+	span
+	name string
+}
+
+// clauseWords end a FROM clause at their parenthesis depth.
+var clauseWords = map[string]bool{
+	"SELECT": true, "WHERE": true, "GROUP": true, "HAVING": true, "ORDER": true,
+	"LIMIT": true, "ON": true, "USING": true, "WINDOW": true, "UNION": true,
+	"EXCEPT": true, "INTERSECT": true, "QUALIFY": true,
+}
+
+// notAfterEmit are words that show a preceding EMIT is an alias, not the
+// EMIT clause.
+var notAfterEmit = map[string]bool{
+	"WHERE": true, "GROUP": true, "HAVING": true, "ORDER": true, "LIMIT": true,
+	"JOIN": true, "INNER": true, "LEFT": true, "RIGHT": true, "CROSS": true,
+	"NATURAL": true, "STRAIGHT_JOIN": true, "ON": true, "USING": true, "UNION": true,
+	"EXCEPT": true, "INTERSECT": true, "WINDOW": true, "FROM": true, "AS": true,
+}
+
+// query parses toks (a query with optional window table functions and a
+// trailing EMIT clause) into a Query. The TiDB parser sees the whole
+// script with everything but this query blanked, so the offsets in its AST
+// are offsets into the user's script.
+func (ps *parseState) query(toks []token) (*Query, error) {
+	q := &Query{stmt: ps.stmtAt(toks), Windows: map[string]*WindowTVF{}}
+	var repls []replacement
+	n := len(toks)
+	// EMIT clause: at depth 0, and not in a spot where EMIT is an alias.
+	depth := 0
+	for i, t := range toks {
+		switch {
+		case t.isPunct("("):
+			depth++
+		case t.isPunct(")"):
+			depth--
+		}
+		if depth != 0 || !t.is("EMIT") || i == 0 {
+			continue
+		}
+		prev := toks[i-1]
+		if prev.is("AS") || prev.is("FROM") || prev.is("JOIN") || prev.is("SELECT") || prev.isPunct(",") || prev.isPunct(".") {
+			continue
+		}
+		if i+1 < n && (toks[i+1].kind == tkPunct || notAfterEmit[strings.ToUpper(toks[i+1].text)]) {
+			continue
+		}
+		e, err := ps.emit(toks[i:])
+		if err != nil {
+			return nil, err
+		}
+		q.Emit = e
+		n = i
+		break
+	}
+	if n == 0 {
+		return nil, Errorf(ParseError, q.pos, "expected a query")
+	}
+	body := toks[:n]
+
+	// Window table functions in FROM.
+	inFrom := []bool{false}
+	for i := 0; i < len(body); i++ {
+		t := body[i]
+		top := len(inFrom) - 1
+		if t.kind == tkIdent && inFrom[top] && i > 0 && i+1 < len(body) && body[i+1].isPunct("(") {
+			prev := body[i-1]
+			if prev.is("FROM") || prev.is("JOIN") || prev.isPunct(",") {
+				w, end, ok, err := ps.windowTVF(body, i)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					name := fmt.Sprintf("__w%d", len(q.Windows))
+					sp := span{t.off, body[end].end}
+					if sp.end-sp.off < len(name) {
+						return nil, Errorf(ParseError, w.Pos, "window table function call too short")
+					}
+					q.Windows[name] = w
+					repls = append(repls, replacement{sp, name})
+					i = end
+					continue
+				}
+			}
+		}
+		switch {
+		case t.isPunct("("):
+			inFrom = append(inFrom, false)
+		case t.isPunct(")"):
+			if len(inFrom) > 1 {
+				inFrom = inFrom[:len(inFrom)-1]
+			}
+		case t.is("FROM") || t.is("JOIN") || t.is("STRAIGHT_JOIN"):
+			inFrom[top] = true
+		case t.kind == tkIdent && clauseWords[strings.ToUpper(t.text)]:
+			inFrom[top] = false
+		}
+	}
+
+	start, end := body[0].off, body[len(body)-1].end
+	input := ps.tidbInput(start, end, repls)
+	if ps.tidb == nil {
+		ps.tidb = parser.New()
+	}
+	stmts, _, err := ps.tidb.ParseSQL(input)
+	if err != nil {
+		return nil, ps.tidbError(err, input, start, end)
+	}
+	if len(stmts) != 1 {
+		return nil, Errorf(ParseError, q.pos, "expected one query, found %d statements", len(stmts))
+	}
+	switch s := stmts[0].(type) {
+	case *ast.SelectStmt, *ast.SetOprStmt:
+		q.Select = s.(ast.ResultSetNode)
+	default:
+		return nil, Errorf(ParseError, q.pos, "expected a query (SELECT …)")
+	}
+	return q, nil
+}
+
+// tidbInput is the script with everything outside [start, end) blanked,
+// comments inside blanked, and repls applied. Newlines are kept so TiDB's
+// own line numbers stay meaningful; the length is the script's.
+func (ps *parseState) tidbInput(start, end int, repls []replacement) string {
+	b := []byte(ps.script)
+	blank := func(from, to int) {
+		for k := from; k < to && k < len(b); k++ {
+			if b[k] != '\n' {
+				b[k] = ' '
+			}
+		}
+	}
+	blank(0, start)
+	blank(end, len(b))
+	for _, c := range ps.comments {
+		if c.end > start && c.off < end {
+			blank(c.off, c.end)
+		}
+	}
+	for _, r := range repls {
+		blank(r.off, r.end)
+		copy(b[r.off:r.end], r.name)
+	}
+	return string(b)
+}
+
+// tidbError converts a TiDB parse error into a ParseError at the offending
+// token. TiDB reports `line L column C near "<rest of input>"`; the rest of
+// the input tells the exact byte offset.
+func (ps *parseState) tidbError(err error, input string, start, end int) error {
+	msg := err.Error()
+	k := strings.Index(msg, ` near "`)
+	if k < 0 {
+		return &Error{Kind: ParseError, Pos: PosAt(ps.script, start), Msg: "syntax error: " + msg, Err: err}
+	}
+	rem := msg[k+len(` near "`):]
+	off := -1
+	for o := start; o <= len(input); o++ {
+		v := input[o:]
+		if len(v) > 2048 {
+			v = v[:2048]
+		}
+		if strings.HasPrefix(rem, v) && len(rem) > len(v) && rem[len(v)] == '"' {
+			off = o
+			break
+		}
+	}
+	if off < 0 || off >= end || strings.TrimSpace(input[off:end]) == "" {
+		return &Error{Kind: ParseError, Pos: PosAt(ps.script, end), Msg: "syntax error at end of query", Err: err}
+	}
+	// Skip blanks (comments) to the token, then name it as the user wrote it.
+	for off < end && (input[off] == ' ' || input[off] == '\n' || input[off] == '\t' || input[off] == '\r') {
+		off++
+	}
+	return &Error{Kind: ParseError, Pos: PosAt(ps.script, off),
+		Msg: fmt.Sprintf("syntax error at or near %q", firstToken(ps.script[off:end])), Err: err}
+}
+
+// firstToken returns the first token of s, for error messages.
+func firstToken(s string) string {
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	if lr, err := lex(s); err == nil && len(lr.tokens) > 0 {
+		return lr.tokens[0].text
+	}
+	if f := strings.Fields(s); len(f) > 0 {
+		if len(f[0]) > 40 {
+			return f[0][:40]
+		}
+		return f[0]
+	}
+	return s
+}
+
+// emit parses `EMIT EVERY <interval> [FULL] | EMIT CHANGES | EMIT FINAL`,
+// which must end the statement.
+func (ps *parseState) emit(toks []token) (*Emit, error) {
+	c := &cursor{ps: ps, toks: toks}
+	kw := c.next()
+	e := &Emit{Pos: PosAt(ps.script, kw.off)}
+	switch {
+	case c.accept("EVERY"):
+		e.Kind = EmitEvery
+		it := c.peek()
+		d, err := c.interval()
+		if err != nil {
+			return nil, err
+		}
+		if d <= 0 {
+			return nil, c.errAt(it, "EMIT EVERY interval must be positive")
+		}
+		e.Interval = d
+		e.Full = c.accept("FULL")
+	case c.accept("CHANGES"):
+		e.Kind = EmitChanges
+	case c.accept("FINAL"):
+		e.Kind = EmitFinal
+	default:
+		return nil, c.unexpected("EVERY, CHANGES or FINAL after EMIT")
+	}
+	if !c.eof() {
+		t := c.peek()
+		return nil, c.errAt(t, "unexpected %q after the EMIT clause (EMIT must end the statement)", t.text)
+	}
+	return e, nil
+}
