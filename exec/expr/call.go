@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -97,6 +98,9 @@ func (c *call) Eval(ctx context.Context, mem memory.Allocator, rec arrow.Record)
 		return nil, err
 	}
 	n := int(rec.NumRows())
+	if n == 0 {
+		return array.MakeArrayOfNull(mem, c.ret, 0), nil
+	}
 	ops := make([]operand, len(c.args))
 	defer func() {
 		for _, o := range ops {

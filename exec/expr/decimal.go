@@ -1,0 +1,214 @@
+package expr
+
+import (
+	"math/big"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+)
+
+func decScale(t arrow.DataType) int32 {
+	if d, ok := t.(*arrow.Decimal128Type); ok {
+		return d.Scale
+	}
+	return 0
+}
+
+func decPrec(t arrow.DataType) int32 {
+	if d, ok := t.(*arrow.Decimal128Type); ok {
+		return d.Precision
+	}
+	return 38
+}
+
+// rescaleDec changes the scale of v, rounding half away from zero when the
+// scale shrinks; ok is false on 128-bit overflow.
+func rescaleDec(v decimal128.Num, from, to int32) (decimal128.Num, bool) {
+	switch {
+	case from == to:
+		return v, true
+	case to > from:
+		k := to - from
+		if k > 38 {
+			return v, false
+		}
+		if k <= 38 && !v.Abs().Less(decimal128.GetScaleMultiplier(int(38-k))) {
+			// Might not fit: go through big.Int to be sure.
+			b := v.BigInt()
+			b.Mul(b, decimal128.GetScaleMultiplier(int(k)).BigInt())
+			if b.BitLen() > 126 {
+				return v, false
+			}
+			return decimal128.FromBigInt(b), true
+		}
+		return v.Mul(decimal128.GetScaleMultiplier(int(k))), true
+	default:
+		k := from - to
+		if k > 38 {
+			return decimal128.Num{}, true
+		}
+		if hi := v.HighBits(); (hi == 0 && v.LowBits() < 1<<63) || (hi == -1 && v.LowBits() >= 1<<63) {
+			if k <= 18 {
+				x := int64(v.LowBits())
+				m := int64(1)
+				for i := int32(0); i < k; i++ {
+					m *= 10
+				}
+				q, r := x/m, x%m
+				if r < 0 {
+					r = -r
+				}
+				if 2*r >= m {
+					if x < 0 {
+						q--
+					} else {
+						q++
+					}
+				}
+				return decimal128.FromI64(q), true
+			}
+		}
+		return v.ReduceScaleBy(k, true), true
+	}
+}
+
+// decimalArith implements DECIMAL add/sub/mul/div/mod/intdiv. Results are
+// rescaled to the result scale the planner chose and must fit its
+// precision, else the call fails like MySQL's "DECIMAL value is out of
+// range". Division or modulo by zero is NULL.
+func decimalArith(ec *evalCtx, op string, x, y operand) (arrow.Array, error) {
+	n := ec.n
+	if nullScalar(x, y) {
+		return array.MakeArrayOfNull(ec.mem, ec.ret, n), nil
+	}
+	sa, sb := decScale(x.typ), decScale(y.typ)
+	sr, pr := decScale(ec.ret), decPrec(ec.ret)
+	a, b := sideOf[decimal128.Num](x), sideOf[decimal128.Num](y)
+	validity := ownedValidity(ec.mem, n, arrs(x, y)...)
+	vb := validity.Bytes()
+	retInt := ec.ret.ID() == arrow.INT64
+	buf, out := newFixed[decimal128.Num](ec.mem, n)
+	var ints []int64
+	if retInt {
+		buf.Release()
+		buf, ints = newFixed[int64](ec.mem, n)
+	}
+	fail := func() (arrow.Array, error) {
+		buf.Release()
+		validity.Release()
+		tn := "DECIMAL"
+		if retInt {
+			tn = "BIGINT"
+		}
+		return nil, outOfRange(ec, tn)
+	}
+	// Align both sides to a common scale once for add/sub/mod.
+	common := sa
+	if sb > common {
+		common = sb
+	}
+	for i := 0; i < n; i++ {
+		if !bitutil.BitIsSet(vb, i) {
+			continue
+		}
+		p, q := a.at(i), b.at(i)
+		var r decimal128.Num
+		var ok bool
+		switch op {
+		case "add", "sub":
+			if p, ok = rescaleDec(p, sa, sr); !ok {
+				return fail()
+			}
+			if q, ok = rescaleDec(q, sb, sr); !ok {
+				return fail()
+			}
+			if op == "add" {
+				r = p.Add(q)
+			} else {
+				r = q.Negate().Add(p)
+			}
+		case "mul":
+			bp := p.BigInt()
+			bp.Mul(bp, q.BigInt())
+			if bp.BitLen() > 126 {
+				return fail()
+			}
+			if r, ok = rescaleDec(decimal128.FromBigInt(bp), sa+sb, sr); !ok {
+				return fail()
+			}
+		case "div", "intdiv":
+			if q.Sign() == 0 {
+				bitutil.ClearBit(vb, i)
+				continue
+			}
+			target := sr
+			if op == "intdiv" {
+				target = 0
+			}
+			// p/10^sa ÷ q/10^sb = (p·10^(target+1-sa+sb) / q) / 10^(target+1), then round.
+			bp, bq := p.BigInt(), q.BigInt()
+			shift := int64(target) + 1 - int64(sa) + int64(sb)
+			ten := big.NewInt(10)
+			if shift >= 0 {
+				bp.Mul(bp, new(big.Int).Exp(ten, big.NewInt(shift), nil))
+			} else {
+				bq.Mul(bq, new(big.Int).Exp(ten, big.NewInt(-shift), nil))
+			}
+			quo := new(big.Int).Quo(bp, bq)
+			if op == "intdiv" {
+				quo.Quo(quo, ten) // truncate
+			} else {
+				rem := new(big.Int).Rem(quo, ten)
+				quo.Quo(quo, ten)
+				if rem.CmpAbs(big.NewInt(5)) >= 0 {
+					if quo.Sign() < 0 || (quo.Sign() == 0 && rem.Sign() < 0) {
+						quo.Sub(quo, big.NewInt(1))
+					} else {
+						quo.Add(quo, big.NewInt(1))
+					}
+				}
+			}
+			if quo.BitLen() > 126 {
+				return fail()
+			}
+			r = decimal128.FromBigInt(quo)
+		case "mod":
+			if q.Sign() == 0 {
+				bitutil.ClearBit(vb, i)
+				continue
+			}
+			p, _ = rescaleDec(p, sa, common)
+			q, _ = rescaleDec(q, sb, common)
+			_, rem := p.Div(q)
+			if r, ok = rescaleDec(rem, common, sr); !ok {
+				return fail()
+			}
+		default:
+			return fail()
+		}
+		if retInt {
+			if hi, lo := r.HighBits(), r.LowBits(); !((hi == 0 && lo < 1<<63) || (hi == -1 && lo >= 1<<63)) {
+				return fail()
+			}
+			ints[i] = int64(r.LowBits())
+			continue
+		}
+		if !r.FitsInPrecision(pr) {
+			return fail()
+		}
+		out[i] = r
+	}
+	return makeArray(ec.ret, n, validity, buf, countNulls(validity, n)), nil
+}
+
+func decimalNeg(ec *evalCtx, o []operand) (arrow.Array, error) {
+	in := values[decimal128.Num](o[0].arr)
+	buf, out := newFixed[decimal128.Num](ec.mem, ec.n)
+	for i := range out {
+		out[i] = in[i].Negate()
+	}
+	v, nulls := combineValidity(ec.mem, ec.n, o[0].arr)
+	return makeArray(ec.ret, ec.n, v, buf, nulls), nil
+}
