@@ -1,0 +1,340 @@
+package format
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// ErrorPolicy says what a decoder does with a value it cannot parse or a
+// malformed row: the WITH option on_error = fail | skip | null.
+type ErrorPolicy int
+
+// Error policies.
+const (
+	// OnErrorFail makes Append return the error; the bad row is dropped
+	// and the decoder stays usable.
+	OnErrorFail ErrorPolicy = iota
+	// OnErrorSkip drops the bad row, counts it in Skipped, and returns nil.
+	OnErrorSkip
+	// OnErrorNull sets each bad value to NULL, counts it in Nulled, and
+	// keeps the row. A CSV row with a wrong field count is padded with
+	// NULLs (extra fields ignored).
+	OnErrorNull
+)
+
+// ParseErrorPolicy parses the on_error option; "" means fail.
+func ParseErrorPolicy(s string) (ErrorPolicy, error) {
+	switch strings.ToLower(s) {
+	case "", "fail":
+		return OnErrorFail, nil
+	case "skip":
+		return OnErrorSkip, nil
+	case "null":
+		return OnErrorNull, nil
+	}
+	return 0, fmt.Errorf("on_error must be fail, skip or null, not %q", s)
+}
+
+type kind uint8
+
+const (
+	kInt64 kind = iota
+	kInt32
+	kFloat64
+	kString
+	kBool
+	kTimestamp
+	kDate
+	kDecimal
+	kUnsupported
+)
+
+// column appends text values to one Arrow builder of a known type; the
+// kind switch is one predictable branch per value, cheaper than an
+// interface call and with no per-row allocation.
+type column struct {
+	name  string
+	typ   arrow.DataType
+	kind  kind
+	b     array.Builder
+	i64   *array.Int64Builder
+	i32   *array.Int32Builder
+	f64   *array.Float64Builder
+	str   *array.StringBuilder
+	bl    *array.BooleanBuilder
+	ts    *array.TimestampBuilder
+	unit  arrow.TimeUnit
+	date  *array.Date32Builder
+	dec   *array.Decimal128Builder
+	prec  int32
+	scale int32
+	seen  uint32 // row generation that last set this column (JSON)
+}
+
+func newColumn(mem memory.Allocator, f arrow.Field) (*column, error) {
+	c := &column{name: f.Name, typ: f.Type}
+	switch t := f.Type.(type) {
+	case *arrow.Int64Type:
+		c.kind, c.i64 = kInt64, array.NewInt64Builder(mem)
+		c.b = c.i64
+	case *arrow.Int32Type:
+		c.kind, c.i32 = kInt32, array.NewInt32Builder(mem)
+		c.b = c.i32
+	case *arrow.Float64Type:
+		c.kind, c.f64 = kFloat64, array.NewFloat64Builder(mem)
+		c.b = c.f64
+	case *arrow.StringType:
+		c.kind, c.str = kString, array.NewStringBuilder(mem)
+		c.b = c.str
+	case *arrow.BooleanType:
+		c.kind, c.bl = kBool, array.NewBooleanBuilder(mem)
+		c.b = c.bl
+	case *arrow.TimestampType:
+		c.kind, c.ts, c.unit = kTimestamp, array.NewTimestampBuilder(mem, t), t.Unit
+		c.b = c.ts
+	case *arrow.Date32Type:
+		c.kind, c.date = kDate, array.NewDate32Builder(mem)
+		c.b = c.date
+	case *arrow.Decimal128Type:
+		c.kind, c.dec, c.prec, c.scale = kDecimal, array.NewDecimal128Builder(mem, t), t.Precision, t.Scale
+		c.b = c.dec
+	default:
+		return nil, fmt.Errorf("column %q: type %s is not supported by the text formats", f.Name, f.Type)
+	}
+	return c, nil
+}
+
+// appendText parses v and appends it; false means v is not a valid value
+// of the column's type (nothing was appended).
+func (c *column) appendText(v []byte) bool {
+	switch c.kind {
+	case kInt64:
+		x, ok := ParseInt(v)
+		if ok {
+			c.i64.Append(x)
+		}
+		return ok
+	case kInt32:
+		x, ok := ParseInt(v)
+		if ok && x == int64(int32(x)) {
+			c.i32.Append(int32(x))
+			return true
+		}
+		return false
+	case kFloat64:
+		x, ok := ParseFloat(v)
+		if ok {
+			c.f64.Append(x)
+		}
+		return ok
+	case kString:
+		c.str.BinaryBuilder.Append(v)
+		return true
+	case kBool:
+		x, ok := ParseBool(v)
+		if ok {
+			c.bl.Append(x)
+		}
+		return ok
+	case kTimestamp:
+		ns, ok := ParseTimestamp(v)
+		if ok {
+			c.ts.Append(NanosToTimestamp(ns, c.unit))
+		}
+		return ok
+	case kDate:
+		d, ok := ParseDate(v)
+		if ok {
+			c.date.Append(arrow.Date32(d))
+		}
+		return ok
+	case kDecimal:
+		n, err := decimal128.FromString(string(v), c.prec, c.scale)
+		if err != nil {
+			return false
+		}
+		c.dec.Append(n)
+		return true
+	}
+	return false
+}
+
+// rows is the shared row assembly of the decoders: a projection from
+// input fields to output columns, the error policy, and the rows that
+// must be dropped from the current batch.
+type rows struct {
+	mem    memory.Allocator
+	full   *arrow.Schema // the decoder's full schema
+	out    *arrow.Schema // the projected output schema
+	cols   []*column     // output columns
+	toOut  []int         // full field index → output index, or -1
+	policy ErrorPolicy
+	n      int   // rows appended to the builders, dropped ones included
+	drop   []int // builder row indices to drop at NewRecord
+	gen    uint32
+	bad    bool // the current row is to be dropped
+
+	skipped, nulled int64
+}
+
+func (r *rows) init(mem memory.Allocator, schema *arrow.Schema) error {
+	r.mem, r.full = mem, schema
+	return r.setColumns(nil)
+}
+
+func (r *rows) setColumns(cols []int) error {
+	if cols == nil {
+		cols = make([]int, r.full.NumFields())
+		for i := range cols {
+			cols[i] = i
+		}
+	}
+	newCols := make([]*column, 0, len(cols))
+	fields := make([]arrow.Field, 0, len(cols))
+	toOut := make([]int, r.full.NumFields())
+	for i := range toOut {
+		toOut[i] = -1
+	}
+	for oi, fi := range cols {
+		if fi < 0 || fi >= r.full.NumFields() {
+			releaseCols(newCols)
+			return fmt.Errorf("column index %d out of range", fi)
+		}
+		c, err := newColumn(r.mem, r.full.Field(fi))
+		if err != nil {
+			releaseCols(newCols)
+			return err
+		}
+		newCols = append(newCols, c)
+		fields = append(fields, r.full.Field(fi))
+		toOut[fi] = oi
+	}
+	releaseCols(r.cols)
+	r.cols, r.toOut = newCols, toOut
+	md := r.full.Metadata()
+	r.out = arrow.NewSchema(fields, &md)
+	r.n, r.drop = 0, r.drop[:0]
+	return nil
+}
+
+func releaseCols(cols []*column) {
+	for _, c := range cols {
+		c.b.Release()
+	}
+}
+
+// fieldErr applies the policy to a bad value in output column oi that
+// has not been appended yet: it appends NULL and either records the row
+// as bad or counts the null.
+func (r *rows) fieldErr(oi int, v []byte) error {
+	c := r.cols[oi]
+	c.b.AppendNull()
+	if r.policy == OnErrorNull {
+		r.nulled++
+		return nil
+	}
+	if r.bad {
+		return nil
+	}
+	r.bad = true
+	if r.policy == OnErrorSkip {
+		return nil
+	}
+	return &FieldError{Column: c.name, Value: string(v), Type: SQLTypeName(c.typ)}
+}
+
+// endRow finishes a row; a bad row is dropped from the batch later.
+func (r *rows) endRow() {
+	if r.bad {
+		r.drop = append(r.drop, r.n)
+		if r.policy == OnErrorSkip {
+			r.skipped++
+		}
+		r.bad = false
+	}
+	r.n++
+}
+
+// Len is the number of rows the next record will hold.
+func (r *rows) Len() int { return r.n - len(r.drop) }
+
+// Schema is the schema of the records NewRecord returns.
+func (r *rows) Schema() *arrow.Schema { return r.out }
+
+// Skipped counts rows dropped under OnErrorSkip since the decoder was made.
+func (r *rows) Skipped() int64 { return r.skipped }
+
+// Nulled counts values set to NULL under OnErrorNull.
+func (r *rows) Nulled() int64 { return r.nulled }
+
+// SetOnError sets the error policy.
+func (r *rows) SetOnError(p ErrorPolicy) { r.policy = p }
+
+// NewRecord returns the rows appended so far and resets the builders. The
+// caller owns the record.
+func (r *rows) NewRecord() arrow.Record {
+	arrs := make([]arrow.Array, len(r.cols))
+	for i, c := range r.cols {
+		arrs[i] = c.b.NewArray()
+	}
+	n := int64(r.n)
+	if len(r.drop) > 0 {
+		arrs, n = r.dropRows(arrs)
+	}
+	rec := array.NewRecord(r.out, arrs, n)
+	for _, a := range arrs {
+		a.Release()
+	}
+	r.n, r.drop = 0, r.drop[:0]
+	return rec
+}
+
+// dropRows removes the rows listed in r.drop: the rare error path, so it
+// concatenates slices instead of making the hot path track validity.
+func (r *rows) dropRows(arrs []arrow.Array) ([]arrow.Array, int64) {
+	type span struct{ lo, hi int64 }
+	var keep []span
+	lo := int64(0)
+	for _, d := range r.drop {
+		if int64(d) > lo {
+			keep = append(keep, span{lo, int64(d)})
+		}
+		lo = int64(d) + 1
+	}
+	if lo < int64(r.n) {
+		keep = append(keep, span{lo, int64(r.n)})
+	}
+	total := int64(r.n - len(r.drop))
+	out := make([]arrow.Array, len(arrs))
+	for i, a := range arrs {
+		if len(keep) == 0 {
+			out[i] = array.NewSlice(a, 0, 0)
+		} else {
+			parts := make([]arrow.Array, len(keep))
+			for j, s := range keep {
+				parts[j] = array.NewSlice(a, s.lo, s.hi)
+			}
+			c, err := array.Concatenate(parts, r.mem)
+			for _, p := range parts {
+				p.Release()
+			}
+			if err != nil {
+				c = array.NewSlice(a, 0, 0) // unreachable for same-typed parts
+			}
+			out[i] = c
+		}
+		a.Release()
+	}
+	return out, total
+}
+
+// Release frees the builders.
+func (r *rows) Release() {
+	releaseCols(r.cols)
+	r.cols = nil
+}
