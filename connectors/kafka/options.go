@@ -1,0 +1,249 @@
+// Package kafka is the Kafka source and sink (connector = 'kafka') on
+// franz-go. The source decodes record values (json, csv or raw) straight
+// into Arrow builders, one batch per partition, and tracks offsets per
+// "topic/partition" so checkpoints can resume exactly; the sink encodes
+// rows as records, as an append stream or an upsert changelog (tombstones
+// for deletes), at least once or exactly once with Kafka transactions that
+// also commit the source offsets.
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicesql/sluice/connectors"
+)
+
+// ErrOption is wrapped by every error about a bad or missing WITH option,
+// so callers can tell configuration mistakes from broker trouble.
+var ErrOption = errors.New("kafka: bad option")
+
+// Startup modes for 'scan.startup.mode'.
+const (
+	StartEarliest     = "earliest"
+	StartLatest       = "latest"
+	StartGroupOffsets = "group-offsets"
+	StartTimestamp    = "timestamp"
+)
+
+// Error policies for the source's 'on_error'.
+const (
+	OnErrorFail       = "fail"
+	OnErrorSkip       = "skip"
+	OnErrorDeadLetter = "dead-letter"
+)
+
+// DeadLetterErrorHeader is the record header that carries the decode error
+// on records sent to the dead-letter topic.
+const DeadLetterErrorHeader = "sluice.error"
+
+// defaultConnectTimeout bounds Open when brokers are unreachable, so a
+// typo in 'brokers' fails a query in seconds rather than hanging it.
+const defaultConnectTimeout = 10 * time.Second
+
+// sourceConfig is the parsed WITH options of a Kafka source.
+type sourceConfig struct {
+	brokers        []string
+	topics         []string
+	pattern        *regexp.Regexp
+	format         string
+	startMode      string
+	startMillis    int64
+	group          string
+	onError        string
+	deadLetter     string
+	connectTimeout time.Duration
+	readCommitted  bool
+}
+
+// sinkConfig is the parsed WITH options of a Kafka sink.
+type sinkConfig struct {
+	brokers        []string
+	topic          string
+	format         string
+	key            []string
+	exactlyOnce    bool
+	txnID          string
+	group          string
+	connectTimeout time.Duration
+}
+
+func optErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrOption, fmt.Sprintf(format, args...))
+}
+
+func parseBrokers(opts connectors.Options) ([]string, error) {
+	raw := opts["brokers"]
+	if raw == "" {
+		raw = opts["properties.bootstrap.servers"]
+	}
+	var out []string
+	for _, b := range strings.Split(raw, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 0 {
+		return nil, optErr("'brokers' is required ('host:port,...')")
+	}
+	return out, nil
+}
+
+func parseTimeout(opts connectors.Options) (time.Duration, error) {
+	s := opts["connect.timeout"]
+	if s == "" {
+		return defaultConnectTimeout, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		// A bare number is taken as seconds, as people write it in SQL.
+		n, nerr := strconv.ParseFloat(s, 64)
+		if nerr != nil {
+			return 0, optErr("'connect.timeout' %q is not a duration like 10s", s)
+		}
+		d = time.Duration(n * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, optErr("'connect.timeout' must be positive, not %q", s)
+	}
+	return d, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseSourceConfig(opts connectors.Options) (*sourceConfig, error) {
+	c := &sourceConfig{readCommitted: true}
+	var err error
+	if c.brokers, err = parseBrokers(opts); err != nil {
+		return nil, err
+	}
+	if c.connectTimeout, err = parseTimeout(opts); err != nil {
+		return nil, err
+	}
+	n := 0
+	if t := strings.TrimSpace(opts["topic"]); t != "" {
+		c.topics = []string{t}
+		n++
+	}
+	if ts := splitList(opts["topics"]); len(ts) > 0 {
+		c.topics = ts
+		n++
+	}
+	if p := opts["topic-pattern"]; p != "" {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, optErr("'topic-pattern' %q: %v", p, err)
+		}
+		c.pattern = re
+		n++
+	}
+	if n != 1 {
+		return nil, optErr("exactly one of 'topic', 'topics' or 'topic-pattern' is required")
+	}
+	c.format = strings.ToLower(opts["format"])
+	if c.format == "" {
+		c.format = "json"
+	}
+	switch c.format {
+	case "json", "csv", "raw":
+	default:
+		return nil, optErr("format must be json, csv or raw, not %q", c.format)
+	}
+	c.group = opts["group.id"]
+	if c.group == "" {
+		c.group = opts["properties.group.id"]
+	}
+	c.startMode = strings.ToLower(opts["scan.startup.mode"])
+	if c.startMode == "" {
+		c.startMode = StartEarliest
+		if c.group != "" {
+			c.startMode = StartGroupOffsets
+		}
+	}
+	switch c.startMode {
+	case StartEarliest, StartLatest:
+	case StartGroupOffsets:
+		if c.group == "" {
+			return nil, optErr("'scan.startup.mode' = 'group-offsets' needs 'group.id'")
+		}
+	case StartTimestamp:
+		s := opts["scan.startup.timestamp-millis"]
+		ms, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || ms < 0 {
+			return nil, optErr("'scan.startup.mode' = 'timestamp' needs 'scan.startup.timestamp-millis' (milliseconds since the epoch), got %q", s)
+		}
+		c.startMillis = ms
+	default:
+		return nil, optErr("'scan.startup.mode' must be earliest, latest, group-offsets or timestamp, not %q", c.startMode)
+	}
+	c.onError = strings.ToLower(opts["on_error"])
+	switch c.onError {
+	case "":
+		c.onError = OnErrorFail
+	case OnErrorFail, OnErrorSkip:
+	case OnErrorDeadLetter, "dead_letter", "deadletter":
+		c.onError = OnErrorDeadLetter
+		c.deadLetter = opts["dead-letter.topic"]
+		if c.deadLetter == "" {
+			return nil, optErr("on_error = 'dead-letter' needs 'dead-letter.topic'")
+		}
+	default:
+		return nil, optErr("on_error must be fail, skip or dead-letter, not %q", c.onError)
+	}
+	switch strings.ToLower(opts["isolation.level"]) {
+	case "", "read_committed", "read-committed":
+	case "read_uncommitted", "read-uncommitted":
+		c.readCommitted = false
+	default:
+		return nil, optErr("'isolation.level' must be read_committed or read_uncommitted, not %q", opts["isolation.level"])
+	}
+	return c, nil
+}
+
+func parseSinkConfig(opts connectors.Options) (*sinkConfig, error) {
+	c := &sinkConfig{}
+	var err error
+	if c.brokers, err = parseBrokers(opts); err != nil {
+		return nil, err
+	}
+	if c.connectTimeout, err = parseTimeout(opts); err != nil {
+		return nil, err
+	}
+	c.topic = strings.TrimSpace(opts["topic"])
+	if c.topic == "" {
+		return nil, optErr("'topic' is required")
+	}
+	c.format = strings.ToLower(opts["format"])
+	if c.format == "" {
+		c.format = "json"
+	}
+	if c.format != "json" && c.format != "csv" {
+		return nil, optErr("sink format must be json or csv, not %q", c.format)
+	}
+	c.key = splitList(opts["key"])
+	switch strings.ToLower(opts["delivery"]) {
+	case "", "at-least-once", "at_least_once":
+	case "exactly-once", "exactly_once":
+		c.exactlyOnce = true
+	default:
+		return nil, optErr("'delivery' must be at-least-once or exactly-once, not %q", opts["delivery"])
+	}
+	c.txnID = opts["transactional.id"]
+	if c.exactlyOnce && c.txnID == "" {
+		return nil, optErr("'delivery' = 'exactly-once' needs 'transactional.id' (stable across restarts, so a restarted query fences the old one)")
+	}
+	c.group = opts["group.id"]
+	return c, nil
+}

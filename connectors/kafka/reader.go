@@ -1,0 +1,542 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// Reader is one scan of a Kafka source. Next is called from one
+// goroutine; Offsets, Partitions, Skipped and CommitOffsets may be called
+// from others (group rebalances also change state in the background).
+type Reader struct {
+	src     *Source
+	spec    exec.ScanSpec
+	batch   int
+	bb      *batchBuilder
+	cl      *kgo.Client
+	adm     *kadm.Client
+	grouped bool
+
+	mu       sync.Mutex
+	parts    map[tp]*partState
+	topicOrd map[string]int32
+	rr       int // round-robin start among ready partitions
+	seen     map[tp]bool
+	closed   bool
+	skipped  int64
+	dead     int64
+}
+
+var _ exec.SourceReader = (*Reader)(nil)
+
+type tp struct {
+	t string
+	p int32
+}
+
+// partState is the reader's view of one assigned partition.
+type partState struct {
+	id      int32
+	buf     []*kgo.Record // polled, not yet returned
+	firstAt time.Time     // when buf's oldest record arrived
+	next    int64         // offset after the last record returned; -1 unknown
+	end     int64         // bounded scans: stop here; -1 unbounded
+	done    bool
+}
+
+func newReader(s *Source, bb *batchBuilder, spec exec.ScanSpec) *Reader {
+	r := &Reader{src: s, spec: spec, batch: spec.BatchSize, bb: bb,
+		parts: map[tp]*partState{}, topicOrd: map[string]int32{}, seen: map[tp]bool{}}
+	if r.batch <= 0 {
+		r.batch = exec.DefaultBatchSize
+	}
+	r.grouped = s.cfg.group != "" && !spec.Bounded
+	return r
+}
+
+// partID maps a topic partition to Batch.Partition: the Kafka partition
+// for the first topic seen, the topic's ordinal in the high bits for the
+// others, so multi-topic sources keep partitions apart.
+func (r *Reader) partID(t string, p int32) int32 {
+	ord, ok := r.topicOrd[t]
+	if !ok {
+		ord = int32(len(r.topicOrd))
+		r.topicOrd[t] = ord
+	}
+	return ord<<20 | p
+}
+
+func (r *Reader) start(ctx context.Context) error {
+	s := r.src
+	opts := s.clientOpts()
+	if r.grouped {
+		opts = append(opts,
+			kgo.ConsumerGroup(s.cfg.group),
+			kgo.DisableAutoCommit(),
+			kgo.RequireStableFetchOffsets(),
+			kgo.ConsumeResetOffset(s.modeOffset()),
+			kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
+			kgo.OnPartitionsAssigned(r.onAssigned),
+			kgo.OnPartitionsRevoked(r.onRevoked),
+			kgo.OnPartitionsLost(r.onRevoked),
+		)
+		if s.cfg.pattern != nil {
+			opts = append(opts, kgo.ConsumeTopics(s.cfg.pattern.String()), kgo.ConsumeRegex())
+		}
+	}
+	// With a group and named topics, the topics are subscribed only after
+	// the ping below proves they exist.
+	var err error
+	r.cl, err = kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	r.adm = kadm.NewClient(r.cl)
+	parts, err := s.ping(ctx, r.adm)
+	if err != nil {
+		return err
+	}
+	if r.grouped {
+		if s.cfg.pattern == nil {
+			r.cl.AddConsumeTopics(s.cfg.topics...)
+		}
+		registerGroupReader(s.cfg.group, r)
+		return nil
+	}
+	if len(parts) == 0 {
+		return fmt.Errorf("kafka: no topic matches 'topic-pattern' %q", s.cfg.pattern)
+	}
+	starts, err := s.startOffsets(ctx, r.adm, parts, r.spec.From)
+	if err != nil {
+		return err
+	}
+	var ends kadm.ListedOffsets
+	if r.spec.Bounded {
+		topics := make([]string, 0, len(parts))
+		for t := range parts {
+			topics = append(topics, t)
+		}
+		if ends, err = s.endOffsets(ctx, r.adm, topics); err != nil {
+			return fmt.Errorf("kafka: listing end offsets: %w", err)
+		}
+	}
+	consume := map[string]map[int32]kgo.Offset{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range sortedTopics(parts) {
+		for _, p := range parts[t] {
+			st := &partState{id: r.partID(t, p), next: starts[t][p], end: -1}
+			if r.spec.Bounded {
+				e, ok := ends.Lookup(t, p)
+				if !ok || e.Err != nil {
+					return fmt.Errorf("kafka: no end offset for %s/%d: %v", t, p, e.Err)
+				}
+				st.end = e.Offset
+				st.done = st.next >= st.end
+			}
+			r.parts[tp{t, p}] = st
+			if !st.done {
+				if consume[t] == nil {
+					consume[t] = map[int32]kgo.Offset{}
+				}
+				consume[t][p] = kgo.NewOffset().At(st.next)
+			}
+		}
+	}
+	r.cl.AddConsumePartitions(consume)
+	return nil
+}
+
+func sortedTopics(m map[string][]int32) []string {
+	ts := make([]string, 0, len(m))
+	for t := range m {
+		ts = append(ts, t)
+	}
+	sort.Strings(ts)
+	return ts
+}
+
+// adjustOffsets applies ScanSpec.From and a non-group startup mode to the
+// first assignment of each partition; later assignments (after another
+// member held the partition) resume from the group's committed offsets.
+func (r *Reader) adjustOffsets(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for t, ps := range offs {
+		for p := range ps {
+			k := tp{t, p}
+			if r.seen[k] {
+				continue
+			}
+			r.seen[k] = true
+			if off, ok := r.spec.From[offsetKey(t, p)]; ok {
+				ps[p] = kgo.NewOffset().At(off)
+			} else if r.src.cfg.startMode != StartGroupOffsets {
+				ps[p] = r.src.modeOffset()
+			}
+		}
+	}
+	return offs, nil
+}
+
+func (r *Reader) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for t, ps := range assigned {
+		for _, p := range ps {
+			if _, ok := r.parts[tp{t, p}]; !ok {
+				r.parts[tp{t, p}] = &partState{id: r.partID(t, p), next: -1, end: -1}
+			}
+		}
+	}
+}
+
+// onRevoked forgets revoked or lost partitions, buffered records
+// included: their new owner resumes from the group's committed offsets.
+func (r *Reader) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for t, ps := range revoked {
+		for _, p := range ps {
+			delete(r.parts, tp{t, p})
+		}
+	}
+}
+
+// Next returns the next batch of one partition. Unbounded scans return
+// what has arrived once ScanSpec.Linger has passed since a partition's
+// oldest buffered record (at once when Linger is zero); bounded scans fill
+// batches and end with io.EOF once every partition reached its end.
+func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return exec.Batch{}, errClosed
+		}
+		k, st := r.ready(time.Now())
+		if st != nil {
+			b, ok, err := r.build(ctx, k, st)
+			r.mu.Unlock()
+			if err != nil || ok {
+				return b, err
+			}
+			continue
+		}
+		if r.spec.Bounded && r.allDone() {
+			r.mu.Unlock()
+			return exec.Batch{}, io.EOF
+		}
+		pctx, cancel := r.pollContext(ctx)
+		r.mu.Unlock()
+		fetches := r.cl.PollFetches(pctx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return exec.Batch{}, err
+		}
+		if err := r.buffer(fetches); err != nil {
+			return exec.Batch{}, err
+		}
+	}
+}
+
+// ready picks a partition whose buffered records make a batch now,
+// round-robin so that one busy partition cannot starve the others.
+func (r *Reader) ready(now time.Time) (tp, *partState) {
+	keys := make([]tp, 0, len(r.parts))
+	for k, st := range r.parts {
+		if len(st.buf) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return tp{}, nil
+	}
+	sort.Slice(keys, func(i, j int) bool { return r.parts[keys[i]].id < r.parts[keys[j]].id })
+	for i := range keys {
+		k := keys[(r.rr+i)%len(keys)]
+		st := r.parts[k]
+		full := len(st.buf) >= r.batch
+		var go_ bool
+		switch {
+		case full:
+			go_ = true
+		case r.spec.Bounded:
+			go_ = st.buf[len(st.buf)-1].Offset+1 >= st.end
+		default:
+			go_ = r.spec.Linger <= 0 || now.Sub(st.firstAt) >= r.spec.Linger
+		}
+		if go_ {
+			r.rr = (r.rr + i + 1) % len(keys)
+			return k, st
+		}
+	}
+	return tp{}, nil
+}
+
+func (r *Reader) allDone() bool {
+	for _, st := range r.parts {
+		if !st.done || len(st.buf) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// pollContext bounds a poll by the earliest linger deadline among
+// buffered partitions, so partial batches go out on time.
+func (r *Reader) pollContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.spec.Bounded || r.spec.Linger <= 0 {
+		return context.WithCancel(ctx)
+	}
+	var first time.Time
+	for _, st := range r.parts {
+		if len(st.buf) > 0 && (first.IsZero() || st.firstAt.Before(first)) {
+			first = st.firstAt
+		}
+	}
+	if first.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, first.Add(r.spec.Linger))
+}
+
+// buffer files polled records under their partitions, dropping records of
+// partitions no longer assigned and, in bounded scans, past the end.
+func (r *Reader) buffer(fetches kgo.Fetches) error {
+	var ferr error
+	fetches.EachError(func(t string, p int32, err error) {
+		if ferr != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kgo.ErrClientClosed) {
+			return
+		}
+		ferr = fmt.Errorf("kafka %s/%d: %w", t, p, err)
+	})
+	if ferr != nil {
+		return ferr
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var pause map[string][]int32
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		st := r.parts[tp{fp.Topic, fp.Partition}]
+		if st == nil || st.done {
+			return
+		}
+		for _, rec := range fp.Records {
+			if st.next >= 0 && rec.Offset < st.next {
+				continue // already returned (a re-fetch after a rebalance)
+			}
+			if st.end >= 0 && rec.Offset >= st.end {
+				break
+			}
+			if len(st.buf) == 0 {
+				st.firstAt = now
+			}
+			st.buf = append(st.buf, rec)
+		}
+		if st.end >= 0 && len(st.buf) > 0 && st.buf[len(st.buf)-1].Offset+1 >= st.end {
+			st.done = true
+			if pause == nil {
+				pause = map[string][]int32{}
+			}
+			pause[fp.Topic] = append(pause[fp.Topic], fp.Partition)
+		}
+	})
+	if pause != nil {
+		r.cl.PauseFetchPartitions(pause)
+	}
+	return nil
+}
+
+// build decodes up to a batch of st's buffered records. ok is false when
+// every record taken was a transaction marker or a skipped bad record. A
+// bad record that fails the scan is returned as an error only once the
+// rows before it went out, and stays at the head of the buffer.
+func (r *Reader) build(ctx context.Context, k tp, st *partState) (exec.Batch, bool, error) {
+	n := 0
+	var ferr error
+	for n < len(st.buf) && r.bb.rows < r.batch {
+		rec := st.buf[n]
+		if !rec.Attrs.IsControl() {
+			if err := r.bb.add(rec); err != nil {
+				derr := fmt.Errorf("kafka %s/%d/%d: %w", k.t, k.p, rec.Offset, err)
+				switch r.src.cfg.onError {
+				case OnErrorSkip:
+					r.skipped++
+				case OnErrorDeadLetter:
+					if perr := r.deadLetter(ctx, rec, derr); perr != nil {
+						ferr = perr
+					} else {
+						r.dead++
+					}
+				default:
+					ferr = derr
+				}
+				if ferr != nil {
+					break
+				}
+			}
+		}
+		n++
+	}
+	r.take(st, n)
+	if r.bb.rows == 0 {
+		return exec.Batch{}, false, ferr
+	}
+	return exec.Batch{Record: r.bb.finish(), Partition: st.id}, true, nil
+}
+
+// take marks the first n buffered records of st as returned.
+func (r *Reader) take(st *partState, n int) {
+	if n > 0 {
+		st.next = st.buf[n-1].Offset + 1
+		clear(st.buf[:n])
+		st.buf = st.buf[n:]
+		if len(st.buf) > 0 {
+			st.firstAt = time.Now()
+		}
+	}
+	if len(st.buf) == 0 {
+		st.buf = nil
+	}
+}
+
+// deadLetter sends a record that failed to decode to the dead-letter
+// topic, with the error in the sluice.error header.
+func (r *Reader) deadLetter(ctx context.Context, rec *kgo.Record, derr error) error {
+	out := &kgo.Record{Topic: r.src.cfg.deadLetter, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+	out.Headers = append(out.Headers, rec.Headers...)
+	out.Headers = append(out.Headers, kgo.RecordHeader{Key: DeadLetterErrorHeader, Value: []byte(derr.Error())})
+	if err := r.cl.ProduceSync(ctx, out).FirstErr(); err != nil {
+		return fmt.Errorf("kafka: writing to dead-letter topic %q: %w (for %v)", r.src.cfg.deadLetter, err, derr)
+	}
+	return nil
+}
+
+// Offsets is the position after the last record returned, per
+// "topic/partition" of the partitions this reader holds.
+func (r *Reader) Offsets() exec.Offsets {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := exec.Offsets{}
+	for k, st := range r.parts {
+		if st.next >= 0 {
+			out[offsetKey(k.t, k.p)] = st.next
+		}
+	}
+	return out
+}
+
+// Partitions lists the Batch.Partition ids this reader currently holds,
+// in order; with a consumer group it changes as the group rebalances, and
+// bounded scans drop partitions that reached their end.
+func (r *Reader) Partitions() []int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]int32, 0, len(r.parts))
+	for _, st := range r.parts {
+		if !st.done || len(st.buf) > 0 {
+			out = append(out, st.id)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Skipped counts records dropped under on_error = 'skip' and records sent
+// to the dead-letter topic.
+func (r *Reader) Skipped() (skipped, deadLettered int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.skipped, r.dead
+}
+
+// CommitOffsets commits offs (as returned by Offsets) to the source's
+// consumer group; offsets are never committed automatically. The engine
+// calls it after a checkpoint or a sink's Commit succeeded, so a restart
+// with 'scan.startup.mode' = 'group-offsets' resumes there. Without a
+// 'group.id' it does nothing. Exactly-once Kafka sinks commit the offsets
+// inside their transaction instead.
+func (r *Reader) CommitOffsets(ctx context.Context, offs exec.Offsets) error {
+	g := r.src.cfg.group
+	if g == "" || len(offs) == 0 {
+		return nil
+	}
+	ko, err := toKgoOffsets(offs)
+	if err != nil {
+		return err
+	}
+	if !r.grouped {
+		os := kadm.Offsets{}
+		for t, ps := range ko {
+			for p, eo := range ps {
+				os.Add(kadm.Offset{Topic: t, Partition: p, At: eo.Offset, LeaderEpoch: -1})
+			}
+		}
+		resp, err := r.adm.CommitOffsets(ctx, g, os)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("kafka: committing offsets of group %q: %w", g, err)
+		}
+		return nil
+	}
+	var cerr error
+	r.cl.CommitOffsetsSync(ctx, ko, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			cerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
+					cerr = fmt.Errorf("%s/%d: %w", t.Topic, p.Partition, e)
+				}
+			}
+		}
+	})
+	if cerr != nil {
+		return fmt.Errorf("kafka: committing offsets of group %q: %w", g, cerr)
+	}
+	return nil
+}
+
+// groupMember returns the reader's group member id and generation, for
+// fencing transactional offset commits.
+func (r *Reader) groupMember() (string, int32) {
+	return r.cl.GroupMetadata()
+}
+
+// Close leaves the group (committing nothing) and frees the builders.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.parts = map[tp]*partState{}
+	r.mu.Unlock()
+	if r.grouped {
+		unregisterGroupReader(r.src.cfg.group, r)
+	}
+	if r.cl != nil {
+		r.cl.Close()
+	}
+	r.bb.release()
+	return nil
+}

@@ -1,0 +1,309 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
+)
+
+// Sink writes query results to a Kafka topic, one record per row (append
+// streams) or as upserts keyed by the key columns (changelog streams).
+type Sink struct {
+	cfg *sinkConfig
+}
+
+var _ exec.Sink = (*Sink)(nil)
+
+// NewSink makes a sink from its WITH options: topic, brokers, format
+// (json|csv), key ('col[,col]'), delivery (at-least-once|exactly-once),
+// transactional.id, and group.id (the consumer group whose offsets an
+// exactly-once commit includes; by default the group of a Kafka source
+// reading the committed topics in this process).
+func NewSink(opts connectors.Options) (*Sink, error) {
+	cfg, err := parseSinkConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{cfg: cfg}, nil
+}
+
+// Writer writes one query's output. Write and Commit are called from one
+// goroutine.
+type Writer struct {
+	cfg       *sinkConfig
+	cl        *kgo.Client
+	adm       *kadm.Client
+	changelog bool
+	opIdx     int
+	keyIdx    []int
+	keyEnc    *rowEncoder // nil for a single key column (plain text)
+	valEnc    *rowEncoder
+	inTxn     bool
+	produced  int64 // records produced in the open transaction
+	topicIDs  map[string][16]byte
+	closed    bool
+
+	errMu sync.Mutex
+	err   error // first asynchronous produce error
+}
+
+var _ exec.SinkWriter = (*Writer)(nil)
+
+// Open connects (failing within 'connect.timeout' when brokers are
+// unreachable or the topic is missing) and, for exactly-once delivery,
+// initializes the transactional producer — fencing any earlier producer
+// with the same 'transactional.id' and aborting its open transaction —
+// and begins a transaction.
+func (s *Sink) Open(ctx context.Context, _ memory.Allocator, schema *arrow.Schema, mode exec.SinkMode) (exec.SinkWriter, error) {
+	return s.OpenWriter(ctx, schema, mode)
+}
+
+// OpenWriter is Open returning the concrete writer.
+func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.SinkMode) (*Writer, error) {
+	w := &Writer{cfg: s.cfg, changelog: mode.Changelog, opIdx: -1, topicIDs: map[string][16]byte{}}
+	var valCols []int
+	for i, f := range schema.Fields() {
+		if mode.Changelog && f.Name == exec.OpColumn && f.Type.ID() == arrow.INT8 && w.opIdx < 0 {
+			w.opIdx = i
+			continue
+		}
+		valCols = append(valCols, i)
+	}
+	if mode.Changelog && w.opIdx < 0 {
+		return nil, fmt.Errorf("kafka sink: changelog stream has no int8 %q column", exec.OpColumn)
+	}
+	if len(s.cfg.key) > 0 {
+		for _, name := range s.cfg.key {
+			idx := -1
+			for i, f := range schema.Fields() {
+				if strings.EqualFold(f.Name, name) {
+					idx = i
+					break
+				}
+			}
+			if idx < 0 || idx == w.opIdx {
+				return nil, optErr("key column %q is not in the result", name)
+			}
+			w.keyIdx = append(w.keyIdx, idx)
+		}
+	} else {
+		w.keyIdx = mode.Keys
+	}
+	if mode.Changelog && len(w.keyIdx) == 0 {
+		return nil, optErr("an updating result needs key columns for its upserts: set key = 'col[,col]' (or aggregate by a key)")
+	}
+	if len(w.keyIdx) > 1 {
+		w.keyEnc = newRowEncoder(s.cfg.format, schema, w.keyIdx)
+	}
+	w.valEnc = newRowEncoder(s.cfg.format, schema, valCols)
+
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(s.cfg.brokers...),
+		kgo.DialTimeout(s.cfg.connectTimeout),
+		kgo.DefaultProduceTopic(s.cfg.topic),
+		kgo.ProducerLinger(5 * time.Millisecond),
+	}
+	if s.cfg.exactlyOnce {
+		opts = append(opts, kgo.TransactionalID(s.cfg.txnID), kgo.TransactionTimeout(time.Minute))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink: %w", err)
+	}
+	w.cl, w.adm = cl, kadm.NewClient(cl)
+	if err := w.connect(ctx); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Writer) connect(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.connectTimeout)
+	defer cancel()
+	md, err := w.adm.Metadata(pctx, w.cfg.topic)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("kafka sink: cannot reach brokers %s within %s: %w", strings.Join(w.cfg.brokers, ","), w.cfg.connectTimeout, err)
+	}
+	td, ok := md.Topics[w.cfg.topic]
+	if !ok || td.Err != nil {
+		return fmt.Errorf("kafka sink: topic %q does not exist", w.cfg.topic)
+	}
+	if !w.cfg.exactlyOnce {
+		return nil
+	}
+	// Fetching the producer id runs InitProducerID now, which fences a
+	// previous incarnation and aborts whatever it left open.
+	if _, _, err := w.cl.ProducerID(pctx); err != nil {
+		return fmt.Errorf("kafka sink: initializing transactional id %q: %w", w.cfg.txnID, err)
+	}
+	return w.begin()
+}
+
+func (w *Writer) begin() error {
+	if err := w.cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("kafka sink: beginning transaction: %w", err)
+	}
+	w.inTxn, w.produced = true, 0
+	return nil
+}
+
+func (w *Writer) setErr(err error) {
+	w.errMu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.errMu.Unlock()
+}
+
+func (w *Writer) firstErr() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+// Write encodes every row of rec and hands it to the producer, which
+// sends asynchronously (blocking only when its buffer is full). Changelog
+// rows: +I and +U write the row under its key, -U is skipped, -D writes a
+// tombstone (nil value). It does not keep rec.
+func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
+	if w.closed {
+		return errors.New("kafka sink: write after close")
+	}
+	if err := w.firstErr(); err != nil {
+		return err
+	}
+	var ops *array.Int8
+	if w.changelog {
+		ops, _ = rec.Column(w.opIdx).(*array.Int8)
+		if ops == nil {
+			return fmt.Errorf("kafka sink: column %q is not int8", exec.OpColumn)
+		}
+	}
+	// One arena per call: records slice into it, and the producer only
+	// reads them, so rows cost no allocation each.
+	var arena []byte
+	type span struct{ k0, k1, v0, v1 int }
+	spans := make([]span, 0, rec.NumRows())
+	for i := 0; i < int(rec.NumRows()); i++ {
+		op := exec.OpInsert
+		if ops != nil {
+			op = exec.Op(ops.Value(i))
+			if op == exec.OpUpdateBefore {
+				continue
+			}
+		}
+		var sp span
+		sp.k0 = len(arena)
+		switch {
+		case w.keyEnc != nil:
+			arena = w.keyEnc.appendRow(arena, rec, i)
+		case len(w.keyIdx) == 1:
+			arena = appendText(arena, rec.Column(w.keyIdx[0]), i)
+		}
+		sp.k1 = len(arena)
+		sp.v0, sp.v1 = -1, -1
+		if op != exec.OpDelete {
+			sp.v0 = len(arena)
+			arena = w.valEnc.appendRow(arena, rec, i)
+			sp.v1 = len(arena)
+		}
+		spans = append(spans, sp)
+	}
+	for _, sp := range spans {
+		r := &kgo.Record{}
+		if len(w.keyIdx) > 0 {
+			r.Key = arena[sp.k0:sp.k1:sp.k1]
+		}
+		if sp.v0 >= 0 {
+			r.Value = arena[sp.v0:sp.v1:sp.v1]
+		}
+		w.cl.Produce(ctx, r, w.promise)
+		w.produced++
+	}
+	return nil
+}
+
+func (w *Writer) promise(r *kgo.Record, err error) {
+	if err != nil {
+		w.setErr(fmt.Errorf("kafka sink: producing to %q: %w", w.cfg.topic, err))
+	}
+}
+
+// Commit flushes everything written. With exactly-once delivery it also
+// commits the transaction, which includes the source offsets upTo for the
+// consumer group, so the output and the input position become visible
+// atomically; then it begins the next transaction. With at-least-once
+// delivery upTo is not committed here: the engine commits it through the
+// source reader's CommitOffsets after Commit returns.
+func (w *Writer) Commit(ctx context.Context, upTo exec.Offsets) error {
+	if w.closed {
+		return errors.New("kafka sink: commit after close")
+	}
+	if err := w.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("kafka sink: flushing: %w", err)
+	}
+	if err := w.firstErr(); err != nil {
+		return err
+	}
+	if !w.cfg.exactlyOnce {
+		return nil
+	}
+	group, member, gen, reader := w.groupFor(upTo)
+	if len(upTo) > 0 && group != "" {
+		if w.produced > 0 {
+			if err := w.txnCommitOffsets(ctx, group, member, gen, upTo); err != nil {
+				return err
+			}
+		} else if err := commitOutsideTxn(ctx, w.adm, reader, group, upTo); err != nil {
+			// Nothing was produced, so there is no transaction to tie the
+			// offsets to; committing them alone is just as atomic.
+			return err
+		}
+	}
+	w.inTxn = false
+	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("kafka sink: committing transaction: %w", err)
+	}
+	return w.begin()
+}
+
+// Close ends the write. An open transaction is aborted, so output not
+// committed never becomes visible to read_committed consumers; with
+// at-least-once delivery records still buffered are dropped, but records
+// already sent stay in the topic. Idempotent.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	var err error
+	if w.cfg.exactlyOnce && w.inTxn {
+		ctx, cancel := context.WithTimeout(context.Background(), w.cfg.connectTimeout)
+		if aerr := w.cl.AbortBufferedRecords(ctx); aerr != nil {
+			err = fmt.Errorf("kafka sink: aborting: %w", aerr)
+		}
+		if eerr := w.cl.EndTransaction(ctx, kgo.TryAbort); eerr != nil && err == nil {
+			err = fmt.Errorf("kafka sink: aborting transaction: %w", eerr)
+		}
+		cancel()
+		w.inTxn = false
+	}
+	w.cl.Close()
+	return err
+}
