@@ -13,12 +13,12 @@ import (
 
 func registerTime() {
 	parts := map[string]func(us int64) int64{
-		"year":   func(us int64) int64 { y, _, _ := civilFromDays(floorDiv(us, microsPerDay)); return y },
-		"month":  func(us int64) int64 { _, m, _ := civilFromDays(floorDiv(us, microsPerDay)); return int64(m) },
-		"day":    func(us int64) int64 { _, _, d := civilFromDays(floorDiv(us, microsPerDay)); return int64(d) },
-		"hour":   func(us int64) int64 { return (us - floorDiv(us, microsPerDay)*microsPerDay) / microsPerHour },
-		"minute": func(us int64) int64 { return (us - floorDiv(us, microsPerHour)*microsPerHour) / microsPerMinute },
-		"second": func(us int64) int64 { return (us - floorDiv(us, microsPerMinute)*microsPerMinute) / microsPerSecond },
+		"year":           func(us int64) int64 { y, _, _ := civilFromDays(floorDiv(us, microsPerDay)); return y },
+		"month":          func(us int64) int64 { _, m, _ := civilFromDays(floorDiv(us, microsPerDay)); return int64(m) },
+		"day":            func(us int64) int64 { _, _, d := civilFromDays(floorDiv(us, microsPerDay)); return int64(d) },
+		"hour":           func(us int64) int64 { return (us - floorDiv(us, microsPerDay)*microsPerDay) / microsPerHour },
+		"minute":         func(us int64) int64 { return (us - floorDiv(us, microsPerHour)*microsPerHour) / microsPerMinute },
+		"second":         func(us int64) int64 { return (us - floorDiv(us, microsPerMinute)*microsPerMinute) / microsPerSecond },
 		"unix_timestamp": func(us int64) int64 { return floorDiv(us, microsPerSecond) },
 	}
 	for name, f := range parts {
