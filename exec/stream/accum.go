@@ -1,0 +1,249 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// Expr is the scalar expression the streaming operators evaluate for group
+// keys and aggregate arguments. Its method set is the one of expr.Expr
+// (exec/expr), so any expr.Expr (expr.Column, expr.Call, …) plugs in.
+type Expr interface {
+	// Eval computes the expression for every row of rec; the caller
+	// releases the result.
+	Eval(ctx context.Context, mem memory.Allocator, rec arrow.Record) (arrow.Array, error)
+	// DataType is the type of the arrays Eval returns.
+	DataType() arrow.DataType
+	// String is the canonical form shown in EXPLAIN.
+	String() string
+}
+
+// AggFunc names an aggregate function that can be maintained incrementally.
+type AggFunc int
+
+// Aggregate functions. All of them retract (subtract a row) exactly, which
+// is what makes EMIT CHANGES over a changelog input correct.
+const (
+	AggCount         AggFunc = iota // COUNT(x): non-null inputs
+	AggCountStar                    // COUNT(*): rows
+	AggSum                          // SUM(x): int64 for integers, float64 for floats
+	AggAvg                          // AVG(x): float64
+	AggMin                          // MIN(x)
+	AggMax                          // MAX(x)
+	AggCountDistinct                // COUNT(DISTINCT x)
+)
+
+// String renders the function name as SQL.
+func (f AggFunc) String() string {
+	return [...]string{"COUNT", "COUNT(*)", "SUM", "AVG", "MIN", "MAX", "COUNT DISTINCT"}[f]
+}
+
+// AggSpec is one aggregate of a streaming aggregation.
+type AggSpec struct {
+	Func AggFunc
+	// Arg is the argument; nil for AggCountStar.
+	Arg Expr
+	// Name is the output column name.
+	Name string
+}
+
+// GroupKey is one GROUP BY expression and its output column name.
+type GroupKey struct {
+	Expr Expr
+	Name string
+}
+
+// acc is the state of one aggregate for one group. One struct serves every
+// function (fields unused by a function stay zero) so state is gob-encodable
+// for checkpoints without type registration.
+type acc struct {
+	N      int64 // non-null inputs seen (net of retractions)
+	I      int64 // integer sum
+	F      float64
+	Cur    Value           // MIN/MAX current extreme (valid when N > 0)
+	Counts map[Value]int64 // MIN/MAX multiset under retraction; DISTINCT values
+}
+
+// aggFn is an AggSpec resolved against its argument type.
+type aggFn struct {
+	fn         AggFunc
+	arg        Expr
+	name       string
+	out        arrow.DataType
+	floatSum   bool
+	retracting bool // input may retract: MIN/MAX keep a multiset
+}
+
+func resolveAgg(s AggSpec, retracting bool) (aggFn, error) {
+	f := aggFn{fn: s.Func, arg: s.Arg, name: s.Name, retracting: retracting}
+	if s.Func != AggCountStar && s.Arg == nil {
+		return f, fmt.Errorf("stream: %s needs an argument", s.Func)
+	}
+	switch s.Func {
+	case AggCount, AggCountStar, AggCountDistinct:
+		f.out = arrow.PrimitiveTypes.Int64
+	case AggAvg:
+		f.out = arrow.PrimitiveTypes.Float64
+	case AggSum:
+		switch s.Arg.DataType().ID() {
+		case arrow.FLOAT32, arrow.FLOAT64:
+			f.out, f.floatSum = arrow.PrimitiveTypes.Float64, true
+		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+			arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+			f.out = arrow.PrimitiveTypes.Int64
+		default:
+			return f, fmt.Errorf("stream: SUM of %s is not supported", s.Arg.DataType())
+		}
+	case AggMin, AggMax:
+		f.out = s.Arg.DataType()
+	default:
+		return f, fmt.Errorf("stream: unknown aggregate %d", s.Func)
+	}
+	return f, nil
+}
+
+// add folds v into a with sign +1 (insert) or -1 (retract).
+func (f *aggFn) add(a *acc, v Value, sign int64) {
+	if f.fn == AggCountStar {
+		a.N += sign
+		return
+	}
+	if v.K == KNull {
+		return
+	}
+	a.N += sign
+	switch f.fn {
+	case AggSum, AggAvg:
+		if v.K == KFloat {
+			a.F += float64(sign) * v.F
+		} else {
+			a.I += sign * v.I
+		}
+	case AggCountDistinct:
+		f.count(a, v, sign)
+	case AggMin, AggMax:
+		if !f.retracting {
+			if a.N == 1 || f.better(v, a.Cur) {
+				a.Cur = v
+			}
+			return
+		}
+		f.count(a, v, sign)
+		switch {
+		case sign > 0 && (a.N == 1 || f.better(v, a.Cur)):
+			a.Cur = v
+		case sign < 0 && a.Counts[v] == 0 && v == a.Cur:
+			f.rescan(a)
+		}
+	}
+}
+
+func (f *aggFn) count(a *acc, v Value, sign int64) {
+	if a.Counts == nil {
+		a.Counts = make(map[Value]int64)
+	}
+	n := a.Counts[v] + sign
+	if n <= 0 {
+		delete(a.Counts, v)
+	} else {
+		a.Counts[v] = n
+	}
+}
+
+// better reports whether v beats cur for MIN or MAX.
+func (f *aggFn) better(v, cur Value) bool {
+	c := Compare(v, cur)
+	if f.fn == AggMin {
+		return c < 0
+	}
+	return c > 0
+}
+
+// rescan recomputes the extreme after the current one was retracted.
+func (f *aggFn) rescan(a *acc) {
+	first := true
+	a.Cur = Value{}
+	for v := range a.Counts {
+		if first || f.better(v, a.Cur) {
+			a.Cur, first = v, false
+		}
+	}
+}
+
+// merge folds src into dst (session windows merging).
+func (f *aggFn) merge(dst, src *acc) {
+	switch f.fn {
+	case AggCount, AggCountStar, AggSum, AggAvg:
+		dst.N += src.N
+		dst.I += src.I
+		dst.F += src.F
+	case AggCountDistinct:
+		for v, n := range src.Counts {
+			dst.N += n
+			f.count(dst, v, n)
+		}
+	case AggMin, AggMax:
+		if src.N == 0 {
+			return
+		}
+		for v, n := range src.Counts {
+			f.count(dst, v, n)
+		}
+		if dst.N == 0 || f.better(src.Cur, dst.Cur) {
+			dst.Cur = src.Cur
+		}
+		dst.N += src.N
+	}
+}
+
+// result is the SQL value of the aggregate.
+func (f *aggFn) result(a *acc) Value {
+	switch f.fn {
+	case AggCount, AggCountStar:
+		return Int(a.N)
+	case AggCountDistinct:
+		return Int(int64(len(a.Counts)))
+	case AggSum:
+		if a.N == 0 {
+			return Value{}
+		}
+		if f.floatSum {
+			return Float(a.F + float64(a.I))
+		}
+		return Int(a.I)
+	case AggAvg:
+		if a.N == 0 {
+			return Value{}
+		}
+		return Float((a.F + float64(a.I)) / float64(a.N))
+	case AggMin, AggMax:
+		if a.N == 0 {
+			return Value{}
+		}
+		return a.Cur
+	}
+	return Value{}
+}
+
+// accBytes estimates the heap bytes of one accumulator.
+func accBytes(a *acc) int64 {
+	n := int64(80) + valueBytes(a.Cur)
+	for v := range a.Counts {
+		n += 16 + valueBytes(v)
+	}
+	return n
+}
+
+// StateStats is the size of an operator's state, reported by every
+// stateful streaming operator so EXPLAIN ANALYZE and tests can see that
+// state stays bounded.
+type StateStats struct {
+	// Groups is the number of live keyed entries (groups, or
+	// window×group pairs, or rows held by top-N).
+	Groups int
+	// Bytes estimates the heap bytes the state holds.
+	Bytes int64
+}

@@ -1,0 +1,263 @@
+package stream
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// Changelog passthrough: a changelog record is an ordinary record whose
+// column 0 is the int8 op column (exec.OpColumn). Stateless operators need
+// no changelog awareness: exec.Filter keeps or drops whole rows, op
+// included, and a projection carries the op through when the planner puts
+// expr.Column(0) named "op" first in its expression list. Filtering a -U
+// and keeping its +U (or the reverse) is still correct for consumers that
+// fold by key, because the predicate sees the same key columns on both.
+
+// ResultTable is the materialised result of a changelog: the rows the
+// changelog folds to, each with a multiplicity. It backs FoldChangelog and
+// the micro-batch driver (update mode and FULL). Rows are identified by
+// key columns (an updating result's group key) or, with nil keys, by all
+// columns (a multiset, e.g. top-N rows or append-only streams).
+type ResultTable struct {
+	keys    []int // indices into value columns (op excluded)
+	allCols bool
+	rows    map[string]*tableRow
+	seq     uint64
+	buf     []byte
+}
+
+type tableRow struct {
+	vals []Value
+	n    int64
+	seq  uint64
+}
+
+// NewResultTable returns an empty table keyed by keys, column indices of
+// the changelog schema (op at 0, so value column j is key j+1 there, as
+// exec.SinkMode.Keys gives them). nil keys identify rows by all columns;
+// an empty non-nil slice makes the whole result one row (global aggregate).
+func NewResultTable(keys []int) *ResultTable {
+	t := &ResultTable{rows: map[string]*tableRow{}, allCols: keys == nil}
+	for _, k := range keys {
+		t.keys = append(t.keys, k-1)
+	}
+	return t
+}
+
+func (t *ResultTable) keyOf(vals []Value) string {
+	t.buf = t.buf[:0]
+	if t.allCols {
+		t.buf = rowKey(t.buf, vals)
+	} else {
+		for _, k := range t.keys {
+			t.buf = appendKey(t.buf, vals[k])
+		}
+	}
+	return string(t.buf)
+}
+
+// apply folds one changelog row (vals exclude the op) and returns its key.
+func (t *ResultTable) apply(op exec.Op, vals []Value) (string, error) {
+	k := t.keyOf(vals)
+	r := t.rows[k]
+	switch op {
+	case exec.OpInsert, exec.OpUpdateAfter:
+		if r == nil {
+			t.seq++
+			r = &tableRow{seq: t.seq}
+			t.rows[k] = r
+		}
+		r.vals = vals
+		r.n++
+		if !t.allCols && r.n > 1 {
+			r.n = 1 // an upsert replaces the keyed row
+		}
+	case exec.OpUpdateBefore, exec.OpDelete:
+		if r == nil {
+			return k, fmt.Errorf("stream: changelog %s of a row not in the result: %v", op, vals)
+		}
+		r.n--
+		if r.n <= 0 {
+			delete(t.rows, k)
+		}
+	default:
+		return k, fmt.Errorf("stream: unknown changelog op %d", op)
+	}
+	return k, nil
+}
+
+// Apply folds a changelog record (op column first) into the table.
+func (t *ResultTable) Apply(rec arrow.Record) error {
+	_, err := t.applyRecord(rec, nil)
+	return err
+}
+
+func (t *ResultTable) applyRecord(rec arrow.Record, touched func(string)) (int, error) {
+	if !IsChangelog(rec.Schema()) {
+		return 0, fmt.Errorf("stream: record has no %q column", exec.OpColumn)
+	}
+	rows, err := readRows(rec)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		k, err := t.apply(exec.Op(r[0].I), r[1:])
+		if err != nil {
+			return 0, err
+		}
+		if touched != nil {
+			touched(k)
+		}
+	}
+	return len(rows), nil
+}
+
+// Len is the number of rows, multiplicities included.
+func (t *ResultTable) Len() int {
+	n := 0
+	for _, r := range t.rows {
+		n += int(r.n)
+	}
+	return n
+}
+
+// Rows returns the table's rows in first-insertion order.
+func (t *ResultTable) Rows() [][]Value {
+	ordered := make([]*tableRow, 0, len(t.rows))
+	for _, r := range t.rows {
+		ordered = append(ordered, r)
+	}
+	sort.Slice(ordered, func(i, j int) bool { return ordered[i].seq < ordered[j].seq })
+	var out [][]Value
+	for _, r := range ordered {
+		for i := int64(0); i < r.n; i++ {
+			out = append(out, r.vals)
+		}
+	}
+	return out
+}
+
+// Record builds the table as a record of schema (the changelog schema
+// without its op column); the caller releases it.
+func (t *ResultTable) Record(mem memory.Allocator, schema *arrow.Schema) (arrow.Record, error) {
+	rb := array.NewRecordBuilder(mem, schema)
+	defer rb.Release()
+	return buildRecord(rb, t.Rows())
+}
+
+// Stats reports the table's size.
+func (t *ResultTable) Stats() StateStats {
+	s := StateStats{Groups: len(t.rows)}
+	for k, r := range t.rows {
+		s.Bytes += int64(len(k)) + 48
+		for _, v := range r.vals {
+			s.Bytes += valueBytes(v)
+		}
+	}
+	return s
+}
+
+// DropOp returns schema without its leading op column.
+func DropOp(schema *arrow.Schema) *arrow.Schema {
+	if !IsChangelog(schema) {
+		return schema
+	}
+	return arrow.NewSchema(schema.Fields()[1:], nil)
+}
+
+// FoldChangelog folds changelog records (op column first, schema their
+// common schema) into the final table they describe, as a record without
+// the op column; the caller releases it. Rows are identified by all
+// columns, so it checks that every retraction matches an earlier row.
+func FoldChangelog(mem memory.Allocator, schema *arrow.Schema, recs []arrow.Record) (arrow.Record, error) {
+	t := NewResultTable(nil)
+	for _, r := range recs {
+		if err := t.Apply(r); err != nil {
+			return nil, err
+		}
+	}
+	return t.Record(mem, DropOp(schema))
+}
+
+// updateTracker turns an operator's changelog into micro-batch output:
+// Spark's update mode (the new row of every key that changed since the
+// last trigger, plus deletions) or, with full, the whole result table.
+type updateTracker struct {
+	mem     memory.Allocator
+	schema  *arrow.Schema // changelog schema
+	current *ResultTable  // result as of now
+	emitted map[string]tableRow
+	changed []string
+	isChg   map[string]bool
+}
+
+func newUpdateTracker(mem memory.Allocator, schema *arrow.Schema, keys []int) *updateTracker {
+	return &updateTracker{mem: mem, schema: schema, current: NewResultTable(keys),
+		emitted: map[string]tableRow{}, isChg: map[string]bool{}}
+}
+
+func (u *updateTracker) apply(rec arrow.Record) error {
+	_, err := u.current.applyRecord(rec, func(k string) {
+		if !u.isChg[k] {
+			u.isChg[k] = true
+			u.changed = append(u.changed, k)
+		}
+	})
+	return err
+}
+
+// updates returns the update-mode changelog since the last call (nil if
+// nothing changed): +I for new rows, +U for changed ones, -D for removed.
+func (u *updateTracker) updates() (arrow.Record, error) {
+	var rows [][]Value
+	add := func(op exec.Op, vals []Value, n int64) {
+		for i := int64(0); i < n; i++ {
+			rows = append(rows, append([]Value{Int(int64(op))}, vals...))
+		}
+	}
+	for _, k := range u.changed {
+		cur, now := u.current.rows[k]
+		old, had := u.emitted[k]
+		switch {
+		case now && !had:
+			add(exec.OpInsert, cur.vals, cur.n)
+		case !now && had:
+			add(exec.OpDelete, old.vals, old.n)
+		case now && had:
+			switch {
+			case !sameRow(cur.vals, old.vals):
+				add(exec.OpUpdateAfter, cur.vals, 1)
+			case cur.n > old.n:
+				add(exec.OpInsert, cur.vals, cur.n-old.n)
+			case cur.n < old.n:
+				add(exec.OpDelete, cur.vals, old.n-cur.n)
+			}
+		}
+		if now {
+			u.emitted[k] = *cur
+		} else {
+			delete(u.emitted, k)
+		}
+		delete(u.isChg, k)
+	}
+	u.changed = u.changed[:0]
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	rb := array.NewRecordBuilder(u.mem, u.schema)
+	defer rb.Release()
+	return buildRecord(rb, rows)
+}
+
+// full returns the whole current table without the op column.
+func (u *updateTracker) full() (arrow.Record, error) {
+	u.changed = u.changed[:0]
+	clear(u.isChg)
+	return u.current.Record(u.mem, DropOp(u.schema))
+}

@@ -1,0 +1,203 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// RunMicroBatch runs EMIT EVERY every [FULL]. Arriving batches queue up;
+// on each processing-time trigger the driver processes everything that
+// arrived since the last one and emits:
+//   - for an updating operator (changelog output), Spark's update mode:
+//     the new row of every key that changed (+I new, +U changed) and -D
+//     for removed keys; with full, the whole result table (no op column);
+//   - for an append-only operator (EMIT FINAL windows into a file sink) or
+//     a stateless query, the rows produced since the last trigger: the
+//     windows the watermark closed.
+//
+// A trigger with no new input emits nothing. Triggers are scheduled on
+// absolute deadlines; a trigger whose processing overruns the interval
+// makes the next one start at once and is reported with Slow set. The sink
+// is committed after every trigger that emitted (after the checkpoint, if
+// one is due). At the end of a bounded input a last trigger runs, the
+// operator finishes, and RunMicroBatch returns nil.
+func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full bool) error {
+	if every <= 0 {
+		return fmt.Errorf("stream: EMIT EVERY interval must be positive, got %s", every)
+	}
+	p.init()
+	defer p.closeAll()
+	var tracker *updateTracker
+	if p.Op != nil && p.Op.SinkMode().Changelog {
+		tracker = newUpdateTracker(p.Mem, p.Op.Schema(), p.Op.SinkMode().Keys)
+	}
+	ch, stop := p.startReader(ctx)
+	defer stop()
+	var pending []arrival
+	defer func() {
+		for _, a := range pending {
+			a.b.Record.Release()
+		}
+	}()
+	deadline := p.Clock.Now().Add(every)
+	timer := p.Clock.NewTimer(every)
+	defer func() { timer.Stop() }()
+	eof := false
+	for !eof {
+		select {
+		case a, ok := <-ch:
+			if !ok {
+				return ctx.Err()
+			}
+			if errors.Is(a.err, io.EOF) {
+				eof = true
+				break
+			}
+			if a.err != nil {
+				return fmt.Errorf("source: %w", a.err)
+			}
+			pending = append(pending, a)
+			continue
+		case <-timer.C():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// Trigger (or end of input): take everything that arrived.
+		if !eof {
+		drain:
+			for {
+				select {
+				case a, ok := <-ch:
+					if !ok {
+						break drain
+					}
+					if errors.Is(a.err, io.EOF) {
+						eof = true
+						break drain
+					}
+					if a.err != nil {
+						return fmt.Errorf("source: %w", a.err)
+					}
+					pending = append(pending, a)
+				default:
+					break drain
+				}
+			}
+		}
+		start := p.Clock.Now()
+		info, err := p.runTrigger(ctx, pending, tracker, full, eof)
+		pending = pending[:0]
+		if err != nil {
+			return err
+		}
+		if eof {
+			break
+		}
+		now := p.Clock.Now()
+		info.Took = now.Sub(start)
+		deadline = deadline.Add(every)
+		if !deadline.After(now) {
+			info.Slow = true
+			deadline = now // start the next trigger at once
+		}
+		timer = p.Clock.NewTimer(deadline.Sub(now))
+		p.trigger(info)
+	}
+	return nil
+}
+
+// runTrigger processes one trigger's arrivals and emits its output.
+func (p *Pipeline) runTrigger(ctx context.Context, batch []arrival, tracker *updateTracker, full, eof bool) (TriggerInfo, error) {
+	info := TriggerInfo{Batches: len(batch)}
+	var outs []arrow.Record
+	defer func() {
+		for _, r := range outs {
+			r.Release()
+		}
+	}()
+	for i := range batch {
+		info.Rows += int(batch[i].b.Record.NumRows())
+		a := batch[i]
+		batch[i].b.Record = nil // process releases it
+		out, err := p.process(ctx, a)
+		if err != nil {
+			return info, err
+		}
+		if out != nil {
+			outs = append(outs, out)
+		}
+	}
+	if p.Op != nil {
+		now := p.Clock.Now()
+		out, err := p.Op.Tick(ctx, now)
+		if err != nil {
+			return info, err
+		}
+		if out != nil {
+			outs = append(outs, out)
+		}
+		if eof {
+			out, err := p.Op.Finish(ctx)
+			if err != nil {
+				return info, err
+			}
+			if out != nil {
+				outs = append(outs, out)
+			}
+		}
+	}
+	if len(batch) == 0 && len(outs) == 0 && !eof {
+		return info, nil // no new input: emit nothing
+	}
+	var emitted []arrow.Record
+	defer func() {
+		for _, r := range emitted {
+			r.Release()
+		}
+	}()
+	if tracker != nil {
+		for _, r := range outs {
+			if err := tracker.apply(r); err != nil {
+				return info, err
+			}
+		}
+		var rec arrow.Record
+		var err error
+		if full {
+			if len(batch) == 0 && !eof {
+				return info, nil
+			}
+			rec, err = tracker.full()
+		} else {
+			rec, err = tracker.updates()
+		}
+		if err != nil {
+			return info, err
+		}
+		if rec != nil {
+			emitted = append(emitted, rec)
+		}
+	} else {
+		emitted, outs = outs, nil
+	}
+	for _, r := range emitted {
+		if r.NumRows() == 0 {
+			continue
+		}
+		if err := p.Emit(ctx, r); err != nil {
+			return info, fmt.Errorf("sink: %w", err)
+		}
+		info.Emitted += int(r.NumRows())
+	}
+	if info.Emitted > 0 || eof || p.Checkpoint != nil {
+		if err := p.commit(ctx, eof); err != nil {
+			return info, err
+		}
+	}
+	return info, nil
+}

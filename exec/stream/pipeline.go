@@ -1,0 +1,361 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// Operator is a stateful streaming operator: it folds pushed batches into
+// its state and returns the output they caused. GroupAggregate, TopN and
+// WindowAggregate implement it. Output records are owned by the caller;
+// pushed records stay owned by the pusher. Not safe for concurrent use.
+type Operator interface {
+	// Schema is the schema of every output record.
+	Schema() *arrow.Schema
+	// SinkMode says whether the output is a changelog and its keys.
+	SinkMode() exec.SinkMode
+	// Push folds rec, from source partition partition, and returns the
+	// output it caused, or nil.
+	Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error)
+	// Tick lets processing time act (watermark idleness) and returns the
+	// output that caused, or nil.
+	Tick(ctx context.Context, now time.Time) (arrow.Record, error)
+	// Finish is the end of a bounded input (watermark +∞); it returns the
+	// remaining output, or nil.
+	Finish(ctx context.Context) (arrow.Record, error)
+	// Stats is the current state size.
+	Stats() StateStats
+	// Close drops the state; idempotent.
+	Close() error
+}
+
+var (
+	_ Operator = (*GroupAggregate)(nil)
+	_ Operator = (*WindowAggregate)(nil)
+)
+
+// Transform is one stateless step (filter, projection) applied to each
+// batch before the stateful operator. It takes no ownership of rec and
+// returns a record the caller releases, or nil to drop the whole batch.
+type Transform func(ctx context.Context, rec arrow.Record) (arrow.Record, error)
+
+// TriggerInfo describes one micro-batch trigger (or, in continuous mode,
+// one processed batch) for logging and tests.
+type TriggerInfo struct {
+	// Batches and Rows are the input processed by this trigger.
+	Batches, Rows int
+	// Emitted is the number of output rows.
+	Emitted int
+	// Took is the processing time the trigger used.
+	Took time.Duration
+	// Slow is set when processing overran the interval, delaying the
+	// next trigger.
+	Slow bool
+	// Watermark is the watermark after the trigger (MinWatermark if the
+	// operator tracks none).
+	Watermark int64
+}
+
+// Pipeline is one running query: a source reader, a stateless transform
+// chain, an optional stateful operator and a sink. The same Pipeline runs
+// under RunContinuous (EMIT CHANGES / EMIT FINAL) and RunMicroBatch (EMIT
+// EVERY); batch mode keeps using exec.Collect on the pull plan.
+type Pipeline struct {
+	// Mem allocates every record the pipeline builds.
+	Mem memory.Allocator
+	// Reader is the opened scan; Run* closes it. Open it with
+	// ScanSpec.Linger ≈ 1ms for continuous mode and ScanSpec.From =
+	// checkpoint offsets when resuming.
+	Reader exec.SourceReader
+	// Schema is the schema the transforms produce (Op's input, or the
+	// output when Op is nil).
+	Schema *arrow.Schema
+	// Transforms run in order on each batch.
+	Transforms []Transform
+	// Op is the stateful operator, nil for stateless queries; Run* closes it.
+	Op Operator
+	// Emit receives the output; it takes no ownership of rec.
+	Emit func(ctx context.Context, rec arrow.Record) error
+	// Commit, if set, is called with the source offsets the output so far
+	// covers, after the checkpoint (if any) is written.
+	Commit func(ctx context.Context, upTo exec.Offsets) error
+	// Clock is processing time; RealClock if nil.
+	Clock Clock
+	// Checkpoint, if set, saves operator state and offsets.
+	Checkpoint *Checkpointer
+	// OnTrigger, if set, hears about every trigger (micro-batch) or
+	// processed batch (continuous); slow triggers have Slow set.
+	OnTrigger func(TriggerInfo)
+	// TickEvery is how often continuous mode lets processing time act on
+	// the operator (watermark idleness); 100ms if zero.
+	TickEvery time.Duration
+
+	offsets exec.Offsets
+	parts   []int32
+}
+
+// OutputSchema is the schema of the records Emit receives: the operator's
+// (or the transforms') schema, without the op column for FULL micro-batches.
+func (p *Pipeline) OutputSchema(full bool) *arrow.Schema {
+	s := p.Schema
+	if p.Op != nil {
+		s = p.Op.Schema()
+		if full && p.Op.SinkMode().Changelog {
+			s = DropOp(s)
+		}
+	}
+	return s
+}
+
+// arrival is one batch read by the reader goroutine with the offsets and
+// partitions as of just after it.
+type arrival struct {
+	b     exec.Batch
+	offs  exec.Offsets
+	parts []int32
+	err   error
+}
+
+// startReader reads the source on its own goroutine so the drivers can
+// wait for data and timers at once. stop cancels and drains it.
+func (p *Pipeline) startReader(ctx context.Context) (<-chan arrival, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan arrival, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		for {
+			b, err := p.Reader.Next(ctx)
+			a := arrival{b: b, err: err}
+			if err == nil {
+				a.offs, a.parts = p.Reader.Offsets(), p.Reader.Partitions()
+			}
+			select {
+			case ch <- a:
+			case <-ctx.Done():
+				if b.Record != nil {
+					b.Record.Release()
+				}
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	stop := func() {
+		cancel()
+		for a := range ch {
+			if a.b.Record != nil {
+				a.b.Record.Release()
+			}
+		}
+		<-done
+	}
+	return ch, stop
+}
+
+func (p *Pipeline) init() {
+	if p.Clock == nil {
+		p.Clock = RealClock{}
+	}
+	if p.TickEvery <= 0 {
+		p.TickEvery = 100 * time.Millisecond
+	}
+	p.notePartitions(p.Reader.Partitions())
+}
+
+func (p *Pipeline) notePartitions(parts []int32) {
+	if slices.Equal(parts, p.parts) {
+		return
+	}
+	p.parts = slices.Clone(parts)
+	if pa, ok := p.Op.(interface{ SetPartitions([]int32) }); ok {
+		pa.SetPartitions(parts)
+	}
+}
+
+// process runs one arrival through the transforms and the operator and
+// returns the output (nil if none). It releases the input batch.
+func (p *Pipeline) process(ctx context.Context, a arrival) (arrow.Record, error) {
+	rec := a.b.Record
+	defer func() {
+		if rec != nil {
+			rec.Release()
+		}
+	}()
+	p.offsets = a.offs
+	p.notePartitions(a.parts)
+	for _, t := range p.Transforms {
+		out, err := t(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		rec.Release()
+		rec = out
+		if rec == nil || rec.NumRows() == 0 {
+			if p.Op == nil {
+				return nil, nil
+			}
+			break
+		}
+	}
+	if p.Op == nil {
+		rec.Retain()
+		return rec, nil
+	}
+	if rec == nil {
+		// Filtered out: the operator still hears the batch arrived, so
+		// the partition stays active for the watermark.
+		empty := array.NewRecord(p.Schema, emptyCols(p.Mem, p.Schema), 0)
+		defer empty.Release()
+		return p.Op.Push(ctx, empty, a.b.Partition)
+	}
+	return p.Op.Push(ctx, rec, a.b.Partition)
+}
+
+func emptyCols(mem memory.Allocator, s *arrow.Schema) []arrow.Array {
+	cols := make([]arrow.Array, s.NumFields())
+	for i, f := range s.Fields() {
+		cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
+	}
+	return cols
+}
+
+// emit hands rec to the sink and releases it; nil and empty records are
+// skipped. It returns the rows emitted.
+func (p *Pipeline) emit(ctx context.Context, rec arrow.Record) (int, error) {
+	if rec == nil {
+		return 0, nil
+	}
+	defer rec.Release()
+	if rec.NumRows() == 0 {
+		return 0, nil
+	}
+	if err := p.Emit(ctx, rec); err != nil {
+		return 0, fmt.Errorf("sink: %w", err)
+	}
+	return int(rec.NumRows()), nil
+}
+
+func (p *Pipeline) watermark() int64 {
+	if w, ok := p.Op.(interface{ Watermark() *WatermarkTracker }); ok {
+		return w.Watermark().Watermark()
+	}
+	return MinWatermark
+}
+
+// commit writes a checkpoint when one is due (or force) and then tells
+// the sink what the output covers.
+func (p *Pipeline) commit(ctx context.Context, force bool) error {
+	if p.Checkpoint != nil {
+		if !force && !p.Checkpoint.due(p.Clock.Now()) {
+			return nil
+		}
+		if err := p.Checkpoint.save(p.Op, p.offsets, p.Clock.Now()); err != nil {
+			return err
+		}
+	}
+	if p.Commit != nil {
+		if err := p.Commit(ctx, p.offsets); err != nil {
+			return fmt.Errorf("sink commit: %w", err)
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) closeAll() {
+	p.Reader.Close()
+	if p.Op != nil {
+		p.Op.Close()
+	}
+}
+
+// RunContinuous runs EMIT CHANGES / EMIT FINAL: every batch goes through
+// the pipeline as soon as it arrives and its output is emitted at once.
+// Every TickEvery the operator sees processing time (idle watermarks). At
+// the end of a bounded input the operator finishes (every window closes),
+// the output is committed and RunContinuous returns nil.
+func (p *Pipeline) RunContinuous(ctx context.Context) error {
+	p.init()
+	defer p.closeAll()
+	ch, stop := p.startReader(ctx)
+	defer stop()
+	tick := p.Clock.NewTimer(p.TickEvery)
+	defer func() { tick.Stop() }()
+	for {
+		select {
+		case a, ok := <-ch:
+			if !ok {
+				return ctx.Err()
+			}
+			if errors.Is(a.err, io.EOF) {
+				return p.finish(ctx)
+			}
+			if a.err != nil {
+				return fmt.Errorf("source: %w", a.err)
+			}
+			start := p.Clock.Now()
+			rows := int(a.b.Record.NumRows())
+			out, err := p.process(ctx, a)
+			if err != nil {
+				return err
+			}
+			n, err := p.emit(ctx, out)
+			if err != nil {
+				return err
+			}
+			if p.Checkpoint != nil {
+				if err := p.commit(ctx, false); err != nil {
+					return err
+				}
+			}
+			p.trigger(TriggerInfo{Batches: 1, Rows: rows, Emitted: n, Took: p.Clock.Now().Sub(start)})
+		case now := <-tick.C():
+			if p.Op != nil {
+				out, err := p.Op.Tick(ctx, now)
+				if err != nil {
+					return err
+				}
+				if _, err := p.emit(ctx, out); err != nil {
+					return err
+				}
+			}
+			tick = p.Clock.NewTimer(p.TickEvery)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *Pipeline) trigger(info TriggerInfo) {
+	if p.OnTrigger != nil {
+		info.Watermark = p.watermark()
+		p.OnTrigger(info)
+	}
+}
+
+// finish ends a bounded input in continuous mode.
+func (p *Pipeline) finish(ctx context.Context) error {
+	if p.Op != nil {
+		out, err := p.Op.Finish(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := p.emit(ctx, out); err != nil {
+			return err
+		}
+	}
+	return p.commit(ctx, true)
+}

@@ -1,0 +1,281 @@
+package stream
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// Kind is the physical class of a Value. Stateful operators keep group
+// keys and accumulator inputs as Values because state is row-addressed
+// (one entry per group), while batches stay columnar on the way in and out.
+type Kind uint8
+
+// Value kinds. Every integer-backed Arrow type (ints, timestamps, dates,
+// durations) is KInt; the column's arrow.DataType says how to rebuild it.
+const (
+	KNull Kind = iota
+	KInt
+	KFloat
+	KString
+	KBool
+)
+
+// Value is one scalar of a row held in operator state. It is comparable,
+// so it can key maps (COUNT DISTINCT, MIN/MAX multisets), and gob-encodable
+// for checkpoints.
+type Value struct {
+	K Kind
+	I int64 // KInt, and KBool as 0/1
+	F float64
+	S string
+}
+
+// IsNull reports whether v is SQL NULL.
+func (v Value) IsNull() bool { return v.K == KNull }
+
+// Int returns an integer Value.
+func Int(i int64) Value { return Value{K: KInt, I: i} }
+
+// Float returns a floating-point Value.
+func Float(f float64) Value { return Value{K: KFloat, F: f} }
+
+// Str returns a string Value.
+func Str(s string) Value { return Value{K: KString, S: s} }
+
+// String renders v for error messages and debugging.
+func (v Value) String() string {
+	switch v.K {
+	case KInt:
+		return fmt.Sprint(v.I)
+	case KFloat:
+		return fmt.Sprint(v.F)
+	case KString:
+		return v.S
+	case KBool:
+		return fmt.Sprint(v.I != 0)
+	}
+	return "NULL"
+}
+
+// Compare orders two Values: NULL first, then by value. Values of
+// different non-null kinds order by kind (the planner never mixes them).
+func Compare(a, b Value) int {
+	if a.K != b.K {
+		if a.K < b.K {
+			return -1
+		}
+		return 1
+	}
+	switch a.K {
+	case KInt, KBool:
+		switch {
+		case a.I < b.I:
+			return -1
+		case a.I > b.I:
+			return 1
+		}
+	case KFloat:
+		switch {
+		case a.F < b.F:
+			return -1
+		case a.F > b.F:
+			return 1
+		}
+	case KString:
+		return strings.Compare(a.S, b.S)
+	}
+	return 0
+}
+
+// reader returns a per-row accessor for arr: the type switch happens once
+// per batch, not per row.
+func reader(arr arrow.Array) (func(i int) Value, error) {
+	isNull := arr.IsNull
+	wrap := func(f func(i int) Value) func(i int) Value {
+		if arr.NullN() == 0 {
+			return f
+		}
+		return func(i int) Value {
+			if isNull(i) {
+				return Value{}
+			}
+			return f(i)
+		}
+	}
+	switch a := arr.(type) {
+	case *array.Int8:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Int16:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Int32:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Int64:
+		return wrap(func(i int) Value { return Int(a.Value(i)) }), nil
+	case *array.Uint8:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Uint16:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Uint32:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Uint64:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Float32:
+		return wrap(func(i int) Value { return Float(float64(a.Value(i))) }), nil
+	case *array.Float64:
+		return wrap(func(i int) Value { return Float(a.Value(i)) }), nil
+	case *array.String:
+		return wrap(func(i int) Value { return Str(a.Value(i)) }), nil
+	case *array.LargeString:
+		return wrap(func(i int) Value { return Str(a.Value(i)) }), nil
+	case *array.Boolean:
+		return wrap(func(i int) Value {
+			if a.Value(i) {
+				return Value{K: KBool, I: 1}
+			}
+			return Value{K: KBool}
+		}), nil
+	case *array.Timestamp:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Date32:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Date64:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Duration:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Time32:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Time64:
+		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.Null:
+		return func(int) Value { return Value{} }, nil
+	}
+	return nil, fmt.Errorf("stream: unsupported column type %s", arr.DataType())
+}
+
+// appendValue appends v to a builder of the column's type.
+func appendValue(b array.Builder, v Value) error {
+	if v.K == KNull {
+		b.AppendNull()
+		return nil
+	}
+	switch b := b.(type) {
+	case *array.Int8Builder:
+		b.Append(int8(v.I))
+	case *array.Int16Builder:
+		b.Append(int16(v.I))
+	case *array.Int32Builder:
+		b.Append(int32(v.I))
+	case *array.Int64Builder:
+		b.Append(v.I)
+	case *array.Uint8Builder:
+		b.Append(uint8(v.I))
+	case *array.Uint16Builder:
+		b.Append(uint16(v.I))
+	case *array.Uint32Builder:
+		b.Append(uint32(v.I))
+	case *array.Uint64Builder:
+		b.Append(uint64(v.I))
+	case *array.Float32Builder:
+		b.Append(float32(v.asFloat()))
+	case *array.Float64Builder:
+		b.Append(v.asFloat())
+	case *array.StringBuilder:
+		b.Append(v.S)
+	case *array.LargeStringBuilder:
+		b.Append(v.S)
+	case *array.BooleanBuilder:
+		b.Append(v.I != 0)
+	case *array.TimestampBuilder:
+		b.Append(arrow.Timestamp(v.I))
+	case *array.Date32Builder:
+		b.Append(arrow.Date32(v.I))
+	case *array.Date64Builder:
+		b.Append(arrow.Date64(v.I))
+	case *array.DurationBuilder:
+		b.Append(arrow.Duration(v.I))
+	case *array.Time32Builder:
+		b.Append(arrow.Time32(v.I))
+	case *array.Time64Builder:
+		b.Append(arrow.Time64(v.I))
+	default:
+		return fmt.Errorf("stream: unsupported output type %s", b.Type())
+	}
+	return nil
+}
+
+func (v Value) asFloat() float64 {
+	if v.K == KInt {
+		return float64(v.I)
+	}
+	return v.F
+}
+
+// appendKey encodes v into buf so that equal Values give equal bytes; the
+// encoding keys group maps without allocating per lookup.
+func appendKey(buf []byte, v Value) []byte {
+	buf = append(buf, byte(v.K))
+	switch v.K {
+	case KInt, KBool:
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(v.I))
+	case KFloat:
+		f := v.F
+		if f == 0 {
+			f = 0 // fold -0 into 0
+		}
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(f))
+	case KString:
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(v.S)))
+		buf = append(buf, v.S...)
+	}
+	return buf
+}
+
+// rowKey encodes a row of Values as a map key.
+func rowKey(buf []byte, row []Value) []byte {
+	for _, v := range row {
+		buf = appendKey(buf, v)
+	}
+	return buf
+}
+
+// valueBytes estimates the heap bytes a Value holds, for StateStats.
+func valueBytes(v Value) int64 { return 32 + int64(len(v.S)) }
+
+// buildRecord turns rows of Values into a record of schema; the caller
+// releases it.
+func buildRecord(b *array.RecordBuilder, rows [][]Value) (arrow.Record, error) {
+	for _, row := range rows {
+		for c, v := range row {
+			if err := appendValue(b.Field(c), v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return b.NewRecord(), nil
+}
+
+// readRow reads row i of rec as Values.
+func readRows(rec arrow.Record) ([][]Value, error) {
+	readers := make([]func(int) Value, rec.NumCols())
+	for c := range readers {
+		r, err := reader(rec.Column(c))
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", rec.ColumnName(c), err)
+		}
+		readers[c] = r
+	}
+	rows := make([][]Value, rec.NumRows())
+	for i := range rows {
+		row := make([]Value, len(readers))
+		for c, r := range readers {
+			row[c] = r(i)
+		}
+		rows[i] = row
+	}
+	return rows, nil
+}

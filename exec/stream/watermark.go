@@ -1,0 +1,225 @@
+package stream
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Watermark values at the extremes: no data yet, and end of a bounded input.
+const (
+	MinWatermark int64 = math.MinInt64
+	MaxWatermark int64 = math.MaxInt64
+)
+
+// WatermarkTracker computes a source's event-time watermark: per partition
+// max(event time seen) − delay, combined by min over partitions. It advances
+// row by row in arrival order (Observe), so whether a row is late never
+// depends on how rows were cut into batches. Partitions idle for the idle
+// timeout stop holding the min back; when every partition is idle the
+// watermark advances with processing time so the last windows close.
+//
+// Event times and the delay are int64 in the event-time column's unit; the
+// tracker converts processing-time durations with unitNanos. Not safe for
+// concurrent use: the operator that owns it serialises access.
+type WatermarkTracker struct {
+	delay     int64
+	idle      time.Duration
+	unitNanos int64
+	parts     map[int32]*partWatermark
+	order     []int32 // partitions in first-seen order, for determinism
+	wm        int64
+	lastData  time.Time // processing time of the latest arrival anywhere
+	finished  bool
+}
+
+type partWatermark struct {
+	max      int64
+	seen     bool
+	idle     bool
+	lastData time.Time
+}
+
+// NewWatermarkTracker returns a tracker with the given delay (event-time
+// units), idle timeout (0 disables idleness) and the event-time unit size
+// in nanoseconds (1e6 for milliseconds).
+func NewWatermarkTracker(delay int64, idleTimeout time.Duration, unitNanos int64) *WatermarkTracker {
+	if unitNanos <= 0 {
+		unitNanos = 1
+	}
+	return &WatermarkTracker{delay: delay, idle: idleTimeout, unitNanos: unitNanos,
+		parts: map[int32]*partWatermark{}, wm: MinWatermark}
+}
+
+// Watermark is the current watermark: every window ending at or before it
+// is complete.
+func (t *WatermarkTracker) Watermark() int64 { return t.wm }
+
+func (t *WatermarkTracker) part(p int32, now time.Time) *partWatermark {
+	pw, ok := t.parts[p]
+	if !ok {
+		pw = &partWatermark{max: MinWatermark, lastData: now}
+		t.parts[p] = pw
+		t.order = append(t.order, p)
+	}
+	return pw
+}
+
+// SetPartitions registers the partitions the source reads at processing
+// time now: a registered partition that has produced nothing holds the
+// watermark back until it produces data or goes idle.
+func (t *WatermarkTracker) SetPartitions(parts []int32, now time.Time) {
+	for _, p := range parts {
+		t.part(p, now)
+	}
+}
+
+// Arrive records that a batch from partition p arrived at processing time
+// now; call it once per batch before Observe-ing its rows.
+func (t *WatermarkTracker) Arrive(p int32, now time.Time) {
+	pw := t.part(p, now)
+	pw.lastData, pw.idle = now, false
+	t.lastData = now
+	t.recompute()
+}
+
+// Observe folds one row's event time into partition p and returns the new
+// watermark. Callers test lateness against Watermark() before calling it.
+func (t *WatermarkTracker) Observe(p int32, ts int64) int64 {
+	pw, ok := t.parts[p]
+	if !ok {
+		pw = t.part(p, t.lastData)
+	}
+	pw.seen = true
+	if ts > pw.max {
+		pw.max = ts
+		t.recompute()
+	}
+	return t.wm
+}
+
+// recompute sets wm = min over non-idle partitions of (max − delay), never
+// moving backwards.
+func (t *WatermarkTracker) recompute() {
+	if t.finished {
+		return
+	}
+	lowest, any := MaxWatermark, false
+	for _, pw := range t.parts {
+		if pw.idle {
+			continue
+		}
+		any = true
+		w := MinWatermark
+		if pw.seen {
+			w = sat(pw.max, -t.delay)
+		}
+		if w < lowest {
+			lowest = w
+		}
+	}
+	if any && lowest > t.wm {
+		t.wm = lowest
+	}
+}
+
+// Tick re-evaluates idleness at processing time now and reports whether
+// the watermark advanced.
+func (t *WatermarkTracker) Tick(now time.Time) bool {
+	if t.idle <= 0 || t.finished || len(t.parts) == 0 {
+		return false
+	}
+	before := t.wm
+	allIdle := true
+	for _, pw := range t.parts {
+		if now.Sub(pw.lastData) >= t.idle {
+			pw.idle = true
+		}
+		allIdle = allIdle && pw.idle
+	}
+	t.recompute()
+	if allIdle {
+		// Advance with processing time past the point all input went idle.
+		top, seen := MinWatermark, false
+		for _, pw := range t.parts {
+			if pw.seen {
+				seen = true
+				if w := sat(pw.max, -t.delay); w > top {
+					top = w
+				}
+			}
+		}
+		if seen {
+			elapsed := now.Sub(t.lastData) - t.idle
+			if w := sat(top, int64(elapsed)/t.unitNanos); w > t.wm {
+				t.wm = w
+			}
+		}
+	}
+	return t.wm > before
+}
+
+// Finish sets the watermark to +∞: the bounded input ended, every window
+// is complete.
+func (t *WatermarkTracker) Finish() {
+	t.wm = MaxWatermark
+	t.finished = true
+}
+
+// sat adds with saturation at the int64 extremes.
+func sat(a, b int64) int64 {
+	s := a + b
+	if b > 0 && s < a {
+		return MaxWatermark
+	}
+	if b < 0 && s > a {
+		return MinWatermark
+	}
+	return s
+}
+
+// watermarkState is the tracker's checkpointed form.
+type watermarkState struct {
+	WM       int64
+	Finished bool
+	Parts    map[int32]int64 // partition → max event time (MinWatermark if none)
+}
+
+func (t *WatermarkTracker) snapshot() watermarkState {
+	s := watermarkState{WM: t.wm, Finished: t.finished, Parts: map[int32]int64{}}
+	for p, pw := range t.parts {
+		m := MinWatermark
+		if pw.seen {
+			m = pw.max
+		}
+		s.Parts[p] = m
+	}
+	return s
+}
+
+func (t *WatermarkTracker) restore(s watermarkState, now time.Time) {
+	t.wm, t.finished = s.WM, s.Finished
+	t.parts, t.order = map[int32]*partWatermark{}, nil
+	for p, m := range s.Parts {
+		pw := t.part(p, now)
+		if m != MinWatermark {
+			pw.max, pw.seen = m, true
+		}
+	}
+	t.lastData = now
+}
+
+// unitNanos is the size of one unit of an event-time column in
+// nanoseconds: Timestamp columns carry their unit; int64 columns are
+// epoch milliseconds.
+func unitNanos(dt arrow.DataType) (int64, error) {
+	switch t := dt.(type) {
+	case *arrow.TimestampType:
+		return int64(t.Unit.Multiplier()), nil
+	case *arrow.Int64Type:
+		return int64(time.Millisecond), nil
+	}
+	return 0, fmt.Errorf("stream: event-time column must be TIMESTAMP or BIGINT milliseconds, not %s", dt)
+}
