@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connectors"
@@ -148,6 +149,9 @@ func (s *Source) ping(ctx context.Context, adm *kadm.Client) (map[string][]int32
 		if s.cfg.pattern != nil && !s.cfg.pattern.MatchString(name) {
 			continue
 		}
+		if errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+			return nil, fmt.Errorf("kafka: topic %q does not exist", name)
+		}
 		if td.Err != nil {
 			return nil, fmt.Errorf("kafka: topic %q: %w", name, td.Err)
 		}
@@ -189,6 +193,9 @@ func (s *Source) startOffsets(ctx context.Context, adm *kadm.Client, parts map[s
 	var committed kadm.OffsetResponses
 	if s.cfg.startMode == StartGroupOffsets {
 		committed, err = adm.FetchOffsetsForTopics(ctx, s.cfg.group, topics...)
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			committed, err = nil, nil // a new group: nothing committed yet
+		}
 		if err != nil {
 			return nil, fmt.Errorf("kafka: fetching offsets of group %q: %w", s.cfg.group, err)
 		}
