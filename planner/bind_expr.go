@@ -1,0 +1,542 @@
+package planner
+
+import (
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/mysql"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// binder turns TiDB AST nodes into bound plans and expressions.
+type binder struct {
+	q   *sql.Query
+	cat *Catalog
+	// pos remembers where bound column references and aggregate
+	// placeholders came from, for errors raised after binding.
+	pos map[Expr]sql.Pos
+}
+
+// exprCtx is what an expression may refer to.
+type exprCtx struct {
+	sc *scope
+	// noAgg, when set, is the error for an aggregate call here (e.g.
+	// "aggregate functions are not allowed in WHERE").
+	noAgg string
+}
+
+// aggPrefix marks aggregate placeholders: Call{Func: "$sum"…} stands for an
+// aggregate until the aggregation rewrite replaces it by a column.
+const aggPrefix = "$"
+
+func (b *binder) errAt(off int, format string, args ...any) *sql.Error {
+	return sql.Errorf(sql.BindError, posOf(b.q, off), format, args...)
+}
+
+// offsetOf is the node's text offset, or fallback when TiDB recorded none.
+func offsetOf(n ast.ExprNode, fallback int) int {
+	if o := n.OriginTextPosition(); o > 0 {
+		return o
+	}
+	return fallback
+}
+
+// bindExpr binds n; off is the position to blame when n has none.
+func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
+	off = offsetOf(n, off)
+	switch x := n.(type) {
+	case *ast.ParenthesesExpr:
+		return b.bindExpr(x.Expr, ctx, off)
+	case *ast.ColumnNameExpr:
+		i, err := ctx.sc.resolve(x.Name.Table.O, x.Name.Name.O, posOf(b.q, off))
+		if err != nil {
+			return nil, err
+		}
+		c := ctx.sc.cols[i]
+		ref := &ColumnRef{Index: i, Name: c.name, Typ: c.typ}
+		b.pos[ref] = posOf(b.q, off)
+		return ref, nil
+	case ast.ValueExpr:
+		return b.bindValue(x, off)
+	case *ast.BinaryOperationExpr:
+		l, err := b.bindExpr(x.L, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.bindExpr(x.R, ctx, offsetOf(x.R, off))
+		if err != nil {
+			return nil, err
+		}
+		return b.binary(x.Op, l, r, off)
+	case *ast.UnaryOperationExpr:
+		v, err := b.bindExpr(x.V, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		switch x.Op {
+		case opcode.Plus:
+			if !isNumeric(v.Type()) {
+				return nil, b.errAt(off, "cannot apply unary + to %s", TypeName(v.Type()))
+			}
+			return v, nil
+		case opcode.Minus:
+			if isNull(v.Type()) {
+				return v, nil
+			}
+			if !isNumeric(v.Type()) {
+				return nil, b.errAt(off, "cannot negate %s", TypeName(v.Type()))
+			}
+			return &Call{Func: "neg", Args: []Expr{v}, Typ: v.Type()}, nil
+		case opcode.Not, opcode.Not2:
+			v, err := b.boolean(v, off, "NOT")
+			if err != nil {
+				return nil, err
+			}
+			return &Call{Func: "not", Args: []Expr{v}, Typ: TypeBoolean}, nil
+		}
+		return nil, b.errAt(off, "unsupported operator %s", x.Op)
+	case *ast.IsNullExpr:
+		v, err := b.bindExpr(x.Expr, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		f := "is_null"
+		if x.Not {
+			f = "is_not_null"
+		}
+		return &Call{Func: f, Args: []Expr{v}, Typ: TypeBoolean}, nil
+	case *ast.IsTruthExpr:
+		v, err := b.bindExpr(x.Expr, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		v, err = b.boolean(v, off, "IS TRUE")
+		if err != nil {
+			return nil, err
+		}
+		if x.True == 0 {
+			v = &Call{Func: "not", Args: []Expr{v}, Typ: TypeBoolean}
+		}
+		var e Expr = &Call{Func: "coalesce", Args: []Expr{v, &Literal{Typ: TypeBoolean, Value: false}}, Typ: TypeBoolean}
+		if x.Not {
+			e = &Call{Func: "not", Args: []Expr{e}, Typ: TypeBoolean}
+		}
+		return e, nil
+	case *ast.PatternInExpr:
+		if x.Sel != nil {
+			return nil, b.errAt(off, "IN (subquery) is not supported")
+		}
+		args := make([]Expr, 0, len(x.List)+1)
+		v, err := b.bindExpr(x.Expr, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, v)
+		for _, it := range x.List {
+			a, err := b.bindExpr(it, ctx, off)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, a)
+		}
+		args, _, err = b.unify(args, off, "IN")
+		if err != nil {
+			return nil, err
+		}
+		var e Expr = &Call{Func: "in", Args: args, Typ: TypeBoolean}
+		if x.Not {
+			e = &Call{Func: "not", Args: []Expr{e}, Typ: TypeBoolean}
+		}
+		return e, nil
+	case *ast.PatternLikeOrIlikeExpr:
+		v, err := b.bindExpr(x.Expr, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		p, err := b.bindExpr(x.Pattern, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		if v, err = b.stringArg(v, off, "LIKE"); err != nil {
+			return nil, err
+		}
+		if p, err = b.stringArg(p, off, "LIKE"); err != nil {
+			return nil, err
+		}
+		if !x.IsLike {
+			v = &Call{Func: "lower", Args: []Expr{v}, Typ: TypeVarchar}
+			p = &Call{Func: "lower", Args: []Expr{p}, Typ: TypeVarchar}
+		}
+		var e Expr = &Call{Func: "like", Args: []Expr{v, p}, Typ: TypeBoolean}
+		if x.Not {
+			e = &Call{Func: "not", Args: []Expr{e}, Typ: TypeBoolean}
+		}
+		return e, nil
+	case *ast.BetweenExpr:
+		var args []Expr
+		for _, a := range []ast.ExprNode{x.Expr, x.Left, x.Right} {
+			e, err := b.bindExpr(a, ctx, off)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, e)
+		}
+		args, _, err := b.unify(args, off, "BETWEEN")
+		if err != nil {
+			return nil, err
+		}
+		var e Expr = &Call{Func: "and", Typ: TypeBoolean, Args: []Expr{
+			&Call{Func: "ge", Args: []Expr{args[0], args[1]}, Typ: TypeBoolean},
+			&Call{Func: "le", Args: []Expr{args[0], args[2]}, Typ: TypeBoolean},
+		}}
+		if x.Not {
+			e = &Call{Func: "not", Args: []Expr{e}, Typ: TypeBoolean}
+		}
+		return e, nil
+	case *ast.CaseExpr:
+		return b.bindCase(x, ctx, off)
+	case *ast.FuncCastExpr:
+		v, err := b.bindExpr(x.Expr, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		t, err := castTarget(x)
+		if err != nil {
+			return nil, b.errAt(off, "%v", err)
+		}
+		if !canCast(v.Type(), t) {
+			return nil, b.errAt(off, "cannot cast %s to %s", TypeName(v.Type()), TypeName(t))
+		}
+		if l, ok := v.(*Literal); ok {
+			cv, err := convertValue(l.Value, l.Typ, t)
+			if err != nil {
+				return nil, b.errAt(off, "%v", err)
+			}
+			return &Literal{Typ: t, Value: cv}, nil
+		}
+		if arrow.TypeEqual(v.Type(), t) {
+			return v, nil
+		}
+		return &Call{Func: "cast", Args: []Expr{v}, Typ: t}, nil
+	case *ast.FuncCallExpr:
+		return b.bindFunc(x, ctx, off)
+	case *ast.AggregateFuncExpr:
+		return b.bindAgg(x, ctx, off)
+	case *ast.WindowFuncExpr:
+		return nil, b.errAt(off, "window functions (OVER) are not supported")
+	case *ast.SubqueryExpr, *ast.ExistsSubqueryExpr, *ast.CompareSubqueryExpr:
+		return nil, b.errAt(off, "subqueries in expressions are not supported")
+	case *ast.PositionExpr:
+		return nil, b.errAt(off, "a column position is not allowed here")
+	}
+	return nil, b.errAt(off, "unsupported expression %T", n)
+}
+
+// bindValue converts a TiDB literal.
+func (b *binder) bindValue(x ast.ValueExpr, off int) (Expr, error) {
+	v := x.GetValue()
+	switch val := v.(type) {
+	case nil:
+		return &Literal{Typ: TypeNull}, nil
+	case int64:
+		if bv, ok := b.boolWord(off); ok {
+			return &Literal{Typ: TypeBoolean, Value: bv}, nil
+		}
+		return &Literal{Typ: TypeBigInt, Value: val}, nil
+	case uint64:
+		if val > 1<<63-1 {
+			return nil, b.errAt(off, "integer literal %d is out of range for BIGINT", val)
+		}
+		return &Literal{Typ: TypeBigInt, Value: int64(val)}, nil
+	case float64:
+		return &Literal{Typ: TypeDouble, Value: val}, nil
+	case float32:
+		return &Literal{Typ: TypeDouble, Value: float64(val)}, nil
+	case string:
+		return &Literal{Typ: TypeVarchar, Value: val}, nil
+	case []byte:
+		return &Literal{Typ: TypeVarchar, Value: string(val)}, nil
+	case interface{ String() string }:
+		// A decimal literal such as 1.50 (test_driver.MyDecimal).
+		s := val.String()
+		intDigits, scale := int32(0), int32(0)
+		digits := strings.TrimLeft(s, "-")
+		if i := strings.IndexByte(digits, '.'); i >= 0 {
+			intDigits, scale = int32(i), int32(len(digits)-i-1)
+		} else {
+			intDigits = int32(len(digits))
+		}
+		t := makeDecimal(max(intDigits, 1), scale)
+		n, err := decimal128.FromString(s, t.(*arrow.Decimal128Type).Precision, scale)
+		if err != nil {
+			return nil, b.errAt(off, "invalid decimal literal %s: %v", s, err)
+		}
+		return &Literal{Typ: t, Value: n}, nil
+	}
+	return nil, b.errAt(off, "unsupported literal %v", v)
+}
+
+// boolWord reports whether the text at off spells TRUE or FALSE (TiDB turns
+// both into integers).
+func (b *binder) boolWord(off int) (bool, bool) {
+	text := b.q.SQL()
+	if off <= 0 || off >= len(text) {
+		return false, false
+	}
+	for _, w := range []string{"true", "false"} {
+		if findWord(text[off:min(len(text), off+len(w)+1)], w, 0) == 0 {
+			return w == "true", true
+		}
+	}
+	return false, false
+}
+
+// boolean makes e usable as a condition: NULL becomes a BOOLEAN NULL,
+// numbers are compared with zero (MySQL's WHERE 1).
+func (b *binder) boolean(e Expr, off int, what string) (Expr, error) {
+	t := e.Type()
+	switch {
+	case t.ID() == arrow.BOOL:
+		return e, nil
+	case isNull(t):
+		return &Literal{Typ: TypeBoolean}, nil
+	case isNumeric(t):
+		return &Call{Func: "ne", Args: []Expr{e, castTo(&Literal{Typ: TypeBigInt, Value: int64(0)}, t)}, Typ: TypeBoolean}, nil
+	}
+	return nil, b.errAt(off, "%s needs a BOOLEAN, got %s", what, TypeName(t))
+}
+
+func (b *binder) stringArg(e Expr, off int, what string) (Expr, error) {
+	if isString(e.Type()) {
+		return e, nil
+	}
+	if isNull(e.Type()) {
+		return &Literal{Typ: TypeVarchar}, nil
+	}
+	return nil, b.errAt(off, "%s needs a VARCHAR, got %s", what, TypeName(e.Type()))
+}
+
+// coerceTo converts e to t for comparison-like contexts: string literals
+// compared with times are parsed now so a bad literal is reported at its
+// position.
+func (b *binder) coerceTo(e Expr, t arrow.DataType, off int) (Expr, error) {
+	if arrow.TypeEqual(e.Type(), t) {
+		return e, nil
+	}
+	if l, ok := e.(*Literal); ok {
+		v, err := convertValue(l.Value, l.Typ, t)
+		if err != nil {
+			return nil, b.errAt(off, "%v", err)
+		}
+		return &Literal{Typ: t, Value: v}, nil
+	}
+	return &Call{Func: "cast", Args: []Expr{e}, Typ: t}, nil
+}
+
+// unify converts all args to one common type (IN lists, BETWEEN, CASE
+// results, COALESCE).
+func (b *binder) unify(args []Expr, off int, what string) ([]Expr, arrow.DataType, error) {
+	t := TypeNull
+	for _, a := range args {
+		nt, ok := compareCommon(t, a.Type())
+		if !ok {
+			return nil, nil, b.errAt(off, "%s: cannot mix %s and %s", what, TypeName(t), TypeName(a.Type()))
+		}
+		t = nt
+	}
+	out := make([]Expr, len(args))
+	for i, a := range args {
+		c, err := b.coerceTo(a, t, off)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i] = c
+	}
+	return out, t, nil
+}
+
+var cmpFuncs = map[opcode.Op]string{
+	opcode.EQ: "eq", opcode.NE: "ne", opcode.LT: "lt", opcode.LE: "le", opcode.GT: "gt", opcode.GE: "ge",
+}
+
+var arithFuncs = map[opcode.Op]string{
+	opcode.Plus: "add", opcode.Minus: "sub", opcode.Mul: "mul", opcode.Div: "div", opcode.IntDiv: "intdiv", opcode.Mod: "mod",
+}
+
+// binary types a binary operator, inserting casts.
+func (b *binder) binary(op opcode.Op, l, r Expr, off int) (Expr, error) {
+	switch op {
+	case opcode.LogicAnd, opcode.LogicOr:
+		name := map[opcode.Op]string{opcode.LogicAnd: "and", opcode.LogicOr: "or"}[op]
+		l, err := b.boolean(l, off, strings.ToUpper(name))
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.boolean(r, off, strings.ToUpper(name))
+		if err != nil {
+			return nil, err
+		}
+		return &Call{Func: name, Args: []Expr{l, r}, Typ: TypeBoolean}, nil
+	}
+	if f, ok := cmpFuncs[op]; ok {
+		return b.compare(f, l, r, off)
+	}
+	if f, ok := arithFuncs[op]; ok {
+		return b.arith(f, op.String(), l, r, off)
+	}
+	return nil, b.errAt(off, "unsupported operator %s", op)
+}
+
+func (b *binder) compare(f string, l, r Expr, off int) (Expr, error) {
+	lt, rt := l.Type(), r.Type()
+	// TiDB reads TRUE/FALSE as 1/0: compare them with booleans as booleans.
+	if lt.ID() == arrow.BOOL && isInteger(rt) {
+		if lit, ok := r.(*Literal); ok {
+			r = &Literal{Typ: TypeBoolean, Value: lit.Value.(int64) != 0}
+			rt = TypeBoolean
+		}
+	} else if rt.ID() == arrow.BOOL && isInteger(lt) {
+		if lit, ok := l.(*Literal); ok {
+			l = &Literal{Typ: TypeBoolean, Value: lit.Value.(int64) != 0}
+			lt = TypeBoolean
+		}
+	}
+	t, ok := compareCommon(lt, rt)
+	if !ok {
+		return nil, b.errAt(off, "cannot compare %s with %s", TypeName(lt), TypeName(rt))
+	}
+	l, err := b.coerceTo(l, t, off)
+	if err != nil {
+		return nil, err
+	}
+	r, err = b.coerceTo(r, t, off)
+	if err != nil {
+		return nil, err
+	}
+	return &Call{Func: f, Args: []Expr{l, r}, Typ: TypeBoolean}, nil
+}
+
+// arith types + - * / DIV %.
+func (b *binder) arith(f, sym string, l, r Expr, off int) (Expr, error) {
+	lt, rt := l.Type(), r.Type()
+	if isNull(lt) && isNull(rt) {
+		return &Literal{Typ: TypeNull}, nil
+	}
+	if isNull(lt) {
+		lt = rt
+	}
+	if isNull(rt) {
+		rt = lt
+	}
+	if !isNumeric(lt) || !isNumeric(rt) {
+		return nil, b.errAt(off, "cannot apply %s to %s and %s", sym, TypeName(lt), TypeName(rt))
+	}
+	var argT, resT arrow.DataType
+	switch f {
+	case "div":
+		argT, resT = TypeDouble, TypeDouble
+	case "intdiv":
+		argT, resT = TypeBigInt, TypeBigInt
+		if !isInteger(lt) || !isInteger(rt) {
+			argT = TypeDouble
+		}
+	default:
+		argT = numericCommon(lt, rt)
+		resT = argT
+		if isDecimal(argT) {
+			p, s := decimalOf(argT)
+			switch f {
+			case "add", "sub":
+				resT = makeDecimal(p-s+1, s)
+			case "mul":
+				resT = makeDecimal(2*(p-s), 2*s)
+			}
+		} else if isInteger(argT) && f != "mod" {
+			resT = TypeBigInt
+			argT = TypeBigInt
+		}
+	}
+	return &Call{Func: f, Args: []Expr{castTo(l, argT), castTo(r, argT)}, Typ: resT}, nil
+}
+
+func (b *binder) bindCase(x *ast.CaseExpr, ctx exprCtx, off int) (Expr, error) {
+	var value Expr
+	if x.Value != nil {
+		v, err := b.bindExpr(x.Value, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		value = v
+	}
+	var conds, results []Expr
+	for _, w := range x.WhenClauses {
+		c, err := b.bindExpr(w.Expr, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		if value != nil {
+			c, err = b.compare("eq", value, c, off)
+		} else {
+			c, err = b.boolean(c, off, "CASE WHEN")
+		}
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.bindExpr(w.Result, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		conds, results = append(conds, c), append(results, r)
+	}
+	if x.ElseClause != nil {
+		e, err := b.bindExpr(x.ElseClause, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, e)
+	}
+	results, t, err := b.unify(results, off, "CASE")
+	if err != nil {
+		return nil, err
+	}
+	args := make([]Expr, 0, len(conds)*2+1)
+	for i := range conds {
+		args = append(args, conds[i], results[i])
+	}
+	if x.ElseClause != nil {
+		args = append(args, results[len(results)-1])
+	}
+	return &Call{Func: "case", Args: args, Typ: t}, nil
+}
+
+// castTarget maps CAST(x AS type) to an Arrow type.
+func castTarget(x *ast.FuncCastExpr) (arrow.DataType, error) {
+	tp := x.Tp
+	switch tp.GetType() {
+	case mysql.TypeLonglong:
+		return TypeBigInt, nil
+	case mysql.TypeLong, mysql.TypeInt24, mysql.TypeShort, mysql.TypeTiny:
+		return TypeInt, nil
+	case mysql.TypeDouble, mysql.TypeFloat:
+		return TypeDouble, nil
+	case mysql.TypeNewDecimal:
+		p, s := tp.GetFlen(), tp.GetDecimal()
+		if p <= 0 {
+			p = 10
+		}
+		if s < 0 {
+			s = 0
+		}
+		return ParseType("DECIMAL(" + itoa(p) + "," + itoa(s) + ")")
+	case mysql.TypeVarchar, mysql.TypeVarString, mysql.TypeString, mysql.TypeBlob:
+		return TypeVarchar, nil
+	case mysql.TypeDatetime, mysql.TypeTimestamp:
+		return TypeTimestamp, nil
+	case mysql.TypeDate:
+		return TypeDate, nil
+	}
+	return nil, errUnsupportedCast(tp.String())
+}

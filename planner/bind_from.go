@@ -1,0 +1,244 @@
+package planner
+
+import (
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// tablePos locates a table name in the statement text (the TiDB AST keeps
+// no positions for table names).
+func (b *binder) tablePos(name string) sql.Pos {
+	off := findWord(b.q.SQL(), name, 0)
+	if off < 0 {
+		return sql.Pos{}
+	}
+	return posOf(b.q, off)
+}
+
+// bindFrom binds a FROM clause element into a plan and its scope.
+func (b *binder) bindFrom(n ast.ResultSetNode) (Plan, *scope, error) {
+	switch x := n.(type) {
+	case *ast.Join:
+		if x.Right == nil {
+			return b.bindFrom(x.Left)
+		}
+		return b.bindJoin(x)
+	case *ast.TableSource:
+		return b.bindTableSource(x)
+	case *ast.SelectStmt, *ast.SetOprStmt:
+		p, names, err := b.bindQuery(x)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, scopeFor("", p, names), nil
+	}
+	return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "unsupported FROM item %T", n)
+}
+
+func scopeFor(qual string, p Plan, names []string) *scope {
+	sch := p.Schema()
+	sc := &scope{}
+	for i, f := range sch.Fields {
+		name := f.Name
+		if names != nil {
+			name = names[i]
+		}
+		sc.cols = append(sc.cols, scopeCol{qual: qual, name: name, typ: f.Type})
+	}
+	return sc
+}
+
+func (b *binder) bindTableSource(ts *ast.TableSource) (Plan, *scope, error) {
+	alias := ts.AsName.O
+	var p Plan
+	var sc *scope
+	switch src := ts.Source.(type) {
+	case *ast.TableName:
+		if w := b.windowFor(src.Name.O); w != nil {
+			var err error
+			p, sc, err = b.bindWindow(w, alias)
+			if err != nil {
+				return nil, nil, err
+			}
+			break
+		}
+		if src.Schema.O != "" {
+			return nil, nil, sql.Errorf(sql.BindError, b.tablePos(src.Schema.O), "qualified source names (%s.%s) are not supported", src.Schema.O, src.Name.O)
+		}
+		def, ok := b.cat.LookupSource(src.Name.O)
+		if !ok {
+			var names []string
+			for _, s := range b.cat.Sources() {
+				names = append(names, s.Name)
+			}
+			return nil, nil, sql.Errorf(sql.BindError, b.tablePos(src.Name.O), "unknown source %q%s", src.Name.O, suggest(src.Name.O, names))
+		}
+		if alias == "" {
+			alias = src.Name.O
+		}
+		scan := newScan(def)
+		p = scan
+		sc = scopeFor(alias, p, nil)
+	case *ast.SelectStmt, *ast.SetOprStmt:
+		q, names, err := b.bindQuery(src)
+		if err != nil {
+			return nil, nil, err
+		}
+		p = q
+		sc = scopeFor(alias, p, names)
+	default:
+		return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "unsupported FROM item %T", ts.Source)
+	}
+	if len(ts.ColumnNames) > 0 {
+		if len(ts.ColumnNames) != len(sc.cols) {
+			return nil, nil, sql.Errorf(sql.BindError, b.tablePos(alias), "%s has %d columns but %d names were given", alias, len(sc.cols), len(ts.ColumnNames))
+		}
+		for i, c := range ts.ColumnNames {
+			sc.cols[i].name = c.O
+		}
+	}
+	return p, sc, nil
+}
+
+func newScan(def *SourceDef) *Scan {
+	cols := make([]int, def.Schema.NumFields())
+	for i := range cols {
+		cols[i] = i
+	}
+	et := -1
+	if def.Watermark != nil {
+		for i, f := range def.Schema.Fields() {
+			if strings.EqualFold(f.Name, def.Watermark.Column) {
+				et = i
+			}
+		}
+	}
+	return &Scan{Source: def.Name, SourceSchema: def.Schema, Columns: cols, EventTime: et, Bounded: def.Bounded}
+}
+
+// windowFor finds the window table function a placeholder name stands for.
+func (b *binder) windowFor(name string) *sql.WindowTVF {
+	if w, ok := b.q.Windows[name]; ok {
+		return w
+	}
+	for k, w := range b.q.Windows {
+		if strings.EqualFold(k, name) {
+			return w
+		}
+	}
+	return nil
+}
+
+// bindWindow binds TUMBLE/HOP/SESSION(source, col, …).
+func (b *binder) bindWindow(w *sql.WindowTVF, alias string) (Plan, *scope, error) {
+	def, ok := b.cat.LookupSource(w.Table)
+	if !ok {
+		var names []string
+		for _, s := range b.cat.Sources() {
+			names = append(names, s.Name)
+		}
+		return nil, nil, sql.Errorf(sql.BindError, w.Pos, "unknown source %q%s", w.Table, suggest(w.Table, names))
+	}
+	if alias == "" {
+		alias = def.Name
+	}
+	scan := newScan(def)
+	sc := scopeFor(alias, scan, nil)
+	tc, err := sc.resolve("", w.TimeColumn, w.Pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !arrowIsTimestamp(sc.cols[tc].typ) {
+		return nil, nil, sql.Errorf(sql.BindError, w.Pos, "window time column %q must be a TIMESTAMP, not %s", w.TimeColumn, TypeName(sc.cols[tc].typ))
+	}
+	switch w.Kind {
+	case sql.Tumble:
+		if w.Size <= 0 {
+			return nil, nil, sql.Errorf(sql.BindError, w.Pos, "TUMBLE size must be positive")
+		}
+	case sql.Hop:
+		if w.Size <= 0 || w.Slide <= 0 {
+			return nil, nil, sql.Errorf(sql.BindError, w.Pos, "HOP slide and size must be positive")
+		}
+	case sql.Session:
+		if w.Gap <= 0 {
+			return nil, nil, sql.Errorf(sql.BindError, w.Pos, "SESSION gap must be positive")
+		}
+	default:
+		return nil, nil, sql.Errorf(sql.BindError, w.Pos, "unknown window kind %d", w.Kind)
+	}
+	p := &Window{Input: scan, Kind: w.Kind, TimeCol: tc, Size: w.Size, Slide: w.Slide, Gap: w.Gap}
+	sc.cols = append(sc.cols,
+		scopeCol{qual: alias, name: "window_start", typ: TypeTimestamp},
+		scopeCol{qual: alias, name: "window_end", typ: TypeTimestamp})
+	return p, sc, nil
+}
+
+// bindJoin binds `l JOIN r ON …`, USING, NATURAL, and comma joins.
+func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
+	l, lsc, err := b.bindFrom(j.Left)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, rsc, err := b.bindFrom(j.Right)
+	if err != nil {
+		return nil, nil, err
+	}
+	typ := InnerJoin
+	switch j.Tp {
+	case ast.LeftJoin:
+		typ = LeftJoin
+	case ast.RightJoin:
+		typ = RightJoin
+	}
+	sc := &scope{cols: append(append([]scopeCol(nil), lsc.cols...), rsc.cols...)}
+	nl := len(lsc.cols)
+	var conds []Expr
+	using := j.Using
+	if j.NaturalJoin {
+		for _, lc := range lsc.cols {
+			for _, rc := range rsc.cols {
+				if !lc.hidden && !rc.hidden && strings.EqualFold(lc.name, rc.name) {
+					using = append(using, &ast.ColumnName{Name: ast.NewCIStr(lc.name)})
+				}
+			}
+		}
+	}
+	for _, u := range using {
+		pos := b.tablePos(u.Name.O)
+		li, err := lsc.resolve("", u.Name.O, pos)
+		if err != nil {
+			return nil, nil, err
+		}
+		ri, err := rsc.resolve("", u.Name.O, pos)
+		if err != nil {
+			return nil, nil, err
+		}
+		lref := &ColumnRef{Index: li, Name: lsc.cols[li].name, Typ: lsc.cols[li].typ}
+		rref := &ColumnRef{Index: nl + ri, Name: rsc.cols[ri].name, Typ: rsc.cols[ri].typ}
+		c, err := b.compare("eq", lref, rref, pos.Offset)
+		if err != nil {
+			return nil, nil, err
+		}
+		conds = append(conds, c)
+		if typ == RightJoin {
+			sc.cols[li].hidden = true
+		} else {
+			sc.cols[nl+ri].hidden = true
+		}
+	}
+	if j.On != nil {
+		c, err := b.bindExpr(j.On.Expr, exprCtx{sc: sc, noAgg: "aggregate functions are not allowed in JOIN ON"}, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err = b.boolean(c, offsetOf(j.On.Expr, 0), "JOIN ON")
+		if err != nil {
+			return nil, nil, err
+		}
+		conds = append(conds, c)
+	}
+	return &Join{Left: l, Right: r, Type: typ, Cond: andAll(conds)}, sc, nil
+}

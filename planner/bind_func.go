@@ -1,0 +1,420 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func errUnsupportedCast(t string) error { return fmt.Errorf("CAST to %s is not supported", t) }
+
+// bindFunc binds a scalar function call.
+func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, error) {
+	name := x.FnName.L
+	switch name {
+	case ast.DateLiteral, ast.TimestampLiteral:
+		if len(x.Args) != 1 {
+			return nil, b.errAt(off, "malformed literal")
+		}
+		v, ok := x.Args[0].(ast.ValueExpr)
+		s, isStr := "", false
+		if ok {
+			s, isStr = v.GetValue().(string)
+		}
+		if !isStr {
+			return nil, b.errAt(off, "malformed literal")
+		}
+		t := TypeTimestamp
+		if name == ast.DateLiteral {
+			t = TypeDate
+		}
+		cv, err := convertValue(s, TypeVarchar, t)
+		if err != nil {
+			return nil, b.errAt(off, "%v", err)
+		}
+		return &Literal{Typ: t, Value: cv}, nil
+	case "date_add", "date_sub", "adddate", "subdate":
+		return b.bindDateArith(x, ctx, off)
+	}
+	args := make([]Expr, len(x.Args))
+	for i, a := range x.Args {
+		if _, ok := a.(*ast.TrimDirectionExpr); ok {
+			return nil, b.errAt(off, "TRIM with a direction or pattern is not supported; use trim, ltrim or rtrim")
+		}
+		e, err := b.bindExpr(a, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = e
+	}
+	nargs := func(lo, hi int) error {
+		if len(args) < lo || len(args) > hi {
+			if lo == hi {
+				return b.errAt(off, "%s takes %d argument(s), got %d", name, lo, len(args))
+			}
+			return b.errAt(off, "%s takes %d to %d arguments, got %d", name, lo, hi, len(args))
+		}
+		return nil
+	}
+	call := func(f string, t arrow.DataType) (Expr, error) {
+		return &Call{Func: f, Args: args, Typ: t}, nil
+	}
+	str := func(i int) error {
+		e, err := b.stringArg(args[i], off, name)
+		args[i] = e
+		return err
+	}
+	bigint := func(i int) error {
+		if !isNumeric(args[i].Type()) && !isNull(args[i].Type()) {
+			return b.errAt(off, "%s needs a number as argument %d, got %s", name, i+1, TypeName(args[i].Type()))
+		}
+		args[i] = castTo(args[i], TypeBigInt)
+		return nil
+	}
+	timeArg := func(i int) error {
+		t := args[i].Type()
+		switch {
+		case isTemporal(t):
+			return nil
+		case isString(t) || isNull(t):
+			e, err := b.coerceTo(args[i], TypeTimestamp, off)
+			args[i] = e
+			return err
+		}
+		return b.errAt(off, "%s needs a TIMESTAMP or DATE, got %s", name, TypeName(t))
+	}
+	switch name {
+	case "upper", "ucase", "lower", "lcase":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if err := str(0); err != nil {
+			return nil, err
+		}
+		f := "upper"
+		if name == "lower" || name == "lcase" {
+			f = "lower"
+		}
+		return call(f, TypeVarchar)
+	case "length", "char_length", "character_length":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if err := str(0); err != nil {
+			return nil, err
+		}
+		return call("length", TypeBigInt)
+	case "concat":
+		if len(args) == 0 {
+			return nil, b.errAt(off, "concat needs arguments")
+		}
+		for i, a := range args {
+			if !canCast(a.Type(), TypeVarchar) {
+				return nil, b.errAt(off, "concat cannot take %s", TypeName(a.Type()))
+			}
+			args[i] = castTo(a, TypeVarchar)
+		}
+		return call("concat", TypeVarchar)
+	case "substring", "substr", "mid":
+		if err := nargs(2, 3); err != nil {
+			return nil, err
+		}
+		if err := str(0); err != nil {
+			return nil, err
+		}
+		for i := 1; i < len(args); i++ {
+			if err := bigint(i); err != nil {
+				return nil, err
+			}
+		}
+		return call("substring", TypeVarchar)
+	case "trim", "ltrim", "rtrim":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if err := str(0); err != nil {
+			return nil, err
+		}
+		return call(name, TypeVarchar)
+	case "replace":
+		if err := nargs(3, 3); err != nil {
+			return nil, err
+		}
+		for i := range args {
+			if err := str(i); err != nil {
+				return nil, err
+			}
+		}
+		return call("replace", TypeVarchar)
+	case "abs", "floor", "ceil", "ceiling", "round":
+		hi := 1
+		if name == "round" {
+			hi = 2
+		}
+		if err := nargs(1, hi); err != nil {
+			return nil, err
+		}
+		t := args[0].Type()
+		if isNull(t) {
+			t = TypeDouble
+			args[0] = castTo(args[0], t)
+		}
+		if !isNumeric(t) {
+			return nil, b.errAt(off, "%s needs a number, got %s", name, TypeName(t))
+		}
+		if len(args) == 2 {
+			if err := bigint(1); err != nil {
+				return nil, err
+			}
+		}
+		if name == "ceiling" {
+			name = "ceil"
+		}
+		if isInteger(t) {
+			args[0] = castTo(args[0], TypeBigInt)
+			t = TypeBigInt
+		}
+		return call(name, t)
+	case "year", "month", "day", "dayofmonth", "hour", "minute", "second":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if err := timeArg(0); err != nil {
+			return nil, err
+		}
+		if name == "dayofmonth" {
+			name = "day"
+		}
+		return call(name, TypeBigInt)
+	case "date":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if err := timeArg(0); err != nil {
+			return nil, err
+		}
+		return call("date", TypeDate)
+	case "date_trunc":
+		if err := nargs(2, 2); err != nil {
+			return nil, err
+		}
+		l, ok := args[0].(*Literal)
+		unit, isStr := "", false
+		if ok {
+			unit, isStr = l.Value.(string)
+		}
+		unit = strings.ToLower(strings.TrimSpace(unit))
+		switch unit {
+		case "second", "minute", "hour", "day", "week", "month", "quarter", "year":
+		default:
+			if !isStr {
+				return nil, b.errAt(off, "date_trunc needs a unit string literal such as 'hour' as its first argument")
+			}
+			return nil, b.errAt(off, "date_trunc: unknown unit %q", unit)
+		}
+		args[0] = &Literal{Typ: TypeVarchar, Value: unit}
+		if err := timeArg(1); err != nil {
+			return nil, err
+		}
+		args[1] = castTo(args[1], TypeTimestamp)
+		return call("date_trunc", TypeTimestamp)
+	case "unix_timestamp":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if err := timeArg(0); err != nil {
+			return nil, err
+		}
+		args[0] = castTo(args[0], TypeTimestamp)
+		return call("unix_timestamp", TypeBigInt)
+	case "from_unixtime":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if err := bigint(0); err != nil {
+			return nil, err
+		}
+		return call("from_unixtime", TypeTimestamp)
+	case "coalesce", "ifnull":
+		if name == "ifnull" {
+			if err := nargs(2, 2); err != nil {
+				return nil, err
+			}
+		} else if len(args) == 0 {
+			return nil, b.errAt(off, "coalesce needs arguments")
+		}
+		args, t, err := b.unify(args, off, name)
+		if err != nil {
+			return nil, err
+		}
+		return &Call{Func: "coalesce", Args: args, Typ: t}, nil
+	case "if":
+		if err := nargs(3, 3); err != nil {
+			return nil, err
+		}
+		c, err := b.boolean(args[0], off, "IF")
+		if err != nil {
+			return nil, err
+		}
+		rest, t, err := b.unify(args[1:], off, "IF")
+		if err != nil {
+			return nil, err
+		}
+		return &Call{Func: "if", Args: []Expr{c, rest[0], rest[1]}, Typ: t}, nil
+	case "nullif":
+		if err := nargs(2, 2); err != nil {
+			return nil, err
+		}
+		args, t, err := b.unify(args, off, "NULLIF")
+		if err != nil {
+			return nil, err
+		}
+		return &Call{Func: "nullif", Args: args, Typ: t}, nil
+	}
+	return nil, b.errAt(off, "unknown function %q", x.FnName.O)
+}
+
+// bindDateArith binds `ts ± INTERVAL 'n' UNIT` and DATE_ADD/DATE_SUB.
+func (b *binder) bindDateArith(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, error) {
+	if len(x.Args) != 3 {
+		return nil, b.errAt(off, "%s needs (time, INTERVAL n unit)", x.FnName.O)
+	}
+	ts, err := b.bindExpr(x.Args[0], ctx, off)
+	if err != nil {
+		return nil, err
+	}
+	unit, ok := x.Args[2].(*ast.TimeUnitExpr)
+	if !ok {
+		return nil, b.errAt(off, "%s needs an INTERVAL", x.FnName.O)
+	}
+	val, ok := x.Args[1].(ast.ValueExpr)
+	if !ok {
+		return nil, b.errAt(offsetOf(x.Args[1], off), "an INTERVAL amount must be a constant")
+	}
+	text := fmt.Sprint(val.GetValue())
+	if s, ok := val.GetValue().(interface{ String() string }); ok {
+		text = s.String()
+	}
+	iv, err := intervalValue(text, unit.Unit.String())
+	if err != nil {
+		return nil, b.errAt(offsetOf(x.Args[1], off), "%v", err)
+	}
+	t := ts.Type()
+	switch {
+	case isTemporal(t):
+	case isString(t) || isNull(t):
+		if ts, err = b.coerceTo(ts, TypeTimestamp, off); err != nil {
+			return nil, err
+		}
+		t = TypeTimestamp
+	default:
+		return nil, b.errAt(off, "cannot add an INTERVAL to %s", TypeName(t))
+	}
+	if t.ID() == arrow.DATE32 && iv.Nanoseconds != 0 {
+		ts = castTo(ts, TypeTimestamp)
+		t = TypeTimestamp
+	}
+	f := "date_add"
+	if n := x.FnName.L; n == "date_sub" || n == "subdate" {
+		f = "date_sub"
+	}
+	return &Call{Func: f, Args: []Expr{ts, &Literal{Typ: TypeInterval, Value: iv}}, Typ: t}, nil
+}
+
+// bindAgg binds an aggregate call into a placeholder Call named "$sum",
+// "$count_star", "$count_distinct", … that the aggregation rewrite turns
+// into a column of the Aggregate node.
+func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, error) {
+	if ctx.noAgg != "" {
+		return nil, b.errAt(off, "%s", ctx.noAgg)
+	}
+	f := strings.ToLower(x.F)
+	switch f {
+	case "sum", "count", "avg", "min", "max":
+	default:
+		return nil, b.errAt(off, "unsupported aggregate function %q", x.F)
+	}
+	if x.Order != nil {
+		return nil, b.errAt(off, "ORDER BY inside an aggregate is not supported")
+	}
+	if len(x.Args) != 1 {
+		return nil, b.errAt(off, "%s takes one argument", f)
+	}
+	inner := exprCtx{sc: ctx.sc, noAgg: "aggregate function calls cannot be nested"}
+	arg, err := b.bindExpr(x.Args[0], inner, off)
+	if err != nil {
+		return nil, err
+	}
+	at := arg.Type()
+	var t arrow.DataType
+	switch f {
+	case "count":
+		t = TypeBigInt
+		if l, ok := arg.(*Literal); ok && l.Value != nil && !x.Distinct {
+			e := &Call{Func: aggPrefix + "count_star", Typ: t}
+			b.pos[e] = posOf(b.q, off)
+			return e, nil
+		}
+	case "sum", "avg":
+		if isNull(at) {
+			arg, at = castTo(arg, TypeBigInt), TypeBigInt
+		}
+		if !isNumeric(at) {
+			return nil, b.errAt(off, "%s needs a number, got %s", strings.ToUpper(f), TypeName(at))
+		}
+		switch {
+		case f == "avg":
+			t = TypeDouble
+		case isInteger(at):
+			t = TypeBigInt
+		case isDecimal(at):
+			_, s := decimalOf(at)
+			t = makeDecimal(38-s, s)
+		default:
+			t = TypeDouble
+		}
+	case "min", "max":
+		if at.ID() == arrow.INTERVAL_MONTH_DAY_NANO {
+			return nil, b.errAt(off, "%s cannot take an INTERVAL", strings.ToUpper(f))
+		}
+		t = at
+	}
+	fn := aggPrefix + f
+	if x.Distinct {
+		fn += "_distinct"
+	}
+	e := &Call{Func: fn, Args: []Expr{arg}, Typ: t}
+	b.pos[e] = posOf(b.q, off)
+	return e, nil
+}
+
+// aggFromPlaceholder turns a placeholder back into an AggCall.
+func aggFromPlaceholder(c *Call) AggCall {
+	f := strings.TrimPrefix(c.Func, aggPrefix)
+	distinct := strings.HasSuffix(f, "_distinct")
+	f = strings.TrimSuffix(f, "_distinct")
+	a := AggCall{Func: f, Distinct: distinct, Typ: c.Typ}
+	if len(c.Args) == 1 {
+		a.Arg = c.Args[0]
+	}
+	return a
+}
+
+func isAggPlaceholder(e Expr) bool {
+	c, ok := e.(*Call)
+	return ok && strings.HasPrefix(c.Func, aggPrefix)
+}
+
+func hasAgg(e Expr) bool {
+	found := false
+	walkExpr(e, func(x Expr) { found = found || isAggPlaceholder(x) })
+	return found
+}
+
+var errNoAgg = errors.New("no aggregate")

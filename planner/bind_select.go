@@ -1,0 +1,511 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/sluicesql/sluice/sql"
+)
+
+func arrowIsTimestamp(t arrow.DataType) bool { return t.ID() == arrow.TIMESTAMP }
+
+// bindQuery binds a SELECT or a set operation; names are the output column
+// names (also in the plan's schema).
+func (b *binder) bindQuery(n ast.Node) (Plan, []string, error) {
+	switch x := n.(type) {
+	case *ast.SelectStmt:
+		return b.bindSelect(x)
+	case *ast.SetOprStmt:
+		if x.With != nil {
+			return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "WITH (common table expressions) is not supported")
+		}
+		p, names, err := b.bindSetOprList(x.SelectList)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b.orderLimitOutput(p, names, x.OrderBy, x.Limit)
+	case *ast.SetOprSelectList:
+		p, names, err := b.bindSetOprList(x)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b.orderLimitOutput(p, names, x.OrderBy, x.Limit)
+	}
+	return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "unsupported query %T", n)
+}
+
+// bindSetOprList folds `a UNION [ALL] b …` left to right: a UNION without
+// ALL removes duplicates from everything to its left, as in MySQL.
+func (b *binder) bindSetOprList(l *ast.SetOprSelectList) (Plan, []string, error) {
+	if l.With != nil {
+		return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "WITH (common table expressions) is not supported")
+	}
+	var acc Plan
+	var names []string
+	for i, s := range l.Selects {
+		p, ns, err := b.bindQuery(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		if i == 0 {
+			acc, names = p, ns
+			continue
+		}
+		var op *ast.SetOprType
+		switch x := s.(type) {
+		case *ast.SelectStmt:
+			op = x.AfterSetOperator
+		case *ast.SetOprSelectList:
+			op = x.AfterSetOperator
+		}
+		if op == nil || (*op != ast.Union && *op != ast.UnionAll) {
+			return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "only UNION and UNION ALL are supported")
+		}
+		acc, err = b.union(acc, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if *op == ast.Union {
+			acc = &Distinct{Input: acc}
+		}
+	}
+	return acc, names, nil
+}
+
+// union makes both sides' column types equal, casting where needed.
+func (b *binder) union(l, r Plan) (Plan, error) {
+	ls, rs := l.Schema(), r.Schema()
+	if ls.Len() != rs.Len() {
+		return nil, sql.Errorf(sql.BindError, sql.Pos{}, "UNION sides have %d and %d columns", ls.Len(), rs.Len())
+	}
+	types := make([]arrow.DataType, ls.Len())
+	for i := range types {
+		t, ok := compareCommon(ls.Fields[i].Type, rs.Fields[i].Type)
+		if !ok {
+			return nil, sql.Errorf(sql.BindError, sql.Pos{}, "UNION column %d mixes %s and %s", i+1, TypeName(ls.Fields[i].Type), TypeName(rs.Fields[i].Type))
+		}
+		types[i] = t
+	}
+	cast := func(p Plan, s *Schema) Plan {
+		need := false
+		exprs := make([]Expr, s.Len())
+		for i, f := range s.Fields {
+			exprs[i] = castTo(&ColumnRef{Index: i, Name: f.Name, Typ: f.Type}, types[i])
+			need = need || !arrow.TypeEqual(f.Type, types[i])
+		}
+		if !need {
+			return p
+		}
+		return &Project{Input: p, Exprs: exprs, Names: s.Names()}
+	}
+	inputs := []Plan{cast(l, ls), cast(r, rs)}
+	if u, ok := inputs[0].(*Union); ok {
+		inputs = append(append([]Plan(nil), u.Inputs...), inputs[1])
+	}
+	return &Union{Inputs: inputs}, nil
+}
+
+// orderLimitOutput applies a set operation's ORDER BY (output names,
+// ordinals or expressions over the output) and LIMIT.
+func (b *binder) orderLimitOutput(p Plan, names []string, ob *ast.OrderByClause, lim *ast.Limit) (Plan, []string, error) {
+	if ob != nil {
+		sc := scopeFor("", p, names)
+		var keys []SortKey
+		for _, it := range ob.Items {
+			var e Expr
+			if pe, ok := it.Expr.(*ast.PositionExpr); ok {
+				if pe.N < 1 || pe.N > len(names) {
+					return nil, nil, b.errAt(offsetOf(it.Expr, 0), "ORDER BY position %d is not in the select list", pe.N)
+				}
+				f := p.Schema().Fields[pe.N-1]
+				e = &ColumnRef{Index: pe.N - 1, Name: f.Name, Typ: f.Type}
+			} else {
+				var err error
+				e, err = b.bindExpr(it.Expr, exprCtx{sc: sc, noAgg: "aggregate functions are not allowed in ORDER BY of a UNION"}, 0)
+				if err != nil {
+					return nil, nil, err
+				}
+			}
+			keys = append(keys, SortKey{Expr: e, Desc: it.Desc, NullsFirst: !it.Desc})
+		}
+		p = &Sort{Input: p, Keys: keys}
+	}
+	p, err := b.limit(p, lim)
+	return p, names, err
+}
+
+func (b *binder) limit(p Plan, lim *ast.Limit) (Plan, error) {
+	if lim == nil {
+		return p, nil
+	}
+	num := func(e ast.ExprNode) (int64, error) {
+		if e == nil {
+			return 0, nil
+		}
+		v, ok := e.(ast.ValueExpr)
+		if ok {
+			switch x := v.GetValue().(type) {
+			case uint64:
+				return int64(x), nil
+			case int64:
+				if x >= 0 {
+					return x, nil
+				}
+			}
+		}
+		return 0, b.errAt(offsetOf(e, 0), "LIMIT and OFFSET need non-negative integer constants")
+	}
+	n, err := num(lim.Count)
+	if err != nil {
+		return nil, err
+	}
+	if lim.Count == nil {
+		n = -1
+	}
+	off, err := num(lim.Offset)
+	if err != nil {
+		return nil, err
+	}
+	return &Limit{Input: p, Limit: n, Offset: off}, nil
+}
+
+// selectItem is one output column of a SELECT being bound.
+type selectItem struct {
+	expr Expr // bound over the FROM scope (aggregates as placeholders)
+	name string
+	off  int
+}
+
+// bindSelect binds one SELECT block: FROM → WHERE → GROUP BY/aggregates →
+// HAVING → select list (+ hidden ORDER BY columns) → DISTINCT → ORDER BY →
+// LIMIT → drop hidden columns.
+func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
+	if s.With != nil {
+		return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "WITH (common table expressions) is not supported")
+	}
+	if s.Kind != ast.SelectStmtKindSelect {
+		return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "only SELECT queries are supported here")
+	}
+	if len(s.WindowSpecs) > 0 {
+		return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "window functions (OVER) are not supported")
+	}
+	var p Plan
+	sc := &scope{}
+	if s.From == nil {
+		p = &Values{Rows: [][]Expr{{}}}
+	} else {
+		var err error
+		if p, sc, err = b.bindFrom(s.From.TableRefs); err != nil {
+			return nil, nil, err
+		}
+	}
+	if s.Where != nil {
+		w, err := b.bindExpr(s.Where, exprCtx{sc: sc, noAgg: "aggregate functions are not allowed in WHERE"}, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if w, err = b.boolean(w, offsetOf(s.Where, 0), "WHERE"); err != nil {
+			return nil, nil, err
+		}
+		p = &Filter{Input: p, Pred: w}
+	}
+
+	// Select list.
+	ctx := exprCtx{sc: sc}
+	var items []selectItem
+	for _, f := range s.Fields.Fields {
+		if f.WildCard != nil {
+			qual := f.WildCard.Table.O
+			n := 0
+			for i, c := range sc.cols {
+				if c.hidden || (qual != "" && !strings.EqualFold(c.qual, qual)) {
+					continue
+				}
+				ref := &ColumnRef{Index: i, Name: c.name, Typ: c.typ}
+				b.pos[ref] = posOf(b.q, f.Offset)
+				items = append(items, selectItem{expr: ref, name: c.name, off: f.Offset})
+				n++
+			}
+			if n == 0 {
+				if qual != "" {
+					return nil, nil, b.errAt(f.Offset, "unknown table %q in %s.*", qual, qual)
+				}
+				return nil, nil, b.errAt(f.Offset, "SELECT * needs a FROM clause")
+			}
+			continue
+		}
+		e, err := b.bindExpr(f.Expr, ctx, f.Offset)
+		if err != nil {
+			return nil, nil, err
+		}
+		items = append(items, selectItem{expr: e, name: fieldName(f), off: f.Offset})
+	}
+
+	// GROUP BY keys, bound over the FROM scope.
+	var keys []Expr
+	if s.GroupBy != nil {
+		if s.GroupBy.Rollup {
+			return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "WITH ROLLUP is not supported")
+		}
+		for _, it := range s.GroupBy.Items {
+			k, err := b.groupKey(it.Expr, items, sc)
+			if err != nil {
+				return nil, nil, err
+			}
+			dup := false
+			for _, o := range keys {
+				dup = dup || o.String() == k.String()
+			}
+			if !dup {
+				keys = append(keys, k)
+			}
+		}
+	}
+	var having Expr
+	if s.Having != nil {
+		h, err := b.bindExpr(s.Having.Expr, ctx, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if having, err = b.boolean(h, offsetOf(s.Having.Expr, 0), "HAVING"); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	// ORDER BY items: an output column, or an expression bound over FROM.
+	type orderItem struct {
+		out  int // index into items, or -1
+		expr Expr
+		desc bool
+		off  int
+	}
+	var orders []orderItem
+	if s.OrderBy != nil {
+		for _, it := range s.OrderBy.Items {
+			off := offsetOf(it.Expr, 0)
+			o := orderItem{out: -1, desc: it.Desc, off: off}
+			switch x := it.Expr.(type) {
+			case *ast.PositionExpr:
+				if x.N < 1 || x.N > len(items) {
+					return nil, nil, b.errAt(off, "ORDER BY position %d is not in the select list", x.N)
+				}
+				o.out = x.N - 1
+			case *ast.ColumnNameExpr:
+				if x.Name.Table.O == "" {
+					o.out = findOutput(items, x.Name.Name.O)
+				}
+			}
+			if o.out < 0 {
+				e, err := b.bindExpr(it.Expr, ctx, off)
+				if err != nil {
+					return nil, nil, err
+				}
+				for i, item := range items {
+					if item.expr.String() == e.String() {
+						o.out = i
+						break
+					}
+				}
+				o.expr = e
+			}
+			orders = append(orders, o)
+		}
+	}
+
+	aggregating := s.GroupBy != nil || having != nil && hasAgg(having)
+	for _, it := range items {
+		aggregating = aggregating || hasAgg(it.expr)
+	}
+	for _, o := range orders {
+		aggregating = aggregating || (o.expr != nil && o.out < 0 && hasAgg(o.expr))
+	}
+	if having != nil && !aggregating {
+		aggregating = true // HAVING without GROUP BY: one group
+	}
+
+	if aggregating {
+		ag := &aggRewriter{b: b, keys: keys}
+		for i := range items {
+			e, err := ag.rewrite(items[i].expr)
+			if err != nil {
+				return nil, nil, err
+			}
+			items[i].expr = e
+		}
+		if having != nil {
+			h, err := ag.rewrite(having)
+			if err != nil {
+				return nil, nil, err
+			}
+			having = h
+		}
+		for i := range orders {
+			if orders[i].out < 0 {
+				e, err := ag.rewrite(orders[i].expr)
+				if err != nil {
+					return nil, nil, err
+				}
+				orders[i].expr = e
+			}
+		}
+		keyNames := make([]string, len(keys))
+		for i, k := range keys {
+			keyNames[i] = k.String()
+		}
+		p = &Aggregate{Input: p, Keys: keys, KeyNames: keyNames, Aggs: ag.aggs}
+		if having != nil {
+			p = &Filter{Input: p, Pred: having}
+		}
+	}
+
+	// Project the select list plus hidden ORDER BY columns.
+	exprs := make([]Expr, len(items))
+	names := make([]string, len(items))
+	for i, it := range items {
+		exprs[i], names[i] = it.expr, it.name
+	}
+	var sortKeys []SortKey
+	hidden := 0
+	for _, o := range orders {
+		idx := o.out
+		if idx < 0 {
+			if s.Distinct {
+				return nil, nil, b.errAt(o.off, "ORDER BY expression %s must appear in the select list when DISTINCT is used", o.expr)
+			}
+			idx = len(exprs)
+			exprs = append(exprs, o.expr)
+			names = append(names, fmt.Sprintf("__order%d", hidden))
+			hidden++
+		}
+		sortKeys = append(sortKeys, SortKey{
+			Expr: &ColumnRef{Index: idx, Name: names[idx], Typ: exprs[idx].Type()},
+			Desc: o.desc, NullsFirst: !o.desc,
+		})
+	}
+	p = &Project{Input: p, Exprs: exprs, Names: names}
+	if s.Distinct {
+		p = &Distinct{Input: p}
+	}
+	if len(sortKeys) > 0 {
+		p = &Sort{Input: p, Keys: sortKeys}
+	}
+	p, err := b.limit(p, s.Limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hidden > 0 {
+		out := make([]Expr, len(items))
+		for i := range items {
+			out[i] = &ColumnRef{Index: i, Name: names[i], Typ: exprs[i].Type()}
+		}
+		p = &Project{Input: p, Exprs: out, Names: names[:len(items)]}
+	}
+	return p, names[:len(items)], nil
+}
+
+// fieldName is the output name of a select field: its alias, the column
+// name, or the expression text as written (MySQL's rule).
+func fieldName(f *ast.SelectField) string {
+	if f.AsName.O != "" {
+		return f.AsName.O
+	}
+	if c, ok := f.Expr.(*ast.ColumnNameExpr); ok {
+		return c.Name.Name.O
+	}
+	if t := strings.TrimSpace(f.Text()); t != "" {
+		return t
+	}
+	return fmt.Sprintf("col%d", f.Offset)
+}
+
+// findOutput finds a select item by output name (an alias or a bare
+// column), -1 if none or ambiguous.
+func findOutput(items []selectItem, name string) int {
+	found := -1
+	for i, it := range items {
+		if strings.EqualFold(it.name, name) {
+			if found >= 0 {
+				return -1
+			}
+			found = i
+		}
+	}
+	return found
+}
+
+// groupKey binds a GROUP BY item: an ordinal, an input column, a select
+// alias, or an expression over the input.
+func (b *binder) groupKey(n ast.ExprNode, items []selectItem, sc *scope) (Expr, error) {
+	off := offsetOf(n, 0)
+	var k Expr
+	switch x := n.(type) {
+	case *ast.PositionExpr:
+		if x.N < 1 || x.N > len(items) {
+			return nil, b.errAt(off, "GROUP BY position %d is not in the select list", x.N)
+		}
+		k = items[x.N-1].expr
+	case *ast.ColumnNameExpr:
+		if _, err := sc.resolve(x.Name.Table.O, x.Name.Name.O, sql.Pos{}); err != nil && x.Name.Table.O == "" {
+			if i := findOutput(items, x.Name.Name.O); i >= 0 {
+				k = items[i].expr
+			}
+		}
+	}
+	if k == nil {
+		var err error
+		k, err = b.bindExpr(n, exprCtx{sc: sc, noAgg: "aggregate functions are not allowed in GROUP BY"}, off)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if hasAgg(k) {
+		return nil, b.errAt(off, "aggregate functions are not allowed in GROUP BY")
+	}
+	return k, nil
+}
+
+// aggRewriter rewrites expressions bound over the aggregate's input into
+// expressions over its output (keys then aggregates).
+type aggRewriter struct {
+	b    *binder
+	keys []Expr
+	aggs []AggCall
+}
+
+func (a *aggRewriter) rewrite(e Expr) (Expr, error) {
+	s := e.String()
+	for i, k := range a.keys {
+		if k.String() == s {
+			return &ColumnRef{Index: i, Name: k.String(), Typ: k.Type()}, nil
+		}
+	}
+	switch x := e.(type) {
+	case *Literal:
+		return x, nil
+	case *ColumnRef:
+		return nil, sql.Errorf(sql.BindError, a.b.pos[x], "column %q must appear in the GROUP BY clause or be used in an aggregate function", x.Name)
+	case *Call:
+		if isAggPlaceholder(x) {
+			ac := aggFromPlaceholder(x)
+			for i, o := range a.aggs {
+				if o.String() == ac.String() {
+					return &ColumnRef{Index: len(a.keys) + i, Name: o.String(), Typ: o.Typ}, nil
+				}
+			}
+			a.aggs = append(a.aggs, ac)
+			return &ColumnRef{Index: len(a.keys) + len(a.aggs) - 1, Name: ac.String(), Typ: ac.Typ}, nil
+		}
+		args := make([]Expr, len(x.Args))
+		for i, arg := range x.Args {
+			r, err := a.rewrite(arg)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = r
+		}
+		return &Call{Func: x.Func, Args: args, Typ: x.Typ}, nil
+	}
+	return nil, fmt.Errorf("planner: unexpected expression %T", e)
+}

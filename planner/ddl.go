@@ -1,0 +1,126 @@
+package planner
+
+import (
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// SourceSchema turns CREATE SOURCE's declared columns into an Arrow schema
+// (all columns nullable). It checks for unknown types, duplicate names and a
+// WATERMARK column that is missing or not a TIMESTAMP. It returns nil, nil
+// when no columns are declared (the connector infers the schema).
+func SourceSchema(cs *sql.CreateSource) (*arrow.Schema, error) {
+	if len(cs.Columns) == 0 {
+		return nil, nil // inferred later; the engine then calls CheckWatermark
+	}
+	seen := map[string]bool{}
+	fields := make([]arrow.Field, 0, len(cs.Columns))
+	for _, c := range cs.Columns {
+		k := strings.ToLower(c.Name)
+		if seen[k] {
+			return nil, sql.Errorf(sql.BindError, c.Pos, "duplicate column %q", c.Name)
+		}
+		seen[k] = true
+		t, err := ParseType(c.Type)
+		if err != nil {
+			return nil, &sql.Error{Kind: sql.BindError, Pos: c.Pos, Msg: err.Error(), Err: err}
+		}
+		fields = append(fields, arrow.Field{Name: c.Name, Type: t, Nullable: true})
+	}
+	s := arrow.NewSchema(fields, nil)
+	if cs.Watermark != nil {
+		if err := CheckWatermark(s, cs.Watermark); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// CheckWatermark verifies that the WATERMARK column exists in s and is a
+// TIMESTAMP; the engine calls it again once an inferred schema is known.
+func CheckWatermark(s *arrow.Schema, w *sql.Watermark) error {
+	var names []string
+	for _, f := range s.Fields() {
+		if strings.EqualFold(f.Name, w.Column) {
+			if f.Type.ID() != arrow.TIMESTAMP {
+				return sql.Errorf(sql.BindError, w.Pos, "WATERMARK column %q must be a TIMESTAMP, not %s", f.Name, TypeName(f.Type))
+			}
+			return nil
+		}
+		names = append(names, f.Name)
+	}
+	return sql.Errorf(sql.BindError, w.Pos, "unknown column %q in WATERMARK%s", w.Column, suggest(w.Column, names))
+}
+
+// PlanInsert plans `INSERT INTO sink query` (and CREATE SINK … AS query):
+// the sink must exist; when its schema is known the query's columns must
+// match it in number and be convertible, and the plan is extended with
+// the needed casts and renamed to the sink's column names. When the sink
+// schema is still unknown the caller sets SinkDef.Schema from
+// QueryPlan.Output.Arrow().
+func PlanInsert(sink string, q *sql.Query, cat *Catalog) (*QueryPlan, error) {
+	def, ok := cat.LookupSink(sink)
+	if !ok {
+		var names []string
+		for _, s := range cat.Sinks() {
+			names = append(names, s.Name)
+		}
+		return nil, sql.Errorf(sql.BindError, q.Position(), "unknown sink %q%s", sink, suggest(sink, names))
+	}
+	logical, err := Bind(q, cat)
+	if err != nil {
+		return nil, err
+	}
+	if def.Schema != nil {
+		if logical, err = fitSink(logical, def, q.Position()); err != nil {
+			return nil, err
+		}
+	}
+	out := logical.Schema()
+	opt, err := Optimize(logical)
+	if err != nil {
+		return nil, err
+	}
+	phys, err := ToPhysical(opt)
+	if err != nil {
+		return nil, err
+	}
+	return &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}, nil
+}
+
+// fitSink casts and renames the query output to the sink's schema.
+func fitSink(p Plan, def *SinkDef, pos sql.Pos) (Plan, error) {
+	in := p.Schema()
+	want := def.Schema
+	if in.Len() != want.NumFields() {
+		return nil, sql.Errorf(sql.PlanError, pos, "sink %q has %d columns but the query produces %d", def.Name, want.NumFields(), in.Len())
+	}
+	exprs := make([]Expr, in.Len())
+	names := make([]string, in.Len())
+	for i, f := range in.Fields {
+		t := want.Field(i).Type
+		if !assignable(f.Type, t) {
+			return nil, sql.Errorf(sql.PlanError, pos, "sink %q column %q is %s but the query gives %s for %q", def.Name, want.Field(i).Name, TypeName(t), TypeName(f.Type), f.Name)
+		}
+		exprs[i] = castTo(&ColumnRef{Index: i, Name: f.Name, Typ: f.Type}, t)
+		names[i] = want.Field(i).Name
+	}
+	return &Project{Input: p, Exprs: exprs, Names: names}, nil
+}
+
+// assignable allows exact types, NULL, and numeric widening without loss
+// (INT→BIGINT, integers→DECIMAL/DOUBLE, DECIMAL→DOUBLE, DATE→TIMESTAMP).
+func assignable(from, to arrow.DataType) bool {
+	switch {
+	case arrow.TypeEqual(from, to), isNull(from):
+		return true
+	case isNumeric(from) && isNumeric(to):
+		return to.ID() == arrow.FLOAT64 || (isInteger(from) && to.ID() == arrow.INT64) ||
+			(isDecimal(to) && arrow.TypeEqual(numericCommon(from, to), to))
+	case from.ID() == arrow.DATE32 && to.ID() == arrow.TIMESTAMP:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,393 @@
+package planner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+)
+
+// Expr is a bound, typed scalar expression. There are exactly three kinds
+// (*ColumnRef, *Literal, *Call) so that the executor's compiler is a small
+// switch; every function is a Call with a fixed name (see the package doc
+// and Call).
+type Expr interface {
+	// Type is the Arrow type of the expression's values.
+	Type() arrow.DataType
+	// String is the canonical form shown in EXPLAIN, e.g. `value > 1`.
+	String() string
+}
+
+// ColumnRef reads column Index of the input schema of the plan node that
+// holds the expression (for a join residual: left columns then right).
+type ColumnRef struct {
+	Index int
+	Name  string
+	Typ   arrow.DataType
+}
+
+// Literal is a constant. Value is nil for NULL, else by type: int64 (Int64),
+// int32 (Int32), float64, string, bool, decimal128.Num, arrow.Timestamp
+// (µs), arrow.Date32 or arrow.MonthDayNanoInterval.
+type Literal struct {
+	Typ   arrow.DataType
+	Value any
+}
+
+// Call applies the function Func to Args; Typ is the result type (for
+// `cast`, the target type). Function names the executor implements:
+//
+//	arithmetic   add sub mul div intdiv mod neg (same-type args, except
+//	             date_add/date_sub and add/sub of TIMESTAMP|DATE with INTERVAL)
+//	comparison   eq ne lt le gt ge (same-type args)
+//	logic        and or not; is_null is_not_null
+//	patterns     like (value, pattern); in (value, list…)
+//	conditional  case (when1, then1, …, [else]); coalesce; if; nullif
+//	cast         cast (one arg; target = Typ)
+//	strings      upper lower length concat substring trim ltrim rtrim replace
+//	math         abs floor ceil round (1 or 2 args)
+//	time         year month day hour minute second date date_trunc
+//	             unix_timestamp from_unixtime date_add date_sub
+type Call struct {
+	Func string
+	Args []Expr
+	Typ  arrow.DataType
+}
+
+// Type implements Expr.
+func (c *ColumnRef) Type() arrow.DataType { return c.Typ }
+
+// Type implements Expr.
+func (l *Literal) Type() arrow.DataType { return l.Typ }
+
+// Type implements Expr.
+func (c *Call) Type() arrow.DataType { return c.Typ }
+
+// String implements Expr.
+func (c *ColumnRef) String() string { return c.Name }
+
+// String implements Expr.
+func (l *Literal) String() string { return formatValue(l.Typ, l.Value, true) }
+
+// formatValue renders a literal; quote wraps strings and times in SQL
+// literal syntax.
+func formatValue(t arrow.DataType, v any, quote bool) string {
+	if v == nil {
+		return "NULL"
+	}
+	q := func(s string) string {
+		if !quote {
+			return s
+		}
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	switch x := v.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case string:
+		return q(x)
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case decimal128.Num:
+		_, s := decimalOf(t)
+		return x.ToString(s)
+	case arrow.Timestamp:
+		s := x.ToTime(arrow.Microsecond).UTC().Format("2006-01-02 15:04:05.999999")
+		if quote {
+			return "TIMESTAMP " + q(s)
+		}
+		return s
+	case arrow.Date32:
+		s := x.ToTime().UTC().Format("2006-01-02")
+		if quote {
+			return "DATE " + q(s)
+		}
+		return s
+	case arrow.MonthDayNanoInterval:
+		return formatInterval(x)
+	}
+	return fmt.Sprint(v)
+}
+
+func formatInterval(iv arrow.MonthDayNanoInterval) string {
+	var parts []string
+	if iv.Months != 0 {
+		parts = append(parts, fmt.Sprintf("INTERVAL '%d' MONTH", iv.Months))
+	}
+	if iv.Days != 0 {
+		parts = append(parts, fmt.Sprintf("INTERVAL '%d' DAY", iv.Days))
+	}
+	if iv.Nanoseconds != 0 || len(parts) == 0 {
+		d := time.Duration(iv.Nanoseconds)
+		if d%time.Second == 0 {
+			parts = append(parts, fmt.Sprintf("INTERVAL '%d' SECOND", int64(d/time.Second)))
+		} else {
+			parts = append(parts, fmt.Sprintf("INTERVAL '%s' SECOND", strconv.FormatFloat(d.Seconds(), 'f', -1, 64)))
+		}
+	}
+	return strings.Join(parts, " + ")
+}
+
+// infix operators with their EXPLAIN spelling and precedence (higher binds
+// tighter).
+var infix = map[string]struct {
+	op   string
+	prec int
+}{
+	"or": {"OR", 1}, "and": {"AND", 2},
+	"eq": {"=", 4}, "ne": {"<>", 4}, "lt": {"<", 4}, "le": {"<=", 4}, "gt": {">", 4}, "ge": {">=", 4},
+	"like": {"LIKE", 4},
+	"add":  {"+", 5}, "sub": {"-", 5}, "date_add": {"+", 5}, "date_sub": {"-", 5},
+	"mul": {"*", 6}, "div": {"/", 6}, "intdiv": {"DIV", 6}, "mod": {"%", 6},
+}
+
+func precOf(e Expr) int {
+	c, ok := e.(*Call)
+	if !ok {
+		return 10
+	}
+	if in, ok := infix[c.Func]; ok && len(c.Args) == 2 {
+		return in.prec
+	}
+	switch c.Func {
+	case "not":
+		return 3
+	case "is_null", "is_not_null", "in":
+		return 4
+	case "neg":
+		return 7
+	}
+	return 10
+}
+
+func paren(e Expr, min int) string {
+	if precOf(e) < min {
+		return "(" + e.String() + ")"
+	}
+	return e.String()
+}
+
+// String implements Expr.
+func (c *Call) String() string {
+	if in, ok := infix[c.Func]; ok && len(c.Args) == 2 {
+		return paren(c.Args[0], in.prec) + " " + in.op + " " + paren(c.Args[1], in.prec+1)
+	}
+	args := func(from int) string {
+		s := make([]string, 0, len(c.Args))
+		for _, a := range c.Args[from:] {
+			s = append(s, a.String())
+		}
+		return strings.Join(s, ", ")
+	}
+	switch c.Func {
+	case "not":
+		if len(c.Args) == 1 {
+			return "NOT " + paren(c.Args[0], 3)
+		}
+	case "neg":
+		if len(c.Args) == 1 {
+			return "-" + paren(c.Args[0], 7)
+		}
+	case "is_null", "is_not_null":
+		if len(c.Args) == 1 {
+			op := " IS NULL"
+			if c.Func == "is_not_null" {
+				op = " IS NOT NULL"
+			}
+			return paren(c.Args[0], 5) + op
+		}
+	case "in":
+		if len(c.Args) >= 1 {
+			return paren(c.Args[0], 5) + " IN (" + args(1) + ")"
+		}
+	case "cast":
+		if len(c.Args) == 1 {
+			return "CAST(" + c.Args[0].String() + " AS " + TypeName(c.Typ) + ")"
+		}
+	case "case":
+		var b strings.Builder
+		b.WriteString("CASE")
+		i := 0
+		for ; i+1 < len(c.Args); i += 2 {
+			b.WriteString(" WHEN " + c.Args[i].String() + " THEN " + c.Args[i+1].String())
+		}
+		if i < len(c.Args) {
+			b.WriteString(" ELSE " + c.Args[i].String())
+		}
+		b.WriteString(" END")
+		return b.String()
+	}
+	return c.Func + "(" + args(0) + ")"
+}
+
+// AggCall is one aggregate computed by an Aggregate node. Func is one of
+// sum, count, count_star, avg, min, max; Arg is nil for count_star and is
+// bound to the aggregate's input schema.
+type AggCall struct {
+	Func     string
+	Arg      Expr
+	Distinct bool
+	Typ      arrow.DataType
+}
+
+// String is the canonical form used in EXPLAIN and as the default column
+// name, e.g. `sum(value)`, `count(*)`, `count(DISTINCT id)`.
+func (a AggCall) String() string {
+	if a.Func == "count_star" {
+		return "count(*)"
+	}
+	d := ""
+	if a.Distinct {
+		d = "DISTINCT "
+	}
+	return a.Func + "(" + d + a.Arg.String() + ")"
+}
+
+// SortKey orders by Expr; NullsFirst follows MySQL (NULLs first ascending,
+// last descending) unless the query says otherwise.
+type SortKey struct {
+	Expr       Expr
+	Desc       bool
+	NullsFirst bool
+}
+
+// String renders the key for EXPLAIN.
+func (k SortKey) String() string {
+	s := k.Expr.String()
+	if k.Desc {
+		s += " DESC"
+	}
+	return s
+}
+
+// ScanFilter is a pushdown hint `Column Op Value` for a source (Parquet
+// row-group statistics and the like). Column indexes the source's full
+// schema; Op is eq ne lt le gt ge is_null is_not_null; Value is nil for the
+// null tests. The Filter above the scan still applies the full predicate.
+type ScanFilter struct {
+	Column int
+	Op     string
+	Value  any
+}
+
+// walkExpr calls f on e and its descendants, pre-order.
+func walkExpr(e Expr, f func(Expr)) {
+	if e == nil {
+		return
+	}
+	f(e)
+	if c, ok := e.(*Call); ok {
+		for _, a := range c.Args {
+			walkExpr(a, f)
+		}
+	}
+}
+
+// mapExpr rebuilds e bottom-up, replacing each node by f(node).
+func mapExpr(e Expr, f func(Expr) (Expr, error)) (Expr, error) {
+	if e == nil {
+		return nil, nil
+	}
+	if c, ok := e.(*Call); ok {
+		args := make([]Expr, len(c.Args))
+		for i, a := range c.Args {
+			na, err := mapExpr(a, f)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = na
+		}
+		e = &Call{Func: c.Func, Args: args, Typ: c.Typ}
+	}
+	return f(e)
+}
+
+// remapColumns rewrites column indices through m (old → new).
+func remapColumns(e Expr, m []int) Expr {
+	out, _ := mapExpr(e, func(x Expr) (Expr, error) {
+		if c, ok := x.(*ColumnRef); ok {
+			return &ColumnRef{Index: m[c.Index], Name: c.Name, Typ: c.Typ}, nil
+		}
+		return x, nil
+	})
+	return out
+}
+
+// shiftColumns adds delta to every column index.
+func shiftColumns(e Expr, delta int) Expr {
+	out, _ := mapExpr(e, func(x Expr) (Expr, error) {
+		if c, ok := x.(*ColumnRef); ok {
+			return &ColumnRef{Index: c.Index + delta, Name: c.Name, Typ: c.Typ}, nil
+		}
+		return x, nil
+	})
+	return out
+}
+
+// substitute replaces column i by exprs[i] (inlining a projection).
+func substitute(e Expr, exprs []Expr) Expr {
+	out, _ := mapExpr(e, func(x Expr) (Expr, error) {
+		if c, ok := x.(*ColumnRef); ok {
+			return exprs[c.Index], nil
+		}
+		return x, nil
+	})
+	return out
+}
+
+// columnsOf adds the column indices e reads to set.
+func columnsOf(e Expr, set map[int]bool) {
+	walkExpr(e, func(x Expr) {
+		if c, ok := x.(*ColumnRef); ok {
+			set[c.Index] = true
+		}
+	})
+}
+
+// conjuncts splits nested ANDs.
+func conjuncts(e Expr) []Expr {
+	if c, ok := e.(*Call); ok && c.Func == "and" && len(c.Args) == 2 {
+		return append(conjuncts(c.Args[0]), conjuncts(c.Args[1])...)
+	}
+	if e == nil {
+		return nil
+	}
+	return []Expr{e}
+}
+
+// andAll joins predicates with AND; nil for none.
+func andAll(es []Expr) Expr {
+	var out Expr
+	for _, e := range es {
+		if out == nil {
+			out = e
+		} else {
+			out = &Call{Func: "and", Args: []Expr{out, e}, Typ: TypeBoolean}
+		}
+	}
+	return out
+}
+
+// castTo wraps e in a cast unless it already has type t; literals are
+// converted directly when possible.
+func castTo(e Expr, t arrow.DataType) Expr {
+	if arrow.TypeEqual(e.Type(), t) {
+		return e
+	}
+	if l, ok := e.(*Literal); ok {
+		if v, err := convertValue(l.Value, l.Typ, t); err == nil {
+			return &Literal{Typ: t, Value: v}
+		}
+	}
+	return &Call{Func: "cast", Args: []Expr{e}, Typ: t}
+}

@@ -1,0 +1,68 @@
+package planner
+
+import (
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// testCatalog has three sources used across the tests.
+func testCatalog(t *testing.T) *Catalog {
+	t.Helper()
+	cat := NewCatalog()
+	add := func(name string, wm *WatermarkDef, fields ...arrow.Field) {
+		for i := range fields {
+			fields[i].Nullable = true
+		}
+		if err := cat.AddSource(&SourceDef{Name: name, Schema: arrow.NewSchema(fields, nil), Watermark: wm, Bounded: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("orders", &WatermarkDef{Column: "ts"},
+		arrow.Field{Name: "id", Type: TypeBigInt},
+		arrow.Field{Name: "category", Type: TypeVarchar},
+		arrow.Field{Name: "value", Type: TypeBigInt},
+		arrow.Field{Name: "ts", Type: TypeTimestamp},
+		arrow.Field{Name: "customer_id", Type: TypeBigInt})
+	add("customers", nil,
+		arrow.Field{Name: "id", Type: TypeBigInt},
+		arrow.Field{Name: "name", Type: TypeVarchar},
+		arrow.Field{Name: "region", Type: TypeVarchar})
+	add("items", nil,
+		arrow.Field{Name: "n", Type: TypeInt},
+		arrow.Field{Name: "price", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}},
+		arrow.Field{Name: "score", Type: TypeDouble},
+		arrow.Field{Name: "flag", Type: TypeBoolean},
+		arrow.Field{Name: "d", Type: TypeDate},
+		arrow.Field{Name: "label", Type: TypeVarchar})
+	return cat
+}
+
+// parseQuery builds a sql.Query straight from the TiDB parser, as the sql
+// package will.
+func parseQuery(t *testing.T, text string) *sql.Query {
+	t.Helper()
+	st, err := parser.New().ParseOneStmt(text, "", "")
+	if err != nil {
+		t.Fatalf("parse %q: %v", text, err)
+	}
+	rs, ok := st.(ast.ResultSetNode)
+	if !ok {
+		t.Fatalf("not a query: %T", st)
+	}
+	return &sql.Query{Select: rs, Windows: map[string]*sql.WindowTVF{}}
+}
+
+// mustPlan plans text or fails the test.
+func mustPlan(t *testing.T, cat *Catalog, text string) *QueryPlan {
+	t.Helper()
+	qp, err := PlanQuery(parseQuery(t, text), cat)
+	if err != nil {
+		t.Fatalf("plan %q: %v", text, err)
+	}
+	return qp
+}

@@ -1,0 +1,136 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// QueryPlan is everything the engine needs to run a query.
+type QueryPlan struct {
+	// Logical is the optimised logical plan.
+	Logical Plan
+	// Physical is the executable plan (its output columns are Output's).
+	Physical PhysicalPlan
+	// Output names the result columns for the user.
+	Output *Schema
+	// Emit is the query's EMIT clause (nil: batch).
+	Emit *sql.Emit
+}
+
+// PlanQuery binds, optimises and lowers a query (named so because Plan is
+// the logical node interface). Errors about the user's SQL are
+// *sql.Error (BindError or PlanError) with positions where known.
+func PlanQuery(q *sql.Query, cat *Catalog) (*QueryPlan, error) {
+	logical, err := Bind(q, cat)
+	if err != nil {
+		return nil, err
+	}
+	out := logical.Schema()
+	opt, err := Optimize(logical)
+	if err != nil {
+		return nil, err
+	}
+	phys, err := ToPhysical(opt)
+	if err != nil {
+		return nil, err
+	}
+	return &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}, nil
+}
+
+// Bind resolves names and types of q against cat and returns the
+// unoptimised logical plan.
+func Bind(q *sql.Query, cat *Catalog) (Plan, error) {
+	if q == nil || q.Select == nil {
+		return nil, sql.Errorf(sql.PlanError, sql.Pos{}, "empty query")
+	}
+	if cat == nil {
+		cat = NewCatalog()
+	}
+	b := &binder{q: q, cat: cat, pos: map[Expr]sql.Pos{}}
+	p, _, err := b.bindQuery(q.Select)
+	if err != nil {
+		var se *sql.Error
+		if !errors.As(err, &se) {
+			return nil, &sql.Error{Kind: sql.BindError, Msg: err.Error(), Err: err}
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// maxPasses bounds the optimiser's fixed-point loop; rules that never
+// settle are a bug, reported rather than looping forever.
+const maxPasses = 50
+
+// DefaultRules are the rewrite rules Optimize runs, in order, to a fixed
+// point.
+var DefaultRules = []Rule{
+	FoldConstants,
+	PushDownFilters,
+	MergeProjects,
+	PruneColumns,
+	LimitIntoSort,
+}
+
+// Rule rewrites a whole plan; changed reports whether it did anything, so
+// the optimiser can stop at a fixed point.
+type Rule func(p Plan) (Plan, bool, error)
+
+// Optimize runs DefaultRules until none changes the plan.
+func Optimize(p Plan) (Plan, error) {
+	return RunRules(p, DefaultRules)
+}
+
+// RunRules applies rules in order, repeatedly, until a full pass changes
+// nothing.
+func RunRules(p Plan, rules []Rule) (Plan, error) {
+	for pass := 0; pass < maxPasses; pass++ {
+		any := false
+		for _, r := range rules {
+			np, changed, err := r(p)
+			if err != nil {
+				return nil, err
+			}
+			if changed {
+				any = true
+				p = np
+			}
+		}
+		if !any {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("planner: optimiser did not reach a fixed point after %d passes", maxPasses)
+}
+
+// transformUp rebuilds p bottom-up, applying f to every node after its
+// children.
+func transformUp(p Plan, f func(Plan) (Plan, bool, error)) (Plan, bool, error) {
+	kids := p.Children()
+	changed := false
+	if len(kids) > 0 {
+		nk := make([]Plan, len(kids))
+		for i, k := range kids {
+			n, c, err := transformUp(k, f)
+			if err != nil {
+				return nil, false, err
+			}
+			nk[i] = n
+			changed = changed || c
+		}
+		if changed {
+			np, err := p.WithChildren(nk...)
+			if err != nil {
+				return nil, false, err
+			}
+			p = np
+		}
+	}
+	np, c, err := f(p)
+	if err != nil {
+		return nil, false, err
+	}
+	return np, changed || c, nil
+}

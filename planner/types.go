@@ -1,0 +1,245 @@
+// Package planner turns parsed SQL queries into executable plans: it keeps
+// the catalog of sources and sinks, binds names and types, builds a logical
+// plan, optimises it with rewrite rules and lowers it to a physical plan
+// whose nodes map one to one onto executor operators.
+//
+// # Types and coercion
+//
+// SQL types map to Arrow types: BIGINT→Int64, INT→Int32, DOUBLE→Float64,
+// DECIMAL(p,s)→Decimal128(p,s), VARCHAR→String, BOOLEAN→Boolean,
+// TIMESTAMP→Timestamp(µs, no time zone), DATE→Date32, and INTERVAL literals
+// →MonthDayNanoInterval.
+//
+// Mixed operands are coerced MySQL-style, so the executor never sees two
+// argument types in one arithmetic or comparison call (the planner inserts
+// explicit `cast` calls):
+//   - INT op BIGINT → BIGINT
+//   - integer op DOUBLE → DOUBLE; integer op DECIMAL → DECIMAL
+//   - DECIMAL op DOUBLE → DOUBLE
+//   - `/` always yields DOUBLE (DuckDB-like, so 1/2 = 0.5); DIV is integer
+//     division and yields BIGINT
+//   - comparing a string with a number compares both as DOUBLE
+//   - a string literal compared with a TIMESTAMP or DATE is converted to that
+//     type while binding (an unparsable literal is a bind error at its
+//     position); a string column against a time column is cast
+//   - DATE vs TIMESTAMP compares as TIMESTAMP
+//   - TIMESTAMP ± INTERVAL → TIMESTAMP, DATE ± INTERVAL → DATE
+//
+// Arithmetic on strings or booleans, SUM/AVG of non-numbers and the like are
+// bind errors carrying the position of the offending expression.
+package planner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Arrow types of the SQL types, shared so that type comparisons are cheap.
+var (
+	TypeBigInt    arrow.DataType = arrow.PrimitiveTypes.Int64
+	TypeInt       arrow.DataType = arrow.PrimitiveTypes.Int32
+	TypeDouble    arrow.DataType = arrow.PrimitiveTypes.Float64
+	TypeVarchar   arrow.DataType = arrow.BinaryTypes.String
+	TypeBoolean   arrow.DataType = arrow.FixedWidthTypes.Boolean
+	TypeTimestamp arrow.DataType = &arrow.TimestampType{Unit: arrow.Microsecond}
+	TypeDate      arrow.DataType = arrow.FixedWidthTypes.Date32
+	TypeInterval  arrow.DataType = arrow.FixedWidthTypes.MonthDayNanoInterval
+	TypeNull      arrow.DataType = arrow.Null
+)
+
+// ParseType maps a normalised sql.ColumnDef type name (BIGINT, INT, DOUBLE,
+// DECIMAL(p,s), VARCHAR, BOOLEAN, TIMESTAMP, DATE) to its Arrow type. The
+// common synonyms are accepted too, so callers need not normalise first.
+func ParseType(name string) (arrow.DataType, error) {
+	n := strings.ToUpper(strings.TrimSpace(name))
+	base, args := n, ""
+	if i := strings.IndexByte(n, '('); i >= 0 {
+		if !strings.HasSuffix(n, ")") {
+			return nil, fmt.Errorf("malformed type %q", name)
+		}
+		base, args = strings.TrimSpace(n[:i]), n[i+1:len(n)-1]
+	}
+	switch base {
+	case "BIGINT":
+		return TypeBigInt, nil
+	case "INT", "INTEGER", "SMALLINT", "TINYINT":
+		return TypeInt, nil
+	case "DOUBLE", "FLOAT", "REAL":
+		return TypeDouble, nil
+	case "VARCHAR", "TEXT", "STRING", "CHAR":
+		return TypeVarchar, nil
+	case "BOOLEAN", "BOOL":
+		return TypeBoolean, nil
+	case "TIMESTAMP", "DATETIME":
+		return TypeTimestamp, nil
+	case "DATE":
+		return TypeDate, nil
+	case "DECIMAL", "NUMERIC":
+		p, s := int32(10), int32(0)
+		if args != "" {
+			parts := strings.Split(args, ",")
+			if len(parts) > 2 {
+				return nil, fmt.Errorf("malformed type %q", name)
+			}
+			v, err := strconv.Atoi(strings.TrimSpace(parts[0]))
+			if err != nil {
+				return nil, fmt.Errorf("malformed type %q: %w", name, err)
+			}
+			p = int32(v)
+			if len(parts) == 2 {
+				v, err := strconv.Atoi(strings.TrimSpace(parts[1]))
+				if err != nil {
+					return nil, fmt.Errorf("malformed type %q: %w", name, err)
+				}
+				s = int32(v)
+			}
+		}
+		if p < 1 || p > 38 || s < 0 || s > p {
+			return nil, fmt.Errorf("invalid type %q: DECIMAL needs 1 <= precision <= 38 and 0 <= scale <= precision", name)
+		}
+		return &arrow.Decimal128Type{Precision: p, Scale: s}, nil
+	}
+	return nil, fmt.Errorf("unknown type %q", name)
+}
+
+// TypeName renders an Arrow type as its SQL name (BIGINT, DECIMAL(10,2), …);
+// DESCRIBE and error messages use it.
+func TypeName(t arrow.DataType) string {
+	if t == nil {
+		return "NULL"
+	}
+	switch t.ID() {
+	case arrow.INT64:
+		return "BIGINT"
+	case arrow.INT32:
+		return "INT"
+	case arrow.FLOAT64:
+		return "DOUBLE"
+	case arrow.STRING:
+		return "VARCHAR"
+	case arrow.BOOL:
+		return "BOOLEAN"
+	case arrow.TIMESTAMP:
+		return "TIMESTAMP"
+	case arrow.DATE32:
+		return "DATE"
+	case arrow.DECIMAL128:
+		d := t.(*arrow.Decimal128Type)
+		return fmt.Sprintf("DECIMAL(%d,%d)", d.Precision, d.Scale)
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		return "INTERVAL"
+	case arrow.NULL:
+		return "NULL"
+	}
+	return strings.ToUpper(t.String())
+}
+
+func isInteger(t arrow.DataType) bool {
+	return t.ID() == arrow.INT64 || t.ID() == arrow.INT32
+}
+
+func isDecimal(t arrow.DataType) bool { return t.ID() == arrow.DECIMAL128 }
+
+func isNumeric(t arrow.DataType) bool {
+	return isInteger(t) || isDecimal(t) || t.ID() == arrow.FLOAT64
+}
+
+func isTemporal(t arrow.DataType) bool {
+	return t.ID() == arrow.TIMESTAMP || t.ID() == arrow.DATE32
+}
+
+func isString(t arrow.DataType) bool { return t.ID() == arrow.STRING }
+
+func isNull(t arrow.DataType) bool { return t.ID() == arrow.NULL }
+
+// decimalOf views a numeric type as a decimal: integers get enough digits
+// for their range.
+func decimalOf(t arrow.DataType) (p, s int32) {
+	switch t.ID() {
+	case arrow.INT32:
+		return 10, 0
+	case arrow.INT64:
+		return 19, 0
+	case arrow.DECIMAL128:
+		d := t.(*arrow.Decimal128Type)
+		return d.Precision, d.Scale
+	}
+	return 38, 0
+}
+
+func makeDecimal(intDigits, scale int32) arrow.DataType {
+	if scale > 38 {
+		scale = 38
+	}
+	p := intDigits + scale
+	if p > 38 {
+		p = 38
+	}
+	if p < 1 {
+		p = 1
+	}
+	return &arrow.Decimal128Type{Precision: p, Scale: scale}
+}
+
+// numericCommon is the type two numeric operands are computed in.
+func numericCommon(a, b arrow.DataType) arrow.DataType {
+	switch {
+	case arrow.TypeEqual(a, b):
+		return a
+	case a.ID() == arrow.FLOAT64 || b.ID() == arrow.FLOAT64:
+		return TypeDouble
+	case isDecimal(a) || isDecimal(b):
+		pa, sa := decimalOf(a)
+		pb, sb := decimalOf(b)
+		return makeDecimal(max(pa-sa, pb-sb), max(sa, sb))
+	default: // both integers, different widths
+		return TypeBigInt
+	}
+}
+
+// compareCommon is the type two operands of a comparison (or of IN, CASE
+// results, COALESCE, UNION columns) are converted to; ok is false when they
+// cannot be compared.
+func compareCommon(a, b arrow.DataType) (arrow.DataType, bool) {
+	switch {
+	case isNull(a):
+		return b, true
+	case isNull(b):
+		return a, true
+	case arrow.TypeEqual(a, b):
+		return a, true
+	case isNumeric(a) && isNumeric(b):
+		return numericCommon(a, b), true
+	case isString(a) && isNumeric(b), isNumeric(a) && isString(b):
+		return TypeDouble, true
+	case isTemporal(a) && isTemporal(b):
+		return TypeTimestamp, true
+	case isString(a) && isTemporal(b):
+		return b, true
+	case isTemporal(a) && isString(b):
+		return a, true
+	}
+	return nil, false
+}
+
+// canCast reports whether an explicit or implicit cast from → to is defined
+// for the executor.
+func canCast(from, to arrow.DataType) bool {
+	if isNull(from) || arrow.TypeEqual(from, to) {
+		return true
+	}
+	switch {
+	case isNumeric(to):
+		return isNumeric(from) || isString(from) || from.ID() == arrow.BOOL
+	case isString(to):
+		return !isNull(to)
+	case to.ID() == arrow.BOOL:
+		return isNumeric(from) || isString(from)
+	case isTemporal(to):
+		return isTemporal(from) || isString(from)
+	}
+	return false
+}
