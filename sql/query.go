@@ -115,7 +115,7 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	if ps.tidb == nil {
 		ps.tidb = parser.New()
 	}
-	stmts, _, err := ps.tidb.ParseSQL(input)
+	stmts, err := ps.parseTiDB(input)
 	if err != nil {
 		return nil, ps.tidbError(err, input, start, end)
 	}
@@ -129,6 +129,19 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		return nil, Errorf(ParseError, q.pos, "expected a query (SELECT …)")
 	}
 	return q, nil
+}
+
+// parseTiDB runs the TiDB parser, turning a panic inside it (a bug there,
+// but bad input must never crash sluice) into an error.
+func (ps *parseState) parseTiDB(input string) (stmts []ast.StmtNode, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ps.tidb = nil // its state is unknown now
+			stmts, err = nil, fmt.Errorf("TiDB parser failed: %v", r)
+		}
+	}()
+	stmts, _, err = ps.tidb.ParseSQL(input)
+	return stmts, err
 }
 
 // tidbInput is the script with everything outside [start, end) blanked,
