@@ -48,7 +48,7 @@ func newGrouper(types []arrow.DataType) (grouper, error) {
 			}
 			return &dictGrouper{inner: inner}, nil
 		case *arrow.StringType, *arrow.LargeStringType, *arrow.BinaryType, *arrow.LargeBinaryType:
-			return &stringGrouper{table: newBytesTable()}, nil
+			return newStringGrouper(), nil
 		}
 		if intLike(types[0]) {
 			return newIntGrouper(), nil
@@ -257,22 +257,25 @@ func (t *bytesTable) find(h uint64, k string, insert bool) (gid uint32, isNew bo
 	}
 }
 
-// stringGrouper groups by one string or binary column.
+// stringGrouper groups by one string or binary column. Strings of at
+// most 16 bytes (typical categories) are packed into two words and looked
+// up without hashing bytes or touching an arena; longer ones go through
+// xxh3 and the bytes table.
 type stringGrouper struct {
-	table   *bytesTable
+	short   shortTable
+	long    *bytesTable
+	longIDs []uint32 // bytes-table id → group id
+	n       uint32
 	nullGid uint32
 	hasNull bool
 	newRows []int32
 }
 
-func (g *stringGrouper) numGroups() int { return g.table.len() + b2i(g.hasNull) }
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+func newStringGrouper() *stringGrouper {
+	return &stringGrouper{short: newShortTable(), long: newBytesTable()}
 }
+
+func (g *stringGrouper) numGroups() int { return int(g.n) }
 
 func (g *stringGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, gids []uint32, insert bool) ([]arrow.Array, error) {
 	arr := cols[0]
@@ -284,53 +287,65 @@ func (g *stringGrouper) assign(ctx context.Context, mem memory.Allocator, cols [
 	}
 	switch arr.DataType().ID() {
 	case arrow.STRING, arrow.BINARY:
-		g.run32(arr, arrow.GetOffsets[int32](d, 1), data, gids, insert)
+		runStrings(g, arr, arrow.GetOffsets[int32](d, 1), data, gids, insert)
 	default:
-		g.run64(arr, arrow.GetOffsets[int64](d, 1), data, gids, insert)
+		runStrings(g, arr, arrow.GetOffsets[int64](d, 1), data, gids, insert)
 	}
 	return newKeyArrays(ctx, mem, cols, g.newRows)
 }
 
-// The null group takes an id from the same sequence as the table's keys,
-// so the table's ids are shifted past it once it exists.
-func (g *stringGrouper) run32(arr arrow.Array, offs []int32, data []byte, gids []uint32, insert bool) {
+func runStrings[O int32 | int64](g *stringGrouper, arr arrow.Array, offs []O, data []byte, gids []uint32, insert bool) {
 	hasNulls := arr.NullN() > 0
 	for i := range gids {
 		if hasNulls && arr.IsNull(i) {
 			gids[i] = g.null(int32(i), insert)
 			continue
 		}
-		k := bytesAsString(data[offs[i]:offs[i+1]])
-		gids[i] = g.lookup(k, int32(i), insert)
-	}
-}
-
-func (g *stringGrouper) run64(arr arrow.Array, offs []int64, data []byte, gids []uint32, insert bool) {
-	hasNulls := arr.NullN() > 0
-	for i := range gids {
-		if hasNulls && arr.IsNull(i) {
-			gids[i] = g.null(int32(i), insert)
+		start, end := int(offs[i]), int(offs[i+1])
+		if l := end - start; l <= 16 {
+			w0, w1 := loadShort(data, start, l)
+			gid, isNew := g.short.find(w0, w1, uint64(l), g.n, insert)
+			if isNew {
+				g.n++
+				g.newRows = append(g.newRows, int32(i))
+			}
+			gids[i] = gid
 			continue
 		}
-		k := bytesAsString(data[offs[i]:offs[i+1]])
-		gids[i] = g.lookup(k, int32(i), insert)
+		k := bytesAsString(data[start:end])
+		t, isNew := g.long.find(xxh3.HashString(k), k, insert)
+		switch {
+		case t == noGroup:
+			gids[i] = noGroup
+		case isNew:
+			g.longIDs = append(g.longIDs, g.n)
+			gids[i] = g.n
+			g.n++
+			g.newRows = append(g.newRows, int32(i))
+		default:
+			gids[i] = g.longIDs[t]
+		}
 	}
 }
 
-// ids maps table ids to group ids: group ids are dense over table keys and
-// the null group, assigned in order of first appearance.
-func (g *stringGrouper) lookup(k string, row int32, insert bool) uint32 {
-	t, isNew := g.table.find(xxh3.HashString(k), k, insert)
-	if t == noGroup {
-		return noGroup
+// loadShort packs the l <= 16 bytes at data[start:] into two
+// little-endian words, zero-padded.
+func loadShort(data []byte, start, l int) (w0, w1 uint64) {
+	if start+16 <= len(data) {
+		w0 = binary.LittleEndian.Uint64(data[start:])
+		w1 = binary.LittleEndian.Uint64(data[start+8:])
+		switch {
+		case l < 8:
+			w0 &= (1 << (8 * uint(l))) - 1
+			w1 = 0
+		case l < 16:
+			w1 &= (1 << (8 * uint(l-8))) - 1
+		}
+		return w0, w1
 	}
-	if isNew {
-		g.newRows = append(g.newRows, row)
-	}
-	if g.hasNull && t >= g.nullGid {
-		return t + 1
-	}
-	return t
+	var buf [16]byte
+	copy(buf[:], data[start:start+l])
+	return binary.LittleEndian.Uint64(buf[:]), binary.LittleEndian.Uint64(buf[8:])
 }
 
 func (g *stringGrouper) null(row int32, insert bool) uint32 {
@@ -339,10 +354,75 @@ func (g *stringGrouper) null(row int32, insert bool) uint32 {
 			return noGroup
 		}
 		g.hasNull = true
-		g.nullGid = uint32(g.table.len())
+		g.nullGid = g.n
+		g.n++
 		g.newRows = append(g.newRows, row)
 	}
 	return g.nullGid
+}
+
+// shortTable is an open-addressing table keyed by a string of at most 16
+// bytes packed as (w0, w1, length).
+type shortTable struct {
+	slots []shortSlot
+	shift uint
+	used  int
+}
+
+type shortSlot struct {
+	w0, w1 uint64
+	l      uint32
+	gid    uint32 // group id + 1; 0 = empty
+}
+
+func newShortTable() shortTable {
+	return shortTable{slots: make([]shortSlot, 64), shift: 64 - 6}
+}
+
+func shortHash(w0, w1, l uint64) uint64 {
+	return (w0 ^ (w1+l)*0x9E3779B97F4A7C15) * 0xC2B2AE3D27D4EB4F
+}
+
+// find returns the group of the key, giving it id next when it is new and
+// insert is set.
+func (t *shortTable) find(w0, w1, l uint64, next uint32, insert bool) (uint32, bool) {
+	mask := uint64(len(t.slots) - 1)
+	j := shortHash(w0, w1, l) >> t.shift
+	for {
+		s := &t.slots[j]
+		if s.gid == 0 {
+			if !insert {
+				return noGroup, false
+			}
+			*s = shortSlot{w0: w0, w1: w1, l: uint32(l), gid: next + 1}
+			t.used++
+			if t.used*2 > len(t.slots) {
+				t.grow()
+			}
+			return next, true
+		}
+		if s.w0 == w0 && s.w1 == w1 && uint64(s.l) == l {
+			return s.gid - 1, false
+		}
+		j = (j + 1) & mask
+	}
+}
+
+func (t *shortTable) grow() {
+	old := t.slots
+	t.slots = make([]shortSlot, 2*len(old))
+	t.shift--
+	mask := uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s.gid == 0 {
+			continue
+		}
+		j := shortHash(s.w0, s.w1, uint64(s.l)) >> t.shift
+		for t.slots[j].gid != 0 {
+			j = (j + 1) & mask
+		}
+		t.slots[j] = s
+	}
 }
 
 // bytesAsString views b as a string without copying; the table copies

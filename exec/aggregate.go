@@ -1,0 +1,368 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec/expr"
+)
+
+// AggCall is one aggregate in a GROUP BY: Func over Arg.
+type AggCall struct {
+	// Func is one of sum, count, count_star, avg, min, max.
+	Func string
+	// Arg is the argument; nil for count_star.
+	Arg expr.Expr
+	// Distinct aggregates each distinct non-NULL value once per group.
+	Distinct bool
+	// Type is the result type the planner expects; nil accepts the
+	// natural one (see AggResultType). A mismatch is a construction error.
+	Type arrow.DataType
+	// Name is the output column name.
+	Name string
+}
+
+// AggResultType is the type of fn over arguments of type arg (nil for
+// count_star): SUM of integers is Int64 (overflow is an error), of floats
+// Float64, of DECIMAL(p, s) Decimal128(38, s); AVG is Float64; COUNT is
+// Int64; MIN/MAX keep the argument type. Planners call it to type calls
+// the way the executor will compute them.
+func AggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
+	if fn == "count_star" {
+		return arrow.PrimitiveTypes.Int64, nil
+	}
+	if arg == nil {
+		return nil, fmt.Errorf("%s needs an argument", fn)
+	}
+	return aggResultType(fn, valueType(arg))
+}
+
+// Accumulator holds one aggregate's state for many groups, addressed by
+// dense group ids (from a GroupTable). HashAggregate uses one per call; the
+// streaming aggregate reuses them so batch and streaming compute values
+// identically.
+type Accumulator struct {
+	st  aggState
+	typ arrow.DataType
+	fn  string
+	mem memory.Allocator
+}
+
+// NewAccumulator returns an empty accumulator for call (call.Arg only
+// supplies the argument type here; Update receives evaluated values).
+func NewAccumulator(mem memory.Allocator, call AggCall) (*Accumulator, error) {
+	var argType arrow.DataType
+	if call.Arg != nil {
+		argType = valueType(call.Arg.DataType())
+	}
+	typ, err := AggResultType(call.Func, argType)
+	if err != nil {
+		return nil, err
+	}
+	if call.Type != nil && !arrow.TypeEqual(call.Type, typ) {
+		return nil, fmt.Errorf("%s: planned type %s but computes %s", call.Func, call.Type, typ)
+	}
+	st, err := newAggState(mem, call.Func, argType, call.Distinct)
+	if err != nil {
+		return nil, err
+	}
+	return &Accumulator{st: st, typ: typ, fn: call.Func, mem: mem}, nil
+}
+
+// DataType is the type of Result.
+func (a *Accumulator) DataType() arrow.DataType { return a.typ }
+
+// Grow makes group ids < n valid; call it before Update with new ids.
+func (a *Accumulator) Grow(n int) { a.st.grow(n) }
+
+// Update folds row i of arg into group gids[i]; arg is nil for count_star.
+// Dictionary arguments are decoded first. It takes no ownership of arg.
+func (a *Accumulator) Update(ctx context.Context, gids []uint32, arg arrow.Array) error {
+	if arg == nil {
+		if a.fn != "count_star" {
+			return fmt.Errorf("%s: missing argument", a.fn)
+		}
+		return a.st.update(gids, nil)
+	}
+	if arg.Len() != len(gids) {
+		return fmt.Errorf("%s: %d values for %d group ids", a.fn, arg.Len(), len(gids))
+	}
+	if arg.DataType().ID() == arrow.DICTIONARY {
+		dec, err := decodeDictionary(ctx, a.mem, arg)
+		if err != nil {
+			return err
+		}
+		defer dec.Release()
+		arg = dec
+	}
+	return a.st.update(gids, arg)
+}
+
+// Result returns the values of groups (nil: all groups in id order). The
+// caller releases the array.
+func (a *Accumulator) Result(mem memory.Allocator, groups []uint32) (arrow.Array, error) {
+	return a.st.result(mem, groups)
+}
+
+// GroupTable maps key tuples to dense group ids 0, 1, 2, … in order of
+// first appearance; NULL is an ordinary key value. Exported for the
+// streaming aggregate and joins.
+type GroupTable struct {
+	g      grouper
+	decode bool // decode dictionaries before the generic row encoder
+}
+
+// NewGroupTable returns a table for keys of the given types.
+func NewGroupTable(keyTypes []arrow.DataType) (*GroupTable, error) {
+	types := keyTypes
+	decode := len(keyTypes) > 1
+	if decode {
+		types = make([]arrow.DataType, len(keyTypes))
+		for i, t := range keyTypes {
+			types[i] = valueType(t)
+		}
+	}
+	g, err := newGrouper(types)
+	if err != nil {
+		return nil, err
+	}
+	return &GroupTable{g: g, decode: decode}, nil
+}
+
+// Assign sets gids[i] to the group of row i of the key columns. With
+// insert, new keys get new ids and their key values are returned (one
+// array per key, dictionary keys decoded; nil when none are new; caller
+// releases); without insert unknown keys get NoGroup.
+func (t *GroupTable) Assign(ctx context.Context, mem memory.Allocator, keys []arrow.Array, gids []uint32, insert bool) ([]arrow.Array, error) {
+	if t.decode {
+		dec := make([]arrow.Array, len(keys))
+		defer releaseArrays(dec)
+		for i, k := range keys {
+			d, err := decodeDictionary(ctx, mem, k)
+			if err != nil {
+				return nil, err
+			}
+			dec[i] = d
+		}
+		keys = dec
+	}
+	return t.g.assign(ctx, mem, keys, gids, insert)
+}
+
+// NumGroups is the number of distinct keys seen.
+func (t *GroupTable) NumGroups() int { return t.g.numGroups() }
+
+// NoGroup is the id Assign gives unknown keys when not inserting.
+const NoGroup = noGroup
+
+// HashAggregate is GROUP BY: it consumes its whole input, then emits one
+// row per group (keys, then aggregates) in order of first appearance.
+// Without keys it emits exactly one row, even for empty input.
+type HashAggregate struct {
+	mem    memory.Allocator
+	input  Operator
+	keys   []expr.Expr
+	aggs   []AggCall
+	schema *arrow.Schema
+	table  *GroupTable
+	accs   []*Accumulator
+	chunks [][]arrow.Array // per key column: key values of new groups
+	gids   []uint32
+	out    arrow.Record
+	pos    int64
+	done   bool
+	once   lifecycle
+}
+
+var _ Operator = (*HashAggregate)(nil)
+
+// NewHashAggregate returns a grouping of input by keys (output names
+// keyNames) computing aggs. Dictionary keys come out decoded.
+func NewHashAggregate(mem memory.Allocator, input Operator, keys []expr.Expr, keyNames []string, aggs []AggCall) (*HashAggregate, error) {
+	if len(keyNames) != len(keys) {
+		return nil, fmt.Errorf("aggregate: %d key names for %d keys", len(keyNames), len(keys))
+	}
+	h := &HashAggregate{mem: mem, input: input, keys: keys, aggs: aggs}
+	fields := make([]arrow.Field, 0, len(keys)+len(aggs))
+	types := make([]arrow.DataType, len(keys))
+	for i, k := range keys {
+		types[i] = k.DataType()
+		fields = append(fields, arrow.Field{Name: keyNames[i], Type: valueType(k.DataType()), Nullable: true})
+	}
+	if len(keys) > 0 {
+		t, err := NewGroupTable(types)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate: %w", err)
+		}
+		h.table = t
+	}
+	for _, a := range aggs {
+		acc, err := NewAccumulator(mem, a)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %s: %w", a.Name, err)
+		}
+		h.accs = append(h.accs, acc)
+		fields = append(fields, arrow.Field{Name: a.Name, Type: acc.DataType(), Nullable: a.Func != "count" && a.Func != "count_star"})
+	}
+	h.schema = arrow.NewSchema(fields, nil)
+	h.chunks = make([][]arrow.Array, len(keys))
+	return h, nil
+}
+
+// Schema is the keys followed by the aggregates.
+func (h *HashAggregate) Schema() *arrow.Schema { return h.schema }
+
+// Open opens the input once.
+func (h *HashAggregate) Open(ctx context.Context) error {
+	return h.once.open(func() error { return h.input.Open(ctx) })
+}
+
+// Next consumes the input on the first call, then returns the result in
+// batches of DefaultBatchSize rows.
+func (h *HashAggregate) Next(ctx context.Context) (arrow.Record, error) {
+	if !h.done {
+		if err := h.consume(ctx); err != nil {
+			return nil, err
+		}
+		h.done = true
+		out, err := h.build()
+		if err != nil {
+			return nil, err
+		}
+		h.out = out
+	}
+	if h.out == nil || h.pos >= h.out.NumRows() {
+		return nil, io.EOF
+	}
+	end := min(h.pos+DefaultBatchSize, h.out.NumRows())
+	rec := h.out.NewSlice(h.pos, end)
+	h.pos = end
+	return rec, nil
+}
+
+func (h *HashAggregate) consume(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := h.input.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		err = h.add(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return fmt.Errorf("aggregate: %w", err)
+		}
+	}
+}
+
+// add folds one batch into the groups.
+func (h *HashAggregate) add(ctx context.Context, rec arrow.Record) error {
+	n := int(rec.NumRows())
+	h.gids = growSlice(h.gids[:0], n)
+	gids := h.gids[:n]
+	ng := 1
+	if h.table != nil {
+		cols, err := evalAll(ctx, h.mem, rec, exprList(h.keys))
+		if err != nil {
+			return err
+		}
+		newKeys, err := h.table.Assign(ctx, h.mem, cols, gids, true)
+		releaseArrays(cols)
+		if err != nil {
+			return err
+		}
+		for i, k := range newKeys {
+			h.chunks[i] = append(h.chunks[i], k)
+		}
+		ng = h.table.NumGroups()
+	} else {
+		clear(gids)
+	}
+	for i, acc := range h.accs {
+		acc.Grow(ng)
+		if h.aggs[i].Arg == nil {
+			if err := acc.Update(ctx, gids, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		arg, err := h.aggs[i].Arg.Eval(ctx, h.mem, rec)
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.aggs[i].Name, err)
+		}
+		err = acc.Update(ctx, gids, arg)
+		arg.Release()
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.aggs[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// build assembles the result record (nil for no groups).
+func (h *HashAggregate) build() (arrow.Record, error) {
+	ng := 1
+	if h.table != nil {
+		ng = h.table.NumGroups()
+	}
+	if ng == 0 {
+		return nil, nil
+	}
+	cols := make([]arrow.Array, 0, h.schema.NumFields())
+	defer func() { releaseArrays(cols) }()
+	for i, chunks := range h.chunks {
+		if len(chunks) == 1 {
+			chunks[0].Retain()
+			cols = append(cols, chunks[0])
+			continue
+		}
+		k, err := array.Concatenate(chunks, h.mem)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate: key %d: %w", i, err)
+		}
+		cols = append(cols, k)
+	}
+	for i, acc := range h.accs {
+		acc.Grow(ng)
+		a, err := acc.Result(h.mem, nil)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %s: %w", h.aggs[i].Name, err)
+		}
+		cols = append(cols, a)
+	}
+	h.releaseChunks()
+	return array.NewRecord(h.schema, cols, int64(ng)), nil
+}
+
+func (h *HashAggregate) releaseChunks() {
+	for i, c := range h.chunks {
+		releaseArrays(c)
+		h.chunks[i] = nil
+	}
+}
+
+// Close releases the groups and the result and closes the input;
+// idempotent.
+func (h *HashAggregate) Close() error {
+	return h.once.close(func() error {
+		h.releaseChunks()
+		if h.out != nil {
+			h.out.Release()
+			h.out = nil
+		}
+		h.accs = nil
+		h.table = nil
+		return h.input.Close()
+	})
+}
