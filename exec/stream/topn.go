@@ -1,0 +1,253 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// SortKey is one ORDER BY column of a top-N: an index into the input
+// record's columns (op column included when the input is a changelog).
+type SortKey struct {
+	Col  int
+	Desc bool
+}
+
+// TopN maintains ORDER BY … LIMIT N over an append-only or updating input
+// and emits the changelog of the top-N set: -D for rows that left it and
+// +I for rows that entered it, compacted per batch. Over an append-only
+// input it keeps only N rows; over a changelog it keeps every row, because
+// a retraction from the top can bring back any row below it. Ties are
+// broken by the whole row so the set is deterministic.
+type TopN struct {
+	mem       memory.Allocator
+	keys      []SortKey
+	n         int
+	changelog bool
+	schema    *arrow.Schema
+	rows      []*topRow // sorted
+	buf       []byte
+	// Ignored counts retractions of rows not held.
+	Ignored int64
+}
+
+type topRow struct {
+	vals []Value // value columns (op excluded)
+	key  string
+	n    int64
+}
+
+var _ Operator = (*TopN)(nil)
+
+// NewTopN returns the incremental top-n of input ordered by keys.
+func NewTopN(mem memory.Allocator, input *arrow.Schema, keys []SortKey, n int) (*TopN, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("stream: top-N limit must be positive, got %d", n)
+	}
+	t := &TopN{mem: mem, keys: keys, n: n, changelog: IsChangelog(input)}
+	fields := input.Fields()
+	if t.changelog {
+		fields = fields[1:]
+	}
+	for _, k := range keys {
+		if k.Col < 0 || k.Col >= input.NumFields() || (t.changelog && k.Col == 0) {
+			return nil, fmt.Errorf("stream: top-N sort column %d out of range", k.Col)
+		}
+	}
+	t.schema = arrow.NewSchema(append([]arrow.Field{opField}, fields...), nil)
+	return t, nil
+}
+
+// Schema is op followed by the input's value columns.
+func (t *TopN) Schema() *arrow.Schema { return t.schema }
+
+// SinkMode is a changelog identified by whole rows (nil Keys).
+func (t *TopN) SinkMode() exec.SinkMode { return exec.SinkMode{Changelog: true} }
+
+func (t *TopN) less(a, b []Value) bool {
+	off := 0
+	if t.changelog {
+		off = 1
+	}
+	for _, k := range t.keys {
+		c := Compare(a[k.Col-off], b[k.Col-off])
+		if k.Desc {
+			c = -c
+		}
+		if c != 0 {
+			return c < 0
+		}
+	}
+	for i := range a {
+		if c := Compare(a[i], b[i]); c != 0 {
+			return c < 0
+		}
+	}
+	return false
+}
+
+// topSet is the first n rows: keys in order and their values and counts.
+type topSet struct {
+	order []string
+	m     map[string]topCount
+}
+
+type topCount struct {
+	vals []Value
+	n    int64
+}
+
+// top returns the current top-n set.
+func (t *TopN) top() topSet {
+	s := topSet{m: map[string]topCount{}}
+	left := int64(t.n)
+	for _, r := range t.rows {
+		if left == 0 {
+			break
+		}
+		take := min(r.n, left)
+		s.order = append(s.order, r.key)
+		s.m[r.key] = topCount{r.vals, take}
+		left -= take
+	}
+	return s
+}
+
+// Push folds a batch and returns the top-N changes it caused.
+func (t *TopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Record, error) {
+	if rec.NumRows() == 0 {
+		return nil, nil
+	}
+	rows, err := readRows(rec)
+	if err != nil {
+		return nil, err
+	}
+	before := t.top()
+	byKey := map[string]*topRow{}
+	for _, r := range t.rows {
+		byKey[r.key] = r
+	}
+	for _, row := range rows {
+		sign := int64(1)
+		vals := row
+		if t.changelog {
+			vals = row[1:]
+			if op := exec.Op(row[0].I); op == exec.OpUpdateBefore || op == exec.OpDelete {
+				sign = -1
+			}
+		}
+		t.buf = rowKey(t.buf[:0], vals)
+		if r, ok := byKey[string(t.buf)]; ok {
+			r.n += sign
+			if r.n <= 0 {
+				t.remove(r)
+				delete(byKey, r.key)
+			}
+			continue
+		}
+		if sign < 0 {
+			t.Ignored++
+			continue
+		}
+		r := &topRow{vals: vals, key: string(t.buf), n: 1}
+		i := sort.Search(len(t.rows), func(i int) bool { return t.less(vals, t.rows[i].vals) })
+		if !t.changelog && i >= t.n {
+			continue // can never enter the top n of an append-only input
+		}
+		t.rows = append(t.rows, nil)
+		copy(t.rows[i+1:], t.rows[i:])
+		t.rows[i] = r
+		byKey[r.key] = r
+		if !t.changelog {
+			t.trim(byKey)
+		}
+	}
+	return t.diff(before)
+}
+
+func (t *TopN) remove(r *topRow) {
+	for i, o := range t.rows {
+		if o == r {
+			t.rows = append(t.rows[:i], t.rows[i+1:]...)
+			return
+		}
+	}
+}
+
+// trim drops rows beyond the first n (append-only input only).
+func (t *TopN) trim(byKey map[string]*topRow) {
+	left := int64(t.n)
+	for i, r := range t.rows {
+		if left <= 0 {
+			for _, d := range t.rows[i:] {
+				delete(byKey, d.key)
+			}
+			clear(t.rows[i:])
+			t.rows = t.rows[:i]
+			return
+		}
+		if r.n > left {
+			r.n = left
+		}
+		left -= r.n
+	}
+}
+
+// diff emits -D for rows that left the top and +I for rows that entered,
+// each in sort order.
+func (t *TopN) diff(before topSet) (arrow.Record, error) {
+	after := t.top()
+	var out [][]Value
+	emit := func(op exec.Op, vals []Value, n int64) {
+		for ; n > 0; n-- {
+			out = append(out, append([]Value{Int(int64(op))}, vals...))
+		}
+	}
+	for _, k := range before.order {
+		if b, a := before.m[k], after.m[k]; a.n < b.n {
+			emit(exec.OpDelete, b.vals, b.n-a.n)
+		}
+	}
+	for _, k := range after.order {
+		if a, b := after.m[k], before.m[k]; a.n > b.n {
+			emit(exec.OpInsert, a.vals, a.n-b.n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	rb := array.NewRecordBuilder(t.mem, t.schema)
+	defer rb.Release()
+	return buildRecord(rb, out)
+}
+
+// Tick does nothing: top-N does not wait for time.
+func (t *TopN) Tick(context.Context, time.Time) (arrow.Record, error) { return nil, nil }
+
+// Finish does nothing: every change was already emitted.
+func (t *TopN) Finish(context.Context) (arrow.Record, error) { return nil, nil }
+
+// Stats counts the distinct rows held.
+func (t *TopN) Stats() StateStats {
+	s := StateStats{Groups: len(t.rows)}
+	for _, r := range t.rows {
+		s.Bytes += int64(len(r.key)) + 48
+		for _, v := range r.vals {
+			s.Bytes += valueBytes(v)
+		}
+	}
+	return s
+}
+
+// Close drops the state.
+func (t *TopN) Close() error {
+	t.rows = nil
+	return nil
+}
