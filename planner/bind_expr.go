@@ -70,7 +70,7 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return b.binary(x.Op, l, r, off)
+		return b.binary(x.Op, l, r, off, offsetOf(x.R, off))
 	case *ast.UnaryOperationExpr:
 		v, err := b.bindExpr(x.V, ctx, off)
 		if err != nil {
@@ -283,6 +283,7 @@ func (b *binder) bindValue(x ast.ValueExpr, off int) (Expr, error) {
 // both into integers).
 func (b *binder) boolWord(off int) (bool, bool) {
 	text := b.q.SQL()
+	off -= b.q.Position().Offset
 	if off <= 0 || off >= len(text) {
 		return false, false
 	}
@@ -367,7 +368,7 @@ var arithFuncs = map[opcode.Op]string{
 }
 
 // binary types a binary operator, inserting casts.
-func (b *binder) binary(op opcode.Op, l, r Expr, off int) (Expr, error) {
+func (b *binder) binary(op opcode.Op, l, r Expr, off, roff int) (Expr, error) {
 	switch op {
 	case opcode.LogicAnd, opcode.LogicOr:
 		name := map[opcode.Op]string{opcode.LogicAnd: "and", opcode.LogicOr: "or"}[op]
@@ -382,15 +383,23 @@ func (b *binder) binary(op opcode.Op, l, r Expr, off int) (Expr, error) {
 		return &Call{Func: name, Args: []Expr{l, r}, Typ: TypeBoolean}, nil
 	}
 	if f, ok := cmpFuncs[op]; ok {
-		return b.compare(f, l, r, off)
+		return b.compareAt(f, l, r, off, roff)
 	}
 	if f, ok := arithFuncs[op]; ok {
-		return b.arith(f, op.String(), l, r, off)
+		return b.arith(f, arithSymbols[f], l, r, off)
 	}
 	return nil, b.errAt(off, "unsupported operator %s", op)
 }
 
+var arithSymbols = map[string]string{"add": "+", "sub": "-", "mul": "*", "div": "/", "intdiv": "DIV", "mod": "%"}
+
 func (b *binder) compare(f string, l, r Expr, off int) (Expr, error) {
+	return b.compareAt(f, l, r, off, off)
+}
+
+// compareAt types a comparison; off and roff locate the left and right
+// operands for conversion errors.
+func (b *binder) compareAt(f string, l, r Expr, off, roff int) (Expr, error) {
 	lt, rt := l.Type(), r.Type()
 	// TiDB reads TRUE/FALSE as 1/0: compare them with booleans as booleans.
 	if lt.ID() == arrow.BOOL && isInteger(rt) {
@@ -412,7 +421,7 @@ func (b *binder) compare(f string, l, r Expr, off int) (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err = b.coerceTo(r, t, off)
+	r, err = b.coerceTo(r, t, roff)
 	if err != nil {
 		return nil, err
 	}

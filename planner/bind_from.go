@@ -10,7 +10,7 @@ import (
 // tablePos locates a table name in the statement text (the TiDB AST keeps
 // no positions for table names).
 func (b *binder) tablePos(name string) sql.Pos {
-	off := findWord(b.q.SQL(), name, 0)
+	off := textOffset(b.q, name, "from")
 	if off < 0 {
 		return sql.Pos{}
 	}

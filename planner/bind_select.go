@@ -117,7 +117,7 @@ func (b *binder) orderLimitOutput(p Plan, names []string, ob *ast.OrderByClause,
 			var e Expr
 			if pe, ok := it.Expr.(*ast.PositionExpr); ok {
 				if pe.N < 1 || pe.N > len(names) {
-					return nil, nil, b.errAt(offsetOf(it.Expr, 0), "ORDER BY position %d is not in the select list", pe.N)
+					return nil, nil, b.errAt(b.ordinalOff(pe.N, "order"), "ORDER BY position %d is not in the select list", pe.N)
 				}
 				f := p.Schema().Fields[pe.N-1]
 				e = &ColumnRef{Index: pe.N - 1, Name: f.Name, Typ: f.Type}
@@ -289,6 +289,7 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 			switch x := it.Expr.(type) {
 			case *ast.PositionExpr:
 				if x.N < 1 || x.N > len(items) {
+					off = b.ordinalOff(x.N, "order")
 					return nil, nil, b.errAt(off, "ORDER BY position %d is not in the select list", x.N)
 				}
 				o.out = x.N - 1
@@ -443,6 +444,7 @@ func (b *binder) groupKey(n ast.ExprNode, items []selectItem, sc *scope) (Expr, 
 	switch x := n.(type) {
 	case *ast.PositionExpr:
 		if x.N < 1 || x.N > len(items) {
+			off = b.ordinalOff(x.N, "group")
 			return nil, b.errAt(off, "GROUP BY position %d is not in the select list", x.N)
 		}
 		k = items[x.N-1].expr
@@ -508,4 +510,13 @@ func (a *aggRewriter) rewrite(e Expr) (Expr, error) {
 		return &Call{Func: x.Func, Args: args, Typ: x.Typ}, nil
 	}
 	return nil, fmt.Errorf("planner: unexpected expression %T", e)
+}
+
+// ordinalOff locates `ORDER BY 3` / `GROUP BY 3` in the text (TiDB keeps
+// no position for ordinals).
+func (b *binder) ordinalOff(n int, clause string) int {
+	if off := textOffset(b.q, itoa(n), clause); off >= 0 {
+		return off
+	}
+	return b.q.Position().Offset
 }

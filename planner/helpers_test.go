@@ -4,9 +4,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/pingcap/tidb/pkg/parser"
-	"github.com/pingcap/tidb/pkg/parser/ast"
-	_ "github.com/pingcap/tidb/pkg/parser/test_driver"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -42,19 +39,21 @@ func testCatalog(t *testing.T) *Catalog {
 	return cat
 }
 
-// parseQuery builds a sql.Query straight from the TiDB parser, as the sql
-// package will.
+// parseQuery parses one query with the sql package.
 func parseQuery(t *testing.T, text string) *sql.Query {
 	t.Helper()
-	st, err := parser.New().ParseOneStmt(text, "", "")
+	stmts, err := sql.Parse(text)
 	if err != nil {
 		t.Fatalf("parse %q: %v", text, err)
 	}
-	rs, ok := st.(ast.ResultSetNode)
-	if !ok {
-		t.Fatalf("not a query: %T", st)
+	if len(stmts) != 1 {
+		t.Fatalf("parse %q: %d statements", text, len(stmts))
 	}
-	return &sql.Query{Select: rs, Windows: map[string]*sql.WindowTVF{}}
+	q, ok := stmts[0].(*sql.Query)
+	if !ok {
+		t.Fatalf("parse %q: %T is not a query", text, stmts[0])
+	}
+	return q
 }
 
 // mustPlan plans text or fails the test.

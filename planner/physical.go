@@ -97,7 +97,7 @@ type PhysLimit struct {
 // PhysUnionAll concatenates inputs whose column types are identical.
 type PhysUnionAll struct {
 	Inputs []PhysicalPlan
-	Out     *Schema
+	Out    *Schema
 }
 
 // PhysValues is a constant relation; each row holds constant expressions

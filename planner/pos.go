@@ -7,34 +7,29 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// posOf converts a TiDB byte offset (node.OriginTextPosition) into a
-// position in the user's text. It prefers sql.Query's own PosOf when the
-// sql package provides it, and otherwise counts lines in the statement
-// text; with no text at all (hand-built test queries) it reports line 1.
+// posOf converts a TiDB byte offset (node.OriginTextPosition, an offset
+// into the whole script) into a line and column.
 func posOf(q *sql.Query, offset int) sql.Pos {
-	if p, ok := any(q).(interface{ PosOf(int) sql.Pos }); ok {
-		return p.PosOf(offset)
-	}
+	return q.PosOf(offset)
+}
+
+// textOffset returns the script offset of the first whole-word occurrence
+// of word in q's text at or after the first occurrence of after (if any),
+// or -1. Table names carry no position in the TiDB AST, so errors about
+// them locate the name this way.
+func textOffset(q *sql.Query, word, after string) int {
 	text := q.SQL()
-	if text == "" || offset > len(text) {
-		return sql.Pos{Line: 1, Col: offset + 1, Offset: offset}
-	}
-	line, col := 1, 1
-	for _, r := range text[:offset] {
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
+	from := 0
+	if after != "" {
+		if i := findWord(text, after, 0); i >= 0 {
+			from = i
 		}
 	}
-	base := q.Position()
-	if base.Line == 0 {
-		return sql.Pos{Line: line, Col: col, Offset: offset}
+	i := findWord(text, word, from)
+	if i < 0 {
+		return -1
 	}
-	if line == 1 {
-		col += base.Col - 1
-	}
-	return sql.Pos{Line: base.Line + line - 1, Col: col, Offset: base.Offset + offset}
+	return i + q.Position().Offset
 }
 
 // findWord returns the byte offset of the first whole-word, case-insensitive
