@@ -3,8 +3,8 @@ package exec
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -216,7 +216,7 @@ type recsOp struct {
 	i    int
 }
 
-func (r *recsOp) Schema() *arrow.Schema     { return r.recs[0].Schema() }
+func (r *recsOp) Schema() *arrow.Schema      { return r.recs[0].Schema() }
 func (r *recsOp) Open(context.Context) error { return nil }
 func (r *recsOp) Close() error               { return nil }
 func (r *recsOp) Next(context.Context) (arrow.Record, error) {

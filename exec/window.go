@@ -1,0 +1,311 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// WindowKind is the kind of time window WindowAssign computes.
+type WindowKind int
+
+// Window kinds.
+const (
+	WindowTumble WindowKind = iota // fixed, non-overlapping windows of size
+	WindowHop                      // windows of size starting every slide
+)
+
+// Window bound column names, as Flink's windowing table functions name
+// them.
+const (
+	WindowStartColumn = "window_start"
+	WindowEndColumn   = "window_end"
+)
+
+var windowBoundType = &arrow.TimestampType{Unit: arrow.Microsecond}
+
+// windowSchema appends the window bound columns to s.
+func windowSchema(s *arrow.Schema) *arrow.Schema {
+	fields := append(append([]arrow.Field(nil), s.Fields()...),
+		arrow.Field{Name: WindowStartColumn, Type: windowBoundType},
+		arrow.Field{Name: WindowEndColumn, Type: windowBoundType})
+	return arrow.NewSchema(fields, nil)
+}
+
+// timeMicros returns a function reading row i of a timestamp column in
+// microseconds since the epoch (floor for nanoseconds).
+func timeMicros(arr arrow.Array) (func(i int) int64, error) {
+	ts, ok := arr.DataType().(*arrow.TimestampType)
+	if !ok {
+		return nil, fmt.Errorf("window time column is %s, not a timestamp", arr.DataType())
+	}
+	v := arrow.GetValues[int64](arr.Data(), 1)
+	switch ts.Unit {
+	case arrow.Second:
+		return func(i int) int64 { return v[i] * 1e6 }, nil
+	case arrow.Millisecond:
+		return func(i int) int64 { return v[i] * 1e3 }, nil
+	case arrow.Nanosecond:
+		return func(i int) int64 { return floorDiv(v[i], 1e3) }, nil
+	}
+	return func(i int) int64 { return v[i] }, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// WindowAssign assigns rows to TUMBLE or HOP windows, appending
+// window_start and window_end (TIMESTAMP µs). Windows are [start,
+// start+size) with start a multiple of slide since the epoch; HOP copies a
+// row into every window containing it. Rows with a NULL time are dropped.
+type WindowAssign struct {
+	mem         memory.Allocator
+	input       Operator
+	kind        WindowKind
+	timeCol     int
+	size, slide int64 // µs
+	schema      *arrow.Schema
+	once        lifecycle
+}
+
+var _ Operator = (*WindowAssign)(nil)
+
+// NewWindowAssign returns input with window bounds appended. For
+// WindowTumble slide is ignored (it equals size).
+func NewWindowAssign(mem memory.Allocator, input Operator, kind WindowKind, timeCol int, size, slide time.Duration) (*WindowAssign, error) {
+	in := input.Schema()
+	if timeCol < 0 || timeCol >= in.NumFields() {
+		return nil, fmt.Errorf("window: time column %d out of range", timeCol)
+	}
+	if in.Field(timeCol).Type.ID() != arrow.TIMESTAMP {
+		return nil, fmt.Errorf("window: time column %q is %s, not a timestamp", in.Field(timeCol).Name, in.Field(timeCol).Type)
+	}
+	if kind == WindowTumble {
+		slide = size
+	}
+	if size.Microseconds() <= 0 || slide.Microseconds() <= 0 {
+		return nil, fmt.Errorf("window: size %s and slide %s must be at least 1µs", size, slide)
+	}
+	if kind != WindowTumble && kind != WindowHop {
+		return nil, fmt.Errorf("window: bad kind %d", kind)
+	}
+	return &WindowAssign{mem: mem, input: input, kind: kind, timeCol: timeCol,
+		size: size.Microseconds(), slide: slide.Microseconds(), schema: windowSchema(in)}, nil
+}
+
+// Schema is the input's columns, then window_start and window_end.
+func (w *WindowAssign) Schema() *arrow.Schema { return w.schema }
+
+// Open opens the input once.
+func (w *WindowAssign) Open(ctx context.Context) error {
+	return w.once.open(func() error { return w.input.Open(ctx) })
+}
+
+// Next returns the next batch with window bounds.
+func (w *WindowAssign) Next(ctx context.Context) (arrow.Record, error) {
+	for {
+		rec, err := w.input.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := w.assign(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return nil, fmt.Errorf("window: %w", err)
+		}
+		if out != nil {
+			return out, nil
+		}
+	}
+}
+
+func (w *WindowAssign) assign(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
+	tcol := rec.Column(w.timeCol)
+	at, err := timeMicros(tcol)
+	if err != nil {
+		return nil, err
+	}
+	n := int(rec.NumRows())
+	idx := make([]int32, 0, n)
+	starts := make([]int64, 0, n)
+	for i := 0; i < n; i++ {
+		if tcol.IsNull(i) {
+			continue
+		}
+		ts := at(i)
+		last := floorDiv(ts, w.slide) * w.slide
+		first := last
+		for first-w.slide > ts-w.size {
+			first -= w.slide
+		}
+		for s := first; s <= last; s += w.slide {
+			idx = append(idx, int32(i))
+			starts = append(starts, s)
+		}
+	}
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	var cols []arrow.Array
+	if len(idx) == n { // every row in exactly one window: reuse the columns
+		for _, c := range rec.Columns() {
+			c.Retain()
+			cols = append(cols, c)
+		}
+	} else {
+		cols, err = takeColumns(ctx, w.mem, rec.Columns(), idx)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return appendBounds(w.mem, w.schema, cols, starts, w.size), nil
+}
+
+// appendBounds builds a record of cols (owned, released here) plus window
+// start/end columns.
+func appendBounds(mem memory.Allocator, schema *arrow.Schema, cols []arrow.Array, starts []int64, size int64) arrow.Record {
+	ends := make([]int64, len(starts))
+	for i, s := range starts {
+		ends[i] = s + size
+	}
+	return appendBoundCols(mem, schema, cols, starts, ends)
+}
+
+func appendBoundCols(mem memory.Allocator, schema *arrow.Schema, cols []arrow.Array, starts, ends []int64) arrow.Record {
+	cols = append(cols,
+		newFixedArray(mem, windowBoundType, starts, nil),
+		newFixedArray(mem, windowBoundType, ends, nil))
+	defer releaseArrays(cols)
+	return array.NewRecord(schema, cols, int64(len(starts)))
+}
+
+// Close closes the input; idempotent.
+func (w *WindowAssign) Close() error { return w.once.close(w.input.Close) }
+
+// SessionWindow assigns session windows over the whole input (batch
+// mode): rows are ordered by time and a new session starts when the gap
+// to the previous row is at least gap. window_start is the session's
+// first time, window_end its last time plus gap. Rows with NULL time are
+// dropped. It blocks until the input ends.
+type SessionWindow struct {
+	mem     memory.Allocator
+	input   Operator
+	timeCol int
+	gap     int64
+	schema  *arrow.Schema
+	all     arrow.Record
+	perm    []int32
+	starts  []int64
+	ends    []int64
+	pos     int
+	done    bool
+	once    lifecycle
+}
+
+var _ Operator = (*SessionWindow)(nil)
+
+// NewSessionWindow returns input with session window bounds appended.
+func NewSessionWindow(mem memory.Allocator, input Operator, timeCol int, gap time.Duration) (*SessionWindow, error) {
+	in := input.Schema()
+	if timeCol < 0 || timeCol >= in.NumFields() || in.Field(timeCol).Type.ID() != arrow.TIMESTAMP {
+		return nil, fmt.Errorf("session window: column %d is not a timestamp column", timeCol)
+	}
+	if gap.Microseconds() <= 0 {
+		return nil, fmt.Errorf("session window: gap %s must be at least 1µs", gap)
+	}
+	return &SessionWindow{mem: mem, input: input, timeCol: timeCol, gap: gap.Microseconds(), schema: windowSchema(in)}, nil
+}
+
+// Schema is the input's columns, then window_start and window_end.
+func (s *SessionWindow) Schema() *arrow.Schema { return s.schema }
+
+// Open opens the input once.
+func (s *SessionWindow) Open(ctx context.Context) error {
+	return s.once.open(func() error { return s.input.Open(ctx) })
+}
+
+// Next sorts and assigns on the first call, then returns rows in time
+// order.
+func (s *SessionWindow) Next(ctx context.Context) (arrow.Record, error) {
+	if !s.done {
+		s.done = true
+		if err := s.consume(ctx); err != nil {
+			return nil, fmt.Errorf("session window: %w", err)
+		}
+	}
+	if s.pos >= len(s.perm) {
+		return nil, io.EOF
+	}
+	end := min(s.pos+DefaultBatchSize, len(s.perm))
+	cols, err := takeColumns(ctx, s.mem, s.all.Columns(), s.perm[s.pos:end])
+	if err != nil {
+		return nil, fmt.Errorf("session window: %w", err)
+	}
+	rec := appendBoundCols(s.mem, s.schema, cols, s.starts[s.pos:end], s.ends[s.pos:end])
+	s.pos = end
+	return rec, nil
+}
+
+func (s *SessionWindow) consume(ctx context.Context) error {
+	all, err := drainConcat(ctx, s.mem, s.input)
+	if err != nil || all == nil {
+		return err
+	}
+	s.all = all
+	tcol := all.Column(s.timeCol)
+	at, err := timeMicros(tcol)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < int(all.NumRows()); i++ {
+		if tcol.IsValid(i) {
+			s.perm = append(s.perm, int32(i))
+		}
+	}
+	slices.SortStableFunc(s.perm, func(a, b int32) int {
+		x, y := at(int(a)), at(int(b))
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	})
+	s.starts = make([]int64, len(s.perm))
+	s.ends = make([]int64, len(s.perm))
+	for i := 0; i < len(s.perm); {
+		j := i + 1
+		for j < len(s.perm) && at(int(s.perm[j]))-at(int(s.perm[j-1])) < s.gap {
+			j++
+		}
+		start, end := at(int(s.perm[i])), at(int(s.perm[j-1]))+s.gap
+		for k := i; k < j; k++ {
+			s.starts[k], s.ends[k] = start, end
+		}
+		i = j
+	}
+	return nil
+}
+
+// Close releases the buffered rows and closes the input; idempotent.
+func (s *SessionWindow) Close() error {
+	return s.once.close(func() error {
+		if s.all != nil {
+			s.all.Release()
+			s.all = nil
+		}
+		return s.input.Close()
+	})
+}
