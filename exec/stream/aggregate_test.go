@@ -105,8 +105,8 @@ func TestGroupAggregateRetractions(t *testing.T) {
 			},
 		},
 		{
-			name: "retraction of an unknown group is ignored",
-			aggs: func() []AggSpec { return []AggSpec{{Func: AggCountStar, Name: "n"}} },
+			name:  "retraction of an unknown group is ignored",
+			aggs:  func() []AggSpec { return []AggSpec{{Func: AggCountStar, Name: "n"}} },
 			input: `[{"op":3,"k":"z","v":1},{"op":0,"k":"a","v":1}]`,
 			want:  []string{"+I|a|1"},
 		},

@@ -30,6 +30,7 @@ type ResultTable struct {
 	rows    map[string]*tableRow
 	seq     uint64
 	buf     []byte
+	zero    []string // rows retracted to 0 in the current record; swept after it
 }
 
 type tableRow struct {
@@ -79,12 +80,14 @@ func (t *ResultTable) apply(op exec.Op, vals []Value) (string, error) {
 			r.n = 1 // an upsert replaces the keyed row
 		}
 	case exec.OpUpdateBefore, exec.OpDelete:
-		if r == nil {
+		if r == nil || r.n <= 0 {
 			return k, fmt.Errorf("stream: changelog %s of a row not in the result: %v", op, vals)
 		}
 		r.n--
-		if r.n <= 0 {
-			delete(t.rows, k)
+		if r.n == 0 {
+			// Kept until the record ends so that a -U/+U pair keeps the
+			// row's position.
+			t.zero = append(t.zero, k)
 		}
 	default:
 		return k, fmt.Errorf("stream: unknown changelog op %d", op)
@@ -106,6 +109,7 @@ func (t *ResultTable) applyRecord(rec arrow.Record, touched func(string)) (int, 
 	if err != nil {
 		return 0, err
 	}
+	defer t.sweep()
 	for _, r := range rows {
 		k, err := t.apply(exec.Op(r[0].I), r[1:])
 		if err != nil {
@@ -116,6 +120,16 @@ func (t *ResultTable) applyRecord(rec arrow.Record, touched func(string)) (int, 
 		}
 	}
 	return len(rows), nil
+}
+
+// sweep deletes the rows retracted to zero.
+func (t *ResultTable) sweep() {
+	for _, k := range t.zero {
+		if r := t.rows[k]; r != nil && r.n <= 0 {
+			delete(t.rows, k)
+		}
+	}
+	t.zero = t.zero[:0]
 }
 
 // Len is the number of rows, multiplicities included.
