@@ -1,0 +1,140 @@
+// Command sluice runs SQL over files, generators and Kafka in batch,
+// micro-batch or continuous mode.
+//
+//	sluice -e "SQL; SQL"        run statements from the command line
+//	sluice -f script.sql        run a script (-f - reads stdin)
+//	sluice                      the interactive shell on a terminal
+//
+// Results print as a table on a terminal and as CSV otherwise
+// (--format table|csv|json). Any error prints `sluice: line L:C: message`
+// (prefixed with the script name for -f) and exits with status 1.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/sluicesql/sluice"
+	"github.com/sluicesql/sluice/repl"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// vars collects repeated --var name=value flags.
+type vars map[string]string
+
+func (v vars) String() string { return fmt.Sprint(map[string]string(v)) }
+
+func (v vars) Set(s string) error {
+	k, val, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want name=value, got %q", s)
+	}
+	v[strings.ToLower(k)] = val
+	return nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	expr := fs.String("e", "", "SQL statements to run")
+	file := fs.String("f", "", "SQL script to run (- for stdin)")
+	formatFlag := fs.String("format", "", "output format: table, csv or json (default table on a terminal, csv otherwise)")
+	cont := fs.Bool("continue-on-error", false, "report failing statements and go on")
+	checkpoints := fs.String("checkpoint-dir", "", "directory for streaming checkpoints")
+	vs := vars{}
+	fs.Var(vs, "var", "script variable name=value, used as ${name} (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	db, err := sluice.Open(sluice.Config{CheckpointDir: *checkpoints})
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
+	defer db.Close()
+
+	tty := isTerminal(stdout)
+	format := *formatFlag
+	if format == "" {
+		format = "csv"
+		if tty {
+			format = "table"
+		}
+	}
+	switch format {
+	case "table", "csv", "json":
+	default:
+		fmt.Fprintf(stderr, "sluice: unknown --format %q (want table, csv or json)\n", format)
+		return 2
+	}
+
+	var script, name string
+	switch {
+	case *expr != "":
+		script = *expr
+	case *file == "-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: reading stdin: %v\n", err)
+			return 1
+		}
+		script, name = string(b), "<stdin>"
+	case *file != "":
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+			return 1
+		}
+		script, name = string(b), *file
+	default:
+		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) && tty {
+			if err := repl.Run(ctx, db, repl.Config{Format: format}); err != nil {
+				fmt.Fprintf(stderr, "sluice: %v\n", err)
+				return 1
+			}
+			return 0
+		}
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: reading stdin: %v\n", err)
+			return 1
+		}
+		script, name = string(b), "<stdin>"
+	}
+	r := &repl.Runner{DB: db, Out: stdout, Err: stderr, Format: format, Vars: vs, Live: tty, ContinueOnError: *cont, Name: name}
+	if err := r.Script(ctx, script); err != nil {
+		fmt.Fprintf(stderr, "sluice: %s\n", describe(name, err))
+		return 1
+	}
+	return 0
+}
+
+// describe renders err for the terminal: `file:3:14: message` for scripts.
+func describe(name string, err error) string {
+	var se *sql.Error
+	if name != "" && errors.As(err, &se) && se.Pos.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", name, se.Pos.Line, se.Pos.Col, se.Msg)
+	}
+	return err.Error()
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

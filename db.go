@@ -1,0 +1,337 @@
+// Package sluice is the embedded Go API of the sluice streaming SQL engine.
+//
+// One SQL statement runs in batch, micro-batch or continuous mode depending
+// on its EMIT clause; the plan and the operators are the same in all three.
+//
+//	db, err := sluice.Open(sluice.Config{})
+//	if err != nil { … }
+//	defer db.Close()
+//	err = db.Exec(ctx, `CREATE SOURCE sales WITH (connector = 'file', path = 'sales.csv')`)
+//	rows, err := db.Query(ctx, `SELECT category, SUM(value) FROM sales GROUP BY category`)
+//	defer rows.Close()
+//	for rows.Next() {
+//		rec := rows.Record() // an arrow.Record, valid until the next call
+//		…
+//	}
+//
+// Sources and sinks are declared with CREATE SOURCE / CREATE SINK and their
+// WITH options name a connector: 'file' (CSV, JSON lines, Parquet),
+// 'generator', 'kafka' or 'stdout'. Results are Arrow records; a changelog
+// (EMIT CHANGES) carries an int8 `op` column first.
+package sluice
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/connectors"
+	_ "github.com/sluicesql/sluice/connectors/all" // every connector
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Config configures a DB. The zero value is usable.
+type Config struct {
+	// Allocator backs every Arrow buffer the DB creates; nil means the Go
+	// allocator. Tests pass a memory.CheckedAllocator.
+	Allocator memory.Allocator
+	// BatchSize is the target rows per record (exec.DefaultBatchSize if 0).
+	BatchSize int
+	// BaseDir resolves relative file paths in WITH (path = …); empty
+	// means the process's working directory.
+	BaseDir string
+	// CheckpointDir, when set, makes streaming queries checkpoint their
+	// state and source offsets there and resume from it.
+	CheckpointDir string
+}
+
+// DB is a sluice session: a catalog of sources and sinks and the queries
+// run against it. Statements are serialised; a DB is safe for concurrent
+// use, and queries run concurrently once started.
+type DB struct {
+	cfg Config
+	mem memory.Allocator
+
+	mu      sync.Mutex
+	cat     *planner.Catalog
+	sources map[string]exec.Source
+	sinks   map[string]exec.Sink
+}
+
+// Open creates a session.
+func Open(cfg Config) (*DB, error) {
+	mem := cfg.Allocator
+	if mem == nil {
+		mem = memory.NewGoAllocator()
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = exec.DefaultBatchSize
+	}
+	return &DB{
+		cfg:     cfg,
+		mem:     mem,
+		cat:     planner.NewCatalog(),
+		sources: map[string]exec.Source{},
+		sinks:   map[string]exec.Sink{},
+	}, nil
+}
+
+// Close drops every source and sink. Queries still running keep their
+// own references and end when their Rows are closed.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.cat = planner.NewCatalog()
+	db.sources = map[string]exec.Source{}
+	db.sinks = map[string]exec.Sink{}
+	return nil
+}
+
+// Exec runs every statement of script in order, draining and discarding
+// query results (INSERT and CREATE SINK … AS write to their sinks). It
+// stops at the first error.
+func (db *DB) Exec(ctx context.Context, script string) error {
+	stmts, err := sql.Parse(script)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		rows, err := db.Run(ctx, st)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		err = rows.Err()
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Query runs one statement that returns rows: a SELECT (with or without
+// EMIT), EXPLAIN, SHOW or DESCRIBE. ctx bounds the whole query: cancelling
+// it stops a streaming query.
+func (db *DB) Query(ctx context.Context, query string) (*Rows, error) {
+	stmts, err := sql.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) != 1 {
+		return nil, fmt.Errorf("Query takes exactly one statement, got %d", len(stmts))
+	}
+	return db.Run(ctx, stmts[0])
+}
+
+// Run executes one parsed statement. Statements without a result table
+// return Rows with no records and a Message.
+func (db *DB) Run(ctx context.Context, st sql.Statement) (*Rows, error) {
+	switch s := st.(type) {
+	case *sql.CreateSource:
+		return db.createSource(s)
+	case *sql.CreateSink:
+		return db.createSink(ctx, s)
+	case *sql.Drop:
+		return db.drop(s)
+	case *sql.Show:
+		return db.show(s)
+	case *sql.Describe:
+		return db.describe(s)
+	case *sql.Explain:
+		return db.explain(ctx, s)
+	case *sql.Set:
+		return message(fmt.Sprintf("%s = %s", s.Name, s.Value)), nil
+	case *sql.Insert:
+		return db.insert(ctx, s.Sink, s.Query, s.Position())
+	case *sql.Query:
+		return db.query(ctx, s)
+	}
+	return nil, sql.Errorf(sql.PlanError, st.Position(), "unsupported statement")
+}
+
+func message(msg string) *Rows { return &Rows{Message: msg} }
+
+// options turns WITH options into connector options, resolving relative
+// file paths against Config.BaseDir.
+func (db *DB) options(o sql.Options) connectors.Options {
+	m := connectors.Options{}
+	for _, kv := range o {
+		m[strings.ToLower(kv.Key)] = kv.Value
+	}
+	if p, ok := m["path"]; ok && db.cfg.BaseDir != "" && !filepath.IsAbs(p) {
+		m["path"] = filepath.Join(db.cfg.BaseDir, p)
+		if strings.HasSuffix(p, "/") {
+			m["path"] += "/"
+		}
+	}
+	return m
+}
+
+func (db *DB) createSource(s *sql.CreateSource) (*Rows, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if _, ok := db.cat.LookupSource(s.Name); ok {
+		if s.IfNotExists {
+			return message("source " + s.Name + " exists"), nil
+		}
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "source %q already exists", s.Name)
+	}
+	var declared *arrow.Schema
+	if len(s.Columns) > 0 {
+		var err error
+		if declared, err = planner.SourceSchema(s); err != nil {
+			return nil, err
+		}
+	}
+	opts := db.options(s.Options)
+	src, err := connectors.NewSource(opts, declared)
+	if err != nil {
+		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("source %s: %v", s.Name, err), Err: err}
+	}
+	def := &planner.SourceDef{Name: s.Name, Schema: src.Schema(), Options: opts, Bounded: src.Bounded()}
+	if s.Watermark != nil {
+		if src.Schema().FieldIndices(s.Watermark.Column) == nil {
+			return nil, sql.Errorf(sql.BindError, s.Watermark.Pos, "watermark column %q is not a column of %s", s.Watermark.Column, s.Name)
+		}
+		def.Watermark = &planner.WatermarkDef{Column: s.Watermark.Column, Delay: s.Watermark.Delay}
+	}
+	if err := db.cat.AddSource(def); err != nil {
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
+	}
+	db.sources[strings.ToLower(s.Name)] = src
+	return message("source " + s.Name + " created"), nil
+}
+
+func (db *DB) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, error) {
+	db.mu.Lock()
+	if _, ok := db.cat.LookupSink(s.Name); ok {
+		db.mu.Unlock()
+		if s.IfNotExists {
+			return message("sink " + s.Name + " exists"), nil
+		}
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "sink %q already exists", s.Name)
+	}
+	opts := db.options(s.Options)
+	sink, err := connectors.NewSink(opts)
+	if err != nil {
+		db.mu.Unlock()
+		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("sink %s: %v", s.Name, err), Err: err}
+	}
+	if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts}); err != nil {
+		db.mu.Unlock()
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
+	}
+	db.sinks[strings.ToLower(s.Name)] = sink
+	db.mu.Unlock()
+	if s.Query == nil {
+		return message("sink " + s.Name + " created"), nil
+	}
+	return db.insert(ctx, s.Name, s.Query, s.Position())
+}
+
+func (db *DB) drop(s *sql.Drop) (*Rows, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var err error
+	if s.Kind == "SINK" {
+		if err = db.cat.DropSink(s.Name); err == nil {
+			delete(db.sinks, strings.ToLower(s.Name))
+		}
+	} else {
+		if err = db.cat.DropSource(s.Name); err == nil {
+			delete(db.sources, strings.ToLower(s.Name))
+		}
+	}
+	if err != nil {
+		if s.IfExists {
+			return message(strings.ToLower(s.Kind) + " " + s.Name + " does not exist"), nil
+		}
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
+	}
+	return message(strings.ToLower(s.Kind) + " " + s.Name + " dropped"), nil
+}
+
+func (db *DB) show(s *sql.Show) (*Rows, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var rows [][]string
+	if s.Kind == "SINKS" {
+		for _, d := range db.cat.Sinks() {
+			rows = append(rows, []string{d.Name, d.Options["connector"]})
+		}
+	} else {
+		for _, d := range db.cat.Sources() {
+			rows = append(rows, []string{d.Name, d.Options["connector"]})
+		}
+	}
+	return db.textRows([]string{"name", "connector"}, rows)
+}
+
+func (db *DB) describe(s *sql.Describe) (*Rows, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	src, ok := db.cat.LookupSource(s.Name)
+	var schema *arrow.Schema
+	var wm *planner.WatermarkDef
+	if ok {
+		schema, wm = src.Schema, src.Watermark
+	} else if sink, ok := db.cat.LookupSink(s.Name); ok {
+		schema = sink.Schema
+	} else {
+		return nil, sql.Errorf(sql.BindError, s.Position(), "unknown source or sink %q", s.Name)
+	}
+	var rows [][]string
+	if schema != nil {
+		for _, f := range schema.Fields() {
+			extra := ""
+			if wm != nil && strings.EqualFold(wm.Column, f.Name) {
+				extra = fmt.Sprintf("WATERMARK AS %s - INTERVAL '%s'", f.Name, wm.Delay)
+			}
+			rows = append(rows, []string{f.Name, planner.TypeName(f.Type), fmt.Sprint(f.Nullable), extra})
+		}
+	}
+	return db.textRows([]string{"column", "type", "nullable", "extra"}, rows)
+}
+
+// textRows builds a one-record result of VARCHAR columns.
+func (db *DB) textRows(names []string, rows [][]string) (*Rows, error) {
+	fields := make([]arrow.Field, len(names))
+	for i, n := range names {
+		fields[i] = arrow.Field{Name: n, Type: arrow.BinaryTypes.String}
+	}
+	schema := arrow.NewSchema(fields, nil)
+	b := array.NewRecordBuilder(db.mem, schema)
+	defer b.Release()
+	for _, r := range rows {
+		for i, v := range r {
+			b.Field(i).(*array.StringBuilder).Append(v)
+		}
+	}
+	rec := b.NewRecord()
+	done := false
+	return &Rows{
+		schema: schema,
+		next: func(context.Context) (arrow.Record, error) {
+			if done {
+				return nil, io.EOF
+			}
+			done = true
+			rec.Retain()
+			return rec, nil
+		},
+		close: func() error { rec.Release(); return nil },
+	}, nil
+}

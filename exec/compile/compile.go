@@ -1,0 +1,251 @@
+// Package compile turns a planner physical plan into a tree of exec
+// operators. The planner has bound every name and type; compilation is a
+// one-to-one walk with no decisions left in it, so the plan EXPLAIN shows is
+// the plan that runs.
+package compile
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/expr"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Env is what compilation needs from the running session.
+type Env struct {
+	Mem memory.Allocator
+	// Source returns the runtime source registered under name.
+	Source func(name string) (exec.Source, error)
+	// BatchSize is the target rows per record.
+	BatchSize int
+	// Scan, when set, replaces the plain scan operator (streaming drivers
+	// use it to feed batches through the same plan); nil builds exec.Scan.
+	Scan func(p *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error)
+}
+
+// Plan compiles p into an operator tree. On error nothing is left open.
+func Plan(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
+	switch n := p.(type) {
+	case *planner.PhysScan:
+		src, err := env.Source(n.Source)
+		if err != nil {
+			return nil, err
+		}
+		spec := exec.ScanSpec{Columns: n.Columns, BatchSize: env.BatchSize}
+		for _, f := range n.Filters {
+			spec.Filters = append(spec.Filters, exec.Predicate{Column: f.Column, Op: f.Op, Value: f.Value})
+		}
+		if env.Scan != nil {
+			return env.Scan(n, src, spec)
+		}
+		return exec.NewScan(env.Mem, src, spec)
+	case *planner.PhysFilter:
+		in, err := Plan(env, n.Input)
+		if err != nil {
+			return nil, err
+		}
+		pred, err := Expr(n.Pred)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewFilter(env.Mem, in, pred), nil
+	case *planner.PhysProject:
+		in, err := Plan(env, n.Input)
+		if err != nil {
+			return nil, err
+		}
+		exprs, err := Exprs(n.Exprs)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewProject(env.Mem, in, exprs, n.Names)
+	case *planner.PhysHashAggregate:
+		in, err := Plan(env, n.Input)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := Exprs(n.Keys)
+		if err != nil {
+			return nil, err
+		}
+		aggs, err := AggCalls(n.Aggs, n.Out, len(n.Keys))
+		if err != nil {
+			return nil, err
+		}
+		names := make([]string, len(keys))
+		for i := range names {
+			names[i] = n.Out.Fields[i].Name
+		}
+		return exec.NewHashAggregate(env.Mem, in, keys, names, aggs)
+	case *planner.PhysHashJoin:
+		left, err := Plan(env, n.Left)
+		if err != nil {
+			return nil, err
+		}
+		right, err := Plan(env, n.Right)
+		if err != nil {
+			return nil, err
+		}
+		lk, err := Exprs(n.LeftKeys)
+		if err != nil {
+			return nil, err
+		}
+		rk, err := Exprs(n.RightKeys)
+		if err != nil {
+			return nil, err
+		}
+		var residual expr.Expr
+		if n.Residual != nil {
+			if residual, err = Expr(n.Residual); err != nil {
+				return nil, err
+			}
+		}
+		return exec.NewHashJoin(env.Mem, left, right, joinType(n.Type), lk, rk, residual)
+	case *planner.PhysSort:
+		in, err := Plan(env, n.Input)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := SortKeys(n.Keys)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewSort(env.Mem, in, keys), nil
+	case *planner.PhysTopN:
+		in, err := Plan(env, n.Input)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := SortKeys(n.Keys)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewTopN(env.Mem, in, keys, n.Limit, n.Offset)
+	case *planner.PhysLimit:
+		in, err := Plan(env, n.Input)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewLimit(env.Mem, in, n.Limit, n.Offset), nil
+	case *planner.PhysUnionAll:
+		ins := make([]exec.Operator, len(n.Inputs))
+		for i, c := range n.Inputs {
+			op, err := Plan(env, c)
+			if err != nil {
+				return nil, err
+			}
+			ins[i] = op
+		}
+		return exec.NewUnionAll(env.Mem, ins...)
+	case *planner.PhysValues:
+		rows := make([][]expr.Expr, len(n.Rows))
+		for i, r := range n.Rows {
+			es, err := Exprs(r)
+			if err != nil {
+				return nil, err
+			}
+			rows[i] = es
+		}
+		return exec.NewValues(env.Mem, n.Out.Arrow(), rows)
+	case *planner.PhysWindow:
+		in, err := Plan(env, n.Input)
+		if err != nil {
+			return nil, err
+		}
+		return Window(env.Mem, n, in)
+	}
+	return nil, fmt.Errorf("compile: unsupported plan node %T", p)
+}
+
+// Expr compiles a bound planner expression into a vectorized one.
+func Expr(e planner.Expr) (expr.Expr, error) {
+	switch x := e.(type) {
+	case *planner.ColumnRef:
+		return expr.Column(x.Index, x.Typ, x.Name), nil
+	case *planner.Literal:
+		return expr.Literal(x.Typ, x.Value), nil
+	case *planner.Call:
+		args, err := Exprs(x.Args)
+		if err != nil {
+			return nil, err
+		}
+		return expr.Call(x.Func, args, x.Typ)
+	}
+	return nil, fmt.Errorf("compile: unsupported expression %T", e)
+}
+
+// Exprs compiles a list of expressions.
+func Exprs(es []planner.Expr) ([]expr.Expr, error) {
+	out := make([]expr.Expr, len(es))
+	for i, e := range es {
+		c, err := Expr(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// AggCalls compiles aggregate calls; their output names come from out,
+// where they follow nkeys group keys.
+func AggCalls(calls []planner.AggCall, out *planner.Schema, nkeys int) ([]exec.AggCall, error) {
+	res := make([]exec.AggCall, len(calls))
+	for i, a := range calls {
+		c := exec.AggCall{Func: a.Func, Distinct: a.Distinct, Type: a.Typ, Name: out.Fields[nkeys+i].Name}
+		if a.Arg != nil {
+			arg, err := Expr(a.Arg)
+			if err != nil {
+				return nil, err
+			}
+			c.Arg = arg
+		}
+		res[i] = c
+	}
+	return res, nil
+}
+
+// SortKeys compiles ORDER BY keys.
+func SortKeys(keys []planner.SortKey) ([]exec.SortKey, error) {
+	out := make([]exec.SortKey, len(keys))
+	for i, k := range keys {
+		e, err := Expr(k.Expr)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = exec.SortKey{Expr: e, Desc: k.Desc, NullsFirst: k.NullsFirst}
+	}
+	return out, nil
+}
+
+func joinType(t planner.JoinType) exec.JoinType {
+	switch t {
+	case planner.LeftJoin:
+		return exec.LeftJoin
+	case planner.RightJoin:
+		return exec.RightJoin
+	case planner.FullJoin:
+		return exec.FullJoin
+	}
+	return exec.InnerJoin
+}
+
+// Window compiles a window table function over in for batch execution.
+func Window(mem memory.Allocator, n *planner.PhysWindow, in exec.Operator) (exec.Operator, error) {
+	switch n.Kind {
+	case sql.Session:
+		return exec.NewSessionWindow(mem, in, n.TimeCol, n.Gap)
+	case sql.Hop:
+		return exec.NewWindowAssign(mem, in, exec.Hop, n.TimeCol, n.Size, n.Slide)
+	default:
+		return exec.NewWindowAssign(mem, in, exec.Tumble, n.TimeCol, n.Size, n.Size)
+	}
+}
+
+// ArrowSchema is the schema a compiled plan produces.
+func ArrowSchema(p planner.PhysicalPlan) *arrow.Schema { return p.Schema().Arrow() }

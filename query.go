@@ -1,0 +1,186 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/compile"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// plan plans a query under the session lock and snapshots the sources it
+// needs, so DDL running meanwhile cannot change a query in flight.
+func (db *DB) plan(q *sql.Query, sink string) (*planner.QueryPlan, map[string]exec.Source, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var qp *planner.QueryPlan
+	var err error
+	if sink != "" {
+		qp, err = planner.PlanInsert(sink, q, db.cat)
+	} else {
+		qp, err = planner.PlanQuery(q, db.cat)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	srcs := map[string]exec.Source{}
+	for k, v := range db.sources {
+		srcs[k] = v
+	}
+	return qp, srcs, nil
+}
+
+func (db *DB) env(srcs map[string]exec.Source) compile.Env {
+	return compile.Env{
+		Mem:       db.mem,
+		BatchSize: db.cfg.BatchSize,
+		Source: func(name string) (exec.Source, error) {
+			s, ok := srcs[strings.ToLower(name)]
+			if !ok {
+				return nil, fmt.Errorf("unknown source %q", name)
+			}
+			return s, nil
+		},
+	}
+}
+
+// execError gives a runtime error the statement's position unless it
+// already carries one.
+func execError(pos sql.Pos, err error) error {
+	var se *sql.Error
+	if errors.As(err, &se) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &sql.Error{Kind: sql.ExecError, Pos: pos, Msg: err.Error(), Err: err}
+}
+
+func (db *DB) query(ctx context.Context, q *sql.Query) (*Rows, error) {
+	qp, srcs, err := db.plan(q, "")
+	if err != nil {
+		return nil, err
+	}
+	if qp.Emit != nil {
+		return db.stream(ctx, q, qp, srcs)
+	}
+	op, err := compile.Plan(db.env(srcs), qp.Physical)
+	if err != nil {
+		return nil, execError(q.Position(), err)
+	}
+	if err := op.Open(ctx); err != nil {
+		op.Close()
+		return nil, execError(q.Position(), err)
+	}
+	schema := renamed(op.Schema(), qp.Output)
+	return &Rows{
+		ctx:    ctx,
+		schema: schema,
+		next: func(ctx context.Context) (arrow.Record, error) {
+			rec, err := op.Next(ctx)
+			if err != nil {
+				return nil, execError(q.Position(), err)
+			}
+			return withSchema(rec, schema), nil
+		},
+		close: op.Close,
+	}, nil
+}
+
+// renamed gives the operator's schema the user-facing column names.
+func renamed(s *arrow.Schema, out *planner.Schema) *arrow.Schema {
+	if out == nil || out.Len() != s.NumFields() {
+		return s
+	}
+	fields := make([]arrow.Field, s.NumFields())
+	for i, f := range s.Fields() {
+		f.Name = out.Fields[i].Name
+		fields[i] = f
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// withSchema relabels rec's columns with schema (same types), taking
+// ownership of rec.
+func withSchema(rec arrow.Record, schema *arrow.Schema) arrow.Record {
+	if rec.Schema().Equal(schema) {
+		return rec
+	}
+	out := array.NewRecord(schema, rec.Columns(), rec.NumRows())
+	rec.Release()
+	return out
+}
+
+// insert runs q into the named sink: all of it for a batch query, or
+// continuously for a streaming one. Output becomes visible only at Commit:
+// a failing query leaves nothing half-written.
+func (db *DB) insert(ctx context.Context, sink string, q *sql.Query, pos sql.Pos) (*Rows, error) {
+	qp, srcs, err := db.plan(q, sink)
+	if err != nil {
+		return nil, err
+	}
+	db.mu.Lock()
+	def, _ := db.cat.LookupSink(sink)
+	target := db.sinks[strings.ToLower(sink)]
+	if def.Schema == nil {
+		def.Schema = qp.Output.Arrow()
+	}
+	db.mu.Unlock()
+	if qp.Emit != nil {
+		return db.streamInsert(ctx, q, qp, srcs, target)
+	}
+	op, err := compile.Plan(db.env(srcs), qp.Physical)
+	if err != nil {
+		return nil, execError(pos, err)
+	}
+	defer op.Close()
+	if err := op.Open(ctx); err != nil {
+		return nil, execError(pos, err)
+	}
+	schema := renamed(op.Schema(), qp.Output)
+	w, err := target.Open(ctx, db.mem, schema, exec.SinkMode{})
+	if err != nil {
+		return nil, execError(pos, fmt.Errorf("sink %s: %w", sink, err))
+	}
+	defer w.Close()
+	var n int64
+	for {
+		rec, err := op.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, execError(pos, err)
+		}
+		rec = withSchema(rec, schema)
+		n += rec.NumRows()
+		err = w.Write(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return nil, execError(pos, fmt.Errorf("sink %s: %w", sink, err))
+		}
+	}
+	if err := w.Commit(ctx, nil); err != nil {
+		return nil, execError(pos, fmt.Errorf("sink %s: %w", sink, err))
+	}
+	return message(fmt.Sprintf("%d rows written to %s", n, sink)), nil
+}
+
+func (db *DB) explain(ctx context.Context, s *sql.Explain) (*Rows, error) {
+	qp, _, err := db.plan(s.Query, "")
+	if err != nil {
+		return nil, err
+	}
+	text := planner.Explain(qp)
+	var rows [][]string
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		rows = append(rows, []string{line})
+	}
+	return db.textRows([]string{"plan"}, rows)
+}

@@ -1,0 +1,91 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Rows is the result of a statement: a stream of Arrow records. For a
+// changelog (EMIT CHANGES) the first column is the int8 `op` column holding
+// exec.Op values. Rows must be closed; Close stops a streaming query.
+type Rows struct {
+	ctx       context.Context
+	schema    *arrow.Schema
+	changelog bool
+	keys      []int
+	next      func(ctx context.Context) (arrow.Record, error)
+	close     func() error
+	cur       arrow.Record
+	err       error
+	closed    bool
+	// Message, when set, is a one-line status for statements without a
+	// result table (e.g. "source orders created").
+	Message string
+}
+
+// Schema is the schema of every record.
+func (r *Rows) Schema() *arrow.Schema { return r.schema }
+
+// Changelog reports whether records carry an op column (EMIT CHANGES).
+func (r *Rows) Changelog() bool { return r.changelog }
+
+// Next advances to the next record, blocking for a streaming query. It
+// returns false at the end, on error (see Err) or when the context given to
+// Query is cancelled.
+func (r *Rows) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if r.closed || r.err != nil || r.next == nil {
+		return false
+	}
+	rec, err := r.next(r.ctx)
+	if err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
+			r.err = err
+		}
+		return false
+	}
+	r.cur = rec
+	return true
+}
+
+// Record is the current record; valid until the next call to Next or
+// Close. Retain it to keep it longer.
+func (r *Rows) Record() arrow.Record { return r.cur }
+
+// Err is the error that ended iteration, if any.
+func (r *Rows) Err() error { return r.err }
+
+// Records iterates over all records (Go 1.23 iterator); the record passed
+// to the loop body is valid for that iteration only. Check Err afterwards.
+func (r *Rows) Records() iter.Seq[arrow.Record] {
+	return func(yield func(arrow.Record) bool) {
+		for r.Next() {
+			if !yield(r.cur) {
+				return
+			}
+		}
+	}
+}
+
+// Close releases the result and stops the query; idempotent.
+func (r *Rows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if r.close != nil {
+		return r.close()
+	}
+	return nil
+}
