@@ -342,7 +342,17 @@ func (b *binder) coerceTo(e Expr, t arrow.DataType, off int) (Expr, error) {
 func (b *binder) unify(args []Expr, off int, what string) ([]Expr, arrow.DataType, error) {
 	t := TypeNull
 	for _, a := range args {
+		if l, ok := a.(*Literal); ok && l.Value != nil {
+			continue // literals adapt to the others' type below
+		}
 		nt, ok := compareCommon(t, a.Type())
+		if !ok {
+			return nil, nil, b.errAt(off, "%s: cannot mix %s and %s", what, TypeName(t), TypeName(a.Type()))
+		}
+		t = nt
+	}
+	for _, a := range args {
+		nt, ok := compareCommon(t, narrowFor(a, t))
 		if !ok {
 			return nil, nil, b.errAt(off, "%s: cannot mix %s and %s", what, TypeName(t), TypeName(a.Type()))
 		}
@@ -413,7 +423,7 @@ func (b *binder) compareAt(f string, l, r Expr, off, roff int) (Expr, error) {
 			lt = TypeBoolean
 		}
 	}
-	t, ok := compareCommon(lt, rt)
+	t, ok := compareCommon(narrowFor(l, rt), narrowFor(r, lt))
 	if !ok {
 		return nil, b.errAt(off, "cannot compare %s with %s", TypeName(lt), TypeName(rt))
 	}
@@ -443,6 +453,7 @@ func (b *binder) arith(f, sym string, l, r Expr, off int) (Expr, error) {
 	if !isNumeric(lt) || !isNumeric(rt) {
 		return nil, b.errAt(off, "cannot apply %s to %s and %s", sym, TypeName(lt), TypeName(rt))
 	}
+	lt, rt = narrowFor(l, rt), narrowFor(r, lt)
 	var argT, resT arrow.DataType
 	switch f {
 	case "div":

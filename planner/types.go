@@ -243,3 +243,31 @@ func canCast(from, to arrow.DataType) bool {
 	}
 	return false
 }
+
+// narrowFor is the type an integer literal is treated as when combined
+// with an operand of type other: small enough for INT next to an INT, and
+// only as many digits as it has next to a DECIMAL. So `n = 1` needs no cast
+// of the INT column n and `price * 2` stays DECIMAL(10,2)-sized.
+func narrowFor(e Expr, other arrow.DataType) arrow.DataType {
+	l, ok := e.(*Literal)
+	if !ok || other == nil {
+		return e.Type()
+	}
+	v, ok := l.Value.(int64)
+	if !ok {
+		return e.Type()
+	}
+	switch other.ID() {
+	case arrow.INT32:
+		if v >= -1<<31 && v < 1<<31 {
+			return TypeInt
+		}
+	case arrow.DECIMAL128:
+		digits := int32(len(strconv.FormatInt(v, 10)))
+		if v < 0 {
+			digits--
+		}
+		return &arrow.Decimal128Type{Precision: digits, Scale: 0}
+	}
+	return e.Type()
+}
