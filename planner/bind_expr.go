@@ -26,6 +26,9 @@ type exprCtx struct {
 	// noAgg, when set, is the error for an aggregate call here (e.g.
 	// "aggregate functions are not allowed in WHERE").
 	noAgg string
+	// aliases are select-list aliases HAVING and ORDER BY may name when
+	// no input column has that name (MySQL's rule).
+	aliases map[string]Expr
 }
 
 // aggPrefix marks aggregate placeholders: Call{Func: "$sum"…} stands for an
@@ -53,6 +56,9 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 	case *ast.ColumnNameExpr:
 		i, err := ctx.sc.resolve(x.Name.Table.O, x.Name.Name.O, posOf(b.q, off))
 		if err != nil {
+			if a, ok := ctx.aliases[strings.ToLower(x.Name.Name.O)]; ok && x.Name.Table.O == "" {
+				return a, nil
+			}
 			return nil, err
 		}
 		c := ctx.sc.cols[i]
@@ -414,13 +420,15 @@ func (b *binder) compareAt(f string, l, r Expr, off, roff int) (Expr, error) {
 	// TiDB reads TRUE/FALSE as 1/0: compare them with booleans as booleans.
 	if lt.ID() == arrow.BOOL && isInteger(rt) {
 		if lit, ok := r.(*Literal); ok {
-			r = &Literal{Typ: TypeBoolean, Value: lit.Value.(int64) != 0}
-			rt = TypeBoolean
+			if v, ok := lit.Value.(int64); ok {
+				r, rt = &Literal{Typ: TypeBoolean, Value: v != 0}, TypeBoolean
+			}
 		}
 	} else if rt.ID() == arrow.BOOL && isInteger(lt) {
 		if lit, ok := l.(*Literal); ok {
-			l = &Literal{Typ: TypeBoolean, Value: lit.Value.(int64) != 0}
-			lt = TypeBoolean
+			if v, ok := lit.Value.(int64); ok {
+				l, lt = &Literal{Typ: TypeBoolean, Value: v != 0}, TypeBoolean
+			}
 		}
 	}
 	t, ok := compareCommon(narrowFor(l, rt), narrowFor(r, lt))

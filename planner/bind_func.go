@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -416,5 +415,3 @@ func hasAgg(e Expr) bool {
 	walkExpr(e, func(x Expr) { found = found || isAggPlaceholder(x) })
 	return found
 }
-
-var errNoAgg = errors.New("no aggregate")

@@ -214,6 +214,7 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 
 	// Select list.
 	ctx := exprCtx{sc: sc}
+	aliasCtx := exprCtx{sc: sc, aliases: map[string]Expr{}}
 	var items []selectItem
 	for _, f := range s.Fields.Fields {
 		if f.WildCard != nil {
@@ -241,6 +242,9 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 			return nil, nil, err
 		}
 		items = append(items, selectItem{expr: e, name: fieldName(f), off: f.Offset})
+		if _, dup := aliasCtx.aliases[f.AsName.L]; f.AsName.L != "" && !dup {
+			aliasCtx.aliases[f.AsName.L] = e
+		}
 	}
 
 	// GROUP BY keys, bound over the FROM scope.
@@ -256,7 +260,7 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 			}
 			dup := false
 			for _, o := range keys {
-				dup = dup || o.String() == k.String()
+				dup = dup || exprKey(o) == exprKey(k)
 			}
 			if !dup {
 				keys = append(keys, k)
@@ -265,7 +269,7 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 	}
 	var having Expr
 	if s.Having != nil {
-		h, err := b.bindExpr(s.Having.Expr, ctx, 0)
+		h, err := b.bindExpr(s.Having.Expr, aliasCtx, 0)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -299,12 +303,12 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 				}
 			}
 			if o.out < 0 {
-				e, err := b.bindExpr(it.Expr, ctx, off)
+				e, err := b.bindExpr(it.Expr, aliasCtx, off)
 				if err != nil {
 					return nil, nil, err
 				}
 				for i, item := range items {
-					if item.expr.String() == e.String() {
+					if exprKey(item.expr) == exprKey(e) {
 						o.out = i
 						break
 					}
@@ -477,9 +481,9 @@ type aggRewriter struct {
 }
 
 func (a *aggRewriter) rewrite(e Expr) (Expr, error) {
-	s := e.String()
+	s := exprKey(e)
 	for i, k := range a.keys {
-		if k.String() == s {
+		if exprKey(k) == s {
 			return &ColumnRef{Index: i, Name: k.String(), Typ: k.Type()}, nil
 		}
 	}
@@ -492,7 +496,7 @@ func (a *aggRewriter) rewrite(e Expr) (Expr, error) {
 		if isAggPlaceholder(x) {
 			ac := aggFromPlaceholder(x)
 			for i, o := range a.aggs {
-				if o.String() == ac.String() {
+				if o.Func == ac.Func && o.Distinct == ac.Distinct && (o.Arg == nil) == (ac.Arg == nil) && (o.Arg == nil || exprKey(o.Arg) == exprKey(ac.Arg)) {
 					return &ColumnRef{Index: len(a.keys) + i, Name: o.String(), Typ: o.Typ}, nil
 				}
 			}

@@ -22,6 +22,7 @@ func TestBindErrors(t *testing.T) {
 		{"SELECT x FROM nothing_like_it", 1, 15, `unknown source "nothing_like_it"`},
 		{"SELECT category, value\nFROM orders GROUP BY category", 1, 18, `column "value" must appear in the GROUP BY clause or be used in an aggregate function`},
 		{"SELECT 1 FROM orders\nWHERE SUM(value) > 1", 2, 7, `aggregate functions are not allowed in WHERE`},
+		{"SELECT o.id FROM orders o JOIN customers c ON o.customer_id = c.id GROUP BY c.id", 1, 8, `column "id" must appear in the GROUP BY clause`},
 		{"SELECT 'abc' + true", 1, 8, `cannot apply + to VARCHAR and BOOLEAN`},
 		{"SELECT SUM(category) FROM orders", 1, 8, `SUM needs a number, got VARCHAR`},
 		{"SELECT * FROM orders\n  WHERE ts > 'yesterday'", 2, 14, `cannot convert "yesterday" to TIMESTAMP`},
@@ -83,6 +84,8 @@ func TestBindOutput(t *testing.T) {
 		{"SELECT name, value FROM customers LEFT JOIN orders USING (id)", []string{"name", "value"}, []arrow.DataType{TypeVarchar, TypeBigInt}},
 		{"SELECT id FROM customers NATURAL JOIN orders", []string{"id"}, []arrow.DataType{TypeBigInt}},
 		{"SELECT category FROM orders GROUP BY category HAVING SUM(value) > 10", []string{"category"}, []arrow.DataType{TypeVarchar}},
+		{"SELECT c.*, o.category AS k, COUNT(*) AS n FROM customers c, orders o GROUP BY c.id, c.name, c.region, k HAVING n > 1 ORDER BY n * 2",
+			[]string{"id", "name", "region", "k", "n"}, []arrow.DataType{TypeBigInt, TypeVarchar, TypeVarchar, TypeVarchar, TypeBigInt}},
 		{"SELECT COUNT(*) FROM orders HAVING COUNT(*) > 0", []string{"COUNT(*)"}, []arrow.DataType{TypeBigInt}},
 	}
 	for _, tc := range tests {

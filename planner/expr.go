@@ -391,3 +391,22 @@ func castTo(e Expr, t arrow.DataType) Expr {
 	}
 	return &Call{Func: "cast", Args: []Expr{e}, Typ: t}
 }
+
+// exprKey is a structural identity for matching expressions (GROUP BY keys
+// against select items, duplicate aggregates): unlike String it tells
+// apart equally named columns of different tables.
+func exprKey(e Expr) string {
+	switch x := e.(type) {
+	case *ColumnRef:
+		return "#" + strconv.Itoa(x.Index)
+	case *Literal:
+		return x.String() + ":" + TypeName(x.Typ)
+	case *Call:
+		parts := make([]string, len(x.Args))
+		for i, a := range x.Args {
+			parts[i] = exprKey(a)
+		}
+		return x.Func + ":" + TypeName(x.Typ) + "(" + strings.Join(parts, ",") + ")"
+	}
+	return "?"
+}
