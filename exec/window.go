@@ -145,6 +145,9 @@ func (w *WindowAssign) assign(ctx context.Context, rec arrow.Record) (arrow.Reco
 		}
 		ts := at(i)
 		last := floorDiv(ts, w.slide) * w.slide
+		if last <= ts-w.size {
+			continue // slide > size: ts falls in the gap between windows
+		}
 		first := last
 		for first-w.slide > ts-w.size {
 			first -= w.slide
