@@ -177,29 +177,30 @@ func packBits(out []byte, n int, f func(i int) bool) {
 }
 
 // cmpNative is the hot path: typed slices, eight results packed per byte
-// store. b may be a scalar (a never is).
+// store, the operator switched once outside the loop. b may be a scalar
+// (a never is).
 func cmpNative[T ordered](op cmpOp, a, b operand, out []byte, n int) {
 	x := values[T](a.arr)[:n]
 	if b.isScalar() {
 		c := scalarAs[T](b.scalar)
 		switch op {
 		case opEq:
-			packEach(x, out, func(v T) bool { return v == c })
+			eqConst(x, c, out)
 		case opLt:
-			packEach(x, out, func(v T) bool { return v < c })
+			ltConst(x, c, out)
 		case opGt:
-			packEach(x, out, func(v T) bool { return v > c })
+			gtConst(x, c, out)
 		}
 		return
 	}
 	y := values[T](b.arr)[:n]
 	switch op {
 	case opEq:
-		packPairs(x, y, out, func(p, q T) bool { return p == q })
+		eqPairs(x, y, out)
 	case opLt:
-		packPairs(x, y, out, func(p, q T) bool { return p < q })
+		ltPairs(x, y, out)
 	case opGt:
-		packPairs(x, y, out, func(p, q T) bool { return p > q })
+		ltPairs(y, x, out)
 	}
 }
 
@@ -221,35 +222,113 @@ func scalarAs[T ordered](v any) T {
 	return zero
 }
 
-// packEach and packPairs are written so the compiler inlines f (a
-// function literal passed to an inlinable generic function).
-func packEach[T ordered](x []T, out []byte, f func(T) bool) {
+// The loops below are spelled out per operator (no function values) so
+// the compiler keeps them branch-free.
+
+func eqConst[T ordered](x []T, c T, out []byte) {
 	n := len(x)
 	i := 0
 	for ; i+8 <= n; i += 8 {
 		v := x[i : i+8 : i+8]
-		out[i>>3] = b2u(f(v[0])) | b2u(f(v[1]))<<1 | b2u(f(v[2]))<<2 | b2u(f(v[3]))<<3 |
-			b2u(f(v[4]))<<4 | b2u(f(v[5]))<<5 | b2u(f(v[6]))<<6 | b2u(f(v[7]))<<7
+		out[i>>3] = b2u(v[0] == c)<<0 |
+			b2u(v[1] == c)<<1 |
+			b2u(v[2] == c)<<2 |
+			b2u(v[3] == c)<<3 |
+			b2u(v[4] == c)<<4 |
+			b2u(v[5] == c)<<5 |
+			b2u(v[6] == c)<<6 |
+			b2u(v[7] == c)<<7
 	}
 	for ; i < n; i++ {
-		if f(x[i]) {
+		if x[i] == c {
 			out[i>>3] |= 1 << (i & 7)
 		}
 	}
 }
 
-func packPairs[T ordered](x, y []T, out []byte, f func(T, T) bool) {
+func ltConst[T ordered](x []T, c T, out []byte) {
+	n := len(x)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		v := x[i : i+8 : i+8]
+		out[i>>3] = b2u(v[0] < c)<<0 |
+			b2u(v[1] < c)<<1 |
+			b2u(v[2] < c)<<2 |
+			b2u(v[3] < c)<<3 |
+			b2u(v[4] < c)<<4 |
+			b2u(v[5] < c)<<5 |
+			b2u(v[6] < c)<<6 |
+			b2u(v[7] < c)<<7
+	}
+	for ; i < n; i++ {
+		if x[i] < c {
+			out[i>>3] |= 1 << (i & 7)
+		}
+	}
+}
+
+func gtConst[T ordered](x []T, c T, out []byte) {
+	n := len(x)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		v := x[i : i+8 : i+8]
+		out[i>>3] = b2u(v[0] > c)<<0 |
+			b2u(v[1] > c)<<1 |
+			b2u(v[2] > c)<<2 |
+			b2u(v[3] > c)<<3 |
+			b2u(v[4] > c)<<4 |
+			b2u(v[5] > c)<<5 |
+			b2u(v[6] > c)<<6 |
+			b2u(v[7] > c)<<7
+	}
+	for ; i < n; i++ {
+		if x[i] > c {
+			out[i>>3] |= 1 << (i & 7)
+		}
+	}
+}
+
+func eqPairs[T ordered](x, y []T, out []byte) {
 	n := len(x)
 	y = y[:n]
 	i := 0
 	for ; i+8 <= n; i += 8 {
 		v := x[i : i+8 : i+8]
 		w := y[i : i+8 : i+8]
-		out[i>>3] = b2u(f(v[0], w[0])) | b2u(f(v[1], w[1]))<<1 | b2u(f(v[2], w[2]))<<2 | b2u(f(v[3], w[3]))<<3 |
-			b2u(f(v[4], w[4]))<<4 | b2u(f(v[5], w[5]))<<5 | b2u(f(v[6], w[6]))<<6 | b2u(f(v[7], w[7]))<<7
+		out[i>>3] = b2u(v[0] == w[0])<<0 |
+			b2u(v[1] == w[1])<<1 |
+			b2u(v[2] == w[2])<<2 |
+			b2u(v[3] == w[3])<<3 |
+			b2u(v[4] == w[4])<<4 |
+			b2u(v[5] == w[5])<<5 |
+			b2u(v[6] == w[6])<<6 |
+			b2u(v[7] == w[7])<<7
 	}
 	for ; i < n; i++ {
-		if f(x[i], y[i]) {
+		if x[i] == y[i] {
+			out[i>>3] |= 1 << (i & 7)
+		}
+	}
+}
+
+func ltPairs[T ordered](x, y []T, out []byte) {
+	n := len(x)
+	y = y[:n]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		v := x[i : i+8 : i+8]
+		w := y[i : i+8 : i+8]
+		out[i>>3] = b2u(v[0] < w[0])<<0 |
+			b2u(v[1] < w[1])<<1 |
+			b2u(v[2] < w[2])<<2 |
+			b2u(v[3] < w[3])<<3 |
+			b2u(v[4] < w[4])<<4 |
+			b2u(v[5] < w[5])<<5 |
+			b2u(v[6] < w[6])<<6 |
+			b2u(v[7] < w[7])<<7
+	}
+	for ; i < n; i++ {
+		if x[i] < y[i] {
 			out[i>>3] |= 1 << (i & 7)
 		}
 	}

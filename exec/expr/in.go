@@ -81,8 +81,25 @@ func constInKernel(t arrow.DataType, consts []any) kernel {
 	switch t.ID() {
 	case arrow.INT64, arrow.TIMESTAMP:
 		set := map[int64]struct{}{}
+		var list []int64
 		for _, v := range vals {
 			set[scalarAs[int64](v)] = struct{}{}
+			list = append(list, scalarAs[int64](v))
+		}
+		if len(list) <= 8 {
+			// A short list beats hashing: a few compares per row.
+			return func(ec *evalCtx, o []operand) (arrow.Array, error) {
+				xs := values[int64](o[0].arr)
+				return inResult(ec.mem, o[0].arr, hasNull, func(i int) bool {
+					x := xs[i]
+					for _, v := range list {
+						if v == x {
+							return true
+						}
+					}
+					return false
+				}), nil
+			}
 		}
 		return func(ec *evalCtx, o []operand) (arrow.Array, error) {
 			xs := values[int64](o[0].arr)

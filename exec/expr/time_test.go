@@ -98,7 +98,7 @@ func TestConditionals(t *testing.T) {
 	l := func(v any) func(arrow.Record) Expr { return lit(i64, v) }
 	runCases(t, []evalCase{
 		{name: "case when else", types: tt, rows: rows,
-			build: fn("case", str, sub("eq", boo, c(0), l(int64(1))), lit(str, "one"), sub("gt", boo, c(0), l(int64(1))), c(2), lit(str, "other")),
+			build:   fn("case", str, sub("eq", boo, c(0), l(int64(1))), lit(str, "one"), sub("gt", boo, c(0), l(int64(1))), c(2), lit(str, "other")),
 			wantTyp: str, want: `["one","y","other","z"]`},
 		{name: "case no else is NULL", types: tt, rows: rows,
 			build: fn("case", i64, sub("gt", boo, c(1), l(int64(5))), c(0)), wantTyp: i64, want: `[1,null,null,null]`},
