@@ -190,4 +190,3 @@ func first(s []string) []string {
 	}
 	return s
 }
-

@@ -40,7 +40,7 @@ func TestStartupModes(t *testing.T) {
 		name  string
 		opts  []string
 		setup func(t *testing.T, addr string) // before Open
-		after []string                         // values produced after Open
+		after []string                        // values produced after Open
 		want  []string
 	}{
 		{name: "earliest", opts: []string{"scan.startup.mode", "earliest"},
