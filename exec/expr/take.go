@@ -198,15 +198,23 @@ func takeFixed[T fixed](mem memory.Allocator, a arrow.Array, indices []int32, va
 	return makeArray(a.DataType(), len(indices), validity, buf, nulls)
 }
 
-// binaryView gives offset/data access to STRING and BINARY arrays.
+// binaryView gives offset/data access to STRING and BINARY arrays. The
+// offsets are those of the (possibly sliced) array and index the whole data
+// buffer, so data is the raw buffer, not ValueBytes (which is relative to
+// the slice start).
 func binaryView(a arrow.Array) (offs []int32, data []byte) {
 	switch s := a.(type) {
 	case *array.String:
-		return s.ValueOffsets(), s.ValueBytes()
+		offs = s.ValueOffsets()
 	case *array.Binary:
-		return s.ValueOffsets(), s.ValueBytes()
+		offs = s.ValueOffsets()
+	default:
+		return nil, nil
 	}
-	return nil, nil
+	if b := a.Data().Buffers()[2]; b != nil {
+		data = b.Bytes()
+	}
+	return offs, data
 }
 
 func takeBinary(mem memory.Allocator, a arrow.Array, indices []int32, validity *memory.Buffer, nulls int) arrow.Array {

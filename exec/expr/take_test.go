@@ -2,6 +2,7 @@ package expr
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -94,7 +95,7 @@ func TestFilterSlicedAndLarge(t *testing.T) {
 			sb.AppendNull()
 		} else {
 			b.Append(int64(i))
-			sb.Append(strings.Repeat("x", i%5))
+			sb.Append(fmt.Sprint(i))
 		}
 		mb.Append(i%3 == 0)
 	}
@@ -128,12 +129,35 @@ func TestFilterSlicedAndLarge(t *testing.T) {
 			if !g.IsNull(j) || !gs.IsNull(j) {
 				t.Fatalf("row %d: want NULL", i)
 			}
-		} else if g.Value(j) != int64(i) || gs.Value(j) != strings.Repeat("x", i%5) {
+		} else if g.Value(j) != int64(i) || gs.Value(j) != fmt.Sprint(i) {
 			t.Fatalf("row %d: got %d %q", i, g.Value(j), gs.Value(j))
 		}
 		j++
 	}
 	if int(got.NumRows()) != j {
 		t.Fatalf("rows %d want %d", got.NumRows(), j)
+	}
+}
+
+// TestTakeSlicedStrings gathers from a string array sliced away from its
+// first offset, where offsets index the whole data buffer.
+func TestTakeSlicedStrings(t *testing.T) {
+	mem := newMem(t)
+	full, _, err := array.FromJSON(mem, str, strings.NewReader(`["aa","bbb","c",null,"dddd"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Release()
+	sl := array.NewSlice(full, 1, 5)
+	defer sl.Release()
+	got, err := TakeArray(mem, sl, []int32{3, 0, 2, -1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	want, _, _ := array.FromJSON(mem, str, strings.NewReader(`["dddd","bbb",null,null,"c"]`))
+	defer want.Release()
+	if !array.Equal(got, want) {
+		t.Fatalf("got %v want %v", got, want)
 	}
 }
