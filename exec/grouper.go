@@ -303,7 +303,25 @@ func runStrings[O int32 | int64](g *stringGrouper, arr arrow.Array, offs []O, da
 		}
 		start, end := int(offs[i]), int(offs[i+1])
 		if l := end - start; l <= 16 {
-			w0, w1 := loadShort(data, start, l)
+			var w0, w1 uint64
+			if start+16 <= len(data) { // inlined fast path of loadShort
+				w0 = binary.LittleEndian.Uint64(data[start:])
+				w1 = binary.LittleEndian.Uint64(data[start+8:])
+				if l < 8 {
+					w0 &= (1 << (8 * uint(l))) - 1
+					w1 = 0
+				} else if l < 16 {
+					w1 &= (1 << (8 * uint(l-8))) - 1
+				}
+			} else {
+				w0, w1 = loadShort(data, start, l)
+			}
+			// First probe inline: with a sparse table it almost always
+			// decides.
+			if s := &g.short.slots[shortHash(w0, w1, uint64(l))>>g.short.shift]; s.gid != 0 && s.w0 == w0 && s.w1 == w1 && s.l == uint32(l) {
+				gids[i] = s.gid - 1
+				continue
+			}
 			gid, isNew := g.short.find(w0, w1, uint64(l), g.n, insert)
 			if isNew {
 				g.n++
@@ -396,7 +414,7 @@ func (t *shortTable) find(w0, w1, l uint64, next uint32, insert bool) (uint32, b
 			}
 			*s = shortSlot{w0: w0, w1: w1, l: uint32(l), gid: next + 1}
 			t.used++
-			if t.used*2 > len(t.slots) {
+			if t.used*4 > len(t.slots) {
 				t.grow()
 			}
 			return next, true
