@@ -114,6 +114,16 @@ func bindDateTrunc(args []Expr, ret arrow.DataType) (bound, error) {
 		f = func(us int64) int64 { return floorDiv(us, microsPerHour) * microsPerHour }
 	case "day":
 		f = func(us int64) int64 { return floorDiv(us, microsPerDay) * microsPerDay }
+	case "week": // ISO weeks start on Monday; 1970-01-05 was one
+		f = func(us int64) int64 {
+			d := floorDiv(us, microsPerDay)
+			return (d - (d + 3 - floorDiv(d+3, 7)*7)) * microsPerDay
+		}
+	case "quarter":
+		f = func(us int64) int64 {
+			y, m, _ := civilFromDays(floorDiv(us, microsPerDay))
+			return daysFromCivil(y, (m-1)/3*3+1, 1) * microsPerDay
+		}
 	case "month":
 		f = func(us int64) int64 {
 			y, m, _ := civilFromDays(floorDiv(us, microsPerDay))
@@ -125,7 +135,7 @@ func bindDateTrunc(args []Expr, ret arrow.DataType) (bound, error) {
 			return daysFromCivil(y, 1, 1) * microsPerDay
 		}
 	default:
-		return bound{}, fmt.Errorf("date_trunc: unknown unit %q (want second, minute, hour, day, month or year)", unit)
+		return bound{}, fmt.Errorf("date_trunc: unknown unit %q (want second, minute, hour, day, week, month, quarter or year)", unit)
 	}
 	return bound{k: func(ec *evalCtx, o []operand) (arrow.Array, error) {
 		us := temporalMicros(o[1].arr)
