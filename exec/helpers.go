@@ -9,7 +9,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
-	"github.com/apache/arrow/go/v17/arrow/compute"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec/expr"
@@ -89,46 +88,7 @@ func takeArray(ctx context.Context, mem memory.Allocator, arr arrow.Array, idx [
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if slicedBinary(arr) {
-		return takeArrayCompute(ctx, mem, arr, idx)
-	}
 	out, err := expr.TakeArray(mem, arr, idx)
-	if err != nil {
-		return nil, fmt.Errorf("take %s: %w", arr.DataType(), err)
-	}
-	return out, nil
-}
-
-// slicedBinary reports a STRING/BINARY array whose first offset is not
-// zero (a slice). expr.TakeArray (as of this commit) reads such arrays'
-// bytes relative to the slice but offsets absolutely, so they go through
-// Arrow's kernel instead. TODO: drop once expr.TakeArray handles slices.
-func slicedBinary(arr arrow.Array) bool {
-	switch a := arr.(type) {
-	case *array.String:
-		return a.Len() > 0 && a.ValueOffsets()[0] != 0
-	case *array.Binary:
-		return a.Len() > 0 && a.ValueOffsets()[0] != 0
-	}
-	return false
-}
-
-// takeArrayCompute is takeArray through Arrow's compute kernel; negative
-// indices become NULL indices, which the kernel turns into NULL values.
-func takeArrayCompute(ctx context.Context, mem memory.Allocator, arr arrow.Array, idx []int32) (arrow.Array, error) {
-	var valid []bool
-	for _, x := range idx {
-		if x < 0 {
-			valid = make([]bool, len(idx))
-			for j := range valid {
-				valid[j] = idx[j] >= 0
-			}
-			break
-		}
-	}
-	ix := newFixedArray(mem, arrow.PrimitiveTypes.Int32, idx, valid)
-	defer ix.Release()
-	out, err := compute.TakeArray(compute.WithAllocator(ctx, mem), arr, ix)
 	if err != nil {
 		return nil, fmt.Errorf("take %s: %w", arr.DataType(), err)
 	}
