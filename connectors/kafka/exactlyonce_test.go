@@ -125,10 +125,10 @@ func TestExactlyOnceKillAndRestart(t *testing.T) {
 		})
 		return done
 	}
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel2()
 	if _, err := p2.run(ctx2, 100, caughtUp); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v (offsets %v, partitions %v, ends %v)", err, p2.r.Offsets(), p2.r.Partitions(), ends)
 	}
 	if err := p2.w.Commit(ctx2, p2.r.Offsets()); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ type Reader struct {
 	topicOrd map[string]int32
 	rr       int // round-robin start among ready partitions
 	seen     map[tp]bool
+	startAt  map[tp]int64 // exact start offsets of group assignments
 	closed   bool
 	skipped  int64
 	dead     int64
@@ -58,7 +59,7 @@ type partState struct {
 
 func newReader(s *Source, bb *batchBuilder, spec exec.ScanSpec) *Reader {
 	r := &Reader{src: s, spec: spec, batch: spec.BatchSize, bb: bb,
-		parts: map[tp]*partState{}, topicOrd: map[string]int32{}, seen: map[tp]bool{}}
+		parts: map[tp]*partState{}, topicOrd: map[string]int32{}, seen: map[tp]bool{}, startAt: map[tp]int64{}}
 	if r.batch <= 0 {
 		r.batch = exec.DefaultBatchSize
 	}
@@ -175,16 +176,27 @@ func (r *Reader) adjustOffsets(_ context.Context, offs map[string]map[int32]kgo.
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for t, ps := range offs {
-		for p := range ps {
+		for p, o := range ps {
 			k := tp{t, p}
-			if r.seen[k] {
-				continue
+			exact := int64(-1)
+			if r.seen[k] || r.src.cfg.startMode == StartGroupOffsets {
+				exact = o.EpochOffset().Offset // the committed offset
+			}
+			if !r.seen[k] {
+				if off, ok := r.spec.From[offsetKey(t, p)]; ok {
+					ps[p], exact = kgo.NewOffset().At(off), off
+				} else if r.src.cfg.startMode != StartGroupOffsets {
+					ps[p] = r.src.modeOffset()
+				}
 			}
 			r.seen[k] = true
-			if off, ok := r.spec.From[offsetKey(t, p)]; ok {
-				ps[p] = kgo.NewOffset().At(off)
-			} else if r.src.cfg.startMode != StartGroupOffsets {
-				ps[p] = r.src.modeOffset()
+			// Knowing the start makes Offsets report the partition before
+			// its first record arrives.
+			if exact >= 0 {
+				r.startAt[k] = exact
+				if st := r.parts[k]; st != nil && st.next < 0 {
+					st.next = exact
+				}
 			}
 		}
 	}
@@ -196,8 +208,13 @@ func (r *Reader) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	defer r.mu.Unlock()
 	for t, ps := range assigned {
 		for _, p := range ps {
-			if _, ok := r.parts[tp{t, p}]; !ok {
-				r.parts[tp{t, p}] = &partState{id: r.partID(t, p), next: -1, end: -1}
+			k := tp{t, p}
+			if _, ok := r.parts[k]; !ok {
+				next, ok := r.startAt[k]
+				if !ok {
+					next = -1
+				}
+				r.parts[k] = &partState{id: r.partID(t, p), next: next, end: -1}
 			}
 		}
 	}
@@ -211,6 +228,7 @@ func (r *Reader) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string]
 	for t, ps := range revoked {
 		for _, p := range ps {
 			delete(r.parts, tp{t, p})
+			delete(r.startAt, tp{t, p})
 		}
 	}
 }
