@@ -50,9 +50,12 @@ func NewCSVSplitter(delim byte) *CSVSplitter {
 // quoted, the bytes consumed including the record end, and the newlines
 // consumed (for line numbers). ok is false when buf holds no complete
 // record and more input may follow (atEOF false); at EOF the rest of buf
-// is one record. An unterminated quote at EOF returns a *RowError.
+// is one record; empty buf is never a record. An unterminated quote at EOF returns a *RowError.
 func (s *CSVSplitter) Split(buf []byte, atEOF bool) (fields [][]byte, quoted []bool, n, lines int, ok bool, err error) {
 	s.fields, s.quoted = s.fields[:0], s.quoted[:0]
+	if len(buf) == 0 {
+		return nil, nil, 0, 0, false, nil
+	}
 	nl := bytes.IndexByte(buf, '\n')
 	var line []byte
 	if nl >= 0 {

@@ -61,6 +61,23 @@ func WriteCSVDelim(w io.Writer, rec arrow.Record, header bool, delim byte) error
 	return nil
 }
 
+// WriteCSVHeader writes just the header row of schema, for an output
+// that has no rows but must still name its columns.
+func WriteCSVHeader(w io.Writer, schema *arrow.Schema, delim byte) error {
+	var buf []byte
+	for i, f := range schema.Fields() {
+		if i > 0 {
+			buf = append(buf, delim)
+		}
+		buf = appendCSVField(buf, []byte(f.Name), delim, false)
+	}
+	buf = append(buf, '\n')
+	if _, err := w.Write(buf); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
+}
+
 func appendCSVField(dst, v []byte, delim byte, quoteEmpty bool) []byte {
 	needs := len(v) == 0 && quoteEmpty
 	if !needs {

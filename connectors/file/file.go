@@ -1,0 +1,414 @@
+// Package file is the 'file' connector: CSV, JSON lines and Parquet
+// sources over one file, a glob or a directory, and an atomic file sink.
+//
+// Source options: path (a file, a glob such as 'data/*.csv', or a
+// directory meaning all files in it with the format's extension, sorted),
+// format = csv | json | parquet (default from the extension), and for CSV
+// delimiter (default ','), null (the NULL marker, default empty), header
+// (default true), plus on_error = fail | skip | null (default fail).
+//
+// Bad rows: with on_error = fail a bad value stops the scan with
+// `sales.csv:123: column "value": cannot parse "abc" as BIGINT` (the line
+// number is 1-based and counts the header line); skip drops the row, null
+// sets the bad value to NULL. The counts are in Reader.Stats, which the
+// CLI prints on stderr (assert the SourceReader to StatsReader).
+package file
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/connectors/format"
+	"github.com/sluicesql/sluice/exec"
+)
+
+func init() {
+	connectors.RegisterSource("file", func(opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
+		return NewSource(opts, declared)
+	})
+	connectors.RegisterSink("file", func(opts connectors.Options) (exec.Sink, error) {
+		return NewSink(opts)
+	})
+}
+
+// Format names.
+const (
+	FormatCSV     = "csv"
+	FormatJSON    = "json"
+	FormatParquet = "parquet"
+)
+
+// Options are the parsed source options.
+type Options struct {
+	Path    string
+	Format  string
+	CSV     format.CSVOptions
+	OnError format.ErrorPolicy
+}
+
+// ParseOptions reads the WITH options of a file source or sink.
+func ParseOptions(opts connectors.Options) (Options, error) {
+	o := Options{Path: opts["path"], Format: strings.ToLower(opts["format"])}
+	if o.Path == "" {
+		return o, fmt.Errorf("file connector: the path option is required")
+	}
+	if o.Format == "" {
+		o.Format = formatFromExt(o.Path)
+		if o.Format == "" {
+			return o, fmt.Errorf("file connector: cannot tell the format of %q; set format = 'csv', 'json' or 'parquet'", o.Path)
+		}
+	}
+	switch o.Format {
+	case FormatCSV, FormatJSON, FormatParquet:
+	case "jsonl", "ndjson":
+		o.Format = FormatJSON
+	default:
+		return o, fmt.Errorf("file connector: unknown format %q (want csv, json or parquet)", o.Format)
+	}
+	o.CSV = format.CSVOptions{Delimiter: ',', Header: true, Null: opts["null"]}
+	if d, ok := opts["delimiter"]; ok {
+		if d == `\t` || d == "tab" {
+			d = "\t"
+		}
+		if len(d) != 1 {
+			return o, fmt.Errorf("file connector: delimiter must be one byte, not %q", d)
+		}
+		o.CSV.Delimiter = rune(d[0])
+	}
+	if h, ok := opts["header"]; ok {
+		b, err := strconv.ParseBool(h)
+		if err != nil {
+			return o, fmt.Errorf("file connector: header must be true or false, not %q", h)
+		}
+		o.CSV.Header = b
+	}
+	p, err := format.ParseErrorPolicy(opts["on_error"])
+	if err != nil {
+		return o, fmt.Errorf("file connector: %w", err)
+	}
+	o.OnError = p
+	return o, nil
+}
+
+func formatFromExt(path string) string {
+	p := strings.TrimSuffix(strings.ToLower(path), "/")
+	switch {
+	case strings.HasSuffix(p, ".csv"), strings.HasSuffix(p, ".tsv"), strings.HasSuffix(p, ".csv*"):
+		return FormatCSV
+	case strings.HasSuffix(p, ".json"), strings.HasSuffix(p, ".jsonl"), strings.HasSuffix(p, ".ndjson"):
+		return FormatJSON
+	case strings.HasSuffix(p, ".parquet"), strings.HasSuffix(p, ".pq"):
+		return FormatParquet
+	}
+	return ""
+}
+
+func extsOf(f string) []string {
+	switch f {
+	case FormatCSV:
+		return []string{".csv", ".tsv"}
+	case FormatJSON:
+		return []string{".json", ".jsonl", ".ndjson"}
+	}
+	return []string{".parquet", ".pq"}
+}
+
+// expand lists the files a path option names, sorted.
+func expand(path, fmtName string) ([]string, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("file connector: %w", err)
+		}
+		var files []string
+		for _, e := range ents {
+			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			for _, x := range extsOf(fmtName) {
+				if strings.HasSuffix(strings.ToLower(e.Name()), x) {
+					files = append(files, filepath.Join(path, e.Name()))
+					break
+				}
+			}
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("file connector: no %s files in directory %s", fmtName, path)
+		}
+		return files, nil
+	}
+	if strings.ContainsAny(path, "*?[") {
+		files, err := filepath.Glob(path)
+		if err != nil {
+			return nil, fmt.Errorf("file connector: bad glob %q: %w", path, err)
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("file connector: no files match %s", path)
+		}
+		sort.Strings(files)
+		return files, nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("file connector: %w", err)
+	}
+	return []string{path}, nil
+}
+
+// Source is a file source. Files are listed when the source is made, so
+// the schema is known before the query is planned.
+type Source struct {
+	opts   Options
+	files  []string
+	schema *arrow.Schema
+}
+
+var _ exec.Source = (*Source)(nil)
+
+// NewSource opens a file source; declared is the CREATE SOURCE schema or
+// nil to infer it from the first file.
+func NewSource(opts connectors.Options, declared *arrow.Schema) (*Source, error) {
+	o, err := ParseOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	files, err := expand(o.Path, o.Format)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{opts: o, files: files, schema: declared}
+	if s.schema == nil {
+		if s.schema, err = s.infer(files[0]); err != nil {
+			return nil, err
+		}
+	} else if o.Format == FormatParquet {
+		// Fail early when a declared column is not in the file.
+		if _, err := parquetColumns(files[0], declared); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Source) infer(path string) (*arrow.Schema, error) {
+	switch s.opts.Format {
+	case FormatCSV:
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("file connector: %w", err)
+		}
+		defer f.Close()
+		sch, err := format.InferCSV(f, s.opts.CSV)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return sch, nil
+	case FormatJSON:
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("file connector: %w", err)
+		}
+		defer f.Close()
+		buf := make([]byte, 1<<20)
+		n, err := io.ReadFull(f, buf)
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return nil, fmt.Errorf("file connector: %w", err)
+		}
+		lines := strings.Split(string(buf[:n]), "\n")
+		if n == len(buf) && len(lines) > 1 {
+			lines = lines[:len(lines)-1] // the last line may be cut off
+		}
+		bl := make([][]byte, len(lines))
+		for i, l := range lines {
+			bl[i] = []byte(l)
+		}
+		sch, err := format.InferJSON(bl)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return sch, nil
+	}
+	return inferParquet(path)
+}
+
+// Schema is the declared or inferred schema.
+func (s *Source) Schema() *arrow.Schema { return s.schema }
+
+// Bounded is true: a scan ends at the end of the last file.
+func (s *Source) Bounded() bool { return true }
+
+// Files lists the files the source reads, in order.
+func (s *Source) Files() []string { return s.files }
+
+// Open starts a scan of every file in order.
+func (s *Source) Open(ctx context.Context, mem memory.Allocator, spec exec.ScanSpec) (exec.SourceReader, error) {
+	if spec.BatchSize <= 0 {
+		spec.BatchSize = exec.DefaultBatchSize
+	}
+	cols := spec.Columns
+	if cols == nil {
+		cols = make([]int, s.schema.NumFields())
+		for i := range cols {
+			cols[i] = i
+		}
+	}
+	for _, c := range cols {
+		if c < 0 || c >= s.schema.NumFields() {
+			return nil, fmt.Errorf("file connector: column index %d out of range", c)
+		}
+	}
+	spec.Columns = cols
+	return &Reader{src: s, mem: mem, spec: spec, offsets: exec.Offsets{}}, nil
+}
+
+// Stats are a scan's counters, for the CLI's stderr summary and EXPLAIN
+// ANALYZE.
+type Stats struct {
+	Rows             int64 // rows returned
+	Skipped          int64 // bad rows dropped (on_error = skip)
+	Nulled           int64 // bad values set to NULL (on_error = null)
+	RowGroupsRead    int64 // Parquet row groups decoded
+	RowGroupsSkipped int64 // Parquet row groups skipped by statistics
+}
+
+// StatsReader is implemented by readers that count bad rows and skipped
+// data; the CLI asserts a SourceReader to it.
+type StatsReader interface {
+	Stats() Stats
+}
+
+// fileReader reads one file; next returns io.EOF at its end.
+type fileReader interface {
+	next(ctx context.Context) (arrow.Record, error)
+	consumed() int64 // data records consumed so far, bad ones included
+	stats() Stats
+	close() error
+}
+
+// Reader reads a file source's files one after the other.
+type Reader struct {
+	src     *Source
+	mem     memory.Allocator
+	spec    exec.ScanSpec
+	fi      int
+	cur     fileReader
+	offsets exec.Offsets
+	done    Stats // stats of finished files
+	closed  bool
+}
+
+var (
+	_ exec.SourceReader = (*Reader)(nil)
+	_ StatsReader       = (*Reader)(nil)
+)
+
+func (r *Reader) openFile(path string) (fileReader, error) {
+	skip := r.spec.From["file:"+path]
+	switch r.src.opts.Format {
+	case FormatCSV:
+		return openCSV(r.mem, path, r.src.schema, r.src.opts, r.spec, skip)
+	case FormatJSON:
+		return openJSON(r.mem, path, r.src.schema, r.src.opts, r.spec, skip)
+	}
+	return openParquet(r.mem, path, r.src.schema, r.spec, skip)
+}
+
+// Next returns the next batch, io.EOF after the last file.
+func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
+	for {
+		if r.closed {
+			return exec.Batch{}, io.EOF
+		}
+		if err := ctx.Err(); err != nil {
+			return exec.Batch{}, err
+		}
+		if r.cur == nil {
+			if r.fi >= len(r.src.files) {
+				return exec.Batch{}, io.EOF
+			}
+			fr, err := r.openFile(r.src.files[r.fi])
+			if err != nil {
+				return exec.Batch{}, err
+			}
+			r.cur = fr
+		}
+		rec, err := r.cur.next(ctx)
+		path := r.src.files[r.fi]
+		r.offsets["file:"+path] = r.cur.consumed()
+		if err == io.EOF {
+			r.finishFile()
+			continue
+		}
+		if err != nil {
+			return exec.Batch{}, err
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		r.done.Rows += rec.NumRows()
+		return exec.Batch{Record: rec}, nil
+	}
+}
+
+func (r *Reader) finishFile() {
+	s := r.cur.stats()
+	r.done.Skipped += s.Skipped
+	r.done.Nulled += s.Nulled
+	r.done.RowGroupsRead += s.RowGroupsRead
+	r.done.RowGroupsSkipped += s.RowGroupsSkipped
+	_ = r.cur.close()
+	r.cur = nil
+	r.fi++
+}
+
+// Stats returns the scan's counters so far.
+func (r *Reader) Stats() Stats {
+	s := r.done
+	if r.cur != nil {
+		c := r.cur.stats()
+		s.Skipped += c.Skipped
+		s.Nulled += c.Nulled
+		s.RowGroupsRead += c.RowGroupsRead
+		s.RowGroupsSkipped += c.RowGroupsSkipped
+	}
+	return s
+}
+
+// Skipped is the number of bad rows dropped under on_error = skip.
+func (r *Reader) Skipped() int64 { return r.Stats().Skipped }
+
+// Offsets maps "file:<path>" to the data rows consumed from that file.
+func (r *Reader) Offsets() exec.Offsets {
+	out := make(exec.Offsets, len(r.offsets))
+	for k, v := range r.offsets {
+		out[k] = v
+	}
+	return out
+}
+
+// Partitions is [0]: files are read in order as one partition.
+func (r *Reader) Partitions() []int32 { return []int32{0} }
+
+// Close stops the scan; idempotent.
+func (r *Reader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.cur != nil {
+		err := r.cur.close()
+		r.cur = nil
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,457 @@
+package file
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/parquet-go/parquet-go"
+	pqformat "github.com/parquet-go/parquet-go/format"
+
+	"github.com/sluicesql/sluice/connectors/format"
+	"github.com/sluicesql/sluice/exec"
+)
+
+// pqKind is how a Parquet leaf column converts to Arrow.
+type pqKind uint8
+
+const (
+	pqInt64 pqKind = iota
+	pqInt32
+	pqDouble
+	pqFloat
+	pqBool
+	pqString
+	pqTimestamp
+	pqDate
+	pqDecimal
+)
+
+// pqCol is one top-level leaf column of a Parquet file.
+type pqCol struct {
+	name   string
+	leaf   int // leaf column index in the row groups
+	kind   pqKind
+	phys   parquet.Kind
+	typ    arrow.DataType
+	maxDef int
+	tsMul  int64 // file unit → microseconds: multiply (>0) or divide (<0)
+	scale  int32
+}
+
+func openParquetFile(path string) (*os.File, *parquet.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("file connector: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("file connector: %w", err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: not a readable parquet file: %w", path, err)
+	}
+	return f, pf, nil
+}
+
+// fileColumns maps the file's flat leaf columns to Arrow types; nested
+// columns are left out (they are not supported yet).
+func fileColumns(pf *parquet.File) []pqCol {
+	var cols []pqCol
+	for _, c := range pf.Root().Columns() {
+		if !c.Leaf() || c.Repeated() {
+			continue
+		}
+		pc := pqCol{name: c.Name(), leaf: c.Index(), maxDef: c.MaxDefinitionLevel(), phys: c.Type().Kind()}
+		lt := c.Type().LogicalType()
+		var lv pqformat.LogicalTypeValue
+		if lt != nil {
+			lv = lt.Value
+		}
+		ok := true
+		switch l := lv.(type) {
+		case *pqformat.TimestampType:
+			pc.kind, pc.typ = pqTimestamp, format.TimestampType
+			switch l.Unit.Value.(type) {
+			case *pqformat.MilliSeconds:
+				pc.tsMul = 1000
+			case *pqformat.NanoSeconds:
+				pc.tsMul = -1000
+			default:
+				pc.tsMul = 1
+			}
+		case *pqformat.DateType:
+			pc.kind, pc.typ = pqDate, arrow.FixedWidthTypes.Date32
+		case *pqformat.DecimalType:
+			pc.kind, pc.scale = pqDecimal, l.Scale
+			pc.typ = &arrow.Decimal128Type{Precision: l.Precision, Scale: l.Scale}
+		default:
+			switch pc.phys {
+			case parquet.Int64:
+				pc.kind, pc.typ = pqInt64, arrow.PrimitiveTypes.Int64
+			case parquet.Int32:
+				pc.kind, pc.typ = pqInt32, arrow.PrimitiveTypes.Int32
+			case parquet.Double:
+				pc.kind, pc.typ = pqDouble, arrow.PrimitiveTypes.Float64
+			case parquet.Float:
+				pc.kind, pc.typ = pqFloat, arrow.PrimitiveTypes.Float64
+			case parquet.Boolean:
+				pc.kind, pc.typ = pqBool, arrow.FixedWidthTypes.Boolean
+			case parquet.ByteArray:
+				pc.kind, pc.typ = pqString, arrow.BinaryTypes.String
+			default:
+				ok = false
+			}
+		}
+		if pc.kind == pqDecimal && pc.phys != parquet.Int32 && pc.phys != parquet.Int64 &&
+			pc.phys != parquet.FixedLenByteArray && pc.phys != parquet.ByteArray {
+			ok = false
+		}
+		if ok {
+			cols = append(cols, pc)
+		}
+	}
+	return cols
+}
+
+func inferParquet(path string) (*arrow.Schema, error) {
+	f, pf, err := openParquetFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cols := fileColumns(pf)
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("%s: no readable columns", path)
+	}
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = arrow.Field{Name: c.name, Type: c.typ, Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
+// parquetColumns matches the schema's columns to the file's by name
+// (case-insensitive); the types must agree.
+func parquetColumns(path string, schema *arrow.Schema) ([]pqCol, error) {
+	f, pf, err := openParquetFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return matchColumns(path, fileColumns(pf), schema)
+}
+
+func matchColumns(path string, have []pqCol, schema *arrow.Schema) ([]pqCol, error) {
+	out := make([]pqCol, schema.NumFields())
+	for i, fld := range schema.Fields() {
+		found := false
+		for _, c := range have {
+			if strings.EqualFold(c.name, fld.Name) {
+				if !arrow.TypeEqual(c.typ, fld.Type) {
+					return nil, fmt.Errorf("%s: column %q is %s in the file, not %s", path, fld.Name, format.SQLTypeName(c.typ), format.SQLTypeName(fld.Type))
+				}
+				out[i], found = c, true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("%s: column %q is not in the file", path, fld.Name)
+		}
+	}
+	return out, nil
+}
+
+type parquetReader struct {
+	mem     memory.Allocator
+	path    string
+	f       *os.File
+	pf      *parquet.File
+	all     []pqCol // by schema column
+	cols    []int   // schema columns to read
+	out     *arrow.Schema
+	filters []exec.Predicate
+	batch   int
+	skip    int64
+	rg      int          // next row group
+	cur     arrow.Record // current row group, sliced into batches
+	off     int64
+	rows    int64 // rows consumed
+	st      Stats
+}
+
+func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec exec.ScanSpec, skip int64) (*parquetReader, error) {
+	f, pf, err := openParquetFile(path)
+	if err != nil {
+		return nil, err
+	}
+	all, err := matchColumns(path, fileColumns(pf), schema)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	fields := make([]arrow.Field, len(spec.Columns))
+	for i, c := range spec.Columns {
+		fields[i] = schema.Field(c)
+	}
+	return &parquetReader{mem: mem, path: path, f: f, pf: pf, all: all, cols: spec.Columns,
+		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip}, nil
+}
+
+func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
+	for {
+		if r.cur != nil && r.off < r.cur.NumRows() {
+			end := min(r.off+int64(r.batch), r.cur.NumRows())
+			rec := r.cur.NewSlice(r.off, end)
+			r.rows += end - r.off
+			r.off = end
+			return rec, nil
+		}
+		if r.cur != nil {
+			r.cur.Release()
+			r.cur = nil
+		}
+		groups := r.pf.RowGroups()
+		if r.rg >= len(groups) {
+			return nil, io.EOF
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		g := groups[r.rg]
+		r.rg++
+		n := g.NumRows()
+		if r.skip >= n {
+			r.skip -= n
+			r.rows += n
+			continue
+		}
+		if r.canSkip(g) {
+			r.st.RowGroupsSkipped++
+			r.rows += n
+			continue
+		}
+		rec, err := r.readGroup(g)
+		if err != nil {
+			return nil, err
+		}
+		r.st.RowGroupsRead++
+		r.cur, r.off = rec, r.skip
+		r.rows += r.skip
+		r.skip = 0
+	}
+}
+
+// readGroup decodes the projected column chunks of one row group.
+func (r *parquetReader) readGroup(g parquet.RowGroup) (arrow.Record, error) {
+	chunks := g.ColumnChunks()
+	arrs := make([]arrow.Array, 0, len(r.cols))
+	defer func() {
+		for _, a := range arrs {
+			a.Release()
+		}
+	}()
+	for _, c := range r.cols {
+		pc := r.all[c]
+		a, err := readChunk(r.mem, chunks[pc.leaf], &pc, g.NumRows())
+		if err != nil {
+			return nil, fmt.Errorf("%s: column %q: %w", r.path, pc.name, err)
+		}
+		arrs = append(arrs, a)
+	}
+	return array.NewRecord(r.out, arrs, g.NumRows()), nil
+}
+
+func (r *parquetReader) consumed() int64 { return r.rows }
+func (r *parquetReader) stats() Stats    { return r.st }
+
+func (r *parquetReader) close() error {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	return r.f.Close()
+}
+
+// canSkip reports whether a row group's statistics prove that no row can
+// satisfy one of the pushed-down predicates.
+func (r *parquetReader) canSkip(g parquet.RowGroup) bool {
+	chunks := g.ColumnChunks()
+	for _, p := range r.filters {
+		if p.Column < 0 || p.Column >= len(r.all) {
+			continue
+		}
+		pc := r.all[p.Column]
+		fc, ok := chunks[pc.leaf].(*parquet.FileColumnChunk)
+		if !ok {
+			continue
+		}
+		switch p.Op {
+		case "is_null":
+			if fc.NullCount() == 0 && hasStats(fc) {
+				return true
+			}
+			continue
+		case "is_not_null":
+			if hasStats(fc) && fc.NullCount() == g.NumRows() {
+				return true
+			}
+			continue
+		}
+		lo, hi, ok := fc.Bounds()
+		if !ok || p.Value == nil {
+			continue
+		}
+		cmpLo, ok1 := compareStat(&pc, lo, p.Value)
+		cmpHi, ok2 := compareStat(&pc, hi, p.Value)
+		if !ok1 || !ok2 {
+			continue
+		}
+		switch p.Op {
+		case "eq":
+			if cmpLo > 0 || cmpHi < 0 {
+				return true
+			}
+		case "lt":
+			if cmpLo >= 0 {
+				return true
+			}
+		case "le":
+			if cmpLo > 0 {
+				return true
+			}
+		case "gt":
+			if cmpHi <= 0 {
+				return true
+			}
+		case "ge":
+			if cmpHi < 0 {
+				return true
+			}
+		case "ne":
+			if cmpLo == 0 && cmpHi == 0 && fc.NullCount() == 0 && hasStats(fc) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasStats(fc *parquet.FileColumnChunk) bool {
+	_, _, ok := fc.Bounds()
+	return ok
+}
+
+// compareStat compares a statistics value with a predicate value: -1, 0
+// or 1, and false when they cannot be compared (then nothing is skipped).
+func compareStat(pc *pqCol, s parquet.Value, v any) (int, bool) {
+	if s.IsNull() {
+		return 0, false
+	}
+	switch pc.kind {
+	case pqInt64, pqInt32:
+		x, ok := v.(int64)
+		if !ok {
+			if f, isF := v.(float64); isF {
+				return cmpFloat(float64(statInt(s)), f), true
+			}
+			return 0, false
+		}
+		return cmpInt(statInt(s), x), true
+	case pqDouble, pqFloat:
+		var x float64
+		switch t := v.(type) {
+		case float64:
+			x = t
+		case int64:
+			x = float64(t)
+		default:
+			return 0, false
+		}
+		if pc.kind == pqFloat {
+			return cmpFloat(float64(s.Float()), x), true
+		}
+		return cmpFloat(s.Double(), x), true
+	case pqString:
+		x, ok := v.(string)
+		if !ok {
+			return 0, false
+		}
+		return bytes.Compare(s.ByteArray(), []byte(x)), true
+	case pqTimestamp:
+		x, ok := v.(arrow.Timestamp)
+		if !ok {
+			return 0, false
+		}
+		return cmpInt(tsMicros(s.Int64(), pc.tsMul), int64(x)), true
+	case pqDate:
+		x, ok := v.(arrow.Date32)
+		if !ok {
+			return 0, false
+		}
+		return cmpInt(int64(s.Int32()), int64(x)), true
+	}
+	return 0, false
+}
+
+func statInt(s parquet.Value) int64 {
+	if s.Kind() == parquet.Int32 {
+		return int64(s.Int32())
+	}
+	return s.Int64()
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func tsMicros(v, mul int64) int64 {
+	if mul > 0 {
+		return v * mul
+	}
+	q := v / -mul
+	if v%(-mul) < 0 {
+		q--
+	}
+	return q
+}
+
+// decimalFromBE converts a big-endian two's complement integer.
+func decimalFromBE(b []byte) decimal128.Num {
+	var hi, lo uint64
+	neg := len(b) > 0 && b[0]&0x80 != 0
+	if neg {
+		hi, lo = ^uint64(0), ^uint64(0)
+	}
+	for _, c := range b {
+		hi = hi<<8 | lo>>56
+		lo = lo<<8 | uint64(c)
+	}
+	return decimal128.New(int64(hi), lo)
+}

@@ -1,0 +1,166 @@
+package file
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/parquet-go/parquet-go"
+)
+
+// orderedGroup is a Parquet group whose fields keep the Arrow column
+// order; parquet.Group is a map and would sort them by name.
+type orderedGroup struct {
+	parquet.Group
+	fields []parquet.Field
+}
+
+func (g *orderedGroup) Fields() []parquet.Field { return g.fields }
+
+type namedField struct {
+	parquet.Node
+	name string
+}
+
+func (f namedField) Name() string { return f.name }
+
+// Value is only used by parquet-go's reflection-based writers, which the
+// sink does not use.
+func (f namedField) Value(base reflect.Value) reflect.Value { return reflect.Value{} }
+
+// parquetSchema maps an Arrow schema to Parquet: every column optional
+// (NULLs), timestamps as microseconds, decimals as 16-byte fixed arrays.
+func parquetSchema(schema *arrow.Schema) (*parquet.Schema, error) {
+	g := &orderedGroup{Group: parquet.Group{}}
+	for _, f := range schema.Fields() {
+		var n parquet.Node
+		switch t := f.Type.(type) {
+		case *arrow.StringType:
+			n = parquet.String()
+		case *arrow.Int64Type:
+			n = parquet.Int(64)
+		case *arrow.Int32Type:
+			n = parquet.Int(32)
+		case *arrow.Int16Type, *arrow.Int8Type:
+			n = parquet.Int(32)
+		case *arrow.Float64Type, *arrow.Float32Type:
+			n = parquet.Leaf(parquet.DoubleType)
+		case *arrow.BooleanType:
+			n = parquet.Leaf(parquet.BooleanType)
+		case *arrow.TimestampType:
+			n = parquet.Timestamp(parquet.Microsecond)
+		case *arrow.Date32Type:
+			n = parquet.Date()
+		case *arrow.Decimal128Type:
+			n = parquet.Decimal(int(t.Scale), int(t.Precision), parquet.FixedLenByteArrayType(16))
+		default:
+			return nil, fmt.Errorf("parquet sink: column %q: type %s is not supported", f.Name, f.Type)
+		}
+		n = parquet.Optional(n)
+		g.Group[f.Name] = n
+		g.fields = append(g.fields, namedField{Node: n, name: f.Name})
+	}
+	return parquet.NewSchema("sluice", g), nil
+}
+
+// parquetEncoder writes records as Parquet rows.
+type parquetEncoder struct {
+	w    *parquet.Writer
+	rows []parquet.Row
+	vals []parquet.Value
+}
+
+func newParquetEncoder(out io.Writer, schema *arrow.Schema, rowGroupRows int64) (*parquetEncoder, error) {
+	ps, err := parquetSchema(schema)
+	if err != nil {
+		return nil, err
+	}
+	opts := []parquet.WriterOption{ps}
+	if rowGroupRows > 0 {
+		opts = append(opts, parquet.MaxRowsPerRowGroup(rowGroupRows))
+	}
+	return &parquetEncoder{w: parquet.NewWriter(out, opts...)}, nil
+}
+
+func (e *parquetEncoder) write(rec arrow.Record) error {
+	nr, nc := int(rec.NumRows()), int(rec.NumCols())
+	if cap(e.vals) < nr*nc {
+		e.vals = make([]parquet.Value, nr*nc)
+	}
+	vals := e.vals[:nr*nc]
+	for c, col := range rec.Columns() {
+		for r := 0; r < nr; r++ {
+			vals[r*nc+c] = parquetValue(col, r, c)
+		}
+	}
+	e.rows = e.rows[:0]
+	for r := 0; r < nr; r++ {
+		e.rows = append(e.rows, parquet.Row(vals[r*nc:(r+1)*nc:(r+1)*nc]))
+	}
+	if _, err := e.w.WriteRows(e.rows); err != nil {
+		return fmt.Errorf("parquet sink: %w", err)
+	}
+	return nil
+}
+
+func parquetValue(col arrow.Array, r, c int) parquet.Value {
+	if col.IsNull(r) {
+		return parquet.NullValue().Level(0, 0, c)
+	}
+	var v parquet.Value
+	switch a := col.(type) {
+	case *array.String:
+		v = parquet.ByteArrayValue([]byte(a.Value(r)))
+	case *array.Int64:
+		v = parquet.Int64Value(a.Value(r))
+	case *array.Int32:
+		v = parquet.Int32Value(a.Value(r))
+	case *array.Int16:
+		v = parquet.Int32Value(int32(a.Value(r)))
+	case *array.Int8:
+		v = parquet.Int32Value(int32(a.Value(r)))
+	case *array.Float64:
+		v = parquet.DoubleValue(a.Value(r))
+	case *array.Float32:
+		v = parquet.DoubleValue(float64(a.Value(r)))
+	case *array.Boolean:
+		v = parquet.BooleanValue(a.Value(r))
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		var us int64
+		switch unit {
+		case arrow.Second:
+			us = int64(a.Value(r)) * 1e6
+		case arrow.Millisecond:
+			us = int64(a.Value(r)) * 1e3
+		case arrow.Nanosecond:
+			us = tsMicros(int64(a.Value(r)), -1000)
+		default:
+			us = int64(a.Value(r))
+		}
+		v = parquet.Int64Value(us)
+	case *array.Date32:
+		v = parquet.Int32Value(int32(a.Value(r)))
+	case *array.Decimal128:
+		n := a.Value(r)
+		var b [16]byte
+		hi, lo := uint64(n.HighBits()), n.LowBits()
+		for i := 0; i < 8; i++ {
+			b[7-i] = byte(hi >> (8 * i))
+			b[15-i] = byte(lo >> (8 * i))
+		}
+		v = parquet.FixedLenByteArrayValue(b[:])
+	default:
+		return parquet.NullValue().Level(0, 0, c)
+	}
+	return v.Level(0, 1, c)
+}
+
+func (e *parquetEncoder) finish() error {
+	if err := e.w.Close(); err != nil {
+		return fmt.Errorf("parquet sink: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+package file
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/connectors/format"
+	"github.com/sluicesql/sluice/exec"
+)
+
+// chunkBuf reads a file in large chunks; records are parsed straight out
+// of the buffer, so no line is copied.
+type chunkBuf struct {
+	f    *os.File
+	buf  []byte
+	pos  int // start of unread data
+	end  int // end of valid data
+	eof  bool
+	line int64 // 1-based line number of buf[pos]
+}
+
+const chunkSize = 4 << 20
+
+func newChunkBuf(path string) (*chunkBuf, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("file connector: %w", err)
+	}
+	return &chunkBuf{f: f, buf: make([]byte, chunkSize), line: 1}, nil
+}
+
+// data is the unread part of the buffer.
+func (c *chunkBuf) data() []byte { return c.buf[c.pos:c.end] }
+
+// fill reads more input after moving unread data to the front, growing
+// the buffer when one record fills it.
+func (c *chunkBuf) fill() error {
+	if c.eof {
+		return io.EOF
+	}
+	if c.pos > 0 {
+		copy(c.buf, c.buf[c.pos:c.end])
+		c.end -= c.pos
+		c.pos = 0
+	}
+	if c.end == len(c.buf) {
+		nb := make([]byte, 2*len(c.buf))
+		copy(nb, c.buf[:c.end])
+		c.buf = nb
+	}
+	n, err := c.f.Read(c.buf[c.end:])
+	c.end += n
+	if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+		c.eof = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("file connector: %w", err)
+	}
+	return nil
+}
+
+func (c *chunkBuf) close() error { return c.f.Close() }
+
+type csvReader struct {
+	path    string
+	cb      *chunkBuf
+	dec     *format.CSVDecoder
+	split   *format.CSVSplitter
+	batch   int
+	skip    int64 // records to pass over (resume)
+	records int64 // data records consumed
+	header  bool  // header record still to read
+	done    bool
+}
+
+func openCSV(mem memory.Allocator, path string, schema *arrow.Schema, o Options, spec exec.ScanSpec, skip int64) (*csvReader, error) {
+	cb, err := newChunkBuf(path)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := format.NewCSVDecoder(mem, schema, o.CSV)
+	if err != nil {
+		cb.close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := dec.SetColumns(spec.Columns); err != nil {
+		dec.Release()
+		cb.close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	dec.SetOnError(o.OnError)
+	return &csvReader{path: path, cb: cb, dec: dec, split: format.NewCSVSplitter(byte(o.CSV.Delimiter)),
+		batch: spec.BatchSize, skip: skip, header: o.CSV.Header}, nil
+}
+
+func (r *csvReader) next(ctx context.Context) (arrow.Record, error) {
+	if r.done {
+		return nil, io.EOF
+	}
+	checked := 0
+	for r.dec.Len() < r.batch {
+		data := r.cb.data()
+		fields, quoted, n, lines, ok, err := r.split.Split(data, r.cb.eof)
+		if err != nil {
+			return nil, r.fail(err)
+		}
+		if !ok {
+			if r.cb.eof && len(data) == 0 {
+				r.done = true
+				break
+			}
+			if err := r.cb.fill(); err != nil {
+				return nil, err
+			}
+			if checked++; checked&15 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		line := r.cb.line
+		r.cb.pos += n
+		r.cb.line += int64(lines)
+		if len(fields) == 1 && len(fields[0]) == 0 && !quoted[0] {
+			continue // blank line
+		}
+		if r.header {
+			r.header = false
+			// Map declared columns by the header's names when they are all
+			// there; otherwise the columns are positional.
+			hdr := make([][]byte, len(fields))
+			for i, f := range fields {
+				hdr[i] = append([]byte(nil), f...)
+			}
+			_ = r.dec.MapHeader(hdr)
+			continue
+		}
+		r.records++
+		if r.records <= r.skip {
+			continue
+		}
+		if err := r.dec.AppendFields(fields, quoted); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", r.path, line, err)
+		}
+	}
+	return r.dec.NewRecord(), nil
+}
+
+func (r *csvReader) fail(err error) error {
+	return fmt.Errorf("%s:%d: %w", r.path, r.cb.line, err)
+}
+
+func (r *csvReader) consumed() int64 { return r.records }
+
+func (r *csvReader) stats() Stats {
+	return Stats{Skipped: r.dec.Skipped(), Nulled: r.dec.Nulled()}
+}
+
+func (r *csvReader) close() error {
+	r.dec.Release()
+	return r.cb.close()
+}
+
+type jsonReader struct {
+	path    string
+	cb      *chunkBuf
+	dec     *format.JSONDecoder
+	batch   int
+	skip    int64
+	records int64
+	done    bool
+}
+
+func openJSON(mem memory.Allocator, path string, schema *arrow.Schema, o Options, spec exec.ScanSpec, skip int64) (*jsonReader, error) {
+	cb, err := newChunkBuf(path)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := format.NewJSONDecoder(mem, schema)
+	if err != nil {
+		cb.close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := dec.SetColumns(spec.Columns); err != nil {
+		dec.Release()
+		cb.close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	dec.SetOnError(o.OnError)
+	return &jsonReader{path: path, cb: cb, dec: dec, batch: spec.BatchSize, skip: skip}, nil
+}
+
+func (r *jsonReader) next(ctx context.Context) (arrow.Record, error) {
+	if r.done {
+		return nil, io.EOF
+	}
+	for r.dec.Len() < r.batch {
+		data := r.cb.data()
+		nl := bytes.IndexByte(data, '\n')
+		var line []byte
+		n := nl + 1
+		switch {
+		case nl >= 0:
+			line = data[:nl]
+		case r.cb.eof:
+			if len(data) == 0 {
+				r.done = true
+				return r.dec.NewRecord(), nil
+			}
+			line, n = data, len(data)
+		default:
+			if err := r.cb.fill(); err != nil {
+				return nil, err
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		lineNo := r.cb.line
+		r.cb.pos += n
+		r.cb.line++
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		r.records++
+		if r.records <= r.skip {
+			continue
+		}
+		if err := r.dec.Append(line); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", r.path, lineNo, err)
+		}
+	}
+	return r.dec.NewRecord(), nil
+}
+
+func (r *jsonReader) consumed() int64 { return r.records }
+
+func (r *jsonReader) stats() Stats {
+	return Stats{Skipped: r.dec.Skipped(), Nulled: r.dec.Nulled()}
+}
+
+func (r *jsonReader) close() error {
+	r.dec.Release()
+	return r.cb.close()
+}
