@@ -330,4 +330,3 @@ func (w *SinkWriter) Close() error {
 	w.abort()
 	return nil
 }
-
