@@ -11,8 +11,6 @@ import (
 	"github.com/sluicesql/sluice/exec/expr"
 )
 
-
-
 func TestRunContinuousEmitsChangesAsBatchesArrive(t *testing.T) {
 	mem := checkedMem(t)
 	g, err := NewGroupAggregate(mem, kvSchema, []GroupKey{{Expr: col(kvSchema, 0), Name: "k"}},
