@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func BenchmarkKafkaPassthrough(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			parts := map[int32]kgo.Offset{}
 			ends.Each(func(o kadm.ListedOffset) { parts[o.Partition] = kgo.NewOffset().AtStart() })
-			c, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"in": parts}),
+			c, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(addr, ",")...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"in": parts}),
 				kgo.DefaultProduceTopic("out"), kgo.ProducerLinger(5*time.Millisecond))
 			if err != nil {
 				b.Fatal(err)

@@ -81,3 +81,41 @@ func TestBrokerRestart(t *testing.T) {
 		t.Fatalf("read %d records: duplicated %v, missing %v", len(got), first(dups), first(missing))
 	}
 }
+
+// TestPartitionMoved moves partition leadership to another broker
+// mid-stream: the client follows the new leader without loss.
+func TestPartitionMoved(t *testing.T) {
+	mem := checkedMem(t)
+	c, addr := newCluster(t, map[string]int32{"t": 2}, kfake.NumBrokers(2))
+	batch := func(from, to int) {
+		// A fresh producer each time: this tests the reader's client.
+		cl := manualClient(t, addr)
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, rec("t", int32(i%2), fmt.Sprintf("%03d", i)))
+		}
+		produceTo(t, cl, recs...)
+	}
+	batch(0, 50)
+	r := openSource(t, mem, opts("topic", "t", "brokers", addr, "format", "raw"), nil, exec.ScanSpec{BatchSize: 10, Linger: time.Millisecond})
+	got := readN(t, r, 50, 10*time.Second)
+	for p := int32(0); p < 2; p++ {
+		to := int32(0)
+		if c.LeaderFor("t", p) == 0 {
+			to = 1
+		}
+		if err := c.MoveTopicPartition("t", p, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch(50, 100)
+	got = append(got, readN(t, r, 50, 20*time.Second)...)
+	var want []string
+	for i := 0; i < 100; i++ {
+		want = append(want, fmt.Sprintf("%03d", i))
+	}
+	if got := sorted(got...); !equal(got, want) {
+		dups, missing := diff(got, want)
+		t.Fatalf("read %d: duplicated %v, missing %v", len(got), first(dups), first(missing))
+	}
+}

@@ -38,8 +38,9 @@ type Source struct {
 var _ exec.Source = (*Source)(nil)
 
 // NewSource makes a source from its WITH options and declared schema. The
-// json and csv formats need a declared schema; raw defaults to a single
-// VARCHAR column named value. Declared columns named _partition, _offset,
+// csv format needs a declared schema; json without one infers it from a
+// sample of the topic's first records (contacting the brokers now); raw
+// defaults to a single VARCHAR column named value. Declared columns named _partition, _offset,
 // _timestamp or _key are filled from the record's metadata.
 func NewSource(opts connectors.Options, declared *arrow.Schema) (*Source, error) {
 	cfg, err := parseSourceConfig(opts)
@@ -47,10 +48,16 @@ func NewSource(opts connectors.Options, declared *arrow.Schema) (*Source, error)
 		return nil, err
 	}
 	if declared == nil {
-		if cfg.format != "raw" {
+		switch cfg.format {
+		case "raw":
+			declared = arrow.NewSchema([]arrow.Field{{Name: "value", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+		case "json":
+			if declared, err = inferJSONSchema(cfg); err != nil {
+				return nil, err
+			}
+		default:
 			return nil, optErr("format %s needs a declared schema: CREATE SOURCE name (col TYPE, ...) WITH (...)", cfg.format)
 		}
-		declared = arrow.NewSchema([]arrow.Field{{Name: "value", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 	}
 	s := &Source{cfg: cfg, schema: declared}
 	for i, f := range declared.Fields() {

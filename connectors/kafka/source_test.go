@@ -383,7 +383,8 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"missing topic", []string{"topic", "nope", "brokers", addr}, ordersSchema, `topic "nope" does not exist`},
 		{"unreachable", []string{"topic", "t", "brokers", "127.0.0.1:1", "connect.timeout", "1s"}, ordersSchema, "cannot reach brokers 127.0.0.1:1 within 1s"},
-		{"no schema", []string{"topic", "t", "brokers", addr}, nil, "needs a declared schema"},
+		{"no schema csv", []string{"topic", "t", "brokers", addr, "format", "csv"}, nil, "needs a declared schema"},
+		{"no schema empty topic", []string{"topic", "t", "brokers", addr, "format", "json"}, nil, "cannot infer the columns of an empty topic"},
 		{"bad mode", []string{"topic", "t", "brokers", addr, "scan.startup.mode", "sometime"}, ordersSchema, "scan.startup.mode"},
 		{"group-offsets without group", []string{"topic", "t", "brokers", addr, "scan.startup.mode", "group-offsets"}, ordersSchema, "needs 'group.id'"},
 		{"bad meta type", []string{"topic", "t", "brokers", addr}, schema(col("_offset", arrow.BinaryTypes.String)), `metadata column "_offset"`},
@@ -407,5 +408,35 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatalf("took %s", d)
 			}
 		})
+	}
+}
+
+// TestInferJSONSchema: without declared columns a json source samples the
+// topic and infers them.
+func TestInferJSONSchema(t *testing.T) {
+	mem := checkedMem(t)
+	_, addr := newCluster(t, map[string]int32{"orders": 2})
+	cl := manualClient(t, addr)
+	produceTo(t, cl, rec("orders", 0, `{"category":"a","value":1,"ts":"2026-01-01 00:00:05"}`),
+		rec("orders", 1, `{"category":"b","value":2.5,"ts":"2026-01-01 00:00:06"}`))
+	src, err := NewSource(opts("topic", "orders", "brokers", addr, "format", "json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range src.Schema().Fields() {
+		got = append(got, f.Name+" "+format.SQLTypeName(f.Type))
+	}
+	want := []string{"category VARCHAR", "value DOUBLE", "ts TIMESTAMP"}
+	if !equal(got, want) {
+		t.Fatalf("inferred %v, want %v", got, want)
+	}
+	r, err := src.OpenReader(context.Background(), mem, exec.ScanSpec{Bounded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if rows := readAll(t, r); !equal(rows, []string{"a|1|2026-01-01 00:00:05", "b|2.5|2026-01-01 00:00:06"}) {
+		t.Fatalf("rows %v", rows)
 	}
 }
