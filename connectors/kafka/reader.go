@@ -339,6 +339,12 @@ func (r *Reader) buffer(fetches kgo.Fetches) error {
 		if ferr != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kgo.ErrClientClosed) {
 			return
 		}
+		// Data loss is informational: the client already reset and goes
+		// on; records it fetches again are dropped by offset below.
+		var loss *kgo.ErrDataLoss
+		if errors.As(err, &loss) {
+			return
+		}
 		ferr = fmt.Errorf("kafka %s/%d: %w", t, p, err)
 	})
 	if ferr != nil {
