@@ -123,8 +123,10 @@ func (d *chunkDecoder) page(b array.Builder, p parquet.Page) error {
 	case pqString:
 		buf, offs := data.ByteArray()
 		sb := b.(*array.StringBuilder)
-		if idx == nil {
-			sb.ReserveData(len(buf))
+		if need := sb.DataLen() + len(buf); idx == nil && need > sb.DataCap() {
+			// Grow geometrically: reserving exactly per page would copy
+			// the data buffer once per page.
+			sb.ReserveData(max(len(buf), sb.DataLen()))
 		}
 		j := 0
 		for i := 0; i < n; i++ {

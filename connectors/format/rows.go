@@ -280,7 +280,17 @@ func (r *rows) SetOnError(p ErrorPolicy) { r.policy = p }
 func (r *rows) NewRecord() arrow.Record {
 	arrs := make([]arrow.Array, len(r.cols))
 	for i, c := range r.cols {
+		dataLen := 0
+		if c.str != nil {
+			dataLen = c.str.DataLen()
+		}
 		arrs[i] = c.b.NewArray()
+		// The next batch is likely the same size: reserve it at once
+		// instead of growing by doubling.
+		c.b.Reserve(r.n)
+		if c.str != nil {
+			c.str.ReserveData(dataLen)
+		}
 	}
 	n := int64(r.n)
 	if len(r.drop) > 0 {
