@@ -40,7 +40,7 @@ type Printer struct {
 	w      io.Writer
 	format string
 	schema *arrow.Schema
-	header bool       // CSV header written
+	header bool        // CSV header written
 	rows   []table.Row // buffered table rows
 	buf    []byte
 }
