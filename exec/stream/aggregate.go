@@ -298,3 +298,31 @@ func (g *GroupAggregate) Close() error {
 	g.groups = map[string]*group{}
 	return nil
 }
+
+// AggSpecFromCall converts the batch engine's aggregate call (the shape the
+// planner already builds for exec.HashAggregate) into a streaming AggSpec,
+// so one physical plan feeds both.
+func AggSpecFromCall(c exec.AggCall) (AggSpec, error) {
+	s := AggSpec{Arg: c.Arg, Name: c.Name}
+	switch {
+	case c.Func == "count_star":
+		s.Func = AggCountStar
+	case c.Func == "count" && c.Distinct:
+		s.Func = AggCountDistinct
+	case c.Distinct:
+		return s, fmt.Errorf("stream: %s(DISTINCT) is not supported in streaming", c.Func)
+	case c.Func == "count":
+		s.Func = AggCount
+	case c.Func == "sum":
+		s.Func = AggSum
+	case c.Func == "avg":
+		s.Func = AggAvg
+	case c.Func == "min":
+		s.Func = AggMin
+	case c.Func == "max":
+		s.Func = AggMax
+	default:
+		return s, fmt.Errorf("stream: aggregate %q is not supported in streaming", c.Func)
+	}
+	return s, nil
+}

@@ -87,7 +87,7 @@ func TestWindowAggregateEmitsWhenWatermarkPasses(t *testing.T) {
 		{[]ev{{sec(11), "a", 11}}, nil},                                        // wm 9: [0,10) still open
 		{[]ev{{sec(9), "a", 9}}, nil},                                          // in time
 		{[]ev{{sec(12), "b", 1}}, []string{"0|10000|a|2|10", "0|10000|b|1|5"}}, // wm 10 closes [0,10)
-		{[]ev{{sec(9), "c", 9}}, nil},                                          // late
+		{[]ev{{sec(10) - 1, "c", 9}}, nil},                                     // late: window end 10s <= watermark 10s
 	}
 	for i, s := range steps {
 		rec := evRecord(mem, s.in)
