@@ -127,17 +127,17 @@ func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
 		}
 		return nil
 	}
-	p, err := stdout.NewPrinter(r.Out, r.Format, rows.Schema())
+	p, err := stdout.NewPrinter(r.Out, r.Format)
 	if err != nil {
 		return err
 	}
+	p.SetSchema(rows.Schema())
 	for rows.Next() {
 		if err := p.Write(rows.Record()); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		p.Flush()
 		return err
 	}
 	return p.Flush()

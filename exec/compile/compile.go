@@ -226,13 +226,13 @@ func SortKeys(keys []planner.SortKey) ([]exec.SortKey, error) {
 func joinType(t planner.JoinType) exec.JoinType {
 	switch t {
 	case planner.LeftJoin:
-		return exec.LeftJoin
+		return exec.JoinLeft
 	case planner.RightJoin:
-		return exec.RightJoin
+		return exec.JoinRight
 	case planner.FullJoin:
-		return exec.FullJoin
+		return exec.JoinFull
 	}
-	return exec.InnerJoin
+	return exec.JoinInner
 }
 
 // Window compiles a window table function over in for batch execution.
@@ -241,9 +241,9 @@ func Window(mem memory.Allocator, n *planner.PhysWindow, in exec.Operator) (exec
 	case sql.Session:
 		return exec.NewSessionWindow(mem, in, n.TimeCol, n.Gap)
 	case sql.Hop:
-		return exec.NewWindowAssign(mem, in, exec.Hop, n.TimeCol, n.Size, n.Slide)
+		return exec.NewWindowAssign(mem, in, exec.WindowHop, n.TimeCol, n.Size, n.Slide)
 	default:
-		return exec.NewWindowAssign(mem, in, exec.Tumble, n.TimeCol, n.Size, n.Size)
+		return exec.NewWindowAssign(mem, in, exec.WindowTumble, n.TimeCol, n.Size, n.Size)
 	}
 }
 
