@@ -1,0 +1,249 @@
+// Command sluicebench is `make bench`: it measures
+//
+//	SELECT category, SUM(value) FROM t GROUP BY category
+//
+// over generated rows (100 categories, BIGINT values) read from CSV, from
+// Parquet and from in-memory Arrow, in rows per second on one core, for
+// sluice, for DuckDB (through the duckq tool, SET threads=1) and for a
+// hand-written Go loop, all in the same run on the same data.
+//
+// Usage:
+//
+//	go run ./cmd/sluicebench [-rows 10000000 | -quick] [-runs 3] [-dir cache] [-duckq path] [-alloc go|pool]
+//
+// The data is generated once into the cache directory and reused. Each
+// number is the best of -runs runs. Sluice runs with GOMAXPROCS(1) so the
+// figure is honestly per core; the Go loops too. For "arrow" sluice has no
+// embedded-API way yet to register Go memory as a table, so the benchmark
+// drives the exec operators the SQL plan uses (Scan → HashAggregate)
+// directly; DuckDB's counterpart loads a table first (CREATE TABLE AS,
+// untimed) and times only the aggregate.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+type config struct {
+	rows       int64
+	runs       int
+	dir        string
+	duckq      string
+	alloc      string
+	inputs     []string
+	cpuprofile string
+}
+
+func main() {
+	var cfg config
+	var inputs string
+	quick := flag.Bool("quick", false, "use 1M rows (overrides -rows)")
+	flag.Int64Var(&cfg.rows, "rows", 10_000_000, "rows to generate")
+	flag.IntVar(&cfg.runs, "runs", 3, "runs per measurement; the best is reported")
+	flag.StringVar(&cfg.dir, "dir", defaultCacheDir(), "cache directory for the generated data")
+	flag.StringVar(&cfg.duckq, "duckq", "", "path of the duckq binary (default $DUCKQ, /tmp/duckq, or built from ../shared/tools/duckq)")
+	flag.StringVar(&cfg.alloc, "alloc", "default", "Arrow allocator for sluice: default (what sluice.Open picks), go, or pool (size-class recycling)")
+	flag.StringVar(&inputs, "inputs", "parquet,csv,arrow", "inputs to measure, comma-separated")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the sluice runs to this file")
+	flag.Parse()
+	if *quick {
+		cfg.rows = 1_000_000
+	}
+	cfg.inputs = strings.Split(inputs, ",")
+	if cfg.runs < 1 {
+		cfg.runs = 1
+	}
+	if err := run(context.Background(), cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "sluicebench:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "sluicebench")
+	}
+	return filepath.Join(os.TempDir(), "sluicebench")
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "# "+format+"\n", args...)
+}
+
+// result is one input's row of the table; zero durations are n/a.
+type result struct {
+	input              string
+	sluice, duck, loop time.Duration
+	note               string
+}
+
+func run(ctx context.Context, cfg config) error {
+	ds, err := ensureData(cfg.dir, cfg.rows, logf)
+	if err != nil {
+		return err
+	}
+	want := expected(cfg.rows)
+	duckq, why := findDuckq(ctx, cfg.duckq, cfg.dir, logf)
+	if duckq == "" {
+		logf("DuckDB unavailable: %s", why)
+	}
+	mem, err := allocator(cfg.alloc)
+	if err != nil {
+		return err
+	}
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		// Profiling covers all measurements; -inputs narrows it.
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var results []result
+	for _, in := range cfg.inputs {
+		r, err := measureInput(ctx, cfg, strings.TrimSpace(in), ds, want, duckq, mem)
+		if err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		results = append(results, r)
+	}
+	fmt.Printf("\nSELECT category, SUM(value) … GROUP BY category over %d rows (%d keys), best of %d, one core (GOMAXPROCS=1, DuckDB threads=1), %s/%s, allocator %s\n\n",
+		cfg.rows, numKeys, cfg.runs, runtime.GOOS, runtime.GOARCH, cfg.alloc)
+	printTable(os.Stdout, cfg.rows, results)
+	return nil
+}
+
+// allocator returns the Arrow allocator the sluice runs use.
+func allocator(name string) (memory.Allocator, error) {
+	switch name {
+	case "default":
+		return nil, nil // sluice.Open's default; the arrow path uses Go's
+	case "go":
+		return memory.NewGoAllocator(), nil
+	case "pool":
+		return newPoolAllocator(), nil
+	}
+	return nil, fmt.Errorf("unknown -alloc %q (want default, go or pool)", name)
+}
+
+// measureInput measures one input on all three engines.
+func measureInput(ctx context.Context, cfg config, input string, ds dataset, want map[string]int64, duckq string, mem memory.Allocator) (result, error) {
+	res := result{input: input}
+	var sluiceRun, loopRun func() (map[string]int64, error)
+	var duckPre, duckQuery string
+	switch input {
+	case "csv":
+		f, err := sluiceSQL(ctx, mem, ds.csv, "csv")
+		if err != nil {
+			return res, err
+		}
+		sluiceRun = f
+		loopRun = func() (map[string]int64, error) { return goLoopCSV(ds.csv) }
+		duckQuery = fmt.Sprintf(benchQuery, "read_csv("+sqlString(ds.csv)+", header = true, columns = {'category': 'VARCHAR', 'value': 'BIGINT'})")
+	case "parquet":
+		f, err := sluiceSQL(ctx, mem, ds.parquet, "parquet")
+		if err != nil {
+			return res, err
+		}
+		sluiceRun = f
+		loopRun = func() (map[string]int64, error) { return goLoopParquet(ds.parquet) }
+		duckQuery = fmt.Sprintf(benchQuery, "read_parquet("+sqlString(ds.parquet)+")")
+	case "arrow":
+		amem := mem
+		if amem == nil {
+			amem = memory.NewGoAllocator()
+		}
+		recs := arrowRecords(memory.NewGoAllocator(), ds.rows, exec.DefaultBatchSize)
+		defer func() {
+			for _, r := range recs {
+				r.Release()
+			}
+		}()
+		src := &memSource{schema: benchSchema, recs: recs}
+		sluiceRun = func() (map[string]int64, error) { return sluiceArrow(ctx, amem, src) }
+		loopRun = func() (map[string]int64, error) { return goLoopArrow(recs) }
+		duckPre = "CREATE TABLE t AS SELECT * FROM read_parquet(" + sqlString(ds.parquet) + ")"
+		duckQuery = fmt.Sprintf(benchQuery, "t")
+		res.note = "sluice: exec Scan→HashAggregate over Go-memory records (no SQL); duckdb: table loaded untimed"
+	default:
+		return res, fmt.Errorf("unknown input (want csv, parquet or arrow)")
+	}
+	var err error
+	logf("%s: sluice", input)
+	if res.sluice, err = best(cfg.runs, sluiceRun, want); err != nil {
+		return res, fmt.Errorf("sluice: %w", err)
+	}
+	logf("%s: go loop", input)
+	if res.loop, err = best(cfg.runs, loopRun, want); err != nil {
+		return res, fmt.Errorf("go loop: %w", err)
+	}
+	if duckq != "" {
+		logf("%s: duckdb", input)
+		d, out, err := duckTime(ctx, duckq, duckPre, duckQuery, cfg.runs)
+		if err == nil {
+			var got map[string]int64
+			if got, err = parseDuckResult(out); err == nil {
+				err = sameSums(got, want)
+			}
+		}
+		if err != nil {
+			logf("%s: DuckDB failed, reporting n/a: %v", input, err)
+		} else {
+			res.duck = d
+		}
+	}
+	return res, nil
+}
+
+// best runs f runs times on one P and returns the fastest run, checking
+// every result against want.
+func best(runs int, f func() (map[string]int64, error), want map[string]int64) (time.Duration, error) {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	var min time.Duration
+	for i := 0; i < runs; i++ {
+		runtime.GC()
+		start := time.Now()
+		got, err := f()
+		el := time.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		if err := sameSums(got, want); err != nil {
+			return 0, err
+		}
+		if i == 0 || el < min {
+			min = el
+		}
+	}
+	return min, nil
+}
+
+// sameSums checks a result against the generator's exact sums.
+func sameSums(got, want map[string]int64) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("wrong result: %d groups, want %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g != w {
+			return fmt.Errorf("wrong result: %s = %d, want %d", k, g, w)
+		}
+	}
+	return nil
+}

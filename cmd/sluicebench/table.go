@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// printTable writes the results as a Markdown table, so it pastes into
+// issues and PRs as is.
+func printTable(w io.Writer, rows int64, results []result) {
+	head := []string{"input", "sluice rows/s", "duckdb rows/s", "go loop rows/s", "sluice/duckdb", "sluice/go"}
+	table := [][]string{head}
+	var notes []string
+	for _, r := range results {
+		table = append(table, []string{
+			r.input, rate(rows, r.sluice), rate(rows, r.duck), rate(rows, r.loop),
+			ratio(r.duck, r.sluice), ratio(r.loop, r.sluice),
+		})
+		if r.note != "" {
+			notes = append(notes, r.input+": "+r.note)
+		}
+	}
+	width := make([]int, len(head))
+	for _, row := range table {
+		for i, c := range row {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for ri, row := range table {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			if i == 0 {
+				cells[i] = c + strings.Repeat(" ", width[i]-len(c))
+			} else {
+				cells[i] = strings.Repeat(" ", width[i]-len(c)) + c
+			}
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+		if ri == 0 {
+			var sep strings.Builder
+			sep.WriteString("|")
+			for i, wd := range width {
+				if i == 0 {
+					sep.WriteString(strings.Repeat("-", wd+2) + "|")
+				} else {
+					sep.WriteString(strings.Repeat("-", wd+1) + ":|")
+				}
+			}
+			fmt.Fprintln(w, sep.String())
+		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(w, "\n%s\n", n)
+	}
+}
+
+// rate formats rows per second of a run, "n/a" when not measured.
+func rate(rows int64, d time.Duration) string {
+	if d <= 0 {
+		return "n/a"
+	}
+	r := float64(rows) / d.Seconds()
+	switch {
+	case r >= 1e9:
+		return fmt.Sprintf("%.2fG", r/1e9)
+	case r >= 1e6:
+		return fmt.Sprintf("%.1fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.1fk", r/1e3)
+	}
+	return fmt.Sprintf("%.0f", r)
+}
+
+// ratio is how many times faster sluice (time s) is than other (time o):
+// o/s, since both ran the same rows.
+func ratio(o, s time.Duration) string {
+	if o <= 0 || s <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", o.Seconds()/s.Seconds())
+}
