@@ -125,6 +125,11 @@ type Query struct {
 	// Windows maps placeholder table names found in Select to the window
 	// table function they stand for.
 	Windows map[string]*WindowTVF
+	// FullJoins holds the joins of Select written `FULL [OUTER] JOIN`. The
+	// TiDB parser has no full joins, so they reach it as LEFT joins (same
+	// length, so positions hold) and appear in Select with Tp LeftJoin;
+	// the planner binds the ones listed here as full outer joins.
+	FullJoins map[*ast.Join]bool
 }
 
 // EmitKind says when results are emitted.

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -111,6 +112,38 @@ func (c *cursor) shorthand(t token) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		return 0, c.errAt(t, "bad duration %q: want %s", t.text, intervalHint)
+	}
+	return d, nil
+}
+
+// ParseInterval parses a duration written in any of the interval forms
+// the dialect accepts (`10s`, `500ms`, `10 SECONDS`, `INTERVAL '10'
+// SECOND`), so option values such as 'watermark.idle_timeout' read the
+// same way as intervals in queries. Errors carry no position: the caller
+// names the option.
+func ParseInterval(s string) (time.Duration, error) {
+	noPos := func(err error) error {
+		msg := err.Error()
+		var se *Error
+		if errors.As(err, &se) {
+			msg = se.Msg
+		}
+		return &Error{Kind: ParseError, Msg: msg, Err: err}
+	}
+	lr, err := lex(s)
+	if err != nil {
+		return 0, noPos(err)
+	}
+	if len(lr.tokens) == 0 {
+		return 0, Errorf(ParseError, Pos{}, "empty interval: want %s", intervalHint)
+	}
+	c := &cursor{ps: &parseState{script: s}, toks: lr.tokens}
+	d, err := c.interval()
+	if err != nil {
+		return 0, noPos(err)
+	}
+	if !c.eof() {
+		return 0, Errorf(ParseError, Pos{}, "unexpected %q after the interval: want %s", c.peek().text, intervalHint)
 	}
 	return d, nil
 }

@@ -110,6 +110,15 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		}
 	}
 
+	// FULL [OUTER] JOIN reaches TiDB as LEFT [OUTER] JOIN.
+	fulls, err := ps.fullJoins(body)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range fulls {
+		repls = append(repls, replacement{span{t.off, t.end}, "LEFT"})
+	}
+
 	start, end := body[0].off, body[len(body)-1].end
 	input := ps.tidbInput(start, end, repls)
 	if ps.tidb == nil {
@@ -127,6 +136,13 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		q.Select = s.(ast.ResultSetNode)
 	default:
 		return nil, Errorf(ParseError, q.pos, "expected a query (SELECT …)")
+	}
+	if len(fulls) > 0 {
+		fj, err := ps.markFullJoins(q.Select, input, fulls)
+		if err != nil {
+			return nil, &Error{Kind: ParseError, Pos: PosAt(ps.script, fulls[0].off), Msg: err.Error(), Err: err}
+		}
+		q.FullJoins = fj
 	}
 	return q, nil
 }
