@@ -24,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -52,6 +53,9 @@ type Config struct {
 	// CheckpointDir, when set, makes streaming queries checkpoint their
 	// state and source offsets there and resume from it.
 	CheckpointDir string
+	// Log receives operational messages (slow micro-batches, skipped
+	// rows); nil means os.Stderr.
+	Log io.Writer
 }
 
 // DB is a sluice session: a catalog of sources and sinks and the queries
@@ -334,4 +338,11 @@ func (db *DB) textRows(names []string, rows [][]string) (*Rows, error) {
 		},
 		close: func() error { rec.Release(); return nil },
 	}, nil
+}
+
+func stderrWriter(db *DB) io.Writer {
+	if db.cfg.Log != nil {
+		return db.cfg.Log
+	}
+	return os.Stderr
 }

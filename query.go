@@ -70,6 +70,9 @@ func (db *DB) query(ctx context.Context, q *sql.Query) (*Rows, error) {
 	if qp.Emit != nil {
 		return db.stream(ctx, q, qp, srcs)
 	}
+	if err := db.checkBounded(q, qp); err != nil {
+		return nil, err
+	}
 	op, err := compile.Plan(db.env(srcs), qp.Physical)
 	if err != nil {
 		return nil, execError(q.Position(), err)
@@ -132,8 +135,13 @@ func (db *DB) insert(ctx context.Context, sink string, q *sql.Query, pos sql.Pos
 		def.Schema = qp.Output.Arrow()
 	}
 	db.mu.Unlock()
+	if qp.Emit == nil {
+		if err := db.checkBounded(q, qp); err != nil {
+			return nil, err
+		}
+	}
 	if qp.Emit != nil {
-		return db.streamInsert(ctx, q, qp, srcs, target)
+		return db.streamInsert(ctx, q, qp, srcs, sink, target)
 	}
 	op, err := compile.Plan(db.env(srcs), qp.Physical)
 	if err != nil {
@@ -183,4 +191,26 @@ func (db *DB) explain(ctx context.Context, s *sql.Explain) (*Rows, error) {
 		rows = append(rows, []string{line})
 	}
 	return db.textRows([]string{"plan"}, rows)
+}
+
+// checkBounded rejects a batch query over a source that never ends and
+// cannot stop at "now" (a generator without max_rows); Kafka can, by
+// reading to the end offsets as of query start.
+func (db *DB) checkBounded(q *sql.Query, qp *planner.QueryPlan) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var err error
+	var walk func(p planner.PhysicalPlan)
+	walk = func(p planner.PhysicalPlan) {
+		if s, ok := p.(*planner.PhysScan); ok && err == nil {
+			if d, ok := db.cat.LookupSource(s.Source); ok && !d.Bounded && d.Options["connector"] == "generator" {
+				err = sql.Errorf(sql.PlanError, q.Position(), "source %s is unbounded: a batch query over it never ends; add an EMIT clause or set max_rows", d.Name)
+			}
+		}
+		for _, c := range p.Children() {
+			walk(c)
+		}
+	}
+	walk(qp.Physical)
+	return err
 }

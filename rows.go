@@ -19,6 +19,7 @@ type Rows struct {
 	keys      []int
 	next      func(ctx context.Context) (arrow.Record, error)
 	close     func() error
+	stats     func() Stats
 	cur       arrow.Record
 	err       error
 	closed    bool
@@ -88,4 +89,13 @@ func (r *Rows) Close() error {
 		return r.close()
 	}
 	return nil
+}
+
+// Stats snapshots a streaming query's progress (rows in and out,
+// watermark, late rows, state size); the zero Stats for batch results.
+func (r *Rows) Stats() Stats {
+	if r.stats == nil {
+		return Stats{}
+	}
+	return r.stats()
 }

@@ -2,16 +2,298 @@ package sluice
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/compile"
+	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
 )
 
-func (db *DB) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source) (*Rows, error) {
-	return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "EMIT is not wired yet")
+// continuousLinger is how long a partial batch may wait at the source in
+// continuous mode before it is flushed: the latency floor of EMIT CHANGES.
+const continuousLinger = time.Millisecond
+
+// Stats is a snapshot of a running streaming query, for status lines and
+// EXPLAIN ANALYZE.
+type Stats struct {
+	RowsIn, RowsOut int64
+	Triggers        int64
+	// Watermark is the event-time watermark in µs since the epoch; zero
+	// when the query has none.
+	Watermark int64
+	// LateRows are the rows dropped (or routed) because their window had
+	// closed.
+	LateRows int64
+	// StateGroups and StateBytes are the stateful operator's state size.
+	StateGroups int
+	StateBytes  int64
+	Started     time.Time
 }
 
-func (db *DB) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source, sink exec.Sink) (*Rows, error) {
-	return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "EMIT is not wired yet")
+// streamQuery is a compiled streaming query and what it needs to run.
+type streamQuery struct {
+	s         *compile.Stream
+	p         *stream.Pipeline
+	emit      *sql.Emit
+	schema    *arrow.Schema // output schema with user names
+	changelog bool
+	mode      exec.SinkMode
+
+	rowsIn, rowsOut, triggers atomic.Int64
+	started                   time.Time
+	mu                        sync.Mutex
+	lastStats                 stream.StateStats
+	late                      *lateWriter
+}
+
+// streamSource finds the scanned source's definition.
+func streamSource(p planner.PhysicalPlan, cat *planner.Catalog) *planner.SourceDef {
+	if s, ok := p.(*planner.PhysScan); ok {
+		d, _ := cat.LookupSource(s.Source)
+		return d
+	}
+	for _, c := range p.Children() {
+		if d := streamSource(c, cat); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// compileStream compiles qp for its EMIT mode. appendOnly is set when the
+// output goes to an append-only sink: a windowed EMIT EVERY then emits
+// closed windows (Spark's append mode).
+func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source, appendOnly bool) (*streamQuery, error) {
+	db.mu.Lock()
+	def := streamSource(qp.Physical, db.cat)
+	db.mu.Unlock()
+	opts := compile.StreamOptions{Emit: qp.Emit, AppendWindows: appendOnly, Linger: continuousLinger}
+	sq := &streamQuery{emit: qp.Emit, started: time.Now()}
+	if def != nil {
+		opts.Watermark = def.Watermark
+		if v := def.Options["watermark.idle_timeout"]; v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "source %s: 'watermark.idle_timeout' = %q: %v", def.Name, v, err)
+			}
+			opts.Window.IdleTimeout = d
+		}
+		switch v := strings.ToLower(def.Options["late.policy"]); v {
+		case "", "drop":
+		case "error":
+			opts.Window.Late = stream.LateError
+		default:
+			return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "source %s: 'late.policy' = %q: want drop or error", def.Name, v)
+		}
+		if name := def.Options["late.sink"]; name != "" {
+			lw, err := db.openLateSink(ctx, name, def)
+			if err != nil {
+				return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "source %s: 'late.sink': %v", def.Name, err)
+			}
+			sq.late = lw
+			opts.Window.Late = stream.LateRoute
+			opts.Window.OnLate = lw.write
+		}
+	}
+	if cp := db.cfg.CheckpointDir; cp != "" {
+		_ = cp // resume offsets are restored by the pipeline's checkpointer below
+	}
+	s, err := compile.StreamPlan(ctx, db.env(srcs), qp.Physical, opts)
+	if err != nil {
+		if sq.late != nil {
+			sq.late.close()
+		}
+		var se *sql.Error
+		if errors.As(err, &se) {
+			return nil, err
+		}
+		return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "%v", err)
+	}
+	sq.s = s
+	sq.p = s.Pipeline(db.mem)
+	out := sq.p.OutputSchema(qp.Emit.Full)
+	sq.changelog = stream.IsChangelog(out)
+	sq.schema = userNames(out, s.Names, sq.changelog)
+	if s.Op != nil {
+		sq.mode = s.Op.SinkMode()
+	}
+	sq.mode.Changelog = sq.changelog
+	sq.p.OnTrigger = func(ti stream.TriggerInfo) {
+		sq.rowsIn.Add(int64(ti.Rows))
+		sq.rowsOut.Add(int64(ti.Emitted))
+		sq.triggers.Add(1)
+	}
+	if qp.Emit.Kind == sql.EmitEvery {
+		sq.p.OnTrigger = func(ti stream.TriggerInfo) {
+			sq.rowsIn.Add(int64(ti.Rows))
+			sq.rowsOut.Add(int64(ti.Emitted))
+			sq.triggers.Add(1)
+			if ti.Slow {
+				fmt.Fprintf(stderrWriter(db), "sluice: micro-batch took %s, longer than EMIT EVERY %s: the next trigger runs late\n", ti.Took.Round(time.Millisecond), qp.Emit.Interval)
+			}
+		}
+	}
+	return sq, nil
+}
+
+// userNames gives the stream's output the query's column names.
+func userNames(s *arrow.Schema, names []string, changelog bool) *arrow.Schema {
+	fields := append([]arrow.Field(nil), s.Fields()...)
+	off := 0
+	if changelog {
+		off = 1
+	}
+	if len(names) == len(fields)-off {
+		for i, n := range names {
+			fields[i+off].Name = n
+		}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// run runs the pipeline to its end (bounded input) or until ctx is done.
+func (sq *streamQuery) run(ctx context.Context) error {
+	if sq.emit.Kind == sql.EmitEvery {
+		return sq.p.RunMicroBatch(ctx, sq.emit.Interval, sq.emit.Full)
+	}
+	return sq.p.RunContinuous(ctx)
+}
+
+// Stats snapshots the query's progress.
+func (sq *streamQuery) stats() Stats {
+	st := Stats{RowsIn: sq.rowsIn.Load(), RowsOut: sq.rowsOut.Load(), Triggers: sq.triggers.Load(), Started: sq.started}
+	if w := sq.s.Window; w != nil {
+		st.LateRows = w.Late()
+		if wm := w.Watermark(); wm != nil {
+			st.Watermark = wm.Watermark()
+		}
+	}
+	return st
+}
+
+// stream starts a streaming query whose results the caller reads.
+func (db *DB) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source) (*Rows, error) {
+	sq, err := db.compileStream(ctx, q, qp, srcs, false)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan arrow.Record, 4)
+	done := make(chan struct{})
+	var runErr error
+	sq.p.Emit = func(ctx context.Context, rec arrow.Record) error {
+		rec = withSchemaRetained(rec, sq.schema)
+		select {
+		case ch <- rec:
+			return nil
+		case <-ctx.Done():
+			rec.Release()
+			return ctx.Err()
+		}
+	}
+	go func() {
+		defer close(done)
+		defer close(ch)
+		runErr = sq.run(ctx)
+		if sq.late != nil {
+			if err := sq.late.close(); runErr == nil {
+				runErr = err
+			}
+		}
+	}()
+	rows := &Rows{
+		ctx:       ctx,
+		schema:    sq.schema,
+		changelog: sq.changelog,
+		keys:      sq.mode.Keys,
+		stats:     sq.stats,
+		next: func(ctx context.Context) (arrow.Record, error) {
+			select {
+			case rec, ok := <-ch:
+				if ok {
+					return rec, nil
+				}
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			<-done
+			if runErr != nil && !errors.Is(runErr, context.Canceled) {
+				return nil, execError(q.Position(), runErr)
+			}
+			return nil, io.EOF
+		},
+		close: func() error {
+			cancel()
+			for rec := range ch {
+				rec.Release()
+			}
+			<-done
+			return nil
+		},
+	}
+	return rows, nil
+}
+
+// withSchemaRetained relabels rec with schema without taking ownership.
+func withSchemaRetained(rec arrow.Record, schema *arrow.Schema) arrow.Record {
+	rec.Retain()
+	return withSchema(rec, schema)
+}
+
+// streamInsert runs a streaming query into a sink until its input ends or
+// ctx is cancelled (Ctrl-C); what was committed stays, nothing half-written
+// does.
+func (db *DB) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source, sinkName string, sink exec.Sink) (*Rows, error) {
+	db.mu.Lock()
+	def, _ := db.cat.LookupSink(sinkName)
+	appendOnly := def != nil && def.Options["connector"] == "file"
+	db.mu.Unlock()
+	sq, err := db.compileStream(ctx, q, qp, srcs, appendOnly)
+	if err != nil {
+		return nil, err
+	}
+	if appendOnly && sq.changelog {
+		sq.p.Reader.Close()
+		if sq.p.Op != nil {
+			sq.p.Op.Close()
+		}
+		return nil, sql.Errorf(sql.PlanError, q.Position(), "sink %q is append-only but the query produces updates: use EMIT FINAL, or aggregate over a window (TUMBLE/HOP/SESSION) with a watermark", sinkName)
+	}
+	w, err := sink.Open(ctx, db.mem, sq.schema, sq.mode)
+	if err != nil {
+		sq.p.Reader.Close()
+		if sq.p.Op != nil {
+			sq.p.Op.Close()
+		}
+		return nil, execError(q.Position(), fmt.Errorf("sink %s: %w", sinkName, err))
+	}
+	defer w.Close()
+	var n int64
+	sq.p.Emit = func(ctx context.Context, rec arrow.Record) error {
+		rec = withSchemaRetained(rec, sq.schema)
+		defer rec.Release()
+		n += rec.NumRows()
+		return w.Write(ctx, rec)
+	}
+	sq.p.Commit = w.Commit
+	err = sq.run(ctx)
+	if sq.late != nil {
+		if lerr := sq.late.close(); err == nil {
+			err = lerr
+		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return nil, execError(q.Position(), fmt.Errorf("sink %s: %w", sinkName, err))
+	}
+	return message(fmt.Sprintf("%d rows written to %s", n, sinkName)), nil
 }

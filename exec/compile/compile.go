@@ -36,7 +36,7 @@ func Plan(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		spec := exec.ScanSpec{Columns: n.Columns, BatchSize: env.BatchSize}
+		spec := exec.ScanSpec{Columns: n.Columns, BatchSize: env.BatchSize, Bounded: true}
 		for _, f := range n.Filters {
 			spec.Filters = append(spec.Filters, exec.Predicate{Column: f.Column, Op: f.Op, Value: f.Value})
 		}
