@@ -189,7 +189,7 @@ func (w *SinkWriter) begin() error {
 	case FormatJSON:
 		w.enc = &jsonEncoder{w: w.buf}
 	default:
-		if w.published {
+		if w.published && !w.sink.dir {
 			w.abort()
 			return fmt.Errorf("file sink: %s: a parquet file takes a single commit; write to a directory path ('%s/') for streaming output", t, strings.TrimSuffix(t, ".parquet"))
 		}
