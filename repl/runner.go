@@ -10,6 +10,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/sluicesql/sluice"
 	"github.com/sluicesql/sluice/connectors/stdout"
@@ -33,6 +34,11 @@ type Runner struct {
 	ContinueOnError bool
 	// Name is the script's name for error messages ("" for -e).
 	Name string
+	// Summary prints a row count after each result and, with Timing, how
+	// long the statement took (the interactive shell).
+	Summary, Timing bool
+	// Refresh is how often a live streaming table is redrawn (100ms if 0).
+	Refresh time.Duration
 }
 
 var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -116,29 +122,138 @@ func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
 		}
 		r.Vars[s.Name] = s.Value
 	}
+	start := time.Now()
 	rows, err := r.DB.Run(ctx, st)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	if rows.Schema() == nil {
-		if rows.Message != "" && r.Live {
+		// A streaming INSERT runs until its context ends: drain it.
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if rows.Message != "" && (r.Live || r.Summary) {
 			fmt.Fprintln(r.Err, rows.Message)
 		}
+		r.summary(-1, start)
 		return nil
+	}
+	if q, ok := st.(*sql.Query); ok && q.Emit != nil && r.Live {
+		return r.live(ctx, rows, q.Emit.Full, start)
 	}
 	p, err := stdout.NewPrinter(r.Out, r.Format)
 	if err != nil {
 		return err
 	}
 	p.SetSchema(rows.Schema())
+	streaming := false
+	if q, ok := st.(*sql.Query); ok && q.Emit != nil {
+		streaming = true
+	}
+	var n int64
 	for rows.Next() {
+		n += rows.Record().NumRows()
 		if err := p.Write(rows.Record()); err != nil {
 			return err
+		}
+		if streaming {
+			// Each record of a stream is printed as it comes (a table
+			// per record), so a pipe sees results without waiting.
+			if err := p.Flush(); err != nil {
+				return err
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	return p.Flush()
+	if err := p.Flush(); err != nil {
+		return err
+	}
+	r.summary(n, start)
+	return ctx.Err()
+}
+
+// summary prints "(n rows)" and the time taken when Summary is set; n < 0
+// means the statement had no result table.
+func (r *Runner) summary(n int64, start time.Time) {
+	if !r.Summary {
+		return
+	}
+	var parts []string
+	if n >= 0 {
+		unit := "rows"
+		if n == 1 {
+			unit = "row"
+		}
+		parts = append(parts, fmt.Sprintf("(%d %s)", n, unit))
+	}
+	if r.Timing {
+		parts = append(parts, fmt.Sprintf("Time: %s", roundDuration(time.Since(start))))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintln(r.Err, strings.Join(parts, " "))
+	}
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d > time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d > time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// statser is implemented by Rows once the engine reports progress.
+type statser interface{ Stats() sluice.QueryStats }
+
+// live shows a streaming result as a table redrawn in place with a
+// status line, until the query ends or ctx is cancelled (Ctrl-C).
+func (r *Runner) live(ctx context.Context, rows *sluice.Rows, full bool, start time.Time) error {
+	t := newLiveTable(rows.Schema(), rows.Changelog(), full)
+	t.start = start
+	t.stats = func() (sluice.QueryStats, bool) {
+		if s, ok := any(rows).(statser); ok {
+			return s.Stats(), true
+		}
+		return sluice.QueryStats{}, false
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for rows.Next() {
+			t.apply(rows.Record())
+		}
+	}()
+	every := r.Refresh
+	if every <= 0 {
+		every = 100 * time.Millisecond
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	t.draw(r.Out, false)
+loop:
+	for {
+		select {
+		case <-tick.C:
+			t.draw(r.Out, false)
+		case <-done:
+			break loop
+		}
+	}
+	t.draw(r.Out, true)
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(r.Err, "query stopped after %s\n", roundDuration(time.Since(start)))
+		return ctx.Err()
+	}
+	r.summary(-1, start)
+	return nil
 }

@@ -54,6 +54,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	formatFlag := fs.String("format", "", "output format: table, csv or json (default table on a terminal, csv otherwise)")
 	cont := fs.Bool("continue-on-error", false, "report failing statements and go on")
 	checkpoints := fs.String("checkpoint-dir", "", "directory for streaming checkpoints")
+	history := fs.String("history", "", "history file of the interactive shell (default ~/.sluice_history, - for none)")
 	vs := vars{}
 	fs.Var(vs, "var", "script variable name=value, used as ${name} (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -104,7 +105,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		script, name = string(b), *file
 	default:
 		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) && tty {
-			if err := repl.Run(ctx, db, repl.Config{Format: format}); err != nil {
+			// The shell handles Ctrl-C itself (it stops the running
+			// query), so only SIGTERM ends the session.
+			stop()
+			rctx, rstop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+			defer rstop()
+			cfg := repl.Config{Format: format, HistoryFile: *history, Vars: vs, Stdin: f, Stdout: stdout, Stderr: stderr}
+			if err := repl.Run(rctx, db, cfg); err != nil {
 				fmt.Fprintf(stderr, "sluice: %v\n", err)
 				return 1
 			}

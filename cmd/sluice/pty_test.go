@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// TestMain lets the tests run this binary as the sluice command: with
+// SLUICE_TEST_MAIN=1 the test binary is sluice, so the REPL tests drive the
+// real program (flags, signals, terminal) through a pseudo-terminal.
+func TestMain(m *testing.M) {
+	if os.Getenv("SLUICE_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// screen is a sluice process on a pseudo-terminal and everything it has
+// printed.
+type screen struct {
+	t    *testing.T
+	tty  *os.File
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	mark int // Expect searches output after this offset
+	done chan struct{}
+}
+
+func startShell(t *testing.T, dir string, args ...string) *screen {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SLUICE_TEST_MAIN=1", "TERM=xterm", "HOME="+dir)
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 60, Cols: 160})
+	if err != nil {
+		t.Fatalf("start sluice on a pty: %v", err)
+	}
+	s := &screen{t: t, tty: tty, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := tty.Read(buf)
+			s.mu.Lock()
+			s.out.Write(buf[:n])
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		tty.Close()
+		<-s.done
+		if t.Failed() {
+			t.Logf("screen:\n%s", s.text(0))
+		}
+	})
+	return s
+}
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\r`)
+
+// text is the output from offset on, without terminal escapes.
+func (s *screen) text(from int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ansi.ReplaceAllString(s.out.String()[from:], "")
+}
+
+func (s *screen) send(keys string) {
+	if _, err := s.tty.Write([]byte(keys)); err != nil {
+		s.t.Fatalf("type %q: %v", keys, err)
+	}
+}
+
+// expect waits until the output since the last expect contains want,
+// and returns that output.
+func (s *screen) expect(want string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		txt := s.text(s.mark)
+		if i := strings.Index(txt, want); i >= 0 {
+			s.mu.Lock()
+			s.mark = s.out.Len()
+			s.mu.Unlock()
+			return txt
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("timed out waiting for %q; screen since last match:\n%s", want, s.text(s.mark))
+	return ""
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (s *screen) wait() int {
+	s.t.Helper()
+	ch := make(chan error, 1)
+	go func() { ch <- s.cmd.Wait() }()
+	select {
+	case err := <-ch:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			s.t.Fatalf("wait: %v", err)
+		}
+		return 0
+	case <-time.After(15 * time.Second):
+		s.t.Fatal("sluice did not exit")
+	}
+	return -1
+}
+
+const salesCSV = `id,category,value
+1,books,12
+2,games,30
+3,books,7
+4,music,5
+`
+
+func TestShellSession(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/sales.csv", []byte(salesCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hist := dir + "/history"
+	s := startShell(t, dir, "--history", hist)
+	s.expect("sluice> ")
+
+	// A statement over several lines: the continuation prompt, then the
+	// result table with its row count.
+	s.send("CREATE SOURCE sales WITH (connector = 'file', path = 'sales.csv');\r")
+	s.expect("source sales created")
+	s.send("SELECT category,\r")
+	s.expect("     -> ")
+	s.send("  SUM(value) AS total\r")
+	s.send("FROM sales GROUP BY category ORDER BY total DESC;\r")
+	out := s.expect("(3 rows)")
+	for _, want := range []string{"| category | total |", "| games    |    30 |", "| books    |    19 |", "| music    |     5 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("result lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Backslash commands.
+	s.send("\\describe sales\r")
+	out = s.expect("(3 rows)")
+	if !regexp.MustCompile(`\| value\s+\| BIGINT`).MatchString(out) {
+		t.Errorf("\\describe lacks the value column:\n%s", out)
+	}
+	s.send("\\format csv\r")
+	s.expect("format is csv")
+	s.send("SELECT id FROM sales WHERE value > 10 ORDER BY id;\r")
+	out = s.expect("(2 rows)")
+	if !strings.Contains(out, "id\n1\n2\n") {
+		t.Errorf("csv output wrong:\n%s", out)
+	}
+	s.send("\\nope\r")
+	s.expect("unknown command \\nope")
+
+	// An error shows the line with a caret under the column.
+	s.send("SELECT category,\r  valu FROM sales;\r")
+	out = s.expect("^")
+	if !strings.Contains(out, "ERROR: line 2:3:") || !strings.Contains(out, "  2 |   valu FROM sales;\n    |   ^") {
+		t.Errorf("error display wrong:\n%s", out)
+	}
+
+	// Ctrl-C at the prompt drops the half-typed statement.
+	s.send("SELECT 1\r")
+	s.expect("-> ")
+	s.send("\x03")
+	s.expect("sluice> ")
+	s.send("\\q\r")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	h, err := os.ReadFile(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(h), "SELECT category,\n  SUM(value) AS total") && !strings.Contains(string(h), "SUM(value) AS total") {
+		t.Errorf("history lacks the multi-line statement:\n%s", h)
+	}
+}
+
+func TestShellCtrlDExits(t *testing.T) {
+	s := startShell(t, t.TempDir(), "--history", "-")
+	s.expect("sluice> ")
+	s.send("\x04")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
