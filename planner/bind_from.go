@@ -193,9 +193,17 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 	case ast.RightJoin:
 		typ = RightJoin
 	}
+	if b.q.FullJoins[j] {
+		// The sql package hands FULL joins to TiDB as LEFT joins.
+		typ = FullJoin
+		if j.On == nil && len(j.Using) == 0 && !j.NaturalJoin {
+			return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "FULL JOIN needs an ON or USING condition")
+		}
+	}
 	sc := &scope{cols: append(append([]scopeCol(nil), lsc.cols...), rsc.cols...)}
 	nl := len(lsc.cols)
-	var conds []Expr
+	var conds, merged []Expr
+	var mergedNames []string
 	using := j.Using
 	if j.NaturalJoin {
 		for _, lc := range lsc.cols {
@@ -223,9 +231,20 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 			return nil, nil, err
 		}
 		conds = append(conds, c)
-		if typ == RightJoin {
+		switch typ {
+		case RightJoin:
 			sc.cols[li].hidden = true
-		} else {
+		case FullJoin:
+			// Either side may be NULL: the visible column is
+			// COALESCE(left, right), added by a projection below.
+			sc.cols[li].hidden, sc.cols[nl+ri].hidden = true, true
+			args, t, err := b.unify([]Expr{lref, rref}, pos.Offset, "USING")
+			if err != nil {
+				return nil, nil, err
+			}
+			merged = append(merged, &Call{Func: "coalesce", Args: args, Typ: t})
+			mergedNames = append(mergedNames, lsc.cols[li].name)
+		default:
 			sc.cols[nl+ri].hidden = true
 		}
 	}
@@ -240,5 +259,27 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 		}
 		conds = append(conds, c)
 	}
-	return &Join{Left: l, Right: r, Type: typ, Cond: andAll(conds)}, sc, nil
+	var p Plan = &Join{Left: l, Right: r, Type: typ, Cond: andAll(conds)}
+	if len(merged) > 0 {
+		p, sc = mergeUsing(p, sc, merged, mergedNames)
+	}
+	return p, sc, nil
+}
+
+// mergeUsing puts the merged USING columns of a FULL join first (as
+// standard SQL orders them), followed by all the join's columns, which
+// stay reachable by qualified name.
+func mergeUsing(j Plan, sc *scope, merged []Expr, names []string) (Plan, *scope) {
+	exprs := append([]Expr(nil), merged...)
+	outNames := append([]string(nil), names...)
+	nsc := &scope{}
+	for i, e := range merged {
+		nsc.cols = append(nsc.cols, scopeCol{name: names[i], typ: e.Type()})
+	}
+	for i, c := range sc.cols {
+		exprs = append(exprs, &ColumnRef{Index: i, Name: c.name, Typ: c.typ})
+		outNames = append(outNames, c.name)
+		nsc.cols = append(nsc.cols, c)
+	}
+	return &Project{Input: j, Exprs: exprs, Names: outNames}, nsc
 }

@@ -87,7 +87,30 @@ func PlanInsert(sink string, q *sql.Query, cat *Catalog) (*QueryPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}, nil
+	qp := &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}
+	appendOnly := AppendOnlySink(def)
+	if qp.Stream, err = streaming(qp, cat, appendOnly); err != nil {
+		return nil, err
+	}
+	if appendOnly && qp.Stream != nil && qp.Stream.Mode == Updating {
+		if q.Emit.Kind == sql.EmitEvery && q.Emit.Full && qp.Stream.Windowed {
+			return nil, sql.Errorf(sql.PlanError, q.Position(), "sink %q is append-only but EMIT EVERY … FULL re-emits the whole result at each trigger: drop FULL to write each closed window once", def.Name)
+		}
+		return nil, sql.Errorf(sql.PlanError, q.Position(), "sink %q is append-only but the query produces updates: use EMIT FINAL, or aggregate over a window (TUMBLE/HOP/SESSION) with a watermark", def.Name)
+	}
+	return qp, nil
+}
+
+// AppendOnlySink reports whether def's connector can only append rows
+// (files), so it cannot take the changelog of an updating query; Kafka
+// and stdout accept changelogs.
+func AppendOnlySink(def *SinkDef) bool {
+	for k, v := range def.Options {
+		if strings.EqualFold(k, "connector") {
+			return strings.EqualFold(strings.TrimSpace(v), "file")
+		}
+	}
+	return false
 }
 
 // fitSink casts and renames the query output to the sink's schema.

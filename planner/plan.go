@@ -17,6 +17,9 @@ type QueryPlan struct {
 	Output *Schema
 	// Emit is the query's EMIT clause (nil: batch).
 	Emit *sql.Emit
+	// Stream says how the query runs as a stream; nil for a batch query
+	// (set whenever Emit is).
+	Stream *StreamInfo
 }
 
 // PlanQuery binds, optimises and lowers a query (named so because Plan is
@@ -36,7 +39,11 @@ func PlanQuery(q *sql.Query, cat *Catalog) (*QueryPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}, nil
+	qp := &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}
+	if qp.Stream, err = Streaming(qp, cat); err != nil {
+		return nil, err
+	}
+	return qp, nil
 }
 
 // Bind resolves names and types of q against cat and returns the
