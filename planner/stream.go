@@ -222,6 +222,12 @@ func streaming(qp *QueryPlan, cat *Catalog, appendSink bool) (*StreamInfo, error
 		return nil, fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
 	}
 
+	if si.Window != nil && si.Window.Kind == sql.Session && si.Operator != OpWindowAggregate {
+		// Sessions merge as rows arrive, so assigning them is not a
+		// stateless step; only the window operator tracks them.
+		return nil, fail("SESSION windows need EMIT FINAL (a GROUP BY window_start over a source with a WATERMARK) in streaming mode yet")
+	}
+
 	// The suffix, bottom-up over the stateful node's (or prefix's) output.
 	for i := prefixTo - 1; i >= 0; i-- {
 		switch x := spine[i].(type) {
