@@ -44,7 +44,7 @@ type liveTable struct {
 	pending int
 	rowsOut int64
 	start   time.Time
-	stats   func() (sluice.QueryStats, bool)
+	stats   func() (sluice.Stats, bool)
 	lines   int // lines drawn last time, to move the cursor back over
 	buf     []byte
 }
@@ -196,10 +196,10 @@ func (t *liveTable) status(final bool) string {
 		parts = append(parts,
 			fmt.Sprintf("in %d (%.0f/s)", st.RowsIn, float64(st.RowsIn)/secs),
 			fmt.Sprintf("out %d", st.RowsOut))
-		if !st.Watermark.IsZero() {
-			parts = append(parts, "watermark "+st.Watermark.UTC().Format("15:04:05.000"))
+		if st.Watermark > 0 {
+			parts = append(parts, "watermark "+time.UnixMicro(st.Watermark).UTC().Format("2006-01-02 15:04:05"))
 		}
-		parts = append(parts, fmt.Sprintf("late dropped %d", st.LateDropped),
+		parts = append(parts, fmt.Sprintf("late dropped %d", st.LateRows),
 			fmt.Sprintf("state %d groups/%s", st.StateGroups, bytesText(st.StateBytes)))
 	} else {
 		parts = append(parts, fmt.Sprintf("out %d (%.0f/s)", t.rowsOut, float64(t.rowsOut)/secs))

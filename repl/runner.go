@@ -210,18 +210,18 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 // statser is implemented by Rows once the engine reports progress.
-type statser interface{ Stats() sluice.QueryStats }
+type statser interface{ Stats() sluice.Stats }
 
 // live shows a streaming result as a table redrawn in place with a
 // status line, until the query ends or ctx is cancelled (Ctrl-C).
 func (r *Runner) live(ctx context.Context, rows *sluice.Rows, full bool, start time.Time) error {
 	t := newLiveTable(rows.Schema(), rows.Changelog(), full)
 	t.start = start
-	t.stats = func() (sluice.QueryStats, bool) {
+	t.stats = func() (sluice.Stats, bool) {
 		if s, ok := any(rows).(statser); ok {
 			return s.Stats(), true
 		}
-		return sluice.QueryStats{}, false
+		return sluice.Stats{}, false
 	}
 	done := make(chan struct{})
 	go func() {

@@ -64,7 +64,7 @@ func startShell(t *testing.T, dir string, args ...string) *screen {
 		tty.Close()
 		<-s.done
 		if t.Failed() {
-			t.Logf("screen:\n%s", s.text(0))
+			t.Logf("screen:\n%s", vt(s.raw()))
 		}
 	})
 	return s
@@ -72,11 +72,19 @@ func startShell(t *testing.T, dir string, args ...string) *screen {
 
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\r`)
 
-// text is the output from offset on, without terminal escapes.
+// text is the output without terminal escapes, from offset from of
+// that text on.
 func (s *screen) text(from int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return ansi.ReplaceAllString(s.out.String()[from:], "")
+	return ansi.ReplaceAllString(s.out.String(), "")[from:]
+}
+
+// raw is the output as the terminal received it.
+func (s *screen) raw() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
 }
 
 func (s *screen) send(keys string) {
@@ -93,10 +101,8 @@ func (s *screen) expect(want string) string {
 	for time.Now().Before(deadline) {
 		txt := s.text(s.mark)
 		if i := strings.Index(txt, want); i >= 0 {
-			s.mu.Lock()
-			s.mark = s.out.Len()
-			s.mu.Unlock()
-			return txt
+			s.mark += i + len(want)
+			return txt[:i+len(want)]
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -202,5 +208,57 @@ func TestShellCtrlDExits(t *testing.T) {
 	s.send("\x04")
 	if code := s.wait(); code != 0 {
 		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestShellStreamingCtrlC runs a continuous query, checks that the live
+// table redraws in place with a status line, stops it with Ctrl-C and
+// checks that the shell is still there.
+func TestShellStreamingCtrlC(t *testing.T) {
+	s := startShell(t, t.TempDir(), "--history", "-")
+	s.expect("sluice> ")
+	s.send("CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP) WITH (connector='generator', rows_per_second='1000');\r")
+	s.expect("source g created")
+	s.send("SELECT category, COUNT(*) AS n\r FROM g GROUP BY category EMIT CHANGES;\r")
+	s.expect("Ctrl-C to stop")
+	time.Sleep(700 * time.Millisecond) // a few redraws
+	s.send("\x03")
+	s.expect("query stopped after")
+	s.expect("sluice> ")
+	s.send("SELECT 40 + 2 AS answer;\r")
+	s.expect("(1 row)")
+	s.send("\\q\r")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	scr := vt(s.raw()) // the screen as a terminal shows it
+	if p := os.Getenv("SLUICE_TRANSCRIPT"); p != "" {
+		os.WriteFile(p, []byte(scr), 0o644)
+	}
+	// Redrawn in place: one header, however many refreshes ran.
+	if n := strings.Count(scr, "| category |"); n != 1 {
+		t.Errorf("the live table header is on screen %d times, want 1:\n%s", n, scr)
+	}
+	m := regexp.MustCompile(`(?m)^(\d+) rows · in (\d+) .*· out (\d+)`).FindStringSubmatch(scr)
+	if m == nil {
+		t.Fatalf("no final status line:\n%s", scr)
+	}
+	if m[2] == "0" || m[3] == "0" {
+		t.Errorf("status line shows no progress: %q", m[0])
+	}
+	// The final table has one row per category, with positive counts.
+	rows := regexp.MustCompile(`(?m)^\| (cat-\d+)\s+\|\s+(\d+) \|$`).FindAllStringSubmatch(scr, -1)
+	if len(rows) == 0 {
+		t.Fatalf("no result rows on screen:\n%s", scr)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if seen[r[1]] {
+			t.Errorf("category %s shown twice (an update was not applied in place):\n%s", r[1], scr)
+		}
+		seen[r[1]] = true
+	}
+	if !strings.Contains(scr, "| answer |") || !strings.Contains(scr, "|     42 |") {
+		t.Errorf("the shell did not run a query after Ctrl-C:\n%s", scr)
 	}
 }
