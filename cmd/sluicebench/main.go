@@ -29,6 +29,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -56,7 +57,7 @@ func main() {
 	flag.StringVar(&cfg.duckq, "duckq", "", "path of the duckq binary (default $DUCKQ, /tmp/duckq, or built from ../shared/tools/duckq)")
 	flag.StringVar(&cfg.alloc, "alloc", "default", "Arrow allocator for sluice: default (what sluice.Open picks), go, or pool (size-class recycling)")
 	flag.StringVar(&inputs, "inputs", "parquet,csv,arrow", "inputs to measure, comma-separated")
-	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the sluice runs to this file")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the sluice runs to this file name plus .<input>")
 	flag.Parse()
 	if *quick {
 		cfg.rows = 1_000_000
@@ -102,18 +103,6 @@ func run(ctx context.Context, cfg config) error {
 	mem, err := allocator(cfg.alloc)
 	if err != nil {
 		return err
-	}
-	if cfg.cpuprofile != "" {
-		f, err := os.Create(cfg.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		// Profiling covers all measurements; -inputs narrows it.
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
 	}
 	var results []result
 	for _, in := range cfg.inputs {
@@ -186,7 +175,13 @@ func measureInput(ctx context.Context, cfg config, input string, ds dataset, wan
 	}
 	var err error
 	logf("%s: sluice", input)
-	if res.sluice, err = best(cfg.runs, sluiceRun, want); err != nil {
+	stop, err := startProfile(cfg.cpuprofile, input)
+	if err != nil {
+		return res, err
+	}
+	res.sluice, err = best(cfg.runs, sluiceRun, want)
+	stop()
+	if err != nil {
 		return res, fmt.Errorf("sluice: %w", err)
 	}
 	logf("%s: go loop", input)
@@ -216,12 +211,15 @@ func measureInput(ctx context.Context, cfg config, input string, ds dataset, wan
 func best(runs int, f func() (map[string]int64, error), want map[string]int64) (time.Duration, error) {
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
-	var min time.Duration
+	var min, minCPU time.Duration
 	for i := 0; i < runs; i++ {
 		runtime.GC()
-		start := time.Now()
+		start, startCPU := time.Now(), cpuTime()
 		got, err := f()
-		el := time.Since(start)
+		el, cpu := time.Since(start), cpuTime()-startCPU
+		if i == 0 || cpu < minCPU {
+			minCPU = cpu
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -232,6 +230,7 @@ func best(runs int, f func() (map[string]int64, error), want map[string]int64) (
 			min = el
 		}
 	}
+	logf("  best wall %v, best process CPU %v", min.Round(time.Millisecond), minCPU.Round(time.Millisecond))
 	return min, nil
 }
 
@@ -246,4 +245,32 @@ func sameSums(got, want map[string]int64) error {
 		}
 	}
 	return nil
+}
+
+// startProfile profiles the sluice runs of one input into prefix.input;
+// with an empty prefix it does nothing.
+func startProfile(prefix, input string) (stop func(), err error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(prefix + "." + input)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// cpuTime is the process's user+system CPU time, logged beside wall time:
+// on a busy machine it shows what a run cost when other processes stole
+// the core.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

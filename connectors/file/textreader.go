@@ -108,6 +108,16 @@ func (r *csvReader) next(ctx context.Context) (arrow.Record, error) {
 	checked := 0
 	for r.dec.Len() < r.batch {
 		data := r.cb.data()
+		if !r.header && r.records >= r.skip {
+			// Plain records in bulk; the rest (quotes, bad values, the
+			// last line without a newline) one at a time below.
+			if n, recs := r.dec.AppendSimple(data, r.batch-r.dec.Len()); recs > 0 {
+				r.cb.pos += n
+				r.cb.line += int64(recs)
+				r.records += int64(recs)
+				continue
+			}
+		}
 		fields, quoted, n, lines, ok, err := r.split.Split(data, r.cb.eof)
 		if err != nil {
 			return nil, r.fail(err)
