@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -157,7 +158,7 @@ func (db *DB) Run(ctx context.Context, st sql.Statement) (*Rows, error) {
 	case *sql.Explain:
 		return db.explain(ctx, s)
 	case *sql.Set:
-		return message(fmt.Sprintf("%s = %s", s.Name, s.Value)), nil
+		return db.set(s)
 	case *sql.Insert:
 		return db.insert(ctx, s.Sink, s.Query, s.Position())
 	case *sql.Query:
@@ -345,4 +346,27 @@ func stderrWriter(db *DB) io.Writer {
 		return db.cfg.Log
 	}
 	return os.Stderr
+}
+
+// set applies a session setting. Unknown names are script variables
+// (handled by the script runner) and accepted as such.
+func (db *DB) set(s *sql.Set) (*Rows, error) {
+	switch s.Name {
+	case "batch_size":
+		n, err := strconv.Atoi(s.Value)
+		if err != nil || n <= 0 {
+			return nil, sql.Errorf(sql.PlanError, s.Position(), "batch_size must be a positive integer, got %q", s.Value)
+		}
+		db.mu.Lock()
+		db.cfg.BatchSize = n
+		db.mu.Unlock()
+	}
+	return message(fmt.Sprintf("%s = %s", s.Name, s.Value)), nil
+}
+
+// BatchSize is the session's target rows per record.
+func (db *DB) BatchSize() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.cfg.BatchSize
 }

@@ -70,7 +70,7 @@ func runGoldenFile(t *testing.T, file string, batchSize int, rewrite bool) {
 	for _, r := range recs {
 		text := strings.ReplaceAll(r.sql, "${TMP}", tmp)
 		where := fmt.Sprintf("%s:%d", file, r.line)
-		got, err := runGoldenSQL(ctx, db, text, r.has("rowsort"))
+		got, err := runGoldenSQL(ctx, db, text, r)
 		switch {
 		case r.kind == "statement" && r.ok:
 			if err != nil {
@@ -111,33 +111,180 @@ func runGoldenFile(t *testing.T, file string, batchSize int, rewrite bool) {
 
 // runGoldenSQL runs one or more statements and renders the rows of the
 // last one as tab-separated lines.
-func runGoldenSQL(ctx context.Context, db *sluice.DB, text string, rowsort bool) ([]string, error) {
+//
+// A streaming query (one with EMIT) is checked twice over. Its output is
+// rendered as follows: EMIT CHANGES (option `changelog`) prints the exact
+// changelog, op column first, as produced with one-row batches — the
+// row-by-row sequence — and, at the file's batch size, its fold must equal
+// the fold of that sequence; EMIT EVERY … FULL prints the last snapshot;
+// EMIT EVERY in update mode prints the folded table; EMIT FINAL prints the
+// appended rows. Then, unless the query has option `late` (rows dropped as
+// late make it differ on purpose), the final table must equal the same query
+// run in batch mode without its EMIT clause — the batch ≡ streaming
+// property of DESIGN.md.
+func runGoldenSQL(ctx context.Context, db *sluice.DB, text string, rec *sltRecord) ([]string, error) {
 	stmts, err := sql.Parse(text)
 	if err != nil {
 		return nil, err
 	}
 	var lines []string
 	for _, st := range stmts {
-		rows, err := db.Run(ctx, st)
-		if err != nil {
-			return nil, err
-		}
-		lines = lines[:0]
-		for rows.Next() {
-			lines = append(lines, renderRecord(rows.Record())...)
-		}
-		err = rows.Err()
-		if cerr := rows.Close(); err == nil {
-			err = cerr
+		q, ok := st.(*sql.Query)
+		if ok && q.Emit != nil {
+			lines, err = runGoldenStream(ctx, db, text, q, rec)
+		} else {
+			lines, err = runGoldenStatement(ctx, db, st)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	if rowsort {
+	if rec != nil && rec.has("rowsort") {
 		sort.Strings(lines)
 	}
 	return lines, nil
+}
+
+// goldenOutput is what one statement returned.
+type goldenOutput struct {
+	records [][]string // rendered rows per record
+	ops     bool       // first column is the changelog op
+}
+
+func (o goldenOutput) all() []string {
+	var out []string
+	for _, r := range o.records {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func collectGolden(ctx context.Context, db *sluice.DB, st sql.Statement) (goldenOutput, error) {
+	rows, err := db.Run(ctx, st)
+	if err != nil {
+		return goldenOutput{}, err
+	}
+	out := goldenOutput{ops: rows.Changelog()}
+	for rows.Next() {
+		out.records = append(out.records, renderRecord(rows.Record()))
+	}
+	err = rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return out, err
+}
+
+func runGoldenStatement(ctx context.Context, db *sluice.DB, st sql.Statement) ([]string, error) {
+	out, err := collectGolden(ctx, db, st)
+	return out.all(), err
+}
+
+// fold applies a rendered changelog (op first) to a multiset of rows:
+// retractions carry the full old row, so no key is needed.
+func fold(lines []string) ([]string, error) {
+	count := map[string]int{}
+	for _, l := range lines {
+		op, row, _ := strings.Cut(l, "\t")
+		switch op {
+		case "+I", "+U":
+			count[row]++
+		case "-U", "-D":
+			if count[row] == 0 {
+				return nil, fmt.Errorf("changelog retracts a row it never emitted: %s", l)
+			}
+			count[row]--
+		default:
+			return nil, fmt.Errorf("bad op in changelog line %q", l)
+		}
+	}
+	var out []string
+	for row, n := range count {
+		for ; n > 0; n-- {
+			out = append(out, row)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func runGoldenStream(ctx context.Context, db *sluice.DB, text string, q *sql.Query, rec *sltRecord) ([]string, error) {
+	var shown, final []string
+	switch {
+	case q.Emit.Kind == sql.EmitChanges:
+		// The exact sequence, row by row.
+		exact, err := withBatchSize(ctx, db, 1, func() (goldenOutput, error) { return collectGolden(ctx, db, q) })
+		if err != nil {
+			return nil, err
+		}
+		shown = exact.all()
+		if !exact.ops {
+			final = append([]string(nil), shown...)
+			sort.Strings(final)
+			break
+		}
+		if final, err = fold(shown); err != nil {
+			return nil, err
+		}
+		// At the file's batch size the changelog may be compacted
+		// differently, but it must fold to the same table.
+		out, err := collectGolden(ctx, db, q)
+		if err != nil {
+			return nil, err
+		}
+		got, err := fold(out.all())
+		if err != nil {
+			return nil, err
+		}
+		if strings.Join(got, "\n") != strings.Join(final, "\n") {
+			return nil, fmt.Errorf("changelog folds differently at this batch size:\n%s\nvs one-row batches:\n%s", strings.Join(got, "\n"), strings.Join(final, "\n"))
+		}
+	default:
+		out, err := collectGolden(ctx, db, q)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case q.Emit.Kind == sql.EmitEvery && q.Emit.Full:
+			if n := len(out.records); n > 0 {
+				shown = out.records[n-1]
+			}
+		case out.ops:
+			if shown, err = fold(out.all()); err != nil {
+				return nil, err
+			}
+		default:
+			shown = out.all()
+		}
+		final = append([]string(nil), shown...)
+		sort.Strings(final)
+	}
+	if rec == nil || !rec.has("late") {
+		batchText := strings.TrimSpace(text[q.Position().Offset:q.Emit.Pos.Offset])
+		stmts, err := sql.Parse(batchText)
+		if err != nil {
+			return nil, fmt.Errorf("batch twin: %w", err)
+		}
+		want, err := runGoldenStatement(ctx, db, stmts[0])
+		if err != nil {
+			return nil, fmt.Errorf("batch twin: %w", err)
+		}
+		sort.Strings(want)
+		if strings.Join(final, "\n") != strings.Join(want, "\n") {
+			return nil, fmt.Errorf("streaming result differs from batch:\n%s\nbatch:\n%s", strings.Join(final, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	return shown, nil
+}
+
+// withBatchSize runs f with the session's batch size set to n.
+func withBatchSize(ctx context.Context, db *sluice.DB, n int, f func() (goldenOutput, error)) (goldenOutput, error) {
+	prev := db.BatchSize()
+	if err := db.Exec(ctx, fmt.Sprintf("SET batch_size = %d", n)); err != nil {
+		return goldenOutput{}, err
+	}
+	defer db.Exec(ctx, fmt.Sprintf("SET batch_size = %d", prev))
+	return f()
 }
 
 func renderRecord(rec arrow.Record) []string {

@@ -39,9 +39,12 @@ func (db *DB) plan(q *sql.Query, sink string) (*planner.QueryPlan, map[string]ex
 }
 
 func (db *DB) env(srcs map[string]exec.Source) compile.Env {
+	db.mu.Lock()
+	batch := db.cfg.BatchSize
+	db.mu.Unlock()
 	return compile.Env{
 		Mem:       db.mem,
-		BatchSize: db.cfg.BatchSize,
+		BatchSize: batch,
 		Source: func(name string) (exec.Source, error) {
 			s, ok := srcs[strings.ToLower(name)]
 			if !ok {

@@ -34,6 +34,10 @@ func (r *Rows) Schema() *arrow.Schema { return r.schema }
 // Changelog reports whether records carry an op column (EMIT CHANGES).
 func (r *Rows) Changelog() bool { return r.changelog }
 
+// Keys are the columns that identify a row of an updating result (the
+// group key), counting the op column; nil for append-only results.
+func (r *Rows) Keys() []int { return r.keys }
+
 // Next advances to the next record, blocking for a streaming query. It
 // returns false at the end, on error (see Err) or when the context given to
 // Query is cancelled.

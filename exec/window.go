@@ -198,7 +198,9 @@ func (w *WindowAssign) Close() error { return w.once.close(w.input.Close) }
 
 // SessionWindow assigns session windows over the whole input (batch
 // mode): rows are ordered by time and a new session starts when the gap
-// to the previous row is at least gap. window_start is the session's
+// to the previous row exceeds gap. Sessions that merely touch merge, as
+// Flink merges a row's window [t, t+gap) with any window it intersects, so
+// batch and streaming sessions agree. window_start is the session's
 // first time, window_end its last time plus gap. Rows with NULL time are
 // dropped. It blocks until the input ends.
 type SessionWindow struct {
@@ -290,7 +292,7 @@ func (s *SessionWindow) consume(ctx context.Context) error {
 	s.ends = make([]int64, len(s.perm))
 	for i := 0; i < len(s.perm); {
 		j := i + 1
-		for j < len(s.perm) && at(int(s.perm[j]))-at(int(s.perm[j-1])) < s.gap {
+		for j < len(s.perm) && at(int(s.perm[j]))-at(int(s.perm[j-1])) <= s.gap {
 			j++
 		}
 		start, end := at(int(s.perm[i])), at(int(s.perm[j-1]))+s.gap

@@ -218,7 +218,11 @@ func (p *Pipeline) process(ctx context.Context, a arrival) (arrow.Record, error)
 	if rec == nil {
 		// Filtered out: the operator still hears the batch arrived, so
 		// the partition stays active for the watermark.
-		empty := array.NewRecord(p.Schema, emptyCols(p.Mem, p.Schema), 0)
+		cols := emptyCols(p.Mem, p.Schema)
+		empty := array.NewRecord(p.Schema, cols, 0)
+		for _, c := range cols {
+			c.Release() // the record holds its own references
+		}
 		defer empty.Release()
 		return p.Op.Push(ctx, empty, a.b.Partition)
 	}

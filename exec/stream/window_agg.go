@@ -33,6 +33,7 @@ type WindowAggregate struct {
 	clock   Clock
 
 	size, slide, gap int64 // in event-time units
+	unit             int64 // nanoseconds per event-time unit
 
 	windows map[winKey]*windowState
 	heap    winHeap
@@ -73,6 +74,7 @@ func NewWindowAggregate(mem memory.Allocator, input *arrow.Schema, spec WindowSp
 	}
 	w := &WindowAggregate{mem: mem, spec: spec, opts: opts, keys: keys,
 		windows: map[winKey]*windowState{}, sessions: map[string][]*session{}, partRows: map[int32]int64{}}
+	w.unit = unit
 	w.size, w.slide, w.gap = int64(spec.Size)/unit, int64(spec.Slide)/unit, int64(spec.Gap)/unit
 	switch spec.Kind {
 	case Tumble:
@@ -217,7 +219,7 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 			}
 		}
 		if !added {
-			reason := fmt.Sprintf("window end %d <= watermark %d", lastEnd, wm)
+			reason := fmt.Sprintf("window end %s <= watermark %s", w.timeText(lastEnd), w.timeText(wm))
 			if err := w.lateRow(LateRow{Partition: partition, Row: ord, EventTime: ts, Watermark: wm, Reason: reason, Record: rec, Index: i}); err != nil {
 				return err
 			}
@@ -381,4 +383,13 @@ func (w *WindowAggregate) Close() error {
 	w.windows, w.heap = map[winKey]*windowState{}, nil
 	w.sessions, w.sheap, w.nsess = map[string][]*session{}, nil, 0
 	return nil
+}
+
+// timeText renders an event time (in the time column's unit) for messages.
+func (w *WindowAggregate) timeText(v int64) string {
+	t := time.Unix(0, v*w.unit).UTC()
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02 15:04:05")
+	}
+	return t.Format("2006-01-02 15:04:05.999999999")
 }

@@ -141,7 +141,7 @@ func TestWindowAggregateLatePolicies(t *testing.T) {
 		if !equalStrings(got, want) {
 			t.Fatalf("got %q want %q", got, want)
 		}
-		if len(routed) != 1 || routed[0] != "0/2@2000: window end 10000 <= watermark 30000" {
+		if len(routed) != 1 || routed[0] != "0/2@2000: window end 1970-01-01 00:00:10 <= watermark 1970-01-01 00:00:30" {
 			t.Fatalf("routed %q", routed)
 		}
 	})
