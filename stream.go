@@ -2,9 +2,12 @@ package sluice
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,7 +76,7 @@ func streamSource(p planner.PhysicalPlan, cat *planner.Catalog) *planner.SourceD
 // compileStream compiles qp for its EMIT mode. appendOnly is set when the
 // output goes to an append-only sink: a windowed EMIT EVERY then emits
 // closed windows (Spark's append mode).
-func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source, appendOnly bool) (*streamQuery, error) {
+func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source, sinkName string, appendOnly bool) (*streamQuery, error) {
 	db.mu.Lock()
 	def := streamSource(qp.Physical, db.cat)
 	db.mu.Unlock()
@@ -105,9 +108,6 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 			opts.Window.OnLate = lw.write
 		}
 	}
-	if cp := db.cfg.CheckpointDir; cp != "" {
-		_ = cp // resume offsets are restored by the pipeline's checkpointer below
-	}
 	s, err := compile.StreamPlan(ctx, db.env(srcs), qp.Physical, opts)
 	if err != nil {
 		if sq.late != nil {
@@ -119,8 +119,43 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 		}
 		return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "%v", err)
 	}
+	// Restore operator state from the latest checkpoint, then resume the
+	// source exactly where that state ends.
+	var ck *stream.Checkpointer
+	var from exec.Offsets
+	if dir := db.cfg.CheckpointDir; dir != "" {
+		every := time.Second // continuous: at most one checkpoint a second
+		if qp.Emit.Kind == sql.EmitEvery {
+			every = 0 // micro-batch: every trigger
+		}
+		ck = stream.NewCheckpointer(filepath.Join(dir, checkpointName(sinkName, q)), 0, every)
+		if s.Op != nil {
+			from, err = ck.Restore(s.Op)
+		} else {
+			var cp *stream.Checkpoint
+			if cp, err = ck.Load(); cp != nil {
+				from = cp.Offsets
+			}
+		}
+		if err != nil {
+			if s.Op != nil {
+				s.Op.Close()
+			}
+			return nil, sql.Errorf(sql.ExecError, q.Position(), "%v", err)
+		}
+	}
+	if err := s.OpenReader(ctx, db.mem, from); err != nil {
+		if s.Op != nil {
+			s.Op.Close()
+		}
+		return nil, execError(q.Position(), err)
+	}
 	sq.s = s
 	sq.p = s.Pipeline(db.mem)
+	sq.p.Checkpoint = ck
+	if ck == nil {
+		sq.p.CommitEvery = time.Second
+	}
 	out := sq.p.OutputSchema(qp.Emit.Full)
 	sq.changelog = stream.IsChangelog(out)
 	sq.schema = userNames(out, s.Names, sq.changelog)
@@ -183,7 +218,7 @@ func (sq *streamQuery) stats() Stats {
 
 // stream starts a streaming query whose results the caller reads.
 func (db *DB) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source) (*Rows, error) {
-	sq, err := db.compileStream(ctx, q, qp, srcs, false)
+	sq, err := db.compileStream(ctx, q, qp, srcs, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +293,7 @@ func (db *DB) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryP
 	def, _ := db.cat.LookupSink(sinkName)
 	appendOnly := def != nil && def.Options["connector"] == "file"
 	db.mu.Unlock()
-	sq, err := db.compileStream(ctx, q, qp, srcs, appendOnly)
+	sq, err := db.compileStream(ctx, q, qp, srcs, sinkName, appendOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -296,4 +331,16 @@ func (db *DB) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryP
 		return nil, execError(q.Position(), fmt.Errorf("sink %s: %w", sinkName, err))
 	}
 	return message(fmt.Sprintf("%d rows written to %s", n, sinkName)), nil
+}
+
+// checkpointName names a query's checkpoint directory: the sink it writes
+// (so a restarted INSERT INTO totals … resumes), or a hash of the query
+// text for a SELECT. Changing the query of a sink while keeping its
+// checkpoint is the user's call, as with Flink savepoints.
+func checkpointName(sink string, q *sql.Query) string {
+	if sink != "" {
+		return "sink-" + strings.ToLower(sink)
+	}
+	h := sha256.Sum256([]byte(q.SQL()))
+	return "query-" + hex.EncodeToString(h[:8])
 }

@@ -184,8 +184,9 @@ func (w *SinkWriter) begin() error {
 	w.tmp, w.buf, w.rows = f, bufio.NewWriterSize(f, 1<<20), 0
 	switch w.sink.opts.Format {
 	case FormatCSV:
-		// A single file that already has a header gets none again.
-		w.enc = &csvEncoder{w: w.buf, header: w.sink.opts.CSV.Header && !w.published, delim: byte(w.sink.opts.CSV.Delimiter)}
+		// A single file that already has a header gets none again; each part
+		// file of a directory is a complete CSV file with its own header.
+		w.enc = &csvEncoder{w: w.buf, header: w.sink.opts.CSV.Header && (w.sink.dir || !w.published), delim: byte(w.sink.opts.CSV.Delimiter)}
 	case FormatJSON:
 		w.enc = &jsonEncoder{w: w.buf}
 	default:

@@ -1,7 +1,9 @@
 package compile
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -157,4 +159,39 @@ func concat(mem memory.Allocator, a, b arrow.Record) (arrow.Record, error) {
 		c.Release()
 	}
 	return rec, nil
+}
+
+// Snapshot checkpoints both operators' state (either may be stateless).
+func (c *chain) Snapshot() ([]byte, error) {
+	var parts [2][]byte
+	for i, op := range []stream.Operator{c.first, c.second} {
+		if s, ok := op.(stream.Snapshotter); ok {
+			b, err := s.Snapshot()
+			if err != nil {
+				return nil, err
+			}
+			parts[i] = b
+		}
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(parts); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Restore restores both operators from Snapshot's encoding.
+func (c *chain) Restore(data []byte) error {
+	var parts [2][]byte
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&parts); err != nil {
+		return err
+	}
+	for i, op := range []stream.Operator{c.first, c.second} {
+		if s, ok := op.(stream.Snapshotter); ok && parts[i] != nil {
+			if err := s.Restore(parts[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -31,8 +31,6 @@ type StreamOptions struct {
 	Window stream.WindowOptions
 	// Linger is the continuous-mode flush timer for partial batches.
 	Linger time.Duration
-	// From resumes the source from a checkpoint.
-	From exec.Offsets
 }
 
 // Stream is a compiled streaming query, ready to become a stream.Pipeline.
@@ -50,6 +48,23 @@ type Stream struct {
 	Window *stream.WindowAggregate
 	// Names are the user-facing output column names (without op).
 	Names []string
+
+	src  exec.Source
+	spec exec.ScanSpec
+}
+
+// OpenReader opens the source scan, resuming from a checkpoint's offsets
+// when from is not nil. It is separate from compilation so that operator
+// state can be restored from the same checkpoint first.
+func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec.Offsets) error {
+	spec := s.spec
+	spec.From = from
+	r, err := s.src.Open(ctx, mem, spec)
+	if err != nil {
+		return err
+	}
+	s.Reader = r
+	return nil
 }
 
 // Pipeline builds the stream.Pipeline around the compiled query.
@@ -57,7 +72,8 @@ func (s *Stream) Pipeline(mem memory.Allocator) *stream.Pipeline {
 	return &stream.Pipeline{Mem: mem, Reader: s.Reader, Schema: s.Schema, Transforms: s.Transforms, Op: s.Op}
 }
 
-// StreamPlan compiles a physical plan for streaming execution. The plan is
+// StreamPlan compiles a physical plan for streaming execution; call
+// OpenReader on the result before running it. The plan is
 // cut into a stateless prefix (scan, filter, project, window assignment)
 // that runs on every arriving batch, at most one aggregate, which becomes
 // an incremental operator (an updating GroupAggregate, or a WindowAggregate
@@ -68,18 +84,17 @@ func StreamPlan(ctx context.Context, env Env, p planner.PhysicalPlan, opts Strea
 	b := &streamBuilder{env: env, opts: opts}
 	s, err := b.build(ctx, p)
 	if err != nil {
-		if b.reader != nil {
-			b.reader.Close()
-		}
 		return nil, err
 	}
+	s.src, s.spec = b.src, b.spec
 	return s, nil
 }
 
 type streamBuilder struct {
-	env    Env
-	opts   StreamOptions
-	reader exec.SourceReader
+	env  Env
+	opts StreamOptions
+	src  exec.Source
+	spec exec.ScanSpec
 }
 
 func (b *streamBuilder) build(ctx context.Context, root planner.PhysicalPlan) (*Stream, error) {
@@ -137,17 +152,12 @@ func (b *streamBuilder) prefix(ctx context.Context, p planner.PhysicalPlan) (*ar
 	var feed *stream.Feed
 	env := b.env
 	env.Scan = func(n *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error) {
-		if b.reader != nil {
+		if b.src != nil {
 			return nil, fmt.Errorf("streaming over more than one source (a join) is not supported yet")
 		}
 		spec.Bounded = false
 		spec.Linger = b.opts.Linger
-		spec.From = b.opts.From
-		r, err := src.Open(ctx, env.Mem, spec)
-		if err != nil {
-			return nil, err
-		}
-		b.reader = r
+		b.src, b.spec = src, spec
 		feed = stream.NewFeed(n.Out.Arrow())
 		return feed, nil
 	}
@@ -192,7 +202,7 @@ func (b *streamBuilder) stateless(ctx context.Context, p planner.PhysicalPlan) (
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{Reader: b.reader, Schema: schema, Transforms: trs, Names: p.Schema().Names()}
+	s := &Stream{Schema: schema, Transforms: trs, Names: p.Schema().Names()}
 	if b.opts.Emit != nil && b.opts.Emit.Kind == sql.EmitChanges {
 		// A stateless query's changelog is all inserts: give it the op column.
 		s.Transforms = append(s.Transforms, insertOps(b.env.Mem))
@@ -245,7 +255,7 @@ func (b *streamBuilder) aggregate(ctx context.Context, agg *planner.PhysHashAggr
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{Reader: b.reader, Schema: schema, Transforms: trs, Op: op}, nil
+	return &Stream{Schema: schema, Transforms: trs, Op: op}, nil
 }
 
 func groupSpecs(agg *planner.PhysHashAggregate) ([]stream.GroupKey, []stream.AggSpec, error) {
@@ -390,7 +400,7 @@ func (b *streamBuilder) windowAggregate(ctx context.Context, agg *planner.PhysHa
 		wa.Close()
 		return nil, err
 	}
-	return &Stream{Reader: b.reader, Schema: schema, Transforms: trs, Op: op, Window: wa}, nil
+	return &Stream{Schema: schema, Transforms: trs, Op: op, Window: wa}, nil
 }
 
 // inline substitutes column references by the expressions of the

@@ -99,6 +99,12 @@ type Pipeline struct {
 	// TickEvery is how often continuous mode lets processing time act on
 	// the operator (watermark idleness); 100ms if zero.
 	TickEvery time.Duration
+	// CommitEvery, when positive and there is no Checkpoint, makes
+	// continuous mode commit the sink at least this often, so an endless
+	// query's output becomes visible (a file sink publishes a part file).
+	CommitEvery time.Duration
+
+	lastCommit time.Time
 
 	offsets exec.Offsets
 	parts   []int32
@@ -335,6 +341,12 @@ func (p *Pipeline) RunContinuous(ctx context.Context) error {
 				if _, err := p.emit(ctx, out); err != nil {
 					return err
 				}
+			}
+			if p.Checkpoint == nil && p.CommitEvery > 0 && now.Sub(p.lastCommit) >= p.CommitEvery {
+				if err := p.commit(ctx, true); err != nil {
+					return err
+				}
+				p.lastCommit = now
 			}
 			tick = p.Clock.NewTimer(p.TickEvery)
 		case <-ctx.Done():
