@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -275,3 +276,5 @@ func TestRegisterSink(t *testing.T) {
 		t.Fatalf("Tables() = %v, want %s", desc, want)
 	}
 }
+
+func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o644) }

@@ -62,30 +62,53 @@ func (r *Runner) substitute(text string) (string, error) {
 }
 
 // Script runs every statement of script in order. It stops at the first
-// error unless ContinueOnError is set.
+// error unless ContinueOnError is set. ${name} references are substituted
+// statement by statement, so `SET name = value` defines them for the
+// statements after it; error positions are in script.
 func (r *Runner) Script(ctx context.Context, script string) error {
 	if r.Vars == nil {
 		r.Vars = map[string]string{}
 	}
-	stmts, err := sql.Parse(script)
-	if err != nil {
-		return err
-	}
 	failed := 0
-	for _, st := range stmts {
-		if err := r.Statement(ctx, st); err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil // Ctrl-C / SIGTERM: a clean stop
-			}
-			if !r.ContinueOnError {
-				return err
-			}
-			failed++
-			fmt.Fprintf(r.Err, "sluice: %s\n", r.describe(err))
+	for _, c := range split(script) {
+		err := r.chunk(ctx, script, c)
+		if err == nil {
+			continue
 		}
+		if errors.Is(err, context.Canceled) {
+			return nil // Ctrl-C / SIGTERM: a clean stop
+		}
+		if !r.ContinueOnError {
+			return err
+		}
+		failed++
+		fmt.Fprintf(r.Err, "sluice: %s\n", r.describe(err))
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d statement(s) failed", failed)
+	}
+	return nil
+}
+
+// chunk substitutes, parses and runs one statement of script.
+func (r *Runner) chunk(ctx context.Context, script string, c chunk) error {
+	text := c.text
+	if strings.Contains(text, "${") {
+		sub, err := r.substitute(text)
+		if err != nil {
+			at := strings.Index(text, "${")
+			return sql.Errorf(sql.ParseError, sql.PosAt(script, c.start+at), "%v", err)
+		}
+		text = sub
+	}
+	stmts, err := sql.Parse(blank(script[:c.start]) + text)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if err := r.Statement(ctx, st); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -98,29 +121,14 @@ func (r *Runner) describe(err error) string {
 	return err.Error()
 }
 
-// Statement runs one statement and prints its result.
+// Statement runs one parsed statement and prints its result. A SET
+// statement also defines a ${name} variable for what follows.
 func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
-	if text := st.SQL(); strings.Contains(text, "${") {
-		sub, err := r.substitute(text)
-		if err != nil {
-			return sql.Errorf(sql.ParseError, st.Position(), "%v", err)
-		}
-		stmts, err := sql.Parse(sub)
-		if err != nil {
-			return err
-		}
-		for _, s := range stmts {
-			if err := r.Statement(ctx, s); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	if s, ok := st.(*sql.Set); ok {
 		if r.Vars == nil {
 			r.Vars = map[string]string{}
 		}
-		r.Vars[s.Name] = s.Value
+		r.Vars[strings.ToLower(s.Name)] = s.Value
 	}
 	start := time.Now()
 	rows, err := r.DB.Run(ctx, st)

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestScripts(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	csv := write("sales.csv", salesCSV)
+	create := "CREATE SOURCE sales WITH (connector = 'file', path = '" + csv + "');\n"
+	ok := write("ok.sql", create+"SELECT category, SUM(value) AS total FROM sales GROUP BY category ORDER BY category;\n")
+	bad := write("bad.sql", create+"SELECT id\nFROM sales\nWHERE valu > 1;\nSELECT 1 AS after;\n")
+	vars := write("vars.sql", create+"SELECT id FROM sales WHERE category = '${cat}' AND value > ${min} ORDER BY id;\n")
+	set := write("set.sql", create+"SET cat = 'music';\nSELECT id FROM sales WHERE category = '${cat}';\n")
+
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		code     int
+		out      string // exact stdout
+		errHas   []string
+		errLacks []string
+	}{
+		{name: "runs a script", args: []string{"-f", ok}, code: 0,
+			out: "category,total\nbooks,19\ngames,30\nmusic,5\n"},
+		{name: "json format", args: []string{"--format", "json", "-e", create + "SELECT id FROM sales WHERE id < 3 ORDER BY id;"}, code: 0,
+			out: "{\"id\":1}\n{\"id\":2}\n"},
+		{name: "stops at the first error with file:line:col", args: []string{"-f", bad}, code: 1,
+			out: "", errHas: []string{bad + ":4:7: ", `"valu"`}},
+		{name: "continue on error", args: []string{"--continue-on-error", "-f", bad}, code: 1,
+			out: "after\n1\n", errHas: []string{bad + ":4:7: ", "1 statement(s) failed"}},
+		{name: "--var substitutes ${name}", args: []string{"-f", vars, "--var", "cat=books", "--var", "MIN=10"}, code: 0,
+			out: "id\n1\n"},
+		{name: "undefined variable", args: []string{"-f", vars, "--var", "cat=books"}, code: 1,
+			errHas: []string{"undefined variable ${min}"}},
+		{name: "SET defines a variable", args: []string{"-f", set}, code: 0, out: "id\n4\n"},
+		{name: "-f - reads stdin", args: []string{"-f", "-"}, stdin: create + "SELECT COUNT(*) AS n FROM sales;", code: 0,
+			out: "n\n4\n"},
+		{name: "stdin error names <stdin>", args: []string{"-f", "-"}, stdin: "SELECT\n  nope FROM sales;", code: 1,
+			errHas: []string{"<stdin>:2:"}},
+		{name: "missing file", args: []string{"-f", filepath.Join(dir, "missing.sql")}, code: 1, errHas: []string{"missing.sql"}},
+		{name: "bad format", args: []string{"--format", "xml", "-e", "SELECT 1;"}, code: 2, errHas: []string{"unknown --format"}},
+		{name: "bad --var", args: []string{"--var", "novalue", "-e", "SELECT 1;"}, code: 2, errHas: []string{"want name=value"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, strings.NewReader(tc.stdin), &stdout, &stderr)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, tc.code, stderr.String())
+			}
+			if stdout.String() != tc.out {
+				t.Errorf("stdout:\n%s\nwant:\n%s", stdout.String(), tc.out)
+			}
+			for _, w := range tc.errHas {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr %q lacks %q", stderr.String(), w)
+				}
+			}
+		})
+	}
+}
+
+// TestStreamingScriptSIGTERM runs a script whose last statement streams
+// into a file sink, stops it with SIGTERM, and checks that sluice exits
+// cleanly with the closed windows written.
+func TestStreamingScriptSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for seconds")
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"no checkpoints", nil},
+		{"checkpoints", []string{"--checkpoint-dir", "ckpt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			streamUntilSIGTERM(t, tc.args)
+		})
+	}
+}
+
+func streamUntilSIGTERM(t *testing.T, args []string) {
+	dir := t.TempDir()
+	script := `CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP,
+  WATERMARK FOR ts AS ts - INTERVAL '100' MILLISECOND)
+  WITH (connector = 'generator', rows_per_second = '2000', max_out_of_orderness = '0s');
+CREATE SINK counts WITH (connector = 'file', path = 'counts.csv');
+INSERT INTO counts
+SELECT window_start, category, COUNT(*) AS n
+FROM TUMBLE(g, ts, INTERVAL '1' SECOND)
+GROUP BY window_start, category
+EMIT FINAL;
+`
+	if err := os.WriteFile(filepath.Join(dir, "stream.sql"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], append([]string{"-f", "stream.sql"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SLUICE_TEST_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("sluice exited with %v after SIGTERM; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("sluice did not stop within 10s of SIGTERM")
+	}
+	out, err := os.ReadFile(filepath.Join(dir, "counts.csv"))
+	if err != nil {
+		t.Fatalf("no sink output after a clean stop: %v (stderr: %s)", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if lines[0] != "window_start,category,n" || len(lines) < 2 {
+		t.Fatalf("sink output:\n%s", out)
+	}
+	total := 0
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		n, err := strconv.Atoi(f[len(f)-1])
+		if err != nil || n <= 0 {
+			t.Fatalf("bad count in %q", l)
+		}
+		total += n
+	}
+	// At 2000 rows/s for 3s at least one whole second's windows closed.
+	if total < 1000 || total > 6000 {
+		t.Errorf("windows hold %d rows in all, want between 1000 and 6000:\n%s", total, out)
+	}
+}

@@ -1,0 +1,184 @@
+package repl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice"
+	"github.com/sluicesql/sluice/sql"
+)
+
+func TestCompleter(t *testing.T) {
+	c := &completer{tables: func() []sluice.TableInfo {
+		return []sluice.TableInfo{
+			{Kind: "source", Name: "orders", Columns: []string{"order_id", "customer", "amount"}},
+			{Kind: "source", Name: "clicks", Columns: []string{"url", "ts"}},
+			{Kind: "sink", Name: "out_counts"},
+		}
+	}}
+	tests := []struct {
+		line string
+		want []string // whole words offered
+	}{
+		{"SEL", []string{"SELECT"}},
+		{"sel", []string{"select"}},
+		{"SELECT cu", []string{"current", "customer"}},
+		{"SELECT amo", []string{"amount"}},
+		{"SELECT * FROM or", []string{"order", "order_id", "orders"}},
+		{"SELECT * FROM cl", []string{"clicks"}},
+		{"INSERT INTO out", []string{"out_counts", "outer"}},
+		{"SELECT COU", []string{"COUNT"}},
+		{"SELECT window_s", []string{"window_start"}},
+		{`\des`, []string{`\describe`}},
+		{`\describe o`, []string{"orders", "out_counts"}},
+		{`\`, []string{`\help`, `\sources`, `\describe`, `\format`, `\timing`, `\set`, `\i`, `\q`}},
+		{"SELECT ", nil},
+		{"SELECT zzz", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.line, func(t *testing.T) {
+			line := []rune(tc.line)
+			suffixes, n := c.Do(line, len(line))
+			var got []string
+			word := string(line[len(line)-n:])
+			for _, s := range suffixes {
+				got = append(got, word+string(s))
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("Do(%q) offers %v, want %v", tc.line, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExplainCaret(t *testing.T) {
+	text := "SELECT a,\n\tvalu FROM t;\n"
+	err := &sql.Error{Kind: sql.BindError, Pos: sql.Pos{Line: 2, Col: 2}, Msg: `unknown column "valu"`}
+	tests := []struct {
+		name, file string
+		err        error
+		want       string
+	}{
+		{"caret under the column", "", err,
+			"ERROR: line 2:2: unknown column \"valu\"\n  2 |  valu FROM t;\n    |  ^\n"},
+		{"script name", "q.sql", err,
+			"ERROR: q.sql:2:2: unknown column \"valu\"\n  2 |  valu FROM t;\n    |  ^\n"},
+		{"no position", "", errors.New("boom"), "ERROR: boom\n"},
+		{"line past the text", "", &sql.Error{Pos: sql.Pos{Line: 9, Col: 1}, Msg: "x"}, "ERROR: line 9:1: x\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := explain(text, tc.file, tc.err); got != tc.want {
+				t.Fatalf("got:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSplit(t *testing.T) {
+	tests := []struct {
+		script string
+		want   []string
+	}{
+		{"SELECT 1; SELECT 2;", []string{"SELECT 1;", " SELECT 2;"}},
+		{"SELECT ';' AS s; -- c;\n SELECT 2", []string{"SELECT ';' AS s;", " -- c;\n SELECT 2"}},
+		{"SELECT 'it''s;' ; /* ; */ ;", []string{"SELECT 'it''s;' ;"}},
+		{"SELECT \"a;b\" FROM `t;`;", []string{"SELECT \"a;b\" FROM `t;`;"}},
+		{"  -- only a comment\n", nil},
+		{"SELECT 'x\\';y';", []string{"SELECT 'x\\';y';"}},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, c := range split(tc.script) {
+			if tc.script[c.start:c.start+len(c.text)] != c.text {
+				t.Errorf("chunk start %d does not point at %q", c.start, c.text)
+			}
+			got = append(got, c.text)
+		}
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("split(%q) = %q, want %q", tc.script, got, tc.want)
+		}
+	}
+}
+
+func TestLiveTableChangelog(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "op", Type: arrow.PrimitiveTypes.Int8},
+		{Name: "k", Type: arrow.BinaryTypes.String},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	rec := func(rows ...any) arrow.Record {
+		b := array.NewRecordBuilder(mem, schema)
+		defer b.Release()
+		for i := 0; i < len(rows); i += 3 {
+			b.Field(0).(*array.Int8Builder).Append(int8(rows[i].(int)))
+			b.Field(1).(*array.StringBuilder).Append(rows[i+1].(string))
+			b.Field(2).(*array.Int64Builder).Append(int64(rows[i+2].(int)))
+		}
+		return b.NewRecord()
+	}
+	lt := newLiveTable(schema, true, false)
+	lt.stats = func() (sluice.Stats, bool) { return sluice.Stats{}, false }
+	for _, r := range []arrow.Record{
+		rec(0, "a", 1, 0, "b", 1),
+		rec(1, "a", 1, 2, "a", 2), // a updated in place, stays first
+		rec(0, "c", 5, 3, "b", 1), // c added, b deleted
+	} {
+		lt.apply(r)
+		r.Release()
+	}
+	var got []string
+	for _, r := range lt.rows {
+		got = append(got, strings.Join(r, "="))
+	}
+	if want := "a=2,c=5"; strings.Join(got, ",") != want {
+		t.Fatalf("live rows %v, want %s", got, want)
+	}
+	var buf bytes.Buffer
+	lt.draw(&buf, false)
+	lt.draw(&buf, true)
+	frames := buf.String()
+	if strings.Count(frames, "\x1b[") != 2 || !strings.Contains(frames, "\x1b[J") {
+		t.Fatalf("second frame does not move up over the first: %q", frames)
+	}
+	if !strings.Contains(frames, "| a |") || !strings.Contains(frames, "2 rows · out 6") {
+		t.Fatalf("frame lacks rows or status:\n%s", frames)
+	}
+}
+
+// TestRunPiped drives the shell through pipes (no terminal): statements,
+// a variable, a backslash command, and Ctrl-D at the end of input.
+func TestRunPiped(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	db, err := sluice.Open(sluice.Config{Allocator: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	in := "\\set n 3\n\\timing\nSELECT ${n} * 2\n  AS six;\n\\format json\nSELECT 'x' AS s;\n\\bogus\n"
+	var out bytes.Buffer
+	err = Run(context.Background(), db, Config{HistoryFile: "-", Stdin: io.NopCloser(strings.NewReader(in)), Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"timing is off", "| six |", "|   6 |", "(1 row)\n", "format is json", `{"s":"x"}`, `unknown command \bogus`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "Time:") {
+		t.Errorf("\\timing did not turn timing off:\n%s", got)
+	}
+}
