@@ -178,6 +178,7 @@ type HashAggregate struct {
 	pos    int64
 	done   bool
 	once   lifecycle
+	dict   *dictKey // dictionary fast path; nil when off
 }
 
 var _ Operator = (*HashAggregate)(nil)
@@ -212,6 +213,9 @@ func NewHashAggregate(mem memory.Allocator, input Operator, keys []expr.Expr, ke
 	}
 	h.schema = arrow.NewSchema(fields, nil)
 	h.chunks = make([][]arrow.Array, len(keys))
+	if h.table != nil {
+		h.setupDictKey()
+	}
 	return h, nil
 }
 
@@ -273,14 +277,22 @@ func (h *HashAggregate) add(ctx context.Context, rec arrow.Record) error {
 	gids := h.gids[:n]
 	ng := 1
 	if h.table != nil {
-		cols, err := evalAll(ctx, h.mem, rec, exprList(h.keys))
-		if err != nil {
-			return err
-		}
-		newKeys, err := h.table.Assign(ctx, h.mem, cols, gids, true)
-		releaseArrays(cols)
-		if err != nil {
-			return err
+		var newKeys []arrow.Array
+		if h.dict != nil {
+			var err error
+			if newKeys, err = h.dictKeyGroups(ctx, rec, gids); err != nil {
+				return err
+			}
+		} else {
+			cols, err := evalAll(ctx, h.mem, rec, exprList(h.keys))
+			if err != nil {
+				return err
+			}
+			newKeys, err = h.table.Assign(ctx, h.mem, cols, gids, true)
+			releaseArrays(cols)
+			if err != nil {
+				return err
+			}
 		}
 		for i, k := range newKeys {
 			h.chunks[i] = append(h.chunks[i], k)
@@ -357,6 +369,7 @@ func (h *HashAggregate) releaseChunks() {
 func (h *HashAggregate) Close() error {
 	return h.once.close(func() error {
 		h.releaseChunks()
+		h.releaseDict()
 		if h.out != nil {
 			h.out.Release()
 			h.out = nil

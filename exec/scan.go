@@ -19,6 +19,31 @@ type Scan struct {
 	reader SourceReader
 	opened bool
 	closed bool
+	dict   []int // output columns a consumer accepts dictionary-encoded
+}
+
+// DictionaryReader is implemented by source readers that can return string
+// columns dictionary-encoded (int32 indices over the distinct values, as
+// stored in a Parquet file) instead of materialising a string per row.
+// Only a consumer that handles dictionary arrays in those columns asks for
+// it, through Scan.KeepDictionaries: the batches then no longer match
+// Scan.Schema in those columns.
+type DictionaryReader interface {
+	// KeepDictionaries lists the output columns (indices into
+	// ScanSpec.Columns order) to return dictionary-encoded when the data
+	// allows; others, and data without a dictionary, stay plain.
+	KeepDictionaries(cols []int)
+}
+
+// KeepDictionaries lets the source return the given output columns as
+// dictionary arrays (see DictionaryReader); sources that cannot ignore it.
+// Call it before Open. HashAggregate calls it for a plain string group key
+// it reads straight from the scan.
+func (s *Scan) KeepDictionaries(cols []int) {
+	s.dict = append([]int(nil), cols...)
+	if dr, ok := s.reader.(DictionaryReader); ok {
+		dr.KeepDictionaries(s.dict)
+	}
 }
 
 var _ Operator = (*Scan)(nil)
@@ -57,6 +82,9 @@ func (s *Scan) Open(ctx context.Context) error {
 		return fmt.Errorf("scan: open source: %w", err)
 	}
 	s.reader = r
+	if dr, ok := r.(DictionaryReader); ok && len(s.dict) > 0 {
+		dr.KeepDictionaries(s.dict)
+	}
 	return nil
 }
 

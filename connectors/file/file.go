@@ -304,11 +304,13 @@ type Reader struct {
 	offsets exec.Offsets
 	done    Stats // stats of finished files
 	closed  bool
+	dict    []bool // by output column; see KeepDictionaries
 }
 
 var (
-	_ exec.SourceReader = (*Reader)(nil)
-	_ StatsReader       = (*Reader)(nil)
+	_ exec.SourceReader     = (*Reader)(nil)
+	_ StatsReader           = (*Reader)(nil)
+	_ exec.DictionaryReader = (*Reader)(nil)
 )
 
 func (r *Reader) openFile(path string) (fileReader, error) {
@@ -319,7 +321,30 @@ func (r *Reader) openFile(path string) (fileReader, error) {
 	case FormatJSON:
 		return openJSON(r.mem, path, r.src.schema, r.src.opts, r.spec, skip)
 	}
-	return openParquet(r.mem, path, r.src.schema, r.spec, skip)
+	pr, err := openParquet(r.mem, path, r.src.schema, r.spec, skip)
+	if err != nil {
+		return nil, err
+	}
+	pr.keepDictionaries(r.dict)
+	return pr, nil
+}
+
+// KeepDictionaries implements exec.DictionaryReader: Parquet string
+// columns among cols (output column indices) whose chunks are entirely
+// dictionary-encoded come back as dictionary arrays (int32 indices over
+// string values), so a grouping consumer never materialises a string per
+// row. Other formats ignore it.
+func (r *Reader) KeepDictionaries(cols []int) {
+	dict := make([]bool, len(r.spec.Columns))
+	for _, c := range cols {
+		if c >= 0 && c < len(dict) {
+			dict[c] = true
+		}
+	}
+	r.dict = dict
+	if pr, ok := r.cur.(*parquetReader); ok {
+		pr.keepDictionaries(dict)
+	}
 }
 
 // Next returns the next batch, io.EOF after the last file.

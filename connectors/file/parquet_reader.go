@@ -3,6 +3,7 @@ package file
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -188,6 +189,7 @@ type parquetReader struct {
 	off     int64
 	rows    int64 // rows consumed
 	st      Stats
+	dict    []bool // by output column: keep dictionary-encoded strings
 }
 
 func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec exec.ScanSpec, skip int64) (*parquetReader, error) {
@@ -261,16 +263,43 @@ func (r *parquetReader) readGroup(g parquet.RowGroup) (arrow.Record, error) {
 			a.Release()
 		}
 	}()
-	for _, c := range r.cols {
+	schema := r.out
+	for i, c := range r.cols {
 		pc := r.all[c]
-		a, err := readChunk(r.mem, chunks[pc.leaf], &pc, g.NumRows())
+		var a arrow.Array
+		err := errNotDictionary
+		if i < len(r.dict) && r.dict[i] && pc.kind == pqString {
+			a, err = readDictChunk(r.mem, chunks[pc.leaf], &pc, g.NumRows())
+		}
+		if errors.Is(err, errNotDictionary) {
+			a, err = readChunk(r.mem, chunks[pc.leaf], &pc, g.NumRows())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: column %q: %w", r.path, pc.name, err)
 		}
+		if !arrow.TypeEqual(a.DataType(), schema.Field(i).Type) {
+			if schema == r.out {
+				schema = withFieldType(r.out, i, a.DataType())
+			} else {
+				schema = withFieldType(schema, i, a.DataType())
+			}
+		}
 		arrs = append(arrs, a)
 	}
-	return array.NewRecord(r.out, arrs, g.NumRows()), nil
+	return array.NewRecord(schema, arrs, g.NumRows()), nil
 }
+
+// withFieldType is schema with field i's type replaced.
+func withFieldType(schema *arrow.Schema, i int, t arrow.DataType) *arrow.Schema {
+	fields := append([]arrow.Field(nil), schema.Fields()...)
+	fields[i].Type = t
+	md := schema.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
+
+// keepDictionaries marks output columns whose dictionary-encoded string
+// chunks are returned as dictionary arrays.
+func (r *parquetReader) keepDictionaries(dict []bool) { r.dict = dict }
 
 func (r *parquetReader) consumed() int64 { return r.rows }
 func (r *parquetReader) stats() Stats    { return r.st }

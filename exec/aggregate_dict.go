@@ -1,0 +1,165 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec/expr"
+)
+
+// pendingGroup marks a dictionary entry seen in the current batch whose
+// group is not assigned yet; real group ids never get this large.
+const pendingGroup = noGroup - 1
+
+// dictKey is HashAggregate's fast path for GROUP BY one string column
+// read straight from a Scan: the scan may then return the column
+// dictionary-encoded (Parquet dictionary pages), and each distinct
+// dictionary entry is looked up in the group table once per dictionary,
+// not once per row. Per row it is one array load.
+type dictKey struct {
+	col  int             // the key's column in the input records
+	data arrow.ArrayData // the dictionary gids belongs to (retained)
+	gids []uint32        // dictionary entry → group id (noGroup: unseen)
+	miss []int32
+}
+
+// setupDictKey enables the dictionary fast path when it is safe: a single
+// string key that is a plain column of a Scan input, and aggregate
+// arguments that are plain columns other than it (so nothing but this
+// operator ever sees the dictionary array).
+func (h *HashAggregate) setupDictKey() {
+	scan, ok := h.input.(*Scan)
+	if !ok || len(h.keys) != 1 || h.keys[0].DataType().ID() != arrow.STRING {
+		return
+	}
+	schema := scan.Schema()
+	col, ok := columnRef(h.keys[0], schema)
+	if !ok {
+		return
+	}
+	for _, a := range h.aggs {
+		if a.Arg == nil {
+			continue
+		}
+		c, ok := columnRef(a.Arg, schema)
+		if !ok || c == col {
+			return
+		}
+	}
+	scan.KeepDictionaries([]int{col})
+	h.dict = &dictKey{col: col}
+}
+
+// columnRef reports whether e just reads column i of records of schema.
+// expr has no exported way to ask, so it evaluates e on an empty record
+// and checks whether the result is that column itself (a column
+// reference returns the record's array retained; any computation returns
+// a new array).
+func columnRef(e expr.Expr, schema *arrow.Schema) (col int, ok bool) {
+	defer func() {
+		if recover() != nil { // an exotic type MakeArrayOfNull cannot build
+			col, ok = 0, false
+		}
+	}()
+	mem := memory.DefaultAllocator
+	cols := make([]arrow.Array, schema.NumFields())
+	for i, f := range schema.Fields() {
+		cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
+	}
+	rec := array.NewRecord(schema, cols, 0)
+	releaseArrays(cols)
+	defer rec.Release()
+	a, err := e.Eval(context.Background(), mem, rec)
+	if err != nil {
+		return 0, false
+	}
+	defer a.Release()
+	for i := range cols {
+		if rec.Column(i) == a {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// dictKeyGroups sets gids for a batch in dictionary mode and returns the
+// key values of new groups (caller releases).
+func (h *HashAggregate) dictKeyGroups(ctx context.Context, rec arrow.Record, gids []uint32) ([]arrow.Array, error) {
+	col := rec.Column(h.dict.col)
+	da, ok := col.(*array.Dictionary)
+	if !ok {
+		if col.DataType().ID() != arrow.STRING {
+			return nil, fmt.Errorf("group key: record has type %s, plan expects string", col.DataType())
+		}
+		return h.table.Assign(ctx, h.mem, []arrow.Array{col}, gids, true)
+	}
+	idx, ok := da.Indices().(*array.Int32)
+	if !ok || da.NullN() > 0 {
+		dec, err := decodeDictionary(ctx, h.mem, da)
+		if err != nil {
+			return nil, err
+		}
+		defer dec.Release()
+		return h.table.Assign(ctx, h.mem, []arrow.Array{dec}, gids, true)
+	}
+	dk := h.dict
+	if dd := da.Data().Dictionary(); dd != dk.data {
+		if dk.data != nil {
+			dk.data.Release()
+		}
+		dd.Retain()
+		dk.data = dd
+		n := dd.Len()
+		dk.gids = growSlice(dk.gids[:0], n)[:n]
+		for i := range dk.gids {
+			dk.gids[i] = noGroup
+		}
+	}
+	m := dk.gids
+	miss := dk.miss[:0]
+	for _, k := range idx.Int32Values() {
+		if uint32(k) >= uint32(len(m)) {
+			return nil, fmt.Errorf("group key: dictionary index %d out of range (%d values)", k, len(m))
+		}
+		if m[k] == noGroup {
+			m[k] = pendingGroup
+			miss = append(miss, k)
+		}
+	}
+	dk.miss = miss
+	var newKeys []arrow.Array
+	if len(miss) > 0 {
+		vals, err := takeArray(ctx, h.mem, da.Dictionary(), miss)
+		if err != nil {
+			return nil, err
+		}
+		small := make([]uint32, len(miss))
+		newKeys, err = h.table.Assign(ctx, h.mem, []arrow.Array{vals}, small, true)
+		vals.Release()
+		if err != nil {
+			for _, k := range miss {
+				m[k] = noGroup
+			}
+			return nil, err
+		}
+		for j, k := range miss {
+			m[k] = small[j]
+		}
+	}
+	for i, k := range idx.Int32Values() {
+		gids[i] = m[k]
+	}
+	return newKeys, nil
+}
+
+// releaseDict drops the cached dictionary.
+func (h *HashAggregate) releaseDict() {
+	if h.dict != nil && h.dict.data != nil {
+		h.dict.data.Release()
+		h.dict.data = nil
+	}
+}
