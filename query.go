@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -189,11 +190,65 @@ func (db *DB) explain(ctx context.Context, s *sql.Explain) (*Rows, error) {
 		return nil, err
 	}
 	text := planner.Explain(qp)
+	if s.Analyze {
+		stats, err := db.analyze(ctx, s.Query)
+		if err != nil {
+			return nil, err
+		}
+		text = strings.TrimRight(text, "\n") + "\n" + stats
+	}
 	var rows [][]string
 	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		rows = append(rows, []string{line})
 	}
 	return db.textRows([]string{"plan"}, rows)
+}
+
+// analyze runs q to its end, discarding the rows, and describes what it
+// did: rows out and time for every query; for a streaming one also rows in,
+// late rows dropped, the final watermark and the state size at the end.
+// An unbounded streaming query runs until ctx is cancelled.
+func (db *DB) analyze(ctx context.Context, q *sql.Query) (string, error) {
+	start := time.Now()
+	rows, err := db.query(ctx, q)
+	if err != nil {
+		return "", err
+	}
+	var out int64
+	for rows.Next() {
+		out += rows.Record().NumRows()
+	}
+	err = rows.Err()
+	st := rows.Stats()
+	rows.Close()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Analyze:\n  rows out: %d\n  elapsed: %s\n", out, time.Since(start).Round(time.Microsecond))
+	if q.Emit != nil {
+		if rows.finalStats != nil {
+			st = rows.finalStats()
+		}
+		fmt.Fprintf(&b, "  rows in: %d\n  triggers: %d\n  late rows dropped: %d\n", st.RowsIn, st.Triggers, st.LateRows)
+		if st.Watermark != 0 {
+			fmt.Fprintf(&b, "  watermark: %s\n", watermarkText(st.Watermark))
+		}
+		fmt.Fprintf(&b, "  state at end: %d groups, %d bytes\n", st.StateGroups, st.StateBytes)
+	}
+	return b.String(), nil
+}
+
+// watermarkText renders a watermark in µs since the epoch; the extremes
+// (no row yet, end of input) get names.
+func watermarkText(us int64) string {
+	switch {
+	case us <= -1<<62:
+		return "-inf (no rows yet)"
+	case us >= 1<<62:
+		return "+inf (end of input)"
+	}
+	return time.UnixMicro(us).UTC().Format("2006-01-02 15:04:05.999999")
 }
 
 // checkBounded rejects a batch query over a source that never ends and

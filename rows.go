@@ -20,9 +20,12 @@ type Rows struct {
 	next      func(ctx context.Context) (arrow.Record, error)
 	close     func() error
 	stats     func() Stats
-	cur       arrow.Record
-	err       error
-	closed    bool
+	// finalStats, for a streaming query, is valid after the query ended
+	// and includes the state size captured as the operators closed.
+	finalStats func() Stats
+	cur        arrow.Record
+	err        error
+	closed     bool
 	// Message, when set, is a one-line status for statements without a
 	// result table (e.g. "source orders created").
 	Message string

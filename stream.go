@@ -150,6 +150,9 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 		}
 		return nil, execError(q.Position(), err)
 	}
+	if s.Op != nil {
+		s.Op = &watchedOp{Operator: s.Op, sq: sq}
+	}
 	sq.s = s
 	sq.p = s.Pipeline(db.mem)
 	sq.p.Checkpoint = ck
@@ -252,6 +255,13 @@ func (db *DB) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, s
 		changelog: sq.changelog,
 		keys:      sq.mode.Keys,
 		stats:     sq.stats,
+		finalStats: func() Stats {
+			st := sq.stats()
+			sq.mu.Lock()
+			st.StateGroups, st.StateBytes = sq.lastStats.Groups, sq.lastStats.Bytes
+			sq.mu.Unlock()
+			return st
+		},
 		next: func(ctx context.Context) (arrow.Record, error) {
 			select {
 			case rec, ok := <-ch:
@@ -343,4 +353,44 @@ func checkpointName(sink string, q *sql.Query) string {
 	}
 	h := sha256.Sum256([]byte(q.SQL()))
 	return "query-" + hex.EncodeToString(h[:8])
+}
+
+// watchedOp records the operator's state size as it closes, for EXPLAIN
+// ANALYZE (Stats walks the state, so it is not sampled per batch), and
+// keeps checkpointing working through the wrapper.
+type watchedOp struct {
+	stream.Operator
+	sq *streamQuery
+}
+
+func (w *watchedOp) Close() error {
+	st := w.Operator.Stats()
+	w.sq.mu.Lock()
+	w.sq.lastStats = st
+	w.sq.mu.Unlock()
+	return w.Operator.Close()
+}
+
+func (w *watchedOp) Snapshot() ([]byte, error) {
+	if s, ok := w.Operator.(stream.Snapshotter); ok {
+		return s.Snapshot()
+	}
+	return nil, nil
+}
+
+func (w *watchedOp) Restore(data []byte) error {
+	if s, ok := w.Operator.(stream.Snapshotter); ok {
+		return s.Restore(data)
+	}
+	return nil
+}
+
+// Watermark exposes the windowed operator's tracker to the pipeline.
+func (w *watchedOp) Watermark() *stream.WatermarkTracker {
+	if wa, ok := w.Operator.(interface {
+		Watermark() *stream.WatermarkTracker
+	}); ok {
+		return wa.Watermark()
+	}
+	return nil
 }

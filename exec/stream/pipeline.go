@@ -261,7 +261,9 @@ func (p *Pipeline) emit(ctx context.Context, rec arrow.Record) (int, error) {
 
 func (p *Pipeline) watermark() int64 {
 	if w, ok := p.Op.(interface{ Watermark() *WatermarkTracker }); ok {
-		return w.Watermark().Watermark()
+		if t := w.Watermark(); t != nil {
+			return t.Watermark()
+		}
 	}
 	return MinWatermark
 }
