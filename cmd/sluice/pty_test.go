@@ -232,9 +232,6 @@ func TestShellStreamingCtrlC(t *testing.T) {
 		t.Fatalf("exit code %d", code)
 	}
 	scr := vt(s.raw()) // the screen as a terminal shows it
-	if p := os.Getenv("SLUICE_TRANSCRIPT"); p != "" {
-		os.WriteFile(p, []byte(scr), 0o644)
-	}
 	// Redrawn in place: one header, however many refreshes ran.
 	if n := strings.Count(scr, "| category |"); n != 1 {
 		t.Errorf("the live table header is on screen %d times, want 1:\n%s", n, scr)
@@ -260,5 +257,47 @@ func TestShellStreamingCtrlC(t *testing.T) {
 	}
 	if !strings.Contains(scr, "| answer |") || !strings.Contains(scr, "|     42 |") {
 		t.Errorf("the shell did not run a query after Ctrl-C:\n%s", scr)
+	}
+}
+
+// TestShellTranscript is the session shown in the README: set
+// SLUICE_TRANSCRIPT=file to save the screen it ends with.
+func TestShellTranscript(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/sales.csv", []byte(salesCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startShell(t, dir, "--history", "-")
+	s.expect("\nsluice> ")
+	s.send("CREATE SOURCE sales WITH (connector = 'file', path = 'sales.csv');\r")
+	s.expect("\nsluice> ")
+	s.send("\\describe sales\r")
+	s.expect("\nsluice> ")
+	s.send("SELECT category, SUM(value) AS total\r  FROM sales\r  GROUP BY category ORDER BY total DESC;\r")
+	s.expect("\nsluice> ")
+	s.send("SELECT categry FROM sales;\r")
+	s.expect("\nsluice> ")
+	s.send("CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP)\r  WITH (connector = 'generator', rows_per_second = '1000', categories = '4');\r")
+	s.expect("\nsluice> ")
+	s.send("SELECT category, COUNT(*) AS n, SUM(value) AS total\r  FROM g GROUP BY category EMIT CHANGES;\r")
+	s.expect("Ctrl-C to stop")
+	time.Sleep(2 * time.Second)
+	s.send("\x03")
+	s.expect("query stopped")
+	s.expect("\nsluice> ")
+	s.send("\\q\r")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	scr := vt(s.raw())
+	for _, want := range []string{"| games    |    30 |", "ERROR: line 1:8:", "query stopped after", "| category | n "} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("screen lacks %q:\n%s", want, scr)
+		}
+	}
+	if p := os.Getenv("SLUICE_TRANSCRIPT"); p != "" {
+		if err := os.WriteFile(p, []byte(scr), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
