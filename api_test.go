@@ -278,3 +278,56 @@ func TestRegisterSink(t *testing.T) {
 }
 
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o644) }
+
+// TestStreamingGoSourceCancel runs continuous and micro-batch queries over
+// an endless Go source, cancels them through the context and checks that
+// they stop promptly and release every buffer.
+func TestStreamingGoSourceCancel(t *testing.T) {
+	for _, q := range []string{
+		"SELECT k, COUNT(*) AS n FROM live GROUP BY k EMIT CHANGES",
+		"SELECT k, SUM(v) AS s FROM live GROUP BY k EMIT EVERY INTERVAL '20' MILLISECOND FULL",
+		"SELECT k, v FROM live WHERE v % 2 = 0 EMIT CHANGES",
+	} {
+		t.Run(q, func(t *testing.T) {
+			db, _ := openChecked(t)
+			live := func(ctx context.Context, emit func(arrow.Record) error) error {
+				for i := 0; ; i++ {
+					if err := kvRecords([]string{fmt.Sprintf("k%d=%d", i%3, i), fmt.Sprintf("k%d=%d", (i+1)%3, i+1)})(ctx, emit); err != nil {
+						return err
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if err := db.RegisterSource("live", kvSchema, live, Unbounded()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rows, err := db.Query(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := 0
+			for rows.Next() {
+				got += int(rows.Record().NumRows())
+				if got >= 10 {
+					cancel()
+					break
+				}
+			}
+			start := time.Now()
+			for rows.Next() { // drains to the end after cancel
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatalf("after cancel: %v", err)
+			}
+			rows.Close()
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("query took %s to stop after cancel", d)
+			}
+			if got < 10 {
+				t.Fatalf("only %d rows before the query ended", got)
+			}
+		})
+	}
+}
