@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
+	"github.com/sluicesql/sluice/connectors/file"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/compile"
 	"github.com/sluicesql/sluice/planner"
@@ -56,14 +57,52 @@ func (db *DB) env(srcs map[string]exec.Source) compile.Env {
 	}
 }
 
-// execError gives a runtime error the statement's position unless it
-// already carries one.
-func execError(pos sql.Pos, err error) error {
+// execError wraps a runtime error. It carries no SQL position on
+// purpose: runtime errors are about data, and name their own place
+// (file:row, topic/partition/offset), which a line:col would only obscure.
+func execError(_ sql.Pos, err error) error {
 	var se *sql.Error
 	if errors.As(err, &se) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	return &sql.Error{Kind: sql.ExecError, Pos: pos, Msg: err.Error(), Err: err}
+	return &sql.Error{Kind: sql.ExecError, Msg: err.Error(), Err: err}
+}
+
+// scanTracker remembers the scans of a batch query so that, at the end,
+// bad rows skipped or nulled under 'on_error' are reported rather than
+// silently lost.
+type scanTracker struct {
+	db    *DB
+	scans []*exec.Scan
+	names []string
+}
+
+func (t *scanTracker) hook(env *compile.Env) {
+	env.Scan = func(n *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error) {
+		op, err := exec.NewScan(env.Mem, src, spec)
+		if err == nil {
+			t.scans = append(t.scans, op)
+			t.names = append(t.names, n.Source)
+		}
+		return op, err
+	}
+}
+
+// report writes the skip counts to the session log (stderr by default).
+func (t *scanTracker) report() {
+	for i, s := range t.scans {
+		r, ok := s.Reader().(interface{ Stats() file.Stats })
+		if !ok {
+			continue
+		}
+		st := r.Stats()
+		if st.Skipped > 0 {
+			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: skipped %d bad row(s) ('on_error' = 'skip')\n", t.names[i], st.Skipped)
+		}
+		if st.Nulled > 0 {
+			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: set %d bad value(s) to NULL ('on_error' = 'null')\n", t.names[i], st.Nulled)
+		}
+	}
 }
 
 func (db *DB) query(ctx context.Context, q *sql.Query) (*Rows, error) {
@@ -77,7 +116,10 @@ func (db *DB) query(ctx context.Context, q *sql.Query) (*Rows, error) {
 	if err := db.checkBounded(q, qp); err != nil {
 		return nil, err
 	}
-	op, err := compile.Plan(db.env(srcs), qp.Physical)
+	env := db.env(srcs)
+	scans := &scanTracker{db: db}
+	scans.hook(&env)
+	op, err := compile.Plan(env, qp.Physical)
 	if err != nil {
 		return nil, execError(q.Position(), err)
 	}
@@ -96,7 +138,10 @@ func (db *DB) query(ctx context.Context, q *sql.Query) (*Rows, error) {
 			}
 			return withSchema(rec, schema), nil
 		},
-		close: op.Close,
+		close: func() error {
+			scans.report()
+			return op.Close()
+		},
 	}, nil
 }
 
@@ -147,11 +192,15 @@ func (db *DB) insert(ctx context.Context, sink string, q *sql.Query, pos sql.Pos
 	if qp.Emit != nil {
 		return db.streamInsert(ctx, q, qp, srcs, sink, target)
 	}
-	op, err := compile.Plan(db.env(srcs), qp.Physical)
+	env := db.env(srcs)
+	scans := &scanTracker{db: db}
+	scans.hook(&env)
+	op, err := compile.Plan(env, qp.Physical)
 	if err != nil {
 		return nil, execError(pos, err)
 	}
 	defer op.Close()
+	defer scans.report()
 	if err := op.Open(ctx); err != nil {
 		return nil, execError(pos, err)
 	}
