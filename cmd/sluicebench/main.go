@@ -52,7 +52,7 @@ func main() {
 	var inputs string
 	quick := flag.Bool("quick", false, "use 1M rows (overrides -rows)")
 	flag.Int64Var(&cfg.rows, "rows", 10_000_000, "rows to generate")
-	flag.IntVar(&cfg.runs, "runs", 3, "runs per measurement; the best is reported")
+	flag.IntVar(&cfg.runs, "runs", 5, "runs per measurement; the best is reported")
 	flag.StringVar(&cfg.dir, "dir", defaultCacheDir(), "cache directory for the generated data")
 	flag.StringVar(&cfg.duckq, "duckq", "", "path of the duckq binary (default $DUCKQ, /tmp/duckq, or built from ../shared/tools/duckq)")
 	flag.StringVar(&cfg.alloc, "alloc", "default", "Arrow allocator for sluice: default (what sluice.Open picks), go, or pool (size-class recycling)")
