@@ -394,3 +394,10 @@ func (w *watchedOp) Watermark() *stream.WatermarkTracker {
 	}
 	return nil
 }
+
+// SetPartitions forwards the source's partitions to the wrapped operator.
+func (w *watchedOp) SetPartitions(parts []int32) {
+	if pa, ok := w.Operator.(interface{ SetPartitions([]int32) }); ok {
+		pa.SetPartitions(parts)
+	}
+}

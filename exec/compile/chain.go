@@ -195,3 +195,14 @@ func (c *chain) Restore(data []byte) error {
 	}
 	return nil
 }
+
+// SetPartitions forwards the source's partitions to the operators that
+// track per-partition watermarks, so a partition that has not sent data
+// yet holds the watermark back.
+func (c *chain) SetPartitions(parts []int32) {
+	for _, op := range []stream.Operator{c.first, c.second} {
+		if pa, ok := op.(interface{ SetPartitions([]int32) }); ok {
+			pa.SetPartitions(parts)
+		}
+	}
+}
