@@ -17,7 +17,21 @@
 // Sources and sinks are declared with CREATE SOURCE / CREATE SINK and their
 // WITH options name a connector: 'file' (CSV, JSON lines, Parquet),
 // 'generator', 'kafka' or 'stdout'. Results are Arrow records; a changelog
-// (EMIT CHANGES) carries an int8 `op` column first.
+// (EMIT CHANGES) carries an int8 `op` column first (exec.Op values: +I, -U,
+// +U, -D).
+//
+// The EMIT clause picks the mode: none runs a batch query to completion;
+// EMIT EVERY 5s runs micro-batches; EMIT CHANGES streams a changelog;
+// EMIT FINAL emits each event-time window once, when the watermark passes
+// its end. Rows.Next blocks for a streaming query, and Close or cancelling
+// the context stops it; Rows.Stats reports rows in and out, the watermark,
+// late rows and state size. Config.CheckpointDir makes streaming queries
+// checkpoint state and source offsets and resume from them.
+//
+// Go code can be a source or a sink: RegisterSource, SourceFromChan (a
+// channel of structs) and RegisterSink. sql.Open("sluice", dir) gives batch
+// access through database/sql. See the package examples for batch,
+// micro-batch, continuous and windowed use, and cmd/sluice for the shell.
 package sluice
 
 import (

@@ -166,19 +166,23 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 		sq.mode = s.Op.SinkMode()
 	}
 	sq.mode.Changelog = sq.changelog
+	var sampled time.Time
 	sq.p.OnTrigger = func(ti stream.TriggerInfo) {
 		sq.rowsIn.Add(int64(ti.Rows))
 		sq.rowsOut.Add(int64(ti.Emitted))
 		sq.triggers.Add(1)
-	}
-	if qp.Emit.Kind == sql.EmitEvery {
-		sq.p.OnTrigger = func(ti stream.TriggerInfo) {
-			sq.rowsIn.Add(int64(ti.Rows))
-			sq.rowsOut.Add(int64(ti.Emitted))
-			sq.triggers.Add(1)
-			if ti.Slow {
-				fmt.Fprintf(stderrWriter(db), "sluice: micro-batch took %s, longer than EMIT EVERY %s: the next trigger runs late\n", ti.Took.Round(time.Millisecond), qp.Emit.Interval)
-			}
+		if ti.Slow {
+			fmt.Fprintf(stderrWriter(db), "sluice: micro-batch took %s, longer than EMIT EVERY %s: the next trigger runs late\n", ti.Took.Round(time.Millisecond), qp.Emit.Interval)
+		}
+		// State size walks the state, so sample it at most twice a second;
+		// this runs on the pipeline's goroutine, where the state is safe
+		// to read.
+		if s.Op != nil && time.Since(sampled) > 500*time.Millisecond {
+			sampled = time.Now()
+			st := s.Op.Stats()
+			sq.mu.Lock()
+			sq.lastStats = st
+			sq.mu.Unlock()
 		}
 	}
 	return sq, nil
@@ -210,6 +214,9 @@ func (sq *streamQuery) run(ctx context.Context) error {
 // Stats snapshots the query's progress.
 func (sq *streamQuery) stats() Stats {
 	st := Stats{RowsIn: sq.rowsIn.Load(), RowsOut: sq.rowsOut.Load(), Triggers: sq.triggers.Load(), Started: sq.started}
+	sq.mu.Lock()
+	st.StateGroups, st.StateBytes = sq.lastStats.Groups, sq.lastStats.Bytes
+	sq.mu.Unlock()
 	if w := sq.s.Window; w != nil {
 		st.LateRows = w.Late()
 		if wm := w.Watermark(); wm != nil {
