@@ -101,9 +101,9 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 	} else {
 		w.keyIdx = mode.Keys
 	}
-	if mode.Changelog && len(w.keyIdx) == 0 {
-		return nil, optErr("an updating result needs key columns for its upserts: set key = 'col[,col]' (or aggregate by a key)")
-	}
+	// A changelog without keys (a stateless query under EMIT CHANGES) is
+	// all inserts: it is written as an append stream, and Write fails on
+	// the first update or delete, which would need a key to upsert.
 	if len(w.keyIdx) > 1 {
 		w.keyEnc = newRowEncoder(s.cfg.format, schema, w.keyIdx)
 	}
@@ -198,14 +198,24 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 	// One arena per call: records slice into it, and the producer only
 	// reads them, so rows cost no allocation each.
 	var arena []byte
-	type span struct{ k0, k1, v0, v1 int }
+	type span struct {
+		k0, k1, v0, v1 int
+		drop           bool
+	}
 	spans := make([]span, 0, rec.NumRows())
+	// A -U whose key gets no +U/+I later in the record retracts the row
+	// (a HAVING or filter over an aggregate dropped it): it becomes a
+	// tombstone, as an upsert topic has no other way to say so.
+	var pending map[string]int // key → index of its provisional tombstone
 	for i := 0; i < int(rec.NumRows()); i++ {
 		op := exec.OpInsert
 		if ops != nil {
 			op = exec.Op(ops.Value(i))
-			if op == exec.OpUpdateBefore {
-				continue
+			if op != exec.OpInsert && len(w.keyIdx) == 0 {
+				if op == exec.OpUpdateBefore {
+					continue
+				}
+				return errors.New("kafka sink: an updating result needs key columns for its upserts: set key = 'col[,col]' (or aggregate by a key)")
 			}
 		}
 		var sp span
@@ -218,6 +228,20 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 		}
 		sp.k1 = len(arena)
 		sp.v0, sp.v1 = -1, -1
+		if ops != nil {
+			key := string(arena[sp.k0:sp.k1])
+			if j, ok := pending[key]; ok {
+				spans[j].drop = true // superseded by this row
+				delete(pending, key)
+			}
+			if op == exec.OpUpdateBefore {
+				if pending == nil {
+					pending = map[string]int{}
+				}
+				pending[key] = len(spans)
+				op = exec.OpDelete
+			}
+		}
 		if op != exec.OpDelete {
 			sp.v0 = len(arena)
 			arena = w.valEnc.appendRow(arena, rec, i)
@@ -226,6 +250,9 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 		spans = append(spans, sp)
 	}
 	for _, sp := range spans {
+		if sp.drop {
+			continue
+		}
 		r := &kgo.Record{}
 		if len(w.keyIdx) > 0 {
 			r.Key = arena[sp.k0:sp.k1:sp.k1]
