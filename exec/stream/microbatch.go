@@ -52,7 +52,7 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 		select {
 		case a, ok := <-ch:
 			if !ok {
-				return ctx.Err()
+				return p.stopped(ctx)
 			}
 			if errors.Is(a.err, io.EOF) {
 				eof = true
@@ -65,7 +65,7 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 			continue
 		case <-timer.C():
 		case <-ctx.Done():
-			return ctx.Err()
+			return p.stopped(ctx)
 		}
 		// Trigger (or end of input): take everything that arrived.
 		if !eof {

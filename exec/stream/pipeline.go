@@ -310,7 +310,7 @@ func (p *Pipeline) RunContinuous(ctx context.Context) error {
 		select {
 		case a, ok := <-ch:
 			if !ok {
-				return ctx.Err()
+				return p.stopped(ctx)
 			}
 			if errors.Is(a.err, io.EOF) {
 				return p.finish(ctx)
@@ -352,7 +352,7 @@ func (p *Pipeline) RunContinuous(ctx context.Context) error {
 			}
 			tick = p.Clock.NewTimer(p.TickEvery)
 		case <-ctx.Done():
-			return ctx.Err()
+			return p.stopped(ctx)
 		}
 	}
 }
@@ -376,4 +376,18 @@ func (p *Pipeline) finish(ctx context.Context) error {
 		}
 	}
 	return p.commit(ctx, true)
+}
+
+// stopped ends a run cancelled through ctx. A cancel is a clean stop
+// (Ctrl-C, SIGTERM, Rows.Close): what was processed is committed — a
+// checkpoint, then the sink — so the output so far is kept and a restart
+// resumes exactly after it. Input read but not yet processed is not
+// covered by the committed offsets and is read again on restart.
+func (p *Pipeline) stopped(ctx context.Context) error {
+	if p.Commit != nil || p.Checkpoint != nil {
+		if err := p.commit(context.WithoutCancel(ctx), true); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }
