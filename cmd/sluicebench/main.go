@@ -35,6 +35,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/bufpool"
 )
 
 type config struct {
@@ -126,7 +127,7 @@ func allocator(name string) (memory.Allocator, error) {
 	case "go":
 		return memory.NewGoAllocator(), nil
 	case "pool":
-		return newPoolAllocator(), nil
+		return bufpool.New(), nil
 	}
 	return nil, fmt.Errorf("unknown -alloc %q (want default, go or pool)", name)
 }

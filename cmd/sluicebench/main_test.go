@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/bufpool"
 )
 
 // TestEveryPathComputesTheSums runs each measured path on small data and
@@ -55,7 +56,7 @@ func TestEveryPathComputesTheSums(t *testing.T) {
 		{"go parquet", func() (map[string]int64, error) { return goLoopParquet(ds.parquet) }},
 		{"go arrow", func() (map[string]int64, error) { return goLoopArrow(recs) }},
 		{"pool allocator", func() (map[string]int64, error) {
-			return sluiceArrow(ctx, newPoolAllocator(), &memSource{schema: benchSchema, recs: recs})
+			return sluiceArrow(ctx, bufpool.New(), &memSource{schema: benchSchema, recs: recs})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,25 +79,6 @@ func TestEveryPathComputesTheSums(t *testing.T) {
 	}
 }
 
-func TestPoolAllocatorClasses(t *testing.T) {
-	p := newPoolAllocator()
-	for _, size := range []int{1, 64, 65, 1000, 1 << 16, 1<<16 + 1} {
-		b := p.Allocate(size)
-		if len(b) != size || cap(b)&(cap(b)-1) != 0 || cap(b) < size {
-			t.Fatalf("Allocate(%d): len %d cap %d", size, len(b), cap(b))
-		}
-		b[size-1] = 7
-		p.Free(b)
-		c := p.Allocate(size)
-		if c[size-1] != 0 {
-			t.Errorf("Allocate(%d) after Free is not zeroed", size)
-		}
-		c = p.Reallocate(2*size+10, c)
-		if len(c) != 2*size+10 || c[len(c)-1] != 0 {
-			t.Errorf("Reallocate(%d): len %d", 2*size+10, len(c))
-		}
-	}
-}
 
 // Benchmarks of the sluice paths on 1M rows: `go test -bench . -cpuprofile
 // cpu.out ./cmd/sluicebench` profiles one path at a time.
