@@ -79,7 +79,6 @@ func TestEveryPathComputesTheSums(t *testing.T) {
 	}
 }
 
-
 // Benchmarks of the sluice paths on 1M rows: `go test -bench . -cpuprofile
 // cpu.out ./cmd/sluicebench` profiles one path at a time.
 var benchData = func() func(b *testing.B) dataset {
