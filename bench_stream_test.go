@@ -68,10 +68,10 @@ func (a *countingAllocator) assertZero(b testing.TB) {
 
 // openGenerator opens a DB over allocator mem with a generator source g
 // (category, value, ts with a 1s watermark delay). rps 0 = as fast as
-// possible; maxRows < 0 = unbounded.
-func openGenerator(b testing.TB, mem memory.Allocator, rps, maxRows int64, categories int) *sluice.DB {
+// possible; maxRows < 0 = unbounded; batch 0 = the default batch size.
+func openGenerator(b testing.TB, mem memory.Allocator, rps, maxRows int64, categories, batch int) *sluice.DB {
 	b.Helper()
-	db, err := sluice.Open(sluice.Config{Allocator: mem})
+	db, err := sluice.Open(sluice.Config{Allocator: mem, BatchSize: batch})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,6 +108,7 @@ type latencyProbe struct {
 	spacing time.Duration
 	last    int64 // highest row index accounted for; -1 at start
 	lat     []time.Duration
+	setup   time.Duration // t0 → db.Query returned: the bound on the bias
 }
 
 // rowIndex maps an event time (µs) to the generator row index.
@@ -144,7 +145,10 @@ func (p *latencyProbe) report(b *testing.B) {
 // rate and every input row gets a latency sample. The group-by adds
 // MAX(ts) so an output record tells which input rows it covers (the 100
 // keys are each touched many times per second); the stateless query
-// reports each row's ts directly.
+// reports each row's ts directly. The batch256 runs set Config.BatchSize
+// to 256: the generator reserves a full batch of builder capacity for
+// every linger-flushed ~100-row batch, and at the default 8192 that
+// garbage (≈3 KB per row) makes GC pauses the p99.
 func BenchmarkStreamLatency(b *testing.B) {
 	queries := []struct {
 		name, sql, tsCol string
@@ -152,13 +156,22 @@ func BenchmarkStreamLatency(b *testing.B) {
 		{"groupby", `SELECT category, SUM(value) AS total, MAX(ts) AS last_ts FROM g GROUP BY category EMIT CHANGES`, "last_ts"},
 		{"stateless", `SELECT category, value, ts FROM g WHERE value > 10 EMIT CHANGES`, "ts"},
 	}
-	for _, rate := range []int64{10_000, 100_000} {
+	for _, cfg := range []struct {
+		rate  int64
+		batch int
+	}{{10_000, 0}, {100_000, 0}, {100_000, 256}} {
+		rate := cfg.rate
 		for _, q := range queries {
-			b.Run(fmt.Sprintf("%s/%dk_rows_per_s", q.name, rate/1000), func(b *testing.B) {
+			name := fmt.Sprintf("%s/%dk_rows_per_s", q.name, rate/1000)
+			if cfg.batch > 0 {
+				name += fmt.Sprintf("/batch%d", cfg.batch)
+			}
+			b.Run(name, func(b *testing.B) {
 				mem := newCountingAllocator()
-				db := openGenerator(b, mem, rate, rate, 100)
+				db := openGenerator(b, mem, rate, rate, 100, cfg.batch)
 				defer db.Close()
 				var all []time.Duration
+				var setup time.Duration
 				noise := startNoiseProbe()
 				for i := 0; i < b.N; i++ {
 					p := runLatency(b, db, q.sql, q.tsCol, time.Second/time.Duration(rate))
@@ -166,9 +179,11 @@ func BenchmarkStreamLatency(b *testing.B) {
 						b.Fatalf("latency for %d rows, want %d", len(p.lat), rate)
 					}
 					all = append(all, p.lat...)
+					setup = max(setup, p.setup)
 				}
 				(&latencyProbe{lat: all}).report(b)
 				b.ReportMetric(noise(), "sched_p99_ms")
+				b.ReportMetric(float64(setup)/1e6, "setup_ms")
 				mem.assertZero(b)
 			})
 		}
@@ -183,6 +198,7 @@ func runLatency(b *testing.B, db *sluice.DB, query, tsCol string, spacing time.D
 	if err != nil {
 		b.Fatal(err)
 	}
+	p.setup = time.Since(p.t0)
 	defer rows.Close()
 	if !rows.Changelog() {
 		b.Fatal("EMIT CHANGES result is not a changelog")
@@ -292,7 +308,7 @@ func BenchmarkStreamThroughput(b *testing.B) {
 	for _, q := range queries {
 		b.Run(q.name, func(b *testing.B) {
 			mem := newCountingAllocator()
-			db := openGenerator(b, mem, 0, n, 100)
+			db := openGenerator(b, mem, 0, n, 100, 0)
 			defer db.Close()
 			var sWall, sCPU, bWall, bCPU time.Duration
 			for i := 0; i < b.N; i++ {
