@@ -329,3 +329,10 @@ func kSortedKeys(m map[string]int64) []string {
 
 // kConfig is the DB configuration of the Kafka tests.
 func kConfig() sluice.Config { return sluice.Config{} }
+
+// kConfigCheckpoint is kConfig checkpointing to dir (none if empty).
+func kConfigCheckpoint(dir string) sluice.Config {
+	c := kConfig()
+	c.CheckpointDir = dir
+	return c
+}
