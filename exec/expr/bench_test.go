@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec/bufpool"
 )
 
 const benchRows = 8192
@@ -15,7 +17,7 @@ const benchRows = 8192
 // heap memory per batch costs page faults and GC work that would swamp the
 // kernels, and a long-running engine reuses its buffers anyway.
 func benchAllocator(b *testing.B) *memory.CheckedAllocator {
-	mem := memory.NewCheckedAllocator(newPoolAllocator())
+	mem := memory.NewCheckedAllocator(bufpool.New())
 	b.Cleanup(func() { mem.AssertSize(b, 0) })
 	return mem
 }
