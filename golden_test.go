@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicesql/sluice"
 	"github.com/sluicesql/sluice/connectors/format"
+	"github.com/sluicesql/sluice/exec/bufpool"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -57,7 +58,10 @@ func runGoldenFile(t *testing.T, file string, batchSize int, rewrite bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	// The recycling allocator the binary uses: a buffer used after its
+	// Release is then overwritten by the next batch, so such a bug shows
+	// up as a wrong result here instead of hiding behind the GC.
+	mem := memory.NewCheckedAllocator(bufpool.New())
 	defer mem.AssertSize(t, 0)
 	db, err := sluice.Open(sluice.Config{Allocator: mem, BatchSize: batchSize, BaseDir: "testdata"})
 	if err != nil {

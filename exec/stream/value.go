@@ -128,10 +128,12 @@ func reader(arr arrow.Array) (func(i int) Value, error) {
 		return wrap(func(i int) Value { return Float(float64(a.Value(i))) }), nil
 	case *array.Float64:
 		return wrap(func(i int) Value { return Float(a.Value(i)) }), nil
+	// Arrow's String.Value aliases the array's buffer; state outlives the
+	// batch (and a pooling allocator reuses the buffer), so copy.
 	case *array.String:
-		return wrap(func(i int) Value { return Str(a.Value(i)) }), nil
+		return wrap(func(i int) Value { return Str(strings.Clone(a.Value(i))) }), nil
 	case *array.LargeString:
-		return wrap(func(i int) Value { return Str(a.Value(i)) }), nil
+		return wrap(func(i int) Value { return Str(strings.Clone(a.Value(i))) }), nil
 	case *array.Boolean:
 		return wrap(func(i int) Value {
 			if a.Value(i) {
