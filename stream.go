@@ -81,6 +81,11 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 	def := streamSource(qp.Physical, db.cat)
 	db.mu.Unlock()
 	opts := compile.StreamOptions{Emit: qp.Emit, AppendWindows: appendOnly, Linger: continuousLinger}
+	if qp.Stream != nil {
+		for _, w := range qp.Stream.Warnings {
+			fmt.Fprintf(stderrWriter(db), "sluice: warning: %s\n", w)
+		}
+	}
 	sq := &streamQuery{emit: qp.Emit, started: time.Now()}
 	if def != nil {
 		opts.Watermark = def.Watermark
