@@ -48,7 +48,7 @@ func TestStreamStateBoundedOnEndlessStream(t *testing.T) {
 			true, 200_000, 1_200_000},
 		{"high-cardinality group by", stateHighCardKeys,
 			`SELECT category, SUM(value) AS total FROM g GROUP BY category EMIT CHANGES`,
-			false, 50_000, 350_000},
+			false, 50_000, 250_000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
