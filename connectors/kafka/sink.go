@@ -55,6 +55,9 @@ type Writer struct {
 	topicIDs  map[string][16]byte
 	closed    bool
 
+	promiseFn func(*kgo.Record, error) // w.promise, bound once
+	arenaHint int                      // bytes the last Write's rows took
+
 	errMu sync.Mutex
 	err   error // first asynchronous produce error
 }
@@ -73,6 +76,7 @@ func (s *Sink) Open(ctx context.Context, _ memory.Allocator, schema *arrow.Schem
 // OpenWriter is Open returning the concrete writer.
 func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.SinkMode) (*Writer, error) {
 	w := &Writer{cfg: s.cfg, changelog: mode.Changelog, opIdx: -1, topicIDs: map[string][16]byte{}}
+	w.promiseFn = w.promise
 	var valCols []int
 	for i, f := range schema.Fields() {
 		if mode.Changelog && f.Name == exec.OpColumn && f.Type.ID() == arrow.INT8 && w.opIdx < 0 {
@@ -114,6 +118,11 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 		kgo.DialTimeout(s.cfg.connectTimeout),
 		kgo.DefaultProduceTopic(s.cfg.topic),
 		kgo.ProducerLinger(5 * time.Millisecond),
+		// A query's output arrives in batches of thousands of rows; a
+		// deeper buffer lets Write hand over whole batches without
+		// waiting for the previous one to be acknowledged.
+		kgo.MaxBufferedRecords(1 << 16),
+		kgo.DisableClientMetrics(),
 	}
 	if s.cfg.exactlyOnce {
 		opts = append(opts, kgo.TransactionalID(s.cfg.txnID), kgo.TransactionTimeout(time.Minute))
@@ -197,7 +206,7 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 	}
 	// One arena per call: records slice into it, and the producer only
 	// reads them, so rows cost no allocation each.
-	var arena []byte
+	arena := make([]byte, 0, w.arenaHint)
 	type span struct {
 		k0, k1, v0, v1 int
 		drop           bool
@@ -249,18 +258,24 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 		}
 		spans = append(spans, sp)
 	}
-	for _, sp := range spans {
+	w.arenaHint = len(arena) + len(arena)/8
+	// One slab of records per call: the producer keeps pointers into it
+	// until each record is acknowledged, which keeps the slab alive.
+	recs := make([]kgo.Record, len(spans))
+	now := time.Now() // one produce time per batch saves a clock read per row
+	for i, sp := range spans {
 		if sp.drop {
 			continue
 		}
-		r := &kgo.Record{}
+		r := &recs[i]
+		r.Timestamp = now
 		if len(w.keyIdx) > 0 {
 			r.Key = arena[sp.k0:sp.k1:sp.k1]
 		}
 		if sp.v0 >= 0 {
 			r.Value = arena[sp.v0:sp.v1:sp.v1]
 		}
-		w.cl.Produce(ctx, r, w.promise)
+		w.cl.Produce(ctx, r, w.promiseFn)
 		w.produced++
 	}
 	return nil

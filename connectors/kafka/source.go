@@ -117,6 +117,7 @@ func (s *Source) clientOpts() []kgo.Opt {
 		kgo.SeedBrokers(s.cfg.brokers...),
 		kgo.DialTimeout(s.cfg.connectTimeout),
 		kgo.KeepControlRecords(), // to step offsets past transaction markers
+		kgo.DisableClientMetrics(),
 	}
 	if s.cfg.readCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
