@@ -1,0 +1,121 @@
+package sluice
+
+import (
+	"strings"
+
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// checkKafkaScaleOut rejects a streaming aggregate over a Kafka source read
+// through a consumer group unless the aggregate groups by the column the
+// topic is partitioned by. With a 'group.id', N sluice processes running
+// the same query split the partitions between them; each process then sees
+// only its partitions' records, so a group key whose records are spread
+// over several partitions would be summed in pieces by different
+// processes, each emitting a wrong total. Grouping by the declared
+// 'partition.key' (records keyed by that column, so one key lives in one
+// partition) keeps every group whole in one process.
+//
+// A single process that uses the group only to store offsets says so with
+// 'scale.out' = 'false'. Batch queries read every partition and are never
+// rejected.
+func checkKafkaScaleOut(cat *planner.Catalog, qp *planner.QueryPlan, pos sql.Pos) error {
+	if qp == nil || qp.Emit == nil {
+		return nil
+	}
+	agg := findAggregate(qp.Physical)
+	if agg == nil {
+		return nil
+	}
+	scan := findScan(agg.Input)
+	if scan == nil {
+		return nil
+	}
+	def, ok := cat.LookupSource(scan.Source)
+	if !ok || def.Options["connector"] != "kafka" {
+		return nil
+	}
+	group := def.Options["group.id"]
+	if group == "" {
+		group = def.Options["properties.group.id"]
+	}
+	if group == "" || strings.EqualFold(def.Options["scale.out"], "false") {
+		return nil
+	}
+	pkey := def.Options["partition.key"]
+	for _, k := range agg.Keys {
+		if name := sourceColumn(agg.Input, k); name != "" && pkey != "" && strings.EqualFold(name, pkey) {
+			return nil
+		}
+	}
+	if pkey == "" {
+		return sql.Errorf(sql.PlanError, pos,
+			"source %s is read by consumer group %q, so several sluice processes may split its partitions and each would aggregate only part of a group: declare the column the topic is keyed by with 'partition.key' = 'col' and GROUP BY it, or set 'scale.out' = 'false' when one process reads the whole topic",
+			def.Name, group)
+	}
+	return sql.Errorf(sql.PlanError, pos,
+		"source %s is read by consumer group %q and partitioned by %s, but the aggregate does not group by %s: a group would be split across processes; add %s to GROUP BY, or set 'scale.out' = 'false' when one process reads the whole topic",
+		def.Name, group, pkey, pkey, pkey)
+}
+
+func findAggregate(p planner.PhysicalPlan) *planner.PhysHashAggregate {
+	if a, ok := p.(*planner.PhysHashAggregate); ok {
+		return a
+	}
+	for _, c := range p.Children() {
+		if a := findAggregate(c); a != nil {
+			return a
+		}
+	}
+	return nil
+}
+
+func findScan(p planner.PhysicalPlan) *planner.PhysScan {
+	if s, ok := p.(*planner.PhysScan); ok {
+		return s
+	}
+	for _, c := range p.Children() {
+		if s := findScan(c); s != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+// sourceColumn follows a plain column reference over p down to the scan
+// and returns the source column's name; "" for computed values and window
+// bounds.
+func sourceColumn(p planner.PhysicalPlan, e planner.Expr) string {
+	ref, ok := e.(*planner.ColumnRef)
+	if !ok {
+		return ""
+	}
+	switch x := p.(type) {
+	case *planner.PhysScan:
+		idx := ref.Index
+		if x.Columns != nil {
+			if idx < 0 || idx >= len(x.Columns) {
+				return ""
+			}
+			idx = x.Columns[idx]
+		}
+		if x.SourceSchema == nil || idx < 0 || idx >= x.SourceSchema.NumFields() {
+			return ""
+		}
+		return x.SourceSchema.Field(idx).Name
+	case *planner.PhysFilter:
+		return sourceColumn(x.Input, ref)
+	case *planner.PhysProject:
+		if ref.Index < 0 || ref.Index >= len(x.Exprs) {
+			return ""
+		}
+		return sourceColumn(x.Input, x.Exprs[ref.Index])
+	case *planner.PhysWindow:
+		if ref.Index >= len(x.Input.Schema().Fields) {
+			return "" // window_start / window_end
+		}
+		return sourceColumn(x.Input, ref)
+	}
+	return ""
+}
