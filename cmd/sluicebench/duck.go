@@ -56,27 +56,51 @@ var minRe = regexp.MustCompile(`min ([0-9.]+) ms`)
 var runRe = regexp.MustCompile(`run 1: ([0-9.]+) ms`)
 
 // duckTime runs query in a single-threaded DuckDB runs times after the
-// untimed pre statements and returns the best run and the printed result.
-func duckTime(ctx context.Context, duckq, pre, query string, runs int) (time.Duration, string, error) {
+// untimed pre statements and returns the best run's wall time, the mean
+// process CPU time of one run and the printed result. The CPU figure is
+// the difference between the CPU time of the duckq process running the
+// query runs times and once, divided by runs-1, so process start-up and
+// the pre statements cancel out; it is 0 (n/a) when runs < 2. CPU time
+// is what to compare on a shared machine: other processes stealing the
+// core inflate wall time, not CPU time.
+func duckTime(ctx context.Context, duckq, pre, query string, runs int) (wall, cpu time.Duration, out string, err error) {
 	pre = "SET threads=1;" + pre
+	wall, cpuN, out, err := duckRun(ctx, duckq, pre, query, runs)
+	if err != nil || runs < 2 {
+		return wall, 0, out, err
+	}
+	_, cpu1, _, err := duckRun(ctx, duckq, pre, query, 1)
+	if err != nil {
+		return wall, 0, out, err
+	}
+	if cpuN > cpu1 {
+		cpu = (cpuN - cpu1) / time.Duration(runs-1)
+	}
+	return wall, cpu, out, nil
+}
+
+// duckRun runs duckq once with -repeat runs and returns its best timed
+// run, the whole process's CPU time and its output.
+func duckRun(ctx context.Context, duckq, pre, query string, runs int) (time.Duration, time.Duration, string, error) {
 	cmd := exec.CommandContext(ctx, duckq, "-pre", pre, "-e", query, "-time", "-repeat", strconv.Itoa(runs))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return 0, "", fmt.Errorf("duckq: %v: %s", err, firstLine(stderr.String()))
+		return 0, 0, "", fmt.Errorf("duckq: %v: %s", err, firstLine(stderr.String()))
 	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	m := minRe.FindStringSubmatch(stderr.String())
 	if m == nil {
 		m = runRe.FindStringSubmatch(stderr.String())
 	}
 	if m == nil {
-		return 0, "", fmt.Errorf("duckq: no timing in %q", stderr.String())
+		return 0, 0, "", fmt.Errorf("duckq: no timing in %q", stderr.String())
 	}
 	ms, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {
-		return 0, "", fmt.Errorf("duckq: %w", err)
+		return 0, 0, "", fmt.Errorf("duckq: %w", err)
 	}
-	return time.Duration(ms * float64(time.Millisecond)), stdout.String(), nil
+	return time.Duration(ms * float64(time.Millisecond)), cpu, stdout.String(), nil
 }
 
 // parseDuckResult reads duckq's CSV output (header, then category,sum).

@@ -84,10 +84,17 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "# "+format+"\n", args...)
 }
 
-// result is one input's row of the table; zero durations are n/a.
+// timing is one engine's measurement of one input: the best wall time
+// and the mean process CPU time of one run (warm runs only when there
+// are several); zero is n/a.
+type timing struct {
+	wall, cpu time.Duration
+}
+
+// result is one input's row of the table.
 type result struct {
 	input              string
-	sluice, duck, loop time.Duration
+	sluice, duck, loop timing
 	note               string
 }
 
@@ -113,8 +120,9 @@ func run(ctx context.Context, cfg config) error {
 		}
 		results = append(results, r)
 	}
-	fmt.Printf("\nSELECT category, SUM(value) … GROUP BY category over %d rows (%d keys), best of %d, one core (GOMAXPROCS=1, DuckDB threads=1), %s/%s, allocator %s\n\n",
+	fmt.Printf("\nSELECT category, SUM(value) … GROUP BY category over %d rows (%d keys), %d runs, one core (GOMAXPROCS=1, DuckDB threads=1), %s/%s, allocator %s\n",
 		cfg.rows, numKeys, cfg.runs, runtime.GOOS, runtime.GOARCH, cfg.alloc)
+	fmt.Printf("rows/s from the best wall time; CPU = mean process CPU time per warm run (what to compare on a shared machine)\n\n")
 	printTable(os.Stdout, cfg.rows, results)
 	return nil
 }
@@ -191,7 +199,7 @@ func measureInput(ctx context.Context, cfg config, input string, ds dataset, wan
 	}
 	if duckq != "" {
 		logf("%s: duckdb", input)
-		d, out, err := duckTime(ctx, duckq, duckPre, duckQuery, cfg.runs)
+		d, cpu, out, err := duckTime(ctx, duckq, duckPre, duckQuery, cfg.runs)
 		if err == nil {
 			var got map[string]int64
 			if got, err = parseDuckResult(out); err == nil {
@@ -201,18 +209,20 @@ func measureInput(ctx context.Context, cfg config, input string, ds dataset, wan
 		if err != nil {
 			logf("%s: DuckDB failed, reporting n/a: %v", input, err)
 		} else {
-			res.duck = d
+			res.duck = timing{wall: d, cpu: cpu}
+			logf("  best wall %v, mean process CPU per run %v", d.Round(time.Millisecond), cpu.Round(time.Millisecond))
 		}
 	}
 	return res, nil
 }
 
-// best runs f runs times on one P and returns the fastest run, checking
-// every result against want.
-func best(runs int, f func() (map[string]int64, error), want map[string]int64) (time.Duration, error) {
+// best runs f runs times on one P and returns the fastest run's wall time
+// and the mean process CPU time per run, leaving out the first (warm-up)
+// run when there are several; it checks every result against want.
+func best(runs int, f func() (map[string]int64, error), want map[string]int64) (timing, error) {
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
-	var min, minCPU time.Duration
+	var min, minCPU, sumCPU time.Duration
 	for i := 0; i < runs; i++ {
 		runtime.GC()
 		start, startCPU := time.Now(), cpuTime()
@@ -221,18 +231,23 @@ func best(runs int, f func() (map[string]int64, error), want map[string]int64) (
 		if i == 0 || cpu < minCPU {
 			minCPU = cpu
 		}
+		if i > 0 || runs == 1 {
+			sumCPU += cpu
+		}
 		if err != nil {
-			return 0, err
+			return timing{}, err
 		}
 		if err := sameSums(got, want); err != nil {
-			return 0, err
+			return timing{}, err
 		}
 		if i == 0 || el < min {
 			min = el
 		}
 	}
-	logf("  best wall %v, best process CPU %v", min.Round(time.Millisecond), minCPU.Round(time.Millisecond))
-	return min, nil
+	mean := sumCPU / time.Duration(max(runs-1, 1))
+	logf("  best wall %v, best process CPU %v, mean process CPU per warm run %v",
+		min.Round(time.Millisecond), minCPU.Round(time.Millisecond), mean.Round(time.Millisecond))
+	return timing{wall: min, cpu: mean}, nil
 }
 
 // sameSums checks a result against the generator's exact sums.

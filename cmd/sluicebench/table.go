@@ -10,13 +10,15 @@ import (
 // printTable writes the results as a Markdown table, so it pastes into
 // issues and PRs as is.
 func printTable(w io.Writer, rows int64, results []result) {
-	head := []string{"input", "sluice rows/s", "duckdb rows/s", "go loop rows/s", "sluice/duckdb", "sluice/go"}
+	head := []string{"input", "sluice rows/s", "duckdb rows/s", "go loop rows/s", "sluice/duckdb", "sluice/go",
+		"sluice CPU", "duckdb CPU", "sluice/duckdb CPU"}
 	table := [][]string{head}
 	var notes []string
 	for _, r := range results {
 		table = append(table, []string{
-			r.input, rate(rows, r.sluice), rate(rows, r.duck), rate(rows, r.loop),
-			ratio(r.duck, r.sluice), ratio(r.loop, r.sluice),
+			r.input, rate(rows, r.sluice.wall), rate(rows, r.duck.wall), rate(rows, r.loop.wall),
+			ratio(r.duck.wall, r.sluice.wall), ratio(r.loop.wall, r.sluice.wall),
+			ms(r.sluice.cpu), ms(r.duck.cpu), ratio(r.duck.cpu, r.sluice.cpu),
 		})
 		if r.note != "" {
 			notes = append(notes, r.input+": "+r.note)
@@ -71,6 +73,14 @@ func rate(rows int64, d time.Duration) string {
 		return fmt.Sprintf("%.1fk", r/1e3)
 	}
 	return fmt.Sprintf("%.0f", r)
+}
+
+// ms formats a duration in milliseconds, "n/a" when not measured.
+func ms(d time.Duration) string {
+	if d <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%dms", d.Milliseconds())
 }
 
 // ratio is how many times faster sluice (time s) is than other (time o):

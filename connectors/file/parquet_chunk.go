@@ -9,96 +9,230 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"
 )
 
-// chunkDecoder turns the pages of one column chunk into one Arrow array.
-// It works on whole pages of typed values (page.Data()), never on
+// colCursor streams the pages of one column chunk, a batch of rows at a
+// time: only the current page is decoded, and each batch is built
+// straight from it into batch-sized Arrow buffers, so a row group never
+// has to be materialised whole (which cost fresh multi-megabyte buffers
+// per column and row group, and cache misses on every copy). Pages are
+// handed back to parquet-go's buffer pool once consumed, so decompression
+// reuses its buffers instead of allocating a page's worth each time. It
+// works on whole pages of typed values (page.Data()), never on
 // parquet.Value rows, so the cost per value is a copy or a conversion.
-type chunkDecoder struct {
+type colCursor struct {
 	pc      *pqCol
-	valid   []bool
-	dict    parquet.Dictionary
-	dictV   encoding.Values
-	scratch []int64
-	i32     []int32
-	f64     []float64
+	pages   parquet.Pages
+	page    parquet.Page // current page; nil before the first and at the end
+	n       int          // rows in the current page
+	row     int          // next row of the current page
+	dense   int          // next non-NULL value of the current page
+	valid   []bool       // by page row; nil when the page has no NULLs
+	idx     []int32      // dictionary indexes by non-NULL value, when indexed
+	indexed bool         // the current page indexes dict
+	data    encoding.Values
+	dict    parquet.Dictionary // dictionary of the current page, if any
+	dictV   encoding.Values    // dict's values
+	vbuf    []bool
+
+	// Dictionary mode (keep): see parquet_dict.go.
+	keep  bool
+	plain bool // the chunk left its dictionary: plain strings from here
+	kdict parquet.Dictionary
+	kvals *array.String // kdict's values (retained)
+	ib    *array.Int32Builder
 }
 
-func readChunk(mem memory.Allocator, cc parquet.ColumnChunk, pc *pqCol, nrows int64) (arrow.Array, error) {
-	b := array.NewBuilder(mem, pc.typ)
-	defer b.Release()
-	b.Reserve(int(nrows))
-	pages := cc.Pages()
-	defer pages.Close()
-	d := chunkDecoder{pc: pc}
+func newColCursor(cc parquet.ColumnChunk, pc *pqCol, keep bool) *colCursor {
+	return &colCursor{pc: pc, pages: cc.Pages(), keep: keep && pc.kind == pqString}
+}
+
+// close releases the current page, the kept dictionary and the pages.
+func (c *colCursor) close() error {
+	c.releasePage()
+	if c.kvals != nil {
+		c.kvals.Release()
+		c.kvals = nil
+	}
+	if c.ib != nil {
+		c.ib.Release()
+		c.ib = nil
+	}
+	if c.pages == nil {
+		return nil
+	}
+	err := c.pages.Close()
+	c.pages = nil
+	return err
+}
+
+func (c *colCursor) releasePage() {
+	if c.page != nil {
+		parquet.Release(c.page)
+		c.page = nil
+	}
+}
+
+// load makes the next page current; io.ErrUnexpectedEOF when the chunk
+// has no more pages.
+func (c *colCursor) load() error {
+	c.releasePage()
 	for {
-		p, err := pages.ReadPage()
+		p, err := c.pages.ReadPage()
 		if errors.Is(err, io.EOF) {
-			break
+			return io.ErrUnexpectedEOF
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read page: %w", err)
+			return fmt.Errorf("read page: %w", err)
 		}
-		if err := d.page(b, p); err != nil {
-			return nil, err
+		n := int(p.NumValues())
+		if n == 0 {
+			parquet.Release(p)
+			continue
+		}
+		c.page, c.n, c.row, c.dense = p, n, 0, 0
+		break
+	}
+	p := c.page
+	c.valid = nil
+	if defs := p.DefinitionLevels(); defs != nil && p.NumNulls() > 0 {
+		if len(defs) < c.n {
+			return fmt.Errorf("page has %d definition levels for %d values", len(defs), c.n)
+		}
+		if cap(c.vbuf) < c.n {
+			c.vbuf = make([]bool, c.n)
+		}
+		c.valid = c.vbuf[:c.n]
+		maxDef := byte(c.pc.maxDef)
+		for i := range c.valid {
+			c.valid[i] = defs[i] == maxDef
 		}
 	}
-	if int64(b.Len()) != nrows {
-		return nil, fmt.Errorf("read %d values for %d rows", b.Len(), nrows)
+	c.data, c.idx, c.indexed = p.Data(), nil, false
+	if dict := p.Dictionary(); dict != nil {
+		if dict != c.dict {
+			c.dict, c.dictV = dict, dict.Page().Data()
+		}
+		c.idx, c.indexed = c.data.Int32(), true
+		c.data = c.dictV
 	}
-	return b.NewArray(), nil
+	return nil
 }
 
-// page appends one page's values to b.
-func (d *chunkDecoder) page(b array.Builder, p parquet.Page) error {
-	n := int(p.NumValues())
+// take consumes up to k rows of the current page (loading the next page
+// when the current one is used up) and returns the page row range and the
+// matching non-NULL value range.
+func (c *colCursor) take(k int) (from, to, dFrom, dTo int, err error) {
+	if c.page == nil || c.row >= c.n {
+		if err := c.load(); err != nil {
+			return 0, 0, 0, 0, err
+		}
+	}
+	from, to = c.row, min(c.row+k, c.n)
+	dFrom, dTo = c.dense, c.dense+(to-from)
+	if c.valid != nil {
+		dTo = c.dense
+		for _, ok := range c.valid[from:to] {
+			if ok {
+				dTo++
+			}
+		}
+	}
+	c.row, c.dense = to, dTo
+	return from, to, dFrom, dTo, nil
+}
+
+// skip passes over k rows.
+func (c *colCursor) skip(k int) error {
+	for k > 0 {
+		from, to, _, _, err := c.take(k)
+		if err != nil {
+			return err
+		}
+		k -= to - from
+	}
+	return nil
+}
+
+// appendRows appends the next k rows of the chunk to b.
+func (c *colCursor) appendRows(b array.Builder, k int) error {
+	for k > 0 {
+		from, to, dFrom, dTo, err := c.take(k)
+		if err != nil {
+			return err
+		}
+		if err := c.appendRange(b, from, to, dFrom, dTo); err != nil {
+			return err
+		}
+		k -= to - from
+	}
+	return nil
+}
+
+// appendRange appends page rows [from, to), whose non-NULL values are
+// [dFrom, dTo), to b.
+func (c *colCursor) appendRange(b array.Builder, from, to, dFrom, dTo int) error {
 	var valid []bool
-	if defs := p.DefinitionLevels(); defs != nil && p.NumNulls() > 0 {
-		if cap(d.valid) < n {
-			d.valid = make([]bool, n)
-		}
-		valid = d.valid[:n]
-		maxDef := byte(d.pc.maxDef)
-		for i := range valid {
-			valid[i] = defs[i] == maxDef
-		}
+	if c.valid != nil {
+		valid = c.valid[from:to]
 	}
-	data := p.Data()
 	var idx []int32
-	if dict := p.Dictionary(); dict != nil {
-		if dict != d.dict {
-			d.dict, d.dictV = dict, dict.Page().Data()
+	if c.indexed {
+		if dTo > len(c.idx) {
+			return fmt.Errorf("page has %d dictionary indexes for %d values", len(c.idx), dTo)
 		}
-		idx = data.Int32()
-		data = d.dictV
+		idx = c.idx[dFrom:dTo:dTo]
+		if idx == nil {
+			idx = []int32{}
+		}
+		dFrom, dTo = 0, dTo-dFrom
 	}
-	pc := d.pc
+	data := c.data
+	pc := c.pc
 	switch pc.kind {
 	case pqInt64:
-		vals := gather(data.Int64(), idx)
+		vals, err := gather(data.Int64(), idx, dFrom, dTo)
+		if err != nil {
+			return err
+		}
 		b.(*array.Int64Builder).AppendValues(expandNulls(vals, valid), valid)
 	case pqInt32:
-		vals := gather(data.Int32(), idx)
+		vals, err := gather(data.Int32(), idx, dFrom, dTo)
+		if err != nil {
+			return err
+		}
 		b.(*array.Int32Builder).AppendValues(expandNulls(vals, valid), valid)
 	case pqDate:
-		vals := expandNulls(gather(data.Int32(), idx), valid)
+		vals, err := gather(data.Int32(), idx, dFrom, dTo)
+		if err != nil {
+			return err
+		}
+		vals = expandNulls(vals, valid)
 		dates := unsafe.Slice((*arrow.Date32)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals))
 		b.(*array.Date32Builder).AppendValues(dates, valid)
 	case pqDouble:
-		vals := gather(data.Double(), idx)
+		vals, err := gather(data.Double(), idx, dFrom, dTo)
+		if err != nil {
+			return err
+		}
 		b.(*array.Float64Builder).AppendValues(expandNulls(vals, valid), valid)
 	case pqFloat:
-		vals := gather(data.Float(), idx)
+		vals, err := gather(data.Float(), idx, dFrom, dTo)
+		if err != nil {
+			return err
+		}
 		f := make([]float64, len(vals))
 		for i, v := range vals {
 			f[i] = float64(v)
 		}
 		b.(*array.Float64Builder).AppendValues(expandNulls(f, valid), valid)
 	case pqTimestamp:
-		vals := gather(data.Int64(), idx)
+		vals, err := gather(data.Int64(), idx, dFrom, dTo)
+		if err != nil {
+			return err
+		}
 		ts := make([]arrow.Timestamp, len(vals))
 		for i, v := range vals {
 			ts[i] = arrow.Timestamp(tsMicros(v, pc.tsMul))
@@ -107,8 +241,8 @@ func (d *chunkDecoder) page(b array.Builder, p parquet.Page) error {
 	case pqBool:
 		bits := data.Boolean()
 		bb := b.(*array.BooleanBuilder)
-		j := 0
-		for i := 0; i < n; i++ {
+		j := dFrom
+		for i := 0; i < to-from; i++ {
 			if valid != nil && !valid[i] {
 				bb.AppendNull()
 				continue
@@ -117,72 +251,122 @@ func (d *chunkDecoder) page(b array.Builder, p parquet.Page) error {
 			if idx != nil {
 				k = int(idx[j])
 			}
+			if k < 0 || k>>3 >= len(bits) {
+				return fmt.Errorf("boolean value %d out of range", k)
+			}
 			bb.Append(bits[k>>3]>>(k&7)&1 == 1)
 			j++
 		}
 	case pqString:
-		buf, offs := data.ByteArray()
-		sb := b.(*array.StringBuilder)
-		if need := sb.DataLen() + len(buf); idx == nil && need > sb.DataCap() {
-			// Grow geometrically: reserving exactly per page would copy
-			// the data buffer once per page.
-			sb.ReserveData(max(len(buf), sb.DataLen()))
-		}
-		j := 0
-		for i := 0; i < n; i++ {
-			if valid != nil && !valid[i] {
-				sb.AppendNull()
-				continue
-			}
-			k := j
-			if idx != nil {
-				k = int(idx[j])
-			}
-			sb.BinaryBuilder.Append(buf[offs[k]:offs[k+1]])
-			j++
-		}
+		return appendStrings(b.(*array.StringBuilder), data, idx, valid, dFrom, dTo)
 	case pqDecimal:
-		db := b.(*array.Decimal128Builder)
-		j := 0
-		for i := 0; i < n; i++ {
-			if valid != nil && !valid[i] {
-				db.AppendNull()
-				continue
-			}
-			k := j
-			if idx != nil {
-				k = int(idx[j])
-			}
-			j++
-			switch pc.phys {
-			case parquet.Int32:
-				db.Append(decimal128.FromI64(int64(data.Int32()[k])))
-			case parquet.Int64:
-				db.Append(decimal128.FromI64(data.Int64()[k]))
-			case parquet.FixedLenByteArray:
-				buf, size := data.FixedLenByteArray()
-				db.Append(decimalFromBE(buf[k*size : (k+1)*size]))
-			default:
-				buf, offs := data.ByteArray()
-				db.Append(decimalFromBE(buf[offs[k]:offs[k+1]]))
-			}
-		}
+		return c.appendDecimals(b.(*array.Decimal128Builder), idx, valid, dFrom, to-from)
 	default:
 		return fmt.Errorf("unsupported parquet column kind %d", pc.kind)
 	}
 	return nil
 }
 
-// gather resolves dictionary indexes; with idx nil it returns vals.
-func gather[T any](vals []T, idx []int32) []T {
+// appendStrings appends byte-array values [dFrom, dTo) of data (or those
+// idx points at) spread over valid.
+func appendStrings(sb *array.StringBuilder, data encoding.Values, idx []int32, valid []bool, dFrom, dTo int) error {
+	buf, offs := data.ByteArray()
+	nvals := len(offs) - 1
 	if idx == nil {
-		return vals
+		if dTo > nvals {
+			return fmt.Errorf("page has %d values, want %d", nvals, dTo)
+		}
+		// Reserve the range's bytes at once: appending grows the data
+		// buffer geometrically otherwise.
+		sb.ReserveData(int(offs[dTo] - offs[dFrom]))
+	}
+	n := dTo - dFrom
+	if valid != nil {
+		n = len(valid)
+	}
+	sb.Reserve(n)
+	j := dFrom
+	for i := 0; i < n; i++ {
+		if valid != nil && !valid[i] {
+			sb.AppendNull()
+			continue
+		}
+		k := j
+		if idx != nil {
+			k = int(idx[j])
+			if k < 0 || k >= nvals {
+				return fmt.Errorf("dictionary index %d out of range (%d values)", k, nvals)
+			}
+		}
+		sb.BinaryBuilder.Append(buf[offs[k]:offs[k+1]])
+		j++
+	}
+	return nil
+}
+
+func (c *colCursor) appendDecimals(db *array.Decimal128Builder, idx []int32, valid []bool, dFrom, n int) error {
+	data := c.data
+	j := dFrom
+	for i := 0; i < n; i++ {
+		if valid != nil && !valid[i] {
+			db.AppendNull()
+			continue
+		}
+		k := j
+		if idx != nil {
+			k = int(idx[j])
+		}
+		j++
+		if k < 0 {
+			return fmt.Errorf("decimal value %d out of range", k)
+		}
+		switch c.pc.phys {
+		case parquet.Int32:
+			v := data.Int32()
+			if k >= len(v) {
+				return fmt.Errorf("decimal value %d out of range", k)
+			}
+			db.Append(decimal128.FromI64(int64(v[k])))
+		case parquet.Int64:
+			v := data.Int64()
+			if k >= len(v) {
+				return fmt.Errorf("decimal value %d out of range", k)
+			}
+			db.Append(decimal128.FromI64(v[k]))
+		case parquet.FixedLenByteArray:
+			buf, size := data.FixedLenByteArray()
+			if (k+1)*size > len(buf) {
+				return fmt.Errorf("decimal value %d out of range", k)
+			}
+			db.Append(decimalFromBE(buf[k*size : (k+1)*size]))
+		default:
+			buf, offs := data.ByteArray()
+			if k+1 >= len(offs) {
+				return fmt.Errorf("decimal value %d out of range", k)
+			}
+			db.Append(decimalFromBE(buf[offs[k]:offs[k+1]]))
+		}
+	}
+	return nil
+}
+
+// gather returns values [from, to) of vals, or with idx the values idx
+// points at (idx already cut to the range).
+func gather[T any](vals []T, idx []int32, from, to int) ([]T, error) {
+	if idx == nil {
+		if to > len(vals) {
+			return nil, fmt.Errorf("page has %d values, want %d", len(vals), to)
+		}
+		return vals[from:to], nil
 	}
 	out := make([]T, len(idx))
 	for i, k := range idx {
+		if uint(k) >= uint(len(vals)) {
+			return nil, fmt.Errorf("dictionary index %d out of range (%d values)", k, len(vals))
+		}
 		out[i] = vals[k]
 	}
-	return out
+	return out, nil
 }
 
 // expandNulls spreads dense non-null values over the page's rows, leaving

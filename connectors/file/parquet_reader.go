@@ -184,10 +184,11 @@ type parquetReader struct {
 	filters []exec.Predicate
 	batch   int
 	skip    int64
-	rg      int          // next row group
-	cur     arrow.Record // current row group, sliced into batches
-	off     int64
-	rows    int64 // rows consumed
+	rg      int             // next row group
+	curs    []*colCursor    // current row group's columns, by output column
+	left    int64           // rows of the current row group not returned yet
+	bld     []array.Builder // by output column, reused across batches
+	rows    int64           // rows consumed
 	st      Stats
 	dict    []bool // by output column: keep dictionary-encoded strings
 }
@@ -210,19 +211,12 @@ func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec e
 		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip}, nil
 }
 
+// next returns the next batch of the current row group, moving to the
+// next row group (skipping those the statistics rule out) when it is used
+// up. Batches never span row groups.
 func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
-	for {
-		if r.cur != nil && r.off < r.cur.NumRows() {
-			end := min(r.off+int64(r.batch), r.cur.NumRows())
-			rec := r.cur.NewSlice(r.off, end)
-			r.rows += end - r.off
-			r.off = end
-			return rec, nil
-		}
-		if r.cur != nil {
-			r.cur.Release()
-			r.cur = nil
-		}
+	for r.left == 0 {
+		r.closeGroup()
 		groups := r.pf.RowGroups()
 		if r.rg >= len(groups) {
 			return nil, io.EOF
@@ -243,20 +237,69 @@ func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
 			r.rows += n
 			continue
 		}
-		rec, err := r.readGroup(g)
-		if err != nil {
+		if err := r.openGroup(g); err != nil {
 			return nil, err
 		}
 		r.st.RowGroupsRead++
-		r.cur, r.off = rec, r.skip
+	}
+	k := int(min(r.left, int64(r.batch)))
+	rec, err := r.readBatch(k)
+	if err != nil {
+		return nil, err
+	}
+	r.left -= int64(k)
+	r.rows += int64(k)
+	return rec, nil
+}
+
+// openGroup starts reading the projected column chunks of a row group,
+// passing over the rows still to skip.
+func (r *parquetReader) openGroup(g parquet.RowGroup) error {
+	chunks := g.ColumnChunks()
+	r.curs = make([]*colCursor, len(r.cols))
+	for i, c := range r.cols {
+		pc := &r.all[c]
+		keep := i < len(r.dict) && r.dict[i]
+		r.curs[i] = newColCursor(chunks[pc.leaf], pc, keep)
+	}
+	r.left = g.NumRows()
+	if r.skip > 0 {
+		for i, cur := range r.curs {
+			if err := cur.skip(int(r.skip)); err != nil {
+				return r.colErr(i, err)
+			}
+		}
+		r.left -= r.skip
 		r.rows += r.skip
 		r.skip = 0
 	}
+	return nil
 }
 
-// readGroup decodes the projected column chunks of one row group.
-func (r *parquetReader) readGroup(g parquet.RowGroup) (arrow.Record, error) {
-	chunks := g.ColumnChunks()
+func (r *parquetReader) colErr(i int, err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("column chunk ends before its row group's %d rows: %w", r.left, err)
+	}
+	return fmt.Errorf("%s: column %q: %w", r.path, r.curs[i].pc.name, err)
+}
+
+// closeGroup releases the current row group's pages.
+func (r *parquetReader) closeGroup() {
+	for _, c := range r.curs {
+		_ = c.close()
+	}
+	r.curs = nil
+	r.left = 0
+}
+
+// readBatch decodes the next k rows of every projected column.
+func (r *parquetReader) readBatch(k int) (arrow.Record, error) {
+	if r.bld == nil {
+		r.bld = make([]array.Builder, len(r.cols))
+		for i, c := range r.cols {
+			r.bld[i] = array.NewBuilder(r.mem, r.all[c].typ)
+		}
+	}
 	arrs := make([]arrow.Array, 0, len(r.cols))
 	defer func() {
 		for _, a := range arrs {
@@ -264,29 +307,27 @@ func (r *parquetReader) readGroup(g parquet.RowGroup) (arrow.Record, error) {
 		}
 	}()
 	schema := r.out
-	for i, c := range r.cols {
-		pc := r.all[c]
+	for i, cur := range r.curs {
 		var a arrow.Array
-		err := errNotDictionary
-		if i < len(r.dict) && r.dict[i] && pc.kind == pqString {
-			a, err = readDictChunk(r.mem, chunks[pc.leaf], &pc, g.NumRows())
-		}
-		if errors.Is(err, errNotDictionary) {
-			a, err = readChunk(r.mem, chunks[pc.leaf], &pc, g.NumRows())
+		var err error
+		if cur.keep {
+			a, err = cur.dictBatch(r.mem, r.bld[i].(*array.StringBuilder), k)
+		} else {
+			b := r.bld[i]
+			b.Reserve(k)
+			if err = cur.appendRows(b, k); err == nil {
+				a = b.NewArray()
+			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: column %q: %w", r.path, pc.name, err)
+			return nil, r.colErr(i, err)
 		}
 		if !arrow.TypeEqual(a.DataType(), schema.Field(i).Type) {
-			if schema == r.out {
-				schema = withFieldType(r.out, i, a.DataType())
-			} else {
-				schema = withFieldType(schema, i, a.DataType())
-			}
+			schema = withFieldType(schema, i, a.DataType())
 		}
 		arrs = append(arrs, a)
 	}
-	return array.NewRecord(schema, arrs, g.NumRows()), nil
+	return array.NewRecord(schema, arrs, int64(k)), nil
 }
 
 // withFieldType is schema with field i's type replaced.
@@ -298,17 +339,19 @@ func withFieldType(schema *arrow.Schema, i int, t arrow.DataType) *arrow.Schema 
 }
 
 // keepDictionaries marks output columns whose dictionary-encoded string
-// chunks are returned as dictionary arrays.
+// chunks are returned as dictionary arrays; it takes effect from the next
+// row group.
 func (r *parquetReader) keepDictionaries(dict []bool) { r.dict = dict }
 
 func (r *parquetReader) consumed() int64 { return r.rows }
 func (r *parquetReader) stats() Stats    { return r.st }
 
 func (r *parquetReader) close() error {
-	if r.cur != nil {
-		r.cur.Release()
-		r.cur = nil
+	r.closeGroup()
+	for _, b := range r.bld {
+		b.Release()
 	}
+	r.bld = nil
 	return r.f.Close()
 }
 
