@@ -53,6 +53,9 @@ type streamQuery struct {
 	mode      exec.SinkMode
 
 	rowsIn, rowsOut, triggers atomic.Int64
+	// watermark and late are published by the pipeline goroutine after
+	// each trigger, so Stats never reads operator state concurrently.
+	watermark, lateRows atomic.Int64
 	started                   time.Time
 	mu                        sync.Mutex
 	lastStats                 stream.StateStats
@@ -176,6 +179,10 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 		sq.rowsIn.Add(int64(ti.Rows))
 		sq.rowsOut.Add(int64(ti.Emitted))
 		sq.triggers.Add(1)
+		if w := s.Window; w != nil {
+			sq.lateRows.Store(w.Late())
+			sq.watermark.Store(w.Watermark().Watermark())
+		}
 		if ti.Slow {
 			fmt.Fprintf(stderrWriter(db), "sluice: micro-batch took %s, longer than EMIT EVERY %s: the next trigger runs late\n", ti.Took.Round(time.Millisecond), qp.Emit.Interval)
 		}
@@ -222,11 +229,9 @@ func (sq *streamQuery) stats() Stats {
 	sq.mu.Lock()
 	st.StateGroups, st.StateBytes = sq.lastStats.Groups, sq.lastStats.Bytes
 	sq.mu.Unlock()
-	if w := sq.s.Window; w != nil {
-		st.LateRows = w.Late()
-		if wm := w.Watermark(); wm != nil {
-			st.Watermark = wm.Watermark()
-		}
+	if sq.s.Window != nil {
+		st.LateRows = sq.lateRows.Load()
+		st.Watermark = sq.watermark.Load()
 	}
 	return st
 }
@@ -376,6 +381,10 @@ type watchedOp struct {
 }
 
 func (w *watchedOp) Close() error {
+	if wa := w.sq.s.Window; wa != nil {
+		w.sq.lateRows.Store(wa.Late())
+		w.sq.watermark.Store(wa.Watermark().Watermark())
+	}
 	st := w.Operator.Stats()
 	w.sq.mu.Lock()
 	w.sq.lastStats = st

@@ -302,8 +302,19 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 		if want > 0 {
 			if bld == nil {
 				bld = array.NewRecordBuilder(r.mem, r.out)
+				// Reserve what this batch will likely hold: a paced
+				// source with a linger flushes far fewer rows than
+				// BatchSize, and reserving 8192 rows per ~1ms batch
+				// was most of the garbage of a continuous query.
+				expect := r.spec.BatchSize
+				if cfg.RowsPerSecond > 0 && r.spec.Linger > 0 {
+					expect = min(expect, int(cfg.RowsPerSecond*r.spec.Linger.Seconds()*2)+16)
+				}
 				for _, f := range bld.Fields() {
-					f.Reserve(r.spec.BatchSize)
+					f.Reserve(expect)
+					if sb, ok := f.(*array.StringBuilder); ok {
+						sb.ReserveData(expect * 8)
+					}
 				}
 			}
 			if n == 0 {
