@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -63,7 +64,7 @@ func runGoldenFile(t *testing.T, file string, batchSize int, rewrite bool) {
 	// up as a wrong result here instead of hiding behind the GC.
 	mem := memory.NewCheckedAllocator(bufpool.New())
 	defer mem.AssertSize(t, 0)
-	db, err := sluice.Open(sluice.Config{Allocator: mem, BatchSize: batchSize, BaseDir: "testdata"})
+	db, err := sluice.Open(sluice.Config{Allocator: mem, BatchSize: batchSize, BaseDir: "testdata", Log: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
