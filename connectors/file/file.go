@@ -317,7 +317,15 @@ func (r *Reader) openFile(path string) (fileReader, error) {
 	skip := r.spec.From["file:"+path]
 	switch r.src.opts.Format {
 	case FormatCSV:
-		return openCSV(r.mem, path, r.src.schema, r.src.opts, r.spec, skip)
+		cr, err := openCSV(r.mem, path, r.src.schema, r.src.opts, r.spec, skip)
+		if err != nil {
+			return nil, err
+		}
+		if err := cr.keepDictionaries(r.dict); err != nil {
+			cr.close()
+			return nil, err
+		}
+		return cr, nil
 	case FormatJSON:
 		return openJSON(r.mem, path, r.src.schema, r.src.opts, r.spec, skip)
 	}
@@ -329,11 +337,12 @@ func (r *Reader) openFile(path string) (fileReader, error) {
 	return pr, nil
 }
 
-// KeepDictionaries implements exec.DictionaryReader: Parquet string
-// columns among cols (output column indices) whose chunks are entirely
-// dictionary-encoded come back as dictionary arrays (int32 indices over
-// string values), so a grouping consumer never materialises a string per
-// row. Other formats ignore it.
+// KeepDictionaries implements exec.DictionaryReader: string columns among
+// cols (output column indices) come back as dictionary arrays (int32
+// indices over string values), so a grouping consumer never materialises
+// a string per row — for Parquet while a column chunk's pages index its
+// dictionary page, for CSV through a dictionary the decoder builds as it
+// reads (up to format.MaxCSVDictionary distinct values). JSON ignores it.
 func (r *Reader) KeepDictionaries(cols []int) {
 	dict := make([]bool, len(r.spec.Columns))
 	for _, c := range cols {
@@ -342,8 +351,11 @@ func (r *Reader) KeepDictionaries(cols []int) {
 		}
 	}
 	r.dict = dict
-	if pr, ok := r.cur.(*parquetReader); ok {
-		pr.keepDictionaries(dict)
+	switch cur := r.cur.(type) {
+	case *parquetReader:
+		cur.keepDictionaries(dict)
+	case *csvReader:
+		_ = cur.keepDictionaries(dict) // only string columns are asked for
 	}
 }
 

@@ -169,6 +169,25 @@ func (r *csvReader) fail(err error) error {
 	return fmt.Errorf("%s:%d: %w", r.path, r.cb.line, err)
 }
 
+// keepDictionaries asks the decoder for the marked string output columns
+// dictionary-encoded (format.CSVDecoder.KeepDictionaries); it applies
+// between batches, and columns of other types stay as they are.
+func (r *csvReader) keepDictionaries(dict []bool) error {
+	var cols []int
+	for i, ok := range dict {
+		if ok && r.dec.Schema().Field(i).Type.ID() == arrow.STRING {
+			cols = append(cols, i)
+		}
+	}
+	if len(cols) == 0 || r.dec.Len() > 0 {
+		return nil
+	}
+	if err := r.dec.KeepDictionaries(cols); err != nil {
+		return fmt.Errorf("%s: %w", r.path, err)
+	}
+	return nil
+}
+
 func (r *csvReader) consumed() int64 { return r.records }
 
 func (r *csvReader) stats() Stats {

@@ -200,9 +200,12 @@ type CSVDecoder struct {
 	opts     CSVOptions
 	null     []byte
 	split    *CSVSplitter
-	inCols   []int // input field position → output column, or -1
-	nfields  int   // expected field count
-	fieldPos []int // schema column → input field position
+	inCols   []int            // input field position → output column, or -1
+	nfields  int              // expected field count
+	fieldPos []int            // schema column → input field position
+	fast     []fastCol        // AppendSimple's plan by input field
+	fastOK   int8             // 0: plan stale, 1: fast path usable, -1: not
+	dicts    map[int]*csvDict // dictionary-encoded output columns
 }
 
 // NewCSVDecoder makes a decoder producing records of schema (all columns
@@ -224,11 +227,18 @@ func NewCSVDecoder(mem memory.Allocator, schema *arrow.Schema, opts CSVOptions) 
 // SetColumns selects the schema columns (indices, in output order) that
 // records hold; nil selects all. It discards rows not yet taken.
 func (d *CSVDecoder) SetColumns(cols []int) error {
+	d.releaseDicts()
 	if err := d.rows.setColumns(cols); err != nil {
 		return err
 	}
 	d.remap()
 	return nil
+}
+
+// Release frees the builders and dictionaries.
+func (d *CSVDecoder) Release() {
+	d.releaseDicts()
+	d.rows.Release()
 }
 
 // MapHeader maps schema columns to input fields by the header's names
@@ -255,6 +265,7 @@ func (d *CSVDecoder) MapHeader(header [][]byte) error {
 }
 
 func (d *CSVDecoder) remap() {
+	d.fastOK = 0
 	d.inCols = make([]int, d.nfields)
 	for i := range d.inCols {
 		d.inCols[i] = -1
@@ -309,6 +320,10 @@ func (d *CSVDecoder) AppendFields(fields [][]byte, quoted []bool) error {
 		v := fields[p]
 		if len(v) == len(d.null) && (quoted == nil || !quoted[p]) && bytes.Equal(v, d.null) {
 			c.b.AppendNull()
+			continue
+		}
+		if c.kind == kDictString {
+			d.appendDict(oi, v)
 			continue
 		}
 		if !c.appendText(v) {
