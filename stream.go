@@ -82,7 +82,11 @@ func streamSource(p planner.PhysicalPlan, cat *planner.Catalog) *planner.SourceD
 func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source, sinkName string, appendOnly bool) (*streamQuery, error) {
 	db.mu.Lock()
 	def := streamSource(qp.Physical, db.cat)
+	err := checkKafkaScaleOut(db.cat, qp, q.Emit.Pos)
 	db.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	opts := compile.StreamOptions{Emit: qp.Emit, AppendWindows: appendOnly, Linger: continuousLinger}
 	if qp.Stream != nil {
 		for _, w := range qp.Stream.Warnings {
@@ -347,7 +351,21 @@ func (db *DB) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryP
 		n += rec.NumRows()
 		return w.Write(ctx, rec)
 	}
-	sq.p.Commit = w.Commit
+	sq.p.Commit = func(ctx context.Context, upTo exec.Offsets) error {
+		if err := w.Commit(ctx, upTo); err != nil {
+			return err
+		}
+		// Once the output is durable, tell a consumer-group source where
+		// it is: a restart or a rebalance then resumes there rather than
+		// re-reading (at-least-once sinks; an exactly-once Kafka sink has
+		// already committed these offsets inside its transaction).
+		if oc, ok := sq.p.Reader.(interface {
+			CommitOffsets(context.Context, exec.Offsets) error
+		}); ok {
+			return oc.CommitOffsets(ctx, upTo)
+		}
+		return nil
+	}
 	err = sq.run(ctx)
 	if sq.late != nil {
 		if lerr := sq.late.close(); err == nil {
