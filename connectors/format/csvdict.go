@@ -62,11 +62,20 @@ func (t *csvDict) id(v []byte) int32 {
 	}
 	var buf [16]byte
 	copy(buf[:], v)
-	w0, w1 := binary.LittleEndian.Uint64(buf[:]), binary.LittleEndian.Uint64(buf[8:])
+	return t.short(binary.LittleEndian.Uint64(buf[:]), binary.LittleEndian.Uint64(buf[8:]), v)
+}
+
+// short returns the id of v (at most 16 bytes), given as two
+// little-endian words zero-padded past len(v), adding it when new.
+func (t *csvDict) short(w0, w1 uint64, v []byte) int32 {
+	l := len(v)
 	mask := uint64(len(t.slots) - 1)
 	j := (w0 ^ (w1+uint64(l))*0x9E3779B97F4A7C15) * 0xC2B2AE3D27D4EB4F >> t.shift
 	for {
 		s := &t.slots[j]
+		if s.w0 == w0 && s.w1 == w1 && s.l == uint32(l) && s.id != 0 {
+			return s.id - 1
+		}
 		if s.id == 0 {
 			id := t.add(v)
 			*s = dictSlot{w0: w0, w1: w1, l: uint32(l), id: id + 1}
@@ -74,9 +83,6 @@ func (t *csvDict) id(v []byte) int32 {
 				t.grow()
 			}
 			return id
-		}
-		if s.w0 == w0 && s.w1 == w1 && s.l == uint32(l) {
-			return s.id - 1
 		}
 		j = (j + 1) & mask
 	}

@@ -136,19 +136,33 @@ rows:
 					goto found
 				}
 			case kDictString:
+				// Find the end in the first 16 bytes a word at a time and
+				// look the value up by those words.
 				if j+16 <= len(buf) {
-					w0 := binary.LittleEndian.Uint64(buf[j:])
+					w0 := binary.LittleEndian.Uint64(buf[j : j+8])
+					w1 := binary.LittleEndian.Uint64(buf[j+8 : j+16])
 					m := zeroBytes(w0^dw) | zeroBytes(w0^('\n'*lsb)) | zeroBytes(w0^('"'*lsb)) | zeroBytes(w0^('\r'*lsb))
 					if m != 0 {
 						l := bits.TrailingZeros64(m) >> 3
 						j += l
+						if buf[j] == delim && p != nf-1 && (len(null) != l || string(buf[start:j]) != string(null)) {
+							idxs[p] = fc.dict.short(w0&(1<<(8*l)-1), 0, buf[start:j])
+							starts[p], ends[p], nulls[p] = start, j, false
+							i = j + 1
+							continue
+						}
 						goto found
 					}
-					w1 := binary.LittleEndian.Uint64(buf[j+8:])
 					m = zeroBytes(w1^dw) | zeroBytes(w1^('\n'*lsb)) | zeroBytes(w1^('"'*lsb)) | zeroBytes(w1^('\r'*lsb))
 					if m != 0 {
-						l := 8 + bits.TrailingZeros64(m)>>3
-						j += l
+						l := bits.TrailingZeros64(m) >> 3
+						j += 8 + l
+						if buf[j] == delim && p != nf-1 && (len(null) != 8+l || string(buf[start:j]) != string(null)) {
+							idxs[p] = fc.dict.short(w0, w1&(1<<(8*l)-1), buf[start:j])
+							starts[p], ends[p], nulls[p] = start, j, false
+							i = j + 1
+							continue
+						}
 						goto found
 					}
 					j += 16
