@@ -6,7 +6,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec/expr"
 )
@@ -55,35 +54,12 @@ func (h *HashAggregate) setupDictKey() {
 }
 
 // columnRef reports whether e just reads column i of records of schema.
-// expr has no exported way to ask, so it evaluates e on an empty record
-// and checks whether the result is that column itself (a column
-// reference returns the record's array retained; any computation returns
-// a new array).
-func columnRef(e expr.Expr, schema *arrow.Schema) (col int, ok bool) {
-	defer func() {
-		if recover() != nil { // an exotic type MakeArrayOfNull cannot build
-			col, ok = 0, false
-		}
-	}()
-	mem := memory.DefaultAllocator
-	cols := make([]arrow.Array, schema.NumFields())
-	for i, f := range schema.Fields() {
-		cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
-	}
-	rec := array.NewRecord(schema, cols, 0)
-	releaseArrays(cols)
-	defer rec.Release()
-	a, err := e.Eval(context.Background(), mem, rec)
-	if err != nil {
+func columnRef(e expr.Expr, schema *arrow.Schema) (int, bool) {
+	col, ok := expr.ColumnIndex(e)
+	if !ok || col < 0 || col >= schema.NumFields() {
 		return 0, false
 	}
-	defer a.Release()
-	for i := range cols {
-		if rec.Column(i) == a {
-			return i, true
-		}
-	}
-	return 0, false
+	return col, true
 }
 
 // dictKeyGroups sets gids for a batch in dictionary mode and returns the
