@@ -78,16 +78,10 @@ func PlanInsert(sink string, q *sql.Query, cat *Catalog) (*QueryPlan, error) {
 			return nil, err
 		}
 	}
-	out := logical.Schema()
-	opt, err := Optimize(logical)
+	qp, err := lower(q, logical)
 	if err != nil {
 		return nil, err
 	}
-	phys, err := ToPhysical(opt)
-	if err != nil {
-		return nil, err
-	}
-	qp := &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}
 	appendOnly := AppendOnlySink(def)
 	if qp.Stream, err = streaming(qp, cat, appendOnly); err != nil {
 		return nil, err

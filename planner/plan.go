@@ -30,16 +30,10 @@ func PlanQuery(q *sql.Query, cat *Catalog) (*QueryPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := logical.Schema()
-	opt, err := Optimize(logical)
+	qp, err := lower(q, logical)
 	if err != nil {
 		return nil, err
 	}
-	phys, err := ToPhysical(opt)
-	if err != nil {
-		return nil, err
-	}
-	qp := &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}
 	if qp.Stream, err = Streaming(qp, cat); err != nil {
 		return nil, err
 	}
@@ -140,4 +134,19 @@ func transformUp(p Plan, f func(Plan) (Plan, bool, error)) (Plan, bool, error) {
 		return nil, false, err
 	}
 	return np, changed || c, nil
+}
+
+// lower optimises a bound plan and turns it into a physical one; the
+// output names are the bound plan's, before rules rewrite it.
+func lower(q *sql.Query, logical Plan) (*QueryPlan, error) {
+	out := logical.Schema()
+	opt, err := Optimize(logical)
+	if err != nil {
+		return nil, err
+	}
+	phys, err := ToPhysical(opt)
+	if err != nil {
+		return nil, err
+	}
+	return &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}, nil
 }

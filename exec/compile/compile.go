@@ -28,8 +28,22 @@ type Env struct {
 	Scan func(p *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error)
 }
 
-// Plan compiles p into an operator tree. On error nothing is left open.
+// Plan compiles p into an operator tree, not yet opened: the caller opens
+// the root (which opens its children) and closes it.
 func Plan(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
+	// Compile single-input nodes' input first: every case below but the
+	// leaves, joins and unions reads it as in.
+	var in exec.Operator
+	switch p.(type) {
+	case *planner.PhysScan, *planner.PhysValues, *planner.PhysHashJoin, *planner.PhysUnionAll:
+	default:
+		if ch := p.Children(); len(ch) == 1 {
+			var err error
+			if in, err = Plan(env, ch[0]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	switch n := p.(type) {
 	case *planner.PhysScan:
 		src, err := env.Source(n.Source)
@@ -45,30 +59,18 @@ func Plan(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		}
 		return exec.NewScan(env.Mem, src, spec)
 	case *planner.PhysFilter:
-		in, err := Plan(env, n.Input)
-		if err != nil {
-			return nil, err
-		}
 		pred, err := Expr(n.Pred)
 		if err != nil {
 			return nil, err
 		}
 		return exec.NewFilter(env.Mem, in, pred), nil
 	case *planner.PhysProject:
-		in, err := Plan(env, n.Input)
-		if err != nil {
-			return nil, err
-		}
 		exprs, err := Exprs(n.Exprs)
 		if err != nil {
 			return nil, err
 		}
 		return exec.NewProject(env.Mem, in, exprs, n.Names)
 	case *planner.PhysHashAggregate:
-		in, err := Plan(env, n.Input)
-		if err != nil {
-			return nil, err
-		}
 		keys, err := Exprs(n.Keys)
 		if err != nil {
 			return nil, err
@@ -107,30 +109,18 @@ func Plan(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		}
 		return exec.NewHashJoin(env.Mem, left, right, joinType(n.Type), lk, rk, residual)
 	case *planner.PhysSort:
-		in, err := Plan(env, n.Input)
-		if err != nil {
-			return nil, err
-		}
 		keys, err := SortKeys(n.Keys)
 		if err != nil {
 			return nil, err
 		}
 		return exec.NewSort(env.Mem, in, keys), nil
 	case *planner.PhysTopN:
-		in, err := Plan(env, n.Input)
-		if err != nil {
-			return nil, err
-		}
 		keys, err := SortKeys(n.Keys)
 		if err != nil {
 			return nil, err
 		}
 		return exec.NewTopN(env.Mem, in, keys, n.Limit, n.Offset)
 	case *planner.PhysLimit:
-		in, err := Plan(env, n.Input)
-		if err != nil {
-			return nil, err
-		}
 		return exec.NewLimit(env.Mem, in, n.Limit, n.Offset), nil
 	case *planner.PhysUnionAll:
 		ins := make([]exec.Operator, len(n.Inputs))
@@ -153,10 +143,6 @@ func Plan(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		}
 		return exec.NewValues(env.Mem, n.Out.Arrow(), rows)
 	case *planner.PhysWindow:
-		in, err := Plan(env, n.Input)
-		if err != nil {
-			return nil, err
-		}
 		return Window(env.Mem, n, in)
 	}
 	return nil, fmt.Errorf("compile: unsupported plan node %T", p)
