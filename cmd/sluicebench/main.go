@@ -11,8 +11,12 @@
 //
 //	go run ./cmd/sluicebench [-rows 10000000 | -quick] [-runs 3] [-dir cache] [-duckq path] [-alloc go|pool]
 //
-// The data is generated once into the cache directory and reused. Each
-// number is the best of -runs runs. Sluice runs with GOMAXPROCS(1) so the
+// The data is generated once into the cache directory and reused. Rows/s
+// come from the best of -runs runs (wall time); the CPU columns are the
+// mean process CPU time of one warm run, for sluice from getrusage around
+// each run, for DuckDB from the duckq process's CPU time at two repeat
+// counts (see duckTime). On a shared machine compare the CPU columns:
+// other processes inflate wall time, not CPU time. Sluice runs with GOMAXPROCS(1) so the
 // figure is honestly per core; the Go loops too. For "arrow" sluice has no
 // embedded-API way yet to register Go memory as a table, so the benchmark
 // drives the exec operators the SQL plan uses (Scan → HashAggregate)
