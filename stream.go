@@ -141,14 +141,19 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 			every = 0 // micro-batch: every trigger
 		}
 		ck = stream.NewCheckpointer(filepath.Join(dir, checkpointName(sinkName, q)), 0, every)
-		if s.Op != nil {
-			from, err = ck.Restore(s.Op)
-		} else {
-			var cp *stream.Checkpoint
-			if cp, err = ck.Load(); cp != nil {
-				from = cp.Offsets
+		// A transactional sink knows which checkpoint its output matches.
+		var committed exec.Offsets
+		db.mu.Lock()
+		sink := db.sinks[strings.ToLower(sinkName)]
+		db.mu.Unlock()
+		if cs, ok := sink.(interface {
+			CommittedOffsets(context.Context, string) (exec.Offsets, error)
+		}); ok && def != nil {
+			if committed, err = cs.CommittedOffsets(ctx, def.Options["group.id"]); err != nil {
+				return nil, execError(q.Position(), err)
 			}
 		}
+		from, err = ck.RestoreMatching(s.Op, committed)
 		if err != nil {
 			if s.Op != nil {
 				s.Op.Close()

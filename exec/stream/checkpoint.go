@@ -44,8 +44,12 @@ type Checkpointer struct {
 	seq      int64
 }
 
-// checkpointFile is the name of the latest checkpoint in the directory.
-const checkpointFile = "checkpoint.gob"
+// checkpointFile is the name of the latest checkpoint in the directory,
+// and previousFile the one before it, kept for RestoreMatching.
+const (
+	checkpointFile = "checkpoint.gob"
+	previousFile   = "checkpoint.prev.gob"
+)
 
 // NewCheckpointer returns a checkpointer for dir; everyN ≤ 0 and
 // interval ≤ 0 each disable that trigger (both disabled: every commit).
@@ -55,7 +59,16 @@ func NewCheckpointer(dir string, everyN int, interval time.Duration) *Checkpoint
 
 // Load reads the latest checkpoint; it returns nil, nil when there is none.
 func (c *Checkpointer) Load() (*Checkpoint, error) {
-	data, err := os.ReadFile(filepath.Join(c.dir, checkpointFile))
+	cp, err := c.load(checkpointFile)
+	if cp == nil && err == nil {
+		// A crash between Save's two renames leaves only the previous one.
+		cp, err = c.load(previousFile)
+	}
+	return cp, err
+}
+
+func (c *Checkpointer) load(name string) (*Checkpoint, error) {
+	data, err := os.ReadFile(filepath.Join(c.dir, name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -73,9 +86,31 @@ func (c *Checkpointer) Load() (*Checkpoint, error) {
 // Restore loads the latest checkpoint into op (if it is a Snapshotter) and
 // returns the offsets to resume the source from (nil without checkpoint).
 func (c *Checkpointer) Restore(op Operator) (exec.Offsets, error) {
+	return c.RestoreMatching(op, nil)
+}
+
+// RestoreMatching is Restore for a transactional sink that knows the
+// source offsets its last committed transaction covered. The pipeline
+// saves a checkpoint and then commits the sink; a crash between the two
+// leaves the newest checkpoint one step ahead of the output. When the
+// newest checkpoint's offsets differ from committed and the previous
+// checkpoint's equal them, the previous one is restored, so the lost
+// interval is recomputed and written again: exactly once. committed nil
+// means the sink cannot tell, and the newest checkpoint is used.
+func (c *Checkpointer) RestoreMatching(op Operator, committed exec.Offsets) (exec.Offsets, error) {
 	cp, err := c.Load()
 	if err != nil || cp == nil {
 		return nil, err
+	}
+	if committed != nil && !coveredBy(cp.Offsets, committed) {
+		prev, err := c.load(previousFile)
+		if err != nil {
+			return nil, err
+		}
+		if prev != nil && coveredBy(prev.Offsets, committed) {
+			cp = prev
+			c.seq = prev.Seq
+		}
 	}
 	if s, ok := op.(Snapshotter); ok && cp.State != nil {
 		if err := s.Restore(cp.State); err != nil {
@@ -134,10 +169,28 @@ func (c *Checkpointer) Save(cp Checkpoint) error {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("writing checkpoint: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(c.dir, checkpointFile)); err != nil {
+	cur := filepath.Join(c.dir, checkpointFile)
+	if _, err := os.Stat(cur); err == nil {
+		if err := os.Rename(cur, filepath.Join(c.dir, previousFile)); err != nil {
+			os.Remove(tmp.Name())
+			return fmt.Errorf("keeping previous checkpoint: %w", err)
+		}
+	}
+	if err := os.Rename(tmp.Name(), cur); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("publishing checkpoint: %w", err)
 	}
 	c.seq = cp.Seq
 	return nil
+}
+
+// coveredBy reports whether every offset of a checkpoint equals the one
+// committed for the same partition.
+func coveredBy(cp, committed exec.Offsets) bool {
+	for k, v := range cp {
+		if c, ok := committed[k]; !ok || c != v {
+			return false
+		}
+	}
+	return true
 }
