@@ -258,6 +258,9 @@ func (db *DB) explain(ctx context.Context, s *sql.Explain) (*Rows, error) {
 // late rows dropped, the final watermark and the state size at the end.
 // An unbounded streaming query runs until ctx is cancelled.
 func (db *DB) analyze(ctx context.Context, q *sql.Query) (string, error) {
+	if q.Emit == nil {
+		return db.analyzeBatch(ctx, q)
+	}
 	start := time.Now()
 	rows, err := db.query(ctx, q)
 	if err != nil {

@@ -26,11 +26,22 @@ type Env struct {
 	// Scan, when set, replaces the plain scan operator (streaming drivers
 	// use it to feed batches through the same plan); nil builds exec.Scan.
 	Scan func(p *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error)
+	// Wrap, when set, sees every operator as it is built, with the plan
+	// node it implements (EXPLAIN ANALYZE counts rows through it).
+	Wrap func(p planner.PhysicalPlan, op exec.Operator) exec.Operator
 }
 
 // Plan compiles p into an operator tree, not yet opened: the caller opens
 // the root (which opens its children) and closes it.
 func Plan(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
+	op, err := build(env, p)
+	if err != nil || env.Wrap == nil {
+		return op, err
+	}
+	return env.Wrap(p, op), nil
+}
+
+func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 	// Compile single-input nodes' input first: every case below but the
 	// leaves, joins and unions reads it as in.
 	var in exec.Operator

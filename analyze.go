@@ -1,0 +1,88 @@
+package sluice
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/compile"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// counted is an operator seen by EXPLAIN ANALYZE: it counts the rows and
+// batches it returns and the time spent in Next, its children included.
+type counted struct {
+	exec.Operator
+	rows, batches int64
+	took          time.Duration
+}
+
+func (c *counted) Next(ctx context.Context) (arrow.Record, error) {
+	start := time.Now()
+	rec, err := c.Operator.Next(ctx)
+	c.took += time.Since(start)
+	if rec != nil {
+		c.rows += rec.NumRows()
+		c.batches++
+	}
+	return rec, err
+}
+
+// analyzeBatch runs a batch query with every operator counted and renders
+// the physical plan annotated with what each operator produced.
+func (db *DB) analyzeBatch(ctx context.Context, q *sql.Query) (string, error) {
+	qp, srcs, err := db.plan(q, "")
+	if err != nil {
+		return "", err
+	}
+	if err := db.checkBounded(q, qp); err != nil {
+		return "", err
+	}
+	env := db.env(srcs)
+	counts := map[planner.PhysicalPlan]*counted{}
+	env.Wrap = func(p planner.PhysicalPlan, op exec.Operator) exec.Operator {
+		c := &counted{Operator: op}
+		counts[p] = c
+		return c
+	}
+	start := time.Now()
+	op, err := compile.Plan(env, qp.Physical)
+	if err != nil {
+		return "", execError(q.Position(), err)
+	}
+	defer op.Close()
+	if err := op.Open(ctx); err != nil {
+		return "", execError(q.Position(), err)
+	}
+	for {
+		rec, err := op.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", execError(q.Position(), err)
+		}
+		rec.Release()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Analyze (elapsed %s):\n", time.Since(start).Round(time.Microsecond))
+	var walk func(p planner.PhysicalPlan, depth int)
+	walk = func(p planner.PhysicalPlan, depth int) {
+		fmt.Fprintf(&b, "%s%s", strings.Repeat("  ", depth+1), p.String())
+		if c := counts[p]; c != nil {
+			fmt.Fprintf(&b, "  (rows out: %d, batches: %d, time: %s)", c.rows, c.batches, c.took.Round(time.Microsecond))
+		}
+		b.WriteString("\n")
+		for _, ch := range p.Children() {
+			walk(ch, depth+1)
+		}
+	}
+	walk(qp.Physical, 0)
+	return b.String(), nil
+}
