@@ -2,8 +2,10 @@
 // power-of-two size class. A streaming or batch query allocates the same
 // buffer sizes batch after batch; recycling them avoids the runtime zeroing
 // and collecting fresh multi-megabyte buffers (measured: about 20% of CPU on
-// CSV and Parquet scans, see cmd/sluicebench -alloc). The binary uses it as
-// its default; the embedded API leaves the choice to the caller.
+// CSV and Parquet scans, see cmd/sluicebench -alloc). It is the default of
+// sluice.Open and the binary. A buffer used after its Release is overwritten
+// by the next batch here, where the Go allocator would hide the bug; the
+// golden tests therefore run on it.
 package bufpool
 
 import (
