@@ -1,0 +1,57 @@
+# duckcheck.py: cross-check the batch golden files against DuckDB.
+# Usage (from the repo root): python3 testdata/duckcheck.py   (needs /tmp/duckq, see ../shared/tools/duckq)
+# Each file-backed CREATE SOURCE becomes a DuckDB view; each query runs in both and the rows are compared
+# (MySQL NULL ordering and DIV/LIMIT spellings translated). Differences print as MISMATCH.
+import re, subprocess, sys, glob, csv, io
+def parse(path):
+    recs=[]; lines=open(path).read().split('\n'); i=0
+    while i < len(lines):
+        l=lines[i].strip()
+        if l.startswith('query') or l.startswith('statement'):
+            hdr=l; i+=1; sqlt=[]
+            while i < len(lines) and lines[i].strip()!='' and lines[i]!='----':
+                sqlt.append(lines[i]); i+=1
+            rows=[]
+            if i < len(lines) and lines[i]=='----':
+                i+=1
+                while i < len(lines) and lines[i]!='':
+                    rows.append(lines[i]); i+=1
+            recs.append((hdr,'\n'.join(sqlt),rows))
+        i+=1
+    return recs
+def norm(v):
+    if v in ('NULL',''): return 'NULL'
+    if v=='(empty)': return ''
+    if v in ('true','True'): return 'true'
+    if v in ('false','False'): return 'false'
+    try:
+        f=float(v); return '%.6g'%f
+    except: pass
+    return v.replace('T',' ') if re.match(r'\d{4}-\d\d-\d\dT',v) else v
+tot=bad=0
+for path in sorted(glob.glob('testdata/sql/batch/*.test')):
+    views=[]
+    for hdr,sqlt,rows in parse(path):
+        m=re.match(r"CREATE SOURCE (\w+) WITH \(connector = 'file', path = '([^']+)', format = '(csv|json)'(.*)\)$", sqlt)
+        if m and '$' not in m.group(2):
+            name,p,fmt,rest=m.groups()
+            fn = "read_csv('testdata/%s')"%p if fmt=='csv' else "read_json('testdata/%s', format='newline_delimited')"%p
+            if rest.strip(): continue
+            views.append("CREATE OR REPLACE VIEW %s AS SELECT * FROM %s"%(name,fn))
+            continue
+        if not hdr.startswith('query') or 'EXPLAIN' in sqlt or 'SHOW' in sqlt or 'DESCRIBE' in sqlt: continue
+        if not views: continue
+        q=sqlt.replace(' DIV ',' // ')
+        q=re.sub(r'LIMIT (\d+), (\d+)', r'LIMIT \2 OFFSET \1', q)
+        q=re.sub(r'ORDER BY ([^L]*?)( LIMIT|$)', lambda mm: 'ORDER BY '+', '.join([c+(' NULLS LAST' if c.strip().upper().endswith('DESC') else ' NULLS FIRST') for c in mm.group(1).split(',')])+mm.group(2), q)
+        r=subprocess.run(['/tmp/duckq','-pre',';'.join(views),'-e',q],capture_output=True,text=True)
+        tot+=1
+        if r.returncode!=0:
+            print('DUCKERR',path,sqlt,'\n  ',r.stderr.strip()[:200]); bad+=1; continue
+        out=list(csv.reader(io.StringIO(r.stdout)))[1:]
+        d=[tuple(norm(x) for x in (row if row else ['']) ) for row in out]
+        s=[tuple(norm(x) for x in row.split('\t')) for row in rows]
+        if 'rowsort' in hdr or 'ORDER BY' not in sqlt: d.sort(); s.sort()
+        if d!=s:
+            bad+=1; print('MISMATCH',path,sqlt,'\n  duck:',d[:8],'\n  slu: ',s[:8])
+print('checked',tot,'mismatch/err',bad)
