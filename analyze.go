@@ -54,11 +54,11 @@ func (db *DB) analyzeBatch(ctx context.Context, q *sql.Query) (string, error) {
 	start := time.Now()
 	op, err := compile.Plan(env, qp.Physical)
 	if err != nil {
-		return "", execError(q.Position(), err)
+		return "", execError(err)
 	}
 	defer op.Close()
 	if err := op.Open(ctx); err != nil {
-		return "", execError(q.Position(), err)
+		return "", execError(err)
 	}
 	for {
 		rec, err := op.Next(ctx)
@@ -66,7 +66,7 @@ func (db *DB) analyzeBatch(ctx context.Context, q *sql.Query) (string, error) {
 			break
 		}
 		if err != nil {
-			return "", execError(q.Position(), err)
+			return "", execError(err)
 		}
 		rec.Release()
 	}

@@ -60,7 +60,7 @@ func (db *DB) env(srcs map[string]exec.Source) compile.Env {
 // execError wraps a runtime error. It carries no SQL position on
 // purpose: runtime errors are about data, and name their own place
 // (file:row, topic/partition/offset), which a line:col would only obscure.
-func execError(_ sql.Pos, err error) error {
+func execError(err error) error {
 	var se *sql.Error
 	if errors.As(err, &se) || errors.Is(err, context.Canceled) {
 		return err
@@ -121,11 +121,11 @@ func (db *DB) query(ctx context.Context, q *sql.Query) (*Rows, error) {
 	scans.hook(&env)
 	op, err := compile.Plan(env, qp.Physical)
 	if err != nil {
-		return nil, execError(q.Position(), err)
+		return nil, execError(err)
 	}
 	if err := op.Open(ctx); err != nil {
 		op.Close()
-		return nil, execError(q.Position(), err)
+		return nil, execError(err)
 	}
 	schema := renamed(op.Schema(), qp.Output)
 	return &Rows{
@@ -134,7 +134,7 @@ func (db *DB) query(ctx context.Context, q *sql.Query) (*Rows, error) {
 		next: func(ctx context.Context) (arrow.Record, error) {
 			rec, err := op.Next(ctx)
 			if err != nil {
-				return nil, execError(q.Position(), err)
+				return nil, execError(err)
 			}
 			return withSchema(rec, schema), nil
 		},
@@ -197,17 +197,17 @@ func (db *DB) insert(ctx context.Context, sink string, q *sql.Query, pos sql.Pos
 	scans.hook(&env)
 	op, err := compile.Plan(env, qp.Physical)
 	if err != nil {
-		return nil, execError(pos, err)
+		return nil, execError(err)
 	}
 	defer op.Close()
 	defer scans.report()
 	if err := op.Open(ctx); err != nil {
-		return nil, execError(pos, err)
+		return nil, execError(err)
 	}
 	schema := renamed(op.Schema(), qp.Output)
 	w, err := target.Open(ctx, db.mem, schema, exec.SinkMode{})
 	if err != nil {
-		return nil, execError(pos, fmt.Errorf("sink %s: %w", sink, err))
+		return nil, execError(fmt.Errorf("sink %s: %w", sink, err))
 	}
 	defer w.Close()
 	var n int64
@@ -217,18 +217,18 @@ func (db *DB) insert(ctx context.Context, sink string, q *sql.Query, pos sql.Pos
 			break
 		}
 		if err != nil {
-			return nil, execError(pos, err)
+			return nil, execError(err)
 		}
 		rec = withSchema(rec, schema)
 		n += rec.NumRows()
 		err = w.Write(ctx, rec)
 		rec.Release()
 		if err != nil {
-			return nil, execError(pos, fmt.Errorf("sink %s: %w", sink, err))
+			return nil, execError(fmt.Errorf("sink %s: %w", sink, err))
 		}
 	}
 	if err := w.Commit(ctx, nil); err != nil {
-		return nil, execError(pos, fmt.Errorf("sink %s: %w", sink, err))
+		return nil, execError(fmt.Errorf("sink %s: %w", sink, err))
 	}
 	return message(fmt.Sprintf("%d rows written to %s", n, sink)), nil
 }

@@ -150,7 +150,7 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 			CommittedOffsets(context.Context, string) (exec.Offsets, error)
 		}); ok && def != nil {
 			if committed, err = cs.CommittedOffsets(ctx, def.Options["group.id"]); err != nil {
-				return nil, execError(q.Position(), err)
+				return nil, execError(err)
 			}
 		}
 		from, err = ck.RestoreMatching(s.Op, committed)
@@ -165,7 +165,7 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 		if s.Op != nil {
 			s.Op.Close()
 		}
-		return nil, execError(q.Position(), err)
+		return nil, execError(err)
 	}
 	if s.Op != nil {
 		s.Op = &watchedOp{Operator: s.Op, sq: sq}
@@ -299,7 +299,7 @@ func (db *DB) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, s
 			}
 			<-done
 			if runErr != nil && !errors.Is(runErr, context.Canceled) {
-				return nil, execError(q.Position(), runErr)
+				return nil, execError(runErr)
 			}
 			return nil, io.EOF
 		},
@@ -346,7 +346,7 @@ func (db *DB) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryP
 		if sq.p.Op != nil {
 			sq.p.Op.Close()
 		}
-		return nil, execError(q.Position(), fmt.Errorf("sink %s: %w", sinkName, err))
+		return nil, execError(fmt.Errorf("sink %s: %w", sinkName, err))
 	}
 	defer w.Close()
 	var n int64
@@ -378,7 +378,7 @@ func (db *DB) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryP
 		}
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
-		return nil, execError(q.Position(), fmt.Errorf("sink %s: %w", sinkName, err))
+		return nil, execError(fmt.Errorf("sink %s: %w", sinkName, err))
 	}
 	return message(fmt.Sprintf("%d rows written to %s", n, sinkName)), nil
 }
