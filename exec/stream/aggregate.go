@@ -134,17 +134,28 @@ func groupBytes(g *group) int64 {
 // several rows of one batch emits one -U/+U pair (Flink's mini-batch), so
 // the changelog folds to the same table at every batch size.
 //
+// It works a batch at a time: an exec.GroupTable turns the key columns into
+// dense group ids, and the accumulators live in slices indexed by id (see
+// groupSlots), folded in tight per-aggregate loops.
+//
 // The input may itself be a changelog (IsChangelog): -U/-D rows subtract.
 // Output: op, the group keys, the aggregates.
 type GroupAggregate struct {
 	mem       memory.Allocator
 	keys      []GroupKey
+	keyTypes  []arrow.DataType
 	aggs      []aggFn
 	changelog bool
 	schema    *arrow.Schema
-	groups    map[string]*group
+	table     *exec.GroupTable // nil until the first Push or Restore
+	st        groupSlots
 	epoch     uint64
-	buf       []byte
+	// Per-batch scratch.
+	slots   []uint32
+	signs   []int64
+	touches []touch
+	oldVals []Value
+	newVals []Value
 	// Ignored counts retractions of groups that have no state.
 	Ignored int64
 }
@@ -153,9 +164,10 @@ type GroupAggregate struct {
 // that may carry an op column) by keys. Key and aggregate expressions are
 // evaluated on the input records as they arrive, op column included.
 func NewGroupAggregate(mem memory.Allocator, input *arrow.Schema, keys []GroupKey, aggs []AggSpec) (*GroupAggregate, error) {
-	g := &GroupAggregate{mem: mem, keys: keys, changelog: IsChangelog(input), groups: map[string]*group{}}
+	g := &GroupAggregate{mem: mem, keys: keys, changelog: IsChangelog(input)}
 	fields := []arrow.Field{opField}
 	for _, k := range keys {
+		g.keyTypes = append(g.keyTypes, k.Expr.DataType())
 		fields = append(fields, arrow.Field{Name: k.Name, Type: k.Expr.DataType(), Nullable: true})
 	}
 	for _, s := range aggs {
@@ -167,6 +179,7 @@ func NewGroupAggregate(mem memory.Allocator, input *arrow.Schema, keys []GroupKe
 		fields = append(fields, arrow.Field{Name: s.Name, Type: f.out, Nullable: true})
 	}
 	g.schema = arrow.NewSchema(fields, nil)
+	g.st = newGroupSlots(len(keys), g.aggs)
 	return g, nil
 }
 
@@ -182,88 +195,250 @@ func (g *GroupAggregate) SinkMode() exec.SinkMode {
 	return exec.SinkMode{Changelog: true, Keys: keys}
 }
 
-type touched struct {
-	g       *group
-	k       string
-	existed bool
-	old     []Value
+// touch is a group slot the current batch changed.
+type touch struct {
+	slot    uint32
+	existed bool // live with rows before the batch: old holds its row
+	old     int  // offset of its old aggregate values in oldVals
+}
+
+// resetTable drops every group and starts an empty group table.
+func (g *GroupAggregate) resetTable() error {
+	t, err := exec.NewGroupTable(g.keyTypes)
+	if err != nil {
+		return fmt.Errorf("stream: group keys: %w", err)
+	}
+	g.table = t
+	g.st = newGroupSlots(len(g.keys), g.aggs)
+	return nil
+}
+
+// aggBatch is one batch's evaluated key and argument columns.
+type aggBatch struct {
+	keys    []arrow.Array
+	keyRead []func(int) Value
+	args    []arrow.Array // nil entry for COUNT(*)
+	argRead []func(int) Value
+	arrays  []arrow.Array
+}
+
+func (b *aggBatch) release() {
+	for _, a := range b.arrays {
+		a.Release()
+	}
+}
+
+func (g *GroupAggregate) evalAgg(ctx context.Context, rec arrow.Record) (*aggBatch, error) {
+	b := &aggBatch{}
+	eval := func(e Expr) (arrow.Array, func(int) Value, error) {
+		arr, err := e.Eval(ctx, g.mem, rec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("evaluating %s: %w", e, err)
+		}
+		b.arrays = append(b.arrays, arr)
+		r, err := reader(arr)
+		return arr, r, err
+	}
+	for k, key := range g.keys {
+		arr, r, err := eval(key.Expr)
+		if err == nil && !arrow.TypeEqual(arr.DataType(), g.keyTypes[k]) {
+			err = fmt.Errorf("stream: group key %s evaluated to %s, declared %s", key.Expr, arr.DataType(), g.keyTypes[k])
+		}
+		if err != nil {
+			b.release()
+			return nil, err
+		}
+		b.keys, b.keyRead = append(b.keys, arr), append(b.keyRead, r)
+	}
+	for _, a := range g.aggs {
+		if a.arg == nil {
+			b.args, b.argRead = append(b.args, nil), append(b.argRead, nil)
+			continue
+		}
+		arr, r, err := eval(a.arg)
+		if err != nil {
+			b.release()
+			return nil, err
+		}
+		b.args, b.argRead = append(b.args, arr), append(b.argRead, r)
+	}
+	return b, nil
 }
 
 // Push folds one input batch into the state and returns the changelog it
 // caused (nil when nothing changed). The caller keeps ownership of rec and
 // releases the result.
 func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (arrow.Record, error) {
-	if rec.NumRows() == 0 {
+	n := int(rec.NumRows())
+	if n == 0 {
 		return nil, nil
 	}
-	b, err := evalBatch(ctx, g.mem, rec, g.keys, g.aggs, g.changelog)
+	b, err := g.evalAgg(ctx, rec)
 	if err != nil {
 		return nil, err
 	}
 	defer b.release()
-	g.epoch++
-	var touches []touched
-	key := make([]Value, len(g.keys))
-	for i := 0; i < int(rec.NumRows()); i++ {
-		g.buf = g.buf[:0]
-		for j, r := range b.keys {
-			key[j] = r(i)
-			g.buf = appendKey(g.buf, key[j])
-		}
-		sign := b.sign(i)
-		gr, ok := g.groups[string(g.buf)]
+	var ops *array.Int8
+	if g.changelog {
+		o, ok := rec.Column(0).(*array.Int8)
 		if !ok {
-			if sign < 0 {
+			return nil, fmt.Errorf("stream: changelog op column is %s, not int8", rec.Column(0).DataType())
+		}
+		ops = o
+	}
+	if g.table == nil {
+		if err := g.resetTable(); err != nil {
+			return nil, err
+		}
+	}
+	g.slots = resize(g.slots, n)
+	newKeys, err := g.table.Assign(ctx, g.mem, b.keys, g.slots, true)
+	if err != nil {
+		return nil, fmt.Errorf("stream: grouping: %w", err)
+	}
+	for _, a := range newKeys {
+		if a != nil {
+			a.Release()
+		}
+	}
+	st := &g.st
+	st.grow(g.table.NumGroups() + 1)
+	var signs []int64
+	if ops != nil {
+		g.signs = resize(g.signs, n)
+		signs = g.signs
+		for i, o := range ops.Int8Values()[:n] {
+			signs[i] = 1
+			switch exec.Op(o) {
+			case exec.OpUpdateBefore, exec.OpDelete:
+				signs[i] = -1
+			}
+		}
+	}
+	g.epoch++
+	g.touches, g.oldVals = g.touches[:0], g.oldVals[:0]
+	// Pass 1, row order: create groups, drop retractions of absent groups
+	// (to the trash slot 0), record each touched group's row before the
+	// batch. Groups are only deleted at emit, so a row's fate never
+	// depends on a later row.
+	for r := range g.slots {
+		s := g.slots[r] + 1
+		sg := int64(1)
+		if signs != nil {
+			sg = signs[r]
+		}
+		existed := st.live[s]
+		if !existed {
+			if sg < 0 {
 				g.Ignored++
+				g.slots[r] = 0
 				continue
 			}
-			gr = &group{key: append([]Value(nil), key...), accs: make([]acc, len(g.aggs))}
-			g.groups[string(g.buf)] = gr
-		}
-		if gr.epoch != g.epoch {
-			gr.epoch = g.epoch
-			t := touched{g: gr, k: string(g.buf), existed: ok && gr.rows > 0}
-			if t.existed {
-				t.old = gr.results(g.aggs, nil)
+			st.live[s] = true
+			st.nlive++
+			key := st.key(s)
+			for k, rd := range b.keyRead {
+				key[k] = rd(r)
 			}
-			touches = append(touches, t)
 		}
-		gr.fold(g.aggs, b, i, sign)
+		if st.epoch[s] != g.epoch {
+			st.epoch[s] = g.epoch
+			t := touch{slot: s, existed: existed && st.rows[s] > 0, old: len(g.oldVals)}
+			if t.existed {
+				for j := range g.aggs {
+					g.oldVals = append(g.oldVals, st.cols[j].result(&g.aggs[j], s))
+				}
+			}
+			g.touches = append(g.touches, t)
+		}
+		st.rows[s] += sg
+		g.slots[r] = s
 	}
-	return g.emit(touches)
+	// Pass 2: one tight loop per aggregate.
+	for j := range g.aggs {
+		st.cols[j].fold(&g.aggs[j], b.args[j], b.argRead[j], g.slots, signs)
+	}
+	st.clearTrash()
+	return g.emit()
 }
 
-func (g *GroupAggregate) emit(touches []touched) (arrow.Record, error) {
-	var rows [][]Value
-	row := func(op exec.Op, gr *group, vals []Value) []Value {
-		r := make([]Value, 0, 1+len(gr.key)+len(vals))
-		r = append(r, Int(int64(op)))
-		r = append(r, gr.key...)
-		return append(r, vals...)
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
 	}
-	for _, t := range touches {
-		alive := t.g.rows > 0
-		if !alive {
-			delete(g.groups, t.k)
+	return s[:n]
+}
+
+// emit turns the touched groups into changelog rows and deletes the groups
+// left without rows.
+func (g *GroupAggregate) emit() (arrow.Record, error) {
+	st, na := &g.st, len(g.aggs)
+	var rb *array.RecordBuilder
+	row := func(op exec.Op, s uint32, vals []Value) error {
+		if rb == nil {
+			rb = array.NewRecordBuilder(g.mem, g.schema)
+		}
+		rb.Field(0).(*array.Int8Builder).Append(int8(op))
+		c := 1
+		for _, v := range st.key(s) {
+			if err := appendValue(rb.Field(c), v); err != nil {
+				return err
+			}
+			c++
+		}
+		for _, v := range vals {
+			if err := appendValue(rb.Field(c), v); err != nil {
+				return err
+			}
+			c++
+		}
+		return nil
+	}
+	var err error
+	for _, t := range g.touches {
+		s := t.slot
+		alive := st.rows[s] > 0
+		var old []Value
+		if t.existed {
+			old = g.oldVals[t.old : t.old+na]
 		}
 		switch {
 		case t.existed && alive:
-			nv := t.g.results(g.aggs, nil)
-			if !sameRow(t.old, nv) {
-				rows = append(rows, row(exec.OpUpdateBefore, t.g, t.old), row(exec.OpUpdateAfter, t.g, nv))
+			nv := g.results(s)
+			if !sameRow(old, nv) {
+				if err = row(exec.OpUpdateBefore, s, old); err == nil {
+					err = row(exec.OpUpdateAfter, s, nv)
+				}
 			}
 		case t.existed:
-			rows = append(rows, row(exec.OpDelete, t.g, t.old))
+			err = row(exec.OpDelete, s, old)
 		case alive:
-			rows = append(rows, row(exec.OpInsert, t.g, t.g.results(g.aggs, nil)))
+			err = row(exec.OpInsert, s, g.results(s))
+		}
+		if !alive {
+			st.kill(s)
+		}
+		if err != nil {
+			break
 		}
 	}
-	if len(rows) == 0 {
-		return nil, nil
+	if rb == nil {
+		return nil, err
 	}
-	rb := array.NewRecordBuilder(g.mem, g.schema)
 	defer rb.Release()
-	return buildRecord(rb, rows)
+	if err != nil {
+		return nil, err
+	}
+	return rb.NewRecord(), nil
+}
+
+// results is slot s's aggregate values, in a buffer reused per call.
+func (g *GroupAggregate) results(s uint32) []Value {
+	g.newVals = g.newVals[:0]
+	for j := range g.aggs {
+		g.newVals = append(g.newVals, g.st.cols[j].result(&g.aggs[j], s))
+	}
+	return g.newVals
 }
 
 func sameRow(a, b []Value) bool {
@@ -284,18 +459,31 @@ func (g *GroupAggregate) Tick(context.Context, time.Time) (arrow.Record, error) 
 // Finish does nothing: every change was already emitted.
 func (g *GroupAggregate) Finish(context.Context) (arrow.Record, error) { return nil, nil }
 
-// Stats reports the number of groups and their estimated bytes.
+// Stats reports the number of live groups and their estimated bytes (the
+// slots of deleted groups are not counted).
 func (g *GroupAggregate) Stats() StateStats {
-	s := StateStats{Groups: len(g.groups)}
-	for k, gr := range g.groups {
-		s.Bytes += int64(len(k)) + groupBytes(gr)
+	st := &g.st
+	s := StateStats{Groups: st.nlive}
+	for slot := uint32(1); int(slot) < len(st.live); slot++ {
+		if !st.live[slot] {
+			continue
+		}
+		s.Bytes += 64
+		for _, v := range st.key(slot) {
+			s.Bytes += keyBytes(v) + valueBytes(v)
+		}
+		for j := range st.cols {
+			a := st.cols[j].load(slot)
+			s.Bytes += accBytes(&a)
+		}
 	}
 	return s
 }
 
 // Close drops the state.
 func (g *GroupAggregate) Close() error {
-	g.groups = map[string]*group{}
+	g.table = nil
+	g.st = newGroupSlots(len(g.keys), g.aggs)
 	return nil
 }
 

@@ -3,8 +3,12 @@ package stream
 import (
 	"bytes"
 	"container/heap"
+	"context"
 	"encoding/gob"
 	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
 // groupSnap is a group's checkpointed form.
@@ -38,11 +42,20 @@ var (
 	_ Snapshotter = (*WindowAggregate)(nil)
 )
 
-// Snapshot encodes every group.
+// Snapshot encodes every live group (the format is the same []groupSnap
+// the map-based state wrote, so older checkpoints restore).
 func (g *GroupAggregate) Snapshot() ([]byte, error) {
-	snap := make([]groupSnap, 0, len(g.groups))
-	for _, gr := range g.groups {
-		snap = append(snap, snapGroup(gr))
+	st := &g.st
+	snap := make([]groupSnap, 0, st.nlive)
+	for s := uint32(1); int(s) < len(st.live); s++ {
+		if !st.live[s] {
+			continue
+		}
+		gs := groupSnap{Key: append([]Value(nil), st.key(s)...), Accs: make([]acc, len(st.cols)), Rows: st.rows[s]}
+		for j := range st.cols {
+			gs.Accs[j] = st.cols[j].load(s)
+		}
+		snap = append(snap, gs)
 	}
 	return encode(snap)
 }
@@ -53,10 +66,60 @@ func (g *GroupAggregate) Restore(data []byte) error {
 	if err := decode(data, &snap); err != nil {
 		return err
 	}
-	g.groups = make(map[string]*group, len(snap))
-	for _, s := range snap {
-		gr := s.group()
-		g.groups[string(rowKey(nil, gr.key))] = gr
+	for i, s := range snap {
+		if len(s.Key) != len(g.keys) || len(s.Accs) != len(g.aggs) {
+			return fmt.Errorf("stream: restoring group %d: %d keys and %d aggregates, want %d and %d",
+				i, len(s.Key), len(s.Accs), len(g.keys), len(g.aggs))
+		}
+	}
+	if err := g.resetTable(); err != nil {
+		return err
+	}
+	if len(snap) == 0 {
+		return nil
+	}
+	cols := make([]arrow.Array, len(g.keys))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for k, t := range g.keyTypes {
+		b := array.NewBuilder(g.mem, t)
+		for _, s := range snap {
+			if err := appendValue(b, s.Key[k]); err != nil {
+				b.Release()
+				return fmt.Errorf("stream: restoring group keys: %w", err)
+			}
+		}
+		cols[k] = b.NewArray()
+		b.Release()
+	}
+	gids := make([]uint32, len(snap))
+	newKeys, err := g.table.Assign(context.Background(), g.mem, cols, gids, true)
+	if err != nil {
+		return fmt.Errorf("stream: restoring group keys: %w", err)
+	}
+	for _, a := range newKeys {
+		if a != nil {
+			a.Release()
+		}
+	}
+	st := &g.st
+	st.grow(g.table.NumGroups() + 1)
+	for i, gs := range snap {
+		s := gids[i] + 1
+		if !st.live[s] {
+			st.live[s] = true
+			st.nlive++
+		}
+		copy(st.key(s), gs.Key)
+		st.rows[s] = gs.Rows
+		for j := range st.cols {
+			st.cols[j].store(s, gs.Accs[j])
+		}
 	}
 	return nil
 }
