@@ -377,6 +377,7 @@ func (g *GroupAggregate) emit() (arrow.Record, error) {
 	row := func(op exec.Op, s uint32, vals []Value) error {
 		if rb == nil {
 			rb = array.NewRecordBuilder(g.mem, g.schema)
+			rb.Reserve(2 * len(g.touches)) // at most a -U/+U pair per group
 		}
 		rb.Field(0).(*array.Int8Builder).Append(int8(op))
 		c := 1
