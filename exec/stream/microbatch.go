@@ -59,6 +59,10 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 				break
 			}
 			if a.err != nil {
+				if ctx.Err() != nil {
+					// The reader saw the cancel first: still a clean stop.
+					return p.stopped(ctx)
+				}
 				return fmt.Errorf("source: %w", a.err)
 			}
 			pending = append(pending, a)
@@ -81,6 +85,9 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 						break drain
 					}
 					if a.err != nil {
+						if ctx.Err() != nil {
+							return p.stopped(ctx)
+						}
 						return fmt.Errorf("source: %w", a.err)
 					}
 					pending = append(pending, a)

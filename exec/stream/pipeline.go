@@ -316,6 +316,10 @@ func (p *Pipeline) RunContinuous(ctx context.Context) error {
 				return p.finish(ctx)
 			}
 			if a.err != nil {
+				if ctx.Err() != nil {
+					// The reader saw the cancel first: still a clean stop.
+					return p.stopped(ctx)
+				}
 				return fmt.Errorf("source: %w", a.err)
 			}
 			start := p.Clock.Now()
