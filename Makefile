@@ -6,7 +6,7 @@ BIN := bin/sluice
 .PHONY: build run test bench lint demo-batch demo-microbatch demo-changes demo-kafka
 
 build:
-	$(GO) build -o $(BIN) ./cmd/sluice
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/sluice
 
 run: build
 	./$(BIN) -f examples/demo.sql
