@@ -96,40 +96,36 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 	sq := &streamQuery{emit: qp.Emit, started: time.Now()}
 	if def != nil {
 		opts.Watermark = def.Watermark
-		if v := def.Options["watermark.idle_timeout"]; v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "source %s: 'watermark.idle_timeout' = %q: %v", def.Name, v, err)
-			}
-			opts.Window.IdleTimeout = d
-		}
-		switch v := strings.ToLower(def.Options["late.policy"]); v {
-		case "", "drop":
-		case "error":
+	}
+	// The planner has parsed and checked the event-time options.
+	if st := qp.Stream; st != nil {
+		opts.Window.IdleTimeout = st.IdleTimeout
+		if st.LatePolicy == planner.LateError {
 			opts.Window.Late = stream.LateError
-		default:
-			return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "source %s: 'late.policy' = %q: want drop or error", def.Name, v)
 		}
-		if name := def.Options["late.sink"]; name != "" {
-			lw, err := db.openLateSink(ctx, name, def)
+		if st.LateSink != "" {
+			lw, err := db.openLateSink(ctx, st.LateSink, def)
 			if err != nil {
-				return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "source %s: 'late.sink': %v", def.Name, err)
+				return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "'late.sink': %v", err)
 			}
 			sq.late = lw
 			opts.Window.Late = stream.LateRoute
 			opts.Window.OnLate = lw.write
 		}
 	}
-	s, err := compile.StreamPlan(ctx, db.env(srcs), qp.Physical, opts)
-	if err != nil {
+	fail := func(err error) (*streamQuery, error) {
 		if sq.late != nil {
 			sq.late.close()
 		}
+		return nil, err
+	}
+	s, err := compile.StreamPlan(ctx, db.env(srcs), qp.Physical, opts)
+	if err != nil {
 		var se *sql.Error
 		if errors.As(err, &se) {
-			return nil, err
+			return fail(err)
 		}
-		return nil, sql.Errorf(sql.PlanError, q.Emit.Pos, "%v", err)
+		return fail(sql.Errorf(sql.PlanError, q.Emit.Pos, "%v", err))
 	}
 	// Restore operator state from the latest checkpoint, then resume the
 	// source exactly where that state ends.
@@ -150,7 +146,10 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 			CommittedOffsets(context.Context, string) (exec.Offsets, error)
 		}); ok && def != nil {
 			if committed, err = cs.CommittedOffsets(ctx, def.Options["group.id"]); err != nil {
-				return nil, execError(err)
+				if s.Op != nil {
+					s.Op.Close()
+				}
+				return fail(execError(err))
 			}
 		}
 		from, err = ck.RestoreMatching(s.Op, committed)
@@ -158,14 +157,14 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 			if s.Op != nil {
 				s.Op.Close()
 			}
-			return nil, sql.Errorf(sql.ExecError, q.Position(), "%v", err)
+			return fail(sql.Errorf(sql.ExecError, q.Position(), "%v", err))
 		}
 	}
 	if err := s.OpenReader(ctx, db.mem, from); err != nil {
 		if s.Op != nil {
 			s.Op.Close()
 		}
-		return nil, execError(err)
+		return fail(execError(err))
 	}
 	if s.Op != nil {
 		s.Op = &watchedOp{Operator: s.Op, sq: sq}
@@ -195,12 +194,14 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 		if ti.Slow {
 			fmt.Fprintf(stderrWriter(db), "sluice: micro-batch took %s, longer than EMIT EVERY %s: the next trigger runs late\n", ti.Took.Round(time.Millisecond), qp.Emit.Interval)
 		}
-		// State size walks the state, so sample it at most twice a second;
-		// this runs on the pipeline's goroutine, where the state is safe
-		// to read.
-		if s.Op != nil && time.Since(sampled) > 500*time.Millisecond {
-			sampled = time.Now()
+		// State size walks the state, so it is sampled at most twice a
+		// second and never more often than 100 times its own cost (≤ 1%
+		// of the query, even with millions of groups). This runs on the
+		// pipeline's goroutine, where the state is safe to read.
+		if s.Op != nil && time.Now().After(sampled) {
+			start := time.Now()
 			st := s.Op.Stats()
+			sampled = start.Add(max(500*time.Millisecond, 100*time.Since(start)))
 			sq.mu.Lock()
 			sq.lastStats = st
 			sq.mu.Unlock()
