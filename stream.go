@@ -56,10 +56,10 @@ type streamQuery struct {
 	// watermark and late are published by the pipeline goroutine after
 	// each trigger, so Stats never reads operator state concurrently.
 	watermark, lateRows atomic.Int64
-	started                   time.Time
-	mu                        sync.Mutex
-	lastStats                 stream.StateStats
-	late                      *lateWriter
+	started             time.Time
+	mu                  sync.Mutex
+	lastStats           stream.StateStats
+	late                *lateWriter
 }
 
 // streamSource finds the scanned source's definition.
