@@ -53,7 +53,7 @@ type streamQuery struct {
 	mode      exec.SinkMode
 
 	rowsIn, rowsOut, triggers atomic.Int64
-	// watermark and late are published by the pipeline goroutine after
+	// watermark and lateRows are published by the pipeline goroutine after
 	// each trigger, so Stats never reads operator state concurrently.
 	watermark, lateRows atomic.Int64
 	started             time.Time
