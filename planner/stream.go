@@ -202,13 +202,21 @@ func streaming(qp *QueryPlan, cat *Catalog, appendSink bool) (*StreamInfo, error
 			si.Operator, mode = OpGroupAggregate, Updating
 		}
 		si.Nodes[agg] = mode
-		switch {
-		case windowed:
-			si.StateBounded = true
-			si.State = "bounded by watermark on " + si.Watermark.Column
+		if windowed {
 			if tc := si.Window.Input.Schema().Fields[si.Window.TimeCol].Name; !strings.EqualFold(tc, si.Watermark.Column) {
 				si.Warnings = append(si.Warnings, fmt.Sprintf("windows are on %s but the watermark tracks %s: lateness and window closing follow %s", tc, si.Watermark.Column, si.Watermark.Column))
 			}
+		}
+		switch {
+		case windowed && si.Operator == OpGroupAggregate && !si.Scan.Bounded:
+			// The updating aggregate keeps a group per window and does
+			// not yet drop windows the watermark has closed: say so
+			// rather than promise a bound the runtime does not keep.
+			si.State = "unbounded (warning)"
+			si.Warnings = append(si.Warnings, fmt.Sprintf("state of GROUP BY %s keeps every window under EMIT %s (closed windows are not freed yet): use EMIT FINAL for state bounded by the watermark", exprList(agg.Keys), si.Emit))
+		case windowed:
+			si.StateBounded = true
+			si.State = "bounded by watermark on " + si.Watermark.Column
 		case len(agg.Keys) == 0:
 			si.StateBounded, si.State = true, "one group"
 		case si.Scan.Bounded:
