@@ -102,11 +102,12 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 		if err != nil {
 			return err
 		}
-		if eof {
-			break
-		}
 		now := p.Clock.Now()
 		info.Took = now.Sub(start)
+		if eof {
+			p.trigger(info) // the last trigger counts too
+			break
+		}
 		deadline = deadline.Add(every)
 		if !deadline.After(now) {
 			info.Slow = true
