@@ -225,10 +225,17 @@ func (db *DB) createSource(s *sql.CreateSource) (*Rows, error) {
 	}
 	def := &planner.SourceDef{Name: s.Name, Schema: src.Schema(), Options: opts, Bounded: src.Bounded()}
 	if s.Watermark != nil {
-		if src.Schema().FieldIndices(s.Watermark.Column) == nil {
-			return nil, sql.Errorf(sql.BindError, s.Watermark.Pos, "watermark column %q is not a column of %s", s.Watermark.Column, s.Name)
+		// Checked here, against the declared or inferred schema.
+		if err := planner.CheckWatermark(src.Schema(), s.Watermark); err != nil {
+			return nil, err
 		}
-		def.Watermark = &planner.WatermarkDef{Column: s.Watermark.Column, Delay: s.Watermark.Delay}
+		col := s.Watermark.Column
+		for _, f := range src.Schema().Fields() {
+			if strings.EqualFold(f.Name, col) {
+				col = f.Name // the data's spelling
+			}
+		}
+		def.Watermark = &planner.WatermarkDef{Column: col, Delay: s.Watermark.Delay}
 	}
 	if err := db.cat.AddSource(def); err != nil {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)

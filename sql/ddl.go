@@ -97,7 +97,9 @@ func (c *cursor) columnList(s *CreateSource) error {
 			return err
 		}
 	}
-	if s.Watermark != nil {
+	// With only a WATERMARK declared, the columns are inferred from the
+	// data and the engine checks the watermark column against them.
+	if s.Watermark != nil && len(s.Columns) > 0 {
 		found := false
 		for _, col := range s.Columns {
 			if strings.EqualFold(col.Name, s.Watermark.Column) {
