@@ -32,9 +32,10 @@ const (
 	// OpGroupAggregate is the streaming GROUP BY emitting a changelog
 	// (EMIT CHANGES, EMIT EVERY).
 	OpGroupAggregate = "GroupAggregate"
-	// OpWindowAggregate is the windowed aggregation that emits each
-	// window's rows once the watermark passes its end (EMIT FINAL, and
-	// EMIT EVERY into an append-only sink).
+	// OpWindowAggregate is the windowed aggregation that frees each
+	// window once the watermark passes its end: it emits the window's rows
+	// then (EMIT FINAL, and EMIT EVERY into an append-only sink), or a
+	// changelog as they change (EMIT CHANGES, EMIT EVERY updating).
 	OpWindowAggregate = "WindowAggregate"
 )
 
@@ -191,6 +192,9 @@ func streaming(qp *QueryPlan, cat *Catalog, appendSink bool) (*StreamInfo, error
 			windowed = false
 		}
 		si.Windowed = windowed
+		// The watermark frees an updating aggregate's closed windows only
+		// when the windows are on its column (and are not sessions).
+		onWatermark := windowed && strings.EqualFold(si.Window.Input.Schema().Fields[si.Window.TimeCol].Name, si.Watermark.Column)
 		switch {
 		case windowed && e.Kind == sql.EmitFinal:
 			si.Operator = OpWindowAggregate
@@ -198,6 +202,8 @@ func streaming(qp *QueryPlan, cat *Catalog, appendSink bool) (*StreamInfo, error
 			si.Operator, si.AppendWindows = OpWindowAggregate, true
 		case e.Kind == sql.EmitFinal:
 			return nil, fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
+		case onWatermark && si.Window.Kind != sql.Session:
+			si.Operator, mode = OpWindowAggregate, Updating
 		default:
 			si.Operator, mode = OpGroupAggregate, Updating
 		}
@@ -209,11 +215,11 @@ func streaming(qp *QueryPlan, cat *Catalog, appendSink bool) (*StreamInfo, error
 		}
 		switch {
 		case windowed && si.Operator == OpGroupAggregate && !si.Scan.Bounded:
-			// The updating aggregate keeps a group per window and does
-			// not yet drop windows the watermark has closed: say so
-			// rather than promise a bound the runtime does not keep.
+			// Windows on another column than the watermark's run as a
+			// plain GROUP BY that no watermark frees: say so rather than
+			// promise a bound the runtime does not keep.
 			si.State = "unbounded (warning)"
-			si.Warnings = append(si.Warnings, fmt.Sprintf("state of GROUP BY %s keeps every window under EMIT %s (closed windows are not freed yet): use EMIT FINAL for state bounded by the watermark", exprList(agg.Keys), si.Emit))
+			si.Warnings = append(si.Warnings, fmt.Sprintf("state of GROUP BY %s keeps every window under EMIT %s: the windows are not on the watermark column %s, so none is freed", exprList(agg.Keys), si.Emit, si.Watermark.Column))
 		case windowed:
 			si.StateBounded = true
 			si.State = "bounded by watermark on " + si.Watermark.Column

@@ -123,7 +123,7 @@ func TestStreamingExplain(t *testing.T) {
   watermark: ts - 5s
   late data: drop
   warning: windows are on other_ts but the watermark tracks ts: lateness and window closing follow ts
-  warning: state of GROUP BY window_end keeps every window under EMIT EVERY 2m (closed windows are not freed yet): use EMIT FINAL for state bounded by the watermark
+  warning: state of GROUP BY window_end keeps every window under EMIT EVERY 2m: the windows are not on the watermark column ts, so none is freed
 `,
 		},
 		{
@@ -177,10 +177,12 @@ func TestStreamingInfo(t *testing.T) {
 		{"SELECT window_start, COUNT(*) FROM SESSION(clicks, ts, INTERVAL '30' SECOND) GROUP BY window_start EMIT FINAL",
 			map[string]string{"late.policy": "error", "watermark.idle_timeout": "1 MINUTE"},
 			want{mode: Append, op: OpWindowAggregate, windowed: true, bounded: true, late: LateError, idle: time.Minute}},
-		// The updating aggregate does not free closed windows yet, and
-		// says so instead of claiming a bound.
+		// The updating window aggregate frees the windows the watermark
+		// closes: its state is bounded.
 		{"SELECT window_start, COUNT(*) FROM TUMBLE(clicks, ts, INTERVAL '5' SECOND) GROUP BY window_start EMIT CHANGES", nil,
-			want{mode: Updating, op: OpGroupAggregate, windowed: true, bounded: false, late: LateDrop, warnings: 1}},
+			want{mode: Updating, op: OpWindowAggregate, windowed: true, bounded: true, late: LateDrop}},
+		{"SELECT window_start, COUNT(*) FROM HOP(clicks, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND) GROUP BY window_start EMIT EVERY INTERVAL '1' SECOND", nil,
+			want{mode: Updating, op: OpWindowAggregate, windowed: true, bounded: true, late: LateDrop}},
 		// A window over a source without a watermark never closes.
 		{"SELECT window_start, COUNT(*) FROM TUMBLE(events, ts, INTERVAL '5' SECOND) GROUP BY window_start EMIT CHANGES", nil,
 			want{mode: Updating, op: OpGroupAggregate, late: LateDrop, warnings: 2}},

@@ -238,7 +238,14 @@ func (b *streamBuilder) aggregate(ctx context.Context, agg *planner.PhysHashAggr
 		if !final {
 			return nil, fmt.Errorf("SESSION windows in streaming mode need EMIT FINAL")
 		}
-		return b.windowAggregate(ctx, agg, win, between)
+		return b.windowAggregate(ctx, agg, win, between, false)
+	}
+	if win != nil && b.opts.Watermark != nil && strings.EqualFold(win.Input.Schema().Fields[win.TimeCol].Name, b.opts.Watermark.Column) {
+		// Updating windowed aggregate: a WindowAggregate in Updates mode
+		// emits a changelog and frees each window once the watermark
+		// passes its end. Windows on another column keep the plain
+		// GROUP BY below: no watermark closes them.
+		return b.windowAggregate(ctx, agg, win, between, true)
 	}
 	if final {
 		return nil, fmt.Errorf("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
@@ -299,8 +306,9 @@ func findWindow(p planner.PhysicalPlan) (*planner.PhysWindow, []*planner.PhysPro
 
 // windowAggregate compiles GROUP BY window_start, … over a window table
 // function into a WindowAggregate that assigns windows itself, tracks the
-// watermark row by row and emits each window once.
-func (b *streamBuilder) windowAggregate(ctx context.Context, agg *planner.PhysHashAggregate, win *planner.PhysWindow, between []*planner.PhysProject) (*Stream, error) {
+// watermark row by row and emits each window once — or, with updates, a
+// changelog of the groups each batch changed (op column first).
+func (b *streamBuilder) windowAggregate(ctx context.Context, agg *planner.PhysHashAggregate, win *planner.PhysWindow, between []*planner.PhysProject, updates bool) (*Stream, error) {
 	if b.opts.Watermark == nil {
 		return nil, fmt.Errorf("a windowed aggregate in streaming mode needs a watermark: declare WATERMARK FOR <time column> on the source")
 	}
@@ -369,28 +377,36 @@ func (b *streamBuilder) windowAggregate(ctx context.Context, agg *planner.PhysHa
 	}
 	wopts := b.opts.Window
 	wopts.Delay = b.opts.Watermark.Delay
+	wopts.Updates = updates
 	wa, err := stream.NewWindowAggregate(b.env.Mem, schema, spec, keys, aggs, wopts)
 	if err != nil {
 		return nil, err
 	}
 	// Reorder window_start, window_end, keys…, aggs… into the aggregate's
-	// output layout.
+	// output layout, the op column staying first under updates.
 	nk := len(keys)
-	exprs := make([]expr.Expr, 0, len(agg.Out.Fields))
-	names := make([]string, 0, len(agg.Out.Fields))
+	exprs := make([]expr.Expr, 0, len(agg.Out.Fields)+1)
+	names := make([]string, 0, len(agg.Out.Fields)+1)
 	var cols []int
 	out := wa.Schema()
+	shift := 0
+	if updates {
+		shift = 1
+		exprs = append(exprs, expr.Column(0, arrow.PrimitiveTypes.Int8, exec.OpColumn))
+		names = append(names, exec.OpColumn)
+		cols = append(cols, 0)
+	}
 	for i, l := range layout {
-		col := l
+		col := shift + l
 		if l < 0 {
-			col = 2 + (-1 - l)
+			col = shift + 2 + (-1 - l)
 		}
 		exprs = append(exprs, expr.Column(col, out.Field(col).Type, out.Field(col).Name))
 		names = append(names, agg.Out.Fields[i].Name)
 		cols = append(cols, col)
 	}
 	for j := range agg.Aggs {
-		col := 2 + nk + j
+		col := shift + 2 + nk + j
 		exprs = append(exprs, expr.Column(col, out.Field(col).Type, out.Field(col).Name))
 		names = append(names, agg.Out.Fields[len(agg.Keys)+j].Name)
 		cols = append(cols, col)

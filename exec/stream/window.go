@@ -99,6 +99,12 @@ type WindowOptions struct {
 	OnLate func(LateRow) error
 	// Clock is processing time for idleness; RealClock if nil.
 	Clock Clock
+	// Updates makes the aggregation updating (EMIT CHANGES / EMIT EVERY
+	// in update mode): each Push emits a changelog of the (window, key)
+	// groups it touched, and a window the watermark closes is freed
+	// without output, since its rows were already emitted. Tumble and Hop
+	// only: a session's bounds move as it merges.
+	Updates bool
 }
 
 // winKey identifies a window.

@@ -47,6 +47,10 @@ type WindowAggregate struct {
 	late     int64
 	buf      []byte
 	winBuf   []winKey
+
+	// Updates mode: the batch's epoch and the groups it touched.
+	epoch   uint64
+	touched []winTouch
 }
 
 type windowState struct {
@@ -99,12 +103,19 @@ func NewWindowAggregate(mem memory.Allocator, input *arrow.Schema, spec WindowSp
 	default:
 		return nil, fmt.Errorf("stream: unknown window kind %d", spec.Kind)
 	}
+	if opts.Updates && spec.Kind != Tumble && spec.Kind != Hop {
+		return nil, fmt.Errorf("stream: updating window aggregation needs TUMBLE or HOP windows")
+	}
 	w.clock = opts.Clock
 	if w.clock == nil {
 		w.clock = RealClock{}
 	}
 	w.tracker = NewWatermarkTracker(int64(opts.Delay)/unit, opts.IdleTimeout, unit)
-	fields := []arrow.Field{{Name: "window_start", Type: outTS}, {Name: "window_end", Type: outTS}}
+	var fields []arrow.Field
+	if opts.Updates {
+		fields = append(fields, opField)
+	}
+	fields = append(fields, arrow.Field{Name: "window_start", Type: outTS}, arrow.Field{Name: "window_end", Type: outTS})
 	for _, k := range keys {
 		fields = append(fields, arrow.Field{Name: k.Name, Type: k.Expr.DataType(), Nullable: true})
 	}
@@ -120,11 +131,22 @@ func NewWindowAggregate(mem memory.Allocator, input *arrow.Schema, spec WindowSp
 	return w, nil
 }
 
-// Schema is the append-only output schema.
+// Schema is the output schema: append-only, or a changelog (op column
+// first) under Updates.
 func (w *WindowAggregate) Schema() *arrow.Schema { return w.schema }
 
-// SinkMode is append-only: each window's rows are final when emitted.
-func (w *WindowAggregate) SinkMode() exec.SinkMode { return exec.SinkMode{} }
+// SinkMode is append-only (each window's rows are final when emitted), or
+// under Updates a changelog keyed by window_start, window_end and the keys.
+func (w *WindowAggregate) SinkMode() exec.SinkMode {
+	if !w.opts.Updates {
+		return exec.SinkMode{}
+	}
+	keys := make([]int, 2+len(w.keys))
+	for i := range keys {
+		keys[i] = i + 1
+	}
+	return exec.SinkMode{Changelog: true, Keys: keys}
+}
 
 // Watermark exposes the tracker (current watermark, partitions).
 func (w *WindowAggregate) Watermark() *WatermarkTracker { return w.tracker }
@@ -144,11 +166,14 @@ func (w *WindowAggregate) SetPartitions(parts []int32) {
 func (w *WindowAggregate) Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error) {
 	w.tracker.Arrive(partition, w.clock.Now())
 	w.closeUpTo(w.tracker.Watermark())
+	w.epoch++
+	w.touched = w.touched[:0]
 	if rec.NumRows() > 0 {
 		if err := w.fold(ctx, rec, partition); err != nil {
 			return nil, err
 		}
 	}
+	w.emitUpdates()
 	return w.flush()
 }
 
@@ -259,6 +284,14 @@ func (w *WindowAggregate) addWindow(k winKey, key []Value, b *batchEval, i int) 
 		ws.groups[string(w.buf)] = g
 		ws.order = append(ws.order, g)
 	}
+	if w.opts.Updates && g.epoch != w.epoch {
+		g.epoch = w.epoch
+		t := winTouch{k: k, g: g, existed: ok}
+		if ok {
+			t.old = g.results(w.aggs, nil)
+		}
+		w.touched = append(w.touched, t)
+	}
 	g.fold(w.aggs, b, i, 1)
 }
 
@@ -296,6 +329,9 @@ func (w *WindowAggregate) closeUpTo(wm int64) {
 		k := popWin(&w.heap)
 		ws := w.windows[k]
 		delete(w.windows, k)
+		if w.opts.Updates {
+			continue // its rows were emitted as it changed
+		}
 		for _, g := range ws.order {
 			w.pending = append(w.pending, w.outRow(k.start, k.end, g))
 		}
