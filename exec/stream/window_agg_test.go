@@ -218,28 +218,11 @@ func TestWindowAggregateStateStaysBounded(t *testing.T) {
 			w := newWinAgg(t, mem, spec, WindowOptions{Delay: 100 * time.Millisecond})
 			defer w.Close()
 			const windows = 10000
-			var emitted, maxGroups int
-			var maxBytes int64
-			ctx := context.Background()
-			for win := int64(0); win < windows; win++ {
-				var evs []ev
-				for j := int64(0); j < 4; j++ {
-					evs = append(evs, ev{win*1000 + j*100, []string{"x", "y"}[j%2], j})
-				}
-				rec := evRecord(mem, evs)
-				out, err := w.Push(ctx, rec, 0)
-				rec.Release()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if out != nil {
-					emitted += int(out.NumRows())
-					out.Release()
-				}
-				s := w.Stats()
-				maxGroups, maxBytes = max(maxGroups, s.Groups), max(maxBytes, s.Bytes)
-			}
-			out, err := w.Finish(ctx)
+			var emitted int
+			maxGroups, maxBytes := pushManyWindows(t, mem, w, windows, func(out arrow.Record) {
+				emitted += int(out.NumRows())
+			})
+			out, err := w.Finish(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -323,4 +306,31 @@ func TestWatermarkTrackerPartitions(t *testing.T) {
 	if tr.Watermark() != MaxWatermark {
 		t.Fatal("finish did not set +inf")
 	}
+}
+
+// pushManyWindows pushes windows one-second windows of four rows (keys x
+// and y) one batch each, hands every output record to onOut (which must
+// not keep it), and returns the largest state seen between batches.
+func pushManyWindows(t *testing.T, mem memory.Allocator, w *WindowAggregate, windows int64, onOut func(arrow.Record)) (maxGroups int, maxBytes int64) {
+	t.Helper()
+	ctx := context.Background()
+	for win := int64(0); win < windows; win++ {
+		var evs []ev
+		for j := int64(0); j < 4; j++ {
+			evs = append(evs, ev{win*1000 + j*100, []string{"x", "y"}[j%2], j})
+		}
+		rec := evRecord(mem, evs)
+		out, err := w.Push(ctx, rec, 0)
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != nil {
+			onOut(out)
+			out.Release()
+		}
+		s := w.Stats()
+		maxGroups, maxBytes = max(maxGroups, s.Groups), max(maxBytes, s.Bytes)
+	}
+	return maxGroups, maxBytes
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
 	"github.com/sluicesql/sluice/exec"
 )
 
@@ -131,32 +133,14 @@ func TestWindowAggregateUpdatesStateStaysBounded(t *testing.T) {
 			w := newWinAgg(t, mem, spec, WindowOptions{Delay: 100 * time.Millisecond, Updates: true})
 			defer w.Close()
 			const windows = 10000
-			var inserts, maxGroups int
-			var maxBytes int64
-			ctx := context.Background()
-			for win := int64(0); win < windows; win++ {
-				var evs []ev
-				for j := int64(0); j < 4; j++ {
-					evs = append(evs, ev{win*1000 + j*100, []string{"x", "y"}[j%2], j})
-				}
-				rec := evRecord(mem, evs)
-				out, err := w.Push(ctx, rec, 0)
-				rec.Release()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if out != nil {
-					ops := rowsOf(t, out)
-					for _, r := range ops {
-						if r[:2] == exec.OpInsert.String() {
-							inserts++
-						}
+			var inserts int
+			maxGroups, maxBytes := pushManyWindows(t, mem, w, windows, func(out arrow.Record) {
+				for _, r := range rowsOf(t, out) {
+					if r[:2] == exec.OpInsert.String() {
+						inserts++
 					}
-					out.Release()
 				}
-				s := w.Stats()
-				maxGroups, maxBytes = max(maxGroups, s.Groups), max(maxBytes, s.Bytes)
-			}
+			})
 			// Every (window, key) group is inserted once: 2 keys per window,
 			// and HOP's windows overlap (one more window at the start).
 			wantInserts := windows * 2
