@@ -157,38 +157,38 @@ func substr(s string, pos, l int64, hasLen bool) string {
 		}
 	}
 	if ascii {
-		n := int64(len(s))
-		if pos < 0 {
-			pos = n + pos + 1
-			if pos < 1 {
-				return ""
-			}
-		}
-		if pos == 0 || pos > n {
+		start, end, ok := substringBounds(int64(len(s)), pos, l)
+		if !ok {
 			return ""
 		}
-		end := pos - 1 + l
-		if end > n || end < 0 {
-			end = n
-		}
-		return s[pos-1 : end]
+		return s[start:end]
 	}
 	rs := []rune(s)
-	n := int64(len(rs))
+	start, end, ok := substringBounds(int64(len(rs)), pos, l)
+	if !ok {
+		return ""
+	}
+	return string(rs[start:end])
+}
+
+// substringBounds turns MySQL's 1-based (or, negative, from-the-end)
+// position and a length into [start, end) over n characters; ok is false
+// when the result is empty.
+func substringBounds(n, pos, l int64) (start, end int64, ok bool) {
 	if pos < 0 {
 		pos = n + pos + 1
 		if pos < 1 {
-			return ""
+			return 0, 0, false
 		}
 	}
 	if pos == 0 || pos > n {
-		return ""
+		return 0, 0, false
 	}
-	end := pos - 1 + l
+	end = pos - 1 + l
 	if end > n || end < 0 {
 		end = n
 	}
-	return string(rs[pos-1 : end])
+	return pos - 1, end, true
 }
 
 // mapStrings builds a STRING array of the batch from f, NULL wherever any
