@@ -177,7 +177,7 @@ func (w *SinkWriter) target() string {
 // begin opens a temp file and its encoder.
 func (w *SinkWriter) begin() error {
 	t := w.target()
-	f, err := os.CreateTemp(filepath.Dir(t), "."+filepath.Base(t)+".tmp-*")
+	f, err := createTemp(filepath.Dir(t), "."+filepath.Base(t)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("file sink: %w", err)
 	}
@@ -289,7 +289,7 @@ func (w *SinkWriter) Commit(ctx context.Context, upTo exec.Offsets) error {
 // target followed by w.tmp's contents.
 func (w *SinkWriter) appendPublished() error {
 	t := w.target()
-	nf, err := os.CreateTemp(filepath.Dir(t), "."+filepath.Base(t)+".tmp-*")
+	nf, err := createTemp(filepath.Dir(t), "."+filepath.Base(t)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("file sink: %w", err)
 	}
