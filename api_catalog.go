@@ -17,22 +17,11 @@ type TableInfo struct {
 
 // Tables lists the DB's sources, then its sinks, each sorted by name.
 func (db *DB) Tables() []TableInfo {
-	db.mu.Lock()
-	defer db.mu.Unlock()
 	var out []TableInfo
-	for _, s := range db.cat.Sources() {
-		ti := TableInfo{Kind: "source", Name: s.Name, Connector: s.Options["connector"]}
-		if s.Schema != nil {
-			for _, f := range s.Schema.Fields() {
-				ti.Columns = append(ti.Columns, f.Name)
-			}
-		}
-		out = append(out, ti)
-	}
-	for _, s := range db.cat.Sinks() {
-		ti := TableInfo{Kind: "sink", Name: s.Name, Connector: s.Options["connector"]}
-		if s.Schema != nil {
-			for _, f := range s.Schema.Fields() {
+	for _, t := range db.s.Tables() {
+		ti := TableInfo{Kind: t.Kind, Name: t.Name, Connector: t.Connector}
+		if t.Schema != nil {
+			for _, f := range t.Schema.Fields() {
 				ti.Columns = append(ti.Columns, f.Name)
 			}
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/engine"
 )
 
 type allocatorKey struct{}
@@ -117,7 +117,7 @@ var timeType = reflect.TypeFor[time.Time]()
 
 func goArrowType(t reflect.Type) arrow.DataType {
 	if t == timeType {
-		return planner.TypeTimestamp
+		return engine.TimestampType
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int64:

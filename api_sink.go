@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/planner"
 )
 
 // SinkFunc receives the records a query writes into a sink registered
@@ -28,12 +26,9 @@ func (db *DB) RegisterSink(name string, fn SinkFunc) error {
 	if name == "" || fn == nil {
 		return errors.New("RegisterSink: name and fn are required")
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if err := db.cat.AddSink(&planner.SinkDef{Name: name, Options: map[string]string{"connector": "go"}}); err != nil {
+	if err := db.s.RegisterSink(name, funcSink(fn)); err != nil {
 		return fmt.Errorf("RegisterSink: %w", err)
 	}
-	db.sinks[strings.ToLower(name)] = funcSink(fn)
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,8 +12,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/sluicesql/sluice/engine"
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/planner"
 )
 
 // SourceFunc produces the records of a source registered with
@@ -32,7 +31,7 @@ type SourceOption func(*sourceConfig)
 
 type sourceConfig struct {
 	unbounded bool
-	watermark *planner.WatermarkDef
+	watermark *engine.Watermark
 }
 
 // Unbounded declares that a registered source does not end by itself (a
@@ -47,7 +46,7 @@ func Unbounded() SourceOption {
 // column AS column - INTERVAL delay in CREATE SOURCE: windows over it
 // close once the largest timestamp seen passes their end by delay.
 func WithWatermark(column string, delay time.Duration) SourceOption {
-	return func(c *sourceConfig) { c.watermark = &planner.WatermarkDef{Column: column, Delay: delay} }
+	return func(c *sourceConfig) { c.watermark = &engine.Watermark{Column: column, Delay: delay} }
 }
 
 // RegisterSource makes Go code a source that SQL can query by name, next
@@ -67,19 +66,9 @@ func (db *DB) RegisterSource(name string, schema *arrow.Schema, fn SourceFunc, o
 		return fmt.Errorf("RegisterSource %s: watermark column %q is not in the schema", name, cfg.watermark.Column)
 	}
 	src := &funcSource{schema: schema, fn: fn, bounded: !cfg.unbounded}
-	def := &planner.SourceDef{
-		Name:      name,
-		Schema:    schema,
-		Options:   map[string]string{"connector": "go"},
-		Bounded:   src.bounded,
-		Watermark: cfg.watermark,
-	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if err := db.cat.AddSource(def); err != nil {
+	if err := db.s.RegisterSource(name, src, cfg.watermark); err != nil {
 		return fmt.Errorf("RegisterSource: %w", err)
 	}
-	db.sources[strings.ToLower(name)] = src
 	return nil
 }
 

@@ -1,38 +1,8 @@
-// Package sluice is the embedded Go API of the sluice streaming SQL engine.
-//
-// One SQL statement runs in batch, micro-batch or continuous mode depending
-// on its EMIT clause; the plan and the operators are the same in all three.
-//
-//	db, err := sluice.Open(sluice.Config{})
-//	if err != nil { … }
-//	defer db.Close()
-//	err = db.Exec(ctx, `CREATE SOURCE sales WITH (connector = 'file', path = 'sales.csv')`)
-//	rows, err := db.Query(ctx, `SELECT category, SUM(value) FROM sales GROUP BY category`)
-//	defer rows.Close()
-//	for rows.Next() {
-//		rec := rows.Record() // an arrow.Record, valid until the next call
-//		…
-//	}
-//
-// Sources and sinks are declared with CREATE SOURCE / CREATE SINK and their
-// WITH options name a connector: 'file' (CSV, JSON lines, Parquet),
-// 'generator', 'kafka' or 'stdout'. Results are Arrow records; a changelog
-// (EMIT CHANGES) carries an int8 `op` column first (exec.Op values: +I, -U,
-// +U, -D).
-//
-// The EMIT clause picks the mode: none runs a batch query to completion;
-// EMIT EVERY 5s runs micro-batches; EMIT CHANGES streams a changelog;
-// EMIT FINAL emits each event-time window once, when the watermark passes
-// its end. Rows.Next blocks for a streaming query, and Close or cancelling
-// the context stops it; Rows.Stats reports rows in and out, the watermark,
-// late rows and state size. Config.CheckpointDir makes streaming queries
-// checkpoint state and source offsets and resume from them.
-//
-// Go code can be a source or a sink: RegisterSource, SourceFromChan (a
-// channel of structs) and RegisterSink. sql.Open("sluice", dir) gives batch
-// access through database/sql. See the package examples for batch,
-// micro-batch, continuous and windowed use, and cmd/sluice for the shell.
-package sluice
+// Package engine is a sluice session: the catalog of sources and sinks,
+// DDL, planning and compiling queries, batch and streaming runs,
+// checkpoint wiring, late-row sinks and EXPLAIN ANALYZE. The root package
+// sluice is the public API over it.
+package engine
 
 import (
 	"context"
