@@ -189,7 +189,7 @@ func (db *DB) createSource(s *sql.CreateSource) (*Rows, error) {
 		}
 	}
 	opts := db.options(s.Options)
-	src, err := connectors.NewSource(opts, declared)
+	src, err := connectors.NewSource(connectors.Env{}, opts, declared)
 	if err != nil {
 		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("source %s: %v", s.Name, err), Err: err}
 	}
@@ -224,7 +224,7 @@ func (db *DB) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, error) 
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "sink %q already exists", s.Name)
 	}
 	opts := db.options(s.Options)
-	sink, err := connectors.NewSink(opts)
+	sink, err := connectors.NewSink(connectors.Env{}, opts)
 	if err != nil {
 		db.mu.Unlock()
 		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("sink %s: %v", s.Name, err), Err: err}

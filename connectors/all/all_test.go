@@ -8,7 +8,7 @@ import (
 )
 
 func TestRegistered(t *testing.T) {
-	_, err := connectors.NewSource(connectors.Options{"connector": "nope"}, nil)
+	_, err := connectors.NewSource(connectors.Env{}, connectors.Options{"connector": "nope"}, nil)
 	if err == nil {
 		t.Fatal("unknown connector: want error")
 	}
@@ -17,13 +17,13 @@ func TestRegistered(t *testing.T) {
 			t.Errorf("source %s not registered: %v", name, err)
 		}
 	}
-	_, err = connectors.NewSink(connectors.Options{"connector": "nope"})
+	_, err = connectors.NewSink(connectors.Env{}, connectors.Options{"connector": "nope"})
 	for _, name := range []string{"'file'", "'stdout'"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("sink %s not registered: %v", name, err)
 		}
 	}
-	if _, err := connectors.NewSource(connectors.Options{"connector": "generator", "max_rows": "1"}, nil); err != nil {
+	if _, err := connectors.NewSource(connectors.Env{}, connectors.Options{"connector": "generator", "max_rows": "1"}, nil); err != nil {
 		t.Errorf("generator: %v", err)
 	}
 }

@@ -29,14 +29,19 @@ import (
 
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/connectors/format"
+	"github.com/sluicesql/sluice/connectors/sandbox"
 	"github.com/sluicesql/sluice/exec"
 )
 
 func init() {
-	connectors.RegisterSource("file", func(opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
-		return NewSource(opts, declared)
+	connectors.RegisterSource("file", func(env connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
+		return newSource(env.Files, opts, declared)
 	})
-	connectors.RegisterSink("file", func(opts connectors.Options) (exec.Sink, error) {
+	connectors.RegisterSink("file", func(env connectors.Env, opts connectors.Options) (exec.Sink, error) {
+		// Before NewSink looks at the path at all.
+		if err := env.Files.Check("path", opts["path"]); err != nil {
+			return nil, fmt.Errorf("file connector: %w", err)
+		}
 		return NewSink(opts)
 	})
 }
@@ -175,15 +180,32 @@ type Source struct {
 var _ exec.Source = (*Source)(nil)
 
 // NewSource opens a file source; declared is the CREATE SOURCE schema or
-// nil to infer it from the first file.
+// nil to infer it from the first file. It reads any path: the registered
+// 'file' connector confines paths to the session's sandbox.
 func NewSource(opts connectors.Options, declared *arrow.Schema) (*Source, error) {
+	return newSource(nil, opts, declared)
+}
+
+// newSource is NewSource confined to root: the path (a glob by the
+// directory before its wildcards) before anything is listed, then every
+// file it expands to before any is read, since a file in a directory or
+// a glob's match may be a link out of the sandbox.
+func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Schema) (*Source, error) {
 	o, err := ParseOptions(opts)
 	if err != nil {
 		return nil, err
 	}
+	if err := root.Check("path", o.Path); err != nil {
+		return nil, fmt.Errorf("file connector: %w", err)
+	}
 	files, err := expand(o.Path, o.Format)
 	if err != nil {
 		return nil, err
+	}
+	for _, f := range files {
+		if err := root.Check("path", f); err != nil {
+			return nil, fmt.Errorf("file connector: %w", err)
+		}
 	}
 	s := &Source{opts: o, files: files, schema: declared}
 	if s.schema == nil {

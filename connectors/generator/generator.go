@@ -31,7 +31,7 @@ import (
 )
 
 func init() {
-	connectors.RegisterSource("generator", func(opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
+	connectors.RegisterSource("generator", func(_ connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
 		return NewSource(opts, declared)
 	})
 }

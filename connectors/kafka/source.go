@@ -18,10 +18,10 @@ import (
 )
 
 func init() {
-	connectors.RegisterSource("kafka", func(opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
+	connectors.RegisterSource("kafka", func(_ connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
 		return NewSource(opts, declared)
 	})
-	connectors.RegisterSink("kafka", func(opts connectors.Options) (exec.Sink, error) {
+	connectors.RegisterSink("kafka", func(_ connectors.Env, opts connectors.Options) (exec.Sink, error) {
 		return NewSink(opts)
 	})
 }

@@ -22,14 +22,14 @@ var ordersSchema = schema(col("category", arrow.BinaryTypes.String), col("value"
 
 func TestRegistered(t *testing.T) {
 	_, addr := newCluster(t, map[string]int32{"orders": 1})
-	src, err := connectors.NewSource(opts("topic", "orders", "brokers", addr), ordersSchema)
+	src, err := connectors.NewSource(connectors.Env{}, opts("topic", "orders", "brokers", addr), ordersSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if src.Bounded() {
 		t.Error("kafka source must be unbounded")
 	}
-	if _, err := connectors.NewSink(opts("topic", "orders", "brokers", addr)); err != nil {
+	if _, err := connectors.NewSink(connectors.Env{}, opts("topic", "orders", "brokers", addr)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	connectors.RegisterSink("stdout", func(opts connectors.Options) (exec.Sink, error) {
+	connectors.RegisterSink("stdout", func(_ connectors.Env, opts connectors.Options) (exec.Sink, error) {
 		f := opts["format"]
 		if f == "" {
 			f = "table"

@@ -82,7 +82,7 @@ func TestPrinter(t *testing.T) {
 	if _, err := NewPrinter(&buf, "xml"); err == nil {
 		t.Error("unknown format: want error")
 	}
-	if _, err := connectors.NewSink(connectors.Options{"connector": "stdout", "format": "xml"}); err == nil {
+	if _, err := connectors.NewSink(connectors.Env{}, connectors.Options{"connector": "stdout", "format": "xml"}); err == nil {
 		t.Error("stdout sink with unknown format: want error")
 	}
 }
