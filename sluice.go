@@ -58,7 +58,7 @@ type Stats = engine.Stats
 // run against it. Statements are serialised; a DB is safe for concurrent
 // use, and queries run concurrently once started.
 type DB struct {
-	s *engine.DB
+	s *engine.Session
 }
 
 // Open creates a session.

@@ -36,7 +36,7 @@ func (c *counted) Next(ctx context.Context) (arrow.Record, error) {
 
 // analyzeBatch runs a batch query with every operator counted and renders
 // the physical plan annotated with what each operator produced.
-func (db *DB) analyzeBatch(ctx context.Context, q *sql.Query) (string, error) {
+func (db *Session) analyzeBatch(ctx context.Context, q *sql.Query) (string, error) {
 	qp, srcs, err := db.plan(q, "")
 	if err != nil {
 		return "", err

@@ -20,7 +20,7 @@ import (
 // A single process that uses the group only to store offsets says so with
 // 'scale.out' = 'false'. Batch queries read every partition and are never
 // rejected.
-func checkKafkaScaleOut(cat *planner.Catalog, qp *planner.QueryPlan, pos sql.Pos) error {
+func checkKafkaScaleOut(cat planner.Catalog, qp *planner.QueryPlan, pos sql.Pos) error {
 	if qp == nil || qp.Emit == nil {
 		return nil
 	}

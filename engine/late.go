@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -18,21 +17,21 @@ import (
 // Its schema is decided by the first late row (the columns that reach the
 // window operator) plus a `late_reason` column.
 type lateWriter struct {
-	db   *DB
+	db   *Session
 	name string
 	sink exec.Sink
 	w    exec.SinkWriter
 	n    int64
 }
 
-func (db *DB) openLateSink(ctx context.Context, name string, src *planner.SourceDef) (*lateWriter, error) {
+func (db *Session) openLateSink(ctx context.Context, name string, src *planner.SourceDef) (*lateWriter, error) {
 	db.mu.Lock()
-	sink, ok := db.sinks[strings.ToLower(name)]
+	e, ok := db.cat.Sink(name)
 	db.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("unknown sink %q (create it first with CREATE SINK)", name)
 	}
-	return &lateWriter{db: db, name: name, sink: sink}, nil
+	return &lateWriter{db: db, name: name, sink: e.Sink}, nil
 }
 
 // write is the stream.WindowOptions.OnLate callback.

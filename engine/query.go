@@ -20,7 +20,7 @@ import (
 
 // plan plans a query under the session lock and snapshots the sources it
 // needs, so DDL running meanwhile cannot change a query in flight.
-func (db *DB) plan(q *sql.Query, sink string) (*planner.QueryPlan, map[string]exec.Source, error) {
+func (db *Session) plan(q *sql.Query, sink string) (*planner.QueryPlan, *Catalog, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var qp *planner.QueryPlan
@@ -33,14 +33,10 @@ func (db *DB) plan(q *sql.Query, sink string) (*planner.QueryPlan, map[string]ex
 	if err != nil {
 		return nil, nil, err
 	}
-	srcs := map[string]exec.Source{}
-	for k, v := range db.sources {
-		srcs[k] = v
-	}
-	return qp, srcs, nil
+	return qp, db.cat.snapshot(), nil
 }
 
-func (db *DB) env(srcs map[string]exec.Source) compile.Env {
+func (db *Session) env(srcs *Catalog) compile.Env {
 	db.mu.Lock()
 	batch := db.cfg.BatchSize
 	db.mu.Unlock()
@@ -48,11 +44,11 @@ func (db *DB) env(srcs map[string]exec.Source) compile.Env {
 		Mem:       db.mem,
 		BatchSize: batch,
 		Source: func(name string) (exec.Source, error) {
-			s, ok := srcs[strings.ToLower(name)]
+			e, ok := srcs.Source(name)
 			if !ok {
 				return nil, fmt.Errorf("unknown source %q", name)
 			}
-			return s, nil
+			return e.Source, nil
 		},
 	}
 }
@@ -72,7 +68,7 @@ func execError(err error) error {
 // bad rows skipped or nulled under 'on_error' are reported rather than
 // silently lost.
 type scanTracker struct {
-	db    *DB
+	db    *Session
 	scans []*exec.Scan
 	names []string
 }
@@ -105,7 +101,7 @@ func (t *scanTracker) report() {
 	}
 }
 
-func (db *DB) query(ctx context.Context, q *sql.Query) (*Rows, error) {
+func (db *Session) query(ctx context.Context, q *sql.Query) (*Rows, error) {
 	qp, srcs, err := db.plan(q, "")
 	if err != nil {
 		return nil, err
@@ -172,14 +168,18 @@ func withSchema(rec arrow.Record, schema *arrow.Schema) arrow.Record {
 // insert runs q into the named sink: all of it for a batch query, or
 // continuously for a streaming one. Output becomes visible only at Commit:
 // a failing query leaves nothing half-written.
-func (db *DB) insert(ctx context.Context, sink string, q *sql.Query, pos sql.Pos) (*Rows, error) {
+func (db *Session) insert(ctx context.Context, sink string, q *sql.Query, pos sql.Pos) (*Rows, error) {
 	qp, srcs, err := db.plan(q, sink)
 	if err != nil {
 		return nil, err
 	}
 	db.mu.Lock()
-	def, _ := db.cat.LookupSink(sink)
-	target := db.sinks[strings.ToLower(sink)]
+	entry, ok := db.cat.Sink(sink)
+	if !ok { // dropped since it was planned
+		db.mu.Unlock()
+		return nil, sql.Errorf(sql.PlanError, pos, "unknown sink %q", sink)
+	}
+	def, target := entry.Def, entry.Sink
 	if def.Schema == nil {
 		def.Schema = qp.Output.Arrow()
 	}
@@ -233,7 +233,7 @@ func (db *DB) insert(ctx context.Context, sink string, q *sql.Query, pos sql.Pos
 	return message(fmt.Sprintf("%d rows written to %s", n, sink)), nil
 }
 
-func (db *DB) explain(ctx context.Context, s *sql.Explain) (*Rows, error) {
+func (db *Session) explain(ctx context.Context, s *sql.Explain) (*Rows, error) {
 	qp, _, err := db.plan(s.Query, "")
 	if err != nil {
 		return nil, err
@@ -257,7 +257,7 @@ func (db *DB) explain(ctx context.Context, s *sql.Explain) (*Rows, error) {
 // did: rows out and time for every query; for a streaming one also rows in,
 // late rows dropped, the final watermark and the state size at the end.
 // An unbounded streaming query runs until ctx is cancelled.
-func (db *DB) analyze(ctx context.Context, q *sql.Query) (string, error) {
+func (db *Session) analyze(ctx context.Context, q *sql.Query) (string, error) {
 	if q.Emit == nil {
 		return db.analyzeBatch(ctx, q)
 	}
@@ -306,7 +306,7 @@ func watermarkText(us int64) string {
 // checkBounded rejects a batch query over a source that never ends and
 // cannot stop at "now" (a generator without max_rows); Kafka can, by
 // reading to the end offsets as of query start.
-func (db *DB) checkBounded(q *sql.Query, qp *planner.QueryPlan) error {
+func (db *Session) checkBounded(q *sql.Query, qp *planner.QueryPlan) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var err error

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"strings"
-
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/sluicesql/sluice/exec"
@@ -27,7 +25,7 @@ const goConnector = "go"
 
 // RegisterSource adds a source made by Go code, next to the ones CREATE
 // SOURCE makes. wm, when not nil, gives it event time.
-func (db *DB) RegisterSource(name string, src exec.Source, wm *Watermark) error {
+func (db *Session) RegisterSource(name string, src exec.Source, wm *Watermark) error {
 	def := &planner.SourceDef{
 		Name:      name,
 		Schema:    src.Schema(),
@@ -37,23 +35,15 @@ func (db *DB) RegisterSource(name string, src exec.Source, wm *Watermark) error 
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if err := db.cat.AddSource(def); err != nil {
-		return err
-	}
-	db.sources[strings.ToLower(name)] = src
-	return nil
+	return db.cat.AddSource(def, src)
 }
 
 // RegisterSink adds a sink made by Go code; INSERT INTO name … and CREATE
 // SINK … AS write to it.
-func (db *DB) RegisterSink(name string, sink exec.Sink) error {
+func (db *Session) RegisterSink(name string, sink exec.Sink) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if err := db.cat.AddSink(&planner.SinkDef{Name: name, Options: map[string]string{"connector": goConnector}}); err != nil {
-		return err
-	}
-	db.sinks[strings.ToLower(name)] = sink
-	return nil
+	return db.cat.AddSink(&planner.SinkDef{Name: name, Options: map[string]string{"connector": goConnector}}, sink)
 }
 
 // Table describes one catalog entry for tools that list names without
@@ -70,7 +60,7 @@ type Table struct {
 }
 
 // Tables lists the sources, then the sinks, each sorted by name.
-func (db *DB) Tables() []Table {
+func (db *Session) Tables() []Table {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out []Table

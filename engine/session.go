@@ -26,9 +26,9 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// Config configures a DB. The zero value is usable.
+// Config configures a Session (sluice.Config is this type). The zero value is usable.
 type Config struct {
-	// Allocator backs every Arrow buffer the DB creates; nil means a
+	// Allocator backs every Arrow buffer the session creates; nil means a
 	// recycling allocator (exec/bufpool), which measurably beats fresh Go
 	// allocations per batch (make bench). Tests pass a
 	// memory.CheckedAllocator.
@@ -46,21 +46,20 @@ type Config struct {
 	Log io.Writer
 }
 
-// DB is a sluice session: a catalog of sources and sinks and the queries
-// run against it. Statements are serialised; a DB is safe for concurrent
+// Session is a sluice session: a catalog of sources and sinks and the queries
+// run against it. Statements are serialised; a Session is safe for concurrent
 // use, and queries run concurrently once started.
-type DB struct {
+type Session struct {
 	cfg Config
 	mem memory.Allocator
 
-	mu      sync.Mutex
-	cat     *planner.Catalog
-	sources map[string]exec.Source
-	sinks   map[string]exec.Sink
+	mu sync.Mutex
+	// cat holds every source and sink: definition and opened object.
+	cat *Catalog
 }
 
 // Open creates a session.
-func Open(cfg Config) (*DB, error) {
+func Open(cfg Config) (*Session, error) {
 	mem := cfg.Allocator
 	if mem == nil {
 		mem = bufpool.New()
@@ -68,30 +67,26 @@ func Open(cfg Config) (*DB, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = exec.DefaultBatchSize
 	}
-	return &DB{
-		cfg:     cfg,
-		mem:     mem,
-		cat:     planner.NewCatalog(),
-		sources: map[string]exec.Source{},
-		sinks:   map[string]exec.Sink{},
+	return &Session{
+		cfg: cfg,
+		mem: mem,
+		cat: NewCatalog(),
 	}, nil
 }
 
 // Close drops every source and sink. Queries still running keep their
 // own references and end when their Rows are closed.
-func (db *DB) Close() error {
+func (db *Session) Close() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.cat = planner.NewCatalog()
-	db.sources = map[string]exec.Source{}
-	db.sinks = map[string]exec.Sink{}
+	db.cat = NewCatalog()
 	return nil
 }
 
 // Exec runs every statement of script in order, draining and discarding
 // query results (INSERT and CREATE SINK … AS write to their sinks). It
 // stops at the first error.
-func (db *DB) Exec(ctx context.Context, script string) error {
+func (db *Session) Exec(ctx context.Context, script string) error {
 	stmts, err := sql.Parse(script)
 	if err != nil {
 		return err
@@ -117,7 +112,7 @@ func (db *DB) Exec(ctx context.Context, script string) error {
 // Query runs one statement that returns rows: a SELECT (with or without
 // EMIT), EXPLAIN, SHOW or DESCRIBE. ctx bounds the whole query: cancelling
 // it stops a streaming query.
-func (db *DB) Query(ctx context.Context, query string) (*Rows, error) {
+func (db *Session) Query(ctx context.Context, query string) (*Rows, error) {
 	stmts, err := sql.Parse(query)
 	if err != nil {
 		return nil, err
@@ -130,7 +125,7 @@ func (db *DB) Query(ctx context.Context, query string) (*Rows, error) {
 
 // Run executes one parsed statement. Statements without a result table
 // return Rows with no records and a Message.
-func (db *DB) Run(ctx context.Context, st sql.Statement) (*Rows, error) {
+func (db *Session) Run(ctx context.Context, st sql.Statement) (*Rows, error) {
 	switch s := st.(type) {
 	case *sql.CreateSource:
 		return db.createSource(s)
@@ -158,7 +153,7 @@ func message(msg string) *Rows { return &Rows{Message: msg} }
 
 // options turns WITH options into connector options, resolving relative
 // file paths against Config.BaseDir.
-func (db *DB) options(o sql.Options) connectors.Options {
+func (db *Session) options(o sql.Options) connectors.Options {
 	m := connectors.Options{}
 	for _, kv := range o {
 		m[strings.ToLower(kv.Key)] = kv.Value
@@ -172,7 +167,7 @@ func (db *DB) options(o sql.Options) connectors.Options {
 	return m
 }
 
-func (db *DB) createSource(s *sql.CreateSource) (*Rows, error) {
+func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if _, ok := db.cat.LookupSource(s.Name); ok {
@@ -207,14 +202,13 @@ func (db *DB) createSource(s *sql.CreateSource) (*Rows, error) {
 		}
 		def.Watermark = &planner.WatermarkDef{Column: col, Delay: s.Watermark.Delay}
 	}
-	if err := db.cat.AddSource(def); err != nil {
+	if err := db.cat.AddSource(def, src); err != nil {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
 	}
-	db.sources[strings.ToLower(s.Name)] = src
 	return message("source " + s.Name + " created"), nil
 }
 
-func (db *DB) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, error) {
+func (db *Session) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, error) {
 	db.mu.Lock()
 	if _, ok := db.cat.LookupSink(s.Name); ok {
 		db.mu.Unlock()
@@ -229,11 +223,10 @@ func (db *DB) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, error) 
 		db.mu.Unlock()
 		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("sink %s: %v", s.Name, err), Err: err}
 	}
-	if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts}); err != nil {
+	if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts}, sink); err != nil {
 		db.mu.Unlock()
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
 	}
-	db.sinks[strings.ToLower(s.Name)] = sink
 	db.mu.Unlock()
 	if s.Query == nil {
 		return message("sink " + s.Name + " created"), nil
@@ -241,18 +234,14 @@ func (db *DB) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, error) 
 	return db.insert(ctx, s.Name, s.Query, s.Position())
 }
 
-func (db *DB) drop(s *sql.Drop) (*Rows, error) {
+func (db *Session) drop(s *sql.Drop) (*Rows, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var err error
 	if s.Kind == "SINK" {
-		if err = db.cat.DropSink(s.Name); err == nil {
-			delete(db.sinks, strings.ToLower(s.Name))
-		}
+		err = db.cat.DropSink(s.Name)
 	} else {
-		if err = db.cat.DropSource(s.Name); err == nil {
-			delete(db.sources, strings.ToLower(s.Name))
-		}
+		err = db.cat.DropSource(s.Name)
 	}
 	if err != nil {
 		if s.IfExists {
@@ -263,7 +252,7 @@ func (db *DB) drop(s *sql.Drop) (*Rows, error) {
 	return message(strings.ToLower(s.Kind) + " " + s.Name + " dropped"), nil
 }
 
-func (db *DB) show(s *sql.Show) (*Rows, error) {
+func (db *Session) show(s *sql.Show) (*Rows, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var rows [][]string
@@ -279,7 +268,7 @@ func (db *DB) show(s *sql.Show) (*Rows, error) {
 	return db.textRows([]string{"name", "connector"}, rows)
 }
 
-func (db *DB) describe(s *sql.Describe) (*Rows, error) {
+func (db *Session) describe(s *sql.Describe) (*Rows, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	src, ok := db.cat.LookupSource(s.Name)
@@ -306,7 +295,7 @@ func (db *DB) describe(s *sql.Describe) (*Rows, error) {
 }
 
 // textRows builds a one-record result of VARCHAR columns.
-func (db *DB) textRows(names []string, rows [][]string) (*Rows, error) {
+func (db *Session) textRows(names []string, rows [][]string) (*Rows, error) {
 	fields := make([]arrow.Field, len(names))
 	for i, n := range names {
 		fields[i] = arrow.Field{Name: n, Type: arrow.BinaryTypes.String}
@@ -335,7 +324,7 @@ func (db *DB) textRows(names []string, rows [][]string) (*Rows, error) {
 	}, nil
 }
 
-func stderrWriter(db *DB) io.Writer {
+func stderrWriter(db *Session) io.Writer {
 	if db.cfg.Log != nil {
 		return db.cfg.Log
 	}
@@ -344,7 +333,7 @@ func stderrWriter(db *DB) io.Writer {
 
 // set applies a session setting. Unknown names are script variables
 // (handled by the script runner) and accepted as such.
-func (db *DB) set(s *sql.Set) (*Rows, error) {
+func (db *Session) set(s *sql.Set) (*Rows, error) {
 	switch s.Name {
 	case "batch_size":
 		n, err := strconv.Atoi(s.Value)
@@ -359,7 +348,7 @@ func (db *DB) set(s *sql.Set) (*Rows, error) {
 }
 
 // BatchSize is the session's target rows per record.
-func (db *DB) BatchSize() int {
+func (db *Session) BatchSize() int {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.cfg.BatchSize

@@ -63,7 +63,7 @@ type streamQuery struct {
 }
 
 // streamSource finds the scanned source's definition.
-func streamSource(p planner.PhysicalPlan, cat *planner.Catalog) *planner.SourceDef {
+func streamSource(p planner.PhysicalPlan, cat planner.Catalog) *planner.SourceDef {
 	if s, ok := p.(*planner.PhysScan); ok {
 		d, _ := cat.LookupSource(s.Source)
 		return d
@@ -79,7 +79,7 @@ func streamSource(p planner.PhysicalPlan, cat *planner.Catalog) *planner.SourceD
 // compileStream compiles qp for its EMIT mode. appendOnly is set when the
 // output goes to an append-only sink: a windowed EMIT EVERY then emits
 // closed windows (Spark's append mode).
-func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source, sinkName string, appendOnly bool) (*streamQuery, error) {
+func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs *Catalog, sinkName string, appendOnly bool) (*streamQuery, error) {
 	db.mu.Lock()
 	def := streamSource(qp.Physical, db.cat)
 	err := checkKafkaScaleOut(db.cat, qp, q.Emit.Pos)
@@ -140,7 +140,10 @@ func (db *DB) compileStream(ctx context.Context, q *sql.Query, qp *planner.Query
 		// A transactional sink knows which checkpoint its output matches.
 		var committed exec.Offsets
 		db.mu.Lock()
-		sink := db.sinks[strings.ToLower(sinkName)]
+		var sink exec.Sink
+		if e, ok := db.cat.Sink(sinkName); ok {
+			sink = e.Sink
+		}
 		db.mu.Unlock()
 		if cs, ok := sink.(interface {
 			CommittedOffsets(context.Context, string) (exec.Offsets, error)
@@ -247,7 +250,7 @@ func (sq *streamQuery) stats() Stats {
 }
 
 // stream starts a streaming query whose results the caller reads.
-func (db *DB) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source) (*Rows, error) {
+func (db *Session) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs *Catalog) (*Rows, error) {
 	sq, err := db.compileStream(ctx, q, qp, srcs, "", false)
 	if err != nil {
 		return nil, err
@@ -325,7 +328,7 @@ func withSchemaRetained(rec arrow.Record, schema *arrow.Schema) arrow.Record {
 // streamInsert runs a streaming query into a sink until its input ends or
 // ctx is cancelled (Ctrl-C); what was committed stays, nothing half-written
 // does.
-func (db *DB) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs map[string]exec.Source, sinkName string, sink exec.Sink) (*Rows, error) {
+func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs *Catalog, sinkName string, sink exec.Sink) (*Rows, error) {
 	db.mu.Lock()
 	def, _ := db.cat.LookupSink(sinkName)
 	appendOnly := def != nil && def.Options["connector"] == "file"

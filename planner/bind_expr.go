@@ -14,7 +14,7 @@ import (
 // binder turns TiDB AST nodes into bound plans and expressions.
 type binder struct {
 	q   *sql.Query
-	cat *Catalog
+	cat Catalog
 	// pos remembers where bound column references and aggregate
 	// placeholders came from, for errors raised after binding.
 	pos map[Expr]sql.Pos

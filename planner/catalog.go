@@ -32,20 +32,39 @@ type SinkDef struct {
 	Schema  *arrow.Schema // nil until the first query into the sink fixes it
 }
 
-// Catalog holds the sources and sinks of a session. Names are
-// case-insensitive. It is not safe for concurrent mutation; the engine
-// serialises DDL.
-type Catalog struct {
+// Catalog is what planning reads of a session's sources and sinks: their
+// definitions, looked up by case-insensitive name. The engine's catalog
+// implements it (its entries also hold the opened connector objects,
+// which the planner never sees); MemCatalog is definitions alone. The
+// planner only reads: an implementation need not be safe for concurrent
+// mutation while a query is planned.
+type Catalog interface {
+	// LookupSource finds a source by name, ignoring case.
+	LookupSource(name string) (*SourceDef, bool)
+	// Sources lists the sources sorted by name (for suggestions).
+	Sources() []*SourceDef
+	// LookupSink finds a sink by name, ignoring case.
+	LookupSink(name string) (*SinkDef, bool)
+	// Sinks lists the sinks sorted by name.
+	Sinks() []*SinkDef
+}
+
+var _ Catalog = (*MemCatalog)(nil)
+
+// MemCatalog is a Catalog of definitions alone, for planning without a
+// session (tests, tools). Names are case-insensitive. It is not safe for
+// concurrent mutation.
+type MemCatalog struct {
 	sources map[string]*SourceDef
 	sinks   map[string]*SinkDef
 }
 
-// NewCatalog returns an empty catalog.
-func NewCatalog() *Catalog {
-	return &Catalog{sources: map[string]*SourceDef{}, sinks: map[string]*SinkDef{}}
+// NewCatalog returns an empty MemCatalog.
+func NewCatalog() *MemCatalog {
+	return &MemCatalog{sources: map[string]*SourceDef{}, sinks: map[string]*SinkDef{}}
 }
 
-func (c *Catalog) init() {
+func (c *MemCatalog) init() {
 	if c.sources == nil {
 		c.sources = map[string]*SourceDef{}
 	}
@@ -55,7 +74,7 @@ func (c *Catalog) init() {
 }
 
 // AddSource registers s; it fails if a source of that name exists.
-func (c *Catalog) AddSource(s *SourceDef) error {
+func (c *MemCatalog) AddSource(s *SourceDef) error {
 	c.init()
 	k := strings.ToLower(s.Name)
 	if _, ok := c.sources[k]; ok {
@@ -66,7 +85,7 @@ func (c *Catalog) AddSource(s *SourceDef) error {
 }
 
 // DropSource removes a source; it fails if there is none of that name.
-func (c *Catalog) DropSource(name string) error {
+func (c *MemCatalog) DropSource(name string) error {
 	c.init()
 	k := strings.ToLower(name)
 	if _, ok := c.sources[k]; !ok {
@@ -77,14 +96,14 @@ func (c *Catalog) DropSource(name string) error {
 }
 
 // LookupSource finds a source by name.
-func (c *Catalog) LookupSource(name string) (*SourceDef, bool) {
+func (c *MemCatalog) LookupSource(name string) (*SourceDef, bool) {
 	c.init()
 	s, ok := c.sources[strings.ToLower(name)]
 	return s, ok
 }
 
 // Sources lists the sources sorted by name.
-func (c *Catalog) Sources() []*SourceDef {
+func (c *MemCatalog) Sources() []*SourceDef {
 	c.init()
 	out := make([]*SourceDef, 0, len(c.sources))
 	for _, s := range c.sources {
@@ -95,7 +114,7 @@ func (c *Catalog) Sources() []*SourceDef {
 }
 
 // AddSink registers s; it fails if a sink of that name exists.
-func (c *Catalog) AddSink(s *SinkDef) error {
+func (c *MemCatalog) AddSink(s *SinkDef) error {
 	c.init()
 	k := strings.ToLower(s.Name)
 	if _, ok := c.sinks[k]; ok {
@@ -106,7 +125,7 @@ func (c *Catalog) AddSink(s *SinkDef) error {
 }
 
 // DropSink removes a sink; it fails if there is none of that name.
-func (c *Catalog) DropSink(name string) error {
+func (c *MemCatalog) DropSink(name string) error {
 	c.init()
 	k := strings.ToLower(name)
 	if _, ok := c.sinks[k]; !ok {
@@ -117,14 +136,14 @@ func (c *Catalog) DropSink(name string) error {
 }
 
 // LookupSink finds a sink by name.
-func (c *Catalog) LookupSink(name string) (*SinkDef, bool) {
+func (c *MemCatalog) LookupSink(name string) (*SinkDef, bool) {
 	c.init()
 	s, ok := c.sinks[strings.ToLower(name)]
 	return s, ok
 }
 
 // Sinks lists the sinks sorted by name.
-func (c *Catalog) Sinks() []*SinkDef {
+func (c *MemCatalog) Sinks() []*SinkDef {
 	c.init()
 	out := make([]*SinkDef, 0, len(c.sinks))
 	for _, s := range c.sinks {

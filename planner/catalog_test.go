@@ -49,7 +49,7 @@ func TestCatalog(t *testing.T) {
 	if err := cat.DropSink("nope"); err == nil || err.Error() != `unknown sink "nope"` {
 		t.Errorf("drop unknown sink: %v", err)
 	}
-	var zero Catalog // the zero value is usable too
+	var zero MemCatalog // the zero value is usable too
 	if _, ok := zero.LookupSource("x"); ok {
 		t.Error("zero catalog has sources")
 	}

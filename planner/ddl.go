@@ -60,7 +60,7 @@ func CheckWatermark(s *arrow.Schema, w *sql.Watermark) error {
 // the needed casts and renamed to the sink's column names. When the sink
 // schema is still unknown the caller sets SinkDef.Schema from
 // QueryPlan.Output.Arrow().
-func PlanInsert(sink string, q *sql.Query, cat *Catalog) (*QueryPlan, error) {
+func PlanInsert(sink string, q *sql.Query, cat Catalog) (*QueryPlan, error) {
 	def, ok := cat.LookupSink(sink)
 	if !ok {
 		var names []string

@@ -8,7 +8,7 @@ import (
 )
 
 // testCatalog has three sources used across the tests.
-func testCatalog(t *testing.T) *Catalog {
+func testCatalog(t *testing.T) *MemCatalog {
 	t.Helper()
 	cat := NewCatalog()
 	add := func(name string, wm *WatermarkDef, fields ...arrow.Field) {
@@ -57,7 +57,7 @@ func parseQuery(t *testing.T, text string) *sql.Query {
 }
 
 // mustPlan plans text or fails the test.
-func mustPlan(t *testing.T, cat *Catalog, text string) *QueryPlan {
+func mustPlan(t *testing.T, cat Catalog, text string) *QueryPlan {
 	t.Helper()
 	qp, err := PlanQuery(parseQuery(t, text), cat)
 	if err != nil {

@@ -25,7 +25,7 @@ type QueryPlan struct {
 // PlanQuery binds, optimises and lowers a query (named so because Plan is
 // the logical node interface). Errors about the user's SQL are
 // *sql.Error (BindError or PlanError) with positions where known.
-func PlanQuery(q *sql.Query, cat *Catalog) (*QueryPlan, error) {
+func PlanQuery(q *sql.Query, cat Catalog) (*QueryPlan, error) {
 	logical, err := Bind(q, cat)
 	if err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ func PlanQuery(q *sql.Query, cat *Catalog) (*QueryPlan, error) {
 
 // Bind resolves names and types of q against cat and returns the
 // unoptimised logical plan.
-func Bind(q *sql.Query, cat *Catalog) (Plan, error) {
+func Bind(q *sql.Query, cat Catalog) (Plan, error) {
 	if q == nil || q.Select == nil {
 		return nil, sql.Errorf(sql.PlanError, sql.Pos{}, "empty query")
 	}

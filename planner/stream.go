@@ -95,13 +95,13 @@ type StreamInfo struct {
 // run yet, and EMIT clauses that do not fit the query, are *sql.Error
 // (PlanError) at the EMIT clause; bad source options are named in the
 // message.
-func Streaming(qp *QueryPlan, cat *Catalog) (*StreamInfo, error) {
+func Streaming(qp *QueryPlan, cat Catalog) (*StreamInfo, error) {
 	return streaming(qp, cat, false)
 }
 
 // streaming is Streaming for a query writing into a sink that is
 // append-only (appendSink) or not.
-func streaming(qp *QueryPlan, cat *Catalog, appendSink bool) (*StreamInfo, error) {
+func streaming(qp *QueryPlan, cat Catalog, appendSink bool) (*StreamInfo, error) {
 	if qp == nil || qp.Emit == nil {
 		return nil, nil
 	}
@@ -270,7 +270,7 @@ func streaming(qp *QueryPlan, cat *Catalog, appendSink bool) (*StreamInfo, error
 }
 
 // sourceOptions reads the late-data and watermark options of src.
-func (si *StreamInfo) sourceOptions(src *SourceDef, cat *Catalog, fail func(string, ...any) error) error {
+func (si *StreamInfo) sourceOptions(src *SourceDef, cat Catalog, fail func(string, ...any) error) error {
 	opt := func(k string) string {
 		for key, v := range src.Options {
 			if strings.EqualFold(key, k) {

@@ -13,7 +13,7 @@ import (
 // streamCatalog has unbounded sources: clicks (WATERMARK ts - 5s, idle
 // timeout and a late sink), events (no watermark); and sinks out (file),
 // k (kafka), late (file).
-func streamCatalog(t *testing.T, clickOpts map[string]string) *Catalog {
+func streamCatalog(t *testing.T, clickOpts map[string]string) *MemCatalog {
 	t.Helper()
 	cat := NewCatalog()
 	schema := func() *arrow.Schema {
