@@ -11,7 +11,7 @@ import (
 // object, names ignore case, a drop removes both, and a query's snapshot
 // keeps its sources while DDL changes the session.
 func TestCatalogEntries(t *testing.T) {
-	src, err := connectors.NewSource(connectors.Options{"connector": "generator", "max_rows": "3"}, nil)
+	src, err := connectors.NewSource(connectors.Env{}, connectors.Options{"connector": "generator", "max_rows": "3"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
