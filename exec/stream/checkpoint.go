@@ -2,11 +2,17 @@ package stream
 
 import (
 	"bytes"
-	"encoding/gob"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/exec"
@@ -21,20 +27,78 @@ type Snapshotter interface {
 	Restore(state []byte) error
 }
 
-// Checkpoint is what a checkpoint holds: the operator state and the source
-// offsets that state covers.
+// Checkpoint is what one checkpoint holds. It is not tied to a driver: a
+// query with several operators, sources and sinks stores one named part
+// for each.
 type Checkpoint struct {
-	// Seq numbers checkpoints from 1.
+	// Seq numbers checkpoints from 1 (exec.CheckpointID).
 	Seq int64
-	// Offsets is where the source resumes (ScanSpec.From).
-	Offsets exec.Offsets
-	// State is the operator's Snapshot, nil for stateless pipelines.
-	State []byte
+	// Fingerprint identifies the query that wrote the checkpoint (its
+	// physical plan and schemas); a checkpoint is refused by a query with
+	// a different one.
+	Fingerprint string
+	// Offsets is where each source resumes (ScanSpec.From), by source
+	// name.
+	Offsets map[string]exec.Offsets
+	// State is each stateful operator's Snapshot, by operator name.
+	State []OperatorState
+	// Sinks is each two-phase sink's pending-commit handle
+	// (exec.TwoPhaseWriter.PreCommit), by sink name.
+	Sinks map[string][]byte
 }
 
-// Checkpointer writes checkpoints to a directory atomically (temp file,
-// fsync, rename), every EveryN commits or every Interval, whichever comes
-// first, and reads the latest one back on start.
+// OperatorState is one operator's part of a checkpoint.
+type OperatorState struct {
+	// Name identifies the operator within the query, stable across
+	// restarts of the same query.
+	Name string
+	// Data is the operator's Snapshot.
+	Data []byte
+}
+
+// Part returns the state of the operator named name, or nil.
+func (cp *Checkpoint) Part(name string) []byte {
+	for _, s := range cp.State {
+		if s.Name == name {
+			return s.Data
+		}
+	}
+	return nil
+}
+
+// Names of the single source, operator and sink of a Pipeline in its
+// checkpoints.
+const (
+	PipelineSource   = "source"
+	PipelineOperator = "op"
+	PipelineSink     = "sink"
+)
+
+// DefaultRetain is how many complete checkpoints a Checkpointer keeps
+// unless told otherwise: the newest and two to fall back on.
+const DefaultRetain = 3
+
+// ErrCheckpointMismatch is returned (wrapped) when a checkpoint directory
+// was written by a different query.
+var ErrCheckpointMismatch = errors.New("checkpoint was written by a different query")
+
+// ErrNoUsableCheckpoint is returned (wrapped) when a checkpoint directory
+// holds checkpoints but none of them is complete and intact.
+var ErrNoUsableCheckpoint = errors.New("no usable checkpoint")
+
+// Checkpointer writes checkpoints to a directory and reads the newest
+// intact one back on start.
+//
+// Layout: each checkpoint is a manifest chk-<seq>.manifest and one state
+// file state-<seq>-<n>.bin per operator part. The manifest's first line
+// is "sluice-checkpoint <version> <sha256 of the rest>", the rest is JSON
+// naming the query's fingerprint, the source offsets, the sinks' pending
+// handles and every state file with its size and SHA-256. State files are
+// written and fsynced first, then the manifest under a temporary name,
+// fsynced and renamed: a crash leaves either the old or the new
+// checkpoint, and a checkpoint whose manifest or state files are torn,
+// truncated or altered fails its checksums and is skipped for the one
+// before it. The newest Retain checkpoints are kept, older ones deleted.
 type Checkpointer struct {
 	dir      string
 	everyN   int
@@ -42,13 +106,27 @@ type Checkpointer struct {
 	count    int
 	last     time.Time
 	seq      int64
+
+	// Fingerprint, when set, is stored in every checkpoint and must match
+	// the fingerprint of a checkpoint to restore it.
+	Fingerprint string
+	// Retain is how many checkpoints to keep (DefaultRetain if ≤ 0).
+	Retain int
+
+	restored *Checkpoint
+	skipped  []error
 }
 
-// checkpointFile is the name of the latest checkpoint in the directory,
-// and previousFile the one before it, kept for RestoreMatching.
 const (
-	checkpointFile = "checkpoint.gob"
-	previousFile   = "checkpoint.prev.gob"
+	manifestPrefix = "chk-"
+	manifestSuffix = ".manifest"
+	stateSuffix    = ".bin"
+	// manifestMagic starts every manifest; formatVersion is the layout
+	// of the JSON after it.
+	manifestMagic = "sluice-checkpoint"
+	formatVersion = 1
+	// legacyFile is the single-file checkpoint of earlier versions.
+	legacyFile = "checkpoint.gob"
 )
 
 // NewCheckpointer returns a checkpointer for dir; everyN ≤ 0 and
@@ -57,67 +135,283 @@ func NewCheckpointer(dir string, everyN int, interval time.Duration) *Checkpoint
 	return &Checkpointer{dir: dir, everyN: everyN, interval: interval}
 }
 
-// Load reads the latest checkpoint; it returns nil, nil when there is none.
-func (c *Checkpointer) Load() (*Checkpoint, error) {
-	cp, err := c.load(checkpointFile)
-	if cp == nil && err == nil {
-		// A crash between Save's two renames leaves only the previous one.
-		cp, err = c.load(previousFile)
-	}
-	return cp, err
+// Dir is the checkpoint directory.
+func (c *Checkpointer) Dir() string { return c.dir }
+
+// Restored is the checkpoint the last Load returned, nil if none.
+func (c *Checkpointer) Restored() *Checkpoint { return c.restored }
+
+// Skipped lists the checkpoints the last Load passed over because they
+// were incomplete or corrupted, newest first, each error naming its file.
+func (c *Checkpointer) Skipped() []error { return c.skipped }
+
+// manifest is the JSON body of a manifest file.
+type manifest struct {
+	Seq         int64                   `json:"seq"`
+	Fingerprint string                  `json:"fingerprint,omitempty"`
+	Created     time.Time               `json:"created"`
+	Offsets     map[string]exec.Offsets `json:"offsets"`
+	Parts       []partRef               `json:"parts,omitempty"`
+	Sinks       map[string][]byte       `json:"sinks,omitempty"`
 }
 
-func (c *Checkpointer) load(name string) (*Checkpoint, error) {
-	data, err := os.ReadFile(filepath.Join(c.dir, name))
+// partRef names an operator's state file.
+type partRef struct {
+	Name   string `json:"name"`
+	File   string `json:"file"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+func manifestName(seq int64) string { return fmt.Sprintf("%s%010d%s", manifestPrefix, seq, manifestSuffix) }
+
+// manifests lists the sequence numbers of the manifests in dir, newest
+// first.
+func (c *Checkpointer) manifests() ([]int64, error) {
+	ents, err := os.ReadDir(c.dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading checkpoint: %w", err)
+		return nil, fmt.Errorf("reading checkpoint directory %s: %w", c.dir, err)
 	}
-	var cp Checkpoint
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&cp); err != nil {
-		return nil, fmt.Errorf("decoding checkpoint %s: %w", c.dir, err)
+	var seqs []int64
+	for _, e := range ents {
+		n := e.Name()
+		if !strings.HasPrefix(n, manifestPrefix) || !strings.HasSuffix(n, manifestSuffix) {
+			continue
+		}
+		s, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(n, manifestPrefix), manifestSuffix), 10, 64)
+		if err == nil && s > 0 {
+			seqs = append(seqs, s)
+		}
 	}
-	c.seq = cp.Seq
-	return &cp, nil
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
+	return seqs, nil
 }
 
-// Restore loads the latest checkpoint into op (if it is a Snapshotter) and
-// returns the offsets to resume the source from (nil without checkpoint).
+// Load reads the newest intact checkpoint; it returns nil, nil when the
+// directory holds none. Corrupted or incomplete checkpoints are skipped
+// (see Skipped) for the previous one; when every checkpoint is damaged it
+// fails with ErrNoUsableCheckpoint rather than start from scratch, and a
+// checkpoint of a different query fails with ErrCheckpointMismatch.
+func (c *Checkpointer) Load() (*Checkpoint, error) {
+	cps, err := c.loadAll(1)
+	if err != nil || len(cps) == 0 {
+		return nil, err
+	}
+	return cps[0], nil
+}
+
+// loadAll reads up to max intact checkpoints, newest first (max ≤ 0: all).
+func (c *Checkpointer) loadAll(max int) ([]*Checkpoint, error) {
+	c.restored, c.skipped = nil, nil
+	seqs, err := c.manifests()
+	if err != nil {
+		return nil, err
+	}
+	if len(seqs) == 0 {
+		if _, err := os.Stat(filepath.Join(c.dir, legacyFile)); err == nil {
+			return nil, fmt.Errorf("checkpoint directory %s holds a checkpoint of an earlier sluice version (%s), which this one cannot read: delete the directory or use a new one to start fresh", c.dir, legacyFile)
+		}
+		return nil, nil
+	}
+	var out []*Checkpoint
+	for _, s := range seqs {
+		path := filepath.Join(c.dir, manifestName(s))
+		cp, err := c.readCheckpoint(path)
+		if err != nil {
+			c.skipped = append(c.skipped, err)
+			continue
+		}
+		if cp.Seq != s {
+			c.skipped = append(c.skipped, fmt.Errorf("checkpoint %s: names sequence %d", path, cp.Seq))
+			continue
+		}
+		if c.Fingerprint != "" && cp.Fingerprint != c.Fingerprint {
+			return nil, fmt.Errorf("checkpoint %s: %w (the SQL or a schema changed since it was taken): delete the directory %s or use a new checkpoint directory to start fresh", path, ErrCheckpointMismatch, c.dir)
+		}
+		out = append(out, cp)
+		if max > 0 && len(out) >= max {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w in %s: %w; delete the directory or use a new one to start fresh", ErrNoUsableCheckpoint, c.dir, errors.Join(c.skipped...))
+	}
+	// Damaged checkpoints newer than the one restored are moved aside
+	// (kept for inspection): left in place they would count against
+	// Retain and push out the intact ones.
+	for _, s := range seqs {
+		if s <= out[0].Seq {
+			break
+		}
+		name := filepath.Join(c.dir, manifestName(s))
+		os.Rename(name, name+".corrupt")
+	}
+	c.restored = out[0]
+	c.seq = max64(c.seq, seqs[0])
+	return out, nil
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// readCheckpoint reads and verifies one manifest and its state files.
+func (c *Checkpointer) readCheckpoint(path string) (*Checkpoint, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	m, err := DecodeManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	cp := &Checkpoint{Seq: m.Seq, Fingerprint: m.Fingerprint, Offsets: m.Offsets, Sinks: m.Sinks}
+	for _, p := range m.Parts {
+		sp := filepath.Join(c.dir, p.File)
+		if filepath.Base(p.File) != p.File || p.File == "." || p.File == ".." {
+			return nil, fmt.Errorf("checkpoint %s: state file %q is not in the checkpoint directory", path, p.File)
+		}
+		st, err := os.ReadFile(sp)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %s: state of %q: %w", path, p.Name, err)
+		}
+		if int64(len(st)) != p.Size {
+			return nil, fmt.Errorf("checkpoint %s: state file %s has %d bytes, the manifest says %d (truncated?)", path, sp, len(st), p.Size)
+		}
+		if sum := sha256.Sum256(st); hex.EncodeToString(sum[:]) != p.SHA256 {
+			return nil, fmt.Errorf("checkpoint %s: state file %s fails its checksum (corrupted)", path, sp)
+		}
+		cp.State = append(cp.State, OperatorState{Name: p.Name, Data: st})
+	}
+	return cp, nil
+}
+
+// DecodeManifest parses and verifies a manifest file's bytes: the magic,
+// the format version and the checksum of the body. It never panics,
+// whatever the input.
+func DecodeManifest(data []byte) (*manifest, error) {
+	nl := bytes.IndexByte(data, '\n')
+	if nl < 0 {
+		return nil, errors.New("not a checkpoint manifest (no header line; truncated?)")
+	}
+	head := strings.Fields(string(data[:nl]))
+	if len(head) != 3 || head[0] != manifestMagic {
+		return nil, errors.New("not a checkpoint manifest (bad header)")
+	}
+	v, err := strconv.Atoi(head[1])
+	if err != nil {
+		return nil, fmt.Errorf("not a checkpoint manifest (version %q)", head[1])
+	}
+	if v != formatVersion {
+		return nil, fmt.Errorf("checkpoint format version %d, this sluice reads version %d", v, formatVersion)
+	}
+	body := data[nl+1:]
+	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != head[2] {
+		return nil, errors.New("manifest fails its checksum (truncated or corrupted)")
+	}
+	var m manifest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decoding manifest: %w", err)
+	}
+	if m.Seq <= 0 {
+		return nil, fmt.Errorf("manifest has sequence %d", m.Seq)
+	}
+	seen := map[string]bool{}
+	for _, p := range m.Parts {
+		if p.Name == "" || seen[p.Name] {
+			return nil, fmt.Errorf("manifest names operator part %q twice or not at all", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Size < 0 {
+			return nil, fmt.Errorf("manifest gives part %q a negative size", p.Name)
+		}
+	}
+	return &m, nil
+}
+
+// encodeManifest is DecodeManifest's inverse.
+func encodeManifest(m *manifest) ([]byte, error) {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding checkpoint manifest: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	out := fmt.Appendf(nil, "%s %d %s\n", manifestMagic, formatVersion, hex.EncodeToString(sum[:]))
+	return append(out, body...), nil
+}
+
+// Restore loads the newest checkpoint, restores a Pipeline's operator
+// (if it is a Snapshotter) from it and returns the offsets its source
+// resumes from (nil without a checkpoint).
 func (c *Checkpointer) Restore(op Operator) (exec.Offsets, error) {
-	return c.RestoreMatching(op, nil)
-}
-
-// RestoreMatching is Restore for a transactional sink that knows the
-// source offsets its last committed transaction covered. The pipeline
-// saves a checkpoint and then commits the sink; a crash between the two
-// leaves the newest checkpoint one step ahead of the output. When the
-// newest checkpoint's offsets differ from committed and the previous
-// checkpoint's equal them, the previous one is restored, so the lost
-// interval is recomputed and written again: exactly once. committed nil
-// means the sink cannot tell, and the newest checkpoint is used.
-func (c *Checkpointer) RestoreMatching(op Operator, committed exec.Offsets) (exec.Offsets, error) {
 	cp, err := c.Load()
 	if err != nil || cp == nil {
 		return nil, err
 	}
-	if committed != nil && !coveredBy(cp.Offsets, committed) {
-		prev, err := c.load(previousFile)
-		if err != nil {
-			return nil, err
-		}
-		if prev != nil && coveredBy(prev.Offsets, committed) {
-			cp = prev
-			c.seq = prev.Seq
+	if err := restoreOp(op, cp); err != nil {
+		return nil, err
+	}
+	return cp.Offsets[PipelineSource], nil
+}
+
+func restoreOp(op Operator, cp *Checkpoint) error {
+	s, ok := op.(Snapshotter)
+	if !ok {
+		return nil
+	}
+	st := cp.Part(PipelineOperator)
+	if st == nil {
+		return nil
+	}
+	if err := s.Restore(st); err != nil {
+		return fmt.Errorf("restoring checkpoint %d: %w", cp.Seq, err)
+	}
+	return nil
+}
+
+// RestoreMatching is Restore for a sink that knows the source offsets
+// its last committed output covered but cannot take part in a two-phase
+// commit: it restores the newest checkpoint whose offsets that output
+// covers, so an interval checkpointed but not committed is recomputed
+// rather than lost. committed nil means the sink cannot tell, and the
+// newest checkpoint is used.
+func (c *Checkpointer) RestoreMatching(op Operator, committed exec.Offsets) (exec.Offsets, error) {
+	cps, err := c.loadAll(0)
+	if err != nil || len(cps) == 0 {
+		return nil, err
+	}
+	cp := cps[0]
+	if committed != nil {
+		for _, x := range cps {
+			if coveredBy(x.Offsets[PipelineSource], committed) {
+				cp = x
+				break
+			}
 		}
 	}
-	if s, ok := op.(Snapshotter); ok && cp.State != nil {
-		if err := s.Restore(cp.State); err != nil {
-			return nil, fmt.Errorf("restoring checkpoint %d: %w", cp.Seq, err)
+	c.restored = cp
+	if err := restoreOp(op, cp); err != nil {
+		return nil, err
+	}
+	return cp.Offsets[PipelineSource], nil
+}
+
+// NextSeq is the sequence number the next Save takes.
+func (c *Checkpointer) NextSeq() int64 {
+	if c.seq == 0 {
+		if seqs, err := c.manifests(); err == nil && len(seqs) > 0 {
+			c.seq = seqs[0]
 		}
 	}
-	return cp.Offsets, nil
+	return c.seq + 1
 }
 
 func (c *Checkpointer) due(now time.Time) bool {
@@ -131,57 +425,143 @@ func (c *Checkpointer) due(now time.Time) bool {
 	return c.interval > 0 && now.Sub(c.last) >= c.interval
 }
 
-// save writes op's state and offs as the next checkpoint.
-func (c *Checkpointer) save(op Operator, offs exec.Offsets, now time.Time) error {
-	cp := Checkpoint{Seq: c.seq + 1, Offsets: offs}
+// dueByTime reports whether the interval trigger has passed, without
+// counting a commit (idle input: nothing new arrived).
+func (c *Checkpointer) dueByTime(now time.Time) bool {
+	return c.interval <= 0 || now.Sub(c.last) >= c.interval
+}
+
+func (c *Checkpointer) saved(now time.Time) { c.count, c.last = 0, now }
+
+// Save writes cp atomically (see Checkpointer) and prunes checkpoints
+// beyond Retain. cp.Seq must be above every checkpoint in the directory;
+// zero takes NextSeq. cp.Fingerprint defaults to c.Fingerprint.
+func (c *Checkpointer) Save(cp Checkpoint) error {
+	if cp.Seq == 0 {
+		cp.Seq = c.NextSeq()
+	}
+	if cp.Fingerprint == "" {
+		cp.Fingerprint = c.Fingerprint
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return fmt.Errorf("checkpoint directory: %w", err)
+	}
+	m := &manifest{Seq: cp.Seq, Fingerprint: cp.Fingerprint, Created: time.Now().UTC(), Offsets: cp.Offsets, Sinks: cp.Sinks}
+	if m.Offsets == nil {
+		m.Offsets = map[string]exec.Offsets{}
+	}
+	for i, st := range cp.State {
+		name := fmt.Sprintf("state-%010d-%d%s", cp.Seq, i, stateSuffix)
+		if err := writeFileSync(c.dir, name, st.Data); err != nil {
+			return fmt.Errorf("writing checkpoint state: %w", err)
+		}
+		sum := sha256.Sum256(st.Data)
+		m.Parts = append(m.Parts, partRef{Name: st.Name, File: name, Size: int64(len(st.Data)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	data, err := encodeManifest(m)
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(c.dir, manifestName(cp.Seq), data); err != nil {
+		return fmt.Errorf("publishing checkpoint: %w", err)
+	}
+	c.seq = cp.Seq
+	return c.prune()
+}
+
+// writeFileSync writes name in dir through a temporary file, fsyncs it,
+// renames it into place and fsyncs the directory.
+func writeFileSync(dir, name string, data []byte) error {
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a directory, so the renames and creations in it survive
+// a crash of the machine.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	cerr := d.Close()
+	return errors.Join(serr, cerr)
+}
+
+// prune deletes checkpoints beyond Retain, state files no kept manifest
+// names, and temporary files a crash left.
+func (c *Checkpointer) prune() error {
+	keep := c.Retain
+	if keep <= 0 {
+		keep = DefaultRetain
+	}
+	seqs, err := c.manifests()
+	if err != nil {
+		return err
+	}
+	if len(seqs) > keep {
+		for _, s := range seqs[keep:] {
+			if err := os.Remove(filepath.Join(c.dir, manifestName(s))); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("pruning checkpoint: %w", err)
+			}
+		}
+		seqs = seqs[:keep]
+	}
+	oldest := seqs[len(seqs)-1]
+	ents, err := os.ReadDir(c.dir)
+	if err != nil {
+		return fmt.Errorf("pruning checkpoints: %w", err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		var stale bool
+		switch {
+		case strings.HasPrefix(n, "state-") && strings.HasSuffix(n, stateSuffix):
+			// A state file belongs to the checkpoint its name numbers.
+			num, _, _ := strings.Cut(strings.TrimPrefix(n, "state-"), "-")
+			s, err := strconv.ParseInt(num, 10, 64)
+			stale = err == nil && s < oldest
+		case strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-"):
+			stale = true // a save that crashed; saves do not overlap
+		}
+		if stale {
+			os.Remove(filepath.Join(c.dir, n))
+		}
+	}
+	return nil
+}
+
+// saveFor checkpoints a Pipeline: its operator's state and its source's
+// offsets, with the sink's pending handle when it has one.
+func (c *Checkpointer) saveFor(op Operator, offs exec.Offsets, sinkHandle []byte, seq int64) error {
+	cp := Checkpoint{Seq: seq, Offsets: map[string]exec.Offsets{PipelineSource: offs}}
 	if s, ok := op.(Snapshotter); ok {
 		st, err := s.Snapshot()
 		if err != nil {
 			return fmt.Errorf("checkpoint snapshot: %w", err)
 		}
-		cp.State = st
-	}
-	if err := c.Save(cp); err != nil {
-		return err
-	}
-	c.count, c.last = 0, now
-	return nil
-}
-
-// Save writes cp atomically: a crash leaves either the old or the new
-// checkpoint, never a torn one.
-func (c *Checkpointer) Save(cp Checkpoint) error {
-	if err := os.MkdirAll(c.dir, 0o755); err != nil {
-		return fmt.Errorf("checkpoint dir: %w", err)
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(cp); err != nil {
-		return fmt.Errorf("encoding checkpoint: %w", err)
-	}
-	tmp, err := os.CreateTemp(c.dir, checkpointFile+".tmp*")
-	if err != nil {
-		return fmt.Errorf("checkpoint temp file: %w", err)
-	}
-	_, werr := tmp.Write(buf.Bytes())
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing checkpoint: %w", err)
-	}
-	cur := filepath.Join(c.dir, checkpointFile)
-	if _, err := os.Stat(cur); err == nil {
-		if err := os.Rename(cur, filepath.Join(c.dir, previousFile)); err != nil {
-			os.Remove(tmp.Name())
-			return fmt.Errorf("keeping previous checkpoint: %w", err)
+		if st != nil {
+			cp.State = []OperatorState{{Name: PipelineOperator, Data: st}}
 		}
 	}
-	if err := os.Rename(tmp.Name(), cur); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("publishing checkpoint: %w", err)
+	if sinkHandle != nil {
+		cp.Sinks = map[string][]byte{PipelineSink: sinkHandle}
 	}
-	c.seq = cp.Seq
-	return nil
+	return c.Save(cp)
 }
 
 // coveredBy reports whether every offset of a checkpoint equals the one
@@ -193,4 +573,17 @@ func coveredBy(cp, committed exec.Offsets) bool {
 		}
 	}
 	return true
+}
+
+// recoverSink hands a two-phase sink the handle of the restored
+// checkpoint (nil when starting fresh).
+func recoverSink(ctx context.Context, w exec.TwoPhaseWriter, restored *Checkpoint) error {
+	var h []byte
+	if restored != nil {
+		h = restored.Sinks[PipelineSink]
+	}
+	if err := w.Recover(ctx, h); err != nil {
+		return fmt.Errorf("sink recovery: %w", err)
+	}
+	return nil
 }

@@ -13,7 +13,7 @@ func TestRestoreMatchingPicksTheCheckpointTheSinkCommitted(t *testing.T) {
 	dir := t.TempDir()
 	ck := NewCheckpointer(dir, 0, 0)
 	for i, offs := range []exec.Offsets{{"t/0": 10}, {"t/0": 20}} {
-		if err := ck.Save(Checkpoint{Seq: int64(i + 1), Offsets: offs}); err != nil {
+		if err := ck.Save(Checkpoint{Seq: int64(i + 1), Offsets: map[string]exec.Offsets{PipelineSource: offs}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -69,7 +69,7 @@ func TestCheckpointResume(t *testing.T) {
 	if !equalStrings(got, want) {
 		t.Fatalf("resumed output %q, want %q", got, want)
 	}
-	if _, err := os.Stat(filepath.Join(dir, checkpointFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, manifestName(ck.NextSeq()-1))); err != nil {
 		t.Fatal(err)
 	}
 	matches, _ := filepath.Glob(filepath.Join(dir, "*.tmp*"))

@@ -30,8 +30,10 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 	if every <= 0 {
 		return fmt.Errorf("stream: EMIT EVERY interval must be positive, got %s", every)
 	}
-	p.init()
 	defer p.closeAll()
+	if err := p.init(ctx); err != nil {
+		return err
+	}
 	var tracker *updateTracker
 	if p.Op != nil && p.Op.SinkMode().Changelog {
 		tracker = newUpdateTracker(p.Mem, p.Op.Schema(), p.Op.SinkMode().Keys)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"time"
 
@@ -87,11 +88,21 @@ type Pipeline struct {
 	// Emit receives the output; it takes no ownership of rec.
 	Emit func(ctx context.Context, rec arrow.Record) error
 	// Commit, if set, is called with the source offsets the output so far
-	// covers, after the checkpoint (if any) is written.
+	// covers, after the checkpoint (if any) is written and, with a
+	// TwoPhase sink, after that sink committed: then Commit only hears
+	// the offsets (a consumer-group source commits them there) and must
+	// not commit the sink again.
 	Commit func(ctx context.Context, upTo exec.Offsets) error
+	// TwoPhase, if set, is the sink's two-phase commit (the writer behind
+	// Emit). With a Checkpoint, every checkpoint pre-commits it, saves
+	// the checkpoint with its handle, then commits it; at the start of a
+	// run it recovers from the restored checkpoint (Checkpoint.Restored).
+	TwoPhase exec.TwoPhaseWriter
 	// Clock is processing time; RealClock if nil.
 	Clock Clock
-	// Checkpoint, if set, saves operator state and offsets.
+	// Checkpoint, if set, saves operator state and offsets. Load it
+	// (Restore) before the run: the restored offsets are the least every
+	// later checkpoint records, even one taken before the first batch.
 	Checkpoint *Checkpointer
 	// OnTrigger, if set, hears about every trigger (micro-batch) or
 	// processed batch (continuous); slow triggers have Slow set.
@@ -108,6 +119,9 @@ type Pipeline struct {
 
 	offsets exec.Offsets
 	parts   []int32
+	// dirty is set when input was processed or output emitted since the
+	// last checkpoint, so idle input still gets its output committed.
+	dirty bool
 }
 
 // OutputSchema is the schema of the records Emit receives: the operator's
@@ -172,14 +186,43 @@ func (p *Pipeline) startReader(ctx context.Context) (<-chan arrival, func()) {
 	return ch, stop
 }
 
-func (p *Pipeline) init() {
+// init prepares a run: defaults, the offsets restored from the
+// checkpoint (so a checkpoint taken before the first batch records them,
+// not nothing), and the two-phase sink's recovery.
+func (p *Pipeline) init(ctx context.Context) error {
 	if p.Clock == nil {
 		p.Clock = RealClock{}
 	}
 	if p.TickEvery <= 0 {
 		p.TickEvery = 100 * time.Millisecond
 	}
+	p.offsets = exec.Offsets{}
+	var restored *Checkpoint
+	if p.Checkpoint != nil {
+		restored = p.Checkpoint.Restored()
+	}
+	if restored != nil {
+		for k, v := range restored.Offsets[PipelineSource] {
+			p.offsets[k] = v
+		}
+	}
+	p.mergeOffsets(p.Reader.Offsets())
 	p.notePartitions(p.Reader.Partitions())
+	if p.TwoPhase != nil {
+		return recoverSink(ctx, p.TwoPhase, restored)
+	}
+	return nil
+}
+
+// mergeOffsets overlays the reader's offsets on the known ones. A
+// partition the reader no longer reports (a rebalance took it, a
+// bounded scan finished it) keeps its last offset: a checkpoint never
+// records less than the one it was restored from.
+// The map is replaced, not changed: commits may keep the one they got.
+func (p *Pipeline) mergeOffsets(offs exec.Offsets) {
+	m := maps.Clone(p.offsets)
+	maps.Copy(m, offs)
+	p.offsets = m
 }
 
 func (p *Pipeline) notePartitions(parts []int32) {
@@ -201,7 +244,8 @@ func (p *Pipeline) process(ctx context.Context, a arrival) (arrow.Record, error)
 			rec.Release()
 		}
 	}()
-	p.offsets = a.offs
+	p.mergeOffsets(a.offs)
+	p.dirty = true
 	p.notePartitions(a.parts)
 	for _, t := range p.Transforms {
 		out, err := t(ctx, rec)
@@ -256,6 +300,7 @@ func (p *Pipeline) emit(ctx context.Context, rec arrow.Record) (int, error) {
 	if err := p.Emit(ctx, rec); err != nil {
 		return 0, fmt.Errorf("sink: %w", err)
 	}
+	p.dirty = true
 	return int(rec.NumRows()), nil
 }
 
@@ -272,15 +317,44 @@ func (p *Pipeline) watermark() int64 {
 // the sink what the output covers.
 func (p *Pipeline) commit(ctx context.Context, force bool) error {
 	if p.Checkpoint != nil {
-		if !force && !p.Checkpoint.due(p.Clock.Now()) {
+		now := p.Clock.Now()
+		if !force && !p.Checkpoint.due(now) {
 			return nil
 		}
-		if err := p.Checkpoint.save(p.Op, p.offsets, p.Clock.Now()); err != nil {
+		if err := p.checkpoint(ctx, now); err != nil {
 			return err
 		}
 	}
 	if p.Commit != nil {
 		if err := p.Commit(ctx, p.offsets); err != nil {
+			return fmt.Errorf("sink commit: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkpoint is one round of the two-phase commit: the sink pre-commits
+// what it was given, the checkpoint (state, offsets, the sink's handle)
+// is saved atomically, and only then is the sink's output published. A
+// crash before the save leaves pending output the restart discards; a
+// crash after it, output the restart publishes from the handle.
+func (p *Pipeline) checkpoint(ctx context.Context, now time.Time) error {
+	seq := p.Checkpoint.NextSeq()
+	var handle []byte
+	if p.TwoPhase != nil {
+		h, err := p.TwoPhase.PreCommit(ctx, exec.CheckpointID(seq), p.offsets)
+		if err != nil {
+			return fmt.Errorf("sink pre-commit: %w", err)
+		}
+		handle = h
+	}
+	if err := p.Checkpoint.saveFor(p.Op, p.offsets, handle, seq); err != nil {
+		return err
+	}
+	p.Checkpoint.saved(now)
+	p.dirty = false
+	if p.TwoPhase != nil {
+		if err := p.TwoPhase.CommitPending(ctx, handle); err != nil {
 			return fmt.Errorf("sink commit: %w", err)
 		}
 	}
@@ -300,8 +374,10 @@ func (p *Pipeline) closeAll() {
 // the end of a bounded input the operator finishes (every window closes),
 // the output is committed and RunContinuous returns nil.
 func (p *Pipeline) RunContinuous(ctx context.Context) error {
-	p.init()
 	defer p.closeAll()
+	if err := p.init(ctx); err != nil {
+		return err
+	}
 	ch, stop := p.startReader(ctx)
 	defer stop()
 	tick := p.Clock.NewTimer(p.TickEvery)
@@ -354,6 +430,15 @@ func (p *Pipeline) RunContinuous(ctx context.Context) error {
 				}
 				p.lastCommit = now
 			}
+			// Input went idle after output that no checkpoint covers yet
+			// (checkpoints are otherwise taken as batches arrive): take one
+			// once it is due, so the output becomes visible and a Kafka
+			// transaction does not stay open until it times out.
+			if p.Checkpoint != nil && p.dirty && p.Checkpoint.dueByTime(p.Clock.Now()) {
+				if err := p.commit(ctx, true); err != nil {
+					return err
+				}
+			}
 			tick = p.Clock.NewTimer(p.TickEvery)
 		case <-ctx.Done():
 			return p.stopped(ctx)
@@ -388,7 +473,7 @@ func (p *Pipeline) finish(ctx context.Context) error {
 // resumes exactly after it. Input read but not yet processed is not
 // covered by the committed offsets and is read again on restart.
 func (p *Pipeline) stopped(ctx context.Context) error {
-	if p.Commit != nil || p.Checkpoint != nil {
+	if p.Commit != nil || p.Checkpoint != nil || p.TwoPhase != nil {
 		if err := p.commit(context.WithoutCancel(ctx), true); err != nil {
 			return err
 		}
