@@ -163,7 +163,9 @@ type partRef struct {
 	SHA256 string `json:"sha256"`
 }
 
-func manifestName(seq int64) string { return fmt.Sprintf("%s%010d%s", manifestPrefix, seq, manifestSuffix) }
+func manifestName(seq int64) string {
+	return fmt.Sprintf("%s%010d%s", manifestPrefix, seq, manifestSuffix)
+}
 
 // manifests lists the sequence numbers of the manifests in dir, newest
 // first.
