@@ -3,6 +3,7 @@ package file
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +31,11 @@ var ErrAppendOnly = errors.New("file sink is append-only")
 // commits; a Parquet file takes one commit — use a directory for
 // streaming). Files are written under a hidden temporary name in the
 // same directory and renamed on Commit, so readers never see a partial
-// file and a failed query leaves nothing behind.
+// file and a failed query leaves nothing behind. With a checkpoint
+// directory the writer takes part in the checkpoints by two-phase commit
+// (SinkWriter): a query killed at any point and restarted neither loses
+// nor duplicates rows, and a single file keeps growing across restarts
+// of the same query. Two queries must not write the same path at once.
 type Sink struct {
 	opts         Options
 	dir          bool
@@ -90,7 +95,7 @@ func (s *Sink) Open(ctx context.Context, mem memory.Allocator, schema *arrow.Sch
 			return nil, fmt.Errorf("file sink: %w", err)
 		}
 	}
-	w := &SinkWriter{sink: s, schema: schema}
+	w := &SinkWriter{sink: s, schema: schema, size: -1}
 	if s.dir {
 		w.part = nextPart(s.opts.Path)
 	}
@@ -113,15 +118,7 @@ func nextPart(dir string) int {
 	ents, _ := os.ReadDir(dir)
 	n := 0
 	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasPrefix(name, "part-") {
-			continue
-		}
-		num := strings.TrimPrefix(name, "part-")
-		if i := strings.IndexByte(num, '.'); i >= 0 {
-			num = num[:i]
-		}
-		if k, err := strconv.Atoi(num); err == nil && k+1 > n {
+		if k, ok := partNumber(e.Name()); ok && k+1 > n {
 			n = k + 1
 		}
 	}
@@ -152,7 +149,14 @@ type jsonEncoder struct{ w io.Writer }
 func (e *jsonEncoder) write(rec arrow.Record) error { return format.WriteJSONLines(e.w, rec) }
 func (e *jsonEncoder) finish() error                { return nil }
 
-// SinkWriter is one query's output into a file sink.
+// SinkWriter is one query's output into a file sink. It is an
+// exec.TwoPhaseWriter: PreCommit seals what was written into a complete,
+// fsynced file under a hidden pending name (".part-00007.csv.tmp-…",
+// which file sources ignore, as every name starting with '.'), and
+// CommitPending renames it to its final name. A single-file sink seals
+// the published file followed by the new rows, so each commit replaces
+// the file atomically by a longer one, and a query restarted from its
+// checkpoint keeps appending to what it had committed.
 type SinkWriter struct {
 	sink      *Sink
 	schema    *arrow.Schema
@@ -162,10 +166,41 @@ type SinkWriter struct {
 	enc       encoder
 	rows      int64 // rows in the open temp file
 	published bool  // single-file mode: the target exists from a commit
+	size      int64 // single-file mode: the target's size when published
 	closed    bool
 }
 
-var _ exec.SinkWriter = (*SinkWriter)(nil)
+var (
+	_ exec.SinkWriter     = (*SinkWriter)(nil)
+	_ exec.TwoPhaseWriter = (*SinkWriter)(nil)
+)
+
+// handle is a pre-commit handle: the sealed files to rename, and what the
+// sink holds once they are.
+type handle struct {
+	// Pending maps sealed files to their final names, both relative to
+	// the sink's directory.
+	Pending []pendingFile `json:"pending,omitempty"`
+	// NextPart (directory sinks) is the first part number this
+	// checkpoint did not commit.
+	NextPart int `json:"next_part"`
+	// Size (single-file sinks) is the file's size once committed, -1 if
+	// it is not created yet.
+	Size int64 `json:"size"`
+}
+
+type pendingFile struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// dirOf is the directory holding the sink's files.
+func (w *SinkWriter) dirOf() string {
+	if w.sink.dir {
+		return w.sink.opts.Path
+	}
+	return filepath.Dir(w.sink.opts.Path)
+}
 
 func (w *SinkWriter) target() string {
 	if w.sink.dir {
@@ -174,10 +209,14 @@ func (w *SinkWriter) target() string {
 	return w.sink.opts.Path
 }
 
+// tmpPrefix starts the temporary name of target: hidden, and recognisable
+// as this sink's by Recover.
+func tmpPrefix(target string) string { return "." + filepath.Base(target) + ".tmp-" }
+
 // begin opens a temp file and its encoder.
 func (w *SinkWriter) begin() error {
 	t := w.target()
-	f, err := createTemp(filepath.Dir(t), "."+filepath.Base(t)+".tmp-")
+	f, err := createTemp(filepath.Dir(t), tmpPrefix(t))
 	if err != nil {
 		return fmt.Errorf("file sink: %w", err)
 	}
@@ -229,67 +268,262 @@ func (w *SinkWriter) Write(ctx context.Context, rec arrow.Record) error {
 // writes nothing, except that the first commit of a single-file sink
 // always creates the file (with a header, or an empty Parquet file).
 func (w *SinkWriter) Commit(ctx context.Context, upTo exec.Offsets) error {
-	if w.closed {
-		return errors.New("file sink: commit after close")
+	h, err := w.PreCommit(ctx, 0, upTo)
+	if err != nil {
+		return err
 	}
+	return w.CommitPending(ctx, h)
+}
+
+// PreCommit seals what was written since the last commit into a
+// complete, fsynced file under its pending name; nothing is visible
+// until CommitPending (see exec.TwoPhaseWriter).
+func (w *SinkWriter) PreCommit(ctx context.Context, _ exec.CheckpointID, _ exec.Offsets) ([]byte, error) {
+	if w.closed {
+		return nil, errors.New("file sink: commit after close")
+	}
+	h := handle{Size: -1}
+	if w.published {
+		h.Size = w.size
+	}
+	if w.tmp == nil && (w.sink.dir || w.published) {
+		h.NextPart = w.part
+		return json.Marshal(h)
+	}
+	to := w.target()
+	tmpName, size, err := w.seal()
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(filepath.Dir(to)); err != nil {
+		os.Remove(tmpName)
+		return nil, fmt.Errorf("file sink: %w", err)
+	}
+	h.Pending = []pendingFile{{From: filepath.Base(tmpName), To: filepath.Base(to)}}
+	if w.sink.dir {
+		w.part++
+	} else {
+		h.Size = size
+	}
+	h.NextPart = w.part
+	return json.Marshal(h)
+}
+
+// seal finishes the open temp file (creating it with only a header for
+// the first commit of a single file), fsyncs and closes it, and returns
+// its name and size.
+func (w *SinkWriter) seal() (string, int64, error) {
 	if w.tmp == nil {
-		if w.sink.dir || w.published {
-			return nil
-		}
 		if err := w.begin(); err != nil {
-			return err
+			return "", 0, err
 		}
 		if csv, ok := w.enc.(*csvEncoder); ok && csv.header {
 			if err := format.WriteCSVHeader(w.buf, w.schema, csv.delim); err != nil {
 				w.abort()
-				return err
+				return "", 0, err
 			}
 		}
 	}
 	if err := w.enc.finish(); err != nil {
 		w.abort()
-		return err
+		return "", 0, err
 	}
 	if err := w.buf.Flush(); err != nil {
 		w.abort()
-		return fmt.Errorf("file sink: %w", err)
+		return "", 0, fmt.Errorf("file sink: %w", err)
 	}
-	tmpName := w.tmp.Name()
 	if !w.sink.dir && w.published {
 		// Grow the published file: published content + the new rows into
 		// a fresh temp, renamed over the target.
 		if err := w.appendPublished(); err != nil {
 			w.abort()
-			return err
+			return "", 0, err
 		}
-		tmpName = w.tmp.Name()
 	}
+	tmpName := w.tmp.Name()
 	if err := w.tmp.Sync(); err != nil {
 		w.abort()
-		return fmt.Errorf("file sink: %w", err)
+		return "", 0, fmt.Errorf("file sink: %w", err)
+	}
+	st, err := w.tmp.Stat()
+	if err != nil {
+		w.abort()
+		return "", 0, fmt.Errorf("file sink: %w", err)
 	}
 	if err := w.tmp.Close(); err != nil {
 		os.Remove(tmpName)
 		w.tmp = nil
-		return fmt.Errorf("file sink: %w", err)
+		return "", 0, fmt.Errorf("file sink: %w", err)
 	}
 	w.tmp = nil
-	if err := os.Rename(tmpName, w.target()); err != nil {
-		os.Remove(tmpName)
-		return fmt.Errorf("file sink: %w", err)
+	return tmpName, st.Size(), nil
+}
+
+// CommitPending renames the files a PreCommit sealed to their final
+// names. A file already renamed is skipped, so a handle can be committed
+// again after a restart.
+func (w *SinkWriter) CommitPending(ctx context.Context, hb []byte) error {
+	var h handle
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return fmt.Errorf("file sink: reading the commit handle of %s: %w", w.sink.opts.Path, err)
 	}
-	w.published = true
-	if w.sink.dir {
-		w.part++
+	dir := w.dirOf()
+	for _, p := range h.Pending {
+		if filepath.Base(p.From) != p.From || filepath.Base(p.To) != p.To {
+			return fmt.Errorf("file sink: commit handle names %q → %q outside %s", p.From, p.To, dir)
+		}
+		from, to := filepath.Join(dir, p.From), filepath.Join(dir, p.To)
+		err := os.Rename(from, to)
+		if errors.Is(err, os.ErrNotExist) {
+			// Renamed before a crash? Then the final file is there (with
+			// at least the committed size, for a single file: a later
+			// commit may have grown it).
+			st, serr := os.Stat(to)
+			if serr == nil && (w.sink.dir || st.Size() >= h.Size) {
+				continue
+			}
+			return fmt.Errorf("file sink: %s: the pending file %s of a checkpoint is gone, its output is lost", to, from)
+		}
+		if err != nil {
+			return fmt.Errorf("file sink: %w", err)
+		}
+	}
+	if len(h.Pending) > 0 {
+		if err := syncDir(dir); err != nil {
+			return fmt.Errorf("file sink: %w", err)
+		}
+	}
+	if !w.sink.dir && h.Size >= 0 {
+		w.published, w.size = true, h.Size
 	}
 	return nil
+}
+
+// Recover finishes the checkpoint the query resumes from and drops what
+// no checkpoint covers (see exec.TwoPhaseWriter): the handle's pending
+// files are renamed, every other pending file of this sink is deleted,
+// and output committed after that checkpoint — part files numbered from
+// its NextPart, or a single file's bytes past its Size — is removed, as
+// the restarted query writes it again. Without a handle (a fresh start)
+// only the pending files are deleted, and a single file is replaced by
+// the first commit, as for any new query.
+func (w *SinkWriter) Recover(ctx context.Context, hb []byte) error {
+	if w.closed {
+		return errors.New("file sink: recover after close")
+	}
+	var h *handle
+	if hb != nil {
+		h = &handle{}
+		if err := json.Unmarshal(hb, h); err != nil {
+			return fmt.Errorf("file sink: reading the commit handle of %s: %w", w.sink.opts.Path, err)
+		}
+		if err := w.CommitPending(ctx, hb); err != nil {
+			return err
+		}
+	}
+	dir := w.dirOf()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("file sink: %w", err)
+	}
+	single := "." + filepath.Base(w.sink.opts.Path) + ".tmp-"
+	for _, e := range ents {
+		n := e.Name()
+		var drop bool
+		if w.sink.dir {
+			num, ok := partNumber(n)
+			drop = strings.HasPrefix(n, ".part-") && strings.Contains(n, ".tmp-") ||
+				ok && h != nil && num >= h.NextPart
+		} else {
+			drop = strings.HasPrefix(n, single)
+		}
+		if drop && !e.IsDir() {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+				return fmt.Errorf("file sink: removing uncommitted %s: %w", filepath.Join(dir, n), err)
+			}
+		}
+	}
+	if w.sink.dir {
+		w.part = nextPart(dir)
+		return nil
+	}
+	w.published, w.size = false, -1
+	if h == nil || h.Size < 0 {
+		return nil
+	}
+	st, err := os.Stat(w.sink.opts.Path)
+	if err != nil {
+		return fmt.Errorf("file sink: %s, committed by the checkpoint, is gone: %w", w.sink.opts.Path, err)
+	}
+	if st.Size() < h.Size {
+		return fmt.Errorf("file sink: %s has %d bytes, fewer than the %d its checkpoint committed", w.sink.opts.Path, st.Size(), h.Size)
+	}
+	if st.Size() > h.Size {
+		if err := w.truncatePublished(h.Size); err != nil {
+			return err
+		}
+	}
+	w.published, w.size = true, h.Size
+	return nil
+}
+
+// truncatePublished replaces the single file by its first n bytes,
+// atomically.
+func (w *SinkWriter) truncatePublished(n int64) error {
+	t := w.sink.opts.Path
+	src, err := os.Open(t)
+	if err != nil {
+		return fmt.Errorf("file sink: %w", err)
+	}
+	defer src.Close()
+	nf, err := createTemp(filepath.Dir(t), tmpPrefix(t))
+	if err != nil {
+		return fmt.Errorf("file sink: %w", err)
+	}
+	_, cerr := io.CopyN(nf, src, n)
+	serr := nf.Sync()
+	clerr := nf.Close()
+	if err := errors.Join(cerr, serr, clerr); err != nil {
+		os.Remove(nf.Name())
+		return fmt.Errorf("file sink: %w", err)
+	}
+	if err := os.Rename(nf.Name(), t); err != nil {
+		os.Remove(nf.Name())
+		return fmt.Errorf("file sink: %w", err)
+	}
+	return syncDir(filepath.Dir(t))
+}
+
+// partNumber is the number of a final part file name ("part-00012.csv").
+func partNumber(name string) (int, bool) {
+	if !strings.HasPrefix(name, "part-") {
+		return 0, false
+	}
+	num := strings.TrimPrefix(name, "part-")
+	if i := strings.IndexByte(num, '.'); i >= 0 {
+		num = num[:i]
+	}
+	k, err := strconv.Atoi(num)
+	return k, err == nil
+}
+
+// syncDir fsyncs a directory, so renames and creations in it survive a
+// crash of the machine.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	cerr := d.Close()
+	return errors.Join(serr, cerr)
 }
 
 // appendPublished replaces w.tmp by a temp file holding the published
 // target followed by w.tmp's contents.
 func (w *SinkWriter) appendPublished() error {
 	t := w.target()
-	nf, err := createTemp(filepath.Dir(t), "."+filepath.Base(t)+".tmp-")
+	nf, err := createTemp(filepath.Dir(t), tmpPrefix(t))
 	if err != nil {
 		return fmt.Errorf("file sink: %w", err)
 	}
@@ -322,7 +556,8 @@ func (w *SinkWriter) abort() {
 	}
 }
 
-// Close discards anything not committed; idempotent.
+// Close discards what was written but not pre-committed; idempotent.
+// Pre-committed files stay for Recover: a checkpoint may name them.
 func (w *SinkWriter) Close() error {
 	if w.closed {
 		return nil
