@@ -105,7 +105,9 @@ func visible(t *testing.T, path string) (lines []string, hidden int) {
 			}
 		}
 	}
-	sort.Slice(lines, func(i, j int) bool { return len(lines[i]) < len(lines[j]) || len(lines[i]) == len(lines[j]) && lines[i] < lines[j] })
+	sort.Slice(lines, func(i, j int) bool {
+		return len(lines[i]) < len(lines[j]) || len(lines[i]) == len(lines[j]) && lines[i] < lines[j]
+	})
 	return lines, hidden
 }
 
