@@ -51,6 +51,8 @@ type Writer struct {
 	keyEnc    *rowEncoder // nil for a single key column (plain text)
 	valEnc    *rowEncoder
 	inTxn     bool
+	inited    bool  // the transactional producer is initialized
+	prepared  bool  // the open transaction is pre-committed (PreCommit)
 	produced  int64 // records produced in the open transaction
 	topicIDs  map[string][16]byte
 	closed    bool
@@ -62,13 +64,17 @@ type Writer struct {
 	err   error // first asynchronous produce error
 }
 
-var _ exec.SinkWriter = (*Writer)(nil)
+var (
+	_ exec.SinkWriter     = (*Writer)(nil)
+	_ exec.TwoPhaseWriter = (*Writer)(nil)
+)
 
 // Open connects (failing within 'connect.timeout' when brokers are
-// unreachable or the topic is missing) and, for exactly-once delivery,
-// initializes the transactional producer — fencing any earlier producer
-// with the same 'transactional.id' and aborting its open transaction —
-// and begins a transaction.
+// unreachable or the topic is missing). For exactly-once delivery the
+// transactional producer is initialized by Recover, or else by the first
+// Write or Commit — fencing any earlier producer with the same
+// 'transactional.id' and aborting its open transaction — and a
+// transaction begins.
 func (s *Sink) Open(ctx context.Context, _ memory.Allocator, schema *arrow.Schema, mode exec.SinkMode) (exec.SinkWriter, error) {
 	return s.OpenWriter(ctx, schema, mode)
 }
@@ -153,14 +159,23 @@ func (w *Writer) connect(ctx context.Context) error {
 	if !ok || td.Err != nil {
 		return fmt.Errorf("kafka sink: topic %q does not exist", w.cfg.topic)
 	}
-	if !w.cfg.exactlyOnce {
+	return nil
+}
+
+// initProducer initializes the transactional producer once and begins a
+// transaction. InitProducerID fences a previous incarnation and aborts
+// whatever it left open, so Recover runs it only after finishing the
+// transaction a checkpoint says was pre-committed.
+func (w *Writer) initProducer(ctx context.Context) error {
+	if !w.cfg.exactlyOnce || w.inited {
 		return nil
 	}
-	// Fetching the producer id runs InitProducerID now, which fences a
-	// previous incarnation and aborts whatever it left open.
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.connectTimeout)
+	defer cancel()
 	if _, _, err := w.cl.ProducerID(pctx); err != nil {
 		return fmt.Errorf("kafka sink: initializing transactional id %q: %w", w.cfg.txnID, err)
 	}
+	w.inited = true
 	return w.begin()
 }
 
@@ -195,6 +210,9 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 		return errors.New("kafka sink: write after close")
 	}
 	if err := w.firstErr(); err != nil {
+		return err
+	}
+	if err := w.initProducer(ctx); err != nil {
 		return err
 	}
 	var ops *array.Int8
@@ -294,13 +312,7 @@ func (w *Writer) promise(r *kgo.Record, err error) {
 // delivery upTo is not committed here: the engine commits it through the
 // source reader's CommitOffsets after Commit returns.
 func (w *Writer) Commit(ctx context.Context, upTo exec.Offsets) error {
-	if w.closed {
-		return errors.New("kafka sink: commit after close")
-	}
-	if err := w.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("kafka sink: flushing: %w", err)
-	}
-	if err := w.firstErr(); err != nil {
+	if err := w.flush(ctx); err != nil {
 		return err
 	}
 	if !w.cfg.exactlyOnce {
@@ -325,6 +337,20 @@ func (w *Writer) Commit(ctx context.Context, upTo exec.Offsets) error {
 	return w.begin()
 }
 
+// flush sends everything written and waits for the acknowledgements.
+func (w *Writer) flush(ctx context.Context) error {
+	if w.closed {
+		return errors.New("kafka sink: commit after close")
+	}
+	if err := w.initProducer(ctx); err != nil {
+		return err
+	}
+	if err := w.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("kafka sink: flushing: %w", err)
+	}
+	return w.firstErr()
+}
+
 // Close ends the write. An open transaction is aborted, so output not
 // committed never becomes visible to read_committed consumers; with
 // at-least-once delivery records still buffered are dropped, but records
@@ -335,7 +361,9 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	var err error
-	if w.cfg.exactlyOnce && w.inTxn {
+	if w.cfg.exactlyOnce && w.inTxn && !w.prepared {
+		// A pre-committed transaction is left open: the checkpoint may
+		// hold its handle, and the restart's Recover commits it.
 		ctx, cancel := context.WithTimeout(context.Background(), w.cfg.connectTimeout)
 		if aerr := w.cl.AbortBufferedRecords(ctx); aerr != nil {
 			err = fmt.Errorf("kafka sink: aborting: %w", aerr)

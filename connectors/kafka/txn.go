@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -165,6 +167,144 @@ func commitOutsideTxn(ctx context.Context, adm *kadm.Client, r *Reader, group st
 	}
 	if err != nil {
 		return fmt.Errorf("kafka sink: committing offsets of group %q: %w", group, err)
+	}
+	return nil
+}
+
+// txnHandle is an exactly-once writer's pre-commit handle: the open
+// transaction, identified by its producer id and epoch, and the
+// checkpoint whose marker the transaction commits.
+type txnHandle struct {
+	TxnID      string `json:"txn_id,omitempty"`
+	ProducerID int64  `json:"producer_id"`
+	Epoch      int16  `json:"epoch"`
+	Checkpoint int64  `json:"checkpoint"`
+}
+
+// markerGroup is the consumer group an exactly-once writer's transactions
+// record their checkpoint in: an offset of the output topic's partition 0
+// whose value is the checkpoint number. Nobody consumes it; it makes the
+// commit of a transaction observable after a crash (Recover).
+func (w *Writer) markerGroup() string { return "sluice-txn-" + w.cfg.txnID }
+
+// PreCommit flushes everything written and, for exactly-once delivery,
+// stages in the open transaction the source offsets upTo (for the
+// consumer group, as Commit does) and checkpoint id's marker, without
+// committing it: the transaction is prepared, and its handle (producer id
+// and epoch) goes into the checkpoint. At-least-once output is visible
+// once flushed; its handle is empty.
+func (w *Writer) PreCommit(ctx context.Context, id exec.CheckpointID, upTo exec.Offsets) ([]byte, error) {
+	if err := w.flush(ctx); err != nil {
+		return nil, err
+	}
+	if !w.cfg.exactlyOnce {
+		return json.Marshal(txnHandle{})
+	}
+	group, member, gen, _ := w.groupFor(upTo)
+	if len(upTo) > 0 && group != "" {
+		if err := w.txnCommitOffsets(ctx, group, member, gen, upTo); err != nil {
+			return nil, err
+		}
+	}
+	marker := exec.Offsets{offsetKey(w.cfg.topic, 0): int64(id)}
+	if err := w.txnCommitOffsets(ctx, w.markerGroup(), "", -1, marker); err != nil {
+		return nil, err
+	}
+	pid, epoch, err := w.cl.ProducerID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink: producer id: %w", err)
+	}
+	w.prepared = true
+	return json.Marshal(txnHandle{TxnID: w.cfg.txnID, ProducerID: pid, Epoch: epoch, Checkpoint: int64(id)})
+}
+
+// CommitPending commits the transaction PreCommit prepared and begins the
+// next one. A handle whose transaction is no longer open here (committed
+// already) is a no-op.
+func (w *Writer) CommitPending(ctx context.Context, handle []byte) error {
+	if w.closed {
+		return errors.New("kafka sink: commit after close")
+	}
+	if !w.cfg.exactlyOnce || !w.prepared {
+		return nil
+	}
+	w.prepared, w.inTxn = false, false
+	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("kafka sink: committing transaction: %w", err)
+	}
+	return w.begin()
+}
+
+// Recover finishes the transaction the restored checkpoint pre-committed
+// and then initializes the producer, which aborts whatever a crashed
+// incarnation left open beyond it. Whether the transaction committed
+// before the crash is read from the marker group; if it did not, it is
+// committed now with the producer id and epoch of the handle — possible
+// while it is open, that is within the transaction timeout of the crash.
+// Without a handle (a fresh start) only the producer is initialized.
+func (w *Writer) Recover(ctx context.Context, handle []byte) error {
+	if w.closed {
+		return errors.New("kafka sink: recover after close")
+	}
+	var h txnHandle
+	if handle != nil {
+		if err := json.Unmarshal(handle, &h); err != nil {
+			return fmt.Errorf("kafka sink: reading the transaction handle: %w", err)
+		}
+	}
+	if w.cfg.exactlyOnce && h.TxnID != "" {
+		if h.TxnID != w.cfg.txnID {
+			return fmt.Errorf("kafka sink: the checkpoint's transaction has 'transactional.id' %q, the sink %q: restore with the same id, or start fresh with a new checkpoint directory", h.TxnID, w.cfg.txnID)
+		}
+		done, err := w.markerAtLeast(ctx, h.Checkpoint)
+		if err != nil {
+			return err
+		}
+		if !done {
+			if err := w.endTxn(ctx, h); err != nil {
+				return err
+			}
+		}
+	}
+	return w.initProducer(ctx)
+}
+
+// markerAtLeast reports whether the marker group records checkpoint seq
+// or a later one as committed.
+func (w *Writer) markerAtLeast(ctx context.Context, seq int64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.connectTimeout)
+	defer cancel()
+	fetched, err := w.adm.FetchOffsets(ctx, w.markerGroup())
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("kafka sink: reading the committed checkpoint of group %q: %w", w.markerGroup(), err)
+	}
+	o, ok := fetched.Lookup(w.cfg.topic, 0)
+	return ok && o.Err == nil && o.At >= seq, nil
+}
+
+// endTxn commits the transaction of h as its producer (id and epoch),
+// from a plain client: the writer's own client would fence it first.
+func (w *Writer) endTxn(ctx context.Context, h txnHandle) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.cfg.brokers...), kgo.DialTimeout(w.cfg.connectTimeout), kgo.DisableClientMetrics())
+	if err != nil {
+		return fmt.Errorf("kafka sink: %w", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.connectTimeout)
+	defer cancel()
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = h.TxnID, h.ProducerID, h.Epoch, true
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		return fmt.Errorf("kafka sink: committing the transaction of checkpoint %d ('transactional.id' %q): %w; "+
+			"its output was aborted (a restart later than the transaction timeout after the crash?) and is lost: "+
+			"start fresh with a new checkpoint directory to recompute it", h.Checkpoint, h.TxnID, err)
 	}
 	return nil
 }
