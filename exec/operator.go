@@ -66,6 +66,12 @@ type ScanSpec struct {
 	Bounded bool
 	// From resumes from a checkpoint; nil uses the source's startup mode.
 	From Offsets
+	// Instance is a stable identity of this run of the query across its
+	// restarts (derived from its checkpoint directory), "" when it has
+	// none. A source in a consumer group uses it as its static membership
+	// id, so a restart after a crash takes the dead member's place at
+	// once instead of waiting out its session.
+	Instance string
 }
 
 // Batch is one record from a source, from a single partition of it.

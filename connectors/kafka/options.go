@@ -54,6 +54,7 @@ type sourceConfig struct {
 	startMode      string
 	startMillis    int64
 	group          string
+	instanceID     string // 'group.instance.id': static group membership
 	onError        string
 	deadLetter     string
 	connectTimeout time.Duration
@@ -164,6 +165,13 @@ func parseSourceConfig(opts connectors.Options) (*sourceConfig, error) {
 	c.group = opts["group.id"]
 	if c.group == "" {
 		c.group = opts["properties.group.id"]
+	}
+	c.instanceID = opts["group.instance.id"]
+	if c.instanceID == "" {
+		c.instanceID = opts["properties.group.instance.id"]
+	}
+	if c.instanceID != "" && c.group == "" {
+		return nil, optErr("'group.instance.id' needs 'group.id'")
 	}
 	c.startMode = strings.ToLower(opts["scan.startup.mode"])
 	if c.startMode == "" {

@@ -28,6 +28,9 @@ type Reader struct {
 	cl      *kgo.Client
 	adm     *kadm.Client
 	grouped bool
+	// instance is the static group membership id ('group.instance.id',
+	// else ScanSpec.Instance), "" for a dynamic member.
+	instance string
 
 	mu       sync.Mutex
 	parts    map[tp]*partState
@@ -64,6 +67,12 @@ func newReader(s *Source, bb *batchBuilder, spec exec.ScanSpec) *Reader {
 		r.batch = exec.DefaultBatchSize
 	}
 	r.grouped = s.cfg.group != "" && !spec.Bounded
+	if r.grouped {
+		r.instance = s.cfg.instanceID
+		if r.instance == "" {
+			r.instance = spec.Instance
+		}
+	}
 	return r
 }
 
@@ -95,6 +104,12 @@ func (r *Reader) start(ctx context.Context) error {
 		)
 		if s.cfg.pattern != nil {
 			opts = append(opts, kgo.ConsumeTopics(s.cfg.pattern.String()), kgo.ConsumeRegex())
+		}
+		// A static member restarted after a crash replaces its dead
+		// predecessor at once; a dynamic one waits until the dead
+		// member's session times out (45 s) before the group rebalances.
+		if r.instance != "" {
+			opts = append(opts, kgo.InstanceID(r.instance))
 		}
 	}
 	// With a group and named topics, the topics are subscribed only after
@@ -560,7 +575,31 @@ func (r *Reader) Close() error {
 	}
 	if r.cl != nil {
 		r.cl.Close()
+		if r.instance != "" {
+			r.leaveStatic()
+		}
 	}
 	r.bb.release()
 	return nil
+}
+
+// leaveStatic leaves the group on a clean stop: a static member's client
+// does not, so its partitions would stay with it until its session
+// timed out, away from the other members of a scaled-out query.
+func (r *Reader) leaveStatic() {
+	cl, err := kgo.NewClient(r.src.clientOpts()...)
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), r.src.cfg.connectTimeout)
+	defer cancel()
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = r.src.cfg.group
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.InstanceID = &r.instance
+	req.Members = append(req.Members, m)
+	// Best effort: a member that did not leave is removed when its
+	// session times out, or replaced when the query restarts.
+	_, _ = req.RequestWith(ctx, cl)
 }
