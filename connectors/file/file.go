@@ -5,7 +5,10 @@
 // directory meaning all files in it with the format's extension, sorted),
 // format = csv | json | parquet (default from the extension), and for CSV
 // delimiter (default ','), null (the NULL marker, default empty), header
-// (default true), plus on_error = fail | skip | null (default fail).
+// (default true), plus on_error = fail | skip | null (default fail) and,
+// for CSV and JSON, 'max.row.size' (default 64MiB): the longest record
+// read, so a file with a runaway line fails with an error naming the file
+// and line instead of exhausting memory.
 //
 // Bad rows: with on_error = fail a bad value stops the scan with
 // `sales.csv:123: column "value": cannot parse "abc" as BIGINT` (the line
@@ -16,8 +19,10 @@ package file
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,6 +31,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/dustin/go-humanize"
 
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/connectors/format"
@@ -59,7 +65,14 @@ type Options struct {
 	Format  string
 	CSV     format.CSVOptions
 	OnError format.ErrorPolicy
+	// MaxRowSize is the longest CSV record or JSON line in bytes
+	// ('max.row.size'); a longer one is ErrRowTooLong.
+	MaxRowSize int
 }
+
+// DefaultMaxRowSize is the default of 'max.row.size': far above any
+// sensible record, far below what would exhaust a machine's memory.
+const DefaultMaxRowSize = 64 << 20
 
 // ParseOptions reads the WITH options of a file source or sink.
 func ParseOptions(opts connectors.Options) (Options, error) {
@@ -102,6 +115,14 @@ func ParseOptions(opts connectors.Options) (Options, error) {
 		return o, fmt.Errorf("file connector: %w", err)
 	}
 	o.OnError = p
+	o.MaxRowSize = DefaultMaxRowSize
+	if v, ok := opts["max.row.size"]; ok {
+		n, err := humanize.ParseBytes(v)
+		if err != nil || n == 0 || n > math.MaxInt32 {
+			return o, fmt.Errorf("file connector: 'max.row.size' must be a size between 1 byte and 2GB such as '64MB', not %q", v)
+		}
+		o.MaxRowSize = int(n)
+	}
 	return o, nil
 }
 
@@ -208,13 +229,14 @@ func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Sche
 		}
 	}
 	s := &Source{opts: o, files: files, schema: declared}
+	at := func() string { return files[0] }
 	if s.schema == nil {
-		if s.schema, err = s.infer(files[0]); err != nil {
+		if err := guard(at, func() (err error) { s.schema, err = s.infer(files[0]); return err }); err != nil {
 			return nil, err
 		}
 	} else if o.Format == FormatParquet {
 		// Fail early when a declared column is not in the file.
-		if _, err := parquetColumns(files[0], declared); err != nil {
+		if err := guard(at, func() error { _, err := parquetColumns(files[0], declared); return err }); err != nil {
 			return nil, err
 		}
 	}
@@ -224,36 +246,21 @@ func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Sche
 func (s *Source) infer(path string) (*arrow.Schema, error) {
 	switch s.opts.Format {
 	case FormatCSV:
-		f, err := os.Open(path)
+		records, err := sampleCSV(path, s.opts)
 		if err != nil {
-			return nil, fmt.Errorf("file connector: %w", err)
+			return nil, err
 		}
-		defer f.Close()
-		sch, err := format.InferCSV(f, s.opts.CSV)
+		sch, err := format.InferCSVRecords(records, s.opts.CSV)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return sch, nil
 	case FormatJSON:
-		f, err := os.Open(path)
+		lines, err := sampleLines(path, s.opts.MaxRowSize)
 		if err != nil {
-			return nil, fmt.Errorf("file connector: %w", err)
+			return nil, err
 		}
-		defer f.Close()
-		buf := make([]byte, 1<<20)
-		n, err := io.ReadFull(f, buf)
-		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-			return nil, fmt.Errorf("file connector: %w", err)
-		}
-		lines := strings.Split(string(buf[:n]), "\n")
-		if n == len(buf) && len(lines) > 1 {
-			lines = lines[:len(lines)-1] // the last line may be cut off
-		}
-		bl := make([][]byte, len(lines))
-		for i, l := range lines {
-			bl[i] = []byte(l)
-		}
-		sch, err := format.InferJSON(bl)
+		sch, err := format.InferJSON(lines)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -314,7 +321,30 @@ type fileReader interface {
 	consumed() int64 // data records consumed so far, bad ones included
 	stats() Stats
 	close() error
+	// position names the file and where in it the reader is, as errors
+	// show it: "sales.csv:123" or `t.parquet: row group 2, column "v", page 3`.
+	position() string
 }
+
+// guard runs fn and turns a panic inside it into an error naming the
+// place: the last line of defence of a reader against a corrupt file that
+// a decoder (ours or parquet-go's) did not expect. The decoders check what
+// they read and the fuzzers look for what they miss; a panic that still
+// gets here fails the query, never the process.
+func guard(where func() string, fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &panicError{msg: fmt.Sprintf("%s: cannot decode the file, it may be corrupt: %v", where(), p)}
+		}
+	}()
+	return fn()
+}
+
+// panicError is a panic guard caught; the reader that panicked is not
+// used again.
+type panicError struct{ msg string }
+
+func (e *panicError) Error() string { return e.msg }
 
 // Reader reads a file source's files one after the other.
 type Reader struct {
@@ -327,6 +357,7 @@ type Reader struct {
 	done    Stats // stats of finished files
 	closed  bool
 	dict    []bool // by output column; see KeepDictionaries
+	failed  error  // a decoder panicked: the scan cannot go on
 }
 
 var (
@@ -390,20 +421,36 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 		if err := ctx.Err(); err != nil {
 			return exec.Batch{}, err
 		}
+		if r.failed != nil {
+			return exec.Batch{}, r.failed
+		}
+		path := ""
+		if r.fi < len(r.src.files) {
+			path = r.src.files[r.fi]
+		}
 		if r.cur == nil {
 			if r.fi >= len(r.src.files) {
 				return exec.Batch{}, io.EOF
 			}
-			fr, err := r.openFile(r.src.files[r.fi])
-			if err != nil {
+			var fr fileReader
+			if err := guard(func() string { return path }, func() (err error) { fr, err = r.openFile(path); return err }); err != nil {
 				return exec.Batch{}, err
 			}
 			r.cur = fr
 		}
-		rec, err := r.cur.next(ctx)
-		path := r.src.files[r.fi]
+		var rec arrow.Record
+		err := guard(r.cur.position, func() (err error) { rec, err = r.cur.next(ctx); return err })
+		if err != nil && rec != nil {
+			rec.Release()
+		}
+		var pe *panicError
+		if errors.As(err, &pe) {
+			// A reader that panicked is in no known state: the scan
+			// stops here for good.
+			r.failed = err
+		}
 		r.offsets["file:"+path] = r.cur.consumed()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			r.finishFile()
 			continue
 		}
@@ -425,7 +472,7 @@ func (r *Reader) finishFile() {
 	r.done.Nulled += s.Nulled
 	r.done.RowGroupsRead += s.RowGroupsRead
 	r.done.RowGroupsSkipped += s.RowGroupsSkipped
-	_ = r.cur.close()
+	_ = guard(r.cur.position, r.cur.close)
 	r.cur = nil
 	r.fi++
 }
@@ -465,7 +512,7 @@ func (r *Reader) Close() error {
 	}
 	r.closed = true
 	if r.cur != nil {
-		err := r.cur.close()
+		err := guard(r.cur.position, r.cur.close)
 		r.cur = nil
 		return err
 	}

@@ -36,6 +36,7 @@ type colCursor struct {
 	dict    parquet.Dictionary // dictionary of the current page, if any
 	dictV   encoding.Values    // dict's values
 	vbuf    []bool
+	pageNo  int // 1-based number of the current page in the chunk, for errors
 
 	// Dictionary mode (keep): see parquet_dict.go.
 	keep  bool
@@ -87,6 +88,7 @@ func (c *colCursor) load() error {
 		if err != nil {
 			return fmt.Errorf("read page: %w", err)
 		}
+		c.pageNo++
 		n := int(p.NumValues())
 		if n == 0 {
 			parquet.Release(p)

@@ -3,9 +3,11 @@ package file
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -57,7 +59,7 @@ func openParquetFile(path string) (*os.File, *parquet.File, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("file connector: %w", err)
 	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	pf, err := openFooter(f, st.Size())
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: not a readable parquet file: %w", path, err)
@@ -65,15 +67,40 @@ func openParquetFile(path string) (*os.File, *parquet.File, error) {
 	return f, pf, nil
 }
 
+// openFooter reads the file's footer; parquet-go panics on some corrupt
+// schemas (a FIXED_LEN_BYTE_ARRAY decimal without a length), which is
+// an error here.
+func openFooter(f *os.File, size int64) (pf *parquet.File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pf, err = nil, fmt.Errorf("corrupt footer: %v", p)
+		}
+	}()
+	return parquet.OpenFile(f, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+}
+
 // fileColumns maps the file's flat leaf columns to Arrow types; nested
 // columns are left out (they are not supported yet).
 func fileColumns(pf *parquet.File) []pqCol {
+	// The physical types the footer declares, by leaf index: parquet-go
+	// derives a column's kind from its logical type alone (a DATE is INT32
+	// whatever the file says), so a corrupt footer pairing them wrongly
+	// would decode the pages as the wrong type.
+	var declared []parquet.Kind
+	for _, e := range pf.Metadata().Schema {
+		if e.Type.Valid {
+			declared = append(declared, parquet.Kind(e.Type.V))
+		}
+	}
 	var cols []pqCol
 	for _, c := range pf.Root().Columns() {
 		if !c.Leaf() || c.Repeated() {
 			continue
 		}
 		pc := pqCol{name: c.Name(), leaf: c.Index(), maxDef: c.MaxDefinitionLevel(), phys: c.Type().Kind()}
+		if pc.leaf >= len(declared) || declared[pc.leaf] != pc.phys {
+			continue
+		}
 		lt := c.Type().LogicalType()
 		var lv pqformat.LogicalTypeValue
 		if lt != nil {
@@ -114,9 +141,17 @@ func fileColumns(pf *parquet.File) []pqCol {
 				ok = false
 			}
 		}
-		if pc.kind == pqDecimal && pc.phys != parquet.Int32 && pc.phys != parquet.Int64 &&
-			pc.phys != parquet.FixedLenByteArray && pc.phys != parquet.ByteArray {
-			ok = false
+		// The logical type must fit the physical one: a corrupt footer may
+		// pair them freely, and reading a page through the wrong typed
+		// accessor panics in parquet-go.
+		switch pc.kind {
+		case pqDecimal:
+			ok = ok && (pc.phys == parquet.Int32 || pc.phys == parquet.Int64 ||
+				pc.phys == parquet.FixedLenByteArray || pc.phys == parquet.ByteArray)
+		case pqTimestamp:
+			ok = ok && pc.phys == parquet.Int64
+		case pqDate:
+			ok = ok && pc.phys == parquet.Int32
 		}
 		if ok {
 			cols = append(cols, pc)
@@ -191,6 +226,7 @@ type parquetReader struct {
 	rows    int64           // rows consumed
 	st      Stats
 	dict    []bool // by output column: keep dictionary-encoded strings
+	at      int    // output column being decoded, for position; -1: none
 }
 
 func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec exec.ScanSpec, skip int64) (*parquetReader, error) {
@@ -208,7 +244,7 @@ func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec e
 		fields[i] = schema.Field(c)
 	}
 	return &parquetReader{mem: mem, path: path, f: f, pf: pf, all: all, cols: spec.Columns,
-		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip}, nil
+		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip, at: -1}, nil
 }
 
 // next returns the next batch of the current row group, moving to the
@@ -232,7 +268,7 @@ func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
 			r.rows += n
 			continue
 		}
-		if r.canSkip(g) {
+		if r.canSkip(r.rg-1, g) {
 			r.st.RowGroupsSkipped++
 			r.rows += n
 			continue
@@ -265,10 +301,12 @@ func (r *parquetReader) openGroup(g parquet.RowGroup) error {
 	r.left = g.NumRows()
 	if r.skip > 0 {
 		for i, cur := range r.curs {
+			r.at = i
 			if err := cur.skip(int(r.skip)); err != nil {
 				return r.colErr(i, err)
 			}
 		}
+		r.at = -1
 		r.left -= r.skip
 		r.rows += r.skip
 		r.skip = 0
@@ -280,7 +318,23 @@ func (r *parquetReader) colErr(i int, err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		err = fmt.Errorf("column chunk ends before its row group's %d rows: %w", r.left, err)
 	}
-	return fmt.Errorf("%s: column %q: %w", r.path, r.curs[i].pc.name, err)
+	r.at = i
+	defer func() { r.at = -1 }()
+	return fmt.Errorf("%s: %w", r.position(), err)
+}
+
+// position names the file, and while a column chunk is being decoded the
+// row group (0-based, as parquet tools number them), column and page
+// (1-based).
+func (r *parquetReader) position() string {
+	if r.at < 0 || r.at >= len(r.curs) {
+		if r.curs != nil {
+			return fmt.Sprintf("%s: row group %d", r.path, r.rg-1)
+		}
+		return r.path
+	}
+	c := r.curs[r.at]
+	return fmt.Sprintf("%s: row group %d, column %q, page %d", r.path, r.rg-1, c.pc.name, c.pageNo)
 }
 
 // closeGroup releases the current row group's pages.
@@ -307,7 +361,9 @@ func (r *parquetReader) readBatch(k int) (arrow.Record, error) {
 		}
 	}()
 	schema := r.out
+	defer func() { r.at = -1 }()
 	for i, cur := range r.curs {
+		r.at = i
 		var a arrow.Array
 		var err error
 		if cur.keep {
@@ -355,37 +411,39 @@ func (r *parquetReader) close() error {
 	return r.f.Close()
 }
 
-// canSkip reports whether a row group's statistics prove that no row can
-// satisfy one of the pushed-down predicates.
-func (r *parquetReader) canSkip(g parquet.RowGroup) bool {
-	chunks := g.ColumnChunks()
+// canSkip reports whether row group rg's statistics prove that no row
+// can satisfy one of the pushed-down predicates. The statistics come from
+// the footer, which may be corrupt: a min or max of the wrong size for its
+// column, NaN, min above max, or a null count outside [0, rows] makes the
+// statistics unusable, and then the row group is read (decoding them with
+// parquet-go's Kind.Value would panic instead).
+func (r *parquetReader) canSkip(rg int, g parquet.RowGroup) bool {
 	for _, p := range r.filters {
 		if p.Column < 0 || p.Column >= len(r.all) {
 			continue
 		}
-		pc := r.all[p.Column]
-		fc, ok := chunks[pc.leaf].(*parquet.FileColumnChunk)
+		pc := &r.all[p.Column]
+		st, ok := r.chunkStats(rg, pc, g.NumRows())
 		if !ok {
 			continue
 		}
 		switch p.Op {
 		case "is_null":
-			if fc.NullCount() == 0 && hasStats(fc) {
+			if st.nulls == 0 && st.bounds {
 				return true
 			}
 			continue
 		case "is_not_null":
-			if hasStats(fc) && fc.NullCount() == g.NumRows() {
+			if st.bounds && st.nulls == g.NumRows() {
 				return true
 			}
 			continue
 		}
-		lo, hi, ok := fc.Bounds()
-		if !ok || p.Value == nil {
+		if !st.bounds || p.Value == nil {
 			continue
 		}
-		cmpLo, ok1 := compareStat(&pc, lo, p.Value)
-		cmpHi, ok2 := compareStat(&pc, hi, p.Value)
+		cmpLo, ok1 := compareStat(pc, st.lo, p.Value)
+		cmpHi, ok2 := compareStat(pc, st.hi, p.Value)
 		if !ok1 || !ok2 {
 			continue
 		}
@@ -411,7 +469,7 @@ func (r *parquetReader) canSkip(g parquet.RowGroup) bool {
 				return true
 			}
 		case "ne":
-			if cmpLo == 0 && cmpHi == 0 && fc.NullCount() == 0 && hasStats(fc) {
+			if cmpLo == 0 && cmpHi == 0 && st.nulls == 0 {
 				return true
 			}
 		}
@@ -419,68 +477,130 @@ func (r *parquetReader) canSkip(g parquet.RowGroup) bool {
 	return false
 }
 
-func hasStats(fc *parquet.FileColumnChunk) bool {
-	_, _, ok := fc.Bounds()
-	return ok
+// chunkStats are a column chunk's footer statistics, checked.
+type chunkStats struct {
+	lo, hi any   // decoded min and max (see statValue); valid when bounds
+	bounds bool  // min and max are present and consistent
+	nulls  int64 // NULL count, within [0, rows]
 }
 
-// compareStat compares a statistics value with a predicate value: -1, 0
-// or 1, and false when they cannot be compared (then nothing is skipped).
-func compareStat(pc *pqCol, s parquet.Value, v any) (int, bool) {
-	if s.IsNull() {
-		return 0, false
+// chunkStats reads and checks the statistics of pc's chunk in row group
+// rg; false when there are none or they are inconsistent.
+func (r *parquetReader) chunkStats(rg int, pc *pqCol, rows int64) (chunkStats, bool) {
+	md := r.pf.Metadata()
+	if rg >= len(md.RowGroups) || pc.leaf >= len(md.RowGroups[rg].Columns) {
+		return chunkStats{}, false
 	}
+	s := &md.RowGroups[rg].Columns[pc.leaf].MetaData.Statistics
+	if s.NullCount < 0 || s.NullCount > rows {
+		return chunkStats{}, false
+	}
+	st := chunkStats{nulls: s.NullCount}
+	if s.MinValue == nil || s.MaxValue == nil {
+		return st, true
+	}
+	lo, ok1 := statValue(pc, s.MinValue)
+	hi, ok2 := statValue(pc, s.MaxValue)
+	if !ok1 || !ok2 {
+		return chunkStats{}, false
+	}
+	if c, ok := compareStat(pc, lo, hi); !ok || c > 0 {
+		return chunkStats{}, false
+	}
+	st.lo, st.hi, st.bounds = lo, hi, true
+	return st, true
+}
+
+// statValue decodes a PLAIN-encoded statistic of pc's physical type as
+// int64, float64 or []byte; false when b has the wrong size or is NaN.
+func statValue(pc *pqCol, b []byte) (any, bool) {
+	switch pc.phys {
+	case parquet.Int32:
+		if len(b) == 4 {
+			return int64(int32(binary.LittleEndian.Uint32(b))), true
+		}
+	case parquet.Int64:
+		if len(b) == 8 {
+			return int64(binary.LittleEndian.Uint64(b)), true
+		}
+	case parquet.Float:
+		if len(b) == 4 {
+			f := float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+			return f, !math.IsNaN(f)
+		}
+	case parquet.Double:
+		if len(b) == 8 {
+			f := math.Float64frombits(binary.LittleEndian.Uint64(b))
+			return f, !math.IsNaN(f)
+		}
+	case parquet.ByteArray:
+		return b, true
+	}
+	return nil, false
+}
+
+// compareStat compares a decoded statistic (statValue) with a predicate
+// value, or with another statistic: -1, 0 or 1, and false when they
+// cannot be compared (then nothing is skipped).
+func compareStat(pc *pqCol, s any, v any) (int, bool) {
 	switch pc.kind {
 	case pqInt64, pqInt32:
-		x, ok := v.(int64)
+		a, ok := s.(int64)
 		if !ok {
-			if f, isF := v.(float64); isF {
-				return cmpFloat(float64(statInt(s)), f), true
-			}
 			return 0, false
 		}
-		return cmpInt(statInt(s), x), true
-	case pqDouble, pqFloat:
-		var x float64
-		switch t := v.(type) {
-		case float64:
-			x = t
+		switch x := v.(type) {
 		case int64:
-			x = float64(t)
-		default:
+			return cmpInt(a, x), true
+		case float64:
+			return cmpFloat(float64(a), x), true
+		}
+	case pqDouble, pqFloat:
+		a, ok := s.(float64)
+		if !ok {
 			return 0, false
 		}
-		if pc.kind == pqFloat {
-			return cmpFloat(float64(s.Float()), x), true
+		switch x := v.(type) {
+		case float64:
+			return cmpFloat(a, x), true
+		case int64:
+			return cmpFloat(a, float64(x)), true
 		}
-		return cmpFloat(s.Double(), x), true
 	case pqString:
-		x, ok := v.(string)
+		a, ok := s.([]byte)
 		if !ok {
 			return 0, false
 		}
-		return bytes.Compare(s.ByteArray(), []byte(x)), true
+		switch x := v.(type) {
+		case string:
+			return bytes.Compare(a, []byte(x)), true
+		case []byte:
+			return bytes.Compare(a, x), true
+		}
 	case pqTimestamp:
-		x, ok := v.(arrow.Timestamp)
+		a, ok := s.(int64)
 		if !ok {
 			return 0, false
 		}
-		return cmpInt(tsMicros(s.Int64(), pc.tsMul), int64(x)), true
+		switch x := v.(type) {
+		case arrow.Timestamp:
+			return cmpInt(tsMicros(a, pc.tsMul), int64(x)), true
+		case int64: // another statistic, in the file's unit
+			return cmpInt(a, x), true
+		}
 	case pqDate:
-		x, ok := v.(arrow.Date32)
+		a, ok := s.(int64)
 		if !ok {
 			return 0, false
 		}
-		return cmpInt(int64(s.Int32()), int64(x)), true
+		switch x := v.(type) {
+		case arrow.Date32:
+			return cmpInt(a, int64(x)), true
+		case int64: // another statistic
+			return cmpInt(a, x), true
+		}
 	}
 	return 0, false
-}
-
-func statInt(s parquet.Value) int64 {
-	if s.Kind() == parquet.Int32 {
-		return int64(s.Int32())
-	}
-	return s.Int64()
 }
 
 func cmpInt(a, b int64) int {

@@ -10,13 +10,27 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/dustin/go-humanize"
 
 	"github.com/sluicesql/sluice/connectors/format"
 	"github.com/sluicesql/sluice/exec"
 )
 
+// ErrRowTooLong reports a record (a CSV record, a JSON line) longer than
+// the max.row.size option; readers wrap it with the file and line.
+var ErrRowTooLong = errors.New("row too long")
+
+// rowTooLong is the error for a row past max bytes.
+func rowTooLong(max int) error {
+	return fmt.Errorf("%w: a row is longer than max.row.size = %s (%d bytes); raise 'max.row.size' to read it",
+		ErrRowTooLong, humanize.IBytes(uint64(max)), max)
+}
+
 // chunkBuf reads a file in large chunks; records are parsed straight out
-// of the buffer, so no line is copied.
+// of the buffer, so no line is copied. The buffer grows only while one
+// record does not fit, and never past max+1 bytes: a longer record is
+// ErrRowTooLong, so a file with a 1 GB line costs at most about twice the
+// limit in memory, not the line's size several times over.
 type chunkBuf struct {
 	f    *os.File
 	buf  []byte
@@ -24,26 +38,38 @@ type chunkBuf struct {
 	end  int // end of valid data
 	eof  bool
 	line int64 // 1-based line number of buf[pos]
+	max  int   // longest record allowed, in bytes
 }
 
 const chunkSize = 4 << 20
 
-func newChunkBuf(path string) (*chunkBuf, error) {
+func newChunkBuf(path string, maxRow int) (*chunkBuf, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("file connector: %w", err)
 	}
-	return &chunkBuf{f: f, buf: make([]byte, chunkSize), line: 1}, nil
+	// A small file needs no 4 MB buffer (a glob of many small files
+	// would allocate one per file).
+	size := min(chunkSize, maxRow+1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() < int64(size) {
+		size = int(st.Size()) + 1
+	}
+	return &chunkBuf{f: f, buf: make([]byte, size), line: 1, max: maxRow}, nil
 }
 
 // data is the unread part of the buffer.
 func (c *chunkBuf) data() []byte { return c.buf[c.pos:c.end] }
 
 // fill reads more input after moving unread data to the front, growing
-// the buffer when one record fills it.
+// the buffer when one record fills it. Callers call it only when the
+// unread data holds no complete record, so unread data longer than the
+// limit is a record that is too long.
 func (c *chunkBuf) fill() error {
 	if c.eof {
 		return io.EOF
+	}
+	if c.end-c.pos > c.max {
+		return rowTooLong(c.max)
 	}
 	if c.pos > 0 {
 		copy(c.buf, c.buf[c.pos:c.end])
@@ -51,7 +77,7 @@ func (c *chunkBuf) fill() error {
 		c.pos = 0
 	}
 	if c.end == len(c.buf) {
-		nb := make([]byte, 2*len(c.buf))
+		nb := make([]byte, min(2*len(c.buf), c.max+1))
 		copy(nb, c.buf[:c.end])
 		c.buf = nb
 	}
@@ -82,7 +108,7 @@ type csvReader struct {
 }
 
 func openCSV(mem memory.Allocator, path string, schema *arrow.Schema, o Options, spec exec.ScanSpec, skip int64) (*csvReader, error) {
-	cb, err := newChunkBuf(path)
+	cb, err := newChunkBuf(path, o.MaxRowSize)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +154,7 @@ func (r *csvReader) next(ctx context.Context) (arrow.Record, error) {
 				break
 			}
 			if err := r.cb.fill(); err != nil {
-				return nil, err
+				return nil, r.fail(err)
 			}
 			if checked++; checked&15 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -190,6 +216,8 @@ func (r *csvReader) keepDictionaries(dict []bool) error {
 
 func (r *csvReader) consumed() int64 { return r.records }
 
+func (r *csvReader) position() string { return fmt.Sprintf("%s:%d", r.path, r.cb.line) }
+
 func (r *csvReader) stats() Stats {
 	return Stats{Skipped: r.dec.Skipped(), Nulled: r.dec.Nulled()}
 }
@@ -210,7 +238,7 @@ type jsonReader struct {
 }
 
 func openJSON(mem memory.Allocator, path string, schema *arrow.Schema, o Options, spec exec.ScanSpec, skip int64) (*jsonReader, error) {
-	cb, err := newChunkBuf(path)
+	cb, err := newChunkBuf(path, o.MaxRowSize)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +276,7 @@ func (r *jsonReader) next(ctx context.Context) (arrow.Record, error) {
 			line, n = data, len(data)
 		default:
 			if err := r.cb.fill(); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s:%d: %w", r.path, r.cb.line, err)
 			}
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -274,6 +302,8 @@ func (r *jsonReader) next(ctx context.Context) (arrow.Record, error) {
 
 func (r *jsonReader) consumed() int64 { return r.records }
 
+func (r *jsonReader) position() string { return fmt.Sprintf("%s:%d", r.path, r.cb.line) }
+
 func (r *jsonReader) stats() Stats {
 	return Stats{Skipped: r.dec.Skipped(), Nulled: r.dec.Nulled()}
 }
@@ -281,4 +311,95 @@ func (r *jsonReader) stats() Stats {
 func (r *jsonReader) close() error {
 	r.dec.Release()
 	return r.cb.close()
+}
+
+// inferSampleBytes is about how much of a CSV or JSON file inference
+// reads: up to format.InferSampleRows records, but no more than this many
+// bytes past the records it needs at least (the header and one row), which
+// it reads whole however long they are, up to max.row.size.
+const inferSampleBytes = 1 << 20
+
+// sampleLines reads the first lines of a JSON-lines file for inference,
+// blank ones included so that positions in errors are file lines.
+func sampleLines(path string, maxRow int) ([][]byte, error) {
+	cb, err := newChunkBuf(path, maxRow)
+	if err != nil {
+		return nil, err
+	}
+	defer cb.close()
+	var lines [][]byte
+	read, nonBlank := 0, 0
+	for nonBlank < format.InferSampleRows && (read < inferSampleBytes || nonBlank == 0) {
+		data := cb.data()
+		nl := bytes.IndexByte(data, '\n')
+		var line []byte
+		switch {
+		case nl >= 0:
+			line = data[:nl]
+			cb.pos += nl + 1
+		case cb.eof:
+			if len(data) == 0 {
+				return lines, nil
+			}
+			line = data
+			cb.pos += len(data)
+		default:
+			if err := cb.fill(); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, cb.line, err)
+			}
+			continue
+		}
+		cb.line++
+		read += len(line) + 1
+		if len(bytes.TrimSpace(line)) > 0 {
+			nonBlank++
+		}
+		lines = append(lines, append([]byte(nil), line...))
+	}
+	return lines, nil
+}
+
+// sampleCSV reads the first records of a CSV file for inference (the
+// header first when there is one); blank lines are passed over as the
+// reader does.
+func sampleCSV(path string, o Options) ([][]string, error) {
+	cb, err := newChunkBuf(path, o.MaxRowSize)
+	if err != nil {
+		return nil, err
+	}
+	defer cb.close()
+	sp := format.NewCSVSplitter(byte(o.CSV.Delimiter))
+	want, least := format.InferSampleRows, 1
+	if o.CSV.Header {
+		want, least = want+1, 2
+	}
+	var records [][]string
+	read := 0
+	for len(records) < want && (read < inferSampleBytes || len(records) < least) {
+		fields, quoted, n, lines, ok, err := sp.Split(cb.data(), cb.eof)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, cb.line, err)
+		}
+		if !ok {
+			if cb.eof {
+				break
+			}
+			if err := cb.fill(); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, cb.line, err)
+			}
+			continue
+		}
+		cb.pos += n
+		cb.line += int64(lines)
+		read += n
+		if len(fields) == 1 && len(fields[0]) == 0 && !quoted[0] {
+			continue
+		}
+		rec := make([]string, len(fields))
+		for i, f := range fields {
+			rec[i] = string(f)
+		}
+		records = append(records, rec)
+	}
+	return records, nil
 }

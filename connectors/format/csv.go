@@ -17,7 +17,7 @@ type CSVOptions struct {
 	// unquoted field NULL. A quoted field is never NULL.
 	Null string
 	// Header says the first record holds the column names. Decoders
-	// ignore it (readers skip the header record themselves); InferCSV
+	// ignore it (readers skip the header record themselves); InferCSVRecords
 	// and the file connector use it.
 	Header bool
 }
@@ -279,12 +279,17 @@ func (d *CSVDecoder) remap() {
 
 // AppendLine splits one whole record (which may hold quoted newlines;
 // a trailing newline is allowed) and appends it.
-func (d *CSVDecoder) AppendLine(line []byte) error {
+func (d *CSVDecoder) AppendLine(line []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = d.recoverRow(p)
+		}
+	}()
 	fields, quoted, _, _, _, err := d.split.Split(line, true)
 	if err != nil {
 		return d.rowErr(err.Error())
 	}
-	return d.AppendFields(fields, quoted)
+	return d.appendFields(fields, quoted)
 }
 
 // rowErr applies the policy to a malformed row (nothing appended yet).
@@ -300,7 +305,16 @@ func (d *CSVDecoder) rowErr(msg string) error {
 // marks fields that were quoted, which are never NULL. A wrong field
 // count is a *RowError (padded with NULLs under OnErrorNull); a bad value
 // is a *FieldError.
-func (d *CSVDecoder) AppendFields(fields [][]byte, quoted []bool) error {
+func (d *CSVDecoder) AppendFields(fields [][]byte, quoted []bool) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = d.recoverRow(p)
+		}
+	}()
+	return d.appendFields(fields, quoted)
+}
+
+func (d *CSVDecoder) appendFields(fields [][]byte, quoted []bool) error {
 	if len(fields) != d.nfields {
 		if d.policy != OnErrorNull {
 			return d.rowErr(fmt.Sprintf("expected %d fields, got %d", d.nfields, len(fields)))

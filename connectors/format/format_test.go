@@ -361,7 +361,18 @@ func TestEncoders(t *testing.T) {
 
 func TestInfer(t *testing.T) {
 	csv := "id,price,ts,day,flag,name,empty\n1,1.5,2026-01-01 00:00:00,2026-01-01,true,x,\n2,2,2026-01-01T00:00:01Z,2026-01-02,0,y,\n,,,,,,\n"
-	s, err := InferCSV(strings.NewReader(csv), CSVOptions{Header: true})
+	var records [][]string
+	if err := NewCSVSplitter(',').SplitAll([]byte(csv), func(fields [][]byte, _ []bool) error {
+		rec := make([]string, len(fields))
+		for i, f := range fields {
+			rec[i] = string(f)
+		}
+		records = append(records, rec)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := InferCSVRecords(records, CSVOptions{Header: true})
 	if err != nil {
 		t.Fatal(err)
 	}

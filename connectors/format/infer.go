@@ -1,10 +1,8 @@
 package format
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -78,40 +76,6 @@ func pick(cand int, seen bool) arrow.DataType {
 	return arrow.BinaryTypes.String
 }
 
-// InferCSV reads up to InferSampleRows records from r and infers a
-// schema: names from the header (or c1, c2, … without one), types by
-// trying BIGINT → DOUBLE → TIMESTAMP → DATE → BOOLEAN → VARCHAR. Fields
-// equal to the NULL marker are ignored. All columns are nullable.
-func InferCSV(r io.Reader, opts CSVOptions) (*arrow.Schema, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	data, err := br.Peek(1 << 20)
-	atEOF := false
-	if err != nil {
-		if !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-			return nil, fmt.Errorf("infer csv: %w", err)
-		}
-		atEOF = errors.Is(err, io.EOF)
-	}
-	sp := NewCSVSplitter(opts.delim())
-	var records [][]string
-	for len(records) < InferSampleRows+1 && len(data) > 0 {
-		fields, _, n, _, ok, err := sp.Split(data, atEOF)
-		if err != nil {
-			return nil, fmt.Errorf("infer csv: %w", err)
-		}
-		if !ok {
-			break // the sample ends mid-record
-		}
-		rec := make([]string, len(fields))
-		for i, f := range fields {
-			rec[i] = string(f)
-		}
-		records = append(records, rec)
-		data = data[n:]
-	}
-	return InferCSVRecords(records, opts)
-}
-
 // InferCSVRecords infers a schema from split records; the first is the
 // header when opts.Header is set.
 func InferCSVRecords(records [][]string, opts CSVOptions) (*arrow.Schema, error) {
@@ -157,7 +121,8 @@ func InferCSVRecords(records [][]string, opts CSVOptions) (*arrow.Schema, error)
 	return arrow.NewSchema(fields, nil), nil
 }
 
-// InferJSON infers a schema from JSON-object lines: keys in first-seen
+// InferJSON infers a schema from JSON-object lines (errors name a line by
+// its 1-based position in lines): keys in first-seen
 // order; numbers are BIGINT or DOUBLE, booleans BOOLEAN, strings
 // TIMESTAMP/DATE when every value parses so else VARCHAR, nested values
 // VARCHAR; a key whose values disagree is VARCHAR (or DOUBLE for a mix
@@ -172,14 +137,15 @@ func InferJSON(lines [][]byte) (*arrow.Schema, error) {
 	var cols []*col
 	byName := map[string]*col{}
 	var scratch []byte
-	n := 0
-	for _, line := range lines {
+	seen := 0
+	for li, line := range lines {
+		n := li + 1 // errors name the line by its position in lines
 		s := jsonScanner{b: line}
 		s.ws()
 		if s.i >= len(line) {
 			continue
 		}
-		if n++; n > InferSampleRows {
+		if seen++; seen > InferSampleRows {
 			break
 		}
 		if s.b[s.i] != '{' {

@@ -54,6 +54,11 @@ func (d *JSONDecoder) reindex() {
 	}
 }
 
+// MaxJSONDepth is how deeply objects and arrays may nest inside a JSON
+// value (Jackson's default limit); deeper nesting is a *RowError, so no
+// consumer of a nested value kept as text meets unbounded nesting.
+const MaxJSONDepth = 1000
+
 type jsonScanner struct {
 	b []byte
 	i int
@@ -179,16 +184,25 @@ func (s *jsonScanner) skip(scratch *[]byte) ([]byte, error) {
 			return nil, err
 		}
 	case '{', '[':
-		depth := 0
+		// Brackets must match; the open ones are a stack of bytes, not
+		// recursion, so nesting costs no goroutine stack.
+		var open [64]byte
+		stack := open[:0]
 		for s.i < len(s.b) {
-			switch s.b[s.i] {
+			switch c := s.b[s.i]; c {
 			case '{', '[':
-				depth++
+				if len(stack) >= MaxJSONDepth {
+					return nil, s.errf("nested deeper than %d levels", MaxJSONDepth)
+				}
+				stack = append(stack, c)
 				s.i++
 			case '}', ']':
-				depth--
+				if top := stack[len(stack)-1]; c != top+2 { // '['+2 = ']', '{'+2 = '}'
+					return nil, s.errf("%c closed by %c", top, c)
+				}
+				stack = stack[:len(stack)-1]
 				s.i++
-				if depth == 0 {
+				if len(stack) == 0 {
 					return s.b[start:s.i], nil
 				}
 			case '"':
@@ -219,7 +233,16 @@ func (s *jsonScanner) skip(scratch *[]byte) ([]byte, error) {
 // Append decodes one JSON object and appends it as a row. Invalid JSON
 // is a *RowError; a value of the wrong type a *FieldError (subject to
 // the error policy).
-func (d *JSONDecoder) Append(line []byte) error {
+func (d *JSONDecoder) Append(line []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = d.recoverRow(p)
+		}
+	}()
+	return d.append(line)
+}
+
+func (d *JSONDecoder) append(line []byte) error {
 	s := jsonScanner{b: line}
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
@@ -310,23 +333,7 @@ func (d *JSONDecoder) Append(line []byte) error {
 
 // abortRow completes a half-appended row with NULLs, marks it dropped
 // and reports the malformed row by the policy.
-func (d *JSONDecoder) abortRow(err error) error {
-	for _, c := range d.cols {
-		if c.seen != d.gen {
-			c.b.AppendNull()
-		}
-	}
-	d.bad = true
-	policy := d.policy
-	d.policy = OnErrorSkip // count it as skipped in endRow
-	d.endRow()
-	d.policy = policy
-	if policy == OnErrorFail {
-		d.skipped--
-		return err
-	}
-	return nil
-}
+func (d *JSONDecoder) abortRow(err error) error { return d.rows.abortRow(err) }
 
 // badRow reports a malformed row before anything was appended.
 func (d *JSONDecoder) badRow(err error) error {

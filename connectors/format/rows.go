@@ -260,6 +260,41 @@ func (r *rows) endRow() {
 	r.n++
 }
 
+// abortRow completes a half-appended row with NULLs, marks it dropped
+// and reports the malformed row by the policy: err under OnErrorFail,
+// else nil with the row counted as skipped.
+func (r *rows) abortRow(err error) error {
+	for _, c := range r.cols {
+		switch c.b.Len() - r.n {
+		case 0:
+			c.b.AppendNull()
+		case 1:
+		default:
+			// The builders are out of step: not a state to go on from.
+			panic(fmt.Sprintf("decoder: column %q has %d values for %d rows", c.name, c.b.Len(), r.n+1))
+		}
+	}
+	r.bad = true
+	policy := r.policy
+	r.policy = OnErrorSkip // count it as skipped in endRow
+	r.endRow()
+	r.policy = policy
+	if policy == OnErrorFail {
+		r.skipped--
+		return err
+	}
+	return nil
+}
+
+// recoverRow is the decoders' last line of defence, called with the value
+// of a panic inside an Append: the row is completed and dropped like a
+// malformed one, so the decoder stays usable and the caller gets a
+// *RowError instead of a crash. A panic is a decoder bug that some input
+// triggers; the fuzzers look for them.
+func (r *rows) recoverRow(p any) error {
+	return r.abortRow(&RowError{Msg: fmt.Sprintf("cannot decode the row: %v", p)})
+}
+
 // Len is the number of rows the next record will hold.
 func (r *rows) Len() int { return r.n - len(r.drop) }
 
