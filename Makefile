@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/sluice
 
-.PHONY: build run test bench lint demo-batch demo-microbatch demo-changes demo-kafka
+.PHONY: build run test bench lint crashtest soak demo-batch demo-microbatch demo-changes demo-kafka
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/sluice
@@ -17,6 +17,19 @@ test:
 
 bench: build
 	$(GO) run ./cmd/sluicebench
+
+# crashtest: kill -9 / SIGTERM / SIGINT every pipeline at random and at
+# chosen moments (>= 20 kills each), restart it on its checkpoint directory,
+# and compare the final output with a clean run's. CRASHTEST_FLAGS adds
+# flags, e.g. CRASHTEST_FLAGS='-seed 123 -run gen- -v' to replay a failure.
+crashtest: build
+	$(GO) run ./cmd/crashtest -sluice $(BIN) $(CRASHTEST_FLAGS)
+
+# soak: a TUMBLE and a HOP aggregate over the generator at 200k rows/s each
+# for 10 minutes, sampling throughput, p99 emit latency and RSS every 10 s;
+# fails when RSS grows past its bound. SOAK_FLAGS='-duration 2m' shortens it.
+soak: build
+	$(GO) run ./cmd/soak -sluice $(BIN) $(SOAK_FLAGS)
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)

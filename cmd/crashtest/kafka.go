@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// broker is a Kafka cluster (franz-go's kfake) hosted by the harness
+// process itself, so it outlives every sluice process the harness kills.
+type broker struct {
+	c     *kfake.Cluster
+	addr  string
+	admin *kadm.Client
+	cl    *kgo.Client
+}
+
+func startBroker() (*broker, error) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		return nil, fmt.Errorf("starting kfake: %w", err)
+	}
+	addrs := c.ListenAddrs()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &broker{c: c, addr: strings.Join(addrs, ","), admin: kadm.NewClient(cl), cl: cl}, nil
+}
+
+func (b *broker) close() {
+	b.cl.Close()
+	b.c.Close()
+}
+
+func (b *broker) createTopic(ctx context.Context, name string, partitions int32) error {
+	resp, err := b.admin.CreateTopic(ctx, partitions, 1, nil, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("creating topic %s: %w", name, err)
+	}
+	return nil
+}
+
+// inputPartitions is the partition count of every input topic: more than
+// one, so per-partition watermarks and offsets are exercised.
+const inputPartitions = 3
+
+// inputBase is the event time of input record 0.
+var inputBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// inputRecord is record i of an input topic: a pure function of i, so the
+// clean and the crashed run read the same data whenever it arrives. Record
+// i goes to partition i%3 and has event time inputBase + i*spacing: each
+// partition is in event-time order, so no row is late whatever the
+// interleaving of partitions (results cannot depend on timing).
+func inputRecord(i int, spacing time.Duration) *kgo.Record {
+	h := mix(uint64(i))
+	ts := inputBase.Add(time.Duration(i) * spacing)
+	v, _ := json.Marshal(map[string]any{
+		"id":       i,
+		"category": fmt.Sprintf("c%d", h%5),
+		"value":    int64(mix(h) % 1000),
+		"ts":       ts.Format("2006-01-02 15:04:05.000"),
+	})
+	return &kgo.Record{Partition: int32(i % inputPartitions), Value: v}
+}
+
+// flushRecords go to every partition after the input: their event time
+// is an hour past the last record, so every window of the input closes
+// (the watermark is the minimum over partitions) while theirs stay open.
+func flushRecords(n int, spacing time.Duration) []*kgo.Record {
+	ts := inputBase.Add(time.Duration(n)*spacing + time.Hour)
+	var out []*kgo.Record
+	for p := int32(0); p < inputPartitions; p++ {
+		v, _ := json.Marshal(map[string]any{"id": -1 - int(p), "category": "zz-flush", "value": 0,
+			"ts": ts.Format("2006-01-02 15:04:05.000")})
+		out = append(out, &kgo.Record{Partition: p, Value: v})
+	}
+	return out
+}
+
+// mix is splitmix64: a well-mixed pure function of its input.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// produce writes n input records to topic at rate records per second
+// (starting now) and then the flush records. It returns when all are
+// acknowledged, or ctx ends.
+func (b *broker) produce(ctx context.Context, topic string, n int, rate float64) error {
+	spacing := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	i := 0
+	for i < n {
+		due := min(n, int(time.Since(start).Seconds()*rate)+1)
+		var batch []*kgo.Record
+		for ; i < due; i++ {
+			r := inputRecord(i, spacing)
+			r.Topic = topic
+			batch = append(batch, r)
+		}
+		if len(batch) > 0 {
+			if err := b.cl.ProduceSync(ctx, batch...).FirstErr(); err != nil {
+				return fmt.Errorf("producing to %s: %w", topic, err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	fl := flushRecords(n, spacing)
+	for _, r := range fl {
+		r.Topic = topic
+	}
+	if err := b.cl.ProduceSync(ctx, fl...).FirstErr(); err != nil {
+		return fmt.Errorf("producing to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// caughtUp reports whether group has committed, for every partition of
+// topic, the topic's end offset: the query says it has processed all
+// input. The description says how far it is, for a timeout message.
+func (b *broker) caughtUp(ctx context.Context, group, topic string) (bool, string, error) {
+	ends, err := b.admin.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	committed, err := b.admin.FetchOffsets(ctx, group)
+	if err != nil {
+		// A group that never committed is not an error: not caught up.
+		return false, fmt.Sprintf("group %s: %v", group, err), nil
+	}
+	ok := true
+	var parts []string
+	ends.Each(func(e kadm.ListedOffset) {
+		c, found := committed.Lookup(topic, e.Partition)
+		at := int64(-1)
+		if found && c.Err == nil {
+			at = c.At
+		}
+		if at < e.Offset {
+			ok = false
+		}
+		parts = append(parts, fmt.Sprintf("p%d %d/%d", e.Partition, at, e.Offset))
+	})
+	sort.Strings(parts)
+	return ok, "group " + group + " committed " + strings.Join(parts, ", "), nil
+}
+
+// readTopic reads every committed record of topic (read_committed, as an
+// exactly-once consumer does) in log order per partition. The topic must
+// be quiet (no query writing): it reads until no record arrives for quiet.
+func (b *broker) readTopic(ctx context.Context, topic string, quiet time.Duration) ([]record, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(b.addr, ",")...),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var out []record
+	for {
+		pctx, cancel := context.WithTimeout(ctx, quiet)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := 0
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) {
+			if err != context.DeadlineExceeded && err != context.Canceled {
+				ferr = fmt.Errorf("reading %s/%d: %w", t, p, err)
+			}
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			out = append(out, record{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: r.Value})
+		})
+		if n == 0 {
+			break
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Partition != out[j].Partition {
+			return out[i].Partition < out[j].Partition
+		}
+		return out[i].Offset < out[j].Offset
+	})
+	return out, nil
+}
+
+// sentRecords is the total end offset of topic: records written,
+// committed or not (the crash harness kills a query right after it grows,
+// between producing and committing a transaction).
+func (b *broker) sentRecords(ctx context.Context, topic string) (int64, error) {
+	ends, err := b.admin.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(e kadm.ListedOffset) { n += e.Offset })
+	return n, nil
+}
