@@ -129,7 +129,11 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 	res.cleanDur = dur
 	want, notes, err := clean.read(ctx)
 	if err != nil {
-		res.err = fmt.Errorf("clean run output: %w", err)
+		if errors.Is(err, errProduct) {
+			res.failures = append(res.failures, fmt.Sprintf("clean run (no interruption): %v\n%s", err, clean.history()))
+		} else {
+			res.err = fmt.Errorf("clean run output: %w", err)
+		}
 		return res
 	}
 	if len(notes) > 0 {
@@ -159,7 +163,11 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 		plan = left
 		got, notes, err := e.read(ctx)
 		if err != nil {
-			res.err = fmt.Errorf("%s output: %w", e.name, err)
+			if errors.Is(err, errProduct) {
+				res.failures = append(res.failures, fmt.Sprintf("%s: %v\n%s", e.name, err, e.history()))
+			} else {
+				res.err = fmt.Errorf("%s output: %w", e.name, err)
+			}
 			return res
 		}
 		d := compare(want, got)
@@ -403,7 +411,15 @@ func (e *episode) interrupt(ctx context.Context, a action, cleanDur time.Duratio
 	case killRandom, stopRandom:
 		fire = at(a.frac)
 	case stopQuick:
-		fire = time.After(a.delay)
+		// The delay counts from the moment the CLI handles signals (a
+		// loaded machine can take a second to get there).
+		ch := make(chan time.Time, 1)
+		fire = ch
+		go func() {
+			pr.handlersReady(e.h.cfg.timeout)
+			time.Sleep(a.delay)
+			ch <- time.Now()
+		}()
 	case killCheckpoint, killPending, killVisible:
 		seen := 0
 		fire = e.waitEvent(w, a, &seen, &what, eventWait, pr)
@@ -456,7 +472,9 @@ wait:
 			break wait
 		}
 	}
-	if pr.exited() {
+	// exitedFirst: the run ended before the action could land.
+	exitedFirst := func() (bool, error) {
+		<-pr.done
 		if pr.success() {
 			e.note("finished by itself before %s", a)
 			return true, nil
@@ -464,14 +482,16 @@ wait:
 		e.note("ended with %s before %s: %s", pr.exitStatus(), a, pr.stderrTail())
 		return false, productf("run %d ended with %s before it was interrupted:\n%s", e.runs, pr.exitStatus(), pr.stderrTail())
 	}
+	if pr.exited() {
+		return exitedFirst()
+	}
 	if strings.HasPrefix(what, "timeout:") {
 		timedOut = true
 	}
-	since := time.Since(pr.started).Round(time.Millisecond)
 	if a.kind.isKill() {
+		since := time.Since(pr.started).Round(time.Millisecond)
 		if !pr.signal(syscall.SIGKILL) {
-			e.note("finished by itself before %s", a)
-			return true, nil
+			return exitedFirst()
 		}
 		<-pr.done
 		res.landed[a.kind]++
@@ -483,10 +503,16 @@ wait:
 		}
 		return false, nil
 	}
-	if !pr.signal(a.sig) {
-		e.note("finished by itself before %s", a)
-		return true, nil
+	if !pr.handlersReady(e.h.cfg.timeout) {
+		if pr.exited() {
+			return exitedFirst()
+		}
+		return false, fmt.Errorf("run %d: cannot tell when sluice handles signals (no SIGINT in /proc/%d/status SigCgt within %s)", e.runs, pr.cmd.Process.Pid, e.h.cfg.timeout)
 	}
+	if !pr.signal(a.sig) {
+		return exitedFirst()
+	}
+	since := time.Since(pr.started).Round(time.Millisecond)
 	if !pr.wait(60 * time.Second) {
 		e.note("%s at %s: did not stop within 60s", a.sig, since)
 		return false, productf("run %d did not stop within 60s of %s", e.runs, a.sig)
@@ -495,10 +521,6 @@ wait:
 	switch {
 	case pr.success():
 		e.note("%s at %s: clean stop", a.sig, since)
-	case pr.killedBy(a.sig):
-		// The signal came before the CLI installed its handler: as good
-		// as a kill.
-		e.note("%s at %s: died of the signal before handling it", a.sig, since)
 	default:
 		e.note("%s at %s: ended with %s: %s", a.sig, since, pr.exitStatus(), pr.stderrTail())
 		return false, productf("run %d: a clean stop (%s) ended with %s:\n%s", e.runs, a.sig, pr.exitStatus(), pr.stderrTail())
@@ -568,7 +590,7 @@ func (e *episode) read(ctx context.Context) (rows, []string, error) {
 		r, _, err := readCSVDir(e.outDir())
 		return r, nil, err
 	}
-	recs, err := e.h.kafka.readTopic(ctx, e.out, 2*time.Second)
+	recs, err := e.h.kafka.readTopic(ctx, e.out, 30*time.Second)
 	if err != nil {
 		return nil, nil, err
 	}

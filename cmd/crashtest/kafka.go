@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -167,10 +168,31 @@ func (b *broker) caughtUp(ctx context.Context, group, topic string) (bool, strin
 	return ok, "group " + group + " committed " + strings.Join(parts, ", "), nil
 }
 
+// endMarker is the value of the records readTopic appends to every
+// partition of an output topic once the query has stopped: reading up to
+// them reads everything committed before, with no guess at a quiet time.
+const endMarker = "crashtest: end of output"
+
 // readTopic reads every committed record of topic (read_committed, as an
-// exactly-once consumer does) in log order per partition. The topic must
-// be quiet (no query writing): it reads until no record arrives for quiet.
-func (b *broker) readTopic(ctx context.Context, topic string, quiet time.Duration) ([]record, error) {
+// exactly-once consumer does) in log order per partition, once no query
+// writes to it. It first appends a marker record to each partition and
+// reads up to the markers; a marker that stays invisible for limit means
+// a transaction was left open in front of it (an error of the product).
+func (b *broker) readTopic(ctx context.Context, topic string, limit time.Duration) ([]record, error) {
+	ends, err := b.admin.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	var markers []*kgo.Record
+	ends.Each(func(e kadm.ListedOffset) {
+		markers = append(markers, &kgo.Record{Topic: topic, Partition: e.Partition, Value: []byte(endMarker)})
+	})
+	if err := b.cl.ProduceSync(ctx, markers...).FirstErr(); err != nil {
+		return nil, fmt.Errorf("writing end markers to %s: %w", topic, err)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(b.addr, ",")...),
 		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(200*time.Millisecond))
@@ -178,18 +200,28 @@ func (b *broker) readTopic(ctx context.Context, topic string, quiet time.Duratio
 		return nil, err
 	}
 	defer cl.Close()
+	rctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	var out []record
-	for {
-		pctx, cancel := context.WithTimeout(ctx, quiet)
-		fs := cl.PollFetches(pctx)
-		cancel()
+	seen := map[int32]bool{}
+	for len(seen) < len(markers) {
+		fs := cl.PollFetches(rctx)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		n := 0
+		if rctx.Err() != nil {
+			var missing []string
+			for _, m := range markers {
+				if !seen[m.Partition] {
+					missing = append(missing, fmt.Sprint(m.Partition))
+				}
+			}
+			return nil, productf("reading %s: records of partition(s) %s stay invisible to a read_committed consumer %s after the query stopped (a transaction left open?)",
+				topic, strings.Join(missing, ","), limit)
+		}
 		var ferr error
 		fs.EachError(func(t string, p int32, err error) {
-			if err != context.DeadlineExceeded && err != context.Canceled {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				ferr = fmt.Errorf("reading %s/%d: %w", t, p, err)
 			}
 		})
@@ -197,12 +229,12 @@ func (b *broker) readTopic(ctx context.Context, topic string, quiet time.Duratio
 			return nil, ferr
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			n++
+			if string(r.Value) == endMarker && r.Key == nil {
+				seen[r.Partition] = true
+				return
+			}
 			out = append(out, record{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: r.Value})
 		})
-		if n == 0 {
-			break
-		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Partition != out[j].Partition {

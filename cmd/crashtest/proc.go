@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,7 +29,11 @@ func startSluice(bin, dir, script string, vars map[string]string, run int) (*pro
 		args = append(args, "--var", k+"="+v)
 	}
 	args = append(args, "-f", script)
-	cmd := exec.Command(bin, args...)
+	// The shell execs sluice with SIGINT ignored: Go keeps an inherited
+	// SIG_IGN for SIGINT until signal.Notify asks for it, so a SIGINT
+	// before the CLI installed its handler is ignored rather than fatal,
+	// and handlersReady can see the moment the handler is installed.
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `trap '' INT; exec "$0" "$@"`, bin}, args...)...)
 	cmd.Dir = dir
 	out, err := os.Create(filepath.Join(dir, fmt.Sprintf("run-%02d.stdout", run)))
 	if err != nil {
@@ -109,17 +114,6 @@ func (p *proc) exitStatus() string {
 // success reports a zero exit status.
 func (p *proc) success() bool { return p.err == nil }
 
-// killedBy reports whether the process died of sig.
-func (p *proc) killedBy(sig syscall.Signal) bool {
-	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
-			return ws.Signaled() && ws.Signal() == sig
-		}
-	}
-	return false
-}
-
 // stderrTail is the last lines of the process's stderr, for reports.
 func (p *proc) stderrTail() string {
 	b, err := os.ReadFile(p.stderr)
@@ -131,4 +125,44 @@ func (p *proc) stderrTail() string {
 		lines = lines[len(lines)-8:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// handlersReady waits until the CLI has installed its SIGINT/SIGTERM
+// handler (SIGINT moves from the ignored to the caught set in
+// /proc/PID/status; both are installed by one signal.NotifyContext), up
+// to limit. False when the process exited first or the moment never came.
+func (p *proc) handlersReady(limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	path := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			return false
+		}
+		if caught, err := sigCaught(path, syscall.SIGINT); err != nil {
+			return false
+		} else if caught {
+			return true
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return false
+}
+
+// sigCaught reads whether sig is in the SigCgt mask of a /proc status
+// file.
+func sigCaught(path string, sig syscall.Signal) (bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return false, err
+			}
+			return mask&(1<<(uint(sig)-1)) != 0, nil
+		}
+	}
+	return false, errors.New("no SigCgt in " + path)
 }

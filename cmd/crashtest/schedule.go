@@ -28,7 +28,7 @@ const (
 	// killSent: SIGKILL right after records reached the Kafka output topic
 	// (produced in a transaction the query has not committed yet).
 	killSent
-	// stopQuick: SIGTERM or SIGINT 30-300 ms after the start (after the
+	// stopQuick: SIGTERM or SIGINT 50-400 ms after the start (after the
 	// CLI installed its handler, before much input is read), as soon as a
 	// restart is under way (the duplicates after a quick stop
 	// following a restart); the run must exit cleanly.
@@ -95,7 +95,7 @@ func schedule(rng *rand.Rand, kills, stops int, sink sinkKind) []action {
 			sig = syscall.SIGINT
 		}
 		if i%2 == 0 {
-			out = append(out, action{kind: stopQuick, sig: sig, delay: time.Duration(30+rng.IntN(270)) * time.Millisecond})
+			out = append(out, action{kind: stopQuick, sig: sig, delay: time.Duration(50+rng.IntN(350)) * time.Millisecond})
 		} else {
 			out = append(out, action{kind: stopRandom, sig: sig, frac: 0.1 + 0.7*rng.Float64()})
 		}

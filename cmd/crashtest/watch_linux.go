@@ -92,8 +92,8 @@ func (w *watcher) loop() {
 			if isDir && ev.Mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
 				_ = w.add(p) // a directory that vanished at once is no loss
 			}
-			if ev.Mask&unix.IN_CREATE != 0 && !isDir {
-				continue // only finished files count
+			if ev.Mask&unix.IN_CREATE != 0 {
+				continue // only finished files (or directories moved into place) count
 			}
 			select {
 			case w.events <- fsEvent{Path: p, Rename: ev.Mask&unix.IN_MOVED_TO != 0}:
