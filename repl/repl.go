@@ -14,6 +14,7 @@ import (
 	"github.com/chzyer/readline"
 
 	"github.com/sluicesql/sluice"
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/connectors/stdout"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -128,7 +129,8 @@ func Run(ctx context.Context, db *sluice.DB, cfg Config) error {
 		}
 		text := buf.String()
 		buf.Reset()
-		rl.SaveHistory(strings.TrimSpace(text))
+		// History is a file on disk: passwords in WITH options stay out.
+		rl.SaveHistory(sql.RedactOptions(strings.TrimSpace(text), connectors.IsSecret, false))
 		s.execute(ctx, text, "")
 	}
 	return nil
@@ -182,10 +184,11 @@ func explain(text, name string, err error) string {
 		where = fmt.Sprintf("%s:%d:%d", name, se.Pos.Line, se.Pos.Col)
 	}
 	fmt.Fprintf(&b, "ERROR: %s: %s\n", where, se.Msg)
-	lines := strings.Split(text, "\n")
+	lines := strings.Split(sql.RedactOptions(text, connectors.IsSecret, true), "\n")
 	if se.Pos.Line > len(lines) {
 		return b.String()
 	}
+	// Secrets masked to their length, so the caret column still holds.
 	src := strings.ReplaceAll(lines[se.Pos.Line-1], "\t", " ")
 	num := fmt.Sprint(se.Pos.Line)
 	fmt.Fprintf(&b, "  %s | %s\n", num, src)

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,6 +83,44 @@ func TestExplainCaret(t *testing.T) {
 				t.Fatalf("got:\n%s\nwant:\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// A secret option's value never reaches the terminal or the history
+// file: the excerpt masks it to its length (the caret stays under the
+// column) and history keeps '***'.
+func TestSecretsStayOutOfExcerptAndHistory(t *testing.T) {
+	const pw = "hunter2-s3cr3t"
+	text := "CREATE SOURCE o WITH ('properties.sasl.password' = '" + pw + "', connector = 'nope');"
+	col := strings.Index(text, "connector") + 1
+	got := explain(text, "", &sql.Error{Kind: sql.PlanError, Pos: sql.Pos{Line: 1, Col: col}, Msg: "bad"})
+	masked := strings.Replace(text, pw, strings.Repeat("*", len(pw)), 1)
+	want := "ERROR: line 1:" + fmt.Sprint(col) + ": bad\n  1 | " + masked + "\n    | " + strings.Repeat(" ", col-1) + "^\n"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	db, err := sluice.Open(sluice.Config{Allocator: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hist := filepath.Join(t.TempDir(), "history")
+	var out bytes.Buffer
+	if err := Run(context.Background(), db, Config{HistoryFile: hist, Stdin: io.NopCloser(strings.NewReader(text + "\n")), Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), pw) || !strings.Contains(string(b), `'properties.sasl.password' = '***'`) {
+		t.Errorf("history file: %q", b)
+	}
+	if strings.Contains(out.String(), pw) {
+		t.Errorf("the shell printed the password:\n%s", out.String())
 	}
 }
 

@@ -28,7 +28,7 @@ func (s *Sink) CommittedOffsets(ctx context.Context, group string) (exec.Offsets
 	if group == "" {
 		return nil, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.cfg.brokers...), kgo.DialTimeout(s.cfg.connectTimeout), kgo.DisableClientMetrics())
+	cl, err := kgo.NewClient(s.cfg.clientOpts(kgo.DisableClientMetrics())...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink: %w", err)
 	}

@@ -24,7 +24,7 @@ const (
 func inferJSONSchema(cfg *sourceConfig) (*arrow.Schema, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.connectTimeout+inferWait)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...), kgo.DialTimeout(cfg.connectTimeout))
+	cl, err := kgo.NewClient(cfg.clientOpts()...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/connectors/sandbox"
 )
 
 // ErrOption is wrapped by every error about a bad or missing WITH option,
@@ -47,30 +48,28 @@ const defaultConnectTimeout = 10 * time.Second
 
 // sourceConfig is the parsed WITH options of a Kafka source.
 type sourceConfig struct {
-	brokers        []string
-	topics         []string
-	pattern        *regexp.Regexp
-	format         string
-	startMode      string
-	startMillis    int64
-	group          string
-	instanceID     string // 'group.instance.id': static group membership
-	onError        string
-	deadLetter     string
-	connectTimeout time.Duration
-	readCommitted  bool
+	connConfig
+	topics        []string
+	pattern       *regexp.Regexp
+	format        string
+	startMode     string
+	startMillis   int64
+	group         string
+	instanceID    string // 'group.instance.id': static group membership
+	onError       string
+	deadLetter    string
+	readCommitted bool
 }
 
 // sinkConfig is the parsed WITH options of a Kafka sink.
 type sinkConfig struct {
-	brokers        []string
-	topic          string
-	format         string
-	key            []string
-	exactlyOnce    bool
-	txnID          string
-	group          string
-	connectTimeout time.Duration
+	connConfig
+	topic       string
+	format      string
+	key         []string
+	exactlyOnce bool
+	txnID       string
+	group       string
 }
 
 func optErr(format string, args ...any) error {
@@ -124,13 +123,10 @@ func splitList(s string) []string {
 	return out
 }
 
-func parseSourceConfig(opts connectors.Options) (*sourceConfig, error) {
+func parseSourceConfig(files *sandbox.Root, opts connectors.Options) (*sourceConfig, error) {
 	c := &sourceConfig{readCommitted: true}
 	var err error
-	if c.brokers, err = parseBrokers(opts); err != nil {
-		return nil, err
-	}
-	if c.connectTimeout, err = parseTimeout(opts); err != nil {
+	if c.connConfig, err = parseConnConfig(files, opts); err != nil {
 		return nil, err
 	}
 	n := 0
@@ -220,13 +216,10 @@ func parseSourceConfig(opts connectors.Options) (*sourceConfig, error) {
 	return c, nil
 }
 
-func parseSinkConfig(opts connectors.Options) (*sinkConfig, error) {
+func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig, error) {
 	c := &sinkConfig{}
 	var err error
-	if c.brokers, err = parseBrokers(opts); err != nil {
-		return nil, err
-	}
-	if c.connectTimeout, err = parseTimeout(opts); err != nil {
+	if c.connConfig, err = parseConnConfig(files, opts); err != nil {
 		return nil, err
 	}
 	c.topic = strings.TrimSpace(opts["topic"])

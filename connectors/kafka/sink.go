@@ -31,8 +31,15 @@ var _ exec.Sink = (*Sink)(nil)
 // transactional.id, and group.id (the consumer group whose offsets an
 // exactly-once commit includes; by default the group of a Kafka source
 // reading the committed topics in this process).
+//
+// NewSink reads TLS files from any path; the registered 'kafka' connector
+// confines them to the session's sandbox.
 func NewSink(opts connectors.Options) (*Sink, error) {
-	cfg, err := parseSinkConfig(opts)
+	return newSink(connectors.Env{}, opts)
+}
+
+func newSink(env connectors.Env, opts connectors.Options) (*Sink, error) {
+	cfg, err := parseSinkConfig(env.Files, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -119,17 +126,15 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 	}
 	w.valEnc = newRowEncoder(s.cfg.format, schema, valCols)
 
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(s.cfg.brokers...),
-		kgo.DialTimeout(s.cfg.connectTimeout),
+	opts := s.cfg.clientOpts(
 		kgo.DefaultProduceTopic(s.cfg.topic),
-		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.ProducerLinger(5*time.Millisecond),
 		// A query's output arrives in batches of thousands of rows; a
 		// deeper buffer lets Write hand over whole batches without
 		// waiting for the previous one to be acknowledged.
-		kgo.MaxBufferedRecords(1 << 16),
+		kgo.MaxBufferedRecords(1<<16),
 		kgo.DisableClientMetrics(),
-	}
+	)
 	if s.cfg.exactlyOnce {
 		opts = append(opts, kgo.TransactionalID(s.cfg.txnID), kgo.TransactionTimeout(time.Minute))
 	}
@@ -153,7 +158,10 @@ func (w *Writer) connect(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("kafka sink: cannot reach brokers %s within %s: %w", strings.Join(w.cfg.brokers, ","), w.cfg.connectTimeout, err)
+		if d := w.cfg.describeErr(err); d != err {
+			return fmt.Errorf("kafka sink: %w", d)
+		}
+		return fmt.Errorf("kafka sink: cannot reach brokers %s%s within %s: %w", strings.Join(w.cfg.brokers, ","), w.cfg.over(), w.cfg.connectTimeout, err)
 	}
 	td, ok := md.Topics[w.cfg.topic]
 	if !ok || td.Err != nil {

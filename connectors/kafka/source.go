@@ -18,11 +18,11 @@ import (
 )
 
 func init() {
-	connectors.RegisterSource("kafka", func(_ connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
-		return NewSource(opts, declared)
+	connectors.RegisterSource("kafka", func(env connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
+		return newSource(env, opts, declared)
 	})
-	connectors.RegisterSink("kafka", func(_ connectors.Env, opts connectors.Options) (exec.Sink, error) {
-		return NewSink(opts)
+	connectors.RegisterSink("kafka", func(env connectors.Env, opts connectors.Options) (exec.Sink, error) {
+		return newSink(env, opts)
 	})
 }
 
@@ -42,8 +42,15 @@ var _ exec.Source = (*Source)(nil)
 // sample of the topic's first records (contacting the brokers now); raw
 // defaults to a single VARCHAR column named value. Declared columns named _partition, _offset,
 // _timestamp or _key are filled from the record's metadata.
+//
+// NewSource reads TLS files from any path; the registered 'kafka'
+// connector confines them to the session's sandbox.
 func NewSource(opts connectors.Options, declared *arrow.Schema) (*Source, error) {
-	cfg, err := parseSourceConfig(opts)
+	return newSource(connectors.Env{}, opts, declared)
+}
+
+func newSource(env connectors.Env, opts connectors.Options, declared *arrow.Schema) (*Source, error) {
+	cfg, err := parseSourceConfig(env.Files, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -113,12 +120,10 @@ func (s *Source) OpenReader(ctx context.Context, mem memory.Allocator, spec exec
 }
 
 func (s *Source) clientOpts() []kgo.Opt {
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(s.cfg.brokers...),
-		kgo.DialTimeout(s.cfg.connectTimeout),
+	opts := s.cfg.clientOpts(
 		kgo.KeepControlRecords(), // to step offsets past transaction markers
 		kgo.DisableClientMetrics(),
-	}
+	)
 	if s.cfg.readCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
@@ -147,7 +152,10 @@ func (s *Source) ping(ctx context.Context, adm *kadm.Client) (map[string][]int32
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("kafka: cannot reach brokers %s within %s: %w", strings.Join(s.cfg.brokers, ","), s.cfg.connectTimeout, err)
+		if d := s.cfg.describeErr(err); d != err {
+			return nil, d
+		}
+		return nil, fmt.Errorf("kafka: cannot reach brokers %s%s within %s: %w", strings.Join(s.cfg.brokers, ","), s.cfg.over(), s.cfg.connectTimeout, err)
 	}
 	out := map[string][]int32{}
 	for name, td := range md.Topics {
