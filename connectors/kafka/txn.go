@@ -288,7 +288,7 @@ func (w *Writer) markerAtLeast(ctx context.Context, seq int64) (bool, error) {
 // endTxn commits the transaction of h as its producer (id and epoch),
 // from a plain client: the writer's own client would fence it first.
 func (w *Writer) endTxn(ctx context.Context, h txnHandle) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(w.cfg.brokers...), kgo.DialTimeout(w.cfg.connectTimeout), kgo.DisableClientMetrics())
+	cl, err := kgo.NewClient(w.cfg.clientOpts(kgo.DisableClientMetrics())...)
 	if err != nil {
 		return fmt.Errorf("kafka sink: %w", err)
 	}
