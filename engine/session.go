@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluicesql/sluice/connectors"
 	_ "github.com/sluicesql/sluice/connectors/all" // every connector
+	"github.com/sluicesql/sluice/connectors/sandbox"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/bufpool"
 	"github.com/sluicesql/sluice/planner"
@@ -44,6 +45,17 @@ type Config struct {
 	// Log receives operational messages (slow micro-batches, skipped
 	// rows); nil means os.Stderr.
 	Log io.Writer
+	// FileRoot, when set, confines every file the session touches to this
+	// directory: file sources (each file a glob or directory expands to),
+	// file sinks (so late-row sinks too), the checkpoint directory and
+	// Kafka's TLS files. Paths resolve as usual (relative ones against
+	// BaseDir or the working directory), then must lie inside FileRoot
+	// once symlinks and ".." are resolved; anything else fails with
+	// `path "/etc/passwd" is outside the sandbox "/srv/data"`. Set it
+	// whenever SQL comes from someone who may not read or write every
+	// file the process can: cmd/sluice --sandbox, and always in a server
+	// (a future `sluice serve` turns it on by default).
+	FileRoot string
 }
 
 // Session is a sluice session: a catalog of sources and sinks and the queries
@@ -56,6 +68,9 @@ type Session struct {
 	mu sync.Mutex
 	// cat holds every source and sink: definition and opened object.
 	cat *Catalog
+	// conn is what every connector gets besides its options (the file
+	// sandbox); fixed at Open.
+	conn connectors.Env
 }
 
 // Open creates a session.
@@ -67,11 +82,24 @@ func Open(cfg Config) (*Session, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = exec.DefaultBatchSize
 	}
-	return &Session{
+	db := &Session{
 		cfg: cfg,
 		mem: mem,
 		cat: NewCatalog(),
-	}, nil
+	}
+	if cfg.FileRoot != "" {
+		root, err := sandbox.New(cfg.FileRoot)
+		if err != nil {
+			return nil, err
+		}
+		db.conn.Files = root
+		if cfg.CheckpointDir != "" {
+			if err := root.Check("checkpoint directory", cfg.CheckpointDir); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return db, nil
 }
 
 // Close drops every source and sink. Queries still running keep their
@@ -184,7 +212,7 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 		}
 	}
 	opts := db.options(s.Options)
-	src, err := connectors.NewSource(connectors.Env{}, opts, declared)
+	src, err := connectors.NewSource(db.conn, opts, declared)
 	if err != nil {
 		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("source %s: %v", s.Name, err), Err: err}
 	}
@@ -218,7 +246,7 @@ func (db *Session) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, er
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "sink %q already exists", s.Name)
 	}
 	opts := db.options(s.Options)
-	sink, err := connectors.NewSink(connectors.Env{}, opts)
+	sink, err := connectors.NewSink(db.conn, opts)
 	if err != nil {
 		db.mu.Unlock()
 		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("sink %s: %v", s.Name, err), Err: err}

@@ -136,7 +136,15 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		if qp.Emit.Kind == sql.EmitEvery {
 			every = 0 // micro-batch: every trigger
 		}
-		ck = stream.NewCheckpointer(filepath.Join(dir, checkpointName(sinkName, q)), 0, every)
+		ckDir := filepath.Join(dir, checkpointName(sinkName, q))
+		// Open checked dir; the query's own directory in it may be a link.
+		if err := db.conn.Files.Check("checkpoint directory", ckDir); err != nil {
+			if s.Op != nil {
+				s.Op.Close()
+			}
+			return fail(execError(err))
+		}
+		ck = stream.NewCheckpointer(ckDir, 0, every)
 		// A transactional sink knows which checkpoint its output matches.
 		var committed exec.Offsets
 		db.mu.Lock()
