@@ -150,6 +150,8 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 	plan := schedule(pipelineRNG(h.cfg.seed, p.name), h.cfg.kills, h.cfg.stops, p.sink)
 	for ep := 1; len(plan) > 0 && ep <= h.cfg.kills+h.cfg.stops+2; ep++ {
 		e := h.newEpisode(p, dir, fmt.Sprintf("ep%02d", ep), input)
+		// A random interruption lands at 45% of the clean run on average.
+		e.span = time.Duration(float64(len(plan)) * 0.45 * float64(dur))
 		res.episodes++
 		left, err := e.playPlan(ctx, plan, dur, res)
 		if err != nil {
@@ -199,6 +201,10 @@ type episode struct {
 	runs   int
 	events []string // one line per run, for the failure report
 	prod   chan error
+	// span is how long producing the Kafka input may take (at least the
+	// scale's Seconds): a crashed episode spreads it over about the time
+	// its planned runs take, so most kills land while input arrives.
+	span time.Duration
 }
 
 func (h *harness) newEpisode(p pipeline, pdir, name, input string) *episode {
@@ -258,7 +264,10 @@ func (e *episode) setup(ctx context.Context) error {
 			return err
 		}
 		e.prod = make(chan error, 1)
-		go func() { e.prod <- e.h.kafka.produce(ctx, e.in, e.h.cfg.scale.pacedRows(), e.h.cfg.scale.Rate) }()
+		sc := e.h.cfg.scale
+		spacing := time.Duration(float64(time.Second) / sc.Rate)
+		span := max(time.Duration(sc.Seconds*float64(time.Second)), e.span)
+		go func() { e.prod <- e.h.kafka.produce(ctx, e.in, sc.pacedRows(), spacing, span) }()
 	}
 	return nil
 }

@@ -99,11 +99,13 @@ func mix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// produce writes n input records to topic at rate records per second
-// (starting now) and then the flush records. It returns when all are
-// acknowledged, or ctx ends.
-func (b *broker) produce(ctx context.Context, topic string, n int, rate float64) error {
-	spacing := time.Duration(float64(time.Second) / rate)
+// produce writes n input records to topic, with event times spacing
+// apart, paced over span of wall time (starting now), and then the flush
+// records. It returns when all are acknowledged, or ctx ends. The data do
+// not depend on span: a crashed episode may spread the same input over
+// more of its runs than the clean run.
+func (b *broker) produce(ctx context.Context, topic string, n int, spacing, span time.Duration) error {
+	rate := float64(n) / max(span.Seconds(), 0.001)
 	start := time.Now()
 	i := 0
 	for i < n {
