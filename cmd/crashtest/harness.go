@@ -118,6 +118,7 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 
 	clean := h.newEpisode(p, dir, "clean", input)
 	dur, err := clean.play(ctx, res)
+	clean.saveHistory()
 	if err != nil {
 		if errors.Is(err, errProduct) {
 			res.failures = append(res.failures, fmt.Sprintf("clean run (no interruption): %v\n%s", err, clean.history()))
@@ -154,6 +155,7 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 		e.span = time.Duration(float64(len(plan)) * 0.45 * float64(dur))
 		res.episodes++
 		left, err := e.playPlan(ctx, plan, dur, res)
+		e.saveHistory()
 		if err != nil {
 			if errors.Is(err, errProduct) {
 				res.failures = append(res.failures, fmt.Sprintf("%s: %v\n%s", e.name, err, e.history()))
@@ -232,6 +234,11 @@ func (e *episode) note(format string, args ...any) {
 	line := fmt.Sprintf("run %d: ", e.runs) + fmt.Sprintf(format, args...)
 	e.events = append(e.events, line)
 	e.h.logf("%s/%s %s", e.p.name, e.name, line)
+}
+
+// saveHistory writes the episode's history next to its runs.
+func (e *episode) saveHistory() {
+	_ = os.WriteFile(filepath.Join(e.dir, "history.txt"), []byte(e.history()), 0o644)
 }
 
 func (e *episode) history() string {
@@ -322,6 +329,10 @@ func (e *episode) playPlan(ctx context.Context, plan []action, cleanDur time.Dur
 	return nil, nil
 }
 
+// finalSettle is how long a last run over Kafka runs at least before the
+// harness stops it, even when the input was all committed before it began.
+const finalSettle = 2 * time.Second
+
 // finish lets a run end: a bounded query must exit 0 by itself; a Kafka
 // query must commit its group's offsets up to the end of the input, and
 // is then stopped with SIGTERM and must exit 0.
@@ -350,6 +361,12 @@ func (e *episode) finish(ctx context.Context, pr *proc) (time.Duration, error) {
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	// The run must be up (handling signals, its recovery done) before
+	// the offsets count: earlier runs may have committed them all.
+	if !pr.handlersReady(limit) && !pr.exited() {
+		return 0, fmt.Errorf("run %d: cannot tell when sluice handles signals (no SIGINT in /proc/%d/status SigCgt within %s)", e.runs, pr.cmd.Process.Pid, limit)
+	}
+	upAt := time.Now()
 	deadline := time.Now().Add(limit)
 	for {
 		ok, where, err := e.h.kafka.caughtUp(ctx, e.group, e.in)
@@ -374,6 +391,15 @@ func (e *episode) finish(ctx context.Context, pr *proc) (time.Duration, error) {
 		}
 	}
 	took := time.Since(pr.started)
+	// Whatever the offsets say, give the run a moment past its start to
+	// finish what a crash left pending, before the clean stop.
+	if d := finalSettle - time.Since(upAt); d > 0 {
+		pr.wait(d)
+	}
+	if pr.exited() {
+		e.note("caught up, then exited with %s unasked: %s", pr.exitStatus(), pr.stderrTail())
+		return 0, productf("run %d exited with %s without being stopped:\n%s", e.runs, pr.exitStatus(), pr.stderrTail())
+	}
 	pr.signal(syscall.SIGTERM)
 	if !pr.wait(60 * time.Second) {
 		e.note("caught up in %s, then did not stop within 60s of SIGTERM", took.Round(time.Millisecond))
@@ -411,7 +437,10 @@ func (e *episode) interrupt(ctx context.Context, a action, cleanDur time.Duratio
 	defer pr.kill()
 	res.runs++
 	at := func(frac float64) <-chan time.Time { return time.After(time.Duration(frac * float64(cleanDur))) }
-	eventWait := 2*cleanDur + 10*time.Second
+	// A chosen moment may never come (a restart with no input left writes
+	// no checkpoint): after this long past the CLI's start the run is
+	// killed anyway, and the kill counts as a fallback.
+	eventWait := cleanDur*3/2 + 2*time.Second
 
 	var fire <-chan time.Time
 	var sent func() (bool, error)
@@ -450,7 +479,13 @@ func (e *episode) interrupt(ctx context.Context, a action, cleanDur time.Duratio
 			}
 			return seen >= a.nth, nil
 		}
-		fire = time.After(eventWait)
+		ch := make(chan time.Time, 1)
+		fire = ch
+		go func() {
+			pr.handlersReady(e.h.cfg.timeout)
+			time.Sleep(eventWait)
+			ch <- time.Now()
+		}()
 	}
 	var tick <-chan time.Time
 	if sent != nil {
@@ -542,6 +577,7 @@ wait:
 func (e *episode) waitEvent(w *watcher, a action, seen *int, what *string, limit time.Duration, pr *proc) <-chan time.Time {
 	fire := make(chan time.Time, 1)
 	go func() {
+		pr.handlersReady(e.h.cfg.timeout) // the start may take long on a loaded machine
 		deadline := time.After(limit)
 		for {
 			select {
