@@ -79,10 +79,17 @@ type funcSource struct {
 	bounded bool
 }
 
-var _ exec.Source = (*funcSource)(nil)
+var (
+	_ exec.Source         = (*funcSource)(nil)
+	_ exec.BoundedAtStart = (*funcSource)(nil)
+)
 
 func (s *funcSource) Schema() *arrow.Schema { return s.schema }
 func (s *funcSource) Bounded() bool         { return s.bounded }
+
+// BoundedAtStart is true: a batch scan of a Go source ends when its
+// SourceFunc returns, Unbounded or not (see Unbounded).
+func (s *funcSource) BoundedAtStart() bool { return true }
 
 // Open starts fn in a goroutine that hands records to Next over an
 // unbuffered channel, so a slow query pushes back on the producer.

@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
-	"github.com/sluicesql/sluice/connectors/file"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/compile"
 	"github.com/sluicesql/sluice/planner"
@@ -87,16 +86,16 @@ func (t *scanTracker) hook(env *compile.Env) {
 // report writes the skip counts to the session log (stderr by default).
 func (t *scanTracker) report() {
 	for i, s := range t.scans {
-		r, ok := s.Reader().(interface{ Stats() file.Stats })
+		r, ok := s.Reader().(exec.BadRowCounter)
 		if !ok {
 			continue
 		}
-		st := r.Stats()
-		if st.Skipped > 0 {
-			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: skipped %d bad row(s) ('on_error' = 'skip')\n", t.names[i], st.Skipped)
+		skipped, nulled := r.BadRows()
+		if skipped > 0 {
+			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: skipped %d bad row(s) ('on_error' = 'skip')\n", t.names[i], skipped)
 		}
-		if st.Nulled > 0 {
-			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: set %d bad value(s) to NULL ('on_error' = 'null')\n", t.names[i], st.Nulled)
+		if nulled > 0 {
+			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: set %d bad value(s) to NULL ('on_error' = 'null')\n", t.names[i], nulled)
 		}
 	}
 }
@@ -304,8 +303,8 @@ func watermarkText(us int64) string {
 }
 
 // checkBounded rejects a batch query over a source that never ends and
-// cannot stop at "now" (a generator without max_rows); Kafka can, by
-// reading to the end offsets as of query start.
+// cannot stop at "now" (exec.BoundedAtStart; a generator without max_rows
+// cannot); Kafka can, by reading to the end offsets as of query start.
 func (db *Session) checkBounded(q *sql.Query, qp *planner.QueryPlan) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -313,8 +312,8 @@ func (db *Session) checkBounded(q *sql.Query, qp *planner.QueryPlan) error {
 	var walk func(p planner.PhysicalPlan)
 	walk = func(p planner.PhysicalPlan) {
 		if s, ok := p.(*planner.PhysScan); ok && err == nil {
-			if d, ok := db.cat.LookupSource(s.Source); ok && !d.Bounded && d.Options["connector"] == "generator" {
-				err = sql.Errorf(sql.PlanError, q.Position(), "source %s is unbounded: a batch query over it never ends; add an EMIT clause or set max_rows", d.Name)
+			if e, ok := db.cat.Source(s.Source); ok && !e.Def.Bounded && !boundedAtStart(e.Source) {
+				err = sql.Errorf(sql.PlanError, q.Position(), "source %s is unbounded: a batch query over it never ends; add an EMIT clause or give the source an end (the generator's max_rows)", e.Def.Name)
 			}
 		}
 		for _, c := range p.Children() {

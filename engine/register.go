@@ -43,7 +43,8 @@ func (db *Session) RegisterSource(name string, src exec.Source, wm *Watermark) e
 func (db *Session) RegisterSink(name string, sink exec.Sink) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.cat.AddSink(&planner.SinkDef{Name: name, Options: map[string]string{"connector": goConnector}}, sink)
+	def := &planner.SinkDef{Name: name, Options: map[string]string{"connector": goConnector}, AppendOnly: appendOnly(sink)}
+	return db.cat.AddSink(def, sink)
 }
 
 // Table describes one catalog entry for tools that list names without

@@ -251,7 +251,8 @@ func (db *Session) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, er
 		db.mu.Unlock()
 		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("sink %s: %v", s.Name, err), Err: err}
 	}
-	if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts}, sink); err != nil {
+	def := &planner.SinkDef{Name: s.Name, Options: opts, AppendOnly: appendOnly(sink)}
+	if err := db.cat.AddSink(def, sink); err != nil {
 		db.mu.Unlock()
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
 	}

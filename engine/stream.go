@@ -82,7 +82,7 @@ func streamSource(p planner.PhysicalPlan, cat planner.Catalog) *planner.SourceDe
 func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs *Catalog, sinkName string, appendOnly bool) (*streamQuery, error) {
 	db.mu.Lock()
 	def := streamSource(qp.Physical, db.cat)
-	err := checkKafkaScaleOut(db.cat, qp, q.Emit.Pos)
+	err := checkScaleOut(db.cat, qp, q.Emit.Pos)
 	db.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -153,10 +153,8 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 			sink = e.Sink
 		}
 		db.mu.Unlock()
-		if cs, ok := sink.(interface {
-			CommittedOffsets(context.Context, string) (exec.Offsets, error)
-		}); ok && def != nil {
-			if committed, err = cs.CommittedOffsets(ctx, def.Options["group.id"]); err != nil {
+		if cs, ok := sink.(exec.CommittedOffsetsReporter); ok && def != nil {
+			if committed, err = cs.CommittedOffsets(ctx, sourceGroup(srcs, def.Name)); err != nil {
 				if s.Op != nil {
 					s.Op.Close()
 				}
@@ -339,7 +337,7 @@ func withSchemaRetained(rec arrow.Record, schema *arrow.Schema) arrow.Record {
 func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.QueryPlan, srcs *Catalog, sinkName string, sink exec.Sink) (*Rows, error) {
 	db.mu.Lock()
 	def, _ := db.cat.LookupSink(sinkName)
-	appendOnly := def != nil && def.Options["connector"] == "file"
+	appendOnly := def != nil && def.AppendOnly
 	db.mu.Unlock()
 	sq, err := db.compileStream(ctx, q, qp, srcs, sinkName, appendOnly)
 	if err != nil {
@@ -376,9 +374,7 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 		// it is: a restart or a rebalance then resumes there rather than
 		// re-reading (at-least-once sinks; an exactly-once Kafka sink has
 		// already committed these offsets inside its transaction).
-		if oc, ok := sq.p.Reader.(interface {
-			CommitOffsets(context.Context, exec.Offsets) error
-		}); ok {
+		if oc, ok := sq.p.Reader.(exec.OffsetCommitter); ok {
 			return oc.CommitOffsets(ctx, upTo)
 		}
 		return nil
@@ -408,12 +404,20 @@ func checkpointName(sink string, q *sql.Query) string {
 }
 
 // watchedOp records the operator's state size as it closes, for EXPLAIN
-// ANALYZE (Stats walks the state, so it is not sampled per batch), and
-// keeps checkpointing working through the wrapper.
+// ANALYZE (Stats walks the state, so it is not sampled per batch). It
+// forwards every operator capability (stream.Snapshotter,
+// stream.WatermarkReporter, stream.PartitionAware) through its named
+// interface, so checkpoints and watermarks work through the wrapper.
 type watchedOp struct {
 	stream.Operator
 	sq *streamQuery
 }
+
+var (
+	_ stream.Snapshotter       = (*watchedOp)(nil)
+	_ stream.WatermarkReporter = (*watchedOp)(nil)
+	_ stream.PartitionAware    = (*watchedOp)(nil)
+)
 
 func (w *watchedOp) Close() error {
 	if wa := w.sq.s.Window; wa != nil {
@@ -443,9 +447,7 @@ func (w *watchedOp) Restore(data []byte) error {
 
 // Watermark exposes the windowed operator's tracker to the pipeline.
 func (w *watchedOp) Watermark() *stream.WatermarkTracker {
-	if wa, ok := w.Operator.(interface {
-		Watermark() *stream.WatermarkTracker
-	}); ok {
+	if wa, ok := w.Operator.(stream.WatermarkReporter); ok {
 		return wa.Watermark()
 	}
 	return nil
@@ -453,7 +455,7 @@ func (w *watchedOp) Watermark() *stream.WatermarkTracker {
 
 // SetPartitions forwards the source's partitions to the wrapped operator.
 func (w *watchedOp) SetPartitions(parts []int32) {
-	if pa, ok := w.Operator.(interface{ SetPartitions([]int32) }); ok {
+	if pa, ok := w.Operator.(stream.PartitionAware); ok {
 		pa.SetPartitions(parts)
 	}
 }

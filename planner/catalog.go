@@ -30,6 +30,10 @@ type SinkDef struct {
 	Name    string
 	Options map[string]string
 	Schema  *arrow.Schema // nil until the first query into the sink fixes it
+	// AppendOnly is set when the sink can only append rows (files; the
+	// engine asks the sink, exec.AppendOnlySink), so it cannot take the
+	// changelog of an updating query.
+	AppendOnly bool
 }
 
 // Catalog is what planning reads of a session's sources and sinks: their

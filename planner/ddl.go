@@ -82,7 +82,7 @@ func PlanInsert(sink string, q *sql.Query, cat Catalog) (*QueryPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	appendOnly := AppendOnlySink(def)
+	appendOnly := def.AppendOnly
 	if qp.Stream, err = streaming(qp, cat, appendOnly); err != nil {
 		return nil, err
 	}
@@ -93,18 +93,6 @@ func PlanInsert(sink string, q *sql.Query, cat Catalog) (*QueryPlan, error) {
 		return nil, sql.Errorf(sql.PlanError, q.Position(), "sink %q is append-only but the query produces updates: use EMIT FINAL, or aggregate over a window (TUMBLE/HOP/SESSION) with a watermark", def.Name)
 	}
 	return qp, nil
-}
-
-// AppendOnlySink reports whether def's connector can only append rows
-// (files), so it cannot take the changelog of an updating query; Kafka
-// and stdout accept changelogs.
-func AppendOnlySink(def *SinkDef) bool {
-	for k, v := range def.Options {
-		if strings.EqualFold(k, "connector") {
-			return strings.EqualFold(strings.TrimSpace(v), "file")
-		}
-	}
-	return false
 }
 
 // fitSink casts and renames the query output to the sink's schema.

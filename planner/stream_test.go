@@ -38,9 +38,9 @@ func streamCatalog(t *testing.T, clickOpts map[string]string) *MemCatalog {
 		}
 	}
 	for _, s := range []*SinkDef{
-		{Name: "out", Options: map[string]string{"connector": "file", "path": "out/"}},
+		{Name: "out", Options: map[string]string{"connector": "file", "path": "out/"}, AppendOnly: true},
 		{Name: "k", Options: map[string]string{"connector": "kafka"}},
-		{Name: "late", Options: map[string]string{"connector": "file"}},
+		{Name: "late", Options: map[string]string{"connector": "file"}, AppendOnly: true},
 	} {
 		if err := cat.AddSink(s); err != nil {
 			t.Fatal(err)

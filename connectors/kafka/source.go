@@ -33,6 +33,7 @@ type Source struct {
 	cfg     *sourceConfig
 	schema  *arrow.Schema
 	dataIdx []int // indices of the columns decoded from the value
+	scale   scaleOutConfig
 }
 
 var _ exec.Source = (*Source)(nil)
@@ -67,6 +68,9 @@ func newSource(env connectors.Env, opts connectors.Options, declared *arrow.Sche
 		}
 	}
 	s := &Source{cfg: cfg, schema: declared}
+	if s.scale, err = parseScaleOut(opts, declared); err != nil {
+		return nil, err
+	}
 	for i, f := range declared.Fields() {
 		if err := checkMetaType(f); err != nil {
 			return nil, err

@@ -201,7 +201,7 @@ func (c *chain) Restore(data []byte) error {
 // yet holds the watermark back.
 func (c *chain) SetPartitions(parts []int32) {
 	for _, op := range []stream.Operator{c.first, c.second} {
-		if pa, ok := op.(interface{ SetPartitions([]int32) }); ok {
+		if pa, ok := op.(stream.PartitionAware); ok {
 			pa.SetPartitions(parts)
 		}
 	}

@@ -230,7 +230,7 @@ func (p *Pipeline) notePartitions(parts []int32) {
 		return
 	}
 	p.parts = slices.Clone(parts)
-	if pa, ok := p.Op.(interface{ SetPartitions([]int32) }); ok {
+	if pa, ok := p.Op.(PartitionAware); ok {
 		pa.SetPartitions(parts)
 	}
 }
@@ -305,7 +305,7 @@ func (p *Pipeline) emit(ctx context.Context, rec arrow.Record) (int, error) {
 }
 
 func (p *Pipeline) watermark() int64 {
-	if w, ok := p.Op.(interface{ Watermark() *WatermarkTracker }); ok {
+	if w, ok := p.Op.(WatermarkReporter); ok {
 		if t := w.Watermark(); t != nil {
 			return t.Watermark()
 		}

@@ -3,24 +3,27 @@ package engine
 import (
 	"strings"
 
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
 )
 
-// checkKafkaScaleOut rejects a streaming aggregate over a Kafka source read
-// through a consumer group unless the aggregate groups by the column the
-// topic is partitioned by. With a 'group.id', N sluice processes running
-// the same query split the partitions between them; each process then sees
-// only its partitions' records, so a group key whose records are spread
-// over several partitions would be summed in pieces by different
-// processes, each emitting a wrong total. Grouping by the declared
-// 'partition.key' (records keyed by that column, so one key lives in one
-// partition) keeps every group whole in one process.
+// checkScaleOut rejects a streaming aggregate over a source whose
+// partitions several sluice processes may divide among themselves
+// (exec.GroupSource: a Kafka consumer group) unless the aggregate groups by
+// the column the source is partitioned by (exec.PartitionKeyed). With a
+// 'group.id', N processes running the same query split the partitions
+// between them; each process then sees only its partitions' records, so a
+// group key whose records are spread over several partitions would be
+// summed in pieces by different processes, each emitting a wrong total.
+// Grouping by the declared 'partition.key' (records keyed by that column,
+// so one key lives in one partition) keeps every group whole in one
+// process.
 //
 // A single process that uses the group only to store offsets says so with
-// 'scale.out' = 'false'. Batch queries read every partition and are never
-// rejected.
-func checkKafkaScaleOut(cat planner.Catalog, qp *planner.QueryPlan, pos sql.Pos) error {
+// 'scale.out' = 'false' (ScaledOut is then false). Batch queries read every
+// partition and are never rejected.
+func checkScaleOut(cat *Catalog, qp *planner.QueryPlan, pos sql.Pos) error {
 	if qp == nil || qp.Emit == nil {
 		return nil
 	}
@@ -32,18 +35,18 @@ func checkKafkaScaleOut(cat planner.Catalog, qp *planner.QueryPlan, pos sql.Pos)
 	if scan == nil {
 		return nil
 	}
-	def, ok := cat.LookupSource(scan.Source)
-	if !ok || def.Options["connector"] != "kafka" {
+	e, ok := cat.Source(scan.Source)
+	if !ok {
 		return nil
 	}
-	group := def.Options["group.id"]
-	if group == "" {
-		group = def.Options["properties.group.id"]
-	}
-	if group == "" || strings.EqualFold(def.Options["scale.out"], "false") {
+	gs, ok := e.Source.(exec.GroupSource)
+	if !ok || gs.Group() == "" || !gs.ScaledOut() {
 		return nil
 	}
-	pkey := def.Options["partition.key"]
+	var pkey string
+	if pk, ok := e.Source.(exec.PartitionKeyed); ok {
+		pkey = pk.PartitionKey()
+	}
 	for _, k := range agg.Keys {
 		if name := sourceColumn(agg.Input, k); name != "" && pkey != "" && strings.EqualFold(name, pkey) {
 			return nil
@@ -52,11 +55,11 @@ func checkKafkaScaleOut(cat planner.Catalog, qp *planner.QueryPlan, pos sql.Pos)
 	if pkey == "" {
 		return sql.Errorf(sql.PlanError, pos,
 			"source %s is read by consumer group %q, so several sluice processes may split its partitions and each would aggregate only part of a group: declare the column the topic is keyed by with 'partition.key' = 'col' and GROUP BY it, or set 'scale.out' = 'false' when one process reads the whole topic",
-			def.Name, group)
+			e.Def.Name, gs.Group())
 	}
 	return sql.Errorf(sql.PlanError, pos,
 		"source %s is read by consumer group %q and partitioned by %s, but the aggregate does not group by %s: a group would be split across processes; add %s to GROUP BY, or set 'scale.out' = 'false' when one process reads the whole topic",
-		def.Name, group, pkey, pkey, pkey)
+		e.Def.Name, gs.Group(), pkey, pkey, pkey)
 }
 
 func findAggregate(p planner.PhysicalPlan) *planner.PhysHashAggregate {

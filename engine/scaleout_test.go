@@ -10,12 +10,14 @@ import (
 
 // TestKafkaScaleOutCheck: streaming aggregates over a Kafka source read by
 // a consumer group must group by its 'partition.key'.
-func TestKafkaScaleOutCheck(t *testing.T) {
+func TestScaleOutCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name, opts, query, wantErr string
 	}{
 		{"no group", "", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", ""},
 		{"group without partition.key", ", 'group.id' = 'g'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "'partition.key'"},
+		{"partition.key in another case", ", 'group.id' = 'g', 'partition.key' = 'CATEGORY'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", ""},
+		{"properties.group.id", ", 'properties.group.id' = 'g'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "'partition.key'"},
 		{"grouped by partition.key", ", 'group.id' = 'g', 'partition.key' = 'category'", "SELECT category, SUM(value) FROM o WHERE value > 1 GROUP BY category EMIT CHANGES", ""},
 		{"partition.key through a projection", ", 'group.id' = 'g', 'partition.key' = 'category'", "SELECT c, SUM(v) FROM (SELECT category AS c, value * 2 AS v FROM o) t GROUP BY c EMIT CHANGES", ""},
 		{"window and partition.key", ", 'group.id' = 'g', 'partition.key' = 'category'",
@@ -49,7 +51,7 @@ WITH (connector = 'kafka', topic = 'orders', brokers = '127.0.0.1:1', format = '
 				t.Fatal(err)
 			}
 			db.mu.Lock()
-			err = checkKafkaScaleOut(db.cat, qp, q.Position())
+			err = checkScaleOut(db.cat, qp, q.Position())
 			db.mu.Unlock()
 			switch {
 			case tc.wantErr == "" && err != nil:
@@ -58,5 +60,24 @@ WITH (connector = 'kafka', topic = 'orders', brokers = '127.0.0.1:1', format = '
 				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestScaleOutOptions: the Kafka source checks its scale-out options when
+// it is created, naming the option.
+func TestScaleOutOptions(t *testing.T) {
+	for _, tc := range []struct{ opts, wantErr string }{
+		{"'scale.out' = 'maybe'", "'scale.out' must be true or false"},
+		{"'partition.key' = 'nope'", `'partition.key' "nope" is not a column`},
+	} {
+		db, err := Open(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Exec(context.Background(), `CREATE SOURCE o (category VARCHAR, value BIGINT)
+WITH (connector = 'kafka', topic = 'orders', brokers = '127.0.0.1:1', format = 'json', 'group.id' = 'g', `+tc.opts+`)`)
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: error %v, want one containing %q", tc.opts, err, tc.wantErr)
+		}
 	}
 }

@@ -1,0 +1,19 @@
+package file
+
+import "github.com/sluicesql/sluice/exec"
+
+var (
+	_ exec.BadRowCounter  = (*Reader)(nil)
+	_ exec.AppendOnlySink = (*Sink)(nil)
+)
+
+// BadRows counts the rows skipped under 'on_error' = 'skip' and the values
+// set to NULL under 'on_error' = 'null', over every file read so far.
+func (r *Reader) BadRows() (skipped, nulled int64) {
+	st := r.Stats()
+	return st.Skipped, st.Nulled
+}
+
+// AppendOnly is true: files are written once and never updated, so a
+// changelog cannot go into them.
+func (s *Sink) AppendOnly() bool { return true }

@@ -1,0 +1,29 @@
+package stream
+
+// Capabilities of streaming operators beyond Operator, declared by
+// implementing these named interfaces (see exec/capability.go for those of
+// sources and sinks). A wrapper around an Operator forwards each of them,
+// and Snapshotter, through the named interface.
+
+// PartitionAware is an Operator that keeps per-partition state (the
+// per-partition watermark): the pipeline tells it which source partitions
+// its reader reads before the first batch and whenever that set changes
+// (a consumer-group rebalance), so a partition that has sent no data yet
+// holds the watermark back.
+type PartitionAware interface {
+	// SetPartitions replaces the set of partitions; parts is not retained.
+	SetPartitions(parts []int32)
+}
+
+// WatermarkReporter is an Operator that tracks event time. The pipeline
+// reads its watermark after each batch, for trigger statistics.
+type WatermarkReporter interface {
+	// Watermark is the operator's tracker; nil when it has none (a
+	// wrapper around an operator without event time).
+	Watermark() *WatermarkTracker
+}
+
+var (
+	_ PartitionAware    = (*WindowAggregate)(nil)
+	_ WatermarkReporter = (*WindowAggregate)(nil)
+)
