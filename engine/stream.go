@@ -15,8 +15,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/sluicesql/sluice/engine/compile"
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/exec/compile"
 	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
