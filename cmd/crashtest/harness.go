@@ -149,12 +149,12 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 	h.logf("%s: clean run %d rows in %s", p.name, res.clean, dur.Round(time.Millisecond))
 
 	plan := schedule(pipelineRNG(h.cfg.seed, p.name), h.cfg.kills, h.cfg.stops, p.sink)
-	for ep := 1; len(plan) > 0 && ep <= h.cfg.kills+h.cfg.stops+2; ep++ {
+	for ep := 1; len(plan) > 0 && ep <= 2*(h.cfg.kills+h.cfg.stops)+2; ep++ {
 		e := h.newEpisode(p, dir, fmt.Sprintf("ep%02d", ep), input)
 		// A random interruption lands at 45% of the clean run on average.
 		e.span = time.Duration(float64(len(plan)) * 0.45 * float64(dur))
 		res.episodes++
-		left, err := e.playPlan(ctx, plan, dur, res)
+		left, err := e.playPlan(ctx, plan, &dur, res)
 		e.saveHistory()
 		if err != nil {
 			if errors.Is(err, errProduct) {
@@ -203,6 +203,8 @@ type episode struct {
 	runs   int
 	events []string // one line per run, for the failure report
 	prod   chan error
+	// lastRun is how long the last run that ended by itself took.
+	lastRun time.Duration
 	// span is how long producing the Kafka input may take (at least the
 	// scale's Seconds): a crashed episode spreads it over about the time
 	// its planned runs take, so most kills land while input arrives.
@@ -234,6 +236,16 @@ func (e *episode) note(format string, args ...any) {
 	line := fmt.Sprintf("run %d: ", e.runs) + fmt.Sprintf(format, args...)
 	e.events = append(e.events, line)
 	e.h.logf("%s/%s %s", e.p.name, e.name, line)
+}
+
+// saveRecords writes the Kafka output as read (partition, offset, key,
+// value per line) next to the runs, for the post-mortem of a failure.
+func (e *episode) saveRecords(recs []record) {
+	var b strings.Builder
+	for _, r := range recs {
+		fmt.Fprintf(&b, "%d\t%d\t%s\t%s\n", r.Partition, r.Offset, r.Key, r.Value)
+	}
+	_ = os.WriteFile(filepath.Join(e.dir, "output-topic.tsv"), []byte(b.String()), 0o644)
 }
 
 // saveHistory writes the episode's history next to its runs.
@@ -303,17 +315,25 @@ func (e *episode) play(ctx context.Context, res *result) (time.Duration, error) 
 // action per run, restarting after each; when the plan is used up a last
 // run goes to the end. A run that finishes before its action ends the
 // episode: the actions left over are returned for the next episode.
-func (e *episode) playPlan(ctx context.Context, plan []action, cleanDur time.Duration, res *result) ([]action, error) {
+//
+// dur is the expected length of a whole run, which random moments are
+// fractions of: a first run that ends by itself sooner (the machine got
+// less busy) becomes the new estimate, so later episodes land their
+// interruptions again.
+func (e *episode) playPlan(ctx context.Context, plan []action, dur *time.Duration, res *result) ([]action, error) {
 	if err := e.setup(ctx); err != nil {
 		return nil, err
 	}
 	for len(plan) > 0 {
 		a := plan[0]
-		finished, err := e.interrupt(ctx, a, cleanDur, res)
+		finished, err := e.interrupt(ctx, a, *dur, res)
 		if err != nil {
 			return nil, err
 		}
 		if finished {
+			if e.runs == 1 && e.lastRun < *dur {
+				*dur = e.lastRun
+			}
 			return plan, nil
 		}
 		plan = plan[1:]
@@ -519,6 +539,7 @@ wait:
 	// exitedFirst: the run ended before the action could land.
 	exitedFirst := func() (bool, error) {
 		<-pr.done
+		e.lastRun = time.Since(pr.started)
 		if pr.success() {
 			e.note("finished by itself before %s", a)
 			return true, nil
@@ -610,15 +631,24 @@ func isTemp(name string) bool {
 		strings.Contains(name, ".pending") || strings.Contains(name, ".inprogress")
 }
 
-// matches says whether ev is the moment kind waits for. The checkpoint's
-// moment is a non-temporary file landing in the checkpoint directory,
-// except the copy of the previous checkpoint (its rename comes before the
-// new checkpoint is in place).
+// isCheckpointPublication says whether a file landing in the checkpoint
+// directory publishes a checkpoint: a manifest (chk-N.manifest, written
+// after the state files it lists) or a whole checkpoint file
+// (checkpoint.gob), not a temporary file, a state part or the copy of the
+// previous checkpoint.
+func isCheckpointPublication(name string) bool {
+	if isTemp(name) || strings.Contains(name, "prev") {
+		return false
+	}
+	return strings.Contains(name, "manifest") || strings.HasPrefix(name, "checkpoint")
+}
+
+// matches says whether ev is the moment kind waits for.
 func (e *episode) matches(kind actionKind, ev fsEvent) bool {
 	name := filepath.Base(ev.Path)
 	switch kind {
 	case killCheckpoint:
-		return !isTemp(name) && !strings.Contains(name, "prev")
+		return isCheckpointPublication(name)
 	case killPending:
 		return isTemp(name)
 	case killVisible:
@@ -639,6 +669,7 @@ func (e *episode) read(ctx context.Context) (rows, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	e.saveRecords(recs)
 	if e.p.sink == sinkKafkaUpsert {
 		r, bad := upsertRows(recs, e.p.countCol)
 		if len(bad) > 5 {
