@@ -37,11 +37,12 @@ func (db *Session) plan(q *sql.Query, sink string) (*planner.QueryPlan, *Catalog
 
 func (db *Session) env(srcs *Catalog) compile.Env {
 	db.mu.Lock()
-	batch := db.cfg.BatchSize
+	batch, budget := db.cfg.BatchSize, db.budget
 	db.mu.Unlock()
 	return compile.Env{
 		Mem:       db.mem,
 		BatchSize: batch,
+		Budget:    budget,
 		Source: func(name string) (exec.Source, error) {
 			e, ok := srcs.Source(name)
 			if !ok {

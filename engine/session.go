@@ -56,6 +56,13 @@ type Config struct {
 	// file the process can: cmd/sluice --sandbox, and always in a server
 	// (a future `sluice serve` turns it on by default).
 	FileRoot string
+	// MemoryLimit caps the bytes the state of the session's queries may
+	// hold (group tables of GROUP BY, batch and streaming), shared by
+	// every query; a query that would pass it fails with an error naming
+	// the operator and the limit. 0 means exec.DefaultMemoryLimit() (half
+	// the machine's memory, or of its cgroup limit); negative means no
+	// limit. SET memory_limit = '2GB' changes it for later queries.
+	MemoryLimit int64
 }
 
 // Session is a sluice session: a catalog of sources and sinks and the queries
@@ -71,6 +78,9 @@ type Session struct {
 	// conn is what every connector gets besides its options (the file
 	// sandbox); fixed at Open.
 	conn connectors.Env
+	// budget is Config.MemoryLimit, shared by the session's queries; SET
+	// memory_limit replaces it (running queries keep theirs).
+	budget *exec.Budget
 }
 
 // Open creates a session.
@@ -82,10 +92,14 @@ func Open(cfg Config) (*Session, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = exec.DefaultBatchSize
 	}
+	if cfg.MemoryLimit == 0 {
+		cfg.MemoryLimit = exec.DefaultMemoryLimit()
+	}
 	db := &Session{
-		cfg: cfg,
-		mem: mem,
-		cat: NewCatalog(),
+		cfg:    cfg,
+		mem:    mem,
+		cat:    NewCatalog(),
+		budget: exec.NewBudget(cfg.MemoryLimit),
 	}
 	if cfg.FileRoot != "" {
 		root, err := sandbox.New(cfg.FileRoot)
@@ -371,6 +385,14 @@ func (db *Session) set(s *sql.Set) (*Rows, error) {
 		}
 		db.mu.Lock()
 		db.cfg.BatchSize = n
+		db.mu.Unlock()
+	case "memory_limit":
+		n, err := exec.ParseMemoryLimit(s.Value)
+		if err != nil {
+			return nil, sql.Errorf(sql.PlanError, s.Position(), "memory_limit: %v", err)
+		}
+		db.mu.Lock()
+		db.cfg.MemoryLimit, db.budget = n, exec.NewBudget(n)
 		db.mu.Unlock()
 	}
 	return message(fmt.Sprintf("%s = %s", s.Name, s.Value)), nil

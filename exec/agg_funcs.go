@@ -626,6 +626,7 @@ type minMaxString struct {
 	typ  arrow.DataType
 	vals []string
 	has  []bool
+	held int64 // bytes of the strings in vals, for Bytes
 }
 
 func (s *minMaxString) grow(n int) {
@@ -645,6 +646,7 @@ func (s *minMaxString) update(gids []uint32, arr arrow.Array) error {
 		}
 		v := at(i)
 		if !s.has[g] || (s.max && v > s.vals[g]) || (!s.max && v < s.vals[g]) {
+			s.held += int64(len(v) - len(s.vals[g]))
 			s.vals[g], s.has[g] = strings.Clone(v), true
 		}
 	}

@@ -179,6 +179,8 @@ type HashAggregate struct {
 	done   bool
 	once   lifecycle
 	dict   *dictKey // dictionary fast path; nil when off
+	acct   *Account // memory budget (SetBudget); nil: unlimited
+	keyMem int64    // bytes of the key values in chunks
 }
 
 var _ Operator = (*HashAggregate)(nil)
@@ -296,6 +298,7 @@ func (h *HashAggregate) add(ctx context.Context, rec arrow.Record) error {
 		}
 		for i, k := range newKeys {
 			h.chunks[i] = append(h.chunks[i], k)
+			h.keyMem += arrayBytes(k)
 		}
 		ng = h.table.NumGroups()
 	} else {
@@ -319,7 +322,7 @@ func (h *HashAggregate) add(ctx context.Context, rec arrow.Record) error {
 			return fmt.Errorf("%s: %w", h.aggs[i].Name, err)
 		}
 	}
-	return nil
+	return h.account()
 }
 
 // build assembles the result record (nil for no groups).
@@ -376,6 +379,7 @@ func (h *HashAggregate) Close() error {
 		}
 		h.accs = nil
 		h.table = nil
+		h.acct.Close()
 		return h.input.Close()
 	})
 }

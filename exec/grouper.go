@@ -32,6 +32,8 @@ type grouper interface {
 	assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, gids []uint32, insert bool) ([]arrow.Array, error)
 	// numGroups is the number of groups so far.
 	numGroups() int
+	// bytes estimates the heap the table holds (statesize.go).
+	bytes() int64
 }
 
 // newGrouper picks the fastest table for the key types: a single integer

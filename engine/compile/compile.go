@@ -29,6 +29,9 @@ type Env struct {
 	// Wrap, when set, sees every operator as it is built, with the plan
 	// node it implements (EXPLAIN ANALYZE counts rows through it).
 	Wrap func(p planner.PhysicalPlan, op exec.Operator) exec.Operator
+	// Budget caps the memory of stateful operators (group tables); each
+	// gets an account named by its plan line. nil: unlimited.
+	Budget *exec.Budget
 }
 
 // Plan compiles p into an operator tree, not yet opened: the caller opens
@@ -94,7 +97,12 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		for i := range names {
 			names[i] = n.Out.Fields[i].Name
 		}
-		return exec.NewHashAggregate(env.Mem, in, keys, names, aggs)
+		h, err := exec.NewHashAggregate(env.Mem, in, keys, names, aggs)
+		if err != nil {
+			return nil, err
+		}
+		h.SetBudget(env.Budget.Account(n.String()))
+		return h, nil
 	case *planner.PhysHashJoin:
 		left, err := Plan(env, n.Left)
 		if err != nil {
