@@ -79,20 +79,7 @@ func TestCapabilityScaleOut(t *testing.T) {
 			if err := db.RegisterSource("g", tc.src(generator(t)), nil); err != nil {
 				t.Fatal(err)
 			}
-			q := parseQuery(t, query)
-			qp, _, err := db.plan(q, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			db.mu.Lock()
-			err = checkScaleOut(db.cat, qp, q.Position())
-			db.mu.Unlock()
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-			}
+			wantError(t, scaleOutError(t, db, query), tc.wantErr)
 		})
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/sluicesql/sluice/sql"
 )
 
 // TestKafkaScaleOutCheck: streaming aggregates over a Kafka source read by
@@ -41,24 +39,7 @@ func TestScaleOutCheck(t *testing.T) {
 WITH (connector = 'kafka', topic = 'orders', brokers = '127.0.0.1:1', format = 'json'`+tc.opts+`)`); err != nil {
 				t.Fatal(err)
 			}
-			stmts, err := sql.Parse(tc.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := stmts[0].(*sql.Query)
-			qp, _, err := db.plan(q, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			db.mu.Lock()
-			err = checkScaleOut(db.cat, qp, q.Position())
-			db.mu.Unlock()
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-			}
+			wantError(t, scaleOutError(t, db, tc.query), tc.wantErr)
 		})
 	}
 }
@@ -79,5 +60,29 @@ WITH (connector = 'kafka', topic = 'orders', brokers = '127.0.0.1:1', format = '
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%s: error %v, want one containing %q", tc.opts, err, tc.wantErr)
 		}
+	}
+}
+
+// scaleOutError plans query in db and returns what checkScaleOut says.
+func scaleOutError(t *testing.T, db *Session, query string) error {
+	t.Helper()
+	q := parseQuery(t, query)
+	qp, _, err := db.plan(q, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return checkScaleOut(db.cat, qp, q.Position())
+}
+
+// wantError fails unless err contains want, or is nil when want is "".
+func wantError(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("unexpected error: %v", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("error %v, want one containing %q", err, want)
 	}
 }
