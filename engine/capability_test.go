@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -140,5 +143,37 @@ func TestCapabilityAppendOnlySink(t *testing.T) {
 	}
 	if _, _, err := db.plan(q, "updates"); err != nil {
 		t.Errorf("changelog sink: %v", err)
+	}
+}
+
+// TestCapabilityBadRowCounter: bad rows a file reader skips or nulls under
+// 'on_error' (exec.BadRowCounter) are reported in the session log when the
+// batch query ends, naming the source.
+func TestCapabilityBadRowCounter(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "t.csv"), []byte("a,b\n1,x\n2,3\nnope,4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ policy, want string }{
+		{"skip", "sluice: source t: skipped 2 bad row(s) ('on_error' = 'skip')"},
+		{"null", "sluice: source t: set 2 bad value(s) to NULL ('on_error' = 'null')"},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			var log strings.Builder
+			db, err := Open(Config{BaseDir: dir, Log: &log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if err := db.Exec(ctx, "CREATE SOURCE t (a BIGINT, b BIGINT) WITH (connector = 'file', path = 't.csv', format = 'csv', on_error = '"+tc.policy+"')"); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Exec(ctx, "SELECT a, b FROM t"); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(log.String(), tc.want) {
+				t.Errorf("log %q, want a line %q", log.String(), tc.want)
+			}
+		})
 	}
 }
