@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -15,9 +16,14 @@ import (
 type binder struct {
 	q   *sql.Query
 	cat Catalog
-	// pos remembers where bound column references and aggregate
-	// placeholders came from, for errors raised after binding.
-	pos map[Expr]sql.Pos
+	// pos remembers where (offsets into the query's text) bound column
+	// references and aggregate placeholders came from, for errors raised
+	// after binding; offsets become positions only for an error.
+	pos map[Expr]int
+	// depth counts the binder's nested calls (expressions, queries, FROM
+	// items) so a statement nested beyond sql.MaxDepth fails with an
+	// error rather than exhausting the stack.
+	depth int
 }
 
 // exprCtx is what an expression may refer to.
@@ -35,9 +41,23 @@ type exprCtx struct {
 // aggregate until the aggregation rewrite replaces it by a column.
 const aggPrefix = "$"
 
+// errAt builds a BindError at off, an offset into the query's text.
 func (b *binder) errAt(off int, format string, args ...any) *sql.Error {
 	return sql.Errorf(sql.BindError, posOf(b.q, off), format, args...)
 }
+
+// enter counts one level of nesting at off; every successful enter is
+// paired with a leave.
+func (b *binder) enter(off int) error {
+	if b.depth >= sql.MaxDepth {
+		return b.errAt(off, "statement nested too deeply (more than %d levels)", sql.MaxDepth)
+	}
+	b.depth++
+	return nil
+}
+
+// leave undoes enter.
+func (b *binder) leave() { b.depth-- }
 
 // offsetOf is the node's text offset, or fallback when TiDB recorded none.
 func offsetOf(n ast.ExprNode, fallback int) int {
@@ -50,6 +70,10 @@ func offsetOf(n ast.ExprNode, fallback int) int {
 // bindExpr binds n; off is the position to blame when n has none.
 func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 	off = offsetOf(n, off)
+	if err := b.enter(off); err != nil {
+		return nil, err
+	}
+	defer b.leave()
 	switch x := n.(type) {
 	case *ast.ParenthesesExpr:
 		return b.bindExpr(x.Expr, ctx, off)
@@ -63,11 +87,14 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 		}
 		c := ctx.sc.cols[i]
 		ref := &ColumnRef{Index: i, Name: c.name, Typ: c.typ}
-		b.pos[ref] = posOf(b.q, off)
+		b.pos[ref] = off
 		return ref, nil
 	case ast.ValueExpr:
 		return b.bindValue(x, off)
 	case *ast.BinaryOperationExpr:
+		if x.Op == opcode.LogicAnd || x.Op == opcode.LogicOr {
+			return b.bindLogic(x, ctx, off)
+		}
 		l, err := b.bindExpr(x.L, ctx, off)
 		if err != nil {
 			return nil, err
@@ -238,7 +265,55 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 	case *ast.PositionExpr:
 		return nil, b.errAt(off, "a column position is not allowed here")
 	}
-	return nil, b.errAt(off, "unsupported expression %T", n)
+	return nil, b.errAt(off, "unsupported expression %s", exprText(n))
+}
+
+// exprText is n as written, shortened, for messages about it.
+func exprText(n ast.Node) string {
+	t := strings.Join(strings.Fields(n.Text()), " ")
+	if t == "" {
+		return "here"
+	}
+	if r := []rune(t); len(r) > 40 {
+		t = string(r[:40]) + "…"
+	}
+	return strconv.Quote(t)
+}
+
+// logicNames are the bound functions of AND and OR.
+var logicNames = map[opcode.Op]string{opcode.LogicAnd: "and", opcode.LogicOr: "or"}
+
+// bindLogic binds a chain `a OR b OR c …` (or AND). TiDB parses it as a
+// left-deep tree as deep as the chain is long; the chain is walked
+// iteratively and bound as a balanced tree (AND and OR are associative,
+// NULLs included), so a 50,000-term OR costs linear time and every later
+// recursion over it (folding, EXPLAIN, the kernels) stays shallow.
+func (b *binder) bindLogic(x *ast.BinaryOperationExpr, ctx exprCtx, off int) (Expr, error) {
+	var terms []ast.ExprNode // right operands from the top, then the leftmost
+	var n ast.ExprNode = x
+	for {
+		be, ok := n.(*ast.BinaryOperationExpr)
+		if !ok || be.Op != x.Op {
+			break
+		}
+		terms = append(terms, be.R)
+		n = be.L
+	}
+	terms = append(terms, n)
+	name := logicNames[x.Op]
+	bound := make([]Expr, len(terms))
+	for i := range terms {
+		t := terms[len(terms)-1-i]
+		toff := offsetOf(t, off)
+		e, err := b.bindExpr(t, ctx, toff)
+		if err != nil {
+			return nil, err
+		}
+		if bound[i], err = b.boolean(e, toff, strings.ToUpper(name)); err != nil {
+			return nil, err
+		}
+	}
+	return balanced(name, bound), nil
 }
 
 // bindValue converts a TiDB literal.
@@ -289,7 +364,6 @@ func (b *binder) bindValue(x ast.ValueExpr, off int) (Expr, error) {
 // both into integers).
 func (b *binder) boolWord(off int) (bool, bool) {
 	text := b.q.SQL()
-	off -= b.q.Position().Offset
 	if off <= 0 || off >= len(text) {
 		return false, false
 	}
@@ -385,19 +459,6 @@ var arithFuncs = map[opcode.Op]string{
 
 // binary types a binary operator, inserting casts.
 func (b *binder) binary(op opcode.Op, l, r Expr, off, roff int) (Expr, error) {
-	switch op {
-	case opcode.LogicAnd, opcode.LogicOr:
-		name := map[opcode.Op]string{opcode.LogicAnd: "and", opcode.LogicOr: "or"}[op]
-		l, err := b.boolean(l, off, strings.ToUpper(name))
-		if err != nil {
-			return nil, err
-		}
-		r, err := b.boolean(r, off, strings.ToUpper(name))
-		if err != nil {
-			return nil, err
-		}
-		return &Call{Func: name, Args: []Expr{l, r}, Typ: TypeBoolean}, nil
-	}
 	if f, ok := cmpFuncs[op]; ok {
 		return b.compareAt(f, l, r, off, roff)
 	}

@@ -7,18 +7,27 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// tablePos locates a table name in the statement text (the TiDB AST keeps
-// no positions for table names).
-func (b *binder) tablePos(name string) sql.Pos {
-	off := textOffset(b.q, name, "from")
-	if off < 0 {
-		return sql.Pos{}
+// nameOff locates a table or column name in the query's text (the TiDB
+// AST keeps no positions for table names): its first whole-word use after
+// FROM, else the query's start.
+func (b *binder) nameOff(name string) int {
+	if off := textOffset(b.q, name, "from"); off >= 0 {
+		return off
 	}
-	return posOf(b.q, off)
+	return 0
+}
+
+// tablePos is the position of nameOff(name).
+func (b *binder) tablePos(name string) sql.Pos {
+	return posOf(b.q, b.nameOff(name))
 }
 
 // bindFrom binds a FROM clause element into a plan and its scope.
 func (b *binder) bindFrom(n ast.ResultSetNode) (Plan, *scope, error) {
+	if err := b.enter(0); err != nil {
+		return nil, nil, err
+	}
+	defer b.leave()
 	switch x := n.(type) {
 	case *ast.Join:
 		if x.Right == nil {
@@ -34,7 +43,7 @@ func (b *binder) bindFrom(n ast.ResultSetNode) (Plan, *scope, error) {
 		}
 		return p, scopeFor("", p, names), nil
 	}
-	return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "unsupported FROM item %T", n)
+	return nil, nil, b.errAt(b.nameOff("from"), "unsupported FROM item %s", exprText(n))
 }
 
 func scopeFor(qual string, p Plan, names []string) *scope {
@@ -89,7 +98,7 @@ func (b *binder) bindTableSource(ts *ast.TableSource) (Plan, *scope, error) {
 		p = q
 		sc = scopeFor(alias, p, names)
 	default:
-		return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "unsupported FROM item %T", ts.Source)
+		return nil, nil, b.errAt(b.nameOff("from"), "unsupported FROM item %s", exprText(ts.Source))
 	}
 	if len(ts.ColumnNames) > 0 {
 		if len(ts.ColumnNames) != len(sc.cols) {
@@ -197,7 +206,7 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 		// The sql package hands FULL joins to TiDB as LEFT joins.
 		typ = FullJoin
 		if j.On == nil && len(j.Using) == 0 && !j.NaturalJoin {
-			return nil, nil, sql.Errorf(sql.BindError, sql.Pos{}, "FULL JOIN needs an ON or USING condition")
+			return nil, nil, b.errAt(b.nameOff("full"), "FULL JOIN needs an ON or USING condition")
 		}
 	}
 	sc := &scope{cols: append(append([]scopeCol(nil), lsc.cols...), rsc.cols...)}
@@ -215,7 +224,8 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 		}
 	}
 	for _, u := range using {
-		pos := b.tablePos(u.Name.O)
+		uoff := b.nameOff(u.Name.O)
+		pos := posOf(b.q, uoff)
 		li, err := lsc.resolve("", u.Name.O, pos)
 		if err != nil {
 			return nil, nil, err
@@ -226,7 +236,7 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 		}
 		lref := &ColumnRef{Index: li, Name: lsc.cols[li].name, Typ: lsc.cols[li].typ}
 		rref := &ColumnRef{Index: nl + ri, Name: rsc.cols[ri].name, Typ: rsc.cols[ri].typ}
-		c, err := b.compare("eq", lref, rref, pos.Offset)
+		c, err := b.compare("eq", lref, rref, uoff)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -238,7 +248,7 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 			// Either side may be NULL: the visible column is
 			// COALESCE(left, right), added by a projection below.
 			sc.cols[li].hidden, sc.cols[nl+ri].hidden = true, true
-			args, t, err := b.unify([]Expr{lref, rref}, pos.Offset, "USING")
+			args, t, err := b.unify([]Expr{lref, rref}, uoff, "USING")
 			if err != nil {
 				return nil, nil, err
 			}

@@ -357,7 +357,7 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 		t = TypeBigInt
 		if l, ok := arg.(*Literal); ok && l.Value != nil && !x.Distinct {
 			e := &Call{Func: aggPrefix + "count_star", Typ: t}
-			b.pos[e] = posOf(b.q, off)
+			b.pos[e] = off
 			return e, nil
 		}
 	case "sum", "avg":
@@ -389,7 +389,7 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 		fn += "_distinct"
 	}
 	e := &Call{Func: fn, Args: []Expr{arg}, Typ: t}
-	b.pos[e] = posOf(b.q, off)
+	b.pos[e] = off
 	return e, nil
 }
 

@@ -180,7 +180,11 @@ func paren(e Expr, min int) string {
 // String implements Expr.
 func (c *Call) String() string {
 	if in, ok := infix[c.Func]; ok && len(c.Args) == 2 {
-		return paren(c.Args[0], in.prec) + " " + in.op + " " + paren(c.Args[1], in.prec+1)
+		rmin := in.prec + 1
+		if r, ok := c.Args[1].(*Call); ok && r.Func == c.Func && (c.Func == "and" || c.Func == "or") {
+			rmin = in.prec // associative: a OR (b OR c) reads a OR b OR c
+		}
+		return paren(c.Args[0], in.prec) + " " + in.op + " " + paren(c.Args[1], rmin)
 	}
 	args := func(from int) string {
 		s := make([]string, 0, len(c.Args))
@@ -367,15 +371,22 @@ func conjuncts(e Expr) []Expr {
 
 // andAll joins predicates with AND; nil for none.
 func andAll(es []Expr) Expr {
-	var out Expr
-	for _, e := range es {
-		if out == nil {
-			out = e
-		} else {
-			out = &Call{Func: "and", Args: []Expr{out, e}, Typ: TypeBoolean}
-		}
+	if len(es) == 0 {
+		return nil
 	}
-	return out
+	return balanced("and", es)
+}
+
+// balanced joins es (at least one) with the associative boolean f ("and"
+// or "or") as a balanced tree, left-deep up to three terms: a long chain
+// then nests only log2(len) deep, so no recursion over it can exhaust
+// the stack. Call.String prints it as the flat chain it stands for.
+func balanced(f string, es []Expr) Expr {
+	if len(es) == 1 {
+		return es[0]
+	}
+	mid := (len(es) + 1) / 2
+	return &Call{Func: f, Args: []Expr{balanced(f, es[:mid]), balanced(f, es[mid:])}, Typ: TypeBoolean}
 }
 
 // castTo wraps e in a cast unless it already has type t; literals are

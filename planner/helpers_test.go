@@ -8,7 +8,7 @@ import (
 )
 
 // testCatalog has three sources used across the tests.
-func testCatalog(t *testing.T) *MemCatalog {
+func testCatalog(t testing.TB) *MemCatalog {
 	t.Helper()
 	cat := NewCatalog()
 	add := func(name string, wm *WatermarkDef, fields ...arrow.Field) {
@@ -40,7 +40,7 @@ func testCatalog(t *testing.T) *MemCatalog {
 }
 
 // parseQuery parses one query with the sql package.
-func parseQuery(t *testing.T, text string) *sql.Query {
+func parseQuery(t testing.TB, text string) *sql.Query {
 	t.Helper()
 	stmts, err := sql.Parse(text)
 	if err != nil {

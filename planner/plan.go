@@ -49,16 +49,27 @@ func Bind(q *sql.Query, cat Catalog) (Plan, error) {
 	if cat == nil {
 		cat = NewCatalog()
 	}
-	b := &binder{q: q, cat: cat, pos: map[Expr]sql.Pos{}}
+	b := &binder{q: q, cat: cat, pos: map[Expr]int{}}
 	p, _, err := b.bindQuery(q.Select)
 	if err != nil {
-		var se *sql.Error
-		if !errors.As(err, &se) {
-			return nil, &sql.Error{Kind: sql.BindError, Msg: err.Error(), Err: err}
-		}
-		return nil, err
+		return nil, positioned(err, sql.BindError, q)
 	}
 	return p, nil
+}
+
+// positioned makes err a *sql.Error with a position: one that has none
+// (a rule or a constant folded after binding, where expressions no longer
+// know their text) is placed at the start of q, so every error of
+// planning a query tells the user which statement failed.
+func positioned(err error, kind sql.ErrorKind, q *sql.Query) error {
+	var se *sql.Error
+	if !errors.As(err, &se) {
+		return &sql.Error{Kind: kind, Pos: q.Position(), Msg: err.Error(), Err: err}
+	}
+	if se.Pos.Line == 0 {
+		return &sql.Error{Kind: se.Kind, Pos: q.Position(), Msg: se.Msg, Err: err}
+	}
+	return err
 }
 
 // maxPasses bounds the optimiser's fixed-point loop; rules that never
@@ -142,11 +153,11 @@ func lower(q *sql.Query, logical Plan) (*QueryPlan, error) {
 	out := logical.Schema()
 	opt, err := Optimize(logical)
 	if err != nil {
-		return nil, err
+		return nil, positioned(err, sql.PlanError, q)
 	}
 	phys, err := ToPhysical(opt)
 	if err != nil {
-		return nil, err
+		return nil, positioned(err, sql.PlanError, q)
 	}
 	return &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}, nil
 }

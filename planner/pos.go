@@ -8,13 +8,13 @@ import (
 )
 
 // posOf converts a TiDB byte offset (node.OriginTextPosition, an offset
-// into the whole script) into a line and column.
+// into the query's text) into a line and column of the script.
 func posOf(q *sql.Query, offset int) sql.Pos {
 	return q.PosOf(offset)
 }
 
-// textOffset returns the script offset of the first whole-word occurrence
-// of word in q's text at or after the first occurrence of after (if any),
+// textOffset returns the offset into q's text of the first whole-word
+// occurrence of word at or after the first occurrence of after (if any),
 // or -1. Table names carry no position in the TiDB AST, so errors about
 // them locate the name this way.
 func textOffset(q *sql.Query, word, after string) int {
@@ -29,7 +29,7 @@ func textOffset(q *sql.Query, word, after string) int {
 	if i < 0 {
 		return -1
 	}
-	return i + q.Position().Offset
+	return i
 }
 
 // findWord returns the byte offset of the first whole-word, case-insensitive

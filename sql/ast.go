@@ -119,6 +119,8 @@ type Query struct {
 	stmt
 	// Select is the TiDB AST: *ast.SelectStmt or *ast.SetOprStmt. Window
 	// table functions appear in it as table names that are keys of Windows.
+	// Its offsets (OriginTextPosition, SelectField.Offset) are byte
+	// offsets into the query's text, SQL(); PosOf converts them.
 	Select ast.ResultSetNode
 	// Emit is nil for a batch query.
 	Emit *Emit
@@ -130,6 +132,9 @@ type Query struct {
 	// length, so positions hold) and appear in Select with Tp LeftJoin;
 	// the planner binds the ones listed here as full outer joins.
 	FullJoins map[*ast.Join]bool
+
+	index    *lineIndex // converts offsets of the parsed text into positions
+	indexOff int        // where the query's text starts in index's text
 }
 
 // EmitKind says when results are emitted.

@@ -72,7 +72,7 @@ func (c *cursor) columnList(s *CreateSource) error {
 			if err != nil {
 				return err
 			}
-			wm.Pos = PosAt(c.ps.script, t.off)
+			wm.Pos = c.ps.pos(t.off)
 			s.Watermark, wmCol = wm, col
 		} else {
 			name, nt, err := c.ident("a column name or WATERMARK")
@@ -88,7 +88,7 @@ func (c *cursor) columnList(s *CreateSource) error {
 			if err != nil {
 				return err
 			}
-			s.Columns = append(s.Columns, ColumnDef{Name: name, Type: typ, Pos: PosAt(c.ps.script, nt.off)})
+			s.Columns = append(s.Columns, ColumnDef{Name: name, Type: typ, Pos: c.ps.pos(nt.off)})
 		}
 		if c.acceptPunct(")") {
 			break
@@ -250,7 +250,7 @@ func (c *cursor) withClause() (Options, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, Option{Key: key, Value: val, Pos: PosAt(c.ps.script, kt.off)})
+		opts = append(opts, Option{Key: key, Value: val, Pos: c.ps.pos(kt.off)})
 		if c.acceptPunct(")") {
 			return opts, nil
 		}

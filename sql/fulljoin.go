@@ -71,10 +71,10 @@ func hasJoinCondition(body []token, from int) bool {
 // ASTs have the same shape, and the joins that are LEFT in the first and
 // RIGHT in the second are exactly the FULL ones. This needs no positions,
 // which the TiDB AST does not keep for joins.
-func (ps *parseState) markFullJoins(sel ast.Node, input string, fulls []token) (map[*ast.Join]bool, error) {
+func (ps *parseState) markFullJoins(sel ast.Node, input string, start int, fulls []token) (map[*ast.Join]bool, error) {
 	offs := make([]int, len(fulls))
 	for i, t := range fulls {
-		offs[i] = t.off
+		offs[i] = t.off - start // input is the query's text from start
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(offs)))
 	alt := input

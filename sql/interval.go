@@ -137,7 +137,7 @@ func ParseInterval(s string) (time.Duration, error) {
 	if len(lr.tokens) == 0 {
 		return 0, Errorf(ParseError, Pos{}, "empty interval: want %s", intervalHint)
 	}
-	c := &cursor{ps: &parseState{script: s}, toks: lr.tokens}
+	c := &cursor{ps: newParseState(s, Pos{}), toks: lr.tokens}
 	d, err := c.interval()
 	if err != nil {
 		return 0, noPos(err)

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -45,11 +46,40 @@ type lexResult struct {
 	comments []span
 }
 
+// MaxDepth bounds how deeply a statement may nest: parentheses in the
+// text, and the expressions, subqueries and joins the planner binds
+// recursively. Go stacks grow until the runtime kills the process, which
+// no recover can stop, so a statement nested beyond this fails with a
+// positioned error instead. 1000 is DuckDB's max_expression_depth and
+// SQLite's SQLITE_MAX_EXPR_DEPTH; long AND/OR chains do not count against
+// it (the planner binds them as balanced trees).
+const MaxDepth = 1000
+
+// MaxTokens bounds the length of one statement. The TiDB parser walks
+// the tree it builds recursively, a stack frame per level, and a chain
+// `a OR b OR …` is a level per operator: a 450,000-term chain measured
+// under 32 MB of stack, so a million tokens stays far below the runtime's
+// fatal 1 GB while leaving room for a 200,000-term OR or a 500,000-value
+// IN list.
+const MaxTokens = 1_000_000
+
+// lexError is an error of lex at byte offset off of its input; the parser
+// turns it into a positioned ParseError.
+type lexError struct {
+	off int
+	msg string
+}
+
+// Error implements error.
+func (e *lexError) Error() string { return e.msg }
+
 // lex splits script into tokens. It never panics; an unterminated string,
-// quoted identifier or block comment is a ParseError at its opening quote.
+// quoted identifier or block comment is a *lexError at its opening quote,
+// and so is a parenthesis nested more than MaxDepth deep.
 func lex(script string) (lexResult, error) {
 	var res lexResult
 	i, n := 0, len(script)
+	depth := 0
 	for i < n {
 		c := script[i]
 		switch {
@@ -68,7 +98,7 @@ func lex(script string) (lexResult, error) {
 		case c == '/' && i+1 < n && script[i+1] == '*':
 			j := strings.Index(script[i+2:], "*/")
 			if j < 0 {
-				return res, Errorf(ParseError, PosAt(script, i), "unterminated /* comment")
+				return res, &lexError{i, "unterminated /* comment"}
 			}
 			end := i + 2 + j + 2
 			res.comments = append(res.comments, span{i, end})
@@ -113,6 +143,16 @@ func lex(script string) (lexResult, error) {
 			res.tokens = append(res.tokens, token{kind: tkIdent, text: script[i:j], val: script[i:j], off: i, end: j})
 			i = j
 		default:
+			switch c {
+			case '(':
+				if depth++; depth > MaxDepth {
+					return res, &lexError{i, fmt.Sprintf("parentheses nested too deeply (more than %d levels)", MaxDepth)}
+				}
+			case ')':
+				depth = max(0, depth-1)
+			case ';':
+				depth = 0
+			}
 			res.tokens = append(res.tokens, token{kind: tkPunct, text: script[i : i+1], val: script[i : i+1], off: i, end: i + 1})
 			i++
 		}
@@ -151,7 +191,7 @@ func lexQuoted(script string, i int) (token, error) {
 	if q == '`' {
 		what = "quoted identifier"
 	}
-	return token{}, Errorf(ParseError, PosAt(script, i), "unterminated %s", what)
+	return token{}, &lexError{i, "unterminated " + what}
 }
 
 // unescape decodes the MySQL backslash escape `\c`.

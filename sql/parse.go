@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,37 +15,106 @@ import (
 // Parse parses a script of `;`-separated statements. Comments (`--`, `#`,
 // `/* */`) and empty statements are skipped; the last statement needs no
 // `;`. Any problem is a *Error of Kind ParseError whose Pos is a line and
-// column into the whole script.
+// column into the whole script. Parsing is linear in the script's length.
 func Parse(script string) ([]Statement, error) {
+	return ParseAt(script, Pos{Line: 1, Col: 1})
+}
+
+// ParseAt parses text that starts at position at of a larger script (a
+// statement Split cut out of it, perhaps with ${name} references
+// substituted): every position it reports, in errors and statements,
+// is a position in that larger script.
+func ParseAt(text string, at Pos) ([]Statement, error) {
+	ps := newParseState(text, at)
+	lr, err := lex(text)
+	if err != nil {
+		return nil, ps.lexError(err)
+	}
+	ps.comments = lr.comments
+	var out []Statement
+	for _, toks := range statements(lr.tokens) {
+		st, err := ps.statement(toks)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Chunk is the text of one statement of a script, as Split cuts it.
+type Chunk struct {
+	// Text runs from the statement's first token to its last, without
+	// the `;` and without comments before or after it.
+	Text string
+	// Pos is where Text starts in the script.
+	Pos Pos
+}
+
+// Split cuts script into its statements without parsing them, with the
+// lexer Parse uses: a `;` ends a statement only outside strings, quoted
+// identifiers and `--`, `#` and `/* */` comments, exactly where Parse
+// would end it. Statements holding only comments are dropped. The REPL
+// and `sluice -f` split first because ${name} references must be
+// substituted before a statement can be parsed, and a SET earlier in
+// the script may define them; each chunk is then parsed with ParseAt.
+// An unterminated string, quoted identifier or comment is a ParseError
+// at its start.
+func Split(script string) ([]Chunk, error) {
+	ps := newParseState(script, Pos{Line: 1, Col: 1})
 	lr, err := lex(script)
 	if err != nil {
-		return nil, err
+		return nil, ps.lexError(err)
 	}
-	ps := &parseState{script: script, comments: lr.comments}
-	var out []Statement
+	var out []Chunk
+	for _, toks := range statements(lr.tokens) {
+		first, last := toks[0], toks[len(toks)-1]
+		out = append(out, Chunk{Text: script[first.off:last.end], Pos: ps.pos(first.off)})
+	}
+	return out, nil
+}
+
+// statements cuts tokens at each `;` into the non-empty statements.
+func statements(tokens []token) [][]token {
+	var out [][]token
 	start := 0
-	for i := 0; i <= len(lr.tokens); i++ {
-		if i < len(lr.tokens) && !lr.tokens[i].isPunct(";") {
+	for i := 0; i <= len(tokens); i++ {
+		if i < len(tokens) && !tokens[i].isPunct(";") {
 			continue
 		}
 		if i > start {
-			st, err := ps.statement(lr.tokens[start:i])
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, st)
+			out = append(out, tokens[start:i])
 		}
 		start = i + 1
 	}
-	return out, nil
+	return out
 }
 
 // parseState is shared by the statements of one script.
 type parseState struct {
 	script   string
+	ix       *lineIndex // positions of script's offsets in the user's script
 	comments []span
 	tidb     *parser.Parser // created on first use; not safe for concurrent use
 	windows  int            // window placeholders handed out so far
+}
+
+// newParseState starts parsing script, which begins at base of the
+// user's script.
+func newParseState(script string, base Pos) *parseState {
+	return &parseState{script: script, ix: newLineIndex(script, base)}
+}
+
+// pos is the position of byte offset off of ps.script in the user's script.
+func (ps *parseState) pos(off int) Pos { return ps.ix.pos(off) }
+
+// lexError positions an error of lex.
+func (ps *parseState) lexError(err error) error {
+	var le *lexError
+	if errors.As(err, &le) {
+		return Errorf(ParseError, ps.pos(le.off), "%s", le.msg)
+	}
+	return err
 }
 
 // cursor walks the tokens of one statement.
@@ -107,7 +177,7 @@ func (c *cursor) acceptPunct(p string) bool {
 
 // errAt builds a ParseError at tok.
 func (c *cursor) errAt(tok token, format string, args ...any) *Error {
-	return Errorf(ParseError, PosAt(c.ps.script, tok.off), format, args...)
+	return Errorf(ParseError, c.ps.pos(tok.off), format, args...)
 }
 
 // unexpected reports the next token as out of place.
@@ -157,12 +227,15 @@ func (c *cursor) end() error {
 // stmtAt builds the common statement part for toks.
 func (ps *parseState) stmtAt(toks []token) stmt {
 	first, last := toks[0], toks[len(toks)-1]
-	return stmt{pos: PosAt(ps.script, first.off), text: ps.script[first.off:last.end]}
+	return stmt{pos: ps.pos(first.off), text: ps.script[first.off:last.end]}
 }
 
 // statement parses the tokens of one statement (without its `;`).
 func (ps *parseState) statement(toks []token) (Statement, error) {
 	c := &cursor{ps: ps, toks: toks}
+	if len(toks) > MaxTokens {
+		return nil, c.errAt(toks[0], "statement too long (%d tokens, at most %d)", len(toks), MaxTokens)
+	}
 	base := ps.stmtAt(toks)
 	first := c.peek()
 	if isQueryStart(c, 0) {

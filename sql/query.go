@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser"
@@ -32,11 +33,13 @@ var notAfterEmit = map[string]bool{
 }
 
 // query parses toks (a query with optional window table functions and a
-// trailing EMIT clause) into a Query. The TiDB parser sees the whole
-// script with everything but this query blanked, so the offsets in its AST
-// are offsets into the user's script.
+// trailing EMIT clause) into a Query. The TiDB parser sees the query's own
+// text with its comments blanked and the extensions replaced by
+// same-length placeholders, so the offsets in its AST are offsets into
+// the query's text (Query.PosOf turns them into script positions), and
+// each query costs time in its own length only, not the script's.
 func (ps *parseState) query(toks []token) (*Query, error) {
-	q := &Query{stmt: ps.stmtAt(toks), Windows: map[string]*WindowTVF{}}
+	q := &Query{stmt: ps.stmtAt(toks), Windows: map[string]*WindowTVF{}, index: ps.ix, indexOff: toks[0].off}
 	var repls []replacement
 	n := len(toks)
 	// EMIT clause: at depth 0, and not in a spot where EMIT is an alias.
@@ -138,9 +141,9 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		return nil, Errorf(ParseError, q.pos, "expected a query (SELECT …)")
 	}
 	if len(fulls) > 0 {
-		fj, err := ps.markFullJoins(q.Select, input, fulls)
+		fj, err := ps.markFullJoins(q.Select, input, start, fulls)
 		if err != nil {
-			return nil, &Error{Kind: ParseError, Pos: PosAt(ps.script, fulls[0].off), Msg: err.Error(), Err: err}
+			return nil, &Error{Kind: ParseError, Pos: ps.pos(fulls[0].off), Msg: err.Error(), Err: err}
 		}
 		q.FullJoins = fj
 	}
@@ -160,44 +163,42 @@ func (ps *parseState) parseTiDB(input string) (stmts []ast.StmtNode, err error) 
 	return stmts, err
 }
 
-// tidbInput is the script with everything outside [start, end) blanked,
-// comments inside blanked, and repls applied. Newlines are kept so TiDB's
-// own line numbers stay meaningful; the length is the script's.
+// tidbInput is the query's text script[start:end] with the comments in
+// it blanked and repls applied; the length is the text's, so offsets into
+// it are offsets into the query's text.
 func (ps *parseState) tidbInput(start, end int, repls []replacement) string {
-	b := []byte(ps.script)
+	b := []byte(ps.script[start:end])
 	blank := func(from, to int) {
-		for k := from; k < to && k < len(b); k++ {
+		for k := max(from-start, 0); k < to-start && k < len(b); k++ {
 			if b[k] != '\n' {
 				b[k] = ' '
 			}
 		}
 	}
-	blank(0, start)
-	blank(end, len(b))
-	for _, c := range ps.comments {
-		if c.end > start && c.off < end {
-			blank(c.off, c.end)
-		}
+	// Comments are in script order: start at the first one ending past start.
+	for i := sort.Search(len(ps.comments), func(i int) bool { return ps.comments[i].end > start }); i < len(ps.comments) && ps.comments[i].off < end; i++ {
+		blank(ps.comments[i].off, ps.comments[i].end)
 	}
 	for _, r := range repls {
 		blank(r.off, r.end)
-		copy(b[r.off:r.end], r.name)
+		copy(b[r.off-start:r.end-start], r.name)
 	}
 	return string(b)
 }
 
-// tidbError converts a TiDB parse error into a ParseError at the offending
-// token. TiDB reports `line L column C near "<rest of input>"`; the rest of
-// the input tells the exact byte offset.
+// tidbError converts a TiDB parse error of input (the text of
+// script[start:end]) into a ParseError at the offending token. TiDB
+// reports `line L column C near "<rest of input>"`; the rest of the input
+// tells the exact byte offset.
 func (ps *parseState) tidbError(err error, input string, start, end int) error {
 	msg := err.Error()
 	k := strings.Index(msg, ` near "`)
 	if k < 0 {
-		return &Error{Kind: ParseError, Pos: PosAt(ps.script, start), Msg: "syntax error: " + msg, Err: err}
+		return &Error{Kind: ParseError, Pos: ps.pos(start), Msg: "syntax error: " + msg, Err: err}
 	}
 	rem := msg[k+len(` near "`):]
 	off := -1
-	for o := start; o <= len(input); o++ {
+	for o := 0; o <= len(input); o++ {
 		v := input[o:]
 		if len(v) > 2048 {
 			v = v[:2048]
@@ -207,14 +208,15 @@ func (ps *parseState) tidbError(err error, input string, start, end int) error {
 			break
 		}
 	}
-	if off < 0 || off >= end || strings.TrimSpace(input[off:end]) == "" {
-		return &Error{Kind: ParseError, Pos: PosAt(ps.script, end), Msg: "syntax error at end of query", Err: err}
+	if off < 0 || strings.TrimSpace(input[off:]) == "" {
+		return &Error{Kind: ParseError, Pos: ps.pos(end), Msg: "syntax error at end of query", Err: err}
 	}
 	// Skip blanks (comments) to the token, then name it as the user wrote it.
-	for off < end && (input[off] == ' ' || input[off] == '\n' || input[off] == '\t' || input[off] == '\r') {
+	for off < len(input) && (input[off] == ' ' || input[off] == '\n' || input[off] == '\t' || input[off] == '\r') {
 		off++
 	}
-	return &Error{Kind: ParseError, Pos: PosAt(ps.script, off),
+	off += start
+	return &Error{Kind: ParseError, Pos: ps.pos(off),
 		Msg: fmt.Sprintf("syntax error at or near %q", firstToken(ps.script[off:end])), Err: err}
 }
 
@@ -240,7 +242,7 @@ func firstToken(s string) string {
 func (ps *parseState) emit(toks []token) (*Emit, error) {
 	c := &cursor{ps: ps, toks: toks}
 	kw := c.next()
-	e := &Emit{Pos: PosAt(ps.script, kw.off)}
+	e := &Emit{Pos: ps.pos(kw.off)}
 	switch {
 	case c.accept("EVERY"):
 		e.Kind = EmitEvery

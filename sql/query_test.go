@@ -168,9 +168,10 @@ func TestWindowTVFs(t *testing.T) {
 	}
 }
 
-// TestOffsetsIntoWholeScript checks that TiDB's node offsets, handed the
-// blanked script, are offsets into the user's whole script.
-func TestOffsetsIntoWholeScript(t *testing.T) {
+// TestOffsetsIntoQueryText checks that TiDB's node offsets are offsets
+// into the query's own text and that PosOf turns them into positions in
+// the whole script, past comments, other statements and multi-byte text.
+func TestOffsetsIntoQueryText(t *testing.T) {
 	script := "CREATE SOURCE t (valu BIGINT) WITH (connector = 'x');\n" +
 		"SELECT 1; -- a comment\n" +
 		"SELECT window_start,\n     /* pad */ valu + 1 FROM TUMBLE(t, ts, INTERVAL '5' SECOND) WHERE valu > 0 EMIT FINAL;"
@@ -185,19 +186,58 @@ func TestOffsetsIntoWholeScript(t *testing.T) {
 	if got, want := q.PosOf(col.OriginTextPosition()), (Pos{4, 16, 113}); got != want {
 		t.Errorf("select-list column at %+v, want %+v", got, want)
 	}
-	if got, want := PosAt(script, col.OriginTextPosition()), (Pos{4, 16, 113}); got != want {
+	if got, want := q.SQL()[col.OriginTextPosition():][:4], "valu"; got != want {
+		t.Errorf("offset %d of the query text reads %q, want %q", col.OriginTextPosition(), got, want)
+	}
+	if got, want := PosAt(script, q.Position().Offset+col.OriginTextPosition()), (Pos{4, 16, 113}); got != want {
 		t.Errorf("PosAt: %+v, want %+v", got, want)
 	}
 	where := sel.Where.(*ast.BinaryOperationExpr).L.(*ast.ColumnNameExpr)
 	wantOff := strings.LastIndex(script, "valu > 0")
-	if got := where.OriginTextPosition(); got != wantOff {
+	if got := where.OriginTextPosition() + q.Position().Offset; got != wantOff {
 		t.Errorf("WHERE column offset %d, want %d", got, wantOff)
 	}
-	if got := q.PosOf(wantOff); got.Line != 4 || got.Col != wantOff-strings.LastIndex(script, "\n") {
+	if got := q.PosOf(where.OriginTextPosition()); got.Line != 4 || got.Col != wantOff-strings.LastIndex(script, "\n") || got.Offset != wantOff {
 		t.Errorf("WHERE column at %+v", got)
 	}
-	if got := q.PosOf(0); got.Line != 0 {
+	if got := q.PosOf(-1); got.Line != 0 {
 		t.Errorf("offset outside the query should have no line, got %+v", got)
+	}
+	if got := q.PosOf(len(q.SQL()) + 1); got.Line != 0 {
+		t.Errorf("offset past the query should have no line, got %+v", got)
+	}
+
+	// The first line of a query that starts mid-line is shifted by its
+	// column; characters, not bytes, are counted.
+	sts, err = Parse("SELECT 'é'; SELECT 'héé', nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = sts[1].(*Query)
+	f := q.Select.(*ast.SelectStmt).Fields.Fields[1]
+	if got, want := q.PosOf(f.Offset), (Pos{1, 27, 29}); got != want {
+		t.Errorf("second field at %+v, want %+v", got, want)
+	}
+}
+
+// TestLineIndexAgreesWithPosAt converts every offset of texts with
+// several lines and multi-byte characters both ways.
+func TestLineIndexAgreesWithPosAt(t *testing.T) {
+	texts := []string{"", "a", "ab\ncdé\n\nx", strings.Repeat("é日x\n", 50) + strings.Repeat("ü", 200), "\n\n", "\xff\x80abc\n\xc3"}
+	for _, text := range texts {
+		ix := newLineIndex(text, Pos{Line: 1, Col: 1})
+		for off := 0; off <= len(text); off++ {
+			if got, want := ix.pos(off), PosAt(text, off); got != want {
+				t.Fatalf("text %q offset %d: index %+v, PosAt %+v", text, off, got, want)
+			}
+		}
+	}
+	// A base shifts lines, the first line's columns and offsets.
+	ix := newLineIndex("ab\ncd", Pos{Line: 3, Col: 5, Offset: 40})
+	for off, want := range []Pos{{3, 5, 40}, {3, 6, 41}, {3, 7, 42}, {4, 1, 43}, {4, 2, 44}, {4, 3, 45}} {
+		if got := ix.pos(off); got != want {
+			t.Errorf("offset %d: %+v, want %+v", off, got, want)
+		}
 	}
 }
 

@@ -53,7 +53,7 @@ func (ps *parseState) windowTVF(body []token, i int) (w *WindowTVF, end int, ok 
 			c.i = innerEnd + 1
 			return nil, 0, false, c.unexpected(`")" closing TABLE(`)
 		}
-		w.Pos = PosAt(ps.script, t.off)
+		w.Pos = ps.pos(t.off)
 		return w, innerEnd + 1, true, nil
 	}
 	kind, known := windowKinds[strings.ToUpper(t.text)]
@@ -96,7 +96,7 @@ func (ps *parseState) windowTVF(body []token, i int) (w *WindowTVF, end int, ok 
 			return nil, 0, false, c.errAt(seps[k], "missing argument %d of %s", k+1, windowArgs[kind])
 		}
 	}
-	w = &WindowTVF{Kind: kind, Pos: PosAt(ps.script, t.off)}
+	w = &WindowTVF{Kind: kind, Pos: ps.pos(t.off)}
 	if w.Table, err = ps.windowTable(args[0]); err != nil {
 		return nil, 0, false, err
 	}
