@@ -92,3 +92,33 @@ func TestDecoderRecoversRow(t *testing.T) {
 		d.Release()
 	}
 }
+
+// TestDecimalHugeExponent: decimal128.FromString takes time that grows
+// with the exponent (35 s for "1e400000000"), so one short CSV field could
+// stall a scan; exponents far out of range are decided without it, and
+// ordinary ones still parse.
+func TestDecimalHugeExponent(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // "" = not a DECIMAL(10,2)
+	}{
+		{"1e400000000", ""},
+		{"1e99999999999999999999", ""},
+		{"0e400000000", "0.00"},
+		{"-1e-400000000", "0.00"},
+		{"x1e-400000000", ""},
+		{"1e", ""},
+		{"1.5e2", "150.00"},
+		{"12.345", "12.35"},
+		{"2.5E-1", "0.25"},
+	} {
+		n, ok := parseDecimal([]byte(tc.in), 10, 2)
+		got := ""
+		if ok {
+			got = n.ToString(2)
+		}
+		if got != tc.want {
+			t.Errorf("%q: got %q (ok %v), want %q", tc.in, got, ok, tc.want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -154,12 +153,11 @@ func (c *column) appendText(v []byte) bool {
 		}
 		return ok
 	case kDecimal:
-		n, err := decimal128.FromString(string(v), c.prec, c.scale)
-		if err != nil {
-			return false
+		n, ok := parseDecimal(v, c.prec, c.scale)
+		if ok {
+			c.dec.Append(n)
 		}
-		c.dec.Append(n)
-		return true
+		return ok
 	}
 	return false
 }
