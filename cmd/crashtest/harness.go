@@ -24,7 +24,9 @@ type config struct {
 	stops   int           // SIGTERM/SIGINT stops per pipeline
 	scale   scale         // input sizes
 	timeout time.Duration // bound on a run that should finish (or catch up)
-	log     io.Writer     // progress lines; nil for none
+	log     io.Writer     // a line per run; nil for none
+	// progress gets a line per finished pipeline; nil for none.
+	progress io.Writer
 }
 
 // harness runs pipelines against one sluice binary.

@@ -101,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg := config{bin: *bin, root: root, seed: *seed, kills: *kills, stops: *stops, timeout: *timeout,
-		scale: scale{Seconds: *seconds, Rate: *rate, FileRows: *fileRows}}
+		scale: scale{Seconds: *seconds, Rate: *rate, FileRows: *fileRows}, progress: stdout}
 	if *verbose {
 		cfg.log = stderr
 	}
@@ -186,7 +186,21 @@ func runAll(ctx context.Context, cfg config, sel []pipeline, parallel int) ([]*r
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i] = h.run(ctx, p)
+			r := h.run(ctx, p)
+			results[i] = r
+			if cfg.progress != nil {
+				verdict := "ok"
+				switch {
+				case r.err != nil:
+					verdict = "HARNESS ERROR"
+				case len(r.failures) > 0:
+					verdict = "FAIL"
+				}
+				h.logMu.Lock()
+				fmt.Fprintf(cfg.progress, "crashtest: %s: %s (%d kills, %d stops, %d episodes) in %s\n",
+					p.name, verdict, r.kills(), r.stops(), r.episodes, r.took.Round(time.Second))
+				h.logMu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
