@@ -18,14 +18,3 @@ func appendOnly(sink exec.Sink) bool {
 	a, ok := sink.(exec.AppendOnlySink)
 	return ok && a.AppendOnly()
 }
-
-// sourceGroup is the consumer group of the named source (exec.GroupSource),
-// "" when it reads without one.
-func sourceGroup(cat *Catalog, name string) string {
-	if e, ok := cat.Source(name); ok {
-		if g, ok := e.Source.(exec.GroupSource); ok {
-			return g.Group()
-		}
-	}
-	return ""
-}

@@ -42,6 +42,10 @@ type Config struct {
 	// CheckpointDir, when set, makes streaming queries checkpoint their
 	// state and source offsets there and resume from it.
 	CheckpointDir string
+	// CheckpointRetain is how many complete checkpoints each query keeps
+	// in its checkpoint directory (stream.DefaultRetain, 3, if ≤ 0): the
+	// newest, and older ones to fall back on when the newest is damaged.
+	CheckpointRetain int
 	// Log receives operational messages (slow micro-batches, skipped
 	// rows); nil means os.Stderr.
 	Log io.Writer

@@ -88,6 +88,14 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		return nil, err
 	}
 	opts := compile.StreamOptions{Emit: qp.Emit, AppendWindows: appendOnly, Linger: continuousLinger}
+	if dir := db.cfg.CheckpointDir; dir != "" {
+		// The checkpoint directory is this query's identity across
+		// restarts: a consumer-group source rejoins as the same static
+		// member, taking a crashed run's place at once.
+		abs, _ := filepath.Abs(filepath.Join(dir, checkpointName(sinkName, q)))
+		h := sha256.Sum256([]byte(abs))
+		opts.Instance = "sluice-" + hex.EncodeToString(h[:8])
+	}
 	if qp.Stream != nil {
 		for _, w := range qp.Stream.Warnings {
 			fmt.Fprintf(stderrWriter(db), "sluice: warning: %s\n", w)
@@ -127,8 +135,10 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		}
 		return fail(sql.Errorf(sql.PlanError, q.Emit.Pos, "%v", err))
 	}
-	// Restore operator state from the latest checkpoint, then resume the
-	// source exactly where that state ends.
+	// Restore operator state from the newest intact checkpoint of this
+	// query, then resume the source exactly where that state ends; the
+	// sink finishes that checkpoint's commit when the run starts
+	// (stream.Pipeline.TwoPhase).
 	var ck *stream.Checkpointer
 	var from exec.Offsets
 	if dir := db.cfg.CheckpointDir; dir != "" {
@@ -145,23 +155,12 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 			return fail(execError(err))
 		}
 		ck = stream.NewCheckpointer(ckDir, 0, every)
-		// A transactional sink knows which checkpoint its output matches.
-		var committed exec.Offsets
-		db.mu.Lock()
-		var sink exec.Sink
-		if e, ok := db.cat.Sink(sinkName); ok {
-			sink = e.Sink
+		ck.Fingerprint = planFingerprint(qp)
+		ck.Retain = db.cfg.CheckpointRetain
+		from, err = ck.Restore(s.Op)
+		for _, skipped := range ck.Skipped() {
+			fmt.Fprintf(stderrWriter(db), "sluice: warning: skipping a damaged checkpoint: %v\n", skipped)
 		}
-		db.mu.Unlock()
-		if cs, ok := sink.(exec.CommittedOffsetsReporter); ok && def != nil {
-			if committed, err = cs.CommittedOffsets(ctx, sourceGroup(srcs, def.Name)); err != nil {
-				if s.Op != nil {
-					s.Op.Close()
-				}
-				return fail(execError(err))
-			}
-		}
-		from, err = ck.RestoreMatching(s.Op, committed)
 		if err != nil {
 			if s.Op != nil {
 				s.Op.Close()
@@ -359,6 +358,11 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 		return nil, execError(fmt.Errorf("sink %s: %w", sinkName, err))
 	}
 	defer w.Close()
+	// A two-phase sink commits with the checkpoints (pre-commit, save,
+	// commit); without a checkpoint directory it still recovers (drops
+	// what a crashed run left pending) and commits in one step.
+	tp, _ := w.(exec.TwoPhaseWriter)
+	sq.p.TwoPhase = tp
 	var n int64
 	sq.p.Emit = func(ctx context.Context, rec arrow.Record) error {
 		rec = withSchemaRetained(rec, sq.schema)
@@ -367,8 +371,10 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 		return w.Write(ctx, rec)
 	}
 	sq.p.Commit = func(ctx context.Context, upTo exec.Offsets) error {
-		if err := w.Commit(ctx, upTo); err != nil {
-			return err
+		if tp == nil || sq.p.Checkpoint == nil {
+			if err := w.Commit(ctx, upTo); err != nil {
+				return err
+			}
 		}
 		// Once the output is durable, tell a consumer-group source where
 		// it is: a restart or a rebalance then resumes there rather than
@@ -389,6 +395,15 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 		return nil, execError(fmt.Errorf("sink %s: %w", sinkName, err))
 	}
 	return message(fmt.Sprintf("%d rows written to %s", n, sinkName)), nil
+}
+
+// planFingerprint identifies a query for its checkpoints: a checkpoint
+// restored into a different plan (changed SQL, a changed source schema)
+// would feed state of one shape to operators of another, silently wrong
+// or a panic, so it is refused instead.
+func planFingerprint(qp *planner.QueryPlan) string {
+	h := sha256.Sum256([]byte(planner.Explain(qp)))
+	return hex.EncodeToString(h[:])
 }
 
 // checkpointName names a query's checkpoint directory: the sink it writes

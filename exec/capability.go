@@ -75,17 +75,3 @@ type AppendOnlySink interface {
 	// as not implementing the interface.
 	AppendOnly() bool
 }
-
-// CommittedOffsetsReporter is a transactional Sink that commits the
-// source offsets together with its output (Kafka exactly-once: offsets
-// committed for the consumer group inside the transaction). On restart the
-// engine resumes from the checkpoint these offsets match, so a crash
-// between saving a checkpoint and committing the transaction neither loses
-// nor repeats output.
-type CommittedOffsetsReporter interface {
-	// CommittedOffsets returns the source offsets the last committed
-	// transaction covered for the source's consumer group (group, as
-	// GroupSource reports it; the sink may use its own); nil, nil when
-	// nothing was committed or the sink is not transactional.
-	CommittedOffsets(ctx context.Context, group string) (Offsets, error)
-}

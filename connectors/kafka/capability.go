@@ -10,11 +10,11 @@ import (
 )
 
 var (
-	_ exec.BoundedAtStart           = (*Source)(nil)
-	_ exec.GroupSource              = (*Source)(nil)
-	_ exec.PartitionKeyed           = (*Source)(nil)
-	_ exec.OffsetCommitter          = (*Reader)(nil)
-	_ exec.CommittedOffsetsReporter = (*Sink)(nil)
+	_ exec.BoundedAtStart  = (*Source)(nil)
+	_ exec.GroupSource     = (*Source)(nil)
+	_ exec.PartitionKeyed  = (*Source)(nil)
+	_ exec.OffsetCommitter = (*Reader)(nil)
+	_ exec.TwoPhaseWriter  = (*Writer)(nil)
 )
 
 // scaleOutConfig is how a source's partitions may be divided among

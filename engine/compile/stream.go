@@ -31,6 +31,8 @@ type StreamOptions struct {
 	Window stream.WindowOptions
 	// Linger is the continuous-mode flush timer for partial batches.
 	Linger time.Duration
+	// Instance is the query's identity across restarts (ScanSpec.Instance).
+	Instance string
 }
 
 // Stream is a compiled streaming query, ready to become a stream.Pipeline.
@@ -157,6 +159,7 @@ func (b *streamBuilder) prefix(ctx context.Context, p planner.PhysicalPlan) (*ar
 		}
 		spec.Bounded = false
 		spec.Linger = b.opts.Linger
+		spec.Instance = b.opts.Instance
 		b.src, b.spec = src, spec
 		feed = stream.NewFeed(n.Out.Arrow())
 		return feed, nil
