@@ -181,6 +181,8 @@ type HashAggregate struct {
 	dict   *dictKey // dictionary fast path; nil when off
 	acct   *Account // memory budget (SetBudget); nil: unlimited
 	keyMem int64    // bytes of the key values in chunks
+	mode   AggMode
+	outs   []aggOut // how each output aggregate column comes from accs
 }
 
 var _ Operator = (*HashAggregate)(nil)
@@ -188,10 +190,22 @@ var _ Operator = (*HashAggregate)(nil)
 // NewHashAggregate returns a grouping of input by keys (output names
 // keyNames) computing aggs. Dictionary keys come out decoded.
 func NewHashAggregate(mem memory.Allocator, input Operator, keys []expr.Expr, keyNames []string, aggs []AggCall) (*HashAggregate, error) {
+	return NewHashAggregateMode(mem, input, AggComplete, keys, keyNames, aggs)
+}
+
+// NewHashAggregateMode is NewHashAggregate for one phase of a two-phase
+// aggregation (see AggMode). In AggFinal mode keys must read the input's
+// first len(keys) columns (the partial output) and aggs are the original
+// calls: their Arg only supplies the argument type.
+func NewHashAggregateMode(mem memory.Allocator, input Operator, mode AggMode, keys []expr.Expr, keyNames []string, aggs []AggCall) (*HashAggregate, error) {
 	if len(keyNames) != len(keys) {
 		return nil, fmt.Errorf("aggregate: %d key names for %d keys", len(keyNames), len(keys))
 	}
-	h := &HashAggregate{mem: mem, input: input, keys: keys, aggs: aggs}
+	calls, outs, err := phaseCalls(mode, aggs, len(keys))
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	h := &HashAggregate{mem: mem, input: input, keys: keys, aggs: calls, mode: mode, outs: outs}
 	fields := make([]arrow.Field, 0, len(keys)+len(aggs))
 	types := make([]arrow.DataType, len(keys))
 	for i, k := range keys {
@@ -205,13 +219,19 @@ func NewHashAggregate(mem memory.Allocator, input Operator, keys []expr.Expr, ke
 		}
 		h.table = t
 	}
-	for _, a := range aggs {
+	for _, a := range calls {
 		acc, err := NewAccumulator(mem, a)
 		if err != nil {
 			return nil, fmt.Errorf("aggregate %s: %w", a.Name, err)
 		}
 		h.accs = append(h.accs, acc)
-		fields = append(fields, arrow.Field{Name: a.Name, Type: acc.DataType(), Nullable: a.Func != "count" && a.Func != "count_star"})
+	}
+	for _, o := range outs {
+		f, err := o.field(h.accs)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %s: %w", o.name, err)
+		}
+		fields = append(fields, f)
 	}
 	h.schema = arrow.NewSchema(fields, nil)
 	h.chunks = make([][]arrow.Array, len(keys))
@@ -348,11 +368,20 @@ func (h *HashAggregate) build() (arrow.Record, error) {
 		}
 		cols = append(cols, k)
 	}
+	res := make([]arrow.Array, len(h.accs))
+	defer func() { releaseArrays(res) }()
 	for i, acc := range h.accs {
 		acc.Grow(ng)
 		a, err := acc.Result(h.mem, nil)
 		if err != nil {
 			return nil, fmt.Errorf("aggregate %s: %w", h.aggs[i].Name, err)
+		}
+		res[i] = a
+	}
+	for _, o := range h.outs {
+		a, err := o.build(h.mem, res)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %s: %w", o.name, err)
 		}
 		cols = append(cols, a)
 	}
