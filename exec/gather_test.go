@@ -162,7 +162,9 @@ func gatherData(t *testing.T, mem memory.Allocator, morsels, rows int) []arrow.R
 	return recs
 }
 
-func gcol(i int) expr.Expr { return expr.Column(i, gatherSchema.Field(i).Type, gatherSchema.Field(i).Name) }
+func gcol(i int) expr.Expr {
+	return expr.Column(i, gatherSchema.Field(i).Type, gatherSchema.Field(i).Name)
+}
 
 func gatherAggs() []AggCall {
 	return []AggCall{

@@ -72,6 +72,10 @@ type ScanSpec struct {
 	// id, so a restart after a crash takes the dead member's place at
 	// once instead of waiting out its session.
 	Instance string
+	// MorselBytes is the target size of a morsel when a MorselSource
+	// splits the scan by bytes; 0 means DefaultMorselBytes. Tests set it
+	// small so that tiny files split.
+	MorselBytes int64
 }
 
 // Batch is one record from a source, from a single partition of it.

@@ -356,8 +356,9 @@ type Reader struct {
 	offsets exec.Offsets
 	done    Stats // stats of finished files
 	closed  bool
-	dict    []bool // by output column; see KeepDictionaries
-	failed  error  // a decoder panicked: the scan cannot go on
+	dict    []bool  // by output column; see KeepDictionaries
+	failed  error   // a decoder panicked: the scan cannot go on
+	morsel  *morsel // the one piece this reader reads; nil: every file
 }
 
 var (
@@ -370,7 +371,7 @@ func (r *Reader) openFile(path string) (fileReader, error) {
 	skip := r.spec.From["file:"+path]
 	switch r.src.opts.Format {
 	case FormatCSV:
-		cr, err := openCSV(r.mem, path, r.src.schema, r.src.opts, r.spec, skip)
+		cr, err := openCSV(r.mem, path, r.src.schema, r.src.opts, r.spec, skip, r.morsel.textRange())
 		if err != nil {
 			return nil, err
 		}
@@ -380,12 +381,13 @@ func (r *Reader) openFile(path string) (fileReader, error) {
 		}
 		return cr, nil
 	case FormatJSON:
-		return openJSON(r.mem, path, r.src.schema, r.src.opts, r.spec, skip)
+		return openJSON(r.mem, path, r.src.schema, r.src.opts, r.spec, skip, r.morsel.textRange())
 	}
 	pr, err := openParquet(r.mem, path, r.src.schema, r.spec, skip)
 	if err != nil {
 		return nil, err
 	}
+	r.morsel.limitParquet(pr)
 	pr.keepDictionaries(r.dict)
 	return pr, nil
 }
@@ -425,11 +427,11 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 			return exec.Batch{}, r.failed
 		}
 		path := ""
-		if r.fi < len(r.src.files) {
-			path = r.src.files[r.fi]
+		if r.fi < len(r.files()) {
+			path = r.files()[r.fi]
 		}
 		if r.cur == nil {
-			if r.fi >= len(r.src.files) {
+			if r.fi >= len(r.files()) {
 				return exec.Batch{}, io.EOF
 			}
 			var fr fileReader
@@ -493,8 +495,13 @@ func (r *Reader) Stats() Stats {
 // Skipped is the number of bad rows dropped under on_error = skip.
 func (r *Reader) Skipped() int64 { return r.Stats().Skipped }
 
-// Offsets maps "file:<path>" to the data rows consumed from that file.
+// Offsets maps "file:<path>" to the data rows consumed from that file;
+// a morsel's reader has no position to resume from (morsels are for
+// batch scans) and returns none.
 func (r *Reader) Offsets() exec.Offsets {
+	if r.morsel != nil {
+		return exec.Offsets{}
+	}
 	out := make(exec.Offsets, len(r.offsets))
 	for k, v := range r.offsets {
 		out[k] = v

@@ -220,6 +220,7 @@ type parquetReader struct {
 	batch   int
 	skip    int64
 	rg      int             // next row group
+	rgEnd   int             // row groups from rgEnd on are not read (a morsel's end); 0: all
 	curs    []*colCursor    // current row group's columns, by output column
 	left    int64           // rows of the current row group not returned yet
 	bld     []array.Builder // by output column, reused across batches
@@ -254,7 +255,7 @@ func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
 	for r.left == 0 {
 		r.closeGroup()
 		groups := r.pf.RowGroups()
-		if r.rg >= len(groups) {
+		if r.rg >= len(groups) || (r.rgEnd > 0 && r.rg >= r.rgEnd) {
 			return nil, io.EOF
 		}
 		if err := ctx.Err(); err != nil {

@@ -33,6 +33,7 @@ func rowTooLong(max int) error {
 // limit in memory, not the line's size several times over.
 type chunkBuf struct {
 	f    *os.File
+	r    io.Reader // f, or a section of it (a morsel's byte range)
 	buf  []byte
 	pos  int // start of unread data
 	end  int // end of valid data
@@ -54,7 +55,16 @@ func newChunkBuf(path string, maxRow int) (*chunkBuf, error) {
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() < int64(size) {
 		size = int(st.Size()) + 1
 	}
-	return &chunkBuf{f: f, buf: make([]byte, size), line: 1, max: maxRow}, nil
+	return &chunkBuf{f: f, r: f, buf: make([]byte, size), line: 1, max: maxRow}, nil
+}
+
+// limit makes c read only bytes [start, end) of the file (a morsel); line
+// numbers then count from the range's start (see csvReader.lineBase).
+func (c *chunkBuf) limit(start, end int64) {
+	c.r = io.NewSectionReader(c.f, start, end-start)
+	if n := end - start + 1; n < int64(len(c.buf)) {
+		c.buf = make([]byte, n)
+	}
 }
 
 // data is the unread part of the buffer.
@@ -81,7 +91,7 @@ func (c *chunkBuf) fill() error {
 		copy(nb, c.buf[:c.end])
 		c.buf = nb
 	}
-	n, err := c.f.Read(c.buf[c.end:])
+	n, err := c.r.Read(c.buf[c.end:])
 	c.end += n
 	if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 		c.eof = true
@@ -105,12 +115,16 @@ type csvReader struct {
 	records int64 // data records consumed
 	header  bool  // header record still to read
 	done    bool
+	rng     *textRange // the morsel's byte range; nil: the whole file
 }
 
-func openCSV(mem memory.Allocator, path string, schema *arrow.Schema, o Options, spec exec.ScanSpec, skip int64) (*csvReader, error) {
+func openCSV(mem memory.Allocator, path string, schema *arrow.Schema, o Options, spec exec.ScanSpec, skip int64, rng *textRange) (*csvReader, error) {
 	cb, err := newChunkBuf(path, o.MaxRowSize)
 	if err != nil {
 		return nil, err
+	}
+	if rng != nil {
+		cb.limit(rng.start, rng.end)
 	}
 	dec, err := format.NewCSVDecoder(mem, schema, o.CSV)
 	if err != nil {
@@ -123,8 +137,15 @@ func openCSV(mem memory.Allocator, path string, schema *arrow.Schema, o Options,
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	dec.SetOnError(o.OnError)
-	return &csvReader{path: path, cb: cb, dec: dec, split: format.NewCSVSplitter(byte(o.CSV.Delimiter)),
-		batch: spec.BatchSize, skip: skip, header: o.CSV.Header}, nil
+	r := &csvReader{path: path, cb: cb, dec: dec, split: format.NewCSVSplitter(byte(o.CSV.Delimiter)),
+		batch: spec.BatchSize, skip: skip, header: o.CSV.Header, rng: rng}
+	if rng != nil && rng.start > 0 && r.header {
+		// The header line belongs to the first morsel; later ones map
+		// the columns by the copy taken when the file was split.
+		r.header = false
+		_ = dec.MapHeader(rng.header)
+	}
+	return r, nil
 }
 
 func (r *csvReader) next(ctx context.Context) (arrow.Record, error) {
@@ -185,14 +206,14 @@ func (r *csvReader) next(ctx context.Context) (arrow.Record, error) {
 			continue
 		}
 		if err := r.dec.AppendFields(fields, quoted); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", r.path, line, err)
+			return nil, fmt.Errorf("%s:%d: %w", r.path, r.rng.lineBase(line), err)
 		}
 	}
 	return r.dec.NewRecord(), nil
 }
 
 func (r *csvReader) fail(err error) error {
-	return fmt.Errorf("%s:%d: %w", r.path, r.cb.line, err)
+	return fmt.Errorf("%s:%d: %w", r.path, r.rng.lineBase(r.cb.line), err)
 }
 
 // keepDictionaries asks the decoder for the marked string output columns
@@ -216,7 +237,7 @@ func (r *csvReader) keepDictionaries(dict []bool) error {
 
 func (r *csvReader) consumed() int64 { return r.records }
 
-func (r *csvReader) position() string { return fmt.Sprintf("%s:%d", r.path, r.cb.line) }
+func (r *csvReader) position() string { return fmt.Sprintf("%s:%d", r.path, r.rng.lineBase(r.cb.line)) }
 
 func (r *csvReader) stats() Stats {
 	return Stats{Skipped: r.dec.Skipped(), Nulled: r.dec.Nulled()}
@@ -235,12 +256,16 @@ type jsonReader struct {
 	skip    int64
 	records int64
 	done    bool
+	rng     *textRange
 }
 
-func openJSON(mem memory.Allocator, path string, schema *arrow.Schema, o Options, spec exec.ScanSpec, skip int64) (*jsonReader, error) {
+func openJSON(mem memory.Allocator, path string, schema *arrow.Schema, o Options, spec exec.ScanSpec, skip int64, rng *textRange) (*jsonReader, error) {
 	cb, err := newChunkBuf(path, o.MaxRowSize)
 	if err != nil {
 		return nil, err
+	}
+	if rng != nil {
+		cb.limit(rng.start, rng.end)
 	}
 	dec, err := format.NewJSONDecoder(mem, schema)
 	if err != nil {
@@ -253,7 +278,7 @@ func openJSON(mem memory.Allocator, path string, schema *arrow.Schema, o Options
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	dec.SetOnError(o.OnError)
-	return &jsonReader{path: path, cb: cb, dec: dec, batch: spec.BatchSize, skip: skip}, nil
+	return &jsonReader{path: path, cb: cb, dec: dec, batch: spec.BatchSize, skip: skip, rng: rng}, nil
 }
 
 func (r *jsonReader) next(ctx context.Context) (arrow.Record, error) {
@@ -276,7 +301,7 @@ func (r *jsonReader) next(ctx context.Context) (arrow.Record, error) {
 			line, n = data, len(data)
 		default:
 			if err := r.cb.fill(); err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", r.path, r.cb.line, err)
+				return nil, fmt.Errorf("%s:%d: %w", r.path, r.rng.lineBase(r.cb.line), err)
 			}
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -294,7 +319,7 @@ func (r *jsonReader) next(ctx context.Context) (arrow.Record, error) {
 			continue
 		}
 		if err := r.dec.Append(line); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", r.path, lineNo, err)
+			return nil, fmt.Errorf("%s:%d: %w", r.path, r.rng.lineBase(lineNo), err)
 		}
 	}
 	return r.dec.NewRecord(), nil
@@ -302,7 +327,7 @@ func (r *jsonReader) next(ctx context.Context) (arrow.Record, error) {
 
 func (r *jsonReader) consumed() int64 { return r.records }
 
-func (r *jsonReader) position() string { return fmt.Sprintf("%s:%d", r.path, r.cb.line) }
+func (r *jsonReader) position() string { return fmt.Sprintf("%s:%d", r.path, r.rng.lineBase(r.cb.line)) }
 
 func (r *jsonReader) stats() Stats {
 	return Stats{Skipped: r.dec.Skipped(), Nulled: r.dec.Nulled()}

@@ -1,0 +1,320 @@
+package file
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/connectors/format"
+	"github.com/sluicesql/sluice/exec"
+)
+
+var _ exec.MorselSource = (*Source)(nil)
+
+// morsel is one piece of a file source's scan: a file, a run of Parquet
+// row groups, or a byte range of a CSV or JSON-lines file.
+type morsel struct {
+	src        *Source
+	spec       exec.ScanSpec
+	path       string
+	rgLo, rgHi int        // Parquet: row groups [rgLo, rgHi); rgHi 0: all
+	text       *textRange // CSV/JSON: the byte range; nil: the whole file
+}
+
+// textRange is bytes [start, end) of a text file, starting at a record.
+type textRange struct {
+	path       string
+	start, end int64
+	header     [][]byte // the CSV header's fields, for a range after the first
+	once       sync.Once
+	lines      int64 // newlines before start, counted on the first error
+}
+
+// lineBase turns line l, counted from the range's start (1-based), into
+// the file's line number. Counting the newlines before the range costs a
+// read of them, so it is done only when an error needs it.
+func (t *textRange) lineBase(l int64) int64 {
+	if t == nil || t.start == 0 {
+		return l
+	}
+	t.once.Do(func() { t.lines = countNewlines(t.path, t.start) })
+	return l + t.lines
+}
+
+func countNewlines(path string, upTo int64) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	var n int64
+	r := io.LimitReader(f, upTo)
+	for {
+		k, err := r.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err != nil {
+			return n
+		}
+	}
+}
+
+func (m *morsel) textRange() *textRange {
+	if m == nil {
+		return nil
+	}
+	return m.text
+}
+
+// limitParquet makes a Parquet reader read only the morsel's row groups.
+func (m *morsel) limitParquet(pr *parquetReader) {
+	if m == nil || m.rgHi == 0 {
+		return
+	}
+	pr.rg, pr.rgEnd = m.rgLo, m.rgHi
+}
+
+// String names the piece in errors.
+func (m *morsel) String() string {
+	switch {
+	case m.text != nil:
+		return fmt.Sprintf("%s bytes %d-%d", m.path, m.text.start, m.text.end)
+	case m.rgHi > 0:
+		return fmt.Sprintf("%s row groups %d-%d", m.path, m.rgLo, m.rgHi-1)
+	}
+	return m.path
+}
+
+// Open reads the piece as a Reader over its one file.
+func (m *morsel) Open(ctx context.Context, mem memory.Allocator) (exec.SourceReader, error) {
+	r, err := m.src.Open(ctx, mem, m.spec)
+	if err != nil {
+		return nil, err
+	}
+	rd := r.(*Reader)
+	rd.morsel = m
+	return rd, nil
+}
+
+// files lists the files the reader reads: the morsel's one, or all.
+func (r *Reader) files() []string {
+	if r.morsel != nil {
+		return []string{r.morsel.path}
+	}
+	return r.src.files
+}
+
+// Morsels implements exec.MorselSource: every file of the source in
+// order, split further into runs of Parquet row groups of about
+// spec.MorselBytes (uncompressed, as the footer reports them) and into
+// byte ranges of about spec.MorselBytes for CSV and JSON lines, each
+// ending just after a newline. A scan resuming from offsets (spec.From)
+// is split only by file.
+//
+// A CSV file that contains a quote character anywhere is one morsel: a
+// quoted field may hold newlines, and telling a newline inside quotes
+// from a record's end takes a sequential pass over everything before it,
+// which would cost about what a parallel parse saves. Without any quote
+// every newline ends a record, so any newline is a safe boundary. JSON
+// lines cannot hold a raw newline inside a value, so they always split.
+func (s *Source) Morsels(ctx context.Context, spec exec.ScanSpec) ([]exec.Morsel, error) {
+	target := spec.MorselBytes
+	if target <= 0 {
+		target = exec.DefaultMorselBytes
+	}
+	var out []exec.Morsel
+	add := func(m *morsel) { m.src, m.spec = s, spec; out = append(out, m) }
+	for _, path := range s.files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if spec.From != nil {
+			add(&morsel{path: path})
+			continue
+		}
+		switch s.opts.Format {
+		case FormatParquet:
+			runs, err := parquetRuns(path, target)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range runs {
+				add(&morsel{path: path, rgLo: r[0], rgHi: r[1]})
+			}
+		default:
+			ranges, err := s.textRanges(path, target)
+			if err != nil {
+				return nil, err
+			}
+			if ranges == nil {
+				add(&morsel{path: path})
+			}
+			for _, r := range ranges {
+				add(&morsel{path: path, text: r})
+			}
+		}
+	}
+	return out, nil
+}
+
+// parquetRuns groups a file's row groups into runs [lo, hi) of at least
+// target bytes each (the last may be smaller).
+func parquetRuns(path string, target int64) ([][2]int, error) {
+	f, pf, err := openParquetFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var runs [][2]int
+	lo, size := 0, int64(0)
+	groups := pf.Metadata().RowGroups
+	for i, g := range groups {
+		size += g.TotalByteSize
+		if size >= target || i == len(groups)-1 {
+			runs = append(runs, [2]int{lo, i + 1})
+			lo, size = i+1, 0
+		}
+	}
+	if len(runs) == 0 { // no row groups: one morsel reads nothing
+		runs = append(runs, [2]int{0, 0})
+	}
+	return runs, nil
+}
+
+// textRanges splits a CSV or JSON-lines file into ranges of about target
+// bytes at newlines; nil means read it whole.
+func (s *Source) textRanges(path string, target int64) ([]*textRange, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("file connector: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("file connector: %w", err)
+	}
+	size := st.Size()
+	if size <= target || !st.Mode().IsRegular() {
+		return nil, nil
+	}
+	csv := s.opts.Format == FormatCSV
+	if csv {
+		quoted, err := containsByte(f, size, '"')
+		if err != nil {
+			return nil, fmt.Errorf("file connector: %s: %w", path, err)
+		}
+		if quoted {
+			return nil, nil
+		}
+	}
+	var header [][]byte
+	if csv && s.opts.CSV.Header {
+		if header, err = csvHeader(f, byte(s.opts.CSV.Delimiter)); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	var out []*textRange
+	start := int64(0)
+	buf := make([]byte, 64<<10)
+	for start < size {
+		end := size
+		if pos := start + target; pos < size {
+			nl, err := nextNewline(f, pos, buf)
+			if err != nil {
+				return nil, fmt.Errorf("file connector: %s: %w", path, err)
+			}
+			if nl >= 0 {
+				end = nl + 1
+			}
+		}
+		out = append(out, &textRange{path: path, start: start, end: end, header: header})
+		start = end
+	}
+	return out, nil
+}
+
+// nextNewline returns the offset of the first '\n' at or after pos, or -1.
+func nextNewline(f *os.File, pos int64, buf []byte) (int64, error) {
+	for {
+		n, err := f.ReadAt(buf, pos)
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			return pos + int64(i), nil
+		}
+		pos += int64(n)
+		if errors.Is(err, io.EOF) {
+			return -1, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// csvHeader reads the fields of the file's first record (which has no
+// quotes: the caller checked the whole file).
+func csvHeader(f *os.File, delim byte) ([][]byte, error) {
+	buf := make([]byte, 64<<10)
+	nl, err := nextNewline(f, 0, buf)
+	if err != nil {
+		return nil, err
+	}
+	if nl < 0 {
+		return nil, fmt.Errorf("header line has no end")
+	}
+	line := make([]byte, nl+1)
+	if _, err := f.ReadAt(line, 0); err != nil {
+		return nil, err
+	}
+	fields, _, _, _, _, err := format.NewCSVSplitter(delim).Split(line, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(fields))
+	for i, fl := range fields {
+		out[i] = append([]byte(nil), fl...)
+	}
+	return out, nil
+}
+
+// containsByte reports whether the file holds b, reading it with one
+// goroutine per available core so the check costs little wall time next
+// to the parallel parse it enables.
+func containsByte(f *os.File, size int64, b byte) (bool, error) {
+	workers := max(min(runtime.GOMAXPROCS(0), int(size>>20)), 1)
+	per := (size + int64(workers) - 1) / int64(workers)
+	var found atomic.Bool
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1<<20)
+			for pos, end := int64(w)*per, min(int64(w+1)*per, size); pos < end && !found.Load(); {
+				n, err := f.ReadAt(buf[:min(int64(len(buf)), end-pos)], pos)
+				if bytes.IndexByte(buf[:n], b) >= 0 {
+					found.Store(true)
+					return
+				}
+				pos += int64(n)
+				if err != nil && !errors.Is(err, io.EOF) {
+					errs[w] = err
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return found.Load(), errors.Join(errs...)
+}
