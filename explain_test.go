@@ -33,7 +33,7 @@ func TestExplainAnalyzeCountsLateRows(t *testing.T) {
 		{`EXPLAIN ANALYZE SELECT window_start, SUM(amount) FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start EMIT FINAL`,
 			[]string{"rows out: 3", "late rows dropped: 0"}},
 		{`EXPLAIN ANALYZE SELECT user, COUNT(*) FROM clicks GROUP BY user`,
-			[]string{"HashAggregate: keys=[user] aggs=[count(*)]  (rows out: 3, batches: 1", "Scan: clicks columns=[user]  (rows out: 11,", "elapsed"}},
+			[]string{"HashAggregate(final): keys=[user] aggs=[count(*)]  (rows out: 3, batches: 1", "HashAggregate(partial): keys=[user] aggs=[count(*)]  (rows out: 3,", "Scan: clicks columns=[user]  (rows out: 11,", "elapsed"}},
 	} {
 		text := strings.Join(queryLines(t, db, tc.query), "\n")
 		for _, w := range tc.want {

@@ -22,9 +22,16 @@ import (
 
 var update = flag.Bool("update", false, "rewrite expected results in testdata/sql")
 
-// goldenBatchSizes are the batch sizes every golden file runs at: results
-// must not depend on where batches split.
-var goldenBatchSizes = []int{1024, 3, 1}
+// goldenRuns are the batch sizes and parallelisms every golden file runs
+// at: results must not depend on where batches split, nor on how many
+// workers read the morsels. At parallelism 4 the morsels are made tiny
+// (goldenMorselBytes) so that even the small test files split into many
+// byte ranges and row groups; batch size 1 is left out there, the 1024/3
+// pair already crosses every morsel boundary with both batch shapes.
+var goldenRuns = []struct{ batch, parallelism int }{{1024, 1}, {3, 1}, {1, 1}, {1024, 4}, {3, 4}}
+
+// goldenMorselBytes is the morsel size of the parallel golden runs.
+const goldenMorselBytes = 64
 
 // TestGolden runs every testdata/sql/**/*.test file (see sltRecord for the
 // format) at several batch sizes, each with a checked allocator.
@@ -45,16 +52,16 @@ func TestGolden(t *testing.T) {
 	for _, file := range files {
 		name := strings.TrimSuffix(strings.TrimPrefix(file, "testdata/sql/"), ".test")
 		t.Run(name, func(t *testing.T) {
-			for i, bs := range goldenBatchSizes {
-				t.Run(fmt.Sprintf("batch=%d", bs), func(t *testing.T) {
-					runGoldenFile(t, file, bs, *update && i == 0)
+			for i, run := range goldenRuns {
+				t.Run(fmt.Sprintf("batch=%d/parallelism=%d", run.batch, run.parallelism), func(t *testing.T) {
+					runGoldenFile(t, file, run.batch, run.parallelism, *update && i == 0)
 				})
 			}
 		})
 	}
 }
 
-func runGoldenFile(t *testing.T, file string, batchSize int, rewrite bool) {
+func runGoldenFile(t *testing.T, file string, batchSize, parallelism int, rewrite bool) {
 	recs, trailer, err := parseSLT(file)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +71,11 @@ func runGoldenFile(t *testing.T, file string, batchSize int, rewrite bool) {
 	// up as a wrong result here instead of hiding behind the GC.
 	mem := memory.NewCheckedAllocator(bufpool.New())
 	defer mem.AssertSize(t, 0)
-	db, err := sluice.Open(sluice.Config{Allocator: mem, BatchSize: batchSize, BaseDir: "testdata", Log: io.Discard})
+	cfg := sluice.Config{Allocator: mem, BatchSize: batchSize, Parallelism: parallelism, BaseDir: "testdata", Log: io.Discard}
+	if parallelism > 1 {
+		cfg.MorselBytes = goldenMorselBytes
+	}
+	db, err := sluice.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -16,20 +18,26 @@ import (
 )
 
 // counted is an operator seen by EXPLAIN ANALYZE: it counts the rows and
-// batches it returns and the time spent in Next, its children included.
+// batches it returns and the time spent in Next, its children included,
+// into the stats of its plan node. A parallel plan builds one operator
+// per morsel for the nodes under a Gather, on worker goroutines: they all
+// add to the node's one opStats (so their time is summed over workers).
 type counted struct {
 	exec.Operator
-	rows, batches int64
-	took          time.Duration
+	st *opStats
+}
+
+type opStats struct {
+	rows, batches, nanos atomic.Int64
 }
 
 func (c *counted) Next(ctx context.Context) (arrow.Record, error) {
 	start := time.Now()
 	rec, err := c.Operator.Next(ctx)
-	c.took += time.Since(start)
+	c.st.nanos.Add(int64(time.Since(start)))
 	if rec != nil {
-		c.rows += rec.NumRows()
-		c.batches++
+		c.st.rows.Add(rec.NumRows())
+		c.st.batches.Add(1)
 	}
 	return rec, err
 }
@@ -45,11 +53,17 @@ func (db *Session) analyzeBatch(ctx context.Context, q *sql.Query) (string, erro
 		return "", err
 	}
 	env := db.env(srcs)
-	counts := map[planner.PhysicalPlan]*counted{}
+	var mu sync.Mutex
+	counts := map[planner.PhysicalPlan]*opStats{}
 	env.Wrap = func(p planner.PhysicalPlan, op exec.Operator) exec.Operator {
-		c := &counted{Operator: op}
-		counts[p] = c
-		return c
+		mu.Lock()
+		defer mu.Unlock()
+		st := counts[p]
+		if st == nil {
+			st = &opStats{}
+			counts[p] = st
+		}
+		return &counted{Operator: op, st: st}
 	}
 	start := time.Now()
 	op, err := compile.Plan(env, qp.Physical)
@@ -76,7 +90,7 @@ func (db *Session) analyzeBatch(ctx context.Context, q *sql.Query) (string, erro
 	walk = func(p planner.PhysicalPlan, depth int) {
 		fmt.Fprintf(&b, "%s%s", strings.Repeat("  ", depth+1), p.String())
 		if c := counts[p]; c != nil {
-			fmt.Fprintf(&b, "  (rows out: %d, batches: %d, time: %s)", c.rows, c.batches, c.took.Round(time.Microsecond))
+			fmt.Fprintf(&b, "  (rows out: %d, batches: %d, time: %s)", c.rows.Load(), c.batches.Load(), time.Duration(c.nanos.Load()).Round(time.Microsecond))
 		}
 		b.WriteString("\n")
 		for _, ch := range p.Children() {

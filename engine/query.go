@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -38,11 +39,14 @@ func (db *Session) plan(q *sql.Query, sink string) (*planner.QueryPlan, *Catalog
 func (db *Session) env(srcs *Catalog) compile.Env {
 	db.mu.Lock()
 	batch, budget := db.cfg.BatchSize, db.budget
+	par, morsel := db.cfg.Parallelism, db.cfg.MorselBytes
 	db.mu.Unlock()
 	return compile.Env{
-		Mem:       db.mem,
-		BatchSize: batch,
-		Budget:    budget,
+		Mem:         db.mem,
+		BatchSize:   batch,
+		Budget:      budget,
+		Parallelism: par,
+		MorselBytes: morsel,
 		Source: func(name string) (exec.Source, error) {
 			e, ok := srcs.Source(name)
 			if !ok {
@@ -66,9 +70,12 @@ func execError(err error) error {
 
 // scanTracker remembers the scans of a batch query so that, at the end,
 // bad rows skipped or nulled under 'on_error' are reported rather than
-// silently lost.
+// silently lost. A parallel scan makes one Scan per morsel, from worker
+// goroutines; report sums them per source, and runs after the plan is
+// closed (the workers have stopped).
 type scanTracker struct {
 	db    *Session
+	mu    sync.Mutex
 	scans []*exec.Scan
 	names []string
 }
@@ -77,8 +84,10 @@ func (t *scanTracker) hook(env *compile.Env) {
 	env.Scan = func(n *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error) {
 		op, err := exec.NewScan(env.Mem, src, spec)
 		if err == nil {
+			t.mu.Lock()
 			t.scans = append(t.scans, op)
 			t.names = append(t.names, n.Source)
+			t.mu.Unlock()
 		}
 		return op, err
 	}
@@ -86,17 +95,32 @@ func (t *scanTracker) hook(env *compile.Env) {
 
 // report writes the skip counts to the session log (stderr by default).
 func (t *scanTracker) report() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var order []string
+	sums := map[string]*[2]int64{} // skipped, nulled
 	for i, s := range t.scans {
 		r, ok := s.Reader().(exec.BadRowCounter)
 		if !ok {
 			continue
 		}
 		skipped, nulled := r.BadRows()
-		if skipped > 0 {
-			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: skipped %d bad row(s) ('on_error' = 'skip')\n", t.names[i], skipped)
+		sum := sums[t.names[i]]
+		if sum == nil {
+			sum = &[2]int64{}
+			sums[t.names[i]] = sum
+			order = append(order, t.names[i])
 		}
-		if nulled > 0 {
-			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: set %d bad value(s) to NULL ('on_error' = 'null')\n", t.names[i], nulled)
+		sum[0] += skipped
+		sum[1] += nulled
+	}
+	for _, name := range order {
+		st := sums[name]
+		if st[0] > 0 {
+			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: skipped %d bad row(s) ('on_error' = 'skip')\n", name, st[0])
+		}
+		if st[1] > 0 {
+			fmt.Fprintf(stderrWriter(t.db), "sluice: source %s: set %d bad value(s) to NULL ('on_error' = 'null')\n", name, st[1])
 		}
 	}
 }
@@ -135,8 +159,9 @@ func (db *Session) query(ctx context.Context, q *sql.Query) (*Rows, error) {
 			return withSchema(rec, schema), nil
 		},
 		close: func() error {
+			err := op.Close()
 			scans.report()
-			return op.Close()
+			return err
 		},
 	}, nil
 }
@@ -199,8 +224,10 @@ func (db *Session) insert(ctx context.Context, sink string, q *sql.Query, pos sq
 	if err != nil {
 		return nil, execError(err)
 	}
-	defer op.Close()
-	defer scans.report()
+	defer func() {
+		op.Close()
+		scans.report()
+	}()
 	if err := op.Open(ctx); err != nil {
 		return nil, execError(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,15 @@ type Config struct {
 	Allocator memory.Allocator
 	// BatchSize is the target rows per record (exec.DefaultBatchSize if 0).
 	BatchSize int
+	// Parallelism is how many workers a batch query scans, filters,
+	// projects and partially aggregates with (morsel by morsel; see
+	// planner.Parallelize); 0 means runtime.GOMAXPROCS(0). Results do not
+	// depend on it. SET parallelism = N changes it for the session.
+	Parallelism int
+	// MorselBytes is the target size of the byte-range morsels CSV and
+	// JSON-lines scans split into (exec.DefaultMorselBytes if 0); tests
+	// make it small so that tiny files split. SET morsel_bytes = N.
+	MorselBytes int64
 	// BaseDir resolves relative file paths in WITH (path = …); empty
 	// means the process's working directory.
 	BaseDir string
@@ -98,6 +108,9 @@ func Open(cfg Config) (*Session, error) {
 	}
 	if cfg.MemoryLimit == 0 {
 		cfg.MemoryLimit = exec.DefaultMemoryLimit()
+	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = runtime.GOMAXPROCS(0)
 	}
 	db := &Session{
 		cfg:    cfg,
@@ -398,8 +411,35 @@ func (db *Session) set(s *sql.Set) (*Rows, error) {
 		db.mu.Lock()
 		db.cfg.MemoryLimit, db.budget = n, exec.NewBudget(n)
 		db.mu.Unlock()
+	case "parallelism":
+		n, err := strconv.Atoi(s.Value)
+		if err != nil || n <= 0 || n > maxParallelism {
+			return nil, sql.Errorf(sql.PlanError, s.Position(), "parallelism must be an integer from 1 to %d, got %q", maxParallelism, s.Value)
+		}
+		db.mu.Lock()
+		db.cfg.Parallelism = n
+		db.mu.Unlock()
+	case "morsel_bytes":
+		n, err := strconv.ParseInt(s.Value, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, sql.Errorf(sql.PlanError, s.Position(), "morsel_bytes must be a positive integer, got %q", s.Value)
+		}
+		db.mu.Lock()
+		db.cfg.MorselBytes = n
+		db.mu.Unlock()
 	}
 	return message(fmt.Sprintf("%s = %s", s.Name, s.Value)), nil
+}
+
+// maxParallelism bounds SET parallelism: each worker holds a pipeline
+// and a few batches, so a typo like 10000 should not start that many.
+const maxParallelism = 1024
+
+// Parallelism is the session's number of batch workers.
+func (db *Session) Parallelism() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.cfg.Parallelism
 }
 
 // BatchSize is the session's target rows per record.

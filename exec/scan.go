@@ -90,7 +90,7 @@ func (s *Scan) Open(ctx context.Context) error {
 
 // Next returns the next non-empty record of the source.
 func (s *Scan) Next(ctx context.Context) (arrow.Record, error) {
-	if s.reader == nil {
+	if s.reader == nil || s.closed {
 		return nil, io.EOF
 	}
 	for {
@@ -109,8 +109,10 @@ func (s *Scan) Next(ctx context.Context) (arrow.Record, error) {
 	}
 }
 
-// Reader is the open source reader (nil before Open), exposed so a
-// driver can read offsets and partitions for checkpoints and watermarks.
+// Reader is the source reader (nil before Open), exposed so a driver can
+// read offsets and partitions for checkpoints and watermarks. After Close
+// it is the closed reader, so counters it keeps stay readable (a parallel
+// scan's morsel scans are closed before the query reports them).
 func (s *Scan) Reader() SourceReader { return s.reader }
 
 // Close stops the reader; idempotent.
@@ -120,9 +122,7 @@ func (s *Scan) Close() error {
 	}
 	s.closed = true
 	if s.reader != nil {
-		err := s.reader.Close()
-		s.reader = nil
-		return err
+		return s.reader.Close()
 	}
 	return nil
 }

@@ -367,15 +367,8 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 		if !isNumeric(at) {
 			return nil, b.errAt(off, "%s needs a number, got %s", strings.ToUpper(f), TypeName(at))
 		}
-		switch {
-		case f == "avg":
-			t = TypeDouble
-		case isInteger(at):
-			t = TypeBigInt
-		case isDecimal(at):
-			_, s := decimalOf(at)
-			t = makeDecimal(38-s, s)
-		default:
+		t = sumType(at)
+		if f == "avg" {
 			t = TypeDouble
 		}
 	case "min", "max":

@@ -56,7 +56,11 @@ type PhysHashAggregate struct {
 	Input PhysicalPlan
 	Keys  []Expr
 	Aggs  []AggCall
-	Out   *Schema
+	// Mode is AggComplete but in a parallel plan (see Parallelize):
+	// AggPartial outputs keys and per-call states, AggFinal merges them
+	// (its Keys read the partial rows; Aggs are the original calls).
+	Mode AggMode
+	Out  *Schema
 }
 
 // PhysHashJoin joins on LeftKeys[i] = RightKeys[i] (same types pairwise)
@@ -214,7 +218,14 @@ func (p *PhysHashAggregate) String() string {
 	for i, g := range p.Aggs {
 		aggs[i] = g.String()
 	}
-	return fmt.Sprintf("HashAggregate: keys=[%s] aggs=[%s]", exprList(p.Keys), strings.Join(aggs, ", "))
+	mode := ""
+	switch p.Mode {
+	case AggPartial:
+		mode = "(partial)"
+	case AggFinal:
+		mode = "(final)"
+	}
+	return fmt.Sprintf("HashAggregate%s: keys=[%s] aggs=[%s]", mode, exprList(p.Keys), strings.Join(aggs, ", "))
 }
 
 // String implements PhysicalPlan.

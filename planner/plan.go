@@ -159,5 +159,10 @@ func lower(q *sql.Query, logical Plan) (*QueryPlan, error) {
 	if err != nil {
 		return nil, positioned(err, sql.PlanError, q)
 	}
+	if q.Emit == nil {
+		if phys, err = Parallelize(phys); err != nil {
+			return nil, err
+		}
+	}
 	return &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}, nil
 }

@@ -23,6 +23,11 @@ type Env struct {
 	Source func(name string) (exec.Source, error)
 	// BatchSize is the target rows per record.
 	BatchSize int
+	// Parallelism is the number of workers a PhysGather runs (at least 1).
+	Parallelism int
+	// MorselBytes is the target size of byte-range morsels (see
+	// exec.ScanSpec.MorselBytes); 0 is the default.
+	MorselBytes int64
 	// Scan, when set, replaces the plain scan operator (streaming drivers
 	// use it to feed batches through the same plan); nil builds exec.Scan.
 	Scan func(p *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error)
@@ -49,7 +54,7 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 	// leaves, joins and unions reads it as in.
 	var in exec.Operator
 	switch p.(type) {
-	case *planner.PhysScan, *planner.PhysValues, *planner.PhysHashJoin, *planner.PhysUnionAll:
+	case *planner.PhysScan, *planner.PhysValues, *planner.PhysHashJoin, *planner.PhysUnionAll, *planner.PhysGather:
 	default:
 		if ch := p.Children(); len(ch) == 1 {
 			var err error
@@ -64,10 +69,7 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		spec := exec.ScanSpec{Columns: n.Columns, BatchSize: env.BatchSize, Bounded: true}
-		for _, f := range n.Filters {
-			spec.Filters = append(spec.Filters, exec.Predicate{Column: f.Column, Op: f.Op, Value: f.Value})
-		}
+		spec := scanSpec(env, n)
 		if env.Scan != nil {
 			return env.Scan(n, src, spec)
 		}
@@ -97,12 +99,19 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		for i := range names {
 			names[i] = n.Out.Fields[i].Name
 		}
-		h, err := exec.NewHashAggregate(env.Mem, in, keys, names, aggs)
+		if n.Mode == planner.AggPartial {
+			for i, a := range n.Aggs {
+				aggs[i].Name, aggs[i].Type = a.String(), nil
+			}
+		}
+		h, err := exec.NewHashAggregateMode(env.Mem, in, aggMode(n.Mode), keys, names, aggs)
 		if err != nil {
 			return nil, err
 		}
 		h.SetBudget(env.Budget.Account(n.String()))
 		return h, nil
+	case *planner.PhysGather:
+		return gather(env, n)
 	case *planner.PhysHashJoin:
 		left, err := Plan(env, n.Left)
 		if err != nil {
@@ -226,6 +235,41 @@ func SortKeys(keys []planner.SortKey) ([]exec.SortKey, error) {
 		out[i] = exec.SortKey{Expr: e, Desc: k.Desc, NullsFirst: k.NullsFirst}
 	}
 	return out, nil
+}
+
+// scanSpec is what a scan node asks of its source.
+func scanSpec(env Env, n *planner.PhysScan) exec.ScanSpec {
+	spec := exec.ScanSpec{Columns: n.Columns, BatchSize: env.BatchSize, Bounded: true, MorselBytes: env.MorselBytes}
+	for _, f := range n.Filters {
+		spec.Filters = append(spec.Filters, exec.Predicate{Column: f.Column, Op: f.Op, Value: f.Value})
+	}
+	return spec
+}
+
+// gather compiles a PhysGather: its pipeline is compiled once per morsel,
+// with the scan at its leaf reading that morsel.
+func gather(env Env, n *planner.PhysGather) (exec.Operator, error) {
+	scan := n.Scan()
+	src, err := env.Source(scan.Source)
+	if err != nil {
+		return nil, err
+	}
+	build := func(m exec.Source) (exec.Operator, error) {
+		sub := env
+		sub.Source = func(string) (exec.Source, error) { return m, nil }
+		return Plan(sub, n.Input)
+	}
+	return exec.NewGather(env.Mem, src, scanSpec(env, scan), env.Parallelism, build)
+}
+
+func aggMode(m planner.AggMode) exec.AggMode {
+	switch m {
+	case planner.AggPartial:
+		return exec.AggPartial
+	case planner.AggFinal:
+		return exec.AggFinal
+	}
+	return exec.AggComplete
 }
 
 func joinType(t planner.JoinType) exec.JoinType {

@@ -1,0 +1,197 @@
+package planner
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// AggMode is the phase of a PhysHashAggregate: one complete aggregation,
+// or the partial (per morsel) and final (merging) halves of a parallel
+// one.
+type AggMode int8
+
+// Aggregation phases.
+const (
+	AggComplete AggMode = iota
+	AggPartial
+	AggFinal
+)
+
+// PhysGather runs Input, a pipeline over one scan (the scan, then
+// filters, projections, tumbling or hopping window assignment, and at
+// most a partial aggregate on top), once per morsel of the scan — a
+// Parquet row group run, a byte range of a text file, a file of a glob —
+// on the session's parallelism workers, and returns the results in
+// morsel order. So the rows, their order and the first data error are
+// those of the serial pipeline, at any parallelism.
+type PhysGather struct {
+	Input PhysicalPlan
+	Out   *Schema
+}
+
+// Schema implements PhysicalPlan.
+func (p *PhysGather) Schema() *Schema { return p.Out }
+
+// Children implements PhysicalPlan.
+func (p *PhysGather) Children() []PhysicalPlan { return []PhysicalPlan{p.Input} }
+
+// String implements PhysicalPlan.
+func (p *PhysGather) String() string { return "Gather: morsels in order" }
+
+// Scan is the one scan at the leaf of the gathered pipeline.
+func (p *PhysGather) Scan() *PhysScan {
+	n := p.Input
+	for {
+		if s, ok := n.(*PhysScan); ok {
+			return s
+		}
+		n = n.Children()[0]
+	}
+}
+
+// sumType is the type of SUM over t: BIGINT for integers, DECIMAL(38, s)
+// for DECIMAL(p, s), DOUBLE for floats. A partial AVG carries it.
+func sumType(t arrow.DataType) arrow.DataType {
+	switch {
+	case isInteger(t):
+		return TypeBigInt
+	case isDecimal(t):
+		_, s := decimalOf(t)
+		return makeDecimal(38-s, s)
+	}
+	return TypeDouble
+}
+
+// Parallelize rewrites a batch physical plan to run on every core: each
+// maximal pipeline over a scan becomes a PhysGather, and a GROUP BY over
+// one becomes a final aggregate over a gather of partial aggregates, one
+// per morsel (merged in morsel order, so groups come out in the serial
+// order). Aggregates with DISTINCT, whose state is a set, run whole above
+// a gathered pipeline; joins, sorts, limits and unions run serially over
+// gathered inputs. Streaming plans are not rewritten.
+func Parallelize(p PhysicalPlan) (PhysicalPlan, error) {
+	if isPipeline(p) {
+		return &PhysGather{Input: p, Out: p.Schema()}, nil
+	}
+	if a, ok := p.(*PhysHashAggregate); ok && a.Mode == AggComplete && isPipeline(a.Input) && !hasDistinct(a.Aggs) {
+		partial := &PhysHashAggregate{Input: a.Input, Keys: a.Keys, Aggs: a.Aggs, Mode: AggPartial, Out: partialSchema(a)}
+		keys := make([]Expr, len(a.Keys))
+		for i := range keys {
+			f := a.Out.Fields[i]
+			keys[i] = &ColumnRef{Index: i, Name: f.Name, Typ: f.Type}
+		}
+		return &PhysHashAggregate{Input: &PhysGather{Input: partial, Out: partial.Out}, Keys: keys, Aggs: a.Aggs, Mode: AggFinal, Out: a.Out}, nil
+	}
+	return withPhysicalChildren(p, Parallelize)
+}
+
+// isPipeline reports a scan under only stateless, row-by-row nodes.
+func isPipeline(p PhysicalPlan) bool {
+	switch n := p.(type) {
+	case *PhysScan:
+		return true
+	case *PhysFilter:
+		return isPipeline(n.Input)
+	case *PhysProject:
+		return isPipeline(n.Input)
+	case *PhysWindow:
+		return n.Kind != sql.Session && isPipeline(n.Input)
+	}
+	return false
+}
+
+func hasDistinct(aggs []AggCall) bool {
+	for _, a := range aggs {
+		if a.Distinct {
+			return true
+		}
+	}
+	return false
+}
+
+// partialSchema is a partial aggregate's output: the keys, then each
+// call's state (exec.AggPartial documents the layout): sum, count, min or
+// max in one column, AVG as its sum and its count.
+func partialSchema(a *PhysHashAggregate) *Schema {
+	nk := len(a.Keys)
+	fields := append([]Field(nil), a.Out.Fields[:nk]...)
+	for _, c := range a.Aggs {
+		name := c.String()
+		switch c.Func {
+		case "avg":
+			fields = append(fields,
+				Field{Name: name + ".sum", Type: sumType(c.Arg.Type()), Nullable: true},
+				Field{Name: name + ".count", Type: TypeBigInt, Nullable: true})
+		default:
+			fields = append(fields, Field{Name: name, Type: c.Typ, Nullable: true})
+		}
+	}
+	return newSchema(fields)
+}
+
+// withPhysicalChildren returns p with each child replaced by f(child),
+// as a shallow copy (plans are immutable); p itself when nothing changed.
+func withPhysicalChildren(p PhysicalPlan, f func(PhysicalPlan) (PhysicalPlan, error)) (PhysicalPlan, error) {
+	kids := p.Children()
+	if len(kids) == 0 {
+		return p, nil
+	}
+	nk := make([]PhysicalPlan, len(kids))
+	changed := false
+	for i, k := range kids {
+		c, err := f(k)
+		if err != nil {
+			return nil, err
+		}
+		nk[i] = c
+		changed = changed || nk[i] != k
+	}
+	if !changed {
+		return p, nil
+	}
+	switch n := p.(type) {
+	case *PhysFilter:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
+	case *PhysProject:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
+	case *PhysHashAggregate:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
+	case *PhysHashJoin:
+		c := *n
+		c.Left, c.Right = nk[0], nk[1]
+		return &c, nil
+	case *PhysSort:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
+	case *PhysTopN:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
+	case *PhysLimit:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
+	case *PhysUnionAll:
+		c := *n
+		c.Inputs = nk
+		return &c, nil
+	case *PhysWindow:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
+	case *PhysGather:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
+	}
+	return nil, fmt.Errorf("planner: cannot parallelize a plan holding %T", p)
+}
