@@ -18,8 +18,10 @@ func TestFullJoinExplain(t *testing.T) {
   Project: id, name
     Filter: value > 10 AND region = 'eu'
       HashJoin: full keys=[customer_id] = [id]
-        Scan: orders columns=[id, value, customer_id]
-        Scan: customers columns=[id, name, region]
+        Gather: morsels in order
+          Scan: orders columns=[id, value, customer_id]
+        Gather: morsels in order
+          Scan: customers columns=[id, name, region]
 `
 	got := Explain(qp)
 	if i := strings.Index(got, "Physical plan:"); i < 0 || got[i:] != want {

@@ -30,9 +30,11 @@ Physical plan:
     Project: region, sum(value) AS total
       HashAggregate: keys=[region] aggs=[sum(value)]
         HashJoin: inner keys=[customer_id] = [id]
-          Filter: value > 10
-            Scan: orders columns=[value, customer_id] filters=[value gt 10]
-          Scan: customers columns=[id, region]
+          Gather: morsels in order
+            Filter: value > 10
+              Scan: orders columns=[value, customer_id] filters=[value gt 10]
+          Gather: morsels in order
+            Scan: customers columns=[id, region]
 `
 	if got := Explain(qp); got != want {
 		t.Errorf("EXPLAIN:\n%s\nwant:\n%s", got, want)

@@ -327,7 +327,9 @@ func (r *jsonReader) next(ctx context.Context) (arrow.Record, error) {
 
 func (r *jsonReader) consumed() int64 { return r.records }
 
-func (r *jsonReader) position() string { return fmt.Sprintf("%s:%d", r.path, r.rng.lineBase(r.cb.line)) }
+func (r *jsonReader) position() string {
+	return fmt.Sprintf("%s:%d", r.path, r.rng.lineBase(r.cb.line))
+}
 
 func (r *jsonReader) stats() Stats {
 	return Stats{Skipped: r.dec.Skipped(), Nulled: r.dec.Nulled()}
