@@ -103,7 +103,13 @@ func productf(format string, args ...any) error {
 func (h *harness) run(ctx context.Context, p pipeline) *result {
 	start := time.Now()
 	res := &result{pipeline: p, landed: map[actionKind]int{}}
-	defer func() { res.took = time.Since(start) }()
+	defer func() {
+		res.took = time.Since(start)
+		if err := ctx.Err(); err != nil {
+			// Interrupted: whatever the runs showed is not a verdict.
+			res.failures, res.err = nil, fmt.Errorf("harness interrupted: %w", err)
+		}
+	}()
 	dir := filepath.Join(h.cfg.root, p.name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		res.err = err
@@ -293,9 +299,9 @@ func (e *episode) setup(ctx context.Context) error {
 	return nil
 }
 
-func (e *episode) start() (*proc, error) {
+func (e *episode) start(ctx context.Context) (*proc, error) {
 	e.runs++
-	return startSluice(e.h.cfg.bin, e.dir, "query.sql", e.vars, e.runs)
+	return startSluice(ctx, e.h.cfg.bin, e.dir, "query.sql", e.vars, e.runs)
 }
 
 // play sets the episode up and runs it with no interruption to its end:
@@ -305,7 +311,7 @@ func (e *episode) play(ctx context.Context, res *result) (time.Duration, error) 
 	if err := e.setup(ctx); err != nil {
 		return 0, err
 	}
-	pr, err := e.start()
+	pr, err := e.start(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -340,7 +346,7 @@ func (e *episode) playPlan(ctx context.Context, plan []action, dur *time.Duratio
 		}
 		plan = plan[1:]
 	}
-	pr, err := e.start()
+	pr, err := e.start(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +458,7 @@ func (e *episode) interrupt(ctx context.Context, a action, cleanDur time.Duratio
 	if w != nil {
 		defer w.close()
 	}
-	pr, err := e.start()
+	pr, err := e.start(ctx)
 	if err != nil {
 		return false, err
 	}

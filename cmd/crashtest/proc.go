@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -23,7 +24,8 @@ type proc struct {
 
 // startSluice runs `sluice --checkpoint-dir ck --var … -f script` in dir,
 // stdout and stderr to files named after the run.
-func startSluice(bin, dir, script string, vars map[string]string, run int) (*proc, error) {
+// The process is killed when ctx ends (the harness was interrupted).
+func startSluice(ctx context.Context, bin, dir, script string, vars map[string]string, run int) (*proc, error) {
 	args := []string{"--checkpoint-dir", "ck"}
 	for k, v := range vars {
 		args = append(args, "--var", k+"="+v)
@@ -33,7 +35,7 @@ func startSluice(bin, dir, script string, vars map[string]string, run int) (*pro
 	// SIG_IGN for SIGINT until signal.Notify asks for it, so a SIGINT
 	// before the CLI installed its handler is ignored rather than fatal,
 	// and handlersReady can see the moment the handler is installed.
-	cmd := exec.Command("/bin/sh", append([]string{"-c", `trap '' INT; exec "$0" "$@"`, bin}, args...)...)
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `trap '' INT; exec "$0" "$@"`, bin}, args...)...)
 	cmd.Dir = dir
 	out, err := os.Create(filepath.Join(dir, fmt.Sprintf("run-%02d.stdout", run)))
 	if err != nil {
