@@ -327,3 +327,39 @@ func TestPipelineIdleInputCommits(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// State of a query with other aggregates (an AVG added) is refused by
+// Restore, not folded into until an index goes out of range.
+func TestRestoreRefusesStateOfAnotherShape(t *testing.T) {
+	mem := checkedMem(t)
+	spec := WindowSpec{Kind: Tumble, TimeCol: 0, Size: 10 * time.Second}
+	for _, sessions := range []bool{false, true} {
+		if sessions {
+			spec = WindowSpec{Kind: Session, TimeCol: 0, Gap: 5 * time.Second}
+		}
+		old := newWinAgg(t, mem, spec, WindowOptions{Delay: time.Second})
+		evs := evRecord(mem, []ev{{sec(1), "a", 1}, {sec(4), "b", 2}})
+		pushAll(t, old, []arrow.Record{evs}, false)
+		evs.Release()
+		snap, err := old.Snapshot()
+		old.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wider, err := NewWindowAggregate(mem, evSchema, spec, []GroupKey{{Expr: col(evSchema, 1), Name: "k"}},
+			[]AggSpec{{Func: AggCountStar, Name: "n"}, {Func: AggSum, Arg: col(evSchema, 2), Name: "s"}, {Func: AggAvg, Arg: col(evSchema, 2), Name: "a"}},
+			WindowOptions{Delay: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wider.Restore(snap); err == nil || !strings.Contains(err.Error(), "aggregates") {
+			t.Errorf("sessions=%v: restoring 2 aggregates into 3: %v", sessions, err)
+		}
+		wider.Close()
+		g := fuzzGroupAgg(t, mem)
+		if err := g.Restore(snap); err == nil {
+			t.Errorf("sessions=%v: a window snapshot restored into a group aggregate", sessions)
+		}
+		g.Close()
+	}
+}

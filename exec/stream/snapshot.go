@@ -162,6 +162,30 @@ func (w *WindowAggregate) Restore(data []byte) error {
 	if err := decode(data, &s); err != nil {
 		return err
 	}
+	// A snapshot of another query's shape would index past the groups'
+	// keys and accumulators later: refuse it here.
+	check := func(what string, gs []groupSnap) error {
+		for i, g := range gs {
+			if len(g.Key) != len(w.keys) || len(g.Accs) != len(w.aggs) {
+				return fmt.Errorf("stream: restoring %s group %d: %d keys and %d aggregates, want %d and %d",
+					what, i, len(g.Key), len(g.Accs), len(w.keys), len(w.aggs))
+			}
+		}
+		return nil
+	}
+	for _, ws := range s.Windows {
+		if err := check("window", ws.Groups); err != nil {
+			return err
+		}
+	}
+	for _, ss := range s.Sessions {
+		if len(ss.Groups) != 1 {
+			return fmt.Errorf("stream: restoring a session with %d groups, want 1", len(ss.Groups))
+		}
+		if err := check("session", ss.Groups); err != nil {
+			return err
+		}
+	}
 	w.Close()
 	w.tracker.restore(s.WM, w.clock.Now())
 	w.partRows, w.late = s.PartRows, s.Late
