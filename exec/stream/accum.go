@@ -6,6 +6,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
 )
 
 // Expr is the scalar expression the streaming operators evaluate for group
@@ -75,6 +77,41 @@ type aggFn struct {
 	out        arrow.DataType
 	floatSum   bool
 	retracting bool // input may retract: MIN/MAX keep a multiset
+	// err is the first overflow of an integer SUM/AVG. The folding loops
+	// have no error path (they run per row, inside per-batch loops), so
+	// they record it here and the operator checks it once per batch
+	// (checkErr) before emitting anything: the result is an error, as in
+	// batch, never a wrapped sum.
+	err error
+}
+
+// addInt folds sign*v into the integer sum *sum, recording an overflow.
+// It is the one overflow rule of the streaming SUM/AVG kernels.
+func (f *aggFn) addInt(sum *int64, v, sign int64) {
+	a := *sum
+	var r int64
+	var over bool
+	if sign > 0 {
+		r = a + v
+		over = (a^r)&(v^r) < 0
+	} else {
+		r = a - v
+		over = (a^v)&(a^r) < 0
+	}
+	if over && f.err == nil {
+		f.err = fmt.Errorf("aggregate: %s(%s): sum: BIGINT %w", f.fn, f.arg, exec.ErrOverflow)
+	}
+	*sum = r
+}
+
+// checkErr returns the first overflow any of aggs recorded.
+func checkErr(aggs []aggFn) error {
+	for j := range aggs {
+		if aggs[j].err != nil {
+			return aggs[j].err
+		}
+	}
+	return nil
 }
 
 func resolveAgg(s AggSpec, retracting bool) (aggFn, error) {
@@ -120,7 +157,7 @@ func (f *aggFn) add(a *acc, v Value, sign int64) {
 		if v.K == KFloat {
 			a.F += float64(sign) * v.F
 		} else {
-			a.I += sign * v.I
+			f.addInt(&a.I, v.I, sign)
 		}
 	case AggCountDistinct:
 		f.count(a, v, sign)
@@ -178,7 +215,7 @@ func (f *aggFn) merge(dst, src *acc) {
 	switch f.fn {
 	case AggCount, AggCountStar, AggSum, AggAvg:
 		dst.N += src.N
-		dst.I += src.I
+		f.addInt(&dst.I, src.I, 1)
 		dst.F += src.F
 	case AggCountDistinct:
 		for v, n := range src.Counts {

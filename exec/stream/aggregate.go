@@ -359,6 +359,9 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 		st.cols[j].fold(&g.aggs[j], b.args[j], b.argRead[j], g.slots, signs)
 	}
 	st.clearTrash()
+	if err := checkErr(g.aggs); err != nil {
+		return nil, err
+	}
 	return g.emit()
 }
 

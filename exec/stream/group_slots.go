@@ -117,7 +117,11 @@ func (c *aggCol) fold(f *aggFn, arr arrow.Array, rd func(int) Value, slots []uin
 			}
 			sg := sign(signs, r)
 			n[s] += sg
-			sum[s] += sg * vals[r]
+			if s == 0 {
+				sum[s] += sg * vals[r] // trash slot: may wrap, never read
+				continue
+			}
+			f.addInt(&sum[s], vals[r], sg)
 		}
 	case *array.Float64:
 		vals, sum := a.Float64Values(), c.f
@@ -139,8 +143,10 @@ func (c *aggCol) fold(f *aggFn, arr arrow.Array, rd func(int) Value, slots []uin
 			n[s] += sg
 			if v.K == KFloat {
 				c.f[s] += float64(sg) * v.F
+			} else if s == 0 {
+				c.i[s] += sg * v.I // trash slot: may wrap, never read
 			} else {
-				c.i[s] += sg * v.I
+				f.addInt(&c.i[s], v.I, sg)
 			}
 		}
 	}

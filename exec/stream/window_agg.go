@@ -253,7 +253,7 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 			w.closeUpTo(nw)
 		}
 	}
-	return nil
+	return checkErr(w.aggs)
 }
 
 func (w *WindowAggregate) lateRow(r LateRow) error {
