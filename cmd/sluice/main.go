@@ -55,6 +55,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	formatFlag := fs.String("format", "", "output format: table, csv or json (default table on a terminal, csv otherwise)")
 	cont := fs.Bool("continue-on-error", false, "report failing statements and go on")
 	checkpoints := fs.String("checkpoint-dir", "", "directory for streaming checkpoints")
+	retain := fs.Int("checkpoint-retain", 0, "complete checkpoints each query keeps (`N`, default 3)")
 	sandboxDir := fs.String("sandbox", "", "confine every file source, sink, checkpoint directory and Kafka TLS file to `DIR` (symlinks and .. resolved)")
 	history := fs.String("history", "", "history file of the interactive shell (default ~/.sluice_history, - for none)")
 	vs := vars{}
@@ -67,7 +68,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	// The binary recycles Arrow buffers: queries allocate the same sizes
 	// batch after batch (see exec/bufpool for the measured gain).
-	db, err := sluice.Open(sluice.Config{CheckpointDir: *checkpoints, FileRoot: *sandboxDir, Allocator: bufpool.New()})
+	db, err := sluice.Open(sluice.Config{CheckpointDir: *checkpoints, CheckpointRetain: *retain, FileRoot: *sandboxDir, Allocator: bufpool.New()})
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
