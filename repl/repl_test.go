@@ -124,29 +124,47 @@ func TestSecretsStayOutOfExcerptAndHistory(t *testing.T) {
 	}
 }
 
-func TestSplit(t *testing.T) {
+// TestScriptSplitsLikeTheParser runs scripts whose `;` hide in comments
+// and quotes through Runner.Script: the runner must run exactly the
+// statements the parser sees (it ran `more` from a `# note; more` comment).
+func TestScriptSplitsLikeTheParser(t *testing.T) {
 	tests := []struct {
-		script string
-		want   []string
+		name, script string
+		out          string // exact CSV output
+		errHas       string // "" for success
 	}{
-		{"SELECT 1; SELECT 2;", []string{"SELECT 1;", " SELECT 2;"}},
-		{"SELECT ';' AS s; -- c;\n SELECT 2", []string{"SELECT ';' AS s;", " -- c;\n SELECT 2"}},
-		{"SELECT 'it''s;' ; /* ; */ ;", []string{"SELECT 'it''s;' ;"}},
-		{"SELECT \"a;b\" FROM `t;`;", []string{"SELECT \"a;b\" FROM `t;`;"}},
-		{"  -- only a comment\n", nil},
-		{"SELECT 'x\\';y';", []string{"SELECT 'x\\';y';"}},
+		{"hash comment hides a semicolon", "SELECT 1 AS a # note; more\n", "a\n1\n", ""},
+		{"dash comment hides a semicolon", "SELECT 1 AS a -- note; more\n;SELECT 2 AS b", "a\n1\nb\n2\n", ""},
+		{"dashes without a space start a comment", "SELECT 1 AS a --; more\n", "a\n1\n", ""},
+		{"block comment hides a semicolon", "SELECT /* ; more; */ 1 AS a; SELECT 2 AS b /* ; */", "a\n1\nb\n2\n", ""},
+		{"quotes hide semicolons", "SELECT 'x;y' AS s, \"p;q\" AS t, 1 AS `c;d`; SELECT 'it''s;' AS u; SELECT 'x\\';y' AS v", "s,t,c;d\nx;y,p;q,1\nu\nit's;\nv\nx';y\n", ""},
+		{"only comments", "-- nothing\n# here\n/* either */ ;;", "", ""},
+		{"error positions count from the script's start", "SELECT 1 AS a; # c\n\n  SELECT nope", "a\n1\n", "line 3:10: unknown column \"nope\""},
+		{"an unterminated string runs nothing", "SELECT 1 AS a;\nSELECT 'oops", "", "line 2:8: unterminated string"},
+		{"an undefined variable is placed in the script", "SELECT 1 AS a;\n SELECT ${x}", "a\n1\n", "line 2:9: undefined variable ${x}"},
 	}
 	for _, tc := range tests {
-		var got []string
-		for _, c := range split(tc.script) {
-			if tc.script[c.start:c.start+len(c.text)] != c.text {
-				t.Errorf("chunk start %d does not point at %q", c.start, c.text)
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			db, err := sluice.Open(sluice.Config{Allocator: mem})
+			if err != nil {
+				t.Fatal(err)
 			}
-			got = append(got, c.text)
-		}
-		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
-			t.Errorf("split(%q) = %q, want %q", tc.script, got, tc.want)
-		}
+			defer db.Close()
+			var out, errs bytes.Buffer
+			r := &Runner{DB: db, Out: &out, Err: &errs, Format: "csv"}
+			err = r.Script(context.Background(), tc.script)
+			switch {
+			case tc.errHas == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tc.errHas != "" && (err == nil || !strings.Contains(err.Error(), tc.errHas)):
+				t.Fatalf("error %v, want one containing %q", err, tc.errHas)
+			}
+			if out.String() != tc.out {
+				t.Errorf("output:\n%s\nwant:\n%s", out.String(), tc.out)
+			}
+		})
 	}
 }
 

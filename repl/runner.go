@@ -64,14 +64,22 @@ func (r *Runner) substitute(text string) (string, error) {
 // Script runs every statement of script in order. It stops at the first
 // error unless ContinueOnError is set. ${name} references are substituted
 // statement by statement, so `SET name = value` defines them for the
-// statements after it; error positions are in script.
+// statements after it; error positions are in script. The script is cut
+// into statements by sql.Split, the parser's own lexer, so the shell,
+// `sluice -f` and `-e` end statements exactly where the parser does; a
+// script that does not lex (an unterminated string or comment) runs
+// nothing.
 func (r *Runner) Script(ctx context.Context, script string) error {
 	if r.Vars == nil {
 		r.Vars = map[string]string{}
 	}
+	chunks, err := sql.Split(script)
+	if err != nil {
+		return err
+	}
 	failed := 0
-	for _, c := range split(script) {
-		err := r.chunk(ctx, script, c)
+	for _, c := range chunks {
+		err := r.chunk(ctx, c)
 		if err == nil {
 			continue
 		}
@@ -90,18 +98,17 @@ func (r *Runner) Script(ctx context.Context, script string) error {
 	return nil
 }
 
-// chunk substitutes, parses and runs one statement of script.
-func (r *Runner) chunk(ctx context.Context, script string, c chunk) error {
-	text := c.text
+// chunk substitutes, parses and runs one statement of the script.
+func (r *Runner) chunk(ctx context.Context, c sql.Chunk) error {
+	text := c.Text
 	if strings.Contains(text, "${") {
 		sub, err := r.substitute(text)
 		if err != nil {
-			at := strings.Index(text, "${")
-			return sql.Errorf(sql.ParseError, sql.PosAt(script, c.start+at), "%v", err)
+			return sql.Errorf(sql.ParseError, c.PosOf(strings.Index(text, "${")), "%v", err)
 		}
 		text = sub
 	}
-	stmts, err := sql.Parse(blank(script[:c.start]) + text)
+	stmts, err := sql.ParseAt(text, c.Pos)
 	if err != nil {
 		return err
 	}

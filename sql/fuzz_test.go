@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// FuzzParse checks that Parse never panics and that every error it returns
-// is a ParseError whose position lies inside the script.
+// FuzzParse checks that Parse never panics, that every error it returns
+// is a ParseError whose position lies inside the script, and that Split
+// followed by ParseAt of each chunk agrees with Parse.
 func FuzzParse(f *testing.F) {
 	seeds := []string{
 		"SELECT a FROM t WHERE b = 'x;y' -- c\n;",
@@ -20,11 +21,14 @@ func FuzzParse(f *testing.F) {
 		"SELECT * FROM TUMBLE(t, ts, INTERVAL",
 		"SELECT * FROM t EMIT EVERY",
 		"SELECT * FROM TABLE(TUMBLE(t, ts, 1s)",
+		"SELECT 1 AS a # note; more",
+		"SELECT 1;\nSELECT 'abc",
 	}
 	for _, s := range seeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, script string) {
+		splitAgrees(t, script)
 		_, err := Parse(script)
 		if err == nil {
 			return

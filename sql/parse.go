@@ -26,6 +26,7 @@ func Parse(script string) ([]Statement, error) {
 // is a position in that larger script.
 func ParseAt(text string, at Pos) ([]Statement, error) {
 	ps := newParseState(text, at)
+	defer ps.done()
 	lr, err := lex(text)
 	if err != nil {
 		return nil, ps.lexError(err)
@@ -74,6 +75,11 @@ func Split(script string) ([]Chunk, error) {
 	return out, nil
 }
 
+// PosOf converts a byte offset into c.Text into a position in the script.
+func (c Chunk) PosOf(offset int) Pos {
+	return newLineIndex(c.Text, c.Pos).pos(offset)
+}
+
 // statements cuts tokens at each `;` into the non-empty statements.
 func statements(tokens []token) [][]token {
 	var out [][]token
@@ -95,7 +101,7 @@ type parseState struct {
 	script   string
 	ix       *lineIndex // positions of script's offsets in the user's script
 	comments []span
-	tidb     *parser.Parser // created on first use; not safe for concurrent use
+	tidb     *parser.Parser // from tidbParsers on first use; not safe for concurrent use
 	windows  int            // window placeholders handed out so far
 }
 

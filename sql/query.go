@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -124,9 +125,6 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 
 	start, end := body[0].off, body[len(body)-1].end
 	input := ps.tidbInput(start, end, repls)
-	if ps.tidb == nil {
-		ps.tidb = parser.New()
-	}
 	stmts, err := ps.parseTiDB(input)
 	if err != nil {
 		return nil, ps.tidbError(err, input, start, end)
@@ -159,8 +157,25 @@ func (ps *parseState) parseTiDB(input string) (stmts []ast.StmtNode, err error) 
 			stmts, err = nil, fmt.Errorf("TiDB parser failed: %v", r)
 		}
 	}()
+	if ps.tidb == nil {
+		ps.tidb = tidbParsers.Get().(*parser.Parser)
+	}
 	stmts, _, err = ps.tidb.ParseSQL(input)
 	return stmts, err
+}
+
+// tidbParsers keeps TiDB parsers between scripts: making one costs more
+// than parsing a short statement, and the REPL and `sluice -f` parse
+// statement by statement. A parser keeps no reference to the trees it
+// returned (one parser already serves every statement of a script).
+var tidbParsers = sync.Pool{New: func() any { return parser.New() }}
+
+// done returns ps's TiDB parser to the pool.
+func (ps *parseState) done() {
+	if ps.tidb != nil {
+		tidbParsers.Put(ps.tidb)
+		ps.tidb = nil
+	}
 }
 
 // tidbInput is the query's text script[start:end] with the comments in

@@ -27,6 +27,8 @@ func TestScripts(t *testing.T) {
 	bad := write("bad.sql", create+"SELECT id\nFROM sales\nWHERE valu > 1;\nSELECT 1 AS after;\n")
 	vars := write("vars.sql", create+"SELECT id FROM sales WHERE category = '${cat}' AND value > ${min} ORDER BY id;\n")
 	set := write("set.sql", create+"SET cat = 'music';\nSELECT id FROM sales WHERE category = '${cat}';\n")
+	comments := write("comments.sql", "SELECT 1 AS a; # note; more\nSELECT /* ; */ 'x;' AS b -- c; d\n;\n")
+	unclosed := write("open.sql", "SELECT 1 AS a;\n\nSELECT 'never closed;\n")
 
 	tests := []struct {
 		name     string
@@ -50,6 +52,12 @@ func TestScripts(t *testing.T) {
 		{name: "undefined variable", args: []string{"-f", vars, "--var", "cat=books"}, code: 1,
 			errHas: []string{"undefined variable ${min}"}},
 		{name: "SET defines a variable", args: []string{"-f", set}, code: 0, out: "id\n4\n"},
+		{name: "-e: a # comment hides a ;", args: []string{"-e", "SELECT 1 AS a # note; more"}, code: 0,
+			out: "a\n1\n"},
+		{name: "-f: comments and quotes hide ;", args: []string{"-f", comments}, code: 0,
+			out: "a\n1\nb\nx;\n"},
+		{name: "-f: an unterminated string runs nothing", args: []string{"-f", unclosed}, code: 1,
+			out: "", errHas: []string{unclosed + ":3:8: unterminated string"}},
 		{name: "-f - reads stdin", args: []string{"-f", "-"}, stdin: create + "SELECT COUNT(*) AS n FROM sales;", code: 0,
 			out: "n\n4\n"},
 		{name: "stdin error names <stdin>", args: []string{"-f", "-"}, stdin: "SELECT\n  nope FROM sales;", code: 1,
