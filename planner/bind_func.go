@@ -360,6 +360,12 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 			b.pos[e] = off
 			return e, nil
 		}
+		if isNull(at) {
+			// An untyped NULL column has no validity bitmap, so the
+			// kernels would see every row as valid: give it a type
+			// whose NULLs are marked (COUNT(NULL) is 0, as in SQL).
+			arg, at = castTo(arg, TypeBigInt), TypeBigInt
+		}
 	case "sum", "avg":
 		if isNull(at) {
 			arg, at = castTo(arg, TypeBigInt), TypeBigInt
