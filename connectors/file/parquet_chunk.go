@@ -81,6 +81,7 @@ func (c *colCursor) releasePage() {
 func (c *colCursor) load() error {
 	c.releasePage()
 	for {
+		c.pageNo++
 		p, err := c.pages.ReadPage()
 		if errors.Is(err, io.EOF) {
 			return io.ErrUnexpectedEOF
@@ -88,7 +89,6 @@ func (c *colCursor) load() error {
 		if err != nil {
 			return fmt.Errorf("read page: %w", err)
 		}
-		c.pageNo++
 		n := int(p.NumValues())
 		if n == 0 {
 			parquet.Release(p)
