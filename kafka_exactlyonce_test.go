@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +47,7 @@ AS SELECT category, value FROM orders WHERE value > 100 EMIT CHANGES`
 
 	// Input arrives throughout the first run.
 	prodDone := make(chan struct{})
+	firstStopped := make(chan struct{})
 	go func() {
 		defer close(prodDone)
 		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("orders"))
@@ -61,6 +63,12 @@ AS SELECT category, value FROM orders WHERE value > 100 EMIT CHANGES`
 					t.Error(err)
 				}
 			})
+			if i == n/2 {
+				// The second half waits until the first run has
+				// committed some output and stopped, so that run
+				// always ends mid-stream, however slow the machine.
+				<-firstStopped
+			}
 			if i%100 == 99 {
 				time.Sleep(80 * time.Millisecond) // ~2.4s in all
 			}
@@ -70,17 +78,36 @@ AS SELECT category, value FROM orders WHERE value > 100 EMIT CHANGES`
 		}
 	}()
 
+	var stopMu sync.Mutex
+	var stopCur context.CancelFunc
+	stopRun := func() {
+		stopMu.Lock()
+		defer stopMu.Unlock()
+		if stopCur != nil {
+			stopCur()
+		}
+	}
 	run := func(d time.Duration) {
 		db, mem := kOpen(t, kConfigCheckpoint(dir))
 		defer mem.AssertSize(t, 0)
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
+		stopMu.Lock()
+		stopCur = cancel
+		stopMu.Unlock()
 		err := db.Exec(ctx, script)
 		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("run: %v", err)
 		}
 	}
-	run(1700 * time.Millisecond) // killed mid-stream
+	// The first run is stopped mid-stream: as soon as some of its output
+	// is committed, while half the input is still to come.
+	firstDone := make(chan struct{})
+	go func() { defer close(firstDone); run(60 * time.Second) }()
+	kConsumeAll(t, addr, "out", func(rs []*kgo.Record) bool { return len(rs) > 0 }, 45*time.Second)
+	stopRun()
+	<-firstDone
+	close(firstStopped)
 	var want []int64
 	for v := int64(101); v <= n; v++ {
 		want = append(want, v)
