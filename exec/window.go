@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec/expr"
 )
 
 // WindowKind is the kind of time window WindowAssign computes.
@@ -203,11 +206,17 @@ func (w *WindowAssign) Close() error { return w.once.close(w.input.Close) }
 // batch and streaming sessions agree. window_start is the session's
 // first time, window_end its last time plus gap. Rows with NULL time are
 // dropped. It blocks until the input ends.
+//
+// Sessions are per key: with keys (the GROUP BY keys of the aggregate
+// above, less the window columns) each key's rows form their own
+// sessions, as the streaming WindowAggregate builds them, so batch and
+// EMIT FINAL agree. Rows come out grouped by key, each key in time order.
 type SessionWindow struct {
 	mem     memory.Allocator
 	input   Operator
 	timeCol int
 	gap     int64
+	keys    []expr.Expr
 	schema  *arrow.Schema
 	all     arrow.Record
 	perm    []int32
@@ -220,8 +229,9 @@ type SessionWindow struct {
 
 var _ Operator = (*SessionWindow)(nil)
 
-// NewSessionWindow returns input with session window bounds appended.
-func NewSessionWindow(mem memory.Allocator, input Operator, timeCol int, gap time.Duration) (*SessionWindow, error) {
+// NewSessionWindow returns input with session window bounds appended;
+// keys (may be empty) partition the rows into independent sessions.
+func NewSessionWindow(mem memory.Allocator, input Operator, timeCol int, gap time.Duration, keys ...expr.Expr) (*SessionWindow, error) {
 	in := input.Schema()
 	if timeCol < 0 || timeCol >= in.NumFields() || in.Field(timeCol).Type.ID() != arrow.TIMESTAMP {
 		return nil, fmt.Errorf("session window: column %d is not a timestamp column", timeCol)
@@ -229,7 +239,7 @@ func NewSessionWindow(mem memory.Allocator, input Operator, timeCol int, gap tim
 	if gap.Microseconds() <= 0 {
 		return nil, fmt.Errorf("session window: gap %s must be at least 1µs", gap)
 	}
-	return &SessionWindow{mem: mem, input: input, timeCol: timeCol, gap: gap.Microseconds(), schema: windowSchema(in)}, nil
+	return &SessionWindow{mem: mem, input: input, timeCol: timeCol, gap: gap.Microseconds(), keys: keys, schema: windowSchema(in)}, nil
 }
 
 // Schema is the input's columns, then window_start and window_end.
@@ -273,26 +283,32 @@ func (s *SessionWindow) consume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	gids, err := s.keyGroups(ctx, all)
+	if err != nil {
+		return err
+	}
+	gid := func(r int32) uint32 {
+		if gids == nil {
+			return 0
+		}
+		return gids[r]
+	}
 	for i := 0; i < int(all.NumRows()); i++ {
 		if tcol.IsValid(i) {
 			s.perm = append(s.perm, int32(i))
 		}
 	}
 	slices.SortStableFunc(s.perm, func(a, b int32) int {
-		x, y := at(int(a)), at(int(b))
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
+		if ga, gb := gid(a), gid(b); ga != gb {
+			return cmp.Compare(ga, gb)
 		}
-		return 0
+		return cmp.Compare(at(int(a)), at(int(b)))
 	})
 	s.starts = make([]int64, len(s.perm))
 	s.ends = make([]int64, len(s.perm))
 	for i := 0; i < len(s.perm); {
 		j := i + 1
-		for j < len(s.perm) && at(int(s.perm[j]))-at(int(s.perm[j-1])) <= s.gap {
+		for j < len(s.perm) && gid(s.perm[j]) == gid(s.perm[i]) && at(int(s.perm[j]))-at(int(s.perm[j-1])) <= s.gap {
 			j++
 		}
 		start, end := at(int(s.perm[i])), at(int(s.perm[j-1]))+s.gap
@@ -302,6 +318,33 @@ func (s *SessionWindow) consume(ctx context.Context) error {
 		i = j
 	}
 	return nil
+}
+
+// keyGroups numbers the distinct key tuples of all's rows (nil without
+// keys); NULL is one key, as in GROUP BY.
+func (s *SessionWindow) keyGroups(ctx context.Context, all arrow.Record) ([]uint32, error) {
+	if len(s.keys) == 0 {
+		return nil, nil
+	}
+	cols := make([]arrow.Array, 0, len(s.keys))
+	defer func() { releaseArrays(cols) }()
+	types := make([]arrow.DataType, len(s.keys))
+	for i, k := range s.keys {
+		a, err := k.Eval(ctx, s.mem, all)
+		if err != nil {
+			return nil, fmt.Errorf("evaluating %s: %w", k, err)
+		}
+		cols = append(cols, a)
+		types[i] = a.DataType()
+	}
+	t, err := NewGroupTable(types)
+	if err != nil {
+		return nil, err
+	}
+	gids := make([]uint32, all.NumRows())
+	newKeys, err := t.Assign(ctx, s.mem, cols, gids, true)
+	releaseArrays(newKeys)
+	return gids, err
 }
 
 // Close releases the buffered rows and closes the input; idempotent.

@@ -122,7 +122,11 @@ type PhysWindow struct {
 	Size    time.Duration
 	Slide   time.Duration
 	Gap     time.Duration
-	Out     *Schema
+	// Keys partition SESSION windows (over Input's columns): the GROUP BY
+	// keys of the aggregate above that are not window columns, so each
+	// key has its own sessions, as in streaming.
+	Keys []Expr
+	Out  *Schema
 }
 
 // Schema implements PhysicalPlan.
@@ -265,7 +269,11 @@ func (p *PhysValues) String() string {
 
 // String implements PhysicalPlan.
 func (p *PhysWindow) String() string {
-	return "Window: " + windowString(p.Kind, p.Input.Schema().Fields[p.TimeCol].Name, p.Size, p.Slide, p.Gap)
+	s := "Window: " + windowString(p.Kind, p.Input.Schema().Fields[p.TimeCol].Name, p.Size, p.Slide, p.Gap)
+	if len(p.Keys) > 0 {
+		s += " per [" + exprList(p.Keys) + "]"
+	}
+	return s
 }
 
 // ToPhysical lowers an optimised logical plan.
@@ -288,7 +296,7 @@ func ToPhysical(p Plan) (PhysicalPlan, error) {
 	case *Project:
 		return &PhysProject{Input: ins[0], Exprs: x.Exprs, Names: x.Names, Out: out}, nil
 	case *Aggregate:
-		return &PhysHashAggregate{Input: ins[0], Keys: x.Keys, Aggs: x.Aggs, Out: out}, nil
+		return &PhysHashAggregate{Input: keySessions(ins[0], x.Keys), Keys: x.Keys, Aggs: x.Aggs, Out: out}, nil
 	case *Distinct:
 		sch := x.Input.Schema()
 		keys := make([]Expr, sch.Len())
@@ -350,4 +358,40 @@ func lowerJoin(j *Join, l, r PhysicalPlan, out *Schema) (PhysicalPlan, error) {
 	}
 	pj.Residual = andAll(rest)
 	return pj, nil
+}
+
+// keySessions gives a SESSION window under an aggregate (through filters
+// and projections) the aggregate's keys that are not window columns, so
+// batch sessions are per key like streaming ones. Other inputs come back
+// unchanged.
+func keySessions(in PhysicalPlan, keys []Expr) PhysicalPlan {
+	switch x := in.(type) {
+	case *PhysFilter:
+		c := *x
+		c.Input = keySessions(x.Input, keys)
+		return &c
+	case *PhysProject:
+		sub := make([]Expr, len(keys))
+		for i, k := range keys {
+			sub[i] = substitute(k, x.Exprs)
+		}
+		c := *x
+		c.Input = keySessions(x.Input, sub)
+		return &c
+	case *PhysWindow:
+		if x.Kind != sql.Session {
+			return in
+		}
+		n := x.Input.Schema().Len()
+		var part []Expr
+		for _, k := range keys {
+			if maxColumn(k) < n && !hasAgg(k) {
+				part = append(part, k)
+			}
+		}
+		c := *x
+		c.Keys = part
+		return &c
+	}
+	return in
 }

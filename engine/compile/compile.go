@@ -288,7 +288,11 @@ func joinType(t planner.JoinType) exec.JoinType {
 func Window(mem memory.Allocator, n *planner.PhysWindow, in exec.Operator) (exec.Operator, error) {
 	switch n.Kind {
 	case sql.Session:
-		return exec.NewSessionWindow(mem, in, n.TimeCol, n.Gap)
+		keys, err := Exprs(n.Keys)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewSessionWindow(mem, in, n.TimeCol, n.Gap, keys...)
 	case sql.Hop:
 		return exec.NewWindowAssign(mem, in, exec.WindowHop, n.TimeCol, n.Size, n.Slide)
 	default:
