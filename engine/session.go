@@ -442,6 +442,13 @@ func (db *Session) Parallelism() int {
 	return db.cfg.Parallelism
 }
 
+// budgetNow is the memory budget new queries get.
+func (db *Session) budgetNow() *exec.Budget {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.budget
+}
+
 // BatchSize is the session's target rows per record.
 func (db *Session) BatchSize() int {
 	db.mu.Lock()

@@ -191,6 +191,7 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 	}
 	sq.mode.Changelog = sq.changelog
 	var sampled time.Time
+	growth := newGrowthReport(qp.Stream, db.budgetNow())
 	sq.p.OnTrigger = func(ti stream.TriggerInfo) {
 		sq.rowsIn.Add(int64(ti.Rows))
 		sq.rowsOut.Add(int64(ti.Emitted))
@@ -213,6 +214,7 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 			sq.mu.Lock()
 			sq.lastStats = st
 			sq.mu.Unlock()
+			growth.sample(stderrWriter(db), st)
 		}
 	}
 	return sq, nil

@@ -265,6 +265,7 @@ func (b *streamBuilder) aggregate(ctx context.Context, agg *planner.PhysHashAggr
 	if err != nil {
 		return nil, err
 	}
+	op.SetBudget(b.env.Budget.Account(agg.String()))
 	return &Stream{Schema: schema, Transforms: trs, Op: op}, nil
 }
 

@@ -158,6 +158,7 @@ type GroupAggregate struct {
 	newVals []Value
 	// Ignored counts retractions of groups that have no state.
 	Ignored int64
+	acct    *exec.Account // memory budget (SetBudget); nil: unlimited
 }
 
 // NewGroupAggregate builds the incremental aggregation of input (a schema
@@ -303,6 +304,9 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 	}
 	st := &g.st
 	st.grow(g.table.NumGroups() + 1)
+	if err := g.account(); err != nil {
+		return nil, err
+	}
 	var signs []int64
 	if ops != nil {
 		g.signs = resize(g.signs, n)
@@ -486,6 +490,7 @@ func (g *GroupAggregate) Stats() StateStats {
 
 // Close drops the state.
 func (g *GroupAggregate) Close() error {
+	g.acct.Close()
 	g.table = nil
 	g.st = newGroupSlots(len(g.keys), g.aggs)
 	return nil
