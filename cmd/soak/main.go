@@ -40,7 +40,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 )
 
@@ -119,9 +118,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "soak: %d queries at %.0f rows/s each for %s, sampled every %s (sluice has no streaming join yet: the second query is a HOP aggregate)\n",
 		len(procs), *rate, *duration, *every)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "t\tquery\trows/s\twindows\tp50 ms\tp99 ms\tmax ms\tRSS MB\t")
-	tw.Flush()
+	// Fixed widths: the table grows a row per sample, as it happens.
+	const rowFormat = "%7s  %-14s %9s %8s %7s %7s %7s %7s\n"
+	fmt.Fprintf(stdout, rowFormat, "t", "query", "rows/s", "windows", "p50 ms", "p99 ms", "max ms", "RSS MB")
 
 	failed := false
 	baseline := map[string]int64{}
@@ -152,14 +151,13 @@ loop:
 			}
 			last[p.q.name] = rss
 			rowsPerSec := float64(s.rows) / float64(p.q.rowsPerInput) / now.Sub(prev).Seconds()
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%d\t%s\t%s\t%s\t%.1f\t\n", el, p.q.name, rowsPerSec, s.windows,
-				ms(s.quantile(0.5)), ms(s.quantile(0.99)), ms(s.quantile(1)), float64(rss)/(1<<20))
+			fmt.Fprintf(stdout, rowFormat, el, p.q.name, fmt.Sprintf("%.0f", rowsPerSec), fmt.Sprint(s.windows),
+				ms(s.quantile(0.5)), ms(s.quantile(0.99)), ms(s.quantile(1)), fmt.Sprintf("%.1f", float64(rss)/(1<<20)))
 			if s.windows == 0 && el > 2*watermarkDelay+*every {
 				fmt.Fprintf(stderr, "soak: %s emitted no window in the last %s\n", p.q.name, *every)
 				failed = true
 			}
 		}
-		tw.Flush()
 		prev = now
 	}
 	for _, p := range procs {
