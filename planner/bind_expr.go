@@ -24,6 +24,9 @@ type binder struct {
 	// items) so a statement nested beyond sql.MaxDepth fails with an
 	// error rather than exhausting the stack.
 	depth int
+	// ctes are the common table expressions in scope, innermost last
+	// (see bind_cte.go).
+	ctes []cte
 }
 
 // exprCtx is what an expression may refer to.

@@ -76,6 +76,16 @@ func (b *binder) bindTableSource(ts *ast.TableSource) (Plan, *scope, error) {
 		if src.Schema.O != "" {
 			return nil, nil, sql.Errorf(sql.BindError, b.tablePos(src.Schema.O), "qualified source names (%s.%s) are not supported", src.Schema.O, src.Name.O)
 		}
+		if c := b.lookupCTE(src.Name.O); c != nil {
+			if alias == "" {
+				alias = src.Name.O
+			}
+			var err error
+			if p, sc, err = b.bindCTE(c, alias); err != nil {
+				return nil, nil, err
+			}
+			break
+		}
 		def, ok := b.cat.LookupSource(src.Name.O)
 		if !ok {
 			var names []string
@@ -142,19 +152,31 @@ func (b *binder) windowFor(name string) *sql.WindowTVF {
 
 // bindWindow binds TUMBLE/HOP/SESSION(source, col, …).
 func (b *binder) bindWindow(w *sql.WindowTVF, alias string) (Plan, *scope, error) {
-	def, ok := b.cat.LookupSource(w.Table)
-	if !ok {
-		var names []string
-		for _, s := range b.cat.Sources() {
-			names = append(names, s.Name)
+	var in Plan
+	var sc *scope
+	if c := b.lookupCTE(w.Table); c != nil {
+		if alias == "" {
+			alias = c.name
 		}
-		return nil, nil, sql.Errorf(sql.BindError, w.Pos, "unknown source %q%s", w.Table, suggest(w.Table, names))
+		var err error
+		if in, sc, err = b.bindCTE(c, alias); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		def, ok := b.cat.LookupSource(w.Table)
+		if !ok {
+			var names []string
+			for _, s := range b.cat.Sources() {
+				names = append(names, s.Name)
+			}
+			return nil, nil, sql.Errorf(sql.BindError, w.Pos, "unknown source %q%s", w.Table, suggest(w.Table, names))
+		}
+		if alias == "" {
+			alias = def.Name
+		}
+		in = newScan(def)
+		sc = scopeFor(alias, in, nil)
 	}
-	if alias == "" {
-		alias = def.Name
-	}
-	scan := newScan(def)
-	sc := scopeFor(alias, scan, nil)
 	tc, err := sc.resolve("", w.TimeColumn, w.Pos)
 	if err != nil {
 		return nil, nil, err
@@ -178,7 +200,7 @@ func (b *binder) bindWindow(w *sql.WindowTVF, alias string) (Plan, *scope, error
 	default:
 		return nil, nil, sql.Errorf(sql.BindError, w.Pos, "unknown window kind %d", w.Kind)
 	}
-	p := &Window{Input: scan, Kind: w.Kind, TimeCol: tc, Size: w.Size, Slide: w.Slide, Gap: w.Gap}
+	p := &Window{Input: in, Kind: w.Kind, TimeCol: tc, Size: w.Size, Slide: w.Slide, Gap: w.Gap}
 	sc.cols = append(sc.cols,
 		scopeCol{qual: alias, name: "window_start", typ: TypeTimestamp},
 		scopeCol{qual: alias, name: "window_end", typ: TypeTimestamp})

@@ -22,9 +22,11 @@ func (b *binder) bindQuery(n ast.Node) (Plan, []string, error) {
 	case *ast.SelectStmt:
 		return b.bindSelect(x)
 	case *ast.SetOprStmt:
-		if x.With != nil {
-			return nil, nil, b.errAt(b.wordOff("with"), "WITH (common table expressions) is not supported")
+		restore, err := b.withCTEs(x.With)
+		if err != nil {
+			return nil, nil, err
 		}
+		defer restore()
 		p, names, err := b.bindSetOprList(x.SelectList)
 		if err != nil {
 			return nil, nil, err
@@ -50,9 +52,11 @@ func (b *binder) wordOff(word string) int {
 // bindSetOprList folds `a UNION [ALL] b …` left to right: a UNION without
 // ALL removes duplicates from everything to its left, as in MySQL.
 func (b *binder) bindSetOprList(l *ast.SetOprSelectList) (Plan, []string, error) {
-	if l.With != nil {
-		return nil, nil, b.errAt(b.wordOff("with"), "WITH (common table expressions) is not supported")
+	restore, err := b.withCTEs(l.With)
+	if err != nil {
+		return nil, nil, err
 	}
+	defer restore()
 	var acc Plan
 	var accSchema *Schema // acc.Schema(), kept up to date without rescanning every input
 	var names []string
@@ -211,9 +215,11 @@ type selectItem struct {
 // HAVING → select list (+ hidden ORDER BY columns) → DISTINCT → ORDER BY →
 // LIMIT → drop hidden columns.
 func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
-	if s.With != nil {
-		return nil, nil, b.errAt(b.wordOff("with"), "WITH (common table expressions) is not supported")
+	restore, err := b.withCTEs(s.With)
+	if err != nil {
+		return nil, nil, err
 	}
+	defer restore()
 	if s.Kind != ast.SelectStmtKindSelect {
 		return nil, nil, b.errAt(0, "only SELECT queries are supported here")
 	}
@@ -425,7 +431,7 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 	if len(sortKeys) > 0 {
 		p = &Sort{Input: p, Keys: sortKeys}
 	}
-	p, err := b.limit(p, s.Limit)
+	p, err = b.limit(p, s.Limit)
 	if err != nil {
 		return nil, nil, err
 	}
