@@ -3,11 +3,14 @@
 //
 //	sluice -e "SQL; SQL"        run statements from the command line
 //	sluice -f script.sql        run a script (-f - reads stdin)
+//	sluice a.sql b.sql          run scripts in order (after any -f script)
+//	sluice --version            the sluice, Go and Arrow versions
 //	sluice                      the interactive shell on a terminal
 //
 // Results print as a table on a terminal and as CSV otherwise
 // (--format table|csv|json). Any error prints `sluice: line L:C: message`
-// (prefixed with the script name for -f) and exits with status 1.
+// (prefixed with the script name for -f) and exits with status 1, as do
+// unknown flags and arguments that are not script files.
 package main
 
 import (
@@ -18,6 +21,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -58,10 +63,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	retain := fs.Int("checkpoint-retain", 0, "complete checkpoints each query keeps (`N`, default 3)")
 	sandboxDir := fs.String("sandbox", "", "confine every file source, sink, checkpoint directory and Kafka TLS file to `DIR` (symlinks and .. resolved)")
 	history := fs.String("history", "", "history file of the interactive shell (default ~/.sluice_history, - for none)")
+	version := fs.Bool("version", false, "print the sluice, Go and Arrow versions and exit")
 	vs := vars{}
 	fs.Var(vs, "var", "script variable name=value, used as ${name} (repeatable)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 1 // the flag package has printed the error and the usage
+	}
+	if *version {
+		fmt.Fprint(stdout, versions())
+		return 0
+	}
+	// Positional arguments are script files run after any -f script; they
+	// are read before anything runs so a typo runs nothing.
+	type source struct{ name, text string }
+	var scripts []source
+	if *expr != "" && fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sluice: unexpected argument %q after -e (a script file goes without -e)\n", fs.Arg(0))
+		return 1
+	}
+	for _, p := range fs.Args() {
+		b, err := readScript(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+			return 1
+		}
+		scripts = append(scripts, source{p, string(b)})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -87,7 +116,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "table", "csv", "json":
 	default:
 		fmt.Fprintf(stderr, "sluice: unknown --format %q (want table, csv or json)\n", format)
-		return 2
+		return 1
 	}
 
 	var script, name string
@@ -102,12 +131,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		script, name = string(b), "<stdin>"
 	case *file != "":
-		b, err := os.ReadFile(*file)
+		b, err := readScript(*file)
 		if err != nil {
 			fmt.Fprintf(stderr, "sluice: %v\n", err)
 			return 1
 		}
 		script, name = string(b), *file
+	case len(scripts) > 0:
 	default:
 		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) && tty {
 			// The shell handles Ctrl-C itself (it stops the running
@@ -129,12 +159,55 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		script, name = string(b), "<stdin>"
 	}
-	r := &repl.Runner{DB: db, Out: stdout, Err: stderr, Format: format, Vars: vs, Live: tty, ContinueOnError: *cont, Name: name}
-	if err := r.Script(ctx, script); err != nil {
-		fmt.Fprintf(stderr, "sluice: %s\n", describe(name, err))
-		return 1
+	if script != "" || name != "" || *expr != "" {
+		scripts = append([]source{{name, script}}, scripts...)
 	}
-	return 0
+	// One runner for all scripts: a SET in one is seen by the next.
+	r := &repl.Runner{DB: db, Out: stdout, Err: stderr, Format: format, Vars: vs, Live: tty, ContinueOnError: *cont}
+	code := 0
+	for _, s := range scripts {
+		r.Name = s.name
+		if err := r.Script(ctx, s.text); err != nil {
+			fmt.Fprintf(stderr, "sluice: %s\n", describe(s.name, err))
+			code = 1
+			if !*cont {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			break // Ctrl-C / SIGTERM stops the remaining scripts too
+		}
+	}
+	return code
+}
+
+// readScript reads a script file, refusing a directory by name.
+func readScript(path string) ([]byte, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a script file", path)
+	}
+	return os.ReadFile(path)
+}
+
+// versions is the --version text: sluice's module version ("(devel)" when
+// built from a checkout), the Go toolchain and the Arrow module it links.
+func versions() string {
+	v, arrow := "(devel)", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if strings.HasPrefix(d.Path, "github.com/apache/arrow/go/") {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				arrow = d.Path + " " + d.Version
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("sluice %s\n%s\narrow %s\n", v, runtime.Version(), arrow)
 }
 
 // describe renders err for the terminal: `file:3:14: message` for scripts.

@@ -63,8 +63,23 @@ func TestScripts(t *testing.T) {
 		{name: "stdin error names <stdin>", args: []string{"-f", "-"}, stdin: "SELECT\n  nope FROM sales;", code: 1,
 			errHas: []string{"<stdin>:2:"}},
 		{name: "missing file", args: []string{"-f", filepath.Join(dir, "missing.sql")}, code: 1, errHas: []string{"missing.sql"}},
-		{name: "bad format", args: []string{"--format", "xml", "-e", "SELECT 1;"}, code: 2, errHas: []string{"unknown --format"}},
-		{name: "bad --var", args: []string{"--var", "novalue", "-e", "SELECT 1;"}, code: 2, errHas: []string{"want name=value"}},
+		{name: "bad format", args: []string{"--format", "xml", "-e", "SELECT 1;"}, code: 1, errHas: []string{"unknown --format"}},
+		{name: "bad --var", args: []string{"--var", "novalue", "-e", "SELECT 1;"}, code: 1, errHas: []string{"want name=value"}},
+		{name: "script files as arguments run in order", args: []string{ok, comments}, code: 0,
+			out: "category,total\nbooks,19\ngames,30\nmusic,5\na\n1\nb\nx;\n"},
+		{name: "-f runs before argument files", args: []string{"-f", comments, ok}, code: 0,
+			out: "a\n1\nb\nx;\ncategory,total\nbooks,19\ngames,30\nmusic,5\n"},
+		{name: "a failing file stops the next", args: []string{bad, ok}, code: 1,
+			out: "", errHas: []string{bad + ":4:7: "}},
+		{name: "continue on error goes on to the next file", args: []string{"--continue-on-error", bad, ok}, code: 1,
+			out: "after\n1\ncategory,total\nbooks,19\ngames,30\nmusic,5\n", errHas: []string{bad + ":4:7: "}},
+		{name: "a missing argument file runs nothing", args: []string{ok, filepath.Join(dir, "nosuch.sql")}, code: 1,
+			out: "", errHas: []string{filepath.Join(dir, "nosuch.sql")}},
+		{name: "a directory argument", args: []string{dir}, code: 1, errHas: []string{dir + " is a directory"}},
+		{name: "stray argument with -e", args: []string{"-e", "SELECT 1 AS a;", "extra"}, code: 1,
+			out: "", errHas: []string{`"extra"`}},
+		{name: "unknown flag", args: []string{"--formatt", "csv", ok}, code: 1,
+			out: "", errHas: []string{"flag provided but not defined: -formatt", "Usage of sluice"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +97,37 @@ func TestScripts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVersion checks --version names sluice, the Go toolchain and the
+// Arrow module version go.mod requires.
+func TestVersion(t *testing.T) {
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrow := ""
+	for _, l := range strings.Split(string(mod), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && strings.HasPrefix(f[0], "github.com/apache/arrow/go/") {
+			arrow = f[0] + " " + f[1]
+		}
+	}
+	if arrow == "" {
+		t.Fatal("go.mod requires no Arrow module")
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--version"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d; stderr: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, w := range []string{"sluice ", "go1.", arrow} {
+		if !strings.Contains(out, w) {
+			t.Errorf("--version output %q lacks %q", out, w)
+		}
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("--version wrote to stderr: %s", stderr.String())
 	}
 }
 
