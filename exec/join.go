@@ -69,6 +69,7 @@ type HashJoin struct {
 	done     bool
 	gids     []uint32
 	once     lifecycle
+	acct     *Account // memory budget of the build side (SetBudget)
 }
 
 var _ Operator = (*HashJoin)(nil)
@@ -211,7 +212,7 @@ func anyNull(cols []arrow.Array, i int) bool {
 
 // build reads the right input and indexes its rows by key.
 func (j *HashJoin) build(ctx context.Context) error {
-	rrec, err := drainConcat(ctx, j.mem, j.right)
+	rrec, err := drainConcat(ctx, j.mem, j.right, j.acct)
 	if err != nil || rrec == nil {
 		return err
 	}
@@ -237,6 +238,10 @@ func (j *HashJoin) build(ctx context.Context) error {
 		j.head[i] = -1
 	}
 	j.next = make([]int32, n)
+	// The build rows were accounted as they arrived; now the table.
+	if err := j.acct.Grow(j.table.Bytes() + 4*int64(len(j.head)+len(j.next))); err != nil {
+		return err
+	}
 	for r := n - 1; r >= 0; r-- {
 		j.next[r] = -1
 		if anyNull(cols, r) {
@@ -425,6 +430,7 @@ func (j *HashJoin) Close() error {
 			j.rrec = nil
 		}
 		j.table, j.head, j.next, j.rmatched = nil, nil, nil, nil
+		j.acct.Close()
 		lerr := j.left.Close()
 		rerr := j.right.Close()
 		if lerr != nil {

@@ -36,6 +36,7 @@ type Sort struct {
 	pos   int
 	done  bool
 	once  lifecycle
+	acct  *Account // memory budget (SetBudget); nil: unlimited
 }
 
 var _ Operator = (*Sort)(nil)
@@ -57,7 +58,7 @@ func (s *Sort) Open(ctx context.Context) error {
 func (s *Sort) Next(ctx context.Context) (arrow.Record, error) {
 	if !s.done {
 		s.done = true
-		all, err := drainConcat(ctx, s.mem, s.input)
+		all, err := drainConcat(ctx, s.mem, s.input, s.acct)
 		if err != nil {
 			return nil, fmt.Errorf("sort: %w", err)
 		}
@@ -90,13 +91,16 @@ func (s *Sort) Close() error {
 			s.out.Release()
 			s.out = nil
 		}
+		s.acct.Close()
 		return s.input.Close()
 	})
 }
 
 // drainConcat reads op to the end and concatenates its records into one
 // (nil when there were no rows).
-func drainConcat(ctx context.Context, mem memory.Allocator, op Operator) (arrow.Record, error) {
+// Each record is accounted to acct (nil: unlimited) as it arrives, so a
+// build side or sort input past the budget fails early.
+func drainConcat(ctx context.Context, mem memory.Allocator, op Operator, acct *Account) (arrow.Record, error) {
 	var recs []arrow.Record
 	defer func() { releaseAll(recs) }()
 	for {
@@ -108,6 +112,9 @@ func drainConcat(ctx context.Context, mem memory.Allocator, op Operator) (arrow.
 			return nil, err
 		}
 		recs = append(recs, rec)
+		if err := acct.Grow(recordBytes(rec)); err != nil {
+			return nil, err
+		}
 	}
 	return concatRecords(mem, op.Schema(), recs)
 }

@@ -102,3 +102,20 @@ func dataBytes(d arrow.ArrayData) int64 {
 	}
 	return n
 }
+
+// recordBytes is the size of a record's column buffers.
+func recordBytes(r arrow.Record) int64 {
+	var n int64
+	for _, c := range r.Columns() {
+		n += arrayBytes(c)
+	}
+	return n
+}
+
+// SetBudget makes the sort account the rows it buffers to a (nil:
+// unlimited); past the budget it fails naming the account's operator.
+func (s *Sort) SetBudget(a *Account) { s.acct = a }
+
+// SetBudget makes the join account its build side (the right input's rows
+// and their hash table) to a (nil: unlimited).
+func (j *HashJoin) SetBudget(a *Account) { j.acct = a }

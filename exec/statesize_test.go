@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
 	"github.com/sluicesql/sluice/exec/expr"
 )
 
@@ -86,5 +88,59 @@ func TestHashAggregateBudget(t *testing.T) {
 				t.Errorf("%d bytes still accounted after Close", budget.Used())
 			}
 		})
+	}
+}
+
+// A sort's buffered input and a hash join's build side count against the
+// budget too; Close gives the share back.
+func TestSortAndJoinBudget(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := 0; i < 5000; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"v":%d}`, i)
+	}
+	b.WriteString("]")
+	sch := schemaOf(f("v", i64))
+	for _, limit := range []int64{16 << 10, 16 << 20} {
+		mem := newMem(t)
+		budget := NewBudget(limit)
+		srt := NewSort(mem, input(t, mem, sch, b.String(), 500), []SortKey{{Expr: col(0, i64), Desc: true}})
+		srt.SetBudget(budget.Account("Sort: v DESC"))
+		j, err := NewHashJoin(mem, input(t, mem, sch, b.String(), 500), input(t, mem, sch, b.String(), 500), JoinInner, []expr.Expr{col(0, i64)}, []expr.Expr{col(0, i64)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.SetBudget(budget.Account("HashJoin: inner"))
+		for _, op := range []Operator{srt, j} {
+			ctx := context.Background()
+			if err := op.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var n int64
+			var err error
+			for err == nil {
+				var rec arrow.Record
+				if rec, err = op.Next(ctx); err == nil {
+					n += rec.NumRows()
+					rec.Release()
+				}
+			}
+			if limit == 16<<10 {
+				if !errors.Is(err, ErrMemoryLimit) {
+					t.Errorf("%T under 16 KiB: %v", op, err)
+				}
+			} else if !errors.Is(err, io.EOF) || n != 5000 {
+				t.Errorf("%T under 16 MiB: %d rows, %v", op, n, err)
+			} else if budget.Used() < 5000*8 {
+				t.Errorf("%T accounted %d bytes for 5000 rows", op, budget.Used())
+			}
+			op.Close()
+		}
+		if budget.Used() != 0 {
+			t.Errorf("%d bytes accounted after Close", budget.Used())
+		}
 	}
 }

@@ -273,7 +273,7 @@ func (s *SessionWindow) Next(ctx context.Context) (arrow.Record, error) {
 }
 
 func (s *SessionWindow) consume(ctx context.Context) error {
-	all, err := drainConcat(ctx, s.mem, s.input)
+	all, err := drainConcat(ctx, s.mem, s.input, nil)
 	if err != nil || all == nil {
 		return err
 	}

@@ -135,13 +135,20 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 				return nil, err
 			}
 		}
-		return exec.NewHashJoin(env.Mem, left, right, joinType(n.Type), lk, rk, residual)
+		j, err := exec.NewHashJoin(env.Mem, left, right, joinType(n.Type), lk, rk, residual)
+		if err != nil {
+			return nil, err
+		}
+		j.SetBudget(env.Budget.Account(n.String()))
+		return j, nil
 	case *planner.PhysSort:
 		keys, err := SortKeys(n.Keys)
 		if err != nil {
 			return nil, err
 		}
-		return exec.NewSort(env.Mem, in, keys), nil
+		srt := exec.NewSort(env.Mem, in, keys)
+		srt.SetBudget(env.Budget.Account(n.String()))
+		return srt, nil
 	case *planner.PhysTopN:
 		keys, err := SortKeys(n.Keys)
 		if err != nil {
