@@ -55,7 +55,7 @@ func findDuckq(ctx context.Context, flagPath, cacheDir string, logf func(string,
 var minRe = regexp.MustCompile(`min ([0-9.]+) ms`)
 var runRe = regexp.MustCompile(`run 1: ([0-9.]+) ms`)
 
-// duckTime runs query in a single-threaded DuckDB runs times after the
+// duckTime runs query in DuckDB with threads threads runs times after the
 // untimed pre statements and returns the best run's wall time, the mean
 // process CPU time of one run and the printed result. The CPU figure is
 // the difference between the CPU time of a duckq process running the
@@ -65,12 +65,12 @@ var runRe = regexp.MustCompile(`run 1: ([0-9.]+) ms`)
 // enough to swamp a few short runs. It is 0 (n/a) when runs < 2. CPU time
 // is what to compare on a shared machine: other processes stealing the
 // core inflate wall time, not CPU time.
-func duckTime(ctx context.Context, duckq, pre, query string, runs int) (wall, cpu time.Duration, out string, err error) {
+func duckTime(ctx context.Context, duckq, pre, query string, runs, threads int) (wall, cpu time.Duration, out string, err error) {
 	k := runs - 1
 	if pre != "" {
 		k = 4 * runs
 	}
-	pre = "SET threads=1;" + pre
+	pre = fmt.Sprintf("SET threads=%d;", threads) + pre
 	wall, cpuN, out, err := duckRun(ctx, duckq, pre, query, runs)
 	if err != nil || runs < 2 {
 		return wall, 0, out, err

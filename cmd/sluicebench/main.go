@@ -3,21 +3,25 @@
 //	SELECT category, SUM(value) FROM t GROUP BY category
 //
 // over generated rows (100 categories, BIGINT values) read from CSV, from
-// Parquet and from in-memory Arrow, in rows per second on one core, for
-// sluice, for DuckDB (through the duckq tool, SET threads=1) and for a
-// hand-written Go loop, all in the same run on the same data.
+// Parquet and from in-memory Arrow, in rows per second at each thread
+// count of -threads (default 1 and 2): sluice with GOMAXPROCS=N and
+// Config.Parallelism=N, DuckDB (through the duckq tool) with SET
+// threads=N, and a hand-written single-threaded Go loop, all in the same
+// run on the same data. The speedup columns compare each engine with
+// itself at one thread.
 //
 // Usage:
 //
-//	go run ./cmd/sluicebench [-rows 10000000 | -quick] [-runs 3] [-dir cache] [-duckq path] [-alloc go|pool]
+//	go run ./cmd/sluicebench [-rows 10000000 | -quick] [-runs 3] [-threads 1,2] [-dir cache] [-duckq path] [-alloc go|pool]
 //
 // The data is generated once into the cache directory and reused. Rows/s
 // come from the best of -runs runs (wall time); the CPU columns are the
 // mean process CPU time of one warm run, for sluice from getrusage around
 // each run, for DuckDB from the duckq process's CPU time at two repeat
 // counts (see duckTime). On a shared machine compare the CPU columns:
-// other processes inflate wall time, not CPU time. Sluice runs with GOMAXPROCS(1) so the
-// figure is honestly per core; the Go loops too. For "arrow" sluice has no
+// other processes inflate wall time, not CPU time. At N threads sluice runs with
+// GOMAXPROCS(N), so the one-thread figure is honestly per core; the Go
+// loops run once, at one thread. For "arrow" sluice has no
 // embedded-API way yet to register Go memory as a table, so the benchmark
 // drives the exec operators the SQL plan uses (Scan → HashAggregate)
 // directly; DuckDB's counterpart loads a table first (CREATE TABLE AS,
@@ -32,6 +36,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +54,7 @@ type config struct {
 	duckq      string
 	alloc      string
 	inputs     []string
+	threads    []int
 	cpuprofile string
 }
 
@@ -62,12 +68,21 @@ func main() {
 	flag.StringVar(&cfg.duckq, "duckq", "", "path of the duckq binary (default $DUCKQ, /tmp/duckq, or built from ../shared/tools/duckq)")
 	flag.StringVar(&cfg.alloc, "alloc", "default", "Arrow allocator for sluice: default (what sluice.Open picks), go, or pool (size-class recycling)")
 	flag.StringVar(&inputs, "inputs", "parquet,csv,arrow", "inputs to measure, comma-separated")
+	threads := flag.String("threads", "1,2", "thread counts to measure (sluice parallelism and GOMAXPROCS, DuckDB threads), comma-separated; arrow runs at the first only")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the sluice runs to this file name plus .<input>")
 	flag.Parse()
 	if *quick {
 		cfg.rows = 1_000_000
 	}
 	cfg.inputs = strings.Split(inputs, ",")
+	for _, t := range strings.Split(*threads, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(t))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "sluicebench: -threads: %q is not a positive integer\n", t)
+			os.Exit(2)
+		}
+		cfg.threads = append(cfg.threads, n)
+	}
 	if cfg.runs < 1 {
 		cfg.runs = 1
 	}
@@ -95,9 +110,10 @@ type timing struct {
 	wall, cpu time.Duration
 }
 
-// result is one input's row of the table.
+// result is one row of the table: one input at one thread count.
 type result struct {
 	input              string
+	threads            int
 	sluice, duck, loop timing
 	note               string
 }
@@ -118,15 +134,15 @@ func run(ctx context.Context, cfg config) error {
 	}
 	var results []result
 	for _, in := range cfg.inputs {
-		r, err := measureInput(ctx, cfg, strings.TrimSpace(in), ds, want, duckq, mem)
+		rs, err := measureInput(ctx, cfg, strings.TrimSpace(in), ds, want, duckq, mem)
 		if err != nil {
 			return fmt.Errorf("%s: %w", in, err)
 		}
-		results = append(results, r)
+		results = append(results, rs...)
 	}
-	fmt.Printf("\nSELECT category, SUM(value) … GROUP BY category over %d rows (%d keys), %d runs, one core (GOMAXPROCS=1, DuckDB threads=1), %s/%s, allocator %s\n",
-		cfg.rows, numKeys, cfg.runs, runtime.GOOS, runtime.GOARCH, cfg.alloc)
-	fmt.Printf("rows/s from the best wall time; CPU = mean process CPU time per warm run (what to compare on a shared machine)\n\n")
+	fmt.Printf("\nSELECT category, SUM(value) … GROUP BY category over %d rows (%d keys), %d runs, at %v threads (sluice: GOMAXPROCS=N, parallelism=N; DuckDB: threads=N), %s/%s, allocator %s\n",
+		cfg.rows, numKeys, cfg.runs, cfg.threads, runtime.GOOS, runtime.GOARCH, cfg.alloc)
+	fmt.Printf("rows/s from the best wall time; CPU = mean process CPU time per warm run; speedup = rows/s over the same engine's at %d thread(s)\n\n", cfg.threads[0])
 	printTable(os.Stdout, cfg.rows, results)
 	return nil
 }
@@ -144,14 +160,31 @@ func allocator(name string) (memory.Allocator, error) {
 	return nil, fmt.Errorf("unknown -alloc %q (want default, go or pool)", name)
 }
 
-// measureInput measures one input on all three engines.
-func measureInput(ctx context.Context, cfg config, input string, ds dataset, want map[string]int64, duckq string, mem memory.Allocator) (result, error) {
-	res := result{input: input}
+// measureInput measures one input on all three engines, one result per
+// thread count (the Go loop and the arrow input only at the first).
+func measureInput(ctx context.Context, cfg config, input string, ds dataset, want map[string]int64, duckq string, mem memory.Allocator) ([]result, error) {
+	var out []result
+	for i, n := range cfg.threads {
+		if input == "arrow" && i > 0 {
+			break
+		}
+		r, err := measureAt(ctx, cfg, input, n, i == 0, ds, want, duckq, mem)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// measureAt measures one input at one thread count.
+func measureAt(ctx context.Context, cfg config, input string, threads int, loop bool, ds dataset, want map[string]int64, duckq string, mem memory.Allocator) (result, error) {
+	res := result{input: input, threads: threads}
 	var sluiceRun, loopRun func() (map[string]int64, error)
 	var duckPre, duckQuery string
 	switch input {
 	case "csv":
-		f, err := sluiceSQL(ctx, mem, ds.csv, "csv")
+		f, err := sluiceSQL(ctx, mem, ds.csv, "csv", threads)
 		if err != nil {
 			return res, err
 		}
@@ -159,7 +192,7 @@ func measureInput(ctx context.Context, cfg config, input string, ds dataset, wan
 		loopRun = func() (map[string]int64, error) { return goLoopCSV(ds.csv) }
 		duckQuery = fmt.Sprintf(benchQuery, "read_csv("+sqlString(ds.csv)+", header = true, columns = {'category': 'VARCHAR', 'value': 'BIGINT'})")
 	case "parquet":
-		f, err := sluiceSQL(ctx, mem, ds.parquet, "parquet")
+		f, err := sluiceSQL(ctx, mem, ds.parquet, "parquet", threads)
 		if err != nil {
 			return res, err
 		}
@@ -182,28 +215,30 @@ func measureInput(ctx context.Context, cfg config, input string, ds dataset, wan
 		loopRun = func() (map[string]int64, error) { return goLoopArrow(recs) }
 		duckPre = "CREATE TABLE t AS SELECT * FROM read_parquet(" + sqlString(ds.parquet) + ")"
 		duckQuery = fmt.Sprintf(benchQuery, "t")
-		res.note = "sluice: exec Scan→HashAggregate over Go-memory records (no SQL); duckdb: table loaded untimed"
+		res.note = "sluice: exec Scan→HashAggregate over Go-memory records (no SQL, one thread); duckdb: table loaded untimed"
 	default:
 		return res, fmt.Errorf("unknown input (want csv, parquet or arrow)")
 	}
 	var err error
-	logf("%s: sluice", input)
-	stop, err := startProfile(cfg.cpuprofile, input)
+	logf("%s: sluice, %d thread(s)", input, threads)
+	stop, err := startProfile(cfg.cpuprofile, fmt.Sprintf("%s.p%d", input, threads))
 	if err != nil {
 		return res, err
 	}
-	res.sluice, err = best(cfg.runs, sluiceRun, want)
+	res.sluice, err = best(cfg.runs, threads, sluiceRun, want)
 	stop()
 	if err != nil {
 		return res, fmt.Errorf("sluice: %w", err)
 	}
-	logf("%s: go loop", input)
-	if res.loop, err = best(cfg.runs, loopRun, want); err != nil {
-		return res, fmt.Errorf("go loop: %w", err)
+	if loop {
+		logf("%s: go loop", input)
+		if res.loop, err = best(cfg.runs, 1, loopRun, want); err != nil {
+			return res, fmt.Errorf("go loop: %w", err)
+		}
 	}
 	if duckq != "" {
-		logf("%s: duckdb", input)
-		d, cpu, out, err := duckTime(ctx, duckq, duckPre, duckQuery, cfg.runs)
+		logf("%s: duckdb, %d thread(s)", input, threads)
+		d, cpu, out, err := duckTime(ctx, duckq, duckPre, duckQuery, cfg.runs, threads)
 		if err == nil {
 			var got map[string]int64
 			if got, err = parseDuckResult(out); err == nil {
@@ -220,11 +255,12 @@ func measureInput(ctx context.Context, cfg config, input string, ds dataset, wan
 	return res, nil
 }
 
-// best runs f runs times on one P and returns the fastest run's wall time
-// and the mean process CPU time per run, leaving out the first (warm-up)
-// run when there are several; it checks every result against want.
-func best(runs int, f func() (map[string]int64, error), want map[string]int64) (timing, error) {
-	prev := runtime.GOMAXPROCS(1)
+// best runs f runs times on procs Ps and returns the fastest run's wall
+// time and the mean process CPU time per run, leaving out the first
+// (warm-up) run when there are several; it checks every result against
+// want.
+func best(runs, procs int, f func() (map[string]int64, error), want map[string]int64) (timing, error) {
+	prev := runtime.GOMAXPROCS(procs)
 	defer runtime.GOMAXPROCS(prev)
 	var min, minCPU, sumCPU time.Duration
 	for i := 0; i < runs; i++ {

@@ -35,11 +35,19 @@ func TestEveryPathComputesTheSums(t *testing.T) {
 			r.Release()
 		}
 	}()
-	csvRun, err := sluiceSQL(ctx, mem, ds.csv, "csv")
+	csvRun, err := sluiceSQL(ctx, mem, ds.csv, "csv", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pqRun, err := sluiceSQL(ctx, mem, ds.parquet, "parquet")
+	pqRun, err := sluiceSQL(ctx, mem, ds.parquet, "parquet", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv2, err := sluiceSQL(ctx, mem, ds.csv, "csv", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pq2, err := sluiceSQL(ctx, mem, ds.parquet, "parquet", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +57,8 @@ func TestEveryPathComputesTheSums(t *testing.T) {
 	}{
 		{"sluice csv", csvRun},
 		{"sluice parquet", pqRun},
+		{"sluice csv parallel", csv2},
+		{"sluice parquet parallel", pq2},
 		{"sluice arrow", func() (map[string]int64, error) {
 			return sluiceArrow(ctx, mem, &memSource{schema: benchSchema, recs: recs})
 		}},
@@ -114,7 +124,7 @@ func benchSQL(b *testing.B, format string) {
 	if format == "parquet" {
 		path = ds.parquet
 	}
-	run, err := sluiceSQL(context.Background(), nil, path, format)
+	run, err := sluiceSQL(context.Background(), nil, path, format, runtime.GOMAXPROCS(0))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,10 +22,10 @@ const benchQuery = "SELECT category, SUM(value) FROM %s GROUP BY category"
 
 // sluiceSQL opens a DB with a file source over path and returns a function
 // that runs the benchmark query once through the whole engine (parse,
-// plan, scan, aggregate) and returns the sums. CREATE SOURCE (schema
-// inference) is not part of the measured run.
-func sluiceSQL(ctx context.Context, mem memory.Allocator, path, format string) (func() (map[string]int64, error), error) {
-	db, err := sluice.Open(sluice.Config{Allocator: mem})
+// plan, scan, aggregate) with parallelism workers and returns the sums.
+// CREATE SOURCE (schema inference) is not part of the measured run.
+func sluiceSQL(ctx context.Context, mem memory.Allocator, path, format string, parallelism int) (func() (map[string]int64, error), error) {
+	db, err := sluice.Open(sluice.Config{Allocator: mem, Parallelism: parallelism})
 	if err != nil {
 		return nil, err
 	}

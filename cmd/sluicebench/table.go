@@ -10,15 +10,20 @@ import (
 // printTable writes the results as a Markdown table, so it pastes into
 // issues and PRs as is.
 func printTable(w io.Writer, rows int64, results []result) {
-	head := []string{"input", "sluice rows/s", "duckdb rows/s", "go loop rows/s", "sluice/duckdb", "sluice/go",
-		"sluice CPU", "duckdb CPU", "sluice/duckdb CPU"}
+	head := []string{"input", "threads", "sluice rows/s", "duckdb rows/s", "sluice/duckdb", "sluice speedup", "duckdb speedup",
+		"go loop rows/s", "sluice CPU", "duckdb CPU", "sluice/duckdb CPU"}
 	table := [][]string{head}
 	var notes []string
+	first := map[string]result{} // each input's first thread count
 	for _, r := range results {
+		base, ok := first[r.input]
+		if !ok {
+			first[r.input], base = r, r
+		}
 		table = append(table, []string{
-			r.input, rate(rows, r.sluice.wall), rate(rows, r.duck.wall), rate(rows, r.loop.wall),
-			ratio(r.duck.wall, r.sluice.wall), ratio(r.loop.wall, r.sluice.wall),
-			ms(r.sluice.cpu), ms(r.duck.cpu), ratio(r.duck.cpu, r.sluice.cpu),
+			r.input, fmt.Sprint(r.threads), rate(rows, r.sluice.wall), rate(rows, r.duck.wall),
+			ratio(r.duck.wall, r.sluice.wall), ratio(base.sluice.wall, r.sluice.wall), ratio(base.duck.wall, r.duck.wall),
+			rate(rows, r.loop.wall), ms(r.sluice.cpu), ms(r.duck.cpu), ratio(r.duck.cpu, r.sluice.cpu),
 		})
 		if r.note != "" {
 			notes = append(notes, r.input+": "+r.note)
