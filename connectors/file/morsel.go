@@ -207,7 +207,7 @@ func (s *Source) textRanges(path string, target int64) ([]*textRange, error) {
 	}
 	csv := s.opts.Format == FormatCSV
 	if csv {
-		quoted, err := containsByte(f, size, '"')
+		quoted, err := hasQuote(f, st)
 		if err != nil {
 			return nil, fmt.Errorf("file connector: %s: %w", path, err)
 		}
@@ -282,6 +282,29 @@ func csvHeader(f *os.File, delim byte) ([][]byte, error) {
 		out[i] = append([]byte(nil), fl...)
 	}
 	return out, nil
+}
+
+// quoteCache remembers whether a CSV file holds a quote, by path, size
+// and modification time, so repeated queries over an unchanged file do
+// not read it twice each.
+var quoteCache sync.Map // quoteKey → bool
+
+type quoteKey struct {
+	path  string
+	size  int64
+	mtime int64
+}
+
+func hasQuote(f *os.File, st os.FileInfo) (bool, error) {
+	key := quoteKey{f.Name(), st.Size(), st.ModTime().UnixNano()}
+	if q, ok := quoteCache.Load(key); ok {
+		return q.(bool), nil
+	}
+	q, err := containsByte(f, st.Size(), '"')
+	if err == nil {
+		quoteCache.Store(key, q)
+	}
+	return q, err
 }
 
 // containsByte reports whether the file holds b, reading it with one

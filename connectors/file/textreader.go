@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -55,7 +56,7 @@ func newChunkBuf(path string, maxRow int) (*chunkBuf, error) {
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() < int64(size) {
 		size = int(st.Size()) + 1
 	}
-	return &chunkBuf{f: f, r: f, buf: make([]byte, size), line: 1, max: maxRow}, nil
+	return &chunkBuf{f: f, r: f, buf: getChunk(size), line: 1, max: maxRow}, nil
 }
 
 // limit makes c read only bytes [start, end) of the file (a morsel); line
@@ -103,7 +104,32 @@ func (c *chunkBuf) fill() error {
 	return nil
 }
 
-func (c *chunkBuf) close() error { return c.f.Close() }
+func (c *chunkBuf) close() error {
+	putChunk(c.buf)
+	c.buf = nil
+	return c.f.Close()
+}
+
+// chunkPool recycles full-size read buffers: a parallel scan opens one
+// reader per morsel, and a fresh 4 MB buffer each time costs more to
+// zero than the morsel's read syscalls. Nothing outlives a buffer's
+// reader: decoders copy values out of it.
+var chunkPool sync.Pool
+
+func getChunk(size int) []byte {
+	if size == chunkSize {
+		if b, ok := chunkPool.Get().(*[]byte); ok {
+			return *b
+		}
+	}
+	return make([]byte, size)
+}
+
+func putChunk(b []byte) {
+	if len(b) == chunkSize {
+		chunkPool.Put(&b)
+	}
+}
 
 type csvReader struct {
 	path    string
