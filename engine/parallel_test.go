@@ -73,6 +73,8 @@ func TestParallelBatchEqualsSerial(t *testing.T) {
 		"SELECT category, SUM(value), COUNT(*), COUNT(value), AVG(value), MIN(value), MAX(value), SUM(price), AVG(price) FROM t GROUP BY category",
 		"SELECT COUNT(*), SUM(value) FROM t WHERE value > 100",
 		"SELECT COUNT(DISTINCT value), COUNT(DISTINCT category) FROM t",
+		"SELECT category, COUNT(DISTINCT value), SUM(DISTINCT value), AVG(DISTINCT value), MAX(DISTINCT value) FROM t GROUP BY category",
+		"SELECT COUNT(DISTINCT price % 7) FROM t WHERE value > 0",
 		"SELECT id, value FROM t WHERE id % 101 = 0",
 		"SELECT id FROM t LIMIT 7",
 		"SELECT category, value FROM t ORDER BY value DESC, id LIMIT 5",

@@ -68,9 +68,11 @@ func sumType(t arrow.DataType) arrow.DataType {
 // maximal pipeline over a scan becomes a PhysGather, and a GROUP BY over
 // one becomes a final aggregate over a gather of partial aggregates, one
 // per morsel (merged in morsel order, so groups come out in the serial
-// order). Aggregates with DISTINCT, whose state is a set, run whole above
-// a gathered pipeline; joins, sorts, limits and unions run serially over
-// gathered inputs. Streaming plans are not rewritten.
+// order). Aggregates that are all DISTINCT over one argument, whose state
+// is a set, become a per-morsel GROUP BY keys, argument under the DISTINCT
+// aggregate (see dedupDistinct); other aggregates with DISTINCT run whole
+// above a gathered pipeline. Joins, sorts, limits and unions run serially
+// over gathered inputs. Streaming plans are not rewritten.
 func Parallelize(p PhysicalPlan) (PhysicalPlan, error) {
 	if isPipeline(p) {
 		return &PhysGather{Input: p, Out: p.Schema()}, nil
@@ -84,7 +86,49 @@ func Parallelize(p PhysicalPlan) (PhysicalPlan, error) {
 		}
 		return &PhysHashAggregate{Input: &PhysGather{Input: partial, Out: partial.Out}, Keys: keys, Aggs: a.Aggs, Mode: AggFinal, Out: a.Out}, nil
 	}
+	if a, ok := p.(*PhysHashAggregate); ok && a.Mode == AggComplete && isPipeline(a.Input) {
+		if arg := distinctArg(a.Aggs); arg != nil {
+			return dedupDistinct(a, arg), nil
+		}
+	}
 	return withPhysicalChildren(p, Parallelize)
+}
+
+// distinctArg returns the argument when every call is DISTINCT over the
+// same expression (COUNT(DISTINCT x), SUM(DISTINCT x), …), else nil.
+func distinctArg(aggs []AggCall) Expr {
+	var arg Expr
+	for _, c := range aggs {
+		if !c.Distinct || c.Arg == nil || (arg != nil && c.Arg.String() != arg.String()) {
+			return nil
+		}
+		arg = c.Arg
+	}
+	return arg
+}
+
+// dedupDistinct runs aggregates that are all DISTINCT over one argument x
+// as a per-morsel GROUP BY keys, x (dropping duplicate values early, on
+// every worker) under the original DISTINCT aggregate, which merges the
+// per-morsel sets. The merge sees each (keys, x) pair first where the
+// serial scan does, so groups, values and even float sums come out as in
+// a one-worker run.
+func dedupDistinct(a *PhysHashAggregate, arg Expr) PhysicalPlan {
+	nk := len(a.Keys)
+	keys := append(append([]Expr(nil), a.Keys...), arg)
+	fields := append(append([]Field(nil), a.Out.Fields[:nk]...), Field{Name: arg.String(), Type: arg.Type(), Nullable: true})
+	dedup := &PhysHashAggregate{Input: a.Input, Keys: keys, Mode: AggComplete, Out: newSchema(fields)}
+	refs := make([]Expr, nk)
+	for i := range refs {
+		refs[i] = &ColumnRef{Index: i, Name: fields[i].Name, Typ: fields[i].Type}
+	}
+	x := &ColumnRef{Index: nk, Name: arg.String(), Typ: arg.Type()}
+	aggs := make([]AggCall, len(a.Aggs))
+	for i, c := range a.Aggs {
+		c.Arg = x
+		aggs[i] = c
+	}
+	return &PhysHashAggregate{Input: &PhysGather{Input: dedup, Out: dedup.Out}, Keys: refs, Aggs: aggs, Mode: AggComplete, Out: a.Out}
 }
 
 // isPipeline reports a scan under only stateless, row-by-row nodes.

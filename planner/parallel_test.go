@@ -28,10 +28,16 @@ func TestParallelizeBatchPlans(t *testing.T) {
       HashAggregate(partial): keys=[category] aggs=[avg(value), count(*)]
         Scan: orders columns=[category, value]
 `},
-		{"distinct aggregate runs whole over a gathered scan", "SELECT COUNT(DISTINCT category) FROM orders", `Project: count(DISTINCT category) AS COUNT(DISTINCT category)
-  HashAggregate: keys=[] aggs=[count(DISTINCT category)]
+		{"distinct aggregates over one argument merge per-morsel sets", "SELECT category, COUNT(DISTINCT value), SUM(DISTINCT value) FROM orders GROUP BY category", `Project: category, count(DISTINCT value) AS COUNT(DISTINCT value), sum(DISTINCT value) AS SUM(DISTINCT value)
+  HashAggregate: keys=[category] aggs=[count(DISTINCT value), sum(DISTINCT value)]
     Gather: morsels in order
-      Scan: orders columns=[category]
+      HashAggregate: keys=[category, value] aggs=[]
+        Scan: orders columns=[category, value]
+`},
+		{"mixed distinct aggregates run whole over a gathered scan", "SELECT COUNT(DISTINCT category), COUNT(DISTINCT id) FROM orders", `Project: count(DISTINCT category) AS COUNT(DISTINCT category), count(DISTINCT id) AS COUNT(DISTINCT id)
+  HashAggregate: keys=[] aggs=[count(DISTINCT category), count(DISTINCT id)]
+    Gather: morsels in order
+      Scan: orders columns=[id, category]
 `},
 		{"session windows are not per-morsel", "SELECT window_start, COUNT(*) FROM SESSION(orders, ts, INTERVAL '5' SECOND) GROUP BY window_start", `Project: window_start, count(*) AS COUNT(*)
   HashAggregate: keys=[window_start] aggs=[count(*)]
