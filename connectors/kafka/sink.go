@@ -61,8 +61,12 @@ type Writer struct {
 	inited    bool  // the transactional producer is initialized
 	prepared  bool  // the open transaction is pre-committed (PreCommit)
 	produced  int64 // records produced in the open transaction
-	topicIDs  map[string][16]byte
-	closed    bool
+	// pendingOffsets and pendingID are what an empty PreCommit (no
+	// records in the transaction) leaves CommitPending to commit.
+	pendingOffsets exec.Offsets
+	pendingID      exec.CheckpointID
+	topicIDs       map[string][16]byte
+	closed         bool
 
 	promiseFn func(*kgo.Record, error) // w.promise, bound once
 	arenaHint int                      // bytes the last Write's rows took

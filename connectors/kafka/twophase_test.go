@@ -105,6 +105,26 @@ func TestExactlyOnceTwoPhaseCrashPoints(t *testing.T) {
 			}
 			return h
 		}, 20},
+		// A checkpoint with no output in it (no window closed since the
+		// last): kgo sends no EndTxn for a transaction it produced nothing
+		// in, so the marker and offsets staged by PreCommit stayed in an
+		// open transaction that the next output joined, and Recover then
+		// committed that output with the checkpoint's producer id and
+		// epoch while the restored state emitted it again.
+		{"empty checkpoint committed, next transaction open", func(t *testing.T, mem memory.Allocator, w *Writer, h1 []byte) []byte {
+			h, err := w.PreCommit(context.Background(), 2, nil)
+			if err == nil {
+				err = w.CommitPending(context.Background(), h)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeValues(t, mem, w, 10, 20)
+			if err := w.flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return h
+		}, 10},
 		{"committed, next transaction open", func(t *testing.T, mem memory.Allocator, w *Writer, h1 []byte) []byte {
 			writeValues(t, mem, w, 10, 20)
 			h, err := w.PreCommit(context.Background(), 2, nil)

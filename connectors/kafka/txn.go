@@ -179,6 +179,10 @@ type txnHandle struct {
 	ProducerID int64  `json:"producer_id"`
 	Epoch      int16  `json:"epoch"`
 	Checkpoint int64  `json:"checkpoint"`
+	// Empty is set when the checkpoint's transaction produced no record:
+	// there is no transaction to finish, CommitPending commits the
+	// offsets and the marker outside one.
+	Empty bool `json:"empty,omitempty"`
 }
 
 // markerGroup is the consumer group an exactly-once writer's transactions
@@ -191,14 +195,30 @@ func (w *Writer) markerGroup() string { return "sluice-txn-" + w.cfg.txnID }
 // stages in the open transaction the source offsets upTo (for the
 // consumer group, as Commit does) and checkpoint id's marker, without
 // committing it: the transaction is prepared, and its handle (producer id
-// and epoch) goes into the checkpoint. At-least-once output is visible
-// once flushed; its handle is empty.
+// and epoch) goes into the checkpoint. A checkpoint whose transaction
+// has no record stages nothing (there would be no EndTxn to commit it):
+// its handle is marked empty and CommitPending commits the offsets and
+// the marker alone. At-least-once output is visible once flushed; its
+// handle is empty.
 func (w *Writer) PreCommit(ctx context.Context, id exec.CheckpointID, upTo exec.Offsets) ([]byte, error) {
 	if err := w.flush(ctx); err != nil {
 		return nil, err
 	}
 	if !w.cfg.exactlyOnce {
 		return json.Marshal(txnHandle{})
+	}
+	if w.produced == 0 {
+		// kgo sends no EndTxn for a transaction it produced nothing in,
+		// so offsets staged here would stay in an open transaction that
+		// the next checkpoint's records join — and a restart's Recover,
+		// seeing the marker short of this checkpoint, would commit those
+		// records by this handle's producer id and epoch while the
+		// restored state emits them again. Without records the offsets
+		// and the marker need no transaction: CommitPending commits them
+		// alone once the checkpoint is saved.
+		w.pendingOffsets, w.pendingID = upTo, id
+		w.prepared = true
+		return json.Marshal(txnHandle{TxnID: w.cfg.txnID, Checkpoint: int64(id), Empty: true})
 	}
 	group, member, gen, _ := w.groupFor(upTo)
 	if len(upTo) > 0 && group != "" {
@@ -228,6 +248,20 @@ func (w *Writer) CommitPending(ctx context.Context, handle []byte) error {
 	if !w.cfg.exactlyOnce || !w.prepared {
 		return nil
 	}
+	if w.produced == 0 {
+		// An empty checkpoint (PreCommit staged nothing): the open
+		// transaction stays open for the next records.
+		w.prepared = false
+		upTo, id := w.pendingOffsets, w.pendingID
+		w.pendingOffsets = nil
+		if group, _, _, reader := w.groupFor(upTo); len(upTo) > 0 && group != "" {
+			if err := commitOutsideTxn(ctx, w.adm, reader, group, upTo); err != nil {
+				return err
+			}
+		}
+		marker := exec.Offsets{offsetKey(w.cfg.topic, 0): int64(id)}
+		return commitOutsideTxn(ctx, w.adm, nil, w.markerGroup(), marker)
+	}
 	w.prepared, w.inTxn = false, false
 	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return fmt.Errorf("kafka sink: committing transaction: %w", err)
@@ -252,7 +286,7 @@ func (w *Writer) Recover(ctx context.Context, handle []byte) error {
 			return fmt.Errorf("kafka sink: reading the transaction handle: %w", err)
 		}
 	}
-	if w.cfg.exactlyOnce && h.TxnID != "" {
+	if w.cfg.exactlyOnce && h.TxnID != "" && !h.Empty {
 		if h.TxnID != w.cfg.txnID {
 			return fmt.Errorf("kafka sink: the checkpoint's transaction has 'transactional.id' %q, the sink %q: restore with the same id, or start fresh with a new checkpoint directory", h.TxnID, w.cfg.txnID)
 		}
