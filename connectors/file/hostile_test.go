@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -377,5 +378,34 @@ func TestLongRowsWithinLimit(t *testing.T) {
 				t.Fatalf("want the limit error, got %v", err)
 			}
 		})
+	}
+}
+
+// TestParquetDependencyPanic: FuzzParquet's crasher d74f0f8f38ab9f46, a
+// corrupt V2 data page on which parquet-go dereferences a nil
+// definition-level buffer. The reader boundary turns the panic into an
+// error naming the file, row group, column and page.
+func TestParquetDependencyPanic(t *testing.T) {
+	raw, err := os.ReadFile("testdata/fuzz/FuzzParquet/d74f0f8f38ab9f46")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lit := strings.TrimSuffix(strings.TrimPrefix(strings.Split(string(raw), "\n")[1], "[]byte("), ")")
+	data, err := strconv.Unquote(lit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bad.parquet")
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewSource(connectors.Options{"path": path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = scan(t, src, exec.ScanSpec{})
+	if err == nil || !strings.Contains(err.Error(), path+": row group 0, column ") || !strings.Contains(err.Error(), ", page ") ||
+		!strings.Contains(err.Error(), "cannot decode the file") {
+		t.Fatalf("want an error naming file, row group, column and page, got %v", err)
 	}
 }

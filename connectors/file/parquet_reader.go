@@ -362,8 +362,9 @@ func (r *parquetReader) readBatch(k int) (arrow.Record, error) {
 		}
 	}()
 	schema := r.out
-	defer func() { r.at = -1 }()
 	for i, cur := range r.curs {
+		// r.at names the column in errors and in a panic's position, so
+		// it is not reset by a defer (which would run before guard's).
 		r.at = i
 		var a arrow.Array
 		var err error
@@ -384,6 +385,7 @@ func (r *parquetReader) readBatch(k int) (arrow.Record, error) {
 		}
 		arrs = append(arrs, a)
 	}
+	r.at = -1
 	return array.NewRecord(schema, arrs, int64(k)), nil
 }
 

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -218,9 +219,7 @@ func (bb *batchBuilder) add(r *kgo.Record) error {
 		case metaOffset:
 			b.(*array.Int64Builder).Append(r.Offset)
 		case metaTimestamp:
-			tb := b.(*array.TimestampBuilder)
-			unit := c.field.Type.(*arrow.TimestampType).Unit
-			tb.Append(format.NanosToTimestamp(r.Timestamp.UnixNano(), unit))
+			b.(*array.TimestampBuilder).Append(recordTime(r.Timestamp, c.field.Type.(*arrow.TimestampType).Unit))
 		case metaKey:
 			if r.Key == nil {
 				b.AppendNull()
@@ -231,6 +230,21 @@ func (bb *batchBuilder) add(r *kgo.Record) error {
 	}
 	bb.rows++
 	return nil
+}
+
+// recordTime converts a record's timestamp to the unit without going
+// through nanoseconds, which overflow past the year 2262: a producer may
+// set any millisecond timestamp.
+func recordTime(t time.Time, unit arrow.TimeUnit) arrow.Timestamp {
+	switch unit {
+	case arrow.Second:
+		return arrow.Timestamp(t.Unix())
+	case arrow.Millisecond:
+		return arrow.Timestamp(t.UnixMilli())
+	case arrow.Microsecond:
+		return arrow.Timestamp(t.UnixMicro())
+	}
+	return arrow.Timestamp(t.UnixNano())
 }
 
 // finish returns the rows added since the last finish; the caller owns it.
