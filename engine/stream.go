@@ -87,7 +87,7 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 	if err != nil {
 		return nil, err
 	}
-	opts := compile.StreamOptions{Emit: qp.Emit, AppendWindows: appendOnly, Linger: continuousLinger}
+	opts := compile.StreamOptions{Linger: continuousLinger}
 	if dir := db.cfg.CheckpointDir; dir != "" {
 		// The checkpoint directory is this query's identity across
 		// restarts: a consumer-group source rejoins as the same static
@@ -102,9 +102,6 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		}
 	}
 	sq := &streamQuery{emit: qp.Emit, started: time.Now()}
-	if def != nil {
-		opts.Watermark = def.Watermark
-	}
 	// The planner has parsed and checked the event-time options.
 	if st := qp.Stream; st != nil {
 		opts.Window.IdleTimeout = st.IdleTimeout
@@ -127,7 +124,7 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		}
 		return nil, err
 	}
-	s, err := compile.StreamPlan(ctx, db.env(srcs), qp.Physical, opts)
+	s, err := compile.StreamPlan(ctx, db.env(srcs), qp.Stream, opts)
 	if err != nil {
 		var se *sql.Error
 		if errors.As(err, &se) {
@@ -186,9 +183,7 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 	out := sq.p.OutputSchema(qp.Emit.Full)
 	sq.changelog = stream.IsChangelog(out)
 	sq.schema = userNames(out, s.Names, sq.changelog)
-	if s.Op != nil {
-		sq.mode = s.Op.SinkMode()
-	}
+	sq.mode = s.Mode
 	sq.mode.Changelog = sq.changelog
 	var sampled time.Time
 	growth := newGrowthReport(qp.Stream, db.budgetNow())

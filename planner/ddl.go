@@ -86,7 +86,7 @@ func PlanInsert(sink string, q *sql.Query, cat Catalog) (*QueryPlan, error) {
 	if qp.Stream, err = streaming(qp, cat, appendOnly); err != nil {
 		return nil, err
 	}
-	if appendOnly && qp.Stream != nil && qp.Stream.Mode == Updating {
+	if appendOnly && qp.Stream != nil && qp.Stream.Mode.Updating() {
 		if q.Emit.Kind == sql.EmitEvery && q.Emit.Full && qp.Stream.Windowed {
 			return nil, sql.Errorf(sql.PlanError, q.Position(), "sink %q is append-only but EMIT EVERY … FULL re-emits the whole result at each trigger: drop FULL to write each closed window once", def.Name)
 		}

@@ -9,38 +9,37 @@ func Explain(qp *QueryPlan) string {
 	var b strings.Builder
 	b.WriteString("Logical plan:\n")
 	writeLogical(&b, qp.Logical, 1)
+	if qp.Stream != nil {
+		writeStreaming(&b, qp.Stream)
+		return b.String()
+	}
 	b.WriteString("Physical plan:\n")
 	writePhysical(&b, qp.Physical, 1)
-	if qp.Stream != nil {
-		writeStreaming(&b, qp.Physical, qp.Stream)
-	}
 	return b.String()
 }
 
-// writeStreaming renders the Streaming section: the physical tree with
-// each node's changelog mode (and, on the stateful node, its operator and
-// state), then the emit trigger, event-time settings and warnings.
-func writeStreaming(b *strings.Builder, root PhysicalPlan, si *StreamInfo) {
-	b.WriteString("Streaming:\n")
+// writeStreaming renders a streaming query's physical plan — the nodes
+// that run, each with its changelog mode and, on stateful nodes, what
+// bounds the state — then the Streaming section: the output mode, the
+// emit trigger, event-time settings and warnings.
+func writeStreaming(b *strings.Builder, si *StreamInfo) {
+	b.WriteString("Physical plan (streaming):\n")
 	var walk func(p PhysicalPlan, depth int)
 	walk = func(p PhysicalPlan, depth int) {
 		b.WriteString(strings.Repeat("  ", depth))
 		b.WriteString(p.String())
-		notes := []string{string(si.Nodes[p])}
-		if p == si.Stateful {
-			notes = append(notes, si.Operator)
-			if si.AppendWindows {
-				notes = append(notes, "append windows")
-			}
-			notes = append(notes, "state: "+si.State)
+		notes := []string{si.Modes[p].Format(p.Schema())}
+		if st, ok := si.Bound(p); ok {
+			notes = append(notes, "state: "+st.Text)
 		}
 		b.WriteString(" [" + strings.Join(notes, ", ") + "]\n")
 		for _, c := range p.Children() {
 			walk(c, depth+1)
 		}
 	}
-	walk(root, 1)
-	b.WriteString("  output: " + string(si.Mode) + "\n")
+	walk(si.Plan, 1)
+	b.WriteString("Streaming:\n")
+	b.WriteString("  output: " + si.Mode.Format(si.Plan.Schema()) + "\n")
 	b.WriteString("  emit: " + si.Emit + "\n")
 	if w := si.Watermark; w != nil {
 		b.WriteString("  watermark: " + w.Column)

@@ -5,18 +5,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/exec/aggcap"
 	"github.com/sluicesql/sluice/sql"
-)
-
-// ChangelogMode says what a node of a streaming plan emits: rows that are
-// final once emitted (append) or a changelog that may update or retract
-// earlier rows (updating). Sinks that cannot take back a row need append.
-type ChangelogMode string
-
-// Changelog modes.
-const (
-	Append   ChangelogMode = "append"
-	Updating ChangelogMode = "updating"
 )
 
 // Late-data policies, from the source option 'late.policy' (and
@@ -27,53 +19,28 @@ const (
 	LateRoute = "route"
 )
 
-// Stateful operators the engine picks for the stateful node.
-const (
-	// OpGroupAggregate is the streaming GROUP BY emitting a changelog
-	// (EMIT CHANGES, EMIT EVERY).
-	OpGroupAggregate = "GroupAggregate"
-	// OpWindowAggregate is the windowed aggregation that frees each
-	// window once the watermark passes its end: it emits the window's rows
-	// then (EMIT FINAL, and EMIT EVERY into an append-only sink), or a
-	// changelog as they change (EMIT CHANGES, EMIT EVERY updating).
-	OpWindowAggregate = "WindowAggregate"
-)
-
-// StreamInfo describes how a query with an EMIT clause runs as a stream:
-// the changelog mode of every physical node, the single stateful node and
-// the operator to run it with, whether its state is bounded, and the
-// event-time settings of the streamed source. The engine splits the
-// physical plan at Stateful: the nodes below it are a stateless append
-// prefix (Scan, Filter, Project, Window), the nodes above it a suffix over
-// its output.
+// StreamInfo is the streaming plan of a query with an EMIT clause: Plan,
+// the physical nodes that run (one operator each), the changelog mode of
+// every node, and the event-time settings of the streamed source. Every
+// decision about how the query streams is made here, once: the compiler
+// builds Plan node for node, and EXPLAIN prints it.
 type StreamInfo struct {
-	// Nodes gives the changelog mode of every node of QueryPlan.Physical.
-	Nodes map[PhysicalPlan]ChangelogMode
-	// Mode is the mode of the query's output (the root node's mode).
+	// Plan is the streaming physical plan (see physical_stream.go).
+	Plan PhysicalPlan
+	// Modes gives the changelog mode of every node of Plan.
+	Modes map[PhysicalPlan]ChangelogMode
+	// Mode is the mode of the query's output (Plan's mode).
 	Mode ChangelogMode
 	// Scan is the one source the stream reads.
 	Scan *PhysScan
-	// Stateful is the aggregate (a *PhysHashAggregate) or nil for a
-	// stateless query; Operator says how to run it.
-	Stateful PhysicalPlan
-	// Operator is OpGroupAggregate, OpWindowAggregate or "" (stateless).
-	Operator string
-	// Window is the window assignment (TUMBLE/HOP/SESSION) in the
-	// stateless prefix, or nil; when Windowed it feeds Stateful.
-	Window *PhysWindow
-	// Windowed: the aggregate groups by window_start or window_end of a
-	// TUMBLE/HOP/SESSION over a source with a WATERMARK.
+	// Windowed: some aggregate groups by the windows of a TUMBLE/HOP/
+	// SESSION over a source with a WATERMARK.
 	Windowed bool
-	// AppendWindows: EMIT EVERY over a windowed aggregate into an
-	// append-only sink; each trigger writes the windows the watermark
-	// closed since the last one (Operator is OpWindowAggregate).
+	// AppendWindows: a windowed aggregate under EMIT EVERY writes into an
+	// append-only sink, so it emits each window once, when it closes.
 	AppendWindows bool
-	// StateBounded: the stateful node's state stays bounded (freed by
-	// the watermark, a single global group, or a source that ends).
+	// StateBounded: every stateful node's state stays bounded.
 	StateBounded bool
-	// State is the EXPLAIN text for the state, e.g. `bounded by
-	// watermark on ts` or `unbounded (warning)`; "" when stateless.
-	State string
 	// Warnings are user-facing notes about the plan, in a fixed order.
 	Warnings []string
 	// Emit is the trigger as written, normalised: `EVERY 5s FULL`,
@@ -88,11 +55,14 @@ type StreamInfo struct {
 	LatePolicy string
 	// LateSink is the sink late rows go to when LatePolicy is LateRoute.
 	LateSink string
+
+	// bounds is the state bound of every stateful node of Plan.
+	bounds map[PhysicalPlan]StateBound
 }
 
 // Streaming works out the StreamInfo of a planned query with an EMIT
 // clause (nil, nil for a batch query). Queries the streaming engine cannot
-// run yet, and EMIT clauses that do not fit the query, are *sql.Error
+// run, and EMIT clauses that do not fit the query, are *sql.Error
 // (PlanError) at the EMIT clause; bad source options are named in the
 // message.
 func Streaming(qp *QueryPlan, cat Catalog) (*StreamInfo, error) {
@@ -109,164 +79,488 @@ func streaming(qp *QueryPlan, cat Catalog, appendSink bool) (*StreamInfo, error)
 		cat = NewCatalog()
 	}
 	e := qp.Emit
-	fail := func(format string, args ...any) error {
+	sp := &streamPlanner{
+		si:         &StreamInfo{Modes: map[PhysicalPlan]ChangelogMode{}, Emit: emitText(e), LatePolicy: LateDrop, StateBounded: true},
+		emit:       e,
+		appendSink: appendSink,
+		cat:        cat,
+	}
+	sp.fail = func(format string, args ...any) error {
 		return sql.Errorf(sql.PlanError, e.Pos, format, args...)
 	}
-	si := &StreamInfo{Nodes: map[PhysicalPlan]ChangelogMode{}, Emit: emitText(e), LatePolicy: LateDrop}
-
-	// The spine from the root down to the source: every supported plan is
-	// a chain of one-input nodes over one scan.
-	var spine []PhysicalPlan // root first
-	for p := qp.Physical; p != nil; {
-		spine = append(spine, p)
-		switch x := p.(type) {
-		case *PhysHashJoin:
-			return nil, fail("JOIN is not supported in streaming mode yet")
-		case *PhysUnionAll:
-			return nil, fail("UNION is not supported in streaming mode yet")
-		case *PhysValues:
-			return nil, fail("EMIT needs a source to stream from (FROM)")
-		case *PhysScan:
-			si.Scan = x
-		}
-		kids := p.Children()
-		if len(kids) != 1 {
-			break
-		}
-		p = kids[0]
+	si := sp.si
+	if err := sp.findSource(qp.Physical); err != nil {
+		return nil, err
 	}
-	if si.Scan == nil {
-		return nil, fail("EMIT needs a source to stream from (FROM)")
+	root, err := sp.node(qp.Physical)
+	if err != nil {
+		return nil, err
 	}
-	src, _ := cat.LookupSource(si.Scan.Source)
-	if src != nil {
-		si.Watermark = src.Watermark
-		if err := si.sourceOptions(src, cat, fail); err != nil {
-			return nil, err
-		}
+	mode := si.Modes[root]
+	switch {
+	case e.Kind == sql.EmitFinal && !sp.final:
+		return nil, sp.fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
+	case e.Kind == sql.EmitFinal && mode.Updating():
+		return nil, sp.fail("EMIT FINAL needs an append-only result, but %s above the windowed aggregate updates it", nodeKind(sp.updater))
+	case e.Kind == sql.EmitChanges && !mode.Updating() && !appendSink:
+		// A stateless query's changelog is all inserts (into an
+		// append-only sink: just the rows).
+		root = &PhysInsertOps{Input: root, Out: withOp(root.Schema())}
+		si.Modes[root] = ChangelogMode{Kind: Retract}
+		mode = si.Modes[root]
 	}
-
-	// The stateful node: the lowest aggregate; there may be only one.
-	stateful := -1
-	for i, p := range spine {
-		if _, ok := p.(*PhysHashAggregate); ok {
-			if stateful >= 0 {
-				return nil, fail("more than one aggregation level (GROUP BY or DISTINCT over another) is not supported in streaming mode yet")
-			}
-			stateful = i
-		}
-	}
-	// Everything below the stateful node (or the whole spine of a
-	// stateless query, up to a TopN) must be stateless.
-	prefixFrom := len(spine) - 1
-	prefixTo := stateful + 1
-	if stateful < 0 {
-		prefixTo = 0
-	}
-	for i := prefixFrom; i >= prefixTo; i-- {
-		switch x := spine[i].(type) {
-		case *PhysScan, *PhysFilter, *PhysProject:
-			si.Nodes[x] = Append
-		case *PhysWindow:
-			si.Nodes[x] = Append
-			si.Window = x
-		default:
-			if stateful >= 0 {
-				return nil, fail("%s below the aggregation is not supported in streaming mode yet", nodeKind(x))
-			}
-			prefixTo = i + 1 // a stateless query's suffix starts here
-			i = -1
-		}
-	}
-
-	mode := Append
-	if stateful >= 0 {
-		agg := spine[stateful].(*PhysHashAggregate)
-		si.Stateful = agg
-		windowed := si.Window != nil && groupsByWindow(agg)
-		if windowed && si.Watermark == nil {
-			if e.Kind == sql.EmitFinal {
-				return nil, fail("EMIT FINAL needs a WATERMARK FOR on source %s: without one its windows never close", si.Scan.Source)
-			}
-			si.Warnings = append(si.Warnings, fmt.Sprintf("windows of %s never close: source %s has no WATERMARK FOR, so every window stays in state", si.Scan.Source, si.Scan.Source))
-			windowed = false
-		}
-		si.Windowed = windowed
-		// The watermark frees an updating aggregate's closed windows only
-		// when the windows are on its column (and are not sessions).
-		onWatermark := windowed && strings.EqualFold(si.Window.Input.Schema().Fields[si.Window.TimeCol].Name, si.Watermark.Column)
-		switch {
-		case windowed && e.Kind == sql.EmitFinal:
-			si.Operator = OpWindowAggregate
-		case windowed && e.Kind == sql.EmitEvery && appendSink && !e.Full:
-			si.Operator, si.AppendWindows = OpWindowAggregate, true
-		case e.Kind == sql.EmitFinal:
-			return nil, fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
-		case onWatermark && si.Window.Kind != sql.Session:
-			si.Operator, mode = OpWindowAggregate, Updating
-		default:
-			si.Operator, mode = OpGroupAggregate, Updating
-		}
-		si.Nodes[agg] = mode
-		if windowed {
-			if tc := si.Window.Input.Schema().Fields[si.Window.TimeCol].Name; !strings.EqualFold(tc, si.Watermark.Column) {
-				si.Warnings = append(si.Warnings, fmt.Sprintf("windows are on %s but the watermark tracks %s: lateness and window closing follow %s", tc, si.Watermark.Column, si.Watermark.Column))
-			}
-		}
-		switch {
-		case windowed && si.Operator == OpGroupAggregate && !si.Scan.Bounded:
-			// Windows on another column than the watermark's run as a
-			// plain GROUP BY that no watermark frees: say so rather than
-			// promise a bound the runtime does not keep.
-			si.State = "unbounded (warning)"
-			si.Warnings = append(si.Warnings, fmt.Sprintf("state of GROUP BY %s keeps every window under EMIT %s: the windows are not on the watermark column %s, so none is freed", exprList(agg.Keys), si.Emit, si.Watermark.Column))
-		case windowed:
-			si.StateBounded = true
-			si.State = "bounded by watermark on " + si.Watermark.Column
-		case len(agg.Keys) == 0:
-			si.StateBounded, si.State = true, "one group"
-		case si.Scan.Bounded:
-			si.StateBounded, si.State = true, "bounded by the input (the source ends)"
-		default:
-			si.State = "unbounded (warning)"
-			si.Warnings = append(si.Warnings, fmt.Sprintf("state of GROUP BY %s grows without bound on an unbounded source: add a window or a watermark", exprList(agg.Keys)))
-		}
-		prefixTo = stateful
-	} else if e.Kind == sql.EmitFinal {
-		return nil, fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
-	}
-
-	if si.Window != nil && si.Window.Kind == sql.Session && si.Operator != OpWindowAggregate {
-		// Sessions merge as rows arrive, so assigning them is not a
-		// stateless step; only the window operator tracks them.
-		return nil, fail("SESSION windows need EMIT FINAL (a GROUP BY window_start over a source with a WATERMARK) in streaming mode yet")
-	}
-
-	// The suffix, bottom-up over the stateful node's (or prefix's) output.
-	for i := prefixTo - 1; i >= 0; i-- {
-		switch x := spine[i].(type) {
-		case *PhysFilter, *PhysProject:
-		case *PhysTopN:
-			mode = Updating // the top-N set changes as rows arrive
-		case *PhysSort:
-			if mode == Updating {
-				return nil, fail("ORDER BY without LIMIT on an updating result is not supported in streaming mode yet: add LIMIT, or use EMIT FINAL over a window")
-			}
-			si.Warnings = append(si.Warnings, "ORDER BY without LIMIT sorts each emitted batch, not the whole stream")
-		case *PhysLimit:
-			if mode == Updating {
-				return nil, fail("LIMIT without ORDER BY on an updating result is not supported in streaming mode yet: add ORDER BY")
-			}
-		default:
-			return nil, fail("%s is not supported in streaming mode yet", nodeKind(x))
-		}
-		si.Nodes[spine[i]] = mode
-	}
-	si.Mode = mode
-	if si.Watermark == nil && src != nil && (src.Options["late.policy"] != "" || src.Options["late.sink"] != "") {
-		si.Warnings = append(si.Warnings, fmt.Sprintf("'late.policy' and 'late.sink' have no effect: source %s has no WATERMARK FOR", src.Name))
+	si.Plan, si.Mode = root, mode
+	if si.Watermark == nil && sp.src != nil && (sp.src.Options["late.policy"] != "" || sp.src.Options["late.sink"] != "") {
+		si.Warnings = append(si.Warnings, fmt.Sprintf("'late.policy' and 'late.sink' have no effect: source %s has no WATERMARK FOR", sp.src.Name))
 	}
 	return si, nil
+}
+
+// streamPlanner turns a batch physical plan into its streaming form.
+type streamPlanner struct {
+	si         *StreamInfo
+	emit       *sql.Emit
+	appendSink bool
+	cat        *Catalog
+	fail       func(format string, args ...any) error
+	src        *SourceDef // the streamed source's definition
+	// final: a windowed aggregate emits on close (EMIT FINAL).
+	final bool
+	// updater is the lowest node that made the output updating.
+	updater PhysicalPlan
+}
+
+// findSource finds the one scan the stream reads and its source's
+// settings. Plans that read none, or more than one, are refused here.
+func (sp *streamPlanner) findSource(root PhysicalPlan) error {
+	var walk func(p PhysicalPlan) error
+	walk = func(p PhysicalPlan) error {
+		switch x := p.(type) {
+		case *PhysHashJoin:
+			return sp.fail("JOIN is not supported in streaming mode yet")
+		case *PhysUnionAll:
+			return sp.fail("UNION is not supported in streaming mode yet")
+		case *PhysScan:
+			sp.si.Scan = x
+		}
+		for _, c := range p.Children() {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(root); err != nil {
+		return err
+	}
+	if sp.si.Scan == nil {
+		return sp.fail("EMIT needs a source to stream from (FROM)")
+	}
+	if src, ok := sp.cat.LookupSource(sp.si.Scan.Source); ok {
+		sp.src = src
+		sp.si.Watermark = src.Watermark
+		if err := sp.si.sourceOptions(src, sp.cat, sp.fail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// set records n's mode and returns n.
+func (sp *streamPlanner) set(n PhysicalPlan, m ChangelogMode) PhysicalPlan {
+	sp.si.Modes[n] = m
+	if m.Updating() && sp.updater == nil {
+		sp.updater = n
+	}
+	return n
+}
+
+// over rebinds e, bound to a batch node's input, to the streaming input
+// in: past the op column when in is a changelog.
+func (sp *streamPlanner) over(in PhysicalPlan, e Expr) Expr {
+	if e == nil || !sp.si.Modes[in].Updating() {
+		return e
+	}
+	return shiftColumns(e, 1)
+}
+
+// outSchema is a batch node's output schema in streaming form: with the op
+// column when the node emits a changelog.
+func outSchema(s *Schema, m ChangelogMode) *Schema {
+	if m.Updating() {
+		return withOp(s)
+	}
+	return s
+}
+
+// node converts one batch physical node (and its inputs) to streaming.
+func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
+	switch x := p.(type) {
+	case *PhysScan:
+		return sp.set(x, ChangelogMode{}), nil
+	case *PhysFilter:
+		in, err := sp.node(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		m := sp.si.Modes[in]
+		return sp.set(&PhysFilter{Input: in, Pred: sp.over(in, x.Pred), Out: outSchema(x.Out, m)}, m), nil
+	case *PhysProject:
+		in, err := sp.node(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		m := sp.si.Modes[in]
+		if !m.Updating() {
+			return sp.set(&PhysProject{Input: in, Exprs: x.Exprs, Names: x.Names, Out: x.Out}, m), nil
+		}
+		exprs := []Expr{opRef()}
+		for _, e := range x.Exprs {
+			exprs = append(exprs, sp.over(in, e))
+		}
+		out := &PhysProject{Input: in, Exprs: exprs, Names: append([]string{OpColumn}, x.Names...), Out: withOp(x.Out)}
+		return sp.set(out, projectMode(m, exprs)), nil
+	case *PhysWindow:
+		if x.Kind == sql.Session {
+			// Sessions merge as rows arrive, so assigning them is not a
+			// stateless step; only the window operator tracks them.
+			return nil, sp.fail("SESSION windows need EMIT FINAL (a GROUP BY window_start over a source with a WATERMARK) in streaming mode yet")
+		}
+		in, err := sp.node(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		if sp.si.Modes[in].Updating() {
+			return nil, sp.fail("a window over an updating result is not supported in streaming mode yet")
+		}
+		w := *x
+		w.Input = in
+		return sp.set(&w, ChangelogMode{}), nil
+	case *PhysHashAggregate:
+		return sp.aggregate(x)
+	case *PhysTopN:
+		return sp.topN(x)
+	case *PhysSort:
+		in, err := sp.node(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		if sp.si.Modes[in].Updating() {
+			return nil, sp.fail("ORDER BY without LIMIT on an updating result is not supported in streaming mode yet: add LIMIT, or use EMIT FINAL over a window")
+		}
+		return nil, sp.fail("ORDER BY without LIMIT is not supported in streaming mode yet: a stream has no end to sort at; add LIMIT (a top-N)")
+	case *PhysLimit:
+		in, err := sp.node(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		if sp.si.Modes[in].Updating() {
+			return nil, sp.fail("LIMIT without ORDER BY on an updating result is not supported in streaming mode yet: add ORDER BY")
+		}
+		return nil, sp.fail("LIMIT without ORDER BY is not supported in streaming mode yet: add ORDER BY (a top-N)")
+	}
+	return nil, sp.fail("%s is not supported in streaming mode yet", nodeKind(p))
+}
+
+// projectMode carries an upsert key through a projection: the key holds
+// while every key column is projected as a plain column; otherwise the
+// output is a retract stream.
+func projectMode(m ChangelogMode, exprs []Expr) ChangelogMode {
+	if m.Kind != Upsert {
+		return m
+	}
+	key := make([]int, 0, len(m.Key))
+	for _, k := range m.Key {
+		j := projectedAt(exprs, k)
+		if j < 0 {
+			return ChangelogMode{Kind: Retract}
+		}
+		key = append(key, j)
+	}
+	return ChangelogMode{Kind: Upsert, Key: key}
+}
+
+// projectedAt is the index of the first of exprs that is column col, or -1.
+func projectedAt(exprs []Expr, col int) int {
+	for j, e := range exprs {
+		if c, ok := e.(*ColumnRef); ok && c.Index == col {
+			return j
+		}
+	}
+	return -1
+}
+
+// topN converts ORDER BY … LIMIT into the incremental top-N.
+func (sp *streamPlanner) topN(x *PhysTopN) (PhysicalPlan, error) {
+	in, err := sp.node(x.Input)
+	if err != nil {
+		return nil, err
+	}
+	if x.Offset > 0 {
+		return nil, sp.fail("OFFSET is not supported in streaming mode yet")
+	}
+	if x.Limit <= 0 {
+		return nil, sp.fail("LIMIT %d in streaming mode: the limit must be positive", x.Limit)
+	}
+	keys := make([]SortKey, len(x.Keys))
+	for i, k := range x.Keys {
+		if _, ok := k.Expr.(*ColumnRef); !ok {
+			return nil, sp.fail("streaming top-N orders by output columns only, got %s", k.Expr)
+		}
+		keys[i] = SortKey{Expr: sp.over(in, k.Expr), Desc: k.Desc}
+	}
+	n := &PhysTopN{Input: in, Keys: keys, Limit: x.Limit, Out: withOp(x.Out)}
+	sp.setBound(n, sp.topNBound(in, x.Limit))
+	return sp.set(n, ChangelogMode{Kind: Retract}), nil
+}
+
+// topNBound is the state bound of a top-N over in.
+func (sp *streamPlanner) topNBound(in PhysicalPlan, limit int64) StateBound {
+	if !sp.si.Modes[in].Updating() {
+		return StateBound{Bounded: true, Text: fmt.Sprintf("%d rows", limit)}
+	}
+	// A retraction from the top can bring back any row below it, so a
+	// top-N over a changelog keeps every live input row.
+	return StateBound{Bounded: sp.si.StateBounded, Text: "every live input row"}
+}
+
+// setBound records the state bound of a stateful node.
+func (sp *streamPlanner) setBound(n PhysicalPlan, b StateBound) {
+	if sp.si.bounds == nil {
+		sp.si.bounds = map[PhysicalPlan]StateBound{}
+	}
+	sp.si.bounds[n] = b
+	if !b.Bounded {
+		sp.si.StateBounded = false
+	}
+}
+
+// Bound is the state bound of a stateful node of Plan (ok false for a
+// stateless node).
+func (si *StreamInfo) Bound(n PhysicalPlan) (StateBound, bool) {
+	b, ok := si.bounds[n]
+	return b, ok
+}
+
+// aggregate converts a GROUP BY into an updating GroupAggregate or a
+// WindowAggregate, the one choice of streaming operator.
+func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error) {
+	si, e := sp.si, sp.emit
+	win, between := findWindow(agg.Input)
+	windowed := win != nil && groupsByWindow(agg)
+	wm := si.Watermark
+	if windowed && wm == nil {
+		if e.Kind == sql.EmitFinal {
+			return nil, sp.fail("EMIT FINAL needs a WATERMARK FOR on source %s: without one its windows never close", si.Scan.Source)
+		}
+		si.Warnings = append(si.Warnings, fmt.Sprintf("windows of %s never close: source %s has no WATERMARK FOR, so every window stays in state", si.Scan.Source, si.Scan.Source))
+		windowed = false
+	}
+	var timeCol string
+	if windowed {
+		si.Windowed = true
+		timeCol = win.Input.Schema().Fields[win.TimeCol].Name
+		if !strings.EqualFold(timeCol, wm.Column) {
+			si.Warnings = append(si.Warnings, fmt.Sprintf("windows are on %s but the watermark tracks %s: lateness and window closing follow %s", timeCol, wm.Column, wm.Column))
+		}
+	}
+	// The window operator tracks the watermark on the window's own column.
+	onWatermark := windowed && strings.EqualFold(timeCol, wm.Column)
+	closing := e.Kind == sql.EmitFinal || (e.Kind == sql.EmitEvery && sp.appendSink && !e.Full)
+	switch {
+	case windowed && closing && !onWatermark:
+		return nil, sp.fail("EMIT %s of windows on %s needs them on the watermark column %s of source %s: the window operator closes windows by the watermark", si.Emit, timeCol, wm.Column, si.Scan.Source)
+	case windowed && closing:
+		sp.final = e.Kind == sql.EmitFinal
+		return sp.windowAggregate(agg, win, between, EmitOnClose)
+	case e.Kind == sql.EmitFinal:
+		return nil, sp.fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
+	case onWatermark && win.Kind != sql.Session:
+		return sp.windowAggregate(agg, win, between, EmitUpdates)
+	}
+	in, err := sp.node(agg.Input)
+	if err != nil {
+		return nil, err
+	}
+	retract := si.Modes[in].Updating()
+	g := &PhysGroupAggregate{Input: in, Retracting: retract, Out: withOp(agg.Out)}
+	for _, k := range agg.Keys {
+		g.Keys = append(g.Keys, sp.over(in, k))
+	}
+	for _, a := range agg.Aggs {
+		a.Arg = sp.over(in, a.Arg)
+		g.Aggs = append(g.Aggs, a)
+	}
+	if err := sp.checkAggs(aggcap.Group, g.Aggs, retract); err != nil {
+		return nil, err
+	}
+	switch {
+	case windowed && !si.Scan.Bounded:
+		// Windows on another column than the watermark's run as a
+		// plain GROUP BY that no watermark frees: say so rather than
+		// promise a bound the runtime does not keep.
+		g.State = StateBound{Text: "unbounded (warning)"}
+		si.Warnings = append(si.Warnings, fmt.Sprintf("state of GROUP BY %s keeps every window under EMIT %s: the windows are not on the watermark column %s, so none is freed", exprList(agg.Keys), si.Emit, wm.Column))
+	case windowed:
+		g.State = StateBound{Bounded: true, Text: "bounded by the input (the source ends)"}
+	case len(agg.Keys) == 0:
+		g.State = StateBound{Bounded: true, Text: "one group"}
+	case si.Scan.Bounded:
+		g.State = StateBound{Bounded: true, Text: "bounded by the input (the source ends)"}
+	default:
+		g.State = StateBound{Text: "unbounded (warning)"}
+		si.Warnings = append(si.Warnings, fmt.Sprintf("state of GROUP BY %s grows without bound on an unbounded source: add a window or a watermark", exprList(agg.Keys)))
+	}
+	sp.setBound(g, g.State)
+	key := make([]int, len(agg.Keys))
+	for i := range key {
+		key[i] = i + 1
+	}
+	return sp.set(g, ChangelogMode{Kind: Upsert, Key: key}), nil
+}
+
+// checkAggs refuses aggregates the operator cannot compute, with the
+// capability table's message.
+func (sp *streamPlanner) checkAggs(op aggcap.Operator, aggs []AggCall, retract bool) error {
+	for _, a := range aggs {
+		var t arrow.DataType
+		if a.Arg != nil {
+			t = a.Arg.Type()
+		}
+		if err := aggcap.Check(op, a.Func, a.Distinct, t, retract); err != nil {
+			return sp.fail("%s in streaming mode: %v", a, err)
+		}
+	}
+	return nil
+}
+
+// windowAggregate converts GROUP BY window_start, … over a window table
+// function (through the projections between them) into a
+// PhysWindowAggregate over the window's input, and a projection back to
+// the aggregate's column order.
+func (sp *streamPlanner) windowAggregate(agg *PhysHashAggregate, win *PhysWindow, between []*PhysProject, emit WindowEmit) (PhysicalPlan, error) {
+	si := sp.si
+	in, err := sp.node(win.Input)
+	if err != nil {
+		return nil, err
+	}
+	if si.Modes[in].Updating() {
+		return nil, sp.fail("a windowed aggregate over an updating result is not supported in streaming mode yet")
+	}
+	nin := win.Input.Schema().Len()
+	// Resolve the aggregate's expressions through the projections between
+	// it and the window down to the window's output columns.
+	resolve := func(e Expr) Expr {
+		for _, p := range between {
+			e = substitute(e, p.Exprs)
+		}
+		return e
+	}
+	wa := &PhysWindowAggregate{Input: in, Kind: win.Kind, TimeCol: win.TimeCol, Size: win.Size, Slide: win.Slide, Gap: win.Gap,
+		Emit: emit, Delay: si.Watermark.Delay, AppendWindows: emit == EmitOnClose && sp.emit.Kind == sql.EmitEvery,
+		State: StateBound{Bounded: true, Text: "bounded by watermark on " + si.Watermark.Column}}
+	si.AppendWindows = si.AppendWindows || wa.AppendWindows
+	var keyFields []Field
+	layout := make([]int, len(agg.Keys)) // per aggregate key: 0 window_start, 1 window_end, 2+i key i
+	for i, k := range agg.Keys {
+		r := resolve(k)
+		if c, ok := r.(*ColumnRef); ok && c.Index >= nin {
+			layout[i] = c.Index - nin
+			continue
+		}
+		if maxColumn(r) >= nin {
+			return nil, sp.fail("GROUP BY %s over window bounds is not supported in streaming mode yet", k)
+		}
+		layout[i] = 2 + len(wa.Keys)
+		wa.Keys = append(wa.Keys, r)
+		keyFields = append(keyFields, agg.Out.Fields[i])
+	}
+	for _, a := range agg.Aggs {
+		if a.Arg != nil {
+			a.Arg = resolve(a.Arg)
+			if maxColumn(a.Arg) >= nin {
+				return nil, sp.fail("aggregate %s over window bounds is not supported in streaming mode yet", a)
+			}
+		}
+		wa.Aggs = append(wa.Aggs, a)
+	}
+	if err := sp.checkAggs(aggcap.Window, wa.Aggs, false); err != nil {
+		return nil, err
+	}
+	ws, we := win.Out.Fields[win.Out.WindowStart], win.Out.Fields[win.Out.WindowEnd]
+	fields := append([]Field{ws, we}, keyFields...)
+	fields = append(fields, agg.Out.Fields[len(agg.Keys):]...)
+	wa.Out = newSchema(fields)
+	wa.Out.WindowStart, wa.Out.WindowEnd = 0, 1
+	mode := ChangelogMode{}
+	if emit == EmitUpdates {
+		wa.Out = withOp(wa.Out)
+		// Keyed by the window and the keys.
+		mode = ChangelogMode{Kind: Upsert}
+		for c := 1; c < 3+len(wa.Keys); c++ {
+			mode.Key = append(mode.Key, c)
+		}
+	}
+	sp.setBound(wa, wa.State)
+	sp.set(wa, mode)
+
+	// Back to the aggregate's layout: keys in GROUP BY order, aggregates.
+	shift := 0
+	var exprs []Expr
+	names := agg.Out.Names()
+	out := agg.Out
+	if mode.Updating() {
+		shift = 1
+		exprs = append(exprs, opRef())
+		names = append([]string{OpColumn}, names...)
+		out = withOp(agg.Out)
+	}
+	col := func(i int) Expr {
+		f := wa.Out.Fields[i]
+		return &ColumnRef{Index: i, Name: f.Name, Typ: f.Type}
+	}
+	for _, l := range layout {
+		exprs = append(exprs, col(shift+l))
+	}
+	for j := range agg.Aggs {
+		exprs = append(exprs, col(shift+2+len(wa.Keys)+j))
+	}
+	proj := &PhysProject{Input: wa, Exprs: exprs, Names: names, Out: out}
+	pm := mode
+	if mode.Kind == Upsert {
+		// A window is known by either bound (TUMBLE and HOP windows have a
+		// fixed size), so the key holds while one bound and every other
+		// key survive.
+		pm = ChangelogMode{Kind: Upsert}
+		bound := -1
+		for _, b := range []int{1, 2} {
+			if j := projectedAt(exprs, b); j >= 0 && bound < 0 {
+				bound = j
+			}
+		}
+		pm.Key = append(pm.Key, bound)
+		for c := 3; c < 3+len(wa.Keys); c++ {
+			pm.Key = append(pm.Key, projectedAt(exprs, c))
+		}
+	}
+	return sp.set(proj, pm), nil
+}
+
+// findWindow finds a window table function under an aggregate, through
+// projections only (which it returns, top-down).
+func findWindow(p PhysicalPlan) (*PhysWindow, []*PhysProject) {
+	var between []*PhysProject
+	for {
+		switch x := p.(type) {
+		case *PhysWindow:
+			return x, between
+		case *PhysProject:
+			between = append(between, x)
+			p = x.Input
+		default:
+			return nil, nil
+		}
+	}
 }
 
 // sourceOptions reads the late-data and watermark options of src.

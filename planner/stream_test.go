@@ -49,11 +49,12 @@ func streamCatalog(t *testing.T, clickOpts map[string]string) *MemCatalog {
 	return cat
 }
 
-// streamingSection returns the Streaming section of EXPLAIN.
+// streamingSection returns the streaming physical plan and the Streaming
+// section of EXPLAIN.
 func streamingSection(t *testing.T, qp *QueryPlan) string {
 	t.Helper()
 	text := Explain(qp)
-	i := strings.Index(text, "Streaming:\n")
+	i := strings.Index(text, "Physical plan (streaming):\n")
 	if i < 0 {
 		t.Fatalf("EXPLAIN has no Streaming section:\n%s", text)
 	}
@@ -70,12 +71,13 @@ func TestStreamingExplain(t *testing.T) {
 		{
 			name:  "plain group by on an unbounded source",
 			query: "SELECT page, COUNT(*) AS n FROM events GROUP BY page ORDER BY n DESC LIMIT 3 EMIT CHANGES",
-			want: `Streaming:
-  TopN: n DESC limit=3 [updating]
-    Project: page, count(*) AS n [updating]
-      HashAggregate: keys=[page] aggs=[count(*)] [updating, GroupAggregate, state: unbounded (warning)]
+			want: `Physical plan (streaming):
+  TopN: n DESC limit=3 [retract, state: every live input row]
+    Project: op, page, count(*) AS n [upsert key=[page]]
+      GroupAggregate: keys=[page] aggs=[count(*)] [upsert key=[page], state: unbounded (warning)]
         Scan: events columns=[page] [append]
-  output: updating
+Streaming:
+  output: retract
   emit: CHANGES
   watermark: none
   warning: state of GROUP BY page grows without bound on an unbounded source: add a window or a watermark
@@ -85,11 +87,12 @@ func TestStreamingExplain(t *testing.T) {
 			name:  "window with watermark, EMIT FINAL, routed late rows",
 			opts:  map[string]string{"watermark.idle_timeout": "10s", "late.sink": "late"},
 			query: "SELECT window_start, page, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, page EMIT FINAL",
-			want: `Streaming:
+			want: `Physical plan (streaming):
   Project: window_start, page, count(*) AS n [append]
-    HashAggregate: keys=[window_start, page] aggs=[count(*)] [append, WindowAggregate, state: bounded by watermark on ts]
-      Window: tumble(ts, 1m0s) [append]
+    Project: window_start, page, count(*) [append]
+      WindowAggregate: tumble(ts, 1m0s) keys=[page] aggs=[count(*)] emit=on close [append, state: bounded by watermark on ts]
         Scan: clicks columns=[page, ts] [append]
+Streaming:
   output: append
   emit: FINAL
   watermark: ts - 5s (idle timeout 10s)
@@ -100,10 +103,11 @@ func TestStreamingExplain(t *testing.T) {
 			name:  "stateless micro-batch",
 			opts:  map[string]string{"late.policy": "ERROR"},
 			query: "SELECT page FROM clicks WHERE user_id > 3 EMIT EVERY 5s FULL",
-			want: `Streaming:
+			want: `Physical plan (streaming):
   Project: page [append]
     Filter: user_id > 3 [append]
       Scan: clicks columns=[page, user_id] filters=[user_id gt 3] [append]
+Streaming:
   output: append
   emit: EVERY 5s FULL
   watermark: ts - 5s
@@ -113,29 +117,18 @@ func TestStreamingExplain(t *testing.T) {
 		{
 			name:  "hop on a column other than the watermark's, EVERY 2m",
 			query: "SELECT window_end, MAX(user_id) FROM HOP(clicks, other_ts, INTERVAL '1' MINUTE, INTERVAL '2' MINUTE) GROUP BY window_end EMIT EVERY INTERVAL '2' MINUTE",
-			want: `Streaming:
-  Project: window_end, max(user_id) AS MAX(user_id) [updating]
-    HashAggregate: keys=[window_end] aggs=[max(user_id)] [updating, GroupAggregate, state: unbounded (warning)]
+			want: `Physical plan (streaming):
+  Project: op, window_end, max(user_id) AS MAX(user_id) [upsert key=[window_end]]
+    GroupAggregate: keys=[window_end] aggs=[max(user_id)] [upsert key=[window_end], state: unbounded (warning)]
       Window: hop(other_ts, slide=1m0s, size=2m0s) [append]
         Scan: clicks columns=[user_id, other_ts] [append]
-  output: updating
+Streaming:
+  output: upsert key=[window_end]
   emit: EVERY 2m
   watermark: ts - 5s
   late data: drop
   warning: windows are on other_ts but the watermark tracks ts: lateness and window closing follow ts
   warning: state of GROUP BY window_end keeps every window under EMIT EVERY 2m: the windows are not on the watermark column ts, so none is freed
-`,
-		},
-		{
-			name:  "bounded source, sort of an append result",
-			query: "SELECT page, user_id FROM logs ORDER BY page EMIT CHANGES",
-			want: `Streaming:
-  Sort: page [append]
-    Scan: logs columns=[page, user_id] [append]
-  output: append
-  emit: CHANGES
-  watermark: none
-  warning: ORDER BY without LIMIT sorts each emitted batch, not the whole stream
 `,
 		},
 	}
@@ -150,10 +143,27 @@ func TestStreamingExplain(t *testing.T) {
 	}
 }
 
+// statefulKinds lists the stateful nodes of si.Plan, root first, by the
+// kind EXPLAIN names them with.
+func statefulKinds(si *StreamInfo) string {
+	var kinds []string
+	var walk func(p PhysicalPlan)
+	walk = func(p PhysicalPlan) {
+		if _, ok := si.Bound(p); ok {
+			kinds = append(kinds, nodeKind(p))
+		}
+		for _, c := range p.Children() {
+			walk(c)
+		}
+	}
+	walk(si.Plan)
+	return strings.Join(kinds, ",")
+}
+
 func TestStreamingInfo(t *testing.T) {
 	type want struct {
-		mode          ChangelogMode
-		op            string
+		mode          ChangelogKind
+		ops           string
 		windowed      bool
 		bounded       bool
 		appendWindows bool
@@ -167,31 +177,37 @@ func TestStreamingInfo(t *testing.T) {
 		want  want
 	}{
 		{"SELECT page, COUNT(*) FROM events GROUP BY page EMIT CHANGES", nil,
-			want{mode: Updating, op: OpGroupAggregate, late: LateDrop, warnings: 1}},
+			want{mode: Upsert, ops: "GroupAggregate", late: LateDrop, warnings: 1}},
 		{"SELECT COUNT(*) FROM events EMIT EVERY 1s", nil,
-			want{mode: Updating, op: OpGroupAggregate, bounded: true, late: LateDrop}},
+			want{mode: Upsert, ops: "GroupAggregate", bounded: true, late: LateDrop}},
 		{"SELECT page, COUNT(*) FROM logs GROUP BY page EMIT CHANGES", nil,
-			want{mode: Updating, op: OpGroupAggregate, bounded: true, late: LateDrop}},
+			want{mode: Upsert, ops: "GroupAggregate", bounded: true, late: LateDrop}},
 		{"SELECT DISTINCT page FROM events EMIT CHANGES", nil,
-			want{mode: Updating, op: OpGroupAggregate, late: LateDrop, warnings: 1}},
+			want{mode: Upsert, ops: "GroupAggregate", late: LateDrop, warnings: 1}},
 		{"SELECT window_start, COUNT(*) FROM SESSION(clicks, ts, INTERVAL '30' SECOND) GROUP BY window_start EMIT FINAL",
 			map[string]string{"late.policy": "error", "watermark.idle_timeout": "1 MINUTE"},
-			want{mode: Append, op: OpWindowAggregate, windowed: true, bounded: true, late: LateError, idle: time.Minute}},
+			want{mode: Append, ops: "WindowAggregate", windowed: true, bounded: true, late: LateError, idle: time.Minute}},
 		// The updating window aggregate frees the windows the watermark
 		// closes: its state is bounded.
 		{"SELECT window_start, COUNT(*) FROM TUMBLE(clicks, ts, INTERVAL '5' SECOND) GROUP BY window_start EMIT CHANGES", nil,
-			want{mode: Updating, op: OpWindowAggregate, windowed: true, bounded: true, late: LateDrop}},
+			want{mode: Upsert, ops: "WindowAggregate", windowed: true, bounded: true, late: LateDrop}},
 		{"SELECT window_start, COUNT(*) FROM HOP(clicks, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND) GROUP BY window_start EMIT EVERY INTERVAL '1' SECOND", nil,
-			want{mode: Updating, op: OpWindowAggregate, windowed: true, bounded: true, late: LateDrop}},
+			want{mode: Upsert, ops: "WindowAggregate", windowed: true, bounded: true, late: LateDrop}},
 		// A window over a source without a watermark never closes.
 		{"SELECT window_start, COUNT(*) FROM TUMBLE(events, ts, INTERVAL '5' SECOND) GROUP BY window_start EMIT CHANGES", nil,
-			want{mode: Updating, op: OpGroupAggregate, late: LateDrop, warnings: 2}},
+			want{mode: Upsert, ops: "GroupAggregate", late: LateDrop, warnings: 2}},
 		// A window that is not grouped by is only a stateless assignment.
 		{"SELECT page, window_start FROM TUMBLE(clicks, ts, INTERVAL '5' SECOND) EMIT CHANGES", nil,
-			want{mode: Append, late: LateDrop}},
+			want{mode: Retract, bounded: true, late: LateDrop}},
+		{"SELECT page FROM clicks WHERE user_id > 3 EMIT EVERY 5s", nil,
+			want{mode: Append, bounded: true, late: LateDrop}},
 		{"SELECT page FROM events ORDER BY user_id LIMIT 5 EMIT CHANGES", map[string]string{"late.policy": "drop"},
-			want{mode: Updating, late: LateDrop}},
-		{"SELECT page FROM events LIMIT 5 EMIT CHANGES", nil, want{mode: Append, late: LateDrop}},
+			want{mode: Retract, ops: "TopN", bounded: true, late: LateDrop}},
+		// An aggregate over an updating aggregate consumes its retractions.
+		{"SELECT n, COUNT(*) FROM (SELECT page, COUNT(*) AS n FROM logs GROUP BY page) x GROUP BY n EMIT CHANGES", nil,
+			want{mode: Upsert, ops: "GroupAggregate,GroupAggregate", bounded: true, late: LateDrop}},
+		{"SELECT page, COUNT(*) FROM (SELECT page FROM events ORDER BY page LIMIT 10) x GROUP BY page EMIT CHANGES", nil,
+			want{mode: Upsert, ops: "GroupAggregate,TopN", late: LateDrop, warnings: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -200,17 +216,36 @@ func TestStreamingInfo(t *testing.T) {
 			if si == nil {
 				t.Fatal("Stream is nil for an EMIT query")
 			}
-			got := want{mode: si.Mode, op: si.Operator, windowed: si.Windowed, bounded: si.StateBounded,
+			got := want{mode: si.Mode.Kind, ops: statefulKinds(si), windowed: si.Windowed, bounded: si.StateBounded,
 				appendWindows: si.AppendWindows, late: si.LatePolicy, idle: si.IdleTimeout, warnings: len(si.Warnings)}
 			if got != tt.want {
 				t.Errorf("got %+v\nwant %+v\nwarnings %q", got, tt.want, si.Warnings)
 			}
-			if si.Scan == nil || si.Nodes[si.Scan] != Append || si.Nodes[qp.Physical] != si.Mode {
-				t.Errorf("node modes: scan %v root %v", si.Nodes[si.Scan], si.Nodes[qp.Physical])
+			if si.Scan == nil || si.Modes[si.Scan].Updating() || si.Modes[si.Plan].Kind != si.Mode.Kind {
+				t.Errorf("node modes: scan %v root %v", si.Modes[si.Scan], si.Modes[si.Plan])
 			}
-			if (si.Operator != "") != (si.Stateful != nil) {
-				t.Errorf("operator %q with stateful node %v", si.Operator, si.Stateful)
+			// Every node of the plan has a mode, and a node emits the op
+			// column exactly when its mode is a changelog.
+			var walk func(p PhysicalPlan)
+			walk = func(p PhysicalPlan) {
+				m, ok := si.Modes[p]
+				if !ok {
+					t.Errorf("node %s has no mode", p)
+				}
+				hasOp := p.Schema().Len() > 0 && p.Schema().Fields[0].Name == OpColumn
+				if hasOp != m.Updating() {
+					t.Errorf("node %s: mode %s but op column %v", p, m.Format(p.Schema()), hasOp)
+				}
+				for _, k := range m.Key {
+					if k <= 0 || k >= p.Schema().Len() {
+						t.Errorf("node %s: key column %d out of range", p, k)
+					}
+				}
+				for _, c := range p.Children() {
+					walk(c)
+				}
 			}
+			walk(si.Plan)
 		})
 	}
 }
@@ -259,10 +294,14 @@ func TestStreamingErrors(t *testing.T) {
 			"ORDER BY without LIMIT on an updating result is not supported in streaming mode yet"},
 		{"SELECT page, COUNT(*) AS n FROM events GROUP BY page LIMIT 3 EMIT EVERY 5s", nil,
 			"LIMIT without ORDER BY on an updating result is not supported in streaming mode yet"},
-		{"SELECT n, COUNT(*) FROM (SELECT page, COUNT(*) AS n FROM events GROUP BY page) x GROUP BY n EMIT CHANGES", nil,
-			"more than one aggregation level"},
-		{"SELECT page, COUNT(*) FROM (SELECT page FROM events ORDER BY page LIMIT 10) x GROUP BY page EMIT CHANGES", nil,
-			"TopN below the aggregation is not supported in streaming mode yet"},
+		{"SELECT page, user_id FROM logs ORDER BY page EMIT CHANGES", nil,
+			"ORDER BY without LIMIT is not supported in streaming mode yet"},
+		{"SELECT page FROM events LIMIT 5 EMIT CHANGES", nil,
+			"LIMIT without ORDER BY is not supported in streaming mode yet: add ORDER BY"},
+		{"SELECT page, COUNT(*) AS n FROM events GROUP BY page ORDER BY n LIMIT 3 OFFSET 1 EMIT CHANGES", nil,
+			"OFFSET is not supported in streaming mode yet"},
+		{"SELECT window_start, COUNT(*) FROM TUMBLE(clicks, other_ts, INTERVAL '5' SECOND) GROUP BY window_start EMIT FINAL", nil,
+			"EMIT FINAL of windows on other_ts needs them on the watermark column ts of source clicks"},
 		{"SELECT 1 EMIT CHANGES", nil, "EMIT needs a source to stream from (FROM)"},
 		{"SELECT window_start, COUNT(*) FROM SESSION(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start EMIT CHANGES", nil,
 			"SESSION windows need EMIT FINAL"},
@@ -327,10 +366,10 @@ func TestPlanInsertAppendOnlySink(t *testing.T) {
 			if si.AppendWindows != tt.appendWins {
 				t.Errorf("AppendWindows = %v, want %v", si.AppendWindows, tt.appendWins)
 			}
-			if tt.appendWins && (si.Mode != Append || si.Operator != OpWindowAggregate) {
-				t.Errorf("append windows: mode %s operator %s", si.Mode, si.Operator)
+			if tt.appendWins && (si.Mode.Updating() || statefulKinds(si) != "WindowAggregate") {
+				t.Errorf("append windows: mode %s operators %s", si.Mode.Format(si.Plan.Schema()), statefulKinds(si))
 			}
-			if tt.appendWins && !strings.Contains(Explain(qp), "[append, WindowAggregate, append windows, state: bounded by watermark on ts]") {
+			if tt.appendWins && !strings.Contains(Explain(qp), "emit=on close (append windows) [append, state: bounded by watermark on ts]") {
 				t.Errorf("EXPLAIN lacks the append-windows note:\n%s", Explain(qp))
 			}
 		})

@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/exec/expr"
 	"github.com/sluicesql/sluice/exec/stream"
 )
 
@@ -108,38 +107,16 @@ func (s *stateless) Finish(context.Context) (arrow.Record, error)          { ret
 func (s *stateless) Stats() stream.StateStats                              { return stream.StateStats{} }
 func (s *stateless) Close() error                                          { return nil }
 
-// chainProject projects op's output; cols[i] is the input column output i
-// copies, or -1, so the changelog keys can follow the projection.
-func chainProject(mem memory.Allocator, op stream.Operator, exprs []expr.Expr, names []string, cols []int) (stream.Operator, error) {
-	feed := stream.NewFeed(op.Schema())
-	p, err := exec.NewProject(mem, feed, exprs, names)
+// statelessOp runs the batch operator build makes over a Feed of records
+// of schema in as a stateless stream.Operator (a projection or a filter
+// over a changelog), whose output has changelog mode mode.
+func statelessOp(mem memory.Allocator, in *arrow.Schema, mode exec.SinkMode, build func(*stream.Feed) (exec.Operator, error)) (stream.Operator, error) {
+	feed := stream.NewFeed(in)
+	op, err := build(feed)
 	if err != nil {
 		return nil, err
 	}
-	mode := op.SinkMode()
-	mode.Keys = remapKeys(mode.Keys, cols)
-	return &chain{mem: mem, first: op, second: &stateless{tr: stream.OperatorTransform(mem, feed, p), schema: p.Schema(), mode: mode}}, nil
-}
-
-func chainFilter(mem memory.Allocator, op stream.Operator, pred expr.Expr) stream.Operator {
-	feed := stream.NewFeed(op.Schema())
-	f := exec.NewFilter(mem, feed, pred)
-	return &chain{mem: mem, first: op, second: &stateless{tr: stream.OperatorTransform(mem, feed, f), schema: f.Schema(), mode: op.SinkMode()}}
-}
-
-// remapKeys follows key columns through a projection of plain columns;
-// keys the projection drops are dropped.
-func remapKeys(keys []int, cols []int) []int {
-	var out []int
-	for _, k := range keys {
-		for i, c := range cols {
-			if c == k {
-				out = append(out, i)
-				break
-			}
-		}
-	}
-	return out
+	return &stateless{tr: stream.OperatorTransform(mem, feed, op), schema: op.Schema(), mode: mode}, nil
 }
 
 func concat(mem memory.Allocator, a, b arrow.Record) (arrow.Record, error) {

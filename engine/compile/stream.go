@@ -3,7 +3,6 @@ package compile
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -11,23 +10,18 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/exec/expr"
 	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
 )
 
-// StreamOptions are the event-time settings of a streaming query.
+// StreamOptions are the run-time settings of a streaming query: what the
+// plan cannot know (callbacks, clocks, timers). Every decision about the
+// query is in the planner's StreamInfo.
 type StreamOptions struct {
-	// Emit is the query's EMIT clause.
-	Emit *sql.Emit
-	// AppendWindows makes a windowed aggregate under EMIT EVERY emit each
-	// window once, when the watermark closes it (Spark's append mode into
-	// an append-only sink), instead of updating rows.
-	AppendWindows bool
-	// Watermark is the source's watermark definition (nil: none).
-	Watermark *planner.WatermarkDef
-	// Window carries idleness and the late-row policy.
+	// Window carries idleness, the late-row policy and its callback, and
+	// the clock of the windowed aggregate; its Delay and Updates are
+	// taken from the plan.
 	Window stream.WindowOptions
 	// Linger is the continuous-mode flush timer for partial batches.
 	Linger time.Duration
@@ -50,6 +44,8 @@ type Stream struct {
 	Window *stream.WindowAggregate
 	// Names are the user-facing output column names (without op).
 	Names []string
+	// Mode is the output's changelog mode, from the plan.
+	Mode exec.SinkMode
 
 	src  exec.Source
 	spec exec.ScanSpec
@@ -74,88 +70,130 @@ func (s *Stream) Pipeline(mem memory.Allocator) *stream.Pipeline {
 	return &stream.Pipeline{Mem: mem, Reader: s.Reader, Schema: s.Schema, Transforms: s.Transforms, Op: s.Op}
 }
 
-// StreamPlan compiles a physical plan for streaming execution; call
-// OpenReader on the result before running it. The plan is
-// cut into a stateless prefix (scan, filter, project, window assignment)
-// that runs on every arriving batch, at most one aggregate, which becomes
-// an incremental operator (an updating GroupAggregate, or a WindowAggregate
-// that emits each window once when the watermark passes its end), and a
-// suffix of projections, filters and a top-N over the aggregate's output.
-// Batch and streaming share the operators of the prefix and suffix.
-func StreamPlan(ctx context.Context, env Env, p planner.PhysicalPlan, opts StreamOptions) (*Stream, error) {
-	b := &streamBuilder{env: env, opts: opts}
-	s, err := b.build(ctx, p)
+// StreamPlan compiles the streaming plan of si, one operator per node;
+// call OpenReader on the result before running it. The plan is a line
+// from the scan up: the stateless nodes below the lowest stateful one
+// (scan, filter, project, window assignment) become the transforms every
+// arriving batch runs through, and that stateful node (GroupAggregate,
+// WindowAggregate, TopN) and every node above it the operator chain.
+func StreamPlan(ctx context.Context, env Env, si *planner.StreamInfo, opts StreamOptions) (*Stream, error) {
+	b := &streamBuilder{env: env, opts: opts, si: si}
+	s, err := b.build(ctx, si.Plan)
 	if err != nil {
 		return nil, err
 	}
 	s.src, s.spec = b.src, b.spec
+	s.Names = userNames(si.Plan.Schema())
+	s.Mode = sinkMode(si.Mode)
 	return s, nil
+}
+
+// userNames are the output's column names without op.
+func userNames(s *planner.Schema) []string {
+	names := s.Names()
+	if len(names) > 0 && names[0] == planner.OpColumn && s.Fields[0].Type.ID() == arrow.INT8 {
+		names = names[1:]
+	}
+	return names
+}
+
+// sinkMode is the executor's form of a changelog mode.
+func sinkMode(m planner.ChangelogMode) exec.SinkMode {
+	if !m.Updating() {
+		return exec.SinkMode{}
+	}
+	var keys []int
+	if m.Kind == planner.Upsert {
+		keys = append(make([]int, 0, len(m.Key)), m.Key...)
+	}
+	return exec.SinkMode{Changelog: true, Keys: keys}
 }
 
 type streamBuilder struct {
 	env  Env
 	opts StreamOptions
+	si   *planner.StreamInfo
 	src  exec.Source
 	spec exec.ScanSpec
 }
 
+// stateful reports whether n keeps state across batches.
+func stateful(n planner.PhysicalPlan) bool {
+	switch n.(type) {
+	case *planner.PhysGroupAggregate, *planner.PhysWindowAggregate, *planner.PhysTopN:
+		return true
+	}
+	return false
+}
+
 func (b *streamBuilder) build(ctx context.Context, root planner.PhysicalPlan) (*Stream, error) {
-	// Walk down from the root through the suffix to the aggregate.
-	var suffix []planner.PhysicalPlan
-	n := root
-	var agg *planner.PhysHashAggregate
-loop:
-	for {
-		switch x := n.(type) {
-		case *planner.PhysHashAggregate:
-			agg = x
-			break loop
-		case *planner.PhysProject, *planner.PhysFilter, *planner.PhysTopN, *planner.PhysLimit, *planner.PhysSort:
-			suffix = append(suffix, n)
-			n = n.Children()[0]
-		default:
-			break loop
-		}
-	}
-	if agg == nil {
-		// Stateless: the whole plan is the prefix (no top-N or sort).
-		for _, s := range suffix {
-			switch s.(type) {
-			case *planner.PhysTopN, *planner.PhysLimit, *planner.PhysSort:
-				return nil, fmt.Errorf("ORDER BY and LIMIT need an aggregate in streaming mode yet")
+	// The spine from the root down to the scan, root first.
+	var spine []planner.PhysicalPlan
+	for n := root; ; {
+		spine = append(spine, n)
+		kids := n.Children()
+		if len(kids) != 1 {
+			if len(kids) > 1 {
+				return nil, fmt.Errorf("compile: %s has %d inputs; the streaming pipeline runs one", n, len(kids))
 			}
+			break
 		}
-		return b.stateless(ctx, root)
+		n = kids[0]
 	}
-	s, err := b.aggregate(ctx, agg)
+	low := -1 // the lowest stateful node
+	for i, n := range spine {
+		if stateful(n) {
+			low = i
+		}
+	}
+	prefixTop := len(spine) - 1 // the highest node of the stateless prefix
+	switch {
+	case low >= 0:
+		prefixTop = low + 1
+	default:
+		prefixTop = 0
+		if _, ok := root.(*planner.PhysInsertOps); ok {
+			prefixTop = 1
+		}
+	}
+	schema, trs, err := b.prefix(spine[prefixTop])
 	if err != nil {
 		return nil, err
 	}
-	// Apply the suffix bottom-up.
-	for i := len(suffix) - 1; i >= 0; i-- {
-		if err := b.applySuffix(s, suffix[i]); err != nil {
-			s.close()
+	s := &Stream{Schema: schema, Transforms: trs}
+	if low < 0 {
+		if prefixTop == 1 {
+			s.Transforms = append(s.Transforms, insertOps(b.env.Mem))
+			s.Schema = withOp(schema)
+		}
+		return s, nil
+	}
+	in := schema
+	for i := low; i >= 0; i-- {
+		op, err := b.operator(s, spine[i], in)
+		if err != nil {
+			if s.Op != nil {
+				s.Op.Close()
+			}
 			return nil, err
 		}
+		if s.Op == nil {
+			s.Op = op
+		} else {
+			s.Op = &chain{mem: b.env.Mem, first: s.Op, second: op}
+		}
+		in = op.Schema()
 	}
-	names := root.Schema().Names()
-	s.Names = names
 	return s, nil
 }
 
-func (s *Stream) close() {
-	if s.Op != nil {
-		s.Op.Close()
-	}
-}
-
-// prefix compiles the stateless part over a Feed and opens the source.
-func (b *streamBuilder) prefix(ctx context.Context, p planner.PhysicalPlan) (*arrow.Schema, []stream.Transform, error) {
+// prefix compiles the stateless part over a Feed and captures the source.
+func (b *streamBuilder) prefix(p planner.PhysicalPlan) (*arrow.Schema, []stream.Transform, error) {
 	var feed *stream.Feed
 	env := b.env
 	env.Scan = func(n *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error) {
 		if b.src != nil {
-			return nil, fmt.Errorf("streaming over more than one source (a join) is not supported yet")
+			return nil, fmt.Errorf("compile: the streaming pipeline reads one source")
 		}
 		spec.Bounded = false
 		spec.Linger = b.opts.Linger
@@ -163,9 +201,6 @@ func (b *streamBuilder) prefix(ctx context.Context, p planner.PhysicalPlan) (*ar
 		b.src, b.spec = src, spec
 		feed = stream.NewFeed(n.Out.Arrow())
 		return feed, nil
-	}
-	if err := checkStateless(p); err != nil {
-		return nil, nil, err
 	}
 	op, err := Plan(env, p)
 	if err != nil {
@@ -177,41 +212,123 @@ func (b *streamBuilder) prefix(ctx context.Context, p planner.PhysicalPlan) (*ar
 	return op.Schema(), []stream.Transform{stream.OperatorTransform(env.Mem, feed, op)}, nil
 }
 
-// checkStateless rejects operators that need the whole input.
-func checkStateless(p planner.PhysicalPlan) error {
-	switch x := p.(type) {
-	case *planner.PhysScan, *planner.PhysFilter, *planner.PhysProject:
-	case *planner.PhysWindow:
-		if x.Kind == sql.Session {
-			return fmt.Errorf("SESSION windows in streaming mode need EMIT FINAL")
+// operator builds the one streaming operator of node n over input records
+// of schema in.
+func (b *streamBuilder) operator(s *Stream, n planner.PhysicalPlan, in *arrow.Schema) (stream.Operator, error) {
+	mem := b.env.Mem
+	switch x := n.(type) {
+	case *planner.PhysGroupAggregate:
+		keys, err := groupKeys(x.Keys, x.Out, 1)
+		if err != nil {
+			return nil, err
 		}
-	case *planner.PhysHashJoin:
-		return fmt.Errorf("joins are not supported in streaming mode yet")
-	case *planner.PhysHashAggregate:
-		return fmt.Errorf("more than one aggregation level is not supported in streaming mode yet")
-	default:
-		return fmt.Errorf("%s is not supported in streaming mode yet", p.String())
-	}
-	for _, c := range p.Children() {
-		if err := checkStateless(c); err != nil {
-			return err
+		aggs, err := aggSpecs(x.Aggs, x.Out, 1+len(x.Keys))
+		if err != nil {
+			return nil, err
 		}
+		g, err := stream.NewGroupAggregate(mem, in, keys, aggs)
+		if err != nil {
+			return nil, err
+		}
+		g.SetBudget(b.env.Budget.Account(x.String()))
+		return g, nil
+	case *planner.PhysWindowAggregate:
+		return b.windowAggregate(s, x, in)
+	case *planner.PhysTopN:
+		keys := make([]stream.SortKey, len(x.Keys))
+		for i, k := range x.Keys {
+			c, ok := k.Expr.(*planner.ColumnRef)
+			if !ok {
+				return nil, fmt.Errorf("compile: streaming top-N key %s is not a column", k.Expr)
+			}
+			keys[i] = stream.SortKey{Col: c.Index, Desc: k.Desc}
+		}
+		return stream.NewTopN(mem, in, keys, int(x.Limit))
+	case *planner.PhysProject:
+		exprs, err := Exprs(x.Exprs)
+		if err != nil {
+			return nil, err
+		}
+		return statelessOp(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
+			return exec.NewProject(mem, feed, exprs, x.Names)
+		})
+	case *planner.PhysFilter:
+		pred, err := Expr(x.Pred)
+		if err != nil {
+			return nil, err
+		}
+		return statelessOp(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
+			return exec.NewFilter(mem, feed, pred), nil
+		})
 	}
-	return nil
+	return nil, fmt.Errorf("compile: no streaming operator for %s", n)
 }
 
-func (b *streamBuilder) stateless(ctx context.Context, p planner.PhysicalPlan) (*Stream, error) {
-	schema, trs, err := b.prefix(ctx, p)
+// mode is the executor's form of node n's changelog mode.
+func (b *streamBuilder) mode(n planner.PhysicalPlan) exec.SinkMode {
+	return sinkMode(b.si.Modes[n])
+}
+
+// groupKeys compiles group keys, named by out's columns from first on.
+func groupKeys(es []planner.Expr, out *planner.Schema, first int) ([]stream.GroupKey, error) {
+	ce, err := Exprs(es)
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{Schema: schema, Transforms: trs, Names: p.Schema().Names()}
-	if b.opts.Emit != nil && b.opts.Emit.Kind == sql.EmitChanges {
-		// A stateless query's changelog is all inserts: give it the op column.
-		s.Transforms = append(s.Transforms, insertOps(b.env.Mem))
-		s.Schema = withOp(schema)
+	keys := make([]stream.GroupKey, len(ce))
+	for i, e := range ce {
+		keys[i] = stream.GroupKey{Expr: e, Name: out.Fields[first+i].Name}
 	}
-	return s, nil
+	return keys, nil
+}
+
+// aggSpecs compiles aggregate calls, named by out's columns from first on.
+func aggSpecs(calls []planner.AggCall, out *planner.Schema, first int) ([]stream.AggSpec, error) {
+	ec, err := AggCalls(calls, out, first)
+	if err != nil {
+		return nil, err
+	}
+	aggs := make([]stream.AggSpec, len(ec))
+	for i, c := range ec {
+		if aggs[i], err = stream.AggSpecFromCall(c); err != nil {
+			return nil, err
+		}
+	}
+	return aggs, nil
+}
+
+// windowAggregate builds the WindowAggregate of n.
+func (b *streamBuilder) windowAggregate(s *Stream, n *planner.PhysWindowAggregate, in *arrow.Schema) (stream.Operator, error) {
+	first := 2 // window_start, window_end
+	if n.Emit == planner.EmitUpdates {
+		first = 3
+	}
+	keys, err := groupKeys(n.Keys, n.Out, first)
+	if err != nil {
+		return nil, err
+	}
+	aggs, err := aggSpecs(n.Aggs, n.Out, first+len(n.Keys))
+	if err != nil {
+		return nil, err
+	}
+	spec := stream.WindowSpec{TimeCol: n.TimeCol, Size: n.Size, Slide: n.Slide, Gap: n.Gap}
+	switch n.Kind {
+	case sql.Hop:
+		spec.Kind = stream.Hop
+	case sql.Session:
+		spec.Kind = stream.Session
+	default:
+		spec.Kind = stream.Tumble
+	}
+	wopts := b.opts.Window
+	wopts.Delay = n.Delay
+	wopts.Updates = n.Emit == planner.EmitUpdates
+	wa, err := stream.NewWindowAggregate(b.env.Mem, in, spec, keys, aggs, wopts)
+	if err != nil {
+		return nil, err
+	}
+	s.Window = wa
+	return wa, nil
 }
 
 func withOp(s *arrow.Schema) *arrow.Schema {
@@ -230,318 +347,4 @@ func insertOps(mem memory.Allocator) stream.Transform {
 		cols := append([]arrow.Array{op}, rec.Columns()...)
 		return array.NewRecord(withOp(rec.Schema()), cols, rec.NumRows()), nil
 	}
-}
-
-// aggregate compiles the aggregate and everything below it.
-func (b *streamBuilder) aggregate(ctx context.Context, agg *planner.PhysHashAggregate) (*Stream, error) {
-	win, between := findWindow(agg.Input)
-	emit := b.opts.Emit
-	final := emit.Kind == sql.EmitFinal || (emit.Kind == sql.EmitEvery && b.opts.AppendWindows)
-	if win != nil && (final || win.Kind == sql.Session) {
-		if !final {
-			return nil, fmt.Errorf("SESSION windows in streaming mode need EMIT FINAL")
-		}
-		return b.windowAggregate(ctx, agg, win, between, false)
-	}
-	if win != nil && b.opts.Watermark != nil && strings.EqualFold(win.Input.Schema().Fields[win.TimeCol].Name, b.opts.Watermark.Column) {
-		// Updating windowed aggregate: a WindowAggregate in Updates mode
-		// emits a changelog and frees each window once the watermark
-		// passes its end. Windows on another column keep the plain
-		// GROUP BY below: no watermark closes them.
-		return b.windowAggregate(ctx, agg, win, between, true)
-	}
-	if final {
-		return nil, fmt.Errorf("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
-	}
-	schema, trs, err := b.prefix(ctx, agg.Input)
-	if err != nil {
-		return nil, err
-	}
-	keys, aggs, err := groupSpecs(agg)
-	if err != nil {
-		return nil, err
-	}
-	op, err := stream.NewGroupAggregate(b.env.Mem, schema, keys, aggs)
-	if err != nil {
-		return nil, err
-	}
-	op.SetBudget(b.env.Budget.Account(agg.String()))
-	return &Stream{Schema: schema, Transforms: trs, Op: op}, nil
-}
-
-func groupSpecs(agg *planner.PhysHashAggregate) ([]stream.GroupKey, []stream.AggSpec, error) {
-	keyExprs, err := Exprs(agg.Keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	keys := make([]stream.GroupKey, len(keyExprs))
-	for i, e := range keyExprs {
-		keys[i] = stream.GroupKey{Expr: e, Name: agg.Out.Fields[i].Name}
-	}
-	calls, err := AggCalls(agg.Aggs, agg.Out, len(agg.Keys))
-	if err != nil {
-		return nil, nil, err
-	}
-	aggs := make([]stream.AggSpec, len(calls))
-	for i, c := range calls {
-		if aggs[i], err = stream.AggSpecFromCall(c); err != nil {
-			return nil, nil, err
-		}
-	}
-	return keys, aggs, nil
-}
-
-// findWindow finds a window table function under the aggregate, through
-// projections only (which it returns, top-down).
-func findWindow(p planner.PhysicalPlan) (*planner.PhysWindow, []*planner.PhysProject) {
-	var between []*planner.PhysProject
-	for {
-		switch x := p.(type) {
-		case *planner.PhysWindow:
-			return x, between
-		case *planner.PhysProject:
-			between = append(between, x)
-			p = x.Input
-		default:
-			return nil, nil
-		}
-	}
-}
-
-// windowAggregate compiles GROUP BY window_start, … over a window table
-// function into a WindowAggregate that assigns windows itself, tracks the
-// watermark row by row and emits each window once — or, with updates, a
-// changelog of the groups each batch changed (op column first).
-func (b *streamBuilder) windowAggregate(ctx context.Context, agg *planner.PhysHashAggregate, win *planner.PhysWindow, between []*planner.PhysProject, updates bool) (*Stream, error) {
-	if b.opts.Watermark == nil {
-		return nil, fmt.Errorf("a windowed aggregate in streaming mode needs a watermark: declare WATERMARK FOR <time column> on the source")
-	}
-	schema, trs, err := b.prefix(ctx, win.Input)
-	if err != nil {
-		return nil, err
-	}
-	nin := win.Input.Schema().Len()
-	// Resolve the aggregate's expressions through the projections between
-	// it and the window down to the window's output columns.
-	resolve := func(e planner.Expr) planner.Expr {
-		for _, p := range between {
-			e = inline(e, p.Exprs)
-		}
-		return e
-	}
-	var keys []stream.GroupKey
-	layout := make([]int, 0, len(agg.Keys)+len(agg.Aggs)) // output column of the WindowAggregate for each agg output
-	for i, k := range agg.Keys {
-		k = resolve(k)
-		if c, ok := k.(*planner.ColumnRef); ok && c.Index >= nin {
-			layout = append(layout, c.Index-nin) // 0 window_start, 1 window_end
-			continue
-		}
-		if refersTo(k, nin) {
-			return nil, fmt.Errorf("group key %s over window bounds is not supported in streaming mode yet", agg.Keys[i])
-		}
-		e, err := Expr(k)
-		if err != nil {
-			return nil, err
-		}
-		layout = append(layout, -1-len(keys))
-		keys = append(keys, stream.GroupKey{Expr: e, Name: agg.Out.Fields[i].Name})
-	}
-	calls := make([]planner.AggCall, len(agg.Aggs))
-	for i, a := range agg.Aggs {
-		if a.Arg != nil {
-			a.Arg = resolve(a.Arg)
-			if refersTo(a.Arg, nin) {
-				return nil, fmt.Errorf("aggregate %s over window bounds is not supported in streaming mode yet", a)
-			}
-		}
-		calls[i] = a
-	}
-	ecalls, err := AggCalls(calls, agg.Out, len(agg.Keys))
-	if err != nil {
-		return nil, err
-	}
-	aggs := make([]stream.AggSpec, len(ecalls))
-	for i, c := range ecalls {
-		if aggs[i], err = stream.AggSpecFromCall(c); err != nil {
-			return nil, err
-		}
-	}
-	if tc := schema.Field(win.TimeCol).Name; !strings.EqualFold(tc, b.opts.Watermark.Column) {
-		return nil, fmt.Errorf("window time column %q is not the source's watermark column %q", tc, b.opts.Watermark.Column)
-	}
-	spec := stream.WindowSpec{TimeCol: win.TimeCol, Size: win.Size, Slide: win.Slide, Gap: win.Gap}
-	switch win.Kind {
-	case sql.Hop:
-		spec.Kind = stream.Hop
-	case sql.Session:
-		spec.Kind = stream.Session
-	default:
-		spec.Kind = stream.Tumble
-	}
-	wopts := b.opts.Window
-	wopts.Delay = b.opts.Watermark.Delay
-	wopts.Updates = updates
-	wa, err := stream.NewWindowAggregate(b.env.Mem, schema, spec, keys, aggs, wopts)
-	if err != nil {
-		return nil, err
-	}
-	// Reorder window_start, window_end, keys…, aggs… into the aggregate's
-	// output layout, the op column staying first under updates.
-	nk := len(keys)
-	exprs := make([]expr.Expr, 0, len(agg.Out.Fields)+1)
-	names := make([]string, 0, len(agg.Out.Fields)+1)
-	var cols []int
-	out := wa.Schema()
-	shift := 0
-	if updates {
-		shift = 1
-		exprs = append(exprs, expr.Column(0, arrow.PrimitiveTypes.Int8, exec.OpColumn))
-		names = append(names, exec.OpColumn)
-		cols = append(cols, 0)
-	}
-	for i, l := range layout {
-		col := shift + l
-		if l < 0 {
-			col = shift + 2 + (-1 - l)
-		}
-		exprs = append(exprs, expr.Column(col, out.Field(col).Type, out.Field(col).Name))
-		names = append(names, agg.Out.Fields[i].Name)
-		cols = append(cols, col)
-	}
-	for j := range agg.Aggs {
-		col := shift + 2 + nk + j
-		exprs = append(exprs, expr.Column(col, out.Field(col).Type, out.Field(col).Name))
-		names = append(names, agg.Out.Fields[len(agg.Keys)+j].Name)
-		cols = append(cols, col)
-	}
-	op, err := chainProject(b.env.Mem, wa, exprs, names, cols)
-	if err != nil {
-		wa.Close()
-		return nil, err
-	}
-	return &Stream{Schema: schema, Transforms: trs, Op: op, Window: wa}, nil
-}
-
-// inline substitutes column references by the expressions of the
-// projection below.
-func inline(e planner.Expr, exprs []planner.Expr) planner.Expr {
-	switch x := e.(type) {
-	case *planner.ColumnRef:
-		return exprs[x.Index]
-	case *planner.Call:
-		args := make([]planner.Expr, len(x.Args))
-		for i, a := range x.Args {
-			args[i] = inline(a, exprs)
-		}
-		return &planner.Call{Func: x.Func, Args: args, Typ: x.Typ}
-	}
-	return e
-}
-
-// refersTo reports whether e reads a column at index >= from.
-func refersTo(e planner.Expr, from int) bool {
-	switch x := e.(type) {
-	case *planner.ColumnRef:
-		return x.Index >= from
-	case *planner.Call:
-		for _, a := range x.Args {
-			if refersTo(a, from) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// applySuffix adds one post-aggregate node to the operator chain.
-func (b *streamBuilder) applySuffix(s *Stream, n planner.PhysicalPlan) error {
-	changelog := s.Op.SinkMode().Changelog
-	shift := 0
-	if changelog {
-		shift = 1
-	}
-	switch x := n.(type) {
-	case *planner.PhysProject:
-		exprs, err := Exprs(x.Exprs)
-		if err != nil {
-			return err
-		}
-		names := append([]string(nil), x.Names...)
-		cols := make([]int, len(exprs))
-		for i, e := range x.Exprs {
-			cols[i] = -1
-			if c, ok := e.(*planner.ColumnRef); ok {
-				cols[i] = c.Index + shift
-			}
-		}
-		if changelog {
-			for i := range exprs {
-				exprs[i] = shifted(exprs[i], x.Exprs[i], shift)
-			}
-			exprs = append([]expr.Expr{expr.Column(0, arrow.PrimitiveTypes.Int8, exec.OpColumn)}, exprs...)
-			names = append([]string{exec.OpColumn}, names...)
-			cols = append([]int{0}, cols...)
-		}
-		op, err := chainProject(b.env.Mem, s.Op, exprs, names, cols)
-		if err != nil {
-			return err
-		}
-		s.Op = op
-	case *planner.PhysFilter:
-		pred, err := Expr(x.Pred)
-		if err != nil {
-			return err
-		}
-		pred = shifted(pred, x.Pred, shift)
-		s.Op = chainFilter(b.env.Mem, s.Op, pred)
-	case *planner.PhysTopN:
-		if x.Offset > 0 {
-			return fmt.Errorf("OFFSET is not supported in streaming mode yet")
-		}
-		keys := make([]stream.SortKey, len(x.Keys))
-		for i, k := range x.Keys {
-			c, ok := k.Expr.(*planner.ColumnRef)
-			if !ok {
-				return fmt.Errorf("streaming top-N orders by columns only, got %s", k.Expr)
-			}
-			keys[i] = stream.SortKey{Col: c.Index + shift, Desc: k.Desc}
-		}
-		t, err := stream.NewTopN(b.env.Mem, s.Op.Schema(), keys, int(x.Limit))
-		if err != nil {
-			return err
-		}
-		s.Op = &chain{mem: b.env.Mem, first: s.Op, second: t}
-	default:
-		return fmt.Errorf("%s over a stream needs ORDER BY … LIMIT (a top-N) in streaming mode", n.String())
-	}
-	return nil
-}
-
-// shifted recompiles e with column references moved right by shift (past
-// the op column).
-func shifted(compiled expr.Expr, e planner.Expr, shift int) expr.Expr {
-	if shift == 0 {
-		return compiled
-	}
-	moved := shiftRefs(e, shift)
-	c, err := Expr(moved)
-	if err != nil {
-		return compiled
-	}
-	return c
-}
-
-func shiftRefs(e planner.Expr, shift int) planner.Expr {
-	switch x := e.(type) {
-	case *planner.ColumnRef:
-		return &planner.ColumnRef{Index: x.Index + shift, Name: x.Name, Typ: x.Typ}
-	case *planner.Call:
-		args := make([]planner.Expr, len(x.Args))
-		for i, a := range x.Args {
-			args[i] = shiftRefs(a, shift)
-		}
-		return &planner.Call{Func: x.Func, Args: args, Typ: x.Typ}
-	}
-	return e
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/aggcap"
 )
 
 // Expr is the scalar expression the streaming operators evaluate for group
@@ -27,11 +29,13 @@ type Expr interface {
 type AggFunc int
 
 // Aggregate functions. All of them retract (subtract a row) exactly, which
-// is what makes EMIT CHANGES over a changelog input correct.
+// is what makes EMIT CHANGES over a changelog input correct: sums are exact
+// (integers, DECIMAL) or float sums of signed terms, MIN and MAX over a
+// retracting input and every DISTINCT keep a per-group multiset.
 const (
 	AggCount         AggFunc = iota // COUNT(x): non-null inputs
 	AggCountStar                    // COUNT(*): rows
-	AggSum                          // SUM(x): int64 for integers, float64 for floats
+	AggSum                          // SUM(x): int64 for integers, float64 for floats, DECIMAL(38, s) for DECIMAL(p, s)
 	AggAvg                          // AVG(x): float64
 	AggMin                          // MIN(x)
 	AggMax                          // MAX(x)
@@ -46,6 +50,10 @@ func (f AggFunc) String() string {
 // AggSpec is one aggregate of a streaming aggregation.
 type AggSpec struct {
 	Func AggFunc
+	// Distinct folds each distinct non-NULL value once (SUM(DISTINCT x),
+	// AVG(DISTINCT x)); AggCountDistinct implies it, and MIN and MAX ignore
+	// it (their result is the same).
+	Distinct bool
 	// Arg is the argument; nil for AggCountStar.
 	Arg Expr
 	// Name is the output column name.
@@ -62,8 +70,9 @@ type GroupKey struct {
 // function (fields unused by a function stay zero) so state is gob-encodable
 // for checkpoints without type registration.
 type acc struct {
-	N      int64 // non-null inputs seen (net of retractions)
-	I      int64 // integer sum
+	N      int64 // non-null inputs seen (net of retractions); distinct values under DISTINCT
+	I      int64 // integer sum; a DECIMAL sum's low 64 bits
+	H      int64 // a DECIMAL sum's high 64 bits
 	F      float64
 	Cur    Value           // MIN/MAX current extreme (valid when N > 0)
 	Counts map[Value]int64 // MIN/MAX multiset under retraction; DISTINCT values
@@ -76,13 +85,97 @@ type aggFn struct {
 	name       string
 	out        arrow.DataType
 	floatSum   bool
-	retracting bool // input may retract: MIN/MAX keep a multiset
-	// err is the first overflow of an integer SUM/AVG. The folding loops
-	// have no error path (they run per row, inside per-batch loops), so
-	// they record it here and the operator checks it once per batch
+	decimal    bool  // SUM/AVG over DECIMAL: an exact 128-bit sum
+	scale      int32 // the DECIMAL argument's scale (AVG's conversion)
+	distinct   bool  // SUM/AVG(DISTINCT): fold each value once
+	retracting bool  // input may retract: MIN/MAX keep a multiset
+	// err is the first overflow of a SUM/AVG. The folding loops have no
+	// error path (they run per row, inside per-batch loops), so they
+	// record it here and the operator checks it once per batch
 	// (checkErr) before emitting anything: the result is an error, as in
 	// batch, never a wrapped sum.
 	err error
+}
+
+// aggcapFunc is the capability table's name of f.
+func aggcapFunc(f AggFunc) string {
+	switch f {
+	case AggCount, AggCountDistinct:
+		return "count"
+	case AggCountStar:
+		return "count_star"
+	case AggSum:
+		return "sum"
+	case AggAvg:
+		return "avg"
+	case AggMin:
+		return "min"
+	case AggMax:
+		return "max"
+	}
+	return fmt.Sprintf("aggregate(%d)", int(f))
+}
+
+// resolveAgg resolves s for operator op (aggcap.Group or aggcap.Window),
+// checking it against the capability table the planner checked the query
+// with, and takes its result type from there too.
+func resolveAgg(op aggcap.Operator, s AggSpec, retracting bool) (aggFn, error) {
+	f := aggFn{fn: s.Func, arg: s.Arg, name: s.Name, retracting: retracting}
+	if s.Func != AggCountStar && s.Arg == nil {
+		return f, fmt.Errorf("stream: %s needs an argument", s.Func)
+	}
+	var arg arrow.DataType
+	if s.Arg != nil {
+		arg = s.Arg.DataType()
+	}
+	distinct := s.Distinct || s.Func == AggCountDistinct
+	if err := aggcap.Check(op, aggcapFunc(s.Func), distinct, arg, retracting); err != nil {
+		return f, fmt.Errorf("stream: %w", err)
+	}
+	out, err := aggcap.ResultType(aggcapFunc(s.Func), arg)
+	if err != nil {
+		return f, fmt.Errorf("stream: %w", err)
+	}
+	f.out = out
+	switch s.Func {
+	case AggSum, AggAvg:
+		f.distinct = distinct
+		switch aggcap.ClassOf(arg) {
+		case aggcap.Float:
+			f.floatSum = true
+		case aggcap.Decimal:
+			f.decimal, f.scale = true, arg.(*arrow.Decimal128Type).Scale
+		}
+	case AggCountDistinct:
+		f.distinct = true
+	case AggCount, AggCountStar, AggMin, AggMax:
+	default:
+		return f, fmt.Errorf("stream: unknown aggregate %d", s.Func)
+	}
+	return f, nil
+}
+
+// decimalLimit is 10^38, the first value DECIMAL(38) cannot hold.
+var decimalLimit = decimal128.GetScaleMultiplier(38)
+
+// addSum adds sign × v into a's sum, recording an overflow in f.err.
+func (f *aggFn) addSum(a *acc, v Value, sign int64) {
+	switch {
+	case v.K == KFloat:
+		a.F += float64(sign) * v.F
+	case v.K == KDecimal:
+		d := v.Num()
+		if sign < 0 {
+			d = d.Negate()
+		}
+		r := decimal128.New(a.H, uint64(a.I)).Add(d)
+		if !r.Abs().Less(decimalLimit) && f.err == nil {
+			f.err = fmt.Errorf("aggregate: %s(%s): sum: DECIMAL %w", f.fn, f.arg, exec.ErrOverflow)
+		}
+		a.I, a.H = int64(r.LowBits()), r.HighBits()
+	default:
+		f.addInt(&a.I, v.I, sign)
+	}
 }
 
 // addInt folds sign*v into the integer sum *sum, recording an overflow.
@@ -104,44 +197,6 @@ func (f *aggFn) addInt(sum *int64, v, sign int64) {
 	*sum = r
 }
 
-// checkErr returns the first overflow any of aggs recorded.
-func checkErr(aggs []aggFn) error {
-	for j := range aggs {
-		if aggs[j].err != nil {
-			return aggs[j].err
-		}
-	}
-	return nil
-}
-
-func resolveAgg(s AggSpec, retracting bool) (aggFn, error) {
-	f := aggFn{fn: s.Func, arg: s.Arg, name: s.Name, retracting: retracting}
-	if s.Func != AggCountStar && s.Arg == nil {
-		return f, fmt.Errorf("stream: %s needs an argument", s.Func)
-	}
-	switch s.Func {
-	case AggCount, AggCountStar, AggCountDistinct:
-		f.out = arrow.PrimitiveTypes.Int64
-	case AggAvg:
-		f.out = arrow.PrimitiveTypes.Float64
-	case AggSum:
-		switch s.Arg.DataType().ID() {
-		case arrow.FLOAT32, arrow.FLOAT64:
-			f.out, f.floatSum = arrow.PrimitiveTypes.Float64, true
-		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
-			arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
-			f.out = arrow.PrimitiveTypes.Int64
-		default:
-			return f, fmt.Errorf("stream: SUM of %s is not supported", s.Arg.DataType())
-		}
-	case AggMin, AggMax:
-		f.out = s.Arg.DataType()
-	default:
-		return f, fmt.Errorf("stream: unknown aggregate %d", s.Func)
-	}
-	return f, nil
-}
-
 // add folds v into a with sign +1 (insert) or -1 (retract).
 func (f *aggFn) add(a *acc, v Value, sign int64) {
 	if f.fn == AggCountStar {
@@ -151,16 +206,30 @@ func (f *aggFn) add(a *acc, v Value, sign int64) {
 	if v.K == KNull {
 		return
 	}
+	if f.distinct {
+		// A value counts when its multiplicity goes 0 → 1 and stops
+		// counting when it goes back to 0.
+		before := a.Counts[v]
+		f.count(a, v, sign)
+		after := a.Counts[v]
+		switch {
+		case before == 0 && after > 0:
+			a.N++
+			if f.fn != AggCountDistinct {
+				f.addSum(a, v, 1)
+			}
+		case before > 0 && after == 0:
+			a.N--
+			if f.fn != AggCountDistinct {
+				f.addSum(a, v, -1)
+			}
+		}
+		return
+	}
 	a.N += sign
 	switch f.fn {
 	case AggSum, AggAvg:
-		if v.K == KFloat {
-			a.F += float64(sign) * v.F
-		} else {
-			f.addInt(&a.I, v.I, sign)
-		}
-	case AggCountDistinct:
-		f.count(a, v, sign)
+		f.addSum(a, v, sign)
 	case AggMin, AggMax:
 		if !f.retracting {
 			if a.N == 1 || f.better(v, a.Cur) {
@@ -212,17 +281,22 @@ func (f *aggFn) rescan(a *acc) {
 
 // merge folds src into dst (session windows merging).
 func (f *aggFn) merge(dst, src *acc) {
-	switch f.fn {
-	case AggCount, AggCountStar, AggSum, AggAvg:
-		dst.N += src.N
-		f.addInt(&dst.I, src.I, 1)
-		dst.F += src.F
-	case AggCountDistinct:
+	switch {
+	case f.distinct:
 		for v, n := range src.Counts {
-			dst.N += n
-			f.count(dst, v, n)
+			f.add(dst, v, n)
 		}
-	case AggMin, AggMax:
+	case f.fn == AggCount || f.fn == AggCountStar:
+		dst.N += src.N
+	case f.fn == AggSum || f.fn == AggAvg:
+		dst.N += src.N
+		dst.F += src.F
+		if f.decimal {
+			f.addSum(dst, Value{K: KDecimal, I: src.I, H: src.H}, 1)
+		} else {
+			f.addSum(dst, Int(src.I), 1)
+		}
+	case f.fn == AggMin || f.fn == AggMax:
 		if src.N == 0 {
 			return
 		}
@@ -244,16 +318,21 @@ func (f *aggFn) result(a *acc) Value {
 	case AggCountDistinct:
 		return Int(int64(len(a.Counts)))
 	case AggSum:
-		if a.N == 0 {
+		switch {
+		case a.N == 0:
 			return Value{}
-		}
-		if f.floatSum {
+		case f.decimal:
+			return Value{K: KDecimal, I: a.I, H: a.H}
+		case f.floatSum:
 			return Float(a.F + float64(a.I))
 		}
 		return Int(a.I)
 	case AggAvg:
-		if a.N == 0 {
+		switch {
+		case a.N == 0:
 			return Value{}
+		case f.decimal:
+			return Float(decimal128.New(a.H, uint64(a.I)).ToFloat64(f.scale) / float64(a.N))
 		}
 		return Float((a.F + float64(a.I)) / float64(a.N))
 	case AggMin, AggMax:
@@ -263,6 +342,16 @@ func (f *aggFn) result(a *acc) Value {
 		return a.Cur
 	}
 	return Value{}
+}
+
+// checkErr returns the first overflow any of aggs recorded.
+func checkErr(aggs []aggFn) error {
+	for j := range aggs {
+		if aggs[j].err != nil {
+			return aggs[j].err
+		}
+	}
+	return nil
 }
 
 // accBytes estimates the heap bytes of one accumulator.

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/aggcap"
 )
 
 // IsChangelog reports whether records of schema carry a changelog: an int8
@@ -172,7 +173,7 @@ func NewGroupAggregate(mem memory.Allocator, input *arrow.Schema, keys []GroupKe
 		fields = append(fields, arrow.Field{Name: k.Name, Type: k.Expr.DataType(), Nullable: true})
 	}
 	for _, s := range aggs {
-		f, err := resolveAgg(s, g.changelog)
+		f, err := resolveAgg(aggcap.Group, s, g.changelog)
 		if err != nil {
 			return nil, err
 		}
@@ -500,14 +501,12 @@ func (g *GroupAggregate) Close() error {
 // planner already builds for exec.HashAggregate) into a streaming AggSpec,
 // so one physical plan feeds both.
 func AggSpecFromCall(c exec.AggCall) (AggSpec, error) {
-	s := AggSpec{Arg: c.Arg, Name: c.Name}
+	s := AggSpec{Arg: c.Arg, Name: c.Name, Distinct: c.Distinct}
 	switch {
 	case c.Func == "count_star":
 		s.Func = AggCountStar
 	case c.Func == "count" && c.Distinct:
 		s.Func = AggCountDistinct
-	case c.Distinct:
-		return s, fmt.Errorf("stream: %s(DISTINCT) is not supported in streaming", c.Func)
 	case c.Func == "count":
 		s.Func = AggCount
 	case c.Func == "sum":

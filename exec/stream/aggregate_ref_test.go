@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/aggcap"
 )
 
 // refGroupAggregate is the row-at-a-time GroupAggregate (a Go map keyed by
@@ -226,7 +227,7 @@ func TestGroupAggregateMatchesRowAtATime(t *testing.T) {
 				defer func() { g.Close() }()
 				ref := &refGroupAggregate{mem: mem, keys: keys, groups: map[string]*group{}}
 				for _, s := range aggs {
-					f, err := resolveAgg(s, true)
+					f, err := resolveAgg(aggcap.Group, s, true)
 					if err != nil {
 						t.Fatal(err)
 					}

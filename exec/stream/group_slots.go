@@ -19,7 +19,9 @@ type aggCol struct {
 func newAggCol(f *aggFn) aggCol {
 	switch f.fn {
 	case AggCount, AggCountStar, AggSum, AggAvg:
-		return aggCol{simple: true}
+		// DECIMAL sums (128 bits) and DISTINCT (a multiset) need a
+		// whole acc.
+		return aggCol{simple: !f.decimal && !f.distinct}
 	}
 	return aggCol{}
 }
@@ -143,11 +145,13 @@ func (c *aggCol) fold(f *aggFn, arr arrow.Array, rd func(int) Value, slots []uin
 			n[s] += sg
 			if v.K == KFloat {
 				c.f[s] += float64(sg) * v.F
-			} else if s == 0 {
-				c.i[s] += sg * v.I // trash slot: may wrap, never read
-			} else {
-				f.addInt(&c.i[s], v.I, sg)
+				continue
 			}
+			if s == 0 {
+				c.i[s] += sg * v.I // trash slot: may wrap, never read
+				continue
+			}
+			f.addInt(&c.i[s], v.I, sg)
 		}
 	}
 }
@@ -231,6 +235,8 @@ func keyBytes(v Value) int64 {
 		return 9
 	case KString:
 		return 5 + int64(len(v.S))
+	case KDecimal:
+		return 17
 	}
 	return 1
 }

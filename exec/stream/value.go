@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 )
 
 // Kind is the physical class of a Value. Stateful operators keep group
@@ -23,6 +24,9 @@ const (
 	KFloat
 	KString
 	KBool
+	// KDecimal is a DECIMAL(p, s) as its 128-bit unscaled integer: I holds
+	// the low 64 bits, H the high 64; the column's type carries the scale.
+	KDecimal
 )
 
 // Value is one scalar of a row held in operator state. It is comparable,
@@ -30,10 +34,19 @@ const (
 // for checkpoints.
 type Value struct {
 	K Kind
-	I int64 // KInt, and KBool as 0/1
+	I int64 // KInt, KBool as 0/1, and KDecimal's low 64 bits
+	H int64 // KDecimal's high 64 bits
 	F float64
-	S string
+	S string // KString, and binary columns' bytes
 }
+
+// Dec returns a DECIMAL Value of the unscaled integer n.
+func Dec(n decimal128.Num) Value {
+	return Value{K: KDecimal, I: int64(n.LowBits()), H: n.HighBits()}
+}
+
+// Num is the unscaled integer of a KDecimal Value.
+func (v Value) Num() decimal128.Num { return decimal128.New(v.H, uint64(v.I)) }
 
 // IsNull reports whether v is SQL NULL.
 func (v Value) IsNull() bool { return v.K == KNull }
@@ -58,6 +71,8 @@ func (v Value) String() string {
 		return v.S
 	case KBool:
 		return fmt.Sprint(v.I != 0)
+	case KDecimal:
+		return v.Num().BigInt().String()
 	}
 	return "NULL"
 }
@@ -88,6 +103,8 @@ func Compare(a, b Value) int {
 		}
 	case KString:
 		return strings.Compare(a.S, b.S)
+	case KDecimal:
+		return a.Num().Cmp(b.Num())
 	}
 	return 0
 }
@@ -134,6 +151,13 @@ func reader(arr arrow.Array) (func(i int) Value, error) {
 		return wrap(func(i int) Value { return Str(strings.Clone(a.Value(i))) }), nil
 	case *array.LargeString:
 		return wrap(func(i int) Value { return Str(strings.Clone(a.Value(i))) }), nil
+	case *array.Binary:
+		return wrap(func(i int) Value { return Str(string(a.Value(i))) }), nil
+	case *array.LargeBinary:
+		return wrap(func(i int) Value { return Str(string(a.Value(i))) }), nil
+	case *array.Decimal128:
+		vals := a.Values()
+		return wrap(func(i int) Value { return Dec(vals[i]) }), nil
 	case *array.Boolean:
 		return wrap(func(i int) Value {
 			if a.Value(i) {
@@ -190,6 +214,10 @@ func appendValue(b array.Builder, v Value) error {
 		b.Append(v.S)
 	case *array.LargeStringBuilder:
 		b.Append(v.S)
+	case *array.BinaryBuilder:
+		b.Append([]byte(v.S))
+	case *array.Decimal128Builder:
+		b.Append(v.Num())
 	case *array.BooleanBuilder:
 		b.Append(v.I != 0)
 	case *array.TimestampBuilder:
@@ -233,6 +261,9 @@ func appendKey(buf []byte, v Value) []byte {
 	case KString:
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(v.S)))
 		buf = append(buf, v.S...)
+	case KDecimal:
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(v.I))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(v.H))
 	}
 	return buf
 }
