@@ -121,7 +121,7 @@ type streamPlanner struct {
 	si         *StreamInfo
 	emit       *sql.Emit
 	appendSink bool
-	cat        *Catalog
+	cat        Catalog
 	fail       func(format string, args ...any) error
 	src        *SourceDef // the streamed source's definition
 	// final: a windowed aggregate emits on close (EMIT FINAL).
