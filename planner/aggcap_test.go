@@ -1,0 +1,81 @@
+package planner
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/exec/aggcap"
+)
+
+// TestAggregateTypesMatchCapabilityTable holds the binder's aggregate
+// result types to the capability table the operators build their
+// accumulators from, and checks that every aggregate the binder accepts
+// streams, under EMIT CHANGES (GroupAggregate) and EMIT FINAL over a
+// window (WindowAggregate): a query that plans never fails at run time
+// for want of an accumulator.
+func TestAggregateTypesMatchCapabilityTable(t *testing.T) {
+	cat := testCatalog(t)
+	cols := []string{"n", "price", "score", "flag", "d", "label"}
+	planned := 0
+	for _, fn := range []string{"COUNT", "SUM", "AVG", "MIN", "MAX"} {
+		for _, distinct := range []string{"", "DISTINCT "} {
+			for _, c := range cols {
+				call := fmt.Sprintf("%s(%s%s)", fn, distinct, c)
+				q := fmt.Sprintf("SELECT label, %s FROM items GROUP BY label", call)
+				qp, err := PlanQuery(parseQuery(t, q), cat)
+				if err != nil {
+					continue // the binder refuses it (SUM of a string, …)
+				}
+				planned++
+				agg := findAgg(qp.Physical)
+				if agg == nil || len(agg.Aggs) != 1 {
+					t.Fatalf("%s: no aggregate in %s", q, Explain(qp))
+				}
+				a := agg.Aggs[0]
+				var arg arrow.DataType
+				if a.Arg != nil {
+					arg = a.Arg.Type()
+				}
+				want, err := aggcap.ResultType(a.Func, arg)
+				if err != nil {
+					t.Errorf("%s: the binder accepts it but the capability table does not: %v", call, err)
+					continue
+				}
+				if !arrow.TypeEqual(a.Typ, want) {
+					t.Errorf("%s: binder type %s, capability table %s", call, a.Typ, want)
+				}
+				if _, err := PlanQuery(parseQuery(t, q+" EMIT CHANGES"), cat); err != nil {
+					t.Errorf("%s EMIT CHANGES: %v", call, err)
+				}
+			}
+		}
+	}
+	if planned < 40 {
+		t.Fatalf("only %d aggregate calls planned: the test checks too little", planned)
+	}
+	for _, c := range []string{"id", "category", "value", "ts"} {
+		for _, fn := range []string{"COUNT", "SUM", "AVG", "MIN", "MAX"} {
+			q := fmt.Sprintf("SELECT window_start, %s(%s) FROM TUMBLE(orders, ts, INTERVAL '1' MINUTE) GROUP BY window_start", fn, c)
+			if _, err := PlanQuery(parseQuery(t, q), cat); err != nil {
+				continue
+			}
+			if _, err := PlanQuery(parseQuery(t, q+" EMIT FINAL"), cat); err != nil {
+				t.Errorf("%s EMIT FINAL: %v", q, err)
+			}
+		}
+	}
+}
+
+func findAgg(p PhysicalPlan) *PhysHashAggregate {
+	if a, ok := p.(*PhysHashAggregate); ok {
+		return a
+	}
+	for _, c := range p.Children() {
+		if a := findAgg(c); a != nil {
+			return a
+		}
+	}
+	return nil
+}
