@@ -41,15 +41,27 @@ func writeStreaming(b *strings.Builder, si *StreamInfo) {
 	b.WriteString("Streaming:\n")
 	b.WriteString("  output: " + si.Mode.Format(si.Plan.Schema()) + "\n")
 	b.WriteString("  emit: " + si.Emit + "\n")
-	if w := si.Watermark; w != nil {
-		b.WriteString("  watermark: " + w.Column)
-		if w.Delay != 0 {
-			b.WriteString(" - " + formatDuration(w.Delay))
+	var wms []string
+	for i, w := range si.Watermarks {
+		text := "none"
+		if w != nil {
+			text = w.Column
+			if w.Delay != 0 {
+				text += " - " + formatDuration(w.Delay)
+			}
 		}
-		if si.IdleTimeout > 0 {
-			b.WriteString(" (idle timeout " + formatDuration(si.IdleTimeout) + ")")
+		if len(si.Scans) > 1 {
+			text = si.Scans[i].Source + ": " + text
 		}
-		b.WriteString("\n  late data: ")
+		wms = append(wms, text)
+	}
+	b.WriteString("  watermark: " + strings.Join(wms, ", "))
+	if si.Watermark != nil && si.IdleTimeout > 0 {
+		b.WriteString(" (idle timeout " + formatDuration(si.IdleTimeout) + ")")
+	}
+	b.WriteByte('\n')
+	if si.Watermark != nil {
+		b.WriteString("  late data: ")
 		switch si.LatePolicy {
 		case LateRoute:
 			b.WriteString("route to " + si.LateSink)
@@ -57,8 +69,6 @@ func writeStreaming(b *strings.Builder, si *StreamInfo) {
 			b.WriteString(si.LatePolicy)
 		}
 		b.WriteByte('\n')
-	} else {
-		b.WriteString("  watermark: none\n")
 	}
 	for _, w := range si.Warnings {
 		b.WriteString("  warning: " + w + "\n")

@@ -121,8 +121,9 @@ type PhysWindowAggregate struct {
 	Aggs []AggCall
 	Emit WindowEmit
 	// Delay is the watermark delay of the source (WATERMARK FOR ts AS ts
-	// - delay).
-	Delay time.Duration
+	// - delay); over a UNION ALL, InputDelays has each input's.
+	Delay       time.Duration
+	InputDelays []time.Duration
 	// AppendWindows: EmitOnClose because the query writes into an
 	// append-only sink under EMIT EVERY (Spark's append mode).
 	AppendWindows bool

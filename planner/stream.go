@@ -31,8 +31,10 @@ type StreamInfo struct {
 	Modes map[PhysicalPlan]ChangelogMode
 	// Mode is the mode of the query's output (Plan's mode).
 	Mode ChangelogMode
-	// Scan is the one source the stream reads.
-	Scan *PhysScan
+	// Scan is the (first) source the stream reads; Scans are all of them,
+	// left to right (a UNION ALL reads several).
+	Scan  *PhysScan
+	Scans []*PhysScan
 	// Windowed: some aggregate groups by the windows of a TUMBLE/HOP/
 	// SESSION over a source with a WATERMARK.
 	Windowed bool
@@ -46,8 +48,10 @@ type StreamInfo struct {
 	// Emit is the trigger as written, normalised: `EVERY 5s FULL`,
 	// `EVERY 1m`, `CHANGES` or `FINAL`.
 	Emit string
-	// Watermark is the streamed source's WATERMARK (nil: none).
-	Watermark *WatermarkDef
+	// Watermark is the (first) streamed source's WATERMARK (nil: none);
+	// Watermarks has every scanned source's, in Scans order.
+	Watermark  *WatermarkDef
+	Watermarks []*WatermarkDef
 	// IdleTimeout is 'watermark.idle_timeout' (0: partitions never go
 	// idle).
 	IdleTimeout time.Duration
@@ -110,7 +114,7 @@ func streaming(qp *QueryPlan, cat Catalog, appendSink bool) (*StreamInfo, error)
 		mode = si.Modes[root]
 	}
 	si.Plan, si.Mode = root, mode
-	if si.Watermark == nil && sp.src != nil && (sp.src.Options["late.policy"] != "" || sp.src.Options["late.sink"] != "") {
+	if len(si.Scans) == 1 && si.Watermark == nil && sp.src != nil && (sp.src.Options["late.policy"] != "" || sp.src.Options["late.sink"] != "") {
 		si.Warnings = append(si.Warnings, fmt.Sprintf("'late.policy' and 'late.sink' have no effect: source %s has no WATERMARK FOR", sp.src.Name))
 	}
 	return si, nil
@@ -123,25 +127,26 @@ type streamPlanner struct {
 	appendSink bool
 	cat        Catalog
 	fail       func(format string, args ...any) error
-	src        *SourceDef // the streamed source's definition
+	src        *SourceDef // the (first) streamed source's definition
+	bounded    bool       // every scanned source ends by itself
 	// final: a windowed aggregate emits on close (EMIT FINAL).
 	final bool
 	// updater is the lowest node that made the output updating.
 	updater PhysicalPlan
 }
 
-// findSource finds the one scan the stream reads and its source's
-// settings. Plans that read none, or more than one, are refused here.
+// findSource finds the scans the stream reads and their sources'
+// settings, which must agree. Plans that read none are refused here, and
+// so are joins.
 func (sp *streamPlanner) findSource(root PhysicalPlan) error {
+	si := sp.si
 	var walk func(p PhysicalPlan) error
 	walk = func(p PhysicalPlan) error {
 		switch x := p.(type) {
 		case *PhysHashJoin:
 			return sp.fail("JOIN is not supported in streaming mode yet")
-		case *PhysUnionAll:
-			return sp.fail("UNION is not supported in streaming mode yet")
 		case *PhysScan:
-			sp.si.Scan = x
+			si.Scans = append(si.Scans, x)
 		}
 		for _, c := range p.Children() {
 			if err := walk(c); err != nil {
@@ -153,15 +158,35 @@ func (sp *streamPlanner) findSource(root PhysicalPlan) error {
 	if err := walk(root); err != nil {
 		return err
 	}
-	if sp.si.Scan == nil {
+	if len(si.Scans) == 0 {
 		return sp.fail("EMIT needs a source to stream from (FROM)")
 	}
-	if src, ok := sp.cat.LookupSource(sp.si.Scan.Source); ok {
-		sp.src = src
-		sp.si.Watermark = src.Watermark
-		if err := sp.si.sourceOptions(src, sp.cat, sp.fail); err != nil {
+	si.Scan = si.Scans[0]
+	sp.bounded = true
+	var first *StreamInfo
+	for _, scan := range si.Scans {
+		sp.bounded = sp.bounded && scan.Bounded
+		src, ok := sp.cat.LookupSource(scan.Source)
+		if !ok {
+			si.Watermarks = append(si.Watermarks, nil)
+			continue
+		}
+		si.Watermarks = append(si.Watermarks, src.Watermark)
+		opts := &StreamInfo{LatePolicy: LateDrop}
+		if err := opts.sourceOptions(src, sp.cat, sp.fail); err != nil {
 			return err
 		}
+		if first == nil {
+			first, sp.src = opts, src
+			continue
+		}
+		if opts.LatePolicy != first.LatePolicy || opts.LateSink != first.LateSink || opts.IdleTimeout != first.IdleTimeout {
+			return sp.fail("sources %s and %s of one streaming query set 'late.policy', 'late.sink' or 'watermark.idle_timeout' differently: the query has one late-data policy", sp.src.Name, src.Name)
+		}
+	}
+	si.Watermark = si.Watermarks[0]
+	if first != nil {
+		si.LatePolicy, si.LateSink, si.IdleTimeout = first.LatePolicy, first.LateSink, first.IdleTimeout
 	}
 	return nil
 }
@@ -236,6 +261,8 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 		w := *x
 		w.Input = in
 		return sp.set(&w, ChangelogMode{}), nil
+	case *PhysUnionAll:
+		return sp.union(x)
 	case *PhysHashAggregate:
 		return sp.aggregate(x)
 	case *PhysTopN:
@@ -260,6 +287,135 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 		return nil, sp.fail("LIMIT without ORDER BY is not supported in streaming mode yet: add ORDER BY (a top-N)")
 	}
 	return nil, sp.fail("%s is not supported in streaming mode yet", nodeKind(p))
+}
+
+// union converts UNION ALL: each input is a stateless, append-only branch
+// over its own source (nested unions are flattened, so every branch is
+// one input of one union).
+func (sp *streamPlanner) union(x *PhysUnionAll) (PhysicalPlan, error) {
+	u := &PhysUnionAll{Out: x.Out}
+	for _, c := range x.Inputs {
+		in, err := sp.node(c)
+		if err != nil {
+			return nil, err
+		}
+		if sp.si.Modes[in].Updating() || statefulBelow(sp.si, in) {
+			return nil, sp.fail("UNION ALL of aggregated or top-N results is not supported in streaming mode yet: aggregate over the UNION ALL instead")
+		}
+		if inner, ok := in.(*PhysUnionAll); ok {
+			u.Inputs = append(u.Inputs, inner.Inputs...)
+			continue
+		}
+		u.Inputs = append(u.Inputs, in)
+	}
+	return sp.set(u, ChangelogMode{}), nil
+}
+
+// statefulBelow reports whether p or a node under it keeps state.
+func statefulBelow(si *StreamInfo, p PhysicalPlan) bool {
+	if _, ok := si.bounds[p]; ok {
+		return true
+	}
+	for _, c := range p.Children() {
+		if statefulBelow(si, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// eventTime is the watermark a window table function's rows carry: the
+// watermark of the one source under it, or of every input of a UNION ALL
+// under it, each with its own delay.
+type eventTime struct {
+	// column is the watermark column ("" when some source has none).
+	column string
+	// delay is the single source's delay; delays, each UNION ALL
+	// input's (nil without a union).
+	delay  time.Duration
+	delays []time.Duration
+	// onColumn: the window is on the watermark column (of every input).
+	onColumn bool
+	// source names the source in messages: the one without a WATERMARK
+	// when column is "", else the (first) source.
+	source string
+}
+
+// eventTimeOf works out the watermark under window w.
+func (sp *streamPlanner) eventTimeOf(w *PhysWindow) eventTime {
+	timeCol := w.Input.Schema().Fields[w.TimeCol].Name
+	wmOf := func(p PhysicalPlan) (*WatermarkDef, string) {
+		scan := scanUnder(p)
+		for i, s := range sp.si.Scans {
+			if s == scan {
+				return sp.si.Watermarks[i], s.Source
+			}
+		}
+		return nil, ""
+	}
+	u, col := unionUnder(w.Input, w.TimeCol)
+	if u == nil {
+		wm, src := wmOf(w.Input)
+		if wm == nil {
+			return eventTime{source: src}
+		}
+		return eventTime{column: wm.Column, delay: wm.Delay, onColumn: strings.EqualFold(timeCol, wm.Column), source: src}
+	}
+	et := eventTime{onColumn: col >= 0}
+	for i, in := range u.Inputs {
+		wm, src := wmOf(in)
+		if wm == nil {
+			return eventTime{source: src}
+		}
+		if i == 0 {
+			et.column, et.delay, et.source = wm.Column, wm.Delay, src
+		}
+		et.delays = append(et.delays, wm.Delay)
+		if col < 0 || !strings.EqualFold(in.Schema().Fields[col].Name, wm.Column) {
+			et.onColumn = false
+		}
+	}
+	return et
+}
+
+// scanUnder is the scan at the bottom of p's first inputs.
+func scanUnder(p PhysicalPlan) *PhysScan {
+	for p != nil {
+		if s, ok := p.(*PhysScan); ok {
+			return s
+		}
+		kids := p.Children()
+		if len(kids) == 0 {
+			return nil
+		}
+		p = kids[0]
+	}
+	return nil
+}
+
+// unionUnder finds a UNION ALL below p through filters and projections,
+// and the union column that p's column col comes from (-1 when it is
+// computed rather than a plain column).
+func unionUnder(p PhysicalPlan, col int) (*PhysUnionAll, int) {
+	for {
+		switch x := p.(type) {
+		case *PhysUnionAll:
+			return x, col
+		case *PhysFilter:
+			p = x.Input
+		case *PhysProject:
+			if col >= 0 {
+				if c, ok := x.Exprs[col].(*ColumnRef); ok {
+					col = c.Index
+				} else {
+					col = -1
+				}
+			}
+			p = x.Input
+		default:
+			return nil, -1
+		}
+	}
 }
 
 // projectMode carries an upsert key through a projection: the key holds
@@ -348,35 +504,38 @@ func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error)
 	si, e := sp.si, sp.emit
 	win, between := findWindow(agg.Input)
 	windowed := win != nil && groupsByWindow(agg)
-	wm := si.Watermark
-	if windowed && wm == nil {
+	var et eventTime
+	if windowed {
+		et = sp.eventTimeOf(win)
+	}
+	if windowed && et.column == "" {
 		if e.Kind == sql.EmitFinal {
-			return nil, sp.fail("EMIT FINAL needs a WATERMARK FOR on source %s: without one its windows never close", si.Scan.Source)
+			return nil, sp.fail("EMIT FINAL needs a WATERMARK FOR on source %s: without one its windows never close", et.source)
 		}
-		si.Warnings = append(si.Warnings, fmt.Sprintf("windows of %s never close: source %s has no WATERMARK FOR, so every window stays in state", si.Scan.Source, si.Scan.Source))
+		si.Warnings = append(si.Warnings, fmt.Sprintf("windows of %s never close: source %s has no WATERMARK FOR, so every window stays in state", et.source, et.source))
 		windowed = false
 	}
 	var timeCol string
 	if windowed {
 		si.Windowed = true
 		timeCol = win.Input.Schema().Fields[win.TimeCol].Name
-		if !strings.EqualFold(timeCol, wm.Column) {
-			si.Warnings = append(si.Warnings, fmt.Sprintf("windows are on %s but the watermark tracks %s: lateness and window closing follow %s", timeCol, wm.Column, wm.Column))
+		if !et.onColumn {
+			si.Warnings = append(si.Warnings, fmt.Sprintf("windows are on %s but the watermark tracks %s: lateness and window closing follow %s", timeCol, et.column, et.column))
 		}
 	}
 	// The window operator tracks the watermark on the window's own column.
-	onWatermark := windowed && strings.EqualFold(timeCol, wm.Column)
+	onWatermark := windowed && et.onColumn
 	closing := e.Kind == sql.EmitFinal || (e.Kind == sql.EmitEvery && sp.appendSink && !e.Full)
 	switch {
 	case windowed && closing && !onWatermark:
-		return nil, sp.fail("EMIT %s of windows on %s needs them on the watermark column %s of source %s: the window operator closes windows by the watermark", si.Emit, timeCol, wm.Column, si.Scan.Source)
+		return nil, sp.fail("EMIT %s of windows on %s needs them on the watermark column %s of source %s: the window operator closes windows by the watermark", si.Emit, timeCol, et.column, et.source)
 	case windowed && closing:
 		sp.final = e.Kind == sql.EmitFinal
-		return sp.windowAggregate(agg, win, between, EmitOnClose)
+		return sp.windowAggregate(agg, win, between, EmitOnClose, et)
 	case e.Kind == sql.EmitFinal:
 		return nil, sp.fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
 	case onWatermark && win.Kind != sql.Session:
-		return sp.windowAggregate(agg, win, between, EmitUpdates)
+		return sp.windowAggregate(agg, win, between, EmitUpdates, et)
 	}
 	in, err := sp.node(agg.Input)
 	if err != nil {
@@ -395,17 +554,17 @@ func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error)
 		return nil, err
 	}
 	switch {
-	case windowed && !si.Scan.Bounded:
+	case windowed && !sp.bounded:
 		// Windows on another column than the watermark's run as a
 		// plain GROUP BY that no watermark frees: say so rather than
 		// promise a bound the runtime does not keep.
 		g.State = StateBound{Text: "unbounded (warning)"}
-		si.Warnings = append(si.Warnings, fmt.Sprintf("state of GROUP BY %s keeps every window under EMIT %s: the windows are not on the watermark column %s, so none is freed", exprList(agg.Keys), si.Emit, wm.Column))
+		si.Warnings = append(si.Warnings, fmt.Sprintf("state of GROUP BY %s keeps every window under EMIT %s: the windows are not on the watermark column %s, so none is freed", exprList(agg.Keys), si.Emit, et.column))
 	case windowed:
 		g.State = StateBound{Bounded: true, Text: "bounded by the input (the source ends)"}
 	case len(agg.Keys) == 0:
 		g.State = StateBound{Bounded: true, Text: "one group"}
-	case si.Scan.Bounded:
+	case sp.bounded:
 		g.State = StateBound{Bounded: true, Text: "bounded by the input (the source ends)"}
 	default:
 		g.State = StateBound{Text: "unbounded (warning)"}
@@ -438,7 +597,7 @@ func (sp *streamPlanner) checkAggs(op aggcap.Operator, aggs []AggCall, retract b
 // function (through the projections between them) into a
 // PhysWindowAggregate over the window's input, and a projection back to
 // the aggregate's column order.
-func (sp *streamPlanner) windowAggregate(agg *PhysHashAggregate, win *PhysWindow, between []*PhysProject, emit WindowEmit) (PhysicalPlan, error) {
+func (sp *streamPlanner) windowAggregate(agg *PhysHashAggregate, win *PhysWindow, between []*PhysProject, emit WindowEmit, et eventTime) (PhysicalPlan, error) {
 	si := sp.si
 	in, err := sp.node(win.Input)
 	if err != nil {
@@ -457,8 +616,8 @@ func (sp *streamPlanner) windowAggregate(agg *PhysHashAggregate, win *PhysWindow
 		return e
 	}
 	wa := &PhysWindowAggregate{Input: in, Kind: win.Kind, TimeCol: win.TimeCol, Size: win.Size, Slide: win.Slide, Gap: win.Gap,
-		Emit: emit, Delay: si.Watermark.Delay, AppendWindows: emit == EmitOnClose && sp.emit.Kind == sql.EmitEvery,
-		State: StateBound{Bounded: true, Text: "bounded by watermark on " + si.Watermark.Column}}
+		Emit: emit, Delay: et.delay, InputDelays: et.delays, AppendWindows: emit == EmitOnClose && sp.emit.Kind == sql.EmitEvery,
+		State: StateBound{Bounded: true, Text: "bounded by watermark on " + et.column}}
 	si.AppendWindows = si.AppendWindows || wa.AppendWindows
 	var keyFields []Field
 	layout := make([]int, len(agg.Keys)) // per aggregate key: 0 window_start, 1 window_end, 2+i key i

@@ -206,6 +206,12 @@ func TestStreamingInfo(t *testing.T) {
 		// An aggregate over an updating aggregate consumes its retractions.
 		{"SELECT n, COUNT(*) FROM (SELECT page, COUNT(*) AS n FROM logs GROUP BY page) x GROUP BY n EMIT CHANGES", nil,
 			want{mode: Upsert, ops: "GroupAggregate,GroupAggregate", bounded: true, late: LateDrop}},
+		// UNION ALL: one stateless branch per source, nested unions
+		// flattened into one.
+		{"SELECT page, COUNT(*) FROM (SELECT page FROM clicks UNION ALL SELECT page FROM events UNION ALL SELECT page FROM logs) u GROUP BY page EMIT CHANGES", nil,
+			want{mode: Upsert, ops: "GroupAggregate", late: LateDrop, warnings: 1}},
+		{"SELECT page FROM clicks WHERE user_id > 1 UNION ALL SELECT page FROM logs EMIT CHANGES", nil,
+			want{mode: Retract, bounded: true, late: LateDrop}},
 		{"SELECT page, COUNT(*) FROM (SELECT page FROM events ORDER BY page LIMIT 10) x GROUP BY page EMIT CHANGES", nil,
 			want{mode: Upsert, ops: "GroupAggregate,TopN", late: LateDrop, warnings: 1}},
 	}
@@ -246,8 +252,29 @@ func TestStreamingInfo(t *testing.T) {
 				}
 			}
 			walk(si.Plan)
+			if n := strings.Count(tt.query, "UNION ALL"); n > 0 {
+				u := findUnion(si.Plan)
+				if u == nil {
+					t.Fatal("no union in the streaming plan")
+				}
+				if len(u.Inputs) != n+1 || len(si.Scans) != n+1 {
+					t.Errorf("union of %d inputs over %d scans, want one union of %d", len(u.Inputs), len(si.Scans), n+1)
+				}
+			}
 		})
 	}
+}
+
+func findUnion(p PhysicalPlan) *PhysUnionAll {
+	if u, ok := p.(*PhysUnionAll); ok {
+		return u
+	}
+	for _, c := range p.Children() {
+		if u := findUnion(c); u != nil {
+			return u
+		}
+	}
+	return nil
 }
 
 func TestBatchQueryHasNoStreamInfo(t *testing.T) {
@@ -288,8 +315,10 @@ func TestStreamingErrors(t *testing.T) {
 			"EMIT FINAL needs a WATERMARK FOR on source events"},
 		{"SELECT c.page FROM clicks c JOIN events e ON c.user_id = e.user_id EMIT CHANGES", nil,
 			"JOIN is not supported in streaming mode yet"},
-		{"SELECT page FROM clicks UNION ALL SELECT page FROM events EMIT CHANGES", nil,
-			"UNION is not supported in streaming mode yet"},
+		{"SELECT page, COUNT(*) FROM clicks GROUP BY page UNION ALL SELECT page, COUNT(*) FROM events GROUP BY page EMIT CHANGES", nil,
+			"UNION ALL of aggregated or top-N results is not supported in streaming mode yet"},
+		{"SELECT page FROM clicks UNION ALL SELECT page FROM logs EMIT CHANGES", map[string]string{"late.policy": "error"},
+			"sources clicks and logs of one streaming query set 'late.policy', 'late.sink' or 'watermark.idle_timeout' differently"},
 		{"SELECT page, COUNT(*) AS n FROM events GROUP BY page ORDER BY n EMIT CHANGES", nil,
 			"ORDER BY without LIMIT on an updating result is not supported in streaming mode yet"},
 		{"SELECT page, COUNT(*) AS n FROM events GROUP BY page LIMIT 3 EMIT EVERY 5s", nil,

@@ -31,6 +31,9 @@ type Env struct {
 	// Scan, when set, replaces the plain scan operator (streaming drivers
 	// use it to feed batches through the same plan); nil builds exec.Scan.
 	Scan func(p *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error)
+	// Union, when set, replaces the UNION ALL operator (the streaming
+	// driver reads a union's inputs itself and feeds what is above it).
+	Union func(p *planner.PhysUnionAll) (exec.Operator, error)
 	// Wrap, when set, sees every operator as it is built, with the plan
 	// node it implements (EXPLAIN ANALYZE counts rows through it).
 	Wrap func(p planner.PhysicalPlan, op exec.Operator) exec.Operator
@@ -158,6 +161,9 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 	case *planner.PhysLimit:
 		return exec.NewLimit(env.Mem, in, n.Limit, n.Offset), nil
 	case *planner.PhysUnionAll:
+		if env.Union != nil {
+			return env.Union(n)
+		}
 		ins := make([]exec.Operator, len(n.Inputs))
 		for i, c := range n.Inputs {
 			op, err := Plan(env, c)

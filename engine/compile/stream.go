@@ -47,21 +47,60 @@ type Stream struct {
 	// Mode is the output's changelog mode, from the plan.
 	Mode exec.SinkMode
 
+	union *planner.PhysUnionAll // the UNION ALL the inputs feed, or nil
+
+	// inputs are the scans to open: one, or a UNION ALL's.
+	inputs []streamInput
+}
+
+// streamInput is one scan of a stream and, for a UNION ALL input, the
+// transforms of its branch.
+type streamInput struct {
 	src  exec.Source
 	spec exec.ScanSpec
+	trs  []stream.Transform
 }
 
 // OpenReader opens the source scan, resuming from a checkpoint's offsets
 // when from is not nil. It is separate from compilation so that operator
-// state can be restored from the same checkpoint first.
+// state can be restored from the same checkpoint first. A UNION ALL's
+// inputs are opened together behind one stream.UnionReader, each resumed
+// from its own part of from.
 func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec.Offsets) error {
-	spec := s.spec
-	spec.From = from
-	r, err := s.src.Open(ctx, mem, spec)
-	if err != nil {
-		return err
+	if s.union == nil {
+		in := s.inputs[0]
+		spec := in.spec
+		spec.From = from
+		r, err := in.src.Open(ctx, mem, spec)
+		if err != nil {
+			return err
+		}
+		s.Reader = r
+		return nil
 	}
-	s.Reader = r
+	var parts []exec.Offsets
+	if from != nil {
+		var err error
+		if parts, err = stream.SplitUnionOffsets(from, len(s.inputs)); err != nil {
+			return err
+		}
+	}
+	ins := make([]stream.UnionInput, len(s.inputs))
+	for i, in := range s.inputs {
+		spec := in.spec
+		if parts != nil {
+			spec.From = parts[i]
+		}
+		r, err := in.src.Open(ctx, mem, spec)
+		if err != nil {
+			for _, o := range ins[:i] {
+				o.Reader.Close()
+			}
+			return fmt.Errorf("%s: %w", s.union.Inputs[i].Schema().Names(), err)
+		}
+		ins[i] = stream.UnionInput{Reader: r, Transforms: in.trs}
+	}
+	s.Reader = stream.NewUnionReader(ctx, ins)
 	return nil
 }
 
@@ -82,7 +121,7 @@ func StreamPlan(ctx context.Context, env Env, si *planner.StreamInfo, opts Strea
 	if err != nil {
 		return nil, err
 	}
-	s.src, s.spec = b.src, b.spec
+	s.inputs, s.union = b.inputs, b.union
 	s.Names = userNames(si.Plan.Schema())
 	s.Mode = sinkMode(si.Mode)
 	return s, nil
@@ -110,11 +149,11 @@ func sinkMode(m planner.ChangelogMode) exec.SinkMode {
 }
 
 type streamBuilder struct {
-	env  Env
-	opts StreamOptions
-	si   *planner.StreamInfo
-	src  exec.Source
-	spec exec.ScanSpec
+	env    Env
+	opts   StreamOptions
+	si     *planner.StreamInfo
+	inputs []streamInput
+	union  *planner.PhysUnionAll
 }
 
 // stateful reports whether n keeps state across batches.
@@ -133,10 +172,7 @@ func (b *streamBuilder) build(ctx context.Context, root planner.PhysicalPlan) (*
 		spine = append(spine, n)
 		kids := n.Children()
 		if len(kids) != 1 {
-			if len(kids) > 1 {
-				return nil, fmt.Errorf("compile: %s has %d inputs; the streaming pipeline runs one", n, len(kids))
-			}
-			break
+			break // the scan, or a UNION ALL of stateless branches
 		}
 		n = kids[0]
 	}
@@ -188,21 +224,28 @@ func (b *streamBuilder) build(ctx context.Context, root planner.PhysicalPlan) (*
 }
 
 // prefix compiles the stateless part over a Feed and captures the source.
+// Over a UNION ALL each input's branch is compiled on its own (it runs on
+// the input's reader goroutine, see stream.UnionReader), and the part
+// above the union over a Feed of the union's rows.
 func (b *streamBuilder) prefix(p planner.PhysicalPlan) (*arrow.Schema, []stream.Transform, error) {
-	var feed *stream.Feed
 	env := b.env
-	env.Scan = func(n *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error) {
-		if b.src != nil {
-			return nil, fmt.Errorf("compile: the streaming pipeline reads one source")
+	var feed *stream.Feed
+	env.Union = func(u *planner.PhysUnionAll) (exec.Operator, error) {
+		if b.union != nil {
+			return nil, fmt.Errorf("compile: the streaming pipeline reads one UNION ALL")
 		}
-		spec.Bounded = false
-		spec.Linger = b.opts.Linger
-		spec.Instance = b.opts.Instance
-		b.src, b.spec = src, spec
-		feed = stream.NewFeed(n.Out.Arrow())
+		b.union = u
+		for _, in := range u.Inputs {
+			_, trs, err := b.branch(in)
+			if err != nil {
+				return nil, err
+			}
+			b.inputs[len(b.inputs)-1].trs = trs
+		}
+		feed = stream.NewFeed(u.Out.Arrow())
 		return feed, nil
 	}
-	op, err := Plan(env, p)
+	op, err := b.compileOver(env, p, &feed)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -210,6 +253,33 @@ func (b *streamBuilder) prefix(p planner.PhysicalPlan) (*arrow.Schema, []stream.
 		return feed.Schema(), nil, nil
 	}
 	return op.Schema(), []stream.Transform{stream.OperatorTransform(env.Mem, feed, op)}, nil
+}
+
+// branch compiles the stateless plan p over one scan.
+func (b *streamBuilder) branch(p planner.PhysicalPlan) (*arrow.Schema, []stream.Transform, error) {
+	var feed *stream.Feed
+	op, err := b.compileOver(b.env, p, &feed)
+	if err != nil {
+		return nil, nil, err
+	}
+	if op == exec.Operator(feed) {
+		return feed.Schema(), nil, nil
+	}
+	return op.Schema(), []stream.Transform{stream.OperatorTransform(b.env.Mem, feed, op)}, nil
+}
+
+// compileOver compiles p with its scan replaced by a Feed (set in *feed)
+// and records the scan as an input.
+func (b *streamBuilder) compileOver(env Env, p planner.PhysicalPlan, feed **stream.Feed) (exec.Operator, error) {
+	env.Scan = func(n *planner.PhysScan, src exec.Source, spec exec.ScanSpec) (exec.Operator, error) {
+		spec.Bounded = false
+		spec.Linger = b.opts.Linger
+		spec.Instance = b.opts.Instance
+		b.inputs = append(b.inputs, streamInput{src: src, spec: spec})
+		*feed = stream.NewFeed(n.Out.Arrow())
+		return *feed, nil
+	}
+	return Plan(env, p)
 }
 
 // operator builds the one streaming operator of node n over input records
@@ -321,7 +391,7 @@ func (b *streamBuilder) windowAggregate(s *Stream, n *planner.PhysWindowAggregat
 		spec.Kind = stream.Tumble
 	}
 	wopts := b.opts.Window
-	wopts.Delay = n.Delay
+	wopts.Delay, wopts.InputDelays = n.Delay, n.InputDelays
 	wopts.Updates = n.Emit == planner.EmitUpdates
 	wa, err := stream.NewWindowAggregate(b.env.Mem, in, spec, keys, aggs, wopts)
 	if err != nil {

@@ -31,11 +31,15 @@ type WatermarkTracker struct {
 	parts     map[int32]*partWatermark
 	order     []int32 // partitions in first-seen order, for determinism
 	wm        int64
+	// inputDelays, when set, is the delay of each UNION ALL input, by
+	// UnionInputOf(partition); inputs past its end use delay.
+	inputDelays []int64
 	lastData  time.Time // processing time of the latest arrival anywhere
 	finished  bool
 }
 
 type partWatermark struct {
+	delay    int64 // the partition's source's watermark delay
 	max      int64
 	seen     bool
 	idle     bool
@@ -57,10 +61,25 @@ func NewWatermarkTracker(delay int64, idleTimeout time.Duration, unitNanos int64
 // is complete.
 func (t *WatermarkTracker) Watermark() int64 { return t.wm }
 
+// SetInputDelays gives each UNION ALL input (partitions numbered by
+// UnionPartition) its own source's watermark delay, in event-time units,
+// so that each input's watermark is its own max(ts) − delay and the
+// tracker's is the minimum over the inputs. Call it before any partition
+// is seen.
+func (t *WatermarkTracker) SetInputDelays(delays []int64) { t.inputDelays = delays }
+
+// delayOf is partition p's watermark delay.
+func (t *WatermarkTracker) delayOf(p int32) int64 {
+	if i := UnionInputOf(p); len(t.inputDelays) > 0 && i >= 0 && i < len(t.inputDelays) {
+		return t.inputDelays[i]
+	}
+	return t.delay
+}
+
 func (t *WatermarkTracker) part(p int32, now time.Time) *partWatermark {
 	pw, ok := t.parts[p]
 	if !ok {
-		pw = &partWatermark{max: MinWatermark, lastData: now}
+		pw = &partWatermark{delay: t.delayOf(p), max: MinWatermark, lastData: now}
 		t.parts[p] = pw
 		t.order = append(t.order, p)
 	}
@@ -114,7 +133,7 @@ func (t *WatermarkTracker) recompute() {
 		any = true
 		w := MinWatermark
 		if pw.seen {
-			w = sat(pw.max, -t.delay)
+			w = sat(pw.max, -pw.delay)
 		}
 		if w < lowest {
 			lowest = w
@@ -146,7 +165,7 @@ func (t *WatermarkTracker) Tick(now time.Time) bool {
 		for _, pw := range t.parts {
 			if pw.seen {
 				seen = true
-				if w := sat(pw.max, -t.delay); w > top {
+				if w := sat(pw.max, -pw.delay); w > top {
 					top = w
 				}
 			}

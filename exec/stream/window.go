@@ -92,6 +92,10 @@ func (e *LateRowError) Unwrap() error { return ErrLateRow }
 type WindowOptions struct {
 	// Delay is the watermark delay (WATERMARK FOR ts AS ts - delay).
 	Delay time.Duration
+	// InputDelays, for a windowed aggregate over a UNION ALL, is each
+	// input's own watermark delay (its partitions numbered by
+	// UnionPartition); empty: Delay for every partition.
+	InputDelays []time.Duration
 	// IdleTimeout is 'watermark.idle_timeout'; 0 disables idleness.
 	IdleTimeout time.Duration
 	// Late is the late-row policy; OnLate receives rows under LateRoute.

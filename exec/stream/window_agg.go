@@ -112,6 +112,13 @@ func NewWindowAggregate(mem memory.Allocator, input *arrow.Schema, spec WindowSp
 		w.clock = RealClock{}
 	}
 	w.tracker = NewWatermarkTracker(int64(opts.Delay)/unit, opts.IdleTimeout, unit)
+	if len(opts.InputDelays) > 0 {
+		delays := make([]int64, len(opts.InputDelays))
+		for i, d := range opts.InputDelays {
+			delays[i] = int64(d) / unit
+		}
+		w.tracker.SetInputDelays(delays)
+	}
 	var fields []arrow.Field
 	if opts.Updates {
 		fields = append(fields, opField)
