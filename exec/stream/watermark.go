@@ -34,8 +34,8 @@ type WatermarkTracker struct {
 	// inputDelays, when set, is the delay of each UNION ALL input, by
 	// UnionInputOf(partition); inputs past its end use delay.
 	inputDelays []int64
-	lastData  time.Time // processing time of the latest arrival anywhere
-	finished  bool
+	lastData    time.Time // processing time of the latest arrival anywhere
+	finished    bool
 }
 
 type partWatermark struct {
