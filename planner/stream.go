@@ -503,6 +503,12 @@ func (si *StreamInfo) Bound(n PhysicalPlan) (StateBound, bool) {
 func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error) {
 	si, e := sp.si, sp.emit
 	win, between := findWindow(agg.Input)
+	if win == nil {
+		if lifted, ok := liftWindow(agg); ok {
+			agg = lifted
+			win, between = findWindow(agg.Input)
+		}
+	}
 	windowed := win != nil && groupsByWindow(agg)
 	var et eventTime
 	if windowed {
