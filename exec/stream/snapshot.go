@@ -213,3 +213,41 @@ func (w *WindowAggregate) Restore(data []byte) error {
 	}
 	return nil
 }
+
+// topNSnap is a TopN's checkpointed form: its rows in order.
+type topNSnap struct {
+	Rows    []topRowSnap
+	Ignored int64
+}
+
+type topRowSnap struct {
+	Vals []Value
+	Key  string
+	N    int64
+}
+
+var _ Snapshotter = (*TopN)(nil)
+
+// Snapshot encodes the rows the top-N holds (every live input row over a
+// changelog, the first n over an append-only input) with their counts.
+func (t *TopN) Snapshot() ([]byte, error) {
+	s := topNSnap{Rows: make([]topRowSnap, len(t.rows)), Ignored: t.Ignored}
+	for i, r := range t.rows {
+		s.Rows[i] = topRowSnap{Vals: r.vals, Key: r.key, N: r.n}
+	}
+	return encode(s)
+}
+
+// Restore replaces the rows with a snapshot's.
+func (t *TopN) Restore(data []byte) error {
+	var s topNSnap
+	if err := decode(data, &s); err != nil {
+		return err
+	}
+	t.rows = make([]*topRow, len(s.Rows))
+	for i, r := range s.Rows {
+		t.rows[i] = &topRow{vals: r.Vals, key: r.Key, n: r.N}
+	}
+	t.Ignored = s.Ignored
+	return nil
+}
