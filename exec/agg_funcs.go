@@ -12,8 +12,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/zeebo/xxh3"
-
-	"github.com/sluicesql/sluice/exec/aggcap"
 )
 
 // ErrOverflow is returned when an aggregate's result does not fit its type
@@ -42,10 +40,51 @@ type aggState interface {
 	result(mem memory.Allocator, groups []uint32) (arrow.Array, error)
 }
 
-// aggResultType is the type of fn over an argument of type arg, from the
-// capability table the planner and the streaming operators read too.
+// aggResultType is the type of fn over an argument of type arg: SUM widens
+// integers to Int64, floats to Float64 and decimals to Decimal128(38, s);
+// AVG is Float64; COUNT is Int64; MIN/MAX keep the argument's type.
 func aggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
-	return aggcap.ResultType(fn, arg)
+	switch fn {
+	case "count", "count_star":
+		return arrow.PrimitiveTypes.Int64, nil
+	case "avg":
+		if numeric(arg) {
+			return arrow.PrimitiveTypes.Float64, nil
+		}
+	case "sum":
+		switch {
+		case intLike(arg) && isInteger(arg):
+			return arrow.PrimitiveTypes.Int64, nil
+		case arg.ID() == arrow.FLOAT32 || arg.ID() == arrow.FLOAT64:
+			return arrow.PrimitiveTypes.Float64, nil
+		case arg.ID() == arrow.DECIMAL128:
+			return &arrow.Decimal128Type{Precision: 38, Scale: arg.(*arrow.Decimal128Type).Scale}, nil
+		}
+	case "min", "max":
+		switch arg.ID() {
+		case arrow.BOOL, arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
+			arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128:
+			return arg, nil
+		}
+		if intLike(arg) {
+			return arg, nil
+		}
+	default:
+		return nil, fmt.Errorf("unknown aggregate function %q", fn)
+	}
+	return nil, fmt.Errorf("%s(%s) is not supported", strings.ToUpper(fn), arg)
+}
+
+func isInteger(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		return true
+	}
+	return false
+}
+
+func numeric(t arrow.DataType) bool {
+	return isInteger(t) || t.ID() == arrow.FLOAT32 || t.ID() == arrow.FLOAT64 || t.ID() == arrow.DECIMAL128
 }
 
 // newAggState returns the accumulator for fn over arguments of type arg

@@ -2,11 +2,10 @@ package planner
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
-
-	"github.com/sluicesql/sluice/exec/aggcap"
 )
 
 // TestAggregateTypesMatchCapabilityTable holds the binder's aggregate
@@ -38,7 +37,7 @@ func TestAggregateTypesMatchCapabilityTable(t *testing.T) {
 				if a.Arg != nil {
 					arg = a.Arg.Type()
 				}
-				want, err := aggcap.ResultType(a.Func, arg)
+				want, err := AggResultType(a.Func, arg)
 				if err != nil {
 					t.Errorf("%s: the binder accepts it but the capability table does not: %v", call, err)
 					continue
@@ -78,4 +77,48 @@ func findAgg(p PhysicalPlan) *PhysHashAggregate {
 		}
 	}
 	return nil
+}
+
+func TestCheckAndResultType(t *testing.T) {
+	dec := &arrow.Decimal128Type{Precision: 10, Scale: 2}
+	tests := []struct {
+		op       AggOperator
+		fn       string
+		distinct bool
+		arg      arrow.DataType
+		retract  bool
+		err      string // "" = supported
+		result   arrow.DataType
+	}{
+		{AggGroup, "sum", false, dec, true, "", &arrow.Decimal128Type{Precision: 38, Scale: 2}},
+		{AggWindow, "avg", true, dec, false, "", arrow.PrimitiveTypes.Float64},
+		{AggBatch, "sum", false, arrow.PrimitiveTypes.Int32, false, "", arrow.PrimitiveTypes.Int64},
+		{AggGroup, "sum", false, arrow.PrimitiveTypes.Float32, false, "", arrow.PrimitiveTypes.Float64},
+		{AggGroup, "min", false, arrow.BinaryTypes.String, true, "", arrow.BinaryTypes.String},
+		{AggWindow, "max", true, &arrow.TimestampType{Unit: arrow.Microsecond}, false, "", &arrow.TimestampType{Unit: arrow.Microsecond}},
+		{AggBatch, "count", true, arrow.Null, false, "", arrow.PrimitiveTypes.Int64},
+		{AggGroup, "count_star", false, nil, true, "", arrow.PrimitiveTypes.Int64},
+		{AggGroup, "sum", false, arrow.BinaryTypes.String, false, "SUM(VARCHAR) is not supported by GroupAggregate", nil},
+		{AggWindow, "min", false, arrow.FixedWidthTypes.MonthDayNanoInterval, false, "MIN(INTERVAL) is not supported by WindowAggregate", nil},
+		{AggBatch, "avg", true, arrow.FixedWidthTypes.Boolean, false, "AVG(DISTINCT BOOLEAN) is not supported by HashAggregate", nil},
+		{AggBatch, "count_star", true, nil, false, "COUNT(DISTINCT *) is not supported", nil},
+		{AggGroup, "median", false, arrow.PrimitiveTypes.Int64, false, "aggregate function MEDIAN is not supported", nil},
+		{AggGroup, "sum", false, nil, false, "SUM needs an argument", nil},
+	}
+	for _, tt := range tests {
+		err := CheckAgg(tt.op, tt.fn, tt.distinct, tt.arg, tt.retract)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s %s(%v): %v", tt.op, tt.fn, tt.arg, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s %s(%v): error %v, want %q", tt.op, tt.fn, tt.arg, err, tt.err)
+		}
+		if tt.result == nil {
+			continue
+		}
+		got, err := AggResultType(tt.fn, tt.arg)
+		if err != nil || !arrow.TypeEqual(got, tt.result) {
+			t.Errorf("ResultType(%s, %v) = %v, %v; want %s", tt.fn, tt.arg, got, err, tt.result)
+		}
+	}
 }

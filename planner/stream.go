@@ -7,7 +7,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
-	"github.com/sluicesql/sluice/exec/aggcap"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -556,7 +555,7 @@ func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error)
 		a.Arg = sp.over(in, a.Arg)
 		g.Aggs = append(g.Aggs, a)
 	}
-	if err := sp.checkAggs(aggcap.Group, g.Aggs, retract); err != nil {
+	if err := sp.checkAggs(AggGroup, g.Aggs, retract); err != nil {
 		return nil, err
 	}
 	switch {
@@ -586,13 +585,13 @@ func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error)
 
 // checkAggs refuses aggregates the operator cannot compute, with the
 // capability table's message.
-func (sp *streamPlanner) checkAggs(op aggcap.Operator, aggs []AggCall, retract bool) error {
+func (sp *streamPlanner) checkAggs(op AggOperator, aggs []AggCall, retract bool) error {
 	for _, a := range aggs {
 		var t arrow.DataType
 		if a.Arg != nil {
 			t = a.Arg.Type()
 		}
-		if err := aggcap.Check(op, a.Func, a.Distinct, t, retract); err != nil {
+		if err := CheckAgg(op, a.Func, a.Distinct, t, retract); err != nil {
 			return sp.fail("%s in streaming mode: %v", a, err)
 		}
 	}
@@ -649,7 +648,7 @@ func (sp *streamPlanner) windowAggregate(agg *PhysHashAggregate, win *PhysWindow
 		}
 		wa.Aggs = append(wa.Aggs, a)
 	}
-	if err := sp.checkAggs(aggcap.Window, wa.Aggs, false); err != nil {
+	if err := sp.checkAggs(AggWindow, wa.Aggs, false); err != nil {
 		return nil, err
 	}
 	ws, we := win.Out.Fields[win.Out.WindowStart], win.Out.Fields[win.Out.WindowEnd]

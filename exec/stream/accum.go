@@ -9,7 +9,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/exec/aggcap"
 )
 
 // Expr is the scalar expression the streaming operators evaluate for group
@@ -58,6 +57,9 @@ type AggSpec struct {
 	Arg Expr
 	// Name is the output column name.
 	Name string
+	// Type, when set, is the result type the plan expects (see
+	// resolveAgg).
+	Type arrow.DataType
 }
 
 // GroupKey is one GROUP BY expression and its output column name.
@@ -97,60 +99,47 @@ type aggFn struct {
 	err error
 }
 
-// aggcapFunc is the capability table's name of f.
-func aggcapFunc(f AggFunc) string {
-	switch f {
-	case AggCount, AggCountDistinct:
-		return "count"
-	case AggCountStar:
-		return "count_star"
-	case AggSum:
-		return "sum"
-	case AggAvg:
-		return "avg"
-	case AggMin:
-		return "min"
-	case AggMax:
-		return "max"
-	}
-	return fmt.Sprintf("aggregate(%d)", int(f))
-}
-
-// resolveAgg resolves s for operator op (aggcap.Group or aggcap.Window),
-// checking it against the capability table the planner checked the query
-// with, and takes its result type from there too.
-func resolveAgg(op aggcap.Operator, s AggSpec, retracting bool) (aggFn, error) {
+// resolveAgg resolves s against its argument type for an operator whose
+// input retracts rows (retracting) or not. Every function takes every
+// argument type a Value holds (the planner's capability table lists the
+// same); s.Type, when set, is the result type the planner expects, and a
+// mismatch is an error here rather than a wrong column later.
+func resolveAgg(s AggSpec, retracting bool) (aggFn, error) {
 	f := aggFn{fn: s.Func, arg: s.Arg, name: s.Name, retracting: retracting}
 	if s.Func != AggCountStar && s.Arg == nil {
 		return f, fmt.Errorf("stream: %s needs an argument", s.Func)
 	}
-	var arg arrow.DataType
-	if s.Arg != nil {
-		arg = s.Arg.DataType()
-	}
-	distinct := s.Distinct || s.Func == AggCountDistinct
-	if err := aggcap.Check(op, aggcapFunc(s.Func), distinct, arg, retracting); err != nil {
-		return f, fmt.Errorf("stream: %w", err)
-	}
-	out, err := aggcap.ResultType(aggcapFunc(s.Func), arg)
-	if err != nil {
-		return f, fmt.Errorf("stream: %w", err)
-	}
-	f.out = out
 	switch s.Func {
-	case AggSum, AggAvg:
-		f.distinct = distinct
-		switch aggcap.ClassOf(arg) {
-		case aggcap.Float:
-			f.floatSum = true
-		case aggcap.Decimal:
-			f.decimal, f.scale = true, arg.(*arrow.Decimal128Type).Scale
-		}
+	case AggCount, AggCountStar:
+		f.out = arrow.PrimitiveTypes.Int64
 	case AggCountDistinct:
-		f.distinct = true
-	case AggCount, AggCountStar, AggMin, AggMax:
+		f.out, f.distinct = arrow.PrimitiveTypes.Int64, true
+	case AggSum, AggAvg:
+		f.distinct = s.Distinct
+		f.out = arrow.PrimitiveTypes.Float64
+		switch t := s.Arg.DataType(); t.ID() {
+		case arrow.FLOAT32, arrow.FLOAT64:
+			f.floatSum = true
+		case arrow.DECIMAL128:
+			f.decimal, f.scale = true, t.(*arrow.Decimal128Type).Scale
+			if s.Func == AggSum {
+				f.out = &arrow.Decimal128Type{Precision: 38, Scale: f.scale}
+			}
+		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+			arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+			if s.Func == AggSum {
+				f.out = arrow.PrimitiveTypes.Int64
+			}
+		default:
+			return f, fmt.Errorf("stream: %s of %s is not supported", s.Func, t)
+		}
+	case AggMin, AggMax:
+		f.out = s.Arg.DataType()
 	default:
 		return f, fmt.Errorf("stream: unknown aggregate %d", s.Func)
+	}
+	if s.Type != nil && !arrow.TypeEqual(s.Type, f.out) {
+		return f, fmt.Errorf("stream: %s(%s) gives %s but the plan expects %s", s.Func, s.Arg, f.out, s.Type)
 	}
 	return f, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/exec/aggcap"
 )
 
 // IsChangelog reports whether records of schema carry a changelog: an int8
@@ -173,7 +172,7 @@ func NewGroupAggregate(mem memory.Allocator, input *arrow.Schema, keys []GroupKe
 		fields = append(fields, arrow.Field{Name: k.Name, Type: k.Expr.DataType(), Nullable: true})
 	}
 	for _, s := range aggs {
-		f, err := resolveAgg(aggcap.Group, s, g.changelog)
+		f, err := resolveAgg(s, g.changelog)
 		if err != nil {
 			return nil, err
 		}
@@ -501,7 +500,7 @@ func (g *GroupAggregate) Close() error {
 // planner already builds for exec.HashAggregate) into a streaming AggSpec,
 // so one physical plan feeds both.
 func AggSpecFromCall(c exec.AggCall) (AggSpec, error) {
-	s := AggSpec{Arg: c.Arg, Name: c.Name, Distinct: c.Distinct}
+	s := AggSpec{Arg: c.Arg, Name: c.Name, Distinct: c.Distinct, Type: c.Type}
 	switch {
 	case c.Func == "count_star":
 		s.Func = AggCountStar

@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/exec/aggcap"
 )
 
 // refGroupAggregate is the row-at-a-time GroupAggregate (a Go map keyed by
@@ -227,7 +226,7 @@ func TestGroupAggregateMatchesRowAtATime(t *testing.T) {
 				defer func() { g.Close() }()
 				ref := &refGroupAggregate{mem: mem, keys: keys, groups: map[string]*group{}}
 				for _, s := range aggs {
-					f, err := resolveAgg(aggcap.Group, s, true)
+					f, err := resolveAgg(s, true)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -10,7 +10,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/exec/aggcap"
 )
 
 // WindowAggregate is the windowed aggregation behind EMIT FINAL: it keeps
@@ -128,7 +127,7 @@ func NewWindowAggregate(mem memory.Allocator, input *arrow.Schema, spec WindowSp
 		fields = append(fields, arrow.Field{Name: k.Name, Type: k.Expr.DataType(), Nullable: true})
 	}
 	for _, s := range aggs {
-		f, err := resolveAgg(aggcap.Window, s, false)
+		f, err := resolveAgg(s, false)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,175 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// The capability table of the aggregation operators: which aggregate
+// functions each computes, over which argument types, with or without
+// DISTINCT, over an append-only or a retracting (changelog) input, and the
+// type of each result. The planner checks every aggregate of a plan
+// against it, so a query that plans never fails at run time for want of
+// an accumulator; the operators (exec's HashAggregate, exec/stream's
+// GroupAggregate and WindowAggregate) implement what it lists, and
+// receive the result type it gives with each aggregate call, refusing a
+// mismatch when they are built. TestStreamingRunsWhatExplainAccepts and
+// TestAggregateTypesMatchCapabilityTable hold both sides to it.
+
+// AggOperator names an aggregation operator, for CheckAgg.
+type AggOperator int
+
+// The aggregation operators.
+const (
+	// AggBatch is the batch HashAggregate.
+	AggBatch AggOperator = iota
+	// AggGroup is the streaming GroupAggregate, the updating GROUP BY of
+	// EMIT CHANGES and EMIT EVERY.
+	AggGroup
+	// AggWindow is the streaming WindowAggregate, which frees each window
+	// when the watermark passes its end.
+	AggWindow
+)
+
+// String names the operator as EXPLAIN shows it.
+func (o AggOperator) String() string {
+	switch o {
+	case AggBatch:
+		return "HashAggregate"
+	case AggGroup:
+		return "GroupAggregate"
+	case AggWindow:
+		return "WindowAggregate"
+	}
+	return fmt.Sprintf("AggOperator(%d)", int(o))
+}
+
+// aggClass is a family of argument types that an accumulator handles alike.
+type aggClass uint16
+
+// Argument type classes.
+const (
+	classInteger  aggClass = 1 << iota // signed and unsigned integers
+	classFloat                         // FLOAT and DOUBLE
+	classDecimal                       // DECIMAL(p, s) (128-bit)
+	classString                        // VARCHAR (string, large string)
+	classBinary                        // binary, large binary
+	classBool                          // BOOLEAN
+	classTemporal                      // TIMESTAMP, DATE, TIME, durations
+	classNull                          // the NULL type (an untyped NULL literal)
+
+	classNumeric   = classInteger | classFloat | classDecimal
+	classOrderable = classNumeric | classString | classBinary | classBool | classTemporal
+	classAny       = classOrderable | classNull
+)
+
+// aggClassOf returns the class of t, or 0 for a type no accumulator takes
+// (intervals, nested types).
+func aggClassOf(t arrow.DataType) aggClass {
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		return classInteger
+	case arrow.FLOAT32, arrow.FLOAT64:
+		return classFloat
+	case arrow.DECIMAL128:
+		return classDecimal
+	case arrow.STRING, arrow.LARGE_STRING:
+		return classString
+	case arrow.BINARY, arrow.LARGE_BINARY:
+		return classBinary
+	case arrow.BOOL:
+		return classBool
+	case arrow.TIMESTAMP, arrow.DATE32, arrow.DATE64, arrow.TIME32, arrow.TIME64, arrow.DURATION:
+		return classTemporal
+	case arrow.NULL:
+		return classNull
+	}
+	return 0
+}
+
+// entry is one row of the table: the argument classes a function takes,
+// and those it takes under DISTINCT.
+type aggEntry struct {
+	args, distinct aggClass
+}
+
+// aggTable is the capability table, the same for every operator: every
+// operator computes every function over every type it names, over
+// append-only and retracting input alike (MIN and MAX keep a per-group
+// multiset of values when the input retracts; DISTINCT keeps a per-group
+// multiset always). An operator that lags behind gets its own row here,
+// never a check of its own.
+var aggTable = map[string]aggEntry{
+	"count_star": {args: classAny},
+	"count":      {args: classAny, distinct: classAny},
+	"sum":        {args: classNumeric, distinct: classNumeric},
+	"avg":        {args: classNumeric, distinct: classNumeric},
+	"min":        {args: classOrderable, distinct: classOrderable},
+	"max":        {args: classOrderable, distinct: classOrderable},
+}
+
+// CheckAgg reports whether op computes fn (lowercase: count, count_star, sum,
+// avg, min, max) over arguments of type arg (nil for count_star), with
+// DISTINCT when distinct, over an input that retracts rows when retract.
+// The error's message is written for the user; the planner shows it at the
+// query's position.
+func CheckAgg(op AggOperator, fn string, distinct bool, arg arrow.DataType, retract bool) error {
+	e, ok := aggTable[fn]
+	if !ok {
+		return fmt.Errorf("aggregate function %s is not supported by %s", strings.ToUpper(fn), op)
+	}
+	if fn == "count_star" {
+		if distinct {
+			return fmt.Errorf("COUNT(DISTINCT *) is not supported")
+		}
+		return nil
+	}
+	if arg == nil {
+		return fmt.Errorf("%s needs an argument", strings.ToUpper(fn))
+	}
+	c := aggClassOf(arg)
+	want := e.args
+	if distinct {
+		want = e.distinct
+	}
+	if c == 0 || c&want == 0 {
+		d := ""
+		if distinct {
+			d = "DISTINCT "
+		}
+		return fmt.Errorf("%s(%s%s) is not supported by %s", strings.ToUpper(fn), d, TypeName(arg), op)
+	}
+	return nil
+}
+
+// AggResultType is the type of fn over arguments of type arg (nil for
+// count_star): COUNT is BIGINT; SUM widens integers to BIGINT, floats to
+// DOUBLE and DECIMAL(p, s) to DECIMAL(38, s); AVG is DOUBLE; MIN and MAX
+// keep the argument's type. The binder gives the same types (a test
+// holds it to them).
+func AggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
+	if err := CheckAgg(AggBatch, fn, false, arg, false); err != nil {
+		return nil, err
+	}
+	switch fn {
+	case "count", "count_star":
+		return arrow.PrimitiveTypes.Int64, nil
+	case "avg":
+		return arrow.PrimitiveTypes.Float64, nil
+	case "sum":
+		switch aggClassOf(arg) {
+		case classInteger:
+			return arrow.PrimitiveTypes.Int64, nil
+		case classFloat:
+			return arrow.PrimitiveTypes.Float64, nil
+		case classDecimal:
+			return &arrow.Decimal128Type{Precision: 38, Scale: arg.(*arrow.Decimal128Type).Scale}, nil
+		}
+	case "min", "max":
+		return arg, nil
+	}
+	return nil, fmt.Errorf("%s(%s) has no result type", strings.ToUpper(fn), TypeName(arg))
+}
