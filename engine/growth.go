@@ -26,10 +26,14 @@ type growthReport struct {
 const firstGrowthReport = 1 << 20
 
 func newGrowthReport(si *planner.StreamInfo, budget *exec.Budget) *growthReport {
-	if si == nil || si.StateBounded || si.Stateful == nil {
+	if si == nil || si.StateBounded {
 		return nil
 	}
-	return &growthReport{op: si.Stateful.String(), budget: budget, next: firstGrowthReport}
+	n := si.UnboundedNode()
+	if n == nil {
+		return nil
+	}
+	return &growthReport{op: n.String(), budget: budget, next: firstGrowthReport}
 }
 
 // sample is called with each state sample; nil reports nothing.

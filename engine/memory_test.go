@@ -59,13 +59,13 @@ func TestUnboundedStreamingStateHitsMemoryLimit(t *testing.T) {
 	err = rows.Err()
 	rows.Close()
 	var mle *exec.MemoryLimitError
-	if !errors.As(err, &mle) || !strings.Contains(err.Error(), "HashAggregate: keys=[ts]") || !strings.Contains(err.Error(), "memory limit of 8.0 MiB") {
+	if !errors.As(err, &mle) || !strings.Contains(err.Error(), "GroupAggregate: keys=[ts]") || !strings.Contains(err.Error(), "memory limit of 8.0 MiB") {
 		t.Fatalf("got %v, want the memory limit error naming the aggregate", err)
 	}
 	out := log.String()
 	for _, want := range []string{
 		"warning: state of GROUP BY ts grows without bound",
-		"sluice: unbounded state of HashAggregate: keys=[ts]",
+		"sluice: unbounded state of GroupAggregate: keys=[ts]",
 		"of memory_limit 8.0 MiB)",
 	} {
 		if !strings.Contains(out, want) {

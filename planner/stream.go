@@ -490,6 +490,25 @@ func (sp *streamPlanner) setBound(n PhysicalPlan, b StateBound) {
 	}
 }
 
+// UnboundedNode is the lowest stateful node of Plan whose state the
+// planner could not bound, or nil.
+func (si *StreamInfo) UnboundedNode() PhysicalPlan {
+	var found PhysicalPlan
+	var walk func(p PhysicalPlan)
+	walk = func(p PhysicalPlan) {
+		for _, c := range p.Children() {
+			walk(c)
+		}
+		if b, ok := si.bounds[p]; ok && !b.Bounded && found == nil {
+			found = p
+		}
+	}
+	if si.Plan != nil {
+		walk(si.Plan)
+	}
+	return found
+}
+
 // Bound is the state bound of a stateful node of Plan (ok false for a
 // stateless node).
 func (si *StreamInfo) Bound(n PhysicalPlan) (StateBound, bool) {
