@@ -140,10 +140,17 @@ func (p *proc) handlersReady(limit time.Duration) bool {
 		if p.exited() {
 			return false
 		}
-		if caught, err := sigCaught(path, syscall.SIGINT); err != nil {
-			return false
-		} else if caught {
+		caught, err := sigCaught(path, syscall.SIGINT)
+		if caught {
 			return true
+		}
+		if err != nil {
+			// The status file goes away as the process exits, a moment
+			// before its Wait returns: look again until exited says so,
+			// so a run that ended is not taken for one that never
+			// installed its handlers.
+			time.Sleep(2 * time.Millisecond)
+			continue
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
