@@ -30,32 +30,14 @@ CREATE SINK totals WITH (connector = 'file', path = '` + out + `', format = 'csv
 	insert := `INSERT INTO totals SELECT window_start, category, SUM(value) AS total, COUNT(*) AS n
   FROM TUMBLE(orders, ts, INTERVAL '100' MILLISECOND) GROUP BY window_start, category EMIT EVERY 200ms`
 
-	run := func(ctx context.Context) error {
-		db, err := sluice.Open(sluice.Config{Allocator: mem, CheckpointDir: ckpt})
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		if err := db.Exec(context.Background(), setup); err != nil {
-			return err
-		}
-		return db.Exec(ctx, insert)
-	}
+	run := checkpointedRun(mem, ckpt, setup, insert)
 
 	// First run: cancel once some output is committed.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		parts, _ := filepath.Glob(filepath.Join(out, "part-*.csv"))
-		if len(parts) >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no output committed by the first run")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !waitForParts(out, 2, 20*time.Second) {
+		t.Fatal("no output committed by the first run")
 	}
 	cancel()
 	if err := <-done; err != nil && !strings.Contains(err.Error(), "context canceled") {
@@ -119,4 +101,36 @@ func queryLines(t *testing.T, db *sluice.DB, q string) []string {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return out
+}
+
+// checkpointedRun is one run of a restartable streaming job: a fresh DB
+// checkpointing into ckpt runs setup, then insert until ctx is done.
+func checkpointedRun(mem memory.Allocator, ckpt, setup, insert string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		db, err := sluice.Open(sluice.Config{Allocator: mem, CheckpointDir: ckpt})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := db.Exec(context.Background(), setup); err != nil {
+			return err
+		}
+		return db.Exec(ctx, insert)
+	}
+}
+
+// waitForParts reports whether the folder sink out published at least n
+// part files within d.
+func waitForParts(out string, n int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		parts, _ := filepath.Glob(filepath.Join(out, "part-*.csv"))
+		if len(parts) >= n {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -31,32 +31,14 @@ CREATE SOURCE b (category VARCHAR, value BIGINT, ts TIMESTAMP)
 CREATE SINK both WITH (connector = 'file', path = '` + out + `', format = 'csv');`
 	insert := `INSERT INTO both SELECT 'a' AS src, category, value, ts FROM a UNION ALL SELECT 'b', category, value, ts FROM b WHERE value > 0 EMIT CHANGES`
 
-	run := func(ctx context.Context) error {
-		db, err := sluice.Open(sluice.Config{Allocator: mem, CheckpointDir: ckpt})
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		if err := db.Exec(context.Background(), setup); err != nil {
-			return err
-		}
-		return db.Exec(ctx, insert)
-	}
+	run := checkpointedRun(mem, ckpt, setup, insert)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		parts, _ := filepath.Glob(filepath.Join(out, "part-*.csv"))
-		if len(parts) >= 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatal("no output committed by the first run")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !waitForParts(out, 1, 30*time.Second) {
+		cancel()
+		<-done
+		t.Fatal("no output committed by the first run")
 	}
 	cancel()
 	if err := <-done; err != nil && !strings.Contains(err.Error(), "context canceled") {
