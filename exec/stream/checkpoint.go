@@ -27,6 +27,21 @@ type Snapshotter interface {
 	Restore(state []byte) error
 }
 
+// PartedSnapshotter is an operator whose state is several named parts
+// (a Graph: one per stateful node; a parallel node: one per instance).
+// Checkpoints store each part under its own name, so each operator
+// restores exactly its own. Preferred over Snapshotter when both are
+// implemented.
+type PartedSnapshotter interface {
+	// SnapshotParts encodes each part; names are stable across restarts
+	// of the same query.
+	SnapshotParts() ([]OperatorState, error)
+	// RestoreParts replaces the state with the parts SnapshotParts wrote;
+	// call it before the first Push. A part of a name it does not know is
+	// an error (the checkpoint is of another query).
+	RestoreParts(parts []OperatorState) error
+}
+
 // Checkpoint is what one checkpoint holds. It is not tied to a driver: a
 // query with several operators, sources and sinks stores one named part
 // for each.
@@ -365,6 +380,15 @@ func (c *Checkpointer) Restore(op Operator) (exec.Offsets, error) {
 }
 
 func restoreOp(op Operator, cp *Checkpoint) error {
+	if ps, ok := op.(PartedSnapshotter); ok {
+		if len(cp.State) == 0 {
+			return nil
+		}
+		if err := ps.RestoreParts(cp.State); err != nil {
+			return fmt.Errorf("restoring checkpoint %d: %w", cp.Seq, err)
+		}
+		return nil
+	}
 	s, ok := op.(Snapshotter)
 	if !ok {
 		return nil
@@ -551,7 +575,13 @@ func (c *Checkpointer) prune() error {
 // offsets, with the sink's pending handle when it has one.
 func (c *Checkpointer) saveFor(op Operator, offs exec.Offsets, sinkHandle []byte, seq int64) error {
 	cp := Checkpoint{Seq: seq, Offsets: map[string]exec.Offsets{PipelineSource: offs}}
-	if s, ok := op.(Snapshotter); ok {
+	if ps, ok := op.(PartedSnapshotter); ok {
+		parts, err := ps.SnapshotParts()
+		if err != nil {
+			return fmt.Errorf("checkpoint snapshot: %w", err)
+		}
+		cp.State = parts
+	} else if s, ok := op.(Snapshotter); ok {
 		st, err := s.Snapshot()
 		if err != nil {
 			return fmt.Errorf("checkpoint snapshot: %w", err)

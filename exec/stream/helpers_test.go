@@ -46,12 +46,6 @@ func cut(rec arrow.Record, n int) []arrow.Record {
 	return out
 }
 
-func releaseAll(recs []arrow.Record) {
-	for _, r := range recs {
-		r.Release()
-	}
-}
-
 // col is expr.Column of schema field i.
 func col(s *arrow.Schema, i int) Expr {
 	return expr.Column(i, s.Field(i).Type, s.Field(i).Name)
