@@ -260,6 +260,10 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 			}
 		}
 		def.Watermark = &planner.WatermarkDef{Column: col, Delay: s.Watermark.Delay}
+	} else if et, ok := src.(exec.EventTimed); ok {
+		if col, delay := et.EventTime(); col != "" {
+			def.Watermark = &planner.WatermarkDef{Column: col, Delay: delay}
+		}
 	}
 	if err := db.cat.AddSource(def, src); err != nil {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)

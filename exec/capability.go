@@ -1,6 +1,9 @@
 package exec
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Capabilities: what a Source, SourceReader or Sink can do beyond its
 // interface, declared by implementing one of these named interfaces. The
@@ -74,4 +77,14 @@ type AppendOnlySink interface {
 	// AppendOnly reports whether the sink only appends; false is the same
 	// as not implementing the interface.
 	AppendOnly() bool
+}
+
+// EventTimed is a Source that knows its event-time column and how far out
+// of order its rows can arrive (the Nexmark generator), so a stream over
+// it gets a watermark without a WATERMARK FOR clause. A WATERMARK FOR in
+// the CREATE SOURCE replaces it.
+type EventTimed interface {
+	// EventTime is the column (as the schema spells it) and the
+	// watermark's delay behind it; "" when the source has none.
+	EventTime() (column string, delay time.Duration)
 }
