@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/sluice
 
-.PHONY: build run test bench lint crashtest soak demo-batch demo-microbatch demo-changes demo-kafka
+.PHONY: build run test bench bench-nexmark lint crashtest soak demo-batch demo-microbatch demo-changes demo-kafka
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/sluice
@@ -17,6 +17,12 @@ test:
 
 bench: build
 	$(GO) run ./cmd/sluicebench
+
+# bench-nexmark: every runnable Nexmark query (bench/nexmark/q*.sql) over
+# NEXMARK_EVENTS events (default 1000000) into a blackhole sink, in events
+# per CPU-second.
+bench-nexmark:
+	$(GO) test -run '^$$' -bench Nexmark -benchtime 1x ./bench/nexmark
 
 # crashtest: kill -9 / SIGTERM / SIGINT every pipeline at random and at
 # chosen moments (>= 20 kills each), restart it on its checkpoint directory,
