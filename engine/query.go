@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicesql/sluice/engine/compile"
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/expr"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -64,6 +65,10 @@ func execError(err error) error {
 	var se *sql.Error
 	if errors.As(err, &se) || errors.Is(err, context.Canceled) {
 		return err
+	}
+	var de expr.DataError
+	if errors.As(err, &de) {
+		return &sql.Error{Kind: sql.ExecError, Msg: de.Error(), Err: err}
 	}
 	return &sql.Error{Kind: sql.ExecError, Msg: err.Error(), Err: err}
 }

@@ -38,6 +38,12 @@ type exprCtx struct {
 	// aliases are select-list aliases HAVING and ORDER BY may name when
 	// no input column has that name (MySQL's rule).
 	aliases map[string]Expr
+	// sq collects the joins of subqueries in the expression; nil where
+	// subqueries are not allowed (see bind_subquery.go).
+	sq *subqueries
+	// truth is set where only whether the expression is TRUE matters (a
+	// WHERE conjunct), so NULL and FALSE may be told apart lazily.
+	truth bool
 }
 
 // aggPrefix marks aggregate placeholders: Call{Func: "$sum"…} stands for an
@@ -77,8 +83,11 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 		return nil, err
 	}
 	defer b.leave()
+	truth := ctx.truth
+	ctx.truth = false
 	switch x := n.(type) {
 	case *ast.ParenthesesExpr:
+		ctx.truth = truth
 		return b.bindExpr(x.Expr, ctx, off)
 	case *ast.ColumnNameExpr:
 		i, err := ctx.sc.resolve(x.Name.Table.O, x.Name.Name.O, posOf(b.q, off))
@@ -96,6 +105,7 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 		return b.bindValue(x, off)
 	case *ast.BinaryOperationExpr:
 		if x.Op == opcode.LogicAnd || x.Op == opcode.LogicOr {
+			ctx.truth = truth && x.Op == opcode.LogicAnd
 			return b.bindLogic(x, ctx, off)
 		}
 		l, err := b.bindExpr(x.L, ctx, off)
@@ -163,7 +173,8 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 		return e, nil
 	case *ast.PatternInExpr:
 		if x.Sel != nil {
-			return nil, b.errAt(off, "IN (subquery) is not supported")
+			ctx.truth = truth
+			return b.bindSubquery(x, ctx, off)
 		}
 		args := make([]Expr, 0, len(x.List)+1)
 		v, err := b.bindExpr(x.Expr, ctx, off)
@@ -264,7 +275,7 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 	case *ast.WindowFuncExpr:
 		return nil, b.errAt(off, "window functions (OVER) are not supported")
 	case *ast.SubqueryExpr, *ast.ExistsSubqueryExpr, *ast.CompareSubqueryExpr:
-		return nil, b.errAt(off, "subqueries in expressions are not supported")
+		return b.bindSubquery(x, ctx, off)
 	case *ast.PositionExpr:
 		return nil, b.errAt(off, "a column position is not allowed here")
 	}

@@ -243,20 +243,22 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 			return nil, nil, err
 		}
 	}
+	sq := &subqueries{}
 	if s.Where != nil {
-		w, err := b.bindExpr(s.Where, exprCtx{sc: sc, noAgg: "aggregate functions are not allowed in WHERE"}, 0)
+		w, err := b.bindExpr(s.Where, exprCtx{sc: sc, noAgg: "aggregate functions are not allowed in WHERE", sq: sq, truth: true}, 0)
 		if err != nil {
 			return nil, nil, err
 		}
 		if w, err = b.boolean(w, offsetOf(s.Where, 0), "WHERE"); err != nil {
 			return nil, nil, err
 		}
-		p = &Filter{Input: p, Pred: w}
+		p = &Filter{Input: sq.apply(p), Pred: w}
 	}
+	whereCols := len(sc.cols)
 
 	// Select list.
-	ctx := exprCtx{sc: sc}
-	aliasCtx := exprCtx{sc: sc, aliases: map[string]Expr{}}
+	ctx := exprCtx{sc: sc, sq: sq}
+	aliasCtx := exprCtx{sc: sc, aliases: map[string]Expr{}, sq: sq}
 	var items []selectItem
 	for _, f := range s.Fields.Fields {
 		if f.WildCard != nil {
@@ -372,6 +374,10 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 		aggregating = true // HAVING without GROUP BY: one group
 	}
 
+	if aggregating && len(sc.cols) > whereCols {
+		return nil, nil, b.errAt(sq.first, "a subquery in the select list, HAVING or ORDER BY of an aggregating query is not supported (use it in WHERE, or aggregate in a subquery in FROM)")
+	}
+	p = sq.apply(p)
 	if aggregating {
 		ag := &aggRewriter{b: b, keys: keys}
 		for i := range items {

@@ -1,5 +1,6 @@
 # duckcheck.py: cross-check the batch golden files against DuckDB.
-# Usage (from the repo root): python3 testdata/duckcheck.py   (needs /tmp/duckq, see ../shared/tools/duckq)
+# Usage (from the repo root): python3 testdata/duckcheck.py [FILE.test…]   (needs /tmp/duckq, see ../shared/tools/duckq)
+# With no files it checks every testdata/sql/batch/*.test.
 # Each file-backed CREATE SOURCE becomes a DuckDB view; each query runs in both and the rows are compared
 # (MySQL NULL ordering and DIV/LIMIT spellings translated). Differences print as MISMATCH.
 import re, subprocess, sys, glob, csv, io
@@ -29,7 +30,7 @@ def norm(v):
     except: pass
     return v.replace('T',' ') if re.match(r'\d{4}-\d\d-\d\dT',v) else v
 tot=bad=0
-for path in sorted(glob.glob('testdata/sql/batch/*.test')):
+for path in sys.argv[1:] or sorted(glob.glob('testdata/sql/batch/*.test')):
     views=[]
     for hdr,sqlt,rows in parse(path):
         m=re.match(r"CREATE SOURCE (\w+) WITH \(connector = 'file', path = '([^']+)', format = '(csv|json)'(.*)\)$", sqlt)

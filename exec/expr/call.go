@@ -59,6 +59,7 @@ func init() {
 	registerStrings()
 	registerMath()
 	registerTime()
+	registerCheck()
 }
 
 // call is a function applied to argument expressions.

@@ -27,3 +27,16 @@ func castError(v string, to string) error {
 }
 
 var _ = errors.Is
+
+// DataError is implemented by errors about the values an expression met
+// (an overflow, a bad cast, a scalar subquery's second row). The message
+// is complete for the user, naming the expression, so the engine shows it
+// without the operators' own wrapping (which names internal operators).
+type DataError interface {
+	error
+	// DataError marks the interface; it does nothing.
+	DataError()
+}
+
+// DataError implements DataError.
+func (e *kindError) DataError() {}
