@@ -171,11 +171,9 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		}
 		return fail(execError(err))
 	}
-	if s.Op != nil {
-		s.Op = &watchedOp{Operator: s.Op, sq: sq}
-	}
 	sq.s = s
 	sq.p = s.Pipeline(db.mem)
+	sq.p.OnClose = sq.closing
 	sq.p.Checkpoint = ck
 	if ck == nil {
 		sq.p.CommitEvery = time.Second
@@ -236,6 +234,23 @@ func (sq *streamQuery) run(ctx context.Context) error {
 		return sq.p.RunMicroBatch(ctx, sq.emit.Interval, sq.emit.Full)
 	}
 	return sq.p.RunContinuous(ctx)
+}
+
+// closing records the operator's state size, late rows and watermark as
+// the run ends, for EXPLAIN ANALYZE (Stats walks the state, so it is not
+// sampled per batch); it runs on the pipeline's goroutine.
+func (sq *streamQuery) closing() {
+	if wa := sq.s.Window; wa != nil {
+		sq.lateRows.Store(wa.Late())
+		sq.watermark.Store(wa.Watermark().Watermark())
+	}
+	if sq.s.Op == nil {
+		return
+	}
+	st := sq.s.Op.Stats()
+	sq.mu.Lock()
+	sq.lastStats = st
+	sq.mu.Unlock()
 }
 
 // Stats snapshots the query's progress.
@@ -413,61 +428,4 @@ func checkpointName(sink string, q *sql.Query) string {
 	}
 	h := sha256.Sum256([]byte(q.SQL()))
 	return "query-" + hex.EncodeToString(h[:8])
-}
-
-// watchedOp records the operator's state size as it closes, for EXPLAIN
-// ANALYZE (Stats walks the state, so it is not sampled per batch). It
-// forwards every operator capability (stream.Snapshotter,
-// stream.WatermarkReporter, stream.PartitionAware) through its named
-// interface, so checkpoints and watermarks work through the wrapper.
-type watchedOp struct {
-	stream.Operator
-	sq *streamQuery
-}
-
-var (
-	_ stream.Snapshotter       = (*watchedOp)(nil)
-	_ stream.WatermarkReporter = (*watchedOp)(nil)
-	_ stream.PartitionAware    = (*watchedOp)(nil)
-)
-
-func (w *watchedOp) Close() error {
-	if wa := w.sq.s.Window; wa != nil {
-		w.sq.lateRows.Store(wa.Late())
-		w.sq.watermark.Store(wa.Watermark().Watermark())
-	}
-	st := w.Operator.Stats()
-	w.sq.mu.Lock()
-	w.sq.lastStats = st
-	w.sq.mu.Unlock()
-	return w.Operator.Close()
-}
-
-func (w *watchedOp) Snapshot() ([]byte, error) {
-	if s, ok := w.Operator.(stream.Snapshotter); ok {
-		return s.Snapshot()
-	}
-	return nil, nil
-}
-
-func (w *watchedOp) Restore(data []byte) error {
-	if s, ok := w.Operator.(stream.Snapshotter); ok {
-		return s.Restore(data)
-	}
-	return nil
-}
-
-// Watermark exposes the windowed operator's tracker to the pipeline.
-func (w *watchedOp) Watermark() *stream.WatermarkTracker {
-	if wa, ok := w.Operator.(stream.WatermarkReporter); ok {
-		return wa.Watermark()
-	}
-	return nil
-}
-
-// SetPartitions forwards the source's partitions to the wrapped operator.
-func (w *watchedOp) SetPartitions(parts []int32) {
-	if pa, ok := w.Operator.(stream.PartitionAware); ok {
-		pa.SetPartitions(parts)
-	}
 }

@@ -3,6 +3,8 @@ package compile
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -31,13 +33,16 @@ type StreamOptions struct {
 
 // Stream is a compiled streaming query, ready to become a stream.Pipeline.
 type Stream struct {
-	// Reader is the opened source scan; the pipeline closes it.
+	// Reader is the opened source scan (a stream.UnionReader over several
+	// scans); the pipeline closes it.
 	Reader exec.SourceReader
 	// Schema is the schema after the stateless transforms.
 	Schema *arrow.Schema
-	// Transforms are the stateless steps before Op.
+	// Transforms are the stateless steps of a query without a stateful
+	// node (its only steps).
 	Transforms []stream.Transform
-	// Op is the stateful operator chain, nil for a stateless query.
+	// Op is the stream.Graph of the stateful nodes, nil for a stateless
+	// query.
 	Op stream.Operator
 	// Window is the windowed aggregate when there is one (for late-row
 	// counts and the watermark).
@@ -47,27 +52,27 @@ type Stream struct {
 	// Mode is the output's changelog mode, from the plan.
 	Mode exec.SinkMode
 
-	union *planner.PhysUnionAll // the UNION ALL the inputs feed, or nil
-
-	// inputs are the scans to open: one, or a UNION ALL's.
+	// inputs are the scans to open, in reader-input order.
 	inputs []streamInput
 }
 
 // streamInput is one scan of a stream and, for a UNION ALL input, the
 // transforms of its branch.
 type streamInput struct {
+	name string
 	src  exec.Source
 	spec exec.ScanSpec
 	trs  []stream.Transform
 }
 
-// OpenReader opens the source scan, resuming from a checkpoint's offsets
+// OpenReader opens the source scans, resuming from a checkpoint's offsets
 // when from is not nil. It is separate from compilation so that operator
-// state can be restored from the same checkpoint first. A UNION ALL's
-// inputs are opened together behind one stream.UnionReader, each resumed
-// from its own part of from.
+// state can be restored from the same checkpoint first. Several scans (a
+// UNION ALL's inputs, the sources of a multi-source graph) are opened
+// together behind one stream.UnionReader, each resumed from its own part
+// of from.
 func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec.Offsets) error {
-	if s.union == nil {
+	if len(s.inputs) == 1 {
 		in := s.inputs[0]
 		spec := in.spec
 		spec.From = from
@@ -96,7 +101,7 @@ func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec
 			for _, o := range ins[:i] {
 				o.Reader.Close()
 			}
-			return fmt.Errorf("%s: %w", s.union.Inputs[i].Schema().Names(), err)
+			return fmt.Errorf("source %s: %w", in.name, err)
 		}
 		ins[i] = stream.UnionInput{Reader: r, Transforms: in.trs}
 	}
@@ -110,18 +115,19 @@ func (s *Stream) Pipeline(mem memory.Allocator) *stream.Pipeline {
 }
 
 // StreamPlan compiles the streaming plan of si, one operator per node;
-// call OpenReader on the result before running it. The plan is a line
-// from the scan up: the stateless nodes below the lowest stateful one
-// (scan, filter, project, window assignment) become the transforms every
-// arriving batch runs through, and that stateful node (GroupAggregate,
-// WindowAggregate, TopN) and every node above it the operator chain.
+// call OpenReader on the result before running it. Every stateful or
+// multi-input node becomes one node of a stream.Graph, wired to its
+// children; a stateless part directly over scans (scan, filter, project,
+// window assignment, a UNION ALL of such branches) becomes a graph source:
+// its scans' readers and the transforms every arriving batch runs
+// through. A plan without a stateful node is just those transforms.
 func StreamPlan(ctx context.Context, env Env, si *planner.StreamInfo, opts StreamOptions) (*Stream, error) {
 	b := &streamBuilder{env: env, opts: opts, si: si}
 	s, err := b.build(ctx, si.Plan)
 	if err != nil {
 		return nil, err
 	}
-	s.inputs, s.union = b.inputs, b.union
+	s.inputs = b.inputs
 	s.Names = userNames(si.Plan.Schema())
 	s.Mode = sinkMode(si.Mode)
 	return s, nil
@@ -153,7 +159,12 @@ type streamBuilder struct {
 	opts   StreamOptions
 	si     *planner.StreamInfo
 	inputs []streamInput
-	union  *planner.PhysUnionAll
+
+	// The graph being built.
+	sources      []stream.GraphSource
+	readerInputs []int
+	nodes        []stream.GraphNode
+	window       *stream.WindowAggregate
 }
 
 // stateful reports whether n keeps state across batches.
@@ -165,76 +176,182 @@ func stateful(n planner.PhysicalPlan) bool {
 	return false
 }
 
+// hasStateful reports whether n or a node below it keeps state.
+func hasStateful(n planner.PhysicalPlan) bool {
+	if stateful(n) {
+		return true
+	}
+	for _, c := range n.Children() {
+		if hasStateful(c) {
+			return true
+		}
+	}
+	return false
+}
+
 func (b *streamBuilder) build(ctx context.Context, root planner.PhysicalPlan) (*Stream, error) {
-	// The spine from the root down to the scan, root first.
-	var spine []planner.PhysicalPlan
-	for n := root; ; {
-		spine = append(spine, n)
-		kids := n.Children()
-		if len(kids) != 1 {
-			break // the scan, or a UNION ALL of stateless branches
-		}
-		n = kids[0]
+	if !hasStateful(root) {
+		return b.stateless(root)
 	}
-	low := -1 // the lowest stateful node
-	for i, n := range spine {
-		if stateful(n) {
-			low = i
-		}
+	out, err := b.port(root)
+	if err == nil && out.Node < 0 {
+		err = fmt.Errorf("compile: the streaming plan's root %s is not an operator", root)
 	}
-	prefixTop := len(spine) - 1 // the highest node of the stateless prefix
-	switch {
-	case low >= 0:
-		prefixTop = low + 1
-	default:
-		prefixTop = 0
-		if _, ok := root.(*planner.PhysInsertOps); ok {
-			prefixTop = 1
+	if err != nil {
+		for _, n := range b.nodes {
+			n.Node.Close()
 		}
+		return nil, err
 	}
-	schema, trs, err := b.prefix(spine[prefixTop])
+	readerInputs := b.readerInputs
+	if len(b.inputs) == 1 {
+		readerInputs = nil // one plain reader: partitions are not renumbered
+	}
+	g, err := stream.NewGraph(b.env.Mem, stream.GraphSpec{Sources: b.sources, Nodes: b.nodes, Output: out.Node,
+		ReaderInputs: readerInputs, Clock: b.opts.Window.Clock})
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{Schema: b.sources[0].Schema, Op: g, Window: b.window}, nil
+}
+
+// stateless compiles a plan without state: the transforms of its scans.
+func (b *streamBuilder) stateless(root planner.PhysicalPlan) (*Stream, error) {
+	top := root
+	ins, insertOps := root.(*planner.PhysInsertOps)
+	if insertOps {
+		top = ins.Input
+	}
+	schema, trs, err := b.prefix(top)
 	if err != nil {
 		return nil, err
 	}
 	s := &Stream{Schema: schema, Transforms: trs}
-	if low < 0 {
-		if prefixTop == 1 {
-			s.Transforms = append(s.Transforms, insertOps(b.env.Mem))
-			s.Schema = withOp(schema)
-		}
-		return s, nil
-	}
-	in := schema
-	for i := low; i >= 0; i-- {
-		op, err := b.operator(s, spine[i], in)
-		if err != nil {
-			if s.Op != nil {
-				s.Op.Close()
-			}
-			return nil, err
-		}
-		if s.Op == nil {
-			s.Op = op
-		} else {
-			s.Op = &chain{mem: b.env.Mem, first: s.Op, second: op}
-		}
-		in = op.Schema()
+	if insertOps {
+		s.Transforms = append(s.Transforms, insertOpsTransform(b.env.Mem))
+		s.Schema = withOp(schema)
 	}
 	return s, nil
 }
 
-// prefix compiles the stateless part over a Feed and captures the source.
-// Over a UNION ALL each input's branch is compiled on its own (it runs on
-// the input's reader goroutine, see stream.UnionReader), and the part
-// above the union over a Feed of the union's rows.
+// port compiles n into the graph and returns where its output comes
+// from: a graph source for a stateless part over scans, else a node.
+func (b *streamBuilder) port(n planner.PhysicalPlan) (stream.Port, error) {
+	if !hasStateful(n) {
+		return b.source(n)
+	}
+	kids := n.Children()
+	ports := make([]stream.Port, len(kids))
+	schemas := make([]*arrow.Schema, len(kids))
+	for i, c := range kids {
+		p, err := b.port(c)
+		if err != nil {
+			return stream.Port{}, err
+		}
+		ports[i] = p
+		schemas[i] = b.schemaOf(p)
+	}
+	node, err := b.node(n, schemas)
+	if err != nil {
+		return stream.Port{}, err
+	}
+	i := len(b.nodes)
+	b.nodes = append(b.nodes, stream.GraphNode{Name: fmt.Sprintf("%d:%s", i, kindName(n)), Node: node, Inputs: ports})
+	return stream.FromNode(i), nil
+}
+
+// kindName is a node's kind for its checkpoint part's name.
+func kindName(n planner.PhysicalPlan) string {
+	name := fmt.Sprintf("%T", n)
+	if i := strings.LastIndex(name, ".Phys"); i >= 0 {
+		name = name[i+len(".Phys"):]
+	}
+	return name
+}
+
+func (b *streamBuilder) schemaOf(p stream.Port) *arrow.Schema {
+	if p.Node < 0 {
+		return b.sources[p.Source].Schema
+	}
+	return b.nodes[p.Node].Node.Schema()
+}
+
+// source compiles the stateless part n over scans into a graph source.
+func (b *streamBuilder) source(n planner.PhysicalPlan) (stream.Port, error) {
+	first := len(b.inputs)
+	schema, trs, err := b.prefix(n)
+	if err != nil {
+		return stream.Port{}, err
+	}
+	si := len(b.sources)
+	src := stream.GraphSource{Name: strings.Join(scanNames(n), "+"), Schema: schema, Transforms: trs}
+	for range b.inputs[first:] {
+		b.readerInputs = append(b.readerInputs, si)
+	}
+	src.Watermark = b.sourceWatermark(n, first)
+	b.sources = append(b.sources, src)
+	return stream.FromSource(si), nil
+}
+
+// scanNames lists the sources n scans, left to right.
+func scanNames(n planner.PhysicalPlan) []string {
+	if s, ok := n.(*planner.PhysScan); ok {
+		return []string{s.Source}
+	}
+	var out []string
+	for _, c := range n.Children() {
+		out = append(out, scanNames(c)...)
+	}
+	return out
+}
+
+// sourceWatermark is how the graph tracks the event time of the source
+// compiled from n (whose scans are reader inputs from first on): its
+// event-time column and each scan's WATERMARK delay; nil when n carries
+// no event time or one of its scans has no WATERMARK.
+func (b *streamBuilder) sourceWatermark(n planner.PhysicalPlan, first int) *stream.SourceWatermark {
+	col := n.Schema().EventTime
+	if col < 0 {
+		return nil
+	}
+	var scans []*planner.PhysScan
+	var walk func(planner.PhysicalPlan)
+	walk = func(p planner.PhysicalPlan) {
+		if s, ok := p.(*planner.PhysScan); ok {
+			scans = append(scans, s)
+		}
+		for _, c := range p.Children() {
+			walk(c)
+		}
+	}
+	walk(n)
+	w := &stream.SourceWatermark{TimeCol: col, Idle: b.si.IdleTimeout}
+	w.InputDelays = make([]time.Duration, first+len(scans))
+	for i, s := range scans {
+		j := slices.Index(b.si.Scans, s)
+		if j < 0 || j >= len(b.si.Watermarks) || b.si.Watermarks[j] == nil {
+			return nil
+		}
+		w.InputDelays[first+i] = b.si.Watermarks[j].Delay
+	}
+	w.Delay = w.InputDelays[first]
+	return w
+}
+
+// prefix compiles the stateless part p over a Feed and captures its
+// scans as reader inputs. Over a UNION ALL each input's branch is compiled
+// on its own (it runs on the input's reader goroutine, see
+// stream.UnionReader), and the part above the union over a Feed of the
+// union's rows.
 func (b *streamBuilder) prefix(p planner.PhysicalPlan) (*arrow.Schema, []stream.Transform, error) {
 	env := b.env
 	var feed *stream.Feed
+	var union *planner.PhysUnionAll
 	env.Union = func(u *planner.PhysUnionAll) (exec.Operator, error) {
-		if b.union != nil {
-			return nil, fmt.Errorf("compile: the streaming pipeline reads one UNION ALL")
+		if union != nil {
+			return nil, fmt.Errorf("compile: a stateless streaming part reads one UNION ALL")
 		}
-		b.union = u
+		union = u
 		for _, in := range u.Inputs {
 			_, trs, err := b.branch(in)
 			if err != nil {
@@ -275,17 +392,26 @@ func (b *streamBuilder) compileOver(env Env, p planner.PhysicalPlan, feed **stre
 		spec.Bounded = false
 		spec.Linger = b.opts.Linger
 		spec.Instance = b.opts.Instance
-		b.inputs = append(b.inputs, streamInput{src: src, spec: spec})
+		b.inputs = append(b.inputs, streamInput{name: n.Source, src: src, spec: spec})
 		*feed = stream.NewFeed(n.Out.Arrow())
 		return *feed, nil
 	}
 	return Plan(env, p)
 }
 
-// operator builds the one streaming operator of node n over input records
-// of schema in.
-func (b *streamBuilder) operator(s *Stream, n planner.PhysicalPlan, in *arrow.Schema) (stream.Operator, error) {
+// node builds the one graph node of planner node n over inputs of
+// schemas ins (its children's, in order). Every decision was made by the
+// planner: this only translates.
+func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (stream.Node, error) {
 	mem := b.env.Mem
+	if u, ok := n.(*planner.PhysUnionAll); ok {
+		return stream.UnionNode(u.Out.Arrow(), b.mode(n), len(ins)), nil
+	}
+	if len(ins) != 1 {
+		return nil, fmt.Errorf("compile: no streaming operator for %s over %d inputs", n, len(ins))
+	}
+	in := ins[0]
+	var op stream.Operator
 	switch x := n.(type) {
 	case *planner.PhysGroupAggregate:
 		keys, err := groupKeys(x.Keys, x.Out, 1)
@@ -301,9 +427,13 @@ func (b *streamBuilder) operator(s *Stream, n planner.PhysicalPlan, in *arrow.Sc
 			return nil, err
 		}
 		g.SetBudget(b.env.Budget.Account(x.String()))
-		return g, nil
+		op = g
 	case *planner.PhysWindowAggregate:
-		return b.windowAggregate(s, x, in)
+		wa, err := b.windowAggregate(x, in)
+		if err != nil {
+			return nil, err
+		}
+		op = wa
 	case *planner.PhysTopN:
 		keys := make([]stream.SortKey, len(x.Keys))
 		for i, k := range x.Keys {
@@ -313,13 +443,17 @@ func (b *streamBuilder) operator(s *Stream, n planner.PhysicalPlan, in *arrow.Sc
 			}
 			keys[i] = stream.SortKey{Col: c.Index, Desc: k.Desc}
 		}
-		return stream.NewTopN(mem, in, keys, int(x.Limit))
+		t, err := stream.NewTopN(mem, in, keys, int(x.Limit))
+		if err != nil {
+			return nil, err
+		}
+		op = t
 	case *planner.PhysProject:
 		exprs, err := Exprs(x.Exprs)
 		if err != nil {
 			return nil, err
 		}
-		return statelessOp(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
+		return statelessNode(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
 			return exec.NewProject(mem, feed, exprs, x.Names)
 		})
 	case *planner.PhysFilter:
@@ -327,11 +461,27 @@ func (b *streamBuilder) operator(s *Stream, n planner.PhysicalPlan, in *arrow.Sc
 		if err != nil {
 			return nil, err
 		}
-		return statelessOp(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
+		return statelessNode(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
 			return exec.NewFilter(mem, feed, pred), nil
 		})
+	case *planner.PhysInsertOps:
+		return stream.TransformNode(insertOpsTransform(mem), withOp(in), b.mode(n)), nil
+	default:
+		return nil, fmt.Errorf("compile: no streaming operator for %s", n)
 	}
-	return nil, fmt.Errorf("compile: no streaming operator for %s", n)
+	return stream.OperatorNode(op), nil
+}
+
+// statelessNode runs the batch operator build makes over a Feed of
+// records of schema in as a stateless graph node (a projection or a filter
+// over a changelog), whose output has changelog mode mode.
+func statelessNode(mem memory.Allocator, in *arrow.Schema, mode exec.SinkMode, build func(*stream.Feed) (exec.Operator, error)) (stream.Node, error) {
+	feed := stream.NewFeed(in)
+	op, err := build(feed)
+	if err != nil {
+		return nil, err
+	}
+	return stream.TransformNode(stream.OperatorTransform(mem, feed, op), op.Schema(), mode), nil
 }
 
 // mode is the executor's form of node n's changelog mode.
@@ -368,7 +518,7 @@ func aggSpecs(calls []planner.AggCall, out *planner.Schema, first int) ([]stream
 }
 
 // windowAggregate builds the WindowAggregate of n.
-func (b *streamBuilder) windowAggregate(s *Stream, n *planner.PhysWindowAggregate, in *arrow.Schema) (stream.Operator, error) {
+func (b *streamBuilder) windowAggregate(n *planner.PhysWindowAggregate, in *arrow.Schema) (*stream.WindowAggregate, error) {
 	first := 2 // window_start, window_end
 	if n.Emit == planner.EmitUpdates {
 		first = 3
@@ -397,7 +547,9 @@ func (b *streamBuilder) windowAggregate(s *Stream, n *planner.PhysWindowAggregat
 	if err != nil {
 		return nil, err
 	}
-	s.Window = wa
+	if b.window == nil {
+		b.window = wa
+	}
 	return wa, nil
 }
 
@@ -406,8 +558,8 @@ func withOp(s *arrow.Schema) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// insertOps prepends an op column of +I.
-func insertOps(mem memory.Allocator) stream.Transform {
+// insertOpsTransform prepends an op column of +I.
+func insertOpsTransform(mem memory.Allocator) stream.Transform {
 	return func(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
 		bld := array.NewInt8Builder(mem)
 		defer bld.Release()

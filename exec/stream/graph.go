@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
@@ -38,8 +39,14 @@ func (p Port) String() string {
 // GraphSource is one input stream of a Graph: the batches of one or more
 // reader inputs (see Graph.ReaderInputs) after their stateless transforms.
 type GraphSource struct {
-	// Name identifies the source in errors and EXPLAIN-like dumps.
+	// Name identifies the source in errors.
 	Name string
+	// Schema is the schema of the source's batches after Transforms.
+	Schema *arrow.Schema
+	// Transforms run in order on each batch of the source before its
+	// consumers see it; a batch they drop reaches the consumers empty, so
+	// its partition still counts as active for watermarks.
+	Transforms []Transform
 	// Watermark, if set, makes the graph track this source's event-time
 	// watermark and send it to the source's consumers as Marks.
 	Watermark *SourceWatermark
@@ -49,16 +56,16 @@ type GraphSource struct {
 // max(event time) − delay, min over partitions, idle partitions skipped
 // (WatermarkTracker), advancing row by row.
 type SourceWatermark struct {
-	// TimeCol is the event-time column of the source's batches.
+	// TimeCol is the event-time column of the source's batches
+	// (TIMESTAMP, or BIGINT epoch milliseconds).
 	TimeCol int
-	// Delay is the watermark delay in the column's unit; InputDelays, if
-	// set, the delay of each reader input of the source (a UNION ALL's).
-	Delay       int64
-	InputDelays []int64
-	// Idle is the idle timeout (0: never idle); Unit the nanoseconds of
-	// one event-time unit.
+	// Delay is the watermark delay; InputDelays, if set, the delay of
+	// each reader input, by index (a UNION ALL's inputs each have their
+	// source's).
+	Delay       time.Duration
+	InputDelays []time.Duration
+	// Idle is the idle timeout (0: never idle).
 	Idle time.Duration
-	Unit int64
 }
 
 // GraphNode places a Node in a Graph.
@@ -155,10 +162,24 @@ func NewGraph(mem memory.Allocator, spec GraphSpec) (*Graph, error) {
 	}
 	for _, s := range spec.Sources {
 		gs := graphSource{GraphSource: s, last: NoMark}
+		if s.Schema == nil {
+			return fail("source %s has no schema", s.Name)
+		}
 		if w := s.Watermark; w != nil {
-			gs.tracker = NewWatermarkTracker(w.Delay, w.Idle, w.Unit)
+			if w.TimeCol < 0 || w.TimeCol >= s.Schema.NumFields() {
+				return fail("source %s: event-time column %d out of range", s.Name, w.TimeCol)
+			}
+			unit, err := unitNanos(s.Schema.Field(w.TimeCol).Type)
+			if err != nil {
+				return fail("source %s: %v", s.Name, err)
+			}
+			gs.tracker = NewWatermarkTracker(int64(w.Delay)/unit, w.Idle, unit)
 			if len(w.InputDelays) > 0 {
-				gs.tracker.SetInputDelays(w.InputDelays)
+				delays := make([]int64, len(w.InputDelays))
+				for i, d := range w.InputDelays {
+					delays[i] = int64(d) / unit
+				}
+				gs.tracker.SetInputDelays(delays)
 			}
 		}
 		g.sources = append(g.sources, gs)
@@ -231,6 +252,14 @@ func (g *Graph) Push(ctx context.Context, rec arrow.Record, partition int32) (ar
 
 func (g *Graph) pushSource(ctx context.Context, s int, b exec.Batch) error {
 	src := &g.sources[s]
+	if len(src.Transforms) > 0 {
+		rec, err := g.transform(ctx, src, b.Record)
+		if err != nil {
+			return err
+		}
+		defer rec.Release()
+		b.Record = rec
+	}
 	for _, c := range src.consumers {
 		out, err := g.nodes[c.node].Node.Push(ctx, c.input, b)
 		if err := g.produced(ctx, c.node, out, err); err != nil {
@@ -253,6 +282,42 @@ func (g *Graph) pushSource(ctx context.Context, s int, b exec.Batch) error {
 		}
 	}
 	return g.sourceMark(ctx, s)
+}
+
+// transform runs src's transforms on rec (kept by the caller) and
+// returns the result, which the caller releases; a batch they drop (or an
+// empty one) becomes an empty record of the source's schema.
+func (g *Graph) transform(ctx context.Context, src *graphSource, rec arrow.Record) (arrow.Record, error) {
+	if rec.NumRows() > 0 {
+		rec.Retain()
+		for _, t := range src.Transforms {
+			out, err := t(ctx, rec)
+			rec.Release()
+			if err != nil {
+				return nil, err
+			}
+			if rec = out; rec == nil {
+				break
+			}
+			if rec.NumRows() == 0 {
+				rec.Release()
+				rec = nil
+				break
+			}
+		}
+		if rec != nil {
+			return rec, nil
+		}
+	}
+	cols := emptyCols(g.mem, src.Schema)
+	defer releaseArrays(cols)
+	return array.NewRecord(src.Schema, cols, 0), nil
+}
+
+func releaseArrays(cols []arrow.Array) {
+	for _, c := range cols {
+		c.Release()
+	}
 }
 
 // sourceMark sends source s's watermark to its consumers when it moved.

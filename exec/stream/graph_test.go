@@ -116,8 +116,8 @@ func twoSourceGraph(t *testing.T, rec *recordingNode) *Graph {
 	}
 	graph, err := NewGraph(mem, GraphSpec{
 		Sources: []GraphSource{
-			{Name: "a", Watermark: &SourceWatermark{TimeCol: 0, Delay: 0, Unit: int64(time.Millisecond)}},
-			{Name: "b", Watermark: &SourceWatermark{TimeCol: 0, Delay: 10, Unit: int64(time.Millisecond)}},
+			{Name: "a", Schema: evSchema, Watermark: &SourceWatermark{TimeCol: 0}},
+			{Name: "b", Schema: evSchema, Watermark: &SourceWatermark{TimeCol: 0, Delay: 10 * time.Millisecond}},
 		},
 		Nodes: []GraphNode{
 			{Name: "0:rec", Node: rec, Inputs: []Port{FromSource(0), FromSource(1)}},
@@ -240,12 +240,12 @@ func TestNewGraphRefusesBadShapes(t *testing.T) {
 		spec GraphSpec
 	}{
 		{"no sources", GraphSpec{Nodes: []GraphNode{{Name: "a", Node: node(), Inputs: []Port{FromSource(0)}}}}},
-		{"forward edge", GraphSpec{Sources: []GraphSource{{}}, Nodes: []GraphNode{
+		{"forward edge", GraphSpec{Sources: []GraphSource{{Schema: evSchema}}, Nodes: []GraphNode{
 			{Name: "a", Node: node(), Inputs: []Port{FromNode(1)}}, {Name: "b", Node: node(), Inputs: []Port{FromSource(0)}}}}},
-		{"unknown source", GraphSpec{Sources: []GraphSource{{}}, Nodes: []GraphNode{{Name: "a", Node: node(), Inputs: []Port{FromSource(1)}}}}},
-		{"same name twice", GraphSpec{Sources: []GraphSource{{}}, Nodes: []GraphNode{
+		{"unknown source", GraphSpec{Sources: []GraphSource{{Schema: evSchema}}, Nodes: []GraphNode{{Name: "a", Node: node(), Inputs: []Port{FromSource(1)}}}}},
+		{"same name twice", GraphSpec{Sources: []GraphSource{{Schema: evSchema}}, Nodes: []GraphNode{
 			{Name: "a", Node: node(), Inputs: []Port{FromSource(0)}}, {Name: "a", Node: node(), Inputs: []Port{FromNode(0)}}}, Output: 1}},
-		{"output out of range", GraphSpec{Sources: []GraphSource{{}}, Nodes: []GraphNode{{Name: "a", Node: node(), Inputs: []Port{FromSource(0)}}}, Output: 3}},
+		{"output out of range", GraphSpec{Sources: []GraphSource{{Schema: evSchema}}, Nodes: []GraphNode{{Name: "a", Node: node(), Inputs: []Port{FromSource(0)}}}, Output: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewGraph(mem, tc.spec); err == nil {

@@ -114,6 +114,10 @@ type Pipeline struct {
 	// continuous mode commit the sink at least this often, so an endless
 	// query's output becomes visible (a file sink publishes a part file).
 	CommitEvery time.Duration
+	// OnClose, if set, runs on the pipeline's goroutine as the run ends,
+	// before Op is closed: the last moment Op's state (its size, late
+	// rows, watermark) can be read.
+	OnClose func()
 
 	lastCommit time.Time
 
@@ -363,6 +367,9 @@ func (p *Pipeline) checkpoint(ctx context.Context, now time.Time) error {
 
 func (p *Pipeline) closeAll() {
 	p.Reader.Close()
+	if p.OnClose != nil {
+		p.OnClose()
+	}
 	if p.Op != nil {
 		p.Op.Close()
 	}
