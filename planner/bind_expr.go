@@ -1,13 +1,13 @@
 package planner
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/pingcap/tidb/pkg/parser/ast"
-	"github.com/pingcap/tidb/pkg/parser/mysql"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -250,7 +250,7 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		t, err := castTarget(x)
+		t, err := b.castTarget(off)
 		if err != nil {
 			return nil, b.errAt(off, "%v", err)
 		}
@@ -615,31 +615,12 @@ func (b *binder) bindCase(x *ast.CaseExpr, ctx exprCtx, off int) (Expr, error) {
 	return &Call{Func: "case", Args: args, Typ: t}, nil
 }
 
-// castTarget maps CAST(x AS type) to an Arrow type.
-func castTarget(x *ast.FuncCastExpr) (arrow.DataType, error) {
-	tp := x.Tp
-	switch tp.GetType() {
-	case mysql.TypeLonglong:
-		return TypeBigInt, nil
-	case mysql.TypeLong, mysql.TypeInt24, mysql.TypeShort, mysql.TypeTiny:
-		return TypeInt, nil
-	case mysql.TypeDouble, mysql.TypeFloat:
-		return TypeDouble, nil
-	case mysql.TypeNewDecimal:
-		p, s := tp.GetFlen(), tp.GetDecimal()
-		if p <= 0 {
-			p = 10
-		}
-		if s < 0 {
-			s = 0
-		}
-		return ParseType("DECIMAL(" + itoa(p) + "," + itoa(s) + ")")
-	case mysql.TypeVarchar, mysql.TypeVarString, mysql.TypeString, mysql.TypeBlob:
-		return TypeVarchar, nil
-	case mysql.TypeDatetime, mysql.TypeTimestamp:
-		return TypeTimestamp, nil
-	case mysql.TypeDate:
-		return TypeDate, nil
+// castTarget is the target type of the CAST or CONVERT at off: sql/ read
+// it with CREATE SOURCE's table of type names (Query.CastTypes).
+func (b *binder) castTarget(off int) (arrow.DataType, error) {
+	name, ok := b.q.CastTypes[off]
+	if !ok {
+		return nil, errors.New("CAST without a recorded target type")
 	}
-	return nil, errUnsupportedCast(tp.String())
+	return ParseType(name)
 }

@@ -11,8 +11,6 @@ import (
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-func errUnsupportedCast(t string) error { return fmt.Errorf("CAST to %s is not supported", t) }
-
 // bindFunc binds a scalar function call.
 func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, error) {
 	name := x.FnName.L

@@ -285,7 +285,7 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		items = append(items, selectItem{expr: e, name: fieldName(f), off: f.Offset})
+		items = append(items, selectItem{expr: e, name: b.fieldName(f), off: f.Offset})
 		if _, dup := aliasCtx.aliases[f.AsName.L]; f.AsName.L != "" && !dup {
 			aliasCtx.aliases[f.AsName.L] = e
 		}
@@ -460,7 +460,7 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 
 // fieldName is the output name of a select field: its alias, the column
 // name, or the expression text as written (MySQL's rule).
-func fieldName(f *ast.SelectField) string {
+func (b *binder) fieldName(f *ast.SelectField) string {
 	if f.AsName.O != "" {
 		return f.AsName.O
 	}
@@ -468,7 +468,7 @@ func fieldName(f *ast.SelectField) string {
 		return c.Name.Name.O
 	}
 	if t := strings.TrimSpace(f.Text()); t != "" {
-		return t
+		return b.asWritten(f.Offset, t)
 	}
 	return fmt.Sprintf("col%d", f.Offset)
 }
@@ -630,4 +630,19 @@ func (b *binder) intersectExcept(l Plan, ls *Schema, r Plan, names []string, int
 	}
 	f := &Filter{Input: agg, Pred: andAll([]Expr{side(n, "gt"), pred})}
 	return &Project{Input: f, Exprs: out, Names: append([]string(nil), names...)}, nil
+}
+
+// asWritten is the user's text for text, the TiDB parser's view of the
+// query at off: the same but for the placeholders of CAST types (see
+// sql.Query.CastTypes), which are put back.
+func (b *binder) asWritten(off int, text string) string {
+	src := b.q.SQL()
+	if off >= 0 && off+len(text) <= len(src) {
+		for k := range b.q.CastTypes {
+			if k >= off && k < off+len(text) {
+				return src[off : off+len(text)]
+			}
+		}
+	}
+	return text
 }

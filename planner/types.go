@@ -30,11 +30,13 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // Arrow types of the SQL types, shared so that type comparisons are cheap.
@@ -50,30 +52,35 @@ var (
 	TypeNull      arrow.DataType = arrow.Null
 )
 
-// ParseType maps a normalised sql.ColumnDef type name (BIGINT, INT, DOUBLE,
-// DECIMAL(p,s), VARCHAR, BOOLEAN, TIMESTAMP, DATE) to its Arrow type. The
-// common synonyms are accepted too, so callers need not normalise first.
+// ParseType maps a type name as CREATE SOURCE and CAST accept it
+// (sql.NormalizeType reads it: BIGINT, INTEGER, VARCHAR(20), DECIMAL(p,s),
+// DOUBLE PRECISION, SIGNED, …; one table of names for both) to its Arrow
+// type.
 func ParseType(name string) (arrow.DataType, error) {
-	n := strings.ToUpper(strings.TrimSpace(name))
-	base, args := n, ""
-	if i := strings.IndexByte(n, '('); i >= 0 {
-		if !strings.HasSuffix(n, ")") {
-			return nil, fmt.Errorf("malformed type %q", name)
+	norm, err := sql.NormalizeType(name)
+	if err != nil {
+		var se *sql.Error
+		if errors.As(err, &se) {
+			return nil, errors.New(se.Msg)
 		}
-		base, args = strings.TrimSpace(n[:i]), n[i+1:len(n)-1]
+		return nil, err
+	}
+	base, args := norm, ""
+	if i := strings.IndexByte(norm, '('); i >= 0 {
+		base, args = norm[:i], norm[i+1:len(norm)-1]
 	}
 	switch base {
 	case "BIGINT":
 		return TypeBigInt, nil
-	case "INT", "INTEGER", "SMALLINT", "TINYINT":
+	case "INT":
 		return TypeInt, nil
-	case "DOUBLE", "FLOAT", "REAL":
+	case "DOUBLE":
 		return TypeDouble, nil
-	case "VARCHAR", "TEXT", "STRING", "CHAR":
+	case "VARCHAR":
 		return TypeVarchar, nil
-	case "BOOLEAN", "BOOL":
+	case "BOOLEAN":
 		return TypeBoolean, nil
-	case "TIMESTAMP", "DATETIME":
+	case "TIMESTAMP":
 		return TypeTimestamp, nil
 	case "DATE":
 		return TypeDate, nil

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -89,12 +90,15 @@ func convertValue(v any, from, to arrow.DataType) (any, error) {
 		case int32:
 			n, err = decimal128.FromString(strconv.FormatInt(int64(x), 10), p, s)
 		case float64:
+			if math.IsNaN(x) || math.Abs(x) >= 1e38 {
+				return nil, fmt.Errorf("%v is out of range for %s", x, TypeName(to))
+			}
 			n, err = decimal128.FromFloat64(x, p, s)
 		case decimal128.Num:
 			_, fs := decimalOf(from)
 			n, err = x.Rescale(fs, s)
 		case string:
-			n, err = decimal128.FromString(strings.TrimSpace(x), p, s)
+			n, err = parseDecimal(strings.TrimSpace(x), p, s)
 		default:
 			return nil, fmt.Errorf("cannot convert %s to %s", TypeName(from), TypeName(to))
 		}
@@ -199,4 +203,37 @@ func intervalValue(text string, unit string) (arrow.MonthDayNanoInterval, error)
 		return arrow.MonthDayNanoInterval{Months: 12 * n}, err
 	}
 	return arrow.MonthDayNanoInterval{}, fmt.Errorf("unsupported interval unit %s", unit)
+}
+
+// maxDecimalExp bounds the exponents parseDecimal hands to
+// decimal128.FromString beyond the mantissa's length: no DECIMAL(38)
+// value needs more.
+const maxDecimalExp = 2 * 38
+
+// parseDecimal is decimal128.FromString made safe for far-out exponents
+// (big.Float stalls on them, then panics): the rule of the executor's
+// expr.ParseDecimal, which the planner cannot import, so constant folding
+// and the cast kernel agree. Such a value overflows unless its digits are
+// all zero, or rounds to zero.
+func parseDecimal(str string, prec, scale int32) (decimal128.Num, error) {
+	if strings.Trim(str, "0123456789+-.eE") != "" {
+		return decimal128.Num{}, fmt.Errorf("invalid decimal %q", str) // FromString panics on "inf"
+	}
+	if i := strings.IndexAny(str, "eE"); i >= 0 {
+		mant := str[:i]
+		exp, err := strconv.ParseInt(str[i+1:], 10, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return decimal128.Num{}, fmt.Errorf("invalid decimal %q", str)
+		}
+		if limit := int64(len(mant) + maxDecimalExp); exp > limit || exp < -limit {
+			if _, err := decimal128.FromString(mant, prec, scale); err != nil {
+				return decimal128.Num{}, err
+			}
+			if exp > 0 && strings.ContainsAny(mant, "123456789") {
+				return decimal128.Num{}, errors.New("exponent out of range")
+			}
+			return decimal128.Num{}, nil
+		}
+	}
+	return decimal128.FromString(str, prec, scale)
 }

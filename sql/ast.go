@@ -132,6 +132,11 @@ type Query struct {
 	// length, so positions hold) and appear in Select with Tp LeftJoin;
 	// the planner binds the ones listed here as full outer joins.
 	FullJoins map[*ast.Join]bool
+	// CastTypes maps the offset (into SQL()) of each CAST or CONVERT
+	// keyword to its target type, normalised as ColumnDef.Type. The TiDB
+	// parser knows only MySQL's few cast types, so it sees a placeholder
+	// and the planner reads the type here (see castTypes).
+	CastTypes map[int]string
 
 	index    *lineIndex // converts offsets of the parsed text into positions
 	indexOff int        // where the query's text starts in index's text

@@ -152,9 +152,11 @@ func (c *cursor) watermark() (*Watermark, token, error) {
 // typeSynonyms maps accepted type names to the normalised ColumnDef.Type.
 var typeSynonyms = map[string]string{
 	"BIGINT": "BIGINT", "INT": "INT", "INTEGER": "INT", "SMALLINT": "INT", "TINYINT": "INT",
+	"SIGNED": "BIGINT", "UNSIGNED": "BIGINT", // MySQL's CAST spellings
 	"DOUBLE": "DOUBLE", "FLOAT": "DOUBLE", "REAL": "DOUBLE",
 	"DECIMAL": "DECIMAL", "NUMERIC": "DECIMAL", "DEC": "DECIMAL",
 	"VARCHAR": "VARCHAR", "CHAR": "VARCHAR", "TEXT": "VARCHAR", "STRING": "VARCHAR",
+	"BINARY": "VARCHAR", "JSON": "VARCHAR", // JSON is kept as its text
 	"BOOLEAN": "BOOLEAN", "BOOL": "BOOLEAN",
 	"TIMESTAMP": "TIMESTAMP", "DATETIME": "TIMESTAMP", "DATE": "DATE",
 }
@@ -173,6 +175,11 @@ func (c *cursor) columnType() (string, error) {
 	c.next()
 	if norm == "DOUBLE" && strings.EqualFold(t.text, "DOUBLE") {
 		c.accept("PRECISION")
+	}
+	if t.is("SIGNED") || t.is("UNSIGNED") {
+		if !c.accept("INTEGER") {
+			c.accept("INT")
+		}
 	}
 	if !c.acceptPunct("(") {
 		if norm == "DECIMAL" {

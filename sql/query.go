@@ -123,6 +123,13 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		repls = append(repls, replacement{span{t.off, t.end}, "LEFT"})
 	}
 
+	castRepls, casts, err := ps.castTypes(body)
+	if err != nil {
+		return nil, err
+	}
+	repls = append(repls, castRepls...)
+	q.CastTypes = casts
+
 	start, end := body[0].off, body[len(body)-1].end
 	input := ps.tidbInput(start, end, repls)
 	stmts, err := ps.parseTiDB(input)

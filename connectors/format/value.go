@@ -12,8 +12,6 @@
 package format
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -25,6 +23,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/expr"
 )
 
 // FieldError reports a value that cannot be converted to its column's
@@ -120,35 +119,10 @@ func ParseFloat(b []byte) (float64, bool) {
 	return v, err == nil
 }
 
-// maxDecimalExp bounds the exponents parseDecimal hands to
-// decimal128.FromString beyond the mantissa's length: no DECIMAL(38)
-// value needs more.
-const maxDecimalExp = 2 * 38
-
-// parseDecimal parses a DECIMAL(prec, scale) value. decimal128.FromString
-// goes through big.Float, whose cost grows with the exponent: 35 s for
-// the 11 bytes "1e400000000", so a CSV column of them would stall a scan
-// for hours. An exponent that far out of range is decided here: the value
-// overflows (or is zero), or rounds to zero.
+// parseDecimal parses a DECIMAL(prec, scale) value (expr.ParseDecimal
+// keeps far-out exponents from stalling the scan).
 func parseDecimal(v []byte, prec, scale int32) (decimal128.Num, bool) {
-	if i := bytes.IndexAny(v, "eE"); i >= 0 {
-		mant := v[:i]
-		exp, err := strconv.ParseInt(bstr(v[i+1:]), 10, 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return decimal128.Num{}, false
-		}
-		if limit := int64(len(mant) + maxDecimalExp); exp > limit || exp < -limit {
-			if _, err := decimal128.FromString(string(mant), prec, scale); err != nil {
-				return decimal128.Num{}, false
-			}
-			zero := !bytes.ContainsAny(mant, "123456789")
-			if exp > 0 && !zero {
-				return decimal128.Num{}, false // overflows any precision
-			}
-			return decimal128.Num{}, true
-		}
-	}
-	n, err := decimal128.FromString(string(v), prec, scale)
+	n, err := expr.ParseDecimal(string(v), prec, scale)
 	return n, err == nil
 }
 

@@ -290,6 +290,9 @@ func (v num) toDecimal(p, s int32) (decimal128.Num, error) {
 	var d decimal128.Num
 	switch v.kind {
 	case 'f':
+		if math.IsNaN(v.f) || math.Abs(v.f) >= 1e38 {
+			return d, ErrOutOfRange
+		}
 		var err error
 		if d, err = decimal128.FromFloat64(v.f, p, s); err != nil {
 			return d, err
@@ -301,7 +304,7 @@ func (v num) toDecimal(p, s int32) (decimal128.Num, error) {
 		}
 	case 's':
 		var err error
-		if d, err = decimal128.FromString(strings.TrimSpace(*v.str), p, s); err != nil {
+		if d, err = ParseDecimal(strings.TrimSpace(*v.str), p, s); err != nil {
 			return d, err
 		}
 	default:

@@ -1,7 +1,11 @@
 package expr
 
 import (
+	"errors"
+	"fmt"
 	"math/big"
+	"strconv"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -211,4 +215,39 @@ func decimalNeg(ec *evalCtx, o []operand) (arrow.Array, error) {
 	}
 	v, nulls := combineValidity(ec.mem, ec.n, o[0].arr)
 	return makeArray(ec.ret, ec.n, v, buf, nulls), nil
+}
+
+// maxDecimalExp bounds the exponents ParseDecimal hands to
+// decimal128.FromString beyond the mantissa's length: no DECIMAL(38)
+// value needs more.
+const maxDecimalExp = 2 * 38
+
+// ParseDecimal parses s (`12.5`, `-1e3`) as a DECIMAL(prec, scale).
+// decimal128.FromString goes through big.Float, whose cost grows with the
+// exponent (35 s for "1e400000000") and which panics once the exponent
+// overflows it, so an exponent that far out of range is decided here
+// without it: the value overflows (unless its digits are all zero), or
+// rounds to zero. Input readers and the cast kernel share it; the
+// planner's constant conversion keeps the same rule.
+func ParseDecimal(s string, prec, scale int32) (decimal128.Num, error) {
+	if strings.Trim(s, "0123456789+-.eE") != "" {
+		return decimal128.Num{}, fmt.Errorf("invalid decimal %q", s) // FromString panics on "inf"
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant := s[:i]
+		exp, err := strconv.ParseInt(s[i+1:], 10, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return decimal128.Num{}, fmt.Errorf("invalid decimal %q", s)
+		}
+		if limit := int64(len(mant) + maxDecimalExp); exp > limit || exp < -limit {
+			if _, err := decimal128.FromString(mant, prec, scale); err != nil {
+				return decimal128.Num{}, err
+			}
+			if exp > 0 && strings.ContainsAny(mant, "123456789") {
+				return decimal128.Num{}, ErrOutOfRange
+			}
+			return decimal128.Num{}, nil
+		}
+	}
+	return decimal128.FromString(s, prec, scale)
 }
