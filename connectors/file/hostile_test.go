@@ -383,8 +383,9 @@ func TestLongRowsWithinLimit(t *testing.T) {
 
 // TestParquetDependencyPanic: FuzzParquet's crasher d74f0f8f38ab9f46, a
 // corrupt V2 data page on which parquet-go dereferences a nil
-// definition-level buffer. The reader boundary turns the panic into an
-// error naming the file, row group, column and page.
+// definition-level buffer. Its page header is already refused by
+// checkPages (a required field is missing), before parquet-go decodes the
+// page; either way the error names the file, row group, column and page.
 func TestParquetDependencyPanic(t *testing.T) {
 	raw, err := os.ReadFile("testdata/fuzz/FuzzParquet/d74f0f8f38ab9f46")
 	if err != nil {
@@ -404,8 +405,7 @@ func TestParquetDependencyPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = scan(t, src, exec.ScanSpec{})
-	if err == nil || !strings.Contains(err.Error(), path+": row group 0, column ") || !strings.Contains(err.Error(), ", page ") ||
-		!strings.Contains(err.Error(), "cannot decode the file") {
+	if err == nil || !strings.Contains(err.Error(), path+": row group 0, column ") || !strings.Contains(err.Error(), "page ") {
 		t.Fatalf("want an error naming file, row group, column and page, got %v", err)
 	}
 }

@@ -296,6 +296,10 @@ func (r *parquetReader) openGroup(g parquet.RowGroup) error {
 	r.curs = make([]*colCursor, len(r.cols))
 	for i, c := range r.cols {
 		pc := &r.all[c]
+		if err := r.checkChunk(pc); err != nil {
+			r.curs = r.curs[:i]
+			return err
+		}
 		keep := i < len(r.dict) && r.dict[i]
 		r.curs[i] = newColCursor(chunks[pc.leaf], pc, keep)
 	}
@@ -345,6 +349,19 @@ func (r *parquetReader) closeGroup() {
 	}
 	r.curs = nil
 	r.left = 0
+}
+
+// checkChunk validates the page headers of the current row group's chunk
+// of column pc before parquet-go trusts them (checkPages).
+func (r *parquetReader) checkChunk(pc *pqCol) error {
+	groups := r.pf.Metadata().RowGroups
+	if r.rg-1 >= len(groups) || pc.leaf >= len(groups[r.rg-1].Columns) {
+		return fmt.Errorf("%s: row group %d has no column chunk for column %q", r.path, r.rg-1, pc.name)
+	}
+	if err := checkPages(r.f, r.pf.Size(), &groups[r.rg-1].Columns[pc.leaf].MetaData); err != nil {
+		return fmt.Errorf("%s: row group %d, column %q: %w", r.path, r.rg-1, pc.name, err)
+	}
+	return nil
 }
 
 // readBatch decodes the next k rows of every projected column.
