@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/sluice
 
-.PHONY: build run test bench bench-nexmark lint crashtest soak demo-batch demo-microbatch demo-changes demo-kafka
+.PHONY: build run test bench bench-quick bench-nexmark lint crashtest soak demo-batch demo-microbatch demo-changes demo-kafka
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/sluice
@@ -15,8 +15,15 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race ./...
 
-bench: build
-	$(GO) run ./cmd/sluicebench
+# bench: the workload suite (cmd/sluicebench) against DuckDB, in one table;
+# BENCH_FLAGS adds flags (e.g. -groupby for the group-by table with the Go
+# loop, -workloads topn-10,hop-10s/1s, -rows 50000000).
+bench:
+	$(GO) run ./cmd/sluicebench $(BENCH_FLAGS)
+
+# bench-quick: the same on 1M rows, 2 runs (about two minutes).
+bench-quick:
+	$(GO) run ./cmd/sluicebench -quick $(BENCH_FLAGS)
 
 # bench-nexmark: every runnable Nexmark query (bench/nexmark/q*.sql) over
 # NEXMARK_EVENTS events (default 1000000) into a blackhole sink, in events

@@ -55,63 +55,83 @@ func findDuckq(ctx context.Context, flagPath, cacheDir string, logf func(string,
 var minRe = regexp.MustCompile(`min ([0-9.]+) ms`)
 var runRe = regexp.MustCompile(`run 1: ([0-9.]+) ms`)
 
+// duckTiming is one duckTime measurement.
+type duckTiming struct {
+	wall, cpu time.Duration
+	rss       int64 // peak RSS of the process that ran the query runs times
+	out       string
+}
+
 // duckTime runs query in DuckDB with threads threads runs times after the
 // untimed pre statements and returns the best run's wall time, the mean
-// process CPU time of one run and the printed result. The CPU figure is
-// the difference between the CPU time of a duckq process running the
-// query 1+k times and one running it once, divided by k, so process
-// start-up and the pre statements cancel out; k is runs-1, or 4*runs when
-// there are pre statements (a table load), whose own CPU time varies
-// enough to swamp a few short runs. It is 0 (n/a) when runs < 2. CPU time
-// is what to compare on a shared machine: other processes stealing the
-// core inflate wall time, not CPU time.
-func duckTime(ctx context.Context, duckq, pre, query string, runs, threads int) (wall, cpu time.Duration, out string, err error) {
+// process CPU time of one run, the peak RSS and the printed result. The
+// CPU figure is the difference between the CPU time of a duckq process
+// running the query 1+k times and one running it once, divided by k, so
+// process start-up and the pre statements cancel out; k is runs-1, or
+// 4*runs when there are pre statements that load a table, whose own CPU
+// time varies enough to swamp a few short runs. It is 0 (n/a) when runs <
+// 2. CPU time is what to compare on a shared machine: other processes
+// stealing the core inflate wall time, not CPU time.
+func duckTime(ctx context.Context, duckq, pre, query string, runs, threads int) (duckTiming, error) {
 	k := runs - 1
-	if pre != "" {
+	if strings.Contains(strings.ToUpper(pre), "CREATE TABLE") {
 		k = 4 * runs
 	}
 	pre = fmt.Sprintf("SET threads=%d;", threads) + pre
-	wall, cpuN, out, err := duckRun(ctx, duckq, pre, query, runs)
+	r, err := duckRun(ctx, duckq, pre, query, runs)
 	if err != nil || runs < 2 {
-		return wall, 0, out, err
+		return duckTiming{wall: r.best, rss: r.rss, out: r.out}, err
 	}
+	cpuN := r.cpu
 	if k != runs-1 {
-		if _, cpuN, _, err = duckRun(ctx, duckq, pre, query, 1+k); err != nil {
-			return wall, 0, out, err
+		rk, err := duckRun(ctx, duckq, pre, query, 1+k)
+		if err != nil {
+			return duckTiming{}, err
 		}
+		cpuN = rk.cpu
 	}
-	_, cpu1, _, err := duckRun(ctx, duckq, pre, query, 1)
+	r1, err := duckRun(ctx, duckq, pre, query, 1)
 	if err != nil {
-		return wall, 0, out, err
+		return duckTiming{}, err
 	}
-	if cpuN > cpu1 {
-		cpu = (cpuN - cpu1) / time.Duration(k)
+	t := duckTiming{wall: r.best, rss: r.rss, out: r.out}
+	if cpuN > r1.cpu {
+		t.cpu = (cpuN - r1.cpu) / time.Duration(k)
 	}
-	return wall, cpu, out, nil
+	return t, nil
+}
+
+// duckProcess is one duckq process's figures.
+type duckProcess struct {
+	best, cpu time.Duration
+	rss       int64
+	out       string
 }
 
 // duckRun runs duckq once with -repeat runs and returns its best timed
-// run, the whole process's CPU time and its output.
-func duckRun(ctx context.Context, duckq, pre, query string, runs int) (time.Duration, time.Duration, string, error) {
+// run, the whole process's CPU time and peak RSS, and its output.
+func duckRun(ctx context.Context, duckq, pre, query string, runs int) (duckProcess, error) {
 	cmd := exec.CommandContext(ctx, duckq, "-pre", pre, "-e", query, "-time", "-repeat", strconv.Itoa(runs))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return 0, 0, "", fmt.Errorf("duckq: %v: %s", err, firstLine(stderr.String()))
+	rss, err := runWatched(cmd)
+	if err != nil {
+		return duckProcess{}, fmt.Errorf("duckq: %v: %s", err, firstLine(stderr.String()))
 	}
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	p := duckProcess{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), out: stdout.String(), rss: rss}
 	m := minRe.FindStringSubmatch(stderr.String())
 	if m == nil {
 		m = runRe.FindStringSubmatch(stderr.String())
 	}
 	if m == nil {
-		return 0, 0, "", fmt.Errorf("duckq: no timing in %q", stderr.String())
+		return duckProcess{}, fmt.Errorf("duckq: no timing in %q", stderr.String())
 	}
 	ms, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {
-		return 0, 0, "", fmt.Errorf("duckq: %w", err)
+		return duckProcess{}, fmt.Errorf("duckq: %w", err)
 	}
-	return time.Duration(ms * float64(time.Millisecond)), cpu, stdout.String(), nil
+	p.best = time.Duration(ms * float64(time.Millisecond))
+	return p, nil
 }
 
 // parseDuckResult reads duckq's CSV output (header, then category,sum).

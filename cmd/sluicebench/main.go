@@ -1,4 +1,15 @@
-// Command sluicebench is `make bench`: it measures
+// Command sluicebench is `make bench`. By default it runs the workload
+// suite (suite.go): group-by over 100 and 1M keys, COUNT(DISTINCT) over 1M
+// keys, top-N, filter and projection, a join with a 100-row dimension,
+// TUMBLE and HOP windows, and the streaming forms EMIT EVERY 1s, EMIT
+// CHANGES and TUMBLE … EMIT FINAL, each from Parquet and CSV at one thread
+// and at GOMAXPROCS, in sluice and DuckDB in the same run, with rows per
+// CPU-second, peak RSS, the CPU ratio to DuckDB and, for streaming, to the
+// same query in batch. Both engines' results are checked against each
+// other (row count and the sum of every integer cell). `-quick` (make
+// bench-quick) uses 1M rows and 2 runs.
+//
+// With -groupby it measures only
 //
 //	SELECT category, SUM(value) FROM t GROUP BY category
 //
@@ -59,20 +70,36 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-worker" {
+		workerMain(os.Args[2:])
+		return
+	}
 	var cfg config
 	var inputs string
-	quick := flag.Bool("quick", false, "use 1M rows (overrides -rows)")
+	groupby := flag.Bool("groupby", false, "measure only the group-by, against a hand-written Go loop and in-memory Arrow too (the table before the workload suite)")
+	only := flag.String("workloads", "", "workloads of the suite to run, comma-separated (default all: "+workloadNames()+")")
+	quick := flag.Bool("quick", false, "use 1M rows and 2 runs (overrides -rows and -runs): make bench-quick")
 	flag.Int64Var(&cfg.rows, "rows", 10_000_000, "rows to generate")
 	flag.IntVar(&cfg.runs, "runs", 5, "runs per measurement; the best is reported")
 	flag.StringVar(&cfg.dir, "dir", defaultCacheDir(), "cache directory for the generated data")
 	flag.StringVar(&cfg.duckq, "duckq", "", "path of the duckq binary (default $DUCKQ, /tmp/duckq, or built from ../shared/tools/duckq)")
 	flag.StringVar(&cfg.alloc, "alloc", "default", "Arrow allocator for sluice: default (what sluice.Open picks), go, or pool (size-class recycling)")
-	flag.StringVar(&inputs, "inputs", "parquet,csv,arrow", "inputs to measure, comma-separated")
-	threads := flag.String("threads", "1,2", "thread counts to measure (sluice parallelism and GOMAXPROCS, DuckDB threads), comma-separated; arrow runs at the first only")
+	flag.StringVar(&inputs, "inputs", "", "inputs to measure, comma-separated (default parquet,csv; with -groupby parquet,csv,arrow)")
+	defThreads := "1"
+	if runtime.NumCPU() > 1 {
+		defThreads = fmt.Sprintf("1,%d", runtime.NumCPU())
+	}
+	threads := flag.String("threads", defThreads, "thread counts to measure (sluice parallelism and GOMAXPROCS, DuckDB threads), comma-separated; arrow runs at the first only")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the sluice runs to this file name plus .<input>")
 	flag.Parse()
 	if *quick {
-		cfg.rows = 1_000_000
+		cfg.rows, cfg.runs = 1_000_000, 2
+	}
+	if inputs == "" {
+		inputs = "parquet,csv"
+		if *groupby {
+			inputs += ",arrow"
+		}
 	}
 	cfg.inputs = strings.Split(inputs, ",")
 	for _, t := range strings.Split(*threads, ",") {
@@ -85,6 +112,24 @@ func main() {
 	}
 	if cfg.runs < 1 {
 		cfg.runs = 1
+	}
+	if !*groupby {
+		sc := suiteConfig{rows: cfg.rows, runs: cfg.runs, dir: cfg.dir, duckq: cfg.duckq, inputs: cfg.inputs, threads: cfg.threads, only: map[string]bool{}}
+		for _, w := range strings.Split(*only, ",") {
+			if w = strings.TrimSpace(w); w == "" {
+				continue
+			}
+			if _, ok := findWorkload(w); !ok {
+				fmt.Fprintf(os.Stderr, "sluicebench: -workloads: unknown workload %q (have %s)\n", w, workloadNames())
+				os.Exit(2)
+			}
+			sc.only[w] = true
+		}
+		if err := runSuite(context.Background(), sc); err != nil {
+			fmt.Fprintln(os.Stderr, "sluicebench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "sluicebench:", err)
@@ -238,18 +283,18 @@ func measureAt(ctx context.Context, cfg config, input string, threads int, loop 
 	}
 	if duckq != "" {
 		logf("%s: duckdb, %d thread(s)", input, threads)
-		d, cpu, out, err := duckTime(ctx, duckq, duckPre, duckQuery, cfg.runs, threads)
+		dt, err := duckTime(ctx, duckq, duckPre, duckQuery, cfg.runs, threads)
 		if err == nil {
 			var got map[string]int64
-			if got, err = parseDuckResult(out); err == nil {
+			if got, err = parseDuckResult(dt.out); err == nil {
 				err = sameSums(got, want)
 			}
 		}
 		if err != nil {
 			logf("%s: DuckDB failed, reporting n/a: %v", input, err)
 		} else {
-			res.duck = timing{wall: d, cpu: cpu}
-			logf("  best wall %v, mean process CPU per run %v", d.Round(time.Millisecond), cpu.Round(time.Millisecond))
+			res.duck = timing{wall: dt.wall, cpu: dt.cpu}
+			logf("  best wall %v, mean process CPU per run %v", dt.wall.Round(time.Millisecond), dt.cpu.Round(time.Millisecond))
 		}
 	}
 	return res, nil

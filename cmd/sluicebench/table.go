@@ -29,7 +29,16 @@ func printTable(w io.Writer, rows int64, results []result) {
 			notes = append(notes, r.input+": "+r.note)
 		}
 	}
-	width := make([]int, len(head))
+	writeTable(w, table)
+	for _, n := range notes {
+		fmt.Fprintf(w, "\n%s\n", n)
+	}
+}
+
+// writeTable writes rows (the first is the header) as a Markdown table,
+// the first column left-aligned and the others right-aligned.
+func writeTable(w io.Writer, table [][]string) {
+	width := make([]int, len(table[0]))
 	for _, row := range table {
 		for i, c := range row {
 			width[i] = max(width[i], len(c))
@@ -57,9 +66,6 @@ func printTable(w io.Writer, rows int64, results []result) {
 			}
 			fmt.Fprintln(w, sep.String())
 		}
-	}
-	for _, n := range notes {
-		fmt.Fprintf(w, "\n%s\n", n)
 	}
 }
 
