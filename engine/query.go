@@ -26,15 +26,19 @@ func (db *Session) plan(q *sql.Query, sink string) (*planner.QueryPlan, *Catalog
 	defer db.mu.Unlock()
 	var qp *planner.QueryPlan
 	var err error
+	cat := db.cat.snapshot()
+	if err := db.addFileTables(q, cat); err != nil {
+		return nil, nil, err
+	}
 	if sink != "" {
-		qp, err = planner.PlanInsert(sink, q, db.cat)
+		qp, err = planner.PlanInsert(sink, q, cat)
 	} else {
-		qp, err = planner.PlanQuery(q, db.cat)
+		qp, err = planner.PlanQuery(q, cat)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	return qp, db.cat.snapshot(), nil
+	return qp, cat, nil
 }
 
 func (db *Session) env(srcs *Catalog) compile.Env {

@@ -76,6 +76,20 @@ func (b *binder) bindTableSource(ts *ast.TableSource) (Plan, *scope, error) {
 		if src.Schema.O != "" {
 			return nil, nil, sql.Errorf(sql.BindError, b.tablePos(src.Schema.O), "qualified source names (%s.%s) are not supported", src.Schema.O, src.Name.O)
 		}
+		if vl, ok := b.q.Values[src.Name.O]; ok && src.Schema.O == "" {
+			var err error
+			if p, sc, err = b.bindValuesList(vl, alias); err != nil {
+				return nil, nil, err
+			}
+			break
+		}
+		if ft, ok := b.q.Files[src.Name.O]; ok && src.Schema.O == "" {
+			var err error
+			if p, sc, err = b.bindFileTable(src.Name.O, ft, alias); err != nil {
+				return nil, nil, err
+			}
+			break
+		}
 		if c := b.lookupCTE(src.Name.O); c != nil {
 			if alias == "" {
 				alias = src.Name.O

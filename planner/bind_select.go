@@ -297,7 +297,13 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 		if s.GroupBy.Rollup {
 			return nil, nil, b.errAt(b.wordOff("rollup"), "WITH ROLLUP is not supported")
 		}
+		if b.isByAll(s.GroupBy.Items) {
+			keys = groupByAll(items)
+		}
 		for _, it := range s.GroupBy.Items {
+			if b.isByAll(s.GroupBy.Items) {
+				break
+			}
 			k, err := b.groupKey(it.Expr, items, sc)
 			if err != nil {
 				return nil, nil, err
@@ -330,7 +336,11 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 		off  int
 	}
 	var orders []orderItem
-	if s.OrderBy != nil {
+	if s.OrderBy != nil && b.isByAll(s.OrderBy.Items) {
+		for i := range items {
+			orders = append(orders, orderItem{out: i, desc: s.OrderBy.Items[0].Desc, off: items[i].off})
+		}
+	} else if s.OrderBy != nil {
 		for _, it := range s.OrderBy.Items {
 			off := offsetOf(it.Expr, 0)
 			o := orderItem{out: -1, desc: it.Desc, off: off}

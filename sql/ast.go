@@ -137,6 +137,14 @@ type Query struct {
 	// parser knows only MySQL's few cast types, so it sees a placeholder
 	// and the planner reads the type here (see castTypes).
 	CastTypes map[int]string
+	// Values maps placeholder table names in Select to the VALUES lists
+	// in FROM they stand for; Files, to the files read as tables
+	// (tablefn.go).
+	Values map[string]*ValuesList
+	Files  map[string]*FileTable
+	// ByAll is set when the query says GROUP BY ALL or ORDER BY ALL,
+	// which reach Select as GROUP BY `$` / ORDER BY `$`.
+	ByAll bool
 
 	index    *lineIndex // converts offsets of the parsed text into positions
 	indexOff int        // where the query's text starts in index's text

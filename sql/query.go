@@ -80,6 +80,17 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	for i := 0; i < len(body); i++ {
 		t := body[i]
 		top := len(inFrom) - 1
+		if inFrom[top] && i > 0 && (body[i-1].is("FROM") || body[i-1].is("JOIN") || body[i-1].isPunct(",")) {
+			r, end, ok, err := ps.fromItem(q, body, i)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				repls = append(repls, r)
+				i = end
+				continue
+			}
+		}
 		if t.kind == tkIdent && inFrom[top] && i > 0 && i+1 < len(body) && body[i+1].isPunct("(") {
 			prev := body[i-1]
 			if prev.is("FROM") || prev.is("JOIN") || prev.isPunct(",") {
@@ -113,6 +124,8 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 			inFrom[top] = false
 		}
 	}
+
+	repls = append(repls, byAll(q, body)...)
 
 	// FULL [OUTER] JOIN reaches TiDB as LEFT [OUTER] JOIN.
 	fulls, err := ps.fullJoins(body)

@@ -49,11 +49,15 @@ for path in sys.argv[1:] or sorted(glob.glob('testdata/sql/batch/*.test')):
         if hdr.endswith('DUCKSKIP'):
             skip+=1; continue
         if not hdr.startswith('query') or 'EXPLAIN' in sqlt or 'SHOW' in sqlt or 'DESCRIBE' in sqlt: continue
-        if not views: continue
-        q=sqlt.replace(' DIV ',' // ')
+        files=re.search(r"(FROM|JOIN|,)\s+(read_\w+\()?'data/", sqlt)
+        if not views and not files and '(VALUES' not in sqlt: continue
+        q=re.sub(r"(FROM|JOIN|,)(\s+)(read_\w+\()?'data/", r"\1\2\3'testdata/data/", sqlt)
+        q=q.replace(' DIV ',' // ')
         q=re.sub(r'LIMIT (\d+), (\d+)', r'LIMIT \2 OFFSET \1', q)
-        q=re.sub(r'ORDER BY ([^L]*?)( LIMIT|$)', lambda mm: 'ORDER BY '+', '.join([c+(' NULLS LAST' if c.strip().upper().endswith('DESC') else ' NULLS FIRST') for c in mm.group(1).split(',')])+mm.group(2), q)
-        r=subprocess.run(['/tmp/duckq','-pre',';'.join(views),'-e',q],capture_output=True,text=True)
+        q=re.sub(r'ORDER BY ALL DESC$', 'ORDER BY ALL DESC NULLS LAST', q)
+        q=re.sub(r'ORDER BY ALL$', 'ORDER BY ALL NULLS FIRST', q)
+        if not q.endswith(' NULLS FIRST') and not q.endswith(' NULLS LAST'): q=re.sub(r'ORDER BY ([^L]*?)( LIMIT|$)', lambda mm: 'ORDER BY '+', '.join([c+(' NULLS LAST' if c.strip().upper().endswith('DESC') else ' NULLS FIRST') for c in mm.group(1).split(',')])+mm.group(2), q)
+        r=subprocess.run(['/tmp/duckq']+(['-pre',';'.join(views)] if views else [])+['-e',q],capture_output=True,text=True)
         tot+=1
         if r.returncode!=0:
             print('DUCKERR',path,sqlt,'\n  ',r.stderr.strip()[:200]); bad+=1; continue
