@@ -140,7 +140,11 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	repls = append(repls, castRepls...)
+	for _, cr := range castRepls {
+		if !inReplacement(repls, cr.span) { // a VALUES list took it already
+			repls = append(repls, cr)
+		}
+	}
 	q.CastTypes = casts
 
 	start, end := body[0].off, body[len(body)-1].end

@@ -168,7 +168,11 @@ func (ps *parseState) valuesItem(q *Query, body []token, i int) (replacement, in
 		return replacement{}, 0, false, c.errAt(body[close], "VALUES needs at least one row")
 	}
 	start, stop := body[0].off, body[len(body)-1].end
-	input := []byte(ps.tidbInput(start, stop, nil))
+	casts, _, err := ps.castTypes(body) // the rows' CASTs read as in the query
+	if err != nil {
+		return replacement{}, 0, false, err
+	}
+	input := []byte(ps.tidbInput(start, stop, casts))
 	for k := range input {
 		if (k+start < kw.off || k+start >= body[close].off) && input[k] != '\n' {
 			input[k] = ' '
@@ -249,4 +253,14 @@ func byAll(q *Query, body []token) []replacement {
 		out = append(out, replacement{span{body[i].off, body[i].end}, "`$`"})
 	}
 	return out
+}
+
+// inReplacement reports whether sp lies inside one of repls' spans.
+func inReplacement(repls []replacement, sp span) bool {
+	for _, r := range repls {
+		if sp.off >= r.off && sp.end <= r.end {
+			return true
+		}
+	}
+	return false
 }
