@@ -1,0 +1,859 @@
+package stream
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// JoinKind is which unmatched rows a join keeps, null-padded.
+type JoinKind int
+
+// Join kinds.
+const (
+	InnerJoin JoinKind = iota
+	LeftJoin
+	RightJoin
+	FullJoin
+)
+
+// JoinTiming is what bounds a streaming join's state and when it emits.
+type JoinTiming int
+
+// Join timings.
+const (
+	// RegularJoin keeps every row of both inputs (or until 'state.ttl'):
+	// each row joins the rows that arrived before it on the other side,
+	// an outer row that finds its first match later retracts its
+	// null-padded row, and retractions of the inputs flow through.
+	RegularJoin JoinTiming = iota
+	// IntervalJoin joins rows whose event times are within bounds
+	// (Lower ≤ right.ts − left.ts ≤ Upper) on append-only inputs: a row is
+	// freed once the other side's watermark passes the last time a
+	// partner could have, and an unmatched outer row is emitted
+	// null-padded then. Output is append-only.
+	IntervalJoin
+	// WindowJoin joins rows of equal windows (the keys include
+	// window_start and window_end): each window's joined rows, and its
+	// unmatched outer rows null-padded, are emitted once, when both
+	// inputs' watermarks pass the window's end; then its state is freed.
+	WindowJoin
+)
+
+// JoinSpec describes a streaming equi-join of two inputs.
+type JoinSpec struct {
+	Kind   JoinKind
+	Timing JoinTiming
+	// LeftKeys[i] = RightKeys[i] are the equality keys, each over its
+	// side's records (op column included for a changelog input). A NULL
+	// key never matches.
+	LeftKeys, RightKeys []Expr
+	// Residual, if set, must hold for a pair to match. It is over the
+	// joined row: the left value columns, then the right ones (op
+	// columns excluded).
+	Residual Expr
+	// LeftTime and RightTime are the event-time columns each input's
+	// watermark tracks (IntervalJoin, WindowJoin).
+	LeftTime, RightTime int
+	// Lower and Upper bound right.ts − left.ts (IntervalJoin); they
+	// free the state, the Residual decides the matches.
+	Lower, Upper time.Duration
+	// LeftEnd and RightEnd are the window_end columns (WindowJoin).
+	LeftEnd, RightEnd int
+	// LeftDelay and RightDelay are each input's watermark delay.
+	LeftDelay, RightDelay time.Duration
+	// IdleTimeout is 'watermark.idle_timeout' (0: never idle).
+	IdleTimeout time.Duration
+	// Late and OnLate are the late-row policy (IntervalJoin, WindowJoin):
+	// a row is late when its event time (window end for WindowJoin) is
+	// below its own input's watermark as it arrives.
+	Late   LatePolicy
+	OnLate func(LateRow) error
+	// TTL, when positive (RegularJoin), forgets a row once it has not
+	// been inserted or matched for TTL of processing time: the result
+	// is then approximate ('state.ttl').
+	TTL time.Duration
+	// Clock is processing time (idleness, TTL); RealClock if nil.
+	Clock Clock
+}
+
+// Join is the streaming join of two inputs (see JoinTiming). Batches of
+// input side s arrive through PushSide, or through Push from the
+// partitions UnionPartition(s, …) of a tagged UnionReader. Output is
+// [op,] the left value columns, then the right ones; the op column is
+// there when the output is a changelog (see SinkMode). Not safe for
+// concurrent use.
+type Join struct {
+	mem    memory.Allocator
+	spec   JoinSpec
+	clock  Clock
+	sides  [2]*joinSide
+	schema *arrow.Schema
+	pair   *arrow.Schema // left values then right values: the residual's input
+	nvals  [2]int
+	update bool // output is a changelog
+	unit   int64
+
+	expq    expHeap
+	seq     uint64
+	pending map[int64][][]Value // WindowJoin: joined rows by window expiry
+	pendq   int64Heap
+	ttlq    []ttlEntry
+	out     [][]Value
+	buf     []byte
+	// Ignored counts retractions of rows the join no longer holds
+	// (forgotten by 'state.ttl').
+	Ignored int64
+}
+
+type joinSide struct {
+	keys      []Expr
+	changelog bool
+	schema    *arrow.Schema
+	buckets   map[string]*joinBucket
+	rows      int // distinct rows held
+	bytes     int64
+	tracker   *WatermarkTracker
+	partRows  map[int32]int64
+	late      int64
+}
+
+type joinBucket struct {
+	rows []*joinRow
+	byID map[string]*joinRow
+}
+
+// joinRow is one distinct input row held by a join.
+type joinRow struct {
+	side    int
+	key     string
+	id      string
+	vals    []Value
+	n       int64 // multiplicity
+	matches int64 // partners on the other side, with multiplicity
+	exp     int64 // freed once the cleanup watermark passes it
+	seen    time.Time
+	live    bool
+}
+
+var (
+	_ Operator          = (*Join)(nil)
+	_ Snapshotter       = (*Join)(nil)
+	_ PartitionAware    = (*Join)(nil)
+	_ WatermarkReporter = (*Join)(nil)
+)
+
+// JoinOutput is the output of a join of kind over inputs left and right
+// (value columns only), and whether it is a changelog: a regular join is
+// one unless it is inner over two append-only inputs; interval and
+// window joins are append-only.
+func JoinOutput(left, right *arrow.Schema, kind JoinKind, timing JoinTiming) (*arrow.Schema, bool) {
+	lf, rf := DropOp(left).Fields(), DropOp(right).Fields()
+	update := timing == RegularJoin && (kind != InnerJoin || IsChangelog(left) || IsChangelog(right))
+	var fields []arrow.Field
+	if update {
+		fields = append(fields, opField)
+	}
+	for i, f := range lf {
+		f.Nullable = f.Nullable || kind == RightJoin || kind == FullJoin
+		lf[i] = f
+	}
+	for i, f := range rf {
+		f.Nullable = f.Nullable || kind == LeftJoin || kind == FullJoin
+		rf[i] = f
+	}
+	fields = append(append(fields, lf...), rf...)
+	return arrow.NewSchema(fields, nil), update
+}
+
+// NewJoin builds the join of inputs left and right described by spec.
+func NewJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinSpec) (*Join, error) {
+	if len(spec.LeftKeys) != len(spec.RightKeys) {
+		return nil, fmt.Errorf("stream: join has %d left keys and %d right keys", len(spec.LeftKeys), len(spec.RightKeys))
+	}
+	j := &Join{mem: mem, spec: spec, clock: spec.Clock, pending: map[int64][][]Value{}}
+	if j.clock == nil {
+		j.clock = RealClock{}
+	}
+	j.schema, j.update = JoinOutput(left, right, spec.Kind, spec.Timing)
+	fields := j.schema.Fields()
+	if j.update {
+		fields = fields[1:]
+	}
+	j.pair = arrow.NewSchema(fields, nil)
+	for s, in := range []*arrow.Schema{left, right} {
+		keys := spec.LeftKeys
+		if s == 1 {
+			keys = spec.RightKeys
+		}
+		side := &joinSide{keys: keys, changelog: IsChangelog(in), schema: in, buckets: map[string]*joinBucket{}, partRows: map[int32]int64{}}
+		j.nvals[s] = DropOp(in).NumFields()
+		j.sides[s] = side
+	}
+	if spec.Timing != RegularJoin {
+		if j.sides[0].changelog || j.sides[1].changelog {
+			return nil, fmt.Errorf("stream: an interval or window join needs append-only inputs")
+		}
+		cols := [2]int{spec.LeftTime, spec.RightTime}
+		for s, c := range cols {
+			in := j.sides[s].schema
+			if c < 0 || c >= in.NumFields() {
+				return nil, fmt.Errorf("stream: join event-time column %d out of range", c)
+			}
+			unit, err := unitNanos(in.Field(c).Type)
+			if err != nil {
+				return nil, err
+			}
+			if s == 1 && unit != j.unit {
+				return nil, fmt.Errorf("stream: the join's event-time columns have different units")
+			}
+			j.unit = unit
+		}
+		if spec.Timing == WindowJoin {
+			for s, c := range []int{spec.LeftEnd, spec.RightEnd} {
+				in := j.sides[s].schema
+				if c < 0 || c >= in.NumFields() || in.Field(c).Type.ID() != in.Field(cols[s]).Type.ID() {
+					return nil, fmt.Errorf("stream: window join window_end column %d is not a time column like the event time", c)
+				}
+			}
+		}
+		j.sides[0].tracker = NewWatermarkTracker(int64(spec.LeftDelay)/j.unit, spec.IdleTimeout, j.unit)
+		j.sides[1].tracker = NewWatermarkTracker(int64(spec.RightDelay)/j.unit, spec.IdleTimeout, j.unit)
+	}
+	return j, nil
+}
+
+// Schema is [op,] the left value columns, then the right ones.
+func (j *Join) Schema() *arrow.Schema { return j.schema }
+
+// SinkMode is a changelog identified by whole rows, or append-only.
+func (j *Join) SinkMode() exec.SinkMode { return exec.SinkMode{Changelog: j.update} }
+
+// Late is the number of late rows dropped (or routed) so far.
+func (j *Join) Late() int64 {
+	return j.sides[0].late + j.sides[1].late
+}
+
+// Watermark is the tracker of the input whose watermark is behind (nil
+// for a regular join, which tracks none).
+func (j *Join) Watermark() *WatermarkTracker {
+	l, r := j.sides[0].tracker, j.sides[1].tracker
+	if l == nil || r == nil {
+		return nil
+	}
+	if r.Watermark() < l.Watermark() {
+		return r
+	}
+	return l
+}
+
+// SetPartitions gives each input's tracker the partitions of its input
+// (UnionInputOf(p) is the side).
+func (j *Join) SetPartitions(parts []int32) {
+	if j.spec.Timing == RegularJoin {
+		return
+	}
+	now := j.clock.Now()
+	var split [2][]int32
+	for _, p := range parts {
+		if s := UnionInputOf(p); s == 0 || s == 1 {
+			split[s] = append(split[s], p)
+		}
+	}
+	for s := range split {
+		j.sides[s].tracker.SetPartitions(split[s], now)
+	}
+}
+
+// Push folds a batch from partition, whose input is UnionInputOf(partition).
+func (j *Join) Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error) {
+	s := UnionInputOf(partition)
+	if s != 0 && s != 1 {
+		return nil, fmt.Errorf("stream: join got a batch from input %d, want 0 or 1", s)
+	}
+	return j.PushSide(ctx, s, rec, partition)
+}
+
+// PushSide folds a batch of input side (0 left, 1 right) from partition
+// and returns the output it caused, or nil. The caller keeps rec and
+// releases the result.
+func (j *Join) PushSide(ctx context.Context, side int, rec arrow.Record, partition int32) (arrow.Record, error) {
+	sd := j.sides[side]
+	now := j.clock.Now()
+	if sd.tracker != nil {
+		sd.tracker.Arrive(partition, now)
+	}
+	if rec.NumRows() > 0 {
+		if err := j.fold(ctx, side, rec, partition, now); err != nil {
+			j.out = j.out[:0]
+			return nil, err
+		}
+	}
+	return j.flush()
+}
+
+// fold joins and stores the rows of one batch, row by row.
+func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition int32, now time.Time) error {
+	sd := j.sides[side]
+	if !rec.Schema().Equal(sd.schema) {
+		return fmt.Errorf("stream: join input %d has schema %s, want %s", side, rec.Schema(), sd.schema)
+	}
+	var arrays []arrow.Array
+	defer func() {
+		for _, a := range arrays {
+			a.Release()
+		}
+	}()
+	keyOf := make([]func(int) Value, len(sd.keys))
+	for i, k := range sd.keys {
+		arr, err := k.Eval(ctx, j.mem, rec)
+		if err != nil {
+			return fmt.Errorf("evaluating join key %s: %w", k, err)
+		}
+		arrays = append(arrays, arr)
+		if keyOf[i], err = reader(arr); err != nil {
+			return err
+		}
+	}
+	cols := make([]func(int) Value, rec.NumCols())
+	for c := range cols {
+		r, err := reader(rec.Column(c))
+		if err != nil {
+			return fmt.Errorf("column %q: %w", rec.ColumnName(c), err)
+		}
+		cols[c] = r
+	}
+	first := 0
+	if sd.changelog {
+		first = 1
+	}
+	var tsOf, endOf func(int) Value
+	if sd.tracker != nil {
+		tsOf = cols[j.timeCol(side)]
+		if j.spec.Timing == WindowJoin {
+			endOf = cols[j.endCol(side)]
+		}
+	}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		sign, op := int64(1), exec.OpInsert
+		if sd.changelog {
+			op = exec.Op(cols[0](i).I)
+			if op == exec.OpUpdateBefore || op == exec.OpDelete {
+				sign = -1
+			}
+		}
+		var exp int64
+		var ts Value
+		if sd.tracker != nil {
+			ord := sd.partRows[partition]
+			sd.partRows[partition] = ord + 1
+			wm := sd.tracker.Watermark()
+			ts = tsOf(i)
+			lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i}
+			switch {
+			case ts.IsNull():
+				lr.Reason = "NULL event time"
+			case j.spec.Timing == IntervalJoin && ts.I < wm:
+				lr.Reason = fmt.Sprintf("event time %s < watermark %s of join input %d", timeText(ts.I, j.unit), timeText(wm, j.unit), side+1)
+			case j.spec.Timing == WindowJoin:
+				end := endOf(i)
+				switch {
+				case end.IsNull():
+					lr.Reason = "NULL window_end"
+				case end.I <= wm:
+					lr.Reason = fmt.Sprintf("window end %s <= watermark %s of join input %d", timeText(end.I, j.unit), timeText(wm, j.unit), side+1)
+				default:
+					exp = end.I - 1
+				}
+			case side == 0:
+				exp = sat(ts.I, int64(j.spec.Upper)/j.unit)
+			default:
+				exp = sat(ts.I, -int64(j.spec.Lower)/j.unit)
+			}
+			if lr.Reason != "" {
+				if err := j.lateRow(side, lr); err != nil {
+					return err
+				}
+				if !ts.IsNull() {
+					j.observe(side, partition, ts.I)
+				}
+				continue
+			}
+		}
+		vals := make([]Value, 0, len(cols)-first)
+		for c := first; c < len(cols); c++ {
+			vals = append(vals, cols[c](i))
+		}
+		key, nullKey := j.keyString(keyOf, i)
+		var err error
+		if sign > 0 {
+			err = j.insert(ctx, side, op, key, nullKey, vals, exp, now)
+		} else {
+			err = j.retract(ctx, side, op, key, nullKey, vals, now)
+		}
+		if err != nil {
+			return err
+		}
+		if sd.tracker != nil {
+			j.observe(side, partition, ts.I)
+		}
+	}
+	return nil
+}
+
+func (j *Join) timeCol(side int) int {
+	if side == 0 {
+		return j.spec.LeftTime
+	}
+	return j.spec.RightTime
+}
+
+func (j *Join) endCol(side int) int {
+	if side == 0 {
+		return j.spec.LeftEnd
+	}
+	return j.spec.RightEnd
+}
+
+// observe advances side's watermark past one row and frees what the
+// combined watermark passed.
+func (j *Join) observe(side int, partition int32, ts int64) {
+	before := j.sides[side].tracker.Watermark()
+	if j.sides[side].tracker.Observe(partition, ts) > before {
+		j.expire()
+	}
+}
+
+// cleanupWatermark is the minimum of the inputs' watermarks: no non-late
+// row of either input is older.
+func (j *Join) cleanupWatermark() int64 {
+	return min(j.sides[0].tracker.Watermark(), j.sides[1].tracker.Watermark())
+}
+
+// keyString encodes row i's join key; nullKey when a key is NULL (it
+// then matches nothing).
+func (j *Join) keyString(keyOf []func(int) Value, i int) (string, bool) {
+	j.buf = j.buf[:0]
+	null := false
+	for _, k := range keyOf {
+		v := k(i)
+		null = null || v.IsNull()
+		j.buf = appendKey(j.buf, v)
+	}
+	return string(j.buf), null
+}
+
+func (j *Join) lateRow(side int, r LateRow) error {
+	j.sides[side].late++
+	switch j.spec.Late {
+	case LateError:
+		return &LateRowError{Row: r}
+	case LateRoute:
+		if j.spec.OnLate != nil {
+			if err := j.spec.OnLate(r); err != nil {
+				return fmt.Errorf("late-row sink: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// outer reports whether side keeps its unmatched rows.
+func (j *Join) outer(side int) bool {
+	switch j.spec.Kind {
+	case FullJoin:
+		return true
+	case LeftJoin:
+		return side == 0
+	case RightJoin:
+		return side == 1
+	}
+	return false
+}
+
+// joined is the output row of a left and a right value row (nil: NULLs).
+func (j *Join) joined(op exec.Op, side int, mine, theirs []Value) []Value {
+	l, r := mine, theirs
+	if side == 1 {
+		l, r = theirs, mine
+	}
+	row := make([]Value, 0, 1+j.nvals[0]+j.nvals[1])
+	if j.update {
+		row = append(row, Int(int64(op)))
+	}
+	if l == nil {
+		row = append(row, make([]Value, j.nvals[0])...)
+	} else {
+		row = append(row, l...)
+	}
+	if r == nil {
+		row = append(row, make([]Value, j.nvals[1])...)
+	} else {
+		row = append(row, r...)
+	}
+	return row
+}
+
+// emit appends n copies of row to the output (or, for a window join, to
+// the window's pending rows).
+func (j *Join) emit(row []Value, n int64, exp int64) {
+	for ; n > 0; n-- {
+		if j.spec.Timing == WindowJoin {
+			if _, ok := j.pending[exp]; !ok {
+				heap.Push(&j.pendq, exp)
+			}
+			j.pending[exp] = append(j.pending[exp], row)
+			continue
+		}
+		j.out = append(j.out, row)
+	}
+}
+
+// partners returns the rows of the other side that match vals (same key,
+// residual true).
+func (j *Join) partners(ctx context.Context, side int, key string, nullKey bool, vals []Value) ([]*joinRow, error) {
+	if nullKey {
+		return nil, nil
+	}
+	b := j.sides[1-side].buckets[key]
+	if b == nil || len(b.rows) == 0 {
+		return nil, nil
+	}
+	if j.spec.Residual == nil {
+		return b.rows, nil
+	}
+	pairs := make([][]Value, len(b.rows))
+	for i, p := range b.rows {
+		pr := j.joined(exec.OpInsert, side, vals, p.vals)
+		if j.update {
+			pr = pr[1:]
+		}
+		pairs[i] = pr
+	}
+	keep, err := j.residual(ctx, pairs)
+	if err != nil {
+		return nil, err
+	}
+	var out []*joinRow
+	for i, ok := range keep {
+		if ok {
+			out = append(out, b.rows[i])
+		}
+	}
+	return out, nil
+}
+
+// residual evaluates the residual predicate over joined rows.
+func (j *Join) residual(ctx context.Context, pairs [][]Value) ([]bool, error) {
+	rb := array.NewRecordBuilder(j.mem, j.pair)
+	defer rb.Release()
+	rec, err := buildRecord(rb, pairs)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	arr, err := j.spec.Residual.Eval(ctx, j.mem, rec)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating join condition %s: %w", j.spec.Residual, err)
+	}
+	defer arr.Release()
+	b, ok := arr.(*array.Boolean)
+	if !ok {
+		return nil, fmt.Errorf("stream: join condition %s is %s, not BOOLEAN", j.spec.Residual, arr.DataType())
+	}
+	keep := make([]bool, len(pairs))
+	for i := range keep {
+		keep[i] = b.IsValid(i) && b.Value(i)
+	}
+	return keep, nil
+}
+
+// insert joins one arriving row with the other side and stores it.
+func (j *Join) insert(ctx context.Context, side int, op exec.Op, key string, nullKey bool, vals []Value, exp int64, now time.Time) error {
+	ps, err := j.partners(ctx, side, key, nullKey, vals)
+	if err != nil {
+		return err
+	}
+	var matches int64
+	for _, p := range ps {
+		matches += p.n
+		if j.spec.Timing == RegularJoin && p.matches == 0 && j.outer(1-side) {
+			// Its first partner: the null-padded row is withdrawn.
+			j.emit(j.joined(exec.OpDelete, 1-side, p.vals, nil), p.n, 0)
+		}
+		p.matches++
+		j.touch(p, now)
+		emitExp := exp
+		if j.spec.Timing == WindowJoin {
+			emitExp = min(exp, p.exp)
+		}
+		j.emit(j.joined(op, side, vals, p.vals), p.n, emitExp)
+	}
+	if j.spec.Timing == RegularJoin && matches == 0 && j.outer(side) {
+		j.emit(j.joined(exec.OpInsert, side, vals, nil), 1, 0)
+	}
+	if nullKey && !j.outer(side) {
+		return nil // it never matches and is never emitted: nothing to keep
+	}
+	j.store(side, key, vals, matches, exp, now)
+	return nil
+}
+
+// store adds one copy of a row to side's state.
+func (j *Join) store(side int, key string, vals []Value, matches, exp int64, now time.Time) {
+	sd := j.sides[side]
+	b := sd.buckets[key]
+	if b == nil {
+		b = &joinBucket{byID: map[string]*joinRow{}}
+		sd.buckets[key] = b
+	}
+	j.buf = rowKey(j.buf[:0], vals)
+	if r, ok := b.byID[string(j.buf)]; ok {
+		r.n++
+		j.touch(r, now)
+		return
+	}
+	r := &joinRow{side: side, key: key, id: string(j.buf), vals: vals, n: 1, matches: matches, exp: exp, live: true}
+	b.rows = append(b.rows, r)
+	b.byID[r.id] = r
+	sd.rows++
+	sd.bytes += rowBytes(r)
+	j.touch(r, now)
+	if j.spec.Timing != RegularJoin {
+		j.seq++
+		heap.Push(&j.expq, expEntry{exp: exp, seq: j.seq, row: r})
+	}
+}
+
+func rowBytes(r *joinRow) int64 {
+	n := int64(len(r.key)+len(r.id)) + 96
+	for _, v := range r.vals {
+		n += valueBytes(v)
+	}
+	return n
+}
+
+// touch records that r was used at now, for 'state.ttl'.
+func (j *Join) touch(r *joinRow, now time.Time) {
+	if j.spec.TTL <= 0 {
+		return
+	}
+	r.seen = now
+	j.ttlq = append(j.ttlq, ttlEntry{at: now, row: r})
+}
+
+// retract removes one copy of a row and withdraws its output.
+func (j *Join) retract(ctx context.Context, side int, op exec.Op, key string, nullKey bool, vals []Value, now time.Time) error {
+	sd := j.sides[side]
+	b := sd.buckets[key]
+	j.buf = rowKey(j.buf[:0], vals)
+	var r *joinRow
+	if b != nil {
+		r = b.byID[string(j.buf)]
+	}
+	if r == nil {
+		if nullKey && !j.outer(side) {
+			return nil // never stored: it joined nothing
+		}
+		if j.spec.TTL > 0 {
+			j.Ignored++
+			return nil
+		}
+		return fmt.Errorf("stream: join input %d retracts a row it never inserted: %v", side+1, vals)
+	}
+	ps, err := j.partners(ctx, side, key, nullKey, vals)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		p.matches--
+		j.touch(p, now)
+		j.emit(j.joined(op, side, vals, p.vals), p.n, 0)
+		if p.matches == 0 && j.outer(1-side) {
+			j.emit(j.joined(exec.OpInsert, 1-side, p.vals, nil), p.n, 0)
+		}
+	}
+	if len(ps) == 0 && j.outer(side) {
+		j.emit(j.joined(exec.OpDelete, side, vals, nil), 1, 0)
+	}
+	r.n--
+	if r.n == 0 {
+		j.drop(r)
+	}
+	return nil
+}
+
+// drop removes a row from its side's state.
+func (j *Join) drop(r *joinRow) {
+	sd := j.sides[r.side]
+	b := sd.buckets[r.key]
+	if b == nil || b.byID[r.id] != r {
+		return
+	}
+	delete(b.byID, r.id)
+	for i, o := range b.rows {
+		if o == r {
+			b.rows = append(b.rows[:i], b.rows[i+1:]...)
+			break
+		}
+	}
+	if len(b.rows) == 0 {
+		delete(sd.buckets, r.key)
+	}
+	r.live = false
+	sd.rows--
+	sd.bytes -= rowBytes(r)
+}
+
+// expire frees the rows and windows the cleanup watermark passed,
+// emitting unmatched outer rows null-padded and closed windows' rows.
+func (j *Join) expire() {
+	wm := j.cleanupWatermark()
+	for len(j.expq) > 0 && j.expq[0].exp < wm {
+		e := heap.Pop(&j.expq).(expEntry)
+		r := e.row
+		if !r.live {
+			continue
+		}
+		if r.matches == 0 && j.outer(r.side) {
+			j.emit(j.joined(exec.OpInsert, r.side, r.vals, nil), r.n, r.exp)
+		}
+		j.drop(r)
+	}
+	for len(j.pendq) > 0 && j.pendq[0] < wm {
+		exp := heap.Pop(&j.pendq).(int64)
+		j.out = append(j.out, j.pending[exp]...)
+		delete(j.pending, exp)
+	}
+}
+
+// flush builds the output rows gathered so far into a record.
+func (j *Join) flush() (arrow.Record, error) {
+	if len(j.out) == 0 {
+		return nil, nil
+	}
+	rows := j.out
+	j.out = j.out[:0:0]
+	rb := array.NewRecordBuilder(j.mem, j.schema)
+	defer rb.Release()
+	return buildRecord(rb, rows)
+}
+
+// Tick lets processing time act: idle inputs stop holding the watermark
+// back, and rows unused for 'state.ttl' are forgotten.
+func (j *Join) Tick(_ context.Context, now time.Time) (arrow.Record, error) {
+	if j.spec.Timing != RegularJoin {
+		a, b := j.sides[0].tracker.Tick(now), j.sides[1].tracker.Tick(now)
+		if a || b {
+			j.expire()
+		}
+	}
+	if j.spec.TTL > 0 {
+		cut := now.Add(-j.spec.TTL)
+		i := 0
+		for ; i < len(j.ttlq) && j.ttlq[i].at.Before(cut); i++ {
+			e := j.ttlq[i]
+			if e.row.live && e.row.seen.Equal(e.at) {
+				j.drop(e.row)
+			}
+		}
+		j.ttlq = append(j.ttlq[:0], j.ttlq[i:]...)
+	}
+	return j.flush()
+}
+
+// Finish is the end of bounded inputs: both watermarks become +∞, every
+// row is freed and every window closes.
+func (j *Join) Finish(context.Context) (arrow.Record, error) {
+	if j.spec.Timing != RegularJoin {
+		j.sides[0].tracker.Finish()
+		j.sides[1].tracker.Finish()
+		j.expire()
+	}
+	return j.flush()
+}
+
+// Stats counts the distinct rows held on both sides.
+func (j *Join) Stats() StateStats {
+	s := StateStats{Groups: j.sides[0].rows + j.sides[1].rows, Bytes: j.sides[0].bytes + j.sides[1].bytes}
+	for _, rows := range j.pending {
+		for _, r := range rows {
+			s.Bytes += 24
+			for _, v := range r {
+				s.Bytes += valueBytes(v)
+			}
+		}
+	}
+	return s
+}
+
+// Close drops the state; idempotent.
+func (j *Join) Close() error {
+	for _, sd := range j.sides {
+		sd.buckets = map[string]*joinBucket{}
+		sd.rows, sd.bytes = 0, 0
+	}
+	j.expq, j.pendq, j.ttlq, j.out = nil, nil, nil, nil
+	j.pending = map[int64][][]Value{}
+	return nil
+}
+
+func timeText(v, unit int64) string {
+	switch v {
+	case MinWatermark:
+		return "-inf"
+	case MaxWatermark:
+		return "+inf"
+	}
+	return time.Unix(0, v*unit).UTC().Format("2006-01-02 15:04:05.999999999")
+}
+
+// expEntry is a row's place in the expiry queue.
+type expEntry struct {
+	exp int64
+	seq uint64
+	row *joinRow
+}
+
+type expHeap []expEntry
+
+func (h expHeap) Len() int { return len(h) }
+func (h expHeap) Less(i, k int) bool {
+	if h[i].exp != h[k].exp {
+		return h[i].exp < h[k].exp
+	}
+	return h[i].seq < h[k].seq
+}
+func (h expHeap) Swap(i, k int) { h[i], h[k] = h[k], h[i] }
+func (h *expHeap) Push(x any)   { *h = append(*h, x.(expEntry)) }
+func (h *expHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+type int64Heap []int64
+
+func (h int64Heap) Len() int           { return len(h) }
+func (h int64Heap) Less(i, k int) bool { return h[i] < h[k] }
+func (h int64Heap) Swap(i, k int)      { h[i], h[k] = h[k], h[i] }
+func (h *int64Heap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *int64Heap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+type ttlEntry struct {
+	at  time.Time
+	row *joinRow
+}
