@@ -135,15 +135,12 @@ type streamPlanner struct {
 }
 
 // findSource finds the scans the stream reads and their sources'
-// settings, which must agree. Plans that read none are refused here, and
-// so are joins.
+// settings, which must agree. Plans that read none are refused here.
 func (sp *streamPlanner) findSource(root PhysicalPlan) error {
 	si := sp.si
 	var walk func(p PhysicalPlan) error
 	walk = func(p PhysicalPlan) error {
 		switch x := p.(type) {
-		case *PhysHashJoin:
-			return sp.fail("JOIN is not supported in streaming mode yet")
 		case *PhysScan:
 			si.Scans = append(si.Scans, x)
 		}
@@ -262,6 +259,8 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 		return sp.set(&w, ChangelogMode{}), nil
 	case *PhysUnionAll:
 		return sp.union(x)
+	case *PhysHashJoin:
+		return sp.join(x)
 	case *PhysHashAggregate:
 		return sp.aggregate(x)
 	case *PhysTopN:

@@ -45,6 +45,11 @@ const (
 	// unmatched outer rows null-padded, are emitted once, when both
 	// inputs' watermarks pass the window's end; then its state is freed.
 	WindowJoin
+	// LookupJoin joins a stream with a bounded table loaded first
+	// (LoadTable): stream rows are not kept, since the table never
+	// changes; output is append-only over an append-only stream, and
+	// the stream's retractions flow through.
+	LookupJoin
 )
 
 // JoinSpec describes a streaming equi-join of two inputs.
@@ -76,6 +81,9 @@ type JoinSpec struct {
 	// below its own input's watermark as it arrives.
 	Late   LatePolicy
 	OnLate func(LateRow) error
+	// TableSide is the table of a LookupJoin (0 left, 1 right); the
+	// join may not keep the table's unmatched rows.
+	TableSide int
 	// TTL, when positive (RegularJoin), forgets a row once it has not
 	// been inserted or matched for TTL of processing time: the result
 	// is then approximate ('state.ttl').
@@ -150,13 +158,20 @@ var (
 	_ WatermarkReporter = (*Join)(nil)
 )
 
-// JoinOutput is the output of a join of kind over inputs left and right
-// (value columns only), and whether it is a changelog: a regular join is
-// one unless it is inner over two append-only inputs; interval and
-// window joins are append-only.
-func JoinOutput(left, right *arrow.Schema, kind JoinKind, timing JoinTiming) (*arrow.Schema, bool) {
+// JoinOutput is the output of the join spec over inputs left and right,
+// and whether it is a changelog: a regular join is one unless it is
+// inner over two append-only inputs; a lookup join is one when its
+// stream is; interval and window joins are append-only.
+func JoinOutput(left, right *arrow.Schema, spec JoinSpec) (*arrow.Schema, bool) {
 	lf, rf := DropOp(left).Fields(), DropOp(right).Fields()
-	update := timing == RegularJoin && (kind != InnerJoin || IsChangelog(left) || IsChangelog(right))
+	kind := spec.Kind
+	var update bool
+	switch spec.Timing {
+	case RegularJoin:
+		update = kind != InnerJoin || IsChangelog(left) || IsChangelog(right)
+	case LookupJoin:
+		update = IsChangelog([]*arrow.Schema{left, right}[1-spec.TableSide])
+	}
 	var fields []arrow.Field
 	if update {
 		fields = append(fields, opField)
@@ -182,7 +197,7 @@ func NewJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinSpec) (*J
 	if j.clock == nil {
 		j.clock = RealClock{}
 	}
-	j.schema, j.update = JoinOutput(left, right, spec.Kind, spec.Timing)
+	j.schema, j.update = JoinOutput(left, right, spec)
 	fields := j.schema.Fields()
 	if j.update {
 		fields = fields[1:]
@@ -197,7 +212,13 @@ func NewJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinSpec) (*J
 		j.nvals[s] = DropOp(in).NumFields()
 		j.sides[s] = side
 	}
-	if spec.Timing != RegularJoin {
+	if spec.Timing == LookupJoin {
+		t := spec.TableSide
+		if t < 0 || t > 1 || j.sides[t].changelog || j.outer(t) {
+			return nil, fmt.Errorf("stream: a lookup join's table must be an append-only side whose unmatched rows are not kept")
+		}
+	}
+	if spec.Timing == IntervalJoin || spec.Timing == WindowJoin {
 		if j.sides[0].changelog || j.sides[1].changelog {
 			return nil, fmt.Errorf("stream: an interval or window join needs append-only inputs")
 		}
@@ -236,6 +257,19 @@ func (j *Join) Schema() *arrow.Schema { return j.schema }
 // SinkMode is a changelog identified by whole rows, or append-only.
 func (j *Join) SinkMode() exec.SinkMode { return exec.SinkMode{Changelog: j.update} }
 
+// LoadTable stores the rows of a lookup join's table; call it with the
+// whole table before the first Push. The caller keeps rec.
+func (j *Join) LoadTable(ctx context.Context, rec arrow.Record) error {
+	if j.spec.Timing != LookupJoin {
+		return fmt.Errorf("stream: LoadTable on a join that is not a lookup join")
+	}
+	if err := j.fold(ctx, j.spec.TableSide, rec, UnionPartition(j.spec.TableSide, 0), j.clock.Now()); err != nil {
+		return err
+	}
+	j.out = j.out[:0]
+	return nil
+}
+
 // Late is the number of late rows dropped (or routed) so far.
 func (j *Join) Late() int64 {
 	return j.sides[0].late + j.sides[1].late
@@ -257,7 +291,7 @@ func (j *Join) Watermark() *WatermarkTracker {
 // SetPartitions gives each input's tracker the partitions of its input
 // (UnionInputOf(p) is the side).
 func (j *Join) SetPartitions(parts []int32) {
-	if j.spec.Timing == RegularJoin {
+	if j.sides[0].tracker == nil {
 		return
 	}
 	now := j.clock.Now()
@@ -596,8 +630,11 @@ func (j *Join) insert(ctx context.Context, side int, op exec.Op, key string, nul
 		}
 		j.emit(j.joined(op, side, vals, p.vals), p.n, emitExp)
 	}
-	if j.spec.Timing == RegularJoin && matches == 0 && j.outer(side) {
+	if (j.spec.Timing == RegularJoin || j.spec.Timing == LookupJoin) && matches == 0 && j.outer(side) {
 		j.emit(j.joined(exec.OpInsert, side, vals, nil), 1, 0)
+	}
+	if j.spec.Timing == LookupJoin && side != j.spec.TableSide {
+		return nil // the table never changes: a stream row need not be kept
 	}
 	if nullKey && !j.outer(side) {
 		return nil // it never matches and is never emitted: nothing to keep
@@ -626,7 +663,7 @@ func (j *Join) store(side int, key string, vals []Value, matches, exp int64, now
 	sd.rows++
 	sd.bytes += rowBytes(r)
 	j.touch(r, now)
-	if j.spec.Timing != RegularJoin {
+	if j.sides[0].tracker != nil {
 		j.seq++
 		heap.Push(&j.expq, expEntry{exp: exp, seq: j.seq, row: r})
 	}
@@ -658,7 +695,8 @@ func (j *Join) retract(ctx context.Context, side int, op exec.Op, key string, nu
 	if b != nil {
 		r = b.byID[string(j.buf)]
 	}
-	if r == nil {
+	lookup := j.spec.Timing == LookupJoin && side != j.spec.TableSide
+	if r == nil && !lookup {
 		if nullKey && !j.outer(side) {
 			return nil // never stored: it joined nothing
 		}
@@ -682,6 +720,9 @@ func (j *Join) retract(ctx context.Context, side int, op exec.Op, key string, nu
 	}
 	if len(ps) == 0 && j.outer(side) {
 		j.emit(j.joined(exec.OpDelete, side, vals, nil), 1, 0)
+	}
+	if lookup {
+		return nil
 	}
 	r.n--
 	if r.n == 0 {
@@ -749,7 +790,7 @@ func (j *Join) flush() (arrow.Record, error) {
 // Tick lets processing time act: idle inputs stop holding the watermark
 // back, and rows unused for 'state.ttl' are forgotten.
 func (j *Join) Tick(_ context.Context, now time.Time) (arrow.Record, error) {
-	if j.spec.Timing != RegularJoin {
+	if j.sides[0].tracker != nil {
 		a, b := j.sides[0].tracker.Tick(now), j.sides[1].tracker.Tick(now)
 		if a || b {
 			j.expire()
@@ -772,7 +813,7 @@ func (j *Join) Tick(_ context.Context, now time.Time) (arrow.Record, error) {
 // Finish is the end of bounded inputs: both watermarks become +∞, every
 // row is freed and every window closes.
 func (j *Join) Finish(context.Context) (arrow.Record, error) {
-	if j.spec.Timing != RegularJoin {
+	if j.sides[0].tracker != nil {
 		j.sides[0].tracker.Finish()
 		j.sides[1].tracker.Finish()
 		j.expire()

@@ -30,6 +30,9 @@ type joinRowSnap struct {
 func (j *Join) Snapshot() ([]byte, error) {
 	s := joinSnap{Pending: j.pending, Ignored: j.Ignored}
 	for side, sd := range j.sides {
+		if j.spec.Timing == LookupJoin && side == j.spec.TableSide {
+			continue // loaded again from its source at the start
+		}
 		for _, b := range sd.buckets {
 			for _, r := range b.rows {
 				s.Rows = append(s.Rows, joinRowSnap{Side: side, Key: r.key, Vals: r.vals, N: r.n, Matches: r.matches, Exp: r.exp})
@@ -51,15 +54,20 @@ func (j *Join) Restore(data []byte) error {
 	if err := decode(data, &s); err != nil {
 		return err
 	}
-	if s.Tracked != (j.spec.Timing != RegularJoin) {
+	if s.Tracked != (j.sides[0].tracker != nil) {
 		return fmt.Errorf("stream: restoring a join: the checkpoint is of another kind of join (was the query changed?)")
 	}
 	for _, r := range s.Rows {
+		if j.spec.Timing == LookupJoin && r.Side == j.spec.TableSide {
+			return fmt.Errorf("stream: restoring a lookup join: the checkpoint holds table rows (was the query changed?)")
+		}
 		if r.Side < 0 || r.Side > 1 || len(r.Vals) != j.nvals[r.Side] || r.N <= 0 {
 			return fmt.Errorf("stream: restoring a join: a row of input %d with %d columns, want %d (was the query changed?)", r.Side+1, len(r.Vals), j.nvals[min(max(r.Side, 0), 1)])
 		}
 	}
-	j.Close()
+	if j.spec.Timing != LookupJoin {
+		j.Close()
+	}
 	now := j.clock.Now()
 	for _, r := range s.Rows {
 		j.store(r.Side, r.Key, r.Vals, r.Matches, r.Exp, now)

@@ -640,3 +640,59 @@ func TestJoinBoundedStateEndless(t *testing.T) {
 		t.Fatalf("state grew to %d rows over an endless stream", maxGroups)
 	}
 }
+
+// TestLookupJoin: a table loaded first joins every stream row, keeping
+// none of them; over a changelog stream the retractions flow through, and
+// the result folds to the batch join.
+func TestLookupJoin(t *testing.T) {
+	mem := checkedMem(t)
+	rng := rand.New(rand.NewSource(3))
+	var table []jrow
+	for i := 0; i < 6; i++ {
+		table = append(table, jrow{side: 1, k: kp(int64(rng.Intn(4))), v: int64(i)})
+	}
+	for _, kind := range []JoinKind{InnerJoin, LeftJoin} {
+		for _, changelog := range []bool{false, true} {
+			stream := randomRows(rng, 30, changelog)
+			var rows []jrow
+			for _, r := range stream {
+				if r.side == 0 {
+					rows = append(rows, r)
+				}
+			}
+			lk, _ := joinKeys()
+			l := joinLeft
+			if changelog {
+				lk, _ = changelogKeys()
+				l = withOpSchema(joinLeft)
+			}
+			_, rk := joinKeys()
+			j, err := NewJoin(mem, l, joinRight, JoinSpec{Kind: kind, Timing: LookupJoin, TableSide: 1, LeftKeys: lk, RightKeys: rk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.SinkMode().Changelog != changelog {
+				t.Fatalf("changelog output = %v over a changelog stream %v", j.SinkMode().Changelog, changelog)
+			}
+			tab := joinBatch(t, mem, 1, false, table)
+			if err := j.LoadTable(context.Background(), tab); err != nil {
+				t.Fatal(err)
+			}
+			tab.Release()
+			before := j.Stats().Groups
+			out := runJoin(t, mem, j, changelog, rows, 3, true)
+			if j.Stats().Groups != before {
+				t.Fatalf("the lookup join kept stream rows: %d rows, table %d", j.Stats().Groups, before)
+			}
+			got := foldOut(t, changelog, out)
+			want := refJoin(kind, append(append([]jrow(nil), table...), rows...), nil, nil)
+			if !equalStrings(got, want) {
+				t.Fatalf("kind %d changelog %v:\n got %v\nwant %v", kind, changelog, got, want)
+			}
+			j.Close()
+		}
+	}
+	if _, err := NewJoin(mem, joinLeft, joinRight, JoinSpec{Kind: RightJoin, Timing: LookupJoin, TableSide: 1, LeftKeys: []Expr{col(joinLeft, 0)}, RightKeys: []Expr{col(joinRight, 0)}}); err == nil {
+		t.Fatal("a lookup join keeping the table's unmatched rows must be refused")
+	}
+}
