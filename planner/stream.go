@@ -102,7 +102,7 @@ func streaming(qp *QueryPlan, cat Catalog, appendSink bool) (*StreamInfo, error)
 	mode := si.Modes[root]
 	switch {
 	case e.Kind == sql.EmitFinal && !sp.final:
-		return nil, sp.fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
+		return nil, sp.fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION, or a window join")
 	case e.Kind == sql.EmitFinal && mode.Updating():
 		return nil, sp.fail("EMIT FINAL needs an append-only result, but %s above the windowed aggregate updates it", nodeKind(sp.updater))
 	case e.Kind == sql.EmitChanges && !mode.Updating() && !appendSink:

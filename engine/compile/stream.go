@@ -44,9 +44,10 @@ type Stream struct {
 	// Op is the stream.Graph of the stateful nodes, nil for a stateless
 	// query.
 	Op stream.Operator
-	// Window is the windowed aggregate when there is one (for late-row
+	// Window is the operator that judges lateness when there is one: the
+	// windowed aggregate, or an interval or window join (for late-row
 	// counts and the watermark).
-	Window *stream.WindowAggregate
+	Window stream.EventTimer
 	// Names are the user-facing output column names (without op).
 	Names []string
 	// Mode is the output's changelog mode, from the plan.
@@ -164,13 +165,15 @@ type streamBuilder struct {
 	sources      []stream.GraphSource
 	readerInputs []int
 	nodes        []stream.GraphNode
-	window       *stream.WindowAggregate
+	window       stream.EventTimer
+	// ports are the inputs of the node being built.
+	ports []stream.Port
 }
 
 // stateful reports whether n keeps state across batches.
 func stateful(n planner.PhysicalPlan) bool {
 	switch n.(type) {
-	case *planner.PhysGroupAggregate, *planner.PhysWindowAggregate, *planner.PhysTopN:
+	case *planner.PhysGroupAggregate, *planner.PhysWindowAggregate, *planner.PhysTopN, *planner.PhysStreamJoin:
 		return true
 	}
 	return false
@@ -241,6 +244,9 @@ func (b *streamBuilder) port(n planner.PhysicalPlan) (stream.Port, error) {
 		return b.source(n)
 	}
 	kids := n.Children()
+	if j, ok := n.(*planner.PhysStreamJoin); ok && j.Strategy == planner.JoinLookup {
+		kids = kids[1-j.TableSide : 2-j.TableSide] // the table is read once, not streamed
+	}
 	ports := make([]stream.Port, len(kids))
 	schemas := make([]*arrow.Schema, len(kids))
 	for i, c := range kids {
@@ -251,6 +257,7 @@ func (b *streamBuilder) port(n planner.PhysicalPlan) (stream.Port, error) {
 		ports[i] = p
 		schemas[i] = b.schemaOf(p)
 	}
+	b.ports = ports
 	node, err := b.node(n, schemas)
 	if err != nil {
 		return stream.Port{}, err
@@ -406,6 +413,9 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 	mem := b.env.Mem
 	if u, ok := n.(*planner.PhysUnionAll); ok {
 		return stream.UnionNode(u.Out.Arrow(), b.mode(n), len(ins)), nil
+	}
+	if j, ok := n.(*planner.PhysStreamJoin); ok {
+		return b.join(j, ins)
 	}
 	if len(ins) != 1 {
 		return nil, fmt.Errorf("compile: no streaming operator for %s over %d inputs", n, len(ins))

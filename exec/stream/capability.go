@@ -23,7 +23,19 @@ type WatermarkReporter interface {
 	Watermark() *WatermarkTracker
 }
 
+// EventTimer is an Operator that judges rows late against a watermark
+// (a windowed aggregate, an interval or window join): the engine reports
+// its watermark and late-row count in Stats and EXPLAIN ANALYZE.
+type EventTimer interface {
+	// Late is the number of late rows dropped (or routed) so far.
+	Late() int64
+	// Watermark is the tracker whose watermark the operator is at.
+	Watermark() *WatermarkTracker
+}
+
 var (
+	_ EventTimer        = (*WindowAggregate)(nil)
+	_ EventTimer        = (*Join)(nil)
 	_ PartitionAware    = (*WindowAggregate)(nil)
 	_ WatermarkReporter = (*WindowAggregate)(nil)
 )

@@ -291,10 +291,6 @@ func (j *Join) Watermark() *WatermarkTracker {
 // SetPartitions gives each input's tracker the partitions of its input
 // (UnionInputOf(p) is the side).
 func (j *Join) SetPartitions(parts []int32) {
-	if j.sides[0].tracker == nil {
-		return
-	}
-	now := j.clock.Now()
 	var split [2][]int32
 	for _, p := range parts {
 		if s := UnionInputOf(p); s == 0 || s == 1 {
@@ -302,8 +298,28 @@ func (j *Join) SetPartitions(parts []int32) {
 		}
 	}
 	for s := range split {
-		j.sides[s].tracker.SetPartitions(split[s], now)
+		j.SetInputPartitions(s, split[s])
 	}
+}
+
+// SetInputPartitions registers the partitions input side reads, so that
+// each holds that input's watermark back until it sends data or goes
+// idle.
+func (j *Join) SetInputPartitions(side int, parts []int32) {
+	if t := j.sides[side].tracker; t != nil {
+		t.SetPartitions(parts, j.clock.Now())
+	}
+}
+
+// FinishSide is the end of one bounded input: its watermark becomes +∞.
+// It returns the output that caused (rows and windows the other input's
+// watermark already passed).
+func (j *Join) FinishSide(_ context.Context, side int) (arrow.Record, error) {
+	if t := j.sides[side].tracker; t != nil {
+		t.Finish()
+		j.expire()
+	}
+	return j.flush()
 }
 
 // Push folds a batch from partition, whose input is UnionInputOf(partition).

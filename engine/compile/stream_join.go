@@ -1,0 +1,216 @@
+package compile
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/stream"
+	"github.com/sluicesql/sluice/planner"
+)
+
+var joinKinds = map[planner.JoinType]stream.JoinKind{
+	planner.InnerJoin: stream.InnerJoin, planner.LeftJoin: stream.LeftJoin,
+	planner.RightJoin: stream.RightJoin, planner.FullJoin: stream.FullJoin,
+}
+
+var joinTimings = map[planner.JoinStrategy]stream.JoinTiming{
+	planner.JoinRegular: stream.RegularJoin, planner.JoinInterval: stream.IntervalJoin,
+	planner.JoinWindow: stream.WindowJoin, planner.JoinLookup: stream.LookupJoin,
+}
+
+// join builds the graph node of a streaming join over inputs of schemas
+// ins (both sides; a lookup join's stream only: its table is read here,
+// once, as a batch plan).
+func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (stream.Node, error) {
+	kind, ok := joinKinds[n.Type]
+	timing, ok2 := joinTimings[n.Strategy]
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("compile: no streaming join for %s", n)
+	}
+	lookup := timing == stream.LookupJoin
+	var schemas [2]*arrow.Schema
+	var sides []int // graph input i is join side sides[i]
+	if lookup {
+		if len(ins) != 1 {
+			return nil, fmt.Errorf("compile: a lookup join streams one input, got %d", len(ins))
+		}
+		schemas[n.TableSide] = []planner.PhysicalPlan{n.Left, n.Right}[n.TableSide].Schema().Arrow()
+		schemas[1-n.TableSide] = ins[0]
+		sides = []int{1 - n.TableSide}
+	} else {
+		if len(ins) != 2 {
+			return nil, fmt.Errorf("compile: a join has two inputs, got %d", len(ins))
+		}
+		schemas[0], schemas[1] = ins[0], ins[1]
+		sides = []int{0, 1}
+	}
+	spec := stream.JoinSpec{Kind: kind, Timing: timing, LeftTime: n.LeftTime, RightTime: n.RightTime,
+		Lower: n.Lower, Upper: n.Upper, LeftEnd: n.LeftEnd, RightEnd: n.RightEnd,
+		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, TableSide: n.TableSide, TTL: n.TTL,
+		IdleTimeout: b.opts.Window.IdleTimeout, Late: b.opts.Window.Late, OnLate: b.opts.Window.OnLate, Clock: b.opts.Window.Clock}
+	var err error
+	if spec.LeftKeys, err = streamExprs(n.LeftKeys); err != nil {
+		return nil, err
+	}
+	if spec.RightKeys, err = streamExprs(n.RightKeys); err != nil {
+		return nil, err
+	}
+	if n.Residual != nil {
+		if spec.Residual, err = Expr(n.Residual); err != nil {
+			return nil, err
+		}
+	}
+	j, err := stream.NewJoin(b.env.Mem, schemas[0], schemas[1], spec)
+	if err != nil {
+		return nil, err
+	}
+	if got, want := j.SinkMode().Changelog, b.mode(n).Changelog; got != want {
+		j.Close()
+		return nil, fmt.Errorf("compile: the join's output is a changelog: %v, the plan says %v", got, want)
+	}
+	if lookup {
+		if err := b.loadTable(j, []planner.PhysicalPlan{n.Left, n.Right}[n.TableSide]); err != nil {
+			j.Close()
+			return nil, err
+		}
+	}
+	if (timing == stream.IntervalJoin || timing == stream.WindowJoin) && b.window == nil {
+		b.window = j
+	}
+	node := &joinNode{join: j, sides: sides, in: stream.NewInputMarks(len(ins)), readerSide: map[int]int{}}
+	// A side read straight from a source: its batches carry the source's
+	// partitions (numbered by reader input), which the join's own
+	// per-input watermark tracks.
+	for i, p := range b.ports {
+		if p.Node >= 0 || i >= len(sides) {
+			continue
+		}
+		for r, src := range b.readerInputs {
+			if src == p.Source {
+				node.readerSide[r] = sides[i]
+			}
+		}
+	}
+	return node, nil
+}
+
+// streamExprs compiles expressions for a stream operator.
+func streamExprs(es []planner.Expr) ([]stream.Expr, error) {
+	ce, err := Exprs(es)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]stream.Expr, len(ce))
+	for i, e := range ce {
+		out[i] = e
+	}
+	return out, nil
+}
+
+// loadTable runs a lookup join's table side as a batch plan to its end
+// and loads its rows into the join.
+func (b *streamBuilder) loadTable(j *stream.Join, p planner.PhysicalPlan) error {
+	ctx := context.Background()
+	env := b.env
+	env.Scan, env.Union = nil, nil
+	op, err := Plan(env, p)
+	if err != nil {
+		return err
+	}
+	recs, err := exec.Collect(ctx, op)
+	if err != nil {
+		return fmt.Errorf("reading the lookup join's table: %w", err)
+	}
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	for _, r := range recs {
+		if err := j.LoadTable(ctx, r); err != nil {
+			return fmt.Errorf("loading the lookup join's table: %w", err)
+		}
+	}
+	return nil
+}
+
+// joinNode runs a stream.Join as a graph node: graph input i is join
+// side sides[i].
+type joinNode struct {
+	join  *stream.Join
+	sides []int
+	in    *stream.InputMarks
+	// readerSide maps a reader input (UnionInputOf of a partition) read
+	// straight by the join to its side.
+	readerSide map[int]int
+	ended      int
+}
+
+var (
+	_ stream.Node           = (*joinNode)(nil)
+	_ stream.PartitionAware = (*joinNode)(nil)
+)
+
+func (n *joinNode) Schema() *arrow.Schema   { return n.join.Schema() }
+func (n *joinNode) SinkMode() exec.SinkMode { return n.join.SinkMode() }
+
+func (n *joinNode) Push(ctx context.Context, input int, b exec.Batch) (arrow.Record, error) {
+	if input < 0 || input >= len(n.sides) {
+		return nil, fmt.Errorf("compile: join batch on input %d", input)
+	}
+	return n.join.PushSide(ctx, n.sides[input], b.Record, b.Partition)
+}
+
+// Advance notes the input's watermark; the join judges lateness by its
+// own per-input trackers, row by row.
+func (n *joinNode) Advance(_ context.Context, input int, m stream.Mark) (arrow.Record, error) {
+	n.in.Set(input, m)
+	return nil, nil
+}
+
+// Watermark is the join's own (the slower input's) for an interval or
+// window join, else the minimum of the inputs'.
+func (n *joinNode) Watermark() stream.Mark {
+	if t := n.join.Watermark(); t != nil {
+		return stream.Mark{Time: t.Watermark()}
+	}
+	return n.in.Mark()
+}
+
+func (n *joinNode) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
+	return n.join.Tick(ctx, now)
+}
+
+// Finish ends one input (its watermark becomes +∞); after the last the
+// join finishes.
+func (n *joinNode) Finish(ctx context.Context, input int) (arrow.Record, error) {
+	n.in.Finish(input)
+	n.ended++
+	if n.ended < len(n.sides) {
+		return n.join.FinishSide(ctx, n.sides[input])
+	}
+	return n.join.Finish(ctx)
+}
+
+func (n *joinNode) Snapshot() ([]byte, error)  { return n.join.Snapshot() }
+func (n *joinNode) Restore(state []byte) error { return n.join.Restore(state) }
+func (n *joinNode) Stats() stream.StateStats   { return n.join.Stats() }
+func (n *joinNode) Close() error               { return n.join.Close() }
+
+// SetPartitions gives the join's per-input trackers the partitions of the
+// sources it reads straight.
+func (n *joinNode) SetPartitions(parts []int32) {
+	by := map[int][]int32{}
+	for _, p := range parts {
+		if side, ok := n.readerSide[stream.UnionInputOf(p)]; ok {
+			by[side] = append(by[side], p)
+		}
+	}
+	for side, ps := range by {
+		n.join.SetInputPartitions(side, ps)
+	}
+}

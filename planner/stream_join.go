@@ -1,0 +1,426 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// JoinStrategy is how a streaming join runs; the planner picks it from
+// the query (see streamPlanner.join) and EXPLAIN says which and why.
+type JoinStrategy string
+
+// Join strategies.
+const (
+	// JoinRegular keeps both inputs' rows (bounded by the inputs' ends or
+	// 'state.ttl') and emits an updating result.
+	JoinRegular JoinStrategy = "regular"
+	// JoinInterval joins rows whose event times are within bounds of each
+	// other; the watermarks free the state; append-only.
+	JoinInterval JoinStrategy = "interval"
+	// JoinWindow joins the rows of equal TUMBLE/HOP windows, emitting each
+	// window when both watermarks pass its end; append-only.
+	JoinWindow JoinStrategy = "window"
+	// JoinLookup reads a bounded side once, before the stream, and joins
+	// every stream row against it; append-only over an append-only stream.
+	JoinLookup JoinStrategy = "lookup"
+)
+
+// PhysStreamJoin is a streaming join of two inputs. Output: [op,] the
+// left input's value columns, then the right's (the batch join's columns).
+type PhysStreamJoin struct {
+	Left, Right PhysicalPlan
+	Type        JoinType
+	Strategy    JoinStrategy
+	// Why is the reason for the strategy, shown by EXPLAIN.
+	Why string
+	// LeftKeys[i] = RightKeys[i], each over its input's streaming schema
+	// (op column counted when the input is a changelog).
+	LeftKeys, RightKeys []Expr
+	// Residual is over the left value columns then the right ones (op
+	// columns excluded), as in the batch join; nil for none.
+	Residual Expr
+	// LeftTime and RightTime are each input's watermark column
+	// (interval and window joins).
+	LeftTime, RightTime int
+	// Lower ≤ right.time − left.time ≤ Upper (interval joins).
+	Lower, Upper time.Duration
+	// LeftEnd and RightEnd are the window_end columns (window joins).
+	LeftEnd, RightEnd int
+	// LeftDelay and RightDelay are the inputs' watermark delays.
+	LeftDelay, RightDelay time.Duration
+	// TableSide is the bounded side of a lookup join (0 left, 1 right).
+	TableSide int
+	// TTL is 'state.ttl' (regular joins; 0: none).
+	TTL   time.Duration
+	State StateBound
+	Out   *Schema
+}
+
+// Schema implements PhysicalPlan.
+func (p *PhysStreamJoin) Schema() *Schema { return p.Out }
+
+// Children implements PhysicalPlan.
+func (p *PhysStreamJoin) Children() []PhysicalPlan { return []PhysicalPlan{p.Left, p.Right} }
+
+// String implements PhysicalPlan.
+func (p *PhysStreamJoin) String() string {
+	name := map[JoinStrategy]string{JoinRegular: "RegularJoin", JoinInterval: "IntervalJoin", JoinWindow: "WindowJoin", JoinLookup: "LookupJoin"}[p.Strategy]
+	s := fmt.Sprintf("%s: %s keys=[%s] = [%s]", name, p.Type, exprList(p.LeftKeys), exprList(p.RightKeys))
+	if p.Residual != nil {
+		s += " residual=" + p.Residual.String()
+	}
+	if p.TTL > 0 {
+		s += " ttl=" + formatDuration(p.TTL)
+	}
+	return s + " (" + p.Why + ")"
+}
+
+// join converts a hash join into the streaming join the query asks for:
+// time bounds on both inputs' watermark columns make an interval join,
+// equal windows on both inputs a window join, a bounded side without a
+// watermark beside a stream a lookup join; otherwise a regular join.
+func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
+	if len(x.LeftKeys) == 0 {
+		return nil, sp.fail("a streaming join needs an equality between the inputs (ON l.k = r.k): a join without one (%s) is not supported in streaming mode", x.Type)
+	}
+	var sides [2]PhysicalPlan
+	var srcs [2]*SourceDef
+	var wms [2]*WatermarkDef
+	for s, c := range []PhysicalPlan{x.Left, x.Right} {
+		if n := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }); n > 0 {
+			return nil, sp.fail("a join of more than two inputs is not supported in streaming mode yet: join two inputs, and aggregate or join the result in another query")
+		}
+		if n := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysUnionAll); return ok }); n > 0 {
+			return nil, sp.fail("a join input reading a UNION ALL is not supported in streaming mode yet")
+		}
+		in, err := sp.node(c)
+		if err != nil {
+			return nil, err
+		}
+		sides[s] = in
+		scan := scanUnder(c)
+		for i, sc := range sp.si.Scans {
+			if sc == scan {
+				wms[s] = sp.si.Watermarks[i]
+			}
+		}
+		if scan != nil {
+			srcs[s], _ = sp.cat.LookupSource(scan.Source)
+		}
+	}
+	l, r := sides[0], sides[1]
+	lm, rm := sp.si.Modes[l], sp.si.Modes[r]
+	j := &PhysStreamJoin{Left: l, Right: r, Type: x.Type, Residual: x.Residual, LeftTime: -1, RightTime: -1, LeftEnd: -1, RightEnd: -1}
+	for i := range x.LeftKeys {
+		j.LeftKeys = append(j.LeftKeys, sp.over(l, x.LeftKeys[i]))
+		j.RightKeys = append(j.RightKeys, sp.over(r, x.RightKeys[i]))
+	}
+	appendOnly := !lm.Updating() && !rm.Updating()
+	name := func(s int) string {
+		if srcs[s] != nil {
+			return srcs[s].Name
+		}
+		return []string{"the left input", "the right input"}[s]
+	}
+	ttl, err := joinTTL(srcs, sp.fail)
+	if err != nil {
+		return nil, err
+	}
+	strategy, why, err := sp.chooseJoin(x, j, wms, appendOnly, name)
+	if err != nil {
+		return nil, err
+	}
+	j.Strategy, j.Why = strategy, why
+	if wms[0] != nil {
+		j.LeftDelay = wms[0].Delay
+	}
+	if wms[1] != nil {
+		j.RightDelay = wms[1].Delay
+	}
+	mode := ChangelogMode{}
+	switch strategy {
+	case JoinRegular:
+		j.TTL = ttl
+		if x.Type != InnerJoin || !appendOnly {
+			mode = ChangelogMode{Kind: Retract}
+		}
+		boundedIn := srcs[0] != nil && srcs[1] != nil && srcs[0].Bounded && srcs[1].Bounded
+		switch {
+		case ttl > 0:
+			j.State = StateBound{Bounded: true, Text: "rows unused for " + formatDuration(ttl) + " are dropped ('state.ttl')"}
+		case boundedIn || sp.bounded:
+			j.State = StateBound{Bounded: true, Text: "bounded by the input (the sources end)"}
+		default:
+			j.State = StateBound{Text: "unbounded (warning)"}
+			sp.si.Warnings = append(sp.si.Warnings, fmt.Sprintf("state of the join of %s and %s keeps every row of both inputs: bound the event times of one by the other's (an interval join), join equal windows, or set 'state.ttl' on a source", name(0), name(1)))
+		}
+	case JoinInterval:
+		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks on " + wms[0].Column + " and " + wms[1].Column}
+	case JoinWindow:
+		sp.final = true
+		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks: a window's rows are freed when it closes"}
+	case JoinLookup:
+		if sp.si.Modes[sides[1-j.TableSide]].Updating() {
+			mode = ChangelogMode{Kind: Retract}
+		}
+		j.State = StateBound{Bounded: true, Text: "the rows of " + name(j.TableSide) + ", read once"}
+	}
+	if strategy == JoinInterval || strategy == JoinWindow {
+		if sp.si.LatePolicy == LateRoute {
+			return nil, sp.fail("'late.sink' is not supported for an %s join yet (its inputs' rows differ): use 'late.policy' = 'drop' or 'error'", strategy)
+		}
+	}
+	if mode.Updating() {
+		j.Out = withOp(x.Out)
+	} else {
+		j.Out = x.Out
+	}
+	sp.setBound(j, j.State)
+	return sp.set(j, mode), nil
+}
+
+// chooseJoin picks the strategy of j (filling in its time columns, bounds
+// or table side) and says why.
+func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*WatermarkDef, appendOnly bool, name func(int) string) (JoinStrategy, string, error) {
+	ls, rs := x.Left.Schema(), x.Right.Schema()
+	nl := ls.Len()
+	// Window join: equal windows on both inputs, joined on both bounds.
+	lw, rw := windowBelow(x.Left), windowBelow(x.Right)
+	if lw != nil && rw != nil && joinsOn(x, ls.WindowStart, rs.WindowStart) && joinsOn(x, ls.WindowEnd, rs.WindowEnd) {
+		if lw.Kind != rw.Kind || lw.Size != rw.Size || lw.Slide != rw.Slide || lw.Kind == sql.Session {
+			return "", "", sp.fail("a window join needs the same TUMBLE or HOP window on both inputs, got %s and %s", winText(lw), winText(rw))
+		}
+		if !appendOnly {
+			return "", "", sp.fail("a window join needs append-only inputs")
+		}
+		for s, w := range wms {
+			sch := []*Schema{ls, rs}[s]
+			if w == nil {
+				return "", "", sp.fail("a window join needs a WATERMARK FOR on %s: without one its windows never close", name(s))
+			}
+			if sch.EventTime < 0 {
+				return "", "", sp.fail("a window join needs %s's watermark column %s in its rows: select it in the join input", name(s), w.Column)
+			}
+			win := []*PhysWindow{lw, rw}[s]
+			if !strings.EqualFold(win.Input.Schema().Fields[win.TimeCol].Name, w.Column) {
+				return "", "", sp.fail("a window join needs windows on the watermark column %s of %s", w.Column, name(s))
+			}
+		}
+		j.LeftTime, j.RightTime = ls.EventTime, rs.EventTime
+		j.LeftEnd, j.RightEnd = ls.WindowEnd, rs.WindowEnd
+		return JoinWindow, fmt.Sprintf("window join: both inputs %s, joined on window_start and window_end; emits each window when both watermarks pass its end",
+			winText(lw)), nil
+	}
+	if lw != nil && rw != nil && (joinsOn(x, ls.WindowStart, rs.WindowStart) || joinsOn(x, ls.WindowEnd, rs.WindowEnd)) {
+		return "", "", sp.fail("a window join joins on both window_start and window_end: add l.window_start = r.window_start AND l.window_end = r.window_end")
+	}
+	// Interval join: both bounds of right.ts − left.ts on the watermark
+	// columns.
+	if ls.EventTime >= 0 && rs.EventTime >= 0 && wms[0] != nil && wms[1] != nil {
+		lo, hi, haveLo, haveHi := timeBounds(x.Residual, ls.EventTime, nl+rs.EventTime)
+		switch {
+		case haveLo && haveHi && lo > hi:
+			return "", "", sp.fail("the join's time bounds are empty: %s - %s must be at least %s and at most %s", rs.Fields[rs.EventTime].Name, ls.Fields[ls.EventTime].Name, formatSigned(lo), formatSigned(hi))
+		case haveLo && haveHi:
+			if !appendOnly {
+				return "", "", sp.fail("an interval join needs append-only inputs: drop the time bounds for a regular join over an updating input")
+			}
+			j.LeftTime, j.RightTime, j.Lower, j.Upper = ls.EventTime, rs.EventTime, lo, hi
+			return JoinInterval, fmt.Sprintf("interval join: %s.%s - %s.%s within [%s, %s] on the watermark columns; a row is late against its own input's watermark",
+				name(1), rs.Fields[rs.EventTime].Name, name(0), ls.Fields[ls.EventTime].Name, formatSigned(lo), formatSigned(hi)), nil
+		case haveLo || haveHi:
+			sp.si.Warnings = append(sp.si.Warnings, "the join bounds the event times on one side only, so it runs as a regular join: for an interval join bound both, e.g. r.ts BETWEEN l.ts - INTERVAL '1' MINUTE AND l.ts + INTERVAL '1' MINUTE")
+		}
+	}
+	// Lookup join: a bounded side without a watermark beside a stream.
+	for t := 1; t >= 0; t-- {
+		table, stream := []PhysicalPlan{x.Left, x.Right}[t], 1-t
+		if !allBounded(table) || wms[t] != nil || statefulBelow(sp.si, []PhysicalPlan{j.Left, j.Right}[t]) || sp.si.Modes[[]PhysicalPlan{j.Left, j.Right}[t]].Updating() {
+			continue
+		}
+		if allBounded([]PhysicalPlan{x.Left, x.Right}[stream]) && wms[stream] == nil {
+			continue // two tables: a regular join
+		}
+		preserved := x.Type == FullJoin || (x.Type == LeftJoin && t == 0) || (x.Type == RightJoin && t == 1)
+		if preserved {
+			continue // its unmatched rows need the whole stream: a regular join
+		}
+		j.TableSide = t
+		return JoinLookup, fmt.Sprintf("lookup join: %s is bounded and has no watermark, so it is read once and every row of %s joins it", name(t), name(stream)), nil
+	}
+	return JoinRegular, "regular join: no time bounds on both watermark columns, no common window and no bounded side to look up", nil
+}
+
+// joinTTL is the smallest 'state.ttl' of the join's sources (0: none).
+func joinTTL(srcs [2]*SourceDef, fail func(string, ...any) error) (time.Duration, error) {
+	var ttl time.Duration
+	for _, src := range srcs {
+		if src == nil {
+			continue
+		}
+		for k, v := range src.Options {
+			if !strings.EqualFold(k, "state.ttl") {
+				continue
+			}
+			d, err := sql.ParseInterval(strings.TrimSpace(v))
+			if err != nil {
+				return 0, fail("source %s: invalid 'state.ttl' = %q: %s", src.Name, v, errMsg(err))
+			}
+			if d <= 0 {
+				return 0, fail("source %s: 'state.ttl' must be positive, got %q", src.Name, v)
+			}
+			if ttl == 0 || d < ttl {
+				ttl = d
+			}
+		}
+	}
+	return ttl, nil
+}
+
+// countPhys counts the nodes of p (p included) that match.
+func countPhys(p PhysicalPlan, match func(PhysicalPlan) bool) int {
+	n := 0
+	if match(p) {
+		n++
+	}
+	for _, c := range p.Children() {
+		n += countPhys(c, match)
+	}
+	return n
+}
+
+// allBounded reports whether every scan under p ends by itself.
+func allBounded(p PhysicalPlan) bool {
+	if s, ok := p.(*PhysScan); ok {
+		return s.Bounded
+	}
+	for _, c := range p.Children() {
+		if !allBounded(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// windowBelow is the window table function under p through filters and
+// projections, or nil.
+func windowBelow(p PhysicalPlan) *PhysWindow {
+	for {
+		switch x := p.(type) {
+		case *PhysWindow:
+			return x
+		case *PhysFilter:
+			p = x.Input
+		case *PhysProject:
+			p = x.Input
+		default:
+			return nil
+		}
+	}
+}
+
+// winText renders a window table function for messages.
+func winText(w *PhysWindow) string {
+	return windowString(w.Kind, w.Input.Schema().Fields[w.TimeCol].Name, w.Size, w.Slide, w.Gap)
+}
+
+// joinsOn reports whether x has the key pair left column l = right column r.
+func joinsOn(x *PhysHashJoin, l, r int) bool {
+	if l < 0 || r < 0 {
+		return false
+	}
+	for i := range x.LeftKeys {
+		lc, ok1 := x.LeftKeys[i].(*ColumnRef)
+		rc, ok2 := x.RightKeys[i].(*ColumnRef)
+		if ok1 && ok2 && lc.Index == l && rc.Index == r {
+			return true
+		}
+	}
+	return false
+}
+
+// timeBounds reads, from the conjuncts of cond (over left then right
+// columns), the bounds lo ≤ right.rt − left.lt ≤ hi, where lt and rt are
+// column indices of the joined row. Conjuncts of other shapes are
+// ignored (they stay in the residual, which decides the matches).
+func timeBounds(cond Expr, lt, rt int) (lo, hi time.Duration, haveLo, haveHi bool) {
+	for _, c := range conjuncts(cond) {
+		call, ok := c.(*Call)
+		if !ok || len(call.Args) != 2 {
+			continue
+		}
+		op := call.Func
+		if _, ok := flipOp[op]; !ok || op == "ne" {
+			continue
+		}
+		a, aOff, ok1 := timeTerm(call.Args[0])
+		b, bOff, ok2 := timeTerm(call.Args[1])
+		if !ok1 || !ok2 {
+			continue
+		}
+		// a + aOff op b + bOff, as right − left op const.
+		var k time.Duration
+		switch {
+		case a == rt && b == lt:
+			k = bOff - aOff
+		case a == lt && b == rt:
+			op, k = flipOp[op], aOff-bOff
+		default:
+			continue
+		}
+		if op == "ge" || op == "gt" || op == "eq" {
+			if !haveLo || k > lo {
+				lo = k
+			}
+			haveLo = true
+		}
+		if op == "le" || op == "lt" || op == "eq" {
+			if !haveHi || k < hi {
+				hi = k
+			}
+			haveHi = true
+		}
+	}
+	return lo, hi, haveLo, haveHi
+}
+
+// timeTerm reads col, col + INTERVAL and col - INTERVAL (fixed-length
+// intervals only) as a column and an offset.
+func timeTerm(e Expr) (int, time.Duration, bool) {
+	switch x := e.(type) {
+	case *ColumnRef:
+		return x.Index, 0, true
+	case *Call:
+		if (x.Func != "add" && x.Func != "sub" && x.Func != "date_add" && x.Func != "date_sub") || len(x.Args) != 2 {
+			return 0, 0, false
+		}
+		c, ok := x.Args[0].(*ColumnRef)
+		lit, ok2 := x.Args[1].(*Literal)
+		if !ok || !ok2 {
+			return 0, 0, false
+		}
+		iv, ok := lit.Value.(arrow.MonthDayNanoInterval)
+		if !ok || iv.Months != 0 {
+			return 0, 0, false
+		}
+		d := time.Duration(iv.Days)*24*time.Hour + time.Duration(iv.Nanoseconds)
+		if x.Func == "sub" || x.Func == "date_sub" {
+			d = -d
+		}
+		return c.Index, d, true
+	}
+	return 0, 0, false
+}
+
+// formatSigned writes a signed duration in the dialect's shorthand.
+func formatSigned(d time.Duration) string {
+	if d < 0 {
+		return "-" + formatDuration(-d)
+	}
+	return formatDuration(d)
+}
