@@ -27,6 +27,9 @@ type binder struct {
 	// ctes are the common table expressions in scope, innermost last
 	// (see bind_cte.go).
 	ctes []cte
+	// winCalls hold what window placeholders "#w<i>" do not carry (see
+	// bind_analytic.go).
+	winCalls []*winCall
 }
 
 // exprCtx is what an expression may refer to.
@@ -44,6 +47,9 @@ type exprCtx struct {
 	// truth is set where only whether the expression is TRUE matters (a
 	// WHERE conjunct), so NULL and FALSE may be told apart lazily.
 	truth bool
+	// win, when set, allows window functions (the select list and ORDER
+	// BY) and holds the query's named windows.
+	win *winScope
 }
 
 // aggPrefix marks aggregate placeholders: Call{Func: "$sum"…} stands for an
@@ -273,7 +279,7 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 	case *ast.AggregateFuncExpr:
 		return b.bindAgg(x, ctx, off)
 	case *ast.WindowFuncExpr:
-		return nil, b.errAt(off, "window functions (OVER) are not supported")
+		return b.bindWindowFunc(x, ctx, off)
 	case *ast.SubqueryExpr, *ast.ExistsSubqueryExpr, *ast.CompareSubqueryExpr:
 		return b.bindSubquery(x, ctx, off)
 	case *ast.PositionExpr:

@@ -348,15 +348,36 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 	if err != nil {
 		return nil, err
 	}
+	arg, t, star, err := b.aggType(f, arg, x.Distinct, off)
+	if err != nil {
+		return nil, err
+	}
+	if star {
+		e := &Call{Func: aggPrefix + "count_star", Typ: t}
+		b.pos[e] = off
+		return e, nil
+	}
+	fn := aggPrefix + f
+	if x.Distinct {
+		fn += "_distinct"
+	}
+	e := &Call{Func: fn, Args: []Expr{arg}, Typ: t}
+	b.pos[e] = off
+	return e, nil
+}
+
+// aggType checks aggregate f over the bound argument arg and returns the
+// argument to aggregate (NULL made a typed NULL), the result type, and
+// star when the call is COUNT(constant), that is COUNT(*). GROUP BY
+// aggregates and window aggregates share it, so both type alike.
+func (b *binder) aggType(f string, arg Expr, distinct bool, off int) (Expr, arrow.DataType, bool, error) {
 	at := arg.Type()
 	var t arrow.DataType
 	switch f {
 	case "count":
 		t = TypeBigInt
-		if l, ok := arg.(*Literal); ok && l.Value != nil && !x.Distinct {
-			e := &Call{Func: aggPrefix + "count_star", Typ: t}
-			b.pos[e] = off
-			return e, nil
+		if l, ok := arg.(*Literal); ok && l.Value != nil && !distinct {
+			return nil, t, true, nil
 		}
 		if isNull(at) {
 			// An untyped NULL column has no validity bitmap, so the
@@ -369,7 +390,7 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 			arg, at = castTo(arg, TypeBigInt), TypeBigInt
 		}
 		if !isNumeric(at) {
-			return nil, b.errAt(off, "%s needs a number, got %s", strings.ToUpper(f), TypeName(at))
+			return nil, nil, false, b.errAt(off, "%s needs a number, got %s", strings.ToUpper(f), TypeName(at))
 		}
 		t = sumType(at)
 		if f == "avg" {
@@ -377,17 +398,11 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 		}
 	case "min", "max":
 		if at.ID() == arrow.INTERVAL_MONTH_DAY_NANO {
-			return nil, b.errAt(off, "%s cannot take an INTERVAL", strings.ToUpper(f))
+			return nil, nil, false, b.errAt(off, "%s cannot take an INTERVAL", strings.ToUpper(f))
 		}
 		t = at
 	}
-	fn := aggPrefix + f
-	if x.Distinct {
-		fn += "_distinct"
-	}
-	e := &Call{Func: fn, Args: []Expr{arg}, Typ: t}
-	b.pos[e] = off
-	return e, nil
+	return arg, t, false, nil
 }
 
 // aggFromPlaceholder turns a placeholder back into an AggCall.

@@ -230,8 +230,9 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 	if s.Kind != ast.SelectStmtKindSelect {
 		return nil, nil, b.errAt(0, "only SELECT queries are supported here")
 	}
-	if len(s.WindowSpecs) > 0 {
-		return nil, nil, b.errAt(b.wordOff("window"), "window functions (OVER) are not supported")
+	ws := &winScope{}
+	for i := range s.WindowSpecs {
+		ws.named = append(ws.named, &s.WindowSpecs[i])
 	}
 	var p Plan
 	sc := &scope{}
@@ -257,8 +258,8 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 	whereCols := len(sc.cols)
 
 	// Select list.
-	ctx := exprCtx{sc: sc, sq: sq}
-	aliasCtx := exprCtx{sc: sc, aliases: map[string]Expr{}, sq: sq}
+	ctx := exprCtx{sc: sc, sq: sq, win: ws}
+	aliasCtx := exprCtx{sc: sc, aliases: map[string]Expr{}, sq: sq, win: ws}
 	var items []selectItem
 	for _, f := range s.Fields.Fields {
 		if f.WildCard != nil {
@@ -319,9 +320,14 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 	}
 	var having Expr
 	if s.Having != nil {
-		h, err := b.bindExpr(s.Having.Expr, aliasCtx, 0)
+		hctx := aliasCtx
+		hctx.win = nil
+		h, err := b.bindExpr(s.Having.Expr, hctx, 0)
 		if err != nil {
 			return nil, nil, err
+		}
+		if hasWin(h) {
+			return nil, nil, b.errAt(offsetOf(s.Having.Expr, 0), "window functions are not allowed in HAVING")
 		}
 		if having, err = b.boolean(h, offsetOf(s.Having.Expr, 0), "HAVING"); err != nil {
 			return nil, nil, err
@@ -421,6 +427,25 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 		if having != nil {
 			p = &Filter{Input: p, Pred: having}
 		}
+	}
+
+	// Window functions run over the grouped rows, before DISTINCT, ORDER
+	// BY and LIMIT.
+	var targets []*Expr
+	winNames := map[string]string{}
+	for i := range items {
+		targets = append(targets, &items[i].expr)
+		if c, ok := items[i].expr.(*Call); ok && isWinPlaceholder(c) {
+			winNames[c.Func] = items[i].name
+		}
+	}
+	for i := range orders {
+		if orders[i].out < 0 {
+			targets = append(targets, &orders[i].expr)
+		}
+	}
+	if p, err = b.lowerWindows(p, targets, winNames); err != nil {
+		return nil, nil, err
 	}
 
 	// Project the select list plus hidden ORDER BY columns.
@@ -526,6 +551,9 @@ func (b *binder) groupKey(n ast.ExprNode, items []selectItem, sc *scope) (Expr, 
 	}
 	if hasAgg(k) {
 		return nil, b.errAt(off, "aggregate functions are not allowed in GROUP BY")
+	}
+	if hasWin(k) {
+		return nil, b.errAt(off, "window functions are not allowed in GROUP BY")
 	}
 	return k, nil
 }

@@ -236,6 +236,10 @@ func withPhysicalChildren(p PhysicalPlan, f func(PhysicalPlan) (PhysicalPlan, er
 		c := *n
 		c.Input = nk[0]
 		return &c, nil
+	case *PhysAnalytic:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
 	}
 	return nil, fmt.Errorf("planner: cannot parallelize a plan holding %T", p)
 }

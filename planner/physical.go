@@ -318,6 +318,8 @@ func ToPhysical(p Plan) (PhysicalPlan, error) {
 		return &PhysValues{Rows: x.Rows, Out: out}, nil
 	case *Window:
 		return &PhysWindow{Input: ins[0], Kind: x.Kind, TimeCol: x.TimeCol, Size: x.Size, Slide: x.Slide, Gap: x.Gap, Out: out}, nil
+	case *Analytic:
+		return &PhysAnalytic{Input: ins[0], Partition: x.Partition, Order: x.Order, Funcs: x.Funcs, Out: out}, nil
 	}
 	return nil, fmt.Errorf("planner: no physical operator for %T", p)
 }

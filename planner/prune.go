@@ -228,6 +228,8 @@ func prune(p Plan, need []bool) (Plan, []int, bool, error) {
 		w := *x
 		w.Input, w.TimeCol = in, m[x.TimeCol]
 		return &w, out, true, nil
+	case *Analytic:
+		return pruneAnalytic(x, need)
 	case *Values:
 		return x, identityMap(len(need)), false, nil
 	}
@@ -240,4 +242,58 @@ func remapKeys(ks []SortKey, m []int) []SortKey {
 		out[i] = SortKey{Expr: remapColumns(k.Expr, m), Desc: k.Desc, NullsFirst: k.NullsFirst}
 	}
 	return out
+}
+
+// pruneAnalytic drops window functions nobody reads and narrows the input
+// to the columns the rest read (and the partitioning and ordering).
+func pruneAnalytic(x *Analytic, need []bool) (Plan, []int, bool, error) {
+	inLen := x.Input.Schema().Len()
+	n := append([]bool(nil), need[:inLen]...)
+	markColumns(n, x.Partition...)
+	for _, k := range x.Order {
+		markColumns(n, k.Expr)
+	}
+	var keep []int
+	for i, f := range x.Funcs {
+		if need[inLen+i] {
+			keep = append(keep, i)
+			markColumns(n, f.Args...)
+		}
+	}
+	if len(keep) == 0 {
+		// Nothing reads a window function: keep the first, so the node
+		// (which also sorts its rows) stays; a rare query shape.
+		keep = []int{0}
+		markColumns(n, x.Funcs[0].Args...)
+	}
+	in, m, c, err := prune(x.Input, n)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	newLen := in.Schema().Len()
+	out := append([]int(nil), m...)
+	for range x.Funcs {
+		out = append(out, -1)
+	}
+	for j, i := range keep {
+		out[inLen+i] = newLen + j
+	}
+	if !c && len(keep) == len(x.Funcs) {
+		return x, out, false, nil
+	}
+	a := &Analytic{Input: in, Partition: make([]Expr, len(x.Partition)), Order: remapKeys(x.Order, m)}
+	for i, e := range x.Partition {
+		a.Partition[i] = remapColumns(e, m)
+	}
+	for _, i := range keep {
+		f := x.Funcs[i]
+		args := make([]Expr, len(f.Args))
+		for j, e := range f.Args {
+			args[j] = remapColumns(e, m)
+		}
+		f.Args = args
+		a.Funcs = append(a.Funcs, f)
+		a.Names = append(a.Names, x.Names[i])
+	}
+	return a, out, true, nil
 }

@@ -185,6 +185,8 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		return exec.NewValues(env.Mem, n.Out.Arrow(), rows)
 	case *planner.PhysWindow:
 		return Window(env.Mem, n, in)
+	case *planner.PhysAnalytic:
+		return Analytic(env, n, in)
 	}
 	return nil, fmt.Errorf("compile: unsupported plan node %T", p)
 }

@@ -1,0 +1,395 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec/expr"
+)
+
+// BoundKind is one end of a window frame.
+type BoundKind int
+
+// Frame bound kinds, in the order they may appear from start to end.
+const (
+	UnboundedPreceding BoundKind = iota
+	Preceding
+	CurrentRow
+	Following
+	UnboundedFollowing
+)
+
+// FrameBound is one end of a frame. For Preceding/Following, Offset is
+// rows (ROWS) or the distance in the ORDER BY key's physical units
+// (RANGE: the integer value, µs of a TIMESTAMP, days of a DATE), or
+// FloatOffset for a floating-point key.
+type FrameBound struct {
+	Kind        BoundKind
+	Offset      int64
+	FloatOffset float64
+}
+
+// Frame is the rows a window function sees around each row: ROWS counts
+// rows; RANGE compares the ORDER BY value, and its CURRENT ROW is the row
+// with its peers (equal ORDER BY values).
+type Frame struct {
+	Rows       bool
+	Start, End FrameBound
+}
+
+// AnalyticFunc is one window function: row_number rank dense_rank
+// percent_rank cume_dist ntile (N buckets), lag lead (Args value[,
+// default], N the offset), first_value last_value nth_value (N the
+// position), or count_star count sum avg min max over Args[0]. Type is
+// the result type the planner chose; the operator refuses another.
+type AnalyticFunc struct {
+	Func  string
+	Args  []expr.Expr
+	N     int64
+	Frame Frame
+	Type  arrow.DataType
+	Name  string
+}
+
+// Analytic computes window functions that share one PARTITION BY and
+// ORDER BY: it buffers its whole input (as Sort does), sorts it stably by
+// the partition keys then the order keys, and outputs every row in that
+// order with one more column per function. Results do not depend on how
+// the input was cut into batches: ties keep input order.
+type Analytic struct {
+	mem    memory.Allocator
+	input  Operator
+	part   []expr.Expr
+	order  []SortKey
+	funcs  []AnalyticFunc
+	schema *arrow.Schema
+	out    arrow.Record
+	pos    int64
+	done   bool
+	once   lifecycle
+	acct   *Account // memory budget (SetBudget); nil: unlimited
+}
+
+var _ Operator = (*Analytic)(nil)
+
+// NewAnalytic returns input with the window functions funcs appended,
+// partitioned by part and ordered by order within each partition.
+func NewAnalytic(mem memory.Allocator, input Operator, part []expr.Expr, order []SortKey, funcs []AnalyticFunc) (*Analytic, error) {
+	fs := append([]arrow.Field(nil), input.Schema().Fields()...)
+	for _, f := range funcs {
+		if err := checkAnalyticType(f); err != nil {
+			return nil, err
+		}
+		fs = append(fs, arrow.Field{Name: f.Name, Type: f.Type, Nullable: true})
+	}
+	return &Analytic{mem: mem, input: input, part: part, order: order, funcs: funcs, schema: arrow.NewSchema(fs, nil)}, nil
+}
+
+// checkAnalyticType refuses a result type the kernels do not produce for
+// the function, so a planner/executor disagreement fails at build time.
+func checkAnalyticType(f AnalyticFunc) error {
+	var want arrow.DataType
+	switch f.Func {
+	case "row_number", "rank", "dense_rank", "ntile", "count_star":
+		want = arrow.PrimitiveTypes.Int64
+	case "percent_rank", "cume_dist":
+		want = arrow.PrimitiveTypes.Float64
+	case "lag", "lead", "first_value", "last_value", "nth_value":
+		if len(f.Args) == 0 {
+			return fmt.Errorf("%s needs an argument", f.Func)
+		}
+		want = valueType(f.Args[0].DataType())
+	case "count", "sum", "avg", "min", "max":
+		if len(f.Args) != 1 {
+			return fmt.Errorf("%s needs one argument", f.Func)
+		}
+		t, err := aggResultType(f.Func, valueType(f.Args[0].DataType()))
+		if err != nil {
+			return err
+		}
+		want = t
+	default:
+		return fmt.Errorf("unknown window function %q", f.Func)
+	}
+	if !arrow.TypeEqual(want, f.Type) {
+		return fmt.Errorf("window function %s: result type %s, the executor computes %s", f.Func, f.Type, want)
+	}
+	return nil
+}
+
+// SetBudget accounts the buffered input to a (nil: unlimited).
+func (a *Analytic) SetBudget(acct *Account) { a.acct = acct }
+
+// Schema is the input's columns then one per function.
+func (a *Analytic) Schema() *arrow.Schema { return a.schema }
+
+// Open opens the input once.
+func (a *Analytic) Open(ctx context.Context) error {
+	return a.once.open(func() error { return a.input.Open(ctx) })
+}
+
+// Next computes every function on the first call, then returns the rows
+// in batches of DefaultBatchSize.
+func (a *Analytic) Next(ctx context.Context) (arrow.Record, error) {
+	if !a.done {
+		a.done = true
+		out, err := a.compute(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("window functions: %w", err)
+		}
+		a.out = out
+	}
+	if a.out == nil || a.pos >= a.out.NumRows() {
+		return nil, io.EOF
+	}
+	end := min(a.pos+DefaultBatchSize, a.out.NumRows())
+	rec := a.out.NewSlice(a.pos, end)
+	a.pos = end
+	return rec, nil
+}
+
+// Close releases the buffered rows and closes the input; idempotent.
+func (a *Analytic) Close() error {
+	return a.once.close(func() error {
+		if a.out != nil {
+			a.out.Release()
+			a.out = nil
+		}
+		a.acct.Close()
+		return a.input.Close()
+	})
+}
+
+// partitioned is the input in window order: perm[k] is the input row at
+// sorted position k; partitions and peer groups are runs of positions.
+type partitioned struct {
+	perm      []int32
+	parts     [][2]int32 // [start, end) of each partition
+	peerStart []int32    // per position: first position of its peer group
+	peerEnd   []int32    // per position: end of its peer group
+}
+
+// compute sorts the buffered input and evaluates every function.
+func (a *Analytic) compute(ctx context.Context) (arrow.Record, error) {
+	all, err := drainConcat(ctx, a.mem, a.input, a.acct)
+	if err != nil || all == nil {
+		return nil, err
+	}
+	defer all.Release()
+	pk := make([]SortKey, len(a.part))
+	for i, e := range a.part {
+		pk[i] = SortKey{Expr: e, NullsFirst: true}
+	}
+	partCmp, relPart, err := rowComparator(ctx, a.mem, all, pk)
+	if err != nil {
+		return nil, err
+	}
+	defer relPart()
+	ordCmp, relOrd, err := rowComparator(ctx, a.mem, all, a.order)
+	if err != nil {
+		return nil, err
+	}
+	defer relOrd()
+	n := int(all.NumRows())
+	p := &partitioned{perm: make([]int32, n), peerStart: make([]int32, n), peerEnd: make([]int32, n)}
+	for i := range p.perm {
+		p.perm[i] = int32(i)
+	}
+	slices.SortStableFunc(p.perm, func(x, y int32) int {
+		if c := partCmp(int(x), int(y)); c != 0 {
+			return c
+		}
+		return ordCmp(int(x), int(y))
+	})
+	start := 0
+	for k := 1; k <= n; k++ {
+		if k == n || partCmp(int(p.perm[k-1]), int(p.perm[k])) != 0 {
+			p.parts = append(p.parts, [2]int32{int32(start), int32(k)})
+			start = k
+		}
+	}
+	for _, pr := range p.parts {
+		ps := pr[0]
+		for k := pr[0]; k < pr[1]; k++ {
+			if k > pr[0] && ordCmp(int(p.perm[k-1]), int(p.perm[k])) != 0 {
+				ps = k
+			}
+			p.peerStart[k] = ps
+		}
+		pe := pr[1]
+		for k := pr[1] - 1; k >= pr[0]; k-- {
+			if k < pr[1]-1 && ordCmp(int(p.perm[k]), int(p.perm[k+1])) != 0 {
+				pe = k + 1
+			}
+			p.peerEnd[k] = pe
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cols, err := takeColumns(ctx, a.mem, all.Columns(), p.perm)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseArrays(cols)
+	res := make([]arrow.Array, len(a.funcs))
+	defer releaseArrays(res)
+	for i, f := range a.funcs {
+		r, err := a.evalFunc(ctx, all, p, f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		res[i] = r
+	}
+	return array.NewRecord(a.schema, append(cols, res...), int64(n)), nil
+}
+
+// evalFunc computes one function's column, in sorted order.
+func (a *Analytic) evalFunc(ctx context.Context, all arrow.Record, p *partitioned, f AnalyticFunc) (arrow.Array, error) {
+	args := make([]arrow.Array, 0, len(f.Args))
+	defer func() { releaseArrays(args) }()
+	for _, e := range f.Args {
+		v, err := e.Eval(ctx, a.mem, all)
+		if err != nil {
+			return nil, fmt.Errorf("eval %s: %w", e, err)
+		}
+		d, err := decodeDictionary(ctx, a.mem, v)
+		v.Release()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, d)
+	}
+	switch f.Func {
+	case "row_number", "rank", "dense_rank", "ntile", "percent_rank", "cume_dist":
+		return rankColumn(a.mem, p, f), nil
+	case "lag", "lead":
+		return a.lagLead(ctx, p, f, args)
+	}
+	lo, hi, err := a.frames(ctx, all, p, f.Frame)
+	if err != nil {
+		return nil, err
+	}
+	switch f.Func {
+	case "first_value", "last_value", "nth_value":
+		idx := make([]int32, len(p.perm))
+		for k := range idx {
+			j := int32(-1)
+			switch f.Func {
+			case "first_value":
+				j = lo[k]
+			case "last_value":
+				j = hi[k] - 1
+			default:
+				j = lo[k] + int32(min(f.N-1, int64(len(p.perm))))
+			}
+			if lo[k] < hi[k] && j >= lo[k] && j < hi[k] {
+				idx[k] = p.perm[j]
+			} else {
+				idx[k] = -1
+			}
+		}
+		return takeArray(ctx, a.mem, args[0], idx)
+	case "count_star":
+		out := make([]int64, len(p.perm))
+		for k := range out {
+			out[k] = int64(max(hi[k]-lo[k], 0))
+		}
+		return newFixedArray(a.mem, arrow.PrimitiveTypes.Int64, out, nil), nil
+	}
+	return frameAggregate(ctx, a.mem, p, f, args[0], lo, hi)
+}
+
+// rankColumn computes the ranking functions, which read only positions.
+func rankColumn(mem memory.Allocator, p *partitioned, f AnalyticFunc) arrow.Array {
+	n := len(p.perm)
+	ints := make([]int64, n)
+	var floats []float64
+	if f.Func == "percent_rank" || f.Func == "cume_dist" {
+		floats = make([]float64, n)
+	}
+	for _, pr := range p.parts {
+		ps, m := pr[0], int64(pr[1]-pr[0])
+		dense := int64(0)
+		for k := pr[0]; k < pr[1]; k++ {
+			i := int64(k - ps)
+			if p.peerStart[k] == k {
+				dense++
+			}
+			rank := int64(p.peerStart[k]-ps) + 1
+			switch f.Func {
+			case "row_number":
+				ints[k] = i + 1
+			case "rank":
+				ints[k] = rank
+			case "dense_rank":
+				ints[k] = dense
+			case "ntile":
+				ints[k] = ntile(i, m, f.N)
+			case "percent_rank":
+				if m > 1 {
+					floats[k] = float64(rank-1) / float64(m-1)
+				}
+			case "cume_dist":
+				floats[k] = float64(p.peerEnd[k]-ps) / float64(m)
+			}
+		}
+	}
+	if floats != nil {
+		return newFixedArray(mem, arrow.PrimitiveTypes.Float64, floats, nil)
+	}
+	return newFixedArray(mem, arrow.PrimitiveTypes.Int64, ints, nil)
+}
+
+// ntile is the 1-based bucket of row i of m split into b buckets: the
+// first m%b buckets hold one row more than the others (SQL's rule).
+func ntile(i, m, b int64) int64 {
+	q, r := m/b, m%b
+	if q == 0 {
+		return i + 1
+	}
+	if i < r*(q+1) {
+		return i/(q+1) + 1
+	}
+	return r + (i-r*(q+1))/q + 1
+}
+
+// lagLead reads the value N rows before (lag) or after (lead) within the
+// partition, else the default (NULL without one).
+func (a *Analytic) lagLead(ctx context.Context, p *partitioned, f AnalyticFunc, args []arrow.Array) (arrow.Array, error) {
+	n := len(p.perm)
+	src := args[0]
+	if len(args) > 1 {
+		c, err := array.Concatenate([]arrow.Array{args[0], args[1]}, a.mem)
+		if err != nil {
+			return nil, fmt.Errorf("concatenate default: %w", err)
+		}
+		defer c.Release()
+		src = c
+	}
+	idx := make([]int32, n)
+	step := f.N
+	if f.Func == "lag" {
+		step = -step
+	}
+	for _, pr := range p.parts {
+		for k := pr[0]; k < pr[1]; k++ {
+			j := int64(k) + step
+			switch {
+			case j >= int64(pr[0]) && j < int64(pr[1]):
+				idx[k] = p.perm[j]
+			case len(args) > 1:
+				idx[k] = int32(n) + p.perm[k]
+			default:
+				idx[k] = -1
+			}
+		}
+	}
+	return takeArray(ctx, a.mem, src, idx)
+}

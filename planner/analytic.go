@@ -1,0 +1,211 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// BoundKind is one end of a window frame.
+type BoundKind int
+
+// Frame bound kinds, in the order they may appear from start to end.
+const (
+	UnboundedPreceding BoundKind = iota
+	Preceding
+	CurrentRow
+	Following
+	UnboundedFollowing
+)
+
+// FrameBound is one end of a frame. For Preceding/Following, Offset is the
+// distance: rows for a ROWS frame; for a RANGE frame, in the ORDER BY
+// key's units (its integer value, microseconds for TIMESTAMP, days for
+// DATE), or FloatOffset for a floating-point key. Text is the offset as
+// written, for EXPLAIN.
+type FrameBound struct {
+	Kind        BoundKind
+	Offset      int64
+	FloatOffset float64
+	Text        string
+}
+
+// String renders the bound in SQL.
+func (b FrameBound) String() string {
+	switch b.Kind {
+	case UnboundedPreceding:
+		return "UNBOUNDED PRECEDING"
+	case Preceding:
+		return b.Text + " PRECEDING"
+	case CurrentRow:
+		return "CURRENT ROW"
+	case Following:
+		return b.Text + " FOLLOWING"
+	}
+	return "UNBOUNDED FOLLOWING"
+}
+
+// Frame is the rows a window function sees around the current one: ROWS
+// counts rows, RANGE compares ORDER BY values (CURRENT ROW then means the
+// row and its peers, the rows with equal ORDER BY values).
+type Frame struct {
+	Rows       bool
+	Start, End FrameBound
+}
+
+// String renders the frame in SQL.
+func (f Frame) String() string {
+	unit := "RANGE"
+	if f.Rows {
+		unit = "ROWS"
+	}
+	return unit + " BETWEEN " + f.Start.String() + " AND " + f.End.String()
+}
+
+// WholePartition is the frame of a window without ORDER BY (and of
+// RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING).
+var WholePartition = Frame{Start: FrameBound{Kind: UnboundedPreceding}, End: FrameBound{Kind: UnboundedFollowing}}
+
+// RunningFrame is the default frame of a window with ORDER BY: the
+// partition's rows up to the current row and its peers.
+var RunningFrame = Frame{Start: FrameBound{Kind: UnboundedPreceding}, End: FrameBound{Kind: CurrentRow}}
+
+// WindowFunc is one window function call of an Analytic node.
+//
+// Func is one of row_number rank dense_rank percent_rank cume_dist ntile
+// (N buckets), lag lead (Args: value[, default]; N is the offset),
+// first_value last_value nth_value (N is the position), or an aggregate
+// count_star count sum avg min max over Args[0]. Ranking functions and
+// lag/lead ignore Frame.
+type WindowFunc struct {
+	Func  string
+	Args  []Expr
+	N     int64
+	Frame Frame
+	Typ   arrow.DataType
+}
+
+// usesFrame reports whether the function reads its frame.
+func (f WindowFunc) usesFrame() bool {
+	switch f.Func {
+	case "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead":
+		return false
+	}
+	return true
+}
+
+// String renders the call (without its OVER clause, which the node
+// shows once), e.g. `sum(value) ROWS BETWEEN 1 PRECEDING AND CURRENT ROW`.
+func (f WindowFunc) String() string {
+	args := make([]string, 0, len(f.Args)+1)
+	for _, a := range f.Args {
+		args = append(args, a.String())
+	}
+	name := f.Func
+	switch f.Func {
+	case "count_star":
+		name, args = "count", []string{"*"}
+	case "ntile":
+		args = append(args, fmt.Sprint(f.N))
+	case "lag", "lead":
+		args = append(args[:1], append([]string{fmt.Sprint(f.N)}, args[1:]...)...)
+	case "nth_value":
+		args = append(args, fmt.Sprint(f.N))
+	}
+	s := name + "(" + strings.Join(args, ", ") + ")"
+	if f.usesFrame() {
+		s += " " + f.Frame.String()
+	}
+	return s
+}
+
+// Analytic computes window functions (ROW_NUMBER() OVER …, SUM(x) OVER
+// …) that share one PARTITION BY and ORDER BY. Its output is the input's
+// columns followed by one column per function, named Names. Unlike an
+// aggregate it keeps every row.
+type Analytic struct {
+	Input     Plan
+	Partition []Expr
+	Order     []SortKey
+	Funcs     []WindowFunc
+	Names     []string
+}
+
+// Schema implements Plan.
+func (a *Analytic) Schema() *Schema { return analyticSchema(a.Input.Schema(), a.Funcs, a.Names) }
+
+func analyticSchema(in *Schema, funcs []WindowFunc, names []string) *Schema {
+	fs := append([]Field(nil), in.Fields...)
+	for i, f := range funcs {
+		null := true
+		switch f.Func {
+		case "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "count", "count_star":
+			null = false
+		}
+		fs = append(fs, Field{Name: names[i], Type: f.Typ, Nullable: null})
+	}
+	out := newSchema(fs)
+	out.EventTime, out.WindowStart, out.WindowEnd = in.EventTime, in.WindowStart, in.WindowEnd
+	return out
+}
+
+// Children implements Plan.
+func (a *Analytic) Children() []Plan { return []Plan{a.Input} }
+
+// WithChildren implements Plan.
+func (a *Analytic) WithChildren(ch ...Plan) (Plan, error) {
+	if err := wantChildren(a, 1, ch); err != nil {
+		return nil, err
+	}
+	c := *a
+	c.Input = ch[0]
+	return &c, nil
+}
+
+// String implements Plan.
+func (a *Analytic) String() string {
+	return "Analytic: " + analyticString(a.Partition, a.Order, a.Funcs, a.Names)
+}
+
+func analyticString(part []Expr, order []SortKey, funcs []WindowFunc, names []string) string {
+	fs := make([]string, len(funcs))
+	for i, f := range funcs {
+		fs[i] = f.String() + " AS " + names[i]
+	}
+	var over []string
+	if len(part) > 0 {
+		over = append(over, "PARTITION BY "+exprList(part))
+	}
+	if len(order) > 0 {
+		over = append(over, "ORDER BY "+sortKeysString(order))
+	}
+	return "[" + strings.Join(fs, ", ") + "] over (" + strings.Join(over, " ") + ")"
+}
+
+// PhysAnalytic computes window functions over the input sorted by
+// Partition then Order (it buffers the whole input, as a sort does); see
+// Analytic. Rows come out in that order.
+type PhysAnalytic struct {
+	Input     PhysicalPlan
+	Partition []Expr
+	Order     []SortKey
+	Funcs     []WindowFunc
+	Out       *Schema
+}
+
+// Schema implements PhysicalPlan.
+func (p *PhysAnalytic) Schema() *Schema { return p.Out }
+
+// Children implements PhysicalPlan.
+func (p *PhysAnalytic) Children() []PhysicalPlan { return []PhysicalPlan{p.Input} }
+
+// String implements PhysicalPlan.
+func (p *PhysAnalytic) String() string {
+	n := p.Input.Schema().Len()
+	names := make([]string, len(p.Funcs))
+	for i := range names {
+		names[i] = p.Out.Fields[n+i].Name
+	}
+	return "Analytic: " + analyticString(p.Partition, p.Order, p.Funcs, names)
+}
