@@ -20,6 +20,7 @@ test:
 # loop, -workloads topn-10,hop-10s/1s, -rows 50000000).
 bench:
 	$(GO) run ./cmd/sluicebench $(BENCH_FLAGS)
+	$(GO) test -run '^$$' -bench ValueDecode ./connectors/kafka
 
 # bench-quick: the same on 1M rows, 2 runs (about two minutes).
 bench-quick:

@@ -107,10 +107,21 @@ func (r *rawValues) newRecord() arrow.Record {
 
 func (r *rawValues) release() { r.b.Release() }
 
+// valueFormat is how record values are encoded: the format's name and,
+// for avro, the schema registry and the schema id the columns came from
+// (0 when they were declared).
+type valueFormat struct {
+	name   string
+	reg    *registry
+	readID int
+}
+
 // newValueDecoder makes the decoder of the value columns: dataSchema holds
 // the declared non-metadata columns, cols the ones to materialize.
-func newValueDecoder(mem memory.Allocator, fmtName string, dataSchema *arrow.Schema, cols []int) (valueDecoder, error) {
-	switch fmtName {
+func newValueDecoder(mem memory.Allocator, vf valueFormat, dataSchema *arrow.Schema, cols []int) (valueDecoder, error) {
+	switch vf.name {
+	case "avro":
+		return newAvroValues(mem, vf.reg, vf.readID, dataSchema, cols), nil
 	case "raw":
 		f := dataSchema.Field(0)
 		return &rawValues{schema: arrow.NewSchema([]arrow.Field{f}, nil), b: array.NewStringBuilder(mem)}, nil
@@ -127,7 +138,7 @@ func newValueDecoder(mem memory.Allocator, fmtName string, dataSchema *arrow.Sch
 	case "json":
 		return newJSONValues(mem, dataSchema, cols)
 	}
-	return nil, optErr("unknown format %q", fmtName)
+	return nil, optErr("unknown format %q", vf.name)
 }
 
 // outCol is one output column of a scan: a decoded value column (data is
@@ -149,7 +160,7 @@ type batchBuilder struct {
 	rows   int
 }
 
-func newBatchBuilder(mem memory.Allocator, fmtName string, full *arrow.Schema, dataIdx []int, want []int) (*batchBuilder, error) {
+func newBatchBuilder(mem memory.Allocator, vf valueFormat, full *arrow.Schema, dataIdx []int, want []int) (*batchBuilder, error) {
 	// Map full-schema indices of value columns to data-schema indices.
 	toData := make(map[int]int, len(dataIdx))
 	dataFields := make([]arrow.Field, len(dataIdx))
@@ -180,10 +191,10 @@ func newBatchBuilder(mem memory.Allocator, fmtName string, full *arrow.Schema, d
 	// Every record is decoded even if no value column is read, so that a
 	// bad record fails (or is skipped) the same way whatever the projection;
 	// the raw format cannot fail and needs no decoding then.
-	if len(decCols) > 0 || fmtName != "raw" {
+	if len(decCols) > 0 || vf.name != "raw" {
 		dataSchema := arrow.NewSchema(dataFields, nil)
 		if len(dataFields) > 0 {
-			d, err := newValueDecoder(mem, fmtName, dataSchema, decCols)
+			d, err := newValueDecoder(mem, vf, dataSchema, decCols)
 			if err != nil {
 				bb.release()
 				return nil, err

@@ -17,7 +17,7 @@ func TestRecordTimestampRange(t *testing.T) {
 	mem := checkedMem(t)
 	for _, unit := range []arrow.TimeUnit{arrow.Second, arrow.Millisecond, arrow.Microsecond} {
 		full := schema(col("v", arrow.BinaryTypes.String), col(MetaTimestamp, &arrow.TimestampType{Unit: unit}))
-		bb, err := newBatchBuilder(mem, "raw", full, []int{0}, []int{1})
+		bb, err := newBatchBuilder(mem, valueFormat{name: "raw"}, full, []int{0}, []int{1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,8 @@ import (
 type rowEncoder struct {
 	json  bool
 	cols  []int
-	names [][]byte // JSON: `"name":` per column
+	names [][]byte     // JSON: `"name":` per column
+	avro  *avroEncoder // set for format avro: Confluent-framed Avro
 }
 
 func newRowEncoder(fmtName string, schema *arrow.Schema, cols []int) *rowEncoder {
@@ -34,6 +35,9 @@ func newRowEncoder(fmtName string, schema *arrow.Schema, cols []int) *rowEncoder
 // appendRow appends row i of rec to dst: a JSON object or a CSV line
 // without its line end.
 func (e *rowEncoder) appendRow(dst []byte, rec arrow.Record, i int) []byte {
+	if e.avro != nil {
+		return e.avro.appendRow(dst, rec, i)
+	}
 	if e.json {
 		dst = append(dst, '{')
 		for j, c := range e.cols {

@@ -68,12 +68,12 @@ func FuzzRecordDecode(f *testing.F) {
 			}
 		}
 		mem := checkedMem(t)
-		all, err := newBatchBuilder(mem, fmtName, full, dataIdx, want)
+		all, err := newBatchBuilder(mem, valueFormat{name: fmtName}, full, dataIdx, want)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer all.release()
-		one, err := newBatchBuilder(mem, fmtName, full, dataIdx, want)
+		one, err := newBatchBuilder(mem, valueFormat{name: fmtName}, full, dataIdx, want)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,6 +59,8 @@ type sourceConfig struct {
 	onError       string
 	deadLetter    string
 	readCommitted bool
+	registryURL   string // 'schema.registry.url' (avro)
+	subject       string // 'schema.registry.subject', default <topic>-value
 }
 
 // sinkConfig is the parsed WITH options of a Kafka sink.
@@ -70,6 +72,8 @@ type sinkConfig struct {
 	exactlyOnce bool
 	txnID       string
 	group       string
+	registryURL string
+	subject     string
 }
 
 func optErr(format string, args ...any) error {
@@ -155,8 +159,12 @@ func parseSourceConfig(files *sandbox.Root, opts connectors.Options) (*sourceCon
 	}
 	switch c.format {
 	case "json", "csv", "raw":
+	case "avro":
+		if c.registryURL, c.subject, err = registryOptions(opts, c.topics); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, optErr("format must be json, csv or raw, not %q", c.format)
+		return nil, optErr("format must be json, csv, raw or avro, not %q", c.format)
 	}
 	c.group = opts["group.id"]
 	if c.group == "" {
@@ -230,8 +238,14 @@ func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig,
 	if c.format == "" {
 		c.format = "json"
 	}
-	if c.format != "json" && c.format != "csv" {
-		return nil, optErr("sink format must be json or csv, not %q", c.format)
+	switch c.format {
+	case "json", "csv":
+	case "avro":
+		if c.registryURL, c.subject, err = registryOptions(opts, []string{c.topic}); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, optErr("sink format must be json, csv or avro, not %q", c.format)
 	}
 	c.key = splitList(opts["key"])
 	switch strings.ToLower(opts["delivery"]) {
@@ -247,4 +261,22 @@ func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig,
 	}
 	c.group = opts["group.id"]
 	return c, nil
+}
+
+// registryOptions reads 'schema.registry.url' (required by avro) and the
+// subject, '<topic>-value' by default (Confluent's TopicNameStrategy),
+// which needs a single topic.
+func registryOptions(opts connectors.Options, topics []string) (url, subject string, err error) {
+	url = strings.TrimSpace(opts["schema.registry.url"])
+	if url == "" {
+		return "", "", optErr("format avro needs 'schema.registry.url'")
+	}
+	subject = opts["schema.registry.subject"]
+	if subject == "" {
+		if len(topics) != 1 {
+			return "", "", optErr("format avro over several topics needs 'schema.registry.subject'")
+		}
+		subject = topics[0] + "-value"
+	}
+	return url, subject, nil
 }

@@ -125,10 +125,21 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 	// A changelog without keys (a stateless query under EMIT CHANGES) is
 	// all inserts: it is written as an append stream, and Write fails on
 	// the first update or delete, which would need a key to upsert.
+	keyFormat := s.cfg.format
+	if keyFormat == "avro" {
+		keyFormat = "json" // keys of several columns: a JSON object
+	}
 	if len(w.keyIdx) > 1 {
-		w.keyEnc = newRowEncoder(s.cfg.format, schema, w.keyIdx)
+		w.keyEnc = newRowEncoder(keyFormat, schema, w.keyIdx)
 	}
 	w.valEnc = newRowEncoder(s.cfg.format, schema, valCols)
+	if s.cfg.format == "avro" {
+		ae, err := newAvroEncoder(ctx, s.cfg, schema, valCols)
+		if err != nil {
+			return nil, err
+		}
+		w.valEnc.avro = ae
+	}
 
 	opts := s.cfg.clientOpts(
 		kgo.DefaultProduceTopic(s.cfg.topic),

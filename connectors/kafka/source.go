@@ -34,6 +34,8 @@ type Source struct {
 	schema  *arrow.Schema
 	dataIdx []int // indices of the columns decoded from the value
 	scale   scaleOutConfig
+	// valueFormat is cfg.format with, for avro, its registry.
+	valueFormat valueFormat
 }
 
 var _ exec.Source = (*Source)(nil)
@@ -55,6 +57,7 @@ func newSource(env connectors.Env, opts connectors.Options, declared *arrow.Sche
 	if err != nil {
 		return nil, err
 	}
+	readID := 0
 	if declared == nil {
 		switch cfg.format {
 		case "raw":
@@ -63,11 +66,20 @@ func newSource(env connectors.Env, opts connectors.Options, declared *arrow.Sche
 			if declared, err = inferJSONSchema(cfg); err != nil {
 				return nil, err
 			}
+		case "avro":
+			if declared, readID, err = inferAvroSchema(cfg); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, optErr("format %s needs a declared schema: CREATE SOURCE name (col TYPE, ...) WITH (...)", cfg.format)
 		}
 	}
-	s := &Source{cfg: cfg, schema: declared}
+	s := &Source{cfg: cfg, schema: declared, valueFormat: valueFormat{name: cfg.format, readID: readID}}
+	if cfg.format == "avro" {
+		if s.valueFormat.reg, err = registryFor(cfg.registryURL); err != nil {
+			return nil, err
+		}
+	}
 	if s.scale, err = parseScaleOut(opts, declared); err != nil {
 		return nil, err
 	}
@@ -111,7 +123,7 @@ func (s *Source) OpenReader(ctx context.Context, mem memory.Allocator, spec exec
 			cols[i] = i
 		}
 	}
-	bb, err := newBatchBuilder(mem, s.cfg.format, s.schema, s.dataIdx, cols)
+	bb, err := newBatchBuilder(mem, s.valueFormat, s.schema, s.dataIdx, cols)
 	if err != nil {
 		return nil, err
 	}
