@@ -219,7 +219,12 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 	switch x := p.(type) {
 	case *PhysScan:
 		return sp.set(x, ChangelogMode{}), nil
+	case *PhysAnalytic:
+		return nil, sp.fail("%s", analyticRefusal(x))
 	case *PhysFilter:
+		if a, ok := x.Input.(*PhysAnalytic); ok {
+			return sp.rankTopN(x, a)
+		}
 		in, err := sp.node(x.Input)
 		if err != nil {
 			return nil, err

@@ -1,7 +1,13 @@
 package compile
 
 import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
 )
 
@@ -43,4 +49,26 @@ func frameBound(b planner.FrameBound) exec.FrameBound {
 		planner.UnboundedFollowing: exec.UnboundedFollowing,
 	}
 	return exec.FrameBound{Kind: kinds[b.Kind], Offset: b.Offset, FloatOffset: b.FloatOffset}
+}
+
+// rankTopN builds the streaming per-key top-N of n over input records of
+// schema in.
+func rankTopN(mem memory.Allocator, n *planner.PhysRankTopN, in *arrow.Schema) (*stream.RankTopN, error) {
+	part := make([]int, len(n.Partition))
+	for i, e := range n.Partition {
+		c, ok := e.(*planner.ColumnRef)
+		if !ok {
+			return nil, fmt.Errorf("compile: streaming top-N partition %s is not a column", e)
+		}
+		part[i] = c.Index
+	}
+	keys := make([]stream.SortKey, len(n.Keys))
+	for i, k := range n.Keys {
+		c, ok := k.Expr.(*planner.ColumnRef)
+		if !ok {
+			return nil, fmt.Errorf("compile: streaming top-N key %s is not a column", k.Expr)
+		}
+		keys[i] = stream.SortKey{Col: c.Index, Desc: k.Desc}
+	}
+	return stream.NewRankTopN(mem, in, part, keys, int(n.Limit), n.Out.Fields[len(n.Out.Fields)-1].Name)
 }

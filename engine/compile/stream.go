@@ -173,7 +173,7 @@ type streamBuilder struct {
 // stateful reports whether n keeps state across batches.
 func stateful(n planner.PhysicalPlan) bool {
 	switch n.(type) {
-	case *planner.PhysGroupAggregate, *planner.PhysWindowAggregate, *planner.PhysTopN, *planner.PhysStreamJoin:
+	case *planner.PhysGroupAggregate, *planner.PhysWindowAggregate, *planner.PhysTopN, *planner.PhysStreamJoin, *planner.PhysRankTopN:
 		return true
 	}
 	return false
@@ -454,6 +454,12 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 			keys[i] = stream.SortKey{Col: c.Index, Desc: k.Desc}
 		}
 		t, err := stream.NewTopN(mem, in, keys, int(x.Limit))
+		if err != nil {
+			return nil, err
+		}
+		op = t
+	case *planner.PhysRankTopN:
+		t, err := rankTopN(mem, x, in)
 		if err != nil {
 			return nil, err
 		}

@@ -130,6 +130,12 @@ func (t *TopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Record,
 		return nil, err
 	}
 	before := t.top()
+	t.apply(rows)
+	return t.diff(before)
+}
+
+// apply folds input rows (op first over a changelog) into the held rows.
+func (t *TopN) apply(rows [][]Value) {
 	byKey := map[string]*topRow{}
 	for _, r := range t.rows {
 		byKey[r.key] = r
@@ -169,7 +175,6 @@ func (t *TopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Record,
 			t.trim(byKey)
 		}
 	}
-	return t.diff(before)
 }
 
 func (t *TopN) remove(r *topRow) {

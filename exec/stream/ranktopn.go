@@ -1,0 +1,247 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// RankTopN is the per-key top-N of `ROW_NUMBER() OVER (PARTITION BY k
+// ORDER BY v) AS rn … WHERE rn <= N`, deduplication (N = 1) included. Each
+// partition key holds a TopN of its own rows, so retractions work as in
+// TopN (over a changelog every live row is kept, over an append-only
+// input only the first N per key). Its output is a changelog of the
+// input's value columns plus the row number: a row whose number changes
+// is retracted with the old one and inserted with the new one, compacted
+// per batch (-D before +I within a key).
+type RankTopN struct {
+	mem       memory.Allocator
+	input     *arrow.Schema
+	part      []int // partition columns (indices into the input record)
+	keys      []SortKey
+	n         int
+	changelog bool
+	schema    *arrow.Schema
+	parts     map[string]*TopN
+	buf       []byte
+}
+
+var (
+	_ Operator    = (*RankTopN)(nil)
+	_ Snapshotter = (*RankTopN)(nil)
+)
+
+// NewRankTopN returns the incremental top-n per value of the partition
+// columns part, ordered by keys; the row number column is named rank.
+func NewRankTopN(mem memory.Allocator, input *arrow.Schema, part []int, keys []SortKey, n int, rank string) (*RankTopN, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("stream: per-key top-N limit must be positive, got %d", n)
+	}
+	r := &RankTopN{mem: mem, input: input, part: part, keys: keys, n: n, changelog: IsChangelog(input), parts: map[string]*TopN{}}
+	for _, c := range part {
+		if c < 0 || c >= input.NumFields() || (r.changelog && c == 0) {
+			return nil, fmt.Errorf("stream: per-key top-N partition column %d out of range", c)
+		}
+	}
+	if _, err := NewTopN(mem, input, keys, n); err != nil { // checks the keys
+		return nil, err
+	}
+	fields := input.Fields()
+	if r.changelog {
+		fields = fields[1:]
+	}
+	fields = append(append([]arrow.Field{opField}, fields...), arrow.Field{Name: rank, Type: arrow.PrimitiveTypes.Int64})
+	r.schema = arrow.NewSchema(fields, nil)
+	return r, nil
+}
+
+// Schema is op, the input's value columns, then the row number.
+func (r *RankTopN) Schema() *arrow.Schema { return r.schema }
+
+// SinkMode is a changelog identified by whole rows.
+func (r *RankTopN) SinkMode() exec.SinkMode { return exec.SinkMode{Changelog: true} }
+
+// ranked is one held row with its row number.
+type ranked struct {
+	vals []Value
+	key  string // the row's identity and number
+}
+
+// ranked lists the top n rows of t with their numbers 1..n.
+func (t *TopN) ranked() []ranked {
+	var out []ranked
+	for _, r := range t.rows {
+		for c := int64(0); c < r.n && len(out) < t.n; c++ {
+			out = append(out, ranked{vals: r.vals, key: r.key + "#" + strconv.Itoa(len(out)+1)})
+		}
+		if len(out) == t.n {
+			break
+		}
+	}
+	return out
+}
+
+// Push folds a batch and returns the changes to every touched key's top n.
+func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Record, error) {
+	if rec.NumRows() == 0 {
+		return nil, nil
+	}
+	rows, err := readRows(rec)
+	if err != nil {
+		return nil, err
+	}
+	var order []string
+	byPart := map[string][][]Value{}
+	pv := make([]Value, len(r.part))
+	for _, row := range rows {
+		for i, c := range r.part {
+			pv[i] = row[c]
+		}
+		r.buf = rowKey(r.buf[:0], pv)
+		k := string(r.buf)
+		if _, ok := byPart[k]; !ok {
+			order = append(order, k)
+		}
+		byPart[k] = append(byPart[k], row)
+	}
+	var out [][]Value
+	for _, k := range order {
+		t := r.parts[k]
+		if t == nil {
+			if t, err = NewTopN(r.mem, r.input, r.keys, r.n); err != nil {
+				return nil, err
+			}
+			r.parts[k] = t
+		}
+		before := t.ranked()
+		t.apply(byPart[k])
+		after := t.ranked()
+		if len(t.rows) == 0 && t.Ignored == 0 {
+			delete(r.parts, k)
+		}
+		out = appendRankDiff(out, before, after)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	rb := array.NewRecordBuilder(r.mem, r.schema)
+	defer rb.Release()
+	return buildRecord(rb, out)
+}
+
+// appendRankDiff appends -D for numbered rows that left and +I for those
+// that entered, each in rank order.
+func appendRankDiff(out [][]Value, before, after []ranked) [][]Value {
+	in := func(list []ranked) map[string]bool {
+		m := make(map[string]bool, len(list))
+		for _, e := range list {
+			m[e.key] = true
+		}
+		return m
+	}
+	had, has := in(before), in(after)
+	emit := func(op exec.Op, i int, e ranked) {
+		row := make([]Value, 0, len(e.vals)+2)
+		row = append(append(append(row, Int(int64(op))), e.vals...), Int(int64(i+1)))
+		out = append(out, row)
+	}
+	for i, e := range before {
+		if !has[e.key] {
+			emit(exec.OpDelete, i, e)
+		}
+	}
+	for i, e := range after {
+		if !had[e.key] {
+			emit(exec.OpInsert, i, e)
+		}
+	}
+	return out
+}
+
+// Tick does nothing: a top-N does not wait for time.
+func (r *RankTopN) Tick(context.Context, time.Time) (arrow.Record, error) { return nil, nil }
+
+// Finish does nothing: every change was already emitted.
+func (r *RankTopN) Finish(context.Context) (arrow.Record, error) { return nil, nil }
+
+// Stats counts the rows held over every key.
+func (r *RankTopN) Stats() StateStats {
+	var s StateStats
+	for k, t := range r.parts {
+		ts := t.Stats()
+		s.Groups += ts.Groups
+		s.Bytes += ts.Bytes + int64(len(k)) + 48
+	}
+	return s
+}
+
+// Ignored counts retractions of rows not held, over every key.
+func (r *RankTopN) Ignored() int64 {
+	var n int64
+	for _, t := range r.parts {
+		n += t.Ignored
+	}
+	return n
+}
+
+// Close drops the state.
+func (r *RankTopN) Close() error {
+	r.parts = map[string]*TopN{}
+	return nil
+}
+
+// rankSnap is a RankTopN's checkpointed form: each key's TopN snapshot,
+// in key order so equal states encode equally.
+type rankSnap struct {
+	Keys []string
+	Tops [][]byte
+}
+
+// Snapshot encodes every key's held rows.
+func (r *RankTopN) Snapshot() ([]byte, error) {
+	var s rankSnap
+	for k := range r.parts {
+		s.Keys = append(s.Keys, k)
+	}
+	sort.Strings(s.Keys)
+	for _, k := range s.Keys {
+		b, err := r.parts[k].Snapshot()
+		if err != nil {
+			return nil, err
+		}
+		s.Tops = append(s.Tops, b)
+	}
+	return encode(s)
+}
+
+// Restore replaces the state with a snapshot's.
+func (r *RankTopN) Restore(data []byte) error {
+	var s rankSnap
+	if err := decode(data, &s); err != nil {
+		return err
+	}
+	if len(s.Keys) != len(s.Tops) {
+		return fmt.Errorf("stream: per-key top-N snapshot holds %d keys and %d tops", len(s.Keys), len(s.Tops))
+	}
+	parts := make(map[string]*TopN, len(s.Keys))
+	for i, k := range s.Keys {
+		t, err := NewTopN(r.mem, r.input, r.keys, r.n)
+		if err != nil {
+			return err
+		}
+		if err := t.Restore(s.Tops[i]); err != nil {
+			return err
+		}
+		parts[k] = t
+	}
+	r.parts = parts
+	return nil
+}

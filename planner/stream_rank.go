@@ -1,0 +1,135 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+)
+
+// PhysRankTopN is the streaming per-key top-N: `ROW_NUMBER() OVER
+// (PARTITION BY Partition ORDER BY Keys) AS rn … WHERE rn <= Limit`
+// (deduplication when Limit is 1). It keeps each key's rows like a
+// top-N (the first Limit rows of an append-only input, every live row of
+// a changelog) and emits a changelog of (input columns, rn): a row whose
+// number changes is retracted and re-inserted with the new one.
+type PhysRankTopN struct {
+	Input PhysicalPlan
+	// Partition and Keys are columns of Input (op included when it is a
+	// changelog).
+	Partition []Expr
+	Keys      []SortKey
+	Limit     int64
+	State     StateBound
+	Out       *Schema
+}
+
+// Schema implements PhysicalPlan.
+func (p *PhysRankTopN) Schema() *Schema { return p.Out }
+
+// Children implements PhysicalPlan.
+func (p *PhysRankTopN) Children() []PhysicalPlan { return []PhysicalPlan{p.Input} }
+
+// String implements PhysicalPlan.
+func (p *PhysRankTopN) String() string {
+	what := fmt.Sprintf("top %d", p.Limit)
+	if p.Limit == 1 {
+		what = "deduplicate, keep 1"
+	}
+	return fmt.Sprintf("RankTopN: %s per [%s] by %s, row_number AS %s", what, exprList(p.Partition), sortKeysString(p.Keys), p.Out.Fields[len(p.Out.Fields)-1].Name)
+}
+
+// rankLimit reads a conjunct `rn <= N`, `rn < N`, `rn = 1` (or mirrored)
+// on column rn, returning the largest row number kept.
+func rankLimit(c Expr, rn int) (int64, bool) {
+	call, ok := c.(*Call)
+	if !ok || len(call.Args) != 2 {
+		return 0, false
+	}
+	f, a, b := call.Func, call.Args[0], call.Args[1]
+	if _, ok := b.(*ColumnRef); ok {
+		a, b = b, a
+		f = map[string]string{"le": "ge", "lt": "gt", "ge": "le", "gt": "lt", "eq": "eq"}[f]
+	}
+	col, ok := a.(*ColumnRef)
+	lit, ok2 := b.(*Literal)
+	if !ok || !ok2 || col.Index != rn {
+		return 0, false
+	}
+	v, ok := lit.Value.(int64)
+	if !ok {
+		return 0, false
+	}
+	switch f {
+	case "le":
+		return v, v >= 1
+	case "lt":
+		return v - 1, v > 1
+	case "eq":
+		return 1, v == 1
+	}
+	return 0, false
+}
+
+// rankTopN converts a filter on the row number over an Analytic into the
+// per-key top-N; other conjuncts stay as a filter above it.
+func (sp *streamPlanner) rankTopN(f *PhysFilter, a *PhysAnalytic) (PhysicalPlan, error) {
+	base := a.Input.Schema().Len()
+	shape := "streaming window functions run as a per-key top-N only: SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn FROM s) WHERE rn <= N"
+	if len(a.Funcs) != 1 || a.Funcs[0].Func != "row_number" {
+		return nil, sp.fail("%s", shape)
+	}
+	limit, rest := int64(0), []Expr(nil)
+	for _, c := range conjuncts(f.Pred) {
+		if n, ok := rankLimit(c, base); ok && (limit == 0 || n < limit) {
+			limit = n
+			continue
+		}
+		rest = append(rest, c)
+	}
+	if limit == 0 || len(a.Order) == 0 {
+		return nil, sp.fail("%s", shape)
+	}
+	in, err := sp.node(a.Input)
+	if err != nil {
+		return nil, err
+	}
+	n := &PhysRankTopN{Input: in, Limit: limit, Out: withOp(a.Out)}
+	for _, e := range a.Partition {
+		if _, ok := e.(*ColumnRef); !ok {
+			return nil, sp.fail("a streaming top-N partitions by columns only, got %s: compute it in a subquery", e)
+		}
+		n.Partition = append(n.Partition, sp.over(in, e))
+	}
+	for _, k := range a.Order {
+		if _, ok := k.Expr.(*ColumnRef); !ok {
+			return nil, sp.fail("a streaming top-N orders by columns only, got %s: compute it in a subquery", k.Expr)
+		}
+		n.Keys = append(n.Keys, SortKey{Expr: sp.over(in, k.Expr), Desc: k.Desc, NullsFirst: k.NullsFirst})
+	}
+	switch {
+	case sp.si.Modes[in].Updating():
+		n.State = StateBound{Bounded: sp.bounded, Text: "every live input row"}
+	case len(n.Partition) == 0:
+		n.State = StateBound{Bounded: true, Text: fmt.Sprintf("%d rows", limit)}
+	case sp.bounded:
+		n.State = StateBound{Bounded: true, Text: fmt.Sprintf("top %d rows per key", limit)}
+	default:
+		n.State = StateBound{Text: fmt.Sprintf("top %d rows per key, keys unbounded (warning)", limit)}
+		sp.si.Warnings = append(sp.si.Warnings, fmt.Sprintf("state of the top-N per [%s] grows with the number of keys on an unbounded source", exprList(a.Partition)))
+	}
+	sp.setBound(n, n.State)
+	sp.set(n, ChangelogMode{Kind: Retract})
+	if len(rest) == 0 {
+		return n, nil
+	}
+	pred := shiftColumns(andAll(rest), 1)
+	return sp.set(&PhysFilter{Input: n, Pred: pred, Out: n.Out}, ChangelogMode{Kind: Retract}), nil
+}
+
+// analyticRefusal names the supported streaming form of a window function.
+func analyticRefusal(a *PhysAnalytic) string {
+	fs := make([]string, len(a.Funcs))
+	for i, f := range a.Funcs {
+		fs[i] = strings.ToUpper(f.Func)
+	}
+	return fmt.Sprintf("window function %s OVER (…) is not supported in streaming mode yet: a streaming query may use ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) AS rn under WHERE rn <= N (a per-key top-N)", strings.Join(fs, ", "))
+}
