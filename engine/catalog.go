@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sluicesql/sluice/connectors/memtable"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 )
@@ -33,13 +34,42 @@ type SinkEntry struct {
 type Catalog struct {
 	sources map[string]*SourceEntry
 	sinks   map[string]*SinkEntry
+	views   map[string]*planner.ViewDef
+	// tables are the in-memory tables (CREATE TABLE), each also a source
+	// and a sink of the same name.
+	tables map[string]*memtable.Table
 }
 
-var _ planner.Catalog = (*Catalog)(nil)
+var (
+	_ planner.Catalog     = (*Catalog)(nil)
+	_ planner.ViewCatalog = (*Catalog)(nil)
+)
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{sources: map[string]*SourceEntry{}, sinks: map[string]*SinkEntry{}}
+	return &Catalog{sources: map[string]*SourceEntry{}, sinks: map[string]*SinkEntry{}, views: map[string]*planner.ViewDef{}, tables: map[string]*memtable.Table{}}
+}
+
+// LookupView implements planner.ViewCatalog.
+func (c *Catalog) LookupView(name string) (*planner.ViewDef, bool) {
+	v, ok := c.views[strings.ToLower(name)]
+	return v, ok
+}
+
+// Views lists the views sorted by name.
+func (c *Catalog) Views() []*planner.ViewDef {
+	out := make([]*planner.ViewDef, 0, len(c.views))
+	for _, v := range c.views {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
+	return out
+}
+
+// Table finds an in-memory table by name.
+func (c *Catalog) Table(name string) (*memtable.Table, bool) {
+	t, ok := c.tables[strings.ToLower(name)]
+	return t, ok
 }
 
 // AddSource registers a source; it fails if one of that name exists.
@@ -133,5 +163,5 @@ func (c *Catalog) Sinks() []*planner.SinkDef {
 // snapshot copies the name tables (the entries are shared), so a query
 // planned against it keeps its sources while DDL changes the session.
 func (c *Catalog) snapshot() *Catalog {
-	return &Catalog{sources: maps.Clone(c.sources), sinks: maps.Clone(c.sinks)}
+	return &Catalog{sources: maps.Clone(c.sources), sinks: maps.Clone(c.sinks), views: maps.Clone(c.views), tables: maps.Clone(c.tables)}
 }

@@ -190,6 +190,10 @@ func (db *Session) Run(ctx context.Context, st sql.Statement) (*Rows, error) {
 		return db.createSource(s)
 	case *sql.CreateSink:
 		return db.createSink(ctx, s)
+	case *sql.CreateView:
+		return db.createView(s)
+	case *sql.CreateTable:
+		return db.createTable(ctx, s)
 	case *sql.Drop:
 		return db.drop(s)
 	case *sql.Show:
@@ -301,6 +305,12 @@ func (db *Session) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, er
 func (db *Session) drop(s *sql.Drop) (*Rows, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	if s.Kind == "TABLE" || s.Kind == "VIEW" {
+		return db.dropTableOrView(s)
+	}
+	if k := db.cat.nameTaken(s.Name); k == "table" || k == "view" {
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "%q is a %s: use DROP %s", s.Name, k, strings.ToUpper(k))
+	}
 	var err error
 	if s.Kind == "SINK" {
 		err = db.cat.DropSink(s.Name)
@@ -319,6 +329,9 @@ func (db *Session) drop(s *sql.Drop) (*Rows, error) {
 func (db *Session) show(s *sql.Show) (*Rows, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	if s.Kind == "TABLES" {
+		return db.showTables()
+	}
 	var rows [][]string
 	if s.Kind == "SINKS" {
 		for _, d := range db.cat.Sinks() {

@@ -30,6 +30,8 @@ type binder struct {
 	// winCalls hold what window placeholders "#w<i>" do not carry (see
 	// bind_analytic.go).
 	winCalls []*winCall
+	// views are the views being expanded, outermost first (bind_view.go).
+	views []string
 }
 
 // exprCtx is what an expression may refer to.

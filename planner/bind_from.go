@@ -100,6 +100,13 @@ func (b *binder) bindTableSource(ts *ast.TableSource) (Plan, *scope, error) {
 			}
 			break
 		}
+		if v, ok := b.lookupView(src.Name.O); ok {
+			var err error
+			if p, sc, err = b.bindView(v, alias); err != nil {
+				return nil, nil, err
+			}
+			break
+		}
 		def, ok := b.cat.LookupSource(src.Name.O)
 		if !ok {
 			var names []string
@@ -174,6 +181,11 @@ func (b *binder) bindWindow(w *sql.WindowTVF, alias string) (Plan, *scope, error
 		}
 		var err error
 		if in, sc, err = b.bindCTE(c, alias); err != nil {
+			return nil, nil, err
+		}
+	} else if v, ok := b.lookupView(w.Table); ok {
+		var err error
+		if in, sc, err = b.bindView(v, alias); err != nil {
 			return nil, nil, err
 		}
 	} else {

@@ -116,13 +116,15 @@ func fitSink(p Plan, def *SinkDef, pos sql.Pos) (Plan, error) {
 }
 
 // assignable allows exact types, NULL, and numeric widening without loss
-// (INT→BIGINT, integers→DECIMAL/DOUBLE, DECIMAL→DOUBLE, DATE→TIMESTAMP).
+// (INT→BIGINT, integers→DECIMAL/DOUBLE, DECIMAL→DOUBLE, DATE→TIMESTAMP),
+// and integer narrowing (BIGINT→INT), which the cast checks row by row:
+// `INSERT INTO t VALUES (1)` types 1 as BIGINT.
 func assignable(from, to arrow.DataType) bool {
 	switch {
 	case arrow.TypeEqual(from, to), isNull(from):
 		return true
 	case isNumeric(from) && isNumeric(to):
-		return to.ID() == arrow.FLOAT64 || (isInteger(from) && to.ID() == arrow.INT64) ||
+		return to.ID() == arrow.FLOAT64 || (isInteger(from) && isInteger(to)) || // narrowing is checked when cast
 			(isDecimal(to) && arrow.TypeEqual(numericCommon(from, to), to))
 	case from.ID() == arrow.DATE32 && to.ID() == arrow.TIMESTAMP:
 		return true

@@ -81,18 +81,18 @@ type Insert struct {
 	Query *Query
 }
 
-// Drop is `DROP SOURCE|SINK [IF EXISTS] name`.
+// Drop is `DROP SOURCE|SINK|TABLE|VIEW [IF EXISTS] name`.
 type Drop struct {
 	stmt
-	Kind     string // "SOURCE" or "SINK"
+	Kind     string // "SOURCE", "SINK", "TABLE" or "VIEW"
 	Name     string
 	IfExists bool
 }
 
-// Show is `SHOW SOURCES` or `SHOW SINKS`.
+// Show is `SHOW SOURCES`, `SHOW SINKS` or `SHOW TABLES`.
 type Show struct {
 	stmt
-	Kind string // "SOURCES" or "SINKS"
+	Kind string // "SOURCES", "SINKS" or "TABLES"
 }
 
 // Describe is `DESCRIBE name` (also DESC name).

@@ -250,16 +250,27 @@ func (ps *parseState) statement(toks []token) (Statement, error) {
 	switch strings.ToUpper(first.text) {
 	case "CREATE":
 		c.next()
+		orReplace := false
+		if c.peek().is("OR") {
+			c.next()
+			if err := c.expect("REPLACE"); err != nil {
+				return nil, err
+			}
+			orReplace = true
+		}
 		switch {
+		case c.accept("VIEW"):
+			return ps.createView(c, base, orReplace)
+		case c.accept("TABLE"):
+			return ps.createTable(c, base, orReplace)
+		case orReplace:
+			return nil, c.unexpected("VIEW or TABLE after CREATE OR REPLACE")
 		case c.accept("SOURCE"):
 			return ps.createSource(c, base)
 		case c.accept("SINK"):
 			return ps.createSink(c, base)
 		}
-		if c.peek().is("TABLE") {
-			return nil, c.errAt(c.peek(), "CREATE TABLE is not supported: use CREATE SOURCE or CREATE SINK")
-		}
-		return nil, c.unexpected("SOURCE or SINK")
+		return nil, c.unexpected("SOURCE, SINK, TABLE or VIEW")
 	case "INSERT":
 		return ps.insert(c, base)
 	case "DROP":
@@ -324,8 +335,12 @@ func (ps *parseState) drop(c *cursor, base stmt) (Statement, error) {
 		d.Kind = "SOURCE"
 	case c.accept("SINK"):
 		d.Kind = "SINK"
+	case c.accept("TABLE"):
+		d.Kind = "TABLE"
+	case c.accept("VIEW"):
+		d.Kind = "VIEW"
 	default:
-		return nil, c.unexpected("SOURCE or SINK")
+		return nil, c.unexpected("SOURCE, SINK, TABLE or VIEW")
 	}
 	if c.accept("IF") {
 		if err := c.expect("EXISTS"); err != nil {
@@ -349,8 +364,10 @@ func (ps *parseState) show(c *cursor, base stmt) (Statement, error) {
 		s.Kind = "SOURCES"
 	case c.accept("SINKS"):
 		s.Kind = "SINKS"
+	case c.accept("TABLES"):
+		s.Kind = "TABLES"
 	default:
-		return nil, c.unexpected("SOURCES or SINKS")
+		return nil, c.unexpected("SOURCES, SINKS or TABLES")
 	}
 	return s, c.end()
 }

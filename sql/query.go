@@ -74,6 +74,12 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		return nil, Errorf(ParseError, q.pos, "expected a query")
 	}
 	body := toks[:n]
+	if body[0].is("VALUES") {
+		if q.Emit != nil {
+			return nil, Errorf(ParseError, q.Emit.Pos, "VALUES has no EMIT clause")
+		}
+		return ps.valuesQuery(q, body)
+	}
 
 	// Window table functions in FROM.
 	inFrom := []bool{false}

@@ -163,43 +163,14 @@ func (ps *parseState) valuesItem(q *Query, body []token, i int) (replacement, in
 		return replacement{}, 0, false, c.errAt(body[i], "unclosed ( before VALUES")
 	}
 	vl := &ValuesList{Pos: ps.pos(body[i+1].off)}
-	kw := body[i+1]
 	if close == i+2 {
 		return replacement{}, 0, false, c.errAt(body[close], "VALUES needs at least one row")
 	}
-	start, stop := body[0].off, body[len(body)-1].end
-	casts, _, err := ps.castTypes(body) // the rows' CASTs read as in the query
+	rows, err := ps.valuesRows(body, i+1, body[close].off)
 	if err != nil {
 		return replacement{}, 0, false, err
 	}
-	input := []byte(ps.tidbInput(start, stop, casts))
-	for k := range input {
-		if (k+start < kw.off || k+start >= body[close].off) && input[k] != '\n' {
-			input[k] = ' '
-		}
-	}
-	copy(input[kw.off-start:], "SELECT")
-	stmts, err := ps.parseTiDB(string(input))
-	if err != nil {
-		return replacement{}, 0, false, ps.tidbError(err, string(input), start, stop)
-	}
-	sel, ok := stmts[0].(*ast.SelectStmt)
-	if len(stmts) != 1 || !ok || sel.From != nil || sel.Where != nil {
-		return replacement{}, 0, false, c.errAt(kw, "VALUES takes a list of rows in parentheses")
-	}
-	for _, f := range sel.Fields.Fields {
-		if f.WildCard != nil || f.AsName.O != "" {
-			return replacement{}, 0, false, Errorf(ParseError, ps.pos(start+f.Offset), "VALUES takes a list of rows in parentheses")
-		}
-		switch e := f.Expr.(type) {
-		case *ast.RowExpr:
-			vl.Rows = append(vl.Rows, e.Values)
-		case *ast.ParenthesesExpr:
-			vl.Rows = append(vl.Rows, []ast.ExprNode{e.Expr})
-		default:
-			vl.Rows = append(vl.Rows, []ast.ExprNode{e})
-		}
-	}
+	vl.Rows = rows
 	end := close
 	j := close + 1
 	if j < len(body) && body[j].is("AS") {
@@ -263,4 +234,69 @@ func inReplacement(repls []replacement, sp span) bool {
 		}
 	}
 	return false
+}
+
+// valuesRows parses the rows of VALUES at body[kw] up to the offset stop:
+// the TiDB parser reads them as `SELECT row, …` over the same offsets
+// (VALUES and SELECT have the same length), everything else blanked.
+func (ps *parseState) valuesRows(body []token, kw int, stop int) ([][]ast.ExprNode, error) {
+	c := &cursor{ps: ps, toks: body}
+	kwt := body[kw]
+	start, end := body[0].off, body[len(body)-1].end
+	casts, _, err := ps.castTypes(body) // the rows' CASTs read as in the query
+	if err != nil {
+		return nil, err
+	}
+	input := []byte(ps.tidbInput(start, end, casts))
+	for k := range input {
+		if (k+start < kwt.off || k+start >= stop) && input[k] != '\n' {
+			input[k] = ' '
+		}
+	}
+	copy(input[kwt.off-start:], "SELECT")
+	stmts, err := ps.parseTiDB(string(input))
+	if err != nil {
+		return nil, ps.tidbError(err, string(input), start, end)
+	}
+	if len(stmts) != 1 {
+		return nil, c.errAt(kwt, "VALUES takes a list of rows in parentheses")
+	}
+	sel, ok := stmts[0].(*ast.SelectStmt)
+	if !ok || sel.From != nil || sel.Where != nil {
+		return nil, c.errAt(kwt, "VALUES takes a list of rows in parentheses")
+	}
+	var rows [][]ast.ExprNode
+	for _, f := range sel.Fields.Fields {
+		if f.WildCard != nil || f.AsName.O != "" {
+			return nil, Errorf(ParseError, ps.pos(start+f.Offset), "VALUES takes a list of rows in parentheses")
+		}
+		switch e := f.Expr.(type) {
+		case *ast.RowExpr:
+			rows = append(rows, e.Values)
+		case *ast.ParenthesesExpr:
+			rows = append(rows, []ast.ExprNode{e.Expr})
+		default:
+			rows = append(rows, []ast.ExprNode{e})
+		}
+	}
+	return rows, nil
+}
+
+// valuesQuery is a statement-level `VALUES (…), …` (INSERT INTO t VALUES
+// …): the query `SELECT * FROM` its rows.
+func (ps *parseState) valuesQuery(q *Query, body []token) (*Query, error) {
+	if len(body) < 2 {
+		return nil, Errorf(ParseError, ps.pos(body[0].off), "VALUES needs at least one row")
+	}
+	rows, err := ps.valuesRows(body, 0, body[len(body)-1].end)
+	if err != nil {
+		return nil, err
+	}
+	q.Values = map[string]*ValuesList{"_v0": {Rows: rows, Pos: ps.pos(body[0].off)}}
+	stmts, err := ps.parseTiDB("SELECT * FROM _v0")
+	if err != nil {
+		return nil, err
+	}
+	q.Select = stmts[0].(ast.ResultSetNode)
+	return q, nil
 }

@@ -50,6 +50,8 @@ for path in sys.argv[1:] or sorted(glob.glob('testdata/sql/batch/*.test')):
             continue
         if hdr.endswith('DUCKSKIP'):
             skip+=1; continue
+        if hdr=='statement ok' and re.match(r'(CREATE (OR REPLACE )?(TABLE|VIEW)|INSERT INTO|DROP (TABLE|VIEW))\b', sqlt):
+            views.append(re.sub(r"(FROM|JOIN|,)(\s+)(read_\w+\()?'data/", r"\1\2\3'testdata/data/", sqlt)); continue
         if not hdr.startswith('query') or 'EXPLAIN' in sqlt or 'SHOW' in sqlt or 'DESCRIBE' in sqlt: continue
         files=re.search(r"(FROM|JOIN|,)\s+(read_\w+\()?'data/", sqlt)
         if not views and not files and '(VALUES' not in sqlt: continue
