@@ -77,8 +77,28 @@ func fuzzCatalog(t *testing.T) *MemCatalog {
 			arrow.Field{Name: "category", Type: TypeVarchar},
 			arrow.Field{Name: "label", Type: TypeVarchar},
 			arrow.Field{Name: "parent", Type: TypeVarchar})},
+		{Name: "categories", Bounded: true, Schema: nullable(
+			arrow.Field{Name: "category", Type: TypeVarchar},
+			arrow.Field{Name: "label", Type: TypeVarchar},
+			arrow.Field{Name: "parent", Type: TypeVarchar})},
+		{Name: "t", Bounded: true, Schema: nullable(
+			arrow.Field{Name: "a", Type: TypeBigInt},
+			arrow.Field{Name: "b", Type: TypeBigInt},
+			arrow.Field{Name: "s", Type: TypeVarchar})},
+		{Name: "totals", Bounded: true, Schema: nullable(
+			arrow.Field{Name: "category", Type: TypeVarchar},
+			arrow.Field{Name: "total", Type: TypeBigInt},
+			arrow.Field{Name: "n", Type: TypeBigInt})},
 	} {
 		if err := cat.AddSource(def); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The files golden queries read as tables ('data/sales.csv', read_csv(…))
+	// bind by placeholder name, as the engine registers them.
+	for _, name := range []string{"_f0", "_f1"} {
+		sales, _ := cat.LookupSource("sales")
+		if err := cat.AddSource(&SourceDef{Name: name, Schema: sales.Schema, Bounded: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

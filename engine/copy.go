@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// copyOptions maps COPY's options to the file sink's.
+var copyOptions = map[string]string{"format": "format", "header": "header", "delimiter": "delimiter", "delim": "delimiter", "sep": "delimiter"}
+
+// copyTo runs COPY … TO 'path' as a batch INSERT into a file sink made for
+// it: the format follows the path's extension unless FORMAT names it, the
+// file appears whole at commit (nothing half-written on an error), and
+// the sandbox confines the path as for CREATE SINK.
+func (db *Session) copyTo(ctx context.Context, s *sql.Copy) (*Rows, error) {
+	q := s.Query
+	if q == nil {
+		stmts, err := sql.ParseAt("SELECT * FROM `"+strings.ReplaceAll(s.Table, "`", "``")+"`", s.Position())
+		if err != nil {
+			return nil, err
+		}
+		q = stmts[0].(*sql.Query)
+	}
+	opts := sql.Options{{Key: "connector", Value: "file"}, {Key: "path", Value: s.Path}}
+	for _, o := range s.Options {
+		to, ok := copyOptions[o.Key]
+		if !ok {
+			return nil, sql.Errorf(sql.BindError, o.Pos, "unsupported COPY option %s (have delimiter, format, header)", o.Key)
+		}
+		v := o.Value
+		if to == "format" {
+			v = strings.ToLower(v)
+		}
+		opts = append(opts, sql.Option{Key: to, Value: v, Pos: o.Pos})
+	}
+	copts := db.options(opts)
+	sink, err := connectors.NewSink(db.conn, copts)
+	if err != nil {
+		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("COPY TO %q: %v", s.Path, err), Err: err}
+	}
+	tmp := "$copy " + s.Path
+	db.mu.Lock()
+	err = db.cat.AddSink(&planner.SinkDef{Name: tmp, Options: copts, AppendOnly: appendOnly(sink)}, sink)
+	db.mu.Unlock()
+	if err != nil {
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
+	}
+	defer func() {
+		db.mu.Lock()
+		_ = db.cat.DropSink(tmp)
+		db.mu.Unlock()
+	}()
+	rows, err := db.insert(ctx, tmp, q, s.Position())
+	if err != nil {
+		return nil, err
+	}
+	rows.Message = strings.Replace(rows.Message, tmp, s.Path, 1)
+	return rows, nil
+}
