@@ -5,8 +5,6 @@ package connectors
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -34,43 +32,64 @@ type SourceFactory func(env Env, opts Options, declared *arrow.Schema) (exec.Sou
 // SinkFactory opens a sink from its options.
 type SinkFactory func(env Env, opts Options) (exec.Sink, error)
 
+type registered[F any] struct {
+	f    F
+	opts []Option
+}
+
 var (
-	sources = map[string]SourceFactory{}
-	sinks   = map[string]SinkFactory{}
+	sources = map[string]registered[SourceFactory]{}
+	sinks   = map[string]registered[SinkFactory]{}
 )
 
-// RegisterSource makes a source connector available under name. It is
-// called from the connector packages' init functions.
-func RegisterSource(name string, f SourceFactory) { sources[name] = f }
+// RegisterSource makes a source connector available under name, reading
+// the declared options (besides SourceOptions, which every source takes).
+// It is called from the connector packages' init functions.
+func RegisterSource(name string, opts []Option, f SourceFactory) {
+	sources[name] = registered[SourceFactory]{f, opts}
+}
 
-// RegisterSink makes a sink connector available under name.
-func RegisterSink(name string, f SinkFactory) { sinks[name] = f }
+// RegisterSink makes a sink connector available under name, reading the
+// declared options (besides SinkOptions).
+func RegisterSink(name string, opts []Option, f SinkFactory) {
+	sinks[name] = registered[SinkFactory]{f, opts}
+}
 
-// NewSource opens the source the options describe.
+// NewSource opens the source the options describe, after checking every
+// option against the connector's declarations (Check).
 func NewSource(env Env, opts Options, declared *arrow.Schema) (exec.Source, error) {
 	name := opts["connector"]
-	f, ok := sources[name]
+	r, ok := sources[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown source connector %q (have %s)", name, keys(sources))
+		return nil, unknownConnector(name, KindSource)
 	}
-	return f(env, opts, declared)
+	if err := Check(name, KindSource, opts); err != nil {
+		return nil, err
+	}
+	return r.f(env, opts, declared)
 }
 
-// NewSink opens the sink the options describe.
+// NewSink opens the sink the options describe, after checking every
+// option against the connector's declarations (Check).
 func NewSink(env Env, opts Options) (exec.Sink, error) {
 	name := opts["connector"]
-	f, ok := sinks[name]
+	r, ok := sinks[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown sink connector %q (have %s)", name, keys(sinks))
+		return nil, unknownConnector(name, KindSink)
 	}
-	return f(env, opts)
+	if err := Check(name, KindSink, opts); err != nil {
+		return nil, err
+	}
+	return r.f(env, opts)
 }
 
-func keys[V any](m map[string]V) string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, "'"+k+"'")
+func unknownConnector(name string, kind Kind) error {
+	have := Connectors(kind)
+	msg := fmt.Sprintf("unknown %s connector %q", kind, name)
+	if name == "" {
+		msg = fmt.Sprintf("the 'connector' option is required for a %s", kind)
+	} else if s := Suggest(name, have); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	sort.Strings(ks)
-	return strings.Join(ks, ", ")
+	return &OptionError{Option: "connector", Msg: msg + " (have " + quoteList(have) + ")"}
 }

@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -230,6 +231,40 @@ func (db *Session) options(o sql.Options) connectors.Options {
 	return m
 }
 
+// connectorError is a connector's refusal of CREATE SOURCE/SINK as a
+// statement error: at the offending option's line:col when the error
+// names one (connectors.OptionError), else at the statement.
+func connectorError(kind, name string, pos sql.Pos, opts sql.Options, err error) error {
+	var oe *connectors.OptionError
+	named := ""
+	if errors.As(err, &oe) {
+		named = oe.Option
+	}
+	return &sql.Error{Kind: sql.ConnectorError, Pos: optionPos(pos, opts, named, err), Msg: fmt.Sprintf("%s %s: %v", kind, name, err), Err: err}
+}
+
+// optionPos is where in the statement an option error points: the option
+// named, else the option the message quotes first ('max.row.size'), else
+// the statement.
+func optionPos(pos sql.Pos, opts sql.Options, named string, err error) sql.Pos {
+	msg := err.Error()
+	for _, o := range opts {
+		if named != "" && strings.EqualFold(o.Key, named) {
+			return o.Pos
+		}
+	}
+	if named != "" {
+		return pos
+	}
+	best := -1
+	for _, o := range opts {
+		if i := strings.Index(msg, "'"+strings.ToLower(o.Key)+"'"); i >= 0 && (best < 0 || i < best) {
+			best, pos = i, o.Pos
+		}
+	}
+	return pos
+}
+
 func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -249,9 +284,12 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	opts := db.options(s.Options)
 	src, err := connectors.NewSource(db.conn, opts, declared)
 	if err != nil {
-		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("source %s: %v", s.Name, err), Err: err}
+		return nil, connectorError("source", s.Name, s.Position(), s.Options, err)
 	}
 	def := &planner.SourceDef{Name: s.Name, Schema: src.Schema(), Options: opts, Bounded: src.Bounded()}
+	if err := planner.CheckSourceOptions(def, db.cat); err != nil {
+		return nil, &sql.Error{Kind: sql.PlanError, Pos: optionPos(s.Position(), s.Options, "", err), Msg: err.Error(), Err: err}
+	}
 	if s.Watermark != nil {
 		// Checked here, against the declared or inferred schema.
 		if err := planner.CheckWatermark(src.Schema(), s.Watermark); err != nil {
@@ -288,7 +326,7 @@ func (db *Session) createSink(ctx context.Context, s *sql.CreateSink) (*Rows, er
 	sink, err := connectors.NewSink(db.conn, opts)
 	if err != nil {
 		db.mu.Unlock()
-		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("sink %s: %v", s.Name, err), Err: err}
+		return nil, connectorError("sink", s.Name, s.Position(), s.Options, err)
 	}
 	def := &planner.SinkDef{Name: s.Name, Options: opts, AppendOnly: appendOnly(sink)}
 	if err := db.cat.AddSink(def, sink); err != nil {
@@ -333,6 +371,9 @@ func (db *Session) show(s *sql.Show) (*Rows, error) {
 		return db.showTables()
 	}
 	var rows [][]string
+	if s.Kind == "OPTIONS" {
+		return db.showOptions(s)
+	}
 	if s.Kind == "SINKS" {
 		for _, d := range db.cat.Sinks() {
 			rows = append(rows, []string{d.Name, d.Options["connector"]})
@@ -343,6 +384,38 @@ func (db *Session) show(s *sql.Show) (*Rows, error) {
 		}
 	}
 	return db.textRows([]string{"name", "connector"}, rows)
+}
+
+// showOptions lists the declared WITH options of one connector or all:
+// connector, kind (source or sink), option, type, default and meaning.
+func (db *Session) showOptions(s *sql.Show) (*Rows, error) {
+	var rows [][]string
+	found := false
+	for _, kind := range []connectors.Kind{connectors.KindSource, connectors.KindSink} {
+		for _, name := range connectors.Connectors(kind) {
+			if s.Connector != "" && name != s.Connector {
+				continue
+			}
+			found = true
+			decl, _ := connectors.Declared(name, kind)
+			for _, o := range decl {
+				typ := o.Type
+				if o.Type == "enum" {
+					typ = strings.Join(o.Values, "|")
+				}
+				rows = append(rows, []string{name, string(kind), o.Name, typ, o.Default, o.Doc})
+			}
+		}
+	}
+	if !found {
+		all := append(connectors.Connectors(connectors.KindSource), connectors.Connectors(connectors.KindSink)...)
+		msg := fmt.Sprintf("unknown connector %q", s.Connector)
+		if sg := connectors.Suggest(s.Connector, all); sg != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", sg)
+		}
+		return nil, sql.Errorf(sql.BindError, s.ConnectorPos, "%s", msg)
+	}
+	return db.textRows([]string{"connector", "kind", "option", "type", "default", "doc"}, rows)
 }
 
 func (db *Session) describe(s *sql.Describe) (*Rows, error) {
@@ -356,7 +429,18 @@ func (db *Session) describe(s *sql.Describe) (*Rows, error) {
 	} else if sink, ok := db.cat.LookupSink(s.Name); ok {
 		schema = sink.Schema
 	} else {
-		return nil, sql.Errorf(sql.BindError, s.Position(), "unknown source or sink %q", s.Name)
+		var names []string
+		for _, d := range db.cat.Sources() {
+			names = append(names, d.Name)
+		}
+		for _, d := range db.cat.Sinks() {
+			names = append(names, d.Name)
+		}
+		msg := fmt.Sprintf("unknown source or sink %q", s.Name)
+		if sg := connectors.Suggest(s.Name, names); sg != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", sg)
+		}
+		return nil, sql.Errorf(sql.BindError, s.NamePos, "%s", msg)
 	}
 	var rows [][]string
 	if schema != nil {

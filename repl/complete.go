@@ -21,6 +21,7 @@ var commands = []struct{ name, args, help string }{
 	{`\help`, "", "show this help"},
 	{`\sources`, "", "list sources and sinks"},
 	{`\describe`, "name", "show the columns of a source or sink"},
+	{`\options`, "[connector]", "list the WITH options of a connector (file, kafka, generator, stdout)"},
 	{`\format`, "table|csv|json", "set the output format"},
 	{`\timing`, "", "toggle printing how long each statement took"},
 	{`\set`, "[name value]", "set a ${name} variable, or list them"},

@@ -211,7 +211,21 @@ func (s *shell) command(ctx context.Context, line string) bool {
 	case `\help`, `\h`, `\?`:
 		s.help()
 	case `\sources`, `\d`:
-		s.execute(ctx, "SHOW SOURCES; SHOW SINKS;", "")
+		// Two tables of the same shape: each gets its label.
+		fmt.Fprintln(s.out, "Sources:")
+		s.execute(ctx, "SHOW SOURCES;", "")
+		fmt.Fprintln(s.out, "Sinks:")
+		s.execute(ctx, "SHOW SINKS;", "")
+	case `\options`:
+		if len(args) > 1 {
+			errf(`usage: \options [connector]`)
+			return false
+		}
+		q := "SHOW OPTIONS;"
+		if len(args) == 1 {
+			q = "SHOW OPTIONS FOR '" + strings.ReplaceAll(args[0], "'", "''") + "';"
+		}
+		s.execute(ctx, q, "")
 	case `\describe`:
 		if len(args) != 1 {
 			errf(`usage: \describe name`)

@@ -42,7 +42,7 @@ func TestCompleter(t *testing.T) {
 		{"SELECT window_s", []string{"window_start"}},
 		{`\des`, []string{`\describe`}},
 		{`\describe o`, []string{"orders", "out_counts"}},
-		{`\`, []string{`\help`, `\sources`, `\describe`, `\format`, `\timing`, `\set`, `\i`, `\q`}},
+		{`\`, []string{`\help`, `\sources`, `\describe`, `\options`, `\format`, `\timing`, `\set`, `\i`, `\q`}},
 		{"SELECT ", nil},
 		{"SELECT zzz", nil},
 	}

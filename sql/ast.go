@@ -89,16 +89,23 @@ type Drop struct {
 	IfExists bool
 }
 
-// Show is `SHOW SOURCES`, `SHOW SINKS` or `SHOW TABLES`.
+// Show is `SHOW SOURCES`, `SHOW SINKS`, `SHOW TABLES` or
+// `SHOW OPTIONS [FOR 'connector']`.
 type Show struct {
 	stmt
-	Kind string // "SOURCES", "SINKS" or "TABLES"
+	Kind string // "SOURCES", "SINKS", "TABLES" or "OPTIONS"
+	// Connector is the connector of SHOW OPTIONS FOR name, lower case
+	// ("" for every connector); ConnectorPos is where it is written.
+	Connector    string
+	ConnectorPos Pos
 }
 
 // Describe is `DESCRIBE name` (also DESC name).
 type Describe struct {
 	stmt
 	Name string
+	// NamePos is where the name is written, for errors about it.
+	NamePos Pos
 }
 
 // Explain is `EXPLAIN [ANALYZE] query`.

@@ -366,19 +366,29 @@ func (ps *parseState) show(c *cursor, base stmt) (Statement, error) {
 		s.Kind = "SINKS"
 	case c.accept("TABLES"):
 		s.Kind = "TABLES"
+	case c.accept("OPTIONS"):
+		s.Kind = "OPTIONS"
+		if c.accept("FOR") {
+			t := c.peek()
+			if t.kind != tkIdent && t.kind != tkQIdent && t.kind != tkString {
+				return nil, c.unexpected("a connector name")
+			}
+			c.next()
+			s.Connector, s.ConnectorPos = strings.ToLower(t.val), c.ps.pos(t.off)
+		}
 	default:
-		return nil, c.unexpected("SOURCES, SINKS or TABLES")
+		return nil, c.unexpected("SOURCES, SINKS, TABLES or OPTIONS")
 	}
 	return s, c.end()
 }
 
 func (ps *parseState) describe(c *cursor, base stmt) (Statement, error) {
 	c.next() // DESCRIBE
-	name, _, err := c.ident("a name")
+	name, tok, err := c.ident("a name")
 	if err != nil {
 		return nil, err
 	}
-	return &Describe{stmt: base, Name: name}, c.end()
+	return &Describe{stmt: base, Name: name, NamePos: c.ps.pos(tok.off)}, c.end()
 }
 
 func (ps *parseState) explain(c *cursor, base stmt) (Statement, error) {

@@ -41,16 +41,37 @@ import (
 )
 
 func init() {
-	connectors.RegisterSource("file", func(env connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
+	connectors.RegisterSource("file", SourceOptions, func(env connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
 		return newSource(env.Files, opts, declared)
 	})
-	connectors.RegisterSink("file", func(env connectors.Env, opts connectors.Options) (exec.Sink, error) {
+	connectors.RegisterSink("file", SinkOptions, func(env connectors.Env, opts connectors.Options) (exec.Sink, error) {
 		// Before NewSink looks at the path at all.
 		if err := env.Files.Check("path", opts["path"]); err != nil {
 			return nil, fmt.Errorf("file connector: %w", err)
 		}
 		return NewSink(opts)
 	})
+}
+
+// SourceOptions are the file source's WITH options.
+var SourceOptions = []connectors.Option{
+	{Name: "path", Type: "string", Doc: "a file, a glob such as 'data/*.csv', or a directory (all its files with the format's extension)"},
+	{Name: "format", Type: "enum", Default: "from the extension", Values: []string{"csv", "json", "jsonl", "ndjson", "parquet"}, Doc: "the files' format"},
+	{Name: "delimiter", Type: "string", Default: ",", Doc: "CSV field separator, one byte ('\\t' or 'tab' for a tab)"},
+	{Name: "header", Type: "bool", Default: "true", Doc: "CSV files start with a header line"},
+	{Name: "null", Type: "string", Doc: "the CSV text that means NULL (default: an empty field)"},
+	{Name: "on_error", Type: "enum", Default: "fail", Values: []string{"fail", "skip", "null"}, Doc: "a value that does not parse fails the scan (naming file:line), skips the row, or becomes NULL"},
+	{Name: "max.row.size", Type: "size", Default: "64MB", Doc: "the longest CSV record or JSON line read"},
+}
+
+// SinkOptions are the file sink's WITH options.
+var SinkOptions = []connectors.Option{
+	{Name: "path", Type: "string", Doc: "a file, or a directory (ends in '/' or exists) that gets one part file per commit"},
+	{Name: "format", Type: "enum", Default: "from the extension; csv for a directory", Values: []string{"csv", "json", "jsonl", "ndjson", "parquet"}, Doc: "the output format"},
+	{Name: "mode", Type: "enum", Default: ModeError, Values: []string{ModeError, ModeOverwrite, ModeAppend}, Doc: "existing data at path: refuse to write (error), replace it atomically (overwrite), or add new part files beside it (append)"},
+	{Name: "delimiter", Type: "string", Default: ",", Doc: "CSV field separator, one byte"},
+	{Name: "header", Type: "bool", Default: "true", Doc: "CSV output starts with a header line"},
+	{Name: "row_group_rows", Type: "integer", Default: "1048576", Doc: "Parquet rows per row group"},
 }
 
 // Format names.
@@ -240,8 +261,44 @@ func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Sche
 		if err := guard(at, func() error { _, err := parquetColumns(files[0], declared); return err }); err != nil {
 			return nil, err
 		}
+	} else if o.Format == FormatCSV && o.CSV.Header {
+		if err := guard(at, func() error { return checkCSVHeader(files[0], o, declared) }); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// checkCSVHeader fails CREATE SOURCE when the declared columns cannot be
+// read from path: some are missing from its header and the header has a
+// different number of fields, so neither mapping by name nor by position
+// works. The error names the missing columns and the header's. (When the
+// counts agree the columns are read by position, as documented.)
+func checkCSVHeader(path string, o Options, declared *arrow.Schema) error {
+	records, err := sampleCSV(path, o)
+	if err != nil || len(records) == 0 {
+		return err // an empty file: nothing to compare
+	}
+	header := records[0]
+	have := map[string]bool{}
+	for _, h := range header {
+		have[strings.ToLower(strings.TrimSpace(h))] = true
+	}
+	var missing []string
+	for _, f := range declared.Fields() {
+		if !have[strings.ToLower(f.Name)] {
+			missing = append(missing, fmt.Sprintf("%q", f.Name))
+		}
+	}
+	if len(missing) == 0 || len(header) == declared.NumFields() {
+		return nil
+	}
+	noun := "column"
+	if len(missing) > 1 {
+		noun = "columns"
+	}
+	return fmt.Errorf("%s: declared %s %s not in the CSV header, which has %d fields (%s); declare the header's names, or exactly %d columns to read them by position",
+		path, noun, strings.Join(missing, ", "), len(header), strings.Join(header, ", "), len(header))
 }
 
 func (s *Source) infer(path string) (*arrow.Schema, error) {

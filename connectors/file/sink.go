@@ -24,6 +24,20 @@ import (
 // to a file sink.
 var ErrAppendOnly = errors.New("file sink is append-only")
 
+// Write modes ('mode'), as Spark's save modes: what a sink does with data
+// already at its path when a query starts writing.
+const (
+	// ModeError refuses to write when the path holds data (the default),
+	// so no run ever clobbers or mixes into earlier output by accident.
+	ModeError = "error"
+	// ModeOverwrite replaces what is at the path, atomically: readers see
+	// the old data until the first commit, then only the new.
+	ModeOverwrite = "overwrite"
+	// ModeAppend adds to the path: new part files beside the old ones (a
+	// directory), or rows at the end of a single file.
+	ModeAppend = "append"
+)
+
 // Sink writes query results to files. A path ending in '/' or naming an
 // existing directory gets one part file per commit (part-00000.csv, …,
 // numbered after the highest existing part); any other path is one file,

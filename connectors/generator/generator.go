@@ -31,9 +31,19 @@ import (
 )
 
 func init() {
-	connectors.RegisterSource("generator", func(_ connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
+	connectors.RegisterSource("generator", Options, func(_ connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
 		return NewSource(opts, declared)
 	})
+}
+
+// Options are the generator's WITH options.
+var Options = []connectors.Option{
+	{Name: "rows_per_second", Type: "number", Default: "1000", Doc: "rows generated per second of wall time (0: as fast as possible)"},
+	{Name: "max_rows", Type: "integer", Doc: "stop after this many rows (default: never, an unbounded source)"},
+	{Name: "categories", Type: "integer", Default: "10", Doc: "distinct values of the category column"},
+	{Name: "seed", Type: "integer", Default: "1", Doc: "random seed: the same seed gives the same rows"},
+	{Name: "start_time", Type: "timestamp", Default: "2026-01-01 00:00:00", Doc: "event time of the first row"},
+	{Name: "max_out_of_orderness", Type: "duration", Default: "0s", Doc: "rows' event times jitter back by up to this much"},
 }
 
 // Config is the parsed generator options.

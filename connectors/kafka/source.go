@@ -18,10 +18,10 @@ import (
 )
 
 func init() {
-	connectors.RegisterSource("kafka", func(env connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
+	connectors.RegisterSource("kafka", SourceOptions, func(env connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
 		return newSource(env, opts, declared)
 	})
-	connectors.RegisterSink("kafka", func(env connectors.Env, opts connectors.Options) (exec.Sink, error) {
+	connectors.RegisterSink("kafka", SinkOptions, func(env connectors.Env, opts connectors.Options) (exec.Sink, error) {
 		return newSink(env, opts)
 	})
 }

@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	connectors.RegisterSink("stdout", func(_ connectors.Env, opts connectors.Options) (exec.Sink, error) {
+	connectors.RegisterSink("stdout", Options, func(_ connectors.Env, opts connectors.Options) (exec.Sink, error) {
 		f := opts["format"]
 		if f == "" {
 			f = "table"
@@ -31,6 +31,11 @@ func init() {
 		}
 		return &Sink{W: os.Stdout, Format: f}, nil
 	})
+}
+
+// Options are the stdout sink's WITH options.
+var Options = []connectors.Option{
+	{Name: "format", Type: "enum", Default: "table", Values: []string{"table", "csv", "json"}, Doc: "how rows are printed"},
 }
 
 // Printer formats records for people and pipes. CSV and JSON stream as

@@ -1,0 +1,83 @@
+package kafka
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/sluicesql/sluice/connectors"
+)
+
+// connOptions are read by both the source and the sink: how to reach
+// the brokers and the connection's security.
+var connOptions = []connectors.Option{
+	{Name: "brokers", Aliases: []string{"properties.bootstrap.servers"}, Type: "list", Doc: "the bootstrap brokers, 'host:port,…' (required)"},
+	{Name: "connect.timeout", Type: "duration", Default: "10s", Doc: "how long to wait for the brokers to answer before failing"},
+}
+
+// securityDocs documents each security option (securityOptions lists the names).
+var securityDocs = map[string]string{
+	"security.protocol":                     "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+	"sasl.mechanism":                        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+	"sasl.username":                         "SASL user",
+	"sasl.password":                         "SASL password (never printed)",
+	"sasl.jaas.config":                      "a JAAS line carrying username and password, as Java clients take it",
+	"ssl.ca.location":                       "PEM file of the CA that signed the brokers' certificates",
+	"ssl.certificate.location":              "PEM client certificate (mutual TLS)",
+	"ssl.key.location":                      "PEM client key (mutual TLS)",
+	"ssl.endpoint.identification.algorithm": "'https' checks the broker's host name (default), '' does not",
+}
+
+func securityDecls() []connectors.Option {
+	names := make([]string, 0, len(securityOptions))
+	for n := range securityOptions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []connectors.Option
+	for _, n := range names {
+		typ := "string"
+		if strings.HasSuffix(n, ".location") {
+			typ = "path"
+		}
+		out = append(out, connectors.Option{Name: "properties." + n, Aliases: []string{n}, Type: typ, Doc: securityDocs[n]})
+	}
+	return out
+}
+
+// SourceOptions are the Kafka source's WITH options.
+var SourceOptions = concat(connOptions, []connectors.Option{
+	{Name: "topic", Type: "string", Doc: "the topic to read (or 'topics' or 'topic-pattern')"},
+	{Name: "topics", Type: "list", Doc: "several topics, 'a,b'"},
+	{Name: "topic-pattern", Type: "string", Doc: "a regular expression: every matching topic"},
+	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "raw"}, Doc: "how record values decode"},
+	{Name: "group.id", Aliases: []string{"properties.group.id"}, Type: "string", Doc: "consumer group: offsets are committed to it and processes sharing it divide the partitions"},
+	{Name: "group.instance.id", Aliases: []string{"properties.group.instance.id"}, Type: "string", Doc: "static group membership (needs group.id)"},
+	{Name: "scan.startup.mode", Type: "enum", Default: "earliest (group-offsets with a group.id)", Values: []string{StartEarliest, StartLatest, StartGroupOffsets, StartTimestamp}, Doc: "where reading starts"},
+	{Name: "scan.startup.timestamp-millis", Type: "integer", Doc: "start at this time (ms since the epoch) with scan.startup.mode = 'timestamp'"},
+	{Name: "on_error", Type: "enum", Default: OnErrorFail, Values: []string{OnErrorFail, OnErrorSkip, OnErrorDeadLetter, "dead_letter", "deadletter"}, Doc: "a record that does not decode fails the query (naming topic/partition/offset), is skipped, or goes to 'dead-letter.topic'"},
+	{Name: "dead-letter.topic", Type: "string", Doc: "where undecodable records go with on_error = 'dead-letter'"},
+	{Name: "isolation.level", Type: "enum", Default: "read_committed", Values: []string{"read_committed", "read-committed", "read_uncommitted", "read-uncommitted"}, Doc: "whether records of aborted transactions are seen"},
+	{Name: "partition.key", Type: "string", Doc: "the column records are keyed by, so a grouped query can scale out by partition"},
+	{Name: "scale.out", Type: "bool", Default: "true", Doc: "'false': one process reads the whole topic even with a group.id"},
+}, securityDecls())
+
+// SinkOptions are the Kafka sink's WITH options.
+var SinkOptions = concat(connOptions, []connectors.Option{
+	{Name: "topic", Type: "string", Doc: "the topic to write (required)"},
+	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv"}, Doc: "how rows encode as record values"},
+	{Name: "key", Type: "list", Doc: "columns forming the record key (an updating result is written as an upsert changelog by it)"},
+	{Name: "delivery", Type: "enum", Default: "at-least-once", Values: []string{"at-least-once", "at_least_once", "exactly-once", "exactly_once"}, Doc: "exactly-once writes in Kafka transactions committed with the checkpoint"},
+	{Name: "transactional.id", Type: "string", Doc: "stable transactional id for delivery = 'exactly-once'"},
+	{Name: "group.id", Type: "string", Doc: "group whose offsets an exactly-once query commits with its output"},
+	{Name: "topic.create", Type: "bool", Default: "true", Doc: "create the topic when it does not exist; 'false' makes a missing topic an error"},
+	{Name: "topic.partitions", Type: "integer", Default: "1", Doc: "partitions of a topic the sink creates"},
+	{Name: "topic.replication", Type: "integer", Default: "1", Doc: "replication factor of a topic the sink creates"},
+}, securityDecls())
+
+func concat(lists ...[]connectors.Option) []connectors.Option {
+	var out []connectors.Option
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
