@@ -44,7 +44,7 @@ const (
 // connector: late-data handling and watermark idleness (the planner
 // interprets them; their values are checked at CREATE time too).
 var SourceOptions = []Option{
-	{Name: "connector", Type: "string", Doc: "the connector: file, generator or kafka"},
+	{Name: "connector", Type: "string", Doc: "the connector: file, generator, kafka or nexmark"},
 	{Name: "late.policy", Type: "enum", Default: "drop", Values: []string{"drop", "error"}, Doc: "what a row behind the watermark does: dropped and counted, or fails the query"},
 	{Name: "late.sink", Type: "string", Doc: "a sink that receives late rows instead of dropping them"},
 	{Name: "watermark.idle_timeout", Type: "interval", Doc: "after this long without rows a partition stops holding the watermark back ('5 seconds')"},
@@ -52,7 +52,7 @@ var SourceOptions = []Option{
 
 // SinkOptions are read by the engine for every sink.
 var SinkOptions = []Option{
-	{Name: "connector", Type: "string", Doc: "the connector: file, kafka or stdout"},
+	{Name: "connector", Type: "string", Doc: "the connector: file, kafka, stdout or blackhole"},
 }
 
 // OptionError is a WITH option the connector refuses; Option is its name

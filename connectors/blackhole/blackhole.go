@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	connectors.RegisterSink("blackhole", func(_ connectors.Env, opts connectors.Options) (exec.Sink, error) {
+	connectors.RegisterSink("blackhole", nil, func(_ connectors.Env, opts connectors.Options) (exec.Sink, error) {
 		var extra []string
 		for k := range opts {
 			if k != "connector" {

@@ -55,9 +55,18 @@ import (
 )
 
 func init() {
-	connectors.RegisterSource("nexmark", func(_ connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
+	connectors.RegisterSource("nexmark", Options, func(_ connectors.Env, opts connectors.Options, declared *arrow.Schema) (exec.Source, error) {
 		return NewSource(opts, declared)
 	})
+}
+
+// Options are the nexmark source's WITH options.
+var Options = []connectors.Option{
+	{Name: "table", Type: "enum", Default: "bid", Values: []string{"bid", "auction", "person"}, Doc: "which of the three Nexmark streams"},
+	{Name: "events", Type: "integer", Doc: "stop after this many events (default: never, an unbounded source)"},
+	{Name: "rate", Type: "number", Doc: "events per second of wall time (default: as fast as possible)"},
+	{Name: "seed", Type: "integer", Default: "1", Doc: "random seed: the same seed gives the same events"},
+	{Name: "start_time", Type: "timestamp", Default: "2026-01-01 00:00:00", Doc: "event time of the first event"},
 }
 
 // Table is one of the three Nexmark streams.
