@@ -41,13 +41,15 @@ const (
 )
 
 // SourceOptions are read by the engine for every source, whatever its
-// connector: late-data handling and watermark idleness (the planner
-// interprets them; their values are checked at CREATE time too).
+// connector: late-data handling, watermark idleness and join state
+// lifetime (the planner interprets them; their values are checked at
+// CREATE time too).
 var SourceOptions = []Option{
 	{Name: "connector", Type: "string", Doc: "the connector: file, generator, kafka or nexmark"},
 	{Name: "late.policy", Type: "enum", Default: "drop", Values: []string{"drop", "error"}, Doc: "what a row behind the watermark does: dropped and counted, or fails the query"},
 	{Name: "late.sink", Type: "string", Doc: "a sink that receives late rows instead of dropping them"},
 	{Name: "watermark.idle_timeout", Type: "interval", Doc: "after this long without rows a partition stops holding the watermark back ('5 seconds')"},
+	{Name: "state.ttl", Type: "interval", Doc: "a regular streaming join forgets this source's rows unused for this long ('1h'; default: kept)"},
 }
 
 // SinkOptions are read by the engine for every sink.

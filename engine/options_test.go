@@ -44,6 +44,8 @@ func TestOptionMistakes(t *testing.T) {
 			`option "late.policy" must be one of 'drop', 'error', not "eror"`, 1, 48},
 		{"bad idle timeout", "CREATE SOURCE g WITH (connector = 'generator', 'watermark.idle_timeout' = 'soon')",
 			`invalid 'watermark.idle_timeout' = "soon"`, 1, 48},
+		{"bad state.ttl", "CREATE SOURCE g WITH (connector = 'generator', 'state.ttl' = '-1h')",
+			`invalid 'state.ttl' = "-1h"`, 1, 48},
 		{"late sink and error policy", "CREATE SOURCE g WITH (connector = 'generator', 'late.policy' = 'error', 'late.sink' = 'x')",
 			`'late.sink' routes late rows to a sink, so 'late.policy' cannot be 'error'`, 1, 73},
 		{"misspelt sink option", "CREATE SINK s WITH (connector = 'file', path = 'o.csv', mdoe = 'append')",
