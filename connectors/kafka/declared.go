@@ -49,7 +49,9 @@ var SourceOptions = concat(connOptions, []connectors.Option{
 	{Name: "topic", Type: "string", Doc: "the topic to read (or 'topics' or 'topic-pattern')"},
 	{Name: "topics", Type: "list", Doc: "several topics, 'a,b'"},
 	{Name: "topic-pattern", Type: "string", Doc: "a regular expression: every matching topic"},
-	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "raw"}, Doc: "how record values decode"},
+	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "raw", "avro"}, Doc: "how record values decode (avro: Confluent-framed, schemas from the registry)"},
+	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro'"},
+	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject of the Avro schema (needed when reading several topics)"},
 	{Name: "group.id", Aliases: []string{"properties.group.id"}, Type: "string", Doc: "consumer group: offsets are committed to it and processes sharing it divide the partitions"},
 	{Name: "group.instance.id", Aliases: []string{"properties.group.instance.id"}, Type: "string", Doc: "static group membership (needs group.id)"},
 	{Name: "scan.startup.mode", Type: "enum", Default: "earliest (group-offsets with a group.id)", Values: []string{StartEarliest, StartLatest, StartGroupOffsets, StartTimestamp}, Doc: "where reading starts"},
@@ -64,7 +66,9 @@ var SourceOptions = concat(connOptions, []connectors.Option{
 // SinkOptions are the Kafka sink's WITH options.
 var SinkOptions = concat(connOptions, []connectors.Option{
 	{Name: "topic", Type: "string", Doc: "the topic to write (required)"},
-	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv"}, Doc: "how rows encode as record values"},
+	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "avro"}, Doc: "how rows encode as record values (avro: Confluent-framed, schema registered)"},
+	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro'"},
+	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject of the Avro schema (needed when reading several topics)"},
 	{Name: "key", Type: "list", Doc: "columns forming the record key (an updating result is written as an upsert changelog by it)"},
 	{Name: "delivery", Type: "enum", Default: "at-least-once", Values: []string{"at-least-once", "at_least_once", "exactly-once", "exactly_once"}, Doc: "exactly-once writes in Kafka transactions committed with the checkpoint"},
 	{Name: "transactional.id", Type: "string", Doc: "stable transactional id for delivery = 'exactly-once'"},
