@@ -47,6 +47,11 @@ func TestStreamStateBoundedOnEndlessStream(t *testing.T) {
 		{"tumble emit final", stateCategories,
 			`SELECT window_start, category, SUM(value) AS total FROM TUMBLE(g, ts, ` + stateWindow + `) GROUP BY window_start, category EMIT FINAL`,
 			true, 200_000, 1_200_000},
+		// Deduplication keeps the latest row per key: one row a key,
+		// however long the stream runs (issue 11).
+		{"dedup latest per key", stateCategories,
+			`SELECT category, value, ts FROM (SELECT category, value, ts, ROW_NUMBER() OVER (PARTITION BY category ORDER BY ts DESC) AS rn FROM g) t WHERE rn = 1 EMIT CHANGES`,
+			true, 100_000, 600_000},
 		{"high-cardinality group by", stateHighCardKeys,
 			`SELECT category, SUM(value) AS total FROM g GROUP BY category EMIT CHANGES`,
 			false, 50_000, 750_000},
@@ -67,7 +72,7 @@ func TestStreamStateBoundedOnEndlessStream(t *testing.T) {
 				t.Fatalf("EXPLAIN ANALYZE saw only %d rows in: too few to tell bounded from growing state", rowsIn)
 			}
 			if tc.bounded {
-				if windows < 1000 {
+				if strings.Contains(tc.query, "window_start") && windows < 1000 {
 					t.Errorf("%d windows emitted, want ≥ 1000 (the stream must run for many windows)", windows)
 				}
 				if growth >= stateHeapBound {
