@@ -18,6 +18,11 @@ type PhysRankTopN struct {
 	Partition []Expr
 	Keys      []SortKey
 	Limit     int64
+	// PerWindow: the input is a windowed aggregate emitting each window
+	// once when it closes (EMIT FINAL) and Partition holds its window
+	// bound, so every key's rows arrive together: the node emits each
+	// key's top rows once (append-only, no op column) and keeps no state.
+	PerWindow bool
 	State     StateBound
 	Out       *Schema
 }
@@ -34,7 +39,11 @@ func (p *PhysRankTopN) String() string {
 	if p.Limit == 1 {
 		what = "deduplicate, keep 1"
 	}
-	return fmt.Sprintf("RankTopN: %s per [%s] by %s, row_number AS %s", what, exprList(p.Partition), sortKeysString(p.Keys), p.Out.Fields[len(p.Out.Fields)-1].Name)
+	kind := "RankTopN"
+	if p.PerWindow {
+		kind += " (each window once)"
+	}
+	return fmt.Sprintf("%s: %s per [%s] by %s, row_number AS %s", kind, what, exprList(p.Partition), sortKeysString(p.Keys), p.Out.Fields[len(p.Out.Fields)-1].Name)
 }
 
 // rankLimit reads a conjunct `rn <= N`, `rn < N`, `rn = 1` (or mirrored)
@@ -105,6 +114,16 @@ func (sp *streamPlanner) rankTopN(f *PhysFilter, a *PhysAnalytic) (PhysicalPlan,
 		}
 		n.Keys = append(n.Keys, SortKey{Expr: sp.over(in, k.Expr), Desc: k.Desc, NullsFirst: k.NullsFirst})
 	}
+	if closedWindows(in, n.Partition) {
+		n.PerWindow, n.Out = true, a.Out
+		n.State = StateBound{Bounded: true, Text: "none: each window's rows arrive together when it closes"}
+		sp.setBound(n, n.State)
+		sp.set(n, ChangelogMode{})
+		if len(rest) == 0 {
+			return n, nil
+		}
+		return sp.set(&PhysFilter{Input: n, Pred: andAll(rest), Out: n.Out}, ChangelogMode{}), nil
+	}
 	switch {
 	case sp.si.Modes[in].Updating():
 		n.State = StateBound{Bounded: sp.bounded, Text: "every live input row"}
@@ -123,6 +142,33 @@ func (sp *streamPlanner) rankTopN(f *PhysFilter, a *PhysAnalytic) (PhysicalPlan,
 	}
 	pred := shiftColumns(andAll(rest), 1)
 	return sp.set(&PhysFilter{Input: n, Pred: pred, Out: n.Out}, ChangelogMode{Kind: Retract}), nil
+}
+
+// closedWindows reports whether in emits each window's rows once, all in
+// one batch, when the watermark closes it (a windowed aggregate under
+// EMIT FINAL, through stateless nodes), and part holds that window's
+// start or end column.
+func closedWindows(in PhysicalPlan, part []Expr) bool {
+	sch := in.Schema()
+	found := false
+	for _, e := range part {
+		if c, ok := e.(*ColumnRef); ok && c.Index >= 0 && (c.Index == sch.WindowStart || c.Index == sch.WindowEnd) {
+			found = true
+		}
+	}
+	for found {
+		switch x := in.(type) {
+		case *PhysProject:
+			in = x.Input
+		case *PhysFilter:
+			in = x.Input
+		case *PhysWindowAggregate:
+			return x.Emit == EmitOnClose
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // analyticRefusal names the supported streaming form of a window function.

@@ -70,5 +70,9 @@ func rankTopN(mem memory.Allocator, n *planner.PhysRankTopN, in *arrow.Schema) (
 		}
 		keys[i] = stream.SortKey{Col: c.Index, Desc: k.Desc}
 	}
-	return stream.NewRankTopN(mem, in, part, keys, int(n.Limit), n.Out.Fields[len(n.Out.Fields)-1].Name)
+	rank := n.Out.Fields[len(n.Out.Fields)-1].Name
+	if n.PerWindow {
+		return stream.NewWindowRankTopN(mem, in, part, keys, int(n.Limit), rank)
+	}
+	return stream.NewRankTopN(mem, in, part, keys, int(n.Limit), rank)
 }

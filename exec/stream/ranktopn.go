@@ -29,6 +29,7 @@ type RankTopN struct {
 	keys      []SortKey
 	n         int
 	changelog bool
+	perWindow bool
 	schema    *arrow.Schema
 	parts     map[string]*TopN
 	buf       []byte
@@ -42,10 +43,25 @@ var (
 // NewRankTopN returns the incremental top-n per value of the partition
 // columns part, ordered by keys; the row number column is named rank.
 func NewRankTopN(mem memory.Allocator, input *arrow.Schema, part []int, keys []SortKey, n int, rank string) (*RankTopN, error) {
+	return newRankTopN(mem, input, part, keys, n, rank, false)
+}
+
+// NewWindowRankTopN returns the top-n per key of an append-only input in
+// which each key's rows all arrive in one batch (each window of a
+// windowed aggregate as it closes, the key holding the window): it emits
+// each key's top rows once, without an op column, and keeps no state.
+func NewWindowRankTopN(mem memory.Allocator, input *arrow.Schema, part []int, keys []SortKey, n int, rank string) (*RankTopN, error) {
+	if IsChangelog(input) {
+		return nil, fmt.Errorf("stream: a per-window top-N needs an append-only input")
+	}
+	return newRankTopN(mem, input, part, keys, n, rank, true)
+}
+
+func newRankTopN(mem memory.Allocator, input *arrow.Schema, part []int, keys []SortKey, n int, rank string, perWindow bool) (*RankTopN, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("stream: per-key top-N limit must be positive, got %d", n)
 	}
-	r := &RankTopN{mem: mem, input: input, part: part, keys: keys, n: n, changelog: IsChangelog(input), parts: map[string]*TopN{}}
+	r := &RankTopN{mem: mem, input: input, part: part, keys: keys, n: n, changelog: IsChangelog(input), perWindow: perWindow, parts: map[string]*TopN{}}
 	for _, c := range part {
 		if c < 0 || c >= input.NumFields() || (r.changelog && c == 0) {
 			return nil, fmt.Errorf("stream: per-key top-N partition column %d out of range", c)
@@ -58,7 +74,10 @@ func NewRankTopN(mem memory.Allocator, input *arrow.Schema, part []int, keys []S
 	if r.changelog {
 		fields = fields[1:]
 	}
-	fields = append(append([]arrow.Field{opField}, fields...), arrow.Field{Name: rank, Type: arrow.PrimitiveTypes.Int64})
+	fields = append(append([]arrow.Field(nil), fields...), arrow.Field{Name: rank, Type: arrow.PrimitiveTypes.Int64})
+	if !perWindow {
+		fields = append([]arrow.Field{opField}, fields...)
+	}
 	r.schema = arrow.NewSchema(fields, nil)
 	return r, nil
 }
@@ -66,8 +85,9 @@ func NewRankTopN(mem memory.Allocator, input *arrow.Schema, part []int, keys []S
 // Schema is op, the input's value columns, then the row number.
 func (r *RankTopN) Schema() *arrow.Schema { return r.schema }
 
-// SinkMode is a changelog identified by whole rows.
-func (r *RankTopN) SinkMode() exec.SinkMode { return exec.SinkMode{Changelog: true} }
+// SinkMode is a changelog identified by whole rows (append-only per
+// window).
+func (r *RankTopN) SinkMode() exec.SinkMode { return exec.SinkMode{Changelog: !r.perWindow} }
 
 // ranked is one held row with its row number.
 type ranked struct {
@@ -124,13 +144,21 @@ func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Rec
 		before := t.ranked()
 		t.apply(byPart[k])
 		after := t.ranked()
-		if len(t.rows) == 0 && t.Ignored == 0 {
-			delete(r.parts, k)
+		if r.perWindow || (len(t.rows) == 0 && t.Ignored == 0) {
+			delete(r.parts, k) // a closed window's key never comes back
 		}
 		out = appendRankDiff(out, before, after)
 	}
 	if len(out) == 0 {
 		return nil, nil
+	}
+	if r.perWindow {
+		for i, row := range out {
+			if exec.Op(row[0].I) != exec.OpInsert {
+				return nil, fmt.Errorf("stream: per-window top-N saw a key again after its window closed")
+			}
+			out[i] = row[1:]
+		}
 	}
 	rb := array.NewRecordBuilder(r.mem, r.schema)
 	defer rb.Release()

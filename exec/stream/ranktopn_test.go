@@ -1,7 +1,10 @@
 package stream
 
 import (
+	"context"
 	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
 )
 
 func TestRankTopN(t *testing.T) {
@@ -100,5 +103,43 @@ func TestRankTopNSnapshot(t *testing.T) {
 	}
 	if err := b.Restore([]byte("junk")); err == nil {
 		t.Fatal("a damaged snapshot was accepted")
+	}
+}
+
+// TestWindowRankTopN: each key's rows arrive in one batch; the top rows
+// come out once, without an op column, and no state stays behind.
+func TestWindowRankTopN(t *testing.T) {
+	mem := checkedMem(t)
+	rec := fromJSON(t, mem, kvSchema, `[{"k":"w1","v":1},{"k":"w1","v":4},{"k":"w1","v":3},{"k":"w2","v":2}]`)
+	defer rec.Release()
+	top, err := NewWindowRankTopN(mem, kvSchema, []int{0}, []SortKey{{Col: 1, Desc: true}}, 2, "rn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer top.Close()
+	if top.SinkMode().Changelog || top.Schema().NumFields() != 3 {
+		t.Fatalf("per-window top-N: changelog %v, %d columns; want append-only k, v, rn", top.SinkMode().Changelog, top.Schema().NumFields())
+	}
+	got := pushAll(t, top, []arrow.Record{rec}, false)
+	if want := []string{"w1|4|1", "w1|3|2", "w2|2|1"}; !equalStrings(got, want) {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	if s := top.Stats(); s.Groups != 0 {
+		t.Fatalf("%d rows held after the windows closed, want 0", s.Groups)
+	}
+	again := fromJSON(t, mem, kvSchema, `[{"k":"w1","v":9}]`)
+	defer again.Release()
+	// A key coming back yields only inserts of a fresh top (state was
+	// freed), which is exactly what the planner rules out; the operator
+	// itself must not crash or leak.
+	out, err := top.Push(context.Background(), again, 0)
+	if out != nil {
+		out.Release()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewWindowRankTopN(mem, clSchema, []int{1}, []SortKey{{Col: 2}}, 1, "rn"); err == nil {
+		t.Fatal("a per-window top-N over a changelog was accepted")
 	}
 }
