@@ -222,7 +222,11 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 	// Interval join: both bounds of right.ts − left.ts on the watermark
 	// columns.
 	if ls.EventTime >= 0 && rs.EventTime >= 0 && wms[0] != nil && wms[1] != nil {
-		lo, hi, haveLo, haveHi := timeBounds(x.Residual, ls.EventTime, nl+rs.EventTime)
+		unit := timeUnit(ls.Fields[ls.EventTime].Type)
+		if u := timeUnit(rs.Fields[rs.EventTime].Type); u > unit {
+			unit = u
+		}
+		lo, hi, haveLo, haveHi, rest := timeBounds(x.Residual, ls.EventTime, nl+rs.EventTime, unit)
 		switch {
 		case haveLo && haveHi && lo > hi:
 			return "", "", sp.fail("the join's time bounds are empty: %s - %s must be at least %s and at most %s", rs.Fields[rs.EventTime].Name, ls.Fields[ls.EventTime].Name, formatSigned(lo), formatSigned(hi))
@@ -231,6 +235,9 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 				return "", "", sp.fail("an interval join needs append-only inputs: drop the time bounds for a regular join over an updating input")
 			}
 			j.LeftTime, j.RightTime, j.Lower, j.Upper = ls.EventTime, rs.EventTime, lo, hi
+			// The join tests the bounds itself: the residual keeps only
+			// what they do not say exactly.
+			j.Residual = rest
 			return JoinInterval, fmt.Sprintf("interval join: %s.%s - %s.%s within [%s, %s] on the watermark columns; a row is late against its own input's watermark",
 				name(1), rs.Fields[rs.EventTime].Name, name(0), ls.Fields[ls.EventTime].Name, formatSigned(lo), formatSigned(hi)), nil
 		case haveLo || haveHi:
@@ -346,21 +353,28 @@ func joinsOn(x *PhysHashJoin, l, r int) bool {
 
 // timeBounds reads, from the conjuncts of cond (over left then right
 // columns), the bounds lo ≤ right.rt − left.lt ≤ hi, where lt and rt are
-// column indices of the joined row. Conjuncts of other shapes are
-// ignored (they stay in the residual, which decides the matches).
-func timeBounds(cond Expr, lt, rt int) (lo, hi time.Duration, haveLo, haveHi bool) {
+// column indices of the joined row, and returns cond without the
+// conjuncts the bounds say exactly (≥, ≤ or = with an offset that is a
+// whole number of the time columns' unit, unit nanoseconds). Strict
+// comparisons widen the bounds and stay in rest; conjuncts of other
+// shapes are ignored and stay too.
+func timeBounds(cond Expr, lt, rt int, unit time.Duration) (lo, hi time.Duration, haveLo, haveHi bool, rest Expr) {
+	var kept []Expr
 	for _, c := range conjuncts(cond) {
 		call, ok := c.(*Call)
-		if !ok || len(call.Args) != 2 {
-			continue
+		var a, b int
+		var aOff, bOff time.Duration
+		ok1, ok2 := false, false
+		if ok && len(call.Args) == 2 {
+			a, aOff, ok1 = timeTerm(call.Args[0])
+			b, bOff, ok2 = timeTerm(call.Args[1])
 		}
-		op := call.Func
-		if _, ok := flipOp[op]; !ok || op == "ne" {
-			continue
+		op := ""
+		if ok {
+			op = call.Func
 		}
-		a, aOff, ok1 := timeTerm(call.Args[0])
-		b, bOff, ok2 := timeTerm(call.Args[1])
-		if !ok1 || !ok2 {
+		if _, cmp := flipOp[op]; !ok1 || !ok2 || !cmp || op == "ne" {
+			kept = append(kept, c)
 			continue
 		}
 		// a + aOff op b + bOff, as right − left op const.
@@ -371,6 +385,7 @@ func timeBounds(cond Expr, lt, rt int) (lo, hi time.Duration, haveLo, haveHi boo
 		case a == lt && b == rt:
 			op, k = flipOp[op], aOff-bOff
 		default:
+			kept = append(kept, c)
 			continue
 		}
 		if op == "ge" || op == "gt" || op == "eq" {
@@ -385,8 +400,20 @@ func timeBounds(cond Expr, lt, rt int) (lo, hi time.Duration, haveLo, haveHi boo
 			}
 			haveHi = true
 		}
+		if op == "gt" || op == "lt" || unit <= 0 || k%unit != 0 {
+			kept = append(kept, c)
+		}
 	}
-	return lo, hi, haveLo, haveHi
+	return lo, hi, haveLo, haveHi, andAll(kept)
+}
+
+// timeUnit is one unit of an event-time column: a TIMESTAMP's unit, or a
+// millisecond for BIGINT epoch milliseconds.
+func timeUnit(t arrow.DataType) time.Duration {
+	if ts, ok := t.(*arrow.TimestampType); ok {
+		return time.Duration(ts.Unit.Multiplier())
+	}
+	return time.Millisecond
 }
 
 // timeTerm reads col, col + INTERVAL and col - INTERVAL (fixed-length

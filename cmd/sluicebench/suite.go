@@ -57,6 +57,7 @@ var workloads = []workload{
 			"time_bucket(INTERVAL '1 second', ts), INTERVAL '1 second')) AS ws FROM t) GROUP BY ALL"},
 	{name: "stream-every-1s", sluice: "SELECT category, SUM(value) FROM t GROUP BY category EMIT EVERY 1s", batch: "groupby-100"},
 	{name: "stream-changes", sluice: "SELECT category, SUM(value) FROM t GROUP BY category EMIT CHANGES", batch: "groupby-100"},
+	{name: "stream-join-dim", sluice: "SELECT d.label, SUM(t.value) FROM t JOIN dim d ON t.category = d.category GROUP BY d.label EMIT CHANGES", batch: "join-dim-100"},
 	{name: "stream-tumble-final",
 		sluice: "SELECT window_start, category, SUM(value) FROM TUMBLE(t, ts, INTERVAL '10' SECOND) GROUP BY window_start, category EMIT FINAL",
 		batch:  "tumble-10s"},

@@ -576,11 +576,28 @@ func (j *Join) partners(ctx context.Context, side int, key string, nullKey bool,
 	if b == nil || len(b.rows) == 0 {
 		return nil, nil
 	}
-	if j.spec.Residual == nil {
-		return b.rows, nil
+	cands := b.rows
+	if j.spec.Timing == IntervalJoin {
+		// Only rows within the time bounds can match: test them before
+		// the residual (which holds the exact condition).
+		lo, hi := int64(j.spec.Lower)/j.unit, int64(j.spec.Upper)/j.unit
+		mine := vals[j.timeCol(side)].I
+		cands = nil
+		for _, p := range b.rows {
+			d := p.vals[j.timeCol(1-side)].I - mine // right − left
+			if side == 1 {
+				d = -d
+			}
+			if d >= lo && d <= hi {
+				cands = append(cands, p)
+			}
+		}
 	}
-	pairs := make([][]Value, len(b.rows))
-	for i, p := range b.rows {
+	if j.spec.Residual == nil || len(cands) == 0 {
+		return cands, nil
+	}
+	pairs := make([][]Value, len(cands))
+	for i, p := range cands {
 		pr := j.joined(exec.OpInsert, side, vals, p.vals)
 		if j.update {
 			pr = pr[1:]
@@ -594,7 +611,7 @@ func (j *Join) partners(ctx context.Context, side int, key string, nullKey bool,
 	var out []*joinRow
 	for i, ok := range keep {
 		if ok {
-			out = append(out, b.rows[i])
+			out = append(out, cands[i])
 		}
 	}
 	return out, nil

@@ -356,11 +356,12 @@ func TestRegularJoinUnknownRetraction(t *testing.T) {
 }
 
 // intervalSpec is left JOIN right ON k AND right.ts BETWEEN left.ts -
-// lower AND left.ts + upper, each input with watermark ts - delay.
+// lower AND left.ts + upper, each input with watermark ts - delay (all in
+// milliseconds, the unit of the BIGINT event-time columns).
 func intervalSpec(kind JoinKind, lower, upper, delay time.Duration) JoinSpec {
 	lk, rk := joinKeys()
 	return JoinSpec{Kind: kind, Timing: IntervalJoin, LeftKeys: lk, RightKeys: rk, LeftTime: 2, RightTime: 2,
-		Lower: -lower, Upper: upper, LeftDelay: delay, RightDelay: delay}
+		Lower: -lower * time.Millisecond, Upper: upper * time.Millisecond, LeftDelay: delay * time.Millisecond, RightDelay: delay * time.Millisecond}
 }
 
 // intervalResidual is the time bound as a residual over the pair row:
