@@ -29,13 +29,13 @@ func TestJoinStateBoundedOnEndlessStream(t *testing.T) {
 	}{
 		{"interval join",
 			`SELECT a.category, a.value, b.value AS v2 FROM g a JOIN g b ON a.category = b.category AND b.ts BETWEEN a.ts - INTERVAL '0.02' SECOND AND a.ts EMIT CHANGES`,
-			true, 300_000, 900_000},
+			true, 200_000, 600_000},
 		{"window join",
 			`SELECT a.window_start, a.category, a.value, b.value AS v2 FROM TUMBLE(g, ts, INTERVAL '100' MILLISECOND) a JOIN TUMBLE(g, ts, INTERVAL '100' MILLISECOND) b ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.category = b.category EMIT FINAL`,
-			true, 300_000, 900_000},
+			true, 200_000, 600_000},
 		{"regular join (control)",
 			`SELECT a.category, b.value FROM g a JOIN g b ON a.ts = b.ts EMIT CHANGES`,
-			false, 50_000, 500_000},
+			false, 50_000, 400_000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
