@@ -24,6 +24,8 @@ type binder struct {
 	// items) so a statement nested beyond sql.MaxDepth fails with an
 	// error rather than exhausting the stack.
 	depth int
+	// now is NOW() of a batch query, set on first use (queryStart).
+	now arrow.Timestamp
 	// ctes are the common table expressions in scope, innermost last
 	// (see bind_cte.go).
 	ctes []cte
@@ -226,6 +228,23 @@ func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 			p = &Call{Func: "lower", Args: []Expr{p}, Typ: TypeVarchar}
 		}
 		var e Expr = &Call{Func: "like", Args: []Expr{v, p}, Typ: TypeBoolean}
+		if x.Not {
+			e = &Call{Func: "not", Args: []Expr{e}, Typ: TypeBoolean}
+		}
+		return e, nil
+	case *ast.PatternRegexpExpr:
+		v, err := b.bindExpr(x.Expr, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		p, err := b.bindExpr(x.Pattern, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		e, _, err := b.bindRegex("regexp_like", []Expr{v, p}, off)
+		if err != nil {
+			return nil, err
+		}
 		if x.Not {
 			e = &Call{Func: "not", Args: []Expr{e}, Typ: TypeBoolean}
 		}

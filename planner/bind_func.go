@@ -38,6 +38,8 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 		return &Literal{Typ: t, Value: cv}, nil
 	case "date_add", "date_sub", "adddate", "subdate":
 		return b.bindDateArith(x, ctx, off)
+	case "extract", "timestampdiff", "timestampadd":
+		return b.bindTimeUnitFunc(x, ctx, off)
 	}
 	args := make([]Expr, len(x.Args))
 	for i, a := range x.Args {
@@ -177,6 +179,13 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 			args[0] = castTo(args[0], TypeBigInt)
 			t = TypeBigInt
 		}
+		if name == "round" {
+			var d Expr = &Literal{Typ: TypeBigInt, Value: int64(0)}
+			if len(args) == 2 {
+				d = args[1]
+			}
+			t = roundType(t, d)
+		}
 		return call(name, t)
 	case "year", "month", "day", "dayofmonth", "hour", "minute", "second":
 		if err := nargs(1, 1); err != nil {
@@ -222,22 +231,44 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 		args[1] = castTo(args[1], TypeTimestamp)
 		return call("date_trunc", TypeTimestamp)
 	case "unix_timestamp":
-		if err := nargs(1, 1); err != nil {
+		// Seconds since the epoch as a DOUBLE, so a fraction of a second
+		// survives (MySQL gives a DECIMAL with the argument's fraction).
+		if err := nargs(0, 1); err != nil {
 			return nil, err
+		}
+		if len(args) == 0 {
+			now, _, err := b.bindScalar("now", nil, off)
+			if err != nil {
+				return nil, err
+			}
+			args = []Expr{now}
 		}
 		if err := timeArg(0); err != nil {
 			return nil, err
 		}
 		args[0] = castTo(args[0], TypeTimestamp)
-		return call("unix_timestamp", TypeBigInt)
+		return call("unix_timestamp_frac", TypeDouble)
 	case "from_unixtime":
-		if err := nargs(1, 1); err != nil {
+		if err := nargs(1, 2); err != nil {
 			return nil, err
 		}
-		if err := bigint(0); err != nil {
+		t := args[0].Type()
+		var ts Expr
+		switch {
+		case isInteger(t) || isNull(t):
+			ts = &Call{Func: "from_unixtime", Args: []Expr{castTo(args[0], TypeBigInt)}, Typ: TypeTimestamp}
+		case isNumeric(t) || isString(t):
+			ts = &Call{Func: "from_unixtime_frac", Args: []Expr{castTo(args[0], TypeDouble)}, Typ: TypeTimestamp}
+		default:
+			return nil, b.errAt(off, "FROM_UNIXTIME needs a number, got %s", TypeName(t))
+		}
+		if len(args) == 1 {
+			return ts, nil
+		}
+		if err := str(1); err != nil {
 			return nil, err
 		}
-		return call("from_unixtime", TypeTimestamp)
+		return &Call{Func: "date_format", Args: []Expr{ts, args[1]}, Typ: TypeVarchar}, nil
 	case "coalesce", "ifnull":
 		if name == "ifnull" {
 			if err := nargs(2, 2); err != nil {
@@ -273,6 +304,9 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 			return nil, err
 		}
 		return &Call{Func: "nullif", Args: args, Typ: t}, nil
+	}
+	if e, ok, err := b.bindScalar(name, args, off); ok {
+		return e, err
 	}
 	return nil, b.errAt(off, "unknown function %q", x.FnName.O)
 }

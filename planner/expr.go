@@ -49,8 +49,16 @@ type Literal struct {
 //	cast         cast (one arg; target = Typ)
 //	strings      upper lower length concat substring trim ltrim rtrim replace
 //	math         abs floor ceil round (1 or 2 args)
+//	strings      lpad rpad repeat reverse left right locate (substr, str[,
+//	             pos]) split_part substring_index initcap md5 sha1 sha2 uuid
+//	regex        regexp_like regexp_replace regexp_extract regexp_substr
+//	json         json_extract json_value json_length json_unquote json_valid
+//	math         greatest least truncate sign power sqrt ln log log10 log2 exp
 //	time         year month day hour minute second date date_trunc
-//	             unix_timestamp from_unixtime date_add date_sub
+//	             unix_timestamp from_unixtime date_add date_sub now
+//	             extract (unit literal, time) timestampdiff/timestampadd
+//	             (unit literal, …) datediff date_format strftime
+//	             unix_timestamp_frac from_unixtime_frac (DOUBLE seconds)
 type Call struct {
 	Func string
 	Args []Expr

@@ -73,6 +73,15 @@ func fuzzCatalog(t *testing.T) *MemCatalog {
 			arrow.Field{Name: "price", Type: TypeDouble},
 			arrow.Field{Name: "ts", Type: TypeTimestamp},
 			arrow.Field{Name: "region", Type: TypeVarchar})},
+		{Name: "fn", Bounded: true, Schema: nullable(
+			arrow.Field{Name: "id", Type: TypeBigInt},
+			arrow.Field{Name: "s", Type: TypeVarchar},
+			arrow.Field{Name: "j", Type: TypeVarchar},
+			arrow.Field{Name: "ts", Type: TypeTimestamp},
+			arrow.Field{Name: "price", Type: TypeDouble},
+			arrow.Field{Name: "x", Type: TypeDouble},
+			arrow.Field{Name: "n", Type: TypeBigInt},
+			arrow.Field{Name: "pat", Type: TypeVarchar})},
 		{Name: "cats", Bounded: true, Schema: nullable(
 			arrow.Field{Name: "category", Type: TypeVarchar},
 			arrow.Field{Name: "label", Type: TypeVarchar},

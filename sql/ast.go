@@ -152,6 +152,10 @@ type Query struct {
 	// ByAll is set when the query says GROUP BY ALL or ORDER BY ALL,
 	// which reach Select as GROUP BY `$` / ORDER BY `$`.
 	ByAll bool
+	// ExtractUnits maps the offset of each EXTRACT keyword whose unit the
+	// TiDB parser does not know (EPOCH, DOW, DOY, ISODOW, …) to that unit,
+	// lower case; TiDB sees DAY there.
+	ExtractUnits map[int]string
 
 	index    *lineIndex // converts offsets of the parsed text into positions
 	indexOff int        // where the query's text starts in index's text

@@ -85,3 +85,35 @@ func NormalizeType(name string) (string, error) {
 	}
 	return norm, nil
 }
+
+// extraUnits are EXTRACT units the TiDB parser does not know (DuckDB's and
+// PostgreSQL's). TiDB sees DAY in their place; Query.ExtractUnits keeps
+// the real one.
+var extraUnits = map[string]bool{
+	"EPOCH": true, "DOW": true, "DOY": true, "ISODOW": true, "ISOYEAR": true,
+	"DAYOFWEEK": true, "DAYOFYEAR": true,
+}
+
+// extractUnits finds `EXTRACT(unit FROM …)` with a unit of extraUnits and
+// replaces the unit by a same-length placeholder; the result maps the
+// offset of the EXTRACT keyword in the query's text to the unit.
+func extractUnits(body []token) ([]replacement, map[int]string) {
+	var repls []replacement
+	var units map[int]string
+	for i := 0; i+3 < len(body); i++ {
+		kw, unit := body[i], body[i+2]
+		if !kw.is("EXTRACT") || !body[i+1].isPunct("(") || !body[i+3].is("FROM") || unit.kind != tkIdent {
+			continue
+		}
+		u := strings.ToUpper(unit.text)
+		if !extraUnits[u] {
+			continue
+		}
+		repls = append(repls, replacement{span{unit.off, unit.end}, "DAY"})
+		if units == nil {
+			units = map[int]string{}
+		}
+		units[kw.off-body[0].off] = strings.ToLower(u)
+	}
+	return repls, units
+}

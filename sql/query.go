@@ -152,6 +152,9 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		}
 	}
 	q.CastTypes = casts
+	unitRepls, units := extractUnits(body)
+	repls = append(repls, unitRepls...)
+	q.ExtractUnits = units
 
 	start, end := body[0].off, body[len(body)-1].end
 	input := ps.tidbInput(start, end, repls)

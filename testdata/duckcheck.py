@@ -25,7 +25,7 @@ def parse(path):
     return recs
 def norm(v):
     if v in ('NULL',''): return 'NULL'
-    if v=='(empty)': return ''
+    if v=='(empty)': return 'NULL'  # duckq's CSV prints '' and NULL alike
     if v in ('true','True'): return 'true'
     if v in ('false','False'): return 'false'
     try:

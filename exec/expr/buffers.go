@@ -22,6 +22,10 @@ var ErrUnknownFunction = errors.New("unknown function")
 // errors ("BIGINT value is out of range in 'a + b'").
 var ErrOutOfRange = errors.New("value is out of range")
 
+// ErrInvalidArgument is wrapped by errors about a value a function cannot
+// take (malformed JSON text, a bad regular expression in a column).
+var ErrInvalidArgument = errors.New("invalid argument")
+
 // ErrInvalidCast is wrapped by cast errors for unparsable input
 // (`cannot cast "abc" to BIGINT`).
 var ErrInvalidCast = errors.New("invalid cast")

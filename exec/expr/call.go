@@ -60,6 +60,11 @@ func init() {
 	registerMath()
 	registerTime()
 	registerCheck()
+	registerStringFuncs()
+	registerRegex()
+	registerJSON()
+	registerTimeFuncs()
+	registerMathFuncs()
 }
 
 // call is a function applied to argument expressions.
