@@ -153,7 +153,11 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	}
 	q.CastTypes = casts
 	unitRepls, units := extractUnits(body)
-	repls = append(repls, unitRepls...)
+	for _, ur := range unitRepls {
+		if !inReplacement(repls, ur.span) {
+			repls = append(repls, ur)
+		}
+	}
 	q.ExtractUnits = units
 
 	start, end := body[0].off, body[len(body)-1].end
