@@ -382,6 +382,9 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 	if err != nil {
 		return nil, err
 	}
+	if arg, err = b.aggFilter(off, arg, inner); err != nil {
+		return nil, err
+	}
 	arg, t, star, err := b.aggType(f, arg, x.Distinct, off)
 	if err != nil {
 		return nil, err
@@ -460,4 +463,25 @@ func hasAgg(e Expr) bool {
 	found := false
 	walkExpr(e, func(x Expr) { found = found || isAggPlaceholder(x) })
 	return found
+}
+
+// aggFilter applies the FILTER (WHERE cond) of the aggregate at off, if it
+// has one, to its argument: agg(x) FILTER (WHERE c) is agg(CASE WHEN c
+// THEN x END), and COUNT(*) FILTER (WHERE c) counts CASE WHEN c THEN 1 END.
+// Every aggregate here skips NULL arguments, so the rows the filter drops
+// count nowhere, in batch and streaming alike (retractions included).
+func (b *binder) aggFilter(off int, arg Expr, ctx exprCtx) (Expr, error) {
+	cond, ok := b.q.AggFilters[off]
+	if !ok {
+		return arg, nil
+	}
+	coff := offsetOf(cond, off)
+	c, err := b.bindExpr(cond, exprCtx{sc: ctx.sc, noAgg: "aggregate functions are not allowed in FILTER"}, coff)
+	if err != nil {
+		return nil, err
+	}
+	if c, err = b.boolean(c, coff, "FILTER"); err != nil {
+		return nil, err
+	}
+	return &Call{Func: "case", Args: []Expr{c, arg}, Typ: arg.Type()}, nil
 }

@@ -671,15 +671,45 @@ func (b *binder) intersectExcept(l Plan, ls *Schema, r Plan, names []string, int
 }
 
 // asWritten is the user's text for text, the TiDB parser's view of the
-// query at off: the same but for the placeholders of CAST types (see
-// sql.Query.CastTypes), which are put back.
+// query at off: the same but for the placeholders of CAST types and
+// EXTRACT units and the blanked FILTER clauses (see sql.Query), which are
+// put back.
 func (b *binder) asWritten(off int, text string) string {
 	src := b.q.SQL()
-	if off >= 0 && off+len(text) <= len(src) {
-		for k := range b.q.CastTypes {
-			if k >= off && k < off+len(text) {
-				return src[off : off+len(text)]
+	if off < 0 || off+len(text) > len(src) {
+		return text
+	}
+	within := func(k int) bool { return k >= off && k < off+len(text) }
+	for k := range b.q.CastTypes {
+		if within(k) {
+			return src[off : off+len(text)]
+		}
+	}
+	for k := range b.q.ExtractUnits {
+		if within(k) {
+			return src[off : off+len(text)]
+		}
+	}
+	for k := range b.q.AggFilters {
+		if within(k) {
+			// The FILTER clause is blank in text (and cut off when it
+			// ends the field): the name runs to its closing parenthesis.
+			end := off + len(text)
+			rest := src[end:]
+			if t := strings.TrimLeft(rest, " \t\r\n"); len(t) >= 6 && strings.EqualFold(t[:6], "FILTER") {
+				depth, i := 0, end+len(rest)-len(t)
+				for ; i < len(src); i++ {
+					if src[i] == '(' {
+						depth++
+					} else if src[i] == ')' {
+						if depth--; depth == 0 {
+							end = i + 1
+							break
+						}
+					}
+				}
 			}
+			return src[off:end]
 		}
 	}
 	return text

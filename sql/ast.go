@@ -156,6 +156,11 @@ type Query struct {
 	// TiDB parser does not know (EPOCH, DOW, DOY, ISODOW, …) to that unit,
 	// lower case; TiDB sees DAY there.
 	ExtractUnits map[int]string
+	// AggFilters maps the offset of each aggregate call's name written
+	// `agg(…) FILTER (WHERE cond)` to cond, parsed on its own with offsets
+	// into SQL() like Select's; the main parse sees blanks in place of the
+	// FILTER clause, which the TiDB parser lacks.
+	AggFilters map[int]ast.ExprNode
 
 	index    *lineIndex // converts offsets of the parsed text into positions
 	indexOff int        // where the query's text starts in index's text

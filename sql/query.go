@@ -161,6 +161,17 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	q.ExtractUnits = units
 
 	start, end := body[0].off, body[len(body)-1].end
+	filters, err := ps.aggFilters(body)
+	if err != nil {
+		return nil, err
+	}
+	if len(filters) > 0 {
+		full := ps.tidbInput(start, end, repls)
+		if q.AggFilters, err = ps.parseFilters(filters, full, start, end); err != nil {
+			return nil, err
+		}
+		repls = append(repls, blankFilters(filters)...)
+	}
 	input := ps.tidbInput(start, end, repls)
 	stmts, err := ps.parseTiDB(input)
 	if err != nil {
