@@ -40,6 +40,9 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 		return b.bindDateArith(x, ctx, off)
 	case "extract", "timestampdiff", "timestampadd":
 		return b.bindTimeUnitFunc(x, ctx, off)
+	case "bool_and", "bool_or", "every", "any_value":
+		// Aggregates the TiDB parser reads as plain calls.
+		return b.bindAgg(&ast.AggregateFuncExpr{F: name, Args: x.Args}, ctx, off)
 	}
 	args := make([]Expr, len(x.Args))
 	for i, a := range x.Args {
@@ -366,8 +369,8 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 		return nil, b.errAt(off, "%s", ctx.noAgg)
 	}
 	f := strings.ToLower(x.F)
-	switch f {
-	case "sum", "count", "avg", "min", "max":
+	switch {
+	case f == "sum", f == "count", f == "avg", f == "min", f == "max", derivedAggs[f]:
 	default:
 		return nil, b.errAt(off, "unsupported aggregate function %q", x.F)
 	}
@@ -384,6 +387,9 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 	}
 	if arg, err = b.aggFilter(off, arg, inner); err != nil {
 		return nil, err
+	}
+	if derivedAggs[f] {
+		return b.bindDerivedAgg(f, arg, x.Distinct, off)
 	}
 	arg, t, star, err := b.aggType(f, arg, x.Distinct, off)
 	if err != nil {

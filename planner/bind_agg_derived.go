@@ -1,0 +1,117 @@
+package planner
+
+import (
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Derived aggregates are written in terms of the aggregates the operators
+// compute (planner/aggcap.go), so they run, stream and retract wherever
+// those do, with no accumulator of their own:
+//
+//	VAR_POP(x)      (Σx² − (Σx)²/n) / n          MySQL's VARIANCE
+//	VAR_SAMP(x)     (Σx² − (Σx)²/n) / (n − 1)    NULL for n < 2
+//	STDDEV_POP(x)   SQRT(VAR_POP(x))             MySQL's STD, STDDEV
+//	STDDEV_SAMP(x)  SQRT(VAR_SAMP(x))
+//	BOOL_AND(x)     MIN(x) over a BOOLEAN (EVERY too)
+//	BOOL_OR(x)      MAX(x) over a BOOLEAN
+//	ANY_VALUE(x)    MIN(x): some value of the group, the same in every
+//	                mode, batch size and parallelism
+//	APPROX_COUNT_DISTINCT(x)  COUNT(DISTINCT x): exact, so its error is
+//	                0, but its state grows with the distinct values (no
+//	                HyperLogLog sketch yet)
+//
+// Integer and DECIMAL arguments are summed exactly (as DECIMAL), so the
+// result does not depend on row order; the last step, and DOUBLE
+// arguments, run in DOUBLE, so a variance of values far larger than their
+// spread loses digits (Welford's update would not; it cannot retract).
+var derivedAggs = map[string]bool{
+	"var_pop": true, "var_samp": true, "stddev_pop": true, "stddev_samp": true,
+	"bool_and": true, "bool_or": true, "every": true, "any_value": true,
+	"approx_count_distinct": true,
+}
+
+// bindDerivedAgg builds f(arg) from placeholders of the core aggregates.
+func (b *binder) bindDerivedAgg(f string, arg Expr, distinct bool, off int) (Expr, error) {
+	name := strings.ToUpper(f)
+	agg := func(fn string, a Expr, t arrow.DataType) Expr {
+		e := &Call{Func: aggPrefix + fn, Args: []Expr{a}, Typ: t}
+		b.pos[e] = off
+		return e
+	}
+	at := arg.Type()
+	switch f {
+	case "bool_and", "bool_or", "every":
+		if isNull(at) {
+			arg, at = &Literal{Typ: TypeBoolean}, TypeBoolean
+		}
+		if at.ID() != arrow.BOOL {
+			return nil, b.errAt(off, "%s needs a BOOLEAN, got %s", name, TypeName(at))
+		}
+		fn := "min"
+		if f == "bool_or" {
+			fn = "max"
+		}
+		if distinct {
+			fn += "_distinct"
+		}
+		return agg(fn, arg, TypeBoolean), nil
+	case "approx_count_distinct":
+		if isNull(at) {
+			arg = castTo(arg, TypeBigInt)
+		}
+		return agg("count_distinct", arg, TypeBigInt), nil
+	case "any_value":
+		if at.ID() == arrow.INTERVAL_MONTH_DAY_NANO {
+			return nil, b.errAt(off, "ANY_VALUE cannot take an INTERVAL")
+		}
+		return agg("min", arg, at), nil
+	}
+	if distinct {
+		return nil, b.errAt(off, "%s(DISTINCT …) is not supported", name)
+	}
+	if isNull(at) || isString(at) {
+		arg, at = castTo(arg, TypeDouble), TypeDouble
+	}
+	if !isNumeric(at) {
+		return nil, b.errAt(off, "%s needs a number, got %s", name, TypeName(at))
+	}
+	dbl := func(fn string, args ...Expr) Expr { return &Call{Func: fn, Args: args, Typ: TypeDouble} }
+	var n, s1, s2 Expr
+	if at.ID() == arrow.FLOAT64 {
+		n = castTo(agg("count", arg, TypeBigInt), TypeDouble)
+		s1 = agg("sum", arg, TypeDouble)
+		s2 = agg("sum", dbl("mul", arg, arg), TypeDouble)
+	} else {
+		// Integers and DECIMALs sum exactly, as DECIMAL: the sums, and so
+		// the result, do not depend on the order rows are added in
+		// (batch sizes, parallelism, streaming).
+		xd := castTo(arg, &arrow.Decimal128Type{Precision: 19, Scale: 0})
+		if isDecimal(at) {
+			xd = arg
+		}
+		p, sc := decimalOf(xd.Type())
+		sq := &Call{Func: "mul", Args: []Expr{xd, xd}, Typ: makeDecimal(2*(p-sc), 2*sc)}
+		n = castTo(agg("count", xd, TypeBigInt), TypeDouble)
+		s1 = castTo(agg("sum", xd, sumType(xd.Type())), TypeDouble)
+		s2 = castTo(agg("sum", sq, sumType(sq.Typ)), TypeDouble)
+	}
+	zero := &Literal{Typ: TypeDouble, Value: 0.0}
+	// m2 is Σ(x − mean)², clamped at 0 against rounding.
+	m2 := &Call{Func: "greatest", Args: []Expr{dbl("sub", s2, dbl("mul", s1, dbl("div", s1, n))), zero}, Typ: TypeDouble}
+	var v Expr
+	if strings.HasSuffix(f, "_pop") {
+		v = dbl("div", m2, n)
+	} else {
+		one := &Literal{Typ: TypeDouble, Value: 1.0}
+		v = &Call{Func: "case", Args: []Expr{
+			&Call{Func: "gt", Args: []Expr{n, one}, Typ: TypeBoolean},
+			dbl("div", m2, dbl("sub", n, one)),
+		}, Typ: TypeDouble}
+	}
+	if strings.HasPrefix(f, "stddev") {
+		v = dbl("sqrt", v)
+	}
+	return v, nil
+}
