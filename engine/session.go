@@ -191,6 +191,8 @@ func (db *Session) Run(ctx context.Context, st sql.Statement) (*Rows, error) {
 		return db.createSource(s)
 	case *sql.CreateSink:
 		return db.createSink(ctx, s)
+	case *sql.Copy:
+		return db.copyTo(ctx, s)
 	case *sql.CreateView:
 		return db.createView(s)
 	case *sql.CreateTable:

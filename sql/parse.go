@@ -273,6 +273,8 @@ func (ps *parseState) statement(toks []token) (Statement, error) {
 		return nil, c.unexpected("SOURCE, SINK, TABLE or VIEW")
 	case "INSERT":
 		return ps.insert(c, base)
+	case "COPY":
+		return ps.copyStmt(c, base)
 	case "DROP":
 		return ps.drop(c, base)
 	case "SHOW":
