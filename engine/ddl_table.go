@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/connectors/memtable"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
@@ -172,4 +175,25 @@ func (db *Session) showTables() (*Rows, error) {
 		rows[i] = []string{n}
 	}
 	return db.textRows([]string{"name"}, rows)
+}
+
+// flinkSinkTable registers a Flink connector table its connector cannot
+// read yet (an output file not written, a sink-only connector) as the
+// sink it is. srcErr is the reason it is not a source: reported when it
+// cannot be a sink either.
+func (db *Session) flinkSinkTable(s *sql.CreateSource, opts connectors.Options, declared *arrow.Schema, srcErr error) (*Rows, error) {
+	if s.Watermark != nil {
+		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("table %s: %v", s.Name, srcErr), Err: srcErr}
+	}
+	sink, err := connectors.NewSink(db.conn, opts)
+	if err != nil {
+		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("table %s: %v", s.Name, srcErr), Err: srcErr}
+	}
+	if _, ok := db.cat.LookupSink(s.Name); ok {
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "sink %q already exists", s.Name)
+	}
+	if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts, Schema: declared, AppendOnly: appendOnly(sink)}, sink); err != nil {
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
+	}
+	return message("table " + s.Name + " created (as a sink: " + srcErr.Error() + ")"), nil
 }

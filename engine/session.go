@@ -285,6 +285,9 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	}
 	opts := db.options(s.Options)
 	src, err := connectors.NewSource(db.conn, opts, declared)
+	if err != nil && s.Table {
+		return db.flinkSinkTable(s, opts, declared, err)
+	}
 	if err != nil {
 		return nil, connectorError("source", s.Name, s.Position(), s.Options, err)
 	}
@@ -311,6 +314,15 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	}
 	if err := db.cat.AddSource(def, src); err != nil {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
+	}
+	if s.Table {
+		if sink, err := connectors.NewSink(db.conn, opts); err == nil {
+			if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts, Schema: declared, AppendOnly: appendOnly(sink)}, sink); err != nil {
+				_ = db.cat.DropSource(s.Name)
+				return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
+			}
+		}
+		return message("table " + s.Name + " created"), nil
 	}
 	return message("source " + s.Name + " created"), nil
 }

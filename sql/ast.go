@@ -63,6 +63,10 @@ type CreateSource struct {
 	Columns     []ColumnDef // empty: infer the schema from the data
 	Watermark   *Watermark
 	Options     Options
+	// Table is set for Flink's `CREATE TABLE … WITH (connector = …)`: the
+	// table is also a sink of the same name (INSERT INTO it), and a
+	// source when its connector can read it already.
+	Table bool
 }
 
 // CreateSink is `CREATE SINK name WITH (…) [AS query]`.

@@ -90,6 +90,7 @@ func (ps *parseState) createTable(c *cursor, base stmt, orReplace bool) (Stateme
 		if orReplace {
 			return nil, c.errAt(open, "CREATE OR REPLACE TABLE … WITH (connector = …) is not supported: DROP SOURCE first")
 		}
+		src.Table = true
 		if src.Options, err = c.withClause(); err != nil {
 			return nil, err
 		}
