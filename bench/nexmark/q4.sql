@@ -1,5 +1,4 @@
 -- q4: average closing price per category (join, aggregate over an aggregate).
--- requires: streaming interval joins (issue 11)
 SELECT Q.category, AVG(Q.final) AS avg_final
 FROM (
     SELECT MAX(B.price) AS final, A.category

@@ -1,5 +1,4 @@
 -- q5: hot items: the auctions with the most bids in each 10 s window sliding by 2 s.
--- requires: streaming joins of two windowed aggregates (issue 11)
 SELECT AuctionBids.auction, AuctionBids.num
 FROM (
     SELECT auction, COUNT(*) AS num, window_start AS starttime, window_end AS endtime

@@ -1,5 +1,4 @@
 -- q7: highest bid of each 10 s window (window aggregate joined back to the bids).
--- requires: streaming interval joins (issue 11)
 SELECT B.auction, B.price, B.bidder, B.`dateTime`, B.extra
 FROM bid B
 JOIN (

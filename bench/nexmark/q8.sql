@@ -1,5 +1,4 @@
 -- q8: new users who opened an auction in the same 10 s window (window join).
--- requires: streaming window joins (issue 11)
 SELECT P.id, P.name, P.starttime
 FROM (
     SELECT id, name, window_start AS starttime, window_end AS endtime

@@ -1,5 +1,4 @@
 -- q9: the winning bid of each auction (join, per-key top-1).
--- requires: ROW_NUMBER per-key top-N (issue 11), streaming interval joins
 SELECT id, itemName, description, initialBid, reserve, `dateTime`, expires, seller, category, extra,
        auction, bidder, price, bid_dateTime, bid_extra
 FROM (

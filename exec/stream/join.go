@@ -352,8 +352,8 @@ func (j *Join) PushSide(ctx context.Context, side int, rec arrow.Record, partiti
 // fold joins and stores the rows of one batch, row by row.
 func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition int32, now time.Time) error {
 	sd := j.sides[side]
-	if !rec.Schema().Equal(sd.schema) {
-		return fmt.Errorf("stream: join input %d has schema %s, want %s", side, rec.Schema(), sd.schema)
+	if err := sameTypes(rec.Schema(), sd.schema); err != nil {
+		return fmt.Errorf("stream: join input %d: %w", side+1, err)
 	}
 	var arrays []arrow.Array
 	defer func() {
@@ -453,6 +453,20 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 		}
 		if sd.tracker != nil {
 			j.observe(side, partition, ts.I)
+		}
+	}
+	return nil
+}
+
+// sameTypes checks that records of schema got can be read as want: the
+// same column types in order (names and nullability may differ).
+func sameTypes(got, want *arrow.Schema) error {
+	if got.NumFields() != want.NumFields() {
+		return fmt.Errorf("%d columns, want %d", got.NumFields(), want.NumFields())
+	}
+	for i, f := range got.Fields() {
+		if !arrow.TypeEqual(f.Type, want.Field(i).Type) {
+			return fmt.Errorf("column %d (%s) is %s, want %s", i+1, f.Name, f.Type, want.Field(i).Type)
 		}
 	}
 	return nil
