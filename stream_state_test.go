@@ -51,7 +51,7 @@ func TestStreamStateBoundedOnEndlessStream(t *testing.T) {
 		// however long the stream runs (issue 11).
 		{"dedup latest per key", stateCategories,
 			`SELECT category, value, ts FROM (SELECT category, value, ts, ROW_NUMBER() OVER (PARTITION BY category ORDER BY ts DESC) AS rn FROM g) t WHERE rn = 1 EMIT CHANGES`,
-			true, 100_000, 600_000},
+			true, 50_000, 300_000},
 		{"high-cardinality group by", stateHighCardKeys,
 			`SELECT category, SUM(value) AS total FROM g GROUP BY category EMIT CHANGES`,
 			false, 50_000, 750_000},
