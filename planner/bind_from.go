@@ -226,7 +226,7 @@ func (b *binder) bindWindow(w *sql.WindowTVF, alias string) (Plan, *scope, error
 	default:
 		return nil, nil, sql.Errorf(sql.BindError, w.Pos, "unknown window kind %d", w.Kind)
 	}
-	p := &Window{Input: in, Kind: w.Kind, TimeCol: tc, Size: w.Size, Slide: w.Slide, Gap: w.Gap}
+	p := &Window{Input: in, Kind: windowKindOf(w.Kind), TimeCol: tc, Size: w.Size, Slide: w.Slide, Gap: w.Gap}
 	sc.cols = append(sc.cols,
 		scopeCol{qual: alias, name: "window_start", typ: TypeTimestamp},
 		scopeCol{qual: alias, name: "window_end", typ: TypeTimestamp})

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // Plan is a logical plan node. Nodes are immutable values: rewrites build
@@ -427,7 +426,7 @@ func (d *Distinct) String() string { return "Distinct" }
 // the input columns. HOP emits a row once per window it falls in.
 type Window struct {
 	Input   Plan
-	Kind    sql.WindowKind
+	Kind    WindowKind
 	TimeCol int
 	Size    time.Duration
 	Slide   time.Duration
@@ -467,13 +466,13 @@ func (w *Window) String() string {
 	return "Window: " + windowString(w.Kind, w.Input.Schema().Fields[w.TimeCol].Name, w.Size, w.Slide, w.Gap)
 }
 
-func windowString(k sql.WindowKind, col string, size, slide, gap time.Duration) string {
+func windowString(k WindowKind, col string, size, slide, gap time.Duration) string {
 	switch k {
-	case sql.Tumble:
+	case WindowTumble:
 		return fmt.Sprintf("tumble(%s, %s)", col, size)
-	case sql.Hop:
+	case WindowHop:
 		return fmt.Sprintf("hop(%s, slide=%s, size=%s)", col, slide, size)
-	case sql.Session:
+	case WindowSession:
 		return fmt.Sprintf("session(%s, gap=%s)", col, gap)
 	}
 	return fmt.Sprintf("window(%d)", k)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // AggMode is the phase of a PhysHashAggregate: one complete aggregation,
@@ -141,7 +140,7 @@ func isPipeline(p PhysicalPlan) bool {
 	case *PhysProject:
 		return isPipeline(n.Input)
 	case *PhysWindow:
-		return n.Kind != sql.Session && isPipeline(n.Input)
+		return n.Kind != WindowSession && isPipeline(n.Input)
 	}
 	return false
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // PhysicalPlan is a node the executor turns into exactly one operator.
@@ -117,7 +116,7 @@ type PhysValues struct {
 // window a row falls in) or SESSION(Gap).
 type PhysWindow struct {
 	Input   PhysicalPlan
-	Kind    sql.WindowKind
+	Kind    WindowKind
 	TimeCol int
 	Size    time.Duration
 	Slide   time.Duration
@@ -381,7 +380,7 @@ func keySessions(in PhysicalPlan, keys []Expr) PhysicalPlan {
 		c.Input = keySessions(x.Input, sub)
 		return &c
 	case *PhysWindow:
-		if x.Kind != sql.Session {
+		if x.Kind != WindowSession {
 			return in
 		}
 		n := x.Input.Schema().Len()

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-
-	"github.com/sluicesql/sluice/sql"
 )
 
 // The physical nodes below exist only in streaming plans (StreamInfo.Plan).
@@ -111,7 +109,7 @@ type PhysWindowAggregate struct {
 	Input PhysicalPlan
 	// Kind, TimeCol (a column of Input), Size, Slide and Gap are the
 	// window table function's.
-	Kind    sql.WindowKind
+	Kind    WindowKind
 	TimeCol int
 	Size    time.Duration
 	Slide   time.Duration

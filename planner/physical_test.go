@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/sluicesql/sluice/sql"
 )
 
 func TestExplainJoinAggregate(t *testing.T) {
@@ -143,7 +142,7 @@ func TestPhysicalWindowUnionValues(t *testing.T) {
 	cat := testCatalog(t)
 	qp := mustPlan(t, cat, "SELECT window_start, COUNT(*) FROM SESSION(orders, ts, INTERVAL '30' SECOND) GROUP BY window_start")
 	w := findPhys(qp.Physical, func(p PhysicalPlan) bool { _, ok := p.(*PhysWindow); return ok }).(*PhysWindow)
-	if w.Kind != sql.Session || w.Gap != 30*time.Second {
+	if w.Kind != WindowSession || w.Gap != 30*time.Second {
 		t.Errorf("window = %+v", w)
 	}
 	if f := w.Input.Schema().Fields[w.TimeCol]; f.Name != "ts" {

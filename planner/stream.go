@@ -247,7 +247,7 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 		out := &PhysProject{Input: in, Exprs: exprs, Names: append([]string{OpColumn}, x.Names...), Out: withOp(x.Out)}
 		return sp.set(out, projectMode(m, exprs)), nil
 	case *PhysWindow:
-		if x.Kind == sql.Session {
+		if x.Kind == WindowSession {
 			// Sessions merge as rows arrive, so assigning them is not a
 			// stateless step; only the window operator tracks them.
 			return nil, sp.fail("SESSION windows need EMIT FINAL (a GROUP BY window_start over a source with a WATERMARK) in streaming mode yet")
@@ -562,7 +562,7 @@ func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error)
 		return sp.windowAggregate(agg, win, between, EmitOnClose, et)
 	case e.Kind == sql.EmitFinal:
 		return nil, sp.fail("EMIT FINAL needs a windowed aggregate: GROUP BY window_start of TUMBLE/HOP/SESSION")
-	case onWatermark && win.Kind != sql.Session:
+	case onWatermark && win.Kind != WindowSession:
 		return sp.windowAggregate(agg, win, between, EmitUpdates, et)
 	}
 	in, err := sp.node(agg.Input)

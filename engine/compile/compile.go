@@ -13,7 +13,6 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/expr"
 	"github.com/sluicesql/sluice/planner"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // Env is what compilation needs from the running session.
@@ -302,13 +301,13 @@ func joinType(t planner.JoinType) exec.JoinType {
 // Window compiles a window table function over in for batch execution.
 func Window(mem memory.Allocator, n *planner.PhysWindow, in exec.Operator) (exec.Operator, error) {
 	switch n.Kind {
-	case sql.Session:
+	case planner.WindowSession:
 		keys, err := Exprs(n.Keys)
 		if err != nil {
 			return nil, err
 		}
 		return exec.NewSessionWindow(mem, in, n.TimeCol, n.Gap, keys...)
-	case sql.Hop:
+	case planner.WindowHop:
 		return exec.NewWindowAssign(mem, in, exec.WindowHop, n.TimeCol, n.Size, n.Slide)
 	default:
 		return exec.NewWindowAssign(mem, in, exec.WindowTumble, n.TimeCol, n.Size, n.Size)

@@ -14,7 +14,6 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // StreamOptions are the run-time settings of a streaming query: what the
@@ -549,9 +548,9 @@ func (b *streamBuilder) windowAggregate(n *planner.PhysWindowAggregate, in *arro
 	}
 	spec := stream.WindowSpec{TimeCol: n.TimeCol, Size: n.Size, Slide: n.Slide, Gap: n.Gap}
 	switch n.Kind {
-	case sql.Hop:
+	case planner.WindowHop:
 		spec.Kind = stream.Hop
-	case sql.Session:
+	case planner.WindowSession:
 		spec.Kind = stream.Session
 	default:
 		spec.Kind = stream.Tumble
