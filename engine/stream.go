@@ -87,7 +87,7 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 	if err != nil {
 		return nil, err
 	}
-	opts := compile.StreamOptions{Linger: continuousLinger}
+	opts := compile.StreamOptions{Linger: continuousLinger, Parallelism: db.Parallelism()}
 	if dir := db.cfg.CheckpointDir; dir != "" {
 		// The checkpoint directory is this query's identity across
 		// restarts: a consumer-group source rejoins as the same static

@@ -109,6 +109,12 @@ func takeColumns(ctx context.Context, mem memory.Allocator, cols []arrow.Array, 
 	return out, nil
 }
 
+// TakeRecord gathers the rows idx of rec, in that order, into a new
+// record the caller releases; rec is not released.
+func TakeRecord(ctx context.Context, mem memory.Allocator, rec arrow.Record, idx []int32) (arrow.Record, error) {
+	return takeRecord(ctx, mem, rec.Schema(), rec, idx)
+}
+
 // takeRecord gathers the rows idx of rec into a new record with schema.
 func takeRecord(ctx context.Context, mem memory.Allocator, schema *arrow.Schema, rec arrow.Record, idx []int32) (arrow.Record, error) {
 	cols, err := takeColumns(ctx, mem, rec.Columns(), idx)

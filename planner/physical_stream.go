@@ -96,8 +96,13 @@ type PhysGroupAggregate struct {
 	Aggs []AggCall
 	// Retracting: the input is a changelog.
 	Retracting bool
-	State      StateBound
-	Out        *Schema
+	// Partitioned: the aggregate is keyed, so it runs as the session's
+	// parallelism of instances behind a hash exchange on Keys, each with
+	// its own groups and checkpoint part (the result is the same at any
+	// parallelism). A global aggregate (no keys) runs as one.
+	Partitioned bool
+	State       StateBound
+	Out         *Schema
 }
 
 // PhysWindowAggregate is the windowed aggregation of a streaming query:
@@ -159,6 +164,9 @@ func (p *PhysGroupAggregate) String() string {
 	s := fmt.Sprintf("GroupAggregate: keys=[%s] aggs=[%s]", exprList(p.Keys), aggList(p.Aggs))
 	if p.Retracting {
 		s += " retracting"
+	}
+	if p.Partitioned {
+		s += " partitioned by keys"
 	}
 	return s
 }

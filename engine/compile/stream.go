@@ -28,6 +28,9 @@ type StreamOptions struct {
 	Linger time.Duration
 	// Instance is the query's identity across restarts (ScanSpec.Instance).
 	Instance string
+	// Parallelism is how many instances a key-partitioned node
+	// (planner: Partitioned) runs as; 1 or less runs one.
+	Parallelism int
 }
 
 // Stream is a compiled streaming query, ready to become a stream.Pipeline.
@@ -423,19 +426,31 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 	var op stream.Operator
 	switch x := n.(type) {
 	case *planner.PhysGroupAggregate:
-		keys, err := groupKeys(x.Keys, x.Out, 1)
+		if x.Partitioned && b.opts.Parallelism > 1 {
+			ce, err := Exprs(x.Keys)
+			if err != nil {
+				return nil, err
+			}
+			keys := make([]stream.Expr, len(ce))
+			for i, e := range ce {
+				keys[i] = e
+			}
+			p, err := stream.NewParallel(mem, keys, b.opts.Parallelism, func(int) (stream.Node, error) {
+				g, err := b.groupAggregate(x, in)
+				if err != nil {
+					return nil, err
+				}
+				return stream.OperatorNode(g), nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			return p, nil
+		}
+		g, err := b.groupAggregate(x, in)
 		if err != nil {
 			return nil, err
 		}
-		aggs, err := aggSpecs(x.Aggs, x.Out, 1+len(x.Keys))
-		if err != nil {
-			return nil, err
-		}
-		g, err := stream.NewGroupAggregate(mem, in, keys, aggs)
-		if err != nil {
-			return nil, err
-		}
-		g.SetBudget(b.env.Budget.Account(x.String()))
 		op = g
 	case *planner.PhysWindowAggregate:
 		wa, err := b.windowAggregate(x, in)
@@ -485,6 +500,25 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 		return nil, fmt.Errorf("compile: no streaming operator for %s", n)
 	}
 	return stream.OperatorNode(op), nil
+}
+
+// groupAggregate builds one instance of n's GroupAggregate, with its own
+// compiled expressions and budget account (instances run concurrently).
+func (b *streamBuilder) groupAggregate(n *planner.PhysGroupAggregate, in *arrow.Schema) (*stream.GroupAggregate, error) {
+	keys, err := groupKeys(n.Keys, n.Out, 1)
+	if err != nil {
+		return nil, err
+	}
+	aggs, err := aggSpecs(n.Aggs, n.Out, 1+len(n.Keys))
+	if err != nil {
+		return nil, err
+	}
+	g, err := stream.NewGroupAggregate(b.env.Mem, in, keys, aggs)
+	if err != nil {
+		return nil, err
+	}
+	g.SetBudget(b.env.Budget.Account(n.String()))
+	return g, nil
 }
 
 // statelessNode runs the batch operator build makes over a Feed of

@@ -154,6 +154,7 @@ type GroupAggregate struct {
 	slots   []uint32
 	signs   []int64
 	touches []touch
+	segs    []Segment // the last output's segments (SegmentedOutput)
 	oldVals []Value
 	newVals []Value
 	// Ignored counts retractions of groups that have no state.
@@ -198,6 +199,7 @@ func (g *GroupAggregate) SinkMode() exec.SinkMode {
 
 // touch is a group slot the current batch changed.
 type touch struct {
+	row     int32 // the batch row that first touched the group
 	slot    uint32
 	existed bool // live with rows before the batch: old holds its row
 	old     int  // offset of its old aggregate values in oldVals
@@ -347,7 +349,7 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 		}
 		if st.epoch[s] != g.epoch {
 			st.epoch[s] = g.epoch
-			t := touch{slot: s, existed: existed && st.rows[s] > 0, old: len(g.oldVals)}
+			t := touch{row: int32(r), slot: s, existed: existed && st.rows[s] > 0, old: len(g.oldVals)}
 			if t.existed {
 				for j := range g.aggs {
 					g.oldVals = append(g.oldVals, st.cols[j].result(&g.aggs[j], s))
@@ -403,7 +405,12 @@ func (g *GroupAggregate) emit() (arrow.Record, error) {
 		return nil
 	}
 	var err error
+	g.segs = g.segs[:0]
 	for _, t := range g.touches {
+		emitted := 0
+		if rb != nil {
+			emitted = rb.Field(0).Len()
+		}
 		s := t.slot
 		alive := st.rows[s] > 0
 		var old []Value
@@ -428,6 +435,9 @@ func (g *GroupAggregate) emit() (arrow.Record, error) {
 		}
 		if err != nil {
 			break
+		}
+		if rb != nil && rb.Field(0).Len() > emitted {
+			g.segs = append(g.segs, Segment{Row: t.row, Rows: int32(rb.Field(0).Len() - emitted)})
 		}
 	}
 	if rb == nil {
@@ -521,3 +531,6 @@ func AggSpecFromCall(c exec.AggCall) (AggSpec, error) {
 	}
 	return s, nil
 }
+
+// LastSegments is the last Push's output by group, in first-touch order.
+func (g *GroupAggregate) LastSegments() []Segment { return g.segs }

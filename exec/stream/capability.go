@@ -39,3 +39,22 @@ var (
 	_ PartitionAware    = (*WindowAggregate)(nil)
 	_ WatermarkReporter = (*WindowAggregate)(nil)
 )
+
+// Segment is a run of output rows that one input row caused: Rows rows,
+// caused by row Row of the pushed batch (a group's -U/+U pair, caused by
+// the batch's first row of that group).
+type Segment struct {
+	Row, Rows int32
+}
+
+// SegmentedOutput is an operator whose output rows of the last Push come
+// in segments, each caused by one row of the pushed batch, in ascending
+// order of that row. A Parallel node uses it to merge its instances'
+// outputs into the order one instance would have emitted.
+type SegmentedOutput interface {
+	// LastSegments describes the last Push's output, in output order;
+	// valid until the next message.
+	LastSegments() []Segment
+}
+
+var _ SegmentedOutput = (*GroupAggregate)(nil)

@@ -581,7 +581,7 @@ func (g *Graph) RestoreParts(parts []OperatorState) error {
 			return fmt.Errorf("checkpoint state %q belongs to no operator of this query: was the query changed?", p.Name)
 		}
 		if _, ok := g.nodes[i].Node.(PartedSnapshotter); ok != parted {
-			return fmt.Errorf("checkpoint state %q does not match operator %s: was the query changed?", p.Name, name)
+			return fmt.Errorf("checkpoint state %q does not match operator %s: was the query or its parallelism changed?", p.Name, name)
 		}
 		byNode[name] = append(byNode[name], OperatorState{Name: sub, Data: p.Data})
 	}

@@ -1,0 +1,439 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// Parallel runs a keyed one-input node as N instances, each with its own
+// state and its own checkpoint part: every batch is cut by a hash of its
+// key expressions (exec.HashPartitioner, a pure function of the key
+// values and N) and each instance folds its rows on its own goroutine.
+// Every row of a key reaches the same instance, retractions included, so
+// the folded output equals one instance's at any N; each batch's output
+// is the instances' outputs in instance order, so it is deterministic
+// too. All other messages (marks, ticks, finish, snapshots) reach every
+// instance on the caller's goroutine: Push returns only when every
+// instance is done, so between messages the instances are idle and a
+// checkpoint is a barrier aligned across them.
+type Parallel struct {
+	mem   memory.Allocator
+	keys  []Expr
+	insts []Node
+	in    *InputMarks
+	// parts[i] is instance i's partitioner (not safe to share).
+	parts []*exec.HashPartitioner
+	// rows[i] are the batch rows of instance i's part of the last Push,
+	// written by instance i's goroutine during the Push.
+	rows [][]int32
+
+	work    []chan *parallelJob
+	results chan parallelResult
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+// parallelJob is one batch for every instance. The hashing is spread too:
+// instance i assigns the rows of its own range of the batch to
+// instances (lists[i]), all wait for each other (assigned), then each
+// takes its own rows from every range, in batch order, and folds them.
+type parallelJob struct {
+	ctx       context.Context
+	rec, keys arrow.Record
+	partition int32
+	assigned  sync.WaitGroup
+	lists     [][][]int32 // [range][instance] batch rows
+	errs      []error     // per range
+}
+
+type parallelResult struct {
+	inst int
+	rec  arrow.Record
+	err  error
+}
+
+var (
+	_ Node              = (*Parallel)(nil)
+	_ PartedSnapshotter = (*Parallel)(nil)
+)
+
+// NewParallel builds n instances with build (each its own operator: they
+// run concurrently, so they must share no mutable state) behind a hash
+// exchange on keys, expressions over the input. It takes ownership of
+// the instances.
+func NewParallel(mem memory.Allocator, keys []Expr, n int, build func(i int) (Node, error)) (*Parallel, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("stream: a parallel operator needs a key to partition by")
+	}
+	p := &Parallel{mem: mem, keys: keys, in: NewInputMarks(1), results: make(chan parallelResult, n), rows: make([][]int32, n)}
+	for i := 0; i < n; i++ {
+		part, err := exec.NewHashPartitioner(seq(len(keys)), n)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.parts = append(p.parts, part)
+		inst, err := build(i)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.insts = append(p.insts, inst)
+	}
+	for i := range p.insts {
+		ch := make(chan *parallelJob, 1)
+		p.work = append(p.work, ch)
+		p.wg.Add(1)
+		go p.run(i, ch)
+	}
+	return p, nil
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// run is instance i's goroutine.
+func (p *Parallel) run(i int, jobs <-chan *parallelJob) {
+	defer p.wg.Done()
+	for j := range jobs {
+		rec, err := p.step(i, j)
+		p.results <- parallelResult{inst: i, rec: rec, err: err}
+	}
+}
+
+// step is instance i's share of job j: assign its range, then fold its rows.
+func (p *Parallel) step(i int, j *parallelJob) (arrow.Record, error) {
+	n := len(p.insts)
+	rows := int(j.rec.NumRows())
+	lo, hi := i*rows/n, (i+1)*rows/n
+	lists := j.lists[i]
+	for q := range lists {
+		lists[q] = lists[q][:0]
+	}
+	if hi > lo {
+		keys := j.keys.NewSlice(int64(lo), int64(hi))
+		assign, err := p.parts[i].Assign(j.ctx, p.mem, keys)
+		keys.Release()
+		if err != nil {
+			j.errs[i] = err
+		} else {
+			for r, q := range assign {
+				lists[q] = append(lists[q], int32(lo+r))
+			}
+		}
+	}
+	j.assigned.Done()
+	j.assigned.Wait()
+	if err := j.errs[i]; err != nil {
+		return nil, err
+	}
+	for _, err := range j.errs {
+		if err != nil {
+			return nil, nil // the range's owner reports it
+		}
+	}
+	idx := p.rows[i][:0]
+	for r := range j.lists {
+		idx = append(idx, j.lists[r][i]...)
+	}
+	p.rows[i] = idx
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	var part arrow.Record
+	if len(idx) == rows {
+		j.rec.Retain()
+		part = j.rec
+	} else {
+		r, err := exec.TakeRecord(j.ctx, p.mem, j.rec, idx)
+		if err != nil {
+			return nil, err
+		}
+		part = r
+	}
+	defer part.Release()
+	return p.insts[i].Push(j.ctx, 0, exec.Batch{Record: part, Partition: j.partition})
+}
+
+// Instances is the number of instances.
+func (p *Parallel) Instances() int { return len(p.insts) }
+
+// Schema is the instances' output schema.
+func (p *Parallel) Schema() *arrow.Schema { return p.insts[0].Schema() }
+
+// SinkMode is the instances' changelog mode.
+func (p *Parallel) SinkMode() exec.SinkMode { return p.insts[0].SinkMode() }
+
+// Push cuts b by key and folds each part in its instance concurrently;
+// it returns the instances' outputs in the order one instance would have
+// emitted them.
+func (p *Parallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record, error) {
+	rec := b.Record
+	if rec.NumRows() == 0 {
+		return nil, nil
+	}
+	n := len(p.insts)
+	cols := make([]arrow.Array, len(p.keys))
+	fields := make([]arrow.Field, len(p.keys))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, k := range p.keys {
+		c, err := k.Eval(ctx, p.mem, rec)
+		if err != nil {
+			return nil, fmt.Errorf("evaluating partition key %s: %w", k, err)
+		}
+		cols[i] = c
+		fields[i] = arrow.Field{Name: strconv.Itoa(i), Type: c.DataType(), Nullable: true}
+	}
+	keys := array.NewRecord(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+	defer keys.Release()
+	j := &parallelJob{ctx: ctx, rec: rec, keys: keys, partition: b.Partition, lists: make([][][]int32, n), errs: make([]error, n)}
+	for i := range j.lists {
+		j.lists[i] = make([][]int32, n)
+	}
+	j.assigned.Add(n)
+	for _, w := range p.work {
+		w <- j
+	}
+	outs := make([]arrow.Record, n)
+	var first error
+	for range n {
+		res := <-p.results
+		outs[res.inst] = res.rec
+		if res.err != nil && first == nil {
+			first = res.err
+		}
+	}
+	if first != nil {
+		releaseAll(outs)
+		return nil, first
+	}
+	if rec, ok, err := p.merge(ctx, outs); ok || err != nil {
+		return rec, err
+	}
+	return p.gather(outs)
+}
+
+// merge puts the instances' outputs of one batch into the order one
+// instance would have emitted them: by the batch row that caused each
+// segment (SegmentedOutput). ok is false when there is nothing to merge
+// (at most one instance emitted) or an instance cannot say; outs is then
+// left to gather. On success merge releases outs.
+func (p *Parallel) merge(ctx context.Context, outs []arrow.Record) (arrow.Record, bool, error) {
+	emitting := 0
+	for _, r := range outs {
+		if r != nil && r.NumRows() > 0 {
+			emitting++
+		}
+	}
+	if emitting < 2 {
+		return nil, false, nil
+	}
+	type cursor struct {
+		segs []Segment
+		rows []int32 // part row → batch row
+		base int32 // offset of this instance's rows in the concatenation
+	}
+	curs := make([]cursor, len(outs))
+	var keep []arrow.Record
+	var base int32
+	for i, r := range outs {
+		if r == nil || r.NumRows() == 0 {
+			continue
+		}
+		so, ok := p.insts[i].(SegmentedOutput)
+		if !ok {
+			return nil, false, nil
+		}
+		curs[i] = cursor{segs: so.LastSegments(), rows: p.rows[i], base: base}
+		base += int32(r.NumRows())
+		keep = append(keep, r)
+	}
+	all, err := concatRecords(p.mem, keep)
+	if err != nil {
+		releaseAll(outs)
+		return nil, true, err
+	}
+	defer all.Release()
+	releaseAll(outs)
+	idx := make([]int32, 0, all.NumRows())
+	for {
+		best := -1
+		for i := range curs {
+			c := &curs[i]
+			if len(c.segs) == 0 {
+				continue
+			}
+			if best < 0 || c.rows[c.segs[0].Row] < curs[best].rows[curs[best].segs[0].Row] {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		c := &curs[best]
+		s := c.segs[0]
+		for k := int32(0); k < s.Rows; k++ {
+			idx = append(idx, c.base+k)
+		}
+		c.base += s.Rows
+		c.segs = c.segs[1:]
+	}
+	if len(idx) != int(all.NumRows()) {
+		return nil, true, fmt.Errorf("stream: parallel instances described %d of %d output rows", len(idx), all.NumRows())
+	}
+	out, err := exec.TakeRecord(ctx, p.mem, all, idx)
+	return out, true, err
+}
+
+// gather joins the instances' outputs (nil ones skipped) into one record.
+func (p *Parallel) gather(outs []arrow.Record) (arrow.Record, error) {
+	var keep []arrow.Record
+	for _, r := range outs {
+		if r == nil {
+			continue
+		}
+		if r.NumRows() == 0 {
+			r.Release()
+			continue
+		}
+		keep = append(keep, r)
+	}
+	switch len(keep) {
+	case 0:
+		return nil, nil
+	case 1:
+		return keep[0], nil
+	}
+	defer releaseAll(keep)
+	return concatRecords(p.mem, keep)
+}
+
+// each sends one message to every instance in turn and gathers the output.
+func (p *Parallel) each(f func(Node) (arrow.Record, error)) (arrow.Record, error) {
+	outs := make([]arrow.Record, len(p.insts))
+	for i, inst := range p.insts {
+		r, err := f(inst)
+		if err != nil {
+			releaseAll(outs)
+			return nil, err
+		}
+		outs[i] = r
+	}
+	return p.gather(outs)
+}
+
+// Advance gives every instance the input's mark.
+func (p *Parallel) Advance(ctx context.Context, input int, m Mark) (arrow.Record, error) {
+	p.in.Set(input, m)
+	return p.each(func(n Node) (arrow.Record, error) { return n.Advance(ctx, input, m) })
+}
+
+// Watermark is the input's: the instances see all of its marks.
+func (p *Parallel) Watermark() Mark { return p.in.Mark() }
+
+// Tick lets processing time act on every instance.
+func (p *Parallel) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
+	return p.each(func(n Node) (arrow.Record, error) { return n.Tick(ctx, now) })
+}
+
+// Finish ends the input of every instance.
+func (p *Parallel) Finish(ctx context.Context, input int) (arrow.Record, error) {
+	p.in.Finish(input)
+	return p.each(func(n Node) (arrow.Record, error) { return n.Finish(ctx, input) })
+}
+
+// Snapshot is not used: the parts are SnapshotParts'.
+func (p *Parallel) Snapshot() ([]byte, error) {
+	return nil, fmt.Errorf("stream: a parallel operator checkpoints one part per instance")
+}
+
+// Restore is not used: the parts are RestoreParts'.
+func (p *Parallel) Restore([]byte) error {
+	return fmt.Errorf("stream: a parallel operator restores one part per instance")
+}
+
+// instancePart names instance i's part among n: the count is in the
+// name, so a checkpoint is never restored into another number of
+// instances.
+func instancePart(i, n int) string { return fmt.Sprintf("%d-of-%d", i, n) }
+
+// SnapshotParts is each instance's state, named by its index and count.
+func (p *Parallel) SnapshotParts() ([]OperatorState, error) {
+	var parts []OperatorState
+	for i, inst := range p.insts {
+		data, err := inst.Snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("instance %d: %w", i, err)
+		}
+		if data != nil {
+			parts = append(parts, OperatorState{Name: instancePart(i, len(p.insts)), Data: data})
+		}
+	}
+	return parts, nil
+}
+
+// RestoreParts gives each instance its own part. Keys are spread by a
+// hash modulo the number of instances, so a checkpoint of another
+// parallelism cannot be split among these and is refused.
+func (p *Parallel) RestoreParts(parts []OperatorState) error {
+	for _, part := range parts {
+		var i, n int
+		if _, err := fmt.Sscanf(part.Name, "%d-of-%d", &i, &n); err != nil || n != len(p.insts) || i < 0 || i >= n {
+			return fmt.Errorf("the checkpoint holds state part %q of this operator, which runs %d instances: it was taken at another parallelism; run with that SET parallelism, or start from a fresh checkpoint directory", part.Name, len(p.insts))
+		}
+		if err := p.insts[i].Restore(part.Data); err != nil {
+			return fmt.Errorf("instance %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Stats adds up the instances' state sizes.
+func (p *Parallel) Stats() StateStats {
+	var st StateStats
+	for _, inst := range p.insts {
+		s := inst.Stats()
+		st.Groups += s.Groups
+		st.Bytes += s.Bytes
+	}
+	return st
+}
+
+// Close stops the instances' goroutines and closes them; idempotent.
+func (p *Parallel) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	for _, ch := range p.work {
+		close(ch)
+	}
+	p.wg.Wait()
+	var err error
+	for _, inst := range p.insts {
+		if cerr := inst.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
