@@ -251,7 +251,7 @@ func (p *Parallel) merge(ctx context.Context, outs []arrow.Record) (arrow.Record
 	type cursor struct {
 		segs []Segment
 		rows []int32 // part row → batch row
-		base int32 // offset of this instance's rows in the concatenation
+		base int32   // offset of this instance's rows in the concatenation
 	}
 	curs := make([]cursor, len(outs))
 	var keep []arrow.Record
