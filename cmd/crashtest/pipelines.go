@@ -69,6 +69,14 @@ WITH (connector = 'generator', rows_per_second = '${rate}', max_rows = '${rows}'
       seed = '11', max_out_of_orderness = '500ms');
 `
 
+// generatorSource2 is a second generator source with its own seed and
+// its own watermark, for the two-source pipelines.
+const generatorSource2 = `CREATE SOURCE src2 (category VARCHAR, value BIGINT, ts TIMESTAMP,
+  WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+WITH (connector = 'generator', rows_per_second = '${rate}', max_rows = '${rows}', categories = '7',
+      seed = '12', max_out_of_orderness = '300ms');
+`
+
 const kafkaSinkEO = `connector = 'kafka', topic = '${out}', brokers = '${brokers}', format = 'json',
   delivery = 'exactly-once', 'transactional.id' = '${txn}'`
 
@@ -95,10 +103,20 @@ CREATE SINK out WITH (connector = 'file', path = 'out/', format = 'csv')
 AS SELECT window_start, category, COUNT(*) AS n, SUM(value) AS total
 FROM TUMBLE(src, ts, INTERVAL '1' SECOND)
 GROUP BY window_start, category EMIT FINAL;`},
+	{name: "gen2-union-tumble-final", source: sourceGenerator, sink: sinkFileDir, mode: "continuous", windowed: true, script: generatorSource + generatorSource2 + `
+CREATE SINK out WITH (connector = 'file', path = 'out/', format = 'csv')
+AS SELECT window_start, category, COUNT(*) AS n, SUM(value) AS total
+FROM (SELECT window_start, category, value FROM TUMBLE(src, ts, INTERVAL '1' SECOND)
+      UNION ALL SELECT window_start, category, value FROM TUMBLE(src2, ts, INTERVAL '1' SECOND)) u
+GROUP BY window_start, category EMIT FINAL;`},
 	{name: "kafka-kafka-filter-changes", source: sourceKafka, sink: sinkKafka, mode: "continuous", script: kafkaSource + `
 CREATE SINK out WITH (` + kafkaSinkEO + `)
 AS SELECT id, category, value FROM src WHERE value < 700 EMIT CHANGES;`},
 	{name: "kafka-kafka-agg-changes", source: sourceKafka, sink: sinkKafkaUpsert, mode: "continuous", countCol: "n", script: kafkaSource + `
+CREATE SINK out WITH (` + kafkaSinkEO + `, key = 'category')
+AS SELECT category, COUNT(*) AS n, SUM(value) AS total FROM src GROUP BY category EMIT CHANGES;`},
+	{name: "kafka-kafka-agg-parallel", source: sourceKafka, sink: sinkKafkaUpsert, mode: "continuous", countCol: "n", script: `SET parallelism = 4;
+` + kafkaSource + `
 CREATE SINK out WITH (` + kafkaSinkEO + `, key = 'category')
 AS SELECT category, COUNT(*) AS n, SUM(value) AS total FROM src GROUP BY category EMIT CHANGES;`},
 	{name: "kafka-kafka-filter-every", source: sourceKafka, sink: sinkKafka, mode: "micro-batch", script: kafkaSource + `
