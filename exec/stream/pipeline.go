@@ -241,7 +241,13 @@ func (p *Pipeline) notePartitions(parts []int32) {
 
 // process runs one arrival through the transforms and the operator and
 // returns the output (nil if none). It releases the input batch.
+//
+// A batch is processed whole even when ctx is cancelled meanwhile: a
+// cancel is a clean stop, noticed between batches, whose checkpoint must
+// not hold a batch only some operators (or some parallel instances)
+// folded.
 func (p *Pipeline) process(ctx context.Context, a arrival) (arrow.Record, error) {
+	ctx = context.WithoutCancel(ctx)
 	rec := a.b.Record
 	defer func() {
 		if rec != nil {
