@@ -192,7 +192,7 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 	// Window join: equal windows on both inputs, joined on both bounds.
 	lw, rw := windowBelow(x.Left), windowBelow(x.Right)
 	if lw != nil && rw != nil && joinsOn(x, ls.WindowStart, rs.WindowStart) && joinsOn(x, ls.WindowEnd, rs.WindowEnd) {
-		if lw.Kind != rw.Kind || lw.Size != rw.Size || lw.Slide != rw.Slide || lw.Kind == sql.Session {
+		if lw.Kind != rw.Kind || lw.Size != rw.Size || lw.Slide != rw.Slide || lw.Kind == WindowSession {
 			return "", "", sp.fail("a window join needs the same TUMBLE or HOP window on both inputs, got %s and %s", winText(lw), winText(rw))
 		}
 		if !appendOnly {
