@@ -323,7 +323,7 @@ func releaseArrays(cols []arrow.Array) {
 // sourceMark sends source s's watermark to its consumers when it moved.
 func (g *Graph) sourceMark(ctx context.Context, s int) error {
 	src := &g.sources[s]
-	m := Mark{Time: src.tracker.Watermark()}
+	m := Mark{Time: src.tracker.Watermark(), Idle: src.tracker.Idle()}
 	if m == src.last {
 		return nil
 	}

@@ -254,3 +254,49 @@ func TestNewGraphRefusesBadShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestGraphSourceIdle checks idleness per input: a source whose
+// partitions all went idle sends an idle mark, and the two-input node's
+// watermark then follows the other source alone.
+func TestGraphSourceIdle(t *testing.T) {
+	ctx := context.Background()
+	mem := checkedMem(t)
+	clock := NewManualClock(time.Unix(0, 0))
+	rec := &recordingNode{schema: evSchema, in: NewInputMarks(2)}
+	wm := func(idle time.Duration) *SourceWatermark { return &SourceWatermark{TimeCol: 0, Idle: idle} }
+	graph, err := NewGraph(mem, GraphSpec{
+		Sources:      []GraphSource{{Name: "a", Schema: evSchema, Watermark: wm(time.Minute)}, {Name: "b", Schema: evSchema, Watermark: wm(time.Second)}},
+		Nodes:        []GraphNode{{Name: "0:rec", Node: rec, Inputs: []Port{FromSource(0), FromSource(1)}}},
+		ReaderInputs: []int{0, 1},
+		Clock:        clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer graph.Close()
+	push := func(input int, ts int64) {
+		t.Helper()
+		r := evRecord(mem, []ev{{ts: ts, k: "x", v: 1}})
+		defer r.Release()
+		out, err := graph.Push(ctx, r, UnionPartition(input, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Release()
+	}
+	push(1, 10)
+	push(0, 500)
+	if m := rec.Watermark(); m.Time != 10 {
+		t.Fatalf("watermark %+v, want the slower source's 10", m)
+	}
+	clock.Advance(2 * time.Second)
+	if out, err := graph.Tick(ctx, clock.Now()); err != nil || out != nil {
+		t.Fatalf("Tick: %v %v", out, err)
+	}
+	if m := rec.in.Input(1); !m.Idle {
+		t.Errorf("input 1 mark %+v after its idle timeout, want idle", m)
+	}
+	if m := rec.Watermark(); m.Time != 500 || m.Idle {
+		t.Errorf("watermark %+v, want source a's 500 once b is idle", m)
+	}
+}

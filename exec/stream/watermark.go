@@ -180,6 +180,20 @@ func (t *WatermarkTracker) Tick(now time.Time) bool {
 	return t.wm > before
 }
 
+// Idle reports whether every partition has gone idle (and there is at
+// least one): the source then holds no consumer's watermark back.
+func (t *WatermarkTracker) Idle() bool {
+	if len(t.parts) == 0 || t.finished {
+		return false
+	}
+	for _, pw := range t.parts {
+		if !pw.idle {
+			return false
+		}
+	}
+	return true
+}
+
 // Finish sets the watermark to +∞: the bounded input ended, every window
 // is complete.
 func (t *WatermarkTracker) Finish() {
