@@ -74,7 +74,7 @@ func TestStreamingExplain(t *testing.T) {
 			want: `Physical plan (streaming):
   TopN: n DESC limit=3 [retract, state: every live input row]
     Project: op, page, count(*) AS n [upsert key=[page]]
-      GroupAggregate: keys=[page] aggs=[count(*)] [upsert key=[page], state: unbounded (warning)]
+      GroupAggregate: keys=[page] aggs=[count(*)] partitioned by keys [upsert key=[page], state: unbounded (warning)]
         Scan: events columns=[page] [append]
 Streaming:
   output: retract
@@ -119,7 +119,7 @@ Streaming:
 			query: "SELECT window_end, MAX(user_id) FROM HOP(clicks, other_ts, INTERVAL '1' MINUTE, INTERVAL '2' MINUTE) GROUP BY window_end EMIT EVERY INTERVAL '2' MINUTE",
 			want: `Physical plan (streaming):
   Project: op, window_end, max(user_id) AS MAX(user_id) [upsert key=[window_end]]
-    GroupAggregate: keys=[window_end] aggs=[max(user_id)] [upsert key=[window_end], state: unbounded (warning)]
+    GroupAggregate: keys=[window_end] aggs=[max(user_id)] partitioned by keys [upsert key=[window_end], state: unbounded (warning)]
       Window: hop(other_ts, slide=1m0s, size=2m0s) [append]
         Scan: clicks columns=[user_id, other_ts] [append]
 Streaming:

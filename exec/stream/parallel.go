@@ -206,6 +206,9 @@ func (p *Parallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record,
 	}
 	keys := array.NewRecord(arrow.NewSchema(fields, nil), cols, rec.NumRows())
 	defer keys.Release()
+	for _, c := range rec.Columns() {
+		cacheNulls(c)
+	}
 	j := &parallelJob{ctx: ctx, rec: rec, keys: keys, partition: b.Partition, lists: make([][][]int32, n), errs: make([]error, n)}
 	for i := range j.lists {
 		j.lists[i] = make([][]int32, n)
@@ -231,6 +234,24 @@ func (p *Parallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record,
 		return rec, err
 	}
 	return p.gather(outs)
+}
+
+// cacheNulls makes arr (and its children) count their nulls now: Arrow
+// counts them lazily on first use and caches the count in the array, a
+// write that must not happen from several instances' goroutines at once.
+func cacheNulls(arr arrow.Array) {
+	arr.NullN()
+	switch a := arr.(type) {
+	case *array.Struct:
+		for i := 0; i < a.NumField(); i++ {
+			cacheNulls(a.Field(i))
+		}
+	case array.ListLike:
+		cacheNulls(a.ListValues())
+	case *array.Dictionary:
+		cacheNulls(a.Indices())
+		cacheNulls(a.Dictionary())
+	}
 }
 
 // merge puts the instances' outputs of one batch into the order one
