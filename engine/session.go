@@ -570,3 +570,11 @@ func (db *Session) BatchSize() int {
 	defer db.mu.Unlock()
 	return db.cfg.BatchSize
 }
+
+// StateBytes is the memory the state of the session's queries holds now
+// (group tables, as Config.MemoryLimit counts them): what a server
+// reports so that a stopped query can be seen to have freed its state.
+// After SET memory_limit it counts the queries started since.
+func (db *Session) StateBytes() int64 {
+	return db.budgetNow().Used()
+}

@@ -41,6 +41,17 @@ type Stats struct {
 	StateGroups int
 	StateBytes  int64
 	Started     time.Time
+	// BytesRead is the input read so far, and Lag per "topic/partition"
+	// the records the source holds past the position read, for sources
+	// that report them (exec.ProgressReporter: Kafka); Lag is nil
+	// otherwise.
+	BytesRead int64
+	Lag       map[string]int64
+	// Checkpoints written so far, and the duration and size of the last
+	// (zero without a checkpoint directory).
+	Checkpoints        int64
+	CheckpointDuration time.Duration
+	CheckpointBytes    int64
 }
 
 // streamQuery is a compiled streaming query and what it needs to run.
@@ -262,6 +273,12 @@ func (sq *streamQuery) stats() Stats {
 	if sq.s.Window != nil {
 		st.LateRows = sq.lateRows.Load()
 		st.Watermark = sq.watermark.Load()
+	}
+	if pr, ok := sq.p.Reader.(exec.ProgressReporter); ok {
+		st.BytesRead, st.Lag = pr.BytesRead(), pr.Lag()
+	}
+	if ck := sq.p.Checkpoint; ck != nil {
+		st.Checkpoints, st.CheckpointDuration, st.CheckpointBytes = ck.LastSave()
 	}
 	return st
 }

@@ -88,3 +88,17 @@ type EventTimed interface {
 	// watermark's delay behind it; "" when the source has none.
 	EventTime() (column string, delay time.Duration)
 }
+
+// ProgressReporter is a SourceReader that reports how much it has read
+// and, for a partitioned log such as Kafka, how far each partition's
+// position trails its end: what a server's metrics show per query. Its
+// methods are safe to call from any goroutine while Next runs.
+type ProgressReporter interface {
+	// BytesRead is the bytes of input read so far (Kafka: record keys
+	// and values).
+	BytesRead() int64
+	// Lag is, per "topic/partition", how many records the partition holds
+	// past the position read: its high watermark at the last fetch minus
+	// the next offset to return. Partitions not fetched yet are absent.
+	Lag() map[string]int64
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -206,24 +205,18 @@ func (ps *parseState) parseTiDB(input string) (stmts []ast.StmtNode, err error) 
 		}
 	}()
 	if ps.tidb == nil {
-		ps.tidb = tidbParsers.Get().(*parser.Parser)
+		ps.tidb = parser.New()
 	}
 	stmts, _, err = ps.tidb.ParseSQL(input)
 	return stmts, err
 }
 
-// tidbParsers keeps TiDB parsers between scripts: making one costs more
-// than parsing a short statement, and the REPL and `sluice -f` parse
-// statement by statement. A parser keeps no reference to the trees it
-// returned (one parser already serves every statement of a script).
-var tidbParsers = sync.Pool{New: func() any { return parser.New() }}
-
-// done returns ps's TiDB parser to the pool.
+// done drops ps's TiDB parser. Parsers are not pooled between scripts: a
+// parser's symbol cache keeps nodes of trees it returned and writes their
+// offsets again in a later parse, which raced with a binder reading an
+// earlier script's tree on another goroutine (concurrent pgwire sessions).
 func (ps *parseState) done() {
-	if ps.tidb != nil {
-		tidbParsers.Put(ps.tidb)
-		ps.tidb = nil
-	}
+	ps.tidb = nil
 }
 
 // tidbInput is the query's text script[start:end] with the comments in

@@ -5,6 +5,7 @@
 //	sluice -f script.sql        run a script (-f - reads stdin)
 //	sluice a.sql b.sql          run scripts in order (after any -f script)
 //	sluice --version            the sluice, Go and Arrow versions
+//	sluice serve [flags]        a Postgres wire-protocol server, /metrics and a live page (serve.go)
 //	sluice                      the interactive shell on a terminal
 //
 // Results print as a table on a terminal and as CSV otherwise
@@ -53,6 +54,9 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return serve(args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	expr := fs.String("e", "", "SQL statements to run")

@@ -41,6 +41,7 @@ type Reader struct {
 	closed   bool
 	skipped  int64
 	dead     int64
+	bytes    int64 // keys and values of the records buffered
 }
 
 var _ exec.SourceReader = (*Reader)(nil)
@@ -57,6 +58,7 @@ type partState struct {
 	firstAt time.Time     // when buf's oldest record arrived
 	next    int64         // offset after the last record returned; -1 unknown
 	end     int64         // bounded scans: stop here; -1 unbounded
+	high    int64         // the partition's high watermark at the last fetch; -1 unknown
 	done    bool
 }
 
@@ -153,7 +155,7 @@ func (r *Reader) start(ctx context.Context) error {
 	defer r.mu.Unlock()
 	for _, t := range sortedTopics(parts) {
 		for _, p := range parts[t] {
-			st := &partState{id: r.partID(t, p), next: starts[t][p], end: -1}
+			st := &partState{id: r.partID(t, p), next: starts[t][p], end: -1, high: -1}
 			if r.spec.Bounded {
 				e, ok := ends.Lookup(t, p)
 				if !ok || e.Err != nil {
@@ -229,7 +231,7 @@ func (r *Reader) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 				if !ok {
 					next = -1
 				}
-				r.parts[k] = &partState{id: r.partID(t, p), next: next, end: -1}
+				r.parts[k] = &partState{id: r.partID(t, p), next: next, end: -1, high: -1}
 			}
 		}
 	}
@@ -374,6 +376,9 @@ func (r *Reader) buffer(fetches kgo.Fetches) error {
 		if st == nil || st.done {
 			return
 		}
+		if fp.HighWatermark >= 0 {
+			st.high = fp.HighWatermark
+		}
 		for _, rec := range fp.Records {
 			if st.next >= 0 && rec.Offset < st.next {
 				continue // already returned (a re-fetch after a rebalance)
@@ -385,6 +390,7 @@ func (r *Reader) buffer(fetches kgo.Fetches) error {
 				st.firstAt = now
 			}
 			st.buf = append(st.buf, rec)
+			r.bytes += int64(len(rec.Key) + len(rec.Value))
 		}
 		if st.end >= 0 && len(st.buf) > 0 && st.buf[len(st.buf)-1].Offset+1 >= st.end {
 			st.done = true
@@ -475,6 +481,30 @@ func (r *Reader) Offsets() exec.Offsets {
 		if st.next >= 0 {
 			out[offsetKey(k.t, k.p)] = st.next
 		}
+	}
+	return out
+}
+
+var _ exec.ProgressReporter = (*Reader)(nil)
+
+// BytesRead is the bytes of record keys and values fetched so far.
+func (r *Reader) BytesRead() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bytes
+}
+
+// Lag is, per "topic/partition" held, the records between the next offset
+// to return and the partition's high watermark at the last fetch.
+func (r *Reader) Lag() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int64{}
+	for k, st := range r.parts {
+		if st.high < 0 || st.next < 0 {
+			continue
+		}
+		out[offsetKey(k.t, k.p)] = max(st.high-st.next, 0)
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicesql/sluice/exec"
@@ -130,6 +131,16 @@ type Checkpointer struct {
 
 	restored *Checkpoint
 	skipped  []error
+
+	// The last Save, for metrics (read from other goroutines).
+	saves, lastTook, lastBytes atomic.Int64
+}
+
+// LastSave reports the checkpoints written so far, and how long the last
+// one took to write and sync and how many bytes it wrote. Safe to call
+// from any goroutine.
+func (c *Checkpointer) LastSave() (saves int64, took time.Duration, bytes int64) {
+	return c.saves.Load(), time.Duration(c.lastTook.Load()), c.lastBytes.Load()
 }
 
 const (
@@ -463,6 +474,8 @@ func (c *Checkpointer) saved(now time.Time) { c.count, c.last = 0, now }
 // beyond Retain. cp.Seq must be above every checkpoint in the directory;
 // zero takes NextSeq. cp.Fingerprint defaults to c.Fingerprint.
 func (c *Checkpointer) Save(cp Checkpoint) error {
+	start := time.Now()
+	var written int64
 	if cp.Seq == 0 {
 		cp.Seq = c.NextSeq()
 	}
@@ -481,6 +494,7 @@ func (c *Checkpointer) Save(cp Checkpoint) error {
 		if err := writeFileSync(c.dir, name, st.Data); err != nil {
 			return fmt.Errorf("writing checkpoint state: %w", err)
 		}
+		written += int64(len(st.Data))
 		sum := sha256.Sum256(st.Data)
 		m.Parts = append(m.Parts, partRef{Name: st.Name, File: name, Size: int64(len(st.Data)), SHA256: hex.EncodeToString(sum[:])})
 	}
@@ -492,6 +506,9 @@ func (c *Checkpointer) Save(cp Checkpoint) error {
 		return fmt.Errorf("publishing checkpoint: %w", err)
 	}
 	c.seq = cp.Seq
+	c.lastTook.Store(int64(time.Since(start)))
+	c.lastBytes.Store(written + int64(len(data)))
+	c.saves.Add(1)
 	return c.prune()
 }
 

@@ -234,6 +234,34 @@ func (u *UnionReader) BadRows() (skipped, nulled int64) {
 	return skipped, nulled
 }
 
+var _ exec.ProgressReporter = (*UnionReader)(nil)
+
+// BytesRead adds up the bytes read by the inputs that count them.
+func (u *UnionReader) BytesRead() int64 {
+	var n int64
+	for _, in := range u.inputs {
+		if pr, ok := in.Reader.(exec.ProgressReporter); ok {
+			n += pr.BytesRead()
+		}
+	}
+	return n
+}
+
+// Lag merges the inputs' per-partition lag; the keys name the topic, so
+// inputs reading different topics do not collide (two inputs reading the
+// same partition report the larger lag).
+func (u *UnionReader) Lag() map[string]int64 {
+	out := map[string]int64{}
+	for _, in := range u.inputs {
+		if pr, ok := in.Reader.(exec.ProgressReporter); ok {
+			for k, v := range pr.Lag() {
+				out[k] = max(out[k], v)
+			}
+		}
+	}
+	return out
+}
+
 // Close stops every input, drains what they had read, and closes their
 // readers; idempotent.
 func (u *UnionReader) Close() error {
