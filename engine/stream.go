@@ -414,6 +414,7 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 		}
 		return nil
 	}
+	reportProgress(ctx, sq.stats)
 	err = sq.run(ctx)
 	if sq.late != nil {
 		if lerr := sq.late.close(); err == nil {

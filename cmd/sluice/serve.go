@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -199,7 +200,14 @@ func streamingJob(st sql.Statement) bool {
 
 func (j *jobs) start(st sql.Statement) {
 	ctx, cancel := context.WithCancel(context.Background())
-	_, remove := j.reg.Add(strings.TrimSpace(st.SQL()), "sluice serve -f", nil, cancel)
+	var stats atomic.Pointer[func() engine.Stats]
+	ctx = engine.WithProgress(ctx, func(f func() engine.Stats) { stats.Store(&f) })
+	_, remove := j.reg.Add(strings.TrimSpace(st.SQL()), "sluice serve -f", func() engine.Stats {
+		if f := stats.Load(); f != nil {
+			return (*f)()
+		}
+		return engine.Stats{}
+	}, cancel)
 	j.mu.Lock()
 	j.cancels = append(j.cancels, cancel)
 	j.mu.Unlock()

@@ -635,3 +635,63 @@ WITH (connector = 'kafka', topic = 'orders', brokers = '%s', format = 'json', 's
 	produce(40, 10)
 	wait(fmt.Sprintf("%d bytes read after producing more", produced), check(produced))
 }
+
+// TestServeJobMetrics: a streaming INSERT in the start-up script runs as
+// a background job, listed in /metrics with its progress, and stopped by
+// the stop endpoint.
+func TestServeJobMetrics(t *testing.T) {
+	dir := serveDir(t)
+	job := `CREATE SOURCE o (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH (connector = 'generator', rows_per_second = '1000', categories = '3', seed = '2');
+CREATE SINK w WITH (connector = 'file', path = 'out/', format = 'csv')
+  AS SELECT window_start, category, SUM(value) AS total FROM TUMBLE(o, ts, INTERVAL '1' SECOND) GROUP BY window_start, category EMIT FINAL;
+`
+	if err := os.WriteFile(filepath.Join(dir, "job.sql"), []byte(job), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, dir, nil, "-f", "job.sql")
+	deadline := time.Now().Add(30 * time.Second)
+	var id string
+	for {
+		fams := s.scrape(t)
+		if f := fams["sluice_query_info"]; f != nil && len(f.Metric) == 1 {
+			for _, l := range f.Metric[0].Label {
+				if l.GetName() == "query_id" {
+					id = l.GetValue()
+				}
+			}
+		}
+		in, _ := value(fams, "sluice_query_rows_in_total", id)
+		out, _ := value(fams, "sluice_query_rows_out_total", id)
+		wm, _ := value(fams, "sluice_query_watermark_seconds", id)
+		if id != "" && in > 0 && out > 0 && wm >= float64(time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC).Unix()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job's progress never showed: id %q, rows in %v, out %v, watermark %v\n%s", id, in, out, wm, s.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, err := http.Post("http://"+s.http+"/api/queries/"+id+"/stop", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("stop: %s", resp.Status)
+	}
+	for {
+		if running, _ := value(s.scrape(t), "sluice_running_queries", ""); running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped job is still listed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// What the job committed before it stopped is in the sink.
+	files, _ := filepath.Glob(filepath.Join(dir, "out", "*.csv"))
+	if len(files) == 0 {
+		t.Fatalf("no committed output files in out/: %s", s.log())
+	}
+}

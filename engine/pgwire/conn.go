@@ -287,11 +287,16 @@ func (c *conn) start(st engine.Statement, text string) (*running, error) {
 	ctx, sp := c.begin()
 	cancel := sp.cancel
 	var rowsp atomic.Pointer[engine.Rows]
+	var jobStats atomic.Pointer[func() engine.Stats] // a streaming INSERT's
+	ctx = engine.WithProgress(ctx, func(f func() engine.Stats) { jobStats.Store(&f) })
 	remove := func() {}
 	if q := c.s.cfg.Queries; q != nil {
 		_, remove = q.Add(strings.TrimSpace(text), fmt.Sprintf("pg session %d (%s)", c.pid, c.user), func() engine.Stats {
 			if r := rowsp.Load(); r != nil {
 				return r.Stats()
+			}
+			if f := jobStats.Load(); f != nil {
+				return (*f)()
 			}
 			return engine.Stats{}
 		}, sp.stop)
