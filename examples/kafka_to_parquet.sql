@@ -13,7 +13,7 @@ CREATE SOURCE orders (
 ) WITH (connector = 'kafka', topic = 'orders', brokers = '${brokers}', format = 'json',
         'scan.startup.mode' = 'earliest', 'watermark.idle_timeout' = '2s');
 
-CREATE SINK windowed WITH (connector = 'file', path = 'out/kafka_windowed/', format = 'parquet')
+CREATE SINK windowed WITH (connector = 'file', path = 'out/kafka_windowed/', format = 'parquet', mode = 'overwrite')
 AS SELECT window_start, category, SUM(value) AS total, COUNT(*) AS orders
 FROM TUMBLE(orders, ts, INTERVAL '5' SECOND)
 GROUP BY window_start, category

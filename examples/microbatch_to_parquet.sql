@@ -6,7 +6,11 @@ CREATE SOURCE orders (
   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
 ) WITH (connector = 'generator', rows_per_second = '2000', max_rows = '30000', categories = '4', seed = '3');
 
-CREATE SINK windowed WITH (connector = 'file', path = 'out/windowed/', format = 'parquet')
+-- mode = 'overwrite': a re-run replaces the folder's part files, and its
+-- manifest (out/windowed/_sluice_manifest.json) lists only the committed ones,
+-- so reading it back never counts a run twice.
+CREATE SINK windowed WITH (connector = 'file', path = 'out/windowed/', format = 'parquet',
+                           mode = 'overwrite')
 AS SELECT window_start, category, SUM(value) AS total
 FROM TUMBLE(orders, ts, INTERVAL '5' SECOND)
 GROUP BY window_start, category

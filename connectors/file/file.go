@@ -174,6 +174,23 @@ func extsOf(f string) []string {
 // expand lists the files a path option names, sorted.
 func expand(path, fmtName string) ([]string, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		// A directory a sink writes lists its committed files in a
+		// manifest: exactly those are read, in commit order.
+		if listed, ok, err := readManifest(path); err != nil {
+			return nil, err
+		} else if ok {
+			if len(listed) == 0 {
+				return nil, fmt.Errorf("file connector: directory %s has no committed files (its %s lists none)", path, ManifestName)
+			}
+			files := make([]string, len(listed))
+			for i, f := range listed {
+				files[i] = filepath.Join(path, f)
+				if _, err := os.Stat(files[i]); err != nil {
+					return nil, fmt.Errorf("file connector: %s lists %s as committed, but it is gone: %w", filepath.Join(path, ManifestName), f, err)
+				}
+			}
+			return files, nil
+		}
 		ents, err := os.ReadDir(path)
 		if err != nil {
 			return nil, fmt.Errorf("file connector: %w", err)

@@ -298,12 +298,20 @@ func TestSinkTempAndRename(t *testing.T) {
 	ents, _ := os.ReadDir(out)
 	var names []string
 	for _, e := range ents {
-		names = append(names, e.Name())
+		if e.Name() != ManifestName {
+			names = append(names, e.Name())
+		}
 	}
-	if strings.Join(names, ",") != "part-00000.json,part-00001.json" {
-		t.Errorf("parts %v", names)
+	listed, _, err := readManifest(out)
+	if err != nil || len(names) != 2 || strings.Join(listed, ",") != strings.Join(names, ",") {
+		t.Fatalf("parts %v, manifest %v (%v): want two parts, both listed", names, listed, err)
 	}
-	b, _ = os.ReadFile(filepath.Join(out, "part-00001.json"))
+	for i, n := range names {
+		if run, num, ok := partInfo(n); !ok || num != i || run == "" || !strings.HasSuffix(n, ".json") {
+			t.Errorf("part %d is named %q, want part-<run>-%05d.json", i, n, i)
+		}
+	}
+	b, _ = os.ReadFile(filepath.Join(out, names[1]))
 	if string(b) != "{\"a\":1}\n{\"a\":null}\n" {
 		t.Errorf("part = %q", b)
 	}

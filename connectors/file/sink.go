@@ -3,6 +3,8 @@ package file
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/dustin/go-humanize"
 
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/connectors/format"
@@ -54,6 +58,7 @@ type Sink struct {
 	opts         Options
 	dir          bool
 	rowGroupRows int64
+	mode         string // ModeError, ModeOverwrite or ModeAppend
 }
 
 var _ exec.Sink = (*Sink)(nil)
@@ -79,7 +84,17 @@ func NewSink(opts connectors.Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{opts: po, dir: dir, rowGroupRows: 1 << 20}
+	s := &Sink{opts: po, dir: dir, rowGroupRows: 1 << 20, mode: ModeError}
+	switch m := strings.ToLower(strings.TrimSpace(opts["mode"])); m {
+	case "":
+	case ModeError, ModeOverwrite, ModeAppend:
+		s.mode = m
+	default:
+		return nil, &connectors.OptionError{Option: "mode", Msg: fmt.Sprintf("file sink: 'mode' must be 'error', 'overwrite' or 'append', not %q", opts["mode"])}
+	}
+	if s.mode == ModeAppend && !dir && po.Format == FormatParquet {
+		return nil, &connectors.OptionError{Option: "mode", Msg: fmt.Sprintf("file sink: %s: a Parquet file cannot be appended to; 'mode' = 'append' needs a directory path ('%s/')", po.Path, strings.TrimSuffix(po.Path, ".parquet"))}
+	}
 	if v := opts["row_group_rows"]; v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
@@ -109,10 +124,7 @@ func (s *Sink) Open(ctx context.Context, mem memory.Allocator, schema *arrow.Sch
 			return nil, fmt.Errorf("file sink: %w", err)
 		}
 	}
-	w := &SinkWriter{sink: s, schema: schema, size: -1}
-	if s.dir {
-		w.part = nextPart(s.opts.Path)
-	}
+	w := &SinkWriter{sink: s, schema: schema, size: -1, run: newRunID()}
 	return w, nil
 }
 
@@ -124,19 +136,6 @@ func ext(f string) string {
 		return "parquet"
 	}
 	return "csv"
-}
-
-// nextPart is one past the highest part number in dir, so a new query
-// never overwrites earlier output.
-func nextPart(dir string) int {
-	ents, _ := os.ReadDir(dir)
-	n := 0
-	for _, e := range ents {
-		if k, ok := partNumber(e.Name()); ok && k+1 > n {
-			n = k + 1
-		}
-	}
-	return n
 }
 
 // encoder writes one format into a file.
@@ -182,6 +181,14 @@ type SinkWriter struct {
 	published bool  // single-file mode: the target exists from a commit
 	size      int64 // single-file mode: the target's size when published
 	closed    bool
+	// run names this query's part files (part-<run>-00000.csv), so runs
+	// appending to one directory never collide and Recover removes only
+	// its own run's files; a resumed query keeps its run from the handle.
+	run string
+	// started is set once the write mode was applied to what the path
+	// held: by Recover, or by the first Write or commit of a writer that
+	// is never recovered (a batch query).
+	started bool
 }
 
 var (
@@ -201,6 +208,9 @@ type handle struct {
 	// Size (single-file sinks) is the file's size once committed, -1 if
 	// it is not created yet.
 	Size int64 `json:"size"`
+	// Run (directory sinks) is the run the part files are named by;
+	// empty in handles of older versions (part-00000.csv names).
+	Run string `json:"run,omitempty"`
 }
 
 type pendingFile struct {
@@ -218,9 +228,68 @@ func (w *SinkWriter) dirOf() string {
 
 func (w *SinkWriter) target() string {
 	if w.sink.dir {
-		return filepath.Join(w.sink.opts.Path, fmt.Sprintf("part-%05d.%s", w.part, ext(w.sink.opts.Format)))
+		return filepath.Join(w.sink.opts.Path, partName(w.run, w.part, ext(w.sink.opts.Format)))
 	}
 	return w.sink.opts.Path
+}
+
+// partName is the final name of part n of a run.
+func partName(run string, n int, ext string) string {
+	if run == "" {
+		return fmt.Sprintf("part-%05d.%s", n, ext)
+	}
+	return fmt.Sprintf("part-%s-%05d.%s", run, n, ext)
+}
+
+// newRunID names a run: its start time (so a directory's parts sort by
+// run) and random bits (so two runs started in the same second differ).
+func newRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102t150405") + hex.EncodeToString(b[:])
+}
+
+// start applies the write mode to what the path holds before this
+// query's first output: ModeError refuses existing data, ModeAppend
+// continues a single file. A resumed query (Recover with a handle)
+// skips it: the data there is its own.
+func (w *SinkWriter) start() error {
+	if w.started {
+		return nil
+	}
+	w.started = true
+	p := w.sink.opts.Path
+	if w.sink.dir {
+		if w.sink.mode != ModeError {
+			return nil
+		}
+		files, err := committedFiles(p, w.sink.opts.Format)
+		if err != nil {
+			return err
+		}
+		if len(files) > 0 {
+			return w.existsErr(fmt.Sprintf("directory %s already holds %d file(s) (%s…)", p, len(files), files[0]))
+		}
+		return nil
+	}
+	st, err := os.Stat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("file sink: %w", err)
+	}
+	switch w.sink.mode {
+	case ModeError:
+		return w.existsErr(fmt.Sprintf("%s already exists (%s)", p, humanize.IBytes(uint64(st.Size()))))
+	case ModeAppend:
+		w.published, w.size = true, st.Size()
+	}
+	return nil
+}
+
+func (w *SinkWriter) existsErr(what string) error {
+	return &connectors.OptionError{Option: "mode", Msg: fmt.Sprintf("file sink: %s; nothing was written: set 'mode' = 'overwrite' to replace it or 'mode' = 'append' to add to it", what)}
 }
 
 // tmpPrefix starts the temporary name of target: hidden, and recognisable
@@ -265,6 +334,9 @@ func (w *SinkWriter) Write(ctx context.Context, rec arrow.Record) error {
 	if rec.NumRows() == 0 {
 		return nil
 	}
+	if err := w.start(); err != nil {
+		return err
+	}
 	if w.tmp == nil {
 		if err := w.begin(); err != nil {
 			return err
@@ -296,7 +368,10 @@ func (w *SinkWriter) PreCommit(ctx context.Context, _ exec.CheckpointID, _ exec.
 	if w.closed {
 		return nil, errors.New("file sink: commit after close")
 	}
-	h := handle{Size: -1}
+	if err := w.start(); err != nil {
+		return nil, err
+	}
+	h := handle{Size: -1, Run: w.run}
 	if w.published {
 		h.Size = w.size
 	}
@@ -407,6 +482,17 @@ func (w *SinkWriter) CommitPending(ctx context.Context, hb []byte) error {
 			return fmt.Errorf("file sink: %w", err)
 		}
 	}
+	if w.sink.dir && (len(h.Pending) > 0 || w.sink.mode == ModeOverwrite) {
+		// Overwrite replaces the directory's contents with this run's at
+		// its first commit, even an empty one.
+		var add []string
+		for _, p := range h.Pending {
+			add = append(add, p.To)
+		}
+		if err := w.updateManifest(h.Run, add, nil); err != nil {
+			return err
+		}
+	}
 	if !w.sink.dir && h.Size >= 0 {
 		w.published, w.size = true, h.Size
 	}
@@ -431,6 +517,9 @@ func (w *SinkWriter) Recover(ctx context.Context, hb []byte) error {
 		if err := json.Unmarshal(hb, h); err != nil {
 			return fmt.Errorf("file sink: reading the commit handle of %s: %w", w.sink.opts.Path, err)
 		}
+		// The resumed query is the same run: its files keep their names
+		// and the data at the path is its own, whatever the mode.
+		w.run, w.started = h.Run, true
 		if err := w.CommitPending(ctx, hb); err != nil {
 			return err
 		}
@@ -441,13 +530,14 @@ func (w *SinkWriter) Recover(ctx context.Context, hb []byte) error {
 		return fmt.Errorf("file sink: %w", err)
 	}
 	single := "." + filepath.Base(w.sink.opts.Path) + ".tmp-"
+	var dropped []string
 	for _, e := range ents {
 		n := e.Name()
 		var drop bool
 		if w.sink.dir {
-			num, ok := partNumber(n)
+			run, num, ok := partInfo(n)
 			drop = strings.HasPrefix(n, ".part-") && strings.Contains(n, ".tmp-") ||
-				ok && h != nil && num >= h.NextPart
+				ok && h != nil && run == h.Run && num >= h.NextPart
 		} else {
 			drop = strings.HasPrefix(n, single)
 		}
@@ -455,14 +545,31 @@ func (w *SinkWriter) Recover(ctx context.Context, hb []byte) error {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil {
 				return fmt.Errorf("file sink: removing uncommitted %s: %w", filepath.Join(dir, n), err)
 			}
+			if !strings.HasPrefix(n, ".") {
+				dropped = append(dropped, n)
+			}
 		}
 	}
 	if w.sink.dir {
-		w.part = nextPart(dir)
+		w.part = 0
+		if h != nil {
+			w.part = h.NextPart
+		}
+		if len(dropped) > 0 {
+			if err := w.updateManifest(w.run, nil, dropped); err != nil {
+				return err
+			}
+		}
+		if h == nil {
+			return w.start()
+		}
 		return nil
 	}
 	w.published, w.size = false, -1
-	if h == nil || h.Size < 0 {
+	if h == nil {
+		return w.start()
+	}
+	if h.Size < 0 {
 		return nil
 	}
 	st, err := os.Stat(w.sink.opts.Path)
@@ -508,17 +615,21 @@ func (w *SinkWriter) truncatePublished(n int64) error {
 	return syncDir(filepath.Dir(t))
 }
 
-// partNumber is the number of a final part file name ("part-00012.csv").
-func partNumber(name string) (int, bool) {
+// partInfo parses a final part file name: "part-<run>-00012.csv", or
+// "part-00012.csv" as older versions named them (run "").
+func partInfo(name string) (run string, num int, ok bool) {
 	if !strings.HasPrefix(name, "part-") {
-		return 0, false
+		return "", 0, false
 	}
-	num := strings.TrimPrefix(name, "part-")
-	if i := strings.IndexByte(num, '.'); i >= 0 {
-		num = num[:i]
+	rest := strings.TrimPrefix(name, "part-")
+	if i := strings.IndexByte(rest, '.'); i >= 0 {
+		rest = rest[:i]
 	}
-	k, err := strconv.Atoi(num)
-	return k, err == nil
+	if i := strings.LastIndexByte(rest, '-'); i >= 0 {
+		run, rest = rest[:i], rest[i+1:]
+	}
+	k, err := strconv.Atoi(rest)
+	return run, k, err == nil
 }
 
 // syncDir fsyncs a directory, so renames and creations in it survive a

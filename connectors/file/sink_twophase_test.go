@@ -28,9 +28,13 @@ var tpSchema = arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.PrimitiveTy
 
 // openTwoPhase opens the sink at path and recovers it from h (nil: a
 // fresh start).
-func openTwoPhase(t *testing.T, mem memory.Allocator, path string, h []byte) *twoPhase {
+func openTwoPhase(t *testing.T, mem memory.Allocator, path string, h []byte, mode ...string) *twoPhase {
 	t.Helper()
-	sink, err := NewSink(connectors.Options{"path": path, "format": "csv"})
+	opts := connectors.Options{"path": path, "format": "csv"}
+	if len(mode) > 0 {
+		opts["mode"] = mode[0]
+	}
+	sink, err := NewSink(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +94,30 @@ func visible(t *testing.T, path string) (lines []string, hidden int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var names []string
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), ".") {
 			hidden++
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if e.Name() != ManifestName {
+			names = append(names, e.Name())
+		}
+	}
+	if dir == path {
+		// A directory's manifest lists exactly its committed part files.
+		listed, _, err := readManifest(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sorted := append([]string(nil), listed...)
+		sort.Strings(sorted)
+		if strings.Join(sorted, ",") != strings.Join(names, ",") {
+			t.Errorf("%s: the manifest lists %v, the directory holds %v", dir, listed, names)
+		}
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,8 +223,8 @@ func TestSinkTwoPhaseCrashPoints(t *testing.T) {
 }
 
 // A query started without a checkpoint deletes the pending files an
-// earlier crashed run left, and a single file is replaced, not appended
-// to, as for any new query.
+// earlier crashed run left; then 'mode' decides what happens to the
+// committed output (append: kept beside the new, overwrite: replaced).
 func TestSinkFreshStartDropsOrphans(t *testing.T) {
 	for _, target := range []string{"out/", "out.csv"} {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
@@ -215,7 +237,11 @@ func TestSinkFreshStartDropsOrphans(t *testing.T) {
 		old.commit(old.preCommit(1))
 		old.write(3, 6)
 		old.preCommit(2) // orphan
-		fresh := openTwoPhase(t, mem, path, nil)
+		mode := ModeAppend
+		if target == "out.csv" {
+			mode = ModeOverwrite
+		}
+		fresh := openTwoPhase(t, mem, path, nil, mode)
 		if _, hidden := visible(t, path); hidden != 0 {
 			t.Errorf("%s: %d pending files left after a fresh start", target, hidden)
 		}

@@ -74,8 +74,8 @@ func TestSinkFileModeFollowsUmask(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 3 { // one.csv, part-00000.csv, part-00001.csv
-			t.Errorf("umask %03o: %d files, want 3", umask, n)
+		if n != 4 { // one.csv, two part files, the directory's manifest
+			t.Errorf("umask %03o: %d files, want 4", umask, n)
 		}
 	}
 }
