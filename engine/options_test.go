@@ -148,3 +148,20 @@ func TestDescribeUnknownPointsAtName(t *testing.T) {
 		t.Fatalf("DESCRIBE nosuch: %v, want an error at 1:10 naming it", err)
 	}
 }
+
+// TestMessagesNameTheUsersObject: a missing folder is reported as
+// missing (not as an unknown format), and a sink that cannot write
+// names the user's path, not the hidden temporary file.
+func TestMessagesNameTheUsersObject(t *testing.T) {
+	db := testSession(t)
+	err := db.Exec(context.Background(), "CREATE SOURCE s WITH (connector = 'file', path = '/nonexist/dir/')")
+	var se *sql.Error
+	if !errors.As(err, &se) || !strings.Contains(se.Msg, "/nonexist/dir/ does not exist") || se.Pos.Col != 43 {
+		t.Errorf("missing folder: %v, want it said to not exist at the path option (1:43)", err)
+	}
+	// /proc takes no new files, even for root.
+	err = db.Exec(context.Background(), "CREATE SINK o WITH (connector = 'file', path = '/proc/out.csv', mode = 'overwrite') AS SELECT 1 AS a")
+	if err == nil || !strings.Contains(err.Error(), "cannot write /proc/out.csv") || strings.Contains(err.Error(), ".tmp-") {
+		t.Errorf("unwritable sink: %v, want it to name /proc/out.csv and no temporary file", err)
+	}
+}

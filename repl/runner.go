@@ -169,9 +169,14 @@ func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
 		streaming = true
 	}
 	var n int64
+	printed := false
 	for rows.Next() {
-		n += rows.Record().NumRows()
-		if err := p.Write(rows.Record()); err != nil {
+		rec := rows.Record()
+		if streaming && rec.NumRows() == 0 {
+			continue // a table per non-empty record: none for nothing
+		}
+		n += rec.NumRows()
+		if err := p.Write(rec); err != nil {
 			return err
 		}
 		if streaming {
@@ -180,13 +185,18 @@ func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
 			if err := p.Flush(); err != nil {
 				return err
 			}
+			printed = true
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if err := p.Flush(); err != nil {
-		return err
+	// The last flush prints a batch result, or the header of a result
+	// with no rows; after a stream's tables it would add an empty one.
+	if !printed {
+		if err := p.Flush(); err != nil {
+			return err
+		}
 	}
 	r.summary(n, start)
 	return ctx.Err()

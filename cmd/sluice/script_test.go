@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,11 +79,27 @@ func TestScripts(t *testing.T) {
 		{name: "a directory argument", args: []string{dir}, code: 1, errHas: []string{dir + " is a directory"}},
 		{name: "stray argument with -e", args: []string{"-e", "SELECT 1 AS a;", "extra"}, code: 1,
 			out: "", errHas: []string{`"extra"`}},
+		{name: "a stream piped as tables has no empty trailing table", args: []string{"--format", "table", "-e",
+			"CREATE SOURCE g WITH (connector = 'generator', max_rows = '2', rows_per_second = '0', categories = '1');\nSELECT category FROM g EMIT CHANGES;"}, code: 0,
+			out: "+----+----------+\n| op | category |\n+----+----------+\n| +I | cat-00   |\n| +I | cat-00   |\n+----+----------+\n"},
+		{name: "an empty stream piped as a table prints its header once", args: []string{"--format", "table", "-e",
+			"CREATE SOURCE g WITH (connector = 'generator', max_rows = '2', rows_per_second = '0');\nSELECT category FROM g WHERE value < 0 EMIT CHANGES;"}, code: 0,
+			out: "+----+----------+\n| op | category |\n+----+----------+\n+----+----------+\n"},
+		{name: "a misspelt option exits 1 naming it", args: []string{"-e", "CREATE SOURCE g WITH (connector = 'generator',\n  rows_per_secnd = '5');\nSELECT 1 AS ran;"}, code: 1,
+			out: "", errHas: []string{"line 2:3:", `unknown option "rows_per_secnd"`, `did you mean "rows_per_second"?`}},
+		{name: "a sink refuses to clobber a file", args: []string{"-e", "CREATE SINK out WITH (connector = 'file', path = '" + csv + "') AS SELECT 1 AS a;"}, code: 1,
+			out: "", errHas: []string{csv + " already exists", "'mode' = 'overwrite'"}},
 		{name: "unknown flag", args: []string{"--formatt", "csv", ok}, code: 1,
 			out: "", errHas: []string{"flag provided but not defined: -formatt", "Usage of sluice"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			before, _ := os.ReadFile(csv)
+			defer func() {
+				if after, _ := os.ReadFile(csv); !bytes.Equal(before, after) {
+					t.Errorf("%s changed", csv)
+				}
+			}()
 			var stdout, stderr bytes.Buffer
 			code := run(tc.args, strings.NewReader(tc.stdin), &stdout, &stderr)
 			if code != tc.code {
@@ -97,6 +114,45 @@ func TestScripts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExplainPipedAsCSV: EXPLAIN piped is a one-column CSV that a CSV
+// reader turns back into exactly the plan's lines (commas quoted, nothing
+// else), the same lines the table format shows.
+func TestExplainPipedAsCSV(t *testing.T) {
+	q := "CREATE SOURCE g WITH (connector = 'generator', max_rows = '5');\nEXPLAIN SELECT category, COUNT(*) AS n FROM g WHERE value > 1 GROUP BY category;"
+	var out, errb bytes.Buffer
+	if code := run([]string{"-e", q}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	recs, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
+	if err != nil {
+		t.Fatalf("EXPLAIN output is not CSV: %v\n%s", err, out.String())
+	}
+	if len(recs) < 4 || len(recs[0]) != 1 || recs[0][0] != "plan" {
+		t.Fatalf("want a header \"plan\" and one column, got %q", recs)
+	}
+	var lines []string
+	for _, r := range recs[1:] {
+		if len(r) != 1 {
+			t.Fatalf("row %q has %d columns", r, len(r))
+		}
+		lines = append(lines, r[0])
+	}
+	for i, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")[1:] {
+		if !strings.Contains(lines[i], ",") && l != lines[i] {
+			t.Errorf("line %d %q is quoted though it holds no comma", i, l)
+		}
+	}
+	var tbl bytes.Buffer
+	if code := run([]string{"--format", "table", "-e", q}, strings.NewReader(""), &tbl, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, l := range lines {
+		if !strings.Contains(tbl.String(), l) {
+			t.Errorf("plan line %q is not in the table output", l)
+		}
 	}
 }
 

@@ -251,6 +251,13 @@ func NewSource(opts connectors.Options, declared *arrow.Schema) (*Source, error)
 // file it expands to before any is read, since a file in a directory or
 // a glob's match may be a link out of the sandbox.
 func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Schema) (*Source, error) {
+	if p := opts["path"]; p != "" && opts["format"] == "" && formatFromExt(p) == "" && !strings.ContainsAny(p, "*?[") {
+		// Say first that the path is not there, not that its format is
+		// unknown.
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			return nil, &connectors.OptionError{Option: "path", Msg: fmt.Sprintf("file connector: %s does not exist ('path')", p)}
+		}
+	}
 	o, err := ParseOptions(opts)
 	if err != nil {
 		return nil, err

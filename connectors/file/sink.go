@@ -117,11 +117,11 @@ func (s *Sink) Open(ctx context.Context, mem memory.Allocator, schema *arrow.Sch
 	}
 	if s.dir {
 		if err := os.MkdirAll(s.opts.Path, 0o755); err != nil {
-			return nil, fmt.Errorf("file sink: %w", err)
+			return nil, fmt.Errorf("file sink: cannot create the directory for %s: %w", s.opts.Path, err)
 		}
 	} else if d := filepath.Dir(s.opts.Path); d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("file sink: %w", err)
+			return nil, fmt.Errorf("file sink: cannot create the directory for %s: %w", s.opts.Path, err)
 		}
 	}
 	w := &SinkWriter{sink: s, schema: schema, size: -1, run: newRunID()}
@@ -277,7 +277,7 @@ func (w *SinkWriter) start() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("file sink: %w", err)
+		return w.fail(err)
 	}
 	switch w.sink.mode {
 	case ModeError:
@@ -301,7 +301,7 @@ func (w *SinkWriter) begin() error {
 	t := w.target()
 	f, err := createTemp(filepath.Dir(t), tmpPrefix(t))
 	if err != nil {
-		return fmt.Errorf("file sink: %w", err)
+		return w.fail(err)
 	}
 	w.tmp, w.buf, w.rows = f, bufio.NewWriterSize(f, 1<<20), 0
 	switch w.sink.opts.Format {
@@ -386,7 +386,7 @@ func (w *SinkWriter) PreCommit(ctx context.Context, _ exec.CheckpointID, _ exec.
 	}
 	if err := syncDir(filepath.Dir(to)); err != nil {
 		os.Remove(tmpName)
-		return nil, fmt.Errorf("file sink: %w", err)
+		return nil, w.fail(err)
 	}
 	h.Pending = []pendingFile{{From: filepath.Base(tmpName), To: filepath.Base(to)}}
 	if w.sink.dir {
@@ -419,7 +419,7 @@ func (w *SinkWriter) seal() (string, int64, error) {
 	}
 	if err := w.buf.Flush(); err != nil {
 		w.abort()
-		return "", 0, fmt.Errorf("file sink: %w", err)
+		return "", 0, w.fail(err)
 	}
 	if !w.sink.dir && w.published {
 		// Grow the published file: published content + the new rows into
@@ -432,17 +432,17 @@ func (w *SinkWriter) seal() (string, int64, error) {
 	tmpName := w.tmp.Name()
 	if err := w.tmp.Sync(); err != nil {
 		w.abort()
-		return "", 0, fmt.Errorf("file sink: %w", err)
+		return "", 0, w.fail(err)
 	}
 	st, err := w.tmp.Stat()
 	if err != nil {
 		w.abort()
-		return "", 0, fmt.Errorf("file sink: %w", err)
+		return "", 0, w.fail(err)
 	}
 	if err := w.tmp.Close(); err != nil {
 		os.Remove(tmpName)
 		w.tmp = nil
-		return "", 0, fmt.Errorf("file sink: %w", err)
+		return "", 0, w.fail(err)
 	}
 	w.tmp = nil
 	return tmpName, st.Size(), nil
@@ -474,12 +474,12 @@ func (w *SinkWriter) CommitPending(ctx context.Context, hb []byte) error {
 			return fmt.Errorf("file sink: %s: the pending file %s of a checkpoint is gone, its output is lost", to, from)
 		}
 		if err != nil {
-			return fmt.Errorf("file sink: %w", err)
+			return w.fail(err)
 		}
 	}
 	if len(h.Pending) > 0 {
 		if err := syncDir(dir); err != nil {
-			return fmt.Errorf("file sink: %w", err)
+			return w.fail(err)
 		}
 	}
 	if w.sink.dir && (len(h.Pending) > 0 || w.sink.mode == ModeOverwrite) {
@@ -527,7 +527,7 @@ func (w *SinkWriter) Recover(ctx context.Context, hb []byte) error {
 	dir := w.dirOf()
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("file sink: %w", err)
+		return w.fail(err)
 	}
 	single := "." + filepath.Base(w.sink.opts.Path) + ".tmp-"
 	var dropped []string
@@ -594,23 +594,23 @@ func (w *SinkWriter) truncatePublished(n int64) error {
 	t := w.sink.opts.Path
 	src, err := os.Open(t)
 	if err != nil {
-		return fmt.Errorf("file sink: %w", err)
+		return w.fail(err)
 	}
 	defer src.Close()
 	nf, err := createTemp(filepath.Dir(t), tmpPrefix(t))
 	if err != nil {
-		return fmt.Errorf("file sink: %w", err)
+		return w.fail(err)
 	}
 	_, cerr := io.CopyN(nf, src, n)
 	serr := nf.Sync()
 	clerr := nf.Close()
 	if err := errors.Join(cerr, serr, clerr); err != nil {
 		os.Remove(nf.Name())
-		return fmt.Errorf("file sink: %w", err)
+		return w.fail(err)
 	}
 	if err := os.Rename(nf.Name(), t); err != nil {
 		os.Remove(nf.Name())
-		return fmt.Errorf("file sink: %w", err)
+		return w.fail(err)
 	}
 	return syncDir(filepath.Dir(t))
 }
@@ -650,7 +650,7 @@ func (w *SinkWriter) appendPublished() error {
 	t := w.target()
 	nf, err := createTemp(filepath.Dir(t), tmpPrefix(t))
 	if err != nil {
-		return fmt.Errorf("file sink: %w", err)
+		return w.fail(err)
 	}
 	old, err := os.Open(t)
 	if err == nil {
@@ -667,9 +667,20 @@ func (w *SinkWriter) appendPublished() error {
 	os.Remove(w.tmp.Name())
 	w.tmp = nf
 	if err != nil {
-		return fmt.Errorf("file sink: %w", err)
+		return w.fail(err)
 	}
 	return nil
+}
+
+// fail is an I/O error about the user's path: the hidden temporary or
+// pending file it happened on is an implementation detail, so the message
+// names the sink's path and says what went wrong there.
+func (w *SinkWriter) fail(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) && strings.HasPrefix(filepath.Base(pe.Path), ".") {
+		return fmt.Errorf("file sink: cannot write %s: %w (%s a temporary file in %s)", w.sink.opts.Path, pe.Err, pe.Op, filepath.Dir(pe.Path))
+	}
+	return fmt.Errorf("file sink: %s: %w", w.sink.opts.Path, err)
 }
 
 func (w *SinkWriter) abort() {

@@ -74,6 +74,12 @@ type sinkConfig struct {
 	group       string
 	registryURL string
 	subject     string
+	// createTopic, partitions and replication: whether and how a missing
+	// topic is created ('topic.create', 'topic.partitions',
+	// 'topic.replication').
+	createTopic bool
+	partitions  int32
+	replication int16
 }
 
 func optErr(format string, args ...any) error {
@@ -260,6 +266,28 @@ func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig,
 		return nil, optErr("'delivery' = 'exactly-once' needs 'transactional.id' (stable across restarts, so a restarted query fences the old one)")
 	}
 	c.group = opts["group.id"]
+	c.createTopic, c.partitions, c.replication = true, 1, 1
+	if v, ok := opts["topic.create"]; ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return nil, optErr("'topic.create' must be true or false, not %q", v)
+		}
+		c.createTopic = b
+	}
+	if v, ok := opts["topic.partitions"]; ok {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if err != nil || n < 1 {
+			return nil, optErr("'topic.partitions' must be an integer ≥ 1, not %q", v)
+		}
+		c.partitions = int32(n)
+	}
+	if v, ok := opts["topic.replication"]; ok {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 16)
+		if err != nil || n < 1 {
+			return nil, optErr("'topic.replication' must be an integer ≥ 1, not %q", v)
+		}
+		c.replication = int16(n)
+	}
 	return c, nil
 }
 

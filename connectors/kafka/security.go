@@ -106,6 +106,18 @@ func (c *connConfig) describeErr(err error) error {
 // over names a non-default protocol for "cannot reach brokers" messages
 // (" over SASL_SSL"), since a listener speaking another protocol looks to
 // the client like one that never answers.
+// unreachable says the brokers could not be reached, and how: failed
+// fast (connection refused, no such host: the elapsed time is told, not
+// the timeout), or gave no answer within 'connect.timeout'.
+func (c *connConfig) unreachable(who string, start time.Time, err error) error {
+	el := time.Since(start)
+	brokers := strings.Join(c.brokers, ",")
+	if el < c.connectTimeout*9/10 {
+		return fmt.Errorf("%s: cannot reach brokers %s%s (failed after %s): %w", who, brokers, c.over(), el.Round(time.Millisecond), err)
+	}
+	return fmt.Errorf("%s: brokers %s%s did not answer within %s ('connect.timeout'): %w", who, brokers, c.over(), c.connectTimeout, err)
+}
+
 func (c *connConfig) over() string {
 	if c.protocol == "" || c.protocol == ProtocolPlaintext {
 		return ""

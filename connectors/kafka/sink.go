@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connectors"
@@ -168,6 +169,7 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 func (w *Writer) connect(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, w.cfg.connectTimeout)
 	defer cancel()
+	start := time.Now()
 	md, err := w.adm.Metadata(pctx, w.cfg.topic)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -176,11 +178,23 @@ func (w *Writer) connect(ctx context.Context) error {
 		if d := w.cfg.describeErr(err); d != err {
 			return fmt.Errorf("kafka sink: %w", d)
 		}
-		return fmt.Errorf("kafka sink: cannot reach brokers %s%s within %s: %w", strings.Join(w.cfg.brokers, ","), w.cfg.over(), w.cfg.connectTimeout, err)
+		return w.cfg.unreachable("kafka sink", start, err)
 	}
 	td, ok := md.Topics[w.cfg.topic]
-	if !ok || td.Err != nil {
-		return fmt.Errorf("kafka sink: topic %q does not exist", w.cfg.topic)
+	if ok && td.Err == nil {
+		return nil
+	}
+	if !w.cfg.createTopic {
+		return &connectors.OptionError{Option: "topic.create", Msg: fmt.Sprintf("kafka sink: topic %q does not exist on %s, and 'topic.create' = 'false' forbids creating it", w.cfg.topic, strings.Join(w.cfg.brokers, ","))}
+	}
+	// As ksqlDB does: a sink's missing topic is created, with the
+	// partitions and replication its options ask for.
+	resp, err := w.adm.CreateTopic(pctx, w.cfg.partitions, w.cfg.replication, nil, w.cfg.topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("kafka sink: topic %q does not exist and creating it ('topic.partitions' = %d, 'topic.replication' = %d) failed: %w", w.cfg.topic, w.cfg.partitions, w.cfg.replication, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -163,6 +164,7 @@ func (s *Source) modeOffset() kgo.Offset {
 func (s *Source) ping(ctx context.Context, adm *kadm.Client) (map[string][]int32, error) {
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
+	start := time.Now()
 	md, err := adm.Metadata(pctx, s.cfg.topics...)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -171,7 +173,7 @@ func (s *Source) ping(ctx context.Context, adm *kadm.Client) (map[string][]int32
 		if d := s.cfg.describeErr(err); d != err {
 			return nil, d
 		}
-		return nil, fmt.Errorf("kafka: cannot reach brokers %s%s within %s: %w", strings.Join(s.cfg.brokers, ","), s.cfg.over(), s.cfg.connectTimeout, err)
+		return nil, s.cfg.unreachable("kafka", start, err)
 	}
 	out := map[string][]int32{}
 	for name, td := range md.Topics {
