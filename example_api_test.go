@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/sluicesql/sluice"
-	"github.com/sluicesql/sluice/exec"
 )
 
 // Sale is the Go value the examples feed to SQL through a channel.
@@ -150,13 +149,13 @@ func Example_continuous() {
 	defer rows.Close()
 	live := map[string]string{}
 	for rec := range rows.Records() {
-		ops := rec.Column(0) // the op column comes first
+		// Column 0 is the op column; rows.Op reads it as a sluice.Change.
 		for r := 0; r < int(rec.NumRows()); r++ {
 			key, val := rec.Column(1).ValueStr(r), rec.Column(2).ValueStr(r)
-			switch exec.Op(ops.(interface{ Value(int) int8 }).Value(r)) {
-			case exec.OpInsert, exec.OpUpdateAfter:
+			switch rows.Op(r) {
+			case sluice.Insert, sluice.UpdateAfter:
 				live[key] = val
-			case exec.OpDelete:
+			case sluice.Delete:
 				delete(live, key)
 			}
 		}

@@ -17,8 +17,15 @@
 // Sources and sinks are declared with CREATE SOURCE / CREATE SINK and their
 // WITH options name a connector: 'file' (CSV, JSON lines, Parquet),
 // 'generator', 'kafka' or 'stdout'. Results are Arrow records; a changelog
-// (EMIT CHANGES) carries an int8 `op` column first (exec.Op values: +I, -U,
-// +U, -D).
+// (EMIT CHANGES) carries an int8 `op` column first, read as a Change by
+// Rows.Op(i): Insert (+I), UpdateBefore (-U), UpdateAfter (+U), Delete (-D).
+//
+// A query stops when the context given to Query ends. Cancelling it and
+// its deadline passing are reported the same way: Rows.Next returns
+// false and Rows.Err returns the context's error (context.Canceled or
+// context.DeadlineExceeded), so a cut-short result is never mistaken for
+// a complete one. A streaming INSERT (Exec) stopped either way returns
+// nil, keeping what its sink committed.
 //
 // The EMIT clause picks the mode: none runs a batch query to completion;
 // EMIT EVERY 5s runs micro-batches; EMIT CHANGES streams a changelog;
@@ -38,6 +45,20 @@ import (
 	"context"
 
 	"github.com/sluicesql/sluice/engine"
+	"github.com/sluicesql/sluice/exec"
+)
+
+// Change is the operation of one row of a changelog (Rows.Op): an
+// insert, the old and new values of an update, or a delete. Its String
+// is Flink's +I, -U, +U, -D.
+type Change = exec.Op
+
+// The changes a row of a changelog can be.
+const (
+	Insert       Change = exec.OpInsert
+	UpdateBefore Change = exec.OpUpdateBefore
+	UpdateAfter  Change = exec.OpUpdateAfter
+	Delete       Change = exec.OpDelete
 )
 
 // Config configures a DB; the zero value is usable. Its fields

@@ -7,6 +7,9 @@ import (
 	"iter"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/sluicesql/sluice/exec"
 )
 
 // Rows is the result of a statement: a stream of Arrow records. For a
@@ -43,7 +46,10 @@ func (r *Rows) Keys() []int { return r.keys }
 
 // Next advances to the next record, blocking for a streaming query. It
 // returns false at the end, on error (see Err) or when the context given to
-// Query is cancelled.
+// Query ends. Cancelling that context and its deadline passing are
+// reported the same way: Err returns the context's error
+// (context.Canceled or context.DeadlineExceeded), for batch and
+// streaming queries alike.
 func (r *Rows) Next() bool {
 	if r.cur != nil {
 		r.cur.Release()
@@ -54,7 +60,10 @@ func (r *Rows) Next() bool {
 	}
 	rec, err := r.next(r.ctx)
 	if err != nil {
-		if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
+		// A stop by the context — cancel() or a deadline alike — is
+		// the context's error, so a cut-short result is never taken
+		// for a complete one.
+		if !errors.Is(err, io.EOF) {
 			r.err = err
 		}
 		return false
@@ -67,7 +76,22 @@ func (r *Rows) Next() bool {
 // Close. Retain it to keep it longer.
 func (r *Rows) Record() arrow.Record { return r.cur }
 
-// Err is the error that ended iteration, if any.
+// Op is the change operation of row i of the current record: the op
+// column of a changelog (EMIT CHANGES), exec.OpInsert for every row of
+// an append-only result. sluice.Change names the values, so callers need
+// not read the int8 column or import exec.
+func (r *Rows) Op(i int) exec.Op {
+	if !r.changelog || r.cur == nil || r.cur.NumCols() == 0 {
+		return exec.OpInsert
+	}
+	if ops, ok := r.cur.Column(0).(*array.Int8); ok && i >= 0 && i < ops.Len() {
+		return exec.Op(ops.Value(i))
+	}
+	return exec.OpInsert
+}
+
+// Err is the error that ended iteration, if any: nil at the end of the
+// result, the context's error when the context stopped it.
 func (r *Rows) Err() error { return r.err }
 
 // Records iterates over all records (Go 1.23 iterator); the record passed

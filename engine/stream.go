@@ -336,6 +336,9 @@ func (db *Session) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPl
 				return nil, ctx.Err()
 			}
 			<-done
+			if errors.Is(runErr, context.Canceled) && ctx.Err() != nil {
+				return nil, ctx.Err() // stopped by the caller's context, as above
+			}
 			if runErr != nil && !errors.Is(runErr, context.Canceled) {
 				return nil, execError(runErr)
 			}
@@ -421,7 +424,9 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 			err = lerr
 		}
 	}
-	if err != nil && !errors.Is(err, context.Canceled) {
+	// A streaming INSERT runs until stopped: cancel() and a deadline
+	// alike end it cleanly, keeping what was committed.
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return nil, execError(fmt.Errorf("sink %s: %w", sinkName, err))
 	}
 	return message(fmt.Sprintf("%d rows written to %s", n, sinkName)), nil

@@ -272,7 +272,7 @@ loop:
 		}
 	}
 	t.draw(r.Out, true)
-	if err := rows.Err(); err != nil {
+	if err := rows.Err(); err != nil && ctx.Err() == nil {
 		return err
 	}
 	if ctx.Err() != nil {
