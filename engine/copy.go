@@ -26,7 +26,9 @@ func (db *Session) copyTo(ctx context.Context, s *sql.Copy) (*Rows, error) {
 		}
 		q = stmts[0].(*sql.Query)
 	}
-	opts := sql.Options{{Key: "connector", Value: "file"}, {Key: "path", Value: s.Path}}
+	// COPY TO replaces the file, as DuckDB's and PostgreSQL's do (a
+	// CREATE SINK refuses existing data unless its 'mode' says otherwise).
+	opts := sql.Options{{Key: "connector", Value: "file"}, {Key: "path", Value: s.Path}, {Key: "mode", Value: "overwrite"}}
 	for _, o := range s.Options {
 		to, ok := copyOptions[o.Key]
 		if !ok {
