@@ -295,6 +295,9 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	if err := planner.CheckSourceOptions(def, db.cat); err != nil {
 		return nil, &sql.Error{Kind: sql.PlanError, Pos: optionPos(s.Position(), s.Options, "", err), Msg: err.Error(), Err: err}
 	}
+	if cs, ok := src.(exec.ChangelogSource); ok && cs.Changelog() {
+		def.Changelog = true
+	}
 	if s.Watermark != nil {
 		// Checked here, against the declared or inferred schema.
 		if err := planner.CheckWatermark(src.Schema(), s.Watermark); err != nil {

@@ -102,3 +102,15 @@ type ProgressReporter interface {
 	// the next offset to return. Partitions not fetched yet are absent.
 	Lag() map[string]int64
 }
+
+// ChangelogSource is a Source whose rows are changes rather than appends
+// (a Debezium topic): every record its readers return has the op column
+// (OpColumn, an int8 Op) first, then the scanned columns, and the source's
+// Schema leaves op out. A streaming query reads it as an updating input
+// (retractions flow into aggregates and joins); a batch query reads the
+// table the changes leave (FoldChangelog).
+type ChangelogSource interface {
+	// Changelog reports whether the rows are changes; false is the same
+	// as not implementing the interface.
+	Changelog() bool
+}

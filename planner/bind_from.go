@@ -155,7 +155,7 @@ func newScan(def *SourceDef) *Scan {
 			}
 		}
 	}
-	return &Scan{Source: def.Name, SourceSchema: def.Schema, Columns: cols, EventTime: et, Bounded: def.Bounded}
+	return &Scan{Source: def.Name, SourceSchema: def.Schema, Columns: cols, EventTime: et, Bounded: def.Bounded, Changelog: def.Changelog}
 }
 
 // windowFor finds the window table function a placeholder name stands for.

@@ -23,6 +23,10 @@ type SourceDef struct {
 	Options   map[string]string
 	Watermark *WatermarkDef // nil: no event time
 	Bounded   bool          // files and generators with a row limit end; Kafka does not
+	// Changelog is set when the source's rows are changes (a Debezium
+	// topic, exec.ChangelogSource): streaming reads it as an updating
+	// input, batch reads the table the changes leave.
+	Changelog bool
 }
 
 // SinkDef is a registered sink (CREATE SINK).

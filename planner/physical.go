@@ -30,7 +30,12 @@ type PhysScan struct {
 	SourceSchema *arrow.Schema
 	// Bounded is the catalog's flag: the source ends by itself.
 	Bounded bool
-	Out     *Schema
+	// Changelog: the source's records carry the op column first
+	// (SourceDef.Changelog) and the scan folds them into the table they
+	// leave (batch). A streaming plan's scan of such a source has op in
+	// Out and Changelog unset: its output is the changes.
+	Changelog bool
+	Out       *Schema
 }
 
 // PhysFilter keeps the rows where Pred is true.
@@ -289,7 +294,7 @@ func ToPhysical(p Plan) (PhysicalPlan, error) {
 	out := p.Schema()
 	switch x := p.(type) {
 	case *Scan:
-		return &PhysScan{Source: x.Source, Columns: x.Columns, Filters: x.Filters, SourceSchema: x.SourceSchema, Bounded: x.Bounded, Out: out}, nil
+		return &PhysScan{Source: x.Source, Columns: x.Columns, Filters: x.Filters, SourceSchema: x.SourceSchema, Bounded: x.Bounded, Changelog: x.Changelog, Out: out}, nil
 	case *Filter:
 		return &PhysFilter{Input: ins[0], Pred: x.Pred, Out: out}, nil
 	case *Project:

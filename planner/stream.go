@@ -218,6 +218,13 @@ func outSchema(s *Schema, m ChangelogMode) *Schema {
 func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 	switch x := p.(type) {
 	case *PhysScan:
+		if x.Changelog {
+			// Streamed as the changes they are: op is in Out, and
+			// nothing folds them (Changelog is the batch fold).
+			s := *x
+			s.Out, s.Changelog = withOp(x.Out), false
+			return sp.set(&s, ChangelogMode{Kind: Retract}), nil
+		}
 		return sp.set(x, ChangelogMode{}), nil
 	case *PhysAnalytic:
 		return nil, sp.fail("%s", analyticRefusal(x))

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connectors/format"
+	"github.com/sluicesql/sluice/exec"
 )
 
 // Metadata column names: declared by name in CREATE SOURCE, they are
@@ -137,6 +138,8 @@ func newValueDecoder(mem memory.Allocator, vf valueFormat, dataSchema *arrow.Sch
 		return csvValues{d}, nil
 	case "json":
 		return newJSONValues(mem, dataSchema, cols)
+	case "debezium-json":
+		return newDebeziumValues(mem, dataSchema, cols)
 	}
 	return nil, optErr("unknown format %q", vf.name)
 }
@@ -193,7 +196,7 @@ func newBatchBuilder(mem memory.Allocator, vf valueFormat, full *arrow.Schema, d
 	// the raw format cannot fail and needs no decoding then.
 	if len(decCols) > 0 || vf.name != "raw" {
 		dataSchema := arrow.NewSchema(dataFields, nil)
-		if len(dataFields) > 0 {
+		if len(dataFields) > 0 || vf.name == "debezium-json" {
 			d, err := newValueDecoder(mem, vf, dataSchema, decCols)
 			if err != nil {
 				bb.release()
@@ -202,16 +205,39 @@ func newBatchBuilder(mem memory.Allocator, vf valueFormat, full *arrow.Schema, d
 			bb.dec = d
 		}
 	}
+	if _, ok := bb.dec.(multiRowDecoder); ok {
+		bb.schema = arrow.NewSchema(append([]arrow.Field{{Name: exec.OpColumn, Type: arrow.PrimitiveTypes.Int8}}, fields...), nil)
+	}
 	return bb, nil
+}
+
+// multiRowDecoder is a valueDecoder of change events: one record value
+// becomes 0, 1 or 2 rows, and newRecord's first column is op.
+type multiRowDecoder interface {
+	appendRows(v []byte) (int, error)
 }
 
 // add decodes one record; a decode error leaves the batch unchanged.
 func (bb *batchBuilder) add(r *kgo.Record) error {
-	if bb.dec != nil {
+	n := 1
+	if md, ok := bb.dec.(multiRowDecoder); ok {
+		var err error
+		if n, err = md.appendRows(r.Value); err != nil {
+			return err
+		}
+	} else if bb.dec != nil {
 		if err := bb.dec.append(r.Value); err != nil {
 			return err
 		}
 	}
+	for range n {
+		bb.addMeta(r)
+	}
+	return nil
+}
+
+// addMeta appends r's metadata columns for one row.
+func (bb *batchBuilder) addMeta(r *kgo.Record) {
 	mi := 0
 	for _, c := range bb.cols {
 		if c.meta == metaNone {
@@ -240,7 +266,6 @@ func (bb *batchBuilder) add(r *kgo.Record) error {
 		}
 	}
 	bb.rows++
-	return nil
 }
 
 // recordTime converts a record's timestamp to the unit without going
@@ -265,14 +290,23 @@ func (bb *batchBuilder) finish() arrow.Record {
 		dec = bb.dec.newRecord()
 		defer dec.Release()
 	}
-	arrs := make([]arrow.Array, len(bb.cols))
+	arrs := make([]arrow.Array, 0, len(bb.cols)+1)
+	shift := 0
+	if _, ok := bb.dec.(multiRowDecoder); ok {
+		// Change events: op first, then the columns.
+		shift = 1
+		op := dec.Column(0)
+		op.Retain()
+		arrs = append(arrs, op)
+	}
 	mi := 0
-	for i, c := range bb.cols {
+	for _, c := range bb.cols {
 		if c.meta == metaNone {
-			arrs[i] = dec.Column(c.data)
-			arrs[i].Retain()
+			a := dec.Column(c.data + shift)
+			a.Retain()
+			arrs = append(arrs, a)
 		} else {
-			arrs[i] = bb.meta[mi].NewArray()
+			arrs = append(arrs, bb.meta[mi].NewArray())
 			mi++
 		}
 	}

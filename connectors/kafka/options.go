@@ -164,13 +164,13 @@ func parseSourceConfig(files *sandbox.Root, opts connectors.Options) (*sourceCon
 		c.format = "json"
 	}
 	switch c.format {
-	case "json", "csv", "raw":
+	case "json", "csv", "raw", "debezium-json":
 	case "avro":
 		if c.registryURL, c.subject, err = registryOptions(opts, c.topics); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, optErr("format must be json, csv, raw or avro, not %q", c.format)
+		return nil, optErr("format must be json, csv, raw, avro or debezium-json, not %q", c.format)
 	}
 	c.group = opts["group.id"]
 	if c.group == "" {
@@ -245,13 +245,13 @@ func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig,
 		c.format = "json"
 	}
 	switch c.format {
-	case "json", "csv":
+	case "json", "csv", "debezium-json":
 	case "avro":
 		if c.registryURL, c.subject, err = registryOptions(opts, []string{c.topic}); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, optErr("sink format must be json, csv or avro, not %q", c.format)
+		return nil, optErr("sink format must be json, csv, avro or debezium-json, not %q", c.format)
 	}
 	c.key = splitList(opts["key"])
 	switch strings.ToLower(opts["delivery"]) {

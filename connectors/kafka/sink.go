@@ -126,14 +126,17 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 	// A changelog without keys (a stateless query under EMIT CHANGES) is
 	// all inserts: it is written as an append stream, and Write fails on
 	// the first update or delete, which would need a key to upsert.
-	keyFormat := s.cfg.format
-	if keyFormat == "avro" {
+	keyFormat, valFormat := s.cfg.format, s.cfg.format
+	if keyFormat == "avro" || keyFormat == "debezium-json" {
 		keyFormat = "json" // keys of several columns: a JSON object
+	}
+	if valFormat == "debezium-json" {
+		valFormat = "json" // the before and after images
 	}
 	if len(w.keyIdx) > 1 {
 		w.keyEnc = newRowEncoder(keyFormat, schema, w.keyIdx)
 	}
-	w.valEnc = newRowEncoder(s.cfg.format, schema, valCols)
+	w.valEnc = newRowEncoder(valFormat, schema, valCols)
 	if s.cfg.format == "avro" {
 		ae, err := newAvroEncoder(ctx, s.cfg, schema, valCols)
 		if err != nil {
@@ -258,6 +261,9 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 		if ops == nil {
 			return fmt.Errorf("kafka sink: column %q is not int8", exec.OpColumn)
 		}
+	}
+	if w.cfg.format == "debezium-json" {
+		return w.writeDebezium(ctx, rec, ops)
 	}
 	// One arena per call: records slice into it, and the producer only
 	// reads them, so rows cost no allocation each.

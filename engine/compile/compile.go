@@ -72,10 +72,18 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 			return nil, err
 		}
 		spec := scanSpec(env, n)
+		var scan exec.Operator
+		var err2 error
 		if env.Scan != nil {
-			return env.Scan(n, src, spec)
+			scan, err2 = env.Scan(n, src, spec)
+		} else {
+			scan, err2 = exec.NewScan(env.Mem, src, spec)
 		}
-		return exec.NewScan(env.Mem, src, spec)
+		if err2 != nil || !n.Changelog {
+			return scan, err2
+		}
+		// A batch read of a changelog source is the table it leaves.
+		return exec.NewFoldChangelog(env.Mem, scan, scan.Schema()), nil
 	case *planner.PhysFilter:
 		pred, err := Expr(n.Pred)
 		if err != nil {
