@@ -36,8 +36,12 @@ import (
 // worker crashes on purpose: Go's fuzzer restarts a hung worker without
 // saving the input, so a hang would go unreported otherwise. A crash
 // makes the fuzzer save the input under testdata/fuzz like any crasher.
-// Plain test runs (the seeds in CI) set no deadline.
-const hangAfter = 20 * time.Second
+// Plain test runs (the seeds in CI) set no deadline. Two minutes, not
+// seconds: under coverage instrumentation on a loaded 2-core machine an
+// input that takes 0.1 s in a plain run took over 20 s, and each such
+// false hang cost a fuzzing run (three on 2026-12-01); a real one, like
+// the 1.9 GB page claim, runs far longer.
+const hangAfter = 2 * time.Minute
 
 // hangGuard arms the deadline when fuzzing; call the result when the
 // input is done.
