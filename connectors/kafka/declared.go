@@ -49,7 +49,7 @@ var SourceOptions = concat(connOptions, []connectors.Option{
 	{Name: "topic", Type: "string", Doc: "the topic to read (or 'topics' or 'topic-pattern')"},
 	{Name: "topics", Type: "list", Doc: "several topics, 'a,b'"},
 	{Name: "topic-pattern", Type: "string", Doc: "a regular expression: every matching topic"},
-	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "raw", "avro"}, Doc: "how record values decode (avro: Confluent-framed, schemas from the registry)"},
+	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "raw", "avro", "debezium-json"}, Doc: "how record values decode (avro: Confluent-framed, schemas from the registry; debezium-json: change events, read as a changelog)"},
 	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro'"},
 	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject of the Avro schema (needed when reading several topics)"},
 	{Name: "group.id", Aliases: []string{"properties.group.id"}, Type: "string", Doc: "consumer group: offsets are committed to it and processes sharing it divide the partitions"},
@@ -66,7 +66,7 @@ var SourceOptions = concat(connOptions, []connectors.Option{
 // SinkOptions are the Kafka sink's WITH options.
 var SinkOptions = concat(connOptions, []connectors.Option{
 	{Name: "topic", Type: "string", Doc: "the topic to write (required)"},
-	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "avro"}, Doc: "how rows encode as record values (avro: Confluent-framed, schema registered)"},
+	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "avro", "debezium-json"}, Doc: "how rows encode as record values (avro: Confluent-framed, schema registered; debezium-json: one change event per change)"},
 	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro'"},
 	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject of the Avro schema (needed when reading several topics)"},
 	{Name: "key", Type: "list", Doc: "columns forming the record key (an updating result is written as an upsert changelog by it)"},
