@@ -20,12 +20,10 @@
 // (EMIT CHANGES) carries an int8 `op` column first, read as a Change by
 // Rows.Op(i): Insert (+I), UpdateBefore (-U), UpdateAfter (+U), Delete (-D).
 //
-// A query stops when the context given to Query ends. Cancelling it and
-// its deadline passing are reported the same way: Rows.Next returns
-// false and Rows.Err returns the context's error (context.Canceled or
-// context.DeadlineExceeded), so a cut-short result is never mistaken for
-// a complete one. A streaming INSERT (Exec) stopped either way returns
-// nil, keeping what its sink committed.
+// A query stops when the context given to Query ends: cancelling it is
+// a clean stop (Rows.Next returns false, Rows.Err is nil), a deadline is
+// reported by Rows.Err as context.DeadlineExceeded. A streaming INSERT
+// (Exec) stopped either way returns nil, keeping what its sink committed.
 //
 // The EMIT clause picks the mode: none runs a batch query to completion;
 // EMIT EVERY 5s runs micro-batches; EMIT CHANGES streams a changelog;

@@ -46,10 +46,8 @@ func (r *Rows) Keys() []int { return r.keys }
 
 // Next advances to the next record, blocking for a streaming query. It
 // returns false at the end, on error (see Err) or when the context given to
-// Query ends. Cancelling that context and its deadline passing are
-// reported the same way: Err returns the context's error
-// (context.Canceled or context.DeadlineExceeded), for batch and
-// streaming queries alike.
+// Query ends. Cancelling that context is a clean stop (Err stays nil);
+// its deadline passing is an error (Err is context.DeadlineExceeded).
 func (r *Rows) Next() bool {
 	if r.cur != nil {
 		r.cur.Release()
@@ -60,10 +58,7 @@ func (r *Rows) Next() bool {
 	}
 	rec, err := r.next(r.ctx)
 	if err != nil {
-		// A stop by the context — cancel() or a deadline alike — is
-		// the context's error, so a cut-short result is never taken
-		// for a complete one.
-		if !errors.Is(err, io.EOF) {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
 			r.err = err
 		}
 		return false
@@ -91,7 +86,7 @@ func (r *Rows) Op(i int) exec.Op {
 }
 
 // Err is the error that ended iteration, if any: nil at the end of the
-// result, the context's error when the context stopped it.
+// result or after cancel(), context.DeadlineExceeded after a deadline.
 func (r *Rows) Err() error { return r.err }
 
 // Records iterates over all records (Go 1.23 iterator); the record passed
