@@ -572,7 +572,18 @@ func (r *Reader) CommitOffsets(ctx context.Context, offs exec.Offsets) error {
 		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
+				e := kerr.ErrorForCode(p.ErrorCode)
+				// A commit racing a rebalance (a restarted static
+				// member fencing its dead predecessor, a new
+				// generation) is refused; the next commit carries
+				// newer offsets, and a checkpointed query resumes from
+				// its checkpoint, not from these. Failing the query
+				// here made a clean stop right after a restart exit 1.
+				if e == nil || errors.Is(e, kerr.RebalanceInProgress) || errors.Is(e, kerr.FencedInstanceID) ||
+					errors.Is(e, kerr.UnknownMemberID) || errors.Is(e, kerr.IllegalGeneration) {
+					continue
+				}
+				if cerr == nil {
 					cerr = fmt.Errorf("%s/%d: %w", t.Topic, p.Partition, e)
 				}
 			}
