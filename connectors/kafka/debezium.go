@@ -161,6 +161,7 @@ func (w *Writer) writeDebezium(ctx context.Context, rec arrow.Record, ops *array
 		return dst
 	}
 	now := time.Now()
+	var scratch []byte
 	for i := 0; i < n; i++ {
 		var v []byte
 		before, after, code := -1, -1, "c"
@@ -171,10 +172,21 @@ func (w *Writer) writeDebezium(ctx context.Context, rec arrow.Record, ops *array
 			before, code = i, "d"
 		case exec.OpUpdateBefore:
 			before, code = i, "d"
-			if i+1 < n && op(i+1) == exec.OpUpdateAfter && string(key(nil, i)) == string(key(nil, i+1)) {
-				after, code = i+1, "u"
-				i++
-			}
+		}
+		// One key per envelope: a -U pairs with the +U after it when
+		// both have this key.
+		var k []byte
+		if len(w.keyIdx) > 0 {
+			k = key(nil, i)
+		}
+		pairs := before >= 0 && op(i) == exec.OpUpdateBefore && i+1 < n && op(i+1) == exec.OpUpdateAfter
+		if pairs && len(w.keyIdx) > 0 {
+			scratch = key(scratch[:0], i+1)
+			pairs = string(scratch) == string(k)
+		}
+		if pairs {
+			after, code = i+1, "u"
+			i++
 		}
 		v = append(v, `{"before":`...)
 		if before >= 0 {
@@ -191,10 +203,7 @@ func (w *Writer) writeDebezium(ctx context.Context, rec arrow.Record, ops *array
 		v = append(v, `,"op":"`...)
 		v = append(v, code...)
 		v = append(v, `"}`...)
-		r := &kgo.Record{Value: v, Timestamp: now}
-		if len(w.keyIdx) > 0 {
-			r.Key = key(nil, max(before, after))
-		}
+		r := &kgo.Record{Key: k, Value: v, Timestamp: now}
 		w.cl.Produce(ctx, r, w.promiseFn)
 		w.produced++
 	}
