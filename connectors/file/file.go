@@ -230,9 +230,12 @@ func expand(path, fmtName string) ([]string, error) {
 }
 
 // Source is a file source. Files are listed when the source is made, so
-// the schema is known before the query is planned.
+// the schema is known before the query is planned, and listed again when
+// a scan starts: a folder a sink has since overwritten or appended to is
+// read by its current manifest, not the files that were there at CREATE.
 type Source struct {
 	opts   Options
+	root   *sandbox.Root
 	files  []string
 	schema *arrow.Schema
 }
@@ -265,16 +268,12 @@ func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Sche
 	if err := root.Check("path", o.Path); err != nil {
 		return nil, fmt.Errorf("file connector: %w", err)
 	}
-	files, err := expand(o.Path, o.Format)
+	s := &Source{opts: o, root: root, schema: declared}
+	files, err := s.list()
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		if err := root.Check("path", f); err != nil {
-			return nil, fmt.Errorf("file connector: %w", err)
-		}
-	}
-	s := &Source{opts: o, files: files, schema: declared}
+	s.files = files
 	at := func() string { return files[0] }
 	if s.schema == nil {
 		if err := guard(at, func() (err error) { s.schema, err = s.infer(files[0]); return err }); err != nil {
@@ -325,6 +324,22 @@ func checkCSVHeader(path string, o Options, declared *arrow.Schema) error {
 		path, noun, strings.Join(missing, ", "), len(header), strings.Join(header, ", "), len(header))
 }
 
+// list expands the path option to the files it names now, each checked
+// against the sandbox, since a file in a directory or a glob's match may
+// be a link out of it.
+func (s *Source) list() ([]string, error) {
+	files, err := expand(s.opts.Path, s.opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if err := s.root.Check("path", f); err != nil {
+			return nil, fmt.Errorf("file connector: %w", err)
+		}
+	}
+	return files, nil
+}
+
 func (s *Source) infer(path string) (*arrow.Schema, error) {
 	switch s.opts.Format {
 	case FormatCSV:
@@ -357,11 +372,21 @@ func (s *Source) Schema() *arrow.Schema { return s.schema }
 // Bounded is true: a scan ends at the end of the last file.
 func (s *Source) Bounded() bool { return true }
 
-// Files lists the files the source reads, in order.
+// Files lists the files the source read when it was made, in order.
 func (s *Source) Files() []string { return s.files }
 
-// Open starts a scan of every file in order.
+// Open starts a scan of every file the path names now, in order.
 func (s *Source) Open(ctx context.Context, mem memory.Allocator, spec exec.ScanSpec) (exec.SourceReader, error) {
+	files, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	return s.open(mem, spec, files)
+}
+
+// open starts a scan of files (nil for a morsel's reader, which reads
+// its morsel's one file).
+func (s *Source) open(mem memory.Allocator, spec exec.ScanSpec, files []string) (*Reader, error) {
 	if spec.BatchSize <= 0 {
 		spec.BatchSize = exec.DefaultBatchSize
 	}
@@ -378,7 +403,7 @@ func (s *Source) Open(ctx context.Context, mem memory.Allocator, spec exec.ScanS
 		}
 	}
 	spec.Columns = cols
-	return &Reader{src: s, mem: mem, spec: spec, offsets: exec.Offsets{}}, nil
+	return &Reader{src: s, mem: mem, spec: spec, offsets: exec.Offsets{}, list: files}, nil
 }
 
 // Stats are a scan's counters, for the CLI's stderr summary and EXPLAIN
@@ -441,9 +466,10 @@ type Reader struct {
 	offsets exec.Offsets
 	done    Stats // stats of finished files
 	closed  bool
-	dict    []bool  // by output column; see KeepDictionaries
-	failed  error   // a decoder panicked: the scan cannot go on
-	morsel  *morsel // the one piece this reader reads; nil: every file
+	dict    []bool   // by output column; see KeepDictionaries
+	failed  error    // a decoder panicked: the scan cannot go on
+	morsel  *morsel  // the one piece this reader reads; nil: every file
+	list    []string // the files of a whole scan, listed when it opened
 }
 
 var (

@@ -95,11 +95,10 @@ func (m *morsel) String() string {
 
 // Open reads the piece as a Reader over its one file.
 func (m *morsel) Open(ctx context.Context, mem memory.Allocator) (exec.SourceReader, error) {
-	r, err := m.src.Open(ctx, mem, m.spec)
+	rd, err := m.src.open(mem, m.spec, nil)
 	if err != nil {
 		return nil, err
 	}
-	rd := r.(*Reader)
 	rd.morsel = m
 	return rd, nil
 }
@@ -109,7 +108,7 @@ func (r *Reader) files() []string {
 	if r.morsel != nil {
 		return []string{r.morsel.path}
 	}
-	return r.src.files
+	return r.list
 }
 
 // Morsels implements exec.MorselSource: every file of the source in
@@ -132,7 +131,11 @@ func (s *Source) Morsels(ctx context.Context, spec exec.ScanSpec) ([]exec.Morsel
 	}
 	var out []exec.Morsel
 	add := func(m *morsel) { m.src, m.spec = s, spec; out = append(out, m) }
-	for _, path := range s.files {
+	files, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
