@@ -409,8 +409,12 @@ func (e *episode) finish(ctx context.Context, pr *proc) (time.Duration, error) {
 			return 0, productf("run %d exited with %s before catching up with the input:\n%s", e.runs, pr.exitStatus(), pr.stderrTail())
 		}
 		if time.Now().After(deadline) {
-			e.note("did not catch up within %s (%s)", limit, where)
-			return 0, productf("run %d did not catch up with the input within %s: %s", e.runs, limit, where)
+			// SIGQUIT makes the Go runtime write every goroutine's stack
+			// to the run's stderr: where it is stuck, kept for the report.
+			pr.signal(syscall.SIGQUIT)
+			pr.wait(5 * time.Second)
+			e.note("did not catch up within %s (%s); goroutine dump in %s", limit, where, pr.stderr)
+			return 0, productf("run %d did not catch up with the input within %s: %s (goroutine dump in %s)", e.runs, limit, where, pr.stderr)
 		}
 		select {
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -361,5 +362,96 @@ func TestRestoreRefusesStateOfAnotherShape(t *testing.T) {
 			t.Errorf("sessions=%v: a window snapshot restored into a group aggregate", sessions)
 		}
 		g.Close()
+	}
+}
+
+// A restarted query whose input has all been processed (the crash came
+// after its last checkpoint but before the offsets reached the consumer
+// group) commits the restored offsets without waiting for new input, in
+// both drivers: the group's lag otherwise showed input never processed,
+// and the crash harness waited for a commit that never came.
+func TestRestoredOffsetsCommittedWithoutNewInput(t *testing.T) {
+	for _, mode := range []string{"continuous", "micro-batch"} {
+		t.Run(mode, func(t *testing.T) {
+			mem := checkedMem(t)
+			dir := t.TempDir()
+			newPipeline := func(clock *ManualClock, commits chan exec.Offsets) (*Pipeline, *scriptReader, *collector) {
+				g, err := NewGroupAggregate(mem, kvSchema, []GroupKey{{Expr: col(kvSchema, 0), Name: "k"}},
+					[]AggSpec{{Func: AggSum, Arg: col(kvSchema, 1), Name: "s"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ck := NewCheckpointer(dir, 0, time.Second)
+				from, err := ck.Restore(g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := newScriptReader()
+				r.rows[0] = from["p0"]
+				c := newCollector()
+				return &Pipeline{Mem: mem, Reader: r, Schema: kvSchema, Op: g, Emit: c.emit(t), Clock: clock,
+					Checkpoint: ck, TickEvery: 100 * time.Millisecond,
+					Commit: func(_ context.Context, o exec.Offsets) error { commits <- maps.Clone(o); return nil }}, r, c
+			}
+			run := func(p *Pipeline, ctx context.Context) error {
+				if mode == "continuous" {
+					return p.RunContinuous(ctx)
+				}
+				return p.RunMicroBatch(ctx, 200*time.Millisecond, false)
+			}
+			// First run: three rows, checkpointed; the commits it makes are
+			// dropped, as a crash before the group commit would.
+			clock := NewManualClock(epoch)
+			p, r, c := newPipeline(clock, make(chan exec.Offsets, 64))
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- run(p, ctx) }()
+			r.start()
+			rec := fromJSON(t, mem, kvSchema, `[{"k":"a","v":1},{"k":"b","v":2},{"k":"a","v":3}]`)
+			r.push(rec, 0)
+			rec.Release()
+			if mode == "micro-batch" {
+				clock.BlockUntil(1)
+				clock.Advance(200 * time.Millisecond)
+			}
+			<-c.recs
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Fatalf("first run: %v", err)
+			}
+			// Second run: no input at all; time passes.
+			clock = NewManualClock(epoch.Add(time.Minute))
+			commits := make(chan exec.Offsets, 64)
+			p, r, _ = newPipeline(clock, commits)
+			ctx, cancel = context.WithCancel(context.Background())
+			defer cancel()
+			go func() { done <- run(p, ctx) }()
+			r.start()
+			deadline := time.After(10 * time.Second)
+			for i := 0; ; i++ {
+				select {
+				case o := <-commits:
+					if o["p0"] != 3 {
+						t.Fatalf("restored run committed %v, want p0=3", o)
+					}
+					cancel()
+					if err := <-done; !errors.Is(err, context.Canceled) {
+						t.Fatalf("second run: %v", err)
+					}
+					return
+				case <-deadline:
+					cancel()
+					<-done
+					t.Fatal("a restored run with no new input never committed its restored offsets")
+				default:
+				}
+				if i < 40 {
+					clock.BlockUntil(1)
+					clock.Advance(100 * time.Millisecond)
+				} else {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		})
 	}
 }

@@ -161,8 +161,8 @@ func (p *Pipeline) runTrigger(ctx context.Context, batch []arrival, tracker *upd
 			}
 		}
 	}
-	if len(batch) == 0 && len(outs) == 0 && !eof {
-		return info, nil // no new input: emit nothing
+	if len(batch) == 0 && len(outs) == 0 && !eof && !(p.Checkpoint != nil && p.dirty) {
+		return info, nil // no new input and nothing left to commit
 	}
 	var emitted []arrow.Record
 	defer func() {
@@ -179,10 +179,11 @@ func (p *Pipeline) runTrigger(ctx context.Context, batch []arrival, tracker *upd
 		var rec arrow.Record
 		var err error
 		if full {
-			if len(batch) == 0 && !eof {
-				return info, nil
+			// With no new input the full table is unchanged: emit nothing
+			// (what is left to commit is committed below).
+			if len(batch) > 0 || eof {
+				rec, err = tracker.full()
 			}
-			rec, err = tracker.full()
 		} else {
 			rec, err = tracker.updates()
 		}

@@ -209,6 +209,12 @@ func (p *Pipeline) init(ctx context.Context) error {
 		for k, v := range restored.Offsets[PipelineSource] {
 			p.offsets[k] = v
 		}
+		// The restored checkpoint's output is durable (the sink recovers
+		// it below), but a crash may have come before its offsets reached
+		// the consumer group: without new input no later commit would
+		// tell the group, and its lag would show input never processed.
+		// The first due checkpoint of this run commits them again.
+		p.dirty = true
 	}
 	p.mergeOffsets(p.Reader.Offsets())
 	p.notePartitions(p.Reader.Partitions())
