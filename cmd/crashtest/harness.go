@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sluicesql/sluice/connectors/file"
 )
 
 // config is one harness invocation.
@@ -639,8 +641,19 @@ func (e *episode) waitEvent(w *watcher, a action, seen *int, what *string, limit
 // isTemp says whether a file name looks temporary or pending: hidden, or
 // marked .tmp, .pending or .inprogress.
 func isTemp(name string) bool {
+	if isSinkManifest(name) {
+		return false
+	}
 	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || strings.Contains(name, ".tmp") ||
 		strings.Contains(name, ".pending") || strings.Contains(name, ".inprogress")
+}
+
+// isSinkManifest says whether name is a folder sink's manifest or the
+// temporary file it is written through: neither a part file nor a
+// checkpoint, though its name looks like both (hidden, ".tmp",
+// "manifest").
+func isSinkManifest(name string) bool {
+	return strings.Contains(name, file.ManifestName)
 }
 
 // isCheckpointPublication says whether a file landing in the checkpoint
@@ -649,7 +662,7 @@ func isTemp(name string) bool {
 // (checkpoint.gob), not a temporary file, a state part or the copy of the
 // previous checkpoint.
 func isCheckpointPublication(name string) bool {
-	if isTemp(name) || strings.Contains(name, "prev") {
+	if isTemp(name) || isSinkManifest(name) || strings.Contains(name, "prev") {
 		return false
 	}
 	return strings.Contains(name, "manifest") || strings.HasPrefix(name, "checkpoint")

@@ -19,6 +19,8 @@ func TestMoments(t *testing.T) {
 		{"part-00001.csv.inprogress", false, true, false},
 		{"part-00001.csv", false, false, true},
 		{"all.csv", false, false, true},
+		{"._sluice_manifest.json.tmp-4242", false, false, false},
+		{"_sluice_manifest.json", false, false, false},
 	} {
 		if got := isCheckpointPublication(tc.name); got != tc.checkpoint {
 			t.Errorf("%s: checkpoint publication %v", tc.name, got)
