@@ -91,10 +91,12 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	var sides [2]PhysicalPlan
 	var srcs [2]*SourceDef
 	var wms [2]*WatermarkDef
+	var streams [2]bool // the side reads a source with a watermark
 	for s, c := range []PhysicalPlan{x.Left, x.Right} {
-		if n := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }); n > 0 {
-			return nil, sp.fail("a join of more than two inputs is not supported in streaming mode yet: join two inputs, and aggregate or join the result in another query")
-		}
+		// A side that is itself a join (a JOIN b JOIN c) is a node whose
+		// rows carry no one source's watermark: such a side joins as a
+		// regular join or as the stream of a lookup join.
+		joined := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }) > 0
 		if n := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysUnionAll); return ok }); n > 0 {
 			return nil, sp.fail("a join input reading a UNION ALL is not supported in streaming mode yet")
 		}
@@ -103,12 +105,16 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 			return nil, err
 		}
 		sides[s] = in
-		scan := scanUnder(c)
-		for i, sc := range sp.si.Scans {
-			if sc == scan {
-				wms[s] = sp.si.Watermarks[i]
-			}
+		if joined {
+			streams[s] = countPhys(c, func(p PhysicalPlan) bool {
+				sc, ok := p.(*PhysScan)
+				return ok && sp.watermarkOf(sc) != nil
+			}) > 0
+			continue
 		}
+		scan := scanUnder(c)
+		wms[s] = sp.watermarkOf(scan)
+		streams[s] = wms[s] != nil
 		if scan != nil {
 			srcs[s], _ = sp.cat.LookupSource(scan.Source)
 		}
@@ -131,7 +137,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	strategy, why, err := sp.chooseJoin(x, j, wms, appendOnly, name)
+	strategy, why, err := sp.chooseJoin(x, j, wms, streams, appendOnly, name)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +192,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 
 // chooseJoin picks the strategy of j (filling in its time columns, bounds
 // or table side) and says why.
-func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*WatermarkDef, appendOnly bool, name func(int) string) (JoinStrategy, string, error) {
+func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*WatermarkDef, streams [2]bool, appendOnly bool, name func(int) string) (JoinStrategy, string, error) {
 	ls, rs := x.Left.Schema(), x.Right.Schema()
 	nl := ls.Len()
 	// Window join: equal windows on both inputs, joined on both bounds.
@@ -247,10 +253,10 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 	// Lookup join: a bounded side without a watermark beside a stream.
 	for t := 1; t >= 0; t-- {
 		table, stream := []PhysicalPlan{x.Left, x.Right}[t], 1-t
-		if !allBounded(table) || wms[t] != nil || statefulBelow(sp.si, []PhysicalPlan{j.Left, j.Right}[t]) || sp.si.Modes[[]PhysicalPlan{j.Left, j.Right}[t]].Updating() {
+		if !allBounded(table) || streams[t] || statefulBelow(sp.si, []PhysicalPlan{j.Left, j.Right}[t]) || sp.si.Modes[[]PhysicalPlan{j.Left, j.Right}[t]].Updating() {
 			continue
 		}
-		if allBounded([]PhysicalPlan{x.Left, x.Right}[stream]) && wms[stream] == nil {
+		if allBounded([]PhysicalPlan{x.Left, x.Right}[stream]) && !streams[stream] {
 			continue // two tables: a regular join
 		}
 		preserved := x.Type == FullJoin || (x.Type == LeftJoin && t == 0) || (x.Type == RightJoin && t == 1)
@@ -287,6 +293,17 @@ func joinTTL(srcs [2]*SourceDef, fail func(string, ...any) error) (time.Duration
 		}
 	}
 	return ttl, nil
+}
+
+// watermarkOf is the WATERMARK of the source scan reads (nil: none, or
+// scan is nil).
+func (sp *streamPlanner) watermarkOf(scan *PhysScan) *WatermarkDef {
+	for i, sc := range sp.si.Scans {
+		if sc == scan && scan != nil {
+			return sp.si.Watermarks[i]
+		}
+	}
+	return nil
 }
 
 // countPhys counts the nodes of p (p included) that match.
