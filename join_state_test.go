@@ -8,7 +8,8 @@ import (
 
 // TestJoinStateBoundedOnEndlessStream: on the endless generator (one row
 // per millisecond of event time, 200ms watermark delay) joined with
-// itself, an interval join and a window join keep their state bounded by
+// itself, an interval join, a window join and a window join of two windowed
+// aggregates' closed windows keep their state bounded by
 // the watermarks — the Go heap stops growing, and Rows.Stats and EXPLAIN
 // ANALYZE report a few hundred rows held — while a regular join on a key
 // that never repeats (the control) keeps every row and is seen to grow by
@@ -32,6 +33,9 @@ func TestJoinStateBoundedOnEndlessStream(t *testing.T) {
 			true, 200_000, 600_000},
 		{"window join",
 			`SELECT a.window_start, a.category, a.value, b.value AS v2 FROM TUMBLE(g, ts, INTERVAL '100' MILLISECOND) a JOIN TUMBLE(g, ts, INTERVAL '100' MILLISECOND) b ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.category = b.category EMIT FINAL`,
+			true, 200_000, 600_000},
+		{"window join of windowed aggregates",
+			`SELECT a.window_start, a.category, a.n, b.s FROM (SELECT window_start, window_end, category, COUNT(*) AS n FROM TUMBLE(g, ts, INTERVAL '100' MILLISECOND) GROUP BY window_start, window_end, category) a JOIN (SELECT window_start, window_end, category, SUM(value) AS s FROM TUMBLE(g, ts, INTERVAL '100' MILLISECOND) GROUP BY window_start, window_end, category) b ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.category = b.category EMIT FINAL`,
 			true, 200_000, 600_000},
 		{"regular join (control)",
 			`SELECT a.category, b.value FROM g a JOIN g b ON a.ts = b.ts EMIT CHANGES`,

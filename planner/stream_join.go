@@ -53,6 +53,10 @@ type PhysStreamJoin struct {
 	LeftEnd, RightEnd int
 	// LeftDelay and RightDelay are the inputs' watermark delays.
 	LeftDelay, RightDelay time.Duration
+	// LeftByMarks and RightByMarks (window joins): the input is a
+	// windowed aggregate's closed windows, whose watermark is the
+	// aggregate's, not tracked from the rows.
+	LeftByMarks, RightByMarks bool
 	// TableSide is the bounded side of a lookup join (0 left, 1 right).
 	TableSide int
 	// TTL is 'state.ttl' (regular joins; 0: none).
@@ -196,15 +200,26 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 	ls, rs := x.Left.Schema(), x.Right.Schema()
 	nl := ls.Len()
 	// Window join: equal windows on both inputs, joined on both bounds.
-	lw, rw := windowBelow(x.Left), windowBelow(x.Right)
+	// A side is a window table function's rows (its watermark tracked
+	// from them) or a windowed aggregate's closed windows (its watermark
+	// the aggregate's).
+	lw, rw := sideWindow(x.Left, j.Left), sideWindow(x.Right, j.Right)
 	if lw != nil && rw != nil && joinsOn(x, ls.WindowStart, rs.WindowStart) && joinsOn(x, ls.WindowEnd, rs.WindowEnd) {
-		if lw.Kind != rw.Kind || lw.Size != rw.Size || lw.Slide != rw.Slide || lw.Kind == WindowSession {
-			return "", "", sp.fail("a window join needs the same TUMBLE or HOP window on both inputs, got %s and %s", winText(lw), winText(rw))
+		if lw.kind != rw.kind || lw.size != rw.size || lw.slide != rw.slide || lw.kind == WindowSession {
+			return "", "", sp.fail("a window join needs the same TUMBLE or HOP window on both inputs, got %s and %s", lw.text, rw.text)
 		}
 		if !appendOnly {
-			return "", "", sp.fail("a window join needs append-only inputs")
+			return "", "", sp.fail("a window join needs append-only inputs: over windowed aggregates, use EMIT FINAL")
 		}
+		times := [2]int{ls.EventTime, rs.EventTime}
 		for s, w := range wms {
+			sw := []*joinWindow{lw, rw}[s]
+			if sw.agg {
+				// The window's end is the time the aggregate's
+				// watermark closes it at.
+				times[s] = []*Schema{ls, rs}[s].WindowEnd
+				continue
+			}
 			sch := []*Schema{ls, rs}[s]
 			if w == nil {
 				return "", "", sp.fail("a window join needs a WATERMARK FOR on %s: without one its windows never close", name(s))
@@ -212,17 +227,23 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 			if sch.EventTime < 0 {
 				return "", "", sp.fail("a window join needs %s's watermark column %s in its rows: select it in the join input", name(s), w.Column)
 			}
-			win := []*PhysWindow{lw, rw}[s]
-			if !strings.EqualFold(win.Input.Schema().Fields[win.TimeCol].Name, w.Column) {
+			if !strings.EqualFold(sw.column, w.Column) {
 				return "", "", sp.fail("a window join needs windows on the watermark column %s of %s", w.Column, name(s))
 			}
 		}
-		j.LeftTime, j.RightTime = ls.EventTime, rs.EventTime
+		j.LeftTime, j.RightTime = times[0], times[1]
 		j.LeftEnd, j.RightEnd = ls.WindowEnd, rs.WindowEnd
-		return JoinWindow, fmt.Sprintf("window join: both inputs %s, joined on window_start and window_end; emits each window when both watermarks pass its end",
-			winText(lw)), nil
+		j.LeftByMarks, j.RightByMarks = lw.agg, rw.agg
+		what := "both inputs " + lw.text
+		switch {
+		case lw.agg && rw.agg:
+			what = "both inputs aggregates of " + lw.text + " emitting closed windows"
+		case lw.agg || rw.agg:
+			what = "both inputs " + lw.text + ", one aggregated (its closed windows)"
+		}
+		return JoinWindow, fmt.Sprintf("window join: %s, joined on window_start and window_end; emits each window when both watermarks pass its end", what), nil
 	}
-	if lw != nil && rw != nil && (joinsOn(x, ls.WindowStart, rs.WindowStart) || joinsOn(x, ls.WindowEnd, rs.WindowEnd)) {
+	if lw != nil && rw != nil && !lw.agg && !rw.agg && (joinsOn(x, ls.WindowStart, rs.WindowStart) || joinsOn(x, ls.WindowEnd, rs.WindowEnd)) {
 		return "", "", sp.fail("a window join joins on both window_start and window_end: add l.window_start = r.window_start AND l.window_end = r.window_end")
 	}
 	// Interval join: both bounds of right.ts − left.ts on the watermark
@@ -342,6 +363,43 @@ func windowBelow(p PhysicalPlan) *PhysWindow {
 			p = x.Input
 		case *PhysProject:
 			p = x.Input
+		default:
+			return nil
+		}
+	}
+}
+
+// joinWindow is the window of a window join's side.
+type joinWindow struct {
+	kind        WindowKind
+	size, slide time.Duration
+	text        string
+	// column is the window's time column (a window table function).
+	column string
+	// agg: the side is a windowed aggregate's closed windows.
+	agg bool
+}
+
+// sideWindow is the window of a join side: the window table function
+// under batch (through filters and projections), or the windowed
+// aggregate under streaming that emits each window once, when it closes
+// (EMIT FINAL); nil for neither.
+func sideWindow(batch, streaming PhysicalPlan) *joinWindow {
+	if w := windowBelow(batch); w != nil {
+		return &joinWindow{kind: w.Kind, size: w.Size, slide: w.Slide, text: winText(w), column: w.Input.Schema().Fields[w.TimeCol].Name}
+	}
+	for {
+		switch x := streaming.(type) {
+		case *PhysFilter:
+			streaming = x.Input
+		case *PhysProject:
+			streaming = x.Input
+		case *PhysWindowAggregate:
+			if x.Emit != EmitOnClose || x.AppendWindows {
+				return nil
+			}
+			return &joinWindow{kind: x.Kind, size: x.Size, slide: x.Slide, agg: true,
+				text: windowString(x.Kind, x.Input.Schema().Fields[x.TimeCol].Name, x.Size, x.Slide, x.Gap)}
 		default:
 			return nil
 		}

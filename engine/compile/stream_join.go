@@ -50,7 +50,7 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 	}
 	spec := stream.JoinSpec{Kind: kind, Timing: timing, LeftTime: n.LeftTime, RightTime: n.RightTime,
 		Lower: n.Lower, Upper: n.Upper, LeftEnd: n.LeftEnd, RightEnd: n.RightEnd,
-		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, TableSide: n.TableSide, TTL: n.TTL,
+		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, LeftByMarks: n.LeftByMarks, RightByMarks: n.RightByMarks, TableSide: n.TableSide, TTL: n.TTL,
 		IdleTimeout: b.opts.Window.IdleTimeout, Late: b.opts.Window.Late, OnLate: b.opts.Window.OnLate, Clock: b.opts.Window.Clock}
 	var err error
 	if spec.LeftKeys, err = streamExprs(n.LeftKeys); err != nil {
@@ -166,10 +166,14 @@ func (n *joinNode) Push(ctx context.Context, input int, b exec.Batch) (arrow.Rec
 }
 
 // Advance notes the input's watermark; the join judges lateness by its
-// own per-input trackers, row by row.
-func (n *joinNode) Advance(_ context.Context, input int, m stream.Mark) (arrow.Record, error) {
+// own per-input trackers, row by row, except for an input whose
+// watermark is its marks (a windowed aggregate's closed windows).
+func (n *joinNode) Advance(ctx context.Context, input int, m stream.Mark) (arrow.Record, error) {
+	if input < 0 || input >= len(n.sides) {
+		return nil, fmt.Errorf("compile: join watermark on input %d", input)
+	}
 	n.in.Set(input, m)
-	return nil, nil
+	return n.join.AdvanceSide(ctx, n.sides[input], m.Time)
 }
 
 // Watermark is the join's own (the slower input's) for an interval or

@@ -74,6 +74,12 @@ type JoinSpec struct {
 	LeftEnd, RightEnd int
 	// LeftDelay and RightDelay are each input's watermark delay.
 	LeftDelay, RightDelay time.Duration
+	// LeftByMarks and RightByMarks (WindowJoin) say that the input is an
+	// operator's output, not a source's rows: its watermark is the one
+	// the operator reports (AdvanceSide), not tracked from its rows. A
+	// windowed aggregate emitting closed windows is such an input: its
+	// rows of a window arrive before the watermark that closed it.
+	LeftByMarks, RightByMarks bool
 	// IdleTimeout is 'watermark.idle_timeout' (0: never idle).
 	IdleTimeout time.Duration
 	// Late and OnLate are the late-row policy (IntervalJoin, WindowJoin):
@@ -123,6 +129,7 @@ type Join struct {
 
 type joinSide struct {
 	keys      []Expr
+	byMarks   bool // the watermark comes from AdvanceSide
 	changelog bool
 	schema    *arrow.Schema
 	buckets   map[string]*joinBucket
@@ -247,6 +254,18 @@ func NewJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinSpec) (*J
 		}
 		j.sides[0].tracker = NewWatermarkTracker(int64(spec.LeftDelay)/j.unit, spec.IdleTimeout, j.unit)
 		j.sides[1].tracker = NewWatermarkTracker(int64(spec.RightDelay)/j.unit, spec.IdleTimeout, j.unit)
+		for s, by := range []bool{spec.LeftByMarks, spec.RightByMarks} {
+			if !by {
+				continue
+			}
+			if spec.Timing != WindowJoin {
+				return nil, fmt.Errorf("stream: only a window join takes an input's watermark from its marks")
+			}
+			// One stand-in partition carries the marks: no delay (the
+			// operator applied its own), never idle by itself.
+			j.sides[s].byMarks = true
+			j.sides[s].tracker = NewWatermarkTracker(0, 0, j.unit)
+		}
 	}
 	return j, nil
 }
@@ -311,6 +330,27 @@ func (j *Join) SetInputPartitions(side int, parts []int32) {
 	}
 }
 
+// AdvanceSide moves the watermark of an input whose watermark comes from
+// its marks (LeftByMarks, RightByMarks) to wm, in the event-time
+// column's unit, and returns the output that caused (windows both
+// watermarks passed). For other inputs it does nothing: their watermark
+// follows their rows.
+func (j *Join) AdvanceSide(_ context.Context, side int, wm int64) (arrow.Record, error) {
+	sd := j.sides[side]
+	if !sd.byMarks {
+		return nil, nil
+	}
+	sd.tracker.Arrive(markPartition, j.clock.Now())
+	before := sd.tracker.Watermark()
+	if sd.tracker.Observe(markPartition, wm) > before {
+		j.expire()
+	}
+	return j.flush()
+}
+
+// markPartition is the stand-in partition of an input's marks.
+const markPartition int32 = 0
+
 // FinishSide is the end of one bounded input: its watermark becomes +∞.
 // It returns the output that caused (rows and windows the other input's
 // watermark already passed).
@@ -337,7 +377,7 @@ func (j *Join) Push(ctx context.Context, rec arrow.Record, partition int32) (arr
 func (j *Join) PushSide(ctx context.Context, side int, rec arrow.Record, partition int32) (arrow.Record, error) {
 	sd := j.sides[side]
 	now := j.clock.Now()
-	if sd.tracker != nil {
+	if sd.tracker != nil && !sd.byMarks {
 		sd.tracker.Arrive(partition, now)
 	}
 	if rec.NumRows() > 0 {
@@ -431,7 +471,7 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 				if err := j.lateRow(side, lr); err != nil {
 					return err
 				}
-				if !ts.IsNull() {
+				if !ts.IsNull() && !sd.byMarks {
 					j.observe(side, partition, ts.I)
 				}
 				continue
@@ -451,7 +491,7 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 		if err != nil {
 			return err
 		}
-		if sd.tracker != nil {
+		if sd.tracker != nil && !sd.byMarks {
 			j.observe(side, partition, ts.I)
 		}
 	}

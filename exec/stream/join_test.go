@@ -533,6 +533,83 @@ func TestWindowJoinEmitsOnClose(t *testing.T) {
 	}
 }
 
+// TestWindowJoinByMarks: an input that is a windowed aggregate's closed
+// windows (RightByMarks) takes its watermark from AdvanceSide, not from
+// its rows: a window is emitted once both inputs' watermarks pass its
+// end, and a snapshot carries the marked watermark.
+func TestWindowJoinByMarks(t *testing.T) {
+	mem := checkedMem(t)
+	left := arrow.NewSchema([]arrow.Field{joinLeft.Field(0), {Name: "we", Type: arrow.PrimitiveTypes.Int64}, joinLeft.Field(2)}, nil)
+	right := arrow.NewSchema([]arrow.Field{joinRight.Field(0), {Name: "we", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	spec := JoinSpec{Kind: LeftJoin, Timing: WindowJoin, LeftTime: 2, RightTime: 1, LeftEnd: 1, RightEnd: 1, RightByMarks: true}
+	spec.LeftKeys = []Expr{col(left, 0), col(left, 1)}
+	spec.RightKeys = []Expr{col(right, 0), col(right, 1)}
+	j, err := NewJoin(mem, left, right, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	ctx := context.Background()
+	got := func(out arrow.Record, err error) []string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out == nil {
+			return nil
+		}
+		defer out.Release()
+		return sorted(rowsOf(t, out))
+	}
+	push := func(side int, js string) []string {
+		rec := fromJSON(t, mem, []*arrow.Schema{left, right}[side], js)
+		defer rec.Release()
+		return got(j.PushSide(ctx, side, rec, 0))
+	}
+	if out := push(0, `[{"k":1,"we":10,"ts":1},{"k":2,"we":10,"ts":2},{"k":1,"we":20,"ts":15}]`); out != nil {
+		t.Fatalf("emitted before the window closed: %v", out)
+	}
+	// The right input's rows of window 10, then its mark: the left's
+	// watermark (15) passed 10 already, the right's mark closes it.
+	if out := push(1, `[{"k":1,"we":10}]`); out != nil {
+		t.Fatalf("emitted before the right input's mark: %v", out)
+	}
+	// A mark on a side tracked from its rows changes nothing.
+	if out := got(j.AdvanceSide(ctx, 0, 100)); out != nil {
+		t.Fatalf("a row-tracked side's mark emitted %v", out)
+	}
+	out := got(j.AdvanceSide(ctx, 1, 10))
+	if want := []string{"1|10|1|1|10", "2|10|2|NULL|NULL"}; !equalStrings(out, want) {
+		t.Fatalf("window 10 on the right's mark: got %v want %v", out, want)
+	}
+	if st := j.Stats(); st.Groups != 1 {
+		t.Fatalf("%d rows held, want the 1 of window 20", st.Groups)
+	}
+	snap, err := j.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j2, err := NewJoin(mem, left, right, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	if err := j2.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if w := j2.sides[1].tracker.Watermark(); w != 10 {
+		t.Fatalf("restored right watermark %d, want 10", w)
+	}
+	// The right input ends; window 20 waits for the left's watermark.
+	if out := got(j2.FinishSide(ctx, 1)); out != nil {
+		t.Fatalf("window 20 emitted before the left watermark passed it: %v", out)
+	}
+	out = got(j2.Finish(ctx))
+	if want := []string{"1|20|15|NULL|NULL"}; !equalStrings(out, want) {
+		t.Fatalf("after both inputs ended: got %v want %v", out, want)
+	}
+}
+
 // TestJoinSnapshotRestore: a join restored from a mid-stream snapshot
 // ends with the same fold as one that ran through, for regular (with
 // retractions) and interval joins.
