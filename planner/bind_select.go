@@ -49,25 +49,29 @@ func (b *binder) wordOff(word string) int {
 	return max(0, textOffset(b.q, word, ""))
 }
 
-// bindSetOprList folds `a UNION [ALL] b …` left to right: a UNION without
-// ALL removes duplicates from everything to its left, as in MySQL.
+// bindSetOprList binds `a UNION [ALL] b …`: INTERSECT [ALL] binds tighter
+// than UNION and EXCEPT (SQL, MySQL 8, Postgres, DuckDB; TiDB's parser
+// leaves the list flat), which fold left to right: a UNION without ALL
+// removes duplicates from everything to its left, as in MySQL.
 func (b *binder) bindSetOprList(l *ast.SetOprSelectList) (Plan, []string, error) {
 	restore, err := b.withCTEs(l.With)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer restore()
-	var acc Plan
-	var accSchema *Schema // acc.Schema(), kept up to date without rescanning every input
-	var names []string
+	// The operands, each an intersection of selects, and the operator
+	// before each (nil for the first).
+	type term struct {
+		op    *ast.SetOprType
+		plan  Plan
+		sch   *Schema // plan.Schema(), kept without rescanning every input
+		names []string
+	}
+	var terms []term
 	for i, s := range l.Selects {
 		p, ns, err := b.bindQuery(s)
 		if err != nil {
 			return nil, nil, err
-		}
-		if i == 0 {
-			acc, accSchema, names = p, p.Schema(), ns
-			continue
 		}
 		var op *ast.SetOprType
 		switch x := s.(type) {
@@ -76,25 +80,37 @@ func (b *binder) bindSetOprList(l *ast.SetOprSelectList) (Plan, []string, error)
 		case *ast.SetOprSelectList:
 			op = x.AfterSetOperator
 		}
-		if op != nil && (*op == ast.Intersect || *op == ast.Except) {
-			if acc, err = b.intersectExcept(acc, accSchema, p, names, *op == ast.Intersect); err != nil {
+		if i > 0 && op != nil && (*op == ast.Intersect || *op == ast.IntersectAll) {
+			t := &terms[len(terms)-1]
+			if t.plan, err = b.intersectExcept(t.plan, t.sch, p, t.names, *op); err != nil {
+				return nil, nil, err
+			}
+			t.sch = t.plan.Schema()
+			continue
+		}
+		if i > 0 && (op == nil || (*op != ast.Union && *op != ast.UnionAll && *op != ast.Except && *op != ast.ExceptAll)) {
+			word := "union"
+			if op != nil {
+				word = strings.Fields(op.String())[0]
+			}
+			return nil, nil, b.errAt(b.wordOff(word), "%s is not supported (UNION, INTERSECT and EXCEPT, each with or without ALL, are)", strings.ToUpper(op.String()))
+		}
+		terms = append(terms, term{op: op, plan: p, sch: p.Schema(), names: ns})
+	}
+	acc, accSchema, names := terms[0].plan, terms[0].sch, terms[0].names
+	for _, t := range terms[1:] {
+		if *t.op == ast.Except || *t.op == ast.ExceptAll {
+			if acc, err = b.intersectExcept(acc, accSchema, t.plan, names, *t.op); err != nil {
 				return nil, nil, err
 			}
 			accSchema = acc.Schema()
 			continue
 		}
-		if op == nil || (*op != ast.Union && *op != ast.UnionAll) {
-			word := "union"
-			if op != nil {
-				word = strings.Fields(op.String())[0]
-			}
-			return nil, nil, b.errAt(b.wordOff(word), "%s is not supported (UNION [ALL], INTERSECT and EXCEPT are)", strings.ToUpper(op.String()))
-		}
-		acc, accSchema, err = b.union(acc, accSchema, p)
+		acc, accSchema, err = b.union(acc, accSchema, t.plan)
 		if err != nil {
 			return nil, nil, err
 		}
-		if *op == ast.Union {
+		if *t.op == ast.Union {
 			acc = &Distinct{Input: acc}
 			accSchema = acc.Schema()
 		}
@@ -609,65 +625,6 @@ func (b *binder) ordinalOff(n int, clause string) int {
 		return off
 	}
 	return 0 // the query's start
-}
-
-// intersectExcept binds `l INTERSECT r` / `l EXCEPT r` (DISTINCT) without
-// a new operator: both sides, tagged with a 1 in their own count column,
-// are unioned and grouped by every column (GROUP BY's NULL equality is
-// the set operations' one), then a group is kept when both sides (or only
-// the left) have rows. Being an aggregate, it streams as EMIT CHANGES.
-func (b *binder) intersectExcept(l Plan, ls *Schema, r Plan, names []string, intersect bool) (Plan, error) {
-	n := ls.Len()
-	tag := func(p Plan, s *Schema, left bool) Plan {
-		exprs := make([]Expr, 0, n+2)
-		ns := make([]string, 0, n+2)
-		for i, f := range s.Fields {
-			exprs = append(exprs, &ColumnRef{Index: i, Name: f.Name, Typ: f.Type})
-			ns = append(ns, f.Name)
-		}
-		one, zero := &Literal{Typ: TypeBigInt, Value: int64(1)}, &Literal{Typ: TypeBigInt, Value: int64(0)}
-		if left {
-			exprs = append(exprs, one, zero)
-		} else {
-			exprs = append(exprs, zero, one)
-		}
-		return &Project{Input: p, Exprs: exprs, Names: append(ns, "$left", "$right")}
-	}
-	rs := r.Schema()
-	if rs.Len() != n {
-		word := "except"
-		if intersect {
-			word = "intersect"
-		}
-		return nil, b.errAt(b.wordOff(word), "%s sides have %d and %d columns", strings.ToUpper(word), n, rs.Len())
-	}
-	lt := tag(l, ls, true)
-	u, us, err := b.union(lt, lt.Schema(), tag(r, rs, false))
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]Expr, n)
-	for i := range keys {
-		f := us.Fields[i]
-		keys[i] = &ColumnRef{Index: i, Name: f.Name, Typ: f.Type}
-	}
-	count := func(i int) AggCall {
-		return AggCall{Func: "sum", Arg: &ColumnRef{Index: i, Name: us.Fields[i].Name, Typ: TypeBigInt}, Typ: TypeBigInt}
-	}
-	agg := &Aggregate{Input: u, Keys: keys, KeyNames: append([]string(nil), names...), Aggs: []AggCall{count(n), count(n + 1)}}
-	side := func(i int, op string) Expr {
-		return &Call{Func: op, Typ: TypeBoolean, Args: []Expr{&ColumnRef{Index: i, Name: us.Fields[i].Name, Typ: TypeBigInt}, &Literal{Typ: TypeBigInt, Value: int64(0)}}}
-	}
-	pred := side(n+1, "gt")
-	if !intersect {
-		pred = side(n+1, "eq")
-	}
-	out := make([]Expr, n)
-	for i := range out {
-		out[i] = &ColumnRef{Index: i, Name: names[i], Typ: us.Fields[i].Type}
-	}
-	f := &Filter{Input: agg, Pred: andAll([]Expr{side(n, "gt"), pred})}
-	return &Project{Input: f, Exprs: out, Names: append([]string(nil), names...)}, nil
 }
 
 // asWritten is the user's text for text, the TiDB parser's view of the

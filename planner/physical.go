@@ -318,6 +318,8 @@ func ToPhysical(p Plan) (PhysicalPlan, error) {
 		return &PhysLimit{Input: ins[0], Limit: x.Limit, Offset: x.Offset, Out: out}, nil
 	case *Union:
 		return &PhysUnionAll{Inputs: ins, Out: out}, nil
+	case *Replicate:
+		return &PhysReplicate{Input: ins[0], Out: out}, nil
 	case *Values:
 		return &PhysValues{Rows: x.Rows, Out: out}, nil
 	case *Window:

@@ -198,6 +198,13 @@ func prune(p Plan, need []bool) (Plan, []int, bool, error) {
 			return x, m, false, err
 		}
 		return &Distinct{Input: in}, m, true, nil
+	case *Replicate:
+		// The counts and the rows they count are all needed.
+		in, _, c, err := prune(x.Input, allNeeded(x.Input.Schema().Len()))
+		if err != nil || !c {
+			return x, identityMap(len(need)), false, err
+		}
+		return &Replicate{Input: in}, identityMap(len(need)), true, nil
 	case *Union:
 		ins := make([]Plan, len(x.Inputs))
 		changed := false

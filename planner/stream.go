@@ -271,6 +271,8 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 		return sp.set(&w, ChangelogMode{}), nil
 	case *PhysUnionAll:
 		return sp.union(x)
+	case *PhysReplicate:
+		return sp.replicate(x)
 	case *PhysHashJoin:
 		return sp.join(x)
 	case *PhysHashAggregate:

@@ -167,6 +167,8 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		return exec.NewTopN(env.Mem, in, keys, n.Limit, n.Offset)
 	case *planner.PhysLimit:
 		return exec.NewLimit(env.Mem, in, n.Limit, n.Offset), nil
+	case *planner.PhysReplicate:
+		return exec.NewReplicate(env.Mem, in, -1)
 	case *planner.PhysUnionAll:
 		if env.Union != nil {
 			return env.Union(n)

@@ -494,6 +494,14 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 		return statelessNode(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
 			return exec.NewFilter(mem, feed, pred), nil
 		})
+	case *planner.PhysReplicate:
+		op := -1
+		if b.mode(n).Changelog {
+			op = 0
+		}
+		return statelessNode(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
+			return exec.NewReplicate(mem, feed, op)
+		})
 	case *planner.PhysInsertOps:
 		return stream.TransformNode(insertOpsTransform(mem), withOp(in), b.mode(n)), nil
 	default:
