@@ -57,6 +57,11 @@ type Config struct {
 	// in its checkpoint directory (stream.DefaultRetain, 3, if ≤ 0): the
 	// newest, and older ones to fall back on when the newest is damaged.
 	CheckpointRetain int
+	// CheckpointCompactEvery is how many incremental checkpoints (only
+	// the state changed since the one before) follow a full one
+	// (stream.DefaultCompactEvery if 0); negative makes every checkpoint
+	// full.
+	CheckpointCompactEvery int
 	// Log receives operational messages (slow micro-batches, skipped
 	// rows); nil means os.Stderr.
 	Log io.Writer

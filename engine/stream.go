@@ -165,6 +165,7 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		ck = stream.NewCheckpointer(ckDir, 0, every)
 		ck.Fingerprint = planFingerprint(qp)
 		ck.Retain = db.cfg.CheckpointRetain
+		ck.CompactEvery = db.cfg.CheckpointCompactEvery
 		from, err = ck.Restore(s.Op)
 		for _, skipped := range ck.Skipped() {
 			fmt.Fprintf(stderrWriter(db), "sluice: warning: skipping a damaged checkpoint: %v\n", skipped)

@@ -65,6 +65,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cont := fs.Bool("continue-on-error", false, "report failing statements and go on")
 	checkpoints := fs.String("checkpoint-dir", "", "directory for streaming checkpoints")
 	retain := fs.Int("checkpoint-retain", 0, "complete checkpoints each query keeps (`N`, default 3)")
+	compact := fs.Int("checkpoint-compact-every", 0, "incremental checkpoints (changed state only) between full ones (`N`, default 10; negative: every checkpoint full)")
 	sandboxDir := fs.String("sandbox", "", "confine every file source, sink, checkpoint directory and Kafka TLS file to `DIR` (symlinks and .. resolved)")
 	history := fs.String("history", "", "history file of the interactive shell (default ~/.sluice_history, - for none)")
 	version := fs.Bool("version", false, "print the sluice, Go and Arrow versions and exit")
@@ -101,7 +102,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	// The binary recycles Arrow buffers: queries allocate the same sizes
 	// batch after batch (see exec/bufpool for the measured gain).
-	db, err := sluice.Open(sluice.Config{CheckpointDir: *checkpoints, CheckpointRetain: *retain, FileRoot: *sandboxDir, Allocator: bufpool.New()})
+	db, err := sluice.Open(sluice.Config{CheckpointDir: *checkpoints, CheckpointRetain: *retain, CheckpointCompactEvery: *compact, FileRoot: *sandboxDir, Allocator: bufpool.New()})
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,6 +62,10 @@ type Checkpoint struct {
 	// Sinks is each two-phase sink's pending-commit handle
 	// (exec.TwoPhaseWriter.PreCommit), by sink name.
 	Sinks map[string][]byte
+
+	// chains are the state files of each part as the manifest names
+	// them, so the next checkpoint can chain a delta to them.
+	chains map[string]partRef
 }
 
 // OperatorState is one operator's part of a checkpoint.
@@ -68,8 +73,16 @@ type OperatorState struct {
 	// Name identifies the operator within the query, stable across
 	// restarts of the same query.
 	Name string
-	// Data is the operator's Snapshot.
+	// Data is the operator's Snapshot; in a loaded checkpoint whose part
+	// is incremental, the full snapshot its Deltas apply to.
 	Data []byte
+	// Delta, in a checkpoint being saved, marks Data as a delta
+	// (DeltaSnapshotter.SnapshotDelta): only what changed since the same
+	// part in the checkpoint before, which Save chains it to.
+	Delta bool
+	// Deltas, in a loaded checkpoint, are the part's deltas in the order
+	// they were taken, to apply over Data (see RestorePart).
+	Deltas [][]byte
 }
 
 // Part returns the state of the operator named name, or nil.
@@ -128,6 +141,14 @@ type Checkpointer struct {
 	Fingerprint string
 	// Retain is how many checkpoints to keep (DefaultRetain if ≤ 0).
 	Retain int
+	// CompactEvery is how many deltas a part's chain may hold before its
+	// next checkpoint is a full snapshot again (DefaultCompactEvery if 0;
+	// negative: every checkpoint is full). See SnapshotPolicy.
+	CompactEvery int
+
+	// chains are the state files of each part of the last checkpoint
+	// saved or restored into the operator: what the next delta extends.
+	chains map[string]partRef
 
 	restored *Checkpoint
 	skipped  []error
@@ -150,7 +171,10 @@ const (
 	// manifestMagic starts every manifest; formatVersion is the layout
 	// of the JSON after it.
 	manifestMagic = "sluice-checkpoint"
-	formatVersion = 1
+	formatVersion = 2
+	// minFormatVersion is the oldest layout this version reads (1: no
+	// incremental parts).
+	minFormatVersion = 1
 	// legacyFile is the single-file checkpoint of earlier versions.
 	legacyFile = "checkpoint.gob"
 )
@@ -181,9 +205,18 @@ type manifest struct {
 	Sinks       map[string][]byte       `json:"sinks,omitempty"`
 }
 
-// partRef names an operator's state file.
+// partRef names an operator's state file and, for an incremental part,
+// the delta files to apply over it, oldest first.
 type partRef struct {
-	Name   string `json:"name"`
+	Name   string    `json:"name"`
+	File   string    `json:"file"`
+	Size   int64     `json:"size"`
+	SHA256 string    `json:"sha256"`
+	Deltas []fileRef `json:"deltas,omitempty"`
+}
+
+// fileRef is one state file with its size and checksum.
+type fileRef struct {
 	File   string `json:"file"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
@@ -299,25 +332,44 @@ func (c *Checkpointer) readCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	cp := &Checkpoint{Seq: m.Seq, Fingerprint: m.Fingerprint, Offsets: m.Offsets, Sinks: m.Sinks}
+	cp := &Checkpoint{Seq: m.Seq, Fingerprint: m.Fingerprint, Offsets: m.Offsets, Sinks: m.Sinks, chains: map[string]partRef{}}
 	for _, p := range m.Parts {
-		sp := filepath.Join(c.dir, p.File)
-		if filepath.Base(p.File) != p.File || p.File == "." || p.File == ".." {
-			return nil, fmt.Errorf("checkpoint %s: state file %q is not in the checkpoint directory", path, p.File)
-		}
-		st, err := os.ReadFile(sp)
+		st, err := c.readStateFile(path, p.Name, fileRef{File: p.File, Size: p.Size, SHA256: p.SHA256})
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint %s: state of %q: %w", path, p.Name, err)
+			return nil, err
 		}
-		if int64(len(st)) != p.Size {
-			return nil, fmt.Errorf("checkpoint %s: state file %s has %d bytes, the manifest says %d (truncated?)", path, sp, len(st), p.Size)
+		part := OperatorState{Name: p.Name, Data: st}
+		for _, d := range p.Deltas {
+			st, err := c.readStateFile(path, p.Name, d)
+			if err != nil {
+				return nil, err
+			}
+			part.Deltas = append(part.Deltas, st)
 		}
-		if sum := sha256.Sum256(st); hex.EncodeToString(sum[:]) != p.SHA256 {
-			return nil, fmt.Errorf("checkpoint %s: state file %s fails its checksum (corrupted)", path, sp)
-		}
-		cp.State = append(cp.State, OperatorState{Name: p.Name, Data: st})
+		cp.State = append(cp.State, part)
+		cp.chains[p.Name] = p
 	}
 	return cp, nil
+}
+
+// readStateFile reads one state file a manifest names and checks its
+// size and checksum.
+func (c *Checkpointer) readStateFile(manifest, part string, f fileRef) ([]byte, error) {
+	if filepath.Base(f.File) != f.File || f.File == "." || f.File == ".." {
+		return nil, fmt.Errorf("checkpoint %s: state file %q is not in the checkpoint directory", manifest, f.File)
+	}
+	sp := filepath.Join(c.dir, f.File)
+	st, err := os.ReadFile(sp)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: state of %q: %w", manifest, part, err)
+	}
+	if int64(len(st)) != f.Size {
+		return nil, fmt.Errorf("checkpoint %s: state file %s has %d bytes, the manifest says %d (truncated?)", manifest, sp, len(st), f.Size)
+	}
+	if sum := sha256.Sum256(st); hex.EncodeToString(sum[:]) != f.SHA256 {
+		return nil, fmt.Errorf("checkpoint %s: state file %s fails its checksum (corrupted)", manifest, sp)
+	}
+	return st, nil
 }
 
 // DecodeManifest parses and verifies a manifest file's bytes: the magic,
@@ -336,8 +388,8 @@ func DecodeManifest(data []byte) (*manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a checkpoint manifest (version %q)", head[1])
 	}
-	if v != formatVersion {
-		return nil, fmt.Errorf("checkpoint format version %d, this sluice reads version %d", v, formatVersion)
+	if v < minFormatVersion || v > formatVersion {
+		return nil, fmt.Errorf("checkpoint format version %d, this sluice reads versions %d to %d", v, minFormatVersion, formatVersion)
 	}
 	body := data[nl+1:]
 	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != head[2] {
@@ -360,6 +412,14 @@ func DecodeManifest(data []byte) (*manifest, error) {
 		seen[p.Name] = true
 		if p.Size < 0 {
 			return nil, fmt.Errorf("manifest gives part %q a negative size", p.Name)
+		}
+		if v < 2 && len(p.Deltas) > 0 {
+			return nil, fmt.Errorf("manifest of version %d gives part %q deltas", v, p.Name)
+		}
+		for _, d := range p.Deltas {
+			if d.Size < 0 {
+				return nil, fmt.Errorf("manifest gives a delta of part %q a negative size", p.Name)
+			}
 		}
 	}
 	return &m, nil
@@ -387,6 +447,7 @@ func (c *Checkpointer) Restore(op Operator) (exec.Offsets, error) {
 	if err := restoreOp(op, cp); err != nil {
 		return nil, err
 	}
+	c.chains = cp.chains
 	return cp.Offsets[PipelineSource], nil
 }
 
@@ -404,11 +465,11 @@ func restoreOp(op Operator, cp *Checkpoint) error {
 	if !ok {
 		return nil
 	}
-	st := cp.Part(PipelineOperator)
-	if st == nil {
+	i := slices.IndexFunc(cp.State, func(p OperatorState) bool { return p.Name == PipelineOperator })
+	if i < 0 {
 		return nil
 	}
-	if err := s.Restore(st); err != nil {
+	if err := RestorePart(s, cp.State[i]); err != nil {
 		return fmt.Errorf("restoring checkpoint %d: %w", cp.Seq, err)
 	}
 	return nil
@@ -438,6 +499,7 @@ func (c *Checkpointer) RestoreMatching(op Operator, committed exec.Offsets) (exe
 	if err := restoreOp(op, cp); err != nil {
 		return nil, err
 	}
+	c.chains = cp.chains
 	return cp.Offsets[PipelineSource], nil
 }
 
@@ -489,14 +551,24 @@ func (c *Checkpointer) Save(cp Checkpoint) error {
 	if m.Offsets == nil {
 		m.Offsets = map[string]exec.Offsets{}
 	}
+	chains := map[string]partRef{}
 	for i, st := range cp.State {
-		name := fmt.Sprintf("state-%010d-%d%s", cp.Seq, i, stateSuffix)
-		if err := writeFileSync(c.dir, name, st.Data); err != nil {
-			return fmt.Errorf("writing checkpoint state: %w", err)
+		var f fileRef
+		if !st.Delta || len(st.Data) > 0 { // an empty delta: nothing changed, nothing to write
+			name := fmt.Sprintf("state-%010d-%d%s", cp.Seq, i, stateSuffix)
+			if err := writeFileSync(c.dir, name, st.Data); err != nil {
+				return fmt.Errorf("writing checkpoint state: %w", err)
+			}
+			written += int64(len(st.Data))
+			sum := sha256.Sum256(st.Data)
+			f = fileRef{File: name, Size: int64(len(st.Data)), SHA256: hex.EncodeToString(sum[:])}
 		}
-		written += int64(len(st.Data))
-		sum := sha256.Sum256(st.Data)
-		m.Parts = append(m.Parts, partRef{Name: st.Name, File: name, Size: int64(len(st.Data)), SHA256: hex.EncodeToString(sum[:])})
+		ref, err := c.chain(st, f)
+		if err != nil {
+			return err
+		}
+		m.Parts = append(m.Parts, ref)
+		chains[st.Name] = ref
 	}
 	data, err := encodeManifest(m)
 	if err != nil {
@@ -505,7 +577,7 @@ func (c *Checkpointer) Save(cp Checkpoint) error {
 	if err := writeFileSync(c.dir, manifestName(cp.Seq), data); err != nil {
 		return fmt.Errorf("publishing checkpoint: %w", err)
 	}
-	c.seq = cp.Seq
+	c.seq, c.chains = cp.Seq, chains
 	c.lastTook.Store(int64(time.Since(start)))
 	c.lastBytes.Store(written + int64(len(data)))
 	c.saves.Add(1)
@@ -565,6 +637,7 @@ func (c *Checkpointer) prune() error {
 		seqs = seqs[:keep]
 	}
 	oldest := seqs[len(seqs)-1]
+	needed := c.referenced(seqs)
 	ents, err := os.ReadDir(c.dir)
 	if err != nil {
 		return fmt.Errorf("pruning checkpoints: %w", err)
@@ -574,10 +647,11 @@ func (c *Checkpointer) prune() error {
 		var stale bool
 		switch {
 		case strings.HasPrefix(n, "state-") && strings.HasSuffix(n, stateSuffix):
-			// A state file belongs to the checkpoint its name numbers.
+			// A state file belongs to the checkpoint its name numbers,
+			// and to every later one whose chain of deltas it bases.
 			num, _, _ := strings.Cut(strings.TrimPrefix(n, "state-"), "-")
 			s, err := strconv.ParseInt(num, 10, 64)
-			stale = err == nil && s < oldest
+			stale = err == nil && s < oldest && !needed[n]
 		case strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-"):
 			stale = true // a save that crashed; saves do not overlap
 		}
@@ -593,18 +667,24 @@ func (c *Checkpointer) prune() error {
 func (c *Checkpointer) saveFor(op Operator, offs exec.Offsets, sinkHandle []byte, seq int64) error {
 	cp := Checkpoint{Seq: seq, Offsets: map[string]exec.Offsets{PipelineSource: offs}}
 	if ps, ok := op.(PartedSnapshotter); ok {
-		parts, err := ps.SnapshotParts()
+		var parts []OperatorState
+		var err error
+		if dp, ok := op.(DeltaPartedSnapshotter); ok {
+			parts, err = dp.SnapshotPartsDelta(c.SnapshotPolicy())
+		} else {
+			parts, err = ps.SnapshotParts()
+		}
 		if err != nil {
 			return fmt.Errorf("checkpoint snapshot: %w", err)
 		}
 		cp.State = parts
 	} else if s, ok := op.(Snapshotter); ok {
-		st, err := s.Snapshot()
+		st, err := SnapshotPart(s, PipelineOperator, c.SnapshotPolicy())
 		if err != nil {
 			return fmt.Errorf("checkpoint snapshot: %w", err)
 		}
-		if st != nil {
-			cp.State = []OperatorState{{Name: PipelineOperator, Data: st}}
+		if st.Data != nil {
+			cp.State = []OperatorState{st}
 		}
 	}
 	if sinkHandle != nil {

@@ -545,25 +545,36 @@ const partSep = "/"
 
 // SnapshotParts is every stateful node's own checkpoint part, named by
 // the node (a PartedSnapshotter node's parts by node/part).
-func (g *Graph) SnapshotParts() ([]OperatorState, error) {
+func (g *Graph) SnapshotParts() ([]OperatorState, error) { return g.SnapshotPartsDelta(nil) }
+
+// SnapshotPartsDelta is SnapshotParts with the parts delta allows written
+// as deltas by the nodes that can (DeltaSnapshotter).
+func (g *Graph) SnapshotPartsDelta(delta func(part string) bool) ([]OperatorState, error) {
 	var parts []OperatorState
 	for _, n := range g.nodes {
 		if ps, ok := n.Node.(PartedSnapshotter); ok {
-			sub, err := ps.SnapshotParts()
+			var sub []OperatorState
+			var err error
+			if dp, ok := n.Node.(DeltaPartedSnapshotter); ok && delta != nil {
+				sub, err = dp.SnapshotPartsDelta(func(p string) bool { return delta(n.Name + partSep + p) })
+			} else {
+				sub, err = ps.SnapshotParts()
+			}
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			for _, p := range sub {
-				parts = append(parts, OperatorState{Name: n.Name + partSep + p.Name, Data: p.Data})
+				p.Name = n.Name + partSep + p.Name
+				parts = append(parts, p)
 			}
 			continue
 		}
-		data, err := n.Node.Snapshot()
+		p, err := SnapshotPart(n.Node, n.Name, delta)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
-		if data != nil {
-			parts = append(parts, OperatorState{Name: n.Name, Data: data})
+		if p.Data != nil {
+			parts = append(parts, p)
 		}
 	}
 	return parts, nil
@@ -583,7 +594,8 @@ func (g *Graph) RestoreParts(parts []OperatorState) error {
 		if _, ok := g.nodes[i].Node.(PartedSnapshotter); ok != parted {
 			return fmt.Errorf("checkpoint state %q does not match operator %s: was the query or its parallelism changed?", p.Name, name)
 		}
-		byNode[name] = append(byNode[name], OperatorState{Name: sub, Data: p.Data})
+		p.Name = sub
+		byNode[name] = append(byNode[name], p)
 	}
 	for _, n := range g.nodes {
 		got, ok := byNode[n.Name]
@@ -594,7 +606,7 @@ func (g *Graph) RestoreParts(parts []OperatorState) error {
 		if ps, parted := n.Node.(PartedSnapshotter); parted {
 			err = ps.RestoreParts(got)
 		} else {
-			err = n.Node.Restore(got[0].Data)
+			err = RestorePart(n.Node, got[0])
 		}
 		if err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)

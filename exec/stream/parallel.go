@@ -399,15 +399,19 @@ func (p *Parallel) Restore([]byte) error {
 func instancePart(i, n int) string { return fmt.Sprintf("%d-of-%d", i, n) }
 
 // SnapshotParts is each instance's state, named by its index and count.
-func (p *Parallel) SnapshotParts() ([]OperatorState, error) {
+func (p *Parallel) SnapshotParts() ([]OperatorState, error) { return p.SnapshotPartsDelta(nil) }
+
+// SnapshotPartsDelta is SnapshotParts with deltas where delta allows them
+// and the instances can (DeltaSnapshotter).
+func (p *Parallel) SnapshotPartsDelta(delta func(part string) bool) ([]OperatorState, error) {
 	var parts []OperatorState
 	for i, inst := range p.insts {
-		data, err := inst.Snapshot()
+		part, err := SnapshotPart(inst, instancePart(i, len(p.insts)), delta)
 		if err != nil {
 			return nil, fmt.Errorf("instance %d: %w", i, err)
 		}
-		if data != nil {
-			parts = append(parts, OperatorState{Name: instancePart(i, len(p.insts)), Data: data})
+		if part.Data != nil {
+			parts = append(parts, part)
 		}
 	}
 	return parts, nil
@@ -422,7 +426,7 @@ func (p *Parallel) RestoreParts(parts []OperatorState) error {
 		if _, err := fmt.Sscanf(part.Name, "%d-of-%d", &i, &n); err != nil || n != len(p.insts) || i < 0 || i >= n {
 			return fmt.Errorf("the checkpoint holds state part %q of this operator, which runs %d instances: it was taken at another parallelism; run with that SET parallelism, or start from a fresh checkpoint directory", part.Name, len(p.insts))
 		}
-		if err := p.insts[i].Restore(part.Data); err != nil {
+		if err := RestorePart(p.insts[i], part); err != nil {
 			return fmt.Errorf("instance %d: %w", i, err)
 		}
 	}
