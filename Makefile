@@ -40,6 +40,7 @@ crashtest: build
 	$(GO) run ./cmd/crashtest -sluice $(BIN) $(CRASHTEST_FLAGS)
 
 # soak: a TUMBLE and a HOP aggregate over the generator at 200k rows/s each
+# and an interval join of Nexmark bids and auctions at 200k events/s,
 # for 10 minutes, sampling throughput, p99 emit latency and RSS every 10 s;
 # fails when RSS grows past its bound. SOAK_FLAGS='-duration 2m' shortens it.
 soak: build

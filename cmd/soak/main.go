@@ -1,10 +1,11 @@
 // Command soak runs sluice's streaming queries at a steady high rate for a
 // long time and watches them: every -every (10 s) it samples, per query,
-// the input rows per second the query's emitted windows account for, the
-// emit latency of those windows (p50/p99/max), and the process's resident
-// memory; it prints one table row per query and sample, and fails when a
-// process's RSS grows past the bound (the query leaks) or a query stops
-// emitting.
+// its throughput (for a windowed aggregate the input rows per second its
+// emitted windows account for, for the join the joined rows per second),
+// the emit latency of its output rows (p50/p99/max), and the process's
+// resident memory; it prints one table row per query and sample, and
+// fails when a process's RSS grows past the bound (the query leaks) or a
+// query stops emitting.
 //
 //	soak                          10 minutes at 200k rows/s (make soak)
 //	soak -duration 2m -rate 50000
@@ -19,8 +20,12 @@
 //
 // Queries: a 1-second TUMBLE aggregate (COUNT, SUM) and a HOP aggregate
 // (10-second windows sliding by 1 second: ten windows per row, COUNT, SUM,
-// MIN, MAX). sluice has no streaming join yet; when it has, a join joins
-// this list.
+// MIN, MAX) over the generator, and an interval join of the Nexmark bids
+// with their auctions (a bid within 10 s of its auction's creation), whose
+// two nexmark sources pace event time by the wall clock from the launch
+// too. A join row is due when its bid is: its latency is its arrival minus
+// the bid's event time (the interval join emits a pair as soon as both
+// sides have arrived, no watermark wait).
 package main
 
 import (
@@ -48,14 +53,47 @@ import (
 const watermarkDelay = time.Second
 
 // query is one soaked query; the script's ${start} and ${rate} are the
-// generator's start time and rate.
+// sources' start time and rate.
 type query struct {
 	name   string
 	script string
 	// rowsPerInput is how many windows each input row counts in (the sum
 	// of the n column over windows is rowsPerInput × the input rows).
 	rowsPerInput int
+	// row reads one CSV output row: when it was due and how many rows it
+	// accounts for; ok false for a row to skip.
+	row func(fields []string) (due time.Time, n int64, ok bool)
 }
+
+// windowRow reads a windowed aggregate's row: window_end, a key, n (the
+// window's input rows); it is due the watermark delay after its end.
+func windowRow(f []string) (time.Time, int64, bool) {
+	if len(f) < 3 {
+		return time.Time{}, 0, false
+	}
+	end, err := time.Parse(timeLayout, f[0])
+	n, nerr := strconv.ParseInt(f[2], 10, 64)
+	if err != nil || nerr != nil {
+		return time.Time{}, 0, false
+	}
+	return end.Add(watermarkDelay), n, true
+}
+
+// joinRow reads a join changelog row: op, bid_time, …; one joined row,
+// due at its bid's event time.
+func joinRow(f []string) (time.Time, int64, bool) {
+	if len(f) < 2 || f[0] != "+I" {
+		return time.Time{}, 0, false
+	}
+	at, err := time.Parse(timeLayout, f[1])
+	if err != nil {
+		return time.Time{}, 0, false
+	}
+	return at, 1, true
+}
+
+// timeLayout is sluice's CSV timestamp (fraction only when non-zero).
+const timeLayout = "2006-01-02 15:04:05.999999"
 
 const source = `CREATE SOURCE orders (category VARCHAR, value BIGINT, ts TIMESTAMP,
   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
@@ -64,14 +102,23 @@ WITH (connector = 'generator', rows_per_second = '${rate}', categories = '100', 
 `
 
 var queries = []query{
-	{name: "tumble-1s", rowsPerInput: 1, script: source + `
+	{name: "tumble-1s", rowsPerInput: 1, row: windowRow, script: source + `
 SELECT window_end, category, COUNT(*) AS n, SUM(value) AS total
 FROM TUMBLE(orders, ts, INTERVAL '1' SECOND)
 GROUP BY window_end, category EMIT FINAL;`},
-	{name: "hop-10s-by-1s", rowsPerInput: 10, script: source + `
+	{name: "hop-10s-by-1s", rowsPerInput: 10, row: windowRow, script: source + `
 SELECT window_end, category, COUNT(*) AS n, SUM(value) AS total, MIN(value) AS lo, MAX(value) AS hi
 FROM HOP(orders, ts, INTERVAL '1' SECOND, INTERVAL '10' SECOND)
 GROUP BY window_end, category EMIT FINAL;`},
+	// -rate events a second of the Nexmark sequence: 92% of them bids, 6%
+	// auctions.
+	{name: "join-bid-auction", rowsPerInput: 1, row: joinRow, script: `
+CREATE SOURCE bid WITH (connector = 'nexmark', table = 'bid', rate = '${rate}', start_time = '${start}');
+CREATE SOURCE auction WITH (connector = 'nexmark', table = 'auction', rate = '${rate}', start_time = '${start}');
+SELECT B.` + "`dateTime`" + ` AS bid_time, A.category, B.price, B.bidder
+FROM bid B JOIN auction A
+  ON B.auction = A.id AND B.` + "`dateTime`" + ` BETWEEN A.` + "`dateTime`" + ` AND A.` + "`dateTime`" + ` + INTERVAL '10' SECOND
+EMIT CHANGES;`},
 }
 
 func main() {
@@ -84,7 +131,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	bin := fs.String("sluice", "bin/sluice", "sluice binary")
 	duration := fs.Duration("duration", 10*time.Minute, "how long to run")
 	every := fs.Duration("every", 10*time.Second, "sampling interval")
-	rate := fs.Float64("rate", 200_000, "generator rows per second, per query")
+	rate := fs.Float64("rate", 200_000, "generator rows (join: Nexmark events) per second, per query")
+	only := fs.String("run", "", "run only the queries whose name contains this")
 	warmup := fs.Duration("warmup", time.Minute, "RSS baseline: the largest RSS sampled in this first stretch")
 	growth := fs.Float64("rss-growth", 0.25, "fail when the last RSS exceeds the warm-up baseline by more than this fraction")
 	slack := fs.Int64("rss-slack-mb", 32, "... plus this many MB (small processes' noise)")
@@ -102,6 +150,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var procs []*soaked
 	for _, q := range queries {
+		if !strings.Contains(q.name, *only) {
+			continue
+		}
 		// Event time starts at the launch: the generator's first row is
 		// produced a process start later, so latencies include that
 		// (small, constant) startup and are never negative.
@@ -116,11 +167,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		procs = append(procs, p)
 	}
-	fmt.Fprintf(stdout, "soak: %d queries at %.0f rows/s each for %s, sampled every %s (sluice has no streaming join yet: the second query is a HOP aggregate)\n",
+	fmt.Fprintf(stdout, "soak: %d queries at %.0f rows/s each for %s, sampled every %s (rows/s: input rows of the emitted windows; for the join, joined rows)\n",
 		len(procs), *rate, *duration, *every)
 	// Fixed widths: the table grows a row per sample, as it happens.
-	const rowFormat = "%7s  %-14s %9s %8s %7s %7s %7s %7s\n"
-	fmt.Fprintf(stdout, rowFormat, "t", "query", "rows/s", "windows", "p50 ms", "p99 ms", "max ms", "RSS MB")
+	const rowFormat = "%7s  %-16s %9s %8s %7s %7s %7s %7s\n"
+	fmt.Fprintf(stdout, rowFormat, "t", "query", "rows/s", "emitted", "p50 ms", "p99 ms", "max ms", "RSS MB")
 
 	failed := false
 	baseline := map[string]int64{}
@@ -154,7 +205,7 @@ loop:
 			fmt.Fprintf(stdout, rowFormat, el, p.q.name, fmt.Sprintf("%.0f", rowsPerSec), fmt.Sprint(s.windows),
 				ms(s.quantile(0.5)), ms(s.quantile(0.99)), ms(s.quantile(1)), fmt.Sprintf("%.1f", float64(rss)/(1<<20)))
 			if s.windows == 0 && el > 2*watermarkDelay+*every {
-				fmt.Fprintf(stderr, "soak: %s emitted no window in the last %s\n", p.q.name, *every)
+				fmt.Fprintf(stderr, "soak: %s emitted nothing in the last %s\n", p.q.name, *every)
 				failed = true
 			}
 		}
@@ -209,8 +260,8 @@ type soaked struct {
 
 // sample is what one query emitted since the last take.
 type sample struct {
-	windows int
-	rows    int64 // sum of n
+	windows int   // output rows
+	rows    int64 // input rows they account for
 	lat     []time.Duration
 }
 
@@ -245,8 +296,8 @@ func launch(bin, dir string, q query, start time.Time, rate float64) (*soaked, e
 	return p, nil
 }
 
-// read timestamps every output row as it arrives and records its window's
-// emit latency.
+// read timestamps every output row as it arrives and records its emit
+// latency.
 func (p *soaked) read(out io.Reader) {
 	defer func() {
 		p.waitEr = p.cmd.Wait()
@@ -260,19 +311,14 @@ func (p *soaked) read(out io.Reader) {
 			header = false
 			continue
 		}
-		f := strings.Split(sc.Text(), ",")
-		if len(f) < 3 {
-			continue
-		}
-		end, err := time.Parse("2006-01-02 15:04:05", f[0])
-		n, nerr := strconv.ParseInt(f[2], 10, 64)
-		if err != nil || nerr != nil {
+		due, n, ok := p.q.row(strings.Split(sc.Text(), ","))
+		if !ok {
 			continue
 		}
 		p.mu.Lock()
 		p.cur.windows++
 		p.cur.rows += n
-		p.cur.lat = append(p.cur.lat, at.Sub(end.Add(watermarkDelay)))
+		p.cur.lat = append(p.cur.lat, at.Sub(due))
 		p.mu.Unlock()
 	}
 	io.Copy(io.Discard, out)
