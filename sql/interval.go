@@ -147,3 +147,81 @@ func ParseInterval(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// exprUnits are the interval units of expressions (`ts - INTERVAL '20'
+// MILLISECOND`) that the TiDB parser, following MySQL, does not know:
+// MILLISECOND (Flink's and DuckDB's) and the plurals PostgreSQL and
+// DuckDB accept. Each maps to the unit TiDB sees and the power of ten the
+// value is divided by.
+var exprUnits = map[string]struct {
+	unit string
+	div  int
+}{
+	"MILLISECOND": {"SECOND", 3}, "MILLISECONDS": {"SECOND", 3},
+	"MICROSECONDS": {"MICROSECOND", 0}, "SECONDS": {"SECOND", 0}, "MINUTES": {"MINUTE", 0},
+	"HOURS": {"HOUR", 0}, "DAYS": {"DAY", 0}, "WEEKS": {"WEEK", 0}, "MONTHS": {"MONTH", 0},
+	"YEARS": {"YEAR", 0},
+}
+
+// intervalUnits rewrites `INTERVAL v unit` with a unit of exprUnits into
+// the same interval in a unit TiDB parses: '20' MILLISECOND becomes
+// '0.020' SECOND (TiDB keeps fractional seconds exactly). The rewrite is
+// never longer than the text it replaces (MILLISECOND is five letters
+// longer than SECOND; the value grows by at most four), so offsets keep.
+func intervalLiterals(body []token) []replacement {
+	var repls []replacement
+	for i := 0; i+2 < len(body); i++ {
+		if !body[i].is("INTERVAL") {
+			continue
+		}
+		v, u := body[i+1], body[i+2]
+		if u.kind != tkIdent || (v.kind != tkString && v.kind != tkNumber) {
+			continue
+		}
+		eu, ok := exprUnits[strings.ToUpper(u.text)]
+		if !ok {
+			continue
+		}
+		num := v.text
+		if v.kind == tkString {
+			num = strings.TrimSpace(v.val)
+		}
+		if eu.div > 0 {
+			scaled, ok := shiftDecimal(num, eu.div)
+			if !ok {
+				continue // not a plain number: TiDB reports it
+			}
+			num = scaled
+		}
+		text := "'" + num + "' " + eu.unit
+		if len(text) > u.end-v.off {
+			continue
+		}
+		repls = append(repls, replacement{span{v.off, u.end}, text})
+	}
+	return repls
+}
+
+// shiftDecimal divides the decimal number s by 10^n by moving its point,
+// exactly (no float rounding): "20", 3 → "0.020"; "1500.5", 3 → "1.5005".
+func shiftDecimal(s string, n int) (string, bool) {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	ip, fp, _ := strings.Cut(s, ".")
+	if ip == "" && fp == "" {
+		return "", false
+	}
+	for _, r := range ip + fp {
+		if r < '0' || r > '9' {
+			return "", false
+		}
+	}
+	for len(ip) <= n {
+		ip = "0" + ip
+	}
+	out := ip[:len(ip)-n] + "." + ip[len(ip)-n:] + fp
+	if neg {
+		out = "-" + out
+	}
+	return out, true
+}

@@ -258,3 +258,21 @@ func TestErrorIsSQLError(t *testing.T) {
 		t.Fatalf("error %v is not a ParseError", err)
 	}
 }
+
+// TestShiftDecimal: the interval rewrite moves the decimal point exactly.
+func TestShiftDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+		ok   bool
+	}{
+		{"20", 3, "0.020", true}, {"1500", 3, "1.500", true}, {"1500.5", 3, "1.5005", true},
+		{"-7", 3, "-0.007", true}, {".5", 3, "0.0005", true}, {"1e3", 3, "", false}, {"", 3, "", false},
+	} {
+		got, ok := shiftDecimal(tc.in, tc.n)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("shiftDecimal(%q, %d) = %q, %v; want %q, %v", tc.in, tc.n, got, ok, tc.want, tc.ok)
+		}
+	}
+}

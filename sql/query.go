@@ -158,6 +158,11 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		}
 	}
 	q.ExtractUnits = units
+	for _, ir := range intervalLiterals(body) {
+		if !inReplacement(repls, ir.span) { // a table function's argument took it already
+			repls = append(repls, ir)
+		}
+	}
 
 	start, end := body[0].off, body[len(body)-1].end
 	filters, err := ps.aggFilters(body)
