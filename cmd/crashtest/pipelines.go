@@ -109,6 +109,12 @@ AS SELECT window_start, category, COUNT(*) AS n, SUM(value) AS total
 FROM (SELECT window_start, category, value FROM TUMBLE(src, ts, INTERVAL '1' SECOND)
       UNION ALL SELECT window_start, category, value FROM TUMBLE(src2, ts, INTERVAL '1' SECOND)) u
 GROUP BY window_start, category EMIT FINAL;`},
+	{name: "gen2-interval-join-changes", source: sourceGenerator, sink: sinkFileDir, mode: "continuous", script: generatorSource + generatorSource2 + `
+CREATE SINK out WITH (connector = 'file', path = 'out/', format = 'csv')
+AS SELECT a.ts AS ts, a.category, a.value AS v1, b.value AS v2
+FROM src a JOIN src2 b ON a.category = b.category
+  AND b.ts BETWEEN a.ts - INTERVAL '20' MILLISECOND AND a.ts + INTERVAL '20' MILLISECOND
+WHERE a.value < 200 AND b.value < 200 EMIT CHANGES;`},
 	{name: "kafka-kafka-filter-changes", source: sourceKafka, sink: sinkKafka, mode: "continuous", script: kafkaSource + `
 CREATE SINK out WITH (` + kafkaSinkEO + `)
 AS SELECT id, category, value FROM src WHERE value < 700 EMIT CHANGES;`},
