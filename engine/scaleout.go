@@ -27,6 +27,9 @@ func checkScaleOut(cat *Catalog, qp *planner.QueryPlan, pos sql.Pos) error {
 	if qp == nil || qp.Emit == nil {
 		return nil
 	}
+	if qp.Stream != nil && len(planner.KafkaExchanges(qp.Stream.Plan)) > 0 {
+		return nil // the keyed operator reads a repartition topic
+	}
 	agg := findAggregate(qp.Physical)
 	if agg == nil {
 		return nil
@@ -60,6 +63,22 @@ func checkScaleOut(cat *Catalog, qp *planner.QueryPlan, pos sql.Pos) error {
 	return sql.Errorf(sql.PlanError, pos,
 		"source %s is read by consumer group %q and partitioned by %s, but the aggregate does not group by %s: a group would be split across processes; add %s to GROUP BY, or set 'scale.out' = 'false' when one process reads the whole topic",
 		e.Def.Name, gs.Group(), pkey, pkey, pkey)
+}
+
+// scaleOutDef is what the planner needs of a source whose partitions
+// several processes may split and whose cluster can carry exchanges
+// (exec.ExchangeHost); nil for any other source, over which the planner
+// puts no Kafka exchange (checkScaleOut refuses what would need one).
+func scaleOutDef(src exec.Source) *planner.ScaleOutDef {
+	h, ok := src.(exec.ExchangeHost)
+	if !ok || h.Group() == "" || !h.ScaledOut() {
+		return nil
+	}
+	d := &planner.ScaleOutDef{Group: h.Group()}
+	if pk, ok := src.(exec.PartitionKeyed); ok {
+		d.PartitionKey = pk.PartitionKey()
+	}
+	return d
 }
 
 func findAggregate(p planner.PhysicalPlan) *planner.PhysHashAggregate {

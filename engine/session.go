@@ -303,6 +303,7 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	if cs, ok := src.(exec.ChangelogSource); ok && cs.Changelog() {
 		def.Changelog = true
 	}
+	def.ScaleOut = scaleOutDef(src)
 	if s.Watermark != nil {
 		// Checked here, against the declared or inferred schema.
 		if err := planner.CheckWatermark(src.Schema(), s.Watermark); err != nil {

@@ -71,6 +71,9 @@ type streamQuery struct {
 	mu                  sync.Mutex
 	lastStats           stream.StateStats
 	late                *lateWriter
+	// scale is set when the query is split at a Kafka exchange
+	// (scaleout_exchange.go): its upstream part runs beside p.
+	scale *scaledOut
 }
 
 // streamSource finds the scanned source's definition.
@@ -135,8 +138,18 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		}
 		return nil, err
 	}
-	s, err := compile.StreamPlan(ctx, db.env(srcs), qp.Stream, opts)
+	env, si := db.env(srcs), qp.Stream
+	var so *scaledOut
+	if len(planner.KafkaExchanges(si.Plan)) > 0 {
+		if so, si, err = db.splitExchange(ctx, si, srcs, &env, &opts); err != nil {
+			return fail(execError(err))
+		}
+	}
+	s, err := compile.StreamPlan(ctx, env, si, opts)
 	if err != nil {
+		if so != nil {
+			so.close()
+		}
 		var se *sql.Error
 		if errors.As(err, &se) {
 			return fail(err)
@@ -149,7 +162,9 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 	// (stream.Pipeline.TwoPhase).
 	var ck *stream.Checkpointer
 	var from exec.Offsets
-	if dir := db.cfg.CheckpointDir; dir != "" {
+	// A scaled-out query keeps its state in its changelog topic and its
+	// positions in the consumer group, not in a checkpoint.
+	if dir := db.cfg.CheckpointDir; dir != "" && so == nil {
 		every := time.Second // continuous: at most one checkpoint a second
 		if qp.Emit.Kind == sql.EmitEvery {
 			every = 0 // micro-batch: every trigger
@@ -181,6 +196,9 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		if s.Op != nil {
 			s.Op.Close()
 		}
+		if so != nil {
+			so.close()
+		}
 		return fail(execError(err))
 	}
 	sq.s = s
@@ -189,6 +207,9 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 	sq.p.Checkpoint = ck
 	if ck == nil {
 		sq.p.CommitEvery = time.Second
+	}
+	if so != nil {
+		so.attach(sq)
 	}
 	out := sq.p.OutputSchema(qp.Emit.Full)
 	sq.changelog = stream.IsChangelog(out)
@@ -242,6 +263,14 @@ func userNames(s *arrow.Schema, names []string, changelog bool) *arrow.Schema {
 
 // run runs the pipeline to its end (bounded input) or until ctx is done.
 func (sq *streamQuery) run(ctx context.Context) error {
+	if sq.scale != nil {
+		return sq.scale.run(ctx, sq.runPipeline)
+	}
+	return sq.runPipeline(ctx)
+}
+
+// runPipeline runs the query's own pipeline.
+func (sq *streamQuery) runPipeline(ctx context.Context) error {
 	if sq.emit.Kind == sql.EmitEvery {
 		return sq.p.RunMicroBatch(ctx, sq.emit.Interval, sq.emit.Full)
 	}
@@ -415,6 +444,9 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 		// already committed these offsets inside its transaction).
 		if oc, ok := sq.p.Reader.(exec.OffsetCommitter); ok {
 			return oc.CommitOffsets(ctx, upTo)
+		}
+		if sq.scale != nil {
+			return sq.scale.save(ctx, upTo) // the state the output covers
 		}
 		return nil
 	}

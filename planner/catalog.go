@@ -27,6 +27,21 @@ type SourceDef struct {
 	// topic, exec.ChangelogSource): streaming reads it as an updating
 	// input, batch reads the table the changes leave.
 	Changelog bool
+	// ScaleOut is set when several processes may split the source's
+	// partitions among them (a Kafka consumer group, exec.GroupSource):
+	// a keyed streaming operator over it that needs rows by another key
+	// repartitions them through the source's cluster (PhysExchange).
+	ScaleOut *ScaleOutDef
+}
+
+// ScaleOutDef is how a scaled-out source's partitions are divided.
+type ScaleOutDef struct {
+	// Group names the processes sharing the work (the consumer group);
+	// internal topics are named after it, so every process agrees.
+	Group string
+	// PartitionKey is the column records are partitioned by ("" when
+	// not declared): an operator keyed by it needs no exchange.
+	PartitionKey string
 }
 
 // SinkDef is a registered sink (CREATE SINK).

@@ -583,6 +583,7 @@ func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error)
 	for _, k := range agg.Keys {
 		g.Keys = append(g.Keys, sp.over(in, k))
 	}
+	g.Input, g.Keys = sp.kafkaExchange(in, g.Keys, "GroupAggregate")
 	g.Partitioned = len(g.Keys) > 0
 	for _, a := range agg.Aggs {
 		a.Arg = sp.over(in, a.Arg)

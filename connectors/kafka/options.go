@@ -80,6 +80,10 @@ type sinkConfig struct {
 	createTopic bool
 	partitions  int32
 	replication int16
+	// txnTimeout is the transaction timeout (a minute when zero): how
+	// long a crashed writer's open transaction holds read_committed
+	// readers back.
+	txnTimeout time.Duration
 }
 
 func optErr(format string, args ...any) error {

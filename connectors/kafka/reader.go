@@ -42,6 +42,9 @@ type Reader struct {
 	skipped  int64
 	dead     int64
 	bytes    int64 // keys and values of the records buffered
+	// revokeHook, if set, hears of partitions the group takes away
+	// before the reader forgets them (SetRevokeHook).
+	revokeHook func(ctx context.Context, revoked map[int32]string)
 }
 
 var _ exec.SourceReader = (*Reader)(nil)
@@ -101,7 +104,7 @@ func (r *Reader) start(ctx context.Context) error {
 			kgo.ConsumeResetOffset(s.modeOffset()),
 			kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
 			kgo.OnPartitionsAssigned(r.onAssigned),
-			kgo.OnPartitionsRevoked(r.onRevoked),
+			kgo.OnPartitionsRevoked(r.onRevokedCommit),
 			kgo.OnPartitionsLost(r.onRevoked),
 		)
 		if s.cfg.pattern != nil {

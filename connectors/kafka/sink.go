@@ -155,7 +155,11 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 		kgo.DisableClientMetrics(),
 	)
 	if s.cfg.exactlyOnce {
-		opts = append(opts, kgo.TransactionalID(s.cfg.txnID), kgo.TransactionTimeout(time.Minute))
+		timeout := time.Minute
+		if s.cfg.txnTimeout > 0 {
+			timeout = s.cfg.txnTimeout
+		}
+		opts = append(opts, kgo.TransactionalID(s.cfg.txnID), kgo.TransactionTimeout(timeout))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

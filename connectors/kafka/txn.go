@@ -75,13 +75,20 @@ func (w *Writer) groupFor(upTo exec.Offsets) (group, member string, gen int32, r
 // the records. kgo only does this for a client that is itself the group
 // consumer; here source and sink are separate clients.
 func (w *Writer) txnCommitOffsets(ctx context.Context, group, member string, gen int32, upTo exec.Offsets) error {
-	id, epoch, err := w.cl.ProducerID(ctx)
+	return txnCommitOffsets(ctx, w.cl, w.adm, w.cfg.txnID, w.topicIDs, group, member, gen, upTo)
+}
+
+// txnCommitOffsets stages upTo for group in the open transaction of the
+// transactional client cl (id txnID); topicIDs caches the topic ids newer
+// requests name topics by.
+func txnCommitOffsets(ctx context.Context, cl *kgo.Client, adm *kadm.Client, txnID string, topicIDs map[string][16]byte, group, member string, gen int32, upTo exec.Offsets) error {
+	id, epoch, err := cl.ProducerID(ctx)
 	if err != nil {
 		return fmt.Errorf("kafka sink: producer id: %w", err)
 	}
 	add := kmsg.NewPtrAddOffsetsToTxnRequest()
-	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = w.cfg.txnID, id, epoch, group
-	aresp, err := add.RequestWith(ctx, w.cl)
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, id, epoch, group
+	aresp, err := add.RequestWith(ctx, cl)
 	if err == nil {
 		err = kerr.ErrorForCode(aresp.ErrorCode)
 	}
@@ -92,15 +99,15 @@ func (w *Writer) txnCommitOffsets(ctx context.Context, group, member string, gen
 	if err != nil {
 		return err
 	}
-	if err := w.loadTopicIDs(ctx, ko); err != nil {
+	if err := loadTopicIDs(ctx, adm, topicIDs, ko); err != nil {
 		return err
 	}
 	req := kmsg.NewPtrTxnOffsetCommitRequest()
-	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = w.cfg.txnID, group, id, epoch
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = txnID, group, id, epoch
 	req.Generation, req.MemberID = gen, member
 	for t, ps := range ko {
 		rt := kmsg.NewTxnOffsetCommitRequestTopic()
-		rt.Topic, rt.TopicID = t, w.topicIDs[t]
+		rt.Topic, rt.TopicID = t, topicIDs[t]
 		for p, eo := range ps {
 			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 			rp.Partition, rp.Offset = p, eo.Offset
@@ -108,7 +115,7 @@ func (w *Writer) txnCommitOffsets(ctx context.Context, group, member string, gen
 		}
 		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := req.RequestWith(ctx, w.cl)
+	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
 		return fmt.Errorf("kafka sink: committing offsets of group %q in the transaction: %w", group, err)
 	}
@@ -123,23 +130,23 @@ func (w *Writer) txnCommitOffsets(ctx context.Context, group, member string, gen
 }
 
 // loadTopicIDs fetches the ids newer TxnOffsetCommit versions name
-// topics by.
-func (w *Writer) loadTopicIDs(ctx context.Context, ko map[string]map[int32]kgo.EpochOffset) error {
+// topics by into ids.
+func loadTopicIDs(ctx context.Context, adm *kadm.Client, ids map[string][16]byte, ko map[string]map[int32]kgo.EpochOffset) error {
 	var missing []string
 	for t := range ko {
-		if _, ok := w.topicIDs[t]; !ok {
+		if _, ok := ids[t]; !ok {
 			missing = append(missing, t)
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
-	md, err := w.adm.Metadata(ctx, missing...)
+	md, err := adm.Metadata(ctx, missing...)
 	if err != nil {
 		return fmt.Errorf("kafka sink: metadata of %v: %w", missing, err)
 	}
 	for t, td := range md.Topics {
-		w.topicIDs[t] = td.ID
+		ids[t] = td.ID
 	}
 	return nil
 }

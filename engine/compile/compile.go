@@ -84,6 +84,8 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		}
 		// A batch read of a changelog source is the table it leaves.
 		return exec.NewFoldChangelog(env.Mem, scan, scan.Schema()), nil
+	case *planner.PhysExchange:
+		return exchange(n, in)
 	case *planner.PhysFilter:
 		pred, err := Expr(n.Pred)
 		if err != nil {

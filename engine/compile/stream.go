@@ -31,6 +31,9 @@ type StreamOptions struct {
 	// Parallelism is how many instances a key-partitioned node
 	// (planner: Partitioned) runs as; 1 or less runs one.
 	Parallelism int
+	// Changelogs are the state stores of the keyed nodes behind Kafka
+	// exchanges, by changelog topic (planner.PhysExchange.Changelog).
+	Changelogs map[string]exec.PartitionStateStore
 }
 
 // Stream is a compiled streaming query, ready to become a stream.Pipeline.
@@ -54,6 +57,9 @@ type Stream struct {
 	Names []string
 	// Mode is the output's changelog mode, from the plan.
 	Mode exec.SinkMode
+	// PartitionStates are the keyed nodes behind Kafka exchanges, whose
+	// state the engine saves to their changelogs at each commit.
+	PartitionStates []*PartitionedState
 
 	// inputs are the scans to open, in reader-input order.
 	inputs []streamInput
@@ -131,6 +137,7 @@ func StreamPlan(ctx context.Context, env Env, si *planner.StreamInfo, opts Strea
 		return nil, err
 	}
 	s.inputs = b.inputs
+	s.PartitionStates = b.partStates
 	s.Names = userNames(si.Plan.Schema())
 	s.Mode = sinkMode(si.Mode)
 	return s, nil
@@ -170,6 +177,8 @@ type streamBuilder struct {
 	window       stream.EventTimer
 	// ports are the inputs of the node being built.
 	ports []stream.Port
+	// partStates are the per-partition runners built (Kafka exchanges).
+	partStates []*PartitionedState
 }
 
 // stateful reports whether n keeps state across batches.
@@ -426,6 +435,15 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 	var op stream.Operator
 	switch x := n.(type) {
 	case *planner.PhysGroupAggregate:
+		if ex := kafkaExchangeInput(x); ex != nil {
+			return b.partitioned(ex, func() (stream.Node, error) {
+				g, err := b.groupAggregate(x, in)
+				if err != nil {
+					return nil, err
+				}
+				return stream.OperatorNode(g), nil
+			})
+		}
 		if x.Partitioned && b.opts.Parallelism > 1 {
 			ce, err := Exprs(x.Keys)
 			if err != nil {

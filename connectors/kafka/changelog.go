@@ -1,0 +1,295 @@
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// changelogChunk is the most state bytes one changelog record carries
+// (brokers refuse records over about 1 MB by default).
+const changelogChunk = 512 << 10
+
+// Changelog is the state of one keyed operator per repartition partition
+// in a compacted topic with as many partitions. A save of partition p
+// writes, in one transaction, the state's chunks under the keys
+// "chunk/0" … "chunk/n-1" of changelog partition p, then its "meta"
+// record (n and the input offsets the state covers), and commits those
+// offsets for the consumer group: state and position move together, and
+// a fenced process (its partitions reassigned) cannot commit either.
+// Compaction keeps the newest record per key; a restore reads the
+// partition to its last stable offset and takes the newest meta and the
+// chunks it names (written in the same transaction, so never older).
+type Changelog struct {
+	src   *Source
+	topic string
+	txnID string
+
+	mu       sync.Mutex
+	cl       *kgo.Client // transactional producer, created on the first save
+	adm      *kadm.Client
+	topicIDs map[string][16]byte
+}
+
+var _ exec.PartitionStateStore = (*Changelog)(nil)
+
+// changelogMeta is the value of a partition's "meta" record.
+type changelogMeta struct {
+	Chunks  int          `json:"chunks"`
+	Offsets exec.Offsets `json:"offsets"`
+}
+
+// OpenChangelog opens the changelog topic (made by EnsureInternalTopics)
+// for saves under transactional id txnID.
+func (s *Source) OpenChangelog(_ context.Context, topic, txnID string) (exec.PartitionStateStore, error) {
+	if s.cfg.group == "" {
+		return nil, optErr("a changelog needs 'group.id'")
+	}
+	return &Changelog{src: s, topic: topic, txnID: txnID, topicIDs: map[string][16]byte{}}, nil
+}
+
+func (c *Changelog) producer(ctx context.Context) error {
+	if c.cl != nil {
+		return nil
+	}
+	cl, err := kgo.NewClient(c.src.cfg.clientOpts(
+		kgo.DefaultProduceTopic(c.topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID(c.txnID),
+		kgo.TransactionTimeout(exchangeTxnTimeout),
+		kgo.ProducerBatchMaxBytes(changelogChunk+changelogChunk/2),
+		kgo.DisableClientMetrics(),
+	)...)
+	if err != nil {
+		return fmt.Errorf("kafka changelog: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, c.src.cfg.connectTimeout)
+	defer cancel()
+	if _, _, err := cl.ProducerID(pctx); err != nil {
+		cl.Close()
+		return fmt.Errorf("kafka changelog %q: initializing transactional id %q: %w", c.topic, c.txnID, err)
+	}
+	c.cl, c.adm = cl, kadm.NewClient(cl)
+	return nil
+}
+
+// Save writes states and commits upTo for the group in one transaction.
+func (c *Changelog) Save(ctx context.Context, states map[int32][]byte, upTo exec.Offsets) error {
+	if len(states) == 0 {
+		// Nothing to write: a transaction without a record would never
+		// be ended (kgo sends no EndTxn for it), leaving the offsets
+		// staged in it.
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.producer(ctx); err != nil {
+		return err
+	}
+	if err := c.cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("kafka changelog %q: beginning transaction: %w", c.topic, err)
+	}
+	var perr error
+	var pmu sync.Mutex
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			pmu.Lock()
+			if perr == nil {
+				perr = err
+			}
+			pmu.Unlock()
+		}
+	}
+	for p, st := range states {
+		n := 0
+		for off := 0; off < len(st) || n == 0; off += changelogChunk {
+			end := min(off+changelogChunk, len(st))
+			c.cl.Produce(ctx, &kgo.Record{Partition: p, Key: []byte("chunk/" + strconv.Itoa(n)), Value: st[off:end]}, promise)
+			n++
+			if end == len(st) {
+				break
+			}
+		}
+		meta, err := json.Marshal(changelogMeta{Chunks: n, Offsets: offsetsOfPartition(upTo, p)})
+		if err != nil {
+			return c.abort(err)
+		}
+		c.cl.Produce(ctx, &kgo.Record{Partition: p, Key: []byte("meta"), Value: meta}, promise)
+	}
+	if len(upTo) > 0 {
+		group := c.src.cfg.group
+		member, gen := groupMemberOf(group, upTo)
+		if err := txnCommitOffsets(ctx, c.cl, c.adm, c.txnID, c.topicIDs, group, member, gen, upTo); err != nil {
+			if fenced(err) {
+				return c.abortFenced()
+			}
+			return c.abort(err)
+		}
+	}
+	if err := c.cl.Flush(ctx); err != nil {
+		return c.abort(fmt.Errorf("kafka changelog %q: flushing: %w", c.topic, err))
+	}
+	if perr != nil {
+		return c.abort(fmt.Errorf("kafka changelog %q: producing: %w", c.topic, perr))
+	}
+	if err := c.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		if fenced(err) {
+			return exec.ErrFenced
+		}
+		return fmt.Errorf("kafka changelog %q: committing: %w", c.topic, err)
+	}
+	return nil
+}
+
+// offsetsOfPartition keeps the entries of upTo for partition p (of any
+// topic: the repartition topic is the only one a downstream part reads).
+func offsetsOfPartition(upTo exec.Offsets, p int32) exec.Offsets {
+	out := exec.Offsets{}
+	for k, v := range upTo {
+		if _, kp, err := parseOffsetKey(k); err == nil && kp == p {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (c *Changelog) abort(cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.src.cfg.connectTimeout)
+	defer cancel()
+	_ = c.cl.AbortBufferedRecords(ctx)
+	if err := c.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		return fmt.Errorf("%w (and aborting the transaction: %v)", cause, err)
+	}
+	return cause
+}
+
+func (c *Changelog) abortFenced() error {
+	if err := c.abort(exec.ErrFenced); !errors.Is(err, exec.ErrFenced) {
+		return err
+	}
+	return exec.ErrFenced
+}
+
+// fenced reports whether err says the group moved on without this
+// member (its generation is old, it left, or a newer instance replaced
+// it).
+func fenced(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
+		errors.Is(err, kerr.FencedInstanceID) || errors.Is(err, kerr.RebalanceInProgress) ||
+		errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
+}
+
+// groupMemberOf returns the member id and generation of this process's
+// live reader of group holding one of upTo's partitions ("" and -1 when
+// there is none).
+func groupMemberOf(group string, upTo exec.Offsets) (string, int32) {
+	groupReaders.Lock()
+	defer groupReaders.Unlock()
+	for _, r := range groupReaders.m[group] {
+		offs := r.Offsets()
+		for k := range upTo {
+			if _, ok := offs[k]; ok {
+				return r.groupMember()
+			}
+		}
+	}
+	return "", -1
+}
+
+// Load reads changelog partition p up to its last stable offset and
+// returns the newest state saved for it.
+func (c *Changelog) Load(ctx context.Context, p int32) ([]byte, exec.Offsets, bool, error) {
+	cl, err := kgo.NewClient(c.src.cfg.clientOpts(
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxPartitionBytes(8<<20),
+		kgo.DisableClientMetrics(),
+	)...)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("kafka changelog: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	lctx, cancel := context.WithTimeout(ctx, c.src.cfg.connectTimeout)
+	starts, err := adm.ListStartOffsets(lctx, c.topic)
+	var ends kadm.ListedOffsets
+	if err == nil {
+		ends, err = adm.ListCommittedOffsets(lctx, c.topic)
+	}
+	cancel()
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("kafka changelog %q: listing offsets: %w", c.topic, err)
+	}
+	so, _ := starts.Lookup(c.topic, p)
+	eo, ok := ends.Lookup(c.topic, p)
+	if !ok || eo.Err != nil {
+		return nil, nil, false, fmt.Errorf("kafka changelog %q: no partition %d", c.topic, p)
+	}
+	if eo.Offset <= so.Offset {
+		return nil, nil, false, nil
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: {p: kgo.NewOffset().At(so.Offset)}})
+	latest := map[string][]byte{}
+	next := so.Offset
+	for next < eo.Offset {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, nil, false, err
+		}
+		var ferr error
+		fs.EachError(func(t string, fp int32, err error) {
+			if ferr == nil {
+				ferr = fmt.Errorf("kafka changelog %s/%d: %w", t, fp, err)
+			}
+		})
+		if ferr != nil {
+			return nil, nil, false, ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset >= eo.Offset {
+				return
+			}
+			next = max(next, r.Offset+1)
+			if !r.Attrs.IsControl() {
+				latest[string(r.Key)] = r.Value
+			}
+		})
+	}
+	raw, ok := latest["meta"]
+	if !ok {
+		return nil, nil, false, nil
+	}
+	var meta changelogMeta
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return nil, nil, false, fmt.Errorf("kafka changelog %s/%d: bad meta record: %w", c.topic, p, err)
+	}
+	var state []byte
+	for i := 0; i < meta.Chunks; i++ {
+		chunk, ok := latest["chunk/"+strconv.Itoa(i)]
+		if !ok {
+			return nil, nil, false, fmt.Errorf("kafka changelog %s/%d: chunk %d of %d is missing", c.topic, p, i, meta.Chunks)
+		}
+		state = append(state, chunk...)
+	}
+	return state, meta.Offsets, true, nil
+}
+
+// Close closes the producer; a save in progress is not interrupted.
+func (c *Changelog) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cl != nil {
+		c.cl.Close()
+		c.cl = nil
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+var _ exec.ExchangeHost = (*Source)(nil)
+
+// exchangeTxnTimeout bounds how long the open transaction of a process
+// that died holds back the readers of the repartition topic (Kafka
+// Streams uses 10 s under exactly-once too).
+const exchangeTxnTimeout = 10 * time.Second
+
+// admin is a short-lived admin client of the source's cluster.
+func (s *Source) admin() (*kadm.Client, func(), error) {
+	cl, err := kgo.NewClient(s.cfg.clientOpts(kgo.DisableClientMetrics())...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka: %w", err)
+	}
+	return kadm.NewClient(cl), cl.Close, nil
+}
+
+// EnsureInternalTopics creates the repartition topic and the compacted
+// changelog topic of one exchange when they are missing. Their partition
+// count is partitions, or the source topics' largest count when
+// partitions <= 0: as many repartition partitions as source partitions
+// lets as many processes share the keyed work as share the reading.
+func (s *Source) EnsureInternalTopics(ctx context.Context, repartition, changelog string, partitions int) (int, error) {
+	adm, done, err := s.admin()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
+	if partitions <= 0 {
+		parts, err := s.ping(ctx, adm)
+		if err != nil {
+			return 0, err
+		}
+		for _, ps := range parts {
+			partitions = max(partitions, len(ps))
+		}
+	}
+	if partitions <= 0 {
+		return 0, fmt.Errorf("kafka: no source partitions to size the internal topic %q by", repartition)
+	}
+	md, err := adm.Metadata(ctx, repartition, changelog)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: metadata of internal topics: %w", err)
+	}
+	have := func(t string) (int, bool) {
+		td, ok := md.Topics[t]
+		if !ok || td.Err != nil {
+			return 0, false
+		}
+		return len(td.Partitions), true
+	}
+	create := func(t string, configs map[string]*string) error {
+		resp, err := adm.CreateTopic(ctx, int32(partitions), -1, configs, t)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("kafka: creating internal topic %q (%d partitions): %w", t, partitions, err)
+		}
+		return nil
+	}
+	n, ok := have(repartition)
+	if !ok {
+		if err := create(repartition, nil); err != nil {
+			return 0, err
+		}
+		n = partitions
+	}
+	if c, ok := have(changelog); ok {
+		if c != n {
+			return 0, fmt.Errorf("kafka: changelog topic %q has %d partitions but repartition topic %q has %d: delete both (DROP ... CASCADE) to start over", changelog, c, repartition, n)
+		}
+		return n, nil
+	}
+	compact := "compact"
+	partitions = n
+	if err := create(changelog, map[string]*string{"cleanup.policy": &compact}); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// UpstreamSource is s reading in the group from its committed offsets:
+// the exchange commits them in each transaction with the records it
+// wrote, so a partition's next reader (this process after a restart, or
+// another after a rebalance) resumes exactly after what reached the
+// repartition topic.
+func (s *Source) UpstreamSource() (exec.Source, error) {
+	if s.cfg.group == "" {
+		return nil, optErr("a scaled-out exchange needs 'group.id'")
+	}
+	cfg := *s.cfg
+	cfg.startMode = StartGroupOffsets
+	up := *s
+	up.cfg = &cfg
+	return &up, nil
+}
+
+// RepartitionSink writes rows to the repartition topic as JSON records
+// keyed by keys (the default partitioner hashes the key, so one key
+// always lands in one partition), exactly once: each commit is one
+// transaction holding the records and the upstream offsets, found through
+// the group reader of this process that holds them.
+func (s *Source) RepartitionSink(topic string, keys []string, txnID string) (exec.Sink, error) {
+	cfg := &sinkConfig{connConfig: s.cfg.connConfig, topic: topic, format: "json", key: keys,
+		exactlyOnce: true, txnID: txnID, group: s.cfg.group, partitions: 1, replication: 1,
+		txnTimeout: exchangeTxnTimeout}
+	return &Sink{cfg: cfg}, nil
+}
+
+// RepartitionSource reads the repartition topic in the source's group:
+// read_committed (only what an upstream transaction committed), from the
+// group's committed offsets, which the changelog commits with the state
+// they cover.
+func (s *Source) RepartitionSource(topic string, schema *arrow.Schema) (exec.Source, error) {
+	cfg := &sourceConfig{connConfig: s.cfg.connConfig, topics: []string{topic}, format: "json",
+		startMode: StartGroupOffsets, group: s.cfg.group, onError: OnErrorFail, readCommitted: true}
+	rs := &Source{cfg: cfg, schema: schema, valueFormat: valueFormat{name: "json"}}
+	for i, f := range schema.Fields() {
+		if metaKindOf(f.Name) != metaNone {
+			return nil, fmt.Errorf("kafka: exchange column %q is a metadata column name", f.Name)
+		}
+		rs.dataIdx = append(rs.dataIdx, i)
+	}
+	return rs, nil
+}
+
+// DeleteInternalTopics deletes the named topics; missing ones are no
+// error.
+func (s *Source) DeleteInternalTopics(ctx context.Context, topics ...string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	adm, done, err := s.admin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
+	resp, err := adm.DeleteTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("kafka: deleting internal topics: %w", err)
+	}
+	for _, r := range resp.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("kafka: deleting internal topic %q: %w", r.Topic, r.Err)
+		}
+	}
+	return nil
+}
+
+// InternalTopics lists the cluster's topics named with prefix and their
+// partition counts.
+func (s *Source) InternalTopics(ctx context.Context, prefix string) (map[string]int, error) {
+	adm, done, err := s.admin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
+	td, err := adm.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: listing topics: %w", err)
+	}
+	out := map[string]int{}
+	for name, d := range td {
+		if strings.HasPrefix(name, prefix) && d.Err == nil {
+			out[name] = len(d.Partitions)
+		}
+	}
+	return out, nil
+}
+
+var _ exec.RevokeNotifier = (*Reader)(nil)
+
+// SetRevokeHook makes the reader call hook with the partitions the group
+// revokes (Batch.Partition id → "topic/partition"), in a cooperative
+// rebalance while this member still belongs to the group, before it
+// forgets them; the rebalance waits for hook, so a caller can commit what
+// it produced from those partitions first. Call it before the first
+// Next.
+func (r *Reader) SetRevokeHook(hook func(ctx context.Context, revoked map[int32]string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.revokeHook = hook
+}
+
+// onRevokedCommit runs the revoke hook, then forgets the partitions.
+func (r *Reader) onRevokedCommit(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	r.mu.Lock()
+	hook := r.revokeHook
+	ids := map[int32]string{}
+	for t, ps := range revoked {
+		for _, p := range ps {
+			if _, ok := r.parts[tp{t, p}]; ok {
+				ids[r.partID(t, p)] = offsetKey(t, p)
+			}
+		}
+	}
+	r.mu.Unlock()
+	if hook != nil && len(ids) > 0 {
+		hook(ctx, ids)
+	}
+	r.onRevoked(ctx, cl, revoked)
+}

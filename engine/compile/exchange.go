@@ -1,0 +1,345 @@
+package compile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/stream"
+	"github.com/sluicesql/sluice/planner"
+)
+
+// PartitionedState runs a keyed operator behind a Kafka exchange as one
+// instance per repartition partition this process holds, each with its
+// own state, restored from the operator's changelog (exec.
+// PartitionStateStore) before the partition's first batch, and saved to
+// it, with the input offsets it covers, by Save. A partition the consumer
+// group takes away (SetPartitions no longer lists it) is dropped: its
+// next owner restores the last save and reads on from the offsets saved
+// with it, so no row is folded twice into the state the changelog
+// keeps and none is missed. A partition this process keeps across a
+// rebalance keeps its instance in memory (no restore).
+type PartitionedState struct {
+	mem    memory.Allocator
+	schema *arrow.Schema
+	mode   exec.SinkMode
+	build  func() (stream.Node, error)
+	store  exec.PartitionStateStore
+
+	insts map[int32]*partInstance
+	held  map[int32]bool
+	// Restores counts the partitions restored from the changelog and
+	// RestoredBytes the state bytes read, for tests and EXPLAIN ANALYZE.
+	Restores, RestoredBytes int64
+	// Fenced counts saves refused because the partitions had moved.
+	Fenced int64
+}
+
+type partInstance struct {
+	node  stream.Node
+	dirty bool
+}
+
+var (
+	_ stream.Node           = (*PartitionedState)(nil)
+	_ stream.PartitionAware = (*PartitionedState)(nil)
+)
+
+// NewPartitionedState makes the per-partition runner; build makes one
+// fresh instance.
+func NewPartitionedState(mem memory.Allocator, build func() (stream.Node, error), store exec.PartitionStateStore) (*PartitionedState, error) {
+	first, err := build()
+	if err != nil {
+		return nil, err
+	}
+	s := &PartitionedState{mem: mem, schema: first.Schema(), mode: first.SinkMode(), build: build, store: store,
+		insts: map[int32]*partInstance{}}
+	first.Close()
+	return s, nil
+}
+
+// Schema implements stream.Node.
+func (s *PartitionedState) Schema() *arrow.Schema { return s.schema }
+
+// SinkMode implements stream.Node.
+func (s *PartitionedState) SinkMode() exec.SinkMode { return s.mode }
+
+// SetPartitions drops the instances of partitions no longer held.
+func (s *PartitionedState) SetPartitions(parts []int32) {
+	s.held = make(map[int32]bool, len(parts))
+	for _, p := range parts {
+		s.held[p] = true
+	}
+	for p, in := range s.insts {
+		if !s.held[p] {
+			in.node.Close()
+			delete(s.insts, p)
+		}
+	}
+}
+
+// instance returns partition p's instance, restoring it first when the
+// partition is new here; nil when p is not held (a batch read before the
+// group took the partition away: its next owner reads it again).
+func (s *PartitionedState) instance(ctx context.Context, p int32) (*partInstance, error) {
+	if in, ok := s.insts[p]; ok {
+		return in, nil
+	}
+	if s.held != nil && !s.held[p] {
+		return nil, nil
+	}
+	node, err := s.build()
+	if err != nil {
+		return nil, err
+	}
+	state, _, ok, err := s.store.Load(ctx, p)
+	if err != nil {
+		node.Close()
+		return nil, fmt.Errorf("restoring partition %d from the changelog: %w", p, err)
+	}
+	if ok {
+		if err := node.Restore(state); err != nil {
+			node.Close()
+			return nil, fmt.Errorf("restoring partition %d from the changelog: %w", p, err)
+		}
+		s.Restores++
+		s.RestoredBytes += int64(len(state))
+	}
+	in := &partInstance{node: node}
+	s.insts[p] = in
+	return in, nil
+}
+
+// Push folds b into its partition's instance.
+func (s *PartitionedState) Push(ctx context.Context, input int, b exec.Batch) (arrow.Record, error) {
+	in, err := s.instance(ctx, b.Partition)
+	if err != nil || in == nil {
+		return nil, err
+	}
+	in.dirty = true
+	return in.node.Push(ctx, input, b)
+}
+
+// each calls f on every instance in partition order and concatenates
+// what they return.
+func (s *PartitionedState) each(f func(n stream.Node) (arrow.Record, error)) (arrow.Record, error) {
+	parts := make([]int32, 0, len(s.insts))
+	for p := range s.insts {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	var outs []arrow.Record
+	defer func() {
+		for _, r := range outs {
+			r.Release()
+		}
+	}()
+	for _, p := range parts {
+		r, err := f(s.insts[p].node)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && r.NumRows() > 0 {
+			outs = append(outs, r)
+			s.insts[p].dirty = true
+		} else if r != nil {
+			r.Release()
+		}
+	}
+	switch len(outs) {
+	case 0:
+		return nil, nil
+	case 1:
+		r := outs[0]
+		outs = nil
+		return r, nil
+	}
+	return concat(s.mem, s.schema, outs)
+}
+
+// concat appends recs of schema into one record.
+func concat(mem memory.Allocator, schema *arrow.Schema, recs []arrow.Record) (arrow.Record, error) {
+	cols := make([]arrow.Array, schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	var n int64
+	for _, r := range recs {
+		n += r.NumRows()
+	}
+	for i := range cols {
+		parts := make([]arrow.Array, len(recs))
+		for j, r := range recs {
+			parts[j] = r.Column(i)
+		}
+		c, err := array.Concatenate(parts, mem)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = c
+	}
+	return array.NewRecord(schema, cols, n), nil
+}
+
+// Advance implements stream.Node.
+func (s *PartitionedState) Advance(ctx context.Context, input int, m stream.Mark) (arrow.Record, error) {
+	return s.each(func(n stream.Node) (arrow.Record, error) { return n.Advance(ctx, input, m) })
+}
+
+// Watermark is the least of the instances'.
+func (s *PartitionedState) Watermark() stream.Mark {
+	out := stream.NoMark
+	first := true
+	for _, in := range s.insts {
+		if m := in.node.Watermark(); first || m.Time < out.Time {
+			out, first = m, false
+		}
+	}
+	return out
+}
+
+// Tick implements stream.Node.
+func (s *PartitionedState) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
+	return s.each(func(n stream.Node) (arrow.Record, error) { return n.Tick(ctx, now) })
+}
+
+// Finish implements stream.Node.
+func (s *PartitionedState) Finish(ctx context.Context, input int) (arrow.Record, error) {
+	return s.each(func(n stream.Node) (arrow.Record, error) { return n.Finish(ctx, input) })
+}
+
+// Snapshot is empty: the state lives in the changelog (Save), and a
+// local checkpoint of partitions the group may have moved meanwhile
+// could not be trusted on restart.
+func (s *PartitionedState) Snapshot() ([]byte, error) { return nil, nil }
+
+// Restore accepts only the empty snapshot.
+func (s *PartitionedState) Restore(state []byte) error {
+	if len(state) > 0 {
+		return errors.New("compile: a scaled-out operator restores from its changelog, not a checkpoint")
+	}
+	return nil
+}
+
+// Stats sums the instances'.
+func (s *PartitionedState) Stats() stream.StateStats {
+	var st stream.StateStats
+	for _, in := range s.insts {
+		x := in.node.Stats()
+		st.Groups += x.Groups
+		st.Bytes += x.Bytes
+	}
+	return st
+}
+
+// Partitions lists the partitions with an instance, in order.
+func (s *PartitionedState) Partitions() []int32 {
+	out := make([]int32, 0, len(s.insts))
+	for p := range s.insts {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Save writes the state of every partition changed since the last save
+// to the changelog, with the offsets of upTo for those partitions, in one
+// transaction. A save the group fenced (the partitions moved) is dropped:
+// the new owners restore the previous one and read on from there. It
+// runs on the pipeline's goroutine, between batches.
+func (s *PartitionedState) Save(ctx context.Context, upTo exec.Offsets) error {
+	states := map[int32][]byte{}
+	offs := exec.Offsets{}
+	for p, in := range s.insts {
+		if !in.dirty {
+			continue
+		}
+		snap, err := in.node.Snapshot()
+		if err != nil {
+			return fmt.Errorf("saving partition %d: %w", p, err)
+		}
+		states[p] = snap
+		for k, v := range upTo {
+			if i := strings.LastIndexByte(k, '/'); i >= 0 && k[i+1:] == strconv.Itoa(int(p)) {
+				offs[k] = v
+			}
+		}
+	}
+	if len(states) == 0 {
+		return nil
+	}
+	if err := s.store.Save(ctx, states, offs); err != nil {
+		if errors.Is(err, exec.ErrFenced) {
+			s.Fenced++
+			return nil
+		}
+		return err
+	}
+	for p := range states {
+		s.insts[p].dirty = false
+	}
+	return nil
+}
+
+// Close closes every instance and the store.
+func (s *PartitionedState) Close() error {
+	for p, in := range s.insts {
+		in.node.Close()
+		delete(s.insts, p)
+	}
+	return s.store.Close()
+}
+
+// kafkaExchangeInput returns the Kafka exchange a keyed node reads
+// directly, nil when it reads none.
+func kafkaExchangeInput(n planner.PhysicalPlan) *planner.PhysExchange {
+	kids := n.Children()
+	if len(kids) != 1 {
+		return nil
+	}
+	if x, ok := kids[0].(*planner.PhysExchange); ok && x.Kind == planner.ExchangeKafka {
+		return x
+	}
+	return nil
+}
+
+// partitioned wraps the keyed node n, which reads Kafka exchange x, into
+// its per-partition runner over the changelog store the engine opened.
+func (b *streamBuilder) partitioned(x *planner.PhysExchange, build func() (stream.Node, error)) (stream.Node, error) {
+	store := b.opts.Changelogs[x.Changelog]
+	if store == nil {
+		return nil, fmt.Errorf("compile: no changelog store for %s", x.Changelog)
+	}
+	ps, err := NewPartitionedState(b.env.Mem, build, store)
+	if err != nil {
+		return nil, err
+	}
+	b.partStates = append(b.partStates, ps)
+	return ps, nil
+}
+
+// exchange compiles the consuming side of an exchange, the only side a
+// compiled plan holds: the engine splits a Kafka exchange into the part
+// writing the repartition topic and the part reading it, whose plan has
+// the exchange over a scan of that topic. Rows pass unchanged.
+func exchange(x *planner.PhysExchange, in exec.Operator) (exec.Operator, error) {
+	if x.Kind == planner.ExchangeKafka {
+		if s, ok := x.Input.(*planner.PhysScan); !ok || s.Source != x.Topic {
+			return nil, fmt.Errorf("compile: the Kafka exchange over %s was not split into its writing and reading parts", x.Input)
+		}
+	}
+	return in, nil
+}

@@ -1,0 +1,456 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/engine/compile"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/stream"
+	"github.com/sluicesql/sluice/planner"
+)
+
+// upstreamCommitEvery is how often the upstream part of a Kafka exchange
+// commits its transaction (records + source offsets): the hop's latency
+// floor, since the downstream part reads committed records only.
+const upstreamCommitEvery = 200 * time.Millisecond
+
+// scaledOut is the machinery of a query split at a Kafka exchange: the
+// upstream part (the plan below the exchange, writing the repartition
+// topic), run beside the downstream pipeline, and the changelog stores
+// of the downstream part's keyed state.
+type scaledOut struct {
+	up     *upstream
+	stores []exec.PartitionStateStore
+	states []*compile.PartitionedState
+}
+
+// splitExchange splits si at its Kafka exchange. It creates the internal
+// topics, compiles and opens the upstream part, and returns the
+// downstream part's StreamInfo, reading the repartition topic, with env
+// and opts set up to compile it (its source and changelog store).
+func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, srcs *Catalog, env *compile.Env, opts *compile.StreamOptions) (*scaledOut, *planner.StreamInfo, error) {
+	exs := planner.KafkaExchanges(si.Plan)
+	if len(exs) != 1 {
+		return nil, nil, fmt.Errorf("a scaled-out query with %d Kafka exchanges is not supported yet (one keyed operator per query)", len(exs))
+	}
+	ex := exs[0]
+	e, ok := srcs.Source(ex.Source)
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown source %q", ex.Source)
+	}
+	host, ok := e.Source.(exec.ExchangeHost)
+	if !ok {
+		return nil, nil, fmt.Errorf("source %s is scaled out but cannot carry an exchange: set 'scale.out' = 'false' when one process reads it", ex.Source)
+	}
+	if _, err := host.EnsureInternalTopics(ctx, ex.Topic, ex.Changelog, 0); err != nil {
+		return nil, nil, err
+	}
+	identity := opts.Instance
+	if identity == "" {
+		// Without a checkpoint directory a run has no identity across
+		// restarts: a fresh one per run (a crashed run's open
+		// transactions time out).
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		identity = "sluice-" + hex.EncodeToString(b[:])
+	}
+	schema := ex.Schema().Arrow()
+	if err := distinctNames(schema); err != nil {
+		return nil, nil, err
+	}
+
+	// Upstream: the plan below the exchange, reading the source from
+	// the group's committed offsets, into the repartition topic.
+	upSrc, err := host.UpstreamSource()
+	if err != nil {
+		return nil, nil, err
+	}
+	upEnv := *env
+	upEnv.Source = overrideSource(env.Source, ex.Source, upSrc)
+	upOpts := *opts
+	upOpts.Instance = suffixed(opts.Instance, "-up")
+	upSI := si.WithNode(si.Plan, ex.Input, planner.ChangelogMode{})
+	ups, err := compile.StreamPlan(ctx, upEnv, upSI, upOpts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ups.Op != nil {
+		ups.Op.Close()
+		return nil, nil, fmt.Errorf("compile: the part below the Kafka exchange %s keeps state", ex.Topic)
+	}
+	keys := make([]string, len(ex.Keys))
+	for i, k := range ex.Keys {
+		keys[i] = schema.Field(k).Name
+	}
+	sink, err := host.RepartitionSink(ex.Topic, keys, identity+"-"+ex.Topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := sink.Open(ctx, db.mem, schema, exec.SinkMode{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("repartition topic %s: %w", ex.Topic, err)
+	}
+	if err := ups.OpenReader(ctx, db.mem, nil); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	up := &upstream{mem: db.mem, reader: ups.Reader, schema: schema, transforms: ups.Transforms, w: w,
+		every: upstreamCommitEvery, revokes: make(chan revokeReq), stopped: make(chan struct{})}
+	if rn, ok := ups.Reader.(exec.RevokeNotifier); ok {
+		rn.SetRevokeHook(up.onRevoke)
+	}
+
+	// Downstream: the plan above, its exchange reading the topic.
+	rsrc, err := host.RepartitionSource(ex.Topic, schema)
+	if err == nil {
+		var store exec.PartitionStateStore
+		if store, err = host.OpenChangelog(ctx, ex.Changelog, identity+"-"+ex.Changelog); err == nil {
+			scan := &planner.PhysScan{Source: ex.Topic, SourceSchema: schema, Out: ex.Schema()}
+			consume := *ex
+			consume.Input = scan
+			down := si.WithNode(ex, &consume, planner.ChangelogMode{})
+			down.Modes[scan] = planner.ChangelogMode{}
+			down.Scan, down.Scans, down.Watermark, down.Watermarks = scan, []*planner.PhysScan{scan}, nil, []*planner.WatermarkDef{nil}
+			env.Source = overrideSource(env.Source, ex.Topic, rsrc)
+			opts.Instance = suffixed(opts.Instance, "-down")
+			opts.Changelogs = map[string]exec.PartitionStateStore{ex.Changelog: store}
+			return &scaledOut{up: up, stores: []exec.PartitionStateStore{store}}, down, nil
+		}
+	}
+	up.close()
+	return nil, nil, err
+}
+
+// distinctNames refuses a schema whose column names repeat: the exchange
+// writes rows as JSON objects by column name.
+func distinctNames(s *arrow.Schema) error {
+	seen := map[string]bool{}
+	for _, f := range s.Fields() {
+		if seen[f.Name] {
+			return fmt.Errorf("the rows a Kafka exchange repartitions have two columns named %q: alias one of them", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	return nil
+}
+
+func suffixed(id, suffix string) string {
+	if id == "" {
+		return ""
+	}
+	return id + suffix
+}
+
+// overrideSource returns a source lookup where name is src.
+func overrideSource(next func(string) (exec.Source, error), name string, src exec.Source) func(string) (exec.Source, error) {
+	return func(n string) (exec.Source, error) {
+		if n == name {
+			return src, nil
+		}
+		return next(n)
+	}
+}
+
+// attach wires the downstream pipeline: its reader commits nothing by
+// itself (the changelog commits its offsets with the state), and every
+// commit saves the changed partitions' state.
+func (so *scaledOut) attach(sq *streamQuery) {
+	so.states = sq.s.PartitionStates
+	sq.p.Reader = noCommitReader{sq.p.Reader}
+	sq.scale = so
+	sq.p.Commit = so.save
+	if sq.p.CommitEvery <= 0 {
+		sq.p.CommitEvery = time.Second
+	}
+}
+
+// save saves the keyed state the output so far covers.
+func (so *scaledOut) save(ctx context.Context, upTo exec.Offsets) error {
+	for _, ps := range so.states {
+		if err := ps.Save(ctx, upTo); err != nil {
+			return fmt.Errorf("changelog: %w", err)
+		}
+	}
+	return nil
+}
+
+// run runs the upstream part beside down (the downstream pipeline) until
+// both end; an upstream failure stops the downstream and is the error.
+func (so *scaledOut) run(ctx context.Context, down func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan error, 1)
+	go func() {
+		err := so.up.run(ctx)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			cancel(fmt.Errorf("repartition: %w", err))
+		}
+		done <- err
+	}()
+	err := down(ctx)
+	cancel(nil)
+	<-done
+	so.up.close()
+	for _, s := range so.stores {
+		s.Close()
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
+
+// noCommitReader hides the reader's OffsetCommitter: a downstream part's
+// offsets are committed only with the state they cover (the changelog).
+type noCommitReader struct{ exec.SourceReader }
+
+var _ exec.ProgressReporter = noCommitReader{}
+
+// BytesRead forwards exec.ProgressReporter.
+func (r noCommitReader) BytesRead() int64 {
+	if pr, ok := r.SourceReader.(exec.ProgressReporter); ok {
+		return pr.BytesRead()
+	}
+	return 0
+}
+
+// Lag forwards exec.ProgressReporter.
+func (r noCommitReader) Lag() map[string]int64 {
+	if pr, ok := r.SourceReader.(exec.ProgressReporter); ok {
+		return pr.Lag()
+	}
+	return nil
+}
+
+// upstream is the part of a scaled-out query below its Kafka exchange: a
+// stateless read of the source's partitions this process holds in the
+// group, written to the repartition topic in transactions that also
+// commit the source offsets they cover.
+type upstream struct {
+	mem        memory.Allocator
+	reader     exec.SourceReader
+	schema     *arrow.Schema
+	transforms []stream.Transform
+	w          exec.SinkWriter
+	every      time.Duration
+
+	revokes chan revokeReq
+	stopped chan struct{}
+	closed  bool
+	// offsets are the positions of the held partitions after the
+	// batches written; revoked are partitions given up since.
+	offsets exec.Offsets
+	revoked map[int32]bool
+}
+
+// revokeReq asks the upstream loop to commit before the group takes
+// partitions away.
+type revokeReq struct {
+	parts map[int32]string // Batch.Partition id → offset key
+	done  chan struct{}
+}
+
+// onRevoke is the reader's revoke hook: the rebalance waits until the
+// loop has committed what it wrote from the revoked partitions with
+// their offsets, so their next owner starts exactly after it.
+func (u *upstream) onRevoke(ctx context.Context, parts map[int32]string) {
+	req := revokeReq{parts: parts, done: make(chan struct{})}
+	select {
+	case u.revokes <- req:
+		select {
+		case <-req.done:
+		case <-u.stopped:
+		case <-ctx.Done():
+		}
+	case <-u.stopped:
+	case <-ctx.Done():
+	}
+}
+
+// run reads, transforms and writes until ctx ends, committing every
+// u.every, on each revoke, and at the stop.
+func (u *upstream) run(ctx context.Context) error {
+	defer close(u.stopped)
+	u.offsets, u.revoked = exec.Offsets{}, map[int32]bool{}
+	type arrival struct {
+		b     exec.Batch
+		offs  exec.Offsets
+		parts []int32
+		err   error
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	ch := make(chan arrival, 4)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		defer close(ch)
+		for {
+			b, err := u.reader.Next(rctx)
+			a := arrival{b: b, err: err}
+			if err == nil {
+				a.offs, a.parts = u.reader.Offsets(), u.reader.Partitions()
+			}
+			select {
+			case ch <- a:
+			case <-rctx.Done():
+				if b.Record != nil {
+					b.Record.Release()
+				}
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for a := range ch {
+			if a.b.Record != nil {
+				a.b.Record.Release()
+			}
+		}
+		<-readerDone
+	}()
+	tick := time.NewTicker(u.every)
+	defer tick.Stop()
+	stop := context.WithoutCancel(ctx)
+	for {
+		select {
+		case a, ok := <-ch:
+			if !ok || a.err != nil {
+				if ctx.Err() != nil || (ok && errors.Is(a.err, io.EOF)) {
+					if err := u.commit(stop); err != nil {
+						return err
+					}
+					return ctx.Err()
+				}
+				if !ok {
+					return errors.New("source reader stopped")
+				}
+				return fmt.Errorf("source: %w", a.err)
+			}
+			if err := u.write(stop, a.b, a.offs, a.parts); err != nil {
+				return err
+			}
+		case req := <-u.revokes:
+			err := u.commit(stop)
+			for id, key := range req.parts {
+				u.revoked[id] = true
+				delete(u.offsets, key)
+			}
+			close(req.done)
+			if err != nil {
+				return err
+			}
+		case <-tick.C:
+			if err := u.commit(stop); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			if err := u.commit(stop); err != nil {
+				return err
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// write runs one batch through the transforms into the repartition
+// topic, unless its partition was revoked after it was read (its next
+// owner reads it again from the offsets committed at the revoke).
+func (u *upstream) write(ctx context.Context, b exec.Batch, offs exec.Offsets, parts []int32) error {
+	rec := b.Record
+	defer func() {
+		if rec != nil {
+			rec.Release()
+		}
+	}()
+	if u.revoked[b.Partition] {
+		held := false
+		for _, p := range parts {
+			held = held || p == b.Partition
+		}
+		if !held {
+			return nil
+		}
+		delete(u.revoked, b.Partition) // assigned here again
+	}
+	for _, t := range u.transforms {
+		out, err := t(ctx, rec)
+		if err != nil {
+			return err
+		}
+		rec.Release()
+		rec = out
+		if rec == nil || rec.NumRows() == 0 {
+			break
+		}
+	}
+	if rec != nil && rec.NumRows() > 0 {
+		out := withSchemaRetained(rec, u.schema)
+		err := u.w.Write(ctx, out)
+		out.Release()
+		if err != nil {
+			return fmt.Errorf("repartition: %w", err)
+		}
+	}
+	for k, v := range offs {
+		u.offsets[k] = v
+	}
+	u.dropRevoked()
+	return nil
+}
+
+// dropRevoked forgets the offsets of partitions the reader no longer
+// holds: committing them later could move back the offsets their new
+// owner committed.
+func (u *upstream) dropRevoked() {
+	held := u.reader.Offsets()
+	for k := range u.offsets {
+		if _, ok := held[k]; !ok {
+			delete(u.offsets, k)
+		}
+	}
+}
+
+// commit ends the open transaction with the offsets of the held
+// partitions.
+func (u *upstream) commit(ctx context.Context) error {
+	offs := exec.Offsets{}
+	for k, v := range u.offsets {
+		offs[k] = v
+	}
+	if err := u.w.Commit(ctx, offs); err != nil {
+		return fmt.Errorf("repartition: %w", err)
+	}
+	return nil
+}
+
+// close closes the writer (aborting an open transaction) and the reader.
+func (u *upstream) close() {
+	if u.closed {
+		return
+	}
+	u.closed = true
+	u.w.Close()
+	u.reader.Close()
+}
+
+// close releases the upstream part and the stores of a query that does
+// not run.
+func (so *scaledOut) close() {
+	so.up.close()
+	for _, s := range so.stores {
+		s.Close()
+	}
+}

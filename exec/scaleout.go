@@ -1,0 +1,84 @@
+package exec
+
+import (
+	"context"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// ExchangeHost is a GroupSource whose cluster can carry a scaled-out
+// query's exchanges (Kafka: internal repartition and changelog topics in
+// the source's consumer group), so that every process sharing the group
+// holds whole keys of a keyed operator: the upstream part of each process
+// writes its rows to the repartition topic keyed by the operator's key,
+// the downstream part reads the repartition partitions the group assigns
+// it, and the operator's state per repartition partition lives in a
+// changelog that a partition's next owner restores it from.
+type ExchangeHost interface {
+	GroupSource
+	// EnsureInternalTopics creates the repartition topic (partitions
+	// partitions, or the source's own count when partitions <= 0) and the
+	// compacted changelog topic with as many, when missing, and returns
+	// the repartition topic's partition count.
+	EnsureInternalTopics(ctx context.Context, repartition, changelog string, partitions int) (int, error)
+	// UpstreamSource is the source itself as the upstream part of an
+	// exchange reads it: resuming each partition from the group's
+	// committed offsets (which the exchange commits in its transactions),
+	// whichever process reads it next.
+	UpstreamSource() (Source, error)
+	// RepartitionSink writes rows of schema to the repartition topic,
+	// each keyed by the columns keys (so a key always lands in the same
+	// partition), exactly once: the records and the upstream source's
+	// offsets commit in one transaction of transactional id txnID.
+	RepartitionSink(topic string, keys []string, txnID string) (Sink, error)
+	// RepartitionSource reads the repartition topic as a source of
+	// schema in the consumer group, committed records only, resuming each
+	// partition from the group's committed offsets.
+	RepartitionSource(topic string, schema *arrow.Schema) (Source, error)
+	// OpenChangelog opens the changelog topic of one operator's state
+	// for a process whose transactions use txnID.
+	OpenChangelog(ctx context.Context, topic, txnID string) (PartitionStateStore, error)
+	// DeleteInternalTopics deletes internal topics (DROP ... CASCADE).
+	DeleteInternalTopics(ctx context.Context, topics ...string) error
+	// InternalTopics lists the existing topics whose names start with
+	// prefix, with their partition counts.
+	InternalTopics(ctx context.Context, prefix string) (map[string]int, error)
+}
+
+// PartitionStateStore keeps a keyed operator's state per input partition
+// (Kafka: a compacted changelog topic with one partition per repartition
+// partition), so a partition's state moves with the partition.
+type PartitionStateStore interface {
+	// Load returns the state last saved for partition (ok false when
+	// none was), with the input offsets it covers.
+	Load(ctx context.Context, partition int32) (state []byte, upTo Offsets, ok bool, err error)
+	// Save stores states (per partition) and commits upTo, the input
+	// offsets they cover, atomically with them: a later owner of a
+	// partition resumes reading exactly where its restored state ends. A
+	// save refused because the partitions moved to another process
+	// (fenced) returns ErrFenced: the new owner restores the last save.
+	Save(ctx context.Context, states map[int32][]byte, upTo Offsets) error
+	// Close releases the store.
+	Close() error
+}
+
+// ErrFenced is returned by PartitionStateStore.Save when another process
+// owns the partitions now.
+var ErrFenced = fencedError{}
+
+type fencedError struct{}
+
+func (fencedError) Error() string {
+	return "the partitions moved to another process (fenced): its owner resumes from the last save"
+}
+
+// RevokeNotifier is a SourceReader whose consumer group may take
+// partitions away while it reads: the hook hears of them before the
+// reader lets them go, and the group waits for it, so an exactly-once
+// writer can commit what it produced from them together with their
+// offsets while this process still owns them.
+type RevokeNotifier interface {
+	// SetRevokeHook sets the hook, called with the revoked partitions'
+	// Batch.Partition ids and their Offsets keys.
+	SetRevokeHook(hook func(ctx context.Context, revoked map[int32]string))
+}

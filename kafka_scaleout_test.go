@@ -1,0 +1,249 @@
+package sluice_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice"
+	"github.com/sluicesql/sluice/exec"
+)
+
+// soResult is a folded scaled-out aggregate: per key the row emitted
+// last, whichever process emitted it (the key's owner at the time), and
+// which processes emitted rows.
+type soResult struct {
+	mu   sync.Mutex
+	rows map[string][2]int64 // key → (count, sum)
+	by   map[*soMember]int
+}
+
+func (r *soResult) add(m *soMember, key string, n, sum int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rows[key] = [2]int64{n, sum}
+	r.by[m]++
+}
+
+func (r *soResult) emitted(m *soMember) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.by[m]
+}
+
+func (r *soResult) snapshot() map[string][2]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string][2]int64, len(r.rows))
+	for k, v := range r.rows {
+		out[k] = v
+	}
+	return out
+}
+
+// soWant is the single-process result: count and sum per category.
+func soWant(orders []kOrder) map[string][2]int64 {
+	out := map[string][2]int64{}
+	for _, o := range orders {
+		v := out[o.Category]
+		out[o.Category] = [2]int64{v[0] + 1, v[1] + o.Value}
+	}
+	return out
+}
+
+func soEqual(a, b map[string][2]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// soSpread turns orders into records spread round-robin over parts
+// partitions, so a category is in every partition: grouping by it needs
+// the repartition topic.
+func soSpread(topic string, parts int32, first int, orders []kOrder) []*kgo.Record {
+	out := make([]*kgo.Record, len(orders))
+	for i, o := range orders {
+		out[i] = &kgo.Record{Topic: topic, Partition: int32(first+i) % parts, Value: kJSON(o)}
+	}
+	return out
+}
+
+// soMember is one process of a scaled-out query: a DB running it and
+// folding what it emits into res.
+type soMember struct {
+	db   *sluice.DB
+	mem  *memory.CheckedAllocator
+	rows *sluice.Rows
+	done chan error
+}
+
+const soSource = `CREATE SOURCE o (category VARCHAR, value BIGINT, ts TIMESTAMP)
+WITH (connector = 'kafka', topic = 'orders', brokers = '%s', format = 'json', 'group.id' = 'g1')`
+
+const soQuery = `SELECT category, COUNT(*) AS n, SUM(value) AS total FROM o GROUP BY category EMIT CHANGES`
+
+func soStart(t *testing.T, addr string, res *soResult) *soMember {
+	t.Helper()
+	db, mem := kOpen(t, kConfig())
+	kExec(t, db, fmt.Sprintf(soSource, addr))
+	rows, err := db.Query(context.Background(), soQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &soMember{db: db, mem: mem, rows: rows, done: make(chan error, 1)}
+	go func() {
+		for rows.Next() {
+			rec := rows.Record()
+			ops := rec.Column(0).(*array.Int8)
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if op := exec.Op(ops.Value(i)); op != exec.OpInsert && op != exec.OpUpdateAfter {
+					continue
+				}
+				n, _ := strconv.ParseInt(kText(rec, 2, i), 10, 64)
+				s, _ := strconv.ParseInt(kText(rec, 3, i), 10, 64)
+				res.add(m, kText(rec, 1, i), n, s)
+			}
+		}
+		m.done <- rows.Err()
+	}()
+	return m
+}
+
+// stop closes the member's query (a clean stop mid-stream) and its DB.
+func (m *soMember) stop(t *testing.T) {
+	t.Helper()
+	m.rows.Close()
+	if err := <-m.done; err != nil {
+		t.Errorf("member: %v", err)
+	}
+	m.db.Close()
+	if n := m.mem.CurrentAlloc(); n != 0 {
+		t.Errorf("member leaked %d bytes", n)
+	}
+}
+
+// soWait waits until res equals want.
+func soWait(t *testing.T, res *soResult, want map[string][2]int64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if soEqual(res.snapshot(), want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: folded result\n%v\nwant (single process)\n%v", what, res.snapshot(), want)
+}
+
+// TestScaleOutGroupByRepartition: three DBs in one consumer group run a
+// GROUP BY on a column the topic is not partitioned by. Each reads a
+// share of the source partitions and writes its rows to the repartition
+// topic; each aggregates the repartition partitions the group gives it.
+// Folded, their outputs equal the single-process result; after one DB is
+// closed mid-stream the others take its partitions (restoring their
+// state from the changelog), and a DB added mid-stream takes some over,
+// and the result is still exact.
+func TestScaleOutGroupByRepartition(t *testing.T) {
+	const parts = 6
+	addr := kCluster(t, map[string]int32{"orders": parts})
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	res := &soResult{rows: map[string][2]int64{}, by: map[*soMember]int{}}
+
+	var members []*soMember
+	for range 3 {
+		members = append(members, soStart(t, addr, res))
+	}
+	defer func() {
+		for _, m := range members {
+			if m != nil {
+				m.stop(t)
+			}
+		}
+	}()
+	// Each DB is two members of the group: its upstream part reads the
+	// source, its downstream part the repartition topic.
+	kWaitGroup(t, addr, "g1", 6, 2*parts)
+	first := kOrders(0, 3000, 60, base, time.Millisecond)
+	kProduce(t, addr, soSpread("orders", parts, 0, first)...)
+	soWait(t, res, soWant(first), "three DBs")
+
+	// One DB leaves mid-stream: the input keeps coming.
+	second := kOrders(3000, 3000, 60, base, time.Millisecond)
+	kProduce(t, addr, soSpread("orders", parts, 3000, second[:1500])...)
+	members[1].stop(t)
+	members[1] = nil
+	kProduce(t, addr, soSpread("orders", parts, 4500, second[1500:])...)
+	all := append(append([]kOrder(nil), first...), second...)
+	soWait(t, res, soWant(all), "after a DB left")
+
+	// A DB joins mid-stream.
+	third := kOrders(6000, 3000, 60, base, time.Millisecond)
+	kProduce(t, addr, soSpread("orders", parts, 6000, third[:1500])...)
+	joiner := soStart(t, addr, res)
+	members = append(members, joiner)
+	kWaitGroup(t, addr, "g1", 6, 2*parts)
+	kProduce(t, addr, soSpread("orders", parts, 7500, third[1500:])...)
+	all = append(all, third...)
+	soWait(t, res, soWant(all), "after a DB joined")
+	if res.emitted(joiner) == 0 {
+		t.Error("the DB that joined took over no partition")
+	}
+
+	// Exactly once across the hop: the repartition topic holds each
+	// source record once (committed records only), however the
+	// partitions moved; the changelog holds the saved state.
+	rep := kConsumeAll(t, addr, "_sluice-g1-groupaggregate0-repartition", func(r []*kgo.Record) bool { return len(r) > len(all) }, 3*time.Second)
+	if len(rep) != len(all) {
+		t.Errorf("repartition topic holds %d committed records, want %d (one per source record)", len(rep), len(all))
+	}
+	cl := kConsumeAll(t, addr, "_sluice-g1-groupaggregate0-changelog", func(r []*kgo.Record) bool { return len(r) > 0 }, 10*time.Second)
+	if len(cl) == 0 {
+		t.Error("the changelog topic holds no state")
+	}
+}
+
+// TestScaleOutExplain: EXPLAIN shows the Kafka exchange under a GROUP BY
+// on a non-partition key of a scaled-out source, with its topics, and
+// none when the query groups by the declared partition key.
+func TestScaleOutExplain(t *testing.T) {
+	db, _ := kOpen(t, kConfig())
+	defer db.Close()
+	kExec(t, db, `CREATE SOURCE o (category VARCHAR, region VARCHAR, value BIGINT)
+WITH (connector = 'kafka', topic = 'orders', brokers = '127.0.0.1:1', format = 'json', 'group.id' = 'g1', 'partition.key' = 'region')`)
+	explain := func(q string) string {
+		rows := kRows(t, db, "EXPLAIN "+q)
+		var b strings.Builder
+		for _, r := range rows {
+			b.WriteString(strings.Join(r, " ") + "\n")
+		}
+		return b.String()
+	}
+	got := explain(`SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES`)
+	if !strings.Contains(got, "Exchange: kafka keys=[category] topic=_sluice-g1-groupaggregate0-repartition changelog=_sluice-g1-groupaggregate0-changelog") {
+		t.Errorf("EXPLAIN shows no Kafka exchange:\n%s", got)
+	}
+	got = explain(`SELECT UPPER(category) AS c, SUM(value) FROM o GROUP BY UPPER(category) EMIT CHANGES`)
+	if !strings.Contains(got, "Exchange: kafka keys=[_key0]") {
+		t.Errorf("EXPLAIN of a computed key shows no exchange on it:\n%s", got)
+	}
+	if got := explain(`SELECT region, SUM(value) FROM o GROUP BY region EMIT CHANGES`); strings.Contains(got, "Exchange") {
+		t.Errorf("grouping by the partition key needs no exchange:\n%s", got)
+	}
+	if got := explain(`SELECT category, SUM(value) FROM o GROUP BY category`); strings.Contains(got, "Exchange") {
+		t.Errorf("a batch query needs no exchange:\n%s", got)
+	}
+}

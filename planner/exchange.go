@@ -1,0 +1,277 @@
+package planner
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// ExchangeKind says how a PhysExchange moves rows between the instances of
+// the operator above it.
+type ExchangeKind int
+
+// Exchange kinds.
+const (
+	// ExchangeLocal hash-partitions rows across the instances of one
+	// process (the session's parallelism).
+	ExchangeLocal ExchangeKind = iota
+	// ExchangeKafka writes rows to an internal repartition topic keyed by
+	// Keys and reads them back in the same consumer group, so that every
+	// process sharing the source's group holds whole keys: Kafka Streams'
+	// repartition topics. The operator above keeps its state per
+	// repartition partition in a compacted changelog topic, so a
+	// partition that moves to another process takes its state along.
+	ExchangeKafka
+)
+
+// PhysExchange repartitions its input by Keys for the keyed operator above
+// it. Rows pass unchanged (same schema, append-only).
+type PhysExchange struct {
+	Input PhysicalPlan
+	// Keys are the columns of Input rows are partitioned by.
+	Keys []int
+	Kind ExchangeKind
+	// Source is the scanned source whose cluster hosts the internal
+	// topics, and Group its consumer group (ExchangeKafka).
+	Source, Group string
+	// Topic is the repartition topic and Changelog the changelog topic of
+	// the operator's state (ExchangeKafka).
+	Topic, Changelog string
+}
+
+// Schema implements PhysicalPlan.
+func (p *PhysExchange) Schema() *Schema { return p.Input.Schema() }
+
+// Children implements PhysicalPlan.
+func (p *PhysExchange) Children() []PhysicalPlan { return []PhysicalPlan{p.Input} }
+
+// String implements PhysicalPlan.
+func (p *PhysExchange) String() string {
+	names := make([]string, len(p.Keys))
+	s := p.Input.Schema()
+	for i, k := range p.Keys {
+		names[i] = s.Fields[k].Name
+	}
+	if p.Kind == ExchangeKafka {
+		return fmt.Sprintf("Exchange: kafka keys=[%s] topic=%s changelog=%s", strings.Join(names, ", "), p.Topic, p.Changelog)
+	}
+	return fmt.Sprintf("Exchange: local keys=[%s]", strings.Join(names, ", "))
+}
+
+// InternalTopicName names an internal topic of a scaled-out query: the
+// consumer group (the query's identity, shared by every process running
+// it), the operator, and the role ("repartition" or "changelog"), as
+// Kafka Streams names them. Characters Kafka refuses in a topic name
+// become '_'.
+func InternalTopicName(group, operator, role string) string {
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			switch {
+			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+				return r
+			}
+			return '_'
+		}, s)
+	}
+	return "_sluice-" + clean(group) + "-" + clean(operator) + "-" + role
+}
+
+// kafkaExchange puts a Kafka exchange under the keyed operator op (an
+// aggregate with keys over in) when the query is scaled out: its single
+// source is read by a consumer group that several processes may share,
+// and the keys do not include the column the source is partitioned by.
+// Key expressions that are not plain columns are computed below the
+// exchange (a projection appends them), and keys is rewritten to refer to
+// them. It returns the new input (in itself when no exchange is needed).
+func (sp *streamPlanner) kafkaExchange(in PhysicalPlan, keys []Expr, operator string) (PhysicalPlan, []Expr) {
+	if len(keys) == 0 || sp.si.Modes[in].Updating() || len(sp.si.Scans) != 1 {
+		return in, keys
+	}
+	scan := scanUnder(in)
+	if scan == nil {
+		return in, keys
+	}
+	def, ok := sp.cat.LookupSource(scan.Source)
+	if !ok || def.ScaleOut == nil {
+		return in, keys
+	}
+	if pk := def.ScaleOut.PartitionKey; pk != "" {
+		for _, k := range keys {
+			if strings.EqualFold(streamSourceColumn(in, k), pk) {
+				return in, keys // one key lives in one source partition
+			}
+		}
+	}
+	cols := make([]int, len(keys))
+	var extra []Expr
+	width := in.Schema().Len()
+	for i, k := range keys {
+		if c, ok := k.(*ColumnRef); ok {
+			cols[i] = c.Index
+			continue
+		}
+		cols[i] = width + len(extra)
+		extra = append(extra, k)
+	}
+	if len(extra) > 0 {
+		s := in.Schema()
+		exprs := make([]Expr, 0, width+len(extra))
+		names := make([]string, 0, width+len(extra))
+		fields := append([]Field(nil), s.Fields...)
+		for i, f := range s.Fields {
+			exprs = append(exprs, &ColumnRef{Index: i, Name: f.Name, Typ: f.Type})
+			names = append(names, f.Name)
+		}
+		for i, e := range extra {
+			name := fmt.Sprintf("_key%d", i)
+			exprs = append(exprs, e)
+			names = append(names, name)
+			fields = append(fields, Field{Name: name, Type: e.Type(), Nullable: true})
+		}
+		out := newSchema(fields)
+		out.EventTime, out.WindowStart, out.WindowEnd = s.EventTime, s.WindowStart, s.WindowEnd
+		in = sp.set(&PhysProject{Input: in, Exprs: exprs, Names: names, Out: out}, ChangelogMode{})
+	}
+	ordinal := 0
+	for n := range sp.si.Modes {
+		if _, ok := n.(*PhysExchange); ok {
+			ordinal++
+		}
+	}
+	op := fmt.Sprintf("%s%d", strings.ToLower(operator), ordinal)
+	ex := &PhysExchange{Input: in, Keys: cols, Kind: ExchangeKafka, Source: def.Name, Group: def.ScaleOut.Group,
+		Topic: InternalTopicName(def.ScaleOut.Group, op, "repartition"), Changelog: InternalTopicName(def.ScaleOut.Group, op, "changelog")}
+	sp.set(ex, ChangelogMode{})
+	s := ex.Schema()
+	out := make([]Expr, len(cols))
+	for i, c := range cols {
+		out[i] = &ColumnRef{Index: c, Name: s.Fields[c].Name, Typ: s.Fields[c].Type}
+	}
+	return ex, out
+}
+
+// streamSourceColumn follows a plain column reference over the
+// append-only streaming part p down to its scan and returns the source
+// column's name; "" for computed values and window bounds.
+func streamSourceColumn(p PhysicalPlan, e Expr) string {
+	ref, ok := e.(*ColumnRef)
+	if !ok {
+		return ""
+	}
+	switch x := p.(type) {
+	case *PhysScan:
+		idx := ref.Index
+		if x.Columns != nil {
+			if idx < 0 || idx >= len(x.Columns) {
+				return ""
+			}
+			idx = x.Columns[idx]
+		}
+		if x.SourceSchema == nil || idx < 0 || idx >= x.SourceSchema.NumFields() {
+			return ""
+		}
+		return x.SourceSchema.Field(idx).Name
+	case *PhysFilter:
+		return streamSourceColumn(x.Input, ref)
+	case *PhysProject:
+		if ref.Index < 0 || ref.Index >= len(x.Exprs) {
+			return ""
+		}
+		return streamSourceColumn(x.Input, x.Exprs[ref.Index])
+	case *PhysWindow:
+		if ref.Index >= x.Input.Schema().Len() {
+			return "" // window_start / window_end
+		}
+		return streamSourceColumn(x.Input, ref)
+	}
+	return ""
+}
+
+// KafkaExchanges lists the Kafka exchanges of a streaming plan, bottom up.
+func KafkaExchanges(p PhysicalPlan) []*PhysExchange {
+	var out []*PhysExchange
+	for _, c := range p.Children() {
+		out = append(out, KafkaExchanges(c)...)
+	}
+	if x, ok := p.(*PhysExchange); ok && x.Kind == ExchangeKafka {
+		out = append(out, x)
+	}
+	return out
+}
+
+// WithNode returns si with node old of its plan replaced by repl: the
+// nodes above old are shallow copies (the plan si came from is left
+// as it was) and keep their changelog modes; repl's mode is the one
+// given. The engine uses it to split a Kafka exchange into the part
+// that writes the repartition topic and the part that reads it.
+func (si *StreamInfo) WithNode(old, repl PhysicalPlan, mode ChangelogMode) *StreamInfo {
+	out := *si
+	out.Modes = make(map[PhysicalPlan]ChangelogMode, len(si.Modes)+1)
+	for k, v := range si.Modes {
+		out.Modes[k] = v
+	}
+	out.Modes[repl] = mode
+	out.Plan = replaceNode(si.Plan, old, repl, out.Modes)
+	out.Mode = out.Modes[out.Plan]
+	return &out
+}
+
+var physicalPlanType = reflect.TypeOf((*PhysicalPlan)(nil)).Elem()
+
+// replaceNode copies the path from root down to old, with old replaced by
+// repl; copies get the mode of the node they copy.
+func replaceNode(root, old, repl PhysicalPlan, modes map[PhysicalPlan]ChangelogMode) PhysicalPlan {
+	if root == old {
+		return repl
+	}
+	v := reflect.ValueOf(root)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return root
+	}
+	cp := reflect.New(v.Elem().Type())
+	cp.Elem().Set(v.Elem())
+	changed := false
+	st := cp.Elem()
+	for i := 0; i < st.NumField(); i++ {
+		f := st.Field(i)
+		if !f.CanSet() {
+			continue
+		}
+		switch {
+		case f.Type() == physicalPlanType && !f.IsNil():
+			c := f.Interface().(PhysicalPlan)
+			if nc := replaceNode(c, old, repl, modes); nc != c {
+				f.Set(reflect.ValueOf(&nc).Elem())
+				changed = true
+			}
+		case f.Kind() == reflect.Slice && f.Type().Elem() == physicalPlanType:
+			ns := reflect.MakeSlice(f.Type(), f.Len(), f.Len())
+			any := false
+			for j := 0; j < f.Len(); j++ {
+				c, _ := f.Index(j).Interface().(PhysicalPlan)
+				nc := c
+				if c != nil {
+					nc = replaceNode(c, old, repl, modes)
+				}
+				if nc != c {
+					any = true
+				}
+				if nc != nil {
+					ns.Index(j).Set(reflect.ValueOf(&nc).Elem())
+				}
+			}
+			if any {
+				f.Set(ns)
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return root
+	}
+	n := cp.Interface().(PhysicalPlan)
+	if m, ok := modes[root]; ok {
+		modes[n] = m
+	}
+	return n
+}
