@@ -82,7 +82,8 @@ func TestCapabilityScaleOut(t *testing.T) {
 			if err := db.RegisterSource("g", tc.src(generator(t)), nil); err != nil {
 				t.Fatal(err)
 			}
-			wantError(t, scaleOutError(t, db, query), tc.wantErr)
+			err, _ = scaleOutError(t, db, query)
+			wantError(t, err, tc.wantErr)
 		})
 	}
 }

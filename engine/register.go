@@ -32,6 +32,7 @@ func (db *Session) RegisterSource(name string, src exec.Source, wm *Watermark) e
 		Options:   map[string]string{"connector": goConnector},
 		Bounded:   src.Bounded(),
 		Watermark: wm,
+		ScaleOut:  scaleOutDef(src),
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()

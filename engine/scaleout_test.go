@@ -4,29 +4,34 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/sluicesql/sluice/planner"
 )
 
-// TestKafkaScaleOutCheck: streaming aggregates over a Kafka source read by
-// a consumer group must group by its 'partition.key'.
+// TestScaleOutCheck: a streaming GROUP BY over a Kafka source read by a
+// consumer group that does not group by its 'partition.key' repartitions
+// through a Kafka exchange; other stateful operators that would need one
+// (windows) must group by the 'partition.key'.
 func TestScaleOutCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name, opts, query, wantErr string
+		exchange                   bool
 	}{
-		{"no group", "", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", ""},
-		{"group without partition.key", ", 'group.id' = 'g'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "'partition.key'"},
-		{"partition.key in another case", ", 'group.id' = 'g', 'partition.key' = 'CATEGORY'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", ""},
-		{"properties.group.id", ", 'properties.group.id' = 'g'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "'partition.key'"},
-		{"grouped by partition.key", ", 'group.id' = 'g', 'partition.key' = 'category'", "SELECT category, SUM(value) FROM o WHERE value > 1 GROUP BY category EMIT CHANGES", ""},
-		{"partition.key through a projection", ", 'group.id' = 'g', 'partition.key' = 'category'", "SELECT c, SUM(v) FROM (SELECT category AS c, value * 2 AS v FROM o) t GROUP BY c EMIT CHANGES", ""},
+		{"no group", "", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "", false},
+		{"group without partition.key", ", 'group.id' = 'g'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "", true},
+		{"partition.key in another case", ", 'group.id' = 'g', 'partition.key' = 'CATEGORY'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "", false},
+		{"properties.group.id", ", 'properties.group.id' = 'g'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "", true},
+		{"grouped by partition.key", ", 'group.id' = 'g', 'partition.key' = 'category'", "SELECT category, SUM(value) FROM o WHERE value > 1 GROUP BY category EMIT CHANGES", "", false},
+		{"partition.key through a projection", ", 'group.id' = 'g', 'partition.key' = 'category'", "SELECT c, SUM(v) FROM (SELECT category AS c, value * 2 AS v FROM o) t GROUP BY c EMIT CHANGES", "", false},
 		{"window and partition.key", ", 'group.id' = 'g', 'partition.key' = 'category'",
-			"SELECT window_start, category, SUM(value) FROM TUMBLE(o, ts, INTERVAL '5' SECOND) GROUP BY window_start, category EMIT FINAL", ""},
+			"SELECT window_start, category, SUM(value) FROM TUMBLE(o, ts, INTERVAL '5' SECOND) GROUP BY window_start, category EMIT FINAL", "", false},
 		{"window only", ", 'group.id' = 'g', 'partition.key' = 'category'",
-			"SELECT window_start, SUM(value) FROM TUMBLE(o, ts, INTERVAL '5' SECOND) GROUP BY window_start EMIT FINAL", "does not group by category"},
-		{"other key", ", 'group.id' = 'g', 'partition.key' = 'region'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "does not group by region"},
-		{"computed key", ", 'group.id' = 'g', 'partition.key' = 'category'", "SELECT UPPER(category), SUM(value) FROM o GROUP BY UPPER(category) EMIT CHANGES", "does not group by category"},
-		{"single process", ", 'group.id' = 'g', 'scale.out' = 'false'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", ""},
-		{"stateless", ", 'group.id' = 'g'", "SELECT category, value FROM o WHERE value > 3 EMIT CHANGES", ""},
-		{"batch", ", 'group.id' = 'g'", "SELECT category, SUM(value) FROM o GROUP BY category", ""},
+			"SELECT window_start, SUM(value) FROM TUMBLE(o, ts, INTERVAL '5' SECOND) GROUP BY window_start EMIT FINAL", "does not group by category", false},
+		{"other key", ", 'group.id' = 'g', 'partition.key' = 'region'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "", true},
+		{"computed key", ", 'group.id' = 'g', 'partition.key' = 'category'", "SELECT UPPER(category), SUM(value) FROM o GROUP BY UPPER(category) EMIT CHANGES", "", true},
+		{"single process", ", 'group.id' = 'g', 'scale.out' = 'false'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "", false},
+		{"stateless", ", 'group.id' = 'g'", "SELECT category, value FROM o WHERE value > 3 EMIT CHANGES", "", false},
+		{"batch", ", 'group.id' = 'g'", "SELECT category, SUM(value) FROM o GROUP BY category", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, err := Open(Config{})
@@ -39,7 +44,11 @@ func TestScaleOutCheck(t *testing.T) {
 WITH (connector = 'kafka', topic = 'orders', brokers = '127.0.0.1:1', format = 'json'`+tc.opts+`)`); err != nil {
 				t.Fatal(err)
 			}
-			wantError(t, scaleOutError(t, db, tc.query), tc.wantErr)
+			err, exchange := scaleOutError(t, db, tc.query)
+			wantError(t, err, tc.wantErr)
+			if exchange != tc.exchange {
+				t.Errorf("Kafka exchange planned: %v, want %v", exchange, tc.exchange)
+			}
 		})
 	}
 }
@@ -63,8 +72,9 @@ WITH (connector = 'kafka', topic = 'orders', brokers = '127.0.0.1:1', format = '
 	}
 }
 
-// scaleOutError plans query in db and returns what checkScaleOut says.
-func scaleOutError(t *testing.T, db *Session, query string) error {
+// scaleOutError plans query in db and returns what checkScaleOut says
+// and whether the plan repartitions through Kafka.
+func scaleOutError(t *testing.T, db *Session, query string) (error, bool) {
 	t.Helper()
 	q := parseQuery(t, query)
 	qp, _, err := db.plan(q, "")
@@ -73,7 +83,8 @@ func scaleOutError(t *testing.T, db *Session, query string) error {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return checkScaleOut(db.cat, qp, q.Position())
+	ex := qp.Stream != nil && len(planner.KafkaExchanges(qp.Stream.Plan)) > 0
+	return checkScaleOut(db.cat, qp, q.Position()), ex
 }
 
 // wantError fails unless err contains want, or is nil when want is "".
