@@ -82,8 +82,16 @@ func (c *Changelog) producer(ctx context.Context) error {
 	return nil
 }
 
-// Save writes states and commits upTo for the group in one transaction.
+// Save writes states and commits upTo for the group in one transaction,
+// as the member of this process's group reader that holds upTo's
+// partitions (fenced when the group has moved on without it).
 func (c *Changelog) Save(ctx context.Context, states map[int32][]byte, upTo exec.Offsets) error {
+	member, gen := groupMemberOf(c.src.cfg.group, upTo)
+	return c.save(ctx, states, upTo, member, gen)
+}
+
+// save is Save as group member member of generation gen.
+func (c *Changelog) save(ctx context.Context, states map[int32][]byte, upTo exec.Offsets, member string, gen int32) error {
 	if len(states) == 0 {
 		// Nothing to write: a transaction without a record would never
 		// be ended (kgo sends no EndTxn for it), leaving the offsets
@@ -127,7 +135,6 @@ func (c *Changelog) Save(ctx context.Context, states map[int32][]byte, upTo exec
 	}
 	if len(upTo) > 0 {
 		group := c.src.cfg.group
-		member, gen := groupMemberOf(group, upTo)
 		if err := txnCommitOffsets(ctx, c.cl, c.adm, c.txnID, c.topicIDs, group, member, gen, upTo); err != nil {
 			if fenced(err) {
 				return c.abortFenced()

@@ -1,0 +1,181 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// openChangelogOn makes the internal topics of one exchange on a fresh
+// cluster and opens its changelog.
+func openChangelogOn(t testing.TB, parts int32) (*Source, *Changelog, string) {
+	t.Helper()
+	_, addr := newCluster(t, map[string]int32{"orders": parts})
+	src, err := NewSource(opts("topic", "orders", "brokers", addr, "group.id", "g", "format", "json"),
+		schema(col("k", arrow.BinaryTypes.String)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := src.EnsureInternalTopics(context.Background(), "_sluice-g-x-repartition", "_sluice-g-x-changelog", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int(parts) {
+		t.Fatalf("internal topics have %d partitions, want the source's %d", n, parts)
+	}
+	st, err := src.OpenChangelog(context.Background(), "_sluice-g-x-changelog", "txn-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return src, st.(*Changelog), addr
+}
+
+// TestChangelogSaveLoad: the newest save of each partition comes back
+// whole (a state of several chunks, then a smaller one over it), with the
+// offsets saved with it; a partition never saved has no state; the
+// changelog topic is compacted.
+func TestChangelogSaveLoad(t *testing.T) {
+	src, cl, addr := openChangelogOn(t, 3)
+	ctx := context.Background()
+	big := make([]byte, 3*changelogChunk+17)
+	for i := range big {
+		big[i] = byte(rand.IntN(256))
+	}
+	if err := cl.Save(ctx, map[int32][]byte{0: big, 1: []byte("one")}, exec.Offsets{"_sluice-g-x-repartition/0": 40, "_sluice-g-x-repartition/1": 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Save(ctx, map[int32][]byte{1: []byte("one, later")}, exec.Offsets{"_sluice-g-x-repartition/1": 9}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		p    int32
+		want []byte
+		off  int64
+	}{{0, big, 40}, {1, []byte("one, later"), 9}, {2, nil, -1}} {
+		got, offs, ok, err := cl.Load(ctx, tc.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != (tc.want != nil) || !bytes.Equal(got, tc.want) {
+			t.Errorf("partition %d: state of %d bytes (ok %v), want %d bytes", tc.p, len(got), ok, len(tc.want))
+		}
+		if tc.off >= 0 && offs[offsetKey("_sluice-g-x-repartition", tc.p)] != tc.off {
+			t.Errorf("partition %d: offsets %v, want %d", tc.p, offs, tc.off)
+		}
+	}
+	// The offsets were committed for the group with the state.
+	adm := kadm.NewClient(manualClient(t, addr))
+	fetched, err := adm.FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := fetched.Lookup("_sluice-g-x-repartition", 1); !ok || o.At != 9 {
+		t.Errorf("committed offset of partition 1: %+v, want 9", o)
+	}
+	cfgs, err := adm.DescribeTopicConfigs(ctx, "_sluice-g-x-changelog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := cfgs.On("_sluice-g-x-changelog", nil); err != nil || !hasConfig(v, "cleanup.policy", "compact") {
+		t.Errorf("changelog topic is not compacted: %+v %v", v, err)
+	}
+	topics, err := src.InternalTopics(ctx, "_sluice-g-")
+	if err != nil || len(topics) != 2 {
+		t.Errorf("internal topics %v (%v), want the repartition and changelog topics", topics, err)
+	}
+	if err := src.DeleteInternalTopics(ctx, "_sluice-g-x-repartition", "_sluice-g-x-changelog"); err != nil {
+		t.Fatal(err)
+	}
+	if topics, _ := src.InternalTopics(ctx, "_sluice-g-"); len(topics) != 0 {
+		t.Errorf("internal topics left after deleting them: %v", topics)
+	}
+}
+
+func hasConfig(rc kadm.ResourceConfig, key, value string) bool {
+	for _, c := range rc.Configs {
+		if c.Key == key && c.Value != nil && *c.Value == value {
+			return true
+		}
+	}
+	return false
+}
+
+// TestChangelogSaveFencedByGeneration: a save whose offsets a stale
+// group member commits is refused as exec.ErrFenced and leaves nothing
+// (neither state nor offsets): the partition's new owner restores the
+// previous save.
+func TestChangelogSaveFencedByGeneration(t *testing.T) {
+	_, cl, _ := openChangelogOn(t, 2)
+	ctx := context.Background()
+	if err := cl.Save(ctx, map[int32][]byte{0: []byte("v1")}, exec.Offsets{"_sluice-g-x-repartition/0": 3}); err != nil {
+		t.Fatal(err)
+	}
+	// A member the group does not know, at a generation it left behind.
+	err := cl.save(ctx, map[int32][]byte{0: []byte("v2")}, exec.Offsets{"_sluice-g-x-repartition/0": 5}, "ghost-member", 99)
+	if !errors.Is(err, exec.ErrFenced) {
+		t.Fatalf("save by a stale member: %v, want ErrFenced", err)
+	}
+	got, offs, _, err := cl.Load(ctx, 0)
+	if err != nil || string(got) != "v1" || offs["_sluice-g-x-repartition/0"] != 3 {
+		t.Errorf("after the fenced save: state %q offsets %v (%v), want v1 at 3", got, offs, err)
+	}
+}
+
+// BenchmarkChangelogRestore measures restoring one partition's state of
+// 64 MiB from the changelog (kfake, in process) against reading the same
+// bytes as plain records of a topic with a plain consumer, in the same
+// run: the ratio is the changelog's own cost.
+func BenchmarkChangelogRestore(b *testing.B) {
+	const size = 64 << 20
+	_, cl, addr := openChangelogOn(b, 1)
+	ctx := context.Background()
+	state := make([]byte, size)
+	for i := range state {
+		state[i] = byte(i * 7)
+	}
+	if err := cl.Save(ctx, map[int32][]byte{0: state}, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("changelog", func(b *testing.B) {
+		b.SetBytes(size)
+		for range b.N {
+			got, _, ok, err := cl.Load(ctx, 0)
+			if err != nil || !ok || len(got) != size {
+				b.Fatalf("restore: %d bytes, %v %v", len(got), ok, err)
+			}
+		}
+	})
+	b.Run("plain-topic", func(b *testing.B) {
+		pc := manualClient(b, addr)
+		adm := kadm.NewClient(pc)
+		if _, err := adm.CreateTopic(ctx, 1, -1, nil, "plain"); err != nil {
+			b.Fatal(err)
+		}
+		var recs []*kgo.Record
+		for off := 0; off < size; off += changelogChunk {
+			recs = append(recs, &kgo.Record{Topic: "plain", Value: state[off:min(off+changelogChunk, size)]})
+		}
+		produceTo(b, manualClient(b, addr, kgo.ProducerBatchMaxBytes(changelogChunk*2)), recs...)
+		b.SetBytes(size)
+		b.ResetTimer()
+		for range b.N {
+			c := manualClient(b, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"plain": {0: kgo.NewOffset().AtStart()}}),
+				kgo.FetchMaxPartitionBytes(8<<20))
+			n := 0
+			for n < len(recs) {
+				fs := c.PollFetches(ctx)
+				n += len(fs.Records())
+			}
+			c.Close()
+		}
+	})
+}
