@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chzyer/readline"
@@ -39,6 +41,12 @@ type Config struct {
 	// shell through pipes or a pseudo-terminal.
 	Stdin          io.ReadCloser
 	Stdout, Stderr io.Writer
+	// Duration, when positive, stops each streaming query after that
+	// long (Runner.Duration).
+	Duration time.Duration
+	// Log is the session's sluice.Config.Log, if the caller made it a
+	// *Log (Runner.Log).
+	Log *Log
 }
 
 // Run starts the interactive shell and returns when the user quits (\q
@@ -67,6 +75,9 @@ func Run(ctx context.Context, db *sluice.DB, cfg Config) error {
 	case "-":
 		hist = ""
 	}
+	// The input filter runs on readline's goroutine from the start; it
+	// sees the instance once NewEx has returned it.
+	var inst atomic.Pointer[readline.Instance]
 	rl, err := readline.NewEx(&readline.Config{
 		Prompt:                 Prompt,
 		HistoryFile:            hist,
@@ -75,6 +86,7 @@ func Run(ctx context.Context, db *sluice.DB, cfg Config) error {
 		AutoComplete:           &completer{tables: db.Tables},
 		InterruptPrompt:        "^C",
 		EOFPrompt:              `\q`,
+		FuncFilterInputRune:    func(r rune) (rune, bool) { return interruptCompletion(inst.Load(), r), true },
 		Stdin:                  cfg.Stdin,
 		Stdout:                 cfg.Stdout,
 		Stderr:                 cfg.Stderr,
@@ -82,6 +94,7 @@ func Run(ctx context.Context, db *sluice.DB, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("start the shell: %w", err)
 	}
+	inst.Store(rl)
 	defer rl.Close()
 	vars := map[string]string{}
 	for k, v := range cfg.Vars {
@@ -91,7 +104,10 @@ func Run(ctx context.Context, db *sluice.DB, cfg Config) error {
 		db:  db,
 		out: cfg.Stdout,
 		run: &Runner{DB: db, Out: cfg.Stdout, Err: cfg.Stderr, Format: cfg.Format, Vars: vars,
-			Live: true, Summary: true, Timing: true},
+			Live: true, Summary: true, Timing: true, Size: TermSize(cfg.Stdout), Duration: cfg.Duration, Log: cfg.Log},
+	}
+	if IsTerminal(cfg.Stderr) {
+		s.run.Progress = &Bar{W: cfg.Stderr}
 	}
 	fmt.Fprintln(cfg.Stdout, `sluice: streaming SQL. End statements with ;  \help for help, \q or Ctrl-D to quit.`)
 	var buf strings.Builder
@@ -134,6 +150,17 @@ func Run(ctx context.Context, db *sluice.DB, cfg Config) error {
 		s.execute(ctx, text, "")
 	}
 	return nil
+}
+
+// interruptCompletion makes Ctrl-C discard the line even while Tab's
+// list of completions is showing: readline would only close the list and
+// need a second Ctrl-C. It runs on readline's own input goroutine (as
+// FuncFilterInputRune), the one that owns the completion state.
+func interruptCompletion(rl *readline.Instance, r rune) rune {
+	if r == readline.CharInterrupt && rl != nil && rl.Operation.IsInCompleteMode() {
+		rl.Operation.ExitCompleteMode(false)
+	}
+	return r
 }
 
 // shell is the state of one interactive session.

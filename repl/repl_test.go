@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice"
@@ -165,53 +163,6 @@ func TestScriptSplitsLikeTheParser(t *testing.T) {
 				t.Errorf("output:\n%s\nwant:\n%s", out.String(), tc.out)
 			}
 		})
-	}
-}
-
-func TestLiveTableChangelog(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "op", Type: arrow.PrimitiveTypes.Int8},
-		{Name: "k", Type: arrow.BinaryTypes.String},
-		{Name: "n", Type: arrow.PrimitiveTypes.Int64},
-	}, nil)
-	rec := func(rows ...any) arrow.Record {
-		b := array.NewRecordBuilder(mem, schema)
-		defer b.Release()
-		for i := 0; i < len(rows); i += 3 {
-			b.Field(0).(*array.Int8Builder).Append(int8(rows[i].(int)))
-			b.Field(1).(*array.StringBuilder).Append(rows[i+1].(string))
-			b.Field(2).(*array.Int64Builder).Append(int64(rows[i+2].(int)))
-		}
-		return b.NewRecord()
-	}
-	lt := newLiveTable(schema, true, false)
-	lt.stats = func() (sluice.Stats, bool) { return sluice.Stats{}, false }
-	for _, r := range []arrow.Record{
-		rec(0, "a", 1, 0, "b", 1),
-		rec(1, "a", 1, 2, "a", 2), // a updated in place, stays first
-		rec(0, "c", 5, 3, "b", 1), // c added, b deleted
-	} {
-		lt.apply(r)
-		r.Release()
-	}
-	var got []string
-	for _, r := range lt.rows {
-		got = append(got, strings.Join(r, "="))
-	}
-	if want := "a=2,c=5"; strings.Join(got, ",") != want {
-		t.Fatalf("live rows %v, want %s", got, want)
-	}
-	var buf bytes.Buffer
-	lt.draw(&buf, false)
-	lt.draw(&buf, true)
-	frames := buf.String()
-	if strings.Count(frames, "\x1b[") != 2 || !strings.Contains(frames, "\x1b[J") {
-		t.Fatalf("second frame does not move up over the first: %q", frames)
-	}
-	if !strings.Contains(frames, "| a |") || !strings.Contains(frames, "2 rows · out 6") {
-		t.Fatalf("frame lacks rows or status:\n%s", frames)
 	}
 }
 

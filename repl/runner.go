@@ -39,6 +39,20 @@ type Runner struct {
 	Summary, Timing bool
 	// Refresh is how often a live streaming table is redrawn (100ms if 0).
 	Refresh time.Duration
+	// Size reports the terminal's columns and rows, which a live table
+	// fits itself to at each redraw; nil or ok false means 80x24.
+	Size func() (cols, rows int, ok bool)
+	// Duration, when positive, stops each streaming statement (a query
+	// with EMIT, a streaming INSERT or CREATE SINK … AS) after that long,
+	// as Ctrl-C would, and the script goes on with the next statement.
+	Duration time.Duration
+	// Log, when set, is the session's sluice.Config.Log: messages the
+	// engine writes while a live table is on screen are held and shown
+	// under it instead of scrolling it.
+	Log *Log
+	// Progress, when set, is told about each batch statement while it
+	// runs (a progress bar on a terminal's stderr); see Progress.
+	Progress Progress
 }
 
 var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -138,17 +152,34 @@ func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
 		r.Vars[strings.ToLower(s.Name)] = s.Value
 	}
 	start := time.Now()
+	parent := ctx
+	streaming := isStreaming(st)
+	if streaming && r.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.Duration)
+		defer cancel()
+	}
+	done := func() {} // ends the progress display; idempotent
+	if !streaming && r.Progress != nil {
+		done = r.Progress.Start(st)
+		defer done()
+	}
 	rows, err := r.DB.Run(ctx, st)
 	if err != nil {
-		return err
+		done()
+		return r.stopped(parent, ctx, err, start, nil)
 	}
 	defer rows.Close()
 	if rows.Schema() == nil {
 		// A streaming INSERT runs until its context ends: drain it.
 		for rows.Next() {
 		}
+		done()
 		if err := rows.Err(); err != nil {
-			return err
+			return r.stopped(parent, ctx, err, start, rows)
+		}
+		if streaming && ctx.Err() != nil {
+			return r.stopped(parent, ctx, ctx.Err(), start, rows)
 		}
 		if rows.Message != "" && (r.Live || r.Summary) {
 			fmt.Fprintln(r.Err, rows.Message)
@@ -157,20 +188,18 @@ func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
 		return nil
 	}
 	if q, ok := st.(*sql.Query); ok && q.Emit != nil && r.Live {
-		return r.live(ctx, rows, q.Emit.Full, start)
+		order, _ := q.OrderKeys()
+		return r.live(parent, ctx, rows, q.Emit.Full, order, start)
 	}
 	p, err := stdout.NewPrinter(r.Out, r.Format)
 	if err != nil {
 		return err
 	}
 	p.SetSchema(rows.Schema())
-	streaming := false
-	if q, ok := st.(*sql.Query); ok && q.Emit != nil {
-		streaming = true
-	}
 	var n int64
 	printed := false
 	for rows.Next() {
+		done()
 		rec := rows.Record()
 		if streaming && rec.NumRows() == 0 {
 			continue // a table per non-empty record: none for nothing
@@ -188,8 +217,9 @@ func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
 			printed = true
 		}
 	}
+	done()
 	if err := rows.Err(); err != nil {
-		return err
+		return r.stopped(parent, ctx, err, start, rows)
 	}
 	// The last flush prints a batch result, or the header of a result
 	// with no rows; after a stream's tables it would add an empty one.
@@ -198,8 +228,65 @@ func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
 			return err
 		}
 	}
+	if streaming && ctx.Err() != nil {
+		return r.stopped(parent, ctx, ctx.Err(), start, rows)
+	}
 	r.summary(n, start)
 	return ctx.Err()
+}
+
+// isStreaming reports whether st runs until stopped: a query with EMIT,
+// or an INSERT or CREATE SINK … AS of one.
+func isStreaming(st sql.Statement) bool {
+	var q *sql.Query
+	switch s := st.(type) {
+	case *sql.Query:
+		q = s
+	case *sql.Insert:
+		q = s.Query
+	case *sql.CreateSink:
+		q = s.Query
+	}
+	return q != nil && q.Emit != nil
+}
+
+// stopped turns the end of a statement by its context into what the
+// user sees: Ctrl-C or SIGTERM (parent cancelled: "interrupted"),
+// Duration (ctx's own deadline) and a deadline of the caller's all print
+// the same one-line summary on Err,
+//
+//	query stopped after 5s (--duration 5s): 5012 rows in, 3 rows out
+//	query stopped after 2.31s (interrupted): 2210 rows in, 3 rows out
+//
+// Interrupted returns context.Canceled, which ends the script cleanly;
+// Duration returns nil, so the script goes on; the caller's deadline is
+// returned as the error it is. Any other err is returned as it is.
+func (r *Runner) stopped(parent, ctx context.Context, err error, start time.Time, rows *sluice.Rows) error {
+	var why string
+	switch {
+	case err == nil:
+		return nil
+	case parent.Err() != nil && errors.Is(err, context.Canceled):
+		why = "interrupted"
+	case parent.Err() != nil && errors.Is(err, context.DeadlineExceeded):
+		why = "deadline"
+	case parent.Err() == nil && ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
+		why = "--duration " + r.Duration.String()
+		err = nil
+	default:
+		return err
+	}
+	line := fmt.Sprintf("query stopped after %s (%s)", roundDuration(time.Since(start)), why)
+	if rows != nil {
+		if st := rows.Stats(); st.RowsIn > 0 || st.RowsOut > 0 {
+			line += fmt.Sprintf(": %d rows in, %d rows out", st.RowsIn, st.RowsOut)
+		}
+	}
+	fmt.Fprintln(r.Err, line)
+	if why == "interrupted" {
+		return context.Canceled
+	}
+	return err
 }
 
 // summary prints "(n rows)" and the time taken when Summary is set; n < 0
@@ -234,20 +321,16 @@ func roundDuration(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
-// statser is implemented by Rows once the engine reports progress.
-type statser interface{ Stats() sluice.Stats }
-
 // live shows a streaming result as a table redrawn in place with a
-// status line, until the query ends or ctx is cancelled (Ctrl-C).
-func (r *Runner) live(ctx context.Context, rows *sluice.Rows, full bool, start time.Time) error {
-	t := newLiveTable(rows.Schema(), rows.Changelog(), full)
+// status line, until the query ends or ctx is cancelled (Ctrl-C) or its
+// Duration passes; parent is the context before Duration.
+func (r *Runner) live(parent, ctx context.Context, rows *sluice.Rows, full bool, order []sql.OrderKey, start time.Time) error {
+	t := newLiveTable(rows.Schema(), rows.Changelog(), full, rows.Keys(), order)
 	t.start = start
-	t.stats = func() (sluice.Stats, bool) {
-		if s, ok := any(rows).(statser); ok {
-			return s.Stats(), true
-		}
-		return sluice.Stats{}, false
-	}
+	t.size = r.Size
+	t.stats = func() (sluice.Stats, bool) { return rows.Stats(), true }
+	t.log = r.Log
+	r.Log.hold()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -261,23 +344,27 @@ func (r *Runner) live(ctx context.Context, rows *sluice.Rows, full bool, start t
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	resized, stopResize := notifyResize()
+	defer stopResize()
 	t.draw(r.Out, false)
 loop:
 	for {
 		select {
 		case <-tick.C:
 			t.draw(r.Out, false)
+		case <-resized:
+			t.draw(r.Out, false)
 		case <-done:
 			break loop
 		}
 	}
 	t.draw(r.Out, true)
-	if err := rows.Err(); err != nil && ctx.Err() == nil {
-		return err
+	r.Log.release()
+	if err := rows.Err(); err != nil {
+		return r.stopped(parent, ctx, err, start, rows)
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintf(r.Err, "query stopped after %s\n", roundDuration(time.Since(start)))
-		return ctx.Err()
+		return r.stopped(parent, ctx, ctx.Err(), start, rows)
 	}
 	r.summary(-1, start)
 	return nil

@@ -5,6 +5,7 @@
 //	sluice -f script.sql        run a script (-f - reads stdin)
 //	sluice a.sql b.sql          run scripts in order (after any -f script)
 //	sluice --version            the sluice, Go and Arrow versions
+//	sluice --duration 30s …     stop each streaming query after 30s
 //	sluice serve [flags]        a Postgres wire-protocol server, /metrics and a live page (serve.go)
 //	sluice                      the interactive shell on a terminal
 //
@@ -12,6 +13,18 @@
 // (--format table|csv|json). Any error prints `sluice: line L:C: message`
 // (prefixed with the script name for -f) and exits with status 1, as do
 // unknown flags and arguments that are not script files.
+//
+// A streaming query stopped by Ctrl-C (SIGINT, or SIGTERM) or by
+// --duration prints one line on stderr, the same for both but for the
+// cause:
+//
+//	query stopped after 5s (--duration 5s): 5012 rows in, 3 rows out
+//	query stopped after 2.31s (interrupted): 2210 rows in, 3 rows out
+//
+// and keeps what its sink committed. After Ctrl-C nothing more runs and
+// the exit status is 0; after --duration the next statement runs.
+// On a terminal, a batch statement running longer than a second shows a
+// spinner with its elapsed time on stderr; piped stderr never gets one.
 package main
 
 import (
@@ -69,6 +82,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sandboxDir := fs.String("sandbox", "", "confine every file source, sink, checkpoint directory and Kafka TLS file to `DIR` (symlinks and .. resolved)")
 	history := fs.String("history", "", "history file of the interactive shell (default ~/.sluice_history, - for none)")
 	version := fs.Bool("version", false, "print the sluice, Go and Arrow versions and exit")
+	duration := fs.Duration("duration", 0, "stop each streaming query after `D` (such as 30s), as Ctrl-C does, and go on with the next statement")
 	vs := vars{}
 	fs.Var(vs, "var", "script variable name=value, used as ${name} (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +90,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 1 // the flag package has printed the error and the usage
+	}
+	if *duration < 0 {
+		fmt.Fprintf(stderr, "sluice: --duration must be positive, not %s\n", *duration)
+		return 1
 	}
 	if *version {
 		fmt.Fprint(stdout, versions())
@@ -102,14 +120,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	// The binary recycles Arrow buffers: queries allocate the same sizes
 	// batch after batch (see exec/bufpool for the measured gain).
-	db, err := sluice.Open(sluice.Config{CheckpointDir: *checkpoints, CheckpointRetain: *retain, CheckpointCompactEvery: *compact, FileRoot: *sandboxDir, Allocator: bufpool.New()})
+	// The engine's messages go through lg, which holds them while a live
+	// table is on screen so they do not scroll it.
+	lg := &repl.Log{W: stderr}
+	db, err := sluice.Open(sluice.Config{CheckpointDir: *checkpoints, CheckpointRetain: *retain, CheckpointCompactEvery: *compact, FileRoot: *sandboxDir, Allocator: bufpool.New(), Log: lg})
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
 	defer db.Close()
 
-	tty := isTerminal(stdout)
+	tty := repl.IsTerminal(stdout)
 	format := *formatFlag
 	if format == "" {
 		format = "csv"
@@ -150,7 +171,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			stop()
 			rctx, rstop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 			defer rstop()
-			cfg := repl.Config{Format: format, HistoryFile: *history, Vars: vs, Stdin: f, Stdout: stdout, Stderr: stderr}
+			cfg := repl.Config{Format: format, HistoryFile: *history, Vars: vs, Stdin: f, Stdout: stdout, Stderr: stderr, Duration: *duration, Log: lg}
 			if err := repl.Run(rctx, db, cfg); err != nil {
 				fmt.Fprintf(stderr, "sluice: %v\n", err)
 				return 1
@@ -168,7 +189,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		scripts = append([]source{{name, script}}, scripts...)
 	}
 	// One runner for all scripts: a SET in one is seen by the next.
-	r := &repl.Runner{DB: db, Out: stdout, Err: stderr, Format: format, Vars: vs, Live: tty, ContinueOnError: *cont}
+	r := &repl.Runner{DB: db, Out: stdout, Err: stderr, Format: format, Vars: vs, Live: tty, ContinueOnError: *cont,
+		Size: repl.TermSize(stdout), Duration: *duration, Log: lg}
+	if repl.IsTerminal(stderr) {
+		// Progress of long batch work on a terminal, never into a pipe.
+		r.Progress = &repl.Bar{W: stderr}
+	}
 	code := 0
 	for _, s := range scripts {
 		r.Name = s.name
@@ -222,9 +248,4 @@ func describe(name string, err error) string {
 		return fmt.Sprintf("%s:%d:%d: %s", name, se.Pos.Line, se.Pos.Col, se.Msg)
 	}
 	return err.Error()
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -33,18 +33,60 @@ type screen struct {
 	out  bytes.Buffer
 	mark int // Expect searches output after this offset
 	done chan struct{}
+	// cols and rows are the pty's size at the start; sizes are the
+	// resizes since and the output offset each came at, so a replay
+	// resizes where the pty did.
+	cols, rows int
+	sizes      []sizeAt
+}
+
+type sizeAt struct{ at, cols, rows int }
+
+// term replays the output so far onto a terminal of the pty's size,
+// resized where the pty was, and returns it.
+func (s *screen) term() *vterm {
+	raw := s.raw()
+	s.mu.Lock()
+	sizes := append([]sizeAt(nil), s.sizes...)
+	s.mu.Unlock()
+	v := newVterm(s.cols, s.rows)
+	from := 0
+	for _, sz := range sizes {
+		v.write(raw[from:sz.at])
+		v.resize(sz.cols, sz.rows)
+		from = sz.at
+	}
+	v.write(raw[from:])
+	return v
+}
+
+// resize changes the pty's size; the kernel sends sluice SIGWINCH.
+func (s *screen) resize(cols, rows int) {
+	s.t.Helper()
+	s.mu.Lock()
+	s.sizes = append(s.sizes, sizeAt{at: s.out.Len(), cols: cols, rows: rows})
+	s.mu.Unlock()
+	if err := pty.Setsize(s.tty, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)}); err != nil {
+		s.t.Fatalf("resize the pty: %v", err)
+	}
 }
 
 func startShell(t *testing.T, dir string, args ...string) *screen {
 	t.Helper()
+	return startShellSized(t, dir, 160, 60, args...)
+}
+
+// startShellSized starts sluice on a pty of cols x rows.
+func startShellSized(t *testing.T, dir string, cols, rows int, args ...string) *screen {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SLUICE_TEST_MAIN=1", "TERM=xterm", "HOME="+dir)
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 60, Cols: 160})
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)})
 	if err != nil {
 		t.Fatalf("start sluice on a pty: %v", err)
 	}
-	s := &screen{t: t, tty: tty, cmd: cmd, done: make(chan struct{})}
+	s := &screen{t: t, tty: tty, cmd: cmd, done: make(chan struct{}), cols: cols, rows: rows}
 	go func() {
 		defer close(s.done)
 		buf := make([]byte, 4096)
@@ -64,7 +106,7 @@ func startShell(t *testing.T, dir string, args ...string) *screen {
 		tty.Close()
 		<-s.done
 		if t.Failed() {
-			t.Logf("screen:\n%s", vt(s.raw()))
+			t.Logf("scrollback and screen:\n%s", s.term().history())
 		}
 	})
 	return s
@@ -231,7 +273,7 @@ func TestShellStreamingCtrlC(t *testing.T) {
 	if code := s.wait(); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
-	scr := vt(s.raw()) // the screen as a terminal shows it
+	scr := s.term().history() // what a terminal shows and keeps
 	// Redrawn in place: one header, however many refreshes ran.
 	if n := strings.Count(scr, "| category |"); n != 1 {
 		t.Errorf("the live table header is on screen %d times, want 1:\n%s", n, scr)
@@ -244,7 +286,7 @@ func TestShellStreamingCtrlC(t *testing.T) {
 		t.Errorf("status line shows no progress: %q", m[0])
 	}
 	// The final table has one row per category, with positive counts.
-	rows := regexp.MustCompile(`(?m)^\| (cat-\d+)\s+\|\s+(\d+) \|$`).FindAllStringSubmatch(scr, -1)
+	rows := regexp.MustCompile(`(?m)^\| [+-][IUD] \| (cat-\d+)\s+\|\s+(\d+) \|$`).FindAllStringSubmatch(scr, -1)
 	if len(rows) == 0 {
 		t.Fatalf("no result rows on screen:\n%s", scr)
 	}
@@ -289,7 +331,7 @@ func TestShellTranscript(t *testing.T) {
 	if code := s.wait(); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
-	scr := vt(s.raw())
+	scr := s.term().history()
 	for _, want := range []string{"| games    |    30 |", "ERROR: line 1:8:", "query stopped after", "| category | n "} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("screen lacks %q:\n%s", want, scr)
