@@ -236,7 +236,9 @@ EMIT FINAL;
 	// then bound the rows by the time the generator really ran.
 	start := time.Now()
 	for time.Since(start) < 60*time.Second {
-		if st, err := os.Stat(filepath.Join(dir, "counts.csv")); err == nil && st.Size() > 0 && time.Since(start) >= 3*time.Second {
+		// Published windows are lines after the header, which the sink
+		// writes first (a slow start can take the 3 s with it alone).
+		if b, err := os.ReadFile(filepath.Join(dir, "counts.csv")); err == nil && bytes.Count(b, []byte("\n")) >= 2 && time.Since(start) >= 3*time.Second {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
