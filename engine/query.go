@@ -62,13 +62,18 @@ func (db *Session) env(srcs *Catalog) compile.Env {
 	}
 }
 
-// execError wraps a runtime error. It carries no SQL position on
-// purpose: runtime errors are about data, and name their own place
-// (file:row, topic/partition/offset), which a line:col would only obscure.
+// execError wraps a runtime error. An error of an expression (an
+// overflow, a bad cast or regular expression: expr.PosError) carries the
+// line:col where the user wrote it; errors about a source's data name
+// their own place (file:row, topic/partition/offset) instead.
 func execError(err error) error {
 	var se *sql.Error
 	if errors.As(err, &se) || errors.Is(err, context.Canceled) {
 		return err
+	}
+	var pe *expr.PosError
+	if errors.As(err, &pe) {
+		return &sql.Error{Kind: sql.ExecError, Pos: sql.Pos{Line: pe.Pos.Line, Col: pe.Pos.Col}, Msg: pe.Error(), Err: err}
 	}
 	var de expr.DataError
 	if errors.As(err, &de) {

@@ -86,9 +86,19 @@ func offsetOf(n ast.ExprNode, fallback int) int {
 	return fallback
 }
 
-// bindExpr binds n; off is the position to blame when n has none.
+// bindExpr binds n; off is the position to blame when n has none. A
+// call it makes remembers where it was written (Call.Pos), for runtime
+// errors.
 func (b *binder) bindExpr(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
-	off = offsetOf(n, off)
+	e, err := b.bindExprAt(n, ctx, offsetOf(n, off))
+	if c, ok := e.(*Call); ok && c.Pos.Line == 0 {
+		c.Pos = posOf(b.q, offsetOf(n, off))
+	}
+	return e, err
+}
+
+// bindExprAt is bindExpr of n at offset off.
+func (b *binder) bindExprAt(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 	if err := b.enter(off); err != nil {
 		return nil, err
 	}

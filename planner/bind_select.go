@@ -613,7 +613,7 @@ func (a *aggRewriter) rewrite(e Expr) (Expr, error) {
 			}
 			args[i] = r
 		}
-		return &Call{Func: x.Func, Args: args, Typ: x.Typ}, nil
+		return &Call{Func: x.Func, Args: args, Typ: x.Typ, Pos: x.Pos}, nil
 	}
 	return nil, fmt.Errorf("planner: unexpected bound expression %s", e)
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
+
+	"github.com/sluicesql/sluice/sql"
 )
 
 // Expr is a bound, typed scalar expression. There are exactly three kinds
@@ -63,6 +65,10 @@ type Call struct {
 	Func string
 	Args []Expr
 	Typ  arrow.DataType
+	// Pos is where the user wrote the call (zero for calls the planner
+	// made up): runtime errors of its kernel (an overflow, a bad cast)
+	// name it. Rewrites of the call keep it.
+	Pos sql.Pos
 }
 
 // Type implements Expr.
@@ -319,7 +325,7 @@ func mapExpr(e Expr, f func(Expr) (Expr, error)) (Expr, error) {
 			}
 			args[i] = na
 		}
-		e = &Call{Func: c.Func, Args: args, Typ: c.Typ}
+		e = &Call{Func: c.Func, Args: args, Typ: c.Typ, Pos: c.Pos}
 	}
 	return f(e)
 }

@@ -123,7 +123,7 @@ func foldExpr(e Expr) (Expr, bool, error) {
 		_, isLit := f.(*Literal)
 		allLit = allLit && isLit
 	}
-	call := &Call{Func: c.Func, Args: args, Typ: c.Typ}
+	call := &Call{Func: c.Func, Args: args, Typ: c.Typ, Pos: c.Pos}
 	if s := simplifyLogic(call); s != nil {
 		return s, true, nil
 	}

@@ -214,7 +214,11 @@ func Expr(e planner.Expr) (expr.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return expr.Call(x.Func, args, x.Typ)
+		c, err := expr.Call(x.Func, args, x.Typ)
+		if err != nil {
+			return nil, err
+		}
+		return expr.At(c, expr.Pos{Line: x.Pos.Line, Col: x.Pos.Col}), nil
 	}
 	return nil, fmt.Errorf("compile: unsupported expression %T", e)
 }

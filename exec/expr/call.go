@@ -73,6 +73,7 @@ type call struct {
 	args []Expr
 	ret  arrow.DataType
 	b    bound
+	pos  Pos // where the SQL text has the call; zero when unknown
 }
 
 // Call returns the expression name(args...) with result type ret. It fails
@@ -125,7 +126,7 @@ func (c *call) Eval(ctx context.Context, mem memory.Allocator, rec arrow.Record)
 		allScalar = false
 		arr, err := a.Eval(ctx, mem, rec)
 		if err != nil {
-			return nil, err
+			return nil, c.pos.wrap(err)
 		}
 		if arr.Len() != n {
 			arr.Release()
@@ -143,7 +144,7 @@ func (c *call) Eval(ctx context.Context, mem memory.Allocator, rec arrow.Record)
 	ec := &evalCtx{ctx: ctx, mem: mem, n: n, ret: c.ret, call: c}
 	out, err := c.b.k(ec, ops)
 	if err != nil {
-		return nil, err
+		return nil, c.pos.wrap(err)
 	}
 	return out, nil
 }

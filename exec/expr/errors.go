@@ -26,7 +26,58 @@ func castError(v string, to string) error {
 	return &kindError{msg: fmt.Sprintf("cannot cast %q to %s", v, to), kind: ErrInvalidCast}
 }
 
-var _ = errors.Is
+// Pos is a place in the query's SQL text, as the planner found it: the
+// line and column (1-based) of an expression. exec/expr knows no parser;
+// the engine turns a PosError into its positioned SQL error.
+type Pos struct {
+	Line, Col int
+}
+
+// PosError is a data error (DataError) of the expression written at Pos:
+// its message is the inner error's, and the engine prints it as
+// `line 3:14: cannot cast "abc" to INT`.
+type PosError struct {
+	Pos Pos
+	Err error
+}
+
+// Error implements error: the inner message; the position is the
+// engine's to render.
+func (e *PosError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the inner error.
+func (e *PosError) Unwrap() error { return e.Err }
+
+// DataError implements DataError.
+func (e *PosError) DataError() {}
+
+// wrap gives a data error of the call at p its position; the innermost
+// call that knows its position wins, so an error keeps the position of
+// the expression that failed. Other errors pass unchanged.
+func (p Pos) wrap(err error) error {
+	if p.Line == 0 {
+		return err
+	}
+	var de DataError
+	if !errors.As(err, &de) {
+		return err
+	}
+	var pe *PosError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &PosError{Pos: p, Err: err}
+}
+
+// At returns e positioned at pos: a data error of a call e makes (an
+// overflow, a bad cast, a bad regular expression) becomes a PosError.
+// Expressions other than calls come back unchanged.
+func At(e Expr, pos Pos) Expr {
+	if c, ok := e.(*call); ok {
+		c.pos = pos
+	}
+	return e
+}
 
 // DataError is implemented by errors about the values an expression met
 // (an overflow, a bad cast, a scalar subquery's second row). The message
