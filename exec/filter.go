@@ -28,6 +28,25 @@ func NewFilter(mem memory.Allocator, input Operator, pred expr.Expr) *Filter {
 	return &Filter{mem: mem, input: input, pred: pred}
 }
 
+// KeepDictionaries passes a consumer's request for dictionary-encoded
+// string columns (see dictionaryKeeper) to the input, for the columns the
+// predicate does not read: a dictionary column is filtered by copying its
+// indices. Call it before Open.
+func (f *Filter) KeepDictionaries(cols []int) {
+	n := f.input.Schema().NumFields()
+	read, ok := readColumns(n, f.pred)
+	if !ok {
+		return
+	}
+	var keep []int
+	for _, c := range cols {
+		if c >= 0 && c < n && !read[c] {
+			keep = append(keep, c)
+		}
+	}
+	keepDictionaries(f.input, keep)
+}
+
 // Schema is the input's schema: a filter never changes columns.
 func (f *Filter) Schema() *arrow.Schema { return f.input.Schema() }
 

@@ -108,6 +108,7 @@ type Gather struct {
 	failed  atomic.Int64      // lowest failed morsel; len(morsels) if none
 	cur     int               // morsel being read
 	done    bool
+	dict    []int // columns the consumer accepts dictionary-encoded
 }
 
 type gatherItem struct {
@@ -138,6 +139,11 @@ func NewGather(mem memory.Allocator, src Source, spec ScanSpec, workers int, bui
 
 // Schema is the pipeline's schema.
 func (g *Gather) Schema() *arrow.Schema { return g.schema }
+
+// KeepDictionaries passes a consumer's request for dictionary-encoded
+// string columns (see dictionaryKeeper) to every pipeline instance that
+// can honour it. Call it before the first Next.
+func (g *Gather) KeepDictionaries(cols []int) { g.dict = append([]int(nil), cols...) }
 
 // Open splits the scan into morsels; the workers start on the first Next
 // under Open's context. A second call is a no-op.
@@ -202,6 +208,7 @@ func (g *Gather) runMorsel(i int64) (err error) {
 	if err != nil {
 		return err
 	}
+	keepDictionaries(op, g.dict)
 	defer func() {
 		if cerr := op.Close(); err == nil && cerr != nil {
 			err = cerr

@@ -18,6 +18,7 @@ type Project struct {
 	exprs  []expr.Expr
 	schema *arrow.Schema
 	once   lifecycle
+	dict   bool // the input may return dictionary-encoded columns
 }
 
 var _ Operator = (*Project)(nil)
@@ -32,7 +33,12 @@ func NewProject(mem memory.Allocator, input Operator, exprs []expr.Expr, names [
 	for i, e := range exprs {
 		fields[i] = arrow.Field{Name: names[i], Type: e.DataType(), Nullable: true}
 	}
-	return &Project{mem: mem, input: input, exprs: exprs, schema: arrow.NewSchema(fields, nil)}, nil
+	p := &Project{mem: mem, input: input, exprs: exprs, schema: arrow.NewSchema(fields, nil)}
+	// Columns only forwarded may come dictionary-encoded from below (a
+	// Parquet scan, through filters): the strings are then built only for
+	// the rows that reach this projection.
+	p.dict = keepDictionaries(input, forwardedColumns(exprs, input.Schema().NumFields()))
+	return p, nil
 }
 
 // Schema has one nullable field per expression.
@@ -55,6 +61,11 @@ func (p *Project) Next(ctx context.Context) (arrow.Record, error) {
 		return nil, fmt.Errorf("project: %w", err)
 	}
 	defer releaseArrays(cols)
+	if p.dict {
+		if err := decodeDictionaries(ctx, p.mem, cols); err != nil {
+			return nil, fmt.Errorf("project: %w", err)
+		}
+	}
 	for i, c := range cols {
 		if !arrow.TypeEqual(c.DataType(), p.schema.Field(i).Type) {
 			return nil, fmt.Errorf("project: %s evaluated to %s, declared %s", p.exprs[i], c.DataType(), p.schema.Field(i).Type)

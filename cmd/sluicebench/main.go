@@ -114,7 +114,7 @@ func main() {
 		cfg.runs = 1
 	}
 	if !*groupby {
-		sc := suiteConfig{rows: cfg.rows, runs: cfg.runs, dir: cfg.dir, duckq: cfg.duckq, inputs: cfg.inputs, threads: cfg.threads, only: map[string]bool{}}
+		sc := suiteConfig{rows: cfg.rows, runs: cfg.runs, dir: cfg.dir, duckq: cfg.duckq, inputs: cfg.inputs, threads: cfg.threads, only: map[string]bool{}, cpuprofile: cfg.cpuprofile}
 		for _, w := range strings.Split(*only, ",") {
 			if w = strings.TrimSpace(w); w == "" {
 				continue
@@ -348,13 +348,17 @@ func sameSums(got, want map[string]int64) error {
 	return nil
 }
 
-// startProfile profiles the sluice runs of one input into prefix.input;
-// with an empty prefix it does nothing.
+// startProfile profiles the sluice runs of one input into prefix.input
+// (prefix alone for an empty input); with an empty prefix it does nothing.
 func startProfile(prefix, input string) (stop func(), err error) {
 	if prefix == "" {
 		return func() {}, nil
 	}
-	f, err := os.Create(prefix + "." + input)
+	name := prefix
+	if input != "" {
+		name += "." + input
+	}
+	f, err := os.Create(name)
 	if err != nil {
 		return nil, fmt.Errorf("cpuprofile: %w", err)
 	}

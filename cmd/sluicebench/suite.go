@@ -315,6 +315,9 @@ func spawnWorker(ctx context.Context, cfg suiteConfig, w workload, input string,
 	}
 	cmd := exec.CommandContext(ctx, self, "-worker", "-workload", w.name, "-input", input, "-threads", strconv.Itoa(threads),
 		"-runs", strconv.Itoa(cfg.runs), "-rows", strconv.FormatInt(cfg.rows, 10), "-dir", cfg.dir)
+	if cfg.cpuprofile != "" {
+		cmd.Args = append(cmd.Args, "-cpuprofile", fmt.Sprintf("%s.%s.%s.p%d", cfg.cpuprofile, strings.ReplaceAll(w.name, "/", "_"), input, threads))
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	rss, err := runWatched(cmd)
@@ -356,6 +359,9 @@ type suiteConfig struct {
 	inputs  []string
 	threads []int
 	only    map[string]bool
+	// cpuprofile, when set, makes each worker profile its runs into
+	// cpuprofile.<workload>.<input>.p<threads>.
+	cpuprofile string
 }
 
 func runSuite(ctx context.Context, cfg suiteConfig) error {
@@ -450,6 +456,7 @@ func workerMain(args []string) {
 	runs := fs.Int("runs", 3, "")
 	rows := fs.Int64("rows", 0, "")
 	dir := fs.String("dir", "", "")
+	profile := fs.String("cpuprofile", "", "")
 	fs.Parse(args)
 	w, ok := findWorkload(*name)
 	if !ok {
@@ -461,7 +468,13 @@ func workerMain(args []string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	stop, err := startProfile(*profile, "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	m := runWorker(context.Background(), d, w, *input, *threads, *runs)
+	stop()
 	json.NewEncoder(os.Stdout).Encode(m)
 }
 

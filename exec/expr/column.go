@@ -30,11 +30,19 @@ func (c *column) Eval(_ context.Context, _ memory.Allocator, rec arrow.Record) (
 		return nil, fmt.Errorf("column %s: index %d out of range for record with %d columns", c.name, c.index, rec.NumCols())
 	}
 	a := rec.Column(c.index)
-	if !arrow.TypeEqual(a.DataType(), c.typ) && a.DataType().ID() != c.typ.ID() {
+	if !arrow.TypeEqual(a.DataType(), c.typ) && a.DataType().ID() != c.typ.ID() && !dictionaryOf(a.DataType(), c.typ) {
 		return nil, fmt.Errorf("column %s: record has type %s, plan expects %s", c.name, a.DataType(), c.typ)
 	}
 	a.Retain()
 	return a, nil
+}
+
+// dictionaryOf reports whether dt is a dictionary of typ values: an
+// operator that asked its input for dictionary-encoded columns receives
+// them through plain column references and decodes them itself.
+func dictionaryOf(dt, typ arrow.DataType) bool {
+	d, ok := dt.(*arrow.DictionaryType)
+	return ok && arrow.TypeEqual(d.ValueType, typ)
 }
 
 // DataType implements Expr.

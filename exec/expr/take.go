@@ -133,6 +133,8 @@ func TakeArray(mem memory.Allocator, a arrow.Array, indices []int32) (arrow.Arra
 		return makeArray(a.DataType(), m, validity, buf, nulls), nil
 	case arrow.STRING, arrow.BINARY:
 		return takeBinary(mem, a, indices, validity, nulls), nil
+	case arrow.DICTIONARY:
+		return takeDictionary(mem, a, indices, validity, nulls)
 	}
 	if fw, ok := a.DataType().(arrow.FixedWidthDataType); ok {
 		switch fw.BitWidth() {
@@ -196,6 +198,33 @@ func takeFixed[T fixed](mem memory.Allocator, a arrow.Array, indices []int32, va
 		}
 	}
 	return makeArray(a.DataType(), len(indices), validity, buf, nulls)
+}
+
+// takeDictionary gathers the indices of a dictionary array; the result
+// shares its dictionary, so a dictionary-encoded column costs one index
+// copy per row, not a copy of its values.
+func takeDictionary(mem memory.Allocator, a arrow.Array, indices []int32, validity *memory.Buffer, nulls int) (arrow.Array, error) {
+	d, ok := a.(*array.Dictionary)
+	if !ok {
+		if validity != nil {
+			validity.Release()
+		}
+		return nil, fmt.Errorf("take: dictionary type without a dictionary array: %w", ErrUnsupportedType)
+	}
+	var idx arrow.Array
+	switch d.Indices().DataType().ID() {
+	case arrow.INT32, arrow.UINT32:
+		idx = takeFixed[int32](mem, d.Indices(), indices, validity, nulls)
+	case arrow.INT64, arrow.UINT64:
+		idx = takeFixed[int64](mem, d.Indices(), indices, validity, nulls)
+	default:
+		if validity != nil {
+			validity.Release()
+		}
+		return nil, fmt.Errorf("take: dictionary indices of type %s: %w", d.Indices().DataType(), ErrUnsupportedType)
+	}
+	defer idx.Release()
+	return array.NewDictionaryArray(a.DataType(), idx, d.Dictionary()), nil
 }
 
 // binaryView gives offset/data access to STRING and BINARY arrays. The
