@@ -57,6 +57,11 @@ type HashJoin struct {
 	residual    expr.Expr
 	schema      *arrow.Schema
 	nleft       int
+	out         []int  // output columns: indices into left ++ right
+	lneed       []bool // left columns the output or the residual reads
+	rneed       []bool // right columns the output or the residual reads
+	full        *arrow.Schema
+	dictKey     *joinDictKey // probe key read through its dictionary; nil when off
 
 	built    bool
 	rrec     arrow.Record // all right rows; nil when the right side is empty
@@ -68,6 +73,8 @@ type HashJoin struct {
 	leftDone bool
 	done     bool
 	gids     []uint32
+	li, ri   []int32 // probe scratch: matched pairs (left row, right row)
+	lmatched []bool  // probe scratch: left rows that matched
 	once     lifecycle
 	acct     *Account // memory budget of the build side (SetBudget)
 }
@@ -112,8 +119,53 @@ func NewHashJoin(mem memory.Allocator, left, right Operator, typ JoinType, leftK
 		rf = nullableFields(rf)
 	}
 	j.nleft = len(lf)
-	j.schema = arrow.NewSchema(append(append([]arrow.Field(nil), lf...), rf...), nil)
+	j.full = arrow.NewSchema(append(append([]arrow.Field(nil), lf...), rf...), nil)
+	all := make([]int, j.full.NumFields())
+	for i := range all {
+		all[i] = i
+	}
+	if err := j.SetOutput(all); err != nil {
+		return nil, err
+	}
 	return j, nil
+}
+
+// SetOutput narrows the join's output to the columns cols (indices into
+// left's columns then right's, in any order, each at most once): the
+// columns nobody above reads are never gathered. Call it before Open.
+func (j *HashJoin) SetOutput(cols []int) error {
+	n := j.full.NumFields()
+	fields := make([]arrow.Field, len(cols))
+	seen := make([]bool, n)
+	for i, c := range cols {
+		if c < 0 || c >= n || seen[c] {
+			return fmt.Errorf("join: output column %d out of range or repeated (%d columns)", c, n)
+		}
+		seen[c] = true
+		fields[i] = j.full.Field(c)
+	}
+	j.out = append([]int(nil), cols...)
+	j.schema = arrow.NewSchema(fields, nil)
+	j.lneed = make([]bool, j.nleft)
+	j.rneed = make([]bool, n-j.nleft)
+	for _, c := range cols {
+		if c < j.nleft {
+			j.lneed[c] = true
+		} else {
+			j.rneed[c-j.nleft] = true
+		}
+	}
+	if j.residual != nil {
+		// The residual sees whole pairs.
+		for i := range j.lneed {
+			j.lneed[i] = true
+		}
+		for i := range j.rneed {
+			j.rneed[i] = true
+		}
+	}
+	j.setupDictKey()
+	return nil
 }
 
 // Schema is left's columns then right's.
@@ -187,16 +239,9 @@ func (j *HashJoin) evalKeys(ctx context.Context, rec arrow.Record, keys []expr.E
 	if err != nil {
 		return nil, err
 	}
-	for i, c := range cols {
-		if c.DataType().ID() == arrow.DICTIONARY {
-			d, err := decodeDictionary(ctx, j.mem, c)
-			if err != nil {
-				releaseArrays(cols)
-				return nil, err
-			}
-			c.Release()
-			cols[i] = d
-		}
+	if err := decodeDictionaries(ctx, j.mem, cols); err != nil {
+		releaseArrays(cols)
+		return nil, err
 	}
 	return cols, nil
 }
@@ -257,8 +302,11 @@ func (j *HashJoin) build(ctx context.Context) error {
 // probe joins one left batch, queueing the output records.
 func (j *HashJoin) probe(ctx context.Context, lrec arrow.Record) error {
 	n := int(lrec.NumRows())
-	lmatched := make([]bool, n)
-	var li, ri []int32
+	j.lmatched = growSlice(j.lmatched[:0], n)[:n]
+	lmatched := j.lmatched
+	clear(lmatched)
+	li, ri := j.li[:0], j.ri[:0]
+	defer func() { j.li, j.ri = li[:0], ri[:0] }()
 	flush := func() error {
 		if len(li) == 0 {
 			return nil
@@ -281,20 +329,24 @@ func (j *HashJoin) probe(ctx context.Context, lrec arrow.Record) error {
 				}
 			}
 		} else {
-			cols, err := j.evalKeys(ctx, lrec, j.lkeys)
-			if err != nil {
-				return err
-			}
 			j.gids = growSlice(j.gids[:0], n)
 			gids := j.gids[:n]
-			newKeys, err := j.table.Assign(ctx, j.mem, cols, gids, false)
-			releaseArrays(newKeys)
+			cols, err := j.probeGroups(ctx, lrec, gids)
 			if err != nil {
-				releaseArrays(cols)
 				return err
 			}
+			for _, c := range cols {
+				if c.NullN() == 0 {
+					continue
+				}
+				for l := range gids {
+					if c.IsNull(l) {
+						gids[l] = NoGroup // NULL keys never match
+					}
+				}
+			}
 			for l, g := range gids {
-				if g == NoGroup || anyNull(cols, l) {
+				if g == NoGroup {
 					continue
 				}
 				for r := j.head[g]; r >= 0; r = j.next[r] {
@@ -321,11 +373,11 @@ func (j *HashJoin) probe(ctx context.Context, lrec arrow.Record) error {
 			}
 		}
 		if len(un) > 0 {
-			lcols, err := takeColumns(ctx, j.mem, lrec.Columns(), un)
+			lcols, err := j.takeSide(ctx, lrec.Columns(), un, j.lneed)
 			if err != nil {
 				return err
 			}
-			j.enqueue(lcols, j.nullColumns(j.right.Schema(), len(un)), len(un))
+			return j.enqueue(ctx, lcols, j.nullColumns(j.right.Schema(), j.rneed, len(un)), len(un))
 		}
 	}
 	return nil
@@ -334,26 +386,31 @@ func (j *HashJoin) probe(ctx context.Context, lrec arrow.Record) error {
 // emitPairs materializes candidate pairs, applies the residual and marks
 // the rows that matched.
 func (j *HashJoin) emitPairs(ctx context.Context, lrec arrow.Record, li, ri []int32, lmatched []bool) error {
-	lcols, err := takeColumns(ctx, j.mem, lrec.Columns(), li)
+	lcols, err := j.takeSide(ctx, lrec.Columns(), li, j.lneed)
 	if err != nil {
 		return err
 	}
-	rcols, err := takeColumns(ctx, j.mem, j.rrec.Columns(), ri)
+	rcols, err := j.takeSide(ctx, j.rrec.Columns(), ri, j.rneed)
 	if err != nil {
 		releaseArrays(lcols)
 		return err
 	}
-	cols := append(lcols, rcols...)
-	rec := array.NewRecord(j.schema, cols, int64(len(li)))
-	releaseArrays(cols)
 	if j.residual == nil {
 		for k := range li {
 			lmatched[li[k]] = true
 			j.rmatched[ri[k]] = true
 		}
-		j.queue = append(j.queue, rec)
-		return nil
+		return j.enqueue(ctx, lcols, rcols, len(li))
 	}
+	// With a residual every column was gathered (SetOutput): the
+	// predicate sees whole pairs, plain strings.
+	cols := append(lcols, rcols...)
+	if err := decodeDictionaries(ctx, j.mem, cols); err != nil {
+		releaseArrays(cols)
+		return err
+	}
+	rec := array.NewRecord(j.full, cols, int64(len(li)))
+	releaseArrays(cols)
 	defer rec.Release()
 	m, err := j.residual.Eval(ctx, j.mem, rec)
 	if err != nil {
@@ -375,12 +432,11 @@ func (j *HashJoin) emitPairs(ctx context.Context, lrec arrow.Record, li, ri []in
 	if len(keep) == 0 {
 		return nil
 	}
-	out, err := takeRecord(ctx, j.mem, j.schema, rec, keep)
+	kept, err := takeColumns(ctx, j.mem, rec.Columns(), keep)
 	if err != nil {
 		return err
 	}
-	j.queue = append(j.queue, out)
-	return nil
+	return j.enqueue(ctx, kept[:j.nleft], kept[j.nleft:], len(keep))
 }
 
 // emitUnmatchedRight queues the right rows no left row matched, with NULL
@@ -394,29 +450,87 @@ func (j *HashJoin) emitUnmatchedRight(ctx context.Context) error {
 	}
 	for start := 0; start < len(un); start += DefaultBatchSize {
 		part := un[start:min(start+DefaultBatchSize, len(un))]
-		rcols, err := takeColumns(ctx, j.mem, j.rrec.Columns(), part)
+		rcols, err := j.takeSide(ctx, j.rrec.Columns(), part, j.rneed)
 		if err != nil {
 			return err
 		}
-		j.enqueue(j.nullColumns(j.left.Schema(), len(part)), rcols, len(part))
+		if err := j.enqueue(ctx, j.nullColumns(j.left.Schema(), j.lneed, len(part)), rcols, len(part)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// enqueue queues a record of left and right columns, taking ownership of
-// the arrays.
-func (j *HashJoin) enqueue(lcols, rcols []arrow.Array, n int) {
-	cols := append(lcols, rcols...)
+// enqueue queues a record of the output columns among left's and right's
+// (nil where not gathered), decoding dictionary-encoded ones; it takes
+// ownership of the arrays.
+func (j *HashJoin) enqueue(ctx context.Context, lcols, rcols []arrow.Array, n int) error {
+	all := append(append(make([]arrow.Array, 0, len(lcols)+len(rcols)), lcols...), rcols...)
+	defer releaseArrays(all)
+	cols := make([]arrow.Array, len(j.out))
+	for i, c := range j.out {
+		if all[c] == nil {
+			return fmt.Errorf("output column %s was not gathered", j.full.Field(c).Name)
+		}
+		all[c].Retain()
+		cols[i] = all[c]
+	}
+	defer releaseArrays(cols)
+	if err := decodeDictionaries(ctx, j.mem, cols); err != nil {
+		return err
+	}
 	j.queue = append(j.queue, array.NewRecord(j.schema, cols, int64(n)))
-	releaseArrays(cols)
+	return nil
 }
 
-func (j *HashJoin) nullColumns(s *arrow.Schema, n int) []arrow.Array {
+// nullColumns is n NULL rows of the needed columns of s (nil elsewhere).
+func (j *HashJoin) nullColumns(s *arrow.Schema, need []bool, n int) []arrow.Array {
 	out := make([]arrow.Array, s.NumFields())
 	for i, f := range s.Fields() {
-		out[i] = array.MakeArrayOfNull(j.mem, f.Type, n)
+		if need[i] {
+			out[i] = array.MakeArrayOfNull(j.mem, f.Type, n)
+		}
 	}
 	return out
+}
+
+// takeSide gathers rows idx of the needed columns of one side (nil
+// elsewhere). Rows idx that are one contiguous run of the input, as when
+// every probe row matches exactly one build row, are a zero-copy slice.
+func (j *HashJoin) takeSide(ctx context.Context, cols []arrow.Array, idx []int32, need []bool) ([]arrow.Array, error) {
+	out := make([]arrow.Array, len(cols))
+	lo, run := contiguous(idx)
+	for i, c := range cols {
+		if !need[i] {
+			continue
+		}
+		if run {
+			out[i] = array.NewSlice(c, int64(lo), int64(lo)+int64(len(idx)))
+			continue
+		}
+		a, err := takeArray(ctx, j.mem, c, idx)
+		if err != nil {
+			releaseArrays(out)
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+// contiguous reports whether idx is lo, lo+1, …, lo+len(idx)-1 (and not
+// empty).
+func contiguous(idx []int32) (lo int32, ok bool) {
+	if len(idx) == 0 || idx[0] < 0 {
+		return 0, false
+	}
+	lo = idx[0]
+	for k, v := range idx {
+		if v != lo+int32(k) {
+			return 0, false
+		}
+	}
+	return lo, true
 }
 
 // Close releases the hash table and queued output and closes both inputs;
@@ -430,6 +544,7 @@ func (j *HashJoin) Close() error {
 			j.rrec = nil
 		}
 		j.table, j.head, j.next, j.rmatched = nil, nil, nil, nil
+		j.dictKey.release()
 		j.acct.Close()
 		lerr := j.left.Close()
 		rerr := j.right.Close()

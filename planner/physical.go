@@ -77,7 +77,10 @@ type PhysHashJoin struct {
 	Type                JoinType
 	LeftKeys, RightKeys []Expr
 	Residual            Expr
-	Out                 *Schema
+	// Output, when not nil, lists the columns of left ++ right the join
+	// returns, in order (NarrowJoins); Out is then their schema.
+	Output []int
+	Out    *Schema
 }
 
 // PhysSort sorts by Keys.
@@ -248,6 +251,13 @@ func (p *PhysHashJoin) String() string {
 	}
 	if p.Residual != nil {
 		s += " residual=" + p.Residual.String()
+	}
+	if p.Output != nil {
+		names := make([]string, len(p.Out.Fields))
+		for i, f := range p.Out.Fields {
+			names[i] = f.Name
+		}
+		s += " output=[" + strings.Join(names, ", ") + "]"
 	}
 	return s
 }

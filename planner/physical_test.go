@@ -28,7 +28,7 @@ Physical plan:
   TopN: total DESC limit=3
     Project: region, sum(value) AS total
       HashAggregate: keys=[region] aggs=[sum(value)]
-        HashJoin: inner keys=[customer_id] = [id]
+        HashJoin: inner keys=[customer_id] = [id] output=[value, region]
           Gather: morsels in order
             Filter: value > 10
               Scan: orders columns=[value, customer_id] filters=[value gt 10]

@@ -160,6 +160,9 @@ func lower(q *sql.Query, logical Plan) (*QueryPlan, error) {
 		return nil, positioned(err, sql.PlanError, q)
 	}
 	if q.Emit == nil {
+		if phys, err = NarrowJoins(phys); err != nil {
+			return nil, err
+		}
 		if phys, err = Parallelize(phys); err != nil {
 			return nil, err
 		}

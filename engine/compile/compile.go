@@ -151,6 +151,11 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
+		if n.Output != nil {
+			if err := j.SetOutput(n.Output); err != nil {
+				return nil, err
+			}
+		}
 		j.SetBudget(env.Budget.Account(n.String()))
 		return j, nil
 	case *planner.PhysSort:
