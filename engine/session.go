@@ -321,6 +321,9 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 			def.Watermark = &planner.WatermarkDef{Column: col, Delay: delay}
 		}
 	}
+	if def.PrimaryKey, err = planner.SourceKey(src.Schema(), s.PrimaryKey); err != nil {
+		return nil, sql.Errorf(sql.PlanError, s.Position(), "source %s: %v", s.Name, err)
+	}
 	if err := db.cat.AddSource(def, src); err != nil {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
 	}

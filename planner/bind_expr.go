@@ -16,6 +16,9 @@ import (
 type binder struct {
 	q   *sql.Query
 	cat Catalog
+	// temporalRight is set while binding the right side of a temporal
+	// join, the one place FOR SYSTEM_TIME AS OF may stand.
+	temporalRight bool
 	// pos remembers where (offsets into the query's text) bound column
 	// references and aggregate placeholders came from, for errors raised
 	// after binding; offsets become positions only for an error.

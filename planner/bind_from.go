@@ -61,6 +61,10 @@ func scopeFor(qual string, p Plan, names []string) *scope {
 
 func (b *binder) bindTableSource(ts *ast.TableSource) (Plan, *scope, error) {
 	alias := ts.AsName.O
+	if st := b.systemTimeOf(ts); st != nil && !b.temporalRight {
+		return nil, nil, sql.Errorf(sql.BindError, st.Pos, "FOR SYSTEM_TIME AS OF stands after the right input of a JOIN: FROM orders o JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.currency = r.currency")
+	}
+	b.temporalRight = false
 	var p Plan
 	var sc *scope
 	switch src := ts.Source.(type) {
@@ -239,9 +243,17 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	b.temporalRight = b.systemTimeOf(j.Right) != nil
 	r, rsc, err := b.bindFrom(j.Right)
+	b.temporalRight = false
 	if err != nil {
 		return nil, nil, err
+	}
+	var temporal Expr
+	if st := b.systemTimeOf(j.Right); st != nil {
+		if r, rsc, temporal, err = b.temporalSide(st, r, rsc, lsc); err != nil {
+			return nil, nil, err
+		}
 	}
 	typ := InnerJoin
 	switch j.Tp {
@@ -316,6 +328,9 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 			return nil, nil, err
 		}
 		conds = append(conds, c)
+	}
+	if temporal != nil {
+		conds = append(conds, temporal)
 	}
 	var p Plan = &Join{Left: l, Right: r, Type: typ, Cond: andAll(conds)}
 	if len(merged) > 0 {

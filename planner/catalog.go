@@ -32,6 +32,9 @@ type SourceDef struct {
 	// a keyed streaming operator over it that needs rows by another key
 	// repartitions them through the source's cluster (PhysExchange).
 	ScaleOut *ScaleOutDef
+	// PrimaryKey is the declared `PRIMARY KEY (…) NOT ENFORCED` (nil:
+	// none), in the data's spelling: the key of a versioned table.
+	PrimaryKey []string
 }
 
 // ScaleOutDef is how a scaled-out source's partitions are divided.
@@ -42,6 +45,25 @@ type ScaleOutDef struct {
 	// PartitionKey is the column records are partitioned by ("" when
 	// not declared): an operator keyed by it needs no exchange.
 	PartitionKey string
+}
+
+// SourceKey resolves a declared primary key against the source's schema
+// (declared or inferred), returning the columns in the data's spelling.
+func SourceKey(s *arrow.Schema, key []string) ([]string, error) {
+	var out []string
+	for _, k := range key {
+		found := ""
+		for _, f := range s.Fields() {
+			if strings.EqualFold(f.Name, k) {
+				found = f.Name
+			}
+		}
+		if found == "" {
+			return nil, fmt.Errorf("primary key column %q is not a column of the source", k)
+		}
+		out = append(out, found)
+	}
+	return out, nil
 }
 
 // SinkDef is a registered sink (CREATE SINK).

@@ -73,7 +73,7 @@ func (p *PhysStreamJoin) Children() []PhysicalPlan { return []PhysicalPlan{p.Lef
 
 // String implements PhysicalPlan.
 func (p *PhysStreamJoin) String() string {
-	name := map[JoinStrategy]string{JoinRegular: "RegularJoin", JoinInterval: "IntervalJoin", JoinWindow: "WindowJoin", JoinLookup: "LookupJoin"}[p.Strategy]
+	name := map[JoinStrategy]string{JoinRegular: "RegularJoin", JoinInterval: "IntervalJoin", JoinWindow: "WindowJoin", JoinLookup: "LookupJoin", JoinTemporal: "TemporalJoin"}[p.Strategy]
 	s := fmt.Sprintf("%s: %s keys=[%s] = [%s]", name, p.Type, exprList(p.LeftKeys), exprList(p.RightKeys))
 	if p.Residual != nil {
 		s += " residual=" + p.Residual.String()
@@ -89,6 +89,12 @@ func (p *PhysStreamJoin) String() string {
 // equal windows on both inputs a window join, a bounded side without a
 // watermark beside a stream a lookup join; otherwise a regular join.
 func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
+	if a, filters := versionsUnder(x.Right); a != nil {
+		if len(x.LeftKeys) == 0 {
+			return nil, sp.fail("a temporal join needs an equality on the versioned table's primary key (ON o.k = r.k)")
+		}
+		return sp.temporal(x, a, filters)
+	}
 	if len(x.LeftKeys) == 0 {
 		return nil, sp.fail("a streaming join needs an equality between the inputs (ON l.k = r.k): a join without one (%s) is not supported in streaming mode", x.Type)
 	}

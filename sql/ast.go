@@ -62,7 +62,11 @@ type CreateSource struct {
 	IfNotExists bool
 	Columns     []ColumnDef // empty: infer the schema from the data
 	Watermark   *Watermark
-	Options     Options
+	// PrimaryKey is `PRIMARY KEY (cols) NOT ENFORCED` (nil: none): the
+	// key of a versioned table.
+	PrimaryKey []string
+	keyToks    []token
+	Options    Options
 	// Table is set for Flink's `CREATE TABLE … WITH (connector = …)`: the
 	// table is also a sink of the same name (INSERT INTO it), and a
 	// source when its connector can read it already.
@@ -165,6 +169,9 @@ type Query struct {
 	// into SQL() like Select's; the main parse sees blanks in place of the
 	// FILTER clause, which the TiDB parser lacks.
 	AggFilters map[int]ast.ExprNode
+	// SystemTimes are the `FOR SYSTEM_TIME AS OF` clauses of temporal
+	// joins, in written order (systemtime.go).
+	SystemTimes []*SystemTime
 
 	index    *lineIndex // converts offsets of the parsed text into positions
 	indexOff int        // where the query's text starts in index's text

@@ -62,7 +62,11 @@ func (c *cursor) ifNotExists() (bool, error) {
 func (c *cursor) columnList(s *CreateSource) error {
 	var wmCol token
 	for {
-		if c.peek().is("WATERMARK") && c.peekAt(1).is("FOR") {
+		if c.peek().is("PRIMARY") && c.peekAt(1).is("KEY") {
+			if err := c.primaryKey(s); err != nil {
+				return err
+			}
+		} else if c.peek().is("WATERMARK") && c.peekAt(1).is("FOR") {
 			t := c.next()
 			if s.Watermark != nil {
 				return c.errAt(t, "only one WATERMARK is allowed")
@@ -99,6 +103,17 @@ func (c *cursor) columnList(s *CreateSource) error {
 	}
 	// With only a WATERMARK declared, the columns are inferred from the
 	// data and the engine checks the watermark column against them.
+	for i, k := range s.PrimaryKey {
+		found := len(s.Columns) == 0 // inferred columns: checked by the engine
+		for _, col := range s.Columns {
+			if strings.EqualFold(col.Name, k) {
+				found, s.PrimaryKey[i] = true, col.Name
+			}
+		}
+		if !found {
+			return c.errAt(s.keyToks[i], "primary key column %q is not a declared column", k)
+		}
+	}
 	if s.Watermark != nil && len(s.Columns) > 0 {
 		found := false
 		for _, col := range s.Columns {
@@ -111,6 +126,40 @@ func (c *cursor) columnList(s *CreateSource) error {
 			return c.errAt(wmCol, "watermark column %q is not a declared column", s.Watermark.Column)
 		}
 	}
+	return nil
+}
+
+// primaryKey parses `PRIMARY KEY (col, …) NOT ENFORCED`: the key of a
+// versioned table (temporal joins), which sluice does not check, as
+// Flink does not.
+func (c *cursor) primaryKey(s *CreateSource) error {
+	t := c.next()
+	c.next() // KEY
+	if s.PrimaryKey != nil {
+		return c.errAt(t, "only one PRIMARY KEY is allowed")
+	}
+	if err := c.expectPunct("("); err != nil {
+		return err
+	}
+	for {
+		name, nt, err := c.ident("a primary key column")
+		if err != nil {
+			return err
+		}
+		s.PrimaryKey = append(s.PrimaryKey, name)
+		s.keyToks = append(s.keyToks, nt)
+		if c.acceptPunct(")") {
+			break
+		}
+		if err := c.expectPunct(","); err != nil {
+			return err
+		}
+	}
+	if !c.peek().is("NOT") || !c.peekAt(1).is("ENFORCED") {
+		return c.errAt(c.peek(), "PRIMARY KEY needs NOT ENFORCED: sluice does not check that keys are unique")
+	}
+	c.next()
+	c.next()
 	return nil
 }
 

@@ -85,6 +85,17 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	for i := 0; i < len(body); i++ {
 		t := body[i]
 		top := len(inFrom) - 1
+		if inFrom[top] && i > 0 && t.is("FOR") {
+			r, end, ok, err := ps.systemTime(q, body, i)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				repls = append(repls, r)
+				i = end
+				continue
+			}
+		}
 		if inFrom[top] && i > 0 && (body[i-1].is("FROM") || body[i-1].is("JOIN") || body[i-1].isPunct(",")) {
 			r, end, ok, err := ps.fromItem(q, body, i)
 			if err != nil {

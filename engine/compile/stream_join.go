@@ -28,7 +28,7 @@ var joinTimings = map[planner.JoinStrategy]stream.JoinTiming{
 func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (stream.Node, error) {
 	kind, ok := joinKinds[n.Type]
 	timing, ok2 := joinTimings[n.Strategy]
-	if !ok || !ok2 {
+	if !ok || (!ok2 && n.Strategy != planner.JoinTemporal) {
 		return nil, fmt.Errorf("compile: no streaming join for %s", n)
 	}
 	lookup := timing == stream.LookupJoin
@@ -64,6 +64,9 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 			return nil, err
 		}
 	}
+	if n.Strategy == planner.JoinTemporal {
+		return b.temporalJoin(n, spec, schemas)
+	}
 	j, err := stream.NewJoin(b.env.Mem, schemas[0], schemas[1], spec)
 	if err != nil {
 		return nil, err
@@ -81,7 +84,27 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 	if (timing == stream.IntervalJoin || timing == stream.WindowJoin) && b.window == nil {
 		b.window = j
 	}
-	node := &joinNode{join: j, sides: sides, in: stream.NewInputMarks(len(ins)), readerSide: map[int]int{}}
+	return b.joinNode(j, sides), nil
+}
+
+// temporalJoin builds the node of an event-time temporal join.
+func (b *streamBuilder) temporalJoin(n *planner.PhysStreamJoin, spec stream.JoinSpec, schemas [2]*arrow.Schema) (stream.Node, error) {
+	t, err := stream.NewTemporalJoin(b.env.Mem, schemas[0], schemas[1], stream.TemporalSpec{Kind: spec.Kind,
+		LeftKeys: spec.LeftKeys, RightKeys: spec.RightKeys, Residual: spec.Residual, LeftTime: n.LeftTime, RightTime: n.RightTime,
+		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, IdleTimeout: spec.IdleTimeout, Late: spec.Late, OnLate: spec.OnLate, Clock: spec.Clock})
+	if err != nil {
+		return nil, err
+	}
+	if b.window == nil {
+		b.window = t
+	}
+	return b.joinNode(t, []int{0, 1}), nil
+}
+
+// joinNode wraps a two-input join as a graph node whose graph input i is
+// join side sides[i].
+func (b *streamBuilder) joinNode(j joinOp, sides []int) *joinNode {
+	node := &joinNode{join: j, sides: sides, in: stream.NewInputMarks(len(sides)), readerSide: map[int]int{}}
 	// A side read straight from a source: its batches carry the source's
 	// partitions (numbered by reader input), which the join's own
 	// per-input watermark tracks.
@@ -95,7 +118,24 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 			}
 		}
 	}
-	return node, nil
+	return node
+}
+
+// joinOp is what a joinNode runs: a stream.Join or a stream.TemporalJoin.
+type joinOp interface {
+	Schema() *arrow.Schema
+	SinkMode() exec.SinkMode
+	PushSide(ctx context.Context, side int, rec arrow.Record, partition int32) (arrow.Record, error)
+	AdvanceSide(ctx context.Context, side int, wm int64) (arrow.Record, error)
+	Watermark() *stream.WatermarkTracker
+	Tick(ctx context.Context, now time.Time) (arrow.Record, error)
+	FinishSide(ctx context.Context, side int) (arrow.Record, error)
+	Finish(ctx context.Context) (arrow.Record, error)
+	Snapshot() ([]byte, error)
+	Restore([]byte) error
+	Stats() stream.StateStats
+	Close() error
+	SetInputPartitions(side int, parts []int32)
 }
 
 // streamExprs compiles expressions for a stream operator.
@@ -141,7 +181,7 @@ func (b *streamBuilder) loadTable(j *stream.Join, p planner.PhysicalPlan) error 
 // joinNode runs a stream.Join as a graph node: graph input i is join
 // side sides[i].
 type joinNode struct {
-	join  *stream.Join
+	join  joinOp
 	sides []int
 	in    *stream.InputMarks
 	// readerSide maps a reader input (UnionInputOf of a partition) read

@@ -1,0 +1,107 @@
+package planner
+
+import (
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// ValidToColumn names the column a temporal join's versioned table gains:
+// the valid_from of the key's next version (NULL for the latest). No
+// user column can be called so: `$` starts no identifier of the dialect.
+const ValidToColumn = "$valid_to"
+
+// systemTimeOf is the FOR SYSTEM_TIME AS OF clause written after the
+// FROM item ts, or nil.
+func (b *binder) systemTimeOf(n ast.ResultSetNode) *sql.SystemTime {
+	ts, ok := n.(*ast.TableSource)
+	if !ok {
+		return nil
+	}
+	tn, ok := ts.Source.(*ast.TableName)
+	if !ok {
+		return nil
+	}
+	for _, st := range b.q.SystemTimes {
+		if strings.EqualFold(st.Table, tn.Name.O) && strings.EqualFold(st.Alias, ts.AsName.O) {
+			return st
+		}
+	}
+	return nil
+}
+
+// temporalSide turns the versioned table r (a source scan, bound with
+// scope rsc to the right of a join whose left scope is lsc) into the
+// batch form of a temporal join, which the streaming planner recognises
+// (see versionsBelow): each row gains ValidToColumn, its key's next
+// valid_from, by LEAD over the primary key ordered by the watermark
+// column. As of the left's time column, a left row's version is the one
+// with valid_from ≤ time < valid_to (the returned condition, over the
+// join's columns); as of PROCTIME() it is the latest version (a filter
+// valid_to IS NULL, no condition).
+func (b *binder) temporalSide(st *sql.SystemTime, r Plan, rsc, lsc *scope) (Plan, *scope, Expr, error) {
+	scan, ok := r.(*Scan)
+	var def *SourceDef
+	if ok {
+		def, ok = b.cat.LookupSource(scan.Source)
+	}
+	if !ok {
+		return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "FOR SYSTEM_TIME AS OF reads a versioned table: a source with PRIMARY KEY (…) NOT ENFORCED and a WATERMARK FOR its valid-from column, not %s", st.Table)
+	}
+	if len(def.PrimaryKey) == 0 {
+		return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "FOR SYSTEM_TIME AS OF needs a versioned table: declare PRIMARY KEY (…) NOT ENFORCED on source %s", def.Name)
+	}
+	if def.Watermark == nil {
+		return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "FOR SYSTEM_TIME AS OF needs a WATERMARK FOR on source %s: the watermark column is each version's valid-from time", def.Name)
+	}
+	sch := r.Schema()
+	col := func(name string) *ColumnRef {
+		for i, f := range sch.Fields {
+			if strings.EqualFold(f.Name, name) {
+				return &ColumnRef{Index: i, Name: f.Name, Typ: f.Type}
+			}
+		}
+		return nil
+	}
+	var part []Expr
+	for _, k := range def.PrimaryKey {
+		c := col(k)
+		if c == nil {
+			return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "source %s has no primary key column %q", def.Name, k)
+		}
+		part = append(part, c)
+	}
+	vf := col(def.Watermark.Column)
+	if vf == nil {
+		return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "source %s has no watermark column %q", def.Name, def.Watermark.Column)
+	}
+	a := &Analytic{Input: r, Partition: part, Order: []SortKey{{Expr: vf, NullsFirst: true}},
+		Funcs: []WindowFunc{{Func: "lead", Args: []Expr{vf}, N: 1, Frame: RunningFrame, Typ: vf.Typ}},
+		Names: []string{ValidToColumn}}
+	sc := &scope{cols: append(append([]scopeCol(nil), rsc.cols...), scopeCol{name: ValidToColumn, typ: vf.Typ, hidden: true})}
+	nl, nr := len(lsc.cols), sch.Len()
+	vt := &ColumnRef{Index: nr, Name: ValidToColumn, Typ: vf.Typ}
+	if st.Proctime {
+		return &Filter{Input: a, Pred: &Call{Func: "is_null", Args: []Expr{vt}, Typ: TypeBoolean}}, sc, nil, nil
+	}
+	li, err := lsc.resolve(st.Qualifier, st.Column, st.ColumnPos)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lt := &ColumnRef{Index: li, Name: lsc.cols[li].name, Typ: lsc.cols[li].typ}
+	if !arrowIsTimestamp(lt.Typ) || !arrowIsTimestamp(vf.Typ) {
+		return nil, nil, nil, sql.Errorf(sql.BindError, st.ColumnPos, "FOR SYSTEM_TIME AS OF %s: the time column is %s, the versions' %s is %s; both must be TIMESTAMP", st.Column, TypeName(lt.Typ), vf.Name, TypeName(vf.Typ))
+	}
+	rvf := &ColumnRef{Index: nl + vf.Index, Name: vf.Name, Typ: vf.Typ}
+	rvt := &ColumnRef{Index: nl + nr, Name: ValidToColumn, Typ: vf.Typ}
+	cond := andAll([]Expr{
+		&Call{Func: "le", Args: []Expr{rvf, lt}, Typ: TypeBoolean},
+		&Call{Func: "or", Args: []Expr{
+			&Call{Func: "is_null", Args: []Expr{rvt}, Typ: TypeBoolean},
+			&Call{Func: "lt", Args: []Expr{lt, rvt}, Typ: TypeBoolean},
+		}, Typ: TypeBoolean},
+	})
+	return a, sc, cond, nil
+}

@@ -1,0 +1,173 @@
+package planner
+
+import "fmt"
+
+// JoinTemporal joins each stream row with the version of a versioned
+// table valid at the row's event time (FOR SYSTEM_TIME AS OF o.ts); it
+// emits a row once the table's watermark passes its time; append-only.
+const JoinTemporal JoinStrategy = "temporal"
+
+// versionsUnder finds the versioned table of a temporal join under p (the
+// join's right input, through filters): the Analytic the binder added
+// (see binder.temporalSide), and the filters above it, top-down.
+func versionsUnder(p PhysicalPlan) (*PhysAnalytic, []*PhysFilter) {
+	var filters []*PhysFilter
+	for {
+		switch x := p.(type) {
+		case *PhysFilter:
+			filters = append(filters, x)
+			p = x.Input
+		case *PhysAnalytic:
+			n := x.Out.Len()
+			if len(x.Funcs) == 1 && x.Funcs[0].Func == "lead" && x.Out.Fields[n-1].Name == ValidToColumn {
+				return x, filters
+			}
+			return nil, nil
+		default:
+			return nil, nil
+		}
+	}
+}
+
+// temporal converts a temporal join (x, whose right input holds the
+// versions a) into its streaming form. As of PROCTIME() the current
+// versions are a lookup join's table, read once; as of the stream's
+// event time it is a JoinTemporal.
+func (sp *streamPlanner) temporal(x *PhysHashJoin, a *PhysAnalytic, filters []*PhysFilter) (PhysicalPlan, error) {
+	nl := x.Left.Schema().Len()
+	nr := a.Input.Schema().Len()
+	vtCol := nl + nr // the join's ValidToColumn
+	var lt = -1
+	var rest []Expr
+	vf := a.Order[0].Expr.(*ColumnRef).Index
+	for _, c := range conjuncts(x.Residual) {
+		if call, ok := c.(*Call); ok && call.Func == "le" && len(call.Args) == 2 && lt < 0 {
+			a0, ok0 := call.Args[0].(*ColumnRef)
+			a1, ok1 := call.Args[1].(*ColumnRef)
+			if ok0 && ok1 && a0.Index == nl+vf && a1.Index < nl {
+				lt = a1.Index
+				continue
+			}
+		}
+		if maxColumn(c) >= vtCol {
+			continue
+		}
+		rest = append(rest, c)
+	}
+	src := scanUnder(a.Input)
+	name := "the versioned table"
+	if src != nil {
+		name = src.Source
+	}
+	if lt < 0 {
+		return sp.proctime(x, name)
+	}
+	if x.Type != InnerJoin && x.Type != LeftJoin {
+		return nil, sp.fail("a temporal join is an INNER or LEFT join, got %s", x.Type)
+	}
+	if countPhys(x.Left, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }) > 0 {
+		return nil, sp.fail("a temporal join's stream is a source's rows in streaming mode yet, not a join's")
+	}
+	for _, f := range filters {
+		// A filter on the versions: part of the condition a version must
+		// meet, as in the batch form where it filters the versions after
+		// their validity is known.
+		rest = append(rest, shiftColumns(f.Pred, nl))
+	}
+	l, err := sp.node(x.Left)
+	if err != nil {
+		return nil, err
+	}
+	r, err := sp.node(a.Input)
+	if err != nil {
+		return nil, err
+	}
+	if sp.si.Modes[l].Updating() || sp.si.Modes[r].Updating() {
+		return nil, sp.fail("a temporal join needs append-only inputs in streaming mode yet: the stream and the versioned table's rows")
+	}
+	lwm, rwm := sp.watermarkOf(scanUnder(x.Left)), sp.watermarkOf(src)
+	ls, rs := l.Schema(), r.Schema()
+	if lwm == nil || ls.EventTime != lt {
+		return nil, sp.fail("FOR SYSTEM_TIME AS OF %s needs the stream's watermark column: declare WATERMARK FOR %s on its source", ls.Fields[lt].Name, ls.Fields[lt].Name)
+	}
+	if rwm == nil || rs.EventTime != vf {
+		return nil, sp.fail("a temporal join needs %s's watermark column %s in its rows", name, a.Input.Schema().Fields[vf].Name)
+	}
+	if sp.si.LatePolicy == LateRoute {
+		return nil, sp.fail("'late.sink' is not supported for a temporal join yet (its inputs' rows differ): use 'late.policy' = 'drop' or 'error'")
+	}
+	// Every primary key column must be a join key: the version is the
+	// key's.
+	for _, p := range a.Partition {
+		pc := p.(*ColumnRef).Index
+		found := false
+		for _, k := range x.RightKeys {
+			if c, ok := k.(*ColumnRef); ok && c.Index == pc {
+				found = true
+			}
+		}
+		if !found {
+			return nil, sp.fail("a temporal join joins on %s's primary key: add ON … = %s.%s", name, name, a.Input.Schema().Fields[pc].Name)
+		}
+	}
+	fields := append([]Field(nil), x.Out.Fields[:nl+nr]...)
+	out := newSchema(fields)
+	out.EventTime = ls.EventTime
+	j := &PhysStreamJoin{Left: l, Right: r, Type: x.Type, Strategy: JoinTemporal, LeftKeys: x.LeftKeys, RightKeys: x.RightKeys,
+		Residual: andAll(rest), LeftTime: lt, RightTime: vf, LeftEnd: -1, RightEnd: -1, LeftDelay: lwm.Delay, RightDelay: rwm.Delay, Out: out,
+		Why: fmt.Sprintf("temporal join: each row of %s joins the version of %s valid at its %s (the greatest %s at or before it), emitted when %s's watermark passes it",
+			sourceName(x.Left), name, ls.Fields[lt].Name, rs.Fields[vf].Name, name),
+		State: StateBound{Bounded: true, Text: fmt.Sprintf("the rows waiting for %s's watermark and per key the versions from the latest before the watermarks", name)}}
+	sp.setBound(j, j.State)
+	sp.set(j, ChangelogMode{})
+	// Back to the batch join's columns: ValidToColumn, which nothing
+	// above reads, is NULL.
+	exprs := make([]Expr, 0, nl+nr+1)
+	for i, f := range fields {
+		exprs = append(exprs, &ColumnRef{Index: i, Name: f.Name, Typ: f.Type})
+	}
+	vt := x.Out.Fields[vtCol]
+	exprs = append(exprs, &Literal{Typ: vt.Type})
+	proj := &PhysProject{Input: j, Exprs: exprs, Names: x.Out.Names(), Out: x.Out}
+	return sp.set(proj, ChangelogMode{}), nil
+}
+
+// proctime converts a temporal join as of PROCTIME(): the versioned
+// table's current versions (its batch form keeps the latest per key) are
+// read once as a lookup join's table.
+func (sp *streamPlanner) proctime(x *PhysHashJoin, name string) (PhysicalPlan, error) {
+	if !allBounded(x.Right) {
+		return nil, sp.fail("FOR SYSTEM_TIME AS OF PROCTIME() needs a bounded versioned table in streaming mode yet (it is read once, as a lookup join's table): %s does not end", name)
+	}
+	if x.Type != InnerJoin && x.Type != LeftJoin {
+		return nil, sp.fail("a temporal join is an INNER or LEFT join, got %s", x.Type)
+	}
+	l, err := sp.node(x.Left)
+	if err != nil {
+		return nil, err
+	}
+	j := &PhysStreamJoin{Left: l, Right: x.Right, Type: x.Type, Strategy: JoinLookup, TableSide: 1, Residual: x.Residual,
+		LeftKeys: make([]Expr, len(x.LeftKeys)), RightKeys: x.RightKeys, LeftTime: -1, RightTime: -1, LeftEnd: -1, RightEnd: -1,
+		Why: fmt.Sprintf("processing-time temporal join: the current versions of %s (the latest per key) are read once and every row of %s joins them", name, sourceName(x.Left))}
+	for i, k := range x.LeftKeys {
+		j.LeftKeys[i] = sp.over(l, k)
+	}
+	mode := ChangelogMode{}
+	if sp.si.Modes[l].Updating() {
+		mode = ChangelogMode{Kind: Retract}
+		j.Out = withOp(x.Out)
+	} else {
+		j.Out = x.Out
+	}
+	j.State = StateBound{Bounded: true, Text: "the current versions of " + name + ", read once"}
+	sp.setBound(j, j.State)
+	return sp.set(j, mode), nil
+}
+
+// sourceName names the source under p in messages.
+func sourceName(p PhysicalPlan) string {
+	if s := scanUnder(p); s != nil {
+		return s.Source
+	}
+	return "the stream"
+}
