@@ -18,6 +18,9 @@ type PhysRankTopN struct {
 	Partition []Expr
 	Keys      []SortKey
 	Limit     int64
+	// Func numbers the rows: row_number, rank or dense_rank (rank and
+	// dense_rank keep every row numbered at most Limit, peers included).
+	Func string
 	// PerWindow: the input is a windowed aggregate emitting each window
 	// once when it closes (EMIT FINAL) and Partition holds its window
 	// bound, so every key's rows arrive together: the node emits each
@@ -43,7 +46,14 @@ func (p *PhysRankTopN) String() string {
 	if p.PerWindow {
 		kind += " (each window once)"
 	}
-	return fmt.Sprintf("%s: %s per [%s] by %s, row_number AS %s", kind, what, exprList(p.Partition), sortKeysString(p.Keys), p.Out.Fields[len(p.Out.Fields)-1].Name)
+	fn := p.Func
+	if fn == "" {
+		fn = "row_number"
+	}
+	if fn != "row_number" {
+		what = fmt.Sprintf("%s <= %d", fn, p.Limit)
+	}
+	return fmt.Sprintf("%s: %s per [%s] by %s, %s AS %s", kind, what, exprList(p.Partition), sortKeysString(p.Keys), fn, p.Out.Fields[len(p.Out.Fields)-1].Name)
 }
 
 // rankLimit reads a conjunct `rn <= N`, `rn < N`, `rn = 1` (or mirrored)
@@ -82,8 +92,8 @@ func rankLimit(c Expr, rn int) (int64, bool) {
 // per-key top-N; other conjuncts stay as a filter above it.
 func (sp *streamPlanner) rankTopN(f *PhysFilter, a *PhysAnalytic) (PhysicalPlan, error) {
 	base := a.Input.Schema().Len()
-	shape := "streaming window functions run as a per-key top-N only: SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn FROM s) WHERE rn <= N"
-	if len(a.Funcs) != 1 || a.Funcs[0].Func != "row_number" {
+	shape := "streaming window functions run as a per-key top-N only: SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn FROM s) WHERE rn <= N (or RANK(), DENSE_RANK())"
+	if len(a.Funcs) != 1 || (a.Funcs[0].Func != "row_number" && a.Funcs[0].Func != "rank" && a.Funcs[0].Func != "dense_rank") {
 		return nil, sp.fail("%s", shape)
 	}
 	limit, rest := int64(0), []Expr(nil)
@@ -101,7 +111,7 @@ func (sp *streamPlanner) rankTopN(f *PhysFilter, a *PhysAnalytic) (PhysicalPlan,
 	if err != nil {
 		return nil, err
 	}
-	n := &PhysRankTopN{Input: in, Limit: limit, Out: withOp(a.Out)}
+	n := &PhysRankTopN{Input: in, Limit: limit, Func: a.Funcs[0].Func, Out: withOp(a.Out)}
 	for _, e := range a.Partition {
 		if _, ok := e.(*ColumnRef); !ok {
 			return nil, sp.fail("a streaming top-N partitions by columns only, got %s: compute it in a subquery", e)
@@ -124,15 +134,21 @@ func (sp *streamPlanner) rankTopN(f *PhysFilter, a *PhysAnalytic) (PhysicalPlan,
 		}
 		return sp.set(&PhysFilter{Input: n, Pred: andAll(rest), Out: n.Out}, ChangelogMode{}), nil
 	}
+	held := fmt.Sprintf("top %d rows", limit)
+	if n.Func != "row_number" {
+		held = fmt.Sprintf("rows numbered at most %d (peers included)", limit)
+	}
 	switch {
 	case sp.si.Modes[in].Updating():
 		n.State = StateBound{Bounded: sp.bounded, Text: "every live input row"}
-	case len(n.Partition) == 0:
+	case len(n.Partition) == 0 && n.Func == "row_number":
 		n.State = StateBound{Bounded: true, Text: fmt.Sprintf("%d rows", limit)}
+	case len(n.Partition) == 0:
+		n.State = StateBound{Bounded: true, Text: held}
 	case sp.bounded:
-		n.State = StateBound{Bounded: true, Text: fmt.Sprintf("top %d rows per key", limit)}
+		n.State = StateBound{Bounded: true, Text: held + " per key"}
 	default:
-		n.State = StateBound{Text: fmt.Sprintf("top %d rows per key, keys unbounded (warning)", limit)}
+		n.State = StateBound{Text: held + " per key, keys unbounded (warning)"}
 		sp.si.Warnings = append(sp.si.Warnings, fmt.Sprintf("state of the top-N per [%s] grows with the number of keys on an unbounded source", exprList(a.Partition)))
 	}
 	sp.setBound(n, n.State)

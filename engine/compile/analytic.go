@@ -71,8 +71,25 @@ func rankTopN(mem memory.Allocator, n *planner.PhysRankTopN, in *arrow.Schema) (
 		keys[i] = stream.SortKey{Col: c.Index, Desc: k.Desc}
 	}
 	rank := n.Out.Fields[len(n.Out.Fields)-1].Name
-	if n.PerWindow {
-		return stream.NewWindowRankTopN(mem, in, part, keys, int(n.Limit), rank)
+	fn, ok := rankFuncs[n.Func]
+	if !ok {
+		return nil, fmt.Errorf("compile: no streaming top-N numbered by %s", n.Func)
 	}
-	return stream.NewRankTopN(mem, in, part, keys, int(n.Limit), rank)
+	var t *stream.RankTopN
+	var err error
+	if n.PerWindow {
+		t, err = stream.NewWindowRankTopN(mem, in, part, keys, int(n.Limit), rank)
+	} else {
+		t, err = stream.NewRankTopN(mem, in, part, keys, int(n.Limit), rank)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.SetRankFunc(fn)
+	return t, nil
+}
+
+// rankFuncs maps the planner's numbering functions to the top-N's.
+var rankFuncs = map[string]stream.RankFunc{
+	"": stream.RowNumber, "row_number": stream.RowNumber, "rank": stream.Rank, "dense_rank": stream.DenseRank,
 }

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"time"
@@ -30,10 +31,26 @@ type RankTopN struct {
 	n         int
 	changelog bool
 	perWindow bool
-	schema    *arrow.Schema
-	parts     map[string]*TopN
-	buf       []byte
+	// fn is the numbering: RowNumber, Rank or DenseRank.
+	fn     RankFunc
+	schema *arrow.Schema
+	parts  map[string]*TopN
+	buf    []byte
 }
+
+// RankFunc is how a per-key top-N numbers its rows.
+type RankFunc int
+
+// Rank functions.
+const (
+	// RowNumber numbers rows 1, 2, 3, … (peers in arrival order).
+	RowNumber RankFunc = iota
+	// Rank gives peers (rows with equal sort keys) the same number and
+	// skips as many after them: 1, 1, 3.
+	Rank
+	// DenseRank gives peers the same number without gaps: 1, 1, 2.
+	DenseRank
+)
 
 var (
 	_ Operator    = (*RankTopN)(nil)
@@ -45,6 +62,12 @@ var (
 func NewRankTopN(mem memory.Allocator, input *arrow.Schema, part []int, keys []SortKey, n int, rank string) (*RankTopN, error) {
 	return newRankTopN(mem, input, part, keys, n, rank, false)
 }
+
+// SetRankFunc makes the top-N number its rows by fn (RowNumber by
+// default): under Rank or DenseRank every row numbered at most n is kept,
+// peers included, so a key may emit more than n rows. Call it before the
+// first Push.
+func (r *RankTopN) SetRankFunc(fn RankFunc) { r.fn = fn }
 
 // NewWindowRankTopN returns the top-n per key of an append-only input in
 // which each key's rows all arrive in one batch (each window of a
@@ -93,6 +116,56 @@ func (r *RankTopN) SinkMode() exec.SinkMode { return exec.SinkMode{Changelog: !r
 type ranked struct {
 	vals []Value
 	key  string // the row's identity and number
+	num  int64
+}
+
+// rankedBy lists t's rows numbered at most t's limit by fn, with their
+// numbers; for Rank and DenseRank it first frees, over an append-only
+// input, the rows numbered past the limit (an insert only pushes a row's
+// number up, so they never come back).
+func (r *RankTopN) rankedBy(t *TopN) []ranked {
+	if r.fn == RowNumber {
+		return t.ranked()
+	}
+	limit := int64(r.n)
+	var out []ranked
+	var num, seen, groups int64
+	for i, row := range t.rows {
+		if i == 0 || !t.peers(t.rows[i-1].vals, row.vals) {
+			groups++
+			num = seen + 1
+			if r.fn == DenseRank {
+				num = groups
+			}
+		}
+		if num > limit {
+			if !t.changelog {
+				clear(t.rows[i:])
+				t.rows = t.rows[:i]
+			}
+			break
+		}
+		for c := int64(0); c < row.n; c++ {
+			out = append(out, ranked{vals: row.vals, key: row.key + "#" + strconv.FormatInt(num, 10) + "#" + strconv.FormatInt(c, 10), num: num})
+		}
+		seen += row.n
+	}
+	return out
+}
+
+// peers reports whether rows a and b (value columns) have equal sort
+// keys.
+func (t *TopN) peers(a, b []Value) bool {
+	off := 0
+	if t.changelog {
+		off = 1
+	}
+	for _, k := range t.keys {
+		if Compare(a[k.Col-off], b[k.Col-off]) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // ranked lists the top n rows of t with their numbers 1..n.
@@ -100,7 +173,7 @@ func (t *TopN) ranked() []ranked {
 	var out []ranked
 	for _, r := range t.rows {
 		for c := int64(0); c < r.n && len(out) < t.n; c++ {
-			out = append(out, ranked{vals: r.vals, key: r.key + "#" + strconv.Itoa(len(out)+1)})
+			out = append(out, ranked{vals: r.vals, key: r.key + "#" + strconv.Itoa(len(out)+1), num: int64(len(out) + 1)})
 		}
 		if len(out) == t.n {
 			break
@@ -136,14 +209,14 @@ func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Rec
 	for _, k := range order {
 		t := r.parts[k]
 		if t == nil {
-			if t, err = NewTopN(r.mem, r.input, r.keys, r.n); err != nil {
+			if t, err = r.newTop(); err != nil {
 				return nil, err
 			}
 			r.parts[k] = t
 		}
-		before := t.ranked()
+		before := r.rankedBy(t)
 		t.apply(byPart[k])
-		after := t.ranked()
+		after := r.rankedBy(t)
 		if r.perWindow || (len(t.rows) == 0 && t.Ignored == 0) {
 			delete(r.parts, k) // a closed window's key never comes back
 		}
@@ -176,22 +249,33 @@ func appendRankDiff(out [][]Value, before, after []ranked) [][]Value {
 		return m
 	}
 	had, has := in(before), in(after)
-	emit := func(op exec.Op, i int, e ranked) {
+	emit := func(op exec.Op, e ranked) {
 		row := make([]Value, 0, len(e.vals)+2)
-		row = append(append(append(row, Int(int64(op))), e.vals...), Int(int64(i+1)))
+		row = append(append(append(row, Int(int64(op))), e.vals...), Int(e.num))
 		out = append(out, row)
 	}
-	for i, e := range before {
+	for _, e := range before {
 		if !has[e.key] {
-			emit(exec.OpDelete, i, e)
+			emit(exec.OpDelete, e)
 		}
 	}
-	for i, e := range after {
+	for _, e := range after {
 		if !had[e.key] {
-			emit(exec.OpInsert, i, e)
+			emit(exec.OpInsert, e)
 		}
 	}
 	return out
+}
+
+// newTop is one key's TopN. Numbered by Rank or DenseRank, peers past
+// the n-th row may still be kept, so it holds rows without a limit of its
+// own (rankedBy frees the ones past the limit).
+func (r *RankTopN) newTop() (*TopN, error) {
+	n := r.n
+	if r.fn != RowNumber {
+		n = math.MaxInt32
+	}
+	return NewTopN(r.mem, r.input, r.keys, n)
 }
 
 // Tick does nothing: a top-N does not wait for time.
@@ -261,7 +345,7 @@ func (r *RankTopN) Restore(data []byte) error {
 	}
 	parts := make(map[string]*TopN, len(s.Keys))
 	for i, k := range s.Keys {
-		t, err := NewTopN(r.mem, r.input, r.keys, r.n)
+		t, err := r.newTop()
 		if err != nil {
 			return err
 		}
