@@ -95,6 +95,9 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType) (arrow.Array, erro
 		vb, nulls := combineValidity(ec.mem, n, a)
 		return makeArray(to, n, vb, buf, nulls), nil
 	}
+	if ints, ok := a.(*array.Int64); ok && to.ID() == arrow.DECIMAL128 {
+		return castIntToDecimal(ec, ints, to)
+	}
 	get := numReader(a)
 	var conv func(v num) (any, error)
 	switch to.ID() {
@@ -160,6 +163,29 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType) (arrow.Array, erro
 	default:
 		return castInto(ec, a, to, get, conv, func(v any) decimal128.Num { return v.(decimal128.Num) })
 	}
+}
+
+// castIntToDecimal is the BIGINT → DECIMAL cast without the generic
+// path's per-row boxing: each value is scaled and checked against the
+// precision in place.
+func castIntToDecimal(ec *evalCtx, a *array.Int64, to arrow.DataType) (arrow.Array, error) {
+	n := a.Len()
+	p, s := decPrec(to), decScale(to)
+	buf, out := newFixed[decimal128.Num](ec.mem, n)
+	nulls := a.NullN() > 0
+	for i, x := range a.Int64Values() {
+		if nulls && a.IsNull(i) {
+			continue
+		}
+		d, ok := rescaleDec(decimal128.FromI64(x), 0, s)
+		if !ok || !d.FitsInPrecision(p) {
+			buf.Release()
+			return nil, outOfRange(ec, sqlTypeName(to))
+		}
+		out[i] = d
+	}
+	vb, nc := combineValidity(ec.mem, n, a)
+	return makeArray(to, n, vb, buf, nc), nil
 }
 
 func castInto[T fixed](ec *evalCtx, a arrow.Array, to arrow.DataType, get func(int) num, conv func(num) (any, error), put func(any) T) (arrow.Array, error) {

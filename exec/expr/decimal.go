@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -78,6 +79,50 @@ func rescaleDec(v decimal128.Num, from, to int32) (decimal128.Num, bool) {
 	}
 }
 
+// mulDec multiplies two unscaled decimals; ok is false when the product
+// needs more than 126 bits of magnitude (beyond DECIMAL(38)). Operands that
+// fit in 64 bits (every DECIMAL(18) and most values of wider types) take
+// one 64×64→128-bit multiply; others go through big.Int.
+func mulDec(p, q decimal128.Num) (decimal128.Num, bool) {
+	if x, okx := int64Of(p); okx {
+		if y, oky := int64Of(q); oky {
+			neg := (x < 0) != (y < 0)
+			hi, lo := bits.Mul64(absU64(x), absU64(y))
+			if hi>>62 != 0 {
+				return decimal128.Num{}, false
+			}
+			r := decimal128.New(int64(hi), lo)
+			if neg {
+				r = r.Negate()
+			}
+			return r, true
+		}
+	}
+	bp := p.BigInt()
+	bp.Mul(bp, q.BigInt())
+	if bp.BitLen() > 126 {
+		return decimal128.Num{}, false
+	}
+	return decimal128.FromBigInt(bp), true
+}
+
+// int64Of returns v as an int64 when it fits.
+func int64Of(v decimal128.Num) (int64, bool) {
+	hi, lo := v.HighBits(), v.LowBits()
+	if (hi == 0 && lo < 1<<63) || (hi == -1 && lo >= 1<<63) {
+		return int64(lo), true
+	}
+	return 0, false
+}
+
+// absU64 is |x| as an unsigned number (exact for math.MinInt64).
+func absU64(x int64) uint64 {
+	if x < 0 {
+		return uint64(-x)
+	}
+	return uint64(x)
+}
+
 // decimalArith implements DECIMAL add/sub/mul/div/mod/intdiv. Results are
 // rescaled to the result scale the planner chose and must fit its
 // precision, else the call fails like MySQL's "DECIMAL value is out of
@@ -113,6 +158,23 @@ func decimalArith(ec *evalCtx, op string, x, y operand) (arrow.Array, error) {
 	if sb > common {
 		common = sb
 	}
+	if op == "mul" && !retInt {
+		// The common case of a multiply (price * 0.908): one tight loop.
+		for i := 0; i < n; i++ {
+			if !bitutil.BitIsSet(vb, i) {
+				continue
+			}
+			r, ok := mulDec(a.at(i), b.at(i))
+			if ok {
+				r, ok = rescaleDec(r, sa+sb, sr)
+			}
+			if !ok || !r.FitsInPrecision(pr) {
+				return fail()
+			}
+			out[i] = r
+		}
+		return makeArray(ec.ret, n, validity, buf, countNulls(validity, n)), nil
+	}
 	for i := 0; i < n; i++ {
 		if !bitutil.BitIsSet(vb, i) {
 			continue
@@ -134,12 +196,10 @@ func decimalArith(ec *evalCtx, op string, x, y operand) (arrow.Array, error) {
 				r = q.Negate().Add(p)
 			}
 		case "mul":
-			bp := p.BigInt()
-			bp.Mul(bp, q.BigInt())
-			if bp.BitLen() > 126 {
+			if r, ok = mulDec(p, q); !ok {
 				return fail()
 			}
-			if r, ok = rescaleDec(decimal128.FromBigInt(bp), sa+sb, sr); !ok {
+			if r, ok = rescaleDec(r, sa+sb, sr); !ok {
 				return fail()
 			}
 		case "div", "intdiv":
