@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -25,7 +26,8 @@ const progressDelay = time.Second
 
 // Bar is the Progress of a terminal: once a statement has run for a
 // second, a spinner on W with what runs and for how long, redrawn on one
-// line and erased when the statement ends. Use it only when W is a
+// line and erased when the statement ends. (The engine reports no
+// progress of a batch scan yet, so it cannot show bytes of a total.) Use it only when W is a
 // terminal (IsTerminal): piped output never gets one.
 type Bar struct {
 	W io.Writer
@@ -39,6 +41,14 @@ func (b *Bar) Start(st sql.Statement) func() {
 	if delay <= 0 {
 		delay = progressDelay
 	}
+	start := time.Now()
+	width := 40
+	if size := TermSize(b.W); size != nil {
+		if cols, _, ok := size(); ok {
+			width = min(width, cols-24) // the spinner, the time, a margin
+		}
+	}
+	label := "running " + statementLabel(st, max(width, 8))
 	stop := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -50,18 +60,19 @@ func (b *Bar) Start(st sql.Statement) func() {
 		}
 		bar := progressbar.NewOptions64(-1,
 			progressbar.OptionSetWriter(b.W),
-			progressbar.OptionSetDescription("running "+statementLabel(st)),
 			progressbar.OptionSpinnerType(14),
-			progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionSetElapsedTime(false),
+			// Redrawn here, not by the bar's own goroutine, so
+			// nothing writes after done returns.
 			progressbar.OptionSetSpinnerChangeInterval(0),
 			progressbar.OptionThrottle(0),
-			progressbar.OptionClearOnFinish(),
-			progressbar.OptionUseANSICodes(true),
 		)
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			bar.Add(0) // redraw: the spinner turns, the elapsed time grows
+			// The spinner turns; the time is the statement's, not the bar's.
+			bar.Describe(fmt.Sprintf("%s · %s", label, time.Since(start).Round(100*time.Millisecond)))
+			bar.RenderBlank()
 			select {
 			case <-stop:
 				bar.Clear()
@@ -80,11 +91,11 @@ func (b *Bar) Start(st sql.Statement) func() {
 	}
 }
 
-// statementLabel is the first words of st's SQL, to say what runs.
-func statementLabel(st sql.Statement) string {
+// statementLabel is the first words of st's SQL, at most max runes, to
+// say what runs.
+func statementLabel(st sql.Statement, max int) string {
 	// Passwords in WITH options stay off the screen.
 	s := strings.Join(strings.Fields(sql.RedactOptions(st.SQL(), connectors.IsSecret, false)), " ")
-	const max = 40
 	if r := []rune(s); len(r) > max {
 		s = string(r[:max-1]) + "…"
 	}
