@@ -71,7 +71,7 @@ func (db *Session) createTable(ctx context.Context, s *sql.CreateTable) (*Rows, 
 		if err != nil {
 			return nil, err
 		}
-		t = memtable.New(schema)
+		t = memtable.NewConstrained(s.Name, schema, tableConstraints(s))
 	} else {
 		qp, _, err := db.plan(s.Query, "")
 		if err != nil {
@@ -109,6 +109,23 @@ func (db *Session) createTable(ctx context.Context, s *sql.CreateTable) (*Rows, 
 		return message(fmt.Sprintf("table %s created with %d rows", s.Name, n)), nil
 	}
 	return message("table " + s.Name + " created"), nil
+}
+
+// tableConstraints are the NOT NULL, UNSIGNED and PRIMARY KEY rules of
+// a declared table, by column index.
+func tableConstraints(s *sql.CreateTable) memtable.Constraints {
+	var c memtable.Constraints
+	c.NotNull = make([]bool, len(s.Columns))
+	c.Unsigned = make([]bool, len(s.Columns))
+	for i, col := range s.Columns {
+		c.NotNull[i], c.Unsigned[i] = col.NotNull, col.Unsigned
+		for _, k := range s.PrimaryKey {
+			if strings.EqualFold(k, col.Name) && !s.KeyNotEnforced {
+				c.Key = append(c.Key, i)
+			}
+		}
+	}
+	return c
 }
 
 // addTable registers t as the source and the sink name.

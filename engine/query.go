@@ -82,6 +82,16 @@ func execError(err error) error {
 	return &sql.Error{Kind: sql.ExecError, Msg: err.Error(), Err: err}
 }
 
+// writeError wraps an error of writing into sink: a data error (a row
+// breaking a table's constraint) is the statement's, at pos.
+func writeError(sink string, pos sql.Pos, err error) error {
+	var de expr.DataError
+	if errors.As(err, &de) {
+		return &sql.Error{Kind: sql.ExecError, Pos: pos, Msg: de.Error(), Err: err}
+	}
+	return execError(fmt.Errorf("sink %s: %w", sink, err))
+}
+
 // scanTracker remembers the scans of a batch query so that, at the end,
 // bad rows skipped or nulled under 'on_error' are reported rather than
 // silently lost. A parallel scan makes one Scan per morsel, from worker
@@ -265,11 +275,11 @@ func (db *Session) insert(ctx context.Context, sink string, q *sql.Query, pos sq
 		err = w.Write(ctx, rec)
 		rec.Release()
 		if err != nil {
-			return nil, execError(fmt.Errorf("sink %s: %w", sink, err))
+			return nil, writeError(sink, pos, err)
 		}
 	}
 	if err := w.Commit(ctx, nil); err != nil {
-		return nil, execError(fmt.Errorf("sink %s: %w", sink, err))
+		return nil, writeError(sink, pos, err)
 	}
 	return message(fmt.Sprintf("%d rows written to %s", n, sink)), nil
 }

@@ -281,6 +281,15 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 		}
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "source %q already exists", s.Name)
 	}
+	for _, c := range s.Columns {
+		if c.NotNull || c.Unsigned {
+			word := "NOT NULL"
+			if c.Unsigned {
+				word = "UNSIGNED"
+			}
+			return nil, sql.Errorf(sql.PlanError, c.Pos, "column %s: %s is checked in in-memory tables (CREATE TABLE without WITH), not yet on a source's read: drop it here", c.Name, word)
+		}
+	}
 	var declared *arrow.Schema
 	if len(s.Columns) > 0 {
 		var err error

@@ -45,6 +45,12 @@ type ColumnDef struct {
 	// BOOL→BOOLEAN, NUMERIC→DECIMAL, SMALLINT/TINYINT→INT).
 	Type string
 	Pos  Pos
+	// NotNull: declared NOT NULL. A NULL inserted into an in-memory
+	// table is an error (so is one in a PRIMARY KEY column).
+	NotNull bool
+	// Unsigned: declared UNSIGNED (an integer type); a negative value
+	// is out of range.
+	Unsigned bool
 }
 
 // Watermark is `WATERMARK FOR col AS col - INTERVAL '5' SECOND`.
@@ -62,11 +68,16 @@ type CreateSource struct {
 	IfNotExists bool
 	Columns     []ColumnDef // empty: infer the schema from the data
 	Watermark   *Watermark
-	// PrimaryKey is `PRIMARY KEY (cols) NOT ENFORCED` (nil: none): the
-	// key of a versioned table.
-	PrimaryKey []string
-	keyToks    []token
-	Options    Options
+	// PrimaryKey names the PRIMARY KEY columns (as declared; nil: none),
+	// declared at PrimaryKeyPos. Flink's `PRIMARY KEY (…) NOT ENFORCED`
+	// is the key of a versioned table (temporal joins); an in-memory
+	// table refuses a duplicate key, as DuckDB does, unless NOT ENFORCED.
+	PrimaryKey    []string
+	PrimaryKeyPos Pos
+	keyToks       []token
+	// KeyNotEnforced: the key was declared NOT ENFORCED.
+	KeyNotEnforced bool
+	Options        Options
 	// Table is set for Flink's `CREATE TABLE … WITH (connector = …)`: the
 	// table is also a sink of the same name (INSERT INTO it), and a
 	// source when its connector can read it already.

@@ -19,6 +19,9 @@ func (ps *parseState) createSource(c *cursor, base stmt) (Statement, error) {
 		if err := c.columnList(s); err != nil {
 			return nil, err
 		}
+		if err := s.checkNotEnforced(); err != nil {
+			return nil, err
+		}
 	}
 	if s.Options, err = c.withClause(); err != nil {
 		return nil, err
@@ -63,9 +66,11 @@ func (c *cursor) columnList(s *CreateSource) error {
 	var wmCol token
 	for {
 		if c.peek().is("PRIMARY") && c.peekAt(1).is("KEY") {
+			t := c.peek()
 			if err := c.primaryKey(s); err != nil {
 				return err
 			}
+			s.PrimaryKeyPos = c.ps.pos(t.off)
 		} else if c.peek().is("WATERMARK") && c.peekAt(1).is("FOR") {
 			t := c.next()
 			if s.Watermark != nil {
@@ -92,7 +97,19 @@ func (c *cursor) columnList(s *CreateSource) error {
 			if err != nil {
 				return err
 			}
-			s.Columns = append(s.Columns, ColumnDef{Name: name, Type: typ, Pos: c.ps.pos(nt.off)})
+			col := ColumnDef{Name: name, Type: typ, Pos: c.ps.pos(nt.off)}
+			pk, notEnforced, err := c.columnModifiers(&col)
+			if err != nil {
+				return err
+			}
+			s.KeyNotEnforced = s.KeyNotEnforced || notEnforced
+			if pk.kind != 0 {
+				if s.PrimaryKey != nil {
+					return c.errAt(pk, "only one PRIMARY KEY is allowed")
+				}
+				s.PrimaryKey, s.PrimaryKeyPos, s.keyToks = []string{name}, c.ps.pos(pk.off), []token{nt}
+			}
+			s.Columns = append(s.Columns, col)
 		}
 		if c.acceptPunct(")") {
 			break
@@ -129,9 +146,10 @@ func (c *cursor) columnList(s *CreateSource) error {
 	return nil
 }
 
-// primaryKey parses `PRIMARY KEY (col, …) NOT ENFORCED`: the key of a
-// versioned table (temporal joins), which sluice does not check, as
-// Flink does not.
+// primaryKey parses `PRIMARY KEY (col, …) [NOT ENFORCED]`: the key of a
+// versioned table (temporal joins) or upsert source, which sluice does not
+// check, as Flink does not (so a source needs NOT ENFORCED: CheckKey), or
+// of an in-memory table, which checks it as DuckDB does.
 func (c *cursor) primaryKey(s *CreateSource) error {
 	t := c.next()
 	c.next() // KEY
@@ -155,12 +173,68 @@ func (c *cursor) primaryKey(s *CreateSource) error {
 			return err
 		}
 	}
-	if !c.peek().is("NOT") || !c.peekAt(1).is("ENFORCED") {
-		return c.errAt(c.peek(), "PRIMARY KEY needs NOT ENFORCED: sluice does not check that keys are unique")
-	}
-	c.next()
-	c.next()
+	s.KeyNotEnforced = c.notEnforced()
 	return nil
+}
+
+// checkNotEnforced refuses a source's PRIMARY KEY without NOT ENFORCED:
+// only an in-memory table checks its key.
+func (s *CreateSource) checkNotEnforced() error {
+	if s.PrimaryKey != nil && !s.KeyNotEnforced {
+		return Errorf(ParseError, s.PrimaryKeyPos, "PRIMARY KEY needs NOT ENFORCED: sluice does not check that a source's keys are unique")
+	}
+	return nil
+}
+
+// columnModifiers parses what may follow a column's type: NOT NULL,
+// NULL, UNSIGNED, PRIMARY KEY [NOT ENFORCED]; it returns the PRIMARY
+// token of a column-level key (zero token: none) and whether it said NOT
+// ENFORCED. DEFAULT and other
+// constraints are refused by name.
+func (c *cursor) columnModifiers(col *ColumnDef) (token, bool, error) {
+	var pk token
+	notEnforced := false
+	for {
+		t := c.peek()
+		switch {
+		case t.is("NOT") && c.peekAt(1).is("NULL"):
+			c.next()
+			c.next()
+			col.NotNull = true
+		case t.is("NULL"):
+			c.next()
+			if col.NotNull {
+				return pk, false, c.errAt(t, "column %q is declared both NOT NULL and NULL", col.Name)
+			}
+		case t.is("UNSIGNED"):
+			c.next()
+			switch col.Type {
+			case "BIGINT", "INT":
+			default:
+				return pk, false, c.errAt(t, "UNSIGNED applies to integer columns, not %s", col.Type)
+			}
+			col.Unsigned = true
+		case t.is("PRIMARY") && c.peekAt(1).is("KEY"):
+			pk = c.next()
+			c.next()
+			notEnforced = c.notEnforced()
+		case t.is("DEFAULT") || t.is("UNIQUE") || t.is("CHECK") || t.is("REFERENCES") || t.is("AUTO_INCREMENT") || t.is("COMMENT") || t.is("COLLATE"):
+			return pk, false, c.errAt(t, "column %s is not supported (column modifiers: NOT NULL, NULL, UNSIGNED, PRIMARY KEY [NOT ENFORCED])", strings.ToUpper(t.text))
+		default:
+			return pk, notEnforced, nil
+		}
+	}
+}
+
+// notEnforced consumes an optional NOT ENFORCED (Flink's spelling: the
+// key is declared, not checked) and reports whether it was there.
+func (c *cursor) notEnforced() bool {
+	if c.peek().is("NOT") && c.peekAt(1).is("ENFORCED") {
+		c.next()
+		c.next()
+		return true
+	}
+	return false
 }
 
 // watermark parses `ts AS ts [- interval]` after WATERMARK FOR and returns

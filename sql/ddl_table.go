@@ -21,6 +21,10 @@ type CreateTable struct {
 	IfNotExists bool
 	Columns     []ColumnDef // empty with AS
 	Query       *Query      // nil without AS
+	// PrimaryKey names the key columns (nil: none); an INSERT of a
+	// duplicate key fails, as in DuckDB, unless KeyNotEnforced.
+	PrimaryKey     []string
+	KeyNotEnforced bool
 }
 
 // createView parses the rest of CREATE [OR REPLACE] VIEW.
@@ -91,6 +95,9 @@ func (ps *parseState) createTable(c *cursor, base stmt, orReplace bool) (Stateme
 			return nil, c.errAt(open, "CREATE OR REPLACE TABLE … WITH (connector = …) is not supported: DROP SOURCE first")
 		}
 		src.Table = true
+		if err := src.checkNotEnforced(); err != nil {
+			return nil, err
+		}
 		if src.Options, err = c.withClause(); err != nil {
 			return nil, err
 		}
@@ -104,6 +111,6 @@ func (ps *parseState) createTable(c *cursor, base stmt, orReplace bool) (Stateme
 	if src.Watermark != nil {
 		return nil, Errorf(ParseError, src.Watermark.Pos, "an in-memory table has no event time: declare a source (CREATE SOURCE … WITH (…)) for WATERMARK")
 	}
-	t.Columns = src.Columns
+	t.Columns, t.PrimaryKey, t.KeyNotEnforced = src.Columns, src.PrimaryKey, src.KeyNotEnforced
 	return t, c.end()
 }

@@ -7,6 +7,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -24,10 +27,24 @@ import (
 type Table struct {
 	schema *arrow.Schema
 	mem    memory.Allocator
+	name   string
+	cons   Constraints
 
 	mu   sync.Mutex
 	recs []arrow.Record // committed, never modified
 	rows int64
+	keys map[string]bool // encoded PRIMARY KEY values of the committed rows
+}
+
+// Constraints are a table's declared column rules, checked on every
+// write: an INSERT that breaks one fails whole (nothing of it is
+// committed), as in DuckDB.
+type Constraints struct {
+	// NotNull and Unsigned are indexed by column (nil: none).
+	NotNull, Unsigned []bool
+	// Key are the PRIMARY KEY columns: NOT NULL, and no two rows share
+	// their values.
+	Key []int
 }
 
 var (
@@ -38,6 +55,17 @@ var (
 // New returns an empty table of schema.
 func New(schema *arrow.Schema) *Table {
 	return &Table{schema: schema, mem: memory.NewGoAllocator()}
+}
+
+// NewConstrained returns an empty table of schema named name (for
+// messages) whose writes are checked against c.
+func NewConstrained(name string, schema *arrow.Schema, c Constraints) *Table {
+	t := New(schema)
+	t.name, t.cons = name, c
+	if len(c.Key) > 0 {
+		t.keys = map[string]bool{}
+	}
+	return t
 }
 
 // Schema implements exec.Source.
@@ -159,11 +187,16 @@ func (s Sink) Open(_ context.Context, _ memory.Allocator, schema *arrow.Schema, 
 type writer struct {
 	t       *Table
 	pending []arrow.Record
+	rows    int64           // rows written so far, for messages
+	keys    map[string]bool // keys of the pending rows
 }
 
 func (w *writer) Write(_ context.Context, rec arrow.Record) error {
 	if rec.NumRows() == 0 {
 		return nil
+	}
+	if err := w.check(rec); err != nil {
+		return err
 	}
 	cols := make([]arrow.Array, rec.NumCols())
 	for i := range cols {
@@ -187,12 +220,102 @@ func (w *writer) Write(_ context.Context, rec arrow.Record) error {
 func (w *writer) Commit(context.Context, exec.Offsets) error {
 	w.t.mu.Lock()
 	defer w.t.mu.Unlock()
+	for k := range w.keys {
+		if w.t.keys[k] { // committed by a concurrent INSERT since check
+			return constraintErrorf("table %s: duplicate PRIMARY KEY %s", w.t.name, k)
+		}
+	}
+	for k := range w.keys {
+		w.t.keys[k] = true
+	}
+	w.keys = nil
 	for _, r := range w.pending {
 		w.t.recs = append(w.t.recs, r)
 		w.t.rows += r.NumRows()
 	}
 	w.pending = nil
 	return nil
+}
+
+// check applies the table's constraints to rec, whose rows follow the
+// w.rows written before; row numbers in messages count from 1 in the
+// statement's result.
+func (w *writer) check(rec arrow.Record) error {
+	t := w.t
+	defer func() { w.rows += rec.NumRows() }()
+	col := func(i int) string { return t.schema.Field(i).Name }
+	for i := 0; i < int(rec.NumCols()); i++ {
+		a := rec.Column(i)
+		notNull := (i < len(t.cons.NotNull) && t.cons.NotNull[i]) || slices.Contains(t.cons.Key, i)
+		if notNull && a.NullN() > 0 {
+			for r := 0; r < a.Len(); r++ {
+				if a.IsNull(r) {
+					return constraintErrorf("table %s: column %s is NOT NULL, but row %d written is NULL", t.name, col(i), w.rows+int64(r)+1)
+				}
+			}
+		}
+		if i < len(t.cons.Unsigned) && t.cons.Unsigned[i] {
+			for r := 0; r < a.Len(); r++ {
+				if a.IsValid(r) && negative(a, r) {
+					return constraintErrorf("table %s: column %s is UNSIGNED, but row %d written has %s", t.name, col(i), w.rows+int64(r)+1, a.ValueStr(r))
+				}
+			}
+		}
+	}
+	if len(t.cons.Key) == 0 {
+		return nil
+	}
+	if w.keys == nil {
+		w.keys = map[string]bool{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	names := make([]string, len(t.cons.Key))
+	for j, k := range t.cons.Key {
+		names[j] = col(k)
+	}
+	vals := make([]string, len(t.cons.Key))
+	for r := 0; r < int(rec.NumRows()); r++ {
+		for j, k := range t.cons.Key {
+			a := rec.Column(k)
+			if _, ok := a.(*array.String); ok {
+				vals[j] = strconv.Quote(a.ValueStr(r))
+			} else {
+				vals[j] = a.ValueStr(r)
+			}
+		}
+		key := "(" + strings.Join(names, ", ") + ") = (" + strings.Join(vals, ", ") + ")"
+		if t.keys[key] || w.keys[key] {
+			return constraintErrorf("table %s: duplicate PRIMARY KEY %s at row %d written", t.name, key, w.rows+int64(r)+1)
+		}
+		w.keys[key] = true
+	}
+	return nil
+}
+
+// ConstraintError is a write that breaks a table's constraint: a data
+// error (exec/expr's DataError), whose message is complete for the user.
+type ConstraintError struct{ Msg string }
+
+// Error implements error.
+func (e *ConstraintError) Error() string { return e.Msg }
+
+// DataError marks a data error.
+func (e *ConstraintError) DataError() {}
+
+func constraintErrorf(format string, args ...any) error {
+	return &ConstraintError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// negative reports whether the integer at row r of a is below zero.
+func negative(a arrow.Array, r int) bool {
+	switch x := a.(type) {
+	case *array.Int64:
+		return x.Value(r) < 0
+	case *array.Int32:
+		return x.Value(r) < 0
+	}
+	return false
 }
 
 func (w *writer) Close() error {
