@@ -274,8 +274,19 @@ func (b *streamBuilder) port(n planner.PhysicalPlan) (stream.Port, error) {
 		return stream.Port{}, err
 	}
 	i := len(b.nodes)
-	b.nodes = append(b.nodes, stream.GraphNode{Name: fmt.Sprintf("%d:%s", i, kindName(n)), Node: node, Inputs: ports})
+	b.nodes = append(b.nodes, stream.GraphNode{Name: fmt.Sprintf("%d:%s", i, kindName(n)), Node: node, Inputs: ports, Budget: b.budget(n)})
 	return stream.FromNode(i), nil
+}
+
+// budget is the memory-budget account of a stateful node that does not
+// account its state itself (a GroupAggregate does, per batch): window
+// aggregates, top-N and joins are measured by the graph. nil without a
+// memory limit.
+func (b *streamBuilder) budget(n planner.PhysicalPlan) *exec.Account {
+	if _, self := n.(*planner.PhysGroupAggregate); self || !stateful(n) || b.env.Budget.Limit() <= 0 {
+		return nil
+	}
+	return b.env.Budget.Account(n.String())
 }
 
 // kindName is a node's kind for its checkpoint part's name.

@@ -77,6 +77,11 @@ type GraphNode struct {
 	Node Node
 	// Inputs are where each of the node's inputs come from, by input index.
 	Inputs []Port
+	// Budget, when set, accounts the node's state (its Stats, sampled)
+	// against the query's memory budget, for a node that does not account
+	// it itself: over the budget the query fails with an
+	// exec.MemoryLimitError naming the account's operator.
+	Budget *exec.Account
 }
 
 // Graph runs a DAG of Nodes over one or more sources as one Operator, so
@@ -116,6 +121,7 @@ type graphNode struct {
 	last      Mark
 	finished  []bool
 	nfinished int
+	budget    budgetSampler
 }
 
 // consumer is one node input fed by a port.
@@ -151,7 +157,7 @@ func NewGraph(mem memory.Allocator, spec GraphSpec) (*Graph, error) {
 		g.clock = RealClock{}
 	}
 	for _, n := range spec.Nodes {
-		g.nodes = append(g.nodes, &graphNode{GraphNode: n, last: NoMark, finished: make([]bool, len(n.Inputs))})
+		g.nodes = append(g.nodes, &graphNode{GraphNode: n, last: NoMark, finished: make([]bool, len(n.Inputs)), budget: budgetSampler{acct: n.Budget}})
 	}
 	fail := func(format string, args ...any) (*Graph, error) {
 		g.Close()
@@ -348,6 +354,12 @@ func (g *Graph) produced(ctx context.Context, i int, out arrow.Record, err error
 		return err
 	}
 	n := g.nodes[i]
+	if err := n.budget.sample(n.Node, false); err != nil {
+		if out != nil {
+			out.Release()
+		}
+		return err
+	}
 	if out != nil {
 		if out.NumRows() > 0 {
 			for _, c := range n.consumers {
@@ -461,6 +473,9 @@ func (g *Graph) finishInput(ctx context.Context, c consumer) error {
 	}
 	n.finished[c.input] = true
 	n.nfinished++
+	if err := n.budget.sample(n.Node, true); err != nil {
+		return err
+	}
 	out, err := n.Node.Finish(ctx, c.input)
 	if err := g.produced(ctx, c.node, out, err); err != nil {
 		return err
@@ -497,6 +512,7 @@ func (g *Graph) Close() error {
 		if cerr := n.Node.Close(); err == nil {
 			err = cerr
 		}
+		n.budget.close()
 	}
 	releaseAll(g.outs)
 	g.outs = nil
