@@ -57,6 +57,7 @@ func (g *GroupAggregate) Snapshot() ([]byte, error) {
 		}
 		snap = append(snap, gs)
 	}
+	clear(st.epoch) // the baseline of the next SnapshotDelta
 	return encode(snap)
 }
 
