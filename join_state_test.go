@@ -8,8 +8,9 @@ import (
 
 // TestJoinStateBoundedOnEndlessStream: on the endless generator (one row
 // per millisecond of event time, 200ms watermark delay) joined with
-// itself, an interval join, a window join and a window join of two windowed
-// aggregates' closed windows keep their state bounded by
+// itself, an interval join, a window join, a window join of two windowed
+// aggregates' closed windows, and (one input) an OVER aggregate ordered by
+// event time keep their state bounded by
 // the watermarks — the Go heap stops growing, and Rows.Stats and EXPLAIN
 // ANALYZE report a few hundred rows held — while a regular join on a key
 // that never repeats (the control) keeps every row and is seen to grow by
@@ -36,6 +37,9 @@ func TestJoinStateBoundedOnEndlessStream(t *testing.T) {
 			true, 200_000, 600_000},
 		{"window join of windowed aggregates",
 			`SELECT a.window_start, a.category, a.n, b.s FROM (SELECT window_start, window_end, category, COUNT(*) AS n FROM TUMBLE(g, ts, INTERVAL '100' MILLISECOND) GROUP BY window_start, window_end, category) a JOIN (SELECT window_start, window_end, category, SUM(value) AS s FROM TUMBLE(g, ts, INTERVAL '100' MILLISECOND) GROUP BY window_start, window_end, category) b ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.category = b.category EMIT FINAL`,
+			true, 200_000, 600_000},
+		{"OVER aggregate",
+			`SELECT category, value, SUM(value) OVER (PARTITION BY category ORDER BY ts RANGE BETWEEN INTERVAL '0.05' SECOND PRECEDING AND CURRENT ROW) AS s, COUNT(*) OVER (PARTITION BY category ORDER BY ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS c FROM g EMIT CHANGES`,
 			true, 200_000, 600_000},
 		{"regular join (control)",
 			`SELECT a.category, b.value FROM g a JOIN g b ON a.ts = b.ts EMIT CHANGES`,

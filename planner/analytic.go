@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 )
@@ -208,4 +209,108 @@ func (p *PhysAnalytic) String() string {
 		names[i] = p.Out.Fields[n+i].Name
 	}
 	return "Analytic: " + analyticString(p.Partition, p.Order, p.Funcs, names)
+}
+
+// PhysOverAggregate is the streaming form of window functions ordered by
+// event time (`SUM(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 2
+// PRECEDING AND CURRENT ROW)`, or RANGE BETWEEN INTERVAL … PRECEDING): a
+// row is emitted once, with its values, when the watermark passes its
+// event time (Flink's semantics); append-only. Analytic is the batch
+// node it runs over each set of ready rows and the rows their frames
+// reach back to (its Input is the streaming input's schema).
+type PhysOverAggregate struct {
+	Input    PhysicalPlan
+	Analytic *PhysAnalytic
+	// TimeCol is the ORDER BY column, the watermark's; Partition the
+	// PARTITION BY columns.
+	TimeCol   int
+	Partition []int
+	// Rows and Range are the farthest reach back of the ROWS and RANGE
+	// frames (Range in the time column's units).
+	Rows, Range int64
+	Delay       time.Duration
+	State       StateBound
+	Out         *Schema
+}
+
+// Schema implements PhysicalPlan.
+func (p *PhysOverAggregate) Schema() *Schema { return p.Out }
+
+// Children implements PhysicalPlan.
+func (p *PhysOverAggregate) Children() []PhysicalPlan { return []PhysicalPlan{p.Input} }
+
+// String implements PhysicalPlan.
+func (p *PhysOverAggregate) String() string {
+	s := p.Analytic.String()
+	return "OverAggregate" + strings.TrimPrefix(s, "Analytic") + " (each row once, when the watermark passes its " + p.Input.Schema().Fields[p.TimeCol].Name + ")"
+}
+
+// overAggregate converts window functions over a stream: only aggregates
+// (and FIRST_VALUE/LAST_VALUE) whose frames end at the current row and
+// reach back a bounded distance, ordered by the source's watermark
+// column; anything else is refused naming that form.
+func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
+	shape := "a streaming OVER aggregate orders by the watermark column over a frame ending at the current row: SUM(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN n PRECEDING AND CURRENT ROW) or RANGE BETWEEN INTERVAL … PRECEDING AND CURRENT ROW; ROW_NUMBER()/RANK() run as a per-key top-N under WHERE rn <= N"
+	in, err := sp.node(a.Input)
+	if err != nil {
+		return nil, err
+	}
+	if sp.si.Modes[in].Updating() {
+		return nil, sp.fail("an OVER aggregate over an updating result is not supported in streaming mode yet: %s", shape)
+	}
+	wm := sp.watermarkOf(scanUnder(a.Input))
+	sch := in.Schema()
+	if len(a.Order) != 1 || a.Order[0].Desc {
+		return nil, sp.fail("%s", shape)
+	}
+	oc, ok := a.Order[0].Expr.(*ColumnRef)
+	if !ok || wm == nil || oc.Index != sch.EventTime || countPhys(a.Input, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }) > 0 {
+		return nil, sp.fail("%s (ORDER BY the WATERMARK FOR column of the source it reads)", shape)
+	}
+	n := &PhysOverAggregate{Input: in, Analytic: a, TimeCol: oc.Index, Delay: wm.Delay, Out: a.Out}
+	for _, e := range a.Partition {
+		c, ok := e.(*ColumnRef)
+		if !ok {
+			return nil, sp.fail("a streaming OVER aggregate partitions by columns only, got %s: compute it in a subquery", e)
+		}
+		n.Partition = append(n.Partition, c.Index)
+	}
+	unit := timeUnit(sch.Fields[oc.Index].Type)
+	for _, f := range a.Funcs {
+		switch f.Func {
+		case "sum", "count", "count_star", "avg", "min", "max", "first_value", "last_value":
+		default:
+			return nil, sp.fail("%s OVER (…) is not supported in streaming mode yet: %s", strings.ToUpper(f.Func), shape)
+		}
+		if f.Frame.End.Kind != CurrentRow || f.Frame.Start.Kind != Preceding && f.Frame.Start.Kind != CurrentRow {
+			return nil, sp.fail("%s %s in streaming mode: %s", strings.ToUpper(f.Func), f.Frame, shape)
+		}
+		if f.Frame.Start.Kind != Preceding {
+			continue
+		}
+		if f.Frame.Rows {
+			n.Rows = max(n.Rows, f.Frame.Start.Offset)
+			continue
+		}
+		// RANGE offsets on a TIMESTAMP are microseconds.
+		n.Range = max(n.Range, f.Frame.Start.Offset*int64(time.Microsecond)/int64(unit))
+	}
+	n.State = StateBound{Bounded: true, Text: fmt.Sprintf("the rows waiting for the watermark, and per key those a later frame reaches (%s)", frameReach(n.Rows, n.Range, unit))}
+	sp.setBound(n, n.State)
+	return sp.set(n, ChangelogMode{}), nil
+}
+
+// frameReach renders how far back an OVER aggregate keeps rows.
+func frameReach(rows, rng int64, unit time.Duration) string {
+	var parts []string
+	if rows > 0 {
+		parts = append(parts, fmt.Sprintf("the last %d rows", rows))
+	}
+	if rng > 0 {
+		parts = append(parts, formatDuration(time.Duration(rng)*unit)+" before the watermark")
+	}
+	if len(parts) == 0 {
+		return "the current row's peers"
+	}
+	return strings.Join(parts, " and ")
 }

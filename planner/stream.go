@@ -227,7 +227,7 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 		}
 		return sp.set(x, ChangelogMode{}), nil
 	case *PhysAnalytic:
-		return nil, sp.fail("%s", analyticRefusal(x))
+		return sp.overAggregate(x)
 	case *PhysFilter:
 		if a, ok := x.Input.(*PhysAnalytic); ok {
 			return sp.rankTopN(x, a)

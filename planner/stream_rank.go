@@ -1,9 +1,6 @@
 package planner
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // PhysRankTopN is the streaming per-key top-N: `ROW_NUMBER() OVER
 // (PARTITION BY Partition ORDER BY Keys) AS rn … WHERE rn <= Limit`
@@ -185,13 +182,4 @@ func closedWindows(in PhysicalPlan, part []Expr) bool {
 		}
 	}
 	return false
-}
-
-// analyticRefusal names the supported streaming form of a window function.
-func analyticRefusal(a *PhysAnalytic) string {
-	fs := make([]string, len(a.Funcs))
-	for i, f := range a.Funcs {
-		fs[i] = strings.ToUpper(f.Func)
-	}
-	return fmt.Sprintf("window function %s OVER (…) is not supported in streaming mode yet: a streaming query may use ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) AS rn under WHERE rn <= N (a per-key top-N)", strings.Join(fs, ", "))
 }

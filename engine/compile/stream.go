@@ -184,7 +184,7 @@ type streamBuilder struct {
 // stateful reports whether n keeps state across batches.
 func stateful(n planner.PhysicalPlan) bool {
 	switch n.(type) {
-	case *planner.PhysGroupAggregate, *planner.PhysWindowAggregate, *planner.PhysTopN, *planner.PhysStreamJoin, *planner.PhysRankTopN:
+	case *planner.PhysGroupAggregate, *planner.PhysWindowAggregate, *planner.PhysTopN, *planner.PhysStreamJoin, *planner.PhysRankTopN, *planner.PhysOverAggregate:
 		return true
 	}
 	return false
@@ -501,6 +501,12 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 			return nil, err
 		}
 		op = t
+	case *planner.PhysOverAggregate:
+		o, err := b.overAggregate(x, in)
+		if err != nil {
+			return nil, err
+		}
+		op = o
 	case *planner.PhysRankTopN:
 		t, err := rankTopN(mem, x, in)
 		if err != nil {

@@ -1,0 +1,361 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// OverSpec describes a streaming OVER aggregate: window functions over
+// PARTITION BY Partition ORDER BY the event-time column TimeCol, each
+// frame ending at the current row and reaching back a bounded distance.
+type OverSpec struct {
+	// TimeCol is the ORDER BY column, the one the watermark tracks.
+	TimeCol int
+	// Partition are the PARTITION BY columns.
+	Partition []int
+	// Rows is the largest ROWS frame's reach (n PRECEDING), Range the
+	// largest RANGE frame's (in TimeCol's units); the rows a future
+	// row's frame can reach are kept, no others.
+	Rows, Range int64
+	// Kernel computes the window functions over a record of one or more
+	// partitions' rows (in any order), returning the rows with their
+	// function columns appended: the batch operator, so both modes agree.
+	// The caller releases the records.
+	Kernel func(ctx context.Context, rec arrow.Record) ([]arrow.Record, error)
+	// Out is the Kernel's output schema.
+	Out *arrow.Schema
+	// Delay is the watermark delay; IdleTimeout 'watermark.idle_timeout'.
+	Delay       time.Duration
+	IdleTimeout time.Duration
+	// Late and OnLate are the late-row policy: a row is late when its
+	// event time is below the watermark as it arrives.
+	Late   LatePolicy
+	OnLate func(LateRow) error
+	// Clock is processing time (idleness); RealClock if nil.
+	Clock Clock
+}
+
+// OverAggregate runs OVER aggregates ordered by event time on an
+// append-only stream, as Flink does: a row waits until the watermark
+// passes its event time — then every row of its frame (peers included)
+// is there — and is emitted once with its window functions' values. A
+// row's frame reaches back only over rows emitted before it, so per
+// partition the last Rows rows and those within Range of the watermark
+// are kept, and nothing else. Not safe for concurrent use.
+type OverAggregate struct {
+	mem     memory.Allocator
+	spec    OverSpec
+	clock   Clock
+	in      *arrow.Schema
+	unit    int64
+	tracker *WatermarkTracker
+	// pending are the rows waiting for the watermark; history, per
+	// partition, the emitted rows a later frame may reach, by time.
+	pending  [][]Value
+	history  map[string][][]Value
+	nhist    int
+	emitted  int64 // the watermark of the last emission
+	late     int64
+	partRows map[int32]int64
+	buf      []byte
+}
+
+var (
+	_ Operator          = (*OverAggregate)(nil)
+	_ Snapshotter       = (*OverAggregate)(nil)
+	_ WatermarkReporter = (*OverAggregate)(nil)
+	_ EventTimer        = (*OverAggregate)(nil)
+	_ PartitionAware    = (*OverAggregate)(nil)
+)
+
+// NewOverAggregate builds the OVER aggregate of spec over an append-only
+// input of schema in.
+func NewOverAggregate(mem memory.Allocator, in *arrow.Schema, spec OverSpec) (*OverAggregate, error) {
+	if IsChangelog(in) {
+		return nil, fmt.Errorf("stream: a streaming OVER aggregate needs an append-only input")
+	}
+	if spec.TimeCol < 0 || spec.TimeCol >= in.NumFields() {
+		return nil, fmt.Errorf("stream: OVER time column %d out of range", spec.TimeCol)
+	}
+	for _, c := range spec.Partition {
+		if c < 0 || c >= in.NumFields() {
+			return nil, fmt.Errorf("stream: OVER partition column %d out of range", c)
+		}
+	}
+	if spec.Kernel == nil || spec.Out == nil {
+		return nil, fmt.Errorf("stream: an OVER aggregate needs its kernel and output schema")
+	}
+	unit, err := unitNanos(in.Field(spec.TimeCol).Type)
+	if err != nil {
+		return nil, err
+	}
+	o := &OverAggregate{mem: mem, spec: spec, clock: spec.Clock, in: in, unit: unit, history: map[string][][]Value{},
+		emitted: MinWatermark, partRows: map[int32]int64{}}
+	if o.clock == nil {
+		o.clock = RealClock{}
+	}
+	o.tracker = NewWatermarkTracker(int64(spec.Delay)/unit, spec.IdleTimeout, unit)
+	return o, nil
+}
+
+// Schema is the input's columns, then one per window function.
+func (o *OverAggregate) Schema() *arrow.Schema { return o.spec.Out }
+
+// SinkMode is append-only.
+func (o *OverAggregate) SinkMode() exec.SinkMode { return exec.SinkMode{} }
+
+// Late is the number of late rows dropped (or routed) so far.
+func (o *OverAggregate) Late() int64 { return o.late }
+
+// Watermark is the input's watermark: every row older was emitted.
+func (o *OverAggregate) Watermark() *WatermarkTracker { return o.tracker }
+
+// SetPartitions registers the input's partitions (see WatermarkTracker).
+func (o *OverAggregate) SetPartitions(parts []int32) { o.tracker.SetPartitions(parts, o.clock.Now()) }
+
+// Push folds a batch row by row and returns the rows the watermark let
+// out, or nil. The caller keeps rec and releases the result.
+func (o *OverAggregate) Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error) {
+	o.tracker.Arrive(partition, o.clock.Now())
+	if rec.NumRows() > 0 {
+		if err := sameTypes(rec.Schema(), o.in); err != nil {
+			return nil, fmt.Errorf("stream: OVER input: %w", err)
+		}
+		rows, err := readRows(rec)
+		if err != nil {
+			return nil, err
+		}
+		for i, row := range rows {
+			ord := o.partRows[partition]
+			o.partRows[partition] = ord + 1
+			ts, wm := row[o.spec.TimeCol], o.tracker.Watermark()
+			lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i}
+			switch {
+			case ts.IsNull():
+				lr.Reason = "NULL event time"
+			case ts.I < wm:
+				lr.Reason = fmt.Sprintf("event time %s < watermark %s", timeText(ts.I, o.unit), timeText(wm, o.unit))
+			}
+			if lr.Reason != "" {
+				o.late++
+				switch o.spec.Late {
+				case LateError:
+					return nil, &LateRowError{Row: lr}
+				case LateRoute:
+					if o.spec.OnLate != nil {
+						if err := o.spec.OnLate(lr); err != nil {
+							return nil, fmt.Errorf("late-row sink: %w", err)
+						}
+					}
+				}
+				if !ts.IsNull() {
+					o.tracker.Observe(partition, ts.I)
+				}
+				continue
+			}
+			o.pending = append(o.pending, row)
+			o.tracker.Observe(partition, ts.I)
+		}
+	}
+	return o.emit(ctx)
+}
+
+// emit computes and returns the pending rows the watermark passed.
+func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
+	wm := o.tracker.Watermark()
+	var ready, wait [][]Value
+	for _, r := range o.pending {
+		if r[o.spec.TimeCol].I < wm {
+			ready = append(ready, r)
+		} else {
+			wait = append(wait, r)
+		}
+	}
+	if len(ready) == 0 {
+		return nil, nil
+	}
+	o.pending = wait
+	// The ready rows with the history of their partitions: the kernel
+	// sees every row their frames reach.
+	byPart := map[string][][]Value{}
+	var order []string
+	for _, r := range ready {
+		k := o.partKey(r)
+		if _, ok := byPart[k]; !ok {
+			order = append(order, k)
+		}
+		byPart[k] = append(byPart[k], r)
+	}
+	var rows [][]Value
+	for _, k := range order {
+		rows = append(append(rows, o.history[k]...), byPart[k]...)
+	}
+	rb := array.NewRecordBuilder(o.mem, o.in)
+	defer rb.Release()
+	in, err := buildRecord(rb, rows)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Release()
+	outs, err := o.spec.Kernel(ctx, in)
+	defer func() {
+		for _, r := range outs {
+			r.Release()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	// History rows are older than the last emission's watermark, every
+	// ready row is at or past it: keep the ready ones.
+	var keep [][]Value
+	for _, rec := range outs {
+		outRows, err := readRows(rec)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range outRows {
+			if r[o.spec.TimeCol].I >= o.emitted {
+				keep = append(keep, r)
+			}
+		}
+	}
+	o.emitted = wm
+	for _, k := range order {
+		o.retain(k, append(o.history[k], byPart[k]...), wm)
+	}
+	ob := array.NewRecordBuilder(o.mem, o.spec.Out)
+	defer ob.Release()
+	return buildRecord(ob, keep)
+}
+
+// retain keeps, of a partition's emitted rows, those a row at or after
+// wm can reach: the last Rows, and those within Range before wm.
+func (o *OverAggregate) retain(k string, rows [][]Value, wm int64) {
+	tc := o.spec.TimeCol
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i][tc].I < rows[j][tc].I })
+	from := len(rows)
+	if int64(len(rows)) > o.spec.Rows {
+		from = len(rows) - int(o.spec.Rows)
+	} else {
+		from = 0
+	}
+	if o.spec.Range > 0 {
+		cut := sat(wm, -o.spec.Range)
+		i := sort.Search(len(rows), func(i int) bool { return rows[i][tc].I >= cut })
+		from = min(from, i)
+	}
+	o.nhist -= len(o.history[k])
+	kept := append([][]Value(nil), rows[from:]...)
+	if len(kept) == 0 {
+		delete(o.history, k)
+		return
+	}
+	o.history[k] = kept
+	o.nhist += len(kept)
+}
+
+func (o *OverAggregate) partKey(r []Value) string {
+	o.buf = o.buf[:0]
+	for _, c := range o.spec.Partition {
+		o.buf = appendKey(o.buf, r[c])
+	}
+	return string(o.buf)
+}
+
+// Tick lets an idle input stop holding the watermark back.
+func (o *OverAggregate) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
+	if o.tracker.Tick(now) {
+		return o.emit(ctx)
+	}
+	return nil, nil
+}
+
+// Finish is the end of a bounded input: every waiting row is emitted.
+func (o *OverAggregate) Finish(ctx context.Context) (arrow.Record, error) {
+	o.tracker.Finish()
+	return o.emit(ctx)
+}
+
+// Stats counts the rows waiting and kept for later frames.
+func (o *OverAggregate) Stats() StateStats {
+	s := StateStats{Groups: len(o.pending) + o.nhist}
+	add := func(rows [][]Value) {
+		for _, r := range rows {
+			s.Bytes += 24
+			for _, v := range r {
+				s.Bytes += valueBytes(v)
+			}
+		}
+	}
+	add(o.pending)
+	for _, h := range o.history {
+		add(h)
+	}
+	return s
+}
+
+// Close drops the state; idempotent.
+func (o *OverAggregate) Close() error {
+	o.pending, o.history, o.nhist = nil, map[string][][]Value{}, 0
+	return nil
+}
+
+// overSnap is an OverAggregate's checkpointed form.
+type overSnap struct {
+	Pending  [][]Value
+	History  map[string][][]Value
+	Emitted  int64
+	Late     int64
+	WM       watermarkState
+	PartRows map[int32]int64
+}
+
+// Snapshot encodes the waiting rows, the kept history and the watermark.
+func (o *OverAggregate) Snapshot() ([]byte, error) {
+	return encode(overSnap{Pending: o.pending, History: o.history, Emitted: o.emitted, Late: o.late, WM: o.tracker.snapshot(), PartRows: o.partRows})
+}
+
+// Restore replaces the state with a snapshot; call it before the first
+// Push.
+func (o *OverAggregate) Restore(data []byte) error {
+	var s overSnap
+	if err := decode(data, &s); err != nil {
+		return err
+	}
+	n := o.in.NumFields()
+	check := func(rows [][]Value) error {
+		for _, r := range rows {
+			if len(r) != n {
+				return fmt.Errorf("stream: restoring an OVER aggregate: a row with %d columns, want %d (was the query changed?)", len(r), n)
+			}
+		}
+		return nil
+	}
+	if err := check(s.Pending); err != nil {
+		return err
+	}
+	o.Close()
+	for k, h := range s.History {
+		if err := check(h); err != nil {
+			return err
+		}
+		o.history[k] = h
+		o.nhist += len(h)
+	}
+	o.pending, o.emitted, o.late = s.Pending, s.Emitted, s.Late
+	o.partRows = s.PartRows
+	if o.partRows == nil {
+		o.partRows = map[int32]int64{}
+	}
+	o.tracker.restore(s.WM, o.clock.Now())
+	return nil
+}
