@@ -487,16 +487,26 @@ func bytesText(n int64) string {
 }
 
 // draw redraws the table in place: move the cursor up over the last
-// frame, clear to the end of the screen, print the new one. The frame
-// fits the terminal as it is now, so a resize re-fits at the next draw.
+// frame, print the new one over it line by line, each line erased to
+// its end, then erase what is left below. It never clears the screen
+// from its top-left corner: tmux (scroll-on-clear) would push the whole
+// screen into the scrollback, a copy of the table at every redraw. The
+// frame fits the terminal as it is now, so a resize re-fits at the next
+// draw.
 func (t *liveTable) draw(w io.Writer, final bool) {
 	cols, rows := t.termSize()
 	f := t.frame(final, cols, rows)
 	var b strings.Builder
 	if t.lines > 0 {
-		fmt.Fprintf(&b, "\x1b[%dA\r\x1b[J", t.lines)
+		fmt.Fprintf(&b, "\x1b[%dA\r", t.lines)
 	}
-	b.WriteString(f)
+	for _, line := range strings.SplitAfter(f, "\n") {
+		if body, ok := strings.CutSuffix(line, "\n"); ok {
+			b.WriteString(body)
+			b.WriteString("\x1b[K\n")
+		}
+	}
+	b.WriteString("\x1b[J")
 	t.lines = strings.Count(f, "\n")
 	io.WriteString(w, b.String())
 }

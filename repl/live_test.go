@@ -220,8 +220,8 @@ func TestLiveDrawInPlace(t *testing.T) {
 	c.apply(lt, ua, "b", 2)
 	lt.draw(&buf, false)
 	second := buf.String()[first:]
-	if !strings.HasPrefix(second, fmt.Sprintf("\x1b[%dA\r\x1b[J", n)) {
-		t.Fatalf("second frame does not move up over the first (%d lines): %q", n, second)
+	if !strings.HasPrefix(second, fmt.Sprintf("\x1b[%dA\r+", n)) || !strings.HasSuffix(second, "\x1b[K\n\x1b[J") {
+		t.Fatalf("second frame does not move up over the first (%d lines) and erase below it: %q", n, second)
 	}
 	var boldB, boldA bool
 	for _, l := range strings.Split(second, "\n") {

@@ -13,7 +13,8 @@ import (
 // understands what sluice, readline and the progress bar emit: printable
 // text with xterm's deferred autowrap, CR, LF, BS, TAB, and CSI sequences
 // for cursor movement (A B C D E F G H f d) and erasing (J K); SGR (m),
-// modes (h l) and other sequences are skipped.
+// modes (h l) and other sequences are skipped. Clearing the whole screen
+// keeps its lines in the scrollback, as tmux does.
 type vterm struct {
 	cols, rows int
 	grid       [][]rune
@@ -165,7 +166,19 @@ func (v *vterm) csi(params string, final rune) {
 			l[c] = ' '
 		}
 	case 'J':
-		switch arg(0, 0) {
+		mode := arg(0, 0)
+		if mode == 2 || mode == 0 && v.row == 0 && v.col == 0 {
+			// The whole screen is cleared: like tmux (scroll-on-clear,
+			// its default) keep its lines in the scrollback, so a
+			// redraw that clears from the top leaves a copy there.
+			v.scrollback = append(v.scrollback, v.grid...)
+			v.grid = nil
+			for i := 0; i < v.rows; i++ {
+				v.grid = append(v.grid, v.blank())
+			}
+			return
+		}
+		switch mode {
 		case 0:
 			v.csi("0", 'K')
 			for r := v.row + 1; r < v.rows; r++ {
@@ -247,6 +260,10 @@ func TestVterm(t *testing.T) {
 	v.write("\x1b[1A\r\x1b[JX\x1b[1;31mY\x1b[0m")
 	if got := v.screen(); got != "line2\nXY\n" {
 		t.Errorf("after moving up and clearing: %q", got)
+	}
+	v.write("\x1b[H\x1b[Jnew")
+	if got, hist := v.screen(), v.history(); got != "new\n" || hist != "0123456789\nabc\nline2\nXY\n\nnew\n" {
+		t.Errorf("a whole-screen clear must keep the screen in the scrollback: screen %q, history %q", got, hist)
 	}
 	v = newVterm(10, 3)
 	v.write("0123456789\n")
