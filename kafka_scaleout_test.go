@@ -240,10 +240,193 @@ WITH (connector = 'kafka', topic = 'orders', brokers = '127.0.0.1:1', format = '
 	if !strings.Contains(got, "Exchange: kafka keys=[_key0]") {
 		t.Errorf("EXPLAIN of a computed key shows no exchange on it:\n%s", got)
 	}
+	kExec(t, db, `CREATE SOURCE q (category VARCHAR, note VARCHAR)
+WITH (connector = 'kafka', topic = 'notes', brokers = '127.0.0.1:1', format = 'json', 'group.id' = 'g1')`)
+	got = explain(`SELECT o.category, q.note FROM o JOIN q ON o.category = q.category EMIT CHANGES`)
+	for _, side := range []string{"side=0", "side=1"} {
+		if !strings.Contains(got, "Exchange: kafka keys=[category] "+side+" topic=_sluice-g1-join0-repartition changelog=_sluice-g1-join0-changelog") {
+			t.Errorf("EXPLAIN of a join shows no Kafka exchange on %s:\n%s", side, got)
+		}
+	}
 	if got := explain(`SELECT region, SUM(value) FROM o GROUP BY region EMIT CHANGES`); strings.Contains(got, "Exchange") {
 		t.Errorf("grouping by the partition key needs no exchange:\n%s", got)
 	}
 	if got := explain(`SELECT category, SUM(value) FROM o GROUP BY category`); strings.Contains(got, "Exchange") {
 		t.Errorf("a batch query needs no exchange:\n%s", got)
 	}
+}
+
+// soJoinMember runs the scaled-out join in a DB of its own and collects
+// the joined rows it emits.
+type soJoinMember struct {
+	db   *sluice.DB
+	mem  *memory.CheckedAllocator
+	rows *sluice.Rows
+	done chan error
+}
+
+// soJoined collects joined rows from every member.
+type soJoined struct {
+	mu   sync.Mutex
+	rows map[string]int // row → times emitted, over all members
+}
+
+func (j *soJoined) snapshot() map[string]int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make(map[string]int, len(j.rows))
+	for k, v := range j.rows {
+		out[k] = v
+	}
+	return out
+}
+
+const soJoinSources = `CREATE SOURCE o (id BIGINT, category VARCHAR)
+WITH (connector = 'kafka', topic = 'orders', brokers = '%[1]s', format = 'json', 'group.id' = 'g2');
+CREATE SOURCE p (order_id BIGINT, amount BIGINT)
+WITH (connector = 'kafka', topic = 'payments', brokers = '%[1]s', format = 'json', 'group.id' = 'g2')`
+
+const soJoinQuery = `SELECT o.id, o.category, p.amount FROM o JOIN p ON o.id = p.order_id EMIT CHANGES`
+
+func soJoinStart(t *testing.T, addr string, res *soJoined) *soJoinMember {
+	t.Helper()
+	db, mem := kOpen(t, kConfig())
+	kExec(t, db, fmt.Sprintf(soJoinSources, addr))
+	rows, err := db.Query(context.Background(), soJoinQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &soJoinMember{db: db, mem: mem, rows: rows, done: make(chan error, 1)}
+	go func() {
+		for rows.Next() {
+			rec := rows.Record()
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if rows.Op(i) != exec.OpInsert {
+					continue
+				}
+				row := kText(rec, 1, i) + "," + kText(rec, 2, i) + "," + kText(rec, 3, i)
+				res.mu.Lock()
+				res.rows[row]++
+				res.mu.Unlock()
+			}
+		}
+		m.done <- rows.Err()
+	}()
+	return m
+}
+
+func (m *soJoinMember) stop(t *testing.T) {
+	t.Helper()
+	m.rows.Close()
+	if err := <-m.done; err != nil {
+		t.Errorf("member: %v", err)
+	}
+	m.db.Close()
+	if n := m.mem.CurrentAlloc(); n != 0 {
+		t.Errorf("member leaked %d bytes", n)
+	}
+}
+
+// soJoinRecords makes orders first..first+n and their payments (two per
+// order), spread round-robin over the partitions.
+func soJoinRecords(first, n int, parts int32) (orders, payments []*kgo.Record, want []string) {
+	for i := first; i < first+n; i++ {
+		cat := fmt.Sprintf("c%d", i%5)
+		orders = append(orders, &kgo.Record{Topic: "orders", Partition: int32(i) % parts, Value: []byte(fmt.Sprintf(`{"id":%d,"category":%q}`, i, cat))})
+		for k := range 2 {
+			amount := i*10 + k
+			payments = append(payments, &kgo.Record{Topic: "payments", Partition: int32(i+k+1) % parts, Value: []byte(fmt.Sprintf(`{"order_id":%d,"amount":%d}`, i, amount))})
+			want = append(want, fmt.Sprintf("%d,%s,%d", i, cat, amount))
+		}
+	}
+	return orders, payments, want
+}
+
+// soWaitJoined waits until every row of want was emitted (by some member)
+// and no other row was; exact also wants each emitted once.
+func soWaitJoined(t *testing.T, res *soJoined, want []string, exact bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var got map[string]int
+	for time.Now().Before(deadline) {
+		got = res.snapshot()
+		ok := len(got) == len(want)
+		for _, w := range want {
+			if n := got[w]; n == 0 || exact && n != 1 {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	missing, extra := 0, 0
+	wantSet := map[string]bool{}
+	for _, w := range want {
+		wantSet[w] = true
+		if got[w] == 0 {
+			missing++
+		}
+	}
+	for g, n := range got {
+		if !wantSet[g] || exact && n != 1 {
+			extra++
+		}
+	}
+	t.Fatalf("%s: %d of %d joined rows missing, %d rows not in the single-process result or repeated", what, missing, len(want), extra)
+}
+
+// TestScaleOutJoinRepartition: three DBs in one consumer group run a
+// stream-stream join on a key neither topic is partitioned by. Both
+// inputs go through one repartition topic keyed by the join key, so each
+// partition holds both sides of its keys and the DB holding it joins
+// them whole: with all three running, the joined rows are exactly the
+// single-process result; after one DB leaves and another joins mid-stream
+// (partitions and their join state move through the changelog) every
+// joined row is still there and none that should not be.
+func TestScaleOutJoinRepartition(t *testing.T) {
+	const parts = 4
+	addr := kCluster(t, map[string]int32{"orders": parts, "payments": parts})
+	res := &soJoined{rows: map[string]int{}}
+	var members []*soJoinMember
+	for range 3 {
+		members = append(members, soJoinStart(t, addr, res))
+	}
+	defer func() {
+		for _, m := range members {
+			if m != nil {
+				m.stop(t)
+			}
+		}
+	}()
+	kWaitGroup(t, addr, "g2", 9, 3*parts) // each DB: two upstream members, one downstream
+	o1, p1, want := soJoinRecords(0, 400, parts)
+	kProduce(t, addr, o1...)
+	kProduce(t, addr, p1...)
+	soWaitJoined(t, res, want, true, "three DBs")
+
+	// The payments of the next orders arrive before their orders: they
+	// wait in the join's state. One DB leaves; the orders arrive after
+	// it, and the partitions it held join them with the payments their
+	// new owners restored from the changelog.
+	o2, p2, w2 := soJoinRecords(400, 400, parts)
+	kProduce(t, addr, p2...)
+	kProduce(t, addr, o2[:200]...)
+	want = append(want, w2[:400]...)
+	soWaitJoined(t, res, want, false, "payments first")
+	members[0].stop(t)
+	members[0] = nil
+	kProduce(t, addr, o2[200:]...)
+	want = append(want, w2[400:]...)
+	soWaitJoined(t, res, want, false, "after a DB left")
+
+	// Again with a DB joining between the payments and their orders.
+	o3, p3, w3 := soJoinRecords(800, 400, parts)
+	kProduce(t, addr, p3...)
+	members = append(members, soJoinStart(t, addr, res))
+	kWaitGroup(t, addr, "g2", 9, 3*parts)
+	kProduce(t, addr, o3...)
+	want = append(want, w3...)
+	soWaitJoined(t, res, want, false, "after a DB joined")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/engine/compile"
@@ -28,30 +29,35 @@ const upstreamCommitEvery = 200 * time.Millisecond
 // topic), run beside the downstream pipeline, and the changelog stores
 // of the downstream part's keyed state.
 type scaledOut struct {
-	up     *upstream
+	ups    []*upstream
 	stores []exec.PartitionStateStore
 	states []*compile.PartitionedState
 }
 
-// splitExchange splits si at its Kafka exchange. It creates the internal
-// topics, compiles and opens the upstream part, and returns the
+// splitExchange splits si at its Kafka exchange (one under a keyed
+// aggregate, or the two of a join, sharing one topic). It creates the
+// internal topics, compiles and opens the upstream parts, and returns the
 // downstream part's StreamInfo, reading the repartition topic, with env
 // and opts set up to compile it (its source and changelog store).
-func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, srcs *Catalog, env *compile.Env, opts *compile.StreamOptions) (*scaledOut, *planner.StreamInfo, error) {
+func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, srcs *Catalog, env *compile.Env, opts *compile.StreamOptions) (so *scaledOut, down *planner.StreamInfo, err error) {
 	exs := planner.KafkaExchanges(si.Plan)
-	if len(exs) != 1 {
-		return nil, nil, fmt.Errorf("a scaled-out query with %d Kafka exchanges is not supported yet (one keyed operator per query)", len(exs))
+	for _, ex := range exs[1:] {
+		if ex.Topic != exs[0].Topic {
+			return nil, nil, fmt.Errorf("a scaled-out query with several keyed operators (%s, %s) is not supported yet: one GROUP BY or one join per query", exs[0].Topic, ex.Topic)
+		}
 	}
 	ex := exs[0]
-	e, ok := srcs.Source(ex.Source)
-	if !ok {
-		return nil, nil, fmt.Errorf("unknown source %q", ex.Source)
+	hosts := make([]exec.ExchangeHost, len(exs))
+	for i, x := range exs {
+		e, ok := srcs.Source(x.Source)
+		if !ok {
+			return nil, nil, fmt.Errorf("unknown source %q", x.Source)
+		}
+		if hosts[i], ok = e.Source.(exec.ExchangeHost); !ok {
+			return nil, nil, fmt.Errorf("source %s is scaled out but cannot carry an exchange: set 'scale.out' = 'false' when one process reads it", x.Source)
+		}
 	}
-	host, ok := e.Source.(exec.ExchangeHost)
-	if !ok {
-		return nil, nil, fmt.Errorf("source %s is scaled out but cannot carry an exchange: set 'scale.out' = 'false' when one process reads it", ex.Source)
-	}
-	if _, err := host.EnsureInternalTopics(ctx, ex.Topic, ex.Changelog, 0); err != nil {
+	if _, err := hosts[0].EnsureInternalTopics(ctx, ex.Topic, ex.Changelog, 0); err != nil {
 		return nil, nil, err
 	}
 	identity := opts.Instance
@@ -63,71 +69,145 @@ func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, sr
 		_, _ = rand.Read(b[:])
 		identity = "sluice-" + hex.EncodeToString(b[:])
 	}
-	schema := ex.Schema().Arrow()
-	if err := distinctNames(schema); err != nil {
-		return nil, nil, err
+	// The wire: the rows the topic carries, and per exchange the
+	// columns of the wire its upstream part fills.
+	var wire *arrow.Schema
+	var keys []string
+	var cols [2][]int
+	switch {
+	case len(exs) == 2 && exs[0].Join && exs[1].Join && exs[0].Side == 0 && exs[1].Side == 1:
+		wire, keys, cols = planner.JoinWire(exs[0], exs[1])
+	case len(exs) == 1 && !ex.Join:
+		wire = ex.Schema().Arrow()
+		if err := distinctNames(wire); err != nil {
+			return nil, nil, err
+		}
+		for _, k := range ex.Keys {
+			keys = append(keys, wire.Field(k).Name)
+		}
+	default:
+		return nil, nil, fmt.Errorf("compile: exchanges %v do not form one keyed operator's input", exs)
+	}
+	so = &scaledOut{}
+	defer func() {
+		if err != nil {
+			so.close()
+		}
+	}()
+	for i, x := range exs {
+		up, err := db.openUpstream(ctx, si, x, hosts[i], env, opts, identity, wire, keys, cols, len(exs) == 2)
+		if err != nil {
+			return nil, nil, err
+		}
+		so.ups = append(so.ups, up)
 	}
 
-	// Upstream: the plan below the exchange, reading the source from
-	// the group's committed offsets, into the repartition topic.
-	upSrc, err := host.UpstreamSource()
+	// Downstream: the plan above, its exchanges reading the topic.
+	rsrc, err := hosts[0].RepartitionSource(ex.Topic, wire)
 	if err != nil {
 		return nil, nil, err
 	}
-	upEnv := *env
-	upEnv.Source = overrideSource(env.Source, ex.Source, upSrc)
-	upOpts := *opts
-	upOpts.Instance = suffixed(opts.Instance, "-up")
-	upSI := si.WithNode(si.Plan, ex.Input, planner.ChangelogMode{})
-	ups, err := compile.StreamPlan(ctx, upEnv, upSI, upOpts)
+	store, err := hosts[0].OpenChangelog(ctx, ex.Changelog, identity+"-"+ex.Changelog)
 	if err != nil {
 		return nil, nil, err
+	}
+	so.stores = append(so.stores, store)
+	scan := &planner.PhysScan{Source: ex.Topic, SourceSchema: wire, Out: planner.SchemaOf(wire)}
+	if len(exs) == 1 {
+		scan.Out = ex.Schema()
+	}
+	down = si
+	for _, x := range exs {
+		consume := *x
+		consume.Input = scan
+		if len(exs) == 2 {
+			consume.Out = x.Schema()
+		}
+		down = down.WithNode(x, &consume, planner.ChangelogMode{})
+	}
+	down.Modes[scan] = planner.ChangelogMode{}
+	down.Scan, down.Scans, down.Watermark, down.Watermarks = scan, []*planner.PhysScan{scan}, nil, []*planner.WatermarkDef{nil}
+	env.Source = overrideSource(env.Source, ex.Topic, rsrc)
+	opts.Instance = suffixed(opts.Instance, "-down")
+	opts.Changelogs = map[string]exec.PartitionStateStore{ex.Changelog: store}
+	return so, down, nil
+}
+
+// openUpstream compiles and opens the upstream part of exchange x: the
+// plan below it, reading its source from the group's committed offsets,
+// writing wire rows (for a join, its side's columns cols[x.Side] beside
+// the side and the key) to the topic.
+func (db *Session) openUpstream(ctx context.Context, si *planner.StreamInfo, x *planner.PhysExchange, host exec.ExchangeHost, env *compile.Env, opts *compile.StreamOptions,
+	identity string, wire *arrow.Schema, keys []string, cols [2][]int, join bool) (*upstream, error) {
+	upSrc, err := host.UpstreamSource()
+	if err != nil {
+		return nil, err
+	}
+	upEnv := *env
+	upEnv.Source = overrideSource(env.Source, x.Source, upSrc)
+	upOpts := *opts
+	upOpts.Instance = suffixed(opts.Instance, fmt.Sprintf("-up%d", x.Side))
+	upSI := si.WithNode(si.Plan, x.Input, planner.ChangelogMode{})
+	ups, err := compile.StreamPlan(ctx, upEnv, upSI, upOpts)
+	if err != nil {
+		return nil, err
 	}
 	if ups.Op != nil {
 		ups.Op.Close()
-		return nil, nil, fmt.Errorf("compile: the part below the Kafka exchange %s keeps state", ex.Topic)
+		return nil, fmt.Errorf("compile: the part below the Kafka exchange %s keeps state", x.Topic)
 	}
-	keys := make([]string, len(ex.Keys))
-	for i, k := range ex.Keys {
-		keys[i] = schema.Field(k).Name
+	schema, transforms := wire, ups.Transforms
+	if join {
+		fields := []arrow.Field{wire.Field(0)}
+		for i := range x.Keys {
+			fields = append(fields, wire.Field(1+i))
+		}
+		for _, c := range cols[x.Side] {
+			fields = append(fields, wire.Field(c))
+		}
+		schema = arrow.NewSchema(fields, nil)
+		transforms = append(transforms, wireTransform(db.mem, schema, int64(x.Side), x.Keys))
 	}
-	sink, err := host.RepartitionSink(ex.Topic, keys, identity+"-"+ex.Topic)
+	sink, err := host.RepartitionSink(x.Topic, keys, fmt.Sprintf("%s-%s-%d", identity, x.Topic, x.Side))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	w, err := sink.Open(ctx, db.mem, schema, exec.SinkMode{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("repartition topic %s: %w", ex.Topic, err)
+		return nil, fmt.Errorf("repartition topic %s: %w", x.Topic, err)
 	}
 	if err := ups.OpenReader(ctx, db.mem, nil); err != nil {
 		w.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	up := &upstream{mem: db.mem, reader: ups.Reader, schema: schema, transforms: ups.Transforms, w: w,
+	up := &upstream{mem: db.mem, reader: ups.Reader, schema: schema, transforms: transforms, w: w,
 		every: upstreamCommitEvery, revokes: make(chan revokeReq), stopped: make(chan struct{})}
 	if rn, ok := ups.Reader.(exec.RevokeNotifier); ok {
 		rn.SetRevokeHook(up.onRevoke)
 	}
+	return up, nil
+}
 
-	// Downstream: the plan above, its exchange reading the topic.
-	rsrc, err := host.RepartitionSource(ex.Topic, schema)
-	if err == nil {
-		var store exec.PartitionStateStore
-		if store, err = host.OpenChangelog(ctx, ex.Changelog, identity+"-"+ex.Changelog); err == nil {
-			scan := &planner.PhysScan{Source: ex.Topic, SourceSchema: schema, Out: ex.Schema()}
-			consume := *ex
-			consume.Input = scan
-			down := si.WithNode(ex, &consume, planner.ChangelogMode{})
-			down.Modes[scan] = planner.ChangelogMode{}
-			down.Scan, down.Scans, down.Watermark, down.Watermarks = scan, []*planner.PhysScan{scan}, nil, []*planner.WatermarkDef{nil}
-			env.Source = overrideSource(env.Source, ex.Topic, rsrc)
-			opts.Instance = suffixed(opts.Instance, "-down")
-			opts.Changelogs = map[string]exec.PartitionStateStore{ex.Changelog: store}
-			return &scaledOut{up: up, stores: []exec.PartitionStateStore{store}}, down, nil
+// wireTransform turns a join side's rows into its wire rows: the side,
+// the key columns keys, then every column.
+func wireTransform(mem memory.Allocator, schema *arrow.Schema, side int64, keys []int) stream.Transform {
+	return func(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		n := int(rec.NumRows())
+		b.Reserve(n)
+		for range n {
+			b.UnsafeAppend(side)
 		}
+		sides := b.NewArray()
+		defer sides.Release()
+		cols := []arrow.Array{sides}
+		for _, k := range keys {
+			cols = append(cols, rec.Column(k))
+		}
+		cols = append(cols, rec.Columns()...)
+		return array.NewRecord(schema, cols, rec.NumRows()), nil
 	}
-	up.close()
-	return nil, nil, err
 }
 
 // distinctNames refuses a schema whose column names repeat: the exchange
@@ -188,21 +268,22 @@ func (so *scaledOut) save(ctx context.Context, upTo exec.Offsets) error {
 func (so *scaledOut) run(ctx context.Context, down func(context.Context) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	done := make(chan error, 1)
-	go func() {
-		err := so.up.run(ctx)
-		if err != nil && !errors.Is(err, context.Canceled) {
-			cancel(fmt.Errorf("repartition: %w", err))
-		}
-		done <- err
-	}()
+	done := make(chan error, len(so.ups))
+	for _, up := range so.ups {
+		go func() {
+			err := up.run(ctx)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				cancel(fmt.Errorf("repartition: %w", err))
+			}
+			done <- err
+		}()
+	}
 	err := down(ctx)
 	cancel(nil)
-	<-done
-	so.up.close()
-	for _, s := range so.stores {
-		s.Close()
+	for range so.ups {
+		<-done
 	}
+	so.close()
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
@@ -449,8 +530,11 @@ func (u *upstream) close() {
 // close releases the upstream part and the stores of a query that does
 // not run.
 func (so *scaledOut) close() {
-	so.up.close()
+	for _, up := range so.ups {
+		up.close()
+	}
 	for _, s := range so.stores {
 		s.Close()
 	}
+	so.ups, so.stores = nil, nil
 }

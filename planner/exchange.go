@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
 )
 
 // ExchangeKind says how a PhysExchange moves rows between the instances of
@@ -37,10 +39,25 @@ type PhysExchange struct {
 	// Topic is the repartition topic and Changelog the changelog topic of
 	// the operator's state (ExchangeKafka).
 	Topic, Changelog string
+	// Join is set for the exchanges under a join, and Side is the input
+	// (0 left, 1 right) whose rows this one writes: both inputs of a
+	// join share one topic, so that a key's rows of both sides are in
+	// one partition.
+	Join bool
+	Side int
+	// Out, when set, is the schema the exchange delivers when its Input
+	// is the scan of its topic's wire rows (the reading part of a split
+	// join exchange); else it is Input's.
+	Out *Schema
 }
 
 // Schema implements PhysicalPlan.
-func (p *PhysExchange) Schema() *Schema { return p.Input.Schema() }
+func (p *PhysExchange) Schema() *Schema {
+	if p.Out != nil {
+		return p.Out
+	}
+	return p.Input.Schema()
+}
 
 // Children implements PhysicalPlan.
 func (p *PhysExchange) Children() []PhysicalPlan { return []PhysicalPlan{p.Input} }
@@ -53,7 +70,11 @@ func (p *PhysExchange) String() string {
 		names[i] = s.Fields[k].Name
 	}
 	if p.Kind == ExchangeKafka {
-		return fmt.Sprintf("Exchange: kafka keys=[%s] topic=%s changelog=%s", strings.Join(names, ", "), p.Topic, p.Changelog)
+		side := ""
+		if p.Join {
+			side = fmt.Sprintf(" side=%d", p.Side)
+		}
+		return fmt.Sprintf("Exchange: kafka keys=[%s]%s topic=%s changelog=%s", strings.Join(names, ", "), side, p.Topic, p.Changelog)
 	}
 	return fmt.Sprintf("Exchange: local keys=[%s]", strings.Join(names, ", "))
 }
@@ -274,4 +295,111 @@ func replaceNode(root, old, repl PhysicalPlan, modes map[PhysicalPlan]ChangelogM
 		modes[n] = m
 	}
 	return n
+}
+
+// joinExchanges puts Kafka exchanges under every streaming join of p
+// whose inputs are read from scaled-out sources: both inputs are written
+// to one repartition topic keyed by the join key (so partition k of the
+// topic holds both sides' rows of the keys hashing to k, and the process
+// the group gives it joins them whole), each row tagged with its side
+// (PhysExchange.Side). Joins the exchange cannot carry over such inputs
+// are refused: each process would join only its share of each side.
+func (sp *streamPlanner) joinExchanges(p PhysicalPlan) error {
+	for _, c := range p.Children() {
+		if err := sp.joinExchanges(c); err != nil {
+			return err
+		}
+	}
+	j, ok := p.(*PhysStreamJoin)
+	if !ok || j.Strategy == JoinLookup {
+		return nil
+	}
+	var defs [2]*SourceDef
+	for i, in := range []PhysicalPlan{j.Left, j.Right} {
+		if s := scanUnder(in); s != nil {
+			if d, ok := sp.cat.LookupSource(s.Source); ok && d.ScaleOut != nil {
+				defs[i] = d
+			}
+		}
+	}
+	if defs[0] == nil && defs[1] == nil {
+		return nil
+	}
+	refuse := func(why string) error {
+		name := defs[0]
+		if name == nil {
+			name = defs[1]
+		}
+		return sp.fail("a join over source %s, which several processes split (consumer group %q), needs a Kafka exchange, which %s: set 'scale.out' = 'false' when one process reads the source", name.Name, name.ScaleOut.Group, why)
+	}
+	switch {
+	case j.Strategy != JoinRegular:
+		return refuse("carries no watermark yet, so only a regular join (no time bounds) can use it")
+	case defs[0] == nil || defs[1] == nil:
+		return refuse("needs both inputs read from scaled-out sources")
+	case defs[0].ScaleOut.Group != defs[1].ScaleOut.Group:
+		return refuse("needs both sources read by one consumer group")
+	case sp.si.Modes[j.Left].Updating() || sp.si.Modes[j.Right].Updating() || statefulBelow(sp.si, j.Left) || statefulBelow(sp.si, j.Right):
+		return refuse("needs both inputs to be plain streams of their sources (no aggregate under the join)")
+	}
+	lk, rk := make([]int, len(j.LeftKeys)), make([]int, len(j.RightKeys))
+	for i := range j.LeftKeys {
+		l, ok1 := j.LeftKeys[i].(*ColumnRef)
+		r, ok2 := j.RightKeys[i].(*ColumnRef)
+		if !ok1 || !ok2 {
+			return refuse("needs the join keys to be plain columns")
+		}
+		if !arrow.TypeEqual(l.Type(), r.Type()) {
+			return refuse(fmt.Sprintf("needs join keys of one type (%s = %s: %s and %s)", l, r, l.Type(), r.Type()))
+		}
+		lk[i], rk[i] = l.Index, r.Index
+	}
+	ordinal := 0
+	for n := range sp.si.Modes {
+		if _, ok := n.(*PhysExchange); ok {
+			ordinal++
+		}
+	}
+	op := fmt.Sprintf("join%d", ordinal)
+	group := defs[0].ScaleOut.Group
+	topic, changelog := InternalTopicName(group, op, "repartition"), InternalTopicName(group, op, "changelog")
+	j.Left = sp.set(&PhysExchange{Input: j.Left, Keys: lk, Kind: ExchangeKafka, Source: defs[0].Name, Group: group, Topic: topic, Changelog: changelog, Join: true, Side: 0}, ChangelogMode{})
+	j.Right = sp.set(&PhysExchange{Input: j.Right, Keys: rk, Kind: ExchangeKafka, Source: defs[1].Name, Group: group, Topic: topic, Changelog: changelog, Join: true, Side: 1}, ChangelogMode{})
+	return nil
+}
+
+// JoinWire is how the two exchanges under a join write their rows to
+// their one topic: a row of either side is one record of the wire schema
+// [_side, _k0 … (the join key), the left columns as _l_<name>, the right
+// columns as _r_<name>], with _side 0 or 1, the key columns filled by
+// both sides (so a key is the same record key, and lands in the same
+// partition, from either side) and the other side's columns NULL. cols[s]
+// are the wire columns of side s's columns, in order; keys the key
+// columns' names.
+func JoinWire(left, right *PhysExchange) (wire *arrow.Schema, keys []string, cols [2][]int) {
+	fields := []arrow.Field{{Name: "_side", Type: arrow.PrimitiveTypes.Int64}}
+	ls := left.Schema()
+	for i, k := range left.Keys {
+		name := fmt.Sprintf("_k%d", i)
+		fields = append(fields, arrow.Field{Name: name, Type: ls.Fields[k].Type, Nullable: true})
+		keys = append(keys, name)
+	}
+	for s, ex := range []*PhysExchange{left, right} {
+		prefix := [2]string{"_l_", "_r_"}[s]
+		for _, f := range ex.Schema().Fields {
+			cols[s] = append(cols[s], len(fields))
+			fields = append(fields, arrow.Field{Name: prefix + f.Name, Type: f.Type, Nullable: true})
+		}
+	}
+	return arrow.NewSchema(fields, nil), keys, cols
+}
+
+// SchemaOf is the plan schema of an Arrow schema (no streaming
+// metadata): the rows of an internal topic.
+func SchemaOf(s *arrow.Schema) *Schema {
+	fields := make([]Field, s.NumFields())
+	for i, f := range s.Fields() {
+		fields[i] = Field{Name: f.Name, Type: f.Type, Nullable: f.Nullable}
+	}
+	return newSchema(fields)
 }

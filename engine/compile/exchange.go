@@ -343,3 +343,141 @@ func exchange(x *planner.PhysExchange, in exec.Operator) (exec.Operator, error) 
 	}
 	return in, nil
 }
+
+// kafkaJoinInput returns n when it is the reading part of a join's Kafka
+// exchange (over the scan of the join's topic), else nil.
+func kafkaJoinInput(n planner.PhysicalPlan) *planner.PhysExchange {
+	if x, ok := n.(*planner.PhysExchange); ok && x.Kind == planner.ExchangeKafka && x.Join && x.Out != nil {
+		return x
+	}
+	return nil
+}
+
+// exchangeJoin compiles a join whose inputs both come through its Kafka
+// exchange: one graph source reads the topic's wire rows (both sides,
+// tagged), and one node joins them per partition, each instance fed
+// through a sideDemux that turns wire rows back into each side's rows.
+func (b *streamBuilder) exchangeJoin(j *planner.PhysStreamJoin, l, r *planner.PhysExchange) (stream.Port, error) {
+	if l.Topic != r.Topic || l.Input != r.Input {
+		return stream.Port{}, fmt.Errorf("compile: the inputs of join %s come through different exchanges", j)
+	}
+	port, err := b.source(l.Input)
+	if err != nil {
+		return stream.Port{}, err
+	}
+	wire, _, cols := planner.JoinWire(l, r)
+	if got := b.schemaOf(port); !got.Equal(wire) {
+		return stream.Port{}, fmt.Errorf("compile: the join's topic %s reads rows of %s, want %s", l.Topic, got, wire)
+	}
+	ins := []*arrow.Schema{l.Schema().Arrow(), r.Schema().Arrow()}
+	b.ports = nil // the join reads no source straight: no per-source partitions
+	node, err := b.partitioned(l, func() (stream.Node, error) {
+		jn, err := b.join(j, ins)
+		if err != nil {
+			return nil, err
+		}
+		return &sideDemux{inner: jn, mem: b.env.Mem, cols: cols, schemas: [2]*arrow.Schema{ins[0], ins[1]}}, nil
+	})
+	if err != nil {
+		return stream.Port{}, err
+	}
+	i := len(b.nodes)
+	b.nodes = append(b.nodes, stream.GraphNode{Name: fmt.Sprintf("%d:%s", i, kindName(j)), Node: node, Inputs: []stream.Port{port}})
+	return stream.FromNode(i), nil
+}
+
+// sideDemux feeds a two-input node from one input of wire rows (see
+// planner.JoinWire): column 0 says each row's side, cols[s] are side s's
+// columns. Marks and the end reach both sides.
+type sideDemux struct {
+	inner   stream.Node
+	mem     memory.Allocator
+	cols    [2][]int
+	schemas [2]*arrow.Schema
+}
+
+var _ stream.Node = (*sideDemux)(nil)
+
+func (d *sideDemux) Schema() *arrow.Schema   { return d.inner.Schema() }
+func (d *sideDemux) SinkMode() exec.SinkMode { return d.inner.SinkMode() }
+
+// Push splits b by side and pushes each side's rows to its input.
+func (d *sideDemux) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record, error) {
+	sides, ok := b.Record.Column(0).(*array.Int64)
+	if !ok {
+		return nil, fmt.Errorf("compile: wire rows without an int64 side column")
+	}
+	var idx [2][]int32
+	for i := 0; i < sides.Len(); i++ {
+		s := sides.Value(i)
+		if sides.IsNull(i) || s < 0 || s > 1 {
+			return nil, fmt.Errorf("compile: wire row %d has side %v", i, sides.ValueStr(i))
+		}
+		idx[s] = append(idx[s], int32(i))
+	}
+	return d.both(func(s int) (arrow.Record, error) {
+		if len(idx[s]) == 0 {
+			return nil, nil
+		}
+		rows := b.Record
+		if len(idx[s]) != int(b.Record.NumRows()) {
+			var err error
+			if rows, err = exec.TakeRecord(ctx, d.mem, b.Record, idx[s]); err != nil {
+				return nil, err
+			}
+			defer rows.Release()
+		}
+		cols := make([]arrow.Array, len(d.cols[s]))
+		for i, c := range d.cols[s] {
+			cols[i] = rows.Column(c)
+		}
+		rec := array.NewRecord(d.schemas[s], cols, rows.NumRows())
+		defer rec.Release()
+		return d.inner.Push(ctx, s, exec.Batch{Record: rec, Partition: b.Partition})
+	})
+}
+
+// both runs f for side 0 then 1 and concatenates the outputs.
+func (d *sideDemux) both(f func(s int) (arrow.Record, error)) (arrow.Record, error) {
+	var outs []arrow.Record
+	defer func() {
+		for _, r := range outs {
+			r.Release()
+		}
+	}()
+	for s := range 2 {
+		r, err := f(s)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && r.NumRows() > 0 {
+			outs = append(outs, r)
+		} else if r != nil {
+			r.Release()
+		}
+	}
+	switch len(outs) {
+	case 0:
+		return nil, nil
+	case 1:
+		r := outs[0]
+		outs = nil
+		return r, nil
+	}
+	return concat(d.mem, d.inner.Schema(), outs)
+}
+
+func (d *sideDemux) Advance(ctx context.Context, _ int, m stream.Mark) (arrow.Record, error) {
+	return d.both(func(s int) (arrow.Record, error) { return d.inner.Advance(ctx, s, m) })
+}
+func (d *sideDemux) Watermark() stream.Mark { return d.inner.Watermark() }
+func (d *sideDemux) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
+	return d.inner.Tick(ctx, now)
+}
+func (d *sideDemux) Finish(ctx context.Context, _ int) (arrow.Record, error) {
+	return d.both(func(s int) (arrow.Record, error) { return d.inner.Finish(ctx, s) })
+}
+func (d *sideDemux) Snapshot() ([]byte, error)  { return d.inner.Snapshot() }
+func (d *sideDemux) Restore(state []byte) error { return d.inner.Restore(state) }
+func (d *sideDemux) Stats() stream.StateStats   { return d.inner.Stats() }
+func (d *sideDemux) Close() error               { return d.inner.Close() }

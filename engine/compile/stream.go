@@ -254,6 +254,11 @@ func (b *streamBuilder) port(n planner.PhysicalPlan) (stream.Port, error) {
 	if !hasStateful(n) {
 		return b.source(n)
 	}
+	if j, ok := n.(*planner.PhysStreamJoin); ok {
+		if l, r := kafkaJoinInput(j.Left), kafkaJoinInput(j.Right); l != nil && r != nil {
+			return b.exchangeJoin(j, l, r)
+		}
+	}
 	kids := n.Children()
 	if j, ok := n.(*planner.PhysStreamJoin); ok && j.Strategy == planner.JoinLookup {
 		kids = kids[1-j.TableSide : 2-j.TableSide] // the table is read once, not streamed
