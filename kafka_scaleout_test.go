@@ -214,6 +214,44 @@ func TestScaleOutGroupByRepartition(t *testing.T) {
 	if len(cl) == 0 {
 		t.Error("the changelog topic holds no state")
 	}
+
+	// Operations: per-partition lag of both parts, the internal topics
+	// listed, and deleted with the source.
+	lag := joiner.rows.Stats().Lag
+	var srcParts, repParts int
+	for k := range lag {
+		switch {
+		case strings.HasPrefix(k, "orders/"):
+			srcParts++
+		case strings.HasPrefix(k, "_sluice-g1-groupaggregate0-repartition/"):
+			repParts++
+		}
+	}
+	if srcParts == 0 || repParts == 0 {
+		t.Errorf("lag %v: want the source's and the repartition topic's partitions held", lag)
+	}
+	show := kRows(t, joiner.db, "SHOW INTERNAL TOPICS")
+	want := [][]string{
+		{"o", "g1", "_sluice-g1-groupaggregate0-changelog", "changelog", "groupaggregate0", "6"},
+		{"o", "g1", "_sluice-g1-groupaggregate0-repartition", "repartition", "groupaggregate0", "6"},
+	}
+	if fmt.Sprint(show) != fmt.Sprint(want) {
+		t.Errorf("SHOW INTERNAL TOPICS:\n%v\nwant\n%v", show, want)
+	}
+	for i, m := range members {
+		if m != nil {
+			m.stop(t)
+			members[i] = nil
+		}
+	}
+	admin, _ := kOpen(t, kConfig())
+	defer admin.Close()
+	kExec(t, admin, fmt.Sprintf(soSource, addr))
+	kExec(t, admin, "DROP SOURCE o CASCADE")
+	kExec(t, admin, fmt.Sprintf(soSource, addr))
+	if got := kRows(t, admin, "SHOW INTERNAL TOPICS"); len(got) != 0 {
+		t.Errorf("internal topics left after DROP SOURCE o CASCADE: %v", got)
+	}
 }
 
 // TestScaleOutExplain: EXPLAIN shows the Kafka exchange under a GROUP BY

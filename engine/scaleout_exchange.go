@@ -536,5 +536,4 @@ func (so *scaledOut) close() {
 	for _, s := range so.stores {
 		s.Close()
 	}
-	so.ups, so.stores = nil, nil
 }

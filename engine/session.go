@@ -385,6 +385,18 @@ func (db *Session) drop(s *sql.Drop) (*Rows, error) {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%q is a %s: use DROP %s", s.Name, k, strings.ToUpper(k))
 	}
 	var err error
+	var cascaded int
+	if s.Cascade {
+		e, ok := db.cat.Source(s.Name)
+		if s.Kind != "SOURCE" || !ok && !s.IfExists {
+			return nil, sql.Errorf(sql.PlanError, s.Position(), "CASCADE drops the internal topics of a source's scaled-out queries: %s %s is not a source", strings.ToLower(s.Kind), s.Name)
+		}
+		if ok {
+			if cascaded, err = dropInternalTopics(context.Background(), e, s.Position()); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if s.Kind == "SINK" {
 		err = db.cat.DropSink(s.Name)
 	} else {
@@ -396,10 +408,16 @@ func (db *Session) drop(s *sql.Drop) (*Rows, error) {
 		}
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
 	}
+	if s.Cascade {
+		return message(fmt.Sprintf("source %s dropped with %d internal topics", s.Name, cascaded)), nil
+	}
 	return message(strings.ToLower(s.Kind) + " " + s.Name + " dropped"), nil
 }
 
 func (db *Session) show(s *sql.Show) (*Rows, error) {
+	if s.Kind == "INTERNAL TOPICS" {
+		return db.showInternalTopics(context.Background())
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if s.Kind == "TABLES" {

@@ -307,6 +307,9 @@ func (sq *streamQuery) stats() Stats {
 	if pr, ok := sq.p.Reader.(exec.ProgressReporter); ok {
 		st.BytesRead, st.Lag = pr.BytesRead(), pr.Lag()
 	}
+	if sq.scale != nil {
+		sq.scale.progress(&st) // the upstream parts' source partitions
+	}
 	if ck := sq.p.Checkpoint; ck != nil {
 		st.Checkpoints, st.CheckpointDuration, st.CheckpointBytes = ck.LastSave()
 	}

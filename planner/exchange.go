@@ -403,3 +403,19 @@ func SchemaOf(s *arrow.Schema) *Schema {
 	}
 	return newSchema(fields)
 }
+
+// InternalTopicOf reports whether topic is an internal topic of a query
+// run by group (named by InternalTopicName), and its operator and role.
+func InternalTopicOf(group, topic string) (operator, role string, ok bool) {
+	prefix := InternalTopicName(group, "", "")
+	prefix = prefix[:len(prefix)-1] // "_sluice-<group>-"
+	rest, found := strings.CutPrefix(topic, prefix)
+	if !found {
+		return "", "", false
+	}
+	operator, role, found = strings.Cut(rest, "-")
+	if !found || operator == "" || strings.Contains(role, "-") || (role != "repartition" && role != "changelog") {
+		return "", "", false
+	}
+	return operator, role, true
+}

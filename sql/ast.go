@@ -106,13 +106,16 @@ type Drop struct {
 	Kind     string // "SOURCE", "SINK", "TABLE" or "VIEW"
 	Name     string
 	IfExists bool
+	// Cascade (DROP SOURCE name CASCADE) also deletes the internal
+	// topics of the scaled-out queries over the source.
+	Cascade bool
 }
 
-// Show is `SHOW SOURCES`, `SHOW SINKS`, `SHOW TABLES` or
-// `SHOW OPTIONS [FOR 'connector']`.
+// Show is `SHOW SOURCES`, `SHOW SINKS`, `SHOW TABLES`, `SHOW INTERNAL
+// TOPICS` or `SHOW OPTIONS [FOR 'connector']`.
 type Show struct {
 	stmt
-	Kind string // "SOURCES", "SINKS", "TABLES" or "OPTIONS"
+	Kind string // "SOURCES", "SINKS", "TABLES", "INTERNAL TOPICS" or "OPTIONS"
 	// Connector is the connector of SHOW OPTIONS FOR name, lower case
 	// ("" for every connector); ConnectorPos is where it is written.
 	Connector    string

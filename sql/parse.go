@@ -355,6 +355,7 @@ func (ps *parseState) drop(c *cursor, base stmt) (Statement, error) {
 		return nil, err
 	}
 	d.Name = name
+	d.Cascade = c.accept("CASCADE")
 	return d, c.end()
 }
 
@@ -368,6 +369,11 @@ func (ps *parseState) show(c *cursor, base stmt) (Statement, error) {
 		s.Kind = "SINKS"
 	case c.accept("TABLES"):
 		s.Kind = "TABLES"
+	case c.accept("INTERNAL"):
+		if err := c.expect("TOPICS"); err != nil {
+			return nil, err
+		}
+		s.Kind = "INTERNAL TOPICS"
 	case c.accept("OPTIONS"):
 		s.Kind = "OPTIONS"
 		if c.accept("FOR") {
@@ -379,7 +385,7 @@ func (ps *parseState) show(c *cursor, base stmt) (Statement, error) {
 			s.Connector, s.ConnectorPos = strings.ToLower(t.val), c.ps.pos(t.off)
 		}
 	default:
-		return nil, c.unexpected("SOURCES, SINKS, TABLES or OPTIONS")
+		return nil, c.unexpected("SOURCES, SINKS, TABLES, INTERNAL TOPICS or OPTIONS")
 	}
 	return s, c.end()
 }
