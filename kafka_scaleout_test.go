@@ -1,11 +1,16 @@
 package sluice_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -467,4 +472,120 @@ func TestScaleOutJoinRepartition(t *testing.T) {
 	kProduce(t, addr, o3...)
 	want = append(want, w3...)
 	soWaitJoined(t, res, want, false, "after a DB joined")
+}
+
+// soMemberEnv makes the test binary run as one process of the scaled-out
+// GROUP BY (TestScaleOutKillMember) instead of running tests: it prints
+// every row it emits as "key n sum" and runs until killed.
+const soMemberEnv = "SLUICE_SCALEOUT_MEMBER_BROKERS"
+
+func init() {
+	addr := os.Getenv(soMemberEnv)
+	if addr == "" {
+		return
+	}
+	err := func() error {
+		db, err := sluice.Open(sluice.Config{Log: io.Discard})
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		if err := db.Exec(ctx, fmt.Sprintf(soSource, addr)); err != nil {
+			return err
+		}
+		rows, err := db.Query(ctx, soQuery)
+		if err != nil {
+			return err
+		}
+		out := bufio.NewWriter(os.Stdout)
+		fmt.Fprintln(out, "started")
+		out.Flush()
+		for rows.Next() {
+			rec := rows.Record()
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if op := rows.Op(i); op == exec.OpInsert || op == exec.OpUpdateAfter {
+					fmt.Fprintf(out, "%s %s %s\n", kText(rec, 1, i), kText(rec, 2, i), kText(rec, 3, i))
+				}
+			}
+			out.Flush()
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestScaleOutKillMember: one of three processes of a scaled-out GROUP
+// BY is a separate process, killed with SIGKILL mid-stream (no clean
+// stop: its open transactions, unsaved state and group membership are
+// simply gone). The two others take over its source and repartition
+// partitions once the group notices, and the folded result is still the
+// single-process one.
+func TestScaleOutKillMember(t *testing.T) {
+	const parts = 6
+	addr := kCluster(t, map[string]int32{"orders": parts})
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	res := &soResult{rows: map[string][2]int64{}, by: map[*soMember]int{}}
+	var members []*soMember
+	for range 2 {
+		members = append(members, soStart(t, addr, res))
+	}
+	defer func() {
+		for _, m := range members {
+			m.stop(t)
+		}
+	}()
+	cmd := osexec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), soMemberEnv+"="+addr)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	child := &soMember{}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "started" {
+		t.Fatalf("member process did not start: %q %v", lines.Text(), lines.Err())
+	}
+	go func() {
+		for lines.Scan() {
+			f := strings.Fields(lines.Text())
+			if len(f) != 3 {
+				continue
+			}
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			s, _ := strconv.ParseInt(f[2], 10, 64)
+			res.add(child, f[0], n, s)
+		}
+	}()
+	kWaitGroup(t, addr, "g1", 6, 2*parts)
+	first := kOrders(0, 3000, 60, base, time.Millisecond)
+	kProduce(t, addr, soSpread("orders", parts, 0, first)...)
+	soWait(t, res, soWant(first), "three processes")
+	if res.emitted(child) == 0 {
+		t.Fatal("the member process got no partition")
+	}
+
+	second := kOrders(3000, 3000, 60, base, time.Millisecond)
+	kProduce(t, addr, soSpread("orders", parts, 3000, second[:1500])...)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed = true
+	cmd.Wait()
+	kProduce(t, addr, soSpread("orders", parts, 4500, second[1500:])...)
+	soWait(t, res, soWant(append(first, second...)), "after SIGKILL of a member process")
 }

@@ -22,6 +22,11 @@ var _ exec.ExchangeHost = (*Source)(nil)
 // Streams uses 10 s under exactly-once too).
 const exchangeTxnTimeout = 10 * time.Second
 
+// exchangeSessionTimeout is how soon the group hands a dead process's
+// partitions of a scaled-out query to the others: a partition waits that
+// long, so it is kept short (Kafka's minimum is 6 s).
+const exchangeSessionTimeout = 6 * time.Second
+
 // admin is a short-lived admin client of the source's cluster.
 func (s *Source) admin() (*kadm.Client, func(), error) {
 	cl, err := kgo.NewClient(s.cfg.clientOpts(kgo.DisableClientMetrics())...)
@@ -109,6 +114,7 @@ func (s *Source) UpstreamSource() (exec.Source, error) {
 	}
 	cfg := *s.cfg
 	cfg.startMode = StartGroupOffsets
+	cfg.sessionTimeout = exchangeSessionTimeout
 	up := *s
 	up.cfg = &cfg
 	return &up, nil
@@ -132,7 +138,8 @@ func (s *Source) RepartitionSink(topic string, keys []string, txnID string) (exe
 // they cover.
 func (s *Source) RepartitionSource(topic string, schema *arrow.Schema) (exec.Source, error) {
 	cfg := &sourceConfig{connConfig: s.cfg.connConfig, topics: []string{topic}, format: "json",
-		startMode: StartGroupOffsets, group: s.cfg.group, onError: OnErrorFail, readCommitted: true}
+		startMode: StartGroupOffsets, group: s.cfg.group, onError: OnErrorFail, readCommitted: true,
+		sessionTimeout: exchangeSessionTimeout}
 	rs := &Source{cfg: cfg, schema: schema, valueFormat: valueFormat{name: "json"}}
 	for i, f := range schema.Fields() {
 		if metaKindOf(f.Name) != metaNone {

@@ -61,6 +61,10 @@ type sourceConfig struct {
 	readCommitted bool
 	registryURL   string // 'schema.registry.url' (avro)
 	subject       string // 'schema.registry.subject', default <topic>-value
+	// sessionTimeout, when set, is the group session timeout: how soon
+	// the group gives a dead member's partitions to the others (kgo's
+	// 45 s by default).
+	sessionTimeout time.Duration
 }
 
 // sinkConfig is the parsed WITH options of a Kafka sink.

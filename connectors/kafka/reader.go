@@ -110,6 +110,9 @@ func (r *Reader) start(ctx context.Context) error {
 		if s.cfg.pattern != nil {
 			opts = append(opts, kgo.ConsumeTopics(s.cfg.pattern.String()), kgo.ConsumeRegex())
 		}
+		if d := s.cfg.sessionTimeout; d > 0 {
+			opts = append(opts, kgo.SessionTimeout(d), kgo.HeartbeatInterval(d/6))
+		}
 		// A static member restarted after a crash replaces its dead
 		// predecessor at once; a dynamic one waits until the dead
 		// member's session times out (45 s) before the group rebalances.
