@@ -90,10 +90,11 @@ func soSpread(topic string, parts int32, first int, orders []kOrder) []*kgo.Reco
 // soMember is one process of a scaled-out query: a DB running it and
 // folding what it emits into res.
 type soMember struct {
-	db   *sluice.DB
-	mem  *memory.CheckedAllocator
-	rows *sluice.Rows
-	done chan error
+	db     *sluice.DB
+	mem    *memory.CheckedAllocator
+	rows   *sluice.Rows
+	cancel context.CancelFunc
+	done   chan error
 }
 
 const soSource = `CREATE SOURCE o (category VARCHAR, value BIGINT, ts TIMESTAMP)
@@ -105,11 +106,13 @@ func soStart(t *testing.T, addr string, res *soResult) *soMember {
 	t.Helper()
 	db, mem := kOpen(t, kConfig())
 	kExec(t, db, fmt.Sprintf(soSource, addr))
-	rows, err := db.Query(context.Background(), soQuery)
+	ctx, cancel := context.WithCancel(context.Background())
+	rows, err := db.Query(ctx, soQuery)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	m := &soMember{db: db, mem: mem, rows: rows, done: make(chan error, 1)}
+	m := &soMember{db: db, mem: mem, rows: rows, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		for rows.Next() {
 			rec := rows.Record()
@@ -128,13 +131,15 @@ func soStart(t *testing.T, addr string, res *soResult) *soMember {
 	return m
 }
 
-// stop closes the member's query (a clean stop mid-stream) and its DB.
+// stop stops the member's query (a clean stop mid-stream: its context
+// is cancelled, then its rows closed once read) and closes its DB.
 func (m *soMember) stop(t *testing.T) {
 	t.Helper()
-	m.rows.Close()
+	m.cancel()
 	if err := <-m.done; err != nil {
 		t.Errorf("member: %v", err)
 	}
+	m.rows.Close()
 	m.db.Close()
 	if n := m.mem.CurrentAlloc(); n != 0 {
 		t.Errorf("member leaked %d bytes", n)
@@ -302,10 +307,11 @@ WITH (connector = 'kafka', topic = 'notes', brokers = '127.0.0.1:1', format = 'j
 // soJoinMember runs the scaled-out join in a DB of its own and collects
 // the joined rows it emits.
 type soJoinMember struct {
-	db   *sluice.DB
-	mem  *memory.CheckedAllocator
-	rows *sluice.Rows
-	done chan error
+	db     *sluice.DB
+	mem    *memory.CheckedAllocator
+	rows   *sluice.Rows
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // soJoined collects joined rows from every member.
@@ -335,11 +341,13 @@ func soJoinStart(t *testing.T, addr string, res *soJoined) *soJoinMember {
 	t.Helper()
 	db, mem := kOpen(t, kConfig())
 	kExec(t, db, fmt.Sprintf(soJoinSources, addr))
-	rows, err := db.Query(context.Background(), soJoinQuery)
+	ctx, cancel := context.WithCancel(context.Background())
+	rows, err := db.Query(ctx, soJoinQuery)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	m := &soJoinMember{db: db, mem: mem, rows: rows, done: make(chan error, 1)}
+	m := &soJoinMember{db: db, mem: mem, rows: rows, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		for rows.Next() {
 			rec := rows.Record()
@@ -360,10 +368,11 @@ func soJoinStart(t *testing.T, addr string, res *soJoined) *soJoinMember {
 
 func (m *soJoinMember) stop(t *testing.T) {
 	t.Helper()
-	m.rows.Close()
+	m.cancel()
 	if err := <-m.done; err != nil {
 		t.Errorf("member: %v", err)
 	}
+	m.rows.Close()
 	m.db.Close()
 	if n := m.mem.CurrentAlloc(); n != 0 {
 		t.Errorf("member leaked %d bytes", n)
