@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -219,6 +220,9 @@ func (c *Changelog) Load(ctx context.Context, p int32) ([]byte, exec.Offsets, bo
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxPartitionBytes(8<<20),
+		// The end is known: a fetch that finds nothing more need not
+		// wait for new records (the default waits 5 s).
+		kgo.FetchMaxWait(50*time.Millisecond),
 		kgo.DisableClientMetrics(),
 	)...)
 	if err != nil {
@@ -279,12 +283,18 @@ func (c *Changelog) Load(ctx context.Context, p int32) ([]byte, exec.Offsets, bo
 	if err := json.Unmarshal(raw, &meta); err != nil {
 		return nil, nil, false, fmt.Errorf("kafka changelog %s/%d: bad meta record: %w", c.topic, p, err)
 	}
-	var state []byte
-	for i := 0; i < meta.Chunks; i++ {
+	chunks := make([][]byte, meta.Chunks)
+	size := 0
+	for i := range chunks {
 		chunk, ok := latest["chunk/"+strconv.Itoa(i)]
 		if !ok {
 			return nil, nil, false, fmt.Errorf("kafka changelog %s/%d: chunk %d of %d is missing", c.topic, p, i, meta.Chunks)
 		}
+		chunks[i] = chunk
+		size += len(chunk)
+	}
+	state := make([]byte, 0, size)
+	for _, chunk := range chunks {
 		state = append(state, chunk...)
 	}
 	return state, meta.Offsets, true, nil

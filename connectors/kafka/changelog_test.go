@@ -154,28 +154,31 @@ func BenchmarkChangelogRestore(b *testing.B) {
 			}
 		}
 	})
-	b.Run("plain-topic", func(b *testing.B) {
-		pc := manualClient(b, addr)
-		adm := kadm.NewClient(pc)
-		if _, err := adm.CreateTopic(ctx, 1, -1, nil, "plain"); err != nil {
-			b.Fatal(err)
-		}
-		var recs []*kgo.Record
-		for off := 0; off < size; off += changelogChunk {
-			recs = append(recs, &kgo.Record{Topic: "plain", Value: state[off:min(off+changelogChunk, size)]})
-		}
-		produceTo(b, manualClient(b, addr, kgo.ProducerBatchMaxBytes(changelogChunk*2)), recs...)
-		b.SetBytes(size)
-		b.ResetTimer()
-		for range b.N {
-			c := manualClient(b, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"plain": {0: kgo.NewOffset().AtStart()}}),
-				kgo.FetchMaxPartitionBytes(8<<20))
-			n := 0
-			for n < len(recs) {
-				fs := c.PollFetches(ctx)
-				n += len(fs.Records())
+	pc := manualClient(b, addr)
+	if _, err := kadm.NewClient(pc).CreateTopic(ctx, 1, -1, nil, "plain"); err != nil {
+		b.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for off := 0; off < size; off += changelogChunk {
+		recs = append(recs, &kgo.Record{Topic: "plain", Value: state[off:min(off+changelogChunk, size)]})
+	}
+	produceTo(b, manualClient(b, addr, kgo.ProducerBatchMaxBytes(changelogChunk*2)), recs...)
+	for _, iso := range []struct {
+		name  string
+		level kgo.IsolationLevel
+	}{{"plain-topic", kgo.ReadUncommitted()}, {"plain-topic-read-committed", kgo.ReadCommitted()}} {
+		b.Run(iso.name, func(b *testing.B) {
+			b.SetBytes(size)
+			for range b.N {
+				c := manualClient(b, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"plain": {0: kgo.NewOffset().AtStart()}}),
+					kgo.FetchMaxPartitionBytes(8<<20), kgo.FetchIsolationLevel(iso.level))
+				n := 0
+				for n < len(recs) {
+					fs := c.PollFetches(ctx)
+					n += len(fs.Records())
+				}
+				c.Close()
 			}
-			c.Close()
-		}
-	})
+		})
+	}
 }
