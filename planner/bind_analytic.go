@@ -355,7 +355,7 @@ func (b *binder) bindBound(fb *ast.FrameBound, rows bool, order []SortKey, off i
 		if err != nil {
 			return out, b.errAt(eoff, "%v", err)
 		}
-		out.Text = "INTERVAL " + formatInterval(iv)
+		out.Text = formatInterval(iv)
 		nanos := int64(iv.Days)*86_400_000_000_000 + iv.Nanoseconds
 		switch {
 		case iv.Months != 0:
