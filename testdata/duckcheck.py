@@ -39,20 +39,26 @@ def norm(v):
 # (MySQL's meaning, see the README): it is counted, not compared.
 tot=bad=skip=0
 for path in sys.argv[1:] or sorted(glob.glob('testdata/sql/batch/*.test')):
-    views=[]
+    views=[]; unmapped=set()
     for hdr,sqlt,rows in parse(path):
         m=re.match(r"CREATE SOURCE (\w+) WITH \(connector = 'file', path = '([^']+)', format = '(csv|json)'(.*)\)$", sqlt)
         if m and '$' not in m.group(2):
             name,p,fmt,rest=m.groups()
             fn = "read_csv('testdata/%s')"%p if fmt=='csv' else "read_json('testdata/%s', format='newline_delimited')"%p
-            if rest.strip(): continue
+            if rest.strip(): unmapped.add(name.lower()); continue
             views.append("CREATE OR REPLACE VIEW %s AS SELECT * FROM %s"%(name,fn))
             continue
+        m=re.match(r"CREATE (SOURCE|SINK|TABLE) (\w+)", sqlt)
+        if m and not sqlt.startswith('CREATE TABLE') or (m and ' WITH ' in sqlt): unmapped.add(m.group(2).lower())
         if hdr.endswith('DUCKSKIP'):
             skip+=1; continue
         if hdr=='statement ok' and re.match(r'(CREATE (OR REPLACE )?(TABLE|VIEW)|INSERT INTO|DROP (TABLE|VIEW))\b', sqlt):
             views.append(re.sub(r"(FROM|JOIN|,)(\s+)(read_\w+\()?'data/", r"\1\2\3'testdata/data/", sqlt)); continue
         if not hdr.startswith('query') or 'EXPLAIN' in sqlt or 'SHOW' in sqlt or 'DESCRIBE' in sqlt: continue
+        # Sources DuckDB cannot read as declared (options, sinks read back)
+        # and the window table functions have no DuckDB twin: not compared.
+        if re.search(r'\b(TUMBLE|HOP|SESSION)\s*\(', sqlt) or any(re.search(r'\b%s\b'%n, sqlt, re.I) for n in unmapped):
+            skip+=1; continue
         files=re.search(r"(FROM|JOIN|,)\s+(read_\w+\()?'data/", sqlt)
         if not views and not files and '(VALUES' not in sqlt: continue
         q=re.sub(r"(FROM|JOIN|,)(\s+)(read_\w+\()?'data/", r"\1\2\3'testdata/data/", sqlt)
@@ -74,4 +80,4 @@ for path in sys.argv[1:] or sorted(glob.glob('testdata/sql/batch/*.test')):
         if 'rowsort' in hdr or 'ORDER BY' not in sqlt: d.sort(); s.sort()
         if d!=s:
             bad+=1; print('MISMATCH',path,sqlt,'\n  duck:',d[:8],'\n  slu: ',s[:8])
-print('checked',tot,'mismatch/err',bad,'skipped as dialect differences',skip)
+print('checked',tot,'mismatch/err',bad,'skipped (dialect differences, window table functions, sources DuckDB cannot read as declared)',skip)
