@@ -215,6 +215,15 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 	sq.changelog = stream.IsChangelog(out)
 	sq.schema = userNames(out, s.Names, sq.changelog)
 	sq.mode = s.Mode
+	if !sq.changelog && s.Mode.Changelog && len(s.Mode.Keys) > 0 {
+		// EMIT EVERY … FULL drops the op column (the first): the key
+		// columns, counted with it, move one to the left.
+		keys := make([]int, len(s.Mode.Keys))
+		for i, k := range s.Mode.Keys {
+			keys[i] = k - 1
+		}
+		sq.mode.Keys = keys
+	}
 	sq.mode.Changelog = sq.changelog
 	var sampled time.Time
 	growth := newGrowthReport(qp.Stream, db.budgetNow())
