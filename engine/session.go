@@ -311,6 +311,9 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	}
 	if cs, ok := src.(exec.ChangelogSource); ok && cs.Changelog() {
 		def.Changelog = true
+		if kc, ok := src.(exec.KeyedChangelog); ok {
+			def.ChangelogKey = kc.ChangelogKey()
+		}
 	}
 	def.ScaleOut = scaleOutDef(src)
 	if s.Watermark != nil {

@@ -27,6 +27,10 @@ type SourceDef struct {
 	// topic, exec.ChangelogSource): streaming reads it as an updating
 	// input, batch reads the table the changes leave.
 	Changelog bool
+	// ChangelogKey names the columns of which each value has at most one
+	// live row in a changelog source (an upsert topic's key,
+	// exec.KeyedChangelog); nil when no key is known.
+	ChangelogKey []string
 	// ScaleOut is set when several processes may split the source's
 	// partitions among them (a Kafka consumer group, exec.GroupSource):
 	// a keyed streaming operator over it that needs rows by another key

@@ -49,6 +49,8 @@ type Scan struct {
 	Bounded   bool
 	// Changelog: the source's rows are changes (SourceDef.Changelog).
 	Changelog bool
+	// ChangelogKey is SourceDef.ChangelogKey.
+	ChangelogKey []string
 }
 
 // Schema implements Plan.

@@ -35,7 +35,10 @@ type PhysScan struct {
 	// leave (batch). A streaming plan's scan of such a source has op in
 	// Out and Changelog unset: its output is the changes.
 	Changelog bool
-	Out       *Schema
+	// ChangelogKey is SourceDef.ChangelogKey: a streaming scan whose
+	// output keeps these columns is an upsert stream by them.
+	ChangelogKey []string
+	Out          *Schema
 }
 
 // PhysFilter keeps the rows where Pred is true.
@@ -304,7 +307,7 @@ func ToPhysical(p Plan) (PhysicalPlan, error) {
 	out := p.Schema()
 	switch x := p.(type) {
 	case *Scan:
-		return &PhysScan{Source: x.Source, Columns: x.Columns, Filters: x.Filters, SourceSchema: x.SourceSchema, Bounded: x.Bounded, Changelog: x.Changelog, Out: out}, nil
+		return &PhysScan{Source: x.Source, Columns: x.Columns, Filters: x.Filters, SourceSchema: x.SourceSchema, Bounded: x.Bounded, Changelog: x.Changelog, ChangelogKey: x.ChangelogKey, Out: out}, nil
 	case *Filter:
 		return &PhysFilter{Input: ins[0], Pred: x.Pred, Out: out}, nil
 	case *Project:

@@ -226,7 +226,7 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 			// nothing folds them (Changelog is the batch fold).
 			s := *x
 			s.Out, s.Changelog = withOp(x.Out), false
-			return sp.set(&s, ChangelogMode{Kind: Retract}), nil
+			return sp.set(&s, scanMode(s.Out, x.ChangelogKey)), nil
 		}
 		return sp.set(x, ChangelogMode{}), nil
 	case *PhysAnalytic:
@@ -871,4 +871,27 @@ func formatDuration(d time.Duration) string {
 		}
 	}
 	return d.String()
+}
+
+// scanMode is the mode of a changelog scan with output out (op first):
+// upsert by key when the source has one and the scan keeps all of its
+// columns, else retract.
+func scanMode(out *Schema, key []string) ChangelogMode {
+	if len(key) == 0 {
+		return ChangelogMode{Kind: Retract}
+	}
+	idx := make([]int, 0, len(key))
+	for _, k := range key {
+		found := -1
+		for i, f := range out.Fields {
+			if i > 0 && strings.EqualFold(f.Name, k) {
+				found = i
+			}
+		}
+		if found < 0 {
+			return ChangelogMode{Kind: Retract}
+		}
+		idx = append(idx, found)
+	}
+	return ChangelogMode{Kind: Upsert, Key: idx}
 }

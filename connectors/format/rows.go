@@ -293,6 +293,26 @@ func (r *rows) recoverRow(p any) error {
 	return r.abortRow(&RowError{Msg: fmt.Sprintf("cannot decode the row: %v", p)})
 }
 
+// Mark is the position after the rows appended so far, for Unwind.
+func (r *rows) Mark() int { return r.n }
+
+// Unwind takes back the rows appended since Mark returned mark: they are
+// dropped from the next record without counting as skipped. A decoder of
+// changes uses it to keep a pair of rows (-U and +U) all or nothing
+// without decoding either twice.
+func (r *rows) Unwind(mark int) {
+	keep := r.drop[:0]
+	for _, d := range r.drop {
+		if d < mark {
+			keep = append(keep, d)
+		}
+	}
+	for i := mark; i < r.n; i++ {
+		keep = append(keep, i)
+	}
+	r.drop = keep
+}
+
 // Len is the number of rows the next record will hold.
 func (r *rows) Len() int { return r.n - len(r.drop) }
 

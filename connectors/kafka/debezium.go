@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -15,128 +14,35 @@ import (
 	"github.com/sluicesql/sluice/exec"
 )
 
-// Debezium change events ('format' = 'debezium-json'): each value is an
-// envelope {"before": row, "after": row, "op": "c|r|u|d"}, optionally
-// wrapped in {"schema": …, "payload": …} when the producer's converter
-// has schemas enabled. A source in this format is a changelog source
-// (exec.ChangelogSource): c and r are +I of after, u is -U of before then
-// +U of after, d is -D of before; a tombstone (null value, which Debezium
-// sends after a delete for log compaction) carries no change and is
-// skipped. An update without a before image (PostgreSQL without REPLICA
-// IDENTITY FULL) cannot be retracted and is a bad record.
-
-// debeziumEnvelope is the part of an event sluice reads.
-type debeziumEnvelope struct {
-	Before  json.RawMessage  `json:"before"`
-	After   json.RawMessage  `json:"after"`
-	Op      string           `json:"op"`
-	Payload *json.RawMessage `json:"payload"`
-}
-
-func isNull(m json.RawMessage) bool { return len(m) == 0 || string(m) == "null" }
+// Debezium change events ('format' = 'debezium-json', decoded by
+// format.DebeziumDecoder): a source in this format is a changelog source
+// (exec.ChangelogSource), and a sink writes updating results as
+// envelopes.
 
 // debeziumValues decodes envelopes into op plus the columns cols.
-type debeziumValues struct {
-	rows    *format.JSONDecoder // the before/after images
-	check   *format.JSONDecoder // an update's after image, decoded first to keep -U/+U paired
-	ops     *array.Int8Builder
-	opField arrow.Field
-}
+type debeziumValues struct{ d *format.DebeziumDecoder }
 
 func newDebeziumValues(mem memory.Allocator, schema *arrow.Schema, cols []int) (*debeziumValues, error) {
-	d := &debeziumValues{ops: array.NewInt8Builder(mem), opField: arrow.Field{Name: exec.OpColumn, Type: arrow.PrimitiveTypes.Int8}}
-	var err error
-	for _, p := range []**format.JSONDecoder{&d.rows, &d.check} {
-		if *p, err = format.NewJSONDecoder(mem, schema); err == nil {
-			err = (*p).SetColumns(cols)
-		}
-		if err != nil {
-			d.release()
-			return nil, fmt.Errorf("kafka: %w", err)
-		}
+	d, err := format.NewDebeziumDecoder(mem, schema, cols)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	return d, nil
+	return &debeziumValues{d}, nil
 }
 
 // appendRows decodes one event into 0, 1 or 2 change rows.
-func (d *debeziumValues) appendRows(v []byte) (int, error) {
-	if v == nil {
-		return 0, nil // a tombstone
-	}
-	var env debeziumEnvelope
-	if err := json.Unmarshal(v, &env); err != nil {
-		return 0, &format.RowError{Msg: fmt.Sprintf("not a Debezium change event: %v", err)}
-	}
-	if env.Payload != nil && env.Op == "" {
-		if isNull(*env.Payload) {
-			return 0, nil
-		}
-		if err := json.Unmarshal(*env.Payload, &env); err != nil {
-			return 0, &format.RowError{Msg: fmt.Sprintf("not a Debezium change event: payload: %v", err)}
-		}
-	}
-	image := func(name string, m json.RawMessage, op exec.Op) error {
-		if isNull(m) {
-			return &format.RowError{Msg: fmt.Sprintf("Debezium %q event without a %q image", env.Op, name)}
-		}
-		if err := d.rows.Append(m); err != nil {
-			return err
-		}
-		d.ops.Append(int8(op))
-		return nil
-	}
-	switch env.Op {
-	case "c", "r":
-		return 1, image("after", env.After, exec.OpInsert)
-	case "d":
-		return 1, image("before", env.Before, exec.OpDelete)
-	case "u":
-		if isNull(env.Before) {
-			return 0, &format.RowError{Msg: `Debezium "u" event without a "before" image: the old row cannot be retracted (PostgreSQL needs REPLICA IDENTITY FULL)`}
-		}
-		if isNull(env.After) {
-			return 0, &format.RowError{Msg: `Debezium "u" event without an "after" image`}
-		}
-		// Decode after alone first: if it is bad, nothing was appended.
-		if err := d.check.Append(env.After); err != nil {
-			return 0, err
-		}
-		d.check.NewRecord().Release()
-		if err := image("before", env.Before, exec.OpUpdateBefore); err != nil {
-			return 0, err
-		}
-		return 2, image("after", env.After, exec.OpUpdateAfter)
-	case "t", "m":
-		return 0, nil // truncate and message events change no row
-	case "":
-		return 0, &format.RowError{Msg: `not a Debezium change event: no "op"`}
-	}
-	return 0, &format.RowError{Msg: fmt.Sprintf("unknown Debezium op %q", env.Op)}
-}
+func (d *debeziumValues) appendRows(r *kgo.Record) (int, error) { return d.d.Append(r.Value) }
 
-func (d *debeziumValues) append(v []byte) error { _, err := d.appendRows(v); return err }
+func (d *debeziumValues) append(v []byte) error { _, err := d.d.Append(v); return err }
 
 // newRecord is op followed by the decoded columns.
-func (d *debeziumValues) newRecord() arrow.Record {
-	rec := d.rows.NewRecord()
-	defer rec.Release()
-	ops := d.ops.NewArray()
-	defer ops.Release()
-	fields := append([]arrow.Field{d.opField}, rec.Schema().Fields()...)
-	return array.NewRecord(arrow.NewSchema(fields, nil), append([]arrow.Array{ops}, rec.Columns()...), rec.NumRows())
-}
+func (d *debeziumValues) newRecord() arrow.Record { return d.d.NewRecord() }
 
-func (d *debeziumValues) release() {
-	for _, p := range []*format.JSONDecoder{d.rows, d.check} {
-		if p != nil {
-			p.Release()
-		}
-	}
-	d.ops.Release()
-}
+func (d *debeziumValues) release() { d.d.Release() }
 
-// Changelog reports whether the source reads change events (debezium-json).
-func (s *Source) Changelog() bool { return s.cfg.format == "debezium-json" }
+// Changelog reports whether the source reads changes: its format is
+// debezium-json or upsert-json.
+func (s *Source) Changelog() bool { return s.cfg.fmt.changelog }
 
 // writeDebezium writes each change of rec as a Debezium envelope: +I as
 // "c", a -U followed by the +U of the same key as one "u" with both

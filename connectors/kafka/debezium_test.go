@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestDebeziumDecode: each op becomes its change rows, with or without
@@ -39,7 +40,7 @@ func TestDebeziumDecode(t *testing.T) {
 		if tt.v != "" {
 			v = []byte(tt.v)
 		}
-		n, err := d.appendRows(v)
+		n, err := d.appendRows(&kgo.Record{Value: v})
 		if tt.err == "" && (err != nil || n != tt.rows) {
 			t.Errorf("%s: %d rows, %v; want %d", tt.v, n, err, tt.rows)
 		}

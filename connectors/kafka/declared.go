@@ -49,9 +49,10 @@ var SourceOptions = concat(connOptions, []connectors.Option{
 	{Name: "topic", Type: "string", Doc: "the topic to read (or 'topics' or 'topic-pattern')"},
 	{Name: "topics", Type: "list", Doc: "several topics, 'a,b'"},
 	{Name: "topic-pattern", Type: "string", Doc: "a regular expression: every matching topic"},
-	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "raw", "avro", "debezium-json"}, Doc: "how record values decode (avro: Confluent-framed, schemas from the registry; debezium-json: change events, read as a changelog)"},
-	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro'"},
-	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject of the Avro schema (needed when reading several topics)"},
+	{Name: "format", Type: "enum", Default: "json", Values: formatNames(false), Doc: "how record values decode (avro, protobuf: Confluent-framed, schemas from the registry; debezium-json: change events, read as a changelog; upsert-json: each record upserts its key, a tombstone deletes it)"},
+	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro' and 'protobuf'"},
+	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject of the value schema (needed when reading several topics)"},
+	{Name: "key", Type: "list", Doc: "format 'upsert-json': the columns the record key stands for (required); the value carries every column"},
 	{Name: "group.id", Aliases: []string{"properties.group.id"}, Type: "string", Doc: "consumer group: offsets are committed to it and processes sharing it divide the partitions"},
 	{Name: "group.instance.id", Aliases: []string{"properties.group.instance.id"}, Type: "string", Doc: "static group membership (needs group.id)"},
 	{Name: "scan.startup.mode", Type: "enum", Default: "earliest (group-offsets with a group.id)", Values: []string{StartEarliest, StartLatest, StartGroupOffsets, StartTimestamp}, Doc: "where reading starts"},
@@ -66,10 +67,10 @@ var SourceOptions = concat(connOptions, []connectors.Option{
 // SinkOptions are the Kafka sink's WITH options.
 var SinkOptions = concat(connOptions, []connectors.Option{
 	{Name: "topic", Type: "string", Doc: "the topic to write (required)"},
-	{Name: "format", Type: "enum", Default: "json", Values: []string{"json", "csv", "avro", "debezium-json"}, Doc: "how rows encode as record values (avro: Confluent-framed, schema registered; debezium-json: one change event per change)"},
-	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro'"},
-	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject of the Avro schema (needed when reading several topics)"},
-	{Name: "key", Type: "list", Doc: "columns forming the record key (an updating result is written as an upsert changelog by it)"},
+	{Name: "format", Type: "enum", Default: "json", Values: formatNames(true), Doc: "how rows encode as record values (avro, protobuf: Confluent-framed, schema registered; debezium-json: one change event per change; upsert-json: JSON rows keyed by the key, deletes as tombstones)"},
+	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro' and 'protobuf'"},
+	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject the result's schema is registered under"},
+	{Name: "key", Type: "list", Doc: "columns forming the record key (an updating result is written as an upsert changelog by it; format 'upsert-json' needs a key)"},
 	{Name: "delivery", Type: "enum", Default: "at-least-once", Values: []string{"at-least-once", "at_least_once", "exactly-once", "exactly_once"}, Doc: "exactly-once writes in Kafka transactions committed with the checkpoint"},
 	{Name: "transactional.id", Type: "string", Doc: "stable transactional id for delivery = 'exactly-once'"},
 	{Name: "group.id", Type: "string", Doc: "group whose offsets an exactly-once query commits with its output"},
@@ -77,6 +78,63 @@ var SinkOptions = concat(connOptions, []connectors.Option{
 	{Name: "topic.partitions", Type: "integer", Default: "1", Doc: "partitions of a topic the sink creates"},
 	{Name: "topic.replication", Type: "integer", Default: "1", Doc: "replication factor of a topic the sink creates"},
 }, securityDecls())
+
+// formatDecl is one value format of the Kafka connector: the one list
+// the option declarations, the option parsers and the decoders read.
+type formatDecl struct {
+	name string
+	// source and sink: the format can be read, written.
+	source, sink bool
+	// registry: values are Confluent-framed, with schemas in a Schema
+	// Registry ('schema.registry.url').
+	registry bool
+	// changelog: a source in this format reads changes
+	// (exec.ChangelogSource).
+	changelog bool
+	// keyed: records are upserts of their key ('key' names its columns).
+	keyed bool
+}
+
+// formats are the Kafka value formats, in the order the docs list them.
+var formats = []formatDecl{
+	{name: "json", source: true, sink: true},
+	{name: "csv", source: true, sink: true},
+	{name: "raw", source: true},
+	{name: "avro", source: true, sink: true, registry: true},
+	{name: "protobuf", source: true, sink: true, registry: true},
+	{name: "debezium-json", source: true, sink: true, changelog: true},
+	{name: "upsert-json", source: true, sink: true, changelog: true, keyed: true},
+}
+
+// formatNames are the formats a source (sink = false) or sink accepts.
+func formatNames(sink bool) []string {
+	var out []string
+	for _, f := range formats {
+		if (sink && f.sink) || (!sink && f.source) {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+// parseFormat reads the 'format' option (json when absent) of a source or
+// sink against the formats table.
+func parseFormat(opts connectors.Options, sink bool) (formatDecl, error) {
+	name := strings.ToLower(strings.TrimSpace(opts["format"]))
+	if name == "" {
+		name = "json"
+	}
+	for _, f := range formats {
+		if f.name == name && ((sink && f.sink) || (!sink && f.source)) {
+			return f, nil
+		}
+	}
+	what := "source"
+	if sink {
+		what = "sink"
+	}
+	return formatDecl{}, optErr("%s 'format' must be one of %s, not %q", what, strings.Join(formatNames(sink), ", "), opts["format"])
+}
 
 func concat(lists ...[]connectors.Option) []connectors.Option {
 	var out []connectors.Option

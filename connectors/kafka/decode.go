@@ -112,9 +112,10 @@ func (r *rawValues) release() { r.b.Release() }
 // for avro, the schema registry and the schema id the columns came from
 // (0 when they were declared).
 type valueFormat struct {
-	name   string
-	reg    *registry
-	readID int
+	name      string
+	changelog bool // a changelog format: decoders are multiRowDecoders
+	reg       *registry
+	readID    int
 }
 
 // newValueDecoder makes the decoder of the value columns: dataSchema holds
@@ -140,6 +141,8 @@ func newValueDecoder(mem memory.Allocator, vf valueFormat, dataSchema *arrow.Sch
 		return newJSONValues(mem, dataSchema, cols)
 	case "debezium-json":
 		return newDebeziumValues(mem, dataSchema, cols)
+	case "upsert-json":
+		return newUpsertValues(mem, dataSchema, cols)
 	}
 	return nil, optErr("unknown format %q", vf.name)
 }
@@ -196,7 +199,7 @@ func newBatchBuilder(mem memory.Allocator, vf valueFormat, full *arrow.Schema, d
 	// the raw format cannot fail and needs no decoding then.
 	if len(decCols) > 0 || vf.name != "raw" {
 		dataSchema := arrow.NewSchema(dataFields, nil)
-		if len(dataFields) > 0 || vf.name == "debezium-json" {
+		if len(dataFields) > 0 || vf.changelog {
 			d, err := newValueDecoder(mem, vf, dataSchema, decCols)
 			if err != nil {
 				bb.release()
@@ -214,7 +217,7 @@ func newBatchBuilder(mem memory.Allocator, vf valueFormat, full *arrow.Schema, d
 // multiRowDecoder is a valueDecoder of change events: one record value
 // becomes 0, 1 or 2 rows, and newRecord's first column is op.
 type multiRowDecoder interface {
-	appendRows(v []byte) (int, error)
+	appendRows(r *kgo.Record) (int, error)
 }
 
 // add decodes one record; a decode error leaves the batch unchanged.
@@ -222,7 +225,7 @@ func (bb *batchBuilder) add(r *kgo.Record) error {
 	n := 1
 	if md, ok := bb.dec.(multiRowDecoder); ok {
 		var err error
-		if n, err = md.appendRows(r.Value); err != nil {
+		if n, err = md.appendRows(r); err != nil {
 			return err
 		}
 	} else if bb.dec != nil {

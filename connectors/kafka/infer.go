@@ -20,7 +20,8 @@ const (
 )
 
 // inferJSONSchema samples the first records of the source's topics and
-// infers the columns of their JSON values, so CREATE SOURCE may omit them.
+// infers the columns of their JSON values (the rows in them, for
+// debezium-json), so CREATE SOURCE may omit them.
 func inferJSONSchema(cfg *sourceConfig) (*arrow.Schema, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.connectTimeout+inferWait)
 	defer cancel()
@@ -72,7 +73,11 @@ func inferJSONSchema(cfg *sourceConfig) (*arrow.Schema, error) {
 			}
 		})
 	}
-	schema, err := format.InferJSON(lines)
+	infer := format.InferJSON
+	if cfg.format == "debezium-json" {
+		infer = format.InferDebezium
+	}
+	schema, err := infer(lines)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: inferring the columns from %d sampled records: %w", len(lines), err)
 	}

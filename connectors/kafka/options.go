@@ -51,7 +51,9 @@ type sourceConfig struct {
 	connConfig
 	topics        []string
 	pattern       *regexp.Regexp
-	format        string
+	fmt           formatDecl
+	format        string   // fmt.name
+	key           []string // 'key' of a keyed format (upsert-json)
 	startMode     string
 	startMillis   int64
 	group         string
@@ -59,7 +61,7 @@ type sourceConfig struct {
 	onError       string
 	deadLetter    string
 	readCommitted bool
-	registryURL   string // 'schema.registry.url' (avro)
+	registryURL   string // 'schema.registry.url' (avro, protobuf)
 	subject       string // 'schema.registry.subject', default <topic>-value
 	// sessionTimeout, when set, is the group session timeout: how soon
 	// the group gives a dead member's partitions to the others (kgo's
@@ -71,7 +73,8 @@ type sourceConfig struct {
 type sinkConfig struct {
 	connConfig
 	topic       string
-	format      string
+	fmt         formatDecl
+	format      string // fmt.name
 	key         []string
 	exactlyOnce bool
 	txnID       string
@@ -167,18 +170,19 @@ func parseSourceConfig(files *sandbox.Root, opts connectors.Options) (*sourceCon
 	if n != 1 {
 		return nil, optErr("exactly one of 'topic', 'topics' or 'topic-pattern' is required")
 	}
-	c.format = strings.ToLower(opts["format"])
-	if c.format == "" {
-		c.format = "json"
+	if c.fmt, err = parseFormat(opts, false); err != nil {
+		return nil, err
 	}
-	switch c.format {
-	case "json", "csv", "raw", "debezium-json":
-	case "avro":
-		if c.registryURL, c.subject, err = registryOptions(opts, c.topics); err != nil {
+	c.format = c.fmt.name
+	if c.fmt.registry {
+		if c.registryURL, c.subject, err = registryOptions(opts, c.format, c.topics); err != nil {
 			return nil, err
 		}
-	default:
-		return nil, optErr("format must be json, csv, raw, avro or debezium-json, not %q", c.format)
+	}
+	if c.fmt.keyed {
+		if c.key = splitList(opts["key"]); len(c.key) == 0 {
+			return nil, optErr("format %s needs 'key': the columns the record key stands for", c.format)
+		}
 	}
 	c.group = opts["group.id"]
 	if c.group == "" {
@@ -248,18 +252,14 @@ func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig,
 	if c.topic == "" {
 		return nil, optErr("'topic' is required")
 	}
-	c.format = strings.ToLower(opts["format"])
-	if c.format == "" {
-		c.format = "json"
+	if c.fmt, err = parseFormat(opts, true); err != nil {
+		return nil, err
 	}
-	switch c.format {
-	case "json", "csv", "debezium-json":
-	case "avro":
-		if c.registryURL, c.subject, err = registryOptions(opts, []string{c.topic}); err != nil {
+	c.format = c.fmt.name
+	if c.fmt.registry {
+		if c.registryURL, c.subject, err = registryOptions(opts, c.format, []string{c.topic}); err != nil {
 			return nil, err
 		}
-	default:
-		return nil, optErr("sink format must be json, csv, avro or debezium-json, not %q", c.format)
 	}
 	c.key = splitList(opts["key"])
 	switch strings.ToLower(opts["delivery"]) {
@@ -302,15 +302,15 @@ func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig,
 // registryOptions reads 'schema.registry.url' (required by avro) and the
 // subject, '<topic>-value' by default (Confluent's TopicNameStrategy),
 // which needs a single topic.
-func registryOptions(opts connectors.Options, topics []string) (url, subject string, err error) {
+func registryOptions(opts connectors.Options, format string, topics []string) (url, subject string, err error) {
 	url = strings.TrimSpace(opts["schema.registry.url"])
 	if url == "" {
-		return "", "", optErr("format avro needs 'schema.registry.url'")
+		return "", "", optErr("format %s needs 'schema.registry.url'", format)
 	}
 	subject = opts["schema.registry.subject"]
 	if subject == "" {
 		if len(topics) != 1 {
-			return "", "", optErr("format avro over several topics needs 'schema.registry.subject'")
+			return "", "", optErr("format %s over several topics needs 'schema.registry.subject'", format)
 		}
 		subject = topics[0] + "-value"
 	}

@@ -146,6 +146,17 @@ func (r *Reader) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	resumed := map[tp]int64{}
+	for k, off := range r.spec.From {
+		if t, p, err := parseOffsetKey(k); err == nil && starts[t] != nil {
+			if _, ok := starts[t][p]; ok {
+				resumed[tp{t, p}] = off
+			}
+		}
+	}
+	if err := r.relearn(ctx, resumed); err != nil {
+		return err
+	}
 	var ends kadm.ListedOffsets
 	if r.spec.Bounded {
 		topics := make([]string, 0, len(parts))
@@ -195,9 +206,10 @@ func sortedTopics(m map[string][]int32) []string {
 // adjustOffsets applies ScanSpec.From and a non-group startup mode to the
 // first assignment of each partition; later assignments (after another
 // member held the partition) resume from the group's committed offsets.
-func (r *Reader) adjustOffsets(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+func (r *Reader) adjustOffsets(ctx context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	resumed := map[tp]int64{}
 	for t, ps := range offs {
 		for p, o := range ps {
 			k := tp{t, p}
@@ -208,6 +220,7 @@ func (r *Reader) adjustOffsets(_ context.Context, offs map[string]map[int32]kgo.
 			if !r.seen[k] {
 				if off, ok := r.spec.From[offsetKey(t, p)]; ok {
 					ps[p], exact = kgo.NewOffset().At(off), off
+					resumed[k] = off
 				} else if r.src.cfg.startMode != StartGroupOffsets {
 					ps[p] = r.src.modeOffset()
 				}
@@ -222,6 +235,9 @@ func (r *Reader) adjustOffsets(_ context.Context, offs map[string]map[int32]kgo.
 				}
 			}
 		}
+	}
+	if err := r.relearn(ctx, resumed); err != nil {
+		return nil, err
 	}
 	return offs, nil
 }

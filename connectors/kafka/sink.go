@@ -126,12 +126,15 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 	// A changelog without keys (a stateless query under EMIT CHANGES) is
 	// all inserts: it is written as an append stream, and Write fails on
 	// the first update or delete, which would need a key to upsert.
+	if s.cfg.fmt.keyed && len(w.keyIdx) == 0 {
+		return nil, optErr("format %s writes rows under their key: set 'key' = 'col[,col]' (or write a result grouped by a key)", s.cfg.format)
+	}
 	keyFormat, valFormat := s.cfg.format, s.cfg.format
-	if keyFormat == "avro" || keyFormat == "debezium-json" {
+	if keyFormat != "csv" {
 		keyFormat = "json" // keys of several columns: a JSON object
 	}
-	if valFormat == "debezium-json" {
-		valFormat = "json" // the before and after images
+	if s.cfg.fmt.changelog {
+		valFormat = "json" // the images and upserted rows
 	}
 	if len(w.keyIdx) > 1 {
 		w.keyEnc = newRowEncoder(keyFormat, schema, w.keyIdx)

@@ -43,7 +43,8 @@ var _ exec.Source = (*Source)(nil)
 
 // NewSource makes a source from its WITH options and declared schema. The
 // csv format needs a declared schema; json without one infers it from a
-// sample of the topic's first records (contacting the brokers now); raw
+// sample of the topic's first records (contacting the brokers now), as
+// do upsert-json and debezium-json (from the envelopes); raw
 // defaults to a single VARCHAR column named value. Declared columns named _partition, _offset,
 // _timestamp or _key are filled from the record's metadata.
 //
@@ -63,7 +64,7 @@ func newSource(env connectors.Env, opts connectors.Options, declared *arrow.Sche
 		switch cfg.format {
 		case "raw":
 			declared = arrow.NewSchema([]arrow.Field{{Name: "value", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
-		case "json":
+		case "json", "upsert-json", "debezium-json":
 			if declared, err = inferJSONSchema(cfg); err != nil {
 				return nil, err
 			}
@@ -75,7 +76,7 @@ func newSource(env connectors.Env, opts connectors.Options, declared *arrow.Sche
 			return nil, optErr("format %s needs a declared schema: CREATE SOURCE name (col TYPE, ...) WITH (...)", cfg.format)
 		}
 	}
-	s := &Source{cfg: cfg, schema: declared, valueFormat: valueFormat{name: cfg.format, readID: readID}}
+	s := &Source{cfg: cfg, schema: declared, valueFormat: valueFormat{name: cfg.format, changelog: cfg.fmt.changelog, readID: readID}}
 	if cfg.format == "avro" {
 		if s.valueFormat.reg, err = registryFor(cfg.registryURL); err != nil {
 			return nil, err
@@ -91,6 +92,9 @@ func newSource(env connectors.Env, opts connectors.Options, declared *arrow.Sche
 		if metaKindOf(f.Name) == metaNone {
 			s.dataIdx = append(s.dataIdx, i)
 		}
+	}
+	if err := checkUpsertKey(cfg, declared); err != nil {
+		return nil, err
 	}
 	if cfg.format == "raw" {
 		if len(s.dataIdx) != 1 || declared.Field(s.dataIdx[0]).Type.ID() != arrow.STRING {

@@ -1,0 +1,141 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+func keyed(topic, key, value string) *kgo.Record {
+	r := &kgo.Record{Topic: topic, Key: []byte(key)}
+	if value != "" {
+		r.Value = []byte(value)
+	}
+	return r
+}
+
+// readOrdered reads a bounded reader to io.EOF, rows in arrival order.
+func readOrdered(t *testing.T, r exec.SourceReader) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []string
+	for {
+		b, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("after %d rows: %v", len(out), err)
+		}
+		out = append(out, rowsOf(b.Record)...)
+		b.Record.Release()
+	}
+}
+
+// TestUpsertSource: an upsert-json topic reads as the changes of a keyed
+// table: a key's first record is +I, a later one -U of the old row and +U
+// of the new, a tombstone -D of the live row (nothing for a key never
+// seen); columns are inferred; a reader resuming mid-topic re-learns the
+// live rows first, so its first change still retracts the right row; a
+// record without a key is a bad record naming its position.
+func TestUpsertSource(t *testing.T) {
+	_, addr := newCluster(t, map[string]int32{"prices": 1})
+	mem := checkedMem(t)
+	produce(t, addr,
+		keyed("prices", "1", `{"id":1,"cat":"a","price":10}`),
+		keyed("prices", "2", `{"id":2,"cat":"a","price":20}`),
+		keyed("prices", "1", `{"id":1,"cat":"b","price":15}`),
+		keyed("prices", "2", ""),
+		keyed("prices", "3", ""),
+		keyed("prices", "1", `{"id":1,"cat":"b","price":16}`),
+	)
+	o := opts("topic", "prices", "brokers", addr, "format", "upsert-json", "key", "ID")
+	src, err := NewSource(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !src.Changelog() || strings.Join(src.ChangelogKey(), ",") != "id" {
+		t.Fatalf("changelog %v key %v, want a changelog keyed by id", src.Changelog(), src.ChangelogKey())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r, err := src.OpenReader(ctx, mem, exec.ScanSpec{Bounded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readOrdered(t, r)
+	r.Close()
+	// op: 0 +I, 1 -U, 2 +U, 3 -D; then id, cat, price.
+	want := []string{"0|1|a|10", "0|2|a|20", "1|1|a|10", "2|1|b|15", "3|2|a|20", "1|1|b|15", "2|1|b|16"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("changes %q, want %q", got, want)
+	}
+	// Resuming at offset 3 (the tombstone of 2): the live rows of offsets
+	// 0-2 are re-learnt, so the tombstone retracts 2's row.
+	r2, err := src.OpenReader(ctx, mem, exec.ScanSpec{Bounded: true, From: exec.Offsets{"prices/0": 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = readOrdered(t, r2)
+	r2.Close()
+	if want := []string{"3|2|a|20", "1|1|b|15", "2|1|b|16"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("resumed changes %q, want %q", got, want)
+	}
+	produce(t, addr, &kgo.Record{Topic: "prices", Value: []byte(`{"id":9,"cat":"z","price":1}`)})
+	r3, err := src.OpenReader(ctx, mem, exec.ScanSpec{Bounded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r3.Close()
+	var rerr error
+	for rerr == nil {
+		var b exec.Batch
+		if b, rerr = r3.Next(ctx); b.Record != nil {
+			b.Record.Release()
+		}
+	}
+	if !strings.Contains(rerr.Error(), "prices/0/6") || !strings.Contains(rerr.Error(), "without a key") {
+		t.Errorf("keyless record: %v, want an error naming prices/0/6", rerr)
+	}
+}
+
+// TestUpsertOptions: upsert-json needs 'key', naming a column; a sink in
+// it needs a key too.
+func TestUpsertOptions(t *testing.T) {
+	sch := schema(col("id", arrow.PrimitiveTypes.Int64), col("v", arrow.BinaryTypes.String))
+	for _, tt := range []struct {
+		o    []string
+		want string
+	}{
+		{[]string{"topic", "t", "brokers", "x:1", "format", "upsert-json"}, "needs 'key'"},
+		{[]string{"topic", "t", "brokers", "x:1", "format", "upsert-json", "key", "nope"}, `"nope" is not a column`},
+		{[]string{"topic", "t", "brokers", "x:1", "format", "yaml"}, "json, csv, raw, avro, protobuf, debezium-json, upsert-json"},
+	} {
+		_, err := NewSource(opts(tt.o...), sch)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error with %s", tt.o, err, tt.want)
+		}
+	}
+	_, addr := newCluster(t, map[string]int32{"out": 1})
+	sink, err := NewSink(opts("topic", "out", "brokers", addr, "format", "upsert-json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if w, err := sink.Open(ctx, checkedMem(t), sch, exec.SinkMode{}); err == nil || !strings.Contains(err.Error(), "'key'") {
+		if w != nil {
+			w.Close()
+		}
+		t.Errorf("keyless upsert-json sink: %v, want an error naming 'key'", err)
+	}
+}
