@@ -1,0 +1,86 @@
+package sluice_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestUpsertKafkaAggregate: ksqlDB's and Flink's upsert-kafka shape. An
+// upsert-json topic (latest value per key, tombstone = delete) is read as
+// a keyed changelog: batch reads the table it leaves; a streaming
+// aggregate over it consumes its retractions and is written upsert-json
+// keyed by its group; that topic, read back as an upsert-json source,
+// equals the batch result, and so does folding its records by key.
+func TestUpsertKafkaAggregate(t *testing.T) {
+	addr := kCluster(t, map[string]int32{"prices": 2, "totals": 1})
+	row := func(id int, cat string, price int) *kgo.Record {
+		return &kgo.Record{Topic: "prices", Partition: int32(id % 2), Key: []byte(fmt.Sprint(id)),
+			Value: []byte(fmt.Sprintf(`{"id":%d,"category":%q,"price":%d}`, id, cat, price))}
+	}
+	tomb := func(id int) *kgo.Record {
+		return &kgo.Record{Topic: "prices", Partition: int32(id % 2), Key: []byte(fmt.Sprint(id))}
+	}
+	kProduce(t, addr, row(1, "a", 10), row(2, "a", 20), row(3, "b", 5), row(1, "a", 15),
+		row(2, "b", 20), tomb(3), tomb(7), row(4, "c", 7), row(5, "c", 1), tomb(5))
+	db, mem := kOpen(t, kConfig())
+	defer mem.AssertSize(t, 0)
+	defer db.Close()
+	kExec(t, db, fmt.Sprintf(`CREATE SOURCE prices WITH (connector = 'kafka', topic = 'prices', brokers = '%s',
+		format = 'upsert-json', key = 'id', 'scan.startup.mode' = 'earliest')`, addr))
+	if got, want := joinRows(kRows(t, db, "SELECT id, category, price FROM prices ORDER BY id")), "1 a 15|2 b 20|4 c 7"; got != want {
+		t.Errorf("batch: %s, want %s", got, want)
+	}
+	const agg = "SELECT category, SUM(price) AS total, COUNT(*) AS n FROM prices GROUP BY category"
+	batch := joinRows(kRows(t, db, agg+" ORDER BY category"))
+	if want := "a 15 1|b 20 1|c 7 1"; batch != want {
+		t.Fatalf("batch aggregate: %s, want %s", batch, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	qctx, qcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Exec(qctx, fmt.Sprintf(`CREATE SINK totals WITH (connector = 'kafka', topic = 'totals', brokers = '%s', format = 'upsert-json')
+			AS %s EMIT CHANGES`, addr, agg))
+	}()
+	// Folding by key: the last value of each key, tombstones deleting.
+	fold := func(recs []*kgo.Record) string {
+		live := map[string]string{}
+		var keys []string
+		for _, r := range recs {
+			k := string(r.Key)
+			if _, ok := live[k]; !ok {
+				keys = append(keys, k)
+			}
+			live[k] = string(r.Value)
+		}
+		sort.Strings(keys)
+		var out []string
+		for _, k := range keys {
+			if live[k] != "" {
+				out = append(out, k+"="+live[k])
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	const want = `a={"category":"a","total":15,"n":1} b={"category":"b","total":20,"n":1} c={"category":"c","total":7,"n":1}`
+	kConsumeAll(t, addr, "totals", func(recs []*kgo.Record) bool { return fold(recs) == want }, 30*time.Second)
+	qcancel()
+	if err := <-done; err != nil && ctx.Err() == nil && !strings.Contains(err.Error(), "context canceled") {
+		t.Fatal(err)
+	}
+	if got := fold(kConsumeAll(t, addr, "totals", func(recs []*kgo.Record) bool { return fold(recs) == want }, 10*time.Second)); got != want {
+		t.Errorf("totals folds to %s, want %s", got, want)
+	}
+	kExec(t, db, fmt.Sprintf(`CREATE SOURCE totals_in WITH (connector = 'kafka', topic = 'totals', brokers = '%s',
+		format = 'upsert-json', key = 'category', 'scan.startup.mode' = 'earliest')`, addr))
+	if got := joinRows(kRows(t, db, "SELECT category, total, n FROM totals_in ORDER BY category")); got != batch {
+		t.Errorf("totals read back: %s, want the batch result %s", got, batch)
+	}
+}
