@@ -134,7 +134,9 @@ func dedupDistinct(a *PhysHashAggregate, arg Expr) PhysicalPlan {
 func isPipeline(p PhysicalPlan) bool {
 	switch n := p.(type) {
 	case *PhysScan:
-		return true
+		// A changelog scan folds its whole input at once (a delete may
+		// be in another morsel than its insert): it runs serially.
+		return !n.Changelog
 	case *PhysFilter:
 		return isPipeline(n.Input)
 	case *PhysProject:

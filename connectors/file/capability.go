@@ -3,8 +3,9 @@ package file
 import "github.com/sluicesql/sluice/exec"
 
 var (
-	_ exec.BadRowCounter  = (*Reader)(nil)
-	_ exec.AppendOnlySink = (*Sink)(nil)
+	_ exec.BadRowCounter   = (*Reader)(nil)
+	_ exec.AppendOnlySink  = (*Sink)(nil)
+	_ exec.ChangelogSource = (*Source)(nil)
 )
 
 // BadRows counts the rows skipped under 'on_error' = 'skip' and the values
@@ -13,6 +14,10 @@ func (r *Reader) BadRows() (skipped, nulled int64) {
 	st := r.Stats()
 	return st.Skipped, st.Nulled
 }
+
+// Changelog reports whether the files hold changes (format
+// 'debezium-json'): every record the readers return has op first.
+func (s *Source) Changelog() bool { return s.opts.Format == FormatDebezium }
 
 // AppendOnly is true: files are written once and never updated, so a
 // changelog cannot go into them.

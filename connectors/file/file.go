@@ -56,7 +56,7 @@ func init() {
 // SourceOptions are the file source's WITH options.
 var SourceOptions = []connectors.Option{
 	{Name: "path", Type: "string", Doc: "a file, a glob such as 'data/*.csv', or a directory (all its files with the format's extension)"},
-	{Name: "format", Type: "enum", Default: "from the extension", Values: []string{"csv", "json", "jsonl", "ndjson", "parquet"}, Doc: "the files' format"},
+	{Name: "format", Type: "enum", Default: "from the extension", Values: []string{"csv", "json", "jsonl", "ndjson", "parquet", FormatDebezium}, Doc: "the files' format (debezium-json: JSON lines of Debezium change events, read as a changelog)"},
 	{Name: "delimiter", Type: "string", Default: ",", Doc: "CSV field separator, one byte ('\\t' or 'tab' for a tab)"},
 	{Name: "header", Type: "bool", Default: "true", Doc: "CSV files start with a header line"},
 	{Name: "null", Type: "string", Doc: "the CSV text that means NULL (default: an empty field)"},
@@ -79,6 +79,9 @@ const (
 	FormatCSV     = "csv"
 	FormatJSON    = "json"
 	FormatParquet = "parquet"
+	// FormatDebezium is JSON lines of Debezium change events, read as a
+	// changelog (exec.ChangelogSource).
+	FormatDebezium = "debezium-json"
 )
 
 // Options are the parsed source options.
@@ -109,7 +112,7 @@ func ParseOptions(opts connectors.Options) (Options, error) {
 		}
 	}
 	switch o.Format {
-	case FormatCSV, FormatJSON, FormatParquet:
+	case FormatCSV, FormatJSON, FormatParquet, FormatDebezium:
 	case "jsonl", "ndjson":
 		o.Format = FormatJSON
 	default:
@@ -165,7 +168,7 @@ func extsOf(f string) []string {
 	switch f {
 	case FormatCSV:
 		return []string{".csv", ".tsv"}
-	case FormatJSON:
+	case FormatJSON, FormatDebezium:
 		return []string{".json", ".jsonl", ".ndjson"}
 	}
 	return []string{".parquet", ".pq"}
@@ -352,12 +355,17 @@ func (s *Source) infer(path string) (*arrow.Schema, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return sch, nil
-	case FormatJSON:
+	case FormatJSON, FormatDebezium:
 		lines, err := sampleLines(path, s.opts.MaxRowSize)
 		if err != nil {
 			return nil, err
 		}
-		sch, err := format.InferJSON(lines)
+		infer := format.InferJSON
+		if s.opts.Format == FormatDebezium {
+			infer = format.InferDebezium
+			lines = nonBlank(lines)
+		}
+		sch, err := infer(lines)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -491,7 +499,7 @@ func (r *Reader) openFile(path string) (fileReader, error) {
 			return nil, err
 		}
 		return cr, nil
-	case FormatJSON:
+	case FormatJSON, FormatDebezium:
 		return openJSON(r.mem, path, r.src.schema, r.src.opts, r.spec, skip, r.morsel.textRange())
 	}
 	pr, err := openParquet(r.mem, path, r.src.schema, r.spec, skip)

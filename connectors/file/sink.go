@@ -84,6 +84,9 @@ func NewSink(opts connectors.Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	if po.Format == FormatDebezium {
+		return nil, &connectors.OptionError{Option: "format", Msg: "file sink: format 'debezium-json' is read-only here: files are append-only, so a file sink writes rows (csv, json or parquet)"}
+	}
 	s := &Sink{opts: po, dir: dir, rowGroupRows: 1 << 20, mode: ModeError}
 	switch m := strings.ToLower(strings.TrimSpace(opts["mode"])); m {
 	case "":

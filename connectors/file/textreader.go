@@ -277,7 +277,7 @@ func (r *csvReader) close() error {
 type jsonReader struct {
 	path    string
 	cb      *chunkBuf
-	dec     *format.JSONDecoder
+	dec     lineDecoder
 	batch   int
 	skip    int64
 	records int64
@@ -293,17 +293,11 @@ func openJSON(mem memory.Allocator, path string, schema *arrow.Schema, o Options
 	if rng != nil {
 		cb.limit(rng.start, rng.end)
 	}
-	dec, err := format.NewJSONDecoder(mem, schema)
+	dec, err := newLineDecoder(mem, schema, o, spec.Columns)
 	if err != nil {
 		cb.close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := dec.SetColumns(spec.Columns); err != nil {
-		dec.Release()
-		cb.close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	dec.SetOnError(o.OnError)
 	return &jsonReader{path: path, cb: cb, dec: dec, batch: spec.BatchSize, skip: skip, rng: rng}, nil
 }
 
@@ -455,4 +449,55 @@ func sampleCSV(path string, o Options) ([][]string, error) {
 		records = append(records, rec)
 	}
 	return records, nil
+}
+
+// lineDecoder decodes JSON lines: rows (format.JSONDecoder) or change
+// events (format.DebeziumDecoder, whose records have op first).
+type lineDecoder interface {
+	Append(line []byte) error
+	Len() int
+	NewRecord() arrow.Record
+	Skipped() int64
+	Nulled() int64
+	Release()
+}
+
+// debeziumLines is a DebeziumDecoder as a lineDecoder.
+type debeziumLines struct{ *format.DebeziumDecoder }
+
+func (d debeziumLines) Append(line []byte) error {
+	_, err := d.DebeziumDecoder.Append(line)
+	return err
+}
+
+func newLineDecoder(mem memory.Allocator, schema *arrow.Schema, o Options, cols []int) (lineDecoder, error) {
+	if o.Format == FormatDebezium {
+		d, err := format.NewDebeziumDecoder(mem, schema, cols)
+		if err != nil {
+			return nil, err
+		}
+		d.SetOnError(o.OnError)
+		return debeziumLines{d}, nil
+	}
+	d, err := format.NewJSONDecoder(mem, schema)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.SetColumns(cols); err != nil {
+		d.Release()
+		return nil, err
+	}
+	d.SetOnError(o.OnError)
+	return d, nil
+}
+
+// nonBlank drops the blank lines of a sample.
+func nonBlank(lines [][]byte) [][]byte {
+	var out [][]byte
+	for _, l := range lines {
+		if len(bytes.TrimSpace(l)) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
 }

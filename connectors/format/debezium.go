@@ -2,6 +2,7 @@ package format
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -37,7 +38,7 @@ func isNullJSON(m json.RawMessage) bool { return len(m) == 0 || string(m) == "nu
 // in it (a null payload).
 func parseDebezium(v []byte) (env debeziumEnvelope, ok bool, err error) {
 	if err := json.Unmarshal(v, &env); err != nil {
-		return env, false, &RowError{Msg: fmt.Sprintf("not a Debezium change event: %v", err)}
+		return env, false, notAnEvent("", err)
 	}
 	if env.Payload == nil || env.Op != "" {
 		return env, true, nil
@@ -48,10 +49,23 @@ func parseDebezium(v []byte) (env debeziumEnvelope, ok bool, err error) {
 	schema := env.Schema
 	var inner debeziumEnvelope
 	if err := json.Unmarshal(env.Payload, &inner); err != nil {
-		return env, false, &RowError{Msg: fmt.Sprintf("not a Debezium change event: payload: %v", err)}
+		return env, false, notAnEvent("payload: ", err)
 	}
 	inner.Schema = schema
 	return inner, true, nil
+}
+
+// notAnEvent is the error of a value that does not parse as an event, in
+// JSON's terms rather than the Go decoder's (which names Go types).
+func notAnEvent(where string, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return &RowError{Msg: fmt.Sprintf("not a Debezium change event: %sa JSON %s, not an object", where, te.Value)}
+		}
+		return &RowError{Msg: fmt.Sprintf("not a Debezium change event: %s%q is a JSON %s", where, te.Field, te.Value)}
+	}
+	return &RowError{Msg: fmt.Sprintf("not a Debezium change event: %s%v", where, err)}
 }
 
 // DebeziumDecoder decodes change events into records whose first column
@@ -165,6 +179,20 @@ func ChangeRecord(rows *JSONDecoder, ops *array.Int8Builder, opField arrow.Field
 	fields := append([]arrow.Field{opField}, rec.Schema().Fields()...)
 	return array.NewRecord(arrow.NewSchema(fields, nil), append([]arrow.Array{opArr}, rec.Columns()...), rec.NumRows())
 }
+
+// Len is the number of change rows the next record will hold.
+func (d *DebeziumDecoder) Len() int { return d.rows.Len() }
+
+// SetOnError sets the policy for a bad value in an image: under skip or
+// null the event's rows are dropped or the value nulled as the JSON
+// decoder does (a dropped image drops its whole event).
+func (d *DebeziumDecoder) SetOnError(p ErrorPolicy) { d.rows.SetOnError(p) }
+
+// Skipped counts images dropped under OnErrorSkip.
+func (d *DebeziumDecoder) Skipped() int64 { return d.rows.Skipped() }
+
+// Nulled counts values set to NULL under OnErrorNull.
+func (d *DebeziumDecoder) Nulled() int64 { return d.rows.Nulled() }
 
 // Release frees the builders.
 func (d *DebeziumDecoder) Release() {

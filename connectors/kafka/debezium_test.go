@@ -6,6 +6,9 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connectors/format"
+	"github.com/sluicesql/sluice/exec"
 )
 
 // TestDebeziumDecode: each op becomes its change rows, with or without
@@ -52,5 +55,33 @@ func TestDebeziumDecode(t *testing.T) {
 	defer rec.Release()
 	if got := strings.Join(rowsOf(rec), " "); got != "0|1|x 0|2|y 1|1|x 2|1|z 3|2|y" {
 		t.Errorf("rows %s", got)
+	}
+}
+
+// TestDebeziumInferred: a debezium-json source without declared columns
+// takes them from the sampled events' row images, and reads the changes.
+func TestDebeziumInferred(t *testing.T) {
+	_, addr := newCluster(t, map[string]int32{"cdc": 1})
+	mem := checkedMem(t)
+	produce(t, addr,
+		rec("cdc", 0, `{"before":null,"after":{"id":1,"name":"x","at":"2026-01-01 00:00:01"},"op":"c"}`),
+		rec("cdc", 0, `{"before":{"id":1,"name":"x","at":"2026-01-01 00:00:01"},"after":{"id":1,"name":"y","at":"2026-01-01 00:00:02"},"op":"u"}`),
+		&kgo.Record{Topic: "cdc"},
+	)
+	o := opts("topic", "cdc", "brokers", addr, "format", "debezium-json")
+	src, err := NewSource(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for _, f := range src.Schema().Fields() {
+		cols = append(cols, f.Name+" "+format.SQLTypeName(f.Type))
+	}
+	if got := strings.Join(cols, ", "); got != "id BIGINT, name VARCHAR, at TIMESTAMP" {
+		t.Errorf("inferred %s", got)
+	}
+	r := openSource(t, mem, o, nil, exec.ScanSpec{Bounded: true})
+	if got, want := readAll(t, r), sorted("0|1|x|2026-01-01 00:00:01", "1|1|x|2026-01-01 00:00:01", "2|1|y|2026-01-01 00:00:02"); !equal(got, want) {
+		t.Errorf("changes %q, want %q", got, want)
 	}
 }
