@@ -32,8 +32,10 @@ type conn struct {
 	nc   net.Conn
 	be   *pgproto3.Backend
 	user string
-	pid  uint32
-	key  [4]byte
+	// params are the startup parameters (database, application_name).
+	params map[string]string
+	pid    uint32
+	key    [4]byte
 
 	r       *reader
 	pending []any // messages that arrived while a statement ran
@@ -82,6 +84,7 @@ func kindOf(st engine.Statement) statementKind {
 }
 
 func (c *conn) serve(params map[string]string) {
+	c.params = params
 	be := c.be
 	be.Send(&pgproto3.AuthenticationOk{})
 	for _, p := range [][2]string{
@@ -237,7 +240,7 @@ func (c *conn) cancelRunning() {
 // simpleQuery runs every statement of a Query message in order, up to
 // the first error.
 func (c *conn) simpleQuery(text string) {
-	stmts, err := sql.Parse(text)
+	stmts, err := c.parseSQL(text)
 	if err != nil {
 		c.fail(toPGError(err, text, bound{text: text}))
 		return
@@ -499,7 +502,7 @@ func (c *conn) parse(m *pgproto3.Parse) {
 		}
 	}
 	b, _ := bind(m.Query, make([][]byte, max))
-	stmts, err := sql.Parse(b.text)
+	stmts, err := c.parseSQL(b.text)
 	if err != nil {
 		c.failExtended(toPGError(err, m.Query, b))
 		return
@@ -622,7 +625,7 @@ func (c *conn) describe(m *pgproto3.Describe) {
 
 // columnsOf starts b's statement to learn its result columns.
 func (c *conn) columnsOf(b bound) ([]column, error) {
-	stmts, err := sql.Parse(b.text)
+	stmts, err := c.parseSQL(b.text)
 	if err != nil {
 		return nil, err
 	}
@@ -643,7 +646,7 @@ func (c *conn) startPortal(pt *portal) error {
 	if pt.run != nil {
 		return nil
 	}
-	stmts, err := sql.Parse(pt.b.text)
+	stmts, err := c.parseSQL(pt.b.text)
 	if err != nil {
 		return err
 	}
