@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sluicesql/sluice/connectors/format"
 )
@@ -28,12 +29,14 @@ import (
 // registryTimeout bounds one registry request.
 const registryTimeout = 10 * time.Second
 
-// registry is a Schema Registry client with a cache of schemas by id.
+// registry is a Schema Registry client with a cache of schemas by id:
+// Avro schemas parsed, Protobuf ones compiled.
 type registry struct {
-	url string
-	cl  *sr.Client
-	mu  sync.Mutex
-	ids map[int]avro.Schema
+	url    string
+	cl     *sr.Client
+	mu     sync.Mutex
+	ids    map[int]avro.Schema
+	protos map[int]protoreflect.FileDescriptor
 }
 
 var (
@@ -52,7 +55,7 @@ func registryFor(url string) (*registry, error) {
 	if err != nil {
 		return nil, optErr("'schema.registry.url' %q: %v", url, err)
 	}
-	r := &registry{url: url, cl: cl, ids: map[int]avro.Schema{}}
+	r := &registry{url: url, cl: cl, ids: map[int]avro.Schema{}, protos: map[int]protoreflect.FileDescriptor{}}
 	registries[url] = r
 	return r, nil
 }
@@ -83,23 +86,37 @@ func (r *registry) byID(id int) (avro.Schema, error) {
 	return s, nil
 }
 
-// latest is the id and schema of the subject's latest version.
-func (r *registry) latest(subject string) (int, avro.Schema, error) {
+// latestID is the id of the subject's latest version.
+func (r *registry) latestID(subject string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), registryTimeout)
 	defer cancel()
 	ss, err := r.cl.SchemaByVersion(ctx, subject, -1)
 	if err != nil {
-		return 0, nil, fmt.Errorf("schema registry %s: subject %q: %w", r.url, subject, err)
+		return 0, fmt.Errorf("schema registry %s: subject %q: %w", r.url, subject, err)
 	}
-	s, err := r.byID(ss.ID)
-	return ss.ID, s, err
+	return ss.ID, nil
+}
+
+// latest is the id and schema of the subject's latest version.
+func (r *registry) latest(subject string) (int, avro.Schema, error) {
+	id, err := r.latestID(subject)
+	if err != nil {
+		return 0, nil, err
+	}
+	s, err := r.byID(id)
+	return id, s, err
 }
 
 // register registers s under subject and returns its id.
 func (r *registry) register(ctx context.Context, subject string, s avro.Schema) (int, error) {
+	return r.registerText(ctx, subject, sr.Schema{Schema: s.String(), Type: sr.TypeAvro})
+}
+
+// registerText registers s under subject and returns its id.
+func (r *registry) registerText(ctx context.Context, subject string, s sr.Schema) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, registryTimeout)
 	defer cancel()
-	ss, err := r.cl.CreateSchema(ctx, subject, sr.Schema{Schema: s.String(), Type: sr.TypeAvro})
+	ss, err := r.cl.CreateSchema(ctx, subject, s)
 	if err != nil {
 		return 0, fmt.Errorf("schema registry %s: registering subject %q: %w", r.url, subject, err)
 	}

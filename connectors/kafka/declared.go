@@ -52,6 +52,7 @@ var SourceOptions = concat(connOptions, []connectors.Option{
 	{Name: "format", Type: "enum", Default: "json", Values: formatNames(false), Doc: "how record values decode (avro, protobuf: Confluent-framed, schemas from the registry; debezium-json: change events, read as a changelog; upsert-json: each record upserts its key, a tombstone deletes it)"},
 	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro' and 'protobuf'"},
 	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject of the value schema (needed when reading several topics)"},
+	{Name: "protobuf.message", Type: "string", Default: "the schema's first message", Doc: "format 'protobuf': the message (name or full name) whose fields are the columns when none are declared"},
 	{Name: "key", Type: "list", Doc: "format 'upsert-json': the columns the record key stands for (required); the value carries every column"},
 	{Name: "group.id", Aliases: []string{"properties.group.id"}, Type: "string", Doc: "consumer group: offsets are committed to it and processes sharing it divide the partitions"},
 	{Name: "group.instance.id", Aliases: []string{"properties.group.instance.id"}, Type: "string", Doc: "static group membership (needs group.id)"},

@@ -124,6 +124,8 @@ func newValueDecoder(mem memory.Allocator, vf valueFormat, dataSchema *arrow.Sch
 	switch vf.name {
 	case "avro":
 		return newAvroValues(mem, vf.reg, vf.readID, dataSchema, cols), nil
+	case "protobuf":
+		return newProtoValues(mem, vf.reg, vf.readID, dataSchema, cols), nil
 	case "raw":
 		f := dataSchema.Field(0)
 		return &rawValues{schema: arrow.NewSchema([]arrow.Field{f}, nil), b: array.NewStringBuilder(mem)}, nil

@@ -18,7 +18,14 @@ type rowEncoder struct {
 	json  bool
 	cols  []int
 	names [][]byte     // JSON: `"name":` per column
-	avro  *avroEncoder // set for format avro: Confluent-framed Avro
+	// framed is set for the registry formats (avro, protobuf): it writes
+	// Confluent-framed values of a registered schema.
+	framed framedEncoder
+}
+
+// framedEncoder writes one row as a Confluent-framed value.
+type framedEncoder interface {
+	appendRow(dst []byte, rec arrow.Record, i int) []byte
 }
 
 func newRowEncoder(fmtName string, schema *arrow.Schema, cols []int) *rowEncoder {
@@ -35,8 +42,8 @@ func newRowEncoder(fmtName string, schema *arrow.Schema, cols []int) *rowEncoder
 // appendRow appends row i of rec to dst: a JSON object or a CSV line
 // without its line end.
 func (e *rowEncoder) appendRow(dst []byte, rec arrow.Record, i int) []byte {
-	if e.avro != nil {
-		return e.avro.appendRow(dst, rec, i)
+	if e.framed != nil {
+		return e.framed.appendRow(dst, rec, i)
 	}
 	if e.json {
 		dst = append(dst, '{')

@@ -63,6 +63,7 @@ type sourceConfig struct {
 	readCommitted bool
 	registryURL   string // 'schema.registry.url' (avro, protobuf)
 	subject       string // 'schema.registry.subject', default <topic>-value
+	protoMessage  string // 'protobuf.message': the message columns are inferred from
 	// sessionTimeout, when set, is the group session timeout: how soon
 	// the group gives a dead member's partitions to the others (kgo's
 	// 45 s by default).
@@ -179,6 +180,7 @@ func parseSourceConfig(files *sandbox.Root, opts connectors.Options) (*sourceCon
 			return nil, err
 		}
 	}
+	c.protoMessage = strings.TrimSpace(opts["protobuf.message"])
 	if c.fmt.keyed {
 		if c.key = splitList(opts["key"]); len(c.key) == 0 {
 			return nil, optErr("format %s needs 'key': the columns the record key stands for", c.format)

@@ -140,12 +140,19 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 		w.keyEnc = newRowEncoder(keyFormat, schema, w.keyIdx)
 	}
 	w.valEnc = newRowEncoder(valFormat, schema, valCols)
-	if s.cfg.format == "avro" {
+	switch s.cfg.format {
+	case "avro":
 		ae, err := newAvroEncoder(ctx, s.cfg, schema, valCols)
 		if err != nil {
 			return nil, err
 		}
-		w.valEnc.avro = ae
+		w.valEnc.framed = ae
+	case "protobuf":
+		pe, err := newProtoEncoder(ctx, s.cfg, schema, valCols)
+		if err != nil {
+			return nil, err
+		}
+		w.valEnc.framed = pe
 	}
 
 	opts := s.cfg.clientOpts(

@@ -72,12 +72,16 @@ func newSource(env connectors.Env, opts connectors.Options, declared *arrow.Sche
 			if declared, readID, err = inferAvroSchema(cfg); err != nil {
 				return nil, err
 			}
+		case "protobuf":
+			if declared, readID, err = inferProtoSchema(cfg); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, optErr("format %s needs a declared schema: CREATE SOURCE name (col TYPE, ...) WITH (...)", cfg.format)
 		}
 	}
 	s := &Source{cfg: cfg, schema: declared, valueFormat: valueFormat{name: cfg.format, changelog: cfg.fmt.changelog, readID: readID}}
-	if cfg.format == "avro" {
+	if cfg.fmt.registry {
 		if s.valueFormat.reg, err = registryFor(cfg.registryURL); err != nil {
 			return nil, err
 		}
