@@ -17,7 +17,7 @@ import (
 type rowEncoder struct {
 	json  bool
 	cols  []int
-	names [][]byte     // JSON: `"name":` per column
+	names [][]byte // JSON: `"name":` per column
 	// framed is set for the registry formats (avro, protobuf): it writes
 	// Confluent-framed values of a registered schema.
 	framed framedEncoder
