@@ -315,8 +315,7 @@ func (p *ProtoPlan) Decode(data []byte, bs []array.Builder) error {
 			fs := m.Descriptor().Fields()
 			secs, nanos := m.Get(fs.ByName("seconds")).Int(), m.Get(fs.ByName("nanos")).Int()
 			tb := b.(*array.TimestampBuilder)
-			unit := tb.Type().(*arrow.TimestampType).Unit
-			tb.Append(NanosToTimestamp(secs*1e9+nanos, unit))
+			tb.Append(secondsToTimestamp(secs, nanos, tb.Type().(*arrow.TimestampType).Unit))
 		case protoJSON:
 			b.(*array.StringBuilder).Append(string(appendProtoJSON(nil, st.fd, v)))
 		}
@@ -392,4 +391,18 @@ func appendProtoScalarJSON(dst []byte, fd protoreflect.FieldDescriptor, v protor
 func appendJSONText(dst []byte, s string) []byte {
 	b, _ := json.Marshal(s) // a string always marshals
 	return append(dst, b...)
+}
+
+// secondsToTimestamp converts seconds and nanoseconds to unit without
+// going through nanoseconds since the epoch, which overflow past 2262.
+func secondsToTimestamp(secs, nanos int64, unit arrow.TimeUnit) arrow.Timestamp {
+	switch unit {
+	case arrow.Second:
+		return arrow.Timestamp(secs)
+	case arrow.Millisecond:
+		return arrow.Timestamp(secs*1e3 + nanos/1e6)
+	case arrow.Microsecond:
+		return arrow.Timestamp(secs*1e6 + nanos/1e3)
+	}
+	return arrow.Timestamp(secs*1e9 + nanos)
 }

@@ -133,11 +133,7 @@ func (e *ProtoEncoder) Append(dst []byte, cols []arrow.Array, i int) []byte {
 			dst = protowire.AppendVarint(dst, protowire.EncodeBool(arr.(*array.Boolean).Value(i)))
 		case outTS:
 			a := arr.(*array.Timestamp)
-			ns := TimestampToNanos(a.Value(i), a.DataType().(*arrow.TimestampType).Unit)
-			secs, nanos := ns/1e9, ns%1e9
-			if nanos < 0 {
-				secs, nanos = secs-1, nanos+1e9
-			}
+			secs, nanos := timestampSeconds(a.Value(i), a.DataType().(*arrow.TimestampType).Unit)
 			var m []byte
 			if secs != 0 {
 				m = protowire.AppendTag(m, 1, protowire.VarintType)
@@ -184,4 +180,23 @@ func uintValue(arr arrow.Array, i int) uint64 {
 		return a.Value(i)
 	}
 	return 0
+}
+
+// timestampSeconds splits a timestamp into seconds since the epoch and
+// the nanoseconds (0 to 999999999) past them.
+func timestampSeconds(v arrow.Timestamp, unit arrow.TimeUnit) (secs, nanos int64) {
+	per := int64(1)
+	switch unit {
+	case arrow.Millisecond:
+		per = 1e3
+	case arrow.Microsecond:
+		per = 1e6
+	case arrow.Nanosecond:
+		per = 1e9
+	}
+	secs, rest := int64(v)/per, int64(v)%per
+	if rest < 0 {
+		secs, rest = secs-1, rest+per
+	}
+	return secs, rest * (1e9 / per)
 }
