@@ -265,7 +265,8 @@ func protoStepKind(fd protoreflect.FieldDescriptor, t arrow.DataType) (protoKind
 // *RowError and appends nothing.
 func (p *ProtoPlan) Decode(data []byte, bs []array.Builder) error {
 	proto.Reset(p.msg)
-	if err := proto.Unmarshal(data, p.msg); err != nil {
+	// proto3 has no required fields to check.
+	if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(data, p.msg); err != nil {
 		return &RowError{Msg: fmt.Sprintf("not a %s message: %v", p.msg.Descriptor().FullName(), err)}
 	}
 	for i, st := range p.steps {

@@ -116,13 +116,13 @@ type protoValues struct {
 	schema *arrow.Schema
 	cols   []int
 	out    *arrow.Schema
-	plans  map[string]*format.ProtoPlan // by "id/index"
+	plans  map[planKey]*format.ProtoPlan
 	bld    []array.Builder
 	rows   int
 }
 
 func newProtoValues(mem memory.Allocator, reg *registry, readID int, schema *arrow.Schema, cols []int) *protoValues {
-	p := &protoValues{reg: reg, readID: readID, schema: schema, cols: cols, plans: map[string]*format.ProtoPlan{}}
+	p := &protoValues{reg: reg, readID: readID, schema: schema, cols: cols, plans: map[planKey]*format.ProtoPlan{}}
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
 		fields[i] = schema.Field(c)
@@ -135,9 +135,19 @@ func newProtoValues(mem memory.Allocator, reg *registry, readID int, schema *arr
 	return p
 }
 
+// planKey names a writer message: a schema id and a message-index path
+// (as text only when it is deeper than one level).
+type planKey struct {
+	id, top int
+	path    string
+}
+
 // plan is the plan for messages of the schema id at the index path.
 func (p *protoValues) plan(id int, index []int) (*format.ProtoPlan, error) {
-	key := fmt.Sprint(id, index)
+	key := planKey{id: id, top: index[0]}
+	if len(index) > 1 {
+		key.path = fmt.Sprint(index)
+	}
 	if pl := p.plans[key]; pl != nil {
 		return pl, nil
 	}
