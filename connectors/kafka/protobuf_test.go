@@ -51,14 +51,22 @@ message Order {
 message Order { string category = 1; string value = 2; }`
 )
 
+// compiledProtos caches the schemas pbValue compiled, by text (tests
+// that use it do not run in parallel).
+var compiledProtos = map[string]protoreflect.FileDescriptor{}
+
 // pbValue frames a message of the schema text s (compiled), the message
 // at index, under id, with the fields of v set (lists as []string,
 // timestamps as time.Time, enums by value name).
 func pbValue(t testing.TB, id int, s string, index []int, v map[string]any) []byte {
 	t.Helper()
-	fd, err := format.CompileProto(context.Background(), "t.proto", map[string]string{"t.proto": s})
-	if err != nil {
-		t.Fatal(err)
+	fd := compiledProtos[s]
+	if fd == nil {
+		var err error
+		if fd, err = format.CompileProto(context.Background(), "t.proto", map[string]string{"t.proto": s}); err != nil {
+			t.Fatal(err)
+		}
+		compiledProtos[s] = fd
 	}
 	md, err := format.ProtoMessage(fd, index)
 	if err != nil {
