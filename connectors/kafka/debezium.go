@@ -42,7 +42,7 @@ func (d *debeziumValues) release() { d.d.Release() }
 
 // Changelog reports whether the source reads changes: its format is
 // debezium-json or upsert-json.
-func (s *Source) Changelog() bool { return s.cfg.fmt.changelog }
+func (s *Source) Changelog() bool { return formatOf(s.cfg.format).changelog }
 
 // writeDebezium writes each change of rec as a Debezium envelope: +I as
 // "c", a -U followed by the +U of the same key as one "u" with both

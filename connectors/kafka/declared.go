@@ -118,6 +118,17 @@ func formatNames(sink bool) []string {
 	return out
 }
 
+// formatOf is the declaration of the format name (the zero formatDecl,
+// a plain format, for a name not in the table).
+func formatOf(name string) formatDecl {
+	for _, f := range formats {
+		if f.name == name {
+			return f
+		}
+	}
+	return formatDecl{name: name}
+}
+
 // parseFormat reads the 'format' option (json when absent) of a source or
 // sink against the formats table.
 func parseFormat(opts connectors.Options, sink bool) (formatDecl, error) {

@@ -74,8 +74,7 @@ type sourceConfig struct {
 type sinkConfig struct {
 	connConfig
 	topic       string
-	fmt         formatDecl
-	format      string // fmt.name
+	format      string // a name in formats
 	key         []string
 	exactlyOnce bool
 	txnID       string
@@ -171,17 +170,18 @@ func parseSourceConfig(files *sandbox.Root, opts connectors.Options) (*sourceCon
 	if n != 1 {
 		return nil, optErr("exactly one of 'topic', 'topics' or 'topic-pattern' is required")
 	}
-	if c.fmt, err = parseFormat(opts, false); err != nil {
+	f, err := parseFormat(opts, false)
+	if err != nil {
 		return nil, err
 	}
-	c.format = c.fmt.name
-	if c.fmt.registry {
+	c.format = f.name
+	if f.registry {
 		if c.registryURL, c.subject, err = registryOptions(opts, c.format, c.topics); err != nil {
 			return nil, err
 		}
 	}
 	c.protoMessage = strings.TrimSpace(opts["protobuf.message"])
-	if c.fmt.keyed {
+	if f.keyed {
 		if c.key = splitList(opts["key"]); len(c.key) == 0 {
 			return nil, optErr("format %s needs 'key': the columns the record key stands for", c.format)
 		}
@@ -254,11 +254,12 @@ func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig,
 	if c.topic == "" {
 		return nil, optErr("'topic' is required")
 	}
-	if c.fmt, err = parseFormat(opts, true); err != nil {
+	f, err := parseFormat(opts, true)
+	if err != nil {
 		return nil, err
 	}
-	c.format = c.fmt.name
-	if c.fmt.registry {
+	c.format = f.name
+	if f.registry {
 		if c.registryURL, c.subject, err = registryOptions(opts, c.format, []string{c.topic}); err != nil {
 			return nil, err
 		}

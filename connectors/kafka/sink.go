@@ -126,14 +126,14 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 	// A changelog without keys (a stateless query under EMIT CHANGES) is
 	// all inserts: it is written as an append stream, and Write fails on
 	// the first update or delete, which would need a key to upsert.
-	if s.cfg.fmt.keyed && len(w.keyIdx) == 0 {
+	if formatOf(s.cfg.format).keyed && len(w.keyIdx) == 0 {
 		return nil, optErr("format %s writes rows under their key: set 'key' = 'col[,col]' (or write a result grouped by a key)", s.cfg.format)
 	}
 	keyFormat, valFormat := s.cfg.format, s.cfg.format
 	if keyFormat != "csv" {
 		keyFormat = "json" // keys of several columns: a JSON object
 	}
-	if s.cfg.fmt.changelog {
+	if formatOf(s.cfg.format).changelog {
 		valFormat = "json" // the images and upserted rows
 	}
 	if len(w.keyIdx) > 1 {

@@ -112,7 +112,7 @@ func (u *upsertValues) release() {
 // spelling (each key value has at most one live row), nil for other
 // formats.
 func (s *Source) ChangelogKey() []string {
-	if !s.cfg.fmt.keyed {
+	if !formatOf(s.cfg.format).keyed {
 		return nil
 	}
 	out := make([]string, len(s.cfg.key))
