@@ -43,12 +43,14 @@ func AggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
 	return aggResultType(fn, valueType(arg))
 }
 
-// Accumulator holds one aggregate's state for many groups, addressed by
-// dense group ids (from a GroupTable). HashAggregate uses one per call; the
-// streaming aggregate reuses them so batch and streaming compute values
-// identically.
+// Accumulator is one aggregate call over many groups: the call-level
+// wrapper of an AggState that checks the result type the planner expects,
+// decodes dictionary arguments and names the call in errors. HashAggregate
+// uses one per call, and the streaming GroupAggregate and WindowAggregate
+// use the same (built with AggOptions), so batch and streaming compute
+// values identically.
 type Accumulator struct {
-	st  aggState
+	st  AggState
 	typ arrow.DataType
 	fn  string
 	mem memory.Allocator
@@ -56,7 +58,7 @@ type Accumulator struct {
 
 // NewAccumulator returns an empty accumulator for call (call.Arg only
 // supplies the argument type here; Update receives evaluated values).
-func NewAccumulator(mem memory.Allocator, call AggCall) (*Accumulator, error) {
+func NewAccumulator(mem memory.Allocator, call AggCall, opts AggOptions) (*Accumulator, error) {
 	var argType arrow.DataType
 	if call.Arg != nil {
 		argType = valueType(call.Arg.DataType())
@@ -68,7 +70,7 @@ func NewAccumulator(mem memory.Allocator, call AggCall) (*Accumulator, error) {
 	if call.Type != nil && !arrow.TypeEqual(call.Type, typ) {
 		return nil, fmt.Errorf("%s: planned type %s but computes %s", call.Func, call.Type, typ)
 	}
-	st, err := newAggState(mem, call.Func, argType, call.Distinct)
+	st, err := NewAggState(mem, call.Func, argType, call.Distinct, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -79,16 +81,20 @@ func NewAccumulator(mem memory.Allocator, call AggCall) (*Accumulator, error) {
 func (a *Accumulator) DataType() arrow.DataType { return a.typ }
 
 // Grow makes group ids < n valid; call it before Update with new ids.
-func (a *Accumulator) Grow(n int) { a.st.grow(n) }
+func (a *Accumulator) Grow(n int) { a.st.Grow(n) }
 
-// Update folds row i of arg into group gids[i]; arg is nil for count_star.
-// Dictionary arguments are decoded first. It takes no ownership of arg.
-func (a *Accumulator) Update(ctx context.Context, gids []uint32, arg arrow.Array) error {
+// Update folds row i of arg into group gids[i] with weight signs[i] (nil:
+// all +1; see AggState.Update); arg is nil for count_star. Dictionary
+// arguments are decoded first. It takes no ownership of arg.
+func (a *Accumulator) Update(ctx context.Context, gids []uint32, arg arrow.Array, signs []int8) error {
+	if signs != nil && len(signs) != len(gids) {
+		return fmt.Errorf("%s: %d weights for %d group ids", a.fn, len(signs), len(gids))
+	}
 	if arg == nil {
 		if a.fn != "count_star" {
 			return fmt.Errorf("%s: missing argument", a.fn)
 		}
-		return a.st.update(gids, nil)
+		return a.st.Update(gids, nil, signs)
 	}
 	if arg.Len() != len(gids) {
 		return fmt.Errorf("%s: %d values for %d group ids", a.fn, arg.Len(), len(gids))
@@ -101,14 +107,26 @@ func (a *Accumulator) Update(ctx context.Context, gids []uint32, arg arrow.Array
 		defer dec.Release()
 		arg = dec
 	}
-	return a.st.update(gids, arg)
+	return a.st.Update(gids, arg, signs)
 }
+
+// Merge folds group src into dst and empties src (AggState.Merge).
+func (a *Accumulator) Merge(dst, src uint32) error { return a.st.Merge(dst, src) }
+
+// Reset empties group g (AggState.Reset).
+func (a *Accumulator) Reset(g uint32) { a.st.Reset(g) }
 
 // Result returns the values of groups (nil: all groups in id order). The
 // caller releases the array.
 func (a *Accumulator) Result(mem memory.Allocator, groups []uint32) (arrow.Array, error) {
-	return a.st.result(mem, groups)
+	return a.st.Result(mem, groups)
 }
+
+// Save appends group g's state to dst (AggState.Save).
+func (a *Accumulator) Save(dst []byte, g uint32) ([]byte, error) { return a.st.Save(dst, g) }
+
+// Load sets group g from saved bytes and returns the rest (AggState.Load).
+func (a *Accumulator) Load(g uint32, src []byte) ([]byte, error) { return a.st.Load(g, src) }
 
 // GroupTable maps key tuples to dense group ids 0, 1, 2, … in order of
 // first appearance; NULL is an ordinary key value. Exported for the
@@ -220,7 +238,7 @@ func NewHashAggregateMode(mem memory.Allocator, input Operator, mode AggMode, ke
 		h.table = t
 	}
 	for _, a := range calls {
-		acc, err := NewAccumulator(mem, a)
+		acc, err := NewAccumulator(mem, a, AggOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("aggregate %s: %w", a.Name, err)
 		}
@@ -327,7 +345,7 @@ func (h *HashAggregate) add(ctx context.Context, rec arrow.Record) error {
 	for i, acc := range h.accs {
 		acc.Grow(ng)
 		if h.aggs[i].Arg == nil {
-			if err := acc.Update(ctx, gids, nil); err != nil {
+			if err := acc.Update(ctx, gids, nil, nil); err != nil {
 				return err
 			}
 			continue
@@ -336,7 +354,7 @@ func (h *HashAggregate) add(ctx context.Context, rec arrow.Record) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", h.aggs[i].Name, err)
 		}
-		err = acc.Update(ctx, gids, arg)
+		err = acc.Update(ctx, gids, arg, nil)
 		arg.Release()
 		if err != nil {
 			return fmt.Errorf("%s: %w", h.aggs[i].Name, err)

@@ -32,33 +32,8 @@ func (g *rowGrouper) bytes() int64 { return g.table.bytes() + sliceBytes(g.buf, 
 // bytes it copied.
 func (t *GroupTable) Bytes() int64 { return t.g.bytes() }
 
-// stateSizer is an aggregate state whose size is not a fixed width per
-// group (DISTINCT sets, string MIN/MAX).
-type stateSizer interface{ bytes() int64 }
-
-// fixedStateBytes is what a fixed-width state (COUNT, SUM, AVG, numeric
-// MIN/MAX) keeps per group: a value, a count or flag, slack for growth.
-const fixedStateBytes = 24
-
-// Bytes estimates the state of the accumulator over groups groups.
-func (a *Accumulator) Bytes(groups int) int64 {
-	if s, ok := a.st.(stateSizer); ok {
-		return s.bytes()
-	}
-	return int64(groups) * fixedStateBytes
-}
-
-func (s *distinctState) bytes() int64 {
-	n := s.table.bytes()
-	if in, ok := s.inner.(stateSizer); ok {
-		return n + in.bytes()
-	}
-	return n + int64(s.table.len())*fixedStateBytes
-}
-
-func (s *minMaxString) bytes() int64 {
-	return sliceBytes(s.vals, 16) + sliceBytes(s.has, 1) + s.held
-}
+// Bytes estimates the state of the accumulator.
+func (a *Accumulator) Bytes() int64 { return a.st.Bytes() }
 
 // SetBudget makes the aggregate account its groups to a (one account per
 // operator instance; nil: unlimited). Past the budget the query fails
@@ -72,13 +47,12 @@ func (h *HashAggregate) account() error {
 	if h.acct == nil {
 		return nil
 	}
-	n, groups := h.keyMem, 1
+	n := h.keyMem
 	if h.table != nil {
 		n += h.table.Bytes()
-		groups = h.table.NumGroups()
 	}
 	for _, a := range h.accs {
-		n += a.Bytes(groups)
+		n += a.Bytes()
 	}
 	return h.acct.Resize(n)
 }
