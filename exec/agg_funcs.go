@@ -107,7 +107,9 @@ func (s *countState) Result(mem memory.Allocator, groups []uint32) (arrow.Array,
 	return newFixedArray(mem, arrow.PrimitiveTypes.Int64, pick(s.counts, groups), nil), nil
 }
 
-func (s *countState) Save(dst []byte, g uint32) ([]byte, error) { return appendI64(dst, s.counts[g]), nil }
+func (s *countState) Save(dst []byte, g uint32) ([]byte, error) {
+	return appendI64(dst, s.counts[g]), nil
+}
 
 func (s *countState) Load(g uint32, src []byte) ([]byte, error) {
 	r := stateReader{b: src}

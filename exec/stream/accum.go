@@ -39,11 +39,14 @@ const (
 	AggMin                          // MIN(x)
 	AggMax                          // MAX(x)
 	AggCountDistinct                // COUNT(DISTINCT x)
+	// AggNamed is a function of the accumulator layer named by
+	// AggSpec.FuncName (one without a constant here).
+	AggNamed
 )
 
 // String renders the function name as SQL.
 func (f AggFunc) String() string {
-	return [...]string{"COUNT", "COUNT(*)", "SUM", "AVG", "MIN", "MAX", "COUNT DISTINCT"}[f]
+	return [...]string{"COUNT", "COUNT(*)", "SUM", "AVG", "MIN", "MAX", "COUNT DISTINCT", "aggregate"}[f]
 }
 
 // AggSpec is one aggregate of a streaming aggregation.
@@ -60,6 +63,10 @@ type AggSpec struct {
 	// Type, when set, is the result type the plan expects (see
 	// resolveAgg).
 	Type arrow.DataType
+	// FuncName, when set, names the function in the accumulator layer
+	// (exec.NewAggState) directly, for functions without an AggFunc
+	// constant; Func then only names it in messages.
+	FuncName string
 }
 
 // GroupKey is one GROUP BY expression and its output column name.
@@ -361,4 +368,156 @@ type StateStats struct {
 	Groups int
 	// Bytes estimates the heap bytes the state holds.
 	Bytes int64
+}
+
+// aggCall is the exec.AggCall of s: the name of its function in the
+// accumulator layer (exec.NewAggState).
+func aggCall(s AggSpec) (exec.AggCall, error) {
+	c := exec.AggCall{Arg: s.Arg, Name: s.Name, Distinct: s.Distinct, Type: s.Type}
+	switch s.Func {
+	case AggCount:
+		c.Func = "count"
+	case AggCountStar:
+		c.Func, c.Arg = "count_star", nil
+	case AggSum:
+		c.Func = "sum"
+	case AggAvg:
+		c.Func = "avg"
+	case AggMin:
+		c.Func = "min"
+	case AggMax:
+		c.Func = "max"
+	case AggCountDistinct:
+		c.Func, c.Distinct = "count", true
+	case AggNamed:
+		c.Func = s.FuncName
+	default:
+		return c, fmt.Errorf("stream: unknown aggregate %d", s.Func)
+	}
+	if c.Func != "count_star" && s.Arg == nil {
+		return c, fmt.Errorf("stream: %s needs an argument", s.Func)
+	}
+	return c, nil
+}
+
+// aggCore is the aggregates of a streaming operator in the one accumulator
+// layer: the calls, and a factory of their accumulators (a window's or
+// the operator's groups).
+type aggCore struct {
+	mem   memory.Allocator
+	calls []exec.AggCall
+	opts  exec.AggOptions
+	types []arrow.DataType // result types
+}
+
+// newAggCore resolves specs for an operator that asks opts of its states;
+// the result type the planner expects (AggSpec.Type) is checked here.
+func newAggCore(mem memory.Allocator, specs []AggSpec, opts exec.AggOptions) (*aggCore, error) {
+	c := &aggCore{mem: mem, opts: opts}
+	for _, s := range specs {
+		call, err := aggCall(s)
+		if err != nil {
+			return nil, err
+		}
+		a, err := exec.NewAccumulator(mem, call, opts)
+		if err != nil {
+			return nil, fmt.Errorf("stream: %s: %w", s.Name, err)
+		}
+		c.calls = append(c.calls, call)
+		c.types = append(c.types, a.DataType())
+	}
+	return c, nil
+}
+
+// accumulators returns a fresh, empty accumulator per call.
+func (c *aggCore) accumulators() []*exec.Accumulator {
+	accs := make([]*exec.Accumulator, len(c.calls))
+	for j, call := range c.calls {
+		a, err := exec.NewAccumulator(c.mem, call, c.opts)
+		if err != nil {
+			panic(fmt.Sprintf("stream: accumulator %s failed after it was built once: %v", call.Name, err))
+		}
+		accs[j] = a
+	}
+	return accs
+}
+
+// update folds one batch's evaluated arguments (nil for COUNT(*)) into
+// accs: row r into group gids[r] with weight signs[r] (nil: all +1).
+func (c *aggCore) update(ctx context.Context, accs []*exec.Accumulator, gids []uint32, args []arrow.Array, signs []int8) error {
+	for j, a := range accs {
+		if err := a.Update(ctx, gids, args[j], signs); err != nil {
+			return fmt.Errorf("aggregate: %s(%s): %w", c.calls[j].Func, argString(c.calls[j]), err)
+		}
+	}
+	return nil
+}
+
+func argString(c exec.AggCall) string {
+	if c.Arg == nil {
+		return "*"
+	}
+	return c.Arg.String()
+}
+
+// results reads the values of groups from accs, appending them to dst
+// group by group (len(accs) values per group).
+func (c *aggCore) results(accs []*exec.Accumulator, groups []uint32, dst []Value) ([]Value, error) {
+	if len(groups) == 0 {
+		return dst, nil
+	}
+	base := len(dst)
+	na := len(accs)
+	dst = append(dst, make([]Value, len(groups)*na)...)
+	for j, a := range accs {
+		arr, err := a.Result(c.mem, groups)
+		if err != nil {
+			return dst, fmt.Errorf("aggregate %s: %w", c.calls[j].Name, err)
+		}
+		rd, err := reader(arr)
+		if err != nil {
+			arr.Release()
+			return dst, err
+		}
+		for i := range groups {
+			dst[base+i*na+j] = rd(i)
+		}
+		arr.Release()
+	}
+	return dst, nil
+}
+
+// saveGroup is group g's state in every accumulator, concatenated.
+func saveGroup(accs []*exec.Accumulator, g uint32) ([]byte, error) {
+	var b []byte
+	for _, a := range accs {
+		var err error
+		if b, err = a.Save(b, g); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// loadGroup sets group g of accs from saveGroup's bytes.
+func loadGroup(accs []*exec.Accumulator, g uint32, b []byte) error {
+	for _, a := range accs {
+		var err error
+		if b, err = a.Load(g, b); err != nil {
+			return fmt.Errorf("stream: restoring aggregate state: %w", err)
+		}
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("stream: restoring aggregate state: %d bytes left over", len(b))
+	}
+	return nil
+}
+
+// accsBytes is the estimated heap of accs.
+func accsBytes(accs []*exec.Accumulator) int64 {
+	var n int64
+	for _, a := range accs {
+		n += a.Bytes()
+	}
+	return n
 }

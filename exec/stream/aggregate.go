@@ -144,19 +144,21 @@ type GroupAggregate struct {
 	mem       memory.Allocator
 	keys      []GroupKey
 	keyTypes  []arrow.DataType
-	aggs      []aggFn
+	core      *aggCore
 	changelog bool
 	schema    *arrow.Schema
 	table     *exec.GroupTable // nil until the first Push or Restore
 	st        groupSlots
 	epoch     uint64
 	// Per-batch scratch.
-	slots   []uint32
-	signs   []int64
-	touches []touch
-	segs    []Segment // the last output's segments (SegmentedOutput)
-	oldVals []Value
-	newVals []Value
+	slots    []uint32
+	signs    []int8
+	touches  []touch
+	segs     []Segment // the last output's segments (SegmentedOutput)
+	oldSlots []uint32  // touched slots that existed, in touch order
+	newSlots []uint32  // every touched slot, in touch order
+	oldVals  []Value
+	newVals  []Value
 	// Ignored counts retractions of groups that have no state.
 	Ignored int64
 	acct    *exec.Account // memory budget (SetBudget); nil: unlimited
@@ -172,16 +174,16 @@ func NewGroupAggregate(mem memory.Allocator, input *arrow.Schema, keys []GroupKe
 		g.keyTypes = append(g.keyTypes, k.Expr.DataType())
 		fields = append(fields, arrow.Field{Name: k.Name, Type: k.Expr.DataType(), Nullable: true})
 	}
-	for _, s := range aggs {
-		f, err := resolveAgg(s, g.changelog)
-		if err != nil {
-			return nil, err
-		}
-		g.aggs = append(g.aggs, f)
-		fields = append(fields, arrow.Field{Name: s.Name, Type: f.out, Nullable: true})
+	core, err := newAggCore(mem, aggs, exec.AggOptions{Retract: g.changelog, Streaming: true})
+	if err != nil {
+		return nil, err
+	}
+	g.core = core
+	for j, s := range aggs {
+		fields = append(fields, arrow.Field{Name: s.Name, Type: core.types[j], Nullable: true})
 	}
 	g.schema = arrow.NewSchema(fields, nil)
-	g.st = newGroupSlots(len(keys), g.aggs)
+	g.st = newGroupSlots(len(keys), g.core)
 	return g, nil
 }
 
@@ -212,7 +214,7 @@ func (g *GroupAggregate) resetTable() error {
 		return fmt.Errorf("stream: group keys: %w", err)
 	}
 	g.table = t
-	g.st = newGroupSlots(len(g.keys), g.aggs)
+	g.st = newGroupSlots(len(g.keys), g.core)
 	return nil
 }
 
@@ -253,12 +255,12 @@ func (g *GroupAggregate) evalAgg(ctx context.Context, rec arrow.Record) (*aggBat
 		}
 		b.keys, b.keyRead = append(b.keys, arr), append(b.keyRead, r)
 	}
-	for _, a := range g.aggs {
-		if a.arg == nil {
+	for _, a := range g.core.calls {
+		if a.Arg == nil {
 			b.args, b.argRead = append(b.args, nil), append(b.argRead, nil)
 			continue
 		}
-		arr, r, err := eval(a.arg)
+		arr, r, err := eval(a.Arg)
 		if err != nil {
 			b.release()
 			return nil, err
@@ -309,7 +311,7 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 	if err := g.account(); err != nil {
 		return nil, err
 	}
-	var signs []int64
+	var signs []int8
 	if ops != nil {
 		g.signs = resize(g.signs, n)
 		signs = g.signs
@@ -322,22 +324,22 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 		}
 	}
 	g.epoch++
-	g.touches, g.oldVals = g.touches[:0], g.oldVals[:0]
+	g.touches, g.oldSlots, g.newSlots = g.touches[:0], g.oldSlots[:0], g.newSlots[:0]
+	na := len(g.core.calls)
 	// Pass 1, row order: create groups, drop retractions of absent groups
-	// (to the trash slot 0), record each touched group's row before the
-	// batch. Groups are only deleted at emit, so a row's fate never
-	// depends on a later row.
+	// (weight 0, into slot 0), record each touched group. Groups are only
+	// deleted at emit, so a row's fate never depends on a later row.
 	for r := range g.slots {
 		s := g.slots[r] + 1
 		sg := int64(1)
 		if signs != nil {
-			sg = signs[r]
+			sg = int64(signs[r])
 		}
 		existed := st.live[s]
 		if !existed {
 			if sg < 0 {
 				g.Ignored++
-				g.slots[r] = 0
+				g.slots[r], signs[r] = 0, 0
 				continue
 			}
 			st.live[s] = true
@@ -349,23 +351,25 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 		}
 		if st.epoch[s] != g.epoch {
 			st.epoch[s] = g.epoch
-			t := touch{row: int32(r), slot: s, existed: existed && st.rows[s] > 0, old: len(g.oldVals)}
+			t := touch{row: int32(r), slot: s, existed: existed && st.rows[s] > 0, old: len(g.oldSlots) * na}
 			if t.existed {
-				for j := range g.aggs {
-					g.oldVals = append(g.oldVals, st.cols[j].result(&g.aggs[j], s))
-				}
+				g.oldSlots = append(g.oldSlots, s)
 			}
 			g.touches = append(g.touches, t)
+			g.newSlots = append(g.newSlots, s)
 		}
 		st.rows[s] += sg
 		g.slots[r] = s
 	}
-	// Pass 2: one tight loop per aggregate.
-	for j := range g.aggs {
-		st.cols[j].fold(&g.aggs[j], b.args[j], b.argRead[j], g.slots, signs)
+	// The touched groups' rows before the batch, then pass 2: one tight
+	// loop per aggregate, then their rows after it.
+	if g.oldVals, err = g.core.results(st.accs, g.oldSlots, g.oldVals[:0]); err != nil {
+		return nil, err
 	}
-	st.clearTrash()
-	if err := checkErr(g.aggs); err != nil {
+	if err := g.core.update(ctx, st.accs, g.slots, b.args, signs); err != nil {
+		return nil, err
+	}
+	if g.newVals, err = g.core.results(st.accs, g.newSlots, g.newVals[:0]); err != nil {
 		return nil, err
 	}
 	return g.emit()
@@ -381,7 +385,7 @@ func resize[T any](s []T, n int) []T {
 // emit turns the touched groups into changelog rows and deletes the groups
 // left without rows.
 func (g *GroupAggregate) emit() (arrow.Record, error) {
-	st, na := &g.st, len(g.aggs)
+	st, na := &g.st, len(g.core.calls)
 	var rb *array.RecordBuilder
 	row := func(op exec.Op, s uint32, vals []Value) error {
 		if rb == nil {
@@ -406,12 +410,13 @@ func (g *GroupAggregate) emit() (arrow.Record, error) {
 	}
 	var err error
 	g.segs = g.segs[:0]
-	for _, t := range g.touches {
+	for k, t := range g.touches {
 		emitted := 0
 		if rb != nil {
 			emitted = rb.Field(0).Len()
 		}
 		s := t.slot
+		nv := g.newVals[k*na : (k+1)*na]
 		alive := st.rows[s] > 0
 		var old []Value
 		if t.existed {
@@ -419,7 +424,6 @@ func (g *GroupAggregate) emit() (arrow.Record, error) {
 		}
 		switch {
 		case t.existed && alive:
-			nv := g.results(s)
 			if !sameRow(old, nv) {
 				if err = row(exec.OpUpdateBefore, s, old); err == nil {
 					err = row(exec.OpUpdateAfter, s, nv)
@@ -428,7 +432,7 @@ func (g *GroupAggregate) emit() (arrow.Record, error) {
 		case t.existed:
 			err = row(exec.OpDelete, s, old)
 		case alive:
-			err = row(exec.OpInsert, s, g.results(s))
+			err = row(exec.OpInsert, s, nv)
 		}
 		if !alive {
 			st.kill(s)
@@ -448,15 +452,6 @@ func (g *GroupAggregate) emit() (arrow.Record, error) {
 		return nil, err
 	}
 	return rb.NewRecord(), nil
-}
-
-// results is slot s's aggregate values, in a buffer reused per call.
-func (g *GroupAggregate) results(s uint32) []Value {
-	g.newVals = g.newVals[:0]
-	for j := range g.aggs {
-		g.newVals = append(g.newVals, g.st.cols[j].result(&g.aggs[j], s))
-	}
-	return g.newVals
 }
 
 func sameRow(a, b []Value) bool {
@@ -490,11 +485,8 @@ func (g *GroupAggregate) Stats() StateStats {
 		for _, v := range st.key(slot) {
 			s.Bytes += keyBytes(v) + valueBytes(v)
 		}
-		for j := range st.cols {
-			a := st.cols[j].load(slot)
-			s.Bytes += accBytes(&a)
-		}
 	}
+	s.Bytes += accsBytes(st.accs)
 	return s
 }
 
@@ -502,7 +494,7 @@ func (g *GroupAggregate) Stats() StateStats {
 func (g *GroupAggregate) Close() error {
 	g.acct.Close()
 	g.table = nil
-	g.st = newGroupSlots(len(g.keys), g.aggs)
+	g.st = newGroupSlots(len(g.keys), g.core)
 	return nil
 }
 
@@ -527,7 +519,7 @@ func AggSpecFromCall(c exec.AggCall) (AggSpec, error) {
 	case c.Func == "max":
 		s.Func = AggMax
 	default:
-		return s, fmt.Errorf("stream: aggregate %q is not supported in streaming", c.Func)
+		s.Func, s.FuncName = AggNamed, c.Func
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand"
 	"testing"
@@ -95,12 +96,24 @@ func (g *refGroupAggregate) push(ctx context.Context, rec arrow.Record) ([][]Val
 	return rows, nil
 }
 
-// roundTrip passes the reference's groups through the checkpoint encoding
-// (gob turns -0 into 0, for both implementations alike).
+// roundTrip passes the reference's group keys through the checkpoint
+// encoding of keys (gob turns a -0 key into 0, for both implementations
+// alike); accumulators are kept exactly, as exec.AggState.Save keeps them.
 func (g *refGroupAggregate) roundTrip() error {
-	snap := make([]groupSnap, 0, len(g.groups))
+	type refSnap struct {
+		Key  []Value
+		Rows int64
+	}
+	snap := make([]refSnap, 0, len(g.groups))
+	var accs [][]acc
 	for _, gr := range g.groups {
-		snap = append(snap, snapGroup(gr))
+		snap = append(snap, refSnap{Key: gr.key, Rows: gr.rows})
+		cp := make([]acc, len(gr.accs))
+		for j, a := range gr.accs {
+			cp[j] = a
+			cp[j].Counts = maps.Clone(a.Counts)
+		}
+		accs = append(accs, cp)
 	}
 	data, err := encode(snap)
 	if err != nil {
@@ -111,8 +124,8 @@ func (g *refGroupAggregate) roundTrip() error {
 		return err
 	}
 	g.groups = map[string]*group{}
-	for _, s := range snap {
-		gr := s.group()
+	for i, s := range snap {
+		gr := &group{key: s.Key, accs: accs[i], rows: s.Rows}
 		g.groups[string(rowKey(nil, gr.key))] = gr
 	}
 	return nil

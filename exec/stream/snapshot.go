@@ -42,20 +42,28 @@ var (
 	_ Snapshotter = (*WindowAggregate)(nil)
 )
 
-// Snapshot encodes every live group (the format is the same []groupSnap
-// the map-based state wrote, so older checkpoints restore).
+// slotSnap is a GroupAggregate group's checkpointed form: its key, net
+// rows, and every accumulator's saved state (exec.AggState.Save),
+// concatenated in aggregate order.
+type slotSnap struct {
+	Key   []Value
+	State []byte
+	Rows  int64
+}
+
+// Snapshot encodes every live group.
 func (g *GroupAggregate) Snapshot() ([]byte, error) {
 	st := &g.st
-	snap := make([]groupSnap, 0, st.nlive)
+	snap := make([]slotSnap, 0, st.nlive)
 	for s := uint32(1); int(s) < len(st.live); s++ {
 		if !st.live[s] {
 			continue
 		}
-		gs := groupSnap{Key: append([]Value(nil), st.key(s)...), Accs: make([]acc, len(st.cols)), Rows: st.rows[s]}
-		for j := range st.cols {
-			gs.Accs[j] = st.cols[j].load(s)
+		state, err := saveGroup(st.accs, s)
+		if err != nil {
+			return nil, fmt.Errorf("stream: snapshot: %w", err)
 		}
-		snap = append(snap, gs)
+		snap = append(snap, slotSnap{Key: append([]Value(nil), st.key(s)...), State: state, Rows: st.rows[s]})
 	}
 	clear(st.epoch) // the baseline of the next SnapshotDelta
 	return encode(snap)
@@ -63,14 +71,13 @@ func (g *GroupAggregate) Snapshot() ([]byte, error) {
 
 // Restore replaces the groups with a snapshot.
 func (g *GroupAggregate) Restore(data []byte) error {
-	var snap []groupSnap
+	var snap []slotSnap
 	if err := decode(data, &snap); err != nil {
 		return err
 	}
 	for i, s := range snap {
-		if len(s.Key) != len(g.keys) || len(s.Accs) != len(g.aggs) {
-			return fmt.Errorf("stream: restoring group %d: %d keys and %d aggregates, want %d and %d",
-				i, len(s.Key), len(s.Accs), len(g.keys), len(g.aggs))
+		if len(s.Key) != len(g.keys) {
+			return fmt.Errorf("stream: restoring group %d: %d keys, want %d", i, len(s.Key), len(g.keys))
 		}
 	}
 	if err := g.resetTable(); err != nil {
@@ -118,8 +125,8 @@ func (g *GroupAggregate) Restore(data []byte) error {
 		}
 		copy(st.key(s), gs.Key)
 		st.rows[s] = gs.Rows
-		for j := range st.cols {
-			st.cols[j].store(s, gs.Accs[j])
+		if err := loadGroup(st.accs, s, gs.State); err != nil {
+			return fmt.Errorf("stream: restoring group %d: %w", i, err)
 		}
 	}
 	return nil
