@@ -274,7 +274,9 @@ type stringGrouper struct {
 }
 
 func newStringGrouper() *stringGrouper {
-	return &stringGrouper{short: newShortTable(), long: newBytesTable()}
+	// The long-string table is made on the first long key: a window
+	// aggregate holds one grouper per open window, most of them small.
+	return &stringGrouper{short: newShortTable()}
 }
 
 func (g *stringGrouper) numGroups() int { return int(g.n) }
@@ -333,6 +335,9 @@ func runStrings[O int32 | int64](g *stringGrouper, arr arrow.Array, offs []O, da
 			continue
 		}
 		k := bytesAsString(data[start:end])
+		if g.long == nil {
+			g.long = newBytesTable()
+		}
 		t, isNew := g.long.find(xxh3.HashString(k), k, insert)
 		switch {
 		case t == noGroup:
@@ -396,7 +401,7 @@ type shortSlot struct {
 }
 
 func newShortTable() shortTable {
-	return shortTable{slots: make([]shortSlot, 64), shift: 64 - 6}
+	return shortTable{slots: make([]shortSlot, 16), shift: 64 - 4}
 }
 
 func shortHash(w0, w1, l uint64) uint64 {

@@ -96,6 +96,13 @@ func takeArray(ctx context.Context, mem memory.Allocator, arr arrow.Array, idx [
 }
 
 // takeColumns gathers the rows idx of every column (negative = NULL).
+// TakeColumns returns rows idx of each of cols, in that order, as new
+// arrays the caller releases (the streaming window aggregate takes a
+// batch's distinct keys with it).
+func TakeColumns(ctx context.Context, mem memory.Allocator, cols []arrow.Array, idx []int32) ([]arrow.Array, error) {
+	return takeColumns(ctx, mem, cols, idx)
+}
+
 func takeColumns(ctx context.Context, mem memory.Allocator, cols []arrow.Array, idx []int32) ([]arrow.Array, error) {
 	out := make([]arrow.Array, len(cols))
 	for i, c := range cols {

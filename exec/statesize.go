@@ -19,7 +19,11 @@ func (t *bytesTable) bytes() int64 {
 }
 
 func (g *stringGrouper) bytes() int64 {
-	return sliceBytes(g.short.slots, 24) + g.long.bytes() + sliceBytes(g.longIDs, 4)
+	n := sliceBytes(g.short.slots, 24) + sliceBytes(g.longIDs, 4)
+	if g.long != nil {
+		n += g.long.bytes()
+	}
+	return n
 }
 
 func (g *dictGrouper) bytes() int64 {

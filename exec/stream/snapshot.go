@@ -11,17 +11,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
-// groupSnap is a group's checkpointed form.
-type groupSnap struct {
-	Key  []Value
-	Accs []acc
-	Rows int64
-}
-
-func snapGroup(g *group) groupSnap { return groupSnap{Key: g.key, Accs: g.accs, Rows: g.rows} }
-
-func (s groupSnap) group() *group { return &group{key: s.Key, accs: s.Accs, rows: s.Rows} }
-
 func encode(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
@@ -134,10 +123,13 @@ func (g *GroupAggregate) Restore(data []byte) error {
 
 type windowSnap struct {
 	Start, End int64
-	Groups     []groupSnap
+	Groups     []slotSnap
 }
 
 type windowAggSnap struct {
+	// Aggs is the number of aggregates, so that a snapshot of another
+	// query's shape is refused rather than misread.
+	Aggs     int
 	Windows  []windowSnap
 	Sessions []windowSnap // one group each
 	WM       watermarkState
@@ -147,18 +139,28 @@ type windowAggSnap struct {
 
 // Snapshot encodes open windows, sessions and the watermark.
 func (w *WindowAggregate) Snapshot() ([]byte, error) {
-	s := windowAggSnap{WM: w.tracker.snapshot(), PartRows: w.partRows, Late: w.late}
+	s := windowAggSnap{Aggs: len(w.core.calls), WM: w.tracker.snapshot(), PartRows: w.partRows, Late: w.late}
+	nk := len(w.keys)
 	for _, k := range w.heap {
 		ws := w.windows[k]
 		snap := windowSnap{Start: k.start, End: k.end}
-		for _, g := range ws.order {
-			snap.Groups = append(snap.Groups, snapGroup(g))
+		for g := 0; g < ws.n; g++ {
+			state, err := saveGroup(ws.accs, uint32(g))
+			if err != nil {
+				return nil, fmt.Errorf("stream: snapshot: %w", err)
+			}
+			snap.Groups = append(snap.Groups, slotSnap{Key: ws.keys[g*nk : (g+1)*nk], State: state, Rows: 1})
 		}
 		s.Windows = append(s.Windows, snap)
 	}
 	for _, list := range w.sessions {
 		for _, ss := range list {
-			s.Sessions = append(s.Sessions, windowSnap{Start: ss.start, End: ss.end, Groups: []groupSnap{snapGroup(ss.g)}})
+			state, err := saveGroup(w.sess.accs, ss.slot)
+			if err != nil {
+				return nil, fmt.Errorf("stream: snapshot: %w", err)
+			}
+			s.Sessions = append(s.Sessions, windowSnap{Start: ss.start, End: ss.end,
+				Groups: []slotSnap{{Key: ss.key, State: state, Rows: 1}}})
 		}
 	}
 	return encode(s)
@@ -172,11 +174,13 @@ func (w *WindowAggregate) Restore(data []byte) error {
 	}
 	// A snapshot of another query's shape would index past the groups'
 	// keys and accumulators later: refuse it here.
-	check := func(what string, gs []groupSnap) error {
+	if s.Aggs != len(w.core.calls) {
+		return fmt.Errorf("stream: restoring windows of %d aggregates, want %d", s.Aggs, len(w.core.calls))
+	}
+	check := func(what string, gs []slotSnap) error {
 		for i, g := range gs {
-			if len(g.Key) != len(w.keys) || len(g.Accs) != len(w.aggs) {
-				return fmt.Errorf("stream: restoring %s group %d: %d keys and %d aggregates, want %d and %d",
-					what, i, len(g.Key), len(g.Accs), len(w.keys), len(w.aggs))
+			if len(g.Key) != len(w.keys) {
+				return fmt.Errorf("stream: restoring %s group %d: %d keys, want %d", what, i, len(g.Key), len(w.keys))
 			}
 		}
 		return nil
@@ -200,24 +204,84 @@ func (w *WindowAggregate) Restore(data []byte) error {
 	if w.partRows == nil {
 		w.partRows = map[int32]int64{}
 	}
-	for _, ws := range s.Windows {
-		k := winKey{ws.Start, ws.End}
-		st := &windowState{groups: map[string]*group{}}
-		for _, gs := range ws.Groups {
-			g := gs.group()
-			st.groups[string(rowKey(nil, g.key))] = g
-			st.order = append(st.order, g)
+	for _, snap := range s.Windows {
+		k := winKey{snap.Start, snap.End}
+		if _, dup := w.windows[k]; dup {
+			return fmt.Errorf("stream: restoring window [%d, %d) twice", k.start, k.end)
 		}
-		w.windows[k] = st
-		w.heap = append(w.heap, k)
+		ws := w.newWindow(k)
+		if err := w.restoreGroups(ws, snap.Groups); err != nil {
+			return err
+		}
 	}
 	heap.Init(&w.heap)
 	for _, ss := range s.Sessions {
-		g := ss.Groups[0].group()
-		sess := &session{start: ss.Start, end: ss.End, g: g, keyStr: string(rowKey(nil, g.key))}
+		g := ss.Groups[0]
+		sess := &session{start: ss.Start, end: ss.End, slot: w.sess.alloc(), key: g.Key, keyStr: string(rowKey(nil, g.Key))}
+		if err := loadGroup(w.sess.accs, sess.slot, g.State); err != nil {
+			return err
+		}
 		w.sessions[sess.keyStr] = append(w.sessions[sess.keyStr], sess)
 		w.nsess++
 		pushSess(&w.sheap, sessEntry{end: sess.end, sess: sess})
+	}
+	return nil
+}
+
+// restoreGroups puts a window's saved groups into its table, in order.
+func (w *WindowAggregate) restoreGroups(ws *winState, groups []slotSnap) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	if ws.table == nil {
+		if len(groups) != 1 {
+			return fmt.Errorf("stream: restoring %d groups of a window without keys", len(groups))
+		}
+	} else {
+		cols := make([]arrow.Array, len(w.keys))
+		defer func() {
+			for _, c := range cols {
+				if c != nil {
+					c.Release()
+				}
+			}
+		}()
+		for k, t := range w.keyTypes {
+			b := array.NewBuilder(w.mem, t)
+			for _, g := range groups {
+				if err := appendValue(b, g.Key[k]); err != nil {
+					b.Release()
+					return fmt.Errorf("stream: restoring group keys: %w", err)
+				}
+			}
+			cols[k] = b.NewArray()
+			b.Release()
+		}
+		ids := make([]uint32, len(groups))
+		newKeys, err := ws.table.Assign(context.Background(), w.mem, cols, ids, true)
+		if err != nil {
+			return fmt.Errorf("stream: restoring group keys: %w", err)
+		}
+		for _, a := range newKeys {
+			if a != nil {
+				a.Release()
+			}
+		}
+		for i, id := range ids {
+			if int(id) != i {
+				return fmt.Errorf("stream: restoring window [%d, %d): group %d repeats a key", ws.k.start, ws.k.end, i)
+			}
+		}
+	}
+	ws.n = len(groups)
+	for _, a := range ws.accs {
+		a.Grow(ws.n)
+	}
+	for i, g := range groups {
+		ws.keys = append(ws.keys, g.Key...)
+		if err := loadGroup(ws.accs, uint32(i), g.State); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -184,10 +184,12 @@ func (s *WindowSpec) assign(dst []winKey, ts, size, slide int64) []winKey {
 	return dst
 }
 
-// session is one open session window of one key.
+// session is one open session window of one key; its aggregates are
+// group slot of the operator's session accumulators.
 type session struct {
 	start, end int64
-	g          *group
+	slot       uint32
+	key        []Value
 	keyStr     string
 	dead       bool
 }

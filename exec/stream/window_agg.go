@@ -22,25 +22,38 @@ import (
 // before it moved the watermark to or past its window's end — whatever the
 // batch sizes. A row is late when all of its windows are closed; a HOP row
 // whose oldest windows closed still counts in the open ones.
+//
+// State lives in the one aggregation core: each open TUMBLE/HOP window has
+// its own exec.GroupTable and exec.Accumulators (freed whole when it
+// closes). A batch is grouped once by key (batch key ids; a dictionary key
+// maps each dictionary entry once), the row loop only assigns rows to
+// windows and tracks the watermark, and each window then maps the batch's
+// distinct keys it saw into its table and folds its rows in one
+// vectorised pass per aggregate over a slice of the batch (rows of other
+// windows weigh 0): no row is copied out. Sessions keep their
+// accumulators in group slots of one set of accumulators.
 type WindowAggregate struct {
-	mem     memory.Allocator
-	spec    WindowSpec
-	opts    WindowOptions
-	keys    []GroupKey
-	aggs    []aggFn
-	schema  *arrow.Schema
-	tracker *WatermarkTracker
-	clock   Clock
+	mem      memory.Allocator
+	spec     WindowSpec
+	opts     WindowOptions
+	keys     []GroupKey
+	keyTypes []arrow.DataType
+	core     *aggCore
+	schema   *arrow.Schema
+	tracker  *WatermarkTracker
+	clock    Clock
 
 	size, slide, gap int64 // in event-time units
 	unit             int64 // nanoseconds per event-time unit
 
-	windows map[winKey]*windowState
+	windows map[winKey]*winState
 	heap    winHeap
+	lastWin *winState // the window of the previous row (TUMBLE: usually the same)
 
 	sessions map[string][]*session
 	sheap    sessHeap
 	nsess    int
+	sess     sessSlots
 
 	partRows map[int32]int64
 	pending  [][]Value
@@ -48,15 +61,82 @@ type WindowAggregate struct {
 	buf      []byte
 	winBuf   []winKey
 
-	// Updates mode: the batch's epoch and the groups it touched.
-	epoch   uint64
+	// The batch being folded (nil between Pushes).
+	cur *winBatch
+	// Updates mode: the groups the batch touched.
 	touched []winTouch
 }
 
-type windowState struct {
-	groups map[string]*group
-	order  []*group
+// winState is one open TUMBLE/HOP window: its groups in its own table.
+type winState struct {
+	k     winKey
+	table *exec.GroupTable // nil without GROUP BY keys
+	accs  []*exec.Accumulator
+	keys  []Value // group g's key is keys[g*nk : (g+1)*nk]
+	n     int     // groups
+	sel   []int32 // rows of the current batch in this window, in row order
+	dead  bool
 }
+
+// winBatch is one batch's evaluated columns and batch key ids.
+type winBatch struct {
+	rec      arrow.Record
+	args     []arrow.Array // nil entry for COUNT(*)
+	keyRead  []func(int) Value
+	bks      []uint32      // row → batch key id
+	distinct []arrow.Array // distinct key values by batch key id
+	nbk      int
+	arrays   []arrow.Array
+	wins     []*winState // windows that got rows
+	// Scratch.
+	mark    []uint32
+	stamp   uint32
+	loc     []uint32
+	present []int32
+	first   []int32
+	gids    []uint32
+	signs   []int8
+	ids     []uint32
+	sessRow []uint32 // sessions: row → session slot; noSlot = not folded
+	sessLo  int      // sessions: first row not folded yet
+	row     int      // the row the loop is at
+}
+
+func (b *winBatch) release() {
+	for _, a := range b.arrays {
+		a.Release()
+	}
+}
+
+// sessSlots is the group slots of the session accumulators.
+type sessSlots struct {
+	accs []*exec.Accumulator
+	n    int
+	free []uint32
+}
+
+func (s *sessSlots) alloc() uint32 {
+	if k := len(s.free); k > 0 {
+		id := s.free[k-1]
+		s.free = s.free[:k-1]
+		return id
+	}
+	id := uint32(s.n)
+	s.n++
+	for _, a := range s.accs {
+		a.Grow(s.n)
+	}
+	return id
+}
+
+func (s *sessSlots) release(id uint32) {
+	for _, a := range s.accs {
+		a.Reset(id)
+	}
+	s.free = append(s.free, id)
+}
+
+const noSlot = ^uint32(0)
 
 // NewWindowAggregate builds an EMIT FINAL aggregation of input (append-only)
 // over the windows of spec.
@@ -77,7 +157,7 @@ func NewWindowAggregate(mem memory.Allocator, input *arrow.Schema, spec WindowSp
 		outTS = arrow.FixedWidthTypes.Timestamp_ms
 	}
 	w := &WindowAggregate{mem: mem, spec: spec, opts: opts, keys: keys,
-		windows: map[winKey]*windowState{}, sessions: map[string][]*session{}, partRows: map[int32]int64{}}
+		windows: map[winKey]*winState{}, sessions: map[string][]*session{}, partRows: map[int32]int64{}}
 	w.unit = unit
 	w.size, w.slide, w.gap = int64(spec.Size)/unit, int64(spec.Slide)/unit, int64(spec.Gap)/unit
 	switch spec.Kind {
@@ -124,17 +204,19 @@ func NewWindowAggregate(mem memory.Allocator, input *arrow.Schema, spec WindowSp
 	}
 	fields = append(fields, arrow.Field{Name: "window_start", Type: outTS}, arrow.Field{Name: "window_end", Type: outTS})
 	for _, k := range keys {
+		w.keyTypes = append(w.keyTypes, k.Expr.DataType())
 		fields = append(fields, arrow.Field{Name: k.Name, Type: k.Expr.DataType(), Nullable: true})
 	}
-	for _, s := range aggs {
-		f, err := resolveAgg(s, false)
-		if err != nil {
-			return nil, err
-		}
-		w.aggs = append(w.aggs, f)
-		fields = append(fields, arrow.Field{Name: s.Name, Type: f.out, Nullable: true})
+	core, err := newAggCore(mem, aggs, exec.AggOptions{Streaming: true})
+	if err != nil {
+		return nil, err
+	}
+	w.core = core
+	for j, s := range aggs {
+		fields = append(fields, arrow.Field{Name: s.Name, Type: core.types[j], Nullable: true})
 	}
 	w.schema = arrow.NewSchema(fields, nil)
+	w.sess = sessSlots{accs: core.accumulators()}
 	return w, nil
 }
 
@@ -172,8 +254,9 @@ func (w *WindowAggregate) SetPartitions(parts []int32) {
 // keeps rec and releases the result.
 func (w *WindowAggregate) Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error) {
 	w.tracker.Arrive(partition, w.clock.Now())
-	w.closeUpTo(w.tracker.Watermark())
-	w.epoch++
+	if err := w.closeUpTo(ctx, w.tracker.Watermark()); err != nil {
+		return nil, err
+	}
 	w.touched = w.touched[:0]
 	if rec.NumRows() > 0 {
 		if err := w.fold(ctx, rec, partition); err != nil {
@@ -184,12 +267,80 @@ func (w *WindowAggregate) Push(ctx context.Context, rec arrow.Record, partition 
 	return w.flush()
 }
 
+// evalBatch evaluates the batch's keys and arguments and groups it by key.
+func (w *WindowAggregate) evalBatch(ctx context.Context, rec arrow.Record) (*winBatch, error) {
+	b := &winBatch{rec: rec}
+	n := int(rec.NumRows())
+	eval := func(e Expr) (arrow.Array, error) {
+		arr, err := e.Eval(ctx, w.mem, rec)
+		if err != nil {
+			return nil, fmt.Errorf("evaluating %s: %w", e, err)
+		}
+		b.arrays = append(b.arrays, arr)
+		return arr, nil
+	}
+	var keyCols []arrow.Array
+	for k, key := range w.keys {
+		arr, err := eval(key.Expr)
+		if err == nil && !arrow.TypeEqual(arr.DataType(), w.keyTypes[k]) {
+			err = fmt.Errorf("stream: group key %s evaluated to %s, declared %s", key.Expr, arr.DataType(), w.keyTypes[k])
+		}
+		if err != nil {
+			b.release()
+			return nil, err
+		}
+		keyCols = append(keyCols, arr)
+	}
+	for _, a := range w.core.calls {
+		if a.Arg == nil {
+			b.args = append(b.args, nil)
+			continue
+		}
+		arr, err := eval(a.Arg)
+		if err != nil {
+			b.release()
+			return nil, err
+		}
+		b.args = append(b.args, arr)
+	}
+	b.bks = make([]uint32, n)
+	if len(keyCols) == 0 {
+		b.nbk = 1
+		return b, nil
+	}
+	t, err := exec.NewGroupTable(w.keyTypes)
+	if err != nil {
+		b.release()
+		return nil, fmt.Errorf("stream: group keys: %w", err)
+	}
+	distinct, err := t.Assign(ctx, w.mem, keyCols, b.bks, true)
+	if err != nil {
+		b.release()
+		return nil, fmt.Errorf("stream: grouping: %w", err)
+	}
+	b.distinct, b.nbk = distinct, t.NumGroups()
+	b.arrays = append(b.arrays, distinct...)
+	for _, d := range distinct {
+		rd, err := reader(d)
+		if err != nil {
+			b.release()
+			return nil, err
+		}
+		b.keyRead = append(b.keyRead, rd)
+	}
+	b.mark = make([]uint32, b.nbk)
+	b.loc = make([]uint32, b.nbk)
+	return b, nil
+}
+
 func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition int32) error {
-	b, err := evalBatch(ctx, w.mem, rec, w.keys, w.aggs, false)
+	b, err := w.evalBatch(ctx, rec)
 	if err != nil {
 		return err
 	}
 	defer b.release()
+	w.cur = b
+	defer func() { w.cur = nil }()
 	tsOf, err := reader(rec.Column(w.spec.TimeCol))
 	if err != nil {
 		return err
@@ -203,8 +354,15 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 			return err
 		}
 	}
-	key := make([]Value, len(w.keys))
-	for i := 0; i < int(rec.NumRows()); i++ {
+	n := int(rec.NumRows())
+	if w.spec.Kind == Session {
+		b.sessRow = make([]uint32, n)
+		for i := range b.sessRow {
+			b.sessRow[i] = noSlot
+		}
+	}
+	for i := 0; i < n; i++ {
+		b.row = i
 		ord := w.partRows[partition]
 		w.partRows[partition] = ord + 1
 		wm := w.tracker.Watermark()
@@ -216,18 +374,15 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 			continue
 		}
 		ts := tv.I
-		w.buf = w.buf[:0]
-		for j, r := range b.keys {
-			key[j] = r(i)
-			w.buf = appendKey(w.buf, key[j])
-		}
 		var added bool
 		var lastEnd int64
 		switch w.spec.Kind {
 		case Session:
 			lastEnd = ts + w.gap
 			if lastEnd > wm {
-				w.addSession(key, ts, b, i)
+				if err := w.addSession(ctx, ts, i); err != nil {
+					return err
+				}
 				added = true
 			}
 		default:
@@ -246,7 +401,11 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 				if k.end <= wm {
 					continue
 				}
-				w.addWindow(k, key, b, i)
+				ws := w.window(k)
+				if len(ws.sel) == 0 {
+					b.wins = append(b.wins, ws)
+				}
+				ws.sel = append(ws.sel, int32(i))
 				added = true
 			}
 		}
@@ -257,10 +416,22 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 			}
 		}
 		if nw := w.tracker.Observe(partition, ts); nw > wm {
-			w.closeUpTo(nw)
+			if err := w.closeUpTo(ctx, nw); err != nil {
+				return err
+			}
 		}
 	}
-	return checkErr(w.aggs)
+	for _, ws := range b.wins {
+		if !ws.dead {
+			if err := w.foldWindow(ctx, ws); err != nil {
+				return err
+			}
+		}
+	}
+	if w.spec.Kind == Session {
+		return w.flushSessions(ctx, n)
+	}
+	return nil
 }
 
 func (w *WindowAggregate) lateRow(r LateRow) error {
@@ -278,69 +449,305 @@ func (w *WindowAggregate) lateRow(r LateRow) error {
 	return nil
 }
 
-func (w *WindowAggregate) addWindow(k winKey, key []Value, b *batchEval, i int) {
+// window returns the open window k, creating it.
+func (w *WindowAggregate) window(k winKey) *winState {
+	if ws := w.lastWin; ws != nil && ws.k == k && !ws.dead {
+		return ws
+	}
 	ws, ok := w.windows[k]
 	if !ok {
-		ws = &windowState{groups: map[string]*group{}}
-		w.windows[k] = ws
-		pushWin(&w.heap, k)
+		ws = w.newWindow(k)
 	}
-	g, ok := ws.groups[string(w.buf)]
-	if !ok {
-		g = &group{key: append([]Value(nil), key...), accs: make([]acc, len(w.aggs))}
-		ws.groups[string(w.buf)] = g
-		ws.order = append(ws.order, g)
+	w.lastWin = ws
+	return ws
+}
+
+func (w *WindowAggregate) newWindow(k winKey) *winState {
+	ws := &winState{k: k, accs: w.core.accumulators()}
+	if len(w.keys) > 0 {
+		t, err := exec.NewGroupTable(w.keyTypes)
+		if err != nil {
+			// The same types built the batch's table already.
+			panic(fmt.Sprintf("stream: window group table: %v", err))
+		}
+		ws.table = t
 	}
-	if w.opts.Updates && g.epoch != w.epoch {
-		g.epoch = w.epoch
-		t := winTouch{k: k, g: g, existed: ok}
-		if ok {
-			t.old = g.results(w.aggs, nil)
+	w.windows[k] = ws
+	pushWin(&w.heap, k)
+	return ws
+}
+
+// foldWindow folds the rows of the current batch that ws collected: the
+// batch's distinct keys among them go into the window's table (in order of
+// first appearance in the window), then each aggregate folds the slice of
+// the batch from the first to the last such row, the others weighing 0.
+func (w *WindowAggregate) foldWindow(ctx context.Context, ws *winState) error {
+	b := w.cur
+	sel := ws.sel
+	ws.sel = ws.sel[:0]
+	if len(sel) == 0 {
+		return nil
+	}
+	lo, hi := int(sel[0]), int(sel[len(sel)-1])+1
+	nk := len(w.keys)
+	before := ws.n
+	// The window's groups of the batch keys it saw.
+	b.present, b.first = b.present[:0], b.first[:0]
+	if ws.table == nil {
+		b.present, b.first = append(b.present, 0), append(b.first, sel[0])
+		if ws.n == 0 {
+			ws.n = 1
+		}
+	} else {
+		b.stamp++
+		for _, r := range sel {
+			if bk := b.bks[r]; b.mark[bk] != b.stamp {
+				b.mark[bk] = b.stamp
+				b.present = append(b.present, int32(bk))
+				b.first = append(b.first, r)
+			}
+		}
+		keys := b.distinct
+		var taken []arrow.Array
+		if len(b.present) < b.nbk || !isIdentity(b.present) {
+			var err error
+			if taken, err = exec.TakeColumns(ctx, w.mem, b.distinct, b.present); err != nil {
+				return err
+			}
+			defer func() {
+				for _, a := range taken {
+					a.Release()
+				}
+			}()
+			keys = taken
+		}
+		b.ids = resize(b.ids, len(b.present))
+		newKeys, err := ws.table.Assign(ctx, w.mem, keys, b.ids, true)
+		if err != nil {
+			return fmt.Errorf("stream: grouping: %w", err)
+		}
+		for _, a := range newKeys {
+			if a != nil {
+				a.Release()
+			}
+		}
+		for i, bk := range b.present {
+			b.loc[bk] = b.ids[i]
+			if int(b.ids[i]) >= ws.n { // a new group: keep its key
+				for k := 0; k < nk; k++ {
+					ws.keys = append(ws.keys, b.keyRead[k](int(bk)))
+				}
+				ws.n++
+			}
+		}
+	}
+	for _, a := range ws.accs {
+		a.Grow(ws.n)
+	}
+	// Updates mode: the groups' rows before the batch.
+	var old []Value
+	var err error
+	if w.opts.Updates {
+		b.ids = b.ids[:0]
+		for _, bk := range b.present {
+			if g := w.localOf(ws, bk); int(g) < before {
+				b.ids = append(b.ids, g)
+			}
+		}
+		if old, err = w.core.results(ws.accs, b.ids, nil); err != nil {
+			return err
+		}
+	}
+	b.gids = resize(b.gids, hi-lo)
+	var signs []int8
+	if len(sel) < hi-lo {
+		b.signs = resize(b.signs, hi-lo)
+		clear(b.signs)
+		clear(b.gids)
+		signs = b.signs
+	}
+	for _, r := range sel {
+		b.gids[int(r)-lo] = w.localOf(ws, int32(b.bks[r]))
+		if signs != nil {
+			signs[int(r)-lo] = 1
+		}
+	}
+	if err := w.updateSlice(ctx, ws.accs, lo, hi, b.gids, signs); err != nil {
+		return err
+	}
+	if w.opts.Updates {
+		return w.touch(ws, before, old)
+	}
+	return nil
+}
+
+// localOf is batch key bk's group in ws (after foldWindow mapped it).
+func (w *WindowAggregate) localOf(ws *winState, bk int32) uint32 {
+	if ws.table == nil {
+		return 0
+	}
+	return w.cur.loc[bk]
+}
+
+// updateSlice folds rows [lo, hi) of the current batch into accs.
+func (w *WindowAggregate) updateSlice(ctx context.Context, accs []*exec.Accumulator, lo, hi int, gids []uint32, signs []int8) error {
+	b := w.cur
+	args := make([]arrow.Array, len(b.args))
+	for j, a := range b.args {
+		if a == nil {
+			continue
+		}
+		if lo == 0 && hi == a.Len() {
+			args[j] = a
+			continue
+		}
+		args[j] = array.NewSlice(a, int64(lo), int64(hi))
+		defer args[j].Release()
+	}
+	return w.core.update(ctx, accs, gids, args, signs)
+}
+
+// touch records, under Updates, the groups of ws the batch changed with
+// their rows before (old, for those below before) and after it.
+func (w *WindowAggregate) touch(ws *winState, before int, old []Value) error {
+	b := w.cur
+	na := len(w.core.calls)
+	b.ids = b.ids[:0]
+	for _, bk := range b.present {
+		b.ids = append(b.ids, w.localOf(ws, bk))
+	}
+	nv, err := w.core.results(ws.accs, b.ids, nil)
+	if err != nil {
+		return err
+	}
+	k := 0
+	for i, g := range b.ids {
+		t := winTouch{k: ws.k, key: ws.keys[int(g)*len(w.keys) : (int(g)+1)*len(w.keys)], first: b.first[i],
+			now: nv[i*na : (i+1)*na]}
+		if int(g) < before {
+			t.existed, t.old = true, old[k*na:(k+1)*na]
+			k++
 		}
 		w.touched = append(w.touched, t)
 	}
-	g.fold(w.aggs, b, i, 1)
+	return nil
 }
 
-// addSession puts the row's session [ts, ts+gap) into its key's sessions,
+func isIdentity(ids []int32) bool {
+	for i, v := range ids {
+		if int(v) != i {
+			return false
+		}
+	}
+	return true
+}
+
+// addSession puts row i's session [ts, ts+gap) into its key's sessions,
 // merging every open session it touches (Flink's intersects: bounds may
-// meet).
-func (w *WindowAggregate) addSession(key []Value, ts int64, b *batchEval, i int) {
+// meet). A row that touches one session extends it; one that bridges
+// several merges them into the first.
+func (w *WindowAggregate) addSession(ctx context.Context, ts int64, i int) error {
+	b := w.cur
+	w.buf = w.buf[:0]
+	key := make([]Value, len(w.keys))
+	bk := b.bks[i]
+	for j := range w.keys {
+		key[j] = b.keyRead[j](int(bk))
+		w.buf = appendKey(w.buf, key[j])
+	}
 	ks := string(w.buf)
 	list := w.sessions[ks]
-	s := &session{start: ts, end: ts + w.gap, keyStr: ks,
-		g: &group{key: append([]Value(nil), key...), accs: make([]acc, len(w.aggs))}}
-	s.g.fold(w.aggs, b, i, 1)
+	start, end := ts, ts+w.gap
+	var into *session
 	kept := list[:0]
 	for _, o := range list {
-		if o.start <= s.end && s.start <= o.end {
-			s.start, s.end = min(s.start, o.start), max(s.end, o.end)
-			s.g.rows += o.g.rows
-			for j := range w.aggs {
-				w.aggs[j].merge(&s.g.accs[j], &o.g.accs[j])
+		if o.start <= end && start <= o.end {
+			start, end = min(start, o.start), max(end, o.end)
+			if into == nil {
+				into = o
+				kept = append(kept, o)
+				continue
 			}
+			// A bridge: fold the rows so far, then merge o into into.
+			if err := w.flushSessions(ctx, i); err != nil {
+				return err
+			}
+			for _, a := range w.sess.accs {
+				if err := a.Merge(into.slot, o.slot); err != nil {
+					return err
+				}
+			}
+			w.sess.release(o.slot)
 			o.dead = true
 			w.nsess--
 			continue
 		}
 		kept = append(kept, o)
 	}
-	w.sessions[ks] = append(kept, s)
-	w.nsess++
-	pushSess(&w.sheap, sessEntry{end: s.end, sess: s})
+	if into == nil {
+		into = &session{slot: w.sess.alloc(), key: key, keyStr: ks}
+		kept = append(kept, into)
+		w.nsess++
+	}
+	into.start, into.end = start, end
+	w.sessions[ks] = kept
+	pushSess(&w.sheap, sessEntry{end: into.end, sess: into})
+	b.sessRow[i] = into.slot
+	return nil
+}
+
+// flushSessions folds the current batch's session rows in [sessLo, hi).
+func (w *WindowAggregate) flushSessions(ctx context.Context, hi int) error {
+	b := w.cur
+	if b == nil || hi <= b.sessLo {
+		return nil
+	}
+	lo := b.sessLo
+	b.sessLo = hi
+	b.gids = resize(b.gids, hi-lo)
+	b.signs = resize(b.signs, hi-lo)
+	any := false
+	for r := lo; r < hi; r++ {
+		s := b.sessRow[r]
+		if s == noSlot {
+			b.gids[r-lo], b.signs[r-lo] = 0, 0
+			continue
+		}
+		b.gids[r-lo], b.signs[r-lo] = s, 1
+		any = true
+	}
+	if !any {
+		return nil
+	}
+	return w.updateSlice(ctx, w.sess.accs, lo, hi, b.gids, b.signs)
 }
 
 // closeUpTo moves every window ending at or before wm to the output.
-func (w *WindowAggregate) closeUpTo(wm int64) {
+func (w *WindowAggregate) closeUpTo(ctx context.Context, wm int64) error {
 	for len(w.heap) > 0 && w.heap[0].end <= wm {
 		k := popWin(&w.heap)
 		ws := w.windows[k]
 		delete(w.windows, k)
+		if w.cur != nil && len(ws.sel) > 0 {
+			if err := w.foldWindow(ctx, ws); err != nil {
+				return err
+			}
+		}
+		ws.dead = true
+		if w.lastWin == ws {
+			w.lastWin = nil
+		}
 		if w.opts.Updates {
 			continue // its rows were emitted as it changed
 		}
-		for _, g := range ws.order {
-			w.pending = append(w.pending, w.outRow(k.start, k.end, g))
+		if err := w.emitWindow(ws); err != nil {
+			return err
+		}
+	}
+	if len(w.sheap) > 0 && w.sheap[0].end <= wm && w.cur != nil && w.cur.sessRow != nil {
+		// Sessions about to close must hold the batch's rows so far.
+		if err := w.flushSessions(ctx, w.cur.row+1); err != nil {
+			return err
 		}
 	}
 	for len(w.sheap) > 0 && w.sheap[0].end <= wm {
@@ -363,15 +770,41 @@ func (w *WindowAggregate) closeUpTo(wm int64) {
 		} else {
 			w.sessions[s.keyStr] = list
 		}
-		w.pending = append(w.pending, w.outRow(s.start, s.end, s.g))
+		vals, err := w.core.results(w.sess.accs, []uint32{s.slot}, nil)
+		if err != nil {
+			return err
+		}
+		w.sess.release(s.slot)
+		w.pending = append(w.pending, w.outRow(s.start, s.end, s.key, vals))
 	}
+	return nil
 }
 
-func (w *WindowAggregate) outRow(start, end int64, g *group) []Value {
-	r := make([]Value, 0, 2+len(g.key)+len(w.aggs))
+// emitWindow appends the rows of a closed window to the output.
+func (w *WindowAggregate) emitWindow(ws *winState) error {
+	if ws.n == 0 {
+		return nil
+	}
+	ids := make([]uint32, ws.n)
+	for g := range ids {
+		ids[g] = uint32(g)
+	}
+	vals, err := w.core.results(ws.accs, ids, nil)
+	if err != nil {
+		return err
+	}
+	na, nk := len(w.core.calls), len(w.keys)
+	for g := 0; g < ws.n; g++ {
+		w.pending = append(w.pending, w.outRow(ws.k.start, ws.k.end, ws.keys[g*nk:(g+1)*nk], vals[g*na:(g+1)*na]))
+	}
+	return nil
+}
+
+func (w *WindowAggregate) outRow(start, end int64, key, vals []Value) []Value {
+	r := make([]Value, 0, 2+len(key)+len(vals))
 	r = append(r, Int(start), Int(end))
-	r = append(r, g.key...)
-	return g.results(w.aggs, r)
+	r = append(r, key...)
+	return append(r, vals...)
 }
 
 func (w *WindowAggregate) flush() (arrow.Record, error) {
@@ -387,18 +820,22 @@ func (w *WindowAggregate) flush() (arrow.Record, error) {
 
 // Tick lets idleness advance the watermark at processing time now and
 // returns the windows that closed.
-func (w *WindowAggregate) Tick(_ context.Context, now time.Time) (arrow.Record, error) {
+func (w *WindowAggregate) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
 	if w.tracker.Tick(now) {
-		w.closeUpTo(w.tracker.Watermark())
+		if err := w.closeUpTo(ctx, w.tracker.Watermark()); err != nil {
+			return nil, err
+		}
 	}
 	return w.flush()
 }
 
 // Finish is the end of a bounded input: the watermark becomes +∞ and every
 // open window is emitted.
-func (w *WindowAggregate) Finish(context.Context) (arrow.Record, error) {
+func (w *WindowAggregate) Finish(ctx context.Context) (arrow.Record, error) {
 	w.tracker.Finish()
-	w.closeUpTo(MaxWatermark)
+	if err := w.closeUpTo(ctx, MaxWatermark); err != nil {
+		return nil, err
+	}
 	return w.flush()
 }
 
@@ -406,15 +843,23 @@ func (w *WindowAggregate) Finish(context.Context) (arrow.Record, error) {
 func (w *WindowAggregate) Stats() StateStats {
 	var s StateStats
 	for _, ws := range w.windows {
-		s.Groups += len(ws.order)
-		for k, g := range ws.groups {
-			s.Bytes += int64(len(k)) + groupBytes(g)
+		s.Groups += ws.n
+		s.Bytes += 64 + accsBytes(ws.accs)
+		if ws.table != nil {
+			s.Bytes += ws.table.Bytes()
+		}
+		for _, v := range ws.keys {
+			s.Bytes += valueBytes(v)
 		}
 	}
 	s.Groups += w.nsess
+	s.Bytes += accsBytes(w.sess.accs) + int64(cap(w.sess.free))*4
 	for _, list := range w.sessions {
 		for _, ss := range list {
-			s.Bytes += int64(len(ss.keyStr)) + 32 + groupBytes(ss.g)
+			s.Bytes += int64(len(ss.keyStr)) + 64
+			for _, v := range ss.key {
+				s.Bytes += valueBytes(v)
+			}
 		}
 	}
 	s.Bytes += int64(len(w.heap))*16 + int64(len(w.sheap))*16
@@ -423,8 +868,9 @@ func (w *WindowAggregate) Stats() StateStats {
 
 // Close drops the state.
 func (w *WindowAggregate) Close() error {
-	w.windows, w.heap = map[winKey]*windowState{}, nil
+	w.windows, w.heap, w.lastWin = map[winKey]*winState{}, nil, nil
 	w.sessions, w.sheap, w.nsess = map[string][]*session{}, nil, 0
+	w.sess = sessSlots{accs: w.core.accumulators()}
 	return nil
 }
 

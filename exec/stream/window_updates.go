@@ -1,42 +1,62 @@
 package stream
 
-import "github.com/sluicesql/sluice/exec"
+import (
+	"slices"
 
-// winTouch is a (window, key) group the current batch changed, with its
-// aggregate values before the batch when it existed already.
+	"github.com/sluicesql/sluice/exec"
+)
+
+// winTouch is a (window, key) group the current batch changed: its rows
+// before the batch (when it existed already) and after it, and the batch
+// row that first touched it (the order changes are emitted in).
 type winTouch struct {
 	k       winKey
-	g       *group
+	key     []Value
+	first   int32
 	existed bool
 	old     []Value
+	now     []Value
 }
 
 // emitUpdates turns the groups the batch touched into changelog rows (+I
 // for a new group, -U/+U for a changed one, nothing for an unchanged one)
-// under Updates. A touched window the watermark closed during the batch is
-// still reported: its group outlives the window's state.
+// under Updates, in the order of the rows that first touched them (a HOP
+// row's windows oldest first). A touched window the watermark closed
+// during the batch is still reported: its rows were read before it was
+// freed.
 func (w *WindowAggregate) emitUpdates() {
 	if !w.opts.Updates {
 		return
 	}
+	slices.SortStableFunc(w.touched, func(a, b winTouch) int {
+		if a.first != b.first {
+			return int(a.first - b.first)
+		}
+		switch {
+		case a.k.start < b.k.start:
+			return -1
+		case a.k.start > b.k.start:
+			return 1
+		}
+		return 0
+	})
 	for _, t := range w.touched {
-		nv := t.g.results(w.aggs, nil)
 		if !t.existed {
-			w.pending = append(w.pending, w.updateRow(exec.OpInsert, t, nv))
+			w.pending = append(w.pending, w.updateRow(exec.OpInsert, t, t.now))
 			continue
 		}
-		if sameRow(t.old, nv) {
+		if sameRow(t.old, t.now) {
 			continue
 		}
-		w.pending = append(w.pending, w.updateRow(exec.OpUpdateBefore, t, t.old), w.updateRow(exec.OpUpdateAfter, t, nv))
+		w.pending = append(w.pending, w.updateRow(exec.OpUpdateBefore, t, t.old), w.updateRow(exec.OpUpdateAfter, t, t.now))
 	}
 	w.touched = w.touched[:0]
 }
 
 // updateRow is one changelog row: op, window_start, window_end, keys, aggs.
 func (w *WindowAggregate) updateRow(op exec.Op, t winTouch, aggs []Value) []Value {
-	r := make([]Value, 0, 3+len(t.g.key)+len(aggs))
+	r := make([]Value, 0, 3+len(t.key)+len(aggs))
 	r = append(r, Int(int64(op)), Int(t.k.start), Int(t.k.end))
-	r = append(r, t.g.key...)
+	r = append(r, t.key...)
 	return append(r, aggs...)
 }
