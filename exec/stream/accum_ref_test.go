@@ -292,15 +292,6 @@ func checkErr(aggs []aggFn) error {
 	return nil
 }
 
-// accBytes estimates the heap bytes of one accumulator.
-func accBytes(a *acc) int64 {
-	n := int64(80) + valueBytes(a.Cur)
-	for v := range a.Counts {
-		n += 16 + valueBytes(v)
-	}
-	return n
-}
-
 // batchEval holds one batch's evaluated keys, aggregate arguments and ops.
 type batchEval struct {
 	keys   []func(int) Value
@@ -393,15 +384,3 @@ func (g *group) results(aggs []aggFn, dst []Value) []Value {
 	}
 	return dst
 }
-
-func groupBytes(g *group) int64 {
-	n := int64(64)
-	for _, v := range g.key {
-		n += valueBytes(v)
-	}
-	for j := range g.accs {
-		n += accBytes(&g.accs[j])
-	}
-	return n
-}
-
