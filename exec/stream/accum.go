@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -121,6 +122,7 @@ func aggCall(s AggSpec) (exec.AggCall, error) {
 type aggCore struct {
 	mem   memory.Allocator
 	calls []exec.AggCall
+	names []string // the functions as SQL names them, for messages
 	opts  exec.AggOptions
 	types []arrow.DataType // result types
 }
@@ -140,6 +142,11 @@ func newAggCore(mem memory.Allocator, specs []AggSpec, opts exec.AggOptions) (*a
 		}
 		c.calls = append(c.calls, call)
 		c.types = append(c.types, a.DataType())
+		name := s.Func.String()
+		if s.Func == AggNamed {
+			name = strings.ToUpper(s.FuncName)
+		}
+		c.names = append(c.names, name)
 	}
 	return c, nil
 }
@@ -162,7 +169,7 @@ func (c *aggCore) accumulators() []*exec.Accumulator {
 func (c *aggCore) update(ctx context.Context, accs []*exec.Accumulator, gids []uint32, args []arrow.Array, signs []int8) error {
 	for j, a := range accs {
 		if err := a.Update(ctx, gids, args[j], signs); err != nil {
-			return fmt.Errorf("aggregate: %s(%s): %w", c.calls[j].Func, argString(c.calls[j]), err)
+			return fmt.Errorf("aggregate: %s(%s): %w", c.names[j], argString(c.calls[j]), err)
 		}
 	}
 	return nil
