@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -116,7 +117,7 @@ type distinctMulti struct {
 	mem   memory.Allocator
 	inner AggState
 	typ   arrow.DataType
-	sets  []map[string]int64
+	sets  []map[string]*int64
 	held  int64
 	// Per-call scratch.
 	rows    []int32
@@ -130,30 +131,33 @@ func (s *distinctMulti) Grow(n int) {
 }
 
 // add moves value k's multiplicity in g by w and returns the weight the
-// inner state sees (+1, −1 or 0).
+// inner state sees (+1, −1 or 0). Counts sit behind pointers so that an
+// existing entry is never assigned again: assigning a string key that is
+// in the map already replaces the stored key with the new one, and k may
+// view an input buffer that is reused after the batch.
 func (s *distinctMulti) add(g uint32, k string, w int64) int8 {
 	m := s.sets[g]
 	if m == nil {
-		m = make(map[string]int64)
+		m = make(map[string]*int64)
 		s.sets[g] = m
 	}
-	before := m[k]
-	after := before + w
-	if after <= 0 {
-		if before > 0 {
-			delete(m, k)
-			s.held -= int64(len(k)) + 24
-			return -1
+	c, had := m[k]
+	if !had {
+		if w <= 0 {
+			return 0
 		}
-		return 0
-	}
-	if before == 0 {
-		k = string([]byte(k)) // own it: k may view an input buffer
-		s.held += int64(len(k)) + 24
-		m[k] = after
+		k = strings.Clone(k)
+		s.held += int64(len(k)) + 32
+		n := w
+		m[k] = &n
 		return 1
 	}
-	m[k] = after
+	*c += w
+	if *c <= 0 {
+		delete(m, k)
+		s.held -= int64(len(k)) + 32
+		return -1
+	}
 	return 0
 }
 
@@ -207,7 +211,7 @@ func (s *distinctMulti) Merge(dst, src uint32) error {
 	var keys []string
 	var ws []int8
 	for k, c := range s.sets[src] {
-		if d := s.add(dst, k, c); d != 0 {
+		if d := s.add(dst, k, *c); d != 0 {
 			keys, ws = append(keys, k), append(ws, d)
 		}
 	}
@@ -217,7 +221,7 @@ func (s *distinctMulti) Merge(dst, src uint32) error {
 
 func (s *distinctMulti) Reset(g uint32) {
 	for k := range s.sets[g] {
-		s.held -= int64(len(k)) + 24
+		s.held -= int64(len(k)) + 32
 	}
 	s.sets[g] = nil
 	s.inner.Reset(g)
@@ -230,7 +234,7 @@ func (s *distinctMulti) Result(mem memory.Allocator, groups []uint32) (arrow.Arr
 func (s *distinctMulti) Save(dst []byte, g uint32) ([]byte, error) {
 	dst = appendU64(dst, uint64(len(s.sets[g])))
 	for k, c := range s.sets[g] {
-		dst = appendI64(appendStr(dst, k), c)
+		dst = appendI64(appendStr(dst, k), *c)
 	}
 	return dst, nil
 }

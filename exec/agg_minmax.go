@@ -553,7 +553,7 @@ type minMaxMulti[T comparable] struct {
 	n    []int64
 	cur  []T
 	ok   []bool
-	sets []map[T]int64
+	sets []map[T]*int64
 	held int64
 }
 
@@ -577,28 +577,34 @@ func (s *minMaxMulti[T]) better(v T, g uint32) bool {
 }
 
 // count adds w to v's multiplicity in g's set (an entry at or below 0 is
-// removed) and returns the new multiplicity.
+// removed) and returns the new multiplicity. Counts sit behind pointers
+// so that an existing entry is never assigned again: assigning a string
+// key already in the map replaces the stored key, and v may view an input
+// buffer that is reused after the batch.
 func (s *minMaxMulti[T]) count(g uint32, v T, w int64) int64 {
 	m := s.sets[g]
 	if m == nil {
-		m = make(map[T]int64)
+		m = make(map[T]*int64)
 		s.sets[g] = m
 	}
-	old, had := m[v]
-	c := old + w
-	switch {
-	case c <= 0:
-		if had {
-			delete(m, v)
-			s.held -= s.ops.size(v) + 8
+	c, had := m[v]
+	if !had {
+		if w <= 0 {
+			return 0
 		}
-		return 0
-	case !had:
 		v = s.ops.own(v)
-		s.held += s.ops.size(v) + 8
+		s.held += s.ops.size(v) + 16
+		n := w
+		m[v] = &n
+		return n
 	}
-	m[v] = c
-	return c
+	*c += w
+	if *c <= 0 {
+		delete(m, v)
+		s.held -= s.ops.size(v) + 16
+		return 0
+	}
+	return *c
 }
 
 func (s *minMaxMulti[T]) add(g uint32, v T, w int64) {
@@ -642,7 +648,7 @@ func (s *minMaxMulti[T]) Update(gids []uint32, arr arrow.Array, signs []int8) er
 func (s *minMaxMulti[T]) Merge(dst, src uint32) error {
 	if s.n[src] != 0 {
 		for v, c := range s.sets[src] {
-			s.count(dst, v, c)
+			s.count(dst, v, *c)
 		}
 		if s.ok[src] && (s.n[dst] == 0 || s.better(s.cur[src], dst)) {
 			s.cur[dst], s.ok[dst] = s.cur[src], true
@@ -656,7 +662,7 @@ func (s *minMaxMulti[T]) Merge(dst, src uint32) error {
 func (s *minMaxMulti[T]) Reset(g uint32) {
 	var zero T
 	for v := range s.sets[g] {
-		s.held -= s.ops.size(v) + 8
+		s.held -= s.ops.size(v) + 16
 	}
 	s.n[g], s.cur[g], s.ok[g], s.sets[g] = 0, zero, false, nil
 }
@@ -680,7 +686,7 @@ func (s *minMaxMulti[T]) Save(dst []byte, g uint32) ([]byte, error) {
 	dst = s.ops.save(appendBool(dst, s.ok[g]), s.cur[g])
 	dst = appendU64(dst, uint64(len(s.sets[g])))
 	for v, c := range s.sets[g] {
-		dst = appendI64(s.ops.save(dst, v), c)
+		dst = appendI64(s.ops.save(dst, v), *c)
 	}
 	return dst, nil
 }

@@ -95,7 +95,6 @@ func takeArray(ctx context.Context, mem memory.Allocator, arr arrow.Array, idx [
 	return out, nil
 }
 
-// takeColumns gathers the rows idx of every column (negative = NULL).
 // TakeColumns returns rows idx of each of cols, in that order, as new
 // arrays the caller releases (the streaming window aggregate takes a
 // batch's distinct keys with it).
@@ -103,6 +102,7 @@ func TakeColumns(ctx context.Context, mem memory.Allocator, cols []arrow.Array, 
 	return takeColumns(ctx, mem, cols, idx)
 }
 
+// takeColumns gathers the rows idx of every column (negative = NULL).
 func takeColumns(ctx context.Context, mem memory.Allocator, cols []arrow.Array, idx []int32) ([]arrow.Array, error) {
 	out := make([]arrow.Array, len(cols))
 	for i, c := range cols {

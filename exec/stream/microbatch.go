@@ -43,7 +43,9 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 	var pending []arrival
 	defer func() {
 		for _, a := range pending {
-			a.b.Record.Release()
+			if a.b.Record != nil { // runTrigger took it
+				a.b.Record.Release()
+			}
 		}
 	}()
 	deadline := p.Clock.Now().Add(every)
@@ -100,10 +102,12 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 		}
 		start := p.Clock.Now()
 		info, err := p.runTrigger(ctx, pending, tracker, full, eof)
-		pending = pending[:0]
 		if err != nil {
+			// The deferred release frees the batches runTrigger did not
+			// take (it clears those it processed).
 			return err
 		}
+		pending = pending[:0]
 		now := p.Clock.Now()
 		info.Took = now.Sub(start)
 		if eof {
