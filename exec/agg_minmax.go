@@ -430,6 +430,9 @@ type multiOps[T comparable] struct {
 	save  func(dst []byte, v T) []byte
 	load  func(r *stateReader) T
 	size  func(v T) int64
+	// rekey: equal values can differ (floats: -0 and 0), so the set keeps
+	// the latest one; never for strings, whose views must not be stored.
+	rekey bool
 }
 
 func fixedOps[T orderedFixed]() multiOps[T] {
@@ -444,9 +447,10 @@ func fixedOps[T orderedFixed]() multiOps[T] {
 		build: func(mem memory.Allocator, typ arrow.DataType, vals []T, valid []bool) (arrow.Array, error) {
 			return newFixedArray(mem, typ, vals, valid), nil
 		},
-		save: appendRaw[T],
-		load: readRaw[T],
-		size: func(T) int64 { return int64(unsafe.Sizeof(zero)) },
+		save:  appendRaw[T],
+		load:  readRaw[T],
+		size:  func(T) int64 { return int64(unsafe.Sizeof(zero)) },
+		rekey: true,
 	}
 }
 
@@ -603,6 +607,11 @@ func (s *minMaxMulti[T]) count(g uint32, v T, w int64) int64 {
 		delete(m, v)
 		s.held -= s.ops.size(v) + 16
 		return 0
+	}
+	if s.ops.rekey {
+		// Keep the latest of equal values (-0 after 0 keeps -0), as
+		// assigning a float key does.
+		m[v] = c
 	}
 	return *c
 }
