@@ -1,12 +1,12 @@
 package exec
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/zeebo/xxh3"
@@ -453,16 +453,21 @@ func allGroups(n int) []uint32 {
 
 // distinctState is DISTINCT for the batch aggregate: it feeds its inner
 // accumulator each (group, value) pair only the first time it appears,
-// keeping every pair in one shared hash table. It takes no retractions
-// and cannot enumerate a group's values (streaming operators get
-// distinctMulti instead); Reset starts a new generation of the group's
-// pairs, so a reused id starts empty.
+// keeping every pair in one shared hash table: a table of (group, 64-bit
+// value) pairs for integer, temporal and float arguments, a table of
+// encoded pairs for the others. The inner state sees the whole batch with
+// weight 1 on the first occurrences and 0 elsewhere, so no row is copied.
+// It takes no retractions and cannot enumerate a group's values
+// (streaming operators get distinctMulti instead); Reset starts a new
+// generation of the group's pairs, so a reused id starts empty.
 type distinctState struct {
-	mem   memory.Allocator
 	inner AggState
 	table *bytesTable
+	pairs pairTable
 	gen   []uint32 // per group: the generation in its pairs' keys
 	buf   []byte
+	vals  []uint64
+	w     []int8
 }
 
 func (s *distinctState) Grow(n int) {
@@ -471,40 +476,75 @@ func (s *distinctState) Grow(n int) {
 }
 
 func (s *distinctState) Update(gids []uint32, arr arrow.Array, signs []int8) error {
-	enc, err := newCellEncoder(arr)
-	if err != nil {
-		return err
-	}
-	var rows []int32
-	var rowGids []uint32
-	for i, g := range gids {
-		switch w := weight(signs, i); {
-		case w < 0:
+	s.w = growSlice(s.w[:0], len(gids))
+	w := s.w[:len(gids)]
+	clear(w)
+	any := false
+	hasNulls := arr.NullN() > 0
+	for i := range signs {
+		if signs[i] < 0 {
 			return errRetract("DISTINCT")
-		case w == 0:
-			continue
-		}
-		if arr.IsNull(i) {
-			continue
-		}
-		b := binary.LittleEndian.AppendUint32(s.buf[:0], g)
-		b = binary.LittleEndian.AppendUint32(b, s.gen[g])
-		b = enc(b, i)
-		s.buf = b
-		if _, isNew := s.table.find(xxh3.Hash(b), bytesAsString(b), true); isNew {
-			rows = append(rows, int32(i))
-			rowGids = append(rowGids, g)
 		}
 	}
-	if len(rows) == 0 {
+	if vals, ok := s.fixedValues(arr); ok {
+		for i, g := range gids {
+			if (signs != nil && signs[i] == 0) || (hasNulls && arr.IsNull(i)) {
+				continue
+			}
+			if s.pairs.insert(uint64(g)<<32|uint64(s.gen[g]), vals[i]) {
+				w[i], any = 1, true
+			}
+		}
+	} else {
+		enc, err := newCellEncoder(arr)
+		if err != nil {
+			return err
+		}
+		if s.table == nil {
+			s.table = newBytesTable()
+		}
+		for i, g := range gids {
+			if (signs != nil && signs[i] == 0) || (hasNulls && arr.IsNull(i)) {
+				continue
+			}
+			b := binary.LittleEndian.AppendUint32(s.buf[:0], g)
+			b = binary.LittleEndian.AppendUint32(b, s.gen[g])
+			b = enc(b, i)
+			s.buf = b
+			if _, isNew := s.table.find(xxh3.Hash(b), bytesAsString(b), true); isNew {
+				w[i], any = 1, true
+			}
+		}
+	}
+	if !any {
 		return nil
 	}
-	sub, err := takeArray(context.Background(), s.mem, arr, rows)
-	if err != nil {
-		return err
+	return s.inner.Update(gids, arr, w)
+}
+
+// fixedValues returns arr's values as 64-bit words equal exactly when the
+// values are (floats canonical: -0 = 0, one NaN), when arr's type has
+// them.
+func (s *distinctState) fixedValues(arr arrow.Array) ([]uint64, bool) {
+	switch a := arr.(type) {
+	case *array.Float64:
+		s.vals = s.vals[:0]
+		for _, v := range a.Float64Values() {
+			s.vals = append(s.vals, canonFloat(v))
+		}
+		return s.vals, true
+	case *array.Float32:
+		s.vals = s.vals[:0]
+		for _, v := range a.Float32Values() {
+			s.vals = append(s.vals, canonFloat(float64(v)))
+		}
+		return s.vals, true
 	}
-	defer sub.Release()
-	return s.inner.Update(rowGids, sub, nil)
+	if !intLike(arr.DataType()) {
+		return nil, false
+	}
+	s.vals = intValues(arr, s.vals)
+	return s.vals, true
 }
 
 func (s *distinctState) Merge(dst, src uint32) error {
@@ -531,5 +571,66 @@ func (s *distinctState) Load(uint32, []byte) ([]byte, error) {
 }
 
 func (s *distinctState) Bytes() int64 {
-	return s.table.bytes() + s.inner.Bytes() + sliceBytes(s.gen, 4)
+	n := s.inner.Bytes() + sliceBytes(s.gen, 4) + sliceBytes(s.pairs.slots, 16)
+	if s.table != nil {
+		n += s.table.bytes()
+	}
+	return n
+}
+
+// pairTable is a set of (tag, value) pairs of 64-bit words: open
+// addressing with linear probing, grown at half load. A tag of 0 marks an
+// empty slot, so stored tags are the caller's plus one.
+type pairTable struct {
+	slots []pairSlot
+	shift uint
+	n     int
+}
+
+type pairSlot struct{ tag, v uint64 }
+
+func pairHash(tag, v uint64) uint64 {
+	return (v ^ tag*0x9E3779B97F4A7C15) * 0xC2B2AE3D27D4EB4F
+}
+
+// insert adds (tag, v) and reports whether it was new.
+func (t *pairTable) insert(tag, v uint64) bool {
+	if t.slots == nil {
+		t.slots, t.shift = make([]pairSlot, 1024), 64-10
+	}
+	tag++
+	mask := uint64(len(t.slots) - 1)
+	j := pairHash(tag, v) >> t.shift
+	for {
+		s := &t.slots[j]
+		if s.tag == 0 {
+			*s = pairSlot{tag: tag, v: v}
+			t.n++
+			if t.n*2 > len(t.slots) {
+				t.grow()
+			}
+			return true
+		}
+		if s.tag == tag && s.v == v {
+			return false
+		}
+		j = (j + 1) & mask
+	}
+}
+
+func (t *pairTable) grow() {
+	old := t.slots
+	t.slots = make([]pairSlot, 2*len(old))
+	t.shift--
+	mask := uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s.tag == 0 {
+			continue
+		}
+		j := pairHash(s.tag, s.v) >> t.shift
+		for t.slots[j].tag != 0 {
+			j = (j + 1) & mask
+		}
+		t.slots[j] = s
+	}
 }

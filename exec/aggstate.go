@@ -215,7 +215,7 @@ func NewAggState(mem memory.Allocator, fn string, arg arrow.DataType, distinct b
 	if opts.Streaming || opts.Retract {
 		return &distinctMulti{mem: mem, inner: st, typ: arg}, nil
 	}
-	return &distinctState{mem: mem, inner: st, table: newBytesTable()}, nil
+	return &distinctState{inner: st}, nil
 }
 
 // weight is row r's update weight (+1 when signs is nil).

@@ -167,31 +167,56 @@ func sortPerm(ctx context.Context, mem memory.Allocator, rec arrow.Record, keys 
 // rowComparator evaluates keys over rec and returns a three-way compare of
 // two rows by them, plus a release for the evaluated keys.
 func rowComparator(ctx context.Context, mem memory.Allocator, rec arrow.Record, keys []SortKey) (func(i, j int) int, func(), error) {
-	cols := make([]arrow.Array, 0, len(keys))
+	cols, err := evalSortKeys(ctx, mem, rec, keys)
+	if err != nil {
+		return nil, nil, err
+	}
 	release := func() { releaseArrays(cols) }
-	cmps := make([]func(i, j int) int, len(keys))
-	for k, key := range keys {
+	c, err := crossComparator(cols, cols, keys)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return c, release, nil
+}
+
+// evalSortKeys evaluates keys over rec, dictionaries decoded; the caller
+// releases the arrays.
+func evalSortKeys(ctx context.Context, mem memory.Allocator, rec arrow.Record, keys []SortKey) ([]arrow.Array, error) {
+	cols := make([]arrow.Array, 0, len(keys))
+	for _, key := range keys {
 		a, err := key.Expr.Eval(ctx, mem, rec)
 		if err != nil {
-			release()
-			return nil, nil, fmt.Errorf("sort key %s: %w", key.Expr, err)
+			releaseArrays(cols)
+			return nil, fmt.Errorf("sort key %s: %w", key.Expr, err)
 		}
-		cols = append(cols, a)
 		if a.DataType().ID() == arrow.DICTIONARY {
 			d, err := decodeDictionary(ctx, mem, a)
+			a.Release()
 			if err != nil {
-				release()
-				return nil, nil, err
+				releaseArrays(cols)
+				return nil, err
 			}
-			cols = append(cols, d)
 			a = d
 		}
-		c, err := keyCompare(a, key)
+		cols = append(cols, a)
+	}
+	return cols, nil
+}
+
+// crossComparator compares row i of the key columns a with row j of the
+// key columns b (evaluated by evalSortKeys for the same keys).
+func crossComparator(a, b []arrow.Array, keys []SortKey) (func(i, j int) int, error) {
+	cmps := make([]func(i, j int) int, len(keys))
+	for k, key := range keys {
+		c, err := keyCompare2(a[k], b[k], key)
 		if err != nil {
-			release()
-			return nil, nil, fmt.Errorf("sort key %s: %w", key.Expr, err)
+			return nil, fmt.Errorf("sort key %s: %w", key.Expr, err)
 		}
 		cmps[k] = c
+	}
+	if len(cmps) == 1 {
+		return cmps[0], nil
 	}
 	return func(i, j int) int {
 		for _, c := range cmps {
@@ -200,13 +225,19 @@ func rowComparator(ctx context.Context, mem memory.Allocator, rec arrow.Record, 
 			}
 		}
 		return 0
-	}, release, nil
+	}, nil
 }
 
 // keyCompare wraps a value comparison with the key's direction and NULL
 // placement.
 func keyCompare(a arrow.Array, key SortKey) (func(i, j int) int, error) {
-	vc, err := valueCompare(a)
+	return keyCompare2(a, a, key)
+}
+
+// keyCompare2 is keyCompare between row i of a and row j of b, arrays of
+// one type (top-N compares a batch with the rows it keeps).
+func keyCompare2(a, b arrow.Array, key SortKey) (func(i, j int) int, error) {
+	vc, err := valueCompare2(a, b)
 	if err != nil {
 		return nil, err
 	}
@@ -218,14 +249,14 @@ func keyCompare(a arrow.Array, key SortKey) (func(i, j int) int, error) {
 	if key.NullsFirst {
 		nullSide = -1
 	}
-	if a.NullN() == 0 {
+	if a.NullN() == 0 && b.NullN() == 0 {
 		if sign == 1 {
 			return vc, nil
 		}
 		return func(i, j int) int { return -vc(i, j) }, nil
 	}
 	return func(i, j int) int {
-		ni, nj := a.IsNull(i), a.IsNull(j)
+		ni, nj := a.IsNull(i), b.IsNull(j)
 		switch {
 		case ni && nj:
 			return 0
@@ -238,18 +269,22 @@ func keyCompare(a arrow.Array, key SortKey) (func(i, j int) int, error) {
 	}, nil
 }
 
-// valueCompare returns a three-way comparison of the (non-NULL) values at
-// rows i and j of a.
-func valueCompare(a arrow.Array) (func(i, j int) int, error) {
+// valueCompare2 returns a three-way comparison of the (non-NULL) values at
+// row i of a and row j of b, arrays of one type; the type switch is done
+// here, once, so the comparison is a typed one.
+func valueCompare2(a, b arrow.Array) (func(i, j int) int, error) {
+	if !arrow.TypeEqual(a.DataType(), b.DataType()) {
+		return nil, fmt.Errorf("cannot compare %s with %s", a.DataType(), b.DataType())
+	}
 	switch a.DataType().ID() {
 	case arrow.BOOL:
-		b := a.(*array.Boolean)
+		x, y := a.(*array.Boolean), b.(*array.Boolean)
 		return func(i, j int) int {
-			x, y := b.Value(i), b.Value(j)
+			p, q := x.Value(i), y.Value(j)
 			switch {
-			case x == y:
+			case p == q:
 				return 0
-			case !x:
+			case !p:
 				return -1
 			}
 			return 1
@@ -259,22 +294,27 @@ func valueCompare(a arrow.Array) (func(i, j int) int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(i, j int) int { return cmp.Compare(at(i), at(j)) }, nil
+		bt, err := stringAccessor(b)
+		if err != nil {
+			return nil, err
+		}
+		return func(i, j int) int { return cmp.Compare(at(i), bt(j)) }, nil
 	case arrow.FLOAT32:
-		return fixedCompare[float32](a), nil
+		return fixedCompare[float32](a, b), nil
 	case arrow.FLOAT64:
-		return fixedCompare[float64](a), nil
+		return fixedCompare[float64](a, b), nil
 	case arrow.DECIMAL128:
 		v := arrow.GetValues[decimal128.Num](a.Data(), 1)
-		return func(i, j int) int { return v[i].Cmp(v[j]) }, nil
+		w := arrow.GetValues[decimal128.Num](b.Data(), 1)
+		return func(i, j int) int { return v[i].Cmp(w[j]) }, nil
 	case arrow.UINT8:
-		return fixedCompare[uint8](a), nil
+		return fixedCompare[uint8](a, b), nil
 	case arrow.UINT16:
-		return fixedCompare[uint16](a), nil
+		return fixedCompare[uint16](a, b), nil
 	case arrow.UINT32:
-		return fixedCompare[uint32](a), nil
+		return fixedCompare[uint32](a, b), nil
 	case arrow.UINT64:
-		return fixedCompare[uint64](a), nil
+		return fixedCompare[uint64](a, b), nil
 	case arrow.NULL:
 		return func(i, j int) int { return 0 }, nil
 	}
@@ -283,16 +323,17 @@ func valueCompare(a arrow.Array) (func(i, j int) int, error) {
 	}
 	switch a.DataType().(arrow.FixedWidthDataType).BitWidth() {
 	case 8:
-		return fixedCompare[int8](a), nil
+		return fixedCompare[int8](a, b), nil
 	case 16:
-		return fixedCompare[int16](a), nil
+		return fixedCompare[int16](a, b), nil
 	case 32:
-		return fixedCompare[int32](a), nil
+		return fixedCompare[int32](a, b), nil
 	}
-	return fixedCompare[int64](a), nil
+	return fixedCompare[int64](a, b), nil
 }
 
-func fixedCompare[T ordered](a arrow.Array) func(i, j int) int {
+func fixedCompare[T ordered](a, b arrow.Array) func(i, j int) int {
 	v := arrow.GetValues[T](a.Data(), 1)
-	return func(i, j int) int { return cmp.Compare(v[i], v[j]) }
+	w := arrow.GetValues[T](b.Data(), 1)
+	return func(i, j int) int { return cmp.Compare(v[i], w[j]) }
 }
