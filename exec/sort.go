@@ -269,6 +269,10 @@ func keyCompare2(a, b arrow.Array, key SortKey) (func(i, j int) int, error) {
 	}, nil
 }
 
+// valueCompare returns a three-way comparison of the (non-NULL) values at
+// rows i and j of a.
+func valueCompare(a arrow.Array) (func(i, j int) int, error) { return valueCompare2(a, a) }
+
 // valueCompare2 returns a three-way comparison of the (non-NULL) values at
 // row i of a and row j of b, arrays of one type; the type switch is done
 // here, once, so the comparison is a typed one.
