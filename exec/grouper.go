@@ -106,11 +106,9 @@ func intValues(arr arrow.Array, dst []uint64) []uint64 {
 }
 
 // intGrouper is an open-addressing table from a 64-bit key to a group id.
-// Key and id share a slot, so a probe touches one cache line: at a
-// million groups the table is far larger than the caches and every probe
-// and every move while growing is a miss.
 type intGrouper struct {
-	slots   []intSlot
+	keys    []uint64
+	slots   []uint32 // group id + 1; 0 = empty
 	shift   uint
 	n       int
 	nullGid uint32
@@ -118,34 +116,28 @@ type intGrouper struct {
 	newRows []int32
 }
 
-type intSlot struct {
-	k   uint64
-	gid uint32 // group id + 1; 0 = empty
-}
-
 func newIntGrouper() *intGrouper {
-	return &intGrouper{slots: make([]intSlot, 64), shift: 64 - 6, nullGid: noGroup}
+	return &intGrouper{keys: make([]uint64, 64), slots: make([]uint32, 64), shift: 64 - 6, nullGid: noGroup}
 }
 
 func (g *intGrouper) numGroups() int { return g.n }
 
-// grow doubles the table. The slot of a key is the top bits of its hash,
-// so the old table's slots map in order onto the new one's: the rehash
-// walks both tables sequentially.
 func (g *intGrouper) grow() {
-	old := g.slots
-	g.slots = make([]intSlot, 2*len(old))
+	oldK, oldS := g.keys, g.slots
+	g.keys = make([]uint64, 2*len(oldK))
+	g.slots = make([]uint32, 2*len(oldS))
 	g.shift--
 	mask := uint64(len(g.slots) - 1)
-	for _, s := range old {
-		if s.gid == 0 {
+	for i, s := range oldS {
+		if s == 0 {
 			continue
 		}
-		j := (s.k * 0x9E3779B97F4A7C15) >> g.shift
-		for g.slots[j].gid != 0 {
+		k := oldK[i]
+		j := (k * 0x9E3779B97F4A7C15) >> g.shift
+		for g.slots[j] != 0 {
 			j = (j + 1) & mask
 		}
-		g.slots[j] = s
+		g.keys[j], g.slots[j] = k, s
 	}
 }
 
@@ -168,15 +160,15 @@ func (g *intGrouper) assign(ctx context.Context, mem memory.Allocator, cols []ar
 		}
 		j := (k * 0x9E3779B97F4A7C15) >> g.shift
 		for {
-			s := &g.slots[j]
-			if s.gid == 0 {
+			s := g.slots[j]
+			if s == 0 {
 				if !insert {
 					gids[i] = noGroup
 					break
 				}
 				gid := uint32(g.n)
 				g.n++
-				*s = intSlot{k: k, gid: gid + 1}
+				g.keys[j], g.slots[j] = k, gid+1
 				gids[i] = gid
 				g.newRows = append(g.newRows, int32(i))
 				if g.n*2 > len(g.slots) {
@@ -185,8 +177,8 @@ func (g *intGrouper) assign(ctx context.Context, mem memory.Allocator, cols []ar
 				}
 				break
 			}
-			if s.k == k {
-				gids[i] = s.gid - 1
+			if g.keys[j] == k {
+				gids[i] = s - 1
 				break
 			}
 			j = (j + 1) & mask

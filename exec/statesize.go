@@ -11,7 +11,7 @@ import "github.com/apache/arrow/go/v17/arrow"
 func sliceBytes[T any](s []T, elem int64) int64 { return int64(cap(s)) * elem }
 
 func (g *intGrouper) bytes() int64 {
-	return sliceBytes(g.slots, 16)
+	return sliceBytes(g.keys, 8) + sliceBytes(g.slots, 4)
 }
 
 func (t *bytesTable) bytes() int64 {
