@@ -107,6 +107,11 @@ const (
 // unless told otherwise: the newest and two to fall back on.
 const DefaultRetain = 3
 
+// errOlderFormat marks a manifest of an earlier format version: not
+// damage to skip for an older checkpoint, but a directory this sluice
+// cannot resume from.
+var errOlderFormat = errors.New("written by an earlier sluice version")
+
 // ErrCheckpointMismatch is returned (wrapped) when a checkpoint directory
 // was written by a different query.
 var ErrCheckpointMismatch = errors.New("checkpoint was written by a different query")
@@ -169,12 +174,16 @@ const (
 	manifestSuffix = ".manifest"
 	stateSuffix    = ".bin"
 	// manifestMagic starts every manifest; formatVersion is the layout
-	// of the JSON after it.
+	// of the JSON after it and of the operator state files it names.
+	// Version 2 added incremental parts (deltas). Version 3: aggregate
+	// state is each group's exec.AggState.Save bytes (the one
+	// aggregation core), which versions 1 and 2 (per-function Value
+	// accumulators) cannot be read as.
 	manifestMagic = "sluice-checkpoint"
-	formatVersion = 2
-	// minFormatVersion is the oldest layout this version reads (1: no
-	// incremental parts).
-	minFormatVersion = 1
+	formatVersion = 3
+	// minFormatVersion is the oldest layout this version reads: older
+	// ones are refused as an earlier sluice's (errOlderFormat).
+	minFormatVersion = 3
 	// legacyFile is the single-file checkpoint of earlier versions.
 	legacyFile = "checkpoint.gob"
 )
@@ -281,6 +290,9 @@ func (c *Checkpointer) loadAll(max int) ([]*Checkpoint, error) {
 	for _, s := range seqs {
 		path := filepath.Join(c.dir, manifestName(s))
 		cp, err := c.readCheckpoint(path)
+		if errors.Is(err, errOlderFormat) {
+			return nil, fmt.Errorf("%w, which this one cannot read: delete the directory %s or use a new checkpoint directory to start fresh", err, c.dir)
+		}
 		if err != nil {
 			c.skipped = append(c.skipped, err)
 			continue
@@ -387,6 +399,9 @@ func DecodeManifest(data []byte) (*manifest, error) {
 	v, err := strconv.Atoi(head[1])
 	if err != nil {
 		return nil, fmt.Errorf("not a checkpoint manifest (version %q)", head[1])
+	}
+	if v < minFormatVersion && v > 0 {
+		return nil, fmt.Errorf("checkpoint format version %d %w (this one reads version %d)", v, errOlderFormat, formatVersion)
 	}
 	if v < minFormatVersion || v > formatVersion {
 		return nil, fmt.Errorf("checkpoint format version %d, this sluice reads versions %d to %d", v, minFormatVersion, formatVersion)

@@ -2,7 +2,10 @@ package stream
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -151,6 +154,47 @@ func TestCheckpointLegacyFormatRefused(t *testing.T) {
 	}
 	if _, err := NewCheckpointer(dir, 0, 0).Load(); err == nil || !strings.Contains(err.Error(), legacyFile) {
 		t.Fatalf("got %v, want an error naming %s", err, legacyFile)
+	}
+}
+
+// A checkpoint of an earlier format version (1 and 2: Value
+// accumulators, before the aggregation core) is refused with a message
+// saying so and how to start fresh; it is neither skipped for an older
+// checkpoint nor restored into the new state layout.
+func TestCheckpointOlderFormatRefused(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		dir := t.TempDir()
+		saveSeqs(t, NewCheckpointer(dir, 0, 0), 2)
+		for _, seq := range []int64{1, 2} {
+			path := filepath.Join(dir, manifestName(seq))
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nl := strings.IndexByte(string(data), '\n')
+			body := data[nl+1:]
+			sum := sha256.Sum256(body)
+			old := append(fmt.Appendf(nil, "%s %d %s\n", manifestMagic, version, hex.EncodeToString(sum[:])), body...)
+			if err := os.WriteFile(path, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ck := NewCheckpointer(dir, 0, 0)
+		cp, err := ck.Load()
+		if err == nil || cp != nil {
+			t.Fatalf("version %d: got %+v, %v; want the old checkpoint refused", version, cp, err)
+		}
+		for _, want := range []string{"earlier sluice version", fmt.Sprintf("version %d", version), "delete the directory", dir} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		if errors.Is(err, ErrNoUsableCheckpoint) {
+			t.Errorf("error %q calls an old format damage", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, manifestName(2))); err != nil {
+			t.Errorf("the old checkpoint was moved or deleted: %v", err)
+		}
 	}
 }
 
