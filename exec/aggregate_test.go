@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -266,6 +268,7 @@ func benchManyKeys(b *testing.B, grouped bool, call AggCall) {
 	defer releaseAll(recs)
 	kt := recs[0].Schema().Field(0).Type
 	b.ResetTimer()
+	cpu0 := processCPU(b)
 	for i := 0; i < b.N; i++ {
 		var ks []expr.Expr
 		var names []string
@@ -281,6 +284,17 @@ func benchManyKeys(b *testing.B, grouped bool, call AggCall) {
 		}
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// processCPU is the process's CPU time (user + system): on a shared
+// machine CPU time per op compares runs, wall time does not.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkHashAggregateManyKeys is COUNT(*) GROUP BY k over 1M distinct
