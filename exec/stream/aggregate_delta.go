@@ -12,9 +12,9 @@ var _ DeltaSnapshotter = (*GroupAggregate)(nil)
 
 // groupDelta is a GroupAggregate's incremental checkpoint: the groups
 // changed since the last snapshot, as full groups (their key, rows and
-// accumulator state), and the keys of the groups deleted since.
+// saved aggregate state), and the keys of the groups deleted since.
 type groupDelta struct {
-	Groups []groupSnap
+	Groups []slotSnap
 	Dead   [][]Value
 }
 
@@ -35,7 +35,11 @@ func (g *GroupAggregate) SnapshotDelta() ([]byte, error) {
 			d.Dead = append(d.Dead, append([]Value(nil), st.key(s)...))
 			continue
 		}
-		d.Groups = append(d.Groups, g.snapSlot(s))
+		gs, err := g.snapSlot(s)
+		if err != nil {
+			return nil, err
+		}
+		d.Groups = append(d.Groups, gs)
 	}
 	if len(d.Groups) == 0 && len(d.Dead) == 0 {
 		return nil, nil
@@ -80,7 +84,9 @@ func (g *GroupAggregate) RestoreDelta(data []byte) error {
 			st.nlive++
 		}
 		copy(st.key(s), gs.Key)
-		g.loadSlot(s, gs)
+		if err := g.loadSlot(s, gs); err != nil {
+			return fmt.Errorf("stream: restoring changed group %d: %w", i, err)
+		}
 	}
 	for i := range d.Dead {
 		s := slots[len(d.Groups)+i]
@@ -133,28 +139,32 @@ func (g *GroupAggregate) assignKeys(keys [][]Value) ([]uint32, error) {
 }
 
 // snapSlot is slot s's checkpointed form.
-func (g *GroupAggregate) snapSlot(s uint32) groupSnap {
+func (g *GroupAggregate) snapSlot(s uint32) (slotSnap, error) {
 	st := &g.st
-	gs := groupSnap{Key: append([]Value(nil), st.key(s)...), Accs: make([]acc, len(st.cols)), Rows: st.rows[s]}
-	for j := range st.cols {
-		gs.Accs[j] = st.cols[j].load(s)
+	state, err := saveGroup(st.accs, s)
+	if err != nil {
+		return slotSnap{}, fmt.Errorf("stream: snapshot: %w", err)
 	}
-	return gs
+	return slotSnap{Key: append([]Value(nil), st.key(s)...), State: state, Rows: st.rows[s]}, nil
 }
 
-// checkSlot refuses a checkpointed group of another query's shape.
-func (g *GroupAggregate) checkSlot(s groupSnap) error {
-	if len(s.Key) != len(g.keys) || len(s.Accs) != len(g.aggs) {
-		return fmt.Errorf("%d keys and %d aggregates, want %d and %d", len(s.Key), len(s.Accs), len(g.keys), len(g.aggs))
+// checkSlot refuses a checkpointed group of another query's shape (its
+// aggregate state is checked as it loads: loadGroup refuses bytes left
+// over or missing).
+func (g *GroupAggregate) checkSlot(s slotSnap) error {
+	if len(s.Key) != len(g.keys) {
+		return fmt.Errorf("%d keys, want %d", len(s.Key), len(g.keys))
 	}
 	return nil
 }
 
-// loadSlot sets slot s's rows and accumulators from its checkpointed form.
-func (g *GroupAggregate) loadSlot(s uint32, gs groupSnap) {
+// loadSlot sets slot s's rows and aggregate state from its checkpointed
+// form, replacing what the slot held.
+func (g *GroupAggregate) loadSlot(s uint32, gs slotSnap) error {
 	st := &g.st
 	st.rows[s] = gs.Rows
-	for j := range st.cols {
-		st.cols[j].store(s, gs.Accs[j])
+	for _, a := range st.accs {
+		a.Reset(s)
 	}
+	return loadGroup(st.accs, s, gs.State)
 }
