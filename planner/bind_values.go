@@ -114,3 +114,28 @@ func groupByAll(items []selectItem) []Expr {
 	}
 	return keys
 }
+
+// alwaysNull reports whether column i of p is NULL in every row because
+// it comes, through projections of plain columns, from a VALUES column
+// whose every row is a NULL literal.
+func alwaysNull(p Plan, i int) bool {
+	for {
+		switch x := p.(type) {
+		case *Project:
+			c, ok := x.Exprs[i].(*ColumnRef)
+			if !ok {
+				return false
+			}
+			p, i = x.Input, c.Index
+		case *Values:
+			for _, r := range x.Rows {
+				if l, ok := r[i].(*Literal); !ok || l.Value != nil {
+					return false
+				}
+			}
+			return true
+		default:
+			return false
+		}
+	}
+}

@@ -106,6 +106,13 @@ func fitSink(p Plan, def *SinkDef, pos sql.Pos) (Plan, error) {
 	names := make([]string, in.Len())
 	for i, f := range in.Fields {
 		t := want.Field(i).Type
+		if !assignable(f.Type, t) && alwaysNull(p, i) {
+			// `INSERT INTO t VALUES (NULL, …)`: a VALUES column of NULLs
+			// is typed VARCHAR on its own; it fits any column.
+			exprs[i] = &Literal{Typ: t}
+			names[i] = want.Field(i).Name
+			continue
+		}
 		if !assignable(f.Type, t) {
 			return nil, sql.Errorf(sql.PlanError, pos, "sink %q column %q is %s but the query gives %s for %q", def.Name, want.Field(i).Name, TypeName(t), TypeName(f.Type), f.Name)
 		}
