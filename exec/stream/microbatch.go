@@ -10,9 +10,11 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 )
 
-// RunMicroBatch runs EMIT EVERY every [FULL]. Arriving batches queue up;
-// on each processing-time trigger the driver processes everything that
-// arrived since the last one and emits:
+// RunMicroBatch runs EMIT EVERY every [FULL]. Each arriving batch is
+// folded at once into the operator's state (and, for an updating result,
+// into the tracker of changed keys), so memory is bounded by the state and
+// the result, not by the input of an interval; on each processing-time
+// trigger the driver emits what changed since the last one:
 //   - for an updating operator (changelog output), Spark's update mode:
 //     the new row of every key that changed (+I new, +U changed) and -D
 //     for removed keys; with full, the whole result table (no op column);
@@ -40,14 +42,8 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 	}
 	ch, stop := p.startReader(ctx)
 	defer stop()
-	var pending []arrival
-	defer func() {
-		for _, a := range pending {
-			if a.b.Record != nil { // runTrigger took it
-				a.b.Record.Release()
-			}
-		}
-	}()
+	var pending pendingTrigger
+	defer pending.release()
 	deadline := p.Clock.Now().Add(every)
 	timer := p.Clock.NewTimer(every)
 	defer func() { timer.Stop() }()
@@ -69,7 +65,9 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 				}
 				return fmt.Errorf("source: %w", a.err)
 			}
-			pending = append(pending, a)
+			if err := p.arrive(ctx, a, tracker, &pending); err != nil {
+				return err
+			}
 			continue
 		case <-timer.C():
 		case <-ctx.Done():
@@ -94,20 +92,19 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 						}
 						return fmt.Errorf("source: %w", a.err)
 					}
-					pending = append(pending, a)
+					if err := p.arrive(ctx, a, tracker, &pending); err != nil {
+						return err
+					}
 				default:
 					break drain
 				}
 			}
 		}
 		start := p.Clock.Now()
-		info, err := p.runTrigger(ctx, pending, tracker, full, eof)
+		info, err := p.runTrigger(ctx, &pending, tracker, full, eof)
 		if err != nil {
-			// The deferred release frees the batches runTrigger did not
-			// take (it clears those it processed).
 			return err
 		}
-		pending = pending[:0]
 		now := p.Clock.Now()
 		info.Took = now.Sub(start)
 		if eof {
@@ -125,47 +122,82 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 	return nil
 }
 
-// runTrigger processes one trigger's arrivals and emits its output.
-func (p *Pipeline) runTrigger(ctx context.Context, batch []arrival, tracker *updateTracker, full, eof bool) (TriggerInfo, error) {
-	info := TriggerInfo{Batches: len(batch)}
-	var outs []arrow.Record
-	defer func() {
-		for _, r := range outs {
-			r.Release()
-		}
-	}()
-	for i := range batch {
-		info.Rows += int(batch[i].b.Record.NumRows())
-		a := batch[i]
-		batch[i].b.Record = nil // process releases it
-		out, err := p.process(ctx, a)
-		if err != nil {
-			return info, err
-		}
-		if out != nil {
-			outs = append(outs, out)
-		}
+// pendingTrigger is what arrived since the last trigger. The input itself
+// is already folded into the operator (and the tracker); only the rows of
+// an append-only result wait here for the trigger that emits them.
+type pendingTrigger struct {
+	batches, rows int
+	outs          []arrow.Record
+}
+
+func (t *pendingTrigger) release() {
+	for _, r := range t.outs {
+		r.Release()
 	}
+	t.outs = nil
+}
+
+// fold routes one output record of the operator: into the tracker for an
+// updating result, else onto the rows of the next trigger. It takes
+// ownership of out.
+func (t *pendingTrigger) fold(out arrow.Record, tracker *updateTracker) error {
+	if out == nil {
+		return nil
+	}
+	if tracker != nil {
+		err := tracker.apply(out)
+		out.Release()
+		return err
+	}
+	t.outs = append(t.outs, out)
+	return nil
+}
+
+// arrive folds one arriving batch into the operator's state at once.
+func (p *Pipeline) arrive(ctx context.Context, a arrival, tracker *updateTracker, t *pendingTrigger) error {
+	t.batches++
+	t.rows += int(a.b.Record.NumRows())
+	out, err := p.process(ctx, a) // releases the batch
+	if err != nil {
+		return err
+	}
+	return t.fold(out, tracker)
+}
+
+// runTrigger emits what the arrivals since the last trigger changed and
+// resets pending.
+func (p *Pipeline) runTrigger(ctx context.Context, pending *pendingTrigger, tracker *updateTracker, full, eof bool) (TriggerInfo, error) {
+	info := TriggerInfo{Batches: pending.batches, Rows: pending.rows}
+	arrived := pending.batches > 0
+	pending.batches, pending.rows = 0, 0
 	if p.Op != nil {
 		now := p.Clock.Now()
 		out, err := p.Op.Tick(ctx, now)
 		if err != nil {
 			return info, err
 		}
-		if out != nil {
-			outs = append(outs, out)
+		if err := pending.fold(out, tracker); err != nil {
+			return info, err
 		}
 		if eof {
 			out, err := p.Op.Finish(ctx)
 			if err != nil {
 				return info, err
 			}
-			if out != nil {
-				outs = append(outs, out)
+			if err := pending.fold(out, tracker); err != nil {
+				return info, err
 			}
 		}
 	}
-	if len(batch) == 0 && len(outs) == 0 && !eof && !(p.Checkpoint != nil && p.dirty) {
+	outs := pending.outs
+	pending.outs = nil
+	defer func() {
+		for _, r := range outs {
+			r.Release()
+		}
+	}()
+	changed := tracker != nil && len(tracker.changed) > 0
+	if !arrived && len(outs) == 0 && !changed && !eof && !(p.Checkpoint != nil && p.dirty) {
 		return info, nil // no new input and nothing left to commit
 	}
 	var emitted []arrow.Record
@@ -175,17 +207,12 @@ func (p *Pipeline) runTrigger(ctx context.Context, batch []arrival, tracker *upd
 		}
 	}()
 	if tracker != nil {
-		for _, r := range outs {
-			if err := tracker.apply(r); err != nil {
-				return info, err
-			}
-		}
 		var rec arrow.Record
 		var err error
 		if full {
 			// With no new input the full table is unchanged: emit nothing
 			// (what is left to commit is committed below).
-			if len(batch) > 0 || eof {
+			if arrived || eof {
 				rec, err = tracker.full()
 			}
 		} else {

@@ -183,16 +183,17 @@ func TestRunMicroBatchSlowTriggerAndAppendWindows(t *testing.T) {
 	c := newCollector()
 	triggers := make(chan TriggerInfo, 16)
 	slow := true
-	// A transform that takes 7s of processing time on the first trigger.
-	burn := func(_ context.Context, rec arrow.Record) (arrow.Record, error) {
+	// A sink that takes 7s of processing time on the first trigger (the
+	// input itself is folded as it arrives, before the trigger).
+	emit := c.emit(t)
+	burn := func(ctx context.Context, rec arrow.Record) error {
 		if slow {
 			clock.Advance(7 * time.Second)
 			slow = false
 		}
-		rec.Retain()
-		return rec, nil
+		return emit(ctx, rec)
 	}
-	p := &Pipeline{Mem: mem, Reader: r, Schema: evSchema, Transforms: []Transform{burn}, Op: w, Emit: c.emit(t),
+	p := &Pipeline{Mem: mem, Reader: r, Schema: evSchema, Op: w, Emit: burn,
 		Clock: clock, OnTrigger: func(i TriggerInfo) { triggers <- i }}
 	done := make(chan error, 1)
 	go func() { done <- p.RunMicroBatch(context.Background(), 5*time.Second, false) }()
