@@ -52,7 +52,7 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 		select {
 		case a, ok := <-ch:
 			if !ok {
-				return p.stopped(ctx)
+				return p.stopMicroBatch(ctx, &pending, tracker, full)
 			}
 			if errors.Is(a.err, io.EOF) {
 				eof = true
@@ -61,7 +61,7 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 			if a.err != nil {
 				if ctx.Err() != nil {
 					// The reader saw the cancel first: still a clean stop.
-					return p.stopped(ctx)
+					return p.stopMicroBatch(ctx, &pending, tracker, full)
 				}
 				return fmt.Errorf("source: %w", a.err)
 			}
@@ -71,7 +71,7 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 			continue
 		case <-timer.C():
 		case <-ctx.Done():
-			return p.stopped(ctx)
+			return p.stopMicroBatch(ctx, &pending, tracker, full)
 		}
 		// Trigger (or end of input): take everything that arrived.
 		if !eof {
@@ -88,7 +88,7 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 					}
 					if a.err != nil {
 						if ctx.Err() != nil {
-							return p.stopped(ctx)
+							return p.stopMicroBatch(ctx, &pending, tracker, full)
 						}
 						return fmt.Errorf("source: %w", a.err)
 					}
@@ -120,6 +120,19 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 		p.trigger(info)
 	}
 	return nil
+}
+
+// stopMicroBatch ends a cancelled run: what arrived since the last
+// trigger is already in the operator's state, so it is emitted (a last,
+// early trigger) before the state and offsets are committed with it;
+// otherwise a restart from that checkpoint would never emit it.
+func (p *Pipeline) stopMicroBatch(ctx context.Context, pending *pendingTrigger, tracker *updateTracker, full bool) error {
+	if pending.batches > 0 || len(pending.outs) > 0 || (tracker != nil && len(tracker.changed) > 0) {
+		if _, err := p.runTrigger(context.WithoutCancel(ctx), pending, tracker, full, false); err != nil {
+			return err
+		}
+	}
+	return p.stopped(ctx)
 }
 
 // pendingTrigger is what arrived since the last trigger. The input itself
