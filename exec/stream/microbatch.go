@@ -128,8 +128,11 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 // otherwise a restart from that checkpoint would never emit it.
 func (p *Pipeline) stopMicroBatch(ctx context.Context, pending *pendingTrigger, tracker *updateTracker, full bool) error {
 	if pending.batches > 0 || len(pending.outs) > 0 || (tracker != nil && len(tracker.changed) > 0) {
-		if _, err := p.runTrigger(context.WithoutCancel(ctx), pending, tracker, full, false); err != nil {
-			return err
+		// Under the cancelled context: a sink whose reader left (a query's
+		// Rows) refuses at once instead of blocking, and then nothing is
+		// committed, so a restart resumes from the last checkpoint.
+		if _, err := p.runTrigger(ctx, pending, tracker, full, false); err != nil {
+			return ctx.Err()
 		}
 	}
 	return p.stopped(ctx)
