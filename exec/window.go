@@ -60,6 +60,34 @@ func timeMicros(arr arrow.Array) (func(i int) int64, error) {
 	return func(i int) int64 { return v[i] }, nil
 }
 
+// WindowStarts appends to dst the starts of the windows of size that
+// start every slide and contain ts, oldest first: windows are [start,
+// start+size) with start a multiple of slide since the epoch (rounded
+// toward −∞ before it). TUMBLE is slide = size (one window); a HOP with
+// slide > size leaves gaps, and a time in a gap is in no window. ts, size
+// and slide share one unit, whatever it is.
+//
+// It is the one window-assignment kernel: the batch WindowAssign and the
+// streaming WindowAggregate both call it, so a row lands in the same
+// windows in every mode.
+func WindowStarts(dst []int64, ts, size, slide int64) []int64 {
+	last := FloorDiv(ts, slide) * slide
+	if last <= ts-size {
+		return dst // slide > size: ts falls in the gap after a window
+	}
+	first := last
+	if k := (last - (ts - size) - 1) / slide; k > 0 {
+		first -= k * slide // the oldest start still > ts-size
+	}
+	for s := first; s <= last; s += slide {
+		dst = append(dst, s)
+	}
+	return dst
+}
+
+// FloorDiv divides rounding toward −∞, so windows before the epoch align.
+func FloorDiv(a, b int64) int64 { return floorDiv(a, b) }
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if (a%b != 0) && ((a < 0) != (b < 0)) {
@@ -142,20 +170,13 @@ func (w *WindowAssign) assign(ctx context.Context, rec arrow.Record) (arrow.Reco
 	n := int(rec.NumRows())
 	idx := make([]int32, 0, n)
 	starts := make([]int64, 0, n)
+	var buf []int64
 	for i := 0; i < n; i++ {
 		if tcol.IsNull(i) {
 			continue
 		}
-		ts := at(i)
-		last := floorDiv(ts, w.slide) * w.slide
-		if last <= ts-w.size {
-			continue // slide > size: ts falls in the gap between windows
-		}
-		first := last
-		for first-w.slide > ts-w.size {
-			first -= w.slide
-		}
-		for s := first; s <= last; s += w.slide {
+		buf = WindowStarts(buf[:0], at(i), w.size, w.slide)
+		for _, s := range buf {
 			idx = append(idx, int32(i))
 			starts = append(starts, s)
 		}

@@ -2,6 +2,8 @@ package exec
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -84,5 +86,37 @@ func TestSessionWindow(t *testing.T) {
 			}
 			eq(t, collect(t, op), want)
 		})
+	}
+}
+
+// WindowStarts, the one window-assignment kernel of batch and streaming,
+// against the definition: every multiple of slide whose window [start,
+// start+size) holds ts, oldest first.
+func TestWindowStarts(t *testing.T) {
+	brute := func(ts, size, slide int64) []int64 {
+		var out []int64
+		for s := FloorDiv(ts-size, slide) * slide; s <= ts; s += slide {
+			if s <= ts && ts < s+size {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct{ ts, size, slide int64 }{
+		{0, 10, 10}, {9, 10, 10}, {10, 10, 10}, {-1, 10, 10}, {-10, 10, 10}, {-11, 10, 10},
+		{7, 10, 5}, {12, 10, 5}, {-1, 10, 5}, {5, 10, 3}, {1, 5, 10}, {7, 5, 10}, {-3, 5, 10}, {-6, 5, 10},
+		{999, 1000, 1}, {3, 1, 1},
+	} {
+		got := WindowStarts(nil, tc.ts, tc.size, tc.slide)
+		if want := brute(tc.ts, tc.size, tc.slide); !slices.Equal(got, want) {
+			t.Errorf("WindowStarts(%d, size %d, slide %d) = %v, want %v", tc.ts, tc.size, tc.slide, got, want)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		ts, size, slide := r.Int64N(2000)-1000, r.Int64N(50)+1, r.Int64N(50)+1
+		if got, want := WindowStarts(nil, ts, size, slide), brute(ts, size, slide); !slices.Equal(got, want) {
+			t.Fatalf("WindowStarts(%d, size %d, slide %d) = %v, want %v", ts, size, slide, got, want)
+		}
 	}
 }

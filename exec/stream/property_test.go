@@ -267,7 +267,7 @@ func TestPropertyWindowFinalEqualsBatch(t *testing.T) {
 					slide = size
 				}
 				for _, e := range evs {
-					for st := floorDiv(e.ts, slide) * slide; st > e.ts-size; st -= slide {
+					for st := exec.FloorDiv(e.ts, slide) * slide; st > e.ts-size; st -= slide {
 						bb.Field(0).(*array.Int64Builder).Append(st)
 						bb.Field(1).(*array.StringBuilder).Append(e.k)
 						bb.Field(2).(*array.Int64Builder).Append(e.v)

@@ -157,33 +157,6 @@ func (h *sessHeap) Pop() any {
 	return x
 }
 
-// floorDiv divides rounding toward −∞, so windows before the epoch align.
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-// assign appends the windows containing ts.
-func (s *WindowSpec) assign(dst []winKey, ts, size, slide int64) []winKey {
-	if s.Kind == Tumble {
-		st := floorDiv(ts, size) * size
-		return append(dst, winKey{st, st + size})
-	}
-	// Hop: starts are multiples of slide in (ts-size, ts], oldest first.
-	last := floorDiv(ts, slide) * slide
-	first := last
-	for first-slide > ts-size {
-		first -= slide
-	}
-	for st := first; st <= last; st += slide {
-		dst = append(dst, winKey{st, st + size})
-	}
-	return dst
-}
-
 // session is one open session window of one key; its aggregates are
 // group slot of the operator's session accumulators.
 type session struct {

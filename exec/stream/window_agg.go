@@ -60,6 +60,7 @@ type WindowAggregate struct {
 	late     int64
 	buf      []byte
 	winBuf   []winKey
+	startBuf []int64 // exec.WindowStarts' scratch
 
 	// The batch being folded (nil between Pushes).
 	cur *winBatch
@@ -394,7 +395,17 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 				}
 				w.winBuf = append(w.winBuf, winKey{s.I, e.I})
 			} else {
-				w.winBuf = w.spec.assign(w.winBuf, ts, w.size, w.slide)
+				slide := w.slide
+				if w.spec.Kind == Tumble {
+					slide = w.size
+				}
+				w.startBuf = exec.WindowStarts(w.startBuf[:0], ts, w.size, slide)
+				// A HOP with slide > size has gaps: a row in one is in
+				// no window (as in batch), not late.
+				added = len(w.startBuf) == 0
+				for _, st := range w.startBuf {
+					w.winBuf = append(w.winBuf, winKey{st, st + w.size})
+				}
 			}
 			for _, k := range w.winBuf {
 				lastEnd = max(lastEnd, k.end)

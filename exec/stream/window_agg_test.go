@@ -168,6 +168,14 @@ func TestWindowAggregateHopAndSession(t *testing.T) {
 			want: []string{"-10000|0|a|1|1", "-5000|5000|a|1|1"},
 		},
 		{
+			// As batch WindowAssign: a row between two windows is in
+			// none, and is not late either.
+			name: "hop with slide > size skips rows in the gaps",
+			spec: WindowSpec{Kind: Hop, TimeCol: 0, Size: 5 * time.Second, Slide: 10 * time.Second},
+			evs:  []ev{{sec(1), "a", 1}, {sec(7), "a", 7}, {sec(12), "a", 12}, {sec(14), "a", 14}, {sec(15), "a", 15}},
+			want: []string{"0|5000|a|1|1", "10000|15000|a|2|26"},
+		},
+		{
 			name: "sessions merge as rows arrive",
 			spec: WindowSpec{Kind: Session, TimeCol: 0, Gap: 5 * time.Second},
 			opts: WindowOptions{Delay: 100 * time.Second},
@@ -198,6 +206,9 @@ func TestWindowAggregateHopAndSession(t *testing.T) {
 				}
 				if s := w.Stats(); s.Groups != 0 {
 					t.Fatalf("state left: %+v", s)
+				}
+				if tc.opts.Delay == 0 && tc.spec.Kind == Hop && w.Late() != 0 {
+					t.Fatalf("%d late rows, want none", w.Late())
 				}
 			})
 		}
