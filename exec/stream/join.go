@@ -658,7 +658,7 @@ func (j *Join) partners(ctx context.Context, side int, key string, nullKey bool,
 		}
 		pairs[i] = pr
 	}
-	keep, err := j.residual(ctx, pairs)
+	keep, err := evalResidual(ctx, j.mem, j.pair, j.spec.Residual, pairs)
 	if err != nil {
 		return nil, err
 	}
@@ -671,25 +671,28 @@ func (j *Join) partners(ctx context.Context, side int, key string, nullKey bool,
 	return out, nil
 }
 
-// residual evaluates the residual predicate over joined rows.
-func (j *Join) residual(ctx context.Context, pairs [][]Value) ([]bool, error) {
-	rb := array.NewRecordBuilder(j.mem, j.pair)
+// evalResidual evaluates a join's residual predicate over joined rows
+// (of schema pair), one keep flag per row; NULL keeps nothing. Every
+// streaming join (regular, interval, window, temporal) filters its
+// candidate matches through it.
+func evalResidual(ctx context.Context, mem memory.Allocator, pair *arrow.Schema, residual Expr, rows [][]Value) ([]bool, error) {
+	rb := array.NewRecordBuilder(mem, pair)
 	defer rb.Release()
-	rec, err := buildRecord(rb, pairs)
+	rec, err := buildRecord(rb, rows)
 	if err != nil {
 		return nil, err
 	}
 	defer rec.Release()
-	arr, err := j.spec.Residual.Eval(ctx, j.mem, rec)
+	arr, err := residual.Eval(ctx, mem, rec)
 	if err != nil {
-		return nil, fmt.Errorf("evaluating join condition %s: %w", j.spec.Residual, err)
+		return nil, fmt.Errorf("evaluating join condition %s: %w", residual, err)
 	}
 	defer arr.Release()
 	b, ok := arr.(*array.Boolean)
 	if !ok {
-		return nil, fmt.Errorf("stream: join condition %s is %s, not BOOLEAN", j.spec.Residual, arr.DataType())
+		return nil, fmt.Errorf("stream: join condition %s is %s, not BOOLEAN", residual, arr.DataType())
 	}
-	keep := make([]bool, len(pairs))
+	keep := make([]bool, len(rows))
 	for i := range keep {
 		keep[i] = b.IsValid(i) && b.Value(i)
 	}

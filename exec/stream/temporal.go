@@ -392,7 +392,7 @@ func (t *TemporalJoin) flush(ctx context.Context) (arrow.Record, error) {
 		matched[i] = !r[t.nvals[0]+t.spec.RightTime].IsNull()
 	}
 	if t.spec.Residual != nil {
-		keep, err := t.residual(ctx, rows)
+		keep, err := evalResidual(ctx, t.mem, t.pair, t.spec.Residual, rows)
 		if err != nil {
 			return nil, err
 		}
@@ -415,31 +415,6 @@ func (t *TemporalJoin) flush(ctx context.Context) (arrow.Record, error) {
 	rb := array.NewRecordBuilder(t.mem, t.schema)
 	defer rb.Release()
 	return buildRecord(rb, kept)
-}
-
-// residual evaluates the residual predicate over joined rows.
-func (t *TemporalJoin) residual(ctx context.Context, rows [][]Value) ([]bool, error) {
-	rb := array.NewRecordBuilder(t.mem, t.pair)
-	defer rb.Release()
-	rec, err := buildRecord(rb, rows)
-	if err != nil {
-		return nil, err
-	}
-	defer rec.Release()
-	arr, err := t.spec.Residual.Eval(ctx, t.mem, rec)
-	if err != nil {
-		return nil, fmt.Errorf("evaluating join condition %s: %w", t.spec.Residual, err)
-	}
-	defer arr.Release()
-	b, ok := arr.(*array.Boolean)
-	if !ok {
-		return nil, fmt.Errorf("stream: join condition %s is %s, not BOOLEAN", t.spec.Residual, arr.DataType())
-	}
-	keep := make([]bool, len(rows))
-	for i := range keep {
-		keep[i] = b.IsValid(i) && b.Value(i)
-	}
-	return keep, nil
 }
 
 // AdvanceSide does nothing: both inputs' watermarks follow their rows.
