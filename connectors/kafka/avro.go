@@ -278,6 +278,22 @@ func (a *avroValues) release() {
 	}
 }
 
+// sinkSchema is what a registry-backed sink encoder starts from: the
+// sink's registry, the record name derived from its topic (Avro and
+// Protobuf names allow neither '-' nor '.'), and the written columns.
+func sinkSchema(cfg *sinkConfig, schema *arrow.Schema, cols []int) (*registry, string, *arrow.Schema, error) {
+	reg, err := registryFor(cfg.registryURL)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = schema.Field(c)
+	}
+	name := strings.NewReplacer("-", "_", ".", "_").Replace(cfg.topic)
+	return reg, name, arrow.NewSchema(fields, nil), nil
+}
+
 // avroEncoder writes rows as Confluent-framed Avro with a registered id.
 type avroEncoder struct {
 	id   int
@@ -289,16 +305,11 @@ type avroEncoder struct {
 // newAvroEncoder registers the Avro schema of cols under the sink's
 // subject.
 func newAvroEncoder(ctx context.Context, cfg *sinkConfig, schema *arrow.Schema, cols []int) (*avroEncoder, error) {
-	reg, err := registryFor(cfg.registryURL)
+	reg, name, written, err := sinkSchema(cfg, schema, cols)
 	if err != nil {
 		return nil, err
 	}
-	fields := make([]arrow.Field, len(cols))
-	for i, c := range cols {
-		fields[i] = schema.Field(c)
-	}
-	name := strings.NewReplacer("-", "_", ".", "_").Replace(cfg.topic)
-	as, err := format.AvroSchemaFor(name, arrow.NewSchema(fields, nil))
+	as, err := format.AvroSchemaFor(name, written)
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink %q: %w", cfg.topic, err)
 	}

@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -227,16 +226,11 @@ type protoEncoder struct {
 // newProtoEncoder registers the Protobuf schema of cols under the sink's
 // subject.
 func newProtoEncoder(ctx context.Context, cfg *sinkConfig, schema *arrow.Schema, cols []int) (*protoEncoder, error) {
-	reg, err := registryFor(cfg.registryURL)
+	reg, name, written, err := sinkSchema(cfg, schema, cols)
 	if err != nil {
 		return nil, err
 	}
-	fields := make([]arrow.Field, len(cols))
-	for i, c := range cols {
-		fields[i] = schema.Field(c)
-	}
-	name := strings.NewReplacer("-", "_", ".", "_").Replace(cfg.topic)
-	enc, err := format.NewProtoEncoder(name, arrow.NewSchema(fields, nil))
+	enc, err := format.NewProtoEncoder(name, written)
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink %q: %w", cfg.topic, err)
 	}
