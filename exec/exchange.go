@@ -9,7 +9,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/zeebo/xxh3"
 )
 
 // ErrExchangeClosed is returned by Exchange.Send, Broadcast and Recv once
@@ -19,17 +18,16 @@ var ErrExchangeClosed = errors.New("exchange closed")
 // HashPartitioner assigns rows to one of n partitions by a hash of their
 // key columns. The assignment is a pure function of the key values and n:
 // the same key goes to the same partition in every batch, from every
-// producer, in every process and every run (the hash is xxh3 over the
-// injective row encoding the group tables use, with no random seed), so a
-// keyed operator's state, and the checkpoint part it writes, can be tied
-// to a partition number. NULL is an ordinary key value; -0 and 0, and all
+// producer, in every process and every run (HashRows, with no random
+// seed), so a keyed operator's state, and the checkpoint part it writes,
+// can be tied to a partition number. NULL is an ordinary key value; -0 and 0, and all
 // NaNs, are one value (as GROUP BY sees them); a dictionary-encoded column
 // hashes its values, never its indices; STRING and LARGE_STRING (and the
 // binary types) holding the same bytes hash alike.
 type HashPartitioner struct {
 	keys []int
 	n    int
-	buf  []byte
+	hash []uint64
 	part []int32
 }
 
@@ -56,33 +54,20 @@ func (p *HashPartitioner) Assign(ctx context.Context, mem memory.Allocator, rec 
 		clear(p.part)
 		return p.part, nil
 	}
-	encs := make([]cellEncoder, len(p.keys))
+	cols := make([]arrow.Array, len(p.keys))
 	for i, k := range p.keys {
 		if k < 0 || k >= int(rec.NumCols()) {
 			return nil, fmt.Errorf("exchange: key column %d out of range (record has %d)", k, rec.NumCols())
 		}
-		col := rec.Column(k)
-		if col.DataType().ID() == arrow.DICTIONARY {
-			dec, err := decodeDictionary(ctx, mem, col)
-			if err != nil {
-				return nil, fmt.Errorf("exchange: %w", err)
-			}
-			defer dec.Release()
-			col = dec
-		}
-		e, err := newCellEncoder(col)
-		if err != nil {
-			return nil, fmt.Errorf("exchange: %w", err)
-		}
-		encs[i] = e
+		cols[i] = rec.Column(k)
 	}
-	for i := range p.part {
-		b := p.buf[:0]
-		for _, e := range encs {
-			b = e(b, i)
-		}
-		p.buf = b
-		p.part[i] = int32(xxh3.Hash(b) % uint64(p.n))
+	h, err := HashRows(ctx, mem, cols, p.hash)
+	if err != nil {
+		return nil, fmt.Errorf("exchange: %w", err)
+	}
+	p.hash = h
+	for i, v := range h {
+		p.part[i] = PartitionOf(v, p.n)
 	}
 	return p.part, nil
 }

@@ -178,12 +178,16 @@ const (
 	// Version 2 added incremental parts (deltas). Version 3: aggregate
 	// state is each group's exec.AggState.Save bytes (the one
 	// aggregation core), which versions 1 and 2 (per-function Value
-	// accumulators) cannot be read as.
+	// accumulators) cannot be read as. Version 4: a parallel operator's
+	// instances own the keys of exec.HashRows' partition function (a
+	// version 3 part holds the keys of the earlier row-encoding hash, so
+	// restoring it would put a key's state in another instance than its
+	// rows).
 	manifestMagic = "sluice-checkpoint"
-	formatVersion = 3
+	formatVersion = 4
 	// minFormatVersion is the oldest layout this version reads: older
 	// ones are refused as an earlier sluice's (errOlderFormat).
-	minFormatVersion = 3
+	minFormatVersion = 4
 	// legacyFile is the single-file checkpoint of earlier versions.
 	legacyFile = "checkpoint.gob"
 )

@@ -3,7 +3,6 @@ package stream
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -16,8 +15,9 @@ import (
 
 // Parallel runs a keyed one-input node as N instances, each with its own
 // state and its own checkpoint part: every batch is cut by a hash of its
-// key expressions (exec.HashPartitioner, a pure function of the key
-// values and N) and each instance folds its rows on its own goroutine.
+// key expressions (exec.HashRows and exec.PartitionOf, a pure function of
+// the key values and N, as exec.HashPartitioner) and each instance folds
+// its rows on its own goroutine.
 // Every row of a key reaches the same instance, retractions included, so
 // the folded output equals one instance's at any N; each batch's output
 // is the instances' outputs in instance order, so it is deterministic
@@ -30,29 +30,25 @@ type Parallel struct {
 	keys  []Expr
 	insts []Node
 	in    *InputMarks
-	// parts[i] is instance i's partitioner (not safe to share).
-	parts []*exec.HashPartitioner
+	// hashes are the last batch's row hashes (exec.HashRows), computed
+	// once on the caller's goroutine in tight typed loops.
+	hashes []uint64
 	// rows[i] are the batch rows of instance i's part of the last Push,
-	// written by instance i's goroutine during the Push.
+	// in batch order: written by Push before the instances start, read
+	// by instance i and by the merge after they finish.
 	rows [][]int32
 
-	work    []chan *parallelJob
+	work    []chan parallelJob
 	results chan parallelResult
 	wg      sync.WaitGroup
 	closed  bool
 }
 
-// parallelJob is one batch for every instance. The hashing is spread too:
-// instance i assigns the rows of its own range of the batch to
-// instances (lists[i]), all wait for each other (assigned), then each
-// takes its own rows from every range, in batch order, and folds them.
+// parallelJob is one batch for one instance: its rows are rows[inst].
 type parallelJob struct {
 	ctx       context.Context
-	rec, keys arrow.Record
+	rec       arrow.Record
 	partition int32
-	assigned  sync.WaitGroup
-	lists     [][][]int32 // [range][instance] batch rows
-	errs      []error     // per range
 }
 
 type parallelResult struct {
@@ -76,12 +72,6 @@ func NewParallel(mem memory.Allocator, keys []Expr, n int, build func(i int) (No
 	}
 	p := &Parallel{mem: mem, keys: keys, in: NewInputMarks(1), results: make(chan parallelResult, n), rows: make([][]int32, n)}
 	for i := 0; i < n; i++ {
-		part, err := exec.NewHashPartitioner(seq(len(keys)), n)
-		if err != nil {
-			p.Close()
-			return nil, err
-		}
-		p.parts = append(p.parts, part)
 		inst, err := build(i)
 		if err != nil {
 			p.Close()
@@ -90,7 +80,7 @@ func NewParallel(mem memory.Allocator, keys []Expr, n int, build func(i int) (No
 		p.insts = append(p.insts, inst)
 	}
 	for i := range p.insts {
-		ch := make(chan *parallelJob, 1)
+		ch := make(chan parallelJob, 1)
 		p.work = append(p.work, ch)
 		p.wg.Add(1)
 		go p.run(i, ch)
@@ -107,7 +97,7 @@ func seq(n int) []int {
 }
 
 // run is instance i's goroutine.
-func (p *Parallel) run(i int, jobs <-chan *parallelJob) {
+func (p *Parallel) run(i int, jobs <-chan parallelJob) {
 	defer p.wg.Done()
 	for j := range jobs {
 		rec, err := p.step(i, j)
@@ -115,47 +105,11 @@ func (p *Parallel) run(i int, jobs <-chan *parallelJob) {
 	}
 }
 
-// step is instance i's share of job j: assign its range, then fold its rows.
-func (p *Parallel) step(i int, j *parallelJob) (arrow.Record, error) {
-	n := len(p.insts)
-	rows := int(j.rec.NumRows())
-	lo, hi := i*rows/n, (i+1)*rows/n
-	lists := j.lists[i]
-	for q := range lists {
-		lists[q] = lists[q][:0]
-	}
-	if hi > lo {
-		keys := j.keys.NewSlice(int64(lo), int64(hi))
-		assign, err := p.parts[i].Assign(j.ctx, p.mem, keys)
-		keys.Release()
-		if err != nil {
-			j.errs[i] = err
-		} else {
-			for r, q := range assign {
-				lists[q] = append(lists[q], int32(lo+r))
-			}
-		}
-	}
-	j.assigned.Done()
-	j.assigned.Wait()
-	if err := j.errs[i]; err != nil {
-		return nil, err
-	}
-	for _, err := range j.errs {
-		if err != nil {
-			return nil, nil // the range's owner reports it
-		}
-	}
-	idx := p.rows[i][:0]
-	for r := range j.lists {
-		idx = append(idx, j.lists[r][i]...)
-	}
-	p.rows[i] = idx
-	if len(idx) == 0 {
-		return nil, nil
-	}
+// step folds instance i's rows of job j.
+func (p *Parallel) step(i int, j parallelJob) (arrow.Record, error) {
+	idx := p.rows[i]
 	var part arrow.Record
-	if len(idx) == rows {
+	if len(idx) == int(j.rec.NumRows()) {
 		j.rec.Retain()
 		part = j.rec
 	} else {
@@ -188,7 +142,6 @@ func (p *Parallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record,
 	}
 	n := len(p.insts)
 	cols := make([]arrow.Array, len(p.keys))
-	fields := make([]arrow.Field, len(p.keys))
 	defer func() {
 		for _, c := range cols {
 			if c != nil {
@@ -202,24 +155,32 @@ func (p *Parallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record,
 			return nil, fmt.Errorf("evaluating partition key %s: %w", k, err)
 		}
 		cols[i] = c
-		fields[i] = arrow.Field{Name: strconv.Itoa(i), Type: c.DataType(), Nullable: true}
 	}
-	keys := array.NewRecord(arrow.NewSchema(fields, nil), cols, rec.NumRows())
-	defer keys.Release()
+	h, err := exec.HashRows(ctx, p.mem, cols, p.hashes)
+	if err != nil {
+		return nil, fmt.Errorf("partitioning by key: %w", err)
+	}
+	p.hashes = h
+	for i := range p.rows {
+		p.rows[i] = p.rows[i][:0]
+	}
+	for r, v := range h {
+		q := exec.PartitionOf(v, n)
+		p.rows[q] = append(p.rows[q], int32(r))
+	}
 	for _, c := range rec.Columns() {
 		cacheNulls(c)
 	}
-	j := &parallelJob{ctx: ctx, rec: rec, keys: keys, partition: b.Partition, lists: make([][][]int32, n), errs: make([]error, n)}
-	for i := range j.lists {
-		j.lists[i] = make([][]int32, n)
-	}
-	j.assigned.Add(n)
-	for _, w := range p.work {
-		w <- j
+	sent := 0
+	for i, w := range p.work {
+		if len(p.rows[i]) > 0 {
+			w <- parallelJob{ctx: ctx, rec: rec, partition: b.Partition}
+			sent++
+		}
 	}
 	outs := make([]arrow.Record, n)
 	var first error
-	for range n {
+	for range sent {
 		res := <-p.results
 		outs[res.inst] = res.rec
 		if res.err != nil && first == nil {
