@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/parquet-go/parquet-go"
+	pqformat "github.com/parquet-go/parquet-go/format"
 
 	"github.com/sluicesql/sluice/connectors/format"
 	"github.com/sluicesql/sluice/exec"
@@ -26,6 +28,8 @@ type morsel struct {
 	spec       exec.ScanSpec
 	path       string
 	rgLo, rgHi int        // Parquet: row groups [rgLo, rgHi); rgHi 0: all
+	rowLo      int64      // Parquet: rows [rowLo, rowHi) of row group rgLo alone
+	rowHi      int64      // 0: whole row groups
 	text       *textRange // CSV/JSON: the byte range; nil: the whole file
 }
 
@@ -80,6 +84,7 @@ func (m *morsel) limitParquet(pr *parquetReader) {
 		return
 	}
 	pr.rg, pr.rgEnd = m.rgLo, m.rgHi
+	pr.rowLo, pr.rowHi = m.rowLo, m.rowHi
 }
 
 // String names the piece in errors.
@@ -87,6 +92,8 @@ func (m *morsel) String() string {
 	switch {
 	case m.text != nil:
 		return fmt.Sprintf("%s bytes %d-%d", m.path, m.text.start, m.text.end)
+	case m.rowHi > 0:
+		return fmt.Sprintf("%s row group %d rows %d-%d", m.path, m.rgLo, m.rowLo, m.rowHi-1)
 	case m.rgHi > 0:
 		return fmt.Sprintf("%s row groups %d-%d", m.path, m.rgLo, m.rgHi-1)
 	}
@@ -113,8 +120,9 @@ func (r *Reader) files() []string {
 
 // Morsels implements exec.MorselSource: every file of the source in
 // order, split further into runs of Parquet row groups of about
-// spec.MorselBytes (uncompressed, as the footer reports them) and into
-// byte ranges of about spec.MorselBytes for CSV and JSON lines, each
+// spec.MorselBytes (uncompressed bytes of the columns read, as the footer
+// reports them), a large row group into ranges of its rows (see
+// parquetRuns), and into byte ranges of about spec.MorselBytes for CSV and JSON lines, each
 // ending just after a newline. A scan resuming from offsets (spec.From)
 // is split only by file.
 //
@@ -145,12 +153,12 @@ func (s *Source) Morsels(ctx context.Context, spec exec.ScanSpec) ([]exec.Morsel
 		}
 		switch s.opts.Format {
 		case FormatParquet:
-			runs, err := parquetRuns(path, target)
+			runs, err := s.parquetRuns(path, spec.Columns, target)
 			if err != nil {
 				return nil, err
 			}
 			for _, r := range runs {
-				add(&morsel{path: path, rgLo: r[0], rgHi: r[1]})
+				add(&morsel{path: path, rgLo: r.rgLo, rgHi: r.rgHi, rowLo: r.rowLo, rowHi: r.rowHi})
 			}
 		default:
 			ranges, err := s.textRanges(path, target)
@@ -168,28 +176,131 @@ func (s *Source) Morsels(ctx context.Context, spec exec.ScanSpec) ([]exec.Morsel
 	return out, nil
 }
 
-// parquetRuns groups a file's row groups into runs [lo, hi) of at least
-// target bytes each (the last may be smaller).
-func parquetRuns(path string, target int64) ([][2]int, error) {
+// pqRun is one Parquet morsel: row groups [rgLo, rgHi), or rows [rowLo,
+// rowHi) of row group rgLo (then rgHi = rgLo+1).
+type pqRun struct {
+	rgLo, rgHi   int
+	rowLo, rowHi int64
+}
+
+// parquetRuns splits a file into morsels of about target bytes of the
+// columns read (cols, schema indices; nil: all), uncompressed as the
+// footer reports them. Consecutive small row groups join one run. A row
+// group of more than 1.5 × target whose read columns all carry an offset
+// index splits into about size/target ranges of its rows, cut at page
+// starts of its largest read column, so each worker starts its columns at
+// a page (seekable) instead of decoding its way there; a writer's row
+// group is often far larger than a morsel (Spark: 128 MB, the sink and
+// parquet-go: 1M rows), and a file of a few row groups would otherwise
+// keep some cores idle. Only the footer and the offset index of one
+// column per split row group are read.
+func (s *Source) parquetRuns(path string, cols []int, target int64) ([]pqRun, error) {
 	f, pf, err := openParquetFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var runs [][2]int
+	var leaves []int
+	if all, err := matchColumns(path, fileColumns(pf), s.schema); err == nil {
+		if cols == nil {
+			for i := range all {
+				leaves = append(leaves, all[i].leaf)
+			}
+		}
+		for _, c := range cols {
+			if c >= 0 && c < len(all) {
+				leaves = append(leaves, all[c].leaf)
+			}
+		}
+	}
+	var runs []pqRun
 	lo, size := 0, int64(0)
-	groups := pf.Metadata().RowGroups
-	for i, g := range groups {
-		size += g.TotalByteSize
-		if size >= target || i == len(groups)-1 {
-			runs = append(runs, [2]int{lo, i + 1})
+	md := pf.Metadata()
+	groups := pf.RowGroups()
+	for i, g := range md.RowGroups {
+		gsize, heaviest, indexed := g.TotalByteSize, -1, len(leaves) > 0
+		if len(leaves) > 0 {
+			gsize = 0
+			for _, leaf := range leaves {
+				if leaf >= len(g.Columns) {
+					indexed = false
+					continue
+				}
+				cm := &g.Columns[leaf]
+				gsize += cm.MetaData.TotalUncompressedSize
+				if heaviest < 0 || cm.MetaData.TotalUncompressedSize > g.Columns[heaviest].MetaData.TotalUncompressedSize {
+					heaviest = leaf
+				}
+				indexed = indexed && cm.OffsetIndexOffset > 0
+			}
+		}
+		if indexed && heaviest >= 0 && gsize > target+target/2 && g.NumRows > 1 && i < len(groups) {
+			if cuts := rowCuts(groups[i], &g.Columns[heaviest], heaviest, g.NumRows, int(min(gsize/target, g.NumRows)), pf.Size()); len(cuts) > 0 {
+				if size > 0 {
+					runs = append(runs, pqRun{rgLo: lo, rgHi: i})
+				}
+				prev := int64(0)
+				for _, c := range append(cuts, g.NumRows) {
+					runs = append(runs, pqRun{rgLo: i, rgHi: i + 1, rowLo: prev, rowHi: c})
+					prev = c
+				}
+				lo, size = i+1, 0
+				continue
+			}
+		}
+		size += gsize
+		if size >= target || i == len(md.RowGroups)-1 {
+			runs = append(runs, pqRun{rgLo: lo, rgHi: i + 1})
 			lo, size = i+1, 0
 		}
 	}
 	if len(runs) == 0 { // no row groups: one morsel reads nothing
-		runs = append(runs, [2]int{0, 0})
+		runs = append(runs, pqRun{})
 	}
 	return runs, nil
+}
+
+// rowCuts returns the inner boundaries (strictly increasing, inside (0,
+// rows)) that cut a row group of rows into k ranges of about equal rows,
+// each moved to the nearest page start of column leaf as its offset index
+// gives them; nil when the index cannot be read or no cut is left.
+func rowCuts(g parquet.RowGroup, md *pqformat.ColumnChunk, leaf int, rows int64, k int, fileSize int64) []int64 {
+	chunks := g.ColumnChunks()
+	if k < 2 || leaf >= len(chunks) {
+		return nil
+	}
+	fc, ok := chunks[leaf].(*parquet.FileColumnChunk)
+	if !ok {
+		return nil
+	}
+	if md.OffsetIndexLength <= 0 || md.OffsetIndexLength > offsetIndexBytes || md.OffsetIndexOffset > fileSize-int64(md.OffsetIndexLength) {
+		return nil
+	}
+	oi, err := fc.OffsetIndex()
+	if err != nil || oi.NumPages() < 2 {
+		return nil
+	}
+	var cuts []int64
+	for j := 1; j < k; j++ {
+		want := rows * int64(j) / int64(k)
+		best := int64(-1)
+		for p := range oi.NumPages() {
+			if r := oi.FirstRowIndex(p); r > 0 && r < rows && (best < 0 || abs64(r-want) < abs64(best-want)) {
+				best = r
+			}
+		}
+		if best > 0 && (len(cuts) == 0 || best > cuts[len(cuts)-1]) {
+			cuts = append(cuts, best)
+		}
+	}
+	return cuts
+}
+
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // textRanges splits a CSV or JSON-lines file into ranges of about target

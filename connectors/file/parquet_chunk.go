@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"
+	pqformat "github.com/parquet-go/parquet-go/format"
 )
 
 // colCursor streams the pages of one column chunk, a batch of rows at a
@@ -36,7 +37,9 @@ type colCursor struct {
 	dict    parquet.Dictionary // dictionary of the current page, if any
 	dictV   encoding.Values    // dict's values
 	vbuf    []bool
-	pageNo  int // 1-based number of the current page in the chunk, for errors
+	pageNo  int       // 1-based number of the current page in the chunk, for errors
+	locs    []pageLoc // the chunk's data pages, from the header walk
+	cc      parquet.ColumnChunk
 
 	// Dictionary mode (keep): see parquet_dict.go.
 	keep  bool
@@ -47,7 +50,30 @@ type colCursor struct {
 }
 
 func newColCursor(cc parquet.ColumnChunk, pc *pqCol, keep bool) *colCursor {
-	return &colCursor{pc: pc, pages: cc.Pages(), keep: keep && pc.kind == pqString}
+	return &colCursor{pc: pc, cc: cc, pages: cc.Pages(), keep: keep && pc.kind == pqString}
+}
+
+// seek moves a cursor that has read nothing yet to row lo of its chunk:
+// straight to the page holding it when the offset index can be trusted
+// (seekable), and by decoding the rows before it otherwise. pageNo then
+// counts from the page it started at, which errors report as such.
+func (c *colCursor) seek(lo int64, cc parquet.ColumnChunk, md *pqformat.ColumnChunk, fileSize int64) error {
+	if lo == 0 {
+		return nil
+	}
+	if seekable(cc, md, fileSize, c.locs) {
+		if err := c.pages.SeekToRow(lo); err == nil {
+			for i, first := 0, int64(0); i < len(c.locs) && first+c.locs[i].rows <= lo; i++ {
+				first += c.locs[i].rows
+				c.pageNo++
+			}
+			return nil
+		}
+		// A failed seek leaves the pages anywhere: start over.
+		_ = c.pages.Close()
+		c.pages = cc.Pages()
+	}
+	return c.skip(int(lo))
 }
 
 // close releases the current page, the kept dictionary and the pages.

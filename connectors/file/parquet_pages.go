@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	pqformat "github.com/parquet-go/parquet-go/format"
 )
@@ -24,16 +25,20 @@ const maxHeaderBytes = 16 << 20
 // chunk or an absurd uncompressed size. parquet-go allocates a page's
 // buffer from its header before reading it: a corrupted size of a few GB
 // stalled the reader in memclr and could exhaust memory (found by
-// FuzzParquet). Only headers are read: the walk seeks past page data.
-func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData) error {
+// FuzzParquet). Only headers are read: the walk seeks past page data. It
+// returns where each data page starts and how many rows it holds, which a
+// reader starting inside the chunk checks the offset index against
+// (seekable).
+func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData) ([]pageLoc, error) {
 	start := md.DataPageOffset
 	if md.DictionaryPageOffset != 0 {
 		start = md.DictionaryPageOffset
 	}
 	end := start + md.TotalCompressedSize
 	if start < 0 || md.TotalCompressedSize < 0 || end > fileSize || end < start {
-		return fmt.Errorf("column chunk at offset %d of %d bytes lies outside the file (%d bytes)", start, md.TotalCompressedSize, fileSize)
+		return nil, fmt.Errorf("column chunk at offset %d of %d bytes lies outside the file (%d bytes)", start, md.TotalCompressedSize, fileSize)
 	}
+	var locs []pageLoc
 	var proto thrift.CompactProtocol
 	dec := thrift.NewDecoder(proto.NewReaderFromBytes(nil))
 	var buf []byte
@@ -50,7 +55,7 @@ func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData) erro
 			}
 			b := buf[:n]
 			if _, err := r.ReadAt(b, pos); err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("page %d at offset %d: %w", page, pos, err)
+				return nil, fmt.Errorf("page %d at offset %d: %w", page, pos, err)
 			}
 			br := proto.NewReaderFromBytes(b)
 			dec.Reset(br)
@@ -61,17 +66,71 @@ func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData) erro
 				break
 			}
 			if !errors.Is(err, io.ErrUnexpectedEOF) || n == end-pos || n == maxHeaderBytes {
-				return fmt.Errorf("page %d at offset %d: bad header: %w", page, pos, err)
+				return nil, fmt.Errorf("page %d at offset %d: bad header: %w", page, pos, err)
 			}
 		}
+		at := pos
 		pos += used
 		switch {
 		case h.CompressedPageSize < 0 || int64(h.CompressedPageSize) > end-pos:
-			return fmt.Errorf("page %d at offset %d: header claims %d bytes, %d are left in the column chunk", page, pos, h.CompressedPageSize, end-pos)
+			return nil, fmt.Errorf("page %d at offset %d: header claims %d bytes, %d are left in the column chunk", page, pos, h.CompressedPageSize, end-pos)
 		case h.UncompressedPageSize < 0 || h.UncompressedPageSize > maxPageBytes:
-			return fmt.Errorf("page %d at offset %d: header claims %d uncompressed bytes (at most %d)", page, pos, h.UncompressedPageSize, maxPageBytes)
+			return nil, fmt.Errorf("page %d at offset %d: header claims %d uncompressed bytes (at most %d)", page, pos, h.UncompressedPageSize, maxPageBytes)
 		}
 		pos += int64(h.CompressedPageSize)
+		// A missing data page header is parquet-go's error to report; its
+		// rows are unknown (-1) here, which rules out seeking.
+		switch h.Type {
+		case pqformat.DataPage:
+			// A flat column (the only kind read) has one value per row.
+			rows := int64(-1)
+			if h.DataPageHeader.Valid {
+				rows = int64(h.DataPageHeader.V.NumValues)
+			}
+			locs = append(locs, pageLoc{offset: at, rows: rows})
+		case pqformat.DataPageV2:
+			rows := int64(-1)
+			if h.DataPageHeaderV2.Valid {
+				rows = int64(h.DataPageHeaderV2.V.NumRows)
+			}
+			locs = append(locs, pageLoc{offset: at, rows: rows})
+		}
 	}
-	return nil
+	return locs, nil
+}
+
+// pageLoc is where a data page of a column chunk starts and its rows.
+type pageLoc struct {
+	offset, rows int64
+}
+
+// offsetIndexBytes bounds a column chunk's offset index (about 20 bytes
+// a page); a footer claiming more is corrupt.
+const offsetIndexBytes = 16 << 20
+
+// seekable reports whether a column chunk's offset index can be trusted
+// to start reading inside the chunk (parquet-go's SeekToRow uses it): the
+// footer places it inside the file with a sane length, and it lists
+// exactly the data pages the header walk found (locs), at the same
+// offsets and first rows. Without it, or when it disagrees, a reader
+// starting at a row inside the chunk decodes its way there instead:
+// slower, never wrong.
+func seekable(cc parquet.ColumnChunk, md *pqformat.ColumnChunk, fileSize int64, locs []pageLoc) bool {
+	fc, ok := cc.(*parquet.FileColumnChunk)
+	if !ok || md.OffsetIndexOffset <= 0 || md.OffsetIndexLength <= 0 || md.OffsetIndexLength > offsetIndexBytes ||
+		md.OffsetIndexOffset > fileSize-int64(md.OffsetIndexLength) {
+		return false
+	}
+	oi, err := fc.OffsetIndex()
+	if err != nil || oi.NumPages() != len(locs) {
+		return false
+	}
+	var first int64
+	for i, l := range locs {
+		if l.rows < 0 || oi.Offset(i) != l.offset || oi.FirstRowIndex(i) != first {
+			return false
+		}
+		first += l.rows
+	}
+	return true
 }

@@ -221,6 +221,8 @@ type parquetReader struct {
 	skip    int64
 	rg      int             // next row group
 	rgEnd   int             // row groups from rgEnd on are not read (a morsel's end); 0: all
+	rowLo   int64           // a morsel inside one row group: its rows [rowLo, rowHi) of row group rg
+	rowHi   int64           // 0: whole row groups
 	curs    []*colCursor    // current row group's columns, by output column
 	left    int64           // rows of the current row group not returned yet
 	bld     []array.Builder // by output column, reused across batches
@@ -277,6 +279,11 @@ func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
 		if err := r.openGroup(g); err != nil {
 			return nil, err
 		}
+		if r.rowHi > 0 {
+			if err := r.limitGroup(g); err != nil {
+				return nil, err
+			}
+		}
 		r.st.RowGroupsRead++
 	}
 	k := int(min(r.left, int64(r.batch)))
@@ -296,12 +303,14 @@ func (r *parquetReader) openGroup(g parquet.RowGroup) error {
 	r.curs = make([]*colCursor, len(r.cols))
 	for i, c := range r.cols {
 		pc := &r.all[c]
-		if err := r.checkChunk(pc); err != nil {
+		locs, err := r.checkChunk(pc)
+		if err != nil {
 			r.curs = r.curs[:i]
 			return err
 		}
 		keep := i < len(r.dict) && r.dict[i]
 		r.curs[i] = newColCursor(chunks[pc.leaf], pc, keep)
+		r.curs[i].locs = locs
 	}
 	r.left = g.NumRows()
 	if r.skip > 0 {
@@ -316,6 +325,31 @@ func (r *parquetReader) openGroup(g parquet.RowGroup) error {
 		r.rows += r.skip
 		r.skip = 0
 	}
+	return nil
+}
+
+// limitGroup narrows the row group just opened to the morsel's rows
+// [rowLo, rowHi): each column starts at the page holding rowLo through
+// the chunk's offset index when it agrees with the page headers
+// (seekable), else by decoding the rows before it.
+func (r *parquetReader) limitGroup(g parquet.RowGroup) error {
+	lo, hi := r.rowLo, min(r.rowHi, g.NumRows())
+	if lo >= hi {
+		r.left = 0
+		return nil
+	}
+	chunks := g.ColumnChunks()
+	md := r.pf.Metadata().RowGroups[r.rg-1].Columns
+	for i, cur := range r.curs {
+		r.at = i
+		leaf := cur.pc.leaf
+		if err := cur.seek(lo, chunks[leaf], &md[leaf], r.pf.Size()); err != nil {
+			return r.colErr(i, err)
+		}
+	}
+	r.at = -1
+	r.left = hi - lo
+	r.rows += lo
 	return nil
 }
 
@@ -352,16 +386,18 @@ func (r *parquetReader) closeGroup() {
 }
 
 // checkChunk validates the page headers of the current row group's chunk
-// of column pc before parquet-go trusts them (checkPages).
-func (r *parquetReader) checkChunk(pc *pqCol) error {
+// of column pc before parquet-go trusts them (checkPages) and returns
+// where its data pages are.
+func (r *parquetReader) checkChunk(pc *pqCol) ([]pageLoc, error) {
 	groups := r.pf.Metadata().RowGroups
 	if r.rg-1 >= len(groups) || pc.leaf >= len(groups[r.rg-1].Columns) {
-		return fmt.Errorf("%s: row group %d has no column chunk for column %q", r.path, r.rg-1, pc.name)
+		return nil, fmt.Errorf("%s: row group %d has no column chunk for column %q", r.path, r.rg-1, pc.name)
 	}
-	if err := checkPages(r.f, r.pf.Size(), &groups[r.rg-1].Columns[pc.leaf].MetaData); err != nil {
-		return fmt.Errorf("%s: row group %d, column %q: %w", r.path, r.rg-1, pc.name, err)
+	locs, err := checkPages(r.f, r.pf.Size(), &groups[r.rg-1].Columns[pc.leaf].MetaData)
+	if err != nil {
+		return nil, fmt.Errorf("%s: row group %d, column %q: %w", r.path, r.rg-1, pc.name, err)
 	}
-	return nil
+	return locs, nil
 }
 
 // readBatch decodes the next k rows of every projected column.
