@@ -614,13 +614,11 @@ func (r *Reader) Stats() Stats {
 // Skipped is the number of bad rows dropped under on_error = skip.
 func (r *Reader) Skipped() int64 { return r.Stats().Skipped }
 
-// Offsets maps "file:<path>" to the data rows consumed from that file;
-// a morsel's reader has no position to resume from (morsels are for
-// batch scans) and returns none.
+// Offsets maps "file:<path>" to the data rows consumed from that file.
+// A morsel's reader counts the rows consumed from its piece (from the
+// file's start for a whole file resumed with ScanSpec.From), so the
+// morsels' counts add up to the whole scan's (exec.ResumableMorsel).
 func (r *Reader) Offsets() exec.Offsets {
-	if r.morsel != nil {
-		return exec.Offsets{}
-	}
 	out := make(exec.Offsets, len(r.offsets))
 	for k, v := range r.offsets {
 		out[k] = v

@@ -19,7 +19,10 @@ import (
 	"github.com/sluicesql/sluice/exec"
 )
 
-var _ exec.MorselSource = (*Source)(nil)
+var (
+	_ exec.MorselSource    = (*Source)(nil)
+	_ exec.ResumableMorsel = (*morsel)(nil)
+)
 
 // morsel is one piece of a file source's scan: a file, a run of Parquet
 // row groups, or a byte range of a CSV or JSON-lines file.
@@ -99,6 +102,12 @@ func (m *morsel) String() string {
 	}
 	return m.path
 }
+
+// RelativeOffsets implements exec.ResumableMorsel: the piece's reader
+// counts the data rows of its file it consumed, bad ones included, from
+// the piece's start; Parquet runs and text ranges split at record
+// boundaries, so the pieces' counts add up to a sequential scan's.
+func (*morsel) RelativeOffsets() {}
 
 // Open reads the piece as a Reader over its one file.
 func (m *morsel) Open(ctx context.Context, mem memory.Allocator) (exec.SourceReader, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ func readMorsels(t *testing.T, src *Source, spec exec.ScanSpec) ([]string, int, 
 		return nil, 0, err
 	}
 	var rows []string
+	sum := exec.Offsets{}
 	for _, m := range ms {
 		r, err := m.Open(ctx, mem)
 		if err != nil {
@@ -52,10 +54,29 @@ func readMorsels(t *testing.T, src *Source, spec exec.ScanSpec) ([]string, int, 
 			}
 			b.Record.Release()
 		}
-		if len(r.Offsets()) != 0 {
-			t.Errorf("morsel %s reports offsets %v", m, r.Offsets())
+		for k, v := range r.Offsets() {
+			sum[k] += v
 		}
 		r.Close()
+	}
+	// The morsels' offsets add up to the whole scan's (ResumableMorsel).
+	whole, err := src.Open(ctx, mem, spec)
+	if err != nil {
+		return rows, len(ms), err
+	}
+	defer whole.Close()
+	for {
+		b, err := whole.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return rows, len(ms), err
+		}
+		b.Record.Release()
+	}
+	if want := whole.Offsets(); !maps.Equal(sum, want) || len(want) == 0 {
+		t.Errorf("the morsels' offsets add up to %v, the whole scan's are %v", sum, want)
 	}
 	return rows, len(ms), nil
 }

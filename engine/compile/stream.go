@@ -63,6 +63,10 @@ type Stream struct {
 
 	// inputs are the scans to open, in reader-input order.
 	inputs []streamInput
+	// decoders is how many goroutines may decode a bounded scan that
+	// splits into morsels, ahead of the query and in scan order
+	// (exec.OpenOrdered): the session's parallelism.
+	decoders int
 }
 
 // streamInput is one scan of a stream and, for a UNION ALL input, the
@@ -85,7 +89,7 @@ func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec
 		in := s.inputs[0]
 		spec := in.spec
 		spec.From = from
-		r, err := in.src.Open(ctx, mem, spec)
+		r, err := exec.OpenOrdered(ctx, mem, in.src, spec, s.decoders)
 		if err != nil {
 			return err
 		}
@@ -105,7 +109,7 @@ func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec
 		if parts != nil {
 			spec.From = parts[i]
 		}
-		r, err := in.src.Open(ctx, mem, spec)
+		r, err := exec.OpenOrdered(ctx, mem, in.src, spec, s.decoders)
 		if err != nil {
 			for _, o := range ins[:i] {
 				o.Reader.Close()
@@ -137,6 +141,7 @@ func StreamPlan(ctx context.Context, env Env, si *planner.StreamInfo, opts Strea
 		return nil, err
 	}
 	s.inputs = b.inputs
+	s.decoders = opts.Parallelism
 	s.PartitionStates = b.partStates
 	s.Names = userNames(si.Plan.Schema())
 	s.Mode = sinkMode(si.Mode)

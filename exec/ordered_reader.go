@@ -1,0 +1,272 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// ResumableMorsel is a Morsel whose reader counts its Offsets from the
+// start of its piece: for every key, the offsets of a whole scan read
+// morsel by morsel in order are the sum of the final offsets of the
+// morsels before the current one plus the current reader's. A file
+// source's offsets (data rows consumed per file) add up this way, so a
+// scan read in parallel pieces can still report exactly the position a
+// sequential scan would, and a checkpoint taken in the middle resumes it.
+type ResumableMorsel interface {
+	Morsel
+	// RelativeOffsets does nothing: implementing it states the contract.
+	RelativeOffsets()
+}
+
+// OpenOrdered opens a scan of src whose batches are decoded by up to
+// workers goroutines at once and returned in scan order: the rows, their
+// order, the first data error and the offsets after each batch are those
+// of src.Open(ctx, mem, spec) read alone (only batch boundaries may
+// differ, at morsel ends). It is how a streaming query over a bounded
+// file uses every core for decoding without giving up arrival order,
+// which its watermark depends on. It falls back to src.Open when workers
+// is below 2 or the scan does not split into at least two ResumableMorsel
+// pieces.
+func OpenOrdered(ctx context.Context, mem memory.Allocator, src Source, spec ScanSpec, workers int) (SourceReader, error) {
+	if workers < 2 {
+		return src.Open(ctx, mem, spec)
+	}
+	ms, err := Morsels(ctx, src, spec)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	if len(ms) < 2 {
+		return src.Open(ctx, mem, spec)
+	}
+	for _, m := range ms {
+		if _, ok := m.(ResumableMorsel); !ok {
+			return src.Open(ctx, mem, spec)
+		}
+	}
+	r := &orderedReader{mem: mem, morsels: ms, workers: min(workers, len(ms)), outs: make([]chan orderedItem, len(ms)), base: Offsets{}, parts: []int32{0}}
+	for i := range r.outs {
+		r.outs[i] = make(chan orderedItem, gatherBuffer)
+	}
+	r.failed.Store(int64(len(ms)))
+	return r, nil
+}
+
+// orderedReader is OpenOrdered's reader: workers take morsels in order
+// (as Gather's do), each filling its morsel's channel, at most gatherBuffer
+// batches ahead; Next drains the channels in morsel order.
+type orderedReader struct {
+	mem     memory.Allocator
+	morsels []Morsel
+	workers int
+	outs    []chan orderedItem // per morsel, closed when it is done
+	next    atomic.Int64       // next morsel to hand out
+	failed  atomic.Int64       // lowest failed morsel; len(morsels) if none
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	cur     int
+	base    Offsets // final offsets of the morsels before cur, summed
+	last    Offsets // the current morsel reader's offsets after its last batch
+	parts   []int32
+	badBase [2]int64 // bad rows of the morsels before cur
+	bad     [2]int64 // the current morsel's
+	done    bool
+	closed  bool
+	// progress is read by BadRows from other goroutines.
+	mu       sync.Mutex
+	badTotal [2]int64
+}
+
+// orderedItem is one batch of a morsel with its reader's position after
+// it, or the morsel's end (fin: offs and bad are then the final ones), or
+// its error.
+type orderedItem struct {
+	b    Batch
+	offs Offsets
+	bad  [2]int64
+	part []int32
+	fin  bool
+	err  error
+}
+
+var (
+	_ SourceReader  = (*orderedReader)(nil)
+	_ BadRowCounter = (*orderedReader)(nil)
+)
+
+func (r *orderedReader) start(ctx context.Context) {
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	for range r.workers {
+		r.wg.Add(1)
+		go r.work()
+	}
+}
+
+// work takes morsels in order until none is left or one has failed.
+func (r *orderedReader) work() {
+	defer r.wg.Done()
+	for {
+		i := r.next.Add(1) - 1
+		if i >= int64(len(r.morsels)) {
+			return
+		}
+		if i < r.failed.Load() && r.ctx.Err() == nil {
+			if err := r.readMorsel(i); err != nil {
+				for {
+					f := r.failed.Load()
+					if f <= i || r.failed.CompareAndSwap(f, i) {
+						break
+					}
+				}
+				select {
+				case r.outs[i] <- orderedItem{err: err}:
+				case <-r.ctx.Done():
+				}
+			}
+		}
+		close(r.outs[i])
+	}
+}
+
+// readMorsel reads morsel i into its channel, its final position last.
+func (r *orderedReader) readMorsel(i int64) (err error) {
+	ctx := r.ctx
+	rd, err := r.morsels[i].Open(ctx, r.mem)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := rd.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	send := func(it orderedItem) error {
+		select {
+		case r.outs[i] <- it:
+			return nil
+		case <-ctx.Done():
+			if it.b.Record != nil {
+				it.b.Record.Release()
+			}
+			return ctx.Err()
+		}
+	}
+	badOf := func() [2]int64 {
+		if bc, ok := rd.(BadRowCounter); ok {
+			s, n := bc.BadRows()
+			return [2]int64{s, n}
+		}
+		return [2]int64{}
+	}
+	for {
+		if r.failed.Load() < i {
+			return nil // an earlier morsel failed: nobody reads this one
+		}
+		b, err := rd.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return send(orderedItem{offs: rd.Offsets(), bad: badOf(), fin: true})
+		}
+		if err != nil {
+			return err
+		}
+		if err := send(orderedItem{b: b, offs: rd.Offsets(), bad: badOf(), part: rd.Partitions()}); err != nil {
+			return err
+		}
+	}
+}
+
+// Next returns the next batch in scan order.
+func (r *orderedReader) Next(ctx context.Context) (Batch, error) {
+	if r.done || r.closed {
+		return Batch{}, io.EOF
+	}
+	if r.ctx == nil {
+		r.start(ctx)
+	}
+	for r.cur < len(r.outs) {
+		select {
+		case it, ok := <-r.outs[r.cur]:
+			if !ok {
+				// The morsel is done: its final position joins the base.
+				for k, v := range r.last {
+					r.base[k] += v
+				}
+				r.last = nil
+				r.badBase[0] += r.bad[0]
+				r.badBase[1] += r.bad[1]
+				r.bad = [2]int64{}
+				r.cur++
+				continue
+			}
+			if it.err != nil {
+				r.done = true
+				return Batch{}, it.err
+			}
+			r.last, r.bad = it.offs, it.bad
+			r.mu.Lock()
+			r.badTotal = [2]int64{r.badBase[0] + r.bad[0], r.badBase[1] + r.bad[1]}
+			r.mu.Unlock()
+			if it.fin {
+				continue
+			}
+			if it.part != nil {
+				r.parts = it.part
+			}
+			return it.b, nil
+		case <-ctx.Done():
+			return Batch{}, ctx.Err()
+		}
+	}
+	r.done = true
+	return Batch{}, io.EOF
+}
+
+// Offsets is the position a sequential scan would report after the last
+// batch returned: the finished morsels' offsets plus the current one's.
+func (r *orderedReader) Offsets() Offsets {
+	out := maps.Clone(r.base)
+	for k, v := range r.last {
+		out[k] += v
+	}
+	return out
+}
+
+// Partitions is the current morsel reader's.
+func (r *orderedReader) Partitions() []int32 { return r.parts }
+
+// BadRows adds up the morsels' bad rows up to the last batch returned.
+func (r *orderedReader) BadRows() (skipped, nulled int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.badTotal[0], r.badTotal[1]
+}
+
+// Close stops the workers and releases what they decoded ahead;
+// idempotent.
+func (r *orderedReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.cancel != nil {
+		r.cancel()
+		for _, ch := range r.outs {
+			for it := range ch {
+				if it.b.Record != nil {
+					it.b.Record.Release()
+				}
+			}
+		}
+		r.wg.Wait()
+	}
+	return nil
+}
