@@ -161,6 +161,7 @@ func (db *Session) query(ctx context.Context, q *sql.Query) (*Rows, error) {
 		return nil, err
 	}
 	env := db.env(srcs)
+	env.Progress = exec.ScanProgressOf(ctx)
 	scans := &scanTracker{db: db}
 	scans.hook(&env)
 	op, err := compile.Plan(env, qp.Physical)
@@ -242,6 +243,7 @@ func (db *Session) insert(ctx context.Context, sink string, q *sql.Query, pos sq
 		return db.streamInsert(ctx, q, qp, srcs, sink, target)
 	}
 	env := db.env(srcs)
+	env.Progress = exec.ScanProgressOf(ctx)
 	scans := &scanTracker{db: db}
 	scans.hook(&env)
 	op, err := compile.Plan(env, qp.Physical)

@@ -76,6 +76,10 @@ type ScanSpec struct {
 	// splits the scan by bytes; 0 means DefaultMorselBytes. Tests set it
 	// small so that tiny files split.
 	MorselBytes int64
+	// Progress, when set, receives how far a bounded batch scan has read
+	// (see ScanProgress): what the source expects in total and what it
+	// has done. nil (streaming, tests) reports nothing.
+	Progress *ScanProgress
 }
 
 // Batch is one record from a source, from a single partition of it.

@@ -174,7 +174,8 @@ func TestScan(t *testing.T) {
 	r3 := fromJSON(t, mem, sch, `[{"k":"b","v":2},{"k":"c","v":3}]`)
 	defer releaseAll([]arrow.Record{r1, r2, r3})
 	src := &testSource{schema: sch, recs: []arrow.Record{r1, r2, r3}}
-	s, err := NewScan(mem, src, ScanSpec{Columns: []int{1}})
+	progress := &ScanProgress{}
+	s, err := NewScan(mem, src, ScanSpec{Columns: []int{1}, Progress: progress})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +183,9 @@ func TestScan(t *testing.T) {
 		t.Errorf("schema %s", s.Schema())
 	}
 	eq(t, collect(t, s), []string{"1", "2", "3"})
+	if got := progress.Snapshot().Rows; got != 3 {
+		t.Errorf("scan progress counted %d rows, want 3", got)
+	}
 	if _, err := NewScan(mem, src, ScanSpec{Columns: []int{5}}); err == nil {
 		t.Error("bad column accepted")
 	}

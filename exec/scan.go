@@ -105,6 +105,7 @@ func (s *Scan) Next(ctx context.Context) (arrow.Record, error) {
 			b.Record.Release()
 			continue
 		}
+		s.spec.Progress.addRows(b.Record.NumRows())
 		return b.Record, nil
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicesql/sluice"
 	"github.com/sluicesql/sluice/connectors/stdout"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -161,7 +162,9 @@ func (r *Runner) Statement(ctx context.Context, st sql.Statement) error {
 	}
 	done := func() {} // ends the progress display; idempotent
 	if !streaming && r.Progress != nil {
-		done = r.Progress.Start(st)
+		scans := &exec.ScanProgress{}
+		ctx = exec.WithScanProgress(ctx, scans)
+		done = r.Progress.Start(st, scans)
 		defer done()
 	}
 	rows, err := r.DB.Run(ctx, st)

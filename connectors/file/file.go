@@ -389,6 +389,11 @@ func (s *Source) Open(ctx context.Context, mem memory.Allocator, spec exec.ScanS
 	if err != nil {
 		return nil, err
 	}
+	for _, path := range files {
+		if err := s.expectProgress(spec.Progress, path); err != nil {
+			return nil, err
+		}
+	}
 	return s.open(mem, spec, files)
 }
 

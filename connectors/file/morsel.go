@@ -156,6 +156,10 @@ func (s *Source) Morsels(ctx context.Context, spec exec.ScanSpec) ([]exec.Morsel
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// A file's morsels cover all of it, however it is split.
+		if err := s.expectProgress(spec.Progress, path); err != nil {
+			return nil, err
+		}
 		if spec.From != nil {
 			add(&morsel{path: path})
 			continue

@@ -230,6 +230,10 @@ type parquetReader struct {
 	st      Stats
 	dict    []bool // by output column: keep dictionary-encoded strings
 	at      int    // output column being decoded, for position; -1: none
+
+	// progress counts the rows read or skipped (exec.ProgressRows); may
+	// be nil.
+	progress *exec.ScanProgress
 }
 
 func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec exec.ScanSpec, skip int64) (*parquetReader, error) {
@@ -247,7 +251,7 @@ func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec e
 		fields[i] = schema.Field(c)
 	}
 	return &parquetReader{mem: mem, path: path, f: f, pf: pf, all: all, cols: spec.Columns,
-		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip, at: -1}, nil
+		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip, at: -1, progress: spec.Progress}, nil
 }
 
 // next returns the next batch of the current row group, moving to the
@@ -273,6 +277,7 @@ func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
 		}
 		if r.canSkip(r.rg-1, g) {
 			r.st.RowGroupsSkipped++
+			r.progress.Advance(exec.ProgressRows, r.rangeRows(n))
 			r.rows += n
 			continue
 		}
@@ -293,7 +298,17 @@ func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
 	}
 	r.left -= int64(k)
 	r.rows += int64(k)
+	r.progress.Advance(exec.ProgressRows, int64(k))
 	return rec, nil
+}
+
+// rangeRows is how many of a row group's n rows the reader covers: the
+// morsel's row range within it, or all n.
+func (r *parquetReader) rangeRows(n int64) int64 {
+	if r.rowHi > 0 {
+		return max(0, min(r.rowHi, n)-r.rowLo)
+	}
+	return n
 }
 
 // openGroup starts reading the projected column chunks of a row group,

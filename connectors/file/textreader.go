@@ -41,6 +41,8 @@ type chunkBuf struct {
 	eof  bool
 	line int64 // 1-based line number of buf[pos]
 	max  int   // longest record allowed, in bytes
+	// progress counts the bytes read (exec.ProgressBytes); may be nil.
+	progress *exec.ScanProgress
 }
 
 const chunkSize = 4 << 20
@@ -94,6 +96,7 @@ func (c *chunkBuf) fill() error {
 	}
 	n, err := c.r.Read(c.buf[c.end:])
 	c.end += n
+	c.progress.Advance(exec.ProgressBytes, int64(n))
 	if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 		c.eof = true
 		return nil
@@ -152,6 +155,7 @@ func openCSV(mem memory.Allocator, path string, schema *arrow.Schema, o Options,
 	if rng != nil {
 		cb.limit(rng.start, rng.end)
 	}
+	cb.progress = spec.Progress
 	dec, err := format.NewCSVDecoder(mem, schema, o.CSV)
 	if err != nil {
 		cb.close()
@@ -293,6 +297,7 @@ func openJSON(mem memory.Allocator, path string, schema *arrow.Schema, o Options
 	if rng != nil {
 		cb.limit(rng.start, rng.end)
 	}
+	cb.progress = spec.Progress
 	dec, err := newLineDecoder(mem, schema, o, spec.Columns)
 	if err != nil {
 		cb.close()

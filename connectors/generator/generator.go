@@ -251,6 +251,9 @@ func (s *Source) Open(ctx context.Context, mem memory.Allocator, spec exec.ScanS
 	r := &Reader{src: s, mem: mem, spec: spec, kinds: kinds, out: arrow.NewSchema(fields, nil),
 		next: spec.From["rows"], start: time.Now()}
 	r.first = r.next
+	if s.cfg.MaxRows >= 0 {
+		spec.Progress.Expect(exec.ProgressRows, s.cfg.MaxRows-r.next)
+	}
 	return r, nil
 }
 
@@ -377,6 +380,7 @@ func (r *Reader) fill(bld *array.RecordBuilder, k int64) {
 		}
 	}
 	r.next += k
+	r.spec.Progress.Advance(exec.ProgressRows, k)
 }
 
 // Offsets is {"rows": rows produced so far}, From included.

@@ -39,6 +39,9 @@ type Env struct {
 	// Budget caps the memory of stateful operators (group tables); each
 	// gets an account named by its plan line. nil: unlimited.
 	Budget *exec.Budget
+	// Progress receives the batch scans' progress (exec.ScanSpec.Progress);
+	// nil reports none.
+	Progress *exec.ScanProgress
 }
 
 // Plan compiles p into an operator tree, not yet opened: the caller opens
@@ -274,7 +277,7 @@ func SortKeys(keys []planner.SortKey) ([]exec.SortKey, error) {
 
 // scanSpec is what a scan node asks of its source.
 func scanSpec(env Env, n *planner.PhysScan) exec.ScanSpec {
-	spec := exec.ScanSpec{Columns: n.Columns, BatchSize: env.BatchSize, Bounded: true, MorselBytes: env.MorselBytes}
+	spec := exec.ScanSpec{Columns: n.Columns, BatchSize: env.BatchSize, Bounded: true, MorselBytes: env.MorselBytes, Progress: env.Progress}
 	for _, f := range n.Filters {
 		spec.Filters = append(spec.Filters, exec.Predicate{Column: f.Column, Op: f.Op, Value: f.Value})
 	}
