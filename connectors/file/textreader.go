@@ -467,13 +467,30 @@ type lineDecoder interface {
 	Release()
 }
 
-// debeziumLines is a DebeziumDecoder as a lineDecoder.
-type debeziumLines struct{ *format.DebeziumDecoder }
+// debeziumLines is a DebeziumDecoder as a lineDecoder. A line that is
+// no change event at all (not JSON, no op, an unknown op) is a bad row
+// like any other: under 'on_error' = 'skip' or 'null' it is dropped and
+// counted (there is no value to set to NULL), under 'fail' the scan
+// stops at it, naming the file and line.
+type debeziumLines struct {
+	*format.DebeziumDecoder
+	policy  format.ErrorPolicy
+	skipped int64 // lines that were not change events, dropped
+}
 
-func (d debeziumLines) Append(line []byte) error {
+func (d *debeziumLines) Append(line []byte) error {
 	_, err := d.DebeziumDecoder.Append(line)
+	var re *format.RowError
+	if err != nil && d.policy != format.OnErrorFail && errors.As(err, &re) {
+		d.skipped++
+		return nil
+	}
 	return err
 }
+
+// Skipped counts the events dropped: bad images and lines that were no
+// events.
+func (d *debeziumLines) Skipped() int64 { return d.DebeziumDecoder.Skipped() + d.skipped }
 
 func newLineDecoder(mem memory.Allocator, schema *arrow.Schema, o Options, cols []int) (lineDecoder, error) {
 	if o.Format == FormatDebezium {
@@ -482,7 +499,7 @@ func newLineDecoder(mem memory.Allocator, schema *arrow.Schema, o Options, cols 
 			return nil, err
 		}
 		d.SetOnError(o.OnError)
-		return debeziumLines{d}, nil
+		return &debeziumLines{DebeziumDecoder: d, policy: o.OnError}, nil
 	}
 	d, err := format.NewJSONDecoder(mem, schema)
 	if err != nil {
