@@ -116,6 +116,8 @@ type valueFormat struct {
 	changelog bool // a changelog format: decoders are multiRowDecoders
 	reg       *registry
 	readID    int
+	// key names the columns the record key stands for (upsert-json).
+	key []string
 }
 
 // newValueDecoder makes the decoder of the value columns: dataSchema holds
@@ -144,7 +146,7 @@ func newValueDecoder(mem memory.Allocator, vf valueFormat, dataSchema *arrow.Sch
 	case "debezium-json":
 		return newDebeziumValues(mem, dataSchema, cols)
 	case "upsert-json":
-		return newUpsertValues(mem, dataSchema, cols)
+		return newUpsertValues(mem, dataSchema, cols, vf.key)
 	}
 	return nil, optErr("unknown format %q", vf.name)
 }

@@ -80,7 +80,7 @@ func newSource(env connectors.Env, opts connectors.Options, declared *arrow.Sche
 			return nil, optErr("format %s needs a declared schema: CREATE SOURCE name (col TYPE, ...) WITH (...)", cfg.format)
 		}
 	}
-	s := &Source{cfg: cfg, schema: declared, valueFormat: valueFormat{name: cfg.format, changelog: formatOf(cfg.format).changelog, readID: readID}}
+	s := &Source{cfg: cfg, schema: declared, valueFormat: valueFormat{name: cfg.format, changelog: formatOf(cfg.format).changelog, readID: readID, key: cfg.key}}
 	if formatOf(cfg.format).registry {
 		if s.valueFormat.reg, err = registryFor(cfg.registryURL); err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -19,8 +20,11 @@ import (
 // Upserts ('format' = 'upsert-json', ksqlDB's and Flink's upsert-kafka):
 // a record is the latest row of its key (the record key; 'key' names the
 // columns it stands for), a record with a null value (a tombstone)
-// deletes the key's row. Each value is a JSON object carrying every
-// column. A source in this format is a changelog source keyed by 'key':
+// deletes the key's row. Each value is a JSON object of the row's
+// columns; a key column it lacks comes from the record key (Flink's
+// 'key.fields'): a key of one column is its value as text (as the sink
+// writes it) or a JSON object holding it, a key of several columns a JSON
+// object of them. A source in this format is a changelog source keyed by 'key':
 // the reader remembers each key's live value, so the first record of a
 // key is +I, a later one -U of the old row and +U of the new one, and a
 // tombstone -D of the old row (a tombstone of an unknown key is nothing).
@@ -37,9 +41,10 @@ type upsertValues struct {
 	ops     *array.Int8Builder
 	opField arrow.Field
 	live    map[string][]byte // record key → the value of its live row
+	keys    []arrow.Field     // the key columns, as the schema spells them
 }
 
-func newUpsertValues(mem memory.Allocator, schema *arrow.Schema, cols []int) (*upsertValues, error) {
+func newUpsertValues(mem memory.Allocator, schema *arrow.Schema, cols []int, key []string) (*upsertValues, error) {
 	d, err := format.NewJSONDecoder(mem, schema)
 	if err == nil {
 		if err = d.SetColumns(cols); err != nil {
@@ -49,8 +54,103 @@ func newUpsertValues(mem memory.Allocator, schema *arrow.Schema, cols []int) (*u
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	return &upsertValues{rows: d, ops: array.NewInt8Builder(mem),
-		opField: arrow.Field{Name: exec.OpColumn, Type: arrow.PrimitiveTypes.Int8}, live: map[string][]byte{}}, nil
+	u := &upsertValues{rows: d, ops: array.NewInt8Builder(mem),
+		opField: arrow.Field{Name: exec.OpColumn, Type: arrow.PrimitiveTypes.Int8}, live: map[string][]byte{}}
+	for _, k := range key {
+		for _, f := range schema.Fields() {
+			if strings.EqualFold(f.Name, k) {
+				u.keys = append(u.keys, f)
+				break
+			}
+		}
+	}
+	return u, nil
+}
+
+// withKey is value with the key columns it lacks filled in from the
+// record key, so a topic whose values leave the key out (it is in the
+// record key already) reads whole rows. A value that is no JSON object
+// is returned as it is, for the decoder to report.
+func (u *upsertValues) withKey(key, value []byte) ([]byte, error) {
+	if len(u.keys) == 0 {
+		return value, nil
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(value, &fields) != nil {
+		return value, nil
+	}
+	var missing []arrow.Field
+	for _, k := range u.keys {
+		if !hasField(fields, k.Name) {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return value, nil
+	}
+	vals, err := u.keyValues(key)
+	if err != nil {
+		return nil, err
+	}
+	out := []byte{'{'}
+	for _, k := range missing {
+		v, ok := lookupField(vals, k.Name)
+		if !ok {
+			return nil, &format.RowError{Msg: fmt.Sprintf("upsert-json: column %q is neither in the value nor in the record key", k.Name)}
+		}
+		name, _ := json.Marshal(k.Name)
+		out = append(append(append(out, name...), ':'), v...)
+		out = append(out, ',')
+	}
+	rest := bytes.TrimSpace(value)[1:] // after the object's '{'
+	if len(fields) == 0 {
+		out[len(out)-1] = '}' // the value was {}: no comma before its end
+		return out, nil
+	}
+	return append(out, rest...), nil
+}
+
+// keyValues reads the record key as JSON values by column name: a key
+// of one column is that column's value as text, unless it is a JSON
+// object naming the column; a key of several columns is a JSON object.
+func (u *upsertValues) keyValues(key []byte) (map[string]json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	trimmed := bytes.TrimSpace(key)
+	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &obj) == nil {
+		if len(u.keys) > 1 || hasField(obj, u.keys[0].Name) {
+			return obj, nil
+		}
+	}
+	if len(u.keys) > 1 {
+		return nil, &format.RowError{Msg: fmt.Sprintf("upsert-json: the record key %q is not a JSON object of the key columns", key)}
+	}
+	k := u.keys[0]
+	v := json.RawMessage(trimmed)
+	if k.Type.ID() == arrow.STRING || k.Type.ID() == arrow.LARGE_STRING || !json.Valid(trimmed) {
+		// Text as a JSON string: a key column of another type then
+		// fails to decode with the column's name, like a bad value.
+		v, _ = json.Marshal(string(key))
+	}
+	return map[string]json.RawMessage{k.Name: v}, nil
+}
+
+// hasField and lookupField find a JSON object's member by a column name,
+// ignoring case as the JSON decoder does.
+func hasField(obj map[string]json.RawMessage, name string) bool {
+	_, ok := lookupField(obj, name)
+	return ok
+}
+
+func lookupField(obj map[string]json.RawMessage, name string) (json.RawMessage, bool) {
+	if v, ok := obj[name]; ok {
+		return v, true
+	}
+	for k, v := range obj {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
 }
 
 // appendRows turns one record into 0, 1 or 2 change rows.
@@ -62,6 +162,13 @@ func (u *upsertValues) appendRows(r *kgo.Record) (int, error) {
 		return 0, &format.RowError{Msg: "upsert-json record without a key: its row cannot be upserted"}
 	}
 	old, had := u.live[string(r.Key)]
+	value := r.Value
+	if value != nil {
+		var err error
+		if value, err = u.withKey(r.Key, value); err != nil {
+			return 0, err
+		}
+	}
 	var n int
 	var err error
 	switch {
@@ -74,12 +181,12 @@ func (u *upsertValues) appendRows(r *kgo.Record) (int, error) {
 		}
 		return n, err
 	case had:
-		n, err = format.AppendChanges(u.rows, u.ops, old, exec.OpUpdateBefore, r.Value, exec.OpUpdateAfter)
+		n, err = format.AppendChanges(u.rows, u.ops, old, exec.OpUpdateBefore, value, exec.OpUpdateAfter)
 	default:
-		n, err = format.AppendChanges(u.rows, u.ops, r.Value, exec.OpInsert, nil, 0)
+		n, err = format.AppendChanges(u.rows, u.ops, value, exec.OpInsert, nil, 0)
 	}
 	if err == nil && n > 0 {
-		u.live[string(r.Key)] = bytes.Clone(r.Value)
+		u.live[string(r.Key)] = bytes.Clone(value)
 	}
 	return n, err
 }
@@ -92,7 +199,9 @@ func (u *upsertValues) learn(r *kgo.Record) {
 	case r.Value == nil:
 		delete(u.live, string(r.Key))
 	default:
-		u.live[string(r.Key)] = bytes.Clone(r.Value)
+		if v, err := u.withKey(r.Key, r.Value); err == nil {
+			u.live[string(r.Key)] = bytes.Clone(v)
+		}
 	}
 }
 

@@ -139,3 +139,64 @@ func TestUpsertOptions(t *testing.T) {
 		t.Errorf("keyless upsert-json sink: %v, want an error naming 'key'", err)
 	}
 }
+
+// TestUpsertKeyFromRecordKey: key columns a value leaves out come from the
+// record key, as text for a key of one column (as the sink writes it) or
+// a JSON object of the columns; updates and deletes of such a key retract
+// whole rows; a key column in neither is a bad record naming its place.
+func TestUpsertKeyFromRecordKey(t *testing.T) {
+	_, addr := newCluster(t, map[string]int32{"one": 1, "two": 1})
+	mem := checkedMem(t)
+	produce(t, addr,
+		keyed("one", "7", `{"cat":"a","price":10}`),
+		keyed("one", `{"id":8}`, `{"cat":"b","price":20}`),
+		keyed("one", "7", `{"cat":"c","price":11}`),
+		keyed("one", "9", `{"id":9,"cat":"d","price":1}`), // the value's own id
+		keyed("one", `{"id":8}`, ""),                      // the same key bytes as its upsert
+		keyed("two", `{"shop":"s1","id":1}`, `{"price":5}`),
+		keyed("two", `{"shop":"s1","id":1}`, `{}`),
+		keyed("two", `{"shop":"s2"}`, `{"price":6}`),
+	)
+	read := func(topic, key string, sch *arrow.Schema) ([]string, error) {
+		src, err := NewSource(opts("topic", topic, "brokers", addr, "format", "upsert-json", "key", key), sch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		r, err := src.OpenReader(ctx, mem, exec.ScanSpec{Bounded: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out []string
+		for {
+			b, err := r.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			if err != nil {
+				return out, err
+			}
+			out = append(out, rowsOf(b.Record)...)
+			b.Record.Release()
+		}
+	}
+	one := schema(col("id", arrow.PrimitiveTypes.Int64), col("cat", arrow.BinaryTypes.String), col("price", arrow.PrimitiveTypes.Int64))
+	got, err := read("one", "id", one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"0|7|a|10", "0|8|b|20", "1|7|a|10", "2|7|c|11", "0|9|d|1", "3|8|b|20"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("one-column key: changes %q, want %q", got, want)
+	}
+	two := schema(col("shop", arrow.BinaryTypes.String), col("id", arrow.PrimitiveTypes.Int64), col("price", arrow.PrimitiveTypes.Int64))
+	got, err = read("two", "shop,id", two)
+	if want := []string{"0|s1|1|5", "1|s1|1|5", "2|s1|1|NULL"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("two-column key: changes %q, want %q", got, want)
+	}
+	if err == nil || !strings.Contains(err.Error(), "two/0/2") || !strings.Contains(err.Error(), `"id" is neither in the value nor in the record key`) {
+		t.Errorf("key without id: %v, want an error naming two/0/2 and the column", err)
+	}
+}
