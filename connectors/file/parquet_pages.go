@@ -57,13 +57,17 @@ func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData) ([]p
 			if _, err := r.ReadAt(b, pos); err != nil && !errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("page %d at offset %d: %w", page, pos, err)
 			}
-			br := proto.NewReaderFromBytes(b)
-			dec.Reset(br)
-			h = pqformat.PageHeader{}
-			err := dec.Decode(&h)
+			// The decoder allocates what a length claims before reading
+			// it: check the claims against the window first.
+			_, err := thriftCheck(b)
 			if err == nil {
-				used = n - int64(br.Reader().(*bytes.Reader).Len())
-				break
+				br := proto.NewReaderFromBytes(b)
+				dec.Reset(br)
+				h = pqformat.PageHeader{}
+				if err = dec.Decode(&h); err == nil {
+					used = n - int64(br.Reader().(*bytes.Reader).Len())
+					break
+				}
 			}
 			if !errors.Is(err, io.ErrUnexpectedEOF) || n == end-pos || n == maxHeaderBytes {
 				return nil, fmt.Errorf("page %d at offset %d: bad header: %w", page, pos, err)

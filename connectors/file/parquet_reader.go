@@ -71,12 +71,48 @@ func openParquetFile(path string) (*os.File, *parquet.File, error) {
 // schemas (a FIXED_LEN_BYTE_ARRAY decimal without a length), which is
 // an error here.
 func openFooter(f *os.File, size int64) (pf *parquet.File, err error) {
+	if err := checkFooter(f, size); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			pf, err = nil, fmt.Errorf("corrupt footer: %v", p)
 		}
 	}()
 	return parquet.OpenFile(f, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+}
+
+// checkFooter checks the footer's claims against the file before
+// parquet-go trusts them: it allocates the footer length the last bytes
+// claim (up to 4 GiB for a file of a few bytes) and then every length and
+// count inside the footer (thriftCheck).
+func checkFooter(r io.ReaderAt, size int64) error {
+	const magic = "PAR1"
+	if size < 2*int64(len(magic))+4 {
+		return fmt.Errorf("%d bytes are too few for a parquet file", size)
+	}
+	var tail [8]byte
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return fmt.Errorf("reading the footer: %w", err)
+	}
+	if string(tail[4:]) != magic {
+		return fmt.Errorf("no %s magic at the end of the file (encrypted footers are not supported)", magic)
+	}
+	n := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if n > size-8-int64(len(magic)) {
+		return fmt.Errorf("the footer claims %d bytes, the file has %d", n, size)
+	}
+	footer := make([]byte, n)
+	if _, err := r.ReadAt(footer, size-8-n); err != nil {
+		return fmt.Errorf("reading the footer: %w", err)
+	}
+	if _, err := thriftCheck(footer); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = errors.New("a length or count reaches past its end")
+		}
+		return fmt.Errorf("corrupt footer: %w", err)
+	}
+	return nil
 }
 
 // fileColumns maps the file's flat leaf columns to Arrow types; nested
