@@ -76,6 +76,9 @@ type streamInput struct {
 	src  exec.Source
 	spec exec.ScanSpec
 	trs  []stream.Transform
+	// timeCol is the event-time column of the input's batches (after
+	// trs), -1 without one: the union reader aligns the inputs by it.
+	timeCol int
 }
 
 // OpenReader opens the source scans, resuming from a checkpoint's offsets
@@ -104,6 +107,7 @@ func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec
 		}
 	}
 	ins := make([]stream.UnionInput, len(s.inputs))
+	cols := make([]int, len(s.inputs))
 	for i, in := range s.inputs {
 		spec := in.spec
 		if parts != nil {
@@ -117,8 +121,9 @@ func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec
 			return fmt.Errorf("source %s: %w", in.name, err)
 		}
 		ins[i] = stream.UnionInput{Reader: r, Transforms: in.trs}
+		cols[i] = in.timeCol
 	}
-	s.Reader = stream.NewUnionReader(ctx, ins)
+	s.Reader = stream.NewAlignedUnionReader(ctx, ins, stream.Alignment{TimeCols: cols})
 	return nil
 }
 
@@ -397,6 +402,7 @@ func (b *streamBuilder) prefix(p planner.PhysicalPlan) (*arrow.Schema, []stream.
 				return nil, err
 			}
 			b.inputs[len(b.inputs)-1].trs = trs
+			b.inputs[len(b.inputs)-1].timeCol = in.Schema().EventTime
 		}
 		feed = stream.NewFeed(u.Out.Arrow())
 		return feed, nil
@@ -431,7 +437,7 @@ func (b *streamBuilder) compileOver(env Env, p planner.PhysicalPlan, feed **stre
 		spec.Bounded = false
 		spec.Linger = b.opts.Linger
 		spec.Instance = b.opts.Instance
-		b.inputs = append(b.inputs, streamInput{name: n.Source, src: src, spec: spec})
+		b.inputs = append(b.inputs, streamInput{name: n.Source, src: src, spec: spec, timeCol: n.Schema().EventTime})
 		*feed = stream.NewFeed(n.Out.Arrow())
 		return *feed, nil
 	}

@@ -42,9 +42,11 @@ func UnionInputOf(p int32) int { return int(p >> unionPartBits) }
 // by UnionPartition. Its offsets are the inputs' offsets, each key
 // prefixed by the input's index ("0:…", "1:…"), so one checkpoint holds
 // every input's position and OpenUnion resumes each from its own. It ends
-// (io.EOF) when every input has ended.
+// (io.EOF) when every input has ended. With an Alignment it holds back an
+// input whose event time runs ahead of the others'.
 type UnionReader struct {
 	inputs []UnionInput
+	align  *aligner // nil: not aligned
 	ch     chan unionArrival
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -68,14 +70,24 @@ type unionArrival struct {
 	offs  exec.Offsets
 	parts []int32
 	err   error
+	// ts is the batch's largest event time, when hasTs (aligned only).
+	ts    int64
+	hasTs bool
 }
 
 // NewUnionReader starts reading inputs; it takes ownership of their
 // readers (Close closes them).
 func NewUnionReader(ctx context.Context, inputs []UnionInput) *UnionReader {
+	return NewAlignedUnionReader(ctx, inputs, Alignment{})
+}
+
+// NewAlignedUnionReader is NewUnionReader with the inputs' event times
+// aligned by align (see Alignment).
+func NewAlignedUnionReader(ctx context.Context, inputs []UnionInput, align Alignment) *UnionReader {
 	ctx, cancel := context.WithCancel(ctx)
 	u := &UnionReader{inputs: inputs, ch: make(chan unionArrival, 4*len(inputs)), cancel: cancel,
-		offsets: make([]exec.Offsets, len(inputs)), parts: make([][]int32, len(inputs)), live: len(inputs)}
+		offsets: make([]exec.Offsets, len(inputs)), parts: make([][]int32, len(inputs)), live: len(inputs),
+		align: newAligner(align, len(inputs))}
 	for i, in := range inputs {
 		u.offsets[i] = in.Reader.Offsets()
 		u.parts[i] = in.Reader.Partitions()
@@ -90,6 +102,12 @@ func (u *UnionReader) read(ctx context.Context, i int) {
 	defer u.wg.Done()
 	in := u.inputs[i]
 	for {
+		if u.align != nil {
+			if u.align.hold(ctx, i) != nil {
+				return // closed
+			}
+			u.align.enterNext(i)
+		}
 		b, err := in.Reader.Next(ctx)
 		a := unionArrival{input: i, err: err}
 		if err == nil {
@@ -100,6 +118,9 @@ func (u *UnionReader) read(ctx context.Context, i int) {
 			} else {
 				a.b = exec.Batch{Record: rec, Partition: UnionPartition(i, b.Partition)}
 			}
+		}
+		if u.align != nil {
+			a.ts, a.hasTs = u.align.read(i, a.b.Record)
 		}
 		select {
 		case u.ch <- a:
@@ -154,6 +175,9 @@ func (u *UnionReader) Next(ctx context.Context) (exec.Batch, error) {
 				return exec.Batch{}, u.err
 			}
 			u.offsets[a.input], u.parts[a.input] = a.offs, a.parts
+			if u.align != nil {
+				u.align.handed(a.input, a.ts, a.hasTs)
+			}
 			return a.b, nil
 		case <-ctx.Done():
 			return exec.Batch{}, ctx.Err()
