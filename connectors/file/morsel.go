@@ -282,15 +282,8 @@ func rowCuts(g parquet.RowGroup, md *pqformat.ColumnChunk, leaf int, rows int64,
 	if k < 2 || leaf >= len(chunks) {
 		return nil
 	}
-	fc, ok := chunks[leaf].(*parquet.FileColumnChunk)
-	if !ok {
-		return nil
-	}
-	if md.OffsetIndexLength <= 0 || md.OffsetIndexLength > offsetIndexBytes || md.OffsetIndexOffset > fileSize-int64(md.OffsetIndexLength) {
-		return nil
-	}
-	oi, err := fc.OffsetIndex()
-	if err != nil || oi.NumPages() < 2 {
+	oi := offsetIndex(chunks[leaf], md, fileSize)
+	if oi == nil || oi.NumPages() < 2 {
 		return nil
 	}
 	var cuts []int64

@@ -112,6 +112,30 @@ type pageLoc struct {
 // a page); a footer claiming more is corrupt.
 const offsetIndexBytes = 16 << 20
 
+// offsetIndex reads a column chunk's offset index when the footer places
+// it inside the file with a sane length and its thrift claims fit its
+// bytes (thriftCheck: parquet-go would allocate a claimed list of 2^31
+// page locations); nil otherwise.
+func offsetIndex(cc parquet.ColumnChunk, md *pqformat.ColumnChunk, fileSize int64) parquet.OffsetIndex {
+	fc, ok := cc.(*parquet.FileColumnChunk)
+	if !ok || md.OffsetIndexOffset <= 0 || md.OffsetIndexLength <= 0 || md.OffsetIndexLength > offsetIndexBytes ||
+		md.OffsetIndexOffset > fileSize-int64(md.OffsetIndexLength) {
+		return nil
+	}
+	b := make([]byte, md.OffsetIndexLength)
+	if _, err := fc.File().ReadAt(b, md.OffsetIndexOffset); err != nil && !errors.Is(err, io.EOF) {
+		return nil
+	}
+	if _, err := thriftCheck(b); err != nil {
+		return nil
+	}
+	oi, err := fc.OffsetIndex()
+	if err != nil {
+		return nil
+	}
+	return oi
+}
+
 // seekable reports whether a column chunk's offset index can be trusted
 // to start reading inside the chunk (parquet-go's SeekToRow uses it): the
 // footer places it inside the file with a sane length, and it lists
@@ -120,13 +144,8 @@ const offsetIndexBytes = 16 << 20
 // starting at a row inside the chunk decodes its way there instead:
 // slower, never wrong.
 func seekable(cc parquet.ColumnChunk, md *pqformat.ColumnChunk, fileSize int64, locs []pageLoc) bool {
-	fc, ok := cc.(*parquet.FileColumnChunk)
-	if !ok || md.OffsetIndexOffset <= 0 || md.OffsetIndexLength <= 0 || md.OffsetIndexLength > offsetIndexBytes ||
-		md.OffsetIndexOffset > fileSize-int64(md.OffsetIndexLength) {
-		return false
-	}
-	oi, err := fc.OffsetIndex()
-	if err != nil || oi.NumPages() != len(locs) {
+	oi := offsetIndex(cc, md, fileSize)
+	if oi == nil || oi.NumPages() != len(locs) {
 		return false
 	}
 	var first int64

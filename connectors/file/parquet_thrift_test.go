@@ -123,3 +123,50 @@ func TestParquetFooterClaims(t *testing.T) {
 		})
 	}
 }
+
+// TestParquetOffsetIndexClaims: an offset index whose page list claims
+// 2^31-1 entries is not trusted, and is refused before parquet-go
+// allocates the list (48 GB: the process would die of it).
+func TestParquetOffsetIndexClaims(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.parquet")
+	writeSplitFile(t, path, 2000, 2000, 2)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, pf, err := openParquetFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := pf.Metadata().RowGroups[0].Columns[0]
+	intact := offsetIndex(pf.RowGroups()[0].ColumnChunks()[0], &md, pf.Size())
+	f.Close()
+	if intact == nil {
+		t.Fatal("an intact offset index was refused")
+	}
+	// OffsetIndex field 1, a list of PageLocation structs: make its count
+	// 2^31-1 in place.
+	at := md.OffsetIndexOffset
+	if data[at] != 0x19 || md.OffsetIndexLength < 8 {
+		t.Fatalf("offset index starts % x, %d bytes", data[at:at+2], md.OffsetIndexLength)
+	}
+	copy(data[at+1:], []byte{0xfc, 0xff, 0xff, 0xff, 0xff, 0x07})
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, pf, err = openParquetFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	oi := offsetIndex(pf.RowGroups()[0].ColumnChunks()[0], &pf.Metadata().RowGroups[0].Columns[0], pf.Size())
+	runtime.ReadMemStats(&after)
+	if oi != nil {
+		t.Error("an offset index claiming 2^31-1 pages was trusted")
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+		t.Errorf("reading a %d-byte offset index allocated %d bytes", md.OffsetIndexLength, got)
+	}
+}
