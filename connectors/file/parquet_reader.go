@@ -314,7 +314,9 @@ func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
 		if r.canSkip(r.rg-1, g) {
 			r.st.RowGroupsSkipped++
 			r.progress.Advance(exec.ProgressRows, r.rangeRows(n))
-			r.rows += n
+			// A morsel counts only its own rows, so the morsels' counts
+			// add up to the file's (exec.ResumableMorsel).
+			r.rows += r.rangeRows(n)
 			continue
 		}
 		if err := r.openGroup(g); err != nil {
@@ -400,7 +402,6 @@ func (r *parquetReader) limitGroup(g parquet.RowGroup) error {
 	}
 	r.at = -1
 	r.left = hi - lo
-	r.rows += lo
 	return nil
 }
 
