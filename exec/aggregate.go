@@ -15,7 +15,8 @@ import (
 
 // AggCall is one aggregate in a GROUP BY: Func over Arg.
 type AggCall struct {
-	// Func is one of sum, count, count_star, avg, min, max.
+	// Func is a function of the accumulator layer (aggDefs): sum, count,
+	// count_star, avg, min, max, string_agg, median, ….
 	Func string
 	// Arg is the argument; nil for count_star.
 	Arg expr.Expr
@@ -26,6 +27,8 @@ type AggCall struct {
 	Type arrow.DataType
 	// Name is the output column name.
 	Name string
+	// Params are the call's constant parts (separator, fraction, order).
+	Params AggParams
 }
 
 // AggResultType is the type of fn over arguments of type arg (nil for
@@ -70,7 +73,7 @@ func NewAccumulator(mem memory.Allocator, call AggCall, opts AggOptions) (*Accum
 	if call.Type != nil && !arrow.TypeEqual(call.Type, typ) {
 		return nil, fmt.Errorf("%s: planned type %s but computes %s", call.Func, call.Type, typ)
 	}
-	st, err := NewAggState(mem, call.Func, argType, call.Distinct, opts)
+	st, err := NewAggStateParams(mem, call.Func, argType, call.Distinct, call.Params, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func phaseCalls(mode AggMode, aggs []AggCall, nkeys int) ([]AggCall, []aggOut, e
 			case "count", "count_star":
 				outs = append(outs, aggOut{name: a.Name, kind: outCountZero, acc: len(calls)})
 				calls = append(calls, AggCall{Func: "sum", Arg: state(arrow.PrimitiveTypes.Int64, a.Name), Name: a.Name})
-			case "sum", "min", "max":
+			case "sum", "min", "max", "bit_and", "bit_or", "bit_xor", "first", "last":
 				t, err := AggResultType(a.Func, arg)
 				if err != nil {
 					return nil, nil, fmt.Errorf("%s: %w", a.Name, err)

@@ -128,7 +128,9 @@ func TestHashAggregateBadCalls(t *testing.T) {
 	mem := newMem(t)
 	sch := schemaOf(f("k", str))
 	for _, call := range []AggCall{
-		{Func: "median", Arg: col(0, str)},
+		{Func: "no_such_aggregate", Arg: col(0, str)},
+		{Func: "percentile_cont", Arg: col(0, str)},
+		{Func: "bit_and", Arg: col(0, str)},
 		{Func: "sum", Arg: col(0, str)},
 		{Func: "sum", Arg: col(0, str), Type: i64},
 		{Func: "count", Arg: col(0, str), Type: f64},

@@ -70,6 +70,29 @@ type AggOptions struct {
 	Streaming bool
 }
 
+// AggParams are the constant parts of an aggregate call besides its
+// argument: the separator of STRING_AGG, the fraction of a percentile and
+// the order of an ordered aggregate. The zero value suits every function
+// that has none.
+type AggParams struct {
+	// Sep is STRING_AGG's separator.
+	Sep string
+	// Fraction is the quantile of PERCENTILE_CONT and PERCENTILE_DISC, in
+	// [0, 1] (MEDIAN is 0.5).
+	Fraction float64
+	// Order orders the values of an ordered aggregate (STRING_AGG(x, sep
+	// ORDER BY k…)): one entry per key. The keys are the fields of the
+	// argument struct after the value, or, for an argument that is not a
+	// struct, the value itself (one entry).
+	Order []AggOrder
+}
+
+// AggOrder is one ORDER BY key of an ordered aggregate.
+type AggOrder struct {
+	Desc       bool
+	NullsFirst bool
+}
+
 // aggDef is one aggregate function of the layer: the type it computes over
 // an argument type, and the state that computes it. Adding a function is a
 // row here (and its row in the planner's capability table,
@@ -80,7 +103,7 @@ type aggDef struct {
 	result func(arg arrow.DataType) (arrow.DataType, error)
 	// state builds the accumulator; res is result(arg). DISTINCT is
 	// applied by NewAggState around it unless distinctAware.
-	state func(mem memory.Allocator, arg, res arrow.DataType, opts AggOptions) (AggState, error)
+	state func(mem memory.Allocator, arg, res arrow.DataType, p AggParams, opts AggOptions) (AggState, error)
 	// noArg: the function takes no argument (COUNT(*)).
 	noArg bool
 	// distinctSame: DISTINCT does not change the result (MIN, MAX), so
@@ -92,20 +115,20 @@ type aggDef struct {
 var aggDefs = map[string]aggDef{
 	"count_star": {
 		result: func(arrow.DataType) (arrow.DataType, error) { return arrow.PrimitiveTypes.Int64, nil },
-		state: func(_ memory.Allocator, _, _ arrow.DataType, _ AggOptions) (AggState, error) {
+		state: func(_ memory.Allocator, _, _ arrow.DataType, _ AggParams, _ AggOptions) (AggState, error) {
 			return &countState{star: true}, nil
 		},
 		noArg: true,
 	},
 	"count": {
 		result: func(arrow.DataType) (arrow.DataType, error) { return arrow.PrimitiveTypes.Int64, nil },
-		state: func(_ memory.Allocator, _, _ arrow.DataType, _ AggOptions) (AggState, error) {
+		state: func(_ memory.Allocator, _, _ arrow.DataType, _ AggParams, _ AggOptions) (AggState, error) {
 			return &countState{}, nil
 		},
 	},
 	"sum": {
 		result: sumResultType,
-		state: func(_ memory.Allocator, arg, _ arrow.DataType, _ AggOptions) (AggState, error) {
+		state: func(_ memory.Allocator, arg, _ arrow.DataType, _ AggParams, _ AggOptions) (AggState, error) {
 			return newSumState(arg), nil
 		},
 	},
@@ -116,12 +139,24 @@ var aggDefs = map[string]aggDef{
 			}
 			return nil, errUnsupportedArg
 		},
-		state: func(_ memory.Allocator, arg, _ arrow.DataType, _ AggOptions) (AggState, error) {
+		state: func(_ memory.Allocator, arg, _ arrow.DataType, _ AggParams, _ AggOptions) (AggState, error) {
 			return &avgState{sum: newSumState(arg)}, nil
 		},
 	},
 	"min": {result: minMaxResultType, state: minMaxDef(false), distinctSame: true},
 	"max": {result: minMaxResultType, state: minMaxDef(true), distinctSame: true},
+
+	"bit_and":         bitDef(bitAnd),
+	"bit_or":          bitDef(bitOr),
+	"bit_xor":         bitDef(bitXor),
+	"first":           firstDef(false),
+	"last":            firstDef(true),
+	"arg_min":         argMinMaxDef(false),
+	"arg_max":         argMinMaxDef(true),
+	"string_agg":      stringAggDef,
+	"median":          quantileDef(quantileMedian),
+	"percentile_cont": quantileDef(quantileCont),
+	"percentile_disc": quantileDef(quantileDisc),
 }
 
 // errUnsupportedArg marks an argument type a function does not take; the
@@ -152,8 +187,8 @@ func minMaxResultType(arg arrow.DataType) (arrow.DataType, error) {
 	return nil, errUnsupportedArg
 }
 
-func minMaxDef(isMax bool) func(memory.Allocator, arrow.DataType, arrow.DataType, AggOptions) (AggState, error) {
-	return func(_ memory.Allocator, arg, res arrow.DataType, opts AggOptions) (AggState, error) {
+func minMaxDef(isMax bool) func(memory.Allocator, arrow.DataType, arrow.DataType, AggParams, AggOptions) (AggState, error) {
+	return func(_ memory.Allocator, arg, res arrow.DataType, _ AggParams, opts AggOptions) (AggState, error) {
 		var st AggState
 		if opts.Retract {
 			st = newMinMaxMulti(arg, res, isMax)
@@ -184,10 +219,16 @@ func aggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
 	return t, err
 }
 
-// NewAggState returns the state of fn (lowercase: count, count_star, sum,
-// avg, min, max) over arguments of the value type arg (nil for
+// NewAggState returns the state of fn (lowercase, a name in aggDefs:
+// count, count_star, sum, avg, min, max, bit_and, string_agg, median, …) over arguments of the value type arg (nil for
 // count_star), each distinct non-NULL value folded once when distinct.
 func NewAggState(mem memory.Allocator, fn string, arg arrow.DataType, distinct bool, opts AggOptions) (AggState, error) {
+	return NewAggStateParams(mem, fn, arg, distinct, AggParams{}, opts)
+}
+
+// NewAggStateParams is NewAggState for a call with constant parameters
+// (see AggParams).
+func NewAggStateParams(mem memory.Allocator, fn string, arg arrow.DataType, distinct bool, p AggParams, opts AggOptions) (AggState, error) {
 	d, ok := aggDefs[fn]
 	if !ok {
 		return nil, fmt.Errorf("unknown aggregate function %q", fn)
@@ -199,7 +240,7 @@ func NewAggState(mem memory.Allocator, fn string, arg arrow.DataType, distinct b
 	if err != nil {
 		return nil, err
 	}
-	st, err := d.state(mem, arg, res, opts)
+	st, err := d.state(mem, arg, res, p, opts)
 	if errors.Is(err, errUnsupportedArg) {
 		return nil, fmt.Errorf("%s(%s) is not supported", strings.ToUpper(fn), arg)
 	}

@@ -2,8 +2,10 @@ package exec
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -63,6 +65,11 @@ func buildArg(mem memory.Allocator, typ arrow.DataType, vals []*int) arrow.Array
 // expected computes fn over the live values of one group by brute force,
 // rendered the way cellText renders the state's result.
 func expected(mem memory.Allocator, typ arrow.DataType, fn string, distinct bool, live []int) string {
+	return expectedParams(mem, typ, fn, distinct, AggParams{}, live)
+}
+
+// expectedParams is expected for a call with parameters.
+func expectedParams(mem memory.Allocator, typ arrow.DataType, fn string, distinct bool, p AggParams, live []int) string {
 	if typ.ID() == arrow.BOOL {
 		for i, v := range live {
 			live[i] = v % 2
@@ -105,6 +112,63 @@ func expected(mem memory.Allocator, typ arrow.DataType, fn string, distinct bool
 			m = slices.Max(vals)
 		}
 		out = []*int{&m}
+	case "bit_and", "bit_or", "bit_xor":
+		if len(vals) == 0 {
+			return "NULL"
+		}
+		m := vals[0]
+		for _, v := range vals[1:] {
+			switch fn {
+			case "bit_and":
+				m &= v
+			case "bit_or":
+				m |= v
+			default:
+				m ^= v
+			}
+		}
+		out = []*int{&m}
+	case "string_agg":
+		if len(vals) == 0 {
+			return "NULL"
+		}
+		sorted := slices.Clone(vals)
+		slices.Sort(sorted)
+		parts := make([]string, len(sorted))
+		for i, v := range sorted {
+			parts[i] = fmt.Sprintf("s%03d", v)
+		}
+		return strings.Join(parts, p.Sep)
+	case "median", "percentile_cont", "percentile_disc":
+		if len(vals) == 0 {
+			return "NULL"
+		}
+		sorted := slices.Clone(vals)
+		slices.Sort(sorted)
+		f := p.Fraction
+		if fn == "median" {
+			f = 0.5
+		}
+		res := contType(typ)
+		if fn == "percentile_disc" || res == nil {
+			r := max(int(math.Ceil(float64(len(sorted))*f))-1, 0)
+			out = []*int{&sorted[r]}
+			break
+		}
+		pos := float64(len(sorted)-1) * f
+		lo, hi := sorted[int(math.Floor(pos))], sorted[int(math.Ceil(pos))]
+		d := pos - math.Floor(pos)
+		if res.ID() == arrow.FLOAT64 {
+			v := float64(lo)
+			if d != 0 {
+				v = float64(lo) + float64(hi-lo)*d
+			}
+			return fmt.Sprint(v)
+		}
+		v := lo + int(math.Trunc(float64(hi-lo)*d))
+		a := buildArg(mem, res, []*int{&v})
+		defer a.Release()
+		return cellText(a, 0)
 	}
 	a := buildArg(mem, typ, out)
 	defer a.Release()
@@ -126,10 +190,20 @@ func cellText(a arrow.Array, i int) string {
 func TestAggStateSignedUpdates(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
+	self := []AggOrder{{}}
 	fns := []struct {
 		fn       string
 		distinct bool
-	}{{"count", false}, {"count", true}, {"sum", false}, {"sum", true}, {"avg", false}, {"avg", true}, {"min", false}, {"max", false}}
+		p        AggParams
+	}{
+		{"count", false, AggParams{}}, {"count", true, AggParams{}}, {"sum", false, AggParams{}}, {"sum", true, AggParams{}},
+		{"avg", false, AggParams{}}, {"avg", true, AggParams{}}, {"min", false, AggParams{}}, {"max", false, AggParams{}},
+		{"bit_and", false, AggParams{}}, {"bit_or", false, AggParams{}}, {"bit_xor", false, AggParams{}}, {"bit_xor", true, AggParams{}},
+		{"median", false, AggParams{}}, {"median", true, AggParams{}},
+		{"percentile_cont", false, AggParams{Fraction: 0.3}}, {"percentile_cont", false, AggParams{Fraction: 1}},
+		{"percentile_disc", false, AggParams{Fraction: 0.6}}, {"percentile_disc", true, AggParams{Fraction: 0}},
+		{"string_agg", false, AggParams{Sep: ", ", Order: self}}, {"string_agg", true, AggParams{Sep: "|", Order: self}},
+	}
 	const groups = 4
 	for _, retract := range []bool{true, false} {
 		for _, typ := range aggStateTypes {
@@ -137,11 +211,11 @@ func TestAggStateSignedUpdates(t *testing.T) {
 				if _, err := aggResultType(f.fn, typ); err != nil {
 					continue // SUM of strings, …
 				}
-				name := fmt.Sprintf("%s/%s/distinct=%v/retract=%v", typ, f.fn, f.distinct, retract)
+				name := fmt.Sprintf("%s/%s%v/distinct=%v/retract=%v", typ, f.fn, f.p.Fraction, f.distinct, retract)
 				opts := AggOptions{Retract: retract, Streaming: true}
 				t.Run(name, func(t *testing.T) {
 					rng := rand.New(rand.NewSource(1))
-					st, err := NewAggState(mem, f.fn, typ, f.distinct, opts)
+					st, err := NewAggStateParams(mem, f.fn, typ, f.distinct, f.p, opts)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -155,7 +229,7 @@ func TestAggStateSignedUpdates(t *testing.T) {
 						}
 						defer res.Release()
 						for g := range live {
-							want := expected(mem, typ, f.fn, f.distinct, slices.Clone(live[g]))
+							want := expectedParams(mem, typ, f.fn, f.distinct, f.p, slices.Clone(live[g]))
 							if got := cellText(res, g); got != want {
 								t.Fatalf("%s: group %d over %v: got %s, want %s", what, g, live[g], got, want)
 							}
@@ -195,7 +269,7 @@ func TestAggStateSignedUpdates(t *testing.T) {
 						check(st, live, fmt.Sprintf("batch %d", batch))
 					}
 					// Save every group, load into a fresh state.
-					fresh, err := NewAggState(mem, f.fn, typ, f.distinct, opts)
+					fresh, err := NewAggStateParams(mem, f.fn, typ, f.distinct, f.p, opts)
 					if err != nil {
 						t.Fatal(err)
 					}

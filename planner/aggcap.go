@@ -94,6 +94,18 @@ func aggClassOf(t arrow.DataType) aggClass {
 // and those it takes under DISTINCT.
 type aggEntry struct {
 	args, distinct aggClass
+	// packed: the argument is an agg_args struct (several arguments, or
+	// one whose NULLs count); args is the class of its first field, and
+	// every other field must be of classOrderable.
+	packed bool
+	// noRetract, when set, is why the function cannot take a retraction:
+	// the planner refuses it over an updating input with this reason.
+	noRetract string
+	// partial: a parallel batch aggregate may run it per morsel and then
+	// once more over the per-morsel results in morsel order (the function
+	// of its own partial results, like MIN), besides the core functions
+	// exec.AggPartial knows.
+	partial bool
 }
 
 // aggTable is the capability table, the same for every operator: every
@@ -109,7 +121,28 @@ var aggTable = map[string]aggEntry{
 	"avg":        {args: classNumeric, distinct: classNumeric},
 	"min":        {args: classOrderable, distinct: classOrderable},
 	"max":        {args: classOrderable, distinct: classOrderable},
+
+	"bit_and": {args: classInteger, distinct: classInteger, partial: true},
+	"bit_or":  {args: classInteger, distinct: classInteger, partial: true},
+	"bit_xor": {args: classInteger, distinct: classInteger, partial: true},
+	"first":   {args: classAny, distinct: classAny, packed: true, partial: true, noRetract: firstNoRetract},
+	"last":    {args: classAny, distinct: classAny, packed: true, partial: true, noRetract: firstNoRetract},
+	"arg_min": {args: classOrderable, distinct: classOrderable, packed: true},
+	"arg_max": {args: classOrderable, distinct: classOrderable, packed: true},
+	// STRING_AGG takes a VARCHAR (the binder casts), packed with its
+	// ORDER BY keys when it has some.
+	"string_agg":      {args: classString, distinct: classString, packed: true},
+	"median":          {args: classOrderable, distinct: classOrderable},
+	"percentile_cont": {args: classNumeric | classTemporal, distinct: classNumeric | classTemporal},
+	"percentile_disc": {args: classOrderable, distinct: classOrderable},
 }
+
+// firstNoRetract is why FIRST and LAST refuse an updating input.
+const firstNoRetract = "which row of an updated group came first is not defined (ARG_MIN(x, time) and ARG_MAX(x, time) retract)"
+
+// AggPartialSelf reports whether a parallel batch aggregate may compute fn
+// per morsel and again over the per-morsel results (see aggEntry.partial).
+func AggPartialSelf(fn string) bool { return aggTable[fn].partial }
 
 // CheckAgg reports whether op computes fn (lowercase: count, count_star, sum,
 // avg, min, max) over arguments of type arg (nil for count_star), with
@@ -129,6 +162,17 @@ func CheckAgg(op AggOperator, fn string, distinct bool, arg arrow.DataType, retr
 	}
 	if arg == nil {
 		return fmt.Errorf("%s needs an argument", strings.ToUpper(fn))
+	}
+	if retract && e.noRetract != "" {
+		return fmt.Errorf("%s over an updating input is not supported: %s", strings.ToUpper(fn), e.noRetract)
+	}
+	if st, ok := arg.(*arrow.StructType); ok && e.packed {
+		for _, f := range st.Fields()[1:] {
+			if aggClassOf(f.Type)&classOrderable == 0 {
+				return fmt.Errorf("%s cannot order by %s", strings.ToUpper(fn), TypeName(f.Type))
+			}
+		}
+		arg = st.Field(0).Type
 	}
 	c := aggClassOf(arg)
 	want := e.args
@@ -168,8 +212,44 @@ func AggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
 		case classDecimal:
 			return &arrow.Decimal128Type{Precision: 38, Scale: arg.(*arrow.Decimal128Type).Scale}, nil
 		}
-	case "min", "max":
+	case "min", "max", "bit_and", "bit_or", "bit_xor", "percentile_disc":
 		return arg, nil
+	case "first", "last", "arg_min", "arg_max":
+		return packedField(arg, 0), nil
+	case "string_agg":
+		return TypeVarchar, nil
+	case "median", "percentile_cont":
+		if t := contType(arg); t != nil {
+			return t, nil
+		}
+		if fn == "median" {
+			return arg, nil
+		}
 	}
 	return nil, fmt.Errorf("%s(%s) has no result type", strings.ToUpper(fn), TypeName(arg))
+}
+
+// packedField is field k of an agg_args struct type (the type itself for
+// k = 0 of an unpacked argument).
+func packedField(t arrow.DataType, k int) arrow.DataType {
+	if st, ok := t.(*arrow.StructType); ok {
+		return st.Field(k).Type
+	}
+	return t
+}
+
+// contType is the type PERCENTILE_CONT and MEDIAN compute over t, as
+// DuckDB does: DOUBLE over numbers, the argument's type over DECIMAL and
+// TIMESTAMP, TIMESTAMP over DATE; nil for values that do not interpolate
+// (MEDIAN of those is PERCENTILE_DISC's value).
+func contType(t arrow.DataType) arrow.DataType {
+	switch {
+	case isInteger(t), t.ID() == arrow.FLOAT32, t.ID() == arrow.FLOAT64:
+		return TypeDouble
+	case isDecimal(t), t.ID() == arrow.TIMESTAMP:
+		return t
+	case t.ID() == arrow.DATE32:
+		return TypeTimestamp
+	}
+	return nil
 }

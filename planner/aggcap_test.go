@@ -18,7 +18,7 @@ func TestAggregateTypesMatchCapabilityTable(t *testing.T) {
 	cat := testCatalog(t)
 	cols := []string{"n", "price", "score", "flag", "d", "label"}
 	planned := 0
-	for _, fn := range []string{"COUNT", "SUM", "AVG", "MIN", "MAX"} {
+	for _, fn := range []string{"COUNT", "SUM", "AVG", "MIN", "MAX", "BIT_AND", "BIT_XOR", "FIRST", "LAST", "MEDIAN", "STRING_AGG"} {
 		for _, distinct := range []string{"", "DISTINCT "} {
 			for _, c := range cols {
 				call := fmt.Sprintf("%s(%s%s)", fn, distinct, c)
@@ -55,7 +55,7 @@ func TestAggregateTypesMatchCapabilityTable(t *testing.T) {
 		t.Fatalf("only %d aggregate calls planned: the test checks too little", planned)
 	}
 	for _, c := range []string{"id", "category", "value", "ts"} {
-		for _, fn := range []string{"COUNT", "SUM", "AVG", "MIN", "MAX"} {
+		for _, fn := range []string{"COUNT", "SUM", "AVG", "MIN", "MAX", "BIT_OR", "FIRST", "MEDIAN", "STRING_AGG"} {
 			q := fmt.Sprintf("SELECT window_start, %s(%s) FROM TUMBLE(orders, ts, INTERVAL '1' MINUTE) GROUP BY window_start", fn, c)
 			if _, err := PlanQuery(parseQuery(t, q), cat); err != nil {
 				continue
@@ -102,7 +102,18 @@ func TestCheckAndResultType(t *testing.T) {
 		{AggWindow, "min", false, arrow.FixedWidthTypes.MonthDayNanoInterval, false, "MIN(INTERVAL) is not supported by WindowAggregate", nil},
 		{AggBatch, "avg", true, arrow.FixedWidthTypes.Boolean, false, "AVG(DISTINCT BOOLEAN) is not supported by HashAggregate", nil},
 		{AggBatch, "count_star", true, nil, false, "COUNT(DISTINCT *) is not supported", nil},
-		{AggGroup, "median", false, arrow.PrimitiveTypes.Int64, false, "aggregate function MEDIAN is not supported", nil},
+		{AggGroup, "nope", false, arrow.PrimitiveTypes.Int64, false, "aggregate function NOPE is not supported", nil},
+		{AggGroup, "median", false, arrow.PrimitiveTypes.Int64, true, "", arrow.PrimitiveTypes.Float64},
+		{AggWindow, "median", true, dec, false, "", dec},
+		{AggBatch, "median", false, arrow.BinaryTypes.String, false, "", arrow.BinaryTypes.String},
+		{AggBatch, "percentile_cont", false, arrow.FixedWidthTypes.Date32, false, "", &arrow.TimestampType{Unit: arrow.Microsecond}},
+		{AggBatch, "percentile_cont", false, arrow.BinaryTypes.String, false, "PERCENTILE_CONT(VARCHAR) is not supported", nil},
+		{AggGroup, "bit_xor", true, arrow.PrimitiveTypes.Int16, true, "", arrow.PrimitiveTypes.Int16},
+		{AggGroup, "bit_and", false, arrow.PrimitiveTypes.Float64, false, "BIT_AND(DOUBLE) is not supported", nil},
+		{AggGroup, "first", false, arrow.StructOf(arrow.Field{Name: "f0", Type: arrow.BinaryTypes.String}), true, "FIRST over an updating input is not supported", nil},
+		{AggWindow, "last", false, arrow.StructOf(arrow.Field{Name: "f0", Type: arrow.BinaryTypes.String}), false, "", arrow.BinaryTypes.String},
+		{AggGroup, "arg_max", false, arrow.StructOf(arrow.Field{Name: "f0", Type: arrow.BinaryTypes.String}, arrow.Field{Name: "f1", Type: dec}), true, "", arrow.BinaryTypes.String},
+		{AggGroup, "string_agg", false, arrow.StructOf(arrow.Field{Name: "f0", Type: arrow.BinaryTypes.String}, arrow.Field{Name: "f1", Type: arrow.FixedWidthTypes.MonthDayNanoInterval}), false, "STRING_AGG cannot order by INTERVAL", nil},
 		{AggGroup, "sum", false, nil, false, "SUM needs an argument", nil},
 	}
 	for _, tt := range tests {

@@ -44,6 +44,9 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 		// Aggregates the TiDB parser reads as plain calls.
 		return b.bindAgg(&ast.AggregateFuncExpr{F: name, Args: x.Args}, ctx, off)
 	}
+	if aggAliases[name] != "" || b.q.AggNames[off] != "" || b.q.AggDistinct[off] {
+		return b.bindAgg(&ast.AggregateFuncExpr{F: name, Args: x.Args}, ctx, off)
+	}
 	args := make([]Expr, len(x.Args))
 	for i, a := range x.Args {
 		if _, ok := a.(*ast.TrimDirectionExpr); ok {
@@ -369,8 +372,16 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 		return nil, b.errAt(off, "%s", ctx.noAgg)
 	}
 	f := strings.ToLower(x.F)
+	if n, ok := b.q.AggNames[off]; ok {
+		f = n // FIRST, LAST: a placeholder name for the TiDB parser
+	}
+	if b.q.AggDistinct[off] {
+		x.Distinct = true // a DISTINCT the TiDB parser does not read
+	}
 	switch {
 	case f == "sum", f == "count", f == "avg", f == "min", f == "max", derivedAggs[f]:
+	case aggAliases[f] != "":
+		return b.bindLayerAgg(f, x, ctx, off)
 	default:
 		return nil, b.errAt(off, "unsupported aggregate function %q", x.F)
 	}
@@ -450,10 +461,10 @@ func (b *binder) aggType(f string, arg Expr, distinct bool, off int) (Expr, arro
 
 // aggFromPlaceholder turns a placeholder back into an AggCall.
 func aggFromPlaceholder(c *Call) AggCall {
-	f := strings.TrimPrefix(c.Func, aggPrefix)
+	f, params := decodeAggParams(strings.TrimPrefix(c.Func, aggPrefix))
 	distinct := strings.HasSuffix(f, "_distinct")
 	f = strings.TrimSuffix(f, "_distinct")
-	a := AggCall{Func: f, Distinct: distinct, Typ: c.Typ}
+	a := AggCall{Func: f, Distinct: distinct, Typ: c.Typ, Params: params}
 	if len(c.Args) == 1 {
 		a.Arg = c.Args[0]
 	}
@@ -481,13 +492,19 @@ func (b *binder) aggFilter(off int, arg Expr, ctx exprCtx) (Expr, error) {
 	if !ok {
 		return arg, nil
 	}
+	c, err := b.aggFilterCond(off, cond, ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Call{Func: "case", Args: []Expr{c, arg}, Typ: arg.Type()}, nil
+}
+
+// aggFilterCond binds the FILTER condition cond of the aggregate at off.
+func (b *binder) aggFilterCond(off int, cond ast.ExprNode, ctx exprCtx) (Expr, error) {
 	coff := offsetOf(cond, off)
 	c, err := b.bindExpr(cond, exprCtx{sc: ctx.sc, noAgg: "aggregate functions are not allowed in FILTER"}, coff)
 	if err != nil {
 		return nil, err
 	}
-	if c, err = b.boolean(c, coff, "FILTER"); err != nil {
-		return nil, err
-	}
-	return &Call{Func: "case", Args: []Expr{c, arg}, Typ: arg.Type()}, nil
+	return b.boolean(c, coff, "FILTER")
 }

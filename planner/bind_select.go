@@ -598,7 +598,7 @@ func (a *aggRewriter) rewrite(e Expr) (Expr, error) {
 		if isAggPlaceholder(x) {
 			ac := aggFromPlaceholder(x)
 			for i, o := range a.aggs {
-				if o.Func == ac.Func && o.Distinct == ac.Distinct && (o.Arg == nil) == (ac.Arg == nil) && (o.Arg == nil || exprKey(o.Arg) == exprKey(ac.Arg)) {
+				if o.Func == ac.Func && o.Distinct == ac.Distinct && o.Params.String() == ac.Params.String() && (o.Arg == nil) == (ac.Arg == nil) && (o.Arg == nil || exprKey(o.Arg) == exprKey(ac.Arg)) {
 					return &ColumnRef{Index: len(a.keys) + i, Name: o.String(), Typ: o.Typ}, nil
 				}
 			}
@@ -647,27 +647,58 @@ func (b *binder) asWritten(off int, text string) string {
 			return src[off : off+len(text)]
 		}
 	}
+	for k := range b.q.AggNames {
+		if within(k) {
+			return src[off:trailingClauses(src, off+len(text))]
+		}
+	}
+	for k := range b.q.AggDistinct {
+		if within(k) {
+			return src[off:trailingClauses(src, off+len(text))]
+		}
+	}
+	for k := range b.q.AggOrders {
+		if within(k) {
+			return src[off:trailingClauses(src, off+len(text))]
+		}
+	}
 	for k := range b.q.AggFilters {
 		if within(k) {
-			// The FILTER clause is blank in text (and cut off when it
-			// ends the field): the name runs to its closing parenthesis.
-			end := off + len(text)
-			rest := src[end:]
-			if t := strings.TrimLeft(rest, " \t\r\n"); len(t) >= 6 && strings.EqualFold(t[:6], "FILTER") {
-				depth, i := 0, end+len(rest)-len(t)
-				for ; i < len(src); i++ {
-					if src[i] == '(' {
-						depth++
-					} else if src[i] == ')' {
-						if depth--; depth == 0 {
-							end = i + 1
-							break
-						}
-					}
-				}
-			}
-			return src[off:end]
+			return src[off:trailingClauses(src, off+len(text))]
 		}
 	}
 	return text
+}
+
+// trailingClauses extends a field ending at end over the FILTER (…) and
+// WITHIN GROUP (…) clauses after it, which are blank in the TiDB parser's
+// text (and cut off when they end the field).
+func trailingClauses(src string, end int) int {
+	for {
+		rest := src[end:]
+		t := strings.TrimLeft(rest, " \t\r\n")
+		var kw int
+		switch {
+		case len(t) >= 6 && strings.EqualFold(t[:6], "FILTER"):
+			kw = 6
+		case len(t) >= 6 && strings.EqualFold(t[:6], "WITHIN"):
+			kw = 6
+		default:
+			return end
+		}
+		depth, i, closed := 0, end+len(rest)-len(t)+kw, false
+		for ; i < len(src); i++ {
+			if src[i] == '(' {
+				depth++
+			} else if src[i] == ')' {
+				if depth--; depth == 0 {
+					end, closed = i+1, true
+					break
+				}
+			}
+		}
+		if !closed {
+			return end
+		}
+	}
 }

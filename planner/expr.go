@@ -248,14 +248,19 @@ func (c *Call) String() string {
 	return c.Func + "(" + args(0) + ")"
 }
 
-// AggCall is one aggregate computed by an Aggregate node. Func is one of
-// sum, count, count_star, avg, min, max; Arg is nil for count_star and is
-// bound to the aggregate's input schema.
+// AggCall is one aggregate computed by an Aggregate node. Func is a
+// function of the capability table (aggcap.go): sum, count, count_star,
+// avg, min, max, string_agg, median, …; Arg is nil for count_star and is
+// bound to the aggregate's input schema (several arguments come packed in
+// one agg_args struct, see aggArgs).
 type AggCall struct {
 	Func     string
 	Arg      Expr
 	Distinct bool
 	Typ      arrow.DataType
+	// Params are the call's constant parts (separator, fraction, order);
+	// zero for most functions.
+	Params AggParams
 }
 
 // String is the canonical form used in EXPLAIN and as the default column
@@ -268,7 +273,20 @@ func (a AggCall) String() string {
 	if a.Distinct {
 		d = "DISTINCT "
 	}
-	return a.Func + "(" + d + a.Arg.String() + ")"
+	arg := a.Arg.String()
+	if c, ok := a.Arg.(*Call); ok && c.Func == "agg_args" {
+		// The packed arguments, as written (the FILTER condition first
+		// shows only when there is one).
+		parts := make([]string, 0, len(c.Args))
+		for _, x := range c.Args[1:] {
+			parts = append(parts, x.String())
+		}
+		arg = strings.Join(parts, ", ")
+		if l, ok := c.Args[0].(*Literal); !ok || l.Value != true {
+			arg += " FILTER " + c.Args[0].String()
+		}
+	}
+	return a.Func + "(" + d + arg + a.Params.String() + ")"
 }
 
 // SortKey orders by Expr; NullsFirst follows MySQL (NULLs first ascending,

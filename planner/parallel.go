@@ -76,7 +76,7 @@ func Parallelize(p PhysicalPlan) (PhysicalPlan, error) {
 	if isPipeline(p) {
 		return &PhysGather{Input: p, Out: p.Schema()}, nil
 	}
-	if a, ok := p.(*PhysHashAggregate); ok && a.Mode == AggComplete && isPipeline(a.Input) && !hasDistinct(a.Aggs) {
+	if a, ok := p.(*PhysHashAggregate); ok && a.Mode == AggComplete && isPipeline(a.Input) && !hasDistinct(a.Aggs) && partialAggs(a.Aggs) {
 		partial := &PhysHashAggregate{Input: a.Input, Keys: a.Keys, Aggs: a.Aggs, Mode: AggPartial, Out: partialSchema(a)}
 		keys := make([]Expr, len(a.Keys))
 		for i := range keys {
@@ -145,6 +145,23 @@ func isPipeline(p PhysicalPlan) bool {
 		return n.Kind != WindowSession && isPipeline(n.Input)
 	}
 	return false
+}
+
+// partialAggs reports whether every call has a partial state: the core
+// functions (exec.AggPartial) and those that are their own merge
+// (AggPartialSelf). The others (percentiles, STRING_AGG, ARG_MIN, …) run
+// whole above a gathered pipeline, which keeps the serial row order.
+func partialAggs(aggs []AggCall) bool {
+	for _, a := range aggs {
+		switch a.Func {
+		case "count", "count_star", "sum", "avg", "min", "max":
+		default:
+			if !AggPartialSelf(a.Func) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func hasDistinct(aggs []AggCall) bool {

@@ -33,6 +33,11 @@ func (ps *parseState) aggFilters(body []token) ([]aggFilter, error) {
 				}
 			}
 		}
+		if open >= 3 && body[open-1].is("GROUP") && body[open-2].is("WITHIN") && body[open-3].isPunct(")") {
+			// agg(…) WITHIN GROUP (ORDER BY …) FILTER (…): the call is
+			// before the WITHIN GROUP clause.
+			open = matchOpen(body, open-3)
+		}
 		if open < 1 || body[open-1].kind != tkIdent {
 			continue
 		}
@@ -108,4 +113,20 @@ func blankFilters(filters []aggFilter) []replacement {
 		out[i] = replacement{span: f.clause}
 	}
 	return out
+}
+
+// matchOpen returns the index of the "(" that the ")" at closing closes,
+// or −1.
+func matchOpen(body []token, closing int) int {
+	depth := 0
+	for j := closing; j >= 0; j-- {
+		if body[j].isPunct(")") {
+			depth++
+		} else if body[j].isPunct("(") {
+			if depth--; depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
 }

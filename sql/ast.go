@@ -183,6 +183,18 @@ type Query struct {
 	// into SQL() like Select's; the main parse sees blanks in place of the
 	// FILTER clause, which the TiDB parser lacks.
 	AggFilters map[int]ast.ExprNode
+	// AggOrders maps the offset of each aggregate call's name to the
+	// ORDER BY written inside the call or in a WITHIN GROUP clause after
+	// it (see AggOrder); the main parse sees blanks there.
+	AggOrders map[int]*AggOrder
+	// AggNames maps the offset of each aggregate call whose name is a
+	// keyword of the TiDB parser (FIRST, LAST) to that name, lower case;
+	// the main parse sees a same-length placeholder ("__aaa").
+	AggNames map[int]string
+	// AggDistinct holds the offsets of aggregate calls written
+	// `agg(DISTINCT …)` whose DISTINCT the TiDB parser does not read
+	// (BIT_XOR, STRING_AGG, MEDIAN, …): it sees a blank there.
+	AggDistinct map[int]bool
 	// SystemTimes are the `FOR SYSTEM_TIME AS OF` clauses of temporal
 	// joins, in written order (systemtime.go).
 	SystemTimes []*SystemTime

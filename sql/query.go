@@ -176,6 +176,16 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	}
 
 	start, end := body[0].off, body[len(body)-1].end
+	orders, renames, names := ps.aggOrders(body, q)
+	repls = append(repls, renames...)
+	q.AggNames = names
+	if len(orders) > 0 {
+		full := ps.tidbInput(start, end, repls)
+		if q.AggOrders, err = ps.parseAggOrders(orders, full, start, end); err != nil {
+			return nil, err
+		}
+		repls = append(repls, blankAggOrders(orders)...)
+	}
 	filters, err := ps.aggFilters(body)
 	if err != nil {
 		return nil, err

@@ -69,7 +69,7 @@ for path in sys.argv[1:] or sorted(glob.glob('testdata/sql/batch/*.test')):
         pre=list(views)
         if re.search(r'\bOVER\b', q):
             pre.append("SET default_null_order='nulls_first_on_asc_last_on_desc'")
-        elif not q.endswith(' NULLS FIRST') and not q.endswith(' NULLS LAST'): q=re.sub(r'ORDER BY ([^L]*?)( LIMIT|$)', lambda mm: 'ORDER BY '+', '.join([c+(' NULLS LAST' if c.strip().upper().endswith('DESC') else ' NULLS FIRST') for c in mm.group(1).split(',')])+mm.group(2), q)
+        elif not q.endswith(' NULLS FIRST') and not q.endswith(' NULLS LAST') and ')' not in q[q.rfind('ORDER BY'):]: q=re.sub(r'ORDER BY ([^L()]*?)( LIMIT|$)', lambda mm: 'ORDER BY '+', '.join([c+(' NULLS LAST' if c.strip().upper().endswith('DESC') else ' NULLS FIRST') for c in mm.group(1).split(',')])+mm.group(2), q)
         r=subprocess.run(['/tmp/duckq']+(['-pre',';'.join(pre)] if pre else [])+['-e',q],capture_output=True,text=True)
         tot+=1
         if r.returncode!=0:

@@ -249,7 +249,7 @@ func Exprs(es []planner.Expr) ([]expr.Expr, error) {
 func AggCalls(calls []planner.AggCall, out *planner.Schema, nkeys int) ([]exec.AggCall, error) {
 	res := make([]exec.AggCall, len(calls))
 	for i, a := range calls {
-		c := exec.AggCall{Func: a.Func, Distinct: a.Distinct, Type: a.Typ, Name: out.Fields[nkeys+i].Name}
+		c := exec.AggCall{Func: a.Func, Distinct: a.Distinct, Type: a.Typ, Name: out.Fields[nkeys+i].Name, Params: aggParams(a.Params)}
 		if a.Arg != nil {
 			arg, err := Expr(a.Arg)
 			if err != nil {
@@ -260,6 +260,15 @@ func AggCalls(calls []planner.AggCall, out *planner.Schema, nkeys int) ([]exec.A
 		res[i] = c
 	}
 	return res, nil
+}
+
+// aggParams is the operators' copy of an aggregate call's parameters.
+func aggParams(p planner.AggParams) exec.AggParams {
+	out := exec.AggParams{Sep: p.Sep, Fraction: p.Fraction}
+	for _, o := range p.Order {
+		out.Order = append(out.Order, exec.AggOrder{Desc: o.Desc, NullsFirst: o.NullsFirst})
+	}
+	return out
 }
 
 // SortKeys compiles ORDER BY keys.

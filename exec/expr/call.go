@@ -65,6 +65,7 @@ func init() {
 	registerJSON()
 	registerTimeFuncs()
 	registerMathFuncs()
+	registerAggArgs()
 }
 
 // call is a function applied to argument expressions.

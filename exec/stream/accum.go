@@ -67,6 +67,8 @@ type AggSpec struct {
 	// (exec.NewAggState) directly, for functions without an AggFunc
 	// constant; Func then only names it in messages.
 	FuncName string
+	// Params are the call's constant parts (exec.AggParams).
+	Params exec.AggParams
 }
 
 // GroupKey is one GROUP BY expression and its output column name.
@@ -89,7 +91,7 @@ type StateStats struct {
 // aggCall is the exec.AggCall of s: the name of its function in the
 // accumulator layer (exec.NewAggState).
 func aggCall(s AggSpec) (exec.AggCall, error) {
-	c := exec.AggCall{Arg: s.Arg, Name: s.Name, Distinct: s.Distinct, Type: s.Type}
+	c := exec.AggCall{Arg: s.Arg, Name: s.Name, Distinct: s.Distinct, Type: s.Type, Params: s.Params}
 	switch s.Func {
 	case AggCount:
 		c.Func = "count"

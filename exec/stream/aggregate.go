@@ -119,7 +119,6 @@ type aggBatch struct {
 	keys    []arrow.Array
 	keyRead []func(int) Value
 	args    []arrow.Array // nil entry for COUNT(*)
-	argRead []func(int) Value
 	arrays  []arrow.Array
 }
 
@@ -131,17 +130,20 @@ func (b *aggBatch) release() {
 
 func (g *GroupAggregate) evalAgg(ctx context.Context, rec arrow.Record) (*aggBatch, error) {
 	b := &aggBatch{}
-	eval := func(e Expr) (arrow.Array, func(int) Value, error) {
+	eval := func(e Expr) (arrow.Array, error) {
 		arr, err := e.Eval(ctx, g.mem, rec)
 		if err != nil {
-			return nil, nil, fmt.Errorf("evaluating %s: %w", e, err)
+			return nil, fmt.Errorf("evaluating %s: %w", e, err)
 		}
 		b.arrays = append(b.arrays, arr)
-		r, err := reader(arr)
-		return arr, r, err
+		return arr, nil
 	}
 	for k, key := range g.keys {
-		arr, r, err := eval(key.Expr)
+		arr, err := eval(key.Expr)
+		var r func(int) Value
+		if err == nil {
+			r, err = reader(arr)
+		}
 		if err == nil && !arrow.TypeEqual(arr.DataType(), g.keyTypes[k]) {
 			err = fmt.Errorf("stream: group key %s evaluated to %s, declared %s", key.Expr, arr.DataType(), g.keyTypes[k])
 		}
@@ -153,15 +155,17 @@ func (g *GroupAggregate) evalAgg(ctx context.Context, rec arrow.Record) (*aggBat
 	}
 	for _, a := range g.core.calls {
 		if a.Arg == nil {
-			b.args, b.argRead = append(b.args, nil), append(b.argRead, nil)
+			b.args = append(b.args, nil)
 			continue
 		}
-		arr, r, err := eval(a.Arg)
+		// The accumulators read the arrays themselves (arguments may be
+		// agg_args structs, which have no Value form).
+		arr, err := eval(a.Arg)
 		if err != nil {
 			b.release()
 			return nil, err
 		}
-		b.args, b.argRead = append(b.args, arr), append(b.argRead, r)
+		b.args = append(b.args, arr)
 	}
 	return b, nil
 }
@@ -398,7 +402,7 @@ func (g *GroupAggregate) Close() error {
 // planner already builds for exec.HashAggregate) into a streaming AggSpec,
 // so one physical plan feeds both.
 func AggSpecFromCall(c exec.AggCall) (AggSpec, error) {
-	s := AggSpec{Arg: c.Arg, Name: c.Name, Distinct: c.Distinct, Type: c.Type}
+	s := AggSpec{Arg: c.Arg, Name: c.Name, Distinct: c.Distinct, Type: c.Type, Params: c.Params}
 	switch {
 	case c.Func == "count_star":
 		s.Func = AggCountStar
