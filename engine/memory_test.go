@@ -171,3 +171,48 @@ func TestStreamingOperatorsUnderMemoryLimit(t *testing.T) {
 		t.Fatalf("%d rows, error %v", n, err)
 	}
 }
+
+// TestJoinBudgetCheckedPerBatch: a join counts its state as it goes
+// (stream.StateSizer) and is checked after every batch, so it stops
+// within a batch (8192 rows, ~1.5 MiB of join state) of the limit.
+// Sampled every 100 ms, it read the whole input of a fast source before
+// the next sample and overshot a 4 MiB limit to 9-15 MiB.
+func TestJoinBudgetCheckedPerBatch(t *testing.T) {
+	const sources = `
+CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH (connector = 'generator', rows_per_second = '0', max_rows = '60000');
+CREATE SOURCE g2 (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH (connector = 'generator', rows_per_second = '0', max_rows = '60000', seed = '2');`
+	for _, query := range []string{
+		`SELECT a.ts, b.value FROM g a JOIN g2 b ON a.ts = b.ts EMIT CHANGES`,
+		`SELECT a.ts, b.value FROM g a JOIN g2 b ON a.ts = b.ts AND b.ts BETWEEN a.ts - INTERVAL '1' HOUR AND a.ts + INTERVAL '1' HOUR EMIT CHANGES`,
+	} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		db, err := Open(Config{Allocator: mem, MemoryLimit: 4 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if err := db.Exec(ctx, sources); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.Query(ctx, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		err = rows.Err()
+		rows.Close()
+		cancel()
+		db.Close()
+		mem.AssertSize(t, 0)
+		var mle *exec.MemoryLimitError
+		if !errors.As(err, &mle) {
+			t.Fatalf("%s: %v, want the memory limit error", query, err)
+		}
+		if mle.Need > mle.Limit+2<<20 {
+			t.Errorf("%s: the join's state reached %d bytes before the %d-byte limit stopped it", query, mle.Need, mle.Limit)
+		}
+	}
+}

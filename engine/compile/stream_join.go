@@ -243,7 +243,16 @@ func (n *joinNode) Finish(ctx context.Context, input int) (arrow.Record, error) 
 func (n *joinNode) Snapshot() ([]byte, error)  { return n.join.Snapshot() }
 func (n *joinNode) Restore(state []byte) error { return n.join.Restore(state) }
 func (n *joinNode) Stats() stream.StateStats   { return n.join.Stats() }
-func (n *joinNode) Close() error               { return n.join.Close() }
+
+// StateBytes forwards the join's running state size (stream.StateSizer)
+// when it keeps one.
+func (n *joinNode) StateBytes() (int64, bool) {
+	if s, ok := n.join.(stream.StateSizer); ok {
+		return s.StateBytes()
+	}
+	return 0, false
+}
+func (n *joinNode) Close() error { return n.join.Close() }
 
 // SetPartitions gives the join's per-input trackers the partitions of the
 // sources it reads straight.

@@ -118,10 +118,13 @@ type Join struct {
 	expq    expHeap
 	seq     uint64
 	pending map[int64][][]Value // WindowJoin: joined rows by window expiry
-	pendq   int64Heap
-	ttlq    []ttlEntry
-	out     [][]Value
-	buf     []byte
+	// pendingBytes is what pending holds (pendingRowBytes), kept as rows
+	// come and go so StateBytes need not walk it.
+	pendingBytes int64
+	pendq        int64Heap
+	ttlq         []ttlEntry
+	out          [][]Value
+	buf          []byte
 	// Ignored counts retractions of rows the join no longer holds
 	// (forgotten by 'state.ttl').
 	Ignored int64
@@ -163,6 +166,7 @@ var (
 	_ Snapshotter       = (*Join)(nil)
 	_ PartitionAware    = (*Join)(nil)
 	_ WatermarkReporter = (*Join)(nil)
+	_ StateSizer        = (*Join)(nil)
 )
 
 // JoinOutput is the output of the join spec over inputs left and right,
@@ -614,6 +618,7 @@ func (j *Join) emit(row []Value, n int64, exp int64) {
 				heap.Push(&j.pendq, exp)
 			}
 			j.pending[exp] = append(j.pending[exp], row)
+			j.pendingBytes += pendingRowBytes(row)
 			continue
 		}
 		j.out = append(j.out, row)
@@ -860,6 +865,9 @@ func (j *Join) expire() {
 	}
 	for len(j.pendq) > 0 && j.pendq[0] < wm {
 		exp := heap.Pop(&j.pendq).(int64)
+		for _, row := range j.pending[exp] {
+			j.pendingBytes -= pendingRowBytes(row)
+		}
 		j.out = append(j.out, j.pending[exp]...)
 		delete(j.pending, exp)
 	}
@@ -913,16 +921,22 @@ func (j *Join) Finish(context.Context) (arrow.Record, error) {
 
 // Stats counts the distinct rows held on both sides.
 func (j *Join) Stats() StateStats {
-	s := StateStats{Groups: j.sides[0].rows + j.sides[1].rows, Bytes: j.sides[0].bytes + j.sides[1].bytes}
-	for _, rows := range j.pending {
-		for _, r := range rows {
-			s.Bytes += 24
-			for _, v := range r {
-				s.Bytes += valueBytes(v)
-			}
-		}
+	b, _ := j.StateBytes()
+	return StateStats{Groups: j.sides[0].rows + j.sides[1].rows, Bytes: b}
+}
+
+// StateBytes is Stats().Bytes from running counts (StateSizer).
+func (j *Join) StateBytes() (int64, bool) {
+	return j.sides[0].bytes + j.sides[1].bytes + j.pendingBytes, true
+}
+
+// pendingRowBytes is what a pending joined row costs in Stats.
+func pendingRowBytes(row []Value) int64 {
+	n := int64(24)
+	for _, v := range row {
+		n += valueBytes(v)
 	}
-	return s
+	return n
 }
 
 // Close drops the state; idempotent.
@@ -932,7 +946,7 @@ func (j *Join) Close() error {
 		sd.rows, sd.bytes = 0, 0
 	}
 	j.expq, j.pendq, j.ttlq, j.out = nil, nil, nil, nil
-	j.pending = map[int64][][]Value{}
+	j.pending, j.pendingBytes = map[int64][][]Value{}, 0
 	return nil
 }
 

@@ -86,6 +86,11 @@ func (j *Join) Restore(data []byte) error {
 	if s.Pending != nil {
 		j.pending = s.Pending
 	}
+	for _, rows := range j.pending {
+		for _, row := range rows {
+			j.pendingBytes += pendingRowBytes(row)
+		}
+	}
 	for exp := range j.pending {
 		heap.Push(&j.pendq, exp)
 	}
