@@ -84,7 +84,8 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 	if (timing == stream.IntervalJoin || timing == stream.WindowJoin) && b.window == nil {
 		b.window = j
 	}
-	return b.joinNode(j, sides), nil
+	node := b.joinNode(j, sides)
+	return &deltaJoinNode{joinNode: node, delta: j}, nil
 }
 
 // temporalJoin builds the node of an event-time temporal join.
@@ -243,6 +244,21 @@ func (n *joinNode) Finish(ctx context.Context, input int) (arrow.Record, error) 
 func (n *joinNode) Snapshot() ([]byte, error)  { return n.join.Snapshot() }
 func (n *joinNode) Restore(state []byte) error { return n.join.Restore(state) }
 func (n *joinNode) Stats() stream.StateStats   { return n.join.Stats() }
+
+// deltaJoinNode is the node of a join whose checkpoints can be
+// incremental (a stream.Join, not a TemporalJoin).
+type deltaJoinNode struct {
+	*joinNode
+	delta stream.DeltaSnapshotter
+}
+
+var _ stream.DeltaSnapshotter = (*deltaJoinNode)(nil)
+
+// SnapshotDelta is the join's (stream.DeltaSnapshotter).
+func (n *deltaJoinNode) SnapshotDelta() ([]byte, error) { return n.delta.SnapshotDelta() }
+
+// RestoreDelta is the join's (stream.DeltaSnapshotter).
+func (n *deltaJoinNode) RestoreDelta(d []byte) error { return n.delta.RestoreDelta(d) }
 
 // StateBytes forwards the join's running state size (stream.StateSizer)
 // when it keeps one.

@@ -121,10 +121,13 @@ type Join struct {
 	// pendingBytes is what pending holds (pendingRowBytes), kept as rows
 	// come and go so StateBytes need not walk it.
 	pendingBytes int64
-	pendq        int64Heap
-	ttlq         []ttlEntry
-	out          [][]Value
-	buf          []byte
+	// gone are the rows the last snapshot held that were dropped since
+	// (the next delta's deletions).
+	gone  []joinRowRef
+	pendq int64Heap
+	ttlq  []ttlEntry
+	out   [][]Value
+	buf   []byte
 	// Ignored counts retractions of rows the join no longer holds
 	// (forgotten by 'state.ttl').
 	Ignored int64
@@ -159,6 +162,10 @@ type joinRow struct {
 	exp     int64 // freed once the cleanup watermark passes it
 	seen    time.Time
 	live    bool
+	// snapped says the last snapshot (or restore) held the row, with
+	// snapN and snapMatches: a delta writes the row when they changed.
+	snapped            bool
+	snapN, snapMatches int64
 }
 
 var (
@@ -846,6 +853,9 @@ func (j *Join) drop(r *joinRow) {
 	r.live = false
 	sd.rows--
 	sd.bytes -= rowBytes(r)
+	if r.snapped {
+		j.gone = append(j.gone, joinRowRef{Side: r.side, Key: r.key, ID: r.id})
+	}
 }
 
 // expire frees the rows and windows the cleanup watermark passed,
@@ -946,7 +956,7 @@ func (j *Join) Close() error {
 		sd.rows, sd.bytes = 0, 0
 	}
 	j.expq, j.pendq, j.ttlq, j.out = nil, nil, nil, nil
-	j.pending, j.pendingBytes = map[int64][][]Value{}, 0
+	j.pending, j.pendingBytes, j.gone = map[int64][][]Value{}, 0, nil
 	return nil
 }
 
