@@ -84,3 +84,41 @@ func TestUpsertKafkaAggregate(t *testing.T) {
 		t.Errorf("totals read back: %s, want the batch result %s", got, batch)
 	}
 }
+
+// TestSinkPrimaryKey: Flink's upsert sink shape. A table declared with
+// PRIMARY KEY (…) NOT ENFORCED and written to is keyed by that key: an
+// append result is upserted by it (the last row of a key wins), an
+// updating result keyed by columns the key does not contain is refused
+// rather than let two rows overwrite each other, and a changelog
+// source's declared key must agree with the connector's.
+func TestSinkPrimaryKey(t *testing.T) {
+	addr := kCluster(t, map[string]int32{"latest": 1, "bykey": 1})
+	db, mem := kOpen(t, kConfig())
+	defer mem.AssertSize(t, 0)
+	defer db.Close()
+	kExec(t, db, fmt.Sprintf(`CREATE TABLE latest (category STRING, v BIGINT, PRIMARY KEY (category) NOT ENFORCED)
+		WITH ('connector' = 'kafka', 'topic' = 'latest', 'brokers' = '%s', 'format' = 'upsert-json')`, addr))
+	kExec(t, db, `INSERT INTO latest SELECT * FROM (VALUES ('a', 1), ('b', 2), ('a', 3)) AS t(category, v)`)
+	recs := kConsumeAll(t, addr, "latest", func(r []*kgo.Record) bool { return len(r) >= 3 }, 20*time.Second)
+	var got []string
+	for _, r := range recs {
+		got = append(got, string(r.Key)+"="+string(r.Value))
+	}
+	if want := `a={"category":"a","v":1} b={"category":"b","v":2} a={"category":"a","v":3}`; strings.Join(got, " ") != want {
+		t.Errorf("records %s, want %s", strings.Join(got, " "), want)
+	}
+
+	kExec(t, db, fmt.Sprintf(`CREATE TABLE bykey (category STRING, region STRING, total BIGINT, PRIMARY KEY (category) NOT ENFORCED)
+		WITH ('connector' = 'kafka', 'topic' = 'bykey', 'brokers' = '%s', 'format' = 'upsert-json')`, addr))
+	err := db.Exec(context.Background(), `INSERT INTO bykey SELECT category, region, SUM(value) AS total FROM 'testdata/data/sales.csv' GROUP BY category, region EMIT CHANGES`)
+	const want = "sink bykey: the result updates rows by (category, region), which its PRIMARY KEY (category) does not contain"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("updating result by another key: %v, want an error containing %q", err, want)
+	}
+
+	err = db.Exec(context.Background(), fmt.Sprintf(`CREATE TABLE prices (id BIGINT, category STRING, PRIMARY KEY (category) NOT ENFORCED)
+		WITH ('connector' = 'kafka', 'topic' = 'latest', 'brokers' = '%s', 'format' = 'upsert-json', 'key' = 'id')`, addr))
+	if want := "PRIMARY KEY (category) differs from the changelog's key (id)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("changelog source with another key: %v, want an error containing %q", err, want)
+	}
+}

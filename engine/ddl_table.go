@@ -209,7 +209,11 @@ func (db *Session) flinkSinkTable(s *sql.CreateSource, opts connectors.Options, 
 	if _, ok := db.cat.LookupSink(s.Name); ok {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "sink %q already exists", s.Name)
 	}
-	if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts, Schema: declared, AppendOnly: appendOnly(sink)}, sink); err != nil {
+	key, err := planner.SourceKey(declared, s.PrimaryKey)
+	if err != nil {
+		return nil, sql.Errorf(sql.PlanError, s.PrimaryKeyPos, "table %s: %v", s.Name, err)
+	}
+	if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts, Schema: declared, AppendOnly: appendOnly(sink), Key: key}, sink); err != nil {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
 	}
 	return message("table " + s.Name + " created (as a sink: " + srcErr.Error() + ")"), nil

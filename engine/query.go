@@ -258,7 +258,11 @@ func (db *Session) insert(ctx context.Context, sink string, q *sql.Query, pos sq
 		return nil, execError(err)
 	}
 	schema := renamed(op.Schema(), qp.Output)
-	w, err := target.Open(ctx, db.mem, schema, exec.SinkMode{})
+	mode, err := sinkKeyMode(def, schema, exec.SinkMode{}, pos)
+	if err != nil {
+		return nil, err
+	}
+	w, err := target.Open(ctx, db.mem, schema, mode)
 	if err != nil {
 		return nil, execError(fmt.Errorf("sink %s: %w", sink, err))
 	}

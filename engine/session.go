@@ -281,21 +281,13 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 		}
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "source %q already exists", s.Name)
 	}
-	for _, c := range s.Columns {
-		if c.NotNull || c.Unsigned {
-			word := "NOT NULL"
-			if c.Unsigned {
-				word = "UNSIGNED"
-			}
-			return nil, sql.Errorf(sql.PlanError, c.Pos, "column %s: %s is checked in in-memory tables (CREATE TABLE without WITH), not yet on a source's read: drop it here", c.Name, word)
-		}
-	}
 	var declared *arrow.Schema
 	if len(s.Columns) > 0 {
 		var err error
 		if declared, err = planner.SourceSchema(s); err != nil {
 			return nil, err
 		}
+		declared = declareRules(s, declared)
 	}
 	opts := db.options(s.Options)
 	src, err := connectors.NewSource(db.conn, opts, declared)
@@ -304,6 +296,9 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	}
 	if err != nil {
 		return nil, connectorError("source", s.Name, s.Position(), s.Options, err)
+	}
+	if err := checkedRules(s, src, opts); err != nil {
+		return nil, err
 	}
 	def := &planner.SourceDef{Name: s.Name, Schema: src.Schema(), Options: opts, Bounded: src.Bounded()}
 	if err := planner.CheckSourceOptions(def, db.cat); err != nil {
@@ -336,12 +331,20 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	if def.PrimaryKey, err = planner.SourceKey(src.Schema(), s.PrimaryKey); err != nil {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "source %s: %v", s.Name, err)
 	}
+	if def.Changelog && def.PrimaryKey != nil {
+		// The declared key is the changelog's upsert key, unless the
+		// connector knows its own ('key' of upsert-json), which must agree.
+		if def.ChangelogKey != nil && !sameColumns(def.ChangelogKey, def.PrimaryKey) {
+			return nil, sql.Errorf(sql.PlanError, s.PrimaryKeyPos, "source %s: PRIMARY KEY (%s) differs from the changelog's key (%s)", s.Name, strings.Join(def.PrimaryKey, ", "), strings.Join(def.ChangelogKey, ", "))
+		}
+		def.ChangelogKey = def.PrimaryKey
+	}
 	if err := db.cat.AddSource(def, src); err != nil {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
 	}
 	if s.Table {
 		if sink, err := connectors.NewSink(db.conn, opts); err == nil {
-			if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts, Schema: declared, AppendOnly: appendOnly(sink)}, sink); err != nil {
+			if err := db.cat.AddSink(&planner.SinkDef{Name: s.Name, Options: opts, Schema: declared, AppendOnly: appendOnly(sink), Key: def.PrimaryKey}, sink); err != nil {
 				_ = db.cat.DropSource(s.Name)
 				return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
 			}

@@ -416,19 +416,23 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 	if err != nil {
 		return nil, err
 	}
-	if appendOnly && sq.changelog {
+	closePipeline := func() {
 		sq.p.Reader.Close()
 		if sq.p.Op != nil {
 			sq.p.Op.Close()
 		}
+	}
+	if appendOnly && sq.changelog {
+		closePipeline()
 		return nil, sql.Errorf(sql.PlanError, q.Position(), "sink %q is append-only but the query produces updates: use EMIT FINAL, or aggregate over a window (TUMBLE/HOP/SESSION) with a watermark", sinkName)
+	}
+	if sq.mode, err = sinkKeyMode(def, sq.schema, sq.mode, q.Position()); err != nil {
+		closePipeline()
+		return nil, err
 	}
 	w, err := sink.Open(ctx, db.mem, sq.schema, sq.mode)
 	if err != nil {
-		sq.p.Reader.Close()
-		if sq.p.Op != nil {
-			sq.p.Op.Close()
-		}
+		closePipeline()
 		return nil, execError(fmt.Errorf("sink %s: %w", sinkName, err))
 	}
 	defer w.Close()

@@ -79,6 +79,10 @@ type SinkDef struct {
 	// engine asks the sink, exec.AppendOnlySink), so it cannot take the
 	// changelog of an updating query.
 	AppendOnly bool
+	// Key is the declared `PRIMARY KEY (…) NOT ENFORCED` of a Flink-style
+	// table written to (nil: none): the sink upserts rows by it, as
+	// Flink's upsert sinks do.
+	Key []string
 }
 
 // Catalog is what planning reads of a session's sources and sinks: their

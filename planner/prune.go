@@ -1,6 +1,10 @@
 package planner
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
 
 // PruneColumns narrows every Scan to the source columns the query reads
 // and drops projection outputs nobody uses, renumbering column references
@@ -52,7 +56,10 @@ func prune(p Plan, need []bool) (Plan, []int, bool, error) {
 		m := make([]int, len(x.Columns))
 		for i, c := range x.Columns {
 			m[i] = -1
-			if need[i] {
+			// A column with a declared rule is read even when unused, so
+			// a row that breaks it fails (or is skipped) whatever the
+			// query reads: COUNT(*) counts the same rows as SELECT *.
+			if need[i] || declaredRule(x.SourceSchema.Field(c)) {
 				m[i] = len(cols)
 				cols = append(cols, c)
 			}
@@ -303,4 +310,20 @@ func pruneAnalytic(x *Analytic, need []bool) (Plan, []int, bool, error) {
 		a.Names = append(a.Names, x.Names[i])
 	}
 	return a, out, true, nil
+}
+
+// RuleKeys are the field metadata keys by which a source's schema marks
+// columns declared NOT NULL or UNSIGNED (exec.NotNullKey, exec.UnsignedKey:
+// the planner does not import exec, and the engine's tests keep the two
+// lists equal).
+var RuleKeys = []string{"sluice.not_null", "sluice.unsigned"}
+
+// declaredRule reports whether f carries a rule its reader checks.
+func declaredRule(f arrow.Field) bool {
+	for _, k := range RuleKeys {
+		if v, ok := f.Metadata.GetValue(k); ok && v == "true" {
+			return true
+		}
+	}
+	return false
 }

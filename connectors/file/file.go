@@ -507,7 +507,7 @@ func (r *Reader) openFile(path string) (fileReader, error) {
 	case FormatJSON, FormatDebezium:
 		return openJSON(r.mem, path, r.src.schema, r.src.opts, r.spec, skip, r.morsel.textRange())
 	}
-	pr, err := openParquet(r.mem, path, r.src.schema, r.spec, skip)
+	pr, err := openParquet(r.mem, path, r.src.schema, r.spec, skip, r.src.opts.OnError)
 	if err != nil {
 		return nil, err
 	}

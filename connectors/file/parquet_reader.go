@@ -264,15 +264,16 @@ type parquetReader struct {
 	bld     []array.Builder // by output column, reused across batches
 	rows    int64           // rows consumed
 	st      Stats
-	dict    []bool // by output column: keep dictionary-encoded strings
-	at      int    // output column being decoded, for position; -1: none
+	dict    []bool             // by output column: keep dictionary-encoded strings
+	at      int                // output column being decoded, for position; -1: none
+	onError format.ErrorPolicy // for rows breaking a column's declared rule
 
 	// progress counts the rows read or skipped (exec.ProgressRows); may
 	// be nil.
 	progress *exec.ScanProgress
 }
 
-func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec exec.ScanSpec, skip int64) (*parquetReader, error) {
+func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec exec.ScanSpec, skip int64, onError format.ErrorPolicy) (*parquetReader, error) {
 	f, pf, err := openParquetFile(path)
 	if err != nil {
 		return nil, err
@@ -287,7 +288,7 @@ func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec e
 		fields[i] = schema.Field(c)
 	}
 	return &parquetReader{mem: mem, path: path, f: f, pf: pf, all: all, cols: spec.Columns,
-		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip, at: -1, progress: spec.Progress}, nil
+		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip, at: -1, progress: spec.Progress, onError: onError}, nil
 }
 
 // next returns the next batch of the current row group, moving to the
@@ -334,6 +335,10 @@ func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	rec, err = r.checkRules(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
 	r.left -= int64(k)
 	r.rows += int64(k)
 	r.progress.Advance(exec.ProgressRows, int64(k))
@@ -347,6 +352,43 @@ func (r *parquetReader) rangeRows(n int64) int64 {
 		return max(0, min(r.rowHi, n)-r.rowLo)
 	}
 	return n
+}
+
+// checkRules applies the columns' declared NOT NULL and UNSIGNED rules
+// (exec.ConstraintChecker) to a batch starting at file row r.rows: the
+// first bad row fails the scan, naming the file and row, or under
+// on_error skip or null every bad row is dropped and counted.
+func (r *parquetReader) checkRules(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
+	var bad []bool
+	for i, f := range r.out.Fields() {
+		if !exec.Constrained(f) {
+			continue
+		}
+		a := rec.Column(i)
+		for row, reason := exec.Violation(f, a, 0); row >= 0; row, reason = exec.Violation(f, a, row+1) {
+			if r.onError == format.OnErrorFail {
+				rec.Release()
+				return nil, fmt.Errorf("%s: row %d: column %q %s", r.path, r.rows+int64(row)+1, f.Name, reason)
+			}
+			if bad == nil {
+				bad = make([]bool, rec.NumRows())
+			}
+			bad[row] = true
+		}
+	}
+	if bad == nil {
+		return rec, nil
+	}
+	keep := make([]int32, 0, len(bad))
+	for row, b := range bad {
+		if !b {
+			keep = append(keep, int32(row))
+		}
+	}
+	r.st.Skipped += int64(len(bad) - len(keep))
+	out, err := exec.TakeRecord(ctx, r.mem, rec, keep)
+	rec.Release()
+	return out, err
 }
 
 // openGroup starts reading the projected column chunks of a row group,

@@ -327,15 +327,13 @@ func (d *CSVDecoder) appendFields(fields [][]byte, quoted []bool) error {
 			continue
 		}
 		c := d.cols[oi]
-		if p >= len(fields) {
-			c.b.AppendNull()
+		if p >= len(fields) || len(fields[p]) == len(d.null) && (quoted == nil || !quoted[p]) && bytes.Equal(fields[p], d.null) {
+			if err := d.appendNull(oi); err != nil && firstErr == nil {
+				firstErr = err
+			}
 			continue
 		}
 		v := fields[p]
-		if len(v) == len(d.null) && (quoted == nil || !quoted[p]) && bytes.Equal(v, d.null) {
-			c.b.AppendNull()
-			continue
-		}
 		if c.kind == kDictString {
 			d.appendDict(oi, v)
 			continue

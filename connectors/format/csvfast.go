@@ -221,6 +221,11 @@ rows:
 		if nf == 1 && ends[0] == starts[0] {
 			break rows // a blank line: the slow path skips it
 		}
+		for p := range plan {
+			if c := plan[p].c; c != nil && (nulls[p] && c.notNull || c.unsigned && c.kind == kInt64 && ints[p] < 0) {
+				break rows // a declared rule is broken: the slow path rejects the row
+			}
+		}
 		// The whole record is valid: stage it.
 		for p := range plan {
 			fc := &plan[p]

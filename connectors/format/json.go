@@ -306,7 +306,9 @@ func (d *JSONDecoder) append(line []byte) error {
 		c.seen = d.gen
 		switch {
 		case !isStr && len(v) == 4 && string(v) == "null":
-			c.b.AppendNull()
+			if err := d.appendNull(oi); err != nil && firstErr == nil {
+				firstErr = err
+			}
 		case !isStr && c.kind == kTimestamp && len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9'):
 			ms, ok := ParseInt(v)
 			if ok {
@@ -322,9 +324,11 @@ func (d *JSONDecoder) append(line []byte) error {
 			}
 		}
 	}
-	for _, c := range d.cols {
+	for oi, c := range d.cols {
 		if c.seen != d.gen {
-			c.b.AppendNull()
+			if err := d.appendNull(oi); err != nil && firstErr == nil {
+				firstErr = err
+			}
 		}
 	}
 	d.endRow()

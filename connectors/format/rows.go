@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
 )
 
 // ErrorPolicy says what a decoder does with a value it cannot parse or a
@@ -73,10 +75,13 @@ type column struct {
 	prec  int32
 	scale int32
 	seen  uint32 // row generation that last set this column (JSON)
+	// notNull and unsigned are the column's declared rules (see
+	// exec.ConstraintChecker): a row breaking one is rejected whole.
+	notNull, unsigned bool
 }
 
 func newColumn(mem memory.Allocator, f arrow.Field) (*column, error) {
-	c := &column{name: f.Name, typ: f.Type}
+	c := &column{name: f.Name, typ: f.Type, notNull: exec.NotNull(f), unsigned: exec.Unsigned(f)}
 	switch t := f.Type.(type) {
 	case *arrow.Int64Type:
 		c.kind, c.i64 = kInt64, array.NewInt64Builder(mem)
@@ -114,13 +119,14 @@ func (c *column) appendText(v []byte) bool {
 	switch c.kind {
 	case kInt64:
 		x, ok := ParseInt(v)
-		if ok {
+		if ok && !(c.unsigned && x < 0) {
 			c.i64.Append(x)
+			return true
 		}
-		return ok
+		return false
 	case kInt32:
 		x, ok := ParseInt(v)
-		if ok && x == int64(int32(x)) {
+		if ok && x == int64(int32(x)) && !(c.unsigned && x < 0) {
 			c.i32.Append(int32(x))
 			return true
 		}
@@ -228,11 +234,12 @@ func releaseCols(cols []*column) {
 
 // fieldErr applies the policy to a bad value in output column oi that
 // has not been appended yet: it appends NULL and either records the row
-// as bad or counts the null.
+// as bad or counts the null. A NOT NULL column cannot take the NULL, so
+// its row is skipped under OnErrorNull.
 func (r *rows) fieldErr(oi int, v []byte) error {
 	c := r.cols[oi]
 	c.b.AppendNull()
-	if r.policy == OnErrorNull {
+	if r.policy == OnErrorNull && !c.notNull && !(c.unsigned && negativeText(v)) {
 		r.nulled++
 		return nil
 	}
@@ -240,17 +247,41 @@ func (r *rows) fieldErr(oi int, v []byte) error {
 		return nil
 	}
 	r.bad = true
-	if r.policy == OnErrorSkip {
+	if r.policy != OnErrorFail {
 		return nil
 	}
-	return &FieldError{Column: c.name, Value: string(v), Type: SQLTypeName(c.typ)}
+	fe := &FieldError{Column: c.name, Value: string(v), Type: SQLTypeName(c.typ)}
+	if c.unsigned && negativeText(v) {
+		if _, ok := ParseInt(v); ok {
+			fe.Reason = fmt.Sprintf("is UNSIGNED, but the value %s is negative", v)
+		}
+	}
+	return fe
 }
+
+// appendNull appends a missing value to output column oi; a NOT NULL
+// column rejects the row instead, by the policy (skipped unless it fails).
+func (r *rows) appendNull(oi int) error {
+	c := r.cols[oi]
+	c.b.AppendNull()
+	if !c.notNull || r.bad {
+		return nil
+	}
+	r.bad = true
+	if r.policy != OnErrorFail {
+		return nil
+	}
+	return &FieldError{Column: c.name, Type: SQLTypeName(c.typ), Reason: "is NOT NULL, but the value is NULL or missing"}
+}
+
+// negativeText reports whether v is written as a negative number.
+func negativeText(v []byte) bool { return len(v) > 1 && v[0] == '-' }
 
 // endRow finishes a row; a bad row is dropped from the batch later.
 func (r *rows) endRow() {
 	if r.bad {
 		r.drop = append(r.drop, r.n)
-		if r.policy == OnErrorSkip {
+		if r.policy != OnErrorFail {
 			r.skipped++
 		}
 		r.bad = false

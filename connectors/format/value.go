@@ -33,10 +33,17 @@ type FieldError struct {
 	Column string // column name
 	Value  string // the offending text
 	Type   string // SQL type name, e.g. BIGINT
+	// Reason, when set, is why a value of the right type is refused by
+	// the column's declared rule: "is NOT NULL, but the value is NULL".
+	Reason string
 }
 
-// Error renders `column "value": cannot parse "abc" as BIGINT`.
+// Error renders `column "value": cannot parse "abc" as BIGINT`, or the
+// broken rule: `column "id" is NOT NULL, but the value is NULL or missing`.
 func (e *FieldError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("column %q %s", e.Column, e.Reason)
+	}
 	return fmt.Sprintf("column %q: cannot parse %q as %s", e.Column, e.Value, e.Type)
 }
 

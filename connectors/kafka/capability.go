@@ -15,7 +15,15 @@ var (
 	_ exec.PartitionKeyed  = (*Source)(nil)
 	_ exec.OffsetCommitter = (*Reader)(nil)
 	_ exec.TwoPhaseWriter  = (*Writer)(nil)
+
+	_ exec.ConstraintChecker = (*Source)(nil)
 )
+
+// ChecksConstraints reports whether the value format checks declared NOT
+// NULL and UNSIGNED columns as it decodes (json, csv, debezium-json,
+// upsert-json); a bad record is then handled by 'on_error' and named by
+// topic/partition/offset like any other.
+func (s *Source) ChecksConstraints() bool { return formatOf(s.cfg.format).rules }
 
 // scaleOutConfig is how a source's partitions may be divided among
 // processes: 'partition.key' names the column records are keyed by, and

@@ -94,17 +94,20 @@ type formatDecl struct {
 	changelog bool
 	// keyed: records are upserts of their key ('key' names its columns).
 	keyed bool
+	// rules: the decoder checks declared NOT NULL and UNSIGNED columns
+	// (exec.ConstraintChecker); the text formats share format's rows.
+	rules bool
 }
 
 // formats are the Kafka value formats, in the order the docs list them.
 var formats = []formatDecl{
-	{name: "json", source: true, sink: true},
-	{name: "csv", source: true, sink: true},
+	{name: "json", source: true, sink: true, rules: true},
+	{name: "csv", source: true, sink: true, rules: true},
 	{name: "raw", source: true},
 	{name: "avro", source: true, sink: true, registry: true},
 	{name: "protobuf", source: true, sink: true, registry: true},
-	{name: "debezium-json", source: true, sink: true, changelog: true},
-	{name: "upsert-json", source: true, sink: true, changelog: true, keyed: true},
+	{name: "debezium-json", source: true, sink: true, changelog: true, rules: true},
+	{name: "upsert-json", source: true, sink: true, changelog: true, keyed: true, rules: true},
 }
 
 // formatNames are the formats a source (sink = false) or sink accepts.

@@ -67,6 +67,11 @@ func checkMetaType(f arrow.Field) error {
 	if !ok {
 		return optErr("metadata column %q cannot have type %s", f.Name, format.SQLTypeName(f.Type))
 	}
+	if exec.Constrained(f) && metaKindOf(f.Name) == metaKey {
+		// The others are never NULL nor negative; a record's key may be
+		// missing, and nothing checks it.
+		return optErr("metadata column %q cannot be declared NOT NULL or UNSIGNED: filter with WHERE %s IS NOT NULL", f.Name, f.Name)
+	}
 	return nil
 }
 

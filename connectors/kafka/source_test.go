@@ -440,3 +440,48 @@ func TestInferJSONSchema(t *testing.T) {
 		t.Fatalf("rows %v", rows)
 	}
 }
+
+// TestDeclaredRulesOnRead: a record breaking a declared NOT NULL or
+// UNSIGNED column fails the scan naming topic/partition/offset, or goes
+// the way of any bad record under on_error.
+func TestDeclaredRulesOnRead(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		exec.MarkNotNull(arrow.Field{Name: "category", Type: arrow.BinaryTypes.String, Nullable: true}),
+		exec.MarkUnsigned(arrow.Field{Name: "value", Type: arrow.PrimitiveTypes.Int64, Nullable: true}),
+	}, nil)
+	values := []string{`{"category":"a","value":1}`, `{"value":2}`, `{"category":"c","value":-3}`, `{"category":"d","value":4}`}
+	for _, tc := range []struct {
+		policy string
+		want   []string
+		err    string
+	}{
+		{"fail", []string{"a|1"}, `kafka orders/0/1: column "category" is NOT NULL, but the value is NULL or missing`},
+		{"skip", []string{"a|1", "d|4"}, ""},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			mem := checkedMem(t)
+			_, addr := newCluster(t, map[string]int32{"orders": 1})
+			cl := manualClient(t, addr)
+			for _, v := range values {
+				produceTo(t, cl, rec("orders", 0, v))
+			}
+			r := openSource(t, mem, opts("topic", "orders", "brokers", addr, "format", "json", "on_error", tc.policy), schema, exec.ScanSpec{Bounded: true})
+			var got []string
+			var err error
+			for {
+				var b exec.Batch
+				if b, err = r.Next(context.Background()); err != nil {
+					break
+				}
+				got = append(got, rowsOf(b.Record)...)
+				b.Record.Release()
+			}
+			if tc.err == "" && err != io.EOF || tc.err != "" && (err == nil || err.Error() != tc.err) {
+				t.Fatalf("error %v, want %q", err, tc.err)
+			}
+			if !equal(got, tc.want) {
+				t.Fatalf("rows %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

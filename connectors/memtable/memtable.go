@@ -256,7 +256,7 @@ func (w *writer) check(rec arrow.Record) error {
 		}
 		if i < len(t.cons.Unsigned) && t.cons.Unsigned[i] {
 			for r := 0; r < a.Len(); r++ {
-				if a.IsValid(r) && negative(a, r) {
+				if a.IsValid(r) && exec.Negative(a, r) {
 					return constraintErrorf("table %s: column %s is UNSIGNED, but row %d written has %s", t.name, col(i), w.rows+int64(r)+1, a.ValueStr(r))
 				}
 			}
@@ -305,17 +305,6 @@ func (e *ConstraintError) DataError() {}
 
 func constraintErrorf(format string, args ...any) error {
 	return &ConstraintError{Msg: fmt.Sprintf(format, args...)}
-}
-
-// negative reports whether the integer at row r of a is below zero.
-func negative(a arrow.Array, r int) bool {
-	switch x := a.(type) {
-	case *array.Int64:
-		return x.Value(r) < 0
-	case *array.Int32:
-		return x.Value(r) < 0
-	}
-	return false
 }
 
 func (w *writer) Close() error {
