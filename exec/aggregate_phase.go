@@ -51,6 +51,8 @@ var errDistinctPartial = errors.New("DISTINCT aggregates have no partial state")
 //	count(x), count(*) count    (BIGINT)
 //	min(x), max(x)   min / max  (the type of x)
 //	avg(x)           sum, count (the SUM type of x, BIGINT)
+//	approx_count_distinct(x)  the HyperLogLog sketch's bytes (BINARY)
+//	bit_and/bit_or/bit_xor(x), first(x), last(x)  the function's own value
 //
 // Merging sums the sums and the counts and takes the min of the mins and
 // the max of the maxes; AVG divides the merged sum by the merged count
@@ -103,6 +105,10 @@ func phaseCalls(mode AggMode, aggs []AggCall, nkeys int) ([]AggCall, []aggOut, e
 				direct(AggCall{Func: "count", Arg: a.Arg, Name: a.Name + ".count"}, true)
 				continue
 			}
+			if a.Func == "approx_count_distinct" {
+				direct(AggCall{Func: "approx_count_distinct_state", Arg: a.Arg, Name: a.Name}, true)
+				continue
+			}
 			direct(a, true)
 		}
 	case AggFinal:
@@ -130,6 +136,8 @@ func phaseCalls(mode AggMode, aggs []AggCall, nkeys int) ([]AggCall, []aggOut, e
 					return nil, nil, fmt.Errorf("%s: %w", a.Name, err)
 				}
 				direct(AggCall{Func: a.Func, Arg: state(t, a.Name), Type: a.Type, Name: a.Name}, true)
+			case "approx_count_distinct":
+				direct(AggCall{Func: "approx_count_distinct_merge", Arg: state(arrow.BinaryTypes.Binary, a.Name), Type: a.Type, Name: a.Name}, true)
 			case "avg":
 				t, err := AggResultType("sum", arg)
 				if err != nil {

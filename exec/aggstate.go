@@ -157,6 +157,10 @@ var aggDefs = map[string]aggDef{
 	"median":          quantileDef(quantileMedian),
 	"percentile_cont": quantileDef(quantileCont),
 	"percentile_disc": quantileDef(quantileDisc),
+
+	"approx_count_distinct":       hllDef(false),
+	"approx_count_distinct_state": hllDef(true),
+	"approx_count_distinct_merge": hllMergeDef,
 }
 
 // errUnsupportedArg marks an argument type a function does not take; the

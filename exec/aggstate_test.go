@@ -84,6 +84,10 @@ func expectedParams(mem memory.Allocator, typ arrow.DataType, fn string, distinc
 	switch fn {
 	case "count":
 		return fmt.Sprint(len(vals))
+	case "approx_count_distinct": // a small set: the sparse sketch is exact
+		u := slices.Clone(vals)
+		slices.Sort(u)
+		return fmt.Sprint(len(slices.Compact(u)))
 	case "sum", "avg":
 		if len(vals) == 0 {
 			return "NULL"
@@ -203,6 +207,7 @@ func TestAggStateSignedUpdates(t *testing.T) {
 		{"percentile_cont", false, AggParams{Fraction: 0.3}}, {"percentile_cont", false, AggParams{Fraction: 1}},
 		{"percentile_disc", false, AggParams{Fraction: 0.6}}, {"percentile_disc", true, AggParams{Fraction: 0}},
 		{"string_agg", false, AggParams{Sep: ", ", Order: self}}, {"string_agg", true, AggParams{Sep: "|", Order: self}},
+		{"approx_count_distinct", false, AggParams{}},
 	}
 	const groups = 4
 	for _, retract := range []bool{true, false} {
@@ -210,6 +215,9 @@ func TestAggStateSignedUpdates(t *testing.T) {
 			for _, f := range fns {
 				if _, err := aggResultType(f.fn, typ); err != nil {
 					continue // SUM of strings, …
+				}
+				if retract && f.fn == "approx_count_distinct" {
+					continue // a sketch takes no retraction (TestApproxCountDistinct)
 				}
 				name := fmt.Sprintf("%s/%s%v/distinct=%v/retract=%v", typ, f.fn, f.p.Fraction, f.distinct, retract)
 				opts := AggOptions{Retract: retract, Streaming: true}

@@ -135,6 +135,10 @@ var aggTable = map[string]aggEntry{
 	"median":          {args: classOrderable, distinct: classOrderable},
 	"percentile_cont": {args: classNumeric | classTemporal, distinct: classNumeric | classTemporal},
 	"percentile_disc": {args: classOrderable, distinct: classOrderable},
+	// APPROX_COUNT_DISTINCT is a HyperLogLog sketch (exec/agg_hll.go);
+	// parallel batch aggregates merge per-morsel sketches (partialSchema).
+	"approx_count_distinct": {args: classAny, distinct: classAny,
+		noRetract: "a HyperLogLog sketch cannot take a row out (COUNT(DISTINCT x) is exact and retracts)"},
 }
 
 // firstNoRetract is why FIRST and LAST refuse an updating input.
@@ -199,7 +203,7 @@ func AggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
 		return nil, err
 	}
 	switch fn {
-	case "count", "count_star":
+	case "count", "count_star", "approx_count_distinct":
 		return arrow.PrimitiveTypes.Int64, nil
 	case "avg":
 		return arrow.PrimitiveTypes.Float64, nil

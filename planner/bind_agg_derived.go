@@ -18,9 +18,6 @@ import (
 //	BOOL_OR(x)      MAX(x) over a BOOLEAN
 //	ANY_VALUE(x)    MIN(x): some value of the group, the same in every
 //	                mode, batch size and parallelism
-//	APPROX_COUNT_DISTINCT(x)  COUNT(DISTINCT x): exact, so its error is
-//	                0, but its state grows with the distinct values (no
-//	                HyperLogLog sketch yet)
 //
 // Integer and DECIMAL arguments are summed exactly (as DECIMAL), so the
 // result does not depend on row order; the last step, and DOUBLE
@@ -29,7 +26,6 @@ import (
 var derivedAggs = map[string]bool{
 	"var_pop": true, "var_samp": true, "stddev_pop": true, "stddev_samp": true,
 	"bool_and": true, "bool_or": true, "every": true, "any_value": true,
-	"approx_count_distinct": true,
 }
 
 // bindDerivedAgg builds f(arg) from placeholders of the core aggregates.
@@ -57,11 +53,6 @@ func (b *binder) bindDerivedAgg(f string, arg Expr, distinct bool, off int) (Exp
 			fn += "_distinct"
 		}
 		return agg(fn, arg, TypeBoolean), nil
-	case "approx_count_distinct":
-		if isNull(at) {
-			arg = castTo(arg, TypeBigInt)
-		}
-		return agg("count_distinct", arg, TypeBigInt), nil
 	case "any_value":
 		if at.ID() == arrow.INTERVAL_MONTH_DAY_NANO {
 			return nil, b.errAt(off, "ANY_VALUE cannot take an INTERVAL")

@@ -103,6 +103,7 @@ var aggAliases = map[string]string{
 	// error is 0): the value PERCENTILE_DISC picks.
 	"percentile_approx": "percentile_disc", "approx_quantile": "percentile_disc",
 	"array_agg": "array_agg", "list": "array_agg",
+	"approx_count_distinct": "approx_count_distinct",
 }
 
 // bindLayerAgg binds f, an aggAliases name, written as x at off (its
@@ -190,6 +191,22 @@ func (b *binder) bindLayerAgg(f string, x *ast.AggregateFuncExpr, ctx exprCtx, o
 		}
 	case "string_agg":
 		return b.bindStringAgg(f, x, inner, off, order)
+	case "approx_count_distinct":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if arg, err = bind(args[0]); err != nil {
+			return nil, err
+		}
+		if isNull(arg.Type()) {
+			arg = castTo(arg, TypeBigInt) // typed, so its NULLs are marked
+		}
+		if aggClassOf(arg.Type()) == 0 {
+			return nil, b.errAt(off, "%s cannot take %s", name, TypeName(arg.Type()))
+		}
+		if arg, err = b.aggFilter(off, arg, inner); err != nil {
+			return nil, err
+		}
 	case "median":
 		if err := nargs(1, 1); err != nil {
 			return nil, err
@@ -254,6 +271,9 @@ func (b *binder) layerPlaceholder(fn string, arg Expr, distinct bool, p AggParam
 			return nil, b.errAt(off, "%s(DISTINCT …) with ORDER BY keys other than its argument is not supported", strings.ToUpper(fn))
 		}
 		distinct = false // FIRST, LAST, ARG_MIN and ARG_MAX: the same result
+	}
+	if fn == "approx_count_distinct" {
+		distinct = false // a sketch counts each value once anyway
 	}
 	t, err := AggResultType(fn, at)
 	if err != nil {

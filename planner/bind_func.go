@@ -462,8 +462,13 @@ func (b *binder) aggType(f string, arg Expr, distinct bool, off int) (Expr, arro
 // aggFromPlaceholder turns a placeholder back into an AggCall.
 func aggFromPlaceholder(c *Call) AggCall {
 	f, params := decodeAggParams(strings.TrimPrefix(c.Func, aggPrefix))
-	distinct := strings.HasSuffix(f, "_distinct")
+	_, named := aggTable[f] // approx_count_distinct is a name of its own
+	distinct := !named && strings.HasSuffix(f, "_distinct")
 	f = strings.TrimSuffix(f, "_distinct")
+	if named {
+		f = strings.TrimPrefix(c.Func, aggPrefix)
+		f, _ = decodeAggParams(f)
+	}
 	a := AggCall{Func: f, Distinct: distinct, Typ: c.Typ, Params: params}
 	if len(c.Args) == 1 {
 		a.Arg = c.Args[0]

@@ -154,7 +154,7 @@ func isPipeline(p PhysicalPlan) bool {
 func partialAggs(aggs []AggCall) bool {
 	for _, a := range aggs {
 		switch a.Func {
-		case "count", "count_star", "sum", "avg", "min", "max":
+		case "count", "count_star", "sum", "avg", "min", "max", "approx_count_distinct":
 		default:
 			if !AggPartialSelf(a.Func) {
 				return false
@@ -186,6 +186,8 @@ func partialSchema(a *PhysHashAggregate) *Schema {
 			fields = append(fields,
 				Field{Name: name + ".sum", Type: sumType(c.Arg.Type()), Nullable: true},
 				Field{Name: name + ".count", Type: TypeBigInt, Nullable: true})
+		case "approx_count_distinct":
+			fields = append(fields, Field{Name: name, Type: arrow.BinaryTypes.Binary, Nullable: true})
 		default:
 			fields = append(fields, Field{Name: name, Type: c.Typ, Nullable: true})
 		}
