@@ -137,33 +137,62 @@ type windowAggSnap struct {
 	Late     int64
 }
 
-// Snapshot encodes open windows, sessions and the watermark.
+// Snapshot encodes open windows, sessions and the watermark. It is the
+// baseline of the next SnapshotDelta.
 func (w *WindowAggregate) Snapshot() ([]byte, error) {
 	s := windowAggSnap{Aggs: len(w.core.calls), WM: w.tracker.snapshot(), PartRows: w.partRows, Late: w.late}
-	nk := len(w.keys)
+	w.goneWins = nil
 	for _, k := range w.heap {
-		ws := w.windows[k]
-		snap := windowSnap{Start: k.start, End: k.end}
-		for g := 0; g < ws.n; g++ {
-			state, err := saveGroup(ws.accs, uint32(g))
-			if err != nil {
-				return nil, fmt.Errorf("stream: snapshot: %w", err)
-			}
-			snap.Groups = append(snap.Groups, slotSnap{Key: ws.keys[g*nk : (g+1)*nk], State: state, Rows: 1})
+		snap, err := w.snapWindow(w.windows[k], false)
+		if err != nil {
+			return nil, err
 		}
 		s.Windows = append(s.Windows, snap)
 	}
+	var err error
+	s.Sessions, err = w.snapSessions()
+	if err != nil {
+		return nil, err
+	}
+	return encode(s)
+}
+
+// snapWindow saves ws's groups (only those changed since the last
+// snapshot when changed is set and the last snapshot held ws) and makes
+// them the baseline of the next delta.
+func (w *WindowAggregate) snapWindow(ws *winState, changed bool) (windowSnap, error) {
+	nk := len(w.keys)
+	snap := windowSnap{Start: ws.k.start, End: ws.k.end}
+	changed = changed && ws.snapped
+	for g := 0; g < ws.n; g++ {
+		if changed && (g >= len(ws.dirty) || !ws.dirty[g]) {
+			continue
+		}
+		state, err := saveGroup(ws.accs, uint32(g))
+		if err != nil {
+			return windowSnap{}, fmt.Errorf("stream: snapshot: %w", err)
+		}
+		snap.Groups = append(snap.Groups, slotSnap{Key: ws.keys[g*nk : (g+1)*nk], State: state, Rows: 1})
+	}
+	ws.snapped = true
+	clear(ws.dirty)
+	return snap, nil
+}
+
+// snapSessions saves every open session.
+func (w *WindowAggregate) snapSessions() ([]windowSnap, error) {
+	var out []windowSnap
 	for _, list := range w.sessions {
 		for _, ss := range list {
 			state, err := saveGroup(w.sess.accs, ss.slot)
 			if err != nil {
 				return nil, fmt.Errorf("stream: snapshot: %w", err)
 			}
-			s.Sessions = append(s.Sessions, windowSnap{Start: ss.start, End: ss.end,
+			out = append(out, windowSnap{Start: ss.start, End: ss.end,
 				Groups: []slotSnap{{Key: ss.key, State: state, Rows: 1}}})
 		}
 	}
-	return encode(s)
+	return out, nil
 }
 
 // Restore replaces the state with a snapshot.
@@ -177,26 +206,8 @@ func (w *WindowAggregate) Restore(data []byte) error {
 	if s.Aggs != len(w.core.calls) {
 		return fmt.Errorf("stream: restoring windows of %d aggregates, want %d", s.Aggs, len(w.core.calls))
 	}
-	check := func(what string, gs []slotSnap) error {
-		for i, g := range gs {
-			if len(g.Key) != len(w.keys) {
-				return fmt.Errorf("stream: restoring %s group %d: %d keys, want %d", what, i, len(g.Key), len(w.keys))
-			}
-		}
-		return nil
-	}
-	for _, ws := range s.Windows {
-		if err := check("window", ws.Groups); err != nil {
-			return err
-		}
-	}
-	for _, ss := range s.Sessions {
-		if len(ss.Groups) != 1 {
-			return fmt.Errorf("stream: restoring a session with %d groups, want 1", len(ss.Groups))
-		}
-		if err := check("session", ss.Groups); err != nil {
-			return err
-		}
+	if err := w.checkSnap(s.Windows, s.Sessions); err != nil {
+		return err
 	}
 	w.Close()
 	w.tracker.restore(s.WM, w.clock.Now())
@@ -213,9 +224,42 @@ func (w *WindowAggregate) Restore(data []byte) error {
 		if err := w.restoreGroups(ws, snap.Groups); err != nil {
 			return err
 		}
+		ws.snapped = true
 	}
 	heap.Init(&w.heap)
-	for _, ss := range s.Sessions {
+	return w.restoreSessions(s.Sessions)
+}
+
+// checkSnap refuses windows or sessions of another query's shape: they
+// would index past the groups' keys and accumulators later.
+func (w *WindowAggregate) checkSnap(windows, sessions []windowSnap) error {
+	check := func(what string, gs []slotSnap) error {
+		for i, g := range gs {
+			if len(g.Key) != len(w.keys) {
+				return fmt.Errorf("stream: restoring %s group %d: %d keys, want %d", what, i, len(g.Key), len(w.keys))
+			}
+		}
+		return nil
+	}
+	for _, ws := range windows {
+		if err := check("window", ws.Groups); err != nil {
+			return err
+		}
+	}
+	for _, ss := range sessions {
+		if len(ss.Groups) != 1 {
+			return fmt.Errorf("stream: restoring a session with %d groups, want 1", len(ss.Groups))
+		}
+		if err := check("session", ss.Groups); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreSessions adds the saved sessions to the (empty) session state.
+func (w *WindowAggregate) restoreSessions(sessions []windowSnap) error {
+	for _, ss := range sessions {
 		g := ss.Groups[0]
 		sess := &session{start: ss.Start, end: ss.End, slot: w.sess.alloc(), key: g.Key, keyStr: string(rowKey(nil, g.Key))}
 		if err := loadGroup(w.sess.accs, sess.slot, g.State); err != nil {
@@ -238,34 +282,9 @@ func (w *WindowAggregate) restoreGroups(ws *winState, groups []slotSnap) error {
 			return fmt.Errorf("stream: restoring %d groups of a window without keys", len(groups))
 		}
 	} else {
-		cols := make([]arrow.Array, len(w.keys))
-		defer func() {
-			for _, c := range cols {
-				if c != nil {
-					c.Release()
-				}
-			}
-		}()
-		for k, t := range w.keyTypes {
-			b := array.NewBuilder(w.mem, t)
-			for _, g := range groups {
-				if err := appendValue(b, g.Key[k]); err != nil {
-					b.Release()
-					return fmt.Errorf("stream: restoring group keys: %w", err)
-				}
-			}
-			cols[k] = b.NewArray()
-			b.Release()
-		}
-		ids := make([]uint32, len(groups))
-		newKeys, err := ws.table.Assign(context.Background(), w.mem, cols, ids, true)
+		ids, err := w.assignGroups(ws, groups)
 		if err != nil {
-			return fmt.Errorf("stream: restoring group keys: %w", err)
-		}
-		for _, a := range newKeys {
-			if a != nil {
-				a.Release()
-			}
+			return err
 		}
 		for i, id := range ids {
 			if int(id) != i {
@@ -284,6 +303,41 @@ func (w *WindowAggregate) restoreGroups(ws *winState, groups []slotSnap) error {
 		}
 	}
 	return nil
+}
+
+// assignGroups gives the saved groups' keys their group ids in ws's
+// table (existing groups keep theirs, new ones get the next).
+func (w *WindowAggregate) assignGroups(ws *winState, groups []slotSnap) ([]uint32, error) {
+	cols := make([]arrow.Array, len(w.keys))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for k, t := range w.keyTypes {
+		b := array.NewBuilder(w.mem, t)
+		for _, g := range groups {
+			if err := appendValue(b, g.Key[k]); err != nil {
+				b.Release()
+				return nil, fmt.Errorf("stream: restoring group keys: %w", err)
+			}
+		}
+		cols[k] = b.NewArray()
+		b.Release()
+	}
+	ids := make([]uint32, len(groups))
+	newKeys, err := ws.table.Assign(context.Background(), w.mem, cols, ids, true)
+	if err != nil {
+		return nil, fmt.Errorf("stream: restoring group keys: %w", err)
+	}
+	for _, a := range newKeys {
+		if a != nil {
+			a.Release()
+		}
+	}
+	return ids, nil
 }
 
 // topNSnap is a TopN's checkpointed form: its rows in order.

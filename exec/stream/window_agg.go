@@ -48,7 +48,10 @@ type WindowAggregate struct {
 
 	windows map[winKey]*winState
 	heap    winHeap
-	lastWin *winState // the window of the previous row (TUMBLE: usually the same)
+	// goneWins are the windows the last snapshot held that closed since
+	// (the next delta's deletions).
+	goneWins []winKey
+	lastWin  *winState // the window of the previous row (TUMBLE: usually the same)
 
 	sessions map[string][]*session
 	sheap    sessHeap
@@ -77,6 +80,18 @@ type winState struct {
 	n     int     // groups
 	sel   []int32 // rows of the current batch in this window, in row order
 	dead  bool
+	// snapped says the last snapshot (or restore) held the window; dirty
+	// marks its groups changed since, for the next delta.
+	snapped bool
+	dirty   []bool
+}
+
+// markDirty records that group g of ws changed since the last snapshot.
+func (ws *winState) markDirty(g uint32) {
+	if int(g) >= len(ws.dirty) {
+		ws.dirty = append(ws.dirty, make([]bool, int(g)+1-len(ws.dirty))...)
+	}
+	ws.dirty[g] = true
 }
 
 // winBatch is one batch's evaluated columns and batch key ids.
@@ -583,6 +598,9 @@ func (w *WindowAggregate) foldWindow(ctx context.Context, ws *winState) error {
 			signs[int(r)-lo] = 1
 		}
 	}
+	for _, bk := range b.present {
+		ws.markDirty(w.localOf(ws, bk))
+	}
 	if err := w.updateSlice(ctx, ws.accs, lo, hi, b.gids, signs); err != nil {
 		return err
 	}
@@ -739,6 +757,9 @@ func (w *WindowAggregate) closeUpTo(ctx context.Context, wm int64) error {
 		k := popWin(&w.heap)
 		ws := w.windows[k]
 		delete(w.windows, k)
+		if ws.snapped {
+			w.goneWins = append(w.goneWins, k)
+		}
 		if w.cur != nil && len(ws.sel) > 0 {
 			if err := w.foldWindow(ctx, ws); err != nil {
 				return err
@@ -879,7 +900,7 @@ func (w *WindowAggregate) Stats() StateStats {
 
 // Close drops the state.
 func (w *WindowAggregate) Close() error {
-	w.windows, w.heap, w.lastWin = map[winKey]*winState{}, nil, nil
+	w.windows, w.heap, w.lastWin, w.goneWins = map[winKey]*winState{}, nil, nil, nil
 	w.sessions, w.sheap, w.nsess = map[string][]*session{}, nil, 0
 	w.sess = sessSlots{accs: w.core.accumulators()}
 	return nil
