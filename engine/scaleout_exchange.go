@@ -17,6 +17,7 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // upstreamCommitEvery is how often the upstream part of a Kafka exchange
@@ -32,6 +33,9 @@ type scaledOut struct {
 	ups    []*upstream
 	stores []exec.PartitionStateStore
 	states []*compile.PartitionedState
+	// downDone is closed when the downstream pipeline has stopped: a
+	// revoke then waits for no barrier.
+	downDone chan struct{}
 }
 
 // splitExchange splits si at its Kafka exchange (one under a keyed
@@ -245,11 +249,51 @@ func overrideSource(next func(string) (exec.Source, error), name string, src exe
 // commit saves the changed partitions' state.
 func (so *scaledOut) attach(sq *streamQuery) {
 	so.states = sq.s.PartitionStates
+	so.downDone = make(chan struct{})
+	// A continuous run commits what a revoked repartition partition
+	// produced, its output and state with its offsets, before the group
+	// hands it on: its next owner restores exactly that state and emits
+	// nothing this process emitted. (A micro-batch run saves on its
+	// triggers only: its next owner re-emits since the last one.)
+	if rn, ok := sq.p.Reader.(exec.RevokeNotifier); ok && sq.emit.Kind != sql.EmitEvery {
+		bar := make(chan stream.Barrier)
+		sq.p.Barrier = bar
+		rn.SetRevokeHook(func(ctx context.Context, revoked map[int32]string) { so.revoke(ctx, bar, revoked) })
+	}
 	sq.p.Reader = noCommitReader{sq.p.Reader}
 	sq.scale = so
 	sq.p.Commit = so.save
 	if sq.p.CommitEvery <= 0 {
 		sq.p.CommitEvery = time.Second
+	}
+}
+
+// revoke is the downstream reader's revoke hook: the pipeline commits
+// (output, then the state with the offsets it covers) and drops the
+// revoked partitions' instances, between two batches, while the group
+// waits.
+func (so *scaledOut) revoke(ctx context.Context, bar chan<- stream.Barrier, revoked map[int32]string) {
+	parts := make([]int32, 0, len(revoked))
+	for p := range revoked {
+		parts = append(parts, p)
+	}
+	done := make(chan error, 1)
+	b := stream.Barrier{Done: done, After: func() {
+		for _, ps := range so.states {
+			ps.Revoke(parts)
+		}
+	}}
+	select {
+	case bar <- b:
+	case <-so.downDone:
+		return
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-so.downDone:
+	case <-ctx.Done():
 	}
 }
 
@@ -279,6 +323,7 @@ func (so *scaledOut) run(ctx context.Context, down func(context.Context) error) 
 		}()
 	}
 	err := down(ctx)
+	close(so.downDone)
 	cancel(nil)
 	for range so.ups {
 		<-done
@@ -405,25 +450,46 @@ func (u *upstream) run(ctx context.Context) error {
 	tick := time.NewTicker(u.every)
 	defer tick.Stop()
 	stop := context.WithoutCancel(ctx)
+	// end ends the loop on the reader's last arrival (ok false: it
+	// stopped).
+	end := func(a arrival, ok bool) error {
+		if ctx.Err() != nil || (ok && errors.Is(a.err, io.EOF)) {
+			if err := u.commit(stop); err != nil {
+				return err
+			}
+			return ctx.Err()
+		}
+		if !ok {
+			return errors.New("source reader stopped")
+		}
+		return fmt.Errorf("source: %w", a.err)
+	}
 	for {
 		select {
 		case a, ok := <-ch:
 			if !ok || a.err != nil {
-				if ctx.Err() != nil || (ok && errors.Is(a.err, io.EOF)) {
-					if err := u.commit(stop); err != nil {
-						return err
-					}
-					return ctx.Err()
-				}
-				if !ok {
-					return errors.New("source reader stopped")
-				}
-				return fmt.Errorf("source: %w", a.err)
+				return end(a, ok)
 			}
 			if err := u.write(stop, a.b, a.offs, a.parts); err != nil {
 				return err
 			}
 		case req := <-u.revokes:
+			// The batches queued were read before the revoke (the
+			// reader returns none of the revoked partitions now):
+			// they go into this transaction, with their offsets.
+			var last *arrival
+			lastOK := true
+			for n := len(ch); n > 0 && last == nil; n-- {
+				a, ok := <-ch
+				if !ok || a.err != nil {
+					last, lastOK = &a, ok
+					break
+				}
+				if err := u.write(stop, a.b, a.offs, a.parts); err != nil {
+					close(req.done)
+					return err
+				}
+			}
 			err := u.commit(stop)
 			for id, key := range req.parts {
 				u.revoked[id] = true
@@ -432,6 +498,9 @@ func (u *upstream) run(ctx context.Context) error {
 			close(req.done)
 			if err != nil {
 				return err
+			}
+			if last != nil {
+				return end(*last, lastOK)
 			}
 		case <-tick.C:
 			if err := u.commit(stop); err != nil {

@@ -213,6 +213,11 @@ func (r *Reader) SetRevokeHook(hook func(ctx context.Context, revoked map[int32]
 }
 
 // onRevokedCommit runs the revoke hook, then forgets the partitions.
+// Before the hook runs, Next stops returning the revoked partitions'
+// records and the caller has passed on every batch Next returned before
+// (it came back for the next one, or the reader closed): so everything
+// read from them is in the caller's hands when the hook commits it, and
+// nothing read after.
 func (r *Reader) onRevokedCommit(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	r.mu.Lock()
 	hook := r.revokeHook
@@ -221,11 +226,25 @@ func (r *Reader) onRevokedCommit(ctx context.Context, cl *kgo.Client, revoked ma
 		for _, p := range ps {
 			if _, ok := r.parts[tp{t, p}]; ok {
 				ids[r.partID(t, p)] = offsetKey(t, p)
+				if r.revoking == nil {
+					r.revoking = map[tp]bool{}
+				}
+				r.revoking[tp{t, p}] = true
 			}
 		}
 	}
+	var back chan struct{}
+	if r.handed && !r.closed {
+		back = r.back
+	}
 	r.mu.Unlock()
 	if hook != nil && len(ids) > 0 {
+		if back != nil {
+			select {
+			case <-back:
+			case <-ctx.Done():
+			}
+		}
 		hook(ctx, ids)
 	}
 	r.onRevoked(ctx, cl, revoked)

@@ -45,6 +45,16 @@ type Reader struct {
 	// revokeHook, if set, hears of partitions the group takes away
 	// before the reader forgets them (SetRevokeHook).
 	revokeHook func(ctx context.Context, revoked map[int32]string)
+	// revoking are the partitions of a revoke whose hook runs: Next
+	// returns none of their records any more.
+	revoking map[tp]bool
+	// handed is set from the moment Next builds a batch until the next
+	// call of Next: the caller may still hold a batch it has not passed
+	// on. back is closed when handed is cleared (the revoke hook waits
+	// for it, so every batch of a revoked partition returned before the
+	// revoke has reached the caller's queue before the hook runs).
+	handed bool
+	back   chan struct{}
 }
 
 var _ exec.SourceReader = (*Reader)(nil)
@@ -268,6 +278,7 @@ func (r *Reader) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string]
 		for _, p := range ps {
 			delete(r.parts, tp{t, p})
 			delete(r.startAt, tp{t, p})
+			delete(r.revoking, tp{t, p})
 		}
 	}
 }
@@ -277,6 +288,9 @@ func (r *Reader) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string]
 // oldest buffered record (at once when Linger is zero); bounded scans fill
 // batches and end with io.EOF once every partition reached its end.
 func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
+	r.mu.Lock()
+	r.giveBack()
+	r.mu.Unlock()
 	for {
 		r.mu.Lock()
 		if r.closed {
@@ -286,6 +300,9 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 		k, st := r.ready(time.Now())
 		if st != nil {
 			b, ok, err := r.build(ctx, k, st)
+			if ok {
+				r.handed, r.back = true, make(chan struct{})
+			}
 			r.mu.Unlock()
 			if err != nil || ok {
 				return b, err
@@ -309,12 +326,21 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 	}
 }
 
+// giveBack records that the caller came back for another batch (or the
+// reader closed): it holds no batch Next returned. Called with r.mu held.
+func (r *Reader) giveBack() {
+	if r.handed {
+		r.handed = false
+		close(r.back)
+	}
+}
+
 // ready picks a partition whose buffered records make a batch now,
 // round-robin so that one busy partition cannot starve the others.
 func (r *Reader) ready(now time.Time) (tp, *partState) {
 	keys := make([]tp, 0, len(r.parts))
 	for k, st := range r.parts {
-		if len(st.buf) > 0 {
+		if len(st.buf) > 0 && !r.revoking[k] {
 			keys = append(keys, k)
 		}
 	}
@@ -632,6 +658,7 @@ func (r *Reader) Close() error {
 	}
 	r.closed = true
 	r.parts = map[tp]*partState{}
+	r.giveBack()
 	r.mu.Unlock()
 	if r.grouped {
 		unregisterGroupReader(r.src.cfg.group, r)

@@ -87,6 +87,22 @@ func (s *PartitionedState) SetPartitions(parts []int32) {
 	}
 }
 
+// Revoke drops the instances of partitions the group takes away, once
+// their state is saved (the revoke's barrier): their next owner restores
+// exactly that state and reads on after it, so it emits nothing this
+// process emitted.
+func (s *PartitionedState) Revoke(parts []int32) {
+	for _, p := range parts {
+		if in, ok := s.insts[p]; ok {
+			in.node.Close()
+			delete(s.insts, p)
+		}
+		if s.held != nil {
+			delete(s.held, p)
+		}
+	}
+}
+
 // instance returns partition p's instance, restoring it first when the
 // partition is new here; nil when p is not held (a batch read before the
 // group took the partition away: its next owner reads it again).

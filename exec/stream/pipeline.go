@@ -114,6 +114,9 @@ type Pipeline struct {
 	// continuous mode commit the sink at least this often, so an endless
 	// query's output becomes visible (a file sink publishes a part file).
 	CommitEvery time.Duration
+	// Barrier, if set, delivers requests to commit now (RunContinuous
+	// only; see Barrier).
+	Barrier <-chan Barrier
 	// OnClose, if set, runs on the pipeline's goroutine as the run ends,
 	// before Op is closed: the last moment Op's state (its size, late
 	// rows, watermark) can be read.
@@ -404,35 +407,13 @@ func (p *Pipeline) RunContinuous(ctx context.Context) error {
 	for {
 		select {
 		case a, ok := <-ch:
-			if !ok {
-				return p.stopped(ctx)
-			}
-			if errors.Is(a.err, io.EOF) {
-				return p.finish(ctx)
-			}
-			if a.err != nil {
-				if ctx.Err() != nil {
-					// The reader saw the cancel first: still a clean stop.
-					return p.stopped(ctx)
-				}
-				return fmt.Errorf("source: %w", a.err)
-			}
-			start := p.Clock.Now()
-			rows := int(a.b.Record.NumRows())
-			out, err := p.process(ctx, a)
-			if err != nil {
+			if done, err := p.arrival(ctx, a, ok); done {
 				return err
 			}
-			n, err := p.emit(ctx, out)
-			if err != nil {
+		case b := <-p.Barrier:
+			if done, err := p.barrier(ctx, ch, b); done {
 				return err
 			}
-			if p.Checkpoint != nil {
-				if err := p.commit(ctx, false); err != nil {
-					return err
-				}
-			}
-			p.trigger(TriggerInfo{Batches: 1, Rows: rows, Emitted: n, Took: p.Clock.Now().Sub(start)})
 		case now := <-tick.C():
 			if p.Op != nil {
 				out, err := p.Op.Tick(ctx, now)
@@ -463,6 +444,75 @@ func (p *Pipeline) RunContinuous(ctx context.Context) error {
 			return p.stopped(ctx)
 		}
 	}
+}
+
+// arrival handles one arrival in continuous mode (ok false: the reader
+// stopped); done says the run ends, with err.
+func (p *Pipeline) arrival(ctx context.Context, a arrival, ok bool) (done bool, err error) {
+	if !ok {
+		return true, p.stopped(ctx)
+	}
+	if errors.Is(a.err, io.EOF) {
+		return true, p.finish(ctx)
+	}
+	if a.err != nil {
+		if ctx.Err() != nil {
+			// The reader saw the cancel first: still a clean stop.
+			return true, p.stopped(ctx)
+		}
+		return true, fmt.Errorf("source: %w", a.err)
+	}
+	start := p.Clock.Now()
+	rows := int(a.b.Record.NumRows())
+	out, err := p.process(ctx, a)
+	if err != nil {
+		return true, err
+	}
+	n, err := p.emit(ctx, out)
+	if err != nil {
+		return true, err
+	}
+	if p.Checkpoint != nil {
+		if err := p.commit(ctx, false); err != nil {
+			return true, err
+		}
+	}
+	p.trigger(TriggerInfo{Batches: 1, Rows: rows, Emitted: n, Took: p.Clock.Now().Sub(start)})
+	return false, nil
+}
+
+// Barrier asks a continuous run to commit now, between batches: the
+// batches the reader returned before the barrier was raised (those
+// queued when it arrives) are processed and emitted first, then the
+// output is committed (a checkpoint when one is kept, then Commit), then
+// After runs, and Done hears the commit's error. A consumer group's
+// revoke uses it: what the revoked partitions produced is committed, with
+// their offsets, before they leave.
+type Barrier struct {
+	After func()
+	Done  chan<- error
+}
+
+// barrier runs b: the queued arrivals, the commit, After.
+func (p *Pipeline) barrier(ctx context.Context, ch <-chan arrival, b Barrier) (done bool, err error) {
+	defer func() {
+		if b.Done != nil {
+			b.Done <- err
+		}
+	}()
+	for n := len(ch); n > 0; n-- {
+		a, ok := <-ch
+		if done, err := p.arrival(ctx, a, ok); done {
+			return true, err
+		}
+	}
+	if err := p.commit(ctx, true); err != nil {
+		return true, err
+	}
+	if b.After != nil {
+		b.After()
+	}
+	return false, nil
 }
 
 func (p *Pipeline) trigger(info TriggerInfo) {
