@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -33,9 +34,11 @@ type scaledOut struct {
 	ups    []*upstream
 	stores []exec.PartitionStateStore
 	states []*compile.PartitionedState
-	// downDone is closed when the downstream pipeline has stopped: a
-	// revoke then waits for no barrier.
+	// downDone is closed when the downstream pipeline has stopped
+	// (before its reader leaves the group, which waits for a revoke
+	// hook that runs): a revoke then waits for no barrier.
 	downDone chan struct{}
+	downOnce sync.Once
 }
 
 // splitExchange splits si at its Kafka exchange (one under a keyed
@@ -260,7 +263,7 @@ func (so *scaledOut) attach(sq *streamQuery) {
 		sq.p.Barrier = bar
 		rn.SetRevokeHook(func(ctx context.Context, revoked map[int32]string) { so.revoke(ctx, bar, revoked) })
 	}
-	sq.p.Reader = noCommitReader{sq.p.Reader}
+	sq.p.Reader = noCommitReader{SourceReader: sq.p.Reader, closing: so.downStopped}
 	sq.scale = so
 	sq.p.Commit = so.save
 	if sq.p.CommitEvery <= 0 {
@@ -323,7 +326,7 @@ func (so *scaledOut) run(ctx context.Context, down func(context.Context) error) 
 		}()
 	}
 	err := down(ctx)
-	close(so.downDone)
+	so.downStopped()
 	cancel(nil)
 	for range so.ups {
 		<-done
@@ -335,9 +338,27 @@ func (so *scaledOut) run(ctx context.Context, down func(context.Context) error) 
 	return err
 }
 
+// downStopped records that the downstream pipeline runs no more
+// barriers.
+func (so *scaledOut) downStopped() {
+	so.downOnce.Do(func() { close(so.downDone) })
+}
+
 // noCommitReader hides the reader's OffsetCommitter: a downstream part's
 // offsets are committed only with the state they cover (the changelog).
-type noCommitReader struct{ exec.SourceReader }
+// closing runs before the reader closes.
+type noCommitReader struct {
+	exec.SourceReader
+	closing func()
+}
+
+// Close implements exec.SourceReader.
+func (r noCommitReader) Close() error {
+	if r.closing != nil {
+		r.closing()
+	}
+	return r.SourceReader.Close()
+}
 
 var _ exec.ProgressReporter = noCommitReader{}
 
