@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -26,16 +27,22 @@ var (
 func (s *Source) ChecksConstraints() bool { return formatOf(s.cfg.format).rules }
 
 // scaleOutConfig is how a source's partitions may be divided among
-// processes: 'partition.key' names the column records are keyed by, and
+// processes: 'partition.key' names the column records are keyed by,
 // 'scale.out' = 'false' says one process reads the whole topic even with
-// a 'group.id'.
+// a 'group.id', and 'parallelism' is the partition count of the internal
+// topics a scaled-out query over the source creates (0: the source's).
 type scaleOutConfig struct {
 	partitionKey string
 	singleReader bool
+	parallelism  int
 }
 
+// maxInternalPartitions bounds 'parallelism': a repartition topic and a
+// changelog topic of that many partitions per keyed operator.
+const maxInternalPartitions = 10000
+
 // parseScaleOut reads 'partition.key' (a column of schema, returned in
-// the schema's spelling) and 'scale.out' (true or false).
+// the schema's spelling), 'scale.out' (true or false) and 'parallelism'.
 func parseScaleOut(opts connectors.Options, schema *arrow.Schema) (scaleOutConfig, error) {
 	var c scaleOutConfig
 	switch v := strings.ToLower(strings.TrimSpace(opts["scale.out"])); v {
@@ -44,6 +51,13 @@ func parseScaleOut(opts connectors.Options, schema *arrow.Schema) (scaleOutConfi
 		c.singleReader = true
 	default:
 		return c, optErr("'scale.out' must be true or false, not %q", opts["scale.out"])
+	}
+	if v, ok := opts["parallelism"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > maxInternalPartitions {
+			return c, optErr("'parallelism' must be an integer from 1 to %d (the partitions of the internal topics of a scaled-out query), not %q", maxInternalPartitions, v)
+		}
+		c.parallelism = n
 	}
 	if k := strings.TrimSpace(opts["partition.key"]); k != "" {
 		for _, f := range schema.Fields() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -180,5 +181,55 @@ func BenchmarkChangelogRestore(b *testing.B) {
 				c.Close()
 			}
 		})
+	}
+}
+
+// TestInternalTopicsParallelism: 'parallelism' sizes the internal topics
+// (not the source's partition count); an existing topic keeps its count
+// and a different 'parallelism' is refused naming the option; a bad value
+// is refused when the source is made.
+func TestInternalTopicsParallelism(t *testing.T) {
+	_, addr := newCluster(t, map[string]int32{"orders": 3})
+	ctx := context.Background()
+	mk := func(par string) (*Source, error) {
+		return NewSource(opts("topic", "orders", "brokers", addr, "group.id", "g", "format", "json", "parallelism", par),
+			schema(col("k", arrow.BinaryTypes.String)))
+	}
+	src, err := mk("8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := src.EnsureInternalTopics(ctx, "_sluice-g-x-repartition", "_sluice-g-x-changelog", 0)
+	if err != nil || n != 8 {
+		t.Fatalf("EnsureInternalTopics = %d, %v; want 8 partitions ('parallelism'), not the source's 3", n, err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	md, err := kadm.NewClient(cl).Metadata(ctx, "_sluice-g-x-repartition", "_sluice-g-x-changelog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"_sluice-g-x-repartition", "_sluice-g-x-changelog"} {
+		if got := len(md.Topics[topic].Partitions); got != 8 {
+			t.Errorf("%s has %d partitions, want 8", topic, got)
+		}
+	}
+	if n, err := src.EnsureInternalTopics(ctx, "_sluice-g-x-repartition", "_sluice-g-x-changelog", 0); err != nil || n != 8 {
+		t.Errorf("again: %d, %v; want the existing 8", n, err)
+	}
+	other, err := mk("4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.EnsureInternalTopics(ctx, "_sluice-g-x-repartition", "_sluice-g-x-changelog", 0); err == nil || !strings.Contains(err.Error(), "'parallelism' asks for 4") {
+		t.Errorf("a different 'parallelism' over existing topics: %v, want it refused", err)
+	}
+	for _, bad := range []string{"0", "x", "-2", "100000"} {
+		if _, err := mk(bad); err == nil || !strings.Contains(err.Error(), "'parallelism'") {
+			t.Errorf("'parallelism' = %q: %v, want an error naming the option", bad, err)
+		}
 	}
 }

@@ -63,6 +63,7 @@ var SourceOptions = concat(connOptions, []connectors.Option{
 	{Name: "isolation.level", Type: "enum", Default: "read_committed", Values: []string{"read_committed", "read-committed", "read_uncommitted", "read-uncommitted"}, Doc: "whether records of aborted transactions are seen"},
 	{Name: "partition.key", Type: "string", Doc: "the column records are keyed by, so a grouped query can scale out by partition"},
 	{Name: "scale.out", Type: "bool", Default: "true", Doc: "'false': one process reads the whole topic even with a group.id"},
+	{Name: "parallelism", Type: "integer", Default: "the topic's partition count", Doc: "partitions of the repartition and changelog topics a scaled-out query over the source creates: the most processes that share its keyed work"},
 }, securityDecls())
 
 // SinkOptions are the Kafka sink's WITH options.

@@ -38,9 +38,12 @@ func (s *Source) admin() (*kadm.Client, func(), error) {
 
 // EnsureInternalTopics creates the repartition topic and the compacted
 // changelog topic of one exchange when they are missing. Their partition
-// count is partitions, or the source topics' largest count when
-// partitions <= 0: as many repartition partitions as source partitions
-// lets as many processes share the keyed work as share the reading.
+// count is partitions, else the source's 'parallelism', else the source
+// topics' largest count: as many repartition partitions as source
+// partitions lets as many processes share the keyed work as share the
+// reading. Existing topics keep their count (a key's partition, and the
+// state saved per partition, depend on it), so asking for another is an
+// error.
 func (s *Source) EnsureInternalTopics(ctx context.Context, repartition, changelog string, partitions int) (int, error) {
 	adm, done, err := s.admin()
 	if err != nil {
@@ -49,6 +52,11 @@ func (s *Source) EnsureInternalTopics(ctx context.Context, repartition, changelo
 	defer done()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
+	asked := partitions
+	if asked <= 0 {
+		asked = s.scale.parallelism
+	}
+	partitions = asked
 	if partitions <= 0 {
 		parts, err := s.ping(ctx, adm)
 		if err != nil {
@@ -83,6 +91,9 @@ func (s *Source) EnsureInternalTopics(ctx context.Context, repartition, changelo
 		return nil
 	}
 	n, ok := have(repartition)
+	if ok && asked > 0 && n != asked {
+		return 0, fmt.Errorf("kafka: internal topic %q has %d partitions but 'parallelism' asks for %d: drop the query's internal topics (DROP SOURCE ... CASCADE) to start over with %d, or set 'parallelism' = '%d'", repartition, n, asked, asked, n)
+	}
 	if !ok {
 		if err := create(repartition, nil); err != nil {
 			return 0, err

@@ -378,7 +378,7 @@ func (w *Writer) Commit(ctx context.Context, upTo exec.Offsets) error {
 	group, member, gen, reader := w.groupFor(upTo)
 	if len(upTo) > 0 && group != "" {
 		if w.produced > 0 {
-			if err := w.txnCommitOffsets(ctx, group, member, gen, upTo); err != nil {
+			if err := w.txnCommitOffsetsRetry(ctx, group, member, gen, reader, upTo); err != nil {
 				return err
 			}
 		} else if err := commitOutsideTxn(ctx, w.adm, reader, group, upTo); err != nil {

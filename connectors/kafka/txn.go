@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -76,6 +77,41 @@ func (w *Writer) groupFor(upTo exec.Offsets) (group, member string, gen int32, r
 // consumer; here source and sink are separate clients.
 func (w *Writer) txnCommitOffsets(ctx context.Context, group, member string, gen int32, upTo exec.Offsets) error {
 	return txnCommitOffsets(ctx, w.cl, w.adm, w.cfg.txnID, w.topicIDs, group, member, gen, upTo)
+}
+
+// rebalanceWait bounds how long a transactional offset commit waits for
+// this process's group member to learn its new generation (well inside
+// the transaction timeout).
+const rebalanceWait = 5 * time.Second
+
+// txnCommitOffsetsRetry is txnCommitOffsets that rides out a rebalance:
+// while the group forms a new generation, a commit with the one the
+// member knows is refused (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS)
+// although the member keeps its partitions (a cooperative rebalance takes
+// partitions away only through the revoke hook, which commits first). So
+// it retries with the member's new generation, as long as reader still
+// holds every partition of upTo; a partition it lost (another member has
+// it now) leaves the error, and the transaction is aborted.
+func (w *Writer) txnCommitOffsetsRetry(ctx context.Context, group, member string, gen int32, reader *Reader, upTo exec.Offsets) error {
+	deadline := time.Now().Add(rebalanceWait)
+	for {
+		err := w.txnCommitOffsets(ctx, group, member, gen, upTo)
+		if err == nil || reader == nil || !(errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.RebalanceInProgress)) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+		held := reader.Offsets()
+		for k := range upTo {
+			if _, ok := held[k]; !ok {
+				return err
+			}
+		}
+		member, gen = reader.groupMember()
+	}
 }
 
 // txnCommitOffsets stages upTo for group in the open transaction of the
