@@ -87,12 +87,17 @@ func (c *Changelog) producer(ctx context.Context) error {
 // as the member of this process's group reader that holds upTo's
 // partitions (fenced when the group has moved on without it).
 func (c *Changelog) Save(ctx context.Context, states map[int32][]byte, upTo exec.Offsets) error {
-	member, gen := groupMemberOf(c.src.cfg.group, upTo)
-	return c.save(ctx, states, upTo, member, gen)
+	member, gen, r := "", int32(-1), groupReaderOf(c.src.cfg.group, upTo)
+	if r != nil {
+		member, gen = r.groupMember()
+	}
+	return c.save(ctx, states, upTo, member, gen, r)
 }
 
-// save is Save as group member member of generation gen.
-func (c *Changelog) save(ctx context.Context, states map[int32][]byte, upTo exec.Offsets, member string, gen int32) error {
+// save is Save as group member member of generation gen, of reader
+// (nil: none), whose new generation a commit during a rebalance retries
+// with (ridingRebalance).
+func (c *Changelog) save(ctx context.Context, states map[int32][]byte, upTo exec.Offsets, member string, gen int32, reader *Reader) error {
 	if len(states) == 0 {
 		// Nothing to write: a transaction without a record would never
 		// be ended (kgo sends no EndTxn for it), leaving the offsets
@@ -136,7 +141,10 @@ func (c *Changelog) save(ctx context.Context, states map[int32][]byte, upTo exec
 	}
 	if len(upTo) > 0 {
 		group := c.src.cfg.group
-		if err := txnCommitOffsets(ctx, c.cl, c.adm, c.txnID, c.topicIDs, group, member, gen, upTo); err != nil {
+		err := ridingRebalance(ctx, reader, upTo, member, gen, func(member string, gen int32) error {
+			return txnCommitOffsets(ctx, c.cl, c.adm, c.txnID, c.topicIDs, group, member, gen, upTo)
+		})
+		if err != nil {
 			if fenced(err) {
 				return c.abortFenced()
 			}
@@ -196,21 +204,20 @@ func fenced(err error) bool {
 		errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
 }
 
-// groupMemberOf returns the member id and generation of this process's
-// live reader of group holding one of upTo's partitions ("" and -1 when
-// there is none).
-func groupMemberOf(group string, upTo exec.Offsets) (string, int32) {
+// groupReaderOf returns this process's live reader of group holding one
+// of upTo's partitions, nil when there is none.
+func groupReaderOf(group string, upTo exec.Offsets) *Reader {
 	groupReaders.Lock()
 	defer groupReaders.Unlock()
 	for _, r := range groupReaders.m[group] {
 		offs := r.Offsets()
 		for k := range upTo {
 			if _, ok := offs[k]; ok {
-				return r.groupMember()
+				return r
 			}
 		}
 	}
-	return "", -1
+	return nil
 }
 
 // Load reads changelog partition p up to its last stable offset and

@@ -121,7 +121,7 @@ func TestChangelogSaveFencedByGeneration(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A member the group does not know, at a generation it left behind.
-	err := cl.save(ctx, map[int32][]byte{0: []byte("v2")}, exec.Offsets{"_sluice-g-x-repartition/0": 5}, "ghost-member", 99)
+	err := cl.save(ctx, map[int32][]byte{0: []byte("v2")}, exec.Offsets{"_sluice-g-x-repartition/0": 5}, "ghost-member", 99, nil)
 	if !errors.Is(err, exec.ErrFenced) {
 		t.Fatalf("save by a stale member: %v, want ErrFenced", err)
 	}

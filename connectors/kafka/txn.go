@@ -84,18 +84,27 @@ func (w *Writer) txnCommitOffsets(ctx context.Context, group, member string, gen
 // the transaction timeout).
 const rebalanceWait = 5 * time.Second
 
-// txnCommitOffsetsRetry is txnCommitOffsets that rides out a rebalance:
-// while the group forms a new generation, a commit with the one the
-// member knows is refused (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS)
-// although the member keeps its partitions (a cooperative rebalance takes
-// partitions away only through the revoke hook, which commits first). So
-// it retries with the member's new generation, as long as reader still
-// holds every partition of upTo; a partition it lost (another member has
-// it now) leaves the error, and the transaction is aborted.
+// txnCommitOffsetsRetry is txnCommitOffsets riding out a rebalance
+// (ridingRebalance).
 func (w *Writer) txnCommitOffsetsRetry(ctx context.Context, group, member string, gen int32, reader *Reader, upTo exec.Offsets) error {
+	return ridingRebalance(ctx, reader, upTo, member, gen, func(member string, gen int32) error {
+		return w.txnCommitOffsets(ctx, group, member, gen, upTo)
+	})
+}
+
+// ridingRebalance runs commit, a transactional offset commit of upTo as
+// group member member of generation gen, and rides out a rebalance: while
+// the group forms a new generation, a commit with the one the member
+// knows is refused (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS) although
+// the member keeps its partitions (a cooperative rebalance takes
+// partitions away only through the revoke hook, which commits first).
+// So it retries with reader's new generation, as long as reader still
+// holds every partition of upTo; a partition it lost (another member has
+// it now) leaves the error, and the caller aborts the transaction.
+func ridingRebalance(ctx context.Context, reader *Reader, upTo exec.Offsets, member string, gen int32, commit func(member string, gen int32) error) error {
 	deadline := time.Now().Add(rebalanceWait)
 	for {
-		err := w.txnCommitOffsets(ctx, group, member, gen, upTo)
+		err := commit(member, gen)
 		if err == nil || reader == nil || !(errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.RebalanceInProgress)) || time.Now().After(deadline) {
 			return err
 		}
