@@ -161,6 +161,16 @@ func NewGroupTable(keyTypes []arrow.DataType) (*GroupTable, error) {
 // array per key, dictionary keys decoded; nil when none are new; caller
 // releases); without insert unknown keys get NoGroup.
 func (t *GroupTable) Assign(ctx context.Context, mem memory.Allocator, keys []arrow.Array, gids []uint32, insert bool) ([]arrow.Array, error) {
+	return t.AssignRows(ctx, mem, keys, nil, gids, insert)
+}
+
+// AssignRows is Assign for the rows listed in rows only (batch row
+// indices, in the order to visit them; nil: every row): it sets
+// gids[rows[k]] (gids is as long as the batch; other entries are left
+// alone) and groups nothing else. A key-partitioned operator instance
+// folds its own rows of a batch it shares with the others this way,
+// without a copy of them.
+func (t *GroupTable) AssignRows(ctx context.Context, mem memory.Allocator, keys []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error) {
 	if t.decode {
 		dec := make([]arrow.Array, len(keys))
 		defer releaseArrays(dec)
@@ -173,7 +183,7 @@ func (t *GroupTable) Assign(ctx context.Context, mem memory.Allocator, keys []ar
 		}
 		keys = dec
 	}
-	return t.g.assign(ctx, mem, keys, gids, insert)
+	return t.g.assign(ctx, mem, keys, rows, gids, insert)
 }
 
 // NumGroups is the number of distinct keys seen.

@@ -25,11 +25,12 @@ const noGroup = math.MaxUint32
 // keys themselves.
 type grouper interface {
 	// assign sets gids[i] to the group of row i of cols (len(gids) must be
-	// the row count). With insert, unseen keys get new ids and the key
-	// values of the new groups come back as arrays (one per key column,
-	// value types, nil when there are none); without insert unseen keys get
-	// noGroup.
-	assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, gids []uint32, insert bool) ([]arrow.Array, error)
+	// the row count), for the rows listed in rows only (in that order;
+	// other entries of gids are left alone), or for every row when rows
+	// is nil. With insert, unseen keys get new ids and the key values of
+	// the new groups come back as arrays (one per key column, value types,
+	// nil when there are none); without insert unseen keys get noGroup.
+	assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error)
 	// numGroups is the number of groups so far.
 	numGroups() int
 	// bytes estimates the heap the table holds (statesize.go).
@@ -141,14 +142,20 @@ func (g *intGrouper) grow() {
 	}
 }
 
-func (g *intGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, gids []uint32, insert bool) ([]arrow.Array, error) {
+func (g *intGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error) {
 	arr := cols[0]
 	g.scratch = intValues(arr, g.scratch)
 	vals := g.scratch
 	g.newRows = g.newRows[:0]
 	hasNulls := arr.NullN() > 0
 	mask := uint64(len(g.slots) - 1)
-	for i, k := range vals {
+	n := selected(rows, len(gids))
+	for r := 0; r < n; r++ {
+		i := r
+		if rows != nil {
+			i = int(rows[r])
+		}
+		k := vals[i]
 		if hasNulls && arr.IsNull(i) {
 			if g.nullGid == noGroup && insert {
 				g.nullGid = uint32(g.n)
@@ -185,6 +192,14 @@ func (g *intGrouper) assign(ctx context.Context, mem memory.Allocator, cols []ar
 		}
 	}
 	return newKeyArrays(ctx, mem, cols, g.newRows)
+}
+
+// selected is how many rows an assign visits: those listed, or all n.
+func selected(rows []int32, n int) int {
+	if rows != nil {
+		return len(rows)
+	}
+	return n
 }
 
 // newKeyArrays takes the rows that started new groups out of the key
@@ -281,7 +296,7 @@ func newStringGrouper() *stringGrouper {
 
 func (g *stringGrouper) numGroups() int { return int(g.n) }
 
-func (g *stringGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, gids []uint32, insert bool) ([]arrow.Array, error) {
+func (g *stringGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error) {
 	arr := cols[0]
 	g.newRows = g.newRows[:0]
 	d := arr.Data()
@@ -291,16 +306,21 @@ func (g *stringGrouper) assign(ctx context.Context, mem memory.Allocator, cols [
 	}
 	switch arr.DataType().ID() {
 	case arrow.STRING, arrow.BINARY:
-		runStrings(g, arr, arrow.GetOffsets[int32](d, 1), data, gids, insert)
+		runStrings(g, arr, arrow.GetOffsets[int32](d, 1), data, rows, gids, insert)
 	default:
-		runStrings(g, arr, arrow.GetOffsets[int64](d, 1), data, gids, insert)
+		runStrings(g, arr, arrow.GetOffsets[int64](d, 1), data, rows, gids, insert)
 	}
 	return newKeyArrays(ctx, mem, cols, g.newRows)
 }
 
-func runStrings[O int32 | int64](g *stringGrouper, arr arrow.Array, offs []O, data []byte, gids []uint32, insert bool) {
+func runStrings[O int32 | int64](g *stringGrouper, arr arrow.Array, offs []O, data []byte, rows []int32, gids []uint32, insert bool) {
 	hasNulls := arr.NullN() > 0
-	for i := range gids {
+	n := selected(rows, len(gids))
+	for r := 0; r < n; r++ {
+		i := r
+		if rows != nil {
+			i = int(rows[r])
+		}
 		if hasNulls && arr.IsNull(i) {
 			gids[i] = g.null(int32(i), insert)
 			continue
@@ -470,7 +490,7 @@ type dictGrouper struct {
 
 func (g *dictGrouper) numGroups() int { return g.inner.numGroups() }
 
-func (g *dictGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, gids []uint32, insert bool) ([]arrow.Array, error) {
+func (g *dictGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error) {
 	da, ok := cols[0].(*array.Dictionary)
 	if !ok {
 		return nil, fmt.Errorf("group key: want dictionary array, got %s", cols[0].DataType())
@@ -486,7 +506,12 @@ func (g *dictGrouper) assign(ctx context.Context, mem memory.Allocator, cols []a
 	var used []int32 // dictionary index per distinct value; -1 = NULL
 	nullPos := int32(-1)
 	rowPos := make([]int32, len(gids))
-	for i := range gids {
+	n := selected(rows, len(gids))
+	for r := 0; r < n; r++ {
+		i := r
+		if rows != nil {
+			i = int(rows[r])
+		}
 		if da.IsNull(i) {
 			if nullPos < 0 {
 				nullPos = int32(len(used))
@@ -511,9 +536,15 @@ func (g *dictGrouper) assign(ctx context.Context, mem memory.Allocator, cols []a
 		g.small = make([]uint32, len(used))
 	}
 	small := g.small[:len(used)]
-	keys, err := g.inner.assign(ctx, mem, []arrow.Array{vals}, small, insert)
+	keys, err := g.inner.assign(ctx, mem, []arrow.Array{vals}, nil, small, insert)
 	if err != nil {
 		return nil, err
+	}
+	if rows != nil {
+		for _, i := range rows {
+			gids[i] = small[rowPos[i]]
+		}
+		return keys, nil
 	}
 	for i, p := range rowPos {
 		gids[i] = small[p]
@@ -531,7 +562,7 @@ type rowGrouper struct {
 
 func (g *rowGrouper) numGroups() int { return g.table.len() }
 
-func (g *rowGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, gids []uint32, insert bool) ([]arrow.Array, error) {
+func (g *rowGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error) {
 	encs := make([]cellEncoder, len(cols))
 	for c, col := range cols {
 		e, err := newCellEncoder(col)
@@ -541,7 +572,12 @@ func (g *rowGrouper) assign(ctx context.Context, mem memory.Allocator, cols []ar
 		encs[c] = e
 	}
 	g.newRows = g.newRows[:0]
-	for i := range gids {
+	n := selected(rows, len(gids))
+	for r := 0; r < n; r++ {
+		i := r
+		if rows != nil {
+			i = int(rows[r])
+		}
 		b := g.buf[:0]
 		for _, e := range encs {
 			b = e(b, i)

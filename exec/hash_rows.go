@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -90,22 +91,10 @@ func hashColumn(ctx context.Context, mem memory.Allocator, col arrow.Array, out 
 				out[i] = mix64(2)
 			}
 		}
-	case *array.String:
-		for i := range out {
-			out[i] = xxh3.HashString(a.Value(i))
-		}
-	case *array.LargeString:
-		for i := range out {
-			out[i] = xxh3.HashString(a.Value(i))
-		}
-	case *array.Binary:
-		for i := range out {
-			out[i] = xxh3.Hash(a.Value(i))
-		}
-	case *array.LargeBinary:
-		for i := range out {
-			out[i] = xxh3.Hash(a.Value(i))
-		}
+	case *array.String, *array.Binary:
+		hashBytes(col.Data(), arrow.GetOffsets[int32](col.Data(), 1), out)
+	case *array.LargeString, *array.LargeBinary:
+		hashBytes(col.Data(), arrow.GetOffsets[int64](col.Data(), 1), out)
 	case *array.Float64:
 		for i, v := range a.Float64Values() {
 			out[i] = mix64(canonFloat(v))
@@ -143,6 +132,38 @@ func hashColumn(ctx context.Context, mem memory.Allocator, col arrow.Array, out 
 		}
 	}
 	return nil
+}
+
+// hashBytes hashes each row's bytes of a string or binary column: up to
+// 16 bytes as two little-endian words and the length, through mix64 (a
+// few multiplications, no call), longer values with xxh3.
+func hashBytes[O int32 | int64](d arrow.ArrayData, offs []O, out []uint64) {
+	var data []byte
+	if b := d.Buffers()[2]; b != nil {
+		data = b.Bytes()
+	}
+	for i := range out {
+		start, end := int(offs[i]), int(offs[i+1])
+		l := end - start
+		if l > 16 {
+			out[i] = xxh3.Hash(data[start:end])
+			continue
+		}
+		var w0, w1 uint64
+		if start+16 <= len(data) {
+			w0 = binary.LittleEndian.Uint64(data[start:])
+			w1 = binary.LittleEndian.Uint64(data[start+8:])
+			if l < 8 {
+				w0 &= (1 << (8 * uint(l))) - 1
+				w1 = 0
+			} else if l < 16 {
+				w1 &= (1 << (8 * uint(l-8))) - 1
+			}
+		} else {
+			w0, w1 = loadShort(data, start, l)
+		}
+		out[i] = mix64(mix64(w0^uint64(l)*0x9e3779b97f4a7c15) ^ w1)
+	}
 }
 
 // hashInts hashes an integer-like column by its value widened to 64 bits.

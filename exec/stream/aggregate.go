@@ -174,6 +174,21 @@ func (g *GroupAggregate) evalAgg(ctx context.Context, rec arrow.Record) (*aggBat
 // caused (nil when nothing changed). The caller keeps ownership of rec and
 // releases the result.
 func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (arrow.Record, error) {
+	return g.pushRows(ctx, rec, nil)
+}
+
+// PushRows implements RowsPusher: Push of the listed rows of rec only.
+func (g *GroupAggregate) PushRows(ctx context.Context, rec arrow.Record, _ int32, rows []int32) (arrow.Record, error) {
+	if len(rows) == 0 {
+		g.segs = g.segs[:0]
+		return nil, nil
+	}
+	return g.pushRows(ctx, rec, rows)
+}
+
+// pushRows folds the rows of rec listed in rows (nil: all of them). The
+// other rows weigh 0 and sit in slot 0, which no group uses.
+func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []int32) (arrow.Record, error) {
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil, nil
@@ -197,7 +212,10 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 		}
 	}
 	g.slots = resize(g.slots, n)
-	newKeys, err := g.table.Assign(ctx, g.mem, b.keys, g.slots, true)
+	if rows != nil {
+		clear(g.slots)
+	}
+	newKeys, err := g.table.AssignRows(ctx, g.mem, b.keys, rows, g.slots, true)
 	if err != nil {
 		return nil, fmt.Errorf("stream: grouping: %w", err)
 	}
@@ -212,14 +230,30 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 		return nil, err
 	}
 	var signs []int8
-	if ops != nil {
+	if ops != nil || rows != nil {
 		g.signs = resize(g.signs, n)
 		signs = g.signs
-		for i, o := range ops.Int8Values()[:n] {
+		var opv []int8
+		if ops != nil {
+			opv = ops.Int8Values()[:n]
+		}
+		sign := func(i int) {
 			signs[i] = 1
-			switch exec.Op(o) {
-			case exec.OpUpdateBefore, exec.OpDelete:
-				signs[i] = -1
+			if opv != nil {
+				switch exec.Op(opv[i]) {
+				case exec.OpUpdateBefore, exec.OpDelete:
+					signs[i] = -1
+				}
+			}
+		}
+		if rows == nil {
+			for i := range signs {
+				sign(i)
+			}
+		} else {
+			clear(signs)
+			for _, i := range rows {
+				sign(int(i))
 			}
 		}
 	}
@@ -229,7 +263,15 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 	// Pass 1, row order: create groups, drop retractions of absent groups
 	// (weight 0, into slot 0), record each touched group. Groups are only
 	// deleted at emit, so a row's fate never depends on a later row.
-	for r := range g.slots {
+	cnt := n
+	if rows != nil {
+		cnt = len(rows)
+	}
+	for k := 0; k < cnt; k++ {
+		r := k
+		if rows != nil {
+			r = int(rows[k])
+		}
 		s := g.slots[r] + 1
 		sg := int64(1)
 		if signs != nil {

@@ -1,5 +1,11 @@
 package stream
 
+import (
+	"context"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
 // Capabilities of streaming operators beyond Operator, declared by
 // implementing these named interfaces (see exec/capability.go for those of
 // sources and sinks). A wrapper around an Operator forwards each of them,
@@ -58,3 +64,26 @@ type SegmentedOutput interface {
 }
 
 var _ SegmentedOutput = (*GroupAggregate)(nil)
+
+// RowsPusher is a one-input operator that can fold some rows of a batch
+// only: a key-partitioned instance (Parallel) folds the rows it owns of
+// the batch it shares with the other instances, with no copy of them.
+type RowsPusher interface {
+	// PushRows is Push of the rows of rec listed in rows (ascending batch
+	// row indices). rec is shared with other goroutines: read-only. The
+	// segments of its output (SegmentedOutput) name batch rows.
+	PushRows(ctx context.Context, rec arrow.Record, partition int32, rows []int32) (arrow.Record, error)
+}
+
+var _ RowsPusher = (*GroupAggregate)(nil)
+
+// rowsPusher is the RowsPusher behind node n (its adapted operator), nil
+// if it has none.
+func rowsPusher(n Node) RowsPusher {
+	if on, ok := n.(*opNode); ok {
+		if rp, ok := on.op.(RowsPusher); ok {
+			return rp
+		}
+	}
+	return nil
+}

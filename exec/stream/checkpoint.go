@@ -182,12 +182,13 @@ const (
 	// instances own the keys of exec.HashRows' partition function (a
 	// version 3 part holds the keys of the earlier row-encoding hash, so
 	// restoring it would put a key's state in another instance than its
-	// rows).
+	// rows). Version 5: HashRows hashes short strings by their words
+	// (version 4 hashed them with xxh3), the same reason again.
 	manifestMagic = "sluice-checkpoint"
-	formatVersion = 4
+	formatVersion = 5
 	// minFormatVersion is the oldest layout this version reads: older
 	// ones are refused as an earlier sluice's (errOlderFormat).
-	minFormatVersion = 4
+	minFormatVersion = 5
 	// legacyFile is the single-file checkpoint of earlier versions.
 	legacyFile = "checkpoint.gob"
 )

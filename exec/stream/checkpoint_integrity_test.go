@@ -158,12 +158,12 @@ func TestCheckpointLegacyFormatRefused(t *testing.T) {
 }
 
 // A checkpoint of an earlier format version (1 and 2: Value
-// accumulators, before the aggregation core; 3: parallel instances
-// partitioned by the earlier key hash) is refused with a message
+// accumulators, before the aggregation core; 3 and 4: parallel
+// instances partitioned by an earlier key hash) is refused with a message
 // saying so and how to start fresh; it is neither skipped for an older
 // checkpoint nor restored into the new state layout.
 func TestCheckpointOlderFormatRefused(t *testing.T) {
-	for _, version := range []int{1, 2, 3} {
+	for _, version := range []int{1, 2, 3, 4} {
 		dir := t.TempDir()
 		saveSeqs(t, NewCheckpointer(dir, 0, 0), 2)
 		for _, seq := range []int64{1, 2} {

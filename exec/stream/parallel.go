@@ -33,6 +33,9 @@ type Parallel struct {
 	// hashes are the last batch's row hashes (exec.HashRows), computed
 	// once on the caller's goroutine in tight typed loops.
 	hashes []uint64
+	// pushers[i] is instance i when it folds its rows of a shared batch
+	// in place (RowsPusher), nil when it gets a copy of them.
+	pushers []RowsPusher
 	// rows[i] are the batch rows of instance i's part of the last Push,
 	// in batch order: written by Push before the instances start, read
 	// by instance i and by the merge after they finish.
@@ -78,6 +81,7 @@ func NewParallel(mem memory.Allocator, keys []Expr, n int, build func(i int) (No
 			return nil, err
 		}
 		p.insts = append(p.insts, inst)
+		p.pushers = append(p.pushers, rowsPusher(inst))
 	}
 	for i := range p.insts {
 		ch := make(chan parallelJob, 1)
@@ -108,6 +112,10 @@ func (p *Parallel) run(i int, jobs <-chan parallelJob) {
 // step folds instance i's rows of job j.
 func (p *Parallel) step(i int, j parallelJob) (arrow.Record, error) {
 	idx := p.rows[i]
+	if rp := p.pushers[i]; rp != nil {
+		// The instance folds its rows of the shared batch in place.
+		return rp.PushRows(j.ctx, j.rec, j.partition, idx)
+	}
 	var part arrow.Record
 	if len(idx) == int(j.rec.NumRows()) {
 		j.rec.Retain()
@@ -230,12 +238,7 @@ func (p *Parallel) merge(ctx context.Context, outs []arrow.Record) (arrow.Record
 	if emitting < 2 {
 		return nil, false, nil
 	}
-	type cursor struct {
-		segs []Segment
-		rows []int32 // part row → batch row
-		base int32   // offset of this instance's rows in the concatenation
-	}
-	curs := make([]cursor, len(outs))
+	curs := make([]mergeCursor, len(outs))
 	var keep []arrow.Record
 	var base int32
 	for i, r := range outs {
@@ -246,7 +249,10 @@ func (p *Parallel) merge(ctx context.Context, outs []arrow.Record) (arrow.Record
 		if !ok {
 			return nil, false, nil
 		}
-		curs[i] = cursor{segs: so.LastSegments(), rows: p.rows[i], base: base}
+		curs[i] = mergeCursor{segs: so.LastSegments(), rows: p.rows[i], base: base}
+		if p.pushers[i] != nil {
+			curs[i].rows = nil
+		}
 		base += int32(r.NumRows())
 		keep = append(keep, r)
 	}
@@ -265,7 +271,7 @@ func (p *Parallel) merge(ctx context.Context, outs []arrow.Record) (arrow.Record
 			if len(c.segs) == 0 {
 				continue
 			}
-			if best < 0 || c.rows[c.segs[0].Row] < curs[best].rows[curs[best].segs[0].Row] {
+			if best < 0 || c.first() < curs[best].first() {
 				best = i
 			}
 		}
@@ -285,6 +291,21 @@ func (p *Parallel) merge(ctx context.Context, outs []arrow.Record) (arrow.Record
 	}
 	out, err := exec.TakeRecord(ctx, p.mem, all, idx)
 	return out, true, err
+}
+
+// mergeCursor walks one instance's output segments in merge.
+type mergeCursor struct {
+	segs []Segment
+	rows []int32 // part row → batch row; nil: segments name batch rows
+	base int32   // offset of this instance's rows in the concatenation
+}
+
+// first is the batch row that caused the next segment.
+func (c *mergeCursor) first() int32 {
+	if c.rows == nil {
+		return c.segs[0].Row
+	}
+	return c.rows[c.segs[0].Row]
 }
 
 // gather joins the instances' outputs (nil ones skipped) into one record.
