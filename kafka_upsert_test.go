@@ -122,3 +122,31 @@ func TestSinkPrimaryKey(t *testing.T) {
 		t.Errorf("changelog source with another key: %v, want an error containing %q", err, want)
 	}
 }
+
+// TestUpsertSourceIsVersioned: an upsert-json source's 'key' is its
+// primary key, so it is a versioned table without PRIMARY KEY declared
+// again (the temporal join binds, no "declare PRIMARY KEY" error), and a
+// declared PRIMARY KEY naming other columns is refused naming both.
+func TestUpsertSourceIsVersioned(t *testing.T) {
+	addr := kCluster(t, map[string]int32{"rates": 1, "orders": 1})
+	kProduce(t, addr, &kgo.Record{Topic: "rates", Key: []byte("EUR"), Value: []byte(`{"cur":"EUR","rate":2,"ts":"2026-01-01 00:00:00"}`)})
+	db, mem := kOpen(t, kConfig())
+	defer mem.AssertSize(t, 0)
+	defer db.Close()
+	kExec(t, db, fmt.Sprintf(`CREATE SOURCE rates (cur VARCHAR, rate BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts)
+		WITH (connector = 'kafka', topic = 'rates', brokers = '%s', format = 'upsert-json', key = 'cur', 'scan.startup.mode' = 'earliest')`, addr))
+	kExec(t, db, fmt.Sprintf(`CREATE SOURCE orders (cur VARCHAR, amount BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts)
+		WITH (connector = 'kafka', topic = 'orders', brokers = '%s', format = 'json', 'scan.startup.mode' = 'earliest')`, addr))
+	rows, err := db.Query(t.Context(), `EXPLAIN SELECT o.amount * r.rate FROM orders AS o JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.cur = r.cur`)
+	if err == nil {
+		rows.Close()
+	}
+	if err != nil && strings.Contains(err.Error(), "PRIMARY KEY") {
+		t.Errorf("temporal join against an upsert source: %v, want its key taken as the primary key", err)
+	}
+	err = db.Exec(t.Context(), fmt.Sprintf(`CREATE SOURCE bad (cur VARCHAR, rate BIGINT, PRIMARY KEY (rate) NOT ENFORCED)
+		WITH (connector = 'kafka', topic = 'rates', brokers = '%s', format = 'upsert-json', key = 'cur')`, addr))
+	if err == nil || !strings.Contains(err.Error(), "PRIMARY KEY (rate) differs from the changelog's key (cur)") {
+		t.Errorf("PRIMARY KEY other than 'key': %v, want an error naming both", err)
+	}
+}

@@ -338,6 +338,10 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 			return nil, sql.Errorf(sql.PlanError, s.PrimaryKeyPos, "source %s: PRIMARY KEY (%s) differs from the changelog's key (%s)", s.Name, strings.Join(def.PrimaryKey, ", "), strings.Join(def.ChangelogKey, ", "))
 		}
 		def.ChangelogKey = def.PrimaryKey
+	} else if def.PrimaryKey == nil && def.ChangelogKey != nil {
+		// An upsert topic's key is its primary key: it is a versioned
+		// table without declaring it again, as Flink's upsert-kafka.
+		def.PrimaryKey = def.ChangelogKey
 	}
 	if err := db.cat.AddSource(def, src); err != nil {
 		return nil, sql.Errorf(sql.PlanError, s.Position(), "%v", err)
