@@ -150,3 +150,43 @@ func TestUpsertSourceIsVersioned(t *testing.T) {
 		t.Errorf("PRIMARY KEY other than 'key': %v, want an error naming both", err)
 	}
 }
+
+// TestUpsertSourceState: a streaming query over an upsert-json source
+// counts the live row per key its reader keeps as the query's state
+// (Stats, so metrics and EXPLAIN ANALYZE), and 'state.ttl' on the source
+// is the scan's, shown by EXPLAIN.
+func TestUpsertSourceState(t *testing.T) {
+	addr := kCluster(t, map[string]int32{"prices": 1})
+	var recs []*kgo.Record
+	for i := range 50 {
+		recs = append(recs, &kgo.Record{Topic: "prices", Key: []byte(fmt.Sprint(i % 20)), Value: []byte(fmt.Sprintf(`{"id":%d,"price":%d}`, i%20, i))})
+	}
+	kProduce(t, addr, recs...)
+	db, mem := kOpen(t, kConfig())
+	defer mem.AssertSize(t, 0)
+	defer db.Close()
+	kExec(t, db, fmt.Sprintf(`CREATE SOURCE prices (id BIGINT, price BIGINT) WITH (connector = 'kafka', topic = 'prices', brokers = '%s',
+		format = 'upsert-json', key = 'id', 'scan.startup.mode' = 'earliest', 'state.ttl' = '1h')`, addr))
+	plan := joinRows(kRows(t, db, "EXPLAIN SELECT id, price FROM prices EMIT CHANGES"))
+	if !strings.Contains(plan, "Scan: prices columns=[id, price] ttl=1h") {
+		t.Errorf("EXPLAIN does not show the scan's ttl:\n%s", plan)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	rows, err := db.Query(ctx, "SELECT id, price FROM prices EMIT CHANGES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := int64(0)
+	for n < 20+2*30 && rows.Next() { // 20 inserts, 30 updates of two rows each
+		n += rows.Record().NumRows()
+	}
+	if n != 80 {
+		t.Fatalf("%d changes, want 80: %v", n, rows.Err())
+	}
+	st := rows.Stats()
+	if st.StateGroups != 20 || st.StateBytes < 20*16 {
+		t.Errorf("state %d groups, %d bytes; want the 20 live keys counted", st.StateGroups, st.StateBytes)
+	}
+}

@@ -316,6 +316,13 @@ func (sq *streamQuery) stats() Stats {
 	if pr, ok := sq.p.Reader.(exec.ProgressReporter); ok {
 		st.BytesRead, st.Lag = pr.BytesRead(), pr.Lag()
 	}
+	if sr, ok := sq.p.Reader.(exec.StatefulReader); ok {
+		// A source's own state (an upsert topic's live rows) is state
+		// of the query like an operator's.
+		keys, bytes := sr.ReaderState()
+		st.StateGroups += keys
+		st.StateBytes += bytes
+	}
 	if sq.scale != nil {
 		sq.scale.progress(&st) // the upstream parts' source partitions
 	}
@@ -356,18 +363,12 @@ func (db *Session) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPl
 		}
 	}()
 	rows := &Rows{
-		ctx:       ctx,
-		schema:    sq.schema,
-		changelog: sq.changelog,
-		keys:      sq.mode.Keys,
-		stats:     sq.stats,
-		finalStats: func() Stats {
-			st := sq.stats()
-			sq.mu.Lock()
-			st.StateGroups, st.StateBytes = sq.lastStats.Groups, sq.lastStats.Bytes
-			sq.mu.Unlock()
-			return st
-		},
+		ctx:        ctx,
+		schema:     sq.schema,
+		changelog:  sq.changelog,
+		keys:       sq.mode.Keys,
+		stats:      sq.stats,
+		finalStats: sq.stats,
 		next: func(ctx context.Context) (arrow.Record, error) {
 			select {
 			case rec, ok := <-ch:

@@ -103,6 +103,18 @@ type ProgressReporter interface {
 	Lag() map[string]int64
 }
 
+// StatefulReader is a SourceReader that keeps state of its own: an
+// upsert topic's reader remembers each key's live row, to turn an upsert
+// into the retraction of the row it replaces. The engine counts it with
+// the operators' state (Stats, EXPLAIN ANALYZE, metrics); the reader
+// accounts it to ScanSpec.Budget and bounds it by ScanSpec.StateTTL. Its
+// method is safe to call from any goroutine while Next runs.
+type StatefulReader interface {
+	// ReaderState is the keys the reader holds state for and the bytes
+	// that state takes.
+	ReaderState() (keys int, bytes int64)
+}
+
 // ChangelogSource is a Source whose rows are changes rather than appends
 // (a Debezium topic): every record its readers return has the op column
 // (OpColumn, an int8 Op) first, then the scanned columns, and the source's

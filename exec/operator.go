@@ -80,6 +80,13 @@ type ScanSpec struct {
 	// (see ScanProgress): what the source expects in total and what it
 	// has done. nil (streaming, tests) reports nothing.
 	Progress *ScanProgress
+	// Budget is the memory the reader's own state may hold (a
+	// StatefulReader: an upsert topic's live row per key), accounted in
+	// an Account of its own; nil is unlimited.
+	Budget *Budget
+	// StateTTL, when positive, lets a StatefulReader forget state unused
+	// for this long (processing time; 'state.ttl').
+	StateTTL time.Duration
 }
 
 // Batch is one record from a source, from a single partition of it.

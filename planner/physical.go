@@ -38,7 +38,11 @@ type PhysScan struct {
 	// ChangelogKey is SourceDef.ChangelogKey: a streaming scan whose
 	// output keeps these columns is an upsert stream by them.
 	ChangelogKey []string
-	Out          *Schema
+	// StateTTL is the source's 'state.ttl' for a streaming scan of a
+	// keyed changelog (an upsert topic): its reader forgets a key's live
+	// row once the key went unchanged that long (0: kept).
+	StateTTL time.Duration
+	Out      *Schema
 }
 
 // PhysFilter keeps the rows where Pred is true.
@@ -214,6 +218,9 @@ func (p *PhysScan) String() string {
 	s := fmt.Sprintf("Scan: %s columns=[%s]", p.Source, strings.Join(names, ", "))
 	if len(p.Filters) > 0 {
 		s += " filters=[" + scanFiltersString(p.SourceSchema, p.Filters) + "]"
+	}
+	if p.StateTTL > 0 {
+		s += " ttl=" + formatDuration(p.StateTTL)
 	}
 	return s
 }

@@ -226,6 +226,15 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 			// nothing folds them (Changelog is the batch fold).
 			s := *x
 			s.Out, s.Changelog = withOp(x.Out), false
+			if src, ok := sp.cat.LookupSource(x.Source); ok && len(x.ChangelogKey) > 0 {
+				// The reader keeps each key's live row: 'state.ttl'
+				// bounds it as it bounds a join's rows.
+				ttl, err := joinTTL([2]*SourceDef{src, nil}, sp.fail)
+				if err != nil {
+					return nil, err
+				}
+				s.StateTTL = ttl
+			}
 			return sp.set(&s, scanMode(s.Out, x.ChangelogKey)), nil
 		}
 		return sp.set(x, ChangelogMode{}), nil

@@ -53,7 +53,7 @@ var SourceOptions = concat(connOptions, []connectors.Option{
 	{Name: "schema.registry.url", Type: "string", Doc: "Confluent Schema Registry address, required by format = 'avro' and 'protobuf'"},
 	{Name: "schema.registry.subject", Type: "string", Default: "<topic>-value", Doc: "the registry subject of the value schema (needed when reading several topics)"},
 	{Name: "protobuf.message", Type: "string", Default: "the schema's first message", Doc: "format 'protobuf': the message (name or full name) whose fields are the columns when none are declared"},
-	{Name: "key", Type: "list", Doc: "format 'upsert-json': the columns the record key stands for (required); the value carries every column"},
+	{Name: "key", Type: "list", Doc: "format 'upsert-json': the columns the record key stands for (required); a key column the value lacks is read from the record key (its text, or a JSON object of the key columns)"},
 	{Name: "group.id", Aliases: []string{"properties.group.id"}, Type: "string", Doc: "consumer group: offsets are committed to it and processes sharing it divide the partitions"},
 	{Name: "group.instance.id", Aliases: []string{"properties.group.instance.id"}, Type: "string", Doc: "static group membership (needs group.id)"},
 	{Name: "scan.startup.mode", Type: "enum", Default: "earliest (group-offsets with a group.id)", Values: []string{StartEarliest, StartLatest, StartGroupOffsets, StartTimestamp}, Doc: "where reading starts"},

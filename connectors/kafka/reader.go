@@ -25,6 +25,7 @@ type Reader struct {
 	spec    exec.ScanSpec
 	batch   int
 	bb      *batchBuilder
+	upsert  *upsertValues // bb's decoder for upsert-json (its state), else nil
 	cl      *kgo.Client
 	adm     *kadm.Client
 	grouped bool
@@ -466,10 +467,12 @@ func (r *Reader) build(ctx context.Context, k tp, st *partState) (exec.Batch, bo
 		if !rec.Attrs.IsControl() {
 			if err := r.bb.add(rec); err != nil {
 				derr := fmt.Errorf("kafka %s/%d/%d: %w", k.t, k.p, rec.Offset, err)
-				switch r.src.cfg.onError {
-				case OnErrorSkip:
+				switch policy := r.src.cfg.onError; {
+				case errors.Is(err, exec.ErrMemoryLimit):
+					ferr = derr // not a bad record: the query's state is full
+				case policy == OnErrorSkip:
 					r.skipped++
-				case OnErrorDeadLetter:
+				case policy == OnErrorDeadLetter:
 					if perr := r.deadLetter(ctx, rec, derr); perr != nil {
 						ferr = perr
 					} else {
@@ -668,6 +671,9 @@ func (r *Reader) Close() error {
 		if r.instance != "" {
 			r.leaveStatic()
 		}
+	}
+	if r.upsert != nil {
+		r.upsert.close()
 	}
 	r.bb.release()
 	return nil

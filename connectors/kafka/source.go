@@ -137,6 +137,10 @@ func (s *Source) OpenReader(ctx context.Context, mem memory.Allocator, spec exec
 		return nil, err
 	}
 	r := newReader(s, bb, spec)
+	if u, ok := bb.dec.(*upsertValues); ok {
+		r.upsert = u
+		u.bound(spec.Budget.Account(fmt.Sprintf("upsert-json source %s: live row by key", strings.Join(s.cfg.topics, ","))), spec.StateTTL)
+	}
 	if err := r.start(ctx); err != nil {
 		r.Close()
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -36,13 +38,101 @@ import (
 // rows under their key and deletes as tombstones.
 
 // upsertValues decodes upserts into op plus the columns cols.
+//
+// The live rows are the source's state: counted (ReaderState, so Stats,
+// metrics and EXPLAIN ANALYZE show them), accounted to the query's
+// memory budget (past it the query fails naming the source, whatever
+// 'on_error' says) and, with 'state.ttl', forgotten once their key went
+// unchanged that long; a later record of a forgotten key is then an
+// insert, as after a tombstone.
 type upsertValues struct {
 	rows    *format.JSONDecoder
 	ops     *array.Int8Builder
 	opField arrow.Field
-	live    map[string][]byte // record key → the value of its live row
-	keys    []arrow.Field     // the key columns, as the schema spells them
+	live    map[string]liveRow // record key → its live row
+	keys    []arrow.Field      // the key columns, as the schema spells them
+
+	acct      *exec.Account // the live rows' bytes; nil: unlimited
+	ttl       time.Duration // forget rows unchanged this long; 0: never
+	now       func() time.Time
+	swept     time.Time    // last sweep for expired rows
+	nkeys     atomic.Int64 // len(live), for ReaderState from any goroutine
+	liveBytes atomic.Int64 // what the live rows take
 }
+
+// liveRow is a key's live value and when it last changed.
+type liveRow struct {
+	v  []byte
+	at time.Time
+}
+
+// liveRowOverhead is what a map entry costs besides its key and value
+// bytes: the string and slice headers, the time, the map's slot.
+const liveRowOverhead = 80
+
+func liveRowBytes(key string, v []byte) int64 {
+	return int64(len(key)+cap(v)) + liveRowOverhead
+}
+
+// bound makes the live rows count against acct and expire after ttl.
+func (u *upsertValues) bound(acct *exec.Account, ttl time.Duration) {
+	u.acct, u.ttl = acct, ttl
+}
+
+// set makes v the live row of key (nil: none), at time at; the budget is
+// checked first, so a row past it is never kept.
+func (u *upsertValues) set(key string, v []byte, at time.Time) error {
+	old, had := u.live[key]
+	var delta int64
+	if had {
+		delta -= liveRowBytes(key, old.v)
+	}
+	if v != nil {
+		delta += liveRowBytes(key, v)
+	}
+	if err := u.acct.Grow(delta); err != nil {
+		return err
+	}
+	if v == nil {
+		delete(u.live, key)
+	} else {
+		u.live[key] = liveRow{v: v, at: at}
+	}
+	u.nkeys.Store(int64(len(u.live)))
+	u.liveBytes.Add(delta)
+	return nil
+}
+
+// expire forgets the live rows unchanged for the ttl, sweeping at most
+// four times per ttl (each sweep walks the map).
+func (u *upsertValues) expire(now time.Time) {
+	if u.ttl <= 0 || now.Sub(u.swept) < u.ttl/4 {
+		return
+	}
+	u.swept = now
+	for k, row := range u.live {
+		if now.Sub(row.at) >= u.ttl {
+			_ = u.set(k, nil, now) // shrinking never fails
+		}
+	}
+}
+
+// clock is the time changes are stamped with (processing time).
+func (u *upsertValues) clock() time.Time {
+	if u.ttl <= 0 {
+		return time.Time{} // nothing expires: no clock read per record
+	}
+	if u.now != nil {
+		return u.now()
+	}
+	return time.Now()
+}
+
+// state reports the live rows (exec.StatefulReader).
+func (u *upsertValues) state() (int, int64) { return int(u.nkeys.Load()), u.liveBytes.Load() }
+
+// close releases the live rows' share of the budget.
+func (u *upsertValues) close() { u.acct.Close() }
 
 func newUpsertValues(mem memory.Allocator, schema *arrow.Schema, cols []int, key []string) (*upsertValues, error) {
 	d, err := format.NewJSONDecoder(mem, schema)
@@ -55,7 +145,7 @@ func newUpsertValues(mem memory.Allocator, schema *arrow.Schema, cols []int, key
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	u := &upsertValues{rows: d, ops: array.NewInt8Builder(mem),
-		opField: arrow.Field{Name: exec.OpColumn, Type: arrow.PrimitiveTypes.Int8}, live: map[string][]byte{}}
+		opField: arrow.Field{Name: exec.OpColumn, Type: arrow.PrimitiveTypes.Int8}, live: map[string]liveRow{}}
 	for _, k := range key {
 		for _, f := range schema.Fields() {
 			if strings.EqualFold(f.Name, k) {
@@ -161,7 +251,10 @@ func (u *upsertValues) appendRows(r *kgo.Record) (int, error) {
 		}
 		return 0, &format.RowError{Msg: "upsert-json record without a key: its row cannot be upserted"}
 	}
-	old, had := u.live[string(r.Key)]
+	now := u.clock()
+	u.expire(now)
+	prev, had := u.live[string(r.Key)]
+	old := prev.v
 	value := r.Value
 	if value != nil {
 		var err error
@@ -177,32 +270,47 @@ func (u *upsertValues) appendRows(r *kgo.Record) (int, error) {
 			return 0, nil
 		}
 		if n, err = format.AppendChanges(u.rows, u.ops, old, exec.OpDelete, nil, 0); err == nil && n > 0 {
-			delete(u.live, string(r.Key))
+			_ = u.set(string(r.Key), nil, now)
 		}
 		return n, err
-	case had:
+	}
+	// The new live row is kept first, so a row past the memory budget
+	// is never emitted; a value that does not decode puts the old back.
+	key := string(r.Key)
+	if err := u.set(key, bytes.Clone(value), now); err != nil {
+		return 0, err
+	}
+	if had {
 		n, err = format.AppendChanges(u.rows, u.ops, old, exec.OpUpdateBefore, value, exec.OpUpdateAfter)
-	default:
+	} else {
 		n, err = format.AppendChanges(u.rows, u.ops, value, exec.OpInsert, nil, 0)
 	}
-	if err == nil && n > 0 {
-		u.live[string(r.Key)] = bytes.Clone(value)
+	if err != nil || n == 0 {
+		if had {
+			_ = u.set(key, old, prev.at)
+		} else {
+			_ = u.set(key, nil, now)
+		}
 	}
 	return n, err
 }
 
 // learn records r's change to the live values without emitting it (a
-// resuming reader replaying what it emitted before).
-func (u *upsertValues) learn(r *kgo.Record) {
+// resuming reader replaying what it emitted before), stamped with the
+// record's timestamp, so rows unchanged for 'state.ttl' before the
+// restart expire at once. Past the memory budget it fails as reading
+// would.
+func (u *upsertValues) learn(r *kgo.Record) error {
 	switch {
 	case r.Key == nil:
 	case r.Value == nil:
-		delete(u.live, string(r.Key))
+		return u.set(string(r.Key), nil, r.Timestamp)
 	default:
 		if v, err := u.withKey(r.Key, r.Value); err == nil {
-			u.live[string(r.Key)] = bytes.Clone(v)
+			return u.set(string(r.Key), bytes.Clone(v), r.Timestamp)
 		}
 	}
+	return nil
 }
 
 func (u *upsertValues) append(v []byte) error {
@@ -319,8 +427,10 @@ func (r *Reader) relearn(ctx context.Context, upTo map[tp]int64) error {
 			k := tp{fp.Topic, fp.Partition}
 			hi := upTo[k]
 			for _, rec := range fp.Records {
-				if rec.Offset < hi && !rec.Attrs.IsControl() {
-					u.learn(rec)
+				if rec.Offset < hi && !rec.Attrs.IsControl() && ferr == nil {
+					if err := u.learn(rec); err != nil {
+						ferr = fmt.Errorf("kafka %s/%d/%d: re-learning upserts: %w", k.t, k.p, rec.Offset, err)
+					}
 				}
 			}
 			// Reaching hi, or the log's end when compaction removed the
@@ -330,6 +440,20 @@ func (r *Reader) relearn(ctx context.Context, upTo map[tp]int64) error {
 				left--
 			}
 		})
+		if ferr != nil {
+			return ferr
+		}
 	}
 	return nil
+}
+
+var _ exec.StatefulReader = (*Reader)(nil)
+
+// ReaderState is the live rows an upsert-json reader keeps (none for
+// other formats): exec.StatefulReader.
+func (r *Reader) ReaderState() (keys int, bytes int64) {
+	if r.upsert != nil {
+		return r.upsert.state()
+	}
+	return 0, 0
 }

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -198,5 +199,90 @@ func TestUpsertKeyFromRecordKey(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "two/0/2") || !strings.Contains(err.Error(), `"id" is neither in the value nor in the record key`) {
 		t.Errorf("key without id: %v, want an error naming two/0/2 and the column", err)
+	}
+}
+
+// TestUpsertStateBounded: the live rows are the reader's state: counted
+// (ReaderState), accounted to the memory budget (past it the change fails
+// with a memory-limit error and is not emitted, the rows before it stay)
+// and, with a ttl, forgotten once unchanged that long, so the key's next
+// record is an insert.
+func TestUpsertStateBounded(t *testing.T) {
+	mem := checkedMem(t)
+	sch := schema(col("id", arrow.PrimitiveTypes.Int64), col("v", arrow.BinaryTypes.String))
+	newU := func(budget *exec.Budget, ttl time.Duration, now *time.Time) *upsertValues {
+		u, err := newUpsertValues(mem, sch, nil, []string{"id"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.bound(budget.Account("upsert source t"), ttl)
+		u.now = func() time.Time { return *now }
+		return u
+	}
+	drain := func(u *upsertValues) []string {
+		rec := u.newRecord()
+		defer rec.Release()
+		return rowsOf(rec)
+	}
+	clock := time.Unix(1000, 0)
+
+	// Counted and bounded by the budget.
+	budget := exec.NewBudget(3 * (liveRowOverhead + 40))
+	u := newU(budget, 0, &clock)
+	for i := range 3 {
+		if _, err := u.appendRows(keyed("t", fmt.Sprint(i), fmt.Sprintf(`{"id":%d,"v":"x"}`, i))); err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+	}
+	keys, bytes := u.state()
+	if keys != 3 || bytes <= 3*liveRowOverhead || budget.Used() != bytes {
+		t.Errorf("state %d keys, %d bytes (budget used %d); want 3 keys counted in the budget", keys, bytes, budget.Used())
+	}
+	_, err := u.appendRows(keyed("t", "3", `{"id":3,"v":"a value too long for the budget"}`))
+	var mle *exec.MemoryLimitError
+	if !errors.As(err, &mle) || !strings.Contains(mle.Operator, "upsert source t") {
+		t.Errorf("past the budget: %v, want a memory-limit error naming the source", err)
+	}
+	if got := drain(u); strings.Join(got, " ") != "0|0|x 0|1|x 0|2|x" {
+		t.Errorf("emitted %q, want the three rows within the budget", got)
+	}
+	// A tombstone frees its row.
+	if _, err := u.appendRows(keyed("t", "1", "")); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := u.state(); keys != 2 {
+		t.Errorf("%d keys after a tombstone, want 2", keys)
+	}
+	drain(u)
+	u.close()
+	u.release()
+	if budget.Used() != 0 {
+		t.Errorf("budget holds %d bytes after close", budget.Used())
+	}
+
+	// Forgotten after the ttl: the next record of the key is an insert.
+	u = newU(nil, time.Minute, &clock)
+	defer u.release()
+	for _, r := range []*kgo.Record{keyed("t", "1", `{"id":1,"v":"a"}`), keyed("t", "2", `{"id":2,"v":"b"}`)} {
+		if _, err := u.appendRows(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock = clock.Add(30 * time.Second)
+	if _, err := u.appendRows(keyed("t", "2", `{"id":2,"v":"c"}`)); err != nil { // 2 changed: kept
+		t.Fatal(err)
+	}
+	clock = clock.Add(45 * time.Second) // 1 unchanged for 75 s, 2 for 45 s
+	for _, r := range []*kgo.Record{keyed("t", "1", `{"id":1,"v":"d"}`), keyed("t", "2", `{"id":2,"v":"e"}`)} {
+		if _, err := u.appendRows(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "0|1|a 0|2|b 1|2|b 2|2|c 0|1|d 1|2|c 2|2|e"
+	if got := drain(u); strings.Join(got, " ") != want {
+		t.Errorf("with ttl 1m: %q, want %q", got, want)
+	}
+	if keys, _ := u.state(); keys != 2 {
+		t.Errorf("%d keys, want 2", keys)
 	}
 }

@@ -437,6 +437,7 @@ func (b *streamBuilder) compileOver(env Env, p planner.PhysicalPlan, feed **stre
 		spec.Bounded = false
 		spec.Linger = b.opts.Linger
 		spec.Instance = b.opts.Instance
+		spec.Budget, spec.StateTTL = b.env.Budget, n.StateTTL
 		b.inputs = append(b.inputs, streamInput{name: n.Source, src: src, spec: spec, timeCol: n.Schema().EventTime})
 		*feed = stream.NewFeed(n.Out.Arrow())
 		return *feed, nil

@@ -258,7 +258,21 @@ func (u *UnionReader) BadRows() (skipped, nulled int64) {
 	return skipped, nulled
 }
 
-var _ exec.ProgressReporter = (*UnionReader)(nil)
+var (
+	_ exec.ProgressReporter = (*UnionReader)(nil)
+	_ exec.StatefulReader   = (*UnionReader)(nil)
+)
+
+// ReaderState adds up the state of the inputs that keep some.
+func (u *UnionReader) ReaderState() (keys int, bytes int64) {
+	for _, in := range u.inputs {
+		if sr, ok := in.Reader.(exec.StatefulReader); ok {
+			k, b := sr.ReaderState()
+			keys, bytes = keys+k, bytes+b
+		}
+	}
+	return keys, bytes
+}
 
 // BytesRead adds up the bytes read by the inputs that count them.
 func (u *UnionReader) BytesRead() int64 {
