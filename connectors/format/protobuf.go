@@ -27,7 +27,8 @@ import (
 // whose type cannot be read as its column's is an error when the plan is
 // built. Scalars read as their SQL types (uint64 and fixed64 as
 // DECIMAL(20,0), so no value overflows), enums as their value's name,
-// google.protobuf.Timestamp as TIMESTAMP, other messages, repeated
+// google.protobuf.Timestamp as TIMESTAMP, google.type.Date as DATE,
+// confluent.type.Decimal as DECIMAL (protobuf_types.go), other messages, repeated
 // fields and maps as their JSON text. A field with presence (proto3
 // optional, a message) that is not set is NULL; a proto3 scalar without
 // presence reads its default.
@@ -36,11 +37,20 @@ import (
 const protoTimestamp = "google.protobuf.Timestamp"
 
 // CompileProto compiles the .proto file main from files (path → text;
-// the well-known google/protobuf imports need not be given).
+// the well-known google/protobuf imports and the logical types'
+// google/type/date.proto and confluent/type/decimal.proto need not be
+// given).
 func CompileProto(ctx context.Context, main string, files map[string]string) (protoreflect.FileDescriptor, error) {
 	var msgs []string
+	all := make(map[string]string, len(files)+len(protoTypeFiles))
+	for k, v := range protoTypeFiles {
+		all[k] = v
+	}
+	for k, v := range files {
+		all[k] = v
+	}
 	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(files)}),
+		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(all)}),
 		Reporter: reporter.NewReporter(func(err reporter.ErrorWithPos) error {
 			msgs = append(msgs, err.Error())
 			return nil
@@ -137,8 +147,13 @@ func protoArrowType(fd protoreflect.FieldDescriptor) arrow.DataType {
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		return arrow.PrimitiveTypes.Float64
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		if fd.Message().FullName() == protoTimestamp {
+		switch string(fd.Message().FullName()) {
+		case protoTimestamp:
 			return TimestampType
+		case protoDateName:
+			return arrow.FixedWidthTypes.Date32
+		case protoDecimalName:
+			return InferredProtoDecimal
 		}
 	}
 	return arrow.BinaryTypes.String
@@ -146,8 +161,9 @@ func protoArrowType(fd protoreflect.FieldDescriptor) arrow.DataType {
 
 // ProtoPlan reads messages of one writer message type into columns.
 type ProtoPlan struct {
-	msg   *dynamicpb.Message
-	steps []protoStep // one per output column
+	msg     *dynamicpb.Message
+	steps   []protoStep      // one per output column
+	checked []decimal128.Num // by column: a date's days or a decimal, see check
 }
 
 // protoStep fills one output column from a field; fd nil: NULL.
@@ -169,6 +185,8 @@ const (
 	protoEnum
 	protoJSON // messages, lists and maps as JSON text
 	protoTS
+	protoDate    // google.type.Date
+	protoDecimal // confluent.type.Decimal
 )
 
 // NewProtoPlan plans reading messages of writer into the columns cols of
@@ -230,7 +248,12 @@ func protoStepKind(fd protoreflect.FieldDescriptor, t arrow.DataType) (protoKind
 		return protoInt, isInt && bits == 32
 	case arrow.INT64:
 		return protoInt, isInt
+	case arrow.DATE32:
+		return protoDate, isProtoMessage(fd, protoDateName)
 	case arrow.DECIMAL128:
+		if isProtoMessage(fd, protoDecimalName) {
+			return protoDecimal, true
+		}
 		if t.(*arrow.Decimal128Type).Scale != 0 {
 			return 0, false
 		}
@@ -268,6 +291,9 @@ func (p *ProtoPlan) Decode(data []byte, bs []array.Builder) error {
 	// proto3 has no required fields to check.
 	if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(data, p.msg); err != nil {
 		return &RowError{Msg: fmt.Sprintf("not a %s message: %v", p.msg.Descriptor().FullName(), err)}
+	}
+	if err := p.check(bs); err != nil {
+		return err
 	}
 	for i, st := range p.steps {
 		b := bs[i]
@@ -319,6 +345,37 @@ func (p *ProtoPlan) Decode(data []byte, bs []array.Builder) error {
 			tb.Append(secondsToTimestamp(secs, nanos, tb.Type().(*arrow.TimestampType).Unit))
 		case protoJSON:
 			b.(*array.StringBuilder).Append(string(appendProtoJSON(nil, st.fd, v)))
+		case protoDate:
+			b.(*array.Date32Builder).Append(arrow.Date32(p.checked[i].LowBits()))
+		case protoDecimal:
+			b.(*array.Decimal128Builder).Append(p.checked[i])
+		}
+	}
+	return nil
+}
+
+// check reads the values that can be out of their column's range (a
+// date, a decimal) into p.checked before anything is appended, so a bad
+// message appends nothing.
+func (p *ProtoPlan) check(bs []array.Builder) error {
+	for i, st := range p.steps {
+		if (st.kind != protoDate && st.kind != protoDecimal) || !p.msg.Has(st.fd) {
+			continue
+		}
+		if p.checked == nil {
+			p.checked = make([]decimal128.Num, len(p.steps))
+		}
+		m := p.msg.Get(st.fd).Message()
+		var err error
+		if st.kind == protoDate {
+			var d arrow.Date32
+			d, err = protoDateValue(m)
+			p.checked[i] = decimal128.FromI64(int64(d))
+		} else {
+			p.checked[i], err = protoDecimalValue(m, bs[i].Type().(*arrow.Decimal128Type))
+		}
+		if err != nil {
+			return &RowError{Msg: fmt.Sprintf("field %q: %v", st.fd.Name(), err)}
 		}
 	}
 	return nil

@@ -13,8 +13,9 @@ import (
 // ProtoEncoder writes rows as protobuf messages of the schema it made for
 // its columns: field i+1 is column i, every field proto3 optional (so
 // NULL is an unset field), integers as int32 or int64, floats as double,
-// timestamps as google.protobuf.Timestamp, and everything else (decimals,
-// dates, strings) as string in the shared text form.
+// timestamps as google.protobuf.Timestamp, dates as google.type.Date,
+// decimals as confluent.type.Decimal (see protobuf_types.go), and
+// everything else as string in the shared text form.
 type ProtoEncoder struct {
 	text    string
 	kinds   []protoOut
@@ -30,6 +31,8 @@ const (
 	outBool
 	outString
 	outTS
+	outDate
+	outDecimal
 )
 
 // NewProtoEncoder makes the encoder of columns s and the .proto text of
@@ -39,7 +42,7 @@ func NewProtoEncoder(name string, s *arrow.Schema) (*ProtoEncoder, error) {
 	var b strings.Builder
 	b.WriteString("syntax = \"proto3\";\n\n")
 	body := &strings.Builder{}
-	usesTS := false
+	usesTS, usesDate, usesDecimal := false, false, false
 	seen := map[string]bool{}
 	for i, f := range s.Fields() {
 		typ, k := "string", outString
@@ -58,6 +61,10 @@ func NewProtoEncoder(name string, s *arrow.Schema) (*ProtoEncoder, error) {
 			typ, k = "bool", outBool
 		case arrow.TIMESTAMP:
 			typ, k, usesTS = "google.protobuf.Timestamp", outTS, true
+		case arrow.DATE32:
+			typ, k, usesDate = protoDateName, outDate, true
+		case arrow.DECIMAL128:
+			typ, k, usesDecimal = protoDecimalName, outDecimal, true
 		}
 		fname := protoIdent(f.Name)
 		if seen[strings.ToLower(fname)] {
@@ -65,14 +72,22 @@ func NewProtoEncoder(name string, s *arrow.Schema) (*ProtoEncoder, error) {
 		}
 		seen[strings.ToLower(fname)] = true
 		opt := "optional "
-		if k == outTS {
+		if k == outTS || k == outDate || k == outDecimal {
 			opt = "" // a message field has presence anyway
 		}
 		fmt.Fprintf(body, "  %s%s %s = %d;\n", opt, typ, fname, i+1)
 		e.kinds = append(e.kinds, k)
 	}
-	if usesTS {
-		b.WriteString("import \"google/protobuf/timestamp.proto\";\n\n")
+	for _, imp := range []struct {
+		used bool
+		file string
+	}{{usesTS, "google/protobuf/timestamp.proto"}, {usesDate, protoDateFile}, {usesDecimal, protoDecimalFile}} {
+		if imp.used {
+			fmt.Fprintf(&b, "import %q;\n", imp.file)
+		}
+	}
+	if usesTS || usesDate || usesDecimal {
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "message %s {\n%s}\n", protoIdent(name), body.String())
 	e.text = b.String()
@@ -145,6 +160,11 @@ func (e *ProtoEncoder) Append(dst []byte, cols []arrow.Array, i int) []byte {
 			}
 			dst = protowire.AppendTag(dst, num, protowire.BytesType)
 			dst = protowire.AppendBytes(dst, m)
+		case outDate:
+			dst = appendProtoDate(dst, num, arr.(*array.Date32).Value(i))
+		case outDecimal:
+			a := arr.(*array.Decimal128)
+			dst = appendProtoDecimal(dst, num, a.Value(i), a.DataType().(*arrow.Decimal128Type))
 		default:
 			dst = protowire.AppendTag(dst, num, protowire.BytesType)
 			e.scratch = AppendValue(e.scratch[:0], arr, i)

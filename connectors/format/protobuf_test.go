@@ -122,14 +122,16 @@ func TestProtoEncoderRoundTrip(t *testing.T) {
 		{Name: "at", Type: ts, Nullable: true},
 		{Name: "price", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}, Nullable: true},
 		{Name: "2nd col", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		{Name: "big", Type: &arrow.Decimal128Type{Precision: 38, Scale: 9}, Nullable: true},
 	}, nil)
 	enc, err := NewProtoEncoder("out-topic", sch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec, _, err := array.RecordFromJSON(mem, sch, strings.NewReader(`[
-		{"id": -7, "at": "1969-12-31T23:59:59.5", "price": "12.34", "2nd col": "x"},
-		{"id": null, "at": "2200-01-01T00:00:00", "price": null, "2nd col": ""}]`))
+		{"id": -7, "at": "1969-12-31T23:59:59.5", "price": "-12.34", "2nd col": "x", "day": "1969-12-31", "big": "-12345678901234567890.123456789"},
+		{"id": null, "at": "2200-01-01T00:00:00", "price": "0.00", "2nd col": "", "day": "2262-04-12", "big": null}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,12 +145,19 @@ func TestProtoEncoderRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProtoPlan(md, cols, []int{0, 1, 2, 3})
+	p, err := NewProtoPlan(md, cols, []int{0, 1, 2, 3, 4, 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs := make([]array.Builder, 4)
-	for i, fl := range cols.Fields() {
+	bs := make([]array.Builder, 6)
+	// DATE and DECIMAL come back typed: the logical types, not strings
+	// (a declared column keeps its own precision and scale).
+	for i, want := range []string{"INT", "TIMESTAMP", "DECIMAL(38,9)", "VARCHAR", "DATE", "DECIMAL(38,9)"} {
+		if got := SQLTypeName(cols.Field(i).Type); got != want {
+			t.Errorf("column %s read as %s, want %s", cols.Field(i).Name, got, want)
+		}
+	}
+	for i, fl := range sch.Fields() {
 		bs[i] = array.NewBuilder(mem, fl.Type)
 		defer bs[i].Release()
 	}
@@ -163,10 +172,23 @@ func TestProtoEncoderRoundTrip(t *testing.T) {
 		defer a.Release()
 		got = append(got, FormatValue(a, 0)+"/"+FormatValue(a, 1))
 	}
-	if g, want := strings.Join(got, " "), "-7/NULL 1969-12-31 23:59:59.5/2200-01-01 00:00:00 12.34/NULL x/"; g != want {
+	if g, want := strings.Join(got, " "), "-7/NULL 1969-12-31 23:59:59.5/2200-01-01 00:00:00 -12.34/0.00 x/ 1969-12-31/2262-04-12 -12345678901234567890.123456789/NULL"; g != want {
 		t.Errorf("round trip %s, want %s\nschema:\n%s", g, want, enc.Schema())
 	}
-	if !strings.Contains(enc.Schema(), "optional string _2nd_col = 4;") {
-		t.Errorf("schema:\n%s", enc.Schema())
+	for _, want := range []string{"optional string _2nd_col = 4;", "google.type.Date day = 5;", "confluent.type.Decimal big = 6;", `import "google/type/date.proto";`} {
+		if !strings.Contains(enc.Schema(), want) {
+			t.Errorf("schema has no %q:\n%s", want, enc.Schema())
+		}
+	}
+	// A decimal with more digits after the point than its column keeps
+	// is a bad row naming the field, not a rounded value.
+	narrow, err := NewProtoPlan(md, arrow.NewSchema([]arrow.Field{{Name: "price", Type: &arrow.Decimal128Type{Precision: 10, Scale: 1}, Nullable: true}}, nil), []int{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := array.NewBuilder(mem, &arrow.Decimal128Type{Precision: 10, Scale: 1})
+	defer nb.Release()
+	if err := narrow.Decode(enc.Append(nil, rec.Columns(), 0), []array.Builder{nb}); err == nil || !strings.Contains(err.Error(), `field "price"`) || nb.Len() != 0 {
+		t.Errorf("-12.34 into DECIMAL(10, 1): %v (%d values appended), want a bad row naming the field", err, nb.Len())
 	}
 }

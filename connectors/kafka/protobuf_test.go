@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
@@ -203,7 +204,8 @@ func TestProtobufSinkRoundTrip(t *testing.T) {
 	}
 	ts := &arrow.TimestampType{Unit: arrow.Microsecond}
 	sch := schema(col("category", arrow.BinaryTypes.String), col("total", arrow.PrimitiveTypes.Int64), col("avg", arrow.PrimitiveTypes.Float64),
-		col("ok", arrow.FixedWidthTypes.Boolean), col("at", ts))
+		col("ok", arrow.FixedWidthTypes.Boolean), col("at", ts), col("day", arrow.FixedWidthTypes.Date32),
+		col("price", &arrow.Decimal128Type{Precision: 12, Scale: 3}))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	w, err := sink.Open(ctx, mem, sch, exec.SinkMode{})
@@ -216,6 +218,8 @@ func TestProtobufSinkRoundTrip(t *testing.T) {
 	b.Field(2).(*array.Float64Builder).AppendValues([]float64{1.5, 0}, []bool{true, false})
 	b.Field(3).(*array.BooleanBuilder).AppendValues([]bool{true, false}, []bool{true, false})
 	b.Field(4).(*array.TimestampBuilder).AppendValues([]arrow.Timestamp{-1_500_000, 0}, []bool{true, false})
+	b.Field(5).(*array.Date32Builder).AppendValues([]arrow.Date32{20454, -1}, nil)
+	b.Field(6).(*array.Decimal128Builder).AppendValues([]decimal128.Num{decimal128.FromI64(-1234567), decimal128.FromI64(0)}, []bool{true, false})
 	recd := b.NewRecord()
 	b.Release()
 	if err := w.Write(ctx, recd); err != nil {
@@ -234,7 +238,7 @@ func TestProtobufSinkRoundTrip(t *testing.T) {
 	for _, f := range src.Schema().Fields() {
 		names = append(names, f.Name+" "+format.SQLTypeName(f.Type))
 	}
-	if got := strings.Join(names, ", "); got != "category VARCHAR, total BIGINT, avg DOUBLE, ok BOOLEAN, at TIMESTAMP" {
+	if got := strings.Join(names, ", "); got != "category VARCHAR, total BIGINT, avg DOUBLE, ok BOOLEAN, at TIMESTAMP, day DATE, price DECIMAL(38,9)" {
 		t.Errorf("columns of the registered schema: %s", got)
 	}
 	r, err := src.OpenReader(ctx, mem, exec.ScanSpec{Bounded: true})
@@ -243,7 +247,9 @@ func TestProtobufSinkRoundTrip(t *testing.T) {
 	}
 	defer r.Close()
 	// The empty string and zero are values, not NULL: optional fields.
-	if got, want := readAll(t, r), sorted("x|10|1.5|true|1969-12-31 23:59:58.5", "|0|NULL|NULL|NULL"); !equal(got, want) {
+	// DATE and DECIMAL come back typed (google.type.Date,
+	// confluent.type.Decimal; an inferred decimal is DECIMAL(38, 9)).
+	if got, want := readAll(t, r), sorted("x|10|1.5|true|1969-12-31 23:59:58.5|2026-01-01|-1234.567000000", "|0|NULL|NULL|NULL|1969-12-31|NULL"); !equal(got, want) {
 		t.Errorf("read back %q, want %q", got, want)
 	}
 }
