@@ -81,8 +81,18 @@ func (p *PhysStreamJoin) String() string {
 	if p.TTL > 0 {
 		s += " ttl=" + formatDuration(p.TTL)
 	}
+	if p.Partitioned() {
+		s += " partitioned by keys"
+	}
 	return s + " (" + p.Why + ")"
 }
+
+// Partitioned reports whether the join runs as the session's parallelism
+// of instances behind a hash exchange on its keys (both inputs cut by
+// the key, a lookup join's table too), each with its own state and
+// checkpoint part; a checkpoint restores only at the same parallelism.
+// Every streaming join with an equality key is.
+func (p *PhysStreamJoin) Partitioned() bool { return len(p.LeftKeys) > 0 }
 
 // join converts a hash join into the streaming join the query asks for:
 // time bounds on both inputs' watermark columns make an interval join,

@@ -67,7 +67,12 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 	if n.Strategy == planner.JoinTemporal {
 		return b.temporalJoin(n, spec, schemas)
 	}
-	j, err := stream.NewJoin(b.env.Mem, schemas[0], schemas[1], spec)
+	var j tableJoin
+	if b.parallel(n) {
+		j, err = stream.NewParallelJoin(b.env.Mem, schemas[0], schemas[1], spec, b.opts.Parallelism)
+	} else {
+		j, err = stream.NewJoin(b.env.Mem, schemas[0], schemas[1], spec)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -88,11 +93,36 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 	return &deltaJoinNode{joinNode: node, delta: j}, nil
 }
 
+// parallel reports whether join n runs as several key-partitioned
+// instances: the plan says it is partitioned, and the session runs more
+// than one.
+func (b *streamBuilder) parallel(n *planner.PhysStreamJoin) bool {
+	return n.Partitioned() && b.opts.Parallelism > 1
+}
+
+// tableJoin is a stream.Join or a stream.ParallelJoin: a join that can
+// load a lookup join's table and judges late rows.
+type tableJoin interface {
+	joinOp
+	LoadTable(ctx context.Context, rec arrow.Record) error
+	Late() int64
+}
+
 // temporalJoin builds the node of an event-time temporal join.
 func (b *streamBuilder) temporalJoin(n *planner.PhysStreamJoin, spec stream.JoinSpec, schemas [2]*arrow.Schema) (stream.Node, error) {
-	t, err := stream.NewTemporalJoin(b.env.Mem, schemas[0], schemas[1], stream.TemporalSpec{Kind: spec.Kind,
+	tspec := stream.TemporalSpec{Kind: spec.Kind,
 		LeftKeys: spec.LeftKeys, RightKeys: spec.RightKeys, Residual: spec.Residual, LeftTime: n.LeftTime, RightTime: n.RightTime,
-		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, IdleTimeout: spec.IdleTimeout, Late: spec.Late, OnLate: spec.OnLate, Clock: spec.Clock})
+		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, IdleTimeout: spec.IdleTimeout, Late: spec.Late, OnLate: spec.OnLate, Clock: spec.Clock}
+	var t interface {
+		joinOp
+		Late() int64
+	}
+	var err error
+	if b.parallel(n) {
+		t, err = stream.NewParallelTemporalJoin(b.env.Mem, schemas[0], schemas[1], tspec, b.opts.Parallelism)
+	} else {
+		t, err = stream.NewTemporalJoin(b.env.Mem, schemas[0], schemas[1], tspec)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +133,17 @@ func (b *streamBuilder) temporalJoin(n *planner.PhysStreamJoin, spec stream.Join
 }
 
 // joinNode wraps a two-input join as a graph node whose graph input i is
-// join side sides[i].
-func (b *streamBuilder) joinNode(j joinOp, sides []int) *joinNode {
+// join side sides[i]. A partitioned join's node checkpoints one part per
+// instance.
+func (b *streamBuilder) joinNode(j joinOp, sides []int) stream.Node {
+	node := b.serialJoinNode(j, sides)
+	if p, ok := j.(*stream.ParallelJoin); ok {
+		return &partedJoinNode{joinNode: node, parts: p}
+	}
+	return node
+}
+
+func (b *streamBuilder) serialJoinNode(j joinOp, sides []int) *joinNode {
 	node := &joinNode{join: j, sides: sides, in: stream.NewInputMarks(len(sides)), readerSide: map[int]int{}}
 	// A side read straight from a source: its batches carry the source's
 	// partitions (numbered by reader input), which the join's own
@@ -154,7 +193,7 @@ func streamExprs(es []planner.Expr) ([]stream.Expr, error) {
 
 // loadTable runs a lookup join's table side as a batch plan to its end
 // and loads its rows into the join.
-func (b *streamBuilder) loadTable(j *stream.Join, p planner.PhysicalPlan) error {
+func (b *streamBuilder) loadTable(j tableJoin, p planner.PhysicalPlan) error {
 	ctx := context.Background()
 	env := b.env
 	env.Scan, env.Union = nil, nil
@@ -282,4 +321,30 @@ func (n *joinNode) SetPartitions(parts []int32) {
 	for side, ps := range by {
 		n.join.SetInputPartitions(side, ps)
 	}
+}
+
+// partedJoinNode is the node of a partitioned join: its checkpoint is
+// the parts of the join's gate and instances.
+type partedJoinNode struct {
+	*joinNode
+	parts *stream.ParallelJoin
+}
+
+var _ stream.DeltaPartedSnapshotter = (*partedJoinNode)(nil)
+
+// SnapshotParts is the parts of the join's gate and of each instance.
+func (n *partedJoinNode) SnapshotParts() ([]stream.OperatorState, error) {
+	return n.parts.SnapshotParts()
+}
+
+// SnapshotPartsDelta is SnapshotParts with the instances' deltas where
+// delta allows them.
+func (n *partedJoinNode) SnapshotPartsDelta(delta func(part string) bool) ([]stream.OperatorState, error) {
+	return n.parts.SnapshotPartsDelta(delta)
+}
+
+// RestoreParts restores the parts SnapshotParts wrote; another
+// parallelism's are refused.
+func (n *partedJoinNode) RestoreParts(parts []stream.OperatorState) error {
+	return n.parts.RestoreParts(parts)
 }

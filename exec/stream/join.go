@@ -74,11 +74,12 @@ type JoinSpec struct {
 	LeftEnd, RightEnd int
 	// LeftDelay and RightDelay are each input's watermark delay.
 	LeftDelay, RightDelay time.Duration
-	// LeftByMarks and RightByMarks (WindowJoin) say that the input is an
-	// operator's output, not a source's rows: its watermark is the one
-	// the operator reports (AdvanceSide), not tracked from its rows. A
-	// windowed aggregate emitting closed windows is such an input: its
-	// rows of a window arrive before the watermark that closed it.
+	// LeftByMarks and RightByMarks (WindowJoin, IntervalJoin) say that
+	// the input's watermark is the one its caller reports (AdvanceSide),
+	// not tracked from its rows. A windowed aggregate emitting closed
+	// windows is such an input: its rows of a window arrive before the
+	// watermark that closed it. So is each instance of a ParallelJoin,
+	// whose gate tracks the watermarks row by row over all the rows.
 	LeftByMarks, RightByMarks bool
 	// IdleTimeout is 'watermark.idle_timeout' (0: never idle).
 	IdleTimeout time.Duration
@@ -269,8 +270,8 @@ func NewJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinSpec) (*J
 			if !by {
 				continue
 			}
-			if spec.Timing != WindowJoin {
-				return nil, fmt.Errorf("stream: only a window join takes an input's watermark from its marks")
+			if spec.Timing != WindowJoin && spec.Timing != IntervalJoin {
+				return nil, fmt.Errorf("stream: only a window or interval join takes an input's watermark from its marks")
 			}
 			// One stand-in partition carries the marks: no delay (the
 			// operator applied its own), never idle by itself.
@@ -457,22 +458,16 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 			sd.partRows[partition] = ord + 1
 			wm := sd.tracker.Watermark()
 			ts = tsOf(i)
-			lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i}
+			var end Value
+			if endOf != nil {
+				end = endOf(i)
+			}
+			lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i,
+				Reason: j.lateRule().reason(ts, end, wm, j.unit, fmt.Sprintf("join input %d", side+1))}
 			switch {
-			case ts.IsNull():
-				lr.Reason = "NULL event time"
-			case j.spec.Timing == IntervalJoin && ts.I < wm:
-				lr.Reason = fmt.Sprintf("event time %s < watermark %s of join input %d", timeText(ts.I, j.unit), timeText(wm, j.unit), side+1)
+			case lr.Reason != "":
 			case j.spec.Timing == WindowJoin:
-				end := endOf(i)
-				switch {
-				case end.IsNull():
-					lr.Reason = "NULL window_end"
-				case end.I <= wm:
-					lr.Reason = fmt.Sprintf("window end %s <= watermark %s of join input %d", timeText(end.I, j.unit), timeText(wm, j.unit), side+1)
-				default:
-					exp = end.I - 1
-				}
+				exp = end.I - 1
 			case side == 0:
 				exp = sat(ts.I, int64(j.spec.Upper)/j.unit)
 			default:
@@ -567,17 +562,18 @@ func (j *Join) keyString(keyOf []func(int) Value, i int) (string, bool) {
 
 func (j *Join) lateRow(side int, r LateRow) error {
 	j.sides[side].late++
-	switch j.spec.Late {
-	case LateError:
-		return &LateRowError{Row: r}
-	case LateRoute:
-		if j.spec.OnLate != nil {
-			if err := j.spec.OnLate(r); err != nil {
-				return fmt.Errorf("late-row sink: %w", err)
-			}
-		}
+	return handleLate(j.spec.Late, j.spec.OnLate, r)
+}
+
+// lateRule is how the join judges its rows late (JoinTiming).
+func (j *Join) lateRule() lateRule {
+	switch j.spec.Timing {
+	case IntervalJoin:
+		return lateEventTime
+	case WindowJoin:
+		return lateWindowEnd
 	}
-	return nil
+	return lateNever
 }
 
 // outer reports whether side keeps its unmatched rows.

@@ -43,6 +43,10 @@ type TemporalSpec struct {
 	OnLate func(LateRow) error
 	// Clock is processing time (idleness); RealClock if nil.
 	Clock Clock
+	// ByMarks says that both inputs' watermarks come from the caller
+	// (AdvanceSide), not from the rows: each instance of a ParallelJoin
+	// runs so, its gate tracking the watermarks over all the rows.
+	ByMarks bool
 }
 
 // TemporalJoin is the event-time temporal join of TemporalSpec. A left
@@ -146,6 +150,11 @@ func NewTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, spec Tempo
 	}
 	for s := range t.sides {
 		t.sides[s].tracker = NewWatermarkTracker(int64(delays[s])/t.unit, spec.IdleTimeout, t.unit)
+		if spec.ByMarks {
+			// One stand-in partition carries the caller's marks: no
+			// delay (the caller applied it), never idle by itself.
+			t.sides[s].tracker = NewWatermarkTracker(0, 0, t.unit)
+		}
 	}
 	return t, nil
 }
@@ -185,7 +194,9 @@ func (t *TemporalJoin) PushSide(ctx context.Context, side int, rec arrow.Record,
 		return nil, fmt.Errorf("stream: temporal join got a batch on input %d", side)
 	}
 	sd := t.sides[side]
-	sd.tracker.Arrive(partition, t.clock.Now())
+	if !t.spec.ByMarks {
+		sd.tracker.Arrive(partition, t.clock.Now())
+	}
 	if rec.NumRows() > 0 {
 		if err := t.fold(ctx, side, rec, partition); err != nil {
 			t.out = t.out[:0]
@@ -230,18 +241,14 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 		sd.partRows[partition] = ord + 1
 		wm := sd.tracker.Watermark()
 		ts := cols[tcol](i)
-		lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i}
-		switch {
-		case ts.IsNull():
-			lr.Reason = "NULL event time"
-		case ts.I < wm:
-			lr.Reason = fmt.Sprintf("event time %s < watermark %s of temporal join input %d", timeText(ts.I, t.unit), timeText(wm, t.unit), side+1)
-		}
+		lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i,
+			Reason: lateEventTime.reason(ts, Value{}, wm, t.unit, fmt.Sprintf("temporal join input %d", side+1))}
 		if lr.Reason != "" {
-			if err := t.lateRow(side, lr); err != nil {
+			t.sides[side].late++
+			if err := handleLate(t.spec.Late, t.spec.OnLate, lr); err != nil {
 				return err
 			}
-			if !ts.IsNull() {
+			if !ts.IsNull() && !t.spec.ByMarks {
 				t.observe(side, partition, ts.I)
 			}
 			continue
@@ -264,7 +271,9 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 		} else if !null {
 			t.addVersion(key, temporalVersion{From: ts.I, Vals: vals})
 		}
-		t.observe(side, partition, ts.I)
+		if !t.spec.ByMarks {
+			t.observe(side, partition, ts.I)
+		}
 	}
 	return nil
 }
@@ -276,21 +285,6 @@ func (t *TemporalJoin) observe(side int, partition int32, ts int64) {
 	if t.sides[side].tracker.Observe(partition, ts) > before {
 		t.advance()
 	}
-}
-
-func (t *TemporalJoin) lateRow(side int, r LateRow) error {
-	t.sides[side].late++
-	switch t.spec.Late {
-	case LateError:
-		return &LateRowError{Row: r}
-	case LateRoute:
-		if t.spec.OnLate != nil {
-			if err := t.spec.OnLate(r); err != nil {
-				return fmt.Errorf("late-row sink: %w", err)
-			}
-		}
-	}
-	return nil
 }
 
 // addVersion inserts a version in valid_from order (a second version with
@@ -417,9 +411,20 @@ func (t *TemporalJoin) flush(ctx context.Context) (arrow.Record, error) {
 	return buildRecord(rb, kept)
 }
 
-// AdvanceSide does nothing: both inputs' watermarks follow their rows.
-func (t *TemporalJoin) AdvanceSide(context.Context, int, int64) (arrow.Record, error) {
-	return nil, nil
+// AdvanceSide moves input side's watermark to wm when the watermarks
+// come from the caller (ByMarks) and returns the rows that let out; else
+// it does nothing: both inputs' watermarks follow their rows.
+func (t *TemporalJoin) AdvanceSide(ctx context.Context, side int, wm int64) (arrow.Record, error) {
+	if !t.spec.ByMarks || side < 0 || side > 1 {
+		return nil, nil
+	}
+	tr := t.sides[side].tracker
+	tr.Arrive(markPartition, t.clock.Now())
+	before := tr.Watermark()
+	if tr.Observe(markPartition, wm) > before {
+		t.advance()
+	}
+	return t.flush(ctx)
 }
 
 // FinishSide is the end of one bounded input: its watermark becomes +∞.
