@@ -72,9 +72,11 @@ func joinCases(t *testing.T) []joinCase {
 		ispec := intervalSpec(kind, 3, 2, 2)
 		ispec.Residual = intervalResidual(t, 3, 2)
 		cases = append(cases, joinCase{name: fmt.Sprintf("interval/%d", kind), left: joinLeft, right: joinRight,
-			serial:   func(mem memory.Allocator) (testJoin, error) { return NewJoin(mem, joinLeft, joinRight, ispec) },
-			parallel: func(mem memory.Allocator, n int) (*ParallelJoin, error) { return NewParallelJoin(mem, joinLeft, joinRight, ispec, n) },
-			rows:     func(rng *rand.Rand) []jrow { return disorderedRows(rng, 80) }, drains: true, late: true})
+			serial: func(mem memory.Allocator) (testJoin, error) { return NewJoin(mem, joinLeft, joinRight, ispec) },
+			parallel: func(mem memory.Allocator, n int) (*ParallelJoin, error) {
+				return NewParallelJoin(mem, joinLeft, joinRight, ispec, n)
+			},
+			rows: func(rng *rand.Rand) []jrow { return disorderedRows(rng, 80) }, drains: true, late: true})
 
 		// A window join whose window_end is the event time rounded up
 		// to 5 (column 1, part of the key).
@@ -83,9 +85,11 @@ func joinCases(t *testing.T) []joinCase {
 		wspec := JoinSpec{Kind: kind, Timing: WindowJoin, LeftTime: 2, RightTime: 2, LeftEnd: 1, RightEnd: 1,
 			LeftKeys: []Expr{col(wl, 0), col(wl, 1)}, RightKeys: []Expr{col(wr, 0), col(wr, 1)}, LeftDelay: 2 * time.Millisecond, RightDelay: 2 * time.Millisecond}
 		cases = append(cases, joinCase{name: fmt.Sprintf("window/%d", kind), left: wl, right: wr,
-			serial:   func(mem memory.Allocator) (testJoin, error) { return NewJoin(mem, wl, wr, wspec) },
-			parallel: func(mem memory.Allocator, n int) (*ParallelJoin, error) { return NewParallelJoin(mem, wl, wr, wspec, n) },
-			rows:     func(rng *rand.Rand) []jrow { return disorderedRows(rng, 80) }, drains: true, late: true})
+			serial: func(mem memory.Allocator) (testJoin, error) { return NewJoin(mem, wl, wr, wspec) },
+			parallel: func(mem memory.Allocator, n int) (*ParallelJoin, error) {
+				return NewParallelJoin(mem, wl, wr, wspec, n)
+			},
+			rows: func(rng *rand.Rand) []jrow { return disorderedRows(rng, 80) }, drains: true, late: true})
 	}
 	for _, kind := range []JoinKind{InnerJoin, LeftJoin} {
 		lk, _ := changelogKeys()
@@ -97,8 +101,10 @@ func joinCases(t *testing.T) []joinCase {
 			table = append(table, jrow{side: 1, k: kp(int64(i % 5)), v: int64(i)})
 		}
 		cases = append(cases, joinCase{name: fmt.Sprintf("lookup/%d", kind), left: l, right: joinRight, changelog: true, table: table,
-			serial:   func(mem memory.Allocator) (testJoin, error) { return NewJoin(mem, l, joinRight, spec) },
-			parallel: func(mem memory.Allocator, n int) (*ParallelJoin, error) { return NewParallelJoin(mem, l, joinRight, spec, n) },
+			serial: func(mem memory.Allocator) (testJoin, error) { return NewJoin(mem, l, joinRight, spec) },
+			parallel: func(mem memory.Allocator, n int) (*ParallelJoin, error) {
+				return NewParallelJoin(mem, l, joinRight, spec, n)
+			},
 			rows: func(rng *rand.Rand) []jrow {
 				var rows []jrow
 				for _, r := range randomRows(rng, 60, true) {
