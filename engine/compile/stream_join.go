@@ -89,15 +89,15 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 	if (timing == stream.IntervalJoin || timing == stream.WindowJoin) && b.window == nil {
 		b.window = j
 	}
-	node := b.joinNode(j, sides)
-	return &deltaJoinNode{joinNode: node, delta: j}, nil
+	return b.joinNode(j, sides), nil
 }
 
 // parallel reports whether join n runs as several key-partitioned
-// instances: the plan says it is partitioned, and the session runs more
-// than one.
+// instances: the plan says it is partitioned, the session runs more than
+// one, and its inputs do not come through a Kafka exchange (whose
+// partitions are the instances already, one join each).
 func (b *streamBuilder) parallel(n *planner.PhysStreamJoin) bool {
-	return n.Partitioned() && b.opts.Parallelism > 1
+	return n.Partitioned() && b.opts.Parallelism > 1 && kafkaJoinInput(n.Left) == nil && kafkaJoinInput(n.Right) == nil
 }
 
 // tableJoin is a stream.Join or a stream.ParallelJoin: a join that can
@@ -137,8 +137,11 @@ func (b *streamBuilder) temporalJoin(n *planner.PhysStreamJoin, spec stream.Join
 // instance.
 func (b *streamBuilder) joinNode(j joinOp, sides []int) stream.Node {
 	node := b.serialJoinNode(j, sides)
-	if p, ok := j.(*stream.ParallelJoin); ok {
-		return &partedJoinNode{joinNode: node, parts: p}
+	switch x := j.(type) {
+	case *stream.ParallelJoin:
+		return &partedJoinNode{joinNode: node, parts: x}
+	case *stream.Join:
+		return &deltaJoinNode{joinNode: node, delta: x}
 	}
 	return node
 }

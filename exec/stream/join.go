@@ -129,6 +129,9 @@ type Join struct {
 	ttlq  []ttlEntry
 	out   [][]Value
 	buf   []byte
+	// rowMarks, during a pushMarked, is the input's watermark after each
+	// row of the batch (a ParallelJoin instance's).
+	rowMarks []int64
 	// Ignored counts retractions of rows the join no longer holds
 	// (forgotten by 'state.ttl').
 	Ignored int64
@@ -497,8 +500,11 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 		if err != nil {
 			return err
 		}
-		if sd.tracker != nil && !sd.byMarks {
+		switch {
+		case sd.tracker != nil && !sd.byMarks:
 			j.observe(side, partition, ts.I)
+		case j.rowMarks != nil:
+			j.observe(side, markPartition, j.rowMarks[i])
 		}
 	}
 	return nil

@@ -55,6 +55,10 @@ type ParallelJoin struct {
 
 	buf  []byte
 	rows [][]int32 // instance i's rows of the batch being pushed
+	// marks[r] is the pushed input's watermark after batch row r (timed
+	// inputs); parts[i] is instance i's share of them.
+	marks []int64
+	parts [][]int64
 
 	work    []chan joinJob
 	results chan parallelResult
@@ -76,6 +80,25 @@ type joinInstance interface {
 	Restore([]byte) error
 	Stats() StateStats
 	Close() error
+	// pushMarked is PushSide of a batch whose input watermark after
+	// each row is marks[row] (the gate's, over all the input's rows):
+	// the instance frees state and lets rows out row by row as the
+	// serial join does, not only after the batch.
+	pushMarked(ctx context.Context, side int, rec arrow.Record, partition int32, marks []int64) (arrow.Record, error)
+}
+
+// pushMarked implements joinInstance.
+func (j *Join) pushMarked(ctx context.Context, side int, rec arrow.Record, partition int32, marks []int64) (arrow.Record, error) {
+	j.rowMarks = marks
+	defer func() { j.rowMarks = nil }()
+	return j.PushSide(ctx, side, rec, partition)
+}
+
+// pushMarked implements joinInstance.
+func (t *TemporalJoin) pushMarked(ctx context.Context, side int, rec arrow.Record, partition int32, marks []int64) (arrow.Record, error) {
+	t.rowMarks = marks
+	defer func() { t.rowMarks = nil }()
+	return t.PushSide(ctx, side, rec, partition)
 }
 
 // joinGate is one timed input's event time as the gate tracks it.
@@ -184,6 +207,7 @@ func newJoinGate(timeCol, endCol int, delay time.Duration, byMarks bool, idle ti
 // start runs one goroutine per instance.
 func (p *ParallelJoin) start() {
 	p.rows = make([][]int32, len(p.insts))
+	p.parts = make([][]int64, len(p.insts))
 	p.results = make(chan parallelResult, len(p.insts))
 	for i := range p.insts {
 		ch := make(chan joinJob, 1)
@@ -323,6 +347,7 @@ func (p *ParallelJoin) admit(side int, rec arrow.Record, partition int32) ([]boo
 		}
 	}
 	var keep []bool
+	p.marks = p.marks[:0]
 	what := fmt.Sprintf("%s %d", p.what, side+1)
 	for i := 0; i < int(rec.NumRows()); i++ {
 		ord := g.partRows[partition]
@@ -350,6 +375,7 @@ func (p *ParallelJoin) admit(side int, rec arrow.Record, partition int32) ([]boo
 		if !t.IsNull() && !g.byMarks {
 			g.tracker.Observe(partition, t.I)
 		}
+		p.marks = append(p.marks, g.tracker.Watermark())
 	}
 	return keep, nil
 }
@@ -400,7 +426,15 @@ func (p *ParallelJoin) PushSide(ctx context.Context, side int, rec arrow.Record,
 				if err != nil {
 					return nil, err
 				}
-				outs[0], err = inst.PushSide(ctx, side, part, partition)
+				var marks []int64
+				if g != nil && !g.byMarks {
+					marks = p.parts[i][:0]
+					for _, r := range p.rows[i] {
+						marks = append(marks, p.marks[r])
+					}
+					p.parts[i] = marks
+				}
+				outs[0], err = inst.pushMarked(ctx, side, part, partition, marks)
 				part.Release()
 				if err != nil {
 					return nil, err

@@ -15,7 +15,14 @@ import (
 // testJoin is what the parallel-join tests drive: a serial Join or
 // TemporalJoin, or a ParallelJoin.
 type testJoin interface {
-	joinInstance
+	PushSide(ctx context.Context, side int, rec arrow.Record, partition int32) (arrow.Record, error)
+	FinishSide(ctx context.Context, side int) (arrow.Record, error)
+	Finish(ctx context.Context) (arrow.Record, error)
+	Tick(ctx context.Context, now time.Time) (arrow.Record, error)
+	Snapshot() ([]byte, error)
+	Restore([]byte) error
+	Stats() StateStats
+	Close() error
 	Late() int64
 }
 

@@ -77,6 +77,9 @@ type TemporalJoin struct {
 	seq     uint64
 	out     [][]Value
 	buf     []byte
+	// rowMarks, during a pushMarked, is the input's watermark after each
+	// row of the batch (a ParallelJoin instance's).
+	rowMarks []int64
 }
 
 type temporalSide struct {
@@ -271,8 +274,11 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 		} else if !null {
 			t.addVersion(key, temporalVersion{From: ts.I, Vals: vals})
 		}
-		if !t.spec.ByMarks {
+		switch {
+		case !t.spec.ByMarks:
 			t.observe(side, partition, ts.I)
+		case t.rowMarks != nil:
+			t.observe(side, markPartition, t.rowMarks[i])
 		}
 	}
 	return nil
