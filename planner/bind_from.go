@@ -329,6 +329,11 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 		}
 		conds = append(conds, c)
 	}
+	if st := b.systemTimeOf(j.Right); st != nil {
+		if err := b.checkTemporalJoin(st, typ, conds, nl, rsc); err != nil {
+			return nil, nil, err
+		}
+	}
 	if temporal != nil {
 		conds = append(conds, temporal)
 	}

@@ -105,3 +105,51 @@ func (b *binder) temporalSide(st *sql.SystemTime, r Plan, rsc, lsc *scope) (Plan
 	})
 	return a, sc, cond, nil
 }
+
+// checkTemporalJoin refuses the temporal joins no mode can run, in batch
+// as in streaming, at the FOR SYSTEM_TIME clause: one that is not INNER
+// or LEFT, one without an equality between the two inputs (conds are the
+// join's own conditions, over nl left columns then the versioned table's
+// rsc), and, as of an event time, one that does not equate every column
+// of the table's primary key (the version is the key's).
+func (b *binder) checkTemporalJoin(st *sql.SystemTime, typ JoinType, conds []Expr, nl int, rsc *scope) error {
+	if typ != InnerJoin && typ != LeftJoin {
+		return sql.Errorf(sql.BindError, st.Pos, "a temporal join is an INNER or LEFT join, got %s", typ)
+	}
+	equated := map[int]bool{} // versioned-table columns equal to a left expression
+	any := false
+	for _, c := range conjuncts(andAll(conds)) {
+		call, ok := c.(*Call)
+		if !ok || call.Func != "eq" || len(call.Args) != 2 {
+			continue
+		}
+		for k := 0; k < 2; k++ {
+			l, r := call.Args[k], call.Args[1-k]
+			if hi := maxColumn(l); hi < 0 || hi >= nl || minColumn(r) < nl {
+				continue
+			}
+			any = true
+			if rc, ok := r.(*ColumnRef); ok {
+				equated[rc.Index-nl] = true
+			}
+		}
+	}
+	if !any {
+		return sql.Errorf(sql.BindError, st.Pos, "a temporal join needs an equality on the versioned table's primary key (ON o.k = r.k)")
+	}
+	if st.Proctime {
+		return nil
+	}
+	def, ok := b.cat.LookupSource(st.Table)
+	if !ok {
+		return nil // temporalSide refused it already
+	}
+	for _, k := range def.PrimaryKey {
+		for i, c := range rsc.cols {
+			if strings.EqualFold(c.name, k) && !c.hidden && !equated[i] {
+				return sql.Errorf(sql.BindError, st.Pos, "a temporal join joins on %s's primary key: add ON … = %s.%s", def.Name, def.Name, c.name)
+			}
+		}
+	}
+	return nil
+}
