@@ -279,6 +279,13 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 	for _, f := range a.Funcs {
 		switch f.Func {
 		case "sum", "count", "count_star", "avg", "min", "max", "first_value", "last_value":
+		case "lag":
+			// LAG(v, n) reads the row n before: the last n rows of
+			// the key are all a later row can reach.
+			n.Rows = max(n.Rows, f.N)
+			continue
+		case "lead", "ntile":
+			return nil, sp.fail("%s OVER (…) needs rows after the current one (or the whole partition), which a stream never has: %s; LAG reads earlier rows", strings.ToUpper(f.Func), shape)
 		default:
 			return nil, sp.fail("%s OVER (…) is not supported in streaming mode yet: %s", strings.ToUpper(f.Func), shape)
 		}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"sort"
@@ -66,6 +67,29 @@ type OverAggregate struct {
 	late     int64
 	partRows map[int32]int64
 	buf      []byte
+	// idle orders the partitions of a RANGE frame by their newest
+	// row's time, so that a key that stops receiving rows still has
+	// its history trimmed once the watermark passes its frame (sweep).
+	idle sweepHeap
+}
+
+// sweepEntry is a partition's newest row time when it was last trimmed.
+type sweepEntry struct {
+	ts  int64
+	key string
+}
+
+type sweepHeap []sweepEntry
+
+func (h sweepHeap) Len() int           { return len(h) }
+func (h sweepHeap) Less(i, k int) bool { return h[i].ts < h[k].ts }
+func (h sweepHeap) Swap(i, k int)      { h[i], h[k] = h[k], h[i] }
+func (h *sweepHeap) Push(x any)        { *h = append(*h, x.(sweepEntry)) }
+func (h *sweepHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 var (
@@ -180,6 +204,7 @@ func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 		}
 	}
 	if len(ready) == 0 {
+		o.sweep(wm)
 		return nil, nil
 	}
 	o.pending = wait
@@ -232,6 +257,7 @@ func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 	for _, k := range order {
 		o.retain(k, append(o.history[k], byPart[k]...), wm)
 	}
+	o.sweep(wm)
 	ob := array.NewRecordBuilder(o.mem, o.spec.Out)
 	defer ob.Release()
 	return buildRecord(ob, keep)
@@ -261,6 +287,37 @@ func (o *OverAggregate) retain(k string, rows [][]Value, wm int64) {
 	}
 	o.history[k] = kept
 	o.nhist += len(kept)
+	o.watch(k, wm)
+}
+
+// watch queues partition k for a sweep when its newest row is still
+// within a RANGE frame's reach of the watermark wm (older ones are the
+// last Rows rows, which every later row of the key needs).
+func (o *OverAggregate) watch(k string, wm int64) {
+	rows := o.history[k]
+	if o.spec.Range <= 0 || len(rows) == 0 {
+		return
+	}
+	newest := rows[len(rows)-1][o.spec.TimeCol].I
+	if newest >= sat(wm, -o.spec.Range) {
+		heap.Push(&o.idle, sweepEntry{ts: newest, key: k})
+	}
+}
+
+// sweep trims the history of the partitions whose newest row the RANGE
+// frame no longer reaches from the watermark wm — keys that received no
+// row since — as retain trims the partitions an emission touched: no
+// later row's frame reaches a row older than wm − Range.
+func (o *OverAggregate) sweep(wm int64) {
+	cut := sat(wm, -o.spec.Range)
+	for len(o.idle) > 0 && o.idle[0].ts < cut {
+		e := heap.Pop(&o.idle).(sweepEntry)
+		rows := o.history[e.key]
+		if len(rows) == 0 || rows[len(rows)-1][o.spec.TimeCol].I != e.ts {
+			continue // gone, or newer rows came (queued again then)
+		}
+		o.retain(e.key, rows, wm)
+	}
 }
 
 func (o *OverAggregate) partKey(r []Value) string {
@@ -305,7 +362,7 @@ func (o *OverAggregate) Stats() StateStats {
 
 // Close drops the state; idempotent.
 func (o *OverAggregate) Close() error {
-	o.pending, o.history, o.nhist = nil, map[string][][]Value{}, 0
+	o.pending, o.history, o.nhist, o.idle = nil, map[string][][]Value{}, 0, nil
 	return nil
 }
 
@@ -350,6 +407,7 @@ func (o *OverAggregate) Restore(data []byte) error {
 		}
 		o.history[k] = h
 		o.nhist += len(h)
+		o.watch(k, s.Emitted)
 	}
 	o.pending, o.emitted, o.late = s.Pending, s.Emitted, s.Late
 	o.partRows = s.PartRows

@@ -130,3 +130,57 @@ func TestOverAggregate(t *testing.T) {
 		t.Fatalf("restored run: got %v\nwant %v", restored, want)
 	}
 }
+
+// TestOverAggregateSweepsIdleKeys: a RANGE frame's rows of keys that stop
+// receiving rows are freed once the watermark passes their frame, not
+// kept until the key's next row: 200 keys with a few rows each, then
+// one key alone for a long while, leave only that key's last frame.
+// Restored from a snapshot, the sweep goes on.
+func TestOverAggregateSweepsIdleKeys(t *testing.T) {
+	mem := checkedMem(t)
+	ctx := context.Background()
+	o, err := NewOverAggregate(mem, overIn, overSpec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { o.Close() }()
+	push := func(js string) {
+		t.Helper()
+		rec := fromJSON(t, mem, overIn, js)
+		defer rec.Release()
+		out, err := o.Push(ctx, rec, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != nil {
+			out.Release()
+		}
+	}
+	for k := 0; k < 200; k++ {
+		push(fmt.Sprintf(`[{"k":%d,"v":1,"ts":%d},{"k":%d,"v":2,"ts":%d}]`, k, k/20, k, k/20+1))
+	}
+	if g := o.Stats().Groups; g < 40 {
+		t.Fatalf("only %d rows held while the keys are within the frame: the test proves nothing", g)
+	}
+	for ts := 12; ts < 30; ts++ {
+		push(fmt.Sprintf(`[{"k":0,"v":1,"ts":%d}]`, ts))
+		if ts == 20 {
+			snap, err := o.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Close()
+			if o, err = NewOverAggregate(mem, overIn, overSpec(t)); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Restore(snap); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Watermark 29: key 0's rows at 27..29 (frame 2 ms) and the row
+	// waiting at 29 are all a later row can need.
+	if g := o.Stats().Groups; g > 4 {
+		t.Fatalf("%d rows held after the other 199 keys went idle, want ≤ 4", g)
+	}
+}
