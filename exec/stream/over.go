@@ -51,6 +51,14 @@ type OverSpec struct {
 // row's frame reaches back only over rows emitted before it, so per
 // partition the last Rows rows and those within Range of the watermark
 // are kept, and nothing else. Not safe for concurrent use.
+//
+// A SUM or AVG of floats over a frame can differ from the batch result
+// in its last bits: the kernel slides a running sum (add the rows that
+// enter, subtract those that leave), which in batch starts at the
+// partition's first row and here at the first row kept, and float
+// addition is not associative. Integer and DECIMAL sums are exact, so
+// equal; making floats equal needs an exact (or start-independent)
+// frame sum in the batch kernel, which it does not have yet.
 type OverAggregate struct {
 	mem     memory.Allocator
 	spec    OverSpec
