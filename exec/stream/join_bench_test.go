@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -35,11 +36,18 @@ func cpuNow(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// benchJoiner is a Join or a ParallelJoin.
+type benchJoiner interface {
+	PushSide(ctx context.Context, side int, rec arrow.Record, partition int32) (arrow.Record, error)
+	Tick(ctx context.Context, now time.Time) (arrow.Record, error)
+	Stats() StateStats
+}
+
 // benchJoin pushes b.N pairs of batches (left n, then right n, each id
 // matching once, event times rising) through j, ticking the clock 10ms
 // per pair, and reports input events per CPU-second (per core) and the
 // peak state. Building the batches is not measured.
-func benchJoin(b *testing.B, j *Join, clock *ManualClock) {
+func benchJoin(b *testing.B, j benchJoiner, clock *ManualClock) {
 	mem := memory.NewGoAllocator()
 	ctx := context.Background()
 	peak, out := 0, 0
@@ -110,4 +118,32 @@ func BenchmarkJoinInterval(b *testing.B) {
 	}
 	defer j.Close()
 	benchJoin(b, j, nil)
+}
+
+// BenchmarkParallelJoinInterval: the interval join of
+// BenchmarkJoinInterval run serially and as 2 and 4 key-partitioned
+// instances behind ParallelJoin's gate (events per CPU-second: the cost
+// of the gate, the cut and the instances' goroutines per event).
+func BenchmarkParallelJoinInterval(b *testing.B) {
+	spec := JoinSpec{Kind: LeftJoin, Timing: IntervalJoin,
+		LeftKeys: []Expr{col(joinLeft, 0)}, RightKeys: []Expr{col(joinRight, 0)}, LeftTime: 2, RightTime: 2,
+		Lower: -20 * time.Millisecond, Upper: 20 * time.Millisecond, LeftDelay: 10 * time.Millisecond, RightDelay: 10 * time.Millisecond}
+	b.Run("serial", func(b *testing.B) {
+		j, err := NewJoin(memory.NewGoAllocator(), joinLeft, joinRight, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer j.Close()
+		benchJoin(b, j, nil)
+	})
+	for _, n := range []int{2, 4} {
+		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
+			j, err := NewParallelJoin(memory.NewGoAllocator(), joinLeft, joinRight, spec, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer j.Close()
+			benchJoin(b, j, nil)
+		})
+	}
 }
