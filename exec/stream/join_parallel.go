@@ -120,6 +120,7 @@ var (
 	_ EventTimer        = (*ParallelJoin)(nil)
 	_ PartedSnapshotter = (*ParallelJoin)(nil)
 	_ Snapshotter       = (*ParallelJoin)(nil)
+	_ StateSizer        = (*ParallelJoin)(nil)
 )
 
 // NewParallelJoin builds the join of spec over inputs left and right as n
@@ -602,6 +603,25 @@ func (p *ParallelJoin) Stats() StateStats {
 		st.Bytes += s.Bytes
 	}
 	return st
+}
+
+// StateBytes is the instances' running state sizes added up
+// (StateSizer), when every instance keeps one (Joins do; a temporal
+// join does not).
+func (p *ParallelJoin) StateBytes() (int64, bool) {
+	var n int64
+	for _, inst := range p.insts {
+		s, ok := inst.(StateSizer)
+		if !ok {
+			return 0, false
+		}
+		b, ok := s.StateBytes()
+		if !ok {
+			return 0, false
+		}
+		n += b
+	}
+	return n, true
 }
 
 // gatePart is the name of the gate's checkpoint part.
