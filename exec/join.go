@@ -63,12 +63,12 @@ type HashJoin struct {
 	full        *arrow.Schema
 	dictKey     *joinDictKey // probe key read through its dictionary; nil when off
 
+	types    []arrow.DataType // key types
 	built    bool
-	rrec     arrow.Record // all right rows; nil when the right side is empty
-	table    *GroupTable
-	head     []int32 // per group: first right row, -1 = none
-	next     []int32 // per right row: next row of its group, -1 = end
-	rmatched []bool
+	b        *joinBuild   // the build side, once built
+	shared   *SharedBuild // build side shared with other instances; nil: own
+	rmatched []bool       // right rows matched (RIGHT and FULL joins)
+	ints     []uint64     // probe scratch: integer keys
 	queue    []arrow.Record
 	leftDone bool
 	done     bool
@@ -103,13 +103,11 @@ func NewHashJoin(mem memory.Allocator, left, right Operator, typ JoinType, leftK
 	if residual != nil && residual.DataType().ID() != arrow.BOOL {
 		return nil, fmt.Errorf("join: residual %s is %s, not boolean", residual, residual.DataType())
 	}
-	j := &HashJoin{mem: mem, left: left, right: right, typ: typ, lkeys: leftKeys, rkeys: rightKeys, residual: residual}
-	if len(types) > 0 {
-		t, err := NewGroupTable(types)
-		if err != nil {
+	j := &HashJoin{mem: mem, left: left, right: right, typ: typ, lkeys: leftKeys, rkeys: rightKeys, residual: residual, types: types}
+	if len(types) > 0 && !joinIntKey(types) {
+		if _, err := NewGroupTable(types); err != nil { // the key types are supported
 			return nil, fmt.Errorf("join: %w", err)
 		}
-		j.table = t
 	}
 	lf, rf := left.Schema().Fields(), right.Schema().Fields()
 	if typ == JoinRight || typ == JoinFull {
@@ -171,11 +169,31 @@ func (j *HashJoin) SetOutput(cols []int) error {
 // Schema is left's columns then right's.
 func (j *HashJoin) Schema() *arrow.Schema { return j.schema }
 
-// Open opens both inputs once.
+// ShareBuild makes the join probe the build side s (built by whichever
+// sharing instance gets there first) instead of reading its own right
+// input, which it then neither opens nor closes: s's owner does. Only an
+// INNER or LEFT join can share, since the unmatched right rows of a
+// RIGHT or FULL join are known only after every probe. Call it before
+// Open.
+func (j *HashJoin) ShareBuild(s *SharedBuild) error {
+	if j.typ != JoinInner && j.typ != JoinLeft {
+		return fmt.Errorf("join: a %s join cannot share its build side", j.typ)
+	}
+	if !s.Schema().Equal(j.right.Schema()) {
+		return fmt.Errorf("join: shared build side has schema %s, want %s", s.Schema(), j.right.Schema())
+	}
+	j.shared = s
+	return nil
+}
+
+// Open opens both inputs once (the left only, with a shared build side).
 func (j *HashJoin) Open(ctx context.Context) error {
 	return j.once.open(func() error {
 		if err := j.left.Open(ctx); err != nil {
 			return fmt.Errorf("join: open left: %w", err)
+		}
+		if j.shared != nil {
+			return nil
 		}
 		if err := j.right.Open(ctx); err != nil {
 			return fmt.Errorf("join: open right: %w", err)
@@ -191,7 +209,7 @@ func (j *HashJoin) Next(ctx context.Context) (arrow.Record, error) {
 		if err := j.build(ctx); err != nil {
 			return nil, fmt.Errorf("join: build: %w", err)
 		}
-		if j.rrec == nil && (j.typ == JoinInner || j.typ == JoinRight) {
+		if j.b.rrec == nil && (j.typ == JoinInner || j.typ == JoinRight) {
 			j.done = true // nothing can match; don't read the left side
 		}
 	}
@@ -255,46 +273,20 @@ func anyNull(cols []arrow.Array, i int) bool {
 	return false
 }
 
-// build reads the right input and indexes its rows by key.
+// build reads the right input and indexes its rows by key, or waits for
+// the shared build side.
 func (j *HashJoin) build(ctx context.Context) error {
-	rrec, err := drainConcat(ctx, j.mem, j.right, j.acct)
-	if err != nil || rrec == nil {
-		return err
+	var err error
+	if j.shared != nil {
+		j.b, err = j.shared.get(ctx, j.rkeys, j.types)
+	} else {
+		j.b, err = buildJoin(ctx, j.mem, j.right, j.rkeys, j.types, j.acct)
 	}
-	j.rrec = rrec
-	n := int(rrec.NumRows())
-	j.rmatched = make([]bool, n)
-	if j.table == nil {
-		return nil
-	}
-	cols, err := j.evalKeys(ctx, rrec, j.rkeys)
 	if err != nil {
 		return err
 	}
-	defer releaseArrays(cols)
-	gids := make([]uint32, n)
-	newKeys, err := j.table.Assign(ctx, j.mem, cols, gids, true)
-	releaseArrays(newKeys)
-	if err != nil {
-		return err
-	}
-	j.head = make([]int32, j.table.NumGroups())
-	for i := range j.head {
-		j.head[i] = -1
-	}
-	j.next = make([]int32, n)
-	// The build rows were accounted as they arrived; now the table.
-	if err := j.acct.Grow(j.table.Bytes() + 4*int64(len(j.head)+len(j.next))); err != nil {
-		return err
-	}
-	for r := n - 1; r >= 0; r-- {
-		j.next[r] = -1
-		if anyNull(cols, r) {
-			continue
-		}
-		g := gids[r]
-		j.next[r] = j.head[g]
-		j.head[g] = int32(r)
+	if j.typ == JoinRight || j.typ == JoinFull {
+		j.rmatched = make([]bool, j.b.rows())
 	}
 	return nil
 }
@@ -315,9 +307,10 @@ func (j *HashJoin) probe(ctx context.Context, lrec arrow.Record) error {
 		li, ri = li[:0], ri[:0]
 		return err
 	}
-	if j.rrec != nil {
-		if j.table == nil {
-			nr := int32(j.rrec.NumRows())
+	if j.b.rrec != nil {
+		switch {
+		case len(j.lkeys) == 0:
+			nr := int32(j.b.rrec.NumRows())
 			for l := 0; l < n; l++ {
 				for r := int32(0); r < nr; r++ {
 					li, ri = append(li, int32(l)), append(ri, r)
@@ -328,7 +321,38 @@ func (j *HashJoin) probe(ctx context.Context, lrec arrow.Record) error {
 					}
 				}
 			}
-		} else {
+		case j.b.ints != nil:
+			cols, err := j.evalKeys(ctx, lrec, j.lkeys)
+			if err != nil {
+				return err
+			}
+			col := cols[0]
+			j.ints = intValues(col, j.ints)
+			nulls := col.NullN() > 0
+			t := j.b.ints
+			for l, k := range j.ints {
+				if nulls && col.IsNull(l) {
+					continue // NULL keys never match
+				}
+				s := t.find(k)
+				if s == nil {
+					continue
+				}
+				r := s.row1 - 1
+				li, ri = append(li, int32(l)), append(ri, r)
+				for c := int32(1); c < s.n; c++ {
+					r = t.next[r]
+					li, ri = append(li, int32(l)), append(ri, r)
+				}
+				if len(li) >= joinChunk {
+					if err := flush(); err != nil {
+						releaseArrays(cols)
+						return err
+					}
+				}
+			}
+			releaseArrays(cols)
+		default:
 			j.gids = growSlice(j.gids[:0], n)
 			gids := j.gids[:n]
 			cols, err := j.probeGroups(ctx, lrec, gids)
@@ -349,7 +373,7 @@ func (j *HashJoin) probe(ctx context.Context, lrec arrow.Record) error {
 				if g == NoGroup {
 					continue
 				}
-				for r := j.head[g]; r >= 0; r = j.next[r] {
+				for r := j.b.head[g]; r >= 0; r = j.b.next[r] {
 					li, ri = append(li, int32(l)), append(ri, r)
 				}
 				if len(li) >= joinChunk {
@@ -390,15 +414,19 @@ func (j *HashJoin) emitPairs(ctx context.Context, lrec arrow.Record, li, ri []in
 	if err != nil {
 		return err
 	}
-	rcols, err := j.takeSide(ctx, j.rrec.Columns(), ri, j.rneed)
+	rcols, err := j.takeSide(ctx, j.b.rrec.Columns(), ri, j.rneed)
 	if err != nil {
 		releaseArrays(lcols)
 		return err
 	}
 	if j.residual == nil {
-		for k := range li {
-			lmatched[li[k]] = true
-			j.rmatched[ri[k]] = true
+		for _, l := range li {
+			lmatched[l] = true
+		}
+		if j.rmatched != nil {
+			for _, r := range ri {
+				j.rmatched[r] = true
+			}
 		}
 		return j.enqueue(ctx, lcols, rcols, len(li))
 	}
@@ -426,7 +454,9 @@ func (j *HashJoin) emitPairs(ctx context.Context, lrec arrow.Record, li, ri []in
 		if mask.IsValid(k) && mask.Value(k) {
 			keep = append(keep, int32(k))
 			lmatched[li[k]] = true
-			j.rmatched[ri[k]] = true
+			if j.rmatched != nil {
+				j.rmatched[ri[k]] = true
+			}
 		}
 	}
 	if len(keep) == 0 {
@@ -450,7 +480,7 @@ func (j *HashJoin) emitUnmatchedRight(ctx context.Context) error {
 	}
 	for start := 0; start < len(un); start += DefaultBatchSize {
 		part := un[start:min(start+DefaultBatchSize, len(un))]
-		rcols, err := j.takeSide(ctx, j.rrec.Columns(), part, j.rneed)
+		rcols, err := j.takeSide(ctx, j.b.rrec.Columns(), part, j.rneed)
 		if err != nil {
 			return err
 		}
@@ -533,21 +563,23 @@ func contiguous(idx []int32) (lo int32, ok bool) {
 	return lo, true
 }
 
-// Close releases the hash table and queued output and closes both inputs;
-// idempotent.
+// Close releases the hash table and queued output and closes both inputs
+// (a shared build side is its owner's to close); idempotent.
 func (j *HashJoin) Close() error {
 	return j.once.close(func() error {
 		releaseAll(j.queue)
 		j.queue = nil
-		if j.rrec != nil {
-			j.rrec.Release()
-			j.rrec = nil
+		if j.shared == nil {
+			j.b.release()
 		}
-		j.table, j.head, j.next, j.rmatched = nil, nil, nil, nil
+		j.b, j.rmatched = nil, nil
 		j.dictKey.release()
 		j.acct.Close()
 		lerr := j.left.Close()
-		rerr := j.right.Close()
+		var rerr error
+		if j.shared == nil {
+			rerr = j.right.Close()
+		}
 		if lerr != nil {
 			return lerr
 		}

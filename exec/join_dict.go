@@ -24,7 +24,7 @@ type joinDictKey struct {
 // plain string column of the left input and the input can return it
 // dictionary-encoded; the output and the residual get decoded strings.
 func (j *HashJoin) setupDictKey() {
-	if j.dictKey != nil || j.table == nil || len(j.lkeys) != 1 || j.lkeys[0].DataType().ID() != arrow.STRING {
+	if j.dictKey != nil || len(j.lkeys) != 1 || j.lkeys[0].DataType().ID() != arrow.STRING {
 		return
 	}
 	c, ok := expr.ColumnIndex(j.lkeys[0])
@@ -37,7 +37,7 @@ func (j *HashJoin) setupDictKey() {
 }
 
 // groups maps the entries of d's dictionary to build groups.
-func (k *joinDictKey) groups(ctx context.Context, mem memory.Allocator, t *GroupTable, d *array.Dictionary) ([]uint32, error) {
+func (k *joinDictKey) groups(ctx context.Context, mem memory.Allocator, b *joinBuild, d *array.Dictionary) ([]uint32, error) {
 	dd := d.Data().Dictionary()
 	if dd == k.data {
 		return k.gids, nil
@@ -45,9 +45,7 @@ func (k *joinDictKey) groups(ctx context.Context, mem memory.Allocator, t *Group
 	vals := d.Dictionary()
 	n := vals.Len()
 	k.gids = growSlice(k.gids[:0], n)[:n]
-	newKeys, err := t.Assign(ctx, mem, []arrow.Array{vals}, k.gids, false)
-	releaseArrays(newKeys)
-	if err != nil {
+	if err := b.lookup(ctx, mem, []arrow.Array{vals}, k.gids); err != nil {
 		return nil, err
 	}
 	for i := range k.gids {
@@ -91,9 +89,7 @@ func (j *HashJoin) probeGroups(ctx context.Context, lrec arrow.Record, gids []ui
 		releaseArrays(cols)
 		return nil, err
 	}
-	newKeys, err := j.table.Assign(ctx, j.mem, cols, gids, false)
-	releaseArrays(newKeys)
-	if err != nil {
+	if err := j.b.lookup(ctx, j.mem, cols, gids); err != nil {
 		releaseArrays(cols)
 		return nil, err
 	}
@@ -101,7 +97,7 @@ func (j *HashJoin) probeGroups(ctx context.Context, lrec arrow.Record, gids []ui
 }
 
 func (j *HashJoin) dictGroups(ctx context.Context, d *array.Dictionary, idx *array.Int32, gids []uint32) error {
-	m, err := j.dictKey.groups(ctx, j.mem, j.table, d)
+	m, err := j.dictKey.groups(ctx, j.mem, j.b, d)
 	if err != nil {
 		return err
 	}
