@@ -109,6 +109,7 @@ type Gather struct {
 	cur     int               // morsel being read
 	done    bool
 	dict    []int // columns the consumer accepts dictionary-encoded
+	closers []io.Closer
 }
 
 type gatherItem struct {
@@ -144,6 +145,11 @@ func (g *Gather) Schema() *arrow.Schema { return g.schema }
 // string columns (see dictionaryKeeper) to every pipeline instance that
 // can honour it. Call it before the first Next.
 func (g *Gather) KeepDictionaries(cols []int) { g.dict = append([]int(nil), cols...) }
+
+// CloseWith makes Close close c after the workers have stopped: what the
+// pipeline instances share (a join's build side) lives as long as the
+// gather.
+func (g *Gather) CloseWith(c io.Closer) { g.closers = append(g.closers, c) }
 
 // Open splits the scan into morsels; the workers start on the first Next
 // under Open's context. A second call is a no-op.
@@ -270,19 +276,23 @@ func (g *Gather) Next(ctx context.Context) (arrow.Record, error) {
 // queued; idempotent, safe if Open never ran.
 func (g *Gather) Close() error {
 	return g.once.close(func() error {
-		if g.cancel == nil {
-			return nil
+		if g.cancel != nil {
+			g.cancel()
 		}
-		g.cancel()
-		if !g.started {
-			return nil
+		if g.started {
+			// Workers blocked on a full channel return on the cancel.
+			g.wg.Wait()
+			for _, ch := range g.outs {
+				drainGather(ch)
+			}
 		}
-		// Workers blocked on a full channel return on the cancel.
-		g.wg.Wait()
-		for _, ch := range g.outs {
-			drainGather(ch)
+		var first error
+		for _, c := range g.closers {
+			if err := c.Close(); err != nil && first == nil {
+				first = err
+			}
 		}
-		return nil
+		return first
 	})
 }
 

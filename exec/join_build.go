@@ -141,6 +141,10 @@ func (s *SharedBuild) SetBudget(a *Account) { s.acct = a }
 // Schema is the right input's schema.
 func (s *SharedBuild) Schema() *arrow.Schema { return s.right.Schema() }
 
+// Operator is the right input, for a sharing HashJoin's constructor (which
+// reads its schema; a sharing join never opens, reads or closes it).
+func (s *SharedBuild) Operator() Operator { return s.right }
+
 // get builds the table on the first call (with the join's keys, which
 // every instance shares) and returns it.
 func (s *SharedBuild) get(ctx context.Context, keys []expr.Expr, types []arrow.DataType) (*joinBuild, error) {

@@ -19,12 +19,15 @@ const (
 )
 
 // PhysGather runs Input, a pipeline over one scan (the scan, then
-// filters, projections, tumbling or hopping window assignment, and at
-// most a partial aggregate on top), once per morsel of the scan — a
+// filters, projections, tumbling or hopping window assignment, INNER and
+// LEFT hash joins probing with it, and at most a partial aggregate on
+// top), once per morsel of the scan — a
 // Parquet row group run, a byte range of a text file, a file of a glob —
 // on the session's parallelism workers, and returns the results in
 // morsel order. So the rows, their order and the first data error are
-// those of the serial pipeline, at any parallelism.
+// those of the serial pipeline, at any parallelism. A join's build side
+// (its Right) is not part of the pipeline: it is read and indexed once,
+// and every instance probes that one table.
 type PhysGather struct {
 	Input PhysicalPlan
 	Out   *Schema
@@ -70,14 +73,24 @@ func sumType(t arrow.DataType) arrow.DataType {
 // order). Aggregates that are all DISTINCT over one argument, whose state
 // is a set, become a per-morsel GROUP BY keys, argument under the DISTINCT
 // aggregate (see dedupDistinct); other aggregates with DISTINCT run whole
-// above a gathered pipeline. Joins, sorts, limits and unions run serially
-// over gathered inputs. Streaming plans are not rewritten.
+// above a gathered pipeline. An INNER or LEFT hash join probes inside the
+// pipeline of its left input, against one build of its right (a broadcast
+// join); RIGHT and FULL joins, sorts, limits and unions run serially over
+// gathered inputs. Streaming plans are not rewritten.
 func Parallelize(p PhysicalPlan) (PhysicalPlan, error) {
 	if isPipeline(p) {
-		return &PhysGather{Input: p, Out: p.Schema()}, nil
+		in, err := parallelizeBuilds(p)
+		if err != nil {
+			return nil, err
+		}
+		return &PhysGather{Input: in, Out: p.Schema()}, nil
 	}
 	if a, ok := p.(*PhysHashAggregate); ok && a.Mode == AggComplete && isPipeline(a.Input) && !hasDistinct(a.Aggs) && partialAggs(a.Aggs) {
-		partial := &PhysHashAggregate{Input: a.Input, Keys: a.Keys, Aggs: a.Aggs, Mode: AggPartial, Out: partialSchema(a)}
+		in, err := parallelizeBuilds(a.Input)
+		if err != nil {
+			return nil, err
+		}
+		partial := &PhysHashAggregate{Input: in, Keys: a.Keys, Aggs: a.Aggs, Mode: AggPartial, Out: partialSchema(a)}
 		keys := make([]Expr, len(a.Keys))
 		for i := range keys {
 			f := a.Out.Fields[i]
@@ -87,7 +100,13 @@ func Parallelize(p PhysicalPlan) (PhysicalPlan, error) {
 	}
 	if a, ok := p.(*PhysHashAggregate); ok && a.Mode == AggComplete && isPipeline(a.Input) {
 		if arg := distinctArg(a.Aggs); arg != nil {
-			return dedupDistinct(a, arg), nil
+			in, err := parallelizeBuilds(a.Input)
+			if err != nil {
+				return nil, err
+			}
+			c := *a
+			c.Input = in
+			return dedupDistinct(&c, arg), nil
 		}
 	}
 	return withPhysicalChildren(p, Parallelize)
@@ -130,9 +149,37 @@ func dedupDistinct(a *PhysHashAggregate, arg Expr) PhysicalPlan {
 	return &PhysHashAggregate{Input: &PhysGather{Input: dedup, Out: dedup.Out}, Keys: refs, Aggs: aggs, Mode: AggComplete, Out: a.Out}
 }
 
-// isPipeline reports a scan under only stateless, row-by-row nodes.
+// parallelizeBuilds parallelizes the build sides of the joins in a
+// pipeline (each is a plan of its own, read once).
+func parallelizeBuilds(p PhysicalPlan) (PhysicalPlan, error) {
+	if j, ok := p.(*PhysHashJoin); ok {
+		l, err := parallelizeBuilds(j.Left)
+		if err != nil {
+			return nil, err
+		}
+		r, err := Parallelize(j.Right)
+		if err != nil {
+			return nil, err
+		}
+		if l == j.Left && r == j.Right {
+			return p, nil
+		}
+		c := *j
+		c.Left, c.Right = l, r
+		return &c, nil
+	}
+	return withPhysicalChildren(p, parallelizeBuilds)
+}
+
+// isPipeline reports a scan under only stateless, row-by-row nodes, and
+// INNER or LEFT hash joins probing with such a pipeline: a probe row's
+// output depends on that row and the build side alone. (The unmatched
+// build rows of a RIGHT or FULL join are known only after the whole
+// probe side.)
 func isPipeline(p PhysicalPlan) bool {
 	switch n := p.(type) {
+	case *PhysHashJoin:
+		return (n.Type == InnerJoin || n.Type == LeftJoin) && isPipeline(n.Left)
 	case *PhysScan:
 		// A changelog scan folds its whole input at once (a delete may
 		// be in another morsel than its insert): it runs serially.

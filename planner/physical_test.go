@@ -27,13 +27,14 @@ LIMIT 3`)
 Physical plan:
   TopN: total DESC limit=3
     Project: region, sum(value) AS total
-      HashAggregate: keys=[region] aggs=[sum(value)]
-        HashJoin: inner keys=[customer_id] = [id] output=[value, region]
-          Gather: morsels in order
-            Filter: value > 10
-              Scan: orders columns=[value, customer_id] filters=[value gt 10]
-          Gather: morsels in order
-            Scan: customers columns=[id, region]
+      HashAggregate(final): keys=[region] aggs=[sum(value)]
+        Gather: morsels in order
+          HashAggregate(partial): keys=[region] aggs=[sum(value)]
+            HashJoin: inner keys=[customer_id] = [id] output=[value, region]
+              Filter: value > 10
+                Scan: orders columns=[value, customer_id] filters=[value gt 10]
+              Gather: morsels in order
+                Scan: customers columns=[id, region]
 `
 	if got := Explain(qp); got != want {
 		t.Errorf("EXPLAIN:\n%s\nwant:\n%s", got, want)

@@ -42,6 +42,45 @@ type Env struct {
 	// Progress receives the batch scans' progress (exec.ScanSpec.Progress);
 	// nil reports none.
 	Progress *exec.ScanProgress
+
+	// builds is set while a gathered pipeline is compiled (once per
+	// morsel): the build sides of its joins, compiled once.
+	builds *sharedBuilds
+}
+
+// sharedBuilds are the build sides of the joins of one gathered pipeline,
+// each compiled once (with the environment outside the pipeline, whose
+// sources are the real ones, not the morsel) and probed by every
+// instance; the Gather closes them.
+type sharedBuilds struct {
+	outer Env
+	by    map[*planner.PhysHashJoin]*exec.SharedBuild
+}
+
+// get returns the shared build side of n, compiling it the first time.
+func (s *sharedBuilds) get(n *planner.PhysHashJoin) (*exec.SharedBuild, error) {
+	if b, ok := s.by[n]; ok {
+		return b, nil
+	}
+	right, err := Plan(s.outer, n.Right)
+	if err != nil {
+		return nil, err
+	}
+	b := exec.NewSharedBuild(s.outer.Mem, right)
+	b.SetBudget(s.outer.Budget.Account(n.String()))
+	s.by[n] = b
+	return b, nil
+}
+
+// Close closes every build side.
+func (s *sharedBuilds) Close() error {
+	var first error
+	for _, b := range s.by {
+		if err := b.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Plan compiles p into an operator tree, not yet opened: the caller opens
@@ -132,8 +171,17 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		right, err := Plan(env, n.Right)
-		if err != nil {
+		var right exec.Operator
+		var shared *exec.SharedBuild
+		if env.builds != nil {
+			// A join inside a gathered pipeline probes per morsel.
+			if shared, err = env.builds.get(n); err != nil {
+				left.Close()
+				return nil, err
+			}
+			right = shared.Operator()
+		} else if right, err = Plan(env, n.Right); err != nil {
+			left.Close()
 			return nil, err
 		}
 		lk, err := Exprs(n.LeftKeys)
@@ -153,6 +201,11 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		j, err := exec.NewHashJoin(env.Mem, left, right, joinType(n.Type), lk, rk, residual)
 		if err != nil {
 			return nil, err
+		}
+		if shared != nil {
+			if err := j.ShareBuild(shared); err != nil {
+				return nil, err
+			}
 		}
 		if n.Output != nil {
 			if err := j.SetOutput(n.Output); err != nil {
@@ -301,12 +354,22 @@ func gather(env Env, n *planner.PhysGather) (exec.Operator, error) {
 	if err != nil {
 		return nil, err
 	}
+	outer := env
+	outer.builds = nil
+	builds := &sharedBuilds{outer: outer, by: map[*planner.PhysHashJoin]*exec.SharedBuild{}}
 	build := func(m exec.Source) (exec.Operator, error) {
 		sub := env
 		sub.Source = func(string) (exec.Source, error) { return m, nil }
+		sub.builds = builds
 		return Plan(sub, n.Input)
 	}
-	return exec.NewGather(env.Mem, src, scanSpec(env, scan), env.Parallelism, build)
+	g, err := exec.NewGather(env.Mem, src, scanSpec(env, scan), env.Parallelism, build)
+	if err != nil {
+		builds.Close()
+		return nil, err
+	}
+	g.CloseWith(builds)
+	return g, nil
 }
 
 func aggMode(m planner.AggMode) exec.AggMode {
