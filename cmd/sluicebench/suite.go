@@ -400,15 +400,22 @@ func runSuite(ctx context.Context, cfg suiteConfig) error {
 	}
 	fmt.Printf("\n%d rows (100 categories, values in [0, 1e6), one event per ms), best of %d runs, %s/%s, GOMAXPROCS up to %d\n",
 		cfg.rows, cfg.runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
-	fmt.Println("rows/s/core = rows over mean CPU seconds per warm run; x DuckDB = sluice CPU / DuckDB CPU (below 1 is cheaper); wall x = sluice wall / DuckDB wall; streaming rows compare with the same query in batch (sluice).")
+	fmt.Println("rows/s/core = rows over mean CPU seconds per warm run; x DuckDB = sluice CPU / DuckDB CPU (below 1 is cheaper); wall x = sluice wall / DuckDB wall; speedup = wall at the first thread count / wall here, per engine; streaming rows compare with the same query in batch (sluice).")
 	fmt.Println()
 	printSuite(os.Stdout, cfg.rows, rows)
 	return nil
 }
 
 func printSuite(w io.Writer, n int64, rows []suiteRow) {
-	table := [][]string{{"workload", "input", "threads", "sluice rows/s", "rows/s/core", "sluice RSS", "DuckDB rows/s", "DuckDB rows/s/core", "DuckDB RSS", "CPU x DuckDB", "wall x DuckDB", "CPU x batch", "check"}}
+	table := [][]string{{"workload", "input", "threads", "sluice rows/s", "rows/s/core", "sluice RSS", "DuckDB rows/s", "DuckDB rows/s/core", "DuckDB RSS", "CPU x DuckDB", "wall x DuckDB", "sluice speedup", "DuckDB speedup", "CPU x batch", "check"}}
+	first := map[string]suiteRow{} // workload/input → its row at the first thread count
 	for _, r := range rows {
+		if _, ok := first[r.w.name+"/"+r.input]; !ok {
+			first[r.w.name+"/"+r.input] = r
+		}
+	}
+	for _, r := range rows {
+		base := first[r.w.name+"/"+r.input]
 		s, d := r.sluice, r.duck
 		check := "ok"
 		switch {
@@ -427,7 +434,7 @@ func printSuite(w io.Writer, n int64, rows []suiteRow) {
 		}
 		table = append(table, []string{r.w.name, r.input, fmt.Sprint(r.threads),
 			rate(n, s.Wall), rate(n, s.CPU), mib(s.RSS), rate(n, d.Wall), rate(n, d.CPU), mib(d.RSS),
-			cpuRatio(s.CPU, d.CPU), cpuRatio(s.Wall, d.Wall), vsBatch, check})
+			cpuRatio(s.CPU, d.CPU), cpuRatio(s.Wall, d.Wall), cpuRatio(base.sluice.Wall, s.Wall), cpuRatio(base.duck.Wall, d.Wall), vsBatch, check})
 	}
 	writeTable(w, table)
 }
