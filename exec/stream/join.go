@@ -132,6 +132,10 @@ type Join struct {
 	// rowMarks, during a pushMarked, is the input's watermark after each
 	// row of the batch (a ParallelJoin instance's).
 	rowMarks []int64
+	// look is a lookup join's table in columns (join_lookup.go), built on
+	// the first stream batch after LoadTable; the index scratch is reused.
+	look                                   *lookupIndex
+	probeIdx, buildIdx, outProbe, outBuild []int32
 	// Ignored counts retractions of rows the join no longer holds
 	// (forgotten by 'state.ttl').
 	Ignored int64
@@ -297,6 +301,7 @@ func (j *Join) LoadTable(ctx context.Context, rec arrow.Record) error {
 	if j.spec.Timing != LookupJoin {
 		return fmt.Errorf("stream: LoadTable on a join that is not a lookup join")
 	}
+	j.dropLookup()
 	if err := j.fold(ctx, j.spec.TableSide, rec, UnionPartition(j.spec.TableSide, 0), j.clock.Now()); err != nil {
 		return err
 	}
@@ -394,6 +399,9 @@ func (j *Join) PushSide(ctx context.Context, side int, rec arrow.Record, partiti
 	now := j.clock.Now()
 	if sd.tracker != nil && !sd.byMarks {
 		sd.tracker.Arrive(partition, now)
+	}
+	if j.spec.Timing == LookupJoin && side != j.spec.TableSide && len(j.out) == 0 {
+		return j.probeLookup(ctx, side, rec)
 	}
 	if rec.NumRows() > 0 {
 		if err := j.fold(ctx, side, rec, partition, now); err != nil {
@@ -953,6 +961,7 @@ func pendingRowBytes(row []Value) int64 {
 
 // Close drops the state; idempotent.
 func (j *Join) Close() error {
+	j.dropLookup()
 	for _, sd := range j.sides {
 		sd.buckets = map[string]*joinBucket{}
 		sd.rows, sd.bytes = 0, 0

@@ -29,7 +29,10 @@ type WatermarkTracker struct {
 	idle      time.Duration
 	unitNanos int64
 	parts     map[int32]*partWatermark
-	order     []int32 // partitions in first-seen order, for determinism
+	// list is parts in first-seen order: recompute runs once per row
+	// that raises a partition's maximum, and ranging over a slice costs
+	// a fraction of ranging over the map.
+	list []*partWatermark
 	wm        int64
 	// inputDelays, when set, is the delay of each UNION ALL input, by
 	// UnionInputOf(partition); inputs past its end use delay.
@@ -81,7 +84,7 @@ func (t *WatermarkTracker) part(p int32, now time.Time) *partWatermark {
 	if !ok {
 		pw = &partWatermark{delay: t.delayOf(p), max: MinWatermark, lastData: now}
 		t.parts[p] = pw
-		t.order = append(t.order, p)
+		t.list = append(t.list, pw)
 	}
 	return pw
 }
@@ -126,7 +129,7 @@ func (t *WatermarkTracker) recompute() {
 		return
 	}
 	lowest, any := MaxWatermark, false
-	for _, pw := range t.parts {
+	for _, pw := range t.list {
 		if pw.idle {
 			continue
 		}
@@ -152,7 +155,7 @@ func (t *WatermarkTracker) Tick(now time.Time) bool {
 	}
 	before := t.wm
 	allIdle := true
-	for _, pw := range t.parts {
+	for _, pw := range t.list {
 		if now.Sub(pw.lastData) >= t.idle {
 			pw.idle = true
 		}
@@ -162,7 +165,7 @@ func (t *WatermarkTracker) Tick(now time.Time) bool {
 	if allIdle {
 		// Advance with processing time past the point all input went idle.
 		top, seen := MinWatermark, false
-		for _, pw := range t.parts {
+		for _, pw := range t.list {
 			if pw.seen {
 				seen = true
 				if w := sat(pw.max, -pw.delay); w > top {
@@ -186,7 +189,7 @@ func (t *WatermarkTracker) Idle() bool {
 	if len(t.parts) == 0 || t.finished {
 		return false
 	}
-	for _, pw := range t.parts {
+	for _, pw := range t.list {
 		if !pw.idle {
 			return false
 		}
@@ -234,7 +237,7 @@ func (t *WatermarkTracker) snapshot() watermarkState {
 
 func (t *WatermarkTracker) restore(s watermarkState, now time.Time) {
 	t.wm, t.finished = s.WM, s.Finished
-	t.parts, t.order = map[int32]*partWatermark{}, nil
+	t.parts, t.list = map[int32]*partWatermark{}, nil
 	for p, m := range s.Parts {
 		pw := t.part(p, now)
 		if m != MinWatermark {
