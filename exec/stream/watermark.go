@@ -33,7 +33,7 @@ type WatermarkTracker struct {
 	// that raises a partition's maximum, and ranging over a slice costs
 	// a fraction of ranging over the map.
 	list []*partWatermark
-	wm        int64
+	wm   int64
 	// inputDelays, when set, is the delay of each UNION ALL input, by
 	// UnionInputOf(partition); inputs past its end use delay.
 	inputDelays []int64
