@@ -6,24 +6,18 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec/expr"
 )
 
-// pendingGroup marks a dictionary entry seen in the current batch whose
-// group is not assigned yet; real group ids never get this large.
-const pendingGroup = noGroup - 1
-
 // dictKey is HashAggregate's fast path for GROUP BY one string column
 // read straight from a Scan: the scan may then return the column
-// dictionary-encoded (Parquet dictionary pages), and each distinct
-// dictionary entry is looked up in the group table once per dictionary,
-// not once per row. Per row it is one array load.
+// dictionary-encoded (Parquet dictionary pages), and DictGroups looks each
+// distinct dictionary entry up in the group table once per dictionary.
 type dictKey struct {
-	col  int             // the key's column in the input records
-	data arrow.ArrayData // the dictionary gids belongs to (retained)
-	gids []uint32        // dictionary entry → group id (noGroup: unseen)
-	miss []int32
+	col    int // the key's column in the input records
+	groups DictGroups
 }
 
 // setupDictKey enables the dictionary fast path when it is safe: a single
@@ -73,30 +67,58 @@ func (h *HashAggregate) dictKeyGroups(ctx context.Context, rec arrow.Record, gid
 		}
 		return h.table.Assign(ctx, h.mem, []arrow.Array{col}, gids, true)
 	}
+	return h.dict.groups.Assign(ctx, h.mem, h.table, da, gids)
+}
+
+// releaseDict drops the cached dictionary.
+func (h *HashAggregate) releaseDict() {
+	if h.dict != nil {
+		h.dict.groups.Release()
+	}
+}
+
+// pendingGroup marks a dictionary entry seen in the current batch whose
+// group is not assigned yet; real group ids never get this large.
+const pendingGroup = noGroup - 1
+
+// DictGroups maps the rows of a dictionary-encoded key column to the
+// groups of one GroupTable (created for the dictionary's value type),
+// looking each dictionary entry up once per dictionary rather than once
+// per row: the batches of a Parquet column chunk share its dictionary, so
+// per row it is one array load. The batch GROUP BY and the streaming
+// aggregate use it. It caches group ids, so it belongs to one table:
+// Release it whenever that table is replaced.
+type DictGroups struct {
+	data arrow.ArrayData // the dictionary gids belongs to (retained)
+	gids []uint32        // dictionary entry → group id (noGroup: unseen)
+	miss []int32
+}
+
+// Assign sets gids[i] to the group of row i of da in t, inserting new
+// keys, and returns the key values of the new groups (decoded, one array;
+// nil when none; caller releases), as GroupTable.Assign does.
+func (d *DictGroups) Assign(ctx context.Context, mem memory.Allocator, t *GroupTable, da *array.Dictionary, gids []uint32) ([]arrow.Array, error) {
 	idx, ok := da.Indices().(*array.Int32)
 	if !ok || da.NullN() > 0 {
-		dec, err := decodeDictionary(ctx, h.mem, da)
+		dec, err := decodeDictionary(ctx, mem, da)
 		if err != nil {
 			return nil, err
 		}
 		defer dec.Release()
-		return h.table.Assign(ctx, h.mem, []arrow.Array{dec}, gids, true)
+		return t.Assign(ctx, mem, []arrow.Array{dec}, gids, true)
 	}
-	dk := h.dict
-	if dd := da.Data().Dictionary(); dd != dk.data {
-		if dk.data != nil {
-			dk.data.Release()
-		}
+	if dd := da.Data().Dictionary(); dd != d.data {
+		d.Release()
 		dd.Retain()
-		dk.data = dd
+		d.data = dd
 		n := dd.Len()
-		dk.gids = growSlice(dk.gids[:0], n)[:n]
-		for i := range dk.gids {
-			dk.gids[i] = noGroup
+		d.gids = growSlice(d.gids[:0], n)[:n]
+		for i := range d.gids {
+			d.gids[i] = noGroup
 		}
 	}
-	m := dk.gids
-	miss := dk.miss[:0]
+	m := d.gids
+	miss := d.miss[:0]
 	for _, k := range idx.Int32Values() {
 		if uint32(k) >= uint32(len(m)) {
 			return nil, fmt.Errorf("group key: dictionary index %d out of range (%d values)", k, len(m))
@@ -106,15 +128,15 @@ func (h *HashAggregate) dictKeyGroups(ctx context.Context, rec arrow.Record, gid
 			miss = append(miss, k)
 		}
 	}
-	dk.miss = miss
+	d.miss = miss
 	var newKeys []arrow.Array
 	if len(miss) > 0 {
-		vals, err := takeArray(ctx, h.mem, da.Dictionary(), miss)
+		vals, err := takeArray(ctx, mem, da.Dictionary(), miss)
 		if err != nil {
 			return nil, err
 		}
 		small := make([]uint32, len(miss))
-		newKeys, err = h.table.Assign(ctx, h.mem, []arrow.Array{vals}, small, true)
+		newKeys, err = t.Assign(ctx, mem, []arrow.Array{vals}, small, true)
 		vals.Release()
 		if err != nil {
 			for _, k := range miss {
@@ -132,10 +154,10 @@ func (h *HashAggregate) dictKeyGroups(ctx context.Context, rec arrow.Record, gid
 	return newKeys, nil
 }
 
-// releaseDict drops the cached dictionary.
-func (h *HashAggregate) releaseDict() {
-	if h.dict != nil && h.dict.data != nil {
-		h.dict.data.Release()
-		h.dict.data = nil
+// Release drops the cached dictionary; the next Assign starts afresh.
+func (d *DictGroups) Release() {
+	if d.data != nil {
+		d.data.Release()
+		d.data = nil
 	}
 }

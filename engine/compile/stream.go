@@ -79,6 +79,7 @@ type streamInput struct {
 	// timeCol is the event-time column of the input's batches (after
 	// trs), -1 without one: the union reader aligns the inputs by it.
 	timeCol int
+	dict    []int // output columns its consumer takes dictionary-encoded (stream_dict.go)
 }
 
 // OpenReader opens the source scans, resuming from a checkpoint's offsets
@@ -96,6 +97,7 @@ func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec
 		if err != nil {
 			return err
 		}
+		in.keepDictionaries(r)
 		s.Reader = r
 		return nil
 	}
@@ -120,6 +122,7 @@ func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec
 			}
 			return fmt.Errorf("source %s: %w", in.name, err)
 		}
+		in.keepDictionaries(r)
 		ins[i] = stream.UnionInput{Reader: r, Transforms: in.trs}
 		cols[i] = in.timeCol
 	}
@@ -497,6 +500,7 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 		if err != nil {
 			return nil, err
 		}
+		b.keepDictionaryKey(g, in)
 		op = g
 	case *planner.PhysWindowAggregate:
 		wa, err := b.windowAggregate(x, in)

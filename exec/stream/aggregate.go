@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/expr"
 )
 
 // IsChangelog reports whether records of schema carry a changelog: an int8
@@ -44,8 +45,12 @@ type GroupAggregate struct {
 	changelog bool
 	schema    *arrow.Schema
 	table     *exec.GroupTable // nil until the first Push or Restore
-	st        groupSlots
-	epoch     uint64
+	// dict groups a single key that arrives dictionary-encoded (a Parquet
+	// string column the compiler asked the scan to keep so, see
+	// DictionaryKey): each dictionary entry is looked up once.
+	dict  exec.DictGroups
+	st    groupSlots
+	epoch uint64
 	// Per-batch scratch.
 	slots    []uint32
 	signs    []int8
@@ -110,6 +115,7 @@ func (g *GroupAggregate) resetTable() error {
 		return fmt.Errorf("stream: group keys: %w", err)
 	}
 	g.table = t
+	g.dict.Release() // its group ids were the old table's
 	g.st = newGroupSlots(len(g.keys), g.core)
 	return nil
 }
@@ -139,6 +145,15 @@ func (g *GroupAggregate) evalAgg(ctx context.Context, rec arrow.Record) (*aggBat
 		return arr, nil
 	}
 	for k, key := range g.keys {
+		if da, ok, err := g.dictKey(ctx, rec, key.Expr); ok || err != nil {
+			if err != nil {
+				b.release()
+				return nil, err
+			}
+			b.arrays = append(b.arrays, da)
+			b.keys, b.keyRead = append(b.keys, da), append(b.keyRead, dictReader(da))
+			continue
+		}
 		arr, err := eval(key.Expr)
 		var r func(int) Value
 		if err == nil {
@@ -212,10 +227,15 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 		}
 	}
 	g.slots = resize(g.slots, n)
-	if rows != nil {
-		clear(g.slots)
+	var newKeys []arrow.Array
+	if da, ok := oneDictKey(b.keys); ok && rows == nil {
+		newKeys, err = g.dict.Assign(ctx, g.mem, g.table, da, g.slots)
+	} else {
+		if rows != nil {
+			clear(g.slots)
+		}
+		newKeys, err = g.table.AssignRows(ctx, g.mem, b.keys, rows, g.slots, true)
 	}
-	newKeys, err := g.table.AssignRows(ctx, g.mem, b.keys, rows, g.slots, true)
 	if err != nil {
 		return nil, fmt.Errorf("stream: grouping: %w", err)
 	}
@@ -315,6 +335,85 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 		return nil, err
 	}
 	return g.emit()
+}
+
+// DictionaryKey reports the input column of a single group key that may
+// arrive dictionary-encoded (its values' type) instead of plain: the key
+// is that column itself and no aggregate argument reads it, so nothing
+// but the group table sees the dictionary. The compiler asks the scan for
+// the column so when the aggregate reads the scan's batches directly.
+func (g *GroupAggregate) DictionaryKey(input *arrow.Schema) (int, bool) {
+	if len(g.keys) != 1 || g.keyTypes[0].ID() != arrow.STRING {
+		return 0, false
+	}
+	col, ok := columnOf(g.keys[0].Expr)
+	if !ok || col < 0 || col >= input.NumFields() {
+		return 0, false
+	}
+	for _, a := range g.core.calls {
+		if a.Arg == nil {
+			continue
+		}
+		c, ok := columnOf(a.Arg)
+		if !ok || c == col {
+			return 0, false
+		}
+	}
+	return col, true
+}
+
+// dictKey returns the key column when it arrived dictionary-encoded (see
+// DictionaryKey); ok is false for a plain one.
+func (g *GroupAggregate) dictKey(ctx context.Context, rec arrow.Record, e Expr) (*array.Dictionary, bool, error) {
+	if len(g.keys) != 1 {
+		return nil, false, nil
+	}
+	col, ok := columnOf(e)
+	if !ok || col < 0 || col >= int(rec.NumCols()) {
+		return nil, false, nil
+	}
+	da, ok := rec.Column(col).(*array.Dictionary)
+	if !ok {
+		return nil, false, nil
+	}
+	if !arrow.TypeEqual(da.Dictionary().DataType(), g.keyTypes[0]) {
+		return nil, false, fmt.Errorf("stream: group key %s is a dictionary of %s, declared %s", e, da.Dictionary().DataType(), g.keyTypes[0])
+	}
+	da.Retain()
+	return da, true, nil
+}
+
+// oneDictKey returns the single key column when it is dictionary-encoded.
+func oneDictKey(keys []arrow.Array) (*array.Dictionary, bool) {
+	if len(keys) != 1 {
+		return nil, false
+	}
+	da, ok := keys[0].(*array.Dictionary)
+	return da, ok
+}
+
+// columnOf reports whether e just reads input column i.
+func columnOf(e Expr) (int, bool) {
+	x, ok := e.(expr.Expr)
+	if !ok {
+		return 0, false
+	}
+	return expr.ColumnIndex(x)
+}
+
+// dictReader reads the Values of a dictionary array's rows.
+func dictReader(da *array.Dictionary) func(int) Value {
+	rd, err := reader(da.Dictionary())
+	if err != nil {
+		// dictKey checked the value type is the key's, which reader reads.
+		panic(fmt.Sprintf("stream: dictionary key: %v", err))
+	}
+	return func(i int) Value {
+		if da.IsNull(i) {
+			return Value{}
+		}
+		return rd(da.GetValueIndex(i))
+	}
 }
 
 func resize[T any](s []T, n int) []T {
@@ -436,6 +535,7 @@ func (g *GroupAggregate) Stats() StateStats {
 func (g *GroupAggregate) Close() error {
 	g.acct.Close()
 	g.table = nil
+	g.dict.Release()
 	g.st = newGroupSlots(len(g.keys), g.core)
 	return nil
 }

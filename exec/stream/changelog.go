@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -34,7 +35,8 @@ type ResultTable struct {
 }
 
 type tableRow struct {
-	vals []Value
+	key  string  // its key in rows
+	vals []Value // rewritten in place by later inserts: copy to keep
 	n    int64
 	seq  uint64
 }
@@ -51,75 +53,128 @@ func NewResultTable(keys []int) *ResultTable {
 	return t
 }
 
-func (t *ResultTable) keyOf(vals []Value) string {
-	t.buf = t.buf[:0]
-	if t.allCols {
-		t.buf = rowKey(t.buf, vals)
-	} else {
-		for _, k := range t.keys {
-			t.buf = appendKey(t.buf, vals[k])
-		}
-	}
-	return string(t.buf)
-}
-
-// apply folds one changelog row (vals exclude the op) and returns its key.
-func (t *ResultTable) apply(op exec.Op, vals []Value) (string, error) {
-	k := t.keyOf(vals)
-	r := t.rows[k]
-	switch op {
-	case exec.OpInsert, exec.OpUpdateAfter:
-		if r == nil {
-			t.seq++
-			r = &tableRow{seq: t.seq}
-			t.rows[k] = r
-		}
-		r.vals = vals
-		r.n++
-		if !t.allCols && r.n > 1 {
-			r.n = 1 // an upsert replaces the keyed row
-		}
-	case exec.OpUpdateBefore, exec.OpDelete:
-		if r == nil || r.n <= 0 {
-			return k, fmt.Errorf("stream: changelog %s of a row not in the result: %v", op, vals)
-		}
-		r.n--
-		if r.n == 0 {
-			// Kept until the record ends so that a -U/+U pair keeps the
-			// row's position.
-			t.zero = append(t.zero, k)
-		}
-	default:
-		return k, fmt.Errorf("stream: unknown changelog op %d", op)
-	}
-	return k, nil
-}
-
 // Apply folds a changelog record (op column first) into the table.
 func (t *ResultTable) Apply(rec arrow.Record) error {
 	_, err := t.applyRecord(rec, nil)
 	return err
 }
 
+// applyRecord folds a changelog record row by row, column-wise: the key
+// of each row is encoded straight from its arrays (no Values for a
+// retraction), and an insert writes its values into the row's slots in
+// place, copying a string only when it changed. touched gets the key of
+// every row.
 func (t *ResultTable) applyRecord(rec arrow.Record, touched func(string)) (int, error) {
 	if !IsChangelog(rec.Schema()) {
 		return 0, fmt.Errorf("stream: record has no %q column", exec.OpColumn)
 	}
-	rows, err := readRows(rec)
-	if err != nil {
-		return 0, err
+	ops, ok := rec.Column(0).(*array.Int8)
+	if !ok {
+		return 0, fmt.Errorf("stream: %q column is %s, not TINYINT", exec.OpColumn, rec.Column(0).DataType())
 	}
-	defer t.sweep()
-	for _, r := range rows {
-		k, err := t.apply(exec.Op(r[0].I), r[1:])
+	cols := rec.Columns()[1:]
+	keyCols := t.keys
+	if t.allCols {
+		keyCols = make([]int, len(cols))
+		for c := range keyCols {
+			keyCols[c] = c
+		}
+	}
+	keys := make([]keyAppender, len(keyCols))
+	for i, c := range keyCols {
+		if c < 0 || c >= len(cols) {
+			return 0, fmt.Errorf("stream: changelog key column %d out of range for %d columns", c+1, len(cols))
+		}
+		a, err := newKeyAppender(cols[c])
 		if err != nil {
 			return 0, err
 		}
+		keys[i] = a
+	}
+	sets := make([]valueSetter, len(cols))
+	for c, col := range cols {
+		set, err := newValueSetter(col)
+		if err != nil {
+			return 0, err
+		}
+		sets[c] = set
+	}
+	defer t.sweep()
+	n := int(rec.NumRows())
+	for i := range n {
+		t.buf = t.buf[:0]
+		for _, k := range keys {
+			t.buf, _ = k(t.buf, i)
+		}
+		r := t.rows[string(t.buf)]
+		switch op := exec.Op(ops.Value(i)); op {
+		case exec.OpInsert, exec.OpUpdateAfter:
+			if r == nil {
+				k := string(t.buf)
+				t.seq++
+				r = &tableRow{key: k, seq: t.seq, vals: make([]Value, len(cols))}
+				t.rows[k] = r
+			}
+			for c, set := range sets {
+				set(&r.vals[c], i)
+			}
+			r.n++
+			if !t.allCols && r.n > 1 {
+				r.n = 1 // an upsert replaces the keyed row
+			}
+		case exec.OpUpdateBefore, exec.OpDelete:
+			if r == nil || r.n <= 0 {
+				vals := make([]Value, len(cols))
+				for c, set := range sets {
+					set(&vals[c], i)
+				}
+				return 0, fmt.Errorf("stream: changelog %s of a row not in the result: %v", op, vals)
+			}
+			r.n--
+			if r.n == 0 {
+				// Kept until the record ends so that a -U/+U pair keeps the
+				// row's position.
+				t.zero = append(t.zero, r.key)
+			}
+		default:
+			return 0, fmt.Errorf("stream: unknown changelog op %d", op)
+		}
 		if touched != nil {
-			touched(k)
+			touched(r.key)
 		}
 	}
-	return len(rows), nil
+	return n, nil
+}
+
+// valueSetter stores row i of an array into *dst, reusing dst's string
+// when it holds the same text (a row's slots are rewritten in place).
+type valueSetter func(dst *Value, i int)
+
+func newValueSetter(arr arrow.Array) (valueSetter, error) {
+	str := func(get func(int) string) valueSetter {
+		return func(dst *Value, i int) {
+			if arr.IsNull(i) {
+				*dst = Value{}
+				return
+			}
+			if s := get(i); dst.K != KString || dst.S != s {
+				*dst = Str(strings.Clone(s))
+			}
+		}
+	}
+	switch a := arr.(type) {
+	case *array.String:
+		return str(a.Value), nil
+	case *array.LargeString:
+		return str(a.Value), nil
+	case *array.Binary:
+		return str(a.ValueString), nil
+	}
+	rd, err := reader(arr)
+	if err != nil {
+		return nil, err
+	}
+	return func(dst *Value, i int) { *dst = rd(i) }, nil
 }
 
 // sweep deletes the rows retracted to zero.
@@ -254,7 +309,11 @@ func (u *updateTracker) updates() (arrow.Record, error) {
 			}
 		}
 		if now {
-			u.emitted[k] = *cur
+			// The row's slots are rewritten in place by later inserts: the
+			// emitted image keeps its own copy.
+			e := u.emitted[k]
+			e.vals, e.n = append(e.vals[:0], cur.vals...), cur.n
+			u.emitted[k] = e
 		} else {
 			delete(u.emitted, k)
 		}
