@@ -17,6 +17,7 @@ import (
 	"github.com/sluicesql/sluice"
 	"github.com/sluicesql/sluice/connectors/format"
 	"github.com/sluicesql/sluice/exec/bufpool"
+	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -197,34 +198,6 @@ func runGoldenStatement(ctx context.Context, db *sluice.DB, st sql.Statement) ([
 	return out.all(), err
 }
 
-// fold applies a rendered changelog (op first) to a multiset of rows:
-// retractions carry the full old row, so no key is needed.
-func fold(lines []string) ([]string, error) {
-	count := map[string]int{}
-	for _, l := range lines {
-		op, row, _ := strings.Cut(l, "\t")
-		switch op {
-		case "+I", "+U":
-			count[row]++
-		case "-U", "-D":
-			if count[row] == 0 {
-				return nil, fmt.Errorf("changelog retracts a row it never emitted: %s", l)
-			}
-			count[row]--
-		default:
-			return nil, fmt.Errorf("bad op in changelog line %q", l)
-		}
-	}
-	var out []string
-	for row, n := range count {
-		for ; n > 0; n-- {
-			out = append(out, row)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 func runGoldenStream(ctx context.Context, db *sluice.DB, text string, q *sql.Query, rec *sltRecord) ([]string, error) {
 	var shown, final []string
 	switch {
@@ -240,7 +213,7 @@ func runGoldenStream(ctx context.Context, db *sluice.DB, text string, q *sql.Que
 			sort.Strings(final)
 			break
 		}
-		if final, err = fold(shown); err != nil {
+		if final, err = stream.FoldLines(shown); err != nil {
 			return nil, err
 		}
 		if rec != nil && rec.has("folded") {
@@ -254,7 +227,7 @@ func runGoldenStream(ctx context.Context, db *sluice.DB, text string, q *sql.Que
 		if err != nil {
 			return nil, err
 		}
-		got, err := fold(out.all())
+		got, err := stream.FoldLines(out.all())
 		if err != nil {
 			return nil, err
 		}
@@ -272,7 +245,7 @@ func runGoldenStream(ctx context.Context, db *sluice.DB, text string, q *sql.Que
 				shown = out.records[n-1]
 			}
 		case out.ops:
-			if shown, err = fold(out.all()); err != nil {
+			if shown, err = stream.FoldLines(out.all()); err != nil {
 				return nil, err
 			}
 		default:

@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/exec/stream"
 )
 
 // debeziumEvents is a change history of a products table: inserts, a
@@ -51,7 +52,7 @@ func foldDebezium(t *testing.T, recs []*kgo.Record) []string {
 }
 
 func foldDebeziumErr(recs []*kgo.Record) ([]string, error) {
-	live := map[string]int{}
+	var lines []string
 	for _, r := range recs {
 		if r.Value == nil {
 			continue
@@ -69,25 +70,16 @@ func foldDebeziumErr(recs []*kgo.Record) ([]string, error) {
 			b, _ := json.Marshal(v) // sorted keys
 			return string(b)
 		}
-		if env.Op == "u" || env.Op == "d" {
-			k := canon(env.Before)
-			if live[k] == 0 {
-				return nil, fmt.Errorf("%s retracts %s, which is not live", r.Value, k)
-			}
-			live[k]--
-		}
-		if env.Op == "c" || env.Op == "u" || env.Op == "r" {
-			live[canon(env.After)]++
+		switch env.Op {
+		case "u":
+			lines = append(lines, "-U\t"+canon(env.Before), "+U\t"+canon(env.After))
+		case "d":
+			lines = append(lines, "-D\t"+canon(env.Before))
+		case "c", "r":
+			lines = append(lines, "+I\t"+canon(env.After))
 		}
 	}
-	var out []string
-	for k, n := range live {
-		for ; n > 0; n-- {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return stream.FoldLines(lines)
 }
 
 // TestDebeziumPassThroughAndAggregate: the shapes of Arroyo's

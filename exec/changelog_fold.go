@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"encoding/binary"
 	"slices"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -62,11 +62,15 @@ func (f *FoldChangelog) Next(ctx context.Context) (arrow.Record, error) {
 	if len(recs) == 0 {
 		return nil, io.EOF
 	}
-	// live[key] holds the positions (record, row) of the row's live
-	// copies, newest last.
+	// live[row] holds the positions (record, row) of the row's live
+	// copies, newest last; rows are numbered by rowIDs.
 	type pos struct{ r, i int }
-	live := map[string][]pos{}
-	var key strings.Builder
+	var live [][]pos
+	ids, err := newRowIDs(f.schema)
+	if err != nil {
+		return nil, err
+	}
+	var gids []uint32
 	for r, rec := range recs {
 		if rec.NumCols() != int64(f.schema.NumFields())+1 {
 			return nil, fmt.Errorf("changelog fold: record has %d columns, want op and %d", rec.NumCols(), f.schema.NumFields())
@@ -75,23 +79,21 @@ func (f *FoldChangelog) Next(ctx context.Context) (arrow.Record, error) {
 		if !ok {
 			return nil, fmt.Errorf("changelog fold: first column is %s, not the op column", rec.Column(0).DataType())
 		}
-		for i := range int(rec.NumRows()) {
-			key.Reset()
-			for _, c := range rec.Columns()[1:] {
-				if c.IsNull(i) {
-					key.WriteString("\x01")
-				} else {
-					key.WriteString(c.ValueStr(i))
-				}
-				key.WriteByte(0)
-			}
-			k := key.String()
+		gids = growSlice(gids[:0], int(rec.NumRows()))[:rec.NumRows()]
+		n, err := ids.assign(ctx, f.mem, rec.Columns()[1:], gids)
+		if err != nil {
+			return nil, fmt.Errorf("changelog fold: %w", err)
+		}
+		for len(live) < n {
+			live = append(live, nil)
+		}
+		for i, g := range gids {
 			switch Op(ops.Value(i)) {
 			case OpInsert, OpUpdateAfter:
-				live[k] = append(live[k], pos{r, i})
+				live[g] = append(live[g], pos{r, i})
 			case OpUpdateBefore, OpDelete:
-				if ps := live[k]; len(ps) > 0 {
-					live[k] = ps[:len(ps)-1]
+				if ps := live[g]; len(ps) > 0 {
+					live[g] = ps[:len(ps)-1]
 				}
 			}
 		}
@@ -152,4 +154,55 @@ func (f *FoldChangelog) Next(ctx context.Context) (arrow.Record, error) {
 	out := array.NewRecord(f.schema, cols, n)
 	releaseArrays(cols)
 	return out, nil
+}
+
+// rowIDs numbers distinct whole rows (every column, NULL equal to NULL)
+// for FoldChangelog: through a GroupTable over all columns, whose typed
+// keys keep NULL apart from every value and compare floats as SQL does;
+// columns it cannot key (nested types) fall back to an injective text
+// encoding of each row.
+type rowIDs struct {
+	table *GroupTable
+	text  map[string]uint32
+	buf   []byte
+}
+
+func newRowIDs(schema *arrow.Schema) (*rowIDs, error) {
+	types := make([]arrow.DataType, schema.NumFields())
+	for i, f := range schema.Fields() {
+		types[i] = f.Type
+	}
+	if t, err := NewGroupTable(types); err == nil {
+		return &rowIDs{table: t}, nil
+	}
+	return &rowIDs{text: map[string]uint32{}}, nil
+}
+
+// assign sets ids[i] to the number of row i of cols and returns how many
+// distinct rows have been seen.
+func (r *rowIDs) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, ids []uint32) (int, error) {
+	if r.table != nil {
+		keys, err := r.table.Assign(ctx, mem, cols, ids, true)
+		releaseArrays(keys)
+		return r.table.NumGroups(), err
+	}
+	for i := range ids {
+		r.buf = r.buf[:0]
+		for _, c := range cols {
+			if c.IsNull(i) {
+				r.buf = append(r.buf, 0)
+				continue
+			}
+			v := c.ValueStr(i)
+			r.buf = binary.LittleEndian.AppendUint32(append(r.buf, 1), uint32(len(v)))
+			r.buf = append(r.buf, v...)
+		}
+		id, ok := r.text[string(r.buf)]
+		if !ok {
+			id = uint32(len(r.text))
+			r.text[string(r.buf)] = id
+		}
+		ids[i] = id
+	}
+	return len(r.text), nil
 }

@@ -12,7 +12,8 @@ import (
 
 // TestFoldChangelog: inserts, updates and deletes across records fold to
 // the rows left, in the order of their last insertion; a duplicate row
-// keeps its multiplicity; a retraction of a row never inserted is ignored.
+// keeps its multiplicity; a retraction of a row never inserted is ignored
+// (rows are told apart by typed values, NULL apart from every string).
 func TestFoldChangelog(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -35,7 +36,8 @@ func TestFoldChangelog(t *testing.T) {
 	recs := []arrow.Record{
 		mk(OpInsert, "a", 1, OpInsert, "b", 2, OpInsert, "b", 2, OpDelete, "zz", 9),
 		mk(OpUpdateBefore, "a", 1, OpUpdateAfter, "a", 5, OpInsert, nil, 3),
-		mk(OpDelete, "b", 2, OpInsert, "c", 4, OpUpdateBefore, "c", 4),
+		// A string that is not NULL never retracts the NULL row.
+		mk(OpDelete, "b", 2, OpInsert, "c", 4, OpUpdateBefore, "c", 4, OpDelete, "\x01", 3),
 	}
 	defer releaseAll(recs) // recsOp retains what it hands out
 	f := NewFoldChangelog(mem, &recsOp{recs: recs}, out)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/sluicesql/sluice"
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/stream"
 )
 
 // query is one q*.sql file.
@@ -122,33 +123,6 @@ func collect(ctx context.Context, db *sluice.DB, text string) (rows []string, ch
 	return rows, rs.Changelog(), rs.Err()
 }
 
-// fold applies a changelog (op first) to a multiset of rows.
-func fold(lines []string) ([]string, error) {
-	count := map[string]int{}
-	for _, l := range lines {
-		op, row, _ := strings.Cut(l, "\t")
-		switch op {
-		case "+I", "+U":
-			count[row]++
-		case "-U", "-D":
-			if count[row] == 0 {
-				return nil, fmt.Errorf("changelog retracts a row it never emitted: %s", l)
-			}
-			count[row]--
-		default:
-			return nil, fmt.Errorf("bad op in changelog line %q", l)
-		}
-	}
-	var out []string
-	for row, n := range count {
-		for ; n > 0; n-- {
-			out = append(out, row)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 // TestQueriesEqualBatch: every runnable query, streamed, folds to its
 // batch twin's rows, and its result is not empty (so the check compares
 // something).
@@ -180,7 +154,7 @@ func TestQueriesEqualBatch(t *testing.T) {
 				t.Fatalf("stream: %v", err)
 			}
 			if changelog {
-				if got, err = fold(got); err != nil {
+				if got, err = stream.FoldLines(got); err != nil {
 					t.Fatal(err)
 				}
 			} else {

@@ -334,3 +334,34 @@ func (u *updateTracker) full() (arrow.Record, error) {
 	clear(u.isChg)
 	return u.current.Record(u.mem, DropOp(u.schema))
 }
+
+// FoldLines is FoldChangelog's rule over a changelog rendered one row per
+// line, "op<TAB>cells" (+I, -U, +U, -D, as exec.Op prints them): the
+// sorted multiset of rows it leaves. A retraction removes one copy of the
+// identical row; one of a row not present is an error, as is an unknown
+// op. Tests and benchmarks that compare rendered output fold with it.
+func FoldLines(lines []string) ([]string, error) {
+	count := map[string]int{}
+	for _, l := range lines {
+		op, row, _ := strings.Cut(l, "\t")
+		switch op {
+		case exec.OpInsert.String(), exec.OpUpdateAfter.String():
+			count[row]++
+		case exec.OpUpdateBefore.String(), exec.OpDelete.String():
+			if count[row] == 0 {
+				return nil, fmt.Errorf("changelog retracts a row it never emitted: %s", l)
+			}
+			count[row]--
+		default:
+			return nil, fmt.Errorf("bad op in changelog line %q", l)
+		}
+	}
+	var out []string
+	for row, n := range count {
+		for ; n > 0; n-- {
+			out = append(out, row)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
