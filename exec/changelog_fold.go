@@ -2,10 +2,10 @@ package exec
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"encoding/binary"
 	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
