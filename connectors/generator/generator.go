@@ -164,22 +164,11 @@ func NewSource(opts connectors.Options, declared *arrow.Schema) (*Source, error)
 	if s.schema == nil {
 		s.schema = FullSchema()
 	}
-	full := FullSchema()
-	for _, f := range s.schema.Fields() {
-		k := -1
-		for i, g := range full.Fields() {
-			if strings.EqualFold(f.Name, g.Name) {
-				if !arrow.TypeEqual(f.Type, g.Type) {
-					return nil, fmt.Errorf("generator: column %q must be %s, not %s", f.Name, format.SQLTypeName(g.Type), format.SQLTypeName(f.Type))
-				}
-				k = i
-			}
-		}
-		if k < 0 {
-			return nil, fmt.Errorf("generator: unknown column %q (the generator makes category, value and ts)", f.Name)
-		}
-		s.kinds = append(s.kinds, k)
+	kinds, err := connectors.MatchColumns(s.schema, FullSchema())
+	if err != nil {
+		return nil, fmt.Errorf("generator: %w", err)
 	}
+	s.kinds = kinds
 	for i := 0; i < cfg.Categories; i++ {
 		s.cats = append(s.cats, fmt.Sprintf("cat-%02d", i))
 	}
@@ -248,9 +237,8 @@ func (s *Source) Open(ctx context.Context, mem memory.Allocator, spec exec.ScanS
 		}
 		fields[i], kinds[i] = s.schema.Field(c), s.kinds[c]
 	}
-	r := &Reader{src: s, mem: mem, spec: spec, kinds: kinds, out: arrow.NewSchema(fields, nil),
-		next: spec.From["rows"], start: time.Now()}
-	r.first = r.next
+	r := &Reader{src: s, mem: mem, spec: spec, kinds: kinds, out: arrow.NewSchema(fields, nil), next: spec.From["rows"]}
+	r.pace = connectors.Pacer{Rate: s.cfg.RowsPerSecond, BatchSize: spec.BatchSize, Linger: spec.Linger, Start: time.Now(), First: r.next}
 	if s.cfg.MaxRows >= 0 {
 		spec.Progress.Expect(exec.ProgressRows, s.cfg.MaxRows-r.next)
 	}
@@ -265,18 +253,11 @@ type Reader struct {
 	kinds []int
 	out   *arrow.Schema
 	next  int64 // next row index
-	first int64 // row index at Open
-	start time.Time
+	pace  connectors.Pacer
 	done  bool
 }
 
 var _ exec.SourceReader = (*Reader)(nil)
-
-// allowed is how many rows (counted from Open) the token bucket has
-// released by now.
-func (r *Reader) allowed(now time.Time) int64 {
-	return int64(now.Sub(r.start).Seconds()*r.src.cfg.RowsPerSecond) + 1
-}
 
 // Next returns the next batch: full batches, or with spec.Linger a
 // partial batch once its first row has waited that long. io.EOF after
@@ -309,8 +290,8 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 			want = min(want, limit-r.next)
 		}
 		now := time.Now()
-		if cfg.RowsPerSecond > 0 {
-			want = min(want, r.first+r.allowed(now)-r.next)
+		if up := r.pace.Allowed(now); up >= 0 {
+			want = min(want, up-r.next)
 		}
 		if want > 0 {
 			if bld == nil {
@@ -319,10 +300,7 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 				// source with a linger flushes far fewer rows than
 				// BatchSize, and reserving 8192 rows per ~1ms batch
 				// was most of the garbage of a continuous query.
-				expect := r.spec.BatchSize
-				if cfg.RowsPerSecond > 0 && r.spec.Linger > 0 {
-					expect = min(expect, int(cfg.RowsPerSecond*r.spec.Linger.Seconds()*2)+16)
-				}
+				expect := r.pace.Expect()
 				for _, f := range bld.Fields() {
 					f.Reserve(expect)
 					if sb, ok := f.(*array.StringBuilder); ok {
@@ -337,8 +315,7 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 			n += int(want)
 		}
 		atEnd := limit >= 0 && r.next >= limit
-		if n >= r.spec.BatchSize || (atEnd && n > 0) ||
-			(n > 0 && r.spec.Linger > 0 && now.Sub(firstAt) >= r.spec.Linger) {
+		if r.pace.Ready(n, atEnd, now, firstAt) {
 			rec := bld.NewRecord()
 			return exec.Batch{Record: rec}, nil
 		}
@@ -347,19 +324,8 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 			return exec.Batch{}, io.EOF
 		}
 		// Wait for the next token, or the linger deadline.
-		wait := time.Until(r.start.Add(time.Duration(float64(r.next-r.first) / cfg.RowsPerSecond * float64(time.Second))))
-		if n > 0 && r.spec.Linger > 0 {
-			wait = min(wait, r.spec.Linger-now.Sub(firstAt))
-		}
-		if wait < 50*time.Microsecond {
-			wait = 50 * time.Microsecond
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return exec.Batch{}, ctx.Err()
-		case <-t.C:
+		if err := r.pace.Wait(ctx, r.next, n, now, firstAt); err != nil {
+			return exec.Batch{}, err
 		}
 	}
 }

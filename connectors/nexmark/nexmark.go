@@ -202,26 +202,11 @@ func NewSource(opts connectors.Options, declared *arrow.Schema) (*Source, error)
 	if s.schema == nil {
 		s.schema = full
 	}
-	for _, f := range s.schema.Fields() {
-		k := -1
-		for i, g := range full.Fields() {
-			if strings.EqualFold(f.Name, g.Name) {
-				if !arrow.TypeEqual(f.Type, g.Type) {
-					return nil, fmt.Errorf("nexmark: column %q of %s must be %s, not %s", f.Name, cfg.Table,
-						format.SQLTypeName(g.Type), format.SQLTypeName(f.Type))
-				}
-				k = i
-			}
-		}
-		if k < 0 {
-			var names []string
-			for _, g := range full.Fields() {
-				names = append(names, g.Name)
-			}
-			return nil, fmt.Errorf("nexmark: %s has no column %q (it has %s)", cfg.Table, f.Name, strings.Join(names, ", "))
-		}
-		s.cols = append(s.cols, k)
+	cols, err := connectors.MatchColumns(s.schema, full)
+	if err != nil {
+		return nil, fmt.Errorf("nexmark %s: %w", cfg.Table, err)
 	}
+	s.cols = cols
 	return s, nil
 }
 
@@ -264,9 +249,8 @@ func (s *Source) Open(ctx context.Context, mem memory.Allocator, spec exec.ScanS
 		}
 		fields[i], kinds[i] = s.schema.Field(c), s.cols[c]
 	}
-	r := &Reader{src: s, mem: mem, spec: spec, kinds: kinds, out: arrow.NewSchema(fields, nil),
-		next: spec.From["events"], start: time.Now()}
-	r.first = r.next
+	r := &Reader{src: s, mem: mem, spec: spec, kinds: kinds, out: arrow.NewSchema(fields, nil), next: spec.From["events"]}
+	r.pace = connectors.Pacer{Rate: s.cfg.Rate, BatchSize: spec.BatchSize, Linger: spec.Linger, Start: time.Now(), First: r.next}
 	r.rng = rand.New(&r.pcg)
 	return r, nil
 }
@@ -280,8 +264,7 @@ type Reader struct {
 	kinds []int
 	out   *arrow.Schema
 	next  int64 // next event number (of all kinds)
-	first int64
-	start time.Time
+	pace  connectors.Pacer
 	done  bool
 	pcg   rand.PCG
 	rng   *rand.Rand
@@ -317,11 +300,8 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 		if cfg.Events >= 0 {
 			upTo = cfg.Events
 		}
-		if cfg.Rate > 0 {
-			paced := r.first + int64(now.Sub(r.start).Seconds()*cfg.Rate) + 1
-			if upTo < 0 || paced < upTo {
-				upTo = paced
-			}
+		if paced := r.pace.Allowed(now); paced >= 0 && (upTo < 0 || paced < upTo) {
+			upTo = paced
 		}
 		for rows < r.spec.BatchSize && (upTo < 0 || r.next < upTo) {
 			n := r.next
@@ -337,8 +317,7 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 			rows++
 		}
 		atEnd := cfg.Events >= 0 && r.next >= cfg.Events
-		if rows >= r.spec.BatchSize || (atEnd && rows > 0) ||
-			(rows > 0 && r.spec.Linger > 0 && now.Sub(firstAt) >= r.spec.Linger) {
+		if r.pace.Ready(rows, atEnd, now, firstAt) {
 			rec := bld.NewRecord()
 			r.remember(rec)
 			return exec.Batch{Record: rec}, nil
@@ -348,17 +327,8 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 			return exec.Batch{}, io.EOF
 		}
 		// Paced: wait for the next event's turn, or the linger deadline.
-		wait := time.Until(r.start.Add(time.Duration(float64(r.next-r.first) / cfg.Rate * float64(time.Second))))
-		if rows > 0 && r.spec.Linger > 0 {
-			wait = min(wait, r.spec.Linger-now.Sub(firstAt))
-		}
-		wait = max(wait, 50*time.Microsecond)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return exec.Batch{}, ctx.Err()
-		case <-t.C:
+		if err := r.pace.Wait(ctx, r.next, rows, now, firstAt); err != nil {
+			return exec.Batch{}, err
 		}
 	}
 }
@@ -368,10 +338,7 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 // half the generator's cost).
 func (r *Reader) builder() *array.RecordBuilder {
 	bld := array.NewRecordBuilder(r.mem, r.out)
-	rows := r.spec.BatchSize
-	if r.src.cfg.Rate > 0 && r.spec.Linger > 0 {
-		rows = min(rows, int(r.src.cfg.Rate*r.spec.Linger.Seconds()*2)+16)
-	}
+	rows := r.pace.Expect()
 	for i, f := range bld.Fields() {
 		f.Reserve(rows)
 		if sb, ok := f.(*array.StringBuilder); ok {
