@@ -1,5 +1,4 @@
 -- q10: bids with their day and minute (the reference writes them to a partitioned file sink).
--- requires: DATE_FORMAT (issue 12)
 SELECT auction, bidder, price, `dateTime`, extra,
        DATE_FORMAT(`dateTime`, '%Y-%m-%d') AS dt, DATE_FORMAT(`dateTime`, '%H:%i') AS hm
 FROM bid

@@ -1,5 +1,4 @@
 -- q15: daily bidding statistics in price ranks (FILTER, COUNT DISTINCT).
--- requires: FILTER (WHERE ...) and DATE_FORMAT (issue 12)
 SELECT DATE_FORMAT(`dateTime`, '%Y-%m-%d') AS `day`,
        COUNT(*) AS total_bids,
        COUNT(*) FILTER (WHERE price < 10000) AS rank1_bids,

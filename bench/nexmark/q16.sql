@@ -1,5 +1,4 @@
 -- q16: daily statistics per channel (FILTER, COUNT DISTINCT).
--- requires: FILTER (WHERE ...) and DATE_FORMAT (issue 12)
 SELECT channel,
        DATE_FORMAT(`dateTime`, '%Y-%m-%d') AS `day`,
        MAX(DATE_FORMAT(`dateTime`, '%H:%i')) AS `minute`,

@@ -1,5 +1,4 @@
 -- q17: daily statistics per auction.
--- requires: FILTER (WHERE ...) and DATE_FORMAT (issue 12)
 SELECT auction,
        DATE_FORMAT(`dateTime`, '%Y-%m-%d') AS `day`,
        COUNT(*) AS total_bids,

@@ -1,5 +1,4 @@
 -- q21: the channel id of each bid, from its channel name or its URL (REGEXP_EXTRACT).
--- requires: REGEXP_EXTRACT (issue 12)
 SELECT auction, bidder, price, channel,
        CASE
            WHEN LOWER(channel) = 'apple' THEN '0'

@@ -1,5 +1,4 @@
 -- q22: the first three directories of each bid's URL (Flink's 0-based
--- requires: SPLIT_PART (issue 12)
 -- SPLIT_INDEX(url, '/', 3) is SPLIT_PART(url, '/', 4)).
 SELECT auction, bidder, price, channel,
        SPLIT_PART(url, '/', 4) AS dir1,

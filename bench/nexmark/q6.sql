@@ -1,6 +1,6 @@
 -- q6: average selling price per seller over its last 10 closed auctions
--- requires: window functions and OVER aggregates (issue 11), streaming interval joins
 -- (join, per-key top-1, OVER aggregate).
+-- requires: a streaming OVER aggregate over an updating result (the AVG over each seller's last 10 closed auctions reads a join's changelog)
 SELECT Q.seller,
        AVG(Q.price) OVER (PARTITION BY Q.seller ORDER BY Q.`dateTime` ROWS BETWEEN 10 PRECEDING AND CURRENT ROW) AS avg_price
 FROM (
