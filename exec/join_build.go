@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec/expr"
@@ -112,6 +113,31 @@ func (b *joinBuild) release() {
 	}
 }
 
+// settle computes what Arrow arrays cache on first use (the null count
+// of each column, and of a dictionary's values), so instances sharing the
+// build only read it: a lazily cached count is a write, and two probes
+// taking rows at once raced on it.
+func (b *joinBuild) settle() {
+	if b.rrec == nil {
+		return
+	}
+	for _, c := range b.rrec.Columns() {
+		settleNulls(c)
+	}
+}
+
+func settleNulls(a arrow.Array) {
+	a.NullN()
+	switch x := a.(type) {
+	case *array.Dictionary:
+		settleNulls(x.Dictionary())
+	case *array.Struct:
+		for i := 0; i < x.NumField(); i++ {
+			settleNulls(x.Field(i))
+		}
+	}
+}
+
 // SharedBuild is one hash join build side probed by several HashJoin
 // instances at once: the instances of a pipeline that a Gather runs per
 // morsel of the probe side (a parallel broadcast join). The first
@@ -161,6 +187,9 @@ func (s *SharedBuild) get(ctx context.Context, keys []expr.Expr, types []arrow.D
 			return
 		}
 		s.b, s.err = buildJoin(ctx, s.mem, s.right, keys, types, s.acct)
+		if s.err == nil {
+			s.b.settle()
+		}
 	})
 	return s.b, s.err
 }
