@@ -16,7 +16,110 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice"
+	"github.com/sluicesql/sluice/exec/stream"
 )
+
+// restartRuns runs one streaming INSERT again and again over one
+// checkpoint directory, each run on a fresh DB whose sink collects the
+// rendered rows, so a test can stop a run mid-stream and check what the
+// restarts add up to.
+type restartRuns struct {
+	mem   memory.Allocator
+	ckpt  string
+	sink  string
+	setup string        // DDL run on every DB before stmts
+	stmts []string      // run in order on the run's context; the last is the INSERT
+	slow  time.Duration // per sink call: a slow sink keeps the first run mid-scan
+
+	mu      sync.Mutex
+	changes []string
+	some    chan struct{}
+}
+
+func (r *restartRuns) run(ctx context.Context, parallelism int) error {
+	db, err := sluice.Open(sluice.Config{Allocator: r.mem, CheckpointDir: r.ckpt, Parallelism: parallelism})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	err = db.RegisterSink(r.sink, func(_ context.Context, rec arrow.Record) error {
+		time.Sleep(r.slow)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.changes = append(r.changes, renderRecord(rec)...)
+		select {
+		case r.some <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := db.Exec(context.Background(), r.setup); err != nil {
+		return err
+	}
+	for _, st := range r.stmts {
+		if err := db.Exec(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stopMidStream runs at parallelism until the sink got some output, lets
+// it go on for settle, cancels it, and returns how many rows it gave.
+func (r *restartRuns) stopMidStream(t *testing.T, parallelism int, settle time.Duration) int {
+	t.Helper()
+	r.some = make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.run(ctx, parallelism) }()
+	select {
+	case <-r.some:
+	case <-time.After(30 * time.Second):
+		cancel()
+		<-done
+		t.Fatal("no output from the first run")
+	}
+	time.Sleep(settle)
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "context canceled") {
+		t.Fatalf("first run: %v", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.changes)
+}
+
+// checkRestarted fails unless the first run stopped partway (some rows,
+// not all) and the rows of all runs, folded, equal want.
+func (r *restartRuns) checkRestarted(t *testing.T, first int, want []string, what string) {
+	t.Helper()
+	got := foldChanges(t, r.changes)
+	sort.Strings(want)
+	if first == 0 || first == len(r.changes) {
+		t.Fatalf("first run %d rows of %d: the restart did not continue a stopped run", first, len(r.changes))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("%s: %d rows, batch %d; first differences:\n%s", what, len(got), len(want), firstDiff(got, want))
+	}
+}
+
+// batchLines is query's result in batch mode over the sources setup
+// declares.
+func batchLines(t *testing.T, mem memory.Allocator, setup, query string) []string {
+	t.Helper()
+	db, err := sluice.Open(sluice.Config{Allocator: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Exec(context.Background(), setup); err != nil {
+		t.Fatal(err)
+	}
+	return queryLines(t, db, query)
+}
 
 // A keyed aggregate over a UNION ALL of two sources, run as 4
 // key-partitioned instances (each with its own checkpoint part), stopped
@@ -27,106 +130,23 @@ import (
 func TestParallelCheckpointRestartTwoSources(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	ckpt := filepath.Join(t.TempDir(), "ckpt")
 	setup := `
 CREATE SOURCE a (category VARCHAR, value BIGINT, ts TIMESTAMP)
   WITH (connector = 'generator', rows_per_second = '3000', max_rows = '6000', categories = '9', seed = '11');
 CREATE SOURCE b (category VARCHAR, value BIGINT, ts TIMESTAMP)
   WITH (connector = 'generator', rows_per_second = '2000', max_rows = '4000', categories = '13', seed = '12');`
 	query := `SELECT category, COUNT(*) AS n, SUM(value) AS total FROM (SELECT category, value FROM a UNION ALL SELECT category, value FROM b WHERE value > 0) u GROUP BY category`
-	insert := `INSERT INTO totals ` + query + ` EMIT CHANGES`
-
-	var mu sync.Mutex
-	var changes []string
-	someOutput := make(chan struct{}, 1)
-	run := func(ctx context.Context, parallelism int) error {
-		db, err := sluice.Open(sluice.Config{Allocator: mem, CheckpointDir: ckpt, Parallelism: parallelism})
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		err = db.RegisterSink("totals", func(_ context.Context, rec arrow.Record) error {
-			mu.Lock()
-			defer mu.Unlock()
-			changes = append(changes, renderRecord(rec)...)
-			select {
-			case someOutput <- struct{}{}:
-			default:
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := db.Exec(context.Background(), setup); err != nil {
-			return err
-		}
-		return db.Exec(ctx, insert)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, 4) }()
-	select {
-	case <-someOutput:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no output from the first run")
-	}
-	time.Sleep(300 * time.Millisecond) // mid-stream: the sources run ~2 s
-	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "context canceled") {
-		t.Fatalf("first run: %v", err)
-	}
-	mu.Lock()
-	first := len(changes)
-	mu.Unlock()
-
-	err := run(context.Background(), 2)
+	r := &restartRuns{mem: mem, ckpt: filepath.Join(t.TempDir(), "ckpt"), sink: "totals", setup: setup,
+		stmts: []string{`INSERT INTO totals ` + query + ` EMIT CHANGES`}}
+	first := r.stopMidStream(t, 4, 300*time.Millisecond) // mid-stream: the sources run ~2 s
+	err := r.run(context.Background(), 2)
 	if err == nil || !strings.Contains(err.Error(), "parallelism") {
 		t.Fatalf("restart at parallelism 2 from a checkpoint of 4: %v, want a refusal naming the parallelism", err)
 	}
-	if err := run(context.Background(), 4); err != nil {
+	if err := r.run(context.Background(), 4); err != nil {
 		t.Fatalf("restart: %v", err)
 	}
-
-	// Fold the changelog (op first) into the table it describes.
-	count := map[string]int{}
-	for _, c := range changes {
-		op, row, _ := strings.Cut(c, "\t")
-		switch op {
-		case "+I", "+U":
-			count[row]++
-		case "-U", "-D":
-			count[row]--
-		default:
-			t.Fatalf("change %q has no op", c)
-		}
-	}
-	var got []string
-	for row, n := range count {
-		if n < 0 || n > 1 {
-			t.Fatalf("row %s folds to %d copies (first run %d changes)", row, n, first)
-		}
-		if n == 1 {
-			got = append(got, row)
-		}
-	}
-	db, err := sluice.Open(sluice.Config{Allocator: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Exec(context.Background(), setup); err != nil {
-		t.Fatal(err)
-	}
-	want := queryLines(t, db, query)
-	sort.Strings(got)
-	sort.Strings(want)
-	if first == 0 || first == len(changes) {
-		t.Fatalf("first run %d changes of %d: the restart did not continue a stopped run", first, len(changes))
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("restarted parallel aggregate folds to\n%s\nbatch:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	r.checkRestarted(t, first, batchLines(t, mem, setup, query), "restarted parallel aggregate")
 }
 
 // A keyed aggregate over a glob of CSV files, decoded on two goroutines
@@ -140,7 +160,6 @@ func TestParallelCheckpointRestartFiles(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	dir := t.TempDir()
-	ckpt := filepath.Join(dir, "ckpt")
 	for f := range 4 {
 		var b strings.Builder
 		b.WriteString("category,value\n")
@@ -154,102 +173,54 @@ func TestParallelCheckpointRestartFiles(t *testing.T) {
 	setup := fmt.Sprintf(`CREATE SOURCE f (category VARCHAR, value BIGINT) WITH (connector = 'file', path = '%s', format = 'csv')`,
 		filepath.Join(dir, "part-*.csv"))
 	query := `SELECT category, COUNT(*) AS n, SUM(value) AS total FROM f GROUP BY category`
-
-	var mu sync.Mutex
-	var changes []string
-	someOutput := make(chan struct{}, 1)
-	run := func(ctx context.Context) error {
-		db, err := sluice.Open(sluice.Config{Allocator: mem, CheckpointDir: ckpt, Parallelism: 2})
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		err = db.RegisterSink("totals", func(_ context.Context, rec arrow.Record) error {
-			time.Sleep(2 * time.Millisecond) // a slow sink: the first run stops mid-scan
-			mu.Lock()
-			defer mu.Unlock()
-			changes = append(changes, renderRecord(rec)...)
-			select {
-			case someOutput <- struct{}{}:
-			default:
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := db.Exec(context.Background(), setup); err != nil {
-			return err
-		}
-		if err := db.Exec(ctx, `SET batch_size = 64`); err != nil {
-			return err
-		}
-		return db.Exec(ctx, `INSERT INTO totals `+query+` EMIT CHANGES`)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	select {
-	case <-someOutput:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no output from the first run")
-	}
-	time.Sleep(100 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "context canceled") {
-		t.Fatalf("first run: %v", err)
-	}
-	mu.Lock()
-	first := len(changes)
-	mu.Unlock()
-	if err := run(context.Background()); err != nil {
+	r := &restartRuns{mem: mem, ckpt: filepath.Join(dir, "ckpt"), sink: "totals", setup: setup, slow: 2 * time.Millisecond,
+		stmts: []string{`SET batch_size = 64`, `INSERT INTO totals ` + query + ` EMIT CHANGES`}}
+	first := r.stopMidStream(t, 2, 100*time.Millisecond)
+	if err := r.run(context.Background(), 2); err != nil {
 		t.Fatalf("restart: %v", err)
 	}
-	got := foldChanges(t, changes)
-	db, err := sluice.Open(sluice.Config{Allocator: mem})
+	r.checkRestarted(t, first, batchLines(t, mem, setup, query), "restarted parallel scan and aggregate")
+}
+
+// foldChanges folds a sink's rendered rows into the sorted multiset they
+// leave: changelog lines (op first) by stream.FoldLines, the rows of an
+// append-only result (no op column) as they are.
+func foldChanges(t *testing.T, lines []string) []string {
+	t.Helper()
+	var changes, got []string
+	for _, l := range lines {
+		switch op, _, _ := strings.Cut(l, "\t"); op {
+		case "+I", "-U", "+U", "-D":
+			changes = append(changes, l)
+		default:
+			got = append(got, l)
+		}
+	}
+	folded, err := stream.FoldLines(changes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if err := db.Exec(context.Background(), setup); err != nil {
-		t.Fatal(err)
-	}
-	want := queryLines(t, db, query)
-	sort.Strings(want)
-	if first == 0 || first == len(changes) {
-		t.Fatalf("first run %d changes of %d: the restart did not continue a stopped run", first, len(changes))
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("restarted parallel scan and aggregate fold to\n%s\nbatch:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-// foldChanges folds a changelog (op first, then the row) into the sorted
-// rows of the table it describes, failing on a row held twice or
-// retracted more often than inserted.
-func foldChanges(t *testing.T, changes []string) []string {
-	t.Helper()
-	count := map[string]int{}
-	for _, c := range changes {
-		op, row, _ := strings.Cut(c, "\t")
-		switch op {
-		case "+I", "+U":
-			count[row]++
-		case "-U", "-D":
-			count[row]--
-		default:
-			t.Fatalf("change %q has no op", c)
-		}
-	}
-	var got []string
-	for row, n := range count {
-		if n < 0 || n > 1 {
-			t.Fatalf("row %s folds to %d copies", row, n)
-		}
-		if n == 1 {
-			got = append(got, row)
-		}
-	}
+	got = append(got, folded...)
 	sort.Strings(got)
 	return got
+}
+
+// firstDiff lists the first lines only one of two sorted lists has.
+func firstDiff(a, b []string) string {
+	var out []string
+	i, k := 0, 0
+	for (i < len(a) || k < len(b)) && len(out) < 10 {
+		switch {
+		case k >= len(b) || i < len(a) && a[i] < b[k]:
+			out = append(out, "got only: "+a[i])
+			i++
+		case i >= len(a) || a[i] > b[k]:
+			out = append(out, "batch only: "+b[k])
+			k++
+		default:
+			i++
+			k++
+		}
+	}
+	return strings.Join(out, "\n")
 }

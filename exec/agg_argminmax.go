@@ -35,13 +35,9 @@ type argMinMaxState struct {
 	max   bool
 	typ   arrow.DataType
 	multi bool
-	seq   uint64
-	bags  []bag
-	held  int64
-	buf   []byte
+	bagGroups
+	buf []byte
 }
-
-func (s *argMinMaxState) Grow(n int) { s.bags = growSlice(s.bags, n) }
 
 // put adds a pair to g; without multi only a better pair replaces the one
 // kept.
@@ -100,11 +96,6 @@ func (s *argMinMaxState) Merge(dst, src uint32) error {
 	return nil
 }
 
-func (s *argMinMaxState) Reset(g uint32) {
-	s.held -= s.bags[g].held()
-	s.bags[g] = bag{}
-}
-
 // best returns the kept arg of g: of the pairs with the extreme val, the
 // first to arrive.
 func (s *argMinMaxState) best(g uint32) (string, bool) {
@@ -137,18 +128,3 @@ func (s *argMinMaxState) Result(mem memory.Allocator, groups []uint32) (arrow.Ar
 	}
 	return buildRaw(mem, s.typ, raws, valid)
 }
-
-func (s *argMinMaxState) Save(dst []byte, g uint32) ([]byte, error) {
-	return s.bags[g].save(dst), nil
-}
-
-func (s *argMinMaxState) Load(g uint32, src []byte) ([]byte, error) {
-	s.Reset(g)
-	r := stateReader{b: src}
-	held, seq := s.bags[g].load(&r)
-	s.held += held
-	s.seq = max(s.seq, seq+1)
-	return r.done()
-}
-
-func (s *argMinMaxState) Bytes() int64 { return sliceBytes(s.bags, 32) + s.held }

@@ -105,3 +105,34 @@ func (b *bag) load(r *stateReader) (held int64, maxSeq uint64) {
 	}
 	return held, maxSeq
 }
+
+// bagGroups is one bag per group plus what the bag-backed states
+// (quantiles, ARG_MIN/ARG_MAX) keep alike: the next arrival number and
+// the bytes held. It gives them Grow, Reset, Save, Load and Bytes.
+type bagGroups struct {
+	seq  uint64
+	bags []bag
+	held int64
+}
+
+func (s *bagGroups) Grow(n int) { s.bags = growSlice(s.bags, n) }
+
+func (s *bagGroups) Reset(g uint32) {
+	s.held -= s.bags[g].held()
+	s.bags[g] = bag{}
+}
+
+func (s *bagGroups) Save(dst []byte, g uint32) ([]byte, error) {
+	return s.bags[g].save(dst), nil
+}
+
+func (s *bagGroups) Load(g uint32, src []byte) ([]byte, error) {
+	s.Reset(g)
+	r := stateReader{b: src}
+	held, seq := s.bags[g].load(&r)
+	s.held += held
+	s.seq = max(s.seq, seq+1)
+	return r.done()
+}
+
+func (s *bagGroups) Bytes() int64 { return sliceBytes(s.bags, 32) + s.held }

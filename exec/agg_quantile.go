@@ -72,13 +72,9 @@ type quantileState struct {
 	frac     float64
 	cont     bool
 	desc     bool // WITHIN GROUP (ORDER BY x DESC): ranks count from the greatest
-	seq      uint64
-	bags     []bag
-	held     int64
-	buf      []byte
+	bagGroups
+	buf []byte
 }
-
-func (s *quantileState) Grow(n int) { s.bags = growSlice(s.bags, n) }
 
 func (s *quantileState) Update(gids []uint32, arr arrow.Array, signs []int8) error {
 	key, err := valueKeyer(arr)
@@ -108,11 +104,6 @@ func (s *quantileState) Merge(dst, src uint32) error {
 	}
 	s.Reset(src)
 	return nil
-}
-
-func (s *quantileState) Reset(g uint32) {
-	s.held -= s.bags[g].held()
-	s.bags[g] = bag{}
 }
 
 func (s *quantileState) Result(mem memory.Allocator, groups []uint32) (arrow.Array, error) {
@@ -238,18 +229,3 @@ func rawTime(t arrow.DataType, raw string) int64 {
 	}
 	return int64(binary.LittleEndian.Uint64(b))
 }
-
-func (s *quantileState) Save(dst []byte, g uint32) ([]byte, error) {
-	return s.bags[g].save(dst), nil
-}
-
-func (s *quantileState) Load(g uint32, src []byte) ([]byte, error) {
-	s.Reset(g)
-	r := stateReader{b: src}
-	held, seq := s.bags[g].load(&r)
-	s.held += held
-	s.seq = max(s.seq, seq+1)
-	return r.done()
-}
-
-func (s *quantileState) Bytes() int64 { return sliceBytes(s.bags, 32) + s.held }

@@ -267,6 +267,7 @@ type parquetReader struct {
 	dict    []bool             // by output column: keep dictionary-encoded strings
 	at      int                // output column being decoded, for position; -1: none
 	onError format.ErrorPolicy // for rows breaking a column's declared rule
+	ruled   []int              // output columns with a declared rule; nil until the first batch
 
 	// progress counts the rows read or skipped (exec.ProgressRows); may
 	// be nil.
@@ -359,12 +360,17 @@ func (r *parquetReader) rangeRows(n int64) int64 {
 // first bad row fails the scan, naming the file and row, or under
 // on_error skip or null every bad row is dropped and counted.
 func (r *parquetReader) checkRules(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
-	var bad []bool
-	for i, f := range r.out.Fields() {
-		if !exec.Constrained(f) {
-			continue
+	if r.ruled == nil {
+		r.ruled = []int{} // found once per reader: most columns carry no rule
+		for i, f := range r.out.Fields() {
+			if exec.Constrained(f) {
+				r.ruled = append(r.ruled, i)
+			}
 		}
-		a := rec.Column(i)
+	}
+	var bad []bool
+	for _, i := range r.ruled {
+		f, a := r.out.Field(i), rec.Column(i)
 		for row, reason := exec.Violation(f, a, 0); row >= 0; row, reason = exec.Violation(f, a, row+1) {
 			if r.onError == format.OnErrorFail {
 				rec.Release()

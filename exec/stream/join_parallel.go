@@ -595,15 +595,7 @@ func (p *ParallelJoin) SetInputPartitions(side int, parts []int32) {
 }
 
 // Stats adds up the instances' state.
-func (p *ParallelJoin) Stats() StateStats {
-	var st StateStats
-	for _, inst := range p.insts {
-		s := inst.Stats()
-		st.Groups += s.Groups
-		st.Bytes += s.Bytes
-	}
-	return st
-}
+func (p *ParallelJoin) Stats() StateStats { return sumStats(p.insts) }
 
 // StateBytes is the instances' running state sizes added up
 // (StateSizer), when every instance keeps one (Joins do; a temporal
@@ -667,16 +659,7 @@ func (p *ParallelJoin) SnapshotPartsDelta(delta func(part string) bool) ([]Opera
 		}
 		parts = append(parts, OperatorState{Name: gatePart, Data: data})
 	}
-	for i, inst := range p.insts {
-		part, err := SnapshotPart(inst, instancePart(i, len(p.insts)), delta)
-		if err != nil {
-			return nil, fmt.Errorf("instance %d: %w", i, err)
-		}
-		if part.Data != nil {
-			parts = append(parts, part)
-		}
-	}
-	return parts, nil
+	return snapshotInstances(parts, p.insts, delta)
 }
 
 // RestoreParts gives the gate and each instance its own part. Keys are
@@ -705,12 +688,8 @@ func (p *ParallelJoin) RestoreParts(parts []OperatorState) error {
 			}
 			continue
 		}
-		var i, n int
-		if _, err := fmt.Sscanf(part.Name, "%d-of-%d", &i, &n); err != nil || n != len(p.insts) || i < 0 || i >= n {
-			return fmt.Errorf("the checkpoint holds state part %q of this join, which runs %d instances: it was taken at another parallelism; run with that SET parallelism, or start from a fresh checkpoint directory", part.Name, len(p.insts))
-		}
-		if err := RestorePart(p.insts[i], part); err != nil {
-			return fmt.Errorf("instance %d: %w", i, err)
+		if err := restoreInstance(p.insts, part, "join"); err != nil {
+			return err
 		}
 	}
 	return nil

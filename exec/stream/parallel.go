@@ -386,9 +386,14 @@ func (p *Parallel) SnapshotParts() ([]OperatorState, error) { return p.SnapshotP
 // SnapshotPartsDelta is SnapshotParts with deltas where delta allows them
 // and the instances can (DeltaSnapshotter).
 func (p *Parallel) SnapshotPartsDelta(delta func(part string) bool) ([]OperatorState, error) {
-	var parts []OperatorState
-	for i, inst := range p.insts {
-		part, err := SnapshotPart(inst, instancePart(i, len(p.insts)), delta)
+	return snapshotInstances(nil, p.insts, delta)
+}
+
+// snapshotInstances appends to parts each instance's part, named by
+// instancePart; the partitioned nodes (Parallel, ParallelJoin) share it.
+func snapshotInstances[T Snapshotter](parts []OperatorState, insts []T, delta func(part string) bool) ([]OperatorState, error) {
+	for i, inst := range insts {
+		part, err := SnapshotPart(inst, instancePart(i, len(insts)), delta)
 		if err != nil {
 			return nil, fmt.Errorf("instance %d: %w", i, err)
 		}
@@ -399,32 +404,46 @@ func (p *Parallel) SnapshotPartsDelta(delta func(part string) bool) ([]OperatorS
 	return parts, nil
 }
 
-// RestoreParts gives each instance its own part. Keys are spread by a
-// hash modulo the number of instances, so a checkpoint of another
-// parallelism cannot be split among these and is refused.
-func (p *Parallel) RestoreParts(parts []OperatorState) error {
-	for _, part := range parts {
-		var i, n int
-		if _, err := fmt.Sscanf(part.Name, "%d-of-%d", &i, &n); err != nil || n != len(p.insts) || i < 0 || i >= n {
-			return fmt.Errorf("the checkpoint holds state part %q of this operator, which runs %d instances: it was taken at another parallelism; run with that SET parallelism, or start from a fresh checkpoint directory", part.Name, len(p.insts))
-		}
-		if err := RestorePart(p.insts[i], part); err != nil {
-			return fmt.Errorf("instance %d: %w", i, err)
-		}
+// restoreInstance gives part to the instance its name says (instancePart)
+// among insts. Keys are spread by a hash modulo the number of instances,
+// so a part of another parallelism cannot be split among these and is
+// refused; what names the node in the message.
+func restoreInstance[T Snapshotter](insts []T, part OperatorState, what string) error {
+	var i, n int
+	if _, err := fmt.Sscanf(part.Name, "%d-of-%d", &i, &n); err != nil || n != len(insts) || i < 0 || i >= n {
+		return fmt.Errorf("the checkpoint holds state part %q of this %s, which runs %d instances: it was taken at another parallelism; run with that SET parallelism, or start from a fresh checkpoint directory", part.Name, what, len(insts))
+	}
+	if err := RestorePart(insts[i], part); err != nil {
+		return fmt.Errorf("instance %d: %w", i, err)
 	}
 	return nil
 }
 
-// Stats adds up the instances' state sizes.
-func (p *Parallel) Stats() StateStats {
+// sumStats adds up the instances' state sizes.
+func sumStats[T interface{ Stats() StateStats }](insts []T) StateStats {
 	var st StateStats
-	for _, inst := range p.insts {
+	for _, inst := range insts {
 		s := inst.Stats()
 		st.Groups += s.Groups
 		st.Bytes += s.Bytes
 	}
 	return st
 }
+
+// RestoreParts gives each instance its own part. Keys are spread by a
+// hash modulo the number of instances, so a checkpoint of another
+// parallelism cannot be split among these and is refused.
+func (p *Parallel) RestoreParts(parts []OperatorState) error {
+	for _, part := range parts {
+		if err := restoreInstance(p.insts, part, "operator"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stats adds up the instances' state sizes.
+func (p *Parallel) Stats() StateStats { return sumStats(p.insts) }
 
 // Close stops the instances' goroutines and closes them; idempotent.
 func (p *Parallel) Close() error {
