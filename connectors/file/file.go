@@ -93,6 +93,10 @@ type Options struct {
 	// MaxRowSize is the longest CSV record or JSON line in bytes
 	// ('max.row.size'); a longer one is ErrRowTooLong.
 	MaxRowSize int
+	// declared is true when CREATE SOURCE listed the columns: each CSV
+	// file's header must then name them all. An inferred schema's names may
+	// be made up (c3, a_1) and are read by position.
+	declared bool
 }
 
 // DefaultMaxRowSize is the default of 'max.row.size': far above any
@@ -271,6 +275,7 @@ func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Sche
 	if err := root.Check("path", o.Path); err != nil {
 		return nil, fmt.Errorf("file connector: %w", err)
 	}
+	o.declared = declared != nil
 	s := &Source{opts: o, root: root, schema: declared}
 	files, err := s.list()
 	if err != nil {
@@ -295,17 +300,22 @@ func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Sche
 	return s, nil
 }
 
-// checkCSVHeader fails CREATE SOURCE when the declared columns cannot be
-// read from path: some are missing from its header and the header has a
-// different number of fields, so neither mapping by name nor by position
-// works. The error names the missing columns and the header's. (When the
-// counts agree the columns are read by position, as documented.)
+// checkCSVHeader fails CREATE SOURCE when a declared column is not in the
+// header of path, naming the missing columns and the header's. Columns are
+// matched by name, never by position: a declared list that merely has the
+// header's length would otherwise read a misnamed column's neighbour
+// silently. (To give a column another name, alias it in the query.)
 func checkCSVHeader(path string, o Options, declared *arrow.Schema) error {
 	records, err := sampleCSV(path, o)
 	if err != nil || len(records) == 0 {
 		return nil // an empty or unreadable file: the scan reports it, at its line
 	}
-	header := records[0]
+	return headerMissing(path, records[0], declared)
+}
+
+// headerMissing is the error for declared columns absent from a CSV header,
+// or nil when every one is there (in any order, case-insensitive).
+func headerMissing(path string, header []string, declared *arrow.Schema) error {
 	have := map[string]bool{}
 	for _, h := range header {
 		have[strings.ToLower(strings.TrimSpace(h))] = true
@@ -316,15 +326,15 @@ func checkCSVHeader(path string, o Options, declared *arrow.Schema) error {
 			missing = append(missing, fmt.Sprintf("%q", f.Name))
 		}
 	}
-	if len(missing) == 0 || len(header) == declared.NumFields() {
+	if len(missing) == 0 {
 		return nil
 	}
 	noun := "column"
 	if len(missing) > 1 {
 		noun = "columns"
 	}
-	return fmt.Errorf("%s: declared %s %s not in the CSV header, which has %d fields (%s); declare the header's names, or exactly %d columns to read them by position",
-		path, noun, strings.Join(missing, ", "), len(header), strings.Join(header, ", "), len(header))
+	return fmt.Errorf("%s: declared %s %s not in the CSV header (%s); declare the header's names (rename with AS in a query), or set header = 'false' for a file without one",
+		path, noun, strings.Join(missing, ", "), strings.Join(header, ", "))
 }
 
 // list expands the path option to the files it names now, each checked

@@ -238,7 +238,11 @@ func matchColumns(path string, have []pqCol, schema *arrow.Schema) ([]pqCol, err
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("%s: column %q is not in the file", path, fld.Name)
+			names := make([]string, len(have))
+			for j, c := range have {
+				names[j] = c.name
+			}
+			return nil, fmt.Errorf("%s: column %q is not in the file, whose columns are (%s)", path, fld.Name, strings.Join(names, ", "))
 		}
 	}
 	return out, nil

@@ -145,6 +145,26 @@ type csvReader struct {
 	header  bool  // header record still to read
 	done    bool
 	rng     *textRange // the morsel's byte range; nil: the whole file
+	// schema and declared decide what a header that lacks a column means:
+	// an error naming it when the columns were declared, reading by
+	// position when they were inferred (see Options.declared).
+	schema   *arrow.Schema
+	declared bool
+}
+
+// mapHeader maps the decoder's columns by the header's names, found at
+// line of the file. A declared column missing from it fails the scan with
+// the file, line and the header's names; under an inferred schema the
+// columns stay positional.
+func (r *csvReader) mapHeader(header [][]byte, line int64) error {
+	if r.dec.MapHeader(header) == nil || !r.declared {
+		return nil
+	}
+	names := make([]string, len(header))
+	for i, h := range header {
+		names[i] = string(h)
+	}
+	return headerMissing(fmt.Sprintf("%s:%d", r.path, line), names, r.schema)
 }
 
 func openCSV(mem memory.Allocator, path string, schema *arrow.Schema, o Options, spec exec.ScanSpec, skip int64, rng *textRange) (*csvReader, error) {
@@ -168,12 +188,16 @@ func openCSV(mem memory.Allocator, path string, schema *arrow.Schema, o Options,
 	}
 	dec.SetOnError(o.OnError)
 	r := &csvReader{path: path, cb: cb, dec: dec, split: format.NewCSVSplitter(byte(o.CSV.Delimiter)),
-		batch: spec.BatchSize, skip: skip, header: o.CSV.Header, rng: rng}
+		batch: spec.BatchSize, skip: skip, header: o.CSV.Header, rng: rng, schema: schema, declared: o.declared}
 	if rng != nil && rng.start > 0 && r.header {
 		// The header line belongs to the first morsel; later ones map
 		// the columns by the copy taken when the file was split.
 		r.header = false
-		_ = dec.MapHeader(rng.header)
+		if err := r.mapHeader(rng.header, 1); err != nil {
+			dec.Release()
+			cb.close()
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -228,7 +252,9 @@ func (r *csvReader) next(ctx context.Context) (arrow.Record, error) {
 			for i, f := range fields {
 				hdr[i] = append([]byte(nil), f...)
 			}
-			_ = r.dec.MapHeader(hdr)
+			if err := r.mapHeader(hdr, r.rng.lineBase(line)); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		r.records++
