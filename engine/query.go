@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/engine/compile"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/expr"
@@ -82,14 +83,30 @@ func execError(err error) error {
 	return &sql.Error{Kind: sql.ExecError, Msg: err.Error(), Err: err}
 }
 
-// writeError wraps an error of writing into sink: a data error (a row
-// breaking a table's constraint) is the statement's, at pos.
+// writeError wraps an error of writing into sink. A data error (a row
+// breaking a table's constraint) and a refusal by one of the sink's options
+// (its path exists under 'mode' = 'error') are the statement's, at pos.
 func writeError(sink string, pos sql.Pos, err error) error {
 	var de expr.DataError
 	if errors.As(err, &de) {
 		return &sql.Error{Kind: sql.ExecError, Pos: pos, Msg: de.Error(), Err: err}
 	}
+	var oe *connectors.OptionError
+	if errors.As(err, &oe) {
+		return openSinkError(sink, pos, err)
+	}
 	return execError(fmt.Errorf("sink %s: %w", sink, err))
+}
+
+// openSinkError wraps a sink's refusal to open (its path exists under
+// 'mode' = 'error', a folder cannot be written, a topic is missing): the
+// message names the user's object, and the error is the statement's, at
+// pos, since nothing of the query has run yet.
+func openSinkError(sink string, pos sql.Pos, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &sql.Error{Kind: sql.ExecError, Pos: pos, Msg: fmt.Sprintf("sink %s: %v", sink, err), Err: err}
 }
 
 // scanTracker remembers the scans of a batch query so that, at the end,
@@ -264,7 +281,7 @@ func (db *Session) insert(ctx context.Context, sink string, q *sql.Query, pos sq
 	}
 	w, err := target.Open(ctx, db.mem, schema, mode)
 	if err != nil {
-		return nil, execError(fmt.Errorf("sink %s: %w", sink, err))
+		return nil, openSinkError(sink, pos, err)
 	}
 	defer w.Close()
 	var n int64

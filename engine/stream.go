@@ -434,7 +434,7 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 	w, err := sink.Open(ctx, db.mem, sq.schema, sq.mode)
 	if err != nil {
 		closePipeline()
-		return nil, execError(fmt.Errorf("sink %s: %w", sinkName, err))
+		return nil, openSinkError(sinkName, q.Position(), err)
 	}
 	defer w.Close()
 	// A two-phase sink commits with the checkpoints (pre-commit, save,
@@ -477,7 +477,7 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 	// A streaming INSERT runs until stopped: cancel() and a deadline
 	// alike end it cleanly, keeping what was committed.
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		return nil, execError(fmt.Errorf("sink %s: %w", sinkName, err))
+		return nil, writeError(sinkName, q.Position(), err)
 	}
 	return message(fmt.Sprintf("%d rows written to %s", n, sinkName)), nil
 }

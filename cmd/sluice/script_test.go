@@ -88,7 +88,9 @@ func TestScripts(t *testing.T) {
 		{name: "a misspelt option exits 1 naming it", args: []string{"-e", "CREATE SOURCE g WITH (connector = 'generator',\n  rows_per_secnd = '5');\nSELECT 1 AS ran;"}, code: 1,
 			out: "", errHas: []string{"line 2:3:", `unknown option "rows_per_secnd"`, `did you mean "rows_per_second"?`}},
 		{name: "a sink refuses to clobber a file", args: []string{"-e", "CREATE SINK out WITH (connector = 'file', path = '" + csv + "') AS SELECT 1 AS a;"}, code: 1,
-			out: "", errHas: []string{csv + " already exists", "'mode' = 'overwrite'"}},
+			out: "", errHas: []string{"line 1:1: sink out: ", csv + " already exists", "'mode' = 'overwrite'"}},
+		{name: "a streaming sink refuses to clobber a file, at its statement", args: []string{"-e", "CREATE SOURCE g WITH (connector = 'generator', max_rows = '2');\nCREATE SINK out WITH (connector = 'file', path = '" + csv + "')\n  AS SELECT category FROM g EMIT CHANGES;"}, code: 1,
+			out: "", errHas: []string{"line 3:6: sink out: ", csv + " already exists", "'mode' = 'overwrite'"}, errLacks: []string{"recovery"}},
 		{name: "unknown flag", args: []string{"--formatt", "csv", ok}, code: 1,
 			out: "", errHas: []string{"flag provided but not defined: -formatt", "Usage of sluice"}},
 	}
@@ -111,6 +113,11 @@ func TestScripts(t *testing.T) {
 			for _, w := range tc.errHas {
 				if !strings.Contains(stderr.String(), w) {
 					t.Errorf("stderr %q lacks %q", stderr.String(), w)
+				}
+			}
+			for _, w := range tc.errLacks {
+				if strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr %q has %q", stderr.String(), w)
 				}
 			}
 		})

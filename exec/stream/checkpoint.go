@@ -732,7 +732,10 @@ func recoverSink(ctx context.Context, w exec.TwoPhaseWriter, restored *Checkpoin
 		h = restored.Sinks[PipelineSink]
 	}
 	if err := w.Recover(ctx, h); err != nil {
-		return fmt.Errorf("sink recovery: %w", err)
+		if restored == nil {
+			return err // a fresh start: the sink's own refusal says it all
+		}
+		return fmt.Errorf("resuming the sink from checkpoint %d: %w", restored.Seq, err)
 	}
 	return nil
 }
