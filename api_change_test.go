@@ -59,42 +59,50 @@ func TestRowsOp(t *testing.T) {
 	}
 }
 
-// TestCancelAndDeadline: cancel() stops a streaming query cleanly
-// (Err nil), a deadline is reported as context.DeadlineExceeded, as the
-// package doc says.
+// TestCancelAndDeadline: cancel() and a deadline report the same way, as
+// the package doc says: a streaming query stops cleanly (Err nil) either
+// way; a batch query cut short reports the context's error either way.
 func TestCancelAndDeadline(t *testing.T) {
 	db, err := Open(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Exec(context.Background(), "CREATE SOURCE g WITH (connector = 'generator', rows_per_second = '100')"); err != nil {
+	if err := db.Exec(context.Background(), "CREATE SOURCE g WITH (connector = 'generator', rows_per_second = '100');"+
+		"CREATE SOURCE bounded WITH (connector = 'generator', rows_per_second = '100', max_rows = '100000')"); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name string
-		ctx  func() (context.Context, context.CancelFunc)
-		want error
-	}{
-		{"cancel", func() (context.Context, context.CancelFunc) {
+	after := func(d time.Duration) func() (context.Context, context.CancelFunc) {
+		return func() (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(300*time.Millisecond, cancel)
+			time.AfterFunc(d, cancel)
 			return ctx, cancel
-		}, nil},
-		{"deadline", func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(context.Background(), 300*time.Millisecond)
-		}, context.DeadlineExceeded},
+		}
+	}
+	within := func(d time.Duration) func() (context.Context, context.CancelFunc) {
+		return func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), d) }
+	}
+	const stream, batch = "SELECT category FROM g EMIT CHANGES", "SELECT COUNT(*) FROM bounded"
+	for _, tc := range []struct {
+		name, query string
+		ctx         func() (context.Context, context.CancelFunc)
+		want        error
+	}{
+		{"stream cancel", stream, after(300 * time.Millisecond), nil},
+		{"stream deadline", stream, within(300 * time.Millisecond), nil},
+		{"batch cancel", batch, after(300 * time.Millisecond), context.Canceled},
+		{"batch deadline", batch, within(300 * time.Millisecond), context.DeadlineExceeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := tc.ctx()
 			defer cancel()
-			rows, err := db.Query(ctx, "SELECT category FROM g EMIT CHANGES")
+			rows, err := db.Query(ctx, tc.query)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for rows.Next() {
 			}
-			if got := rows.Err(); got != tc.want && !errors.Is(got, tc.want) {
+			if got := rows.Err(); (got == nil) != (tc.want == nil) || !errors.Is(got, tc.want) {
 				t.Errorf("Err() = %v, want %v", got, tc.want)
 			}
 			rows.Close()

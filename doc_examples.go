@@ -321,9 +321,10 @@
 //
 // # Example Rows.Err
 //
-// A streaming query runs until its context ends. Cancelling it is a
-// clean stop: Next returns false and Err is nil. A deadline passing is
-// reported: Err is context.DeadlineExceeded.
+// A streaming query runs until its context ends, and cancel() and a
+// deadline stop it the same way: cleanly, Next returns false and Err is
+// nil; ctx.Err() tells them apart. (A batch query cut short by its context
+// is incomplete, and Err reports the context's error.)
 //
 //	db, err := sluice.Open(sluice.Config{})
 //	if err != nil {
@@ -349,11 +350,10 @@
 //	fmt.Println("cancel:", run(cctx, cancel))
 //	dctx, done := context.WithTimeout(ctx, 100*time.Millisecond)
 //	defer done()
-//	err = run(dctx, func() {})
-//	fmt.Println("deadline:", errors.Is(err, context.DeadlineExceeded))
+//	fmt.Println("deadline:", run(dctx, func() {}), errors.Is(dctx.Err(), context.DeadlineExceeded))
 //	// Output:
 //	// cancel: <nil>
-//	// deadline: true
+//	// deadline: <nil> true
 //
 // # Example DB.RegisterSource
 //

@@ -168,9 +168,10 @@ func ExampleRows_Op() {
 	// +U books 3 20
 }
 
-// A streaming query runs until its context ends. Cancelling it is a
-// clean stop: Next returns false and Err is nil. A deadline passing is
-// reported: Err is context.DeadlineExceeded.
+// A streaming query runs until its context ends, and cancel() and a
+// deadline stop it the same way: cleanly, Next returns false and Err is
+// nil; ctx.Err() tells them apart. (A batch query cut short by its context
+// is incomplete, and Err reports the context's error.)
 func ExampleRows_Err() {
 	db, err := sluice.Open(sluice.Config{})
 	if err != nil {
@@ -196,11 +197,10 @@ func ExampleRows_Err() {
 	fmt.Println("cancel:", run(cctx, cancel))
 	dctx, done := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer done()
-	err = run(dctx, func() {})
-	fmt.Println("deadline:", errors.Is(err, context.DeadlineExceeded))
+	fmt.Println("deadline:", run(dctx, func() {}), errors.Is(dctx.Err(), context.DeadlineExceeded))
 	// Output:
 	// cancel: <nil>
-	// deadline: true
+	// deadline: <nil> true
 }
 
 // RegisterSource makes a Go function a source: it is called with a

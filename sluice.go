@@ -20,10 +20,13 @@
 // (EMIT CHANGES) carries an int8 `op` column first, read as a Change by
 // Rows.Op(i): Insert (+I), UpdateBefore (-U), UpdateAfter (+U), Delete (-D).
 //
-// A query stops when the context given to Query ends: cancelling it is
-// a clean stop (Rows.Next returns false, Rows.Err is nil), a deadline is
-// reported by Rows.Err as context.DeadlineExceeded. A streaming INSERT
-// (Exec) stopped either way returns nil, keeping what its sink committed.
+// A query stops when the context given to Query ends, and cancel() and a
+// deadline report the same way. A streaming query (EMIT) ends only when
+// stopped, so either is a clean stop: Rows.Next returns false and Rows.Err
+// is nil (ctx.Err() says which it was); a streaming INSERT (Exec) stopped
+// either way returns nil, keeping what its sink committed. A batch query
+// stopped before its result is complete reports it: Rows.Err is
+// context.Canceled or context.DeadlineExceeded.
 //
 // The EMIT clause picks the mode: none runs a batch query to completion;
 // EMIT EVERY 5s runs micro-batches; EMIT CHANGES streams a changelog;

@@ -19,6 +19,11 @@ type Rows struct {
 	ctx       context.Context
 	schema    *arrow.Schema
 	changelog bool
+	// streaming is true for an EMIT query: it has no end of its own, so
+	// its context ending (cancel or deadline alike) is how it ends, not an
+	// error. A batch result cut short by its context is incomplete, and
+	// Err says so.
+	streaming bool
 	keys      []int
 	next      func(ctx context.Context) (arrow.Record, error)
 	close     func() error
@@ -46,8 +51,11 @@ func (r *Rows) Keys() []int { return r.keys }
 
 // Next advances to the next record, blocking for a streaming query. It
 // returns false at the end, on error (see Err) or when the context given to
-// Query ends. Cancelling that context is a clean stop (Err stays nil);
-// its deadline passing is an error (Err is context.DeadlineExceeded).
+// Query ends. cancel() and a deadline are reported the same way: for a
+// streaming query (EMIT) either is a clean stop and Err stays nil, as a
+// stream ends only when stopped; for a batch query either is an error
+// (Err is context.Canceled or context.DeadlineExceeded), since the result
+// is then incomplete.
 func (r *Rows) Next() bool {
 	if r.cur != nil {
 		r.cur.Release()
@@ -58,7 +66,8 @@ func (r *Rows) Next() bool {
 	}
 	rec, err := r.next(r.ctx)
 	if err != nil {
-		if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
+		stopped := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+		if !errors.Is(err, io.EOF) && !(stopped && r.streaming) {
 			r.err = err
 		}
 		return false
@@ -86,7 +95,8 @@ func (r *Rows) Op(i int) exec.Op {
 }
 
 // Err is the error that ended iteration, if any: nil at the end of the
-// result or after cancel(), context.DeadlineExceeded after a deadline.
+// result and when a streaming query's context ends; the context's error
+// when a batch query's ends before its result does (see Next).
 func (r *Rows) Err() error { return r.err }
 
 // Records iterates over all records (Go 1.23 iterator); the record passed

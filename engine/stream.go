@@ -365,6 +365,7 @@ func (db *Session) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPl
 	rows := &Rows{
 		ctx:        ctx,
 		schema:     sq.schema,
+		streaming:  true,
 		changelog:  sq.changelog,
 		keys:       sq.mode.Keys,
 		stats:      sq.stats,
