@@ -454,6 +454,10 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 			endOf = cols[j.endCol(side)]
 		}
 	}
+	m, err := j.matchBatch(ctx, side, rec, keyOf, tsOf)
+	if err != nil {
+		return err
+	}
 	for i := 0; i < int(rec.NumRows()); i++ {
 		sign, op := int64(1), exec.OpInsert
 		if sd.changelog {
@@ -498,12 +502,11 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 		for c := first; c < len(cols); c++ {
 			vals = append(vals, cols[c](i))
 		}
-		key, nullKey := j.keyString(keyOf, i)
-		var err error
+		key, nullKey, ps := m.keys[i], m.null[i], m.partners(i)
 		if sign > 0 {
-			err = j.insert(ctx, side, op, key, nullKey, vals, exp, now)
+			err = j.insert(side, op, key, nullKey, vals, ps, exp, now)
 		} else {
-			err = j.retract(ctx, side, op, key, nullKey, vals, now)
+			err = j.retract(side, op, key, nullKey, vals, ps, now)
 		}
 		if err != nil {
 			return err
@@ -642,57 +645,6 @@ func (j *Join) emit(row []Value, n int64, exp int64) {
 	}
 }
 
-// partners returns the rows of the other side that match vals (same key,
-// residual true).
-func (j *Join) partners(ctx context.Context, side int, key string, nullKey bool, vals []Value) ([]*joinRow, error) {
-	if nullKey {
-		return nil, nil
-	}
-	b := j.sides[1-side].buckets[key]
-	if b == nil || len(b.rows) == 0 {
-		return nil, nil
-	}
-	cands := b.rows
-	if j.spec.Timing == IntervalJoin {
-		// Only rows within the time bounds can match: test them before
-		// the residual (which holds the exact condition).
-		lo, hi := int64(j.spec.Lower)/j.unit, int64(j.spec.Upper)/j.unit
-		mine := vals[j.timeCol(side)].I
-		cands = nil
-		for _, p := range b.rows {
-			d := p.vals[j.timeCol(1-side)].I - mine // right − left
-			if side == 1 {
-				d = -d
-			}
-			if d >= lo && d <= hi {
-				cands = append(cands, p)
-			}
-		}
-	}
-	if j.spec.Residual == nil || len(cands) == 0 {
-		return cands, nil
-	}
-	pairs := make([][]Value, len(cands))
-	for i, p := range cands {
-		pr := j.joined(exec.OpInsert, side, vals, p.vals)
-		if j.update {
-			pr = pr[1:]
-		}
-		pairs[i] = pr
-	}
-	keep, err := evalResidual(ctx, j.mem, j.pair, j.spec.Residual, pairs)
-	if err != nil {
-		return nil, err
-	}
-	var out []*joinRow
-	for i, ok := range keep {
-		if ok {
-			out = append(out, cands[i])
-		}
-	}
-	return out, nil
-}
-
 // evalResidual evaluates a join's residual predicate over joined rows
 // (of schema pair), one keep flag per row; NULL keeps nothing. Every
 // streaming join (regular, interval, window, temporal) filters its
@@ -722,11 +674,7 @@ func evalResidual(ctx context.Context, mem memory.Allocator, pair *arrow.Schema,
 }
 
 // insert joins one arriving row with the other side and stores it.
-func (j *Join) insert(ctx context.Context, side int, op exec.Op, key string, nullKey bool, vals []Value, exp int64, now time.Time) error {
-	ps, err := j.partners(ctx, side, key, nullKey, vals)
-	if err != nil {
-		return err
-	}
+func (j *Join) insert(side int, op exec.Op, key string, nullKey bool, vals []Value, ps []*joinRow, exp int64, now time.Time) error {
 	var matches int64
 	for _, p := range ps {
 		matches += p.n
@@ -799,7 +747,7 @@ func (j *Join) touch(r *joinRow, now time.Time) {
 }
 
 // retract removes one copy of a row and withdraws its output.
-func (j *Join) retract(ctx context.Context, side int, op exec.Op, key string, nullKey bool, vals []Value, now time.Time) error {
+func (j *Join) retract(side int, op exec.Op, key string, nullKey bool, vals []Value, ps []*joinRow, now time.Time) error {
 	sd := j.sides[side]
 	b := sd.buckets[key]
 	j.buf = rowKey(j.buf[:0], vals)
@@ -817,10 +765,6 @@ func (j *Join) retract(ctx context.Context, side int, op exec.Op, key string, nu
 			return nil
 		}
 		return fmt.Errorf("stream: join input %d retracts a row it never inserted: %v", side+1, vals)
-	}
-	ps, err := j.partners(ctx, side, key, nullKey, vals)
-	if err != nil {
-		return err
 	}
 	for _, p := range ps {
 		p.matches--

@@ -1,0 +1,169 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// batchMatches are the partners of every row of one input batch: for
+// row i, rows[start[i]:start[i+1]] are the other side's rows it matches
+// (same key, within the interval bounds, residual true), in bucket order.
+//
+// A batch's rows all come from one side and folding them changes only
+// that side's buckets (and the partners' counters), so the candidates of
+// every row can be found before the first row is folded, and the
+// residual evaluated once over all the batch's candidate pairs instead of
+// once per row through a one-row record. The one change the fold makes
+// to the other side is freeing rows as the watermark advances row by row
+// (expire): partners handles that by skipping rows no longer live, which
+// is what a row-by-row probe would have found.
+type batchMatches struct {
+	keys  []string
+	null  []bool
+	start []int32
+	rows  []*joinRow
+}
+
+// partners returns row i's partners still held.
+func (m *batchMatches) partners(i int) []*joinRow {
+	ps := m.rows[m.start[i]:m.start[i+1]]
+	for k, p := range ps {
+		if p.live {
+			continue
+		}
+		kept := ps[:k]
+		for _, q := range ps[k+1:] {
+			if q.live {
+				kept = append(kept, q)
+			}
+		}
+		return kept
+	}
+	return ps
+}
+
+// matchBatch finds the partners of every row of rec (side's batch);
+// keyOf reads the join keys, tsOf the event time (interval joins).
+func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf []func(int) Value, tsOf func(int) Value) (*batchMatches, error) {
+	n := int(rec.NumRows())
+	m := &batchMatches{keys: make([]string, n), null: make([]bool, n), start: make([]int32, n+1)}
+	other := j.sides[1-side]
+	interval := j.spec.Timing == IntervalJoin
+	lo, hi := int64(j.spec.Lower)/max(j.unit, 1), int64(j.spec.Upper)/max(j.unit, 1)
+	theirTime := j.timeCol(1 - side)
+	probe := j.probeIdx[:0]
+	for i := range n {
+		m.keys[i], m.null[i] = j.keyString(keyOf, i)
+		m.start[i] = int32(len(m.rows))
+		if m.null[i] {
+			continue
+		}
+		b := other.buckets[m.keys[i]]
+		if b == nil {
+			continue
+		}
+		var mine int64
+		if interval {
+			mine = tsOf(i).I
+		}
+		for _, p := range b.rows {
+			if interval {
+				// Only rows within the time bounds can match: test
+				// them before the residual (which holds the exact
+				// condition).
+				d := p.vals[theirTime].I - mine // right − left
+				if side == 1 {
+					d = -d
+				}
+				if d < lo || d > hi {
+					continue
+				}
+			}
+			m.rows = append(m.rows, p)
+			probe = append(probe, int32(i))
+		}
+	}
+	m.start[n] = int32(len(m.rows))
+	j.probeIdx = probe
+	if j.spec.Residual == nil || len(m.rows) == 0 {
+		return m, nil
+	}
+	keep, err := j.residualPairs(ctx, side, rec, probe, m.rows)
+	if err != nil {
+		return nil, err
+	}
+	w, from := int32(0), int32(0)
+	for i := range n {
+		to := m.start[i+1]
+		m.start[i] = w
+		for k := from; k < to; k++ {
+			if keep[k] {
+				m.rows[w] = m.rows[k]
+				w++
+			}
+		}
+		from = to
+	}
+	m.start[n] = w
+	m.rows = m.rows[:w]
+	return m, nil
+}
+
+// residualPairs evaluates the residual over the joined rows of the
+// candidate pairs (row probe[k] of rec, held row theirs[k]), in one
+// record: rec's value columns taken by probe, the held rows' columns
+// built from their Values. NULL keeps nothing.
+func (j *Join) residualPairs(ctx context.Context, side int, rec arrow.Record, probe []int32, theirs []*joinRow) ([]bool, error) {
+	first := 0
+	if j.sides[side].changelog {
+		first = 1
+	}
+	mine, err := exec.TakeColumns(ctx, j.mem, rec.Columns()[first:], probe)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseArrays(mine)
+	fields := j.pair.Fields()
+	theirFields := fields[:j.nvals[0]]
+	if side == 0 {
+		theirFields = fields[j.nvals[0]:]
+	}
+	rb := array.NewRecordBuilder(j.mem, arrow.NewSchema(theirFields, nil))
+	defer rb.Release()
+	for c := range theirFields {
+		b := rb.Field(c)
+		b.Reserve(len(theirs))
+		for _, p := range theirs {
+			if err := appendValue(b, p.vals[c]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	built := rb.NewRecord()
+	defer built.Release()
+	cols := append(append([]arrow.Array(nil), mine...), built.Columns()...)
+	if side == 1 {
+		cols = append(append([]arrow.Array(nil), built.Columns()...), mine...)
+	}
+	pair := array.NewRecord(j.pair, cols, int64(len(probe)))
+	defer pair.Release()
+	arr, err := j.spec.Residual.Eval(ctx, j.mem, pair)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating join condition %s: %w", j.spec.Residual, err)
+	}
+	defer arr.Release()
+	b, ok := arr.(*array.Boolean)
+	if !ok {
+		return nil, fmt.Errorf("stream: join condition %s is %s, not BOOLEAN", j.spec.Residual, arr.DataType())
+	}
+	keep := make([]bool, len(probe))
+	for k := range keep {
+		keep[k] = b.IsValid(k) && b.Value(k)
+	}
+	return keep, nil
+}
