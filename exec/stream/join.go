@@ -1,9 +1,11 @@
 package stream
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -127,8 +129,14 @@ type Join struct {
 	gone  []joinRowRef
 	pendq int64Heap
 	ttlq  []ttlEntry
-	out   [][]Value
+	out   []joinOut
 	buf   []byte
+	// scratch encodes held rows to compare them (joinBucket.find); seed
+	// hashes rows (rowHash).
+	scratch []byte
+	seed    maphash.Seed
+	// keyBuf holds a batch's join keys (batchMatches), reused.
+	keyBuf []byte
 	// rowMarks, during a pushMarked, is the input's watermark after each
 	// row of the batch (a ParallelJoin instance's).
 	rowMarks []int64
@@ -154,22 +162,112 @@ type joinSide struct {
 	late      int64
 }
 
+// joinBucket is the rows of one side with one key, in arrival order.
+// A row is found by the hash of its values (rowHash), compared in full
+// on a hash match. Most buckets hold a few rows, found with a scan; a
+// bucket past bucketIndexAt rows indexes them by hash (a map per bucket
+// cost more than the rows themselves for small ones).
 type joinBucket struct {
+	key  string
 	rows []*joinRow
-	byID map[string]*joinRow
+	// byHash is the first row of each hash, the others chained through
+	// joinRow.sameHash; nil below bucketIndexAt rows.
+	byHash map[uint64]*joinRow
 }
+
+// bucketIndexAt is the bucket size from which rows are found by a map.
+const bucketIndexAt = 16
+
+// find returns the row of the bucket whose values encode (rowKey) as id,
+// of hash h, or nil; scratch is a reused buffer.
+func (b *joinBucket) find(h uint64, id []byte, scratch *[]byte) *joinRow {
+	same := func(r *joinRow) bool {
+		*scratch = rowKey((*scratch)[:0], r.vals)
+		return bytes.Equal(*scratch, id)
+	}
+	if b.byHash != nil {
+		for r := b.byHash[h]; r != nil; r = r.sameHash {
+			if same(r) {
+				return r
+			}
+		}
+		return nil
+	}
+	for _, r := range b.rows {
+		if r.h == h && same(r) {
+			return r
+		}
+	}
+	return nil
+}
+
+// add appends a row the bucket does not hold.
+func (b *joinBucket) add(r *joinRow) {
+	b.rows = append(b.rows, r)
+	switch {
+	case b.byHash != nil:
+		b.index(r)
+	case len(b.rows) >= bucketIndexAt:
+		b.byHash = make(map[uint64]*joinRow, 2*len(b.rows))
+		for _, o := range b.rows {
+			b.index(o)
+		}
+	}
+}
+
+func (b *joinBucket) index(r *joinRow) {
+	r.sameHash = b.byHash[r.h]
+	b.byHash[r.h] = r
+}
+
+// remove takes row r out of the bucket and reports whether it was there.
+func (b *joinBucket) remove(r *joinRow) bool {
+	at := -1
+	for i, o := range b.rows {
+		if o == r {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return false
+	}
+	b.rows = append(b.rows[:at], b.rows[at+1:]...)
+	if b.byHash != nil {
+		if first := b.byHash[r.h]; first == r {
+			if r.sameHash == nil {
+				delete(b.byHash, r.h)
+			} else {
+				b.byHash[r.h] = r.sameHash
+			}
+		} else {
+			for o := first; o != nil; o = o.sameHash {
+				if o.sameHash == r {
+					o.sameHash = r.sameHash
+					break
+				}
+			}
+		}
+		r.sameHash = nil
+	}
+	return true
+}
+
+// rowHash is the hash that finds a row by its values' encoding id.
+func (j *Join) rowHash(id []byte) uint64 { return maphash.Bytes(j.seed, id) }
 
 // joinRow is one distinct input row held by a join.
 type joinRow struct {
-	side    int
-	key     string
-	id      string
-	vals    []Value
-	n       int64 // multiplicity
-	matches int64 // partners on the other side, with multiplicity
-	exp     int64 // freed once the cleanup watermark passes it
-	seen    time.Time
-	live    bool
+	side     int
+	key      string
+	h        uint64   // rowHash of the values
+	sameHash *joinRow // the next row of its bucket with hash h (joinBucket.byHash)
+	vals     []Value
+	n        int64 // multiplicity
+	matches  int64 // partners on the other side, with multiplicity
+	exp      int64 // freed once the cleanup watermark passes it
+	seen     time.Time
+	live     bool
 	// snapped says the last snapshot (or restore) held the row, with
 	// snapN and snapMatches: a delta writes the row when they changed.
 	snapped            bool
@@ -219,7 +317,7 @@ func NewJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinSpec) (*J
 	if len(spec.LeftKeys) != len(spec.RightKeys) {
 		return nil, fmt.Errorf("stream: join has %d left keys and %d right keys", len(spec.LeftKeys), len(spec.RightKeys))
 	}
-	j := &Join{mem: mem, spec: spec, clock: spec.Clock, pending: map[int64][][]Value{}}
+	j := &Join{mem: mem, spec: spec, clock: spec.Clock, pending: map[int64][][]Value{}, seed: maphash.MakeSeed()}
 	if j.clock == nil {
 		j.clock = RealClock{}
 	}
@@ -502,7 +600,7 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 		for c := first; c < len(cols); c++ {
 			vals = append(vals, cols[c](i))
 		}
-		key, nullKey, ps := m.keys[i], m.null[i], m.partners(i)
+		key, nullKey, ps := m.key(i), m.null[i], m.partners(i)
 		if sign > 0 {
 			err = j.insert(side, op, key, nullKey, vals, ps, exp, now)
 		} else {
@@ -564,19 +662,6 @@ func (j *Join) cleanupWatermark() int64 {
 	return min(j.sides[0].tracker.Watermark(), j.sides[1].tracker.Watermark())
 }
 
-// keyString encodes row i's join key; nullKey when a key is NULL (it
-// then matches nothing).
-func (j *Join) keyString(keyOf []func(int) Value, i int) (string, bool) {
-	j.buf = j.buf[:0]
-	null := false
-	for _, k := range keyOf {
-		v := k(i)
-		null = null || v.IsNull()
-		j.buf = appendKey(j.buf, v)
-	}
-	return string(j.buf), null
-}
-
 func (j *Join) lateRow(side int, r LateRow) error {
 	j.sides[side].late++
 	return handleLate(j.spec.Late, j.spec.OnLate, r)
@@ -606,41 +691,62 @@ func (j *Join) outer(side int) bool {
 	return false
 }
 
-// joined is the output row of a left and a right value row (nil: NULLs).
-func (j *Join) joined(op exec.Op, side int, mine, theirs []Value) []Value {
-	l, r := mine, theirs
+// joinOut is one output row: its op and the left and right value rows
+// it joins (nil: NULLs). The halves are the held rows' own Values, not
+// copies: flush builds the columns from them.
+type joinOut struct {
+	op   exec.Op
+	l, r []Value
+}
+
+// joined is the output row of side's row mine and the other side's row
+// theirs.
+func (j *Join) joined(op exec.Op, side int, mine, theirs []Value) joinOut {
 	if side == 1 {
-		l, r = theirs, mine
+		return joinOut{op: op, l: theirs, r: mine}
 	}
-	row := make([]Value, 0, 1+j.nvals[0]+j.nvals[1])
+	return joinOut{op: op, l: mine, r: theirs}
+}
+
+// flat is row as a pending window row: [op,] left values, right values.
+func (j *Join) flat(row joinOut) []Value {
+	out := make([]Value, 0, 1+j.nvals[0]+j.nvals[1])
 	if j.update {
-		row = append(row, Int(int64(op)))
+		out = append(out, Int(int64(row.op)))
 	}
-	if l == nil {
-		row = append(row, make([]Value, j.nvals[0])...)
-	} else {
-		row = append(row, l...)
+	for s, half := range [2][]Value{row.l, row.r} {
+		if half == nil {
+			half = make([]Value, j.nvals[s])
+		}
+		out = append(out, half...)
 	}
-	if r == nil {
-		row = append(row, make([]Value, j.nvals[1])...)
-	} else {
-		row = append(row, r...)
+	return out
+}
+
+// unflat is the output row of a pending window row (flat's inverse).
+func (j *Join) unflat(row []Value) joinOut {
+	op := exec.OpInsert
+	if j.update {
+		op, row = exec.Op(row[0].I), row[1:]
 	}
-	return row
+	return joinOut{op: op, l: row[:j.nvals[0]], r: row[j.nvals[0]:]}
 }
 
 // emit appends n copies of row to the output (or, for a window join, to
 // the window's pending rows).
-func (j *Join) emit(row []Value, n int64, exp int64) {
-	for ; n > 0; n-- {
-		if j.spec.Timing == WindowJoin {
+func (j *Join) emit(row joinOut, n int64, exp int64) {
+	if j.spec.Timing == WindowJoin {
+		flat := j.flat(row)
+		for ; n > 0; n-- {
 			if _, ok := j.pending[exp]; !ok {
 				heap.Push(&j.pendq, exp)
 			}
-			j.pending[exp] = append(j.pending[exp], row)
-			j.pendingBytes += pendingRowBytes(row)
-			continue
+			j.pending[exp] = append(j.pending[exp], flat)
+			j.pendingBytes += pendingRowBytes(flat)
 		}
+		return
+	}
+	for ; n > 0; n-- {
 		j.out = append(j.out, row)
 	}
 }
@@ -674,7 +780,7 @@ func evalResidual(ctx context.Context, mem memory.Allocator, pair *arrow.Schema,
 }
 
 // insert joins one arriving row with the other side and stores it.
-func (j *Join) insert(side int, op exec.Op, key string, nullKey bool, vals []Value, ps []*joinRow, exp int64, now time.Time) error {
+func (j *Join) insert(side int, op exec.Op, key []byte, nullKey bool, vals []Value, ps []*joinRow, exp int64, now time.Time) error {
 	var matches int64
 	for _, p := range ps {
 		matches += p.n
@@ -704,22 +810,22 @@ func (j *Join) insert(side int, op exec.Op, key string, nullKey bool, vals []Val
 }
 
 // store adds one copy of a row to side's state.
-func (j *Join) store(side int, key string, vals []Value, matches, exp int64, now time.Time) {
+func (j *Join) store(side int, key []byte, vals []Value, matches, exp int64, now time.Time) {
 	sd := j.sides[side]
-	b := sd.buckets[key]
+	b := sd.buckets[string(key)]
 	if b == nil {
-		b = &joinBucket{byID: map[string]*joinRow{}}
-		sd.buckets[key] = b
+		b = &joinBucket{key: string(key)}
+		sd.buckets[b.key] = b
 	}
 	j.buf = rowKey(j.buf[:0], vals)
-	if r, ok := b.byID[string(j.buf)]; ok {
+	h := j.rowHash(j.buf)
+	if r := b.find(h, j.buf, &j.scratch); r != nil {
 		r.n++
 		j.touch(r, now)
 		return
 	}
-	r := &joinRow{side: side, key: key, id: string(j.buf), vals: vals, n: 1, matches: matches, exp: exp, live: true}
-	b.rows = append(b.rows, r)
-	b.byID[r.id] = r
+	r := &joinRow{side: side, key: b.key, h: h, vals: vals, n: 1, matches: matches, exp: exp, live: true}
+	b.add(r)
 	sd.rows++
 	sd.bytes += rowBytes(r)
 	j.touch(r, now)
@@ -730,7 +836,7 @@ func (j *Join) store(side int, key string, vals []Value, matches, exp int64, now
 }
 
 func rowBytes(r *joinRow) int64 {
-	n := int64(len(r.key)+len(r.id)) + 96
+	n := int64(len(r.key)) + 104
 	for _, v := range r.vals {
 		n += valueBytes(v)
 	}
@@ -747,13 +853,13 @@ func (j *Join) touch(r *joinRow, now time.Time) {
 }
 
 // retract removes one copy of a row and withdraws its output.
-func (j *Join) retract(side int, op exec.Op, key string, nullKey bool, vals []Value, ps []*joinRow, now time.Time) error {
+func (j *Join) retract(side int, op exec.Op, key []byte, nullKey bool, vals []Value, ps []*joinRow, now time.Time) error {
 	sd := j.sides[side]
-	b := sd.buckets[key]
+	b := sd.buckets[string(key)]
 	j.buf = rowKey(j.buf[:0], vals)
 	var r *joinRow
 	if b != nil {
-		r = b.byID[string(j.buf)]
+		r = b.find(j.rowHash(j.buf), j.buf, &j.scratch)
 	}
 	lookup := j.spec.Timing == LookupJoin && side != j.spec.TableSide
 	if r == nil && !lookup {
@@ -791,15 +897,8 @@ func (j *Join) retract(side int, op exec.Op, key string, nullKey bool, vals []Va
 func (j *Join) drop(r *joinRow) {
 	sd := j.sides[r.side]
 	b := sd.buckets[r.key]
-	if b == nil || b.byID[r.id] != r {
+	if b == nil || !b.remove(r) {
 		return
-	}
-	delete(b.byID, r.id)
-	for i, o := range b.rows {
-		if o == r {
-			b.rows = append(b.rows[:i], b.rows[i+1:]...)
-			break
-		}
 	}
 	if len(b.rows) == 0 {
 		delete(sd.buckets, r.key)
@@ -808,7 +907,7 @@ func (j *Join) drop(r *joinRow) {
 	sd.rows--
 	sd.bytes -= rowBytes(r)
 	if r.snapped {
-		j.gone = append(j.gone, joinRowRef{Side: r.side, Key: r.key, ID: r.id})
+		j.gone = append(j.gone, joinRowRef{Side: r.side, Key: r.key, ID: string(rowKey(nil, r.vals))})
 	}
 }
 
@@ -831,8 +930,8 @@ func (j *Join) expire() {
 		exp := heap.Pop(&j.pendq).(int64)
 		for _, row := range j.pending[exp] {
 			j.pendingBytes -= pendingRowBytes(row)
+			j.out = append(j.out, j.unflat(row))
 		}
-		j.out = append(j.out, j.pending[exp]...)
 		delete(j.pending, exp)
 	}
 }
@@ -846,7 +945,36 @@ func (j *Join) flush() (arrow.Record, error) {
 	j.out = j.out[:0:0]
 	rb := array.NewRecordBuilder(j.mem, j.schema)
 	defer rb.Release()
-	return buildRecord(rb, rows)
+	f := 0
+	if j.update {
+		ob := rb.Field(0).(*array.Int8Builder)
+		ob.Reserve(len(rows))
+		for _, row := range rows {
+			ob.UnsafeAppend(int8(row.op))
+		}
+		f = 1
+	}
+	for s := range 2 {
+		for c := range j.nvals[s] {
+			b := rb.Field(f)
+			f++
+			b.Reserve(len(rows))
+			for _, row := range rows {
+				half := row.l
+				if s == 1 {
+					half = row.r
+				}
+				if half == nil {
+					b.AppendNull()
+					continue
+				}
+				if err := appendValue(b, half[c]); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return rb.NewRecord(), nil
 }
 
 // Tick lets processing time act: idle inputs stop holding the watermark

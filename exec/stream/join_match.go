@@ -23,10 +23,22 @@ import (
 // (expire): partners handles that by skipping rows no longer live, which
 // is what a row-by-row probe would have found.
 type batchMatches struct {
-	keys  []string
-	null  []bool
-	start []int32
-	rows  []*joinRow
+	// keys holds the rows' join keys (appendKey encodings), row i's
+	// ending at keyEnd[i].
+	keys   []byte
+	keyEnd []int32
+	null   []bool
+	start  []int32
+	rows   []*joinRow
+}
+
+// key is row i's join key encoding.
+func (m *batchMatches) key(i int) []byte {
+	from := int32(0)
+	if i > 0 {
+		from = m.keyEnd[i-1]
+	}
+	return m.keys[from:m.keyEnd[i]]
 }
 
 // partners returns row i's partners still held.
@@ -51,19 +63,25 @@ func (m *batchMatches) partners(i int) []*joinRow {
 // keyOf reads the join keys, tsOf the event time (interval joins).
 func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf []func(int) Value, tsOf func(int) Value) (*batchMatches, error) {
 	n := int(rec.NumRows())
-	m := &batchMatches{keys: make([]string, n), null: make([]bool, n), start: make([]int32, n+1)}
+	m := &batchMatches{keys: j.keyBuf[:0], keyEnd: make([]int32, n), null: make([]bool, n), start: make([]int32, n+1)}
 	other := j.sides[1-side]
 	interval := j.spec.Timing == IntervalJoin
 	lo, hi := int64(j.spec.Lower)/max(j.unit, 1), int64(j.spec.Upper)/max(j.unit, 1)
 	theirTime := j.timeCol(1 - side)
 	probe := j.probeIdx[:0]
 	for i := range n {
-		m.keys[i], m.null[i] = j.keyString(keyOf, i)
+		from := len(m.keys)
+		for _, k := range keyOf {
+			v := k(i)
+			m.null[i] = m.null[i] || v.IsNull()
+			m.keys = appendKey(m.keys, v)
+		}
+		m.keyEnd[i] = int32(len(m.keys))
 		m.start[i] = int32(len(m.rows))
 		if m.null[i] {
 			continue
 		}
-		b := other.buckets[m.keys[i]]
+		b := other.buckets[string(m.keys[from:])]
 		if b == nil {
 			continue
 		}
@@ -89,7 +107,7 @@ func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf
 		}
 	}
 	m.start[n] = int32(len(m.rows))
-	j.probeIdx = probe
+	j.probeIdx, j.keyBuf = probe, m.keys
 	if j.spec.Residual == nil || len(m.rows) == 0 {
 		return m, nil
 	}

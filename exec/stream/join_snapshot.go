@@ -120,7 +120,7 @@ func (j *Join) RestoreDelta(data []byte) error {
 			return fmt.Errorf("stream: restoring a join: a freed row of input %d (was the query changed?)", g.Side+1)
 		}
 		if b := j.sides[g.Side].buckets[g.Key]; b != nil {
-			if r := b.byID[g.ID]; r != nil {
+			if r := b.find(j.rowHash([]byte(g.ID)), []byte(g.ID), &j.scratch); r != nil {
 				j.drop(r)
 			}
 		}
@@ -130,7 +130,7 @@ func (j *Join) RestoreDelta(data []byte) error {
 	for _, rs := range d.Rows {
 		j.buf = rowKey(j.buf[:0], rs.Vals)
 		if b := j.sides[rs.Side].buckets[rs.Key]; b != nil {
-			if r := b.byID[string(j.buf)]; r != nil {
+			if r := b.find(j.rowHash(j.buf), j.buf, &j.scratch); r != nil {
 				r.n, r.matches = rs.N, rs.Matches
 				r.snapped, r.snapN, r.snapMatches = true, r.n, r.matches
 				continue
@@ -144,7 +144,7 @@ func (j *Join) RestoreDelta(data []byte) error {
 
 // restoreRow adds a snapshot's row to the state, as of its snapshot.
 func (j *Join) restoreRow(rs joinRowSnap, now time.Time) {
-	j.store(rs.Side, rs.Key, rs.Vals, rs.Matches, rs.Exp, now)
+	j.store(rs.Side, []byte(rs.Key), rs.Vals, rs.Matches, rs.Exp, now)
 	b := j.sides[rs.Side].buckets[rs.Key]
 	r := b.rows[len(b.rows)-1]
 	r.n = rs.N
