@@ -4,17 +4,23 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/exec/stream"
 )
 
-// keepDictionaryKey lets a single-instance GroupAggregate that reads a
-// scan's batches directly (a graph source of one scan, no transforms)
-// take its string group key dictionary-encoded, as the batch GROUP BY
-// does: a Parquet column's dictionary entries are then grouped once per
-// dictionary instead of a string being decoded and hashed per row. Only
-// the aggregate sees those batches, and it handles dictionaries in
-// exactly that column (stream.GroupAggregate.DictionaryKey).
-func (b *streamBuilder) keepDictionaryKey(g *stream.GroupAggregate, in *arrow.Schema) {
+// dictionaryKeyed is a single-instance operator that can take one
+// column of its input dictionary-encoded: DictionaryKey names the column
+// (ok false: none), and the operator handles a dictionary there and only
+// there (stream.GroupAggregate, a lookup stream.Join).
+type dictionaryKeyed interface {
+	DictionaryKey(input *arrow.Schema) (col int, ok bool)
+}
+
+// keepDictionaryKey lets a single-instance GroupAggregate or lookup join
+// that reads a scan's batches directly (a graph source of one scan, no
+// transforms) take its string key dictionary-encoded, as the batch GROUP
+// BY and hash join do: a Parquet column's dictionary entries are then
+// grouped or looked up once per dictionary instead of a string being
+// decoded and hashed per row. Only that operator sees those batches.
+func (b *streamBuilder) keepDictionaryKey(g dictionaryKeyed, in *arrow.Schema) {
 	if len(b.ports) != 1 || b.ports[0].Node >= 0 {
 		return
 	}

@@ -85,6 +85,9 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 			j.Close()
 			return nil, err
 		}
+		if sj, ok := j.(*stream.Join); ok {
+			b.keepDictionaryKey(sj, ins[0])
+		}
 	}
 	if (timing == stream.IntervalJoin || timing == stream.WindowJoin) && b.window == nil {
 		b.window = j

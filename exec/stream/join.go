@@ -501,6 +501,16 @@ func (j *Join) PushSide(ctx context.Context, side int, rec arrow.Record, partiti
 	if j.spec.Timing == LookupJoin && side != j.spec.TableSide && len(j.out) == 0 {
 		return j.probeLookup(ctx, side, rec)
 	}
+	if hasDictionary(rec) {
+		// Only a lookup join's probe reads dictionaries (DictionaryKey).
+		cols, err := j.plainColumns(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		rec = array.NewRecord(sd.schema, cols, rec.NumRows())
+		releaseArrays(cols)
+		defer rec.Release()
+	}
 	if rec.NumRows() > 0 {
 		if err := j.fold(ctx, side, rec, partition, now); err != nil {
 			j.out = j.out[:0]

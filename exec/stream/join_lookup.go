@@ -20,12 +20,144 @@ import (
 type lookupIndex struct {
 	table arrow.Record       // the table's value columns, one row per distinct row
 	rows  map[string][]int32 // key (appendKey encoding) → table rows in bucket order, a row repeated by its multiplicity
+	// dict and dictRows memoise a dictionary-encoded probe key (see
+	// Join.DictionaryKey): entry e of dictionary dict matches table rows
+	// dictRows[e], looked up once per dictionary, not once per row.
+	dict     arrow.ArrayData
+	dictRows [][]int32
 }
 
 func (x *lookupIndex) release() {
-	if x != nil && x.table != nil {
+	if x == nil {
+		return
+	}
+	if x.table != nil {
 		x.table.Release()
 	}
+	x.releaseDict()
+}
+
+func (x *lookupIndex) releaseDict() {
+	if x.dict != nil {
+		x.dict.Release()
+		x.dict, x.dictRows = nil, nil
+	}
+}
+
+// dictEntries returns the table rows of each entry of d's dictionary.
+func (x *lookupIndex) dictEntries(d *array.Dictionary) ([][]int32, error) {
+	dd := d.Data().Dictionary()
+	if dd == x.dict {
+		return x.dictRows, nil
+	}
+	x.releaseDict()
+	vals := d.Dictionary()
+	key, err := newKeyAppender(vals)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([][]int32, vals.Len())
+	var buf []byte
+	for e := range rows {
+		var null bool
+		if buf, null = key(buf[:0], e); !null {
+			rows[e] = x.rows[string(buf)]
+		}
+	}
+	dd.Retain()
+	x.dict, x.dictRows = dd, rows
+	return rows, nil
+}
+
+// DictionaryKey reports the stream input's column that may arrive
+// dictionary-encoded (its values' type) instead of plain: a lookup
+// join's single key that is a plain string column of the stream. Each
+// dictionary entry is then looked up in the table once per dictionary,
+// and the output and the residual get the column decoded. The compiler
+// asks the scan for the column so when the join reads the scan's
+// batches directly.
+func (j *Join) DictionaryKey(input *arrow.Schema) (int, bool) {
+	if j.spec.Timing != LookupJoin {
+		return 0, false
+	}
+	sd := j.sides[1-j.spec.TableSide]
+	if len(sd.keys) != 1 {
+		return 0, false
+	}
+	col, ok := columnOf(sd.keys[0])
+	if !ok || col < 0 || col >= input.NumFields() || input.Field(col).Type.ID() != arrow.STRING {
+		return 0, false
+	}
+	return col, true
+}
+
+// plainColumns returns rec's columns with dictionary-encoded ones
+// decoded (the caller releases them all).
+func (j *Join) plainColumns(ctx context.Context, rec arrow.Record) ([]arrow.Array, error) {
+	out := make([]arrow.Array, rec.NumCols())
+	for c, col := range rec.Columns() {
+		d, ok := col.(*array.Dictionary)
+		if !ok {
+			col.Retain()
+			out[c] = col
+			continue
+		}
+		dec, err := exec.TakeColumns(ctx, j.mem, []arrow.Array{d.Dictionary()}, dictCodes(d))
+		if err != nil {
+			releaseArrays(out[:c])
+			return nil, err
+		}
+		out[c] = dec[0]
+	}
+	return out, nil
+}
+
+// decodedSchema is schema with each dictionary column's type replaced by
+// its value type.
+func decodedSchema(schema *arrow.Schema) *arrow.Schema {
+	fields := schema.Fields()
+	changed := false
+	for i, f := range fields {
+		if d, ok := f.Type.(*arrow.DictionaryType); ok {
+			fields[i].Type, changed = d.ValueType, true
+		}
+	}
+	if !changed {
+		return schema
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// hasDictionary reports whether a column of rec is dictionary-encoded.
+func hasDictionary(rec arrow.Record) bool {
+	for _, c := range rec.Columns() {
+		if c.DataType().ID() == arrow.DICTIONARY {
+			return true
+		}
+	}
+	return false
+}
+
+// dictCodes returns the dictionary index of each row of d, -1 for NULL
+// (read-only: Int32 indices without NULLs are returned in place).
+func dictCodes(d *array.Dictionary) []int32 {
+	i32, fast := d.Indices().(*array.Int32)
+	nulls := d.NullN() > 0
+	if fast && !nulls {
+		return i32.Int32Values()
+	}
+	idx := make([]int32, d.Len())
+	for i := range idx {
+		switch {
+		case nulls && d.IsNull(i):
+			idx[i] = -1
+		case fast:
+			idx[i] = i32.Value(i)
+		default:
+			idx[i] = int32(d.GetValueIndex(i))
+		}
+	}
+	return idx
 }
 
 // lookupTable returns the lookup index of the table side, building it.
@@ -73,7 +205,7 @@ func (j *Join) dropLookup() {
 // column by column. Stream rows are not kept.
 func (j *Join) probeLookup(ctx context.Context, side int, rec arrow.Record) (arrow.Record, error) {
 	sd := j.sides[side]
-	if err := sameTypes(rec.Schema(), sd.schema); err != nil {
+	if err := sameTypes(decodedSchema(rec.Schema()), sd.schema); err != nil {
 		return nil, fmt.Errorf("stream: join input %d: %w", side+1, err)
 	}
 	x, err := j.lookupTable()
@@ -82,37 +214,68 @@ func (j *Join) probeLookup(ctx context.Context, side int, rec arrow.Record) (arr
 	}
 	n := int(rec.NumRows())
 	keys := make([]keyAppender, len(sd.keys))
+	var dict *array.Dictionary
 	for i, k := range sd.keys {
 		arr, err := k.Eval(ctx, j.mem, rec)
 		if err != nil {
 			return nil, fmt.Errorf("evaluating join key %s: %w", k, err)
 		}
 		defer arr.Release()
+		if d, ok := arr.(*array.Dictionary); ok && len(sd.keys) == 1 {
+			dict = d
+			break
+		}
 		if keys[i], err = newKeyAppender(arr); err != nil {
 			return nil, err
 		}
 	}
 	probe, build := j.probeIdx[:0], j.buildIdx[:0]
-	for i := range n {
-		j.buf = j.buf[:0]
-		null := false
-		for _, k := range keys {
-			var isNull bool
-			j.buf, isNull = k(j.buf, i)
-			null = null || isNull
+	if dict != nil {
+		entries, err := x.dictEntries(dict)
+		if err != nil {
+			return nil, err
 		}
-		if null {
-			continue
+		codes := dictCodes(dict)
+		for i := range n {
+			if codes[i] < 0 {
+				continue
+			}
+			for _, t := range entries[codes[i]] {
+				probe, build = append(probe, int32(i)), append(build, t)
+			}
 		}
-		for _, t := range x.rows[string(j.buf)] {
-			probe, build = append(probe, int32(i)), append(build, t)
+	} else {
+		for i := range n {
+			j.buf = j.buf[:0]
+			null := false
+			for _, k := range keys {
+				var isNull bool
+				j.buf, isNull = k(j.buf, i)
+				null = null || isNull
+			}
+			if null {
+				continue
+			}
+			for _, t := range x.rows[string(j.buf)] {
+				probe, build = append(probe, int32(i)), append(build, t)
+			}
 		}
 	}
 	first := 0
 	if sd.changelog {
 		first = 1
 	}
-	streamCols := rec.Columns()[first:]
+	in := rec.Columns()
+	if hasDictionary(rec) {
+		// The output and the residual get the strings.
+		plain, err := j.plainColumns(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		defer releaseArrays(plain)
+		in = plain
+	}
+	streamCols := in[first:]
 	if j.spec.Residual != nil && len(probe) > 0 {
 		if probe, build, err = j.lookupResidual(ctx, side, streamCols, x.table, probe, build); err != nil {
 			return nil, err
@@ -120,7 +283,7 @@ func (j *Join) probeLookup(ctx context.Context, side int, rec arrow.Record) (arr
 	}
 	var ops []int8
 	if sd.changelog {
-		op, ok := rec.Column(0).(*array.Int8)
+		op, ok := in[0].(*array.Int8)
 		if !ok {
 			return nil, fmt.Errorf("stream: join input %d: op column is %s, not TINYINT", side+1, rec.Column(0).DataType())
 		}
