@@ -31,6 +31,10 @@ const (
 	StartTimestamp    = "timestamp"
 )
 
+// flinkStartModes are Flink's spellings of the startup modes, accepted so
+// that a Flink script's CREATE TABLE runs unchanged.
+var flinkStartModes = map[string]string{"earliest-offset": StartEarliest, "latest-offset": StartLatest}
+
 // Error policies for the source's 'on_error'.
 const (
 	OnErrorFail       = "fail"
@@ -197,7 +201,10 @@ func parseSourceConfig(files *sandbox.Root, opts connectors.Options) (*sourceCon
 	if c.instanceID != "" && c.group == "" {
 		return nil, optErr("'group.instance.id' needs 'group.id'")
 	}
-	c.startMode = strings.ToLower(opts["scan.startup.mode"])
+	c.startMode = strings.ToLower(strings.TrimSpace(opts["scan.startup.mode"]))
+	if m, ok := flinkStartModes[c.startMode]; ok {
+		c.startMode = m
+	}
 	if c.startMode == "" {
 		c.startMode = StartEarliest
 		if c.group != "" {
@@ -220,7 +227,16 @@ func parseSourceConfig(files *sandbox.Root, opts connectors.Options) (*sourceCon
 	default:
 		return nil, optErr("'scan.startup.mode' must be earliest, latest, group-offsets or timestamp, not %q", c.startMode)
 	}
+	if err := flinkJSONOptions(opts, c.format); err != nil {
+		return nil, err
+	}
 	c.onError = strings.ToLower(opts["on_error"])
+	if ignore, _ := strconv.ParseBool(strings.TrimSpace(opts["json.ignore-parse-errors"])); ignore {
+		if c.onError != "" && c.onError != OnErrorSkip {
+			return nil, optErr("'json.ignore-parse-errors' = 'true' is on_error = 'skip', not on_error = %q: give one of them", c.onError)
+		}
+		c.onError = OnErrorSkip
+	}
 	switch c.onError {
 	case "":
 		c.onError = OnErrorFail
@@ -244,6 +260,32 @@ func parseSourceConfig(files *sandbox.Root, opts connectors.Options) (*sourceCon
 	return c, nil
 }
 
+// flinkJSONOptions checks Flink's json.* format options, which a Flink
+// script's CREATE TABLE carries: they apply to the JSON formats only, and
+// 'json.fail-on-missing-field' = 'true' is refused, as sluice reads a
+// missing field as NULL (a NOT NULL column refuses it instead).
+// 'json.ignore-parse-errors' is read with on_error, and
+// 'json.timestamp-format.standard' changes nothing on read (both SQL and
+// ISO-8601 timestamps are read).
+func flinkJSONOptions(opts connectors.Options, format string) error {
+	for k := range opts {
+		if strings.HasPrefix(k, "json.") && format != "json" && format != "upsert-json" && format != "debezium-json" {
+			return optErr("'%s' applies to the JSON formats, not format %s", k, format)
+		}
+	}
+	for _, k := range []string{"json.ignore-parse-errors", "json.fail-on-missing-field"} {
+		if v, ok := opts[k]; ok {
+			if _, err := strconv.ParseBool(strings.TrimSpace(v)); err != nil {
+				return optErr("'%s' must be true or false, not %q", k, v)
+			}
+		}
+	}
+	if strings.EqualFold(strings.TrimSpace(opts["json.fail-on-missing-field"]), "true") {
+		return optErr("'json.fail-on-missing-field' = 'true' is not supported: a field the JSON lacks reads as NULL; declare the column NOT NULL to fail on a record without it")
+	}
+	return nil
+}
+
 func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig, error) {
 	c := &sinkConfig{}
 	var err error
@@ -265,14 +307,24 @@ func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig,
 		}
 	}
 	c.key = splitList(opts["key"])
-	switch strings.ToLower(opts["delivery"]) {
+	delivery := opts["delivery"]
+	if delivery == "" {
+		delivery = opts["sink.delivery-guarantee"]
+	}
+	switch strings.ToLower(delivery) {
 	case "", "at-least-once", "at_least_once":
 	case "exactly-once", "exactly_once":
 		c.exactlyOnce = true
 	default:
-		return nil, optErr("'delivery' must be at-least-once or exactly-once, not %q", opts["delivery"])
+		return nil, optErr("'delivery' must be at-least-once or exactly-once, not %q", delivery)
+	}
+	if err := flinkJSONOptions(opts, c.format); err != nil {
+		return nil, err
 	}
 	c.txnID = opts["transactional.id"]
+	if c.txnID == "" {
+		c.txnID = opts["sink.transactional-id-prefix"]
+	}
 	if c.exactlyOnce && c.txnID == "" {
 		return nil, optErr("'delivery' = 'exactly-once' needs 'transactional.id' (stable across restarts, so a restarted query fences the old one)")
 	}

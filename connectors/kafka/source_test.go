@@ -47,6 +47,11 @@ func TestStartupModes(t *testing.T) {
 			want: []string{"a|1", "b|2", "c|3"}},
 		{name: "latest", opts: []string{"scan.startup.mode", "latest"},
 			after: []string{`{"category":"d","value":4}`}, want: []string{"d|4"}},
+		// Flink's spellings, so its CREATE TABLEs run unchanged.
+		{name: "earliest-offset", opts: []string{"scan.startup.mode", "earliest-offset"},
+			want: []string{"a|1", "b|2", "c|3"}},
+		{name: "latest-offset", opts: []string{"scan.startup.mode", "latest-offset"},
+			after: []string{`{"category":"d","value":4}`}, want: []string{"d|4"}},
 		{name: "timestamp", opts: []string{"scan.startup.mode", "timestamp", "scan.startup.timestamp-millis", fmt.Sprint(base.Add(2 * time.Second).UnixMilli())},
 			want: []string{"b|2", "c|3"}},
 		{name: "group-offsets", opts: []string{"scan.startup.mode", "group-offsets", "group.id", "g1"},
@@ -314,21 +319,24 @@ func TestBadRecordPolicies(t *testing.T) {
 			t.Fatalf("offset after failure %d, want 1 (the bad record)", off)
 		}
 	})
-	t.Run("skip", func(t *testing.T) {
-		mem := checkedMem(t)
-		_, addr := newCluster(t, map[string]int32{"orders": 1})
-		cl := manualClient(t, addr)
-		for _, v := range values {
-			produceTo(t, cl, rec("orders", 0, v))
-		}
-		r := openSource(t, mem, opts("topic", "orders", "brokers", addr, "format", "json", "on_error", "skip"), ordersSchema, exec.ScanSpec{Bounded: true})
-		if got := readAll(t, r); !equal(got, []string{"a|1", "c|3"}) {
-			t.Fatalf("got %v", got)
-		}
-		if s, d := r.Skipped(); s != 1 || d != 0 {
-			t.Fatalf("skipped %d, dead-lettered %d; want 1, 0", s, d)
-		}
-	})
+	// Flink's 'json.ignore-parse-errors' = 'true' is on_error = 'skip'.
+	for name, skip := range map[string][]string{"skip": {"on_error", "skip"}, "json.ignore-parse-errors": {"json.ignore-parse-errors", "true"}} {
+		t.Run(name, func(t *testing.T) {
+			mem := checkedMem(t)
+			_, addr := newCluster(t, map[string]int32{"orders": 1})
+			cl := manualClient(t, addr)
+			for _, v := range values {
+				produceTo(t, cl, rec("orders", 0, v))
+			}
+			r := openSource(t, mem, opts(append([]string{"topic", "orders", "brokers", addr, "format", "json"}, skip...)...), ordersSchema, exec.ScanSpec{Bounded: true})
+			if got := readAll(t, r); !equal(got, []string{"a|1", "c|3"}) {
+				t.Fatalf("got %v", got)
+			}
+			if s, d := r.Skipped(); s != 1 || d != 0 {
+				t.Fatalf("skipped %d, dead-lettered %d; want 1, 0", s, d)
+			}
+		})
+	}
 	t.Run("dead-letter", func(t *testing.T) {
 		mem := checkedMem(t)
 		_, addr := newCluster(t, map[string]int32{"orders": 1, "dlq": 1})
@@ -388,6 +396,10 @@ func TestOpenErrors(t *testing.T) {
 		{"bad mode", []string{"topic", "t", "brokers", addr, "scan.startup.mode", "sometime"}, ordersSchema, "scan.startup.mode"},
 		{"group-offsets without group", []string{"topic", "t", "brokers", addr, "scan.startup.mode", "group-offsets"}, ordersSchema, "needs 'group.id'"},
 		{"bad meta type", []string{"topic", "t", "brokers", addr}, schema(col("_offset", arrow.BinaryTypes.String)), `metadata column "_offset"`},
+		{"json option on csv", []string{"topic", "t", "brokers", addr, "format", "csv", "json.ignore-parse-errors", "true"}, ordersSchema, "'json.ignore-parse-errors' applies to the JSON formats, not format csv"},
+		{"json option not a bool", []string{"topic", "t", "brokers", addr, "json.ignore-parse-errors", "yes"}, ordersSchema, "'json.ignore-parse-errors' must be true or false"},
+		{"ignore-parse-errors against on_error", []string{"topic", "t", "brokers", addr, "json.ignore-parse-errors", "true", "on_error", "fail"}, ordersSchema, "is on_error = 'skip', not on_error = \"fail\""},
+		{"fail-on-missing-field", []string{"topic", "t", "brokers", addr, "json.fail-on-missing-field", "true"}, ordersSchema, "declare the column NOT NULL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
