@@ -102,8 +102,8 @@ func (ps *parseState) createTable(c *cursor, base stmt, orReplace bool) (Stateme
 			return nil, err
 		}
 		for i, o := range src.Options {
-			if o.Key == "connector" && o.Value == "filesystem" {
-				src.Options[i].Value = "file" // Flink's name for it
+			if name, ok := flinkConnectors[o.Value]; ok && o.Key == "connector" {
+				src.Options[i].Value = name
 			}
 		}
 		return src, c.end()
@@ -114,3 +114,7 @@ func (ps *parseState) createTable(c *cursor, base stmt, orReplace bool) (Stateme
 	t.Columns, t.PrimaryKey, t.KeyNotEnforced = src.Columns, src.PrimaryKey, src.KeyNotEnforced
 	return t, c.end()
 }
+
+// flinkConnectors are Flink's names of connectors sluice has under its
+// own, so a Flink CREATE TABLE runs unchanged.
+var flinkConnectors = map[string]string{"filesystem": "file", "print": "stdout"}

@@ -276,3 +276,15 @@ func TestShiftDecimal(t *testing.T) {
 		}
 	}
 }
+
+// TestFlinkConnectorNames: a Flink CREATE TABLE's connector names that
+// sluice has under its own name are read as those.
+func TestFlinkConnectorNames(t *testing.T) {
+	for flink, want := range map[string]string{"filesystem": "file", "print": "stdout", "kafka": "kafka"} {
+		src := "CREATE TABLE t (a INT) WITH ('connector' = '" + flink + "')"
+		got, ok := parseOne(t, src).(*CreateSource)
+		if !ok || !got.Table || len(got.Options) != 1 || got.Options[0].Value != want {
+			t.Errorf("%s: parsed %+v, want a connector table of connector %q", src, got, want)
+		}
+	}
+}
