@@ -82,15 +82,26 @@ func (sp *streamPlanner) temporal(x *PhysHashJoin, a *PhysAnalytic, filters []*P
 	if err != nil {
 		return nil, err
 	}
-	if sp.si.Modes[l].Updating() || sp.si.Modes[r].Updating() {
-		return nil, sp.fail("a temporal join needs append-only inputs in streaming mode yet: the stream and the versioned table's rows")
+	if sp.si.Modes[l].Updating() {
+		return nil, sp.fail("a temporal join's stream must be append-only: %s emits updates (join an append-only stream with FOR SYSTEM_TIME AS OF)", sourceName(x.Left))
+	}
+	// An updating versioned table is a changelog source keyed by its
+	// primary key (upsert-json, debezium-json): its +I/+U rows are
+	// versions, its -D rows end them (stream.TemporalSpec).
+	rkeys, rvf := x.RightKeys, vf
+	if sp.si.Modes[r].Updating() {
+		rkeys = make([]Expr, len(x.RightKeys))
+		for i, k := range x.RightKeys {
+			rkeys[i] = sp.over(r, k)
+		}
+		rvf = vf + 1
 	}
 	lwm, rwm := sp.watermarkOf(scanUnder(x.Left)), sp.watermarkOf(src)
 	ls, rs := l.Schema(), r.Schema()
 	if lwm == nil || ls.EventTime != lt {
 		return nil, sp.fail("FOR SYSTEM_TIME AS OF %s needs the stream's watermark column: declare WATERMARK FOR %s on its source", ls.Fields[lt].Name, ls.Fields[lt].Name)
 	}
-	if rwm == nil || rs.EventTime != vf {
+	if rwm == nil || rs.EventTime != rvf {
 		return nil, sp.fail("a temporal join needs %s's watermark column %s in its rows", name, a.Input.Schema().Fields[vf].Name)
 	}
 	if sp.si.LatePolicy == LateRoute {
@@ -113,10 +124,10 @@ func (sp *streamPlanner) temporal(x *PhysHashJoin, a *PhysAnalytic, filters []*P
 	fields := append([]Field(nil), x.Out.Fields[:nl+nr]...)
 	out := newSchema(fields)
 	out.EventTime = ls.EventTime
-	j := &PhysStreamJoin{Left: l, Right: r, Type: x.Type, Strategy: JoinTemporal, LeftKeys: x.LeftKeys, RightKeys: x.RightKeys,
-		Residual: andAll(rest), LeftTime: lt, RightTime: vf, LeftEnd: -1, RightEnd: -1, LeftDelay: lwm.Delay, RightDelay: rwm.Delay, Out: out,
-		Why: fmt.Sprintf("temporal join: each row of %s joins the version of %s valid at its %s (the greatest %s at or before it), emitted when %s's watermark passes it",
-			sourceName(x.Left), name, ls.Fields[lt].Name, rs.Fields[vf].Name, name),
+	j := &PhysStreamJoin{Left: l, Right: r, Type: x.Type, Strategy: JoinTemporal, LeftKeys: x.LeftKeys, RightKeys: rkeys,
+		Residual: andAll(rest), LeftTime: lt, RightTime: rvf, LeftEnd: -1, RightEnd: -1, LeftDelay: lwm.Delay, RightDelay: rwm.Delay, Out: out,
+		Why: fmt.Sprintf("temporal join: each row of %s joins the version of %s valid at its %s (the greatest %s at or before it), emitted when %s's watermark passes it%s",
+			sourceName(x.Left), name, ls.Fields[lt].Name, rs.Fields[rvf].Name, name, changelogWhy(sp.si.Modes[r].Updating())),
 		State: StateBound{Bounded: true, Text: fmt.Sprintf("the rows waiting for %s's watermark and per key the versions from the latest before the watermarks", name)}}
 	sp.setBound(j, j.State)
 	sp.set(j, ChangelogMode{})
@@ -170,4 +181,13 @@ func sourceName(p PhysicalPlan) string {
 		return s.Source
 	}
 	return "the stream"
+}
+
+// changelogWhy is what EXPLAIN adds for a temporal join whose versioned
+// table is a changelog.
+func changelogWhy(updating bool) string {
+	if !updating {
+		return ""
+	}
+	return "; the table is a changelog: +I/+U rows are versions, a -D ends its key's versions"
 }

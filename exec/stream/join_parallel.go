@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/zeebo/xxh3"
 
@@ -103,10 +104,14 @@ func (t *TemporalJoin) pushMarked(ctx context.Context, side int, rec arrow.Recor
 
 // joinGate is one timed input's event time as the gate tracks it.
 type joinGate struct {
-	tracker  *WatermarkTracker
-	byMarks  bool // the watermark is the caller's (AdvanceSide)
-	timeCol  int
-	endCol   int // window_end (lateWindowEnd), else -1
+	tracker *WatermarkTracker
+	byMarks bool // the watermark is the caller's (AdvanceSide)
+	timeCol int
+	endCol  int // window_end (lateWindowEnd), else -1
+	// ops: the input is a changelog (a temporal join's versioned
+	// table) whose -U and -D rows are never late and do not move the
+	// watermark (their time is an old row's).
+	ops      bool
 	partRows map[int32]int64
 	late     int64
 }
@@ -184,6 +189,7 @@ func NewParallelTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, sp
 	p.unit = p.insts[0].(*TemporalJoin).unit
 	p.gates[0] = newJoinGate(spec.LeftTime, -1, spec.LeftDelay, false, spec.IdleTimeout, p.unit)
 	p.gates[1] = newJoinGate(spec.RightTime, -1, spec.RightDelay, false, spec.IdleTimeout, p.unit)
+	p.gates[1].ops = IsChangelog(right)
 	p.start()
 	return p, nil
 }
@@ -347,6 +353,10 @@ func (p *ParallelJoin) admit(side int, rec arrow.Record, partition int32) ([]boo
 			return nil, err
 		}
 	}
+	var ops *array.Int8
+	if g.ops {
+		ops, _ = rec.Column(0).(*array.Int8)
+	}
 	var keep []bool
 	p.marks = p.marks[:0]
 	what := fmt.Sprintf("%s %d", p.what, side+1)
@@ -354,6 +364,13 @@ func (p *ParallelJoin) admit(side int, rec arrow.Record, partition int32) ([]boo
 		ord := g.partRows[partition]
 		g.partRows[partition] = ord + 1
 		wm := g.tracker.Watermark()
+		if ops != nil && (exec.Op(ops.Value(i)) == exec.OpUpdateBefore || exec.Op(ops.Value(i)) == exec.OpDelete) {
+			if keep != nil {
+				keep[i] = true
+			}
+			p.marks = append(p.marks, wm)
+			continue
+		}
 		t := ts(i)
 		var e Value
 		if end != nil {

@@ -18,6 +18,19 @@ import (
 // left input (a stream) joins the version of the right input (a versioned
 // table: rows of (key, …, valid_from)) whose valid_from is the greatest
 // at or before the left row's event time.
+//
+// The versioned table is append-only (each row a new version of its key)
+// or a changelog keyed by the primary key (an upsert or Debezium source):
+// +I and +U are new versions valid from their event time; -U is the old
+// image of the +U that follows it and changes nothing; -D ends the key's
+// versions: from the later of its own event time and the versioned
+// input's watermark as it arrives, the key has no version (a left row of
+// that time or later is unmatched) until a later +I. The -D row's own
+// time is the deleted row's (its valid_from, in an upsert topic), not the
+// time of the delete, which no connector knows: the watermark is the
+// latest time the join can be sure the delete did not precede. Neither
+// -U nor -D is judged late or moves the watermark (their time is an old
+// row's).
 type TemporalSpec struct {
 	// Left is LeftJoin to keep unmatched left rows null-padded; InnerJoin
 	// drops them. Other kinds are refused.
@@ -66,7 +79,10 @@ type TemporalJoin struct {
 	pair   *arrow.Schema
 	nvals  [2]int
 	unit   int64
-	sides  [2]*temporalSide
+	// ops says the right input is a changelog: its column 0 is the op,
+	// and a version's values are the columns after it.
+	ops   bool
+	sides [2]*temporalSide
 
 	// versions holds each key's versions, sorted by valid_from.
 	versions map[string][]temporalVersion
@@ -90,7 +106,8 @@ type temporalSide struct {
 	late     int64
 }
 
-// temporalVersion is one version of a key: its valid_from and values.
+// temporalVersion is one version of a key: its valid_from and values;
+// nil Vals is a delete (the key has no version from From on).
 type temporalVersion struct {
 	From int64
 	Vals []Value
@@ -111,8 +128,10 @@ var (
 	_ EventTimer        = (*TemporalJoin)(nil)
 )
 
-// NewTemporalJoin builds the temporal join of left (the stream) and right
-// (the versioned table), both append-only.
+// NewTemporalJoin builds the temporal join of left (the stream, append-
+// only) and right (the versioned table: append-only or a changelog keyed
+// by its primary key, see TemporalSpec). Column indexes of the right side
+// (RightKeys, RightTime) count its op column when it has one.
 func NewTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, spec TemporalSpec) (*TemporalJoin, error) {
 	if len(spec.LeftKeys) != len(spec.RightKeys) || len(spec.LeftKeys) == 0 {
 		return nil, fmt.Errorf("stream: a temporal join needs as many left keys as right keys, at least one")
@@ -120,10 +139,13 @@ func NewTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, spec Tempo
 	if spec.Kind != InnerJoin && spec.Kind != LeftJoin {
 		return nil, fmt.Errorf("stream: a temporal join is an inner or a left join")
 	}
-	if IsChangelog(left) || IsChangelog(right) {
-		return nil, fmt.Errorf("stream: a temporal join needs append-only inputs")
+	if IsChangelog(left) {
+		return nil, fmt.Errorf("stream: a temporal join needs an append-only stream")
 	}
-	t := &TemporalJoin{mem: mem, spec: spec, clock: spec.Clock, versions: map[string][]temporalVersion{}}
+	t := &TemporalJoin{mem: mem, spec: spec, clock: spec.Clock, versions: map[string][]temporalVersion{}, ops: IsChangelog(right)}
+	if t.ops && spec.RightTime == 0 {
+		return nil, fmt.Errorf("stream: the temporal join's right time column is its op column")
+	}
 	if t.clock == nil {
 		t.clock = RealClock{}
 	}
@@ -149,6 +171,9 @@ func NewTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, spec Tempo
 			keys = spec.RightKeys
 		}
 		t.nvals[s] = in.NumFields()
+		if s == 1 && t.ops {
+			t.nvals[s]--
+		}
 		t.sides[s] = &temporalSide{keys: keys, schema: in, partRows: map[int32]int64{}}
 	}
 	for s := range t.sides {
@@ -235,15 +260,34 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 		}
 		cols[c] = r
 	}
-	tcol := t.spec.LeftTime
+	tcol, first := t.spec.LeftTime, 0
+	var ops *array.Int8
 	if side == 1 {
 		tcol = t.spec.RightTime
+		if t.ops {
+			first = 1
+			if ops, _ = rec.Column(0).(*array.Int8); ops == nil {
+				return fmt.Errorf("stream: temporal join input 2: column 0 is not the op")
+			}
+		}
 	}
 	for i := 0; i < int(rec.NumRows()); i++ {
 		ord := sd.partRows[partition]
 		sd.partRows[partition] = ord + 1
 		wm := sd.tracker.Watermark()
 		ts := cols[tcol](i)
+		if ops != nil && exec.Op(ops.Value(i)) == exec.OpUpdateBefore {
+			continue // the old image of the +U that follows
+		}
+		if ops != nil && exec.Op(ops.Value(i)) == exec.OpDelete {
+			if t.rowMarks != nil {
+				wm = t.rowMarks[i] // the gate's: this row did not move it
+			}
+			if err := t.deleteRow(ctx, rec, keyOf, i, ts, wm); err != nil {
+				return err
+			}
+			continue
+		}
 		lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i,
 			Reason: lateEventTime.reason(ts, Value{}, wm, t.unit, fmt.Sprintf("temporal join input %d", side+1))}
 		if lr.Reason != "" {
@@ -256,9 +300,9 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 			}
 			continue
 		}
-		vals := make([]Value, len(cols))
-		for c := range cols {
-			vals[c] = cols[c](i)
+		vals := make([]Value, len(cols)-first)
+		for c := range vals {
+			vals[c] = cols[first+c](i)
 		}
 		t.buf = t.buf[:0]
 		null := false
@@ -281,6 +325,29 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 			t.observe(side, markPartition, t.rowMarks[i])
 		}
 	}
+	return nil
+}
+
+// deleteRow ends the versions of row i's key (a -D of the versioned
+// table) from the later of its event time ts and the watermark wm.
+func (t *TemporalJoin) deleteRow(ctx context.Context, rec arrow.Record, keyOf []func(int) Value, i int, ts Value, wm int64) error {
+	t.buf = t.buf[:0]
+	for _, k := range keyOf {
+		v := k(i)
+		if v.IsNull() {
+			return nil // its key matches nothing
+		}
+		t.buf = appendKey(t.buf, v)
+	}
+	at := wm
+	if !ts.IsNull() && ts.I > at {
+		at = ts.I
+	}
+	key := string(t.buf)
+	if _, ok := t.versions[key]; !ok {
+		return nil // nothing to end
+	}
+	t.addVersion(key, temporalVersion{From: at})
 	return nil
 }
 
@@ -332,12 +399,17 @@ func (t *TemporalJoin) horizon() int64 {
 }
 
 // trim frees the versions of key that no left row can need any more:
-// those older than the latest one at or before the horizon.
+// those older than the latest one at or before the horizon, and that one
+// too when it is a delete (the key then has no version until a newer one;
+// a key with none left is forgotten).
 func (t *TemporalJoin) trim(key string) {
 	vs := t.versions[key]
 	h := t.horizon()
 	// Index of the latest version at or before h.
 	i := sort.Search(len(vs), func(i int) bool { return vs[i].From > h }) - 1
+	if i >= 0 && vs[i].Vals == nil {
+		i++
+	}
 	if i <= 0 {
 		return
 	}
@@ -345,6 +417,10 @@ func (t *TemporalJoin) trim(key string) {
 		t.bytes -= versionBytes(v)
 	}
 	t.nver -= i
+	if i == len(vs) {
+		delete(t.versions, key)
+		return
+	}
 	vs = append(vs[:0:0], vs[i:]...)
 	t.versions[key] = vs
 }
@@ -388,8 +464,12 @@ func (t *TemporalJoin) flush(ctx context.Context) (arrow.Record, error) {
 	rows := t.out
 	t.out = t.out[:0:0]
 	matched := make([]bool, len(rows))
+	rt := t.spec.RightTime
+	if t.ops {
+		rt--
+	}
 	for i, r := range rows {
-		matched[i] = !r[t.nvals[0]+t.spec.RightTime].IsNull()
+		matched[i] = !r[t.nvals[0]+rt].IsNull()
 	}
 	if t.spec.Residual != nil {
 		keep, err := evalResidual(ctx, t.mem, t.pair, t.spec.Residual, rows)
@@ -504,7 +584,7 @@ func (t *TemporalJoin) Restore(data []byte) error {
 	}
 	for _, vs := range s.Versions {
 		for _, v := range vs {
-			if len(v.Vals) != t.nvals[1] {
+			if v.Vals != nil && len(v.Vals) != t.nvals[1] {
 				return fmt.Errorf("stream: restoring a temporal join: a version with %d columns, want %d (was the query changed?)", len(v.Vals), t.nvals[1])
 			}
 		}
