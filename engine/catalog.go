@@ -38,6 +38,9 @@ type Catalog struct {
 	// tables are the in-memory tables (CREATE TABLE), each also a source
 	// and a sink of the same name.
 	tables map[string]*memtable.Table
+	// system are the system tables (RegisterSystemTable), found after
+	// the sources (systemEntry).
+	system map[string]*SystemTable
 }
 
 var (
@@ -114,8 +117,10 @@ func (c *Catalog) DropSink(name string) error {
 
 // Source finds a source's entry by name.
 func (c *Catalog) Source(name string) (*SourceEntry, bool) {
-	e, ok := c.sources[strings.ToLower(name)]
-	return e, ok
+	if e, ok := c.sources[strings.ToLower(name)]; ok {
+		return e, true
+	}
+	return c.systemEntry(name)
 }
 
 // Sink finds a sink's entry by name.
@@ -163,5 +168,5 @@ func (c *Catalog) Sinks() []*planner.SinkDef {
 // snapshot copies the name tables (the entries are shared), so a query
 // planned against it keeps its sources while DDL changes the session.
 func (c *Catalog) snapshot() *Catalog {
-	return &Catalog{sources: maps.Clone(c.sources), sinks: maps.Clone(c.sinks), views: maps.Clone(c.views), tables: maps.Clone(c.tables)}
+	return &Catalog{sources: maps.Clone(c.sources), sinks: maps.Clone(c.sinks), views: maps.Clone(c.views), tables: maps.Clone(c.tables), system: c.system}
 }

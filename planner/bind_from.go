@@ -77,17 +77,29 @@ func (b *binder) bindTableSource(ts *ast.TableSource) (Plan, *scope, error) {
 			}
 			break
 		}
-		if src.Schema.O != "" {
-			return nil, nil, sql.Errorf(sql.BindError, b.tablePos(src.Schema.O), "qualified source names (%s.%s) are not supported", src.Schema.O, src.Name.O)
+		if src.Schema.O != "" && !strings.EqualFold(src.Schema.O, "public") {
+			// public is the one schema of user relations (as a Postgres
+			// client names it); other schemas hold the system tables
+			// (information_schema.tables, pg_catalog.pg_class).
+			def, ok := b.cat.LookupSource(src.Schema.O + "." + src.Name.O)
+			if !ok {
+				return nil, nil, sql.Errorf(sql.BindError, b.tablePos(src.Schema.O), "unknown source %s.%s: a source is named without a schema, or as public.name", src.Schema.O, src.Name.O)
+			}
+			if alias == "" {
+				alias = src.Name.O
+			}
+			p = newScan(def)
+			sc = scopeFor(alias, p, nil)
+			break
 		}
-		if vl, ok := b.q.Values[src.Name.O]; ok && src.Schema.O == "" {
+		if vl, ok := b.q.Values[src.Name.O]; ok {
 			var err error
 			if p, sc, err = b.bindValuesList(vl, alias); err != nil {
 				return nil, nil, err
 			}
 			break
 		}
-		if ft, ok := b.q.Files[src.Name.O]; ok && src.Schema.O == "" {
+		if ft, ok := b.q.Files[src.Name.O]; ok {
 			var err error
 			if p, sc, err = b.bindFileTable(src.Name.O, ft, alias); err != nil {
 				return nil, nil, err

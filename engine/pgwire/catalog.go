@@ -1,10 +1,8 @@
 package pgwire
 
 import (
-	"fmt"
 	"hash/fnv"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -13,18 +11,17 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// Postgres clients ask the server about itself in PostgreSQL's terms:
-// psql's \d commands query pg_catalog (pg_class, pg_namespace,
-// pg_attribute, pg_type, …), BI tools call version() or
-// current_database() and read SHOW server_version. sluice's SQL has none
-// of that, so such a query is answered here: it is recognised by the
-// catalog tables or session functions it names and rewritten into a
-// constant SELECT of the answer, which then runs like any query (simple
-// or extended protocol alike). The catalog holds one schema, public,
-// whose relations are the session's sources and sinks (relkind 'r'),
-// with stable OIDs derived from their names.
+// Postgres clients ask the server about itself in PostgreSQL's terms.
+// Plain SQL over information_schema and pg_catalog runs as any query, on
+// the catalog tables of systables.go. But psql's \d commands use syntax
+// only PostgreSQL reads (OPERATOR(pg_catalog.~), ::regclass casts,
+// pg_catalog functions, correlated subqueries), and BI tools call
+// version() or current_database() and read SHOW server_version: such a
+// query is recognised here and rewritten into a constant SELECT of the
+// answer, taken from the same catalog tables' rows, which then runs like
+// any query (simple or extended protocol alike).
 //
-// A pg_catalog query is answered by its select list: each item's output
+// A rewritten query is answered by its select list: each item's output
 // name (its alias, or the column or function it names) picks a value
 // from the relation or column the row describes, and an item nothing
 // answers is NULL, so the variants of the queries other psql versions
@@ -50,6 +47,10 @@ func (c *conn) catalogRewrite(text string) (string, bool) {
 	if !strings.Contains(strings.ToLower(q), "pg_catalog") && !mentionsCatalogTable(q) {
 		return c.sessionFunctions(q)
 	}
+	if !postgresOnly(q) {
+		// Plain SQL over the catalog tables runs as any query does.
+		return "", false
+	}
 	items, ok := selectList(q)
 	if !ok {
 		return "", false
@@ -65,9 +66,18 @@ func (c *conn) catalogRewrite(text string) (string, bool) {
 	case from["pg_class"]:
 		rows = c.classRows(q, lower)
 	case from["pg_namespace"]:
-		rows = []map[string]any{{"oid": int64(2200), "nspname": catalogNamespace, "name": catalogNamespace, "owner": c.user}}
+		for _, m := range sysTableNamed("pg_catalog.pg_namespace").maps(c.client(), nil) {
+			if m["oid"] == int64(nsPublic) {
+				m["name"], m["owner"] = m["nspname"], c.user
+				rows = append(rows, m)
+			}
+		}
 	case from["pg_database"]:
-		rows = []map[string]any{{"datname": c.database(), "name": c.database(), "owner": c.user, "encoding": "UTF8"}}
+		for _, m := range sysTableNamed("pg_catalog.pg_database").maps(c.client(), nil) {
+			m["name"], m["owner"], m["encoding"] = m["datname"], c.user, "UTF8"
+			m["collate"], m["ctype"], m["locale provider"] = m["datcollate"], m["datctype"], "libc"
+			rows = append(rows, m)
+		}
 	}
 	names := make([]string, len(items))
 	table := make([][]any, len(rows))
@@ -98,6 +108,29 @@ var (
 )
 
 func mentionsCatalogTable(q string) bool { return catalogTableRe.MatchString(q) }
+
+// pgOnlyRe is syntax only PostgreSQL reads: casts (x::regclass), the
+// regular-expression operators, OPERATOR(…), COLLATE, or a function
+// sluice does not have (qualified by pg_catalog, or one of the catalog
+// functions psql calls unqualified).
+var pgOnlyRe = regexp.MustCompile(`(?i)::|~|\boperator\s*\(|\bcollate\b|\bpg_catalog\.[a-z_]+\s*\(|\b(?:pg_get_userbyid|pg_table_is_visible|format_type|pg_encoding_to_char|array_to_string|obj_description|col_description|pg_get_expr|has_table_privilege|has_schema_privilege|array)\s*\(`)
+
+// postgresOnly reports whether q (outside its string literals) uses
+// syntax only PostgreSQL reads: such a catalog query (psql's \d) is
+// answered here, any other runs over the catalog tables.
+func postgresOnly(q string) bool {
+	b := []byte(q)
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\'' {
+			end := skipQuoted(q, i, '\'')
+			for k := i + 1; k < end && k < len(b); k++ {
+				b[k] = ' '
+			}
+			i = end
+		}
+	}
+	return pgOnlyRe.Match(b)
+}
 
 // fromTableRe is a catalog table in a FROM clause.
 var fromTableRe = regexp.MustCompile(`(?:pg_catalog\.)?\b(pg_[a-z_]+)\b`)
@@ -217,15 +250,6 @@ func (c *conn) sessionFunctions(q string) (string, bool) {
 	return constSelect(names, [][]any{row}), true
 }
 
-// relation is a catalog entry as pg_class shows it.
-type relation struct {
-	oid    int64
-	name   string
-	kind   string // "source" or "sink"
-	conn   string // its connector
-	schema *arrow.Schema
-}
-
 // relOID is a relation's OID: stable for its name, above PostgreSQL's
 // reserved range.
 func relOID(name string) int64 {
@@ -234,16 +258,21 @@ func relOID(name string) int64 {
 	return 16384 + int64(h.Sum32()%1_000_000_000)
 }
 
-func (c *conn) relations() []relation {
-	var out []relation
-	for _, t := range c.s.db.Tables() {
-		out = append(out, relation{oid: relOID(t.Name), name: t.Name, kind: t.Kind, conn: t.Connector, schema: t.Schema})
+// publicRels are the relations of the public schema, the ones psql's \d
+// lists (pg_table_is_visible and its schema filters).
+func (c *conn) publicRels() map[int64]rel {
+	out := map[int64]rel{}
+	for _, r := range rels(c.s.db.Relations()) {
+		if r.ns == nsPublic {
+			out[r.oid] = r
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 
-// classRows answers a pg_class query: the relations its filters keep.
+// classRows answers psql's pg_class queries from pg_class's rows: the
+// relations its filters keep, with the names psql gives its output
+// columns (name, schema, type, owner) beside pg_class's.
 func (c *conn) classRows(q, lower string) []map[string]any {
 	var nameRe *regexp.Regexp
 	if m := relnameRe.FindStringSubmatch(q); m != nil {
@@ -253,11 +282,11 @@ func (c *conn) classRows(q, lower string) []map[string]any {
 		}
 		nameRe = re
 	}
-	// A kind filter (\dt: tables; \d: tables, views, …) keeps sources
-	// with tables, and sinks, which hold a query's output, with views.
-	kinds := map[string]bool{"source": true, "sink": true}
+	// A kind filter: \dt lists tables ('r': sources and tables), \d also
+	// views and foreign tables (sinks).
+	var kinds string
 	if m := relkindRe.FindStringSubmatch(lower); m != nil {
-		kinds = map[string]bool{"source": strings.Contains(m[1], "'r'"), "sink": strings.Contains(m[1], "'v'")}
+		kinds = m[1]
 	}
 	want := int64(-1)
 	if m := oidRe.FindStringSubmatch(lower); m != nil {
@@ -266,22 +295,23 @@ func (c *conn) classRows(q, lower string) []map[string]any {
 	if strings.Contains(lower, "nspname = 'pg_catalog'") || strings.Contains(lower, "nspname ~ '^pg_toast'") {
 		return nil
 	}
+	public := c.publicRels()
 	var rows []map[string]any
-	for _, r := range c.relations() {
-		if (want >= 0 && r.oid != want) || !kinds[r.kind] {
+	for _, m := range sysTableNamed("pg_catalog.pg_class").maps(c.client(), rels(c.s.db.Relations())) {
+		r, ok := public[m["oid"].(int64)]
+		if !ok || (want >= 0 && r.oid != want) || (kinds != "" && !strings.Contains(kinds, "'"+m["relkind"].(string)+"'")) {
 			continue
 		}
 		if nameRe != nil && !nameRe.MatchString(r.name) && !nameRe.MatchString(strings.ToLower(r.name)) {
 			continue
 		}
-		rows = append(rows, map[string]any{
-			"oid": r.oid, "relname": r.name, "name": r.name, "nspname": catalogNamespace, "schema": catalogNamespace,
-			"relkind": "r", "type": r.kind, "owner": c.user, "relnamespace": int64(2200),
-			"relchecks": int64(0), "relhasindex": false, "relhasrules": false, "relhastriggers": false,
-			"relrowsecurity": false, "relforcerowsecurity": false, "relhasoids": false, "relispartition": false,
-			"reltablespace": int64(0), "relpersistence": "p", "relreplident": "d", "persistence": "permanent",
-			"relnatts": int64(numFields(r.schema)), "description": r.kind + " (connector " + r.conn + ")",
-		})
+		m["name"], m["nspname"], m["schema"], m["type"], m["owner"] = r.name, catalogNamespace, catalogNamespace, r.Kind, c.user
+		m["relhasoids"], m["persistence"] = false, "permanent"
+		m["description"] = r.Kind
+		if r.Connector != "" {
+			m["description"] = r.Kind + " (connector " + r.Connector + ")"
+		}
+		rows = append(rows, m)
 	}
 	return rows
 }
@@ -293,64 +323,26 @@ func numFields(s *arrow.Schema) int {
 	return s.NumFields()
 }
 
-// attributeRows answers a pg_attribute query of one relation (by OID):
-// its columns, typed as PostgreSQL names the types.
+// attributeRows answers psql's pg_attribute query of one relation (by
+// OID) from pg_attribute's rows, with format_type's name of each column.
 func (c *conn) attributeRows(lower string) []map[string]any {
 	m := oidRe.FindStringSubmatch(lower)
 	if m == nil {
 		return nil
 	}
 	want, _ := strconv.ParseInt(m[1], 10, 64)
-	for _, r := range c.relations() {
-		if r.oid != want || r.schema == nil {
-			continue
-		}
-		var rows []map[string]any
-		for i, f := range r.schema.Fields() {
-			col := columnFor(f)
-			rows = append(rows, map[string]any{
-				"attname": f.Name, "format_type": pgTypeName(f.Type), "attnotnull": !f.Nullable, "attnum": int64(i + 1),
-				"atttypid": int64(col.oid), "attidentity": "", "attgenerated": "", "attrelid": r.oid,
-				"attisdropped": false, "atthasdef": false, "attstorage": storageOf(col.size),
-			})
-		}
-		return rows
+	r, ok := c.publicRels()[want]
+	if !ok {
+		return nil
 	}
-	return nil
-}
+	var rows []map[string]any
+	for _, a := range sysTableNamed("pg_catalog.pg_attribute").maps(c.client(), []rel{r}) {
+		a["format_type"] = pgTypeName(r.Schema.Field(int(a["attnum"].(int64)) - 1))
+		a["attcollation"] = nil // psql's is the collation's name, when not the type's
 
-// pgTypeName is format_type's name of an Arrow type.
-func pgTypeName(t arrow.DataType) string {
-	switch t := t.(type) {
-	case *arrow.Int64Type, *arrow.Uint32Type:
-		return "bigint"
-	case *arrow.Int32Type, *arrow.Uint16Type:
-		return "integer"
-	case *arrow.Int16Type, *arrow.Int8Type, *arrow.Uint8Type:
-		return "smallint"
-	case *arrow.Float64Type:
-		return "double precision"
-	case *arrow.Float32Type:
-		return "real"
-	case *arrow.BooleanType:
-		return "boolean"
-	case *arrow.StringType, *arrow.LargeStringType:
-		return "text"
-	case *arrow.BinaryType, *arrow.LargeBinaryType:
-		return "bytea"
-	case *arrow.TimestampType:
-		if t.TimeZone != "" {
-			return "timestamp with time zone"
-		}
-		return "timestamp without time zone"
-	case *arrow.Date32Type, *arrow.Date64Type:
-		return "date"
-	case *arrow.Decimal128Type:
-		return fmt.Sprintf("numeric(%d,%d)", t.Precision, t.Scale)
-	case *arrow.Uint64Type:
-		return "numeric"
+		rows = append(rows, a)
 	}
-	return "text"
+	return rows
 }
 
 // selectList is the output names of the first SELECT's items in q: an
@@ -505,7 +497,7 @@ func (c *conn) parseSQL(text string) ([]sql.Statement, error) {
 
 // storageOf is attstorage as PostgreSQL sets it: plain for fixed-size
 // types, extended for variable-length ones.
-func storageOf(size int16) string {
+func storageOf(size int64) string {
 	if size > 0 {
 		return "p"
 	}

@@ -220,7 +220,7 @@ func (sp *stopper) stop() {
 
 // begin gives a statement its context, which a CancelRequest cancels.
 func (c *conn) begin() (context.Context, *stopper) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clientKey{}, c))
 	sp := &stopper{cancel: cancel}
 	c.mu.Lock()
 	c.cur = sp

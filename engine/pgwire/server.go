@@ -94,6 +94,9 @@ type Server struct {
 // New returns a server over db.
 func New(db *engine.Session, cfg Config) (*Server, error) {
 	s := &Server{db: db, cfg: cfg, conns: map[uint32]*conn{}}
+	if err := registerCatalog(db); err != nil {
+		return nil, fmt.Errorf("pgwire: %w", err)
+	}
 	if cfg.Password != "" {
 		v, err := newScramVerifier(cfg.Password)
 		if err != nil {
