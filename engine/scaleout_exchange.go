@@ -300,6 +300,27 @@ func (so *scaledOut) revoke(ctx context.Context, bar chan<- stream.Barrier, revo
 	}
 }
 
+// joinSink makes the changelog saves join w's transactions when every
+// store can (an exactly-once Kafka sink on the source's cluster): the
+// sink's commit then commits output, state and offsets at once. Else
+// (another sink) the sink commits first and the state is saved after
+// it: a crash between the two re-emits output, never loses state.
+func (so *scaledOut) joinSink(ctx context.Context, w exec.SinkWriter) (bool, error) {
+	if len(so.stores) == 0 {
+		return false, nil
+	}
+	for _, s := range so.stores {
+		ts, ok := s.(exec.TxnStateStore)
+		if !ok {
+			return false, nil
+		}
+		if ok, err := ts.JoinWriter(ctx, w); err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
 // save saves the keyed state the output so far covers.
 func (so *scaledOut) save(ctx context.Context, upTo exec.Offsets) error {
 	for _, ps := range so.states {

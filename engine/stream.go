@@ -450,7 +450,23 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 		n += rec.NumRows()
 		return w.Write(ctx, rec)
 	}
+	joined := false
+	if sq.scale != nil {
+		if joined, err = sq.scale.joinSink(ctx, w); err != nil {
+			closePipeline()
+			return nil, execError(fmt.Errorf("sink %s: %w", sinkName, err))
+		}
+	}
 	sq.p.Commit = func(ctx context.Context, upTo exec.Offsets) error {
+		if joined {
+			// The state joins the sink's transaction, which commits it
+			// with the output and the offsets: one commit, no window
+			// between output, state and position.
+			if err := sq.scale.save(ctx, upTo); err != nil {
+				return err
+			}
+			return w.Commit(ctx, upTo)
+		}
 		if tp == nil || sq.p.Checkpoint == nil {
 			if err := w.Commit(ctx, upTo); err != nil {
 				return err

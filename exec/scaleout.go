@@ -62,6 +62,22 @@ type PartitionStateStore interface {
 	Close() error
 }
 
+// TxnStateStore is a PartitionStateStore whose saves can join the open
+// transaction of an exactly-once sink writer on the same cluster, so a
+// scaled-out query's output, its keyed state and the input offsets both
+// cover commit as one transaction: a crash can leave neither the output
+// ahead of the state (duplicates after the restore) nor the offsets ahead
+// of it (rows lost from the state).
+type TxnStateStore interface {
+	PartitionStateStore
+	// JoinWriter makes every later Save stage its records in w's open
+	// transaction, leaving the commit of the transaction and of the
+	// input offsets to w.Commit, which the caller then runs. It reports
+	// false, changing nothing, when w cannot carry them (not an
+	// exactly-once writer of this store's cluster and consumer group).
+	JoinWriter(ctx context.Context, w SinkWriter) (bool, error)
+}
+
 // ErrFenced is returned by PartitionStateStore.Save when another process
 // owns the partitions now.
 var ErrFenced = fencedError{}

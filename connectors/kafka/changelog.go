@@ -30,6 +30,9 @@ const changelogChunk = 512 << 10
 // Compaction keeps the newest record per key; a restore reads the
 // partition to its last stable offset and takes the newest meta and the
 // chunks it names (written in the same transaction, so never older).
+// Joined to an exactly-once sink writer (JoinWriter), a save writes the
+// same records in the sink's open transaction instead, and the sink's
+// Commit commits them with the output and the offsets.
 type Changelog struct {
 	src   *Source
 	topic string
@@ -39,6 +42,9 @@ type Changelog struct {
 	cl       *kgo.Client // transactional producer, created on the first save
 	adm      *kadm.Client
 	topicIDs map[string][16]byte
+	// joined, when set, is the exactly-once sink writer whose
+	// transactions carry the saves (JoinWriter).
+	joined *Writer
 }
 
 var _ exec.PartitionStateStore = (*Changelog)(nil)
@@ -106,6 +112,14 @@ func (c *Changelog) save(ctx context.Context, states map[int32][]byte, upTo exec
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	recs, err := c.records(states, upTo)
+	if err != nil {
+		return err
+	}
+	if c.joined != nil {
+		// The sink's Commit commits these with the output and upTo.
+		return c.joined.stage(ctx, recs)
+	}
 	if err := c.producer(ctx); err != nil {
 		return err
 	}
@@ -123,21 +137,8 @@ func (c *Changelog) save(ctx context.Context, states map[int32][]byte, upTo exec
 			pmu.Unlock()
 		}
 	}
-	for p, st := range states {
-		n := 0
-		for off := 0; off < len(st) || n == 0; off += changelogChunk {
-			end := min(off+changelogChunk, len(st))
-			c.cl.Produce(ctx, &kgo.Record{Partition: p, Key: []byte("chunk/" + strconv.Itoa(n)), Value: st[off:end]}, promise)
-			n++
-			if end == len(st) {
-				break
-			}
-		}
-		meta, err := json.Marshal(changelogMeta{Chunks: n, Offsets: offsetsOfPartition(upTo, p)})
-		if err != nil {
-			return c.abort(err)
-		}
-		c.cl.Produce(ctx, &kgo.Record{Partition: p, Key: []byte("meta"), Value: meta}, promise)
+	for _, r := range recs {
+		c.cl.Produce(ctx, r, promise)
 	}
 	if len(upTo) > 0 {
 		group := c.src.cfg.group
@@ -164,6 +165,63 @@ func (c *Changelog) save(ctx context.Context, states map[int32][]byte, upTo exec
 		return fmt.Errorf("kafka changelog %q: committing: %w", c.topic, err)
 	}
 	return nil
+}
+
+// records are the changelog records of a save of states covering upTo:
+// per partition its chunks, then its meta.
+func (c *Changelog) records(states map[int32][]byte, upTo exec.Offsets) ([]*kgo.Record, error) {
+	var recs []*kgo.Record
+	for p, st := range states {
+		n := 0
+		for off := 0; off < len(st) || n == 0; off += changelogChunk {
+			end := min(off+changelogChunk, len(st))
+			recs = append(recs, &kgo.Record{Topic: c.topic, Partition: p, Key: []byte("chunk/" + strconv.Itoa(n)), Value: st[off:end]})
+			n++
+			if end == len(st) {
+				break
+			}
+		}
+		meta, err := json.Marshal(changelogMeta{Chunks: n, Offsets: offsetsOfPartition(upTo, p)})
+		if err != nil {
+			return nil, fmt.Errorf("kafka changelog %q: %w", c.topic, err)
+		}
+		recs = append(recs, &kgo.Record{Topic: c.topic, Partition: p, Key: []byte("meta"), Value: meta})
+	}
+	return recs, nil
+}
+
+// JoinWriter implements exec.TxnStateStore: w joins when it is an
+// exactly-once Kafka writer of this changelog's cluster (the changelog
+// topic it sees has the same topic id) committing offsets for this
+// changelog's consumer group.
+func (c *Changelog) JoinWriter(ctx context.Context, sw exec.SinkWriter) (bool, error) {
+	w, ok := sw.(*Writer)
+	if !ok || !w.cfg.exactlyOnce || (w.cfg.group != "" && w.cfg.group != c.src.cfg.group) {
+		return false, nil
+	}
+	adm, done, err := c.src.admin()
+	if err != nil {
+		return false, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, c.src.cfg.connectTimeout)
+	defer cancel()
+	mine, err := adm.Metadata(ctx, c.topic)
+	if err != nil {
+		return false, fmt.Errorf("kafka changelog %q: metadata: %w", c.topic, err)
+	}
+	theirs, err := w.adm.Metadata(ctx, c.topic)
+	if err != nil {
+		return false, fmt.Errorf("kafka changelog %q: metadata from the sink's cluster: %w", c.topic, err)
+	}
+	m, t := mine.Topics[c.topic], theirs.Topics[c.topic]
+	if m.Err != nil || t.Err != nil || m.ID != t.ID {
+		return false, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.joined = w
+	return true, nil
 }
 
 // offsetsOfPartition keeps the entries of upTo for partition p (of any

@@ -233,3 +233,93 @@ func TestInternalTopicsParallelism(t *testing.T) {
 		}
 	}
 }
+
+// TestChangelogJoinWriter: a changelog joins an exactly-once sink writer
+// of its own cluster only (not an at-least-once one, nor one of another
+// cluster whose topic of the same name is another topic). Joined, a save
+// is staged in the writer's transaction: abandoned (the writer closed
+// before its commit, as in a crash) neither the state nor the offsets
+// are there; committed, both are, with the output.
+func TestChangelogJoinWriter(t *testing.T) {
+	ctx := context.Background()
+	const rep, chl = "_sluice-g-x-repartition", "_sluice-g-x-changelog"
+	_, addr := newCluster(t, map[string]int32{"orders": 2, "out": 1})
+	src, err := NewSource(opts("topic", "orders", "brokers", addr, "group.id", "g", "format", "json"),
+		schema(col("k", arrow.BinaryTypes.String)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.EnsureInternalTopics(ctx, rep, chl, 0); err != nil {
+		t.Fatal(err)
+	}
+	st, err := src.OpenChangelog(ctx, chl, "txn-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cl := st.(*Changelog)
+	_, other := newCluster(t, map[string]int32{"out": 1, chl: 2})
+	out := schema(col("k", arrow.BinaryTypes.String))
+	open := func(addr string, kv ...string) *Writer {
+		t.Helper()
+		sink, err := NewSink(opts(append([]string{"topic", "out", "brokers", addr, "group.id", "g"}, kv...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := sink.OpenWriter(ctx, out, exec.SinkMode{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	for _, tc := range []struct {
+		name string
+		w    *Writer
+	}{
+		{"at-least-once", open(addr)},
+		{"another cluster", open(other, "delivery", "exactly-once", "transactional.id", "t-other")},
+	} {
+		ok, err := cl.JoinWriter(ctx, tc.w)
+		tc.w.Close()
+		if err != nil || ok {
+			t.Errorf("%s: joined %v (%v), want refused", tc.name, ok, err)
+		}
+	}
+	upTo := exec.Offsets{offsetKey(rep, 0): 12, offsetKey(rep, 1): 5}
+	committed := func() int64 {
+		fetched, err := kadm.NewClient(manualClient(t, addr)).FetchOffsets(ctx, "g")
+		if err != nil {
+			return -1
+		}
+		o, ok := fetched.Lookup(rep, 0)
+		if !ok {
+			return -1
+		}
+		return o.At
+	}
+	for _, commit := range []bool{false, true} {
+		w := open(addr, "delivery", "exactly-once", "transactional.id", "t-out")
+		if ok, err := cl.JoinWriter(ctx, w); err != nil || !ok {
+			t.Fatalf("exactly-once writer of the same cluster: joined %v (%v)", ok, err)
+		}
+		if err := cl.Save(ctx, map[int32][]byte{0: []byte("state")}, upTo); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			if err := w.Commit(ctx, upTo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Close()
+		state, offs, ok, err := cl.Load(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case commit && (!ok || string(state) != "state" || offs[offsetKey(rep, 0)] != 12 || committed() != 12):
+			t.Errorf("committed: state %q (ok %v), saved offsets %v, group offset %d; want the state with offset 12", state, ok, offs, committed())
+		case !commit && (ok || committed() >= 0):
+			t.Errorf("abandoned before the commit: state %q (ok %v), group offset %d; want neither", state, ok, committed())
+		}
+	}
+}

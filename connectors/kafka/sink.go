@@ -169,7 +169,8 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 		if s.cfg.txnTimeout > 0 {
 			timeout = s.cfg.txnTimeout
 		}
-		opts = append(opts, kgo.TransactionalID(s.cfg.txnID), kgo.TransactionTimeout(timeout))
+		opts = append(opts, kgo.TransactionalID(s.cfg.txnID), kgo.TransactionTimeout(timeout),
+			kgo.RecordPartitioner(txnPartitioner{topic: s.cfg.topic, def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)}))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -351,6 +352,43 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 			r.Value = arena[sp.v0:sp.v1:sp.v1]
 		}
 		w.cl.Produce(ctx, r, w.promiseFn)
+		w.produced++
+	}
+	return nil
+}
+
+// txnPartitioner places the output topic's records as kgo does by
+// default (def) and the records of any other topic by their Partition:
+// those are a changelog's state records joining the transaction
+// (Changelog.JoinWriter), one changelog partition per input partition.
+type txnPartitioner struct {
+	topic string
+	def   kgo.Partitioner
+}
+
+// ForTopic implements kgo.Partitioner.
+func (p txnPartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	if t == p.topic {
+		return p.def.ForTopic(t)
+	}
+	return kgo.ManualPartitioner().ForTopic(t)
+}
+
+// stage produces recs (of other topics, placed by their Partition) in
+// the open transaction, which the next Commit commits with the output.
+func (w *Writer) stage(ctx context.Context, recs []*kgo.Record) error {
+	if w.closed {
+		return errors.New("kafka sink: write after close")
+	}
+	if err := w.initProducer(ctx); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		w.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			if err != nil {
+				w.setErr(fmt.Errorf("kafka sink: producing to %s/%d in the transaction: %w", r.Topic, r.Partition, err))
+			}
+		})
 		w.produced++
 	}
 	return nil
