@@ -216,3 +216,49 @@ CREATE SOURCE g2 (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts
 		}
 	}
 }
+
+// TestWindowAndTopNBudgetCheckedPerBatch: windowed aggregates, per-key
+// and plain top-N count their state as they go (stream.StateSizer) and
+// are checked against the budget after every batch, as joins are: each
+// stops within a batch of the limit. Sampled every 100 ms, a fast source
+// fed them far past it between two samples.
+func TestWindowAndTopNBudgetCheckedPerBatch(t *testing.T) {
+	const source = `
+CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH (connector = 'generator', rows_per_second = '0', max_rows = '400000', categories = '1000000');`
+	for _, query := range []string{
+		`SELECT window_start, category, COUNT(*) AS n, MAX(value) AS hi FROM TUMBLE(g, ts, INTERVAL '1' HOUR) GROUP BY window_start, category EMIT FINAL`,
+		`SELECT window_start, category, COUNT(*) AS n FROM SESSION(g, ts, INTERVAL '1' HOUR) GROUP BY window_start, category EMIT FINAL`,
+		`SELECT * FROM (SELECT category, ts, ROW_NUMBER() OVER (PARTITION BY category ORDER BY ts) AS rn FROM g) WHERE rn <= 1 EMIT CHANGES`,
+		`SELECT category, value FROM (SELECT category, MAX(value) AS value FROM g GROUP BY category) ORDER BY value DESC LIMIT 3 EMIT CHANGES`,
+	} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		db, err := Open(Config{Allocator: mem, MemoryLimit: 4 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if err := db.Exec(ctx, source); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.Query(ctx, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		err = rows.Err()
+		rows.Close()
+		cancel()
+		db.Close()
+		mem.AssertSize(t, 0)
+		var mle *exec.MemoryLimitError
+		if !errors.As(err, &mle) {
+			t.Fatalf("%s: %v, want the memory limit error", query, err)
+		}
+		t.Logf("%s: %v", query, mle)
+		if mle.Need > mle.Limit+2<<20 {
+			t.Errorf("%s: the state reached %d bytes before the %d-byte limit stopped it", query, mle.Need, mle.Limit)
+		}
+	}
+}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/sluicesql/sluice/exec"
 )
@@ -53,5 +57,91 @@ func TestGroupAggregateBudget(t *testing.T) {
 	g.Close()
 	if budget.Used() != 0 {
 		t.Errorf("%d bytes accounted after Close", budget.Used())
+	}
+}
+
+// TestRunningStateBytesMatchWalk: the running state sizes that top-N,
+// per-key top-N and windowed aggregates keep for the per-message budget
+// check (StateSizer) equal a walk over what they hold, after every batch
+// of a changelog that adds, retracts and frees rows, keys, windows and
+// sessions.
+func TestRunningStateBytesMatchWalk(t *testing.T) {
+	mem := checkedMem(t)
+	top, err := NewTopN(mem, clSchema, []SortKey{{Col: 2}}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer top.Close()
+	rank, err := NewRankTopN(mem, clSchema, []int{1}, []SortKey{{Col: 2}}, 2, "rn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rank.Close()
+	walkTop := func(t *TopN) (n int64) {
+		for _, r := range t.rows {
+			n += int64(len(r.key)) + 48
+			for _, v := range r.vals {
+				n += valueBytes(v)
+			}
+		}
+		return n
+	}
+	for i, chunk := range changelogChunks(t, mem, 9, 60) {
+		pushAll(t, top, chunk, false)
+		pushAll(t, rank, chunk, false)
+		if got, _ := top.StateBytes(); got != walkTop(top) {
+			t.Fatalf("chunk %d: top-N counts %d bytes, a walk %d", i, got, walkTop(top))
+		}
+		var want int64
+		for k, p := range rank.parts {
+			want += walkTop(p) + rankKeyBytes(k)
+		}
+		if got, _ := rank.StateBytes(); got != want {
+			t.Fatalf("chunk %d: per-key top-N counts %d bytes, a walk %d", i, got, want)
+		}
+	}
+
+	for _, spec := range []WindowSpec{
+		{Kind: Tumble, TimeCol: 0, Size: 2 * time.Second},
+		{Kind: Session, TimeCol: 0, Gap: 700 * time.Millisecond},
+	} {
+		w := newWinAgg(t, mem, spec, WindowOptions{Delay: 500 * time.Millisecond})
+		walk := func() (n int64) {
+			for _, ws := range w.windows {
+				n += 64 + accsBytes(ws.accs)
+				if ws.table != nil {
+					n += ws.table.Bytes()
+				}
+				for _, v := range ws.keys {
+					n += valueBytes(v)
+				}
+			}
+			n += accsBytes(w.sess.accs) + int64(cap(w.sess.free))*4
+			for _, list := range w.sessions {
+				for _, ss := range list {
+					n += int64(len(ss.keyStr)) + 64
+					for _, v := range ss.key {
+						n += valueBytes(v)
+					}
+				}
+			}
+			return n + int64(len(w.heap))*16 + int64(len(w.sheap))*16
+		}
+		rng := rand.New(rand.NewSource(2))
+		ts := int64(0)
+		for b := 0; b < 60; b++ {
+			var evs []ev
+			for n := 1 + rng.Intn(20); n > 0; n-- {
+				ts += int64(rng.Intn(150))
+				evs = append(evs, ev{ts: ts, k: fmt.Sprint("k", rng.Intn(9)), v: int64(rng.Intn(100))})
+			}
+			rec := evRecord(mem, evs)
+			pushAll(t, w, []arrow.Record{rec}, false)
+			rec.Release()
+			if got, want := w.Stats().Bytes, walk(); got != want {
+				t.Fatalf("%v batch %d: the window aggregate counts %d bytes, a walk %d", spec.Kind, b, got, want)
+			}
+		}
+		w.Close()
 	}
 }

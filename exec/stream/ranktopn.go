@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"time"
 
@@ -36,7 +35,17 @@ type RankTopN struct {
 	schema *arrow.Schema
 	parts  map[string]*TopN
 	buf    []byte
+	// bytes is what the keys' rows cost (their TopNs' running counts
+	// plus rankKeyBytes a key), kept as batches change them
+	// (StateSizer).
+	bytes int64
+	// dirty are the keys changed since the last snapshot (the next
+	// delta writes them whole, or as gone when they left).
+	dirty map[string]bool
 }
+
+// rankKeyBytes is what holding a key costs beside its rows.
+func rankKeyBytes(k string) int64 { return int64(len(k)) + 48 }
 
 // RankFunc is how a per-key top-N numbers its rows.
 type RankFunc int
@@ -55,6 +64,7 @@ const (
 var (
 	_ Operator    = (*RankTopN)(nil)
 	_ Snapshotter = (*RankTopN)(nil)
+	_ StateSizer  = (*RankTopN)(nil)
 )
 
 // NewRankTopN returns the incremental top-n per value of the partition
@@ -84,7 +94,7 @@ func newRankTopN(mem memory.Allocator, input *arrow.Schema, part []int, keys []S
 	if n <= 0 {
 		return nil, fmt.Errorf("stream: per-key top-N limit must be positive, got %d", n)
 	}
-	r := &RankTopN{mem: mem, input: input, part: part, keys: keys, n: n, changelog: IsChangelog(input), perWindow: perWindow, parts: map[string]*TopN{}}
+	r := &RankTopN{mem: mem, input: input, part: part, keys: keys, n: n, changelog: IsChangelog(input), perWindow: perWindow, parts: map[string]*TopN{}, dirty: map[string]bool{}}
 	for _, c := range part {
 		if c < 0 || c >= input.NumFields() || (r.changelog && c == 0) {
 			return nil, fmt.Errorf("stream: per-key top-N partition column %d out of range", c)
@@ -140,8 +150,7 @@ func (r *RankTopN) rankedBy(t *TopN) []ranked {
 		}
 		if num > limit {
 			if !t.changelog {
-				clear(t.rows[i:])
-				t.rows = t.rows[:i]
+				t.truncate(i)
 			}
 			break
 		}
@@ -213,12 +222,19 @@ func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Rec
 				return nil, err
 			}
 			r.parts[k] = t
+			r.bytes += rankKeyBytes(k)
 		}
+		r.bytes -= t.bytes
 		before := r.rankedBy(t)
 		t.apply(byPart[k])
 		after := r.rankedBy(t)
+		r.bytes += t.bytes
 		if r.perWindow || (len(t.rows) == 0 && t.Ignored == 0) {
 			delete(r.parts, k) // a closed window's key never comes back
+			r.bytes -= t.bytes + rankKeyBytes(k)
+		}
+		if !r.perWindow {
+			r.dirty[k] = true
 		}
 		out = appendRankDiff(out, before, after)
 	}
@@ -286,14 +302,15 @@ func (r *RankTopN) Finish(context.Context) (arrow.Record, error) { return nil, n
 
 // Stats counts the rows held over every key.
 func (r *RankTopN) Stats() StateStats {
-	var s StateStats
-	for k, t := range r.parts {
-		ts := t.Stats()
-		s.Groups += ts.Groups
-		s.Bytes += ts.Bytes + int64(len(k)) + 48
+	s := StateStats{Bytes: r.bytes}
+	for _, t := range r.parts {
+		s.Groups += len(t.rows)
 	}
 	return s
 }
+
+// StateBytes is Stats().Bytes from a running count (StateSizer).
+func (r *RankTopN) StateBytes() (int64, bool) { return r.bytes, true }
 
 // Ignored counts retractions of rows not held, over every key.
 func (r *RankTopN) Ignored() int64 {
@@ -306,54 +323,6 @@ func (r *RankTopN) Ignored() int64 {
 
 // Close drops the state.
 func (r *RankTopN) Close() error {
-	r.parts = map[string]*TopN{}
-	return nil
-}
-
-// rankSnap is a RankTopN's checkpointed form: each key's TopN snapshot,
-// in key order so equal states encode equally.
-type rankSnap struct {
-	Keys []string
-	Tops [][]byte
-}
-
-// Snapshot encodes every key's held rows.
-func (r *RankTopN) Snapshot() ([]byte, error) {
-	var s rankSnap
-	for k := range r.parts {
-		s.Keys = append(s.Keys, k)
-	}
-	sort.Strings(s.Keys)
-	for _, k := range s.Keys {
-		b, err := r.parts[k].Snapshot()
-		if err != nil {
-			return nil, err
-		}
-		s.Tops = append(s.Tops, b)
-	}
-	return encode(s)
-}
-
-// Restore replaces the state with a snapshot's.
-func (r *RankTopN) Restore(data []byte) error {
-	var s rankSnap
-	if err := decode(data, &s); err != nil {
-		return err
-	}
-	if len(s.Keys) != len(s.Tops) {
-		return fmt.Errorf("stream: per-key top-N snapshot holds %d keys and %d tops", len(s.Keys), len(s.Tops))
-	}
-	parts := make(map[string]*TopN, len(s.Keys))
-	for i, k := range s.Keys {
-		t, err := r.newTop()
-		if err != nil {
-			return err
-		}
-		if err := t.Restore(s.Tops[i]); err != nil {
-			return err
-		}
-		parts[k] = t
-	}
-	r.parts = parts
+	r.parts, r.bytes, r.dirty = map[string]*TopN{}, 0, map[string]bool{}
 	return nil
 }

@@ -266,7 +266,7 @@ func (w *WindowAggregate) restoreSessions(sessions []windowSnap) error {
 			return err
 		}
 		w.sessions[sess.keyStr] = append(w.sessions[sess.keyStr], sess)
-		w.nsess++
+		w.countSession(sess, 1)
 		pushSess(&w.sheap, sessEntry{end: sess.end, sess: sess})
 	}
 	return nil
@@ -338,42 +338,4 @@ func (w *WindowAggregate) assignGroups(ws *winState, groups []slotSnap) ([]uint3
 		}
 	}
 	return ids, nil
-}
-
-// topNSnap is a TopN's checkpointed form: its rows in order.
-type topNSnap struct {
-	Rows    []topRowSnap
-	Ignored int64
-}
-
-type topRowSnap struct {
-	Vals []Value
-	Key  string
-	N    int64
-}
-
-var _ Snapshotter = (*TopN)(nil)
-
-// Snapshot encodes the rows the top-N holds (every live input row over a
-// changelog, the first n over an append-only input) with their counts.
-func (t *TopN) Snapshot() ([]byte, error) {
-	s := topNSnap{Rows: make([]topRowSnap, len(t.rows)), Ignored: t.Ignored}
-	for i, r := range t.rows {
-		s.Rows[i] = topRowSnap{Vals: r.vals, Key: r.key, N: r.n}
-	}
-	return encode(s)
-}
-
-// Restore replaces the rows with a snapshot's.
-func (t *TopN) Restore(data []byte) error {
-	var s topNSnap
-	if err := decode(data, &s); err != nil {
-		return err
-	}
-	t.rows = make([]*topRow, len(s.Rows))
-	for i, r := range s.Rows {
-		t.rows[i] = &topRow{vals: r.Vals, key: r.Key, n: r.N}
-	}
-	t.Ignored = s.Ignored
-	return nil
 }

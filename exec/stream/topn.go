@@ -34,6 +34,13 @@ type TopN struct {
 	schema    *arrow.Schema
 	rows      []*topRow // sorted
 	buf       []byte
+	// bytes is what the held rows cost (topRowBytes), kept as they come
+	// and go: the graph checks it against the memory budget after every
+	// message (StateSizer) without walking the rows.
+	bytes int64
+	// gone are the keys of rows the last snapshot held that left since
+	// (the next delta's deletions).
+	gone []string
 	// Ignored counts retractions of rows not held.
 	Ignored int64
 }
@@ -42,9 +49,25 @@ type topRow struct {
 	vals []Value // value columns (op excluded)
 	key  string
 	n    int64
+	// snapped says the last snapshot (or restore) held the row, with
+	// count snapN: a delta writes the row when its count changed.
+	snapped bool
+	snapN   int64
 }
 
-var _ Operator = (*TopN)(nil)
+// topRowBytes is what a held row costs in Stats.
+func topRowBytes(r *topRow) int64 {
+	n := int64(len(r.key)) + 48
+	for _, v := range r.vals {
+		n += valueBytes(v)
+	}
+	return n
+}
+
+var (
+	_ Operator   = (*TopN)(nil)
+	_ StateSizer = (*TopN)(nil)
+)
 
 // NewTopN returns the incremental top-n of input ordered by keys.
 func NewTopN(mem memory.Allocator, input *arrow.Schema, keys []SortKey, n int) (*TopN, error) {
@@ -170,6 +193,7 @@ func (t *TopN) apply(rows [][]Value) {
 		t.rows = append(t.rows, nil)
 		copy(t.rows[i+1:], t.rows[i:])
 		t.rows[i] = r
+		t.bytes += topRowBytes(r)
 		byKey[r.key] = r
 		if !t.changelog {
 			t.trim(byKey)
@@ -181,8 +205,26 @@ func (t *TopN) remove(r *topRow) {
 	for i, o := range t.rows {
 		if o == r {
 			t.rows = append(t.rows[:i], t.rows[i+1:]...)
+			t.dropped(r)
 			return
 		}
+	}
+}
+
+// truncate drops the rows from i on.
+func (t *TopN) truncate(i int) {
+	for _, d := range t.rows[i:] {
+		t.dropped(d)
+	}
+	clear(t.rows[i:])
+	t.rows = t.rows[:i]
+}
+
+// dropped accounts for a row that left the state.
+func (t *TopN) dropped(r *topRow) {
+	t.bytes -= topRowBytes(r)
+	if r.snapped {
+		t.gone = append(t.gone, r.key)
 	}
 }
 
@@ -194,8 +236,7 @@ func (t *TopN) trim(byKey map[string]*topRow) {
 			for _, d := range t.rows[i:] {
 				delete(byKey, d.key)
 			}
-			clear(t.rows[i:])
-			t.rows = t.rows[:i]
+			t.truncate(i)
 			return
 		}
 		if r.n > left {
@@ -241,18 +282,14 @@ func (t *TopN) Finish(context.Context) (arrow.Record, error) { return nil, nil }
 
 // Stats counts the distinct rows held.
 func (t *TopN) Stats() StateStats {
-	s := StateStats{Groups: len(t.rows)}
-	for _, r := range t.rows {
-		s.Bytes += int64(len(r.key)) + 48
-		for _, v := range r.vals {
-			s.Bytes += valueBytes(v)
-		}
-	}
-	return s
+	return StateStats{Groups: len(t.rows), Bytes: t.bytes}
 }
+
+// StateBytes is Stats().Bytes from a running count (StateSizer).
+func (t *TopN) StateBytes() (int64, bool) { return t.bytes, true }
 
 // Close drops the state.
 func (t *TopN) Close() error {
-	t.rows = nil
+	t.rows, t.bytes, t.gone = nil, 0, nil
 	return nil
 }

@@ -56,7 +56,9 @@ type WindowAggregate struct {
 	sessions map[string][]*session
 	sheap    sessHeap
 	nsess    int
-	sess     sessSlots
+	// sessBytes is what the open sessions' keys cost (countSession).
+	sessBytes int64
+	sess      sessSlots
 
 	partRows map[int32]int64
 	pending  [][]Value
@@ -84,6 +86,10 @@ type winState struct {
 	// marks its groups changed since, for the next delta.
 	snapped bool
 	dirty   []bool
+	// keyBytes is what keys[:measured] cost: StateBytes measures each
+	// group's key once, as the group is added.
+	keyBytes int64
+	measured int
 }
 
 // markDirty records that group g of ws changed since the last snapshot.
@@ -708,7 +714,7 @@ func (w *WindowAggregate) addSession(ctx context.Context, ts int64, i int) error
 			}
 			w.sess.release(o.slot)
 			o.dead = true
-			w.nsess--
+			w.countSession(o, -1)
 			continue
 		}
 		kept = append(kept, o)
@@ -716,7 +722,7 @@ func (w *WindowAggregate) addSession(ctx context.Context, ts int64, i int) error
 	if into == nil {
 		into = &session{slot: w.sess.alloc(), key: key, keyStr: ks}
 		kept = append(kept, into)
-		w.nsess++
+		w.countSession(into, 1)
 	}
 	into.start, into.end = start, end
 	w.sessions[ks] = kept
@@ -789,7 +795,7 @@ func (w *WindowAggregate) closeUpTo(ctx context.Context, wm int64) error {
 		}
 		s := e.sess
 		s.dead = true
-		w.nsess--
+		w.countSession(s, -1)
 		list := w.sessions[s.keyStr]
 		for j, o := range list {
 			if o == s {
@@ -873,35 +879,18 @@ func (w *WindowAggregate) Finish(ctx context.Context) (arrow.Record, error) {
 
 // Stats counts open (window, group) pairs, or open sessions.
 func (w *WindowAggregate) Stats() StateStats {
-	var s StateStats
+	s := StateStats{Groups: w.nsess}
 	for _, ws := range w.windows {
 		s.Groups += ws.n
-		s.Bytes += 64 + accsBytes(ws.accs)
-		if ws.table != nil {
-			s.Bytes += ws.table.Bytes()
-		}
-		for _, v := range ws.keys {
-			s.Bytes += valueBytes(v)
-		}
 	}
-	s.Groups += w.nsess
-	s.Bytes += accsBytes(w.sess.accs) + int64(cap(w.sess.free))*4
-	for _, list := range w.sessions {
-		for _, ss := range list {
-			s.Bytes += int64(len(ss.keyStr)) + 64
-			for _, v := range ss.key {
-				s.Bytes += valueBytes(v)
-			}
-		}
-	}
-	s.Bytes += int64(len(w.heap))*16 + int64(len(w.sheap))*16
+	s.Bytes, _ = w.StateBytes()
 	return s
 }
 
 // Close drops the state.
 func (w *WindowAggregate) Close() error {
 	w.windows, w.heap, w.lastWin, w.goneWins = map[winKey]*winState{}, nil, nil, nil
-	w.sessions, w.sheap, w.nsess = map[string][]*session{}, nil, 0
+	w.sessions, w.sheap, w.nsess, w.sessBytes = map[string][]*session{}, nil, 0, 0
 	w.sess = sessSlots{accs: w.core.accumulators()}
 	return nil
 }

@@ -94,7 +94,7 @@ func (w *WindowAggregate) RestoreDelta(data []byte) error {
 	if w.partRows == nil {
 		w.partRows = map[int32]int64{}
 	}
-	w.sessions, w.sheap, w.nsess = map[string][]*session{}, nil, 0
+	w.sessions, w.sheap, w.nsess, w.sessBytes = map[string][]*session{}, nil, 0, 0
 	w.sess = sessSlots{accs: w.core.accumulators()}
 	return w.restoreSessions(d.Sessions)
 }
