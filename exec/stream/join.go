@@ -118,7 +118,7 @@ type Join struct {
 	update bool // output is a changelog
 	unit   int64
 
-	expq    expHeap
+	expq    [2]expiryQueue // by input side
 	seq     uint64
 	pending map[int64][][]Value // WindowJoin: joined rows by window expiry
 	// pendingBytes is what pending holds (pendingRowBytes), kept as rows
@@ -232,7 +232,13 @@ func (b *joinBucket) remove(r *joinRow) bool {
 	if at < 0 {
 		return false
 	}
-	b.rows = append(b.rows[:at], b.rows[at+1:]...)
+	if at == 0 {
+		// Rows mostly leave in arrival order: from the front, no shift.
+		b.rows[0] = nil
+		b.rows = b.rows[1:]
+	} else {
+		b.rows = append(b.rows[:at], b.rows[at+1:]...)
+	}
 	if b.byHash != nil {
 		if first := b.byHash[r.h]; first == r {
 			if r.sameHash == nil {
@@ -265,7 +271,7 @@ type joinRow struct {
 	vals     []Value
 	n        int64 // multiplicity
 	matches  int64 // partners on the other side, with multiplicity
-	exp      int64 // freed once the cleanup watermark passes it
+	exp      int64 // freed once the other input's watermark passes it
 	seen     time.Time
 	live     bool
 	// snapped says the last snapshot (or restore) held the row, with
@@ -841,7 +847,7 @@ func (j *Join) store(side int, key []byte, vals []Value, matches, exp int64, now
 	j.touch(r, now)
 	if j.sides[0].tracker != nil {
 		j.seq++
-		heap.Push(&j.expq, expEntry{exp: exp, seq: j.seq, row: r})
+		j.expq[side].push(expEntry{exp: exp, seq: j.seq, row: r})
 	}
 }
 
@@ -921,21 +927,31 @@ func (j *Join) drop(r *joinRow) {
 	}
 }
 
-// expire frees the rows and windows the cleanup watermark passed,
-// emitting unmatched outer rows null-padded and closed windows' rows.
+// expire frees the rows of each input the other input's watermark
+// passed, emitting unmatched outer rows null-padded, and the windows the
+// cleanup watermark (both inputs') passed, emitting their rows.
 func (j *Join) expire() {
-	wm := j.cleanupWatermark()
-	for len(j.expq) > 0 && j.expq[0].exp < wm {
-		e := heap.Pop(&j.expq).(expEntry)
-		r := e.row
-		if !r.live {
-			continue
+	for s := range j.expq {
+		// A row matches only rows of the other input: once that input's
+		// watermark passes the row's exp, every partner still to come
+		// is late. Waiting for both watermarks (the minimum) held the
+		// rows of the input ahead for as long as the other lagged.
+		wm, q := j.sides[1-s].tracker.Watermark(), &j.expq[s]
+		for {
+			if e, ok := q.peek(); !ok || e.exp >= wm {
+				break
+			}
+			r := q.pop().row
+			if !r.live {
+				continue
+			}
+			if r.matches == 0 && j.outer(r.side) {
+				j.emit(j.joined(exec.OpInsert, r.side, r.vals, nil), r.n, r.exp)
+			}
+			j.drop(r)
 		}
-		if r.matches == 0 && j.outer(r.side) {
-			j.emit(j.joined(exec.OpInsert, r.side, r.vals, nil), r.n, r.exp)
-		}
-		j.drop(r)
 	}
+	wm := j.cleanupWatermark()
 	for len(j.pendq) > 0 && j.pendq[0] < wm {
 		exp := heap.Pop(&j.pendq).(int64)
 		for _, row := range j.pending[exp] {
@@ -1048,7 +1064,7 @@ func (j *Join) Close() error {
 		sd.buckets = map[string]*joinBucket{}
 		sd.rows, sd.bytes = 0, 0
 	}
-	j.expq, j.pendq, j.ttlq, j.out = nil, nil, nil, nil
+	j.expq, j.pendq, j.ttlq, j.out = [2]expiryQueue{}, nil, nil, nil
 	j.pending, j.pendingBytes, j.gone = map[int64][][]Value{}, 0, nil
 	return nil
 }
@@ -1061,31 +1077,6 @@ func timeText(v, unit int64) string {
 		return "+inf"
 	}
 	return time.Unix(0, v*unit).UTC().Format("2006-01-02 15:04:05.999999999")
-}
-
-// expEntry is a row's place in the expiry queue.
-type expEntry struct {
-	exp int64
-	seq uint64
-	row *joinRow
-}
-
-type expHeap []expEntry
-
-func (h expHeap) Len() int { return len(h) }
-func (h expHeap) Less(i, k int) bool {
-	if h[i].exp != h[k].exp {
-		return h[i].exp < h[k].exp
-	}
-	return h[i].seq < h[k].seq
-}
-func (h expHeap) Swap(i, k int) { h[i], h[k] = h[k], h[i] }
-func (h *expHeap) Push(x any)   { *h = append(*h, x.(expEntry)) }
-func (h *expHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }
 
 type int64Heap []int64
