@@ -68,9 +68,12 @@ type OverAggregate struct {
 	tracker *WatermarkTracker
 	// pending are the rows waiting for the watermark; history, per
 	// partition, the emitted rows a later frame may reach, by time.
-	pending  [][]Value
-	history  map[string][][]Value
-	nhist    int
+	pending [][]Value
+	history map[string][][]Value
+	nhist   int
+	// dirty are the partition keys whose history changed since the last
+	// snapshot (the next delta writes them whole): retain marks them.
+	dirty    map[string]bool
 	emitted  int64 // the watermark of the last emission
 	late     int64
 	partRows map[int32]int64
@@ -129,7 +132,7 @@ func NewOverAggregate(mem memory.Allocator, in *arrow.Schema, spec OverSpec) (*O
 	if err != nil {
 		return nil, err
 	}
-	o := &OverAggregate{mem: mem, spec: spec, clock: spec.Clock, in: in, unit: unit, history: map[string][][]Value{},
+	o := &OverAggregate{mem: mem, spec: spec, clock: spec.Clock, in: in, unit: unit, history: map[string][][]Value{}, dirty: map[string]bool{},
 		emitted: MinWatermark, partRows: map[int32]int64{}}
 	if o.clock == nil {
 		o.clock = RealClock{}
@@ -288,6 +291,7 @@ func (o *OverAggregate) retain(k string, rows [][]Value, wm int64) {
 		from = min(from, i)
 	}
 	o.nhist -= len(o.history[k])
+	o.dirty[k] = true
 	kept := append([][]Value(nil), rows[from:]...)
 	if len(kept) == 0 {
 		delete(o.history, k)
@@ -370,7 +374,7 @@ func (o *OverAggregate) Stats() StateStats {
 
 // Close drops the state; idempotent.
 func (o *OverAggregate) Close() error {
-	o.pending, o.history, o.nhist, o.idle = nil, map[string][][]Value{}, 0, nil
+	o.pending, o.history, o.nhist, o.idle, o.dirty = nil, map[string][][]Value{}, 0, nil, map[string]bool{}
 	return nil
 }
 
@@ -385,7 +389,9 @@ type overSnap struct {
 }
 
 // Snapshot encodes the waiting rows, the kept history and the watermark.
+// It is the baseline of the next SnapshotDelta.
 func (o *OverAggregate) Snapshot() ([]byte, error) {
+	clear(o.dirty)
 	return encode(overSnap{Pending: o.pending, History: o.history, Emitted: o.emitted, Late: o.late, WM: o.tracker.snapshot(), PartRows: o.partRows})
 }
 
@@ -396,32 +402,10 @@ func (o *OverAggregate) Restore(data []byte) error {
 	if err := decode(data, &s); err != nil {
 		return err
 	}
-	n := o.in.NumFields()
-	check := func(rows [][]Value) error {
-		for _, r := range rows {
-			if len(r) != n {
-				return fmt.Errorf("stream: restoring an OVER aggregate: a row with %d columns, want %d (was the query changed?)", len(r), n)
-			}
-		}
-		return nil
-	}
-	if err := check(s.Pending); err != nil {
+	if err := o.checkSnap(s); err != nil {
 		return err
 	}
 	o.Close()
-	for k, h := range s.History {
-		if err := check(h); err != nil {
-			return err
-		}
-		o.history[k] = h
-		o.nhist += len(h)
-		o.watch(k, s.Emitted)
-	}
-	o.pending, o.emitted, o.late = s.Pending, s.Emitted, s.Late
-	o.partRows = s.PartRows
-	if o.partRows == nil {
-		o.partRows = map[int32]int64{}
-	}
-	o.tracker.restore(s.WM, o.clock.Now())
+	o.restoreSnap(s)
 	return nil
 }

@@ -88,6 +88,9 @@ type TemporalJoin struct {
 	versions map[string][]temporalVersion
 	nver     int
 	bytes    int64
+	// dirty are the keys whose versions changed since the last snapshot
+	// (the next delta writes their versions whole).
+	dirty map[string]bool
 	// waiting are the left rows not emitted yet, by event time.
 	waiting temporalHeap
 	seq     uint64
@@ -142,7 +145,7 @@ func NewTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, spec Tempo
 	if IsChangelog(left) {
 		return nil, fmt.Errorf("stream: a temporal join needs an append-only stream")
 	}
-	t := &TemporalJoin{mem: mem, spec: spec, clock: spec.Clock, versions: map[string][]temporalVersion{}, ops: IsChangelog(right)}
+	t := &TemporalJoin{mem: mem, spec: spec, clock: spec.Clock, versions: map[string][]temporalVersion{}, dirty: map[string]bool{}, ops: IsChangelog(right)}
 	if t.ops && spec.RightTime == 0 {
 		return nil, fmt.Errorf("stream: the temporal join's right time column is its op column")
 	}
@@ -368,12 +371,14 @@ func (t *TemporalJoin) addVersion(key string, v temporalVersion) {
 	if i < len(vs) && vs[i].From == v.From {
 		t.bytes += versionBytes(v) - versionBytes(vs[i])
 		vs[i] = v
+		t.dirty[key] = true
 		return
 	}
 	vs = append(vs, temporalVersion{})
 	copy(vs[i+1:], vs[i:])
 	vs[i] = v
 	t.versions[key] = vs
+	t.dirty[key] = true
 	t.nver++
 	t.bytes += versionBytes(v)
 	t.trim(key)
@@ -417,6 +422,7 @@ func (t *TemporalJoin) trim(key string) {
 		t.bytes -= versionBytes(v)
 	}
 	t.nver -= i
+	t.dirty[key] = true
 	if i == len(vs) {
 		delete(t.versions, key)
 		return
@@ -551,7 +557,7 @@ func (t *TemporalJoin) Stats() StateStats {
 
 // Close drops the state; idempotent.
 func (t *TemporalJoin) Close() error {
-	t.versions, t.waiting, t.out = map[string][]temporalVersion{}, nil, nil
+	t.versions, t.waiting, t.out, t.dirty = map[string][]temporalVersion{}, nil, nil, map[string]bool{}
 	t.nver, t.bytes = 0, 0
 	return nil
 }
@@ -566,9 +572,11 @@ type temporalSnap struct {
 	Part     [2]map[int32]int64
 }
 
-// Snapshot encodes the versions, the waiting rows and the watermarks.
+// Snapshot encodes the versions, the waiting rows and the watermarks. It
+// is the baseline of the next SnapshotDelta.
 func (t *TemporalJoin) Snapshot() ([]byte, error) {
 	s := temporalSnap{Versions: t.versions, Waiting: t.waiting, Seq: t.seq}
+	clear(t.dirty)
 	for i, sd := range t.sides {
 		s.WM[i], s.Late[i], s.Part[i] = sd.tracker.snapshot(), sd.late, sd.partRows
 	}
@@ -582,39 +590,11 @@ func (t *TemporalJoin) Restore(data []byte) error {
 	if err := decode(data, &s); err != nil {
 		return err
 	}
-	for _, vs := range s.Versions {
-		for _, v := range vs {
-			if v.Vals != nil && len(v.Vals) != t.nvals[1] {
-				return fmt.Errorf("stream: restoring a temporal join: a version with %d columns, want %d (was the query changed?)", len(v.Vals), t.nvals[1])
-			}
-		}
-	}
-	for _, r := range s.Waiting {
-		if len(r.Vals) != t.nvals[0] {
-			return fmt.Errorf("stream: restoring a temporal join: a row with %d columns, want %d (was the query changed?)", len(r.Vals), t.nvals[0])
-		}
+	if err := t.checkSnap(s); err != nil {
+		return err
 	}
 	t.Close()
-	if s.Versions != nil {
-		t.versions = s.Versions
-	}
-	for _, vs := range t.versions {
-		t.nver += len(vs)
-		for _, v := range vs {
-			t.bytes += versionBytes(v)
-		}
-	}
-	t.waiting = s.Waiting
-	heap.Init(&t.waiting)
-	t.seq = s.Seq
-	now := t.clock.Now()
-	for i, sd := range t.sides {
-		sd.tracker.restore(s.WM[i], now)
-		sd.late, sd.partRows = s.Late[i], s.Part[i]
-		if sd.partRows == nil {
-			sd.partRows = map[int32]int64{}
-		}
-	}
+	t.restoreSnap(s)
 	return nil
 }
 
