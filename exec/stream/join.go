@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -137,6 +138,9 @@ type Join struct {
 	seed    maphash.Seed
 	// keyBuf holds a batch's join keys (batchMatches), reused.
 	keyBuf []byte
+	// created are the rows a batch stored, while collecting (compactSlab).
+	created    []*joinRow
+	collecting bool
 	// rowMarks, during a pushMarked, is the input's watermark after each
 	// row of the batch (a ParallelJoin instance's).
 	rowMarks []int64
@@ -549,9 +553,21 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 			return err
 		}
 	}
+	// A side whose rows are never freed one by one (a regular join's
+	// append-only input without 'state.ttl') keeps a batch's rows in one
+	// slab of Values and its strings in one copy of each column's data:
+	// two allocations per batch instead of several per row. Other sides
+	// copy row by row, so that a freed row frees its memory.
+	permanent := j.spec.Timing == RegularJoin && !sd.changelog && j.spec.TTL <= 0
 	cols := make([]func(int) Value, rec.NumCols())
 	for c := range cols {
-		r, err := reader(rec.Column(c))
+		var r func(int) Value
+		var err error
+		if permanent {
+			r, err = sharedReader(rec.Column(c))
+		} else {
+			r, err = reader(rec.Column(c))
+		}
 		if err != nil {
 			return fmt.Errorf("column %q: %w", rec.ColumnName(c), err)
 		}
@@ -560,6 +576,12 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 	first := 0
 	if sd.changelog {
 		first = 1
+	}
+	var slab []Value
+	if permanent {
+		slab = make([]Value, int(rec.NumRows())*(len(cols)-first))
+		j.created, j.collecting = j.created[:0], true
+		defer j.compactSlab(int(rec.NumRows()))
 	}
 	var tsOf, endOf func(int) Value
 	if sd.tracker != nil {
@@ -612,7 +634,13 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 				continue
 			}
 		}
-		vals := make([]Value, 0, len(cols)-first)
+		var vals []Value
+		if slab != nil {
+			nc := len(cols) - first
+			vals = slab[i*nc : i*nc : (i+1)*nc]
+		} else {
+			vals = make([]Value, 0, len(cols)-first)
+		}
 		for c := first; c < len(cols); c++ {
 			vals = append(vals, cols[c](i))
 		}
@@ -633,6 +661,27 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 		}
 	}
 	return nil
+}
+
+// compactSlab copies the rows a batch of n rows stored out of the
+// batch's shared slab and strings when they are fewer than half of it
+// (duplicates merged into held rows, NULL keys not kept): the slab then
+// never holds more than twice what the rows need.
+func (j *Join) compactSlab(n int) {
+	if len(j.created)*2 < n {
+		for _, r := range j.created {
+			vals := make([]Value, len(r.vals))
+			for c, v := range r.vals {
+				if v.K == KString {
+					v.S = strings.Clone(v.S)
+				}
+				vals[c] = v
+			}
+			r.vals = vals
+		}
+	}
+	clear(j.created)
+	j.created, j.collecting = j.created[:0], false
 }
 
 // sameTypes checks that records of schema got can be read as want: the
@@ -841,6 +890,9 @@ func (j *Join) store(side int, key []byte, vals []Value, matches, exp int64, now
 		return
 	}
 	r := &joinRow{side: side, key: b.key, h: h, vals: vals, n: 1, matches: matches, exp: exp, live: true}
+	if j.collecting {
+		j.created = append(j.created, r)
+	}
 	b.add(r)
 	sd.rows++
 	sd.bytes += rowBytes(r)

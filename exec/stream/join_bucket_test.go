@@ -3,6 +3,9 @@ package stream
 import (
 	"math/rand"
 	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
 // TestJoinBucketFindsByHash: a bucket finds its rows by hash and full
@@ -102,6 +105,35 @@ func TestRegularJoinLargeBuckets(t *testing.T) {
 				t.Fatal("no bucket reached the indexed size: the test does not cover it")
 			}
 			j.Close()
+		}
+	}
+}
+
+// TestSharedReader: the shared reader of a string column gives the plain
+// reader's Values, for a sliced array with NULLs and empty strings too.
+func TestSharedReader(t *testing.T) {
+	mem := checkedMem(t)
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	b.AppendValues([]string{"alpha", "", "gamma", "delta", "", "zeta"}, []bool{true, true, false, true, true, true})
+	arr := b.NewArray()
+	defer arr.Release()
+	for _, part := range []arrow.Array{arr, array.NewSlice(arr, 2, 6)} {
+		shared, err := sharedReader(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := reader(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range part.Len() {
+			if got, want := shared(i), plain(i); got != want {
+				t.Fatalf("row %d of %d: shared %v, plain %v", i, part.Len(), got, want)
+			}
+		}
+		if part != arr {
+			part.Release()
 		}
 	}
 }

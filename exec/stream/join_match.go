@@ -185,3 +185,32 @@ func (j *Join) residualPairs(ctx context.Context, side int, rec arrow.Record, pr
 	}
 	return keep, nil
 }
+
+// sharedReader is reader for state kept as long as the whole batch: the
+// strings of a string column are substrings of one copy of its data
+// (instead of a copy per row), other columns are read as reader does.
+func sharedReader(arr arrow.Array) (func(int) Value, error) {
+	var offs []int32
+	var data []byte
+	switch a := arr.(type) {
+	case *array.String:
+		offs, data = a.ValueOffsets(), a.ValueBytes()
+	case *array.Binary:
+		offs, data = a.ValueOffsets(), a.ValueBytes()
+	default:
+		return reader(arr)
+	}
+	if len(offs) == 0 {
+		return reader(arr)
+	}
+	// ValueBytes starts at the first row's offset (a sliced array's
+	// offsets do not start at 0).
+	base := offs[0]
+	all := string(data)
+	return func(i int) Value {
+		if arr.IsNull(i) {
+			return Value{}
+		}
+		return Str(all[offs[i]-base : offs[i+1]-base])
+	}, nil
+}
