@@ -29,6 +29,11 @@ type AggCall struct {
 	Name string
 	// Params are the call's constant parts (separator, fraction, order).
 	Params AggParams
+	// SQL is the call as the planner prints it (`sum(v)`), and Pos where
+	// the user wrote it (zero when the planner made the call up): an
+	// overflow of the state names both.
+	SQL string
+	Pos expr.Pos
 }
 
 // AggResultType is the type of fn over arguments of type arg (nil for
@@ -53,10 +58,13 @@ func AggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
 // use the same (built with AggOptions), so batch and streaming compute
 // values identically.
 type Accumulator struct {
-	st  AggState
-	typ arrow.DataType
-	fn  string
-	mem memory.Allocator
+	st      AggState
+	typ     arrow.DataType
+	sumType arrow.DataType // the type an overflow leaves (AVG's sum is not its result)
+	fn      string
+	sql     string
+	pos     expr.Pos
+	mem     memory.Allocator
 }
 
 // NewAccumulator returns an empty accumulator for call (call.Arg only
@@ -77,7 +85,30 @@ func NewAccumulator(mem memory.Allocator, call AggCall, opts AggOptions) (*Accum
 	if err != nil {
 		return nil, err
 	}
-	return &Accumulator{st: st, typ: typ, fn: call.Func, mem: mem}, nil
+	acc := &Accumulator{st: st, typ: typ, sumType: typ, fn: call.Func, sql: call.SQL, pos: call.Pos, mem: mem}
+	if st, err := AggResultType("sum", argType); err == nil && call.Func == "avg" {
+		acc.sumType = st
+	}
+	if acc.sql == "" {
+		acc.sql = call.Func + "(" + argText(call) + ")"
+	}
+	return acc, nil
+}
+
+func argText(c AggCall) string {
+	if c.Arg == nil {
+		return "*"
+	}
+	return c.Arg.String()
+}
+
+// dataError makes an overflow of the state the query's data error, naming
+// the call and where it is written, as an expression's overflow does.
+func (a *Accumulator) dataError(err error) error {
+	if err == nil || !errors.Is(err, ErrOverflow) {
+		return err
+	}
+	return expr.OutOfRange(expr.TypeName(a.sumType), a.sql, a.pos, err)
 }
 
 // DataType is the type of Result.
@@ -97,7 +128,7 @@ func (a *Accumulator) Update(ctx context.Context, gids []uint32, arg arrow.Array
 		if a.fn != "count_star" {
 			return fmt.Errorf("%s: missing argument", a.fn)
 		}
-		return a.st.Update(gids, nil, signs)
+		return a.dataError(a.st.Update(gids, nil, signs))
 	}
 	if arg.Len() != len(gids) {
 		return fmt.Errorf("%s: %d values for %d group ids", a.fn, arg.Len(), len(gids))
@@ -110,11 +141,11 @@ func (a *Accumulator) Update(ctx context.Context, gids []uint32, arg arrow.Array
 		defer dec.Release()
 		arg = dec
 	}
-	return a.st.Update(gids, arg, signs)
+	return a.dataError(a.st.Update(gids, arg, signs))
 }
 
 // Merge folds group src into dst and empties src (AggState.Merge).
-func (a *Accumulator) Merge(dst, src uint32) error { return a.st.Merge(dst, src) }
+func (a *Accumulator) Merge(dst, src uint32) error { return a.dataError(a.st.Merge(dst, src)) }
 
 // Reset empties group g (AggState.Reset).
 func (a *Accumulator) Reset(g uint32) { a.st.Reset(g) }
@@ -122,7 +153,8 @@ func (a *Accumulator) Reset(g uint32) { a.st.Reset(g) }
 // Result returns the values of groups (nil: all groups in id order). The
 // caller releases the array.
 func (a *Accumulator) Result(mem memory.Allocator, groups []uint32) (arrow.Array, error) {
-	return a.st.Result(mem, groups)
+	arr, err := a.st.Result(mem, groups)
+	return arr, a.dataError(err)
 }
 
 // Save appends group g's state to dst (AggState.Save).

@@ -86,17 +86,30 @@ type aggOut struct {
 func phaseCalls(mode AggMode, aggs []AggCall, nkeys int) ([]AggCall, []aggOut, error) {
 	var calls []AggCall
 	var outs []aggOut
+	var cur AggCall // the call the phase calls are made for
+	add := func(cs ...AggCall) {
+		for _, c := range cs {
+			// A phase call's overflow names the call the user wrote.
+			c.SQL, c.Pos = cur.SQL, cur.Pos
+			if c.SQL == "" {
+				c.SQL = cur.Func + "(" + argText(cur) + ")"
+			}
+			calls = append(calls, c)
+		}
+	}
 	direct := func(c AggCall, nullable bool) {
 		outs = append(outs, aggOut{name: c.Name, kind: outDirect, acc: len(calls), nullable: nullable})
-		calls = append(calls, c)
+		add(c)
 	}
 	switch mode {
 	case AggComplete:
 		for _, a := range aggs {
+			cur = a
 			direct(a, a.Func != "count" && a.Func != "count_star")
 		}
 	case AggPartial:
 		for _, a := range aggs {
+			cur = a
 			if a.Distinct {
 				return nil, nil, fmt.Errorf("%s: %w", a.Name, errDistinctPartial)
 			}
@@ -119,6 +132,7 @@ func phaseCalls(mode AggMode, aggs []AggCall, nkeys int) ([]AggCall, []aggOut, e
 			return e
 		}
 		for _, a := range aggs {
+			cur = a
 			if a.Distinct {
 				return nil, nil, fmt.Errorf("%s: %w", a.Name, errDistinctPartial)
 			}
@@ -129,7 +143,7 @@ func phaseCalls(mode AggMode, aggs []AggCall, nkeys int) ([]AggCall, []aggOut, e
 			switch a.Func {
 			case "count", "count_star":
 				outs = append(outs, aggOut{name: a.Name, kind: outCountZero, acc: len(calls)})
-				calls = append(calls, AggCall{Func: "sum", Arg: state(arrow.PrimitiveTypes.Int64, a.Name), Name: a.Name})
+				add(AggCall{Func: "sum", Arg: state(arrow.PrimitiveTypes.Int64, a.Name), Name: a.Name})
 			case "sum", "min", "max", "bit_and", "bit_or", "bit_xor", "first", "last":
 				t, err := AggResultType(a.Func, arg)
 				if err != nil {
@@ -144,8 +158,7 @@ func phaseCalls(mode AggMode, aggs []AggCall, nkeys int) ([]AggCall, []aggOut, e
 					return nil, nil, fmt.Errorf("%s: %w", a.Name, err)
 				}
 				outs = append(outs, aggOut{name: a.Name, kind: outAvg, acc: len(calls)})
-				calls = append(calls,
-					AggCall{Func: "sum", Arg: state(t, a.Name+".sum"), Name: a.Name + ".sum"},
+				add(AggCall{Func: "sum", Arg: state(t, a.Name+".sum"), Name: a.Name + ".sum"},
 					AggCall{Func: "sum", Arg: state(arrow.PrimitiveTypes.Int64, a.Name+".count"), Name: a.Name + ".count"})
 			default:
 				return nil, nil, fmt.Errorf("unknown aggregate function %q", a.Func)

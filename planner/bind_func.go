@@ -469,7 +469,7 @@ func aggFromPlaceholder(c *Call) AggCall {
 		f = strings.TrimPrefix(c.Func, aggPrefix)
 		f, _ = decodeAggParams(f)
 	}
-	a := AggCall{Func: f, Distinct: distinct, Typ: c.Typ, Params: params}
+	a := AggCall{Func: f, Distinct: distinct, Typ: c.Typ, Params: params, Pos: c.Pos}
 	if len(c.Args) == 1 {
 		a.Arg = c.Args[0]
 	}

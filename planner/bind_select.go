@@ -66,6 +66,7 @@ func (b *binder) bindSetOprList(l *ast.SetOprSelectList) (Plan, []string, error)
 		plan  Plan
 		sch   *Schema // plan.Schema(), kept without rescanning every input
 		names []string
+		pos   []sql.Pos // where each column is written (see fieldPos)
 	}
 	var terms []term
 	for i, s := range l.Selects {
@@ -82,7 +83,7 @@ func (b *binder) bindSetOprList(l *ast.SetOprSelectList) (Plan, []string, error)
 		}
 		if i > 0 && op != nil && (*op == ast.Intersect || *op == ast.IntersectAll) {
 			t := &terms[len(terms)-1]
-			if t.plan, err = b.intersectExcept(t.plan, t.sch, p, t.names, *op); err != nil {
+			if t.plan, err = b.intersectExcept(t.plan, t.sch, p, t.names, *op, t.pos, b.fieldPos(s)); err != nil {
 				return nil, nil, err
 			}
 			t.sch = t.plan.Schema()
@@ -95,18 +96,18 @@ func (b *binder) bindSetOprList(l *ast.SetOprSelectList) (Plan, []string, error)
 			}
 			return nil, nil, b.errAt(b.wordOff(word), "%s is not supported (UNION, INTERSECT and EXCEPT, each with or without ALL, are)", strings.ToUpper(op.String()))
 		}
-		terms = append(terms, term{op: op, plan: p, sch: p.Schema(), names: ns})
+		terms = append(terms, term{op: op, plan: p, sch: p.Schema(), names: ns, pos: b.fieldPos(s)})
 	}
-	acc, accSchema, names := terms[0].plan, terms[0].sch, terms[0].names
+	acc, accSchema, names, accPos := terms[0].plan, terms[0].sch, terms[0].names, terms[0].pos
 	for _, t := range terms[1:] {
 		if *t.op == ast.Except || *t.op == ast.ExceptAll {
-			if acc, err = b.intersectExcept(acc, accSchema, t.plan, names, *t.op); err != nil {
+			if acc, err = b.intersectExcept(acc, accSchema, t.plan, names, *t.op, accPos, t.pos); err != nil {
 				return nil, nil, err
 			}
 			accSchema = acc.Schema()
 			continue
 		}
-		acc, accSchema, err = b.union(acc, accSchema, t.plan)
+		acc, accSchema, err = b.union(acc, accSchema, t.plan, accPos, t.pos)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -118,11 +119,37 @@ func (b *binder) bindSetOprList(l *ast.SetOprSelectList) (Plan, []string, error)
 	return acc, names, nil
 }
 
+// fieldPos is where each select item of s is written, or nil when s is
+// not a SELECT of its own items (a *, VALUES): the casts a set operation
+// adds to a side name the column there when a value does not convert.
+func (b *binder) fieldPos(s ast.Node) []sql.Pos {
+	switch x := s.(type) {
+	case *ast.SetOprSelectList:
+		if len(x.Selects) > 0 {
+			return b.fieldPos(x.Selects[0])
+		}
+	case *ast.SelectStmt:
+		if x.Fields == nil {
+			return nil
+		}
+		pos := make([]sql.Pos, len(x.Fields.Fields))
+		for i, f := range x.Fields.Fields {
+			if f.WildCard != nil || f.Expr == nil {
+				return nil
+			}
+			pos[i] = posOf(b.q, offsetOf(f.Expr, f.Offset))
+		}
+		return pos
+	}
+	return nil
+}
+
 // union makes both sides' column types equal, casting where needed; ls
 // is l's schema and the result's schema is returned with it: computing a
 // union's schema visits every input, which made binding a chain of
-// 5,000 UNIONs quadratic.
-func (b *binder) union(l Plan, ls *Schema, r Plan) (Plan, *Schema, error) {
+// 5,000 UNIONs quadratic. lpos and rpos place the sides' columns
+// (fieldPos), for the casts' runtime errors.
+func (b *binder) union(l Plan, ls *Schema, r Plan, lpos, rpos []sql.Pos) (Plan, *Schema, error) {
 	rs := r.Schema()
 	if ls.Len() != rs.Len() {
 		return nil, nil, b.errAt(b.wordOff("union"), "UNION sides have %d and %d columns", ls.Len(), rs.Len())
@@ -135,11 +162,14 @@ func (b *binder) union(l Plan, ls *Schema, r Plan) (Plan, *Schema, error) {
 		}
 		types[i] = t
 	}
-	cast := func(p Plan, s *Schema) Plan {
+	cast := func(p Plan, s *Schema, pos []sql.Pos) Plan {
 		need := false
 		exprs := make([]Expr, s.Len())
 		for i, f := range s.Fields {
 			exprs[i] = castTo(&ColumnRef{Index: i, Name: f.Name, Typ: f.Type}, types[i])
+			if c, ok := exprs[i].(*Call); ok && i < len(pos) {
+				c.Pos = pos[i]
+			}
 			need = need || !arrow.TypeEqual(f.Type, types[i])
 		}
 		if !need {
@@ -147,7 +177,7 @@ func (b *binder) union(l Plan, ls *Schema, r Plan) (Plan, *Schema, error) {
 		}
 		return &Project{Input: p, Exprs: exprs, Names: s.Names()}
 	}
-	inputs := []Plan{cast(l, ls), cast(r, rs)}
+	inputs := []Plan{cast(l, ls, lpos), cast(r, rs, rpos)}
 	first := ls
 	if inputs[0] != l {
 		first = inputs[0].Schema()

@@ -202,7 +202,7 @@ func TestUnionSchemaKeptUpToDate(t *testing.T) {
 	acc, accSchema := plans[0], plans[0].Schema()
 	for i, p := range plans[1:] {
 		var err error
-		if acc, accSchema, err = b.union(acc, accSchema, p); err != nil {
+		if acc, accSchema, err = b.union(acc, accSchema, p, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := fmt.Sprint(accSchema.Fields), fmt.Sprint(acc.Schema().Fields); got != want {

@@ -261,6 +261,9 @@ type AggCall struct {
 	// Params are the call's constant parts (separator, fraction, order);
 	// zero for most functions.
 	Params AggParams
+	// Pos is where the user wrote the call (zero for calls the planner
+	// made up): an overflow of its state names it.
+	Pos sql.Pos
 }
 
 // String is the canonical form used in EXPLAIN and as the default column

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/sluicesql/sluice/sql"
 )
 
 // setOpWords names the INTERSECT and EXCEPT operators as written.
@@ -20,8 +22,8 @@ var setOpWords = map[ast.SetOprType]string{
 // (INTERSECT) or r = 0 (EXCEPT); ALL repeats each row min(l, r) or
 // l − r times (Replicate), the multiset semantics of Postgres and DuckDB.
 // Being an aggregate (and a stateless replication), it streams as a
-// changelog.
-func (b *binder) intersectExcept(l Plan, ls *Schema, r Plan, names []string, op ast.SetOprType) (Plan, error) {
+// changelog. lpos and rpos place the sides' columns (fieldPos).
+func (b *binder) intersectExcept(l Plan, ls *Schema, r Plan, names []string, op ast.SetOprType, lpos, rpos []sql.Pos) (Plan, error) {
 	intersect := op == ast.Intersect || op == ast.IntersectAll
 	all := op == ast.IntersectAll || op == ast.ExceptAll
 	n := ls.Len()
@@ -46,7 +48,7 @@ func (b *binder) intersectExcept(l Plan, ls *Schema, r Plan, names []string, op 
 		return nil, b.errAt(b.wordOff(strings.ToLower(word)), "%s sides have %d and %d columns", word, n, rs.Len())
 	}
 	lt := tag(l, ls, true)
-	u, us, err := b.union(lt, lt.Schema(), tag(r, rs, false))
+	u, us, err := b.union(lt, lt.Schema(), tag(r, rs, false), lpos, rpos)
 	if err != nil {
 		return nil, err
 	}

@@ -302,7 +302,8 @@ func Exprs(es []planner.Expr) ([]expr.Expr, error) {
 func AggCalls(calls []planner.AggCall, out *planner.Schema, nkeys int) ([]exec.AggCall, error) {
 	res := make([]exec.AggCall, len(calls))
 	for i, a := range calls {
-		c := exec.AggCall{Func: a.Func, Distinct: a.Distinct, Type: a.Typ, Name: out.Fields[nkeys+i].Name, Params: aggParams(a.Params)}
+		c := exec.AggCall{Func: a.Func, Distinct: a.Distinct, Type: a.Typ, Name: out.Fields[nkeys+i].Name, Params: aggParams(a.Params),
+			SQL: a.String(), Pos: expr.Pos{Line: a.Pos.Line, Col: a.Pos.Col}}
 		if a.Arg != nil {
 			arg, err := Expr(a.Arg)
 			if err != nil {

@@ -210,6 +210,10 @@ func wrapParen(e Expr) string {
 	return e.String()
 }
 
+// TypeName is t's SQL name in messages (BIGINT, DECIMAL(38,2)), for
+// operators that report data errors the way expressions do.
+func TypeName(t arrow.DataType) string { return sqlTypeName(t) }
+
 // sqlTypeName is the MySQL-style name used in messages and EXPLAIN.
 func sqlTypeName(t arrow.DataType) string {
 	switch t.ID() {

@@ -21,6 +21,25 @@ func outOfRange(ec *evalCtx, typeName string) error {
 	return &kindError{msg: fmt.Sprintf("%s value is out of range in '%s'", typeName, ec.call), kind: ErrOutOfRange}
 }
 
+// OutOfRange is the data error of a value of type typeName leaving its
+// type while computing what (the expression as written, `sum(v)`),
+// positioned at pos when the planner knew it. Operators outside exec/expr
+// (aggregate states) report overflows with it, so they read as an
+// expression's do; cause stays reachable with errors.Is.
+func OutOfRange(typeName, what string, pos Pos, cause error) error {
+	err := &causeError{kindError: kindError{msg: fmt.Sprintf("%s value is out of range in '%s'", typeName, what), kind: ErrOutOfRange}, cause: cause}
+	return pos.wrap(err)
+}
+
+// causeError is a kindError that also unwraps to the error it replaces.
+type causeError struct {
+	kindError
+	cause error
+}
+
+// Unwrap returns the replaced error.
+func (e *causeError) Unwrap() error { return e.cause }
+
 // castError builds `cannot cast "abc" to BIGINT`.
 func castError(v string, to string) error {
 	return &kindError{msg: fmt.Sprintf("cannot cast %q to %s", v, to), kind: ErrInvalidCast}

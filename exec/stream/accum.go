@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/expr"
 )
 
 // Expr is the scalar expression the streaming operators evaluate for group
@@ -69,6 +71,9 @@ type AggSpec struct {
 	FuncName string
 	// Params are the call's constant parts (exec.AggParams).
 	Params exec.AggParams
+	// SQL and Pos name the call in data errors (exec.AggCall).
+	SQL string
+	Pos expr.Pos
 }
 
 // GroupKey is one GROUP BY expression and its output column name.
@@ -91,7 +96,7 @@ type StateStats struct {
 // aggCall is the exec.AggCall of s: the name of its function in the
 // accumulator layer (exec.NewAggState).
 func aggCall(s AggSpec) (exec.AggCall, error) {
-	c := exec.AggCall{Arg: s.Arg, Name: s.Name, Distinct: s.Distinct, Type: s.Type, Params: s.Params}
+	c := exec.AggCall{Arg: s.Arg, Name: s.Name, Distinct: s.Distinct, Type: s.Type, Params: s.Params, SQL: s.SQL, Pos: s.Pos}
 	switch s.Func {
 	case AggCount:
 		c.Func = "count"
@@ -171,6 +176,10 @@ func (c *aggCore) accumulators() []*exec.Accumulator {
 func (c *aggCore) update(ctx context.Context, accs []*exec.Accumulator, gids []uint32, args []arrow.Array, signs []int8) error {
 	for j, a := range accs {
 		if err := a.Update(ctx, gids, args[j], signs); err != nil {
+			var de expr.DataError
+			if errors.As(err, &de) {
+				return err // complete: it names the call
+			}
 			return fmt.Errorf("aggregate: %s(%s): %w", c.names[j], argString(c.calls[j]), err)
 		}
 	}

@@ -544,7 +544,7 @@ func (g *GroupAggregate) Close() error {
 // planner already builds for exec.HashAggregate) into a streaming AggSpec,
 // so one physical plan feeds both.
 func AggSpecFromCall(c exec.AggCall) (AggSpec, error) {
-	s := AggSpec{Arg: c.Arg, Name: c.Name, Distinct: c.Distinct, Type: c.Type, Params: c.Params}
+	s := AggSpec{Arg: c.Arg, Name: c.Name, Distinct: c.Distinct, Type: c.Type, Params: c.Params, SQL: c.SQL, Pos: c.Pos}
 	switch {
 	case c.Func == "count_star":
 		s.Func = AggCountStar
