@@ -617,21 +617,7 @@ func (p *ParallelJoin) Stats() StateStats { return sumStats(p.insts) }
 // StateBytes is the instances' running state sizes added up
 // (StateSizer), when every instance keeps one (Joins do; a temporal
 // join does not).
-func (p *ParallelJoin) StateBytes() (int64, bool) {
-	var n int64
-	for _, inst := range p.insts {
-		s, ok := inst.(StateSizer)
-		if !ok {
-			return 0, false
-		}
-		b, ok := s.StateBytes()
-		if !ok {
-			return 0, false
-		}
-		n += b
-	}
-	return n, true
-}
+func (p *ParallelJoin) StateBytes() (int64, bool) { return sumStateBytes(p.insts) }
 
 // gatePart is the name of the gate's checkpoint part.
 const gatePart = "watermarks"
