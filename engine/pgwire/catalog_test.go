@@ -178,6 +178,22 @@ func TestCatalogTables(t *testing.T) {
 			t.Errorf("%s:\n got %q\nwant %q", tt.q, got, tt.want)
 		}
 	}
+	// With parameters, as JDBC and BI tools send them (extended protocol).
+	var colNames []string
+	prow, err := c.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`, "public", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for prow.Next() {
+		var n string
+		if err := prow.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		colNames = append(colNames, n)
+	}
+	if err := prow.Err(); err != nil || strings.Join(colNames, ",") != "a,b,ts,x" {
+		t.Errorf("columns of t with parameters: %q, %v", colNames, err)
+	}
 	// DDL shows at once: the rows are the catalog's when the query runs.
 	if _, err := c.Exec(ctx, `DROP VIEW big`); err != nil {
 		t.Fatal(err)
@@ -186,7 +202,7 @@ func TestCatalogTables(t *testing.T) {
 		t.Errorf("a dropped view is still listed: %q", got)
 	}
 	// A schema that holds nothing is an error at the name.
-	_, err := c.Exec(ctx, `SELECT * FROM other.t`)
+	_, err = c.Exec(ctx, `SELECT * FROM other.t`)
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "42P01" && pe.Code != "42000" || pe.Position == 0 {
 		t.Errorf("other.t: %v (code %v)", err, pe)
