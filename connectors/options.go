@@ -45,7 +45,7 @@ const (
 // lifetime (the planner interprets them; their values are checked at
 // CREATE time too).
 var SourceOptions = []Option{
-	{Name: "connector", Type: "string", Doc: "the connector: file, generator, kafka or nexmark"},
+	{Name: "connector", Type: "string", Doc: "the connector: file, datagen, generator, kafka or nexmark"},
 	{Name: "late.policy", Type: "enum", Default: "drop", Values: []string{"drop", "error"}, Doc: "what a row behind the watermark does: dropped and counted, or fails the query"},
 	{Name: "late.sink", Type: "string", Doc: "a sink that receives late rows instead of dropping them"},
 	{Name: "watermark.idle_timeout", Type: "interval", Doc: "after this long without rows a partition stops holding the watermark back ('5 seconds')"},
@@ -125,6 +125,9 @@ func Check(connector string, kind Kind, opts Options) error {
 	for _, k := range keys {
 		o, ok := byName[k]
 		if !ok {
+			o, ok = matchPattern(decl, k)
+		}
+		if !ok {
 			msg := fmt.Sprintf("unknown option %q for a %s %s", k, connector, kind)
 			if s := Suggest(k, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
@@ -138,6 +141,32 @@ func Check(connector string, kind Kind, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// matchPattern finds the declaration whose name has a '#' segment (any
+// one name, such as a column's in datagen's 'fields.#.kind') matching key.
+func matchPattern(decl []Option, key string) (Option, bool) {
+	segs := strings.Split(key, ".")
+	for _, o := range decl {
+		if !strings.Contains(o.Name, "#") {
+			continue
+		}
+		want := strings.Split(o.Name, ".")
+		if len(want) != len(segs) {
+			continue
+		}
+		match := true
+		for i, w := range want {
+			if w != "#" && w != segs[i] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return o, true
+		}
+	}
+	return Option{}, false
 }
 
 // Suggest is the candidate nearest to name by edit distance, if it is

@@ -191,9 +191,9 @@ type Row struct {
 	TS       time.Time
 }
 
-// splitmix64 is a tiny, well-mixed hash: row i's values depend only on
-// (seed, i), so any range of rows can be produced independently.
-func splitmix64(x uint64) uint64 {
+// Mix64 is splitmix64, a tiny, well-mixed hash: row i's values depend
+// only on (seed, i), so any range of rows can be produced independently.
+func Mix64(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
@@ -201,13 +201,13 @@ func splitmix64(x uint64) uint64 {
 }
 
 func (s *Source) row(i int64) (cat int, value int64, tsMicros int64) {
-	h := splitmix64(s.cfg.Seed*0x2545f4914f6cdd1d ^ uint64(i))
+	h := Mix64(s.cfg.Seed*0x2545f4914f6cdd1d ^ uint64(i))
 	cat = int(h % uint64(s.cfg.Categories))
-	h2 := splitmix64(h)
+	h2 := Mix64(h)
 	value = int64(h2 % 1000)
 	ts := s.cfg.Start.UnixMicro() + int64(i)*s.cfg.Spacing().Microseconds()
 	if s.cfg.MaxDisorder > 0 {
-		ts -= int64(splitmix64(h2) % uint64(s.cfg.MaxDisorder.Microseconds()+1))
+		ts -= int64(Mix64(h2) % uint64(s.cfg.MaxDisorder.Microseconds()+1))
 	}
 	return cat, value, ts
 }
@@ -237,24 +237,42 @@ func (s *Source) Open(ctx context.Context, mem memory.Allocator, spec exec.ScanS
 		}
 		fields[i], kinds[i] = s.schema.Field(c), s.kinds[c]
 	}
-	r := &Reader{src: s, mem: mem, spec: spec, kinds: kinds, out: arrow.NewSchema(fields, nil), next: spec.From["rows"]}
-	r.pace = connectors.Pacer{Rate: s.cfg.RowsPerSecond, BatchSize: spec.BatchSize, Linger: spec.Linger, Start: time.Now(), First: r.next}
-	if s.cfg.MaxRows >= 0 {
-		spec.Progress.Expect(exec.ProgressRows, s.cfg.MaxRows-r.next)
+	return NewReader(mem, spec, arrow.NewSchema(fields, nil), s.cfg.RowsPerSecond, s.cfg.MaxRows, func(bld *array.RecordBuilder, from, k int64) {
+		s.fill(bld, kinds, from, k)
+	}), nil
+}
+
+// Fill appends generated rows from … from+k-1 to bld, whose fields are the
+// scan's columns.
+type Fill func(bld *array.RecordBuilder, from, k int64)
+
+// NewReader is a scan of generated rows out from spec.From["rows"] (0 by
+// default) up to maxRows (-1: unbounded), rate rows per second of wall
+// time (0: as fast as possible), fill making each row from its index: so
+// that a scan resumes from a row count. The generator and the datagen
+// connector share it.
+func NewReader(mem memory.Allocator, spec exec.ScanSpec, out *arrow.Schema, rate float64, maxRows int64, fill Fill) *Reader {
+	if spec.BatchSize <= 0 {
+		spec.BatchSize = exec.DefaultBatchSize
 	}
-	return r, nil
+	r := &Reader{mem: mem, spec: spec, fillRows: fill, maxRows: maxRows, out: out, next: spec.From["rows"]}
+	r.pace = connectors.Pacer{Rate: rate, BatchSize: spec.BatchSize, Linger: spec.Linger, Start: time.Now(), First: r.next}
+	if maxRows >= 0 {
+		spec.Progress.Expect(exec.ProgressRows, maxRows-r.next)
+	}
+	return r
 }
 
 // Reader produces rows, paced by the wall clock when rows_per_second > 0.
 type Reader struct {
-	src   *Source
-	mem   memory.Allocator
-	spec  exec.ScanSpec
-	kinds []int
-	out   *arrow.Schema
-	next  int64 // next row index
-	pace  connectors.Pacer
-	done  bool
+	mem      memory.Allocator
+	spec     exec.ScanSpec
+	fillRows Fill
+	maxRows  int64 // -1: unbounded
+	out      *arrow.Schema
+	next     int64 // next row index
+	pace     connectors.Pacer
+	done     bool
 }
 
 var _ exec.SourceReader = (*Reader)(nil)
@@ -268,11 +286,7 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 	if r.done {
 		return exec.Batch{}, io.EOF
 	}
-	cfg := r.src.cfg
-	limit := int64(-1)
-	if cfg.MaxRows >= 0 {
-		limit = cfg.MaxRows
-	}
+	limit := r.maxRows
 	var bld *array.RecordBuilder
 	defer func() {
 		if bld != nil {
@@ -332,12 +346,20 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 
 // fill appends rows r.next … r.next+k-1.
 func (r *Reader) fill(bld *array.RecordBuilder, k int64) {
-	for i := r.next; i < r.next+k; i++ {
-		cat, v, ts := r.src.row(i)
-		for c, kind := range r.kinds {
+	r.fillRows(bld, r.next, k)
+	r.next += k
+	r.spec.Progress.Advance(exec.ProgressRows, k)
+}
+
+// fill appends the generator's rows from … from+k-1, kinds naming each
+// output column (0 category, 1 value, 2 ts).
+func (s *Source) fill(bld *array.RecordBuilder, kinds []int, from, k int64) {
+	for i := from; i < from+k; i++ {
+		cat, v, ts := s.row(i)
+		for c, kind := range kinds {
 			switch kind {
 			case 0:
-				bld.Field(c).(*array.StringBuilder).Append(r.src.cats[cat])
+				bld.Field(c).(*array.StringBuilder).Append(s.cats[cat])
 			case 1:
 				bld.Field(c).(*array.Int64Builder).Append(v)
 			case 2:
@@ -345,8 +367,6 @@ func (r *Reader) fill(bld *array.RecordBuilder, k int64) {
 			}
 		}
 	}
-	r.next += k
-	r.spec.Progress.Advance(exec.ProgressRows, k)
 }
 
 // Offsets is {"rows": rows produced so far}, From included.

@@ -164,8 +164,9 @@ func (s *Sink) Open(ctx context.Context, mem memory.Allocator, schema *arrow.Sch
 }
 
 type writer struct {
-	p      *Printer
-	closed bool
+	p       *Printer
+	closed  bool
+	pending int64 // rows written since the last commit
 }
 
 // Write prints or buffers rec.
@@ -173,11 +174,20 @@ func (w *writer) Write(ctx context.Context, rec arrow.Record) error {
 	if w.closed {
 		return fmt.Errorf("stdout sink: write after close")
 	}
+	w.pending += rec.NumRows()
 	return w.p.Write(rec)
 }
 
-// Commit prints the buffered table (each micro-batch is its own table).
-func (w *writer) Commit(ctx context.Context, upTo exec.Offsets) error { return w.p.Flush() }
+// Commit prints the buffered table (each micro-batch is its own table);
+// a commit that brought no rows prints nothing, not an empty table per
+// checkpoint of a quiet stream.
+func (w *writer) Commit(ctx context.Context, upTo exec.Offsets) error {
+	if w.pending == 0 {
+		return nil
+	}
+	w.pending = 0
+	return w.p.Flush()
+}
 
 // Close discards an uncommitted table; idempotent.
 func (w *writer) Close() error {
