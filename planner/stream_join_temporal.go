@@ -65,9 +65,6 @@ func (sp *streamPlanner) temporal(x *PhysHashJoin, a *PhysAnalytic, filters []*P
 	if x.Type != InnerJoin && x.Type != LeftJoin {
 		return nil, sp.fail("a temporal join is an INNER or LEFT join, got %s", x.Type)
 	}
-	if countPhys(x.Left, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }) > 0 {
-		return nil, sp.fail("a temporal join's stream is a source's rows in streaming mode yet, not a join's")
-	}
 	for _, f := range filters {
 		// A filter on the versions: part of the condition a version must
 		// meet, as in the batch form where it filters the versions after
@@ -98,6 +95,20 @@ func (sp *streamPlanner) temporal(x *PhysHashJoin, a *PhysAnalytic, filters []*P
 	}
 	lwm, rwm := sp.watermarkOf(scanUnder(x.Left)), sp.watermarkOf(src)
 	ls, rs := l.Schema(), r.Schema()
+	// A stream that is a join's output: its watermark is that join's
+	// (marks), which only a temporal join's bounds its rows by (it emits
+	// in event-time order what the watermarks let out, and judged its
+	// stream's rows late itself).
+	leftByMarks := false
+	if countPhys(x.Left, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }) > 0 {
+		if lj := streamJoinUnder(l); lj == nil || lj.Strategy != JoinTemporal {
+			return nil, sp.fail("a temporal join's stream is a source's rows or another temporal join's output in streaming mode yet, not another join's (its rows may lag the join's watermark): join the versioned table first")
+		}
+		if ls.EventTime != lt {
+			return nil, sp.fail("FOR SYSTEM_TIME AS OF %s needs the stream's event time: the time column of the temporal join's stream", ls.Fields[lt].Name)
+		}
+		leftByMarks, lwm = true, &WatermarkDef{Column: ls.Fields[lt].Name}
+	}
 	if lwm == nil || ls.EventTime != lt {
 		return nil, sp.fail("FOR SYSTEM_TIME AS OF %s needs the stream's watermark column: declare WATERMARK FOR %s on its source", ls.Fields[lt].Name, ls.Fields[lt].Name)
 	}
@@ -125,7 +136,7 @@ func (sp *streamPlanner) temporal(x *PhysHashJoin, a *PhysAnalytic, filters []*P
 	out := newSchema(fields)
 	out.EventTime = ls.EventTime
 	j := &PhysStreamJoin{Left: l, Right: r, Type: x.Type, Strategy: JoinTemporal, LeftKeys: x.LeftKeys, RightKeys: rkeys,
-		Residual: andAll(rest), LeftTime: lt, RightTime: rvf, LeftEnd: -1, RightEnd: -1, LeftDelay: lwm.Delay, RightDelay: rwm.Delay, Out: out,
+		Residual: andAll(rest), LeftTime: lt, RightTime: rvf, LeftByMarks: leftByMarks, LeftEnd: -1, RightEnd: -1, LeftDelay: lwm.Delay, RightDelay: rwm.Delay, Out: out,
 		Why: fmt.Sprintf("temporal join: each row of %s joins the version of %s valid at its %s (the greatest %s at or before it), emitted when %s's watermark passes it%s",
 			sourceName(x.Left), name, ls.Fields[lt].Name, rs.Fields[rvf].Name, name, changelogWhy(sp.si.Modes[r].Updating())),
 		State: StateBound{Bounded: true, Text: fmt.Sprintf("the rows waiting for %s's watermark and per key the versions from the latest before the watermarks", name)}}
@@ -190,4 +201,21 @@ func changelogWhy(updating bool) string {
 		return ""
 	}
 	return "; the table is a changelog: +I/+U rows are versions, a -D ends its key's versions"
+}
+
+// streamJoinUnder is the streaming join p reads, through projections
+// and filters, or nil.
+func streamJoinUnder(p PhysicalPlan) *PhysStreamJoin {
+	for {
+		switch x := p.(type) {
+		case *PhysStreamJoin:
+			return x
+		case *PhysProject:
+			p = x.Input
+		case *PhysFilter:
+			p = x.Input
+		default:
+			return nil
+		}
+	}
 }

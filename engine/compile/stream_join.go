@@ -115,7 +115,7 @@ type tableJoin interface {
 func (b *streamBuilder) temporalJoin(n *planner.PhysStreamJoin, spec stream.JoinSpec, schemas [2]*arrow.Schema) (stream.Node, error) {
 	tspec := stream.TemporalSpec{Kind: spec.Kind,
 		LeftKeys: spec.LeftKeys, RightKeys: spec.RightKeys, Residual: spec.Residual, LeftTime: n.LeftTime, RightTime: n.RightTime,
-		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, IdleTimeout: spec.IdleTimeout, Late: spec.Late, OnLate: spec.OnLate, Clock: spec.Clock}
+		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, LeftByMarks: n.LeftByMarks, IdleTimeout: spec.IdleTimeout, Late: spec.Late, OnLate: spec.OnLate, Clock: spec.Clock}
 	var t interface {
 		joinOp
 		Late() int64

@@ -187,7 +187,7 @@ func NewParallelTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, sp
 		p.insts = append(p.insts, t)
 	}
 	p.unit = p.insts[0].(*TemporalJoin).unit
-	p.gates[0] = newJoinGate(spec.LeftTime, -1, spec.LeftDelay, false, spec.IdleTimeout, p.unit)
+	p.gates[0] = newJoinGate(spec.LeftTime, -1, spec.LeftDelay, spec.LeftByMarks, spec.IdleTimeout, p.unit)
 	p.gates[1] = newJoinGate(spec.RightTime, -1, spec.RightDelay, false, spec.IdleTimeout, p.unit)
 	p.gates[1].ops = IsChangelog(right)
 	p.start()

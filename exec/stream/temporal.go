@@ -60,6 +60,10 @@ type TemporalSpec struct {
 	// (AdvanceSide), not from the rows: each instance of a ParallelJoin
 	// runs so, its gate tracking the watermarks over all the rows.
 	ByMarks bool
+	// LeftByMarks says that the stream's watermark is the caller's
+	// (AdvanceSide): the stream is another temporal join's output, whose
+	// rows are never behind the watermark it announced before them.
+	LeftByMarks bool
 }
 
 // TemporalJoin is the event-time temporal join of TemporalSpec. A left
@@ -181,13 +185,18 @@ func NewTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, spec Tempo
 	}
 	for s := range t.sides {
 		t.sides[s].tracker = NewWatermarkTracker(int64(delays[s])/t.unit, spec.IdleTimeout, t.unit)
-		if spec.ByMarks {
+		if t.byMarks(s) {
 			// One stand-in partition carries the caller's marks: no
 			// delay (the caller applied it), never idle by itself.
 			t.sides[s].tracker = NewWatermarkTracker(0, 0, t.unit)
 		}
 	}
 	return t, nil
+}
+
+// byMarks says that input side's watermark is the caller's.
+func (t *TemporalJoin) byMarks(side int) bool {
+	return t.spec.ByMarks || (side == 0 && t.spec.LeftByMarks)
 }
 
 // Schema is the left columns, then the right ones (nullable for a LEFT
@@ -225,7 +234,7 @@ func (t *TemporalJoin) PushSide(ctx context.Context, side int, rec arrow.Record,
 		return nil, fmt.Errorf("stream: temporal join got a batch on input %d", side)
 	}
 	sd := t.sides[side]
-	if !t.spec.ByMarks {
+	if !t.byMarks(side) {
 		sd.tracker.Arrive(partition, t.clock.Now())
 	}
 	if rec.NumRows() > 0 {
@@ -298,7 +307,7 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 			if err := handleLate(t.spec.Late, t.spec.OnLate, lr); err != nil {
 				return err
 			}
-			if !ts.IsNull() && !t.spec.ByMarks {
+			if !ts.IsNull() && !t.byMarks(side) {
 				t.observe(side, partition, ts.I)
 			}
 			continue
@@ -322,7 +331,7 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 			t.addVersion(key, temporalVersion{From: ts.I, Vals: vals})
 		}
 		switch {
-		case !t.spec.ByMarks:
+		case !t.byMarks(side):
 			t.observe(side, partition, ts.I)
 		case t.rowMarks != nil:
 			t.observe(side, markPartition, t.rowMarks[i])
@@ -507,7 +516,7 @@ func (t *TemporalJoin) flush(ctx context.Context) (arrow.Record, error) {
 // come from the caller (ByMarks) and returns the rows that let out; else
 // it does nothing: both inputs' watermarks follow their rows.
 func (t *TemporalJoin) AdvanceSide(ctx context.Context, side int, wm int64) (arrow.Record, error) {
-	if !t.spec.ByMarks || side < 0 || side > 1 {
+	if side < 0 || side > 1 || !t.byMarks(side) {
 		return nil, nil
 	}
 	tr := t.sides[side].tracker
