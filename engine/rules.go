@@ -42,6 +42,11 @@ func declareRules(s *sql.CreateSource, schema *arrow.Schema) *arrow.Schema {
 // not check them as it reads (exec.ConstraintChecker): a declared rule
 // nobody enforces would let a NULL through to a query that trusts it.
 func checkedRules(s *sql.CreateSource, src exec.Source, opts connectors.Options) error {
+	for _, c := range s.Columns {
+		if c.HasDefault {
+			return sql.Errorf(sql.PlanError, c.DefaultPos, "column %s: DEFAULT applies to in-memory tables (CREATE TABLE without WITH), whose INSERTs may leave columns out: a source reads every column", c.Name)
+		}
+	}
 	if cc, ok := src.(exec.ConstraintChecker); ok && cc.ChecksConstraints() {
 		return nil
 	}

@@ -27,7 +27,14 @@ func SourceSchema(cs *sql.CreateSource) (*arrow.Schema, error) {
 		if err != nil {
 			return nil, &sql.Error{Kind: sql.BindError, Pos: c.Pos, Msg: err.Error(), Err: err}
 		}
-		fields = append(fields, arrow.Field{Name: c.Name, Type: t, Nullable: true})
+		f := arrow.Field{Name: c.Name, Type: t, Nullable: true}
+		if c.HasDefault {
+			if _, err := defaultValue(c.Default, t); err != nil {
+				return nil, sql.Errorf(sql.BindError, c.DefaultPos, "column %q: DEFAULT value %q does not convert to %s", c.Name, c.Default, TypeName(t))
+			}
+			f.Metadata = arrow.NewMetadata([]string{DefaultKey}, []string{c.Default})
+		}
+		fields = append(fields, f)
 	}
 	s := arrow.NewSchema(fields, nil)
 	if cs.Watermark != nil {
@@ -36,6 +43,16 @@ func SourceSchema(cs *sql.CreateSource) (*arrow.Schema, error) {
 		}
 	}
 	return s, nil
+}
+
+// DefaultKey marks a declared column's DEFAULT constant (its text) in
+// the field's metadata, so the table's schema carries it to every INSERT.
+const DefaultKey = "sluice.default"
+
+// defaultValue is the DEFAULT constant text of a column of type t, as a
+// value of t (a string converts as CAST would).
+func defaultValue(text string, t arrow.DataType) (any, error) {
+	return convertValue(text, TypeVarchar, t)
 }
 
 // CheckWatermark verifies that the WATERMARK column exists in s and is a
@@ -74,6 +91,11 @@ func PlanInsert(sink string, q *sql.Query, cat Catalog) (*QueryPlan, error) {
 		return nil, err
 	}
 	if def.Schema != nil {
+		if q.InsertColumns != nil {
+			if logical, err = insertColumns(logical, def, q); err != nil {
+				return nil, err
+			}
+		}
 		if logical, err = fitSink(logical, def, q.Position()); err != nil {
 			return nil, err
 		}
@@ -93,6 +115,58 @@ func PlanInsert(sink string, q *sql.Query, cat Catalog) (*QueryPlan, error) {
 		return nil, sql.Errorf(sql.PlanError, q.Position(), "sink %q is append-only but the query produces updates: use EMIT FINAL, or aggregate over a window (TUMBLE/HOP/SESSION) with a watermark", def.Name)
 	}
 	return qp, nil
+}
+
+// insertColumns spreads the query's columns over the sink's by the
+// INSERT's column list; a column it leaves out gets its DEFAULT, or NULL.
+// fitSink then types the result as any INSERT's.
+func insertColumns(p Plan, def *SinkDef, q *sql.Query) (Plan, error) {
+	in := p.Schema()
+	if in.Len() != len(q.InsertColumns) {
+		return nil, sql.Errorf(sql.PlanError, q.Position(), "INSERT names %d columns but the query produces %d", len(q.InsertColumns), in.Len())
+	}
+	from := make([]int, def.Schema.NumFields())
+	for i := range from {
+		from[i] = -1
+	}
+	for j, name := range q.InsertColumns {
+		i := -1
+		for k, f := range def.Schema.Fields() {
+			if strings.EqualFold(f.Name, name) {
+				i = k
+			}
+		}
+		if i < 0 {
+			var names []string
+			for _, f := range def.Schema.Fields() {
+				names = append(names, f.Name)
+			}
+			return nil, sql.Errorf(sql.BindError, q.InsertColumnsPos[j], "sink %q has no column %q%s", def.Name, name, suggest(name, names))
+		}
+		if from[i] >= 0 {
+			return nil, sql.Errorf(sql.BindError, q.InsertColumnsPos[j], "column %q is named twice", name)
+		}
+		from[i] = j
+	}
+	exprs := make([]Expr, len(from))
+	names := make([]string, len(from))
+	for i, f := range def.Schema.Fields() {
+		names[i] = f.Name
+		if from[i] >= 0 {
+			exprs[i] = &ColumnRef{Index: from[i], Name: in.Fields[from[i]].Name, Typ: in.Fields[from[i]].Type}
+			continue
+		}
+		lit := &Literal{Typ: f.Type}
+		if text, ok := f.Metadata.GetValue(DefaultKey); ok {
+			v, err := defaultValue(text, f.Type)
+			if err != nil {
+				return nil, sql.Errorf(sql.PlanError, q.Position(), "column %q: DEFAULT %s: %v", f.Name, text, err)
+			}
+			lit.Value = v
+		}
+		exprs[i] = lit
+	}
+	return &Project{Input: p, Exprs: exprs, Names: names}, nil
 }
 
 // fitSink casts and renames the query output to the sink's schema.

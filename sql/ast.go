@@ -51,6 +51,13 @@ type ColumnDef struct {
 	// Unsigned: declared UNSIGNED (an integer type); a negative value
 	// is out of range.
 	Unsigned bool
+	// Default is the constant of `DEFAULT c` (its text, a string
+	// unquoted), the value an INSERT gives a column its column list
+	// leaves out; HasDefault says there is one (DEFAULT NULL has none:
+	// NULL is what an omitted column gets anyway).
+	Default    string
+	HasDefault bool
+	DefaultPos Pos
 }
 
 // Watermark is `WATERMARK FOR col AS col - INTERVAL '5' SECOND`.
@@ -153,6 +160,11 @@ type Query struct {
 	Select ast.ResultSetNode
 	// Emit is nil for a batch query.
 	Emit *Emit
+	// InsertColumns is the column list of `INSERT INTO t (a, b) query`
+	// (nil: none, the query gives every column in order), where each is
+	// written; the columns it leaves out get their DEFAULT or NULL.
+	InsertColumns    []string
+	InsertColumnsPos []Pos
 	// Windows maps placeholder table names found in Select to the window
 	// table function they stand for.
 	Windows map[string]*WindowTVF

@@ -189,8 +189,7 @@ func (s *CreateSource) checkNotEnforced() error {
 // columnModifiers parses what may follow a column's type: NOT NULL,
 // NULL, UNSIGNED, PRIMARY KEY [NOT ENFORCED]; it returns the PRIMARY
 // token of a column-level key (zero token: none) and whether it said NOT
-// ENFORCED. DEFAULT and other
-// constraints are refused by name.
+// ENFORCED, DEFAULT constant. Other constraints are refused by name.
 func (c *cursor) columnModifiers(col *ColumnDef) (token, bool, error) {
 	var pk token
 	notEnforced := false
@@ -218,12 +217,46 @@ func (c *cursor) columnModifiers(col *ColumnDef) (token, bool, error) {
 			pk = c.next()
 			c.next()
 			notEnforced = c.notEnforced()
-		case t.is("DEFAULT") || t.is("UNIQUE") || t.is("CHECK") || t.is("REFERENCES") || t.is("AUTO_INCREMENT") || t.is("COMMENT") || t.is("COLLATE"):
-			return pk, false, c.errAt(t, "column %s is not supported (column modifiers: NOT NULL, NULL, UNSIGNED, PRIMARY KEY [NOT ENFORCED])", strings.ToUpper(t.text))
+		case t.is("DEFAULT"):
+			c.next()
+			if err := c.columnDefault(col, t); err != nil {
+				return pk, false, err
+			}
+		case t.is("UNIQUE") || t.is("CHECK") || t.is("REFERENCES") || t.is("AUTO_INCREMENT") || t.is("COMMENT") || t.is("COLLATE"):
+			return pk, false, c.errAt(t, "column %s is not supported (column modifiers: NOT NULL, NULL, UNSIGNED, DEFAULT constant, PRIMARY KEY [NOT ENFORCED])", strings.ToUpper(t.text))
 		default:
 			return pk, notEnforced, nil
 		}
 	}
+}
+
+// columnDefault parses the constant after DEFAULT (at tok): a number
+// (signed), a string, TRUE, FALSE or NULL. An expression default (a
+// function, CURRENT_TIMESTAMP) is refused: it would be evaluated per row.
+func (c *cursor) columnDefault(col *ColumnDef, tok token) error {
+	t := c.next()
+	neg := ""
+	if t.isPunct("-") || t.isPunct("+") {
+		neg = strings.TrimPrefix(t.text, "+")
+		t = c.next()
+		if t.kind != tkNumber {
+			return c.errAt(t, "DEFAULT takes a constant: a number, a string, TRUE, FALSE or NULL")
+		}
+	}
+	switch {
+	case t.kind == tkNumber:
+		col.Default = neg + t.text
+	case t.kind == tkString:
+		col.Default = t.val
+	case t.is("TRUE") || t.is("FALSE"):
+		col.Default = strings.ToLower(t.text)
+	case t.is("NULL"):
+		return nil
+	default:
+		return c.errAt(t, "DEFAULT takes a constant: a number, a string, TRUE, FALSE or NULL")
+	}
+	col.HasDefault, col.DefaultPos = true, c.ps.pos(tok.off)
+	return nil
 }
 
 // notEnforced consumes an optional NOT ENFORCED (Flink's spelling: the

@@ -314,11 +314,30 @@ func (ps *parseState) insert(c *cursor, base stmt) (Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := ps.subquery(c)
-	if err != nil {
+	ins := &Insert{stmt: base, Sink: name}
+	var cols []string
+	var colPos []Pos
+	if c.peek().isPunct("(") && !isQueryStart(c, 1) {
+		c.next()
+		for {
+			col, t, err := c.ident("a column name")
+			if err != nil {
+				return nil, err
+			}
+			cols, colPos = append(cols, col), append(colPos, c.ps.pos(t.off))
+			if c.acceptPunct(")") {
+				break
+			}
+			if err := c.expectPunct(","); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if ins.Query, err = ps.subquery(c); err != nil {
 		return nil, err
 	}
-	return &Insert{stmt: base, Sink: name, Query: q}, nil
+	ins.Query.InsertColumns, ins.Query.InsertColumnsPos = cols, colPos
+	return ins, nil
 }
 
 // subquery parses the rest of the statement as a query.
