@@ -17,7 +17,7 @@ func TestFullJoinExplain(t *testing.T) {
 	want := `Physical plan:
   Project: id, name
     Filter: value > 10 AND region = 'eu'
-      HashJoin: full keys=[customer_id] = [id]
+      HashJoin: full keys=[customer_id] = [id] output=[id, value, name, region]
         Gather: morsels in order
           Scan: orders columns=[id, value, customer_id]
         Gather: morsels in order

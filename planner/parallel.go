@@ -76,7 +76,8 @@ func sumType(t arrow.DataType) arrow.DataType {
 // above a gathered pipeline. An INNER or LEFT hash join probes inside the
 // pipeline of its left input, against one build of its right (a broadcast
 // join); RIGHT and FULL joins, sorts, limits and unions run serially over
-// gathered inputs. Streaming plans are not rewritten.
+// gathered inputs, except that a top-N over a pipeline first keeps each
+// morsel's best rows on its worker. Streaming plans are not rewritten.
 func Parallelize(p PhysicalPlan) (PhysicalPlan, error) {
 	if isPipeline(p) {
 		in, err := parallelizeBuilds(p)
@@ -84,6 +85,19 @@ func Parallelize(p PhysicalPlan) (PhysicalPlan, error) {
 			return nil, err
 		}
 		return &PhysGather{Input: in, Out: p.Schema()}, nil
+	}
+	if t, ok := p.(*PhysTopN); ok && isPipeline(t.Input) {
+		// Each morsel keeps its own best limit+offset rows; the top-N of
+		// their concatenation in morsel order is the serial one, ties
+		// included (TopN keeps input order among equal keys).
+		in, err := parallelizeBuilds(t.Input)
+		if err != nil {
+			return nil, err
+		}
+		partial := &PhysTopN{Input: in, Keys: t.Keys, Limit: t.Limit + t.Offset, Out: t.Out}
+		c := *t
+		c.Input = &PhysGather{Input: partial, Out: partial.Out}
+		return &c, nil
 	}
 	if a, ok := p.(*PhysHashAggregate); ok && a.Mode == AggComplete && isPipeline(a.Input) && !hasDistinct(a.Aggs) && partialAggs(a.Aggs) {
 		in, err := parallelizeBuilds(a.Input)

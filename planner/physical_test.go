@@ -2,6 +2,7 @@ package planner
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,5 +165,26 @@ func TestPhysicalWindowUnionValues(t *testing.T) {
 	}
 	if qp.Output.Fields[0].Name != "two" {
 		t.Errorf("output = %v", qp.Output.Names())
+	}
+}
+
+// TestNarrowJoinThroughFilter: a filter the planner cannot push below a
+// join (on the NULL-extended side of a LEFT JOIN) no longer stops the
+// aggregate above from narrowing the join: the join outputs what the
+// aggregate and the filter read, and the filter reads the narrowed row.
+func TestNarrowJoinThroughFilter(t *testing.T) {
+	cat := testCatalog(t)
+	qp := mustPlan(t, cat, `SELECT o.customer_id, SUM(o.value)
+FROM orders o LEFT JOIN customers c ON o.customer_id = c.id
+WHERE c.region IS NULL
+GROUP BY o.customer_id`)
+	got := Explain(qp)
+	for _, want := range []string{
+		"HashJoin: left keys=[customer_id] = [id] output=[value, customer_id, region]",
+		"Filter: region IS NULL",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("EXPLAIN lacks %q:\n%s", want, got)
+		}
 	}
 }
