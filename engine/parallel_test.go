@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,4 +110,73 @@ func TestParallelBatchEqualsSerial(t *testing.T) {
 			t.Errorf("SET parallelism = %s: %v", v, err)
 		}
 	}
+}
+
+// TestParallelSortWindowsEqualSerial: ORDER BY, window functions (OVER)
+// and SESSION windows sort their whole input on every worker when it is
+// large enough; their rows, and the order of rows with equal keys, are the
+// same at parallelism 1, 2 and 4.
+func TestParallelSortWindowsEqualSerial(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,category,value,ts\n")
+	for i := range 60000 {
+		// Few values per category, so most sort keys tie; distinct
+		// seconds, 60,000 of 80,000, in scattered order, so sessions
+		// break wherever a second is missing.
+		s := i * 37 % 80000
+		fmt.Fprintf(&b, "%d,cat-%d,%d,2026-01-01 %02d:%02d:%02d\n", i, i*13%7, i*31%23, s/3600, s/60%60, s%60)
+	}
+	path := filepath.Join(dir, "t.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	db, err := Open(Config{Allocator: mem, Parallelism: 1, MorselBytes: 64 << 10, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Exec(ctx, fmt.Sprintf("CREATE SOURCE t (id BIGINT, category VARCHAR, value BIGINT, ts TIMESTAMP) WITH (connector = 'file', path = '%s', format = 'csv')", path)); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{
+		"SELECT id, value FROM t ORDER BY value DESC",
+		"SELECT id, category FROM t ORDER BY category, value",
+		"SELECT id, ROW_NUMBER() OVER (PARTITION BY category ORDER BY value) AS rn, SUM(value) OVER (PARTITION BY category ORDER BY value) AS s FROM t",
+		"SELECT id, RANK() OVER (ORDER BY value DESC) AS rk, LAG(id) OVER (ORDER BY value) AS prev FROM t",
+		"SELECT category, window_start, window_end, COUNT(*), MIN(id) FROM SESSION(t, ts, INTERVAL '5' SECOND) GROUP BY category, window_start, window_end",
+		"SELECT window_start, window_end, COUNT(*), SUM(value) FROM SESSION(t, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end",
+	}
+	for _, q := range queries {
+		var want []string
+		for _, p := range []int{1, 2, 4} {
+			if err := db.Exec(ctx, fmt.Sprintf("SET parallelism = %d", p)); err != nil {
+				t.Fatal(err)
+			}
+			got := queryLines(t, db, q)
+			if p == 1 {
+				want = got
+				if len(want) < 2 {
+					t.Fatalf("%s: %d rows", q, len(want))
+				}
+				continue
+			}
+			if i := firstDiff(got, want); i >= 0 {
+				t.Errorf("%s: parallelism %d differs from 1 at row %d of %d/%d", q, p, i, len(got), len(want))
+			}
+		}
+	}
+}
+
+// firstDiff is the first index where a and b differ (-1 if equal).
+func firstDiff(a, b []string) int {
+	for i := range max(len(a), len(b)) {
+		if i >= len(a) || i >= len(b) || a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -74,6 +73,7 @@ type Analytic struct {
 	done   bool
 	once   lifecycle
 	acct   *Account // memory budget (SetBudget); nil: unlimited
+	par    int      // sorting goroutines (SetWorkers); 0 or 1: one
 }
 
 var _ Operator = (*Analytic)(nil)
@@ -125,6 +125,10 @@ func checkAnalyticType(f AnalyticFunc) error {
 
 // SetBudget accounts the buffered input to a (nil: unlimited).
 func (a *Analytic) SetBudget(acct *Account) { a.acct = acct }
+
+// SetWorkers sorts the input into window order on up to n goroutines;
+// the order, and so every result, is the same at any n (see sortStable).
+func (a *Analytic) SetWorkers(n int) { a.par = n }
 
 // Schema is the input's columns then one per function.
 func (a *Analytic) Schema() *arrow.Schema { return a.schema }
@@ -201,7 +205,7 @@ func (a *Analytic) compute(ctx context.Context) (arrow.Record, error) {
 	for i := range p.perm {
 		p.perm[i] = int32(i)
 	}
-	slices.SortStableFunc(p.perm, func(x, y int32) int {
+	sortStable(p.perm, a.par, func(x, y int32) int {
 		if c := partCmp(int(x), int(y)); c != 0 {
 			return c
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -37,6 +36,7 @@ type Sort struct {
 	done  bool
 	once  lifecycle
 	acct  *Account // memory budget (SetBudget); nil: unlimited
+	par   int      // sorting goroutines (SetWorkers); 0 or 1: one
 }
 
 var _ Operator = (*Sort)(nil)
@@ -45,6 +45,10 @@ var _ Operator = (*Sort)(nil)
 func NewSort(mem memory.Allocator, input Operator, keys []SortKey) *Sort {
 	return &Sort{mem: mem, input: input, keys: keys}
 }
+
+// SetWorkers sorts on up to n goroutines; the order is the same at any n
+// (see sortStable).
+func (s *Sort) SetWorkers(n int) { s.par = n }
 
 // Schema is the input's schema.
 func (s *Sort) Schema() *arrow.Schema { return s.input.Schema() }
@@ -66,7 +70,7 @@ func (s *Sort) Next(ctx context.Context) (arrow.Record, error) {
 			return nil, io.EOF
 		}
 		s.out = all
-		perm, err := sortPerm(ctx, s.mem, all, s.keys)
+		perm, err := sortPerm(ctx, s.mem, all, s.keys, s.par)
 		if err != nil {
 			return nil, fmt.Errorf("sort: %w", err)
 		}
@@ -149,8 +153,8 @@ func concatRecords(mem memory.Allocator, schema *arrow.Schema, recs []arrow.Reco
 }
 
 // sortPerm evaluates keys over rec and returns the stable sorting
-// permutation of its rows.
-func sortPerm(ctx context.Context, mem memory.Allocator, rec arrow.Record, keys []SortKey) ([]int32, error) {
+// permutation of its rows, sorted on up to workers goroutines.
+func sortPerm(ctx context.Context, mem memory.Allocator, rec arrow.Record, keys []SortKey, workers int) ([]int32, error) {
 	cmpRows, release, err := rowComparator(ctx, mem, rec, keys)
 	if err != nil {
 		return nil, err
@@ -160,7 +164,7 @@ func sortPerm(ctx context.Context, mem memory.Allocator, rec arrow.Record, keys 
 	for i := range perm {
 		perm[i] = int32(i)
 	}
-	slices.SortStableFunc(perm, func(a, b int32) int { return cmpRows(int(a), int(b)) })
+	sortStable(perm, workers, func(a, b int32) int { return cmpRows(int(a), int(b)) })
 	return perm, nil
 }
 

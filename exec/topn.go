@@ -167,7 +167,7 @@ func (t *TopN) merge(ctx context.Context, k int64) error {
 		return err
 	}
 	defer all.Release()
-	perm, err := sortPerm(ctx, t.mem, all, t.keys)
+	perm, err := sortPerm(ctx, t.mem, all, t.keys, 1)
 	if err != nil {
 		return err
 	}

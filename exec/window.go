@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -246,6 +245,7 @@ type SessionWindow struct {
 	pos     int
 	done    bool
 	once    lifecycle
+	par     int // sorting goroutines (SetWorkers); 0 or 1: one
 }
 
 var _ Operator = (*SessionWindow)(nil)
@@ -262,6 +262,10 @@ func NewSessionWindow(mem memory.Allocator, input Operator, timeCol int, gap tim
 	}
 	return &SessionWindow{mem: mem, input: input, timeCol: timeCol, gap: gap.Microseconds(), keys: keys, schema: windowSchema(in)}, nil
 }
+
+// SetWorkers sorts rows into (key, time) order on up to n goroutines; the
+// sessions are the same at any n (see sortStable).
+func (s *SessionWindow) SetWorkers(n int) { s.par = n }
 
 // Schema is the input's columns, then window_start and window_end.
 func (s *SessionWindow) Schema() *arrow.Schema { return s.schema }
@@ -319,7 +323,7 @@ func (s *SessionWindow) consume(ctx context.Context) error {
 			s.perm = append(s.perm, int32(i))
 		}
 	}
-	slices.SortStableFunc(s.perm, func(a, b int32) int {
+	sortStable(s.perm, s.par, func(a, b int32) int {
 		if ga, gb := gid(a), gid(b); ga != gb {
 			return cmp.Compare(ga, gb)
 		}

@@ -38,6 +38,7 @@ func Analytic(env Env, n *planner.PhysAnalytic, in exec.Operator) (exec.Operator
 		return nil, err
 	}
 	a.SetBudget(env.Budget.Account(n.String()))
+	a.SetWorkers(env.Parallelism)
 	return a, nil
 }
 

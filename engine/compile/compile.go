@@ -221,6 +221,7 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		}
 		srt := exec.NewSort(env.Mem, in, keys)
 		srt.SetBudget(env.Budget.Account(n.String()))
+		srt.SetWorkers(env.Parallelism)
 		return srt, nil
 	case *planner.PhysTopN:
 		keys, err := SortKeys(n.Keys)
@@ -256,7 +257,7 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		}
 		return exec.NewValues(env.Mem, n.Out.Arrow(), rows)
 	case *planner.PhysWindow:
-		return Window(env.Mem, n, in)
+		return Window(env, n, in)
 	case *planner.PhysAnalytic:
 		return Analytic(env, n, in)
 	}
@@ -396,14 +397,20 @@ func joinType(t planner.JoinType) exec.JoinType {
 }
 
 // Window compiles a window table function over in for batch execution.
-func Window(mem memory.Allocator, n *planner.PhysWindow, in exec.Operator) (exec.Operator, error) {
+func Window(env Env, n *planner.PhysWindow, in exec.Operator) (exec.Operator, error) {
+	mem := env.Mem
 	switch n.Kind {
 	case planner.WindowSession:
 		keys, err := Exprs(n.Keys)
 		if err != nil {
 			return nil, err
 		}
-		return exec.NewSessionWindow(mem, in, n.TimeCol, n.Gap, keys...)
+		s, err := exec.NewSessionWindow(mem, in, n.TimeCol, n.Gap, keys...)
+		if err != nil {
+			return nil, err
+		}
+		s.SetWorkers(env.Parallelism)
+		return s, nil
 	case planner.WindowHop:
 		return exec.NewWindowAssign(mem, in, exec.WindowHop, n.TimeCol, n.Size, n.Slide)
 	default:
