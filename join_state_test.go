@@ -1,9 +1,16 @@
 package sluice_test
 
 import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice"
 )
 
 // TestJoinStateBoundedOnEndlessStream: on the endless generator (one row
@@ -74,6 +81,65 @@ func TestJoinStateBoundedOnEndlessStream(t *testing.T) {
 			}
 			if sampled > rowBound {
 				t.Errorf("Rows.Stats sampled %d rows held while running, want ≤ %d", sampled, rowBound)
+			}
+		})
+	}
+}
+
+// TestJoinStateSizeAtParallelism: the state a regular join reports in
+// Stats (what the REPL status line and EXPLAIN ANALYZE show) is the rows
+// it holds, the same at parallelism 1 and 4 (summed over the instances):
+// every row of both inputs, as nothing bounds a regular join's state.
+func TestJoinStateSizeAtParallelism(t *testing.T) {
+	dir := t.TempDir()
+	var l, r strings.Builder
+	l.WriteString("k,v\n")
+	r.WriteString("k,w\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&l, "%d,%d\n", i%10, i)
+	}
+	for i := 0; i < 15; i++ {
+		fmt.Fprintf(&r, "%d,%d\n", i, i)
+	}
+	for name, body := range map[string]string{"l.csv": l.String(), "r.csv": r.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, par := range []int{1, 4} {
+		t.Run(fmt.Sprintf("p%d", par), func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			db, err := sluice.Open(sluice.Config{Allocator: mem, Parallelism: par, BaseDir: dir, Log: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			ctx := t.Context()
+			if err := db.Exec(ctx, `CREATE SOURCE l (k BIGINT, v BIGINT) WITH (connector = 'file', path = 'l.csv', format = 'csv');
+				CREATE SOURCE r (k BIGINT, w BIGINT) WITH (connector = 'file', path = 'r.csv', format = 'csv')`); err != nil {
+				t.Fatal(err)
+			}
+			if plan := joinRows(kRows(t, db, `EXPLAIN SELECT l.k, v, w FROM l JOIN r ON l.k = r.k EMIT CHANGES`)); par > 1 && !strings.Contains(plan, "partitioned by keys") {
+				t.Fatalf("the join is not partitioned at parallelism %d:\n%s", par, plan)
+			}
+			rows, err := db.Query(ctx, `SELECT l.k, v, w FROM l JOIN r ON l.k = r.k EMIT CHANGES`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			n := int64(0)
+			for rows.Next() {
+				n += rows.Record().NumRows()
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if n != 40 {
+				t.Fatalf("%d rows out, want 40", n)
+			}
+			if st := rows.Stats(); st.StateGroups != 55 || st.StateBytes <= 0 {
+				t.Errorf("state %d groups, %d bytes; want the 55 rows of both inputs held", st.StateGroups, st.StateBytes)
 			}
 		})
 	}
