@@ -510,12 +510,11 @@ func TestScaleOutJoinRepartition(t *testing.T) {
 	kWaitGroup(t, addr, "g2", 9, 3*parts)
 	<-produced
 	want = append(want, w4...)
-	// Under the race detector on a loaded machine (load ~40) rows were
-	// still repeated after moves mid-stream: the cause is not found yet
-	// (suspected: a slowed member misses its session and loses its
-	// partitions without a revoke, at-least-once like a crash). There
-	// the rows are compared as a set; without the race detector exactly.
-	soWaitJoined(t, res, want, !raceEnabled, "partitions moved mid-stream")
+	// Exactly, under the race detector too: a DB stopping while a
+	// periodic commit ran used to end with the commit's "context
+	// canceled" and no clean-stop commit, and the next owners emitted
+	// its rows since the last save again (196-402 of 3,600 at load 40).
+	soWaitJoined(t, res, want, true, "partitions moved mid-stream")
 }
 
 // soMemberEnv makes the test binary run as one process of the scaled-out

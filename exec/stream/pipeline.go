@@ -333,8 +333,14 @@ func (p *Pipeline) watermark() int64 {
 }
 
 // commit writes a checkpoint when one is due (or force) and then tells
-// the sink what the output covers.
+// the sink what the output covers. A commit is not cancelled with the run
+// (as a batch's processing is not): one a cancel cut short ended the run
+// with its error and without the clean stop's commit, so the output
+// emitted since the last commit was not covered by it, and a consumer
+// group's next owner of the partitions emitted it again (seen under
+// -race: a DB stopping mid-stream while a periodic commit ran).
 func (p *Pipeline) commit(ctx context.Context, force bool) error {
+	ctx = context.WithoutCancel(ctx)
 	if p.Checkpoint != nil {
 		now := p.Clock.Now()
 		if !force && !p.Checkpoint.due(now) {

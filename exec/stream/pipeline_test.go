@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -220,5 +221,44 @@ func TestRunMicroBatchSlowTriggerAndAppendWindows(t *testing.T) {
 	}
 	if got := <-c.recs; !equalStrings(got, []string{"10000|20000|a|1|2"}) {
 		t.Fatalf("end of input emitted %q", got)
+	}
+}
+
+// TestRunContinuousCommitOutlivesCancel: a run cancelled while it commits
+// (here: during a barrier's commit) finishes that commit and then stops
+// cleanly with the clean stop's commit; a commit cut short by the cancel
+// used to end the run with its error and no clean-stop commit, leaving
+// the output since the last commit uncovered.
+func TestRunContinuousCommitOutlivesCancel(t *testing.T) {
+	mem := checkedMem(t)
+	r := newScriptReader()
+	c := newCollector()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var commits []error
+	bar := make(chan Barrier)
+	p := &Pipeline{Mem: mem, Reader: r, Schema: kvSchema, Emit: c.emit(t), Clock: NewManualClock(epoch), Barrier: bar,
+		Commit: func(cctx context.Context, _ exec.Offsets) error {
+			cancel() // the stop arrives while the commit runs
+			commits = append(commits, cctx.Err())
+			return cctx.Err()
+		}}
+	done := make(chan error, 1)
+	go func() { done <- p.RunContinuous(ctx) }()
+	r.start()
+	rec := fromJSON(t, mem, kvSchema, `[{"k":"a","v":1}]`)
+	r.push(rec, 0)
+	rec.Release()
+	<-c.recs
+	barDone := make(chan error, 1)
+	bar <- Barrier{Done: barDone}
+	if err := <-barDone; err != nil {
+		t.Errorf("barrier's commit: %v, want it finished despite the cancel", err)
+	}
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("run ended with %v, want a clean stop", err)
+	}
+	if len(commits) != 2 || commits[0] != nil || commits[1] != nil {
+		t.Errorf("commits saw %v, want two (the barrier's, the clean stop's), neither cancelled", commits)
 	}
 }
