@@ -290,6 +290,11 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 		declared = declareRules(s, declared)
 	}
 	opts := db.options(s.Options)
+	if strings.EqualFold(opts["format"], "upsert-json") && opts["key"] == "" && len(s.PrimaryKey) > 0 {
+		// An upsert topic declared with only its PRIMARY KEY is keyed by
+		// it, as Flink's upsert-kafka.
+		opts["key"] = strings.Join(s.PrimaryKey, ",")
+	}
 	src, err := connectors.NewSource(db.conn, opts, declared)
 	if err != nil && s.Table {
 		return db.flinkSinkTable(s, opts, declared, err)
