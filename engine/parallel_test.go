@@ -7,10 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
 )
 
 // queryLines runs text and renders every row, in order.
@@ -179,4 +182,108 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return -1
+}
+
+// foldChangelog folds rendered changelog rows (op first, as exec.Op
+// numbers) into the sorted rows of the table they describe.
+func foldChangelog(t *testing.T, lines []string) []string {
+	t.Helper()
+	count := map[string]int{}
+	for _, l := range lines {
+		op, rest, _ := strings.Cut(l, "\t")
+		switch op {
+		case fmt.Sprint(int8(exec.OpInsert)), fmt.Sprint(int8(exec.OpUpdateAfter)):
+			count[rest]++
+		case fmt.Sprint(int8(exec.OpUpdateBefore)), fmt.Sprint(int8(exec.OpDelete)):
+			count[rest]--
+		default:
+			t.Fatalf("row %q has no op", l)
+		}
+	}
+	var out []string
+	for r, n := range count {
+		if n < 0 {
+			t.Fatalf("row %q retracted more often than inserted", r)
+		}
+		for ; n > 0; n-- {
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestParallelStreamGroupByPreAggregated: a streaming GROUP BY over a file
+// that the planner pre-aggregates per batch (EXPLAIN says so) emits at
+// parallelism 4 — decoding, filtering and pre-aggregating on 4 goroutines,
+// merging in 4 key-partitioned instances — a changelog that folds to its
+// batch twin's rows, as at parallelism 1 (bad rows skipped alike);
+// aggregates without an exact merge (float sums) are not pre-aggregated.
+func TestParallelStreamGroupByPreAggregated(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,category,value,price,f\n")
+	for i := range 4000 {
+		v := fmt.Sprint(i*7%1000 - 300)
+		if i%97 == 5 {
+			v = "oops"
+		}
+		if i%89 == 3 {
+			v = ""
+		}
+		fmt.Fprintf(&b, "%d,cat-%d,%s,%d.%02d,%d.5\n", i, i*13%17, v, i%50, i%100, i%9)
+	}
+	path := filepath.Join(dir, "t.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var log bytes.Buffer
+	db, err := Open(Config{Allocator: mem, Parallelism: 4, MorselBytes: 512, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Exec(ctx, fmt.Sprintf("CREATE SOURCE t (id BIGINT, category VARCHAR, value BIGINT, price DECIMAL(10, 2), f DOUBLE) WITH (connector = 'file', path = '%s', format = 'csv', on_error = 'skip')", path)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		query string
+		pre   bool
+	}{
+		{"SELECT category, SUM(value), COUNT(*), COUNT(value), AVG(value), MIN(value), MAX(value), SUM(price), AVG(price), MIN(f) FROM t GROUP BY category", true},
+		{"SELECT category, id % 3 AS m, COUNT(*), MAX(price) FROM t WHERE value > 0 GROUP BY category, id % 3", true},
+		{"SELECT value % 5 AS r, BIT_OR(id), MIN(category) FROM t GROUP BY value % 5", true},
+		{"SELECT category, SUM(f) FROM t GROUP BY category", false},
+		{"SELECT category, COUNT(DISTINCT value) FROM t GROUP BY category", false},
+	} {
+		t.Run(c.query, func(t *testing.T) {
+			stream := c.query + " EMIT CHANGES"
+			plan := strings.Join(queryLines(t, db, "EXPLAIN "+stream), "\n")
+			if got := strings.Contains(plan, "pre-aggregated per batch"); got != c.pre {
+				t.Fatalf("pre-aggregated %v, want %v:\n%s", got, c.pre, plan)
+			}
+			if err := db.Exec(ctx, "SET parallelism = 1"); err != nil {
+				t.Fatal(err)
+			}
+			want := queryLines(t, db, c.query)
+			log.Reset()
+			serial := foldChangelog(t, queryLines(t, db, stream))
+			serialLog := log.String()
+			if err := db.Exec(ctx, "SET parallelism = 4"); err != nil {
+				t.Fatal(err)
+			}
+			log.Reset()
+			got := foldChangelog(t, queryLines(t, db, stream))
+			slices.Sort(want)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") || strings.Join(serial, "\n") != strings.Join(want, "\n") || len(want) == 0 {
+				t.Errorf("parallelism 4 folds to:\n%s\nparallelism 1:\n%s\nbatch:\n%s", strings.Join(got, "\n"), strings.Join(serial, "\n"), strings.Join(want, "\n"))
+			}
+			if log.String() != serialLog {
+				t.Errorf("log at parallelism 4 %q, at 1 %q", log.String(), serialLog)
+			}
+		})
+	}
 }

@@ -237,3 +237,68 @@ func mergedMean(mem memory.Allocator, sums, counts arrow.Array) (arrow.Array, er
 	}
 	return newFixedArray(mem, arrow.PrimitiveTypes.Float64, vals, valid), nil
 }
+
+// AggPhase is one phase of a two-phase aggregation for an operator that
+// runs its own accumulators (the streaming aggregates): the calls to
+// accumulate and how the phase's output columns come from their results.
+// HashAggregate applies the same rules (phaseCalls), so a streaming
+// aggregate merging partial rows computes exactly the batch final values.
+type AggPhase struct {
+	// Calls are the accumulator calls of the phase over its input: for
+	// AggPartial over the original arguments, for AggFinal over the
+	// partial state columns (the keys come first, see AggPartial).
+	Calls []AggCall
+	// Of is, per call, the index of the aggregate it computes part of
+	// (AVG has two calls), to name it in messages.
+	Of   []int
+	outs []aggOut
+}
+
+// NewAggPhase returns phase mode of aggs grouped by nkeys keys.
+func NewAggPhase(mode AggMode, aggs []AggCall, nkeys int) (*AggPhase, error) {
+	calls, outs, err := phaseCalls(mode, aggs, nkeys)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	p := &AggPhase{Calls: calls, outs: outs}
+	for i := range aggs {
+		one, _, err := phaseCalls(mode, aggs[i:i+1], nkeys)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate: %w", err)
+		}
+		for range one {
+			p.Of = append(p.Of, i)
+		}
+	}
+	return p, nil
+}
+
+// Fields are the phase's output columns after the keys, given one
+// accumulator per call.
+func (p *AggPhase) Fields(accs []*Accumulator) ([]arrow.Field, error) {
+	fields := make([]arrow.Field, len(p.outs))
+	for i, o := range p.outs {
+		f, err := o.field(accs)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %s: %w", o.name, err)
+		}
+		fields[i] = f
+	}
+	return fields, nil
+}
+
+// Columns builds the output columns from res, one result array per call
+// over the same groups; the caller releases them (res stays the
+// caller's).
+func (p *AggPhase) Columns(mem memory.Allocator, res []arrow.Array) ([]arrow.Array, error) {
+	cols := make([]arrow.Array, 0, len(p.outs))
+	for _, o := range p.outs {
+		a, err := o.build(mem, res)
+		if err != nil {
+			releaseArrays(cols)
+			return nil, fmt.Errorf("aggregate %s: %w", o.name, err)
+		}
+		cols = append(cols, a)
+	}
+	return cols, nil
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -35,22 +36,60 @@ type ResumableMorsel interface {
 // is below 2 or the scan does not split into at least two ResumableMorsel
 // pieces.
 func OpenOrdered(ctx context.Context, mem memory.Allocator, src Source, spec ScanSpec, workers int) (SourceReader, error) {
+	return OpenOrderedMap(ctx, mem, src, spec, workers, nil)
+}
+
+// ReaderMap is per-batch work a scan does where it decodes its batches:
+// with OpenOrderedMap, on each decoding goroutine, so that work
+// parallelizes with the decoding (a streaming query's filters,
+// projections and per-batch pre-aggregation).
+type ReaderMap struct {
+	// New builds the step for one goroutine; the steps run concurrently,
+	// so they must share no mutable state. A step returns the batch's
+	// replacement, never nil (an empty record when nothing is left), and
+	// leaves its argument to the caller; the caller releases the result.
+	New func() (func(ctx context.Context, rec arrow.Record) (arrow.Record, error), error)
+	// Dictionaries are the scan's output columns the step accepts
+	// dictionary-encoded (DictionaryReader).
+	Dictionaries []int
+}
+
+// OpenOrderedMap is OpenOrdered with every batch replaced by m's step
+// applied to it (m nil: none), on the goroutine that decoded it; the
+// offsets, partitions, bad-row counts and errors of the scan are kept.
+// Without parallel decoding the step runs in Next.
+func OpenOrderedMap(ctx context.Context, mem memory.Allocator, src Source, spec ScanSpec, workers int, m *ReaderMap) (SourceReader, error) {
+	serial := func() (SourceReader, error) {
+		r, err := src.Open(ctx, mem, spec)
+		if err != nil || m == nil {
+			return r, err
+		}
+		step, err := m.New()
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		if dr, ok := r.(DictionaryReader); ok && len(m.Dictionaries) > 0 {
+			dr.KeepDictionaries(m.Dictionaries)
+		}
+		return &mappedReader{SourceReader: r, step: step}, nil
+	}
 	if workers < 2 {
-		return src.Open(ctx, mem, spec)
+		return serial()
 	}
 	ms, err := Morsels(ctx, src, spec)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
 	if len(ms) < 2 {
-		return src.Open(ctx, mem, spec)
+		return serial()
 	}
 	for _, m := range ms {
 		if _, ok := m.(ResumableMorsel); !ok {
-			return src.Open(ctx, mem, spec)
+			return serial()
 		}
 	}
-	r := &orderedReader{mem: mem, morsels: ms, workers: min(workers, len(ms)), outs: make([]chan orderedItem, len(ms)), base: Offsets{}, parts: []int32{0}}
+	r := &orderedReader{mem: mem, morsels: ms, workers: min(workers, len(ms)), outs: make([]chan orderedItem, len(ms)), base: Offsets{}, parts: []int32{0}, mapper: m}
 	for i := range r.outs {
 		r.outs[i] = make(chan orderedItem, gatherBuffer)
 	}
@@ -65,6 +104,7 @@ type orderedReader struct {
 	mem     memory.Allocator
 	morsels []Morsel
 	workers int
+	mapper  *ReaderMap         // nil: batches as decoded
 	outs    []chan orderedItem // per morsel, closed when it is done
 	next    atomic.Int64       // next morsel to hand out
 	failed  atomic.Int64       // lowest failed morsel; len(morsels) if none
@@ -114,35 +154,58 @@ func (r *orderedReader) start(ctx context.Context) {
 // work takes morsels in order until none is left or one has failed.
 func (r *orderedReader) work() {
 	defer r.wg.Done()
+	var step func(context.Context, arrow.Record) (arrow.Record, error)
+	if r.mapper != nil {
+		var err error
+		if step, err = r.mapper.New(); err != nil {
+			r.fail(r.next.Add(1)-1, err)
+			return
+		}
+	}
 	for {
 		i := r.next.Add(1) - 1
 		if i >= int64(len(r.morsels)) {
 			return
 		}
 		if i < r.failed.Load() && r.ctx.Err() == nil {
-			if err := r.readMorsel(i); err != nil {
-				for {
-					f := r.failed.Load()
-					if f <= i || r.failed.CompareAndSwap(f, i) {
-						break
-					}
-				}
-				select {
-				case r.outs[i] <- orderedItem{err: err}:
-				case <-r.ctx.Done():
-				}
+			if err := r.readMorsel(i, step); err != nil {
+				r.fail(i, err)
+				continue
 			}
 		}
 		close(r.outs[i])
 	}
 }
 
-// readMorsel reads morsel i into its channel, its final position last.
-func (r *orderedReader) readMorsel(i int64) (err error) {
+// fail ends morsel i (if there is one) with err: the morsels after it
+// are not read.
+func (r *orderedReader) fail(i int64, err error) {
+	if i >= int64(len(r.morsels)) {
+		return
+	}
+	for {
+		f := r.failed.Load()
+		if f <= i || r.failed.CompareAndSwap(f, i) {
+			break
+		}
+	}
+	select {
+	case r.outs[i] <- orderedItem{err: err}:
+	case <-r.ctx.Done():
+	}
+	close(r.outs[i])
+}
+
+// readMorsel reads morsel i into its channel, its final position last;
+// step (nil: none) replaces each batch.
+func (r *orderedReader) readMorsel(i int64, step func(context.Context, arrow.Record) (arrow.Record, error)) (err error) {
 	ctx := r.ctx
 	rd, err := r.morsels[i].Open(ctx, r.mem)
 	if err != nil {
 		return err
+	}
+	if dr, ok := rd.(DictionaryReader); ok && r.mapper != nil && len(r.mapper.Dictionaries) > 0 {
+		dr.KeepDictionaries(r.mapper.Dictionaries)
 	}
 	defer func() {
 		if cerr := rd.Close(); err == nil && cerr != nil {
@@ -177,6 +240,14 @@ func (r *orderedReader) readMorsel(i int64) (err error) {
 		}
 		if err != nil {
 			return err
+		}
+		if step != nil {
+			out, err := step(ctx, b.Record)
+			b.Record.Release()
+			if err != nil {
+				return err
+			}
+			b.Record = out
 		}
 		if err := send(orderedItem{b: b, offs: rd.Offsets(), bad: badOf(), part: rd.Partitions()}); err != nil {
 			return err
@@ -269,4 +340,36 @@ func (r *orderedReader) Close() error {
 		r.wg.Wait()
 	}
 	return nil
+}
+
+// mappedReader is a serial scan whose batches go through a ReaderMap's
+// step in Next.
+type mappedReader struct {
+	SourceReader
+	step func(context.Context, arrow.Record) (arrow.Record, error)
+}
+
+var _ BadRowCounter = (*mappedReader)(nil)
+
+// Next is the scan's next batch after the step.
+func (r *mappedReader) Next(ctx context.Context) (Batch, error) {
+	b, err := r.SourceReader.Next(ctx)
+	if err != nil {
+		return b, err
+	}
+	out, err := r.step(ctx, b.Record)
+	b.Record.Release()
+	if err != nil {
+		return Batch{}, err
+	}
+	b.Record = out
+	return b, nil
+}
+
+// BadRows is the scan's.
+func (r *mappedReader) BadRows() (skipped, nulled int64) {
+	if bc, ok := r.SourceReader.(BadRowCounter); ok {
+		return bc.BadRows()
+	}
+	return 0, 0
 }

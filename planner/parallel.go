@@ -328,3 +328,50 @@ func withPhysicalChildren(p PhysicalPlan, f func(PhysicalPlan) (PhysicalPlan, er
 	}
 	return nil, fmt.Errorf("planner: cannot parallelize a plan holding %T", p)
 }
+
+// preAggregable reports whether the streaming GROUP BY g may fold each
+// batch into partial rows before its instances merge them
+// (PhysGroupAggregate.PreAggregate): partitioned, over an append-only
+// filter/projection of one bounded scan that carries no event
+// time (nothing downstream needs its rows' times), with aggregates whose
+// merged value is exactly the one-phase value — so the changelog is the
+// same at every parallelism. Float sums (SUM, AVG of floats) would add in
+// another order, DISTINCT and packed arguments (FILTER, ORDER BY) have no
+// partial state here: those run one phase.
+func preAggregable(g *PhysGroupAggregate) bool {
+	if !g.Partitioned || g.Retracting || g.Input.Schema().EventTime >= 0 || !scanPipeline(g.Input) {
+		return false
+	}
+	for _, a := range g.Aggs {
+		if a.Distinct {
+			return false
+		}
+		if c, ok := a.Arg.(*Call); ok && c.Func == "agg_args" {
+			return false
+		}
+		switch a.Func {
+		case "count_star", "count", "min", "max", "bit_and", "bit_or", "bit_xor":
+		case "sum", "avg":
+			if t := a.Arg.Type(); !isInteger(t) && !isDecimal(t) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// scanPipeline reports filters and projections over one bounded,
+// append-only scan.
+func scanPipeline(p PhysicalPlan) bool {
+	switch n := p.(type) {
+	case *PhysScan:
+		return n.Bounded && !n.Changelog
+	case *PhysFilter:
+		return scanPipeline(n.Input)
+	case *PhysProject:
+		return scanPipeline(n.Input)
+	}
+	return false
+}

@@ -101,8 +101,17 @@ type PhysGroupAggregate struct {
 	// its own groups and checkpoint part (the result is the same at any
 	// parallelism). A global aggregate (no keys) runs as one.
 	Partitioned bool
-	State       StateBound
-	Out         *Schema
+	// PreAggregate: where the scan decodes its batches in parallel (a
+	// file at parallelism above 1), each batch is first folded into one
+	// partial row per group on the goroutine that decoded it, and the
+	// instances merge those (stream.LocalAggregate): the same changelog
+	// for a fraction of the rows crossing to the instances. Set for an
+	// append-only input that is a filter/projection of one bounded scan,
+	// when every aggregate merges to exactly its one-phase value
+	// (preAggregable).
+	PreAggregate bool
+	State        StateBound
+	Out          *Schema
 }
 
 // PhysWindowAggregate is the windowed aggregation of a streaming query:
@@ -167,6 +176,9 @@ func (p *PhysGroupAggregate) String() string {
 	}
 	if p.Partitioned {
 		s += " partitioned by keys"
+	}
+	if p.PreAggregate {
+		s += ", pre-aggregated per batch"
 	}
 	return s
 }

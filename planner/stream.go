@@ -604,6 +604,7 @@ func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error)
 	if err := sp.checkAggs(AggGroup, g.Aggs, retract); err != nil {
 		return nil, err
 	}
+	g.PreAggregate = preAggregable(g)
 	switch {
 	case windowed && !sp.bounded:
 		// Windows on another column than the watermark's run as a

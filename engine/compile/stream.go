@@ -80,6 +80,9 @@ type streamInput struct {
 	// trs), -1 without one: the union reader aligns the inputs by it.
 	timeCol int
 	dict    []int // output columns its consumer takes dictionary-encoded (stream_dict.go)
+	// mapper, when set, is work done on each batch where it is decoded
+	// (stream_preagg.go).
+	mapper *exec.ReaderMap
 }
 
 // OpenReader opens the source scans, resuming from a checkpoint's offsets
@@ -93,7 +96,7 @@ func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec
 		in := s.inputs[0]
 		spec := in.spec
 		spec.From = from
-		r, err := exec.OpenOrdered(ctx, mem, in.src, spec, s.decoders)
+		r, err := exec.OpenOrderedMap(ctx, mem, in.src, spec, s.decoders, in.mapper)
 		if err != nil {
 			return err
 		}
@@ -115,7 +118,7 @@ func (s *Stream) OpenReader(ctx context.Context, mem memory.Allocator, from exec
 		if parts != nil {
 			spec.From = parts[i]
 		}
-		r, err := exec.OpenOrdered(ctx, mem, in.src, spec, s.decoders)
+		r, err := exec.OpenOrderedMap(ctx, mem, in.src, spec, s.decoders, in.mapper)
 		if err != nil {
 			for _, o := range ins[:i] {
 				o.Reader.Close()
@@ -474,6 +477,11 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 				}
 				return stream.OperatorNode(g), nil
 			})
+		}
+		if x.PreAggregate && b.opts.Parallelism > 1 {
+			if node, ok, err := b.preAggregated(x, in); ok || err != nil {
+				return node, err
+			}
 		}
 		if x.Partitioned && b.opts.Parallelism > 1 {
 			ce, err := Exprs(x.Keys)

@@ -131,8 +131,51 @@ type aggCore struct {
 	calls []exec.AggCall
 	names []string // the functions as SQL names them, for messages
 	opts  exec.AggOptions
-	types []arrow.DataType // result types
+	types []arrow.DataType // output types, one per output value
+	// phase, when set, makes the output values the phase's columns
+	// (exec.AggPhase: merging partial states, where AVG is a sum and a
+	// count) instead of one value per call.
+	phase *exec.AggPhase
 }
+
+// newFinalAggCore is the core of an aggregate that merges the partial
+// state rows of specs (exec.AggFinal) grouped by nkeys keys: its calls
+// read the state columns, its outputs are the specs' values.
+func newFinalAggCore(mem memory.Allocator, specs []AggSpec, nkeys int) (*aggCore, error) {
+	whole, err := newAggCore(mem, specs, exec.AggOptions{})
+	if err != nil {
+		return nil, err
+	}
+	phase, err := exec.NewAggPhase(exec.AggFinal, whole.calls, nkeys)
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	c := &aggCore{mem: mem, calls: phase.Calls, opts: exec.AggOptions{Streaming: true}, phase: phase}
+	accs := make([]*exec.Accumulator, len(phase.Calls))
+	for j, call := range phase.Calls {
+		a, err := exec.NewAccumulator(mem, call, c.opts)
+		if err != nil {
+			return nil, fmt.Errorf("stream: %s: %w", call.Name, err)
+		}
+		accs[j] = a
+		// Messages name the aggregate as written, not its state.
+		c.names = append(c.names, whole.label(phase.Of[j]))
+	}
+	fields, err := phase.Fields(accs)
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	for j, f := range fields {
+		if !arrow.TypeEqual(f.Type, whole.types[j]) {
+			return nil, fmt.Errorf("stream: merged %s is %s, the aggregate computes %s", specs[j].Name, f.Type, whole.types[j])
+		}
+		c.types = append(c.types, f.Type)
+	}
+	return c, nil
+}
+
+// width is the number of output values per group.
+func (c *aggCore) width() int { return len(c.types) }
 
 // newAggCore resolves specs for an operator that asks opts of its states;
 // the result type the planner expects (AggSpec.Type) is checked here.
@@ -180,10 +223,19 @@ func (c *aggCore) update(ctx context.Context, accs []*exec.Accumulator, gids []u
 			if errors.As(err, &de) {
 				return err // complete: it names the call
 			}
-			return fmt.Errorf("aggregate: %s(%s): %w", c.names[j], argString(c.calls[j]), err)
+			label := c.names[j]
+			if c.phase == nil {
+				label = c.label(j)
+			}
+			return fmt.Errorf("aggregate: %s: %w", label, err)
 		}
 	}
 	return nil
+}
+
+// label names call j as the query writes it, e.g. SUM(v), for messages.
+func (c *aggCore) label(j int) string {
+	return c.names[j] + "(" + argString(c.calls[j]) + ")"
 }
 
 func argString(c exec.AggCall) string {
@@ -193,29 +245,41 @@ func argString(c exec.AggCall) string {
 	return c.Arg.String()
 }
 
-// results reads the values of groups from accs, appending them to dst
-// group by group (len(accs) values per group).
+// results reads the output values of groups from accs, appending them to
+// dst group by group (width values per group).
 func (c *aggCore) results(accs []*exec.Accumulator, groups []uint32, dst []Value) ([]Value, error) {
 	if len(groups) == 0 {
 		return dst, nil
 	}
-	base := len(dst)
-	na := len(accs)
-	dst = append(dst, make([]Value, len(groups)*na)...)
+	res := make([]arrow.Array, 0, len(accs))
+	defer func() { releaseArrays(res) }()
 	for j, a := range accs {
 		arr, err := a.Result(c.mem, groups)
 		if err != nil {
 			return dst, fmt.Errorf("aggregate %s: %w", c.calls[j].Name, err)
 		}
+		res = append(res, arr)
+	}
+	outs := res
+	if c.phase != nil {
+		cols, err := c.phase.Columns(c.mem, res)
+		if err != nil {
+			return dst, fmt.Errorf("stream: %w", err)
+		}
+		defer releaseArrays(cols)
+		outs = cols
+	}
+	base := len(dst)
+	na := len(outs)
+	dst = append(dst, make([]Value, len(groups)*na)...)
+	for j, arr := range outs {
 		rd, err := reader(arr)
 		if err != nil {
-			arr.Release()
 			return dst, err
 		}
 		for i := range groups {
 			dst[base+i*na+j] = rd(i)
 		}
-		arr.Release()
 	}
 	return dst, nil
 }

@@ -69,23 +69,29 @@ type GroupAggregate struct {
 // that may carry an op column) by keys. Key and aggregate expressions are
 // evaluated on the input records as they arrive, op column included.
 func NewGroupAggregate(mem memory.Allocator, input *arrow.Schema, keys []GroupKey, aggs []AggSpec) (*GroupAggregate, error) {
-	g := &GroupAggregate{mem: mem, keys: keys, changelog: IsChangelog(input)}
+	changelog := IsChangelog(input)
+	core, err := newAggCore(mem, aggs, exec.AggOptions{Retract: changelog, Streaming: true})
+	if err != nil {
+		return nil, err
+	}
+	return newGroupAggregate(mem, keys, aggs, core, changelog), nil
+}
+
+// newGroupAggregate is a GroupAggregate by keys folding its input through
+// core, whose outputs are aggs'.
+func newGroupAggregate(mem memory.Allocator, keys []GroupKey, aggs []AggSpec, core *aggCore, changelog bool) *GroupAggregate {
+	g := &GroupAggregate{mem: mem, keys: keys, changelog: changelog, core: core}
 	fields := []arrow.Field{opField}
 	for _, k := range keys {
 		g.keyTypes = append(g.keyTypes, k.Expr.DataType())
 		fields = append(fields, arrow.Field{Name: k.Name, Type: k.Expr.DataType(), Nullable: true})
 	}
-	core, err := newAggCore(mem, aggs, exec.AggOptions{Retract: g.changelog, Streaming: true})
-	if err != nil {
-		return nil, err
-	}
-	g.core = core
 	for j, s := range aggs {
 		fields = append(fields, arrow.Field{Name: s.Name, Type: core.types[j], Nullable: true})
 	}
 	g.schema = arrow.NewSchema(fields, nil)
 	g.st = newGroupSlots(len(keys), g.core)
-	return g, nil
+	return g
 }
 
 // Schema is the changelog schema of the output.
@@ -279,7 +285,7 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 	}
 	g.epoch++
 	g.touches, g.oldSlots, g.newSlots = g.touches[:0], g.oldSlots[:0], g.newSlots[:0]
-	na := len(g.core.calls)
+	na := g.core.width()
 	// Pass 1, row order: create groups, drop retractions of absent groups
 	// (weight 0, into slot 0), record each touched group. Groups are only
 	// deleted at emit, so a row's fate never depends on a later row.
@@ -343,14 +349,23 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 // but the group table sees the dictionary. The compiler asks the scan for
 // the column so when the aggregate reads the scan's batches directly.
 func (g *GroupAggregate) DictionaryKey(input *arrow.Schema) (int, bool) {
-	if len(g.keys) != 1 || g.keyTypes[0].ID() != arrow.STRING {
+	if g.core.phase != nil {
+		return 0, false // it reads partial rows, which carry plain keys
+	}
+	return dictionaryKey(g.keys, g.core.calls, input)
+}
+
+// dictionaryKey is the input column of a single string group key that is
+// that column itself and that no call's argument reads (DictionaryKey).
+func dictionaryKey(keys []GroupKey, calls []exec.AggCall, input *arrow.Schema) (int, bool) {
+	if len(keys) != 1 || keys[0].Expr.DataType().ID() != arrow.STRING {
 		return 0, false
 	}
-	col, ok := columnOf(g.keys[0].Expr)
+	col, ok := columnOf(keys[0].Expr)
 	if !ok || col < 0 || col >= input.NumFields() {
 		return 0, false
 	}
-	for _, a := range g.core.calls {
+	for _, a := range calls {
 		if a.Arg == nil {
 			continue
 		}
@@ -364,8 +379,15 @@ func (g *GroupAggregate) DictionaryKey(input *arrow.Schema) (int, bool) {
 
 // dictKey returns the key column when it arrived dictionary-encoded (see
 // DictionaryKey); ok is false for a plain one.
-func (g *GroupAggregate) dictKey(ctx context.Context, rec arrow.Record, e Expr) (*array.Dictionary, bool, error) {
-	if len(g.keys) != 1 {
+func (g *GroupAggregate) dictKey(_ context.Context, rec arrow.Record, e Expr) (*array.Dictionary, bool, error) {
+	return dictKeyOf(rec, g.keys, e)
+}
+
+// dictKeyOf returns the column of rec that the single key e reads when
+// it arrived dictionary-encoded (retained for the caller); ok is false
+// for a plain one or several keys.
+func dictKeyOf(rec arrow.Record, keys []GroupKey, e Expr) (*array.Dictionary, bool, error) {
+	if len(keys) != 1 {
 		return nil, false, nil
 	}
 	col, ok := columnOf(e)
@@ -376,8 +398,8 @@ func (g *GroupAggregate) dictKey(ctx context.Context, rec arrow.Record, e Expr) 
 	if !ok {
 		return nil, false, nil
 	}
-	if !arrow.TypeEqual(da.Dictionary().DataType(), g.keyTypes[0]) {
-		return nil, false, fmt.Errorf("stream: group key %s is a dictionary of %s, declared %s", e, da.Dictionary().DataType(), g.keyTypes[0])
+	if !arrow.TypeEqual(da.Dictionary().DataType(), e.DataType()) {
+		return nil, false, fmt.Errorf("stream: group key %s is a dictionary of %s, declared %s", e, da.Dictionary().DataType(), e.DataType())
 	}
 	da.Retain()
 	return da, true, nil
@@ -426,7 +448,7 @@ func resize[T any](s []T, n int) []T {
 // emit turns the touched groups into changelog rows and deletes the groups
 // left without rows.
 func (g *GroupAggregate) emit() (arrow.Record, error) {
-	st, na := &g.st, len(g.core.calls)
+	st, na := &g.st, g.core.width()
 	var rb *array.RecordBuilder
 	row := func(op exec.Op, s uint32, vals []Value) error {
 		if rb == nil {
