@@ -85,6 +85,22 @@ func pgTypeName(f arrow.Field) string {
 }
 
 // rel is a relation as the catalog tables show it.
+// columnRows is one row per column of every relation that has a schema
+// (information_schema.columns, pg_attribute), row making it from the
+// relation, the column's 0-based position, the column and its type.
+func columnRows(rs []rel, row func(r rel, i int, f arrow.Field, t pgTypeInfo) []any) [][]any {
+	var out [][]any
+	for _, r := range rs {
+		if r.Schema == nil {
+			continue
+		}
+		for i, f := range r.Schema.Fields() {
+			out = append(out, row(r, i, f, typeOf(f)))
+		}
+	}
+	return out
+}
+
 type rel struct {
 	engine.Relation
 	oid    int64
@@ -258,23 +274,15 @@ var sysTables = []sysTable{
 			"udt_catalog", tText, "udt_schema", tText, "udt_name", tText, "is_identity", tText,
 			"is_generated", tText, "is_updatable", tText),
 		rows: func(cl client, rs []rel) [][]any {
-			var out [][]any
-			for _, r := range rs {
-				if r.Schema == nil {
-					continue
+			return columnRows(rs, func(r rel, i int, f arrow.Field, t pgTypeInfo) []any {
+				prec, radix, scale, dt := numericOf(f)
+				null := "YES"
+				if !f.Nullable {
+					null = "NO"
 				}
-				for i, f := range r.Schema.Fields() {
-					t := typeOf(f)
-					prec, radix, scale, dt := numericOf(f)
-					null := "YES"
-					if !f.Nullable {
-						null = "NO"
-					}
-					out = append(out, []any{cl.database, r.schema, r.name, f.Name, int64(i + 1), nil, null, t.sql,
-						nil, nil, prec, radix, scale, dt, cl.database, "pg_catalog", t.name, "NO", "NEVER", "NO"})
-				}
-			}
-			return out
+				return []any{cl.database, r.schema, r.name, f.Name, int64(i + 1), nil, null, t.sql,
+					nil, nil, prec, radix, scale, dt, cl.database, "pg_catalog", t.name, "NO", "NEVER", "NO"}
+			})
 		}},
 	{name: "information_schema.views",
 		cols: cols("table_catalog", tText, "table_schema", tText, "table_name", tText, "view_definition", tText,
@@ -320,18 +328,10 @@ var sysTables = []sysTable{
 			"attidentity", tText, "attgenerated", tText, "attisdropped", tBool, "attislocal", tBool,
 			"attinhcount", tInt2, "attcollation", tInt, "attstorage", tText),
 		rows: func(cl client, rs []rel) [][]any {
-			var out [][]any
-			for _, r := range rs {
-				if r.Schema == nil {
-					continue
-				}
-				for i, f := range r.Schema.Fields() {
-					t := typeOf(f)
-					out = append(out, []any{r.oid, f.Name, int64(t.oid), t.len, int64(i + 1), int64(-1), int64(0), !f.Nullable,
-						false, false, "", "", false, true, int64(0), int64(0), storageOf(t.len)})
-				}
-			}
-			return out
+			return columnRows(rs, func(r rel, i int, f arrow.Field, t pgTypeInfo) []any {
+				return []any{r.oid, f.Name, int64(t.oid), t.len, int64(i + 1), int64(-1), int64(0), !f.Nullable,
+					false, false, "", "", false, true, int64(0), int64(0), storageOf(t.len)}
+			})
 		}},
 	{name: "pg_catalog.pg_type",
 		cols: cols("oid", tInt, "typname", tText, "typnamespace", tInt, "typowner", tInt, "typlen", tInt2,
