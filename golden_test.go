@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicesql/sluice"
 	"github.com/sluicesql/sluice/connectors/format"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/bufpool"
 	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/sql"
@@ -167,6 +168,7 @@ func runGoldenSQL(ctx context.Context, db *sluice.DB, text string, rec *sltRecor
 type goldenOutput struct {
 	records [][]string // rendered rows per record
 	ops     bool       // first column is the changelog op
+	keys    []int      // an upsert result's key columns (op counted); nil otherwise
 }
 
 func (o goldenOutput) all() []string {
@@ -182,7 +184,7 @@ func collectGolden(ctx context.Context, db *sluice.DB, st sql.Statement) (golden
 	if err != nil {
 		return goldenOutput{}, err
 	}
-	out := goldenOutput{ops: rows.Changelog()}
+	out := goldenOutput{ops: rows.Changelog(), keys: rows.Keys()}
 	for rows.Next() {
 		out.records = append(out.records, renderRecord(rows.Record()))
 	}
@@ -244,6 +246,13 @@ func runGoldenStream(ctx context.Context, db *sluice.DB, text string, q *sql.Que
 			if n := len(out.records); n > 0 {
 				shown = out.records[n-1]
 			}
+		case out.ops && out.keys != nil:
+			// Update mode emits each changed key's new row (+U) without
+			// retracting the old one: the table is the last row per key,
+			// whichever triggers happened to fire under this load.
+			if shown, err = foldUpserts(out.all(), out.keys); err != nil {
+				return nil, err
+			}
 		case out.ops:
 			if shown, err = stream.FoldLines(out.all()); err != nil {
 				return nil, err
@@ -270,6 +279,41 @@ func runGoldenStream(ctx context.Context, db *sluice.DB, text string, q *sql.Que
 		}
 	}
 	return shown, nil
+}
+
+// foldUpserts folds an upsert changelog rendered one row per line (op
+// first, keys counting it) into the sorted rows it leaves: +I and +U
+// replace the key's row, -U and -D remove it.
+func foldUpserts(lines []string, keys []int) ([]string, error) {
+	table := map[string]string{}
+	for _, l := range lines {
+		cells := strings.Split(l, "\t")
+		key := make([]string, len(keys))
+		for i, k := range keys {
+			if k >= len(cells) {
+				return nil, fmt.Errorf("upsert key column %d beyond line %q", k, l)
+			}
+			key[i] = cells[k]
+		}
+		id := strings.Join(key, "\t")
+		switch cells[0] {
+		case exec.OpInsert.String(), exec.OpUpdateAfter.String():
+			table[id] = strings.Join(cells[1:], "\t")
+		case exec.OpUpdateBefore.String(), exec.OpDelete.String():
+			if _, ok := table[id]; !ok {
+				return nil, fmt.Errorf("upsert changelog removes a key it never emitted: %s", l)
+			}
+			delete(table, id)
+		default:
+			return nil, fmt.Errorf("bad op in changelog line %q", l)
+		}
+	}
+	out := make([]string, 0, len(table))
+	for _, row := range table {
+		out = append(out, row)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // withBatchSize runs f with the session's batch size set to n.
