@@ -53,9 +53,11 @@ type PhysStreamJoin struct {
 	LeftEnd, RightEnd int
 	// LeftDelay and RightDelay are the inputs' watermark delays.
 	LeftDelay, RightDelay time.Duration
-	// LeftByMarks and RightByMarks (window joins): the input is a
-	// windowed aggregate's closed windows, whose watermark is the
-	// aggregate's, not tracked from the rows.
+	// LeftByMarks and RightByMarks: the input's watermark is the
+	// operator's below, not tracked from its rows: a windowed
+	// aggregate's or a window join's closed windows (window joins), an
+	// interval join's output (interval joins), another temporal join's
+	// output (temporal joins).
 	LeftByMarks, RightByMarks bool
 	// TableSide is the bounded side of a lookup join (0 left, 1 right).
 	TableSide int
@@ -112,10 +114,15 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	var srcs [2]*SourceDef
 	var wms [2]*WatermarkDef
 	var streams [2]bool // the side reads a source with a watermark
+	// marks: the side is an interval join's output, whose watermark is
+	// that join's (held back by its bounds), not tracked from its rows.
+	var marks [2]bool
 	for s, c := range []PhysicalPlan{x.Left, x.Right} {
 		// A side that is itself a join (a JOIN b JOIN c) is a node whose
 		// rows carry no one source's watermark: such a side joins as a
-		// regular join or as the stream of a lookup join.
+		// regular join or as the stream of a lookup join, or, when it is
+		// an interval or window join, with that join's output watermark
+		// (intervalOutput, sideWindow).
 		joined := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }) > 0
 		if n := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysUnionAll); return ok }); n > 0 {
 			return nil, sp.fail("a join input reading a UNION ALL is not supported in streaming mode yet")
@@ -126,6 +133,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		}
 		sides[s] = in
 		if joined {
+			marks[s] = intervalOutput(in)
 			streams[s] = countPhys(c, func(p PhysicalPlan) bool {
 				sc, ok := p.(*PhysScan)
 				return ok && sp.watermarkOf(sc) != nil
@@ -157,7 +165,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	strategy, why, err := sp.chooseJoin(x, j, wms, streams, appendOnly, name)
+	strategy, why, err := sp.chooseJoin(x, j, wms, marks, streams, appendOnly, name)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +194,8 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 			sp.si.Warnings = append(sp.si.Warnings, fmt.Sprintf("state of the join of %s and %s keeps every row of both inputs: bound the event times of one by the other's (an interval join), join equal windows, or set 'state.ttl' on a source", name(0), name(1)))
 		}
 	case JoinInterval:
-		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks on " + wms[0].Column + " and " + wms[1].Column}
+		ls, rs := x.Left.Schema(), x.Right.Schema()
+		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks on " + ls.Fields[ls.EventTime].Name + " and " + rs.Fields[rs.EventTime].Name}
 	case JoinWindow:
 		sp.final = true
 		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks: a window's rows are freed when it closes"}
@@ -212,7 +221,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 
 // chooseJoin picks the strategy of j (filling in its time columns, bounds
 // or table side) and says why.
-func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*WatermarkDef, streams [2]bool, appendOnly bool, name func(int) string) (JoinStrategy, string, error) {
+func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*WatermarkDef, marks, streams [2]bool, appendOnly bool, name func(int) string) (JoinStrategy, string, error) {
 	ls, rs := x.Left.Schema(), x.Right.Schema()
 	nl := ls.Len()
 	// Window join: equal windows on both inputs, joined on both bounds.
@@ -252,6 +261,8 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 		j.LeftByMarks, j.RightByMarks = lw.agg, rw.agg
 		what := "both inputs " + lw.text
 		switch {
+		case lw.joined || rw.joined:
+			what = "both inputs " + lw.text + ", one or both another window join's output (its closed windows)"
 		case lw.agg && rw.agg:
 			what = "both inputs aggregates of " + lw.text + " emitting closed windows"
 		case lw.agg || rw.agg:
@@ -264,7 +275,7 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 	}
 	// Interval join: both bounds of right.ts − left.ts on the watermark
 	// columns.
-	if ls.EventTime >= 0 && rs.EventTime >= 0 && wms[0] != nil && wms[1] != nil {
+	if ls.EventTime >= 0 && rs.EventTime >= 0 && (wms[0] != nil || marks[0]) && (wms[1] != nil || marks[1]) {
 		unit := timeUnit(ls.Fields[ls.EventTime].Type)
 		if u := timeUnit(rs.Fields[rs.EventTime].Type); u > unit {
 			unit = u
@@ -278,11 +289,18 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 				return "", "", sp.fail("an interval join needs append-only inputs: drop the time bounds for a regular join over an updating input")
 			}
 			j.LeftTime, j.RightTime, j.Lower, j.Upper = ls.EventTime, rs.EventTime, lo, hi
+			j.LeftByMarks, j.RightByMarks = marks[0], marks[1]
 			// The join tests the bounds itself: the residual keeps only
 			// what they do not say exactly.
 			j.Residual = rest
-			return JoinInterval, fmt.Sprintf("interval join: %s.%s - %s.%s within [%s, %s] on the watermark columns; a row is late against its own input's watermark",
-				name(1), rs.Fields[rs.EventTime].Name, name(0), ls.Fields[ls.EventTime].Name, formatSigned(lo), formatSigned(hi)), nil
+			why := fmt.Sprintf("interval join: %s.%s - %s.%s within [%s, %s] on the watermark columns; a row is late against its own input's watermark",
+				name(1), rs.Fields[rs.EventTime].Name, name(0), ls.Fields[ls.EventTime].Name, formatSigned(lo), formatSigned(hi))
+			for s, m := range marks {
+				if m {
+					why += fmt.Sprintf("; %s is an interval join's output, whose watermark is that join's held back by its bounds", name(s))
+				}
+			}
+			return JoinInterval, why, nil
 		case haveLo || haveHi:
 			sp.si.Warnings = append(sp.si.Warnings, "the join bounds the event times on one side only, so it runs as a regular join: for an interval join bound both, e.g. r.ts BETWEEN l.ts - INTERVAL '1' MINUTE AND l.ts + INTERVAL '1' MINUTE")
 		}
@@ -392,8 +410,11 @@ type joinWindow struct {
 	text        string
 	// column is the window's time column (a window table function).
 	column string
-	// agg: the side is a windowed aggregate's closed windows.
+	// agg: the side is a windowed aggregate's or a window join's closed
+	// windows, whose watermark is that operator's.
 	agg bool
+	// joined: the side is a window join's output.
+	joined bool
 }
 
 // sideWindow is the window of a join side: the window table function
@@ -416,6 +437,21 @@ func sideWindow(batch, streaming PhysicalPlan) *joinWindow {
 			}
 			return &joinWindow{kind: x.Kind, size: x.Size, slide: x.Slide, agg: true,
 				text: windowString(x.Kind, x.Input.Schema().Fields[x.TimeCol].Name, x.Size, x.Slide, x.Gap)}
+		case *PhysStreamJoin:
+			// A window join emits each window's rows once both its
+			// watermarks pass the window's end, before it reports them,
+			// as a windowed aggregate does. Its window_start and
+			// window_end are its left input's: never NULL-padded in an
+			// inner or left join.
+			if x.Strategy != JoinWindow || (x.Type != InnerJoin && x.Type != LeftJoin) {
+				return nil
+			}
+			w := sideWindow(x.Left, x.Left)
+			if w == nil {
+				return nil
+			}
+			w.agg, w.joined = true, true
+			return w
 		default:
 			return nil
 		}
@@ -541,4 +577,25 @@ func formatSigned(d time.Duration) string {
 		return "-" + formatDuration(-d)
 	}
 	return formatDuration(d)
+}
+
+// intervalOutput reports whether p is, through filters and projections,
+// the output of an interval join whose left event time (the output's
+// event-time column) is never NULL-padded (an inner or left join): its
+// rows are on time against that join's output watermark (its inputs'
+// watermarks held back by its bounds), which a join over it takes as
+// the input's marks.
+func intervalOutput(p PhysicalPlan) bool {
+	for {
+		switch x := p.(type) {
+		case *PhysFilter:
+			p = x.Input
+		case *PhysProject:
+			p = x.Input
+		case *PhysStreamJoin:
+			return x.Strategy == JoinInterval && (x.Type == InnerJoin || x.Type == LeftJoin)
+		default:
+			return false
+		}
+	}
 }

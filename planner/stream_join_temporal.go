@@ -96,13 +96,14 @@ func (sp *streamPlanner) temporal(x *PhysHashJoin, a *PhysAnalytic, filters []*P
 	lwm, rwm := sp.watermarkOf(scanUnder(x.Left)), sp.watermarkOf(src)
 	ls, rs := l.Schema(), r.Schema()
 	// A stream that is a join's output: its watermark is that join's
-	// (marks), which only a temporal join's bounds its rows by (it emits
-	// in event-time order what the watermarks let out, and judged its
-	// stream's rows late itself).
+	// (marks), which only a temporal join's and an interval join's bound
+	// its rows by (a temporal join emits in event-time order what the
+	// watermarks let out, and judged its stream's rows late itself; an
+	// interval join's output watermark is held back by its bounds).
 	leftByMarks := false
 	if countPhys(x.Left, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }) > 0 {
-		if lj := streamJoinUnder(l); lj == nil || lj.Strategy != JoinTemporal {
-			return nil, sp.fail("a temporal join's stream is a source's rows or another temporal join's output in streaming mode yet, not another join's (its rows may lag the join's watermark): join the versioned table first")
+		if lj := streamJoinUnder(l); (lj == nil || lj.Strategy != JoinTemporal) && !intervalOutput(l) {
+			return nil, sp.fail("a temporal join's stream is a source's rows or a temporal or inner/left interval join's output in streaming mode yet, not another join's (its rows may lag the join's watermark): join the versioned table first")
 		}
 		if ls.EventTime != lt {
 			return nil, sp.fail("FOR SYSTEM_TIME AS OF %s needs the stream's event time: the time column of the temporal join's stream", ls.Fields[lt].Name)

@@ -262,9 +262,16 @@ func (n *joinNode) Advance(ctx context.Context, input int, m stream.Mark) (arrow
 	return n.join.AdvanceSide(ctx, n.sides[input], m.Time)
 }
 
-// Watermark is the join's own (the slower input's) for an interval or
-// window join, else the minimum of the inputs'.
+// Watermark is the join's output watermark for an interval or window
+// join (the slower input's, held back by an interval join's bounds, so
+// that a join over this one's output finds none of its rows late), the
+// join's own for a temporal join, else the minimum of the inputs'.
 func (n *joinNode) Watermark() stream.Mark {
+	if o, ok := n.join.(stream.OutputWatermarker); ok {
+		if wm, ok := o.OutputWatermark(); ok {
+			return stream.Mark{Time: wm}
+		}
+	}
 	if t := n.join.Watermark(); t != nil {
 		return stream.Mark{Time: t.Watermark()}
 	}
