@@ -110,7 +110,13 @@ func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, sr
 	}
 
 	// Downstream: the plan above, its exchanges reading the topic.
-	rsrc, err := hosts[0].RepartitionSource(ex.Topic, wire)
+	var upstreamParts []string
+	if ex.EventTime {
+		if upstreamParts, err = hosts[0].SourcePartitions(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	rsrc, err := hosts[0].RepartitionSource(ex.Topic, wire, upstreamParts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -188,7 +194,14 @@ func (db *Session) openUpstream(ctx context.Context, si *planner.StreamInfo, x *
 		return nil, err
 	}
 	up := &upstream{mem: db.mem, reader: ups.Reader, schema: schema, transforms: transforms, w: w,
-		every: upstreamCommitEvery, revokes: make(chan revokeReq), stopped: make(chan struct{})}
+		every: upstreamCommitEvery, revokes: make(chan revokeReq), stopped: make(chan struct{}), timeCol: -1}
+	if x.EventTime {
+		if err := up.carryWatermarks(x); err != nil {
+			w.Close()
+			ups.Reader.Close()
+			return nil, err
+		}
+	}
 	if rn, ok := ups.Reader.(exec.RevokeNotifier); ok {
 		rn.SetRevokeHook(up.onRevoke)
 	}
@@ -418,6 +431,119 @@ type upstream struct {
 	// batches written; revoked are partitions given up since.
 	offsets exec.Offsets
 	revoked map[int32]bool
+
+	// With timeCol >= 0 the hop carries the watermark: maxTime is the
+	// greatest event time written per held source partition (Offsets
+	// key), sent the watermarks last written, delay the watermark delay
+	// in the column's unit; every commit writes the watermarks that
+	// moved, and all of them every watermarkEvery commits (so a
+	// downstream reader that took a partition over hears of each
+	// source partition soon).
+	timeCol  int
+	delay    int64
+	maxTime  map[string]int64
+	sent     map[string]int64
+	commits  int
+	marksOut exec.WatermarkWriter
+	namer    exec.PartitionNamer
+}
+
+// watermarkEvery is how many upstream commits pass between two writes
+// of every held partition's watermark (moved ones go at every commit).
+const watermarkEvery = 5
+
+// carryWatermarks makes u write the watermark of exchange x's event-time
+// column beside the rows (PhysExchange.EventTime).
+func (u *upstream) carryWatermarks(x *planner.PhysExchange) error {
+	mw, ok := u.w.(exec.WatermarkWriter)
+	if !ok {
+		return fmt.Errorf("the repartition topic %s cannot carry watermarks", x.Topic)
+	}
+	namer, ok := u.reader.(exec.PartitionNamer)
+	if !ok {
+		return fmt.Errorf("source %s does not name its partitions: its watermark cannot cross the exchange %s", x.Source, x.Topic)
+	}
+	if x.TimeCol < 0 || x.TimeCol >= u.schema.NumFields() {
+		return fmt.Errorf("compile: event-time column %d of the exchange %s is out of range", x.TimeCol, x.Topic)
+	}
+	unit, err := stream.UnitNanos(u.schema.Field(x.TimeCol).Type)
+	if err != nil {
+		return err
+	}
+	u.timeCol, u.delay, u.marksOut, u.namer = x.TimeCol, int64(x.Delay)/unit, mw, namer
+	u.maxTime, u.sent = map[string]int64{}, map[string]int64{}
+	return nil
+}
+
+// observe folds the event times of rec, rows written from partition
+// part, into its source partition's greatest.
+func (u *upstream) observe(rec arrow.Record, part int32) error {
+	if u.timeCol < 0 || rec.NumRows() == 0 {
+		return nil
+	}
+	top, ok := maxEventTime(rec.Column(u.timeCol))
+	if !ok {
+		return nil
+	}
+	key, ok := u.namer.PartitionKey(part)
+	if !ok {
+		return fmt.Errorf("repartition: a batch of partition %d, which the source does not name", part)
+	}
+	if old, seen := u.maxTime[key]; !seen || top > old {
+		u.maxTime[key] = top
+	}
+	return nil
+}
+
+// maxEventTime is the greatest non-NULL value of an event-time column.
+func maxEventTime(col arrow.Array) (int64, bool) {
+	var top int64
+	seen := false
+	visit := func(n int, null func(int) bool, at func(int) int64) {
+		for i := range n {
+			if !null(i) && (!seen || at(i) > top) {
+				top, seen = at(i), true
+			}
+		}
+	}
+	switch c := col.(type) {
+	case *array.Timestamp:
+		visit(c.Len(), c.IsNull, func(i int) int64 { return int64(c.Value(i)) })
+	case *array.Int64:
+		visit(c.Len(), c.IsNull, c.Value)
+	}
+	return top, seen
+}
+
+// writeWatermarks writes, before a commit, the watermarks of the held
+// source partitions that moved since the last (all of them every
+// watermarkEvery commits): max event time − delay.
+func (u *upstream) writeWatermarks(ctx context.Context) error {
+	if u.timeCol < 0 {
+		return nil
+	}
+	u.commits++
+	all := u.commits%watermarkEvery == 0
+	marks := map[string]int64{}
+	for key, top := range u.maxTime {
+		if _, held := u.offsets[key]; !held {
+			continue
+		}
+		wm := top - u.delay
+		if top < stream.MinWatermark+u.delay {
+			wm = stream.MinWatermark
+		}
+		if old, ok := u.sent[key]; all || !ok || wm > old {
+			marks[key] = wm
+		}
+	}
+	if err := u.marksOut.WriteWatermarks(ctx, marks); err != nil {
+		return fmt.Errorf("repartition: %w", err)
+	}
+	for k, v := range marks {
+		u.sent[k] = v
+	}
+	return nil
 }
 
 // revokeReq asks the upstream loop to commit before the group takes
@@ -536,6 +662,8 @@ func (u *upstream) run(ctx context.Context) error {
 			for id, key := range req.parts {
 				u.revoked[id] = true
 				delete(u.offsets, key)
+				delete(u.maxTime, key)
+				delete(u.sent, key)
 			}
 			close(req.done)
 			if err != nil {
@@ -591,6 +719,9 @@ func (u *upstream) write(ctx context.Context, b exec.Batch, offs exec.Offsets, p
 	if rec != nil && rec.NumRows() > 0 {
 		out := withSchemaRetained(rec, u.schema)
 		err := u.w.Write(ctx, out)
+		if err == nil {
+			err = u.observe(out, b.Partition)
+		}
 		out.Release()
 		if err != nil {
 			return fmt.Errorf("repartition: %w", err)
@@ -621,6 +752,9 @@ func (u *upstream) commit(ctx context.Context) error {
 	offs := exec.Offsets{}
 	for k, v := range u.offsets {
 		offs[k] = v
+	}
+	if err := u.writeWatermarks(ctx); err != nil {
+		return err
 	}
 	if err := u.w.Commit(ctx, offs); err != nil {
 		return fmt.Errorf("repartition: %w", err)

@@ -96,6 +96,15 @@ type Batch struct {
 	// Partition identifies the source partition the rows came from;
 	// watermarks are tracked per partition and combined by min.
 	Partition int32
+	// CarriesWatermark says the source carries Partition's watermark
+	// itself, rather than leaving it to the rows' event times: a Kafka
+	// exchange's repartition partition mixes the rows of many source
+	// partitions out of event-time order, and its upstream processes
+	// write their watermarks beside the rows. Watermark, in the
+	// event-time column's unit, then holds once this batch's rows
+	// (possibly none) are folded.
+	CarriesWatermark bool
+	Watermark        int64
 }
 
 // Source is a table that can be scanned: files, the generator, Kafka.

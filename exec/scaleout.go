@@ -33,8 +33,15 @@ type ExchangeHost interface {
 	RepartitionSink(topic string, keys []string, txnID string) (Sink, error)
 	// RepartitionSource reads the repartition topic as a source of
 	// schema in the consumer group, committed records only, resuming each
-	// partition from the group's committed offsets.
-	RepartitionSource(topic string, schema *arrow.Schema) (Source, error)
+	// partition from the group's committed offsets. With upstream set
+	// (the source partitions' Offsets keys, SourcePartitions) the topic
+	// carries watermarks (WatermarkWriter): each batch then reports its
+	// partition's, the least over upstream of what the watermark records
+	// read so far carried (Batch.CarriesWatermark).
+	RepartitionSource(topic string, schema *arrow.Schema, upstream []string) (Source, error)
+	// SourcePartitions lists the source's partitions by their Offsets
+	// keys: a watermark crossing the hop is the least over all of them.
+	SourcePartitions(ctx context.Context) ([]string, error)
 	// OpenChangelog opens the changelog topic of one operator's state
 	// for a process whose transactions use txnID.
 	OpenChangelog(ctx context.Context, topic, txnID string) (PartitionStateStore, error)
@@ -97,4 +104,23 @@ type RevokeNotifier interface {
 	// SetRevokeHook sets the hook, called with the revoked partitions'
 	// Batch.Partition ids and their Offsets keys.
 	SetRevokeHook(hook func(ctx context.Context, revoked map[int32]string))
+}
+
+// WatermarkWriter is a repartition sink's writer that carries the
+// upstream's watermarks to the downstream readers: a repartition
+// partition mixes the rows of many source partitions out of event-time
+// order, so the rows' own event times cannot drive a watermark there.
+type WatermarkWriter interface {
+	// WriteWatermarks writes marks (source partition's Offsets key →
+	// its watermark, event-time units) into every partition of the
+	// topic, in the open transaction, after the rows written so far.
+	WriteWatermarks(ctx context.Context, marks map[string]int64) error
+}
+
+// PartitionNamer is a SourceReader that names its Batch.Partition ids
+// by their Offsets keys ("topic/partition" for Kafka), which are the same
+// in every process reading the source, unlike the ids.
+type PartitionNamer interface {
+	// PartitionKey is partition id's Offsets key; ok false when unknown.
+	PartitionKey(id int32) (key string, ok bool)
 }

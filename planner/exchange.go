@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 )
@@ -49,6 +50,16 @@ type PhysExchange struct {
 	// is the scan of its topic's wire rows (the reading part of a split
 	// join exchange); else it is Input's.
 	Out *Schema
+	// EventTime is set when the operator above closes windows by the
+	// watermark (ExchangeKafka): a repartition partition mixes the rows
+	// of every source partition out of event-time order, so the
+	// watermark crosses the hop beside them. Each upstream process
+	// writes, per source partition it reads, max(TimeCol) − Delay into
+	// every repartition partition; a partition's watermark downstream
+	// is the least over all source partitions.
+	EventTime bool
+	TimeCol   int
+	Delay     time.Duration
 }
 
 // Schema implements PhysicalPlan.
@@ -73,6 +84,9 @@ func (p *PhysExchange) String() string {
 		side := ""
 		if p.Join {
 			side = fmt.Sprintf(" side=%d", p.Side)
+		}
+		if p.EventTime {
+			side += " watermark=" + s.Fields[p.TimeCol].Name
 		}
 		return fmt.Sprintf("Exchange: kafka keys=[%s]%s topic=%s changelog=%s", strings.Join(names, ", "), side, p.Topic, p.Changelog)
 	}

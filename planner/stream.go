@@ -695,6 +695,13 @@ func (sp *streamPlanner) windowAggregate(agg *PhysHashAggregate, win *PhysWindow
 		}
 		wa.Aggs = append(wa.Aggs, a)
 	}
+	// Scaled out: the rows go through a repartition topic by the keys,
+	// the watermark beside them (the window closes by it downstream).
+	if x, keys := sp.kafkaExchange(in, wa.Keys, "WindowAggregate"); x != in {
+		ex := x.(*PhysExchange)
+		ex.EventTime, ex.TimeCol, ex.Delay = true, wa.TimeCol, wa.Delay
+		wa.Input, wa.Keys = ex, keys
+	}
 	if err := sp.checkAggs(AggWindow, wa.Aggs, false); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,7 +140,7 @@ func (s *Source) UpstreamSource() (exec.Source, error) {
 func (s *Source) RepartitionSink(topic string, keys []string, txnID string) (exec.Sink, error) {
 	cfg := &sinkConfig{connConfig: s.cfg.connConfig, topic: topic, format: "json", key: keys,
 		exactlyOnce: true, txnID: txnID, group: s.cfg.group, partitions: 1, replication: 1,
-		txnTimeout: exchangeTxnTimeout}
+		txnTimeout: exchangeTxnTimeout, marks: true}
 	return &Sink{cfg: cfg}, nil
 }
 
@@ -147,10 +148,10 @@ func (s *Source) RepartitionSink(topic string, keys []string, txnID string) (exe
 // read_committed (only what an upstream transaction committed), from the
 // group's committed offsets, which the changelog commits with the state
 // they cover.
-func (s *Source) RepartitionSource(topic string, schema *arrow.Schema) (exec.Source, error) {
+func (s *Source) RepartitionSource(topic string, schema *arrow.Schema, upstream []string) (exec.Source, error) {
 	cfg := &sourceConfig{connConfig: s.cfg.connConfig, topics: []string{topic}, format: "json",
 		startMode: StartGroupOffsets, group: s.cfg.group, onError: OnErrorFail, readCommitted: true,
-		sessionTimeout: exchangeSessionTimeout}
+		sessionTimeout: exchangeSessionTimeout, carry: upstream}
 	rs := &Source{cfg: cfg, schema: schema, valueFormat: valueFormat{name: "json"}}
 	for i, f := range schema.Fields() {
 		if metaKindOf(f.Name) != metaNone {
@@ -159,6 +160,48 @@ func (s *Source) RepartitionSource(topic string, schema *arrow.Schema) (exec.Sou
 		rs.dataIdx = append(rs.dataIdx, i)
 	}
 	return rs, nil
+}
+
+// SourcePartitions implements exec.ExchangeHost: every partition of the
+// source's topics, by Offsets key, sorted.
+func (s *Source) SourcePartitions(ctx context.Context) ([]string, error) {
+	adm, done, err := s.admin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	parts, err := s.ping(ctx, adm)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range sortedTopics(parts) {
+		ps := slices.Clone(parts[t])
+		slices.Sort(ps)
+		for _, p := range ps {
+			out = append(out, offsetKey(t, p))
+		}
+	}
+	return out, nil
+}
+
+var _ exec.PartitionNamer = (*Reader)(nil)
+
+// PartitionKey implements exec.PartitionNamer.
+func (r *Reader) PartitionKey(id int32) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, st := range r.parts {
+		if st.id == id {
+			return offsetKey(k.t, k.p), true
+		}
+	}
+	for t, ord := range r.topicOrd {
+		if ord == id>>20 {
+			return offsetKey(t, id&(1<<20-1)), true
+		}
+	}
+	return "", false
 }
 
 // DeleteInternalTopics deletes the named topics; missing ones are no

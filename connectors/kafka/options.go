@@ -72,6 +72,11 @@ type sourceConfig struct {
 	// the group gives a dead member's partitions to the others (kgo's
 	// 45 s by default).
 	sessionTimeout time.Duration
+	// carry, when set, makes the source a repartition topic that
+	// carries its upstream's watermarks (watermark records): the
+	// source partitions ("topic/partition") each partition's
+	// watermark is the least over.
+	carry []string
 }
 
 // sinkConfig is the parsed WITH options of a Kafka sink.
@@ -95,6 +100,9 @@ type sinkConfig struct {
 	// long a crashed writer's open transaction holds read_committed
 	// readers back.
 	txnTimeout time.Duration
+	// marks: the topic carries watermark records beside the rows (a
+	// repartition topic, WriteWatermarks).
+	marks bool
 }
 
 func optErr(format string, args ...any) error {

@@ -74,6 +74,9 @@ type partState struct {
 	end     int64         // bounded scans: stop here; -1 unbounded
 	high    int64         // the partition's high watermark at the last fetch; -1 unknown
 	done    bool
+	// carried is what the watermark records read so far say (a
+	// repartition topic that carries its upstream's watermarks).
+	carried carried
 }
 
 func newReader(s *Source, bb *batchBuilder, spec exec.ScanSpec) *Reader {
@@ -462,8 +465,24 @@ func (r *Reader) buffer(fetches kgo.Fetches) error {
 func (r *Reader) build(ctx context.Context, k tp, st *partState) (exec.Batch, bool, error) {
 	n := 0
 	var ferr error
-	for n < len(st.buf) && r.bb.rows < r.batch {
+	var wm int64
+	carries := false
+	for n < len(st.buf) && r.bb.rows < r.batch && !carries {
 		rec := st.buf[n]
+		if isWatermark(rec) {
+			// Not a row: the upstream's watermarks, which hold once
+			// the rows before it are folded; a batch ends at one
+			// that moves the partition's watermark.
+			if r.src.cfg.carry != nil {
+				var err error
+				if wm, carries, err = st.carried.fold(rec.Value, r.src.cfg.carry); err != nil {
+					ferr = fmt.Errorf("kafka %s/%d/%d: %w", k.t, k.p, rec.Offset, err)
+					break
+				}
+			}
+			n++
+			continue
+		}
 		if !rec.Attrs.IsControl() {
 			if err := r.bb.add(rec); err != nil {
 				derr := fmt.Errorf("kafka %s/%d/%d: %w", k.t, k.p, rec.Offset, err)
@@ -489,10 +508,10 @@ func (r *Reader) build(ctx context.Context, k tp, st *partState) (exec.Batch, bo
 		n++
 	}
 	r.take(st, n)
-	if r.bb.rows == 0 {
+	if r.bb.rows == 0 && !carries {
 		return exec.Batch{}, false, ferr
 	}
-	return exec.Batch{Record: r.bb.finish(), Partition: st.id}, true, nil
+	return exec.Batch{Record: r.bb.finish(), Partition: st.id, CarriesWatermark: carries, Watermark: wm}, true, nil
 }
 
 // take marks the first n buffered records of st as returned.

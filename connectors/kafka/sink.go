@@ -68,6 +68,7 @@ type Writer struct {
 	pendingID      exec.CheckpointID
 	topicIDs       map[string][16]byte
 	closed         bool
+	markParts      int // the topic's partitions (WriteWatermarks)
 
 	promiseFn func(*kgo.Record, error) // w.promise, bound once
 	arenaHint int                      // bytes the last Write's rows took
@@ -169,8 +170,11 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 		if s.cfg.txnTimeout > 0 {
 			timeout = s.cfg.txnTimeout
 		}
-		opts = append(opts, kgo.TransactionalID(s.cfg.txnID), kgo.TransactionTimeout(timeout),
-			kgo.RecordPartitioner(txnPartitioner{topic: s.cfg.topic, def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)}))
+		var part kgo.Partitioner = txnPartitioner{topic: s.cfg.topic, def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)}
+		if s.cfg.marks {
+			part = markPartitioner{topic: s.cfg.topic, def: kgo.StickyKeyPartitioner(nil)}
+		}
+		opts = append(opts, kgo.TransactionalID(s.cfg.txnID), kgo.TransactionTimeout(timeout), kgo.RecordPartitioner(part))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

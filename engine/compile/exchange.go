@@ -142,7 +142,50 @@ func (s *PartitionedState) Push(ctx context.Context, input int, b exec.Batch) (a
 		return nil, err
 	}
 	in.dirty = true
-	return in.node.Push(ctx, input, b)
+	out, err := in.node.Push(ctx, input, b)
+	if err != nil || !b.CarriesWatermark {
+		return out, err
+	}
+	// The partition's watermark, carried across the hop: it moves
+	// this partition's instance alone (the others' rows are in other
+	// partitions, with their own marks).
+	closed, err := in.node.Advance(ctx, input, stream.Mark{Time: b.Watermark})
+	if err != nil {
+		if out != nil {
+			out.Release()
+		}
+		return nil, err
+	}
+	return s.join([]arrow.Record{out, closed})
+}
+
+// join concatenates the non-empty records of recs (releasing them) into
+// one, nil when none has rows.
+func (s *PartitionedState) join(recs []arrow.Record) (arrow.Record, error) {
+	var outs []arrow.Record
+	for _, r := range recs {
+		switch {
+		case r == nil:
+		case r.NumRows() == 0:
+			r.Release()
+		default:
+			outs = append(outs, r)
+		}
+	}
+	defer func() {
+		for _, r := range outs {
+			r.Release()
+		}
+	}()
+	switch len(outs) {
+	case 0:
+		return nil, nil
+	case 1:
+		r := outs[0]
+		outs = nil
+		return r, nil
+	}
+	return concat(s.mem, s.schema, outs)
 }
 
 // each calls f on every instance in partition order and concatenates

@@ -511,6 +511,15 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 		b.keepDictionaryKey(g, in)
 		op = g
 	case *planner.PhysWindowAggregate:
+		if ex := kafkaExchangeInput(x); ex != nil {
+			return b.partitioned(ex, func() (stream.Node, error) {
+				wa, err := b.windowAggregate(x, in)
+				if err != nil {
+					return nil, err
+				}
+				return stream.OperatorNode(wa), nil
+			})
+		}
 		wa, err := b.windowAggregate(x, in)
 		if err != nil {
 			return nil, err
@@ -664,11 +673,15 @@ func (b *streamBuilder) windowAggregate(n *planner.PhysWindowAggregate, in *arro
 	wopts := b.opts.Window
 	wopts.Delay, wopts.InputDelays = n.Delay, n.InputDelays
 	wopts.Updates = n.Emit == planner.EmitUpdates
+	ex := kafkaExchangeInput(n)
+	if ex != nil && ex.EventTime {
+		wopts.ByMarks = true // the watermark crossed the hop beside the rows
+	}
 	wa, err := stream.NewWindowAggregate(b.env.Mem, in, spec, keys, aggs, wopts)
 	if err != nil {
 		return nil, err
 	}
-	if b.window == nil {
+	if b.window == nil && ex == nil { // one of many per-partition instances is no query's window
 		b.window = wa
 	}
 	return wa, nil

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/exec"
 )
 
 // Capabilities of streaming operators beyond Operator, declared by
@@ -87,3 +89,29 @@ func rowsPusher(n Node) RowsPusher {
 	}
 	return nil
 }
+
+// BatchPusher is an Operator that takes a whole exec.Batch, so that what
+// a source carries beside the rows (its own watermark,
+// exec.Batch.CarriesWatermark) reaches the nodes: the pipeline pushes
+// through it when the operator has it.
+type BatchPusher interface {
+	// PushBatch is Push of b.Record with b's other fields.
+	PushBatch(ctx context.Context, b exec.Batch) (arrow.Record, error)
+}
+
+var _ BatchPusher = (*Graph)(nil)
+
+// MarkFollower is an Operator whose watermark follows the marks of its
+// input (a source that carries its watermark, exec.Batch.
+// CarriesWatermark) rather than its rows' event times: the window
+// aggregate behind a Kafka exchange, whose rows come from many source
+// partitions out of event-time order. The node running it forwards each
+// mark.
+type MarkFollower interface {
+	// FollowMark moves the watermark to wm (event-time units; never
+	// back) and returns the output that closed, or nil; an operator
+	// not set to follow marks ignores it.
+	FollowMark(ctx context.Context, wm int64) (arrow.Record, error)
+}
+
+var _ MarkFollower = (*WindowAggregate)(nil)

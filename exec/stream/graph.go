@@ -249,11 +249,17 @@ func (g *Graph) sourceOf(partition int32) (int, error) {
 // Push routes rec, read from reader partition partition, through the
 // graph and returns the output node's records it caused (nil if none).
 func (g *Graph) Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error) {
-	s, err := g.sourceOf(partition)
+	return g.PushBatch(ctx, exec.Batch{Record: rec, Partition: partition})
+}
+
+// PushBatch implements BatchPusher: Push, with the watermark a source
+// carries (exec.Batch.CarriesWatermark) passed on to the nodes.
+func (g *Graph) PushBatch(ctx context.Context, b exec.Batch) (arrow.Record, error) {
+	s, err := g.sourceOf(b.Partition)
 	if err != nil {
 		return nil, err
 	}
-	return g.collect(g.pushSource(ctx, s, exec.Batch{Record: rec, Partition: partition}))
+	return g.collect(g.pushSource(ctx, s, b))
 }
 
 func (g *Graph) pushSource(ctx context.Context, s int, b exec.Batch) error {

@@ -37,8 +37,11 @@ func (n *opNode) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record, e
 	return n.op.Push(ctx, b.Record, b.Partition)
 }
 
-func (n *opNode) Advance(_ context.Context, input int, m Mark) (arrow.Record, error) {
+func (n *opNode) Advance(ctx context.Context, input int, m Mark) (arrow.Record, error) {
 	n.in.Set(input, m)
+	if mf, ok := n.op.(MarkFollower); ok {
+		return mf.FollowMark(ctx, m.Time)
+	}
 	return nil, nil
 }
 

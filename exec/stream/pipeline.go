@@ -293,7 +293,13 @@ func (p *Pipeline) process(ctx context.Context, a arrival) (arrow.Record, error)
 			c.Release() // the record holds its own references
 		}
 		defer empty.Release()
-		return p.Op.Push(ctx, empty, a.b.Partition)
+		rec = empty
+		rec.Retain()
+	}
+	if bp, ok := p.Op.(BatchPusher); ok && a.b.CarriesWatermark {
+		b := a.b
+		b.Record = rec
+		return bp.PushBatch(ctx, b)
 	}
 	return p.Op.Push(ctx, rec, a.b.Partition)
 }

@@ -259,3 +259,8 @@ func unitNanos(dt arrow.DataType) (int64, error) {
 	}
 	return 0, fmt.Errorf("stream: event-time column must be TIMESTAMP or BIGINT milliseconds, not %s", dt)
 }
+
+// UnitNanos is the size in nanoseconds of one unit of an event-time
+// column of type dt (TIMESTAMP in its unit, BIGINT epoch milliseconds):
+// what a watermark delay is divided by to compare it with the column.
+func UnitNanos(dt arrow.DataType) (int64, error) { return unitNanos(dt) }

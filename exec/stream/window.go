@@ -109,6 +109,12 @@ type WindowOptions struct {
 	// without output, since its rows were already emitted. Tumble and Hop
 	// only: a session's bounds move as it merges.
 	Updates bool
+	// ByMarks makes the watermark follow the input's marks
+	// (FollowMark) instead of the rows' event times: the input carries
+	// its watermark (a Kafka exchange's repartition partition, whose
+	// rows come from many source partitions out of event-time order),
+	// with Delay already applied upstream. Idleness does not apply.
+	ByMarks bool
 }
 
 // winKey identifies a window.

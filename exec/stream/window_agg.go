@@ -213,7 +213,10 @@ func NewWindowAggregate(mem memory.Allocator, input *arrow.Schema, spec WindowSp
 		w.clock = RealClock{}
 	}
 	w.tracker = NewWatermarkTracker(int64(opts.Delay)/unit, opts.IdleTimeout, unit)
-	if len(opts.InputDelays) > 0 {
+	if opts.ByMarks {
+		w.tracker = NewWatermarkTracker(0, 0, unit)
+	}
+	if len(opts.InputDelays) > 0 && !opts.ByMarks {
 		delays := make([]int64, len(opts.InputDelays))
 		for i, d := range opts.InputDelays {
 			delays[i] = int64(d) / unit
@@ -268,14 +271,36 @@ func (w *WindowAggregate) Late() int64 { return w.late }
 // SetPartitions registers the source's partitions so that each holds the
 // watermark back until it produces data or goes idle.
 func (w *WindowAggregate) SetPartitions(parts []int32) {
+	if w.opts.ByMarks {
+		return // the marks' partition alone holds the watermark
+	}
 	w.tracker.SetPartitions(parts, w.clock.Now())
+}
+
+// FollowMark implements MarkFollower: under ByMarks the watermark moves
+// to wm and the windows it passed close; otherwise marks are ignored
+// (the rows' event times drive the watermark).
+func (w *WindowAggregate) FollowMark(ctx context.Context, wm int64) (arrow.Record, error) {
+	if !w.opts.ByMarks {
+		return nil, nil
+	}
+	w.tracker.Arrive(markPartition, w.clock.Now())
+	before := w.tracker.Watermark()
+	if w.tracker.Observe(markPartition, wm) > before {
+		if err := w.closeUpTo(ctx, w.tracker.Watermark()); err != nil {
+			return nil, err
+		}
+	}
+	return w.flush()
 }
 
 // Push folds a batch from partition into the windows and returns the rows
 // of the windows the watermark closed meanwhile (nil if none). The caller
 // keeps rec and releases the result.
 func (w *WindowAggregate) Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error) {
-	w.tracker.Arrive(partition, w.clock.Now())
+	if !w.opts.ByMarks {
+		w.tracker.Arrive(partition, w.clock.Now())
+	}
 	if err := w.closeUpTo(ctx, w.tracker.Watermark()); err != nil {
 		return nil, err
 	}
@@ -446,6 +471,9 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 			if err := w.lateRow(LateRow{Partition: partition, Row: ord, EventTime: ts, Watermark: wm, Reason: reason, Record: rec, Index: i}); err != nil {
 				return err
 			}
+		}
+		if w.opts.ByMarks {
+			continue
 		}
 		if nw := w.tracker.Observe(partition, ts); nw > wm {
 			if err := w.closeUpTo(ctx, nw); err != nil {
