@@ -86,9 +86,12 @@ type PipelineFunc func(src Source) (Operator, error)
 // instances' output in morsel order: the rows, their order and the first
 // data error are those of one pipeline over the whole scan (or, for a
 // partial aggregate, of one partial per morsel in morsel order), whatever
-// the number of workers. A worker runs ahead of the reader by at most a
-// few batches per morsel in flight (backpressure), and after a morsel
-// fails no later morsel is started.
+// the number of workers. A morsel's output is queued whole while the
+// reader is still on an earlier one, so every worker keeps decoding
+// however much a morsel emits (a filter's rows, not only a partial
+// aggregate's); what bounds memory is that a worker starts morsel i only
+// while i is within gatherWindow(workers) morsels of the one being read
+// (backpressure), and after a morsel fails no later morsel is started.
 type Gather struct {
 	mem     memory.Allocator
 	src     Source
@@ -103,13 +106,16 @@ type Gather struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	morsels []Morsel
-	outs    []chan gatherItem // per morsel, closed when it is done
-	next    atomic.Int64      // next morsel to hand out
-	failed  atomic.Int64      // lowest failed morsel; len(morsels) if none
-	cur     int               // morsel being read
+	outs    []*morselQueue // per morsel, closed when it is done
+	next    atomic.Int64   // next morsel to hand out
+	failed  atomic.Int64   // lowest failed morsel; len(morsels) if none
 	done    bool
 	dict    []int // columns the consumer accepts dictionary-encoded
 	closers []io.Closer
+
+	mu       sync.Mutex    // guards cur's writes and advanced
+	cur      int           // morsel being read; written by Next only
+	advanced chan struct{} // closed (and replaced) when cur moves on
 }
 
 type gatherItem struct {
@@ -117,9 +123,81 @@ type gatherItem struct {
 	err error
 }
 
-// gatherBuffer is how many finished batches a worker may queue for its
-// morsel before it waits for the reader.
+// gatherBuffer is how many finished batches an orderedReader worker may
+// queue for its morsel before it waits for the reader.
 const gatherBuffer = 4
+
+// gatherWindow is how many morsels, counted from the one being read,
+// may be running or finished and queued at once: twice the workers, so a
+// worker that finishes early finds its next morsel inside the window
+// while the reader is still on an earlier one.
+func gatherWindow(workers int) int { return 2 * workers }
+
+// morselQueue is one morsel's output, in order: pushed by the worker
+// that runs the morsel, popped by the reader. It has no capacity limit
+// (Gather bounds how many morsels are queued instead), so a worker never
+// waits on a reader that is busy with an earlier morsel.
+type morselQueue struct {
+	mu     sync.Mutex
+	items  []gatherItem
+	head   int
+	closed bool
+	ready  chan struct{} // capacity 1: poked on every push and on close
+}
+
+func newMorselQueue() *morselQueue { return &morselQueue{ready: make(chan struct{}, 1)} }
+
+func (q *morselQueue) poke() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (q *morselQueue) push(it gatherItem) {
+	q.mu.Lock()
+	q.items = append(q.items, it)
+	q.mu.Unlock()
+	q.poke()
+}
+
+// close marks the morsel's output complete.
+func (q *morselQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.poke()
+}
+
+// pop returns the next item; ok is false when none is queued yet, and
+// then closed says whether none ever will be.
+func (q *morselQueue) pop() (it gatherItem, ok, closed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head < len(q.items) {
+		it = q.items[q.head]
+		q.items[q.head] = gatherItem{}
+		q.head++
+		if q.head == len(q.items) {
+			q.items, q.head = q.items[:0], 0
+		}
+		return it, true, false
+	}
+	return gatherItem{}, false, q.closed
+}
+
+// drain releases what is queued.
+func (q *morselQueue) drain() {
+	for {
+		it, ok, _ := q.pop()
+		if !ok {
+			return
+		}
+		if it.rec != nil {
+			it.rec.Release()
+		}
+	}
+}
 
 var _ Operator = (*Gather)(nil)
 
@@ -160,10 +238,11 @@ func (g *Gather) Open(ctx context.Context) error {
 			return fmt.Errorf("scan: %w", err)
 		}
 		g.morsels = ms
-		g.outs = make([]chan gatherItem, len(ms))
+		g.outs = make([]*morselQueue, len(ms))
 		for i := range g.outs {
-			g.outs[i] = make(chan gatherItem, gatherBuffer)
+			g.outs[i] = newMorselQueue()
 		}
+		g.advanced = make(chan struct{})
 		g.failed.Store(int64(len(ms)))
 		g.ctx, g.cancel = context.WithCancel(ctx)
 		return nil
@@ -186,17 +265,43 @@ func (g *Gather) work() {
 		if i >= int64(len(g.morsels)) {
 			return
 		}
-		if i < g.failed.Load() {
+		if i < g.failed.Load() && g.waitWindow(i) {
 			if err := g.runMorsel(i); err != nil {
 				g.noteFailure(i)
-				select {
-				case g.outs[i] <- gatherItem{err: err}:
-				case <-g.ctx.Done():
-				}
+				g.outs[i].push(gatherItem{err: err})
 			}
 		}
-		close(g.outs[i])
+		g.outs[i].close()
 	}
+}
+
+// waitWindow waits until morsel i is inside the window of morsels that
+// may run ahead of the reader; false when the gather is cancelled first.
+func (g *Gather) waitWindow(i int64) bool {
+	window := int64(gatherWindow(g.workers))
+	for {
+		g.mu.Lock()
+		cur, ch := int64(g.cur), g.advanced
+		g.mu.Unlock()
+		if i < cur+window {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-g.ctx.Done():
+			return false
+		}
+	}
+}
+
+// advance moves the reader to the next morsel and wakes the workers
+// waiting for the window to move.
+func (g *Gather) advance() {
+	g.mu.Lock()
+	g.cur++
+	close(g.advanced)
+	g.advanced = make(chan struct{})
+	g.mu.Unlock()
 }
 
 func (g *Gather) noteFailure(i int64) {
@@ -235,12 +340,11 @@ func (g *Gather) runMorsel(i int64) (err error) {
 		if err != nil {
 			return err
 		}
-		select {
-		case g.outs[i] <- gatherItem{rec: rec}:
-		case <-ctx.Done():
+		if err := ctx.Err(); err != nil {
 			rec.Release()
-			return ctx.Err()
+			return err
 		}
+		g.outs[i].push(gatherItem{rec: rec})
 	}
 }
 
@@ -253,19 +357,24 @@ func (g *Gather) Next(ctx context.Context) (arrow.Record, error) {
 		g.start()
 	}
 	for g.cur < len(g.outs) {
-		select {
-		case it, ok := <-g.outs[g.cur]:
-			if !ok {
-				g.cur++
-				continue
-			}
-			if it.err != nil {
-				g.done = true
-				return nil, it.err
-			}
+		q := g.outs[g.cur]
+		it, ok, closed := q.pop()
+		switch {
+		case ok && it.err != nil:
+			g.done = true
+			return nil, it.err
+		case ok:
 			return it.rec, nil
+		case closed:
+			g.advance()
+			continue
+		}
+		select {
+		case <-q.ready:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-g.ctx.Done():
+			return nil, g.ctx.Err()
 		}
 	}
 	g.done = true
@@ -280,10 +389,10 @@ func (g *Gather) Close() error {
 			g.cancel()
 		}
 		if g.started {
-			// Workers blocked on a full channel return on the cancel.
+			// Workers waiting for the window return on the cancel.
 			g.wg.Wait()
-			for _, ch := range g.outs {
-				drainGather(ch)
+			for _, q := range g.outs {
+				q.drain()
 			}
 		}
 		var first error
@@ -294,21 +403,4 @@ func (g *Gather) Close() error {
 		}
 		return first
 	})
-}
-
-// drainGather releases what is queued on ch without blocking.
-func drainGather(ch chan gatherItem) {
-	for {
-		select {
-		case it, ok := <-ch:
-			if !ok {
-				return
-			}
-			if it.rec != nil {
-				it.rec.Release()
-			}
-		default:
-			return
-		}
-	}
 }

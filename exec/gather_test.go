@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -23,6 +25,11 @@ type morselTestSource struct {
 	recs   []arrow.Record
 	batch  int
 	failAt map[int]bool
+	// opened, when set, is called as a morsel's reader opens; before, when
+	// set, before each of its batches (pos: rows returned so far); an
+	// error from it is the reader's.
+	opened func(morsel int)
+	before func(ctx context.Context, morsel int, pos int64) error
 }
 
 var _ MorselSource = (*morselTestSource)(nil)
@@ -53,6 +60,9 @@ type testMorsel struct {
 func (m testMorsel) String() string { return fmt.Sprintf("morsel %d", m.i) }
 
 func (m testMorsel) Open(ctx context.Context, mem memory.Allocator) (SourceReader, error) {
+	if m.s.opened != nil {
+		m.s.opened(m.i)
+	}
 	return &testMorselReader{m: m}, nil
 }
 
@@ -63,6 +73,11 @@ type testMorselReader struct {
 
 func (r *testMorselReader) Next(ctx context.Context) (Batch, error) {
 	rec := r.m.s.recs[r.m.i]
+	if r.m.s.before != nil {
+		if err := r.m.s.before(ctx, r.m.i, r.pos); err != nil {
+			return Batch{}, err
+		}
+	}
 	if r.pos > 0 && r.m.s.failAt[r.m.i] {
 		return Batch{}, fmt.Errorf("t.csv: morsel %d: bad row", r.m.i)
 	}
@@ -342,6 +357,93 @@ func TestGatherClosedEarlyStopsWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := g2.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A morsel's worker does not wait for the reader to reach its morsel: it
+// decodes the whole morsel, however many batches that is, while the
+// reader is still on an earlier one. Here morsel 0 cannot produce its
+// first batch until morsel 1 (many batches) is finished; a gather that
+// let morsel 1 run only a few batches ahead of the reader would never
+// get there (and fails after the timeout).
+func TestGatherWorkersRunAheadOfTheReader(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	ctx := context.Background()
+	recs := gatherData(t, mem, 3, 40)
+	defer releaseAll(recs)
+	oneDone := make(chan struct{})
+	src := &morselTestSource{schema: gatherSchema, recs: recs, batch: 1,
+		before: func(ctx context.Context, m int, pos int64) error {
+			switch {
+			case m == 1 && pos == 40:
+				close(oneDone) // its last Next: the morsel is done
+			case m == 0 && pos == 0:
+				select {
+				case <-oneDone:
+				case <-time.After(30 * time.Second):
+					return fmt.Errorf("morsel 1 did not finish while the reader waited on morsel 0")
+				}
+			}
+			return nil
+		}}
+	build := func(s Source) (Operator, error) { return NewScan(mem, s, ScanSpec{}) }
+	g, err := NewGather(mem, src, ScanSpec{}, 2, build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Collect(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseAll(got)
+	if w, h := renderAll(t, recs), renderAll(t, got); w != h {
+		t.Fatalf("gather output differs from the morsels in order:\n%s\nwant:\n%s", h, w)
+	}
+}
+
+// The workers start a morsel only inside a window of morsels from the one
+// being read, so a reader that stops reading bounds what is queued.
+func TestGatherWindowBoundsMorselsAhead(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	ctx := context.Background()
+	recs := gatherData(t, mem, 30, 5)
+	defer releaseAll(recs)
+	var maxOpened atomic.Int64
+	src := &morselTestSource{schema: gatherSchema, recs: recs, batch: 2,
+		opened: func(m int) {
+			for {
+				o := maxOpened.Load()
+				if int64(m) <= o || maxOpened.CompareAndSwap(o, int64(m)) {
+					return
+				}
+			}
+		}}
+	build := func(s Source) (Operator, error) { return NewScan(mem, s, ScanSpec{}) }
+	const workers = 3
+	g, err := NewGather(mem, src, ScanSpec{}, workers, build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := g.Next(ctx) // the reader stays on morsel 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Release()
+	// Wait until the workers have filled the window (they stop there).
+	for deadline := time.Now().Add(30 * time.Second); maxOpened.Load() < int64(gatherWindow(workers)-1) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got, want := maxOpened.Load(), int64(gatherWindow(workers)-1); got != want {
+		t.Fatalf("with the reader on morsel 0, the workers opened up to morsel %d, want %d (the window)", got, want)
+	}
+	if err := g.Close(); err != nil {
 		t.Fatal(err)
 	}
 }
