@@ -10,19 +10,31 @@ import (
 // save.
 const minParallelSort = 1 << 14
 
-// sortStable sorts perm stably by cmp on up to workers goroutines. The
-// result is exactly slices.SortStableFunc's whatever workers is: perm is
-// cut into contiguous runs, each run is sorted stably on its own
-// goroutine, and neighbouring runs are merged taking the left run's row on
-// a tie, so equal rows keep their order. cmp must be safe to call from
-// several goroutines at once (it only reads).
+// sortStable sorts perm, which must hold row numbers in ascending order
+// (the identity, or the rows kept by a filter), stably by cmp on up to
+// workers goroutines. The result is exactly slices.SortStableFunc's
+// whatever workers is. Because perm starts ascending, a stable order is
+// the order of cmp with ties broken by the row number, so each run is
+// sorted with pdqsort (slices.SortFunc) under that total order, which
+// costs far less than the insertion-sort-and-rotate merges of
+// slices.SortStableFunc (measured: the sort of an OVER over 1M rows went
+// from most of its CPU to ...). perm is cut into contiguous runs, each
+// sorted on its own goroutine, and neighbouring runs are merged taking the
+// left run's row on a tie. cmp must be safe to call from several
+// goroutines at once (it only reads).
 func sortStable(perm []int32, workers int, cmp func(a, b int32) int) {
 	n := len(perm)
 	if workers > n/minParallelSort {
 		workers = n / minParallelSort
 	}
+	byRow := func(a, b int32) int {
+		if c := cmp(a, b); c != 0 {
+			return c
+		}
+		return int(a) - int(b)
+	}
 	if workers <= 1 {
-		slices.SortStableFunc(perm, cmp)
+		slices.SortFunc(perm, byRow)
 		return
 	}
 	bounds := make([]int, workers+1)
@@ -34,7 +46,7 @@ func sortStable(perm []int32, workers int, cmp func(a, b int32) int) {
 		wg.Add(1)
 		go func(run []int32) {
 			defer wg.Done()
-			slices.SortStableFunc(run, cmp)
+			slices.SortFunc(run, byRow)
 		}(perm[bounds[w]:bounds[w+1]])
 	}
 	wg.Wait()
