@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/expr"
 )
 
 // batchMatches are the partners of every row of one input batch: for
@@ -141,20 +142,41 @@ func (j *Join) residualPairs(ctx context.Context, side int, rec arrow.Record, pr
 	if j.sides[side].changelog {
 		first = 1
 	}
-	mine, err := exec.TakeColumns(ctx, j.mem, rec.Columns()[first:], probe)
-	if err != nil {
-		return nil, err
+	reads := j.residualReads()
+	mineOff := 0 // where rec's value columns start in the pair
+	if side == 1 {
+		mineOff = j.nvals[0]
 	}
-	defer releaseArrays(mine)
+	// Columns the residual does not read are NULL: taking or building
+	// them was most of the work (every column of an auction, for a
+	// condition on two of them).
+	var mine []arrow.Array
+	defer func() { releaseArrays(mine) }()
+	for c, col := range rec.Columns()[first:] {
+		if reads != nil && !reads[mineOff+c] {
+			mine = append(mine, array.MakeArrayOfNull(j.mem, col.DataType(), len(probe)))
+			continue
+		}
+		taken, err := exec.TakeColumns(ctx, j.mem, []arrow.Array{col}, probe)
+		if err != nil {
+			return nil, err
+		}
+		mine = append(mine, taken[0])
+	}
 	fields := j.pair.Fields()
 	theirFields := fields[:j.nvals[0]]
+	theirOff := 0
 	if side == 0 {
-		theirFields = fields[j.nvals[0]:]
+		theirFields, theirOff = fields[j.nvals[0]:], j.nvals[0]
 	}
 	rb := array.NewRecordBuilder(j.mem, arrow.NewSchema(theirFields, nil))
 	defer rb.Release()
 	for c := range theirFields {
 		b := rb.Field(c)
+		if reads != nil && !reads[theirOff+c] {
+			b.AppendNulls(len(theirs))
+			continue
+		}
 		b.Reserve(len(theirs))
 		for _, p := range theirs {
 			if err := appendValue(b, p.vals[c]); err != nil {
@@ -184,6 +206,29 @@ func (j *Join) residualPairs(ctx context.Context, side int, rec arrow.Record, pr
 		keep[k] = b.IsValid(k) && b.Value(k)
 	}
 	return keep, nil
+}
+
+// residualReads marks the columns of the joined row (j.pair) the
+// residual reads, or is nil when it cannot tell (then it reads all).
+func (j *Join) residualReads() []bool {
+	if j.readsKnown {
+		return j.reads
+	}
+	j.readsKnown = true
+	e, ok := j.spec.Residual.(expr.Expr)
+	if !ok {
+		return nil
+	}
+	reads := make([]bool, j.pair.NumFields())
+	if !expr.ColumnsRead(e, func(c int) {
+		if c >= 0 && c < len(reads) {
+			reads[c] = true
+		}
+	}) {
+		return nil
+	}
+	j.reads = reads
+	return reads
 }
 
 // sharedReader is reader for state kept as long as the whole batch: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,6 +31,9 @@ type RankTopN struct {
 	n         int
 	changelog bool
 	perWindow bool
+	// proto is a TopN of the input and keys, checked once: each key's
+	// TopN shares its schema (newTop).
+	proto *TopN
 	// fn is the numbering: RowNumber, Rank or DenseRank.
 	fn     RankFunc
 	schema *arrow.Schema
@@ -100,9 +104,11 @@ func newRankTopN(mem memory.Allocator, input *arrow.Schema, part []int, keys []S
 			return nil, fmt.Errorf("stream: per-key top-N partition column %d out of range", c)
 		}
 	}
-	if _, err := NewTopN(mem, input, keys, n); err != nil { // checks the keys
+	proto, err := NewTopN(mem, input, keys, n) // checks the keys
+	if err != nil {
 		return nil, err
 	}
+	r.proto = proto
 	fields := input.Fields()
 	if r.changelog {
 		fields = fields[1:]
@@ -196,23 +202,9 @@ func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Rec
 	if rec.NumRows() == 0 {
 		return nil, nil
 	}
-	rows, err := readRows(rec)
+	order, byPart, err := r.candidates(rec)
 	if err != nil {
 		return nil, err
-	}
-	var order []string
-	byPart := map[string][][]Value{}
-	pv := make([]Value, len(r.part))
-	for _, row := range rows {
-		for i, c := range r.part {
-			pv[i] = row[c]
-		}
-		r.buf = rowKey(r.buf[:0], pv)
-		k := string(r.buf)
-		if _, ok := byPart[k]; !ok {
-			order = append(order, k)
-		}
-		byPart[k] = append(byPart[k], row)
 	}
 	var out [][]Value
 	for _, k := range order {
@@ -254,6 +246,169 @@ func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Rec
 	return buildRecord(rb, out)
 }
 
+// candidates reads the rows of rec that may change their key's top n,
+// grouped by key (byPart), and the keys in the order they first appear
+// in rec.
+//
+// Over an append-only input a row ranks past n, now and forever, once n
+// rows of its key order strictly before it: rows only arrive, and each
+// arrival only pushes the others down. Under ROW_NUMBER its number is
+// then past n whatever breaks ties, under RANK it is 1 + the rows
+// before it. So a row strictly after the n-th best of the rows known so
+// far (its key's held rows, then the batch's rows before it) is skipped
+// before being read: only its partition and sort columns are looked at.
+// For the winning bid of each auction most bids are skipped. A key keeps
+// its place in order even when its first rows were skipped, so the
+// output is the one without skipping.
+func (r *RankTopN) candidates(rec arrow.Record) (order []string, byPart map[string][][]Value, err error) {
+	n := int(rec.NumRows())
+	byPart = map[string][][]Value{}
+	var rows [][]Value
+	if r.changelog || r.perWindow || r.fn == DenseRank {
+		if rows, err = readRows(rec); err != nil {
+			return nil, nil, err
+		}
+		pv := make([]Value, len(r.part))
+		for _, row := range rows {
+			for i, c := range r.part {
+				pv[i] = row[c]
+			}
+			r.buf = rowKey(r.buf[:0], pv)
+			k := string(r.buf)
+			if _, ok := byPart[k]; !ok {
+				order = append(order, k)
+			}
+			byPart[k] = append(byPart[k], row)
+		}
+		return order, byPart, nil
+	}
+	partOf, err := viewReaders(rec, r.part)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := make([]int, len(r.keys))
+	for i, k := range r.keys {
+		cols[i] = k.Col
+	}
+	sortOf, err := viewReaders(rec, cols)
+	if err != nil {
+		return nil, nil, err
+	}
+	var keep []int
+	var keyOf []*string
+	known := map[string]*bestKnown{}
+	for i := range n {
+		r.buf = r.buf[:0]
+		for _, f := range partOf {
+			r.buf = appendKey(r.buf, f(i))
+		}
+		b := known[string(r.buf)]
+		if b == nil {
+			b = r.newBestKnown(string(r.buf))
+			known[b.key] = b
+			order = append(order, b.key)
+		}
+		sk := make([]Value, len(sortOf))
+		for c, f := range sortOf {
+			sk[c] = f(i)
+		}
+		if !b.admit(sk) {
+			continue
+		}
+		keep = append(keep, i)
+		keyOf = append(keyOf, &b.key)
+	}
+	if len(keep) == 0 {
+		return nil, byPart, nil
+	}
+	if rows, err = readRowsAt(rec, keep); err != nil {
+		return nil, nil, err
+	}
+	for i, row := range rows {
+		byPart[*keyOf[i]] = append(byPart[*keyOf[i]], row)
+	}
+	kept := order[:0]
+	for _, k := range order {
+		if byPart[k] != nil {
+			kept = append(kept, k)
+		}
+	}
+	return kept, byPart, nil
+}
+
+// bestKnown is, while candidates reads a batch, the sort keys of a
+// partition key's n best rows known so far (in order, one entry per
+// copy): its held rows, then the batch's rows admitted.
+type bestKnown struct {
+	key  string
+	n    int
+	keys []SortKey
+	best [][]Value
+}
+
+// newBestKnown starts key's bestKnown from its held rows.
+func (r *RankTopN) newBestKnown(key string) *bestKnown {
+	b := &bestKnown{key: key, n: r.n, keys: r.keys}
+	if t := r.parts[key]; t != nil {
+		for _, row := range t.rows {
+			sk := make([]Value, len(r.keys))
+			for c, k := range r.keys {
+				sk[c] = row.vals[k.Col]
+			}
+			for range row.n {
+				if len(b.best) == b.n {
+					return b
+				}
+				b.best = append(b.best, sk)
+			}
+		}
+	}
+	return b
+}
+
+// cmp orders sort keys a and b as the top-N does (DESC keys reversed).
+func (b *bestKnown) cmp(x, y []Value) int {
+	for c, k := range b.keys {
+		v := Compare(x[c], y[c])
+		if k.Desc {
+			v = -v
+		}
+		if v != 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+// admit reports whether a row with sort keys sk may rank within n: not
+// when n known rows order strictly before it. An admitted row becomes
+// known.
+func (b *bestKnown) admit(sk []Value) bool {
+	if len(b.best) == b.n && b.cmp(b.best[b.n-1], sk) < 0 {
+		return false
+	}
+	at, _ := slices.BinarySearchFunc(b.best, sk, b.cmp)
+	if len(b.best) < b.n {
+		b.best = append(b.best, nil)
+	}
+	copy(b.best[at+1:], b.best[at:])
+	b.best[at] = sk
+	return true
+}
+
+// viewReaders are viewReader over columns cols of rec.
+func viewReaders(rec arrow.Record, cols []int) ([]func(int) Value, error) {
+	out := make([]func(int) Value, len(cols))
+	for i, c := range cols {
+		f, err := viewReader(rec.Column(c))
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", rec.ColumnName(c), err)
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
 // appendRankDiff appends -D for numbered rows that left and +I for those
 // that entered, each in rank order.
 func appendRankDiff(out [][]Value, before, after []ranked) [][]Value {
@@ -287,11 +442,13 @@ func appendRankDiff(out [][]Value, before, after []ranked) [][]Value {
 // the n-th row may still be kept, so it holds rows without a limit of its
 // own (rankedBy frees the ones past the limit).
 func (r *RankTopN) newTop() (*TopN, error) {
-	n := r.n
+	// A copy of the checked prototype: NewTopN per key built a schema
+	// per key (12% of the winning-bid query's CPU).
+	t := &TopN{mem: r.mem, keys: r.keys, n: r.n, changelog: r.proto.changelog, schema: r.proto.schema}
 	if r.fn != RowNumber {
-		n = math.MaxInt32
+		t.n = math.MaxInt32
 	}
-	return NewTopN(r.mem, r.input, r.keys, n)
+	return t, nil
 }
 
 // Tick does nothing: a top-N does not wait for time.

@@ -292,8 +292,34 @@ func buildRecord(b *array.RecordBuilder, rows [][]Value) (arrow.Record, error) {
 	return b.NewRecord(), nil
 }
 
-// readRow reads row i of rec as Values.
-func readRows(rec arrow.Record) ([][]Value, error) {
+// viewReader is reader for Values used only while rec is alive (to
+// compare or encode them): strings are not copied.
+func viewReader(arr arrow.Array) (func(int) Value, error) {
+	switch a := arr.(type) {
+	case *array.String:
+		return func(i int) Value {
+			if a.IsNull(i) {
+				return Value{}
+			}
+			return Str(a.Value(i))
+		}, nil
+	case *array.LargeString:
+		return func(i int) Value {
+			if a.IsNull(i) {
+				return Value{}
+			}
+			return Str(a.Value(i))
+		}, nil
+	}
+	return reader(arr)
+}
+
+// readRows reads every row of rec as Values.
+func readRows(rec arrow.Record) ([][]Value, error) { return readRowsAt(rec, nil) }
+
+// readRowsAt reads rows at (indexes, in order; nil: every row) of rec as
+// Values.
+func readRowsAt(rec arrow.Record, at []int) ([][]Value, error) {
 	readers := make([]func(int) Value, rec.NumCols())
 	for c := range readers {
 		r, err := reader(rec.Column(c))
@@ -302,13 +328,21 @@ func readRows(rec arrow.Record) ([][]Value, error) {
 		}
 		readers[c] = r
 	}
-	rows := make([][]Value, rec.NumRows())
-	for i := range rows {
+	n := len(at)
+	if at == nil {
+		n = int(rec.NumRows())
+	}
+	rows := make([][]Value, n)
+	for k := range rows {
+		i := k
+		if at != nil {
+			i = at[k]
+		}
 		row := make([]Value, len(readers))
 		for c, r := range readers {
 			row[c] = r(i)
 		}
-		rows[i] = row
+		rows[k] = row
 	}
 	return rows, nil
 }
