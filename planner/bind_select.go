@@ -156,7 +156,7 @@ func (b *binder) union(l Plan, ls *Schema, r Plan, lpos, rpos []sql.Pos) (Plan, 
 	}
 	types := make([]arrow.DataType, ls.Len())
 	for i := range types {
-		t, ok := compareCommon(ls.Fields[i].Type, rs.Fields[i].Type)
+		t, ok := setOpCommon(ls.Fields[i].Type, rs.Fields[i].Type)
 		if !ok {
 			return nil, nil, b.errAt(b.wordOff("union"), "UNION column %d mixes %s and %s", i+1, TypeName(ls.Fields[i].Type), TypeName(rs.Fields[i].Type))
 		}

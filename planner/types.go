@@ -232,6 +232,25 @@ func compareCommon(a, b arrow.DataType) (arrow.DataType, bool) {
 	return nil, false
 }
 
+// setOpCommon is the type a column of UNION, INTERSECT or EXCEPT takes
+// when its sides differ. It is compareCommon's rule except where a side is
+// a string: the other side's values are printed as strings (VARCHAR), as
+// DuckDB and MySQL do, rather than the strings parsed as numbers (which
+// fails on "books"); and a BOOLEAN beside an integer becomes the integer.
+func setOpCommon(a, b arrow.DataType) (arrow.DataType, bool) {
+	switch {
+	case isNull(a) || isNull(b) || arrow.TypeEqual(a, b):
+		return compareCommon(a, b)
+	case isString(a) || isString(b):
+		return TypeVarchar, true
+	case a.ID() == arrow.BOOL && isInteger(b):
+		return b, true
+	case b.ID() == arrow.BOOL && isInteger(a):
+		return a, true
+	}
+	return compareCommon(a, b)
+}
+
 // canCast reports whether an explicit or implicit cast from → to is defined
 // for the executor.
 func canCast(from, to arrow.DataType) bool {
