@@ -109,6 +109,10 @@ type aggDef struct {
 	// distinctSame: DISTINCT does not change the result (MIN, MAX), so
 	// it is ignored rather than paid for.
 	distinctSame bool
+	// distinct, when set, builds the state of the DISTINCT call itself
+	// (ARRAY_AGG keeps NULL among its distinct values, which the generic
+	// DISTINCT layer skips).
+	distinct func(mem memory.Allocator, arg, res arrow.DataType, p AggParams, opts AggOptions) (AggState, error)
 }
 
 // aggDefs is the function table of the layer, by lowercase name.
@@ -154,6 +158,7 @@ var aggDefs = map[string]aggDef{
 	"arg_min":         argMinMaxDef(false),
 	"arg_max":         argMinMaxDef(true),
 	"string_agg":      stringAggDef,
+	"array_agg":       arrayAggDef,
 	"median":          quantileDef(quantileMedian),
 	"percentile_cont": quantileDef(quantileCont),
 	"percentile_disc": quantileDef(quantileDisc),
@@ -244,7 +249,14 @@ func NewAggStateParams(mem memory.Allocator, fn string, arg arrow.DataType, dist
 	if err != nil {
 		return nil, err
 	}
-	st, err := d.state(mem, arg, res, p, opts)
+	build := d.state
+	if distinct && d.distinct != nil {
+		build = d.distinct
+	}
+	st, err := build(mem, arg, res, p, opts)
+	if distinct && d.distinct != nil {
+		return st, err
+	}
 	if errors.Is(err, errUnsupportedArg) {
 		return nil, fmt.Errorf("%s(%s) is not supported", strings.ToUpper(fn), arg)
 	}

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"slices"
@@ -84,10 +85,28 @@ func packedExpected(fn string, p AggParams, live []packedRow) string {
 			return "NULL"
 		}
 		return str(best.a)
-	case "string_agg":
+	case "array_agg_distinct": // NULL is a value; each once, by first arrival
+		if len(rows) == 0 {
+			return "NULL"
+		}
+		seen := map[string]bool{}
+		var parts []any
+		for _, r := range rows {
+			if k := str(r.a); !seen[k] {
+				seen[k] = true
+				if r.a == nil {
+					parts = append(parts, nil)
+				} else {
+					parts = append(parts, k)
+				}
+			}
+		}
+		b, _ := json.Marshal(parts)
+		return string(b)
+	case "string_agg", "array_agg":
 		var vals []packedRow
 		for _, r := range rows {
-			if r.a != nil {
+			if r.a != nil || fn == "array_agg" {
 				vals = append(vals, r)
 			}
 		}
@@ -113,6 +132,16 @@ func packedExpected(fn string, p AggParams, live []packedRow) string {
 		parts := make([]string, len(vals))
 		for i, r := range vals {
 			parts[i] = str(r.a)
+		}
+		if fn == "array_agg" { // as Arrow prints a list
+			elems := make([]any, len(vals))
+			for i, r := range vals {
+				if r.a != nil {
+					elems[i] = parts[i]
+				}
+			}
+			b, _ := json.Marshal(elems)
+			return string(b)
 		}
 		return strings.Join(parts, p.Sep)
 	}
@@ -141,16 +170,20 @@ func TestAggStatePacked(t *testing.T) {
 		{"string_agg", AggParams{Sep: ",", Order: []AggOrder{{}}}, true},
 		{"string_agg", AggParams{Sep: "; ", Order: []AggOrder{{Desc: true, NullsFirst: true}}}, true},
 		{"string_agg", AggParams{Sep: "", Order: []AggOrder{{NullsFirst: true}}}, false},
+		{"array_agg", AggParams{Order: []AggOrder{{}}}, true},
+		{"array_agg", AggParams{Order: []AggOrder{{Desc: true, NullsFirst: true}}}, false},
+		{"array_agg_distinct", AggParams{}, false},
 	}
 	const groups = 3
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s%s/retract=%v", c.fn, c.p.Sep, c.retract), func(t *testing.T) {
 			typ := argType
-			if c.fn == "first" || c.fn == "last" {
+			fn, distinct := strings.CutSuffix(c.fn, "_distinct")
+			if c.fn == "first" || c.fn == "last" || distinct {
 				typ = firstType
 			}
 			opts := AggOptions{Retract: c.retract, Streaming: true}
-			st, err := NewAggStateParams(mem, c.fn, typ, false, c.p, opts)
+			st, err := NewAggStateParams(mem, fn, typ, distinct, c.p, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +248,7 @@ func TestAggStatePacked(t *testing.T) {
 				}
 				check(st, fmt.Sprintf("batch %d", batch))
 			}
-			fresh, err := NewAggStateParams(mem, c.fn, typ, false, c.p, opts)
+			fresh, err := NewAggStateParams(mem, fn, typ, distinct, c.p, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

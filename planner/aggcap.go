@@ -131,7 +131,10 @@ var aggTable = map[string]aggEntry{
 	"arg_max": {args: classOrderable, distinct: classOrderable, packed: true},
 	// STRING_AGG takes a VARCHAR (the binder casts), packed with its
 	// ORDER BY keys when it has some.
-	"string_agg":      {args: classString, distinct: classString, packed: true},
+	"string_agg": {args: classString, distinct: classString, packed: true},
+	// ARRAY_AGG's argument is always packed (its NULLs are values of the
+	// list), with its ORDER BY keys.
+	"array_agg":       {args: classAny, distinct: classAny, packed: true},
 	"median":          {args: classOrderable, distinct: classOrderable},
 	"percentile_cont": {args: classNumeric | classTemporal, distinct: classNumeric | classTemporal},
 	"percentile_disc": {args: classOrderable, distinct: classOrderable},
@@ -222,6 +225,8 @@ func AggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
 		return packedField(arg, 0), nil
 	case "string_agg":
 		return TypeVarchar, nil
+	case "array_agg":
+		return arrow.ListOf(packedField(arg, 0)), nil
 	case "median", "percentile_cont":
 		if t := contType(arg); t != nil {
 			return t, nil

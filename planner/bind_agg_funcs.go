@@ -112,9 +112,6 @@ var aggAliases = map[string]string{
 func (b *binder) bindLayerAgg(f string, x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, error) {
 	fn := aggAliases[f]
 	name := strings.ToUpper(f)
-	if fn == "array_agg" {
-		return nil, b.errAt(off, "%s is not supported: sluice has no list type yet; STRING_AGG(x, ',' ORDER BY …) joins the values into a VARCHAR", name)
-	}
 	inner := exprCtx{sc: ctx.sc, noAgg: "aggregate function calls cannot be nested"}
 	bind := func(e ast.ExprNode) (Expr, error) { return b.bindExpr(e, inner, offsetOf(e, off)) }
 	var order []*ast.ByItem
@@ -138,7 +135,7 @@ func (b *binder) bindLayerAgg(f string, x *ast.AggregateFuncExpr, ctx exprCtx, o
 	if within && fn != "percentile_cont" && fn != "percentile_disc" && fn != "string_agg" {
 		return nil, b.errAt(off, "%s takes no WITHIN GROUP clause", name)
 	}
-	if order != nil && fn != "string_agg" && !within {
+	if order != nil && fn != "string_agg" && fn != "array_agg" && !within {
 		return nil, b.errAt(off, "%s takes no ORDER BY", name)
 	}
 	var p AggParams
@@ -191,6 +188,8 @@ func (b *binder) bindLayerAgg(f string, x *ast.AggregateFuncExpr, ctx exprCtx, o
 		}
 	case "string_agg":
 		return b.bindStringAgg(f, x, inner, off, order)
+	case "array_agg":
+		return b.bindArrayAgg(name, x, inner, off, order)
 	case "approx_count_distinct":
 		if err := nargs(1, 1); err != nil {
 			return nil, err
@@ -267,10 +266,12 @@ func (b *binder) bindLayerAgg(f string, x *ast.AggregateFuncExpr, ctx exprCtx, o
 func (b *binder) layerPlaceholder(fn string, arg Expr, distinct bool, p AggParams, off int) (Expr, error) {
 	at := arg.Type()
 	if c, ok := arg.(*Call); ok && c.Func == "agg_args" {
-		if distinct && fn != "first" && fn != "last" && fn != "arg_min" && fn != "arg_max" {
+		if distinct && fn != "first" && fn != "last" && fn != "arg_min" && fn != "arg_max" && fn != "array_agg" {
 			return nil, b.errAt(off, "%s(DISTINCT …) with ORDER BY keys other than its argument is not supported", strings.ToUpper(fn))
 		}
-		distinct = false // FIRST, LAST, ARG_MIN and ARG_MAX: the same result
+		if fn != "array_agg" { // ARRAY_AGG keeps its distinct values itself
+			distinct = false // FIRST, LAST, ARG_MIN and ARG_MAX: the same result
+		}
 	}
 	if fn == "approx_count_distinct" {
 		distinct = false // a sketch counts each value once anyway
@@ -440,6 +441,49 @@ func (b *binder) bindStringAgg(f string, x *ast.AggregateFuncExpr, ctx exprCtx, 
 		}
 	}
 	return b.layerPlaceholder("string_agg", arg, x.Distinct, p, off)
+}
+
+// bindArrayAgg binds ARRAY_AGG(x [ORDER BY k…]) and LIST(x): a list of x's
+// values, NULLs included, packed with the ORDER BY keys (MySQL's NULL
+// order, as everywhere in sluice: NULLs first ascending). Under DISTINCT
+// the only key allowed is x itself.
+func (b *binder) bindArrayAgg(name string, x *ast.AggregateFuncExpr, ctx exprCtx, off int, order []*ast.ByItem) (Expr, error) {
+	if len(x.Args) != 1 {
+		return nil, b.errAt(off, "%s takes 1 argument, got %d", name, len(x.Args))
+	}
+	val, err := b.bindExpr(x.Args[0], ctx, offsetOf(x.Args[0], off))
+	if err != nil {
+		return nil, err
+	}
+	if aggClassOf(val.Type()) == 0 {
+		return nil, b.errAt(offsetOf(x.Args[0], off), "%s cannot take %s", name, TypeName(val.Type()))
+	}
+	var p AggParams
+	args := []Expr{val}
+	for _, o := range order {
+		k, err := b.bindExpr(o.Expr, ctx, offsetOf(o.Expr, off))
+		if err != nil {
+			return nil, err
+		}
+		if aggClassOf(k.Type())&classOrderable == 0 && !isNull(k.Type()) {
+			return nil, b.errAt(offsetOf(o.Expr, off), "%s cannot order by %s", name, TypeName(k.Type()))
+		}
+		if x.Distinct && exprKey(k) != exprKey(val) {
+			return nil, b.errAt(offsetOf(o.Expr, off), "in %s(DISTINCT …) the ORDER BY key must be the argument", name)
+		}
+		p.Order = append(p.Order, AggOrder{Desc: o.Desc, NullsFirst: !o.Desc})
+		if !x.Distinct {
+			args = append(args, k)
+		}
+	}
+	if x.Distinct && len(p.Order) > 1 {
+		p.Order = p.Order[:1]
+	}
+	arg, err := b.aggArgs(off, ctx, args, name)
+	if err != nil {
+		return nil, err
+	}
+	return b.layerPlaceholder("array_agg", arg, x.Distinct, p, off)
 }
 
 // constLiteral folds e and returns it when it is a constant.

@@ -547,7 +547,7 @@ func (b *binder) compareAt(f string, l, r Expr, off, roff int) (Expr, error) {
 		}
 	}
 	t, ok := compareCommon(narrowFor(l, rt), narrowFor(r, lt))
-	if !ok {
+	if !ok || isList(t) {
 		return nil, b.errAt(off, "cannot compare %s with %s", TypeName(lt), TypeName(rt))
 	}
 	l, err := b.coerceTo(l, t, off)

@@ -51,6 +51,9 @@ func Bind(q *sql.Query, cat Catalog) (Plan, error) {
 	}
 	b := &binder{q: q, cat: cat, pos: map[Expr]int{}}
 	p, _, err := b.bindQuery(q.Select)
+	if err == nil {
+		err = checkListKeys(p)
+	}
 	if err != nil {
 		return nil, positioned(err, sql.BindError, q)
 	}

@@ -140,6 +140,8 @@ func TypeName(t arrow.DataType) string {
 		return "INTERVAL"
 	case arrow.NULL:
 		return "NULL"
+	case arrow.LIST:
+		return TypeName(t.(*arrow.ListType).Elem()) + "[]"
 	}
 	return strings.ToUpper(t.String())
 }
@@ -241,6 +243,8 @@ func setOpCommon(a, b arrow.DataType) (arrow.DataType, bool) {
 	switch {
 	case isNull(a) || isNull(b) || arrow.TypeEqual(a, b):
 		return compareCommon(a, b)
+	case isList(a) || isList(b):
+		return nil, false
 	case isString(a) || isString(b):
 		return TypeVarchar, true
 	case a.ID() == arrow.BOOL && isInteger(b):
@@ -258,6 +262,8 @@ func canCast(from, to arrow.DataType) bool {
 		return true
 	}
 	switch {
+	case isList(from) || isList(to):
+		return false // no list casts yet
 	case isNumeric(to):
 		return isNumeric(from) || isString(from) || from.ID() == arrow.BOOL
 	case isString(to):
@@ -296,4 +302,62 @@ func narrowFor(e Expr, other arrow.DataType) arrow.DataType {
 		return &arrow.Decimal128Type{Precision: digits, Scale: 0}
 	}
 	return e.Type()
+}
+
+// isList reports whether t is a list (ARRAY_AGG's result).
+func isList(t arrow.DataType) bool { return t != nil && t.ID() == arrow.LIST }
+
+// checkListKeys refuses a list where rows are grouped, sorted or made
+// distinct (GROUP BY, ORDER BY, DISTINCT, UNION, INTERSECT, EXCEPT,
+// PARTITION BY): lists have no order or equality in sluice yet, so no
+// operator gets a key it cannot hash or compare.
+func checkListKeys(p Plan) error {
+	refuse := func(what string, t arrow.DataType) error {
+		return fmt.Errorf("cannot %s a list (%s): lists can be selected, not grouped, sorted or compared", what, TypeName(t))
+	}
+	sortKeys := func(keys []SortKey) error {
+		for _, k := range keys {
+			if isList(k.Expr.Type()) {
+				return refuse("order by", k.Expr.Type())
+			}
+		}
+		return nil
+	}
+	var err error
+	switch x := p.(type) {
+	case *Aggregate:
+		for _, k := range x.Keys {
+			if isList(k.Type()) {
+				err = refuse("group by", k.Type())
+			}
+		}
+	case *Sort:
+		err = sortKeys(x.Keys)
+	case *TopN:
+		err = sortKeys(x.Keys)
+	case *Distinct:
+		for _, f := range x.Input.Schema().Fields {
+			if isList(f.Type) {
+				err = refuse("take DISTINCT rows of", f.Type)
+			}
+		}
+	case *Analytic:
+		for _, k := range x.Partition {
+			if isList(k.Type()) {
+				err = refuse("partition by", k.Type())
+			}
+		}
+		if err == nil {
+			err = sortKeys(x.Order)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range p.Children() {
+		if err := checkListKeys(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

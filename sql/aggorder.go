@@ -30,7 +30,7 @@ type aggOrderClause struct {
 // renamedAggs are aggregate names that are keywords of the TiDB parser,
 // so that `first(x)` is a syntax error there: the main parse sees a
 // same-length placeholder and Query.AggNames keeps the name.
-var renamedAggs = map[string]bool{"FIRST": true, "LAST": true}
+var renamedAggs = map[string]bool{"FIRST": true, "LAST": true, "LIST": true}
 
 // blankDistinct are the aggregates whose DISTINCT the TiDB parser does
 // not read (it knows them as plain functions, or as aggregates without

@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluicesql/sluice/connectors/format"
 )
 
 // orderedGroup is a Parquet group whose fields keep the Arrow column
@@ -56,7 +58,7 @@ func parquetSchema(schema *arrow.Schema) (*parquet.Schema, error) {
 		case *arrow.Decimal128Type:
 			n = parquet.Decimal(int(t.Scale), int(t.Precision), parquet.FixedLenByteArrayType(16))
 		default:
-			return nil, fmt.Errorf("parquet sink: column %q: type %s is not supported", f.Name, f.Type)
+			return nil, fmt.Errorf("parquet sink: column %q: type %s is not supported (write lists to CSV or JSON)", f.Name, format.SQLTypeName(f.Type))
 		}
 		n = parquet.Optional(n)
 		g.Group[f.Name] = n

@@ -155,6 +155,18 @@ func appendJSONValue(dst []byte, scratch *[]byte, f arrow.Field, a arrow.Array, 
 	case *array.Int64, *array.Int32, *array.Int16, *array.Int8, *array.Uint64, *array.Uint32,
 		*array.Boolean, *array.Decimal128:
 		return AppendValue(dst, a, r)
+	case *array.List: // a JSON array of the elements by these rules
+		start, end := x.ValueOffsets(r)
+		vals := x.ListValues()
+		ef := x.DataType().(*arrow.ListType).ElemField()
+		dst = append(dst, '[')
+		for k := start; k < end; k++ {
+			if k > start {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONValue(dst, scratch, ef, vals, int(k))
+		}
+		return append(dst, ']')
 	case *array.Float64:
 		v := x.Value(r)
 		if v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308 {

@@ -87,6 +87,16 @@ func appendJSONValue(dst []byte, arr arrow.Array, i int) []byte {
 			return append(dst, "null"...)
 		}
 		return format.AppendValue(dst, arr, i)
+	case *array.List: // ARRAY_AGG: a JSON array
+		start, end := a.ValueOffsets(i)
+		dst = append(dst, '[')
+		for k := start; k < end; k++ {
+			if k > start {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONValue(dst, a.ListValues(), int(k))
+		}
+		return append(dst, ']')
 	}
 	// Strings, timestamps and dates are JSON strings in the shared text form.
 	start := len(dst)

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -27,6 +28,9 @@ const (
 	// KDecimal is a DECIMAL(p, s) as its 128-bit unscaled integer: I holds
 	// the low 64 bits, H the high 64; the column's type carries the scale.
 	KDecimal
+	// KList is a list (ARRAY_AGG's result): S holds its elements, each
+	// encoded by appendElem; the column's type gives the element type.
+	KList
 )
 
 // Value is one scalar of a row held in operator state. It is comparable,
@@ -73,8 +77,82 @@ func (v Value) String() string {
 		return fmt.Sprint(v.I != 0)
 	case KDecimal:
 		return v.Num().BigInt().String()
+	case KList:
+		elems, err := listElems(v.S)
+		if err != nil {
+			return "[?]"
+		}
+		parts := make([]string, len(elems))
+		for k, e := range elems {
+			parts[k] = e.String()
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
 	}
 	return "NULL"
+}
+
+// appendElem appends v exactly (floats keep their bits) in a form
+// listElems reads back.
+func appendElem(buf []byte, v Value) []byte {
+	buf = append(buf, byte(v.K))
+	switch v.K {
+	case KInt, KBool:
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(v.I))
+	case KFloat:
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v.F))
+	case KString, KList:
+		buf = binary.AppendUvarint(buf, uint64(len(v.S)))
+		buf = append(buf, v.S...)
+	case KDecimal:
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(v.I))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(v.H))
+	}
+	return buf
+}
+
+// errBadList is the error of a list Value whose encoding is broken (a
+// corrupt checkpoint).
+var errBadList = errors.New("stream: malformed list value")
+
+// listElems decodes the elements of a KList Value's S.
+func listElems(s string) ([]Value, error) {
+	var out []Value
+	b := []byte(s)
+	for len(b) > 0 {
+		v := Value{K: Kind(b[0])}
+		b = b[1:]
+		switch v.K {
+		case KNull:
+		case KInt, KBool, KFloat:
+			if len(b) < 8 {
+				return nil, errBadList
+			}
+			u := binary.LittleEndian.Uint64(b)
+			if v.K == KFloat {
+				v.F = math.Float64frombits(u)
+			} else {
+				v.I = int64(u)
+			}
+			b = b[8:]
+		case KString, KList:
+			n, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < n {
+				return nil, errBadList
+			}
+			v.S = string(b[k : k+int(n)])
+			b = b[k+int(n):]
+		case KDecimal:
+			if len(b) < 16 {
+				return nil, errBadList
+			}
+			v.I, v.H = int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))
+			b = b[16:]
+		default:
+			return nil, errBadList
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // Compare orders two Values: NULL first, then by value. Values of
@@ -179,6 +257,19 @@ func reader(arr arrow.Array) (func(i int) Value, error) {
 		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
 	case *array.Null:
 		return func(int) Value { return Value{} }, nil
+	case *array.List:
+		elem, err := reader(a.ListValues())
+		if err != nil {
+			return nil, err
+		}
+		return wrap(func(i int) Value {
+			start, end := a.ValueOffsets(i)
+			var buf []byte
+			for k := start; k < end; k++ {
+				buf = appendElem(buf, elem(int(k)))
+			}
+			return Value{K: KList, S: string(buf)}
+		}), nil
 	}
 	return nil, fmt.Errorf("stream: unsupported column type %s", arr.DataType())
 }
@@ -232,6 +323,17 @@ func appendValue(b array.Builder, v Value) error {
 		b.Append(arrow.Time32(v.I))
 	case *array.Time64Builder:
 		b.Append(arrow.Time64(v.I))
+	case *array.ListBuilder:
+		elems, err := listElems(v.S)
+		if err != nil {
+			return err
+		}
+		b.Append(true)
+		for _, e := range elems {
+			if err := appendValue(b.ValueBuilder(), e); err != nil {
+				return err
+			}
+		}
 	default:
 		return fmt.Errorf("stream: unsupported output type %s", b.Type())
 	}
@@ -258,7 +360,7 @@ func appendKey(buf []byte, v Value) []byte {
 			f = 0 // fold -0 into 0
 		}
 		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(f))
-	case KString:
+	case KString, KList:
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(v.S)))
 		buf = append(buf, v.S...)
 	case KDecimal:
