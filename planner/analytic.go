@@ -228,9 +228,22 @@ type PhysOverAggregate struct {
 	// Rows and Range are the farthest reach back of the ROWS and RANGE
 	// frames (Range in the time column's units).
 	Rows, Range int64
-	Delay       time.Duration
-	State       StateBound
-	Out         *Schema
+	// Carry are the functions whose frame starts UNBOUNDED PRECEDING,
+	// run over the rows kept and a running value per key of the rows
+	// dropped.
+	Carry []OverCarry
+	Delay time.Duration
+	State StateBound
+	Out   *Schema
+}
+
+// OverCarry is a function of a streaming OVER aggregate whose frame
+// starts UNBOUNDED PRECEDING: Col is its output column, Arg the input
+// column it reads (-1 for COUNT(*)).
+type OverCarry struct {
+	Col  int
+	Func string
+	Arg  int
 }
 
 // Schema implements PhysicalPlan.
@@ -250,7 +263,7 @@ func (p *PhysOverAggregate) String() string {
 // reach back a bounded distance, ordered by the source's watermark
 // column; anything else is refused naming that form.
 func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
-	shape := "a streaming OVER aggregate orders by the watermark column over a frame ending at the current row: SUM(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN n PRECEDING AND CURRENT ROW) or RANGE BETWEEN INTERVAL … PRECEDING AND CURRENT ROW; ROW_NUMBER()/RANK() run as a per-key top-N under WHERE rn <= N"
+	shape := "a streaming OVER aggregate orders by the watermark column over a frame ending at the current row: SUM(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN n PRECEDING AND CURRENT ROW), RANGE BETWEEN INTERVAL … PRECEDING AND CURRENT ROW or UNBOUNDED PRECEDING; ROW_NUMBER()/RANK() run as a per-key top-N under WHERE rn <= N"
 	in, err := sp.node(a.Input)
 	if err != nil {
 		return nil, err
@@ -276,7 +289,7 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 		n.Partition = append(n.Partition, c.Index)
 	}
 	unit := timeUnit(sch.Fields[oc.Index].Type)
-	for _, f := range a.Funcs {
+	for i, f := range a.Funcs {
 		switch f.Func {
 		case "sum", "count", "count_star", "avg", "min", "max", "first_value", "last_value":
 		case "lag":
@@ -289,8 +302,18 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 		default:
 			return nil, sp.fail("%s OVER (…) is not supported in streaming mode yet: %s", strings.ToUpper(f.Func), shape)
 		}
-		if f.Frame.End.Kind != CurrentRow || f.Frame.Start.Kind != Preceding && f.Frame.Start.Kind != CurrentRow {
+		if f.Frame.End.Kind != CurrentRow || f.Frame.Start.Kind != Preceding && f.Frame.Start.Kind != CurrentRow && f.Frame.Start.Kind != UnboundedPreceding {
 			return nil, sp.fail("%s %s in streaming mode: %s", strings.ToUpper(f.Func), f.Frame, shape)
+		}
+		if f.Frame.Start.Kind == UnboundedPreceding {
+			c, err := sp.overCarry(f, sch.Len()+i)
+			if err != nil {
+				return nil, err
+			}
+			if c != nil {
+				n.Carry = append(n.Carry, *c)
+			}
+			continue
 		}
 		if f.Frame.Start.Kind != Preceding {
 			continue
@@ -303,6 +326,13 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 		n.Range = max(n.Range, f.Frame.Start.Offset*int64(time.Microsecond)/int64(unit))
 	}
 	n.State = StateBound{Bounded: true, Text: fmt.Sprintf("the rows waiting for the watermark, and per key those a later frame reaches (%s)", frameReach(n.Rows, n.Range, unit))}
+	if len(n.Carry) > 0 {
+		n.State.Text += fmt.Sprintf(" and %d running value(s) of the UNBOUNDED PRECEDING frames", len(n.Carry))
+		if !sp.bounded && len(n.Partition) > 0 {
+			n.State = StateBound{Text: n.State.Text + " per key, keys unbounded (warning)"}
+			sp.si.Warnings = append(sp.si.Warnings, fmt.Sprintf("state of the OVER aggregate's UNBOUNDED PRECEDING frames per [%s] grows with the number of keys on an unbounded source", exprList(a.Partition)))
+		}
+	}
 	sp.setBound(n, n.State)
 	return sp.set(n, ChangelogMode{}), nil
 }
@@ -320,4 +350,30 @@ func frameReach(rows, rng int64, unit time.Duration) string {
 		return "the current row's peers"
 	}
 	return strings.Join(parts, " and ")
+}
+
+// overCarry is the running form of window function f, whose frame starts
+// UNBOUNDED PRECEDING, at output column col: nil when it needs none
+// (LAST_VALUE up to the current row reads only the current row's
+// peers), an error naming the nearest form when it has none.
+func (sp *streamPlanner) overCarry(f WindowFunc, col int) (*OverCarry, error) {
+	switch f.Func {
+	case "last_value":
+		return nil, nil
+	case "count_star":
+		return &OverCarry{Col: col, Func: f.Func, Arg: -1}, nil
+	case "sum", "count", "min", "max", "first_value":
+	case "avg":
+		return nil, sp.fail("AVG OVER (… UNBOUNDED PRECEDING …) is not supported in streaming mode yet: use SUM(v) OVER (…) / COUNT(v) OVER (…), or a bounded frame")
+	default:
+		return nil, sp.fail("%s OVER (… UNBOUNDED PRECEDING …) is not supported in streaming mode yet", strings.ToUpper(f.Func))
+	}
+	if len(f.Args) != 1 {
+		return nil, sp.fail("%s OVER (… UNBOUNDED PRECEDING …) takes one argument in streaming mode", strings.ToUpper(f.Func))
+	}
+	c, ok := f.Args[0].(*ColumnRef)
+	if !ok {
+		return nil, sp.fail("%s(%s) OVER (… UNBOUNDED PRECEDING …) reads a column in streaming mode: compute %s in a subquery", strings.ToUpper(f.Func), f.Args[0], f.Args[0])
+	}
+	return &OverCarry{Col: col, Func: f.Func, Arg: c.Index}, nil
 }

@@ -30,8 +30,12 @@ func (b *streamBuilder) overAggregate(n *planner.PhysOverAggregate, in *arrow.Sc
 		return recs, nil
 	}
 	wopts := b.opts.Window
+	var carry []stream.OverCarry
+	for _, c := range n.Carry {
+		carry = append(carry, stream.OverCarry{Col: c.Col, Func: c.Func, Arg: c.Arg})
+	}
 	o, err := stream.NewOverAggregate(env.Mem, in, stream.OverSpec{TimeCol: n.TimeCol, Partition: n.Partition, Rows: n.Rows, Range: n.Range,
-		Kernel: kernel, Out: out, Delay: n.Delay, IdleTimeout: wopts.IdleTimeout, Late: wopts.Late, OnLate: wopts.OnLate, Clock: wopts.Clock})
+		Kernel: kernel, Out: out, Carry: carry, Delay: n.Delay, IdleTimeout: wopts.IdleTimeout, Late: wopts.Late, OnLate: wopts.OnLate, Clock: wopts.Clock})
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,10 @@ type OverSpec struct {
 	Kernel func(ctx context.Context, rec arrow.Record) ([]arrow.Record, error)
 	// Out is the Kernel's output schema.
 	Out *arrow.Schema
+	// Carry are the functions whose frame starts UNBOUNDED PRECEDING:
+	// the rows no bounded frame reaches are dropped all the same, folded
+	// into a running value per partition (see OverCarry).
+	Carry []OverCarry
 	// Delay is the watermark delay; IdleTimeout 'watermark.idle_timeout'.
 	Delay       time.Duration
 	IdleTimeout time.Duration
@@ -71,6 +75,9 @@ type OverAggregate struct {
 	pending [][]Value
 	history map[string][][]Value
 	nhist   int
+	// carry is, per partition, the running values of spec.Carry over
+	// the rows dropped from its history.
+	carry map[string][]carryVal
 	// dirty are the partition keys whose history changed since the last
 	// snapshot (the next delta writes them whole): retain marks them.
 	dirty    map[string]bool
@@ -132,7 +139,10 @@ func NewOverAggregate(mem memory.Allocator, in *arrow.Schema, spec OverSpec) (*O
 	if err != nil {
 		return nil, err
 	}
-	o := &OverAggregate{mem: mem, spec: spec, clock: spec.Clock, in: in, unit: unit, history: map[string][][]Value{}, dirty: map[string]bool{},
+	if err := checkCarries(spec, in.NumFields()); err != nil {
+		return nil, err
+	}
+	o := &OverAggregate{mem: mem, spec: spec, clock: spec.Clock, in: in, unit: unit, history: map[string][][]Value{}, carry: map[string][]carryVal{}, dirty: map[string]bool{},
 		emitted: MinWatermark, partRows: map[int32]int64{}}
 	if o.clock == nil {
 		o.clock = RealClock{}
@@ -215,8 +225,7 @@ func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 		}
 	}
 	if len(ready) == 0 {
-		o.sweep(wm)
-		return nil, nil
+		return nil, o.sweep(wm)
 	}
 	o.pending = wait
 	// The ready rows with the history of their partitions: the kernel
@@ -260,23 +269,31 @@ func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 		}
 		for _, r := range outRows {
 			if r[o.spec.TimeCol].I >= o.emitted {
+				if err := o.applyCarry(r); err != nil {
+					return nil, err
+				}
 				keep = append(keep, r)
 			}
 		}
 	}
 	o.emitted = wm
 	for _, k := range order {
-		o.retain(k, append(o.history[k], byPart[k]...), wm)
+		if err := o.retain(k, append(o.history[k], byPart[k]...), wm); err != nil {
+			return nil, err
+		}
 	}
-	o.sweep(wm)
+	if err := o.sweep(wm); err != nil {
+		return nil, err
+	}
 	ob := array.NewRecordBuilder(o.mem, o.spec.Out)
 	defer ob.Release()
 	return buildRecord(ob, keep)
 }
 
 // retain keeps, of a partition's emitted rows, those a row at or after
-// wm can reach: the last Rows, and those within Range before wm.
-func (o *OverAggregate) retain(k string, rows [][]Value, wm int64) {
+// wm can reach: the last Rows, and those within Range before wm; the
+// others are folded into the partition's running values (spec.Carry).
+func (o *OverAggregate) retain(k string, rows [][]Value, wm int64) error {
 	tc := o.spec.TimeCol
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i][tc].I < rows[j][tc].I })
 	from := len(rows)
@@ -290,16 +307,20 @@ func (o *OverAggregate) retain(k string, rows [][]Value, wm int64) {
 		i := sort.Search(len(rows), func(i int) bool { return rows[i][tc].I >= cut })
 		from = min(from, i)
 	}
+	if err := o.foldCarry(k, rows[:from]); err != nil {
+		return err
+	}
 	o.nhist -= len(o.history[k])
 	o.dirty[k] = true
 	kept := append([][]Value(nil), rows[from:]...)
 	if len(kept) == 0 {
 		delete(o.history, k)
-		return
+		return nil
 	}
 	o.history[k] = kept
 	o.nhist += len(kept)
 	o.watch(k, wm)
+	return nil
 }
 
 // watch queues partition k for a sweep when its newest row is still
@@ -320,7 +341,7 @@ func (o *OverAggregate) watch(k string, wm int64) {
 // frame no longer reaches from the watermark wm — keys that received no
 // row since — as retain trims the partitions an emission touched: no
 // later row's frame reaches a row older than wm − Range.
-func (o *OverAggregate) sweep(wm int64) {
+func (o *OverAggregate) sweep(wm int64) error {
 	cut := sat(wm, -o.spec.Range)
 	for len(o.idle) > 0 && o.idle[0].ts < cut {
 		e := heap.Pop(&o.idle).(sweepEntry)
@@ -328,8 +349,11 @@ func (o *OverAggregate) sweep(wm int64) {
 		if len(rows) == 0 || rows[len(rows)-1][o.spec.TimeCol].I != e.ts {
 			continue // gone, or newer rows came (queued again then)
 		}
-		o.retain(e.key, rows, wm)
+		if err := o.retain(e.key, rows, wm); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func (o *OverAggregate) partKey(r []Value) string {
@@ -354,9 +378,10 @@ func (o *OverAggregate) Finish(ctx context.Context) (arrow.Record, error) {
 	return o.emit(ctx)
 }
 
-// Stats counts the rows waiting and kept for later frames.
+// Stats counts the rows waiting and kept for later frames, and the
+// partitions' running values.
 func (o *OverAggregate) Stats() StateStats {
-	s := StateStats{Groups: len(o.pending) + o.nhist}
+	s := StateStats{Groups: len(o.pending) + o.nhist + len(o.carry), Bytes: o.carryBytes()}
 	add := func(rows [][]Value) {
 		for _, r := range rows {
 			s.Bytes += 24
@@ -375,6 +400,7 @@ func (o *OverAggregate) Stats() StateStats {
 // Close drops the state; idempotent.
 func (o *OverAggregate) Close() error {
 	o.pending, o.history, o.nhist, o.idle, o.dirty = nil, map[string][][]Value{}, 0, nil, map[string]bool{}
+	o.carry = map[string][]carryVal{}
 	return nil
 }
 
@@ -382,6 +408,7 @@ func (o *OverAggregate) Close() error {
 type overSnap struct {
 	Pending  [][]Value
 	History  map[string][][]Value
+	Carry    map[string][]carryVal
 	Emitted  int64
 	Late     int64
 	WM       watermarkState
@@ -392,7 +419,7 @@ type overSnap struct {
 // It is the baseline of the next SnapshotDelta.
 func (o *OverAggregate) Snapshot() ([]byte, error) {
 	clear(o.dirty)
-	return encode(overSnap{Pending: o.pending, History: o.history, Emitted: o.emitted, Late: o.late, WM: o.tracker.snapshot(), PartRows: o.partRows})
+	return encode(overSnap{Pending: o.pending, History: o.history, Carry: o.carry, Emitted: o.emitted, Late: o.late, WM: o.tracker.snapshot(), PartRows: o.partRows})
 }
 
 // Restore replaces the state with a snapshot; call it before the first

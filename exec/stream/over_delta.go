@@ -21,9 +21,13 @@ var _ DeltaSnapshotter = (*OverAggregate)(nil)
 // SnapshotDelta, Restore or RestoreDelta: the history only of the keys
 // rows arrived for or that the watermark trimmed.
 func (o *OverAggregate) SnapshotDelta() ([]byte, error) {
-	d := overDelta{Snap: overSnap{Pending: o.pending, History: map[string][][]Value{}, Emitted: o.emitted, Late: o.late,
+	d := overDelta{Snap: overSnap{Pending: o.pending, History: map[string][][]Value{}, Carry: map[string][]carryVal{}, Emitted: o.emitted, Late: o.late,
 		WM: o.tracker.snapshot(), PartRows: o.partRows}}
 	for k := range o.dirty {
+		// A key's running values change only as its history does.
+		if c, ok := o.carry[k]; ok {
+			d.Snap.Carry[k] = c
+		}
 		if h, ok := o.history[k]; ok {
 			d.Snap.History[k] = h
 		} else {
@@ -68,6 +72,11 @@ func (o *OverAggregate) checkSnap(s overSnap) error {
 	if err := check(s.Pending); err != nil {
 		return err
 	}
+	for _, c := range s.Carry {
+		if len(c) != len(o.spec.Carry) {
+			return fmt.Errorf("stream: restoring an OVER aggregate: %d running values, want %d (was the query changed?)", len(c), len(o.spec.Carry))
+		}
+	}
 	for _, h := range s.History {
 		if err := check(h); err != nil {
 			return err
@@ -84,6 +93,9 @@ func (o *OverAggregate) restoreSnap(s overSnap) {
 		o.nhist += len(h) - len(o.history[k])
 		o.history[k] = h
 		o.watch(k, s.Emitted)
+	}
+	for k, c := range s.Carry {
+		o.carry[k] = c
 	}
 	o.pending, o.emitted, o.late = s.Pending, s.Emitted, s.Late
 	o.partRows = s.PartRows
