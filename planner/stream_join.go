@@ -206,8 +206,8 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		j.State = StateBound{Bounded: true, Text: "the rows of " + name(j.TableSide) + ", read once"}
 	}
 	if strategy == JoinInterval || strategy == JoinWindow {
-		if sp.si.LatePolicy == LateRoute {
-			return nil, sp.fail("'late.sink' is not supported for an %s join yet (its inputs' rows differ): use 'late.policy' = 'drop' or 'error'", strategy)
+		if err := sp.oneLateJudge(j, strategy+" join"); err != nil {
+			return nil, err
 		}
 	}
 	if mode.Updating() {
@@ -598,4 +598,34 @@ func intervalOutput(p PhysicalPlan) bool {
 			return false
 		}
 	}
+}
+
+// oneLateJudge refuses 'late.sink' for operator n (named what), which
+// judges rows late, when an operator below it does too: the late sink
+// takes rows of one shape (a join's late rows are its row shape, the
+// other input's columns NULL), so it takes one operator's late rows.
+func (sp *streamPlanner) oneLateJudge(n PhysicalPlan, what JoinStrategy) error {
+	if sp.si.LatePolicy != LateRoute {
+		return nil
+	}
+	below := 0
+	for _, c := range n.Children() {
+		below += countPhys(c, judgesLate)
+	}
+	if below > 0 {
+		return sp.fail("'late.sink' takes the late rows of one operator, and this query's %s judges rows late above another that does: use 'late.policy' = 'drop' or 'error', or split the query", what)
+	}
+	return nil
+}
+
+// judgesLate reports whether streaming node p judges its input rows late
+// against a watermark (and so routes them to a late sink).
+func judgesLate(p PhysicalPlan) bool {
+	switch x := p.(type) {
+	case *PhysWindowAggregate, *PhysOverAggregate:
+		return true
+	case *PhysStreamJoin:
+		return x.Strategy == JoinInterval || x.Strategy == JoinWindow || x.Strategy == JoinTemporal
+	}
+	return false
 }

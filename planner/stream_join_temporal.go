@@ -116,8 +116,8 @@ func (sp *streamPlanner) temporal(x *PhysHashJoin, a *PhysAnalytic, filters []*P
 	if rwm == nil || rs.EventTime != rvf {
 		return nil, sp.fail("a temporal join needs %s's watermark column %s in its rows", name, a.Input.Schema().Fields[vf].Name)
 	}
-	if sp.si.LatePolicy == LateRoute {
-		return nil, sp.fail("'late.sink' is not supported for a temporal join yet (its inputs' rows differ): use 'late.policy' = 'drop' or 'error'")
+	if err := sp.oneLateJudge(&PhysStreamJoin{Left: l, Right: r}, "temporal join"); err != nil {
+		return nil, err
 	}
 	// Every primary key column must be a join key: the version is the
 	// key's.

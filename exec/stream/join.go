@@ -735,7 +735,7 @@ func (j *Join) cleanupWatermark() int64 {
 
 func (j *Join) lateRow(side int, r LateRow) error {
 	j.sides[side].late++
-	return handleLate(j.spec.Late, j.spec.OnLate, r)
+	return routeLate(j.mem, j.spec.Late, j.spec.OnLate, j.pair, j.nvals[0], side, r)
 }
 
 // lateRule is how the join judges its rows late (JoinTiming).

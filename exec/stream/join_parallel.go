@@ -52,7 +52,11 @@ type ParallelJoin struct {
 	unit   int64
 	late   LatePolicy
 	onLate func(LateRow) error
-	clock  Clock
+	// latePair and lateLeft are the join's row shape (values, no op)
+	// and its left input's column count: a routed late row's shape.
+	latePair *arrow.Schema
+	lateLeft int
+	clock    Clock
 
 	buf  []byte
 	rows [][]int32 // instance i's rows of the batch being pushed
@@ -157,6 +161,7 @@ func NewParallelJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinS
 		p.insts = append(p.insts, j)
 		p.joins = append(p.joins, j)
 	}
+	p.latePair, p.lateLeft = p.joins[0].pair, p.joins[0].nvals[0]
 	if timed {
 		p.unit = p.joins[0].unit
 		p.rule = p.joins[0].lateRule()
@@ -186,7 +191,8 @@ func NewParallelTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, sp
 		}
 		p.insts = append(p.insts, t)
 	}
-	p.unit = p.insts[0].(*TemporalJoin).unit
+	t0 := p.insts[0].(*TemporalJoin)
+	p.unit, p.latePair, p.lateLeft = t0.unit, t0.schema, t0.nvals[0]
 	p.gates[0] = newJoinGate(spec.LeftTime, -1, spec.LeftDelay, spec.LeftByMarks, spec.IdleTimeout, p.unit)
 	p.gates[1] = newJoinGate(spec.RightTime, -1, spec.RightDelay, false, spec.IdleTimeout, p.unit)
 	p.gates[1].ops = IsChangelog(right)
@@ -384,7 +390,7 @@ func (p *ParallelJoin) admit(side int, rec arrow.Record, partition int32) ([]boo
 				}
 			}
 			g.late++
-			if err := handleLate(p.late, p.onLate, LateRow{Partition: partition, Row: ord, EventTime: t.I, Watermark: wm, Reason: why, Record: rec, Index: i}); err != nil {
+			if err := routeLate(p.mem, p.late, p.onLate, p.latePair, p.lateLeft, side, LateRow{Partition: partition, Row: ord, EventTime: t.I, Watermark: wm, Reason: why, Record: rec, Index: i}); err != nil {
 				return nil, err
 			}
 		} else if keep != nil {

@@ -304,7 +304,7 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 			Reason: lateEventTime.reason(ts, Value{}, wm, t.unit, fmt.Sprintf("temporal join input %d", side+1))}
 		if lr.Reason != "" {
 			t.sides[side].late++
-			if err := handleLate(t.spec.Late, t.spec.OnLate, lr); err != nil {
+			if err := routeLate(t.mem, t.spec.Late, t.spec.OnLate, t.schema, t.nvals[0], side, lr); err != nil {
 				return err
 			}
 			if !ts.IsNull() && !t.byMarks(side) {
