@@ -150,6 +150,13 @@ func TestParallelSortWindowsEqualSerial(t *testing.T) {
 		"SELECT id, category FROM t ORDER BY category, value",
 		"SELECT id, ROW_NUMBER() OVER (PARTITION BY category ORDER BY value) AS rn, SUM(value) OVER (PARTITION BY category ORDER BY value) AS s FROM t",
 		"SELECT id, RANK() OVER (ORDER BY value DESC) AS rk, LAG(id) OVER (ORDER BY value) AS prev FROM t",
+		// Many partitions, cut into one run per worker and evaluated on
+		// each: every kind of window function, defaults that index past
+		// the run's rows, frames that end at the run's edge.
+		"SELECT id, DENSE_RANK() OVER w, NTILE(3) OVER w, PERCENT_RANK() OVER w, CUME_DIST() OVER w, LAG(value, 2, -1) OVER w, LEAD(id, 1, 0) OVER w FROM t WINDOW w AS (PARTITION BY id % 101 ORDER BY value)",
+		"SELECT id, FIRST_VALUE(id) OVER w, LAST_VALUE(id) OVER w, NTH_VALUE(category, 2) OVER w, MIN(value) OVER w, MAX(id) OVER w, AVG(value) OVER w, COUNT(value) OVER w FROM t WINDOW w AS (PARTITION BY category, value % 3 ORDER BY id ROWS BETWEEN 3 PRECEDING AND 1 FOLLOWING)",
+		"SELECT id, SUM(value) OVER (PARTITION BY id % 13 ORDER BY value RANGE BETWEEN 2 PRECEDING AND 1 FOLLOWING), COUNT(*) OVER (PARTITION BY id % 13 ORDER BY value DESC RANGE BETWEEN 3 PRECEDING AND CURRENT ROW) FROM t",
+		"SELECT id, SUM(id) OVER (PARTITION BY ts ORDER BY id) FROM t",
 		"SELECT category, window_start, window_end, COUNT(*), MIN(id) FROM SESSION(t, ts, INTERVAL '5' SECOND) GROUP BY category, window_start, window_end",
 		"SELECT window_start, window_end, COUNT(*), SUM(value) FROM SESSION(t, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end",
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -60,7 +61,12 @@ type AnalyticFunc struct {
 // ORDER BY: it buffers its whole input (as Sort does), sorts it stably by
 // the partition keys then the order keys, and outputs every row in that
 // order with one more column per function. Results do not depend on how
-// the input was cut into batches: ties keep input order.
+// the input was cut into batches: ties keep input order. With workers
+// (SetWorkers) the sort runs on all of them, and so does the evaluation:
+// the sorted partitions are cut into contiguous runs of whole partitions,
+// one per worker, and each run's functions are computed on its own
+// goroutine; a function reads only its own partition, so every value,
+// the row order and the first error are the serial ones.
 type Analytic struct {
 	mem    memory.Allocator
 	input  Operator
@@ -68,12 +74,12 @@ type Analytic struct {
 	order  []SortKey
 	funcs  []AnalyticFunc
 	schema *arrow.Schema
-	out    arrow.Record
-	pos    int64
+	outs   []arrow.Record // the result, one record per run of partitions
+	pos    int64          // next row of outs[0]
 	done   bool
 	once   lifecycle
 	acct   *Account // memory budget (SetBudget); nil: unlimited
-	par    int      // sorting goroutines (SetWorkers); 0 or 1: one
+	par    int      // sorting and evaluating goroutines (SetWorkers); 0 or 1: one
 }
 
 var _ Operator = (*Analytic)(nil)
@@ -126,8 +132,9 @@ func checkAnalyticType(f AnalyticFunc) error {
 // SetBudget accounts the buffered input to a (nil: unlimited).
 func (a *Analytic) SetBudget(acct *Account) { a.acct = acct }
 
-// SetWorkers sorts the input into window order on up to n goroutines;
-// the order, and so every result, is the same at any n (see sortStable).
+// SetWorkers sorts the input into window order, and evaluates the
+// functions over runs of whole partitions, on up to n goroutines; the
+// order, and so every result, is the same at any n (see sortStable).
 func (a *Analytic) SetWorkers(n int) { a.par = n }
 
 // Schema is the input's columns then one per function.
@@ -143,17 +150,22 @@ func (a *Analytic) Open(ctx context.Context) error {
 func (a *Analytic) Next(ctx context.Context) (arrow.Record, error) {
 	if !a.done {
 		a.done = true
-		out, err := a.compute(ctx)
+		outs, err := a.compute(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("window functions: %w", err)
 		}
-		a.out = out
+		a.outs = outs
 	}
-	if a.out == nil || a.pos >= a.out.NumRows() {
+	for len(a.outs) > 0 && a.pos >= a.outs[0].NumRows() {
+		a.outs[0].Release()
+		a.outs, a.pos = a.outs[1:], 0
+	}
+	if len(a.outs) == 0 {
 		return nil, io.EOF
 	}
-	end := min(a.pos+DefaultBatchSize, a.out.NumRows())
-	rec := a.out.NewSlice(a.pos, end)
+	out := a.outs[0]
+	end := min(a.pos+DefaultBatchSize, out.NumRows())
+	rec := out.NewSlice(a.pos, end)
 	a.pos = end
 	return rec, nil
 }
@@ -161,10 +173,8 @@ func (a *Analytic) Next(ctx context.Context) (arrow.Record, error) {
 // Close releases the buffered rows and closes the input; idempotent.
 func (a *Analytic) Close() error {
 	return a.once.close(func() error {
-		if a.out != nil {
-			a.out.Release()
-			a.out = nil
-		}
+		releaseAll(a.outs)
+		a.outs = nil
 		a.acct.Close()
 		return a.input.Close()
 	})
@@ -172,6 +182,8 @@ func (a *Analytic) Close() error {
 
 // partitioned is the input in window order: perm[k] is the input row at
 // sorted position k; partitions and peer groups are runs of positions.
+// It may be one run of whole partitions of the full order (then perm is
+// that run's slice of it and positions count from the run's start).
 type partitioned struct {
 	perm      []int32
 	parts     [][2]int32 // [start, end) of each partition
@@ -179,8 +191,14 @@ type partitioned struct {
 	peerEnd   []int32    // per position: end of its peer group
 }
 
-// compute sorts the buffered input and evaluates every function.
-func (a *Analytic) compute(ctx context.Context) (arrow.Record, error) {
+// minParallelEval is the fewest rows worth evaluating on more than one
+// goroutine.
+const minParallelEval = 1 << 14
+
+// compute sorts the buffered input and evaluates every function, over
+// runs of whole partitions on up to a.par goroutines; it returns the
+// result in order, one record per run.
+func (a *Analytic) compute(ctx context.Context) ([]arrow.Record, error) {
 	all, err := drainConcat(ctx, a.mem, a.input, a.acct)
 	if err != nil || all == nil {
 		return nil, err
@@ -201,22 +219,165 @@ func (a *Analytic) compute(ctx context.Context) (arrow.Record, error) {
 	}
 	defer relOrd()
 	n := int(all.NumRows())
-	p := &partitioned{perm: make([]int32, n), peerStart: make([]int32, n), peerEnd: make([]int32, n)}
-	for i := range p.perm {
-		p.perm[i] = int32(i)
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
 	}
-	sortStable(p.perm, a.par, func(x, y int32) int {
+	sortStable(perm, a.par, func(x, y int32) int {
 		if c := partCmp(int(x), int(y)); c != 0 {
 			return c
 		}
 		return ordCmp(int(x), int(y))
 	})
-	start := 0
-	for k := 1; k <= n; k++ {
-		if k == n || partCmp(int(p.perm[k-1]), int(p.perm[k])) != 0 {
-			p.parts = append(p.parts, [2]int32{int32(start), int32(k)})
+	workers := 1
+	if a.par > 1 && n >= minParallelEval {
+		workers = a.par
+	}
+	parts := partitionBounds(perm, workers, partCmp)
+	runs := cutRuns(parts, n, workers)
+	views := make([]*partitioned, len(runs))
+	var wg sync.WaitGroup
+	for r, run := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			views[r] = peerGroups(perm, parts[run[0]:run[1]], ordCmp)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// cols[r] are run r's input columns in window order, then one column
+	// per function.
+	cols := make([][]arrow.Array, len(runs))
+	defer func() {
+		for _, c := range cols {
+			releaseArrays(c)
+		}
+	}()
+	if err := eachRun(len(runs), func(r int) error {
+		c, err := takeColumns(ctx, a.mem, all.Columns(), views[r].perm)
+		cols[r] = c
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for _, f := range a.funcs {
+		pf, err := a.prepare(ctx, all, f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		res := make([]arrow.Array, len(runs))
+		err = eachRun(len(runs), func(r int) error {
+			var err error
+			res[r], err = a.evalFunc(ctx, views[r], pf)
+			return err
+		})
+		pf.release()
+		for r, v := range res {
+			if v != nil {
+				cols[r] = append(cols[r], v)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+	}
+	outs := make([]arrow.Record, 0, len(runs))
+	for r, c := range cols {
+		outs = append(outs, array.NewRecord(a.schema, c, int64(len(views[r].perm))))
+	}
+	return outs, nil
+}
+
+// eachRun calls f(r) for every run r < n, each on its own goroutine when
+// there are several, and returns the error of the lowest run that failed
+// (the one a serial pass over the runs in order meets first).
+func eachRun(n int, f func(r int) error) error {
+	if n == 1 {
+		return f(0)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[r] = f(r)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// partitionBounds returns the partitions of the sorted perm as [start,
+// end) positions, finding the boundaries on up to workers goroutines.
+func partitionBounds(perm []int32, workers int, partCmp func(i, j int) int) [][2]int32 {
+	n := len(perm)
+	if n == 0 {
+		return nil
+	}
+	cuts := make([][]int32, workers) // per chunk: positions k where a partition starts
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := max(w*n/workers, 1), (w+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := lo; k < hi; k++ {
+				if partCmp(int(perm[k-1]), int(perm[k])) != 0 {
+					cuts[w] = append(cuts[w], int32(k))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var parts [][2]int32
+	start := int32(0)
+	for _, c := range cuts {
+		for _, k := range c {
+			parts = append(parts, [2]int32{start, k})
 			start = k
 		}
+	}
+	return append(parts, [2]int32{start, int32(n)})
+}
+
+// cutRuns groups consecutive partitions into at most workers runs of
+// about n/workers rows each (a partition is never split), as [first,
+// last+1) indices into parts.
+func cutRuns(parts [][2]int32, n, workers int) [][2]int {
+	if workers <= 1 || len(parts) < 2 {
+		return [][2]int{{0, len(parts)}}
+	}
+	var runs [][2]int
+	first := 0
+	for i, p := range parts {
+		// End a run once it reaches its share of the rows.
+		if len(runs) < workers-1 && int(p[1]) >= (len(runs)+1)*n/workers && i+1 < len(parts) {
+			runs = append(runs, [2]int{first, i + 1})
+			first = i + 1
+		}
+	}
+	return append(runs, [2]int{first, len(parts)})
+}
+
+// peerGroups is the view of the partitions parts of the sorted perm,
+// rebased to start at position 0, with each position's peer group.
+func peerGroups(perm []int32, parts [][2]int32, ordCmp func(i, j int) int) *partitioned {
+	if len(parts) == 0 {
+		return &partitioned{}
+	}
+	base, end := parts[0][0], parts[len(parts)-1][1]
+	p := &partitioned{perm: perm[base:end], parts: make([][2]int32, len(parts)), peerStart: make([]int32, end-base), peerEnd: make([]int32, end-base)}
+	for i, pr := range parts {
+		p.parts[i] = [2]int32{pr[0] - base, pr[1] - base}
 	}
 	for _, pr := range p.parts {
 		ps := pr[0]
@@ -234,52 +395,67 @@ func (a *Analytic) compute(ctx context.Context) (arrow.Record, error) {
 			p.peerEnd[k] = pe
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	cols, err := takeColumns(ctx, a.mem, all.Columns(), p.perm)
-	if err != nil {
-		return nil, err
-	}
-	defer releaseArrays(cols)
-	res := make([]arrow.Array, len(a.funcs))
-	defer releaseArrays(res)
-	for i, f := range a.funcs {
-		r, err := a.evalFunc(ctx, all, p, f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Name, err)
-		}
-		res[i] = r
-	}
-	return array.NewRecord(a.schema, append(cols, res...), int64(n)), nil
+	return p
 }
 
-// evalFunc computes one function's column, in sorted order.
-func (a *Analytic) evalFunc(ctx context.Context, all arrow.Record, p *partitioned, f AnalyticFunc) (arrow.Array, error) {
-	args := make([]arrow.Array, 0, len(f.Args))
-	defer func() { releaseArrays(args) }()
+// preparedFunc is one function with what it reads of every input row,
+// evaluated once for all runs: its arguments (dictionaries decoded) and,
+// for a RANGE frame with an offset, the ORDER BY key.
+type preparedFunc struct {
+	f    AnalyticFunc
+	args []arrow.Array
+	rng  *rangeKeys
+}
+
+func (pf *preparedFunc) release() { releaseArrays(pf.args) }
+
+// prepare evaluates f's arguments over all the input rows.
+func (a *Analytic) prepare(ctx context.Context, all arrow.Record, f AnalyticFunc) (*preparedFunc, error) {
+	pf := &preparedFunc{f: f}
 	for _, e := range f.Args {
 		v, err := e.Eval(ctx, a.mem, all)
 		if err != nil {
+			pf.release()
 			return nil, fmt.Errorf("eval %s: %w", e, err)
 		}
 		d, err := decodeDictionary(ctx, a.mem, v)
 		v.Release()
 		if err != nil {
+			pf.release()
 			return nil, err
 		}
-		args = append(args, d)
+		pf.args = append(pf.args, d)
 	}
+	switch f.Func {
+	case "row_number", "rank", "dense_rank", "ntile", "percent_rank", "cume_dist", "lag", "lead":
+		return pf, nil
+	}
+	if fr := f.Frame; !fr.Rows && (isOffset(fr.Start.Kind) || isOffset(fr.End.Kind)) {
+		if len(a.order) != 1 {
+			pf.release()
+			return nil, fmt.Errorf("a RANGE frame with an offset needs one ORDER BY key, got %d", len(a.order))
+		}
+		rng, err := newRangeKeys(ctx, a.mem, all, a.order[0])
+		if err != nil {
+			pf.release()
+			return nil, err
+		}
+		pf.rng = rng
+	}
+	return pf, nil
+}
+
+// evalFunc computes one function's column over the partitions of p, in
+// their sorted order.
+func (a *Analytic) evalFunc(ctx context.Context, p *partitioned, pf *preparedFunc) (arrow.Array, error) {
+	f, args := pf.f, pf.args
 	switch f.Func {
 	case "row_number", "rank", "dense_rank", "ntile", "percent_rank", "cume_dist":
 		return rankColumn(a.mem, p, f), nil
 	case "lag", "lead":
 		return a.lagLead(ctx, p, f, args)
 	}
-	lo, hi, err := a.frames(ctx, all, p, f.Frame)
-	if err != nil {
-		return nil, err
-	}
+	lo, hi := frames(p, f.Frame, pf.rng)
 	switch f.Func {
 	case "first_value", "last_value", "nth_value":
 		idx := make([]int32, len(p.perm))
@@ -389,7 +565,7 @@ func (a *Analytic) lagLead(ctx context.Context, p *partitioned, f AnalyticFunc, 
 			case j >= int64(pr[0]) && j < int64(pr[1]):
 				idx[k] = p.perm[j]
 			case len(args) > 1:
-				idx[k] = int32(n) + p.perm[k]
+				idx[k] = int32(args[0].Len()) + p.perm[k]
 			default:
 				idx[k] = -1
 			}

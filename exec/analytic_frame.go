@@ -13,21 +13,12 @@ import (
 )
 
 // frames returns each position's frame as [lo[k], hi[k]) in sorted
-// positions (lo ≥ hi: empty). Within a partition both ends never move
+// positions (lo ≥ hi: empty). rng is the ORDER BY key of a RANGE frame
+// with an offset (else nil). Within a partition both ends never move
 // backwards, which frameAggregate's sliding window relies on.
-func (a *Analytic) frames(ctx context.Context, all arrow.Record, p *partitioned, fr Frame) ([]int32, []int32, error) {
+func frames(p *partitioned, fr Frame, rng *rangeKeys) ([]int32, []int32) {
 	n := len(p.perm)
 	lo, hi := make([]int32, n), make([]int32, n)
-	var rng *rangeKeys
-	if !fr.Rows && (isOffset(fr.Start.Kind) || isOffset(fr.End.Kind)) {
-		if len(a.order) != 1 {
-			return nil, nil, fmt.Errorf("a RANGE frame with an offset needs one ORDER BY key, got %d", len(a.order))
-		}
-		var err error
-		if rng, err = newRangeKeys(ctx, a.mem, all, a.order[0]); err != nil {
-			return nil, nil, err
-		}
-	}
 	for _, pr := range p.parts {
 		ps, pe := pr[0], pr[1]
 		ns, ne := ps, pe // the partition's non-NULL keys (RANGE offsets)
@@ -44,7 +35,7 @@ func (a *Analytic) frames(ctx context.Context, all arrow.Record, p *partitioned,
 			hi[k] = boundPos(fr, fr.End, true, p, rng, k, ps, pe, ns, ne)
 		}
 	}
-	return lo, hi, nil
+	return lo, hi
 }
 
 func isOffset(k BoundKind) bool { return k == Preceding || k == Following }

@@ -19,8 +19,9 @@ const minParallelSort = 1 << 14
 // costs far less than the insertion-sort-and-rotate merges of
 // slices.SortStableFunc (measured: a query with two OVER clauses over 1M
 // rows, 2.8 s → 1.7 s on one core). perm is cut into contiguous runs, each
-// sorted on its own goroutine, and neighbouring runs are merged taking the
-// left run's row on a tie. cmp must be safe to call from several
+// sorted on its own goroutine, and neighbouring runs are merged, each
+// merge cut into pieces at output positions (coRank) so that every worker
+// merges one even at the last level. cmp must be safe to call from several
 // goroutines at once (it only reads).
 func sortStable(perm []int32, workers int, cmp func(a, b int32) int) {
 	n := len(perm)
@@ -53,6 +54,10 @@ func sortStable(perm []int32, workers int, cmp func(a, b int32) int) {
 	src, dst := perm, make([]int32, n)
 	for len(bounds) > 2 {
 		next := []int{0}
+		pairs := (len(bounds) - 1) / 2
+		// Split each merge into pieces so that every worker has one even
+		// when few pairs are left (the last level is one pair).
+		pieces := max(workers/max(pairs, 1), 1)
 		for i := 0; i+1 < len(bounds); i += 2 {
 			if i+2 >= len(bounds) {
 				copy(dst[bounds[i]:bounds[i+1]], src[bounds[i]:bounds[i+1]])
@@ -60,11 +65,16 @@ func sortStable(perm []int32, workers int, cmp func(a, b int32) int) {
 				continue
 			}
 			lo, mid, hi := bounds[i], bounds[i+1], bounds[i+2]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				mergeRuns(dst[lo:hi], src[lo:mid], src[mid:hi], cmp)
-			}()
+			a, b, out := src[lo:mid], src[mid:hi], dst[lo:hi]
+			for p := range pieces {
+				k0, k1 := p*len(out)/pieces, (p+1)*len(out)/pieces
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					i0, i1 := coRank(k0, a, b, byRow), coRank(k1, a, b, byRow)
+					mergeRuns(out[k0:k1], a[i0:i1], b[k0-i0:k1-i1], byRow)
+				}()
+			}
 			next = append(next, hi)
 		}
 		wg.Wait()
@@ -75,8 +85,25 @@ func sortStable(perm []int32, workers int, cmp func(a, b int32) int) {
 	}
 }
 
+// coRank is how many of the k first rows of the merge of the sorted runs
+// a and b come from a, under the total order cmp (no two rows equal), so
+// a merge can be cut at any output position and its pieces done apart.
+func coRank(k int, a, b []int32, cmp func(x, y int32) int) int {
+	lo, hi := max(0, k-len(b)), min(k, len(a))
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if cmp(a[mid], b[k-mid-1]) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
 // mergeRuns merges the sorted runs a and b into dst (len(a)+len(b) long),
-// taking from a on a tie.
+// taking from a on a tie (sortStable's cmp has none: ties are broken by
+// row number, and a's rows come before b's).
 func mergeRuns(dst, a, b []int32, cmp func(x, y int32) int) {
 	i, j, k := 0, 0, 0
 	for i < len(a) && j < len(b) {
