@@ -1,11 +1,17 @@
 package sluice_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +37,12 @@ type swWindows struct {
 	rows  map[string]string
 	times map[string]int
 	by    map[string]int // emitter → rows
+	// repeats allows a window emitted again with the same values: a
+	// process killed before saving its state leaves its partitions'
+	// next owners to close its last windows again (at-least-once
+	// output), from the same rows and watermarks.
+	repeats bool
+	changed []string // windows emitted again with other values
 }
 
 func newSWWindows() *swWindows {
@@ -40,6 +52,9 @@ func newSWWindows() *swWindows {
 func (w *swWindows) add(who, key, val string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if old, ok := w.rows[key]; ok && old != val {
+		w.changed = append(w.changed, fmt.Sprintf("%s: %s then %s", key, old, val))
+	}
 	w.rows[key] = val
 	w.times[key]++
 	w.by[who]++
@@ -50,8 +65,11 @@ func (w *swWindows) add(who, key, val string) {
 func (w *swWindows) check(want map[string]string) (ok bool, problem string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(w.changed) > 0 {
+		return false, fmt.Sprintf("windows emitted twice with different values: %v", w.changed)
+	}
 	for k, n := range w.times {
-		if n > 1 {
+		if n > 1 && !w.repeats {
 			return false, fmt.Sprintf("window %s emitted %d times", k, n)
 		}
 		if _, in := want[k]; !in {
@@ -287,4 +305,137 @@ func TestScaleOutWindowRepartition(t *testing.T) {
 	if rowsOut != len(orders)+parts || marks == 0 {
 		t.Errorf("repartition topic: %d rows (want %d, one per source record) and %d watermark records (want some)", rowsOut, len(orders)+parts, marks)
 	}
+}
+
+// swMemberEnv makes the test binary run swQuery as one process of the
+// scaled-out windowed query (TestScaleOutWindowKillMember) instead of
+// running tests: it prints each window it emits as "window|category n
+// total" and runs until killed.
+const swMemberEnv = "SLUICE_SCALEOUT_WINDOW_BROKERS"
+
+func init() {
+	addr := os.Getenv(swMemberEnv)
+	if addr == "" {
+		return
+	}
+	err := func() error {
+		db, err := sluice.Open(sluice.Config{Log: io.Discard})
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		if err := db.Exec(ctx, fmt.Sprintf(swSource, addr, "gwk", "")); err != nil {
+			return err
+		}
+		rows, err := db.Query(ctx, swQuery)
+		if err != nil {
+			return err
+		}
+		out := bufio.NewWriter(os.Stdout)
+		fmt.Fprintln(out, "started")
+		out.Flush()
+		for rows.Next() {
+			rec := rows.Record()
+			for i := 0; i < int(rec.NumRows()); i++ {
+				fmt.Fprintf(out, "%s|%s %s %s\n", kText(rec, 0, i), kText(rec, 1, i), kText(rec, 2, i), kText(rec, 3, i))
+			}
+			out.Flush()
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestScaleOutWindowKillMember: the windowed query of
+// TestScaleOutWindowRepartition on three processes, one a separate
+// process killed with SIGKILL mid-stream (its open transactions, unsaved
+// window state and group membership simply gone). The others take over
+// its source and repartition partitions, restore the windows from the
+// changelog and the watermark from the carried records, and every window
+// closes with the single-process values (a window the killed process
+// closed after its last save closes again, with the same values).
+func TestScaleOutWindowKillMember(t *testing.T) {
+	const parts = 6
+	addr := kCluster(t, map[string]int32{"events": parts})
+	res := newSWWindows()
+	res.repeats = true
+	type member struct {
+		db     *sluice.DB
+		rows   *sluice.Rows
+		cancel context.CancelFunc
+		done   chan error
+	}
+	var members []member
+	defer func() {
+		for _, m := range members {
+			m.cancel()
+			if err := <-m.done; err != nil {
+				t.Errorf("member: %v", err)
+			}
+			m.rows.Close()
+			m.db.Close()
+		}
+	}()
+	for i := range 2 {
+		db, mem := kOpen(t, kConfig())
+		t.Cleanup(func() { mem.AssertSize(t, 0) })
+		kExec(t, db, fmt.Sprintf(swSource, addr, "gwk", ""))
+		rows, cancel, done := swRun(t, db, fmt.Sprint("db", i), res)
+		members = append(members, member{db, rows, cancel, done})
+	}
+	cmd := osexec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), swMemberEnv+"="+addr)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "started" {
+		t.Fatalf("member process did not start: %q %v", lines.Text(), lines.Err())
+	}
+	go func() {
+		for lines.Scan() {
+			// "2026-01-01 00:00:00|c1 n total"
+			if f := strings.Fields(lines.Text()); len(f) == 4 {
+				res.add("child", f[0]+" "+f[1], f[2]+" "+f[3])
+			}
+		}
+	}()
+	kWaitGroup(t, addr, "gwk", 6, 2*parts)
+
+	orders := swOrders(parts)
+	kProduce(t, addr, swRecords(parts, 0, orders[:1500])...)
+	swWait(t, res, swWant(orders[:1500], swWatermark(parts, orders[:1500])), "three processes")
+	res.mu.Lock()
+	childRows := res.by["child"]
+	res.mu.Unlock()
+	if childRows == 0 {
+		t.Fatal("the member process closed no window: it got no partition")
+	}
+
+	kProduce(t, addr, swRecords(parts, 1500, orders[1500:2500])...)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed = true
+	cmd.Wait()
+	kProduce(t, addr, swRecords(parts, 2500, orders[2500:])...)
+	end := orders[0].TS.Add(10 * time.Minute)
+	kProduce(t, addr, swFlush(parts, end)...)
+	swWait(t, res, swWant(orders, end.Add(-time.Second)), "after SIGKILL of a member process")
 }
