@@ -131,6 +131,9 @@ func (sp *streamPlanner) rankTopN(f *PhysFilter, a *PhysAnalytic) (PhysicalPlan,
 		}
 		return sp.set(&PhysFilter{Input: n, Pred: andAll(rest), Out: n.Out}, ChangelogMode{}), nil
 	}
+	// Scaled out: the rows go through a repartition topic by the
+	// partition columns, so each process numbers whole keys.
+	n.Input, n.Partition = sp.kafkaExchange(in, n.Partition, "RankTopN")
 	held := fmt.Sprintf("top %d rows", limit)
 	if n.Func != "row_number" {
 		held = fmt.Sprintf("rows numbered at most %d (peers included)", limit)

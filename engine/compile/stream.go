@@ -546,6 +546,15 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 		}
 		op = o
 	case *planner.PhysRankTopN:
+		if ex := kafkaExchangeInput(x); ex != nil {
+			return b.partitioned(ex, func() (stream.Node, error) {
+				t, err := rankTopN(mem, x, in)
+				if err != nil {
+					return nil, err
+				}
+				return stream.OperatorNode(t), nil
+			})
+		}
 		t, err := rankTopN(mem, x, in)
 		if err != nil {
 			return nil, err
