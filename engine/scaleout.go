@@ -27,6 +27,11 @@ func checkScaleOut(cat *Catalog, qp *planner.QueryPlan, pos sql.Pos) error {
 	if qp == nil || qp.Emit == nil {
 		return nil
 	}
+	if qp.Stream != nil {
+		if err := checkScaleOutKeyed(cat, qp.Stream.Plan, pos); err != nil {
+			return err
+		}
+	}
 	if qp.Stream != nil && len(planner.KafkaExchanges(qp.Stream.Plan)) > 0 {
 		return nil // the keyed operator reads a repartition topic
 	}
@@ -140,4 +145,60 @@ func sourceColumn(p planner.PhysicalPlan, e planner.Expr) string {
 		return sourceColumn(x.Input, ref)
 	}
 	return ""
+}
+
+// checkScaleOutKeyed refuses a top-N, per-key top-N or OVER aggregate of
+// the streaming plan p that reads a scaled-out source without a Kafka
+// exchange under it, unless it is keyed by the source's 'partition.key':
+// each process would rank or aggregate its share of the partitions only.
+func checkScaleOutKeyed(cat *Catalog, p planner.PhysicalPlan, pos sql.Pos) error {
+	for _, c := range p.Children() {
+		if err := checkScaleOutKeyed(cat, c, pos); err != nil {
+			return err
+		}
+	}
+	var in planner.PhysicalPlan
+	var keys []planner.Expr
+	what := ""
+	switch x := p.(type) {
+	case *planner.PhysTopN:
+		in, what = x.Input, "ORDER BY … LIMIT"
+	case *planner.PhysRankTopN:
+		in, keys, what = x.Input, x.Partition, "a per-key top-N (ROW_NUMBER() OVER …)"
+	case *planner.PhysOverAggregate:
+		in, what = x.Input, "an OVER aggregate"
+		for _, c := range x.Partition {
+			f := x.Input.Schema().Fields[c]
+			keys = append(keys, &planner.ColumnRef{Index: c, Name: f.Name, Typ: f.Type})
+		}
+	default:
+		return nil
+	}
+	if ex, ok := in.(*planner.PhysExchange); ok && ex.Kind == planner.ExchangeKafka {
+		return nil
+	}
+	scan := findScan(in)
+	if scan == nil {
+		return nil
+	}
+	e, ok := cat.Source(scan.Source)
+	if !ok {
+		return nil
+	}
+	gs, ok := e.Source.(exec.GroupSource)
+	if !ok || gs.Group() == "" || !gs.ScaledOut() {
+		return nil
+	}
+	var pkey string
+	if pk, ok := e.Source.(exec.PartitionKeyed); ok {
+		pkey = pk.PartitionKey()
+	}
+	for _, k := range keys {
+		if name := sourceColumn(in, k); pkey != "" && strings.EqualFold(name, pkey) {
+			return nil
+		}
+	}
+	return sql.Errorf(sql.PlanError, pos,
+		"source %s is read by consumer group %q, so several sluice processes may split its partitions and each would compute %s over its share only: partition it by the column the topic is keyed by ('partition.key'), or set 'scale.out' = 'false' when one process reads the whole topic",
+		e.Def.Name, gs.Group(), what)
 }

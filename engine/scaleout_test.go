@@ -10,8 +10,9 @@ import (
 
 // TestScaleOutCheck: a streaming GROUP BY over a Kafka source read by a
 // consumer group that does not group by its 'partition.key' repartitions
-// through a Kafka exchange; other stateful operators that would need one
-// (windows) must group by the 'partition.key'.
+// through a Kafka exchange, as do windowed aggregates and per-key top-N;
+// keyless ones (a window without keys, ORDER BY … LIMIT, a top-N without
+// PARTITION BY) are refused unless one process reads the source.
 func TestScaleOutCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name, opts, query, wantErr string
@@ -32,6 +33,18 @@ func TestScaleOutCheck(t *testing.T) {
 		{"single process", ", 'group.id' = 'g', 'scale.out' = 'false'", "SELECT category, SUM(value) FROM o GROUP BY category EMIT CHANGES", "", false},
 		{"stateless", ", 'group.id' = 'g'", "SELECT category, value FROM o WHERE value > 3 EMIT CHANGES", "", false},
 		{"batch", ", 'group.id' = 'g'", "SELECT category, SUM(value) FROM o GROUP BY category", "", false},
+		{"window on another key", ", 'group.id' = 'g', 'partition.key' = 'region'",
+			"SELECT window_start, category, SUM(value) FROM TUMBLE(o, ts, INTERVAL '5' SECOND) GROUP BY window_start, category EMIT FINAL", "", true},
+		{"window without partition.key", ", 'group.id' = 'g'",
+			"SELECT window_start, category, SUM(value) FROM HOP(o, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND) GROUP BY window_start, category EMIT FINAL", "", true},
+		{"per-key top-N on another key", ", 'group.id' = 'g', 'partition.key' = 'region'",
+			"SELECT category, value FROM (SELECT category, value, ROW_NUMBER() OVER (PARTITION BY category ORDER BY value DESC) AS rn FROM o) t WHERE rn <= 2 EMIT CHANGES", "", true},
+		{"dedup by partition.key", ", 'group.id' = 'g', 'partition.key' = 'category'",
+			"SELECT category, value FROM (SELECT category, value, ROW_NUMBER() OVER (PARTITION BY category ORDER BY ts) AS rn FROM o) t WHERE rn = 1 EMIT CHANGES", "", false},
+		{"top-N without a key", ", 'group.id' = 'g', 'partition.key' = 'category'",
+			"SELECT category, value FROM (SELECT category, value, ROW_NUMBER() OVER (ORDER BY value DESC) AS rn FROM o) t WHERE rn <= 2 EMIT CHANGES", "each would compute a per-key top-N", false},
+		{"ORDER BY LIMIT", ", 'group.id' = 'g'",
+			"SELECT category, value FROM o ORDER BY value DESC LIMIT 3 EMIT CHANGES", "each would compute ORDER BY", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, err := Open(Config{})
