@@ -19,7 +19,7 @@ import (
 // a column the topic is not partitioned by: the three highest values per
 // category, and deduplication (each category's first row by event time).
 var srQueries = map[string]string{
-	"top3": `SELECT category, value, rn FROM (SELECT category, value, ROW_NUMBER() OVER (PARTITION BY category ORDER BY value DESC) AS rn FROM %s) WHERE rn <= 3 EMIT CHANGES`,
+	"top3":  `SELECT category, value, rn FROM (SELECT category, value, ROW_NUMBER() OVER (PARTITION BY category ORDER BY value DESC) AS rn FROM %s) WHERE rn <= 3 EMIT CHANGES`,
 	"first": `SELECT category, value FROM (SELECT category, value, ts, ROW_NUMBER() OVER (PARTITION BY category ORDER BY ts) AS rn FROM %s) WHERE rn = 1 EMIT CHANGES`,
 }
 
