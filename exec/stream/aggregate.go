@@ -63,6 +63,9 @@ type GroupAggregate struct {
 	// Ignored counts retractions of groups that have no state.
 	Ignored int64
 	acct    *exec.Account // memory budget (SetBudget); nil: unlimited
+	// deferred (DeferEmit): changes wait for Tick, the touches and old
+	// rows gathering over the batches since the last one.
+	deferred bool
 }
 
 // NewGroupAggregate builds the incremental aggregation of input (a schema
@@ -283,8 +286,17 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 			}
 		}
 	}
-	g.epoch++
-	g.touches, g.oldSlots, g.newSlots = g.touches[:0], g.oldSlots[:0], g.newSlots[:0]
+	oldFrom := 0 // the touched groups' old rows this batch adds from
+	if g.deferred && len(g.touches) > 0 {
+		// Still within the interval the last emission started: the
+		// batch joins its touches (a group keeps its row as of that
+		// emission).
+		oldFrom = len(g.oldSlots)
+	} else {
+		g.epoch++
+		g.touches, g.oldSlots, g.newSlots = g.touches[:0], g.oldSlots[:0], g.newSlots[:0]
+		g.oldVals = g.oldVals[:0]
+	}
 	na := g.core.width()
 	// Pass 1, row order: create groups, drop retractions of absent groups
 	// (weight 0, into slot 0), record each touched group. Groups are only
@@ -331,16 +343,41 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 	}
 	// The touched groups' rows before the batch, then pass 2: one tight
 	// loop per aggregate, then their rows after it.
-	if g.oldVals, err = g.core.results(st.accs, g.oldSlots, g.oldVals[:0]); err != nil {
+	if g.oldVals, err = g.core.results(st.accs, g.oldSlots[oldFrom:], g.oldVals); err != nil {
 		return nil, err
 	}
 	if err := g.core.update(ctx, st.accs, g.slots, b.args, signs); err != nil {
 		return nil, err
 	}
-	if g.newVals, err = g.core.results(st.accs, g.newSlots, g.newVals[:0]); err != nil {
+	if g.deferred {
+		g.segs = g.segs[:0]
+		return nil, nil // Tick emits
+	}
+	return g.emitTouched()
+}
+
+// DeferEmit makes the aggregate hold the changes of the batches it
+// folds until its next Tick, which emits them compacted: a group touched
+// by several batches since the last Tick emits one -U/+U pair, from its
+// row at that Tick to its row now, as if the batches were one. The
+// micro-batch driver asks for it (EmitDeferrer): it emits only at its
+// trigger, ticking the operator first, and folding a changelog per batch
+// cost it more than the aggregation. A checkpoint must follow a Tick.
+func (g *GroupAggregate) DeferEmit() bool {
+	g.deferred = true
+	return true
+}
+
+// emitTouched emits the touched groups' changes (their rows now against
+// oldVals) and deletes the groups left without rows.
+func (g *GroupAggregate) emitTouched() (arrow.Record, error) {
+	var err error
+	if g.newVals, err = g.core.results(g.st.accs, g.newSlots, g.newVals[:0]); err != nil {
 		return nil, err
 	}
-	return g.emit()
+	rec, err := g.emit()
+	g.touches, g.oldSlots, g.newSlots, g.oldVals = g.touches[:0], g.oldSlots[:0], g.newSlots[:0], g.oldVals[:0]
+	return rec, err
 }
 
 // DictionaryKey reports the input column of a single group key that may
@@ -529,8 +566,15 @@ func sameRow(a, b []Value) bool {
 	return true
 }
 
-// Tick does nothing: updating aggregation does not wait for time.
-func (g *GroupAggregate) Tick(context.Context, time.Time) (arrow.Record, error) { return nil, nil }
+// Tick emits the changes held since the last Tick under DeferEmit;
+// otherwise it does nothing (updating aggregation does not wait for
+// time).
+func (g *GroupAggregate) Tick(context.Context, time.Time) (arrow.Record, error) {
+	if !g.deferred || len(g.touches) == 0 {
+		return nil, nil
+	}
+	return g.emitTouched()
+}
 
 // Finish does nothing: every change was already emitted.
 func (g *GroupAggregate) Finish(context.Context) (arrow.Record, error) { return nil, nil }
