@@ -231,6 +231,10 @@ func (w *WindowAssign) Close() error { return w.once.close(w.input.Close) }
 // above, less the window columns) each key's rows form their own
 // sessions, as the streaming WindowAggregate builds them, so batch and
 // EMIT FINAL agree. Rows come out grouped by key, each key in time order.
+//
+// With workers (SetWorkers) the sort, the search for session breaks, the
+// session bounds and the output columns are computed on all of them;
+// sessions never span a break, so the result is the serial one.
 type SessionWindow struct {
 	mem     memory.Allocator
 	input   Operator
@@ -239,13 +243,10 @@ type SessionWindow struct {
 	keys    []expr.Expr
 	schema  *arrow.Schema
 	all     arrow.Record
-	perm    []int32
-	starts  []int64
-	ends    []int64
-	pos     int
+	outs    []arrow.Record // the result in batches, built by consume
 	done    bool
 	once    lifecycle
-	par     int // sorting goroutines (SetWorkers); 0 or 1: one
+	par     int // goroutines (SetWorkers); 0 or 1: one
 }
 
 var _ Operator = (*SessionWindow)(nil)
@@ -263,8 +264,9 @@ func NewSessionWindow(mem memory.Allocator, input Operator, timeCol int, gap tim
 	return &SessionWindow{mem: mem, input: input, timeCol: timeCol, gap: gap.Microseconds(), keys: keys, schema: windowSchema(in)}, nil
 }
 
-// SetWorkers sorts rows into (key, time) order on up to n goroutines; the
-// sessions are the same at any n (see sortStable).
+// SetWorkers sorts rows into (key, time) order, finds the sessions and
+// builds the output on up to n goroutines; the sessions and the row order
+// are the same at any n (see sortStable).
 func (s *SessionWindow) SetWorkers(n int) { s.par = n }
 
 // Schema is the input's columns, then window_start and window_end.
@@ -284,19 +286,17 @@ func (s *SessionWindow) Next(ctx context.Context) (arrow.Record, error) {
 			return nil, fmt.Errorf("session window: %w", err)
 		}
 	}
-	if s.pos >= len(s.perm) {
+	if len(s.outs) == 0 {
 		return nil, io.EOF
 	}
-	end := min(s.pos+DefaultBatchSize, len(s.perm))
-	cols, err := takeColumns(ctx, s.mem, s.all.Columns(), s.perm[s.pos:end])
-	if err != nil {
-		return nil, fmt.Errorf("session window: %w", err)
-	}
-	rec := appendBoundCols(s.mem, s.schema, cols, s.starts[s.pos:end], s.ends[s.pos:end])
-	s.pos = end
+	rec := s.outs[0]
+	s.outs[0] = nil
+	s.outs = s.outs[1:]
 	return rec, nil
 }
 
+// consume reads the whole input, assigns every row with a time to its
+// session and builds the output batches.
 func (s *SessionWindow) consume(ctx context.Context) error {
 	all, err := drainConcat(ctx, s.mem, s.input, nil)
 	if err != nil || all == nil {
@@ -318,31 +318,62 @@ func (s *SessionWindow) consume(ctx context.Context) error {
 		}
 		return gids[r]
 	}
+	perm := make([]int32, 0, int(all.NumRows())-tcol.NullN())
 	for i := 0; i < int(all.NumRows()); i++ {
 		if tcol.IsValid(i) {
-			s.perm = append(s.perm, int32(i))
+			perm = append(perm, int32(i))
 		}
 	}
-	sortStable(s.perm, s.par, func(a, b int32) int {
+	sortStable(perm, s.par, func(a, b int32) int {
 		if ga, gb := gid(a), gid(b); ga != gb {
 			return cmp.Compare(ga, gb)
 		}
 		return cmp.Compare(at(int(a)), at(int(b)))
 	})
-	s.starts = make([]int64, len(s.perm))
-	s.ends = make([]int64, len(s.perm))
-	for i := 0; i < len(s.perm); {
-		j := i + 1
-		for j < len(s.perm) && gid(s.perm[j]) == gid(s.perm[i]) && at(int(s.perm[j]))-at(int(s.perm[j-1])) <= s.gap {
-			j++
-		}
-		start, end := at(int(s.perm[i])), at(int(s.perm[j-1]))+s.gap
-		for k := i; k < j; k++ {
-			s.starts[k], s.ends[k] = start, end
-		}
-		i = j
+	n := len(perm)
+	workers := 1
+	if s.par > 1 && n >= minParallelEval {
+		workers = s.par
 	}
-	return nil
+	// A session ends where the key changes or the gap to the next row
+	// exceeds the window's gap: the same cut partitionBounds makes
+	// between partitions.
+	sessions := partitionBounds(perm, workers, func(a, b int) int {
+		if gid(int32(a)) != gid(int32(b)) || at(b)-at(a) > s.gap {
+			return 1
+		}
+		return 0
+	})
+	starts, ends := make([]int64, n), make([]int64, n)
+	runs := cutRuns(sessions, n, workers)
+	if err := eachRun(len(runs), func(r int) error {
+		for _, ss := range sessions[runs[r][0]:runs[r][1]] {
+			start, end := at(int(perm[ss[0]])), at(int(perm[ss[1]-1]))+s.gap
+			for k := ss[0]; k < ss[1]; k++ {
+				starts[k], ends[k] = start, end
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// The output batches, DefaultBatchSize rows each, taken on every
+	// worker.
+	batches := (n + DefaultBatchSize - 1) / DefaultBatchSize
+	s.outs = make([]arrow.Record, batches)
+	per := (batches + workers - 1) / max(workers, 1)
+	defer func() { s.all.Release(); s.all = nil }() // the batches hold what they need
+	return eachRun(min(workers, max(batches, 1)), func(r int) error {
+		for b := r * per; b < min((r+1)*per, batches); b++ {
+			lo, hi := b*DefaultBatchSize, min((b+1)*DefaultBatchSize, n)
+			cols, err := takeColumns(ctx, s.mem, all.Columns(), perm[lo:hi])
+			if err != nil {
+				return err
+			}
+			s.outs[b] = appendBoundCols(s.mem, s.schema, cols, starts[lo:hi], ends[lo:hi])
+		}
+		return nil
+	})
 }
 
 // keyGroups numbers the distinct key tuples of all's rows (nil without
@@ -379,6 +410,12 @@ func (s *SessionWindow) Close() error {
 			s.all.Release()
 			s.all = nil
 		}
+		for _, r := range s.outs {
+			if r != nil {
+				r.Release()
+			}
+		}
+		s.outs = nil
 		return s.input.Close()
 	})
 }
