@@ -232,9 +232,13 @@ type PhysOverAggregate struct {
 	// run over the rows kept and a running value per key of the rows
 	// dropped.
 	Carry []OverCarry
-	Delay time.Duration
-	State StateBound
-	Out   *Schema
+	// Updating: the input is a changelog; each change recomputes its
+	// partition and the output is the changes (Retract), at once, not
+	// waiting for the watermark (TimeCol, Rows, Range unused).
+	Updating bool
+	Delay    time.Duration
+	State    StateBound
+	Out      *Schema
 }
 
 // OverCarry is a function of a streaming OVER aggregate whose frame
@@ -255,6 +259,9 @@ func (p *PhysOverAggregate) Children() []PhysicalPlan { return []PhysicalPlan{p.
 // String implements PhysicalPlan.
 func (p *PhysOverAggregate) String() string {
 	s := p.Analytic.String()
+	if p.Updating {
+		return "OverAggregate" + strings.TrimPrefix(s, "Analytic") + " (over an updating input: a change recomputes its partition, emitting the rows that changed)"
+	}
 	return "OverAggregate" + strings.TrimPrefix(s, "Analytic") + " (each row once, when the watermark passes its " + p.Input.Schema().Fields[p.TimeCol].Name + ")"
 }
 
@@ -269,7 +276,7 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 		return nil, err
 	}
 	if sp.si.Modes[in].Updating() {
-		return nil, sp.fail("an OVER aggregate over an updating result is not supported in streaming mode yet: %s", shape)
+		return sp.overChangelog(a, in)
 	}
 	wm := sp.watermarkOf(scanUnder(a.Input))
 	sch := in.Schema()
@@ -376,4 +383,27 @@ func (sp *streamPlanner) overCarry(f WindowFunc, col int) (*OverCarry, error) {
 		return nil, sp.fail("%s(%s) OVER (… UNBOUNDED PRECEDING …) reads a column in streaming mode: compute %s in a subquery", strings.ToUpper(f.Func), f.Args[0], f.Args[0])
 	}
 	return &OverCarry{Col: col, Func: f.Func, Arg: c.Index}, nil
+}
+
+// overChangelog is the OVER aggregate of a over the updating input in:
+// every live row is kept per partition, and each change recomputes its
+// partition with the batch kernel and emits the rows that changed, so
+// any window function and frame runs and the folded output is the batch
+// result.
+func (sp *streamPlanner) overChangelog(a *PhysAnalytic, in PhysicalPlan) (PhysicalPlan, error) {
+	n := &PhysOverAggregate{Input: in, Analytic: a, TimeCol: -1, Updating: true, Out: withOp(a.Out)}
+	for _, e := range a.Partition {
+		c, ok := e.(*ColumnRef)
+		if !ok {
+			return nil, sp.fail("a streaming OVER aggregate partitions by columns only, got %s: compute it in a subquery", e)
+		}
+		n.Partition = append(n.Partition, c.Index)
+	}
+	n.State = StateBound{Bounded: sp.bounded, Text: "every live input row, per key"}
+	if !sp.bounded {
+		n.State.Text += " (warning)"
+		sp.si.Warnings = append(sp.si.Warnings, "state of the OVER aggregate over an updating result keeps every live row of its input")
+	}
+	sp.setBound(n, n.State)
+	return sp.set(n, ChangelogMode{Kind: Retract}), nil
 }

@@ -622,8 +622,10 @@ func (sp *streamPlanner) oneLateJudge(n PhysicalPlan, what JoinStrategy) error {
 // against a watermark (and so routes them to a late sink).
 func judgesLate(p PhysicalPlan) bool {
 	switch x := p.(type) {
-	case *PhysWindowAggregate, *PhysOverAggregate:
+	case *PhysWindowAggregate:
 		return true
+	case *PhysOverAggregate:
+		return !x.Updating // over a changelog it waits for no watermark
 	case *PhysStreamJoin:
 		return x.Strategy == JoinInterval || x.Strategy == JoinWindow || x.Strategy == JoinTemporal
 	}

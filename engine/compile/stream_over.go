@@ -15,7 +15,7 @@ import (
 // overAggregate builds the streaming OVER aggregate of n over input
 // records of schema in: its kernel is the batch window-function operator,
 // run over each set of ready rows and the rows their frames reach.
-func (b *streamBuilder) overAggregate(n *planner.PhysOverAggregate, in *arrow.Schema) (*stream.OverAggregate, error) {
+func (b *streamBuilder) overAggregate(n *planner.PhysOverAggregate, in *arrow.Schema) (stream.Operator, error) {
 	env := b.env
 	out := n.Out.Arrow()
 	kernel := func(ctx context.Context, rec arrow.Record) ([]arrow.Record, error) {
@@ -28,6 +28,9 @@ func (b *streamBuilder) overAggregate(n *planner.PhysOverAggregate, in *arrow.Sc
 			return nil, fmt.Errorf("computing %s: %w", n.Analytic, err)
 		}
 		return recs, nil
+	}
+	if n.Updating {
+		return stream.NewOverChangelog(env.Mem, in, n.Partition, kernel, n.Analytic.Out.Arrow())
 	}
 	wopts := b.opts.Window
 	var carry []stream.OverCarry

@@ -1,0 +1,302 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// OverChangelog runs window functions over an updating input (a
+// changelog: a per-key top-N's, a regular join's): a change to a
+// partition can change the value of any of its rows (every later row's
+// frame, an earlier one's under FOLLOWING), so the operator keeps the
+// live rows of each partition, recomputes a partition the batch kernel's
+// way whenever a batch changes it, and emits the difference to what it
+// emitted before: -U/-D for output rows that are gone, +U/+I for new
+// ones. The folded output is the kernel over the folded input, the
+// batch result, whatever the batch sizes. It waits for no watermark.
+// State: every live input row. Not safe for concurrent use.
+type OverChangelog struct {
+	mem    memory.Allocator
+	in     *arrow.Schema // the input, op column first
+	vals   *arrow.Schema // its value columns: the kernel's input
+	out    *arrow.Schema // op, then the kernel's columns
+	part   []int         // PARTITION BY columns, over the values
+	kernel func(ctx context.Context, rec arrow.Record) ([]arrow.Record, error)
+	// parts are the partitions' live rows and emitted output rows.
+	parts map[string]*overPart
+	buf   []byte
+}
+
+// overPart is one partition of an OverChangelog: its live input rows
+// and the output rows last emitted for them, each keyed by its values'
+// encoding with its multiplicity.
+type overPart struct {
+	Rows map[string]*overRow
+	Outs map[string]*overRow
+}
+
+// overRow is a row held with its multiplicity.
+type overRow struct {
+	Vals []Value
+	N    int64
+}
+
+var (
+	_ Operator    = (*OverChangelog)(nil)
+	_ Snapshotter = (*OverChangelog)(nil)
+)
+
+// NewOverChangelog builds the window functions of kernel (the batch
+// operator: value rows in, the rows with the functions' columns appended
+// out, schema out without an op column) over the changelog of schema in,
+// partitioned by the value columns part.
+func NewOverChangelog(mem memory.Allocator, in *arrow.Schema, part []int, kernel func(ctx context.Context, rec arrow.Record) ([]arrow.Record, error), out *arrow.Schema) (*OverChangelog, error) {
+	if !IsChangelog(in) {
+		return nil, fmt.Errorf("stream: OverChangelog needs a changelog input")
+	}
+	vals := DropOp(in)
+	for _, c := range part {
+		if c < 0 || c >= vals.NumFields() {
+			return nil, fmt.Errorf("stream: OVER partition column %d out of range", c)
+		}
+	}
+	if out.NumFields() < vals.NumFields() {
+		return nil, fmt.Errorf("stream: OVER output has %d columns, fewer than its input's %d", out.NumFields(), vals.NumFields())
+	}
+	return &OverChangelog{mem: mem, in: in, vals: vals, out: arrow.NewSchema(append([]arrow.Field{opField}, out.Fields()...), nil),
+		part: part, kernel: kernel, parts: map[string]*overPart{}}, nil
+}
+
+// Schema is op, the input's value columns, then one per window function.
+func (o *OverChangelog) Schema() *arrow.Schema { return o.out }
+
+// SinkMode is a changelog identified by whole rows.
+func (o *OverChangelog) SinkMode() exec.SinkMode { return exec.SinkMode{Changelog: true} }
+
+// Push applies a batch of changes and returns the changes of the output
+// of the partitions it touched, or nil. The caller keeps rec.
+func (o *OverChangelog) Push(ctx context.Context, rec arrow.Record, _ int32) (arrow.Record, error) {
+	if rec.NumRows() == 0 {
+		return nil, nil
+	}
+	if err := sameTypes(rec.Schema(), o.in); err != nil {
+		return nil, fmt.Errorf("stream: OVER input: %w", err)
+	}
+	rows, err := readRows(rec)
+	if err != nil {
+		return nil, err
+	}
+	touched := map[string]bool{}
+	var order []string
+	for _, r := range rows {
+		sign := int64(1)
+		if op := exec.Op(r[0].I); op == exec.OpUpdateBefore || op == exec.OpDelete {
+			sign = -1
+		}
+		vals := r[1:]
+		k := o.partKey(vals)
+		p := o.parts[k]
+		if p == nil {
+			p = &overPart{Rows: map[string]*overRow{}, Outs: map[string]*overRow{}}
+			o.parts[k] = p
+		}
+		o.buf = rowKey(o.buf[:0], vals)
+		id := string(o.buf)
+		h := p.Rows[id]
+		switch {
+		case h == nil && sign < 0:
+			continue // a retraction of a row not held: nothing to undo
+		case h == nil:
+			h = &overRow{Vals: vals}
+			p.Rows[id] = h
+		}
+		h.N += sign
+		if h.N <= 0 {
+			delete(p.Rows, id)
+		}
+		if !touched[k] {
+			touched[k] = true
+			order = append(order, k)
+		}
+	}
+	var out [][]Value
+	for _, k := range order {
+		if out, err = o.recompute(ctx, k, out); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	rb := array.NewRecordBuilder(o.mem, o.out)
+	defer rb.Release()
+	return buildRecord(rb, out)
+}
+
+// recompute runs the kernel over partition k's live rows and appends to
+// out the difference to the rows emitted for it before.
+func (o *OverChangelog) recompute(ctx context.Context, k string, out [][]Value) ([][]Value, error) {
+	p := o.parts[k]
+	next := map[string]*overRow{}
+	if len(p.Rows) > 0 {
+		var rows [][]Value
+		for _, h := range sortedRows(p.Rows) {
+			for n := int64(0); n < h.N; n++ {
+				rows = append(rows, h.Vals)
+			}
+		}
+		rb := array.NewRecordBuilder(o.mem, o.vals)
+		rec, err := buildRecord(rb, rows)
+		rb.Release()
+		if err != nil {
+			return nil, err
+		}
+		outs, err := o.kernel(ctx, rec)
+		rec.Release()
+		defer releaseAll(outs)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range outs {
+			got, err := readRows(r)
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range got {
+				o.buf = rowKey(o.buf[:0], g)
+				if h := next[string(o.buf)]; h != nil {
+					h.N++
+				} else {
+					next[string(o.buf)] = &overRow{Vals: g, N: 1}
+				}
+			}
+		}
+	}
+	// Gone (or fewer) rows first, then new (or more): -U/+U when the
+	// partition both loses and gains rows, -D or +I when it only does one.
+	var gone, added [][]Value
+	for _, id := range sortedIDs(p.Outs) {
+		h, n := p.Outs[id], int64(0)
+		if x := next[id]; x != nil {
+			n = x.N
+		}
+		for i := n; i < h.N; i++ {
+			gone = append(gone, h.Vals)
+		}
+	}
+	for _, id := range sortedIDs(next) {
+		h, n := next[id], int64(0)
+		if x := p.Outs[id]; x != nil {
+			n = x.N
+		}
+		for i := n; i < h.N; i++ {
+			added = append(added, h.Vals)
+		}
+	}
+	del, ins := exec.OpDelete, exec.OpInsert
+	if len(gone) > 0 && len(added) > 0 {
+		del, ins = exec.OpUpdateBefore, exec.OpUpdateAfter
+	}
+	for _, g := range gone {
+		out = append(out, append([]Value{Int(int64(del))}, g...))
+	}
+	for _, a := range added {
+		out = append(out, append([]Value{Int(int64(ins))}, a...))
+	}
+	p.Outs = next
+	if len(p.Rows) == 0 {
+		delete(o.parts, k)
+	}
+	return out, nil
+}
+
+// sortedIDs are the keys of m in order, so that output is reproducible.
+func sortedIDs(m map[string]*overRow) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// sortedRows are the rows of m by their keys.
+func sortedRows(m map[string]*overRow) []*overRow {
+	rows := make([]*overRow, 0, len(m))
+	for _, id := range sortedIDs(m) {
+		rows = append(rows, m[id])
+	}
+	return rows
+}
+
+func (o *OverChangelog) partKey(vals []Value) string {
+	o.buf = o.buf[:0]
+	for _, c := range o.part {
+		o.buf = appendKey(o.buf, vals[c])
+	}
+	return string(o.buf)
+}
+
+// Tick does nothing: the operator waits for no time.
+func (o *OverChangelog) Tick(context.Context, time.Time) (arrow.Record, error) { return nil, nil }
+
+// Finish has nothing left to emit: every change was emitted as it came.
+func (o *OverChangelog) Finish(context.Context) (arrow.Record, error) { return nil, nil }
+
+// Stats counts the live rows and the output rows held.
+func (o *OverChangelog) Stats() StateStats {
+	var s StateStats
+	for _, p := range o.parts {
+		for _, m := range []map[string]*overRow{p.Rows, p.Outs} {
+			s.Groups += len(m)
+			for _, h := range m {
+				s.Bytes += 24
+				for _, v := range h.Vals {
+					s.Bytes += valueBytes(v)
+				}
+			}
+		}
+	}
+	return s
+}
+
+// Close drops the state; idempotent.
+func (o *OverChangelog) Close() error {
+	o.parts = map[string]*overPart{}
+	return nil
+}
+
+// Snapshot encodes every partition's live rows and emitted rows.
+func (o *OverChangelog) Snapshot() ([]byte, error) { return encode(o.parts) }
+
+// Restore replaces the state with a snapshot; call it before the first
+// Push.
+func (o *OverChangelog) Restore(data []byte) error {
+	parts := map[string]*overPart{}
+	if err := decode(data, &parts); err != nil {
+		return err
+	}
+	for _, p := range parts {
+		for _, h := range p.Rows {
+			if len(h.Vals) != o.vals.NumFields() {
+				return fmt.Errorf("stream: restoring an OVER aggregate: a row with %d columns, want %d (was the query changed?)", len(h.Vals), o.vals.NumFields())
+			}
+		}
+		if p.Rows == nil {
+			p.Rows = map[string]*overRow{}
+		}
+		if p.Outs == nil {
+			p.Outs = map[string]*overRow{}
+		}
+	}
+	o.parts = parts
+	return nil
+}
