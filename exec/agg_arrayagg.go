@@ -75,60 +75,73 @@ type listAggState struct {
 }
 
 // listEntry is one value of a group: val is "\x00" for NULL, else "\x01"
-// followed by the value's rawCell bytes.
+// followed by the value's rawCell bytes; seqs are the arrivals of its live
+// copies, earliest first (one without DISTINCT). A retraction takes the
+// earliest copy out, so a value's place is its earliest live copy's, as
+// a window frame sliding forward drops its oldest rows.
 type listEntry struct {
-	key string
-	val string
-	seq uint64
-	cnt int64
+	key  string
+	val  string
+	seqs []uint64
 }
 
 // listEntryBytes is the heap an entry costs beyond its strings.
-const listEntryBytes = 56
+const listEntryBytes = 64
 
 func compareListEntry(a, b listEntry) int {
 	if c := strings.Compare(a.key, b.key); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.seq, b.seq)
+	return cmp.Compare(a.seqs[0], b.seqs[0])
 }
 
 func (s *listAggState) Grow(n int) { s.lists = growSlice(s.lists, n) }
 
-// add moves the copies of (key, val) in group g by w. key and val may view
-// input buffers.
+// add puts w copies (w > 0) of (key, val) arriving at seq into group g,
+// or takes -w copies out (w < 0). key and val may view input buffers.
 func (s *listAggState) add(g uint32, key, val string, seq uint64, w int64) {
 	l := s.lists[g]
 	if s.distinct {
 		j, ok := slices.BinarySearchFunc(l, key, func(e listEntry, k string) int { return strings.Compare(e.key, k) })
 		switch {
-		case ok:
-			l[j].cnt += w
-			if w > 0 && seq < l[j].seq {
-				l[j].seq = seq
+		case ok && w > 0:
+			e := &l[j]
+			k, _ := slices.BinarySearch(e.seqs, seq)
+			for ; w > 0; w-- {
+				e.seqs = slices.Insert(e.seqs, k, seq)
+				s.held += 8
 			}
-			if l[j].cnt <= 0 {
-				s.held -= int64(len(l[j].key)+len(l[j].val)) + listEntryBytes
+		case ok:
+			e := &l[j]
+			n := min(int(-w), len(e.seqs))
+			e.seqs = e.seqs[n:]
+			s.held -= 8 * int64(n)
+			if len(e.seqs) == 0 {
+				s.held -= int64(len(e.key)+len(e.val)) + listEntryBytes
 				l = slices.Delete(l, j, j+1)
 			}
 		case w > 0:
-			l = slices.Insert(l, j, listEntry{key: strings.Clone(key), val: strings.Clone(val), seq: seq, cnt: w})
-			s.held += int64(len(key)+len(val)) + listEntryBytes
+			seqs := make([]uint64, w)
+			for k := range seqs {
+				seqs[k] = seq
+			}
+			l = slices.Insert(l, j, listEntry{key: strings.Clone(key), val: strings.Clone(val), seqs: seqs})
+			s.held += int64(len(key)+len(val)) + listEntryBytes + 8*w
 		}
 		s.lists[g] = l
 		return
 	}
 	for ; w > 0; w-- {
-		e := listEntry{key: strings.Clone(key), val: strings.Clone(val), seq: seq, cnt: 1}
+		e := listEntry{key: strings.Clone(key), val: strings.Clone(val), seqs: []uint64{seq}}
 		j, _ := slices.BinarySearchFunc(l, e, compareListEntry)
 		l = slices.Insert(l, j, e)
-		s.held += int64(len(key)+len(val)) + listEntryBytes
+		s.held += int64(len(key)+len(val)) + listEntryBytes + 8
 	}
 	for ; w < 0; w++ {
-		j, _ := slices.BinarySearchFunc(l, listEntry{key: key}, compareListEntry)
+		j, _ := slices.BinarySearchFunc(l, key, func(e listEntry, k string) int { return strings.Compare(e.key, k) })
 		for ; j < len(l) && l[j].key == key; j++ {
 			if l[j].val == val {
-				s.held -= int64(len(l[j].key)+len(l[j].val)) + listEntryBytes
+				s.held -= int64(len(l[j].key)+len(l[j].val)) + listEntryBytes + 8
 				l = slices.Delete(l, j, j+1)
 				break
 			}
@@ -192,7 +205,9 @@ func (s *listAggState) Update(gids []uint32, arr arrow.Array, signs []int8) erro
 
 func (s *listAggState) Merge(dst, src uint32) error {
 	for _, e := range s.lists[src] {
-		s.add(dst, e.key, e.val, e.seq, e.cnt)
+		for _, seq := range e.seqs {
+			s.add(dst, e.key, e.val, seq, 1)
+		}
 	}
 	s.Reset(src)
 	return nil
@@ -200,7 +215,7 @@ func (s *listAggState) Merge(dst, src uint32) error {
 
 func (s *listAggState) Reset(g uint32) {
 	for _, e := range s.lists[g] {
-		s.held -= int64(len(e.key)+len(e.val)) + listEntryBytes
+		s.held -= int64(len(e.key)+len(e.val)) + listEntryBytes + 8*int64(len(e.seqs))
 	}
 	s.lists[g] = nil
 }
@@ -221,7 +236,7 @@ func (s *listAggState) Result(mem memory.Allocator, groups []uint32) (arrow.Arra
 		}
 		if s.distinct && len(s.order) == 0 && len(l) > 1 {
 			ordered = append(ordered[:0], l...)
-			slices.SortFunc(ordered, func(a, b listEntry) int { return cmp.Compare(a.seq, b.seq) })
+			slices.SortFunc(ordered, func(a, b listEntry) int { return cmp.Compare(a.seqs[0], b.seqs[0]) })
 			l = ordered
 		}
 		for _, e := range l {
@@ -260,7 +275,10 @@ func (s *listAggState) Result(mem memory.Allocator, groups []uint32) (arrow.Arra
 func (s *listAggState) Save(dst []byte, g uint32) ([]byte, error) {
 	dst = appendU64(dst, uint64(len(s.lists[g])))
 	for _, e := range s.lists[g] {
-		dst = appendI64(appendU64(appendStr(appendStr(dst, e.key), e.val), e.seq), e.cnt)
+		dst = appendU64(appendStr(appendStr(dst, e.key), e.val), uint64(len(e.seqs)))
+		for _, seq := range e.seqs {
+			dst = appendU64(dst, seq)
+		}
 	}
 	return dst, nil
 }
@@ -269,13 +287,17 @@ func (s *listAggState) Load(g uint32, src []byte) ([]byte, error) {
 	s.Reset(g)
 	r := stateReader{b: src}
 	for k := r.count(); k > 0 && r.err == nil; k-- {
-		key, val, seq, cnt := r.str(), r.str(), r.u64(), r.i64()
-		if r.err == nil {
-			if val == "" || cnt <= 0 {
-				return nil, errShortState
+		key, val := r.str(), r.str()
+		n := r.count()
+		if r.err == nil && (val == "" || n == 0) {
+			return nil, errShortState
+		}
+		for ; n > 0 && r.err == nil; n-- {
+			seq := r.u64()
+			if r.err == nil {
+				s.add(g, key, val, seq, 1)
+				s.seq = max(s.seq, seq+1)
 			}
-			s.add(g, key, val, seq, cnt)
-			s.seq = max(s.seq, seq+1)
 		}
 	}
 	return r.done()

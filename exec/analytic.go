@@ -46,15 +46,19 @@ type Frame struct {
 // AnalyticFunc is one window function: row_number rank dense_rank
 // percent_rank cume_dist ntile (N buckets), lag lead (Args value[,
 // default], N the offset), first_value last_value nth_value (N the
-// position), or count_star count sum avg min max over Args[0]. Type is
-// the result type the planner chose; the operator refuses another.
+// position), or count_star count sum avg min max over Args[0], or any
+// other aggregate of the accumulator layer (median, string_agg,
+// array_agg, …, "_distinct" appended for DISTINCT; Params its constant
+// parts) over Args[0]. Type is the result type the planner chose; the
+// operator refuses another.
 type AnalyticFunc struct {
-	Func  string
-	Args  []expr.Expr
-	N     int64
-	Frame Frame
-	Type  arrow.DataType
-	Name  string
+	Func   string
+	Args   []expr.Expr
+	N      int64
+	Frame  Frame
+	Type   arrow.DataType
+	Name   string
+	Params AggParams
 }
 
 // Analytic computes window functions that share one PARTITION BY and
@@ -121,7 +125,15 @@ func checkAnalyticType(f AnalyticFunc) error {
 		}
 		want = t
 	default:
-		return fmt.Errorf("unknown window function %q", f.Func)
+		fn, _ := layerWindowAgg(f.Func)
+		if _, ok := aggDefs[fn]; !ok || len(f.Args) != 1 {
+			return fmt.Errorf("unknown window function %q", f.Func)
+		}
+		t, err := aggResultType(fn, valueType(f.Args[0].DataType()))
+		if err != nil {
+			return err
+		}
+		want = t
 	}
 	if !arrow.TypeEqual(want, f.Type) {
 		return fmt.Errorf("window function %s: result type %s, the executor computes %s", f.Func, f.Type, want)

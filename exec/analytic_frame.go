@@ -256,6 +256,11 @@ func slide(ctx context.Context, p *partitioned, lo, hi []int32, s slider) error 
 func frameAggregate(ctx context.Context, mem memory.Allocator, p *partitioned, f AnalyticFunc, arg arrow.Array, lo, hi []int32) (arrow.Array, error) {
 	n := len(p.perm)
 	switch f.Func {
+	case "count", "sum", "avg", "min", "max":
+	default:
+		return layerFrames(ctx, mem, p, f, arg, lo, hi)
+	}
+	switch f.Func {
 	case "min", "max":
 		cmpv, err := valueCompare(arg)
 		if err != nil {

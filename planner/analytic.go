@@ -85,6 +85,10 @@ type WindowFunc struct {
 	N     int64
 	Frame Frame
 	Typ   arrow.DataType
+	// Params are the constant parts of an accumulator-layer aggregate
+	// (MEDIAN, STRING_AGG, ARRAY_AGG, …; Func is its capability-table
+	// name, "_distinct" appended for DISTINCT).
+	Params AggParams
 }
 
 // usesFrame reports whether the function reads its frame.
@@ -114,7 +118,7 @@ func (f WindowFunc) String() string {
 	case "nth_value":
 		args = append(args, fmt.Sprint(f.N))
 	}
-	s := name + "(" + strings.Join(args, ", ") + ")"
+	s := name + "(" + strings.Join(args, ", ") + f.Params.String() + ")"
 	if f.usesFrame() {
 		s += " " + f.Frame.String()
 	}

@@ -62,7 +62,7 @@ func (b *binder) bindWindowFunc(x *ast.WindowFuncExpr, ctx exprCtx, off int) (Ex
 		return nil, b.errAt(off, "IGNORE NULLS is not supported in %s", strings.ToUpper(name))
 	case x.FromLast:
 		return nil, b.errAt(off, "FROM LAST is not supported in %s", strings.ToUpper(name))
-	case x.Distinct:
+	case x.Distinct && aggAliases[name] == "":
 		return nil, b.errAt(off, "DISTINCT is not supported in a window function (%s)", strings.ToUpper(name))
 	}
 	spec, err := b.resolveWindowSpec(&x.Spec, ctx.win, off)
@@ -171,7 +171,23 @@ func (b *binder) bindWindowFunc(x *ast.WindowFuncExpr, ctx exprCtx, off int) (Ex
 				args = []Expr{v}
 			}
 		default:
-			return nil, b.errAt(off, "unsupported window function %q", x.Name)
+			if aggAliases[name] == "" {
+				return nil, b.errAt(off, "unsupported window function %q", x.Name)
+			}
+			// An aggregate of the accumulator layer (MEDIAN, STRING_AGG,
+			// ARRAY_AGG, BIT_OR, …): bound as in GROUP BY, its state run
+			// over each row's frame.
+			ph, err := b.bindLayerAgg(name, &ast.AggregateFuncExpr{F: x.Name, Args: x.Args, Distinct: x.Distinct || b.q.AggDistinct[off]}, inner, off)
+			if err != nil {
+				return nil, err
+			}
+			c, ok := ph.(*Call)
+			if !ok || !strings.HasPrefix(c.Func, aggPrefix) {
+				return nil, b.errAt(off, "%s with a NULL separator is not supported in a window", strings.ToUpper(name))
+			}
+			fn, params := decodeAggParams(strings.TrimPrefix(c.Func, aggPrefix))
+			wc.fn.Func, wc.fn.Params, wc.fn.Typ = fn, params, c.Typ
+			args = c.Args
 		}
 	}
 	wc.nargs = len(args)

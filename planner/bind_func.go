@@ -368,6 +368,13 @@ func (b *binder) bindDateArith(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr,
 // "$count_star", "$count_distinct", … that the aggregation rewrite turns
 // into a column of the Aggregate node.
 func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, error) {
+	if spec := b.q.AggOvers[off]; spec != nil { // MEDIAN(x) OVER (…): a window function
+		f := x.F
+		if n, ok := b.q.AggNames[off]; ok {
+			f = n
+		}
+		return b.bindWindowFunc(&ast.WindowFuncExpr{Name: f, Args: x.Args, Distinct: x.Distinct || b.q.AggDistinct[off], Spec: *spec}, ctx, off)
+	}
 	if ctx.noAgg != "" {
 		return nil, b.errAt(off, "%s", ctx.noAgg)
 	}

@@ -25,6 +25,7 @@ type aggOrderClause struct {
 	clause span  // blanked for the main parse
 	order  span  // "ORDER BY …" itself
 	within bool
+	over   bool // the clause is "OVER (…)" or "OVER w" (order is the clause)
 }
 
 // renamedAggs are aggregate names that are keywords of the TiDB parser,
@@ -43,6 +44,10 @@ var blankDistinct = map[string]bool{
 	"MIN_BY": true, "MAX_BY": true, "ARGMIN": true, "ARGMAX": true, "BOOL_AND": true, "BOOL_OR": true,
 	"EVERY": true, "ANY_VALUE": true,
 }
+
+// tidbWindowAggs are the aggregates of blankDistinct that the TiDB parser
+// reads with an OVER clause itself.
+var tidbWindowAggs = map[string]bool{"BIT_AND": true, "BIT_OR": true, "BIT_XOR": true}
 
 // notACall are words after which `name (` is a table and its columns.
 var notACall = map[string]bool{"FROM": true, "JOIN": true, "INTO": true, "TABLE": true, "VIEW": true, "UPDATE": true}
@@ -95,11 +100,33 @@ func (ps *parseState) aggOrders(body []token, q *Query) ([]aggOrderClause, []rep
 			}
 		}
 		// WITHIN GROUP (ORDER BY …) after the call.
+		after := closing + 1
 		if k := closing + 1; k+4 < len(body) && body[k].is("WITHIN") && body[k+1].is("GROUP") && body[k+2].isPunct("(") &&
 			body[k+3].is("ORDER") && body[k+4].is("BY") {
 			if end := matchParen(body, k+2); end > 0 {
 				out = append(out, aggOrderClause{agg: t, clause: span{body[k].off, body[end].end},
 					order: span{body[k+3].off, body[end-1].end}, within: true})
+				after = end + 1
+			}
+		}
+		// OVER after the call (and its FILTER), for the aggregates the
+		// TiDB parser knows as plain functions.
+		if !blankDistinct[name] && name != "APPROX_COUNT_DISTINCT" || tidbWindowAggs[name] {
+			continue
+		}
+		if k := after; k+1 < len(body) && body[k].is("FILTER") && body[k+1].isPunct("(") {
+			if end := matchParen(body, k+1); end > 0 {
+				after = end + 1
+			}
+		}
+		if k := after; k+1 < len(body) && body[k].is("OVER") {
+			end := k + 1
+			if body[k+1].isPunct("(") {
+				end = matchParen(body, k+1)
+			}
+			if end > 0 {
+				sp := span{body[k].off, body[end].end}
+				out = append(out, aggOrderClause{agg: t, clause: sp, order: sp, over: true})
 			}
 		}
 	}
@@ -110,13 +137,25 @@ func (ps *parseState) aggOrders(body []token, q *Query) ([]aggOrderClause, []rep
 // padded to the clause's own offset, so the keys carry offsets into the
 // query's text; full is the text the main parse saw before the clauses
 // were blanked. The result is keyed by the offset of the call's name.
-func (ps *parseState) parseAggOrders(clauses []aggOrderClause, full string, start, end int) (map[int]*AggOrder, error) {
+// OVER clauses go to q.AggOvers.
+func (ps *parseState) parseAggOrders(q *Query, clauses []aggOrderClause, full string, start, end int) (map[int]*AggOrder, error) {
 	if len(clauses) == 0 {
 		return nil, nil
 	}
 	out := map[int]*AggOrder{}
 	for _, c := range clauses {
 		cs, ce := c.order.off-start, c.order.end-start
+		if c.over {
+			spec, err := ps.parseAggOver(c, full, start, end)
+			if err != nil {
+				return nil, err
+			}
+			if q.AggOvers == nil {
+				q.AggOvers = map[int]*ast.WindowSpec{}
+			}
+			q.AggOvers[c.agg.off-start] = spec
+			continue
+		}
 		const head = "SELECT 1 "
 		if cs < len(head) {
 			return nil, Errorf(ParseError, ps.pos(c.agg.off), "ORDER BY of an aggregate outside a SELECT")
@@ -147,6 +186,35 @@ func (ps *parseState) parseAggOrders(clauses []aggOrderClause, full string, star
 		out[key] = &AggOrder{By: sel.OrderBy.Items, WithinGroup: c.within}
 	}
 	return out, nil
+}
+
+// parseAggOver parses an OVER clause after an aggregate call as the
+// window of `SELECT count(*) OVER …` padded to the clause's own offset,
+// so its expressions carry offsets into the query's text.
+func (ps *parseState) parseAggOver(c aggOrderClause, full string, start, end int) (*ast.WindowSpec, error) {
+	cs, ce := c.order.off-start, c.order.end-start
+	const head = "SELECT count(*) "
+	if cs < len(head) {
+		return nil, Errorf(ParseError, ps.pos(c.agg.off), "OVER of an aggregate outside a SELECT")
+	}
+	b := []byte(full[:ce])
+	for k := range b[:cs] {
+		if b[k] != '\n' {
+			b[k] = ' '
+		}
+	}
+	copy(b, head)
+	input := string(b)
+	stmts, err := ps.parseTiDB(input)
+	if err != nil {
+		return nil, ps.tidbError(err, input, start, end)
+	}
+	if sel, ok := stmts[0].(*ast.SelectStmt); ok && len(stmts) == 1 && sel.From == nil && len(sel.Fields.Fields) == 1 {
+		if w, ok := sel.Fields.Fields[0].Expr.(*ast.WindowFuncExpr); ok {
+			return &w.Spec, nil
+		}
+	}
+	return nil, Errorf(ParseError, ps.pos(c.order.off), "malformed OVER clause")
 }
 
 // blankAggOrders returns the replacements that hide the clauses.

@@ -207,6 +207,11 @@ type Query struct {
 	// `agg(DISTINCT …)` whose DISTINCT the TiDB parser does not read
 	// (BIT_XOR, STRING_AGG, MEDIAN, …): it sees a blank there.
 	AggDistinct map[int]bool
+	// AggOvers maps the offset of each call of an aggregate the TiDB
+	// parser takes no OVER for (MEDIAN, STRING_AGG, ARRAY_AGG, FIRST, …)
+	// written `agg(…) OVER (…)` to its window; the main parse sees blanks
+	// in place of the OVER clause.
+	AggOvers map[int]*ast.WindowSpec
 	// SystemTimes are the `FOR SYSTEM_TIME AS OF` clauses of temporal
 	// joins, in written order (systemtime.go).
 	SystemTimes []*SystemTime

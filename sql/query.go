@@ -181,7 +181,7 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	q.AggNames = names
 	if len(orders) > 0 {
 		full := ps.tidbInput(start, end, repls)
-		if q.AggOrders, err = ps.parseAggOrders(orders, full, start, end); err != nil {
+		if q.AggOrders, err = ps.parseAggOrders(q, orders, full, start, end); err != nil {
 			return nil, err
 		}
 		repls = append(repls, blankAggOrders(orders)...)

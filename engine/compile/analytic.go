@@ -29,7 +29,7 @@ func Analytic(env Env, n *planner.PhysAnalytic, in exec.Operator) (exec.Operator
 			return nil, err
 		}
 		funcs[i] = exec.AnalyticFunc{
-			Func: f.Func, Args: args, N: f.N, Type: f.Typ, Name: n.Out.Fields[base+i].Name,
+			Func: f.Func, Args: args, N: f.N, Type: f.Typ, Name: n.Out.Fields[base+i].Name, Params: aggParams(f.Params),
 			Frame: exec.Frame{Rows: f.Frame.Rows, Start: frameBound(f.Frame.Start), End: frameBound(f.Frame.End)},
 		}
 	}
