@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -59,6 +60,10 @@ type AnalyticFunc struct {
 	Type   arrow.DataType
 	Name   string
 	Params AggParams
+	// SQL and Pos are the call as the planner prints it and where the
+	// user wrote it, for a data error (SUM's overflow) to name.
+	SQL string
+	Pos expr.Pos
 }
 
 // Analytic computes window functions that share one PARTITION BY and
@@ -293,6 +298,9 @@ func (a *Analytic) compute(ctx context.Context) ([]arrow.Record, error) {
 			}
 		}
 		if err != nil {
+			if errors.Is(err, ErrOverflow) && f.SQL != "" { // the query's data error, at the call
+				return nil, expr.OutOfRange(expr.TypeName(f.Type), f.SQL, f.Pos, err)
+			}
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/sql"
 )
 
 // BoundKind is one end of a window frame.
@@ -85,6 +87,8 @@ type WindowFunc struct {
 	N     int64
 	Frame Frame
 	Typ   arrow.DataType
+	// Pos is where the user wrote the call.
+	Pos sql.Pos
 	// Params are the constant parts of an accumulator-layer aggregate
 	// (MEDIAN, STRING_AGG, ARRAY_AGG, …; Func is its capability-table
 	// name, "_distinct" appended for DISTINCT).
@@ -103,6 +107,15 @@ func (f WindowFunc) usesFrame() bool {
 // String renders the call (without its OVER clause, which the node
 // shows once), e.g. `sum(value) ROWS BETWEEN 1 PRECEDING AND CURRENT ROW`.
 func (f WindowFunc) String() string {
+	s := f.Call()
+	if f.usesFrame() {
+		s += " " + f.Frame.String()
+	}
+	return s
+}
+
+// Call renders the call alone, e.g. `sum(value)`, as errors name it.
+func (f WindowFunc) Call() string {
 	args := make([]string, 0, len(f.Args)+1)
 	for _, a := range f.Args {
 		args = append(args, a.String())
@@ -118,11 +131,7 @@ func (f WindowFunc) String() string {
 	case "nth_value":
 		args = append(args, fmt.Sprint(f.N))
 	}
-	s := name + "(" + strings.Join(args, ", ") + f.Params.String() + ")"
-	if f.usesFrame() {
-		s += " " + f.Frame.String()
-	}
-	return s
+	return name + "(" + strings.Join(args, ", ") + f.Params.String() + ")"
 }
 
 // Analytic computes window functions (ROW_NUMBER() OVER …, SUM(x) OVER

@@ -73,7 +73,7 @@ func (b *binder) bindWindowFunc(x *ast.WindowFuncExpr, ctx exprCtx, off int) (Ex
 	// hold aggregates when the query aggregates (SUM(SUM(v)) OVER ()),
 	// not other window functions.
 	inner := exprCtx{sc: ctx.sc, noAgg: ctx.noAgg}
-	wc := &winCall{fn: WindowFunc{Func: name}}
+	wc := &winCall{fn: WindowFunc{Func: name, Pos: posOf(b.q, off)}}
 	var args []Expr
 	nargs := func(lo, hi int) error {
 		if len(x.Args) < lo || len(x.Args) > hi {

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/expr"
 	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
 )
@@ -30,6 +31,7 @@ func Analytic(env Env, n *planner.PhysAnalytic, in exec.Operator) (exec.Operator
 		}
 		funcs[i] = exec.AnalyticFunc{
 			Func: f.Func, Args: args, N: f.N, Type: f.Typ, Name: n.Out.Fields[base+i].Name, Params: aggParams(f.Params),
+			SQL: f.Call(), Pos: expr.Pos{Line: f.Pos.Line, Col: f.Pos.Col},
 			Frame: exec.Frame{Rows: f.Frame.Rows, Start: frameBound(f.Frame.Start), End: frameBound(f.Frame.End)},
 		}
 	}
