@@ -377,6 +377,14 @@ func (db *Session) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPl
 					return rec, nil
 				}
 			case <-ctx.Done():
+				// A stop: the run commits what it processed. A failure
+				// of that commit is the query's error, not a clean
+				// stop (the output since the last commit is emitted
+				// again by whoever resumes).
+				<-done
+				if runErr != nil && !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, context.DeadlineExceeded) {
+					return nil, execError(runErr)
+				}
 				return nil, ctx.Err()
 			}
 			<-done
