@@ -89,25 +89,36 @@ func OpenOrderedMap(ctx context.Context, mem memory.Allocator, src Source, spec 
 			return serial()
 		}
 	}
-	r := &orderedReader{mem: mem, morsels: ms, workers: min(workers, len(ms)), outs: make([]chan orderedItem, len(ms)), base: Offsets{}, parts: []int32{0}, mapper: m}
+	r := &orderedReader{mem: mem, morsels: ms, workers: min(workers, len(ms)), outs: make([]*orderedQueue, len(ms)), base: Offsets{}, parts: []int32{0}, mapper: m}
 	for i := range r.outs {
-		r.outs[i] = make(chan orderedItem, gatherBuffer)
+		r.outs[i] = newOrderedQueue()
+	}
+	// A worker takes a morsel only with a ticket, and Next hands one back
+	// as it moves past a morsel, so at most workers+1 morsels are decoded
+	// and not yet read. That, not a short queue per morsel, bounds the
+	// memory: a worker ahead of Next must be able to decode its whole
+	// morsel meanwhile, or the workers take turns (each blocked until Next
+	// reaches its morsel) and decode no faster than one.
+	r.tickets = make(chan struct{}, r.workers+1)
+	for range r.workers + 1 {
+		r.tickets <- struct{}{}
 	}
 	r.failed.Store(int64(len(ms)))
 	return r, nil
 }
 
 // orderedReader is OpenOrdered's reader: workers take morsels in order
-// (as Gather's do), each filling its morsel's channel, at most gatherBuffer
-// batches ahead; Next drains the channels in morsel order.
+// (as Gather's do), each filling its morsel's queue, at most workers+1
+// morsels ahead of Next, which drains the queues in morsel order.
 type orderedReader struct {
 	mem     memory.Allocator
 	morsels []Morsel
 	workers int
-	mapper  *ReaderMap         // nil: batches as decoded
-	outs    []chan orderedItem // per morsel, closed when it is done
-	next    atomic.Int64       // next morsel to hand out
-	failed  atomic.Int64       // lowest failed morsel; len(morsels) if none
+	mapper  *ReaderMap      // nil: batches as decoded
+	outs    []*orderedQueue // per morsel, closed when it is done
+	tickets chan struct{}   // one per morsel a worker may start now
+	next    atomic.Int64    // next morsel to hand out
+	failed  atomic.Int64    // lowest failed morsel; len(morsels) if none
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -124,6 +135,103 @@ type orderedReader struct {
 	// progress is read by BadRows from other goroutines.
 	mu       sync.Mutex
 	badTotal [2]int64
+}
+
+// orderedQueueMax bounds the items one morsel's queue holds: a morsel's
+// size is bounded by its bytes (ScanSpec.MorselBytes), but a file region
+// that cannot be split (a large row group without an offset index) would
+// otherwise sit in memory whole.
+const orderedQueueMax = 256
+
+// orderedQueue is one morsel's items, from the worker decoding it to
+// Next: one writer, one reader.
+type orderedQueue struct {
+	mu     sync.Mutex
+	items  []orderedItem
+	head   int
+	closed bool
+	wake   chan struct{} // an item or the close arrived
+	space  chan struct{} // an item was taken
+}
+
+func newOrderedQueue() *orderedQueue {
+	return &orderedQueue{wake: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+}
+
+// signal wakes the other side if it waits.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// push appends it, waiting while the queue is full; on ctx's end it
+// returns ctx's error without taking it.
+func (q *orderedQueue) push(ctx context.Context, it orderedItem) error {
+	for {
+		q.mu.Lock()
+		if len(q.items)-q.head < orderedQueueMax {
+			q.items = append(q.items, it)
+			q.mu.Unlock()
+			signal(q.wake)
+			return nil
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// close marks the end of the morsel's items.
+func (q *orderedQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	signal(q.wake)
+}
+
+// pop takes the next item, waiting for one; ok is false once the queue
+// is closed and empty.
+func (q *orderedQueue) pop(ctx context.Context) (it orderedItem, ok bool, err error) {
+	for {
+		q.mu.Lock()
+		if q.head < len(q.items) {
+			it = q.items[q.head]
+			q.items[q.head] = orderedItem{}
+			if q.head++; q.head == len(q.items) {
+				q.items, q.head = q.items[:0], 0
+			}
+			q.mu.Unlock()
+			signal(q.space)
+			return it, true, nil
+		}
+		closed := q.closed
+		q.mu.Unlock()
+		if closed {
+			return orderedItem{}, false, nil
+		}
+		select {
+		case <-q.wake:
+		case <-ctx.Done():
+			return orderedItem{}, false, ctx.Err()
+		}
+	}
+}
+
+// release drops the records still queued.
+func (q *orderedQueue) release() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, it := range q.items[q.head:] {
+		if it.b.Record != nil {
+			it.b.Record.Release()
+		}
+	}
+	q.items, q.head = nil, 0
 }
 
 // orderedItem is one batch of a morsel with its reader's position after
@@ -163,6 +271,11 @@ func (r *orderedReader) work() {
 		}
 	}
 	for {
+		select {
+		case <-r.tickets:
+		case <-r.ctx.Done():
+			return
+		}
 		i := r.next.Add(1) - 1
 		if i >= int64(len(r.morsels)) {
 			return
@@ -173,7 +286,7 @@ func (r *orderedReader) work() {
 				continue
 			}
 		}
-		close(r.outs[i])
+		r.outs[i].close()
 	}
 }
 
@@ -189,11 +302,8 @@ func (r *orderedReader) fail(i int64, err error) {
 			break
 		}
 	}
-	select {
-	case r.outs[i] <- orderedItem{err: err}:
-	case <-r.ctx.Done():
-	}
-	close(r.outs[i])
+	r.outs[i].push(r.ctx, orderedItem{err: err}) // fails only when the reader is closing
+	r.outs[i].close()
 }
 
 // readMorsel reads morsel i into its channel, its final position last;
@@ -213,15 +323,11 @@ func (r *orderedReader) readMorsel(i int64, step func(context.Context, arrow.Rec
 		}
 	}()
 	send := func(it orderedItem) error {
-		select {
-		case r.outs[i] <- it:
-			return nil
-		case <-ctx.Done():
-			if it.b.Record != nil {
-				it.b.Record.Release()
-			}
-			return ctx.Err()
+		err := r.outs[i].push(ctx, it)
+		if err != nil && it.b.Record != nil {
+			it.b.Record.Release()
 		}
+		return err
 	}
 	badOf := func() [2]int64 {
 		if bc, ok := rd.(BadRowCounter); ok {
@@ -264,38 +370,39 @@ func (r *orderedReader) Next(ctx context.Context) (Batch, error) {
 		r.start(ctx)
 	}
 	for r.cur < len(r.outs) {
-		select {
-		case it, ok := <-r.outs[r.cur]:
-			if !ok {
-				// The morsel is done: its final position joins the base.
-				for k, v := range r.last {
-					r.base[k] += v
-				}
-				r.last = nil
-				r.badBase[0] += r.bad[0]
-				r.badBase[1] += r.bad[1]
-				r.bad = [2]int64{}
-				r.cur++
-				continue
+		it, ok, err := r.outs[r.cur].pop(ctx)
+		switch {
+		case err != nil:
+			return Batch{}, err
+		case !ok:
+			// The morsel is done: its final position joins the base, and
+			// a worker may start another.
+			for k, v := range r.last {
+				r.base[k] += v
 			}
-			if it.err != nil {
-				r.done = true
-				return Batch{}, it.err
-			}
-			r.last, r.bad = it.offs, it.bad
-			r.mu.Lock()
-			r.badTotal = [2]int64{r.badBase[0] + r.bad[0], r.badBase[1] + r.bad[1]}
-			r.mu.Unlock()
-			if it.fin {
-				continue
-			}
-			if it.part != nil {
-				r.parts = it.part
-			}
-			return it.b, nil
-		case <-ctx.Done():
-			return Batch{}, ctx.Err()
+			r.last = nil
+			r.badBase[0] += r.bad[0]
+			r.badBase[1] += r.bad[1]
+			r.bad = [2]int64{}
+			r.cur++
+			signal(r.tickets)
+			continue
 		}
+		if it.err != nil {
+			r.done = true
+			return Batch{}, it.err
+		}
+		r.last, r.bad = it.offs, it.bad
+		r.mu.Lock()
+		r.badTotal = [2]int64{r.badBase[0] + r.bad[0], r.badBase[1] + r.bad[1]}
+		r.mu.Unlock()
+		if it.fin {
+			continue
+		}
+		if it.part != nil {
+			r.parts = it.part
+		}
+		return it.b, nil
 	}
 	r.done = true
 	return Batch{}, io.EOF
@@ -330,14 +437,10 @@ func (r *orderedReader) Close() error {
 	r.closed = true
 	if r.cancel != nil {
 		r.cancel()
-		for _, ch := range r.outs {
-			for it := range ch {
-				if it.b.Record != nil {
-					it.b.Record.Release()
-				}
-			}
-		}
 		r.wg.Wait()
+		for _, q := range r.outs {
+			q.release()
+		}
 	}
 	return nil
 }
