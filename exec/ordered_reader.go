@@ -45,13 +45,22 @@ func OpenOrdered(ctx context.Context, mem memory.Allocator, src Source, spec Sca
 // projections and per-batch pre-aggregation).
 type ReaderMap struct {
 	// New builds the step for one goroutine; the steps run concurrently,
-	// so they must share no mutable state. A step returns the batch's
-	// replacement, never nil (an empty record when nothing is left), and
-	// leaves its argument to the caller; the caller releases the result.
-	New func() (func(ctx context.Context, rec arrow.Record) (arrow.Record, error), error)
+	// so they must share no mutable state.
+	New func() (ReaderStep, error)
 	// Dictionaries are the scan's output columns the step accepts
 	// dictionary-encoded (DictionaryReader).
 	Dictionaries []int
+}
+
+// ReaderStep is one goroutine's per-batch work of a ReaderMap.
+type ReaderStep interface {
+	// Apply returns the batch's replacement, never nil (an empty record
+	// when nothing is left), and leaves rec to the caller; the caller
+	// releases the result.
+	Apply(ctx context.Context, rec arrow.Record) (arrow.Record, error)
+	// Close drops what the step keeps from batch to batch; it is called
+	// once, when its goroutine is done with the step.
+	Close()
 }
 
 // OpenOrderedMap is OpenOrdered with every batch replaced by m's step
@@ -262,13 +271,14 @@ func (r *orderedReader) start(ctx context.Context) {
 // work takes morsels in order until none is left or one has failed.
 func (r *orderedReader) work() {
 	defer r.wg.Done()
-	var step func(context.Context, arrow.Record) (arrow.Record, error)
+	var step ReaderStep
 	if r.mapper != nil {
 		var err error
 		if step, err = r.mapper.New(); err != nil {
 			r.fail(r.next.Add(1)-1, err)
 			return
 		}
+		defer step.Close()
 	}
 	for {
 		select {
@@ -308,7 +318,7 @@ func (r *orderedReader) fail(i int64, err error) {
 
 // readMorsel reads morsel i into its channel, its final position last;
 // step (nil: none) replaces each batch.
-func (r *orderedReader) readMorsel(i int64, step func(context.Context, arrow.Record) (arrow.Record, error)) (err error) {
+func (r *orderedReader) readMorsel(i int64, step ReaderStep) (err error) {
 	ctx := r.ctx
 	rd, err := r.morsels[i].Open(ctx, r.mem)
 	if err != nil {
@@ -348,7 +358,7 @@ func (r *orderedReader) readMorsel(i int64, step func(context.Context, arrow.Rec
 			return err
 		}
 		if step != nil {
-			out, err := step(ctx, b.Record)
+			out, err := step.Apply(ctx, b.Record)
 			b.Record.Release()
 			if err != nil {
 				return err
@@ -449,7 +459,7 @@ func (r *orderedReader) Close() error {
 // step in Next.
 type mappedReader struct {
 	SourceReader
-	step func(context.Context, arrow.Record) (arrow.Record, error)
+	step ReaderStep
 }
 
 var _ BadRowCounter = (*mappedReader)(nil)
@@ -460,13 +470,22 @@ func (r *mappedReader) Next(ctx context.Context) (Batch, error) {
 	if err != nil {
 		return b, err
 	}
-	out, err := r.step(ctx, b.Record)
+	out, err := r.step.Apply(ctx, b.Record)
 	b.Record.Release()
 	if err != nil {
 		return Batch{}, err
 	}
 	b.Record = out
 	return b, nil
+}
+
+// Close closes the step and the scan; idempotent.
+func (r *mappedReader) Close() error {
+	if r.step != nil {
+		r.step.Close()
+		r.step = nil
+	}
+	return r.SourceReader.Close()
 }
 
 // BadRows is the scan's.

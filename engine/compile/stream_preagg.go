@@ -61,7 +61,7 @@ func (b *streamBuilder) preAggregated(x *planner.PhysGroupAggregate, in *arrow.S
 		}
 	}
 	prefix := x.Input
-	b.inputs[input].mapper = &exec.ReaderMap{Dictionaries: dict, New: func() (func(context.Context, arrow.Record) (arrow.Record, error), error) {
+	b.inputs[input].mapper = &exec.ReaderMap{Dictionaries: dict, New: func() (exec.ReaderStep, error) {
 		// Each decoding goroutine compiles its own copy: compiled
 		// expressions and operators are not shared between goroutines.
 		trs, err := b.freshTransforms(prefix)
@@ -72,24 +72,7 @@ func (b *streamBuilder) preAggregated(x *planner.PhysGroupAggregate, in *arrow.S
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
-			rec.Retain()
-			for _, t := range trs {
-				out, err := t(ctx, rec)
-				rec.Release()
-				if err != nil {
-					return nil, err
-				}
-				if rec = out; rec == nil {
-					break
-				}
-			}
-			if rec == nil {
-				rec = emptyRecord(mem, in)
-			}
-			defer rec.Release()
-			return l.Apply(ctx, rec)
-		}, nil
+		return &preAggStep{mem: mem, in: in, trs: trs, local: l}, nil
 	}}
 	b.sources[si].Transforms = nil
 	b.sources[si].Schema = local.Schema()
@@ -104,6 +87,38 @@ func (b *streamBuilder) preAggregated(x *planner.PhysGroupAggregate, in *arrow.S
 	})
 	return node, true, err
 }
+
+// preAggStep is one decoding goroutine's part of a pre-aggregated GROUP
+// BY: the scan's transforms, then the partial rows of what is left.
+type preAggStep struct {
+	mem   memory.Allocator
+	in    *arrow.Schema // the transformed batches' schema
+	trs   []stream.Transform
+	local *stream.LocalAggregate
+}
+
+// Apply implements exec.ReaderStep.
+func (s *preAggStep) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
+	rec.Retain()
+	for _, t := range s.trs {
+		out, err := t(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return nil, err
+		}
+		if rec = out; rec == nil {
+			break
+		}
+	}
+	if rec == nil {
+		rec = emptyRecord(s.mem, s.in)
+	}
+	defer rec.Release()
+	return s.local.Apply(ctx, rec)
+}
+
+// Close implements exec.ReaderStep.
+func (s *preAggStep) Close() { s.local.Close() }
 
 // freshTransforms compiles the stateless plan p over one scan into a new
 // set of transforms, its scan replaced by a Feed of the scan's batches

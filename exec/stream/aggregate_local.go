@@ -17,8 +17,10 @@ import (
 // over an append-only input (planner: PhysGroupAggregate.PreAggregate).
 // Apply turns one input batch into one partial state row per group of
 // that batch (exec.AggPartial: the keys, then each aggregate's state
-// columns), in the order the groups first appear in the batch; nothing is
-// kept from one batch to the next. It runs where the batches are decoded,
+// columns), in the order the groups first appear in the batch; no state
+// is kept from one batch to the next, only the group table (up to
+// localMaxGroups keys), so that a dictionary-encoded key's entries are
+// looked up once per dictionary, not once per batch. It runs where the batches are decoded,
 // one instance per decoding goroutine (exec.ReaderMap, see Clone), so the
 // key-partitioned instances of the merging aggregate (Final) see a few
 // partial rows per batch instead of every input row.
@@ -37,10 +39,21 @@ type LocalAggregate struct {
 	whole    *aggCore // the one-phase calls, to name them in messages
 	accs     []*exec.Accumulator
 	schema   *arrow.Schema
-	dict     exec.DictGroups // the batch's, when its key is dictionary-encoded
-	gids     []uint32
-	groups   []uint32
+	// table and dict (when the key is dictionary-encoded) outlive a
+	// batch; the accumulators are empty between batches.
+	table  *exec.GroupTable
+	dict   exec.DictGroups
+	seen   []uint64 // per group: the last batch (epoch) that touched it
+	epoch  uint64
+	gids   []uint32
+	groups []uint32 // the batch's groups, in first-appearance order
+	first  []int32  // the row where each of groups first appears
 }
+
+// localMaxGroups bounds the keys a LocalAggregate's group table keeps
+// from batch to batch: past it the table starts afresh, so a key of many
+// distinct values costs no more memory than one batch's.
+const localMaxGroups = 1 << 16
 
 // NewLocalAggregate builds the per-batch partial aggregation of keys and
 // aggs over batches of schema input (append-only: no op column).
@@ -128,25 +141,27 @@ func (l *LocalAggregate) Apply(ctx context.Context, rec arrow.Record) (arrow.Rec
 		defer releaseArrays(cols)
 		return array.NewRecord(l.schema, cols, 0), nil
 	}
-	table, err := exec.NewGroupTable(l.keyTypes)
-	if err != nil {
-		return nil, fmt.Errorf("stream: group keys: %w", err)
+	if l.table == nil || l.table.NumGroups() > localMaxGroups {
+		if err := l.resetTable(); err != nil {
+			return nil, err
+		}
 	}
-	// The table is new for each batch, so DictGroups' cached groups are
-	// the batch's: dropped (with the dictionary) when it is done.
-	defer l.dict.Release()
 	l.gids = resize(l.gids, n)
 	var keys []arrow.Array
-	if da, ok, err := dictKeyOf(rec, l.keys, l.keys[0].Expr); err != nil {
+	da, ok, err := dictKeyOf(rec, l.keys, l.keys[0].Expr)
+	if err != nil {
 		return nil, err
-	} else if ok {
-		keys, err = l.dict.Assign(ctx, l.mem, table, da, l.gids)
-		da.Release()
+	}
+	if ok {
+		defer da.Release()
+		newKeys, err := l.dict.Assign(ctx, l.mem, l.table, da, l.gids)
+		releaseArrays(newKeys)
 		if err != nil {
 			return nil, fmt.Errorf("stream: grouping: %w", err)
 		}
 	} else {
-		cols := make([]arrow.Array, 0, len(l.keys))
+		keys = make([]arrow.Array, 0, len(l.keys))
+		defer func() { releaseArrays(keys) }()
 		for k, key := range l.keys {
 			c, err := key.Expr.Eval(ctx, l.mem, rec)
 			if err == nil && !arrow.TypeEqual(c.DataType(), l.keyTypes[k]) {
@@ -154,26 +169,35 @@ func (l *LocalAggregate) Apply(ctx context.Context, rec arrow.Record) (arrow.Rec
 				err = fmt.Errorf("stream: group key %s evaluated to %s, declared %s", key.Expr, c.DataType(), l.keyTypes[k])
 			}
 			if err != nil {
-				releaseArrays(cols)
 				return nil, fmt.Errorf("evaluating %s: %w", key.Expr, err)
 			}
-			cols = append(cols, c)
+			keys = append(keys, c)
 		}
-		keys, err = table.Assign(ctx, l.mem, cols, l.gids, true)
-		releaseArrays(cols)
+		newKeys, err := l.table.Assign(ctx, l.mem, keys, l.gids, true)
+		releaseArrays(newKeys)
 		if err != nil {
 			return nil, fmt.Errorf("stream: grouping: %w", err)
 		}
 	}
-	// Every group of a new table is new: keys are the batch's groups in
-	// the order they first appear, which is the order of their ids.
-	out := keys
-	defer func() { releaseArrays(out) }()
-	ng := table.NumGroups()
-	l.groups = resize(l.groups, ng)
-	for g := range l.groups {
-		l.groups[g] = uint32(g)
+	// The batch's groups in the order they first appear, and where.
+	ng := l.table.NumGroups()
+	if len(l.seen) < ng {
+		l.seen = append(l.seen, make([]uint64, ng-len(l.seen))...)
 	}
+	l.epoch++
+	l.groups, l.first = l.groups[:0], l.first[:0]
+	for r, g := range l.gids[:n] {
+		if l.seen[g] != l.epoch {
+			l.seen[g] = l.epoch
+			l.groups = append(l.groups, g)
+			l.first = append(l.first, int32(r))
+		}
+	}
+	out, err := l.groupKeys(ctx, da, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { releaseArrays(out) }()
 	res := make([]arrow.Array, 0, len(l.accs))
 	defer func() { releaseArrays(res) }()
 	for j, a := range l.accs {
@@ -210,6 +234,47 @@ func (l *LocalAggregate) Apply(ctx context.Context, rec arrow.Record) (arrow.Rec
 		return nil, fmt.Errorf("stream: %w", err)
 	}
 	out = append(out, states...)
-	rec2 := array.NewRecord(l.schema, out, int64(ng))
-	return rec2, nil
+	return array.NewRecord(l.schema, out, int64(len(l.groups))), nil
+}
+
+// resetTable starts an empty group table with empty accumulators.
+func (l *LocalAggregate) resetTable() error {
+	t, err := exec.NewGroupTable(l.keyTypes)
+	if err != nil {
+		return fmt.Errorf("stream: group keys: %w", err)
+	}
+	l.table = t
+	l.dict.Release() // its group ids were the old table's
+	l.seen = l.seen[:0]
+	for j, c := range l.phase.Calls {
+		a, err := exec.NewAccumulator(l.mem, c, exec.AggOptions{})
+		if err != nil {
+			return fmt.Errorf("stream: %s: %w", c.Name, err)
+		}
+		l.accs[j] = a
+	}
+	return nil
+}
+
+// groupKeys are the key values of the batch's groups (l.groups), taken
+// from the rows where they first appear: from the dictionary of da when
+// the key arrived dictionary-encoded, else from the evaluated keys.
+func (l *LocalAggregate) groupKeys(ctx context.Context, da *array.Dictionary, keys []arrow.Array) ([]arrow.Array, error) {
+	if da == nil {
+		return exec.TakeColumns(ctx, l.mem, keys, l.first)
+	}
+	idx := make([]int32, len(l.first))
+	for i, r := range l.first {
+		idx[i] = -1 // NULL
+		if da.IsValid(int(r)) {
+			idx[i] = int32(da.GetValueIndex(int(r)))
+		}
+	}
+	return exec.TakeColumns(ctx, l.mem, []arrow.Array{da.Dictionary()}, idx)
+}
+
+// Close drops the group table.
+func (l *LocalAggregate) Close() {
+	l.dict.Release()
+	l.table = nil
 }
