@@ -63,7 +63,7 @@ func (db *Session) addFileTables(q *sql.Query, cat *Catalog) error {
 		if err != nil {
 			return &sql.Error{Kind: sql.ConnectorError, Pos: ft.Pos, Msg: fmt.Sprintf("file %q: %v", ft.Paths[0], err), Err: err}
 		}
-		def := &planner.SourceDef{Name: name, Schema: src.Schema(), Options: copts, Bounded: src.Bounded()}
+		def := &planner.SourceDef{Name: name, Schema: src.Schema(), Options: copts, Bounded: src.Bounded(), Morsels: splitsIntoMorsels(src)}
 		if err := cat.AddSource(def, src); err != nil {
 			return sql.Errorf(sql.BindError, ft.Pos, "%v", err)
 		}

@@ -23,6 +23,13 @@ var TimestampType = planner.TypeTimestamp
 // Go, as SHOW SOURCES lists them.
 const goConnector = "go"
 
+// splitsIntoMorsels reports a bounded source whose scans split into
+// morsels (planner.SourceDef.Morsels).
+func splitsIntoMorsels(src exec.Source) bool {
+	_, ok := src.(exec.MorselSource)
+	return ok && src.Bounded()
+}
+
 // RegisterSource adds a source made by Go code, next to the ones CREATE
 // SOURCE makes. wm, when not nil, gives it event time.
 func (db *Session) RegisterSource(name string, src exec.Source, wm *Watermark) error {
@@ -31,6 +38,7 @@ func (db *Session) RegisterSource(name string, src exec.Source, wm *Watermark) e
 		Schema:    src.Schema(),
 		Options:   map[string]string{"connector": goConnector},
 		Bounded:   src.Bounded(),
+		Morsels:   splitsIntoMorsels(src),
 		Watermark: wm,
 		ScaleOut:  scaleOutDef(src),
 	}

@@ -305,7 +305,7 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 	if err := checkedRules(s, src, opts); err != nil {
 		return nil, err
 	}
-	def := &planner.SourceDef{Name: s.Name, Schema: src.Schema(), Options: opts, Bounded: src.Bounded()}
+	def := &planner.SourceDef{Name: s.Name, Schema: src.Schema(), Options: opts, Bounded: src.Bounded(), Morsels: splitsIntoMorsels(src)}
 	if err := planner.CheckSourceOptions(def, db.cat); err != nil {
 		return nil, &sql.Error{Kind: sql.PlanError, Pos: optionPos(s.Position(), s.Options, "", err), Msg: err.Error(), Err: err}
 	}

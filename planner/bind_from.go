@@ -171,7 +171,7 @@ func newScan(def *SourceDef) *Scan {
 			}
 		}
 	}
-	return &Scan{Source: def.Name, SourceSchema: def.Schema, Columns: cols, EventTime: et, Bounded: def.Bounded, Changelog: def.Changelog, ChangelogKey: def.ChangelogKey}
+	return &Scan{Source: def.Name, SourceSchema: def.Schema, Columns: cols, EventTime: et, Bounded: def.Bounded, Morsels: def.Morsels, Changelog: def.Changelog, ChangelogKey: def.ChangelogKey}
 }
 
 // windowFor finds the window table function a placeholder name stands for.

@@ -23,6 +23,11 @@ type SourceDef struct {
 	Options   map[string]string
 	Watermark *WatermarkDef // nil: no event time
 	Bounded   bool          // files and generators with a row limit end; Kafka does not
+	// Morsels is set when a bounded scan of the source splits into
+	// pieces read independently (exec.MorselSource: files): a streaming
+	// scan of it is decoded by up to the session's parallelism
+	// goroutines, in scan order (exec.OpenOrdered).
+	Morsels bool
 	// Changelog is set when the source's rows are changes (a Debezium
 	// topic, exec.ChangelogSource): streaming reads it as an updating
 	// input, batch reads the table the changes leave.

@@ -32,6 +32,11 @@ func writeStreaming(b *strings.Builder, si *StreamInfo) {
 		if st, ok := si.Bound(p); ok {
 			notes = append(notes, "state: "+st.Text)
 		}
+		if s, ok := p.(*PhysScan); ok && s.Morsels && s.Bounded {
+			// The engine opens every streaming scan so (exec.OpenOrdered);
+			// a scan of one piece, or at parallelism 1, reads serially.
+			notes = append(notes, "decoded in morsels by up to parallelism goroutines, in scan order")
+		}
 		b.WriteString(" [" + strings.Join(notes, ", ") + "]\n")
 		for _, c := range p.Children() {
 			walk(c, depth+1)

@@ -47,6 +47,8 @@ type Scan struct {
 	// EventTime is the source column index of the watermark column, or -1.
 	EventTime int
 	Bounded   bool
+	// Morsels is SourceDef.Morsels.
+	Morsels bool
 	// Changelog: the source's rows are changes (SourceDef.Changelog).
 	Changelog bool
 	// ChangelogKey is SourceDef.ChangelogKey.

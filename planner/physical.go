@@ -30,6 +30,8 @@ type PhysScan struct {
 	SourceSchema *arrow.Schema
 	// Bounded is the catalog's flag: the source ends by itself.
 	Bounded bool
+	// Morsels is SourceDef.Morsels: a streaming scan decodes in parallel.
+	Morsels bool
 	// Changelog: the source's records carry the op column first
 	// (SourceDef.Changelog) and the scan folds them into the table they
 	// leave (batch). A streaming plan's scan of such a source has op in
@@ -314,7 +316,7 @@ func ToPhysical(p Plan) (PhysicalPlan, error) {
 	out := p.Schema()
 	switch x := p.(type) {
 	case *Scan:
-		return &PhysScan{Source: x.Source, Columns: x.Columns, Filters: x.Filters, SourceSchema: x.SourceSchema, Bounded: x.Bounded, Changelog: x.Changelog, ChangelogKey: x.ChangelogKey, Out: out}, nil
+		return &PhysScan{Source: x.Source, Columns: x.Columns, Filters: x.Filters, SourceSchema: x.SourceSchema, Bounded: x.Bounded, Morsels: x.Morsels, Changelog: x.Changelog, ChangelogKey: x.ChangelogKey, Out: out}, nil
 	case *Filter:
 		return &PhysFilter{Input: ins[0], Pred: x.Pred, Out: out}, nil
 	case *Project:
