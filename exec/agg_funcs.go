@@ -464,6 +464,7 @@ type distinctState struct {
 	inner AggState
 	table *bytesTable
 	pairs pairTable
+	one   oneGroup // the values while there is one group (agg_distinct_set.go)
 	gen   []uint32 // per group: the generation in its pairs' keys
 	buf   []byte
 	vals  []uint64
@@ -487,12 +488,17 @@ func (s *distinctState) Update(gids []uint32, arr arrow.Array, signs []int8) err
 		}
 	}
 	if vals, ok := s.fixedValues(arr); ok {
-		for i, g := range gids {
-			if (signs != nil && signs[i] == 0) || (hasNulls && arr.IsNull(i)) {
-				continue
-			}
-			if s.pairs.insert(uint64(g)<<32|uint64(s.gen[g]), vals[i]) {
-				w[i], any = 1, true
+		skip := func(i int) bool { return (signs != nil && signs[i] == 0) || (hasNulls && arr.IsNull(i)) }
+		if a, ok := s.insertOne(gids, vals, skip, w); ok {
+			any = a
+		} else {
+			for i, g := range gids {
+				if (signs != nil && signs[i] == 0) || (hasNulls && arr.IsNull(i)) {
+					continue
+				}
+				if s.pairs.insert(uint64(g)<<32|uint64(s.gen[g]), vals[i]) {
+					w[i], any = 1, true
+				}
 			}
 		}
 	} else {
@@ -571,7 +577,7 @@ func (s *distinctState) Load(uint32, []byte) ([]byte, error) {
 }
 
 func (s *distinctState) Bytes() int64 {
-	n := s.inner.Bytes() + sliceBytes(s.gen, 4) + sliceBytes(s.pairs.slots, 16)
+	n := s.inner.Bytes() + sliceBytes(s.gen, 4) + sliceBytes(s.pairs.slots, 16) + sliceBytes(s.one.set.slots, 8)
 	if s.table != nil {
 		n += s.table.bytes()
 	}

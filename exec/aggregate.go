@@ -246,6 +246,11 @@ type HashAggregate struct {
 	keyMem int64    // bytes of the key values in chunks
 	mode   AggMode
 	outs   []aggOut // how each output aggregate column comes from accs
+	// Pre-dedup (SetDedup): dedup allows passing rows through, seen
+	// counts the rows grouped, judged is set once the choice is made and
+	// passing once grouping stopped.
+	dedup, judged, passing bool
+	seen                   int64
 }
 
 var _ Operator = (*HashAggregate)(nil)
@@ -327,6 +332,9 @@ func (h *HashAggregate) Next(ctx context.Context) (arrow.Record, error) {
 		h.out = out
 	}
 	if h.out == nil || h.pos >= h.out.NumRows() {
+		if h.passing {
+			return h.nextPassed(ctx)
+		}
 		return nil, io.EOF
 	}
 	end := min(h.pos+DefaultBatchSize, h.out.NumRows())
@@ -347,10 +355,14 @@ func (h *HashAggregate) consume(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		h.seen += rec.NumRows()
 		err = h.add(ctx, rec)
 		rec.Release()
 		if err != nil {
 			return fmt.Errorf("aggregate: %w", err)
+		}
+		if h.judgeDedup(); h.passing {
+			return nil
 		}
 	}
 }

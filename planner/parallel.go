@@ -149,7 +149,7 @@ func dedupDistinct(a *PhysHashAggregate, arg Expr) PhysicalPlan {
 	nk := len(a.Keys)
 	keys := append(append([]Expr(nil), a.Keys...), arg)
 	fields := append(append([]Field(nil), a.Out.Fields[:nk]...), Field{Name: arg.String(), Type: arg.Type(), Nullable: true})
-	dedup := &PhysHashAggregate{Input: a.Input, Keys: keys, Mode: AggComplete, Out: newSchema(fields)}
+	dedup := &PhysHashAggregate{Input: a.Input, Keys: keys, Mode: AggComplete, Dedup: true, Out: newSchema(fields)}
 	refs := make([]Expr, nk)
 	for i := range refs {
 		refs[i] = &ColumnRef{Index: i, Name: fields[i].Name, Typ: fields[i].Type}

@@ -31,7 +31,7 @@ func TestParallelizeBatchPlans(t *testing.T) {
 		{"distinct aggregates over one argument merge per-morsel sets", "SELECT category, COUNT(DISTINCT value), SUM(DISTINCT value) FROM orders GROUP BY category", `Project: category, count(DISTINCT value) AS COUNT(DISTINCT value), sum(DISTINCT value) AS SUM(DISTINCT value)
   HashAggregate: keys=[category] aggs=[count(DISTINCT value), sum(DISTINCT value)]
     Gather: morsels in order
-      HashAggregate: keys=[category, value] aggs=[]
+      HashAggregate(dedup): keys=[category, value] aggs=[]
         Scan: orders columns=[category, value]
 `},
 		{"mixed distinct aggregates run whole over a gathered scan", "SELECT COUNT(DISTINCT category), COUNT(DISTINCT id) FROM orders", `Project: count(DISTINCT category) AS COUNT(DISTINCT category), count(DISTINCT id) AS COUNT(DISTINCT id)

@@ -73,7 +73,12 @@ type PhysHashAggregate struct {
 	// AggPartial outputs keys and per-call states, AggFinal merges them
 	// (its Keys read the partial rows; Aggs are the original calls).
 	Mode AggMode
-	Out  *Schema
+	// Dedup marks a keys-only aggregate under a DISTINCT aggregate of the
+	// same keys (dedupDistinct): it may emit a key more than once, and
+	// stops grouping when the keys barely repeat (exec
+	// HashAggregate.SetDedup).
+	Dedup bool
+	Out   *Schema
 }
 
 // PhysHashJoin joins on LeftKeys[i] = RightKeys[i] (same types pairwise)
@@ -247,6 +252,9 @@ func (p *PhysHashAggregate) String() string {
 		mode = "(partial)"
 	case AggFinal:
 		mode = "(final)"
+	}
+	if p.Dedup {
+		mode = "(dedup)"
 	}
 	return fmt.Sprintf("HashAggregate%s: keys=[%s] aggs=[%s]", mode, exprList(p.Keys), strings.Join(aggs, ", "))
 }

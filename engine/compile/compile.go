@@ -163,6 +163,9 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 			return nil, err
 		}
 		h.SetBudget(env.Budget.Account(n.String()))
+		if n.Dedup {
+			h.SetDedup()
+		}
 		return h, nil
 	case *planner.PhysGather:
 		return gather(env, n)
