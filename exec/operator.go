@@ -55,6 +55,9 @@ type ScanSpec struct {
 	Columns []int
 	// Filters are pushdown hints; see Predicate.
 	Filters []Predicate
+	// Bound, when set, is the running cut-off of a top-N over the scan:
+	// a hint like Filters that tightens while the scan runs (TopNBound).
+	Bound *TopNBound
 	// BatchSize is the target rows per record (DefaultBatchSize if 0).
 	BatchSize int
 	// Linger, when positive, makes an unbounded source return a partial

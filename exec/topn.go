@@ -35,6 +35,7 @@ type TopN struct {
 	pos           int64
 	done          bool
 	once          lifecycle
+	bound         *TopNBound // published cut-off (SetBound); nil: none
 }
 
 var _ Operator = (*TopN)(nil)
@@ -47,6 +48,10 @@ func NewTopN(mem memory.Allocator, input Operator, keys []SortKey, limit, offset
 	}
 	return &TopN{mem: mem, input: input, keys: keys, limit: limit, offset: offset}, nil
 }
+
+// SetBound makes the TopN publish its cut-off to b (see TopNBound),
+// which the scan under it reads; b's key must be the first sort key.
+func (t *TopN) SetBound(b *TopNBound) { t.bound = b }
 
 // Schema is the input's schema.
 func (t *TopN) Schema() *arrow.Schema { return t.input.Schema() }
@@ -181,6 +186,9 @@ func (t *TopN) merge(ctx context.Context, k int64) error {
 	t.kept = kept
 	if t.keptKeys, err = evalSortKeys(ctx, t.mem, kept, t.keys); err != nil {
 		return err
+	}
+	if t.bound != nil && kept.NumRows() == k {
+		t.bound.Tighten(t.keptKeys[0], int(k-1))
 	}
 	return nil
 }

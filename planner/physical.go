@@ -44,7 +44,9 @@ type PhysScan struct {
 	// keyed changelog (an upsert topic): its reader forgets a key's live
 	// row once the key went unchanged that long (0: kept).
 	StateTTL time.Duration
-	Out      *Schema
+	// Bound, when set, is the column a top-N above prunes by (BoundTopNs).
+	Bound *ScanBound
+	Out   *Schema
 }
 
 // PhysFilter keeps the rows where Pred is true.
@@ -109,7 +111,10 @@ type PhysTopN struct {
 	Input         PhysicalPlan
 	Keys          []SortKey
 	Limit, Offset int64
-	Out           *Schema
+	// Bound: the top-N publishes its cut-off on its first key to the
+	// scan under it (BoundTopNs).
+	Bound bool
+	Out   *Schema
 }
 
 // PhysLimit skips Offset rows then passes Limit rows (-1: all).
@@ -228,6 +233,9 @@ func (p *PhysScan) String() string {
 	}
 	if p.StateTTL > 0 {
 		s += " ttl=" + formatDuration(p.StateTTL)
+	}
+	if p.Bound != nil {
+		s += " topn-bound=" + p.SourceSchema.Field(p.Bound.Column).Name
 	}
 	return s
 }

@@ -169,6 +169,9 @@ func lower(q *sql.Query, logical Plan) (*QueryPlan, error) {
 		if phys, err = Parallelize(phys); err != nil {
 			return nil, err
 		}
+		if phys, err = BoundTopNs(phys); err != nil {
+			return nil, err
+		}
 	}
 	return &QueryPlan{Logical: opt, Physical: phys, Output: out, Emit: q.Emit}, nil
 }

@@ -437,6 +437,10 @@ type Stats struct {
 	Nulled           int64 // bad values set to NULL (on_error = null)
 	RowGroupsRead    int64 // Parquet row groups decoded
 	RowGroupsSkipped int64 // Parquet row groups skipped by statistics
+	// RowsPruned are Parquet rows dropped unread, or with only their
+	// predicate columns decoded, by pushed-down filters and a top-N's
+	// cut-off (page statistics and row checks; skipped row groups aside).
+	RowsPruned int64
 }
 
 // StatsReader is implemented by readers that count bad rows and skipped
@@ -608,6 +612,7 @@ func (r *Reader) finishFile() {
 	r.done.Nulled += s.Nulled
 	r.done.RowGroupsRead += s.RowGroupsRead
 	r.done.RowGroupsSkipped += s.RowGroupsSkipped
+	r.done.RowsPruned += s.RowsPruned
 	_ = guard(r.cur.position, r.cur.close)
 	r.cur = nil
 	r.fi++
@@ -622,6 +627,7 @@ func (r *Reader) Stats() Stats {
 		s.Nulled += c.Nulled
 		s.RowGroupsRead += c.RowGroupsRead
 		s.RowGroupsSkipped += c.RowGroupsSkipped
+		s.RowsPruned += c.RowsPruned
 	}
 	return s
 }

@@ -40,6 +40,13 @@ type colCursor struct {
 	pageNo  int       // 1-based number of the current page in the chunk, for errors
 	locs    []pageLoc // the chunk's data pages, from the header walk
 	cc      parquet.ColumnChunk
+	at      int64 // rows of the chunk consumed (the row group row of the next one)
+	// For jumping over pages (skipRows): the chunk's footer entry and
+	// the file size; jump is 0 until checked, then 1 when the offset
+	// index can be trusted (seekable), -1 when not.
+	md       *pqformat.ColumnChunk
+	fileSize int64
+	jump     int8
 
 	// Dictionary mode (keep): see parquet_dict.go.
 	keep  bool
@@ -62,12 +69,16 @@ func (c *colCursor) seek(lo int64, cc parquet.ColumnChunk, md *pqformat.ColumnCh
 		return nil
 	}
 	if seekable(cc, md, fileSize, c.locs) {
-		if err := c.pages.SeekToRow(lo); err == nil {
-			for i, first := 0, int64(0); i < len(c.locs) && first+c.locs[i].rows <= lo; i++ {
-				first += c.locs[i].rows
-				c.pageNo++
-			}
-			return nil
+		// To the start of the page holding lo, then decoding: see
+		// skipRows for why not into the page.
+		pageNo, first := 0, int64(0)
+		for pageNo < len(c.locs) && first+c.locs[pageNo].rows <= lo {
+			first += c.locs[pageNo].rows
+			pageNo++
+		}
+		if err := c.pages.SeekToRow(first); err == nil {
+			c.pageNo, c.at = pageNo, first
+			return c.skip(int(lo - first))
 		}
 		// A failed seek leaves the pages anywhere: start over.
 		_ = c.pages.Close()
@@ -169,7 +180,95 @@ func (c *colCursor) take(k int) (from, to, dFrom, dTo int, err error) {
 		}
 	}
 	c.row, c.dense = to, dTo
+	c.at += int64(to - from)
 	return from, to, dFrom, dTo, nil
+}
+
+// skipRows passes over k rows like skip, but jumps over whole pages
+// through the offset index when it can be trusted (seekable), so their
+// data is neither read nor decompressed.
+func (c *colCursor) skipRows(k int64) error {
+	if k <= 0 {
+		return nil
+	}
+	if c.page != nil && int64(c.n-c.row) >= k {
+		return c.skip(int(k))
+	}
+	if c.jump == 0 {
+		c.jump = -1
+		if c.md != nil && seekable(c.cc, c.md, c.fileSize, c.locs) {
+			c.jump = 1
+		}
+	}
+	target := c.at + k
+	if c.jump > 0 {
+		// Seek to the start of the page holding target and decode from
+		// there: parquet-go's slice of a page (a seek inside it) keeps a
+		// bit offset that a boolean page's Data() does not apply.
+		pageNo, first := 0, int64(0)
+		for pageNo < len(c.locs) && first+c.locs[pageNo].rows <= target {
+			first += c.locs[pageNo].rows
+			pageNo++
+		}
+		if first <= c.at {
+			return c.skip(int(k)) // target is in the current page
+		}
+		c.releasePage()
+		if err := c.pages.SeekToRow(first); err == nil {
+			c.pageNo, c.at = pageNo, first
+			return c.skip(int(target - first))
+		}
+		// A failed seek leaves the pages anywhere: start over.
+		c.jump = -1
+		_ = c.pages.Close()
+		c.pages, c.at, c.pageNo = c.cc.Pages(), 0, 0
+		return c.skip(int(target))
+	}
+	return c.skip(int(k))
+}
+
+// appendSelected appends to b the rows of the next k listed in sel
+// (ascending offsets in [0, k)) and consumes all k.
+func (c *colCursor) appendSelected(b array.Builder, k int, sel []int32) error {
+	j := 0
+	for base := 0; base < k; {
+		from, to, dFrom, _, err := c.take(k - base)
+		if err != nil {
+			return err
+		}
+		n := to - from
+		row, dense := from, dFrom // dense is the non-NULL value at page row row
+		for j < len(sel) && int(sel[j]) < base+n {
+			s := int(sel[j])
+			e := s + 1
+			for j++; j < len(sel) && int(sel[j]) == e && e < base+n; j++ {
+				e++
+			}
+			rf, rt := from+s-base, from+e-base
+			dense += c.validIn(row, rf)
+			dt := dense + c.validIn(rf, rt)
+			if err := c.appendRange(b, rf, rt, dense, dt); err != nil {
+				return err
+			}
+			row, dense = rt, dt
+		}
+		base += n
+	}
+	return nil
+}
+
+// validIn counts the non-NULL rows among page rows [from, to).
+func (c *colCursor) validIn(from, to int) int {
+	if c.valid == nil {
+		return to - from
+	}
+	n := 0
+	for _, ok := range c.valid[from:to] {
+		if ok {
+			n++
+		}
+	}
+	return n
 }
 
 // skip passes over k rows.

@@ -276,6 +276,16 @@ type parquetReader struct {
 	// progress counts the rows read or skipped (exec.ProgressRows); may
 	// be nil.
 	progress *exec.ScanProgress
+
+	// Late materialisation (parquet_prune.go).
+	bound   *exec.TopNBound // a top-N's cut-off; nil: none
+	noPrune bool            // a projected column has a declared rule
+	preds   []prunePred
+	pstats  [][]pageStats // by output column: page statistics, when read
+	pread   []bool        // by output column: pstats read for this row group
+	pos     int64         // row group row of the next row
+	keep    []bool
+	sel     []int32
 }
 
 func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec exec.ScanSpec, skip int64, onError format.ErrorPolicy) (*parquetReader, error) {
@@ -292,14 +302,31 @@ func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec e
 	for i, c := range spec.Columns {
 		fields[i] = schema.Field(c)
 	}
-	return &parquetReader{mem: mem, path: path, f: f, pf: pf, all: all, cols: spec.Columns,
-		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip, at: -1, progress: spec.Progress, onError: onError}, nil
+	r := &parquetReader{mem: mem, path: path, f: f, pf: pf, all: all, cols: spec.Columns,
+		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip, at: -1, progress: spec.Progress, onError: onError,
+		bound: spec.Bound}
+	for _, fld := range fields {
+		if exec.Constrained(fld) {
+			r.noPrune = true
+		}
+	}
+	return r, nil
 }
 
 // next returns the next batch of the current row group, moving to the
 // next row group (skipping those the statistics rule out) when it is used
 // up. Batches never span row groups.
 func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
+	for {
+		rec, err := r.nextBatch(ctx)
+		if rec != nil || err != nil {
+			return rec, err
+		}
+	}
+}
+
+// nextBatch is next, or nil when every row it looked at was pruned.
+func (r *parquetReader) nextBatch(ctx context.Context) (arrow.Record, error) {
 	for r.left == 0 {
 		r.closeGroup()
 		groups := r.pf.RowGroups()
@@ -335,19 +362,45 @@ func (r *parquetReader) next(ctx context.Context) (arrow.Record, error) {
 		}
 		r.st.RowGroupsRead++
 	}
+	preds := r.prunePreds()
+	if d := r.deadRows(preds, r.pos, r.pos+r.left); d > 0 {
+		// Rows the page statistics rule out: every column passes over
+		// them, whole pages unread.
+		for i, cur := range r.curs {
+			r.at = i
+			if err := cur.skipRows(d); err != nil {
+				return nil, r.colErr(i, err)
+			}
+		}
+		r.at = -1
+		r.st.RowsPruned += d
+		r.advance(d)
+		return nil, nil
+	}
 	k := int(min(r.left, int64(r.batch)))
-	rec, err := r.readBatch(k)
+	rec, err := r.readBatch(ctx, k, preds)
 	if err != nil {
 		return nil, err
 	}
-	rec, err = r.checkRules(ctx, rec)
-	if err != nil {
+	if rec == nil {
+		r.advance(int64(k))
+		return nil, nil
+	}
+	// The rules name rows by r.rows: the batch's first row (a batch
+	// with declared rules is never pruned, see prunePreds).
+	if rec, err = r.checkRules(ctx, rec); err != nil {
 		return nil, err
 	}
-	r.left -= int64(k)
-	r.rows += int64(k)
-	r.progress.Advance(exec.ProgressRows, int64(k))
+	r.advance(int64(k))
 	return rec, nil
+}
+
+// advance moves past n rows of the current row group.
+func (r *parquetReader) advance(n int64) {
+	r.left -= n
+	r.rows += n
+	r.pos += n
+	r.progress.Advance(exec.ProgressRows, n)
 }
 
 // rangeRows is how many of a row group's n rows the reader covers: the
@@ -416,7 +469,9 @@ func (r *parquetReader) openGroup(g parquet.RowGroup) error {
 		keep := i < len(r.dict) && r.dict[i]
 		r.curs[i] = newColCursor(chunks[pc.leaf], pc, keep)
 		r.curs[i].locs = locs
+		r.curs[i].md, r.curs[i].fileSize = &r.pf.Metadata().RowGroups[r.rg-1].Columns[pc.leaf], r.pf.Size()
 	}
+	r.pstats, r.pread, r.pos = nil, nil, 0
 	r.left = g.NumRows()
 	if r.skip > 0 {
 		for i, cur := range r.curs {
@@ -428,6 +483,7 @@ func (r *parquetReader) openGroup(g parquet.RowGroup) error {
 		r.at = -1
 		r.left -= r.skip
 		r.rows += r.skip
+		r.pos = r.skip
 		r.skip = 0
 	}
 	return nil
@@ -454,6 +510,7 @@ func (r *parquetReader) limitGroup(g parquet.RowGroup) error {
 	}
 	r.at = -1
 	r.left = hi - lo
+	r.pos = lo
 	return nil
 }
 
@@ -504,46 +561,142 @@ func (r *parquetReader) checkChunk(pc *pqCol) ([]pageLoc, error) {
 	return locs, nil
 }
 
-// readBatch decodes the next k rows of every projected column.
-func (r *parquetReader) readBatch(k int) (arrow.Record, error) {
+// readBatch decodes the next k rows of every projected column. With
+// predicates in force (preds), their columns are decoded first and the
+// others only for the rows that may pass them: nil when none may.
+func (r *parquetReader) readBatch(ctx context.Context, k int, preds []prunePred) (arrow.Record, error) {
 	if r.bld == nil {
 		r.bld = make([]array.Builder, len(r.cols))
 		for i, c := range r.cols {
 			r.bld[i] = array.NewBuilder(r.mem, r.all[c].typ)
 		}
 	}
-	arrs := make([]arrow.Array, 0, len(r.cols))
+	arrs := make([]arrow.Array, len(r.cols))
 	defer func() {
 		for _, a := range arrs {
-			a.Release()
-		}
-	}()
-	schema := r.out
-	for i, cur := range r.curs {
-		// r.at names the column in errors and in a panic's position, so
-		// it is not reset by a defer (which would run before guard's).
-		r.at = i
-		var a arrow.Array
-		var err error
-		if cur.keep {
-			a, err = cur.dictBatch(r.mem, r.bld[i].(*array.StringBuilder), k)
-		} else {
-			b := r.bld[i]
-			b.Reserve(k)
-			if err = cur.appendRows(b, k); err == nil {
-				a = b.NewArray()
+			if a != nil {
+				a.Release()
 			}
 		}
-		if err != nil {
-			return nil, r.colErr(i, err)
+	}()
+	var sel []int32
+	all := true
+	if len(preds) > 0 {
+		for _, pp := range preds {
+			if arrs[pp.out] == nil {
+				a, err := r.decode(pp.out, k, nil)
+				if err != nil {
+					return nil, err
+				}
+				arrs[pp.out] = a
+			}
 		}
-		if !arrow.TypeEqual(a.DataType(), schema.Field(i).Type) {
+		r.keep = growBools(r.keep, k)
+		for _, pp := range preds {
+			keepRows(arrs[pp.out], pp, r.keep)
+		}
+		sel, all = selection(r.keep, r.sel)
+		r.sel = sel
+		if len(sel) == 0 {
+			for i, cur := range r.curs {
+				if arrs[i] == nil {
+					r.at = i
+					if err := cur.skipRows(int64(k)); err != nil {
+						return nil, r.colErr(i, err)
+					}
+				}
+			}
+			r.at = -1
+			r.st.RowsPruned += int64(k)
+			return nil, nil
+		}
+		if !all {
+			r.st.RowsPruned += int64(k - len(sel))
+			for _, pp := range preds {
+				if a := arrs[pp.out]; a.Len() == k {
+					t, err := takeColumn(ctx, r, a, sel)
+					if err != nil {
+						return nil, err
+					}
+					a.Release()
+					arrs[pp.out] = t
+				}
+			}
+		} else {
+			sel = nil
+		}
+	}
+	schema := r.out
+	for i := range r.curs {
+		if arrs[i] == nil {
+			a, err := r.decode(i, k, sel)
+			if err != nil {
+				return nil, err
+			}
+			if sel != nil && a.Len() == k {
+				// A dictionary batch is built whole, then cut.
+				t, err := takeColumn(ctx, r, a, sel)
+				a.Release()
+				if err != nil {
+					return nil, err
+				}
+				a = t
+			}
+			arrs[i] = a
+		}
+		if a := arrs[i]; !arrow.TypeEqual(a.DataType(), schema.Field(i).Type) {
 			schema = withFieldType(schema, i, a.DataType())
 		}
-		arrs = append(arrs, a)
 	}
 	r.at = -1
-	return array.NewRecord(schema, arrs, int64(k)), nil
+	n := int64(k)
+	if sel != nil {
+		n = int64(len(sel))
+	}
+	return array.NewRecord(schema, arrs, n), nil
+}
+
+// decode reads the next k rows of output column i: all of them, or with
+// sel those it lists (a dictionary-kept column is returned whole).
+func (r *parquetReader) decode(i, k int, sel []int32) (arrow.Array, error) {
+	// r.at names the column in errors and in a panic's position, so
+	// it is not reset by a defer (which would run before guard's).
+	r.at = i
+	cur := r.curs[i]
+	var a arrow.Array
+	var err error
+	switch {
+	case cur.keep:
+		a, err = cur.dictBatch(r.mem, r.bld[i].(*array.StringBuilder), k)
+	case sel != nil:
+		b := r.bld[i]
+		b.Reserve(len(sel))
+		if err = cur.appendSelected(b, k, sel); err == nil {
+			a = b.NewArray()
+		}
+	default:
+		b := r.bld[i]
+		b.Reserve(k)
+		if err = cur.appendRows(b, k); err == nil {
+			a = b.NewArray()
+		}
+	}
+	if err != nil {
+		return nil, r.colErr(i, err)
+	}
+	return a, nil
+}
+
+// growBools is b resized to n, all true.
+func growBools(b []bool, n int) []bool {
+	if cap(b) < n {
+		b = make([]bool, n)
+	}
+	b = b[:n]
+	for i := range b {
+		b[i] = true
+	}
+	return b
 }
 
 // withFieldType is schema with field i's type replaced.
@@ -578,63 +731,23 @@ func (r *parquetReader) close() error {
 // statistics unusable, and then the row group is read (decoding them with
 // parquet-go's Kind.Value would panic instead).
 func (r *parquetReader) canSkip(rg int, g parquet.RowGroup) bool {
-	for _, p := range r.filters {
+	check := func(p exec.Predicate, nullsPass bool) bool {
 		if p.Column < 0 || p.Column >= len(r.all) {
-			continue
+			return false
 		}
 		pc := &r.all[p.Column]
 		st, ok := r.chunkStats(rg, pc, g.NumRows())
-		if !ok {
-			continue
-		}
-		switch p.Op {
-		case "is_null":
-			if st.nulls == 0 && st.bounds {
-				return true
-			}
-			continue
-		case "is_not_null":
-			if st.bounds && st.nulls == g.NumRows() {
-				return true
-			}
-			continue
-		}
-		if !st.bounds || p.Value == nil {
-			continue
-		}
-		cmpLo, ok1 := compareStat(pc, st.lo, p.Value)
-		cmpHi, ok2 := compareStat(pc, st.hi, p.Value)
-		if !ok1 || !ok2 {
-			continue
-		}
-		switch p.Op {
-		case "eq":
-			if cmpLo > 0 || cmpHi < 0 {
-				return true
-			}
-		case "lt":
-			if cmpLo >= 0 {
-				return true
-			}
-		case "le":
-			if cmpLo > 0 {
-				return true
-			}
-		case "gt":
-			if cmpHi <= 0 {
-				return true
-			}
-		case "ge":
-			if cmpHi < 0 {
-				return true
-			}
-		case "ne":
-			if cmpLo == 0 && cmpHi == 0 && st.nulls == 0 {
-				return true
-			}
+		return ok && excludes(pc, st, g.NumRows(), p, nullsPass, false)
+	}
+	for _, p := range r.filters {
+		if check(p, false) {
+			return true
 		}
 	}
-	return false
+	// A top-N's cut-off: its rows would be checked against declared
+	// rules otherwise, as a Filter's are not.
+	p, ok := r.bound.Predicate()
+	return ok && !r.noPrune && check(p, r.bound.NullsPass())
 }
 
 // chunkStats are a column chunk's footer statistics, checked.

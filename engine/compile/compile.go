@@ -46,6 +46,9 @@ type Env struct {
 	// builds is set while a gathered pipeline is compiled (once per
 	// morsel): the build sides of its joins, compiled once.
 	builds *sharedBuilds
+	// topn is set while the input of a top-N that prunes its scan is
+	// compiled (PhysTopN.Bound): the cut-off its TopNs share with it.
+	topn *exec.TopNBound
 }
 
 // sharedBuilds are the build sides of the joins of one gathered pipeline,
@@ -97,6 +100,9 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 	// Compile single-input nodes' input first: every case below but the
 	// leaves, joins and unions reads it as in.
 	var in exec.Operator
+	if t, ok := p.(*planner.PhysTopN); ok && t.Bound && env.topn == nil {
+		env.topn = topNBound(t)
+	}
 	switch p.(type) {
 	case *planner.PhysScan, *planner.PhysValues, *planner.PhysHashJoin, *planner.PhysUnionAll, *planner.PhysGather:
 	default:
@@ -231,7 +237,11 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		return exec.NewTopN(env.Mem, in, keys, n.Limit, n.Offset)
+		t, err := exec.NewTopN(env.Mem, in, keys, n.Limit, n.Offset)
+		if err == nil && n.Bound {
+			t.SetBound(env.topn)
+		}
+		return t, err
 	case *planner.PhysLimit:
 		return exec.NewLimit(env.Mem, in, n.Limit, n.Offset), nil
 	case *planner.PhysReplicate:
@@ -348,7 +358,28 @@ func scanSpec(env Env, n *planner.PhysScan) exec.ScanSpec {
 	for _, f := range n.Filters {
 		spec.Filters = append(spec.Filters, exec.Predicate{Column: f.Column, Op: f.Op, Value: f.Value})
 	}
+	if n.Bound != nil {
+		spec.Bound = env.topn
+	}
 	return spec
+}
+
+// topNBound is the cut-off a pruning top-N shares with the scan at the
+// end of its chain (planner.BoundTopNs); nil when there is none.
+func topNBound(t *planner.PhysTopN) *exec.TopNBound {
+	for p := t.Input; ; {
+		if s, ok := p.(*planner.PhysScan); ok {
+			if s.Bound == nil {
+				return nil
+			}
+			return exec.NewTopNBound(s.Bound.Column, s.Bound.Desc, s.Bound.NullsFirst)
+		}
+		ch := p.Children()
+		if len(ch) != 1 {
+			return nil
+		}
+		p = ch[0]
+	}
 }
 
 // gather compiles a PhysGather: its pipeline is compiled once per morsel,

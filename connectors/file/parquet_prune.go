@@ -1,0 +1,375 @@
+package file
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	pqformat "github.com/parquet-go/parquet-go/format"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// Late materialisation. The pushed-down predicates (ScanSpec.Filters)
+// and a top-N's running cut-off (ScanSpec.Bound) prune at three levels:
+// row groups (footer statistics, canSkip), pages (the chunk's column
+// index: pages whose values all fail are passed over unread through the
+// offset index) and rows (the predicate columns of a batch are decoded
+// first; the other columns are decoded only for the rows that may pass).
+// A predicate only ever drops rows that certainly fail it — the Filter or
+// TopN above still decides — so a value it cannot judge (NaN, a type
+// pair it does not compare) passes.
+
+// prunePred is a predicate the reader prunes with, on output column out.
+type prunePred struct {
+	p         exec.Predicate
+	out       int  // output column
+	nullsPass bool // rows with a NULL key pass (a top-N whose NULLs sort first)
+}
+
+// prunePreds are the predicates in force now: the filters on projected
+// columns and the top-N's cut-off when it is set. None when a projected
+// column has a declared rule: those rows must be checked even when a
+// filter would drop them.
+func (r *parquetReader) prunePreds() []prunePred {
+	if r.noPrune {
+		return nil
+	}
+	r.preds = r.preds[:0]
+	add := func(p exec.Predicate, nullsPass bool) {
+		for i, c := range r.cols {
+			if c == p.Column {
+				r.preds = append(r.preds, prunePred{p: p, out: i, nullsPass: nullsPass})
+				return
+			}
+		}
+	}
+	for _, p := range r.filters {
+		add(p, false)
+	}
+	if p, ok := r.bound.Predicate(); ok {
+		add(p, r.bound.NullsPass())
+	}
+	return r.preds
+}
+
+// excludes reports whether statistics st of rows rows prove that no row
+// satisfies p (a NULL passing when nullsPass); allNull says the rows are
+// all NULL (a column index's null page).
+func excludes(pc *pqCol, st chunkStats, rows int64, p exec.Predicate, nullsPass, allNull bool) bool {
+	switch p.Op {
+	case "is_null":
+		return st.nulls == 0 && st.bounds
+	case "is_not_null":
+		return allNull || (st.bounds && st.nulls == rows)
+	}
+	if nullsPass && st.nulls != 0 {
+		return false
+	}
+	if allNull {
+		return true // only NULLs, which no comparison keeps
+	}
+	if !st.bounds || p.Value == nil {
+		return false
+	}
+	cmpLo, ok1 := compareStat(pc, st.lo, p.Value)
+	cmpHi, ok2 := compareStat(pc, st.hi, p.Value)
+	if !ok1 || !ok2 {
+		return false
+	}
+	switch p.Op {
+	case "eq":
+		return cmpLo > 0 || cmpHi < 0
+	case "lt":
+		return cmpLo >= 0
+	case "le":
+		return cmpLo > 0
+	case "gt":
+		return cmpHi <= 0
+	case "ge":
+		return cmpHi < 0
+	case "ne":
+		return cmpLo == 0 && cmpHi == 0 && st.nulls == 0
+	}
+	return false
+}
+
+// pageStats are one page's column-index statistics.
+type pageStats struct {
+	first, rows int64
+	st          chunkStats
+	allNull     bool
+}
+
+// columnIndexBytes bounds a chunk's column index; a footer claiming
+// more is corrupt.
+const columnIndexBytes = 64 << 20
+
+// pageIndex reads the column index of cursor c's chunk and pairs it with
+// the data pages the header walk found; nil when there is none or it is
+// unusable (then nothing is pruned by page).
+func (r *parquetReader) pageIndex(c *colCursor) []pageStats {
+	md := c.md
+	if md == nil || md.ColumnIndexOffset <= 0 || md.ColumnIndexLength <= 0 || md.ColumnIndexLength > columnIndexBytes ||
+		md.ColumnIndexOffset > r.pf.Size()-int64(md.ColumnIndexLength) {
+		return nil
+	}
+	b := make([]byte, md.ColumnIndexLength)
+	if _, err := r.f.ReadAt(b, md.ColumnIndexOffset); err != nil && !errors.Is(err, io.EOF) {
+		return nil
+	}
+	if _, err := thriftCheck(b); err != nil {
+		return nil
+	}
+	var proto thrift.CompactProtocol
+	var ci pqformat.ColumnIndex
+	if err := thrift.NewDecoder(proto.NewReaderFromBytes(b)).Decode(&ci); err != nil {
+		return nil
+	}
+	n := len(c.locs)
+	if len(ci.NullPages) != n || len(ci.MinValues) != n || len(ci.MaxValues) != n || (len(ci.NullCounts) != 0 && len(ci.NullCounts) != n) {
+		return nil
+	}
+	out := make([]pageStats, n)
+	var first int64
+	for i, l := range c.locs {
+		if l.rows < 0 {
+			return nil
+		}
+		ps := pageStats{first: first, rows: l.rows, st: chunkStats{nulls: -1}}
+		if len(ci.NullCounts) == n && ci.NullCounts[i] >= 0 && ci.NullCounts[i] <= l.rows {
+			ps.st.nulls = ci.NullCounts[i]
+		}
+		if ci.NullPages[i] {
+			ps.st.nulls, ps.allNull = l.rows, true
+		} else if lo, ok1 := statValue(c.pc, ci.MinValues[i]); ok1 {
+			if hi, ok2 := statValue(c.pc, ci.MaxValues[i]); ok2 {
+				if cmp, ok := compareStat(c.pc, lo, hi); ok && cmp <= 0 {
+					ps.st.lo, ps.st.hi, ps.st.bounds = lo, hi, true
+				}
+			}
+		}
+		out[i] = ps
+		first += l.rows
+	}
+	return out
+}
+
+// deadRows is how many rows from row group row pos on the page
+// statistics prove fail a predicate in force.
+func (r *parquetReader) deadRows(preds []prunePred, pos, end int64) int64 {
+	if len(preds) == 0 {
+		return 0
+	}
+	at := pos
+	for moved := true; moved && at < end; {
+		moved = false
+		for _, pp := range preds {
+			pages := r.pageStatsOf(pp.out)
+			for _, ps := range pages {
+				if ps.first+ps.rows <= at || ps.first > at {
+					continue
+				}
+				if excludes(r.curs[pp.out].pc, ps.st, ps.rows, pp.p, pp.nullsPass, ps.allNull) {
+					at, moved = ps.first+ps.rows, true
+				}
+				break
+			}
+		}
+	}
+	return min(at, end) - pos
+}
+
+// pageStatsOf returns the page statistics of output column i's chunk,
+// read once per row group.
+func (r *parquetReader) pageStatsOf(i int) []pageStats {
+	if r.pstats == nil {
+		r.pstats = make([][]pageStats, len(r.curs))
+		r.pread = make([]bool, len(r.curs))
+	}
+	if !r.pread[i] {
+		r.pread[i] = true
+		r.pstats[i] = r.pageIndex(r.curs[i])
+	}
+	return r.pstats[i]
+}
+
+// keepRows clears keep[i] for the rows of a that certainly fail pp.
+func keepRows(a arrow.Array, pp prunePred, keep []bool) {
+	p := pp.p
+	nullOK := pp.nullsPass
+	switch p.Op {
+	case "is_null":
+		for i := range keep {
+			if a.IsValid(i) {
+				keep[i] = false
+			}
+		}
+		return
+	case "is_not_null":
+		nullOK = false
+		for i := range keep {
+			if a.IsNull(i) {
+				keep[i] = false
+			}
+		}
+		return
+	}
+	fails := opFails(p.Op)
+	if fails == nil {
+		return
+	}
+	if d, ok := a.(*array.Dictionary); ok {
+		// Judge each dictionary entry once, then every row by its index.
+		ix, ok := d.Indices().(*array.Int32)
+		if !ok {
+			return
+		}
+		dk := make([]bool, d.Dictionary().Len())
+		for i := range dk {
+			dk[i] = true
+		}
+		keepRows(d.Dictionary(), prunePred{p: p, nullsPass: nullOK}, dk)
+		for i, j := range ix.Int32Values() {
+			if d.IsNull(i) {
+				keep[i] = keep[i] && nullOK
+			} else if j >= 0 && int(j) < len(dk) && !dk[j] {
+				keep[i] = false
+			}
+		}
+		return
+	}
+	nulls := a.NullN() > 0
+	judge := func(i int, c int) {
+		if fails(c) {
+			keep[i] = false
+		}
+	}
+	switch x := a.(type) {
+	case *array.Int64:
+		v, ok := p.Value.(int64)
+		if !ok {
+			return
+		}
+		for i, y := range x.Int64Values() {
+			if nulls && x.IsNull(i) {
+				keep[i] = keep[i] && nullOK
+				continue
+			}
+			judge(i, cmpInt(y, v))
+		}
+	case *array.Int32:
+		v, ok := p.Value.(int64)
+		if !ok {
+			return
+		}
+		for i, y := range x.Int32Values() {
+			if nulls && x.IsNull(i) {
+				keep[i] = keep[i] && nullOK
+				continue
+			}
+			judge(i, cmpInt(int64(y), v))
+		}
+	case *array.Float64:
+		v, ok := p.Value.(float64)
+		if !ok || math.IsNaN(v) {
+			return
+		}
+		for i, y := range x.Float64Values() {
+			if nulls && x.IsNull(i) {
+				keep[i] = keep[i] && nullOK
+				continue
+			}
+			if y == y { // NaN passes: its order is the operator's to judge
+				judge(i, cmpFloat(y, v))
+			}
+		}
+	case *array.Timestamp:
+		v, ok := p.Value.(arrow.Timestamp)
+		if !ok || x.DataType().(*arrow.TimestampType).Unit != arrow.Microsecond {
+			return
+		}
+		for i, y := range x.TimestampValues() {
+			if nulls && x.IsNull(i) {
+				keep[i] = keep[i] && nullOK
+				continue
+			}
+			judge(i, cmpInt(int64(y), int64(v)))
+		}
+	case *array.Date32:
+		v, ok := p.Value.(arrow.Date32)
+		if !ok {
+			return
+		}
+		for i, y := range x.Date32Values() {
+			if nulls && x.IsNull(i) {
+				keep[i] = keep[i] && nullOK
+				continue
+			}
+			judge(i, cmpInt(int64(y), int64(v)))
+		}
+	case *array.String:
+		v, ok := p.Value.(string)
+		if !ok {
+			return
+		}
+		for i := range keep {
+			if x.IsNull(i) {
+				keep[i] = keep[i] && nullOK
+				continue
+			}
+			judge(i, bytes.Compare([]byte(x.Value(i)), []byte(v)))
+		}
+	}
+}
+
+// opFails returns, for a comparison operator, whether a value comparing
+// c (-1, 0, 1) with the predicate's value fails it.
+func opFails(op string) func(c int) bool {
+	switch op {
+	case "eq":
+		return func(c int) bool { return c != 0 }
+	case "ne":
+		return func(c int) bool { return c == 0 }
+	case "lt":
+		return func(c int) bool { return c >= 0 }
+	case "le":
+		return func(c int) bool { return c > 0 }
+	case "gt":
+		return func(c int) bool { return c <= 0 }
+	case "ge":
+		return func(c int) bool { return c < 0 }
+	}
+	return nil
+}
+
+// selection turns keep into the kept row offsets; all reports that
+// every row is kept.
+func selection(keep []bool, sel []int32) (out []int32, all bool) {
+	out = sel[:0]
+	for i, k := range keep {
+		if k {
+			out = append(out, int32(i))
+		}
+	}
+	return out, len(out) == len(keep)
+}
+
+// takeColumn is column a cut to the rows sel lists.
+func takeColumn(ctx context.Context, r *parquetReader, a arrow.Array, sel []int32) (arrow.Array, error) {
+	rec := array.NewRecord(arrow.NewSchema([]arrow.Field{{Name: "c", Type: a.DataType(), Nullable: true}}, nil), []arrow.Array{a}, int64(a.Len()))
+	defer rec.Release()
+	out, err := exec.TakeRecord(ctx, r.mem, rec, sel)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Release()
+	c := out.Column(0)
+	c.Retain()
+	return c, nil
+}
