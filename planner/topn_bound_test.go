@@ -48,4 +48,3 @@ func TestBoundTopNs(t *testing.T) {
 		})
 	}
 }
-
