@@ -55,6 +55,19 @@ func (b *TopNBound) Predicate() (Predicate, bool) {
 // NullsPass reports whether rows with a NULL key may still enter.
 func (b *TopNBound) NullsPass() bool { return b.NullsFirst }
 
+// ByStatistics reports whether min/max statistics may prune by the
+// bound: not for an ascending float key, where NaN sorts before every
+// number (so a NaN row always enters) and writers leave NaN out of the
+// statistics.
+func (b *TopNBound) ByStatistics() bool {
+	p, ok := b.Predicate()
+	if !ok {
+		return false
+	}
+	_, isFloat := p.Value.(float64)
+	return b.Desc || !isFloat
+}
+
 // Tighten offers the k-th kept value of the first key (row i of key;
 // TopN calls it after each merge once it keeps k rows): a
 // NULL or a type without a pushdown value is ignored, a value no tighter

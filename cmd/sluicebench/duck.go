@@ -69,9 +69,12 @@ type duckTiming struct {
 // running the query 1+k times and one running it once, divided by k, so
 // process start-up and the pre statements cancel out; k is runs-1, or
 // 4*runs when there are pre statements that load a table, whose own CPU
-// time varies enough to swamp a few short runs. It is 0 (n/a) when runs <
-// 2. CPU time is what to compare on a shared machine: other processes
-// stealing the core inflate wall time, not CPU time.
+// time varies enough to swamp a few short runs, and at least enough runs
+// for about duckCPUSpan of work (duckRepeats): a process's start-up CPU
+// varies by tens of milliseconds, as much as a whole query over a million
+// rows, so one extra run would measure mostly that noise. It is 0 (n/a)
+// when runs < 2. CPU time is what to compare on a shared machine: other
+// processes stealing the core inflate wall time, not CPU time.
 func duckTime(ctx context.Context, duckq, pre, query string, runs, threads int) (duckTiming, error) {
 	k := runs - 1
 	if strings.Contains(strings.ToUpper(pre), "CREATE TABLE") {
@@ -82,6 +85,7 @@ func duckTime(ctx context.Context, duckq, pre, query string, runs, threads int) 
 	if err != nil || runs < 2 {
 		return duckTiming{wall: r.best, rss: r.rss, out: r.out}, err
 	}
+	k = max(k, duckRepeats(r.best))
 	cpuN := r.cpu
 	if k != runs-1 {
 		rk, err := duckRun(ctx, duckq, pre, query, 1+k)
@@ -161,3 +165,15 @@ func firstLine(s string) string {
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// duckCPUSpan is the work the CPU difference of duckTime should span.
+const duckCPUSpan = 400 * time.Millisecond
+
+// duckRepeats is how many extra runs of a query whose best run took best
+// span about duckCPUSpan, at most 40.
+func duckRepeats(best time.Duration) int {
+	if best <= 0 {
+		return 40
+	}
+	return min(40, int((duckCPUSpan+best-1)/best))
+}

@@ -30,6 +30,7 @@ type prunePred struct {
 	p         exec.Predicate
 	out       int  // output column
 	nullsPass bool // rows with a NULL key pass (a top-N whose NULLs sort first)
+	rowsOnly  bool // statistics may not prune (TopNBound.ByStatistics)
 }
 
 // prunePreds are the predicates in force now: the filters on projected
@@ -41,19 +42,19 @@ func (r *parquetReader) prunePreds() []prunePred {
 		return nil
 	}
 	r.preds = r.preds[:0]
-	add := func(p exec.Predicate, nullsPass bool) {
+	add := func(p exec.Predicate, nullsPass, rowsOnly bool) {
 		for i, c := range r.cols {
 			if c == p.Column {
-				r.preds = append(r.preds, prunePred{p: p, out: i, nullsPass: nullsPass})
+				r.preds = append(r.preds, prunePred{p: p, out: i, nullsPass: nullsPass, rowsOnly: rowsOnly})
 				return
 			}
 		}
 	}
 	for _, p := range r.filters {
-		add(p, false)
+		add(p, false, false)
 	}
 	if p, ok := r.bound.Predicate(); ok {
-		add(p, r.bound.NullsPass())
+		add(p, r.bound.NullsPass(), !r.bound.ByStatistics())
 	}
 	return r.preds
 }
@@ -170,6 +171,9 @@ func (r *parquetReader) deadRows(preds []prunePred, pos, end int64) int64 {
 	for moved := true; moved && at < end; {
 		moved = false
 		for _, pp := range preds {
+			if pp.rowsOnly {
+				continue
+			}
 			pages := r.pageStatsOf(pp.out)
 			for _, ps := range pages {
 				if ps.first+ps.rows <= at || ps.first > at {

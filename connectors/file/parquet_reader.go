@@ -747,7 +747,7 @@ func (r *parquetReader) canSkip(rg int, g parquet.RowGroup) bool {
 	// A top-N's cut-off: its rows would be checked against declared
 	// rules otherwise, as a Filter's are not.
 	p, ok := r.bound.Predicate()
-	return ok && !r.noPrune && check(p, r.bound.NullsPass())
+	return ok && !r.noPrune && r.bound.ByStatistics() && check(p, r.bound.NullsPass())
 }
 
 // chunkStats are a column chunk's footer statistics, checked.
