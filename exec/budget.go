@@ -22,12 +22,29 @@ var ErrMemoryLimit = errors.New("memory limit exceeded")
 // killed. A nil *Budget is unlimited. It is safe for concurrent use, so
 // parallel operator instances share one budget.
 type Budget struct {
-	limit int64
-	used  atomic.Int64
+	limit    int64
+	spillDir string
+	used     atomic.Int64
 }
 
 // NewBudget returns a budget of limit bytes; limit <= 0 is unlimited.
 func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// WithSpill returns a budget of b's limit whose operators that can spill
+// (a streaming GROUP BY's groups) move cold state to disk under dir
+// rather than fail when they reach the limit; dir "" spills nothing.
+func (b *Budget) WithSpill(dir string) *Budget {
+	return &Budget{limit: b.Limit(), spillDir: dir}
+}
+
+// SpillDir is where operators spill state past the limit ("" when they
+// must fail instead, see WithSpill).
+func (b *Budget) SpillDir() string {
+	if b == nil || b.limit <= 0 {
+		return ""
+	}
+	return b.spillDir
+}
 
 // Limit is the budget in bytes (<= 0: unlimited).
 func (b *Budget) Limit() int64 {
@@ -98,6 +115,26 @@ func (a *Account) Resize(total int64) error {
 		return nil
 	}
 	return a.Grow(total - a.n)
+}
+
+// Force sets the account to total bytes whatever the limit (an operator
+// that spilled all it could keeps the state of the batch at hand, which
+// the other accounts then make room for by spilling theirs).
+func (a *Account) Force(total int64) {
+	if a == nil || a.b == nil {
+		return
+	}
+	a.b.used.Add(total - a.n)
+	a.n = total
+}
+
+// SpillDir is the budget's spill directory (Budget.SpillDir); "" for a
+// nil account.
+func (a *Account) SpillDir() string {
+	if a == nil {
+		return ""
+	}
+	return a.b.SpillDir()
 }
 
 // Used is the bytes this account holds.

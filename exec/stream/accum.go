@@ -91,6 +91,21 @@ type StateStats struct {
 	Groups int
 	// Bytes estimates the heap bytes the state holds.
 	Bytes int64
+	// Spilled is how many of Groups are on disk (past the memory
+	// budget, see exec.Budget.WithSpill), SpilledBytes their encoded
+	// size, Spills how many times state was spilled.
+	Spilled      int
+	SpilledBytes int64
+	Spills       int
+}
+
+// Add adds o's counts to s (the state of several nodes or instances).
+func (s *StateStats) Add(o StateStats) {
+	s.Groups += o.Groups
+	s.Bytes += o.Bytes
+	s.Spilled += o.Spilled
+	s.SpilledBytes += o.SpilledBytes
+	s.Spills += o.Spills
 }
 
 // aggCall is the exec.AggCall of s: the name of its function in the

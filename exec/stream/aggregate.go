@@ -63,6 +63,7 @@ type GroupAggregate struct {
 	// Ignored counts retractions of groups that have no state.
 	Ignored int64
 	acct    *exec.Account // memory budget (SetBudget); nil: unlimited
+	sp      groupSpill    // groups spilled past the budget (spill.go)
 	// deferred (DeferEmit): changes wait for Tick, the touches and old
 	// rows gathering over the batches since the last one.
 	deferred bool
@@ -236,6 +237,7 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 		}
 	}
 	g.slots = resize(g.slots, n)
+	first := g.table.NumGroups()
 	var newKeys []arrow.Array
 	if da, ok := oneDictKey(b.keys); ok && rows == nil {
 		newKeys, err = g.dict.Assign(ctx, g.mem, g.table, da, g.slots)
@@ -255,7 +257,10 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 	}
 	st := &g.st
 	st.grow(g.table.NumGroups() + 1)
-	if err := g.account(); err != nil {
+	if err := g.reload(b, rows, n, first); err != nil {
+		return nil, err
+	}
+	if err := g.account(b, rows, n); err != nil {
 		return nil, err
 	}
 	var signs []int8
@@ -594,16 +599,17 @@ func (g *GroupAggregate) Stats() StateStats {
 		}
 	}
 	s.Bytes += accsBytes(st.accs)
+	g.sp.stats(&s)
 	return s
 }
 
-// Close drops the state.
+// Close drops the state (and the spilled groups' store).
 func (g *GroupAggregate) Close() error {
 	g.acct.Close()
 	g.table = nil
 	g.dict.Release()
 	g.st = newGroupSlots(len(g.keys), g.core)
-	return nil
+	return g.sp.reset()
 }
 
 // AggSpecFromCall converts the batch engine's aggregate call (the shape the

@@ -41,6 +41,9 @@ func (g *GroupAggregate) SnapshotDelta() ([]byte, error) {
 		}
 		d.Groups = append(d.Groups, gs)
 	}
+	if err := g.sp.appendDirty(&d, len(g.keys)); err != nil {
+		return nil, err
+	}
 	if len(d.Groups) == 0 && len(d.Dead) == 0 {
 		return nil, nil
 	}

@@ -501,9 +501,7 @@ func (g *Graph) finishInput(ctx context.Context, c consumer) error {
 func (g *Graph) Stats() StateStats {
 	var st StateStats
 	for _, n := range g.nodes {
-		s := n.Node.Stats()
-		st.Groups += s.Groups
-		st.Bytes += s.Bytes
+		st.Add(n.Node.Stats())
 	}
 	return st
 }

@@ -423,9 +423,7 @@ func restoreInstance[T Snapshotter](insts []T, part OperatorState, what string) 
 func sumStats[T interface{ Stats() StateStats }](insts []T) StateStats {
 	var st StateStats
 	for _, inst := range insts {
-		s := inst.Stats()
-		st.Groups += s.Groups
-		st.Bytes += s.Bytes
+		st.Add(inst.Stats())
 	}
 	return st
 }

@@ -55,6 +55,10 @@ func (g *GroupAggregate) Snapshot() ([]byte, error) {
 		snap = append(snap, slotSnap{Key: append([]Value(nil), st.key(s)...), State: state, Rows: st.rows[s]})
 	}
 	clear(st.epoch) // the baseline of the next SnapshotDelta
+	snap, err := g.sp.appendStored(snap, len(g.keys))
+	if err != nil {
+		return nil, err
+	}
 	return encode(snap)
 }
 
@@ -68,6 +72,9 @@ func (g *GroupAggregate) Restore(data []byte) error {
 		if len(s.Key) != len(g.keys) {
 			return fmt.Errorf("stream: restoring group %d: %d keys, want %d", i, len(s.Key), len(g.keys))
 		}
+	}
+	if err := g.sp.reset(); err != nil { // memory holds every group again
+		return err
 	}
 	if err := g.resetTable(); err != nil {
 		return err

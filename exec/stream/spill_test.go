@@ -1,0 +1,283 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// spillInput is a valid changelog over clSchema: inserts over a key
+// space of keys (a few hot keys take half the traffic) and deletes of
+// rows inserted before.
+type spillInput struct {
+	r    *rand.Rand
+	keys int
+	live []struct {
+		k string
+		v int64
+	}
+}
+
+func (in *spillInput) batch(t *testing.T, mem memory.Allocator, n int) arrow.Record {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		if len(in.live) > 0 && in.r.IntN(4) == 0 {
+			j := in.r.IntN(len(in.live))
+			x := in.live[j]
+			in.live = slices.Delete(in.live, j, j+1)
+			fmt.Fprintf(&b, `{"op":3,"k":%q,"v":%d}`, x.k, x.v)
+			continue
+		}
+		k := fmt.Sprintf("k%d", in.r.IntN(in.keys))
+		if in.r.IntN(2) == 0 {
+			k = fmt.Sprintf("hot%d", in.r.IntN(5))
+		}
+		x := struct {
+			k string
+			v int64
+		}{k, int64(in.r.IntN(50))}
+		in.live = append(in.live, x)
+		fmt.Fprintf(&b, `{"op":0,"k":%q,"v":%d}`, x.k, x.v)
+	}
+	b.WriteString("]")
+	return fromJSON(t, mem, clSchema, b.String())
+}
+
+// newSpillAgg is a GroupAggregate by k with aggregates whose state is
+// more than a number (MIN/MAX under retraction, DISTINCT, AVG) on
+// budget's account (nil: unlimited).
+func newSpillAgg(t *testing.T, mem memory.Allocator, budget *exec.Budget) *GroupAggregate {
+	t.Helper()
+	g, err := NewGroupAggregate(mem, clSchema, []GroupKey{{Expr: col(clSchema, 1), Name: "k"}},
+		[]AggSpec{{Func: AggCountStar, Name: "n"}, {Func: AggSum, Arg: col(clSchema, 2), Name: "s"},
+			{Func: AggMin, Arg: col(clSchema, 2), Name: "lo"}, {Func: AggMax, Arg: col(clSchema, 2), Name: "hi"},
+			{Func: AggCountDistinct, Arg: col(clSchema, 2), Name: "d"}, {Func: AggAvg, Arg: col(clSchema, 2), Name: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if budget != nil {
+		g.SetBudget(budget.Account("GroupAggregate: keys=[k]"))
+	}
+	return g
+}
+
+// allGroups is every group of a (in memory or spilled) as text: a's
+// snapshot restored into an unlimited aggregate, whose groups are then
+// all in memory. Taking it snapshots a (a new delta chain starts).
+func allGroups(t *testing.T, mem memory.Allocator, a *GroupAggregate) []string {
+	t.Helper()
+	data, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newSpillAgg(t, mem, nil)
+	defer b.Close()
+	if err := b.Restore(data); err != nil {
+		t.Fatal(err)
+	}
+	return groupsOf(t, b)
+}
+
+// spillBudget is a limit the test's state passes many times over, and
+// spillKeys its key space.
+const (
+	spillBudget = 96 << 10
+	spillKeys   = 8000
+)
+
+// A GroupAggregate whose state passes its memory budget spills its cold
+// groups to a pebble store and emits exactly the changelog, batch by
+// batch and row by row, that an unlimited one emits: groups read back
+// from disk carry their accumulators (MIN/MAX multisets, DISTINCT sets)
+// and their row counts, deleted groups stay deleted. Its checkpoints —
+// full snapshots and chains of deltas taken while groups were on disk —
+// restore into a fresh spilling aggregate that goes on identically. The
+// same budget without a spill directory fails with the budget error, and
+// Close leaves nothing in the spill directory.
+func TestGroupAggregateSpillMatchesMemory(t *testing.T) {
+	for _, tc := range []struct{ maxBatch, rows int }{{1, 5000}, {7, 8000}, {100, 20000}} {
+		maxBatch := tc.maxBatch
+		t.Run(fmt.Sprintf("batch%d", maxBatch), func(t *testing.T) {
+			mem := checkedMem(t)
+			dir := t.TempDir()
+			budget := exec.NewBudget(spillBudget).WithSpill(dir)
+			ref := newSpillAgg(t, mem, nil)
+			defer ref.Close()
+			sp := newSpillAgg(t, mem, budget)
+			in := &spillInput{r: rand.New(rand.NewPCG(uint64(maxBatch), 3)), keys: spillKeys}
+			var chain [][]byte
+			var restored *GroupAggregate
+			// tc.rows rows, 6 restarts, a full snapshot every `every`
+			// rounds with deltas between.
+			rounds := 2 * tc.rows / (maxBatch + 1)
+			every := rounds / 6
+			for round := range rounds {
+				rec := in.batch(t, mem, 1+in.r.IntN(maxBatch))
+				want := pushAll(t, ref, []arrow.Record{rec}, false)
+				got := pushAll(t, sp, []arrow.Record{rec}, false)
+				if !slices.Equal(got, want) {
+					rec.Release()
+					t.Fatalf("round %d: spilling aggregate emits\n%q\nwant\n%q", round, got, want)
+				}
+				if restored != nil {
+					if again := pushAll(t, restored, []arrow.Record{rec}, false); !slices.Equal(again, want) {
+						rec.Release()
+						t.Fatalf("round %d: restored spilling aggregate emits\n%q\nwant\n%q", round, again, want)
+					}
+				}
+				rec.Release()
+				switch {
+				case round%every == 0:
+					full, err := sp.Snapshot()
+					if err != nil {
+						t.Fatal(err)
+					}
+					chain = [][]byte{full}
+				case round%(every/10) == 0:
+					d, err := sp.SnapshotDelta()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d != nil {
+						chain = append(chain, d)
+					}
+				}
+				if round%every == every*9/10 { // restart from the chain
+					d, err := sp.SnapshotDelta()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d != nil {
+						chain = append(chain, d)
+					}
+					if restored != nil {
+						restored.Close()
+					}
+					restored = newSpillAgg(t, mem, budget)
+					if err := restored.Restore(chain[0]); err != nil {
+						t.Fatal(err)
+					}
+					for _, d := range chain[1:] {
+						if err := restored.RestoreDelta(d); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if got, want := allGroups(t, mem, restored), allGroups(t, mem, sp); !slices.Equal(got, want) {
+						t.Fatalf("round %d: restored from %d checkpoints: groups differ: %s", round, len(chain), diffSorted(got, want))
+					}
+					chain = nil // allGroups snapshotted sp
+					full, err := sp.Snapshot()
+					if err != nil {
+						t.Fatal(err)
+					}
+					chain = [][]byte{full}
+				}
+			}
+			st, rst := sp.Stats(), ref.Stats()
+			if st.Spills == 0 || st.Spilled == 0 || st.SpilledBytes == 0 {
+				t.Fatalf("state never spilled: %+v", st)
+			}
+			if st.Groups != rst.Groups || st.Bytes >= rst.Bytes {
+				t.Fatalf("spilling aggregate: %+v; unlimited: %+v", st, rst)
+			}
+			if got, want := allGroups(t, mem, sp), groupsOf(t, ref); !slices.Equal(got, want) {
+				t.Fatalf("groups differ: %s", diffSorted(got, want))
+			}
+			if err := sp.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if restored != nil {
+				restored.Close()
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Fatalf("spill directory keeps %d entries after Close", len(left))
+			}
+
+			// Without a spill directory the same input fails.
+			noSpill := newSpillAgg(t, mem, exec.NewBudget(spillBudget))
+			defer noSpill.Close()
+			in = &spillInput{r: rand.New(rand.NewPCG(uint64(maxBatch), 3)), keys: spillKeys}
+			var err error
+			for round := 0; round < rounds && err == nil; round++ {
+				rec := in.batch(t, mem, 1+in.r.IntN(maxBatch))
+				var out arrow.Record
+				out, err = noSpill.Push(t.Context(), rec, 0)
+				if out != nil {
+					out.Release()
+				}
+				rec.Release()
+			}
+			if !errors.Is(err, exec.ErrMemoryLimit) {
+				t.Fatalf("without spilling: %v, want the memory limit error", err)
+			}
+		})
+	}
+}
+
+// diffSorted describes how the sorted got differs from want: the first
+// few rows only one of them has, and the counts.
+func diffSorted(got, want []string) string {
+	var extra, missing []string
+	i, j := 0, 0
+	for i < len(got) || j < len(want) {
+		switch {
+		case j == len(want) || (i < len(got) && got[i] < want[j]):
+			extra = append(extra, got[i])
+			i++
+		case i == len(got) || want[j] < got[i]:
+			missing = append(missing, want[j])
+			j++
+		default:
+			i, j = i+1, j+1
+		}
+	}
+	return fmt.Sprintf("%d rows vs %d; extra %q; missing %q", len(got), len(want), extra[:min(len(extra), 5)], missing[:min(len(missing), 5)])
+}
+
+// A batch whose own groups pass the budget fails even when the rest is
+// spilled, with the budget error and the spill directory named.
+func TestGroupAggregateSpillBatchTooBig(t *testing.T) {
+	mem := checkedMem(t)
+	dir := t.TempDir()
+	g := newSpillAgg(t, mem, exec.NewBudget(4<<10).WithSpill(dir))
+	defer g.Close()
+	in := &spillInput{r: rand.New(rand.NewPCG(1, 2)), keys: 100000}
+	rec := in.batch(t, mem, 2000)
+	defer rec.Release()
+	out, err := g.Push(t.Context(), rec, 0)
+	if out != nil {
+		out.Release()
+	}
+	if !errors.Is(err, exec.ErrMemoryLimit) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("got %v, want the memory limit error naming %s", err, dir)
+	}
+}
+
+// decodeRowKey reads back every kind rowKey encodes, and refuses bytes
+// that are not a key of that many values.
+func TestDecodeRowKey(t *testing.T) {
+	key := []Value{{}, {K: KInt, I: -5}, {K: KBool, I: 1}, {K: KFloat, F: 2.5}, {K: KString, S: "héllo"}, {K: KDecimal, I: 7, H: -1}}
+	b := rowKey(nil, key)
+	got, err := decodeRowKey(b, len(key))
+	if err != nil || !slices.Equal(got, key) {
+		t.Fatalf("decodeRowKey = %v, %v; want %v", got, err, key)
+	}
+	for _, bad := range [][]byte{b[:len(b)-1], append(slices.Clone(b), 0), {99}} {
+		if _, err := decodeRowKey(bad, len(key)); err == nil {
+			t.Errorf("decodeRowKey(%x) accepted", bad)
+		}
+	}
+}
