@@ -30,6 +30,8 @@ type restartRuns struct {
 	setup string        // DDL run on every DB before stmts
 	stmts []string      // run in order on the run's context; the last is the INSERT
 	slow  time.Duration // per sink call: a slow sink keeps the first run mid-scan
+	// compact is Config.CheckpointCompactEvery (0: the default).
+	compact int
 
 	mu      sync.Mutex
 	changes []string
@@ -37,7 +39,7 @@ type restartRuns struct {
 }
 
 func (r *restartRuns) run(ctx context.Context, parallelism int) error {
-	db, err := sluice.Open(sluice.Config{Allocator: r.mem, CheckpointDir: r.ckpt, Parallelism: parallelism})
+	db, err := sluice.Open(sluice.Config{Allocator: r.mem, CheckpointDir: r.ckpt, Parallelism: parallelism, CheckpointCompactEvery: r.compact})
 	if err != nil {
 		return err
 	}

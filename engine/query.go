@@ -361,6 +361,9 @@ func (db *Session) analyze(ctx context.Context, q *sql.Query) (string, error) {
 			fmt.Fprintf(&b, "  watermark: %s\n", watermarkText(st.Watermark))
 		}
 		fmt.Fprintf(&b, "  state at end: %d groups, %d bytes\n", st.StateGroups, st.StateBytes)
+		if st.StateSpilled > 0 {
+			fmt.Fprintf(&b, "  spilled to disk: %d groups, %d bytes\n", st.StateSpilled, st.StateSpilledBytes)
+		}
 	}
 	return b.String(), nil
 }

@@ -83,6 +83,12 @@ type Config struct {
 	// the machine's memory, or of its cgroup limit); negative means no
 	// limit. SET memory_limit = '2GB' changes it for later queries.
 	MemoryLimit int64
+	// SpillDir, when set, lets a streaming GROUP BY whose state reaches
+	// MemoryLimit move its cold groups to a local pebble store in a new
+	// directory under SpillDir (deleted when the query stops) instead of
+	// failing; checkpoints still hold every group. SET spill_dir = 'DIR'
+	// changes it for later queries ('' or 'none' turns spilling off).
+	SpillDir string
 }
 
 // Session is a sluice session: a catalog of sources and sinks and the queries
@@ -122,7 +128,7 @@ func Open(cfg Config) (*Session, error) {
 		cfg:    cfg,
 		mem:    mem,
 		cat:    NewCatalog(),
-		budget: exec.NewBudget(cfg.MemoryLimit),
+		budget: exec.NewBudget(cfg.MemoryLimit).WithSpill(cfg.SpillDir),
 	}
 	if cfg.FileRoot != "" {
 		root, err := sandbox.New(cfg.FileRoot)
@@ -132,6 +138,11 @@ func Open(cfg Config) (*Session, error) {
 		db.conn.Files = root
 		if cfg.CheckpointDir != "" {
 			if err := root.Check("checkpoint directory", cfg.CheckpointDir); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.SpillDir != "" {
+			if err := root.Check("spill directory", cfg.SpillDir); err != nil {
 				return nil, err
 			}
 		}
@@ -578,7 +589,20 @@ func (db *Session) set(s *sql.Set) (*Rows, error) {
 			return nil, sql.Errorf(sql.PlanError, s.Position(), "memory_limit: %v", err)
 		}
 		db.mu.Lock()
-		db.cfg.MemoryLimit, db.budget = n, exec.NewBudget(n)
+		db.cfg.MemoryLimit, db.budget = n, exec.NewBudget(n).WithSpill(db.cfg.SpillDir)
+		db.mu.Unlock()
+	case "spill_dir":
+		dir := s.Value
+		if strings.EqualFold(dir, "none") {
+			dir = ""
+		}
+		if dir != "" && db.conn.Files != nil {
+			if err := db.conn.Files.Check("spill directory", dir); err != nil {
+				return nil, sql.Errorf(sql.PlanError, s.Position(), "spill_dir: %v", err)
+			}
+		}
+		db.mu.Lock()
+		db.cfg.SpillDir, db.budget = dir, db.budget.WithSpill(dir)
 		db.mu.Unlock()
 	case "parallelism":
 		n, err := strconv.Atoi(s.Value)

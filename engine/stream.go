@@ -40,6 +40,10 @@ type Stats struct {
 	// StateGroups and StateBytes are the stateful operator's state size.
 	StateGroups int
 	StateBytes  int64
+	// StateSpilled of StateGroups are on disk, StateSpilledBytes their
+	// size there, past the memory limit (Config.SpillDir).
+	StateSpilled      int
+	StateSpilledBytes int64
 	Started     time.Time
 	// BytesRead is the input read so far, and Lag per "topic/partition"
 	// the records the source holds past the position read, for sources
@@ -308,6 +312,7 @@ func (sq *streamQuery) stats() Stats {
 	st := Stats{RowsIn: sq.rowsIn.Load(), RowsOut: sq.rowsOut.Load(), Triggers: sq.triggers.Load(), Started: sq.started}
 	sq.mu.Lock()
 	st.StateGroups, st.StateBytes = sq.lastStats.Groups, sq.lastStats.Bytes
+	st.StateSpilled, st.StateSpilledBytes = sq.lastStats.Spilled, sq.lastStats.SpilledBytes
 	sq.mu.Unlock()
 	if sq.s.Window != nil {
 		st.LateRows = sq.lateRows.Load()

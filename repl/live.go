@@ -455,6 +455,9 @@ func (t *liveTable) status(final bool, rows int64, cols int) string {
 		}
 		parts = append(parts, part{fmt.Sprintf("late dropped %d", st.LateRows), 2},
 			part{fmt.Sprintf("state %d groups/%s", st.StateGroups, bytesText(st.StateBytes)), 1})
+		if st.StateSpilled > 0 {
+			parts = append(parts, part{fmt.Sprintf("spilled %d groups/%s", st.StateSpilled, bytesText(st.StateSpilledBytes)), 1})
+		}
 	} else {
 		parts = append(parts, part{fmt.Sprintf("out %d (%.0f/s)", t.rowsOut, float64(t.rowsOut)/secs), 7})
 	}

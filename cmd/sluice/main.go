@@ -80,6 +80,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	retain := fs.Int("checkpoint-retain", 0, "complete checkpoints each query keeps (`N`, default 3)")
 	compact := fs.Int("checkpoint-compact-every", 0, "incremental checkpoints (changed state only) between full ones (`N`, default 10; negative: every checkpoint full)")
 	sandboxDir := fs.String("sandbox", "", "confine every file source, sink, checkpoint directory and Kafka TLS file to `DIR` (symlinks and .. resolved)")
+	spillDir := fs.String("spill-dir", "", "let a streaming GROUP BY whose state reaches memory_limit spill its cold groups to disk under `DIR` instead of failing")
 	history := fs.String("history", "", "history file of the interactive shell (default ~/.sluice_history, - for none)")
 	version := fs.Bool("version", false, "print the sluice, Go and Arrow versions and exit")
 	duration := fs.Duration("duration", 0, "stop each streaming query after `D` (such as 30s), as Ctrl-C does, and go on with the next statement")
@@ -123,7 +124,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// The engine's messages go through lg, which holds them while a live
 	// table is on screen so they do not scroll it.
 	lg := &repl.Log{W: stderr}
-	db, err := sluice.Open(sluice.Config{CheckpointDir: *checkpoints, CheckpointRetain: *retain, CheckpointCompactEvery: *compact, FileRoot: *sandboxDir, Allocator: bufpool.New(), Log: lg})
+	db, err := sluice.Open(sluice.Config{CheckpointDir: *checkpoints, CheckpointRetain: *retain, CheckpointCompactEvery: *compact, FileRoot: *sandboxDir, SpillDir: *spillDir, Allocator: bufpool.New(), Log: lg})
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1

@@ -297,9 +297,7 @@ func (s *PartitionedState) Restore(state []byte) error {
 func (s *PartitionedState) Stats() stream.StateStats {
 	var st stream.StateStats
 	for _, in := range s.insts {
-		x := in.node.Stats()
-		st.Groups += x.Groups
-		st.Bytes += x.Bytes
+		st.Add(in.node.Stats())
 	}
 	return st
 }
