@@ -125,6 +125,15 @@ AS SELECT category, COUNT(*) AS n, SUM(value) AS total FROM src GROUP BY categor
 ` + kafkaSource + `
 CREATE SINK out WITH (` + kafkaSinkEO + `, key = 'category')
 AS SELECT category, COUNT(*) AS n, SUM(value) AS total FROM src GROUP BY category EMIT CHANGES;`},
+	// A GROUP BY over 3,000 keys against a 256 KiB memory limit spills
+	// its cold groups to disk (SET spill_dir): a kill finds groups in the
+	// store, and the restart must restore them from the checkpoint (a
+	// forgotten group's count would start again, which countCol catches).
+	{name: "kafka-kafka-agg-spill", source: sourceKafka, sink: sinkKafkaUpsert, mode: "continuous", countCol: "n", script: `SET memory_limit = '256KiB';
+SET spill_dir = 'spill';
+` + kafkaSource + `
+CREATE SINK out WITH (` + kafkaSinkEO + `, key = 'k')
+AS SELECT id % 3000 AS k, COUNT(*) AS n, SUM(value) AS total FROM src GROUP BY id % 3000 EMIT CHANGES;`},
 	{name: "kafka-kafka-filter-every", source: sourceKafka, sink: sinkKafka, mode: "micro-batch", script: kafkaSource + `
 CREATE SINK out WITH (` + kafkaSinkEO + `)
 AS SELECT id, category, value FROM src WHERE value >= 300 EMIT EVERY 300ms;`},
