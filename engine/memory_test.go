@@ -262,3 +262,47 @@ CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts 
 		}
 	}
 }
+
+// TestTemporalJoinBudgetCheckedPerBatch: a temporal join whose versioned
+// table has a million keys fails at the memory limit naming the join,
+// within a batch of it, serial and partitioned (the per-message check
+// itself: stream.TestTemporalJoinBudgetCheckedPerMessage).
+func TestTemporalJoinBudgetCheckedPerBatch(t *testing.T) {
+	const sources = `
+CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH (connector = 'generator', rows_per_second = '0', max_rows = '400000', categories = '1000000');
+CREATE SOURCE r (category VARCHAR, value BIGINT, ts TIMESTAMP, PRIMARY KEY (category) NOT ENFORCED,
+  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH (connector = 'generator', rows_per_second = '0', max_rows = '400000', categories = '1000000', seed = '2');`
+	const query = `SELECT a.ts, v.value FROM g a JOIN r FOR SYSTEM_TIME AS OF a.ts AS v ON a.category = v.category EMIT CHANGES`
+	for _, p := range []int{1, 2} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		db, err := Open(Config{Allocator: mem, MemoryLimit: 4 << 20, Parallelism: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if err := db.Exec(ctx, sources); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.Query(ctx, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		err = rows.Err()
+		rows.Close()
+		cancel()
+		db.Close()
+		mem.AssertSize(t, 0)
+		var mle *exec.MemoryLimitError
+		if !errors.As(err, &mle) || !strings.Contains(mle.Operator, "TemporalJoin") {
+			t.Fatalf("parallelism %d: %v, want the temporal join's memory limit error", p, err)
+		}
+		t.Logf("parallelism %d: %v", p, mle)
+		if mle.Need > mle.Limit+1<<20 {
+			t.Errorf("parallelism %d: the join's state reached %d bytes before the %d-byte limit stopped it", p, mle.Need, mle.Limit)
+		}
+	}
+}

@@ -21,6 +21,7 @@ func (g *GroupAggregate) SetBudget(a *exec.Account) {
 const unsafeValueSize = unsafe.Sizeof(Value{})
 
 var (
+	_ StateSizer = (*TemporalJoin)(nil)
 	_ StateSizer = (*WindowAggregate)(nil)
 	_ StateSizer = (*Parallel)(nil)
 	_ StateSizer = (*opNode)(nil)
@@ -87,4 +88,19 @@ func sumStateBytes[T any](insts []T) (int64, bool) {
 		n += b
 	}
 	return n, true
+}
+
+// StateBytes is what the versions and the waiting rows hold (StateSizer),
+// from running counts (addVersion, trim, the waiting heap's pushes and
+// pops), so a temporal join is checked against the memory budget after
+// every message as the other joins are, not sampled.
+func (t *TemporalJoin) StateBytes() (int64, bool) { return t.bytes + t.waitB, true }
+
+// waitingBytes is what a waiting stream row holds.
+func waitingBytes(r temporalRow) int64 {
+	n := 48 + int64(len(r.Key))
+	for _, v := range r.Vals {
+		n += valueBytes(v)
+	}
+	return n
 }

@@ -145,3 +145,85 @@ func TestRunningStateBytesMatchWalk(t *testing.T) {
 		w.Close()
 	}
 }
+
+// sizerNode shows a join to a budgetSampler as a graph node would (only
+// Stats and StateBytes are called).
+type sizerNode struct {
+	Node
+	j *TemporalJoin
+}
+
+func (n sizerNode) Stats() StateStats         { return n.j.Stats() }
+func (n sizerNode) StateBytes() (int64, bool) { return n.j.StateBytes() }
+
+// TestTemporalJoinBudgetCheckedPerMessage: a temporal join keeps running
+// counts of its versions and waiting rows (StateSizer), equal to a walk
+// of them after every batch, so the budget check after each message
+// stops it at the first batch past the limit. Sampled (every 100 ms), the
+// batches pushed in between went on growing the state past it.
+func TestTemporalJoinBudgetCheckedPerMessage(t *testing.T) {
+	mem := checkedMem(t)
+	ctx := context.Background()
+	j, err := NewTemporalJoin(mem, temporalLeft, temporalRight, temporalSpec(InnerJoin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const limit = 64 << 10
+	s := budgetSampler{acct: exec.NewBudget(limit).Account("TemporalJoin")}
+	defer s.close()
+	walk := func() int64 {
+		n := j.bytes
+		for _, r := range j.waiting {
+			n += 48 + int64(len(r.Key))
+			for _, v := range r.Vals {
+				n += valueBytes(v)
+			}
+		}
+		return n
+	}
+	push := func(side int, js []string) {
+		rec := fromJSON(t, mem, []*arrow.Schema{temporalLeft, temporalRight}[side], "["+strings.Join(js, ",")+"]")
+		defer rec.Release()
+		out, err := j.PushSide(ctx, side, rec, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != nil {
+			out.Release()
+		}
+	}
+	var before int64
+	for b := range 200 {
+		// 50 new keys' versions, and 20 stream rows ahead of the
+		// versions' watermark (they wait for it).
+		var js []string
+		for i := range 50 {
+			js = append(js, fmt.Sprintf(`{"k":%d,"v":%d,"vf":%d}`, b*50+i, i, b*10))
+		}
+		push(1, js)
+		js = js[:0]
+		for i := range 20 {
+			js = append(js, fmt.Sprintf(`{"k":%d,"a":%d,"ts":%d}`, b*50+i, i, 1_000_000+b))
+		}
+		push(0, js)
+		got, _ := j.StateBytes()
+		if want := walk(); got != want {
+			t.Fatalf("batch %d: the join counts %d bytes, a walk %d", b, got, want)
+		}
+		err := s.sample(sizerNode{j: j}, false)
+		if err == nil {
+			before = got
+			continue
+		}
+		var mle *exec.MemoryLimitError
+		if !errors.As(err, &mle) {
+			t.Fatal(err)
+		}
+		if before > limit || mle.Need > limit+2*(got-before) {
+			t.Fatalf("batch %d: stopped at %d bytes (%d before the batch), limit %d: not at the first batch past it", b, mle.Need, before, limit)
+		}
+		return
+	}
+	t.Fatal("the join was never stopped")
+}

@@ -92,6 +92,7 @@ type TemporalJoin struct {
 	versions map[string][]temporalVersion
 	nver     int
 	bytes    int64
+	waitB    int64 // the waiting rows' bytes (waitingBytes), for StateBytes
 	// dirty are the keys whose versions changed since the last snapshot
 	// (the next delta writes their versions whole).
 	dirty map[string]bool
@@ -326,7 +327,9 @@ func (t *TemporalJoin) fold(ctx context.Context, side int, rec arrow.Record, par
 		key := string(t.buf)
 		if side == 0 {
 			t.seq++
-			heap.Push(&t.waiting, temporalRow{TS: ts.I, Seq: t.seq, Key: key, Null: null, Vals: vals})
+			r := temporalRow{TS: ts.I, Seq: t.seq, Key: key, Null: null, Vals: vals}
+			t.waitB += waitingBytes(r)
+			heap.Push(&t.waiting, r)
 		} else if !null {
 			t.addVersion(key, temporalVersion{From: ts.I, Vals: vals})
 		}
@@ -446,6 +449,7 @@ func (t *TemporalJoin) advance() {
 	wm := t.sides[1].tracker.Watermark()
 	for len(t.waiting) > 0 && t.waiting[0].TS < wm {
 		r := heap.Pop(&t.waiting).(temporalRow)
+		t.waitB -= waitingBytes(r)
 		var match []Value
 		if !r.Null {
 			vs := t.versions[r.Key]
@@ -554,20 +558,14 @@ func (t *TemporalJoin) Tick(ctx context.Context, now time.Time) (arrow.Record, e
 
 // Stats counts the versions and the waiting rows held.
 func (t *TemporalJoin) Stats() StateStats {
-	s := StateStats{Groups: t.nver + len(t.waiting), Bytes: t.bytes}
-	for _, r := range t.waiting {
-		s.Bytes += 48 + int64(len(r.Key))
-		for _, v := range r.Vals {
-			s.Bytes += valueBytes(v)
-		}
-	}
-	return s
+	b, _ := t.StateBytes()
+	return StateStats{Groups: t.nver + len(t.waiting), Bytes: b}
 }
 
 // Close drops the state; idempotent.
 func (t *TemporalJoin) Close() error {
 	t.versions, t.waiting, t.out, t.dirty = map[string][]temporalVersion{}, nil, nil, map[string]bool{}
-	t.nver, t.bytes = 0, 0
+	t.nver, t.bytes, t.waitB = 0, 0, 0
 	return nil
 }
 

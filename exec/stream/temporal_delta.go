@@ -82,6 +82,10 @@ func (t *TemporalJoin) restoreSnap(s temporalSnap) {
 	}
 	t.waiting = s.Waiting
 	heap.Init(&t.waiting)
+	t.waitB = 0
+	for _, r := range t.waiting {
+		t.waitB += waitingBytes(r)
+	}
 	t.seq = s.Seq
 	now := t.clock.Now()
 	for i, sd := range t.sides {
