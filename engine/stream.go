@@ -44,7 +44,7 @@ type Stats struct {
 	// size there, past the memory limit (Config.SpillDir).
 	StateSpilled      int
 	StateSpilledBytes int64
-	Started     time.Time
+	Started           time.Time
 	// BytesRead is the input read so far, and Lag per "topic/partition"
 	// the records the source holds past the position read, for sources
 	// that report them (exec.ProgressReporter: Kafka); Lag is nil
