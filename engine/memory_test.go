@@ -221,7 +221,9 @@ CREATE SOURCE g2 (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts
 // and plain top-N count their state as they go (stream.StateSizer) and
 // are checked against the budget after every batch, as joins are: each
 // stops within a batch of the limit. Sampled every 100 ms, a fast source
-// fed them far past it between two samples.
+// fed the windows far past it between two samples (the top-N queries are
+// slow enough to stay within the slack sampled too: the per-message
+// check of top-N is stream.TestTopNBudgetCheckedPerMessage).
 func TestWindowAndTopNBudgetCheckedPerBatch(t *testing.T) {
 	const source = `
 CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)

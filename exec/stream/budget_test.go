@@ -227,3 +227,72 @@ func TestTemporalJoinBudgetCheckedPerMessage(t *testing.T) {
 	}
 	t.Fatal("the join was never stopped")
 }
+
+// opSizer shows an operator with running state sizes to a budgetSampler
+// as a graph node would (only Stats and StateBytes are called).
+type opSizer struct {
+	Node
+	op interface {
+		Stats() StateStats
+		StateBytes() (int64, bool)
+	}
+}
+
+func (n opSizer) Stats() StateStats         { return n.op.Stats() }
+func (n opSizer) StateBytes() (int64, bool) { return n.op.StateBytes() }
+
+// TestTopNBudgetCheckedPerMessage: top-N and per-key top-N over a
+// changelog (they keep every row, for retractions) are stopped by the
+// budget check after each message at the first batch past the limit.
+// Sampled (every 100 ms), the batches pushed in between went on growing
+// their state past it (the engine's TestWindowAndTopNBudgetCheckedPerBatch
+// cannot tell: its top-N queries are slow enough to stay within its slack).
+func TestTopNBudgetCheckedPerMessage(t *testing.T) {
+	mem := checkedMem(t)
+	top, err := NewTopN(mem, clSchema, []SortKey{{Col: 2}}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer top.Close()
+	rank, err := NewRankTopN(mem, clSchema, []int{1}, []SortKey{{Col: 2}}, 2, "rn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rank.Close()
+	for name, op := range map[string]interface {
+		Operator
+		StateBytes() (int64, bool)
+	}{"TopN": top, "RankTopN": rank} {
+		const limit = 64 << 10
+		s := budgetSampler{acct: exec.NewBudget(limit).Account(name)}
+		var before int64
+		stopped := false
+		for b := 0; b < 300 && !stopped; b++ {
+			var js []string
+			for i := range 40 {
+				js = append(js, fmt.Sprintf(`{"op":0,"k":"key-%06d","v":%d}`, b*40+i, b*40+i))
+			}
+			rec := fromJSON(t, mem, clSchema, "["+strings.Join(js, ",")+"]")
+			pushAll(t, op, []arrow.Record{rec}, false)
+			rec.Release()
+			got, _ := op.StateBytes()
+			err := s.sample(opSizer{op: op}, false)
+			if err == nil {
+				before = got
+				continue
+			}
+			var mle *exec.MemoryLimitError
+			if !errors.As(err, &mle) {
+				t.Fatal(err)
+			}
+			if before > limit || mle.Need > limit+2*(got-before) {
+				t.Errorf("%s: batch %d: stopped at %d bytes (%d before the batch), limit %d: not at the first batch past it", name, b, mle.Need, before, limit)
+			}
+			stopped = true
+		}
+		s.close()
+		if !stopped {
+			t.Errorf("%s was never stopped", name)
+		}
+	}
+}
