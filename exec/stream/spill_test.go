@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -279,5 +280,48 @@ func TestDecodeRowKey(t *testing.T) {
 		if _, err := decodeRowKey(bad, len(key)); err == nil {
 			t.Errorf("decodeRowKey(%x) accepted", bad)
 		}
+	}
+}
+
+// Under DeferEmit (a micro-batch's GROUP BY emits at Tick) a spill
+// keeps the groups touched earlier in the interval, whose changes wait
+// for Tick, and renumbers them: each Tick emits exactly the unlimited
+// aggregate's changes.
+func TestGroupAggregateSpillDeferred(t *testing.T) {
+	mem := checkedMem(t)
+	dir := t.TempDir()
+	ref := newSpillAgg(t, mem, nil)
+	defer ref.Close()
+	sp := newSpillAgg(t, mem, exec.NewBudget(spillBudget).WithSpill(dir))
+	defer sp.Close()
+	ref.DeferEmit()
+	sp.DeferEmit()
+	in := &spillInput{r: rand.New(rand.NewPCG(5, 6)), keys: spillKeys}
+	tick := func(g *GroupAggregate) []string {
+		rec, err := g.Tick(t.Context(), time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if rec != nil {
+				rec.Release()
+			}
+		}()
+		return rowsOf(t, rec)
+	}
+	for round := range 400 {
+		rec := in.batch(t, mem, 1+in.r.IntN(60))
+		pushAll(t, ref, []arrow.Record{rec}, false)
+		pushAll(t, sp, []arrow.Record{rec}, false)
+		rec.Release()
+		if round%4 != 3 {
+			continue
+		}
+		if got, want := tick(sp), tick(ref); !slices.Equal(got, want) {
+			t.Fatalf("round %d: spilling aggregate's Tick emits\n%q\nwant\n%q", round, got, want)
+		}
+	}
+	if st := sp.Stats(); st.Spills == 0 {
+		t.Fatalf("state never spilled: %+v", st)
 	}
 }
