@@ -344,6 +344,13 @@ func (e *episode) playPlan(ctx context.Context, plan []action, dur *time.Duratio
 			if e.runs == 1 && e.lastRun < *dur {
 				*dur = e.lastRun
 			}
+			if e.runs == 1 && plan[0].nth > 1 {
+				// A fresh run ended before its nth file or send event:
+				// this pipeline may never write that many mid-run, so the
+				// next episode waits for an earlier one instead of
+				// retrying a moment that does not come.
+				plan[0].nth--
+			}
 			return plan, nil
 		}
 		plan = plan[1:]
