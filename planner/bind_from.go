@@ -262,8 +262,9 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 		return nil, nil, err
 	}
 	var temporal Expr
+	var versionKeys []int
 	if st := b.systemTimeOf(j.Right); st != nil {
-		if r, rsc, temporal, err = b.temporalSide(st, r, rsc, lsc); err != nil {
+		if r, rsc, temporal, versionKeys, err = b.temporalSide(st, r, rsc, lsc); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -342,7 +343,7 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 		conds = append(conds, c)
 	}
 	if st := b.systemTimeOf(j.Right); st != nil {
-		if err := b.checkTemporalJoin(st, typ, conds, nl, rsc); err != nil {
+		if err := b.checkTemporalJoin(st, typ, conds, nl, rsc, versionKeys); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -41,42 +41,52 @@ func (b *binder) systemTimeOf(n ast.ResultSetNode) *sql.SystemTime {
 // with valid_from ≤ time < valid_to (the returned condition, over the
 // join's columns); as of PROCTIME() it is the latest version (a filter
 // valid_to IS NULL, no condition).
-func (b *binder) temporalSide(st *sql.SystemTime, r Plan, rsc, lsc *scope) (Plan, *scope, Expr, error) {
-	scan, ok := r.(*Scan)
-	var def *SourceDef
-	if ok {
-		def, ok = b.cat.LookupSource(scan.Source)
-	}
-	if !ok {
-		return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "FOR SYSTEM_TIME AS OF reads a versioned table: a source with PRIMARY KEY (…) NOT ENFORCED and a WATERMARK FOR its valid-from column, not %s", st.Table)
-	}
-	if len(def.PrimaryKey) == 0 {
-		return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "FOR SYSTEM_TIME AS OF needs a versioned table: declare PRIMARY KEY (…) NOT ENFORCED on source %s", def.Name)
-	}
-	if def.Watermark == nil {
-		return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "FOR SYSTEM_TIME AS OF needs a WATERMARK FOR on source %s: the watermark column is each version's valid-from time", def.Name)
+func (b *binder) temporalSide(st *sql.SystemTime, r Plan, rsc, lsc *scope) (Plan, *scope, Expr, []int, error) {
+	var keys []int // the key columns, in r's (and rsc's) order
+	vfi := -1      // the valid-from column
+	if scan, ok := r.(*Scan); ok {
+		def, ok := b.cat.LookupSource(scan.Source)
+		if !ok {
+			return nil, nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "%s", notVersioned(st.Table, "is not a source"))
+		}
+		if len(def.PrimaryKey) == 0 {
+			return nil, nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "FOR SYSTEM_TIME AS OF needs a versioned table: declare PRIMARY KEY (…) NOT ENFORCED on source %s", def.Name)
+		}
+		if def.Watermark == nil {
+			return nil, nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "FOR SYSTEM_TIME AS OF needs a WATERMARK FOR on source %s: the watermark column is each version's valid-from time", def.Name)
+		}
+		col := func(name string) int {
+			for i, f := range r.Schema().Fields {
+				if strings.EqualFold(f.Name, name) {
+					return i
+				}
+			}
+			return -1
+		}
+		for _, k := range def.PrimaryKey {
+			c := col(k)
+			if c < 0 {
+				return nil, nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "source %s has no primary key column %q", def.Name, k)
+			}
+			keys = append(keys, c)
+		}
+		if vfi = col(def.Watermark.Column); vfi < 0 {
+			return nil, nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "source %s has no watermark column %q", def.Name, def.Watermark.Column)
+		}
+	} else {
+		vv, err := versionedView(st, r)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		r, keys, vfi = vv.versions, vv.keys, vv.validFrom
 	}
 	sch := r.Schema()
-	col := func(name string) *ColumnRef {
-		for i, f := range sch.Fields {
-			if strings.EqualFold(f.Name, name) {
-				return &ColumnRef{Index: i, Name: f.Name, Typ: f.Type}
-			}
-		}
-		return nil
+	ref := func(i int) *ColumnRef { return &ColumnRef{Index: i, Name: sch.Fields[i].Name, Typ: sch.Fields[i].Type} }
+	part := make([]Expr, len(keys))
+	for i, k := range keys {
+		part[i] = ref(k)
 	}
-	var part []Expr
-	for _, k := range def.PrimaryKey {
-		c := col(k)
-		if c == nil {
-			return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "source %s has no primary key column %q", def.Name, k)
-		}
-		part = append(part, c)
-	}
-	vf := col(def.Watermark.Column)
-	if vf == nil {
-		return nil, nil, nil, sql.Errorf(sql.BindError, st.Pos, "source %s has no watermark column %q", def.Name, def.Watermark.Column)
-	}
+	vf := ref(vfi)
 	a := &Analytic{Input: r, Partition: part, Order: []SortKey{{Expr: vf, NullsFirst: true}},
 		Funcs: []WindowFunc{{Func: "lead", Args: []Expr{vf}, N: 1, Frame: RunningFrame, Typ: vf.Typ}},
 		Names: []string{ValidToColumn}}
@@ -84,15 +94,15 @@ func (b *binder) temporalSide(st *sql.SystemTime, r Plan, rsc, lsc *scope) (Plan
 	nl, nr := len(lsc.cols), sch.Len()
 	vt := &ColumnRef{Index: nr, Name: ValidToColumn, Typ: vf.Typ}
 	if st.Proctime {
-		return &Filter{Input: a, Pred: &Call{Func: "is_null", Args: []Expr{vt}, Typ: TypeBoolean}}, sc, nil, nil
+		return &Filter{Input: a, Pred: &Call{Func: "is_null", Args: []Expr{vt}, Typ: TypeBoolean}}, sc, nil, keys, nil
 	}
 	li, err := lsc.resolve(st.Qualifier, st.Column, st.ColumnPos)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	lt := &ColumnRef{Index: li, Name: lsc.cols[li].name, Typ: lsc.cols[li].typ}
 	if !arrowIsTimestamp(lt.Typ) || !arrowIsTimestamp(vf.Typ) {
-		return nil, nil, nil, sql.Errorf(sql.BindError, st.ColumnPos, "FOR SYSTEM_TIME AS OF %s: the time column is %s, the versions' %s is %s; both must be TIMESTAMP", st.Column, TypeName(lt.Typ), vf.Name, TypeName(vf.Typ))
+		return nil, nil, nil, nil, sql.Errorf(sql.BindError, st.ColumnPos, "FOR SYSTEM_TIME AS OF %s: the time column is %s, the versions' %s is %s; both must be TIMESTAMP", st.Column, TypeName(lt.Typ), vf.Name, TypeName(vf.Typ))
 	}
 	rvf := &ColumnRef{Index: nl + vf.Index, Name: vf.Name, Typ: vf.Typ}
 	rvt := &ColumnRef{Index: nl + nr, Name: ValidToColumn, Typ: vf.Typ}
@@ -103,7 +113,7 @@ func (b *binder) temporalSide(st *sql.SystemTime, r Plan, rsc, lsc *scope) (Plan
 			&Call{Func: "lt", Args: []Expr{lt, rvt}, Typ: TypeBoolean},
 		}, Typ: TypeBoolean},
 	})
-	return a, sc, cond, nil
+	return a, sc, cond, keys, nil
 }
 
 // checkTemporalJoin refuses the temporal joins no mode can run, in batch
@@ -111,8 +121,9 @@ func (b *binder) temporalSide(st *sql.SystemTime, r Plan, rsc, lsc *scope) (Plan
 // or LEFT, one without an equality between the two inputs (conds are the
 // join's own conditions, over nl left columns then the versioned table's
 // rsc), and, as of an event time, one that does not equate every column
-// of the table's primary key (the version is the key's).
-func (b *binder) checkTemporalJoin(st *sql.SystemTime, typ JoinType, conds []Expr, nl int, rsc *scope) error {
+// of the table's primary key, keys (columns of rsc): the version is the
+// key's.
+func (b *binder) checkTemporalJoin(st *sql.SystemTime, typ JoinType, conds []Expr, nl int, rsc *scope, keys []int) error {
 	if typ != InnerJoin && typ != LeftJoin {
 		return sql.Errorf(sql.BindError, st.Pos, "a temporal join is an INNER or LEFT join, got %s", typ)
 	}
@@ -140,15 +151,9 @@ func (b *binder) checkTemporalJoin(st *sql.SystemTime, typ JoinType, conds []Exp
 	if st.Proctime {
 		return nil
 	}
-	def, ok := b.cat.LookupSource(st.Table)
-	if !ok {
-		return nil // temporalSide refused it already
-	}
-	for _, k := range def.PrimaryKey {
-		for i, c := range rsc.cols {
-			if strings.EqualFold(c.name, k) && !c.hidden && !equated[i] {
-				return sql.Errorf(sql.BindError, st.Pos, "a temporal join joins on %s's primary key: add ON … = %s.%s", def.Name, def.Name, c.name)
-			}
+	for _, k := range keys {
+		if !equated[k] {
+			return sql.Errorf(sql.BindError, st.Pos, "a temporal join joins on %s's primary key: add ON … = %s.%s", st.Table, st.Table, rsc.cols[k].name)
 		}
 	}
 	return nil
