@@ -300,7 +300,8 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 	if !ok || wm == nil || oc.Index != sch.EventTime || countPhys(a.Input, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }) > 0 {
 		return nil, sp.fail("%s (ORDER BY the WATERMARK FOR column of the source it reads)", shape)
 	}
-	n := &PhysOverAggregate{Input: in, Analytic: a, TimeCol: oc.Index, Delay: wm.Delay, Out: a.Out}
+	ka, avgs := avgAsSumCount(a)
+	n := &PhysOverAggregate{Input: in, Analytic: ka, TimeCol: oc.Index, Delay: wm.Delay, Out: ka.Out}
 	for _, e := range a.Partition {
 		c, ok := e.(*ColumnRef)
 		if !ok {
@@ -309,7 +310,7 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 		n.Partition = append(n.Partition, c.Index)
 	}
 	unit := timeUnit(sch.Fields[oc.Index].Type)
-	for i, f := range a.Funcs {
+	for i, f := range ka.Funcs {
 		switch f.Func {
 		case "sum", "count", "count_star", "avg", "min", "max", "first_value", "last_value":
 		case "lag":
@@ -354,7 +355,60 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 		}
 	}
 	sp.setBound(n, n.State)
-	return sp.set(n, ChangelogMode{}), nil
+	sp.set(n, ChangelogMode{})
+	if len(avgs) == 0 {
+		return n, nil
+	}
+	// Each AVG from its running SUM and COUNT, as the batch kernel
+	// divides them (a DECIMAL sum converted at its scale).
+	exprs := make([]Expr, a.Out.Len())
+	for i, f := range a.Out.Fields {
+		exprs[i] = &ColumnRef{Index: i, Name: f.Name, Typ: f.Type}
+	}
+	for _, g := range avgs {
+		sum, cnt := ka.Out.Fields[g.sum], ka.Out.Fields[g.count]
+		exprs[g.sum] = &Call{Func: "div", Typ: TypeDouble, Args: []Expr{
+			castTo(&ColumnRef{Index: g.sum, Name: sum.Name, Typ: sum.Type}, TypeDouble),
+			castTo(&ColumnRef{Index: g.count, Name: cnt.Name, Typ: cnt.Type}, TypeDouble)}}
+	}
+	proj := &PhysProject{Input: n, Exprs: exprs, Names: a.Out.Names(), Out: a.Out}
+	return sp.set(proj, ChangelogMode{}), nil
+}
+
+// avgColumns are where an AVG OVER (… UNBOUNDED PRECEDING …) of a
+// streaming OVER aggregate is computed from: its own column holds its
+// SUM, the column count (appended) its COUNT.
+type avgColumns struct{ sum, count int }
+
+// avgAsSumCount is a with each AVG whose frame starts UNBOUNDED PRECEDING
+// replaced by SUM and COUNT over the same frame, both of which carry a
+// running value per key (an average does not combine from its parts; a
+// sum and a count do): the SUM in the AVG's column, the COUNTs appended.
+// a itself when it has none.
+func avgAsSumCount(a *PhysAnalytic) (*PhysAnalytic, []avgColumns) {
+	in := a.Input.Schema()
+	funcs := append([]WindowFunc(nil), a.Funcs...)
+	names := make([]string, len(a.Funcs))
+	for i := range names {
+		names[i] = a.Out.Fields[in.Len()+i].Name
+	}
+	var avgs []avgColumns
+	for i, f := range a.Funcs {
+		if f.Func != "avg" || f.Frame.Start.Kind != UnboundedPreceding || len(f.Args) != 1 {
+			continue
+		}
+		sum, cnt := f, f
+		sum.Func, sum.Typ = "sum", sumType(f.Args[0].Type())
+		cnt.Func, cnt.Typ = "count", TypeBigInt
+		funcs[i] = sum
+		funcs = append(funcs, cnt)
+		names = append(names, fmt.Sprintf("$count_%d", i))
+		avgs = append(avgs, avgColumns{sum: in.Len() + i, count: in.Len() + len(funcs) - 1})
+	}
+	if len(avgs) == 0 {
+		return a, nil
+	}
+	return &PhysAnalytic{Input: a.Input, Partition: a.Partition, Order: a.Order, Funcs: funcs, Out: analyticSchema(in, funcs, names)}, avgs
 }
 
 // frameReach renders how far back an OVER aggregate keeps rows.
@@ -383,8 +437,6 @@ func (sp *streamPlanner) overCarry(f WindowFunc, col int) (*OverCarry, error) {
 	case "count_star":
 		return &OverCarry{Col: col, Func: f.Func, Arg: -1}, nil
 	case "sum", "count", "min", "max", "first_value":
-	case "avg":
-		return nil, sp.fail("AVG OVER (… UNBOUNDED PRECEDING …) is not supported in streaming mode yet: use SUM(v) OVER (…) / COUNT(v) OVER (…), or a bounded frame")
 	default:
 		return nil, sp.fail("%s OVER (… UNBOUNDED PRECEDING …) is not supported in streaming mode yet", strings.ToUpper(f.Func))
 	}
