@@ -117,6 +117,10 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	// marks: the side is an interval join's output, whose watermark is
 	// that join's (held back by its bounds), not tracked from its rows.
 	var marks [2]bool
+	// times are each side's event-time columns an interval join may
+	// bound: its watermark column, or a window join output's window_end
+	// columns (its watermark, the window join's, is on window_end).
+	var times [2][]int
 	for s, c := range []PhysicalPlan{x.Left, x.Right} {
 		// A side that is itself a join (a JOIN b JOIN c) is a node whose
 		// rows carry no one source's watermark: such a side joins as a
@@ -132,8 +136,17 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 			return nil, err
 		}
 		sides[s] = in
+		if et := c.Schema().EventTime; et >= 0 {
+			times[s] = []int{et}
+		}
 		if joined {
 			marks[s] = intervalOutput(in)
+			if windowOutput(in) {
+				marks[s], times[s] = true, nil
+				for _, w := range windowColumns(c) {
+					times[s] = append(times[s], w[1])
+				}
+			}
 			streams[s] = countPhys(c, func(p PhysicalPlan) bool {
 				sc, ok := p.(*PhysScan)
 				return ok && sp.watermarkOf(sc) != nil
@@ -165,7 +178,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	strategy, why, err := sp.chooseJoin(x, j, wms, marks, streams, appendOnly, name)
+	strategy, why, err := sp.chooseJoin(x, j, wms, marks, streams, times, appendOnly, name)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +208,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		}
 	case JoinInterval:
 		ls, rs := x.Left.Schema(), x.Right.Schema()
-		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks on " + ls.Fields[ls.EventTime].Name + " and " + rs.Fields[rs.EventTime].Name}
+		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks on " + ls.Fields[j.LeftTime].Name + " and " + rs.Fields[j.RightTime].Name}
 	case JoinWindow:
 		sp.final = true
 		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks: a window's rows are freed when it closes"}
@@ -221,7 +234,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 
 // chooseJoin picks the strategy of j (filling in its time columns, bounds
 // or table side) and says why.
-func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*WatermarkDef, marks, streams [2]bool, appendOnly bool, name func(int) string) (JoinStrategy, string, error) {
+func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*WatermarkDef, marks, streams [2]bool, tcols [2][]int, appendOnly bool, name func(int) string) (JoinStrategy, string, error) {
 	ls, rs := x.Left.Schema(), x.Right.Schema()
 	nl := ls.Len()
 	// Window join: equal windows on both inputs, joined on both bounds.
@@ -229,7 +242,8 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 	// from them) or a windowed aggregate's closed windows (its watermark
 	// the aggregate's).
 	lw, rw := sideWindow(x.Left, j.Left), sideWindow(x.Right, j.Right)
-	if lw != nil && rw != nil && joinsOn(x, ls.WindowStart, rs.WindowStart) && joinsOn(x, ls.WindowEnd, rs.WindowEnd) {
+	lwc, rwc, onBoth, onOne := joinedWindows(x)
+	if lw != nil && rw != nil && onBoth {
 		if lw.kind != rw.kind || lw.size != rw.size || lw.slide != rw.slide || lw.kind == WindowSession {
 			return "", "", sp.fail("a window join needs the same TUMBLE or HOP window on both inputs, got %s and %s", lw.text, rw.text)
 		}
@@ -242,7 +256,7 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 			if sw.agg {
 				// The window's end is the time the aggregate's
 				// watermark closes it at.
-				times[s] = []*Schema{ls, rs}[s].WindowEnd
+				times[s] = [2][2]int{lwc, rwc}[s][1]
 				continue
 			}
 			sch := []*Schema{ls, rs}[s]
@@ -257,7 +271,7 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 			}
 		}
 		j.LeftTime, j.RightTime = times[0], times[1]
-		j.LeftEnd, j.RightEnd = ls.WindowEnd, rs.WindowEnd
+		j.LeftEnd, j.RightEnd = lwc[1], rwc[1]
 		j.LeftByMarks, j.RightByMarks = lw.agg, rw.agg
 		what := "both inputs " + lw.text
 		switch {
@@ -270,39 +284,47 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 		}
 		return JoinWindow, fmt.Sprintf("window join: %s, joined on window_start and window_end; emits each window when both watermarks pass its end", what), nil
 	}
-	if lw != nil && rw != nil && !lw.agg && !rw.agg && (joinsOn(x, ls.WindowStart, rs.WindowStart) || joinsOn(x, ls.WindowEnd, rs.WindowEnd)) {
+	if lw != nil && rw != nil && !lw.agg && !rw.agg && onOne {
 		return "", "", sp.fail("a window join joins on both window_start and window_end: add l.window_start = r.window_start AND l.window_end = r.window_end")
 	}
 	// Interval join: both bounds of right.ts − left.ts on the watermark
-	// columns.
-	if ls.EventTime >= 0 && rs.EventTime >= 0 && (wms[0] != nil || marks[0]) && (wms[1] != nil || marks[1]) {
-		unit := timeUnit(ls.Fields[ls.EventTime].Type)
-		if u := timeUnit(rs.Fields[rs.EventTime].Type); u > unit {
-			unit = u
-		}
-		lo, hi, haveLo, haveHi, rest := timeBounds(x.Residual, ls.EventTime, nl+rs.EventTime, unit)
-		switch {
-		case haveLo && haveHi && lo > hi:
-			return "", "", sp.fail("the join's time bounds are empty: %s - %s must be at least %s and at most %s", rs.Fields[rs.EventTime].Name, ls.Fields[ls.EventTime].Name, formatSigned(lo), formatSigned(hi))
-		case haveLo && haveHi:
-			if !appendOnly {
-				return "", "", sp.fail("an interval join needs append-only inputs: drop the time bounds for a regular join over an updating input")
+	// columns (a window join output's window_end).
+	for _, lt := range tcols[0] {
+		for _, rt := range tcols[1] {
+			if (wms[0] == nil && !marks[0]) || (wms[1] == nil && !marks[1]) {
+				continue
 			}
-			j.LeftTime, j.RightTime, j.Lower, j.Upper = ls.EventTime, rs.EventTime, lo, hi
-			j.LeftByMarks, j.RightByMarks = marks[0], marks[1]
-			// The join tests the bounds itself: the residual keeps only
-			// what they do not say exactly.
-			j.Residual = rest
-			why := fmt.Sprintf("interval join: %s.%s - %s.%s within [%s, %s] on the watermark columns; a row is late against its own input's watermark",
-				name(1), rs.Fields[rs.EventTime].Name, name(0), ls.Fields[ls.EventTime].Name, formatSigned(lo), formatSigned(hi))
-			for s, m := range marks {
-				if m {
-					why += fmt.Sprintf("; %s is an interval join's output, whose watermark is that join's held back by its bounds", name(s))
+			unit := timeUnit(ls.Fields[lt].Type)
+			if u := timeUnit(rs.Fields[rt].Type); u > unit {
+				unit = u
+			}
+			lo, hi, haveLo, haveHi, rest := timeBounds(x.Residual, lt, nl+rt, unit)
+			switch {
+			case haveLo && haveHi && lo > hi:
+				return "", "", sp.fail("the join's time bounds are empty: %s - %s must be at least %s and at most %s", rs.Fields[rt].Name, ls.Fields[lt].Name, formatSigned(lo), formatSigned(hi))
+			case haveLo && haveHi:
+				if !appendOnly {
+					return "", "", sp.fail("an interval join needs append-only inputs: drop the time bounds for a regular join over an updating input")
 				}
+				j.LeftTime, j.RightTime, j.Lower, j.Upper = lt, rt, lo, hi
+				j.LeftByMarks, j.RightByMarks = marks[0], marks[1]
+				// The join tests the bounds itself: the residual keeps only
+				// what they do not say exactly.
+				j.Residual = rest
+				why := fmt.Sprintf("interval join: %s.%s - %s.%s within [%s, %s] on the watermark columns; a row is late against its own input's watermark",
+					name(1), rs.Fields[rt].Name, name(0), ls.Fields[lt].Name, formatSigned(lo), formatSigned(hi))
+				for s, m := range marks {
+					switch {
+					case m && []int{lt, rt}[s] != []*Schema{ls, rs}[s].EventTime:
+						why += fmt.Sprintf("; %s is a window join's output, whose watermark on window_end is that join's", name(s))
+					case m:
+						why += fmt.Sprintf("; %s is an interval join's output, whose watermark is that join's held back by its bounds", name(s))
+					}
+				}
+				return JoinInterval, why, nil
+			case haveLo || haveHi:
+				sp.si.Warnings = append(sp.si.Warnings, "the join bounds the event times on one side only, so it runs as a regular join: for an interval join bound both, e.g. r.ts BETWEEN l.ts - INTERVAL '1' MINUTE AND l.ts + INTERVAL '1' MINUTE")
 			}
-			return JoinInterval, why, nil
-		case haveLo || haveHi:
-			sp.si.Warnings = append(sp.si.Warnings, "the join bounds the event times on one side only, so it runs as a regular join: for an interval join bound both, e.g. r.ts BETWEEN l.ts - INTERVAL '1' MINUTE AND l.ts + INTERVAL '1' MINUTE")
 		}
 	}
 	// Lookup join: a bounded side without a watermark beside a stream.
@@ -456,6 +478,84 @@ func sideWindow(batch, streaming PhysicalPlan) *joinWindow {
 			return nil
 		}
 	}
+}
+
+// windowColumns are the (window_start, window_end) column pairs of the
+// rows of p (a batch plan; window_start -1 when projected away): its
+// window's, and for an inner join on both bounds of its inputs' windows
+// (a window join) both inputs' pairs, equal in every row it emits.
+func windowColumns(p PhysicalPlan) [][2]int {
+	switch x := p.(type) {
+	case *PhysFilter:
+		return windowColumns(x.Input)
+	case *PhysProject:
+		var out [][2]int
+		for _, w := range windowColumns(x.Input) {
+			// A pair whose window_start is projected away (-1) still
+			// has the window_end an interval join may bound.
+			if s, e := projectedColumn(x.Exprs, w[0]), projectedColumn(x.Exprs, w[1]); e >= 0 {
+				out = append(out, [2]int{s, e})
+			}
+		}
+		return out
+	case *PhysHashJoin:
+		out := windowColumns(x.Left)
+		if x.Type != InnerJoin {
+			return out
+		}
+		nl := x.Left.Schema().Len()
+		for _, r := range windowColumns(x.Right) {
+			if r[0] < 0 {
+				continue
+			}
+			for _, l := range out {
+				if joinsOn(x, l[0], r[0]) && joinsOn(x, l[1], r[1]) {
+					out = append(out, [2]int{nl + r[0], nl + r[1]})
+					break
+				}
+			}
+		}
+		return out
+	}
+	if sch := p.Schema(); sch.WindowStart >= 0 && sch.WindowEnd >= 0 {
+		return [][2]int{{sch.WindowStart, sch.WindowEnd}}
+	}
+	return nil
+}
+
+// projectedColumn is the output column of exprs that is input column c
+// itself, or -1.
+func projectedColumn(exprs []Expr, c int) int {
+	for i, e := range exprs {
+		if r, ok := e.(*ColumnRef); ok && r.Index == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// joinedWindows finds the window bounds x joins on: a (window_start,
+// window_end) pair of each input (see windowColumns) with both equated
+// (onBoth), or, when none is, whether one bound of some pair is (onOne).
+func joinedWindows(x *PhysHashJoin) (l, r [2]int, onBoth, onOne bool) {
+	for _, lc := range windowColumns(x.Left) {
+		for _, rc := range windowColumns(x.Right) {
+			s, e := joinsOn(x, lc[0], rc[0]), joinsOn(x, lc[1], rc[1])
+			if s && e {
+				return lc, rc, true, true
+			}
+			onOne = onOne || s || e
+		}
+	}
+	return l, r, false, onOne
+}
+
+// windowOutput reports whether p is, through filters and projections, the
+// output of an inner or left window join: its rows' window_end columns
+// are on time against that join's output watermark.
+func windowOutput(p PhysicalPlan) bool {
+	j := streamJoinUnder(p)
+	return j != nil && j.Strategy == JoinWindow && (j.Type == InnerJoin || j.Type == LeftJoin)
 }
 
 // winText renders a window table function for messages.
