@@ -3,6 +3,7 @@ package sluice_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,7 @@ func newWindowJob(t *testing.T, out string) *windowJob {
 func (j *windowJob) setup() string {
 	return `
 CREATE SOURCE orders (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
-  WITH (connector = 'generator', rows_per_second = '3000', max_rows = '9000', categories = '3', seed = '11', max_out_of_orderness = '500ms');
+  WITH (connector = 'generator', rows_per_second = '3000', max_rows = '` + fmt.Sprint(windowJobRows) + `', categories = '3', seed = '11', max_out_of_orderness = '500ms');
 CREATE SINK totals WITH (connector = 'file', path = '` + j.out + `', format = 'csv');`
 }
 
@@ -56,21 +57,30 @@ func (j *windowJob) run(ctx context.Context) error {
   FROM TUMBLE(orders, ts, INTERVAL '100' MILLISECOND) GROUP BY window_start, category EMIT EVERY 200ms`)
 }
 
+// windowJobRows is the generator's input: 10 s of rows at its pace, so
+// that a run the tests stop after a few commits is still reading (with 3
+// s, a run starved of CPU under -race read its whole input in a few
+// large batches and ended with fewer parts than runUntil waited for).
+const windowJobRows = 30000
+
 // runUntil runs the INSERT and cancels it (a clean stop) once ready says
-// so.
+// so. A run that ends by itself first fails the test at once: the
+// restart it was to be stopped for would not happen.
 func (j *windowJob) runUntil(ready func() bool) {
 	j.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- j.run(ctx) }()
-	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for !ready() {
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			j.t.Fatal("the run committed no output in 20 s")
+		select {
+		case err := <-done:
+			parts, _ := filepath.Glob(filepath.Join(j.out, "part-*.csv"))
+			j.t.Fatalf("the run ended (%v) before it could be stopped, %d part files committed", err, len(parts))
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {

@@ -137,6 +137,15 @@ func (a *Account) SpillDir() string {
 	return a.b.SpillDir()
 }
 
+// Limit is the budget's limit in bytes (<= 0, and for a nil account:
+// unlimited).
+func (a *Account) Limit() int64 {
+	if a == nil {
+		return 0
+	}
+	return a.b.Limit()
+}
+
 // Used is the bytes this account holds.
 func (a *Account) Used() int64 {
 	if a == nil {

@@ -33,10 +33,31 @@ const staleAfter = time.Minute
 type Store struct {
 	db  *pebble.DB
 	dir string
+	// memtable is pebble's memtable size; Commit splits batches to
+	// fit in one (a larger batch becomes a flushable batch, memory
+	// Memory does not count).
+	memtable int64
+	memory   int64 // Memory
 }
 
-// Open creates a store in a new directory inside dir (created if missing).
-func Open(dir string) (*Store, error) {
+// The bounds of a store's memtable and block cache (Open sizes them
+// from the memory it is given): below minMemTable pebble flushes a
+// file per few kilobytes written; above the maxima a store only holds
+// more of what the budget's operators would hold themselves.
+const (
+	minMemTable = 16 << 10
+	maxMemTable = 4 << 20
+	minCache    = 16 << 10
+	maxCache    = 8 << 20
+)
+
+// Open creates a store in a new directory inside dir (created if
+// missing). memory is what the caller's budget gives the store itself:
+// a quarter of it (within bounds) sizes pebble's memtables (a sixteenth
+// each; pebble keeps up to two) and block cache (an eighth), so that
+// what pebble holds, Memory, stays a known share that the caller counts
+// against its budget.
+func Open(dir string, memory int64) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("spill directory: %w", err)
 	}
@@ -45,13 +66,16 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spill directory: %w", err)
 	}
+	memtable := min(max(memory/16, minMemTable), maxMemTable)
+	cache := min(max(memory/8, minCache), maxCache)
 	opts := &pebble.Options{
 		// Scratch: a crash loses it with the process, whose restart
 		// restores from the checkpoint, so neither a WAL nor syncs.
-		DisableWAL:   true,
-		MemTableSize: 8 << 20,
-		CacheSize:    8 << 20,
-		Logger:       quietLogger{},
+		DisableWAL:                  true,
+		MemTableSize:                uint64(memtable),
+		MemTableStopWritesThreshold: 2,
+		CacheSize:                   cache,
+		Logger:                      quietLogger{},
 	}
 	for i := range opts.Levels {
 		// Most lookups are of keys that were never spilled.
@@ -62,11 +86,29 @@ func Open(dir string) (*Store, error) {
 		os.RemoveAll(d)
 		return nil, fmt.Errorf("spill store %s: %w", d, err)
 	}
-	return &Store{db: db, dir: d}, nil
+	return &Store{db: db, dir: d, memtable: memtable, memory: 2*memtable + cache}, nil
 }
 
 // Dir is the store's own directory.
 func (s *Store) Dir() string { return s.dir }
+
+// Memory is the most the store holds in memory (0 for a nil store): its memtables (the one
+// being written and one being flushed; a third stalls writes until the
+// flush ends) and its block cache. Counted against the budget, so a
+// spilling operator's budget covers pebble too.
+func (s *Store) Memory() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.memory
+}
+
+// InUse is what the store holds in memory now (pebble's metrics; see
+// Memory for the bound).
+func (s *Store) InUse() int64 {
+	m := s.db.Metrics()
+	return int64(m.MemTable.Size) + m.BlockCache.Size
+}
 
 // Get returns a copy of key's value; ok false when key is absent.
 func (s *Store) Get(key []byte) (val []byte, ok bool, err error) {
@@ -82,8 +124,12 @@ func (s *Store) Get(key []byte) (val []byte, ok bool, err error) {
 	return val, true, nil
 }
 
-// Batch collects writes that Commit applies at once (the store does not
-// see them before).
+// Batch collects writes that Commit applies. A batch that outgrows a
+// quarter of a memtable is applied then and continues empty, so it never takes
+// more memory than the memtables Memory counts (pebble would keep a
+// larger one whole, as a flushable batch): the store is scratch, so
+// applying it in pieces loses nothing, and only Abort after such a
+// piece leaves part of it applied (the operator fails then anyway).
 type Batch struct {
 	s *Store
 	b *pebble.Batch
@@ -93,10 +139,37 @@ type Batch struct {
 func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
 
 // Set puts key's value (both are copied).
-func (b *Batch) Set(key, val []byte) error { return b.b.Set(key, val, nil) }
+func (b *Batch) Set(key, val []byte) error {
+	if err := b.b.Set(key, val, nil); err != nil {
+		return err
+	}
+	return b.flushFull()
+}
 
 // Delete removes key.
-func (b *Batch) Delete(key []byte) error { return b.b.Delete(key, nil) }
+func (b *Batch) Delete(key []byte) error {
+	if err := b.b.Delete(key, nil); err != nil {
+		return err
+	}
+	return b.flushFull()
+}
+
+// flushFull applies the batch once it holds a quarter of a memtable
+// (pebble's own measure, which adds its skiplist's nodes, is about twice
+// the batch's bytes for small entries; half a memtable makes it a
+// flushable batch).
+func (b *Batch) flushFull() error {
+	if int64(b.b.Len()) < b.s.memtable/4 {
+		return nil
+	}
+	err := b.b.Commit(pebble.NoSync)
+	b.b.Close()
+	b.b = b.s.db.NewBatch()
+	if err != nil {
+		return fmt.Errorf("spill store %s: %w", b.s.dir, err)
+	}
+	return nil
+}
 
 // Empty reports whether the batch holds no write.
 func (b *Batch) Empty() bool { return b.b.Empty() }
@@ -110,7 +183,7 @@ func (b *Batch) Commit() error {
 	return nil
 }
 
-// Abort drops the batch's writes.
+// Abort drops the batch's writes not yet applied.
 func (b *Batch) Abort() { b.b.Close() }
 
 // Scan calls fn for every entry in key order; the slices are valid only

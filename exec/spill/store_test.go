@@ -14,7 +14,7 @@ import (
 // the next Open in that directory; a store in use is not.
 func TestStore(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir)
+	s, err := Open(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s2, err := Open(dir)
+	s2, err := Open(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,50 +51,86 @@ func (g *GroupAggregate) SnapshotDelta() ([]byte, error) {
 }
 
 // RestoreDelta applies a SnapshotDelta over the restored groups: changed
-// groups replace (or add) theirs, deleted ones are dropped.
+// groups replace (or add) theirs, deleted ones are dropped, in memory or
+// in the spill store (a changed group that was spilled comes back to
+// memory, and spills again with the others when the budget says so).
 func (g *GroupAggregate) RestoreDelta(data []byte) error {
 	var d groupDelta
 	if err := decode(data, &d); err != nil {
 		return err
 	}
-	keys := make([][]Value, 0, len(d.Groups)+len(d.Dead))
 	for i, s := range d.Groups {
 		if err := g.checkSlot(s); err != nil {
 			return fmt.Errorf("stream: restoring changed group %d: %w", i, err)
 		}
-		keys = append(keys, s.Key)
 	}
 	for i, k := range d.Dead {
 		if len(k) != len(g.keys) {
 			return fmt.Errorf("stream: restoring deleted group %d: %d keys, want %d", i, len(k), len(g.keys))
 		}
-		keys = append(keys, k)
 	}
 	if g.table == nil {
 		if err := g.resetTable(); err != nil {
 			return err
 		}
 	}
-	slots, err := g.assignKeys(keys)
+	if err := g.sp.unstore(d.Groups, d.Dead); err != nil {
+		return err
+	}
+	// The deleted groups first: loading the changed ones may spill
+	// what memory holds, a group to be deleted with it.
+	slots, err := g.assignKeys(d.Dead)
 	if err != nil {
 		return err
 	}
-	st := &g.st
-	for i, gs := range d.Groups {
-		s := slots[i]
-		if !st.live[s] {
-			st.live[s] = true
-			st.nlive++
-		}
-		copy(st.key(s), gs.Key)
-		if err := g.loadSlot(s, gs); err != nil {
-			return fmt.Errorf("stream: restoring changed group %d: %w", i, err)
-		}
+	for i, s := range slots {
+		copy(g.st.key(s), d.Dead[i])
+		g.st.kill(s)
 	}
-	for i := range d.Dead {
-		s := slots[len(d.Groups)+i]
-		copy(st.key(s), d.Dead[i])
-		st.kill(s)
+	return g.loadGroups(d.Groups, "changed group")
+}
+
+// restoreChunk is how many checkpointed groups loadGroups adds to memory
+// before it checks the budget.
+const restoreChunk = 1024
+
+// loadGroups adds checkpointed groups (of distinct keys, none of them in
+// the spill store) to the group table, replacing the state of those it
+// holds already. A spilling aggregate accounts each chunk of
+// restoreChunk groups and spills when the budget refuses it (account),
+// so memory never holds much more than the budget; what is loaded is
+// dropped from groups as it goes. what ("group", "changed group") names
+// a group in errors.
+func (g *GroupAggregate) loadGroups(groups []slotSnap, what string) error {
+	st := &g.st
+	keys := make([][]Value, 0, min(len(groups), restoreChunk))
+	for at := 0; at < len(groups); at += restoreChunk {
+		chunk := groups[at:min(len(groups), at+restoreChunk)]
+		keys = keys[:0]
+		for _, gs := range chunk {
+			keys = append(keys, gs.Key)
+		}
+		slots, err := g.assignKeys(keys)
+		if err != nil {
+			return err
+		}
+		for i, gs := range chunk {
+			s := slots[i]
+			if !st.live[s] {
+				st.live[s] = true
+				st.nlive++
+			}
+			copy(st.key(s), gs.Key)
+			if err := g.loadSlot(s, gs); err != nil {
+				return fmt.Errorf("stream: restoring %s %d: %w", what, at+i, err)
+			}
+			chunk[i] = slotSnap{} // its state is the slot's now
+		}
+		if g.sp.dir != "" {
+			if err := g.account(nil, nil, 0); err != nil {
+				return fmt.Errorf("stream: restoring groups: %w", err)
+			}
+		}
 	}
 	return nil
 }

@@ -62,70 +62,28 @@ func (g *GroupAggregate) Snapshot() ([]byte, error) {
 	return encode(snap)
 }
 
-// Restore replaces the groups with a snapshot.
+// Restore replaces the groups with a snapshot. A spilling aggregate
+// (SetBudget with a spill directory) loads them a chunk at a time and
+// spills whenever the budget refuses the state (loadGroups), so a
+// checkpoint whose groups outgrow the budget is restored into the spill
+// store rather than into memory whole.
 func (g *GroupAggregate) Restore(data []byte) error {
 	var snap []slotSnap
 	if err := decode(data, &snap); err != nil {
 		return err
 	}
 	for i, s := range snap {
-		if len(s.Key) != len(g.keys) {
-			return fmt.Errorf("stream: restoring group %d: %d keys, want %d", i, len(s.Key), len(g.keys))
+		if err := g.checkSlot(s); err != nil {
+			return fmt.Errorf("stream: restoring group %d: %w", i, err)
 		}
 	}
-	if err := g.sp.reset(); err != nil { // memory holds every group again
+	if err := g.sp.reset(); err != nil { // the snapshot holds every group
 		return err
 	}
 	if err := g.resetTable(); err != nil {
 		return err
 	}
-	if len(snap) == 0 {
-		return nil
-	}
-	cols := make([]arrow.Array, len(g.keys))
-	defer func() {
-		for _, c := range cols {
-			if c != nil {
-				c.Release()
-			}
-		}
-	}()
-	for k, t := range g.keyTypes {
-		b := array.NewBuilder(g.mem, t)
-		for _, s := range snap {
-			if err := appendValue(b, s.Key[k]); err != nil {
-				b.Release()
-				return fmt.Errorf("stream: restoring group keys: %w", err)
-			}
-		}
-		cols[k] = b.NewArray()
-		b.Release()
-	}
-	gids := make([]uint32, len(snap))
-	newKeys, err := g.table.Assign(context.Background(), g.mem, cols, gids, true)
-	if err != nil {
-		return fmt.Errorf("stream: restoring group keys: %w", err)
-	}
-	for _, a := range newKeys {
-		if a != nil {
-			a.Release()
-		}
-	}
-	st := &g.st
-	st.grow(g.table.NumGroups() + 1)
-	for i, gs := range snap {
-		s := gids[i] + 1
-		if !st.live[s] {
-			st.live[s] = true
-			st.nlive++
-		}
-		copy(st.key(s), gs.Key)
-		st.rows[s] = gs.Rows
-		if err := loadGroup(st.accs, s, gs.State); err != nil {
-			return fmt.Errorf("stream: restoring group %d: %w", i, err)
-		}
-	}
-	return nil
+	return g.loadGroups(snap, "group")
 }
 
 type windowSnap struct {

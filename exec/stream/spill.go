@@ -20,8 +20,9 @@ import (
 // changelog is the one an unlimited run emits. Checkpoints hold both
 // places: Snapshot scans the store, SnapshotDelta adds the stored groups
 // that changed since the last snapshot (dirty) and the deleted ones
-// (tombstones), Restore empties the store and loads everything into
-// memory (the next batch spills again).
+// (tombstones). Restore empties the store and loads the checkpoint a
+// chunk at a time, spilling again whenever the budget refuses it; a
+// delta's groups leave the store for memory (unstore) the same way.
 type groupSpill struct {
 	dir   string       // "" : the aggregate never spills
 	store *spill.Store // opened at the first spill
@@ -43,6 +44,10 @@ type groupSpill struct {
 	key    []Value
 }
 
+// storeShare: a spill store is given a storeShare'th of the memory
+// limit (spill.Open bounds what it makes of it), counted in stateBytes.
+const storeShare = 4
+
 // dirtyEpoch marks a slot changed since the last snapshot but not by the
 // current Push (a deleted group read back as a tombstone): SnapshotDelta
 // sees it set, Push never takes it for its own epoch.
@@ -53,10 +58,16 @@ const dirtyEpoch = ^uint64(0)
 func (g *GroupAggregate) enableSpill(dir string) { g.sp.dir = dir }
 
 // stateBytes is what the in-memory state holds: the group table and the
-// per-slot slices (capacity), which grow with the key space, and the
+// per-slot slices (capacity), which grow with the key space, the
 // accumulators' own estimate (which includes the value sets of MIN/MAX
-// under retraction and DISTINCT), without walking the groups.
-func (g *GroupAggregate) stateBytes() int64 {
+// under retraction and DISTINCT), without walking the groups, and, once
+// it spilled, what the pebble store may hold in memory (its memtables
+// and block cache, spill.Store.Memory): pebble's memory is the query's
+// too, so the budget counts it.
+func (g *GroupAggregate) stateBytes() int64 { return g.groupBytes() + g.sp.store.Memory() }
+
+// groupBytes is stateBytes without the store: the groups in memory.
+func (g *GroupAggregate) groupBytes() int64 {
 	st := &g.st
 	n := int64(cap(st.keys))*int64(unsafeValueSize) +
 		int64(cap(st.rows))*8 + int64(cap(st.live)) + int64(cap(st.epoch))*8
@@ -184,7 +195,7 @@ func (g *GroupAggregate) account(b *aggBatch, rows []int32, n int) error {
 func (g *GroupAggregate) spillCold(b *aggBatch, rows []int32, n int) error {
 	sp, st := &g.sp, &g.st
 	if sp.store == nil {
-		s, err := spill.Open(sp.dir)
+		s, err := spill.Open(sp.dir, g.acct.Limit()/storeShare)
 		if err != nil {
 			return fmt.Errorf("stream: spilling group state: %w", err)
 		}
@@ -300,6 +311,43 @@ func (g *GroupAggregate) spillCold(b *aggBatch, rows []int32, n int) error {
 	}
 	sp.spills++
 	return nil
+}
+
+// unstore removes from the store the groups of a delta being restored
+// (RestoreDelta), changed and deleted: memory holds them from now on.
+func (sp *groupSpill) unstore(changed []slotSnap, dead [][]Value) error {
+	if sp.n+sp.tombs == 0 {
+		return nil
+	}
+	del := sp.store.NewBatch()
+	one := func(key []Value) error {
+		sp.keyBuf = rowKey(sp.keyBuf[:0], key)
+		val, ok, err := sp.store.Get(sp.keyBuf)
+		if err != nil || !ok {
+			return err
+		}
+		if len(val) == 0 {
+			sp.tombs--
+		} else {
+			sp.n--
+		}
+		sp.bytes -= int64(len(sp.keyBuf) + len(val))
+		delete(sp.dirty, string(sp.keyBuf))
+		return del.Delete(sp.keyBuf)
+	}
+	for _, gs := range changed {
+		if err := one(gs.Key); err != nil {
+			del.Abort()
+			return fmt.Errorf("stream: restoring spilled groups: %w", err)
+		}
+	}
+	for _, k := range dead {
+		if err := one(k); err != nil {
+			del.Abort()
+			return fmt.Errorf("stream: restoring spilled groups: %w", err)
+		}
+	}
+	return del.Commit()
 }
 
 // appendStored adds every stored group to snap (Snapshot), forgets which
