@@ -7,6 +7,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/sluicesql/sluice/internal/valcmp"
 )
 
 // TopNBound is the running cut-off of a top-N on its first sort key,
@@ -83,7 +85,7 @@ func (b *TopNBound) Tighten(key arrow.Array, i int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if old := b.cut.Load(); old != nil {
-		c, ok := compareBound(v, old.Value)
+		c, ok := valcmp.Compare(v, old.Value)
 		if !ok || (b.Desc && c <= 0) || (!b.Desc && c >= 0) {
 			return
 		}
@@ -121,36 +123,4 @@ func boundValue(a arrow.Array, i int) (any, bool) {
 		return x.Value(i), true
 	}
 	return nil, false
-}
-
-// compareBound compares two values of one boundValue type.
-func compareBound(a, b any) (int, bool) {
-	switch x := a.(type) {
-	case int64:
-		y, ok := b.(int64)
-		return cmp3(x < y, x > y), ok
-	case float64:
-		y, ok := b.(float64)
-		return cmp3(x < y, x > y), ok
-	case string:
-		y, ok := b.(string)
-		return strings.Compare(x, y), ok
-	case arrow.Timestamp:
-		y, ok := b.(arrow.Timestamp)
-		return cmp3(x < y, x > y), ok
-	case arrow.Date32:
-		y, ok := b.(arrow.Date32)
-		return cmp3(x < y, x > y), ok
-	}
-	return 0, false
-}
-
-func cmp3(lt, gt bool) int {
-	switch {
-	case lt:
-		return -1
-	case gt:
-		return 1
-	}
-	return 0
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/internal/valcmp"
 )
 
 // FoldConstants evaluates calls whose arguments are all literals (casts of
@@ -242,7 +244,7 @@ func evalConst(c *Call) (Expr, bool, error) {
 	case "add", "sub", "mul", "div", "intdiv", "mod":
 		return arithConst(c, vals[0], vals[1])
 	case "eq", "ne", "lt", "le", "gt", "ge":
-		cmp, ok := compareValues(vals[0], vals[1])
+		cmp, ok := valcmp.Compare(vals[0], vals[1])
 		if !ok {
 			return nil, false, nil
 		}
@@ -320,41 +322,4 @@ func arithConst(c *Call, a, b any) (Expr, bool, error) {
 		}
 	}
 	return nil, false, nil
-}
-
-// compareValues orders two constants of the same type.
-func compareValues(a, b any) (int, bool) {
-	cmp := func(lt, gt bool) int {
-		switch {
-		case lt:
-			return -1
-		case gt:
-			return 1
-		}
-		return 0
-	}
-	switch x := a.(type) {
-	case int64:
-		y, ok := b.(int64)
-		return cmp(x < y, x > y), ok
-	case int32:
-		y, ok := b.(int32)
-		return cmp(x < y, x > y), ok
-	case float64:
-		y, ok := b.(float64)
-		return cmp(x < y, x > y), ok
-	case string:
-		y, ok := b.(string)
-		return strings.Compare(x, y), ok
-	case bool:
-		y, ok := b.(bool)
-		return cmp(!x && y, x && !y), ok
-	case arrow.Timestamp:
-		y, ok := b.(arrow.Timestamp)
-		return cmp(x < y, x > y), ok
-	case arrow.Date32:
-		y, ok := b.(arrow.Date32)
-		return cmp(x < y, x > y), ok
-	}
-	return 0, false
 }
