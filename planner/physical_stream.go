@@ -110,8 +110,17 @@ type PhysGroupAggregate struct {
 	// when every aggregate merges to exactly its one-phase value
 	// (preAggregable).
 	PreAggregate bool
-	State        StateBound
-	Out          *Schema
+	// DeferEmit: under EMIT EVERY the aggregate holds the changes of the
+	// batches it folds until the next trigger and emits them then,
+	// compacted (one change per group touched since the last), since the
+	// trigger emits only what changed by then. Set when only stateless
+	// nodes lie between the aggregate and the output: a stateful node
+	// above it (a join, a window, a top-N) would see its input late
+	// against the watermarks. Not over a Kafka exchange, whose
+	// per-partition instances save their state between batches.
+	DeferEmit bool
+	State     StateBound
+	Out       *Schema
 }
 
 // PhysWindowAggregate is the windowed aggregation of a streaming query:
@@ -179,6 +188,9 @@ func (p *PhysGroupAggregate) String() string {
 	}
 	if p.PreAggregate {
 		s += ", pre-aggregated per batch"
+	}
+	if p.DeferEmit {
+		s += ", changes held to each trigger"
 	}
 	return s
 }

@@ -116,6 +116,9 @@ func streaming(qp *QueryPlan, cat Catalog, appendSink bool) (*StreamInfo, error)
 		mode = si.Modes[root]
 	}
 	si.Plan, si.Mode = root, mode
+	if e.Kind == sql.EmitEvery && mode.Updating() {
+		deferEmit(si, root)
+	}
 	if len(si.Scans) == 1 && si.Watermark == nil && sp.src != nil && (sp.src.Options["late.policy"] != "" || sp.src.Options["late.sink"] != "") {
 		si.Warnings = append(si.Warnings, fmt.Sprintf("'late.policy' and 'late.sink' have no effect: source %s has no WATERMARK FOR", sp.src.Name))
 	}
@@ -333,6 +336,25 @@ func (sp *streamPlanner) union(x *PhysUnionAll) (PhysicalPlan, error) {
 		u.Inputs = append(u.Inputs, in)
 	}
 	return sp.set(u, ChangelogMode{}), nil
+}
+
+// deferEmit sets DeferEmit on the group aggregate under root when only
+// stateless nodes, each over one input, lie between them (see
+// PhysGroupAggregate.DeferEmit): root's output is an EMIT EVERY trigger's.
+func deferEmit(si *StreamInfo, root PhysicalPlan) {
+	for n := root; ; {
+		if g, ok := n.(*PhysGroupAggregate); ok {
+			if x, ok := g.Input.(*PhysExchange); !ok || x.Kind != ExchangeKafka {
+				g.DeferEmit = true
+			}
+			return
+		}
+		kids := n.Children()
+		if _, ok := si.bounds[n]; ok || len(kids) != 1 {
+			return
+		}
+		n = kids[0]
+	}
 }
 
 // statefulBelow reports whether p or a node under it keeps state.

@@ -119,7 +119,7 @@ Streaming:
 			query: "SELECT window_end, MAX(user_id) FROM HOP(clicks, other_ts, INTERVAL '1' MINUTE, INTERVAL '2' MINUTE) GROUP BY window_end EMIT EVERY INTERVAL '2' MINUTE",
 			want: `Physical plan (streaming):
   Project: op, window_end, max(user_id) AS MAX(user_id) [upsert key=[window_end]]
-    GroupAggregate: keys=[window_end] aggs=[max(user_id)] partitioned by keys [upsert key=[window_end], state: unbounded (warning)]
+    GroupAggregate: keys=[window_end] aggs=[max(user_id)] partitioned by keys, changes held to each trigger [upsert key=[window_end], state: unbounded (warning)]
       Window: hop(other_ts, slide=1m0s, size=2m0s) [append]
         Scan: clicks columns=[user_id, other_ts] [append]
 Streaming:
@@ -129,6 +129,21 @@ Streaming:
   late data: drop
   warning: windows are on other_ts but the watermark tracks ts: lateness and window closing follow ts
   warning: state of GROUP BY window_end keeps every window under EMIT EVERY 2m: the windows are not on the watermark column ts, so none is freed
+`,
+		},
+		{
+			name:  "EVERY over a top-N of an aggregate: the aggregate emits per batch",
+			query: "SELECT page, COUNT(*) AS n FROM events GROUP BY page ORDER BY n DESC LIMIT 3 EMIT EVERY 5s",
+			want: `Physical plan (streaming):
+  TopN: n DESC limit=3 [retract, state: every live input row]
+    Project: op, page, count(*) AS n [upsert key=[page]]
+      GroupAggregate: keys=[page] aggs=[count(*)] partitioned by keys [upsert key=[page], state: unbounded (warning)]
+        Scan: events columns=[page] [append]
+Streaming:
+  output: retract
+  emit: EVERY 5s
+  watermark: none
+  warning: state of GROUP BY page grows without bound on an unbounded source: add a window or a watermark
 `,
 		},
 	}

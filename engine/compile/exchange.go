@@ -156,12 +156,13 @@ func (s *PartitionedState) Push(ctx context.Context, input int, b exec.Batch) (a
 		}
 		return nil, err
 	}
-	return s.join([]arrow.Record{out, closed})
+	return joinRecords(s.mem, s.schema, []arrow.Record{out, closed})
 }
 
-// join concatenates the non-empty records of recs (releasing them) into
-// one, nil when none has rows.
-func (s *PartitionedState) join(recs []arrow.Record) (arrow.Record, error) {
+// joinRecords concatenates the non-empty records of recs (releasing
+// them all) into one record of schema: nil when none has rows, the one
+// itself when only one has.
+func joinRecords(mem memory.Allocator, schema *arrow.Schema, recs []arrow.Record) (arrow.Record, error) {
 	var outs []arrow.Record
 	for _, r := range recs {
 		switch {
@@ -172,20 +173,23 @@ func (s *PartitionedState) join(recs []arrow.Record) (arrow.Record, error) {
 			outs = append(outs, r)
 		}
 	}
-	defer func() {
-		for _, r := range outs {
-			r.Release()
-		}
-	}()
 	switch len(outs) {
 	case 0:
 		return nil, nil
 	case 1:
-		r := outs[0]
-		outs = nil
-		return r, nil
+		return outs[0], nil
 	}
-	return concat(s.mem, s.schema, outs)
+	defer releaseRecords(outs)
+	return concat(mem, schema, outs)
+}
+
+// releaseRecords releases the non-nil records of recs.
+func releaseRecords(recs []arrow.Record) {
+	for _, r := range recs {
+		if r != nil {
+			r.Release()
+		}
+	}
 }
 
 // each calls f on every instance in partition order and concatenates
@@ -196,33 +200,19 @@ func (s *PartitionedState) each(f func(n stream.Node) (arrow.Record, error)) (ar
 		parts = append(parts, p)
 	}
 	slices.Sort(parts)
-	var outs []arrow.Record
-	defer func() {
-		for _, r := range outs {
-			r.Release()
-		}
-	}()
+	outs := make([]arrow.Record, 0, len(parts))
 	for _, p := range parts {
 		r, err := f(s.insts[p].node)
 		if err != nil {
+			releaseRecords(outs)
 			return nil, err
 		}
 		if r != nil && r.NumRows() > 0 {
-			outs = append(outs, r)
 			s.insts[p].dirty = true
-		} else if r != nil {
-			r.Release()
 		}
+		outs = append(outs, r)
 	}
-	switch len(outs) {
-	case 0:
-		return nil, nil
-	case 1:
-		r := outs[0]
-		outs = nil
-		return r, nil
-	}
-	return concat(s.mem, s.schema, outs)
+	return joinRecords(s.mem, s.schema, outs)
 }
 
 // concat appends recs of schema into one record.
@@ -496,32 +486,16 @@ func (d *sideDemux) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record
 
 // both runs f for side 0 then 1 and concatenates the outputs.
 func (d *sideDemux) both(f func(s int) (arrow.Record, error)) (arrow.Record, error) {
-	var outs []arrow.Record
-	defer func() {
-		for _, r := range outs {
-			r.Release()
-		}
-	}()
+	var outs [2]arrow.Record
 	for s := range 2 {
 		r, err := f(s)
 		if err != nil {
+			releaseRecords(outs[:s])
 			return nil, err
 		}
-		if r != nil && r.NumRows() > 0 {
-			outs = append(outs, r)
-		} else if r != nil {
-			r.Release()
-		}
+		outs[s] = r
 	}
-	switch len(outs) {
-	case 0:
-		return nil, nil
-	case 1:
-		r := outs[0]
-		outs = nil
-		return r, nil
-	}
-	return concat(d.mem, d.inner.Schema(), outs)
+	return joinRecords(d.mem, d.inner.Schema(), outs[:])
 }
 
 func (d *sideDemux) Advance(ctx context.Context, _ int, m stream.Mark) (arrow.Record, error) {

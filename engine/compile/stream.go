@@ -608,6 +608,9 @@ func (b *streamBuilder) groupAggregate(n *planner.PhysGroupAggregate, in *arrow.
 		return nil, err
 	}
 	g.SetBudget(b.env.Budget.Account(n.String()))
+	if n.DeferEmit {
+		g.DeferEmit()
+	}
 	return g, nil
 }
 

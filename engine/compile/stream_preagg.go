@@ -83,6 +83,9 @@ func (b *streamBuilder) preAggregated(x *planner.PhysGroupAggregate, in *arrow.S
 			return nil, err
 		}
 		g.SetBudget(b.env.Budget.Account(x.String()))
+		if x.DeferEmit {
+			g.DeferEmit()
+		}
 		return stream.OperatorNode(g), nil
 	})
 	return node, true, err

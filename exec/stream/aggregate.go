@@ -67,6 +67,11 @@ type GroupAggregate struct {
 	// deferred (DeferEmit): changes wait for Tick, the touches and old
 	// rows gathering over the batches since the last one.
 	deferred bool
+	// pending (FoldRows): the batch's changes wait for EmitPending,
+	// which writes them into a builder shared with the other instances
+	// of a Parallel; pendRows are their causing batch rows.
+	pending  bool
+	pendRows []int32
 }
 
 // NewGroupAggregate builds the incremental aggregation of input (a schema
@@ -358,6 +363,12 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 		g.segs = g.segs[:0]
 		return nil, nil // Tick emits
 	}
+	if g.pending {
+		// FoldRows: the changes wait for EmitPending.
+		g.segs = g.segs[:0]
+		g.newVals, err = g.core.results(g.st.accs, g.newSlots, g.newVals[:0])
+		return nil, err
+	}
 	return g.emitTouched()
 }
 
@@ -365,12 +376,14 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 // folds until its next Tick, which emits them compacted: a group touched
 // by several batches since the last Tick emits one -U/+U pair, from its
 // row at that Tick to its row now, as if the batches were one. The
-// micro-batch driver asks for it (EmitDeferrer): it emits only at its
-// trigger, ticking the operator first, and folding a changelog per batch
-// cost it more than the aggregation. A checkpoint must follow a Tick.
-func (g *GroupAggregate) DeferEmit() bool {
+// compiler asks for it where the planner says so
+// (planner.PhysGroupAggregate.DeferEmit, under EMIT EVERY): the
+// micro-batch driver emits only at its trigger, ticking the operator
+// first, and folding a changelog per batch cost it more than the
+// aggregation. Call it before the first Push; a checkpoint must follow a
+// Tick.
+func (g *GroupAggregate) DeferEmit() {
 	g.deferred = true
-	return true
 }
 
 // emitTouched emits the touched groups' changes (their rows now against
@@ -490,63 +503,16 @@ func resize[T any](s []T, n int) []T {
 // emit turns the touched groups into changelog rows and deletes the groups
 // left without rows.
 func (g *GroupAggregate) emit() (arrow.Record, error) {
-	st, na := &g.st, g.core.width()
 	var rb *array.RecordBuilder
-	row := func(op exec.Op, s uint32, vals []Value) error {
-		if rb == nil {
-			rb = array.NewRecordBuilder(g.mem, g.schema)
-			rb.Reserve(2 * len(g.touches)) // at most a -U/+U pair per group
-		}
-		rb.Field(0).(*array.Int8Builder).Append(int8(op))
-		c := 1
-		for _, v := range st.key(s) {
-			if err := appendValue(rb.Field(c), v); err != nil {
-				return err
-			}
-			c++
-		}
-		for _, v := range vals {
-			if err := appendValue(rb.Field(c), v); err != nil {
-				return err
-			}
-			c++
-		}
-		return nil
-	}
 	var err error
 	g.segs = g.segs[:0]
 	for k, t := range g.touches {
-		emitted := 0
-		if rb != nil {
-			emitted = rb.Field(0).Len()
-		}
-		s := t.slot
-		nv := g.newVals[k*na : (k+1)*na]
-		alive := st.rows[s] > 0
-		var old []Value
-		if t.existed {
-			old = g.oldVals[t.old : t.old+na]
-		}
-		switch {
-		case t.existed && alive:
-			if !sameRow(old, nv) {
-				if err = row(exec.OpUpdateBefore, s, old); err == nil {
-					err = row(exec.OpUpdateAfter, s, nv)
-				}
-			}
-		case t.existed:
-			err = row(exec.OpDelete, s, old)
-		case alive:
-			err = row(exec.OpInsert, s, nv)
-		}
-		if !alive {
-			st.kill(s)
-		}
-		if err != nil {
+		var n int
+		if n, err = g.emitTouch(&rb, len(g.touches), k); err != nil {
 			break
 		}
-		if rb != nil && rb.Field(0).Len() > emitted {
-			g.segs = append(g.segs, Segment{Row: t.row, Rows: int32(rb.Field(0).Len() - emitted)})
+		if n > 0 {
+			g.segs = append(g.segs, Segment{Row: t.row, Rows: int32(n)})
 		}
 	}
 	if rb == nil {
@@ -557,6 +523,99 @@ func (g *GroupAggregate) emit() (arrow.Record, error) {
 		return nil, err
 	}
 	return rb.NewRecord(), nil
+}
+
+// emitTouch appends the changelog rows of touched group k to *rb (made
+// on the first row, with room for reserve groups' -U/+U pairs) and
+// deletes the group when it has no rows left; n is the rows appended.
+func (g *GroupAggregate) emitTouch(rb **array.RecordBuilder, reserve, k int) (n int, err error) {
+	st, na := &g.st, g.core.width()
+	t := g.touches[k]
+	s := t.slot
+	row := func(op exec.Op, vals []Value) error {
+		if *rb == nil {
+			*rb = array.NewRecordBuilder(g.mem, g.schema)
+			(*rb).Reserve(2 * reserve)
+		}
+		b := *rb
+		b.Field(0).(*array.Int8Builder).Append(int8(op))
+		c := 1
+		for _, v := range st.key(s) {
+			if err := appendValue(b.Field(c), v); err != nil {
+				return err
+			}
+			c++
+		}
+		for _, v := range vals {
+			if err := appendValue(b.Field(c), v); err != nil {
+				return err
+			}
+			c++
+		}
+		n++
+		return nil
+	}
+	nv := g.newVals[k*na : (k+1)*na]
+	alive := st.rows[s] > 0
+	var old []Value
+	if t.existed {
+		old = g.oldVals[t.old : t.old+na]
+	}
+	switch {
+	case t.existed && alive:
+		if !sameRow(old, nv) {
+			if err = row(exec.OpUpdateBefore, old); err == nil {
+				err = row(exec.OpUpdateAfter, nv)
+			}
+		}
+	case t.existed:
+		err = row(exec.OpDelete, old)
+	case alive:
+		err = row(exec.OpInsert, nv)
+	}
+	if !alive {
+		st.kill(s)
+	}
+	return n, err
+}
+
+// FoldRows implements sharedEmitter: PushRows with the changes left
+// pending for EmitPending instead of built into a record.
+func (g *GroupAggregate) FoldRows(ctx context.Context, rec arrow.Record, partition int32, rows []int32) ([]int32, error) {
+	g.pendRows = g.pendRows[:0]
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	if g.deferred {
+		_, err := g.pushRows(ctx, rec, rows) // Tick emits
+		return nil, err
+	}
+	g.pending = true
+	defer func() { g.pending = false }()
+	if _, err := g.pushRows(ctx, rec, rows); err != nil {
+		return nil, err
+	}
+	for _, t := range g.touches {
+		g.pendRows = append(g.pendRows, t.row)
+	}
+	return g.pendRows, nil
+}
+
+// EmitPending implements sharedEmitter: change k of the last FoldRows
+// onto *rb (made on the first row, sized for reserve changes).
+func (g *GroupAggregate) EmitPending(rb **array.RecordBuilder, reserve, k int) error {
+	_, err := g.emitTouch(rb, reserve, k)
+	return err
+}
+
+// EndPending implements sharedEmitter: the last FoldRows's changes are
+// all emitted (or dropped with the query's error).
+func (g *GroupAggregate) EndPending() {
+	if g.deferred {
+		return // the touches wait for Tick
+	}
+	g.touches, g.oldSlots, g.newSlots, g.oldVals = g.touches[:0], g.oldSlots[:0], g.newSlots[:0], g.oldVals[:0]
+	g.pendRows = g.pendRows[:0]
 }
 
 func sameRow(a, b []Value) bool {

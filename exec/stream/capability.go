@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/sluicesql/sluice/exec"
 )
@@ -85,6 +86,37 @@ func rowsPusher(n Node) RowsPusher {
 	if on, ok := n.(*opNode); ok {
 		if rp, ok := on.op.(RowsPusher); ok {
 			return rp
+		}
+	}
+	return nil
+}
+
+// sharedEmitter is a RowsPusher whose changes of one batch can go into a
+// builder shared with the other instances of a Parallel, in the order of
+// the batch rows that caused them, so that no instance builds a record
+// of its own that the Parallel would then have to cut and merge.
+type sharedEmitter interface {
+	RowsPusher
+	// FoldRows folds the rows of rec listed in rows (as PushRows) and
+	// keeps their changes pending; it returns the batch row that caused
+	// each pending change, ascending, valid until EndPending (none when
+	// the operator holds its changes for Tick).
+	FoldRows(ctx context.Context, rec arrow.Record, partition int32, rows []int32) ([]int32, error)
+	// EmitPending appends pending change k to *rb, making it (of the
+	// operator's schema, sized for reserve changes) if it is nil.
+	EmitPending(rb **array.RecordBuilder, reserve, k int) error
+	// EndPending drops what is left of the pending changes.
+	EndPending()
+}
+
+var _ sharedEmitter = (*GroupAggregate)(nil)
+
+// sharedEmitterOf is the sharedEmitter behind node n, nil if it has
+// none.
+func sharedEmitterOf(n Node) sharedEmitter {
+	if on, ok := n.(*opNode); ok {
+		if se, ok := on.op.(sharedEmitter); ok {
+			return se
 		}
 	}
 	return nil

@@ -39,9 +39,6 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 	var tracker *updateTracker
 	if p.Op != nil && p.Op.SinkMode().Changelog {
 		tracker = newUpdateTracker(p.Mem, p.Op.Schema(), p.Op.SinkMode().Keys)
-		if d, ok := p.Op.(EmitDeferrer); ok {
-			d.DeferEmit()
-		}
 	}
 	ch, stop := p.startReader(ctx)
 	defer stop()
@@ -261,44 +258,4 @@ func (p *Pipeline) runTrigger(ctx context.Context, pending *pendingTrigger, trac
 		}
 	}
 	return info, nil
-}
-
-// EmitDeferrer is an operator that can hold the changes of the batches it
-// folds until its next Tick and emit them then, compacted (a group
-// touched by many batches emits one change). The micro-batch driver asks
-// for it before the first batch: it emits only at its trigger and ticks
-// the operator first, so a changelog per batch was wasted work.
-// DeferEmit reports whether the operator now defers; call it before the
-// first Push, and checkpoint only after a Tick.
-type EmitDeferrer interface {
-	DeferEmit() bool
-}
-
-var _ EmitDeferrer = (*Graph)(nil)
-
-// DeferEmit defers the graph's last stateful node when it can
-// (EmitDeferrer) and only stateless nodes, each feeding only the next,
-// lie between it and the output: their output then comes at the Tick
-// too, the graph ticking its nodes in order. A stateful node further
-// down (a join or window over the aggregate) would see its input late
-// against the watermarks, so then the graph defers nothing.
-func (g *Graph) DeferEmit() bool {
-	for i := g.out; ; {
-		n := g.nodes[i]
-		if i != g.out && len(n.consumers) != 1 {
-			return false
-		}
-		switch x := n.Node.(type) {
-		case *transformNode:
-			if len(n.Inputs) != 1 || n.Inputs[0].Node < 0 {
-				return false
-			}
-			i = n.Inputs[0].Node
-		case *opNode:
-			d, ok := x.op.(EmitDeferrer)
-			return ok && d.DeferEmit()
-		default:
-			return false
-		}
-	}
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluicesql/sluice/exec"
 )
 
 // TestGroupAggregateDeferEmit: under DeferEmit the batches of an
@@ -51,9 +54,7 @@ func TestGroupAggregateDeferEmit(t *testing.T) {
 				rec := fromJSON(t, mem, clSchema, "["+strings.Join(js, ",")+"]")
 				defer rec.Release()
 				deferred, whole := newAgg(t), newAgg(t)
-				if !deferred.DeferEmit() {
-					t.Fatal("DeferEmit refused")
-				}
+				deferred.DeferEmit()
 				size := int64(batch * perInterval)
 				for from := int64(0); from < rec.NumRows(); from += size {
 					interval := rec.NewSlice(from, min(from+size, rec.NumRows()))
@@ -99,64 +100,68 @@ func TestGroupAggregateDeferEmit(t *testing.T) {
 	}
 }
 
-// TestGraphDeferEmit: a graph defers its aggregate when only stateless
-// nodes follow it, and then emits at its Tick; with a stateful node
-// after it that cannot defer (which would see the changes late against
-// the watermarks) it defers nothing.
-func TestGraphDeferEmit(t *testing.T) {
+// TestParallelDeferEmit: key-partitioned instances that defer (the
+// planner's DeferEmit at parallelism 2) emit nothing until their Tick,
+// and then what one deferred instance emits, folded.
+func TestParallelDeferEmit(t *testing.T) {
 	ctx := context.Background()
 	mem := checkedMem(t)
-	agg := func() Node {
+	build := func(int) (Node, error) {
 		g, err := NewGroupAggregate(mem, evSchema, []GroupKey{{Expr: col(evSchema, 1), Name: "k"}}, []AggSpec{{Func: AggCountStar, Name: "n"}})
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		return OperatorNode(g)
+		g.DeferEmit()
+		return OperatorNode(g), nil
 	}
-	first := agg()
-	forward := TransformNode(func(_ context.Context, rec arrow.Record) (arrow.Record, error) {
-		rec.Retain()
-		return rec, nil
-	}, first.Schema(), first.SinkMode())
-	graph := func(nodes ...GraphNode) *Graph {
-		g, err := NewGraph(mem, GraphSpec{Sources: []GraphSource{{Name: "a", Schema: evSchema}}, Nodes: nodes, Output: len(nodes) - 1, ReaderInputs: []int{0}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { g.Close() })
-		return g
+	one, err := build(0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	g := graph(GraphNode{Name: "0:agg", Node: first, Inputs: []Port{FromSource(0)}}, GraphNode{Name: "1:forward", Node: forward, Inputs: []Port{FromNode(0)}})
-	if !g.DeferEmit() {
-		t.Fatal("aggregate -> projection: not deferred")
+	defer one.Close()
+	par, err := NewParallel(mem, []Expr{col(evSchema, 1)}, 2, build)
+	if err != nil {
+		t.Fatal(err)
 	}
-	rec := evRecord(mem, []ev{{1, "a", 1}, {2, "b", 1}, {3, "a", 1}})
+	defer par.Close()
+	rec := evRecord(mem, []ev{{1, "a", 1}, {2, "b", 1}, {3, "a", 1}, {4, "c", 1}, {5, "d", 1}})
 	defer rec.Release()
-	for range 2 {
-		out, err := g.Push(ctx, rec, UnionPartition(0, 0))
-		if err != nil {
-			t.Fatal(err)
+	var want, got []string
+	for round := range 2 {
+		for range 2 {
+			for _, n := range []Node{one, par} {
+				out, err := n.Push(ctx, 0, exec.Batch{Record: rec})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out != nil {
+					out.Release()
+					t.Fatalf("round %d: a deferred node emitted before its Tick", round)
+				}
+			}
 		}
-		if out != nil {
-			out.Release()
-			t.Fatal("the deferred graph emitted before its Tick")
+		for i, n := range []Node{one, par} {
+			out, err := n.Tick(ctx, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				want = append(want, rowsOf(t, out)...)
+			} else {
+				got = append(got, rowsOf(t, out)...)
+			}
+			if out != nil {
+				out.Release()
+			}
 		}
 	}
-	out, err := g.Tick(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
+	if w := []string{"+I|a|8", "+I|b|4", "+I|c|4", "+I|d|4"}; !slices.Equal(foldRows(t, want), foldRows(t, w)) {
+		t.Fatalf("one instance folds to %v, want %v", foldRows(t, want), w)
 	}
-	if got, want := rowsOf(t, out), []string{"+I|a|4", "+I|b|2"}; !equalStrings(got, want) {
-		t.Fatalf("Tick emitted %q, want %q", got, want)
+	if !slices.Equal(foldRows(t, got), foldRows(t, want)) {
+		t.Fatalf("two instances fold to %v, one to %v", foldRows(t, got), foldRows(t, want))
 	}
-	out.Release()
-
-	top, err := NewTopN(mem, first.Schema(), []SortKey{{Col: 2, Desc: true}}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g = graph(GraphNode{Name: "0:agg", Node: agg(), Inputs: []Port{FromSource(0)}}, GraphNode{Name: "1:top", Node: OperatorNode(top), Inputs: []Port{FromNode(0)}})
-	if g.DeferEmit() {
-		t.Fatal("aggregate -> top-N: the graph deferred, the top-N would fold the aggregate's changes late")
+	if len(got) != len(want) {
+		t.Errorf("two instances emitted %d changes, one %d: each key changes once per Tick", len(got), len(want))
 	}
 }

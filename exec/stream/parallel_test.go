@@ -133,7 +133,7 @@ func pushNode(t *testing.T, n Node, batches []arrow.Record) []string {
 // changelog, row for row.
 func TestParallelEqualsOneInstance(t *testing.T) {
 	mem := checkedMem(t)
-	rec := randomKV(t, mem, 500, 1)
+	rec := randomKV(t, mem, 3*parallelInlineRows, 1)
 	defer rec.Release()
 	perKey := func(rows []string) map[string][]string {
 		m := map[string][]string{}
@@ -143,7 +143,9 @@ func TestParallelEqualsOneInstance(t *testing.T) {
 		}
 		return m
 	}
-	for _, bs := range batchSizes {
+	// The batch sizes below parallelInlineRows fold on the caller's
+	// goroutine, the last on the instances' own.
+	for _, bs := range append(slices.Clone(batchSizes), parallelInlineRows+1) {
 		batches := cut(rec, bs)
 		one := parallelGroupBy(t, mem, 1)
 		want := pushNode(t, one, batches)
