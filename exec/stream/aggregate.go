@@ -55,9 +55,8 @@ type GroupAggregate struct {
 	slots    []uint32
 	signs    []int8
 	touches  []touch
-	segs     []Segment // the last output's segments (SegmentedOutput)
-	oldSlots []uint32  // touched slots that existed, in touch order
-	newSlots []uint32  // every touched slot, in touch order
+	oldSlots []uint32 // touched slots that existed, in touch order
+	newSlots []uint32 // every touched slot, in touch order
 	oldVals  []Value
 	newVals  []Value
 	// Ignored counts retractions of groups that have no state.
@@ -210,7 +209,6 @@ func (g *GroupAggregate) Push(ctx context.Context, rec arrow.Record, _ int32) (a
 // PushRows implements RowsPusher: Push of the listed rows of rec only.
 func (g *GroupAggregate) PushRows(ctx context.Context, rec arrow.Record, _ int32, rows []int32) (arrow.Record, error) {
 	if len(rows) == 0 {
-		g.segs = g.segs[:0]
 		return nil, nil
 	}
 	return g.pushRows(ctx, rec, rows)
@@ -360,12 +358,10 @@ func (g *GroupAggregate) pushRows(ctx context.Context, rec arrow.Record, rows []
 		return nil, err
 	}
 	if g.deferred {
-		g.segs = g.segs[:0]
 		return nil, nil // Tick emits
 	}
 	if g.pending {
 		// FoldRows: the changes wait for EmitPending.
-		g.segs = g.segs[:0]
 		g.newVals, err = g.core.results(g.st.accs, g.newSlots, g.newVals[:0])
 		return nil, err
 	}
@@ -505,14 +501,9 @@ func resize[T any](s []T, n int) []T {
 func (g *GroupAggregate) emit() (arrow.Record, error) {
 	var rb *array.RecordBuilder
 	var err error
-	g.segs = g.segs[:0]
-	for k, t := range g.touches {
-		var n int
-		if n, err = g.emitTouch(&rb, len(g.touches), k); err != nil {
+	for k := range g.touches {
+		if err = g.emitTouch(&rb, len(g.touches), k); err != nil {
 			break
-		}
-		if n > 0 {
-			g.segs = append(g.segs, Segment{Row: t.row, Rows: int32(n)})
 		}
 	}
 	if rb == nil {
@@ -527,8 +518,8 @@ func (g *GroupAggregate) emit() (arrow.Record, error) {
 
 // emitTouch appends the changelog rows of touched group k to *rb (made
 // on the first row, with room for reserve groups' -U/+U pairs) and
-// deletes the group when it has no rows left; n is the rows appended.
-func (g *GroupAggregate) emitTouch(rb **array.RecordBuilder, reserve, k int) (n int, err error) {
+// deletes the group when it has no rows left.
+func (g *GroupAggregate) emitTouch(rb **array.RecordBuilder, reserve, k int) (err error) {
 	st, na := &g.st, g.core.width()
 	t := g.touches[k]
 	s := t.slot
@@ -552,7 +543,6 @@ func (g *GroupAggregate) emitTouch(rb **array.RecordBuilder, reserve, k int) (n 
 			}
 			c++
 		}
-		n++
 		return nil
 	}
 	nv := g.newVals[k*na : (k+1)*na]
@@ -576,7 +566,7 @@ func (g *GroupAggregate) emitTouch(rb **array.RecordBuilder, reserve, k int) (n 
 	if !alive {
 		st.kill(s)
 	}
-	return n, err
+	return err
 }
 
 // FoldRows implements sharedEmitter: PushRows with the changes left
@@ -604,8 +594,7 @@ func (g *GroupAggregate) FoldRows(ctx context.Context, rec arrow.Record, partiti
 // EmitPending implements sharedEmitter: change k of the last FoldRows
 // onto *rb (made on the first row, sized for reserve changes).
 func (g *GroupAggregate) EmitPending(rb **array.RecordBuilder, reserve, k int) error {
-	_, err := g.emitTouch(rb, reserve, k)
-	return err
+	return g.emitTouch(rb, reserve, k)
 }
 
 // EndPending implements sharedEmitter: the last FoldRows's changes are
@@ -696,6 +685,3 @@ func AggSpecFromCall(c exec.AggCall) (AggSpec, error) {
 	}
 	return s, nil
 }
-
-// LastSegments is the last Push's output by group, in first-touch order.
-func (g *GroupAggregate) LastSegments() []Segment { return g.segs }

@@ -49,46 +49,27 @@ var (
 	_ WatermarkReporter = (*WindowAggregate)(nil)
 )
 
-// Segment is a run of output rows that one input row caused: Rows rows,
-// caused by row Row of the pushed batch (a group's -U/+U pair, caused by
-// the batch's first row of that group).
-type Segment struct {
-	Row, Rows int32
-}
-
-// SegmentedOutput is an operator whose output rows of the last Push come
-// in segments, each caused by one row of the pushed batch, in ascending
-// order of that row. A Parallel node uses it to merge its instances'
-// outputs into the order one instance would have emitted.
-type SegmentedOutput interface {
-	// LastSegments describes the last Push's output, in output order;
-	// valid until the next message.
-	LastSegments() []Segment
-}
-
-var _ SegmentedOutput = (*GroupAggregate)(nil)
-
 // RowsPusher is a one-input operator that can fold some rows of a batch
 // only: a key-partitioned instance (Parallel) folds the rows it owns of
 // the batch it shares with the other instances, with no copy of them.
 type RowsPusher interface {
 	// PushRows is Push of the rows of rec listed in rows (ascending batch
-	// row indices). rec is shared with other goroutines: read-only. The
-	// segments of its output (SegmentedOutput) name batch rows.
+	// row indices). rec is shared with other goroutines: read-only.
 	PushRows(ctx context.Context, rec arrow.Record, partition int32, rows []int32) (arrow.Record, error)
 }
 
 var _ RowsPusher = (*GroupAggregate)(nil)
 
-// rowsPusher is the RowsPusher behind node n (its adapted operator), nil
-// if it has none.
-func rowsPusher(n Node) RowsPusher {
+// operatorAs is node n's adapted operator as a T (a capability such as
+// RowsPusher), the zero T if n adapts none or its operator lacks it.
+func operatorAs[T any](n Node) T {
+	var zero T
 	if on, ok := n.(*opNode); ok {
-		if rp, ok := on.op.(RowsPusher); ok {
-			return rp
+		if t, ok := on.op.(T); ok {
+			return t
 		}
 	}
-	return nil
+	return zero
 }
 
 // sharedEmitter is a RowsPusher whose changes of one batch can go into a
@@ -110,17 +91,6 @@ type sharedEmitter interface {
 }
 
 var _ sharedEmitter = (*GroupAggregate)(nil)
-
-// sharedEmitterOf is the sharedEmitter behind node n, nil if it has
-// none.
-func sharedEmitterOf(n Node) sharedEmitter {
-	if on, ok := n.(*opNode); ok {
-		if se, ok := on.op.(sharedEmitter); ok {
-			return se
-		}
-	}
-	return nil
-}
 
 // BatchPusher is an Operator that takes a whole exec.Batch, so that what
 // a source carries beside the rows (its own watermark,

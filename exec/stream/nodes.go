@@ -86,15 +86,6 @@ func (n *opNode) Restore(state []byte) error {
 func (n *opNode) Stats() StateStats { return n.op.Stats() }
 func (n *opNode) Close() error      { return n.op.Close() }
 
-// LastSegments forwards the operator's SegmentedOutput (nil if it has
-// none).
-func (n *opNode) LastSegments() []Segment {
-	if so, ok := n.op.(SegmentedOutput); ok {
-		return so.LastSegments()
-	}
-	return nil
-}
-
 // SetPartitions forwards the source's partitions to a PartitionAware
 // operator.
 func (n *opNode) SetPartitions(parts []int32) {

@@ -106,10 +106,10 @@ func NewParallel(mem memory.Allocator, keys []Expr, n int, build func(i int) (No
 			return nil, err
 		}
 		p.insts = append(p.insts, inst)
-		p.pushers = append(p.pushers, rowsPusher(inst))
+		p.pushers = append(p.pushers, operatorAs[RowsPusher](inst))
 	}
 	for _, inst := range p.insts {
-		se := sharedEmitterOf(inst)
+		se := operatorAs[sharedEmitter](inst)
 		if se == nil {
 			p.shared = nil
 			break
@@ -174,9 +174,10 @@ func (p *Parallel) Schema() *arrow.Schema { return p.insts[0].Schema() }
 // SinkMode is the instances' changelog mode.
 func (p *Parallel) SinkMode() exec.SinkMode { return p.insts[0].SinkMode() }
 
-// Push cuts b by key and folds each part in its instance concurrently;
-// it returns the instances' outputs in the order one instance would have
-// emitted them.
+// Push cuts b by key and folds each part in its instance concurrently.
+// Instances that share one emission (sharedEmitter: the GROUP BY) give
+// their changes in the order one instance would have emitted them;
+// other instances' outputs are joined in instance order.
 func (p *Parallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record, error) {
 	rec := b.Record
 	if rec.NumRows() == 0 {
@@ -252,9 +253,6 @@ func (p *Parallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record,
 		releaseAll(outs)
 		return nil, first
 	}
-	if rec, ok, err := p.merge(ctx, outs); ok || err != nil {
-		return rec, err
-	}
 	return p.gather(outs)
 }
 
@@ -316,91 +314,6 @@ func cacheNulls(arr arrow.Array) {
 		cacheNulls(a.Indices())
 		cacheNulls(a.Dictionary())
 	}
-}
-
-// merge puts the instances' outputs of one batch into the order one
-// instance would have emitted them: by the batch row that caused each
-// segment (SegmentedOutput). ok is false when there is nothing to merge
-// (at most one instance emitted) or an instance cannot say; outs is then
-// left to gather. On success merge releases outs.
-func (p *Parallel) merge(ctx context.Context, outs []arrow.Record) (arrow.Record, bool, error) {
-	emitting := 0
-	for _, r := range outs {
-		if r != nil && r.NumRows() > 0 {
-			emitting++
-		}
-	}
-	if emitting < 2 {
-		return nil, false, nil
-	}
-	curs := make([]mergeCursor, len(outs))
-	var keep []arrow.Record
-	var base int32
-	for i, r := range outs {
-		if r == nil || r.NumRows() == 0 {
-			continue
-		}
-		so, ok := p.insts[i].(SegmentedOutput)
-		if !ok {
-			return nil, false, nil
-		}
-		curs[i] = mergeCursor{segs: so.LastSegments(), rows: p.rows[i], base: base}
-		if p.pushers[i] != nil {
-			curs[i].rows = nil
-		}
-		base += int32(r.NumRows())
-		keep = append(keep, r)
-	}
-	all, err := concatRecords(p.mem, keep)
-	if err != nil {
-		releaseAll(outs)
-		return nil, true, err
-	}
-	defer all.Release()
-	releaseAll(outs)
-	idx := make([]int32, 0, all.NumRows())
-	for {
-		best := -1
-		for i := range curs {
-			c := &curs[i]
-			if len(c.segs) == 0 {
-				continue
-			}
-			if best < 0 || c.first() < curs[best].first() {
-				best = i
-			}
-		}
-		if best < 0 {
-			break
-		}
-		c := &curs[best]
-		s := c.segs[0]
-		for k := int32(0); k < s.Rows; k++ {
-			idx = append(idx, c.base+k)
-		}
-		c.base += s.Rows
-		c.segs = c.segs[1:]
-	}
-	if len(idx) != int(all.NumRows()) {
-		return nil, true, fmt.Errorf("stream: parallel instances described %d of %d output rows", len(idx), all.NumRows())
-	}
-	out, err := exec.TakeRecord(ctx, p.mem, all, idx)
-	return out, true, err
-}
-
-// mergeCursor walks one instance's output segments in merge.
-type mergeCursor struct {
-	segs []Segment
-	rows []int32 // part row → batch row; nil: segments name batch rows
-	base int32   // offset of this instance's rows in the concatenation
-}
-
-// first is the batch row that caused the next segment.
-func (c *mergeCursor) first() int32 {
-	if c.rows == nil {
-		return c.segs[0].Row
-	}
-	return c.rows[c.segs[0].Row]
 }
 
 // gather joins the instances' outputs (nil ones skipped) into one record.
