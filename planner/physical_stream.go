@@ -148,8 +148,15 @@ type PhysWindowAggregate struct {
 	// AppendWindows: EmitOnClose because the query writes into an
 	// append-only sink under EMIT EVERY (Spark's append mode).
 	AppendWindows bool
-	State         StateBound
-	Out           *Schema
+	// Partitioned: the aggregate has keys besides the window, so it runs
+	// as the session's parallelism of instances behind a hash exchange
+	// on Keys, each with the windows of its keys and its own checkpoint
+	// part; every instance tracks the watermark over all rows, so the
+	// same rows are late at any parallelism (stream.ParallelWindow).
+	// Without keys it runs as one.
+	Partitioned bool
+	State       StateBound
+	Out         *Schema
 }
 
 // PhysInsertOps turns an append-only stream into a changelog of inserts
@@ -205,7 +212,11 @@ func (p *PhysWindowAggregate) String() string {
 		emit += " (append windows)"
 	}
 	w := windowString(p.Kind, p.Input.Schema().Fields[p.TimeCol].Name, p.Size, p.Slide, p.Gap)
-	return fmt.Sprintf("WindowAggregate: %s keys=[%s] aggs=[%s] emit=%s", w, exprList(p.Keys), aggList(p.Aggs), emit)
+	s := fmt.Sprintf("WindowAggregate: %s keys=[%s] aggs=[%s] emit=%s", w, exprList(p.Keys), aggList(p.Aggs), emit)
+	if p.Partitioned {
+		s += " partitioned by keys"
+	}
+	return s
 }
 
 // String implements PhysicalPlan.

@@ -724,6 +724,7 @@ func (sp *streamPlanner) windowAggregate(agg *PhysHashAggregate, win *PhysWindow
 		ex.EventTime, ex.TimeCol, ex.Delay = true, wa.TimeCol, wa.Delay
 		wa.Input, wa.Keys = ex, keys
 	}
+	wa.Partitioned = len(wa.Keys) > 0
 	if err := sp.checkAggs(AggWindow, wa.Aggs, false); err != nil {
 		return nil, err
 	}

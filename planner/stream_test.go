@@ -90,7 +90,7 @@ Streaming:
 			want: `Physical plan (streaming):
   Project: window_start, page, count(*) AS n [append]
     Project: window_start, page, count(*) [append]
-      WindowAggregate: tumble(ts, 1m0s) keys=[page] aggs=[count(*)] emit=on close [append, state: bounded by watermark on ts]
+      WindowAggregate: tumble(ts, 1m0s) keys=[page] aggs=[count(*)] emit=on close partitioned by keys [append, state: bounded by watermark on ts]
         Scan: clicks columns=[page, ts] [append]
 Streaming:
   output: append

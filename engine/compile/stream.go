@@ -484,13 +484,9 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 			}
 		}
 		if x.Partitioned && b.opts.Parallelism > 1 {
-			ce, err := Exprs(x.Keys)
+			keys, err := partitionKeys(x.Keys)
 			if err != nil {
 				return nil, err
-			}
-			keys := make([]stream.Expr, len(ce))
-			for i, e := range ce {
-				keys[i] = e
 			}
 			p, err := stream.NewParallel(mem, keys, b.opts.Parallelism, func(int) (stream.Node, error) {
 				g, err := b.groupAggregate(x, in)
@@ -519,6 +515,22 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 				}
 				return stream.OperatorNode(wa), nil
 			})
+		}
+		if x.Partitioned && b.opts.Parallelism > 1 {
+			keys, err := partitionKeys(x.Keys)
+			if err != nil {
+				return nil, err
+			}
+			pw, err := stream.NewParallelWindow(mem, keys, b.opts.Parallelism, func(int) (*stream.WindowAggregate, error) {
+				return b.newWindowAggregate(x, in)
+			})
+			if err != nil {
+				return nil, err
+			}
+			if b.window == nil {
+				b.window = pw.EventTimer()
+			}
+			return pw, nil
 		}
 		wa, err := b.windowAggregate(x, in)
 		if err != nil {
@@ -659,8 +671,35 @@ func aggSpecs(calls []planner.AggCall, out *planner.Schema, first int) ([]stream
 	return aggs, nil
 }
 
-// windowAggregate builds the WindowAggregate of n.
+// partitionKeys compiles the keys a node's parallel instances are
+// partitioned by.
+func partitionKeys(es []planner.Expr) ([]stream.Expr, error) {
+	ce, err := Exprs(es)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]stream.Expr, len(ce))
+	for i, e := range ce {
+		keys[i] = e
+	}
+	return keys, nil
+}
+
+// windowAggregate builds the WindowAggregate of n, the query's window
+// (b.window) unless it is one of many per-partition instances.
 func (b *streamBuilder) windowAggregate(n *planner.PhysWindowAggregate, in *arrow.Schema) (*stream.WindowAggregate, error) {
+	wa, err := b.newWindowAggregate(n, in)
+	if err != nil {
+		return nil, err
+	}
+	if b.window == nil && kafkaExchangeInput(n) == nil {
+		b.window = wa
+	}
+	return wa, nil
+}
+
+// newWindowAggregate builds one WindowAggregate of n.
+func (b *streamBuilder) newWindowAggregate(n *planner.PhysWindowAggregate, in *arrow.Schema) (*stream.WindowAggregate, error) {
 	first := 2 // window_start, window_end
 	if n.Emit == planner.EmitUpdates {
 		first = 3
@@ -689,14 +728,7 @@ func (b *streamBuilder) windowAggregate(n *planner.PhysWindowAggregate, in *arro
 	if ex != nil && ex.EventTime {
 		wopts.ByMarks = true // the watermark crossed the hop beside the rows
 	}
-	wa, err := stream.NewWindowAggregate(b.env.Mem, in, spec, keys, aggs, wopts)
-	if err != nil {
-		return nil, err
-	}
-	if b.window == nil && ex == nil { // one of many per-partition instances is no query's window
-		b.window = wa
-	}
-	return wa, nil
+	return stream.NewWindowAggregate(b.env.Mem, in, spec, keys, aggs, wopts)
 }
 
 func withOp(s *arrow.Schema) *arrow.Schema {

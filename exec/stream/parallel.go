@@ -46,6 +46,11 @@ type Parallel struct {
 	// in batch order: written by Push before the instances start, read
 	// by instance i and by the merge after they finish.
 	rows [][]int32
+	// all: every instance gets every batch, with or without rows of its
+	// keys (a window aggregate's event time follows every row).
+	all bool
+	// errs[i] is instance i's error of the last batch.
+	errs []error
 
 	work    []chan parallelJob
 	results chan parallelResult
@@ -98,7 +103,7 @@ func NewParallel(mem memory.Allocator, keys []Expr, n int, build func(i int) (No
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("stream: a parallel operator needs a key to partition by")
 	}
-	p := &Parallel{mem: mem, keys: keys, in: NewInputMarks(1), results: make(chan parallelResult, n), rows: make([][]int32, n)}
+	p := &Parallel{mem: mem, keys: keys, in: NewInputMarks(1), results: make(chan parallelResult, n), rows: make([][]int32, n), errs: make([]error, n)}
 	for i := 0; i < n; i++ {
 		inst, err := build(i)
 		if err != nil {
@@ -179,11 +184,36 @@ func (p *Parallel) SinkMode() exec.SinkMode { return p.insts[0].SinkMode() }
 // their changes in the order one instance would have emitted them;
 // other instances' outputs are joined in instance order.
 func (p *Parallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record, error) {
-	rec := b.Record
-	if rec.NumRows() == 0 {
+	if b.Record.NumRows() == 0 {
 		return nil, nil
 	}
+	outs, err := p.foldBatch(ctx, b)
+	if err == nil {
+		for _, e := range p.errs {
+			if e != nil {
+				err = e
+				break
+			}
+		}
+	}
+	if p.shared != nil {
+		return p.emitShared(err)
+	}
+	if err != nil {
+		releaseAll(outs)
+		return nil, err
+	}
+	return p.gather(outs)
+}
+
+// foldBatch cuts b (not empty) by key and folds each part in its
+// instance, concurrently unless the batch is small; it returns the
+// instances' outputs, with their errors in p.errs, or the error of
+// cutting the batch.
+func (p *Parallel) foldBatch(ctx context.Context, b exec.Batch) ([]arrow.Record, error) {
+	rec := b.Record
 	n := len(p.insts)
+	clear(p.errs)
 	cols := make([]arrow.Array, len(p.keys))
 	defer func() {
 		for _, c := range cols {
@@ -212,48 +242,36 @@ func (p *Parallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record,
 		p.rows[q] = append(p.rows[q], int32(r))
 	}
 	outs := make([]arrow.Record, n)
-	var first error
+	job := parallelJob{ctx: ctx, rec: rec, partition: b.Partition}
 	if rec.NumRows() < parallelInlineRows {
 		// Too few rows to pay for waking the instances' goroutines:
 		// they fold one after another on this one, which changes
 		// nothing but where the work runs (each keeps its own state).
-		job := parallelJob{ctx: ctx, rec: rec, partition: b.Partition}
 		for i := range p.insts {
-			if len(p.rows[i]) == 0 {
+			if len(p.rows[i]) == 0 && !p.all {
 				continue
 			}
-			if outs[i], err = p.fold(i, job); err != nil {
+			if outs[i], p.errs[i] = p.fold(i, job); p.errs[i] != nil {
 				break
 			}
 		}
-		first = err
-	} else {
-		for _, c := range rec.Columns() {
-			cacheNulls(c)
-		}
-		sent := 0
-		for i, w := range p.work {
-			if len(p.rows[i]) > 0 {
-				w <- parallelJob{ctx: ctx, rec: rec, partition: b.Partition}
-				sent++
-			}
-		}
-		for range sent {
-			res := <-p.results
-			outs[res.inst] = res.rec
-			if res.err != nil && first == nil {
-				first = res.err
-			}
+		return outs, nil
+	}
+	for _, c := range rec.Columns() {
+		cacheNulls(c)
+	}
+	sent := 0
+	for i, w := range p.work {
+		if len(p.rows[i]) > 0 || p.all {
+			w <- job
+			sent++
 		}
 	}
-	if p.shared != nil {
-		return p.emitShared(first)
+	for range sent {
+		res := <-p.results
+		outs[res.inst], p.errs[res.inst] = res.rec, res.err
 	}
-	if first != nil {
-		releaseAll(outs)
-		return nil, first
-	}
-	return p.gather(outs)
+	return outs, nil
 }
 
 // emitShared writes the instances' pending changes of the last batch

@@ -152,7 +152,10 @@ func (h sessHeap) Less(i, j int) bool {
 	if h[i].end != h[j].end {
 		return h[i].end < h[j].end
 	}
-	return h[i].sess.start < h[j].sess.start
+	if h[i].sess.start != h[j].sess.start {
+		return h[i].sess.start < h[j].sess.start
+	}
+	return h[i].sess.stamp < h[j].sess.stamp
 }
 func (h sessHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *sessHeap) Push(x any)   { *h = append(*h, x.(sessEntry)) }
@@ -171,6 +174,10 @@ type session struct {
 	key        []Value
 	keyStr     string
 	dead       bool
+	// stamp is the rows pushed before the one that opened the session:
+	// sessions closing together close in the order they opened, whether
+	// one operator or several instances of a ParallelWindow hold them.
+	stamp int64
 }
 
 // heapPush and heapPop keep the container/heap calls in one place.

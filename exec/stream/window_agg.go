@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -21,7 +22,10 @@ import (
 // close row by row too, so a row is late exactly when one of the rows
 // before it moved the watermark to or past its window's end — whatever the
 // batch sizes. A row is late when all of its windows are closed; a HOP row
-// whose oldest windows closed still counts in the open ones.
+// whose oldest windows closed still counts in the open ones. As one of a
+// ParallelWindow's instances (PushRows) it folds only its keys' rows but
+// still tracks the watermark over every row, so the rule, and which rows
+// are late, do not depend on the parallelism either.
 //
 // State lives in the one aggregation core: each open TUMBLE/HOP window has
 // its own exec.GroupTable and exec.Accumulators (freed whole when it
@@ -69,6 +73,16 @@ type WindowAggregate struct {
 
 	// The batch being folded (nil between Pushes).
 	cur *winBatch
+	// curRows are the rows of the batch being folded that this operator
+	// folds (PushRows), nil when it folds all of them (Push): the
+	// current batch's row r is the pushed record's row curRows[r].
+	curRows []int32
+	// seen counts the rows pushed so far (every row of every batch,
+	// folded or not): a group's stamp is the one of the row that made it.
+	seen int64
+	// held is set on an instance of a ParallelWindow, which merges the
+	// instances' output and late rows itself (see heldOutput).
+	held *heldOutput
 	// Updates mode: the groups the batch touched.
 	touched []winTouch
 }
@@ -90,7 +104,25 @@ type winState struct {
 	// group's key once, as the group is added.
 	keyBytes int64
 	measured int
+	// stamps[g] is group g's stamp (held output only; see stampOf).
+	stamps []int64
 }
+
+// stampOf is the stamp of group g of ws: the number of rows pushed before
+// the one that made the group, so within one window the groups of every
+// instance of a ParallelWindow sort by it into the order one operator
+// makes them in. Groups restored from a checkpoint (and made before the
+// operator's output was held) have none recorded: they sort before every
+// newer group, among themselves by group number.
+func (ws *winState) stampOf(g int) int64 {
+	if g < len(ws.stamps) {
+		return ws.stamps[g]
+	}
+	return restoredStamp + int64(g)
+}
+
+// restoredStamp is the stamp base of groups without a recorded stamp.
+const restoredStamp = math.MinInt64 / 2
 
 // markDirty records that group g of ws changed since the last snapshot.
 func (ws *winState) markDirty(g uint32) {
@@ -298,6 +330,22 @@ func (w *WindowAggregate) FollowMark(ctx context.Context, wm int64) (arrow.Recor
 // of the windows the watermark closed meanwhile (nil if none). The caller
 // keeps rec and releases the result.
 func (w *WindowAggregate) Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error) {
+	return w.push(ctx, rec, partition, nil, true)
+}
+
+// PushRows is Push of the rows of rec listed in rows (ascending) only,
+// while the watermark still follows every row of rec: an instance of a
+// ParallelWindow folds the rows of its keys, and since every instance
+// tracks the whole input's event time row by row, each judges its rows
+// late against the same watermark one operator would and closes its
+// windows as that one would. rec is shared with other goroutines:
+// read-only.
+func (w *WindowAggregate) PushRows(ctx context.Context, rec arrow.Record, partition int32, rows []int32) (arrow.Record, error) {
+	return w.push(ctx, rec, partition, rows, false)
+}
+
+// push is Push (all) or PushRows (rows).
+func (w *WindowAggregate) push(ctx context.Context, rec arrow.Record, partition int32, rows []int32, all bool) (arrow.Record, error) {
 	if !w.opts.ByMarks {
 		w.tracker.Arrive(partition, w.clock.Now())
 	}
@@ -306,12 +354,28 @@ func (w *WindowAggregate) Push(ctx context.Context, rec arrow.Record, partition 
 	}
 	w.touched = w.touched[:0]
 	if rec.NumRows() > 0 {
-		if err := w.fold(ctx, rec, partition); err != nil {
+		w.curRows = rows
+		if all {
+			w.curRows = nil
+		}
+		err := w.fold(ctx, rec, partition, rows, all)
+		w.seen += rec.NumRows()
+		if err != nil {
+			w.curRows = nil
 			return nil, err
 		}
 	}
 	w.emitUpdates()
+	w.curRows = nil
 	return w.flush()
+}
+
+// pushedRow is the pushed record's row of the current batch's row r.
+func (w *WindowAggregate) pushedRow(r int32) int32 {
+	if w.curRows == nil {
+		return r
+	}
+	return w.curRows[r]
 }
 
 // evalBatch evaluates the batch's keys and arguments and groups it by key.
@@ -380,40 +444,79 @@ func (w *WindowAggregate) evalBatch(ctx context.Context, rec arrow.Record) (*win
 	return b, nil
 }
 
-func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition int32) error {
-	b, err := w.evalBatch(ctx, rec)
-	if err != nil {
-		return err
+// fold folds the rows of rec listed in rows (all of them when all) into
+// the windows, tracking the watermark over every row of rec.
+func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition int32, rows []int32, all bool) error {
+	n := int(rec.NumRows())
+	if !all && len(rows) == n {
+		all = true
 	}
-	defer b.release()
-	w.cur = b
-	defer func() { w.cur = nil }()
+	var b *winBatch
+	if all || len(rows) > 0 {
+		own := rec
+		if !all {
+			part, err := exec.TakeRecord(ctx, w.mem, rec, rows)
+			if err != nil {
+				return err
+			}
+			defer part.Release()
+			own = part
+		}
+		var err error
+		if b, err = w.evalBatch(ctx, own); err != nil {
+			return err
+		}
+		defer b.release()
+		w.cur = b
+		defer func() { w.cur = nil }()
+	}
 	tsOf, err := reader(rec.Column(w.spec.TimeCol))
 	if err != nil {
 		return err
 	}
 	var startOf, endOf func(int) Value
-	if w.spec.Kind == Assigned {
-		if startOf, err = reader(rec.Column(w.spec.StartCol)); err != nil {
+	if w.spec.Kind == Assigned && b != nil {
+		if startOf, err = reader(b.rec.Column(w.spec.StartCol)); err != nil {
 			return err
 		}
-		if endOf, err = reader(rec.Column(w.spec.EndCol)); err != nil {
+		if endOf, err = reader(b.rec.Column(w.spec.EndCol)); err != nil {
 			return err
 		}
 	}
-	n := int(rec.NumRows())
-	if w.spec.Kind == Session {
-		b.sessRow = make([]uint32, n)
+	if w.spec.Kind == Session && b != nil {
+		b.sessRow = make([]uint32, b.rec.NumRows())
 		for i := range b.sessRow {
 			b.sessRow[i] = noSlot
 		}
 	}
+	first := w.partRows[partition]
+	w.partRows[partition] = first + int64(n)
+	// j counts the rows folded so far: row i of rec is the batch's row j
+	// when it is one of them.
+	j := 0
 	for i := 0; i < n; i++ {
-		b.row = i
-		ord := w.partRows[partition]
-		w.partRows[partition] = ord + 1
+		ord := first + int64(i)
 		wm := w.tracker.Watermark()
 		tv := tsOf(i)
+		mine := all || (j < len(rows) && int(rows[j]) == i)
+		if !mine {
+			// Not this operator's row: it only moves the watermark,
+			// and sessions closing meanwhile hold the rows before it.
+			if b != nil {
+				b.row = j - 1
+			}
+			if !tv.IsNull() && !w.opts.ByMarks {
+				if nw := w.tracker.Observe(partition, tv.I); nw > wm {
+					if err := w.closeUpTo(ctx, nw); err != nil {
+						return err
+					}
+				}
+			}
+			continue
+		}
+		r := j
+		j++
+		b.row = r
 		if tv.IsNull() {
 			if err := w.lateRow(LateRow{Partition: partition, Row: ord, Watermark: wm, Reason: "NULL event time", Record: rec, Index: i}); err != nil {
 				return err
@@ -427,7 +530,7 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 		case Session:
 			lastEnd = ts + w.gap
 			if lastEnd > wm {
-				if err := w.addSession(ctx, ts, i); err != nil {
+				if err := w.addSession(ctx, ts, r); err != nil {
 					return err
 				}
 				added = true
@@ -435,7 +538,7 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 		default:
 			w.winBuf = w.winBuf[:0]
 			if w.spec.Kind == Assigned {
-				s, e := startOf(i), endOf(i)
+				s, e := startOf(r), endOf(r)
 				if s.IsNull() || e.IsNull() {
 					return fmt.Errorf("stream: NULL window bounds at partition %d row %d", partition, ord)
 				}
@@ -462,7 +565,7 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 				if len(ws.sel) == 0 {
 					b.wins = append(b.wins, ws)
 				}
-				ws.sel = append(ws.sel, int32(i))
+				ws.sel = append(ws.sel, int32(r))
 				added = true
 			}
 		}
@@ -481,6 +584,9 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 			}
 		}
 	}
+	if b == nil {
+		return nil
+	}
 	for _, ws := range b.wins {
 		if !ws.dead {
 			if err := w.foldWindow(ctx, ws); err != nil {
@@ -489,7 +595,7 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 		}
 	}
 	if w.spec.Kind == Session {
-		return w.flushSessions(ctx, n)
+		return w.flushSessions(ctx, int(b.rec.NumRows()))
 	}
 	return nil
 }
@@ -500,6 +606,12 @@ func (w *WindowAggregate) lateRow(r LateRow) error {
 	case LateError:
 		return &LateRowError{Row: r}
 	case LateRoute:
+		if w.held != nil {
+			// The ParallelWindow routes every instance's late rows in
+			// the pushed record's row order.
+			w.held.late = append(w.held.late, r)
+			return nil
+		}
 		if w.opts.OnLate != nil {
 			if err := w.opts.OnLate(r); err != nil {
 				return fmt.Errorf("late-row sink: %w", err)
@@ -596,6 +708,12 @@ func (w *WindowAggregate) foldWindow(ctx context.Context, ws *winState) error {
 			if int(b.ids[i]) >= ws.n { // a new group: keep its key
 				for k := 0; k < nk; k++ {
 					ws.keys = append(ws.keys, b.keyRead[k](int(bk)))
+				}
+				if w.held != nil {
+					for len(ws.stamps) < ws.n {
+						ws.stamps = append(ws.stamps, ws.stampOf(len(ws.stamps)))
+					}
+					ws.stamps = append(ws.stamps, w.stamp(b.first[i]))
 				}
 				ws.n++
 			}
@@ -748,7 +866,7 @@ func (w *WindowAggregate) addSession(ctx context.Context, ts int64, i int) error
 		kept = append(kept, o)
 	}
 	if into == nil {
-		into = &session{slot: w.sess.alloc(), key: key, keyStr: ks}
+		into = &session{slot: w.sess.alloc(), key: key, keyStr: ks, stamp: w.stamp(int32(i))}
 		kept = append(kept, into)
 		w.countSession(into, 1)
 	}
@@ -842,6 +960,7 @@ func (w *WindowAggregate) closeUpTo(ctx context.Context, wm int64) error {
 		}
 		w.sess.release(s.slot)
 		w.pending = append(w.pending, w.outRow(s.start, s.end, s.key, vals))
+		w.held.order(winOrder{s.end, s.start, s.stamp})
 	}
 	return nil
 }
@@ -862,6 +981,7 @@ func (w *WindowAggregate) emitWindow(ws *winState) error {
 	na, nk := len(w.core.calls), len(w.keys)
 	for g := 0; g < ws.n; g++ {
 		w.pending = append(w.pending, w.outRow(ws.k.start, ws.k.end, ws.keys[g*nk:(g+1)*nk], vals[g*na:(g+1)*na]))
+		w.held.order(winOrder{ws.k.end, ws.k.start, ws.stampOf(g)})
 	}
 	return nil
 }
@@ -874,8 +994,8 @@ func (w *WindowAggregate) outRow(start, end int64, key, vals []Value) []Value {
 }
 
 func (w *WindowAggregate) flush() (arrow.Record, error) {
-	if len(w.pending) == 0 {
-		return nil, nil
+	if len(w.pending) == 0 || w.held != nil {
+		return nil, nil // held: the ParallelWindow takes them
 	}
 	rb := array.NewRecordBuilder(w.mem, w.schema)
 	defer rb.Release()
@@ -922,6 +1042,10 @@ func (w *WindowAggregate) Close() error {
 	w.sess = sessSlots{accs: w.core.accumulators()}
 	return nil
 }
+
+// stamp is the stamp of the current batch's row r: the rows pushed
+// before it.
+func (w *WindowAggregate) stamp(r int32) int64 { return w.seen + int64(w.pushedRow(r)) }
 
 // timeText renders an event time (in the time column's unit) for messages.
 func (w *WindowAggregate) timeText(v int64) string {

@@ -41,14 +41,18 @@ func (w *WindowAggregate) emitUpdates() {
 		return 0
 	})
 	for _, t := range w.touched {
+		at := winOrder{int64(w.pushedRow(t.first)), t.k.start, 0}
 		if !t.existed {
 			w.pending = append(w.pending, w.updateRow(exec.OpInsert, t, t.now))
+			w.held.order(at)
 			continue
 		}
 		if sameRow(t.old, t.now) {
 			continue
 		}
 		w.pending = append(w.pending, w.updateRow(exec.OpUpdateBefore, t, t.old), w.updateRow(exec.OpUpdateAfter, t, t.now))
+		w.held.order(at)
+		w.held.order(at)
 	}
 	w.touched = w.touched[:0]
 }

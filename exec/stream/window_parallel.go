@@ -1,0 +1,293 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
+)
+
+// ParallelWindow runs a keyed windowed aggregate (TUMBLE, HOP or SESSION
+// with GROUP BY keys besides the window) as N WindowAggregate instances,
+// each with the windows of its keys and its own checkpoint part: a
+// Parallel whose instances get every batch.
+//
+// Lateness never depends on the partitioning: every instance tracks the
+// event time of every row of every batch, row by row, exactly as one
+// operator does (WindowAggregate.PushRows), and folds only the rows of
+// its keys. So each row is judged late against the watermark as of the
+// row before it, whatever the parallelism and the batch sizes, each
+// instance closes its windows at the same rows one operator would, and
+// their watermarks, checkpointed trackers included, are equal. Processing
+// time (idleness) is read once per call and shared by the instances.
+//
+// The instances hold their output (heldOutput) and the ParallelWindow
+// merges it into the order one operator gives: EMIT FINAL rows by window
+// end, window start, then the order the window's groups were made in
+// (their stamps); update rows by the batch row that caused them, then
+// window start. Late rows are counted by the instance of their key and
+// routed (LateRoute) in batch row order; under LateError the first late
+// row in batch order fails the query.
+type ParallelWindow struct {
+	*Parallel
+	mem    memory.Allocator
+	wins   []*WindowAggregate
+	clock  *heldClock
+	onLate func(LateRow) error
+}
+
+var (
+	_ Node              = (*ParallelWindow)(nil)
+	_ PartitionAware    = (*ParallelWindow)(nil)
+	_ PartedSnapshotter = (*ParallelWindow)(nil)
+)
+
+// heldOutput is what a ParallelWindow instance holds for the merge: the
+// order key of each of its pending output rows and its late rows of the
+// batch (to route).
+type heldOutput struct {
+	ords []winOrder
+	late []LateRow
+}
+
+// order records the order key of the output row just added to pending;
+// a no-op on an operator whose output is not held.
+func (h *heldOutput) order(o winOrder) {
+	if h != nil {
+		h.ords = append(h.ords, o)
+	}
+}
+
+// winOrder is an output row's place in the order one operator emits in.
+type winOrder struct{ a, b, c int64 }
+
+func (o winOrder) less(p winOrder) bool {
+	if o.a != p.a {
+		return o.a < p.a
+	}
+	if o.b != p.b {
+		return o.b < p.b
+	}
+	return o.c < p.c
+}
+
+// heldClock is processing time read once per call (hold) and then the
+// same for every instance, so that their idleness never diverges.
+type heldClock struct {
+	Clock
+	now time.Time
+}
+
+func (c *heldClock) Now() time.Time { return c.now }
+func (c *heldClock) hold()          { c.now = c.Clock.Now() }
+
+// NewParallelWindow builds n window aggregates with build (each its own:
+// they run concurrently) behind a hash exchange on keys, expressions over
+// the input equal to the aggregates' group keys. It takes ownership of
+// the instances.
+func NewParallelWindow(mem memory.Allocator, keys []Expr, n int, build func(i int) (*WindowAggregate, error)) (*ParallelWindow, error) {
+	pw := &ParallelWindow{mem: mem}
+	p, err := NewParallel(mem, keys, n, func(i int) (Node, error) {
+		w, err := build(i)
+		if err != nil {
+			return nil, err
+		}
+		if w.opts.ByMarks {
+			w.Close()
+			return nil, fmt.Errorf("stream: a window aggregate following its input's marks runs per partition, not as parallel instances")
+		}
+		pw.wins = append(pw.wins, w)
+		return OperatorNode(w), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.all = true
+	pw.Parallel = p
+	pw.clock = &heldClock{Clock: pw.wins[0].clock}
+	pw.clock.hold()
+	pw.onLate = pw.wins[0].opts.OnLate
+	for _, w := range pw.wins {
+		w.clock = pw.clock
+		w.held = &heldOutput{}
+	}
+	return pw, nil
+}
+
+// Push gives the batch to every instance, each folding the rows of its
+// keys, and returns their merged output.
+func (pw *ParallelWindow) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record, error) {
+	pw.clock.hold()
+	if b.Record.NumRows() == 0 {
+		// No rows, but the partition arrived (idleness).
+		for i, w := range pw.wins {
+			_, pw.errs[i] = w.PushRows(ctx, b.Record, b.Partition, nil)
+		}
+		return pw.merge(nil)
+	}
+	if _, err := pw.foldBatch(ctx, b); err != nil {
+		pw.drop()
+		return nil, err
+	}
+	return pw.merge(pw.errs)
+}
+
+// Advance gives every instance the input's mark.
+func (pw *ParallelWindow) Advance(ctx context.Context, input int, m Mark) (arrow.Record, error) {
+	if _, err := pw.Parallel.Advance(ctx, input, m); err != nil {
+		pw.drop()
+		return nil, err
+	}
+	return pw.merge(nil)
+}
+
+// Watermark is the instances' (all equal: each tracks every row).
+func (pw *ParallelWindow) Watermark() Mark { return Mark{Time: pw.wins[0].tracker.Watermark()} }
+
+// Tick lets processing time act on every instance.
+func (pw *ParallelWindow) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
+	if _, err := pw.Parallel.Tick(ctx, now); err != nil {
+		pw.drop()
+		return nil, err
+	}
+	return pw.merge(nil)
+}
+
+// Finish ends the input of every instance: every open window closes.
+func (pw *ParallelWindow) Finish(ctx context.Context, input int) (arrow.Record, error) {
+	if _, err := pw.Parallel.Finish(ctx, input); err != nil {
+		pw.drop()
+		return nil, err
+	}
+	return pw.merge(nil)
+}
+
+// SetPartitions registers the source's partitions with every instance.
+func (pw *ParallelWindow) SetPartitions(parts []int32) {
+	pw.clock.hold()
+	for _, w := range pw.wins {
+		w.SetPartitions(parts)
+	}
+}
+
+// RestoreParts gives each instance its own part.
+func (pw *ParallelWindow) RestoreParts(parts []OperatorState) error {
+	pw.clock.hold()
+	return pw.Parallel.RestoreParts(parts)
+}
+
+// EventTimer is the instances' watermark and late-row count, for the
+// engine's statistics.
+func (pw *ParallelWindow) EventTimer() EventTimer { return parallelWindowTimer{pw} }
+
+type parallelWindowTimer struct{ pw *ParallelWindow }
+
+func (t parallelWindowTimer) Late() int64 {
+	var n int64
+	for _, w := range t.pw.wins {
+		n += w.late
+	}
+	return n
+}
+
+func (t parallelWindowTimer) Watermark() *WatermarkTracker { return t.pw.wins[0].tracker }
+
+// drop discards what the instances hold.
+func (pw *ParallelWindow) drop() {
+	for _, w := range pw.wins {
+		w.pending = w.pending[:0]
+		w.held.ords, w.held.late = w.held.ords[:0], w.held.late[:0]
+	}
+}
+
+// merge routes the instances' late rows in batch row order and merges
+// their output rows into one record in the order one operator emits
+// them; errs are the instances' errors of the call, if any.
+func (pw *ParallelWindow) merge(errs []error) (arrow.Record, error) {
+	defer pw.drop()
+	if err := firstWindowError(errs); err != nil {
+		return nil, err
+	}
+	if err := pw.routeLate(); err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, w := range pw.wins {
+		if len(w.held.ords) != len(w.pending) {
+			return nil, fmt.Errorf("stream: window instance holds %d rows but %d order keys", len(w.pending), len(w.held.ords))
+		}
+		total += len(w.pending)
+	}
+	if total == 0 {
+		return nil, nil
+	}
+	rows := make([][]Value, 0, total)
+	next := make([]int, len(pw.wins))
+	for range total {
+		best := -1
+		for i, w := range pw.wins {
+			if next[i] < len(w.pending) && (best < 0 || w.held.ords[next[i]].less(pw.wins[best].held.ords[next[best]])) {
+				best = i
+			}
+		}
+		rows = append(rows, pw.wins[best].pending[next[best]])
+		next[best]++
+	}
+	rb := array.NewRecordBuilder(pw.mem, pw.wins[0].schema)
+	defer rb.Release()
+	return buildRecord(rb, rows)
+}
+
+// routeLate hands the instances' late rows of the batch to the late-row
+// sink in batch row order.
+func (pw *ParallelWindow) routeLate() error {
+	next := make([]int, len(pw.wins))
+	for {
+		best := -1
+		for i, w := range pw.wins {
+			if next[i] < len(w.held.late) && (best < 0 || w.held.late[next[i]].Index < pw.wins[best].held.late[next[best]].Index) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		r := pw.wins[best].held.late[next[best]]
+		next[best]++
+		if pw.onLate != nil {
+			if err := pw.onLate(r); err != nil {
+				return fmt.Errorf("late-row sink: %w", err)
+			}
+		}
+	}
+}
+
+// firstWindowError is the error one operator would have met first among
+// the instances' errs: one that is not a late row (evaluating the batch
+// comes before its rows are judged), else the late row earliest in the
+// batch.
+func firstWindowError(errs []error) error {
+	var late *LateRowError
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var le *LateRowError
+		if !errors.As(err, &le) {
+			return err
+		}
+		if late == nil || le.Row.Index < late.Row.Index {
+			late = le
+		}
+	}
+	if late != nil {
+		return late
+	}
+	return nil
+}
