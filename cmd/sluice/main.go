@@ -67,6 +67,12 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Handlers first, before flags and scripts are read: a stop asked for
+	// at any moment of a run is a clean stop, never death by signal.
+	// SIGTERM is listed first because Notify installs in order and an
+	// observer (the crash harness) takes a caught SIGINT to mean both are.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(args[1:], stderr)
 	}
@@ -116,9 +122,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		scripts = append(scripts, source{p, string(b)})
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	// The binary recycles Arrow buffers: queries allocate the same sizes
 	// batch after batch (see exec/bufpool for the measured gain).
 	// The engine's messages go through lg, which holds them while a live

@@ -94,7 +94,7 @@ func serve(args []string, stderr io.Writer) int {
 			return fail(fmt.Errorf("--http: %w", err))
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
 	db, err := engine.Open(engine.Config{CheckpointDir: *checkpoints, FileRoot: *sandboxDir, Allocator: bufpool.New(), Log: stderr})
