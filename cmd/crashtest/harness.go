@@ -47,6 +47,8 @@ type result struct {
 	landed   map[actionKind]int // interruptions that hit a live process, by kind
 	fallback int                // chosen-moment kills whose moment never came (killed at a timeout instead)
 	clean    int                // rows of the clean run
+	fileRows int                // rows of a file pipeline's input, after any growth
+	missed   int                // planned interruptions that never hit a running query
 	cleanDur time.Duration
 	failures []string // product failures: lost/duplicated rows, unexpected exits, hangs
 	err      error    // harness error: the check itself could not be done
@@ -118,25 +120,44 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 		return res
 	}
 	input := ""
-	if p.source == sourceFile {
-		input = filepath.Join(dir, "input.csv")
-		if err := writeInputCSV(input, h.cfg.scale.FileRows); err != nil {
-			res.err = fmt.Errorf("writing input: %w", err)
+	rows := h.cfg.scale.FileRows
+	var clean *episode
+	var dur time.Duration
+	for {
+		if p.source == sourceFile {
+			input = filepath.Join(dir, "input.csv")
+			if err := writeInputCSV(input, rows); err != nil {
+				res.err = fmt.Errorf("writing input: %w", err)
+				return res
+			}
+		}
+		clean = h.newEpisode(p, dir, "clean", input)
+		var err error
+		dur, err = clean.play(ctx, res)
+		clean.saveHistory()
+		if err != nil {
+			if errors.Is(err, errProduct) {
+				res.failures = append(res.failures, fmt.Sprintf("clean run (no interruption): %v\n%s", err, clean.history()))
+			} else {
+				res.err = fmt.Errorf("clean run: %w", err)
+			}
+			return res
+		}
+		next := h.cfg.scale.fileRowsFor(p, rows, dur)
+		if next == rows {
+			break
+		}
+		// A file read faster than kills can land (the process needs tens
+		// of milliseconds to install its handlers) would let most planned
+		// kills miss: grow the input until a clean run lasts long enough.
+		h.logf("%s: clean run of %d rows took %s, growing the input to %d rows", p.name, rows, dur.Round(time.Millisecond), next)
+		rows = next
+		if err := os.RemoveAll(clean.dir); err != nil {
+			res.err = err
 			return res
 		}
 	}
-
-	clean := h.newEpisode(p, dir, "clean", input)
-	dur, err := clean.play(ctx, res)
-	clean.saveHistory()
-	if err != nil {
-		if errors.Is(err, errProduct) {
-			res.failures = append(res.failures, fmt.Sprintf("clean run (no interruption): %v\n%s", err, clean.history()))
-		} else {
-			res.err = fmt.Errorf("clean run: %w", err)
-		}
-		return res
-	}
+	res.fileRows = rows
 	res.cleanDur = dur
 	want, notes, err := clean.read(ctx)
 	if err != nil {
@@ -196,6 +217,7 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 		}
 		h.logf("%s: %s ok after %d runs", p.name, e.name, e.runs)
 	}
+	res.missed = len(plan)
 	return res
 }
 

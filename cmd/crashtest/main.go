@@ -59,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seconds := fs.Float64("seconds", 12, "wall-clock length of the paced inputs (generator, Kafka)")
 	rate := fs.Float64("rate", 2000, "rows per second of the paced inputs")
 	fileRows := fs.Int("file-rows", 1_000_000, "rows of the file pipelines' input")
+	fileRun := fs.Duration("file-run", 2*time.Second, "shortest clean run of a file pipeline: a faster one has its input grown until a run lasts this long, so kills land mid-run (0: keep -file-rows)")
 	timeout := fs.Duration("timeout", 3*time.Minute, "longest wait for a run to finish or catch up")
 	verbose := fs.Bool("v", false, "log every run")
 	list := fs.Bool("list", false, "list the pipelines and exit")
@@ -101,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg := config{bin: *bin, root: root, seed: *seed, kills: *kills, stops: *stops, timeout: *timeout,
-		scale: scale{Seconds: *seconds, Rate: *rate, FileRows: *fileRows}, progress: stdout}
+		scale: scale{Seconds: *seconds, Rate: *rate, FileRows: *fileRows, FileRun: *fileRun}, progress: stdout}
 	if *verbose {
 		cfg.log = stderr
 	}
@@ -119,6 +120,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			status = max(status, 2)
 		case len(r.failures) > 0:
 			status = max(status, 1)
+		case r.missed > 0:
+			status = max(status, 2)
 		}
 	}
 	if status == 0 && *dir == "" {
@@ -189,13 +192,7 @@ func runAll(ctx context.Context, cfg config, sel []pipeline, parallel int) ([]*r
 			r := h.run(ctx, p)
 			results[i] = r
 			if cfg.progress != nil {
-				verdict := "ok"
-				switch {
-				case r.err != nil:
-					verdict = "HARNESS ERROR"
-				case len(r.failures) > 0:
-					verdict = "FAIL"
-				}
+				verdict := r.verdict()
 				h.logMu.Lock()
 				fmt.Fprintf(cfg.progress, "crashtest: %s: %s (%d kills, %d stops, %d episodes) in %s\n",
 					p.name, verdict, r.kills(), r.stops(), r.episodes, r.took.Round(time.Second))
@@ -212,13 +209,7 @@ func report(w io.Writer, results []*result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "pipeline\tmode\tkills\tstops\tat moments (ckpt/pending/visible/sent, fallback)\tepisodes\truns\tclean rows\tclean run\ttook\tresult")
 	for _, r := range results {
-		verdict := "ok"
-		switch {
-		case r.err != nil:
-			verdict = "HARNESS ERROR"
-		case len(r.failures) > 0:
-			verdict = "FAIL"
-		}
+		verdict := r.verdict()
 		l := r.landed
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d/%d/%d/%d, %d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.pipeline.name, r.pipeline.mode,
 			r.kills(), r.stops(), l[killCheckpoint], l[killPending], l[killVisible], l[killSent], r.fallback,
@@ -229,8 +220,25 @@ func report(w io.Writer, results []*result) {
 		if r.err != nil {
 			fmt.Fprintf(w, "\n%s: harness error: %v\n", r.pipeline.name, r.err)
 		}
+		if r.err == nil && len(r.failures) == 0 && r.missed > 0 {
+			fmt.Fprintf(w, "\n%s: %d planned interruptions never hit a running query in %d episodes: runs end too soon (raise -file-run or -seconds)\n", r.pipeline.name, r.missed, r.episodes)
+		}
 		for _, f := range r.failures {
 			fmt.Fprintf(w, "\n%s: LOST OR DUPLICATED OUTPUT / FAILED RUN\n%s", r.pipeline.name, strings.TrimRight(f, "\n")+"\n")
 		}
 	}
+}
+
+// verdict is r's one-word result: a product failure, a harness error,
+// too few interruptions landed to call it a pass, or ok.
+func (r *result) verdict() string {
+	switch {
+	case r.err != nil:
+		return "HARNESS ERROR"
+	case len(r.failures) > 0:
+		return "FAIL"
+	case r.missed > 0:
+		return "INCOMPLETE"
+	}
+	return "ok"
 }

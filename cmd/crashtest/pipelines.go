@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"time"
 )
@@ -164,6 +165,23 @@ type scale struct {
 	Seconds  float64
 	Rate     float64
 	FileRows int
+	// FileRun is the shortest clean run of a file pipeline: a shorter
+	// one has its input grown (up to maxFileRows) and is run again, so
+	// that random kills land while the query runs. Zero keeps FileRows.
+	FileRun time.Duration
+}
+
+// maxFileRows bounds the grown input of a file pipeline (~37 bytes a row).
+const maxFileRows = 64_000_000
+
+// fileRowsFor is the input size of p's next clean run after one of rows
+// rows took dur; rows itself when that run was long enough.
+func (s scale) fileRowsFor(p pipeline, rows int, dur time.Duration) int {
+	if p.source != sourceFile || s.FileRun <= 0 || dur >= s.FileRun || rows >= maxFileRows {
+		return rows
+	}
+	grow := math.Ceil(1.25 * float64(s.FileRun) / float64(max(dur, time.Millisecond)))
+	return int(min(float64(maxFileRows), float64(rows)*max(2, grow)))
 }
 
 func (s scale) pacedRows() int { return int(s.Seconds * s.Rate) }
