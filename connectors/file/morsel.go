@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -286,13 +288,32 @@ func rowCuts(g parquet.RowGroup, md *pqformat.ColumnChunk, leaf int, rows int64,
 	if oi == nil || oi.NumPages() < 2 {
 		return nil
 	}
+	// The footer's sizes and row count are claims: k, derived from them,
+	// is bounded by the pages there are to cut at, and each cut is found
+	// by a binary search among the sorted page starts, so a corrupt
+	// footer claiming exabytes costs no more than the index it has
+	// (a loop over k × pages ran for hours).
+	var starts []int64
+	for p := range oi.NumPages() {
+		if r := oi.FirstRowIndex(p); r > 0 && r < rows {
+			starts = append(starts, r)
+		}
+	}
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	k = min(k, len(starts)+1)
 	var cuts []int64
 	for j := 1; j < k; j++ {
-		want := rows * int64(j) / int64(k)
+		// rows·j/k in 128 bits: a claimed rows near 2^63 overflows int64
+		// (j < k keeps the quotient below rows).
+		hi, lo := bits.Mul64(uint64(rows), uint64(j))
+		q, _ := bits.Div64(hi, lo, uint64(k))
+		want := int64(q)
+		i, _ := slices.BinarySearch(starts, want)
 		best := int64(-1)
-		for p := range oi.NumPages() {
-			if r := oi.FirstRowIndex(p); r > 0 && r < rows && (best < 0 || abs64(r-want) < abs64(best-want)) {
-				best = r
+		for _, c := range []int{i - 1, i} {
+			if c >= 0 && c < len(starts) && (best < 0 || abs64(starts[c]-want) < abs64(best-want)) {
+				best = starts[c]
 			}
 		}
 		if best > 0 && (len(cuts) == 0 || best > cuts[len(cuts)-1]) {

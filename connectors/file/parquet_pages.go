@@ -16,20 +16,34 @@ import (
 // it would make the decoder allocate that much before failing.
 const maxPageBytes = 256 << 20
 
+// maxPageValues bounds the values one page may claim. parquet-go
+// allocates a page's levels (a byte a value), offsets (four bytes a
+// value) and dictionary indexes from the claim before decoding, and a
+// run-length encoded page can claim billions of values in a few bytes,
+// so its bytes cannot bound it. 64 Mi values is pyarrow's old default of
+// rows per row group (its pages were cut by size only, so an all-NULL
+// column could put a whole row group in one page); writers today cut
+// pages at 20,000 rows.
+const maxPageValues = 64 << 20
+
 // maxHeaderBytes bounds a page header (its statistics hold a min and a
 // max value; writers truncate them to a few KiB).
 const maxHeaderBytes = 16 << 20
 
 // checkPages walks the page headers of a column chunk before parquet-go
 // reads it, refusing a page that claims more bytes than are left in the
-// chunk or an absurd uncompressed size. parquet-go allocates a page's
-// buffer from its header before reading it: a corrupted size of a few GB
-// stalled the reader in memclr and could exhaust memory (found by
-// FuzzParquet). Only headers are read: the walk seeks past page data. It
-// returns where each data page starts and how many rows it holds, which a
-// reader starting inside the chunk checks the offset index against
-// (seekable).
-func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData) ([]pageLoc, error) {
+// chunk or an absurd uncompressed size, a data page claiming more values
+// than its row group has rows left (a flat column has one value a row,
+// NULL or not, so the data pages' values add up to the row group's rows
+// exactly, rows), and a dictionary claiming more values than its bytes
+// can hold (dictionaries are PLAIN: phys gives each value's least size).
+// parquet-go allocates a page's buffers from its header before reading
+// it: a corrupted size of a few GB stalled the reader in memclr and could
+// exhaust memory (found by FuzzParquet). Only headers are read: the walk
+// seeks past page data. It returns where each data page starts and how
+// many rows it holds, which a reader starting inside the chunk checks the
+// offset index against (seekable).
+func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData, rows int64, phys parquet.Kind) ([]pageLoc, error) {
 	start := md.DataPageOffset
 	if md.DictionaryPageOffset != 0 {
 		start = md.DictionaryPageOffset
@@ -42,6 +56,7 @@ func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData) ([]p
 	var proto thrift.CompactProtocol
 	dec := thrift.NewDecoder(proto.NewReaderFromBytes(nil))
 	var buf []byte
+	seen := int64(0) // values of the data pages so far
 	for pos, page := start, 0; pos < end; page++ {
 		// Decode the header from bytes read into a bounded window: the
 		// streaming decoder would allocate whatever length a corrupt
@@ -81,26 +96,81 @@ func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData) ([]p
 		case h.UncompressedPageSize < 0 || h.UncompressedPageSize > maxPageBytes:
 			return nil, fmt.Errorf("page %d at offset %d: header claims %d uncompressed bytes (at most %d)", page, pos, h.UncompressedPageSize, maxPageBytes)
 		}
+		data := pos
 		pos += int64(h.CompressedPageSize)
 		// A missing data page header is parquet-go's error to report; its
 		// rows are unknown (-1) here, which rules out seeking.
+		n := int64(-1)
 		switch h.Type {
 		case pqformat.DataPage:
 			// A flat column (the only kind read) has one value per row.
-			rows := int64(-1)
 			if h.DataPageHeader.Valid {
-				rows = int64(h.DataPageHeader.V.NumValues)
+				n = int64(h.DataPageHeader.V.NumValues)
 			}
-			locs = append(locs, pageLoc{offset: at, rows: rows})
 		case pqformat.DataPageV2:
-			rows := int64(-1)
-			if h.DataPageHeaderV2.Valid {
-				rows = int64(h.DataPageHeaderV2.V.NumRows)
+			if v := &h.DataPageHeaderV2.V; h.DataPageHeaderV2.Valid {
+				if v.NumRows != v.NumValues || v.NumNulls < 0 || v.NumNulls > v.NumValues {
+					return nil, fmt.Errorf("page %d at offset %d: header claims %d rows, %d values and %d NULLs (a flat column has a value a row)", page, data, v.NumRows, v.NumValues, v.NumNulls)
+				}
+				n = int64(v.NumRows)
 			}
-			locs = append(locs, pageLoc{offset: at, rows: rows})
+		case pqformat.DictionaryPage:
+			if h.DictionaryPageHeader.Valid {
+				if err := checkDictionaryClaim(int64(h.DictionaryPageHeader.V.NumValues), int64(h.UncompressedPageSize), phys); err != nil {
+					return nil, fmt.Errorf("page %d at offset %d: %w", page, data, err)
+				}
+			}
+			continue
+		default:
+			continue
 		}
+		if n > maxPageValues || n > rows-seen {
+			return nil, fmt.Errorf("page %d at offset %d: header claims %d values, the row group has %d rows and earlier pages hold %d (at most %d a page)", page, data, n, rows, seen, maxPageValues)
+		}
+		if n > 0 {
+			seen += n
+		}
+		locs = append(locs, pageLoc{offset: at, rows: n})
+	}
+	if seen != rows && allKnown(locs) {
+		return nil, fmt.Errorf("the column chunk's pages hold %d values for the row group's %d rows", seen, rows)
 	}
 	return locs, nil
+}
+
+// allKnown reports whether every data page's header said how many rows
+// it holds (a page without one is parquet-go's error to report, at it).
+func allKnown(locs []pageLoc) bool {
+	for _, l := range locs {
+		if l.rows < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDictionaryClaim refuses a dictionary page claiming more values than
+// its uncompressed bytes can hold: dictionaries are PLAIN-encoded, so each
+// value takes at least its physical type's size (a length prefix of four
+// bytes for a BYTE_ARRAY, a bit for a BOOLEAN, a byte for a
+// FIXED_LEN_BYTE_ARRAY, whose length is not known here). parquet-go
+// allocates the claimed count's offsets before decoding.
+func checkDictionaryClaim(n, size int64, phys parquet.Kind) error {
+	bits := int64(8)
+	switch phys {
+	case parquet.Boolean:
+		bits = 1
+	case parquet.Int32, parquet.Float, parquet.ByteArray:
+		bits = 32
+	case parquet.Int64, parquet.Double:
+		bits = 64
+	case parquet.Int96:
+		bits = 96
+	}
+	if n < 0 || n > maxPageValues || n > size*8/bits {
+		return fmt.Errorf("dictionary header claims %d values in %d bytes (at most %d)", n, size, min(size*8/bits, maxPageValues))
+	}
+	return nil
 }
 
 // pageLoc is where a data page of a column chunk starts and its rows.

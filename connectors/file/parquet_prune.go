@@ -225,15 +225,16 @@ func keepRows(a arrow.Array, pp prunePred, keep []bool) {
 		return
 	}
 	fails := opFails(p.Op)
-	if fails == nil {
+	if fails == nil || !judgeable(a, p.Value) {
+		// A value the column cannot be compared with judges no row, not
+		// even a NULL one: rows are dropped alike whether a string column
+		// is read plain or as a dictionary (FuzzParquet found a dictionary
+		// batch dropping the NULLs a plain one kept).
 		return
 	}
 	if d, ok := a.(*array.Dictionary); ok {
 		// Judge each dictionary entry once, then every row by its index.
-		ix, ok := d.Indices().(*array.Int32)
-		if !ok {
-			return
-		}
+		ix := d.Indices().(*array.Int32)
 		dk := make([]bool, d.Dictionary().Len())
 		for i := range dk {
 			dk[i] = true
@@ -256,10 +257,7 @@ func keepRows(a arrow.Array, pp prunePred, keep []bool) {
 	}
 	switch x := a.(type) {
 	case *array.Int64:
-		v, ok := p.Value.(int64)
-		if !ok {
-			return
-		}
+		v := p.Value.(int64)
 		for i, y := range x.Int64Values() {
 			if nulls && x.IsNull(i) {
 				keep[i] = keep[i] && nullOK
@@ -268,10 +266,7 @@ func keepRows(a arrow.Array, pp prunePred, keep []bool) {
 			judge(i, cmpInt(y, v))
 		}
 	case *array.Int32:
-		v, ok := p.Value.(int64)
-		if !ok {
-			return
-		}
+		v := p.Value.(int64)
 		for i, y := range x.Int32Values() {
 			if nulls && x.IsNull(i) {
 				keep[i] = keep[i] && nullOK
@@ -280,10 +275,7 @@ func keepRows(a arrow.Array, pp prunePred, keep []bool) {
 			judge(i, cmpInt(int64(y), v))
 		}
 	case *array.Float64:
-		v, ok := p.Value.(float64)
-		if !ok || math.IsNaN(v) {
-			return
-		}
+		v := p.Value.(float64)
 		for i, y := range x.Float64Values() {
 			if nulls && x.IsNull(i) {
 				keep[i] = keep[i] && nullOK
@@ -294,10 +286,7 @@ func keepRows(a arrow.Array, pp prunePred, keep []bool) {
 			}
 		}
 	case *array.Timestamp:
-		v, ok := p.Value.(arrow.Timestamp)
-		if !ok || x.DataType().(*arrow.TimestampType).Unit != arrow.Microsecond {
-			return
-		}
+		v := p.Value.(arrow.Timestamp)
 		for i, y := range x.TimestampValues() {
 			if nulls && x.IsNull(i) {
 				keep[i] = keep[i] && nullOK
@@ -306,10 +295,7 @@ func keepRows(a arrow.Array, pp prunePred, keep []bool) {
 			judge(i, cmpInt(int64(y), int64(v)))
 		}
 	case *array.Date32:
-		v, ok := p.Value.(arrow.Date32)
-		if !ok {
-			return
-		}
+		v := p.Value.(arrow.Date32)
 		for i, y := range x.Date32Values() {
 			if nulls && x.IsNull(i) {
 				keep[i] = keep[i] && nullOK
@@ -318,10 +304,7 @@ func keepRows(a arrow.Array, pp prunePred, keep []bool) {
 			judge(i, cmpInt(int64(y), int64(v)))
 		}
 	case *array.String:
-		v, ok := p.Value.(string)
-		if !ok {
-			return
-		}
+		v := p.Value.(string)
 		for i := range keep {
 			if x.IsNull(i) {
 				keep[i] = keep[i] && nullOK
@@ -330,6 +313,33 @@ func keepRows(a arrow.Array, pp prunePred, keep []bool) {
 			judge(i, bytes.Compare([]byte(x.Value(i)), []byte(v)))
 		}
 	}
+}
+
+// judgeable reports whether keepRows can compare the values of a with v:
+// v is of the column's kind (see exec.Predicate) and not NaN, and a
+// timestamp column is in microseconds.
+func judgeable(a arrow.Array, v any) bool {
+	switch x := a.(type) {
+	case *array.Dictionary:
+		_, ok := x.Indices().(*array.Int32)
+		return ok && judgeable(x.Dictionary(), v)
+	case *array.Int64, *array.Int32:
+		_, ok := v.(int64)
+		return ok
+	case *array.Float64:
+		f, ok := v.(float64)
+		return ok && !math.IsNaN(f)
+	case *array.Timestamp:
+		_, ok := v.(arrow.Timestamp)
+		return ok && x.DataType().(*arrow.TimestampType).Unit == arrow.Microsecond
+	case *array.Date32:
+		_, ok := v.(arrow.Date32)
+		return ok
+	case *array.String:
+		_, ok := v.(string)
+		return ok
+	}
+	return false
 }
 
 // opFails returns, for a comparison operator, whether a value comparing

@@ -554,7 +554,8 @@ func (r *parquetReader) checkChunk(pc *pqCol) ([]pageLoc, error) {
 	if r.rg-1 >= len(groups) || pc.leaf >= len(groups[r.rg-1].Columns) {
 		return nil, fmt.Errorf("%s: row group %d has no column chunk for column %q", r.path, r.rg-1, pc.name)
 	}
-	locs, err := checkPages(r.f, r.pf.Size(), &groups[r.rg-1].Columns[pc.leaf].MetaData)
+	g := &groups[r.rg-1]
+	locs, err := checkPages(r.f, r.pf.Size(), &g.Columns[pc.leaf].MetaData, g.NumRows, pc.phys)
 	if err != nil {
 		return nil, fmt.Errorf("%s: row group %d, column %q: %w", r.path, r.rg-1, pc.name, err)
 	}
