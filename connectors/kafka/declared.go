@@ -81,6 +81,7 @@ var SinkOptions = concat(connOptions, []connectors.Option{
 	{Name: "json.timestamp-format.standard", Type: "enum", Default: "SQL", Values: []string{"SQL"}, Doc: "Flink's option: timestamps are written as SQL 'yyyy-MM-dd HH:mm:ss[.f]'"},
 	{Name: "json.ignore-parse-errors", Type: "bool", Default: "false", Doc: "Flink's read-side option, accepted so one CREATE TABLE can be read and written; writing ignores it"},
 	{Name: "json.fail-on-missing-field", Type: "bool", Default: "false", Doc: "Flink's read-side option, accepted as 'false' (see the source); writing ignores it"},
+	{Name: "transaction.timeout", Type: "duration", Default: "1m", Doc: "exactly-once: how long a crashed writer's open transaction stays open, holding read_committed readers of the topic back, before the broker aborts it"},
 	{Name: "group.id", Type: "string", Doc: "group whose offsets an exactly-once query commits with its output"},
 	{Name: "topic.create", Type: "bool", Default: "true", Doc: "create the topic when it does not exist; 'false' makes a missing topic an error"},
 	{Name: "topic.partitions", Type: "integer", Default: "1", Doc: "partitions of a topic the sink creates"},

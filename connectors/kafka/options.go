@@ -336,6 +336,13 @@ func parseSinkConfig(files *sandbox.Root, opts connectors.Options) (*sinkConfig,
 	if c.exactlyOnce && c.txnID == "" {
 		return nil, optErr("'delivery' = 'exactly-once' needs 'transactional.id' (stable across restarts, so a restarted query fences the old one)")
 	}
+	if v := strings.TrimSpace(opts["transaction.timeout"]); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 15*time.Minute {
+			return nil, optErr("'transaction.timeout' must be a duration from 1s to 15m (brokers refuse longer ones by default), not %q", v)
+		}
+		c.txnTimeout = d
+	}
 	c.group = opts["group.id"]
 	c.createTopic, c.partitions, c.replication = true, 1, 1
 	if v, ok := opts["topic.create"]; ok {

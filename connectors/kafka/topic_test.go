@@ -74,7 +74,7 @@ func TestSinkCreatesMissingTopic(t *testing.T) {
 		t.Errorf("read back %v, want the 2 rows written", got)
 	}
 
-	for _, bad := range [][]string{{"topic.partitions", "0"}, {"topic.replication", "x"}, {"topic.create", "maybe"}} {
+	for _, bad := range [][]string{{"topic.partitions", "0"}, {"topic.replication", "x"}, {"topic.create", "maybe"}, {"transaction.timeout", "2h"}, {"transaction.timeout", "soon"}} {
 		if _, err := NewSink(opts("topic", "t", "brokers", addr, bad[0], bad[1])); err == nil || !strings.Contains(err.Error(), "'"+bad[0]+"'") {
 			t.Errorf("%s = %q: %v, want an error naming the option", bad[0], bad[1], err)
 		}
