@@ -145,7 +145,7 @@ var aggTable = map[string]aggEntry{
 }
 
 // firstNoRetract is why FIRST and LAST refuse an updating input.
-const firstNoRetract = "which row of an updated group came first is not defined (ARG_MIN(x, time) and ARG_MAX(x, time) retract)"
+const firstNoRetract = "which row of an updated group came first is not defined: FIRST, LAST, FIRST_VALUE, LAST_VALUE and ANY_VALUE keep arrival order (ARG_MIN(x, time), ARG_MAX(x, time) and MIN(x) retract)"
 
 // AggPartialSelf reports whether a parallel batch aggregate may compute fn
 // per morsel and again over the per-morsel results (see aggEntry.partial).

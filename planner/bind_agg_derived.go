@@ -16,8 +16,6 @@ import (
 //	STDDEV_SAMP(x)  SQRT(VAR_SAMP(x))
 //	BOOL_AND(x)     MIN(x) over a BOOLEAN (EVERY too)
 //	BOOL_OR(x)      MAX(x) over a BOOLEAN
-//	ANY_VALUE(x)    MIN(x): some value of the group, the same in every
-//	                mode, batch size and parallelism
 //
 // Integer and DECIMAL arguments are summed exactly (as DECIMAL), so the
 // result does not depend on row order; the last step, and DOUBLE
@@ -25,7 +23,7 @@ import (
 // spread loses digits (Welford's update would not; it cannot retract).
 var derivedAggs = map[string]bool{
 	"var_pop": true, "var_samp": true, "stddev_pop": true, "stddev_samp": true,
-	"bool_and": true, "bool_or": true, "every": true, "any_value": true,
+	"bool_and": true, "bool_or": true, "every": true,
 }
 
 // bindDerivedAgg builds f(arg) from placeholders of the core aggregates.
@@ -53,11 +51,6 @@ func (b *binder) bindDerivedAgg(f string, arg Expr, distinct bool, off int) (Exp
 			fn += "_distinct"
 		}
 		return agg(fn, arg, TypeBoolean), nil
-	case "any_value":
-		if at.ID() == arrow.INTERVAL_MONTH_DAY_NANO {
-			return nil, b.errAt(off, "ANY_VALUE cannot take an INTERVAL")
-		}
-		return agg("min", arg, at), nil
 	}
 	if distinct {
 		return nil, b.errAt(off, "%s(DISTINCT …) is not supported", name)

@@ -93,6 +93,10 @@ func decodeAggParams(f string) (string, AggParams) {
 var aggAliases = map[string]string{
 	"bit_and": "bit_and", "bit_or": "bit_or", "bit_xor": "bit_xor",
 	"first": "first", "last": "last",
+	// FIRST_VALUE/LAST_VALUE without OVER are Flink's aggregates: the
+	// first/last non-NULL value (DuckDB has them only with OVER);
+	// ANY_VALUE is DuckDB's: the first non-NULL value.
+	"first_value": "first", "last_value": "last", "any_value": "first",
 	"arg_min": "arg_min", "argmin": "arg_min", "min_by": "arg_min",
 	"arg_max": "arg_max", "argmax": "arg_max", "max_by": "arg_max",
 	"string_agg": "string_agg", "group_concat": "string_agg", "listagg": "string_agg",
@@ -165,7 +169,12 @@ func (b *binder) bindLayerAgg(f string, x *ast.AggregateFuncExpr, ctx exprCtx, o
 		if arg, err = bind(args[0]); err != nil {
 			return nil, err
 		}
-		if arg, err = b.aggArgs(off, inner, []Expr{arg}, name); err != nil {
+		if f == "any_value" || f == "first_value" || f == "last_value" {
+			arg, err = b.aggArgsKeep(off, inner, []Expr{arg}, name, true)
+		} else {
+			arg, err = b.aggArgs(off, inner, []Expr{arg}, name)
+		}
+		if err != nil {
 			return nil, err
 		}
 	case "arg_min", "arg_max":
@@ -294,6 +303,12 @@ func (b *binder) layerPlaceholder(fn string, arg Expr, distinct bool, p AggParam
 // the FILTER condition (TRUE without one); a row whose keep is not TRUE
 // is NULL and counts nowhere.
 func (b *binder) aggArgs(off int, ctx exprCtx, args []Expr, name string) (Expr, error) {
+	return b.aggArgsKeep(off, ctx, args, name, false)
+}
+
+// aggArgsKeep is aggArgs; with skipNull a row whose first argument is
+// NULL counts nowhere either (ANY_VALUE: FIRST over the non-NULL values).
+func (b *binder) aggArgsKeep(off int, ctx exprCtx, args []Expr, name string, skipNull bool) (Expr, error) {
 	var keep Expr = &Literal{Typ: TypeBoolean, Value: true}
 	if cond, ok := b.q.AggFilters[off]; ok {
 		c, err := b.aggFilterCond(off, cond, ctx)
@@ -301,6 +316,14 @@ func (b *binder) aggArgs(off int, ctx exprCtx, args []Expr, name string) (Expr, 
 			return nil, err
 		}
 		keep = c
+	}
+	if skipNull {
+		nn := &Call{Func: "is_not_null", Args: []Expr{args[0]}, Typ: TypeBoolean}
+		if l, ok := keep.(*Literal); ok && l.Value == true {
+			keep = nn
+		} else {
+			keep = &Call{Func: "and", Args: []Expr{keep, nn}, Typ: TypeBoolean}
+		}
 	}
 	fields := make([]arrow.Field, len(args))
 	all := make([]Expr, 0, len(args)+1)

@@ -217,12 +217,24 @@ func partialAggs(aggs []AggCall) bool {
 		switch a.Func {
 		case "count", "count_star", "sum", "avg", "min", "max", "approx_count_distinct":
 		default:
-			if !AggPartialSelf(a.Func) {
+			if !AggPartialSelf(a.Func) || keepsSomeRows(a.Arg) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// keepsSomeRows reports a packed argument whose keep is not always TRUE
+// (a FILTER, ANY_VALUE's non-NULL rows): FIRST over per-morsel results
+// would read a morsel whose rows all dropped out as a NULL value.
+func keepsSomeRows(arg Expr) bool {
+	c, ok := arg.(*Call)
+	if !ok || c.Func != "agg_args" {
+		return false
+	}
+	l, ok := c.Args[0].(*Literal)
+	return !ok || l.Value != true
 }
 
 func hasDistinct(aggs []AggCall) bool {

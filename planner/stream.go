@@ -661,6 +661,9 @@ func (sp *streamPlanner) checkAggs(op AggOperator, aggs []AggCall, retract bool)
 			t = a.Arg.Type()
 		}
 		if err := CheckAgg(op, a.Func, a.Distinct, t, retract); err != nil {
+			if a.Pos.Line > 0 { // at the call the user wrote, rather than at EMIT
+				return sql.Errorf(sql.PlanError, a.Pos, "%s in streaming mode: %v", a, err)
+			}
 			return sp.fail("%s in streaming mode: %v", a, err)
 		}
 	}

@@ -33,6 +33,22 @@ type aggOrderClause struct {
 // same-length placeholder and Query.AggNames keeps the name.
 var renamedAggs = map[string]bool{"FIRST": true, "LAST": true, "LIST": true}
 
+// valueAggs are window functions of the TiDB parser that are also
+// aggregates without OVER (DuckDB's FIRST_VALUE(x) = FIRST(x)): renamed
+// as renamedAggs are when no OVER follows the call.
+var valueAggs = map[string]bool{"FIRST_VALUE": true, "LAST_VALUE": true}
+
+// overFollows reports whether the tokens from k on start an OVER clause,
+// after the call's FILTER (WHERE …) if it has one.
+func overFollows(body []token, k int) bool {
+	if k+1 < len(body) && body[k].is("FILTER") && body[k+1].isPunct("(") {
+		if end := matchParen(body, k+1); end > 0 {
+			k = end + 1
+		}
+	}
+	return k < len(body) && body[k].is("OVER")
+}
+
 // blankDistinct are the aggregates whose DISTINCT the TiDB parser does
 // not read (it knows them as plain functions, or as aggregates without
 // DISTINCT): the main parse sees a blank and Query.AggDistinct keeps it.
@@ -70,7 +86,7 @@ func (ps *parseState) aggOrders(body []token, q *Query) ([]aggOrderClause, []rep
 			continue // unbalanced: TiDB reports it
 		}
 		name := strings.ToUpper(t.text)
-		if renamedAggs[name] {
+		if renamedAggs[name] || valueAggs[name] && !overFollows(body, closing+1) {
 			repls = append(repls, replacement{span{t.off, t.end}, "__" + strings.Repeat("a", len(t.text)-2)})
 			if names == nil {
 				names = map[int]string{}
