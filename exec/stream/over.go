@@ -276,6 +276,13 @@ func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 			}
 		}
 	}
+	// The kernel answers partition by partition; the rows go out in
+	// event-time order (a partition's own order kept among equal times),
+	// so that a consumer tracking the watermark row by row, such as a
+	// second OVER, never sees a row of one partition fall behind one of
+	// another that the watermark released with it.
+	tc := o.spec.TimeCol
+	sort.SliceStable(keep, func(i, j int) bool { return keep[i][tc].I < keep[j][tc].I })
 	o.emitted = wm
 	for _, k := range order {
 		if err := o.retain(k, append(o.history[k], byPart[k]...), wm); err != nil {
