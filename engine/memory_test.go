@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -306,5 +309,71 @@ CREATE SOURCE r (category VARCHAR, value BIGINT, ts TIMESTAMP, PRIMARY KEY (cate
 		if mle.Need > mle.Limit+1<<20 {
 			t.Errorf("parallelism %d: the join's state reached %d bytes before the %d-byte limit stopped it", p, mle.Need, mle.Limit)
 		}
+	}
+}
+
+// TestOverHitsMemoryLimit: both streaming OVER operators count their
+// state against the memory limit and fail naming the operator and the
+// limit, within a batch of it, giving their share back — the one over an
+// append-only input keeping an hour of rows per key for its RANGE frame,
+// and the one over an updating input (a Debezium file, which keeps no
+// state of its own) keeping every live row. The per-message check itself:
+// stream.TestOverBudgetCheckedPerMessage.
+func TestOverHitsMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	for i := range 40000 {
+		lines = append(lines, fmt.Sprintf(`{"before":null,"after":{"id":%d,"category":"c%d","price":%d},"op":"c"}`, i, i%3, i))
+	}
+	path := filepath.Join(dir, "changes.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sources := `
+CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH (connector = 'generator', rows_per_second = '0', max_rows = '400000');
+CREATE SOURCE d WITH (connector = 'file', path = '` + path + `', format = 'debezium-json');`
+	for _, tc := range []struct {
+		name, query, operator string
+	}{
+		{"append-only", `SELECT ts, category, COUNT(*) OVER (PARTITION BY category ORDER BY ts RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW) AS c FROM g EMIT CHANGES`,
+			"OverAggregate: [count(*) RANGE BETWEEN INTERVAL '3600' SECOND PRECEDING AND CURRENT ROW AS c] over (PARTITION BY category ORDER BY ts)"},
+		{"updating", `SELECT id, category, SUM(price) OVER (PARTITION BY category ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM d EMIT CHANGES`,
+			"OverAggregate: [sum(price) ROWS BETWEEN 1 PRECEDING AND CURRENT ROW AS s] over (PARTITION BY category ORDER BY id)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			// Batches of 1024 rows: each adds ~300 KB of OVER state.
+			db, err := Open(Config{Allocator: mem, MemoryLimit: 1 << 20, BatchSize: 1024})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			if err := db.Exec(ctx, sources); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.Query(ctx, tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+			var mle *exec.MemoryLimitError
+			if !errors.As(err, &mle) || !strings.Contains(err.Error(), tc.operator) || !strings.Contains(err.Error(), "memory limit of 1.0 MiB") {
+				t.Fatalf("got %v, want the memory limit error naming %q and the limit", err, tc.operator)
+			}
+			t.Logf("%v", mle)
+			if mle.Need > mle.Limit+1<<20 {
+				t.Errorf("the state reached %d bytes before the %d-byte limit stopped it", mle.Need, mle.Limit)
+			}
+			if used := db.budgetNow().Used(); used != 0 {
+				t.Errorf("%d bytes still accounted", used)
+			}
+		})
 	}
 }

@@ -14,6 +14,14 @@ import (
 
 // Analytic builds the window-function operator of n over in.
 func Analytic(env Env, n *planner.PhysAnalytic, in exec.Operator) (exec.Operator, error) {
+	return analytic(env, n, in, n.String())
+}
+
+// analytic is Analytic with its memory-budget account named operator:
+// a streaming OVER aggregate's kernel accounts its input (the rows the
+// frames reach, a copy of the stream operator's state) as that
+// operator's, the one EXPLAIN shows.
+func analytic(env Env, n *planner.PhysAnalytic, in exec.Operator, operator string) (exec.Operator, error) {
 	part, err := Exprs(n.Partition)
 	if err != nil {
 		return nil, err
@@ -39,7 +47,7 @@ func Analytic(env Env, n *planner.PhysAnalytic, in exec.Operator) (exec.Operator
 	if err != nil {
 		return nil, err
 	}
-	a.SetBudget(env.Budget.Account(n.String()))
+	a.SetBudget(env.Budget.Account(operator))
 	a.SetWorkers(env.Parallelism)
 	return a, nil
 }

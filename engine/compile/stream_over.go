@@ -2,6 +2,7 @@ package compile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -19,11 +20,15 @@ func (b *streamBuilder) overAggregate(n *planner.PhysOverAggregate, in *arrow.Sc
 	env := b.env
 	out := n.Out.Arrow()
 	kernel := func(ctx context.Context, rec arrow.Record) ([]arrow.Record, error) {
-		op, err := Analytic(env, n.Analytic, &recordOp{rec: rec})
+		op, err := analytic(env, n.Analytic, &recordOp{rec: rec}, n.String())
 		if err != nil {
 			return nil, err
 		}
 		recs, err := exec.Collect(ctx, op)
+		var mle *exec.MemoryLimitError
+		if errors.As(err, &mle) {
+			return nil, mle // names this operator and the limit already
+		}
 		if err != nil {
 			return nil, fmt.Errorf("computing %s: %w", n.Analytic, err)
 		}

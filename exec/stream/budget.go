@@ -25,6 +25,8 @@ var (
 	_ StateSizer = (*WindowAggregate)(nil)
 	_ StateSizer = (*Parallel)(nil)
 	_ StateSizer = (*opNode)(nil)
+	_ StateSizer = (*OverAggregate)(nil)
+	_ StateSizer = (*OverChangelog)(nil)
 )
 
 // StateBytes is what the open windows and sessions hold (StateSizer),

@@ -85,6 +85,13 @@ type OverAggregate struct {
 	late     int64
 	partRows map[int32]int64
 	buf      []byte
+	// Running state sizes for the per-message budget check
+	// (StateBytes): the waiting rows', and per partition key its
+	// history's and running values' (partBytes, added up in histBytes),
+	// each measured as it changes.
+	pendBytes int64
+	histBytes int64
+	partBytes map[string]int64
 	// idle orders the partitions of a RANGE frame by their newest
 	// row's time, so that a key that stops receiving rows still has
 	// its history trimmed once the watermark passes its frame (sweep).
@@ -143,7 +150,7 @@ func NewOverAggregate(mem memory.Allocator, in *arrow.Schema, spec OverSpec) (*O
 		return nil, err
 	}
 	o := &OverAggregate{mem: mem, spec: spec, clock: spec.Clock, in: in, unit: unit, history: map[string][][]Value{}, carry: map[string][]carryVal{}, dirty: map[string]bool{},
-		emitted: MinWatermark, partRows: map[int32]int64{}}
+		emitted: MinWatermark, partRows: map[int32]int64{}, partBytes: map[string]int64{}}
 	if o.clock == nil {
 		o.clock = RealClock{}
 	}
@@ -207,6 +214,7 @@ func (o *OverAggregate) Push(ctx context.Context, rec arrow.Record, partition in
 				continue
 			}
 			o.pending = append(o.pending, row)
+			o.pendBytes += heldRowBytes(row)
 			o.tracker.Observe(partition, ts.I)
 		}
 	}
@@ -217,9 +225,11 @@ func (o *OverAggregate) Push(ctx context.Context, rec arrow.Record, partition in
 func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 	wm := o.tracker.Watermark()
 	var ready, wait [][]Value
+	var readyBytes int64
 	for _, r := range o.pending {
 		if r[o.spec.TimeCol].I < wm {
 			ready = append(ready, r)
+			readyBytes += heldRowBytes(r)
 		} else {
 			wait = append(wait, r)
 		}
@@ -228,6 +238,7 @@ func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 		return nil, o.sweep(wm)
 	}
 	o.pending = wait
+	o.pendBytes -= readyBytes
 	// The ready rows with the history of their partitions: the kernel
 	// sees every row their frames reach.
 	byPart := map[string][][]Value{}
@@ -320,6 +331,7 @@ func (o *OverAggregate) retain(k string, rows [][]Value, wm int64) error {
 	o.nhist -= len(o.history[k])
 	o.dirty[k] = true
 	kept := append([][]Value(nil), rows[from:]...)
+	o.countPart(k, kept)
 	if len(kept) == 0 {
 		delete(o.history, k)
 		return nil
@@ -328,6 +340,41 @@ func (o *OverAggregate) retain(k string, rows [][]Value, wm int64) error {
 	o.nhist += len(kept)
 	o.watch(k, wm)
 	return nil
+}
+
+// countPart sets partition k's running size to its history rows (about
+// to be kept) and its running values.
+func (o *OverAggregate) countPart(k string, rows [][]Value) {
+	var n int64
+	for _, r := range rows {
+		n += heldRowBytes(r)
+	}
+	if cs, ok := o.carry[k]; ok {
+		n += carryKeyBytes(k, cs)
+	}
+	o.histBytes += n - o.partBytes[k]
+	if n == 0 {
+		delete(o.partBytes, k)
+	} else {
+		o.partBytes[k] = n
+	}
+}
+
+// StateBytes is what the waiting rows, the kept history and the running
+// values hold (StateSizer), from running counts kept as rows arrive and
+// leave (Push, emit, retain), so an OVER aggregate is checked against
+// the memory budget after every message as the other stateful operators
+// are, not sampled. It equals Stats().Bytes.
+func (o *OverAggregate) StateBytes() (int64, bool) { return o.pendBytes + o.histBytes, true }
+
+// heldRowBytes is what a held row of Values takes (the slice header and
+// each value).
+func heldRowBytes(r []Value) int64 {
+	n := int64(24)
+	for _, v := range r {
+		n += valueBytes(v)
+	}
+	return n
 }
 
 // watch queues partition k for a sweep when its newest row is still
@@ -391,10 +438,7 @@ func (o *OverAggregate) Stats() StateStats {
 	s := StateStats{Groups: len(o.pending) + o.nhist + len(o.carry), Bytes: o.carryBytes()}
 	add := func(rows [][]Value) {
 		for _, r := range rows {
-			s.Bytes += 24
-			for _, v := range r {
-				s.Bytes += valueBytes(v)
-			}
+			s.Bytes += heldRowBytes(r)
 		}
 	}
 	add(o.pending)
@@ -408,6 +452,7 @@ func (o *OverAggregate) Stats() StateStats {
 func (o *OverAggregate) Close() error {
 	o.pending, o.history, o.nhist, o.idle, o.dirty = nil, map[string][][]Value{}, 0, nil, map[string]bool{}
 	o.carry = map[string][]carryVal{}
+	o.pendBytes, o.histBytes, o.partBytes = 0, 0, map[string]int64{}
 	return nil
 }
 

@@ -182,10 +182,16 @@ func combineValues(fn string, a, b Value) (Value, error) {
 func (o *OverAggregate) carryBytes() int64 {
 	var n int64
 	for k, cs := range o.carry {
-		n += int64(len(k)) + 16
-		for _, c := range cs {
-			n += valueBytes(c.V)
-		}
+		n += carryKeyBytes(k, cs)
+	}
+	return n
+}
+
+// carryKeyBytes is what partition k's running values cs hold.
+func carryKeyBytes(k string, cs []carryVal) int64 {
+	n := int64(len(k)) + 16
+	for _, c := range cs {
+		n += valueBytes(c.V)
 	}
 	return n
 }

@@ -33,6 +33,9 @@ type OverChangelog struct {
 	// parts are the partitions' live rows and emitted output rows.
 	parts map[string]*overPart
 	buf   []byte
+	// bytes is the partitions' running size (StateBytes), each
+	// measured as it is recomputed.
+	bytes int64
 }
 
 // overPart is one partition of an OverChangelog: its live input rows
@@ -41,6 +44,26 @@ type OverChangelog struct {
 type overPart struct {
 	Rows map[string]*overRow
 	Outs map[string]*overRow
+	// bytes is what Rows and Outs hold, as last measured (not
+	// checkpointed: Restore measures it).
+	bytes int64
+}
+
+// measure sets p's size and returns how much it changed.
+func (p *overPart) measure() int64 {
+	n := heldRowsBytes(p.Rows) + heldRowsBytes(p.Outs)
+	d := n - p.bytes
+	p.bytes = n
+	return d
+}
+
+// heldRowsBytes is what the held rows of m take (as Stats counts them).
+func heldRowsBytes(m map[string]*overRow) int64 {
+	var n int64
+	for _, h := range m {
+		n += heldRowBytes(h.Vals)
+	}
+	return n
 }
 
 // overRow is a row held with its multiplicity.
@@ -212,6 +235,7 @@ func (o *OverChangelog) recompute(ctx context.Context, k string, out [][]Value) 
 		out = append(out, append([]Value{Int(int64(ins))}, a...))
 	}
 	p.Outs = next
+	o.bytes += p.measure()
 	if len(p.Rows) == 0 {
 		delete(o.parts, k)
 	}
@@ -257,12 +281,7 @@ func (o *OverChangelog) Stats() StateStats {
 	for _, p := range o.parts {
 		for _, m := range []map[string]*overRow{p.Rows, p.Outs} {
 			s.Groups += len(m)
-			for _, h := range m {
-				s.Bytes += 24
-				for _, v := range h.Vals {
-					s.Bytes += valueBytes(v)
-				}
-			}
+			s.Bytes += heldRowsBytes(m)
 		}
 	}
 	return s
@@ -270,9 +289,16 @@ func (o *OverChangelog) Stats() StateStats {
 
 // Close drops the state; idempotent.
 func (o *OverChangelog) Close() error {
-	o.parts = map[string]*overPart{}
+	o.parts, o.bytes = map[string]*overPart{}, 0
 	return nil
 }
+
+// StateBytes is what the live and emitted rows hold (StateSizer), from
+// the partitions' sizes measured as each is recomputed (which walks it
+// anyway), so the OVER operator over an updating input is checked
+// against the memory budget after every message. It equals
+// Stats().Bytes.
+func (o *OverChangelog) StateBytes() (int64, bool) { return o.bytes, true }
 
 // Snapshot encodes every partition's live rows and emitted rows.
 func (o *OverChangelog) Snapshot() ([]byte, error) { return encode(o.parts) }
@@ -297,6 +323,9 @@ func (o *OverChangelog) Restore(data []byte) error {
 			p.Outs = map[string]*overRow{}
 		}
 	}
-	o.parts = parts
+	o.parts, o.bytes = parts, 0
+	for _, p := range parts {
+		o.bytes += p.measure()
+	}
 	return nil
 }

@@ -104,4 +104,22 @@ func (o *OverAggregate) restoreSnap(s overSnap) {
 	}
 	o.tracker.restore(s.WM, o.clock.Now())
 	clear(o.dirty)
+	o.recount()
+}
+
+// recount measures the running state sizes (StateBytes) anew from the
+// state restored.
+func (o *OverAggregate) recount() {
+	o.pendBytes, o.histBytes, o.partBytes = 0, 0, map[string]int64{}
+	for _, r := range o.pending {
+		o.pendBytes += heldRowBytes(r)
+	}
+	for k := range o.carry {
+		o.countPart(k, o.history[k])
+	}
+	for k, h := range o.history {
+		if _, ok := o.carry[k]; !ok {
+			o.countPart(k, h)
+		}
+	}
 }
