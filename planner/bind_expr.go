@@ -16,6 +16,9 @@ import (
 type binder struct {
 	q   *sql.Query
 	cat Catalog
+	// insertDefault gives the value of a DEFAULT cell of an INSERT's
+	// VALUES in column j (nil outside an INSERT into a known schema).
+	insertDefault func(j int) (Expr, error)
 	// temporalRight is set while binding the right side of a temporal
 	// join, the one place FOR SYSTEM_TIME AS OF may stand.
 	temporalRight bool

@@ -27,7 +27,16 @@ func (b *binder) bindValuesList(vl *sql.ValuesList, alias string) (Plan, *scope,
 		}
 		rows[i] = make([]Expr, width)
 		for j, n := range r {
-			e, err := b.bindExpr(n, empty, offsetOf(n, 0))
+			var e Expr
+			var err error
+			if vl.Defaults[[2]int{i, j}] {
+				if b.insertDefault == nil {
+					return nil, nil, sql.Errorf(sql.BindError, vl.DefaultPos, "DEFAULT is a value only in INSERT INTO table VALUES (…)")
+				}
+				e, err = b.insertDefault(j)
+			} else {
+				e, err = b.bindExpr(n, empty, offsetOf(n, 0))
+			}
 			if err != nil {
 				return nil, nil, err
 			}

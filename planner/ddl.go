@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -28,7 +30,12 @@ func SourceSchema(cs *sql.CreateSource) (*arrow.Schema, error) {
 			return nil, &sql.Error{Kind: sql.BindError, Pos: c.Pos, Msg: err.Error(), Err: err}
 		}
 		f := arrow.Field{Name: c.Name, Type: t, Nullable: true}
-		if c.HasDefault {
+		if c.DefaultExpr != "" {
+			if _, err := defaultExpr(c.DefaultExpr, c.DefaultExprPos, c.Name, t); err != nil {
+				return nil, err
+			}
+			f.Metadata = arrow.NewMetadata([]string{DefaultExprKey}, []string{fmt.Sprintf("%d:%d:%s", c.DefaultExprPos.Line, c.DefaultExprPos.Col, c.DefaultExpr)})
+		} else if c.HasDefault {
 			if _, err := defaultValue(c.Default, t); err != nil {
 				return nil, sql.Errorf(sql.BindError, c.DefaultPos, "column %q: DEFAULT value %q does not convert to %s", c.Name, c.Default, TypeName(t))
 			}
@@ -48,6 +55,73 @@ func SourceSchema(cs *sql.CreateSource) (*arrow.Schema, error) {
 // DefaultKey marks a declared column's DEFAULT constant (its text) in
 // the field's metadata, so the table's schema carries it to every INSERT.
 const DefaultKey = "sluice.default"
+
+// DefaultExprKey marks a declared column's DEFAULT expression in the
+// field's metadata: "line:col:text", the SQL text and where it is
+// written, evaluated for each row an INSERT leaves the column out of.
+const DefaultExprKey = "sluice.default_expr"
+
+// defaultExpr binds the DEFAULT expression text written at pos for the
+// column col of type t. It takes no columns (as DuckDB's); its errors
+// point into the CREATE TABLE.
+func defaultExpr(text string, pos sql.Pos, col string, t arrow.DataType) (Expr, error) {
+	const head = "SELECT "
+	at := sql.Pos{Line: pos.Line, Col: max(pos.Col-len(head), 1)}
+	stmts, err := sql.ParseAt(head+text, at)
+	if err != nil {
+		return nil, err
+	}
+	q, ok := stmts[0].(*sql.Query)
+	if len(stmts) != 1 || !ok || q.Emit != nil {
+		return nil, sql.Errorf(sql.BindError, pos, "column %q: DEFAULT takes one expression", col)
+	}
+	p, err := Bind(q, nil)
+	if err != nil {
+		return nil, err
+	}
+	var e Expr
+	switch x := p.(type) {
+	case *Values:
+		if len(x.Rows) == 1 && len(x.Rows[0]) == 1 {
+			e = x.Rows[0][0]
+		}
+	case *Project:
+		if _, one := x.Input.(*Values); one && len(x.Exprs) == 1 {
+			e = x.Exprs[0]
+		}
+	}
+	if e == nil {
+		return nil, sql.Errorf(sql.BindError, pos, "column %q: DEFAULT takes one expression without columns or subqueries", col)
+	}
+	if !assignable(e.Type(), t) {
+		return nil, sql.Errorf(sql.BindError, pos, "column %q is %s but its DEFAULT %s is %s", col, TypeName(t), text, TypeName(e.Type()))
+	}
+	return e, nil
+}
+
+// columnDefault is the value an INSERT gives column f when it has none:
+// its DEFAULT constant or expression, else NULL.
+func columnDefault(f arrow.Field, pos sql.Pos) (Expr, error) {
+	if spec, ok := f.Metadata.GetValue(DefaultExprKey); ok {
+		var line, col int
+		var text string
+		if parts := strings.SplitN(spec, ":", 3); len(parts) == 3 {
+			line, _ = strconv.Atoi(parts[0])
+			col, _ = strconv.Atoi(parts[1])
+			text = parts[2]
+		}
+		return defaultExpr(text, sql.Pos{Line: line, Col: col}, f.Name, f.Type)
+	}
+	lit := &Literal{Typ: f.Type}
+	if text, ok := f.Metadata.GetValue(DefaultKey); ok {
+		v, err := defaultValue(text, f.Type)
+		if err != nil {
+			return nil, sql.Errorf(sql.PlanError, pos, "column %q: DEFAULT %s: %v", f.Name, text, err)
+		}
+		lit.Value = v
+	}
+	return lit, nil
+}
 
 // defaultValue is the DEFAULT constant text of a column of type t, as a
 // value of t (a string converts as CAST would).
@@ -86,7 +160,29 @@ func PlanInsert(sink string, q *sql.Query, cat Catalog) (*QueryPlan, error) {
 		}
 		return nil, sql.Errorf(sql.BindError, q.Position(), "unknown sink %q%s", sink, suggest(sink, names))
 	}
-	logical, err := Bind(q, cat)
+	var dflt func(j int) (Expr, error)
+	if def.Schema != nil {
+		dflt = func(j int) (Expr, error) { // VALUES (DEFAULT, …)
+			i := j
+			if q.InsertColumns != nil {
+				i = -1
+				for k, f := range def.Schema.Fields() {
+					if j < len(q.InsertColumns) && strings.EqualFold(f.Name, q.InsertColumns[j]) {
+						i = k
+					}
+				}
+			}
+			if i < 0 || i >= def.Schema.NumFields() {
+				return &Literal{Typ: TypeNull}, nil // the column count is checked below
+			}
+			e, err := columnDefault(def.Schema.Field(i), q.Position())
+			if err != nil {
+				return nil, err
+			}
+			return castTo(e, def.Schema.Field(i).Type), nil
+		}
+	}
+	logical, err := bindWith(q, cat, dflt)
 	if err != nil {
 		return nil, err
 	}
@@ -156,15 +252,11 @@ func insertColumns(p Plan, def *SinkDef, q *sql.Query) (Plan, error) {
 			exprs[i] = &ColumnRef{Index: from[i], Name: in.Fields[from[i]].Name, Typ: in.Fields[from[i]].Type}
 			continue
 		}
-		lit := &Literal{Typ: f.Type}
-		if text, ok := f.Metadata.GetValue(DefaultKey); ok {
-			v, err := defaultValue(text, f.Type)
-			if err != nil {
-				return nil, sql.Errorf(sql.PlanError, q.Position(), "column %q: DEFAULT %s: %v", f.Name, text, err)
-			}
-			lit.Value = v
+		e, err := columnDefault(f, q.Position())
+		if err != nil {
+			return nil, err
 		}
-		exprs[i] = lit
+		exprs[i] = castTo(e, f.Type)
 	}
 	return &Project{Input: p, Exprs: exprs, Names: names}, nil
 }

@@ -43,13 +43,19 @@ func PlanQuery(q *sql.Query, cat Catalog) (*QueryPlan, error) {
 // Bind resolves names and types of q against cat and returns the
 // unoptimised logical plan.
 func Bind(q *sql.Query, cat Catalog) (Plan, error) {
+	return bindWith(q, cat, nil)
+}
+
+// bindWith is Bind; insertDefault, when set, gives the value of a DEFAULT
+// cell in column j of the query's VALUES (an INSERT's).
+func bindWith(q *sql.Query, cat Catalog, insertDefault func(j int) (Expr, error)) (Plan, error) {
 	if q == nil || q.Select == nil {
 		return nil, sql.Errorf(sql.PlanError, sql.Pos{}, "empty query")
 	}
 	if cat == nil {
 		cat = NewCatalog()
 	}
-	b := &binder{q: q, cat: cat, pos: map[Expr]int{}}
+	b := &binder{q: q, cat: cat, pos: map[Expr]int{}, insertDefault: insertDefault}
 	p, _, err := b.bindQuery(q.Select)
 	if err == nil {
 		err = checkListKeys(p)

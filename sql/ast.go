@@ -58,6 +58,11 @@ type ColumnDef struct {
 	Default    string
 	HasDefault bool
 	DefaultPos Pos
+	// DefaultExpr is the SQL text of an expression default (`DEFAULT
+	// CURRENT_TIMESTAMP`, `DEFAULT (a_constant * 2)`), Default then empty;
+	// DefaultExprPos is where the text starts.
+	DefaultExpr    string
+	DefaultExprPos Pos
 }
 
 // Watermark is `WATERMARK FOR col AS col - INTERVAL '5' SECOND`.

@@ -223,40 +223,81 @@ func (c *cursor) columnModifiers(col *ColumnDef) (token, bool, error) {
 				return pk, false, err
 			}
 		case t.is("UNIQUE") || t.is("CHECK") || t.is("REFERENCES") || t.is("AUTO_INCREMENT") || t.is("COMMENT") || t.is("COLLATE"):
-			return pk, false, c.errAt(t, "column %s is not supported (column modifiers: NOT NULL, NULL, UNSIGNED, DEFAULT constant, PRIMARY KEY [NOT ENFORCED])", strings.ToUpper(t.text))
+			return pk, false, c.errAt(t, "column %s is not supported (column modifiers: NOT NULL, NULL, UNSIGNED, DEFAULT value, PRIMARY KEY [NOT ENFORCED])", strings.ToUpper(t.text))
 		default:
 			return pk, notEnforced, nil
 		}
 	}
 }
 
-// columnDefault parses the constant after DEFAULT (at tok): a number
-// (signed), a string, TRUE, FALSE or NULL. An expression default (a
-// function, CURRENT_TIMESTAMP) is refused: it would be evaluated per row.
+// columnDefault parses what follows DEFAULT (at tok): a constant — a
+// number (signed), a string, TRUE, FALSE or NULL — kept as its text, or
+// an expression (CURRENT_TIMESTAMP, now(), 1 + 2, (…)) kept as SQL text
+// to be evaluated for each row an INSERT adds; it runs up to the next
+// column modifier, comma or closing parenthesis.
 func (c *cursor) columnDefault(col *ColumnDef, tok token) error {
-	t := c.next()
-	neg := ""
-	if t.isPunct("-") || t.isPunct("+") {
-		neg = strings.TrimPrefix(t.text, "+")
-		t = c.next()
-		if t.kind != tkNumber {
-			return c.errAt(t, "DEFAULT takes a constant: a number, a string, TRUE, FALSE or NULL")
+	first := c.peek()
+	k := 0
+	if first.isPunct("-") || first.isPunct("+") {
+		k = 1
+	}
+	if t := c.peekAt(k); (t.kind == tkNumber || k == 0 && (t.kind == tkString || t.is("TRUE") || t.is("FALSE") || t.is("NULL"))) && defaultEnds(c.peekAt(k+1)) {
+		c.next()
+		if k == 1 {
+			c.next()
 		}
-	}
-	switch {
-	case t.kind == tkNumber:
-		col.Default = neg + t.text
-	case t.kind == tkString:
-		col.Default = t.val
-	case t.is("TRUE") || t.is("FALSE"):
-		col.Default = strings.ToLower(t.text)
-	case t.is("NULL"):
+		switch {
+		case t.kind == tkNumber:
+			col.Default = strings.TrimPrefix(first.text, "+")
+			if k == 0 {
+				col.Default = t.text
+			} else {
+				col.Default += t.text
+			}
+		case t.kind == tkString:
+			col.Default = t.val
+		case t.is("NULL"):
+			return nil
+		default:
+			col.Default = strings.ToLower(t.text)
+		}
+		col.HasDefault, col.DefaultPos = true, c.ps.pos(tok.off)
 		return nil
-	default:
-		return c.errAt(t, "DEFAULT takes a constant: a number, a string, TRUE, FALSE or NULL")
 	}
-	col.HasDefault, col.DefaultPos = true, c.ps.pos(tok.off)
+	depth := 0
+	var last token
+	for !c.eof() {
+		t := c.peek()
+		if depth == 0 && (t.isPunct(",") || t.isPunct(")") || (last.end > 0 && defaultEnds(t))) {
+			break
+		}
+		switch {
+		case t.isPunct("("):
+			depth++
+		case t.isPunct(")"):
+			depth--
+		}
+		last = c.next()
+	}
+	if last.end == 0 {
+		return c.errAt(c.peek(), "DEFAULT needs a value: a constant or an expression")
+	}
+	col.DefaultExpr = c.ps.script[first.off:last.end]
+	col.HasDefault, col.DefaultPos, col.DefaultExprPos = true, c.ps.pos(tok.off), c.ps.pos(first.off)
 	return nil
+}
+
+// defaultEnds reports whether t ends a DEFAULT value: the column's next
+// modifier, a comma or the closing parenthesis.
+func defaultEnds(t token) bool {
+	if t.isPunct(",") || t.isPunct(")") || t.end == 0 {
+		return true
+	}
+	switch strings.ToUpper(t.text) {
+	case "NOT", "NULL", "UNSIGNED", "PRIMARY", "UNIQUE", "CHECK", "REFERENCES", "AUTO_INCREMENT", "COMMENT", "COLLATE", "DEFAULT":
+		return t.kind == tkIdent
+	}
+	return false
 }
 
 // notEnforced consumes an optional NOT ENFORCED (Flink's spelling: the

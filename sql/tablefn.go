@@ -20,6 +20,12 @@ type ValuesList struct {
 	Alias   string
 	Columns []string
 	Pos     Pos
+	// Defaults are the cells written DEFAULT ({row, column}, from 0),
+	// which only an INSERT's VALUES may hold: the parser sees NULL there
+	// and the planner puts the column's DEFAULT in.
+	Defaults map[[2]int]bool
+	// DefaultPos is where the first DEFAULT cell is written.
+	DefaultPos Pos
 }
 
 // FileTable is a file read as a table in FROM, DuckDB style: `'orders.csv'`
@@ -166,7 +172,7 @@ func (ps *parseState) valuesItem(q *Query, body []token, i int) (replacement, in
 	if close == i+2 {
 		return replacement{}, 0, false, c.errAt(body[close], "VALUES needs at least one row")
 	}
-	rows, err := ps.valuesRows(body, i+1, body[close].off)
+	rows, err := ps.valuesRows(body, i+1, body[close].off, vl)
 	if err != nil {
 		return replacement{}, 0, false, err
 	}
@@ -239,7 +245,7 @@ func inReplacement(repls []replacement, sp span) bool {
 // valuesRows parses the rows of VALUES at body[kw] up to the offset stop:
 // the TiDB parser reads them as `SELECT row, …` over the same offsets
 // (VALUES and SELECT have the same length), everything else blanked.
-func (ps *parseState) valuesRows(body []token, kw int, stop int) ([][]ast.ExprNode, error) {
+func (ps *parseState) valuesRows(body []token, kw int, stop int, vl *ValuesList) ([][]ast.ExprNode, error) {
 	c := &cursor{ps: ps, toks: body}
 	kwt := body[kw]
 	start, end := body[0].off, body[len(body)-1].end
@@ -248,6 +254,31 @@ func (ps *parseState) valuesRows(body []token, kw int, stop int) ([][]ast.ExprNo
 		return nil, err
 	}
 	input := []byte(ps.tidbInput(start, end, casts))
+	// A cell that is the word DEFAULT reaches the TiDB parser as NULL
+	// (padded to DEFAULT's length) and is remembered by row and column.
+	depth, row, col := 0, 0, 0
+	for k := kw + 1; k < len(body) && body[k].off < stop; k++ {
+		t := body[k]
+		switch {
+		case t.isPunct("("):
+			depth++
+		case t.isPunct(")"):
+			depth--
+		case t.isPunct(","):
+			if depth == 0 {
+				row, col = row+1, 0
+			} else if depth == 1 {
+				col++
+			}
+		case t.is("DEFAULT") && depth <= 1 && (body[k-1].isPunct("(") || body[k-1].isPunct(",") || k == kw+1) &&
+			k+1 < len(body) && (body[k+1].isPunct(",") || body[k+1].isPunct(")") || body[k+1].off >= stop):
+			if vl.Defaults == nil {
+				vl.Defaults, vl.DefaultPos = map[[2]int]bool{}, ps.pos(t.off)
+			}
+			vl.Defaults[[2]int{row, col}] = true
+			copy(input[t.off-start:], "NULL   ")
+		}
+	}
 	for k := range input {
 		if (k+start < kwt.off || k+start >= stop) && input[k] != '\n' {
 			input[k] = ' '
@@ -288,11 +319,13 @@ func (ps *parseState) valuesQuery(q *Query, body []token) (*Query, error) {
 	if len(body) < 2 {
 		return nil, Errorf(ParseError, ps.pos(body[0].off), "VALUES needs at least one row")
 	}
-	rows, err := ps.valuesRows(body, 0, body[len(body)-1].end)
+	vl := &ValuesList{Pos: ps.pos(body[0].off)}
+	rows, err := ps.valuesRows(body, 0, body[len(body)-1].end, vl)
 	if err != nil {
 		return nil, err
 	}
-	q.Values = map[string]*ValuesList{"_v0": {Rows: rows, Pos: ps.pos(body[0].off)}}
+	vl.Rows = rows
+	q.Values = map[string]*ValuesList{"_v0": vl}
 	stmts, err := ps.parseTiDB("SELECT * FROM _v0")
 	if err != nil {
 		return nil, err
