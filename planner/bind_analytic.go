@@ -165,11 +165,22 @@ func (b *binder) bindWindowFunc(x *ast.WindowFuncExpr, ctx exprCtx, off int) (Ex
 				return nil, err
 			}
 			wc.fn.Typ = t
-			if star {
+			_, filtered := b.q.AggFilters[off]
+			if star && !filtered {
 				wc.fn.Func = "count_star"
-			} else {
-				args = []Expr{v}
+				break
 			}
+			if star {
+				// COUNT(*) FILTER (WHERE c) counts CASE WHEN c THEN 1 END.
+				wc.fn.Func = "count"
+				v = &Literal{Typ: TypeBigInt, Value: int64(1)}
+			}
+			// SUM, COUNT, AVG, MIN and MAX skip the NULLs a false FILTER
+			// condition leaves, as in GROUP BY.
+			if v, err = b.aggFilter(off, v, inner); err != nil {
+				return nil, err
+			}
+			args = []Expr{v}
 		default:
 			if aggAliases[name] == "" {
 				return nil, b.errAt(off, "unsupported window function %q", x.Name)
@@ -189,6 +200,9 @@ func (b *binder) bindWindowFunc(x *ast.WindowFuncExpr, ctx exprCtx, off int) (Ex
 			wc.fn.Func, wc.fn.Params, wc.fn.Typ = fn, params, c.Typ
 			args = c.Args
 		}
+	}
+	if _, ok := b.q.AggFilters[off]; ok && (rankFuncs[name] != nil || name == "ntile" || name == "lag" || name == "lead" || name == "first_value" || name == "last_value" || name == "nth_value") {
+		return nil, b.errAt(off, "FILTER is allowed only on aggregate window functions, not on %s", strings.ToUpper(name))
 	}
 	wc.nargs = len(args)
 	all := args
@@ -495,3 +509,4 @@ func (b *binder) winIndex(c *Call) int {
 	i, _ := strconv.Atoi(strings.TrimPrefix(c.Func, winPrefix))
 	return i
 }
+
