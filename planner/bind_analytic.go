@@ -509,4 +509,3 @@ func (b *binder) winIndex(c *Call) int {
 	i, _ := strconv.Atoi(strings.TrimPrefix(c.Func, winPrefix))
 	return i
 }
-
