@@ -232,15 +232,19 @@ type Join struct {
 }
 
 // Schema implements Plan.
-func (j *Join) Schema() *Schema {
-	l, r := j.Left.Schema(), j.Right.Schema()
+func (j *Join) Schema() *Schema { return joinSchema(j.Left.Schema(), j.Right.Schema(), j.Type) }
+
+// joinSchema is the schema of a join of type t of inputs l and r: left ++
+// right, the outer side's columns nullable, the event time and window
+// columns the left side's, else the right side's.
+func joinSchema(l, r *Schema, t JoinType) *Schema {
 	fs := make([]Field, 0, l.Len()+r.Len())
 	for _, f := range l.Fields {
-		f.Nullable = f.Nullable || j.Type == RightJoin || j.Type == FullJoin
+		f.Nullable = f.Nullable || t == RightJoin || t == FullJoin
 		fs = append(fs, f)
 	}
 	for _, f := range r.Fields {
-		f.Nullable = f.Nullable || j.Type == LeftJoin || j.Type == FullJoin
+		f.Nullable = f.Nullable || t == LeftJoin || t == FullJoin
 		fs = append(fs, f)
 	}
 	out := newSchema(fs)

@@ -107,6 +107,16 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		}
 		return sp.temporal(x, a, filters)
 	}
+	if r := sp.lookupBelowInterval(x); r != nil {
+		out, err := sp.node(r)
+		if err != nil {
+			return nil, err
+		}
+		if lj := streamJoinUnder(out); lj != nil && lj.Strategy == JoinLookup {
+			lj.Why += "; moved above the interval join, which bounds only the stream's columns, so that join reads its sources' rows and watermarks"
+		}
+		return out, nil
+	}
 	if len(x.LeftKeys) == 0 {
 		return nil, sp.fail("a streaming join needs an equality between the inputs (ON l.k = r.k): a join without one (%s) is not supported in streaming mode", x.Type)
 	}
