@@ -151,6 +151,30 @@ CREATE SOURCE b (category VARCHAR, value BIGINT, ts TIMESTAMP)
 	r.checkRestarted(t, first, batchLines(t, mem, setup, query), "restarted parallel aggregate")
 }
 
+// A per-key top-N (RANK, peers included) run as 4 key-partitioned
+// instances (stream.ParallelRankTopN, a checkpoint part each), stopped
+// mid-stream and restarted from its checkpoint, hands its sink a
+// changelog that folds to exactly the batch result; a restart at another
+// parallelism is refused rather than fed state partitioned for 4.
+func TestParallelCheckpointRestartRankTopN(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	setup := `CREATE SOURCE a (category VARCHAR, value BIGINT, ts TIMESTAMP)
+  WITH (connector = 'generator', rows_per_second = '3000', max_rows = '6000', categories = '17', seed = '5')`
+	query := `SELECT category, value, rk FROM (SELECT category, value, RANK() OVER (PARTITION BY category ORDER BY value DESC) AS rk FROM a) t WHERE rk <= 2`
+	r := &restartRuns{mem: mem, ckpt: filepath.Join(t.TempDir(), "ckpt"), sink: "tops", setup: setup,
+		stmts: []string{`INSERT INTO tops ` + query + ` EMIT CHANGES`}}
+	first := r.stopMidStream(t, 4, 300*time.Millisecond)
+	err := r.run(context.Background(), 2)
+	if err == nil || !strings.Contains(err.Error(), "parallelism") {
+		t.Fatalf("restart at parallelism 2 from a checkpoint of 4: %v, want a refusal naming the parallelism", err)
+	}
+	if err := r.run(context.Background(), 4); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	r.checkRestarted(t, first, batchLines(t, mem, setup, query), "restarted parallel top-N")
+}
+
 // A keyed aggregate over a glob of CSV files, decoded on two goroutines
 // in scan order (exec.OpenOrdered) and folded by two key-partitioned
 // instances, stopped mid-stream and restarted from its checkpoint, hands

@@ -23,8 +23,15 @@ type PhysRankTopN struct {
 	// bound, so every key's rows arrive together: the node emits each
 	// key's top rows once (append-only, no op column) and keeps no state.
 	PerWindow bool
-	State     StateBound
-	Out       *Schema
+	// Partitioned: the top-N has partition columns and keeps state, so
+	// it runs as the session's parallelism of instances behind a hash
+	// exchange on Partition, each numbering the rows of its keys with its
+	// own checkpoint part; their changes are merged into one operator's
+	// order (stream.ParallelRankTopN). Without PARTITION BY it runs as
+	// one.
+	Partitioned bool
+	State       StateBound
+	Out         *Schema
 }
 
 // Schema implements PhysicalPlan.
@@ -50,7 +57,11 @@ func (p *PhysRankTopN) String() string {
 	if fn != "row_number" {
 		what = fmt.Sprintf("%s <= %d", fn, p.Limit)
 	}
-	return fmt.Sprintf("%s: %s per [%s] by %s, %s AS %s", kind, what, exprList(p.Partition), sortKeysString(p.Keys), fn, p.Out.Fields[len(p.Out.Fields)-1].Name)
+	s := fmt.Sprintf("%s: %s per [%s] by %s, %s AS %s", kind, what, exprList(p.Partition), sortKeysString(p.Keys), fn, p.Out.Fields[len(p.Out.Fields)-1].Name)
+	if p.Partitioned {
+		s += " partitioned by keys"
+	}
+	return s
 }
 
 // rankLimit reads a conjunct `rn <= N`, `rn < N`, `rn = 1` (or mirrored)
@@ -134,6 +145,7 @@ func (sp *streamPlanner) rankTopN(f *PhysFilter, a *PhysAnalytic) (PhysicalPlan,
 	// Scaled out: the rows go through a repartition topic by the
 	// partition columns, so each process numbers whole keys.
 	n.Input, n.Partition = sp.kafkaExchange(in, n.Partition, "RankTopN")
+	n.Partitioned = len(n.Partition) > 0
 	held := fmt.Sprintf("top %d rows", limit)
 	if n.Func != "row_number" {
 		held = fmt.Sprintf("rows numbered at most %d (peers included)", limit)

@@ -567,6 +567,19 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 				return stream.OperatorNode(t), nil
 			})
 		}
+		if x.Partitioned && b.opts.Parallelism > 1 {
+			keys, err := partitionKeys(x.Partition)
+			if err != nil {
+				return nil, err
+			}
+			pr, err := stream.NewParallelRankTopN(mem, keys, b.opts.Parallelism, func(int) (*stream.RankTopN, error) {
+				return rankTopN(mem, x, in)
+			})
+			if err != nil {
+				return nil, err
+			}
+			return pr, nil
+		}
 		t, err := rankTopN(mem, x, in)
 		if err != nil {
 			return nil, err

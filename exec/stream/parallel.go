@@ -316,6 +316,33 @@ func (p *Parallel) emitShared(err error) (arrow.Record, error) {
 	return rb.NewRecord(), nil
 }
 
+// mergeHeld merges the rows instances hold, each instance's in ascending
+// order of their order keys ords (one a row), into one list ascending by
+// less: the order one operator emits them in. Ties go to the lower
+// instance.
+func mergeHeld[O any](rows [][][]Value, ords [][]O, less func(a, b O) bool) ([][]Value, error) {
+	total := 0
+	for i := range rows {
+		if len(ords[i]) != len(rows[i]) {
+			return nil, fmt.Errorf("stream: instance %d holds %d rows but %d order keys", i, len(rows[i]), len(ords[i]))
+		}
+		total += len(rows[i])
+	}
+	out := make([][]Value, 0, total)
+	next := make([]int, len(rows))
+	for range total {
+		best := -1
+		for i := range rows {
+			if next[i] < len(rows[i]) && (best < 0 || less(ords[i][next[i]], ords[best][next[best]])) {
+				best = i
+			}
+		}
+		out = append(out, rows[best][next[best]])
+		next[best]++
+	}
+	return out, nil
+}
+
 // cacheNulls makes arr (and its children) count their nulls now: Arrow
 // counts them lazily on first use and caches the count in the array, a
 // write that must not happen from several instances' goroutines at once.

@@ -46,6 +46,17 @@ type RankTopN struct {
 	// dirty are the keys changed since the last snapshot (the next
 	// delta writes them whole, or as gone when they left).
 	dirty map[string]bool
+	// held is set on an instance of a ParallelRankTopN, which merges the
+	// instances' output itself (see rankHeld).
+	held *rankHeld
+}
+
+// rankHeld is what a ParallelRankTopN instance holds of a batch for the
+// merge: its output rows and, for each, the batch row where the row's
+// partition key first appears, the order one operator emits keys in.
+type rankHeld struct {
+	rows [][]Value
+	ords []int32
 }
 
 // rankKeyBytes is what holding a key costs beside its rows.
@@ -69,6 +80,7 @@ var (
 	_ Operator    = (*RankTopN)(nil)
 	_ Snapshotter = (*RankTopN)(nil)
 	_ StateSizer  = (*RankTopN)(nil)
+	_ RowsPusher  = (*RankTopN)(nil)
 )
 
 // NewRankTopN returns the incremental top-n per value of the partition
@@ -202,12 +214,28 @@ func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Rec
 	if rec.NumRows() == 0 {
 		return nil, nil
 	}
-	order, byPart, err := r.candidates(rec)
+	return r.push(rec, nil)
+}
+
+// PushRows implements RowsPusher: Push of the listed rows of rec only
+// (an instance of a ParallelRankTopN folds the rows of its keys).
+func (r *RankTopN) PushRows(_ context.Context, rec arrow.Record, _ int32, rows []int32) (arrow.Record, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return r.push(rec, rows)
+}
+
+// push folds the rows of rec listed in rows (nil: all of them) and
+// returns the changes, or holds them (held) for the ParallelRankTopN.
+func (r *RankTopN) push(rec arrow.Record, rows []int32) (arrow.Record, error) {
+	order, firsts, byPart, err := r.candidates(rec, rows)
 	if err != nil {
 		return nil, err
 	}
 	var out [][]Value
-	for _, k := range order {
+	var ords []int32
+	for ki, k := range order {
 		t := r.parts[k]
 		if t == nil {
 			if t, err = r.newTop(); err != nil {
@@ -229,6 +257,11 @@ func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Rec
 			r.dirty[k] = true
 		}
 		out = appendRankDiff(out, before, after)
+		if r.held != nil {
+			for len(ords) < len(out) {
+				ords = append(ords, firsts[ki])
+			}
+		}
 	}
 	if len(out) == 0 {
 		return nil, nil
@@ -241,14 +274,19 @@ func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Rec
 			out[i] = row[1:]
 		}
 	}
+	if r.held != nil {
+		r.held.rows, r.held.ords = append(r.held.rows, out...), append(r.held.ords, ords...)
+		return nil, nil
+	}
 	rb := array.NewRecordBuilder(r.mem, r.schema)
 	defer rb.Release()
 	return buildRecord(rb, out)
 }
 
-// candidates reads the rows of rec that may change their key's top n,
-// grouped by key (byPart), and the keys in the order they first appear
-// in rec.
+// candidates reads the rows of rec listed in at (nil: every row) that
+// may change their key's top n, grouped by key (byPart), and the keys in
+// the order they first appear in rec, with the row of rec where each
+// first appears (firsts).
 //
 // Over an append-only input a row ranks past n, now and forever, once n
 // rows of its key order strictly before it: rows only arrive, and each
@@ -260,31 +298,48 @@ func (r *RankTopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Rec
 // For the winning bid of each auction most bids are skipped. A key keeps
 // its place in order even when its first rows were skipped, so the
 // output is the one without skipping.
-func (r *RankTopN) candidates(rec arrow.Record) (order []string, byPart map[string][][]Value, err error) {
+func (r *RankTopN) candidates(rec arrow.Record, at []int32) (order []string, firsts []int32, byPart map[string][][]Value, err error) {
 	n := int(rec.NumRows())
+	if at != nil {
+		n = len(at)
+	}
+	// row is the row of rec the k-th row read is.
+	row := func(k int) int {
+		if at != nil {
+			return int(at[k])
+		}
+		return k
+	}
 	byPart = map[string][][]Value{}
 	var rows [][]Value
 	if r.changelog || r.perWindow || r.fn == DenseRank {
-		if rows, err = readRows(rec); err != nil {
-			return nil, nil, err
+		var idx []int
+		if at != nil {
+			idx = make([]int, n)
+			for k := range idx {
+				idx[k] = row(k)
+			}
+		}
+		if rows, err = readRowsAt(rec, idx); err != nil {
+			return nil, nil, nil, err
 		}
 		pv := make([]Value, len(r.part))
-		for _, row := range rows {
+		for k, vals := range rows {
 			for i, c := range r.part {
-				pv[i] = row[c]
+				pv[i] = vals[c]
 			}
 			r.buf = rowKey(r.buf[:0], pv)
-			k := string(r.buf)
-			if _, ok := byPart[k]; !ok {
-				order = append(order, k)
+			key := string(r.buf)
+			if _, ok := byPart[key]; !ok {
+				order, firsts = append(order, key), append(firsts, int32(row(k)))
 			}
-			byPart[k] = append(byPart[k], row)
+			byPart[key] = append(byPart[key], vals)
 		}
-		return order, byPart, nil
+		return order, firsts, byPart, nil
 	}
 	partOf, err := viewReaders(rec, r.part)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cols := make([]int, len(r.keys))
 	for i, k := range r.keys {
@@ -292,12 +347,13 @@ func (r *RankTopN) candidates(rec arrow.Record) (order []string, byPart map[stri
 	}
 	sortOf, err := viewReaders(rec, cols)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var keep []int
 	var keyOf []*string
 	known := map[string]*bestKnown{}
-	for i := range n {
+	for k := range n {
+		i := row(k)
 		r.buf = r.buf[:0]
 		for _, f := range partOf {
 			r.buf = appendKey(r.buf, f(i))
@@ -306,7 +362,7 @@ func (r *RankTopN) candidates(rec arrow.Record) (order []string, byPart map[stri
 		if b == nil {
 			b = r.newBestKnown(string(r.buf))
 			known[b.key] = b
-			order = append(order, b.key)
+			order, firsts = append(order, b.key), append(firsts, int32(i))
 		}
 		sk := make([]Value, len(sortOf))
 		for c, f := range sortOf {
@@ -319,21 +375,21 @@ func (r *RankTopN) candidates(rec arrow.Record) (order []string, byPart map[stri
 		keyOf = append(keyOf, &b.key)
 	}
 	if len(keep) == 0 {
-		return nil, byPart, nil
+		return nil, nil, byPart, nil
 	}
 	if rows, err = readRowsAt(rec, keep); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	for i, row := range rows {
-		byPart[*keyOf[i]] = append(byPart[*keyOf[i]], row)
+	for i, vals := range rows {
+		byPart[*keyOf[i]] = append(byPart[*keyOf[i]], vals)
 	}
-	kept := order[:0]
-	for _, k := range order {
+	kept, keptFirsts := order[:0], firsts[:0]
+	for i, k := range order {
 		if byPart[k] != nil {
-			kept = append(kept, k)
+			kept, keptFirsts = append(kept, k), append(keptFirsts, firsts[i])
 		}
 	}
-	return kept, byPart, nil
+	return kept, keptFirsts, byPart, nil
 }
 
 // bestKnown is, while candidates reads a batch, the sort keys of a

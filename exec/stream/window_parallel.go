@@ -217,31 +217,18 @@ func (pw *ParallelWindow) merge(errs []error) (arrow.Record, error) {
 	if err := pw.routeLate(); err != nil {
 		return nil, err
 	}
-	total := 0
-	for _, w := range pw.wins {
-		if len(w.held.ords) != len(w.pending) {
-			return nil, fmt.Errorf("stream: window instance holds %d rows but %d order keys", len(w.pending), len(w.held.ords))
-		}
-		total += len(w.pending)
+	rows := make([][][]Value, len(pw.wins))
+	ords := make([][]winOrder, len(pw.wins))
+	for i, w := range pw.wins {
+		rows[i], ords[i] = w.pending, w.held.ords
 	}
-	if total == 0 {
-		return nil, nil
-	}
-	rows := make([][]Value, 0, total)
-	next := make([]int, len(pw.wins))
-	for range total {
-		best := -1
-		for i, w := range pw.wins {
-			if next[i] < len(w.pending) && (best < 0 || w.held.ords[next[i]].less(pw.wins[best].held.ords[next[best]])) {
-				best = i
-			}
-		}
-		rows = append(rows, pw.wins[best].pending[next[best]])
-		next[best]++
+	merged, err := mergeHeld(rows, ords, winOrder.less)
+	if err != nil || len(merged) == 0 {
+		return nil, err
 	}
 	rb := array.NewRecordBuilder(pw.mem, pw.wins[0].schema)
 	defer rb.Release()
-	return buildRecord(rb, rows)
+	return buildRecord(rb, merged)
 }
 
 // routeLate hands the instances' late rows of the batch to the late-row
