@@ -249,9 +249,15 @@ type PhysOverAggregate struct {
 	// partition and the output is the changes (Retract), at once, not
 	// waiting for the watermark (TimeCol, Rows, Range unused).
 	Updating bool
-	Delay    time.Duration
-	State    StateBound
-	Out      *Schema
+	// ByMarks: the watermark is the input's marks, not the rows' event
+	// times less Delay. Set over another OVER aggregate, which emits its
+	// rows only once its watermark passed them, grouped by key and so
+	// out of event-time order: judged against a tracker of their own
+	// they would be late (and the delay counted twice).
+	ByMarks bool
+	Delay   time.Duration
+	State   StateBound
+	Out     *Schema
 }
 
 // OverCarry is a function of a streaming OVER aggregate whose frame
@@ -275,7 +281,11 @@ func (p *PhysOverAggregate) String() string {
 	if p.Updating {
 		return "OverAggregate" + strings.TrimPrefix(s, "Analytic") + " (over an updating input: a change recomputes its partition, emitting the rows that changed)"
 	}
-	return "OverAggregate" + strings.TrimPrefix(s, "Analytic") + " (each row once, when the watermark passes its " + p.Input.Schema().Fields[p.TimeCol].Name + ")"
+	wm := ""
+	if p.ByMarks {
+		wm = ", the input OVER aggregate's watermark"
+	}
+	return "OverAggregate" + strings.TrimPrefix(s, "Analytic") + " (each row once, when the watermark passes its " + p.Input.Schema().Fields[p.TimeCol].Name + wm + ")"
 }
 
 // overAggregate converts window functions over a stream: only aggregates
@@ -302,6 +312,7 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 	}
 	ka, avgs := avgAsSumCount(a)
 	n := &PhysOverAggregate{Input: in, Analytic: ka, TimeCol: oc.Index, Delay: wm.Delay, Out: ka.Out}
+	n.ByMarks = countPhys(in, func(p PhysicalPlan) bool { o, ok := p.(*PhysOverAggregate); return ok && !o.Updating }) > 0
 	for _, e := range a.Partition {
 		c, ok := e.(*ColumnRef)
 		if !ok {

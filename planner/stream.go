@@ -244,7 +244,7 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 	case *PhysAnalytic:
 		return sp.overAggregate(x)
 	case *PhysFilter:
-		if a, ok := x.Input.(*PhysAnalytic); ok {
+		if a, ok := x.Input.(*PhysAnalytic); ok && ranksRows(a) {
 			return sp.rankTopN(x, a)
 		}
 		in, err := sp.node(x.Input)

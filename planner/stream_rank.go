@@ -96,6 +96,20 @@ func rankLimit(c Expr, rn int) (int64, bool) {
 	return 0, false
 }
 
+// ranksRows reports whether a computes a row number or rank, which a
+// filter over it can make a per-key top-N (or is refused naming that
+// form); a filter over other window functions (OVER aggregates) is a
+// filter over their output.
+func ranksRows(a *PhysAnalytic) bool {
+	for _, f := range a.Funcs {
+		switch f.Func {
+		case "row_number", "rank", "dense_rank", "ntile", "percent_rank", "cume_dist":
+			return true
+		}
+	}
+	return false
+}
+
 // rankTopN converts a filter on the row number over an Analytic into the
 // per-key top-N; other conjuncts stay as a filter above it.
 func (sp *streamPlanner) rankTopN(f *PhysFilter, a *PhysAnalytic) (PhysicalPlan, error) {

@@ -43,7 +43,7 @@ func (b *streamBuilder) overAggregate(n *planner.PhysOverAggregate, in *arrow.Sc
 		carry = append(carry, stream.OverCarry{Col: c.Col, Func: c.Func, Arg: c.Arg})
 	}
 	o, err := stream.NewOverAggregate(env.Mem, in, stream.OverSpec{TimeCol: n.TimeCol, Partition: n.Partition, Rows: n.Rows, Range: n.Range,
-		Kernel: kernel, Out: out, Carry: carry, Delay: n.Delay, IdleTimeout: wopts.IdleTimeout, Late: wopts.Late, OnLate: wopts.OnLate, Clock: wopts.Clock})
+		Kernel: kernel, Out: out, Carry: carry, ByMarks: n.ByMarks, Delay: n.Delay, IdleTimeout: wopts.IdleTimeout, Late: wopts.Late, OnLate: wopts.OnLate, Clock: wopts.Clock})
 	if err != nil {
 		return nil, err
 	}

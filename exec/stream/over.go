@@ -37,6 +37,11 @@ type OverSpec struct {
 	// the rows no bounded frame reaches are dropped all the same, folded
 	// into a running value per partition (see OverCarry).
 	Carry []OverCarry
+	// ByMarks makes the watermark follow the input's marks (FollowMark)
+	// rather than its rows' event times: over another OverAggregate's
+	// output, whose rows come grouped by key, each already behind that
+	// operator's watermark. Delay and IdleTimeout are then unused.
+	ByMarks bool
 	// Delay is the watermark delay; IdleTimeout 'watermark.idle_timeout'.
 	Delay       time.Duration
 	IdleTimeout time.Duration
@@ -123,6 +128,7 @@ var (
 	_ WatermarkReporter = (*OverAggregate)(nil)
 	_ EventTimer        = (*OverAggregate)(nil)
 	_ PartitionAware    = (*OverAggregate)(nil)
+	_ MarkFollower      = (*OverAggregate)(nil)
 )
 
 // NewOverAggregate builds the OVER aggregate of spec over an append-only
@@ -155,6 +161,9 @@ func NewOverAggregate(mem memory.Allocator, in *arrow.Schema, spec OverSpec) (*O
 		o.clock = RealClock{}
 	}
 	o.tracker = NewWatermarkTracker(int64(spec.Delay)/unit, spec.IdleTimeout, unit)
+	if spec.ByMarks {
+		o.tracker = NewWatermarkTracker(0, 0, unit)
+	}
 	return o, nil
 }
 
@@ -171,11 +180,33 @@ func (o *OverAggregate) Late() int64 { return o.late }
 func (o *OverAggregate) Watermark() *WatermarkTracker { return o.tracker }
 
 // SetPartitions registers the input's partitions (see WatermarkTracker).
-func (o *OverAggregate) SetPartitions(parts []int32) { o.tracker.SetPartitions(parts, o.clock.Now()) }
+func (o *OverAggregate) SetPartitions(parts []int32) {
+	if o.spec.ByMarks {
+		return // the marks' partition alone holds the watermark
+	}
+	o.tracker.SetPartitions(parts, o.clock.Now())
+}
+
+// FollowMark implements MarkFollower: under ByMarks the watermark moves
+// to wm and the rows it passed are emitted; otherwise marks are ignored.
+func (o *OverAggregate) FollowMark(ctx context.Context, wm int64) (arrow.Record, error) {
+	if !o.spec.ByMarks {
+		return nil, nil
+	}
+	o.tracker.Arrive(markPartition, o.clock.Now())
+	before := o.tracker.Watermark()
+	if o.tracker.Observe(markPartition, wm) <= before {
+		return nil, nil
+	}
+	return o.emit(ctx)
+}
 
 // Push folds a batch row by row and returns the rows the watermark let
 // out, or nil. The caller keeps rec and releases the result.
 func (o *OverAggregate) Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error) {
+	if o.spec.ByMarks {
+		partition = markPartition
+	}
 	o.tracker.Arrive(partition, o.clock.Now())
 	if rec.NumRows() > 0 {
 		if err := sameTypes(rec.Schema(), o.in); err != nil {
@@ -208,14 +239,16 @@ func (o *OverAggregate) Push(ctx context.Context, rec arrow.Record, partition in
 						}
 					}
 				}
-				if !ts.IsNull() {
+				if !ts.IsNull() && !o.spec.ByMarks {
 					o.tracker.Observe(partition, ts.I)
 				}
 				continue
 			}
 			o.pending = append(o.pending, row)
 			o.pendBytes += heldRowBytes(row)
-			o.tracker.Observe(partition, ts.I)
+			if !o.spec.ByMarks {
+				o.tracker.Observe(partition, ts.I)
+			}
 		}
 	}
 	return o.emit(ctx)
