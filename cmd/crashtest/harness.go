@@ -131,7 +131,13 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 				return res
 			}
 		}
-		clean = h.newEpisode(p, dir, "clean", input)
+		// A regrown input's clean run gets a name of its own: it names
+		// the episode's Kafka topics, which the last attempt created.
+		name := "clean"
+		if rows != h.cfg.scale.FileRows {
+			name = fmt.Sprintf("clean-%d", rows)
+		}
+		clean = h.newEpisode(p, dir, name, input)
 		var err error
 		dur, err = clean.play(ctx, res)
 		clean.saveHistory()
