@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -385,6 +386,7 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 	if b.q.AggDistinct[off] {
 		x.Distinct = true // a DISTINCT the TiDB parser does not read
 	}
+	f = b.sampleSpelling(f, off)
 	switch {
 	case f == "sum", f == "count", f == "avg", f == "min", f == "max", derivedAggs[f]:
 	case aggAliases[f] != "":
@@ -519,4 +521,30 @@ func (b *binder) aggFilterCond(off int, cond ast.ExprNode, ctx exprCtx) (Expr, e
 		return nil, err
 	}
 	return b.boolean(c, coff, "FILTER")
+}
+
+// sampleSpelling is f, the aggregate the TiDB parser read at off, except
+// that STDDEV and VARIANCE, which it reads as MySQL's population
+// STDDEV_POP and VAR_POP, are the sample ones as in DuckDB, PostgreSQL
+// and the SQL standard's users expect (STDDEV(1, 2, 4) = 1.5275); STD,
+// a MySQL-only name, stays the population one.
+func (b *binder) sampleSpelling(f string, off int) string {
+	if f != "stddev_pop" && f != "var_pop" {
+		return f
+	}
+	text := b.q.SQL()
+	if off < 0 || off >= len(text) {
+		return f
+	}
+	end := off
+	for end < len(text) && (text[end] == '_' || unicode.IsLetter(rune(text[end]))) {
+		end++
+	}
+	switch strings.ToLower(text[off:end]) {
+	case "stddev":
+		return "stddev_samp"
+	case "variance":
+		return "var_samp"
+	}
+	return f
 }
