@@ -127,6 +127,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	// marks: the side is an interval join's output, whose watermark is
 	// that join's (held back by its bounds), not tracked from its rows.
 	var marks [2]bool
+	unionSide := false
 	// times are each side's event-time columns an interval join may
 	// bound: its watermark column, or a window join output's window_end
 	// columns (its watermark, the window join's, is on window_end).
@@ -138,9 +139,12 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		// an interval or window join, with that join's output watermark
 		// (intervalOutput, sideWindow).
 		joined := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysHashJoin); return ok }) > 0
-		if n := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysUnionAll); return ok }); n > 0 {
-			return nil, sp.fail("a join input reading a UNION ALL is not supported in streaming mode yet")
-		}
+		// A side reading a UNION ALL interleaves its inputs' rows as
+		// their readers go: no one watermark orders them, so it joins
+		// as a regular join or as a lookup join's stream, never with
+		// time bounds (which would judge lateness by that interleaving).
+		unioned := countPhys(c, func(p PhysicalPlan) bool { _, ok := p.(*PhysUnionAll); return ok }) > 0
+		unionSide = unionSide || unioned
 		in, err := sp.node(c)
 		if err != nil {
 			return nil, err
@@ -148,6 +152,14 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		sides[s] = in
 		if et := c.Schema().EventTime; et >= 0 {
 			times[s] = []int{et}
+		}
+		if unioned && !joined {
+			streams[s] = countPhys(c, func(p PhysicalPlan) bool {
+				sc, ok := p.(*PhysScan)
+				return ok && sp.watermarkOf(sc) != nil
+			}) > 0
+			times[s] = nil
+			continue
 		}
 		if joined {
 			marks[s] = intervalOutput(in)
@@ -193,6 +205,9 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		return nil, err
 	}
 	j.Strategy, j.Why = strategy, why
+	if strategy == JoinRegular && unionSide {
+		j.Why += "; a UNION ALL input has no one watermark ordering its rows, so time bounds do not make it an interval join"
+	}
 	if wms[0] != nil {
 		j.LeftDelay = wms[0].Delay
 	}

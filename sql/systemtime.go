@@ -35,6 +35,11 @@ func (ps *parseState) systemTime(q *Query, body []token, i int) (repl replacemen
 		}
 	}
 	table := body[i-1]
+	if table.isPunct(")") {
+		// Flink reads a versioned view there, not a subquery: one
+		// spelling, which the planner checks is versioned.
+		return repl, 0, false, Errorf(ParseError, ps.pos(body[i].off), "FOR SYSTEM_TIME AS OF follows a table or view name, not a subquery: name the subquery in WITH (WITH r AS (SELECT …) … JOIN r FOR SYSTEM_TIME AS OF …) or CREATE VIEW; it must be a versioned view, keeping the latest row per key by event time (ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts DESC) = 1)")
+	}
 	if table.kind != tkIdent && table.kind != tkQIdent {
 		return repl, 0, false, Errorf(ParseError, ps.pos(body[i].off), "FOR SYSTEM_TIME AS OF follows a table name")
 	}

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +45,11 @@ func TestSystemTime(t *testing.T) {
 		if !errors.As(err, &se) || se.Pos.Line != tc.line || se.Pos.Col != tc.col {
 			t.Errorf("%q: error %v, want one at %d:%d", tc.src, err, tc.line, tc.col)
 		}
+	}
+	// A subquery as the versioned side: the error says what is allowed.
+	_, err := Parse("SELECT * FROM o JOIN (SELECT * FROM r)\n  FOR SYSTEM_TIME AS OF o.ts AS v ON o.k = v.k")
+	var se *Error
+	if !errors.As(err, &se) || se.Pos.Line != 2 || se.Pos.Col != 3 || !strings.Contains(se.Msg, "not a subquery") || !strings.Contains(se.Msg, "WITH r AS") {
+		t.Errorf("subquery FOR SYSTEM_TIME: error %v, want one at 2:3 naming the WITH or view form", err)
 	}
 }
