@@ -325,6 +325,9 @@ func valueCompare2(a, b arrow.Array) (func(i, j int) int, error) {
 		return fixedCompare[uint64](a, b), nil
 	case arrow.NULL:
 		return func(i, j int) int { return 0 }, nil
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		x, y := a.(*array.MonthDayNanoInterval), b.(*array.MonthDayNanoInterval)
+		return func(i, j int) int { return expr.CompareIntervals(x.Value(i), y.Value(j)) }, nil
 	}
 	if !intLike(a.DataType()) {
 		return nil, fmt.Errorf("cannot order values of type %s", a.DataType())

@@ -525,6 +525,36 @@ func (b *binder) binary(op opcode.Op, l, r Expr, off, roff int) (Expr, error) {
 	return nil, b.errAt(off, "unsupported operator %s", op)
 }
 
+// timeArith types arithmetic on times as DuckDB does: TIMESTAMP −
+// TIMESTAMP is an INTERVAL (a DATE on either side taken as its
+// midnight), DATE − DATE a BIGINT count of days, DATE ± integer a DATE
+// that many days on, a time ± an INTERVAL value the time moved by it.
+func timeArith(f string, l, r Expr) (Expr, bool) {
+	lt, rt := l.Type(), r.Type()
+	isTime := func(t arrow.DataType) bool { return t.ID() == arrow.TIMESTAMP || t.ID() == arrow.DATE32 }
+	isIv := func(t arrow.DataType) bool { return t.ID() == arrow.INTERVAL_MONTH_DAY_NANO }
+	switch {
+	case f == "sub" && isTime(lt) && isTime(rt):
+		if lt.ID() == arrow.DATE32 && rt.ID() == arrow.DATE32 {
+			return &Call{Func: "datediff", Args: []Expr{l, r}, Typ: TypeBigInt}, true
+		}
+		return &Call{Func: "ts_diff", Args: []Expr{castTo(l, TypeTimestamp), castTo(r, TypeTimestamp)}, Typ: TypeInterval}, true
+	case (f == "add" || f == "sub") && lt.ID() == arrow.DATE32 && isInteger(rt):
+		fn := "date_add_days"
+		if f == "sub" {
+			fn = "date_sub_days"
+		}
+		return &Call{Func: fn, Args: []Expr{l, castTo(r, TypeBigInt)}, Typ: TypeDate}, true
+	case f == "add" && isInteger(lt) && rt.ID() == arrow.DATE32:
+		return &Call{Func: "date_add_days", Args: []Expr{r, castTo(l, TypeBigInt)}, Typ: TypeDate}, true
+	case (f == "add" || f == "sub") && isTime(lt) && isIv(rt):
+		return &Call{Func: f, Args: []Expr{l, r}, Typ: lt}, true
+	case f == "add" && isIv(lt) && isTime(rt):
+		return &Call{Func: f, Args: []Expr{l, r}, Typ: rt}, true
+	}
+	return nil, false
+}
+
 var arithSymbols = map[string]string{"add": "+", "sub": "-", "mul": "*", "div": "/", "intdiv": "DIV", "mod": "%"}
 
 func (b *binder) compare(f string, l, r Expr, off int) (Expr, error) {
@@ -569,6 +599,9 @@ func (b *binder) arith(f, sym string, l, r Expr, off int) (Expr, error) {
 	lt, rt := l.Type(), r.Type()
 	if isNull(lt) && isNull(rt) {
 		return &Literal{Typ: TypeNull}, nil
+	}
+	if e, ok := timeArith(f, l, r); ok {
+		return e, nil
 	}
 	if isNull(lt) {
 		lt = rt

@@ -23,8 +23,20 @@ def parse(path):
             recs.append((hdr+(' DUCKSKIP' if note else ''),'\n'.join(sqlt),rows)); note=''
         i+=1
     return recs
+def interval(days, months, micros):
+    # duckq prints an INTERVAL as Go's {Days Months Micros}; this is DuckDB's own text.
+    parts=[]
+    for n,u in ((months//12 if months>=0 else -(-months//12),'year'),(months%12 if months>=0 else -(-months%12),'month'),(days,'day')):
+        if n: parts.append('%d %s%s'%(n,u,'' if abs(n)==1 else 's'))
+    if micros or not parts:
+        a=abs(micros); t='%s%02d:%02d:%02d'%('-' if micros<0 else '',a//3600000000,a//60000000%60,a//1000000%60)
+        if a%1000000: t+=('.%06d'%(a%1000000)).rstrip('0')
+        parts.append(t)
+    return ' '.join(parts)
 def norm(v):
     if v in ('NULL',''): return 'NULL'
+    m=re.match(r'\{(-?\d+) (-?\d+) (-?\d+)\}$',v)
+    if m: return interval(*map(int,m.groups()))
     # A list: sluice prints [1, NULL, 3] (as DuckDB's CLI), duckq Go's [1 <nil> 3].
     if v.startswith('[') and v.endswith(']') and ', ' in v: return '['+' '.join('<nil>' if e=='NULL' else e for e in v[1:-1].split(', '))+']'
     if v=='(empty)': return 'NULL'  # duckq's CSV prints '' and NULL alike

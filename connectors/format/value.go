@@ -79,6 +79,8 @@ func SQLTypeName(t arrow.DataType) string {
 		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale)
 	case *arrow.ListType:
 		return SQLTypeName(t.Elem()) + "[]"
+	case *arrow.MonthDayNanoIntervalType:
+		return "INTERVAL"
 	}
 	return t.String()
 }
@@ -401,6 +403,8 @@ func AppendValue(dst []byte, arr arrow.Array, i int) []byte {
 		return append(dst, a.Value(i).ToString(scale)...)
 	case *array.List:
 		return appendList(dst, a, i)
+	case *array.MonthDayNanoInterval:
+		return expr.AppendInterval(dst, a.Value(i))
 	}
 	return append(dst, arr.ValueStr(i)...)
 }

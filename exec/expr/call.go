@@ -50,6 +50,7 @@ var registry map[string]binder
 func init() {
 	registry = map[string]binder{}
 	registerArith()
+	registerInterval()
 	registerCompare()
 	registerLogic()
 	registerCond()

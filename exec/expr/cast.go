@@ -32,6 +32,11 @@ func registerCast() {
 		if err != nil {
 			return bound{}, err
 		}
+		if ts[0].ID() == arrow.INTERVAL_MONTH_DAY_NANO && ret.ID() == arrow.STRING {
+			return bound{k: func(ec *evalCtx, o []operand) (arrow.Array, error) {
+				return castArray(ec, o[0].arr, ec.ret)
+			}}, nil
+		}
 		if !castable(ts[0].ID()) || !castable(ret.ID()) || ret.ID() == arrow.NULL {
 			return bound{}, unsupported("cast to "+sqlTypeName(ret), ts...)
 		}
@@ -490,6 +495,8 @@ func formatter(a arrow.Array) func(i int) string {
 		return func(i int) string { return formatTimestamp(int64(x.Value(i))) }
 	case *array.Date32:
 		return func(i int) string { return formatDate(int32(x.Value(i))) }
+	case *array.MonthDayNanoInterval:
+		return intervalFormatter(x)
 	}
 	return func(i int) string { return a.ValueStr(i) }
 }

@@ -67,7 +67,7 @@ func registerCompare() {
 			}
 			switch ts[0].ID() {
 			case arrow.INT32, arrow.INT64, arrow.FLOAT64, arrow.TIMESTAMP, arrow.DATE32,
-				arrow.DECIMAL128, arrow.STRING, arrow.BOOL:
+				arrow.DECIMAL128, arrow.STRING, arrow.BOOL, arrow.INTERVAL_MONTH_DAY_NANO:
 			default:
 				return bound{}, unsupported(name, ts...)
 			}
@@ -104,6 +104,9 @@ func compare(ec *evalCtx, op cmpOp, a, b operand) (arrow.Array, error) {
 	case arrow.DECIMAL128:
 		x, y := sideOf[decimal128.Num](a), sideOf[decimal128.Num](b)
 		packBits(out, n, func(i int) bool { return cmpResult(bop, x.at(i).Cmp(y.at(i))) })
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		x, y := sideOf[arrow.MonthDayNanoInterval](a), sideOf[arrow.MonthDayNanoInterval](b)
+		packBits(out, n, func(i int) bool { return cmpResult(bop, CompareIntervals(x.at(i), y.at(i))) })
 	case arrow.STRING:
 		x := a.arr.(*array.String)
 		if b.isScalar() {

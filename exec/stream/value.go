@@ -255,6 +255,17 @@ func reader(arr arrow.Array) (func(i int) Value, error) {
 		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
 	case *array.Time64:
 		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
+	case *array.MonthDayNanoInterval:
+		// An interval is kept as its 16 bytes (months, days, nanoseconds):
+		// state compares it for equality only.
+		return wrap(func(i int) Value {
+			iv := a.Value(i)
+			var buf [16]byte
+			binary.LittleEndian.PutUint32(buf[0:], uint32(iv.Months))
+			binary.LittleEndian.PutUint32(buf[4:], uint32(iv.Days))
+			binary.LittleEndian.PutUint64(buf[8:], uint64(iv.Nanoseconds))
+			return Str(string(buf[:]))
+		}), nil
 	case *array.Null:
 		return func(int) Value { return Value{} }, nil
 	case *array.List:
@@ -271,7 +282,7 @@ func reader(arr arrow.Array) (func(i int) Value, error) {
 			return Value{K: KList, S: string(buf)}
 		}), nil
 	}
-	return nil, fmt.Errorf("stream: unsupported column type %s", arr.DataType())
+	return nil, fmt.Errorf("a column of type %s cannot be kept in streaming state", typeText(arr.DataType()))
 }
 
 // appendValue appends v to a builder of the column's type.
@@ -281,6 +292,15 @@ func appendValue(b array.Builder, v Value) error {
 		return nil
 	}
 	switch b := b.(type) {
+	case *array.MonthDayNanoIntervalBuilder:
+		if len(v.S) != 16 {
+			return fmt.Errorf("stream: an INTERVAL value of %d bytes", len(v.S))
+		}
+		b.Append(arrow.MonthDayNanoInterval{
+			Months:      int32(binary.LittleEndian.Uint32([]byte(v.S[0:4]))),
+			Days:        int32(binary.LittleEndian.Uint32([]byte(v.S[4:8]))),
+			Nanoseconds: int64(binary.LittleEndian.Uint64([]byte(v.S[8:16]))),
+		})
 	case *array.Int8Builder:
 		b.Append(int8(v.I))
 	case *array.Int16Builder:
@@ -447,4 +467,17 @@ func readRowsAt(rec arrow.Record, at []int) ([][]Value, error) {
 		rows[k] = row
 	}
 	return rows, nil
+}
+
+// typeText names t for a message: its SQL name where it has one.
+func typeText(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		return "INTERVAL"
+	case arrow.STRUCT:
+		return "STRUCT"
+	case arrow.MAP:
+		return "MAP"
+	}
+	return strings.ToUpper(t.String())
 }
