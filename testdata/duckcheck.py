@@ -75,6 +75,8 @@ for path in sys.argv[1:] or sorted(glob.glob('testdata/sql/batch/*.test')):
             skip+=1; continue
         files=re.search(r"(FROM|JOIN|,)\s+(read_\w+\()?'data/", sqlt)
         if not views and not files and '(VALUES' not in sqlt: continue
+        if '${' in sqlt:  # a path the golden runner substitutes (a temporary directory)
+            skip+=1; continue
         q=re.sub(r"(FROM|JOIN|,)(\s+)(read_\w+\()?'data/", r"\1\2\3'testdata/data/", sqlt)
         q=q.replace(' DIV ',' // ')
         q=re.sub(r'LIMIT (\d+), (\d+)', r'LIMIT \2 OFFSET \1', q)
