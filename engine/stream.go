@@ -71,10 +71,12 @@ type streamQuery struct {
 	// watermark and lateRows are published by the pipeline goroutine after
 	// each trigger, so Stats never reads operator state concurrently.
 	watermark, lateRows atomic.Int64
-	started             time.Time
-	mu                  sync.Mutex
-	lastStats           stream.StateStats
-	late                *lateWriter
+	// warn receives the warnings of the run's end (the session's stderr).
+	warn      io.Writer
+	started   time.Time
+	mu        sync.Mutex
+	lastStats stream.StateStats
+	late      *lateWriter
 	// scale is set when the query is split at a Kafka exchange
 	// (scaleout_exchange.go): its upstream part runs beside p.
 	scale *scaledOut
@@ -119,7 +121,7 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 			fmt.Fprintf(stderrWriter(db), "sluice: warning: %s\n", w)
 		}
 	}
-	sq := &streamQuery{emit: qp.Emit, started: time.Now()}
+	sq := &streamQuery{emit: qp.Emit, started: time.Now(), warn: stderrWriter(db)}
 	// The planner has parsed and checked the event-time options.
 	if st := qp.Stream; st != nil {
 		opts.Window.IdleTimeout = st.IdleTimeout
@@ -297,6 +299,14 @@ func (sq *streamQuery) closing() {
 	if wa := sq.s.Window; wa != nil {
 		sq.lateRows.Store(wa.Late())
 		sq.watermark.Store(wa.Watermark().Watermark())
+	}
+	for _, v := range sq.s.VersionsLate {
+		// A late version is one the join never used: rows after it
+		// joined an older version (or none), where the batch twin
+		// would have used it.
+		if n := v.Count(); n > 0 && sq.warn != nil {
+			fmt.Fprintf(sq.warn, "sluice: warning: the temporal join dropped %d late row(s) of the versioned table %s (behind its watermark): rows after them joined an older version; give its WATERMARK FOR a larger delay\n", n, v.Table)
+		}
 	}
 	if sq.s.Op == nil {
 		return

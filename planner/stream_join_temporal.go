@@ -220,3 +220,12 @@ func streamJoinUnder(p PhysicalPlan) *PhysStreamJoin {
 		}
 	}
 }
+
+// VersionedTable names the source a temporal join's versioned side reads
+// (a versioned view's underlying source), for messages; "" when none.
+func (p *PhysStreamJoin) VersionedTable() string {
+	if sc := scanUnder(p.Right); sc != nil {
+		return sc.Source
+	}
+	return ""
+}

@@ -53,6 +53,9 @@ type Stream struct {
 	// windowed aggregate, or an interval or window join (for late-row
 	// counts and the watermark).
 	Window stream.EventTimer
+	// VersionsLate are the temporal joins' counts of versioned-table
+	// rows dropped as late, reported when the run ends.
+	VersionsLate []VersionsLate
 	// Names are the user-facing output column names (without op).
 	Names []string
 	// Mode is the output's changelog mode, from the plan.
@@ -191,6 +194,7 @@ type streamBuilder struct {
 	readerInputs []int
 	nodes        []stream.GraphNode
 	window       stream.EventTimer
+	versionsLate []VersionsLate
 	// ports are the inputs of the node being built.
 	ports []stream.Port
 	// partStates are the per-partition runners built (Kafka exchanges).
@@ -242,7 +246,7 @@ func (b *streamBuilder) build(ctx context.Context, root planner.PhysicalPlan) (*
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{Schema: b.sources[0].Schema, Op: g, Window: b.window}, nil
+	return &Stream{Schema: b.sources[0].Schema, Op: g, Window: b.window, VersionsLate: b.versionsLate}, nil
 }
 
 // stateless compiles a plan without state: the transforms of its scans.

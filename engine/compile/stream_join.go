@@ -119,6 +119,7 @@ func (b *streamBuilder) temporalJoin(n *planner.PhysStreamJoin, spec stream.Join
 	var t interface {
 		joinOp
 		Late() int64
+		VersionsLate() int64
 	}
 	var err error
 	if b.parallel(n) {
@@ -132,7 +133,19 @@ func (b *streamBuilder) temporalJoin(n *planner.PhysStreamJoin, spec stream.Join
 	if b.window == nil {
 		b.window = t
 	}
+	table := n.VersionedTable()
+	if table == "" {
+		table = "the versioned table"
+	}
+	b.versionsLate = append(b.versionsLate, VersionsLate{Table: table, Count: t.VersionsLate})
 	return b.joinNode(t, []int{0, 1}), nil
+}
+
+// VersionsLate counts one temporal join's versioned-table rows dropped as
+// late: Count is read on the pipeline's goroutine.
+type VersionsLate struct {
+	Table string
+	Count func() int64
 }
 
 // joinNode wraps a two-input join as a graph node whose graph input i is

@@ -597,6 +597,15 @@ func (p *ParallelJoin) Watermark() *WatermarkTracker {
 	return l.tracker
 }
 
+// VersionsLate is, for a temporal join, the number of the versioned
+// table's rows dropped (or routed) as late so far (0 for other joins).
+func (p *ParallelJoin) VersionsLate() int64 {
+	if _, ok := p.insts[0].(*TemporalJoin); !ok || p.gates[1] == nil {
+		return 0
+	}
+	return p.gates[1].late
+}
+
 // Late is the number of late rows dropped (or routed) so far.
 func (p *ParallelJoin) Late() int64 {
 	var n int64

@@ -210,6 +210,10 @@ func (t *TemporalJoin) SinkMode() exec.SinkMode { return exec.SinkMode{} }
 // Late is the number of late rows dropped (or routed) so far.
 func (t *TemporalJoin) Late() int64 { return t.sides[0].late + t.sides[1].late }
 
+// VersionsLate is the number of the versioned table's rows dropped (or
+// routed) as late so far: versions the join never used.
+func (t *TemporalJoin) VersionsLate() int64 { return t.sides[1].late }
+
 // Watermark is the tracker of the input whose watermark is behind: no
 // row the join emits later is older.
 func (t *TemporalJoin) Watermark() *WatermarkTracker {
