@@ -108,6 +108,60 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 			f = "lower"
 		}
 		return call(f, TypeVarchar)
+	case "list_value", "list_pack":
+		if len(args) == 0 {
+			return nil, b.errAt(off, "%s needs arguments", name)
+		}
+		us, t, err := b.unify(args, off, name)
+		if err != nil {
+			return nil, err
+		}
+		if isNull(t) {
+			t = TypeVarchar
+			for i := range us {
+				us[i] = castTo(us[i], t)
+			}
+		}
+		if isList(t) {
+			return nil, b.errAt(off, "%s of lists (nested lists) is not supported", name)
+		}
+		return &Call{Func: "list_value", Args: us, Typ: arrow.ListOf(t)}, nil
+	case "len", "array_length", "list_length":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if !isList(args[0].Type()) {
+			return nil, b.errAt(off, "%s needs a list, got %s", name, TypeName(args[0].Type()))
+		}
+		return call("list_len", TypeBigInt)
+	case "list_extract", "array_extract", "list_element":
+		if err := nargs(2, 2); err != nil {
+			return nil, err
+		}
+		if !isList(args[0].Type()) {
+			return nil, b.errAt(off, "%s needs a list, got %s", name, TypeName(args[0].Type()))
+		}
+		if err := bigint(1); err != nil {
+			return nil, err
+		}
+		return call("list_extract", args[0].Type().(*arrow.ListType).Elem())
+	case "list_contains", "array_contains", "list_has":
+		if err := nargs(2, 2); err != nil {
+			return nil, err
+		}
+		if !isList(args[0].Type()) {
+			return nil, b.errAt(off, "%s needs a list, got %s", name, TypeName(args[0].Type()))
+		}
+		et := args[0].Type().(*arrow.ListType).Elem()
+		v, err := b.coerceTo(args[1], et, off)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := compareCommon(et, args[1].Type()); !ok && !isNull(args[1].Type()) {
+			return nil, b.errAt(off, "%s: cannot look for %s in %s", name, TypeName(args[1].Type()), TypeName(args[0].Type()))
+		}
+		args[1] = v
+		return call("list_contains", TypeBoolean)
 	case "length", "char_length", "character_length":
 		if err := nargs(1, 1); err != nil {
 			return nil, err

@@ -51,6 +51,7 @@ func init() {
 	registry = map[string]binder{}
 	registerArith()
 	registerInterval()
+	registerLists()
 	registerCompare()
 	registerLogic()
 	registerCond()
