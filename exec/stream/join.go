@@ -1,12 +1,10 @@
 package stream
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"fmt"
 	"hash/maphash"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -132,21 +130,14 @@ type Join struct {
 	ttlq  []ttlEntry
 	out   []joinOut
 	buf   []byte
-	// scratch encodes held rows to compare them (joinBucket.find); seed
-	// hashes rows (rowHash).
-	scratch []byte
-	seed    maphash.Seed
-	// keyBuf holds a batch's join keys (batchMatches), reused.
-	keyBuf []byte
-	// created are the rows a batch stored, while collecting (compactSlab).
-	created    []*joinRow
-	collecting bool
+	// keyBuf and matchBuf hold a batch's join keys and partners
+	// (batchMatches), reused.
+	keyBuf   []byte
+	matchBuf []int32
 	// reads are the joined row's columns the residual reads (nil: all),
 	// once readsKnown (residualReads).
 	reads      []bool
 	readsKnown bool
-	// rowArena is the rest of the chunk newPermanentRow takes rows from.
-	rowArena []joinRow
 	// rowMarks, during a pushMarked, is the input's watermark after each
 	// row of the batch (a ParallelJoin instance's).
 	rowMarks []int64
@@ -164,130 +155,10 @@ type joinSide struct {
 	byMarks   bool // the watermark comes from AdvanceSide
 	changelog bool
 	schema    *arrow.Schema
-	buckets   map[string]*joinBucket
-	rows      int // distinct rows held
-	bytes     int64
+	st        *joinStore // the rows held (join_store.go)
 	tracker   *WatermarkTracker
 	partRows  map[int32]int64
 	late      int64
-}
-
-// joinBucket is the rows of one side with one key, in arrival order.
-// A row is found by the hash of its values (rowHash), compared in full
-// on a hash match. Most buckets hold a few rows, found with a scan; a
-// bucket past bucketIndexAt rows indexes them by hash (a map per bucket
-// cost more than the rows themselves for small ones).
-type joinBucket struct {
-	key  string
-	rows []*joinRow
-	// byHash is the first row of each hash, the others chained through
-	// joinRow.sameHash; nil below bucketIndexAt rows.
-	byHash map[uint64]*joinRow
-}
-
-// bucketIndexAt is the bucket size from which rows are found by a map.
-const bucketIndexAt = 16
-
-// find returns the row of the bucket whose values encode (rowKey) as id,
-// of hash h, or nil; scratch is a reused buffer.
-func (b *joinBucket) find(h uint64, id []byte, scratch *[]byte) *joinRow {
-	same := func(r *joinRow) bool {
-		*scratch = rowKey((*scratch)[:0], r.vals)
-		return bytes.Equal(*scratch, id)
-	}
-	if b.byHash != nil {
-		for r := b.byHash[h]; r != nil; r = r.sameHash {
-			if same(r) {
-				return r
-			}
-		}
-		return nil
-	}
-	for _, r := range b.rows {
-		if r.h == h && same(r) {
-			return r
-		}
-	}
-	return nil
-}
-
-// add appends a row the bucket does not hold.
-func (b *joinBucket) add(r *joinRow) {
-	b.rows = append(b.rows, r)
-	switch {
-	case b.byHash != nil:
-		b.index(r)
-	case len(b.rows) >= bucketIndexAt:
-		b.byHash = make(map[uint64]*joinRow, 2*len(b.rows))
-		for _, o := range b.rows {
-			b.index(o)
-		}
-	}
-}
-
-func (b *joinBucket) index(r *joinRow) {
-	r.sameHash = b.byHash[r.h]
-	b.byHash[r.h] = r
-}
-
-// remove takes row r out of the bucket and reports whether it was there.
-func (b *joinBucket) remove(r *joinRow) bool {
-	at := -1
-	for i, o := range b.rows {
-		if o == r {
-			at = i
-			break
-		}
-	}
-	if at < 0 {
-		return false
-	}
-	if at == 0 {
-		// Rows mostly leave in arrival order: from the front, no shift.
-		b.rows[0] = nil
-		b.rows = b.rows[1:]
-	} else {
-		b.rows = append(b.rows[:at], b.rows[at+1:]...)
-	}
-	if b.byHash != nil {
-		if first := b.byHash[r.h]; first == r {
-			if r.sameHash == nil {
-				delete(b.byHash, r.h)
-			} else {
-				b.byHash[r.h] = r.sameHash
-			}
-		} else {
-			for o := first; o != nil; o = o.sameHash {
-				if o.sameHash == r {
-					o.sameHash = r.sameHash
-					break
-				}
-			}
-		}
-		r.sameHash = nil
-	}
-	return true
-}
-
-// rowHash is the hash that finds a row by its values' encoding id.
-func (j *Join) rowHash(id []byte) uint64 { return maphash.Bytes(j.seed, id) }
-
-// joinRow is one distinct input row held by a join.
-type joinRow struct {
-	side     int
-	key      string
-	h        uint64   // rowHash of the values
-	sameHash *joinRow // the next row of its bucket with hash h (joinBucket.byHash)
-	vals     []Value
-	n        int64 // multiplicity
-	matches  int64 // partners on the other side, with multiplicity
-	exp      int64 // freed once the other input's watermark passes it
-	seen     time.Time
-	live     bool
-	// snapped says the last snapshot (or restore) held the row, with
-	// snapN and snapMatches: a delta writes the row when they changed.
-	snapped            bool
-	snapN, snapMatches int64
 }
 
 var (
@@ -333,7 +204,8 @@ func NewJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinSpec) (*J
 	if len(spec.LeftKeys) != len(spec.RightKeys) {
 		return nil, fmt.Errorf("stream: join has %d left keys and %d right keys", len(spec.LeftKeys), len(spec.RightKeys))
 	}
-	j := &Join{mem: mem, spec: spec, clock: spec.Clock, pending: map[int64][][]Value{}, seed: maphash.MakeSeed()}
+	j := &Join{mem: mem, spec: spec, clock: spec.Clock, pending: map[int64][][]Value{}}
+	seed := maphash.MakeSeed()
 	if j.clock == nil {
 		j.clock = RealClock{}
 	}
@@ -348,7 +220,11 @@ func NewJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinSpec) (*J
 		if s == 1 {
 			keys = spec.RightKeys
 		}
-		side := &joinSide{keys: keys, changelog: IsChangelog(in), schema: in, buckets: map[string]*joinBucket{}, partRows: map[int32]int64{}}
+		st, err := newJoinStore(DropOp(in).Fields(), seed)
+		if err != nil {
+			return nil, err
+		}
+		side := &joinSide{keys: keys, changelog: IsChangelog(in), schema: in, st: st, partRows: map[int32]int64{}}
 		j.nvals[s] = DropOp(in).NumFields()
 		j.sides[s] = side
 	}
@@ -419,7 +295,7 @@ func (j *Join) LoadTable(ctx context.Context, rec arrow.Record) error {
 	if err := j.fold(ctx, j.spec.TableSide, rec, UnionPartition(j.spec.TableSide, 0), j.clock.Now()); err != nil {
 		return err
 	}
-	j.out = j.out[:0]
+	j.recycle()
 	return nil
 }
 
@@ -529,14 +405,16 @@ func (j *Join) PushSide(ctx context.Context, side int, rec arrow.Record, partiti
 	}
 	if rec.NumRows() > 0 {
 		if err := j.fold(ctx, side, rec, partition, now); err != nil {
-			j.out = j.out[:0]
+			j.recycle()
 			return nil, err
 		}
 	}
 	return j.flush()
 }
 
-// fold joins and stores the rows of one batch, row by row.
+// fold joins and stores the rows of one batch, row by row. Each row is
+// written to a slot of its side's store first (joinStore's tentative
+// row): the output and the stored row read it from there.
 func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition int32, now time.Time) error {
 	sd := j.sides[side]
 	if err := sameTypes(rec.Schema(), sd.schema); err != nil {
@@ -559,41 +437,34 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 			return err
 		}
 	}
-	// A side whose rows are never freed one by one (a regular join's
-	// append-only input without 'state.ttl') keeps a batch's rows in one
-	// slab of Values and its strings in one copy of each column's data:
-	// two allocations per batch instead of several per row. Other sides
-	// copy row by row, so that a freed row frees its memory.
-	permanent := j.spec.Timing == RegularJoin && !sd.changelog && j.spec.TTL <= 0
-	cols := make([]func(int) Value, rec.NumCols())
-	for c := range cols {
-		var r func(int) Value
-		var err error
-		if permanent {
-			r, err = sharedReader(rec.Column(c))
-		} else {
-			r, err = reader(rec.Column(c))
-		}
-		if err != nil {
-			return fmt.Errorf("column %q: %w", rec.ColumnName(c), err)
-		}
-		cols[c] = r
-	}
 	first := 0
 	if sd.changelog {
 		first = 1
 	}
-	var slab []Value
-	if permanent {
-		slab = make([]Value, int(rec.NumRows())*(len(cols)-first))
-		j.created, j.collecting = j.created[:0], true
-		defer j.compactSlab(int(rec.NumRows()))
+	st := sd.st
+	writers := make([]storeWriter, int(rec.NumCols())-first)
+	for c := range writers {
+		w, err := newStoreWriter(st, c, rec.Column(first+c))
+		if err != nil {
+			return fmt.Errorf("column %q: %w", rec.ColumnName(first+c), err)
+		}
+		writers[c] = w
 	}
-	var tsOf, endOf func(int) Value
+	var opOf, tsOf, endOf func(int) Value
+	var err error
+	if sd.changelog {
+		if opOf, err = reader(rec.Column(0)); err != nil {
+			return err
+		}
+	}
 	if sd.tracker != nil {
-		tsOf = cols[j.timeCol(side)]
+		if tsOf, err = reader(rec.Column(j.timeCol(side))); err != nil {
+			return err
+		}
 		if j.spec.Timing == WindowJoin {
-			endOf = cols[j.endCol(side)]
+			if endOf, err = reader(rec.Column(j.endCol(side))); err != nil {
+				return err
+			}
 		}
 	}
 	m, err := j.matchBatch(ctx, side, rec, keyOf, tsOf)
@@ -603,7 +474,7 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 	for i := 0; i < int(rec.NumRows()); i++ {
 		sign, op := int64(1), exec.OpInsert
 		if sd.changelog {
-			op = exec.Op(cols[0](i).I)
+			op = exec.Op(opOf(i).I)
 			if op == exec.OpUpdateBefore || op == exec.OpDelete {
 				sign = -1
 			}
@@ -640,21 +511,18 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 				continue
 			}
 		}
-		var vals []Value
-		if slab != nil {
-			nc := len(cols) - first
-			vals = slab[i*nc : i*nc : (i+1)*nc]
-		} else {
-			vals = make([]Value, 0, len(cols)-first)
-		}
-		for c := first; c < len(cols); c++ {
-			vals = append(vals, cols[c](i))
+		slot := st.newSlot()
+		for _, w := range writers {
+			if err := w(slot, i); err != nil {
+				st.release(slot)
+				return err
+			}
 		}
 		key, nullKey, ps := m.key(i), m.null[i], m.partners(i)
 		if sign > 0 {
-			err = j.insert(side, op, key, nullKey, vals, ps, exp, now)
+			err = j.insert(side, op, key, nullKey, slot, ps, exp, now)
 		} else {
-			err = j.retract(side, op, key, nullKey, vals, ps, now)
+			err = j.retract(side, op, key, nullKey, slot, ps, now)
 		}
 		if err != nil {
 			return err
@@ -667,27 +535,6 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 		}
 	}
 	return nil
-}
-
-// compactSlab copies the rows a batch of n rows stored out of the
-// batch's shared slab and strings when they are fewer than half of it
-// (duplicates merged into held rows, NULL keys not kept): the slab then
-// never holds more than twice what the rows need.
-func (j *Join) compactSlab(n int) {
-	if len(j.created)*2 < n {
-		for _, r := range j.created {
-			vals := make([]Value, len(r.vals))
-			for c, v := range r.vals {
-				if v.K == KString {
-					v.S = strings.Clone(v.S)
-				}
-				vals[c] = v
-			}
-			r.vals = vals
-		}
-	}
-	clear(j.created)
-	j.created, j.collecting = j.created[:0], false
 }
 
 // sameTypes checks that records of schema got can be read as want: the
@@ -762,34 +609,51 @@ func (j *Join) outer(side int) bool {
 	return false
 }
 
-// joinOut is one output row: its op and the left and right value rows
-// it joins (nil: NULLs). The halves are the held rows' own Values, not
-// copies: flush builds the columns from them.
+// joinOut is one output row: its op and the left and right halves.
 type joinOut struct {
 	op   exec.Op
-	l, r []Value
+	l, r joinHalf
 }
+
+// joinHalf is one input's part of an output row: a slot of that input's
+// store (read when flush builds the columns: slots are not reused before
+// then), or Values (a pending window row's), or NULLs.
+type joinHalf struct {
+	slot int32 // -1: vals
+	vals []Value
+}
+
+// nullHalf is the NULL-padded half of an unmatched outer row.
+var nullHalf = joinHalf{slot: -1}
+
+// held is the half of slot r.
+func held(r int32) joinHalf { return joinHalf{slot: r} }
 
 // joined is the output row of side's row mine and the other side's row
 // theirs.
-func (j *Join) joined(op exec.Op, side int, mine, theirs []Value) joinOut {
+func (j *Join) joined(op exec.Op, side int, mine, theirs joinHalf) joinOut {
 	if side == 1 {
 		return joinOut{op: op, l: theirs, r: mine}
 	}
 	return joinOut{op: op, l: mine, r: theirs}
 }
 
-// flat is row as a pending window row: [op,] left values, right values.
+// flat is row as a pending window row: [op,] left values, right values,
+// copied out of the stores.
 func (j *Join) flat(row joinOut) []Value {
 	out := make([]Value, 0, 1+j.nvals[0]+j.nvals[1])
 	if j.update {
 		out = append(out, Int(int64(row.op)))
 	}
-	for s, half := range [2][]Value{row.l, row.r} {
-		if half == nil {
-			half = make([]Value, j.nvals[s])
+	for s, half := range [2]joinHalf{row.l, row.r} {
+		switch {
+		case half.slot >= 0:
+			out = append(out, j.sides[s].st.ownValues(half.slot)...)
+		case half.vals == nil:
+			out = append(out, make([]Value, j.nvals[s])...)
+		default:
+			out = append(out, half.vals...)
 		}
-		out = append(out, half...)
 	}
 	return out
 }
@@ -800,7 +664,7 @@ func (j *Join) unflat(row []Value) joinOut {
 	if j.update {
 		op, row = exec.Op(row[0].I), row[1:]
 	}
-	return joinOut{op: op, l: row[:j.nvals[0]], r: row[j.nvals[0]:]}
+	return joinOut{op: op, l: joinHalf{slot: -1, vals: row[:j.nvals[0]]}, r: joinHalf{slot: -1, vals: row[j.nvals[0]:]}}
 }
 
 // emit appends n copies of row to the output (or, for a window join, to
@@ -850,159 +714,129 @@ func evalResidual(ctx context.Context, mem memory.Allocator, pair *arrow.Schema,
 	return keep, nil
 }
 
-// insert joins one arriving row with the other side and stores it.
-func (j *Join) insert(side int, op exec.Op, key []byte, nullKey bool, vals []Value, ps []*joinRow, exp int64, now time.Time) error {
+// insert joins one arriving row (side's tentative slot r) with the
+// other side and stores it.
+func (j *Join) insert(side int, op exec.Op, key []byte, nullKey bool, r int32, ps []int32, exp int64, now time.Time) error {
+	other := j.sides[1-side].st
 	var matches int64
 	for _, p := range ps {
-		matches += p.n
-		if j.spec.Timing == RegularJoin && p.matches == 0 && j.outer(1-side) {
+		pn := other.n[p]
+		matches += pn
+		if j.spec.Timing == RegularJoin && other.matches[p] == 0 && j.outer(1-side) {
 			// Its first partner: the null-padded row is withdrawn.
-			j.emit(j.joined(exec.OpDelete, 1-side, p.vals, nil), p.n, 0)
+			j.emit(j.joined(exec.OpDelete, 1-side, held(p), nullHalf), pn, 0)
 		}
-		p.matches++
-		j.touch(p, now)
+		other.matches[p]++
+		j.touch(1-side, p, now)
 		emitExp := exp
 		if j.spec.Timing == WindowJoin {
-			emitExp = min(exp, p.exp)
+			emitExp = min(exp, other.exp[p])
 		}
-		j.emit(j.joined(op, side, vals, p.vals), p.n, emitExp)
+		j.emit(j.joined(op, side, held(r), held(p)), pn, emitExp)
 	}
 	if (j.spec.Timing == RegularJoin || j.spec.Timing == LookupJoin) && matches == 0 && j.outer(side) {
-		j.emit(j.joined(exec.OpInsert, side, vals, nil), 1, 0)
+		j.emit(j.joined(exec.OpInsert, side, held(r), nullHalf), 1, 0)
 	}
+	st := j.sides[side].st
 	if j.spec.Timing == LookupJoin && side != j.spec.TableSide {
-		return nil // the table never changes: a stream row need not be kept
+		st.release(r) // the table never changes: a stream row need not be kept
+		return nil
 	}
 	if nullKey && !j.outer(side) {
-		return nil // it never matches and is never emitted: nothing to keep
+		st.release(r) // it never matches and is never emitted: nothing to keep
+		return nil
 	}
-	j.store(side, key, vals, matches, exp, now)
+	j.store(side, key, r, matches, exp, now)
 	return nil
 }
 
-// newPermanentRow is a row of a side whose rows are never freed one by
-// one (fold's permanent): rows come from chunks of rowChunk, one
-// allocation per chunk instead of one per row (it was 12% of q4's CPU).
-// A chunk lives as long as any of its rows, which for such a side is
-// the run.
-func (j *Join) newPermanentRow() *joinRow {
-	if len(j.rowArena) == 0 {
-		j.rowArena = make([]joinRow, rowChunk)
+// store adds one copy of the row in side's tentative slot r to the
+// state and returns the slot holding it: r, or the held equal row whose
+// multiplicity it raised (r is then given back).
+func (j *Join) store(side int, key []byte, r int32, matches, exp int64, now time.Time) int32 {
+	st := j.sides[side].st
+	h := st.hashSlot(r)
+	if o := st.find(r, h); o >= 0 {
+		st.n[o]++
+		j.touch(side, o, now)
+		st.release(r)
+		return o
 	}
-	r := &j.rowArena[0]
-	j.rowArena = j.rowArena[1:]
+	st.h[r], st.n[r], st.matches[r], st.exp[r] = h, 1, matches, exp
+	st.add(st.bucketFor(key), r)
+	j.touch(side, r, now)
+	if j.sides[0].tracker != nil {
+		j.seq++
+		st.seq[r] = j.seq
+		j.expq[side].push(expEntry{exp: exp, seq: j.seq, row: r})
+	}
 	return r
 }
 
-// rowChunk is how many rows newPermanentRow allocates at once.
-const rowChunk = 256
-
-// store adds one copy of a row to side's state.
-func (j *Join) store(side int, key []byte, vals []Value, matches, exp int64, now time.Time) {
-	sd := j.sides[side]
-	b := sd.buckets[string(key)]
-	if b == nil {
-		b = &joinBucket{key: string(key)}
-		sd.buckets[b.key] = b
-	}
-	j.buf = rowKey(j.buf[:0], vals)
-	h := j.rowHash(j.buf)
-	if r := b.find(h, j.buf, &j.scratch); r != nil {
-		r.n++
-		j.touch(r, now)
-		return
-	}
-	var r *joinRow
-	if j.collecting {
-		r = j.newPermanentRow()
-		j.created = append(j.created, r)
-	} else {
-		r = new(joinRow)
-	}
-	*r = joinRow{side: side, key: b.key, h: h, vals: vals, n: 1, matches: matches, exp: exp, live: true}
-	b.add(r)
-	sd.rows++
-	sd.bytes += rowBytes(r)
-	j.touch(r, now)
-	if j.sides[0].tracker != nil {
-		j.seq++
-		j.expq[side].push(expEntry{exp: exp, seq: j.seq, row: r})
-	}
-}
-
-func rowBytes(r *joinRow) int64 {
-	n := int64(len(r.key)) + 104
-	for _, v := range r.vals {
-		n += valueBytes(v)
-	}
-	return n
-}
-
-// touch records that r was used at now, for 'state.ttl'.
-func (j *Join) touch(r *joinRow, now time.Time) {
+// touch records that side's row r was used at now, for 'state.ttl'.
+func (j *Join) touch(side int, r int32, now time.Time) {
 	if j.spec.TTL <= 0 {
 		return
 	}
-	r.seen = now
-	j.ttlq = append(j.ttlq, ttlEntry{at: now, row: r})
+	j.sides[side].st.seen[r] = now.UnixNano()
+	j.ttlq = append(j.ttlq, ttlEntry{at: now, side: side, row: r})
 }
 
-// retract removes one copy of a row and withdraws its output.
-func (j *Join) retract(side int, op exec.Op, key []byte, nullKey bool, vals []Value, ps []*joinRow, now time.Time) error {
-	sd := j.sides[side]
-	b := sd.buckets[string(key)]
-	j.buf = rowKey(j.buf[:0], vals)
-	var r *joinRow
-	if b != nil {
-		r = b.find(j.rowHash(j.buf), j.buf, &j.scratch)
-	}
+// retract removes one copy of the row in side's tentative slot r and
+// withdraws its output.
+func (j *Join) retract(side int, op exec.Op, key []byte, nullKey bool, r int32, ps []int32, now time.Time) error {
+	st, other := j.sides[side].st, j.sides[1-side].st
+	heldAt := st.find(r, st.hashSlot(r))
 	lookup := j.spec.Timing == LookupJoin && side != j.spec.TableSide
-	if r == nil && !lookup {
+	if heldAt < 0 && !lookup {
 		if nullKey && !j.outer(side) {
+			st.release(r)
 			return nil // never stored: it joined nothing
 		}
 		if j.spec.TTL > 0 {
+			st.release(r)
 			j.Ignored++
 			return nil
 		}
+		vals := st.ownValues(r)
+		st.release(r)
 		return fmt.Errorf("stream: join input %d retracts a row it never inserted: %v", side+1, vals)
 	}
 	for _, p := range ps {
-		p.matches--
-		j.touch(p, now)
-		j.emit(j.joined(op, side, vals, p.vals), p.n, 0)
-		if p.matches == 0 && j.outer(1-side) {
-			j.emit(j.joined(exec.OpInsert, 1-side, p.vals, nil), p.n, 0)
+		pn := other.n[p]
+		other.matches[p]--
+		j.touch(1-side, p, now)
+		j.emit(j.joined(op, side, held(r), held(p)), pn, 0)
+		if other.matches[p] == 0 && j.outer(1-side) {
+			j.emit(j.joined(exec.OpInsert, 1-side, held(p), nullHalf), pn, 0)
 		}
 	}
 	if len(ps) == 0 && j.outer(side) {
-		j.emit(j.joined(exec.OpDelete, side, vals, nil), 1, 0)
+		j.emit(j.joined(exec.OpDelete, side, held(r), nullHalf), 1, 0)
 	}
+	st.release(r)
 	if lookup {
 		return nil
 	}
-	r.n--
-	if r.n == 0 {
-		j.drop(r)
+	st.n[heldAt]--
+	if st.n[heldAt] == 0 {
+		j.drop(side, heldAt)
 	}
 	return nil
 }
 
-// drop removes a row from its side's state.
-func (j *Join) drop(r *joinRow) {
-	sd := j.sides[r.side]
-	b := sd.buckets[r.key]
-	if b == nil || !b.remove(r) {
+// drop removes side's row r from the state.
+func (j *Join) drop(side int, r int32) {
+	st := j.sides[side].st
+	if !st.live[r] {
 		return
 	}
-	if len(b.rows) == 0 {
-		delete(sd.buckets, r.key)
+	var ref *joinRowRef
+	if st.snapped[r] {
+		ref = &joinRowRef{Side: side, Key: st.keyOf(st.bucket[r]), ID: string(rowKey(nil, st.values(r)))}
 	}
-	r.live = false
-	sd.rows--
-	sd.bytes -= rowBytes(r)
-	if r.snapped {
-		j.gone = append(j.gone, joinRowRef{Side: r.side, Key: r.key, ID: string(rowKey(nil, r.vals))})
+	if st.remove(r) && ref != nil {
+		j.gone = append(j.gone, *ref)
 	}
 }
 
@@ -1015,19 +849,20 @@ func (j *Join) expire() {
 		// watermark passes the row's exp, every partner still to come
 		// is late. Waiting for both watermarks (the minimum) held the
 		// rows of the input ahead for as long as the other lagged.
-		wm, q := j.sides[1-s].tracker.Watermark(), &j.expq[s]
+		wm, q, st := j.sides[1-s].tracker.Watermark(), &j.expq[s], j.sides[s].st
 		for {
 			if e, ok := q.peek(); !ok || e.exp >= wm {
 				break
 			}
-			r := q.pop().row
-			if !r.live {
-				continue
+			e := q.pop()
+			r := e.row
+			if !st.live[r] || st.seq[r] != e.seq {
+				continue // dropped before (its slot may hold a later row)
 			}
-			if r.matches == 0 && j.outer(r.side) {
-				j.emit(j.joined(exec.OpInsert, r.side, r.vals, nil), r.n, r.exp)
+			if st.matches[r] == 0 && j.outer(s) {
+				j.emit(j.joined(exec.OpInsert, s, held(r), nullHalf), st.n[r], st.exp[r])
 			}
-			j.drop(r)
+			j.drop(s, r)
 		}
 	}
 	wm := j.cleanupWatermark()
@@ -1044,23 +879,14 @@ func (j *Join) expire() {
 // maxKeptOut is the largest output slice a join keeps between batches.
 const maxKeptOut = 1 << 16
 
-// flush builds the output rows gathered so far into a record.
+// flush builds the output rows gathered so far into a record; then the
+// slots given back meanwhile are reusable (recycle).
 func (j *Join) flush() (arrow.Record, error) {
+	defer j.recycle()
 	if len(j.out) == 0 {
 		return nil, nil
 	}
 	rows := j.out
-	defer func() {
-		// The rows are in the record now: keep the slice for the next
-		// batch (growing it again per batch was 13% of q4's CPU), unless
-		// a burst made it large.
-		clear(rows)
-		if cap(rows) <= maxKeptOut {
-			j.out = rows[:0]
-		} else {
-			j.out = nil
-		}
-	}()
 	rb := array.NewRecordBuilder(j.mem, j.schema)
 	defer rb.Release()
 	f := 0
@@ -1073,26 +899,48 @@ func (j *Join) flush() (arrow.Record, error) {
 		f = 1
 	}
 	for s := range 2 {
+		st := j.sides[s].st
 		for c := range j.nvals[s] {
 			b := rb.Field(f)
 			f++
 			b.Reserve(len(rows))
+			fromSlot := newSlotAppender(b, &st.cols[c])
 			for _, row := range rows {
 				half := row.l
 				if s == 1 {
 					half = row.r
 				}
-				if half == nil {
+				switch {
+				case half.slot >= 0:
+					if err := fromSlot(half.slot); err != nil {
+						return nil, err
+					}
+				case half.vals == nil:
 					b.AppendNull()
-					continue
-				}
-				if err := appendValue(b, half[c]); err != nil {
-					return nil, err
+				default:
+					if err := appendValue(b, half.vals[c]); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}
 	}
 	return rb.NewRecord(), nil
+}
+
+// recycle ends the output of one call: the output rows are dropped (the
+// slice kept for the next call unless a burst made it large: growing it
+// again per batch was 13% of q4's CPU) and the slots given back since
+// the last call become reusable.
+func (j *Join) recycle() {
+	clear(j.out)
+	if cap(j.out) <= maxKeptOut {
+		j.out = j.out[:0]
+	} else {
+		j.out = nil
+	}
+	j.sides[0].st.recycle()
+	j.sides[1].st.recycle()
 }
 
 // Tick lets processing time act: idle inputs stop holding the watermark
@@ -1109,8 +957,9 @@ func (j *Join) Tick(_ context.Context, now time.Time) (arrow.Record, error) {
 		i := 0
 		for ; i < len(j.ttlq) && j.ttlq[i].at.Before(cut); i++ {
 			e := j.ttlq[i]
-			if e.row.live && e.row.seen.Equal(e.at) {
-				j.drop(e.row)
+			// A slot used again since holds a later row: seen tells.
+			if st := j.sides[e.side].st; st.live[e.row] && st.seen[e.row] == e.at.UnixNano() {
+				j.drop(e.side, e.row)
 			}
 		}
 		j.ttlq = append(j.ttlq[:0], j.ttlq[i:]...)
@@ -1132,12 +981,12 @@ func (j *Join) Finish(context.Context) (arrow.Record, error) {
 // Stats counts the distinct rows held on both sides.
 func (j *Join) Stats() StateStats {
 	b, _ := j.StateBytes()
-	return StateStats{Groups: j.sides[0].rows + j.sides[1].rows, Bytes: b}
+	return StateStats{Groups: j.sides[0].st.rows + j.sides[1].st.rows, Bytes: b}
 }
 
 // StateBytes is Stats().Bytes from running counts (StateSizer).
 func (j *Join) StateBytes() (int64, bool) {
-	return j.sides[0].bytes + j.sides[1].bytes + j.pendingBytes, true
+	return j.sides[0].st.bytes + j.sides[1].st.bytes + j.pendingBytes, true
 }
 
 // pendingRowBytes is what a pending joined row costs in Stats.
@@ -1153,10 +1002,9 @@ func pendingRowBytes(row []Value) int64 {
 func (j *Join) Close() error {
 	j.dropLookup()
 	for _, sd := range j.sides {
-		sd.buckets = map[string]*joinBucket{}
-		sd.rows, sd.bytes = 0, 0
+		sd.st.reset()
 	}
-	j.expq, j.pendq, j.ttlq, j.out, j.rowArena = [2]expiryQueue{}, nil, nil, nil, nil
+	j.expq, j.pendq, j.ttlq, j.out = [2]expiryQueue{}, nil, nil, nil
 	j.pending, j.pendingBytes, j.gone = map[int64][][]Value{}, 0, nil
 	return nil
 }
@@ -1185,6 +1033,7 @@ func (h *int64Heap) Pop() any {
 }
 
 type ttlEntry struct {
-	at  time.Time
-	row *joinRow
+	at   time.Time
+	side int
+	row  int32
 }

@@ -1,68 +1,159 @@
 package stream
 
 import (
+	"hash/maphash"
+	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
-// TestJoinBucketFindsByHash: a bucket finds its rows by hash and full
-// values, below and past the size where it indexes them, including rows
-// whose hashes collide, and keeps finding the others as rows leave.
-func TestJoinBucketFindsByHash(t *testing.T) {
-	for _, n := range []int{3, bucketIndexAt + 5} {
-		b := &joinBucket{}
-		var rows []*joinRow
+// TestJoinStoreFindsByHash: a store finds its rows by hash and full
+// values, in small and large buckets, including rows whose hashes
+// collide, and keeps finding the others as rows leave;
+// a slot given back is reused only after recycle, and an emptied bucket
+// is freed.
+func TestJoinStoreFindsByHash(t *testing.T) {
+	fields := []arrow.Field{{Name: "i", Type: arrow.PrimitiveTypes.Int64}, {Name: "s", Type: arrow.BinaryTypes.String}}
+	for _, n := range []int{3, 21} {
+		st, err := newJoinStore(fields, maphash.MakeSeed())
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := appendKey(nil, Int(7))
+		b := st.bucketFor(key)
+		var rows []int32
 		for i := range n {
+			r := st.newSlot()
+			st.setValue(r, 0, Int(int64(i)))
+			st.setValue(r, 1, Str("x"))
 			// Every third row shares a hash with the one before it.
-			h := uint64(i)
+			st.h[r] = uint64(i)
 			if i%3 == 2 {
-				h = uint64(i - 1)
+				st.h[r] = uint64(i - 1)
 			}
-			r := &joinRow{h: h, vals: []Value{Int(int64(i)), Str("x")}}
-			b.add(r)
+			st.add(b, r)
 			rows = append(rows, r)
 		}
-		var scratch []byte
-		find := func(r *joinRow) *joinRow {
-			return b.find(r.h, rowKey(nil, r.vals), &scratch)
-		}
+		find := func(r int32) int32 { return st.find(r, st.h[r]) }
 		for _, r := range rows {
 			if find(r) != r {
-				t.Fatalf("n=%d: row %v not found", n, r.vals)
+				t.Fatalf("n=%d: row %v not found", n, st.values(r))
 			}
 		}
-		if got := b.find(rows[1].h, rowKey(nil, []Value{Int(99), Str("x")}), &scratch); got != nil {
-			t.Fatalf("n=%d: found %v for values the bucket does not hold", n, got.vals)
+		probe := st.newSlot()
+		st.setValue(probe, 0, Int(99))
+		st.setValue(probe, 1, Str("x"))
+		if got := st.find(probe, st.h[rows[1]]); got >= 0 {
+			t.Fatalf("n=%d: found %v for values the bucket does not hold", n, st.values(got))
 		}
+		st.release(probe)
 		rng := rand.New(rand.NewSource(int64(n)))
-		for _, i := range rng.Perm(n) {
-			if !b.remove(rows[i]) {
+		for k, i := range rng.Perm(n) {
+			if !st.remove(rows[i]) {
 				t.Fatalf("n=%d: row %d not removed", n, i)
 			}
-			if b.remove(rows[i]) {
+			if st.remove(rows[i]) {
 				t.Fatalf("n=%d: row %d removed twice", n, i)
 			}
-			if find(rows[i]) != nil {
+			if k < n-1 && find(rows[i]) >= 0 {
 				t.Fatalf("n=%d: removed row %d still found", n, i)
 			}
-			rows[i] = nil
+			rows[i] = -1
 			for _, r := range rows {
-				if r != nil && find(r) != r {
-					t.Fatalf("n=%d: row %v lost after removing row %d", n, r.vals, i)
+				if r >= 0 && find(r) != r {
+					t.Fatalf("n=%d: row %v lost after removing row %d", n, st.values(r), i)
 				}
 			}
 		}
-		if len(b.rows) != 0 {
-			t.Fatalf("n=%d: %d rows left", n, len(b.rows))
+		if st.rows != 0 || st.findBucket(key) >= 0 {
+			t.Fatalf("n=%d: %d rows left, bucket %d", n, st.rows, st.findBucket(key))
+		}
+		if len(st.free) != 0 {
+			t.Fatalf("n=%d: slots reusable before recycle", n)
+		}
+		st.recycle()
+		if len(st.free) != n+1 {
+			t.Fatalf("n=%d: %d slots reusable after recycle, want %d", n, len(st.free), n+1)
+		}
+	}
+}
+
+// TestJoinStoreValues: every kind of Value a join holds reads back as
+// written (NULLs, -0, decimals, empty and long strings, lists), equal
+// rows hash and compare alike, and an arena that is mostly garbage is
+// compacted at recycle without changing the held rows.
+func TestJoinStoreValues(t *testing.T) {
+	fields := []arrow.Field{
+		{Name: "i", Type: arrow.PrimitiveTypes.Int32}, {Name: "f", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "s", Type: arrow.BinaryTypes.String}, {Name: "b", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: "d", Type: &arrow.Decimal128Type{Precision: 20, Scale: 2}}, {Name: "l", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64)},
+	}
+	st, err := newJoinStore(fields, maphash.MakeSeed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("y", 1<<20)
+	rows := [][]Value{
+		{Int(-3), Float(1.5), Str("abc"), {K: KBool, I: 1}, {K: KDecimal, I: -1, H: 5}, {K: KList, S: "\x01"}},
+		{{}, {}, {}, {}, {}, {}},
+		{Int(0), Float(math.Copysign(0, -1)), Str(""), {K: KBool}, {K: KDecimal}, {K: KList}},
+		{Int(1), Float(math.NaN()), Str(long), {K: KBool}, {K: KDecimal, I: 7}, {}},
+	}
+	b := st.bucketFor(appendKey(nil, Str("k")))
+	var slots []int32
+	for _, row := range rows {
+		r := st.newSlot()
+		for c, v := range row {
+			if err := st.setValue(r, c, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st.h[r] = st.hashSlot(r)
+		st.add(b, r)
+		slots = append(slots, r)
+	}
+	same := func(r int32, want []Value) bool {
+		return string(rowKey(nil, st.values(r))) == string(rowKey(nil, want))
+	}
+	for i, r := range slots {
+		if !same(r, rows[i]) {
+			t.Fatalf("row %d reads back as %v, want %v", i, st.values(r), rows[i])
+		}
+		dup := st.newSlot()
+		for c, v := range rows[i] {
+			st.setValue(dup, c, v)
+		}
+		if st.hashSlot(dup) != st.h[r] || !st.sameRow(dup, r) || st.find(dup, st.hashSlot(dup)) != r {
+			t.Fatalf("row %d: an equal row does not hash or compare alike", i)
+		}
+		st.release(dup)
+	}
+	zero := st.newSlot()
+	for c, v := range rows[2] {
+		st.setValue(zero, c, v)
+	}
+	st.setValue(zero, 1, Float(0))
+	if st.hashSlot(zero) != st.h[slots[2]] || !st.sameRow(zero, slots[2]) {
+		t.Fatal("-0 and 0 do not hash or compare alike")
+	}
+	st.release(zero)
+	st.remove(slots[3]) // the long string is now garbage
+	st.recycle()
+	if got := len(st.cols[2].arena); got != len("abc") {
+		t.Fatalf("string arena holds %d bytes after compaction, want %d", got, len("abc"))
+	}
+	for i, r := range slots[:3] {
+		if !same(r, rows[i]) {
+			t.Fatalf("row %d reads back as %v after compaction", i, st.values(r))
 		}
 	}
 }
 
 // TestRegularJoinLargeBuckets: with many distinct rows per key (buckets
-// past the indexed size), inserts and retractions of both inputs still
+// 16 rows and more), inserts and retractions of both inputs still
 // fold to the batch join at every batch size.
 func TestRegularJoinLargeBuckets(t *testing.T) {
 	mem := checkedMem(t)
@@ -97,43 +188,47 @@ func TestRegularJoinLargeBuckets(t *testing.T) {
 			}
 			big := false
 			for _, sd := range j.sides {
-				for _, b := range sd.buckets {
-					big = big || b.byHash != nil
+				for _, b := range sd.st.buckets {
+					big = big || b.n >= 16
 				}
 			}
 			if !big {
-				t.Fatal("no bucket reached the indexed size: the test does not cover it")
+				t.Fatal("no bucket reached 16 rows: the test does not cover it")
 			}
 			j.Close()
 		}
 	}
 }
 
-// TestSharedReader: the shared reader of a string column gives the plain
-// reader's Values, for a sliced array with NULLs and empty strings too.
-func TestSharedReader(t *testing.T) {
-	mem := checkedMem(t)
-	b := array.NewStringBuilder(mem)
-	defer b.Release()
-	b.AppendValues([]string{"alpha", "", "gamma", "delta", "", "zeta"}, []bool{true, true, false, true, true, true})
-	arr := b.NewArray()
-	defer arr.Release()
-	for _, part := range []arrow.Array{arr, array.NewSlice(arr, 2, 6)} {
-		shared, err := sharedReader(part)
-		if err != nil {
-			t.Fatal(err)
+// TestSlotIndexMatchesMap: random sets and deletions of clustered keys
+// (a small key space, so runs of probes wrap and deletions shift
+// entries back) leave the index answering as a Go map does, through
+// growth.
+func TestSlotIndexMatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	x := newSlotIndex()
+	want := map[uint64]int32{}
+	for step := range 200000 {
+		k := uint64(rng.Intn(5000))
+		if rng.Intn(3) == 0 {
+			x.del(k)
+			delete(want, k)
+		} else {
+			v := int32(rng.Intn(1 << 20))
+			x.set(k, v)
+			want[k] = v
 		}
-		plain, err := reader(part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range part.Len() {
-			if got, want := shared(i), plain(i); got != want {
-				t.Fatalf("row %d of %d: shared %v, plain %v", i, part.Len(), got, want)
+		if step%997 == 0 || step == 199999 {
+			for k := range uint64(5000) {
+				got, ok := x.get(k)
+				w, wok := want[k]
+				if ok != wok || (ok && got != w) {
+					t.Fatalf("step %d: key %d: got %d,%v want %d,%v", step, k, got, ok, w, wok)
+				}
 			}
-		}
-		if part != arr {
-			part.Release()
+			if x.n != len(want) {
+				t.Fatalf("step %d: %d entries, want %d", step, x.n, len(want))
+			}
 		}
 	}
 }

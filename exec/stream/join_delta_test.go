@@ -14,9 +14,10 @@ import (
 func joinState(j *Join) []string {
 	var out []string
 	for side, sd := range j.sides {
-		for key, b := range sd.buckets {
-			for _, r := range b.rows {
-				out = append(out, fmt.Sprintf("row %d %q %v n=%d m=%d exp=%d", side, key, r.vals, r.n, r.matches, r.exp))
+		st := sd.st
+		for b := range st.buckets {
+			for _, r := range st.rowsOf(int32(b)) {
+				out = append(out, fmt.Sprintf("row %d %q %v n=%d m=%d exp=%d", side, st.keyOf(int32(b)), st.values(r), st.n[r], st.matches[r], st.exp[r]))
 			}
 		}
 		if sd.tracker != nil {

@@ -20,7 +20,7 @@ type expiryQueue struct {
 type expEntry struct {
 	exp int64
 	seq uint64
-	row *joinRow
+	row int32 // the slot, in the input's store
 }
 
 // before reports whether a leaves the queue before b.

@@ -167,18 +167,22 @@ func (j *Join) lookupTable() (*lookupIndex, error) {
 	}
 	t := j.spec.TableSide
 	sd := j.sides[t]
-	x := &lookupIndex{rows: make(map[string][]int32, len(sd.buckets))}
+	st := sd.st
+	x := &lookupIndex{rows: make(map[string][]int32, len(st.buckets))}
 	var vals [][]Value
-	for key, b := range sd.buckets {
+	for b := range st.buckets {
+		if st.buckets[b].n == 0 {
+			continue // free
+		}
 		var idx []int32
-		for _, r := range b.rows {
+		for _, r := range st.rowsOf(int32(b)) {
 			at := int32(len(vals))
-			vals = append(vals, r.vals)
-			for n := r.n; n > 0; n-- {
+			vals = append(vals, st.values(r))
+			for n := st.n[r]; n > 0; n-- {
 				idx = append(idx, at)
 			}
 		}
-		x.rows[key] = idx
+		x.rows[st.keyOf(int32(b))] = idx
 	}
 	rb := array.NewRecordBuilder(j.mem, DropOp(sd.schema))
 	defer rb.Release()

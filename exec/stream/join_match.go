@@ -30,7 +30,8 @@ type batchMatches struct {
 	keyEnd []int32
 	null   []bool
 	start  []int32
-	rows   []*joinRow
+	rows   []int32 // slots of the other side's store
+	live   []bool  // the other side's store's live flags
 }
 
 // key is row i's join key encoding.
@@ -43,15 +44,15 @@ func (m *batchMatches) key(i int) []byte {
 }
 
 // partners returns row i's partners still held.
-func (m *batchMatches) partners(i int) []*joinRow {
+func (m *batchMatches) partners(i int) []int32 {
 	ps := m.rows[m.start[i]:m.start[i+1]]
 	for k, p := range ps {
-		if p.live {
+		if m.live[p] {
 			continue
 		}
 		kept := ps[:k]
 		for _, q := range ps[k+1:] {
-			if q.live {
+			if m.live[q] {
 				kept = append(kept, q)
 			}
 		}
@@ -64,8 +65,8 @@ func (m *batchMatches) partners(i int) []*joinRow {
 // keyOf reads the join keys, tsOf the event time (interval joins).
 func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf []func(int) Value, tsOf func(int) Value) (*batchMatches, error) {
 	n := int(rec.NumRows())
-	m := &batchMatches{keys: j.keyBuf[:0], keyEnd: make([]int32, n), null: make([]bool, n), start: make([]int32, n+1)}
-	other := j.sides[1-side]
+	other := j.sides[1-side].st
+	m := &batchMatches{keys: j.keyBuf[:0], keyEnd: make([]int32, n), null: make([]bool, n), start: make([]int32, n+1), rows: j.matchBuf[:0]}
 	interval := j.spec.Timing == IntervalJoin
 	lo, hi := int64(j.spec.Lower)/max(j.unit, 1), int64(j.spec.Upper)/max(j.unit, 1)
 	theirTime := j.timeCol(1 - side)
@@ -82,20 +83,20 @@ func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf
 		if m.null[i] {
 			continue
 		}
-		b := other.buckets[string(m.keys[from:])]
-		if b == nil {
+		b := other.findBucket(m.keys[from:])
+		if b < 0 {
 			continue
 		}
 		var mine int64
 		if interval {
 			mine = tsOf(i).I
 		}
-		for _, p := range b.rows {
+		for p := other.buckets[b].head; p >= 0; p = other.next[p] {
 			if interval {
 				// Only rows within the time bounds can match: test
 				// them before the residual (which holds the exact
 				// condition).
-				d := p.vals[theirTime].I - mine // right − left
+				d := other.cols[theirTime].num[p] - mine // right − left
 				if side == 1 {
 					d = -d
 				}
@@ -108,7 +109,8 @@ func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf
 		}
 	}
 	m.start[n] = int32(len(m.rows))
-	j.probeIdx, j.keyBuf = probe, m.keys
+	m.live = other.live
+	j.probeIdx, j.keyBuf, j.matchBuf = probe, m.keys, m.rows
 	if j.spec.Residual == nil || len(m.rows) == 0 {
 		return m, nil
 	}
@@ -137,7 +139,7 @@ func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf
 // candidate pairs (row probe[k] of rec, held row theirs[k]), in one
 // record: rec's value columns taken by probe, the held rows' columns
 // built from their Values. NULL keeps nothing.
-func (j *Join) residualPairs(ctx context.Context, side int, rec arrow.Record, probe []int32, theirs []*joinRow) ([]bool, error) {
+func (j *Join) residualPairs(ctx context.Context, side int, rec arrow.Record, probe []int32, theirs []int32) ([]bool, error) {
 	first := 0
 	if j.sides[side].changelog {
 		first = 1
@@ -171,6 +173,7 @@ func (j *Join) residualPairs(ctx context.Context, side int, rec arrow.Record, pr
 	}
 	rb := array.NewRecordBuilder(j.mem, arrow.NewSchema(theirFields, nil))
 	defer rb.Release()
+	st := j.sides[1-side].st
 	for c := range theirFields {
 		b := rb.Field(c)
 		if reads != nil && !reads[theirOff+c] {
@@ -178,8 +181,9 @@ func (j *Join) residualPairs(ctx context.Context, side int, rec arrow.Record, pr
 			continue
 		}
 		b.Reserve(len(theirs))
+		appendSlot := newSlotAppender(b, &st.cols[c])
 		for _, p := range theirs {
-			if err := appendValue(b, p.vals[c]); err != nil {
+			if err := appendSlot(p); err != nil {
 				return nil, err
 			}
 		}
@@ -229,33 +233,4 @@ func (j *Join) residualReads() []bool {
 	}
 	j.reads = reads
 	return reads
-}
-
-// sharedReader is reader for state kept as long as the whole batch: the
-// strings of a string column are substrings of one copy of its data
-// (instead of a copy per row), other columns are read as reader does.
-func sharedReader(arr arrow.Array) (func(int) Value, error) {
-	var offs []int32
-	var data []byte
-	switch a := arr.(type) {
-	case *array.String:
-		offs, data = a.ValueOffsets(), a.ValueBytes()
-	case *array.Binary:
-		offs, data = a.ValueOffsets(), a.ValueBytes()
-	default:
-		return reader(arr)
-	}
-	if len(offs) == 0 {
-		return reader(arr)
-	}
-	// ValueBytes starts at the first row's offset (a sliced array's
-	// offsets do not start at 0).
-	base := offs[0]
-	all := string(data)
-	return func(i int) Value {
-		if arr.IsNull(i) {
-			return Value{}
-		}
-		return Str(all[offs[i]-base : offs[i+1]-base])
-	}, nil
 }

@@ -32,9 +32,9 @@ type joinRowSnap struct {
 func (j *Join) Snapshot() ([]byte, error) {
 	s := j.small()
 	j.gone = nil
-	j.eachRow(func(side int, r *joinRow) {
-		s.Rows = append(s.Rows, joinRowSnap{Side: side, Key: r.key, Vals: r.vals, N: r.n, Matches: r.matches, Exp: r.exp})
-		r.snapped, r.snapN, r.snapMatches = true, r.n, r.matches
+	j.eachRow(func(side int, st *joinStore, key string, r int32) {
+		s.Rows = append(s.Rows, joinRowSnap{Side: side, Key: key, Vals: st.values(r), N: st.n[r], Matches: st.matches[r], Exp: st.exp[r]})
+		st.snapped[r], st.snapN[r], st.snapM[r] = true, st.n[r], st.matches[r]
 	})
 	return encode(s)
 }
@@ -56,14 +56,19 @@ func (j *Join) small() joinSnap {
 // eachRow calls f for every row a snapshot holds, in each bucket's order:
 // a lookup join's table rows are left out (loaded again from their
 // source at the start).
-func (j *Join) eachRow(f func(side int, r *joinRow)) {
+func (j *Join) eachRow(f func(side int, st *joinStore, key string, r int32)) {
 	for side, sd := range j.sides {
 		if j.spec.Timing == LookupJoin && side == j.spec.TableSide {
 			continue
 		}
-		for _, b := range sd.buckets {
-			for _, r := range b.rows {
-				f(side, r)
+		st := sd.st
+		for b := range st.buckets {
+			if st.buckets[b].n == 0 {
+				continue // free
+			}
+			key := st.keyOf(int32(b))
+			for _, r := range st.rowsOf(int32(b)) {
+				f(side, st, key, r)
 			}
 		}
 	}
@@ -93,12 +98,12 @@ type joinRowRef struct {
 func (j *Join) SnapshotDelta() ([]byte, error) {
 	d := joinDelta{Small: j.small(), Gone: j.gone}
 	j.gone = nil
-	j.eachRow(func(side int, r *joinRow) {
-		if r.snapped && r.snapN == r.n && r.snapMatches == r.matches {
+	j.eachRow(func(side int, st *joinStore, key string, r int32) {
+		if st.snapped[r] && st.snapN[r] == st.n[r] && st.snapM[r] == st.matches[r] {
 			return
 		}
-		d.Rows = append(d.Rows, joinRowSnap{Side: side, Key: r.key, Vals: r.vals, N: r.n, Matches: r.matches, Exp: r.exp})
-		r.snapped, r.snapN, r.snapMatches = true, r.n, r.matches
+		d.Rows = append(d.Rows, joinRowSnap{Side: side, Key: key, Vals: st.values(r), N: st.n[r], Matches: st.matches[r], Exp: st.exp[r]})
+		st.snapped[r], st.snapN[r], st.snapM[r] = true, st.n[r], st.matches[r]
 	})
 	return encode(d)
 }
@@ -119,36 +124,74 @@ func (j *Join) RestoreDelta(data []byte) error {
 		if g.Side < 0 || g.Side > 1 {
 			return fmt.Errorf("stream: restoring a join: a freed row of input %d (was the query changed?)", g.Side+1)
 		}
-		if b := j.sides[g.Side].buckets[g.Key]; b != nil {
-			if r := b.find(j.rowHash([]byte(g.ID)), []byte(g.ID), &j.scratch); r != nil {
-				j.drop(r)
-			}
+		if r := j.findByID(g); r >= 0 {
+			j.drop(g.Side, r)
 		}
 	}
 	j.gone = nil
 	now := j.clock.Now()
 	for _, rs := range d.Rows {
-		j.buf = rowKey(j.buf[:0], rs.Vals)
-		if b := j.sides[rs.Side].buckets[rs.Key]; b != nil {
-			if r := b.find(j.rowHash(j.buf), j.buf, &j.scratch); r != nil {
-				r.n, r.matches = rs.N, rs.Matches
-				r.snapped, r.snapN, r.snapMatches = true, r.n, r.matches
-				continue
-			}
+		st := j.sides[rs.Side].st
+		t, err := j.tentative(rs.Side, rs.Vals)
+		if err != nil {
+			return err
 		}
-		j.restoreRow(rs, now)
+		if r := st.find(t, st.hashSlot(t)); r >= 0 {
+			st.release(t)
+			st.n[r], st.matches[r] = rs.N, rs.Matches
+			st.snapped[r], st.snapN[r], st.snapM[r] = true, rs.N, rs.Matches
+			continue
+		}
+		j.restoreRow(rs, t, now)
 	}
 	j.restoreSmall(d.Small, now)
+	j.recycle()
 	return nil
 }
 
-// restoreRow adds a snapshot's row to the state, as of its snapshot.
-func (j *Join) restoreRow(rs joinRowSnap, now time.Time) {
-	j.store(rs.Side, []byte(rs.Key), rs.Vals, rs.Matches, rs.Exp, now)
-	b := j.sides[rs.Side].buckets[rs.Key]
-	r := b.rows[len(b.rows)-1]
-	r.n = rs.N
-	r.snapped, r.snapN, r.snapMatches = true, r.n, r.matches
+// tentative writes vals to a new slot of side's store (joinStore).
+func (j *Join) tentative(side int, vals []Value) (int32, error) {
+	st := j.sides[side].st
+	t := st.newSlot()
+	for c, v := range vals {
+		if err := st.setValue(t, c, v); err != nil {
+			st.release(t)
+			return -1, fmt.Errorf("restoring a join: %w (was the query changed?)", err)
+		}
+	}
+	return t, nil
+}
+
+// findByID is the held row a delta's freed-row reference names, or -1.
+func (j *Join) findByID(g joinRowRef) int32 {
+	st := j.sides[g.Side].st
+	b := st.findBucket([]byte(g.Key))
+	if b < 0 {
+		return -1
+	}
+	if vals, err := decodeRowKey([]byte(g.ID), len(st.cols)); err == nil {
+		if t, err := j.tentative(g.Side, vals); err == nil {
+			r := st.find(t, st.hashSlot(t))
+			st.release(t)
+			return r
+		}
+	}
+	// An encoding decodeRowKey does not read (a list): compare each.
+	for _, r := range st.rowsOf(int32(b)) {
+		if string(rowKey(j.buf[:0], st.values(r))) == g.ID {
+			return r
+		}
+	}
+	return -1
+}
+
+// restoreRow adds a snapshot's row (written to slot t) to the state, as
+// of its snapshot.
+func (j *Join) restoreRow(rs joinRowSnap, t int32, now time.Time) {
+	st := j.sides[rs.Side].st
+	r := j.store(rs.Side, []byte(rs.Key), t, rs.Matches, rs.Exp, now)
+	st.n[r] = rs.N
+	st.snapped[r], st.snapN[r], st.snapM[r] = true, rs.N, st.matches[r]
 }
 
 // checkRows refuses a snapshot (or delta) of another join.
@@ -207,8 +250,13 @@ func (j *Join) Restore(data []byte) error {
 	j.gone = nil
 	now := j.clock.Now()
 	for _, r := range s.Rows {
-		j.restoreRow(r, now)
+		t, err := j.tentative(r.Side, r.Vals)
+		if err != nil {
+			return err
+		}
+		j.restoreRow(r, t, now)
 	}
 	j.restoreSmall(s, now)
+	j.recycle()
 	return nil
 }

@@ -1,0 +1,637 @@
+package stream
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// joinStore is the rows one input of a Join holds, in columns: row r
+// ("slot" r) is entry r of every column's slices and of the counters
+// beside them. It replaced a Go struct and a []Value per row: the
+// columns hold no pointers (strings live in one arena per column), so
+// the garbage collector does not scan a million held rows, and a batch
+// is written in one pass over its arrays instead of a Value per cell.
+//
+// Slots are reused: a dropped row's slot goes to freed, and only to free
+// (reusable) at recycle, once the output that may still read it is
+// built (Join.flush). An arriving row is written to a slot before it is
+// known whether it is kept (tentative), so that matching, output and
+// storage read it from one place; a row not kept (a duplicate merged
+// into a held one, a lookup join's stream row, a NULL key that never
+// matches) gives its slot back the same way.
+type joinStore struct {
+	cols []storeCol
+	seed maphash.Seed
+
+	// Per slot.
+	n, matches, exp []int64
+	h               []uint64 // hashSlot
+	seq             []uint64 // the expiry-queue seq of the row (0: none)
+	bucket          []int32
+	seen            []int64 // processing time of the last use, UnixNano ('state.ttl')
+	live            []bool  // held in a bucket
+	snapped         []bool  // the last snapshot held it, with snapN and snapM
+	snapN, snapM    []int64
+	sameHash        []int32 // next held slot with the same hash (byHash), or -1
+	next, prev      []int32 // the bucket's rows in arrival order, a list through the slots (-1 ends)
+
+	free, freed []int32
+
+	// Buckets: the rows of one join key, in arrival order. A key that is
+	// one integer (the usual join key) is found by an int64 map, others
+	// by their appendKey encoding.
+	byInt slotIndex // bucket index by the integer key
+	byStr map[string]int32
+	// byHash finds a held row equal to an arriving one: the first slot
+	// of each row hash, the others chained through sameHash. Equal rows
+	// have equal keys, so one index for the store does: scanning a
+	// bucket for the row cost more than the join itself once keys held
+	// many rows (a price in q7, an auction in q4).
+	byHash      slotIndex
+	buckets     []storeBucket
+	freeBuckets []int32
+
+	rows  int   // live rows
+	bytes int64 // what the live rows cost in Stats
+}
+
+// storeBucket is the slots of one join key in arrival order.
+type storeBucket struct {
+	key        string // appendKey encoding ("" for an int key)
+	ikey       int64
+	isInt      bool
+	head, tail int32 // first and last slot (-1: a free bucket)
+	n          int32
+}
+
+// rowsOf lists bucket b's slots in arrival order (a copy: for the
+// paths that are not per row).
+func (s *joinStore) rowsOf(b int32) []int32 {
+	var out []int32
+	for r := s.buckets[b].head; r >= 0; r = s.next[r] {
+		out = append(out, r)
+	}
+	return out
+}
+
+// push appends v to sl, doubling the capacity when full: append grows
+// large slices by a quarter, which copied the store's columns five times
+// over as it grew to a million rows.
+func push[T any](sl []T, v T) []T {
+	if len(sl) == cap(sl) {
+		grown := make([]T, len(sl), max(2*cap(sl), 64))
+		copy(grown, sl)
+		sl = grown
+	}
+	return append(sl, v)
+}
+
+// storeCol is one value column: a kind per slot (KNull for NULL), the
+// 64-bit payload (an integer, a float's bits, a decimal's low word), a
+// decimal's high word, and strings (and lists' encodings) as offsets
+// into one arena that is only appended to, so that a Value read with
+// valueView stays valid after later writes.
+type storeCol struct {
+	kind    []Kind
+	num     []int64
+	hi      []int64 // DECIMAL columns only
+	off     []int64 // string columns only
+	ln      []uint32
+	arena   []byte
+	hasHi   bool
+	hasStr  bool
+	garbage int64 // arena bytes of slots no longer held
+}
+
+// newJoinStore is the store of an input with the given value fields.
+func newJoinStore(fields []arrow.Field, seed maphash.Seed) (*joinStore, error) {
+	s := &joinStore{seed: seed, byInt: newSlotIndex(), byStr: map[string]int32{}, byHash: newSlotIndex()}
+	for _, f := range fields {
+		var c storeCol
+		switch storeKind(f.Type) {
+		case KDecimal:
+			c.hasHi = true
+		case KString, KList:
+			c.hasStr = true
+		case KNull, KInt, KFloat, KBool:
+		default:
+			return nil, fmt.Errorf("stream: a join cannot hold column %q of type %s", f.Name, f.Type)
+		}
+		s.cols = append(s.cols, c)
+	}
+	return s, nil
+}
+
+// storeKind is the Kind of the non-NULL Values of a column of type t, or
+// 255 when Values do not represent it.
+func storeKind(t arrow.DataType) Kind {
+	switch t.ID() {
+	case arrow.NULL:
+		return KNull
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
+		arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64, arrow.DURATION:
+		return KInt
+	case arrow.FLOAT32, arrow.FLOAT64:
+		return KFloat
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+		return KString
+	case arrow.BOOL:
+		return KBool
+	case arrow.DECIMAL128:
+		return KDecimal
+	case arrow.LIST:
+		return KList
+	}
+	return 255
+}
+
+// newSlot returns an empty slot (reused or appended).
+func (s *joinStore) newSlot() int32 {
+	if k := len(s.free); k > 0 {
+		r := s.free[k-1]
+		s.free = s.free[:k-1]
+		return r
+	}
+	r := int32(len(s.n))
+	s.n = push(s.n, 0)
+	s.matches = push(s.matches, 0)
+	s.exp = push(s.exp, 0)
+	s.h = push(s.h, 0)
+	s.seq = push(s.seq, 0)
+	s.bucket = push(s.bucket, -1)
+	s.seen = push(s.seen, 0)
+	s.live = push(s.live, false)
+	s.snapped = push(s.snapped, false)
+	s.snapN = push(s.snapN, 0)
+	s.snapM = push(s.snapM, 0)
+	s.sameHash = push(s.sameHash, -1)
+	s.next = push(s.next, -1)
+	s.prev = push(s.prev, -1)
+	for c := range s.cols {
+		col := &s.cols[c]
+		col.kind = push(col.kind, KNull)
+		col.num = push(col.num, 0)
+		if col.hasHi {
+			col.hi = push(col.hi, 0)
+		}
+		if col.hasStr {
+			col.off = push(col.off, 0)
+			col.ln = push(col.ln, 0)
+		}
+	}
+	return r
+}
+
+// setValue writes v as column c of slot r.
+func (s *joinStore) setValue(r int32, c int, v Value) error {
+	col := &s.cols[c]
+	col.kind[r], col.num[r] = v.K, 0
+	if col.hasStr {
+		col.ln[r] = 0
+	}
+	switch v.K {
+	case KNull:
+	case KInt, KBool:
+		col.num[r] = v.I
+	case KFloat:
+		col.num[r] = int64(math.Float64bits(v.F))
+	case KDecimal:
+		if !col.hasHi {
+			return fmt.Errorf("stream: a DECIMAL value in join column %d", c+1)
+		}
+		col.num[r], col.hi[r] = v.I, v.H
+	case KString, KList:
+		if !col.hasStr {
+			return fmt.Errorf("stream: a string value in join column %d", c+1)
+		}
+		col.setString(r, v.S)
+	default:
+		return fmt.Errorf("stream: a value of kind %d in join column %d", v.K, c+1)
+	}
+	return nil
+}
+
+func (col *storeCol) setString(r int32, str string) {
+	col.off[r], col.ln[r] = int64(len(col.arena)), uint32(len(str))
+	if n := len(col.arena) + len(str); n > cap(col.arena) {
+		grown := make([]byte, len(col.arena), max(2*cap(col.arena), n, 4096))
+		copy(grown, col.arena)
+		col.arena = grown
+	}
+	col.arena = append(col.arena, str...)
+}
+
+// str is slot r's string in column col, aliasing the arena (valid for
+// as long as the string is referenced: the arena is never overwritten).
+func (col *storeCol) str(r int32) string {
+	l := col.ln[r]
+	if l == 0 {
+		return ""
+	}
+	return unsafe.String(&col.arena[col.off[r]], int(l))
+}
+
+// value is column c of slot r as a Value; its string aliases the arena.
+func (s *joinStore) value(r int32, c int) Value { return s.cols[c].value(r) }
+
+// value is slot r's Value; its string aliases the arena.
+func (col *storeCol) value(r int32) Value {
+	switch k := col.kind[r]; k {
+	case KNull:
+		return Value{}
+	case KInt, KBool:
+		return Value{K: k, I: col.num[r]}
+	case KFloat:
+		return Value{K: KFloat, F: math.Float64frombits(uint64(col.num[r]))}
+	case KDecimal:
+		return Value{K: KDecimal, I: col.num[r], H: col.hi[r]}
+	default:
+		return Value{K: k, S: col.str(r)}
+	}
+}
+
+// values is slot r's row as Values (strings alias the arena).
+func (s *joinStore) values(r int32) []Value {
+	out := make([]Value, len(s.cols))
+	for c := range out {
+		out[c] = s.value(r, c)
+	}
+	return out
+}
+
+// ownValues is values with strings copied: for rows kept past the next
+// arena compaction (a window join's pending rows).
+func (s *joinStore) ownValues(r int32) []Value {
+	out := s.values(r)
+	for c, v := range out {
+		if v.S != "" {
+			out[c].S = string([]byte(v.S))
+		}
+	}
+	return out
+}
+
+// hashSlot hashes slot r's values (equal rows, equal hashes: -0 and 0
+// hash alike, as appendKey encodes them).
+func (s *joinStore) hashSlot(r int32) uint64 {
+	h := uint64(0x9E3779B97F4A7C15)
+	for c := range s.cols {
+		col := &s.cols[c]
+		k := col.kind[r]
+		var x uint64
+		switch k {
+		case KNull:
+		case KInt, KBool:
+			x = uint64(col.num[r])
+		case KFloat:
+			f := math.Float64frombits(uint64(col.num[r]))
+			if f == 0 {
+				f = 0
+			}
+			x = math.Float64bits(f)
+		case KDecimal:
+			x = uint64(col.num[r]) ^ mixStore(uint64(col.hi[r]))
+		default:
+			x = maphash.String(s.seed, col.str(r))
+		}
+		h = mixStore(h ^ mixStore(x^uint64(k)<<56))
+	}
+	return h
+}
+
+// mixStore is a 64-bit finalizer (MurmurHash3's fmix64).
+func mixStore(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+// sameRow reports whether slots a and b hold equal rows (as their
+// appendKey encodings compare: -0 equals 0, NaN its own bits).
+func (s *joinStore) sameRow(a, b int32) bool {
+	for c := range s.cols {
+		col := &s.cols[c]
+		k := col.kind[a]
+		if k != col.kind[b] {
+			return false
+		}
+		switch k {
+		case KNull:
+		case KInt, KBool:
+			if col.num[a] != col.num[b] {
+				return false
+			}
+		case KFloat:
+			fa, fb := math.Float64frombits(uint64(col.num[a])), math.Float64frombits(uint64(col.num[b]))
+			if fa != fb && col.num[a] != col.num[b] {
+				return false
+			}
+		case KDecimal:
+			if col.num[a] != col.num[b] || col.hi[a] != col.hi[b] {
+				return false
+			}
+		default:
+			if col.str(a) != col.str(b) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// slotBytes is what a held row costs in Stats: its columns, counters
+// and strings, and its key's share.
+func (s *joinStore) slotBytes(r int32) int64 {
+	n := int64(88 + 17*len(s.cols))
+	for c := range s.cols {
+		if col := &s.cols[c]; col.hasStr {
+			n += int64(col.ln[r])
+		}
+	}
+	return n
+}
+
+// intKey reports a join key that is one integer (appendKey of a KInt).
+func intKey(key []byte) (int64, bool) {
+	if len(key) == 9 && Kind(key[0]) == KInt {
+		return int64(binary.LittleEndian.Uint64(key[1:])), true
+	}
+	return 0, false
+}
+
+// findBucket is the bucket of key, or -1.
+func (s *joinStore) findBucket(key []byte) int32 {
+	if k, ok := intKey(key); ok {
+		b, _ := s.byInt.get(uint64(k))
+		return b
+	}
+	if b, ok := s.byStr[string(key)]; ok {
+		return b
+	}
+	return -1
+}
+
+// bucketFor is the bucket of key, added when missing.
+func (s *joinStore) bucketFor(key []byte) int32 {
+	if b := s.findBucket(key); b >= 0 {
+		return b
+	}
+	var b int32
+	if k := len(s.freeBuckets); k > 0 {
+		b = s.freeBuckets[k-1]
+		s.freeBuckets = s.freeBuckets[:k-1]
+	} else {
+		b = int32(len(s.buckets))
+		s.buckets = push(s.buckets, storeBucket{})
+	}
+	bk := &s.buckets[b]
+	*bk = storeBucket{head: -1, tail: -1}
+	if k, ok := intKey(key); ok {
+		bk.ikey, bk.isInt = k, true
+		s.byInt.set(uint64(k), b)
+	} else {
+		bk.key = string(key)
+		s.byStr[bk.key] = b
+	}
+	return b
+}
+
+// keyOf is bucket b's key encoding.
+func (s *joinStore) keyOf(b int32) string {
+	bk := &s.buckets[b]
+	if bk.isInt {
+		return string(appendKey(nil, Int(bk.ikey)))
+	}
+	return bk.key
+}
+
+// find returns the held row equal to slot r (hashed h), or -1.
+func (s *joinStore) find(r int32, h uint64) int32 {
+	o, _ := s.byHash.get(h)
+	for o >= 0 {
+		if s.sameRow(o, r) {
+			return o
+		}
+		o = s.sameHash[o]
+	}
+	return -1
+}
+
+// add appends slot r (hash set) to bucket b.
+func (s *joinStore) add(b int32, r int32) {
+	bk := &s.buckets[b]
+	s.prev[r], s.next[r] = bk.tail, -1
+	if bk.tail >= 0 {
+		s.next[bk.tail] = r
+	} else {
+		bk.head = r
+	}
+	bk.tail = r
+	bk.n++
+	s.bucket[r], s.live[r] = b, true
+	s.rows++
+	s.bytes += s.slotBytes(r)
+	s.sameHash[r], _ = s.byHash.get(s.h[r])
+	s.byHash.set(s.h[r], r)
+}
+
+// remove takes held slot r out of its bucket (freeing an emptied
+// bucket) and gives the slot back; it reports whether r was held.
+func (s *joinStore) remove(r int32) bool {
+	if !s.live[r] {
+		return false
+	}
+	b := s.bucket[r]
+	bk := &s.buckets[b]
+	if p := s.prev[r]; p >= 0 {
+		s.next[p] = s.next[r]
+	} else {
+		bk.head = s.next[r]
+	}
+	if n := s.next[r]; n >= 0 {
+		s.prev[n] = s.prev[r]
+	} else {
+		bk.tail = s.prev[r]
+	}
+	s.prev[r], s.next[r] = -1, -1
+	bk.n--
+	h := s.h[r]
+	if first, _ := s.byHash.get(h); first == r {
+		if next := s.sameHash[r]; next < 0 {
+			s.byHash.del(h)
+		} else {
+			s.byHash.set(h, next)
+		}
+	} else {
+		for o := first; o >= 0; o = s.sameHash[o] {
+			if s.sameHash[o] == r {
+				s.sameHash[o] = s.sameHash[r]
+				break
+			}
+		}
+	}
+	s.sameHash[r] = -1
+	s.live[r] = false
+	s.rows--
+	s.bytes -= s.slotBytes(r)
+	if bk.n == 0 {
+		if bk.isInt {
+			s.byInt.del(uint64(bk.ikey))
+		} else {
+			delete(s.byStr, bk.key)
+		}
+		s.freeBuckets = append(s.freeBuckets, b)
+	}
+	s.release(r)
+	return true
+}
+
+// release gives back a slot that is not held (a tentative row not kept,
+// or one just removed); it is reused after the next recycle.
+func (s *joinStore) release(r int32) {
+	s.live[r], s.snapped[r], s.seq[r] = false, false, 0
+	for c := range s.cols {
+		if col := &s.cols[c]; col.hasStr {
+			col.garbage += int64(col.ln[r])
+		}
+	}
+	s.freed = append(s.freed, r)
+}
+
+// recycle makes the slots released since the last call reusable (no
+// output reads them any more) and compacts an arena mostly garbage.
+func (s *joinStore) recycle() {
+	s.free = append(s.free, s.freed...)
+	s.freed = s.freed[:0]
+	for c := range s.cols {
+		col := &s.cols[c]
+		if !col.hasStr || col.garbage < 1<<20 || 2*col.garbage < int64(len(col.arena)) {
+			continue
+		}
+		// Strings read earlier (valueView) keep the old arena alive;
+		// the new one holds only the held rows' strings.
+		arena := make([]byte, 0, int64(len(col.arena))-col.garbage)
+		for r := range col.ln {
+			if !s.live[r] {
+				col.off[r], col.ln[r] = 0, 0
+				continue
+			}
+			o, l := col.off[r], int64(col.ln[r])
+			col.off[r] = int64(len(arena))
+			arena = append(arena, col.arena[o:o+l]...)
+		}
+		col.arena, col.garbage = arena, 0
+	}
+}
+
+// reset drops every row.
+func (s *joinStore) reset() {
+	fresh, _ := newJoinStoreLike(s)
+	*s = *fresh
+}
+
+// newJoinStoreLike is an empty store with s's columns and seed.
+func newJoinStoreLike(s *joinStore) (*joinStore, error) {
+	n := &joinStore{seed: s.seed, byInt: newSlotIndex(), byStr: map[string]int32{}, byHash: newSlotIndex()}
+	for _, c := range s.cols {
+		n.cols = append(n.cols, storeCol{hasHi: c.hasHi, hasStr: c.hasStr})
+	}
+	return n, nil
+}
+
+// storeWriter writes row i of one batch column into slot r.
+type storeWriter func(r int32, i int) error
+
+// newStoreWriter returns the writer of arr into column c of s: integer,
+// timestamp and string columns are copied straight from their arrays,
+// others through Values.
+func newStoreWriter(s *joinStore, c int, arr arrow.Array) (storeWriter, error) {
+	col := &s.cols[c]
+	nulls := arr.NullN() > 0
+	switch a := arr.(type) {
+	case *array.Int64:
+		vals := a.Int64Values()
+		return func(r int32, i int) error {
+			if nulls && a.IsNull(i) {
+				col.kind[r], col.num[r] = KNull, 0
+				return nil
+			}
+			col.kind[r], col.num[r] = KInt, vals[i]
+			return nil
+		}, nil
+	case *array.Timestamp:
+		vals := a.TimestampValues()
+		return func(r int32, i int) error {
+			if nulls && a.IsNull(i) {
+				col.kind[r], col.num[r] = KNull, 0
+				return nil
+			}
+			col.kind[r], col.num[r] = KInt, int64(vals[i])
+			return nil
+		}, nil
+	case *array.String:
+		if !col.hasStr {
+			break
+		}
+		return func(r int32, i int) error {
+			if nulls && a.IsNull(i) {
+				col.kind[r], col.ln[r] = KNull, 0
+				return nil
+			}
+			col.kind[r] = KString
+			col.setString(r, a.Value(i))
+			return nil
+		}, nil
+	}
+	read, err := viewReader(arr)
+	if err != nil {
+		return nil, err
+	}
+	return func(r int32, i int) error { return s.setValue(r, c, read(i)) }, nil
+}
+
+// newSlotAppender returns the function appending a slot's value of
+// column col to b (a builder of the column's type).
+func newSlotAppender(b array.Builder, col *storeCol) func(r int32) error {
+	switch b := b.(type) {
+	case *array.Int64Builder:
+		return func(r int32) error {
+			if col.kind[r] == KNull {
+				b.AppendNull()
+			} else {
+				b.Append(col.num[r])
+			}
+			return nil
+		}
+	case *array.TimestampBuilder:
+		return func(r int32) error {
+			if col.kind[r] == KNull {
+				b.AppendNull()
+			} else {
+				b.Append(arrow.Timestamp(col.num[r]))
+			}
+			return nil
+		}
+	case *array.StringBuilder:
+		if col.hasStr {
+			return func(r int32) error {
+				if col.kind[r] == KNull {
+					b.AppendNull()
+				} else {
+					b.Append(col.str(r))
+				}
+				return nil
+			}
+		}
+	}
+	return func(r int32) error { return appendValue(b, col.value(r)) }
+}
