@@ -113,8 +113,16 @@ func (b *binder) bindExprAt(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) 
 	ctx.truth = false
 	switch x := n.(type) {
 	case *ast.ParenthesesExpr:
+		if b.q.ListLits[off] { // [x]
+			return b.bindListLiteral([]ast.ExprNode{x.Expr}, ctx, off)
+		}
 		ctx.truth = truth
 		return b.bindExpr(x.Expr, ctx, off)
+	case *ast.RowExpr:
+		if b.q.ListLits[off] { // [a, b, …]
+			return b.bindListLiteral(x.Values, ctx, off)
+		}
+		return nil, b.errAt(off, "a row (a, b, …) is not a value here")
 	case *ast.ColumnNameExpr:
 		i, err := ctx.sc.resolve(x.Name.Table.O, x.Name.Name.O, posOf(b.q, off))
 		if err != nil {
@@ -699,4 +707,9 @@ func (b *binder) castTarget(off int) (arrow.DataType, error) {
 		return nil, errors.New("CAST without a recorded target type")
 	}
 	return ParseType(name)
+}
+
+// bindListLiteral binds DuckDB's `[a, b, …]` as list_value(a, b, …).
+func (b *binder) bindListLiteral(elems []ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
+	return b.bindFunc(&ast.FuncCallExpr{FnName: ast.NewCIStr("list_value"), Args: elems}, ctx, off)
 }

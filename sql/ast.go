@@ -191,6 +191,9 @@ type Query struct {
 	// ByAll is set when the query says GROUP BY ALL or ORDER BY ALL,
 	// which reach Select as GROUP BY `$` / ORDER BY `$`.
 	ByAll bool
+	// ListLits are the offsets of DuckDB list literals `[a, b]`, which
+	// the TiDB parser reads as `(a, b)` (see listLiterals).
+	ListLits map[int]bool
 	// ExtractUnits maps the offset of each EXTRACT keyword whose unit the
 	// TiDB parser does not know (EPOCH, DOW, DOY, ISODOW, …) to that unit,
 	// lower case; TiDB sees DAY there.

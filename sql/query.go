@@ -142,6 +142,11 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	}
 
 	repls = append(repls, byAll(q, body)...)
+	lists, err := ps.listLiterals(q, body, repls)
+	if err != nil {
+		return nil, err
+	}
+	repls = append(repls, lists...)
 
 	// FULL [OUTER] JOIN reaches TiDB as LEFT [OUTER] JOIN.
 	fulls, err := ps.fullJoins(body)

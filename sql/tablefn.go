@@ -333,3 +333,50 @@ func (ps *parseState) valuesQuery(q *Query, body []token) (*Query, error) {
 	q.Select = stmts[0].(ast.ResultSetNode)
 	return q, nil
 }
+
+// listLiterals finds DuckDB's list literals `[a, b, …]`: they reach the
+// TiDB parser as `(a, b, …)` (same length) and Query.ListLits keeps the
+// offset of each, so the planner binds a list there (done: the spans
+// other rewrites took). A `[` right after a
+// name, `)` or `]` is a subscript, which is not read yet.
+func (ps *parseState) listLiterals(q *Query, body []token, done []replacement) ([]replacement, error) {
+	var out []replacement
+	start := body[0].off
+	for i, t := range body {
+		if !t.isPunct("[") || inReplacement(done, span{t.off, t.end}) {
+			continue // not a list, or inside a FROM item already read (read_csv(['a', 'b']))
+		}
+		if i > 0 {
+			p := body[i-1]
+			if p.kind == tkIdent || p.kind == tkQIdent || p.isPunct(")") || p.isPunct("]") {
+				if !p.is("SELECT") && !p.is("IN") && !p.is("AND") && !p.is("OR") && !p.is("WHEN") && !p.is("THEN") && !p.is("ELSE") && !p.is("NOT") && !p.is("BY") && !p.is("WHERE") {
+					return nil, Errorf(ParseError, ps.pos(t.off), "a subscript l[i] is not supported: use list_extract(l, i)")
+				}
+			}
+		}
+		depth, end := 0, -1
+		for j := i; j < len(body) && end < 0; j++ {
+			switch {
+			case body[j].isPunct("["):
+				depth++
+			case body[j].isPunct("]"):
+				depth--
+				if depth == 0 {
+					end = j
+				}
+			}
+		}
+		if end < 0 {
+			return nil, Errorf(ParseError, ps.pos(t.off), "unclosed [")
+		}
+		if end == i+1 {
+			return nil, Errorf(ParseError, ps.pos(t.off), "an empty list [] is not supported")
+		}
+		out = append(out, replacement{span{t.off, t.end}, "("}, replacement{span{body[end].off, body[end].end}, ")"})
+		if q.ListLits == nil {
+			q.ListLits = map[int]bool{}
+		}
+		q.ListLits[t.off-start] = true
+	}
+	return out, nil
+}
