@@ -106,6 +106,13 @@ type aggEntry struct {
 	// of its own partial results, like MIN), besides the core functions
 	// exec.AggPartial knows.
 	partial bool
+	// running: the function over a frame follows from its value over
+	// the frame's older rows and over the rest (SUM of sums, MIN of
+	// mins), so a streaming OVER aggregate whose frame starts UNBOUNDED
+	// PRECEDING keeps one running value per key for the rows it drops
+	// (exec/stream.OverCarry implements these); the others run there
+	// only over bounded frames, whose rows it keeps.
+	running bool
 }
 
 // aggTable is the capability table, the same for every operator: every
@@ -115,12 +122,14 @@ type aggEntry struct {
 // multiset always). An operator that lags behind gets its own row here,
 // never a check of its own.
 var aggTable = map[string]aggEntry{
-	"count_star": {args: classAny},
-	"count":      {args: classAny, distinct: classAny},
-	"sum":        {args: classNumeric, distinct: classNumeric},
-	"avg":        {args: classNumeric, distinct: classNumeric},
-	"min":        {args: classOrderable, distinct: classOrderable},
-	"max":        {args: classOrderable, distinct: classOrderable},
+	"count_star": {args: classAny, running: true},
+	"count":      {args: classAny, distinct: classAny, running: true},
+	"sum":        {args: classNumeric, distinct: classNumeric, running: true},
+	// AVG runs over UNBOUNDED PRECEDING in streaming as a running SUM
+	// and COUNT (planner/analytic.go avgAsSumCount).
+	"avg": {args: classNumeric, distinct: classNumeric},
+	"min": {args: classOrderable, distinct: classOrderable, running: true},
+	"max": {args: classOrderable, distinct: classOrderable, running: true},
 
 	"bit_and": {args: classInteger, distinct: classInteger, partial: true},
 	"bit_or":  {args: classInteger, distinct: classInteger, partial: true},
@@ -146,6 +155,11 @@ var aggTable = map[string]aggEntry{
 
 // firstNoRetract is why FIRST and LAST refuse an updating input.
 const firstNoRetract = "which row of an updated group came first is not defined: FIRST, LAST, FIRST_VALUE, LAST_VALUE and ANY_VALUE keep arrival order (ARG_MIN(x, time), ARG_MAX(x, time) and MIN(x) retract)"
+
+// AggRunning reports whether a streaming OVER aggregate can carry fn
+// over a frame starting UNBOUNDED PRECEDING as one running value per key
+// (see aggEntry.running).
+func AggRunning(fn string) bool { return aggTable[fn].running }
 
 // AggPartialSelf reports whether a parallel batch aggregate may compute fn
 // per morsel and again over the per-morsel results (see aggEntry.partial).

@@ -311,6 +311,7 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 		return nil, sp.fail("%s (ORDER BY the WATERMARK FOR column of the source it reads)", shape)
 	}
 	ka, avgs := avgAsSumCount(a)
+	in, ka, nextra := sp.carryArgColumns(in, ka)
 	n := &PhysOverAggregate{Input: in, Analytic: ka, TimeCol: oc.Index, Delay: wm.Delay, Out: ka.Out}
 	n.ByMarks = countPhys(in, func(p PhysicalPlan) bool { o, ok := p.(*PhysOverAggregate); return ok && !o.Updating }) > 0
 	for _, e := range a.Partition {
@@ -332,13 +333,18 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 		case "lead", "ntile":
 			return nil, sp.fail("%s OVER (…) needs rows after the current one (or the whole partition), which a stream never has: %s; LAG reads earlier rows", strings.ToUpper(f.Func), shape)
 		default:
-			return nil, sp.fail("%s OVER (…) is not supported in streaming mode yet: %s", strings.ToUpper(f.Func), shape)
+			if !isAggFunc(f.Func) {
+				return nil, sp.fail("%s OVER (…) is not supported in streaming mode yet: %s", strings.ToUpper(f.Func), shape)
+			}
+			// An aggregate of the accumulator layer (MEDIAN,
+			// STRING_AGG, …): the batch kernel computes it over the
+			// rows kept, as it does SUM.
 		}
 		if f.Frame.End.Kind != CurrentRow || f.Frame.Start.Kind != Preceding && f.Frame.Start.Kind != CurrentRow && f.Frame.Start.Kind != UnboundedPreceding {
 			return nil, sp.fail("%s %s in streaming mode: %s", strings.ToUpper(f.Func), f.Frame, shape)
 		}
 		if f.Frame.Start.Kind == UnboundedPreceding {
-			c, err := sp.overCarry(f, sch.Len()+i)
+			c, err := sp.overCarry(f, in.Schema().Len()+i)
 			if err != nil {
 				return nil, err
 			}
@@ -367,20 +373,27 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 	}
 	sp.setBound(n, n.State)
 	sp.set(n, ChangelogMode{})
-	if len(avgs) == 0 {
+	if len(avgs) == 0 && nextra == 0 {
 		return n, nil
 	}
-	// Each AVG from its running SUM and COUNT, as the batch kernel
-	// divides them (a DECIMAL sum converted at its scale).
+	// The columns of a.Out, past the argument columns computed below
+	// the operator; each AVG from its running SUM and COUNT, as the
+	// batch kernel divides them (a DECIMAL sum converted at its scale).
+	at := func(i int) int {
+		if i < sch.Len() {
+			return i
+		}
+		return i + nextra
+	}
 	exprs := make([]Expr, a.Out.Len())
 	for i, f := range a.Out.Fields {
-		exprs[i] = &ColumnRef{Index: i, Name: f.Name, Typ: f.Type}
+		exprs[i] = &ColumnRef{Index: at(i), Name: f.Name, Typ: f.Type}
 	}
 	for _, g := range avgs {
-		sum, cnt := ka.Out.Fields[g.sum], ka.Out.Fields[g.count]
+		sum, cnt := ka.Out.Fields[at(g.sum)], ka.Out.Fields[at(g.count)]
 		exprs[g.sum] = &Call{Func: "div", Typ: TypeDouble, Args: []Expr{
-			castTo(&ColumnRef{Index: g.sum, Name: sum.Name, Typ: sum.Type}, TypeDouble),
-			castTo(&ColumnRef{Index: g.count, Name: cnt.Name, Typ: cnt.Type}, TypeDouble)}}
+			castTo(&ColumnRef{Index: at(g.sum), Name: sum.Name, Typ: sum.Type}, TypeDouble),
+			castTo(&ColumnRef{Index: at(g.count), Name: cnt.Name, Typ: cnt.Type}, TypeDouble)}}
 	}
 	proj := &PhysProject{Input: n, Exprs: exprs, Names: a.Out.Names(), Out: a.Out}
 	return sp.set(proj, ChangelogMode{}), nil
@@ -422,6 +435,62 @@ func avgAsSumCount(a *PhysAnalytic) (*PhysAnalytic, []avgColumns) {
 	return &PhysAnalytic{Input: a.Input, Partition: a.Partition, Order: a.Order, Funcs: funcs, Out: analyticSchema(in, funcs, names)}, avgs
 }
 
+// isAggFunc reports whether window function fn is an aggregate of the
+// capability table (with "_distinct" for DISTINCT), which the batch
+// kernel computes over any frame.
+func isAggFunc(fn string) bool {
+	return aggTableHas(fn) || aggTableHas(strings.TrimSuffix(fn, "_distinct"))
+}
+
+func aggTableHas(fn string) bool {
+	_, ok := aggTable[fn]
+	return ok
+}
+
+// carryArgColumns computes below a streaming OVER aggregate the
+// arguments that are not columns of the functions whose frame starts
+// UNBOUNDED PRECEDING (STDDEV's SUM(x * x), SUM(v + 1)): such a function
+// carries a running value of its argument per key, read from a column
+// of the rows dropped. It returns the input (in, or a projection of its
+// columns and those arguments), the analytic over it (its arguments
+// reading those columns) and the number of columns added, which the
+// caller drops above.
+func (sp *streamPlanner) carryArgColumns(in PhysicalPlan, a *PhysAnalytic) (PhysicalPlan, *PhysAnalytic, int) {
+	sch := in.Schema()
+	funcs := append([]WindowFunc(nil), a.Funcs...)
+	var extra []Expr
+	for i, f := range funcs {
+		if f.Frame.Start.Kind != UnboundedPreceding || len(f.Args) != 1 || f.Func == "last_value" {
+			continue
+		}
+		if _, ok := f.Args[0].(*ColumnRef); ok {
+			continue
+		}
+		extra = append(extra, f.Args[0])
+		funcs[i].Args = []Expr{&ColumnRef{Index: sch.Len() + len(extra) - 1, Name: fmt.Sprintf("$arg_%d", len(extra)-1), Typ: f.Args[0].Type()}}
+	}
+	if len(extra) == 0 {
+		return in, a, 0
+	}
+	exprs := make([]Expr, 0, sch.Len()+len(extra))
+	fields := append([]Field(nil), sch.Fields...)
+	for i, f := range sch.Fields {
+		exprs = append(exprs, &ColumnRef{Index: i, Name: f.Name, Typ: f.Type})
+	}
+	for k, e := range extra {
+		exprs = append(exprs, e)
+		fields = append(fields, Field{Name: fmt.Sprintf("$arg_%d", k), Type: e.Type(), Nullable: true})
+	}
+	out := newSchema(fields)
+	out.EventTime, out.WindowStart, out.WindowEnd = sch.EventTime, sch.WindowStart, sch.WindowEnd
+	proj := sp.set(&PhysProject{Input: in, Exprs: exprs, Names: out.Names(), Out: out}, sp.si.Modes[in])
+	names := make([]string, len(a.Funcs))
+	for i := range names {
+		names[i] = a.Out.Fields[sch.Len()+i].Name
+	}
+	return proj, &PhysAnalytic{Input: proj, Partition: a.Partition, Order: a.Order, Funcs: funcs, Out: analyticSchema(out, funcs, names)}, len(extra)
+}
+
 // frameReach renders how far back an OVER aggregate keeps rows.
 func frameReach(rows, rng int64, unit time.Duration) string {
 	var parts []string
@@ -442,14 +511,18 @@ func frameReach(rows, rng int64, unit time.Duration) string {
 // (LAST_VALUE up to the current row reads only the current row's
 // peers), an error naming the nearest form when it has none.
 func (sp *streamPlanner) overCarry(f WindowFunc, col int) (*OverCarry, error) {
-	switch f.Func {
-	case "last_value":
+	switch {
+	case f.Func == "last_value":
 		return nil, nil
-	case "count_star":
+	case f.Func == "count_star":
 		return &OverCarry{Col: col, Func: f.Func, Arg: -1}, nil
-	case "sum", "count", "min", "max", "first_value":
+	case f.Func == "first_value", AggRunning(f.Func):
 	default:
-		return nil, sp.fail("%s OVER (… UNBOUNDED PRECEDING …) is not supported in streaming mode yet", strings.ToUpper(f.Func))
+		name := f.Func
+		if !aggTableHas(name) {
+			name = strings.TrimSuffix(name, "_distinct")
+		}
+		return nil, sql.Errorf(sql.PlanError, f.Pos, "%s OVER (… UNBOUNDED PRECEDING …) cannot run in streaming mode: its value over every earlier row of the key does not follow from a running value, and the rows are not kept; give it a bounded frame (ROWS BETWEEN n PRECEDING AND CURRENT ROW, RANGE BETWEEN INTERVAL … PRECEDING AND CURRENT ROW)", strings.ToUpper(name))
 	}
 	if len(f.Args) != 1 {
 		return nil, sp.fail("%s OVER (… UNBOUNDED PRECEDING …) takes one argument in streaming mode", strings.ToUpper(f.Func))

@@ -10,10 +10,10 @@ import (
 // compute (planner/aggcap.go), so they run, stream and retract wherever
 // those do, with no accumulator of their own:
 //
-//	VAR_POP(x)      (Σx² − (Σx)²/n) / n          MySQL's VARIANCE
-//	VAR_SAMP(x)     (Σx² − (Σx)²/n) / (n − 1)    NULL for n < 2
-//	STDDEV_POP(x)   SQRT(VAR_POP(x))             MySQL's STD, STDDEV
-//	STDDEV_SAMP(x)  SQRT(VAR_SAMP(x))
+//	VAR_POP(x)      (Σx² − (Σx)²/n) / n
+//	VAR_SAMP(x)     (Σx² − (Σx)²/n) / (n − 1)    NULL for n < 2; VARIANCE
+//	STDDEV_POP(x)   SQRT(VAR_POP(x))             MySQL's STD
+//	STDDEV_SAMP(x)  SQRT(VAR_SAMP(x))            STDDEV (see sampleSpelling)
 //	BOOL_AND(x)     MIN(x) over a BOOLEAN (EVERY too)
 //	BOOL_OR(x)      MAX(x) over a BOOLEAN
 //
@@ -26,14 +26,12 @@ var derivedAggs = map[string]bool{
 	"bool_and": true, "bool_or": true, "every": true,
 }
 
-// bindDerivedAgg builds f(arg) from placeholders of the core aggregates.
-func (b *binder) bindDerivedAgg(f string, arg Expr, distinct bool, off int) (Expr, error) {
+// bindDerivedAgg builds f(arg) from placeholders of the core aggregates
+// that agg makes: GROUP BY's (aggPlaceholder) or, inside OVER, window
+// functions over the call's window, so that both compute the same
+// formula.
+func (b *binder) bindDerivedAgg(f string, arg Expr, distinct bool, off int, agg func(fn string, a Expr, t arrow.DataType) Expr) (Expr, error) {
 	name := strings.ToUpper(f)
-	agg := func(fn string, a Expr, t arrow.DataType) Expr {
-		e := &Call{Func: aggPrefix + fn, Args: []Expr{a}, Typ: t}
-		b.pos[e] = off
-		return e
-	}
 	at := arg.Type()
 	switch f {
 	case "bool_and", "bool_or", "every":
@@ -98,4 +96,14 @@ func (b *binder) bindDerivedAgg(f string, arg Expr, distinct bool, off int) (Exp
 		v = dbl("sqrt", v)
 	}
 	return v, nil
+}
+
+// aggPlaceholder makes the placeholder of GROUP BY aggregate fn(a) of
+// type t written at off.
+func (b *binder) aggPlaceholder(off int) func(fn string, a Expr, t arrow.DataType) Expr {
+	return func(fn string, a Expr, t arrow.DataType) Expr {
+		e := &Call{Func: aggPrefix + fn, Args: []Expr{a}, Typ: t}
+		b.pos[e] = off
+		return e
+	}
 }

@@ -57,6 +57,7 @@ func (b *binder) bindWindowFunc(x *ast.WindowFuncExpr, ctx exprCtx, off int) (Ex
 		return nil, b.errAt(off, "window functions are allowed only in the select list and ORDER BY")
 	}
 	name := strings.ToLower(x.Name)
+	name = b.sampleSpelling(name, off) // STDDEV OVER …: STDDEV_SAMP, as in GROUP BY
 	switch {
 	case x.IgnoreNull:
 		return nil, b.errAt(off, "IGNORE NULLS is not supported in %s", strings.ToUpper(name))
@@ -75,6 +76,7 @@ func (b *binder) bindWindowFunc(x *ast.WindowFuncExpr, ctx exprCtx, off int) (Ex
 	inner := exprCtx{sc: ctx.sc, noAgg: ctx.noAgg}
 	wc := &winCall{fn: WindowFunc{Func: name, Pos: posOf(b.q, off)}}
 	var args []Expr
+	derived, derivedArg := false, Expr(nil)
 	nargs := func(lo, hi int) error {
 		if len(x.Args) < lo || len(x.Args) > hi {
 			want := strconv.Itoa(lo)
@@ -182,23 +184,26 @@ func (b *binder) bindWindowFunc(x *ast.WindowFuncExpr, ctx exprCtx, off int) (Ex
 			}
 			args = []Expr{v}
 		default:
-			if aggAliases[name] == "" {
-				return nil, b.errAt(off, "unsupported window function %q", x.Name)
+			if !derivedAggs[name] {
+				if args, err = b.bindLayerWindow(name, x, wc, inner, off); err != nil {
+					return nil, err
+				}
+				break
 			}
-			// An aggregate of the accumulator layer (MEDIAN, STRING_AGG,
-			// ARRAY_AGG, BIT_OR, …): bound as in GROUP BY, its state run
-			// over each row's frame.
-			ph, err := b.bindLayerAgg(name, &ast.AggregateFuncExpr{F: x.Name, Args: x.Args, Distinct: x.Distinct || b.q.AggDistinct[off]}, inner, off)
+			// STDDEV, VARIANCE, BOOL_AND, …: the formula GROUP BY
+			// uses, over SUM/COUNT/MIN/MAX windows of this call's
+			// window (made below, once the window is bound).
+			if err := nargs(1, 1); err != nil {
+				return nil, err
+			}
+			v, err := bindArg(0)
 			if err != nil {
 				return nil, err
 			}
-			c, ok := ph.(*Call)
-			if !ok || !strings.HasPrefix(c.Func, aggPrefix) {
-				return nil, b.errAt(off, "%s with a NULL separator is not supported in a window", strings.ToUpper(name))
+			if derivedArg, err = b.aggFilter(off, v, inner); err != nil {
+				return nil, err
 			}
-			fn, params := decodeAggParams(strings.TrimPrefix(c.Func, aggPrefix))
-			wc.fn.Func, wc.fn.Params, wc.fn.Typ = fn, params, c.Typ
-			args = c.Args
+			derived = true
 		}
 	}
 	if _, ok := b.q.AggFilters[off]; ok && (rankFuncs[name] != nil || name == "ntile" || name == "lag" || name == "lead" || name == "first_value" || name == "last_value" || name == "nth_value") {
@@ -232,10 +237,20 @@ func (b *binder) bindWindowFunc(x *ast.WindowFuncExpr, ctx exprCtx, off int) (Ex
 	if wc.fn.Frame, err = b.bindFrame(spec.Frame, wc.order, off); err != nil {
 		return nil, err
 	}
-	b.winCalls = append(b.winCalls, wc)
-	e := &Call{Func: winPrefix + strconv.Itoa(len(b.winCalls)-1), Args: all, Typ: wc.fn.Typ}
-	b.pos[e] = off
-	return e, nil
+	win := func(wc *winCall, all []Expr) Expr {
+		b.winCalls = append(b.winCalls, wc)
+		e := &Call{Func: winPrefix + strconv.Itoa(len(b.winCalls)-1), Args: all, Typ: wc.fn.Typ}
+		b.pos[e] = off
+		return e
+	}
+	if derived {
+		return b.bindDerivedAgg(name, derivedArg, x.Distinct, off, func(fn string, a Expr, t arrow.DataType) Expr {
+			c := *wc
+			c.fn.Func, c.fn.Typ, c.nargs = fn, t, 1
+			return win(&c, append([]Expr{a}, all...))
+		})
+	}
+	return win(wc, all), nil
 }
 
 // resolveWindowSpec merges `OVER w` / `OVER (w ORDER BY …)` with the
@@ -508,4 +523,25 @@ func (b *binder) lowerWindows(p Plan, targets []*Expr, names map[string]string) 
 func (b *binder) winIndex(c *Call) int {
 	i, _ := strconv.Atoi(strings.TrimPrefix(c.Func, winPrefix))
 	return i
+}
+
+// bindLayerWindow binds an aggregate of the accumulator layer (MEDIAN,
+// STRING_AGG, ARRAY_AGG, BIT_OR, …) inside OVER as GROUP BY binds it,
+// its state then run over each row's frame: it fills wc.fn and returns
+// the call's arguments.
+func (b *binder) bindLayerWindow(name string, x *ast.WindowFuncExpr, wc *winCall, inner exprCtx, off int) ([]Expr, error) {
+	if aggAliases[name] == "" {
+		return nil, b.errAt(off, "unsupported window function %q", x.Name)
+	}
+	ph, err := b.bindLayerAgg(name, &ast.AggregateFuncExpr{F: x.Name, Args: x.Args, Distinct: x.Distinct || b.q.AggDistinct[off]}, inner, off)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := ph.(*Call)
+	if !ok || !strings.HasPrefix(c.Func, aggPrefix) {
+		return nil, b.errAt(off, "%s with a NULL separator is not supported in a window", strings.ToUpper(name))
+	}
+	fn, params := decodeAggParams(strings.TrimPrefix(c.Func, aggPrefix))
+	wc.fn.Func, wc.fn.Params, wc.fn.Typ = fn, params, c.Typ
+	return c.Args, nil
 }

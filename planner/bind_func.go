@@ -463,7 +463,7 @@ func (b *binder) bindAgg(x *ast.AggregateFuncExpr, ctx exprCtx, off int) (Expr, 
 		return nil, err
 	}
 	if derivedAggs[f] {
-		return b.bindDerivedAgg(f, arg, x.Distinct, off)
+		return b.bindDerivedAgg(f, arg, x.Distinct, off, b.aggPlaceholder(off))
 	}
 	arg, t, star, err := b.aggType(f, arg, x.Distinct, off)
 	if err != nil {

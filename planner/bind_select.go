@@ -697,11 +697,21 @@ func (b *binder) asWritten(off int, text string) string {
 			return src[off:trailingClauses(src, off+len(text))]
 		}
 	}
+	for k := range b.q.AggOvers {
+		if within(k) {
+			return src[off:trailingClauses(src, off+len(text))]
+		}
+	}
 	return text
 }
 
-// trailingClauses extends a field ending at end over the FILTER (…) and
-// WITHIN GROUP (…) clauses after it, which are blank in the TiDB parser's
+// isWordByte reports whether c can be part of an unquoted identifier.
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// trailingClauses extends a field ending at end over the FILTER (…),
+// WITHIN GROUP (…) and OVER (…) / OVER w clauses after it, which are blank in the TiDB parser's
 // text (and cut off when they end the field).
 func trailingClauses(src string, end int) int {
 	for {
@@ -713,6 +723,17 @@ func trailingClauses(src string, end int) int {
 			kw = 6
 		case len(t) >= 6 && strings.EqualFold(t[:6], "WITHIN"):
 			kw = 6
+		case len(t) > 4 && strings.EqualFold(t[:4], "OVER") && !isWordByte(t[4]):
+			// OVER (…) or OVER w after an aggregate the TiDB parser
+			// reads as a plain call: blank in its text.
+			kw = 4
+			if w := strings.TrimLeft(t[4:], " \t\r\n"); w != "" && w[0] != '(' {
+				n := 0
+				for n < len(w) && isWordByte(w[n]) {
+					n++
+				}
+				return end + len(rest) - len(w) + n
+			}
 		default:
 			return end
 		}
