@@ -677,6 +677,11 @@ func (b *binder) asWritten(off int, text string) string {
 			return src[off : off+len(text)]
 		}
 	}
+	for k := range b.q.ListLits { // [a, b] reached TiDB as (a, b)
+		if within(k) {
+			return src[off : off+len(text)]
+		}
+	}
 	for k := range b.q.AggNames {
 		if within(k) {
 			return src[off:trailingClauses(src, off+len(text))]
