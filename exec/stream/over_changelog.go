@@ -32,6 +32,9 @@ type OverChangelog struct {
 	kernel func(ctx context.Context, rec arrow.Record) ([]arrow.Record, error)
 	// parts are the partitions' live rows and emitted output rows.
 	parts map[string]*overPart
+	// dirty are the partitions recomputed since the last snapshot: the
+	// next SnapshotDelta writes them (or that they are gone).
+	dirty map[string]bool
 	buf   []byte
 	// bytes is the partitions' running size (StateBytes), each
 	// measured as it is recomputed.
@@ -95,7 +98,7 @@ func NewOverChangelog(mem memory.Allocator, in *arrow.Schema, part []int, kernel
 		return nil, fmt.Errorf("stream: OVER output has %d columns, fewer than its input's %d", out.NumFields(), vals.NumFields())
 	}
 	return &OverChangelog{mem: mem, in: in, vals: vals, out: arrow.NewSchema(append([]arrow.Field{opField}, out.Fields()...), nil),
-		part: part, kernel: kernel, parts: map[string]*overPart{}}, nil
+		part: part, kernel: kernel, parts: map[string]*overPart{}, dirty: map[string]bool{}}, nil
 }
 
 // Schema is op, the input's value columns, then one per window function.
@@ -236,6 +239,7 @@ func (o *OverChangelog) recompute(ctx context.Context, k string, out [][]Value) 
 	}
 	p.Outs = next
 	o.bytes += p.measure()
+	o.dirty[k] = true
 	if len(p.Rows) == 0 {
 		delete(o.parts, k)
 	}
@@ -290,6 +294,7 @@ func (o *OverChangelog) Stats() StateStats {
 // Close drops the state; idempotent.
 func (o *OverChangelog) Close() error {
 	o.parts, o.bytes = map[string]*overPart{}, 0
+	clear(o.dirty)
 	return nil
 }
 
@@ -301,7 +306,11 @@ func (o *OverChangelog) Close() error {
 func (o *OverChangelog) StateBytes() (int64, bool) { return o.bytes, true }
 
 // Snapshot encodes every partition's live rows and emitted rows.
-func (o *OverChangelog) Snapshot() ([]byte, error) { return encode(o.parts) }
+// It is the baseline of the next SnapshotDelta.
+func (o *OverChangelog) Snapshot() ([]byte, error) {
+	clear(o.dirty)
+	return encode(o.parts)
+}
 
 // Restore replaces the state with a snapshot; call it before the first
 // Push.
@@ -310,6 +319,20 @@ func (o *OverChangelog) Restore(data []byte) error {
 	if err := decode(data, &parts); err != nil {
 		return err
 	}
+	if err := o.checkParts(parts); err != nil {
+		return err
+	}
+	o.parts, o.bytes = parts, 0
+	for _, p := range parts {
+		o.bytes += p.measure()
+	}
+	clear(o.dirty)
+	return nil
+}
+
+// checkParts refuses partitions of another query's shape and fills in
+// the maps an encoding leaves nil.
+func (o *OverChangelog) checkParts(parts map[string]*overPart) error {
 	for _, p := range parts {
 		for _, h := range p.Rows {
 			if len(h.Vals) != o.vals.NumFields() {
@@ -323,9 +346,65 @@ func (o *OverChangelog) Restore(data []byte) error {
 			p.Outs = map[string]*overRow{}
 		}
 	}
-	o.parts, o.bytes = parts, 0
-	for _, p := range parts {
-		o.bytes += p.measure()
+	return nil
+}
+
+// overChangelogDelta is an OverChangelog's incremental checkpoint: the
+// partitions recomputed since the last snapshot, whole, and those of
+// them that are gone (no live row left).
+type overChangelogDelta struct {
+	Parts map[string]*overPart
+	Gone  []string
+}
+
+var _ DeltaSnapshotter = (*OverChangelog)(nil)
+
+// SnapshotDelta encodes the partitions a change touched since the last
+// Snapshot, SnapshotDelta, Restore or RestoreDelta (nil if none): a
+// checkpoint costs what the input changed, not every live row.
+func (o *OverChangelog) SnapshotDelta() ([]byte, error) {
+	if len(o.dirty) == 0 {
+		return nil, nil
 	}
+	d := overChangelogDelta{Parts: map[string]*overPart{}}
+	for k := range o.dirty {
+		if p, ok := o.parts[k]; ok {
+			d.Parts[k] = p
+		} else {
+			d.Gone = append(d.Gone, k)
+		}
+	}
+	sort.Strings(d.Gone)
+	clear(o.dirty)
+	return encode(d)
+}
+
+// RestoreDelta applies a SnapshotDelta over the state restored so far.
+func (o *OverChangelog) RestoreDelta(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var d overChangelogDelta
+	if err := decode(data, &d); err != nil {
+		return err
+	}
+	if err := o.checkParts(d.Parts); err != nil {
+		return err
+	}
+	for _, k := range d.Gone {
+		if p, ok := o.parts[k]; ok {
+			o.bytes -= p.bytes
+			delete(o.parts, k)
+		}
+	}
+	for k, p := range d.Parts {
+		if old, ok := o.parts[k]; ok {
+			o.bytes -= old.bytes
+		}
+		p.bytes = 0
+		o.bytes += p.measure()
+		o.parts[k] = p
+	}
+	clear(o.dirty)
 	return nil
 }
