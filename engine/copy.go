@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -59,7 +60,15 @@ func (db *Session) copyTo(ctx context.Context, s *sql.Copy) (*Rows, error) {
 	}()
 	rows, err := db.insert(ctx, tmp, q, s.Position())
 	if err != nil {
-		return nil, err
+		// The temporary sink's name is the engine's, not the user's:
+		// errors say COPY TO and the path written.
+		var se *sql.Error
+		if errors.As(err, &se) {
+			named := *se
+			named.Msg = strings.ReplaceAll(strings.ReplaceAll(se.Msg, "sink "+tmp, fmt.Sprintf("COPY TO %q", s.Path)), tmp, s.Path)
+			return nil, &named
+		}
+		return nil, &sql.Error{Kind: sql.ExecError, Pos: s.Position(), Msg: strings.ReplaceAll(err.Error(), tmp, s.Path), Err: err}
 	}
 	rows.Message = strings.Replace(rows.Message, tmp, s.Path, 1)
 	return rows, nil

@@ -81,4 +81,9 @@ func TestCopyTo(t *testing.T) {
 	if err := db.Exec(ctx, "COPY (SELECT 1) TO 'x.csv' (COMPRESSION gzip)"); err == nil || !strings.Contains(err.Error(), "unsupported COPY option compression") {
 		t.Errorf("unknown option: %v", err)
 	}
+	// A sink error names COPY TO and the path, not the temporary sink.
+	err = db.Exec(ctx, "COPY (SELECT 1 AS a, [1, 2] AS l) TO 'lists.parquet'")
+	if err == nil || !strings.Contains(err.Error(), `COPY TO "lists.parquet": parquet sink: column "l"`) || strings.Contains(err.Error(), "$") {
+		t.Errorf("COPY of a list to Parquet: %v", err)
+	}
 }
