@@ -46,7 +46,7 @@ func TestCrashHarness(t *testing.T) {
 		fileRows = 40_000
 	}
 	cfg := config{bin: bin, root: t.TempDir(), seed: seed, kills: 4, stops: 1,
-		scale:   scale{Seconds: 4, Rate: 2000, FileRows: fileRows, FileRun: time.Second},
+		scale:   scale{Seconds: 4, Rate: 2000, FileRows: fileRows, FileRun: 3 * time.Second},
 		timeout: 2 * time.Minute, log: testLog{t}}
 	// Most pipelines wait on paced input, so six at once fit two cores.
 	results, err := runAll(ctx, cfg, pipelines, 6)
