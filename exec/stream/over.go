@@ -1,10 +1,13 @@
 package stream
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"fmt"
+	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -101,6 +104,17 @@ type OverAggregate struct {
 	// row's time, so that a key that stops receiving rows still has
 	// its history trimmed once the watermark passes its frame (sweep).
 	idle sweepHeap
+	// held is set on an instance of a ParallelOver, which merges the
+	// instances' output and routes their late rows itself.
+	held *overHeld
+}
+
+// overHeld is what a ParallelOver instance holds of a call for the
+// merge: its output rows, in outputLess order, and its late rows (to
+// route in batch row order).
+type overHeld struct {
+	rows [][]Value
+	late []LateRow
 }
 
 // sweepEntry is a partition's newest row time when it was last trimmed.
@@ -204,6 +218,23 @@ func (o *OverAggregate) FollowMark(ctx context.Context, wm int64) (arrow.Record,
 // Push folds a batch row by row and returns the rows the watermark let
 // out, or nil. The caller keeps rec and releases the result.
 func (o *OverAggregate) Push(ctx context.Context, rec arrow.Record, partition int32) (arrow.Record, error) {
+	return o.push(ctx, rec, partition, nil)
+}
+
+// PushRows implements RowsPusher for a ParallelOver instance: the event
+// time of every row of rec moves the watermark, row by row, exactly as
+// Push does, but only the rows listed (ascending) are judged late and
+// kept; the others are another instance's keys. rec is read-only.
+func (o *OverAggregate) PushRows(ctx context.Context, rec arrow.Record, partition int32, rows []int32) (arrow.Record, error) {
+	if rows == nil {
+		rows = []int32{}
+	}
+	return o.push(ctx, rec, partition, rows)
+}
+
+// push is Push (own nil: every row is the operator's) or PushRows (own:
+// the rows of the operator's keys).
+func (o *OverAggregate) push(ctx context.Context, rec arrow.Record, partition int32, own []int32) (arrow.Record, error) {
 	if o.spec.ByMarks {
 		partition = markPartition
 	}
@@ -212,13 +243,34 @@ func (o *OverAggregate) Push(ctx context.Context, rec arrow.Record, partition in
 		if err := sameTypes(rec.Schema(), o.in); err != nil {
 			return nil, fmt.Errorf("stream: OVER input: %w", err)
 		}
-		rows, err := readRows(rec)
+		var at []int
+		if own != nil {
+			at = make([]int, len(own))
+			for k, r := range own {
+				at[k] = int(r)
+			}
+		}
+		rows, err := readRowsAt(rec, at)
 		if err != nil {
 			return nil, err
 		}
-		for i, row := range rows {
+		times, err := reader(rec.Column(o.spec.TimeCol))
+		if err != nil {
+			return nil, err
+		}
+		next := 0 // the next of rows, at batch row at[next]
+		for i := 0; i < int(rec.NumRows()); i++ {
 			ord := o.partRows[partition]
 			o.partRows[partition] = ord + 1
+			if own != nil && (next >= len(at) || at[next] != i) {
+				// Another instance's row: only its event time counts.
+				if ts := times(i); !ts.IsNull() && !o.spec.ByMarks {
+					o.tracker.Observe(partition, ts.I)
+				}
+				continue
+			}
+			row := rows[next]
+			next++
 			ts, wm := row[o.spec.TimeCol], o.tracker.Watermark()
 			lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i}
 			switch {
@@ -229,14 +281,14 @@ func (o *OverAggregate) Push(ctx context.Context, rec arrow.Record, partition in
 			}
 			if lr.Reason != "" {
 				o.late++
-				switch o.spec.Late {
-				case LateError:
+				switch {
+				case o.spec.Late == LateError:
 					return nil, &LateRowError{Row: lr}
-				case LateRoute:
-					if o.spec.OnLate != nil {
-						if err := o.spec.OnLate(lr); err != nil {
-							return nil, fmt.Errorf("late-row sink: %w", err)
-						}
+				case o.spec.Late == LateRoute && o.held != nil:
+					o.held.late = append(o.held.late, lr)
+				case o.spec.Late == LateRoute && o.spec.OnLate != nil:
+					if err := o.spec.OnLate(lr); err != nil {
+						return nil, fmt.Errorf("late-row sink: %w", err)
 					}
 				}
 				if !ts.IsNull() && !o.spec.ByMarks {
@@ -324,9 +376,10 @@ func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 	// event-time order (a partition's own order kept among equal times),
 	// so that a consumer tracking the watermark row by row, such as a
 	// second OVER, never sees a row of one partition fall behind one of
-	// another that the watermark released with it.
-	tc := o.spec.TimeCol
-	sort.SliceStable(keep, func(i, j int) bool { return keep[i][tc].I < keep[j][tc].I })
+	// another that the watermark released with it. Equal times order by
+	// partition (outputLess), an order of the rows alone, which
+	// ParallelOver's merge of its instances' rows reproduces.
+	sort.SliceStable(keep, func(i, j int) bool { return o.outputLess(keep[i], keep[j]) })
 	o.emitted = wm
 	for _, k := range order {
 		if err := o.retain(k, append(o.history[k], byPart[k]...), wm); err != nil {
@@ -336,9 +389,53 @@ func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 	if err := o.sweep(wm); err != nil {
 		return nil, err
 	}
+	if o.held != nil {
+		o.held.rows = append(o.held.rows, keep...)
+		return nil, nil
+	}
 	ob := array.NewRecordBuilder(o.mem, o.spec.Out)
 	defer ob.Release()
 	return buildRecord(ob, keep)
+}
+
+// outputLess is the order of emitted rows: by event time, then by
+// partition (its columns' values, NULL first, as the batch kernel sorts
+// them, totally: NaN last, lists by their encoding). Rows of one
+// partition at one time compare equal and keep the kernel's order.
+func (o *OverAggregate) outputLess(a, b []Value) bool {
+	tc := o.spec.TimeCol
+	if a[tc].I != b[tc].I {
+		return a[tc].I < b[tc].I
+	}
+	for _, c := range o.spec.Partition {
+		if d := totalCompare(a[c], b[c]); d != 0 {
+			return d < 0
+		}
+	}
+	return false
+}
+
+// totalCompare is Compare made a total order that tells apart exactly
+// the values appendKey does: NaN after every other float (NaNs by their
+// bits), lists by their encoding.
+func totalCompare(a, b Value) int {
+	if a.K == b.K {
+		switch a.K {
+		case KFloat:
+			an, bn := math.IsNaN(a.F), math.IsNaN(b.F)
+			switch {
+			case an && bn:
+				return cmp.Compare(math.Float64bits(a.F), math.Float64bits(b.F))
+			case an:
+				return 1
+			case bn:
+				return -1
+			}
+		case KList:
+			return strings.Compare(a.S, b.S)
+		}
+	}
+	return Compare(a, b)
 }
 
 // retain keeps, of a partition's emitted rows, those a row at or after

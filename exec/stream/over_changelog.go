@@ -39,6 +39,9 @@ type OverChangelog struct {
 	// bytes is the partitions' running size (StateBytes), each
 	// measured as it is recomputed.
 	bytes int64
+	// held is set on an instance of a ParallelOverChangelog, which
+	// merges the instances' changes itself (see rankHeld).
+	held *rankHeld
 }
 
 // overPart is one partition of an OverChangelog: its live input rows
@@ -110,19 +113,43 @@ func (o *OverChangelog) SinkMode() exec.SinkMode { return exec.SinkMode{Changelo
 // Push applies a batch of changes and returns the changes of the output
 // of the partitions it touched, or nil. The caller keeps rec.
 func (o *OverChangelog) Push(ctx context.Context, rec arrow.Record, _ int32) (arrow.Record, error) {
-	if rec.NumRows() == 0 {
+	return o.push(ctx, rec, nil)
+}
+
+// PushRows implements RowsPusher for a ParallelOverChangelog instance:
+// Push of the rows of rec listed (ascending), whose changes are held
+// with the batch row where their partition first appears (the order one
+// operator emits partitions in). rec is read-only.
+func (o *OverChangelog) PushRows(ctx context.Context, rec arrow.Record, _ int32, rows []int32) (arrow.Record, error) {
+	if rows == nil {
+		rows = []int32{}
+	}
+	return o.push(ctx, rec, rows)
+}
+
+// push is Push (own nil: every row) or PushRows (own: the rows listed).
+func (o *OverChangelog) push(ctx context.Context, rec arrow.Record, own []int32) (arrow.Record, error) {
+	if rec.NumRows() == 0 || own != nil && len(own) == 0 {
 		return nil, nil
 	}
 	if err := sameTypes(rec.Schema(), o.in); err != nil {
 		return nil, fmt.Errorf("stream: OVER input: %w", err)
 	}
-	rows, err := readRows(rec)
+	var at []int
+	if own != nil {
+		at = make([]int, len(own))
+		for k, r := range own {
+			at[k] = int(r)
+		}
+	}
+	rows, err := readRowsAt(rec, at)
 	if err != nil {
 		return nil, err
 	}
 	touched := map[string]bool{}
 	var order []string
-	for _, r := range rows {
+	var firsts []int32 // the batch row where order[i] first appears
+	for i, r := range rows {
 		sign := int64(1)
 		if op := exec.Op(r[0].I); op == exec.OpUpdateBefore || op == exec.OpDelete {
 			sign = -1
@@ -151,13 +178,28 @@ func (o *OverChangelog) Push(ctx context.Context, rec arrow.Record, _ int32) (ar
 		if !touched[k] {
 			touched[k] = true
 			order = append(order, k)
+			first := int32(i)
+			if own != nil {
+				first = own[i]
+			}
+			firsts = append(firsts, first)
 		}
 	}
 	var out [][]Value
-	for _, k := range order {
+	for i, k := range order {
+		n := len(out)
 		if out, err = o.recompute(ctx, k, out); err != nil {
 			return nil, err
 		}
+		if o.held != nil {
+			for range len(out) - n {
+				o.held.ords = append(o.held.ords, firsts[i])
+			}
+		}
+	}
+	if o.held != nil {
+		o.held.rows = append(o.held.rows, out...)
+		return nil, nil
 	}
 	if len(out) == 0 {
 		return nil, nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
@@ -65,38 +64,9 @@ func NewParallelRankTopN(mem memory.Allocator, keys []Expr, n int, build func(i 
 // Push cuts the batch by key, folds each part in its instance and
 // returns their changes merged into one operator's order.
 func (pr *ParallelRankTopN) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record, error) {
-	defer pr.drop()
-	if b.Record.NumRows() == 0 {
-		return nil, nil
-	}
-	outs, err := pr.foldBatch(ctx, b)
-	releaseAll(outs) // held instances return none
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range pr.errs {
-		if e != nil {
-			return nil, e
-		}
-	}
-	rows := make([][][]Value, len(pr.tops))
-	ords := make([][]int32, len(pr.tops))
+	helds := make([]*rankHeld, len(pr.tops))
 	for i, t := range pr.tops {
-		rows[i], ords[i] = t.held.rows, t.held.ords
+		helds[i] = t.held
 	}
-	merged, err := mergeHeld(rows, ords, func(a, b int32) bool { return a < b })
-	if err != nil || len(merged) == 0 {
-		return nil, err
-	}
-	rb := array.NewRecordBuilder(pr.mem, pr.tops[0].schema)
-	defer rb.Release()
-	return buildRecord(rb, merged)
-}
-
-// drop discards what the instances hold.
-func (pr *ParallelRankTopN) drop() {
-	for _, t := range pr.tops {
-		clear(t.held.rows)
-		t.held.rows, t.held.ords = t.held.rows[:0], t.held.ords[:0]
-	}
+	return pushHeld(ctx, pr.Parallel, b, helds, pr.tops[0].schema)
 }

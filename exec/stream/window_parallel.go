@@ -184,19 +184,7 @@ func (pw *ParallelWindow) RestoreParts(parts []OperatorState) error {
 
 // EventTimer is the instances' watermark and late-row count, for the
 // engine's statistics.
-func (pw *ParallelWindow) EventTimer() EventTimer { return parallelWindowTimer{pw} }
-
-type parallelWindowTimer struct{ pw *ParallelWindow }
-
-func (t parallelWindowTimer) Late() int64 {
-	var n int64
-	for _, w := range t.pw.wins {
-		n += w.late
-	}
-	return n
-}
-
-func (t parallelWindowTimer) Watermark() *WatermarkTracker { return t.pw.wins[0].tracker }
+func (pw *ParallelWindow) EventTimer() EventTimer { return parallelTimer[*WindowAggregate]{pw.wins} }
 
 // drop discards what the instances hold.
 func (pw *ParallelWindow) drop() {
@@ -214,7 +202,11 @@ func (pw *ParallelWindow) merge(errs []error) (arrow.Record, error) {
 	if err := firstWindowError(errs); err != nil {
 		return nil, err
 	}
-	if err := pw.routeLate(); err != nil {
+	lates := make([][]LateRow, len(pw.wins))
+	for i, w := range pw.wins {
+		lates[i] = w.held.late
+	}
+	if err := routeHeldLate(lates, pw.onLate); err != nil {
 		return nil, err
 	}
 	rows := make([][][]Value, len(pw.wins))
@@ -229,30 +221,6 @@ func (pw *ParallelWindow) merge(errs []error) (arrow.Record, error) {
 	rb := array.NewRecordBuilder(pw.mem, pw.wins[0].schema)
 	defer rb.Release()
 	return buildRecord(rb, merged)
-}
-
-// routeLate hands the instances' late rows of the batch to the late-row
-// sink in batch row order.
-func (pw *ParallelWindow) routeLate() error {
-	next := make([]int, len(pw.wins))
-	for {
-		best := -1
-		for i, w := range pw.wins {
-			if next[i] < len(w.held.late) && (best < 0 || w.held.late[next[i]].Index < pw.wins[best].held.late[next[best]].Index) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return nil
-		}
-		r := pw.wins[best].held.late[next[best]]
-		next[best]++
-		if pw.onLate != nil {
-			if err := pw.onLate(r); err != nil {
-				return fmt.Errorf("late-row sink: %w", err)
-			}
-		}
-	}
 }
 
 // firstWindowError is the error one operator would have met first among
