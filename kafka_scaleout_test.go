@@ -339,10 +339,17 @@ const soJoinQuery = `SELECT o.id, o.category, p.amount FROM o JOIN p ON o.id = p
 
 func soJoinStart(t *testing.T, addr string, res *soJoined) *soJoinMember {
 	t.Helper()
+	return soJoinRun(t, addr, soJoinQuery, res)
+}
+
+// soJoinRun runs query (over soJoinSources; its columns id, category,
+// amount) in a DB of its own and collects the rows it inserts.
+func soJoinRun(t *testing.T, addr, query string, res *soJoined) *soJoinMember {
+	t.Helper()
 	db, mem := kOpen(t, kConfig())
 	kExec(t, db, fmt.Sprintf(soJoinSources, addr))
 	ctx, cancel := context.WithCancel(context.Background())
-	rows, err := db.Query(ctx, soJoinQuery)
+	rows, err := db.Query(ctx, query)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -355,7 +362,8 @@ func soJoinStart(t *testing.T, addr string, res *soJoined) *soJoinMember {
 				if rows.Op(i) != exec.OpInsert {
 					continue
 				}
-				row := kText(rec, 1, i) + "," + kText(rec, 2, i) + "," + kText(rec, 3, i)
+				off := int(rec.NumCols()) - 3 // after the op column of a changelog
+				row := kText(rec, off, i) + "," + kText(rec, off+1, i) + "," + kText(rec, off+2, i)
 				res.mu.Lock()
 				res.rows[row]++
 				res.mu.Unlock()

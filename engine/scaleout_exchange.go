@@ -18,7 +18,6 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // upstreamCommitEvery is how often the upstream part of a Kafka exchange
@@ -266,12 +265,12 @@ func overrideSource(next func(string) (exec.Source, error), name string, src exe
 func (so *scaledOut) attach(sq *streamQuery) {
 	so.states = sq.s.PartitionStates
 	so.downDone = make(chan struct{})
-	// A continuous run commits what a revoked repartition partition
-	// produced, its output and state with its offsets, before the group
-	// hands it on: its next owner restores exactly that state and emits
-	// nothing this process emitted. (A micro-batch run saves on its
-	// triggers only: its next owner re-emits since the last one.)
-	if rn, ok := sq.p.Reader.(exec.RevokeNotifier); ok && sq.emit.Kind != sql.EmitEvery {
+	// A run commits what a revoked repartition partition produced, its
+	// output and state with its offsets, before the group hands it on
+	// (a micro-batch run first runs an early trigger, emitting what
+	// waited for the next one): its next owner restores exactly that
+	// state and emits nothing this process emitted.
+	if rn, ok := sq.p.Reader.(exec.RevokeNotifier); ok {
 		bar := make(chan stream.Barrier)
 		sq.p.Barrier = bar
 		rn.SetRevokeHook(func(ctx context.Context, revoked map[int32]string) { so.revoke(ctx, bar, revoked) })

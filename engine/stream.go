@@ -358,6 +358,12 @@ func (db *Session) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPl
 	done := make(chan struct{})
 	var runErr error
 	sq.p.Emit = func(ctx context.Context, rec arrow.Record) error {
+		if err := ctx.Err(); err != nil {
+			// Stopped: refused at once (a select would send into the
+			// buffer half the time), so the stop commits nothing the
+			// caller will not read.
+			return err
+		}
 		rec = withSchemaRetained(rec, sq.schema)
 		select {
 		case ch <- rec:
@@ -399,6 +405,12 @@ func (db *Session) stream(ctx context.Context, q *sql.Query, qp *planner.QueryPl
 				<-done
 				if runErr != nil && !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, context.DeadlineExceeded) {
 					return nil, execError(runErr)
+				}
+				// What was emitted before the stop is covered by its
+				// commit: hand it out before ending (a scaled-out
+				// query's partitions' next owners resume after it).
+				if rec, ok := <-ch; ok {
+					return rec, nil
 				}
 				return nil, ctx.Err()
 			}

@@ -69,6 +69,12 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 				return err
 			}
 			continue
+		case b := <-p.Barrier:
+			done, err := p.microBarrier(ctx, ch, b, &pending, tracker, full)
+			if done {
+				return err
+			}
+			continue
 		case <-timer.C():
 		case <-ctx.Done():
 			return p.stopMicroBatch(ctx, &pending, tracker, full)
@@ -120,6 +126,57 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 		p.trigger(info)
 	}
 	return nil
+}
+
+// microBarrier runs barrier b in a micro-batch run: the arrivals queued
+// when it came are folded, then an early trigger emits what every
+// arrival since the last trigger changed and the output is committed
+// (state with the offsets it covers), then After runs. A consumer
+// group's revoke uses it, as in continuous mode: what the revoked
+// partitions produced is emitted and saved before they leave, so their
+// next owner emits none of it again. done says the run ends, with err
+// (the input ended or failed among the queued arrivals).
+func (p *Pipeline) microBarrier(ctx context.Context, ch <-chan arrival, b Barrier, pending *pendingTrigger, tracker *updateTracker, full bool) (done bool, err error) {
+	defer func() {
+		if b.Done != nil {
+			b.Done <- err
+		}
+	}()
+	eof := false
+	for n := len(ch); n > 0 && !eof; n-- {
+		a, ok := <-ch
+		switch {
+		case !ok:
+			return true, p.stopMicroBatch(ctx, pending, tracker, full)
+		case errors.Is(a.err, io.EOF):
+			eof = true
+		case a.err != nil && ctx.Err() != nil:
+			return true, p.stopMicroBatch(ctx, pending, tracker, full)
+		case a.err != nil:
+			return true, fmt.Errorf("source: %w", a.err)
+		default:
+			if err := p.arrive(ctx, a, tracker, pending); err != nil {
+				return true, err
+			}
+		}
+	}
+	start := p.Clock.Now()
+	info, err := p.runTrigger(ctx, pending, tracker, full, eof)
+	if err != nil {
+		return true, err
+	}
+	info.Took = p.Clock.Now().Sub(start)
+	p.trigger(info)
+	if eof {
+		return true, nil // the last trigger committed
+	}
+	if err := p.commit(ctx, true); err != nil {
+		return true, err
+	}
+	if b.After != nil {
+		b.After()
+	}
+	return false, nil
 }
 
 // stopMicroBatch ends a cancelled run: what arrived since the last

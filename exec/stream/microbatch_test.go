@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
 )
 
 // peakAllocator records the most bytes its allocator ever held at once.
@@ -84,6 +87,78 @@ func TestRunMicroBatchFoldsOnArrival(t *testing.T) {
 	// Holding the interval's input would be batches × batchBytes.
 	if limit := 20 * batchBytes; mem.peak > limit {
 		t.Errorf("peak %d bytes over one interval of %d batches of %d bytes: input held until the trigger (limit %d)", mem.peak, batches, batchBytes, limit)
+	}
+	r.end()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunMicroBatchBarrier: a barrier in a micro-batch run (a consumer
+// group's revoke) folds the queued arrivals, emits at once what waited
+// for the next trigger, commits it, and only then runs After and
+// answers; the next trigger has nothing left to emit. Without it the
+// output of the revoked partitions waited for a trigger after they had
+// moved, and their next owner emitted it again.
+func TestRunMicroBatchBarrier(t *testing.T) {
+	mem := checkedMem(t)
+	g, err := NewGroupAggregate(mem, kvSchema, []GroupKey{{Expr: col(kvSchema, 0), Name: "k"}},
+		[]AggSpec{{Func: AggSum, Arg: col(kvSchema, 1), Name: "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := NewManualClock(epoch)
+	r := newScriptReader()
+	c := newCollector()
+	var mu sync.Mutex
+	var events []string
+	note := func(e string) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}
+	emit := c.emit(t)
+	bar := make(chan Barrier)
+	triggers := make(chan TriggerInfo, 16)
+	p := &Pipeline{Mem: mem, Reader: r, Schema: kvSchema, Op: g, Clock: clock, Barrier: bar,
+		Emit: func(ctx context.Context, rec arrow.Record) error { note("emit"); return emit(ctx, rec) },
+		Commit: func(_ context.Context, upTo exec.Offsets) error {
+			note(fmt.Sprintf("commit %v", upTo["p0"]))
+			return nil
+		},
+		OnTrigger: func(i TriggerInfo) { triggers <- i }}
+	done := make(chan error, 1)
+	go func() { done <- p.RunMicroBatch(context.Background(), 5*time.Second, false) }()
+	r.start()
+	rec := fromJSON(t, mem, kvSchema, `[{"k":"a","v":1},{"k":"b","v":2}]`)
+	r.push(rec, 0)
+	rec.Release()
+	answered := make(chan error, 1)
+	select {
+	case bar <- Barrier{Done: answered, After: func() { note("after") }}:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the micro-batch run took no barrier")
+	}
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-c.recs; !equalStrings(got, []string{"+I|a|1", "+I|b|2"}) {
+		t.Fatalf("barrier emitted %q", got)
+	}
+	mu.Lock()
+	got := strings.Join(events, ", ")
+	mu.Unlock()
+	if !strings.HasPrefix(got, "emit, commit 2") || !strings.HasSuffix(got, "after") {
+		t.Errorf("barrier ran %q: want the output emitted, then committed with its offsets, then After", got)
+	}
+	if info := <-triggers; info.Batches != 1 || info.Emitted != 2 {
+		t.Errorf("the barrier's trigger: %+v, want 1 batch, 2 rows emitted", info)
+	}
+	// The next trigger finds nothing left.
+	clock.BlockUntil(1)
+	clock.Advance(5 * time.Second)
+	if info := <-triggers; info.Emitted != 0 {
+		t.Errorf("trigger after the barrier emitted %d rows again", info.Emitted)
 	}
 	r.end()
 	if err := <-done; err != nil {

@@ -114,8 +114,8 @@ type Pipeline struct {
 	// continuous mode commit the sink at least this often, so an endless
 	// query's output becomes visible (a file sink publishes a part file).
 	CommitEvery time.Duration
-	// Barrier, if set, delivers requests to commit now (RunContinuous
-	// only; see Barrier).
+	// Barrier, if set, delivers requests to commit now, between batches
+	// (see Barrier; a micro-batch run first runs an early trigger).
 	Barrier <-chan Barrier
 	// OnClose, if set, runs on the pipeline's goroutine as the run ends,
 	// before Op is closed: the last moment Op's state (its size, late
