@@ -35,24 +35,29 @@ func benchScan(b *testing.B, src exec.Source) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var n int64
-		for {
-			bt, err := r.Next(context.Background())
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			n += bt.Record.NumRows()
-			bt.Record.Release()
-		}
-		r.Close()
-		if n != benchRows {
+		if n := drainRows(b, r); n != benchRows {
 			b.Fatalf("read %d rows", n)
 		}
 	}
 	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// drainRows reads r to its end, releasing every batch, closes it and
+// returns the rows it read.
+func drainRows(b *testing.B, r exec.SourceReader) int64 {
+	defer r.Close()
+	var n int64
+	for {
+		bt, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += bt.Record.NumRows()
+		bt.Record.Release()
+	}
 }
 
 func BenchmarkCSVRead(b *testing.B) {
