@@ -116,6 +116,13 @@ func (b *binder) bindExprAt(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) 
 		if b.q.ListLits[off] { // [x]
 			return b.bindListLiteral([]ast.ExprNode{x.Expr}, ctx, off)
 		}
+		if lit, ok := b.q.Intervals[off]; ok { // INTERVAL '90' MINUTE standing alone
+			iv, err := intervalValue(lit.Value, lit.Unit)
+			if err != nil {
+				return nil, b.errAt(off, "%v", err)
+			}
+			return &Literal{Typ: TypeInterval, Value: iv}, nil
+		}
 		ctx.truth = truth
 		return b.bindExpr(x.Expr, ctx, off)
 	case *ast.RowExpr:
@@ -158,7 +165,7 @@ func (b *binder) bindExprAt(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) 
 		}
 		switch x.Op {
 		case opcode.Plus:
-			if !isNumeric(v.Type()) {
+			if !isNumeric(v.Type()) && !isInterval(v.Type()) {
 				return nil, b.errAt(off, "cannot apply unary + to %s", TypeName(v.Type()))
 			}
 			return v, nil
@@ -166,7 +173,7 @@ func (b *binder) bindExprAt(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) 
 			if isNull(v.Type()) {
 				return v, nil
 			}
-			if !isNumeric(v.Type()) {
+			if !isNumeric(v.Type()) && !isInterval(v.Type()) {
 				return nil, b.errAt(off, "cannot negate %s", TypeName(v.Type()))
 			}
 			return &Call{Func: "neg", Args: []Expr{v}, Typ: v.Type()}, nil
@@ -563,6 +570,31 @@ func timeArith(f string, l, r Expr) (Expr, bool) {
 	return nil, false
 }
 
+// intervalArith types arithmetic on INTERVAL values as DuckDB does:
+// interval ± interval, interval × number, number × interval and
+// interval ÷ number are intervals (an integer factor taken as BIGINT,
+// any other number as DOUBLE).
+func (b *binder) intervalArith(f, sym string, l, r Expr, off int) (Expr, error) {
+	lt, rt := l.Type(), r.Type()
+	num := func(e Expr) Expr {
+		if isInteger(e.Type()) {
+			return castTo(e, TypeBigInt)
+		}
+		return castTo(e, TypeDouble)
+	}
+	switch {
+	case isNull(lt) || isNull(rt):
+		return &Literal{Typ: TypeInterval}, nil
+	case (f == "add" || f == "sub") && isInterval(lt) && isInterval(rt):
+		return &Call{Func: f, Args: []Expr{l, r}, Typ: TypeInterval}, nil
+	case (f == "mul" || f == "div") && isInterval(lt) && isNumeric(rt):
+		return &Call{Func: f, Args: []Expr{l, num(r)}, Typ: TypeInterval}, nil
+	case f == "mul" && isNumeric(lt) && isInterval(rt):
+		return &Call{Func: f, Args: []Expr{num(l), r}, Typ: TypeInterval}, nil
+	}
+	return nil, b.errAt(off, "cannot apply %s to %s and %s", sym, TypeName(lt), TypeName(rt))
+}
+
 var arithSymbols = map[string]string{"add": "+", "sub": "-", "mul": "*", "div": "/", "intdiv": "DIV", "mod": "%"}
 
 func (b *binder) compare(f string, l, r Expr, off int) (Expr, error) {
@@ -610,6 +642,9 @@ func (b *binder) arith(f, sym string, l, r Expr, off int) (Expr, error) {
 	}
 	if e, ok := timeArith(f, l, r); ok {
 		return e, nil
+	}
+	if isInterval(lt) || isInterval(rt) {
+		return b.intervalArith(f, sym, l, r, off)
 	}
 	if isNull(lt) {
 		lt = rt

@@ -398,6 +398,13 @@ func (b *binder) bindDateArith(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr,
 		return nil, b.errAt(offsetOf(x.Args[1], off), "%v", err)
 	}
 	t := ts.Type()
+	if isInterval(t) { // INTERVAL '1' HOUR + INTERVAL '30' MINUTE reaches here as DATE_ADD
+		f := "add"
+		if n := x.FnName.L; n == "date_sub" || n == "subdate" {
+			f = "sub"
+		}
+		return &Call{Func: f, Args: []Expr{ts, &Literal{Typ: TypeInterval, Value: iv}}, Typ: TypeInterval}, nil
+	}
 	switch {
 	case isTemporal(t):
 	case isString(t) || isNull(t):

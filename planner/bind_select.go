@@ -682,6 +682,22 @@ func (b *binder) asWritten(off int, text string) string {
 			return src[off : off+len(text)]
 		}
 	}
+	// INTERVAL '90' MINUTE reached TiDB as (0) padded with blanks, which
+	// the field's text may have cut off at its end.
+	end := off + len(text)
+	for k, lit := range b.q.Intervals {
+		if within(k) {
+			end = max(end, k+lit.Len)
+		}
+	}
+	if end > off+len(text) && end <= len(src) {
+		return src[off:end]
+	}
+	for k := range b.q.Intervals {
+		if within(k) {
+			return src[off : off+len(text)]
+		}
+	}
 	for k := range b.q.AggNames {
 		if within(k) {
 			return src[off:trailingClauses(src, off+len(text))]

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 
+	"github.com/sluicesql/sluice/internal/interval"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -128,29 +128,16 @@ func formatValue(t arrow.DataType, v any, quote bool) string {
 		}
 		return s
 	case arrow.MonthDayNanoInterval:
-		return formatInterval(x)
+		if quote {
+			return formatInterval(x)
+		}
+		return string(interval.Append(nil, x)) // CAST(… AS VARCHAR), as DuckDB prints it
 	}
 	return fmt.Sprint(v)
 }
 
-func formatInterval(iv arrow.MonthDayNanoInterval) string {
-	var parts []string
-	if iv.Months != 0 {
-		parts = append(parts, fmt.Sprintf("INTERVAL '%d' MONTH", iv.Months))
-	}
-	if iv.Days != 0 {
-		parts = append(parts, fmt.Sprintf("INTERVAL '%d' DAY", iv.Days))
-	}
-	if iv.Nanoseconds != 0 || len(parts) == 0 {
-		d := time.Duration(iv.Nanoseconds)
-		if d%time.Second == 0 {
-			parts = append(parts, fmt.Sprintf("INTERVAL '%d' SECOND", int64(d/time.Second)))
-		} else {
-			parts = append(parts, fmt.Sprintf("INTERVAL '%s' SECOND", strconv.FormatFloat(d.Seconds(), 'f', -1, 64)))
-		}
-	}
-	return strings.Join(parts, " + ")
-}
+// formatInterval is iv as SQL literal text (EXPLAIN, frame bounds).
+func formatInterval(iv arrow.MonthDayNanoInterval) string { return interval.SQL(iv) }
 
 // infix operators with their EXPLAIN spelling and precedence (higher binds
 // tighter).

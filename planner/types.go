@@ -361,3 +361,5 @@ func checkListKeys(p Plan) error {
 	}
 	return nil
 }
+
+func isInterval(t arrow.DataType) bool { return t.ID() == arrow.INTERVAL_MONTH_DAY_NANO }

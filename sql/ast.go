@@ -198,6 +198,10 @@ type Query struct {
 	// TiDB parser does not know (EPOCH, DOW, DOY, ISODOW, …) to that unit,
 	// lower case; TiDB sees DAY there.
 	ExtractUnits map[int]string
+	// Intervals maps the offset of the INTERVAL keyword of each interval
+	// literal standing as a value of its own to that literal; TiDB sees
+	// a parenthesised placeholder there (see standaloneIntervals).
+	Intervals map[int]IntervalLit
 	// AggFilters maps the offset of each aggregate call's name written
 	// `agg(…) FILTER (WHERE cond)` to cond, parsed on its own with offsets
 	// into SQL() like Select's; the main parse sees blanks in place of the

@@ -225,3 +225,135 @@ func shiftDecimal(s string, n int) (string, bool) {
 	}
 	return out, true
 }
+
+// IntervalLit is an interval literal that stands as a value of its own
+// (`SELECT INTERVAL '90' MINUTE`, `INTERVAL '1' HOUR + INTERVAL '30'
+// MINUTE`, `-INTERVAL '2' DAY`): MySQL, and so the TiDB parser, knows
+// INTERVAL only beside a time (`ts + INTERVAL …`, DATE_ADD, a window
+// frame), so such a literal reaches TiDB as a parenthesised placeholder
+// and Query.Intervals keeps it.
+type IntervalLit struct {
+	// Value is the amount as written, without quotes ("90", "-1.5").
+	Value string
+	// Unit is the unit, upper case and singular (MINUTE, MILLISECOND).
+	Unit string
+	// Len is the literal's length in bytes of the query's text.
+	Len int
+}
+
+// intervalPlaceholder is what TiDB sees in place of a standalone
+// interval literal (padded with spaces): a parenthesised value, at the
+// literal's offset, which the planner binds from Query.Intervals.
+const intervalPlaceholder = "(0)"
+
+// exprStart are the words after which a + or - is a sign, not an
+// operator: they end no operand.
+var exprStart = map[string]bool{
+	"SELECT": true, "WHERE": true, "AND": true, "OR": true, "NOT": true, "XOR": true,
+	"WHEN": true, "THEN": true, "ELSE": true, "ON": true, "HAVING": true, "BY": true,
+	"IN": true, "IS": true, "BETWEEN": true, "LIKE": true, "DISTINCT": true, "ALL": true,
+	"ANY": true, "SOME": true, "CASE": true, "VALUES": true, "SET": true, "AS": true,
+	"DIV": true, "MOD": true, "REGEXP": true, "RLIKE": true, "RETURN": true, "QUALIFY": true,
+}
+
+// endsOperand reports whether t can be the last token of an operand, so
+// that a + or - after it is a binary operator.
+func endsOperand(t token) bool {
+	switch t.kind {
+	case tkNumber, tkString, tkQIdent:
+		return true
+	case tkIdent:
+		return !exprStart[strings.ToUpper(t.text)]
+	}
+	return t.isPunct(")") || t.isPunct("]")
+}
+
+// dateAddFuncs take `INTERVAL n unit` as their second argument in the
+// TiDB grammar.
+var dateAddFuncs = map[string]bool{"DATE_ADD": true, "DATE_SUB": true, "ADDDATE": true, "SUBDATE": true}
+
+// standaloneIntervals finds the interval literals `INTERVAL v unit` (v a
+// number or string, optionally signed) that TiDB cannot parse where they
+// stand, and replaces each by intervalPlaceholder; the map gives each by
+// the offset of its INTERVAL keyword in the query's text. A literal TiDB
+// reads is left alone: the right operand of a binary + or -, the left
+// operand of + before anything but another interval literal, DATE_ADD's
+// second argument, a frame bound (… PRECEDING / FOLLOWING).
+func standaloneIntervals(body []token) ([]replacement, map[int]IntervalLit) {
+	var repls []replacement
+	var lits map[int]IntervalLit
+	start := body[0].off
+	// opens[k] is the index of the '(' enclosing token k (or -1).
+	opens, stack := make([]int, len(body)), []int{}
+	for k, t := range body {
+		top := -1
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		opens[k] = top
+		switch {
+		case t.isPunct("("):
+			stack = append(stack, k)
+		case t.isPunct(")") && len(stack) > 0:
+			stack = stack[:len(stack)-1]
+		}
+	}
+	// literal returns the index of the unit token of the interval literal
+	// at i, or -1.
+	literal := func(i int) (int, string) {
+		if i >= len(body) || !body[i].is("INTERVAL") {
+			return -1, ""
+		}
+		j, sign := i+1, ""
+		if j < len(body) && (body[j].isPunct("-") || body[j].isPunct("+")) {
+			sign = body[j].text
+			j++
+		}
+		if j+1 >= len(body) || (body[j].kind != tkString && body[j].kind != tkNumber) || body[j+1].kind != tkIdent {
+			return -1, ""
+		}
+		v := body[j].text
+		if body[j].kind == tkString {
+			v = strings.TrimSpace(body[j].val)
+		}
+		if sign == "-" {
+			v = "-" + v
+		}
+		return j + 1, v
+	}
+	for i := range body {
+		u, v := literal(i)
+		if u < 0 {
+			continue
+		}
+		if u+1 < len(body) && (body[u+1].is("PRECEDING") || body[u+1].is("FOLLOWING")) {
+			continue
+		}
+		if i > 0 {
+			prev := body[i-1]
+			if (prev.isPunct("+") || prev.isPunct("-")) && i > 1 && endsOperand(body[i-2]) {
+				continue // ts + INTERVAL …: TiDB's DATE_ADD
+			}
+			if o := opens[i]; prev.isPunct(",") && o > 0 && dateAddFuncs[strings.ToUpper(body[o-1].text)] {
+				continue
+			}
+		}
+		if u+1 < len(body) && body[u+1].isPunct("+") {
+			if next, _ := literal(u + 2); next < 0 {
+				continue // INTERVAL … + ts: TiDB's DATE_ADD
+			}
+		}
+		unit := strings.ToUpper(body[u].text)
+		if _, ok := intervalUnits[unit]; ok && strings.HasSuffix(unit, "S") {
+			unit = strings.TrimSuffix(unit, "S")
+		} else if s := strings.TrimSuffix(unit, "S"); s != unit && (s == "WEEK" || s == "MONTH" || s == "QUARTER" || s == "YEAR") {
+			unit = s
+		}
+		repls = append(repls, replacement{span{body[i].off, body[u].end}, intervalPlaceholder})
+		if lits == nil {
+			lits = map[int]IntervalLit{}
+		}
+		lits[body[i].off-start] = IntervalLit{Value: v, Unit: unit, Len: body[u].end - body[i].off}
+	}
+	return repls, lits
+}

@@ -73,6 +73,8 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		return nil, Errorf(ParseError, q.pos, "expected a query")
 	}
 	body := toks[:n]
+	ivRepls, ivs := standaloneIntervals(body)
+	q.Intervals = ivs
 	if body[0].is("VALUES") {
 		if q.Emit != nil {
 			return nil, Errorf(ParseError, q.Emit.Pos, "VALUES has no EMIT clause")
@@ -141,6 +143,11 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		}
 	}
 
+	for _, ir := range ivRepls {
+		if !inReplacement(repls, ir.span) { // a VALUES list or table function took it already
+			repls = append(repls, ir)
+		}
+	}
 	repls = append(repls, byAll(q, body)...)
 	lists, err := ps.listLiterals(q, body, repls)
 	if err != nil {

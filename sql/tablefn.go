@@ -253,7 +253,8 @@ func (ps *parseState) valuesRows(body []token, kw int, stop int, vl *ValuesList)
 	if err != nil {
 		return nil, err
 	}
-	input := []byte(ps.tidbInput(start, end, casts))
+	ivs, _ := standaloneIntervals(body) // and its interval literals (Query.Intervals)
+	input := []byte(ps.tidbInput(start, end, append(casts, ivs...)))
 	// A cell that is the word DEFAULT reaches the TiDB parser as NULL
 	// (padded to DEFAULT's length) and is remembered by row and column.
 	depth, row, col := 0, 0, 0

@@ -25,6 +25,7 @@ import (
 
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/exec/expr"
+	"github.com/sluicesql/sluice/internal/interval"
 )
 
 // FieldError reports a value that cannot be converted to its column's
@@ -404,7 +405,7 @@ func AppendValue(dst []byte, arr arrow.Array, i int) []byte {
 	case *array.List:
 		return appendList(dst, a, i)
 	case *array.MonthDayNanoInterval:
-		return expr.AppendInterval(dst, a.Value(i))
+		return interval.Append(dst, a.Value(i))
 	}
 	return append(dst, arr.ValueStr(i)...)
 }

@@ -38,6 +38,9 @@ func bindArith(op string) binder {
 		if a == arrow.INTERVAL_MONTH_DAY_NANO && isTemporal(b) && op == "add" {
 			return bound{k: dateAddKernel(1, 1, 0), scalarAware: true}, nil
 		}
+		if a == arrow.INTERVAL_MONTH_DAY_NANO || b == arrow.INTERVAL_MONTH_DAY_NANO {
+			return bindIntervalArith(op, ts)
+		}
 		if a != b {
 			return bound{}, unsupported(op, ts...)
 		}
@@ -378,6 +381,8 @@ func bindNeg(args []Expr, ret arrow.DataType) (bound, error) {
 		}}, nil
 	case arrow.DECIMAL128:
 		return bound{k: decimalNeg}, nil
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		return bindIntervalArith("neg", ts)
 	}
 	return bound{}, unsupported("neg", ts...)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/sluicesql/sluice/internal/interval"
 )
 
 // literal is a constant broadcast to every row. Calls recognise literal
@@ -102,7 +103,7 @@ func formatLiteral(typ arrow.DataType, v any) string {
 	case arrow.Date32:
 		return "DATE '" + formatDate(int32(x)) + "'"
 	case arrow.MonthDayNanoInterval:
-		return fmt.Sprintf("INTERVAL '%d months %d days %d ns'", x.Months, x.Days, x.Nanoseconds)
+		return interval.SQL(x)
 	}
 	return fmt.Sprint(v)
 }
