@@ -40,6 +40,27 @@ type binder struct {
 	winCalls []*winCall
 	// views are the views being expanded, outermost first (bind_view.go).
 	views []string
+	// subscripting holds the operands of subscripts being bound, which
+	// bind as themselves there (bindSubscript).
+	subscripting map[ast.ExprNode]bool
+	// subscriptsBound are the offsets of the subscripts bound (a
+	// subscript nothing bound is an error: checkSubscripts).
+	subscriptsBound map[int]bool
+}
+
+// checkSubscripts fails on a subscript no expression took, written
+// where no expression stands (after a table's alias, say).
+func (b *binder) checkSubscripts() error {
+	var first *sql.Subscript
+	for off, s := range b.q.Subscripts {
+		if !b.subscriptsBound[off] && (first == nil || s.Pos.Offset < first.Pos.Offset) {
+			first = s
+		}
+	}
+	if first != nil {
+		return sql.Errorf(sql.BindError, first.Pos, "a subscript [ ] must follow a list expression")
+	}
+	return nil
 }
 
 // exprCtx is what an expression may refer to.
@@ -109,6 +130,9 @@ func (b *binder) bindExprAt(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) 
 		return nil, err
 	}
 	defer b.leave()
+	if s := b.q.Subscripts[off]; s != nil && subscriptable(n) && !b.subscripting[n] {
+		return b.bindSubscript(n, s, ctx, off)
+	}
 	truth := ctx.truth
 	ctx.truth = false
 	switch x := n.(type) {
@@ -747,4 +771,79 @@ func (b *binder) castTarget(off int) (arrow.DataType, error) {
 // bindListLiteral binds DuckDB's `[a, b, …]` as list_value(a, b, …).
 func (b *binder) bindListLiteral(elems []ast.ExprNode, ctx exprCtx, off int) (Expr, error) {
 	return b.bindFunc(&ast.FuncCallExpr{FnName: ast.NewCIStr("list_value"), Args: elems}, ctx, off)
+}
+
+// subscriptable reports whether n is an expression a subscript l[i] can
+// follow in the text (a name, a call, a parenthesised expression, a list
+// literal): the one node of those starting at the operand's offset.
+func subscriptable(n ast.ExprNode) bool {
+	switch n.(type) {
+	case *ast.ColumnNameExpr, *ast.FuncCallExpr, *ast.AggregateFuncExpr, *ast.ParenthesesExpr,
+		*ast.RowExpr, *ast.FuncCastExpr, *ast.SubqueryExpr, ast.ValueExpr:
+		return true
+	}
+	return false
+}
+
+// bindSubscript binds n[i] as list_extract(n, i) and n[a:b] as
+// list_slice(n, a, b) (a omitted: 1; b omitted: to the end), as DuckDB
+// does, and a string's s[i] as its i-th character (substring(s, i, 1));
+// errors point at the [.
+func (b *binder) bindSubscript(n ast.ExprNode, s *sql.Subscript, ctx exprCtx, off int) (Expr, error) {
+	if b.subscripting == nil {
+		b.subscripting, b.subscriptsBound = map[ast.ExprNode]bool{}, map[int]bool{}
+	}
+	b.subscriptsBound[off] = true
+	b.subscripting[n] = true
+	defer delete(b.subscripting, n)
+	l, err := b.bindExprAt(n, ctx, off)
+	if err != nil {
+		return nil, err
+	}
+	at := s.Pos
+	str := isString(l.Type()) && !s.Slice // 'abc'[2]: a character, as DuckDB
+	if !isList(l.Type()) && !str {
+		if isString(l.Type()) {
+			return nil, sql.Errorf(sql.BindError, at, "a slice of a string is not supported: use substring(s, start, length)")
+		}
+		return nil, sql.Errorf(sql.BindError, at, "a subscript [ ] needs a list, got %s", TypeName(l.Type()))
+	}
+	bound := func(e ast.ExprNode, dflt int64) (Expr, error) {
+		if e == nil {
+			return &Literal{Typ: TypeBigInt, Value: dflt}, nil
+		}
+		v, err := b.bindExpr(e, ctx, off)
+		if err != nil {
+			return nil, err
+		}
+		if !isInteger(v.Type()) && !isNull(v.Type()) {
+			return nil, sql.Errorf(sql.BindError, at, "a list index must be an integer, got %s", TypeName(v.Type()))
+		}
+		return castTo(v, TypeBigInt), nil
+	}
+	if !s.Slice {
+		i, err := bound(s.Index, 0)
+		if err != nil {
+			return nil, err
+		}
+		if str {
+			one := &Literal{Typ: TypeBigInt, Value: int64(1)}
+			return &Call{Func: "substring", Args: []Expr{l, i, one}, Typ: TypeVarchar, Pos: at}, nil
+		}
+		return &Call{Func: "list_extract", Args: []Expr{l, i}, Typ: l.Type().(*arrow.ListType).Elem(), Pos: at}, nil
+	}
+	args := []Expr{l}
+	lo, err := bound(s.Begin, 1)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, lo)
+	if s.End != nil {
+		hi, err := bound(s.End, 0)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, hi)
+	}
+	return &Call{Func: "list_slice", Args: args, Typ: l.Type(), Pos: at}, nil
 }

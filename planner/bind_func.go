@@ -145,6 +145,19 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 			return nil, err
 		}
 		return call("list_extract", args[0].Type().(*arrow.ListType).Elem())
+	case "list_slice", "array_slice":
+		if err := nargs(2, 3); err != nil {
+			return nil, err
+		}
+		if !isList(args[0].Type()) {
+			return nil, b.errAt(off, "%s needs a list, got %s", name, TypeName(args[0].Type()))
+		}
+		for i := 1; i < len(args); i++ {
+			if err := bigint(i); err != nil {
+				return nil, err
+			}
+		}
+		return call("list_slice", args[0].Type())
 	case "list_contains", "array_contains", "list_has":
 		if err := nargs(2, 2); err != nil {
 			return nil, err

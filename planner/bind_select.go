@@ -545,7 +545,7 @@ func (b *binder) fieldName(f *ast.SelectField) string {
 	if f.AsName.O != "" {
 		return f.AsName.O
 	}
-	if c, ok := f.Expr.(*ast.ColumnNameExpr); ok {
+	if c, ok := f.Expr.(*ast.ColumnNameExpr); ok && b.q.Subscripts[offsetOf(c, -1)] == nil {
 		return c.Name.Name.O
 	}
 	if t := strings.TrimSpace(f.Text()); t != "" {
@@ -669,17 +669,17 @@ func (b *binder) asWritten(off int, text string) string {
 	within := func(k int) bool { return k >= off && k < off+len(text) }
 	for k := range b.q.CastTypes {
 		if within(k) {
-			return src[off : off+len(text)]
+			return src[off:trailingClauses(src, off+len(text))]
 		}
 	}
 	for k := range b.q.ExtractUnits {
 		if within(k) {
-			return src[off : off+len(text)]
+			return src[off:trailingClauses(src, off+len(text))]
 		}
 	}
 	for k := range b.q.ListLits { // [a, b] reached TiDB as (a, b)
 		if within(k) {
-			return src[off : off+len(text)]
+			return src[off:trailingClauses(src, off+len(text))]
 		}
 	}
 	// INTERVAL '90' MINUTE reached TiDB as (0) padded with blanks, which
@@ -718,6 +718,11 @@ func (b *binder) asWritten(off int, text string) string {
 			return src[off:trailingClauses(src, off+len(text))]
 		}
 	}
+	for k := range b.q.Subscripts {
+		if within(k) {
+			return src[off:trailingClauses(src, off+len(text))]
+		}
+	}
 	for k := range b.q.AggOvers {
 		if within(k) {
 			return src[off:trailingClauses(src, off+len(text))]
@@ -732,7 +737,7 @@ func isWordByte(c byte) bool {
 }
 
 // trailingClauses extends a field ending at end over the FILTER (…),
-// WITHIN GROUP (…) and OVER (…) / OVER w clauses after it, which are blank in the TiDB parser's
+// WITHIN GROUP (…), subscript […] and OVER (…) / OVER w clauses after it, which are blank in the TiDB parser's
 // text (and cut off when they end the field).
 func trailingClauses(src string, end int) int {
 	for {
@@ -740,6 +745,22 @@ func trailingClauses(src string, end int) int {
 		t := strings.TrimLeft(rest, " \t\r\n")
 		var kw int
 		switch {
+		case strings.HasPrefix(t, "["): // a subscript l[i], blank in its text
+			depth, i := 0, end+len(rest)-len(t)
+			for ; i < len(src); i++ {
+				if src[i] == '[' {
+					depth++
+				} else if src[i] == ']' {
+					if depth--; depth == 0 {
+						break
+					}
+				}
+			}
+			if i == len(src) {
+				return end
+			}
+			end = i + 1
+			continue
 		case len(t) >= 6 && strings.EqualFold(t[:6], "FILTER"):
 			kw = 6
 		case len(t) >= 6 && strings.EqualFold(t[:6], "WITHIN"):

@@ -51,6 +51,9 @@ func (b *binder) bindView(v *ViewDef, alias string) (Plan, *scope, error) {
 	defer b.leave()
 	vb := &binder{q: v.Query, cat: b.cat, pos: b.pos, depth: b.depth, views: append(append([]string(nil), b.views...), v.Name)}
 	p, names, err := vb.bindQuery(v.Query.Select)
+	if err == nil {
+		err = vb.checkSubscripts()
+	}
 	if err != nil {
 		var se *sql.Error
 		if errors.As(err, &se) {
@@ -79,6 +82,9 @@ func (b *binder) bindView(v *ViewDef, alias string) (Plan, *scope, error) {
 func BindView(v *ViewDef, cat Catalog) ([]string, error) {
 	b := &binder{q: v.Query, cat: cat, pos: map[Expr]int{}, views: []string{v.Name}}
 	p, names, err := b.bindQuery(v.Query.Select)
+	if err == nil {
+		err = b.checkSubscripts()
+	}
 	if err != nil {
 		return nil, positioned(err, sql.BindError, v.Query)
 	}

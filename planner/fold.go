@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 
 	"github.com/sluicesql/sluice/internal/valcmp"
 )
@@ -245,6 +246,9 @@ func evalConst(c *Call) (Expr, bool, error) {
 		return arithConst(c, vals[0], vals[1])
 	case "eq", "ne", "lt", "le", "gt", "ge":
 		cmp, ok := valcmp.Compare(vals[0], vals[1])
+		if _, dec := vals[0].(decimal128.Num); dec && !arrow.TypeEqual(c.Args[0].Type(), c.Args[1].Type()) {
+			ok = false // decimals compare by their digits at one scale only
+		}
 		if !ok {
 			return nil, false, nil
 		}

@@ -58,6 +58,9 @@ func bindWith(q *sql.Query, cat Catalog, insertDefault func(j int) (Expr, error)
 	b := &binder{q: q, cat: cat, pos: map[Expr]int{}, insertDefault: insertDefault}
 	p, _, err := b.bindQuery(q.Select)
 	if err == nil {
+		err = b.checkSubscripts()
+	}
+	if err == nil {
 		err = checkListKeys(p)
 	}
 	if err != nil {

@@ -262,8 +262,10 @@ func canCast(from, to arrow.DataType) bool {
 		return true
 	}
 	switch {
+	case isList(from) && isString(to):
+		return true // printed as DuckDB prints a list, [1, 2, 3]
 	case isList(from) || isList(to):
-		return false // no list casts yet
+		return false
 	case isNumeric(to):
 		return isNumeric(from) || isString(from) || from.ID() == arrow.BOOL
 	case isString(to):

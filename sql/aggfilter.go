@@ -84,23 +84,14 @@ func (ps *parseState) parseFilters(filters []aggFilter, full string, start, end 
 		if cs < len("SELECT ") {
 			return nil, Errorf(ParseError, ps.pos(f.agg.off), "FILTER outside a SELECT")
 		}
-		b := []byte(full[:ce])
-		for k := range b[:cs] {
-			if b[k] != '\n' {
-				b[k] = ' '
-			}
-		}
-		copy(b, "SELECT")
-		input := string(b)
-		stmts, err := ps.parseTiDB(input)
+		e, err := ps.parseExprAt(full, cs, ce, start, end)
 		if err != nil {
-			return nil, ps.tidbError(err, input, start, end)
+			return nil, err
 		}
-		sel, ok := stmts[0].(*ast.SelectStmt)
-		if len(stmts) != 1 || !ok || sel.Fields == nil || len(sel.Fields.Fields) != 1 || sel.From != nil {
+		if e == nil {
 			return nil, Errorf(ParseError, ps.pos(f.cond.off), "FILTER (WHERE …) takes one condition")
 		}
-		out[f.agg.off-start] = sel.Fields.Fields[0].Expr
+		out[f.agg.off-start] = e
 	}
 	return out, nil
 }

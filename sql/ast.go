@@ -194,6 +194,10 @@ type Query struct {
 	// ListLits are the offsets of DuckDB list literals `[a, b]`, which
 	// the TiDB parser reads as `(a, b)` (see listLiterals).
 	ListLits map[int]bool
+	// Subscripts maps the offset of each operand written with a
+	// subscript l[i] or slice l[a:b] after it to that subscript (see
+	// Subscript).
+	Subscripts map[int]*Subscript
 	// ExtractUnits maps the offset of each EXTRACT keyword whose unit the
 	// TiDB parser does not know (EPOCH, DOW, DOY, ISODOW, …) to that unit,
 	// lower case; TiDB sees DAY there.

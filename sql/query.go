@@ -149,7 +149,7 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		}
 	}
 	repls = append(repls, byAll(q, body)...)
-	lists, err := ps.listLiterals(q, body, repls)
+	lists, subs, err := ps.listLiterals(q, body, repls)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +185,10 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		if !inReplacement(repls, ir.span) { // a table function's argument took it already
 			repls = append(repls, ir)
 		}
+	}
+
+	if repls, err = ps.subscripts(q, body, subs, repls); err != nil {
+		return nil, err
 	}
 
 	start, end := body[0].off, body[len(body)-1].end

@@ -338,22 +338,13 @@ func (ps *parseState) valuesQuery(q *Query, body []token) (*Query, error) {
 // listLiterals finds DuckDB's list literals `[a, b, …]`: they reach the
 // TiDB parser as `(a, b, …)` (same length) and Query.ListLits keeps the
 // offset of each, so the planner binds a list there (done: the spans
-// other rewrites took). A `[` right after a
-// name, `)` or `]` is a subscript, which is not read yet.
-func (ps *parseState) listLiterals(q *Query, body []token, done []replacement) ([]replacement, error) {
-	var out []replacement
+// other rewrites took). A `[` right after a name, `)` or `]` opens a
+// subscript l[i] or slice l[a:b], returned in subs for subscripts to read.
+func (ps *parseState) listLiterals(q *Query, body []token, done []replacement) (out []replacement, subs []subscriptAt, err error) {
 	start := body[0].off
 	for i, t := range body {
 		if !t.isPunct("[") || inReplacement(done, span{t.off, t.end}) {
 			continue // not a list, or inside a FROM item already read (read_csv(['a', 'b']))
-		}
-		if i > 0 {
-			p := body[i-1]
-			if p.kind == tkIdent || p.kind == tkQIdent || p.isPunct(")") || p.isPunct("]") {
-				if !p.is("SELECT") && !p.is("IN") && !p.is("AND") && !p.is("OR") && !p.is("WHEN") && !p.is("THEN") && !p.is("ELSE") && !p.is("NOT") && !p.is("BY") && !p.is("WHERE") {
-					return nil, Errorf(ParseError, ps.pos(t.off), "a subscript l[i] is not supported: use list_extract(l, i)")
-				}
-			}
 		}
 		depth, end := 0, -1
 		for j := i; j < len(body) && end < 0; j++ {
@@ -368,10 +359,18 @@ func (ps *parseState) listLiterals(q *Query, body []token, done []replacement) (
 			}
 		}
 		if end < 0 {
-			return nil, Errorf(ParseError, ps.pos(t.off), "unclosed [")
+			return nil, nil, Errorf(ParseError, ps.pos(t.off), "unclosed [")
+		}
+		if i > 0 && subscriptAfter(body[i-1]) {
+			s, err := ps.subscriptOperand(body, i, end, subs)
+			if err != nil {
+				return nil, nil, err
+			}
+			subs = append(subs, s)
+			continue
 		}
 		if end == i+1 {
-			return nil, Errorf(ParseError, ps.pos(t.off), "an empty list [] is not supported")
+			return nil, nil, Errorf(ParseError, ps.pos(t.off), "an empty list [] is not supported")
 		}
 		out = append(out, replacement{span{t.off, t.end}, "("}, replacement{span{body[end].off, body[end].end}, ")"})
 		if q.ListLits == nil {
@@ -379,5 +378,5 @@ func (ps *parseState) listLiterals(q *Query, body []token, done []replacement) (
 		}
 		q.ListLits[t.off-start] = true
 	}
-	return out, nil
+	return out, subs, nil
 }

@@ -38,7 +38,7 @@ def norm(v):
     m=re.match(r'\{(-?\d+) (-?\d+) (-?\d+)\}$',v)
     if m: return interval(*map(int,m.groups()))
     # A list: sluice prints [1, NULL, 3] (as DuckDB's CLI), duckq Go's [1 <nil> 3].
-    if v.startswith('[') and v.endswith(']') and ', ' in v: return '['+' '.join('<nil>' if e=='NULL' else e for e in v[1:-1].split(', '))+']'
+    if v.startswith('[') and v.endswith(']') and (', ' in v or v=='[NULL]'): return '['+' '.join('<nil>' if e=='NULL' else e for e in v[1:-1].split(', '))+']'
     if v=='(empty)': return 'NULL'  # duckq's CSV prints '' and NULL alike
     if v in ('true','True'): return 'true'
     if v in ('false','False'): return 'false'

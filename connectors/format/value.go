@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -410,47 +409,11 @@ func AppendValue(dst []byte, arr arrow.Array, i int) []byte {
 	return append(dst, arr.ValueStr(i)...)
 }
 
-// appendList appends a list as DuckDB prints one: `[1, NULL, 3]`, each
-// element by the text rules; a string element is quoted ('it\'s') only
-// when it is empty, would read as NULL, or holds a quote, a backslash, a
-// comma, a bracket or surrounding spaces.
+// appendList appends a list as DuckDB prints one (expr.AppendList),
+// each element by the text rules.
 func appendList(dst []byte, a *array.List, i int) []byte {
-	start, end := a.ValueOffsets(i)
 	vals := a.ListValues()
-	dst = append(dst, '[')
-	for k := start; k < end; k++ {
-		if k > start {
-			dst = append(dst, ", "...)
-		}
-		if vals.IsNull(int(k)) {
-			dst = append(dst, "NULL"...)
-			continue
-		}
-		n := len(dst)
-		dst = AppendValue(dst, vals, int(k))
-		if id := vals.DataType().ID(); id == arrow.STRING || id == arrow.LARGE_STRING {
-			if s := string(dst[n:]); needsListQuote(s) {
-				dst = append(dst[:n], '\'')
-				for _, c := range []byte(s) {
-					if c == '\'' || c == '\\' {
-						dst = append(dst, '\\')
-					}
-					dst = append(dst, c)
-				}
-				dst = append(dst, '\'')
-			}
-		}
-	}
-	return append(dst, ']')
-}
-
-// needsListQuote reports whether a string element must be quoted to be
-// read back as itself.
-func needsListQuote(s string) bool {
-	if s == "" || strings.EqualFold(s, "NULL") || s[0] == ' ' || s[len(s)-1] == ' ' {
-		return true
-	}
-	return strings.ContainsAny(s, "',\\[]{}\"")
+	return expr.AppendList(dst, a, i, func(dst []byte, k int) []byte { return AppendValue(dst, vals, k) })
 }
 
 // FormatValue renders arr[i] by the shared text rules; NULL is "NULL".

@@ -32,7 +32,7 @@ func registerCast() {
 		if err != nil {
 			return bound{}, err
 		}
-		if ts[0].ID() == arrow.INTERVAL_MONTH_DAY_NANO && ret.ID() == arrow.STRING {
+		if (ts[0].ID() == arrow.INTERVAL_MONTH_DAY_NANO || ts[0].ID() == arrow.LIST) && ret.ID() == arrow.STRING {
 			return bound{k: func(ec *evalCtx, o []operand) (arrow.Array, error) {
 				return castArray(ec, o[0].arr, ec.ret)
 			}}, nil
@@ -497,6 +497,8 @@ func formatter(a arrow.Array) func(i int) string {
 		return func(i int) string { return formatDate(int32(x.Value(i))) }
 	case *array.MonthDayNanoInterval:
 		return intervalFormatter(x)
+	case *array.List:
+		return listText(x)
 	}
 	return func(i int) string { return a.ValueStr(i) }
 }

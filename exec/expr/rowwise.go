@@ -115,6 +115,19 @@ func rowBools(ec *evalCtx, ins []arrow.Array, f func(i int) (bool, bool, error))
 	return makeArray(ec.ret, ec.n, v, vals, countNulls(v, ec.n)), nil
 }
 
+// arrayKernel is the kernel that materialises every operand to an array
+// of the batch's rows, calls f over them and releases them.
+func arrayKernel(f func(ec *evalCtx, a []arrow.Array) (arrow.Array, error)) kernel {
+	return func(ec *evalCtx, o []operand) (arrow.Array, error) {
+		a, release, err := materializeAll(ec, o)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		return f(ec, a)
+	}
+}
+
 // materializeAll turns every operand into an array of the batch's rows;
 // the caller releases them (release does).
 func materializeAll(ec *evalCtx, o []operand) ([]arrow.Array, func(), error) {

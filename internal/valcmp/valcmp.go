@@ -1,6 +1,7 @@
 // Package valcmp orders two Go values of one SQL type as the planner's
 // constants and the executor's top-N bounds hold them (int64, int32,
-// float64, string, bool, arrow.Timestamp, arrow.Date32). It is a leaf
+// float64, string, bool, arrow.Timestamp, arrow.Date32, and decimal128.Num
+// of one scale). It is a leaf
 // package so that both planner (constant folding) and exec (the top-N
 // cut-off) use one compare: exec may not import planner.
 package valcmp
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 )
 
 // Compare returns -1, 0 or 1 as a is less than, equal to or greater than
@@ -38,6 +40,9 @@ func Compare(a, b any) (int, bool) {
 	case arrow.Date32:
 		y, ok := b.(arrow.Date32)
 		return sign(x < y, x > y), ok
+	case decimal128.Num: // of one scale: the values' type is one
+		y, ok := b.(decimal128.Num)
+		return x.Cmp(y), ok
 	}
 	return 0, false
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 )
 
 // TestCompare covers every supported type in both directions, equality,
@@ -28,6 +29,9 @@ func TestCompare(t *testing.T) {
 		{true, true, 0, true},
 		{arrow.Timestamp(10), arrow.Timestamp(20), -1, true},
 		{arrow.Date32(9), arrow.Date32(8), 1, true},
+		{decimal128.FromI64(-15), decimal128.FromI64(3), -1, true},
+		{decimal128.FromI64(7), decimal128.FromI64(7), 0, true},
+		{decimal128.FromI64(7), int64(7), 0, false},
 		{int64(1), int32(1), 0, false},
 		{"1", int64(1), 0, false},
 		{uint8(1), uint8(2), 0, false},
