@@ -221,6 +221,9 @@ func (t *GroupTable) AssignRows(ctx context.Context, mem memory.Allocator, keys 
 // NumGroups is the number of distinct keys seen.
 func (t *GroupTable) NumGroups() int { return t.g.numGroups() }
 
+// reset forgets every group (grouper.reset).
+func (t *GroupTable) reset() { t.g.reset() }
+
 // NoGroup is the id Assign gives unknown keys when not inserting.
 const NoGroup = noGroup
 
@@ -246,11 +249,15 @@ type HashAggregate struct {
 	keyMem int64    // bytes of the key values in chunks
 	mode   AggMode
 	outs   []aggOut // how each output aggregate column comes from accs
-	// Pre-dedup (SetDedup): dedup allows passing rows through, seen
-	// counts the rows grouped, judged is set once the choice is made and
-	// passing once grouping stopped.
-	dedup, judged, passing bool
-	seen                   int64
+	// Pre-dedup (SetDedup) and the adaptive partial phase
+	// (aggregate_adaptive.go): dedup and adaptive allow passing rows
+	// through, seen counts the rows grouped, judged is set once the
+	// choice is made and passing once grouping stopped; held is the rest
+	// of the batch the probe ended in.
+	dedup, adaptive, judged, passing bool
+	seen                             int64
+	held                             arrow.Record
+	chunkRows                        int64 // rows in the passing partial's chunk
 }
 
 var _ Operator = (*HashAggregate)(nil)
@@ -306,6 +313,7 @@ func NewHashAggregateMode(mem memory.Allocator, input Operator, mode AggMode, ke
 	if h.table != nil {
 		h.setupDictKey()
 	}
+	h.adaptive = mode == AggPartial && h.table != nil && h.dict == nil
 	return h, nil
 }
 
@@ -332,7 +340,10 @@ func (h *HashAggregate) Next(ctx context.Context) (arrow.Record, error) {
 		h.out = out
 	}
 	if h.out == nil || h.pos >= h.out.NumRows() {
-		if h.passing {
+		switch {
+		case h.passing && h.mode == AggPartial:
+			return h.nextPartialPassed(ctx)
+		case h.passing:
 			return h.nextPassed(ctx)
 		}
 		return nil, io.EOF
@@ -355,16 +366,38 @@ func (h *HashAggregate) consume(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		h.seen += rec.NumRows()
-		err = h.add(ctx, rec)
-		rec.Release()
-		if err != nil {
-			return fmt.Errorf("aggregate: %w", err)
+		if cut := h.probeCut(rec.NumRows()); cut > 0 {
+			// The judgement falls inside this batch: fold the rows up to
+			// the probe row, hold the rest for whichever way it goes.
+			h.held = rec.NewSlice(cut, rec.NumRows())
+			head := rec.NewSlice(0, cut)
+			rec.Release()
+			rec = head
 		}
-		if h.judgeDedup(); h.passing {
+		if err := h.fold(ctx, rec); err != nil {
+			return err
+		}
+		if h.judge(); h.passing {
 			return nil
 		}
+		if held := h.held; held != nil {
+			h.held = nil
+			if err := h.fold(ctx, held); err != nil {
+				return err
+			}
+		}
 	}
+}
+
+// fold groups one input batch and releases it.
+func (h *HashAggregate) fold(ctx context.Context, rec arrow.Record) error {
+	h.seen += rec.NumRows()
+	err := h.add(ctx, rec)
+	rec.Release()
+	if err != nil {
+		return fmt.Errorf("aggregate: %w", err)
+	}
+	return nil
 }
 
 // add folds one batch into the groups.
@@ -477,6 +510,10 @@ func (h *HashAggregate) Close() error {
 	return h.once.close(func() error {
 		h.releaseChunks()
 		h.releaseDict()
+		if h.held != nil {
+			h.held.Release()
+			h.held = nil
+		}
 		if h.out != nil {
 			h.out.Release()
 			h.out = nil

@@ -10,14 +10,14 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
-// dedupProbeRows is how many input rows a pre-dedup aggregate groups
-// before it judges whether grouping pays.
-const dedupProbeRows = 1 << 16
+// probeRows is how many input rows a pre-dedup aggregate, or a partial
+// phase, groups before it judges whether grouping pays.
+const probeRows = 1 << 16
 
 // SetDedup marks a keys-only aggregate (no aggregate calls) as a
 // pre-dedup: its output feeds a DISTINCT aggregate that removes
 // duplicates again, so it may emit a key more than once. After
-// dedupProbeRows input rows it looks at how much grouping reduced them;
+// probeRows input rows it looks at how much grouping reduced them;
 // when more than half of the rows started a new group (the keys barely
 // repeat, as with COUNT(DISTINCT id) over a column of mostly distinct
 // ids), it stops grouping: it emits the groups found so far and then
@@ -36,20 +36,42 @@ func (h *HashAggregate) SetDedup() {
 	h.dedup = len(h.aggs) == 0 && h.mode == AggComplete && h.table != nil && h.dict == nil
 }
 
-// judgeDedup decides, once dedupProbeRows rows have been grouped,
-// whether the remaining input passes through (see SetDedup).
-func (h *HashAggregate) judgeDedup() {
-	if !h.dedup || h.judged || h.seen < dedupProbeRows {
+// judge decides, once probeRows rows have been grouped, whether the
+// remaining input passes through (see SetDedup and the adaptive partial
+// phase): when more than half of the rows probed started a group.
+func (h *HashAggregate) judge() {
+	if !(h.dedup || h.adaptive) || h.judged || h.seen < probeRows {
 		return
 	}
 	h.judged = true
 	h.passing = int64(h.table.NumGroups())*2 > h.seen
 }
 
+// probeCut is where a batch of n rows is cut so that the judgement falls
+// exactly after probeRows input rows, whatever the batch sizes (0: no
+// cut): a partial phase's float sums then add up in the same order at
+// any batch size.
+func (h *HashAggregate) probeCut(n int64) int64 {
+	if !(h.dedup || h.adaptive) || h.judged || h.seen >= probeRows || h.seen+n <= probeRows {
+		return 0
+	}
+	return probeRows - h.seen
+}
+
+// nextInput is the held rest of the probe's batch, then the input's
+// batches.
+func (h *HashAggregate) nextInput(ctx context.Context) (arrow.Record, error) {
+	if rec := h.held; rec != nil {
+		h.held = nil
+		return rec, nil
+	}
+	return h.input.Next(ctx)
+}
+
 // nextPassed returns the keys of the next input batch (see SetDedup).
 func (h *HashAggregate) nextPassed(ctx context.Context) (arrow.Record, error) {
 	for {
-		rec, err := h.input.Next(ctx)
+		rec, err := h.nextInput(ctx)
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}

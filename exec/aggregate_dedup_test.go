@@ -60,7 +60,7 @@ func dedupInput(mem memory.Allocator, n int, spread bool) arrow.Record {
 // grouping. Without SetDedup's first-occurrence order the float sums
 // would differ in their last bits.
 func TestDedupPassThrough(t *testing.T) {
-	const n = 3 * dedupProbeRows
+	const n = 3 * probeRows
 	for _, spread := range []bool{true, false} {
 		for _, bs := range []int{1000, 4096, n} {
 			for _, keyed := range []bool{true, false} {

@@ -35,6 +35,11 @@ type grouper interface {
 	numGroups() int
 	// bytes estimates the heap the table holds (statesize.go).
 	bytes() int64
+	// reset forgets every group, keeping the slots it has grown, so a
+	// table refilled with as many keys again does not grow again (the
+	// adaptive partial aggregate groups each passed-through batch in one
+	// table; aggregate_adaptive.go).
+	reset()
 }
 
 // newGrouper picks the fastest table for the key types: a single integer
@@ -122,6 +127,11 @@ func newIntGrouper() *intGrouper {
 }
 
 func (g *intGrouper) numGroups() int { return g.n }
+
+func (g *intGrouper) reset() {
+	clear(g.slots)
+	g.n, g.nullGid = 0, noGroup
+}
 
 func (g *intGrouper) grow() {
 	oldK, oldS := g.keys, g.slots
@@ -232,6 +242,11 @@ func newBytesTable() *bytesTable {
 
 func (t *bytesTable) len() int { return len(t.hashes) }
 
+func (t *bytesTable) reset() {
+	clear(t.slots)
+	t.arena, t.offs, t.hashes = t.arena[:0], t.offs[:1], t.hashes[:0]
+}
+
 func (t *bytesTable) grow() {
 	t.slots = make([]bslot, 2*len(t.slots))
 	t.mask = uint64(len(t.slots) - 1)
@@ -295,6 +310,16 @@ func newStringGrouper() *stringGrouper {
 }
 
 func (g *stringGrouper) numGroups() int { return int(g.n) }
+
+func (g *stringGrouper) reset() {
+	clear(g.short.slots)
+	g.short.used = 0
+	if g.long != nil {
+		g.long.reset()
+	}
+	g.longIDs = g.longIDs[:0]
+	g.n, g.hasNull = 0, false
+}
 
 func (g *stringGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error) {
 	arr := cols[0]
@@ -490,6 +515,8 @@ type dictGrouper struct {
 
 func (g *dictGrouper) numGroups() int { return g.inner.numGroups() }
 
+func (g *dictGrouper) reset() { g.inner.reset() }
+
 func (g *dictGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error) {
 	da, ok := cols[0].(*array.Dictionary)
 	if !ok {
@@ -561,6 +588,8 @@ type rowGrouper struct {
 }
 
 func (g *rowGrouper) numGroups() int { return g.table.len() }
+
+func (g *rowGrouper) reset() { g.table.reset() }
 
 func (g *rowGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error) {
 	encs := make([]cellEncoder, len(cols))
