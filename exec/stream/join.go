@@ -720,17 +720,18 @@ func (j *Join) insert(side int, op exec.Op, key []byte, nullKey bool, r int32, p
 	other := j.sides[1-side].st
 	var matches int64
 	for _, p := range ps {
-		pn := other.n[p]
+		mp := other.m(p)
+		pn := mp.n
 		matches += pn
-		if j.spec.Timing == RegularJoin && other.matches[p] == 0 && j.outer(1-side) {
+		if j.spec.Timing == RegularJoin && mp.matches == 0 && j.outer(1-side) {
 			// Its first partner: the null-padded row is withdrawn.
 			j.emit(j.joined(exec.OpDelete, 1-side, held(p), nullHalf), pn, 0)
 		}
-		other.matches[p]++
+		mp.matches++
 		j.touch(1-side, p, now)
 		emitExp := exp
 		if j.spec.Timing == WindowJoin {
-			emitExp = min(exp, other.exp[p])
+			emitExp = min(exp, mp.exp)
 		}
 		j.emit(j.joined(op, side, held(r), held(p)), pn, emitExp)
 	}
@@ -757,17 +758,18 @@ func (j *Join) store(side int, key []byte, r int32, matches, exp int64, now time
 	st := j.sides[side].st
 	h := st.hashSlot(r)
 	if o := st.find(r, h); o >= 0 {
-		st.n[o]++
+		st.m(o).n++
 		j.touch(side, o, now)
 		st.release(r)
 		return o
 	}
-	st.h[r], st.n[r], st.matches[r], st.exp[r] = h, 1, matches, exp
+	mr := st.m(r)
+	mr.h, mr.n, mr.matches, mr.exp = h, 1, matches, exp
 	st.add(st.bucketFor(key), r)
 	j.touch(side, r, now)
 	if j.sides[0].tracker != nil {
 		j.seq++
-		st.seq[r] = j.seq
+		st.m(r).seq = j.seq
 		j.expq[side].push(expEntry{exp: exp, seq: j.seq, row: r})
 	}
 	return r
@@ -778,7 +780,7 @@ func (j *Join) touch(side int, r int32, now time.Time) {
 	if j.spec.TTL <= 0 {
 		return
 	}
-	j.sides[side].st.seen[r] = now.UnixNano()
+	j.sides[side].st.m(r).seen = now.UnixNano()
 	j.ttlq = append(j.ttlq, ttlEntry{at: now, side: side, row: r})
 }
 
@@ -803,11 +805,12 @@ func (j *Join) retract(side int, op exec.Op, key []byte, nullKey bool, r int32, 
 		return fmt.Errorf("stream: join input %d retracts a row it never inserted: %v", side+1, vals)
 	}
 	for _, p := range ps {
-		pn := other.n[p]
-		other.matches[p]--
+		mp := other.m(p)
+		pn := mp.n
+		mp.matches--
 		j.touch(1-side, p, now)
 		j.emit(j.joined(op, side, held(r), held(p)), pn, 0)
-		if other.matches[p] == 0 && j.outer(1-side) {
+		if mp.matches == 0 && j.outer(1-side) {
 			j.emit(j.joined(exec.OpInsert, 1-side, held(p), nullHalf), pn, 0)
 		}
 	}
@@ -818,8 +821,9 @@ func (j *Join) retract(side int, op exec.Op, key []byte, nullKey bool, r int32, 
 	if lookup {
 		return nil
 	}
-	st.n[heldAt]--
-	if st.n[heldAt] == 0 {
+	mh := st.m(heldAt)
+	mh.n--
+	if mh.n == 0 {
 		j.drop(side, heldAt)
 	}
 	return nil
@@ -828,12 +832,12 @@ func (j *Join) retract(side int, op exec.Op, key []byte, nullKey bool, r int32, 
 // drop removes side's row r from the state.
 func (j *Join) drop(side int, r int32) {
 	st := j.sides[side].st
-	if !st.live[r] {
+	if !st.m(r).live {
 		return
 	}
 	var ref *joinRowRef
-	if st.snapped[r] {
-		ref = &joinRowRef{Side: side, Key: st.keyOf(st.bucket[r]), ID: string(rowKey(nil, st.values(r)))}
+	if st.m(r).snapped {
+		ref = &joinRowRef{Side: side, Key: st.keyOf(st.m(r).bucket), ID: string(rowKey(nil, st.values(r)))}
 	}
 	if st.remove(r) && ref != nil {
 		j.gone = append(j.gone, *ref)
@@ -856,11 +860,10 @@ func (j *Join) expire() {
 			}
 			e := q.pop()
 			r := e.row
-			if !st.live[r] || st.seq[r] != e.seq {
+			if mr := st.m(r); !mr.live || mr.seq != e.seq {
 				continue // dropped before (its slot may hold a later row)
-			}
-			if st.matches[r] == 0 && j.outer(s) {
-				j.emit(j.joined(exec.OpInsert, s, held(r), nullHalf), st.n[r], st.exp[r])
+			} else if mr.matches == 0 && j.outer(s) {
+				j.emit(j.joined(exec.OpInsert, s, held(r), nullHalf), mr.n, mr.exp)
 			}
 			j.drop(s, r)
 		}
@@ -958,7 +961,7 @@ func (j *Join) Tick(_ context.Context, now time.Time) (arrow.Record, error) {
 		for ; i < len(j.ttlq) && j.ttlq[i].at.Before(cut); i++ {
 			e := j.ttlq[i]
 			// A slot used again since holds a later row: seen tells.
-			if st := j.sides[e.side].st; st.live[e.row] && st.seen[e.row] == e.at.UnixNano() {
+			if mr := j.sides[e.side].st.m(e.row); mr.live && mr.seen == e.at.UnixNano() {
 				j.drop(e.side, e.row)
 			}
 		}

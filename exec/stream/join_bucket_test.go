@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"fmt"
 	"hash/maphash"
 	"math"
 	"math/rand"
@@ -30,14 +31,14 @@ func TestJoinStoreFindsByHash(t *testing.T) {
 			st.setValue(r, 0, Int(int64(i)))
 			st.setValue(r, 1, Str("x"))
 			// Every third row shares a hash with the one before it.
-			st.h[r] = uint64(i)
+			st.m(r).h = uint64(i)
 			if i%3 == 2 {
-				st.h[r] = uint64(i - 1)
+				st.m(r).h = uint64(i - 1)
 			}
 			st.add(b, r)
 			rows = append(rows, r)
 		}
-		find := func(r int32) int32 { return st.find(r, st.h[r]) }
+		find := func(r int32) int32 { return st.find(r, st.m(r).h) }
 		for _, r := range rows {
 			if find(r) != r {
 				t.Fatalf("n=%d: row %v not found", n, st.values(r))
@@ -46,7 +47,7 @@ func TestJoinStoreFindsByHash(t *testing.T) {
 		probe := st.newSlot()
 		st.setValue(probe, 0, Int(99))
 		st.setValue(probe, 1, Str("x"))
-		if got := st.find(probe, st.h[rows[1]]); got >= 0 {
+		if got := st.find(probe, st.m(rows[1]).h); got >= 0 {
 			t.Fatalf("n=%d: found %v for values the bucket does not hold", n, st.values(got))
 		}
 		st.release(probe)
@@ -111,7 +112,7 @@ func TestJoinStoreValues(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		st.h[r] = st.hashSlot(r)
+		st.m(r).h = st.hashSlot(r)
 		st.add(b, r)
 		slots = append(slots, r)
 	}
@@ -126,7 +127,7 @@ func TestJoinStoreValues(t *testing.T) {
 		for c, v := range rows[i] {
 			st.setValue(dup, c, v)
 		}
-		if st.hashSlot(dup) != st.h[r] || !st.sameRow(dup, r) || st.find(dup, st.hashSlot(dup)) != r {
+		if st.hashSlot(dup) != st.m(r).h || !st.sameRow(dup, r) || st.find(dup, st.hashSlot(dup)) != r {
 			t.Fatalf("row %d: an equal row does not hash or compare alike", i)
 		}
 		st.release(dup)
@@ -136,13 +137,13 @@ func TestJoinStoreValues(t *testing.T) {
 		st.setValue(zero, c, v)
 	}
 	st.setValue(zero, 1, Float(0))
-	if st.hashSlot(zero) != st.h[slots[2]] || !st.sameRow(zero, slots[2]) {
+	if st.hashSlot(zero) != st.m(slots[2]).h || !st.sameRow(zero, slots[2]) {
 		t.Fatal("-0 and 0 do not hash or compare alike")
 	}
 	st.release(zero)
 	st.remove(slots[3]) // the long string is now garbage
 	st.recycle()
-	if got := len(st.cols[2].arena); got != len("abc") {
+	if got := st.cols[2].arena.used; got != int64(len("abc")) {
 		t.Fatalf("string arena holds %d bytes after compaction, want %d", got, len("abc"))
 	}
 	for i, r := range slots[:3] {
@@ -230,5 +231,76 @@ func TestSlotIndexMatchesMap(t *testing.T) {
 				t.Fatalf("step %d: %d entries, want %d", step, x.n, len(want))
 			}
 		}
+	}
+}
+
+// TestJoinStoreChunks: a store grown past several slab chunks and
+// arena blocks (strings of every length up to a few KiB, one longer than
+// a block, empty ones) reads every row back as written, keeps strings
+// read before later writes and before a compaction intact, and after
+// half its rows are dropped compacts to exactly the live strings.
+func TestJoinStoreChunks(t *testing.T) {
+	fields := []arrow.Field{{Name: "i", Type: arrow.PrimitiveTypes.Int64}, {Name: "s", Type: arrow.BinaryTypes.String}}
+	st, err := newJoinStore(fields, maphash.MakeSeed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3*slabChunk + 123
+	text := func(i int) string {
+		switch {
+		case i == 5000:
+			return strings.Repeat("L", arenaBlock+17)
+		case i%7 == 0:
+			return ""
+		}
+		return strings.Repeat(string(rune('a'+i%26)), i%3000) + fmt.Sprint(i)
+	}
+	b := st.bucketFor(appendKey(nil, Int(1)))
+	slots := make([]int32, n)
+	views := make([]string, n) // read right after each write
+	for i := range n {
+		r := st.newSlot()
+		if err := st.setValue(r, 0, Int(int64(i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.setValue(r, 1, Str(text(i))); err != nil {
+			t.Fatal(err)
+		}
+		st.m(r).h = st.hashSlot(r)
+		st.add(b, r)
+		slots[i], views[i] = r, st.value(r, 1).S
+	}
+	if len(st.meta.chunks) != 4 || len(st.cols[1].arena.blocks) < 3 {
+		t.Fatalf("%d slab chunks and %d arena blocks for %d rows: the test does not cross chunks", len(st.meta.chunks), len(st.cols[1].arena.blocks), n)
+	}
+	check := func(when string, keep func(i int) bool) {
+		t.Helper()
+		for i, r := range slots {
+			if !keep(i) {
+				continue
+			}
+			if got := st.values(r); got[0].I != int64(i) || got[1].S != text(i) || views[i] != text(i) {
+				t.Fatalf("%s: row %d reads back as (%d, %d bytes), its early view has %d bytes, want %d bytes",
+					when, i, got[0].I, len(got[1].S), len(views[i]), len(text(i)))
+			}
+		}
+	}
+	check("grown", func(int) bool { return true })
+	var live int64
+	for i, r := range slots {
+		if i%2 == 1 || i == 5000 {
+			st.remove(r)
+		} else {
+			live += int64(len(text(i)))
+		}
+	}
+	st.recycle()
+	if got := st.cols[1].arena.used; got != live {
+		t.Fatalf("arena holds %d bytes after compaction, want the live rows' %d", got, live)
+	}
+	check("compacted", func(i int) bool { return i%2 == 0 && i != 5000 })
+	// Freed slots are reused before new ones are made.
+	if r := st.newSlot(); r >= n {
+		t.Fatalf("new slot %d after %d were freed: none reused", r, n/2)
 	}
 }

@@ -17,7 +17,7 @@ func joinState(j *Join) []string {
 		st := sd.st
 		for b := range st.buckets {
 			for _, r := range st.rowsOf(int32(b)) {
-				out = append(out, fmt.Sprintf("row %d %q %v n=%d m=%d exp=%d", side, st.keyOf(int32(b)), st.values(r), st.n[r], st.matches[r], st.exp[r]))
+				out = append(out, fmt.Sprintf("row %d %q %v n=%d m=%d exp=%d", side, st.keyOf(int32(b)), st.values(r), st.m(r).n, st.m(r).matches, st.m(r).exp))
 			}
 		}
 		if sd.tracker != nil {

@@ -178,7 +178,7 @@ func (j *Join) lookupTable() (*lookupIndex, error) {
 		for _, r := range st.rowsOf(int32(b)) {
 			at := int32(len(vals))
 			vals = append(vals, st.values(r))
-			for n := st.n[r]; n > 0; n-- {
+			for n := st.m(r).n; n > 0; n-- {
 				idx = append(idx, at)
 			}
 		}

@@ -30,8 +30,8 @@ type batchMatches struct {
 	keyEnd []int32
 	null   []bool
 	start  []int32
-	rows   []int32 // slots of the other side's store
-	live   []bool  // the other side's store's live flags
+	rows   []int32    // slots of the other side's store
+	other  *joinStore // the other side's store
 }
 
 // key is row i's join key encoding.
@@ -47,12 +47,12 @@ func (m *batchMatches) key(i int) []byte {
 func (m *batchMatches) partners(i int) []int32 {
 	ps := m.rows[m.start[i]:m.start[i+1]]
 	for k, p := range ps {
-		if m.live[p] {
+		if m.other.m(p).live {
 			continue
 		}
 		kept := ps[:k]
 		for _, q := range ps[k+1:] {
-			if m.live[q] {
+			if m.other.m(q).live {
 				kept = append(kept, q)
 			}
 		}
@@ -91,12 +91,12 @@ func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf
 		if interval {
 			mine = tsOf(i).I
 		}
-		for p := other.buckets[b].head; p >= 0; p = other.next[p] {
+		for p := other.buckets[b].head; p >= 0; p = other.m(p).next {
 			if interval {
 				// Only rows within the time bounds can match: test
 				// them before the residual (which holds the exact
 				// condition).
-				d := other.cols[theirTime].num[p] - mine // right − left
+				d := *other.cols[theirTime].num.at(p) - mine // right − left
 				if side == 1 {
 					d = -d
 				}
@@ -109,7 +109,7 @@ func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf
 		}
 	}
 	m.start[n] = int32(len(m.rows))
-	m.live = other.live
+	m.other = other
 	j.probeIdx, j.keyBuf, j.matchBuf = probe, m.keys, m.rows
 	if j.spec.Residual == nil || len(m.rows) == 0 {
 		return m, nil

@@ -33,8 +33,9 @@ func (j *Join) Snapshot() ([]byte, error) {
 	s := j.small()
 	j.gone = nil
 	j.eachRow(func(side int, st *joinStore, key string, r int32) {
-		s.Rows = append(s.Rows, joinRowSnap{Side: side, Key: key, Vals: st.values(r), N: st.n[r], Matches: st.matches[r], Exp: st.exp[r]})
-		st.snapped[r], st.snapN[r], st.snapM[r] = true, st.n[r], st.matches[r]
+		mr := st.m(r)
+		s.Rows = append(s.Rows, joinRowSnap{Side: side, Key: key, Vals: st.values(r), N: mr.n, Matches: mr.matches, Exp: mr.exp})
+		mr.snapped, mr.snapN, mr.snapM = true, mr.n, mr.matches
 	})
 	return encode(s)
 }
@@ -99,11 +100,12 @@ func (j *Join) SnapshotDelta() ([]byte, error) {
 	d := joinDelta{Small: j.small(), Gone: j.gone}
 	j.gone = nil
 	j.eachRow(func(side int, st *joinStore, key string, r int32) {
-		if st.snapped[r] && st.snapN[r] == st.n[r] && st.snapM[r] == st.matches[r] {
+		mr := st.m(r)
+		if mr.snapped && mr.snapN == mr.n && mr.snapM == mr.matches {
 			return
 		}
-		d.Rows = append(d.Rows, joinRowSnap{Side: side, Key: key, Vals: st.values(r), N: st.n[r], Matches: st.matches[r], Exp: st.exp[r]})
-		st.snapped[r], st.snapN[r], st.snapM[r] = true, st.n[r], st.matches[r]
+		d.Rows = append(d.Rows, joinRowSnap{Side: side, Key: key, Vals: st.values(r), N: mr.n, Matches: mr.matches, Exp: mr.exp})
+		mr.snapped, mr.snapN, mr.snapM = true, mr.n, mr.matches
 	})
 	return encode(d)
 }
@@ -138,8 +140,9 @@ func (j *Join) RestoreDelta(data []byte) error {
 		}
 		if r := st.find(t, st.hashSlot(t)); r >= 0 {
 			st.release(t)
-			st.n[r], st.matches[r] = rs.N, rs.Matches
-			st.snapped[r], st.snapN[r], st.snapM[r] = true, rs.N, rs.Matches
+			mr := st.m(r)
+			mr.n, mr.matches = rs.N, rs.Matches
+			mr.snapped, mr.snapN, mr.snapM = true, rs.N, rs.Matches
 			continue
 		}
 		j.restoreRow(rs, t, now)
@@ -190,8 +193,9 @@ func (j *Join) findByID(g joinRowRef) int32 {
 func (j *Join) restoreRow(rs joinRowSnap, t int32, now time.Time) {
 	st := j.sides[rs.Side].st
 	r := j.store(rs.Side, []byte(rs.Key), t, rs.Matches, rs.Exp, now)
-	st.n[r] = rs.N
-	st.snapped[r], st.snapN[r], st.snapM[r] = true, rs.N, st.matches[r]
+	mr := st.m(r)
+	mr.n = rs.N
+	mr.snapped, mr.snapN, mr.snapM = true, rs.N, mr.matches
 }
 
 // checkRows refuses a snapshot (or delta) of another join.

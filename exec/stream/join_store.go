@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -29,17 +28,8 @@ type joinStore struct {
 	cols []storeCol
 	seed maphash.Seed
 
-	// Per slot.
-	n, matches, exp []int64
-	h               []uint64 // hashSlot
-	seq             []uint64 // the expiry-queue seq of the row (0: none)
-	bucket          []int32
-	seen            []int64 // processing time of the last use, UnixNano ('state.ttl')
-	live            []bool  // held in a bucket
-	snapped         []bool  // the last snapshot held it, with snapN and snapM
-	snapN, snapM    []int64
-	sameHash        []int32 // next held slot with the same hash (byHash), or -1
-	next, prev      []int32 // the bucket's rows in arrival order, a list through the slots (-1 ends)
+	meta  slab[slotMeta] // per slot
+	slots int32          // slots ever made (free ones included)
 
 	free, freed []int32
 
@@ -61,6 +51,24 @@ type joinStore struct {
 	bytes int64 // what the live rows cost in Stats
 }
 
+// slotMeta is one slot's counters and links, kept together: a probe
+// reads a partner's n, matches and next at once.
+type slotMeta struct {
+	n, matches, exp int64
+	h               uint64 // hashSlot
+	seq             uint64 // the expiry-queue seq of the row (0: none)
+	seen            int64  // processing time of the last use, UnixNano ('state.ttl')
+	snapN, snapM    int64  // n and matches as the last snapshot held them
+	bucket          int32
+	sameHash        int32 // next held slot with the same hash (byHash), or -1
+	next, prev      int32 // the bucket's rows in arrival order, a list through the slots (-1 ends)
+	live            bool  // held in a bucket
+	snapped         bool  // the last snapshot held it, with snapN and snapM
+}
+
+// m is slot r's counters and links.
+func (s *joinStore) m(r int32) *slotMeta { return s.meta.at(r) }
+
 // storeBucket is the slots of one join key in arrival order.
 type storeBucket struct {
 	key        string // appendKey encoding ("" for an int key)
@@ -74,15 +82,15 @@ type storeBucket struct {
 // paths that are not per row).
 func (s *joinStore) rowsOf(b int32) []int32 {
 	var out []int32
-	for r := s.buckets[b].head; r >= 0; r = s.next[r] {
+	for r := s.buckets[b].head; r >= 0; r = s.m(r).next {
 		out = append(out, r)
 	}
 	return out
 }
 
 // push appends v to sl, doubling the capacity when full: append grows
-// large slices by a quarter, which copied the store's columns five times
-// over as it grew to a million rows.
+// large slices by a quarter, which copied them five times over as they
+// grew to a million entries.
 func push[T any](sl []T, v T) []T {
 	if len(sl) == cap(sl) {
 		grown := make([]T, len(sl), max(2*cap(sl), 64))
@@ -94,16 +102,16 @@ func push[T any](sl []T, v T) []T {
 
 // storeCol is one value column: a kind per slot (KNull for NULL), the
 // 64-bit payload (an integer, a float's bits, a decimal's low word), a
-// decimal's high word, and strings (and lists' encodings) as offsets
-// into one arena that is only appended to, so that a Value read with
+// decimal's high word, and strings (and lists' encodings) as references
+// into an arena that is only appended to, so that a Value read with
 // valueView stays valid after later writes.
 type storeCol struct {
-	kind    []Kind
-	num     []int64
-	hi      []int64 // DECIMAL columns only
-	off     []int64 // string columns only
-	ln      []uint32
-	arena   []byte
+	kind    slab[Kind]
+	num     slab[int64]
+	hi      slab[int64]  // DECIMAL columns only
+	off     slab[int64]  // string columns only: strArena references
+	ln      slab[uint32] // string columns only
+	arena   strArena
 	hasHi   bool
 	hasStr  bool
 	garbage int64 // arena bytes of slots no longer held
@@ -158,32 +166,26 @@ func (s *joinStore) newSlot() int32 {
 		s.free = s.free[:k-1]
 		return r
 	}
-	r := int32(len(s.n))
-	s.n = push(s.n, 0)
-	s.matches = push(s.matches, 0)
-	s.exp = push(s.exp, 0)
-	s.h = push(s.h, 0)
-	s.seq = push(s.seq, 0)
-	s.bucket = push(s.bucket, -1)
-	s.seen = push(s.seen, 0)
-	s.live = push(s.live, false)
-	s.snapped = push(s.snapped, false)
-	s.snapN = push(s.snapN, 0)
-	s.snapM = push(s.snapM, 0)
-	s.sameHash = push(s.sameHash, -1)
-	s.next = push(s.next, -1)
-	s.prev = push(s.prev, -1)
+	r := s.slots
+	s.slots++
+	if r&slabMask == 0 || r < slabChunk {
+		s.meta.extend(r)
+		for c := range s.cols {
+			col := &s.cols[c]
+			col.kind.extend(r)
+			col.num.extend(r)
+			if col.hasHi {
+				col.hi.extend(r)
+			}
+			if col.hasStr {
+				col.off.extend(r)
+				col.ln.extend(r)
+			}
+		}
+	}
+	*s.m(r) = slotMeta{bucket: -1, sameHash: -1, next: -1, prev: -1}
 	for c := range s.cols {
-		col := &s.cols[c]
-		col.kind = push(col.kind, KNull)
-		col.num = push(col.num, 0)
-		if col.hasHi {
-			col.hi = push(col.hi, 0)
-		}
-		if col.hasStr {
-			col.off = push(col.off, 0)
-			col.ln = push(col.ln, 0)
-		}
+		*s.cols[c].kind.at(r) = KNull
 	}
 	return r
 }
@@ -191,21 +193,21 @@ func (s *joinStore) newSlot() int32 {
 // setValue writes v as column c of slot r.
 func (s *joinStore) setValue(r int32, c int, v Value) error {
 	col := &s.cols[c]
-	col.kind[r], col.num[r] = v.K, 0
+	*col.kind.at(r), *col.num.at(r) = v.K, 0
 	if col.hasStr {
-		col.ln[r] = 0
+		*col.ln.at(r) = 0
 	}
 	switch v.K {
 	case KNull:
 	case KInt, KBool:
-		col.num[r] = v.I
+		*col.num.at(r) = v.I
 	case KFloat:
-		col.num[r] = int64(math.Float64bits(v.F))
+		*col.num.at(r) = int64(math.Float64bits(v.F))
 	case KDecimal:
 		if !col.hasHi {
 			return fmt.Errorf("stream: a DECIMAL value in join column %d", c+1)
 		}
-		col.num[r], col.hi[r] = v.I, v.H
+		*col.num.at(r), *col.hi.at(r) = v.I, v.H
 	case KString, KList:
 		if !col.hasStr {
 			return fmt.Errorf("stream: a string value in join column %d", c+1)
@@ -218,23 +220,16 @@ func (s *joinStore) setValue(r int32, c int, v Value) error {
 }
 
 func (col *storeCol) setString(r int32, str string) {
-	col.off[r], col.ln[r] = int64(len(col.arena)), uint32(len(str))
-	if n := len(col.arena) + len(str); n > cap(col.arena) {
-		grown := make([]byte, len(col.arena), max(2*cap(col.arena), n, 4096))
-		copy(grown, col.arena)
-		col.arena = grown
+	*col.ln.at(r) = uint32(len(str))
+	if len(str) > 0 {
+		*col.off.at(r) = col.arena.add(str)
 	}
-	col.arena = append(col.arena, str...)
 }
 
 // str is slot r's string in column col, aliasing the arena (valid for
 // as long as the string is referenced: the arena is never overwritten).
 func (col *storeCol) str(r int32) string {
-	l := col.ln[r]
-	if l == 0 {
-		return ""
-	}
-	return unsafe.String(&col.arena[col.off[r]], int(l))
+	return col.arena.get(*col.off.at(r), *col.ln.at(r))
 }
 
 // value is column c of slot r as a Value; its string aliases the arena.
@@ -242,15 +237,15 @@ func (s *joinStore) value(r int32, c int) Value { return s.cols[c].value(r) }
 
 // value is slot r's Value; its string aliases the arena.
 func (col *storeCol) value(r int32) Value {
-	switch k := col.kind[r]; k {
+	switch k := *col.kind.at(r); k {
 	case KNull:
 		return Value{}
 	case KInt, KBool:
-		return Value{K: k, I: col.num[r]}
+		return Value{K: k, I: *col.num.at(r)}
 	case KFloat:
-		return Value{K: KFloat, F: math.Float64frombits(uint64(col.num[r]))}
+		return Value{K: KFloat, F: math.Float64frombits(uint64(*col.num.at(r)))}
 	case KDecimal:
-		return Value{K: KDecimal, I: col.num[r], H: col.hi[r]}
+		return Value{K: KDecimal, I: *col.num.at(r), H: *col.hi.at(r)}
 	default:
 		return Value{K: k, S: col.str(r)}
 	}
@@ -283,20 +278,20 @@ func (s *joinStore) hashSlot(r int32) uint64 {
 	h := uint64(0x9E3779B97F4A7C15)
 	for c := range s.cols {
 		col := &s.cols[c]
-		k := col.kind[r]
+		k := *col.kind.at(r)
 		var x uint64
 		switch k {
 		case KNull:
 		case KInt, KBool:
-			x = uint64(col.num[r])
+			x = uint64(*col.num.at(r))
 		case KFloat:
-			f := math.Float64frombits(uint64(col.num[r]))
+			f := math.Float64frombits(uint64(*col.num.at(r)))
 			if f == 0 {
 				f = 0
 			}
 			x = math.Float64bits(f)
 		case KDecimal:
-			x = uint64(col.num[r]) ^ mixStore(uint64(col.hi[r]))
+			x = uint64(*col.num.at(r)) ^ mixStore(uint64(*col.hi.at(r)))
 		default:
 			x = maphash.String(s.seed, col.str(r))
 		}
@@ -320,23 +315,23 @@ func mixStore(x uint64) uint64 {
 func (s *joinStore) sameRow(a, b int32) bool {
 	for c := range s.cols {
 		col := &s.cols[c]
-		k := col.kind[a]
-		if k != col.kind[b] {
+		k := *col.kind.at(a)
+		if k != *col.kind.at(b) {
 			return false
 		}
 		switch k {
 		case KNull:
 		case KInt, KBool:
-			if col.num[a] != col.num[b] {
+			if *col.num.at(a) != *col.num.at(b) {
 				return false
 			}
 		case KFloat:
-			fa, fb := math.Float64frombits(uint64(col.num[a])), math.Float64frombits(uint64(col.num[b]))
-			if fa != fb && col.num[a] != col.num[b] {
+			fa, fb := math.Float64frombits(uint64(*col.num.at(a))), math.Float64frombits(uint64(*col.num.at(b)))
+			if fa != fb && *col.num.at(a) != *col.num.at(b) {
 				return false
 			}
 		case KDecimal:
-			if col.num[a] != col.num[b] || col.hi[a] != col.hi[b] {
+			if *col.num.at(a) != *col.num.at(b) || *col.hi.at(a) != *col.hi.at(b) {
 				return false
 			}
 		default:
@@ -354,7 +349,7 @@ func (s *joinStore) slotBytes(r int32) int64 {
 	n := int64(88 + 17*len(s.cols))
 	for c := range s.cols {
 		if col := &s.cols[c]; col.hasStr {
-			n += int64(col.ln[r])
+			n += int64(*col.ln.at(r))
 		}
 	}
 	return n
@@ -421,66 +416,67 @@ func (s *joinStore) find(r int32, h uint64) int32 {
 		if s.sameRow(o, r) {
 			return o
 		}
-		o = s.sameHash[o]
+		o = s.m(o).sameHash
 	}
 	return -1
 }
 
 // add appends slot r (hash set) to bucket b.
 func (s *joinStore) add(b int32, r int32) {
-	bk := &s.buckets[b]
-	s.prev[r], s.next[r] = bk.tail, -1
+	bk, mr := &s.buckets[b], s.m(r)
+	mr.prev, mr.next = bk.tail, -1
 	if bk.tail >= 0 {
-		s.next[bk.tail] = r
+		s.m(bk.tail).next = r
 	} else {
 		bk.head = r
 	}
 	bk.tail = r
 	bk.n++
-	s.bucket[r], s.live[r] = b, true
+	mr.bucket, mr.live = b, true
 	s.rows++
 	s.bytes += s.slotBytes(r)
-	s.sameHash[r], _ = s.byHash.get(s.h[r])
-	s.byHash.set(s.h[r], r)
+	mr.sameHash, _ = s.byHash.get(mr.h)
+	s.byHash.set(mr.h, r)
 }
 
 // remove takes held slot r out of its bucket (freeing an emptied
 // bucket) and gives the slot back; it reports whether r was held.
 func (s *joinStore) remove(r int32) bool {
-	if !s.live[r] {
+	mr := s.m(r)
+	if !mr.live {
 		return false
 	}
-	b := s.bucket[r]
+	b := mr.bucket
 	bk := &s.buckets[b]
-	if p := s.prev[r]; p >= 0 {
-		s.next[p] = s.next[r]
+	if p := mr.prev; p >= 0 {
+		s.m(p).next = mr.next
 	} else {
-		bk.head = s.next[r]
+		bk.head = mr.next
 	}
-	if n := s.next[r]; n >= 0 {
-		s.prev[n] = s.prev[r]
+	if n := mr.next; n >= 0 {
+		s.m(n).prev = mr.prev
 	} else {
-		bk.tail = s.prev[r]
+		bk.tail = mr.prev
 	}
-	s.prev[r], s.next[r] = -1, -1
+	mr.prev, mr.next = -1, -1
 	bk.n--
-	h := s.h[r]
+	h := mr.h
 	if first, _ := s.byHash.get(h); first == r {
-		if next := s.sameHash[r]; next < 0 {
+		if next := mr.sameHash; next < 0 {
 			s.byHash.del(h)
 		} else {
 			s.byHash.set(h, next)
 		}
 	} else {
-		for o := first; o >= 0; o = s.sameHash[o] {
-			if s.sameHash[o] == r {
-				s.sameHash[o] = s.sameHash[r]
+		for o := first; o >= 0; o = s.m(o).sameHash {
+			if mo := s.m(o); mo.sameHash == r {
+				mo.sameHash = mr.sameHash
 				break
 			}
 		}
 	}
-	s.sameHash[r] = -1
-	s.live[r] = false
+	mr.sameHash = -1
+	mr.live = false
 	s.rows--
 	s.bytes -= s.slotBytes(r)
 	if bk.n == 0 {
@@ -498,10 +494,11 @@ func (s *joinStore) remove(r int32) bool {
 // release gives back a slot that is not held (a tentative row not kept,
 // or one just removed); it is reused after the next recycle.
 func (s *joinStore) release(r int32) {
-	s.live[r], s.snapped[r], s.seq[r] = false, false, 0
+	mr := s.m(r)
+	mr.live, mr.snapped, mr.seq = false, false, 0
 	for c := range s.cols {
 		if col := &s.cols[c]; col.hasStr {
-			col.garbage += int64(col.ln[r])
+			col.garbage += int64(*col.ln.at(r))
 		}
 	}
 	s.freed = append(s.freed, r)
@@ -514,20 +511,20 @@ func (s *joinStore) recycle() {
 	s.freed = s.freed[:0]
 	for c := range s.cols {
 		col := &s.cols[c]
-		if !col.hasStr || col.garbage < 1<<20 || 2*col.garbage < int64(len(col.arena)) {
+		if !col.hasStr || col.garbage < 1<<20 || 2*col.garbage < col.arena.used {
 			continue
 		}
-		// Strings read earlier (valueView) keep the old arena alive;
-		// the new one holds only the held rows' strings.
-		arena := make([]byte, 0, int64(len(col.arena))-col.garbage)
-		for r := range col.ln {
-			if !s.live[r] {
-				col.off[r], col.ln[r] = 0, 0
-				continue
+		// Strings read earlier (valueView) keep the old blocks alive;
+		// the new arena holds only the held rows' strings.
+		var arena strArena
+		for r := int32(0); r < s.slots; r++ {
+			off, ln := col.off.at(r), col.ln.at(r)
+			switch {
+			case !s.m(r).live:
+				*off, *ln = 0, 0
+			case *ln > 0:
+				*off = arena.add(col.arena.get(*off, *ln))
 			}
-			o, l := col.off[r], int64(col.ln[r])
-			col.off[r] = int64(len(arena))
-			arena = append(arena, col.arena[o:o+l]...)
 		}
 		col.arena, col.garbage = arena, 0
 	}
@@ -562,20 +559,20 @@ func newStoreWriter(s *joinStore, c int, arr arrow.Array) (storeWriter, error) {
 		vals := a.Int64Values()
 		return func(r int32, i int) error {
 			if nulls && a.IsNull(i) {
-				col.kind[r], col.num[r] = KNull, 0
+				*col.kind.at(r), *col.num.at(r) = KNull, 0
 				return nil
 			}
-			col.kind[r], col.num[r] = KInt, vals[i]
+			*col.kind.at(r), *col.num.at(r) = KInt, vals[i]
 			return nil
 		}, nil
 	case *array.Timestamp:
 		vals := a.TimestampValues()
 		return func(r int32, i int) error {
 			if nulls && a.IsNull(i) {
-				col.kind[r], col.num[r] = KNull, 0
+				*col.kind.at(r), *col.num.at(r) = KNull, 0
 				return nil
 			}
-			col.kind[r], col.num[r] = KInt, int64(vals[i])
+			*col.kind.at(r), *col.num.at(r) = KInt, int64(vals[i])
 			return nil
 		}, nil
 	case *array.String:
@@ -584,10 +581,10 @@ func newStoreWriter(s *joinStore, c int, arr arrow.Array) (storeWriter, error) {
 		}
 		return func(r int32, i int) error {
 			if nulls && a.IsNull(i) {
-				col.kind[r], col.ln[r] = KNull, 0
+				*col.kind.at(r), *col.ln.at(r) = KNull, 0
 				return nil
 			}
-			col.kind[r] = KString
+			*col.kind.at(r) = KString
 			col.setString(r, a.Value(i))
 			return nil
 		}, nil
@@ -605,26 +602,26 @@ func newSlotAppender(b array.Builder, col *storeCol) func(r int32) error {
 	switch b := b.(type) {
 	case *array.Int64Builder:
 		return func(r int32) error {
-			if col.kind[r] == KNull {
+			if *col.kind.at(r) == KNull {
 				b.AppendNull()
 			} else {
-				b.Append(col.num[r])
+				b.Append(*col.num.at(r))
 			}
 			return nil
 		}
 	case *array.TimestampBuilder:
 		return func(r int32) error {
-			if col.kind[r] == KNull {
+			if *col.kind.at(r) == KNull {
 				b.AppendNull()
 			} else {
-				b.Append(arrow.Timestamp(col.num[r]))
+				b.Append(arrow.Timestamp(*col.num.at(r)))
 			}
 			return nil
 		}
 	case *array.StringBuilder:
 		if col.hasStr {
 			return func(r int32) error {
-				if col.kind[r] == KNull {
+				if *col.kind.at(r) == KNull {
 					b.AppendNull()
 				} else {
 					b.Append(col.str(r))

@@ -1,0 +1,85 @@
+package stream
+
+import "unsafe"
+
+// slab is a growable array kept in chunks of slabChunk entries, for a
+// join store's per-slot state: growing it never moves what it holds. A
+// flat slice doubled as the store grew to a million rows, and copying
+// its entries into fresh memory (touched twice over) was a quarter of
+// q4's and a third of q7's CPU. The first chunk starts small and doubles
+// up to slabChunk, so that a small store (a lookup table of a hundred
+// rows, a test's few) stays small.
+type slab[T any] struct {
+	chunks [][]T
+}
+
+const (
+	slabShift = 12
+	slabChunk = 1 << slabShift
+	slabMask  = slabChunk - 1
+)
+
+// at is entry r (r < the length extend made room for).
+func (s *slab[T]) at(r int32) *T {
+	return &s.chunks[uint32(r)>>slabShift][uint32(r)&slabMask]
+}
+
+// extend makes entry r addressable (new entries are zero values).
+func (s *slab[T]) extend(r int32) {
+	c := int(uint32(r) >> slabShift)
+	if len(s.chunks) == 0 {
+		s.chunks = [][]T{make([]T, 16)}
+	}
+	if first := s.chunks[0]; len(first) < slabChunk && (c > 0 || int(r) >= len(first)) {
+		n := len(first)
+		for n <= int(r) && n < slabChunk {
+			n *= 2
+		}
+		grown := make([]T, n)
+		copy(grown, first)
+		s.chunks[0] = grown
+	}
+	for len(s.chunks) <= c {
+		s.chunks = append(s.chunks, make([]T, slabChunk))
+	}
+}
+
+// strArena holds a join column's strings in blocks that are only
+// appended to and never moved, so that a string read from it (valueView,
+// str) stays valid after later writes, and growing it copies nothing: a
+// doubled flat arena copied every held string again at each doubling
+// (q7 holds each bid's 100-byte extra).
+type strArena struct {
+	blocks [][]byte
+	used   int64 // bytes appended, over all blocks
+}
+
+// arenaBlock is the largest block (the first is 4 KiB, each next one
+// twice the last); a longer string gets a block of its own.
+const arenaBlock = 1 << 20
+
+// add appends str and returns its reference: block << 32 | offset.
+func (a *strArena) add(str string) int64 {
+	k := len(a.blocks) - 1
+	if k < 0 || len(a.blocks[k])+len(str) > cap(a.blocks[k]) {
+		n := 4096
+		if k >= 0 {
+			n = min(2*cap(a.blocks[k]), arenaBlock)
+		}
+		a.blocks = append(a.blocks, make([]byte, 0, max(n, len(str))))
+		k++
+	}
+	b := a.blocks[k]
+	ref := int64(k)<<32 | int64(len(b))
+	a.blocks[k] = append(b, str...)
+	a.used += int64(len(str))
+	return ref
+}
+
+// get is the string of length l at ref, aliasing the block.
+func (a *strArena) get(ref int64, l uint32) string {
+	if l == 0 {
+		return ""
+	}
+	return unsafe.String(&a.blocks[ref>>32][ref&(1<<32-1)], int(l))
+}
