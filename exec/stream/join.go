@@ -757,7 +757,8 @@ func (j *Join) insert(side int, op exec.Op, key []byte, nullKey bool, r int32, p
 func (j *Join) store(side int, key []byte, r int32, matches, exp int64, now time.Time) int32 {
 	st := j.sides[side].st
 	h := st.hashSlot(r)
-	if o := st.find(r, h); o >= 0 {
+	b := st.bucketFor(key)
+	if o := st.find(b, r, h); o >= 0 {
 		st.m(o).n++
 		j.touch(side, o, now)
 		st.release(r)
@@ -765,7 +766,7 @@ func (j *Join) store(side int, key []byte, r int32, matches, exp int64, now time
 	}
 	mr := st.m(r)
 	mr.h, mr.n, mr.matches, mr.exp = h, 1, matches, exp
-	st.add(st.bucketFor(key), r)
+	st.add(b, r)
 	j.touch(side, r, now)
 	if j.sides[0].tracker != nil {
 		j.seq++
@@ -788,7 +789,7 @@ func (j *Join) touch(side int, r int32, now time.Time) {
 // withdraws its output.
 func (j *Join) retract(side int, op exec.Op, key []byte, nullKey bool, r int32, ps []int32, now time.Time) error {
 	st, other := j.sides[side].st, j.sides[1-side].st
-	heldAt := st.find(r, st.hashSlot(r))
+	heldAt := st.find(st.findBucket(key), r, st.hashSlot(r))
 	lookup := j.spec.Timing == LookupJoin && side != j.spec.TableSide
 	if heldAt < 0 && !lookup {
 		if nullKey && !j.outer(side) {

@@ -12,7 +12,7 @@ import (
 )
 
 // TestJoinStoreFindsByHash: a store finds its rows by hash and full
-// values, in small and large buckets, including rows whose hashes
+// values, in small (scanned) and large (hash-indexed) buckets, including rows whose hashes
 // collide, and keeps finding the others as rows leave;
 // a slot given back is reused only after recycle, and an emptied bucket
 // is freed.
@@ -38,16 +38,21 @@ func TestJoinStoreFindsByHash(t *testing.T) {
 			st.add(b, r)
 			rows = append(rows, r)
 		}
-		find := func(r int32) int32 { return st.find(r, st.m(r).h) }
+		find := func(r int32) int32 { return st.find(b, r, st.m(r).h) }
 		for _, r := range rows {
 			if find(r) != r {
 				t.Fatalf("n=%d: row %v not found", n, st.values(r))
 			}
 		}
+		// A bucket of more than hashFrom rows is indexed by hash, a
+		// smaller one scanned.
+		if want := n > hashFrom; st.buckets[b].hashed != want || (st.byHash.n > 0) != want {
+			t.Fatalf("n=%d: bucket hashed %v with %d rows in the hash index", n, st.buckets[b].hashed, st.byHash.n)
+		}
 		probe := st.newSlot()
 		st.setValue(probe, 0, Int(99))
 		st.setValue(probe, 1, Str("x"))
-		if got := st.find(probe, st.m(rows[1]).h); got >= 0 {
+		if got := st.find(b, probe, st.m(rows[1]).h); got >= 0 {
 			t.Fatalf("n=%d: found %v for values the bucket does not hold", n, st.values(got))
 		}
 		st.release(probe)
@@ -127,7 +132,7 @@ func TestJoinStoreValues(t *testing.T) {
 		for c, v := range rows[i] {
 			st.setValue(dup, c, v)
 		}
-		if st.hashSlot(dup) != st.m(r).h || !st.sameRow(dup, r) || st.find(dup, st.hashSlot(dup)) != r {
+		if st.hashSlot(dup) != st.m(r).h || !st.sameRow(dup, r) || st.find(b, dup, st.hashSlot(dup)) != r {
 			t.Fatalf("row %d: an equal row does not hash or compare alike", i)
 		}
 		st.release(dup)

@@ -138,7 +138,7 @@ func (j *Join) RestoreDelta(data []byte) error {
 		if err != nil {
 			return err
 		}
-		if r := st.find(t, st.hashSlot(t)); r >= 0 {
+		if r := st.find(st.findBucket([]byte(rs.Key)), t, st.hashSlot(t)); r >= 0 {
 			st.release(t)
 			mr := st.m(r)
 			mr.n, mr.matches = rs.N, rs.Matches
@@ -174,7 +174,7 @@ func (j *Join) findByID(g joinRowRef) int32 {
 	}
 	if vals, err := decodeRowKey([]byte(g.ID), len(st.cols)); err == nil {
 		if t, err := j.tentative(g.Side, vals); err == nil {
-			r := st.find(t, st.hashSlot(t))
+			r := st.find(b, t, st.hashSlot(t))
 			st.release(t)
 			return r
 		}

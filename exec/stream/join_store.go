@@ -38,11 +38,14 @@ type joinStore struct {
 	// by their appendKey encoding.
 	byInt slotIndex // bucket index by the integer key
 	byStr map[string]int32
-	// byHash finds a held row equal to an arriving one: the first slot
-	// of each row hash, the others chained through sameHash. Equal rows
-	// have equal keys, so one index for the store does: scanning a
-	// bucket for the row cost more than the join itself once keys held
-	// many rows (a price in q7, an auction in q4).
+	// byHash finds a held row equal to an arriving one in a bucket of
+	// more than hashFrom rows: the first slot of each row hash, the
+	// others chained through sameHash. Equal rows have equal keys, so
+	// one index for the store does: scanning a bucket for the row cost
+	// more than the join itself once keys held many rows (an auction in
+	// q4). A smaller bucket is scanned instead: indexing every row of a
+	// key that holds one or two (a price in q7, an auction's id) cost a
+	// fifth of the join in growing and probing a million-entry index.
 	byHash      slotIndex
 	buckets     []storeBucket
 	freeBuckets []int32
@@ -76,7 +79,12 @@ type storeBucket struct {
 	isInt      bool
 	head, tail int32 // first and last slot (-1: a free bucket)
 	n          int32
+	hashed     bool // its rows are in byHash (it held more than hashFrom)
 }
+
+// hashFrom is the most rows a bucket holds before its rows are indexed
+// by hash (byHash) rather than found by scanning it.
+const hashFrom = 8
 
 // rowsOf lists bucket b's slots in arrival order (a copy: for the
 // paths that are not per row).
@@ -409,8 +417,22 @@ func (s *joinStore) keyOf(b int32) string {
 	return bk.key
 }
 
-// find returns the held row equal to slot r (hashed h), or -1.
-func (s *joinStore) find(r int32, h uint64) int32 {
+// find returns the row of bucket b (-1: none) equal to slot r (hashed
+// h), or -1.
+func (s *joinStore) find(b, r int32, h uint64) int32 {
+	if b < 0 {
+		return -1
+	}
+	if bk := &s.buckets[b]; !bk.hashed {
+		for o := bk.head; o >= 0; {
+			mo := s.m(o)
+			if mo.h == h && s.sameRow(o, r) {
+				return o
+			}
+			o = mo.next
+		}
+		return -1
+	}
 	o, _ := s.byHash.get(h)
 	for o >= 0 {
 		if s.sameRow(o, r) {
@@ -435,6 +457,20 @@ func (s *joinStore) add(b int32, r int32) {
 	mr.bucket, mr.live = b, true
 	s.rows++
 	s.bytes += s.slotBytes(r)
+	switch {
+	case bk.hashed:
+		s.index(r)
+	case bk.n > hashFrom:
+		bk.hashed = true
+		for o := bk.head; o >= 0; o = s.m(o).next {
+			s.index(o)
+		}
+	}
+}
+
+// index adds held slot r to byHash.
+func (s *joinStore) index(r int32) {
+	mr := s.m(r)
 	mr.sameHash, _ = s.byHash.get(mr.h)
 	s.byHash.set(mr.h, r)
 }
@@ -460,18 +496,20 @@ func (s *joinStore) remove(r int32) bool {
 	}
 	mr.prev, mr.next = -1, -1
 	bk.n--
-	h := mr.h
-	if first, _ := s.byHash.get(h); first == r {
-		if next := mr.sameHash; next < 0 {
-			s.byHash.del(h)
+	if bk.hashed {
+		h := mr.h
+		if first, _ := s.byHash.get(h); first == r {
+			if next := mr.sameHash; next < 0 {
+				s.byHash.del(h)
+			} else {
+				s.byHash.set(h, next)
+			}
 		} else {
-			s.byHash.set(h, next)
-		}
-	} else {
-		for o := first; o >= 0; o = s.m(o).sameHash {
-			if mo := s.m(o); mo.sameHash == r {
-				mo.sameHash = mr.sameHash
-				break
+			for o := first; o >= 0; o = s.m(o).sameHash {
+				if mo := s.m(o); mo.sameHash == r {
+					mo.sameHash = mr.sameHash
+					break
+				}
 			}
 		}
 	}
