@@ -74,6 +74,10 @@ func scanBenchFile(b *testing.B) string {
 // workers do, one after the other, so the difference is what splitting
 // costs.
 func benchParquetScan(b *testing.B, morsels bool, filters []exec.Predicate) {
+	benchParquetScanSpec(b, morsels, exec.ScanSpec{Columns: []int{0, 1}, Filters: filters})
+}
+
+func benchParquetScanSpec(b *testing.B, morsels bool, spec exec.ScanSpec) {
 	path := scanBenchFile(b)
 	src, err := NewSource(connectors.Options{"path": path}, nil)
 	if err != nil {
@@ -81,7 +85,6 @@ func benchParquetScan(b *testing.B, morsels bool, filters []exec.Predicate) {
 	}
 	mem := bufpool.New() // what a session uses
 	ctx := context.Background()
-	spec := exec.ScanSpec{Columns: []int{0, 1}, Filters: filters}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU()
@@ -133,6 +136,12 @@ func (w benchWhole) String() string { return "whole" }
 
 func BenchmarkParquetScanWhole(b *testing.B)   { benchParquetScan(b, false, nil) }
 func BenchmarkParquetScanMorsels(b *testing.B) { benchParquetScan(b, true, nil) }
+
+// BenchmarkParquetScanSmallMorsels splits the row groups into ranges of
+// about 1 MB: against BenchmarkParquetScanMorsels, what a morsel costs.
+func BenchmarkParquetScanSmallMorsels(b *testing.B) {
+	benchParquetScanSpec(b, true, exec.ScanSpec{Columns: []int{0, 1}, MorselBytes: 1 << 20})
+}
 
 // BenchmarkParquetScanFilter is sluicebench's filter-project: value <
 // 1000 keeps 0.1% of the rows.

@@ -261,3 +261,75 @@ func TestParquetLateMaterialisationRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestPageWalksFollowTheFile: the page locations remembered for a file's
+// column chunks (pageWalks) are reused by a second reader of the
+// unchanged file, and a file rewritten under the same path with other
+// pages is walked again and read right (a cache keyed by path alone would
+// seek its readers through the old file's pages).
+func TestPageWalksFollowTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "walk.parquet")
+	write := func(n, pageBytes int, base int64) {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := parquet.NewGenericWriter[lateRow](f, parquet.MaxRowsPerRowGroup(700), parquet.PageBufferSize(pageBytes))
+		rows := make([]lateRow, n)
+		for i := range rows {
+			rows[i] = lateRow{ID: base + int64(i), N: "x"}
+		}
+		if _, err := w.Write(rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	read := func(spec exec.ScanSpec) []string {
+		src, err := NewSource(connectors.Options{"path": path}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := fuzzScan(t, src, spec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	walked := func() int {
+		pageWalks.Lock()
+		defer pageWalks.Unlock()
+		n := 0
+		for id := range pageWalks.m {
+			if id.path == path {
+				n++
+			}
+		}
+		return n
+	}
+	spec := exec.ScanSpec{Columns: []int{0}, BatchSize: 100, Filters: []exec.Predicate{{Column: 0, Op: "ge", Value: int64(1000)}}}
+	write(2000, 64, 0)
+	got := read(spec)
+	if len(got) != 1000 || got[0] != "1000|" {
+		t.Fatalf("first file: %d rows from %v", len(got), got[:min(1, len(got))])
+	}
+	// Three row groups of the one column read, the first ruled out by
+	// its statistics; a second read walks nothing new.
+	if n := walked(); n != 2 {
+		t.Fatalf("%d chunks remembered, want 2", n)
+	}
+	if again := read(spec); len(again) != len(got) || walked() != 2 {
+		t.Fatalf("second read: %d rows, %d chunks remembered", len(again), walked())
+	}
+	// Other pages, other rows, same path.
+	write(3000, 4096, 500)
+	got = read(spec)
+	if len(got) != 2500 || got[0] != "1000|" || got[len(got)-1] != "3499|" {
+		t.Fatalf("rewritten file: %d rows, first %q", len(got), got[:min(1, len(got))])
+	}
+	if n := walked(); n != 2+5 {
+		t.Fatalf("%d chunks remembered, want the old 2 and the new 5", n)
+	}
+}

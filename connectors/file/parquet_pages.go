@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
@@ -136,6 +137,76 @@ func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData, rows
 		return nil, fmt.Errorf("the column chunk's pages hold %d values for the row group's %d rows", seen, rows)
 	}
 	return locs, nil
+}
+
+// chunkID names a column chunk of one version of a file: its path, size
+// and modification time, row group and leaf column.
+type chunkID struct {
+	path        string
+	size, mtime int64
+	rg, leaf    int
+}
+
+// pageWalks remembers the page locations checkPages found in column
+// chunks it accepted, with the footer's description of each chunk, so the walk (a read and a thrift decode per page
+// header) is done once per chunk of an unchanged file, not once per
+// reader: a parallel scan splits a row group among several morsels, each
+// with its own reader over the same chunks (one walk per morsel cost 17%
+// of a scan's CPU at 1 MB morsels), and a repeated query reads the same
+// chunks again. A chunk that failed the check is not remembered, so it
+// fails each time. A rewritten file has a new size or modification time
+// (the sink replaces files by rename; the same assumption keys
+// quoteCache), and a remembered walk is used only while the footer still
+// describes the chunk alike (walkedChunk), which also covers a rewrite of
+// the same size within one tick of the file system's clock.
+var pageWalks = struct {
+	sync.Mutex
+	m map[chunkID]walkedChunk
+}{m: map[chunkID]walkedChunk{}}
+
+// walkedChunk is a remembered page walk and what the footer said of the
+// chunk and its row group when it was walked.
+type walkedChunk struct {
+	dict, data, compressed, values, rows int64
+	locs                                 []pageLoc
+}
+
+func describeChunk(md *pqformat.ColumnMetaData, rows int64) walkedChunk {
+	return walkedChunk{dict: md.DictionaryPageOffset, data: md.DataPageOffset, compressed: md.TotalCompressedSize, values: md.NumValues, rows: rows}
+}
+
+// pageWalksMax bounds the remembered chunks (a few hundred bytes each):
+// past it the cache starts over.
+const pageWalksMax = 1 << 14
+
+// checkPagesOnce is checkPages of chunk id, walked once and remembered
+// (pageWalks). The locations returned are shared: callers only read them.
+func checkPagesOnce(id chunkID, r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData, rows int64, phys parquet.Kind) ([]pageLoc, error) {
+	desc := describeChunk(md, rows)
+	pageWalks.Lock()
+	w, ok := pageWalks.m[id]
+	pageWalks.Unlock()
+	if ok && w.sameChunk(desc) {
+		return w.locs, nil
+	}
+	locs, err := checkPages(r, fileSize, md, rows, phys)
+	if err != nil {
+		return nil, err
+	}
+	desc.locs = locs
+	pageWalks.Lock()
+	if len(pageWalks.m) >= pageWalksMax {
+		clear(pageWalks.m)
+	}
+	pageWalks.m[id] = desc
+	pageWalks.Unlock()
+	return locs, nil
+}
+
+// sameChunk reports whether w was walked in a chunk the footer described
+// as d.
+func (w walkedChunk) sameChunk(d walkedChunk) bool {
+	return w.dict == d.dict && w.data == d.data && w.compressed == d.compressed && w.values == d.values && w.rows == d.rows
 }
 
 // allKnown reports whether every data page's header said how many rows

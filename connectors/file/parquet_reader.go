@@ -253,6 +253,7 @@ type parquetReader struct {
 	path    string
 	f       *os.File
 	pf      *parquet.File
+	version chunkID // the file's path, size and modification time (pageWalks)
 	all     []pqCol // by schema column
 	cols    []int   // schema columns to read
 	out     *arrow.Schema
@@ -302,7 +303,13 @@ func openParquet(mem memory.Allocator, path string, schema *arrow.Schema, spec e
 	for i, c := range spec.Columns {
 		fields[i] = schema.Field(c)
 	}
-	r := &parquetReader{mem: mem, path: path, f: f, pf: pf, all: all, cols: spec.Columns,
+	// Without a modification time the file's page walks are not shared
+	// (version.mtime stays 0, which checkChunk takes as "do not cache").
+	version := chunkID{path: path, size: pf.Size()}
+	if st, err := f.Stat(); err == nil {
+		version.mtime = st.ModTime().UnixNano()
+	}
+	r := &parquetReader{mem: mem, path: path, f: f, pf: pf, version: version, all: all, cols: spec.Columns,
 		out: arrow.NewSchema(fields, nil), filters: spec.Filters, batch: spec.BatchSize, skip: skip, at: -1, progress: spec.Progress, onError: onError,
 		bound: spec.Bound}
 	for _, fld := range fields {
@@ -555,7 +562,16 @@ func (r *parquetReader) checkChunk(pc *pqCol) ([]pageLoc, error) {
 		return nil, fmt.Errorf("%s: row group %d has no column chunk for column %q", r.path, r.rg-1, pc.name)
 	}
 	g := &groups[r.rg-1]
-	locs, err := checkPages(r.f, r.pf.Size(), &g.Columns[pc.leaf].MetaData, g.NumRows, pc.phys)
+	md := &g.Columns[pc.leaf].MetaData
+	var locs []pageLoc
+	var err error
+	if r.version.mtime != 0 {
+		id := r.version
+		id.rg, id.leaf = r.rg-1, pc.leaf
+		locs, err = checkPagesOnce(id, r.f, r.pf.Size(), md, g.NumRows, pc.phys)
+	} else {
+		locs, err = checkPages(r.f, r.pf.Size(), md, g.NumRows, pc.phys)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: row group %d, column %q: %w", r.path, r.rg-1, pc.name, err)
 	}
