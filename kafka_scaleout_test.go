@@ -346,8 +346,14 @@ func soJoinStart(t *testing.T, addr string, res *soJoined) *soJoinMember {
 // amount) in a DB of its own and collects the rows it inserts.
 func soJoinRun(t *testing.T, addr, query string, res *soJoined) *soJoinMember {
 	t.Helper()
+	return soJoinRunOn(t, fmt.Sprintf(soJoinSources, addr), query, res)
+}
+
+// soJoinRunOn is soJoinRun over the sources sources creates.
+func soJoinRunOn(t *testing.T, sources, query string, res *soJoined) *soJoinMember {
+	t.Helper()
 	db, mem := kOpen(t, kConfig())
-	kExec(t, db, fmt.Sprintf(soJoinSources, addr))
+	kExec(t, db, sources)
 	ctx, cancel := context.WithCancel(context.Background())
 	rows, err := db.Query(ctx, query)
 	if err != nil {

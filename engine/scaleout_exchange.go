@@ -108,11 +108,20 @@ func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, sr
 		so.ups = append(so.ups, up)
 	}
 
-	// Downstream: the plan above, its exchanges reading the topic.
-	var upstreamParts []string
+	// Downstream: the plan above, its exchanges reading the topic. Each
+	// input's watermark (a join's two sides) is the least over its
+	// source's partitions.
+	var upstreamParts [][]string
 	if ex.EventTime {
-		if upstreamParts, err = hosts[0].SourcePartitions(ctx); err != nil {
-			return nil, nil, err
+		for i, x := range exs {
+			parts, err := hosts[i].SourcePartitions(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			for j, p := range parts {
+				parts[j] = markKey(x, p)
+			}
+			upstreamParts = append(upstreamParts, parts)
 		}
 	}
 	rsrc, err := hosts[0].RepartitionSource(ex.Topic, wire, upstreamParts)
@@ -195,7 +204,11 @@ func (db *Session) openUpstream(ctx context.Context, si *planner.StreamInfo, x *
 	up := &upstream{mem: db.mem, reader: ups.Reader, schema: schema, transforms: transforms, w: w,
 		every: upstreamCommitEvery, revokes: make(chan revokeReq), stopped: make(chan struct{}), timeCol: -1}
 	if x.EventTime {
-		if err := up.carryWatermarks(x); err != nil {
+		timeCol := x.TimeCol
+		if join {
+			timeCol += 1 + len(x.Keys) // after the side and the key on the wire
+		}
+		if err := up.carryWatermarks(x, timeCol, opts.Window.IdleTimeout); err != nil {
 			w.Close()
 			ups.Reader.Close()
 			return nil, err
@@ -265,6 +278,11 @@ func overrideSource(next func(string) (exec.Source, error), name string, src exe
 func (so *scaledOut) attach(sq *streamQuery) {
 	so.states = sq.s.PartitionStates
 	so.downDone = make(chan struct{})
+	if cr, ok := sq.p.Reader.(exec.CarryRestorer); ok {
+		for _, ps := range so.states {
+			ps.SetCarryRestorer(cr)
+		}
+	}
 	// A run commits what a revoked repartition partition produced, its
 	// output and state with its offsets, before the group hands it on
 	// (a micro-batch run first runs an early trigger, emitting what
@@ -445,6 +463,27 @@ type upstream struct {
 	commits  int
 	marksOut exec.WatermarkWriter
 	namer    exec.PartitionNamer
+	// prefix tells a join side's marks from the other's (markKey).
+	prefix string
+	// With idle > 0 ('watermark.idle_timeout') a held source partition
+	// without a batch for idle is idle: its mark says so (it holds no
+	// window back downstream). lastData is when each held partition
+	// last produced a batch (or was first seen held), sentIdle the
+	// idleness last written.
+	idle      time.Duration
+	unitNanos int64
+	lastData  map[string]time.Time
+	sentIdle  map[string]bool
+}
+
+// markKey is the key of source partition part's mark on the topic of
+// exchange x: a join side's carry its side, so that each side's
+// watermark is its own rows' even when both read one topic.
+func markKey(x *planner.PhysExchange, part string) string {
+	if x.Join {
+		return fmt.Sprintf("%d|%s", x.Side, part)
+	}
+	return part
 }
 
 // watermarkEvery is how many upstream commits pass between two writes
@@ -452,8 +491,9 @@ type upstream struct {
 const watermarkEvery = 5
 
 // carryWatermarks makes u write the watermark of exchange x's event-time
-// column beside the rows (PhysExchange.EventTime).
-func (u *upstream) carryWatermarks(x *planner.PhysExchange) error {
+// column (timeCol of the rows written) beside the rows
+// (PhysExchange.EventTime), marking partitions idle after idle.
+func (u *upstream) carryWatermarks(x *planner.PhysExchange, timeCol int, idle time.Duration) error {
 	mw, ok := u.w.(exec.WatermarkWriter)
 	if !ok {
 		return fmt.Errorf("the repartition topic %s cannot carry watermarks", x.Topic)
@@ -462,16 +502,31 @@ func (u *upstream) carryWatermarks(x *planner.PhysExchange) error {
 	if !ok {
 		return fmt.Errorf("source %s does not name its partitions: its watermark cannot cross the exchange %s", x.Source, x.Topic)
 	}
-	if x.TimeCol < 0 || x.TimeCol >= u.schema.NumFields() {
-		return fmt.Errorf("compile: event-time column %d of the exchange %s is out of range", x.TimeCol, x.Topic)
+	if timeCol < 0 || timeCol >= u.schema.NumFields() {
+		return fmt.Errorf("compile: event-time column %d of the exchange %s is out of range", timeCol, x.Topic)
 	}
-	unit, err := stream.UnitNanos(u.schema.Field(x.TimeCol).Type)
+	unit, err := stream.UnitNanos(u.schema.Field(timeCol).Type)
 	if err != nil {
 		return err
 	}
-	u.timeCol, u.delay, u.marksOut, u.namer = x.TimeCol, int64(x.Delay)/unit, mw, namer
+	u.timeCol, u.delay, u.marksOut, u.namer = timeCol, int64(x.Delay)/unit, mw, namer
 	u.maxTime, u.sent = map[string]int64{}, map[string]int64{}
+	u.prefix = markKey(x, "")
+	u.idle, u.unitNanos = idle, unit
+	u.lastData, u.sentIdle = map[string]time.Time{}, map[string]bool{}
 	return nil
+}
+
+// arrived notes that a batch of source partition part arrived (rows or
+// not, kept by the filters or not: as one process's tracker hears of
+// every batch).
+func (u *upstream) arrived(part int32, now time.Time) {
+	if u.timeCol < 0 || u.idle <= 0 {
+		return
+	}
+	if key, ok := u.namer.PartitionKey(part); ok {
+		u.lastData[key] = now
+	}
 }
 
 // observe folds the event times of rec, rows written from partition
@@ -516,31 +571,72 @@ func maxEventTime(col arrow.Array) (int64, bool) {
 
 // writeWatermarks writes, before a commit, the watermarks of the held
 // source partitions that moved since the last (all of them every
-// watermarkEvery commits): max event time − delay.
-func (u *upstream) writeWatermarks(ctx context.Context) error {
+// watermarkEvery commits): max event time − delay. With an idle
+// timeout, a held partition without a batch for that long is written
+// as idle (also one that never produced a row), its watermark moving
+// on with processing time past the timeout, as one process's tracker
+// moves when all its partitions are idle; it counts downstream only
+// when every partition of the input is idle.
+func (u *upstream) writeWatermarks(ctx context.Context, now time.Time) error {
 	if u.timeCol < 0 {
 		return nil
 	}
 	u.commits++
 	all := u.commits%watermarkEvery == 0
-	marks := map[string]int64{}
-	for key, top := range u.maxTime {
-		if _, held := u.offsets[key]; !held {
-			continue
-		}
-		wm := top - u.delay
-		if top < stream.MinWatermark+u.delay {
-			wm = stream.MinWatermark
-		}
-		if old, ok := u.sent[key]; all || !ok || wm > old {
-			marks[key] = wm
+	held := map[string]bool{}
+	for key := range u.offsets {
+		held[key] = true
+	}
+	if u.idle > 0 {
+		for _, id := range u.reader.Partitions() {
+			key, ok := u.namer.PartitionKey(id)
+			if !ok {
+				continue
+			}
+			held[key] = true
+			if _, seen := u.lastData[key]; !seen {
+				u.lastData[key] = now // held from now on
+			}
 		}
 	}
-	if err := u.marksOut.WriteWatermarks(ctx, marks); err != nil {
+	marks := map[string]int64{}
+	var idle []string
+	for key := range held {
+		wm := stream.MinWatermark
+		top, seen := u.maxTime[key]
+		if seen && top >= stream.MinWatermark+u.delay {
+			wm = top - u.delay
+		}
+		isIdle := false
+		if u.idle > 0 {
+			if since := now.Sub(u.lastData[key]); since >= u.idle {
+				isIdle = true
+				if seen && wm > stream.MinWatermark {
+					wm += int64(since-u.idle) / u.unitNanos
+				}
+			}
+		}
+		if !seen && !isIdle {
+			continue // nothing to say of it yet
+		}
+		old, sent := u.sent[key]
+		if all || !sent || wm > old || isIdle != u.sentIdle[key] {
+			marks[u.prefix+key] = wm
+			if isIdle {
+				idle = append(idle, u.prefix+key)
+			}
+		}
+	}
+	if err := u.marksOut.WriteWatermarks(ctx, marks, idle); err != nil {
 		return fmt.Errorf("repartition: %w", err)
 	}
+	isIdle := map[string]bool{}
+	for _, k := range idle {
+		isIdle[k] = true
+	}
 	for k, v := range marks {
-		u.sent[k] = v
+		key := k[len(u.prefix):]
+		u.sent[key], u.sentIdle[key] = v, isIdle[k]
 	}
 	return nil
 }
@@ -663,6 +759,8 @@ func (u *upstream) run(ctx context.Context) error {
 				delete(u.offsets, key)
 				delete(u.maxTime, key)
 				delete(u.sent, key)
+				delete(u.sentIdle, key)
+				delete(u.lastData, key)
 			}
 			close(req.done)
 			if err != nil {
@@ -704,6 +802,7 @@ func (u *upstream) write(ctx context.Context, b exec.Batch, offs exec.Offsets, p
 		}
 		delete(u.revoked, b.Partition) // assigned here again
 	}
+	u.arrived(b.Partition, time.Now())
 	for _, t := range u.transforms {
 		out, err := t(ctx, rec)
 		if err != nil {
@@ -752,7 +851,7 @@ func (u *upstream) commit(ctx context.Context) error {
 	for k, v := range u.offsets {
 		offs[k] = v
 	}
-	if err := u.writeWatermarks(ctx); err != nil {
+	if err := u.writeWatermarks(ctx, time.Now()); err != nil {
 		return err
 	}
 	if err := u.w.Commit(ctx, offs); err != nil {

@@ -108,6 +108,18 @@ type Batch struct {
 	// (possibly none) are folded.
 	CarriesWatermark bool
 	Watermark        int64
+	// Watermarks, set with CarriesWatermark when the source carries
+	// the watermarks of several inputs of the operator it feeds (a
+	// join's two sides through one repartition topic), is each input's;
+	// Watermark is then the least of them.
+	Watermarks []int64
+	// Carried is the source's own watermark state as of this batch
+	// (set with CarriesWatermark): the operator saves it with the
+	// state it covers, and a partition's next owner hands it back
+	// (exec.CarryRestorer) so that its watermark resumes from there,
+	// neither behind (waiting for every source partition to be heard
+	// of again) nor ahead of the rows it restored.
+	Carried []byte
 }
 
 // Source is a table that can be scanned: files, the generator, Kafka.

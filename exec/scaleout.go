@@ -34,11 +34,14 @@ type ExchangeHost interface {
 	// RepartitionSource reads the repartition topic as a source of
 	// schema in the consumer group, committed records only, resuming each
 	// partition from the group's committed offsets. With upstream set
-	// (the source partitions' Offsets keys, SourcePartitions) the topic
-	// carries watermarks (WatermarkWriter): each batch then reports its
-	// partition's, the least over upstream of what the watermark records
-	// read so far carried (Batch.CarriesWatermark).
-	RepartitionSource(topic string, schema *arrow.Schema, upstream []string) (Source, error)
+	// (per input of the operator, the marks' keys: the source
+	// partitions' Offsets keys, SourcePartitions, prefixed per join side)
+	// the topic carries watermarks (WatermarkWriter): each batch then
+	// reports its partition's per input, the least over the input's
+	// active keys of what the watermark records read so far carried
+	// (Batch.CarriesWatermark, Batch.Watermarks); its readers are
+	// CarryRestorers.
+	RepartitionSource(topic string, schema *arrow.Schema, upstream [][]string) (Source, error)
 	// SourcePartitions lists the source's partitions by their Offsets
 	// keys: a watermark crossing the hop is the least over all of them.
 	SourcePartitions(ctx context.Context) ([]string, error)
@@ -113,8 +116,20 @@ type RevokeNotifier interface {
 type WatermarkWriter interface {
 	// WriteWatermarks writes marks (source partition's Offsets key →
 	// its watermark, event-time units) into every partition of the
-	// topic, in the open transaction, after the rows written so far.
-	WriteWatermarks(ctx context.Context, marks map[string]int64) error
+	// topic, in the open transaction, after the rows written so far;
+	// the keys of idle are idle partitions ('watermark.idle_timeout'),
+	// which hold no input's watermark back downstream.
+	WriteWatermarks(ctx context.Context, marks map[string]int64, idle []string) error
+}
+
+// CarryRestorer is a reader of a source that carries watermarks
+// (Batch.CarriesWatermark) whose per-partition watermark state can be
+// handed back: the next owner of a partition restores the state saved
+// with the operator's (Batch.Carried) before it reads on.
+type CarryRestorer interface {
+	// RestoreCarried merges state, saved from a Batch.Carried of
+	// partition id, into the reader's view of that partition.
+	RestoreCarried(id int32, state []byte) error
 }
 
 // PartitionNamer is a SourceReader that names its Batch.Partition ids

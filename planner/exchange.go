@@ -346,9 +346,10 @@ func (sp *streamPlanner) joinExchanges(p PhysicalPlan) error {
 		}
 		return sp.fail("a join over source %s, which several processes split (consumer group %q), needs a Kafka exchange, which %s: set 'scale.out' = 'false' when one process reads the source", name.Name, name.ScaleOut.Group, why)
 	}
+	timed := j.Strategy == JoinInterval || j.Strategy == JoinWindow
 	switch {
-	case j.Strategy != JoinRegular:
-		return refuse("carries no watermark yet, so only a regular join (no time bounds) can use it")
+	case j.Strategy != JoinRegular && !timed:
+		return refuse(fmt.Sprintf("cannot carry a %s join", j.Strategy))
 	case defs[0] == nil || defs[1] == nil:
 		return refuse("needs both inputs read from scaled-out sources")
 	case defs[0].ScaleOut.Group != defs[1].ScaleOut.Group:
@@ -377,8 +378,19 @@ func (sp *streamPlanner) joinExchanges(p PhysicalPlan) error {
 	op := fmt.Sprintf("join%d", ordinal)
 	group := defs[0].ScaleOut.Group
 	topic, changelog := InternalTopicName(group, op, "repartition"), InternalTopicName(group, op, "changelog")
-	j.Left = sp.set(&PhysExchange{Input: j.Left, Keys: lk, Kind: ExchangeKafka, Source: defs[0].Name, Group: group, Topic: topic, Changelog: changelog, Join: true, Side: 0}, ChangelogMode{})
-	j.Right = sp.set(&PhysExchange{Input: j.Right, Keys: rk, Kind: ExchangeKafka, Source: defs[1].Name, Group: group, Topic: topic, Changelog: changelog, Join: true, Side: 1}, ChangelogMode{})
+	left := &PhysExchange{Input: j.Left, Keys: lk, Kind: ExchangeKafka, Source: defs[0].Name, Group: group, Topic: topic, Changelog: changelog, Join: true, Side: 0}
+	right := &PhysExchange{Input: j.Right, Keys: rk, Kind: ExchangeKafka, Source: defs[1].Name, Group: group, Topic: topic, Changelog: changelog, Join: true, Side: 1}
+	if timed {
+		// Each side's watermark crosses the hop beside its rows: the
+		// join takes it from the marks, the least over that side's
+		// source partitions (each side's own delay applied upstream).
+		left.EventTime, left.TimeCol, left.Delay = true, j.LeftTime, j.LeftDelay
+		right.EventTime, right.TimeCol, right.Delay = true, j.RightTime, j.RightDelay
+		j.LeftByMarks, j.RightByMarks = true, true
+		j.Why += "; each side's watermark crosses the Kafka exchange beside its rows (the least over that side's source partitions)"
+	}
+	j.Left = sp.set(left, ChangelogMode{})
+	j.Right = sp.set(right, ChangelogMode{})
 	return nil
 }
 

@@ -148,7 +148,7 @@ func (s *Source) RepartitionSink(topic string, keys []string, txnID string) (exe
 // read_committed (only what an upstream transaction committed), from the
 // group's committed offsets, which the changelog commits with the state
 // they cover.
-func (s *Source) RepartitionSource(topic string, schema *arrow.Schema, upstream []string) (exec.Source, error) {
+func (s *Source) RepartitionSource(topic string, schema *arrow.Schema, upstream [][]string) (exec.Source, error) {
 	cfg := &sourceConfig{connConfig: s.cfg.connConfig, topics: []string{topic}, format: "json",
 		startMode: StartGroupOffsets, group: s.cfg.group, onError: OnErrorFail, readCommitted: true,
 		sessionTimeout: exchangeSessionTimeout, carry: upstream}

@@ -73,10 +73,11 @@ type sourceConfig struct {
 	// 45 s by default).
 	sessionTimeout time.Duration
 	// carry, when set, makes the source a repartition topic that
-	// carries its upstream's watermarks (watermark records): the
-	// source partitions ("topic/partition") each partition's
-	// watermark is the least over.
-	carry []string
+	// carries its upstream's watermarks (watermark records): per input
+	// of the operator reading it (one, or a join's two sides) the
+	// marks' keys (source partitions, "topic/partition", a join side's
+	// prefixed) whose least is that input's watermark.
+	carry [][]string
 }
 
 // sinkConfig is the parsed WITH options of a Kafka sink.

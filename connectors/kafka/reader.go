@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -465,7 +466,7 @@ func (r *Reader) buffer(fetches kgo.Fetches) error {
 func (r *Reader) build(ctx context.Context, k tp, st *partState) (exec.Batch, bool, error) {
 	n := 0
 	var ferr error
-	var wm int64
+	var wm []int64
 	carries := false
 	for n < len(st.buf) && r.bb.rows < r.batch && !carries {
 		rec := st.buf[n]
@@ -475,7 +476,7 @@ func (r *Reader) build(ctx context.Context, k tp, st *partState) (exec.Batch, bo
 			// that moves the partition's watermark.
 			if r.src.cfg.carry != nil {
 				var err error
-				if wm, carries, err = st.carried.fold(rec.Value, r.src.cfg.carry); err != nil {
+				if wm, carries, err = st.carried.fold(rec, r.src.cfg.carry); err != nil {
 					ferr = fmt.Errorf("kafka %s/%d/%d: %w", k.t, k.p, rec.Offset, err)
 					break
 				}
@@ -511,7 +512,15 @@ func (r *Reader) build(ctx context.Context, k tp, st *partState) (exec.Batch, bo
 	if r.bb.rows == 0 && !carries {
 		return exec.Batch{}, false, ferr
 	}
-	return exec.Batch{Record: r.bb.finish(), Partition: st.id, CarriesWatermark: carries, Watermark: wm}, true, nil
+	b := exec.Batch{Record: r.bb.finish(), Partition: st.id, CarriesWatermark: carries}
+	if carries {
+		b.Watermark = slices.Min(wm)
+		if len(wm) > 1 {
+			b.Watermarks = wm
+		}
+		b.Carried = st.carried.state()
+	}
+	return b, true, nil
 }
 
 // take marks the first n buffered records of st as returned.

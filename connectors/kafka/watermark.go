@@ -18,6 +18,14 @@ import (
 // repartition partition at each commit, after the rows it covers.
 const WatermarkHeader = "sluice.watermark"
 
+// IdleHeader, on a watermark record, lists (a JSON array) the source
+// partitions of its marks that are idle: no row for the source's
+// 'watermark.idle_timeout'. An idle partition holds no window back
+// downstream, as in one process; its value (its own watermark, moving
+// on with processing time while it stays idle) counts only when every
+// partition of the input is idle.
+const IdleHeader = "sluice.idle"
+
 var _ exec.WatermarkWriter = (*Writer)(nil)
 
 // isWatermark reports whether rec is a watermark record.
@@ -34,7 +42,7 @@ func isWatermark(rec *kgo.Record) bool {
 // holding marks goes to every partition of the topic, in the open
 // transaction, after the rows written so far (a reader meets it after
 // them).
-func (w *Writer) WriteWatermarks(ctx context.Context, marks map[string]int64) error {
+func (w *Writer) WriteWatermarks(ctx context.Context, marks map[string]int64, idle []string) error {
 	if len(marks) == 0 {
 		return nil
 	}
@@ -64,9 +72,16 @@ func (w *Writer) WriteWatermarks(ctx context.Context, marks map[string]int64) er
 	if err != nil {
 		return fmt.Errorf("kafka sink: encoding watermarks: %w", err)
 	}
+	headers := []kgo.RecordHeader{{Key: WatermarkHeader}}
+	if len(idle) > 0 {
+		list, err := json.Marshal(idle)
+		if err != nil {
+			return fmt.Errorf("kafka sink: encoding idle partitions: %w", err)
+		}
+		headers = append(headers, kgo.RecordHeader{Key: IdleHeader, Value: list})
+	}
 	for p := range w.markParts {
-		rec := &kgo.Record{Topic: w.cfg.topic, Partition: int32(p), Value: val,
-			Headers: []kgo.RecordHeader{{Key: WatermarkHeader}}}
+		rec := &kgo.Record{Topic: w.cfg.topic, Partition: int32(p), Value: val, Headers: headers}
 		w.cl.Produce(ctx, rec, w.promiseFn)
 		w.produced++
 	}
@@ -113,40 +128,153 @@ func (p markTopicPartitioner) OnNewBatch() {
 
 // carried is a repartition partition's view of the watermarks its
 // upstream writers carried across: per source partition the highest
-// seen, and the least over all of them last handed on.
+// seen while it was active, the value of those idle now, and per input
+// (a group of the reader's carry) the watermark last handed on.
 type carried struct {
 	marks map[string]int64
-	sent  int64
+	idle  map[string]int64
+	sent  []int64
 }
 
-// fold merges a watermark record's marks and reports the partition's
-// watermark, the least over every source partition of upstream (the
-// lowest value when one has carried none yet), and whether it moved
-// past the one last handed on.
-func (c *carried) fold(value []byte, upstream []string) (int64, bool, error) {
+// carriedState is carried as it is saved with the state of the
+// operator's instance (Batch.Carried) and restored by its partition's
+// next owner: the source partitions' watermarks as of the rows the
+// state covers.
+type carriedState struct {
+	Marks map[string]int64 `json:"marks"`
+	Idle  map[string]int64 `json:"idle,omitempty"`
+}
+
+// fold merges a watermark record's marks (those its IdleHeader lists
+// are idle: they hold no input back) and reports each input's
+// watermark, the least over its active source partitions (the greatest
+// when all are idle; the lowest value while one has carried nothing
+// yet), and whether one moved past the one last handed on.
+func (c *carried) fold(rec *kgo.Record, groups [][]string) ([]int64, bool, error) {
 	var marks map[string]int64
-	if err := json.Unmarshal(value, &marks); err != nil {
-		return 0, false, fmt.Errorf("watermark record: %w", err)
+	if err := json.Unmarshal(rec.Value, &marks); err != nil {
+		return nil, false, fmt.Errorf("watermark record: %w", err)
 	}
-	if c.marks == nil {
-		c.marks, c.sent = map[string]int64{}, math.MinInt64
+	var idle []string
+	for _, h := range rec.Headers {
+		if h.Key == IdleHeader {
+			if err := json.Unmarshal(h.Value, &idle); err != nil {
+				return nil, false, fmt.Errorf("watermark record's idle partitions: %w", err)
+			}
+		}
+	}
+	c.init(len(groups))
+	isIdle := make(map[string]bool, len(idle))
+	for _, k := range idle {
+		isIdle[k] = true
 	}
 	for k, v := range marks {
+		if isIdle[k] {
+			if old, ok := c.idle[k]; !ok || v > old {
+				c.idle[k] = v
+			}
+			continue
+		}
+		delete(c.idle, k)
 		if old, ok := c.marks[k]; !ok || v > old {
 			c.marks[k] = v
 		}
 	}
-	wm := int64(math.MaxInt64)
-	for _, k := range upstream {
-		v, ok := c.marks[k]
-		if !ok {
-			return c.sent, false, nil
+	return c.sent, c.recompute(groups), nil
+}
+
+// init makes the maps and one watermark per input.
+func (c *carried) init(inputs int) {
+	if c.marks == nil {
+		c.marks, c.idle = map[string]int64{}, map[string]int64{}
+	}
+	for len(c.sent) < inputs {
+		c.sent = append(c.sent, math.MinInt64)
+	}
+}
+
+// recompute sets each input's watermark from the marks and reports
+// whether one moved.
+func (c *carried) recompute(groups [][]string) bool {
+	moved := false
+	for g, keys := range groups {
+		low, top, active, known := int64(math.MaxInt64), int64(math.MinInt64), false, len(keys) > 0
+		for _, k := range keys {
+			if v, ok := c.idle[k]; ok {
+				top = max(top, v)
+				continue
+			}
+			v, ok := c.marks[k]
+			if !ok {
+				known = false
+				break
+			}
+			low, active = min(low, v), true
 		}
-		wm = min(wm, v)
+		if !known {
+			continue
+		}
+		wm := low
+		if !active {
+			wm = top // every source partition idle
+		}
+		if wm > c.sent[g] {
+			c.sent[g], moved = wm, true
+		}
 	}
-	if len(upstream) == 0 || wm <= c.sent {
-		return c.sent, false, nil
+	return moved
+}
+
+// state is c's saved form (carriedState), nil before any mark.
+func (c *carried) state() []byte {
+	if c.marks == nil {
+		return nil
 	}
-	c.sent = wm
-	return wm, true, nil
+	b, err := json.Marshal(carriedState{Marks: c.marks, Idle: c.idle})
+	if err != nil {
+		return nil // maps of strings to integers always encode
+	}
+	return b
+}
+
+// restore merges a saved state (state) into c: a source partition's
+// highest active watermark, and idleness of those c has heard nothing
+// of yet. The marks read since come after the saved ones, so they win.
+func (c *carried) restore(state []byte, groups [][]string) error {
+	var s carriedState
+	if err := json.Unmarshal(state, &s); err != nil {
+		return fmt.Errorf("restoring carried watermarks: %w", err)
+	}
+	c.init(len(groups))
+	for k, v := range s.Marks {
+		if old, ok := c.marks[k]; !ok || v > old {
+			c.marks[k] = v
+		}
+	}
+	for k, v := range s.Idle {
+		if _, heard := c.marks[k]; !heard {
+			if _, ok := c.idle[k]; !ok {
+				c.idle[k] = v
+			}
+		}
+	}
+	c.recompute(groups)
+	return nil
+}
+
+var _ exec.CarryRestorer = (*Reader)(nil)
+
+// RestoreCarried implements exec.CarryRestorer.
+func (r *Reader) RestoreCarried(id int32, state []byte) error {
+	if len(state) == 0 || r.src.cfg.carry == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.parts {
+		if st.id == id {
+			return st.carried.restore(state, r.src.cfg.carry)
+		}
+	}
+	return nil // no longer held: its next owner restores it
 }

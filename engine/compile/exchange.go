@@ -1,7 +1,9 @@
 package compile
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,6 +39,9 @@ type PartitionedState struct {
 
 	insts map[int32]*partInstance
 	held  map[int32]bool
+	// carry, when set, takes back the watermark state the source
+	// carried (exec.Batch.Carried) saved with a partition's state.
+	carry exec.CarryRestorer
 	// Restores counts the partitions restored from the changelog and
 	// RestoredBytes the state bytes read, for tests and EXPLAIN ANALYZE.
 	Restores, RestoredBytes int64
@@ -47,6 +52,52 @@ type PartitionedState struct {
 type partInstance struct {
 	node  stream.Node
 	dirty bool
+	// carried is the source's watermark state as of the last batch
+	// folded that carried one (exec.Batch.Carried), saved with the
+	// node's state.
+	carried []byte
+}
+
+// carriedMagic starts a saved partition state that holds the carried
+// watermark state before the node's: [magic][4-byte length][carried]
+// [node state]. A state without it is the node's alone.
+const carriedMagic = "\x00sluice-carried\x00"
+
+// withCarried is a partition's saved state: the node's, with the
+// carried watermark state before it when there is one.
+func withCarried(carried, node []byte) []byte {
+	if len(carried) == 0 {
+		return node
+	}
+	out := make([]byte, 0, len(carriedMagic)+4+len(carried)+len(node))
+	out = append(out, carriedMagic...)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(carried)))
+	out = append(out, carried...)
+	return append(out, node...)
+}
+
+// splitCarried takes a saved partition state apart (withCarried).
+func splitCarried(state []byte) (carried, node []byte, err error) {
+	rest, ok := bytes.CutPrefix(state, []byte(carriedMagic))
+	if !ok {
+		return nil, state, nil
+	}
+	if len(rest) < 4 || uint64(binary.BigEndian.Uint32(rest)) > uint64(len(rest)-4) {
+		return nil, nil, errors.New("a saved partition state's carried watermarks are cut short")
+	}
+	n := binary.BigEndian.Uint32(rest)
+	return rest[4 : 4+n], rest[4+n:], nil
+}
+
+// SetCarryRestorer makes restored partitions hand the watermark state
+// saved with them back to r (the reader of the repartition topic).
+func (s *PartitionedState) SetCarryRestorer(r exec.CarryRestorer) { s.carry = r }
+
+// sidesAdvancer is a node of several inputs whose watermarks a source
+// carries one per input (exec.Batch.Watermarks): a join through one
+// repartition topic.
+type sidesAdvancer interface {
+	AdvanceSides(ctx context.Context, marks []int64) (arrow.Record, error)
 }
 
 var (
@@ -122,15 +173,26 @@ func (s *PartitionedState) instance(ctx context.Context, p int32) (*partInstance
 		node.Close()
 		return nil, fmt.Errorf("restoring partition %d from the changelog: %w", p, err)
 	}
+	in := &partInstance{node: node}
 	if ok {
-		if err := node.Restore(state); err != nil {
+		carried, snap, err := splitCarried(state)
+		if err == nil {
+			err = node.Restore(snap)
+		}
+		if err == nil && len(carried) > 0 && s.carry != nil {
+			// The watermark resumes where the state ends: not behind
+			// (until every source partition is heard of again, which
+			// one idle since never is), not ahead of its rows.
+			err = s.carry.RestoreCarried(p, carried)
+		}
+		if err != nil {
 			node.Close()
 			return nil, fmt.Errorf("restoring partition %d from the changelog: %w", p, err)
 		}
+		in.carried = carried
 		s.Restores++
 		s.RestoredBytes += int64(len(state))
 	}
-	in := &partInstance{node: node}
 	s.insts[p] = in
 	return in, nil
 }
@@ -148,8 +210,16 @@ func (s *PartitionedState) Push(ctx context.Context, input int, b exec.Batch) (a
 	}
 	// The partition's watermark, carried across the hop: it moves
 	// this partition's instance alone (the others' rows are in other
-	// partitions, with their own marks).
-	closed, err := in.node.Advance(ctx, input, stream.Mark{Time: b.Watermark})
+	// partitions, with their own marks); a join's, one per side.
+	if len(b.Carried) > 0 {
+		in.carried = b.Carried
+	}
+	var closed arrow.Record
+	if sa, ok := in.node.(sidesAdvancer); ok && len(b.Watermarks) > 1 {
+		closed, err = sa.AdvanceSides(ctx, b.Watermarks)
+	} else {
+		closed, err = in.node.Advance(ctx, input, stream.Mark{Time: b.Watermark})
+	}
 	if err != nil {
 		if out != nil {
 			out.Release()
@@ -318,7 +388,7 @@ func (s *PartitionedState) Save(ctx context.Context, upTo exec.Offsets) error {
 		if err != nil {
 			return fmt.Errorf("saving partition %d: %w", p, err)
 		}
-		states[p] = snap
+		states[p] = withCarried(in.carried, snap)
 		for k, v := range upTo {
 			if i := strings.LastIndexByte(k, '/'); i >= 0 && k[i+1:] == strconv.Itoa(int(p)) {
 				offs[k] = v
@@ -500,6 +570,15 @@ func (d *sideDemux) both(f func(s int) (arrow.Record, error)) (arrow.Record, err
 
 func (d *sideDemux) Advance(ctx context.Context, _ int, m stream.Mark) (arrow.Record, error) {
 	return d.both(func(s int) (arrow.Record, error) { return d.inner.Advance(ctx, s, m) })
+}
+
+// AdvanceSides implements sidesAdvancer: side s's watermark is marks[s]
+// (each side's source partitions' least, carried across the hop).
+func (d *sideDemux) AdvanceSides(ctx context.Context, marks []int64) (arrow.Record, error) {
+	if len(marks) != 2 {
+		return nil, fmt.Errorf("compile: a join's topic carried %d watermarks, want one per side", len(marks))
+	}
+	return d.both(func(s int) (arrow.Record, error) { return d.inner.Advance(ctx, s, stream.Mark{Time: marks[s]}) })
 }
 func (d *sideDemux) Watermark() stream.Mark { return d.inner.Watermark() }
 func (d *sideDemux) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
