@@ -175,6 +175,41 @@ func TestParallelCheckpointRestartRankTopN(t *testing.T) {
 	r.checkRestarted(t, first, batchLines(t, mem, setup, query), "restarted parallel top-N")
 }
 
+// Streaming OVER aggregates with PARTITION BY run as 2 key-partitioned
+// instances (stream.ParallelOver over the source's rows, each tracking
+// every row's event time; stream.ParallelOverChangelog over a per-key
+// top-N's changelog), each with its own checkpoint part, stopped
+// mid-stream and restarted from their checkpoint: the sink's rows fold
+// to exactly the batch result (no row is late: the generator's times
+// rise), and a restart at another parallelism is refused rather than
+// fed state partitioned for 2.
+func TestParallelCheckpointRestartOver(t *testing.T) {
+	setup := `CREATE SOURCE a (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH (connector = 'generator', rows_per_second = '3000', max_rows = '6000', categories = '13', seed = '7')`
+	for _, tc := range []struct{ name, query string }{
+		{"append-only", `SELECT category, value, ts, SUM(value) OVER (PARTITION BY category ORDER BY ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS s4,
+  COUNT(*) OVER (PARTITION BY category ORDER BY ts) AS n FROM a`},
+		{"updating", `SELECT category, value, SUM(value) OVER (PARTITION BY category ORDER BY value ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s2
+  FROM (SELECT category, value, ROW_NUMBER() OVER (PARTITION BY category ORDER BY value DESC) AS rn FROM a) t WHERE rn <= 3`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			r := &restartRuns{mem: mem, ckpt: filepath.Join(t.TempDir(), "ckpt"), sink: "out", setup: setup,
+				stmts: []string{`INSERT INTO out ` + tc.query + ` EMIT CHANGES`}}
+			first := r.stopMidStream(t, 2, 300*time.Millisecond)
+			err := r.run(context.Background(), 3)
+			if err == nil || !strings.Contains(err.Error(), "parallelism") {
+				t.Fatalf("restart at parallelism 3 from a checkpoint of 2: %v, want a refusal naming the parallelism", err)
+			}
+			if err := r.run(context.Background(), 2); err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			r.checkRestarted(t, first, batchLines(t, mem, setup, tc.query), "restarted parallel OVER")
+		})
+	}
+}
+
 // A keyed aggregate over a glob of CSV files, decoded on two goroutines
 // in scan order (exec.OpenOrdered) and folded by two key-partitioned
 // instances, stopped mid-stream and restarted from its checkpoint, hands

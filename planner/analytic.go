@@ -256,8 +256,15 @@ type PhysOverAggregate struct {
 	// they would be late (and the delay counted twice).
 	ByMarks bool
 	Delay   time.Duration
-	State   StateBound
-	Out     *Schema
+	// Partitioned: the window functions have PARTITION BY columns, so
+	// the operator runs as the session's parallelism of instances behind
+	// a hash exchange on Partition, each with its keys' state and its own
+	// checkpoint part, their output merged into one operator's order
+	// (stream.ParallelOver, stream.ParallelOverChangelog). Without
+	// PARTITION BY every row shares one partition: it runs as one.
+	Partitioned bool
+	State       StateBound
+	Out         *Schema
 }
 
 // OverCarry is a function of a streaming OVER aggregate whose frame
@@ -277,15 +284,20 @@ func (p *PhysOverAggregate) Children() []PhysicalPlan { return []PhysicalPlan{p.
 
 // String implements PhysicalPlan.
 func (p *PhysOverAggregate) String() string {
-	s := p.Analytic.String()
+	s := "OverAggregate" + strings.TrimPrefix(p.Analytic.String(), "Analytic")
 	if p.Updating {
-		return "OverAggregate" + strings.TrimPrefix(s, "Analytic") + " (over an updating input: a change recomputes its partition, emitting the rows that changed)"
+		s += " (over an updating input: a change recomputes its partition, emitting the rows that changed)"
+	} else {
+		wm := ""
+		if p.ByMarks {
+			wm = ", the input OVER aggregate's watermark"
+		}
+		s += " (each row once, when the watermark passes its " + p.Input.Schema().Fields[p.TimeCol].Name + wm + ")"
 	}
-	wm := ""
-	if p.ByMarks {
-		wm = ", the input OVER aggregate's watermark"
+	if p.Partitioned {
+		return s + " partitioned by keys"
 	}
-	return "OverAggregate" + strings.TrimPrefix(s, "Analytic") + " (each row once, when the watermark passes its " + p.Input.Schema().Fields[p.TimeCol].Name + wm + ")"
+	return s + " one instance: no PARTITION BY"
 }
 
 // overAggregate converts window functions over a stream: only aggregates
@@ -321,6 +333,7 @@ func (sp *streamPlanner) overAggregate(a *PhysAnalytic) (PhysicalPlan, error) {
 		}
 		n.Partition = append(n.Partition, c.Index)
 	}
+	n.Partitioned = len(n.Partition) > 0
 	unit := timeUnit(sch.Fields[oc.Index].Type)
 	for i, f := range ka.Funcs {
 		switch f.Func {
@@ -548,6 +561,7 @@ func (sp *streamPlanner) overChangelog(a *PhysAnalytic, in PhysicalPlan) (Physic
 		}
 		n.Partition = append(n.Partition, c.Index)
 	}
+	n.Partitioned = len(n.Partition) > 0
 	n.State = StateBound{Bounded: sp.bounded, Text: "every live input row, per key"}
 	if !sp.bounded {
 		n.State.Text += " (warning)"

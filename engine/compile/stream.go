@@ -556,11 +556,7 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 		}
 		op = t
 	case *planner.PhysOverAggregate:
-		o, err := b.overAggregate(x, in)
-		if err != nil {
-			return nil, err
-		}
-		op = o
+		return b.overNode(x, in)
 	case *planner.PhysRankTopN:
 		if ex := kafkaExchangeInput(x); ex != nil {
 			return b.partitioned(ex, func() (stream.Node, error) {

@@ -114,7 +114,9 @@ func (c overCase) spec(t *testing.T, mem memory.Allocator, late LatePolicy, onLa
 // ParallelOver instances.
 func (c overCase) node(t *testing.T, mem memory.Allocator, n int, late LatePolicy, onLate func(LateRow) error) Node {
 	t.Helper()
-	build := func(int) (*OverAggregate, error) { return NewOverAggregate(mem, evSchema, c.spec(t, mem, late, onLate)) }
+	build := func(int) (*OverAggregate, error) {
+		return NewOverAggregate(mem, evSchema, c.spec(t, mem, late, onLate))
+	}
 	if n == 1 {
 		o, err := build(0)
 		if err != nil {
