@@ -243,13 +243,7 @@ func (o *OverAggregate) push(ctx context.Context, rec arrow.Record, partition in
 		if err := sameTypes(rec.Schema(), o.in); err != nil {
 			return nil, fmt.Errorf("stream: OVER input: %w", err)
 		}
-		var at []int
-		if own != nil {
-			at = make([]int, len(own))
-			for k, r := range own {
-				at[k] = int(r)
-			}
-		}
+		at := rowIndices(own)
 		rows, err := readRowsAt(rec, at)
 		if err != nil {
 			return nil, err

@@ -135,14 +135,7 @@ func (o *OverChangelog) push(ctx context.Context, rec arrow.Record, own []int32)
 	if err := sameTypes(rec.Schema(), o.in); err != nil {
 		return nil, fmt.Errorf("stream: OVER input: %w", err)
 	}
-	var at []int
-	if own != nil {
-		at = make([]int, len(own))
-		for k, r := range own {
-			at[k] = int(r)
-		}
-	}
-	rows, err := readRowsAt(rec, at)
+	rows, err := readRowsAt(rec, rowIndices(own))
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package stream
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -25,7 +24,7 @@ import (
 // the row before it, each instance releases its rows when one operator
 // would, and the instances' watermarks, checkpointed trackers included,
 // are equal. Processing time (idleness) is read once per call and
-// shared by the instances.
+// shared by the instances (eventParallel).
 //
 // The instances hold their output (overHeld) and the ParallelOver merges
 // it into the order one operator emits in: by event time, then by
@@ -34,10 +33,9 @@ import (
 // routed in batch row order; under LateError the first late row in batch
 // order fails the query.
 type ParallelOver struct {
-	*Parallel
+	*eventParallel
 	mem    memory.Allocator
 	overs  []*OverAggregate
-	clock  *heldClock
 	onLate func(LateRow) error
 }
 
@@ -69,10 +67,7 @@ func NewParallelOver(mem memory.Allocator, keys []Expr, n int, build func(i int)
 	if err != nil {
 		return nil, err
 	}
-	p.all = true
-	po.Parallel = p
-	po.clock = &heldClock{Clock: po.overs[0].clock}
-	po.clock.hold()
+	po.eventParallel = newEventParallel(p, po.overs[0].clock, po.merge, po.drop)
 	po.onLate = po.overs[0].spec.OnLate
 	for _, o := range po.overs {
 		o.clock = po.clock
@@ -81,69 +76,8 @@ func NewParallelOver(mem memory.Allocator, keys []Expr, n int, build func(i int)
 	return po, nil
 }
 
-// Push gives the batch to every instance, each keeping the rows of its
-// keys, and returns their merged output.
-func (po *ParallelOver) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record, error) {
-	po.clock.hold()
-	if b.Record.NumRows() == 0 {
-		// No rows, but the partition arrived (idleness).
-		for i, o := range po.overs {
-			_, po.errs[i] = o.PushRows(ctx, b.Record, b.Partition, nil)
-		}
-		return po.merge(po.errs)
-	}
-	if _, err := po.foldBatch(ctx, b); err != nil {
-		po.drop()
-		return nil, err
-	}
-	return po.merge(po.errs)
-}
-
-// Advance gives every instance the input's mark (an OVER aggregate over
-// another one's output follows its marks).
-func (po *ParallelOver) Advance(ctx context.Context, input int, m Mark) (arrow.Record, error) {
-	po.clock.hold()
-	if _, err := po.Parallel.Advance(ctx, input, m); err != nil {
-		po.drop()
-		return nil, err
-	}
-	return po.merge(nil)
-}
-
 // Watermark is the instances' (all equal: each tracks every row).
 func (po *ParallelOver) Watermark() Mark { return Mark{Time: po.overs[0].tracker.Watermark()} }
-
-// Tick lets processing time act on every instance.
-func (po *ParallelOver) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
-	if _, err := po.Parallel.Tick(ctx, now); err != nil {
-		po.drop()
-		return nil, err
-	}
-	return po.merge(nil)
-}
-
-// Finish ends the input of every instance: every waiting row is emitted.
-func (po *ParallelOver) Finish(ctx context.Context, input int) (arrow.Record, error) {
-	if _, err := po.Parallel.Finish(ctx, input); err != nil {
-		po.drop()
-		return nil, err
-	}
-	return po.merge(nil)
-}
-
-// SetPartitions registers the source's partitions with every instance.
-func (po *ParallelOver) SetPartitions(parts []int32) {
-	po.clock.hold()
-	for _, o := range po.overs {
-		o.SetPartitions(parts)
-	}
-}
-
-// RestoreParts gives each instance its own part.
-func (po *ParallelOver) RestoreParts(parts []OperatorState) error {
-	po.clock.hold()
-	return po.Parallel.RestoreParts(parts)
-}
 
 // EventTimer is the instances' watermark and late-row count, for the
 // engine's statistics.

@@ -469,6 +469,19 @@ func readRowsAt(rec arrow.Record, at []int) ([][]Value, error) {
 	return rows, nil
 }
 
+// rowIndices is rows (a RowsPusher's batch rows) as readRowsAt's at:
+// nil stays nil (every row), empty stays empty (none).
+func rowIndices(rows []int32) []int {
+	if rows == nil {
+		return nil
+	}
+	at := make([]int, len(rows))
+	for k, r := range rows {
+		at[k] = int(r)
+	}
+	return at
+}
+
 // typeText names t for a message: its SQL name where it has one.
 func typeText(t arrow.DataType) string {
 	switch t.ID() {

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -9,8 +8,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-
-	"github.com/sluicesql/sluice/exec"
 )
 
 // ParallelWindow runs a keyed windowed aggregate (TUMBLE, HOP or SESSION
@@ -35,10 +32,9 @@ import (
 // routed (LateRoute) in batch row order; under LateError the first late
 // row in batch order fails the query.
 type ParallelWindow struct {
-	*Parallel
+	*eventParallel
 	mem    memory.Allocator
 	wins   []*WindowAggregate
-	clock  *heldClock
 	onLate func(LateRow) error
 }
 
@@ -108,10 +104,7 @@ func NewParallelWindow(mem memory.Allocator, keys []Expr, n int, build func(i in
 	if err != nil {
 		return nil, err
 	}
-	p.all = true
-	pw.Parallel = p
-	pw.clock = &heldClock{Clock: pw.wins[0].clock}
-	pw.clock.hold()
+	pw.eventParallel = newEventParallel(p, pw.wins[0].clock, pw.merge, pw.drop)
 	pw.onLate = pw.wins[0].opts.OnLate
 	for _, w := range pw.wins {
 		w.clock = pw.clock
@@ -120,67 +113,8 @@ func NewParallelWindow(mem memory.Allocator, keys []Expr, n int, build func(i in
 	return pw, nil
 }
 
-// Push gives the batch to every instance, each folding the rows of its
-// keys, and returns their merged output.
-func (pw *ParallelWindow) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Record, error) {
-	pw.clock.hold()
-	if b.Record.NumRows() == 0 {
-		// No rows, but the partition arrived (idleness).
-		for i, w := range pw.wins {
-			_, pw.errs[i] = w.PushRows(ctx, b.Record, b.Partition, nil)
-		}
-		return pw.merge(nil)
-	}
-	if _, err := pw.foldBatch(ctx, b); err != nil {
-		pw.drop()
-		return nil, err
-	}
-	return pw.merge(pw.errs)
-}
-
-// Advance gives every instance the input's mark.
-func (pw *ParallelWindow) Advance(ctx context.Context, input int, m Mark) (arrow.Record, error) {
-	if _, err := pw.Parallel.Advance(ctx, input, m); err != nil {
-		pw.drop()
-		return nil, err
-	}
-	return pw.merge(nil)
-}
-
 // Watermark is the instances' (all equal: each tracks every row).
 func (pw *ParallelWindow) Watermark() Mark { return Mark{Time: pw.wins[0].tracker.Watermark()} }
-
-// Tick lets processing time act on every instance.
-func (pw *ParallelWindow) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
-	if _, err := pw.Parallel.Tick(ctx, now); err != nil {
-		pw.drop()
-		return nil, err
-	}
-	return pw.merge(nil)
-}
-
-// Finish ends the input of every instance: every open window closes.
-func (pw *ParallelWindow) Finish(ctx context.Context, input int) (arrow.Record, error) {
-	if _, err := pw.Parallel.Finish(ctx, input); err != nil {
-		pw.drop()
-		return nil, err
-	}
-	return pw.merge(nil)
-}
-
-// SetPartitions registers the source's partitions with every instance.
-func (pw *ParallelWindow) SetPartitions(parts []int32) {
-	pw.clock.hold()
-	for _, w := range pw.wins {
-		w.SetPartitions(parts)
-	}
-}
-
-// RestoreParts gives each instance its own part.
-func (pw *ParallelWindow) RestoreParts(parts []OperatorState) error {
-	pw.clock.hold()
-	return pw.Parallel.RestoreParts(parts)
-}
 
 // EventTimer is the instances' watermark and late-row count, for the
 // engine's statistics.
