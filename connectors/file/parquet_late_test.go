@@ -6,10 +6,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/sluicesql/sluice/connectors"
@@ -331,5 +334,70 @@ func TestPageWalksFollowTheFile(t *testing.T) {
 	}
 	if n := walked(); n != 2+5 {
 		t.Fatalf("%d chunks remembered, want the old 2 and the new 5", n)
+	}
+}
+
+// TestSelectRowsEqualsKeepRows: the range test that judges integer,
+// timestamp and date comparisons straight into row offsets (intRange,
+// inRange) keeps exactly the rows the per-row flags of keepRows keep, for
+// every operator, values at and past the ends of int64 and int32, a
+// timestamp in another unit (not judged), NULLs (judged by keepRows), and
+// conjunctions mixing both kinds, over random batches.
+func TestSelectRowsEqualsKeepRows(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rng := rand.New(rand.NewPCG(3, 4))
+	ops := []string{"eq", "ne", "lt", "le", "gt", "ge"}
+	edges := []int64{math.MinInt64, math.MinInt64 + 1, math.MinInt32 - 1, math.MinInt32, -1, 0, 1, 7, math.MaxInt32, math.MaxInt32 + 1, math.MaxInt64 - 1, math.MaxInt64}
+	for round := range 300 {
+		k := 1 + rng.IntN(300)
+		nulls := rng.IntN(4) == 0
+		i64 := array.NewInt64Builder(mem)
+		i32 := array.NewInt32Builder(mem)
+		ts := array.NewTimestampBuilder(mem, &arrow.TimestampType{Unit: arrow.Microsecond})
+		tsn := array.NewTimestampBuilder(mem, &arrow.TimestampType{Unit: arrow.Nanosecond})
+		for range k {
+			v := edges[rng.IntN(len(edges))]
+			if rng.IntN(2) == 0 {
+				v = rng.Int64N(20) - 10
+			}
+			if nulls && rng.IntN(5) == 0 {
+				i64.AppendNull()
+			} else {
+				i64.Append(v)
+			}
+			i32.Append(int32(v))
+			ts.Append(arrow.Timestamp(v))
+			tsn.Append(arrow.Timestamp(v))
+		}
+		arrs := []arrow.Array{i64.NewArray(), i32.NewArray(), ts.NewArray(), tsn.NewArray()}
+		for _, b := range []array.Builder{i64, i32, ts, tsn} {
+			b.Release()
+		}
+		var preds []prunePred
+		for range 1 + rng.IntN(3) {
+			c := rng.IntN(len(arrs))
+			var v any = edges[rng.IntN(len(edges))]
+			if rng.IntN(2) == 0 {
+				v = rng.Int64N(20) - 10
+			}
+			if c >= 2 {
+				v = arrow.Timestamp(v.(int64))
+			}
+			preds = append(preds, prunePred{p: exec.Predicate{Op: ops[rng.IntN(len(ops))], Value: v}, out: c})
+		}
+		keep := growBools(nil, k)
+		for _, pp := range preds {
+			keepRows(arrs[pp.out], pp, keep)
+		}
+		want, wantAll := selection(keep, nil)
+		r := &parquetReader{}
+		got, all := r.selectRows(arrs, preds, k)
+		if !slices.Equal(got, want) || all != wantAll {
+			t.Fatalf("round %d: %d rows, predicates %v: got %v (all %v), want %v (all %v)", round, k, preds, got, all, want, wantAll)
+		}
+		for _, a := range arrs {
+			a.Release()
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -382,6 +383,153 @@ func opFails(op string) func(c int) bool {
 		return func(c int) bool { return c < 0 }
 	}
 	return nil
+}
+
+// selectRows returns the offsets of the k rows of a batch that may pass
+// every predicate, whose columns are decoded in arrs; all reports that
+// every row may. A comparison on an integer, timestamp or date column
+// without NULLs (the common pushed-down filter) is judged straight into
+// the offsets, one range test a row (intRange, selectInRange), the first
+// over every row and the next ones over the rows still kept; the others
+// go through keepRows, a flag a row, first.
+func (r *parquetReader) selectRows(arrs []arrow.Array, preds []prunePred, k int) (sel []int32, all bool) {
+	sel = r.sel[:0]
+	var ranged []int // preds judged by range
+	flagged := false
+	for i, pp := range preds {
+		if _, _, _, ok := intRange(arrs[pp.out], pp.p); ok {
+			ranged = append(ranged, i)
+			continue
+		}
+		if !flagged {
+			r.keep, flagged = growBools(r.keep, k), true
+		}
+		keepRows(arrs[pp.out], pp, r.keep)
+	}
+	every := true // sel stands for every row
+	if flagged {
+		if sel, all = selection(r.keep, sel); !all {
+			every = false
+		}
+	}
+	for _, i := range ranged {
+		pp := preds[i]
+		lo, hi, out, _ := intRange(arrs[pp.out], pp.p)
+		sel = selectInRange(arrs[pp.out], lo, hi, out, every, sel, k)
+		every = false
+	}
+	if every {
+		// No predicate was judged (none in force): every row passes.
+		sel = sel[:0]
+		for i := range k {
+			sel = append(sel, int32(i))
+		}
+	}
+	return sel, len(sel) == k
+}
+
+// intRange turns a comparison with an integer, timestamp or date column
+// that has no NULLs into the closed range [lo, hi] its passing values
+// fill, or with out the range they avoid ("ne"); false for any other
+// predicate or column, or when a has NULLs.
+func intRange(a arrow.Array, p exec.Predicate) (lo, hi int64, out, ok bool) {
+	if a.NullN() > 0 {
+		return 0, 0, false, false
+	}
+	var v int64
+	switch a.(type) {
+	case *array.Int64, *array.Int32:
+		x, isInt := p.Value.(int64)
+		if !isInt {
+			return 0, 0, false, false
+		}
+		v = x
+	case *array.Timestamp:
+		x, isTS := p.Value.(arrow.Timestamp)
+		if !isTS || !judgeable(a, p.Value) {
+			return 0, 0, false, false
+		}
+		v = int64(x)
+	case *array.Date32:
+		x, isDate := p.Value.(arrow.Date32)
+		if !isDate {
+			return 0, 0, false, false
+		}
+		v = int64(x)
+	default:
+		return 0, 0, false, false
+	}
+	lo, hi = math.MinInt64, math.MaxInt64
+	switch p.Op {
+	case "eq":
+		lo, hi = v, v
+	case "ne":
+		return v, v, true, true
+	case "lt":
+		if v == math.MinInt64 {
+			return 1, 0, false, true // empty
+		}
+		hi = v - 1
+	case "le":
+		hi = v
+	case "gt":
+		if v == math.MaxInt64 {
+			return 1, 0, false, true
+		}
+		lo = v + 1
+	case "ge":
+		lo = v
+	default:
+		return 0, 0, false, false
+	}
+	return lo, hi, false, true
+}
+
+// selectInRange keeps, of the rows listed in sel (every one of the k
+// rows when every), those whose value in a (an integer, timestamp or
+// date column without NULLs) lies in [lo, hi], or outside it with out.
+func selectInRange(a arrow.Array, lo, hi int64, out, every bool, sel []int32, k int) []int32 {
+	switch x := a.(type) {
+	case *array.Int64:
+		return inRange(x.Int64Values()[:k], lo, hi, out, every, sel)
+	case *array.Int32:
+		return inRange(x.Int32Values()[:k], lo, hi, out, every, sel)
+	case *array.Timestamp:
+		return inRange(x.TimestampValues()[:k], lo, hi, out, every, sel)
+	case *array.Date32:
+		return inRange(x.Date32Values()[:k], lo, hi, out, every, sel)
+	}
+	panic("selectInRange: not an integer column") // intRange admitted it
+}
+
+// inRange is selectInRange over typed values. Each row is written to the
+// next slot and kept by advancing past it, so the loop has no branch on
+// the data (a filter keeping half the rows would mispredict every other).
+func inRange[T ~int32 | ~int64](vals []T, lo, hi int64, out, every bool, sel []int32) []int32 {
+	// uint64(x-lo) <= uint64(hi-lo) is lo <= x <= hi in one compare.
+	width := uint64(hi - lo)
+	empty := lo > hi
+	if every {
+		sel = slices.Grow(sel[:0], len(vals))[:len(vals)]
+		n := 0
+		for i, y := range vals {
+			sel[n] = int32(i)
+			in := !empty && uint64(int64(y)-lo) <= width
+			if in != out {
+				n++
+			}
+		}
+		return sel[:n]
+	}
+	n := 0
+	for _, i := range sel {
+		sel[n] = i
+		in := !empty && uint64(int64(vals[i])-lo) <= width
+		if in != out {
+			n++
+		}
+	}
+	return sel[:n]
 }
 
 // selection turns keep into the kept row offsets; all reports that

@@ -608,11 +608,7 @@ func (r *parquetReader) readBatch(ctx context.Context, k int, preds []prunePred)
 				arrs[pp.out] = a
 			}
 		}
-		r.keep = growBools(r.keep, k)
-		for _, pp := range preds {
-			keepRows(arrs[pp.out], pp, r.keep)
-		}
-		sel, all = selection(r.keep, r.sel)
+		sel, all = r.selectRows(arrs, preds, k)
 		r.sel = sel
 		if len(sel) == 0 {
 			for i, cur := range r.curs {
