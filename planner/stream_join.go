@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -47,8 +48,14 @@ type PhysStreamJoin struct {
 	// LeftTime and RightTime are each input's watermark column
 	// (interval and window joins).
 	LeftTime, RightTime int
-	// Lower ≤ right.time − left.time ≤ Upper (interval joins).
+	// Lower ≤ right.time − left.time ≤ Upper (interval joins); NoBound
+	// (-NoBound for Lower) when the conditions bound that side not at all.
 	Lower, Upper time.Duration
+	// Until[s] (interval joins) is a column of input s that the other
+	// input's time may not pass for a row of s to match: a conjunct
+	// other.time <= s.col + Off of the residual (which still tests it).
+	// The row is freed once the other input's watermark passes it.
+	Until [2]*JoinUntil
 	// LeftEnd and RightEnd are the window_end columns (window joins).
 	LeftEnd, RightEnd int
 	// LeftDelay and RightDelay are the inputs' watermark delays.
@@ -65,6 +72,17 @@ type PhysStreamJoin struct {
 	TTL   time.Duration
 	State StateBound
 	Out   *Schema
+}
+
+// NoBound is an interval join's missing time bound (Lower = -NoBound,
+// Upper = NoBound).
+const NoBound = time.Duration(math.MaxInt64)
+
+// JoinUntil is a column (and offset) of one join input bounding the other
+// input's time (PhysStreamJoin.Until).
+type JoinUntil struct {
+	Col int
+	Off time.Duration
 }
 
 // Schema implements PhysicalPlan.
@@ -234,6 +252,25 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	case JoinInterval:
 		ls, rs := x.Left.Schema(), x.Right.Schema()
 		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks on " + ls.Fields[j.LeftTime].Name + " and " + rs.Fields[j.RightTime].Name}
+		// A side no bound frees: its rows are held (a one-sided
+		// interval join).
+		var held []string
+		if j.Upper == NoBound && j.Until[0] == nil {
+			held = append(held, name(0))
+		}
+		if j.Lower == -NoBound && j.Until[1] == nil {
+			held = append(held, name(1))
+		}
+		if len(held) > 0 {
+			what := "the rows of " + strings.Join(held, " and ") + " are held: no bound frees them"
+			boundedIn := srcs[0] != nil && srcs[1] != nil && srcs[0].Bounded && srcs[1].Bounded
+			if boundedIn || sp.bounded {
+				j.State = StateBound{Bounded: true, Text: what + "; bounded by the input (the sources end)"}
+			} else {
+				j.State = StateBound{Text: what + " (warning)"}
+				sp.si.Warnings = append(sp.si.Warnings, fmt.Sprintf("state of the join of %s and %s keeps every row of %s: bound the event times both ways (an interval join) or set 'state.ttl' on a source", name(0), name(1), strings.Join(held, " and ")))
+			}
+		}
 	case JoinWindow:
 		sp.final = true
 		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks: a window's rows are freed when it closes"}
@@ -314,6 +351,56 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 	}
 	// Interval join: both bounds of right.ts − left.ts on the watermark
 	// columns (a window join output's window_end).
+	interval := func(lt, rt int, lo, hi time.Duration, haveLo, haveHi bool, until [2]*JoinUntil, rest Expr) (JoinStrategy, string, error) {
+		if !haveLo {
+			lo = -NoBound
+		}
+		if !haveHi {
+			hi = NoBound
+		}
+		j.LeftTime, j.RightTime, j.Lower, j.Upper, j.Until = lt, rt, lo, hi, until
+		j.LeftByMarks, j.RightByMarks = marks[0], marks[1]
+		// The join tests the bounds itself: the residual keeps only
+		// what they do not say exactly.
+		j.Residual = rest
+		bounds := fmt.Sprintf("within [%s, %s]", formatSigned(lo), formatSigned(hi))
+		switch {
+		case !haveLo && !haveHi:
+			bounds = "unbounded"
+		case !haveHi:
+			bounds = "at least " + formatSigned(lo)
+		case !haveLo:
+			bounds = "at most " + formatSigned(hi)
+		}
+		why := fmt.Sprintf("interval join: %s.%s - %s.%s %s on the watermark columns; a row is late against its own input's watermark",
+			name(1), rs.Fields[rt].Name, name(0), ls.Fields[lt].Name, bounds)
+		for s, u := range until {
+			if u != nil {
+				col := []*Schema{ls, rs}[s].Fields[u.Col].Name
+				if u.Off != 0 {
+					col += " " + formatSigned(u.Off)
+				}
+				why += fmt.Sprintf("; a row of %s is freed once %s's watermark passes its %s", name(s), name(1-s), col)
+			}
+		}
+		for s, m := range marks {
+			switch {
+			case m && []int{lt, rt}[s] != []*Schema{ls, rs}[s].EventTime:
+				why += fmt.Sprintf("; %s is a window join's output, whose watermark on window_end is that join's", name(s))
+			case m:
+				why += fmt.Sprintf("; %s is an interval join's output, whose watermark is that join's held back by its bounds", name(s))
+			}
+		}
+		return JoinInterval, why, nil
+	}
+	// oneSided is the first pair of watermark columns whose conditions
+	// bound the time of only one input's partners (one bound between
+	// them, or the other input's time below a column of this one): an
+	// inner join over append-only inputs still frees the rows so bounded
+	// (the rows emitted are a regular join's, rows on time), where outer
+	// joins stay regular joins, whose unmatched rows are emitted at once.
+	// A pair bounded both ways is preferred.
+	var oneSided func() (JoinStrategy, string, error)
 	for _, lt := range tcols[0] {
 		for _, rt := range tcols[1] {
 			if (wms[0] == nil && !marks[0]) || (wms[1] == nil && !marks[1]) {
@@ -324,6 +411,7 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 				unit = u
 			}
 			lo, hi, haveLo, haveHi, rest := timeBounds(x.Residual, lt, nl+rt, unit)
+			until := untilBounds(x.Residual, lt, rt, ls, rs)
 			switch {
 			case haveLo && haveHi && lo > hi:
 				return "", "", sp.fail("the join's time bounds are empty: %s - %s must be at least %s and at most %s", rs.Fields[rt].Name, ls.Fields[lt].Name, formatSigned(lo), formatSigned(hi))
@@ -331,26 +419,21 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 				if !appendOnly {
 					return "", "", sp.fail("an interval join needs append-only inputs: drop the time bounds for a regular join over an updating input")
 				}
-				j.LeftTime, j.RightTime, j.Lower, j.Upper = lt, rt, lo, hi
-				j.LeftByMarks, j.RightByMarks = marks[0], marks[1]
-				// The join tests the bounds itself: the residual keeps only
-				// what they do not say exactly.
-				j.Residual = rest
-				why := fmt.Sprintf("interval join: %s.%s - %s.%s within [%s, %s] on the watermark columns; a row is late against its own input's watermark",
-					name(1), rs.Fields[rt].Name, name(0), ls.Fields[lt].Name, formatSigned(lo), formatSigned(hi))
-				for s, m := range marks {
-					switch {
-					case m && []int{lt, rt}[s] != []*Schema{ls, rs}[s].EventTime:
-						why += fmt.Sprintf("; %s is a window join's output, whose watermark on window_end is that join's", name(s))
-					case m:
-						why += fmt.Sprintf("; %s is an interval join's output, whose watermark is that join's held back by its bounds", name(s))
+				return interval(lt, rt, lo, hi, true, true, until, rest)
+			case (haveLo || haveHi || until[0] != nil || until[1] != nil) && x.Type == InnerJoin && appendOnly && sp.si.LatePolicy != LateRoute:
+				if oneSided == nil {
+					lt, rt := lt, rt
+					oneSided = func() (JoinStrategy, string, error) {
+						return interval(lt, rt, lo, hi, haveLo, haveHi, until, rest)
 					}
 				}
-				return JoinInterval, why, nil
 			case haveLo || haveHi:
 				sp.si.Warnings = append(sp.si.Warnings, "the join bounds the event times on one side only, so it runs as a regular join: for an interval join bound both, e.g. r.ts BETWEEN l.ts - INTERVAL '1' MINUTE AND l.ts + INTERVAL '1' MINUTE")
 			}
 		}
+	}
+	if oneSided != nil {
+		return oneSided()
 	}
 	// Lookup join: a bounded side without a watermark beside a stream.
 	for t := 1; t >= 0; t-- {
@@ -657,6 +740,53 @@ func timeBounds(cond Expr, lt, rt int, unit time.Duration) (lo, hi time.Duration
 		}
 	}
 	return lo, hi, haveLo, haveHi, andAll(kept)
+}
+
+// untilBounds finds the conjuncts of cond that bound one input's
+// watermark column by a column of the other input (other.time + a <=
+// col + b, or <, either way round): until[s] is such a column of input s
+// (the first one found, its offset b − a). cond is over the left columns
+// then the right ones; lt and rt are the watermark columns (each within
+// its input). The column must have the time columns' type, so that its
+// values compare with the watermark in one unit; a conjunct between the
+// two time columns is an interval bound (timeBounds), not one of these.
+func untilBounds(cond Expr, lt, rt int, ls, rs *Schema) (until [2]*JoinUntil) {
+	nl := ls.Len()
+	tt := ls.Fields[lt].Type
+	if !arrow.TypeEqual(tt, rs.Fields[rt].Type) {
+		return until
+	}
+	for _, c := range conjuncts(cond) {
+		call, ok := c.(*Call)
+		if !ok || len(call.Args) != 2 {
+			continue
+		}
+		a, aOff, ok1 := timeTerm(call.Args[0])
+		b, bOff, ok2 := timeTerm(call.Args[1])
+		op := call.Func
+		switch {
+		case !ok1 || !ok2:
+			continue
+		case op == "ge" || op == "gt":
+			a, aOff, b, bOff = b, bOff, a, aOff
+		case op != "le" && op != "lt":
+			continue
+		}
+		// a + aOff <= b + bOff: the time a bounded by column b.
+		var s, col int
+		switch {
+		case a == nl+rt && b < nl && b != lt:
+			s, col = 0, b
+		case a == lt && b >= nl && b-nl != rt:
+			s, col = 1, b-nl
+		default:
+			continue
+		}
+		if until[s] == nil && arrow.TypeEqual([]*Schema{ls, rs}[s].Fields[col].Type, tt) {
+			until[s] = &JoinUntil{Col: col, Off: bOff - aOff}
+		}
+	}
+	return until
 }
 
 // timeUnit is one unit of an event-time column: a TIMESTAMP's unit, or a

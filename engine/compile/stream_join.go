@@ -52,6 +52,11 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 		Lower: n.Lower, Upper: n.Upper, LeftEnd: n.LeftEnd, RightEnd: n.RightEnd,
 		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, LeftByMarks: n.LeftByMarks, RightByMarks: n.RightByMarks, TableSide: n.TableSide, TTL: n.TTL,
 		IdleTimeout: b.opts.Window.IdleTimeout, Late: b.opts.Window.Late, OnLate: b.opts.Window.OnLate, Clock: b.opts.Window.Clock}
+	for s, u := range n.Until {
+		if u != nil {
+			spec.Until[s] = &stream.UntilBound{Col: u.Col, Off: u.Off}
+		}
+	}
 	var err error
 	if spec.LeftKeys, err = streamExprs(n.LeftKeys); err != nil {
 		return nil, err

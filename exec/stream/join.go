@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -69,8 +70,17 @@ type JoinSpec struct {
 	// watermark tracks (IntervalJoin, WindowJoin).
 	LeftTime, RightTime int
 	// Lower and Upper bound right.ts − left.ts (IntervalJoin); they
-	// free the state, the Residual decides the matches.
+	// free the state, the Residual decides the matches. NoBound (or
+	// -NoBound) is no bound on that side: the rows it would free are
+	// held (unless Until frees them).
 	Lower, Upper time.Duration
+	// Until[s], when set (IntervalJoin), is a column of input s whose
+	// value (plus Off) the other input's time must not pass for a row of
+	// s to match (a conjunct other.ts <= s.col + Off of the Residual):
+	// a row of s is freed once the other input's watermark passes it, or
+	// its interval bound, whichever comes first. Nexmark's auctions
+	// (bid.dateTime <= auction.expires) are freed so.
+	Until [2]*UntilBound
 	// LeftEnd and RightEnd are the window_end columns (WindowJoin).
 	LeftEnd, RightEnd int
 	// LeftDelay and RightDelay are each input's watermark delay.
@@ -98,6 +108,21 @@ type JoinSpec struct {
 	TTL time.Duration
 	// Clock is processing time (idleness, TTL); RealClock if nil.
 	Clock Clock
+}
+
+// inputNames name the inputs in late rows' reasons.
+var inputNames = [2]string{"join input 1", "join input 2"}
+
+// NoBound is an interval join's missing bound (JoinSpec.Lower = -NoBound,
+// Upper = NoBound): the time of the other side's rows is not bounded
+// that way.
+const NoBound = time.Duration(math.MaxInt64)
+
+// UntilBound is a column of a join input bounding the other input's
+// time (JoinSpec.Until).
+type UntilBound struct {
+	Col int
+	Off time.Duration
 }
 
 // Join is the streaming join of two inputs (see JoinTiming). Batches of
@@ -450,8 +475,14 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 		}
 		writers[c] = w
 	}
-	var opOf, tsOf, endOf func(int) Value
+	var opOf, tsOf, endOf, untilOf func(int) Value
 	var err error
+	until := j.spec.Until[side]
+	if until != nil && j.spec.Timing == IntervalJoin {
+		if untilOf, err = reader(rec.Column(first + until.Col)); err != nil {
+			return err
+		}
+	}
 	if sd.changelog {
 		if opOf, err = reader(rec.Column(0)); err != nil {
 			return err
@@ -491,7 +522,7 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 				end = endOf(i)
 			}
 			lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i,
-				Reason: j.lateRule().reason(ts, end, wm, j.unit, fmt.Sprintf("join input %d", side+1))}
+				Reason: j.lateRule().reason(ts, end, wm, j.unit, inputNames[side])}
 			switch {
 			case lr.Reason != "":
 			case j.spec.Timing == WindowJoin:
@@ -500,6 +531,16 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 				exp = sat(ts.I, int64(j.spec.Upper)/j.unit)
 			default:
 				exp = sat(ts.I, -int64(j.spec.Lower)/j.unit)
+			}
+			if untilOf != nil && lr.Reason == "" {
+				// A NULL bound compares true with no time: the row
+				// never matches a later one.
+				u := untilOf(i)
+				if u.IsNull() {
+					exp = MinWatermark
+				} else {
+					exp = min(exp, sat(u.I, int64(until.Off)/j.unit))
+				}
 			}
 			if lr.Reason != "" {
 				if err := j.lateRow(side, lr); err != nil {

@@ -940,3 +940,64 @@ func TestJoinResidualReadsSomeColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestIntervalJoinOneSided: an inner interval join bounded one way only
+// (right.ts >= left.ts) frees the right rows once the left watermark
+// passes them and holds the left ones, unless Until bounds them too (a
+// left column a the right time may not pass: right.ts <= left.a); either
+// way it emits the batch join's rows, at every batch size.
+func TestIntervalJoinOneSided(t *testing.T) {
+	mem := checkedMem(t)
+	i64, b := arrow.PrimitiveTypes.Int64, arrow.FixedWidthTypes.Boolean
+	call := func(name string, typ arrow.DataType, args ...expr.Expr) expr.Expr {
+		e, err := expr.Call(name, args, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	la, lt, rt := expr.Column(1, i64, "a"), expr.Column(2, i64, "ts"), expr.Column(5, i64, "ts")
+	var rows []jrow
+	for ts := int64(0); ts < 60; ts++ {
+		// Left rows carry their due time (ts + 3) as a.
+		v := ts
+		if ts%2 == 0 {
+			v = ts + 3
+		}
+		rows = append(rows, jrow{side: int(ts % 2), k: kp(ts % 3), v: v, ts: ts})
+	}
+	for _, until := range []bool{false, true} {
+		for _, n := range batchSizes {
+			lk, rk := joinKeys()
+			spec := JoinSpec{Kind: InnerJoin, Timing: IntervalJoin, LeftKeys: lk, RightKeys: rk, LeftTime: 2, RightTime: 2,
+				Lower: 0, Upper: NoBound, Residual: call("ge", b, rt, lt)}
+			inWindow := func(l, r jrow) bool { return r.ts >= l.ts }
+			if until {
+				spec.Until[0] = &UntilBound{Col: 1}
+				spec.Residual = call("and", b, spec.Residual, call("le", b, rt, la))
+				inWindow = func(l, r jrow) bool { return r.ts >= l.ts && r.ts <= l.v }
+			}
+			j, err := NewJoin(mem, joinLeft, joinRight, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := runJoin(t, mem, j, false, rows[:50], n, false)
+			// 25 left rows so far: all held without Until, the last
+			// few with it; right rows only the last few.
+			st := j.Stats()
+			switch {
+			case !until && (st.Groups < 25 || st.Groups > 25+4):
+				t.Fatalf("batch %d: %d rows held, want the 25 left rows and a few right ones", n, st.Groups)
+			case until && st.Groups > 8:
+				t.Fatalf("batch %d: %d rows held with Until, want ≤ 8", n, st.Groups)
+			}
+			out = append(out, runJoin(t, mem, j, false, rows[50:], n, true)...)
+			got := foldOut(t, false, out)
+			want := refJoin(InnerJoin, rows, nil, inWindow)
+			if len(want) == 0 || !equalStrings(got, want) {
+				t.Fatalf("until %v batch %d:\n got %v\nwant %v", until, n, got, want)
+			}
+			j.Close()
+		}
+	}
+}
