@@ -149,6 +149,8 @@ func newSumState(arg arrow.DataType) summer {
 		return &sumFloatState[float64]{}
 	case arrow.DECIMAL128:
 		return &sumDecimalState{scale: arg.(*arrow.Decimal128Type).Scale}
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		return &sumIntervalState{}
 	}
 	return nil
 }

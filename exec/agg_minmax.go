@@ -53,6 +53,8 @@ func newMinMaxState(arg, res arrow.DataType, isMax bool) AggState {
 		return &minMaxString{max: isMax, typ: res}
 	case arrow.DECIMAL128:
 		return &minMaxDecimal{max: isMax, typ: res}
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		return &minMaxInterval{max: isMax, typ: res}
 	case arrow.FLOAT32:
 		return &minMaxState[float32]{max: isMax, typ: res}
 	case arrow.FLOAT64:
@@ -519,6 +521,8 @@ func newMinMaxMulti(arg, res arrow.DataType, isMax bool) AggState {
 		return &minMaxMulti[string]{ops: stringOps, max: isMax, typ: res}
 	case arrow.DECIMAL128:
 		return &minMaxMulti[decimal128.Num]{ops: decimalOps, max: isMax, typ: res}
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		return &minMaxMulti[arrow.MonthDayNanoInterval]{ops: intervalOps, max: isMax, typ: res}
 	case arrow.FLOAT32:
 		return &minMaxMulti[float32]{ops: fixedOps[float32](), max: isMax, typ: res}
 	case arrow.FLOAT64:

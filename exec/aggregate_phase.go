@@ -176,6 +176,9 @@ func (o aggOut) field(accs []*Accumulator) (arrow.Field, error) {
 	case outCountZero:
 		return arrow.Field{Name: o.name, Type: arrow.PrimitiveTypes.Int64}, nil
 	case outAvg:
+		if t := accs[o.acc].DataType(); isIntervalType(t) { // AVG of intervals is an interval
+			return arrow.Field{Name: o.name, Type: t, Nullable: true}, nil
+		}
 		return arrow.Field{Name: o.name, Type: arrow.PrimitiveTypes.Float64, Nullable: true}, nil
 	}
 	return arrow.Field{Name: o.name, Type: accs[o.acc].DataType(), Nullable: o.nullable}, nil
@@ -217,6 +220,16 @@ func mergedMean(mem memory.Allocator, sums, counts arrow.Array) (arrow.Array, er
 	}
 	var total func(i int) float64
 	switch s := sums.(type) {
+	case *array.MonthDayNanoInterval:
+		vals := make([]arrow.MonthDayNanoInterval, cnt.Len())
+		valid := make([]bool, cnt.Len())
+		for i := range vals {
+			if cnt.IsValid(i) && cnt.Value(i) != 0 && s.IsValid(i) {
+				v := s.Value(i)
+				vals[i], valid[i] = intervalMean(int64(v.Months), int64(v.Days), v.Nanoseconds, cnt.Value(i)), true
+			}
+		}
+		return newFixedArray(mem, s.DataType(), vals, valid), nil
 	case *array.Int64:
 		total = func(i int) float64 { return float64(s.Value(i)) }
 	case *array.Float64:

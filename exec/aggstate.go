@@ -141,9 +141,15 @@ var aggDefs = map[string]aggDef{
 			if numeric(arg) {
 				return arrow.PrimitiveTypes.Float64, nil
 			}
+			if isIntervalType(arg) {
+				return arg, nil
+			}
 			return nil, errUnsupportedArg
 		},
 		state: func(_ memory.Allocator, arg, _ arrow.DataType, _ AggParams, _ AggOptions) (AggState, error) {
+			if isIntervalType(arg) {
+				return &avgIntervalState{}, nil
+			}
 			return &avgState{sum: newSumState(arg)}, nil
 		},
 	},
@@ -180,6 +186,8 @@ func sumResultType(arg arrow.DataType) (arrow.DataType, error) {
 		return arrow.PrimitiveTypes.Float64, nil
 	case arg.ID() == arrow.DECIMAL128:
 		return &arrow.Decimal128Type{Precision: 38, Scale: arg.(*arrow.Decimal128Type).Scale}, nil
+	case isIntervalType(arg):
+		return arg, nil
 	}
 	return nil, errUnsupportedArg
 }
@@ -187,7 +195,7 @@ func sumResultType(arg arrow.DataType) (arrow.DataType, error) {
 func minMaxResultType(arg arrow.DataType) (arrow.DataType, error) {
 	switch arg.ID() {
 	case arrow.BOOL, arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
-		arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128:
+		arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128, arrow.INTERVAL_MONTH_DAY_NANO:
 		return arg, nil
 	}
 	if intLike(arg) {

@@ -314,8 +314,55 @@ func frameAggregate(ctx context.Context, mem memory.Allocator, p *partitioned, f
 			return newFixedArray(mem, arrow.PrimitiveTypes.Float64, s.means, valid), nil
 		}
 		return newFixedArray(mem, arrow.PrimitiveTypes.Int64, s.out, valid), nil
+	case isIntervalType(t):
+		s := &intervalSlider{arg: arg, vals: arrow.GetValues[arrow.MonthDayNanoInterval](arg.Data(), 1), avg: avg, out: make([]arrow.MonthDayNanoInterval, n), valid: valid}
+		s.sum.Grow(1)
+		if err := slide(ctx, p, lo, hi, s); err != nil {
+			return nil, err
+		}
+		return newFixedArray(mem, t, s.out, valid), nil
 	}
 	return nil, fmt.Errorf("%s over %s is not supported", f.Func, arg.DataType())
+}
+
+// intervalSlider sums (avg: averages) INTERVAL values over a frame, the
+// parts apart as SUM over INTERVAL does (sumIntervalState, one group).
+type intervalSlider struct {
+	arg   arrow.Array
+	vals  []arrow.MonthDayNanoInterval
+	avg   bool
+	sum   sumIntervalState
+	out   []arrow.MonthDayNanoInterval
+	valid []bool
+}
+
+func (s *intervalSlider) reset() { s.sum.Reset(0) }
+func (s *intervalSlider) fold(r int32, w int64) error {
+	if !isValid(s.arg, int(r)) {
+		return nil
+	}
+	v := s.vals[r]
+	if err := s.sum.add(0, int64(v.Months), int64(v.Days), v.Nanoseconds, w); err != nil {
+		return err
+	}
+	if m, d := s.sum.months[0], s.sum.days[0]; m < math.MinInt32 || m > math.MaxInt32 || d < math.MinInt32 || d > math.MaxInt32 {
+		return errIntervalOverflow
+	}
+	s.sum.cnt[0] += w
+	return nil
+}
+func (s *intervalSlider) add(r int32) error    { return s.fold(r, 1) }
+func (s *intervalSlider) remove(r int32) error { return s.fold(r, -1) }
+func (s *intervalSlider) emit(k int32) {
+	st := &s.sum
+	if s.valid[k] = st.cnt[0] > 0; !s.valid[k] {
+		return
+	}
+	if s.avg {
+		s.out[k] = intervalMean(st.months[0], st.days[0], st.nanos[0], st.cnt[0])
+		return
+	}
+	s.out[k] = arrow.MonthDayNanoInterval{Months: int32(st.months[0]), Days: int32(st.days[0]), Nanoseconds: st.nanos[0]}
 }
 
 // countSlider counts non-NULL values.

@@ -59,14 +59,15 @@ const (
 	classBool                          // BOOLEAN
 	classTemporal                      // TIMESTAMP, DATE, TIME, durations
 	classNull                          // the NULL type (an untyped NULL literal)
+	classInterval                      // INTERVAL (months, days, nanoseconds)
 
 	classNumeric   = classInteger | classFloat | classDecimal
 	classOrderable = classNumeric | classString | classBinary | classBool | classTemporal
-	classAny       = classOrderable | classNull
+	classAny       = classOrderable | classNull | classInterval
 )
 
 // aggClassOf returns the class of t, or 0 for a type no accumulator takes
-// (intervals, nested types).
+// (nested types).
 func aggClassOf(t arrow.DataType) aggClass {
 	switch t.ID() {
 	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
@@ -86,6 +87,8 @@ func aggClassOf(t arrow.DataType) aggClass {
 		return classTemporal
 	case arrow.NULL:
 		return classNull
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		return classInterval
 	}
 	return 0
 }
@@ -124,12 +127,12 @@ type aggEntry struct {
 var aggTable = map[string]aggEntry{
 	"count_star": {args: classAny, running: true},
 	"count":      {args: classAny, distinct: classAny, running: true},
-	"sum":        {args: classNumeric, distinct: classNumeric, running: true},
+	"sum":        {args: classNumeric | classInterval, distinct: classNumeric | classInterval, running: true},
 	// AVG runs over UNBOUNDED PRECEDING in streaming as a running SUM
 	// and COUNT (planner/analytic.go avgAsSumCount).
-	"avg": {args: classNumeric, distinct: classNumeric},
-	"min": {args: classOrderable, distinct: classOrderable, running: true},
-	"max": {args: classOrderable, distinct: classOrderable, running: true},
+	"avg": {args: classNumeric | classInterval, distinct: classNumeric | classInterval},
+	"min": {args: classOrderable | classInterval, distinct: classOrderable | classInterval, running: true},
+	"max": {args: classOrderable | classInterval, distinct: classOrderable | classInterval, running: true},
 
 	"bit_and": {args: classInteger, distinct: classInteger, partial: true},
 	"bit_or":  {args: classInteger, distinct: classInteger, partial: true},
@@ -223,9 +226,14 @@ func AggResultType(fn string, arg arrow.DataType) (arrow.DataType, error) {
 	case "count", "count_star", "approx_count_distinct":
 		return arrow.PrimitiveTypes.Int64, nil
 	case "avg":
+		if aggClassOf(arg) == classInterval {
+			return arg, nil
+		}
 		return arrow.PrimitiveTypes.Float64, nil
 	case "sum":
 		switch aggClassOf(arg) {
+		case classInterval:
+			return arg, nil
 		case classInteger:
 			return arrow.PrimitiveTypes.Int64, nil
 		case classFloat:

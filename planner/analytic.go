@@ -540,6 +540,11 @@ func (sp *streamPlanner) overCarry(f WindowFunc, col int) (*OverCarry, error) {
 	if len(f.Args) != 1 {
 		return nil, sp.fail("%s OVER (… UNBOUNDED PRECEDING …) takes one argument in streaming mode", strings.ToUpper(f.Func))
 	}
+	if isInterval(f.Args[0].Type()) && f.Func != "first_value" && f.Func != "count" {
+		// The running value is a streaming Value, which holds an interval
+		// as bytes it can only compare for equality.
+		return nil, sql.Errorf(sql.PlanError, f.Pos, "%s OVER (… UNBOUNDED PRECEDING …) of an INTERVAL cannot run in streaming mode yet; give it a bounded frame (ROWS BETWEEN n PRECEDING AND CURRENT ROW, RANGE BETWEEN INTERVAL … PRECEDING AND CURRENT ROW)", strings.ToUpper(f.Func))
+	}
 	c, ok := f.Args[0].(*ColumnRef)
 	if !ok {
 		return nil, sp.fail("%s(%s) OVER (… UNBOUNDED PRECEDING …) reads a column in streaming mode: compute %s in a subquery", strings.ToUpper(f.Func), f.Args[0], f.Args[0])

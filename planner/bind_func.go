@@ -526,17 +526,14 @@ func (b *binder) aggType(f string, arg Expr, distinct bool, off int) (Expr, arro
 		if isNull(at) {
 			arg, at = castTo(arg, TypeBigInt), TypeBigInt
 		}
-		if !isNumeric(at) {
-			return nil, nil, false, b.errAt(off, "%s needs a number, got %s", strings.ToUpper(f), TypeName(at))
+		if !isNumeric(at) && !isInterval(at) {
+			return nil, nil, false, b.errAt(off, "%s needs a number or an INTERVAL, got %s", strings.ToUpper(f), TypeName(at))
 		}
 		t = sumType(at)
-		if f == "avg" {
+		if f == "avg" && !isInterval(at) {
 			t = TypeDouble
 		}
 	case "min", "max":
-		if at.ID() == arrow.INTERVAL_MONTH_DAY_NANO {
-			return nil, nil, false, b.errAt(off, "%s cannot take an INTERVAL", strings.ToUpper(f))
-		}
 		t = at
 	}
 	return arg, t, false, nil

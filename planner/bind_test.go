@@ -24,7 +24,7 @@ func TestBindErrors(t *testing.T) {
 		{"SELECT 1 FROM orders\nWHERE SUM(value) > 1", 2, 7, `aggregate functions are not allowed in WHERE`},
 		{"SELECT o.id FROM orders o JOIN customers c ON o.customer_id = c.id GROUP BY c.id", 1, 8, `column "id" must appear in the GROUP BY clause`},
 		{"SELECT 'abc' + true", 1, 8, `cannot apply + to VARCHAR and BOOLEAN`},
-		{"SELECT SUM(category) FROM orders", 1, 8, `SUM needs a number, got VARCHAR`},
+		{"SELECT SUM(category) FROM orders", 1, 8, `SUM needs a number or an INTERVAL, got VARCHAR`},
 		{"SELECT * FROM orders\n  WHERE ts > 'yesterday'", 2, 14, `cannot convert "yesterday" to TIMESTAMP`},
 		{"SELECT o.nope FROM orders o", 1, 8, `unknown column "o.nope"`},
 		{"SELECT z.id FROM orders o", 1, 8, `unknown table "z"`},

@@ -62,6 +62,8 @@ func sumType(t arrow.DataType) arrow.DataType {
 	case isDecimal(t):
 		_, s := decimalOf(t)
 		return makeDecimal(38-s, s)
+	case isInterval(t):
+		return TypeInterval
 	}
 	return TypeDouble
 }
