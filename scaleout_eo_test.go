@@ -61,6 +61,13 @@ type eoMember struct {
 
 func eoStart(t *testing.T, addr, txn string) *eoMember {
 	t.Helper()
+	return eoStartSink(t, addr, txn, eoJoinSink)
+}
+
+// eoStartSink is eoStart with sink (a format of brokers and
+// transactional id) in place of eoJoinSink.
+func eoStartSink(t *testing.T, addr, txn, sink string) *eoMember {
+	t.Helper()
 	db, mem := kOpen(t, kConfig())
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &eoMember{db: db, cancel: cancel, done: make(chan error, 1)}
@@ -69,7 +76,7 @@ func eoStart(t *testing.T, addr, txn string) *eoMember {
 			t.Errorf("member %s leaked %d bytes", txn, n)
 		}
 	}
-	go func() { m.done <- db.Exec(ctx, fmt.Sprintf(soJoinSources+eoJoinSink, addr, txn)) }()
+	go func() { m.done <- db.Exec(ctx, fmt.Sprintf(soJoinSources+sink, addr, txn)) }()
 	return m
 }
 

@@ -38,6 +38,21 @@ type scaledOut struct {
 	// hook that runs): a revoke then waits for no barrier.
 	downDone chan struct{}
 	downOnce sync.Once
+	// down is the downstream reader (the repartition topic's), loss its
+	// exec.LossNotifier (nil when it has none); joined is the sink
+	// writer whose transactions carry the changelog saves (joinSink),
+	// aborted when the output since the last commit is discarded, and
+	// discardErr what that abort failed with (the next save fails).
+	down       exec.SourceReader
+	loss       exec.LossNotifier
+	joined     exec.Aborter
+	discardErr error
+	// epoch is the reader epoch of the last discard: the work since is
+	// of it or later (exec.LossNotifier.Rewind).
+	epoch uint64
+	// Discarded counts the times the output and state since the last
+	// save were discarded (partitions lost, a commit refused).
+	Discarded int64
 }
 
 // splitExchange splits si at its Kafka exchange (one under a keyed
@@ -202,7 +217,7 @@ func (db *Session) openUpstream(ctx context.Context, si *planner.StreamInfo, x *
 		return nil, err
 	}
 	up := &upstream{mem: db.mem, reader: ups.Reader, schema: schema, transforms: transforms, w: w,
-		every: upstreamCommitEvery, revokes: make(chan revokeReq), stopped: make(chan struct{}), timeCol: -1}
+		every: upstreamCommitEvery, revokes: make(chan revokeReq), losses: make(chan revokeReq), stopped: make(chan struct{}), timeCol: -1}
 	if x.EventTime {
 		timeCol := x.TimeCol
 		if join {
@@ -216,6 +231,10 @@ func (db *Session) openUpstream(ctx context.Context, si *planner.StreamInfo, x *
 	}
 	if rn, ok := ups.Reader.(exec.RevokeNotifier); ok {
 		rn.SetRevokeHook(up.onRevoke)
+	}
+	if ln, ok := ups.Reader.(exec.LossNotifier); ok {
+		up.loss = ln
+		ln.SetLostHook(up.onLost)
 	}
 	return up, nil
 }
@@ -288,10 +307,18 @@ func (so *scaledOut) attach(sq *streamQuery) {
 	// (a micro-batch run first runs an early trigger, emitting what
 	// waited for the next one): its next owner restores exactly that
 	// state and emits nothing this process emitted.
+	so.down = sq.p.Reader
 	if rn, ok := sq.p.Reader.(exec.RevokeNotifier); ok {
 		bar := make(chan stream.Barrier)
 		sq.p.Barrier = bar
 		rn.SetRevokeHook(func(ctx context.Context, revoked map[int32]string) { so.revoke(ctx, bar, revoked) })
+		// Partitions lost without a revoke: what the pipeline produced
+		// from them since the last save is discarded, between two
+		// batches, before the group is joined again.
+		if ln, ok := sq.p.Reader.(exec.LossNotifier); ok {
+			so.loss = ln
+			ln.SetLostHook(func(ctx context.Context, _ map[int32]string) { so.lose(ctx, bar) })
+		}
 	}
 	sq.p.Reader = noCommitReader{SourceReader: sq.p.Reader, closing: so.downStopped}
 	sq.scale = so
@@ -330,6 +357,80 @@ func (so *scaledOut) revoke(ctx context.Context, bar chan<- stream.Barrier, revo
 	}
 }
 
+// lose is the downstream reader's lost hook: the pipeline discards,
+// between two batches, the batches queued, the output since the last
+// save (the sink's transaction, when the saves join it) and every
+// instance's state, while the group waits to be joined again. The
+// partitions' next owners restore the last save and read on after it.
+func (so *scaledOut) lose(ctx context.Context, bar chan<- stream.Barrier) {
+	done := make(chan error, 1)
+	epoch := so.loss.Epoch()
+	b := stream.Barrier{Done: done, Discard: true, Epoch: epoch, After: func() {
+		so.discard(ctx)
+		so.epoch = max(so.epoch, epoch)
+	}}
+	select {
+	case bar <- b:
+	case <-so.downDone:
+		return
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-so.downDone:
+	case <-ctx.Done():
+	}
+}
+
+// discard drops what the downstream part produced since its last save:
+// the joined sink's open transaction and every keyed instance.
+func (so *scaledOut) discard(ctx context.Context) {
+	if so.joined != nil {
+		if err := so.joined.Abort(ctx); err != nil && so.discardErr == nil {
+			so.discardErr = err
+		}
+	}
+	for _, ps := range so.states {
+		ps.Discard()
+	}
+	so.Discarded++
+}
+
+// refused handles a commit of the joined sink that the group refused
+// (exec.ErrFenced: this member's generation or session is gone): the
+// transaction aborts, the instances are dropped and the reader reads
+// its partitions again from the committed offsets, where their state
+// in the changelog ends. It returns the stream.Rewound that tells the
+// pipeline to go on, or err when the reader cannot rewind.
+func (so *scaledOut) refused(ctx context.Context, err error) error {
+	if so.loss == nil || so.joined == nil {
+		return err
+	}
+	so.discard(ctx)
+	if so.discardErr != nil {
+		return so.discardErr
+	}
+	so.epoch = so.loss.Rewind(so.epoch)
+	return &stream.Rewound{Epoch: so.epoch, Err: err}
+}
+
+// held keeps the offsets of upTo of the repartition partitions the
+// downstream reader holds now: the pipeline remembers those of
+// partitions that moved away, and committing them again would move
+// back what their new owner committed (its next owner would then read
+// again rows the state it restores already holds).
+func (so *scaledOut) held(upTo exec.Offsets) exec.Offsets {
+	now := so.down.Offsets()
+	out := make(exec.Offsets, len(upTo))
+	for k, v := range upTo {
+		if _, ok := now[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // joinSink makes the changelog saves join w's transactions when every
 // store can (an exactly-once Kafka sink on the source's cluster): the
 // sink's commit then commits output, state and offsets at once. Else
@@ -348,11 +449,15 @@ func (so *scaledOut) joinSink(ctx context.Context, w exec.SinkWriter) (bool, err
 			return false, err
 		}
 	}
+	so.joined, _ = w.(exec.Aborter)
 	return true, nil
 }
 
 // save saves the keyed state the output so far covers.
 func (so *scaledOut) save(ctx context.Context, upTo exec.Offsets) error {
+	if so.discardErr != nil {
+		return so.discardErr
+	}
 	for _, ps := range so.states {
 		if err := ps.Save(ctx, upTo); err != nil {
 			return fmt.Errorf("changelog: %w", err)
@@ -411,7 +516,34 @@ func (r noCommitReader) Close() error {
 	return r.SourceReader.Close()
 }
 
-var _ exec.ProgressReporter = noCommitReader{}
+var (
+	_ exec.ProgressReporter = noCommitReader{}
+	_ exec.LossNotifier     = noCommitReader{}
+)
+
+// SetLostHook forwards exec.LossNotifier (attach sets the hook on the
+// reader itself).
+func (r noCommitReader) SetLostHook(hook func(context.Context, map[int32]string)) {
+	if ln, ok := r.SourceReader.(exec.LossNotifier); ok {
+		ln.SetLostHook(hook)
+	}
+}
+
+// Epoch forwards exec.LossNotifier: the pipeline tags each batch with it.
+func (r noCommitReader) Epoch() uint64 {
+	if ln, ok := r.SourceReader.(exec.LossNotifier); ok {
+		return ln.Epoch()
+	}
+	return 0
+}
+
+// Rewind forwards exec.LossNotifier.
+func (r noCommitReader) Rewind(epoch uint64) uint64 {
+	if ln, ok := r.SourceReader.(exec.LossNotifier); ok {
+		return ln.Rewind(epoch)
+	}
+	return 0
+}
 
 // BytesRead forwards exec.ProgressReporter.
 func (r noCommitReader) BytesRead() int64 {
@@ -444,6 +576,15 @@ type upstream struct {
 	revokes chan revokeReq
 	stopped chan struct{}
 	closed  bool
+	// With loss set (the reader can lose partitions without a revoke),
+	// losses carries the lost hook's requests, and epoch is the least
+	// reader epoch (exec.LossNotifier) of the batches still written:
+	// those read before a loss or a rewind are dropped. Recovered
+	// counts the losses and refused commits recovered from.
+	loss      exec.LossNotifier
+	losses    chan revokeReq
+	epoch     uint64
+	Recovered int64
 	// offsets are the positions of the held partitions after the
 	// batches written; revoked are partitions given up since.
 	offsets exec.Offsets
@@ -648,6 +789,51 @@ type revokeReq struct {
 	done  chan struct{}
 }
 
+// onLost is the reader's lost hook: the group took every partition
+// without a revoke, and rejoins once the loop has aborted the open
+// transaction (records of those partitions, which their next owner
+// writes again from the committed offsets) and forgotten their offsets.
+func (u *upstream) onLost(ctx context.Context, parts map[int32]string) {
+	req := revokeReq{parts: parts, done: make(chan struct{})}
+	select {
+	case u.losses <- req:
+		select {
+		case <-req.done:
+		case <-u.stopped:
+		case <-ctx.Done():
+		}
+	case <-u.stopped:
+	case <-ctx.Done():
+	}
+}
+
+// recover discards what the loop wrote since its last commit: it aborts
+// the open transaction and forgets the offsets and event times it
+// covered. After a loss the reader holds nothing and reads the next
+// assignment from the committed offsets; after a commit the group
+// refused, rewind makes it read the partitions it still holds again
+// from there. cause is the error to fail with when the writer cannot
+// abort.
+func (u *upstream) recover(ctx context.Context, cause error, rewind bool) error {
+	ab, ok := u.w.(exec.Aborter)
+	if !ok || u.loss == nil {
+		return cause
+	}
+	if err := ab.Abort(ctx); err != nil {
+		return fmt.Errorf("repartition: %w (after %v)", err, cause)
+	}
+	u.offsets, u.revoked = exec.Offsets{}, map[int32]bool{}
+	clear(u.maxTime)
+	clear(u.sent)
+	if rewind {
+		u.epoch = u.loss.Rewind(u.epoch)
+	} else {
+		u.epoch = u.loss.Epoch()
+	}
+	u.Recovered++
+	return nil
+}
+
 // onRevoke is the reader's revoke hook: the rebalance waits until the
 // loop has committed what it wrote from the revoked partitions with
 // their offsets, so their next owner starts exactly after it.
@@ -675,6 +861,7 @@ func (u *upstream) run(ctx context.Context) error {
 		offs  exec.Offsets
 		parts []int32
 		err   error
+		epoch uint64
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	ch := make(chan arrival, 4)
@@ -687,6 +874,9 @@ func (u *upstream) run(ctx context.Context) error {
 			a := arrival{b: b, err: err}
 			if err == nil {
 				a.offs, a.parts = u.reader.Offsets(), u.reader.Partitions()
+				if u.loss != nil {
+					a.epoch = u.loss.Epoch()
+				}
 			}
 			select {
 			case ch <- a:
@@ -733,8 +923,33 @@ func (u *upstream) run(ctx context.Context) error {
 			if !ok || a.err != nil {
 				return end(a, ok)
 			}
+			if a.epoch < u.epoch {
+				a.b.Record.Release() // read before a loss or a rewind
+				continue
+			}
 			if err := u.write(stop, a.b, a.offs, a.parts); err != nil {
 				return err
+			}
+		case req := <-u.losses:
+			// Every batch queued was read before the loss: none is
+			// written.
+			var last *arrival
+			lastOK := true
+			for n := len(ch); n > 0 && last == nil; n-- {
+				a, ok := <-ch
+				if !ok || a.err != nil {
+					last, lastOK = &a, ok
+					break
+				}
+				a.b.Record.Release()
+			}
+			err := u.recover(stop, errors.New("repartition: partitions lost"), false)
+			close(req.done)
+			if err != nil {
+				return err
+			}
+			if last != nil {
+				return end(*last, lastOK)
 			}
 		case req := <-u.revokes:
 			// The batches queued were read before the revoke (the
@@ -747,6 +962,10 @@ func (u *upstream) run(ctx context.Context) error {
 				if !ok || a.err != nil {
 					last, lastOK = &a, ok
 					break
+				}
+				if a.epoch < u.epoch {
+					a.b.Record.Release()
+					continue
 				}
 				if err := u.write(stop, a.b, a.offs, a.parts); err != nil {
 					close(req.done)
@@ -855,7 +1074,14 @@ func (u *upstream) commit(ctx context.Context) error {
 		return err
 	}
 	if err := u.w.Commit(ctx, offs); err != nil {
-		return fmt.Errorf("repartition: %w", err)
+		err = fmt.Errorf("repartition: %w", err)
+		if errors.Is(err, exec.ErrFenced) {
+			// The group refused the offsets (this member's session
+			// expired, or its generation is gone): the transaction
+			// aborts and the partitions still held are read again.
+			return u.recover(ctx, err, true)
+		}
+		return err
 	}
 	return nil
 }

@@ -139,3 +139,38 @@ type PartitionNamer interface {
 	// PartitionKey is partition id's Offsets key; ok false when unknown.
 	PartitionKey(id int32) (key string, ok bool)
 }
+
+// LossNotifier is a SourceReader whose consumer group may take its
+// partitions away without a revoke: the member's session expired (a
+// process paused longer than the session timeout) or the group fenced
+// it. Whatever was produced from them since the last commit must then
+// be discarded, not committed: their next owner starts from the
+// committed offsets.
+type LossNotifier interface {
+	// SetLostHook sets the hook, called with the lost partitions'
+	// Batch.Partition ids and their Offsets keys before the reader
+	// forgets them and before the group is joined again.
+	SetLostHook(hook func(ctx context.Context, lost map[int32]string))
+	// Epoch counts the losses and rewinds so far; read right after Next
+	// on the goroutine calling Next, it tells which side of them the
+	// batch was read on.
+	Epoch() uint64
+	// Rewind makes the reader read every partition it holds again from
+	// the committed offsets (after a commit the group refused, whose
+	// transaction was aborted) unless the epoch moved past epoch, the
+	// one of the work discarded, already (a loss: what follows it is
+	// read from the committed offsets anyway). It returns the Epoch of
+	// the batches read after it.
+	Rewind(epoch uint64) uint64
+}
+
+// Aborter is a SinkWriter that can take back what it was given since its
+// last Commit (an exactly-once Kafka writer aborts its transaction): a
+// scaled-out query whose partitions were lost discards what it produced
+// from them, which their next owner produces again.
+type Aborter interface {
+	// Abort discards everything written since the last Commit and
+	// makes the writer ready for more; a writer that cannot take back
+	// what it sent does nothing.
+	Abort(ctx context.Context) error
+}

@@ -146,25 +146,43 @@ func (c *Changelog) save(ctx context.Context, states map[int32][]byte, upTo exec
 			return txnCommitOffsets(ctx, c.cl, c.adm, c.txnID, c.topicIDs, group, member, gen, upTo)
 		})
 		if err != nil {
-			if fenced(err) {
+			if groupFenced(err) {
 				return c.abortFenced()
 			}
-			return c.abort(err)
+			return c.abort(c.producerFenced(err))
 		}
 	}
 	if err := c.cl.Flush(ctx); err != nil {
 		return c.abort(fmt.Errorf("kafka changelog %q: flushing: %w", c.topic, err))
 	}
 	if perr != nil {
-		return c.abort(fmt.Errorf("kafka changelog %q: producing: %w", c.topic, perr))
+		return c.abort(c.producerFenced(fmt.Errorf("kafka changelog %q: producing: %w", c.topic, perr)))
 	}
 	if err := c.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		if fenced(err) {
+		if groupFenced(err) {
 			return exec.ErrFenced
 		}
-		return fmt.Errorf("kafka changelog %q: committing: %w", c.topic, err)
+		return c.producerFenced(fmt.Errorf("kafka changelog %q: committing: %w", c.topic, err))
 	}
 	return nil
+}
+
+// producerFenced names the cause of err when another producer took the
+// changelog's transactional id: another process runs the query under the
+// same identity.
+func (c *Changelog) producerFenced(err error) error {
+	return producerFencedErr(err, c.txnID, internalTxnIDFrom)
+}
+
+// producerFencedErr is err naming, when another producer took
+// transactional id txnID, what the id comes from (from): two processes
+// share it, and since each could go on only by fencing the other, the
+// one fenced stops.
+func producerFencedErr(err error, txnID, from string) error {
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+		return fmt.Errorf("%w: another producer took transactional id %q: %s is shared by two running queries (each needs its own)", err, txnID, from)
+	}
+	return err
 }
 
 // records are the changelog records of a save of states covering upTo:
@@ -253,13 +271,12 @@ func (c *Changelog) abortFenced() error {
 	return exec.ErrFenced
 }
 
-// fenced reports whether err says the group moved on without this
-// member (its generation is old, it left, or a newer instance replaced
-// it).
-func fenced(err error) bool {
+// groupFenced reports whether err is the group refusing a member whose
+// generation or membership is gone (not a producer fenced by another
+// with its transactional id).
+func groupFenced(err error) bool {
 	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
-		errors.Is(err, kerr.FencedInstanceID) || errors.Is(err, kerr.RebalanceInProgress) ||
-		errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
+		errors.Is(err, kerr.FencedInstanceID) || errors.Is(err, kerr.RebalanceInProgress)
 }
 
 // groupReaderOf returns this process's live reader of group holding one

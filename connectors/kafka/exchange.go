@@ -23,6 +23,11 @@ var _ exec.ExchangeHost = (*Source)(nil)
 // Streams uses 10 s under exactly-once too).
 const exchangeTxnTimeout = 10 * time.Second
 
+// internalTxnIDFrom names where the transactional ids of a scaled-out
+// query's internal topics come from: its checkpoint directory (the
+// query's identity across restarts), else a fresh one per run.
+const internalTxnIDFrom = "the checkpoint directory (the query's identity, from which the ids of its internal topics' transactions are made)"
+
 // exchangeSessionTimeout is how soon the group hands a dead process's
 // partitions of a scaled-out query to the others: a partition waits that
 // long, so it is kept short (Kafka's minimum is 6 s).
@@ -140,7 +145,7 @@ func (s *Source) UpstreamSource() (exec.Source, error) {
 func (s *Source) RepartitionSink(topic string, keys []string, txnID string) (exec.Sink, error) {
 	cfg := &sinkConfig{connConfig: s.cfg.connConfig, topic: topic, format: "json", key: keys,
 		exactlyOnce: true, txnID: txnID, group: s.cfg.group, partitions: 1, replication: 1,
-		txnTimeout: exchangeTxnTimeout, marks: true}
+		txnTimeout: exchangeTxnTimeout, marks: true, txnIDFrom: internalTxnIDFrom}
 	return &Sink{cfg: cfg}, nil
 }
 
@@ -302,4 +307,118 @@ func (r *Reader) onRevokedCommit(ctx context.Context, cl *kgo.Client, revoked ma
 		hook(ctx, ids)
 	}
 	r.onRevoked(ctx, cl, revoked)
+}
+
+var _ exec.LossNotifier = (*Reader)(nil)
+
+// SetLostHook makes the reader call hook with the partitions the group
+// took away without a revoke (a session timeout, a fenced member:
+// kgo's OnPartitionsLost, always every partition held), before it
+// forgets them. As for a revoke, Next returns none of their records once
+// the loss is known and the caller has passed on every batch returned
+// before; unlike a revoke, nothing produced from them may be committed
+// any more (the group has moved on: their next owner starts from the
+// committed offsets), so the hook discards it. The group rejoins only
+// after hook returns. Call it before the first Next.
+func (r *Reader) SetLostHook(hook func(ctx context.Context, lost map[int32]string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lostHook = hook
+}
+
+// Epoch implements exec.LossNotifier: it moves on each loss and each
+// Rewind applied. Next changes it only on the goroutine that calls
+// Next (a Rewind) or while no batch it returned is held back (a loss
+// waits for the caller to come back), so the caller that reads Epoch
+// right after Next knows which side of a loss or rewind the batch is on.
+func (r *Reader) Epoch() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.epoch
+}
+
+// Rewind implements exec.LossNotifier: unless a loss or a rewind moved
+// the epoch past epoch already (the batches after it are read from the
+// committed offsets), the next Next first moves every held partition
+// back to the group's committed offset (where the assignment began when
+// nothing was committed), so what was read since the last commit is
+// read again. It returns the epoch of the batches read after the
+// rewind: those of smaller epochs were read before.
+func (r *Reader) Rewind(epoch uint64) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.epoch > epoch {
+		return r.epoch
+	}
+	r.rewind = true
+	return r.epoch + 1
+}
+
+// applyRewind runs a Rewind, on the goroutine that calls Next.
+func (r *Reader) applyRewind(ctx context.Context) error {
+	committed, err := r.adm.FetchOffsets(ctx, r.src.cfg.group)
+	if err != nil {
+		return fmt.Errorf("kafka: rewinding to the committed offsets of group %q: %w", r.src.cfg.group, err)
+	}
+	r.mu.Lock()
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for k, st := range r.parts {
+		off := st.start
+		if c, ok := committed.Lookup(k.t, k.p); ok && c.Err == nil && c.At >= 0 {
+			off = c.At
+		}
+		if off < 0 {
+			continue // nothing read yet: nothing to read again
+		}
+		st.next, st.buf = off, nil
+		if set[k.t] == nil {
+			set[k.t] = map[int32]kgo.EpochOffset{}
+		}
+		set[k.t][k.p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	r.epoch++
+	r.rewind = false
+	r.mu.Unlock()
+	r.cl.SetOffsets(set)
+	return nil
+}
+
+// onLost runs the lost hook, then forgets the partitions (onRevoked).
+func (r *Reader) onLost(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
+	r.mu.Lock()
+	hook := r.lostHook
+	ids := map[int32]string{}
+	for t, ps := range lost {
+		for _, p := range ps {
+			if _, ok := r.parts[tp{t, p}]; ok {
+				ids[r.partID(t, p)] = offsetKey(t, p)
+				if r.revoking == nil {
+					r.revoking = map[tp]bool{}
+				}
+				r.revoking[tp{t, p}] = true
+			}
+		}
+	}
+	var back chan struct{}
+	if hook != nil && r.handed && !r.closed {
+		back = r.back
+	}
+	r.mu.Unlock()
+	if back != nil {
+		select {
+		case <-back:
+		case <-ctx.Done():
+		}
+	}
+	r.mu.Lock()
+	// A rewind asked for and not yet run is moot: the next assignment
+	// is read from the committed offsets anyway, and its batches carry
+	// the epoch Rewind promised.
+	r.epoch++
+	r.rewind = false
+	r.mu.Unlock()
+	if hook != nil && len(ids) > 0 {
+		hook(ctx, ids)
+	}
+	r.onRevoked(ctx, cl, lost)
 }

@@ -104,6 +104,10 @@ type sinkConfig struct {
 	// marks: the topic carries watermark records beside the rows (a
 	// repartition topic, WriteWatermarks).
 	marks bool
+	// txnIDFrom says where txnID comes from, for the error a producer
+	// fenced by another with the same id gives: "'transactional.id'"
+	// when empty.
+	txnIDFrom string
 }
 
 func optErr(format string, args ...any) error {

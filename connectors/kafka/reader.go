@@ -57,6 +57,13 @@ type Reader struct {
 	// revoke has reached the caller's queue before the hook runs).
 	handed bool
 	back   chan struct{}
+	// lostHook, if set, hears of partitions lost without a revoke
+	// (SetLostHook); epoch counts the losses and rewinds (Epoch).
+	lostHook func(ctx context.Context, lost map[int32]string)
+	epoch    uint64
+	// rewind is set by Rewind: the next Next moves every held
+	// partition back to the group's committed offset first.
+	rewind bool
 }
 
 var _ exec.SourceReader = (*Reader)(nil)
@@ -78,6 +85,10 @@ type partState struct {
 	// carried is what the watermark records read so far say (a
 	// repartition topic that carries its upstream's watermarks).
 	carried carried
+	// start is where this assignment of the partition began reading
+	// (-1 until known): a Rewind goes back there when the group has
+	// no committed offset for it.
+	start int64
 }
 
 func newReader(s *Source, bb *batchBuilder, spec exec.ScanSpec) *Reader {
@@ -120,7 +131,7 @@ func (r *Reader) start(ctx context.Context) error {
 			kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
 			kgo.OnPartitionsAssigned(r.onAssigned),
 			kgo.OnPartitionsRevoked(r.onRevokedCommit),
-			kgo.OnPartitionsLost(r.onRevoked),
+			kgo.OnPartitionsLost(r.onLost),
 		)
 		if s.cfg.pattern != nil {
 			opts = append(opts, kgo.ConsumeTopics(s.cfg.pattern.String()), kgo.ConsumeRegex())
@@ -187,7 +198,7 @@ func (r *Reader) start(ctx context.Context) error {
 	defer r.mu.Unlock()
 	for _, t := range sortedTopics(parts) {
 		for _, p := range parts[t] {
-			st := &partState{id: r.partID(t, p), next: starts[t][p], end: -1, high: -1}
+			st := &partState{id: r.partID(t, p), next: starts[t][p], end: -1, high: -1, start: starts[t][p]}
 			if r.spec.Bounded {
 				e, ok := ends.Lookup(t, p)
 				if !ok || e.Err != nil {
@@ -246,7 +257,7 @@ func (r *Reader) adjustOffsets(ctx context.Context, offs map[string]map[int32]kg
 			if exact >= 0 {
 				r.startAt[k] = exact
 				if st := r.parts[k]; st != nil && st.next < 0 {
-					st.next = exact
+					st.next, st.start = exact, exact
 				}
 			}
 		}
@@ -268,7 +279,7 @@ func (r *Reader) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 				if !ok {
 					next = -1
 				}
-				r.parts[k] = &partState{id: r.partID(t, p), next: next, end: -1, high: -1}
+				r.parts[k] = &partState{id: r.partID(t, p), next: next, end: -1, high: -1, start: next}
 			}
 		}
 	}
@@ -295,7 +306,13 @@ func (r *Reader) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string]
 func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 	r.mu.Lock()
 	r.giveBack()
+	rewind := r.rewind
 	r.mu.Unlock()
+	if rewind {
+		if err := r.applyRewind(ctx); err != nil {
+			return exec.Batch{}, err
+		}
+	}
 	for {
 		r.mu.Lock()
 		if r.closed {
@@ -415,6 +432,15 @@ func (r *Reader) buffer(fetches kgo.Fetches) error {
 		if errors.As(err, &loss) {
 			return
 		}
+		// So is a lost group session (a session timeout, a join
+		// refused): the client has already called onLost, which
+		// dropped what was read from the lost partitions, and it
+		// rejoins by itself; failing here failed a scaled-out query
+		// whose member merely had to join again.
+		var session *kgo.ErrGroupSession
+		if errors.As(err, &session) {
+			return
+		}
 		ferr = fmt.Errorf("kafka %s/%d: %w", t, p, err)
 	})
 	if ferr != nil {
@@ -436,11 +462,17 @@ func (r *Reader) buffer(fetches kgo.Fetches) error {
 			if st.next >= 0 && rec.Offset < st.next {
 				continue // already returned (a re-fetch after a rebalance)
 			}
+			if n := len(st.buf); n > 0 && rec.Offset <= st.buf[n-1].Offset {
+				continue // already buffered (a fetch from before a rewind)
+			}
 			if st.end >= 0 && rec.Offset >= st.end {
 				break
 			}
 			if len(st.buf) == 0 {
 				st.firstAt = now
+			}
+			if st.start < 0 {
+				st.start = rec.Offset
 			}
 			st.buf = append(st.buf, rec)
 			r.bytes += int64(len(rec.Key) + len(rec.Value))

@@ -412,7 +412,7 @@ func (w *Writer) promise(r *kgo.Record, err error) {
 // source reader's CommitOffsets after Commit returns.
 func (w *Writer) Commit(ctx context.Context, upTo exec.Offsets) error {
 	if err := w.flush(ctx); err != nil {
-		return err
+		return w.fencedErr(err)
 	}
 	if !w.cfg.exactlyOnce {
 		return nil
@@ -421,7 +421,7 @@ func (w *Writer) Commit(ctx context.Context, upTo exec.Offsets) error {
 	if len(upTo) > 0 && group != "" {
 		if w.produced > 0 {
 			if err := w.txnCommitOffsetsRetry(ctx, group, member, gen, reader, upTo); err != nil {
-				return err
+				return w.fencedErr(err)
 			}
 		} else if err := commitOutsideTxn(ctx, w.adm, reader, group, upTo); err != nil {
 			// Nothing was produced, so there is no transaction to tie the
@@ -431,8 +431,52 @@ func (w *Writer) Commit(ctx context.Context, upTo exec.Offsets) error {
 	}
 	w.inTxn = false
 	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return fmt.Errorf("kafka sink: committing transaction: %w", err)
+		return w.fencedErr(fmt.Errorf("kafka sink: committing transaction: %w", err))
 	}
+	return w.begin()
+}
+
+// fencedErr names what fenced a commit that failed with err. The group
+// moved on without this member (its generation is old, it left, its
+// session expired): exec.ErrFenced, which a scaled-out query recovers
+// from (Abort, then read again from the committed offsets). Another
+// producer initialized the same transactional id: two processes share
+// it, and since each could only go on by fencing the other, this one
+// stops with an error that names where the id comes from.
+func (w *Writer) fencedErr(err error) error {
+	if groupFenced(err) {
+		return fmt.Errorf("%w: %w", exec.ErrFenced, err)
+	}
+	from := w.cfg.txnIDFrom
+	if from == "" {
+		from = "'transactional.id'"
+	}
+	return producerFencedErr(err, w.cfg.txnID, from)
+}
+
+var _ exec.Aborter = (*Writer)(nil)
+
+// Abort implements exec.Aborter: an exactly-once writer aborts its open
+// transaction (the records written and the changelog records staged
+// since the last Commit never become visible) and begins the next;
+// an at-least-once writer cannot take back what it sent and does
+// nothing.
+func (w *Writer) Abort(ctx context.Context) error {
+	if !w.cfg.exactlyOnce || !w.inTxn || w.closed {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.connectTimeout)
+	defer cancel()
+	w.inTxn = false
+	if err := w.cl.AbortBufferedRecords(ctx); err != nil {
+		return fmt.Errorf("kafka sink: aborting: %w", err)
+	}
+	if err := w.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		return w.fencedErr(fmt.Errorf("kafka sink: aborting transaction: %w", err))
+	}
+	w.errMu.Lock()
+	w.err = nil // the aborted records' produce errors
+	w.errMu.Unlock()
 	return w.begin()
 }
 

@@ -103,6 +103,10 @@ func (w *Writer) txnCommitOffsetsRetry(ctx context.Context, group, member string
 // it now) leaves the error, and the caller aborts the transaction.
 func ridingRebalance(ctx context.Context, reader *Reader, upTo exec.Offsets, member string, gen int32, commit func(member string, gen int32) error) error {
 	deadline := time.Now().Add(rebalanceWait)
+	var epoch uint64
+	if reader != nil {
+		epoch = reader.Epoch()
+	}
 	for {
 		err := commit(member, gen)
 		if err == nil || reader == nil || !(errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.RebalanceInProgress)) || time.Now().After(deadline) {
@@ -120,6 +124,14 @@ func ridingRebalance(ctx context.Context, reader *Reader, upTo exec.Offsets, mem
 			}
 		}
 		member, gen = reader.groupMember()
+		// A member that lost its partitions meanwhile (onLost) joins
+		// again under a new generation: what this commit covers was
+		// read before the loss and must not commit under it. (Read
+		// after the generation: a loss moves the epoch before the
+		// member rejoins.)
+		if reader.Epoch() != epoch {
+			return err
+		}
 	}
 }
 

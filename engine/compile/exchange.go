@@ -154,6 +154,17 @@ func (s *PartitionedState) Revoke(parts []int32) {
 	}
 }
 
+// Discard drops every instance, unsaved state and all: the group took
+// the partitions away without a revoke, or refused the commit of what
+// they produced, so their next owner (this process again, maybe)
+// restores the last save and reads on from the offsets saved with it.
+func (s *PartitionedState) Discard() {
+	for p, in := range s.insts {
+		in.node.Close()
+		delete(s.insts, p)
+	}
+}
+
 // instance returns partition p's instance, restoring it first when the
 // partition is new here; nil when p is not held (a batch read before the
 // group took the partition away: its next owner reads it again).
@@ -413,10 +424,7 @@ func (s *PartitionedState) Save(ctx context.Context, upTo exec.Offsets) error {
 
 // Close closes every instance and the store.
 func (s *PartitionedState) Close() error {
-	for p, in := range s.insts {
-		in.node.Close()
-		delete(s.insts, p)
-	}
+	s.Discard()
 	return s.store.Close()
 }
 

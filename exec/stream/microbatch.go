@@ -142,6 +142,9 @@ func (p *Pipeline) microBarrier(ctx context.Context, ch <-chan arrival, b Barrie
 			b.Done <- err
 		}
 	}()
+	if b.Discard {
+		return p.microDiscard(ctx, ch, b, pending, tracker, full)
+	}
 	eof := false
 	for n := len(ch); n > 0 && !eof; n-- {
 		a, ok := <-ch
@@ -176,6 +179,35 @@ func (p *Pipeline) microBarrier(ctx context.Context, ch <-chan arrival, b Barrie
 	if b.After != nil {
 		b.After()
 	}
+	return false, nil
+}
+
+// microDiscard runs a discarding barrier (Barrier.Discard) in a
+// micro-batch run: the queued arrivals and the rows waiting for the
+// next trigger are dropped, nothing is emitted or committed, then After
+// runs. (Changes of an updating result the tracker holds for the next
+// trigger stay: they are emitted at it, at least once.)
+func (p *Pipeline) microDiscard(ctx context.Context, ch <-chan arrival, b Barrier, pending *pendingTrigger, tracker *updateTracker, full bool) (bool, error) {
+	p.minEpoch = max(p.minEpoch, b.Epoch)
+	for n := len(ch); n > 0; n-- {
+		a, ok := <-ch
+		switch {
+		case !ok || (a.err != nil && ctx.Err() != nil):
+			return true, p.stopMicroBatch(ctx, pending, tracker, full)
+		case errors.Is(a.err, io.EOF):
+			return true, p.stopMicroBatch(ctx, pending, tracker, full)
+		case a.err != nil:
+			return true, fmt.Errorf("source: %w", a.err)
+		default:
+			a.b.Record.Release()
+		}
+	}
+	pending.release()
+	*pending = pendingTrigger{}
+	if b.After != nil {
+		b.After()
+	}
+	p.discarded(b.Epoch)
 	return false, nil
 }
 
@@ -228,6 +260,10 @@ func (t *pendingTrigger) fold(out arrow.Record, tracker *updateTracker) error {
 
 // arrive folds one arriving batch into the operator's state at once.
 func (p *Pipeline) arrive(ctx context.Context, a arrival, tracker *updateTracker, t *pendingTrigger) error {
+	if a.epoch < p.minEpoch {
+		a.b.Record.Release() // read before a discard
+		return nil
+	}
 	t.batches++
 	t.rows += int(a.b.Record.NumRows())
 	out, err := p.process(ctx, a) // releases the batch

@@ -123,6 +123,9 @@ type Pipeline struct {
 	OnClose func()
 
 	lastCommit time.Time
+	// minEpoch: batches read at a smaller reader epoch were read before
+	// a discard (Barrier.Discard, Rewound) and are dropped.
+	minEpoch uint64
 
 	offsets exec.Offsets
 	parts   []int32
@@ -151,6 +154,7 @@ type arrival struct {
 	offs  exec.Offsets
 	parts []int32
 	err   error
+	epoch uint64 // the reader's exec.LossNotifier epoch after the batch
 }
 
 // startReader reads the source on its own goroutine so the drivers can
@@ -159,6 +163,7 @@ func (p *Pipeline) startReader(ctx context.Context) (<-chan arrival, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	ch := make(chan arrival, 16)
 	done := make(chan struct{})
+	ln, _ := p.Reader.(exec.LossNotifier)
 	go func() {
 		defer close(done)
 		defer close(ch)
@@ -167,6 +172,9 @@ func (p *Pipeline) startReader(ctx context.Context) (<-chan arrival, func()) {
 			a := arrival{b: b, err: err}
 			if err == nil {
 				a.offs, a.parts = p.Reader.Offsets(), p.Reader.Partitions()
+				if ln != nil {
+					a.epoch = ln.Epoch()
+				}
 			}
 			select {
 			case ch <- a:
@@ -358,10 +366,39 @@ func (p *Pipeline) commit(ctx context.Context, force bool) error {
 	}
 	if p.Commit != nil {
 		if err := p.Commit(ctx, p.offsets); err != nil {
+			var rw *Rewound
+			if errors.As(err, &rw) {
+				p.discarded(rw.Epoch)
+				return nil
+			}
 			return fmt.Errorf("sink commit: %w", err)
 		}
 	}
 	return nil
+}
+
+// Rewound is what Commit returns when, instead of committing, it
+// discarded the output and state since the last commit (the consumer
+// group refused the commit: a scaled-out query's partitions are read
+// again from the committed offsets). The run goes on: it forgets the
+// offsets it knew, and drops the batches read at a reader epoch below
+// Epoch (exec.LossNotifier), which were read before the rewind.
+type Rewound struct {
+	Epoch uint64
+	Err   error // the refused commit's
+}
+
+func (r *Rewound) Error() string { return "rewound after a refused commit: " + r.Err.Error() }
+func (r *Rewound) Unwrap() error { return r.Err }
+
+// discarded forgets what the run knew of its input's position after its
+// output since the last commit was discarded: the offsets (their
+// partitions are read again, or owned by another process now) and the
+// batches read before epoch.
+func (p *Pipeline) discarded(epoch uint64) {
+	p.offsets = exec.Offsets{}
+	p.dirty = false
+	p.minEpoch = max(p.minEpoch, epoch)
 }
 
 // checkpoint is one round of the two-phase commit: the sink pre-commits
@@ -474,6 +511,10 @@ func (p *Pipeline) arrival(ctx context.Context, a arrival, ok bool) (done bool, 
 		}
 		return true, fmt.Errorf("source: %w", a.err)
 	}
+	if a.epoch < p.minEpoch {
+		a.b.Record.Release() // read before a discard: read again, or another's
+		return false, nil
+	}
 	start := p.Clock.Now()
 	rows := int(a.b.Record.NumRows())
 	out, err := p.process(ctx, a)
@@ -500,9 +541,18 @@ func (p *Pipeline) arrival(ctx context.Context, a arrival, ok bool) (done bool, 
 // After runs, and Done hears the commit's error. A consumer group's
 // revoke uses it: what the revoked partitions produced is committed, with
 // their offsets, before they leave.
+//
+// With Discard set it is the opposite, for a consumer group that took
+// the partitions away without a revoke (exec.LossNotifier): nothing
+// produced from them may be committed any more. The queued arrivals are
+// dropped unprocessed, nothing is committed, After runs (it discards
+// the output and the state), the offsets known are forgotten, and from
+// then on batches read at a reader epoch below Epoch are dropped.
 type Barrier struct {
-	After func()
-	Done  chan<- error
+	After   func()
+	Done    chan<- error
+	Discard bool
+	Epoch   uint64
 }
 
 // barrier runs b: the queued arrivals, the commit, After.
@@ -512,11 +562,21 @@ func (p *Pipeline) barrier(ctx context.Context, ch <-chan arrival, b Barrier) (d
 			b.Done <- err
 		}
 	}()
+	if b.Discard {
+		p.minEpoch = max(p.minEpoch, b.Epoch) // arrival drops the queued
+	}
 	for n := len(ch); n > 0; n-- {
 		a, ok := <-ch
 		if done, err := p.arrival(ctx, a, ok); done {
 			return true, err
 		}
+	}
+	if b.Discard {
+		if b.After != nil {
+			b.After()
+		}
+		p.discarded(b.Epoch)
+		return false, nil
 	}
 	if err := p.commit(ctx, true); err != nil {
 		return true, err
