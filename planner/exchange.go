@@ -445,3 +445,52 @@ func InternalTopicOf(group, topic string) (operator, role string, ok bool) {
 	}
 	return operator, role, true
 }
+
+// oneKeyedOperator refuses a stateful operator above the keyed operator
+// that reads a Kafka exchange (an aggregate over a scaled-out join, a
+// GROUP BY over a GROUP BY): only the operator reading the exchange
+// keeps its state per repartition partition in the changelog, so one
+// above it would hold, in each process, the state of that process's
+// partitions only, and keep it when a partition moves: its results
+// would be partial, and wrong after a rebalance.
+func (sp *streamPlanner) oneKeyedOperator(p PhysicalPlan) error {
+	for _, c := range p.Children() {
+		if err := sp.oneKeyedOperator(c); err != nil {
+			return err
+		}
+	}
+	if _, stateful := sp.si.bounds[p]; !stateful {
+		return nil
+	}
+	for _, c := range p.Children() {
+		if x, ok := c.(*PhysExchange); ok && x.Kind == ExchangeKafka {
+			return nil // p is the keyed operator of its exchange
+		}
+	}
+	below := keyedReaderUnder(p)
+	if below == nil {
+		return nil
+	}
+	ex := KafkaExchanges(below)[0]
+	return sp.fail("a scaled-out query runs one keyed operator through its Kafka exchange (%s), but %s runs above %s, which reads it: it would hold only the partitions of each process. Chaining a second exchange is not supported yet: run the second step as its own query over the first one's output topic, or set 'scale.out' = 'false' on source %s when one process reads it",
+		ex.Topic, nodeKind(p), nodeKind(below), ex.Source)
+}
+
+// keyedReaderUnder is the operator under p (p excluded) that reads a
+// Kafka exchange, nil when none does.
+func keyedReaderUnder(p PhysicalPlan) PhysicalPlan {
+	for _, c := range p.Children() {
+		if x, ok := c.(*PhysExchange); ok && x.Kind == ExchangeKafka {
+			return p
+		}
+	}
+	for _, c := range p.Children() {
+		if _, ok := c.(*PhysExchange); ok {
+			continue
+		}
+		if r := keyedReaderUnder(c); r != nil {
+			return r
+		}
+	}
+	return nil
+}

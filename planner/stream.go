@@ -102,6 +102,9 @@ func streaming(qp *QueryPlan, cat Catalog, appendSink bool) (*StreamInfo, error)
 	if err := sp.joinExchanges(root); err != nil {
 		return nil, err
 	}
+	if err := sp.oneKeyedOperator(root); err != nil {
+		return nil, err
+	}
 	mode := si.Modes[root]
 	switch {
 	case e.Kind == sql.EmitFinal && !sp.final:
