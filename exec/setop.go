@@ -112,22 +112,28 @@ func (r *Replicate) take(ctx context.Context, idx []int32) (arrow.Record, error)
 	}
 	defer releaseArrays(cols)
 	if r.opCol >= 0 {
-		ops := cols[r.opCol].(*array.Int8)
-		b := array.NewInt8Builder(r.mem)
-		defer b.Release()
-		b.Reserve(ops.Len())
-		for i := 0; i < ops.Len(); i++ {
-			switch Op(ops.Value(i)) {
-			case OpUpdateBefore, OpDelete:
-				b.Append(int8(OpDelete))
-			default:
-				b.Append(int8(OpInsert))
-			}
-		}
+		ops := retractOps(r.mem, cols[r.opCol].(*array.Int8))
 		cols[r.opCol].Release()
-		cols[r.opCol] = b.NewArray()
+		cols[r.opCol] = ops
 	}
 	return array.NewRecord(r.schema, cols, int64(len(idx))), nil
+}
+
+// retractOps is the op column ops of a retract stream: -U and -D become
+// -D, +U and +I become +I (copies of a row have no key to update by).
+func retractOps(mem memory.Allocator, ops *array.Int8) arrow.Array {
+	b := array.NewInt8Builder(mem)
+	defer b.Release()
+	b.Reserve(ops.Len())
+	for i := 0; i < ops.Len(); i++ {
+		switch Op(ops.Value(i)) {
+		case OpUpdateBefore, OpDelete:
+			b.Append(int8(OpDelete))
+		default:
+			b.Append(int8(OpInsert))
+		}
+	}
+	return b.NewArray()
 }
 
 // Close releases a record in progress and closes the input; idempotent.

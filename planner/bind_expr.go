@@ -81,6 +81,8 @@ type exprCtx struct {
 	// win, when set, allows window functions (the select list and ORDER
 	// BY) and holds the query's named windows.
 	win *winScope
+	// unnest allows UNNEST(l) (the select list: bindUnnestCall).
+	unnest bool
 }
 
 // aggPrefix marks aggregate placeholders: Call{Func: "$sum"…} stands for an

@@ -92,6 +92,13 @@ func (b *binder) bindTableSource(ts *ast.TableSource) (Plan, *scope, error) {
 			sc = scopeFor(alias, p, nil)
 			break
 		}
+		if u := b.q.Unnests[src.Name.O]; u != nil && src.Schema.O == "" {
+			var err error
+			if p, sc, err = b.bindUnnestItem(u, &Values{Rows: [][]Expr{{}}}, &scope{}); err != nil {
+				return nil, nil, err
+			}
+			break
+		}
 		if vl, ok := b.q.Values[src.Name.O]; ok {
 			var err error
 			if p, sc, err = b.bindValuesList(vl, alias); err != nil {
@@ -254,6 +261,9 @@ func (b *binder) bindJoin(j *ast.Join) (Plan, *scope, error) {
 	l, lsc, err := b.bindFrom(j.Left)
 	if err != nil {
 		return nil, nil, err
+	}
+	if u := b.unnestOf(j.Right); u != nil {
+		return b.bindLateralUnnest(j, u, l, lsc)
 	}
 	b.temporalRight = b.systemTimeOf(j.Right) != nil
 	r, rsc, err := b.bindFrom(j.Right)

@@ -108,6 +108,8 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 			f = "lower"
 		}
 		return call(f, TypeVarchar)
+	case "unnest":
+		return b.bindUnnestCall(args, ctx, off)
 	case "list_value", "list_pack":
 		if len(args) == 0 {
 			return nil, b.errAt(off, "%s needs arguments", name)

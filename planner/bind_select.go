@@ -304,7 +304,7 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 	whereCols := len(sc.cols)
 
 	// Select list.
-	ctx := exprCtx{sc: sc, sq: sq, win: ws}
+	ctx := exprCtx{sc: sc, sq: sq, win: ws, unnest: true}
 	aliasCtx := exprCtx{sc: sc, aliases: map[string]Expr{}, sq: sq, win: ws}
 	var items []selectItem
 	for _, f := range s.Fields.Fields {
@@ -491,6 +491,9 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 		}
 	}
 	if p, err = b.lowerWindows(p, targets, winNames); err != nil {
+		return nil, nil, err
+	}
+	if p, err = lowerUnnests(p, targets); err != nil {
 		return nil, nil, err
 	}
 

@@ -335,6 +335,10 @@ func withPhysicalChildren(p PhysicalPlan, f func(PhysicalPlan) (PhysicalPlan, er
 		c := *n
 		c.Input = nk[0]
 		return &c, nil
+	case *PhysUnnest:
+		c := *n
+		c.Input = nk[0]
+		return &c, nil
 	case *PhysAnalytic:
 		c := *n
 		c.Input = nk[0]

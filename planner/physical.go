@@ -358,6 +358,8 @@ func ToPhysical(p Plan) (PhysicalPlan, error) {
 		return &PhysUnionAll{Inputs: ins, Out: out}, nil
 	case *Replicate:
 		return &PhysReplicate{Input: ins[0], Out: out}, nil
+	case *Unnest:
+		return &PhysUnnest{Input: ins[0], Lists: x.Lists, Names: x.Names, Out: out}, nil
 	case *Values:
 		return &PhysValues{Rows: x.Rows, Out: out}, nil
 	case *Window:

@@ -205,6 +205,28 @@ func prune(p Plan, need []bool) (Plan, []int, bool, error) {
 			return x, m, false, err
 		}
 		return &Distinct{Input: in}, m, true, nil
+	case *Unnest:
+		// The element columns stay (a row per element counts even when
+		// unread); the input's are pruned to those needed and the lists'.
+		nIn := x.Input.Schema().Len()
+		n := append([]bool(nil), need[:nIn]...)
+		for _, l := range x.Lists {
+			markColumns(n, l)
+		}
+		in, m, c, err := prune(x.Input, n)
+		if err != nil || !c {
+			return x, identityMap(len(need)), false, err
+		}
+		lists := make([]Expr, len(x.Lists))
+		for i, l := range x.Lists {
+			lists[i] = remapColumns(l, m)
+		}
+		out := append([]int(nil), m...)
+		width := in.Schema().Len()
+		for i := range x.Lists {
+			out = append(out, width+i)
+		}
+		return &Unnest{Input: in, Lists: lists, Names: x.Names}, out, true, nil
 	case *Replicate:
 		// The counts and the rows they count are all needed.
 		in, _, c, err := prune(x.Input, allNeeded(x.Input.Schema().Len()))

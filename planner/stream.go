@@ -291,6 +291,8 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 		return sp.union(x)
 	case *PhysReplicate:
 		return sp.replicate(x)
+	case *PhysUnnest:
+		return sp.unnest(x)
 	case *PhysHashJoin:
 		return sp.join(x)
 	case *PhysHashAggregate:

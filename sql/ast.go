@@ -198,6 +198,9 @@ type Query struct {
 	// subscript l[i] or slice l[a:b] after it to that subscript (see
 	// Subscript).
 	Subscripts map[int]*Subscript
+	// Unnests maps placeholder table names in Select to the UNNEST
+	// items in FROM they stand for.
+	Unnests map[string]*UnnestItem
 	// ExtractUnits maps the offset of each EXTRACT keyword whose unit the
 	// TiDB parser does not know (EPOCH, DOW, DOY, ISODOW, …) to that unit,
 	// lower case; TiDB sees DAY there.

@@ -82,7 +82,8 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 		return ps.valuesQuery(q, body)
 	}
 
-	// Window table functions in FROM.
+	// Window table functions and UNNEST in FROM.
+	var unnests []unnestAt
 	inFrom := []bool{false}
 	for i := 0; i < len(body); i++ {
 		t := body[i]
@@ -97,6 +98,16 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 				i = end
 				continue
 			}
+		}
+		if inFrom[top] && i > 0 && (body[i-1].is("FROM") || body[i-1].is("JOIN") || body[i-1].isPunct(",")) &&
+			t.is("UNNEST") && i+1 < len(body) && body[i+1].isPunct("(") {
+			u, err := ps.unnestItem(q, body, i, len(unnests))
+			if err != nil {
+				return nil, err
+			}
+			unnests = append(unnests, u)
+			i = u.end
+			continue
 		}
 		if inFrom[top] && i > 0 && (body[i-1].is("FROM") || body[i-1].is("JOIN") || body[i-1].isPunct(",")) {
 			r, end, ok, err := ps.fromItem(q, body, i)
@@ -188,6 +199,9 @@ func (ps *parseState) query(toks []token) (*Query, error) {
 	}
 
 	if repls, err = ps.subscripts(q, body, subs, repls); err != nil {
+		return nil, err
+	}
+	if repls, err = ps.unnestItems(q, body, unnests, repls); err != nil {
 		return nil, err
 	}
 

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -151,22 +152,22 @@ func (ps *parseState) subscripts(q *Query, body []token, subs []subscriptAt, rep
 		}
 		q.Subscripts[s.operand-start] = sub
 	}
+	var blanks []replacement
+	for _, s := range subs {
+		blanks = append(blanks, replacement{span: spanOf(s)})
+	}
+	return replaceSpans(repls, blanks), nil
+}
+
+// replaceSpans is repls less those inside one of with's spans, then with.
+func replaceSpans(repls, with []replacement) []replacement {
 	var out []replacement
 	for _, r := range repls {
-		inside := false
-		for _, s := range subs {
-			if sp := spanOf(s); r.off >= sp.off && r.end <= sp.end {
-				inside = true
-			}
-		}
-		if !inside {
+		if !inReplacement(with, r.span) {
 			out = append(out, r)
 		}
 	}
-	for _, s := range subs {
-		out = append(out, replacement{span: spanOf(s)})
-	}
-	return out, nil
+	return append(out, with...)
 }
 
 // parseBound parses the bound at full[from:to] (see parseExprAt).
@@ -204,4 +205,96 @@ func (ps *parseState) parseExprAt(full string, from, to, start, end int) (ast.Ex
 		return nil, nil
 	}
 	return sel.Fields.Fields[0].Expr, nil
+}
+
+// UnnestItem is `UNNEST(expr) [AS] alias [(column)]` in FROM, DuckDB's
+// and Flink's (`CROSS JOIN UNNEST(t.l) AS u(x)`): the TiDB parser reads no
+// table functions, so the item reaches it as a placeholder table name,
+// a key of Query.Unnests, and the expression is parsed on its own with
+// offsets into the query's text.
+type UnnestItem struct {
+	Expr ast.ExprNode
+	// Alias and Column name the relation and its one column ("": DuckDB's
+	// default, unnest).
+	Alias, Column string
+	Pos           Pos
+}
+
+// unnestAt is an UNNEST item found in FROM: body[kw] is UNNEST,
+// body[open] and body[close] the parentheses of its argument, body[end]
+// the item's last token, name its placeholder.
+type unnestAt struct {
+	kw, open, close, end int
+	name                 string
+	item                 *UnnestItem
+}
+
+// unnestItem reads `UNNEST(…) [AS] alias [(column)]` at body[i].
+func (ps *parseState) unnestItem(q *Query, body []token, i int, n int) (unnestAt, error) {
+	c := &cursor{ps: ps, toks: body}
+	u := unnestAt{kw: i, open: i + 1, name: fmt.Sprintf("_u%d", n)}
+	u.item = &UnnestItem{Pos: ps.pos(body[i].off)}
+	if u.close = matchParen(body, i+1); u.close < 0 {
+		return u, c.errAt(body[i+1], "unclosed ( in UNNEST")
+	}
+	if u.close == i+2 {
+		return u, c.errAt(body[u.close], "UNNEST needs a list")
+	}
+	u.end = u.close
+	j := u.close + 1
+	if j < len(body) && body[j].is("AS") {
+		j++
+	}
+	if j < len(body) && (body[j].kind == tkIdent || body[j].kind == tkQIdent) && !clauseWords[strings.ToUpper(body[j].text)] && !notAfterEmit[strings.ToUpper(body[j].text)] && !body[j].is("CROSS") {
+		u.item.Alias, u.end = body[j].val, j
+		if j+1 < len(body) && body[j+1].isPunct("(") {
+			cl := matchParen(body, j+1)
+			if cl < 0 {
+				return u, c.errAt(body[j+1], "unclosed ( in the column list of %s", u.item.Alias)
+			}
+			cc := &cursor{ps: ps, toks: body[j+2 : cl]}
+			name, _, err := cc.ident("a column name")
+			if err != nil {
+				return u, err
+			}
+			if !cc.eof() {
+				return u, cc.errAt(cc.peek(), "UNNEST of one list names one column")
+			}
+			u.item.Column, u.end = name, cl
+		}
+	} else if j > u.close+1 {
+		return u, c.errAt(body[j-1], "expected a name after AS")
+	}
+	if sp := (span{body[i].off, body[u.end].end}); sp.end-sp.off < len(u.name) {
+		return u, c.errAt(body[i], "UNNEST item too short")
+	}
+	return u, nil
+}
+
+// unnestItems parses the arguments of the UNNEST items in FROM into
+// q.Unnests (from the query's text with repls applied) and returns the
+// main parse's replacements: repls less those inside an item, and each
+// item replaced by its placeholder.
+func (ps *parseState) unnestItems(q *Query, body []token, items []unnestAt, repls []replacement) ([]replacement, error) {
+	if len(items) == 0 {
+		return repls, nil
+	}
+	start, end := body[0].off, body[len(body)-1].end
+	full := ps.tidbInput(start, end, repls)
+	q.Unnests = map[string]*UnnestItem{}
+	var with []replacement
+	for _, u := range items {
+		from, to := body[u.open+1].off-start, body[u.close-1].end-start
+		e, err := ps.parseExprAt(full, from, to, start, end)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return nil, Errorf(ParseError, ps.pos(body[u.open+1].off), "UNNEST takes one list")
+		}
+		u.item.Expr = e
+		q.Unnests[u.name] = u.item
+		with = append(with, replacement{span{body[u.kw].off, body[u.end].end}, u.name})
+	}
+	return replaceSpans(repls, with), nil
 }

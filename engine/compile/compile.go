@@ -246,6 +246,12 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		return exec.NewLimit(env.Mem, in, n.Limit, n.Offset), nil
 	case *planner.PhysReplicate:
 		return exec.NewReplicate(env.Mem, in, -1)
+	case *planner.PhysUnnest:
+		lists, err := Exprs(n.Lists)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewUnnest(env.Mem, in, lists, n.Names, -1)
 	case *planner.PhysUnionAll:
 		if env.Union != nil {
 			return env.Union(n)

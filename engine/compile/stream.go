@@ -609,6 +609,18 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 		return statelessNode(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
 			return exec.NewReplicate(mem, feed, op)
 		})
+	case *planner.PhysUnnest:
+		lists, err := Exprs(x.Lists)
+		if err != nil {
+			return nil, err
+		}
+		op := -1
+		if b.mode(n).Changelog {
+			op = 0
+		}
+		return statelessNode(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
+			return exec.NewUnnest(mem, feed, lists, x.Names, op)
+		})
 	case *planner.PhysInsertOps:
 		return stream.TransformNode(insertOpsTransform(mem), withOp(in), b.mode(n)), nil
 	default:

@@ -157,6 +157,38 @@ func bindNullif(args []Expr, ret arrow.DataType) (bound, error) {
 	}}, nil
 }
 
+// chooseByTake is choose for the other types (lists): row i is taken
+// from the branches laid end to end (a NULL-typed branch as NULLs of
+// typ).
+func chooseByTake(mem memory.Allocator, typ arrow.DataType, sel []int32, branches []arrow.Array) (arrow.Array, error) {
+	n := len(sel)
+	parts := make([]arrow.Array, len(branches))
+	for j, b := range branches {
+		if b.DataType().ID() == arrow.NULL {
+			parts[j] = array.MakeArrayOfNull(mem, typ, b.Len())
+		} else {
+			b.Retain()
+			parts[j] = b
+		}
+	}
+	all, err := array.Concatenate(parts, mem)
+	for _, p := range parts {
+		p.Release()
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer all.Release()
+	idx := make([]int32, n)
+	for i, s := range sel {
+		idx[i] = -1
+		if s >= 0 {
+			idx[i] = s*int32(n) + int32(i)
+		}
+	}
+	return TakeArray(mem, all, idx)
+}
+
 // choose builds an array of type typ whose row i is row i of
 // branches[sel[i]], or NULL when sel[i] < 0.
 func choose(mem memory.Allocator, typ arrow.DataType, sel []int32, branches []arrow.Array) (arrow.Array, error) {
@@ -201,7 +233,7 @@ func choose(mem memory.Allocator, typ arrow.DataType, sel []int32, branches []ar
 	fw, ok := typ.(arrow.FixedWidthDataType)
 	if !ok {
 		validity.Release()
-		return nil, fmt.Errorf("choose %s: %w", typ, ErrUnsupportedType)
+		return chooseByTake(mem, typ, sel, branches)
 	}
 	switch fw.BitWidth() {
 	case 32:

@@ -135,6 +135,8 @@ func TakeArray(mem memory.Allocator, a arrow.Array, indices []int32) (arrow.Arra
 		return takeBinary(mem, a, indices, validity, nulls), nil
 	case arrow.DICTIONARY:
 		return takeDictionary(mem, a, indices, validity, nulls)
+	case arrow.LIST:
+		return takeListRows(mem, a.(*array.List), indices, validity, nulls)
 	}
 	if fw, ok := a.DataType().(arrow.FixedWidthDataType); ok {
 		switch fw.BitWidth() {
@@ -276,4 +278,39 @@ func takeBinary(mem memory.Allocator, a arrow.Array, indices []int32, validity *
 		validity.Release()
 	}
 	return out
+}
+
+// takeListRows gathers rows of a list column (a negative index, or a NULL
+// row, gives NULL): the rows' elements are taken from the values in
+// order and the offsets rebuilt.
+func takeListRows(mem memory.Allocator, a *array.List, indices []int32, validity *memory.Buffer, nulls int) (arrow.Array, error) {
+	offs := make([]int32, len(indices)+1)
+	var elems []int32
+	for i, ix := range indices {
+		if ix >= 0 && a.IsValid(int(ix)) {
+			s, e := a.ValueOffsets(int(ix))
+			for k := s; k < e; k++ {
+				elems = append(elems, int32(k))
+			}
+		}
+		offs[i+1] = int32(len(elems))
+	}
+	vals, err := TakeArray(mem, a.ListValues(), elems)
+	if err != nil {
+		if validity != nil {
+			validity.Release()
+		}
+		return nil, err
+	}
+	defer vals.Release()
+	ob := memory.NewResizableBuffer(mem)
+	ob.Resize(len(offs) * 4)
+	copy(arrow.Int32Traits.CastFromBytes(ob.Bytes()), offs)
+	d := array.NewData(a.DataType(), len(indices), []*memory.Buffer{validity, ob}, []arrow.ArrayData{vals.Data()}, nulls, 0)
+	ob.Release()
+	if validity != nil {
+		validity.Release()
+	}
+	defer d.Release()
+	return array.MakeFromData(d), nil
 }
