@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -33,7 +34,10 @@ type TopN struct {
 	changelog bool
 	schema    *arrow.Schema
 	rows      []*topRow // sorted
-	buf       []byte
+	// byKey finds a held row by its key (rowKey of its values); made
+	// on the first row, kept in step by applyRow and dropped.
+	byKey map[string]*topRow
+	buf   []byte
 	// bytes is what the held rows cost (topRowBytes), kept as they come
 	// and go: the graph checks it against the memory budget after every
 	// message (StateSizer) without walking the rows.
@@ -43,6 +47,9 @@ type TopN struct {
 	gone []string
 	// Ignored counts retractions of rows not held.
 	Ignored int64
+	// rowsRead counts the input rows read into Values (the others were
+	// skipped by the cut-off), for tests.
+	rowsRead int64
 }
 
 type topRow struct {
@@ -143,72 +150,136 @@ func (t *TopN) top() topSet {
 	return s
 }
 
-// Push folds a batch and returns the top-N changes it caused.
+// Push folds a batch and returns the top-N changes it caused. Over an
+// append-only input, once n rows are held, a row whose sort keys order
+// it strictly after the n-th is skipped before it is read (cutoff); the
+// n-th row is looked at again after every row that entered.
 func (t *TopN) Push(_ context.Context, rec arrow.Record, _ int32) (arrow.Record, error) {
-	if rec.NumRows() == 0 {
+	n := int(rec.NumRows())
+	if n == 0 {
 		return nil, nil
 	}
-	rows, err := readRows(rec)
-	if err != nil {
-		return nil, err
+	var cut *cutoff
+	var last *topRow // the n-th row held; nil while fewer are
+	if !t.changelog {
+		c, err := t.newCutoff(rec)
+		if err != nil {
+			return nil, err
+		}
+		cut, last = c, t.nth()
 	}
-	before := t.top()
-	t.apply(rows)
+	var readers []func(int) Value
+	var before topSet
+	for i := 0; i < n; i++ {
+		if last != nil && cut.after(i, last.vals) {
+			continue
+		}
+		if readers == nil {
+			var err error
+			if readers, err = rowReaders(rec); err != nil {
+				return nil, err
+			}
+			before = t.top()
+		}
+		row := make([]Value, len(readers))
+		for c, r := range readers {
+			row[c] = r(i)
+		}
+		t.rowsRead++
+		if t.applyRow(row) && !t.changelog {
+			last = t.nth()
+		}
+	}
+	if readers == nil {
+		return nil, nil
+	}
 	return t.diff(before)
+}
+
+// nth is the row holding the n-th place over an append-only input (the
+// last one held: trim keeps no more), nil while fewer than n are held.
+func (t *TopN) nth() *topRow {
+	left := int64(t.n)
+	for _, r := range t.rows {
+		if left -= r.n; left <= 0 {
+			return r
+		}
+	}
+	return nil
 }
 
 // apply folds input rows (op first over a changelog) into the held rows.
 func (t *TopN) apply(rows [][]Value) {
-	byKey := map[string]*topRow{}
-	for _, r := range t.rows {
-		byKey[r.key] = r
-	}
 	for _, row := range rows {
-		sign := int64(1)
-		vals := row
-		if t.changelog {
-			vals = row[1:]
-			if op := exec.Op(row[0].I); op == exec.OpUpdateBefore || op == exec.OpDelete {
-				sign = -1
-			}
-		}
-		t.buf = rowKey(t.buf[:0], vals)
-		if r, ok := byKey[string(t.buf)]; ok {
-			r.n += sign
-			if r.n <= 0 {
-				t.remove(r)
-				delete(byKey, r.key)
-			}
-			continue
-		}
-		if sign < 0 {
-			t.Ignored++
-			continue
-		}
-		r := &topRow{vals: vals, key: string(t.buf), n: 1}
-		i := sort.Search(len(t.rows), func(i int) bool { return t.less(vals, t.rows[i].vals) })
-		if !t.changelog && i >= t.n {
-			continue // can never enter the top n of an append-only input
-		}
-		t.rows = append(t.rows, nil)
-		copy(t.rows[i+1:], t.rows[i:])
-		t.rows[i] = r
-		t.bytes += topRowBytes(r)
-		byKey[r.key] = r
-		if !t.changelog {
-			t.trim(byKey)
-		}
+		t.applyRow(row)
 	}
 }
 
-func (t *TopN) remove(r *topRow) {
-	for i, o := range t.rows {
-		if o == r {
-			t.rows = append(t.rows[:i], t.rows[i+1:]...)
-			t.dropped(r)
-			return
+// applyRow folds one input row (op first over a changelog) into the held
+// rows and reports whether the held rows changed.
+func (t *TopN) applyRow(row []Value) bool {
+	if t.byKey == nil {
+		t.byKey = make(map[string]*topRow, len(t.rows))
+		for _, r := range t.rows {
+			t.byKey[r.key] = r
 		}
 	}
+	sign := int64(1)
+	vals := row
+	if t.changelog {
+		vals = row[1:]
+		if op := exec.Op(row[0].I); op == exec.OpUpdateBefore || op == exec.OpDelete {
+			sign = -1
+		}
+	}
+	t.buf = rowKey(t.buf[:0], vals)
+	if r, ok := t.byKey[string(t.buf)]; ok {
+		if sign > 0 && !t.changelog && r == t.nth() {
+			// One more copy of the n-th row cannot enter: it would
+			// be trimmed at once.
+			return false
+		}
+		r.n += sign
+		if r.n <= 0 {
+			t.remove(r)
+		}
+		if !t.changelog {
+			t.trim()
+		}
+		return true
+	}
+	if sign < 0 {
+		t.Ignored++
+		return false
+	}
+	i := sort.Search(len(t.rows), func(i int) bool { return t.less(vals, t.rows[i].vals) })
+	if !t.changelog && i >= t.n {
+		return false // can never enter the top n of an append-only input
+	}
+	r := &topRow{vals: vals, key: string(t.buf), n: 1}
+	t.rows = append(t.rows, nil)
+	copy(t.rows[i+1:], t.rows[i:])
+	t.rows[i] = r
+	t.bytes += topRowBytes(r)
+	t.byKey[r.key] = r
+	if !t.changelog {
+		t.trim()
+	}
+	return true
+}
+
+// remove drops held row r, found by binary search (the order is total:
+// ties are broken by the whole row, so r's place is unique).
+func (t *TopN) remove(r *topRow) {
+	i := sort.Search(len(t.rows), func(i int) bool { return !t.less(t.rows[i].vals, r.vals) })
+	if i >= len(t.rows) || t.rows[i] != r {
+		i = slices.Index(t.rows, r)
+	}
+	if i < 0 {
+		return
+	}
+	t.rows = slices.Delete(t.rows, i, i+1)
+	t.dropped(r)
 }
 
 // truncate drops the rows from i on.
@@ -223,19 +294,19 @@ func (t *TopN) truncate(i int) {
 // dropped accounts for a row that left the state.
 func (t *TopN) dropped(r *topRow) {
 	t.bytes -= topRowBytes(r)
+	if t.byKey != nil {
+		delete(t.byKey, r.key)
+	}
 	if r.snapped {
 		t.gone = append(t.gone, r.key)
 	}
 }
 
 // trim drops rows beyond the first n (append-only input only).
-func (t *TopN) trim(byKey map[string]*topRow) {
+func (t *TopN) trim() {
 	left := int64(t.n)
 	for i, r := range t.rows {
 		if left <= 0 {
-			for _, d := range t.rows[i:] {
-				delete(byKey, d.key)
-			}
 			t.truncate(i)
 			return
 		}
@@ -290,6 +361,6 @@ func (t *TopN) StateBytes() (int64, bool) { return t.bytes, true }
 
 // Close drops the state.
 func (t *TopN) Close() error {
-	t.rows, t.bytes, t.gone = nil, 0, nil
+	t.rows, t.bytes, t.gone, t.byKey = nil, 0, nil, nil
 	return nil
 }

@@ -119,6 +119,7 @@ func (t *TopN) RestoreDelta(data []byte) error {
 		t.rows = rows
 	}
 	t.Ignored, t.gone = d.Ignored, nil
+	t.byKey = nil // made again from the rows on the next one
 	return nil
 }
 

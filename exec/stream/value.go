@@ -436,12 +436,8 @@ func viewReader(arr arrow.Array) (func(int) Value, error) {
 	return reader(arr)
 }
 
-// readRows reads every row of rec as Values.
-func readRows(rec arrow.Record) ([][]Value, error) { return readRowsAt(rec, nil) }
-
-// readRowsAt reads rows at (indexes, in order; nil: every row) of rec as
-// Values.
-func readRowsAt(rec arrow.Record, at []int) ([][]Value, error) {
+// rowReaders returns a Value reader of every column of rec.
+func rowReaders(rec arrow.Record) ([]func(int) Value, error) {
 	readers := make([]func(int) Value, rec.NumCols())
 	for c := range readers {
 		r, err := reader(rec.Column(c))
@@ -449,6 +445,19 @@ func readRowsAt(rec arrow.Record, at []int) ([][]Value, error) {
 			return nil, fmt.Errorf("column %q: %w", rec.ColumnName(c), err)
 		}
 		readers[c] = r
+	}
+	return readers, nil
+}
+
+// readRows reads every row of rec as Values.
+func readRows(rec arrow.Record) ([][]Value, error) { return readRowsAt(rec, nil) }
+
+// readRowsAt reads rows at (indexes, in order; nil: every row) of rec as
+// Values.
+func readRowsAt(rec arrow.Record, at []int) ([][]Value, error) {
+	readers, err := rowReaders(rec)
+	if err != nil {
+		return nil, err
 	}
 	n := len(at)
 	if at == nil {
