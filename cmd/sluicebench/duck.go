@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,8 +53,7 @@ func findDuckq(ctx context.Context, flagPath, cacheDir string, logf func(string,
 	return abs, ""
 }
 
-var minRe = regexp.MustCompile(`min ([0-9.]+) ms`)
-var runRe = regexp.MustCompile(`run 1: ([0-9.]+) ms`)
+var runRe = regexp.MustCompile(`(?m)^run [0-9]+: ([0-9.]+) ms`)
 
 // duckTiming is one duckTime measurement.
 type duckTiming struct {
@@ -62,57 +62,65 @@ type duckTiming struct {
 	out       string
 }
 
-// duckTime runs query in DuckDB with threads threads runs times after the
-// untimed pre statements and returns the best run's wall time, the mean
-// process CPU time of one run, the peak RSS and the printed result. The
-// CPU figure is the difference between the CPU time of a duckq process
-// running the query 1+k times and one running it once, divided by k, so
-// process start-up and the pre statements cancel out; k is runs-1, or
-// 4*runs when there are pre statements that load a table, whose own CPU
-// time varies enough to swamp a few short runs, and at least enough runs
-// for about duckCPUSpan of work (duckRepeats): a process's start-up CPU
-// varies by tens of milliseconds, as much as a whole query over a million
-// rows, so one extra run would measure mostly that noise. It is 0 (n/a)
-// when runs < 2. CPU time is what to compare on a shared machine: other
+// duckTime runs query in DuckDB with threads threads after the untimed
+// pre statements and returns the best run's wall time, the mean process
+// CPU time of one run, the peak RSS and the printed result. It runs two
+// duckq processes: one that runs the query once, then one that runs it
+// 1+k times. The CPU figure is the difference of their CPU times divided
+// by k, so process start-up and the pre statements cancel out; the best
+// wall time (of its first runs runs, as sluice's is of runs runs), the
+// RSS and the result are the second process's. (It ran three processes,
+// one of them only for the wall time: make bench-quick spent most of its
+// time in DuckDB processes.) k
+// (duckExtraRuns) is runs-1, or 4*runs when there are pre statements that
+// load a table, whose own CPU time varies enough to swamp a few short
+// runs, and at least enough runs for about span of work, judged by the
+// first process's run: a process's start-up CPU varies by tens of
+// milliseconds, as much as a whole query over a million rows, so one
+// extra run would measure mostly that noise. The CPU is 0 (n/a) when
+// runs < 2. CPU time is what to compare on a shared machine: other
 // processes stealing the core inflate wall time, not CPU time.
-func duckTime(ctx context.Context, duckq, pre, query string, runs, threads int) (duckTiming, error) {
-	k := runs - 1
-	if strings.Contains(strings.ToUpper(pre), "CREATE TABLE") {
-		k = 4 * runs
-	}
+func duckTime(ctx context.Context, duckq, pre, query string, runs, threads int, span time.Duration) (duckTiming, error) {
 	pre = fmt.Sprintf("SET threads=%d;", threads) + pre
-	r, err := duckRun(ctx, duckq, pre, query, runs)
-	if err != nil || runs < 2 {
-		return duckTiming{wall: r.best, rss: r.rss, out: r.out}, err
-	}
-	k = max(k, duckRepeats(r.best))
-	cpuN := r.cpu
-	if k != runs-1 {
-		rk, err := duckRun(ctx, duckq, pre, query, 1+k)
-		if err != nil {
-			return duckTiming{}, err
-		}
-		cpuN = rk.cpu
-	}
 	r1, err := duckRun(ctx, duckq, pre, query, 1)
+	if err != nil || runs < 2 {
+		return duckTiming{wall: r1.bestOf(1), rss: r1.rss, out: r1.out}, err
+	}
+	k := duckExtraRuns(runs, r1.bestOf(1), span, strings.Contains(strings.ToUpper(pre), "CREATE TABLE"))
+	rk, err := duckRun(ctx, duckq, pre, query, 1+k)
 	if err != nil {
 		return duckTiming{}, err
 	}
-	t := duckTiming{wall: r.best, rss: r.rss, out: r.out}
-	if cpuN > r1.cpu {
-		t.cpu = (cpuN - r1.cpu) / time.Duration(k)
+	t := duckTiming{wall: rk.bestOf(runs), rss: rk.rss, out: rk.out}
+	if rk.cpu > r1.cpu {
+		t.cpu = (rk.cpu - r1.cpu) / time.Duration(k)
 	}
 	return t, nil
 }
 
-// duckProcess is one duckq process's figures.
-type duckProcess struct {
-	best, cpu time.Duration
-	rss       int64
-	out       string
+// duckExtraRuns is duckTime's k for a query whose one run took first.
+func duckExtraRuns(runs int, first, span time.Duration, loads bool) int {
+	k := runs - 1
+	if loads {
+		k = 4 * runs
+	}
+	return max(k, duckRepeats(first, span))
 }
 
-// duckRun runs duckq once with -repeat runs and returns its best timed
+// duckProcess is one duckq process's figures.
+type duckProcess struct {
+	times []time.Duration // of each run, in order
+	cpu   time.Duration
+	rss   int64
+	out   string
+}
+
+// bestOf is the fastest of the first n runs.
+func (p duckProcess) bestOf(n int) time.Duration {
+	return slices.Min(p.times[:min(n, len(p.times))])
+}
+
+// duckRun runs duckq once with -repeat runs and returns the time of each
 // run, the whole process's CPU time and peak RSS, and its output.
 func duckRun(ctx context.Context, duckq, pre, query string, runs int) (duckProcess, error) {
 	cmd := exec.CommandContext(ctx, duckq, "-pre", pre, "-e", query, "-time", "-repeat", strconv.Itoa(runs))
@@ -123,18 +131,16 @@ func duckRun(ctx context.Context, duckq, pre, query string, runs int) (duckProce
 		return duckProcess{}, fmt.Errorf("duckq: %v: %s", err, firstLine(stderr.String()))
 	}
 	p := duckProcess{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), out: stdout.String(), rss: rss}
-	m := minRe.FindStringSubmatch(stderr.String())
-	if m == nil {
-		m = runRe.FindStringSubmatch(stderr.String())
+	for _, m := range runRe.FindAllStringSubmatch(stderr.String(), -1) {
+		ms, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			return duckProcess{}, fmt.Errorf("duckq: %w", err)
+		}
+		p.times = append(p.times, time.Duration(ms*float64(time.Millisecond)))
 	}
-	if m == nil {
+	if len(p.times) == 0 {
 		return duckProcess{}, fmt.Errorf("duckq: no timing in %q", stderr.String())
 	}
-	ms, err := strconv.ParseFloat(m[1], 64)
-	if err != nil {
-		return duckProcess{}, fmt.Errorf("duckq: %w", err)
-	}
-	p.best = time.Duration(ms * float64(time.Millisecond))
 	return p, nil
 }
 
@@ -166,14 +172,19 @@ func firstLine(s string) string {
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// duckCPUSpan is the work the CPU difference of duckTime should span.
-const duckCPUSpan = 400 * time.Millisecond
+// duckCPUSpan is the work the CPU difference of duckTime should span;
+// quickCPUSpan is -quick's, on 20 times fewer rows, where a longer span
+// made the DuckDB runs most of make bench-quick's time.
+const (
+	duckCPUSpan  = 400 * time.Millisecond
+	quickCPUSpan = 200 * time.Millisecond
+)
 
-// duckRepeats is how many extra runs of a query whose best run took best
-// span about duckCPUSpan, at most 40.
-func duckRepeats(best time.Duration) int {
+// duckRepeats is how many extra runs of a query whose run took best span
+// about span, at most 40.
+func duckRepeats(best, span time.Duration) int {
 	if best <= 0 {
 		return 40
 	}
-	return min(40, int((duckCPUSpan+best-1)/best))
+	return min(40, int((span+best-1)/best))
 }

@@ -61,6 +61,7 @@ import (
 
 type config struct {
 	rows       int64
+	duckSpan   time.Duration // duckTime's span
 	runs       int
 	dir        string
 	duckq      string
@@ -93,8 +94,9 @@ func main() {
 	threads := flag.String("threads", defThreads, "thread counts to measure (sluice parallelism and GOMAXPROCS, DuckDB threads), comma-separated; arrow runs at the first only")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the sluice runs to this file name plus .<input>")
 	flag.Parse()
+	cfg.duckSpan = duckCPUSpan
 	if *quick {
-		cfg.rows, cfg.runs = 500_000, 2
+		cfg.rows, cfg.runs, cfg.duckSpan = 500_000, 2, quickCPUSpan
 	}
 	if inputs == "" {
 		inputs = "parquet,csv"
@@ -115,7 +117,7 @@ func main() {
 		cfg.runs = 1
 	}
 	if !*groupby {
-		sc := suiteConfig{rows: cfg.rows, runs: cfg.runs, dir: cfg.dir, duckq: cfg.duckq, inputs: cfg.inputs, threads: cfg.threads, only: map[string]bool{}, cpuprofile: cfg.cpuprofile}
+		sc := suiteConfig{rows: cfg.rows, runs: cfg.runs, duckSpan: cfg.duckSpan, dir: cfg.dir, duckq: cfg.duckq, inputs: cfg.inputs, threads: cfg.threads, only: map[string]bool{}, cpuprofile: cfg.cpuprofile}
 		for _, w := range strings.Split(*only, ",") {
 			if w = strings.TrimSpace(w); w == "" {
 				continue
@@ -284,7 +286,7 @@ func measureAt(ctx context.Context, cfg config, input string, threads int, loop 
 	}
 	if duckq != "" {
 		logf("%s: duckdb, %d thread(s)", input, threads)
-		dt, err := duckTime(ctx, duckq, duckPre, duckQuery, cfg.runs, threads)
+		dt, err := duckTime(ctx, duckq, duckPre, duckQuery, cfg.runs, threads, cfg.duckSpan)
 		if err == nil {
 			var got map[string]int64
 			if got, err = parseDuckResult(dt.out); err == nil {

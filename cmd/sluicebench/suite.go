@@ -333,14 +333,14 @@ func spawnWorker(ctx context.Context, cfg suiteConfig, w workload, input string,
 }
 
 // measureDuck runs one workload in DuckDB: best wall of runs, CPU per
-// run by the difference of two process runs (duckTime), RSS of the
-// process that ran it runs times.
-func measureDuck(ctx context.Context, duckq string, d suiteData, w workload, input string, threads, runs int) measurement {
+// run by the difference of two processes (duckTime), RSS of the process
+// that ran it most.
+func measureDuck(ctx context.Context, duckq string, d suiteData, w workload, input string, threads, runs int, span time.Duration) measurement {
 	q := w.duck
 	if q == "" {
 		q = w.sluice
 	}
-	dt, err := duckTime(ctx, duckq, duckPre(d, input), q, runs, threads)
+	dt, err := duckTime(ctx, duckq, duckPre(d, input), q, runs, threads, span)
 	if err != nil {
 		return measurement{Err: err.Error()}
 	}
@@ -352,13 +352,14 @@ func measureDuck(ctx context.Context, duckq string, d suiteData, w workload, inp
 
 // suiteConfig is the suite's flags.
 type suiteConfig struct {
-	rows    int64
-	runs    int
-	dir     string
-	duckq   string
-	inputs  []string
-	threads []int
-	only    map[string]bool
+	rows     int64
+	runs     int
+	duckSpan time.Duration // duckTime's span
+	dir      string
+	duckq    string
+	inputs   []string
+	threads  []int
+	only     map[string]bool
 	// cpuprofile, when set, makes each worker profile its runs into
 	// cpuprofile.<workload>.<input>.p<threads>.
 	cpuprofile string
@@ -385,7 +386,7 @@ func runSuite(ctx context.Context, cfg suiteConfig) error {
 				r := suiteRow{w: w, input: in, threads: n, sluice: spawnWorker(ctx, cfg, w, in, n)}
 				if w.batch == "" && duckq != "" {
 					logf("%s %s: duckdb at %d thread(s)", w.name, in, n)
-					r.duck = measureDuck(ctx, duckq, d, w, in, n, cfg.runs)
+					r.duck = measureDuck(ctx, duckq, d, w, in, n, cfg.runs, cfg.duckSpan)
 					r.checksumDiffer = r.duck.Err == "" && r.sluice.Err == "" &&
 						(r.duck.Rows != r.sluice.Rows || r.duck.Checksum != r.sluice.Checksum)
 				}

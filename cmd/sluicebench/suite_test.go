@@ -88,3 +88,38 @@ func TestDuckChecksum(t *testing.T) {
 		t.Errorf("got %d rows Σ%d, want 2 rows Σ-1", rows, sum)
 	}
 }
+
+// TestDuckExtraRuns: duckTime's second process runs the query often
+// enough to span the requested work, at least runs-1 extra times (4*runs
+// when a table is loaded first), at most 40; -quick's span asks for fewer.
+func TestDuckExtraRuns(t *testing.T) {
+	for _, tc := range []struct {
+		runs  int
+		first time.Duration
+		span  time.Duration
+		loads bool
+		want  int
+	}{
+		{5, time.Second, duckCPUSpan, false, 4},
+		{5, time.Second, duckCPUSpan, true, 20},
+		{2, 20 * time.Millisecond, duckCPUSpan, false, 20},
+		{2, 20 * time.Millisecond, quickCPUSpan, false, 10},
+		{2, time.Millisecond, duckCPUSpan, false, 40},
+		{2, 0, quickCPUSpan, false, 40},
+	} {
+		if got := duckExtraRuns(tc.runs, tc.first, tc.span, tc.loads); got != tc.want {
+			t.Errorf("duckExtraRuns(%d, %v, %v, %v) = %d, want %d", tc.runs, tc.first, tc.span, tc.loads, got, tc.want)
+		}
+	}
+}
+
+// TestDuckBestOf: the DuckDB wall time is the best of the first runs runs
+// of the process that ran it 1+k times, as sluice's is of runs runs.
+func TestDuckBestOf(t *testing.T) {
+	p := duckProcess{times: []time.Duration{30, 20, 25, 5, 1}}
+	for n, want := range map[int]time.Duration{1: 30, 2: 20, 3: 20, 4: 5, 9: 1} {
+		if got := p.bestOf(n); got != want {
+			t.Errorf("bestOf(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
