@@ -314,18 +314,22 @@ func (c *Changelog) Load(ctx context.Context, p int32) ([]byte, exec.Offsets, bo
 	adm := kadm.NewClient(cl)
 	lctx, cancel := context.WithTimeout(ctx, c.src.cfg.connectTimeout)
 	starts, err := adm.ListStartOffsets(lctx, c.topic)
-	var ends kadm.ListedOffsets
+	var highs kadm.ListedOffsets
 	if err == nil {
-		ends, err = adm.ListCommittedOffsets(lctx, c.topic)
+		highs, err = adm.ListEndOffsets(lctx, c.topic)
 	}
 	cancel()
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("kafka changelog %q: listing offsets: %w", c.topic, err)
 	}
 	so, _ := starts.Lookup(c.topic, p)
-	eo, ok := ends.Lookup(c.topic, p)
-	if !ok || eo.Err != nil {
+	high, ok := highs.Lookup(c.topic, p)
+	if !ok || high.Err != nil {
 		return nil, nil, false, fmt.Errorf("kafka changelog %q: no partition %d", c.topic, p)
+	}
+	eo, err := c.stableEnd(ctx, adm, p, high.Offset)
+	if err != nil {
+		return nil, nil, false, err
 	}
 	if eo.Offset <= so.Offset {
 		return nil, nil, false, nil
@@ -380,6 +384,37 @@ func (c *Changelog) Load(ctx context.Context, p int32) ([]byte, exec.Offsets, bo
 		state = append(state, chunk...)
 	}
 	return state, meta.Offsets, true, nil
+}
+
+// stableEnd waits until changelog partition p's last stable offset
+// reaches high, its end when the restore began, and returns it. A
+// transaction still open there is a previous owner's that has not ended
+// yet (a dead process's, until its timeout aborts it): reading only to
+// the stable offset it holds back would miss the saves committed after
+// it began, those of an owner in between when the partition moved
+// twice, and restore a state older than the offsets the group
+// committed with the newer one.
+func (c *Changelog) stableEnd(ctx context.Context, adm *kadm.Client, p int32, high int64) (kadm.ListedOffset, error) {
+	for {
+		lctx, cancel := context.WithTimeout(ctx, c.src.cfg.connectTimeout)
+		ends, err := adm.ListCommittedOffsets(lctx, c.topic)
+		cancel()
+		if err != nil {
+			return kadm.ListedOffset{}, fmt.Errorf("kafka changelog %q: listing offsets: %w", c.topic, err)
+		}
+		eo, ok := ends.Lookup(c.topic, p)
+		if !ok || eo.Err != nil {
+			return kadm.ListedOffset{}, fmt.Errorf("kafka changelog %q: no partition %d", c.topic, p)
+		}
+		if eo.Offset >= high {
+			return eo, nil
+		}
+		select {
+		case <-ctx.Done():
+			return kadm.ListedOffset{}, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Close closes the producer; a save in progress is not interrupted.

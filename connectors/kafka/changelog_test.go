@@ -7,8 +7,11 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -321,5 +324,120 @@ func TestChangelogJoinWriter(t *testing.T) {
 		case !commit && (ok || committed() >= 0):
 			t.Errorf("abandoned before the commit: state %q (ok %v), group offset %d; want neither", state, ok, committed())
 		}
+	}
+}
+
+// TestChangelogLoadWaitsForOpenTxn: a partition that moves twice while
+// its first owner's last transaction is still open (the process died
+// mid-save; the broker aborts it only at its timeout). The second owner
+// restored the state before that transaction and saved a newer one; the
+// third must restore the newer one, not stop at the stable offset the
+// dead transaction still holds back (the state from before the second
+// owner, under the offsets the second owner committed: rows folded
+// twice). Load waits for the dead transaction to end.
+func TestChangelogLoadWaitsForOpenTxn(t *testing.T) {
+	src, cl, addr := openChangelogOn(t, 1)
+	ctx := context.Background()
+	const topic = "_sluice-g-x-changelog"
+	if err := cl.Save(ctx, map[int32][]byte{0: []byte("first owner")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The first owner dies in the middle of its next save.
+	dead, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.TransactionalID("txn-dead"),
+		kgo.TransactionTimeout(2*time.Second), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	if err := dead.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: 0, Key: []byte("meta"), Value: []byte(`{"chunks":1}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The second owner saves, committed, after the open transaction.
+	second, err := src.OpenChangelog(ctx, topic, "txn-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.Save(ctx, map[int32][]byte{0: []byte("second owner")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	third, err := src.OpenChangelog(ctx, topic, "txn-c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	got, _, ok, err := third.Load(lctx, 0)
+	if err != nil || !ok || string(got) != "second owner" {
+		t.Fatalf("restore after the partition moved twice: %q ok=%v err=%v, want the second owner's state", got, ok, err)
+	}
+}
+
+// TestSharedTransactionalID: two writers given one 'transactional.id'
+// (two running queries configured alike): the second to start fences
+// the first, whose next commit fails naming the option, and the
+// output it had not committed never becomes visible.
+func TestSharedTransactionalID(t *testing.T) {
+	_, addr := newCluster(t, map[string]int32{"out": 1})
+	ctx := context.Background()
+	kcol := col("k", arrow.BinaryTypes.String)
+	open := func() exec.SinkWriter {
+		s, err := NewSink(opts("topic", "out", "brokers", addr, "format", "json", "delivery", "exactly-once", "transactional.id", "shared"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := s.Open(ctx, nil, schema(kcol), exec.SinkMode{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		return w
+	}
+	rec := func(v string) arrow.Record {
+		b := array.NewStringBuilder(memory.DefaultAllocator)
+		defer b.Release()
+		b.Append(v)
+		col := b.NewArray()
+		defer col.Release()
+		return array.NewRecord(schema(kcol), []arrow.Array{col}, 1)
+	}
+	first := open()
+	r1 := rec("from the first")
+	defer r1.Release()
+	if err := first.Write(ctx, r1); err != nil {
+		t.Fatal(err)
+	}
+	second := open()
+	r2 := rec("from the second")
+	defer r2.Release()
+	if err := second.Write(ctx, r2); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Commit(ctx, nil); err != nil {
+		t.Fatalf("the second writer's commit: %v", err)
+	}
+	err := first.Commit(ctx, nil)
+	if err == nil || !strings.Contains(err.Error(), "'transactional.id'") || !strings.Contains(err.Error(), `"shared"`) {
+		t.Fatalf("the fenced writer's commit: %v, want an error naming 'transactional.id' and the id", err)
+	}
+	cl := manualClient(t, addr, kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"out": {0: kgo.NewOffset().AtStart()}}))
+	var got []string
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)); n++ })
+		if n == 0 {
+			break
+		}
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "from the second") {
+		t.Errorf("committed output %q, want only the second writer's row", got)
 	}
 }
