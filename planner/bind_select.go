@@ -630,6 +630,7 @@ func (a *aggRewriter) rewrite(e Expr) (Expr, error) {
 	case *Call:
 		if isAggPlaceholder(x) {
 			ac := aggFromPlaceholder(x)
+			ac.SQL = callText(a.b.q.SQL(), x.Pos.Offset-a.b.q.Position().Offset)
 			for i, o := range a.aggs {
 				if o.Func == ac.Func && o.Distinct == ac.Distinct && o.Params.String() == ac.Params.String() && (o.Arg == nil) == (ac.Arg == nil) && (o.Arg == nil || exprKey(o.Arg) == exprKey(ac.Arg)) {
 					return &ColumnRef{Index: len(a.keys) + i, Name: o.String(), Typ: o.Typ}, nil
@@ -797,4 +798,35 @@ func trailingClauses(src string, end int) int {
 			return end
 		}
 	}
+}
+
+// callText is the call written at offset off of src, from its name to
+// its closing parenthesis (`ANY_VALUE(s)`), or "" when off does not
+// start one.
+func callText(src string, off int) string {
+	if off < 0 || off >= len(src) {
+		return ""
+	}
+	open := strings.IndexByte(src[off:], '(')
+	if open < 0 || strings.TrimSpace(src[off:off+open]) == "" || strings.ContainsAny(src[off:off+open], ",;)") {
+		return ""
+	}
+	depth := 0
+	for i := off + open; i < len(src); i++ {
+		switch c := src[i]; c {
+		case '\'', '"', '`':
+			j := strings.IndexByte(src[i+1:], c)
+			if j < 0 {
+				return ""
+			}
+			i += j + 1
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return src[off : i+1]
+			}
+		}
+	}
+	return ""
 }

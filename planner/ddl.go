@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -76,6 +77,15 @@ func defaultExpr(text string, pos sql.Pos, col string, t arrow.DataType) (Expr, 
 		return nil, sql.Errorf(sql.BindError, pos, "column %q: DEFAULT takes one expression", col)
 	}
 	p, err := Bind(q, nil)
+	var se *sql.Error
+	if errors.As(err, &se) && strings.HasPrefix(se.Msg, "unknown column ") {
+		// The expression is bound with no columns in scope: any name is one.
+		name := strings.TrimPrefix(se.Msg, "unknown column ")
+		if i := strings.Index(name, "\" "); i >= 0 { // drop a "did you mean" hint
+			name = name[:i+1]
+		}
+		return nil, sql.Errorf(sql.BindError, se.Pos, "column %q: DEFAULT cannot refer to column %s: a DEFAULT is a constant expression (DEFAULT 0, DEFAULT NOW())", col, name)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -251,6 +251,18 @@ type AggCall struct {
 	// Pos is where the user wrote the call (zero for calls the planner
 	// made up): an overflow of its state names it.
 	Pos sql.Pos
+	// SQL is the call as the user wrote it (`ANY_VALUE(s)`, which binds
+	// as first(s FILTER s IS NOT NULL)), for messages; empty for calls
+	// the planner made up.
+	SQL string
+}
+
+// userName is how messages name the call: as written when known.
+func (a AggCall) userName() string {
+	if a.SQL != "" {
+		return a.SQL
+	}
+	return a.String()
 }
 
 // String is the canonical form used in EXPLAIN and as the default column

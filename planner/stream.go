@@ -666,10 +666,15 @@ func (sp *streamPlanner) checkAggs(op AggOperator, aggs []AggCall, retract bool)
 			t = a.Arg.Type()
 		}
 		if err := CheckAgg(op, a.Func, a.Distinct, t, retract); err != nil {
-			if a.Pos.Line > 0 { // at the call the user wrote, rather than at EMIT
-				return sql.Errorf(sql.PlanError, a.Pos, "%s in streaming mode: %v", a, err)
+			msg := err.Error()
+			if fn, _, ok := strings.Cut(a.SQL, "("); ok && !strings.EqualFold(strings.TrimSpace(fn), a.Func) {
+				// ANY_VALUE binds as FIRST: the message names what was written.
+				msg = strings.Replace(msg, strings.ToUpper(a.Func), strings.ToUpper(strings.TrimSpace(fn)), 1)
 			}
-			return sp.fail("%s in streaming mode: %v", a, err)
+			if a.Pos.Line > 0 { // at the call the user wrote, rather than at EMIT
+				return sql.Errorf(sql.PlanError, a.Pos, "%s in streaming mode: %s", a.userName(), msg)
+			}
+			return sp.fail("%s in streaming mode: %s", a.userName(), msg)
 		}
 	}
 	return nil

@@ -58,13 +58,25 @@ func parquetSchema(schema *arrow.Schema) (*parquet.Schema, error) {
 		case *arrow.Decimal128Type:
 			n = parquet.Decimal(int(t.Scale), int(t.Precision), parquet.FixedLenByteArrayType(16))
 		default:
-			return nil, fmt.Errorf("parquet sink: column %q: type %s is not supported (write lists to CSV or JSON)", f.Name, format.SQLTypeName(f.Type))
+			return nil, fmt.Errorf("parquet sink: column %q: type %s is not supported (%s)", f.Name, format.SQLTypeName(f.Type), parquetHint(f.Type))
 		}
 		n = parquet.Optional(n)
 		g.Group[f.Name] = n
 		g.fields = append(g.fields, namedField{Node: n, name: f.Name})
 	}
 	return parquet.NewSchema("sluice", g), nil
+}
+
+// parquetHint is what to do instead of writing a column of type t, a
+// type the Parquet sink does not write.
+func parquetHint(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.LIST, arrow.LARGE_LIST, arrow.FIXED_SIZE_LIST:
+		return "write lists to CSV or JSON"
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		return "CAST the interval AS VARCHAR, or write CSV or JSON"
+	}
+	return "CAST it to a type Parquet takes, or write CSV or JSON"
 }
 
 // parquetEncoder writes records as Parquet rows.
