@@ -210,6 +210,36 @@ func TestParallelCheckpointRestartOver(t *testing.T) {
 	}
 }
 
+// A global top-N run in two phases at parallelism 2 (stream.ParallelTopN:
+// a checkpoint part per local instance and one for the merge), over the
+// source's rows and over an updating aggregate, stopped mid-stream and
+// restarted from its checkpoint: the sink's changes fold to exactly the
+// batch result, and a restart at another parallelism is refused.
+func TestParallelCheckpointRestartTopN(t *testing.T) {
+	setup := `CREATE SOURCE a (category VARCHAR, value BIGINT, ts TIMESTAMP)
+  WITH (connector = 'generator', rows_per_second = '3000', max_rows = '6000', categories = '11', seed = '9')`
+	for _, tc := range []struct{ name, query string }{
+		{"append-only", `SELECT category, value, ts FROM a ORDER BY value DESC, ts LIMIT 5`},
+		{"updating", `SELECT category, SUM(value) AS s FROM a GROUP BY category ORDER BY s DESC LIMIT 3`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			r := &restartRuns{mem: mem, ckpt: filepath.Join(t.TempDir(), "ckpt"), sink: "out", setup: setup,
+				stmts: []string{`INSERT INTO out ` + tc.query + ` EMIT CHANGES`}}
+			first := r.stopMidStream(t, 2, 300*time.Millisecond)
+			err := r.run(context.Background(), 3)
+			if err == nil || !strings.Contains(err.Error(), "parallelism") {
+				t.Fatalf("restart at parallelism 3 from a checkpoint of 2: %v, want a refusal naming the parallelism", err)
+			}
+			if err := r.run(context.Background(), 2); err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			r.checkRestarted(t, first, batchLines(t, mem, setup, tc.query), "restarted two-phase top-N")
+		})
+	}
+}
+
 // A keyed aggregate over a glob of CSV files, decoded on two goroutines
 // in scan order (exec.OpenOrdered) and folded by two key-partitioned
 // instances, stopped mid-stream and restarted from its checkpoint, hands

@@ -114,7 +114,15 @@ type PhysTopN struct {
 	// Bound: the top-N publishes its cut-off on its first key to the
 	// scan under it (BoundTopNs).
 	Bound bool
-	Out   *Schema
+	// HashBy (streaming only): the top-N runs in two phases, as the
+	// session's parallelism of local top-Ns behind a hash exchange on
+	// these input columns (the value columns that hash: equal rows agree
+	// on them, so a row's inserts and retractions meet in one instance),
+	// each keeping the top Limit of its rows, and one top-N merging their
+	// changes (stream.ParallelTopN): exact under retractions, since the
+	// instances' top sets hold the global one. Empty: it runs as one.
+	HashBy []Expr
+	Out    *Schema
 }
 
 // PhysLimit skips Offset rows then passes Limit rows (-1: all).
@@ -295,7 +303,11 @@ func (p *PhysSort) String() string { return "Sort: " + sortKeysString(p.Keys) }
 
 // String implements PhysicalPlan.
 func (p *PhysTopN) String() string {
-	return (&TopN{Keys: p.Keys, Limit: p.Limit, Offset: p.Offset}).String()
+	s := (&TopN{Keys: p.Keys, Limit: p.Limit, Offset: p.Offset}).String()
+	if len(p.HashBy) > 0 {
+		s += " two-phase: a top-N per instance partitioned by rows, merged by one"
+	}
+	return s
 }
 
 // String implements PhysicalPlan.

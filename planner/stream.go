@@ -516,9 +516,27 @@ func (sp *streamPlanner) topN(x *PhysTopN) (PhysicalPlan, error) {
 		}
 		keys[i] = SortKey{Expr: sp.over(in, k.Expr), Desc: k.Desc}
 	}
-	n := &PhysTopN{Input: in, Keys: keys, Limit: x.Limit, Out: withOp(x.Out)}
+	n := &PhysTopN{Input: in, Keys: keys, Limit: x.Limit, HashBy: rowHashColumns(in.Schema(), sp.si.Modes[in].Updating()), Out: withOp(x.Out)}
 	sp.setBound(n, sp.topNBound(in, x.Limit))
 	return sp.set(n, ChangelogMode{Kind: Retract}), nil
+}
+
+// rowHashColumns are the value columns of s (past the op column of a
+// changelog) that a hash exchange can hash: every one but lists, structs
+// and maps. Equal rows agree on them.
+func rowHashColumns(s *Schema, changelog bool) []Expr {
+	var cols []Expr
+	for i, f := range s.Fields {
+		if changelog && i == 0 {
+			continue
+		}
+		switch f.Type.ID() {
+		case arrow.LIST, arrow.LARGE_LIST, arrow.FIXED_SIZE_LIST, arrow.STRUCT, arrow.MAP:
+			continue
+		}
+		cols = append(cols, &ColumnRef{Index: i, Name: f.Name, Typ: f.Type})
+	}
+	return cols
 }
 
 // topNBound is the state bound of a top-N over in.

@@ -72,7 +72,7 @@ func TestStreamingExplain(t *testing.T) {
 			name:  "plain group by on an unbounded source",
 			query: "SELECT page, COUNT(*) AS n FROM events GROUP BY page ORDER BY n DESC LIMIT 3 EMIT CHANGES",
 			want: `Physical plan (streaming):
-  TopN: n DESC limit=3 [retract, state: every live input row]
+  TopN: n DESC limit=3 two-phase: a top-N per instance partitioned by rows, merged by one [retract, state: every live input row]
     Project: op, page, count(*) AS n [upsert key=[page]]
       GroupAggregate: keys=[page] aggs=[count(*)] partitioned by keys [upsert key=[page], state: unbounded (warning)]
         Scan: events columns=[page] [append]
@@ -135,7 +135,7 @@ Streaming:
 			name:  "EVERY over a top-N of an aggregate: the aggregate emits per batch",
 			query: "SELECT page, COUNT(*) AS n FROM events GROUP BY page ORDER BY n DESC LIMIT 3 EMIT EVERY 5s",
 			want: `Physical plan (streaming):
-  TopN: n DESC limit=3 [retract, state: every live input row]
+  TopN: n DESC limit=3 two-phase: a top-N per instance partitioned by rows, merged by one [retract, state: every live input row]
     Project: op, page, count(*) AS n [upsert key=[page]]
       GroupAggregate: keys=[page] aggs=[count(*)] partitioned by keys [upsert key=[page], state: unbounded (warning)]
         Scan: events columns=[page] [append]

@@ -550,6 +550,13 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 			}
 			keys[i] = stream.SortKey{Col: c.Index, Desc: k.Desc}
 		}
+		if len(x.HashBy) > 0 && b.opts.Parallelism > 1 {
+			hash, err := partitionKeys(x.HashBy)
+			if err != nil {
+				return nil, err
+			}
+			return stream.NewParallelTopN(mem, in, keys, int(x.Limit), hash, b.opts.Parallelism)
+		}
 		t, err := stream.NewTopN(mem, in, keys, int(x.Limit))
 		if err != nil {
 			return nil, err

@@ -263,31 +263,41 @@ func TestParallelOverCheckpoint(t *testing.T) {
 	defer rec.Release()
 	batches := cut(rec, 50)
 	defer releaseAll(batches)
-	half := len(batches) / 2
 	for _, c := range parallelOverCases {
 		t.Run(c.name, func(t *testing.T) {
-			node := func(n int) Node { return c.node(t, mem, n, LateDrop, nil) }
-			whole := node(3)
-			want := pushNode(t, whole, batches)
-			whole.Close()
-			parts, got := snapshotMidway(t, node(3), batches[:half])
-			narrower := node(2)
-			err := narrower.(PartedSnapshotter).RestoreParts(parts)
-			narrower.Close()
-			if err == nil || !strings.Contains(err.Error(), "parallelism") {
-				t.Fatalf("2 instances restoring parts of 3: %v, want a refusal naming the parallelism", err)
-			}
-			second := node(3)
-			defer second.Close()
-			if err := second.(PartedSnapshotter).RestoreParts(parts); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, pushNode(t, second, batches[half:])...)
-			if !slices.Equal(got, want) {
-				t.Fatalf("restored run differs %s", firstDiff(got, want))
-			}
+			checkPartedRestart(t, func(n int) Node { return c.node(t, mem, n, LateDrop, nil) }, batches)
 		})
 	}
+}
+
+// checkPartedRestart runs batches through node(3) whole, and again
+// checkpointed part way (snapshotMidway) with the rest in a fresh
+// node(3) restored from the parts: the outputs must be equal row for
+// row, and node(2) must refuse the parts naming the parallelism. It
+// returns the parts.
+func checkPartedRestart(t *testing.T, node func(n int) Node, batches []arrow.Record) []OperatorState {
+	t.Helper()
+	half := len(batches) / 2
+	whole := node(3)
+	want := pushNode(t, whole, batches)
+	whole.Close()
+	parts, got := snapshotMidway(t, node(3), batches[:half])
+	narrower := node(2)
+	err := narrower.(PartedSnapshotter).RestoreParts(parts)
+	narrower.Close()
+	if err == nil || !strings.Contains(err.Error(), "parallelism") {
+		t.Fatalf("2 instances restoring parts of 3: %v, want a refusal naming the parallelism", err)
+	}
+	second := node(3)
+	defer second.Close()
+	if err := second.(PartedSnapshotter).RestoreParts(parts); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, pushNode(t, second, batches[half:])...)
+	if !slices.Equal(got, want) {
+		t.Fatalf("restored run differs %s", firstDiff(got, want))
+	}
+	return parts
 }
 
 // snapshotMidway pushes batches into n (a parted node), taking full
@@ -391,24 +401,5 @@ func TestParallelOverChangelogCheckpoint(t *testing.T) {
 	defer rec.Release()
 	batches := cut(rec, 50)
 	defer releaseAll(batches)
-	half := len(batches) / 2
-	whole := clOverNode(t, mem, 3)
-	want := pushNode(t, whole, batches)
-	whole.Close()
-	parts, got := snapshotMidway(t, clOverNode(t, mem, 3), batches[:half])
-	narrower := clOverNode(t, mem, 2)
-	err := narrower.(PartedSnapshotter).RestoreParts(parts)
-	narrower.Close()
-	if err == nil || !strings.Contains(err.Error(), "parallelism") {
-		t.Fatalf("2 instances restoring parts of 3: %v, want a refusal naming the parallelism", err)
-	}
-	second := clOverNode(t, mem, 3)
-	defer second.Close()
-	if err := second.(PartedSnapshotter).RestoreParts(parts); err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, pushNode(t, second, batches[half:])...)
-	if !slices.Equal(got, want) {
-		t.Fatalf("restored run differs %s", firstDiff(got, want))
-	}
+	checkPartedRestart(t, func(n int) Node { return clOverNode(t, mem, n) }, batches)
 }
