@@ -36,4 +36,14 @@ CREATE SINK out WITH (connector = 'file', path = 'out/', format = 'csv')
 AS SELECT window_start, category, COUNT(*) AS n, SUM(value) AS total, MAX(value) AS hi
 FROM TUMBLE(src, ts, INTERVAL '500' MILLISECOND)
 GROUP BY window_start, category EMIT FINAL;`},
+	// Streaming OVER aggregates with PARTITION BY as two instances
+	// (stream.ParallelOver), each with its categories' history and
+	// running values, each tracking the whole watermark: a restart must
+	// give each its part and release every row exactly once.
+	{name: "gen-over-changes-parallel", source: sourceGenerator, sink: sinkFileDir, mode: "continuous", script: `SET parallelism = 2;
+` + generatorSource + `
+CREATE SINK out WITH (connector = 'file', path = 'out/', format = 'csv')
+AS SELECT category, value, ts, SUM(value) OVER (PARTITION BY category ORDER BY ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS s4,
+  COUNT(*) OVER (PARTITION BY category ORDER BY ts) AS n, MAX(value) OVER (PARTITION BY category ORDER BY ts RANGE BETWEEN INTERVAL '2' SECOND PRECEDING AND CURRENT ROW) AS hi2
+FROM src EMIT CHANGES;`},
 }
