@@ -55,7 +55,13 @@ type WindowAggregate struct {
 	// goneWins are the windows the last snapshot held that closed since
 	// (the next delta's deletions).
 	goneWins []winKey
-	lastWin  *winState // the window of the previous row (TUMBLE: usually the same)
+	// recent are the windows rows found last, by window start (each
+	// slot the windows of one start modulo len): a TUMBLE row's window is
+	// usually the previous row's, and a HOP row's size/slide windows
+	// are the previous row's too, so the map is asked only when a window
+	// opens (it was a tenth of Nexmark q5's CPU, five lookups a row).
+	recent [8]*winState
+	rows   valueRows // the output rows' Values
 
 	sessions map[string][]*session
 	sheap    sessHeap
@@ -623,16 +629,27 @@ func (w *WindowAggregate) lateRow(r LateRow) error {
 
 // window returns the open window k, creating it.
 func (w *WindowAggregate) window(k winKey) *winState {
-	if ws := w.lastWin; ws != nil && ws.k == k && !ws.dead {
+	slot := &w.recent[0]
+	step := w.slide
+	if w.spec.Kind == Tumble {
+		step = w.size
+	}
+	if step > 0 && w.spec.Kind != Assigned {
+		slot = &w.recent[uint64(k.start/step)%uint64(len(w.recent))]
+	}
+	if ws := *slot; ws != nil && ws.k == k && !ws.dead {
 		return ws
 	}
 	ws, ok := w.windows[k]
 	if !ok {
 		ws = w.newWindow(k)
 	}
-	w.lastWin = ws
+	*slot = ws
 	return ws
 }
+
+// forgetRecent empties the recent windows (their states were replaced).
+func (w *WindowAggregate) forgetRecent() { w.recent = [len(w.recent)]*winState{} }
 
 func (w *WindowAggregate) newWindow(k winKey) *winState {
 	ws := &winState{k: k, accs: w.core.accumulators()}
@@ -918,8 +935,10 @@ func (w *WindowAggregate) closeUpTo(ctx context.Context, wm int64) error {
 			}
 		}
 		ws.dead = true
-		if w.lastWin == ws {
-			w.lastWin = nil
+		for i, r := range w.recent {
+			if r == ws {
+				w.recent[i] = nil
+			}
 		}
 		if w.opts.Updates {
 			continue // its rows were emitted as it changed
@@ -987,7 +1006,7 @@ func (w *WindowAggregate) emitWindow(ws *winState) error {
 }
 
 func (w *WindowAggregate) outRow(start, end int64, key, vals []Value) []Value {
-	r := make([]Value, 0, 2+len(key)+len(vals))
+	r := w.rows.row(2 + len(key) + len(vals))
 	r = append(r, Int(start), Int(end))
 	r = append(r, key...)
 	return append(r, vals...)
@@ -1037,7 +1056,8 @@ func (w *WindowAggregate) Stats() StateStats {
 
 // Close drops the state.
 func (w *WindowAggregate) Close() error {
-	w.windows, w.heap, w.lastWin, w.goneWins = map[winKey]*winState{}, nil, nil, nil
+	w.windows, w.heap, w.goneWins = map[winKey]*winState{}, nil, nil
+	w.forgetRecent()
 	w.sessions, w.sheap, w.nsess, w.sessBytes = map[string][]*session{}, nil, 0, 0
 	w.sess = sessSlots{accs: w.core.accumulators()}
 	return nil

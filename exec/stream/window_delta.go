@@ -75,7 +75,7 @@ func (w *WindowAggregate) RestoreDelta(data []byte) error {
 		}
 		w.heap = kept
 		heap.Init(&w.heap)
-		w.lastWin = nil
+		w.forgetRecent()
 	}
 	for _, snap := range d.Windows {
 		k := winKey{snap.Start, snap.End}
