@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"cmp"
 	"fmt"
 	"strings"
 	"unsafe"
@@ -33,6 +32,26 @@ func readRaw[T any](r *stateReader) T {
 
 type ordered interface {
 	integer | ~float32 | ~float64
+}
+
+// above reports a > b in the engine's order of values: a float's NaN is
+// above every number (valcmp.Floats; DuckDB's and PostgreSQL's order), so
+// MIN and MAX do not depend on where a NaN comes in the input. For
+// integers a != a is false and the test compiles to a > b.
+func above[T ordered](a, b T) bool {
+	return a > b || (a != a && b == b)
+}
+
+// orderCompare is cmp.Compare in the engine's order (cmp.Compare puts NaN
+// below every number).
+func orderCompare[T ordered](a, b T) int {
+	switch {
+	case above(a, b):
+		return 1
+	case above(b, a):
+		return -1
+	}
+	return 0
 }
 
 // orderedFixed are the physical types of the fixed-width orderable
@@ -130,7 +149,7 @@ func (s *minMaxState[T]) Update(gids []uint32, arr arrow.Array, signs []int8) er
 			case w == 0, hasNulls && arr.IsNull(i):
 				continue
 			}
-			if v := vals[i]; !has[g] || (s.max && v > cur[g]) || (!s.max && v < cur[g]) {
+			if v := vals[i]; !has[g] || (s.max && above(v, cur[g])) || (!s.max && above(cur[g], v)) {
 				cur[g], has[g] = v, true
 			}
 		}
@@ -141,7 +160,7 @@ func (s *minMaxState[T]) Update(gids []uint32, arr arrow.Array, signs []int8) er
 			if hasNulls && arr.IsNull(i) {
 				continue
 			}
-			if v := vals[i]; !has[g] || v > cur[g] {
+			if v := vals[i]; !has[g] || above(v, cur[g]) {
 				cur[g], has[g] = v, true
 			}
 		}
@@ -151,7 +170,7 @@ func (s *minMaxState[T]) Update(gids []uint32, arr arrow.Array, signs []int8) er
 		if hasNulls && arr.IsNull(i) {
 			continue
 		}
-		if v := vals[i]; !has[g] || v < cur[g] {
+		if v := vals[i]; !has[g] || above(cur[g], v) {
 			cur[g], has[g] = v, true
 		}
 	}
@@ -160,7 +179,7 @@ func (s *minMaxState[T]) Update(gids []uint32, arr arrow.Array, signs []int8) er
 
 func (s *minMaxState[T]) Merge(dst, src uint32) error {
 	if s.has[src] {
-		if v := s.vals[src]; !s.has[dst] || (s.max && v > s.vals[dst]) || (!s.max && v < s.vals[dst]) {
+		if v := s.vals[src]; !s.has[dst] || (s.max && above(v, s.vals[dst])) || (!s.max && above(s.vals[dst], v)) {
 			s.vals[dst], s.has[dst] = v, true
 		}
 	}
@@ -445,7 +464,7 @@ func fixedOps[T orderedFixed]() multiOps[T] {
 			return func(i int) T { return v[i] }, nil
 		},
 		own: func(v T) T { return v },
-		cmp: cmp.Compare[T],
+		cmp: orderCompare[T],
 		build: func(mem memory.Allocator, typ arrow.DataType, vals []T, valid []bool) (arrow.Array, error) {
 			return newFixedArray(mem, typ, vals, valid), nil
 		},

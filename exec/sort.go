@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec/expr"
+	"github.com/sluicesql/sluice/internal/valcmp"
 )
 
 // SortKey is one ORDER BY item.
@@ -310,7 +311,9 @@ func valueCompare2(a, b arrow.Array) (func(i, j int) int, error) {
 	case arrow.FLOAT32:
 		return fixedCompare[float32](a, b), nil
 	case arrow.FLOAT64:
-		return fixedCompare[float64](a, b), nil
+		v := arrow.GetValues[float64](a.Data(), 1)
+		w := arrow.GetValues[float64](b.Data(), 1)
+		return func(i, j int) int { return valcmp.Floats(v[i], w[j]) }, nil
 	case arrow.DECIMAL128:
 		v := arrow.GetValues[decimal128.Num](a.Data(), 1)
 		w := arrow.GetValues[decimal128.Num](b.Data(), 1)

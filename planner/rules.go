@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"math"
 	"reflect"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -192,7 +193,14 @@ func scanHints(s *Scan, pred Expr) []ScanFilter {
 			switch x := v.(type) {
 			case int32:
 				v = int64(x)
-			case int64, float64, string, bool, arrow.Timestamp, arrow.Date32:
+			case float64:
+				// NaN orders as no number does (a row group's min/max
+				// cannot rule it in or out) and is unequal to itself under
+				// reflect.DeepEqual, so the rule would never settle.
+				if math.IsNaN(x) {
+					continue
+				}
+			case int64, string, bool, arrow.Timestamp, arrow.Date32:
 			default:
 				continue
 			}

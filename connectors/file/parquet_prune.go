@@ -79,6 +79,12 @@ func excludes(pc *pqCol, st chunkStats, rows int64, p exec.Predicate, nullsPass,
 	if !st.bounds || p.Value == nil {
 		return false
 	}
+	if (pc.kind == pqDouble || pc.kind == pqFloat) && (p.Op == "gt" || p.Op == "ge" || p.Op == "ne") {
+		// A NaN is above every number (the engine's order, DuckDB's) and
+		// writers leave it out of min/max, so no bound proves that no row
+		// passes a greater-than or a not-equal.
+		return false
+	}
 	cmpLo, ok1 := compareStat(pc, st.lo, p.Value)
 	cmpHi, ok2 := compareStat(pc, st.hi, p.Value)
 	if !ok1 || !ok2 {

@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
+
+	"github.com/sluicesql/sluice/internal/valcmp"
 )
 
 type ordered interface{ ~int32 | ~int64 | ~float64 }
@@ -101,6 +103,7 @@ func compare(ec *evalCtx, op cmpOp, a, b operand) (arrow.Array, error) {
 		cmpNative[int32](bop, a, b, out, n)
 	case arrow.FLOAT64:
 		cmpNative[float64](bop, a, b, out, n)
+		fixNaN(bop, a, b, out, n)
 	case arrow.DECIMAL128:
 		x, y := sideOf[decimal128.Num](a), sideOf[decimal128.Num](b)
 		packBits(out, n, func(i int) bool { return cmpResult(bop, x.at(i).Cmp(y.at(i))) })
@@ -204,6 +207,44 @@ func cmpNative[T ordered](op cmpOp, a, b operand, out []byte, n int) {
 		ltPairs(x, y, out)
 	case opGt:
 		ltPairs(y, x, out)
+	}
+}
+
+// fixNaN rewrites the results of the rows where a NaN takes part, after
+// the native kernel gave them IEEE's answer (every comparison false):
+// sluice orders doubles as DuckDB, PostgreSQL and Spark do, NaN equal to
+// NaN and greater than every number, so that a filter agrees with ORDER BY,
+// the top-N cut-off and constant folding (valcmp.Compare). Columns without
+// a NaN pay one read per row and no writes.
+func fixNaN(op cmpOp, a, b operand, out []byte, n int) {
+	x := values[float64](a.arr)[:n]
+	set := func(i int, v bool) {
+		if v {
+			out[i>>3] |= 1 << (i & 7)
+		} else {
+			out[i>>3] &^= 1 << (i & 7)
+		}
+	}
+	if b.isScalar() {
+		c := scalarAs[float64](b.scalar)
+		if c != c {
+			for i, v := range x {
+				set(i, cmpResult(op, valcmp.Floats(v, c)))
+			}
+			return
+		}
+		for i, v := range x {
+			if v != v {
+				set(i, cmpResult(op, 1))
+			}
+		}
+		return
+	}
+	y := values[float64](b.arr)[:n]
+	for i, v := range x {
+		if w := y[i]; v != v || w != w {
+			set(i, cmpResult(op, valcmp.Floats(v, w)))
+		}
 	}
 }
 

@@ -14,9 +14,8 @@ import (
 )
 
 // Compare returns -1, 0 or 1 as a is less than, equal to or greater than
-// b, and false when the two are not of one supported type. NaN compares
-// equal to everything, as Go's < and > leave it; callers that must order
-// NaN handle it before calling.
+// b, and false when the two are not of one supported type. Doubles order
+// as Floats does (NaN equal to NaN, above every number).
 func Compare(a, b any) (int, bool) {
 	switch x := a.(type) {
 	case int64:
@@ -27,7 +26,7 @@ func Compare(a, b any) (int, bool) {
 		return sign(x < y, x > y), ok
 	case float64:
 		y, ok := b.(float64)
-		return sign(x < y, x > y), ok
+		return Floats(x, y), ok
 	case string:
 		y, ok := b.(string)
 		return strings.Compare(x, y), ok
@@ -45,6 +44,20 @@ func Compare(a, b any) (int, bool) {
 		return x.Cmp(y), ok
 	}
 	return 0, false
+}
+
+// Floats orders two doubles as DuckDB, PostgreSQL and Spark do: NaN equals
+// NaN and is greater than every number (-0 and +0 are equal). One order
+// for filters, ORDER BY and the top-N cut-off, where IEEE's (every
+// comparison with NaN false) would let a NaN row pass no filter and sort
+// anywhere.
+func Floats(a, b float64) int {
+	an, bn := a != a, b != b
+	switch {
+	case an || bn:
+		return sign(bn && !an, an && !bn)
+	}
+	return sign(a < b, a > b)
 }
 
 func sign(lt, gt bool) int {
