@@ -1,13 +1,16 @@
 package file
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -399,5 +402,78 @@ func TestSelectRowsEqualsKeepRows(t *testing.T) {
 		for _, a := range arrs {
 			a.Release()
 		}
+	}
+}
+
+// TestParquetMorselsConcurrently: the morsels of a file whose row groups
+// split are read at once, one goroutine each as a parallel scan's workers
+// do, sharing the remembered page walks (pageWalks; run under -race), and
+// together return every row once.
+func TestParquetMorselsConcurrently(t *testing.T) {
+	path := writePruneParquet(t)
+	src, err := NewSource(connectors.Options{"path": path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := exec.ScanSpec{Columns: []int{0, 2}, BatchSize: 300, MorselBytes: 2 << 10}
+	for round := range 3 { // the first walks, the later ones reuse
+		ms, err := src.Morsels(t.Context(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) < 6 {
+			t.Fatalf("%d morsels, want row groups split", len(ms))
+		}
+		rows := make([][]string, len(ms))
+		errs := make([]error, len(ms))
+		var wg sync.WaitGroup
+		for i, m := range ms {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rows[i], errs[i] = scanMorsel(t, m)
+			}()
+		}
+		wg.Wait()
+		var all []string
+		for i := range ms {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			all = append(all, rows[i]...)
+		}
+		if len(all) != pruneRows {
+			t.Fatalf("round %d: %d rows, want %d", round, len(all), pruneRows)
+		}
+		for i, r := range all {
+			if want := fmt.Sprintf("%d|%s|", i, pruneRowAt(i).Cat); r != want {
+				t.Fatalf("round %d: row %d is %q, want %q", round, i, r, want)
+			}
+		}
+	}
+}
+
+// scanMorsel reads one morsel on a checked allocator.
+func scanMorsel(t *testing.T, m exec.Morsel) ([]string, error) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	r, err := m.Open(t.Context(), mem)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []string
+	for {
+		b, err := r.Next(t.Context())
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		for i := range int(b.Record.NumRows()) {
+			out = append(out, fmt.Sprintf("%s|%s|", b.Record.Column(0).ValueStr(i), b.Record.Column(1).ValueStr(i)))
+		}
+		b.Record.Release()
 	}
 }
