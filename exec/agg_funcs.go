@@ -464,13 +464,24 @@ func allGroups(n int) []uint32 {
 // generation of the group's pairs, so a reused id starts empty.
 type distinctState struct {
 	inner AggState
-	table *bytesTable
+	table *bytesTable // made by bytesTable()
 	pairs pairTable
 	one   oneGroup // the values while there is one group (agg_distinct_set.go)
 	gen   []uint32 // per group: the generation in its pairs' keys
 	buf   []byte
 	vals  []uint64
 	w     []int8
+	// Scratch of insertOneStrings.
+	rows    []int32
+	scratch []uint32
+}
+
+// bytesTable is s.table, made on first use.
+func (s *distinctState) bytesTable() *bytesTable {
+	if s.table == nil {
+		s.table = newBytesTable()
+	}
+	return s.table
 }
 
 func (s *distinctState) Grow(n int) {
@@ -489,13 +500,13 @@ func (s *distinctState) Update(gids []uint32, arr arrow.Array, signs []int8) err
 			return errRetract("DISTINCT")
 		}
 	}
+	skip := func(i int) bool { return (signs != nil && signs[i] == 0) || (hasNulls && arr.IsNull(i)) }
 	if vals, ok := s.fixedValues(arr); ok {
-		skip := func(i int) bool { return (signs != nil && signs[i] == 0) || (hasNulls && arr.IsNull(i)) }
 		if a, ok := s.insertOne(gids, vals, skip, w); ok {
 			any = a
 		} else {
 			for i, g := range gids {
-				if (signs != nil && signs[i] == 0) || (hasNulls && arr.IsNull(i)) {
+				if skip(i) {
 					continue
 				}
 				if s.pairs.insert(uint64(g)<<32|uint64(s.gen[g]), vals[i]) {
@@ -503,16 +514,16 @@ func (s *distinctState) Update(gids []uint32, arr arrow.Array, signs []int8) err
 				}
 			}
 		}
+	} else if a, ok := s.insertOneStrings(gids, arr, skip, w); ok {
+		any = a
 	} else {
 		enc, err := newCellEncoder(arr)
 		if err != nil {
 			return err
 		}
-		if s.table == nil {
-			s.table = newBytesTable()
-		}
+		s.bytesTable()
 		for i, g := range gids {
-			if (signs != nil && signs[i] == 0) || (hasNulls && arr.IsNull(i)) {
+			if skip(i) {
 				continue
 			}
 			b := binary.LittleEndian.AppendUint32(s.buf[:0], g)
@@ -580,6 +591,9 @@ func (s *distinctState) Load(uint32, []byte) ([]byte, error) {
 
 func (s *distinctState) Bytes() int64 {
 	n := s.inner.Bytes() + sliceBytes(s.gen, 4) + sliceBytes(s.pairs.slots, 16) + sliceBytes(s.one.set.slots, 8)
+	if s.one.strs != nil {
+		n += s.one.strs.bytes()
+	}
 	if s.table != nil {
 		n += s.table.bytes()
 	}

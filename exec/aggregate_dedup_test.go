@@ -200,3 +200,96 @@ func TestDistinctOneGroupThenMany(t *testing.T) {
 	feed(3, gids, vals)
 	check(3)
 }
+
+// TestDistinctStringsOneGroupThenMany: batch COUNT(DISTINCT s) keeps a
+// single group's strings in a string set (short ones packed, long ones in
+// its arena; "" a value, NULL not), restarts it on Reset, and moves them
+// into the table of every group when a second group appears, counting
+// exactly what a map does, for VARCHAR, large VARCHAR and BINARY.
+func TestDistinctStringsOneGroupThenMany(t *testing.T) {
+	for _, typ := range []arrow.DataType{arrow.BinaryTypes.String, arrow.BinaryTypes.LargeString, arrow.BinaryTypes.Binary} {
+		t.Run(typ.String(), func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			st, err := NewAggState(mem, "count", typ, true, AggOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[uint32]map[string]bool{}
+			feed := func(ngroups int, gids []uint32, vals []*string) {
+				t.Helper()
+				st.Grow(ngroups)
+				b := array.NewBuilder(mem, typ)
+				defer b.Release()
+				for i, v := range vals {
+					if v == nil {
+						b.AppendNull()
+						continue
+					}
+					switch bb := b.(type) {
+					case *array.StringBuilder:
+						bb.Append(*v)
+					case *array.LargeStringBuilder:
+						bb.Append(*v)
+					case *array.BinaryBuilder:
+						bb.Append([]byte(*v))
+					}
+					if want[gids[i]] == nil {
+						want[gids[i]] = map[string]bool{}
+					}
+					want[gids[i]][*v] = true
+				}
+				arr := b.NewArray()
+				defer arr.Release()
+				if err := st.Update(gids, arr, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			check := func(ngroups int) {
+				t.Helper()
+				res, err := st.Result(mem, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Release()
+				for g := 0; g < ngroups; g++ {
+					if got, w := cellText(res, g), fmt.Sprint(len(want[uint32(g)])); got != w {
+						t.Errorf("group %d: COUNT(DISTINCT) = %s, want %s", g, got, w)
+					}
+				}
+			}
+			var gids []uint32
+			var vals []*string
+			for i := 0; i < 5000; i++ {
+				gids = append(gids, 0)
+				var v *string
+				switch k := (i * i) % 3001; {
+				case k == 7:
+				case k%5 == 0:
+					s := fmt.Sprintf("a value longer than sixteen bytes %d", k)
+					v = &s
+				case k%7 == 0:
+					s := ""
+					v = &s
+				default:
+					s := fmt.Sprint(k)
+					v = &s
+				}
+				vals = append(vals, v)
+			}
+			feed(1, gids, vals)
+			check(1)
+			st.Reset(0)
+			want[0] = nil
+			feed(1, gids[:100], vals[:100])
+			check(1)
+			for i := range gids {
+				gids[i] = uint32(i % 3)
+			}
+			feed(3, gids, vals)
+			check(3)
+			feed(3, gids, vals)
+			check(3)
+		})
+	}
+}

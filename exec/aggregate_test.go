@@ -264,9 +264,14 @@ func BenchmarkHashAggregateInt64Key(b *testing.B) { benchAgg(b, false) }
 // benchManyKeys runs call over 4M BIGINT rows with 1M distinct keys, grouped
 // by the key (grouped) or not.
 func benchManyKeys(b *testing.B, grouped bool, call AggCall) {
+	benchManyKeysOf(b, grouped, false, call)
+}
+
+// benchManyKeysOf is benchManyKeys over BIGINT or VARCHAR keys.
+func benchManyKeysOf(b *testing.B, grouped, stringKey bool, call AggCall) {
 	const rows, keys = 1 << 22, 1 << 20
 	mem := memory.NewGoAllocator()
-	recs := benchAggInput(mem, rows, keys, false)
+	recs := benchAggInput(mem, rows, keys, stringKey)
 	defer releaseAll(recs)
 	kt := recs[0].Schema().Field(0).Type
 	b.ResetTimer()
@@ -309,4 +314,10 @@ func BenchmarkHashAggregateManyKeys(b *testing.B) {
 // BIGINT values (4M rows).
 func BenchmarkCountDistinctManyKeys(b *testing.B) {
 	benchManyKeys(b, false, AggCall{Func: "count", Distinct: true, Arg: col(0, i64), Name: "d"})
+}
+
+// BenchmarkCountDistinctManyStrings is COUNT(DISTINCT k) over 1M distinct
+// VARCHAR values of up to 16 bytes (4M rows).
+func BenchmarkCountDistinctManyStrings(b *testing.B) {
+	benchManyKeysOf(b, false, true, AggCall{Func: "count", Distinct: true, Arg: col(0, str), Name: "d"})
 }

@@ -322,7 +322,13 @@ func (g *stringGrouper) reset() {
 }
 
 func (g *stringGrouper) assign(ctx context.Context, mem memory.Allocator, cols []arrow.Array, rows []int32, gids []uint32, insert bool) ([]arrow.Array, error) {
-	arr := cols[0]
+	g.run(cols[0], rows, gids, insert)
+	return newKeyArrays(ctx, mem, cols, g.newRows)
+}
+
+// run is assign without the key arrays: the rows that started groups are
+// left in g.newRows.
+func (g *stringGrouper) run(arr arrow.Array, rows []int32, gids []uint32, insert bool) {
 	g.newRows = g.newRows[:0]
 	d := arr.Data()
 	var data []byte
@@ -335,7 +341,6 @@ func (g *stringGrouper) assign(ctx context.Context, mem memory.Allocator, cols [
 	default:
 		runStrings(g, arr, arrow.GetOffsets[int64](d, 1), data, rows, gids, insert)
 	}
-	return newKeyArrays(ctx, mem, cols, g.newRows)
 }
 
 func runStrings[O int32 | int64](g *stringGrouper, arr arrow.Array, offs []O, data []byte, rows []int32, gids []uint32, insert bool) {
