@@ -464,7 +464,12 @@ func (b *binder) inSubquery(xn ast.ExprNode, q ast.ResultSetNode, not bool, ctx 
 		// In a WHERE conjunct NULL and FALSE both drop the row.
 		return matched, nil
 	}
-	y := &ColumnRef{Index: nk, Name: yf.Name, Typ: yt}
+	var y Expr = &ColumnRef{Index: nk, Name: yf.Name, Typ: yt}
+	if isNull(yt) {
+		// An untyped NULL column has no validity bitmap, so COUNT would
+		// count its rows as values: 1 NOT IN (SELECT NULL) is NULL.
+		y = castTo(y, TypeBigInt)
+	}
 	stats := &Aggregate{Input: p, Keys: keyRefs(p, nk), KeyNames: make([]string, nk), Aggs: []AggCall{
 		{Func: "count_star", Typ: TypeBigInt},
 		{Func: "count", Arg: y, Typ: TypeBigInt},
