@@ -166,50 +166,7 @@ func TestParallelRankTopNCheckpoint(t *testing.T) {
 			defer rec.Release()
 			batches := cut(rec, 50)
 			defer releaseAll(batches)
-			half := len(batches) / 2
-			whole := c.node(t, mem, 3)
-			want := pushNode(t, whole, batches)
-			whole.Close()
-
-			first := c.node(t, mem, 3).(*ParallelRankTopN)
-			got := pushOnly(t, first, batches[:half/2])
-			base, err := first.SnapshotParts()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, pushOnly(t, first, batches[half/2:half])...)
-			deltas, err := first.SnapshotPartsDelta(func(string) bool { return true })
-			if err != nil {
-				t.Fatal(err)
-			}
-			first.Close()
-			if len(base) != 3 || len(deltas) != 3 {
-				t.Fatalf("%d parts and %d deltas, want one per instance", len(base), len(deltas))
-			}
-			parts := slices.Clone(base)
-			for i := range parts {
-				if !deltas[i].Delta || deltas[i].Name != parts[i].Name {
-					t.Fatalf("delta %d: %+v, want a delta of part %s", i, deltas[i].Name, parts[i].Name)
-				}
-				parts[i].Deltas = [][]byte{deltas[i].Data}
-			}
-
-			narrower := c.node(t, mem, 2)
-			err = narrower.(PartedSnapshotter).RestoreParts(parts)
-			narrower.Close()
-			if err == nil || !strings.Contains(err.Error(), "parallelism") {
-				t.Fatalf("2 instances restoring parts of 3: %v, want a refusal naming the parallelism", err)
-			}
-
-			second := c.node(t, mem, 3)
-			defer second.Close()
-			if err := second.(PartedSnapshotter).RestoreParts(parts); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, pushNode(t, second, batches[half:])...)
-			if !slices.Equal(got, want) {
-				t.Fatalf("restored run differs (%d vs %d rows):\n%v\nvs\n%v", len(got), len(want), head(got), head(want))
-			}
+			checkPartedRestart(t, func(n int) Node { return c.node(t, mem, n) }, batches)
 		})
 	}
 }
