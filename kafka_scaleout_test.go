@@ -428,11 +428,15 @@ func soWaitJoined(t *testing.T, res *soJoined, want []string, exact bool, what s
 		time.Sleep(50 * time.Millisecond)
 	}
 	missing, extra := 0, 0
+	var some []string
 	wantSet := map[string]bool{}
 	for _, w := range want {
 		wantSet[w] = true
 		if got[w] == 0 {
 			missing++
+			if len(some) < 5 {
+				some = append(some, w)
+			}
 		}
 	}
 	for g, n := range got {
@@ -440,7 +444,7 @@ func soWaitJoined(t *testing.T, res *soJoined, want []string, exact bool, what s
 			extra++
 		}
 	}
-	t.Fatalf("%s: %d of %d joined rows missing, %d rows not in the single-process result or repeated", what, missing, len(want), extra)
+	t.Fatalf("%s: %d of %d joined rows missing (e.g. %v), %d rows not in the single-process result or repeated", what, missing, len(want), some, extra)
 }
 
 // TestScaleOutJoinRepartition: three DBs in one consumer group run a
