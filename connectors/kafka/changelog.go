@@ -177,10 +177,11 @@ func (c *Changelog) producerFenced(err error) error {
 // producerFencedErr is err naming, when another producer took
 // transactional id txnID, what the id comes from (from): two processes
 // share it, and since each could go on only by fencing the other, the
-// one fenced stops.
+// one fenced stops. (The broker answers alike when it aborted the
+// producer's transaction at its timeout, so the message says that too.)
 func producerFencedErr(err error, txnID, from string) error {
 	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
-		return fmt.Errorf("%w: another producer took transactional id %q: %s is shared by two running queries (each needs its own)", err, txnID, from)
+		return fmt.Errorf("%w: another producer took transactional id %q: %s is shared by two running queries (each needs its own), or the broker aborted this producer's transaction at its timeout (the process was paused that long)", err, txnID, from)
 	}
 	return err
 }
