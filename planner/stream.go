@@ -318,7 +318,7 @@ func (sp *streamPlanner) node(p PhysicalPlan) (PhysicalPlan, error) {
 		}
 		return nil, sp.fail("LIMIT without ORDER BY is not supported in streaming mode yet: add ORDER BY (a top-N)")
 	}
-	return nil, sp.fail("%s is not supported in streaming mode yet", nodeKind(p))
+	return nil, sp.fail("%s is not supported in streaming mode yet", userNodeKind(p))
 }
 
 // union converts UNION ALL: each input is a stateless, append-only branch
@@ -901,6 +901,17 @@ func groupsByWindow(agg *PhysHashAggregate) bool {
 
 // nodeKind names a physical node in messages: the part of its EXPLAIN
 // line before the colon.
+// userNodeKind names the plan node p for a user message: what they
+// wrote, not the operator's name.
+func userNodeKind(p PhysicalPlan) string {
+	switch k := nodeKind(p); k {
+	case "Values":
+		return "a VALUES list or a SELECT without FROM inside a streaming query"
+	default:
+		return k
+	}
+}
+
 func nodeKind(p PhysicalPlan) string {
 	s := p.String()
 	if i := strings.IndexByte(s, ':'); i > 0 {
