@@ -5,6 +5,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/sluicesql/sluice/internal/valcmp"
 )
 
 // cellCmp compares row i of a column with a held Value as Compare would
@@ -43,13 +45,7 @@ func newCellCmp(arr arrow.Array) (cellCmp, error) {
 			if v.K != KFloat {
 				return Compare(Float(vals[i]), v)
 			}
-			switch x := vals[i]; {
-			case x < v.F:
-				return -1
-			case x > v.F:
-				return 1
-			}
-			return 0
+			return valcmp.Floats(vals[i], v.F)
 		}, nil
 	case *array.String:
 		return func(i int, v Value) int {

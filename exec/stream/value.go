@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
+
+	"github.com/sluicesql/sluice/internal/valcmp"
 )
 
 // Kind is the physical class of a Value. Stateful operators keep group
@@ -173,12 +175,7 @@ func Compare(a, b Value) int {
 			return 1
 		}
 	case KFloat:
-		switch {
-		case a.F < b.F:
-			return -1
-		case a.F > b.F:
-			return 1
-		}
+		return valcmp.Floats(a.F, b.F) // NaN above every number, as batch ORDER BY
 	case KString:
 		return strings.Compare(a.S, b.S)
 	case KDecimal:
