@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -180,7 +181,12 @@ func (c *carried) fold(rec *kgo.Record, groups [][]string) ([]int64, bool, error
 			c.marks[k] = v
 		}
 	}
-	return c.sent, c.recompute(groups), nil
+	moved := c.recompute(groups)
+	// A copy: the batch that carries it is read on another goroutine
+	// while later records move c.sent on (a shared slice let an earlier
+	// batch's watermark jump ahead of its rows, so a join downstream of
+	// the hop dropped them as late).
+	return slices.Clone(c.sent), moved, nil
 }
 
 // init makes the maps and one watermark per input.
