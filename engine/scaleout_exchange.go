@@ -337,12 +337,18 @@ func (so *scaledOut) revoke(ctx context.Context, bar chan<- stream.Barrier, revo
 	for p := range revoked {
 		parts = append(parts, p)
 	}
-	done := make(chan error, 1)
-	b := stream.Barrier{Done: done, After: func() {
+	so.runBarrier(ctx, bar, stream.Barrier{After: func() {
 		for _, ps := range so.states {
 			ps.Revoke(parts)
 		}
-	}}
+	}})
+}
+
+// runBarrier hands b to the pipeline and waits until it ran (or the
+// downstream part or ctx ended): the group's rebalance waits meanwhile.
+func (so *scaledOut) runBarrier(ctx context.Context, bar chan<- stream.Barrier, b stream.Barrier) {
+	done := make(chan error, 1)
+	b.Done = done
 	select {
 	case bar <- b:
 	case <-so.downDone:
@@ -363,24 +369,11 @@ func (so *scaledOut) revoke(ctx context.Context, bar chan<- stream.Barrier, revo
 // instance's state, while the group waits to be joined again. The
 // partitions' next owners restore the last save and read on after it.
 func (so *scaledOut) lose(ctx context.Context, bar chan<- stream.Barrier) {
-	done := make(chan error, 1)
 	epoch := so.loss.Epoch()
-	b := stream.Barrier{Done: done, Discard: true, Epoch: epoch, After: func() {
+	so.runBarrier(ctx, bar, stream.Barrier{Discard: true, Epoch: epoch, After: func() {
 		so.discard(ctx)
 		so.epoch = max(so.epoch, epoch)
-	}}
-	select {
-	case bar <- b:
-	case <-so.downDone:
-		return
-	case <-ctx.Done():
-		return
-	}
-	select {
-	case <-done:
-	case <-so.downDone:
-	case <-ctx.Done():
-	}
+	}})
 }
 
 // discard drops what the downstream part produced since its last save:

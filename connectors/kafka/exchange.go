@@ -280,18 +280,7 @@ func (r *Reader) SetRevokeHook(hook func(ctx context.Context, revoked map[int32]
 func (r *Reader) onRevokedCommit(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	r.mu.Lock()
 	hook := r.revokeHook
-	ids := map[int32]string{}
-	for t, ps := range revoked {
-		for _, p := range ps {
-			if _, ok := r.parts[tp{t, p}]; ok {
-				ids[r.partID(t, p)] = offsetKey(t, p)
-				if r.revoking == nil {
-					r.revoking = map[tp]bool{}
-				}
-				r.revoking[tp{t, p}] = true
-			}
-		}
-	}
+	ids := r.markRevoking(revoked)
 	var back chan struct{}
 	if r.handed && !r.closed {
 		back = r.back
@@ -383,12 +372,12 @@ func (r *Reader) applyRewind(ctx context.Context) error {
 	return nil
 }
 
-// onLost runs the lost hook, then forgets the partitions (onRevoked).
-func (r *Reader) onLost(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
-	r.mu.Lock()
-	hook := r.lostHook
+// markRevoking stops Next from returning the records of the held
+// partitions among parts (a revoke or a loss has begun) and returns
+// their ids with their offset keys, as the hooks take them. r.mu is held.
+func (r *Reader) markRevoking(parts map[string][]int32) map[int32]string {
 	ids := map[int32]string{}
-	for t, ps := range lost {
+	for t, ps := range parts {
 		for _, p := range ps {
 			if _, ok := r.parts[tp{t, p}]; ok {
 				ids[r.partID(t, p)] = offsetKey(t, p)
@@ -399,6 +388,14 @@ func (r *Reader) onLost(ctx context.Context, cl *kgo.Client, lost map[string][]i
 			}
 		}
 	}
+	return ids
+}
+
+// onLost runs the lost hook, then forgets the partitions (onRevoked).
+func (r *Reader) onLost(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
+	r.mu.Lock()
+	hook := r.lostHook
+	ids := r.markRevoking(lost)
 	var back chan struct{}
 	if hook != nil && r.handed && !r.closed {
 		back = r.back
