@@ -787,17 +787,7 @@ type revokeReq struct {
 // transaction (records of those partitions, which their next owner
 // writes again from the committed offsets) and forgotten their offsets.
 func (u *upstream) onLost(ctx context.Context, parts map[int32]string) {
-	req := revokeReq{parts: parts, done: make(chan struct{})}
-	select {
-	case u.losses <- req:
-		select {
-		case <-req.done:
-		case <-u.stopped:
-		case <-ctx.Done():
-		}
-	case <-u.stopped:
-	case <-ctx.Done():
-	}
+	u.ask(ctx, u.losses, parts)
 }
 
 // recover discards what the loop wrote since its last commit: it aborts
@@ -831,9 +821,15 @@ func (u *upstream) recover(ctx context.Context, cause error, rewind bool) error 
 // loop has committed what it wrote from the revoked partitions with
 // their offsets, so their next owner starts exactly after it.
 func (u *upstream) onRevoke(ctx context.Context, parts map[int32]string) {
+	u.ask(ctx, u.revokes, parts)
+}
+
+// ask hands the loop a request about parts on ch and waits until the
+// loop has done it (or stopped): the group's rebalance waits meanwhile.
+func (u *upstream) ask(ctx context.Context, ch chan<- revokeReq, parts map[int32]string) {
 	req := revokeReq{parts: parts, done: make(chan struct{})}
 	select {
-	case u.revokes <- req:
+	case ch <- req:
 		select {
 		case <-req.done:
 		case <-u.stopped:
