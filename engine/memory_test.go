@@ -35,6 +35,61 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// drain runs ddl and then query on a DB opened with cfg (its allocator a
+// checked one) to the query's end, and returns how many rows it gave and
+// the query's error, having checked that the DB gave back every byte of
+// its memory budget and of Arrow memory.
+func drain(t *testing.T, cfg Config, ddl, query string) (int, error) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	cfg.Allocator = mem
+	db, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := db.Exec(ctx, ddl); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(ctx, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	err = rows.Err()
+	rows.Close()
+	if used := db.budgetNow().Used(); used != 0 {
+		t.Errorf("%s: %d bytes still accounted", query, used)
+	}
+	return n, err
+}
+
+// wantMemoryLimit fails unless err is the memory limit error, its text
+// holds every one of wants (the operator, the limit), and, when slack is
+// not 0, the state it reached was within slack bytes of the limit.
+func wantMemoryLimit(t *testing.T, what string, err error, slack int64, wants ...string) {
+	t.Helper()
+	var mle *exec.MemoryLimitError
+	if !errors.As(err, &mle) {
+		t.Fatalf("%s: %v, want the memory limit error", what, err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: %v, want the memory limit error naming %q", what, err, want)
+		}
+	}
+	t.Logf("%s: %v", what, mle)
+	if slack != 0 && mle.Need > mle.Limit+slack {
+		t.Errorf("%s: the state reached %d bytes before the %d-byte limit stopped it", what, mle.Need, mle.Limit)
+	}
+}
+
 // A streaming GROUP BY over an unbounded key space warns at start, logs
 // its state as it doubles, and fails at the memory limit with an error
 // naming the operator and the limit, instead of growing without end.
@@ -112,34 +167,8 @@ CREATE SOURCE g2 (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			defer mem.AssertSize(t, 0)
-			var log syncBuffer
-			db, err := Open(Config{Allocator: mem, Log: &log, MemoryLimit: 256 << 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			if err := db.Exec(ctx, sources); err != nil {
-				t.Fatal(err)
-			}
-			rows, err := db.Query(ctx, tc.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for rows.Next() {
-			}
-			err = rows.Err()
-			rows.Close()
-			var mle *exec.MemoryLimitError
-			if !errors.As(err, &mle) || !strings.Contains(err.Error(), tc.operator) || !strings.Contains(err.Error(), "memory limit of 256 KiB") {
-				t.Fatalf("got %v, want the memory limit error naming %q and the limit", err, tc.operator)
-			}
-			if used := db.budgetNow().Used(); used != 0 {
-				t.Errorf("%d bytes still accounted", used)
-			}
+			_, err := drain(t, Config{Log: &syncBuffer{}, MemoryLimit: 256 << 10}, sources, tc.query)
+			wantMemoryLimit(t, tc.name, err, 0, tc.operator, "memory limit of 256 KiB")
 		})
 	}
 }
@@ -147,29 +176,9 @@ CREATE SOURCE g2 (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts
 // Under the limit the same accounting lets a query run to its end: a
 // bounded-state window query over the same input is not refused.
 func TestStreamingOperatorsUnderMemoryLimit(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	db, err := Open(Config{Allocator: mem, MemoryLimit: 2 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := db.Exec(ctx, `CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
-  WITH (connector = 'generator', rows_per_second = '0', max_rows = '200000')`); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := db.Query(ctx, `SELECT window_start, category, COUNT(*) AS n, MAX(value) AS m FROM TUMBLE(g, ts, INTERVAL '1' SECOND) GROUP BY window_start, category EMIT FINAL`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	for rows.Next() {
-		n++
-	}
-	err = rows.Err()
-	rows.Close()
+	n, err := drain(t, Config{MemoryLimit: 2 << 20}, `CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH (connector = 'generator', rows_per_second = '0', max_rows = '200000')`,
+		`SELECT window_start, category, COUNT(*) AS n, MAX(value) AS m FROM TUMBLE(g, ts, INTERVAL '1' SECOND) GROUP BY window_start, category EMIT FINAL`)
 	if err != nil || n == 0 {
 		t.Fatalf("%d rows, error %v", n, err)
 	}
@@ -190,33 +199,8 @@ CREATE SOURCE g2 (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts
 		`SELECT a.ts, b.value FROM g a JOIN g2 b ON a.ts = b.ts EMIT CHANGES`,
 		`SELECT a.ts, b.value FROM g a JOIN g2 b ON a.ts = b.ts AND b.ts BETWEEN a.ts - INTERVAL '1' HOUR AND a.ts + INTERVAL '1' HOUR EMIT CHANGES`,
 	} {
-		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		db, err := Open(Config{Allocator: mem, MemoryLimit: 4 << 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		if err := db.Exec(ctx, sources); err != nil {
-			t.Fatal(err)
-		}
-		rows, err := db.Query(ctx, query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-		}
-		err = rows.Err()
-		rows.Close()
-		cancel()
-		db.Close()
-		mem.AssertSize(t, 0)
-		var mle *exec.MemoryLimitError
-		if !errors.As(err, &mle) {
-			t.Fatalf("%s: %v, want the memory limit error", query, err)
-		}
-		if mle.Need > mle.Limit+2<<20 {
-			t.Errorf("%s: the join's state reached %d bytes before the %d-byte limit stopped it", query, mle.Need, mle.Limit)
-		}
+		_, err := drain(t, Config{MemoryLimit: 4 << 20}, sources, query)
+		wantMemoryLimit(t, query, err, 2<<20)
 	}
 }
 
@@ -237,34 +221,8 @@ CREATE SOURCE g (category VARCHAR, value BIGINT, ts TIMESTAMP, WATERMARK FOR ts 
 		`SELECT * FROM (SELECT category, ts, ROW_NUMBER() OVER (PARTITION BY category ORDER BY ts) AS rn FROM g) WHERE rn <= 1 EMIT CHANGES`,
 		`SELECT category, value FROM (SELECT category, MAX(value) AS value FROM g GROUP BY category) ORDER BY value DESC LIMIT 3 EMIT CHANGES`,
 	} {
-		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		db, err := Open(Config{Allocator: mem, MemoryLimit: 4 << 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		if err := db.Exec(ctx, source); err != nil {
-			t.Fatal(err)
-		}
-		rows, err := db.Query(ctx, query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-		}
-		err = rows.Err()
-		rows.Close()
-		cancel()
-		db.Close()
-		mem.AssertSize(t, 0)
-		var mle *exec.MemoryLimitError
-		if !errors.As(err, &mle) {
-			t.Fatalf("%s: %v, want the memory limit error", query, err)
-		}
-		t.Logf("%s: %v", query, mle)
-		if mle.Need > mle.Limit+2<<20 {
-			t.Errorf("%s: the state reached %d bytes before the %d-byte limit stopped it", query, mle.Need, mle.Limit)
-		}
+		_, err := drain(t, Config{MemoryLimit: 4 << 20}, source, query)
+		wantMemoryLimit(t, query, err, 2<<20)
 	}
 }
 
@@ -281,34 +239,8 @@ CREATE SOURCE r (category VARCHAR, value BIGINT, ts TIMESTAMP, PRIMARY KEY (cate
   WITH (connector = 'generator', rows_per_second = '0', max_rows = '400000', categories = '1000000', seed = '2');`
 	const query = `SELECT a.ts, v.value FROM g a JOIN r FOR SYSTEM_TIME AS OF a.ts AS v ON a.category = v.category EMIT CHANGES`
 	for _, p := range []int{1, 2} {
-		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		db, err := Open(Config{Allocator: mem, MemoryLimit: 4 << 20, Parallelism: p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		if err := db.Exec(ctx, sources); err != nil {
-			t.Fatal(err)
-		}
-		rows, err := db.Query(ctx, query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-		}
-		err = rows.Err()
-		rows.Close()
-		cancel()
-		db.Close()
-		mem.AssertSize(t, 0)
-		var mle *exec.MemoryLimitError
-		if !errors.As(err, &mle) || !strings.Contains(mle.Operator, "TemporalJoin") {
-			t.Fatalf("parallelism %d: %v, want the temporal join's memory limit error", p, err)
-		}
-		t.Logf("parallelism %d: %v", p, mle)
-		if mle.Need > mle.Limit+1<<20 {
-			t.Errorf("parallelism %d: the join's state reached %d bytes before the %d-byte limit stopped it", p, mle.Need, mle.Limit)
-		}
+		_, err := drain(t, Config{MemoryLimit: 4 << 20, Parallelism: p}, sources, query)
+		wantMemoryLimit(t, fmt.Sprintf("parallelism %d", p), err, 1<<20, "TemporalJoin")
 	}
 }
 
@@ -342,38 +274,9 @@ CREATE SOURCE d WITH (connector = 'file', path = '` + path + `', format = 'debez
 			"OverAggregate: [sum(price) ROWS BETWEEN 1 PRECEDING AND CURRENT ROW AS s] over (PARTITION BY category ORDER BY id)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			defer mem.AssertSize(t, 0)
 			// Batches of 1024 rows: each adds ~300 KB of OVER state.
-			db, err := Open(Config{Allocator: mem, MemoryLimit: 1 << 20, BatchSize: 1024})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			if err := db.Exec(ctx, sources); err != nil {
-				t.Fatal(err)
-			}
-			rows, err := db.Query(ctx, tc.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for rows.Next() {
-			}
-			err = rows.Err()
-			rows.Close()
-			var mle *exec.MemoryLimitError
-			if !errors.As(err, &mle) || !strings.Contains(err.Error(), tc.operator) || !strings.Contains(err.Error(), "memory limit of 1.0 MiB") {
-				t.Fatalf("got %v, want the memory limit error naming %q and the limit", err, tc.operator)
-			}
-			t.Logf("%v", mle)
-			if mle.Need > mle.Limit+1<<20 {
-				t.Errorf("the state reached %d bytes before the %d-byte limit stopped it", mle.Need, mle.Limit)
-			}
-			if used := db.budgetNow().Used(); used != 0 {
-				t.Errorf("%d bytes still accounted", used)
-			}
+			_, err := drain(t, Config{MemoryLimit: 1 << 20, BatchSize: 1024}, sources, tc.query)
+			wantMemoryLimit(t, tc.name, err, 1<<20, tc.operator, "memory limit of 1.0 MiB")
 		})
 	}
 }
