@@ -26,8 +26,10 @@ func benchRecord(b *testing.B, mem memory.Allocator) arrow.Record {
 	ib := array.NewInt64Builder(mem)
 	jb := array.NewInt64Builder(mem)
 	sb := array.NewStringBuilder(mem)
+	fb := array.NewFloat64Builder(mem)
 	for i := 0; i < benchRows; i++ {
 		ib.Append(int64(i*7919) % 1000)
+		fb.Append(float64(i*7919%1000) / 4)
 		if i%10 == 0 {
 			jb.AppendNull()
 		} else {
@@ -35,12 +37,14 @@ func benchRecord(b *testing.B, mem memory.Allocator) arrow.Record {
 		}
 		sb.Append("category-" + string(rune('a'+i%26)))
 	}
-	a, c, s := ib.NewArray(), jb.NewArray(), sb.NewArray()
+	a, c, s, f := ib.NewArray(), jb.NewArray(), sb.NewArray(), fb.NewArray()
+	fb.Release()
 	ib.Release()
 	jb.Release()
 	sb.Release()
-	schema := arrow.NewSchema([]arrow.Field{{Name: "a", Type: i64}, {Name: "b", Type: i64, Nullable: true}, {Name: "s", Type: str}}, nil)
-	rec := array.NewRecord(schema, []arrow.Array{a, c, s}, benchRows)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "a", Type: i64}, {Name: "b", Type: i64, Nullable: true}, {Name: "s", Type: str}, {Name: "f", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	rec := array.NewRecord(schema, []arrow.Array{a, c, s, f}, benchRows)
+	f.Release()
 	a.Release()
 	c.Release()
 	s.Release()
@@ -77,6 +81,12 @@ func BenchmarkCompareInt64Const(b *testing.B) {
 
 func BenchmarkCompareInt64Columns(b *testing.B) {
 	benchExpr(b, mustCall(b, "lt", boo, Column(0, i64, "a"), Column(1, i64, "b")))
+}
+
+// BenchmarkCompareFloat64Const is BenchmarkCompareInt64Const over doubles:
+// the difference is what fixNaN's pass over a column without NaN costs.
+func BenchmarkCompareFloat64Const(b *testing.B) {
+	benchExpr(b, mustCall(b, "gt", boo, Column(3, arrow.PrimitiveTypes.Float64, "f"), Literal(arrow.PrimitiveTypes.Float64, float64(125))))
 }
 
 func BenchmarkAddInt64(b *testing.B) {
