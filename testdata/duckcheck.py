@@ -55,10 +55,11 @@ tot=bad=skip=0
 for path in sys.argv[1:] or sorted(glob.glob('testdata/sql/batch/*.test')):
     views=[]; unmapped=set()
     for hdr,sqlt,rows in parse(path):
-        m=re.match(r"CREATE SOURCE (\w+) WITH \(connector = 'file', path = '([^']+)', format = '(csv|json)'(.*)\)$", sqlt)
+        m=re.match(r"CREATE SOURCE (\w+) WITH \(connector = 'file', path = '([^']+)', format = '(csv|json)'(.*)\)$", sqlt) or \
+          re.match(r"CREATE SOURCE (\w+) WITH \(connector = 'file', path = '([^']+\.parquet)'()(.*)\)$", sqlt)
         if m and '$' not in m.group(2):
             name,p,fmt,rest=m.groups()
-            fn = "read_csv('testdata/%s')"%p if fmt=='csv' else "read_json('testdata/%s', format='newline_delimited')"%p
+            fn = {'csv':"read_csv('testdata/%s')", 'json':"read_json('testdata/%s', format='newline_delimited')"}.get(fmt, "read_parquet('testdata/%s')")%p
             if rest.strip(): unmapped.add(name.lower()); continue
             views.append("CREATE OR REPLACE VIEW %s AS SELECT * FROM %s"%(name,fn))
             continue

@@ -37,6 +37,8 @@ type colCursor struct {
 	dict    parquet.Dictionary // dictionary of the current page, if any
 	dictV   encoding.Values    // dict's values
 	vbuf    []bool
+	reps    []byte    // a list column's repetition levels of the current page
+	defs    []byte    // and definition levels (listRows)
 	pageNo  int       // 1-based number of the current page in the chunk, for errors
 	locs    []pageLoc // the chunk's data pages, from the header walk
 	cc      parquet.ColumnChunk
@@ -57,7 +59,7 @@ type colCursor struct {
 }
 
 func newColCursor(cc parquet.ColumnChunk, pc *pqCol, keep bool) *colCursor {
-	return &colCursor{pc: pc, cc: cc, pages: cc.Pages(), keep: keep && pc.kind == pqString}
+	return &colCursor{pc: pc, cc: cc, pages: cc.Pages(), keep: keep && pc.kind == pqString && !pc.list}
 }
 
 // seek moves a cursor that has read nothing yet to row lo of its chunk:
@@ -67,6 +69,9 @@ func newColCursor(cc parquet.ColumnChunk, pc *pqCol, keep bool) *colCursor {
 func (c *colCursor) seek(lo int64, cc parquet.ColumnChunk, md *pqformat.ColumnChunk, fileSize int64) error {
 	if lo == 0 {
 		return nil
+	}
+	if c.pc.list {
+		return c.skip(int(lo)) // list pages are not seeked into (listRows)
 	}
 	if seekable(cc, md, fileSize, c.locs) {
 		// To the start of the page holding lo, then decoding: see
@@ -136,7 +141,12 @@ func (c *colCursor) load() error {
 	}
 	p := c.page
 	c.valid = nil
-	if defs := p.DefinitionLevels(); defs != nil && p.NumNulls() > 0 {
+	if c.pc.list {
+		if err := c.loadLevels(p); err != nil {
+			return err
+		}
+	}
+	if defs := p.DefinitionLevels(); defs != nil && (p.NumNulls() > 0 || c.pc.list) {
 		if len(defs) < c.n {
 			return fmt.Errorf("page has %d definition levels for %d values", len(defs), c.n)
 		}
@@ -191,6 +201,9 @@ func (c *colCursor) skipRows(k int64) error {
 	if k <= 0 {
 		return nil
 	}
+	if c.pc.list {
+		return c.skip(int(k))
+	}
 	if c.page != nil && int64(c.n-c.row) >= k {
 		return c.skip(int(k))
 	}
@@ -230,6 +243,9 @@ func (c *colCursor) skipRows(k int64) error {
 // appendSelected appends to b the rows of the next k listed in sel
 // (ascending offsets in [0, k)) and consumes all k.
 func (c *colCursor) appendSelected(b array.Builder, k int, sel []int32) error {
+	if c.pc.list {
+		return c.listRows(b.(*array.ListBuilder), k, sel)
+	}
 	j := 0
 	for base := 0; base < k; {
 		from, to, dFrom, _, err := c.take(k - base)
@@ -273,6 +289,9 @@ func (c *colCursor) validIn(from, to int) int {
 
 // skip passes over k rows.
 func (c *colCursor) skip(k int) error {
+	if c.pc.list {
+		return c.listRows(nil, k, nil)
+	}
 	for k > 0 {
 		from, to, _, _, err := c.take(k)
 		if err != nil {
@@ -285,6 +304,9 @@ func (c *colCursor) skip(k int) error {
 
 // appendRows appends the next k rows of the chunk to b.
 func (c *colCursor) appendRows(b array.Builder, k int) error {
+	if c.pc.list {
+		return c.listRows(b.(*array.ListBuilder), k, nil)
+	}
 	for k > 0 {
 		from, to, dFrom, dTo, err := c.take(k)
 		if err != nil {
@@ -388,6 +410,8 @@ func (c *colCursor) appendRange(b array.Builder, from, to, dFrom, dTo int) error
 		return appendStrings(b.(*array.StringBuilder), data, idx, valid, dFrom, dTo)
 	case pqDecimal:
 		return c.appendDecimals(b.(*array.Decimal128Builder), idx, valid, dFrom, to-from)
+	case pqInterval:
+		return appendIntervals(b.(*array.MonthDayNanoIntervalBuilder), data, idx, valid, dFrom, to-from)
 	default:
 		return fmt.Errorf("unsupported parquet column kind %d", pc.kind)
 	}

@@ -43,8 +43,11 @@ const maxHeaderBytes = 16 << 20
 // exhaust memory (found by FuzzParquet). Only headers are read: the walk
 // seeks past page data. It returns where each data page starts and how
 // many rows it holds, which a reader starting inside the chunk checks the
-// offset index against (seekable).
-func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData, rows int64, phys parquet.Kind) ([]pageLoc, error) {
+// offset index against (seekable). A nested (list) column has a value per
+// element, not per row: its pages' values are bounded by maxPageValues
+// alone, and a version 1 page, whose header does not say how many rows it
+// holds, is given -1 rows (never seeked into).
+func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData, rows int64, phys parquet.Kind, nested bool) ([]pageLoc, error) {
 	start := md.DataPageOffset
 	if md.DictionaryPageOffset != 0 {
 		start = md.DictionaryPageOffset
@@ -104,13 +107,22 @@ func checkPages(r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData, rows
 		n := int64(-1)
 		switch h.Type {
 		case pqformat.DataPage:
-			// A flat column (the only kind read) has one value per row.
+			// A flat column has one value per row.
 			if h.DataPageHeader.Valid {
 				n = int64(h.DataPageHeader.V.NumValues)
+				if nested {
+					if n < 0 || n > maxPageValues {
+						return nil, fmt.Errorf("page %d at offset %d: header claims %d values (at most %d a page)", page, data, n, maxPageValues)
+					}
+					n = -1
+				}
 			}
 		case pqformat.DataPageV2:
 			if v := &h.DataPageHeaderV2.V; h.DataPageHeaderV2.Valid {
-				if v.NumRows != v.NumValues || v.NumNulls < 0 || v.NumNulls > v.NumValues {
+				if nested && (v.NumRows < 0 || v.NumRows > v.NumValues || v.NumValues > maxPageValues || v.NumNulls < 0 || v.NumNulls > v.NumValues) {
+					return nil, fmt.Errorf("page %d at offset %d: header claims %d rows, %d values and %d NULLs (a list column has a value or more a row)", page, data, v.NumRows, v.NumValues, v.NumNulls)
+				}
+				if !nested && (v.NumRows != v.NumValues || v.NumNulls < 0 || v.NumNulls > v.NumValues) {
 					return nil, fmt.Errorf("page %d at offset %d: header claims %d rows, %d values and %d NULLs (a flat column has a value a row)", page, data, v.NumRows, v.NumValues, v.NumNulls)
 				}
 				n = int64(v.NumRows)
@@ -181,7 +193,7 @@ const pageWalksMax = 1 << 14
 
 // checkPagesOnce is checkPages of chunk id, walked once and remembered
 // (pageWalks). The locations returned are shared: callers only read them.
-func checkPagesOnce(id chunkID, r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData, rows int64, phys parquet.Kind) ([]pageLoc, error) {
+func checkPagesOnce(id chunkID, r io.ReaderAt, fileSize int64, md *pqformat.ColumnMetaData, rows int64, phys parquet.Kind, nested bool) ([]pageLoc, error) {
 	desc := describeChunk(md, rows)
 	pageWalks.Lock()
 	w, ok := pageWalks.m[id]
@@ -189,7 +201,7 @@ func checkPagesOnce(id chunkID, r io.ReaderAt, fileSize int64, md *pqformat.Colu
 	if ok && w.sameChunk(desc) {
 		return w.locs, nil
 	}
-	locs, err := checkPages(r, fileSize, md, rows, phys)
+	locs, err := checkPages(r, fileSize, md, rows, phys, nested)
 	if err != nil {
 		return nil, err
 	}

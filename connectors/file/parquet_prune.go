@@ -44,6 +44,9 @@ func (r *parquetReader) prunePreds() []prunePred {
 	}
 	r.preds = r.preds[:0]
 	add := func(p exec.Predicate, nullsPass, rowsOnly bool) {
+		if p.Column >= 0 && p.Column < len(r.all) && r.all[p.Column].list {
+			return // a list's statistics and NULL counts are its elements'
+		}
 		for i, c := range r.cols {
 			if c == p.Column {
 				r.preds = append(r.preds, prunePred{p: p, out: i, nullsPass: nullsPass, rowsOnly: rowsOnly})

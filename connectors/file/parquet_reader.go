@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
 	pqformat "github.com/parquet-go/parquet-go/format"
 
 	"github.com/sluicesql/sluice/connectors/format"
@@ -35,6 +36,7 @@ const (
 	pqTimestamp
 	pqDate
 	pqDecimal
+	pqInterval
 )
 
 // pqCol is one top-level leaf column of a Parquet file.
@@ -47,6 +49,11 @@ type pqCol struct {
 	maxDef int
 	tsMul  int64 // file unit → microseconds: multiply (>0) or divide (<0)
 	scale  int32
+	// A list column (parquet_list.go): typ is a list of the element
+	// type, kind and the rest describe the element leaf; repDef is the
+	// definition level of the repeated node (an element's least).
+	list   bool
+	repDef int
 }
 
 func openParquetFile(path string) (*os.File, *parquet.File, error) {
@@ -131,69 +138,83 @@ func fileColumns(pf *parquet.File) []pqCol {
 	var cols []pqCol
 	for _, c := range pf.Root().Columns() {
 		if !c.Leaf() || c.Repeated() {
+			if pc, ok := listColumn(c, declared); ok {
+				cols = append(cols, pc)
+			}
 			continue
 		}
 		pc := pqCol{name: c.Name(), leaf: c.Index(), maxDef: c.MaxDefinitionLevel(), phys: c.Type().Kind()}
-		if pc.leaf >= len(declared) || declared[pc.leaf] != pc.phys {
-			continue
-		}
-		lt := c.Type().LogicalType()
-		var lv pqformat.LogicalTypeValue
-		if lt != nil {
-			lv = lt.Value
-		}
-		ok := true
-		switch l := lv.(type) {
-		case *pqformat.TimestampType:
-			pc.kind, pc.typ = pqTimestamp, format.TimestampType
-			switch l.Unit.Value.(type) {
-			case *pqformat.MilliSeconds:
-				pc.tsMul = 1000
-			case *pqformat.NanoSeconds:
-				pc.tsMul = -1000
-			default:
-				pc.tsMul = 1
-			}
-		case *pqformat.DateType:
-			pc.kind, pc.typ = pqDate, arrow.FixedWidthTypes.Date32
-		case *pqformat.DecimalType:
-			pc.kind, pc.scale = pqDecimal, l.Scale
-			pc.typ = &arrow.Decimal128Type{Precision: l.Precision, Scale: l.Scale}
-		default:
-			switch pc.phys {
-			case parquet.Int64:
-				pc.kind, pc.typ = pqInt64, arrow.PrimitiveTypes.Int64
-			case parquet.Int32:
-				pc.kind, pc.typ = pqInt32, arrow.PrimitiveTypes.Int32
-			case parquet.Double:
-				pc.kind, pc.typ = pqDouble, arrow.PrimitiveTypes.Float64
-			case parquet.Float:
-				pc.kind, pc.typ = pqFloat, arrow.PrimitiveTypes.Float64
-			case parquet.Boolean:
-				pc.kind, pc.typ = pqBool, arrow.FixedWidthTypes.Boolean
-			case parquet.ByteArray:
-				pc.kind, pc.typ = pqString, arrow.BinaryTypes.String
-			default:
-				ok = false
-			}
-		}
-		// The logical type must fit the physical one: a corrupt footer may
-		// pair them freely, and reading a page through the wrong typed
-		// accessor panics in parquet-go.
-		switch pc.kind {
-		case pqDecimal:
-			ok = ok && (pc.phys == parquet.Int32 || pc.phys == parquet.Int64 ||
-				pc.phys == parquet.FixedLenByteArray || pc.phys == parquet.ByteArray)
-		case pqTimestamp:
-			ok = ok && pc.phys == parquet.Int64
-		case pqDate:
-			ok = ok && pc.phys == parquet.Int32
-		}
-		if ok {
+		if leafType(&pc, c, declared) {
 			cols = append(cols, pc)
 		}
 	}
 	return cols
+}
+
+// leafType sets pc's kind and Arrow type from leaf column c's physical
+// and logical types; false when sluice does not read them.
+func leafType(pc *pqCol, c *parquet.Column, declared []parquet.Kind) bool {
+	if pc.leaf >= len(declared) || declared[pc.leaf] != pc.phys {
+		return false
+	}
+	lt := c.Type().LogicalType()
+	var lv pqformat.LogicalTypeValue
+	if lt != nil {
+		lv = lt.Value
+	}
+	ok := true
+	switch l := lv.(type) {
+	case *pqformat.TimestampType:
+		pc.kind, pc.typ = pqTimestamp, format.TimestampType
+		switch l.Unit.Value.(type) {
+		case *pqformat.MilliSeconds:
+			pc.tsMul = 1000
+		case *pqformat.NanoSeconds:
+			pc.tsMul = -1000
+		default:
+			pc.tsMul = 1
+		}
+	case *pqformat.DateType:
+		pc.kind, pc.typ = pqDate, arrow.FixedWidthTypes.Date32
+	case *pqformat.DecimalType:
+		pc.kind, pc.scale = pqDecimal, l.Scale
+		pc.typ = &arrow.Decimal128Type{Precision: l.Precision, Scale: l.Scale}
+	default:
+		switch pc.phys {
+		case parquet.Int64:
+			pc.kind, pc.typ = pqInt64, arrow.PrimitiveTypes.Int64
+		case parquet.Int32:
+			pc.kind, pc.typ = pqInt32, arrow.PrimitiveTypes.Int32
+		case parquet.Double:
+			pc.kind, pc.typ = pqDouble, arrow.PrimitiveTypes.Float64
+		case parquet.Float:
+			pc.kind, pc.typ = pqFloat, arrow.PrimitiveTypes.Float64
+		case parquet.Boolean:
+			pc.kind, pc.typ = pqBool, arrow.FixedWidthTypes.Boolean
+		case parquet.ByteArray:
+			pc.kind, pc.typ = pqString, arrow.BinaryTypes.String
+		case parquet.FixedLenByteArray:
+			// INTERVAL has a converted type only (no logical type).
+			ct := c.Type().ConvertedType()
+			ok = ct != nil && *ct == deprecated.Interval && c.Type().Length() == 12
+			pc.kind, pc.typ = pqInterval, arrow.FixedWidthTypes.MonthDayNanoInterval
+		default:
+			ok = false
+		}
+	}
+	// The logical type must fit the physical one: a corrupt footer may
+	// pair them freely, and reading a page through the wrong typed
+	// accessor panics in parquet-go.
+	switch pc.kind {
+	case pqDecimal:
+		ok = ok && (pc.phys == parquet.Int32 || pc.phys == parquet.Int64 ||
+			pc.phys == parquet.FixedLenByteArray || pc.phys == parquet.ByteArray)
+	case pqTimestamp:
+		ok = ok && pc.phys == parquet.Int64
+	case pqDate:
+		ok = ok && pc.phys == parquet.Int32
+	}
+	return ok
 }
 
 func inferParquet(path string) (*arrow.Schema, error) {
@@ -569,9 +590,9 @@ func (r *parquetReader) checkChunk(pc *pqCol) ([]pageLoc, error) {
 	if r.version.mtime != 0 {
 		id := r.version
 		id.rg, id.leaf = r.rg-1, pc.leaf
-		locs, err = checkPagesOnce(id, r.f, r.pf.Size(), md, g.NumRows, pc.phys)
+		locs, err = checkPagesOnce(id, r.f, r.pf.Size(), md, g.NumRows, pc.phys, pc.list)
 	} else {
-		locs, err = checkPages(r.f, r.pf.Size(), md, g.NumRows, pc.phys)
+		locs, err = checkPages(r.f, r.pf.Size(), md, g.NumRows, pc.phys, pc.list)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: row group %d, column %q: %w", r.path, r.rg-1, pc.name, err)
@@ -780,6 +801,9 @@ func (r *parquetReader) canSkip(rg int, g parquet.RowGroup) bool {
 			return false
 		}
 		pc := &r.all[p.Column]
+		if pc.list {
+			return false // its statistics and NULL count are its elements'
+		}
 		st, ok := r.chunkStats(rg, pc, g.NumRows())
 		return ok && excludes(pc, st, g.NumRows(), p, nullsPass, false)
 	}

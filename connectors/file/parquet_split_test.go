@@ -158,7 +158,7 @@ func TestSeekable(t *testing.T) {
 	md := pf.Metadata().RowGroups[0].Columns
 	chunks := pf.RowGroups()[0].ColumnChunks()
 	for c := range md {
-		locs, err := checkPages(f, pf.Size(), &md[c].MetaData, pf.Metadata().RowGroups[0].NumRows, pf.Root().Columns()[c].Type().Kind())
+		locs, err := checkPages(f, pf.Size(), &md[c].MetaData, pf.Metadata().RowGroups[0].NumRows, pf.Root().Columns()[c].Type().Kind(), false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,7 +34,29 @@ func allTypesSchema() *arrow.Schema {
 // writeParquet writes n rows (value = row number) through the file sink.
 func writeParquet(t testing.TB, mem memory.Allocator, path string, n, groupRows int) {
 	t.Helper()
-	schema := allTypesSchema()
+	writeThroughSink(t, mem, path, allTypesSchema(), n, groupRows, func(bld *array.RecordBuilder, i int) {
+		if i%7 == 3 {
+			for _, f := range bld.Fields() {
+				f.AppendNull()
+			}
+			return
+		}
+		bld.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("cat-%02d", i%10))
+		bld.Field(1).(*array.Int64Builder).Append(int64(i))
+		bld.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(1767225600000000 + int64(i)*1500000))
+		bld.Field(3).(*array.Date32Builder).Append(arrow.Date32(20454 + i))
+		bld.Field(4).(*array.Float64Builder).Append(float64(i) / 4)
+		bld.Field(5).(*array.BooleanBuilder).Append(i%2 == 0)
+		bld.Field(6).(*array.Int32Builder).Append(int32(-i))
+		n, _ := decimalFrom(fmt.Sprintf("%d.%02d", i, i%100))
+		bld.Field(7).(*array.Decimal128Builder).Append(n)
+	})
+}
+
+// writeThroughSink writes n rows of schema, row i appended by row,
+// through the file sink in batches of 1000.
+func writeThroughSink(t testing.TB, mem memory.Allocator, path string, schema *arrow.Schema, n, groupRows int, row func(bld *array.RecordBuilder, i int)) {
+	t.Helper()
 	sink, err := NewSink(connectors.Options{"path": path, "row_group_rows": fmt.Sprint(groupRows)})
 	if err != nil {
 		t.Fatal(err)
@@ -48,21 +70,7 @@ func writeParquet(t testing.TB, mem memory.Allocator, path string, n, groupRows 
 	bld := array.NewRecordBuilder(mem, schema)
 	defer bld.Release()
 	for i := 0; i < n; i++ {
-		if i%7 == 3 {
-			for _, f := range bld.Fields() {
-				f.AppendNull()
-			}
-		} else {
-			bld.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("cat-%02d", i%10))
-			bld.Field(1).(*array.Int64Builder).Append(int64(i))
-			bld.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(1767225600000000 + int64(i)*1500000))
-			bld.Field(3).(*array.Date32Builder).Append(arrow.Date32(20454 + i))
-			bld.Field(4).(*array.Float64Builder).Append(float64(i) / 4)
-			bld.Field(5).(*array.BooleanBuilder).Append(i%2 == 0)
-			bld.Field(6).(*array.Int32Builder).Append(int32(-i))
-			n, _ := decimalFrom(fmt.Sprintf("%d.%02d", i, i%100))
-			bld.Field(7).(*array.Decimal128Builder).Append(n)
-		}
+		row(bld, i)
 		if bld.Field(0).Len() == 1000 || i == n-1 {
 			rec := bld.NewRecord()
 			err := w.Write(ctx, rec)

@@ -33,31 +33,20 @@ func (f namedField) Name() string { return f.name }
 func (f namedField) Value(base reflect.Value) reflect.Value { return reflect.Value{} }
 
 // parquetSchema maps an Arrow schema to Parquet: every column optional
-// (NULLs), timestamps as microseconds, decimals as 16-byte fixed arrays.
+// (NULLs), timestamps as microseconds, decimals as 16-byte fixed arrays,
+// intervals as Parquet's INTERVAL, lists in the standard three-level LIST
+// layout with optional elements (parquetLeaf).
 func parquetSchema(schema *arrow.Schema) (*parquet.Schema, error) {
 	g := &orderedGroup{Group: parquet.Group{}}
 	for _, f := range schema.Fields() {
-		var n parquet.Node
-		switch t := f.Type.(type) {
-		case *arrow.StringType:
-			n = parquet.String()
-		case *arrow.Int64Type:
-			n = parquet.Int(64)
-		case *arrow.Int32Type:
-			n = parquet.Int(32)
-		case *arrow.Int16Type, *arrow.Int8Type:
-			n = parquet.Int(32)
-		case *arrow.Float64Type, *arrow.Float32Type:
-			n = parquet.Leaf(parquet.DoubleType)
-		case *arrow.BooleanType:
-			n = parquet.Leaf(parquet.BooleanType)
-		case *arrow.TimestampType:
-			n = parquet.Timestamp(parquet.Microsecond)
-		case *arrow.Date32Type:
-			n = parquet.Date()
-		case *arrow.Decimal128Type:
-			n = parquet.Decimal(int(t.Scale), int(t.Precision), parquet.FixedLenByteArrayType(16))
-		default:
+		n, ok := parquetLeaf(f.Type)
+		if lt, isList := f.Type.(*arrow.ListType); isList {
+			var elem parquet.Node
+			if elem, ok = parquetLeaf(lt.Elem()); ok {
+				n = parquet.List(parquet.Optional(elem))
+			}
+		}
+		if !ok {
 			return nil, fmt.Errorf("parquet sink: column %q: type %s is not supported (%s)", f.Name, format.SQLTypeName(f.Type), parquetHint(f.Type))
 		}
 		n = parquet.Optional(n)
@@ -67,23 +56,50 @@ func parquetSchema(schema *arrow.Schema) (*parquet.Schema, error) {
 	return parquet.NewSchema("sluice", g), nil
 }
 
+// parquetLeaf is the Parquet leaf node of a column or list element of
+// type t; false for a type Parquet is not written with.
+func parquetLeaf(t arrow.DataType) (parquet.Node, bool) {
+	switch t := t.(type) {
+	case *arrow.StringType:
+		return parquet.String(), true
+	case *arrow.Int64Type:
+		return parquet.Int(64), true
+	case *arrow.Int32Type, *arrow.Int16Type, *arrow.Int8Type:
+		return parquet.Int(32), true
+	case *arrow.Float64Type, *arrow.Float32Type:
+		return parquet.Leaf(parquet.DoubleType), true
+	case *arrow.BooleanType:
+		return parquet.Leaf(parquet.BooleanType), true
+	case *arrow.TimestampType:
+		return parquet.Timestamp(parquet.Microsecond), true
+	case *arrow.Date32Type:
+		return parquet.Date(), true
+	case *arrow.Decimal128Type:
+		return parquet.Decimal(int(t.Scale), int(t.Precision), parquet.FixedLenByteArrayType(16)), true
+	case *arrow.MonthDayNanoIntervalType:
+		return parquet.IntervalNode(), true
+	}
+	return nil, false
+}
+
 // parquetHint is what to do instead of writing a column of type t, a
 // type the Parquet sink does not write.
 func parquetHint(t arrow.DataType) string {
 	switch t.ID() {
 	case arrow.LIST, arrow.LARGE_LIST, arrow.FIXED_SIZE_LIST:
-		return "write lists to CSV or JSON"
-	case arrow.INTERVAL_MONTH_DAY_NANO:
-		return "CAST the interval AS VARCHAR, or write CSV or JSON"
+		return "a list is written to Parquet only as a list of a type Parquet takes; write nested lists to CSV or JSON"
 	}
 	return "CAST it to a type Parquet takes, or write CSV or JSON"
 }
 
 // parquetEncoder writes records as Parquet rows.
 type parquetEncoder struct {
-	w    *parquet.Writer
-	rows []parquet.Row
-	vals []parquet.Value
+	w      *parquet.Writer
+	schema *arrow.Schema
+	nested bool // a list column: rows vary in length (writeNested)
+	rows   []parquet.Row
+	vals   []parquet.Value
+	ends   []int
 }
 
 func newParquetEncoder(out io.Writer, schema *arrow.Schema, rowGroupRows int64) (*parquetEncoder, error) {
@@ -95,10 +111,22 @@ func newParquetEncoder(out io.Writer, schema *arrow.Schema, rowGroupRows int64) 
 	if rowGroupRows > 0 {
 		opts = append(opts, parquet.MaxRowsPerRowGroup(rowGroupRows))
 	}
-	return &parquetEncoder{w: parquet.NewWriter(out, opts...)}, nil
+	e := &parquetEncoder{w: parquet.NewWriter(out, opts...), schema: schema}
+	for _, f := range schema.Fields() {
+		if f.Type.ID() == arrow.LIST {
+			e.nested = true
+		}
+	}
+	return e, nil
 }
 
 func (e *parquetEncoder) write(rec arrow.Record) error {
+	if err := checkParquetIntervals(rec); err != nil {
+		return err
+	}
+	if e.nested {
+		return e.writeNested(rec)
+	}
 	nr, nc := int(rec.NumRows()), int(rec.NumCols())
 	if cap(e.vals) < nr*nc {
 		e.vals = make([]parquet.Value, nr*nc)
@@ -113,6 +141,10 @@ func (e *parquetEncoder) write(rec arrow.Record) error {
 	for r := 0; r < nr; r++ {
 		e.rows = append(e.rows, parquet.Row(vals[r*nc:(r+1)*nc:(r+1)*nc]))
 	}
+	return e.writeRows()
+}
+
+func (e *parquetEncoder) writeRows() error {
 	if _, err := e.w.WriteRows(e.rows); err != nil {
 		return fmt.Errorf("parquet sink: %w", err)
 	}
@@ -157,6 +189,8 @@ func parquetValue(col arrow.Array, r, c int) parquet.Value {
 		v = parquet.Int64Value(us)
 	case *array.Date32:
 		v = parquet.Int32Value(int32(a.Value(r)))
+	case *array.MonthDayNanoInterval:
+		v = parquetInterval(a.Value(r))
 	case *array.Decimal128:
 		n := a.Value(r)
 		var b [16]byte
