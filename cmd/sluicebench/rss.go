@@ -15,7 +15,17 @@ import (
 // resident set at the moment of exec (os/exec forks with the parent's
 // memory), so every child of a big parent looks at least that big.
 func runWatched(cmd *exec.Cmd) (int64, error) {
-	if err := cmd.Start(); err != nil {
+	return runWatchedStarted(cmd, nil)
+}
+
+// runWatchedStarted is runWatched that reports on started (when not nil)
+// whether the process started, for a caller that talks to it meanwhile.
+func runWatchedStarted(cmd *exec.Cmd, started chan<- error) (int64, error) {
+	err := cmd.Start()
+	if started != nil {
+		started <- err
+	}
+	if err != nil {
 		return 0, err
 	}
 	done := make(chan error, 1)

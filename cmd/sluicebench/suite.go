@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,9 +28,10 @@ import (
 // The workload suite (the default of `make bench`): the operators issue 15
 // names, each in sluice and in DuckDB over the same file, at parallelism
 // 1 and GOMAXPROCS, plus streaming forms compared with the same query in
-// batch. Each sluice measurement runs in a child process (sluicebench
-// -worker) so its peak RSS is its own; DuckDB runs in duckq, measured the
-// same way.
+// batch. Each sluice thread count runs in a child process (sluicebench
+// -worker -serve) so its peak RSS is its own, the children of one
+// workload taking turns run by run (measureAlternating); DuckDB runs in
+// duckq, measured the same way.
 
 // workload is one measured query. sluice and duck are the statement for
 // each engine over a table t (and dim); stream marks a streaming query
@@ -159,9 +161,10 @@ func ensureSuiteData(dir string, n int64) (suiteData, error) {
 // count. checksum is the row count and the sum of every integer cell,
 // which both engines must agree on.
 type measurement struct {
-	Wall     time.Duration `json:"wall"` // best run
-	CPU      time.Duration `json:"cpu"`  // mean per warm run
-	RSS      int64         `json:"rss"`  // peak, bytes
+	Wall     time.Duration `json:"wall"`   // best run
+	Median   time.Duration `json:"median"` // median run's wall
+	CPU      time.Duration `json:"cpu"`    // mean per warm run
+	RSS      int64         `json:"rss"`    // peak, bytes
 	Rows     int64         `json:"rows"`
 	Checksum int64         `json:"checksum"`
 	Err      string        `json:"err,omitempty"`
@@ -198,9 +201,9 @@ func duckPre(d suiteData, input string) string {
 		from, sqlString(d.dim))
 }
 
-// runWorker is `sluicebench -worker`: it runs one workload runs times in
-// this process with GOMAXPROCS = parallelism = threads and prints the
-// measurement as JSON (RSS is read by the parent).
+// runWorker measures one workload runs times in this process (the
+// suite's test and a worker run on its own): GOMAXPROCS = parallelism =
+// threads.
 func runWorker(ctx context.Context, d suiteData, w workload, input string, threads, runs int) measurement {
 	runtime.GOMAXPROCS(threads)
 	m, err := measureSluice(ctx, d, w, input, threads, runs)
@@ -211,34 +214,90 @@ func runWorker(ctx context.Context, d suiteData, w workload, input string, threa
 }
 
 func measureSluice(ctx context.Context, d suiteData, w workload, input string, threads, runs int) (measurement, error) {
-	var m measurement
-	db, err := sluice.Open(sluice.Config{Parallelism: threads})
+	db, err := openSuiteDB(ctx, d, input, threads)
 	if err != nil {
-		return m, err
+		return measurement{}, err
 	}
 	defer db.Close()
+	var rs []runResult
+	for range runs {
+		r := runOnce(ctx, db, w)
+		if r.Err != "" {
+			return measurement{}, errors.New(r.Err)
+		}
+		rs = append(rs, r)
+	}
+	return summarize(rs), nil
+}
+
+// openSuiteDB opens a session at parallelism threads with the suite's
+// sources over input.
+func openSuiteDB(ctx context.Context, d suiteData, input string, threads int) (*sluice.DB, error) {
+	db, err := sluice.Open(sluice.Config{Parallelism: threads})
+	if err != nil {
+		return nil, err
+	}
 	if err := db.Exec(ctx, sluiceDDL(d, input)); err != nil {
-		return m, fmt.Errorf("create sources: %w", err)
+		db.Close()
+		return nil, fmt.Errorf("create sources: %w", err)
 	}
+	return db, nil
+}
+
+// runResult is one timed run of a workload in a worker.
+type runResult struct {
+	Wall     time.Duration `json:"wall"`
+	CPU      time.Duration `json:"cpu"`
+	Rows     int64         `json:"rows"`
+	Checksum int64         `json:"checksum"`
+	Err      string        `json:"err,omitempty"`
+}
+
+// runOnce runs w once after a GC, timing wall and process CPU.
+func runOnce(ctx context.Context, db *sluice.DB, w workload) runResult {
+	runtime.GC()
+	t0, c0 := time.Now(), cpuTime()
+	rows, sum, err := sluiceChecksum(ctx, db, w.sluice)
+	r := runResult{Wall: time.Since(t0), CPU: cpuTime() - c0, Rows: rows, Checksum: sum}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+// summarize folds the runs of one workload at one thread count: the best
+// and the median wall time, and the mean CPU time of the warm runs (all
+// but the first, when there are several).
+func summarize(rs []runResult) measurement {
+	var m measurement
+	if len(rs) == 0 {
+		return m
+	}
+	walls := make([]time.Duration, len(rs))
 	var sumCPU time.Duration
-	for i := range runs {
-		runtime.GC()
-		t0, c0 := time.Now(), cpuTime()
-		rows, sum, err := sluiceChecksum(ctx, db, w.sluice)
-		wall, cpu := time.Since(t0), cpuTime()-c0
-		if err != nil {
-			return m, err
+	for i, r := range rs {
+		walls[i] = r.Wall
+		if i > 0 || len(rs) == 1 {
+			sumCPU += r.CPU
 		}
-		if i > 0 || runs == 1 {
-			sumCPU += cpu
-		}
-		if i == 0 || wall < m.Wall {
-			m.Wall = wall
-		}
-		m.Rows, m.Checksum = rows, sum
+		m.Rows, m.Checksum = r.Rows, r.Checksum
 	}
-	m.CPU = sumCPU / time.Duration(max(runs-1, 1))
-	return m, nil
+	sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
+	m.Wall, m.Median = walls[0], median(walls)
+	m.CPU = sumCPU / time.Duration(max(len(rs)-1, 1))
+	return m
+}
+
+// median of sorted ds: the middle one, or the mean of the two middle ones.
+func median(ds []time.Duration) time.Duration {
+	n := len(ds)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return ds[n/2]
+	}
+	return (ds[n/2-1] + ds[n/2]) / 2
 }
 
 // sluiceChecksum runs q and returns its row count and the sum of its
@@ -307,29 +366,135 @@ func duckChecksum(out string) (int64, int64) {
 	return n, sum
 }
 
-// spawnWorker measures one sluice workload in a child process.
-func spawnWorker(ctx context.Context, cfg suiteConfig, w workload, input string, threads int) measurement {
+// measureAlternating measures one workload over one input at every
+// thread count, each in a child process of its own (sluicebench -worker
+// -serve, so its peak RSS is its own) that keeps its session open: the
+// children run one timed run at a time, in turn, round after round (the
+// order reversed every other round), so a change in the machine's load
+// during the measurement reaches every thread count alike instead of
+// whichever ran last. Each child first runs once untimed, as a warm-up of
+// the page cache and its session.
+func measureAlternating(ctx context.Context, cfg suiteConfig, w workload, input string) []measurement {
+	out := make([]measurement, len(cfg.threads))
+	workers := make([]*serveWorker, len(cfg.threads))
+	defer func() {
+		for i, sw := range workers {
+			if sw == nil {
+				continue
+			}
+			rss, err := sw.close()
+			if err != nil && out[i].Err == "" {
+				out[i].Err = fmt.Sprintf("worker: %v: %s", err, firstLine(sw.stderr.String()))
+			}
+			out[i].RSS = rss
+		}
+	}()
+	for i, n := range cfg.threads {
+		sw, err := startServeWorker(ctx, cfg, w, input, n)
+		if err != nil {
+			out[i].Err = err.Error()
+			return out
+		}
+		workers[i] = sw
+	}
+	runs := make([][]runResult, len(cfg.threads))
+	for round := -1; round < cfg.runs; round++ {
+		for k := range workers {
+			i := k
+			if round%2 == 1 {
+				i = len(workers) - 1 - k
+			}
+			if out[i].Err != "" {
+				continue
+			}
+			r, err := workers[i].run()
+			if err == nil && r.Err != "" {
+				err = errors.New(r.Err)
+			}
+			if err != nil {
+				out[i].Err = err.Error()
+				continue
+			}
+			if round >= 0 {
+				runs[i] = append(runs[i], r)
+			}
+		}
+	}
+	for i := range out {
+		if out[i].Err == "" {
+			out[i] = summarize(runs[i])
+		}
+	}
+	return out
+}
+
+// serveWorker is a child process serving timed runs of one workload: a
+// line "run" on its stdin runs it once, and it answers with the run's
+// runResult as one JSON line.
+type serveWorker struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Scanner
+	stderr bytes.Buffer
+	done   chan rssResult
+}
+
+type rssResult struct {
+	rss int64
+	err error
+}
+
+func startServeWorker(ctx context.Context, cfg suiteConfig, w workload, input string, threads int) (*serveWorker, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return measurement{Err: err.Error()}
+		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "-worker", "-workload", w.name, "-input", input, "-threads", strconv.Itoa(threads),
-		"-runs", strconv.Itoa(cfg.runs), "-rows", strconv.FormatInt(cfg.rows, 10), "-dir", cfg.dir)
+	cmd := exec.CommandContext(ctx, self, "-worker", "-serve", "-workload", w.name, "-input", input, "-threads", strconv.Itoa(threads),
+		"-rows", strconv.FormatInt(cfg.rows, 10), "-dir", cfg.dir)
 	if cfg.cpuprofile != "" {
 		cmd.Args = append(cmd.Args, "-cpuprofile", fmt.Sprintf("%s.%s.%s.p%d", cfg.cpuprofile, strings.ReplaceAll(w.name, "/", "_"), input, threads))
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	rss, err := runWatched(cmd)
+	sw := &serveWorker{cmd: cmd, done: make(chan rssResult, 1)}
+	cmd.Stderr = &sw.stderr
+	if sw.in, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return measurement{Err: fmt.Sprintf("worker: %v: %s", err, firstLine(stderr.String()))}
+		return nil, err
 	}
-	var m measurement
-	if err := json.Unmarshal(stdout.Bytes(), &m); err != nil {
-		return measurement{Err: fmt.Sprintf("worker output %q: %v", firstLine(stdout.String()), err)}
+	sw.out = bufio.NewScanner(stdout)
+	started := make(chan error, 1)
+	go func() {
+		rss, err := runWatchedStarted(cmd, started)
+		sw.done <- rssResult{rss, err}
+	}()
+	if err := <-started; err != nil {
+		return nil, err
 	}
-	m.RSS = rss
-	return m
+	return sw, nil
+}
+
+// run asks for one timed run and reads its result.
+func (sw *serveWorker) run() (runResult, error) {
+	if _, err := io.WriteString(sw.in, "run\n"); err != nil {
+		return runResult{}, fmt.Errorf("worker: %v: %s", err, firstLine(sw.stderr.String()))
+	}
+	if !sw.out.Scan() {
+		return runResult{}, fmt.Errorf("worker ended: %s", firstLine(sw.stderr.String()))
+	}
+	var r runResult
+	if err := json.Unmarshal(sw.out.Bytes(), &r); err != nil {
+		return runResult{}, fmt.Errorf("worker output %q: %v", firstLine(sw.out.Text()), err)
+	}
+	return r, nil
+}
+
+// close ends the worker (EOF on its stdin) and returns its peak RSS.
+func (sw *serveWorker) close() (int64, error) {
+	sw.in.Close()
+	r := <-sw.done
+	return r.rss, r.err
 }
 
 // measureDuck runs one workload in DuckDB: best wall of runs, CPU per
@@ -381,9 +546,10 @@ func runSuite(ctx context.Context, cfg suiteConfig) error {
 			continue
 		}
 		for _, in := range cfg.inputs {
-			for _, n := range cfg.threads {
-				logf("%s %s: sluice at %d thread(s)", w.name, in, n)
-				r := suiteRow{w: w, input: in, threads: n, sluice: spawnWorker(ctx, cfg, w, in, n)}
+			logf("%s %s: sluice at %v thread(s), alternating", w.name, in, cfg.threads)
+			ms := measureAlternating(ctx, cfg, w, in)
+			for ti, n := range cfg.threads {
+				r := suiteRow{w: w, input: in, threads: n, sluice: ms[ti]}
 				if w.batch == "" && duckq != "" {
 					logf("%s %s: duckdb at %d thread(s)", w.name, in, n)
 					r.duck = measureDuck(ctx, duckq, d, w, in, n, cfg.runs, cfg.duckSpan)
@@ -401,14 +567,14 @@ func runSuite(ctx context.Context, cfg suiteConfig) error {
 	}
 	fmt.Printf("\n%d rows (100 categories, values in [0, 1e6), one event per ms), best of %d runs, %s/%s, GOMAXPROCS up to %d\n",
 		cfg.rows, cfg.runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
-	fmt.Println("rows/s/core = rows over mean CPU seconds per warm run; x DuckDB = sluice CPU / DuckDB CPU (below 1 is cheaper); wall x = sluice wall / DuckDB wall; speedup = wall at the first thread count / wall here, per engine; streaming rows compare with the same query in batch (sluice).")
+	fmt.Println("rows/s/core = rows over mean CPU seconds per warm run; x DuckDB = sluice CPU / DuckDB CPU (below 1 is cheaper); wall x = sluice wall / DuckDB wall; speedup = best wall at the first thread count / best wall here, per engine; median speedup = the same of sluice's median walls (its thread counts run in turn, run by run, so load changes reach them alike); streaming rows compare with the same query in batch (sluice).")
 	fmt.Println()
 	printSuite(os.Stdout, cfg.rows, rows)
 	return nil
 }
 
 func printSuite(w io.Writer, n int64, rows []suiteRow) {
-	table := [][]string{{"workload", "input", "threads", "sluice rows/s", "rows/s/core", "sluice RSS", "DuckDB rows/s", "DuckDB rows/s/core", "DuckDB RSS", "CPU x DuckDB", "wall x DuckDB", "sluice speedup", "DuckDB speedup", "CPU x batch", "check"}}
+	table := [][]string{{"workload", "input", "threads", "sluice rows/s", "rows/s/core", "sluice RSS", "DuckDB rows/s", "DuckDB rows/s/core", "DuckDB RSS", "CPU x DuckDB", "wall x DuckDB", "sluice speedup", "median speedup", "DuckDB speedup", "CPU x batch", "check"}}
 	first := map[string]suiteRow{} // workload/input → its row at the first thread count
 	for _, r := range rows {
 		if _, ok := first[r.w.name+"/"+r.input]; !ok {
@@ -435,7 +601,7 @@ func printSuite(w io.Writer, n int64, rows []suiteRow) {
 		}
 		table = append(table, []string{r.w.name, r.input, fmt.Sprint(r.threads),
 			rate(n, s.Wall), rate(n, s.CPU), mib(s.RSS), rate(n, d.Wall), rate(n, d.CPU), mib(d.RSS),
-			cpuRatio(s.CPU, d.CPU), cpuRatio(s.Wall, d.Wall), cpuRatio(base.sluice.Wall, s.Wall), cpuRatio(base.duck.Wall, d.Wall), vsBatch, check})
+			cpuRatio(s.CPU, d.CPU), cpuRatio(s.Wall, d.Wall), cpuRatio(base.sluice.Wall, s.Wall), cpuRatio(base.sluice.Median, s.Median), cpuRatio(base.duck.Wall, d.Wall), vsBatch, check})
 	}
 	writeTable(w, table)
 }
@@ -465,6 +631,7 @@ func workerMain(args []string) {
 	rows := fs.Int64("rows", 0, "")
 	dir := fs.String("dir", "", "")
 	profile := fs.String("cpuprofile", "", "")
+	serve := fs.Bool("serve", false, "run once per line \"run\" on stdin, a JSON runResult per run on stdout")
 	fs.Parse(args)
 	w, ok := findWorkload(*name)
 	if !ok {
@@ -481,9 +648,41 @@ func workerMain(args []string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if *serve {
+		err = serveRuns(context.Background(), d, w, *input, *threads, os.Stdin, os.Stdout)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	m := runWorker(context.Background(), d, w, *input, *threads, *runs)
 	stop()
 	json.NewEncoder(os.Stdout).Encode(m)
+}
+
+// serveRuns is -worker -serve: one session at parallelism = GOMAXPROCS =
+// threads, one timed run of w per line of in, each answered on out as a
+// JSON runResult line, until in ends.
+func serveRuns(ctx context.Context, d suiteData, w workload, input string, threads int, in io.Reader, out io.Writer) error {
+	runtime.GOMAXPROCS(threads)
+	db, err := openSuiteDB(ctx, d, input, threads)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	enc := json.NewEncoder(out)
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) != "run" {
+			return fmt.Errorf("worker: unknown request %q (want run)", sc.Text())
+		}
+		if err := enc.Encode(runOnce(ctx, db, w)); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }
 
 func workloadNames() string {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -121,5 +123,76 @@ func TestDuckBestOf(t *testing.T) {
 		if got := p.bestOf(n); got != want {
 			t.Errorf("bestOf(%d) = %v, want %v", n, got, want)
 		}
+	}
+}
+
+// TestMain lets the test binary serve as its own -worker child, as
+// sluicebench does (measureAlternating starts os.Executable).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-worker" {
+		workerMain(os.Args[2:])
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestMeasureAlternating runs groupby-100 in two -serve children, at one
+// and two threads in turn: each reports the checked result, a best wall
+// no longer than its median and a peak RSS.
+func TestMeasureAlternating(t *testing.T) {
+	const n = 20_000
+	dir := t.TempDir()
+	if _, err := ensureSuiteData(dir, n); err != nil {
+		t.Fatal(err)
+	}
+	var sumV int64
+	for i := int64(0); i < n; i++ {
+		sumV += eventAt(i).Value
+	}
+	w, _ := findWorkload("groupby-100")
+	cfg := suiteConfig{rows: n, runs: 3, dir: dir, threads: []int{1, 2}}
+	ms := measureAlternating(context.Background(), cfg, w, "parquet")
+	if len(ms) != 2 {
+		t.Fatalf("%d measurements, want 2", len(ms))
+	}
+	for i, m := range ms {
+		if m.Err != "" {
+			t.Fatalf("threads %d: %s", cfg.threads[i], m.Err)
+		}
+		if m.Rows != numKeys || m.Checksum != sumV {
+			t.Errorf("threads %d: %d rows Σ%d, want %d rows Σ%d", cfg.threads[i], m.Rows, m.Checksum, numKeys, sumV)
+		}
+		if m.Wall <= 0 || m.Median < m.Wall || m.CPU <= 0 || m.RSS <= 0 {
+			t.Errorf("threads %d: wall %v median %v cpu %v rss %d", cfg.threads[i], m.Wall, m.Median, m.CPU, m.RSS)
+		}
+	}
+}
+
+// TestServeRunsRefusesUnknownRequest: a worker names what it was asked.
+func TestServeRunsRefusesUnknownRequest(t *testing.T) {
+	d, err := ensureSuiteData(t.TempDir(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := findWorkload("groupby-100")
+	var out strings.Builder
+	err = serveRuns(context.Background(), d, w, "csv", 1, strings.NewReader("run\nstop\n"), &out)
+	if err == nil || !strings.Contains(err.Error(), `"stop"`) {
+		t.Errorf("err = %v, want one naming \"stop\"", err)
+	}
+	if strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("output %q, want one result line", out.String())
+	}
+}
+
+// TestSummarize: best and median wall of all runs, mean CPU of the warm
+// ones (the first left out).
+func TestSummarize(t *testing.T) {
+	m := summarize([]runResult{{Wall: 30, CPU: 100, Rows: 2, Checksum: 7}, {Wall: 10, CPU: 10}, {Wall: 20, CPU: 20}, {Wall: 40, CPU: 30, Rows: 2, Checksum: 7}})
+	if m.Wall != 10 || m.Median != 25 || m.CPU != 20 || m.Rows != 2 || m.Checksum != 7 {
+		t.Errorf("got wall %v median %v cpu %v rows %d Σ%d, want 10 25 20 2 7", m.Wall, m.Median, m.CPU, m.Rows, m.Checksum)
+	}
+	if m := summarize([]runResult{{Wall: 5, CPU: 9}}); m.Wall != 5 || m.Median != 5 || m.CPU != 9 {
+		t.Errorf("one run: got wall %v median %v cpu %v, want 5 5 9", m.Wall, m.Median, m.CPU)
 	}
 }
