@@ -30,7 +30,10 @@ const upstreamCommitEvery = 200 * time.Millisecond
 // topic), run beside the downstream pipeline, and the changelog stores
 // of the downstream part's keyed state.
 type scaledOut struct {
-	ups    []*upstream
+	ups []*upstream
+	// stages are the keyed parts below chained exchanges, each writing
+	// this part's repartition topic.
+	stages []*stage
 	stores []exec.PartitionStateStore
 	states []*compile.PartitionedState
 	// downDone is closed when the downstream pipeline has stopped
@@ -61,10 +64,10 @@ type scaledOut struct {
 // downstream part's StreamInfo, reading the repartition topic, with env
 // and opts set up to compile it (its source and changelog store).
 func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, srcs *Catalog, env *compile.Env, opts *compile.StreamOptions) (so *scaledOut, down *planner.StreamInfo, err error) {
-	exs := planner.KafkaExchanges(si.Plan)
+	exs := topExchanges(si.Plan)
 	for _, ex := range exs[1:] {
 		if ex.Topic != exs[0].Topic {
-			return nil, nil, fmt.Errorf("a scaled-out query with several keyed operators (%s, %s) is not supported yet: one GROUP BY or one join per query", exs[0].Topic, ex.Topic)
+			return nil, nil, fmt.Errorf("a scaled-out query with keyed operators side by side (%s, %s: a UNION ALL of two aggregates) is not supported yet: run each as its own query, or set 'scale.out' = 'false' when one process reads the sources", exs[0].Topic, ex.Topic)
 		}
 	}
 	ex := exs[0]
@@ -116,6 +119,16 @@ func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, sr
 		}
 	}()
 	for i, x := range exs {
+		if len(planner.KafkaExchanges(x.Input)) > 0 {
+			// A chained exchange: the part below is a keyed stage of
+			// its own, writing this topic.
+			st, err := db.openStage(ctx, si, x, hosts[i], srcs, env, opts, identity, wire, keys)
+			if err != nil {
+				return nil, nil, err
+			}
+			so.stages = append(so.stages, st)
+			continue
+		}
 		up, err := db.openUpstream(ctx, si, x, hosts[i], env, opts, identity, wire, keys, cols, len(exs) == 2)
 		if err != nil {
 			return nil, nil, err
@@ -152,6 +165,9 @@ func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, sr
 	if len(exs) == 1 {
 		scan.Out = ex.Schema()
 	}
+	// The topic carries the exchange's changelog mode: a chained
+	// exchange's rows are the changes of the stage below, op first.
+	mode := si.Modes[ex]
 	down = si
 	for _, x := range exs {
 		consume := *x
@@ -159,9 +175,9 @@ func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, sr
 		if len(exs) == 2 {
 			consume.Out = x.Schema()
 		}
-		down = down.WithNode(x, &consume, planner.ChangelogMode{})
+		down = down.WithNode(x, &consume, mode)
 	}
-	down.Modes[scan] = planner.ChangelogMode{}
+	down.Modes[scan] = mode
 	down.Scan, down.Scans, down.Watermark, down.Watermarks = scan, []*planner.PhysScan{scan}, nil, []*planner.WatermarkDef{nil}
 	env.Source = overrideSource(env.Source, ex.Topic, rsrc)
 	opts.Instance = suffixed(opts.Instance, "-down")
@@ -446,6 +462,24 @@ func (so *scaledOut) joinSink(ctx context.Context, w exec.SinkWriter) (bool, err
 	return true, nil
 }
 
+// commitJoined commits the output written to w (whose transactions the
+// changelog saves joined, joinSink) with the state it covers and the
+// offsets upTo of the partitions still held: one transaction. A commit
+// the group refused discards and rewinds (refused).
+func (so *scaledOut) commitJoined(ctx context.Context, w exec.SinkWriter, upTo exec.Offsets) error {
+	upTo = so.held(upTo)
+	if err := so.save(ctx, upTo); err != nil {
+		return err
+	}
+	if err := w.Commit(ctx, upTo); err != nil {
+		if errors.Is(err, exec.ErrFenced) {
+			return so.refused(ctx, err)
+		}
+		return err
+	}
+	return nil
+}
+
 // save saves the keyed state the output so far covers.
 func (so *scaledOut) save(ctx context.Context, upTo exec.Offsets) error {
 	if so.discardErr != nil {
@@ -464,7 +498,7 @@ func (so *scaledOut) save(ctx context.Context, upTo exec.Offsets) error {
 func (so *scaledOut) run(ctx context.Context, down func(context.Context) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	done := make(chan error, len(so.ups))
+	done := make(chan error, len(so.ups)+len(so.stages))
 	for _, up := range so.ups {
 		go func() {
 			err := up.run(ctx)
@@ -474,10 +508,19 @@ func (so *scaledOut) run(ctx context.Context, down func(context.Context) error) 
 			done <- err
 		}()
 	}
+	for _, st := range so.stages {
+		go func() {
+			err := st.run(ctx)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				cancel(fmt.Errorf("repartition topic %s: %w", st.topic, err))
+			}
+			done <- err
+		}()
+	}
 	err := down(ctx)
 	so.downStopped()
 	cancel(nil)
-	for range so.ups {
+	for range len(so.ups) + len(so.stages) {
 		<-done
 	}
 	so.close()
@@ -1090,6 +1133,9 @@ func (u *upstream) close() {
 func (so *scaledOut) close() {
 	for _, up := range so.ups {
 		up.close()
+	}
+	for _, st := range so.stages {
+		st.close()
 	}
 	for _, s := range so.stores {
 		s.Close()

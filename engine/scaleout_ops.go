@@ -108,9 +108,12 @@ func dropInternalTopics(ctx context.Context, e *SourceEntry, pos sql.Pos) (int, 
 	return len(topics), nil
 }
 
-// lag merges the upstream parts' per-partition lag and bytes read into
+// progress merges the stages' and upstream parts' per-partition lag and bytes read into
 // st (the downstream reader's are already there).
 func (so *scaledOut) progress(st *Stats) {
+	for _, s := range so.stages {
+		s.progress(st)
+	}
 	for _, up := range so.ups {
 		pr, ok := up.reader.(exec.ProgressReporter)
 		if !ok {

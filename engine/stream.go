@@ -497,17 +497,7 @@ func (db *Session) streamInsert(ctx context.Context, q *sql.Query, qp *planner.Q
 			// The state joins the sink's transaction, which commits it
 			// with the output and the offsets: one commit, no window
 			// between output, state and position.
-			upTo = sq.scale.held(upTo)
-			if err := sq.scale.save(ctx, upTo); err != nil {
-				return err
-			}
-			if err := w.Commit(ctx, upTo); err != nil {
-				if errors.Is(err, exec.ErrFenced) {
-					return sq.scale.refused(ctx, err)
-				}
-				return err
-			}
-			return nil
+			return sq.scale.commitJoined(ctx, w, upTo)
 		}
 		if tp == nil || sq.p.Checkpoint == nil {
 			if err := w.Commit(ctx, upTo); err != nil {

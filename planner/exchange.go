@@ -137,6 +137,17 @@ func (sp *streamPlanner) kafkaExchange(in PhysicalPlan, keys []Expr, operator st
 			}
 		}
 	}
+	return sp.exchangeOn(in, keys, operator, def.Name, def.ScaleOut.Group)
+}
+
+// exchangeOn puts a Kafka exchange of the source's group over in, keyed
+// by keys (computed below it by a projection when they are not plain
+// columns: keys is returned rewritten to the exchange's columns), with
+// topics named after the operator. The exchange and the projection
+// carry in's changelog mode: an updating input crosses the hop with its
+// op column, a row per change.
+func (sp *streamPlanner) exchangeOn(in PhysicalPlan, keys []Expr, operator, source, group string) (PhysicalPlan, []Expr) {
+	mode := sp.si.Modes[in]
 	cols := make([]int, len(keys))
 	var extra []Expr
 	width := in.Schema().Len()
@@ -165,7 +176,7 @@ func (sp *streamPlanner) kafkaExchange(in PhysicalPlan, keys []Expr, operator st
 		}
 		out := newSchema(fields)
 		out.EventTime, out.WindowStart, out.WindowEnd = s.EventTime, s.WindowStart, s.WindowEnd
-		in = sp.set(&PhysProject{Input: in, Exprs: exprs, Names: names, Out: out}, ChangelogMode{})
+		in = sp.set(&PhysProject{Input: in, Exprs: exprs, Names: names, Out: out}, mode)
 	}
 	ordinal := 0
 	for n := range sp.si.Modes {
@@ -174,9 +185,9 @@ func (sp *streamPlanner) kafkaExchange(in PhysicalPlan, keys []Expr, operator st
 		}
 	}
 	op := fmt.Sprintf("%s%d", strings.ToLower(operator), ordinal)
-	ex := &PhysExchange{Input: in, Keys: cols, Kind: ExchangeKafka, Source: def.Name, Group: def.ScaleOut.Group,
-		Topic: InternalTopicName(def.ScaleOut.Group, op, "repartition"), Changelog: InternalTopicName(def.ScaleOut.Group, op, "changelog")}
-	sp.set(ex, ChangelogMode{})
+	ex := &PhysExchange{Input: in, Keys: cols, Kind: ExchangeKafka, Source: source, Group: group,
+		Topic: InternalTopicName(group, op, "repartition"), Changelog: InternalTopicName(group, op, "changelog")}
+	sp.set(ex, mode)
 	s := ex.Schema()
 	out := make([]Expr, len(cols))
 	for i, c := range cols {
@@ -446,16 +457,20 @@ func InternalTopicOf(group, topic string) (operator, role string, ok bool) {
 	return operator, role, true
 }
 
-// oneKeyedOperator refuses a stateful operator above the keyed operator
+// chainExchanges gives every keyed operator above the keyed operator
 // that reads a Kafka exchange (an aggregate over a scaled-out join, a
-// GROUP BY over a GROUP BY): only the operator reading the exchange
-// keeps its state per repartition partition in the changelog, so one
-// above it would hold, in each process, the state of that process's
-// partitions only, and keep it when a partition moves: its results
-// would be partial, and wrong after a rebalance.
-func (sp *streamPlanner) oneKeyedOperator(p PhysicalPlan) error {
+// GROUP BY over a GROUP BY, a per-key top-N over an aggregate) its own
+// Kafka exchange, keyed by its own keys: its input, the changelog of the
+// operator below (op column and all), is written to its own repartition
+// topic, so that every process holds whole keys of it, with its state
+// per partition in its own changelog topic. Each exchange is a stage of
+// its own: the engine runs the stage below it as the writer of its
+// topic, in transactions holding the records, the stage's state and the
+// offsets it read. Shapes no exchange can make exact are refused here,
+// naming why.
+func (sp *streamPlanner) chainExchanges(p PhysicalPlan) error {
 	for _, c := range p.Children() {
-		if err := sp.oneKeyedOperator(c); err != nil {
+		if err := sp.chainExchanges(c); err != nil {
 			return err
 		}
 	}
@@ -471,9 +486,30 @@ func (sp *streamPlanner) oneKeyedOperator(p PhysicalPlan) error {
 	if below == nil {
 		return nil
 	}
-	ex := KafkaExchanges(below)[0]
-	return sp.fail("a scaled-out query runs one keyed operator through its Kafka exchange (%s), but %s runs above %s, which reads it: it would hold only the partitions of each process. Chaining a second exchange is not supported yet: run the second step as its own query over the first one's output topic, or set 'scale.out' = 'false' on source %s when one process reads it",
-		ex.Topic, nodeKind(p), nodeKind(below), ex.Source)
+	lower := KafkaExchanges(below)[0]
+	refuse := func(why string) error {
+		return sp.fail("%s runs above %s, which reads the Kafka exchange %s of a scaled-out query: %s. Run it as its own query over the first one's output topic, or set 'scale.out' = 'false' on source %s when one process reads it",
+			nodeKind(p), nodeKind(below), lower.Topic, why, lower.Source)
+	}
+	switch x := p.(type) {
+	case *PhysGroupAggregate:
+		if len(x.Keys) == 0 {
+			return refuse("an aggregate without GROUP BY keys folds every process's rows into one row, which no repartition topic keyed by its keys can place in one process")
+		}
+		x.Input, x.Keys = sp.exchangeOn(x.Input, x.Keys, "GroupAggregate", lower.Source, lower.Group)
+	case *PhysRankTopN:
+		if len(x.Partition) == 0 {
+			return refuse("a top-N without PARTITION BY ranks every process's rows together, which no repartition topic keyed by its keys can place in one process")
+		}
+		x.Input, x.Partition = sp.exchangeOn(x.Input, x.Partition, "RankTopN", lower.Source, lower.Group)
+	case *PhysWindowAggregate:
+		return refuse("a windowed aggregate over another keyed operator's output needs that operator's watermark across a second exchange, which is not carried yet")
+	case *PhysTopN:
+		return refuse("ORDER BY … LIMIT without PARTITION BY ranks every process's rows together in one place")
+	default:
+		return refuse("it cannot run per repartition partition")
+	}
+	return nil
 }
 
 // keyedReaderUnder is the operator under p (p excluded) that reads a

@@ -102,7 +102,7 @@ func streaming(qp *QueryPlan, cat Catalog, appendSink bool) (*StreamInfo, error)
 	if err := sp.joinExchanges(root); err != nil {
 		return nil, err
 	}
-	if err := sp.oneKeyedOperator(root); err != nil {
+	if err := sp.chainExchanges(root); err != nil {
 		return nil, err
 	}
 	mode := si.Modes[root]

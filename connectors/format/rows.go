@@ -52,6 +52,7 @@ const (
 	kTimestamp
 	kDate
 	kDecimal
+	kInt8
 	kUnsupported
 )
 
@@ -65,6 +66,7 @@ type column struct {
 	b     array.Builder
 	i64   *array.Int64Builder
 	i32   *array.Int32Builder
+	i8    *array.Int8Builder
 	f64   *array.Float64Builder
 	str   *array.StringBuilder
 	bl    *array.BooleanBuilder
@@ -89,6 +91,11 @@ func newColumn(mem memory.Allocator, f arrow.Field) (*column, error) {
 	case *arrow.Int32Type:
 		c.kind, c.i32 = kInt32, array.NewInt32Builder(mem)
 		c.b = c.i32
+	case *arrow.Int8Type:
+		// TINYINT: a changelog's op column on the wire of a Kafka
+		// exchange, or a declared TINYINT column.
+		c.kind, c.i8 = kInt8, array.NewInt8Builder(mem)
+		c.b = c.i8
 	case *arrow.Float64Type:
 		c.kind, c.f64 = kFloat64, array.NewFloat64Builder(mem)
 		c.b = c.f64
@@ -128,6 +135,13 @@ func (c *column) appendText(v []byte) bool {
 		x, ok := ParseInt(v)
 		if ok && x == int64(int32(x)) && !(c.unsigned && x < 0) {
 			c.i32.Append(int32(x))
+			return true
+		}
+		return false
+	case kInt8:
+		x, ok := ParseInt(v)
+		if ok && x == int64(int8(x)) && !(c.unsigned && x < 0) {
+			c.i8.Append(int8(x))
 			return true
 		}
 		return false
