@@ -22,12 +22,14 @@ func (l testLog) Write(p []byte) (int, error) {
 // 4 SIGKILLs (one random, the others at the chosen moments) and one clean
 // stop, on small inputs, against a sluice binary built from this tree. A
 // failure names the pipeline, the seed (CRASHTEST_SEED replays its
-// schedule) and the lost or duplicated rows.
+// schedule) and the lost or duplicated rows. CRASHTEST_RUN=regexp runs
+// only the pipelines it matches.
 func TestCrashHarness(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "sluice")
-	if err := buildSluice(ctx, bin, raceEnabled); err != nil {
+	err := buildSluice(ctx, bin, raceEnabled)
+	if err != nil {
 		t.Fatal(err)
 	}
 	seed := uint64(time.Now().UnixNano())
@@ -48,8 +50,15 @@ func TestCrashHarness(t *testing.T) {
 	cfg := config{bin: bin, root: t.TempDir(), seed: seed, kills: 4, stops: 1,
 		scale:   scale{Seconds: 4, Rate: 2000, FileRows: fileRows, FileRun: 3 * time.Second},
 		timeout: 2 * time.Minute, log: testLog{t}}
+	// CRASHTEST_RUN (a regexp, as -run) picks pipelines for a targeted run.
+	sel := pipelines
+	if expr := os.Getenv("CRASHTEST_RUN"); expr != "" {
+		if sel, err = selectPipelines(expr); err != nil {
+			t.Fatalf("CRASHTEST_RUN: %v", err)
+		}
+	}
 	// Most pipelines wait on paced input, so six at once fit two cores.
-	results, err := runAll(ctx, cfg, pipelines, 6)
+	results, err := runAll(ctx, cfg, sel, 6)
 	if err != nil {
 		t.Fatal(err)
 	}

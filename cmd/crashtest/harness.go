@@ -185,13 +185,30 @@ func (h *harness) run(ctx context.Context, p pipeline) *result {
 	}
 	h.logf("%s: clean run %d rows in %s", p.name, res.clean, dur.Round(time.Millisecond))
 
-	plan := schedule(pipelineRNG(h.cfg.seed, p.name), h.cfg.kills, h.cfg.stops, p.sink)
+	rng := pipelineRNG(h.cfg.seed, p.name)
+	var plan []action
+	if p.members > 0 {
+		plan = scheduleMembers(rng, h.cfg.kills, h.cfg.stops, p.members)
+	} else {
+		plan = schedule(rng, h.cfg.kills, h.cfg.stops, p.sink)
+	}
 	for ep := 1; len(plan) > 0 && ep <= 2*(h.cfg.kills+h.cfg.stops)+2; ep++ {
 		e := h.newEpisode(p, dir, fmt.Sprintf("ep%02d", ep), input)
 		// A random interruption lands at 45% of the clean run on average.
 		e.span = time.Duration(float64(len(plan)) * 0.45 * float64(dur))
 		res.episodes++
-		left, err := e.playPlan(ctx, plan, &dur, res)
+		var left []action
+		var err error
+		if p.members > 0 {
+			// Every action lands (the members run until stopped); each
+			// member is down a while after its interruption.
+			for _, a := range plan {
+				e.span += a.down
+			}
+			err = e.playMembers(ctx, plan, dur, res)
+		} else {
+			left, err = e.playPlan(ctx, plan, &dur, res)
+		}
 		e.saveHistory()
 		if err != nil {
 			if errors.Is(err, errProduct) {
@@ -399,10 +416,17 @@ func (e *episode) playPlan(ctx context.Context, plan []action, dur *time.Duratio
 const finalSettle = 2 * time.Second
 
 // finish lets a run end: a bounded query must exit 0 by itself; a Kafka
-// query must commit its group's offsets up to the end of the input, and
-// is then stopped with SIGTERM and must exit 0.
-func (e *episode) finish(ctx context.Context, pr *proc) (time.Duration, error) {
-	defer pr.kill()
+// query must commit its group's offsets up to the end of the input (a
+// scaled-out one, also those of its repartition topics), and is then
+// stopped with SIGTERM and must exit 0. prs are the run's processes: one,
+// or every member of a scaled-out query, stopped together.
+func (e *episode) finish(ctx context.Context, prs ...*proc) (time.Duration, error) {
+	defer func() {
+		for _, pr := range prs {
+			pr.kill()
+		}
+	}()
+	pr := prs[0]
 	limit := e.h.cfg.timeout
 	if e.p.bounded() {
 		if !pr.wait(limit) {
@@ -426,32 +450,46 @@ func (e *episode) finish(ctx context.Context, pr *proc) (time.Duration, error) {
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
-	// The run must be up (handling signals, its recovery done) before
+	exited := func() *proc {
+		for _, pr := range prs {
+			if pr.exited() {
+				return pr
+			}
+		}
+		return nil
+	}
+	// The runs must be up (handling signals, their recovery done) before
 	// the offsets count: earlier runs may have committed them all.
-	if !pr.handlersReady(limit) && !pr.exited() {
-		return 0, fmt.Errorf("run %d: cannot tell when sluice handles signals (no SIGINT in /proc/%d/status SigCgt within %s)", e.runs, pr.cmd.Process.Pid, limit)
+	for _, pr := range prs {
+		if !pr.handlersReady(limit) && !pr.exited() {
+			return 0, fmt.Errorf("run %d: cannot tell when sluice handles signals (no SIGINT in /proc/%d/status SigCgt within %s)", e.runs, pr.cmd.Process.Pid, limit)
+		}
 	}
 	upAt := time.Now()
 	deadline := time.Now().Add(limit)
+	var cu catchUp
 	for {
-		ok, where, err := e.h.kafka.caughtUp(ctx, e.group, e.in)
+		ok, where, err := e.caughtUp(ctx, &cu)
 		if err != nil {
 			return 0, err
 		}
 		if ok {
 			break
 		}
-		if pr.exited() {
+		if pr := exited(); pr != nil {
 			e.note("exited with %s before catching up (%s): %s", pr.exitStatus(), where, pr.stderrTail())
 			return 0, productf("run %d exited with %s before catching up with the input:\n%s", e.runs, pr.exitStatus(), pr.stderrTail())
 		}
 		if time.Now().After(deadline) {
 			// SIGQUIT makes the Go runtime write every goroutine's stack
 			// to the run's stderr: where it is stuck, kept for the report.
-			pr.signal(syscall.SIGQUIT)
-			pr.wait(5 * time.Second)
-			e.note("did not catch up within %s (%s); goroutine dump in %s", limit, where, pr.stderr)
-			return 0, productf("run %d did not catch up with the input within %s: %s (goroutine dump in %s)", e.runs, limit, where, pr.stderr)
+			var dumps []string
+			for _, pr := range prs {
+				pr.dump()
+				dumps = append(dumps, pr.stderr)
+			}
+			e.note("did not catch up within %s (%s); goroutine dump in %s", limit, where, strings.Join(dumps, ", "))
+			return 0, productf("run %d did not catch up with the input within %s: %s (goroutine dump in %s)", e.runs, limit, where, strings.Join(dumps, ", "))
 		}
 		select {
 		case <-ctx.Done():
@@ -463,23 +501,69 @@ func (e *episode) finish(ctx context.Context, pr *proc) (time.Duration, error) {
 	// Whatever the offsets say, give the run a moment past its start to
 	// finish what a crash left pending, before the clean stop.
 	if d := finalSettle - time.Since(upAt); d > 0 {
-		pr.wait(d)
+		time.Sleep(d)
 	}
-	if pr.exited() {
+	if pr := exited(); pr != nil {
 		e.note("caught up, then exited with %s unasked: %s", pr.exitStatus(), pr.stderrTail())
 		return 0, productf("run %d exited with %s without being stopped:\n%s", e.runs, pr.exitStatus(), pr.stderrTail())
 	}
-	pr.signal(syscall.SIGTERM)
-	if !pr.wait(60 * time.Second) {
-		e.note("caught up in %s, then did not stop within 60s of SIGTERM", took.Round(time.Millisecond))
-		return 0, productf("run %d did not stop within 60s of SIGTERM", e.runs)
+	for _, pr := range prs {
+		pr.signal(syscall.SIGTERM)
 	}
-	if !pr.success() {
-		e.note("caught up, then SIGTERM ended it with %s: %s", pr.exitStatus(), pr.stderrTail())
-		return 0, productf("run %d: SIGTERM after catching up ended it with %s:\n%s", e.runs, pr.exitStatus(), pr.stderrTail())
+	for _, pr := range prs {
+		if !pr.wait(60 * time.Second) {
+			pr.dump()
+			e.note("caught up in %s, then did not stop within 60s of SIGTERM; goroutine dump in %s", took.Round(time.Millisecond), pr.stderr)
+			return 0, productf("run %d did not stop within 60s of SIGTERM (goroutine dump in %s)", e.runs, pr.stderr)
+		}
+		if !pr.success() {
+			e.note("caught up, then SIGTERM ended it with %s: %s", pr.exitStatus(), pr.stderrTail())
+			return 0, productf("run %d: SIGTERM after catching up ended it with %s:\n%s", e.runs, pr.exitStatus(), pr.stderrTail())
+		}
 	}
 	e.note("caught up in %s, stopped with SIGTERM", took.Round(time.Millisecond))
 	return took, nil
+}
+
+// catchUp is what caughtUp remembers between two looks of a scaled-out
+// query: the group's committed offsets and since when they stood still.
+type catchUp struct {
+	last  string
+	since time.Time
+}
+
+// quietFor is how long a scaled-out query's group must commit nothing
+// new, all input committed, before the query counts as caught up.
+const quietFor = 5 * time.Second
+
+// caughtUp reports whether the query has processed all input: its group
+// committed the input topic's end offsets. A scaled-out query's
+// downstream part commits the repartition offsets only of batches that
+// carry rows or move a watermark (the watermarks the upstream re-sends
+// after them stay uncommitted), so no end offset says when it is done:
+// once the upstream has committed all input (every input row is in the
+// repartition topics then), the group, stable, must commit nothing for
+// quietFor, with an offset for every repartition partition that holds
+// records.
+func (e *episode) caughtUp(ctx context.Context, cu *catchUp) (bool, string, error) {
+	ok, where, err := e.h.kafka.caughtUp(ctx, e.group, e.in)
+	if err != nil || !ok || e.p.members == 0 {
+		return ok, where, err
+	}
+	ends, err := e.h.kafka.internalEnds(ctx, e.group, "repartition")
+	if err != nil {
+		return false, "", err
+	}
+	ok, now, down, err := e.h.kafka.groupSettled(ctx, e.group, ends)
+	if err != nil {
+		return false, "", err
+	}
+	where += "; " + down
+	if !ok || now != cu.last {
+		cu.last, cu.since = now, time.Now()
+		return false, where, nil
+	}
+	return time.Since(cu.since) >= quietFor, where, nil
 }
 
 // interrupt starts a run and applies a to it. It reports finished when the
@@ -628,8 +712,9 @@ wait:
 	}
 	since := time.Since(pr.started).Round(time.Millisecond)
 	if !pr.wait(60 * time.Second) {
-		e.note("%s at %s: did not stop within 60s", a.sig, since)
-		return false, productf("run %d did not stop within 60s of %s", e.runs, a.sig)
+		pr.dump()
+		e.note("%s at %s: did not stop within 60s; goroutine dump in %s", a.sig, since, pr.stderr)
+		return false, productf("run %d did not stop within 60s of %s (goroutine dump in %s)", e.runs, a.sig, pr.stderr)
 	}
 	res.landed[a.kind]++
 	switch {

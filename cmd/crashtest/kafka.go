@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // broker is a Kafka cluster (franz-go's kfake) hosted by the harness
@@ -261,4 +263,185 @@ func (b *broker) sentRecords(ctx context.Context, topic string) (int64, error) {
 	var n int64
 	ends.Each(func(e kadm.ListedOffset) { n += e.Offset })
 	return n, nil
+}
+
+// trap watches the broker's requests for a chosen moment of one member
+// of a scaled-out query (its transactions are those owns accepts) and
+// kills it there (kill): at the nth of its transactional Produce
+// requests, once handled (killSent); at its nth commit request, which
+// is dropped unapplied (killCommitting); right after its nth commit was
+// applied (killCommitted). "Once handled" is the broker's next request
+// of any client: kfake handles requests one at a time. Requests of the
+// member's transactions after the kill are refused (their connection
+// closed) until the trap is disarmed, so nothing it sent after the
+// moment takes effect; disarm before the member starts again.
+type trap struct {
+	mu    sync.Mutex
+	done  bool // disarmed: the control function drops itself
+	hit   bool // fired: the member's requests are refused until disarmed
+	what  string
+	fired chan struct{}
+}
+
+// errTrapped closes the connection of a request a trap refuses.
+var errTrapped = errors.New("crashtest: member killed at this request")
+
+func (b *broker) trap(owns func(txnID string) bool, kind actionKind, nth int, kill func()) *trap {
+	t := &trap{fired: make(chan struct{})}
+	seen := 0
+	armed := false
+	fire := func() {
+		t.hit = true
+		close(t.fired)
+		kill()
+	}
+	b.c.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.done {
+			b.c.DropControl()
+			return nil, nil, false
+		}
+		id, produce, commit := txnRequest(req)
+		mine := id != "" && owns(id)
+		if t.hit {
+			// A request the member sent before it died (a retry).
+			if mine {
+				b.c.KeepControl()
+				return nil, errTrapped, true
+			}
+			return nil, nil, false
+		}
+		if armed {
+			fire()
+			if mine {
+				b.c.KeepControl()
+				return nil, errTrapped, true
+			}
+			return nil, nil, false
+		}
+		if !mine || (kind == killSent) != produce || (kind != killSent && !commit) {
+			return nil, nil, false
+		}
+		if seen++; seen < nth {
+			return nil, nil, false
+		}
+		switch kind {
+		case killSent:
+			t.what = fmt.Sprintf("records of transaction %s reached the broker", id)
+			armed = true
+		case killCommitted:
+			t.what = fmt.Sprintf("transaction %s committed", id)
+			armed = true
+		default:
+			t.what = fmt.Sprintf("commit of transaction %s asked for, dropped", id)
+			fire()
+			b.c.KeepControl()
+			return nil, errTrapped, true
+		}
+		return nil, nil, false
+	})
+	return t
+}
+
+// txnRequest says which transaction req belongs to ("" for none), and
+// whether it produces records or commits.
+func txnRequest(req kmsg.Request) (id string, produce, commit bool) {
+	switch r := req.(type) {
+	case *kmsg.ProduceRequest:
+		if r.TransactionID != nil {
+			return *r.TransactionID, true, false
+		}
+	case *kmsg.EndTxnRequest:
+		return r.TransactionalID, false, r.Commit
+	case *kmsg.TxnOffsetCommitRequest:
+		return r.TransactionalID, false, false
+	case *kmsg.AddPartitionsToTxnRequest:
+		return r.TransactionalID, false, false
+	}
+	return "", false, false
+}
+
+// hasFired reports whether the trap killed.
+func (t *trap) hasFired() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.hit
+}
+
+// disarm stops the trap (its control function drops itself at the next
+// request) and says what it fired at, if it did.
+func (t *trap) disarm() (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done = true
+	return t.what, t.hit
+}
+
+// internalEnds is the end offset of every partition of group's internal
+// topics of role ("repartition", "changelog").
+func (b *broker) internalEnds(ctx context.Context, group, role string) (map[string]map[int32]int64, error) {
+	topics, err := b.admin.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing topics: %w", err)
+	}
+	var names []string
+	for _, name := range topics.Names() {
+		if strings.HasPrefix(name, "_sluice-"+group+"-") && strings.HasSuffix(name, "-"+role) {
+			names = append(names, name)
+		}
+	}
+	out := map[string]map[int32]int64{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	ends, err := b.admin.ListEndOffsets(ctx, names...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", strings.Join(names, ", "), err)
+	}
+	ends.Each(func(e kadm.ListedOffset) {
+		if out[e.Topic] == nil {
+			out[e.Topic] = map[int32]int64{}
+		}
+		out[e.Topic][e.Partition] = e.Offset
+	})
+	return out, nil
+}
+
+// groupSettled reports whether group is stable (no rebalance under way)
+// and has committed an offset for every partition of ends that holds
+// records. at lists its committed offsets of those partitions (equal
+// between two looks when nothing was committed in between), where also
+// the end offsets and the group's state, for a report.
+func (b *broker) groupSettled(ctx context.Context, group string, ends map[string]map[int32]int64) (ok bool, at, where string, err error) {
+	described, err := b.admin.DescribeGroups(ctx, group)
+	if err != nil {
+		return false, "", "", fmt.Errorf("describing group %s: %w", group, err)
+	}
+	state := described[group].State
+	committed, err := b.admin.FetchOffsets(ctx, group)
+	if err != nil {
+		return false, "", fmt.Sprintf("group %s: %v", group, err), nil
+	}
+	ok = state == "Stable" && len(ends) > 0
+	var parts, ats []string
+	for topic, ps := range ends {
+		for p, end := range ps {
+			off := int64(-1)
+			if c, found := committed.Lookup(topic, p); found && c.Err == nil {
+				off = c.At
+			}
+			if end > 0 && off < 0 {
+				ok = false
+			}
+			parts = append(parts, fmt.Sprintf("%s/%d %d/%d", topic, p, off, end))
+			ats = append(ats, fmt.Sprintf("%s/%d %d", topic, p, off))
+		}
+	}
+	sort.Strings(parts)
+	sort.Strings(ats)
+	return ok, strings.Join(ats, ","), fmt.Sprintf("group %s, downstream committed %s", state, strings.Join(parts, ", ")), nil
 }

@@ -16,7 +16,9 @@
 //
 // Pipelines: file, generator and Kafka sources; file and Kafka (exactly
 // once) sinks; micro-batch (EMIT EVERY) and continuous (EMIT CHANGES into
-// Kafka, EMIT FINAL) modes; windowed aggregates and filters. The Kafka
+// Kafka, EMIT FINAL) modes; windowed aggregates and filters; scaled-out
+// queries run as three processes in one consumer group, one of them
+// killed at a time (pipelines_scaleout.go, members.go). The Kafka
 // broker is franz-go's kfake inside this process, so it survives the
 // kills; outputs are read with a read_committed consumer.
 //
@@ -68,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *list {
 		for _, p := range pipelines {
-			fmt.Fprintf(stdout, "%-28s %-12s windowed=%v\n", p.name, p.mode, p.windowed)
+			fmt.Fprintf(stdout, "%-34s %-12s windowed=%v members=%d\n", p.name, p.mode, p.windowed, max(1, p.members))
 		}
 		return 0
 	}
@@ -207,12 +209,12 @@ func runAll(ctx context.Context, cfg config, sel []pipeline, parallel int) ([]*r
 // report prints one line per pipeline, then every failure in full.
 func report(w io.Writer, results []*result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "pipeline\tmode\tkills\tstops\tat moments (ckpt/pending/visible/sent, fallback)\tepisodes\truns\tclean rows\tclean run\ttook\tresult")
+	fmt.Fprintln(tw, "pipeline\tmode\tkills\tstops\tat moments (ckpt/pending/visible/sent/committing/committed, fallback)\tepisodes\truns\tclean rows\tclean run\ttook\tresult")
 	for _, r := range results {
 		verdict := r.verdict()
 		l := r.landed
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d/%d/%d/%d, %d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.pipeline.name, r.pipeline.mode,
-			r.kills(), r.stops(), l[killCheckpoint], l[killPending], l[killVisible], l[killSent], r.fallback,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d/%d/%d/%d/%d/%d, %d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.pipeline.name, r.pipeline.mode,
+			r.kills(), r.stops(), l[killCheckpoint], l[killPending], l[killVisible], l[killSent], l[killCommitting], l[killCommitted], r.fallback,
 			r.episodes, r.runs, r.clean, r.cleanDur.Round(100*time.Millisecond), r.took.Round(time.Second), verdict)
 	}
 	tw.Flush()

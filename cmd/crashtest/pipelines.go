@@ -41,7 +41,11 @@ type pipeline struct {
 	// countCol is the upsert stream's count column, which must grow
 	// strictly per key (sinkKafkaUpsert only).
 	countCol string
-	script   string
+	// members > 0 runs the script as that many processes sharing one
+	// consumer group (a scaled-out query, pipelines_scaleout.go); the
+	// clean run is one of them alone.
+	members int
+	script  string
 }
 
 // bounded reports whether the query ends by itself (file and generator

@@ -91,6 +91,14 @@ func (p *proc) wait(d time.Duration) bool {
 	}
 }
 
+// dump makes the Go runtime write every goroutine's stack to the
+// process's stderr (SIGQUIT, which also ends it): where it is stuck, kept
+// for the report.
+func (p *proc) dump() {
+	p.signal(syscall.SIGQUIT)
+	p.wait(5 * time.Second)
+}
+
 // kill ends the process for good (harness cleanup) and waits for it.
 func (p *proc) kill() {
 	p.signal(syscall.SIGKILL)
@@ -123,6 +131,13 @@ func (p *proc) stderrTail() string {
 		return ""
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	// A panic's message comes before its goroutine stacks: keep it and
+	// the first frames rather than the bottom of the last stack.
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			return strings.Join(lines[i:min(len(lines), i+16)], "\n")
+		}
+	}
 	if len(lines) > 8 {
 		lines = lines[len(lines)-8:]
 	}

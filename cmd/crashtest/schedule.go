@@ -28,6 +28,14 @@ const (
 	// killSent: SIGKILL right after records reached the Kafka output topic
 	// (produced in a transaction the query has not committed yet).
 	killSent
+	// killCommitting: SIGKILL when a member of a scaled-out query asks
+	// the broker to commit one of its transactions (EndTxn), the request
+	// dropped: everything of the transaction was sent, none of it
+	// commits.
+	killCommitting
+	// killCommitted: SIGKILL right after the broker committed one of a
+	// member's transactions, before the member does anything else.
+	killCommitted
 	// stopQuick: SIGTERM or SIGINT 50-400 ms after the start (after the
 	// CLI installed its handler, before much input is read), as soon as a
 	// restart is under way (the duplicates after a quick stop
@@ -39,7 +47,8 @@ const (
 
 var actionNames = map[actionKind]string{
 	killRandom: "kill-random", killCheckpoint: "kill-after-checkpoint", killPending: "kill-part-pending",
-	killVisible: "kill-part-visible", killSent: "kill-records-sent", stopQuick: "stop-quick", stopRandom: "stop-random",
+	killVisible: "kill-part-visible", killSent: "kill-records-sent",
+	killCommitting: "kill-committing", killCommitted: "kill-committed", stopQuick: "stop-quick", stopRandom: "stop-random",
 }
 
 func (k actionKind) String() string { return actionNames[k] }
@@ -54,6 +63,10 @@ type action struct {
 	delay time.Duration  // stopQuick: when, after the start
 	nth   int            // chosen moments: which occurrence of the event
 	sig   syscall.Signal // stops: SIGTERM or SIGINT
+	// Scaled-out pipelines: the member interrupted (from 0), and how
+	// long it stays down before it is started again.
+	member int
+	down   time.Duration
 }
 
 func (a action) String() string {
@@ -89,6 +102,14 @@ func schedule(rng *rand.Rand, kills, stops int, sink sinkKind) []action {
 		}
 		out = append(out, action{kind: killRandom, frac: 0.1 + 0.7*rng.Float64()})
 	}
+	out = append(out, planStops(rng, stops)...)
+	shuffle(rng, out)
+	return out
+}
+
+// planStops plans stops clean stops, quick and random ones in turn.
+func planStops(rng *rand.Rand, stops int) []action {
+	var out []action
 	for i := 0; i < stops; i++ {
 		sig := syscall.SIGTERM
 		if rng.IntN(2) == 0 {
@@ -100,6 +121,12 @@ func schedule(rng *rand.Rand, kills, stops int, sink sinkKind) []action {
 			out = append(out, action{kind: stopRandom, sig: sig, frac: 0.1 + 0.7*rng.Float64()})
 		}
 	}
+	return out
+}
+
+// shuffle puts plan in a random order, except that a run is never
+// stopped quickly before it had a predecessor to restart from.
+func shuffle(rng *rand.Rand, out []action) {
 	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	if len(out) > 1 && out[0].kind == stopQuick {
 		for i := 1; i < len(out); i++ {
@@ -109,5 +136,4 @@ func schedule(rng *rand.Rand, kills, stops int, sink sinkKind) []action {
 			}
 		}
 	}
-	return out
 }
