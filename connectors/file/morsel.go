@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"os"
 	"runtime"
@@ -134,8 +135,12 @@ func (r *Reader) files() []string {
 // spec.MorselBytes (uncompressed bytes of the columns read, as the footer
 // reports them), a large row group into ranges of its rows (see
 // parquetRuns), and into byte ranges of about spec.MorselBytes for CSV and JSON lines, each
-// ending just after a newline. A scan resuming from offsets (spec.From)
-// is split only by file.
+// ending just after a newline. The scan's tail is cut finer (tailPiece):
+// workers take morsels in order as they come free, so they finish
+// within one morsel of each other, and small last morsels make that
+// little (a 10-row-group file read by two workers left one idle for
+// half a row group: 1.9× at most). A scan resuming from offsets
+// (spec.From) is split only by file.
 //
 // A CSV file that contains a quote character anywhere is one morsel: a
 // quoted field may hold newlines, and telling a newline inside quotes
@@ -154,10 +159,11 @@ func (s *Source) Morsels(ctx context.Context, spec exec.ScanSpec) ([]exec.Morsel
 	if err != nil {
 		return nil, err
 	}
-	for _, path := range files {
+	for fi, path := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		last := fi == len(files)-1
 		// A file's morsels cover all of it, however it is split.
 		if err := s.expectProgress(spec.Progress, path); err != nil {
 			return nil, err
@@ -168,7 +174,7 @@ func (s *Source) Morsels(ctx context.Context, spec exec.ScanSpec) ([]exec.Morsel
 		}
 		switch s.opts.Format {
 		case FormatParquet:
-			runs, err := s.parquetRuns(path, spec.Columns, target)
+			runs, err := s.parquetRuns(path, spec.Columns, target, last)
 			if err != nil {
 				return nil, err
 			}
@@ -176,7 +182,7 @@ func (s *Source) Morsels(ctx context.Context, spec exec.ScanSpec) ([]exec.Morsel
 				add(&morsel{path: path, rgLo: r.rgLo, rgHi: r.rgHi, rowLo: r.rowLo, rowHi: r.rowHi})
 			}
 		default:
-			ranges, err := s.textRanges(path, target)
+			ranges, err := s.textRanges(path, target, last)
 			if err != nil {
 				return nil, err
 			}
@@ -209,7 +215,7 @@ type pqRun struct {
 // parquet-go: 1M rows), and a file of a few row groups would otherwise
 // keep some cores idle. Only the footer and the offset index of one
 // column per split row group are read.
-func (s *Source) parquetRuns(path string, cols []int, target int64) ([]pqRun, error) {
+func (s *Source) parquetRuns(path string, cols []int, target int64, tail bool) ([]pqRun, error) {
 	f, pf, err := openParquetFile(path)
 	if err != nil {
 		return nil, err
@@ -232,6 +238,13 @@ func (s *Source) parquetRuns(path string, cols []int, target int64) ([]pqRun, er
 	lo, size := 0, int64(0)
 	md := pf.Metadata()
 	groups := pf.RowGroups()
+	// The bytes read of each row group, and of the row groups after it.
+	type groupSize struct {
+		size, after int64
+		heaviest    int
+		indexed     bool
+	}
+	sizes := make([]groupSize, len(md.RowGroups))
 	for i, g := range md.RowGroups {
 		gsize, heaviest, indexed := g.TotalByteSize, -1, len(leaves) > 0
 		if len(leaves) > 0 {
@@ -249,8 +262,19 @@ func (s *Source) parquetRuns(path string, cols []int, target int64) ([]pqRun, er
 				indexed = indexed && cm.OffsetIndexOffset > 0
 			}
 		}
-		if indexed && heaviest >= 0 && gsize > target+target/2 && g.NumRows > 1 && i < len(groups) {
-			if cuts := rowCuts(groups[i], &g.Columns[heaviest], heaviest, g.NumRows, int(min(gsize/target, g.NumRows)), pf.Size()); len(cuts) > 0 {
+		sizes[i] = groupSize{size: gsize, heaviest: heaviest, indexed: indexed}
+	}
+	for i := len(sizes) - 2; i >= 0; i-- {
+		sizes[i].after = addClaims(sizes[i+1].after, sizes[i+1].size)
+	}
+	for i, g := range md.RowGroups {
+		gsize, heaviest, indexed := sizes[i].size, sizes[i].heaviest, sizes[i].indexed
+		piece := target
+		if tail {
+			piece = tailPiece(target, addClaims(sizes[i].after, gsize))
+		}
+		if indexed && heaviest >= 0 && gsize > piece+piece/2 && g.NumRows > 1 && i < len(groups) {
+			if cuts := rowCuts(groups[i], &g.Columns[heaviest], heaviest, g.NumRows, int(min(gsize/piece, g.NumRows)), pf.Size()); len(cuts) > 0 {
 				if size > 0 {
 					runs = append(runs, pqRun{rgLo: lo, rgHi: i})
 				}
@@ -264,7 +288,7 @@ func (s *Source) parquetRuns(path string, cols []int, target int64) ([]pqRun, er
 			}
 		}
 		size += gsize
-		if size >= target || i == len(md.RowGroups)-1 {
+		if size >= piece || i == len(md.RowGroups)-1 {
 			runs = append(runs, pqRun{rgLo: lo, rgHi: i + 1})
 			lo, size = i+1, 0
 		}
@@ -323,6 +347,31 @@ func rowCuts(g parquet.RowGroup, md *pqformat.ColumnChunk, leaf int, rows int64,
 	return cuts
 }
 
+// tailPiece is the morsel size for a part of a scan that starts left
+// bytes before the scan's end: target, but half of it within the last
+// two targets and a quarter within the last one, so the last morsels the
+// workers take are small and they finish close together. It depends on
+// the data and target alone, never on the workers (exec.MorselSource).
+func tailPiece(target, left int64) int64 {
+	switch {
+	case left < target:
+		return max(target/4, 1)
+	case left < 2*target:
+		return max(target/2, 1)
+	}
+	return target
+}
+
+// addClaims adds two sizes a footer claims, negative ones as 0,
+// saturating instead of overflowing (a corrupt footer may claim 2^63).
+func addClaims(a, b int64) int64 {
+	a, b = max(a, 0), max(b, 0)
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
 func abs64(x int64) int64 {
 	if x < 0 {
 		return -x
@@ -331,8 +380,9 @@ func abs64(x int64) int64 {
 }
 
 // textRanges splits a CSV or JSON-lines file into ranges of about target
-// bytes at newlines; nil means read it whole.
-func (s *Source) textRanges(path string, target int64) ([]*textRange, error) {
+// bytes at newlines, the last file of a scan (tail) finer at its end
+// (tailPiece); nil means read it whole.
+func (s *Source) textRanges(path string, target int64, tail bool) ([]*textRange, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("file connector: %w", err)
@@ -366,8 +416,11 @@ func (s *Source) textRanges(path string, target int64) ([]*textRange, error) {
 	start := int64(0)
 	buf := make([]byte, 64<<10)
 	for start < size {
-		end := size
-		if pos := start + target; pos < size {
+		end, step := size, target
+		if tail {
+			step = tailPiece(target, size-start)
+		}
+		if pos := start + step; pos < size {
 			nl, err := nextNewline(f, pos, buf)
 			if err != nil {
 				return nil, fmt.Errorf("file connector: %s: %w", path, err)

@@ -179,3 +179,107 @@ func TestMorselErrorsNameTheFileLine(t *testing.T) {
 		t.Fatalf("%d morsels: error %v, whole scan %v (want bad.csv:82)", n, got, want)
 	}
 }
+
+// TestMorselsTailIsFiner: the end of a scan is cut into smaller morsels
+// (tailPiece), so workers that take morsels as they come free finish
+// close together: a Parquet file's last row group splits in two where the
+// others stay whole, and a CSV file's last two targets' worth of bytes
+// are cut into halves, then quarters. The morsels still read exactly the
+// whole scan.
+func TestMorselsTailIsFiner(t *testing.T) {
+	dir := t.TempDir()
+	pq := filepath.Join(dir, "groups.parquet")
+	writeSplitFile(t, pq, 10_000, 1000, 2)
+	src, err := NewSource(connectors.Options{"path": pq, "format": "parquet"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, pf, err := openParquetFile(pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := int64(-1)
+	for _, g := range pf.Metadata().RowGroups {
+		gs := g.Columns[0].MetaData.TotalUncompressedSize + g.Columns[1].MetaData.TotalUncompressedSize
+		if target < 0 || gs < target {
+			target = gs // every row group reaches it, none is 1.5 times it
+		}
+	}
+	f.Close()
+	cols := []int{0, 1}
+	whole, err := src.parquetRuns(pq, cols, target, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole) != 10 {
+		t.Fatalf("not a tail: %d morsels for 10 row groups, want one each: %+v", len(whole), whole)
+	}
+	runs, err := src.parquetRuns(pq, cols, target, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 11 || runs[8] != (pqRun{rgLo: 8, rgHi: 9}) || runs[9].rgLo != 9 || runs[9].rowLo != 0 ||
+		runs[9].rowHi <= 0 || runs[9].rowHi >= 1000 || runs[10].rowLo != runs[9].rowHi || runs[10].rowHi != 1000 {
+		t.Fatalf("tail: %+v, want row groups 0-8 whole and 9 in two row ranges", runs)
+	}
+	spec := exec.ScanSpec{Columns: cols, BatchSize: 333, MorselBytes: target}
+	want, _, err := scan(t, src, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, n, err := readMorsels(t, src, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 11 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("%d morsels read %d rows, the whole scan %d", n, len(got), len(want))
+	}
+
+	var b strings.Builder
+	b.WriteString("id,category,value\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "%06d,cat-%d,%06d\n", i, i%7, i*3) // 20 bytes a line
+	}
+	csvPath := filepath.Join(dir, "lines.csv")
+	write(t, csvPath, b.String())
+	csvSrc, err := NewSource(connectors.Options{"path": csvPath, "format": "csv"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lineTarget = 2000 // 100 lines
+	size := int64(b.Len())
+	for _, tail := range []bool{false, true} {
+		ranges, err := csvSrc.textRanges(csvPath, lineTarget, tail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range ranges {
+			n, left := r.end-r.start, size-r.start
+			want := int64(lineTarget)
+			if tail && left < lineTarget {
+				want = lineTarget / 4
+			} else if tail && left < 2*lineTarget {
+				want = lineTarget / 2
+			}
+			// A range ends at the first newline at or after its size.
+			if i < len(ranges)-1 && (n < want || n > want+20) {
+				t.Fatalf("tail %v: range %d [%d, %d) of %d bytes, %d left before it: want %d to %d bytes", tail, i, r.start, r.end, n, left, want, want+20)
+			}
+		}
+		if last := ranges[len(ranges)-1]; tail && last.end-last.start > lineTarget/4 {
+			t.Fatalf("tail: the last range has %d bytes, want at most %d", last.end-last.start, lineTarget/4)
+		}
+	}
+	cspec := exec.ScanSpec{BatchSize: 64, MorselBytes: lineTarget}
+	cwant, _, err := scan(t, csvSrc, cspec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cgot, _, err := readMorsels(t, csvSrc, cspec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cgot, "\n") != strings.Join(cwant, "\n") || len(cwant) != 1000 {
+		t.Fatalf("csv morsels read %d rows, the whole scan %d", len(cgot), len(cwant))
+	}
+}

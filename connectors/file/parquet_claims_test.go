@@ -209,7 +209,7 @@ func TestParquetSplitClaims(t *testing.T) {
 	if oi == nil {
 		t.Fatal("no offset index")
 	}
-	runs, err := src.parquetRuns(path, []int{0}, 2000)
+	runs, err := src.parquetRuns(path, []int{0}, 2000, true)
 	if err != nil {
 		t.Fatal(err)
 	}
