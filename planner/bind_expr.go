@@ -341,7 +341,7 @@ func (b *binder) bindExprAt(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) 
 		if !canCast(v.Type(), t) {
 			return nil, b.errAt(off, "cannot cast %s to %s", TypeName(v.Type()), TypeName(t))
 		}
-		if l, ok := v.(*Literal); ok {
+		if l, ok := v.(*Literal); ok && !isList(t) { // a list is cast by the executor
 			cv, err := convertValue(l.Value, l.Typ, t)
 			if err != nil {
 				return nil, b.errAt(off, "%v", err)

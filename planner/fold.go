@@ -187,6 +187,9 @@ func evalConst(c *Call) (Expr, bool, error) {
 	lit := func(v any) (Expr, bool, error) { return &Literal{Typ: c.Typ, Value: v}, true, nil }
 	switch c.Func {
 	case "cast":
+		if isList(c.Typ) {
+			return nil, false, nil // lists have no literals: the executor casts
+		}
 		v, err := convertValue(vals[0], c.Args[0].Type(), c.Typ)
 		if err != nil {
 			return nil, false, err

@@ -65,6 +65,13 @@ func ParseType(name string) (arrow.DataType, error) {
 		}
 		return nil, err
 	}
+	if elem, ok := strings.CutSuffix(norm, "[]"); ok {
+		t, err := ParseType(elem)
+		if err != nil {
+			return nil, err
+		}
+		return arrow.ListOf(t), nil
+	}
 	base, args := norm, ""
 	if i := strings.IndexByte(norm, '('); i >= 0 {
 		base, args = norm[:i], norm[i+1:len(norm)-1]
@@ -264,6 +271,9 @@ func canCast(from, to arrow.DataType) bool {
 	switch {
 	case isList(from) && isString(to):
 		return true // printed as DuckDB prints a list, [1, 2, 3]
+	case isString(from) && isList(to):
+		// Read as DuckDB reads '[1, 2, 3]', each element cast.
+		return canCast(from, to.(*arrow.ListType).Elem())
 	case isList(from) || isList(to):
 		return false
 	case isNumeric(to):

@@ -358,9 +358,26 @@ var typeSynonyms = map[string]string{
 	"TIMESTAMP": "TIMESTAMP", "DATETIME": "TIMESTAMP", "DATE": "DATE",
 }
 
-// columnType parses a type name with its optional (n) or (p,s) arguments
-// and returns the normalised name.
+// columnType parses a type name with its optional (n) or (p,s) arguments,
+// and DuckDB's `[]` after it for a list of that type (`INT[]`,
+// `DECIMAL(10,2)[]`), and returns the normalised name (`INT[]`).
 func (c *cursor) columnType() (string, error) {
+	norm, err := c.scalarType()
+	if err != nil || !c.peek().isPunct("[") {
+		return norm, err
+	}
+	open := c.next()
+	if err := c.expectPunct("]"); err != nil {
+		return "", err
+	}
+	if c.peek().isPunct("[") {
+		return "", c.errAt(open, "a list of lists (%s[][]) is not supported", norm)
+	}
+	return norm + "[]", nil
+}
+
+// scalarType is columnType without a list's `[]`.
+func (c *cursor) scalarType() (string, error) {
 	t := c.peek()
 	if t.kind != tkIdent {
 		return "", c.unexpected("a column type")

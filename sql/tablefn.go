@@ -335,6 +335,24 @@ func (ps *parseState) valuesQuery(q *Query, body []token) (*Query, error) {
 	return q, nil
 }
 
+// listTypeSuffix reports whether body[i] opens the `[]` of a list type
+// (`INT[]`, `DECIMAL(10,2)[]`, `DOUBLE PRECISION[]`): empty brackets right
+// after a type name or its arguments. An empty subscript or list literal
+// is an error anyway.
+func listTypeSuffix(body []token, i int) bool {
+	if i == 0 || i+1 >= len(body) || !body[i+1].isPunct("]") {
+		return false
+	}
+	p := i - 1
+	if body[p].isPunct(")") {
+		if p = matchOpen(body, p) - 1; p < 0 {
+			return false
+		}
+	}
+	_, isType := typeSynonyms[strings.ToUpper(body[p].text)]
+	return body[p].kind == tkIdent && (isType || body[p].is("PRECISION"))
+}
+
 // listLiterals finds DuckDB's list literals `[a, b, …]`: they reach the
 // TiDB parser as `(a, b, …)` (same length) and Query.ListLits keeps the
 // offset of each, so the planner binds a list there (done: the spans
@@ -345,6 +363,9 @@ func (ps *parseState) listLiterals(q *Query, body []token, done []replacement) (
 	for i, t := range body {
 		if !t.isPunct("[") || inReplacement(done, span{t.off, t.end}) {
 			continue // not a list, or inside a FROM item already read (read_csv(['a', 'b']))
+		}
+		if listTypeSuffix(body, i) {
+			continue // INT[]: a type, read by castTypes
 		}
 		depth, end := 0, -1
 		for j := i; j < len(body) && end < 0; j++ {

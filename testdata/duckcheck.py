@@ -38,6 +38,14 @@ def norm(v):
     m=re.match(r'\{(-?\d+) (-?\d+) (-?\d+)\}$',v)
     if m: return interval(*map(int,m.groups()))
     # A list: sluice prints [1, NULL, 3] (as DuckDB's CLI), duckq Go's [1 <nil> 3].
+    if v.startswith('[') and v.endswith(']') and len(v)>2:
+        # Numbers inside a list compare as numbers (duckq prints DECIMAL 1.50 as 1.5).
+        es=v[1:-1].split(', ' if (', ' in v or v=='[NULL]') else ' ')
+        def num(e):
+            try: return '%.6g'%float(e)
+            except: return None
+        if all(e in ('NULL','<nil>') or num(e) is not None for e in es):
+            return '['+' '.join('<nil>' if e in ('NULL','<nil>') else num(e) for e in es)+']'
     if v.startswith('[') and v.endswith(']') and (', ' in v or v=='[NULL]'): return '['+' '.join('<nil>' if e=='NULL' else e for e in v[1:-1].split(', '))+']'
     if v=='(empty)': return 'NULL'  # duckq's CSV prints '' and NULL alike
     if v in ('true','True'): return 'true'

@@ -115,7 +115,7 @@ func newColumn(mem memory.Allocator, f arrow.Field) (*column, error) {
 		c.kind, c.dec, c.prec, c.scale = kDecimal, array.NewDecimal128Builder(mem, t), t.Precision, t.Scale
 		c.b = c.dec
 	default:
-		return nil, fmt.Errorf("column %q: type %s is not supported by the text formats", f.Name, f.Type)
+		return nil, fmt.Errorf("column %q: type %s is not supported by the text formats (declare it VARCHAR and CAST it)", f.Name, SQLTypeName(f.Type))
 	}
 	return c, nil
 }

@@ -238,6 +238,8 @@ func sqlTypeName(t arrow.DataType) string {
 		return "DATE"
 	case arrow.INTERVAL_MONTH_DAY_NANO:
 		return "INTERVAL"
+	case arrow.LIST:
+		return sqlTypeName(t.(*arrow.ListType).Elem()) + "[]"
 	}
 	return strings.ToUpper(t.String())
 }

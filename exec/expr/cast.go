@@ -37,6 +37,11 @@ func registerCast() {
 				return castArray(ec, o[0].arr, ec.ret)
 			}}, nil
 		}
+		if l, ok := ret.(*arrow.ListType); ok && ts[0].ID() == arrow.STRING && castable(l.Elem().ID()) {
+			return bound{k: func(ec *evalCtx, o []operand) (arrow.Array, error) {
+				return castArray(ec, o[0].arr, ec.ret)
+			}}, nil
+		}
 		if !castable(ts[0].ID()) || !castable(ret.ID()) || ret.ID() == arrow.NULL {
 			return bound{}, unsupported("cast to "+sqlTypeName(ret), ts...)
 		}
@@ -55,6 +60,11 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType) (arrow.Array, erro
 	}
 	if from.ID() == arrow.NULL {
 		return array.MakeArrayOfNull(ec.mem, to, a.Len()), nil
+	}
+	if l, ok := to.(*arrow.ListType); ok {
+		if s, ok := a.(*array.String); ok {
+			return castStringToList(ec, s, l)
+		}
 	}
 	if out, ok := fastCast(ec, a, to); ok {
 		return out, nil
