@@ -143,10 +143,11 @@ func first(s []string, n int) []string { return s[:min(n, len(s))] }
 // holding members group members, over parts partitions in all), feeding
 // batch(i) for i in 0..2: all three run the first batch; one is closed
 // in the middle of the second; a fourth joins in the middle of the
-// third. After each batch the folded output must equal want(i), the
+// third (it must emit some changes when joinerEmits: the last
+// stage has partitions enough to give it one). After each batch the folded output must equal want(i), the
 // single-process result of every batch so far. It returns the members
 // still running (the last one the joiner), stopped by the test's end.
-func chainScenario(t *testing.T, addr, sources, query, group string, members, parts int, batch func(i int) (first, second []*kgo.Record), want func(i int) map[string]int) []*chainMember {
+func chainScenario(t *testing.T, addr, sources, query, group string, members, parts int, batch func(i int) (first, second []*kgo.Record), want func(i int) map[string]int, joinerEmits bool) []*chainMember {
 	t.Helper()
 	f := newChainFold()
 	var ms []*chainMember
@@ -179,7 +180,7 @@ func chainScenario(t *testing.T, addr, sources, query, group string, members, pa
 	kWaitGroup(t, addr, group, 3*members, parts)
 	kProduce(t, addr, b...)
 	chainWait(t, f, want(2), "after a DB joined mid-stream")
-	if f.emitted(joiner) == 0 {
+	if joinerEmits && f.emitted(joiner) == 0 {
 		t.Error("the DB that joined emitted nothing: it took over no partition of the last stage")
 	}
 	return ms
@@ -255,7 +256,7 @@ func TestScaleOutGroupByOverGroupBy(t *testing.T) {
 	}
 	// Per DB: the source's reader, the first and the second
 	// repartition topic's.
-	ms := chainScenario(t, addr, fmt.Sprintf(chainSources, addr, "g3"), query, "g3", 3, 3*parts, batch, want)
+	ms := chainScenario(t, addr, fmt.Sprintf(chainSources, addr, "g3"), query, "g3", 3, 3*parts, batch, want, true)
 
 	joiner := ms[len(ms)-1]
 	show := kRows(t, joiner.db, "SHOW INTERNAL TOPICS")
@@ -370,7 +371,7 @@ WITH (connector = 'kafka', topic = 'payments', brokers = '%[1]s', format = 'json
 	}
 	// Per DB: both sources' readers, the join's topic's and the
 	// aggregate's.
-	chainScenario(t, addr, fmt.Sprintf(sources, addr), query, "g4", 4, 4*parts, batch, want)
+	chainScenario(t, addr, fmt.Sprintf(sources, addr), query, "g4", 4, 4*parts, batch, want, true)
 }
 
 // TestScaleOutTopNOverGroupBy: the top two categories by count per
@@ -415,5 +416,66 @@ func TestScaleOutTopNOverGroupBy(t *testing.T) {
 		}
 		return out
 	}
-	chainScenario(t, addr, fmt.Sprintf(chainSources, addr, "g5"), query, "g5", 3, 3*parts, batch, want)
+	chainScenario(t, addr, fmt.Sprintf(chainSources, addr, "g5"), query, "g5", 3, 3*parts, batch, want, true)
+}
+
+// TestScaleOutOnePartitionOverGroupBy: operators that fold or rank
+// every row together over a scaled-out GROUP BY (an aggregate without
+// keys, ORDER BY … LIMIT) read its changes through a topic whose rows
+// all go to one partition: one DB at a time holds them, and the result
+// moves with that partition. Folded, the output equals the
+// single-process result across a DB closed and one added mid-stream.
+func TestScaleOutOnePartitionOverGroupBy(t *testing.T) {
+	const parts = 4
+	const per = 900
+	cases := []struct {
+		name, query string
+		want        func(all []chainOrder) map[string]int
+	}{
+		{"global", `SELECT COUNT(*) AS cats, SUM(n) AS orders, MAX(n) AS most FROM (SELECT category, COUNT(*) AS n FROM o GROUP BY category) EMIT CHANGES`,
+			func(all []chainOrder) map[string]int {
+				counts := map[string]int{}
+				most := 0
+				for _, o := range all {
+					counts[o.category]++
+					most = max(most, counts[o.category])
+				}
+				return map[string]int{fmt.Sprintf("%d|%d|%d", len(counts), len(all), most): 1}
+			}},
+		{"topn", `SELECT category, n FROM (SELECT category, COUNT(*) AS n FROM o GROUP BY category) ORDER BY n DESC, category LIMIT 3 EMIT CHANGES`,
+			func(all []chainOrder) map[string]int {
+				counts := map[string]int{}
+				for _, o := range all {
+					counts[o.category]++
+				}
+				cats := make([]string, 0, len(counts))
+				for c := range counts {
+					cats = append(cats, c)
+				}
+				sort.Slice(cats, func(i, j int) bool {
+					if counts[cats[i]] != counts[cats[j]] {
+						return counts[cats[i]] > counts[cats[j]]
+					}
+					return cats[i] < cats[j]
+				})
+				out := map[string]int{}
+				for _, c := range cats[:3] {
+					out[fmt.Sprintf("%s|%d", c, counts[c])] = 1
+				}
+				return out
+			}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			addr := kCluster(t, map[string]int32{"orders": parts})
+			group := fmt.Sprintf("g6%d", i)
+			var all []chainOrder
+			batch := func(i int) ([]*kgo.Record, []*kgo.Record) {
+				os := chainOrders(i*per, per)
+				all = append(all, os...)
+				return chainRecords(parts, i*per, os[:per/2]), chainRecords(parts, i*per+per/2, os[per/2:])
+			}
+			chainScenario(t, addr, fmt.Sprintf(chainSources, addr, group), c.query, group, 3, 3*parts, batch, func(int) map[string]int { return c.want(all) }, false)
+		})
+	}
 }

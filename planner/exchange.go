@@ -60,6 +60,11 @@ type PhysExchange struct {
 	EventTime bool
 	TimeCol   int
 	Delay     time.Duration
+	// Single is set when the operator above folds or ranks every row
+	// together (an aggregate without keys, ORDER BY … LIMIT): Keys is
+	// one constant column, so every row goes to one partition of the
+	// topic and one process at a time holds the operator.
+	Single bool
 }
 
 // Schema implements PhysicalPlan.
@@ -79,6 +84,9 @@ func (p *PhysExchange) String() string {
 	s := p.Input.Schema()
 	for i, k := range p.Keys {
 		names[i] = s.Fields[k].Name
+	}
+	if p.Kind == ExchangeKafka && p.Single {
+		return fmt.Sprintf("Exchange: kafka one partition (every row together) topic=%s changelog=%s", p.Topic, p.Changelog)
 	}
 	if p.Kind == ExchangeKafka {
 		side := ""
@@ -463,11 +471,12 @@ func InternalTopicOf(group, topic string) (operator, role string, ok bool) {
 // Kafka exchange, keyed by its own keys: its input, the changelog of the
 // operator below (op column and all), is written to its own repartition
 // topic, so that every process holds whole keys of it, with its state
-// per partition in its own changelog topic. Each exchange is a stage of
-// its own: the engine runs the stage below it as the writer of its
-// topic, in transactions holding the records, the stage's state and the
-// offsets it read. Shapes no exchange can make exact are refused here,
-// naming why.
+// per partition in its own changelog topic (an operator without keys, one
+// that folds or ranks every row together, gets a one-partition exchange).
+// Each exchange is a stage of its own: the engine runs the stage below
+// it as the writer of its topic, in transactions holding the records,
+// the stage's state and the offsets it read. Shapes no exchange can
+// make exact are refused here, naming why.
 func (sp *streamPlanner) chainExchanges(p PhysicalPlan) error {
 	for _, c := range p.Children() {
 		if err := sp.chainExchanges(c); err != nil {
@@ -491,21 +500,30 @@ func (sp *streamPlanner) chainExchanges(p PhysicalPlan) error {
 		return sp.fail("%s runs above %s, which reads the Kafka exchange %s of a scaled-out query: %s. Run it as its own query over the first one's output topic, or set 'scale.out' = 'false' on source %s when one process reads it",
 			nodeKind(p), nodeKind(below), lower.Topic, why, lower.Source)
 	}
+	// single sends every row to one partition of its topic (a constant
+	// key), for an operator that folds or ranks all rows together.
+	single := func(in PhysicalPlan, operator string) PhysicalPlan {
+		ex, _ := sp.exchangeOn(in, []Expr{&Literal{Typ: arrow.PrimitiveTypes.Int64, Value: int64(0)}}, operator, lower.Source, lower.Group)
+		ex.(*PhysExchange).Single = true
+		return ex
+	}
 	switch x := p.(type) {
 	case *PhysGroupAggregate:
 		if len(x.Keys) == 0 {
-			return refuse("an aggregate without GROUP BY keys folds every process's rows into one row, which no repartition topic keyed by its keys can place in one process")
+			x.Input = single(x.Input, "GroupAggregate")
+			return nil
 		}
 		x.Input, x.Keys = sp.exchangeOn(x.Input, x.Keys, "GroupAggregate", lower.Source, lower.Group)
+	case *PhysTopN:
+		x.Input = single(x.Input, "TopN")
 	case *PhysRankTopN:
 		if len(x.Partition) == 0 {
-			return refuse("a top-N without PARTITION BY ranks every process's rows together, which no repartition topic keyed by its keys can place in one process")
+			x.Input = single(x.Input, "RankTopN")
+			return nil
 		}
 		x.Input, x.Partition = sp.exchangeOn(x.Input, x.Partition, "RankTopN", lower.Source, lower.Group)
 	case *PhysWindowAggregate:
 		return refuse("a windowed aggregate over another keyed operator's output needs that operator's watermark across a second exchange, which is not carried yet")
-	case *PhysTopN:
-		return refuse("ORDER BY … LIMIT without PARTITION BY ranks every process's rows together in one place")
 	default:
 		return refuse("it cannot run per repartition partition")
 	}

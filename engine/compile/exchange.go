@@ -448,12 +448,51 @@ func (b *streamBuilder) partitioned(x *planner.PhysExchange, build func() (strea
 	if store == nil {
 		return nil, fmt.Errorf("compile: no changelog store for %s", x.Changelog)
 	}
+	if x.Single {
+		inner := build
+		build = func() (stream.Node, error) {
+			n, err := inner()
+			if err != nil {
+				return nil, err
+			}
+			return &dropKey{Node: n}, nil
+		}
+	}
 	ps, err := NewPartitionedState(b.env.Mem, build, store)
 	if err != nil {
 		return nil, err
 	}
 	b.partStates = append(b.partStates, ps)
 	return ps, nil
+}
+
+// dropKey feeds a node the rows of a one-partition exchange
+// (planner.PhysExchange.Single) without the constant column appended
+// to route them all to one partition: the node was planned over its
+// input as it was.
+type dropKey struct {
+	stream.Node
+}
+
+// Push implements stream.Node.
+func (d *dropKey) Push(ctx context.Context, input int, b exec.Batch) (arrow.Record, error) {
+	rec := b.Record
+	n := int(rec.NumCols()) - 1
+	if n < 0 {
+		return nil, fmt.Errorf("compile: a one-partition exchange's rows have no key column")
+	}
+	s := rec.Schema()
+	fields := s.Fields()[:n]
+	cut := array.NewRecord(arrow.NewSchema(fields, nil), rec.Columns()[:n], rec.NumRows())
+	defer cut.Release()
+	b.Record = cut
+	return d.Node.Push(ctx, input, b)
+}
+
+// withoutKey is the schema of a one-partition exchange's rows without
+// the routing column (dropKey).
+func withoutKey(s *arrow.Schema) *arrow.Schema {
+	return arrow.NewSchema(s.Fields()[:s.NumFields()-1], nil)
 }
 
 // exchange compiles the consuming side of an exchange, the only side a

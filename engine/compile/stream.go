@@ -470,6 +470,9 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 		return nil, fmt.Errorf("compile: no streaming operator for %s over %d inputs", n, len(ins))
 	}
 	in := ins[0]
+	if ex := kafkaExchangeInput(n); ex != nil && ex.Single && in.NumFields() > 0 {
+		in = withoutKey(in) // dropKey takes the routing column off
+	}
 	var op stream.Operator
 	switch x := n.(type) {
 	case *planner.PhysGroupAggregate:
@@ -549,6 +552,15 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 				return nil, fmt.Errorf("compile: streaming top-N key %s is not a column", k.Expr)
 			}
 			keys[i] = stream.SortKey{Col: c.Index, Desc: k.Desc}
+		}
+		if ex := kafkaExchangeInput(x); ex != nil {
+			return b.partitioned(ex, func() (stream.Node, error) {
+				t, err := stream.NewTopN(mem, in, keys, int(x.Limit))
+				if err != nil {
+					return nil, err
+				}
+				return stream.OperatorNode(t), nil
+			})
 		}
 		if len(x.HashBy) > 0 && b.opts.Parallelism > 1 {
 			hash, err := partitionKeys(x.HashBy)
