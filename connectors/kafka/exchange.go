@@ -343,14 +343,21 @@ func (r *Reader) Rewind(epoch uint64) uint64 {
 	return r.epoch + 1
 }
 
-// applyRewind runs a Rewind, on the goroutine that calls Next.
-func (r *Reader) applyRewind(ctx context.Context) error {
+// applyRewind runs a Rewind, on the goroutine that calls Next, right
+// after a poll and before AllowRebalance (kgo.BlockRebalanceOnPoll): no
+// rebalance can move a partition between the committed offsets read here
+// and SetOffsets, which would move a partition given back to this member
+// meanwhile to an offset older than its last owner committed (rows its
+// restored state holds read again). It returns the partitions moved back:
+// what that poll fetched of them is from before.
+func (r *Reader) applyRewind(ctx context.Context) (map[tp]bool, error) {
 	committed, err := r.adm.FetchOffsets(ctx, r.src.cfg.group)
 	if err != nil {
-		return fmt.Errorf("kafka: rewinding to the committed offsets of group %q: %w", r.src.cfg.group, err)
+		return nil, fmt.Errorf("kafka: rewinding to the committed offsets of group %q: %w", r.src.cfg.group, err)
 	}
 	r.mu.Lock()
 	set := map[string]map[int32]kgo.EpochOffset{}
+	rewound := map[tp]bool{}
 	for k, st := range r.parts {
 		off := st.start
 		if c, ok := committed.Lookup(k.t, k.p); ok && c.Err == nil && c.At >= 0 {
@@ -360,16 +367,16 @@ func (r *Reader) applyRewind(ctx context.Context) error {
 			continue // nothing read yet: nothing to read again
 		}
 		st.next, st.buf = off, nil
+		rewound[k] = true
 		if set[k.t] == nil {
 			set[k.t] = map[int32]kgo.EpochOffset{}
 		}
 		set[k.t][k.p] = kgo.EpochOffset{Epoch: -1, Offset: off}
 	}
-	r.epoch++
-	r.rewind = false
+	r.rewinding = false
 	r.mu.Unlock()
 	r.cl.SetOffsets(set)
-	return nil
+	return rewound, nil
 }
 
 // markRevoking stops Next from returning the records of the held

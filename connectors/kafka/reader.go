@@ -61,9 +61,10 @@ type Reader struct {
 	// (SetLostHook); epoch counts the losses and rewinds (Epoch).
 	lostHook func(ctx context.Context, lost map[int32]string)
 	epoch    uint64
-	// rewind is set by Rewind: the next Next moves every held
-	// partition back to the group's committed offset first.
-	rewind bool
+	// rewind is set by Rewind: the next Next drops what was buffered
+	// and sets rewinding, and its next poll moves every held partition
+	// back to the group's committed offset, while no rebalance can run.
+	rewind, rewinding bool
 }
 
 var _ exec.SourceReader = (*Reader)(nil)
@@ -132,6 +133,11 @@ func (r *Reader) start(ctx context.Context) error {
 			kgo.OnPartitionsAssigned(r.onAssigned),
 			kgo.OnPartitionsRevoked(r.onRevokedCommit),
 			kgo.OnPartitionsLost(r.onLost),
+			// No rebalance runs between a poll and AllowRebalance, so
+			// a Rewind's SetOffsets there moves only partitions still
+			// held, from offsets fetched while they were (kgo's advice
+			// for SetOffsets in a group).
+			kgo.BlockRebalanceOnPoll(),
 		)
 		if s.cfg.pattern != nil {
 			opts = append(opts, kgo.ConsumeTopics(s.cfg.pattern.String()), kgo.ConsumeRegex())
@@ -306,13 +312,17 @@ func (r *Reader) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string]
 func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 	r.mu.Lock()
 	r.giveBack()
-	rewind := r.rewind
-	r.mu.Unlock()
-	if rewind {
-		if err := r.applyRewind(ctx); err != nil {
-			return exec.Batch{}, err
+	if r.rewind {
+		// What is buffered was read before the rewind: no batch of it
+		// goes out, and the batches after are of the next epoch. The
+		// offsets move at the next poll (pollDone).
+		r.rewind, r.rewinding = false, true
+		r.epoch++
+		for _, st := range r.parts {
+			st.buf = nil
 		}
 	}
+	r.mu.Unlock()
 	for {
 		r.mu.Lock()
 		if r.closed {
@@ -339,13 +349,32 @@ func (r *Reader) Next(ctx context.Context) (exec.Batch, error) {
 		r.mu.Unlock()
 		fetches := r.cl.PollFetches(pctx)
 		cancel()
-		if err := ctx.Err(); err != nil {
-			return exec.Batch{}, err
-		}
-		if err := r.buffer(fetches); err != nil {
+		err := r.pollDone(ctx, fetches)
+		r.cl.AllowRebalance()
+		if err != nil {
 			return exec.Batch{}, err
 		}
 	}
+}
+
+// pollDone buffers what a poll fetched, first applying a pending rewind:
+// it runs before AllowRebalance, so no rebalance moves a partition
+// between the committed offsets read and the offsets set.
+func (r *Reader) pollDone(ctx context.Context, fetches kgo.Fetches) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	rewinding := r.rewinding
+	r.mu.Unlock()
+	var rewound map[tp]bool
+	if rewinding {
+		var err error
+		if rewound, err = r.applyRewind(ctx); err != nil {
+			return err
+		}
+	}
+	return r.buffer(fetches, rewound)
 }
 
 // giveBack records that the caller came back for another batch (or the
@@ -419,8 +448,10 @@ func (r *Reader) pollContext(ctx context.Context) (context.Context, context.Canc
 }
 
 // buffer files polled records under their partitions, dropping records of
-// partitions no longer assigned and, in bounded scans, past the end.
-func (r *Reader) buffer(fetches kgo.Fetches) error {
+// partitions no longer assigned, of partitions in skip (moved back by a
+// rewind: kgo fetches them again from there) and, in bounded scans, past
+// the end.
+func (r *Reader) buffer(fetches kgo.Fetches, skip map[tp]bool) error {
 	var ferr error
 	fetches.EachError(func(t string, p int32, err error) {
 		if ferr != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kgo.ErrClientClosed) {
@@ -452,7 +483,7 @@ func (r *Reader) buffer(fetches kgo.Fetches) error {
 	var pause map[string][]int32
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		st := r.parts[tp{fp.Topic, fp.Partition}]
-		if st == nil || st.done {
+		if st == nil || st.done || skip[tp{fp.Topic, fp.Partition}] {
 			return
 		}
 		if fp.HighWatermark >= 0 {
