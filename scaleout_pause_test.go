@@ -22,8 +22,9 @@ import (
 // its partitions lost, not its transactions aborted by the broker.
 var pauseJoinSink = strings.Replace(eoJoinSink, "'transaction.timeout' = '5s'", "'transaction.timeout' = '60s'", 1)
 
-// pauseMemberEnv makes the test binary run the exactly-once join with
-// pauseJoinSink as one process until killed ("brokers transactional-id").
+// pauseMemberEnv makes the test binary run the exactly-once join as one
+// process until killed ("brokers transactional-id sink"): sink "pause"
+// is pauseJoinSink, "eo" eoJoinSink (a 5 s transaction timeout).
 const pauseMemberEnv = "SLUICE_SCALEOUT_PAUSE_MEMBER"
 
 func init() {
@@ -31,14 +32,18 @@ func init() {
 	if v == "" {
 		return
 	}
-	var addr, txn string
-	if _, err := fmt.Sscan(v, &addr, &txn); err != nil {
+	var addr, txn, sink string
+	if _, err := fmt.Sscan(v, &addr, &txn, &sink); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	script := soJoinSources + pauseJoinSink
+	if sink == "eo" {
+		script = soJoinSources + eoJoinSink
+	}
 	db, err := sluice.Open(sluice.Config{Log: io.Discard})
 	if err == nil {
-		err = db.Exec(context.Background(), fmt.Sprintf(soJoinSources+pauseJoinSink, addr, txn))
+		err = db.Exec(context.Background(), fmt.Sprintf(script, addr, txn))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -60,12 +65,40 @@ func init() {
 // single-process result, and once the two others stop, it alone
 // carries the rest to the exact result.
 func TestScaleOutPausedMember(t *testing.T) {
+	// Past the 6 s session timeout, short of the internal topics' 10 s
+	// transaction timeout and the sink's 60 s.
+	soPausedMember(t, "pause", 8500*time.Millisecond)
+}
+
+// TestScaleOutPausedPastTxnTimeout: as TestScaleOutPausedMember, but the
+// pause outlasts every transaction timeout of the paused process (the
+// sink's 5 s, the internal topics' 10 s): the broker aborted its open
+// transactions and fenced its producers, which it finds on waking
+// (INVALID_PRODUCER_EPOCH, PRODUCER_FENCED). Instead of stopping with an
+// error it makes new producers with the same transactional ids (Kafka
+// Streams' TaskMigrated path), reads its partitions again from the
+// committed offsets and restores their state: the committed output
+// stays exactly the single-process result, and the woken process alone
+// carries the rest. Without the new producers it exits on waking.
+func TestScaleOutPausedPastTxnTimeout(t *testing.T) {
+	soPausedMember(t, "eo", 12*time.Second)
+}
+
+// soPausedMember runs three processes of the exactly-once join (sink
+// "pause" or "eo", see pauseMemberEnv), pauses one of them for pause
+// while rows stream in, and checks the output is the single-process
+// result then and after the other two stopped.
+func soPausedMember(t *testing.T, sink string, pause time.Duration) {
 	const parts = 4
 	addr := kCluster(t, map[string]int32{"orders": parts, "payments": parts, "joined": 2})
-	a := eoStartSink(t, addr, "pause-a", pauseJoinSink)
-	b := eoStartSink(t, addr, "pause-b", pauseJoinSink)
+	sinkSQL := pauseJoinSink
+	if sink == "eo" {
+		sinkSQL = eoJoinSink
+	}
+	a := eoStartSink(t, addr, "pause-a", sinkSQL)
+	b := eoStartSink(t, addr, "pause-b", sinkSQL)
 	cmd := osexec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), pauseMemberEnv+"="+addr+" pause-c")
+	cmd.Env = append(os.Environ(), pauseMemberEnv+"="+addr+" pause-c "+sink)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -109,15 +142,13 @@ func TestScaleOutPausedMember(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	// Past the 6 s session timeout, short of the internal topics' 10 s
-	// transaction timeout.
-	time.Sleep(8500 * time.Millisecond)
+	time.Sleep(pause)
 	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	<-produced
 	want = append(want, w2...)
-	eoWait(t, addr, want, "after a member was paused past its session timeout")
+	eoWait(t, addr, want, fmt.Sprintf("after a member was paused %s", pause))
 	select {
 	case err := <-exited:
 		t.Fatalf("the paused process exited after waking (%v) instead of rejoining its group", err)

@@ -110,8 +110,7 @@ func (w *Writer) writeDebezium(ctx context.Context, rec arrow.Record, ops *array
 		v = append(v, code...)
 		v = append(v, `"}`...)
 		r := &kgo.Record{Key: k, Value: v, Timestamp: now}
-		w.cl.Produce(ctx, r, w.promiseFn)
-		w.produced++
+		w.produce(ctx, r, w.promiseFn)
 	}
 	return nil
 }

@@ -62,6 +62,13 @@ type Writer struct {
 	inited    bool  // the transactional producer is initialized
 	prepared  bool  // the open transaction is pre-committed (PreCommit)
 	produced  int64 // records produced in the open transaction
+	// firstAt is when the open transaction produced its first record;
+	// stale is set once the broker is known to have aborted it at the
+	// transaction timeout (timedOut): the client is fenced for good,
+	// Write drops rows until Abort makes a new producer (reinit).
+	firstAt time.Time
+	stale   bool
+	opts    []kgo.Opt // the client's options, for reinit
 	// pendingOffsets and pendingID are what an empty PreCommit (no
 	// records in the transaction) leaves CommitPending to commit.
 	pendingOffsets exec.Offsets
@@ -180,7 +187,7 @@ func (s *Sink) OpenWriter(ctx context.Context, schema *arrow.Schema, mode exec.S
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink: %w", err)
 	}
-	w.cl, w.adm = cl, kadm.NewClient(cl)
+	w.cl, w.adm, w.opts = cl, kadm.NewClient(cl), opts
 	if err := w.connect(ctx); err != nil {
 		cl.Close()
 		return nil, err
@@ -242,8 +249,76 @@ func (w *Writer) begin() error {
 	if err := w.cl.BeginTransaction(); err != nil {
 		return fmt.Errorf("kafka sink: beginning transaction: %w", err)
 	}
-	w.inTxn, w.produced = true, 0
+	w.inTxn, w.produced, w.firstAt = true, 0, time.Time{}
 	return nil
+}
+
+// produce hands r to the producer in the open transaction, noting when
+// the transaction's first record went (timedOut).
+func (w *Writer) produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	if w.produced == 0 {
+		w.firstAt = time.Now()
+	}
+	w.cl.Produce(ctx, r, promise)
+	w.produced++
+}
+
+// txnTimeout is the producer's transaction timeout.
+func (w *Writer) txnTimeout() time.Duration {
+	if w.cfg.txnTimeout > 0 {
+		return w.cfg.txnTimeout
+	}
+	return time.Minute
+}
+
+// timedOut reports whether err is the broker fencing this producer
+// because it aborted the open transaction at its timeout: the
+// transaction's first record went longer than the timeout ago (the
+// process was paused that long; a running query commits far more
+// often). Another producer taking the transactional id answers alike,
+// but then the transaction is young.
+func (w *Writer) timedOut(err error) bool {
+	return w.cfg.exactlyOnce && (errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)) &&
+		!w.firstAt.IsZero() && time.Since(w.firstAt) >= w.txnTimeout()
+}
+
+// reinit replaces a producer the broker fenced at the transaction
+// timeout by a new client with the same transactional id (Kafka
+// Streams' TaskMigrated path): initializing it bumps the epoch past the
+// aborted transaction, and a new transaction begins.
+func (w *Writer) reinit(ctx context.Context) error {
+	w.cl.Close()
+	cl, err := kgo.NewClient(w.opts...)
+	if err != nil {
+		return fmt.Errorf("kafka sink: %w", err)
+	}
+	w.cl, w.adm = cl, kadm.NewClient(cl)
+	w.inited, w.inTxn, w.stale, w.prepared = false, false, false, false
+	w.errMu.Lock()
+	w.err = nil
+	w.errMu.Unlock()
+	return w.initProducer(ctx)
+}
+
+// staleErr is the error of a commit of a transaction the broker aborted
+// at its timeout: exec.ErrFenced, which a scaled-out query recovers from
+// (Abort makes a new producer; its partitions are read again from the
+// committed offsets, their state restored from the changelog).
+func (w *Writer) staleErr(err error) error {
+	w.stale = true
+	return fmt.Errorf("%w: kafka sink: the broker aborted transaction %q at its timeout (%s; the process was paused that long): %w", exec.ErrFenced, w.cfg.txnID, w.txnTimeout(), err)
+}
+
+// failed is the first asynchronous produce error, nil when there is none
+// or it is the broker's abort at the transaction timeout (the rows are
+// dropped then: the transaction is lost, and its commit says so).
+func (w *Writer) failed() error {
+	err := w.firstErr()
+	if err != nil && (w.stale || w.timedOut(err)) {
+		w.stale = true
+		return nil
+	}
+	return err
 }
 
 func (w *Writer) setErr(err error) {
@@ -268,8 +343,11 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 	if w.closed {
 		return errors.New("kafka sink: write after close")
 	}
-	if err := w.firstErr(); err != nil {
+	if err := w.failed(); err != nil {
 		return err
+	}
+	if w.stale {
+		return nil // the transaction is lost: Commit reports it
 	}
 	if err := w.initProducer(ctx); err != nil {
 		return err
@@ -355,8 +433,7 @@ func (w *Writer) Write(ctx context.Context, rec arrow.Record) error {
 		if sp.v0 >= 0 {
 			r.Value = arena[sp.v0:sp.v1:sp.v1]
 		}
-		w.cl.Produce(ctx, r, w.promiseFn)
-		w.produced++
+		w.produce(ctx, r, w.promiseFn)
 	}
 	return nil
 }
@@ -384,16 +461,18 @@ func (w *Writer) stage(ctx context.Context, recs []*kgo.Record) error {
 	if w.closed {
 		return errors.New("kafka sink: write after close")
 	}
+	if err := w.failed(); err != nil || w.stale {
+		return err
+	}
 	if err := w.initProducer(ctx); err != nil {
 		return err
 	}
 	for _, r := range recs {
-		w.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		w.produce(ctx, r, func(r *kgo.Record, err error) {
 			if err != nil {
 				w.setErr(fmt.Errorf("kafka sink: producing to %s/%d in the transaction: %w", r.Topic, r.Partition, err))
 			}
 		})
-		w.produced++
 	}
 	return nil
 }
@@ -444,6 +523,9 @@ func (w *Writer) Commit(ctx context.Context, upTo exec.Offsets) error {
 // it, and since each could only go on by fencing the other, this one
 // stops with an error that names where the id comes from.
 func (w *Writer) fencedErr(err error) error {
+	if w.stale || w.timedOut(err) {
+		return w.staleErr(err)
+	}
 	if groupFenced(err) {
 		return fmt.Errorf("%w: %w", exec.ErrFenced, err)
 	}
@@ -462,16 +544,23 @@ var _ exec.Aborter = (*Writer)(nil)
 // an at-least-once writer cannot take back what it sent and does
 // nothing.
 func (w *Writer) Abort(ctx context.Context) error {
-	if !w.cfg.exactlyOnce || !w.inTxn || w.closed {
+	if !w.cfg.exactlyOnce || w.closed || (!w.inTxn && !w.stale) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.connectTimeout)
 	defer cancel()
+	if w.stale {
+		return w.reinit(ctx)
+	}
 	w.inTxn = false
 	if err := w.cl.AbortBufferedRecords(ctx); err != nil {
 		return fmt.Errorf("kafka sink: aborting: %w", err)
 	}
 	if err := w.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		if w.timedOut(err) {
+			// The broker aborted it already, and fenced this producer.
+			return w.reinit(ctx)
+		}
 		return w.fencedErr(fmt.Errorf("kafka sink: aborting transaction: %w", err))
 	}
 	w.errMu.Lock()
@@ -491,7 +580,13 @@ func (w *Writer) flush(ctx context.Context) error {
 	if err := w.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("kafka sink: flushing: %w", err)
 	}
-	return w.firstErr()
+	if err := w.firstErr(); err != nil {
+		return err
+	}
+	if w.stale {
+		return errors.New("rows dropped after the transaction was aborted")
+	}
+	return nil
 }
 
 // Close ends the write. An open transaction is aborted, so output not

@@ -83,8 +83,7 @@ func (w *Writer) WriteWatermarks(ctx context.Context, marks map[string]int64, id
 	}
 	for p := range w.markParts {
 		rec := &kgo.Record{Topic: w.cfg.topic, Partition: int32(p), Value: val, Headers: headers}
-		w.cl.Produce(ctx, rec, w.promiseFn)
-		w.produced++
+		w.produce(ctx, rec, w.promiseFn)
 	}
 	return nil
 }
