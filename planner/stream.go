@@ -595,6 +595,11 @@ func (sp *streamPlanner) aggregate(agg *PhysHashAggregate) (PhysicalPlan, error)
 		if lifted, ok := liftWindow(agg); ok {
 			agg = lifted
 			win, between = findWindow(agg.Input)
+		} else if lifted, session := windowBelowUnnest(agg); lifted != nil {
+			agg = lifted
+			win, between = findWindow(agg.Input)
+		} else if session && groupsByWindow(agg) {
+			return nil, sp.fail("an UNNEST between a SESSION window and its GROUP BY is not supported in streaming mode: the sessions depend on every row, also those an empty list removes (TUMBLE and HOP windows take it)")
 		}
 	}
 	windowed := win != nil && groupsByWindow(agg)

@@ -15,16 +15,7 @@ package planner
 // row). ok is false when the plan has another shape; the aggregate then
 // runs as a plain GROUP BY.
 func liftWindow(agg *PhysHashAggregate) (*PhysHashAggregate, bool) {
-	var between []*PhysProject // top-down
-	p := agg.Input
-	for {
-		pr, ok := p.(*PhysProject)
-		if !ok {
-			break
-		}
-		between = append(between, pr)
-		p = pr.Input
-	}
+	between, p := chainOf[*PhysProject](agg.Input) // top-down
 	u, ok := p.(*PhysUnionAll)
 	if !ok || len(u.Inputs) < 2 {
 		return nil, false

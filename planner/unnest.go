@@ -95,3 +95,102 @@ func (sp *streamPlanner) unnest(x *PhysUnnest) (PhysicalPlan, error) {
 	}
 	return sp.set(&PhysUnnest{Input: in, Lists: lists, Names: x.Names, Out: outSchema(x.Out, m)}, m), nil
 }
+
+// windowBelowUnnest reads an UNNEST between a TUMBLE or HOP window and
+// the GROUP BY above it (FROM TUMBLE(s, ts, …) t, UNNEST(t.l) AS u(x)
+// GROUP BY window_start, …) as windowed, by moving the Unnest below the
+// window: both act on each row alone (a TUMBLE or HOP row's windows
+// depend on its time only, and unnesting keeps the time), so they
+// commute; a Project above the window puts the columns back in the
+// Unnest's order, for the projections and the aggregate above; filters
+// between the Unnest and the projections move down with it. A SESSION
+// window is left alone: its sessions depend on every row, including
+// those a NULL or empty list removes (session reports one). The lists
+// must not refer to the window's bounds. Nil when agg's input is not of
+// that shape.
+func windowBelowUnnest(agg *PhysHashAggregate) (lifted *PhysHashAggregate, session bool) {
+	above, p := chainOf[*PhysProject](agg.Input)
+	filters, p := chainOf[*PhysFilter](p) // on the Unnest's output
+	u, ok := p.(*PhysUnnest)
+	if !ok {
+		return nil, false
+	}
+	w, ok := u.Input.(*PhysWindow)
+	if !ok || w.Kind == WindowSession {
+		return nil, ok
+	}
+	in := w.Input.Schema()
+	nin := in.Len()
+	for _, l := range u.Lists {
+		if maxColumn(l) >= nin {
+			return nil, false
+		}
+	}
+	nu := &PhysUnnest{Input: w.Input, Lists: u.Lists, Names: u.Names, Out: unnestSchema(in, u.Lists, u.Names)}
+	// Filters above the Unnest go with it below the window: on its
+	// columns less the window's bounds (a filter on a bound stays out).
+	nwin := w.Out.Len() - nin
+	toNew := make([]int, u.Out.Len())
+	for i := range toNew {
+		switch {
+		case i >= nin+nwin:
+			toNew[i] = i - nwin
+		case i >= nin:
+			toNew[i] = -1
+		default:
+			toNew[i] = i
+		}
+	}
+	var below PhysicalPlan = nu
+	for i := len(filters) - 1; i >= 0; i-- {
+		used := map[int]bool{}
+		columnsOf(filters[i].Pred, used)
+		for c := range used {
+			if toNew[c] < 0 {
+				return nil, false
+			}
+		}
+		below = &PhysFilter{Input: below, Pred: remapColumns(filters[i].Pred, toNew), Out: nu.Out}
+	}
+	wfields := append(append([]Field(nil), nu.Out.Fields...), w.Out.Fields[w.Out.WindowStart], w.Out.Fields[w.Out.WindowEnd])
+	nw := &PhysWindow{Input: below, Kind: w.Kind, TimeCol: w.TimeCol, Size: w.Size, Slide: w.Slide, Gap: w.Gap, Keys: w.Keys, Out: newSchema(wfields)}
+	nw.Out.EventTime, nw.Out.WindowStart, nw.Out.WindowEnd = w.Out.EventTime, len(wfields)-2, len(wfields)-1
+	// The Unnest's columns were in, the window's bounds, the elements;
+	// the window's output is in, the elements, the bounds.
+	nel := len(u.Lists)
+	exprs := make([]Expr, u.Out.Len())
+	for i := range exprs {
+		j := i
+		switch {
+		case i >= nin+nwin:
+			j = i - nwin // an element
+		case i >= nin:
+			j = i + nel // a window bound
+		}
+		f := nw.Out.Fields[j]
+		exprs[i] = &ColumnRef{Index: j, Name: f.Name, Typ: f.Type}
+	}
+	var top PhysicalPlan = &PhysProject{Input: nw, Exprs: exprs, Names: u.Out.Names(), Out: u.Out}
+	for i := len(above) - 1; i >= 0; i-- {
+		pr := *above[i]
+		pr.Input = top
+		top = &pr
+	}
+	a := *agg
+	a.Input = top
+	return &a, false
+}
+
+// chainOf is the nodes of type T from p down (top-down) and the first
+// node below them of another type.
+func chainOf[T PhysicalPlan](p PhysicalPlan) ([]T, PhysicalPlan) {
+	var chain []T
+	for {
+		x, ok := p.(T)
+		if !ok {
+			return chain, p
+		}
+		chain = append(chain, x)
+		p = x.Children()[0]
+	}
+}
