@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -371,20 +372,20 @@ func (c *Changelog) Load(ctx context.Context, p int32) ([]byte, exec.Offsets, bo
 		return nil, nil, false, fmt.Errorf("kafka changelog %s/%d: bad meta record: %w", c.topic, p, err)
 	}
 	chunks := make([][]byte, meta.Chunks)
-	size := 0
 	for i := range chunks {
 		chunk, ok := latest["chunk/"+strconv.Itoa(i)]
 		if !ok {
 			return nil, nil, false, fmt.Errorf("kafka changelog %s/%d: chunk %d of %d is missing", c.topic, p, i, meta.Chunks)
 		}
 		chunks[i] = chunk
-		size += len(chunk)
 	}
-	state := make([]byte, 0, size)
-	for _, chunk := range chunks {
-		state = append(state, chunk...)
+	if len(chunks) == 1 {
+		return chunks[0], meta.Offsets, true, nil // the record's own bytes: no copy
 	}
-	return state, meta.Offsets, true, nil
+	// bytes.Join allocates without zeroing what it copies over: a
+	// make of the state's size cleared every byte first, a third of a
+	// restore's CPU (BenchmarkChangelogRestore).
+	return bytes.Join(chunks, nil), meta.Offsets, true, nil
 }
 
 // stableEnd waits until changelog partition p's last stable offset
