@@ -766,19 +766,37 @@ func (u *upstream) writeWatermarks(ctx context.Context, now time.Time) error {
 	}
 	if u.idle > 0 {
 		for _, id := range u.reader.Partitions() {
-			key, ok := u.namer.PartitionKey(id)
-			if !ok {
-				continue
-			}
-			held[key] = true
-			if _, seen := u.lastData[key]; !seen {
-				u.lastData[key] = now // held from now on
+			if key, ok := u.namer.PartitionKey(id); ok {
+				held[key] = true
 			}
 		}
 	}
+	marks, idle := u.marksDue(now, held, all)
+	if err := u.marksOut.WriteWatermarks(ctx, marks, idle); err != nil {
+		return fmt.Errorf("repartition: %w", err)
+	}
+	isIdle := map[string]bool{}
+	for _, k := range idle {
+		isIdle[k] = true
+	}
+	for k, v := range marks {
+		key := k[len(u.prefix):]
+		u.sent[key], u.sentIdle[key] = v, isIdle[k]
+	}
+	return nil
+}
+
+// marksDue is what writeWatermarks writes for the held source
+// partitions (all: every one's, else those that moved): per mark key
+// the watermark, and the keys written idle. A held partition not seen
+// before counts idle from now.
+func (u *upstream) marksDue(now time.Time, held map[string]bool, all bool) (map[string]int64, []string) {
 	marks := map[string]int64{}
 	var idle []string
 	for key := range held {
+		if _, seen := u.lastData[key]; u.idle > 0 && !seen {
+			u.lastData[key] = now // held from now on
+		}
 		wm := stream.MinWatermark
 		top, seen := u.maxTime[key]
 		if seen && top >= stream.MinWatermark+u.delay {
@@ -804,18 +822,22 @@ func (u *upstream) writeWatermarks(ctx context.Context, now time.Time) error {
 			}
 		}
 	}
-	if err := u.marksOut.WriteWatermarks(ctx, marks, idle); err != nil {
-		return fmt.Errorf("repartition: %w", err)
-	}
-	isIdle := map[string]bool{}
-	for _, k := range idle {
-		isIdle[k] = true
-	}
-	for k, v := range marks {
-		key := k[len(u.prefix):]
-		u.sent[key], u.sentIdle[key] = v, isIdle[k]
-	}
-	return nil
+	return marks, idle
+}
+
+// forget drops what u knows of its partitions since its last commit (a
+// loss, or a commit the group refused): their offsets, greatest event
+// times, the watermarks sent and when each last had a batch. They are
+// read again from the committed offsets, and one held again counts idle
+// from then, not from its last batch before: that stale time marked it
+// idle at once, so downstream windows closed past the rows it was about
+// to read again, which then came late.
+func (u *upstream) forget() {
+	u.offsets, u.revoked = exec.Offsets{}, map[int32]bool{}
+	clear(u.maxTime)
+	clear(u.sent)
+	clear(u.sentIdle)
+	clear(u.lastData)
 }
 
 // revokeReq asks the upstream loop to commit before the group takes
@@ -834,8 +856,8 @@ func (u *upstream) onLost(ctx context.Context, parts map[int32]string) {
 }
 
 // recover discards what the loop wrote since its last commit: it aborts
-// the open transaction and forgets the offsets and event times it
-// covered. After a loss the reader holds nothing and reads the next
+// the open transaction and forgets the offsets, event times and
+// idleness it covered (forget). After a loss the reader holds nothing and reads the next
 // assignment from the committed offsets; after a commit the group
 // refused, rewind makes it read the partitions it still holds again
 // from there. cause is the error to fail with when the writer cannot
@@ -848,9 +870,7 @@ func (u *upstream) recover(ctx context.Context, cause error, rewind bool) error 
 	if err := ab.Abort(ctx); err != nil {
 		return fmt.Errorf("repartition: %w (after %v)", err, cause)
 	}
-	u.offsets, u.revoked = exec.Offsets{}, map[int32]bool{}
-	clear(u.maxTime)
-	clear(u.sent)
+	u.forget()
 	if rewind {
 		u.epoch = u.loss.Rewind(u.epoch)
 	} else {

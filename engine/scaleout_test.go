@@ -4,7 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
 )
 
@@ -108,5 +110,34 @@ func wantError(t *testing.T, err error, want string) {
 		t.Fatalf("unexpected error: %v", err)
 	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
 		t.Fatalf("error %v, want one containing %q", err, want)
+	}
+}
+
+// TestUpstreamForgetsIdleness: after a loss (forget) a source partition
+// held again with no batch yet counts idle from when it is held again,
+// not from its last batch before the loss (which made it idle at once:
+// downstream windows then closed past the rows it was about to read
+// again); once it has been held that long without a batch it is idle.
+func TestUpstreamForgetsIdleness(t *testing.T) {
+	u := &upstream{timeCol: 0, idle: time.Second, unitNanos: 1,
+		maxTime: map[string]int64{}, sent: map[string]int64{}, lastData: map[string]time.Time{}, sentIdle: map[string]bool{}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	u.lastData["src/0"] = t0 // its last batch
+	u.maxTime["src/0"] = 5_000
+	u.sent["src/0"], u.sentIdle["src/0"] = 4_000, false
+	u.forget() // lost, paused 8 s
+	held := map[string]bool{"src/0": true}
+	now := t0.Add(8 * time.Second)
+	if marks, idle := u.marksDue(now, held, false); len(marks) != 0 || len(idle) != 0 {
+		t.Fatalf("held again after the loss, no batch yet: marks %v, idle %v; want none (idle only a second from now)", marks, idle)
+	}
+	marks, idle := u.marksDue(now.Add(1500*time.Millisecond), held, false)
+	if len(idle) != 1 || idle[0] != "src/0" || marks["src/0"] != stream.MinWatermark {
+		t.Fatalf("held 1.5 s with no batch: marks %v, idle %v; want src/0 idle at the least watermark", marks, idle)
+	}
+	for name, m := range map[string]int{"offsets": len(u.offsets), "maxTime": len(u.maxTime), "sent": len(u.sent), "sentIdle": len(u.sentIdle)} {
+		if m != 0 {
+			t.Errorf("after forget, %s has %d entries", name, m)
+		}
 	}
 }
