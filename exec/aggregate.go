@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -258,6 +259,10 @@ type HashAggregate struct {
 	seen                             int64
 	held                             arrow.Record
 	chunkRows                        int64 // rows in the passing partial's chunk
+	// raw: the passing partial emits one partial row per input row
+	// (nextPartialRaw); onesArr backs its COUNT columns.
+	raw     bool
+	onesArr arrow.Array
 }
 
 var _ Operator = (*HashAggregate)(nil)
@@ -293,6 +298,11 @@ func NewHashAggregateMode(mem memory.Allocator, input Operator, mode AggMode, ke
 			return nil, fmt.Errorf("aggregate: %w", err)
 		}
 		h.table = t
+		if mode == AggFinal && os.Getenv("PRESIZE") != "" {
+			if ig, ok := t.g.(*intGrouper); ok {
+				ig.keys, ig.slots, ig.shift = make([]uint64, 1<<21), make([]uint32, 1<<21), 64-21
+			}
+		}
 	}
 	for _, a := range calls {
 		acc, err := NewAccumulator(mem, a, AggOptions{})
@@ -341,6 +351,8 @@ func (h *HashAggregate) Next(ctx context.Context) (arrow.Record, error) {
 	}
 	if h.out == nil || h.pos >= h.out.NumRows() {
 		switch {
+		case h.raw:
+			return h.nextPartialRaw(ctx)
 		case h.passing && h.mode == AggPartial:
 			return h.nextPartialPassed(ctx)
 		case h.passing:
@@ -517,6 +529,10 @@ func (h *HashAggregate) Close() error {
 		if h.out != nil {
 			h.out.Release()
 			h.out = nil
+		}
+		if h.onesArr != nil {
+			h.onesArr.Release()
+			h.onesArr = nil
 		}
 		h.accs = nil
 		h.table = nil

@@ -71,7 +71,10 @@ func sameRows(t *testing.T, what string, got, want []string) {
 // exactly the one-phase result, group order included, for integer, BIGINT,
 // string (short and long) and two-column keys with NULL keys and values;
 // FLOAT sums, added in another order than one phase, are the same at
-// every batch size. Over keys that repeat it keeps grouping.
+// every batch size. Over keys that repeat it keeps grouping; over keys
+// all but unique (distinct 1<<40) it emits one partial row per input row
+// after the probe (raw), with the one-phase result again, FLOAT sums
+// included.
 func TestAdaptivePartialEqualsComplete(t *testing.T) {
 	const n = probeRows + 3*passChunkRows + 777
 	ints := []AggCall{
@@ -85,7 +88,7 @@ func TestAdaptivePartialEqualsComplete(t *testing.T) {
 		"string": {col(1, str)},
 		"two":    {col(1, str), col(0, i64)},
 	}
-	for _, distinct := range []int{n, 50} {
+	for _, distinct := range []int{n, 50, 1 << 40} {
 		for kname, keys := range keySets {
 			var floatWant []string
 			for _, bs := range []int{1000, 4096, n} {
@@ -93,7 +96,7 @@ func TestAdaptivePartialEqualsComplete(t *testing.T) {
 					mem := newMem(t)
 					rec := adaptiveInput(mem, n, distinct)
 					defer rec.Release()
-					twoPhase := func(aggs []AggCall) ([]string, int) {
+					twoPhase := func(aggs []AggCall) ([]string, int, bool) {
 						part, err := NewHashAggregateMode(mem, newSliceOp(rec, bs), AggPartial, keys, names(len(keys)), aggs)
 						if err != nil {
 							t.Fatal(err)
@@ -107,23 +110,37 @@ func TestAdaptivePartialEqualsComplete(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						return collect(t, fin), cnt.rows
+						return collect(t, fin), cnt.rows, part.raw
 					}
 					complete, err := NewHashAggregate(mem, newSliceOp(rec, bs), keys, names(len(keys)), ints)
 					if err != nil {
 						t.Fatal(err)
 					}
 					want := collect(t, complete)
-					got, partialRows := twoPhase(ints)
+					got, partialRows, raw := twoPhase(ints)
 					sameRows(t, "partial → final", got, want)
+					if raw != (distinct == 1<<40) {
+						t.Errorf("raw pass-through %v for %d distinct keys", raw, distinct)
+					}
 					switch {
+					case distinct == 1<<40 && partialRows < n-probeRows:
+						t.Errorf("raw partial emitted %d rows for %d input rows", partialRows, n)
 					case distinct > 50 && partialRows <= len(want):
 						// Full grouping emits each group once.
 						t.Errorf("partial phase emitted %d rows for %d groups: it never passed rows on", partialRows, len(want))
 					case distinct == 50 && partialRows != len(want):
 						t.Errorf("partial phase emitted %d rows for %d groups over repeating keys", partialRows, len(want))
 					}
-					fl, _ := twoPhase(floats)
+					fl, _, _ := twoPhase(floats)
+					if distinct == 1<<40 {
+						// One partial row per input row: the final adds
+						// the floats in one phase's order.
+						c, err := NewHashAggregate(mem, newSliceOp(rec, bs), keys, names(len(keys)), floats)
+						if err != nil {
+							t.Fatal(err)
+						}
+						sameRows(t, "float sums against one phase", fl, collect(t, c))
+					}
 					if floatWant == nil {
 						floatWant = fl
 					} else {

@@ -44,7 +44,9 @@ func (h *HashAggregate) judge() {
 		return
 	}
 	h.judged = true
-	h.passing = int64(h.table.NumGroups())*2 > h.seen
+	groups := int64(h.table.NumGroups())
+	h.passing = groups*2 > h.seen
+	h.raw = h.passing && h.adaptive && groups*rawDen > h.seen*rawNum && h.rawPassable()
 }
 
 // probeCut is where a batch of n rows is cut so that the judgement falls
