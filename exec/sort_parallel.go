@@ -72,7 +72,7 @@ func sortStable(perm []int32, workers int, cmp func(a, b int32) int) {
 				go func() {
 					defer wg.Done()
 					i0, i1 := coRank(k0, a, b, byRow), coRank(k1, a, b, byRow)
-					mergeRuns(out[k0:k1], a[i0:i1], b[k0-i0:k1-i1], byRow)
+					MergeRuns(out[k0:k1], a[i0:i1], b[k0-i0:k1-i1], byRow)
 				}()
 			}
 			next = append(next, hi)
@@ -101,10 +101,11 @@ func coRank(k int, a, b []int32, cmp func(x, y int32) int) int {
 	return lo
 }
 
-// mergeRuns merges the sorted runs a and b into dst (len(a)+len(b) long),
-// taking from a on a tie (sortStable's cmp has none: ties are broken by
-// row number, and a's rows come before b's).
-func mergeRuns(dst, a, b []int32, cmp func(x, y int32) int) {
+// MergeRuns merges the sorted runs a and b into dst (len(a)+len(b)
+// long), taking from a on a tie, so merging adjacent runs is stable
+// (sortStable's cmp has no ties: they are broken by row number, and a's
+// rows come before b's). Only cmp(b's, a's) < 0 is asked.
+func MergeRuns[T any](dst, a, b []T, cmp func(x, y T) int) {
 	i, j, k := 0, 0, 0
 	for i < len(a) && j < len(b) {
 		if cmp(b[j], a[i]) < 0 {

@@ -373,7 +373,7 @@ func (o *OverAggregate) emit(ctx context.Context) (arrow.Record, error) {
 	// another that the watermark released with it. Equal times order by
 	// partition (outputLess), an order of the rows alone, which
 	// ParallelOver's merge of its instances' rows reproduces.
-	sort.SliceStable(keep, func(i, j int) bool { return o.outputLess(keep[i], keep[j]) })
+	sortRowsStable(keep, o.outputLess)
 	o.emitted = wm
 	for _, k := range order {
 		if err := o.retain(k, append(o.history[k], byPart[k]...), wm); err != nil {
@@ -437,7 +437,7 @@ func totalCompare(a, b Value) int {
 // others are folded into the partition's running values (spec.Carry).
 func (o *OverAggregate) retain(k string, rows [][]Value, wm int64) error {
 	tc := o.spec.TimeCol
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i][tc].I < rows[j][tc].I })
+	sortRowsStable(rows, func(a, b []Value) bool { return a[tc].I < b[tc].I })
 	from := len(rows)
 	if int64(len(rows)) > o.spec.Rows {
 		from = len(rows) - int(o.spec.Rows)
