@@ -149,6 +149,9 @@ var infix = map[string]struct {
 	"eq": {"=", 4}, "ne": {"<>", 4}, "lt": {"<", 4}, "le": {"<=", 4}, "gt": {">", 4}, "ge": {">=", 4},
 	"like": {"LIKE", 4},
 	"add":  {"+", 5}, "sub": {"-", 5}, "date_add": {"+", 5}, "date_sub": {"-", 5},
+	// The kernels time arithmetic binds to (timeArith) read as the
+	// operator the user wrote: ts - window_start, not ts_diff(…).
+	"ts_diff": {"-", 5}, "date_add_days": {"+", 5}, "date_sub_days": {"-", 5},
 	"mul": {"*", 6}, "div": {"/", 6}, "intdiv": {"DIV", 6}, "mod": {"%", 6},
 }
 

@@ -748,7 +748,11 @@ func (sp *streamPlanner) windowAggregate(agg *PhysHashAggregate, win *PhysWindow
 		if a.Arg != nil {
 			a.Arg = resolve(a.Arg)
 			if maxColumn(a.Arg) >= nin {
-				return nil, sp.fail("aggregate %s over window bounds is not supported in streaming mode yet", a)
+				const msg = "aggregate %s over window bounds is not supported in streaming mode yet"
+				if a.Pos.Line > 0 { // at the call, as checkAggs does
+					return nil, sql.Errorf(sql.PlanError, a.Pos, msg, a.userName())
+				}
+				return nil, sp.fail(msg, a.userName())
 			}
 		}
 		wa.Aggs = append(wa.Aggs, a)

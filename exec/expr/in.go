@@ -115,13 +115,27 @@ func constInKernel(t arrow.DataType, consts []any) kernel {
 			return inResult(ec.mem, o[0].arr, hasNull, func(i int) bool { _, ok := set[xs[i]]; return ok }), nil
 		}
 	case arrow.FLOAT64:
+		// NaN equals NaN (valcmp.Floats, as "=" does), but a Go map
+		// never finds a NaN key: a NaN in the list is a flag instead.
 		set := map[float64]struct{}{}
+		nan := false
 		for _, v := range vals {
-			set[v.(float64)] = struct{}{}
+			if f := v.(float64); f != f {
+				nan = true
+			} else {
+				set[f] = struct{}{}
+			}
 		}
 		return func(ec *evalCtx, o []operand) (arrow.Array, error) {
 			xs := values[float64](o[0].arr)
-			return inResult(ec.mem, o[0].arr, hasNull, func(i int) bool { _, ok := set[xs[i]]; return ok }), nil
+			return inResult(ec.mem, o[0].arr, hasNull, func(i int) bool {
+				x := xs[i]
+				if x != x {
+					return nan
+				}
+				_, ok := set[x]
+				return ok
+			}), nil
 		}
 	case arrow.DECIMAL128:
 		set := map[decimal128.Num]struct{}{}

@@ -62,7 +62,7 @@ func keyBytes(v Value) int64 {
 	switch v.K {
 	case KInt, KBool, KFloat:
 		return 9
-	case KString, KList:
+	case KString, KList, KInterval:
 		return 5 + int64(len(v.S))
 	case KDecimal:
 		return 17

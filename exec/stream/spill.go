@@ -491,7 +491,7 @@ func decodeRowKey(b []byte, nk int) ([]Value, error) {
 		case KNull:
 		case KInt, KBool, KFloat:
 			need = 8
-		case KString:
+		case KString, KInterval:
 			need = 4
 		case KDecimal:
 			need = 16
@@ -506,7 +506,7 @@ func decodeRowKey(b []byte, nk int) ([]Value, error) {
 			v.I = int64(binary.LittleEndian.Uint64(b))
 		case KFloat:
 			v.F = math.Float64frombits(binary.LittleEndian.Uint64(b))
-		case KString:
+		case KString, KInterval:
 			l := int(binary.LittleEndian.Uint32(b))
 			if len(b)-4 < l {
 				return nil, errBadStoredKey

@@ -270,7 +270,8 @@ func TestGroupAggregateSpillBatchTooBig(t *testing.T) {
 // decodeRowKey reads back every kind rowKey encodes, and refuses bytes
 // that are not a key of that many values.
 func TestDecodeRowKey(t *testing.T) {
-	key := []Value{{}, {K: KInt, I: -5}, {K: KBool, I: 1}, {K: KFloat, F: 2.5}, {K: KString, S: "héllo"}, {K: KDecimal, I: 7, H: -1}}
+	key := []Value{{}, {K: KInt, I: -5}, {K: KBool, I: 1}, {K: KFloat, F: 2.5}, {K: KString, S: "héllo"}, {K: KDecimal, I: 7, H: -1},
+		Interval(arrow.MonthDayNanoInterval{Months: -1, Days: 2, Nanoseconds: 3e9})}
 	b := rowKey(nil, key)
 	got, err := decodeRowKey(b, len(key))
 	if err != nil || !slices.Equal(got, key) {

@@ -11,6 +11,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 
+	"github.com/sluicesql/sluice/exec/expr"
+	"github.com/sluicesql/sluice/internal/interval"
 	"github.com/sluicesql/sluice/internal/valcmp"
 )
 
@@ -33,6 +35,10 @@ const (
 	// KList is a list (ARRAY_AGG's result): S holds its elements, each
 	// encoded by appendElem; the column's type gives the element type.
 	KList
+	// KInterval is an INTERVAL: S holds its 16 bytes (months, days,
+	// nanoseconds, little-endian), so equal intervals key maps alike,
+	// while Compare orders them as batch does (expr.CompareIntervals).
+	KInterval
 )
 
 // Value is one scalar of a row held in operator state. It is comparable,
@@ -53,6 +59,28 @@ func Dec(n decimal128.Num) Value {
 
 // Num is the unscaled integer of a KDecimal Value.
 func (v Value) Num() decimal128.Num { return decimal128.New(v.H, uint64(v.I)) }
+
+// Interval returns an INTERVAL Value.
+func Interval(iv arrow.MonthDayNanoInterval) Value {
+	var buf [16]byte
+	binary.LittleEndian.PutUint32(buf[0:], uint32(iv.Months))
+	binary.LittleEndian.PutUint32(buf[4:], uint32(iv.Days))
+	binary.LittleEndian.PutUint64(buf[8:], uint64(iv.Nanoseconds))
+	return Value{K: KInterval, S: string(buf[:])}
+}
+
+// Interval is the interval a Value of 16 bytes holds (a KInterval, or a
+// KString read back from a checkpoint written before KInterval existed).
+func (v Value) Interval() (arrow.MonthDayNanoInterval, error) {
+	if len(v.S) != 16 {
+		return arrow.MonthDayNanoInterval{}, fmt.Errorf("stream: an INTERVAL value of %d bytes", len(v.S))
+	}
+	return arrow.MonthDayNanoInterval{
+		Months:      int32(binary.LittleEndian.Uint32([]byte(v.S[0:4]))),
+		Days:        int32(binary.LittleEndian.Uint32([]byte(v.S[4:8]))),
+		Nanoseconds: int64(binary.LittleEndian.Uint64([]byte(v.S[8:16]))),
+	}, nil
+}
 
 // IsNull reports whether v is SQL NULL.
 func (v Value) IsNull() bool { return v.K == KNull }
@@ -79,6 +107,12 @@ func (v Value) String() string {
 		return fmt.Sprint(v.I != 0)
 	case KDecimal:
 		return v.Num().BigInt().String()
+	case KInterval:
+		iv, err := v.Interval()
+		if err != nil {
+			return "?"
+		}
+		return string(interval.Append(nil, iv))
 	case KList:
 		elems, err := listElems(v.S)
 		if err != nil {
@@ -102,7 +136,7 @@ func appendElem(buf []byte, v Value) []byte {
 		buf = binary.LittleEndian.AppendUint64(buf, uint64(v.I))
 	case KFloat:
 		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v.F))
-	case KString, KList:
+	case KString, KList, KInterval:
 		buf = binary.AppendUvarint(buf, uint64(len(v.S)))
 		buf = append(buf, v.S...)
 	case KDecimal:
@@ -136,7 +170,7 @@ func listElems(s string) ([]Value, error) {
 				v.I = int64(u)
 			}
 			b = b[8:]
-		case KString, KList:
+		case KString, KList, KInterval:
 			n, k := binary.Uvarint(b)
 			if k <= 0 || uint64(len(b)-k) < n {
 				return nil, errBadList
@@ -180,6 +214,13 @@ func Compare(a, b Value) int {
 		return strings.Compare(a.S, b.S)
 	case KDecimal:
 		return a.Num().Cmp(b.Num())
+	case KInterval:
+		x, errX := a.Interval()
+		y, errY := b.Interval()
+		if errX != nil || errY != nil {
+			return strings.Compare(a.S, b.S)
+		}
+		return expr.CompareIntervals(x, y) // months, then days, then time, as batch ORDER BY
 	}
 	return 0
 }
@@ -253,16 +294,7 @@ func reader(arr arrow.Array) (func(i int) Value, error) {
 	case *array.Time64:
 		return wrap(func(i int) Value { return Int(int64(a.Value(i))) }), nil
 	case *array.MonthDayNanoInterval:
-		// An interval is kept as its 16 bytes (months, days, nanoseconds):
-		// state compares it for equality only.
-		return wrap(func(i int) Value {
-			iv := a.Value(i)
-			var buf [16]byte
-			binary.LittleEndian.PutUint32(buf[0:], uint32(iv.Months))
-			binary.LittleEndian.PutUint32(buf[4:], uint32(iv.Days))
-			binary.LittleEndian.PutUint64(buf[8:], uint64(iv.Nanoseconds))
-			return Str(string(buf[:]))
-		}), nil
+		return wrap(func(i int) Value { return Interval(a.Value(i)) }), nil
 	case *array.Null:
 		return func(int) Value { return Value{} }, nil
 	case *array.List:
@@ -290,14 +322,11 @@ func appendValue(b array.Builder, v Value) error {
 	}
 	switch b := b.(type) {
 	case *array.MonthDayNanoIntervalBuilder:
-		if len(v.S) != 16 {
-			return fmt.Errorf("stream: an INTERVAL value of %d bytes", len(v.S))
+		iv, err := v.Interval()
+		if err != nil {
+			return err
 		}
-		b.Append(arrow.MonthDayNanoInterval{
-			Months:      int32(binary.LittleEndian.Uint32([]byte(v.S[0:4]))),
-			Days:        int32(binary.LittleEndian.Uint32([]byte(v.S[4:8]))),
-			Nanoseconds: int64(binary.LittleEndian.Uint64([]byte(v.S[8:16]))),
-		})
+		b.Append(iv)
 	case *array.Int8Builder:
 		b.Append(int8(v.I))
 	case *array.Int16Builder:
@@ -377,7 +406,7 @@ func appendKey(buf []byte, v Value) []byte {
 			f = 0 // fold -0 into 0
 		}
 		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(f))
-	case KString, KList:
+	case KString, KList, KInterval:
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(v.S)))
 		buf = append(buf, v.S...)
 	case KDecimal:
