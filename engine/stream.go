@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicesql/sluice/engine/compile"
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/expr"
 	"github.com/sluicesql/sluice/exec/stream"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
@@ -159,6 +160,13 @@ func (db *Session) compileStream(ctx context.Context, q *sql.Query, qp *planner.
 		var se *sql.Error
 		if errors.As(err, &se) {
 			return fail(err)
+		}
+		var pe *expr.PosError
+		var de expr.DataError
+		if errors.As(err, &pe) || errors.As(err, &de) {
+			// An expression failed while the plan was built (a lookup
+			// join's table is computed then): named as in batch.
+			return fail(execError(err))
 		}
 		return fail(sql.Errorf(sql.PlanError, q.Emit.Pos, "%v", err))
 	}

@@ -135,6 +135,9 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		}
 		return out, nil
 	}
+	if t := constantSide(x); t >= 0 {
+		return sp.constantJoin(x, t)
+	}
 	if len(x.LeftKeys) == 0 {
 		return nil, sp.fail("a streaming join needs an equality between the inputs (ON l.k = r.k): a join without one (%s) is not supported in streaming mode", x.Type)
 	}
@@ -286,6 +289,71 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		}
 	}
 	if mode.Updating() {
+		j.Out = withOp(x.Out)
+	} else {
+		j.Out = x.Out
+	}
+	sp.setBound(j, j.State)
+	return sp.set(j, mode), nil
+}
+
+// constantSide is the side of x that reads no source (a VALUES list, a
+// SELECT without FROM, or a query over those: what a constant subquery
+// such as IN (SELECT 1 UNION ALL SELECT 2) or > (SELECT 5) decorrelates
+// into) when the other side reads one; -1 otherwise.
+func constantSide(x *PhysHashJoin) int {
+	isScan := func(p PhysicalPlan) bool { _, ok := p.(*PhysScan); return ok }
+	l, r := countPhys(x.Left, isScan), countPhys(x.Right, isScan)
+	switch {
+	case l == 0 && r > 0:
+		return 0
+	case r == 0 && l > 0:
+		return 1
+	}
+	return -1
+}
+
+// constantJoin streams x, whose side t is constant, as a lookup join:
+// that side is computed once, as a batch plan, before the stream starts
+// (it is the same at every moment), and every row of the other side
+// joins it, with or without an equality (a scalar subquery's single row
+// joins every row). Its state is the constant rows. A side whose
+// unmatched rows the join keeps would need the whole stream first: that
+// is refused.
+func (sp *streamPlanner) constantJoin(x *PhysHashJoin, t int) (PhysicalPlan, error) {
+	if x.Type == FullJoin || (x.Type == LeftJoin && t == 0) || (x.Type == RightJoin && t == 1) {
+		return nil, sp.fail("a %s JOIN that keeps the unmatched rows of a constant relation (a VALUES list or a SELECT without FROM) is not supported in streaming mode yet: put the stream on the preserved side", strings.ToUpper(string(x.Type)))
+	}
+	table := []PhysicalPlan{x.Left, x.Right}[t]
+	var mark func(p PhysicalPlan)
+	mark = func(p PhysicalPlan) { // the table's nodes run in batch: append-only
+		sp.si.Modes[p] = ChangelogMode{}
+		for _, c := range p.Children() {
+			mark(c)
+		}
+	}
+	mark(table)
+	in, err := sp.node([]PhysicalPlan{x.Left, x.Right}[1-t])
+	if err != nil {
+		return nil, err
+	}
+	sides := [2]PhysicalPlan{}
+	sides[t], sides[1-t] = table, in
+	j := &PhysStreamJoin{Left: sides[0], Right: sides[1], Type: x.Type, Residual: x.Residual, Strategy: JoinLookup, TableSide: t,
+		LeftTime: -1, RightTime: -1, LeftEnd: -1, RightEnd: -1}
+	for i := range x.LeftKeys {
+		j.LeftKeys = append(j.LeftKeys, sp.over(j.Left, x.LeftKeys[i]))
+		j.RightKeys = append(j.RightKeys, sp.over(j.Right, x.RightKeys[i]))
+	}
+	stream := "the stream"
+	if s := scanUnder([]PhysicalPlan{x.Left, x.Right}[1-t]); s != nil {
+		stream = s.Source
+	}
+	j.Why = "lookup join: the constant relation is computed once, before the stream, and every row of " + stream + " joins it"
+	j.State = StateBound{Bounded: true, Text: "the constant relation's rows, read once"}
+	mode := ChangelogMode{}
+	if sp.si.Modes[in].Updating() {
+		mode = ChangelogMode{Kind: Retract}
 		j.Out = withOp(x.Out)
 	} else {
 		j.Out = x.Out

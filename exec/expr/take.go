@@ -123,7 +123,10 @@ func TakeArray(mem memory.Allocator, a arrow.Array, indices []int32) (arrow.Arra
 	case arrow.BOOL:
 		buf := newBitmap(mem, m)
 		out := buf.Bytes()
-		src := a.Data().Buffers()[1].Bytes()
+		var src []byte // nil for an empty array's missing buffer: every index is then -1
+		if b := a.Data().Buffers()[1]; b != nil {
+			src = b.Bytes()
+		}
 		off := a.Data().Offset()
 		for i, ix := range indices {
 			if ix >= 0 && bitutil.BitIsSet(src, off+int(ix)) {
@@ -137,6 +140,11 @@ func TakeArray(mem memory.Allocator, a arrow.Array, indices []int32) (arrow.Arra
 		return takeDictionary(mem, a, indices, validity, nulls)
 	case arrow.LIST:
 		return takeListRows(mem, a.(*array.List), indices, validity, nulls)
+	case arrow.NULL: // every row NULL, whatever the index
+		if validity != nil {
+			validity.Release()
+		}
+		return array.NewNull(m), nil
 	}
 	if fw, ok := a.DataType().(arrow.FixedWidthDataType); ok {
 		switch fw.BitWidth() {

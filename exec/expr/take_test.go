@@ -161,3 +161,25 @@ func TestTakeSlicedStrings(t *testing.T) {
 		t.Fatalf("got %v want %v", got, want)
 	}
 }
+
+// Taking only NULL rows (index -1) from an empty array works for every
+// type, including a BOOLEAN array built empty (no values buffer) and the
+// NULL type: a lookup join's empty table (an instance given none of its
+// rows) gathers its columns for unmatched outer rows this way.
+func TestTakeNullsFromEmpty(t *testing.T) {
+	mem := newMem(t)
+	for _, typ := range append(append([]arrow.DataType{}, allTypes...), arrow.Null) {
+		b := array.NewBuilder(mem, typ)
+		empty := b.NewArray()
+		b.Release()
+		got, err := TakeArray(mem, empty, []int32{-1, -1, -1})
+		empty.Release()
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if got.Len() != 3 || got.NullN() != 3 || !arrow.TypeEqual(got.DataType(), typ) {
+			t.Errorf("%s: got %v (%d NULLs)", typ, got, got.NullN())
+		}
+		got.Release()
+	}
+}
