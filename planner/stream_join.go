@@ -148,6 +148,10 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	// marks: the side is an interval join's output, whose watermark is
 	// that join's (held back by its bounds), not tracked from its rows.
 	var marks [2]bool
+	// changes: the side is a windowed aggregate's updates (EMIT
+	// CHANGES), a changelog whose changes that aggregate's watermark
+	// bounds: none comes for a window once it passes the window's end.
+	var changes [2]bool
 	unionSide := false
 	// times are each side's event-time columns an interval join may
 	// bound: its watermark column, or a window join output's window_end
@@ -202,6 +206,14 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		if scan != nil {
 			srcs[s], _ = sp.cat.LookupSource(scan.Source)
 		}
+		if windowUpdates(in) {
+			// Its watermark is the aggregate's; it bounds the
+			// window_end columns (its rows carry no source time).
+			changes[s], marks[s], times[s] = true, true, nil
+			for _, w := range windowColumns(c) {
+				times[s] = append(times[s], w[1])
+			}
+		}
 	}
 	l, r := sides[0], sides[1]
 	lm, rm := sp.si.Modes[l], sp.si.Modes[r]
@@ -211,6 +223,9 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 		j.RightKeys = append(j.RightKeys, sp.over(r, x.RightKeys[i]))
 	}
 	appendOnly := !lm.Updating() && !rm.Updating()
+	// bounded: every updating input's changes are bounded by its
+	// watermark, so an inner interval join may free its rows.
+	bounded := (!lm.Updating() || changes[0]) && (!rm.Updating() || changes[1])
 	name := func(s int) string {
 		if srcs[s] != nil {
 			return srcs[s].Name
@@ -221,7 +236,7 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	strategy, why, err := sp.chooseJoin(x, j, wms, marks, streams, times, appendOnly, name)
+	strategy, why, err := sp.chooseJoin(x, j, wms, marks, changes, streams, times, appendOnly, bounded, name)
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +268,9 @@ func (sp *streamPlanner) join(x *PhysHashJoin) (PhysicalPlan, error) {
 			sp.si.Warnings = append(sp.si.Warnings, fmt.Sprintf("state of the join of %s and %s keeps every row of both inputs: bound the event times of one by the other's (an interval join), join equal windows, or set 'state.ttl' on a source", name(0), name(1)))
 		}
 	case JoinInterval:
+		if !appendOnly {
+			mode = ChangelogMode{Kind: Retract}
+		}
 		ls, rs := x.Left.Schema(), x.Right.Schema()
 		j.State = StateBound{Bounded: true, Text: "bounded by the watermarks on " + ls.Fields[j.LeftTime].Name + " and " + rs.Fields[j.RightTime].Name}
 		// A side no bound frees: its rows are held (a one-sided
@@ -364,7 +382,13 @@ func (sp *streamPlanner) constantJoin(x *PhysHashJoin, t int) (PhysicalPlan, err
 
 // chooseJoin picks the strategy of j (filling in its time columns, bounds
 // or table side) and says why.
-func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*WatermarkDef, marks, streams [2]bool, tcols [2][]int, appendOnly bool, name func(int) string) (JoinStrategy, string, error) {
+//
+// An inner interval join may read windowed aggregates' updates (changes:
+// bounded holds when every updating input is one): such an input's rows
+// are freed once both the other input's watermark passes their bound and
+// their own aggregate's passes their window_end (no retraction of them can
+// come then), and the join emits a changelog.
+func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*WatermarkDef, marks, changes, streams [2]bool, tcols [2][]int, appendOnly, bounded bool, name func(int) string) (JoinStrategy, string, error) {
 	ls, rs := x.Left.Schema(), x.Right.Schema()
 	nl := ls.Len()
 	// Window join: equal windows on both inputs, joined on both bounds.
@@ -426,6 +450,13 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 		if !haveHi {
 			hi = NoBound
 		}
+		for s := range until {
+			if changes[s] {
+				// A changelog row waits for its own watermark
+				// anyway; the residual still tests the bound.
+				until[s] = nil
+			}
+		}
 		j.LeftTime, j.RightTime, j.Lower, j.Upper, j.Until = lt, rt, lo, hi, until
 		j.LeftByMarks, j.RightByMarks = marks[0], marks[1]
 		// The join tests the bounds itself: the residual keeps only
@@ -453,6 +484,8 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 		}
 		for s, m := range marks {
 			switch {
+			case changes[s]:
+				why += fmt.Sprintf("; %s is a windowed aggregate's updates, whose watermark is that aggregate's: a window changes no more once it passes the window's end, and a row of it is freed once both watermarks allow", name(s))
 			case m && []int{lt, rt}[s] != []*Schema{ls, rs}[s].EventTime:
 				why += fmt.Sprintf("; %s is a window join's output, whose watermark on window_end is that join's", name(s))
 			case m:
@@ -484,11 +517,11 @@ func (sp *streamPlanner) chooseJoin(x *PhysHashJoin, j *PhysStreamJoin, wms [2]*
 			case haveLo && haveHi && lo > hi:
 				return "", "", sp.fail("the join's time bounds are empty: %s - %s must be at least %s and at most %s", rs.Fields[rt].Name, ls.Fields[lt].Name, formatSigned(lo), formatSigned(hi))
 			case haveLo && haveHi:
-				if !appendOnly {
-					return "", "", sp.fail("an interval join needs append-only inputs: drop the time bounds for a regular join over an updating input")
+				if !appendOnly && !(bounded && x.Type == InnerJoin) {
+					return "", "", sp.fail("an interval join needs append-only inputs (or, for an inner join, windowed aggregates' updates joined on window_end): drop the time bounds for a regular join over an updating input")
 				}
 				return interval(lt, rt, lo, hi, true, true, until, rest)
-			case (haveLo || haveHi || until[0] != nil || until[1] != nil) && x.Type == InnerJoin && appendOnly && sp.si.LatePolicy != LateRoute:
+			case (haveLo || haveHi || until[0] != nil || until[1] != nil) && x.Type == InnerJoin && bounded && sp.si.LatePolicy != LateRoute:
 				if oneSided == nil {
 					lt, rt := lt, rt
 					oneSided = func() (JoinStrategy, string, error) {
@@ -732,6 +765,26 @@ func joinedWindows(x *PhysHashJoin) (l, r [2]int, onBoth, onOne bool) {
 func windowOutput(p PhysicalPlan) bool {
 	j := streamJoinUnder(p)
 	return j != nil && j.Strategy == JoinWindow && (j.Type == InnerJoin || j.Type == LeftJoin)
+}
+
+// windowUpdates reports whether streaming node p is, through filters and
+// projections, a TUMBLE or HOP aggregate's updates (EMIT CHANGES): a
+// changelog none of whose changes is for a window its watermark (the
+// node's) has passed the end of, so that watermark bounds the changes on
+// window_end.
+func windowUpdates(p PhysicalPlan) bool {
+	for {
+		switch x := p.(type) {
+		case *PhysFilter:
+			p = x.Input
+		case *PhysProject:
+			p = x.Input
+		case *PhysWindowAggregate:
+			return x.Emit == EmitUpdates && (x.Kind == WindowTumble || x.Kind == WindowHop)
+		default:
+			return false
+		}
+	}
 }
 
 // winText renders a window table function for messages.

@@ -52,6 +52,16 @@ func (b *streamBuilder) join(n *planner.PhysStreamJoin, ins []*arrow.Schema) (st
 		Lower: n.Lower, Upper: n.Upper, LeftEnd: n.LeftEnd, RightEnd: n.RightEnd,
 		LeftDelay: n.LeftDelay, RightDelay: n.RightDelay, LeftByMarks: n.LeftByMarks, RightByMarks: n.RightByMarks, TableSide: n.TableSide, TTL: n.TTL,
 		IdleTimeout: b.opts.Window.IdleTimeout, Late: b.opts.Window.Late, OnLate: b.opts.Window.OnLate, Clock: b.opts.Window.Clock}
+	if timing == stream.IntervalJoin {
+		// The plan's time columns are over the inputs' values; the
+		// join's count a changelog input's op column, as its keys do.
+		if stream.IsChangelog(schemas[0]) {
+			spec.LeftTime++
+		}
+		if stream.IsChangelog(schemas[1]) {
+			spec.RightTime++
+		}
+	}
 	for s, u := range n.Until {
 		if u != nil {
 			spec.Until[s] = &stream.UntilBound{Col: u.Col, Off: u.Off}

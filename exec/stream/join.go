@@ -37,10 +37,16 @@ const (
 	// null-padded row, and retractions of the inputs flow through.
 	RegularJoin JoinTiming = iota
 	// IntervalJoin joins rows whose event times are within bounds
-	// (Lower ≤ right.ts − left.ts ≤ Upper) on append-only inputs: a row is
-	// freed once the other side's watermark passes the last time a
-	// partner could have, and an unmatched outer row is emitted
-	// null-padded then. Output is append-only.
+	// (Lower ≤ right.ts − left.ts ≤ Upper): a row is freed once the
+	// other side's watermark passes the last time a partner could have,
+	// and an unmatched outer row is emitted null-padded then. Output is
+	// append-only over append-only inputs. An inner join may also read a
+	// changelog whose changes its watermark bounds (a ByMarks input: no
+	// change of a row older than the input's marks comes, as a windowed
+	// aggregate's updates of a window stop once its watermark passes the
+	// window's end): such a row is freed once its own input's marks pass
+	// its time too (no retraction of it can come), and the output is a
+	// changelog.
 	IntervalJoin
 	// WindowJoin joins rows of equal windows (the keys include
 	// window_start and window_end): each window's joined rows, and its
@@ -67,7 +73,8 @@ type JoinSpec struct {
 	// columns excluded).
 	Residual Expr
 	// LeftTime and RightTime are the event-time columns each input's
-	// watermark tracks (IntervalJoin, WindowJoin).
+	// watermark tracks (IntervalJoin, WindowJoin), counting the op column
+	// of a changelog input as the keys do.
 	LeftTime, RightTime int
 	// Lower and Upper bound right.ts − left.ts (IntervalJoin); they
 	// free the state, the Residual decides the matches. NoBound (or
@@ -197,7 +204,8 @@ var (
 // JoinOutput is the output of the join spec over inputs left and right,
 // and whether it is a changelog: a regular join is one unless it is
 // inner over two append-only inputs; a lookup join is one when its
-// stream is; interval and window joins are append-only.
+// stream is, an interval join when either input is; window joins are
+// append-only.
 func JoinOutput(left, right *arrow.Schema, spec JoinSpec) (*arrow.Schema, bool) {
 	lf, rf := DropOp(left).Fields(), DropOp(right).Fields()
 	kind := spec.Kind
@@ -207,6 +215,8 @@ func JoinOutput(left, right *arrow.Schema, spec JoinSpec) (*arrow.Schema, bool) 
 		update = kind != InnerJoin || IsChangelog(left) || IsChangelog(right)
 	case LookupJoin:
 		update = IsChangelog([]*arrow.Schema{left, right}[1-spec.TableSide])
+	case IntervalJoin:
+		update = IsChangelog(left) || IsChangelog(right)
 	}
 	var fields []arrow.Field
 	if update {
@@ -260,8 +270,16 @@ func NewJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinSpec) (*J
 		}
 	}
 	if spec.Timing == IntervalJoin || spec.Timing == WindowJoin {
-		if j.sides[0].changelog || j.sides[1].changelog {
-			return nil, fmt.Errorf("stream: an interval or window join needs append-only inputs")
+		for s, by := range []bool{spec.LeftByMarks, spec.RightByMarks} {
+			if !j.sides[s].changelog {
+				continue
+			}
+			// An interval join reads a changelog only when the marks
+			// bound its changes, and retractions of matched rows need
+			// no null-padded rows withdrawn.
+			if spec.Timing != IntervalJoin || !by || spec.Kind != InnerJoin || spec.Until[s] != nil {
+				return nil, fmt.Errorf("stream: an interval or window join needs append-only inputs (an inner interval join reads a changelog only when its marks bound the changes, without an Until bound)")
+			}
 		}
 		cols := [2]int{spec.LeftTime, spec.RightTime}
 		for s, c := range cols {
@@ -521,9 +539,15 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 			if endOf != nil {
 				end = endOf(i)
 			}
-			lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i,
-				Reason: j.lateRule().reason(ts, end, wm, j.unit, inputNames[side])}
+			lr := LateRow{Partition: partition, Row: ord, EventTime: ts.I, Watermark: wm, Record: rec, Index: i}
+			if sign > 0 {
+				// A retraction is never late: it withdraws a row
+				// taken on time (a changelog input's marks bound its
+				// changes, so the row is still held).
+				lr.Reason = j.lateRule().reason(ts, end, wm, j.unit, inputNames[side])
+			}
 			switch {
+			case sign < 0:
 			case lr.Reason != "":
 			case j.spec.Timing == WindowJoin:
 				exp = end.I - 1
@@ -896,6 +920,9 @@ func (j *Join) expire() {
 		// is late. Waiting for both watermarks (the minimum) held the
 		// rows of the input ahead for as long as the other lagged.
 		wm, q, st := j.sides[1-s].tracker.Watermark(), &j.expq[s], j.sides[s].st
+		if j.sides[s].changelog {
+			wm = min(wm, j.changesPassed(s))
+		}
 		for {
 			if e, ok := q.peek(); !ok || e.exp >= wm {
 				break
@@ -919,6 +946,23 @@ func (j *Join) expire() {
 		}
 		delete(j.pending, exp)
 	}
+}
+
+// changesPassed is, for a changelog input s of an interval join, the
+// expiry below which its rows can change no more: a row's exp is its
+// time plus the bound (Upper for the left input, −Lower for the right),
+// and once its own input's marks pass its time no retraction of it can
+// come, so a row is freed only when both watermarks allow it (the other
+// input's alone would let a later retraction find nothing to withdraw).
+func (j *Join) changesPassed(s int) int64 {
+	wm := j.sides[s].tracker.Watermark()
+	if wm == MinWatermark || wm == MaxWatermark {
+		return wm
+	}
+	if s == 0 {
+		return sat(wm, int64(j.spec.Upper)/j.unit)
+	}
+	return sat(wm, -int64(j.spec.Lower)/j.unit)
 }
 
 // maxKeptOut is the largest output slice a join keeps between batches.

@@ -69,7 +69,10 @@ func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf
 	m := &batchMatches{keys: j.keyBuf[:0], keyEnd: make([]int32, n), null: make([]bool, n), start: make([]int32, n+1), rows: j.matchBuf[:0]}
 	interval := j.spec.Timing == IntervalJoin
 	lo, hi := int64(j.spec.Lower)/max(j.unit, 1), int64(j.spec.Upper)/max(j.unit, 1)
-	theirTime := j.timeCol(1 - side)
+	theirTime := j.timeCol(1 - side) // a column of their store: no op column
+	if j.sides[1-side].changelog {
+		theirTime--
+	}
 	probe := j.probeIdx[:0]
 	for i := range n {
 		from := len(m.keys)

@@ -113,8 +113,9 @@ type joinGate struct {
 	timeCol int
 	endCol  int // window_end (lateWindowEnd), else -1
 	// ops: the input is a changelog (a temporal join's versioned
-	// table) whose -U and -D rows are never late and do not move the
-	// watermark (their time is an old row's).
+	// table, an interval join's input whose marks bound its changes)
+	// whose -U and -D rows are never late and do not move the watermark
+	// (their time is an old row's).
 	ops      bool
 	partRows map[int32]int64
 	late     int64
@@ -171,6 +172,9 @@ func NewParallelJoin(mem memory.Allocator, left, right *arrow.Schema, spec JoinS
 		}
 		p.gates[0] = newJoinGate(spec.LeftTime, ends[0], spec.LeftDelay, spec.LeftByMarks, spec.IdleTimeout, p.unit)
 		p.gates[1] = newJoinGate(spec.RightTime, ends[1], spec.RightDelay, spec.RightByMarks, spec.IdleTimeout, p.unit)
+		// An interval join's changelog input (its changes bounded by
+		// its marks): retractions are never late, as in the join.
+		p.gates[0].ops, p.gates[1].ops = IsChangelog(left), IsChangelog(right)
 	}
 	p.start()
 	return p, nil

@@ -157,7 +157,9 @@ func NewTemporalJoin(mem memory.Allocator, left, right *arrow.Schema, spec Tempo
 	if t.clock == nil {
 		t.clock = RealClock{}
 	}
-	t.schema, _ = JoinOutput(left, right, JoinSpec{Kind: spec.Kind, Timing: IntervalJoin})
+	// Append-only output (an interval join's over append-only inputs): the
+	// versioned table's changes pick versions, they are not emitted.
+	t.schema, _ = JoinOutput(left, DropOp(right), JoinSpec{Kind: spec.Kind, Timing: IntervalJoin})
 	t.pair = t.schema
 	cols := [2]int{spec.LeftTime, spec.RightTime}
 	delays := [2]time.Duration{spec.LeftDelay, spec.RightDelay}
