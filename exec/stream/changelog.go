@@ -264,6 +264,63 @@ type updateTracker struct {
 	emitted map[string]tableRow
 	changed []string
 	isChg   map[string]bool
+	// undo, when set (rollback), holds each key's emitted image as of
+	// the last commit, taken before its first emission since (nil: the
+	// key had none).
+	undo map[string]*tableRow
+}
+
+// committed records that the output emitted so far is committed: there
+// is nothing to roll back to before it.
+func (u *updateTracker) committed() {
+	if u.undo != nil {
+		clear(u.undo)
+	}
+}
+
+// rollback returns the tracker to the last commit, the output since
+// having been discarded (its transaction aborted) with the operator
+// state that produced it: the current and the emitted result are again
+// what that commit covered, and no change waits. Changes emitted since
+// would otherwise count as emitted (an update read again after the
+// restore compares equal and is never emitted again: lost), and changes
+// waiting would be emitted though their input is read again (twice).
+func (u *updateTracker) rollback() {
+	if u.undo == nil {
+		return
+	}
+	restore := func(k string, img *tableRow) {
+		if img == nil {
+			delete(u.emitted, k)
+			delete(u.current.rows, k)
+			return
+		}
+		u.emitted[k] = tableRow{key: k, vals: append([]Value(nil), img.vals...), n: img.n}
+		var seq uint64
+		if r := u.current.rows[k]; r != nil {
+			seq = r.seq // keeps its place in the result
+		} else {
+			u.current.seq++
+			seq = u.current.seq
+		}
+		u.current.rows[k] = &tableRow{key: k, vals: append([]Value(nil), img.vals...), n: img.n, seq: seq}
+	}
+	for k, img := range u.undo {
+		restore(k, img)
+	}
+	for _, k := range u.changed {
+		if _, done := u.undo[k]; done {
+			continue
+		}
+		if e, ok := u.emitted[k]; ok {
+			restore(k, &e)
+		} else {
+			restore(k, nil)
+		}
+	}
+	clear(u.undo)
+	u.changed = u.changed[:0]
+	clear(u.isChg)
 }
 
 func newUpdateTracker(mem memory.Allocator, schema *arrow.Schema, keys []int) *updateTracker {
@@ -293,6 +350,15 @@ func (u *updateTracker) updates() (arrow.Record, error) {
 	for _, k := range u.changed {
 		cur, now := u.current.rows[k]
 		old, had := u.emitted[k]
+		if _, saved := u.undo[k]; u.undo != nil && !saved {
+			if had {
+				img := old
+				img.vals = append([]Value(nil), old.vals...)
+				u.undo[k] = &img
+			} else {
+				u.undo[k] = nil
+			}
+		}
 		switch {
 		case now && !had:
 			add(exec.OpInsert, cur.vals, cur.n)

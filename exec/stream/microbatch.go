@@ -39,6 +39,16 @@ func (p *Pipeline) RunMicroBatch(ctx context.Context, every time.Duration, full 
 	var tracker *updateTracker
 	if p.Op != nil && p.Op.SinkMode().Changelog {
 		tracker = newUpdateTracker(p.Mem, p.Op.Schema(), p.Op.SinkMode().Keys)
+		if p.Barrier != nil {
+			// A barrier may discard the output since the last commit
+			// (a consumer group's loss, a refused commit): the tracker
+			// then goes back to what that commit covered, so the
+			// changes discarded are neither emitted later nor taken
+			// as emitted.
+			tracker.undo = map[string]*tableRow{}
+			p.onDiscard = tracker.rollback
+			defer func() { p.onDiscard = nil }()
+		}
 	}
 	ch, stop := p.startReader(ctx)
 	defer stop()
@@ -185,8 +195,7 @@ func (p *Pipeline) microBarrier(ctx context.Context, ch <-chan arrival, b Barrie
 // microDiscard runs a discarding barrier (Barrier.Discard) in a
 // micro-batch run: the queued arrivals and the rows waiting for the
 // next trigger are dropped, nothing is emitted or committed, then After
-// runs. (Changes of an updating result the tracker holds for the next
-// trigger stay: they are emitted at it, at least once.)
+// runs (and the tracker goes back to the last commit: Pipeline.discarded).
 func (p *Pipeline) microDiscard(ctx context.Context, ch <-chan arrival, b Barrier, pending *pendingTrigger, tracker *updateTracker, full bool) (bool, error) {
 	p.minEpoch = max(p.minEpoch, b.Epoch)
 	for n := len(ch); n > 0; n-- {
@@ -346,8 +355,12 @@ func (p *Pipeline) runTrigger(ctx context.Context, pending *pendingTrigger, trac
 		info.Emitted += int(r.NumRows())
 	}
 	if info.Emitted > 0 || eof || p.Checkpoint != nil {
+		before := p.commits
 		if err := p.commit(ctx, eof); err != nil {
 			return info, err
+		}
+		if tracker != nil && p.commits > before {
+			tracker.committed()
 		}
 	}
 	return info, nil

@@ -126,6 +126,12 @@ type Pipeline struct {
 	// minEpoch: batches read at a smaller reader epoch were read before
 	// a discard (Barrier.Discard, Rewound) and are dropped.
 	minEpoch uint64
+	// commits counts the commits that went through (a micro-batch
+	// run's tracker then forgets how to undo what it emitted before);
+	// onDiscard runs when the output since the last commit is discarded
+	// (it rolls the tracker back).
+	commits   uint64
+	onDiscard func()
 
 	offsets exec.Offsets
 	parts   []int32
@@ -374,6 +380,7 @@ func (p *Pipeline) commit(ctx context.Context, force bool) error {
 			return fmt.Errorf("sink commit: %w", err)
 		}
 	}
+	p.commits++
 	return nil
 }
 
@@ -399,6 +406,9 @@ func (p *Pipeline) discarded(epoch uint64) {
 	p.offsets = exec.Offsets{}
 	p.dirty = false
 	p.minEpoch = max(p.minEpoch, epoch)
+	if p.onDiscard != nil {
+		p.onDiscard()
+	}
 }
 
 // checkpoint is one round of the two-phase commit: the sink pre-commits
