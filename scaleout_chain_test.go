@@ -479,3 +479,86 @@ func TestScaleOutOnePartitionOverGroupBy(t *testing.T) {
 		})
 	}
 }
+
+// TestScaleOutLocalChain: an operator whose keys include every key of
+// the repartition topic the operator below reads (GROUP BY category, n
+// over GROUP BY category) needs no hop: it runs inside the lower one's
+// per-partition instance (EXPLAIN: Exchange: local … partitioned as …
+// already), its state saved with the lower one's in one changelog
+// record, so it moves with the partition. No topic of its own is made.
+// Over it, a GROUP BY on another key goes through a Kafka exchange
+// again (the stage below it is the local chain). Both, folded, equal
+// the single-process result across a DB closed and one added
+// mid-stream.
+func TestScaleOutLocalChain(t *testing.T) {
+	const parts = 4
+	const per = 900
+	cases := []struct {
+		name, query string
+		members     int
+		topics      []string
+		want        func(all []chainOrder) map[string]int
+	}{
+		{"local", `SELECT category, n, COUNT(*) AS c, SUM(t) AS total FROM (SELECT category, COUNT(*) AS n, SUM(value) AS t FROM o GROUP BY category) GROUP BY category, n EMIT CHANGES`, 2,
+			[]string{"groupaggregate0-changelog", "groupaggregate0-repartition"},
+			func(all []chainOrder) map[string]int {
+				type ct struct{ n, t int64 }
+				byCat := map[string]ct{}
+				for _, o := range all {
+					v := byCat[o.category]
+					byCat[o.category] = ct{v.n + 1, v.t + o.value}
+				}
+				out := map[string]int{}
+				for c, v := range byCat {
+					out[fmt.Sprintf("%s|%d|1|%d", c, v.n, v.t)] = 1
+				}
+				return out
+			}},
+		{"local-then-kafka", `SELECT n, COUNT(*) AS cats FROM (SELECT category, n, COUNT(*) AS c FROM (SELECT category, COUNT(*) AS n FROM o GROUP BY category) GROUP BY category, n) GROUP BY n EMIT CHANGES`, 3,
+			[]string{"groupaggregate0-changelog", "groupaggregate0-repartition", "groupaggregate2-changelog", "groupaggregate2-repartition"},
+			func(all []chainOrder) map[string]int {
+				byCat := map[string]int{}
+				for _, o := range all {
+					byCat[o.category]++
+				}
+				byN := map[int]int{}
+				for _, n := range byCat {
+					byN[n]++
+				}
+				out := map[string]int{}
+				for n, c := range byN {
+					out[fmt.Sprintf("%d|%d", n, c)] = 1
+				}
+				return out
+			}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			addr := kCluster(t, map[string]int32{"orders": parts})
+			group := fmt.Sprintf("g7%d", i)
+			sources := fmt.Sprintf(chainSources, addr, group)
+			var all []chainOrder
+			batch := func(i int) ([]*kgo.Record, []*kgo.Record) {
+				os := chainOrders(i*per, per)
+				all = append(all, os...)
+				return chainRecords(parts, i*per, os[:per/2]), chainRecords(parts, i*per+per/2, os[per/2:])
+			}
+			ms := chainScenario(t, addr, sources, c.query, group, c.members, c.members*parts, batch, func(int) map[string]int { return c.want(all) }, true)
+			db := ms[len(ms)-1].db
+			var plan []string
+			for _, r := range kRows(t, db, "EXPLAIN "+c.query) {
+				plan = append(plan, strings.Join(r, " "))
+			}
+			if !strings.Contains(strings.Join(plan, "\n"), "Exchange: local keys=[category, n] (partitioned as _sluice-"+group+"-groupaggregate0-repartition already") {
+				t.Errorf("EXPLAIN shows no local exchange:\n%s", strings.Join(plan, "\n"))
+			}
+			var got []string
+			for _, r := range kRows(t, db, "SHOW INTERNAL TOPICS") {
+				got = append(got, strings.TrimPrefix(r[2], "_sluice-"+group+"-"))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.topics) {
+				t.Errorf("internal topics %v, want %v (none for the local exchange)", got, c.topics)
+			}
+		})
+	}
+}

@@ -174,8 +174,8 @@ func checkScaleOutKeyed(cat *Catalog, p planner.PhysicalPlan, pos sql.Pos) error
 	default:
 		return nil
 	}
-	if ex, ok := in.(*planner.PhysExchange); ok && ex.Kind == planner.ExchangeKafka {
-		return nil
+	if ex, ok := in.(*planner.PhysExchange); ok && (ex.Kind == planner.ExchangeKafka || ex.Within != "") {
+		return nil // per repartition partition, its own or the one below's
 	}
 	scan := findScan(in)
 	if scan == nil {

@@ -60,6 +60,13 @@ type PhysExchange struct {
 	EventTime bool
 	TimeCol   int
 	Delay     time.Duration
+	// Within, on a local exchange, is the Kafka repartition topic whose
+	// partitioning already holds whole keys of the operator above (its
+	// keys include every key of that topic, traced through the keyed
+	// operator under it): the operator runs inside that operator's
+	// per-partition instance, its state saved with that operator's in
+	// the same changelog record. No topic of its own.
+	Within string
 	// Single is set when the operator above folds or ranks every row
 	// together (an aggregate without keys, ORDER BY … LIMIT): Keys is
 	// one constant column, so every row goes to one partition of the
@@ -97,6 +104,9 @@ func (p *PhysExchange) String() string {
 			side += " watermark=" + s.Fields[p.TimeCol].Name
 		}
 		return fmt.Sprintf("Exchange: kafka keys=[%s]%s topic=%s changelog=%s", strings.Join(names, ", "), side, p.Topic, p.Changelog)
+	}
+	if p.Within != "" {
+		return fmt.Sprintf("Exchange: local keys=[%s] (partitioned as %s already: runs in the per-partition instance below, state in %s)", strings.Join(names, ", "), p.Within, p.Changelog)
 	}
 	return fmt.Sprintf("Exchange: local keys=[%s]", strings.Join(names, ", "))
 }
@@ -507,6 +517,23 @@ func (sp *streamPlanner) chainExchanges(p PhysicalPlan) error {
 		ex.(*PhysExchange).Single = true
 		return ex
 	}
+	if in, keys, ok := keyedInput(p); ok && coversPartitioning(in, below, keys) {
+		// The rows are partitioned as the operator needs already: it
+		// runs in the instance of the one below, no hop.
+		cols := make([]int, len(keys))
+		for i, k := range keys {
+			cols[i] = k.(*ColumnRef).Index
+		}
+		ex := sp.set(&PhysExchange{Input: in, Keys: cols, Kind: ExchangeLocal, Source: lower.Source, Group: lower.Group,
+			Within: lower.Topic, Changelog: lower.Changelog}, sp.si.Modes[in])
+		switch x := p.(type) {
+		case *PhysGroupAggregate:
+			x.Input = ex
+		case *PhysRankTopN:
+			x.Input = ex
+		}
+		return nil
+	}
 	switch x := p.(type) {
 	case *PhysGroupAggregate:
 		if len(x.Keys) == 0 {
@@ -530,12 +557,91 @@ func (sp *streamPlanner) chainExchanges(p PhysicalPlan) error {
 	return nil
 }
 
+// keyedInput is the input and the keys of a keyed operator that can run
+// inside the per-partition instance of the one below it (a GROUP BY, a
+// per-key top-N), keyed by plain columns.
+func keyedInput(p PhysicalPlan) (PhysicalPlan, []Expr, bool) {
+	var in PhysicalPlan
+	var keys []Expr
+	switch x := p.(type) {
+	case *PhysGroupAggregate:
+		in, keys = x.Input, x.Keys
+	case *PhysRankTopN:
+		in, keys = x.Input, x.Partition
+	default:
+		return nil, nil, false
+	}
+	if len(keys) == 0 {
+		return nil, nil, false
+	}
+	for _, k := range keys {
+		if _, ok := k.(*ColumnRef); !ok {
+			return nil, nil, false
+		}
+	}
+	return in, keys, true
+}
+
+// coversPartitioning reports whether keys (over in, which reaches the
+// GROUP BY below through projections and filters only) include every
+// key of the Kafka exchange that GROUP BY reads: then rows of one key
+// of the upper operator all come from one partition of that topic.
+func coversPartitioning(in, below PhysicalPlan, keys []Expr) bool {
+	g, ok := below.(*PhysGroupAggregate)
+	if !ok {
+		return false
+	}
+	x, ok := g.Input.(*PhysExchange)
+	if !ok || x.Kind != ExchangeKafka || x.Single {
+		return false
+	}
+	have := map[int]bool{} // output columns of g among keys
+	for _, k := range keys {
+		if c, ok := traceColumn(in, below, k); ok {
+			have[c] = true
+		}
+	}
+	for _, xk := range x.Keys {
+		found := false
+		for i, gk := range g.Keys {
+			if r, ok := gk.(*ColumnRef); ok && r.Index == xk && have[i+1] { // output: op, keys, aggregates
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// traceColumn follows the plain column e of p down projections and
+// filters to node below, returning its column there.
+func traceColumn(p, below PhysicalPlan, e Expr) (int, bool) {
+	ref, ok := e.(*ColumnRef)
+	if !ok {
+		return 0, false
+	}
+	if p == below {
+		return ref.Index, true
+	}
+	switch x := p.(type) {
+	case *PhysFilter:
+		return traceColumn(x.Input, below, ref)
+	case *PhysProject:
+		if ref.Index >= 0 && ref.Index < len(x.Exprs) {
+			return traceColumn(x.Input, below, x.Exprs[ref.Index])
+		}
+	}
+	return 0, false
+}
+
 // keyedReaderUnder is the operator under p (p excluded) that reads a
 // Kafka exchange, nil when none does.
 func keyedReaderUnder(p PhysicalPlan) PhysicalPlan {
 	for _, c := range p.Children() {
-		if x, ok := c.(*PhysExchange); ok && x.Kind == ExchangeKafka {
-			return p
+		if x, ok := c.(*PhysExchange); ok && (x.Kind == ExchangeKafka || x.Within != "") {
+			return p // one running in the instance of the one below counts as it
 		}
 	}
 	for _, c := range p.Children() {

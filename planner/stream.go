@@ -349,7 +349,7 @@ func (sp *streamPlanner) union(x *PhysUnionAll) (PhysicalPlan, error) {
 func deferEmit(si *StreamInfo, root PhysicalPlan) {
 	for n := root; ; {
 		if g, ok := n.(*PhysGroupAggregate); ok {
-			if x, ok := g.Input.(*PhysExchange); !ok || x.Kind != ExchangeKafka {
+			if _, ok := g.Input.(*PhysExchange); !ok { // not per repartition partition
 				g.DeferEmit = true
 			}
 			return

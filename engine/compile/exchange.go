@@ -638,3 +638,210 @@ func (d *sideDemux) Snapshot() ([]byte, error)  { return d.inner.Snapshot() }
 func (d *sideDemux) Restore(state []byte) error { return d.inner.Restore(state) }
 func (d *sideDemux) Stats() stream.StateStats   { return d.inner.Stats() }
 func (d *sideDemux) Close() error               { return d.inner.Close() }
+
+// localWithin returns the local exchange n reads when it runs inside the
+// per-partition instance of the keyed operator below
+// (planner.PhysExchange.Within), else nil.
+func localWithin(n planner.PhysicalPlan) *planner.PhysExchange {
+	kids := n.Children()
+	if len(kids) != 1 {
+		return nil
+	}
+	if x, ok := kids[0].(*planner.PhysExchange); ok && x.Kind == planner.ExchangeLocal && x.Within != "" {
+		return x
+	}
+	return nil
+}
+
+// localChain compiles top, which runs inside the per-partition instance
+// of the keyed operator below it (through projections and filters),
+// and that operator into one per-partition runner: each instance is a
+// chainNode of them all, its state saved as one record.
+func (b *streamBuilder) localChain(top planner.PhysicalPlan) (stream.Port, error) {
+	path := []planner.PhysicalPlan{top}
+	n := localWithin(top).Input
+	for {
+		path = append(path, n)
+		if kafkaExchangeInput(n) != nil {
+			break
+		}
+		kids := n.Children()
+		if len(kids) != 1 || (stateful(n) && localWithin(n) == nil) {
+			return stream.Port{}, fmt.Errorf("compile: %s runs in the instance of an operator that reads no Kafka exchange", top)
+		}
+		if x := localWithin(n); x != nil {
+			n = x.Input
+			continue
+		}
+		n = kids[0]
+	}
+	slices.Reverse(path) // bottom up
+	ex := kafkaExchangeInput(path[0])
+	port, err := b.port(ex)
+	if err != nil {
+		return stream.Port{}, err
+	}
+	in := b.schemaOf(port)
+	b.ports = []stream.Port{port}
+	node, err := b.partitioned(ex, func() (stream.Node, error) { return b.chainNodes(path, in) })
+	if err != nil {
+		return stream.Port{}, err
+	}
+	i := len(b.nodes)
+	b.nodes = append(b.nodes, stream.GraphNode{Name: fmt.Sprintf("%d:%s", i, kindName(top)), Node: node, Inputs: []stream.Port{port}, Budget: b.budget(top)})
+	return stream.FromNode(i), nil
+}
+
+// chainNodes builds one instance of the nodes of path (bottom up) over
+// rows of schema in, each as it runs alone in one process.
+func (b *streamBuilder) chainNodes(path []planner.PhysicalPlan, in *arrow.Schema) (stream.Node, error) {
+	b.inChain = true
+	parallelism := b.opts.Parallelism
+	b.opts.Parallelism = 1
+	defer func() { b.inChain, b.opts.Parallelism = false, parallelism }()
+	c := &chainNode{mem: b.env.Mem}
+	for _, p := range path {
+		n, err := b.node(p, []*arrow.Schema{in})
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.nodes = append(c.nodes, n)
+		in = n.Schema()
+	}
+	return c, nil
+}
+
+// chainNode runs nodes one after another as one node: each one's output
+// is the next one's input, and each later one hears of the watermark of
+// the one before it, as a graph's nodes do.
+type chainNode struct {
+	mem   memory.Allocator
+	nodes []stream.Node
+}
+
+var _ stream.Node = (*chainNode)(nil)
+
+// Schema implements stream.Node.
+func (c *chainNode) Schema() *arrow.Schema { return c.nodes[len(c.nodes)-1].Schema() }
+
+// SinkMode implements stream.Node.
+func (c *chainNode) SinkMode() exec.SinkMode { return c.nodes[len(c.nodes)-1].SinkMode() }
+
+// run runs first on the first node and feeds its output to the next,
+// and so on; then, when set, also runs on each later node after its
+// input was pushed, its output going on with the rows.
+func (c *chainNode) run(ctx context.Context, part int32, first func(stream.Node) (arrow.Record, error), then func(j int, n stream.Node) (arrow.Record, error)) (arrow.Record, error) {
+	out, err := first(c.nodes[0])
+	if err != nil {
+		return nil, err
+	}
+	for j := 1; j < len(c.nodes); j++ {
+		var pushed arrow.Record
+		if out != nil {
+			if out.NumRows() > 0 {
+				pushed, err = c.nodes[j].Push(ctx, 0, exec.Batch{Record: out, Partition: part})
+			}
+			out.Release()
+			if err != nil {
+				return nil, err
+			}
+		}
+		var more arrow.Record
+		if then != nil {
+			if more, err = then(j, c.nodes[j]); err != nil {
+				releaseRecords([]arrow.Record{pushed})
+				return nil, err
+			}
+		}
+		if out, err = joinRecords(c.mem, c.nodes[j].Schema(), []arrow.Record{pushed, more}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Push implements stream.Node.
+func (c *chainNode) Push(ctx context.Context, input int, b exec.Batch) (arrow.Record, error) {
+	return c.run(ctx, b.Partition, func(n stream.Node) (arrow.Record, error) { return n.Push(ctx, input, b) }, nil)
+}
+
+// Advance implements stream.Node: each later node moves to the
+// watermark of the one before it.
+func (c *chainNode) Advance(ctx context.Context, input int, m stream.Mark) (arrow.Record, error) {
+	return c.run(ctx, 0, func(n stream.Node) (arrow.Record, error) { return n.Advance(ctx, input, m) },
+		func(j int, n stream.Node) (arrow.Record, error) { return n.Advance(ctx, 0, c.nodes[j-1].Watermark()) })
+}
+
+// Watermark implements stream.Node: the last node's.
+func (c *chainNode) Watermark() stream.Mark { return c.nodes[len(c.nodes)-1].Watermark() }
+
+// Tick implements stream.Node.
+func (c *chainNode) Tick(ctx context.Context, now time.Time) (arrow.Record, error) {
+	return c.run(ctx, 0, func(n stream.Node) (arrow.Record, error) { return n.Tick(ctx, now) },
+		func(_ int, n stream.Node) (arrow.Record, error) { return n.Tick(ctx, now) })
+}
+
+// Finish implements stream.Node.
+func (c *chainNode) Finish(ctx context.Context, input int) (arrow.Record, error) {
+	return c.run(ctx, 0, func(n stream.Node) (arrow.Record, error) { return n.Finish(ctx, input) },
+		func(_ int, n stream.Node) (arrow.Record, error) { return n.Finish(ctx, 0) })
+}
+
+// Snapshot implements stream.Node: the nodes' snapshots in order, each
+// after its 4-byte length.
+func (c *chainNode) Snapshot() ([]byte, error) {
+	var out []byte
+	for i, n := range c.nodes {
+		s, err := n.Snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("node %d of %d: %w", i+1, len(c.nodes), err)
+		}
+		out = binary.BigEndian.AppendUint32(out, uint32(len(s)))
+		out = append(out, s...)
+	}
+	return out, nil
+}
+
+// Restore implements stream.Node (Snapshot's layout); a node whose
+// snapshot was empty stays as built.
+func (c *chainNode) Restore(state []byte) error {
+	for i, n := range c.nodes {
+		if len(state) < 4 || uint64(binary.BigEndian.Uint32(state)) > uint64(len(state)-4) {
+			return fmt.Errorf("compile: the saved state of a chain of %d operators is cut short at operator %d", len(c.nodes), i+1)
+		}
+		size := binary.BigEndian.Uint32(state)
+		part := state[4 : 4+size]
+		state = state[4+size:]
+		if len(part) == 0 {
+			continue
+		}
+		if err := n.Restore(part); err != nil {
+			return err
+		}
+	}
+	if len(state) > 0 {
+		return fmt.Errorf("compile: the saved state of a chain of %d operators has %d bytes more", len(c.nodes), len(state))
+	}
+	return nil
+}
+
+// Stats implements stream.Node: the sum of the nodes'.
+func (c *chainNode) Stats() stream.StateStats {
+	var st stream.StateStats
+	for _, n := range c.nodes {
+		st.Add(n.Stats())
+	}
+	return st
+}
+
+// Close implements stream.Node.
+func (c *chainNode) Close() error {
+	var first error
+	for _, n := range c.nodes {
+		if err := n.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

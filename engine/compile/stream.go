@@ -199,6 +199,10 @@ type streamBuilder struct {
 	ports []stream.Port
 	// partStates are the per-partition runners built (Kafka exchanges).
 	partStates []*PartitionedState
+	// inChain is set while the nodes of one per-partition instance
+	// (localChain) are built: they run as they are, not each behind its
+	// own exchange.
+	inChain bool
 }
 
 // stateful reports whether n keeps state across batches.
@@ -278,6 +282,9 @@ func (b *streamBuilder) port(n planner.PhysicalPlan) (stream.Port, error) {
 		if l, r := kafkaJoinInput(j.Left), kafkaJoinInput(j.Right); l != nil && r != nil {
 			return b.exchangeJoin(j, l, r)
 		}
+	}
+	if localWithin(n) != nil {
+		return b.localChain(n)
 	}
 	kids := n.Children()
 	if j, ok := n.(*planner.PhysStreamJoin); ok && j.Strategy == planner.JoinLookup {
@@ -476,7 +483,7 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 	var op stream.Operator
 	switch x := n.(type) {
 	case *planner.PhysGroupAggregate:
-		if ex := kafkaExchangeInput(x); ex != nil {
+		if ex := kafkaExchangeInput(x); ex != nil && !b.inChain {
 			return b.partitioned(ex, func() (stream.Node, error) {
 				g, err := b.groupAggregate(x, in)
 				if err != nil {
@@ -514,7 +521,7 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 		b.keepDictionaryKey(g, in)
 		op = g
 	case *planner.PhysWindowAggregate:
-		if ex := kafkaExchangeInput(x); ex != nil {
+		if ex := kafkaExchangeInput(x); ex != nil && !b.inChain {
 			return b.partitioned(ex, func() (stream.Node, error) {
 				wa, err := b.windowAggregate(x, in)
 				if err != nil {
@@ -553,7 +560,7 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 			}
 			keys[i] = stream.SortKey{Col: c.Index, Desc: k.Desc}
 		}
-		if ex := kafkaExchangeInput(x); ex != nil {
+		if ex := kafkaExchangeInput(x); ex != nil && !b.inChain {
 			return b.partitioned(ex, func() (stream.Node, error) {
 				t, err := stream.NewTopN(mem, in, keys, int(x.Limit))
 				if err != nil {
@@ -577,7 +584,7 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 	case *planner.PhysOverAggregate:
 		return b.overNode(x, in)
 	case *planner.PhysRankTopN:
-		if ex := kafkaExchangeInput(x); ex != nil {
+		if ex := kafkaExchangeInput(x); ex != nil && !b.inChain {
 			return b.partitioned(ex, func() (stream.Node, error) {
 				t, err := rankTopN(mem, x, in)
 				if err != nil {
