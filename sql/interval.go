@@ -268,6 +268,19 @@ func endsOperand(t token) bool {
 	return t.isPunct(")") || t.isPunct("]")
 }
 
+// multiplied reports whether token k (after an interval literal's unit)
+// is a multiplicative operator, which binds the literal before the + or
+// - in front of it: TiDB's DATE_ADD would read `ts + INTERVAL '1' HOUR *
+// n` as (ts + INTERVAL '1' HOUR) * n, DuckDB and PostgreSQL as ts +
+// (INTERVAL '1' HOUR * n); the literal then stands alone.
+func multiplied(body []token, k int) bool {
+	if k >= len(body) {
+		return false
+	}
+	t := body[k]
+	return t.isPunct("*") || t.isPunct("/") || t.isPunct("%") || t.is("DIV") || t.is("MOD")
+}
+
 // dateAddFuncs take `INTERVAL n unit` as their second argument in the
 // TiDB grammar.
 var dateAddFuncs = map[string]bool{"DATE_ADD": true, "DATE_SUB": true, "ADDDATE": true, "SUBDATE": true}
@@ -331,7 +344,7 @@ func standaloneIntervals(body []token) ([]replacement, map[int]IntervalLit) {
 		}
 		if i > 0 {
 			prev := body[i-1]
-			if (prev.isPunct("+") || prev.isPunct("-")) && i > 1 && endsOperand(body[i-2]) {
+			if (prev.isPunct("+") || prev.isPunct("-")) && i > 1 && endsOperand(body[i-2]) && !multiplied(body, u+1) {
 				continue // ts + INTERVAL …: TiDB's DATE_ADD
 			}
 			if o := opens[i]; prev.isPunct(",") && o > 0 && dateAddFuncs[strings.ToUpper(body[o-1].text)] {
