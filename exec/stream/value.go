@@ -225,6 +225,20 @@ func Compare(a, b Value) int {
 	return 0
 }
 
+// int64Values is the values of a TIMESTAMP or BIGINT array as reader
+// reads them (Value.I), NULL rows included as whatever they hold; nil
+// for other types. Per-row loops over an event-time column read it
+// instead of a Value a row.
+func int64Values(arr arrow.Array) []int64 {
+	switch a := arr.(type) {
+	case *array.Int64:
+		return a.Int64Values()
+	case *array.Timestamp:
+		return arrow.GetValues[int64](a.Data(), 1)
+	}
+	return nil
+}
+
 // reader returns a per-row accessor for arr: the type switch happens once
 // per batch, not per row.
 func reader(arr arrow.Array) (func(i int) Value, error) {

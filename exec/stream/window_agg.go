@@ -476,10 +476,14 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 		w.cur = b
 		defer func() { w.cur = nil }()
 	}
-	tsOf, err := reader(rec.Column(w.spec.TimeCol))
+	tsCol := rec.Column(w.spec.TimeCol)
+	tsOf, err := reader(tsCol)
 	if err != nil {
 		return err
 	}
+	// A TIMESTAMP or BIGINT time column is read straight from its values
+	// (a Value a row was a tenth of a TUMBLE … EMIT FINAL's CPU).
+	tsVals, tsNulls := int64Values(tsCol), tsCol.NullN() > 0
 	var startOf, endOf func(int) Value
 	if w.spec.Kind == Assigned && b != nil {
 		if startOf, err = reader(b.rec.Column(w.spec.StartCol)); err != nil {
@@ -503,7 +507,14 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 	for i := 0; i < n; i++ {
 		ord := first + int64(i)
 		wm := w.tracker.Watermark()
-		tv := tsOf(i)
+		var ts int64
+		var null bool
+		if tsVals != nil {
+			ts, null = tsVals[i], tsNulls && tsCol.IsNull(i)
+		} else {
+			tv := tsOf(i)
+			ts, null = tv.I, tv.IsNull()
+		}
 		mine := all || (j < len(rows) && int(rows[j]) == i)
 		if !mine {
 			// Not this operator's row: it only moves the watermark,
@@ -511,8 +522,8 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 			if b != nil {
 				b.row = j - 1
 			}
-			if !tv.IsNull() && !w.opts.ByMarks {
-				if nw := w.tracker.Observe(partition, tv.I); nw > wm {
+			if !null && !w.opts.ByMarks {
+				if nw := w.tracker.Observe(partition, ts); nw > wm {
 					if err := w.closeUpTo(ctx, nw); err != nil {
 						return err
 					}
@@ -523,13 +534,12 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 		r := j
 		j++
 		b.row = r
-		if tv.IsNull() {
+		if null {
 			if err := w.lateRow(LateRow{Partition: partition, Row: ord, Watermark: wm, Reason: "NULL event time", Record: rec, Index: i}); err != nil {
 				return err
 			}
 			continue
 		}
-		ts := tv.I
 		var added bool
 		var lastEnd int64
 		switch w.spec.Kind {
