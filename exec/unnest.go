@@ -24,6 +24,7 @@ type Unnest struct {
 	input  Operator
 	lists  []expr.Expr
 	opCol  int
+	outer  bool // a row whose lists are all NULL or empty gives one row of NULL elements
 	schema *arrow.Schema
 	once   lifecycle
 
@@ -38,8 +39,10 @@ var _ Operator = (*Unnest)(nil)
 
 // NewUnnest returns the unnesting of lists (list-typed expressions over
 // input's rows) into columns named names after input's; opCol is the op
-// column's index, or -1 for an append-only input.
-func NewUnnest(mem memory.Allocator, input Operator, lists []expr.Expr, names []string, opCol int) (*Unnest, error) {
+// column's index, or -1 for an append-only input. With outer (LEFT JOIN
+// UNNEST(…) ON TRUE) a row whose lists are all NULL or empty is kept
+// once, its elements NULL.
+func NewUnnest(mem memory.Allocator, input Operator, lists []expr.Expr, names []string, opCol int, outer bool) (*Unnest, error) {
 	if len(lists) == 0 || len(names) != len(lists) {
 		return nil, fmt.Errorf("unnest: %d names for %d lists", len(names), len(lists))
 	}
@@ -56,7 +59,7 @@ func NewUnnest(mem memory.Allocator, input Operator, lists []expr.Expr, names []
 		fields = append(fields, arrow.Field{Name: names[i], Type: lt.Elem(), Nullable: true})
 	}
 	md := in.Metadata()
-	return &Unnest{mem: mem, input: input, lists: lists, opCol: opCol, schema: arrow.NewSchema(fields, &md)}, nil
+	return &Unnest{mem: mem, input: input, lists: lists, opCol: opCol, outer: outer, schema: arrow.NewSchema(fields, &md)}, nil
 }
 
 // Schema is the input's columns, then one element column per list.
@@ -141,6 +144,9 @@ func (u *Unnest) indices() (rows []int32, elems [][]int32) {
 					s, e := l.ValueOffsets(u.row)
 					u.count = max(u.count, e-s)
 				}
+			}
+			if u.outer {
+				u.count = max(u.count, 1) // one row of NULL elements
 			}
 		}
 		for ; u.elem < u.count && len(rows) < DefaultBatchSize; u.elem++ {

@@ -94,24 +94,41 @@ func (b *binder) bindUnnestItem(u *sql.UnnestItem, in Plan, insc *scope) (Plan, 
 
 // bindLateralUnnest binds the join `l, UNNEST(…)` / `l CROSS JOIN
 // UNNEST(…)` / `l JOIN UNNEST(…) ON cond`: an Unnest over l (filtered by
-// cond), the unnested rows being l's rows that many times.
+// cond), the unnested rows being l's rows that many times; and `l LEFT
+// JOIN UNNEST(…) ON TRUE`, an outer Unnest that keeps l's rows whose list
+// is NULL or empty once, the element NULL (as DuckDB and PostgreSQL's
+// LEFT JOIN LATERAL).
 func (b *binder) bindLateralUnnest(j *ast.Join, u *sql.UnnestItem, l Plan, lsc *scope) (Plan, *scope, error) {
-	if j.Tp == ast.LeftJoin || j.Tp == ast.RightJoin || b.q.FullJoins[j] || len(j.Using) > 0 || j.NaturalJoin {
-		return nil, nil, sql.Errorf(sql.BindError, u.Pos, "UNNEST joins as CROSS JOIN UNNEST(…) or , UNNEST(…) (an outer join, USING or NATURAL is not supported)")
+	if j.Tp == ast.RightJoin || b.q.FullJoins[j] || len(j.Using) > 0 || j.NaturalJoin {
+		return nil, nil, sql.Errorf(sql.BindError, u.Pos, "UNNEST joins as CROSS JOIN UNNEST(…), , UNNEST(…) or LEFT JOIN UNNEST(…) ON TRUE (a right or full join, USING or NATURAL is not supported)")
 	}
+	left := j.Tp == ast.LeftJoin
 	p, sc, err := b.bindUnnestItem(u, l, lsc)
 	if err != nil {
 		return nil, nil, err
 	}
-	if j.On != nil {
-		c, err := b.bindExpr(j.On.Expr, exprCtx{sc: sc, noAgg: "aggregate functions are not allowed in JOIN ON"}, 0)
-		if err != nil {
-			return nil, nil, err
+	if j.On == nil {
+		if left {
+			return nil, nil, sql.Errorf(sql.BindError, u.Pos, "LEFT JOIN UNNEST(…) needs ON TRUE")
 		}
-		if c, err = b.boolean(c, offsetOf(j.On.Expr, 0), "JOIN ON"); err != nil {
-			return nil, nil, err
-		}
-		return &Filter{Input: p, Pred: c}, sc, nil
+		return p, sc, nil
 	}
-	return p, sc, nil
+	c, err := b.bindExpr(j.On.Expr, exprCtx{sc: sc, noAgg: "aggregate functions are not allowed in JOIN ON"}, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c, err = b.boolean(c, offsetOf(j.On.Expr, 0), "JOIN ON"); err != nil {
+		return nil, nil, err
+	}
+	if left {
+		if f, _, err := foldExpr(c); err == nil {
+			c = f // ON 1 = 1
+		}
+		if lit, ok := c.(*Literal); !ok || lit.Value != true {
+			return nil, nil, b.errAt(offsetOf(j.On.Expr, 0), "LEFT JOIN UNNEST(…) takes ON TRUE only, not ON %s (a condition on the elements would keep a row whose elements all fail it: filter the list instead)", c)
+		}
+		p.(*Unnest).Outer = true
+		return p, sc, nil
+	}
+	return &Filter{Input: p, Pred: c}, sc, nil
 }

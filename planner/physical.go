@@ -371,7 +371,7 @@ func ToPhysical(p Plan) (PhysicalPlan, error) {
 	case *Replicate:
 		return &PhysReplicate{Input: ins[0], Out: out}, nil
 	case *Unnest:
-		return &PhysUnnest{Input: ins[0], Lists: x.Lists, Names: x.Names, Out: out}, nil
+		return &PhysUnnest{Input: ins[0], Lists: x.Lists, Names: x.Names, Outer: x.Outer, Out: out}, nil
 	case *Values:
 		return &PhysValues{Rows: x.Rows, Out: out}, nil
 	case *Window:

@@ -226,7 +226,7 @@ func prune(p Plan, need []bool) (Plan, []int, bool, error) {
 		for i := range x.Lists {
 			out = append(out, width+i)
 		}
-		return &Unnest{Input: in, Lists: lists, Names: x.Names}, out, true, nil
+		return &Unnest{Input: in, Lists: lists, Names: x.Names, Outer: x.Outer}, out, true, nil
 	case *Replicate:
 		// The counts and the rows they count are all needed.
 		in, _, c, err := prune(x.Input, allNeeded(x.Input.Schema().Len()))

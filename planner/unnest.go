@@ -18,6 +18,9 @@ type Unnest struct {
 	// their element columns.
 	Lists []Expr
 	Names []string
+	// Outer keeps a row whose lists are all NULL or empty, once, with
+	// NULL elements: LEFT JOIN UNNEST(…) ON TRUE.
+	Outer bool
 }
 
 // Schema implements Plan: the input's columns (their marks kept), then
@@ -43,18 +46,22 @@ func (u *Unnest) WithChildren(ch ...Plan) (Plan, error) {
 	if err := wantChildren(u, 1, ch); err != nil {
 		return nil, err
 	}
-	return &Unnest{Input: ch[0], Lists: u.Lists, Names: u.Names}, nil
+	return &Unnest{Input: ch[0], Lists: u.Lists, Names: u.Names, Outer: u.Outer}, nil
 }
 
 // String implements Plan.
-func (u *Unnest) String() string { return unnestString(u.Lists, u.Names) }
+func (u *Unnest) String() string { return unnestString(u.Lists, u.Names, u.Outer) }
 
-func unnestString(lists []Expr, names []string) string {
+func unnestString(lists []Expr, names []string, outer bool) string {
 	parts := make([]string, len(lists))
 	for i, l := range lists {
 		parts[i] = l.String() + " AS " + names[i]
 	}
-	return "Unnest: " + strings.Join(parts, ", ")
+	s := "Unnest: " + strings.Join(parts, ", ")
+	if outer {
+		s += " (left: empty and NULL lists kept)"
+	}
+	return s
 }
 
 // PhysUnnest is Unnest's operator, stateless. In a streaming plan over a
@@ -65,6 +72,7 @@ type PhysUnnest struct {
 	Input PhysicalPlan
 	Lists []Expr
 	Names []string
+	Outer bool
 	Out   *Schema
 }
 
@@ -75,7 +83,7 @@ func (p *PhysUnnest) Schema() *Schema { return p.Out }
 func (p *PhysUnnest) Children() []PhysicalPlan { return []PhysicalPlan{p.Input} }
 
 // String implements PhysicalPlan.
-func (p *PhysUnnest) String() string { return unnestString(p.Lists, p.Names) }
+func (p *PhysUnnest) String() string { return unnestString(p.Lists, p.Names, p.Outer) }
 
 // unnest converts an Unnest: stateless, over an append-only input (which
 // it keeps append-only, with its watermark) or a changelog (whose output
@@ -93,7 +101,7 @@ func (sp *streamPlanner) unnest(x *PhysUnnest) (PhysicalPlan, error) {
 	if m.Updating() {
 		m = ChangelogMode{Kind: Retract}
 	}
-	return sp.set(&PhysUnnest{Input: in, Lists: lists, Names: x.Names, Out: outSchema(x.Out, m)}, m), nil
+	return sp.set(&PhysUnnest{Input: in, Lists: lists, Names: x.Names, Outer: x.Outer, Out: outSchema(x.Out, m)}, m), nil
 }
 
 // windowBelowUnnest reads an UNNEST between a TUMBLE or HOP window and
@@ -126,7 +134,7 @@ func windowBelowUnnest(agg *PhysHashAggregate) (lifted *PhysHashAggregate, sessi
 			return nil, false
 		}
 	}
-	nu := &PhysUnnest{Input: w.Input, Lists: u.Lists, Names: u.Names, Out: unnestSchema(in, u.Lists, u.Names)}
+	nu := &PhysUnnest{Input: w.Input, Lists: u.Lists, Names: u.Names, Outer: u.Outer, Out: unnestSchema(in, u.Lists, u.Names)}
 	// Filters above the Unnest go with it below the window: on its
 	// columns less the window's bounds (a filter on a bound stays out).
 	nwin := w.Out.Len() - nin

@@ -251,7 +251,7 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		return exec.NewUnnest(env.Mem, in, lists, n.Names, -1)
+		return exec.NewUnnest(env.Mem, in, lists, n.Names, -1, n.Outer)
 	case *planner.PhysUnionAll:
 		if env.Union != nil {
 			return env.Union(n)

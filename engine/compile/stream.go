@@ -645,7 +645,7 @@ func (b *streamBuilder) node(n planner.PhysicalPlan, ins []*arrow.Schema) (strea
 			op = 0
 		}
 		return statelessNode(mem, in, b.mode(n), func(feed *stream.Feed) (exec.Operator, error) {
-			return exec.NewUnnest(mem, feed, lists, x.Names, op)
+			return exec.NewUnnest(mem, feed, lists, x.Names, op, x.Outer)
 		})
 	case *planner.PhysInsertOps:
 		return stream.TransformNode(insertOpsTransform(mem), withOp(in), b.mode(n)), nil
