@@ -309,3 +309,56 @@ func TestJoinStoreChunks(t *testing.T) {
 		t.Fatalf("new slot %d after %d were freed: none reused", r, n/2)
 	}
 }
+
+// TestJoinStoreDropsEmptiedBlocks: a store whose rows leave in the order
+// they came (an interval join's, freed by the watermarks) drops each
+// arena block once its strings are all released, so the arena holds
+// about the live rows' strings without a compaction (which would have
+// copied every held string); the held rows still read back intact.
+func TestJoinStoreDropsEmptiedBlocks(t *testing.T) {
+	fields := []arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}
+	st, err := newJoinStore(fields, maphash.MakeSeed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 100) + fmt.Sprint(i) }
+	b := st.bucketFor(appendKey(nil, Int(1)))
+	const window, n = 2000, 60000 // ~200 KB held, ~6 MB passed through
+	var held []int32
+	for i := range n {
+		r := st.newSlot()
+		if err := st.setValue(r, 0, Str(text(i))); err != nil {
+			t.Fatal(err)
+		}
+		st.m(r).h = st.hashSlot(r)
+		st.add(b, r)
+		held = append(held, r)
+		if len(held) > window {
+			st.remove(held[0])
+			held = held[1:]
+		}
+		st.recycle()
+		col := &st.cols[0]
+		// Live strings plus at most two blocks not yet emptied.
+		if limit := int64(window*106 + 2*arenaBlock); col.arena.used > limit {
+			t.Fatalf("row %d: arena holds %d bytes for %d live rows, want ≤ %d (emptied blocks not dropped)", i, col.arena.used, len(held), limit)
+		}
+		if col.garbage < 0 || col.garbage > col.arena.used {
+			t.Fatalf("row %d: garbage %d of %d arena bytes", i, col.garbage, col.arena.used)
+		}
+	}
+	for k, r := range held {
+		if got, want := st.value(r, 0).S, text(n-len(held)+k); got != want {
+			t.Fatalf("held row %d reads %q, want %q", k, got, want)
+		}
+	}
+	dropped := 0
+	for _, blk := range st.cols[0].arena.blocks {
+		if blk == nil {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		t.Fatal("no arena block was dropped")
+	}
+}

@@ -49,9 +49,18 @@ func (s *slab[T]) extend(r int32) {
 // str) stays valid after later writes, and growing it copies nothing: a
 // doubled flat arena copied every held string again at each doubling
 // (q7 holds each bid's 100-byte extra).
+//
+// A block whose strings are all released is dropped (sweep), so that a
+// store whose rows leave roughly in the order they came (an interval
+// join's, freed by the watermarks) gives its memory back without the
+// compaction copying every held string.
 type strArena struct {
 	blocks [][]byte
-	used   int64 // bytes appended, over all blocks
+	used   int64   // bytes appended, over the blocks not dropped
+	live   []int64 // per block, bytes of strings not released
+	// emptied are blocks whose last string was released since the last
+	// sweep (dropped then: an output being built may still read them).
+	emptied []int32
 }
 
 // arenaBlock is the largest block (the first is 4 KiB, each next one
@@ -67,13 +76,45 @@ func (a *strArena) add(str string) int64 {
 			n = min(2*cap(a.blocks[k]), arenaBlock)
 		}
 		a.blocks = append(a.blocks, make([]byte, 0, max(n, len(str))))
+		a.live = append(a.live, 0)
 		k++
 	}
 	b := a.blocks[k]
 	ref := int64(k)<<32 | int64(len(b))
 	a.blocks[k] = append(b, str...)
 	a.used += int64(len(str))
+	a.live[k] += int64(len(str))
 	return ref
+}
+
+// release notes that the string of length l at ref is no longer held.
+func (a *strArena) release(ref int64, l uint32) {
+	if l == 0 {
+		return
+	}
+	k := int32(ref >> 32)
+	a.live[k] -= int64(l)
+	if a.live[k] == 0 {
+		a.emptied = append(a.emptied, k)
+	}
+}
+
+// sweep drops the blocks emptied since the last call, except the one
+// being appended to, and returns the bytes they held.
+func (a *strArena) sweep() int64 {
+	var freed int64
+	last := int32(len(a.blocks) - 1)
+	for _, k := range a.emptied {
+		if k == last || a.live[k] != 0 || a.blocks[k] == nil {
+			continue
+		}
+		n := int64(len(a.blocks[k]))
+		a.blocks[k] = nil
+		a.used -= n
+		freed += n
+	}
+	a.emptied = a.emptied[:0]
+	return freed
 }
 
 // get is the string of length l at ref, aliasing the block.

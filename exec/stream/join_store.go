@@ -537,6 +537,7 @@ func (s *joinStore) release(r int32) {
 	for c := range s.cols {
 		if col := &s.cols[c]; col.hasStr {
 			col.garbage += int64(*col.ln.at(r))
+			col.arena.release(*col.off.at(r), *col.ln.at(r))
 		}
 	}
 	s.freed = append(s.freed, r)
@@ -549,7 +550,13 @@ func (s *joinStore) recycle() {
 	s.freed = s.freed[:0]
 	for c := range s.cols {
 		col := &s.cols[c]
-		if !col.hasStr || col.garbage < 1<<20 || 2*col.garbage < col.arena.used {
+		if !col.hasStr {
+			continue
+		}
+		// Blocks left without a held string go first; what garbage
+		// stays is scattered among held strings.
+		col.garbage -= col.arena.sweep()
+		if col.garbage < 1<<20 || 2*col.garbage < col.arena.used {
 			continue
 		}
 		// Strings read earlier (valueView) keep the old blocks alive;
