@@ -802,13 +802,18 @@ func (b *binder) bindSubscript(n ast.ExprNode, s *sql.Subscript, ctx exprCtx, of
 	if err != nil {
 		return nil, err
 	}
+	for ; s != nil && err == nil; s = s.Then { // l[1:2][1]
+		l, err = b.subscriptOf(l, s, ctx, off)
+	}
+	return l, err
+}
+
+// subscriptOf is subscript s applied to the bound expression l.
+func (b *binder) subscriptOf(l Expr, s *sql.Subscript, ctx exprCtx, off int) (Expr, error) {
 	at := s.Pos
-	str := isString(l.Type()) && !s.Slice // 'abc'[2]: a character, as DuckDB
+	str := isString(l.Type()) // 'abc'[2]: a character, 'abc'[1:2] characters, as DuckDB
 	if !isList(l.Type()) && !str {
-		if isString(l.Type()) {
-			return nil, sql.Errorf(sql.BindError, at, "a slice of a string is not supported: use substring(s, start, length)")
-		}
-		return nil, sql.Errorf(sql.BindError, at, "a subscript [ ] needs a list, got %s", TypeName(l.Type()))
+		return nil, sql.Errorf(sql.BindError, at, "a subscript [ ] needs a list or a string, got %s", TypeName(l.Type()))
 	}
 	bound := func(e ast.ExprNode, dflt int64) (Expr, error) {
 		if e == nil {
@@ -846,6 +851,9 @@ func (b *binder) bindSubscript(n ast.ExprNode, s *sql.Subscript, ctx exprCtx, of
 			return nil, err
 		}
 		args = append(args, hi)
+	}
+	if str {
+		return &Call{Func: "string_slice", Args: args, Typ: TypeVarchar, Pos: at}, nil
 	}
 	return &Call{Func: "list_slice", Args: args, Typ: l.Type(), Pos: at}, nil
 }

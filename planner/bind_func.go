@@ -151,13 +151,16 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 		if err := nargs(2, 3); err != nil {
 			return nil, err
 		}
-		if !isList(args[0].Type()) {
-			return nil, b.errAt(off, "%s needs a list, got %s", name, TypeName(args[0].Type()))
+		if !isList(args[0].Type()) && !isString(args[0].Type()) {
+			return nil, b.errAt(off, "%s needs a list or a string, got %s", name, TypeName(args[0].Type()))
 		}
 		for i := 1; i < len(args); i++ {
 			if err := bigint(i); err != nil {
 				return nil, err
 			}
+		}
+		if isString(args[0].Type()) {
+			return call("string_slice", TypeVarchar) // DuckDB slices strings alike
 		}
 		return call("list_slice", args[0].Type())
 	case "list_contains", "array_contains", "list_has":

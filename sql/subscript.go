@@ -21,6 +21,9 @@ type Subscript struct {
 	Begin, End ast.ExprNode
 	// Pos is where the [ is written.
 	Pos Pos
+	// Then is the subscript written right after this one, applied to its
+	// result (l[1:2][1]); nil when none.
+	Then *Subscript
 }
 
 // subscriptAt is a subscript found by listLiterals: body[open] is the [,
@@ -55,7 +58,7 @@ func subscriptAfter(p token) bool {
 // subscriptOperand finds where the operand of the subscript body[open:close+1]
 // starts: a (qualified) name, a function call or a parenthesised
 // expression before it, or a list literal. A subscript of a subscript
-// (l[1:2][1]) is refused: both would key the same operand.
+// (l[1:2][1]) has the operand of the first (subscripts chains them).
 func (ps *parseState) subscriptOperand(body []token, open, close int, done []subscriptAt) (subscriptAt, error) {
 	s := subscriptAt{open: open, close: close}
 	j := open - 1
@@ -63,7 +66,8 @@ func (ps *parseState) subscriptOperand(body []token, open, close int, done []sub
 	case p.isPunct("]"):
 		for _, d := range done {
 			if d.close == j {
-				return s, Errorf(ParseError, ps.pos(body[open].off), "a subscript of a subscript is not supported")
+				s.operand = d.operand
+				return s, nil
 			}
 		}
 		depth := 0
@@ -150,7 +154,15 @@ func (ps *parseState) subscripts(q *Query, body []token, subs []subscriptAt, rep
 		} else {
 			sub.Slice, sub.Begin, sub.End = true, bounds[0], bounds[1]
 		}
-		q.Subscripts[s.operand-start] = sub
+		prev := q.Subscripts[s.operand-start]
+		if prev == nil {
+			q.Subscripts[s.operand-start] = sub
+			continue
+		}
+		for prev.Then != nil { // l[1:2][1]: subs come in the text's order
+			prev = prev.Then
+		}
+		prev.Then = sub
 	}
 	var blanks []replacement
 	for _, s := range subs {

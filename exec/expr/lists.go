@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -36,6 +37,7 @@ var listFuncs = map[string]listFunc{
 	"list_extract":  {checkListArgs("list_extract", 2, 2, arrow.PrimitiveTypes.Int64), evalListExtract},
 	"list_slice":    {checkListArgs("list_slice", 2, 3, arrow.PrimitiveTypes.Int64), evalListSlice},
 	"list_contains": {checkListArgs("list_contains", 2, 2, nil), evalListContains},
+	"string_slice":  {checkStringSlice, evalStringSlice},
 }
 
 func registerLists() {
@@ -174,19 +176,80 @@ func evalListSlice(ec *evalCtx, a []arrow.Array) (arrow.Array, error) {
 		if len(a) > 2 {
 			to = values[int64](a[2])[i]
 		}
-		if b < 0 {
-			b += n + 1
-		}
-		if to < 0 {
-			to += n + 1
-		}
-		b, to = max(b, 1), min(to, n)
+		b, to = sliceBounds(n, b, to)
 		for p := b; p <= to; p++ {
 			idx = append(idx, int32(s+p-1))
 		}
 		offs[i+1] = int32(len(idx))
 	}
 	return takeList(ec, l.ListValues(), idx, offs, validity)
+}
+
+// sliceBounds are the 1-based positions from b to to inclusive that
+// DuckDB's slice [b:to] of n elements or characters takes: a negative one
+// counted from the end (-1 the last), b clamped to 1 (0 read as 1), to
+// clamped to n; b past to takes none.
+func sliceBounds(n, b, to int64) (int64, int64) {
+	if b < 0 {
+		b += n + 1
+	}
+	if to < 0 {
+		to += n + 1
+	}
+	return max(b, 1), min(to, n)
+}
+
+func checkStringSlice(args []Expr, _ arrow.DataType) error {
+	if len(args) < 2 || len(args) > 3 || args[0].DataType().ID() != arrow.STRING {
+		return fmt.Errorf("string_slice takes a string and 1 to 2 more arguments")
+	}
+	for _, a := range args[1:] {
+		if !arrow.TypeEqual(a.DataType(), arrow.PrimitiveTypes.Int64) {
+			return unsupported("string_slice", a.DataType())
+		}
+	}
+	return nil
+}
+
+// evalStringSlice is DuckDB's slice of a string, s[a:b]: the characters
+// from position a to b inclusive, by list_slice's rules (sliceBounds); a
+// NULL string or bound gives NULL.
+func evalStringSlice(ec *evalCtx, a []arrow.Array) (arrow.Array, error) {
+	s := a[0].(*array.String)
+	begin := values[int64](a[1])
+	var end []int64
+	if len(a) > 2 {
+		end = values[int64](a[2])
+	}
+	var runes []int // byte offset of each character, then the length
+	return rowStrings(ec, a, func(i int) (string, bool, error) {
+		v := s.Value(i)
+		to := int64(math.MaxInt64)
+		if end != nil {
+			to = end[i]
+		}
+		ascii := true
+		for k := 0; k < len(v) && ascii; k++ {
+			ascii = v[k] < utf8.RuneSelf
+		}
+		if ascii {
+			b, e := sliceBounds(int64(len(v)), begin[i], to)
+			if b > e {
+				return "", true, nil
+			}
+			return v[b-1 : e], true, nil
+		}
+		runes = runes[:0]
+		for k := range v {
+			runes = append(runes, k)
+		}
+		runes = append(runes, len(v))
+		b, e := sliceBounds(int64(len(runes)-1), begin[i], to)
+		if b > e {
+			return "", true, nil
+		}
+		return v[runes[b-1]:runes[e]], true, nil
+	})
 }
 
 func evalListContains(ec *evalCtx, a []arrow.Array) (arrow.Array, error) {
