@@ -332,7 +332,9 @@ func (b *binder) aggArgsKeep(off int, ctx exprCtx, args []Expr, name string, ski
 		if isNull(a.Type()) {
 			a = castTo(a, TypeBigInt)
 		}
-		if a.Type().ID() == arrow.INTERVAL_MONTH_DAY_NANO {
+		if a.Type().ID() == arrow.INTERVAL_MONTH_DAY_NANO && len(args) > 1 {
+			// FIRST, LAST, ANY_VALUE and ARRAY_AGG keep an interval as
+			// any value; ARG_MIN/ARG_MAX and ORDER BY keys do not yet.
 			return nil, b.errAt(off, "%s cannot take an INTERVAL", name)
 		}
 		fields[i] = arrow.Field{Name: fmt.Sprintf("f%d", i), Type: a.Type(), Nullable: true}
@@ -480,6 +482,9 @@ func (b *binder) bindArrayAgg(name string, x *ast.AggregateFuncExpr, ctx exprCtx
 	}
 	if aggClassOf(val.Type()) == 0 {
 		return nil, b.errAt(offsetOf(x.Args[0], off), "%s cannot take %s", name, TypeName(val.Type()))
+	}
+	if x.Distinct && val.Type().ID() == arrow.INTERVAL_MONTH_DAY_NANO {
+		return nil, b.errAt(off, "%s(DISTINCT …) cannot take an INTERVAL yet", name)
 	}
 	var p AggParams
 	args := []Expr{val}
