@@ -81,9 +81,20 @@ func TestCopyTo(t *testing.T) {
 	if err := db.Exec(ctx, "COPY (SELECT 1) TO 'x.csv' (COMPRESSION gzip)"); err == nil || !strings.Contains(err.Error(), "unsupported COPY option compression") {
 		t.Errorf("unknown option: %v", err)
 	}
-	// A sink error names COPY TO and the path, not the temporary sink.
-	err = db.Exec(ctx, "COPY (SELECT 1 AS a, [1, 2] AS l) TO 'lists.parquet'")
-	if err == nil || !strings.Contains(err.Error(), `COPY TO "lists.parquet": parquet sink: column "l"`) || strings.Contains(err.Error(), "$") {
-		t.Errorf("COPY of a list to Parquet: %v", err)
+	// A sink error names COPY TO and the path, not the temporary sink, and
+	// leaves no file: Parquet's INTERVAL holds no negative interval.
+	err = db.Exec(ctx, "COPY (SELECT 1 AS a, INTERVAL '-1' DAY AS d) TO 'neg.parquet'")
+	if err == nil || !strings.Contains(err.Error(), `COPY TO "neg.parquet": `) || !strings.Contains(err.Error(), `parquet sink: column "d"`) || strings.Contains(err.Error(), "$") {
+		t.Errorf("COPY of a negative interval to Parquet: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "neg.parquet")); !os.IsNotExist(err) {
+		t.Errorf("a refused COPY left neg.parquet: %v", err)
+	}
+	// A list goes to Parquet and reads back.
+	if err := db.Exec(ctx, "COPY (SELECT 1 AS a, [1, 2] AS l) TO 'lists.parquet'"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(queryStrings(t, db, "SELECT CAST(l AS VARCHAR) FROM 'lists.parquet'"), ","); got != "[1, 2]" {
+		t.Errorf("list copy: got %s", got)
 	}
 }
