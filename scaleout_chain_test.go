@@ -194,6 +194,20 @@ type chainOrder struct {
 	value            int64
 }
 
+// catTotal is one category's order count and value total.
+type catTotal struct{ n, t int64 }
+
+// byCategory folds orders as the lower GROUP BY category, COUNT(*),
+// SUM(value) of the chained queries does.
+func byCategory(all []chainOrder) map[string]catTotal {
+	out := map[string]catTotal{}
+	for _, o := range all {
+		v := out[o.category]
+		out[o.category] = catTotal{v.n + 1, v.t + o.value}
+	}
+	return out
+}
+
 func chainOrders(first, n int) []chainOrder {
 	out := make([]chainOrder, n)
 	for i := range out {
@@ -237,16 +251,10 @@ func TestScaleOutGroupByOverGroupBy(t *testing.T) {
 		return chainRecords(parts, i*per, os[:per/2]), chainRecords(parts, i*per+per/2, os[per/2:])
 	}
 	want := func(int) map[string]int {
-		type ct struct{ n, t int64 }
-		byCat := map[string]ct{}
-		for _, o := range all {
-			v := byCat[o.category]
-			byCat[o.category] = ct{v.n + 1, v.t + o.value}
-		}
-		byN := map[int64]ct{}
-		for _, v := range byCat {
+		byN := map[int64]catTotal{}
+		for _, v := range byCategory(all) {
 			w := byN[v.n]
-			byN[v.n] = ct{w.n + 1, w.t + v.t}
+			byN[v.n] = catTotal{w.n + 1, w.t + v.t}
 		}
 		out := map[string]int{}
 		for n, v := range byN {
@@ -502,14 +510,8 @@ func TestScaleOutLocalChain(t *testing.T) {
 		{"local", `SELECT category, n, COUNT(*) AS c, SUM(t) AS total FROM (SELECT category, COUNT(*) AS n, SUM(value) AS t FROM o GROUP BY category) GROUP BY category, n EMIT CHANGES`, 2,
 			[]string{"groupaggregate0-changelog", "groupaggregate0-repartition"},
 			func(all []chainOrder) map[string]int {
-				type ct struct{ n, t int64 }
-				byCat := map[string]ct{}
-				for _, o := range all {
-					v := byCat[o.category]
-					byCat[o.category] = ct{v.n + 1, v.t + o.value}
-				}
 				out := map[string]int{}
-				for c, v := range byCat {
+				for c, v := range byCategory(all) {
 					out[fmt.Sprintf("%s|%d|1|%d", c, v.n, v.t)] = 1
 				}
 				return out

@@ -773,18 +773,8 @@ func windowOutput(p PhysicalPlan) bool {
 // node's) has passed the end of, so that watermark bounds the changes on
 // window_end.
 func windowUpdates(p PhysicalPlan) bool {
-	for {
-		switch x := p.(type) {
-		case *PhysFilter:
-			p = x.Input
-		case *PhysProject:
-			p = x.Input
-		case *PhysWindowAggregate:
-			return x.Emit == EmitUpdates && (x.Kind == WindowTumble || x.Kind == WindowHop)
-		default:
-			return false
-		}
-	}
+	w, ok := belowRowOps(p).(*PhysWindowAggregate)
+	return ok && w.Emit == EmitUpdates && (w.Kind == WindowTumble || w.Kind == WindowHop)
 }
 
 // winText renders a window table function for messages.
@@ -962,18 +952,8 @@ func formatSigned(d time.Duration) string {
 // watermarks held back by its bounds), which a join over it takes as
 // the input's marks.
 func intervalOutput(p PhysicalPlan) bool {
-	for {
-		switch x := p.(type) {
-		case *PhysFilter:
-			p = x.Input
-		case *PhysProject:
-			p = x.Input
-		case *PhysStreamJoin:
-			return x.Strategy == JoinInterval && (x.Type == InnerJoin || x.Type == LeftJoin)
-		default:
-			return false
-		}
-	}
+	j := streamJoinUnder(p)
+	return j != nil && j.Strategy == JoinInterval && (j.Type == InnerJoin || j.Type == LeftJoin)
 }
 
 // oneLateJudge refuses 'late.sink' for operator n (named what), which

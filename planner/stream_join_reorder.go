@@ -65,18 +65,8 @@ func (sp *streamPlanner) watermarkedStream(p PhysicalPlan) bool {
 	if p.Schema().EventTime < 0 {
 		return false
 	}
-	for {
-		switch x := p.(type) {
-		case *PhysFilter:
-			p = x.Input
-		case *PhysProject:
-			p = x.Input
-		case *PhysScan:
-			return sp.watermarkedScan(x)
-		default:
-			return false
-		}
-	}
+	s, ok := belowRowOps(p).(*PhysScan)
+	return ok && sp.watermarkedScan(s)
 }
 
 // watermarkedScan reports whether p is a scan of an append-only source

@@ -207,16 +207,22 @@ func changelogWhy(updating bool) string {
 // streamJoinUnder is the streaming join p reads, through projections
 // and filters, or nil.
 func streamJoinUnder(p PhysicalPlan) *PhysStreamJoin {
+	j, _ := belowRowOps(p).(*PhysStreamJoin)
+	return j
+}
+
+// belowRowOps is the first node under p's filters and projections: the
+// operators that act on each row alone, so what the node below says of
+// its rows (append-only, on time, bounded by a watermark) holds for p's.
+func belowRowOps(p PhysicalPlan) PhysicalPlan {
 	for {
 		switch x := p.(type) {
-		case *PhysStreamJoin:
-			return x
-		case *PhysProject:
-			p = x.Input
 		case *PhysFilter:
 			p = x.Input
+		case *PhysProject:
+			p = x.Input
 		default:
-			return nil
+			return p
 		}
 	}
 }
