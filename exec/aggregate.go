@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -298,11 +297,6 @@ func NewHashAggregateMode(mem memory.Allocator, input Operator, mode AggMode, ke
 			return nil, fmt.Errorf("aggregate: %w", err)
 		}
 		h.table = t
-		if mode == AggFinal && os.Getenv("PRESIZE") != "" {
-			if ig, ok := t.g.(*intGrouper); ok {
-				ig.keys, ig.slots, ig.shift = make([]uint64, 1<<21), make([]uint32, 1<<21), 64-21
-			}
-		}
 	}
 	for _, a := range calls {
 		acc, err := NewAccumulator(mem, a, AggOptions{})
