@@ -172,7 +172,7 @@ func (ps *parseState) valuesItem(q *Query, body []token, i int) (replacement, in
 	if close == i+2 {
 		return replacement{}, 0, false, c.errAt(body[close], "VALUES needs at least one row")
 	}
-	rows, err := ps.valuesRows(body, i+1, body[close].off, vl)
+	rows, err := ps.valuesRows(q, body, i+1, body[close].off, vl)
 	if err != nil {
 		return replacement{}, 0, false, err
 	}
@@ -245,7 +245,8 @@ func inReplacement(repls []replacement, sp span) bool {
 // valuesRows parses the rows of VALUES at body[kw] up to the offset stop:
 // the TiDB parser reads them as `SELECT row, …` over the same offsets
 // (VALUES and SELECT have the same length), everything else blanked.
-func (ps *parseState) valuesRows(body []token, kw int, stop int, vl *ValuesList) ([][]ast.ExprNode, error) {
+// List literals in the rows are read as in a SELECT (q.ListLits).
+func (ps *parseState) valuesRows(q *Query, body []token, kw int, stop int, vl *ValuesList) ([][]ast.ExprNode, error) {
 	c := &cursor{ps: ps, toks: body}
 	kwt := body[kw]
 	start, end := body[0].off, body[len(body)-1].end
@@ -254,16 +255,41 @@ func (ps *parseState) valuesRows(body []token, kw int, stop int, vl *ValuesList)
 		return nil, err
 	}
 	ivs, _ := standaloneIntervals(body) // and its interval literals (Query.Intervals)
-	input := []byte(ps.tidbInput(start, end, append(casts, ivs...)))
+	repls := append(casts, ivs...)
+	in := func(off int) bool { return off > kwt.off && off < stop }
+	var lq Query // the whole body's lists: keep those in the rows
+	lists, subs, err := ps.listLiterals(&lq, body, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lists {
+		if in(l.off) {
+			repls = append(repls, l)
+		}
+	}
+	for off := range lq.ListLits {
+		if in(off + start) {
+			if q.ListLits == nil {
+				q.ListLits = map[int]bool{}
+			}
+			q.ListLits[off] = true
+		}
+	}
+	for _, s := range subs {
+		if in(body[s.open].off) {
+			return nil, Errorf(ParseError, ps.pos(body[s.open].off), "a subscript l[i] in a VALUES row is not supported")
+		}
+	}
+	input := []byte(ps.tidbInput(start, end, repls))
 	// A cell that is the word DEFAULT reaches the TiDB parser as NULL
 	// (padded to DEFAULT's length) and is remembered by row and column.
 	depth, row, col := 0, 0, 0
 	for k := kw + 1; k < len(body) && body[k].off < stop; k++ {
 		t := body[k]
 		switch {
-		case t.isPunct("("):
+		case t.isPunct("(") || t.isPunct("["):
 			depth++
-		case t.isPunct(")"):
+		case t.isPunct(")") || t.isPunct("]"):
 			depth--
 		case t.isPunct(","):
 			if depth == 0 {
@@ -321,7 +347,7 @@ func (ps *parseState) valuesQuery(q *Query, body []token) (*Query, error) {
 		return nil, Errorf(ParseError, ps.pos(body[0].off), "VALUES needs at least one row")
 	}
 	vl := &ValuesList{Pos: ps.pos(body[0].off)}
-	rows, err := ps.valuesRows(body, 0, body[len(body)-1].end, vl)
+	rows, err := ps.valuesRows(q, body, 0, body[len(body)-1].end, vl)
 	if err != nil {
 		return nil, err
 	}
