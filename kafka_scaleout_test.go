@@ -650,3 +650,26 @@ func TestScaleOutKillMember(t *testing.T) {
 	kProduce(t, addr, soSpread("orders", parts, 4500, second[1500:])...)
 	soWait(t, res, soWant(append(first, second...)), "after SIGKILL of a member process")
 }
+
+// TestScaleOutSplitFailureNamed: a scaled-out query whose exchange cannot
+// be set up after its topics exist (here a wire column named as a Kafka
+// metadata column) fails with the reason instead of panicking in the
+// cleanup of the parts opened so far (the nil dereference a SIGINT during
+// a member's start showed in the crash harness).
+func TestScaleOutSplitFailureNamed(t *testing.T) {
+	addr := kCluster(t, map[string]int32{"orders": 2})
+	db, _ := kOpen(t, kConfig())
+	defer db.Close()
+	kExec(t, db, `CREATE SOURCE o (category VARCHAR, value BIGINT)
+WITH (connector = 'kafka', topic = 'orders', brokers = '`+addr+`', format = 'json', 'group.id' = 'gsplit')`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := db.Query(ctx, `SELECT _partition, COUNT(*) AS n FROM (SELECT category AS _partition FROM o) t GROUP BY _partition EMIT CHANGES`)
+	if err == nil {
+		rows.Close()
+		t.Fatal("a wire column named _partition was accepted")
+	}
+	if !strings.Contains(err.Error(), `"_partition" is a metadata column name`) {
+		t.Errorf("error %q does not name the column", err)
+	}
+}

@@ -112,10 +112,15 @@ func (db *Session) splitExchange(ctx context.Context, si *planner.StreamInfo, sr
 	default:
 		return nil, nil, fmt.Errorf("compile: exchanges %v do not form one keyed operator's input", exs)
 	}
-	so = &scaledOut{}
+	// The parts opened so far are closed on a failure: through opened,
+	// not the named result, which each `return nil, nil, err` sets to
+	// nil before this runs (a nil dereference, the panic CI saw when an
+	// interrupt cancelled a starting member's changelog open).
+	opened := &scaledOut{}
+	so = opened
 	defer func() {
 		if err != nil {
-			so.close()
+			opened.close()
 		}
 	}()
 	for i, x := range exs {

@@ -125,23 +125,96 @@ func (p *proc) exitStatus() string {
 func (p *proc) success() bool { return p.err == nil }
 
 // stderrTail is the last lines of the process's stderr, for reports.
+// A panic (or fatal error, or race report) is shown as its panicking
+// goroutine's innermost frames, one line each, followed by its message:
+// a CI log that keeps only the end of a failure still shows the message
+// (ci27's kept the frames and cut the panic text), and the frames that say
+// where.
 func (p *proc) stderrTail() string {
 	b, err := os.ReadFile(p.stderr)
 	if err != nil {
 		return ""
 	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	// A panic's message comes before its goroutine stacks: keep it and
-	// the first frames rather than the bottom of the last stack.
+	return tailOf(string(b))
+}
+
+// tailOf is stderrTail of the text s.
+func tailOf(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
 	for i, l := range lines {
-		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
-			return strings.Join(lines[i:min(len(lines), i+16)], "\n")
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") || l == "WARNING: DATA RACE" {
+			return crashText(lines[i:])
 		}
 	}
 	if len(lines) > 8 {
 		lines = lines[len(lines)-8:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// crashText condenses a Go crash report (lines from its "panic: ",
+// "fatal error: " or "WARNING: DATA RACE" line on) into the frames of
+// its first stack, at most 12, each "function file:line" (a race
+// report: its first two stacks, the two accesses), then the message.
+func crashText(lines []string) string {
+	race := lines[0] == "WARNING: DATA RACE"
+	stacks := 1
+	if race {
+		stacks = 2
+	}
+	var msg, frames []string
+	inStack, done := false, 0
+	for _, l := range lines {
+		trimmed := strings.TrimSpace(l)
+		switch {
+		case !inStack && done == 0 && !race && strings.HasPrefix(l, "goroutine "):
+			inStack = true
+		case !inStack && race && (strings.HasSuffix(l, ":") && strings.Contains(l, " by ")):
+			inStack = true
+			frames = append(frames, l)
+		case !inStack:
+			if done == 0 && trimmed != "" {
+				msg = append(msg, l)
+			}
+		case trimmed == "":
+			inStack = false
+			done++
+		case strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "      "):
+			// The file:line under a function: joined onto it.
+			loc := trimmed
+			if j := strings.LastIndex(loc, "/"); j >= 0 {
+				loc = loc[j+1:]
+			}
+			if j := strings.Index(loc, " +0x"); j >= 0 {
+				loc = loc[:j]
+			}
+			if n := len(frames); n > 0 {
+				frames[n-1] += " " + loc
+			}
+		default:
+			frames = append(frames, "  "+funcName(trimmed))
+		}
+		if done >= stacks {
+			break
+		}
+	}
+	if len(frames) > 12*stacks {
+		frames = frames[:12*stacks]
+	}
+	if len(msg) > 4 {
+		msg = msg[:4]
+	}
+	return strings.Join(append(frames, msg...), "\n")
+}
+
+// funcName drops a stack frame's argument list: "pkg.f(0xc0001, …)" is
+// "pkg.f".
+func funcName(l string) string {
+	l = strings.TrimSpace(l)
+	if j := strings.LastIndex(l, "("); j > 0 && strings.HasSuffix(l, ")") {
+		l = l[:j]
+	}
+	return l
 }
 
 // handlersReady waits until the CLI has installed its SIGINT/SIGTERM
