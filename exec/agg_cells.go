@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec/expr"
 )
 
 // Cells of any type, for the aggregates that keep values of their rows
@@ -101,7 +103,7 @@ type sortKeyer func(dst []byte, i int) []byte
 func sortable(t arrow.DataType) bool {
 	switch t.ID() {
 	case arrow.BOOL, arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
-		arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128, arrow.NULL:
+		arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128, arrow.NULL, arrow.INTERVAL_MONTH_DAY_NANO:
 		return true
 	}
 	return intLike(t)
@@ -155,6 +157,16 @@ func valueKeyer(arr arrow.Array) (sortKeyer, error) {
 			n := a.Value(i)
 			dst = be.AppendUint64(dst, uint64(n.HighBits())^(1<<63))
 			return be.AppendUint64(dst, n.LowBits())
+		}, nil
+	case *array.MonthDayNanoInterval:
+		// The normalised parts, so that equal intervals (INTERVAL '30'
+		// DAY and INTERVAL '1' MONTH) share a key and keys order as
+		// expr.CompareIntervals does.
+		return func(dst []byte, i int) []byte {
+			m, d, n := expr.NormInterval(a.Value(i))
+			dst = be.AppendUint64(dst, uint64(m)^(1<<63))
+			dst = be.AppendUint64(dst, uint64(d)^(1<<63))
+			return be.AppendUint64(dst, uint64(n)^(1<<63))
 		}, nil
 	case *array.String, *array.LargeString, *array.Binary, *array.LargeBinary:
 		at, err := stringAccessor(arr)

@@ -99,8 +99,12 @@ type aggEntry struct {
 	args, distinct aggClass
 	// packed: the argument is an agg_args struct (several arguments, or
 	// one whose NULLs count); args is the class of its first field, and
-	// every other field must be of classOrderable.
+	// every other field must be of classOrderable, or of keys when set.
 	packed bool
+	// keys are the classes the packed fields after the first may be
+	// (ARG_MIN's val: any value the sort keys order), when not just
+	// classOrderable (ORDER BY keys of STRING_AGG and ARRAY_AGG).
+	keys aggClass
 	// noRetract, when set, is why the function cannot take a retraction:
 	// the planner refuses it over an updating input with this reason.
 	noRetract string
@@ -139,17 +143,17 @@ var aggTable = map[string]aggEntry{
 	"bit_xor": {args: classInteger, distinct: classInteger, partial: true},
 	"first":   {args: classAny, distinct: classAny, packed: true, partial: true, noRetract: firstNoRetract},
 	"last":    {args: classAny, distinct: classAny, packed: true, partial: true, noRetract: firstNoRetract},
-	"arg_min": {args: classOrderable, distinct: classOrderable, packed: true},
-	"arg_max": {args: classOrderable, distinct: classOrderable, packed: true},
+	"arg_min": {args: classOrderable | classInterval, distinct: classOrderable | classInterval, packed: true, keys: classInterval},
+	"arg_max": {args: classOrderable | classInterval, distinct: classOrderable | classInterval, packed: true, keys: classInterval},
 	// STRING_AGG takes a VARCHAR (the binder casts), packed with its
 	// ORDER BY keys when it has some.
 	"string_agg": {args: classString, distinct: classString, packed: true},
 	// ARRAY_AGG's argument is always packed (its NULLs are values of the
 	// list), with its ORDER BY keys.
 	"array_agg":       {args: classAny, distinct: classAny, packed: true},
-	"median":          {args: classOrderable, distinct: classOrderable},
+	"median":          {args: classOrderable | classInterval, distinct: classOrderable | classInterval},
 	"percentile_cont": {args: classNumeric | classTemporal, distinct: classNumeric | classTemporal},
-	"percentile_disc": {args: classOrderable, distinct: classOrderable},
+	"percentile_disc": {args: classOrderable | classInterval, distinct: classOrderable | classInterval},
 	// APPROX_COUNT_DISTINCT is a HyperLogLog sketch (exec/agg_hll.go);
 	// parallel batch aggregates merge per-morsel sketches (partialSchema).
 	"approx_count_distinct": {args: classAny, distinct: classAny,
@@ -192,7 +196,7 @@ func CheckAgg(op AggOperator, fn string, distinct bool, arg arrow.DataType, retr
 	}
 	if st, ok := arg.(*arrow.StructType); ok && e.packed {
 		for _, f := range st.Fields()[1:] {
-			if aggClassOf(f.Type)&classOrderable == 0 {
+			if aggClassOf(f.Type)&(classOrderable|e.keys) == 0 {
 				return fmt.Errorf("%s cannot order by %s", strings.ToUpper(fn), TypeName(f.Type))
 			}
 		}

@@ -189,7 +189,7 @@ func (b *binder) bindLayerAgg(f string, x *ast.AggregateFuncExpr, ctx exprCtx, o
 		if err != nil {
 			return nil, err
 		}
-		if aggClassOf(v.Type())&classOrderable == 0 && !isNull(v.Type()) {
+		if aggClassOf(v.Type())&(classOrderable|classInterval) == 0 && !isNull(v.Type()) {
 			return nil, b.errAt(offsetOf(args[1], off), "%s cannot compare values of %s", name, TypeName(v.Type()))
 		}
 		if arg, err = b.aggArgs(off, inner, []Expr{a, v}, name); err != nil {
@@ -332,11 +332,6 @@ func (b *binder) aggArgsKeep(off int, ctx exprCtx, args []Expr, name string, ski
 		if isNull(a.Type()) {
 			a = castTo(a, TypeBigInt)
 		}
-		if a.Type().ID() == arrow.INTERVAL_MONTH_DAY_NANO && len(args) > 1 {
-			// FIRST, LAST, ANY_VALUE and ARRAY_AGG keep an interval as
-			// any value; ARG_MIN/ARG_MAX and ORDER BY keys do not yet.
-			return nil, b.errAt(off, "%s cannot take an INTERVAL", name)
-		}
 		fields[i] = arrow.Field{Name: fmt.Sprintf("f%d", i), Type: a.Type(), Nullable: true}
 		all = append(all, a)
 	}
@@ -344,13 +339,15 @@ func (b *binder) aggArgsKeep(off int, ctx exprCtx, args []Expr, name string, ski
 }
 
 // quantileArg checks the argument of a percentile (disc: any orderable
-// value; otherwise numbers and times, whose values interpolate).
+// value, intervals included, so MEDIAN of intervals is the lower middle
+// one as in DuckDB; otherwise numbers and times, whose values
+// interpolate).
 func (b *binder) quantileArg(arg Expr, name string, off int, disc bool) (Expr, error) {
 	t := arg.Type()
 	if isNull(t) {
 		return castTo(arg, TypeDouble), nil
 	}
-	if contType(t) != nil || (disc && aggClassOf(t)&classOrderable != 0) {
+	if contType(t) != nil || (disc && aggClassOf(t)&(classOrderable|classInterval) != 0) {
 		return arg, nil
 	}
 	return nil, b.errAt(off, "%s needs a number or a time, got %s", name, TypeName(t))

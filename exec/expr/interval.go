@@ -70,8 +70,8 @@ func registerInterval() {
 // day of 24 hours and a month of 30 days (so INTERVAL '30' DAY equals
 // INTERVAL '1' MONTH), by months, then days, then the time.
 func CompareIntervals(a, b arrow.MonthDayNanoInterval) int {
-	am, ad, an := normInterval(a)
-	bm, bd, bn := normInterval(b)
+	am, ad, an := NormInterval(a)
+	bm, bd, bn := NormInterval(b)
 	for _, c := range [][2]int64{{am, bm}, {ad, bd}, {an, bn}} {
 		if c[0] != c[1] {
 			if c[0] < c[1] {
@@ -83,7 +83,10 @@ func CompareIntervals(a, b arrow.MonthDayNanoInterval) int {
 	return 0
 }
 
-func normInterval(iv arrow.MonthDayNanoInterval) (months, days, nanos int64) {
+// NormInterval is iv with its time past a day carried into days and its
+// days past 30 into months (time in [0, 24h), days in [0, 30)): the parts
+// CompareIntervals orders by, so intervals that compare equal share them.
+func NormInterval(iv arrow.MonthDayNanoInterval) (months, days, nanos int64) {
 	const nanosPerDay = microsPerDay * 1000
 	days = int64(iv.Days) + floorDiv(iv.Nanoseconds, nanosPerDay)
 	nanos = iv.Nanoseconds - floorDiv(iv.Nanoseconds, nanosPerDay)*nanosPerDay
