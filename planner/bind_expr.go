@@ -46,6 +46,9 @@ type binder struct {
 	// subscriptsBound are the offsets of the subscripts bound (a
 	// subscript nothing bound is an error: checkSubscripts).
 	subscriptsBound map[int]bool
+	// sessionParts are the SESSION windows with Flink's PARTITION BY
+	// bound in the FROM of the SELECT being bound (checkSessionParts).
+	sessionParts []*sql.WindowTVF
 }
 
 // checkSubscripts fails on a subscript no expression took, written

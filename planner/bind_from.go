@@ -246,6 +246,14 @@ func (b *binder) bindWindow(w *sql.WindowTVF, alias string) (Plan, *scope, error
 		if w.Gap <= 0 {
 			return nil, nil, sql.Errorf(sql.BindError, w.Pos, "SESSION gap must be positive")
 		}
+		for _, k := range w.PartitionBy {
+			if _, err := sc.resolve("", k, w.PartitionPos); err != nil {
+				return nil, nil, err
+			}
+		}
+		if w.PartitionBy != nil {
+			b.sessionParts = append(b.sessionParts, w)
+		}
 	default:
 		return nil, nil, sql.Errorf(sql.BindError, w.Pos, "unknown window kind %d", w.Kind)
 	}

@@ -280,6 +280,9 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 	for i := range s.WindowSpecs {
 		ws.named = append(ws.named, &s.WindowSpecs[i])
 	}
+	outerParts := b.sessionParts
+	b.sessionParts = nil
+	defer func() { b.sessionParts = outerParts }()
 	var p Plan
 	sc := &scope{}
 	if s.From == nil {
@@ -363,6 +366,9 @@ func (b *binder) bindSelect(s *ast.SelectStmt) (Plan, []string, error) {
 				keys = append(keys, k)
 			}
 		}
+	}
+	if err := b.checkSessionParts(keys, s.GroupBy != nil); err != nil {
+		return nil, nil, err
 	}
 	var having Expr
 	if s.Having != nil {
@@ -829,4 +835,42 @@ func callText(src string, off int) string {
 		}
 	}
 	return ""
+}
+
+// checkSessionParts holds Flink's `SESSION(TABLE t PARTITION BY k, …)`
+// to what sluice computes: sessions kept apart by the GROUP BY keys other
+// than window_start and window_end (keySessions). So those keys must be
+// the PARTITION BY columns, no more and no fewer; a query that groups
+// otherwise would get other sessions than in Flink and is refused.
+func (b *binder) checkSessionParts(keys []Expr, grouped bool) error {
+	for _, w := range b.sessionParts {
+		if !grouped {
+			return sql.Errorf(sql.BindError, w.PartitionPos, "SESSION with PARTITION BY needs a GROUP BY of its partition columns, window_start and window_end")
+		}
+		want := map[string]bool{}
+		for _, k := range w.PartitionBy {
+			want[strings.ToLower(k)] = true
+		}
+		got := map[string]bool{}
+		for _, k := range keys {
+			c, ok := k.(*ColumnRef)
+			name := ""
+			if ok {
+				name = strings.ToLower(c.Name)
+			}
+			if name == "window_start" || name == "window_end" {
+				continue
+			}
+			if !want[name] {
+				return sql.Errorf(sql.BindError, w.PartitionPos, "SESSION's PARTITION BY (%s) must be the GROUP BY keys besides window_start and window_end, but the GROUP BY also has %s: sessions are kept apart by those keys", strings.Join(w.PartitionBy, ", "), k.String())
+			}
+			got[name] = true
+		}
+		for _, k := range w.PartitionBy {
+			if !got[strings.ToLower(k)] {
+				return sql.Errorf(sql.BindError, w.PartitionPos, "SESSION's PARTITION BY column %q must be a GROUP BY key: sessions are kept apart by the GROUP BY keys", k)
+			}
+		}
+	}
+	return nil
 }

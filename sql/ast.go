@@ -278,6 +278,11 @@ type WindowTVF struct {
 	Slide      time.Duration // HOP
 	Gap        time.Duration // SESSION
 	Pos        Pos
+	// PartitionBy are the columns of Flink's `SESSION(TABLE t PARTITION
+	// BY k, …)` (or `PARTITION BY (k1, k2)`), with PartitionPos where
+	// PARTITION is written; nil when not given.
+	PartitionBy  []string
+	PartitionPos Pos
 }
 
 // stmt carries what every statement has.

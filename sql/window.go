@@ -12,7 +12,7 @@ var windowKinds = map[string]WindowKind{"TUMBLE": Tumble, "HOP": Hop, "SESSION":
 var windowArgs = map[WindowKind]string{
 	Tumble:  "TUMBLE(table, time_column, size)",
 	Hop:     "HOP(table, time_column, slide, size)",
-	Session: "SESSION(table, time_column, gap)",
+	Session: "SESSION(table [PARTITION BY k], time_column, gap)",
 }
 
 // matchParen returns the index of the `)` closing the `(` at open, or -1.
@@ -97,7 +97,21 @@ func (ps *parseState) windowTVF(body []token, i int) (w *WindowTVF, end int, ok 
 		}
 	}
 	w = &WindowTVF{Kind: kind, Pos: ps.pos(t.off)}
-	if w.Table, err = ps.windowTable(args[0]); err != nil {
+	tableArg := args[0]
+	for k := range tableArg {
+		if k > 0 && tableArg[k].is("PARTITION") {
+			if kind != Session {
+				return nil, 0, false, c.errAt(tableArg[k], "PARTITION BY is taken by SESSION only, not %s", strings.ToUpper(t.text))
+			}
+			if w.PartitionBy, err = ps.windowPartition(tableArg[k:]); err != nil {
+				return nil, 0, false, err
+			}
+			w.PartitionPos = ps.pos(tableArg[k].off)
+			tableArg = tableArg[:k]
+			break
+		}
+	}
+	if w.Table, err = ps.windowTable(tableArg); err != nil {
 		return nil, 0, false, err
 	}
 	if w.TimeColumn, err = ps.windowColumn(args[1]); err != nil {
@@ -143,6 +157,39 @@ func (ps *parseState) windowTable(a []token) (string, error) {
 		return "", err
 	}
 	return name, c.end()
+}
+
+// windowPartition reads Flink's `PARTITION BY k` or `PARTITION BY (k1,
+// k2)` after a SESSION's table: the columns its sessions are kept apart by.
+func (ps *parseState) windowPartition(a []token) ([]string, error) {
+	c := &cursor{ps: ps, toks: a}
+	c.next() // PARTITION
+	if !c.peek().is("BY") {
+		return nil, c.unexpected("BY after PARTITION")
+	}
+	c.next()
+	paren := c.peek().isPunct("(")
+	if paren {
+		c.next()
+	}
+	var cols []string
+	for {
+		name, _, err := c.ident("a partition column")
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, name)
+		if !paren || !c.peek().isPunct(",") {
+			break
+		}
+		c.next()
+	}
+	if paren {
+		if err := c.expectPunct(")"); err != nil {
+			return nil, err
+		}
+	}
+	return cols, c.end()
 }
 
 // windowColumn reads the second argument: `ts` or Flink's `DESCRIPTOR(ts)`.
