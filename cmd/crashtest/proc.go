@@ -228,8 +228,12 @@ func (p *proc) handlersReady(limit time.Duration) bool {
 		if p.exited() {
 			return false
 		}
+		// Until the shell has exec'd sluice, the PID is dash's, which
+		// catches SIGINT itself before it reads `trap '' INT`: a SIGTERM
+		// sent then killed the shell ("signal terminated", empty stderr),
+		// taken for sluice dying of the signal.
 		caught, err := sigCaught(path, syscall.SIGINT)
-		if caught {
+		if caught && !p.inShell() {
 			return true
 		}
 		if err != nil {
@@ -243,6 +247,17 @@ func (p *proc) handlersReady(limit time.Duration) bool {
 		time.Sleep(2 * time.Millisecond)
 	}
 	return false
+}
+
+// shellExe is the program /bin/sh is, which startSluice's PID runs until
+// the shell execs sluice.
+var shellExe, _ = filepath.EvalSymlinks("/bin/sh")
+
+// inShell reports whether the process still runs the shell (or is gone:
+// then it is not known to run sluice either).
+func (p *proc) inShell() bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.cmd.Process.Pid))
+	return err != nil || exe == shellExe
 }
 
 // sigCaught reads whether sig is in the SigCgt mask of a /proc status
