@@ -12,7 +12,7 @@ import (
 )
 
 // copyOptions maps COPY's options to the file sink's.
-var copyOptions = map[string]string{"format": "format", "header": "header", "delimiter": "delimiter", "delim": "delimiter", "sep": "delimiter"}
+var copyOptions = map[string]string{"format": "format", "header": "header", "delimiter": "delimiter", "delim": "delimiter", "sep": "delimiter", "compression": "compression", "codec": "compression", "row_group_size": "row_group_rows"}
 
 // copyTo runs COPY … TO 'path' as a batch INSERT into a file sink made for
 // it: the format follows the path's extension unless FORMAT names it, the
@@ -33,7 +33,7 @@ func (db *Session) copyTo(ctx context.Context, s *sql.Copy) (*Rows, error) {
 	for _, o := range s.Options {
 		to, ok := copyOptions[o.Key]
 		if !ok {
-			return nil, sql.Errorf(sql.BindError, o.Pos, "unsupported COPY option %s (have delimiter, format, header)", o.Key)
+			return nil, sql.Errorf(sql.BindError, o.Pos, "unsupported COPY option %s (have compression, delimiter, format, header, row_group_size)", o.Key)
 		}
 		v := o.Value
 		if to == "format" {
@@ -44,7 +44,17 @@ func (db *Session) copyTo(ctx context.Context, s *sql.Copy) (*Rows, error) {
 	copts := db.options(opts)
 	sink, err := connectors.NewSink(db.conn, copts)
 	if err != nil {
-		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: s.Position(), Msg: fmt.Sprintf("COPY TO %q: %v", s.Path, err), Err: err}
+		// An option's error points at the option as written.
+		pos := s.Position()
+		var oe *connectors.OptionError
+		if errors.As(err, &oe) {
+			for _, o := range s.Options {
+				if copyOptions[o.Key] == oe.Option {
+					pos = o.Pos
+				}
+			}
+		}
+		return nil, &sql.Error{Kind: sql.ConnectorError, Pos: pos, Msg: fmt.Sprintf("COPY TO %q: %v", s.Path, err), Err: err}
 	}
 	tmp := "$copy " + s.Path
 	db.mu.Lock()

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // queryStrings runs q and renders its rows as "a|b" strings.
@@ -78,8 +80,39 @@ func TestCopyTo(t *testing.T) {
 	if err := db.Exec(ctx, "COPY (SELECT 1) TO '"+filepath.Join(outside, "x.csv")+"'"); err == nil || !strings.Contains(err.Error(), "outside") {
 		t.Errorf("COPY outside the sandbox: %v", err)
 	}
-	if err := db.Exec(ctx, "COPY (SELECT 1) TO 'x.csv' (COMPRESSION gzip)"); err == nil || !strings.Contains(err.Error(), "unsupported COPY option compression") {
+	if err := db.Exec(ctx, "COPY (SELECT 1) TO 'x.csv' (LEVEL 3)"); err == nil || !strings.Contains(err.Error(), "unsupported COPY option level") {
 		t.Errorf("unknown option: %v", err)
+	}
+	// COMPRESSION picks the Parquet codec (and the file reads back); it
+	// is refused, at the option, for another format or an unknown codec.
+	for codec, want := range map[string]format.CompressionCodec{"zstd": parquet.Zstd.CompressionCodec(), "snappy": parquet.Snappy.CompressionCodec(), "gzip": parquet.Gzip.CompressionCodec(), "uncompressed": parquet.Uncompressed.CompressionCodec()} {
+		if err := db.Exec(ctx, "COPY (SELECT k, v FROM 'in.csv' ORDER BY v) TO 'c.parquet' (FORMAT parquet, COMPRESSION "+codec+")"); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(filepath.Join(dir, "c.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := f.Stat()
+		pf, err := parquet.OpenFile(f, st.Size())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pf.Metadata().RowGroups[0].Columns[0].MetaData.Codec; got != want {
+			t.Errorf("COMPRESSION %s: the file's codec is %v", codec, got)
+		}
+		f.Close()
+		if got := strings.Join(queryStrings(t, db, "SELECT k, v FROM 'c.parquet'"), ","); got != "a|1,b|2,a|3" {
+			t.Errorf("COMPRESSION %s: read back %s", codec, got)
+		}
+	}
+	for q, want := range map[string]string{
+		"COPY (SELECT 1) TO 'x.csv' (HEADER, COMPRESSION zstd)": `line 1:37: COPY TO "x.csv": file sink: 'compression' applies to Parquet only, not csv`,
+		"COPY (SELECT 1) TO 'x.parquet' (COMPRESSION zip)":      `line 1:33: COPY TO "x.parquet": option "compression" must be one of`,
+	} {
+		if err := db.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %s", q, err, want)
+		}
 	}
 	// A sink error names COPY TO and the path, not the temporary sink, and
 	// leaves no file: Parquet's INTERVAL holds no negative interval.

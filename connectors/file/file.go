@@ -72,6 +72,7 @@ var SinkOptions = []connectors.Option{
 	{Name: "delimiter", Type: "string", Default: ",", Doc: "CSV field separator, one byte"},
 	{Name: "header", Type: "bool", Default: "true", Doc: "CSV output starts with a header line"},
 	{Name: "row_group_rows", Type: "integer", Default: "1048576", Doc: "Parquet rows per row group"},
+	{Name: "compression", Type: "enum", Default: "uncompressed", Values: parquetCodecNames, Doc: "Parquet page compression (Parquet only)"},
 }
 
 // Format names.

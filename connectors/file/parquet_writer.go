@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
 
 	"github.com/sluicesql/sluice/connectors/format"
 )
@@ -102,12 +103,26 @@ type parquetEncoder struct {
 	ends   []int
 }
 
-func newParquetEncoder(out io.Writer, schema *arrow.Schema, rowGroupRows int64) (*parquetEncoder, error) {
+// parquetCodecs are the page compressions the 'compression' option names
+// (DuckDB's COPY … (COMPRESSION …) spellings; lz4 is LZ4_RAW, the codec
+// current readers take).
+var parquetCodecs = map[string]compress.Codec{
+	"uncompressed": &parquet.Uncompressed, "snappy": &parquet.Snappy, "gzip": &parquet.Gzip,
+	"zstd": &parquet.Zstd, "lz4": &parquet.Lz4Raw, "lz4_raw": &parquet.Lz4Raw, "brotli": &parquet.Brotli,
+}
+
+// parquetCodecNames are parquetCodecs' keys, for the option's docs.
+var parquetCodecNames = []string{"uncompressed", "snappy", "gzip", "zstd", "lz4", "lz4_raw", "brotli"}
+
+func newParquetEncoder(out io.Writer, schema *arrow.Schema, rowGroupRows int64, codec compress.Codec) (*parquetEncoder, error) {
 	ps, err := parquetSchema(schema)
 	if err != nil {
 		return nil, err
 	}
 	opts := []parquet.WriterOption{ps}
+	if codec != nil {
+		opts = append(opts, parquet.Compression(codec))
+	}
 	if rowGroupRows > 0 {
 		opts = append(opts, parquet.MaxRowsPerRowGroup(rowGroupRows))
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/dustin/go-humanize"
+	"github.com/parquet-go/parquet-go/compress"
 
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/connectors/format"
@@ -58,14 +59,16 @@ type Sink struct {
 	opts         Options
 	dir          bool
 	rowGroupRows int64
-	mode         string // ModeError, ModeOverwrite or ModeAppend
+	codec        compress.Codec // Parquet page compression; nil: uncompressed
+	mode         string         // ModeError, ModeOverwrite or ModeAppend
 }
 
 var _ exec.Sink = (*Sink)(nil)
 
 // NewSink makes a file sink from its options: path, format (default from
 // the extension, or csv for a directory), delimiter and header for CSV,
-// row_group_rows for Parquet (rows per row group, default 1M).
+// row_group_rows and compression for Parquet (rows per row group, default
+// 1M; page codec, default uncompressed).
 func NewSink(opts connectors.Options) (*Sink, error) {
 	o := opts
 	p := opts["path"]
@@ -104,6 +107,16 @@ func NewSink(opts connectors.Options) (*Sink, error) {
 			return nil, fmt.Errorf("file sink: row_group_rows must be a positive integer, not %q", v)
 		}
 		s.rowGroupRows = n
+	}
+	if v, ok := opts["compression"]; ok {
+		c, known := parquetCodecs[strings.ToLower(strings.TrimSpace(v))]
+		switch {
+		case po.Format != FormatParquet:
+			return nil, &connectors.OptionError{Option: "compression", Msg: fmt.Sprintf("file sink: 'compression' applies to Parquet only, not %s", po.Format)}
+		case !known:
+			return nil, &connectors.OptionError{Option: "compression", Msg: fmt.Sprintf("file sink: 'compression' must be one of %s, not %q", strings.Join(parquetCodecNames, ", "), v)}
+		}
+		s.codec = c
 	}
 	return s, nil
 }
@@ -319,7 +332,7 @@ func (w *SinkWriter) begin() error {
 			w.abort()
 			return fmt.Errorf("file sink: %s: a parquet file takes a single commit; write to a directory path ('%s/') for streaming output", t, strings.TrimSuffix(t, ".parquet"))
 		}
-		pe, err := newParquetEncoder(w.buf, w.schema, w.sink.rowGroupRows)
+		pe, err := newParquetEncoder(w.buf, w.schema, w.sink.rowGroupRows, w.sink.codec)
 		if err != nil {
 			w.abort()
 			return err
