@@ -517,13 +517,47 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 		}
 		mine := all || (j < len(rows) && int(rows[j]) == i)
 		if !mine {
-			// Not this operator's row: it only moves the watermark,
-			// and sessions closing meanwhile hold the rows before it.
+			// Rows i up to the next of this operator's (another
+			// instance's keys) only move the watermark, and sessions
+			// closing meanwhile hold the rows before them. The tracker
+			// keeps a maximum and the windows close in end order, so
+			// observing the run's latest event time once closes what
+			// observing each row would: each instance of a
+			// ParallelWindow passes over every row, and this keeps
+			// that pass to a scan of the time column.
 			if b != nil {
 				b.row = j - 1
 			}
-			if !null && !w.opts.ByMarks {
-				if nw := w.tracker.Observe(partition, ts); nw > wm {
+			end := n
+			if j < len(rows) {
+				end = int(rows[j])
+			}
+			if w.opts.ByMarks {
+				i = end - 1
+				continue
+			}
+			top, any := ts, !null
+			for k := i + 1; k < end; k++ {
+				var t int64
+				if tsVals != nil {
+					if tsNulls && tsCol.IsNull(k) {
+						continue
+					}
+					t = tsVals[k]
+				} else {
+					tv := tsOf(k)
+					if tv.IsNull() {
+						continue
+					}
+					t = tv.I
+				}
+				if !any || t > top {
+					top, any = t, true
+				}
+			}
+			i = end - 1
+			if any {
+				if nw := w.tracker.Observe(partition, top); nw > wm {
 					if err := w.closeUpTo(ctx, nw); err != nil {
 						return err
 					}
