@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -192,6 +193,34 @@ func (db *Session) showTables() (*Rows, error) {
 		rows[i] = []string{n}
 	}
 	return db.textRows([]string{"name"}, rows)
+}
+
+// holdsData reports whether path names data a source could read: a file,
+// or a directory with a file in it. A Flink connector table over such a
+// path is the source it declares, so its source error (a declared column
+// missing from the file) is the statement's error; only a table whose
+// path holds nothing yet (an output not written) falls back to a sink.
+func holdsData(path string) bool {
+	if path == "" {
+		return false
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	if !fi.IsDir() {
+		return true
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(e.Name(), "_") {
+			return true
+		}
+	}
+	return false
 }
 
 // flinkSinkTable registers a Flink connector table its connector cannot

@@ -52,6 +52,16 @@ GROUP BY window_start, window_end, ` + "`user`" + `;`
 	if err := db.Exec(context.Background(), "CREATE TABLE nope (a INT) WITH ('connector' = 'nosuch')"); err == nil {
 		t.Fatal("an unknown connector was accepted")
 	}
+	// A declared column the file lacks: the file is there to read, so the
+	// source's error is the statement's (it was turned into a sink, and a
+	// SELECT then failed with 'unknown source').
+	err = db.Exec(context.Background(), "CREATE TABLE bad (`user` STRING, nope BIGINT) WITH ('connector' = 'filesystem', 'path' = 'clicks.csv', 'format' = 'csv')")
+	if err == nil || !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error(), "clicks.csv") {
+		t.Fatalf("missing column: got %v, want an error naming nope and clicks.csv", err)
+	}
+	if _, ok := db.cat.LookupSink("bad"); ok {
+		t.Fatal("a table over a file it cannot read was made a sink")
+	}
 }
 
 func sortedLines(s string) string {
