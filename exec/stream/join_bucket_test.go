@@ -18,7 +18,7 @@ import (
 // is freed.
 func TestJoinStoreFindsByHash(t *testing.T) {
 	fields := []arrow.Field{{Name: "i", Type: arrow.PrimitiveTypes.Int64}, {Name: "s", Type: arrow.BinaryTypes.String}}
-	for _, n := range []int{3, 21} {
+	for _, n := range []int{3, 5, hashFrom, 21} {
 		st, err := newJoinStore(fields, maphash.MakeSeed())
 		if err != nil {
 			t.Fatal(err)

@@ -80,6 +80,12 @@ type storeBucket struct {
 	head, tail int32 // first and last slot (-1: a free bucket)
 	n          int32
 	hashed     bool // its rows are in byHash (it held more than hashFrom)
+	// rows and fps are the slots of an unhashed bucket, in no order,
+	// with the low 32 bits of each one's hash: find compares these
+	// within the bucket instead of chasing the list through every
+	// row's slotMeta (a cache miss a row, most of q7's find).
+	rows [hashFrom]int32
+	fps  [hashFrom]uint32
 }
 
 // hashFrom is the most rows a bucket holds before its rows are indexed
@@ -424,12 +430,11 @@ func (s *joinStore) find(b, r int32, h uint64) int32 {
 		return -1
 	}
 	if bk := &s.buckets[b]; !bk.hashed {
-		for o := bk.head; o >= 0; {
-			mo := s.m(o)
-			if mo.h == h && s.sameRow(o, r) {
+		fp := uint32(h)
+		for i := range bk.n {
+			if o := bk.rows[i]; bk.fps[i] == fp && s.m(o).h == h && s.sameRow(o, r) {
 				return o
 			}
-			o = mo.next
 		}
 		return -1
 	}
@@ -460,7 +465,9 @@ func (s *joinStore) add(b int32, r int32) {
 	switch {
 	case bk.hashed:
 		s.index(r)
-	case bk.n > hashFrom:
+	case bk.n <= hashFrom:
+		bk.rows[bk.n-1], bk.fps[bk.n-1] = r, uint32(mr.h)
+	default:
 		bk.hashed = true
 		for o := bk.head; o >= 0; o = s.m(o).next {
 			s.index(o)
@@ -496,6 +503,14 @@ func (s *joinStore) remove(r int32) bool {
 	}
 	mr.prev, mr.next = -1, -1
 	bk.n--
+	if !bk.hashed {
+		for i := range bk.n + 1 {
+			if bk.rows[i] == r {
+				bk.rows[i], bk.fps[i] = bk.rows[bk.n], bk.fps[bk.n]
+				break
+			}
+		}
+	}
 	if bk.hashed {
 		h := mr.h
 		if first, _ := s.byHash.get(h); first == r {
