@@ -3,6 +3,7 @@ package sluice_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice"
@@ -144,7 +146,8 @@ func first(s []string, n int) []string { return s[:min(n, len(s))] }
 // batch(i) for i in 0..2: all three run the first batch; one is closed
 // in the middle of the second; a fourth joins in the middle of the
 // third (it must emit some changes when joinerEmits: the last
-// stage has partitions enough to give it one). After each batch the folded output must equal want(i), the
+// stage has partitions enough to give it one, and the second half of
+// the third batch must change keys in each of them). After each batch the folded output must equal want(i), the
 // single-process result of every batch so far. It returns the members
 // still running (the last one the joiner), stopped by the test's end.
 func chainScenario(t *testing.T, addr, sources, query, group string, members, parts int, batch func(i int) (first, second []*kgo.Record), want func(i int) map[string]int, joinerEmits bool) []*chainMember {
@@ -181,14 +184,14 @@ func chainScenario(t *testing.T, addr, sources, query, group string, members, pa
 	kProduce(t, addr, b...)
 	chainWait(t, f, want(2), "after a DB joined mid-stream")
 	if joinerEmits && f.emitted(joiner) == 0 {
-		t.Error("the DB that joined emitted nothing: it took over no partition of the last stage")
+		t.Errorf("the DB that joined emitted nothing: it took over no partition of the last stage, or one that got no records; the group: %s", kGroupState(t, addr, group))
 	}
 	return ms
 }
 
 // chainOrder is an order of the chained tests: its category, region and
-// value, with categories of uneven sizes (a quadratic sequence) so that
-// the counts per category differ.
+// value. Categories are of uneven sizes, so that the counts per category
+// differ (chainOrders).
 type chainOrder struct {
 	category, region string
 	value            int64
@@ -208,11 +211,25 @@ func byCategory(all []chainOrder) map[string]catTotal {
 	return out
 }
 
+// chainOrders makes orders first to first+n-1. Of every 1431 orders in a
+// row, category ck has k+1 (k < 53), spread over them (order j is the
+// (7j mod 1431)-th of the period), so every batch touches nearly every
+// category and the counts differ from category to category. An
+// operator keyed by a count (GROUP BY n over GROUP BY category) thus
+// gets changes for dozens of keys from any half batch, some in every
+// partition of its topic: the DB that joins before the last half batch
+// has changes to emit, whichever partition it takes over. (A category
+// of (j²+3j) mod 53, as before, gave 27 categories nearly all of one
+// size: a half batch changed a handful of counts, and in the CI run of
+// TestScaleOutGroupByOverGroupBy none fell in the partition the joiner
+// held.)
 func chainOrders(first, n int) []chainOrder {
 	out := make([]chainOrder, n)
 	for i := range out {
 		j := first + i
-		out[i] = chainOrder{category: fmt.Sprintf("c%d", (j*j+3*j)%53), region: fmt.Sprintf("r%d", j/3%16), value: int64(j*7%101 + 1)}
+		m := j * 7 % 1431
+		k := (int(math.Sqrt(float64(8*m+1))) - 1) / 2 // the k with k(k+1)/2 <= m < (k+1)(k+2)/2
+		out[i] = chainOrder{category: fmt.Sprintf("c%d", k), region: fmt.Sprintf("r%d", j/3%16), value: int64(j*7%101 + 1)}
 	}
 	return out
 }
@@ -563,4 +580,34 @@ func TestScaleOutLocalChain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// kGroupState describes group for a failure message: its state, and
+// each member's subscription and assigned partitions.
+func kGroupState(t testing.TB, addr, group string) string {
+	cl := kClient(t, addr)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	gs, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return err.Error()
+	}
+	g := gs[group]
+	out := fmt.Sprintf("state %s, %d members:", g.State, len(g.Members))
+	for _, m := range g.Members {
+		var subs []string
+		if md, ok := m.Join.AsConsumer(); ok {
+			subs = md.Topics
+		}
+		var as []string
+		if a, ok := m.Assigned.AsConsumer(); ok {
+			for _, tp := range a.Topics {
+				as = append(as, fmt.Sprintf("%s%v", tp.Topic, tp.Partitions))
+			}
+		}
+		out += fmt.Sprintf("\n  %s %s subs=%v assigned=%v", m.MemberID, m.ClientID, subs, as)
+	}
+	return out
 }
