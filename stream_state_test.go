@@ -130,18 +130,26 @@ func heapGrowth(t *testing.T, db *sluice.DB, mem *memory.CheckedAllocator, query
 		ws = idx[0]
 	}
 	seen := map[string]bool{}
-	// The heap is sampled at heapSamples records in a row, and the least
-	// of them counts: batches in flight between the readers and the
-	// operators come and go (up to ~20 MiB measured), state that stays
-	// is in every sample.
-	const heapSamples = 4
+	// The heap is sampled heapSamples times, at least sampleEvery rows
+	// in apart, from warm and again from run rows in, and the least of
+	// each phase counts: what is in flight between the readers and the
+	// operators comes and goes with how far one reader runs ahead of the
+	// other (a window join's pending output rows with it: up to ~27 MiB
+	// measured on a loaded machine, in samples taken at consecutive
+	// records), while state that stays is in every sample. Spreading the
+	// samples over ~100,000 rows finds a moment of small lead in each
+	// phase; a state that grows with the input still shows, as the
+	// phases lie hundreds of thousands of rows apart.
+	const heapSamples, sampleEvery = 12, 8192
 	var base, now int64
 	var nBase, nNow int
-	least := func(v *int64, n *int) {
+	var nextBase, nextNow = warm, run
+	least := func(v *int64, n *int, next *int64, rowsIn int64) {
 		if h := liveHeap(); *n == 0 || h < *v {
 			*v = h
 		}
 		*n++
+		*next = rowsIn + sampleEvery
 	}
 	for rows.Next() {
 		rec := rows.Record()
@@ -153,11 +161,11 @@ func heapGrowth(t *testing.T, db *sluice.DB, mem *memory.CheckedAllocator, query
 		}
 		st := rows.Stats()
 		sampled = max(sampled, st.StateGroups)
-		if nBase < heapSamples && st.RowsIn >= warm {
-			least(&base, &nBase)
+		if nBase < heapSamples && st.RowsIn >= nextBase && st.RowsIn < run {
+			least(&base, &nBase, &nextBase, st.RowsIn)
 		}
-		if st.RowsIn >= run {
-			least(&now, &nNow)
+		if nBase > 0 && st.RowsIn >= nextNow {
+			least(&now, &nNow, &nextNow, st.RowsIn)
 			if nNow == heapSamples {
 				t.Logf("arrow memory in flight at %d rows: %d bytes", st.RowsIn, mem.CurrentAlloc())
 				return now - base, len(seen), sampled
