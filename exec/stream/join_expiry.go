@@ -11,10 +11,20 @@ import "container/heap"
 // order of the null-padded rows an expiry emits) at a fraction of its
 // cost: one heap over both inputs was an eighth of the soak join's CPU.
 type expiryQueue struct {
-	fifo []expEntry // exp nondecreasing, seq increasing, from head on
-	head int
-	rest expHeap
+	// fifo holds the in-order rows in chunks of expChunk entries (exp
+	// nondecreasing, seq increasing, from chunks[0][head] on): a queue
+	// of a million rows grows by a chunk at a time and never copies
+	// what it holds, where one slice grown by append copied every
+	// queued entry at each growth (7% of Nexmark q7's CPU).
+	chunks [][]expEntry
+	head   int        // next entry of chunks[0]
+	n      int        // entries in the chunks
+	spare  []expEntry // an emptied chunk, reused by the next one needed
+	rest   expHeap
 }
+
+// expChunk is the entries of one FIFO chunk (24 KiB).
+const expChunk = 1024
 
 // expEntry is a row's place in the expiry queue.
 type expEntry struct {
@@ -33,23 +43,36 @@ func (a expEntry) before(b expEntry) bool {
 
 // push queues e; its seq is above every queued one.
 func (q *expiryQueue) push(e expEntry) {
-	if n := len(q.fifo); n == q.head || q.fifo[n-1].exp <= e.exp {
-		q.fifo = append(q.fifo, e)
-		return
+	if q.n > 0 {
+		last := q.chunks[len(q.chunks)-1]
+		if last[len(last)-1].exp > e.exp {
+			heap.Push(&q.rest, e)
+			return
+		}
 	}
-	heap.Push(&q.rest, e)
+	if k := len(q.chunks); k == 0 || len(q.chunks[k-1]) == expChunk {
+		c := q.spare
+		q.spare = nil
+		if c == nil {
+			c = make([]expEntry, 0, expChunk)
+		}
+		q.chunks = append(q.chunks, c)
+	}
+	k := len(q.chunks) - 1
+	q.chunks[k] = append(q.chunks[k], e)
+	q.n++
 }
 
 // fromFIFO reports whether the next entry to leave is the FIFO's.
 func (q *expiryQueue) fromFIFO() bool {
-	return q.head < len(q.fifo) && (len(q.rest) == 0 || q.fifo[q.head].before(q.rest[0]))
+	return q.n > 0 && (len(q.rest) == 0 || q.chunks[0][q.head].before(q.rest[0]))
 }
 
 // peek is the next entry to leave; ok false when the queue is empty.
 func (q *expiryQueue) peek() (e expEntry, ok bool) {
 	switch {
 	case q.fromFIFO():
-		return q.fifo[q.head], true
+		return q.chunks[0][q.head], true
 	case len(q.rest) > 0:
 		return q.rest[0], true
 	}
@@ -61,23 +84,29 @@ func (q *expiryQueue) pop() expEntry {
 	if !q.fromFIFO() {
 		return heap.Pop(&q.rest).(expEntry)
 	}
-	e := q.fifo[q.head]
-	q.fifo[q.head] = expEntry{} // let the row be collected
+	c := q.chunks[0]
+	e := c[q.head]
 	q.head++
-	switch {
-	case q.head == len(q.fifo):
-		q.fifo, q.head = q.fifo[:0], 0
-	case q.head >= 1024 && 2*q.head >= len(q.fifo):
-		// Reuse the front: move the queued entries down.
-		n := copy(q.fifo, q.fifo[q.head:])
-		clear(q.fifo[n:])
-		q.fifo, q.head = q.fifo[:n], 0
+	q.n--
+	if q.head == len(c) {
+		// The first chunk is used up: keep it for the next chunk needed
+		// (when it was the only one, it is that chunk).
+		q.head = 0
+		clear(c)
+		if len(q.chunks) == 1 {
+			q.chunks[0] = c[:0]
+		} else {
+			q.spare = c[:0]
+			n := copy(q.chunks, q.chunks[1:])
+			q.chunks[n] = nil
+			q.chunks = q.chunks[:n]
+		}
 	}
 	return e
 }
 
 // len is the number of queued entries.
-func (q *expiryQueue) len() int { return len(q.fifo) - q.head + len(q.rest) }
+func (q *expiryQueue) len() int { return q.n + len(q.rest) }
 
 type expHeap []expEntry
 

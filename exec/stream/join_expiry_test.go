@@ -14,10 +14,12 @@ func TestExpiryQueueOrder(t *testing.T) {
 	for seed := int64(1); seed <= 20; seed++ {
 		rng := rand.New(rand.NewSource(seed))
 		var q expiryQueue
-		var ref []expEntry // what is queued, kept sorted on pop
+		var ref []expEntry // what is queued
 		var seq uint64
 		exp := int64(0)
-		for step := 0; step < 3000; step++ {
+		// About 2000 entries stay queued at the end, so the FIFO fills
+		// and empties several chunks (expChunk entries each) on the way.
+		for step := 0; step < 6000; step++ {
 			if rng.Intn(3) > 0 {
 				exp += int64(rng.Intn(5))
 				e := exp
@@ -35,14 +37,14 @@ func TestExpiryQueueOrder(t *testing.T) {
 				}
 				continue
 			}
-			slices.SortFunc(ref, func(a, b expEntry) int {
-				if a.before(b) {
-					return -1
+			first := 0
+			for i := range ref {
+				if ref[i].before(ref[first]) {
+					first = i
 				}
-				return 1
-			})
-			want := ref[0]
-			ref = ref[1:]
+			}
+			want := ref[first]
+			ref = slices.Delete(ref, first, first+1)
 			if p, _ := q.peek(); p != want {
 				t.Fatalf("seed %d step %d: peek %+v, want %+v", seed, step, p, want)
 			}
@@ -52,6 +54,35 @@ func TestExpiryQueueOrder(t *testing.T) {
 			if q.len() != len(ref) {
 				t.Fatalf("seed %d: len %d, want %d", seed, q.len(), len(ref))
 			}
+		}
+		if len(ref) < expChunk+expChunk/2 {
+			t.Fatalf("seed %d: %d entries left queued, want more than a chunk and a half", seed, len(ref))
+		}
+	}
+}
+
+// TestExpiryQueueChunks: a queue that fills and empties many chunks
+// keeps at most one spare and frees the chunks it emptied, in order.
+func TestExpiryQueueChunks(t *testing.T) {
+	var q expiryQueue
+	var seq uint64
+	next := uint64(1)
+	for round := 0; round < 5; round++ {
+		for range 3*expChunk + 17 {
+			seq++
+			q.push(expEntry{exp: int64(seq / 3), seq: seq})
+		}
+		if want := (q.n + q.head + expChunk - 1) / expChunk; len(q.chunks) != want {
+			t.Fatalf("round %d: %d chunks for %d entries, want %d", round, len(q.chunks), q.n, want)
+		}
+		for q.len() > expChunk/2 {
+			if e := q.pop(); e.seq != next {
+				t.Fatalf("round %d: popped seq %d, want %d", round, e.seq, next)
+			}
+			next++
+		}
+		if len(q.chunks) > 2 {
+			t.Fatalf("round %d: %d chunks kept for %d entries", round, len(q.chunks), q.len())
 		}
 	}
 }
