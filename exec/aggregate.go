@@ -262,6 +262,12 @@ type HashAggregate struct {
 	// (nextPartialRaw); onesArr backs its COUNT columns.
 	raw     bool
 	onesArr arrow.Array
+	// The split final (aggregate_split.go): workers is SetWorkers' n,
+	// orig the calls as given (the parts are made from them), parts the
+	// parts while they exist.
+	workers int
+	orig    []AggCall
+	parts   []*splitPart
 }
 
 var _ Operator = (*HashAggregate)(nil)
@@ -284,7 +290,7 @@ func NewHashAggregateMode(mem memory.Allocator, input Operator, mode AggMode, ke
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: %w", err)
 	}
-	h := &HashAggregate{mem: mem, input: input, keys: keys, aggs: calls, mode: mode, outs: outs}
+	h := &HashAggregate{mem: mem, input: input, keys: keys, aggs: calls, mode: mode, outs: outs, orig: aggs}
 	fields := make([]arrow.Field, 0, len(keys)+len(aggs))
 	types := make([]arrow.DataType, len(keys))
 	for i, k := range keys {
@@ -333,14 +339,11 @@ func (h *HashAggregate) Open(ctx context.Context) error {
 // batches of DefaultBatchSize rows.
 func (h *HashAggregate) Next(ctx context.Context) (arrow.Record, error) {
 	if !h.done {
-		if err := h.consume(ctx); err != nil {
-			return nil, err
-		}
-		h.done = true
-		out, err := h.build()
+		out, err := h.consumeAll(ctx)
 		if err != nil {
 			return nil, err
 		}
+		h.done = true
 		h.out = out
 	}
 	if h.out == nil || h.pos >= h.out.NumRows() {
@@ -358,6 +361,23 @@ func (h *HashAggregate) Next(ctx context.Context) (arrow.Record, error) {
 	rec := h.out.NewSlice(h.pos, end)
 	h.pos = end
 	return rec, nil
+}
+
+// consumeAll reads the input and builds the result, split across
+// workers when it may be (aggregate_split.go).
+func (h *HashAggregate) consumeAll(ctx context.Context) (arrow.Record, error) {
+	if !h.splits() {
+		if err := h.consume(ctx); err != nil {
+			return nil, err
+		}
+		return h.build()
+	}
+	if err := h.consumeSplit(ctx); err != nil {
+		return nil, err
+	}
+	out, err := h.buildSplit(ctx)
+	h.releaseParts()
+	return out, err
 }
 
 func (h *HashAggregate) consume(ctx context.Context) error {
@@ -515,6 +535,7 @@ func (h *HashAggregate) releaseChunks() {
 func (h *HashAggregate) Close() error {
 	return h.once.close(func() error {
 		h.releaseChunks()
+		h.releaseParts()
 		h.releaseDict()
 		if h.held != nil {
 			h.held.Release()
@@ -531,6 +552,9 @@ func (h *HashAggregate) Close() error {
 		h.accs = nil
 		h.table = nil
 		h.acct.Close()
+		if h.input == nil { // a part of a split final
+			return nil
+		}
 		return h.input.Close()
 	})
 }

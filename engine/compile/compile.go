@@ -169,6 +169,7 @@ func build(env Env, p planner.PhysicalPlan) (exec.Operator, error) {
 			return nil, err
 		}
 		h.SetBudget(env.Budget.Account(n.String()))
+		h.SetWorkers(env.Parallelism)
 		if n.Dedup {
 			h.SetDedup()
 		}
