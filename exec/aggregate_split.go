@@ -40,7 +40,7 @@ type splitPart struct {
 	first []int64        // per group id: the input row number of its first row
 	in    chan splitBatch
 	out   arrow.Record // the part's result (nil: no groups)
-	err   error // the part's own failure
+	err   error        // the part's own failure
 }
 
 // splitFailure keeps the first failure of a split's parts: the others
