@@ -259,9 +259,12 @@ func (b *binder) bindExprAt(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) 
 			}
 			args = append(args, a)
 		}
-		args, _, err = b.unify(args, off, "IN")
+		args, t, err := b.unify(args, off, "IN")
 		if err != nil {
 			return nil, err
+		}
+		if isList(t) {
+			return nil, b.errAt(off, "IN cannot compare %s values", TypeName(t))
 		}
 		var e Expr = &Call{Func: "in", Args: args, Typ: TypeBoolean}
 		if x.Not {
@@ -318,9 +321,12 @@ func (b *binder) bindExprAt(n ast.ExprNode, ctx exprCtx, off int) (Expr, error) 
 			}
 			args = append(args, e)
 		}
-		args, _, err := b.unify(args, off, "BETWEEN")
+		args, t, err := b.unify(args, off, "BETWEEN")
 		if err != nil {
 			return nil, err
+		}
+		if isList(t) {
+			return nil, b.errAt(off, "BETWEEN cannot compare %s values", TypeName(t))
 		}
 		var e Expr = &Call{Func: "and", Typ: TypeBoolean, Args: []Expr{
 			&Call{Func: "ge", Args: []Expr{args[0], args[1]}, Typ: TypeBoolean},
@@ -526,14 +532,14 @@ func (b *binder) unify(args []Expr, off int, what string) ([]Expr, arrow.DataTyp
 		if l, ok := a.(*Literal); ok && l.Value != nil {
 			continue // literals adapt to the others' type below
 		}
-		nt, ok := compareCommon(t, a.Type())
+		nt, ok := unifyCommon(t, a.Type())
 		if !ok {
 			return nil, nil, b.errAt(off, "%s: cannot mix %s and %s", what, TypeName(t), TypeName(a.Type()))
 		}
 		t = nt
 	}
 	for _, a := range args {
-		nt, ok := compareCommon(t, narrowFor(a, t))
+		nt, ok := unifyCommon(t, narrowFor(a, t))
 		if !ok {
 			return nil, nil, b.errAt(off, "%s: cannot mix %s and %s", what, TypeName(t), TypeName(a.Type()))
 		}
@@ -548,6 +554,21 @@ func (b *binder) unify(args []Expr, off int, what string) ([]Expr, arrow.DataTyp
 		out[i] = c
 	}
 	return out, t, nil
+}
+
+// unifyCommon is compareCommon's type for two values put in one column
+// (VALUES rows, CASE results, COALESCE), and for two lists the list of
+// their elements' common type, as DuckDB: [1] beside [2.5] is
+// DECIMAL(2,1)[]. Lists are not compared (compare refuses them).
+func unifyCommon(a, b arrow.DataType) (arrow.DataType, bool) {
+	if isList(a) && isList(b) && !arrow.TypeEqual(a, b) {
+		t, ok := compareCommon(a.(*arrow.ListType).Elem(), b.(*arrow.ListType).Elem())
+		if !ok {
+			return nil, false
+		}
+		return arrow.ListOf(t), true
+	}
+	return compareCommon(a, b)
 }
 
 var cmpFuncs = map[opcode.Op]string{

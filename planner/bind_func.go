@@ -382,6 +382,9 @@ func (b *binder) bindFunc(x *ast.FuncCallExpr, ctx exprCtx, off int) (Expr, erro
 		if err != nil {
 			return nil, err
 		}
+		if isList(t) {
+			return nil, b.errAt(off, "NULLIF cannot compare %s values", TypeName(t))
+		}
 		return &Call{Func: "nullif", Args: args, Typ: t}, nil
 	}
 	if e, ok, err := b.bindScalar(name, args, off); ok {

@@ -348,7 +348,7 @@ func (b *binder) bindScalar(name string, args []Expr, off int) (e Expr, ok bool,
 		if isNull(t) {
 			return &Literal{Typ: TypeNull}, true, nil
 		}
-		if t.ID() == arrow.BOOL || t.ID() == arrow.INTERVAL_MONTH_DAY_NANO {
+		if t.ID() == arrow.BOOL || t.ID() == arrow.INTERVAL_MONTH_DAY_NANO || isList(t) {
 			return fail("%s cannot compare %s values", strings.ToUpper(name), TypeName(t))
 		}
 		return &Call{Func: name, Args: uni, Typ: t}, true, nil

@@ -300,7 +300,7 @@ func fitSink(p Plan, def *SinkDef, pos sql.Pos) (Plan, error) {
 
 // assignable allows exact types, NULL, and numeric widening without loss
 // (INT→BIGINT, integers→DECIMAL/DOUBLE, DECIMAL→DOUBLE, DATE→TIMESTAMP),
-// and integer narrowing (BIGINT→INT), which the cast checks row by row:
+// the same of a list's elements (BIGINT[]→INT[]), and integer narrowing (BIGINT→INT), which the cast checks row by row:
 // `INSERT INTO t VALUES (1)` types 1 as BIGINT.
 func assignable(from, to arrow.DataType) bool {
 	switch {
@@ -311,6 +311,10 @@ func assignable(from, to arrow.DataType) bool {
 			(isDecimal(to) && arrow.TypeEqual(numericCommon(from, to), to))
 	case from.ID() == arrow.DATE32 && to.ID() == arrow.TIMESTAMP:
 		return true
+	case isList(from) && isList(to):
+		// `INSERT INTO t VALUES (1, [1, 2])` into an INT[] column: the
+		// literal is BIGINT[], its elements assigned one by one.
+		return assignable(from.(*arrow.ListType).Elem(), to.(*arrow.ListType).Elem())
 	}
 	return false
 }

@@ -250,6 +250,13 @@ func setOpCommon(a, b arrow.DataType) (arrow.DataType, bool) {
 	switch {
 	case isNull(a) || isNull(b) || arrow.TypeEqual(a, b):
 		return compareCommon(a, b)
+	case isList(a) && isList(b):
+		// Element by element, as DuckDB: [1] UNION ALL [2.5] is DECIMAL(2,1)[].
+		t, ok := setOpCommon(a.(*arrow.ListType).Elem(), b.(*arrow.ListType).Elem())
+		if !ok {
+			return nil, false
+		}
+		return arrow.ListOf(t), true
 	case isList(a) || isList(b):
 		return nil, false
 	case isString(a) || isString(b):
@@ -274,6 +281,9 @@ func canCast(from, to arrow.DataType) bool {
 	case isString(from) && isList(to):
 		// Read as DuckDB reads '[1, 2, 3]', each element cast.
 		return canCast(from, to.(*arrow.ListType).Elem())
+	case isList(from) && isList(to):
+		// Element by element, as DuckDB: BIGINT[] → INT[], INT[] → VARCHAR[].
+		return canCast(from.(*arrow.ListType).Elem(), to.(*arrow.ListType).Elem())
 	case isList(from) || isList(to):
 		return false
 	case isNumeric(to):

@@ -250,9 +250,19 @@ func (ps *parseState) valuesRows(q *Query, body []token, kw int, stop int, vl *V
 	c := &cursor{ps: ps, toks: body}
 	kwt := body[kw]
 	start, end := body[0].off, body[len(body)-1].end
-	casts, _, err := ps.castTypes(body) // the rows' CASTs read as in the query
+	casts, castTypes, err := ps.castTypes(body) // the rows' CASTs read as in the query
 	if err != nil {
 		return nil, err
+	}
+	// A statement's VALUES (INSERT INTO t VALUES …) is all the query
+	// there is: its CASTs' types are recorded here, or nowhere.
+	for off, t := range castTypes {
+		if q.CastTypes == nil {
+			q.CastTypes = map[int]string{}
+		}
+		if _, ok := q.CastTypes[off]; !ok {
+			q.CastTypes[off] = t
+		}
 	}
 	ivs, _ := standaloneIntervals(body) // and its interval literals (Query.Intervals)
 	repls := append(casts, ivs...)

@@ -38,6 +38,7 @@ def norm(v):
     m=re.match(r'\{(-?\d+) (-?\d+) (-?\d+)\}$',v)
     if m: return interval(*map(int,m.groups()))
     # A list: sluice prints [1, NULL, 3] (as DuckDB's CLI), duckq Go's [1 <nil> 3].
+    if v.startswith('[') and v.endswith(']'): v=v.replace(' +0000 UTC','')  # duckq prints a TIMESTAMP in a list as Go's time
     if v.startswith('[') and v.endswith(']') and len(v)>2:
         # Numbers inside a list compare as numbers (duckq prints DECIMAL 1.50 as 1.5).
         es=v[1:-1].split(', ' if (', ' in v or v=='[NULL]') else ' ')

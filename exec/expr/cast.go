@@ -37,7 +37,8 @@ func registerCast() {
 				return castArray(ec, o[0].arr, ec.ret)
 			}}, nil
 		}
-		if l, ok := ret.(*arrow.ListType); ok && ts[0].ID() == arrow.STRING && castable(l.Elem().ID()) {
+		if l, ok := ret.(*arrow.ListType); ok && castable(l.Elem().ID()) &&
+			(ts[0].ID() == arrow.STRING || (ts[0].ID() == arrow.LIST && castable(ts[0].(*arrow.ListType).Elem().ID()))) {
 			return bound{k: func(ec *evalCtx, o []operand) (arrow.Array, error) {
 				return castArray(ec, o[0].arr, ec.ret)
 			}}, nil
@@ -54,7 +55,7 @@ func registerCast() {
 // castArray converts a to type to; the caller releases the result.
 func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType) (arrow.Array, error) {
 	from := a.DataType()
-	if arrow.TypeEqual(from, to) || (from.ID() == to.ID() && from.ID() != arrow.DECIMAL128) {
+	if arrow.TypeEqual(from, to) || (from.ID() == to.ID() && from.ID() != arrow.DECIMAL128 && from.ID() != arrow.LIST) {
 		a.Retain()
 		return a, nil
 	}
@@ -62,8 +63,11 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType) (arrow.Array, erro
 		return array.MakeArrayOfNull(ec.mem, to, a.Len()), nil
 	}
 	if l, ok := to.(*arrow.ListType); ok {
-		if s, ok := a.(*array.String); ok {
-			return castStringToList(ec, s, l)
+		switch x := a.(type) {
+		case *array.String:
+			return castStringToList(ec, x, l)
+		case *array.List:
+			return castListToList(ec, x, l)
 		}
 	}
 	if out, ok := fastCast(ec, a, to); ok {
