@@ -142,14 +142,20 @@ func (s *PartitionedState) SetPartitions(parts []int32) {
 // their state is saved (the revoke's barrier): their next owner restores
 // exactly that state and reads on after it, so it emits nothing this
 // process emitted.
+//
+// The partitions stay held as far as instance is concerned: the barrier
+// ran every batch read before the revoke, and the reader returns none of
+// theirs after it, so a later batch of one is of a new assignment of it
+// to this process, restored from the changelog. Only SetPartitions
+// changes what is held, and the pipeline calls it only when its list of
+// partitions changes: a partition revoked and given back before another
+// batch came had been left out of held for good, every later batch of it
+// dropped while its offsets were committed (rows lost).
 func (s *PartitionedState) Revoke(parts []int32) {
 	for _, p := range parts {
 		if in, ok := s.insts[p]; ok {
 			in.node.Close()
 			delete(s.insts, p)
-		}
-		if s.held != nil {
-			delete(s.held, p)
 		}
 	}
 }
