@@ -486,6 +486,7 @@ func (j *Join) fold(ctx context.Context, side int, rec arrow.Record, partition i
 	}
 	st := sd.st
 	writers := make([]storeWriter, int(rec.NumCols())-first)
+	defer st.endBatch()
 	for c := range writers {
 		w, err := newStoreWriter(st, c, rec.Column(first+c))
 		if err != nil {

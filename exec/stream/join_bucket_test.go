@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
 // TestJoinStoreFindsByHash: a store finds its rows by hash and full
@@ -46,8 +47,8 @@ func TestJoinStoreFindsByHash(t *testing.T) {
 		}
 		// A bucket of more than hashFrom rows is indexed by hash, a
 		// smaller one scanned.
-		if want := n > hashFrom; st.buckets[b].hashed != want || (st.byHash.n > 0) != want {
-			t.Fatalf("n=%d: bucket hashed %v with %d rows in the hash index", n, st.buckets[b].hashed, st.byHash.n)
+		if want := n > hashFrom; st.bucket(b).hashed != want || (st.byHash.n > 0) != want {
+			t.Fatalf("n=%d: bucket hashed %v with %d rows in the hash index", n, st.bucket(b).hashed, st.byHash.n)
 		}
 		probe := st.newSlot()
 		st.setValue(probe, 0, Int(99))
@@ -194,8 +195,8 @@ func TestRegularJoinLargeBuckets(t *testing.T) {
 			}
 			big := false
 			for _, sd := range j.sides {
-				for _, b := range sd.st.buckets {
-					big = big || b.n >= 16
+				for b := range sd.st.nbuckets {
+					big = big || sd.st.bucket(b).n >= 16
 				}
 			}
 			if !big {
@@ -352,13 +353,92 @@ func TestJoinStoreDropsEmptiedBlocks(t *testing.T) {
 			t.Fatalf("held row %d reads %q, want %q", k, got, want)
 		}
 	}
-	dropped := 0
-	for _, blk := range st.cols[0].arena.blocks {
-		if blk == nil {
-			dropped++
+	// Dropped blocks' indices are reused: the block list stays as short
+	// as the blocks held at once (without reuse, ~15 for the 6 MB).
+	if n := len(st.cols[0].arena.blocks); n > 8 {
+		t.Fatalf("the arena lists %d blocks for ~200 KB held", n)
+	}
+}
+
+// TestJoinStoreAdoptsBatchStrings: a batch whose rows the store keeps
+// is held in the batch's own string buffer (retained, nothing copied),
+// given back once its rows are all gone; a batch that keeps few of its
+// rows has those strings copied out at the end of the batch, so its
+// buffer is given back at the next recycle while the kept rows still
+// read right.
+func TestJoinStoreAdoptsBatchStrings(t *testing.T) {
+	mem := checkedMem(t)
+	text := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 90) + fmt.Sprint(i) }
+	batch := func(from int) *array.String {
+		b := array.NewStringBuilder(mem)
+		defer b.Release()
+		for i := range 1000 {
+			b.Append(text(from + i))
+		}
+		return b.NewStringArray()
+	}
+	st, err := newJoinStore([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, maphash.MakeSeed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.reset()
+	// write stores the rows of arr for which keep is true (the others
+	// are given back, as rows not kept are) and ends the batch.
+	write := func(arr *array.String, from int, keep func(i int) bool) map[int32]int {
+		w, err := newStoreWriter(st, 0, arr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := map[int32]int{}
+		for i := range arr.Len() {
+			r := st.newSlot()
+			if err := w(r, i); err != nil {
+				t.Fatal(err)
+			}
+			if !keep(i) {
+				st.release(r)
+				continue
+			}
+			st.m(r).h = st.hashSlot(r)
+			st.add(st.bucketFor(appendKey(nil, Int(int64(i)))), r)
+			held[r] = from + i
+		}
+		st.endBatch()
+		arr.Release()
+		st.recycle()
+		return held
+	}
+	check := func(what string, held map[int32]int) {
+		t.Helper()
+		for r, i := range held {
+			if got := st.value(r, 0).S; got != text(i) {
+				t.Fatalf("%s: slot %d reads %q, want %q", what, r, got, text(i))
+			}
 		}
 	}
-	if dropped == 0 {
-		t.Fatal("no arena block was dropped")
+
+	all := write(batch(0), 0, func(int) bool { return true })
+	check("a batch kept whole", all)
+	if mem.CurrentAlloc() == 0 {
+		t.Fatal("a batch kept whole was copied: its buffer is not held")
+	}
+	if col := &st.cols[0]; col.arena.cur != 0 {
+		t.Fatalf("a batch kept whole was copied into own blocks (%d bytes)", col.arena.used)
+	}
+	for r := range all {
+		st.remove(r)
+	}
+	st.recycle()
+	if n := mem.CurrentAlloc(); n != 0 {
+		t.Fatalf("the batch's rows are gone, but %d bytes of it are held", n)
+	}
+
+	few := write(batch(5000), 5000, func(i int) bool { return i%10 == 3 })
+	check("a batch kept a tenth", few)
+	if n := mem.CurrentAlloc(); n != 0 {
+		t.Fatalf("a batch that kept a tenth of its rows is held whole (%d bytes)", n)
+	}
+	if col := &st.cols[0]; col.garbage < 0 || col.garbage > col.arena.used {
+		t.Fatalf("garbage %d of %d arena bytes", col.garbage, col.arena.used)
 	}
 }

@@ -15,9 +15,9 @@ func joinState(j *Join) []string {
 	var out []string
 	for side, sd := range j.sides {
 		st := sd.st
-		for b := range st.buckets {
-			for _, r := range st.rowsOf(int32(b)) {
-				out = append(out, fmt.Sprintf("row %d %q %v n=%d m=%d exp=%d", side, st.keyOf(int32(b)), st.values(r), st.m(r).n, st.m(r).matches, st.m(r).exp))
+		for b := range st.nbuckets {
+			for _, r := range st.rowsOf(b) {
+				out = append(out, fmt.Sprintf("row %d %q %v n=%d m=%d exp=%d", side, st.keyOf(b), st.values(r), st.m(r).n, st.m(r).matches, st.m(r).exp))
 			}
 		}
 		if sd.tracker != nil {

@@ -168,21 +168,21 @@ func (j *Join) lookupTable() (*lookupIndex, error) {
 	t := j.spec.TableSide
 	sd := j.sides[t]
 	st := sd.st
-	x := &lookupIndex{rows: make(map[string][]int32, len(st.buckets))}
+	x := &lookupIndex{rows: make(map[string][]int32, st.nbuckets)}
 	var vals [][]Value
-	for b := range st.buckets {
-		if st.buckets[b].n == 0 {
+	for b := range st.nbuckets {
+		if st.bucket(b).n == 0 {
 			continue // free
 		}
 		var idx []int32
-		for _, r := range st.rowsOf(int32(b)) {
+		for _, r := range st.rowsOf(b) {
 			at := int32(len(vals))
 			vals = append(vals, st.values(r))
 			for n := st.m(r).n; n > 0; n-- {
 				idx = append(idx, at)
 			}
 		}
-		x.rows[st.keyOf(int32(b))] = idx
+		x.rows[st.keyOf(b)] = idx
 	}
 	rb := array.NewRecordBuilder(j.mem, DropOp(sd.schema))
 	defer rb.Release()

@@ -94,7 +94,7 @@ func (j *Join) matchBatch(ctx context.Context, side int, rec arrow.Record, keyOf
 		if interval {
 			mine = tsOf(i).I
 		}
-		for p := other.buckets[b].head; p >= 0; p = other.m(p).next {
+		for p := other.bucket(b).head; p >= 0; p = other.m(p).next {
 			if interval {
 				// Only rows within the time bounds can match: test
 				// them before the residual (which holds the exact

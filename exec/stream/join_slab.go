@@ -1,6 +1,10 @@
 package stream
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
 
 // slab is a growable array kept in chunks of slabChunk entries, for a
 // join store's per-slot state: growing it never moves what it holds. A
@@ -50,34 +54,60 @@ func (s *slab[T]) extend(r int32) {
 // doubled flat arena copied every held string again at each doubling
 // (q7 holds each bid's 100-byte extra).
 //
+// A block is either the arena's own or an input batch's string data,
+// adopted whole (its Arrow buffer retained, released when the block is
+// dropped): a batch whose rows the store keeps is then held without
+// copying a byte (copying each bid's strings into the arena was 12% of
+// Nexmark q7). joinStore.endBatch copies the kept strings out of a batch
+// that kept less than half of its bytes, so an adopted block never holds
+// mostly garbage from the start.
+//
 // A block whose strings are all released is dropped (sweep), so that a
 // store whose rows leave roughly in the order they came (an interval
 // join's, freed by the watermarks) gives its memory back without the
-// compaction copying every held string.
+// compaction copying every held string. A dropped block's index is
+// reused, so that the block list does not grow with the batches seen.
 type strArena struct {
 	blocks [][]byte
-	used   int64   // bytes appended, over the blocks not dropped
-	live   []int64 // per block, bytes of strings not released
+	ext    []*memory.Buffer // per block: the adopted Arrow buffer, nil for own blocks
+	used   int64            // bytes of the blocks not dropped
+	live   []int64          // per block, bytes of strings not released
+	cur    int32            // 1 + the own block being appended to (0: none)
+	spare  []int32          // indices of dropped blocks
 	// emptied are blocks whose last string was released since the last
 	// sweep (dropped then: an output being built may still read them).
 	emptied []int32
 }
 
-// arenaBlock is the largest block (the first is 4 KiB, each next one
+// arenaBlock is the largest own block (the first is 4 KiB, each next one
 // twice the last); a longer string gets a block of its own.
 const arenaBlock = 1 << 20
 
+// newBlock adds block b (adopted from buf, or the arena's own when buf
+// is nil) and returns its index.
+func (a *strArena) newBlock(b []byte, buf *memory.Buffer) int32 {
+	if k := len(a.spare); k > 0 {
+		i := a.spare[k-1]
+		a.spare = a.spare[:k-1]
+		a.blocks[i], a.ext[i], a.live[i] = b, buf, 0
+		return i
+	}
+	a.blocks = append(a.blocks, b)
+	a.ext = append(a.ext, buf)
+	a.live = append(a.live, 0)
+	return int32(len(a.blocks) - 1)
+}
+
 // add appends str and returns its reference: block << 32 | offset.
 func (a *strArena) add(str string) int64 {
-	k := len(a.blocks) - 1
+	k := a.cur - 1
 	if k < 0 || len(a.blocks[k])+len(str) > cap(a.blocks[k]) {
 		n := 4096
 		if k >= 0 {
 			n = min(2*cap(a.blocks[k]), arenaBlock)
 		}
-		a.blocks = append(a.blocks, make([]byte, 0, max(n, len(str))))
-		a.live = append(a.live, 0)
-		k++
+		k = a.newBlock(make([]byte, 0, max(n, len(str))), nil)
+		a.cur = k + 1
 	}
 	b := a.blocks[k]
 	ref := int64(k)<<32 | int64(len(b))
@@ -85,6 +115,21 @@ func (a *strArena) add(str string) int64 {
 	a.used += int64(len(str))
 	a.live[k] += int64(len(str))
 	return ref
+}
+
+// adopt makes buf's bytes a block (retaining buf) and returns its index;
+// hold then references strings in it.
+func (a *strArena) adopt(buf *memory.Buffer) int32 {
+	buf.Retain()
+	a.used += int64(buf.Len())
+	return a.newBlock(buf.Bytes(), buf)
+}
+
+// hold references the l bytes at off in block k (adopted) and returns
+// the reference.
+func (a *strArena) hold(k int32, off, l int) int64 {
+	a.live[k] += int64(l)
+	return int64(k)<<32 | int64(off)
 }
 
 // release notes that the string of length l at ref is no longer held.
@@ -103,18 +148,34 @@ func (a *strArena) release(ref int64, l uint32) {
 // being appended to, and returns the bytes they held.
 func (a *strArena) sweep() int64 {
 	var freed int64
-	last := int32(len(a.blocks) - 1)
 	for _, k := range a.emptied {
-		if k == last || a.live[k] != 0 || a.blocks[k] == nil {
+		if k == a.cur-1 || a.live[k] != 0 || a.blocks[k] == nil {
 			continue
 		}
 		n := int64(len(a.blocks[k]))
+		if a.ext[k] != nil {
+			a.ext[k].Release()
+			a.ext[k] = nil
+		}
 		a.blocks[k] = nil
+		a.spare = append(a.spare, k)
 		a.used -= n
 		freed += n
 	}
 	a.emptied = a.emptied[:0]
 	return freed
+}
+
+// free releases the adopted buffers: the arena is dropped. Strings read
+// from it before stay readable as long as the allocator's memory is Go
+// memory (as the own blocks stay alive while referenced).
+func (a *strArena) free() {
+	for k, b := range a.ext {
+		if b != nil {
+			b.Release()
+			a.ext[k] = nil
+		}
+	}
 }
 
 // get is the string of length l at ref, aliasing the block.

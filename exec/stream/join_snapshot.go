@@ -63,12 +63,12 @@ func (j *Join) eachRow(f func(side int, st *joinStore, key string, r int32)) {
 			continue
 		}
 		st := sd.st
-		for b := range st.buckets {
-			if st.buckets[b].n == 0 {
+		for b := range st.nbuckets {
+			if st.bucket(b).n == 0 {
 				continue // free
 			}
-			key := st.keyOf(int32(b))
-			for _, r := range st.rowsOf(int32(b)) {
+			key := st.keyOf(b)
+			for _, r := range st.rowsOf(b) {
 				f(side, st, key, r)
 			}
 		}

@@ -46,8 +46,12 @@ type joinStore struct {
 	// q4). A smaller bucket is scanned instead: indexing every row of a
 	// key that holds one or two (a price in q7, an auction's id) cost a
 	// fifth of the join in growing and probing a million-entry index.
-	byHash      slotIndex
-	buckets     []storeBucket
+	byHash slotIndex
+	// buckets are in a slab, never moved: a slice of a million buckets
+	// (~100 bytes each, a string among them) copied them all, with a
+	// write barrier each, at every doubling (7% of Nexmark q7).
+	buckets     slab[storeBucket]
+	nbuckets    int32 // buckets ever made (free ones included)
 	freeBuckets []int32
 
 	rows  int   // live rows
@@ -71,6 +75,9 @@ type slotMeta struct {
 
 // m is slot r's counters and links.
 func (s *joinStore) m(r int32) *slotMeta { return s.meta.at(r) }
+
+// bucket is bucket b (a free one has n 0).
+func (s *joinStore) bucket(b int32) *storeBucket { return s.buckets.at(b) }
 
 // storeBucket is the slots of one join key in arrival order.
 type storeBucket struct {
@@ -96,22 +103,10 @@ const hashFrom = 8
 // paths that are not per row).
 func (s *joinStore) rowsOf(b int32) []int32 {
 	var out []int32
-	for r := s.buckets[b].head; r >= 0; r = s.m(r).next {
+	for r := s.bucket(b).head; r >= 0; r = s.m(r).next {
 		out = append(out, r)
 	}
 	return out
-}
-
-// push appends v to sl, doubling the capacity when full: append grows
-// large slices by a quarter, which copied them five times over as they
-// grew to a million entries.
-func push[T any](sl []T, v T) []T {
-	if len(sl) == cap(sl) {
-		grown := make([]T, len(sl), max(2*cap(sl), 64))
-		copy(grown, sl)
-		sl = grown
-	}
-	return append(sl, v)
 }
 
 // storeCol is one value column: a kind per slot (KNull for NULL), the
@@ -128,7 +123,12 @@ type storeCol struct {
 	arena   strArena
 	hasHi   bool
 	hasStr  bool
-	garbage int64 // arena bytes of slots no longer held
+	garbage int64 // arena bytes not held by a slot
+	// batch is 1 + the arena block adopted from the string array being
+	// written (0: none yet), and batchSlots the slots whose strings
+	// reference it (endBatch).
+	batch      int32
+	batchSlots []int32
 }
 
 // newJoinStore is the store of an input with the given value fields.
@@ -399,10 +399,11 @@ func (s *joinStore) bucketFor(key []byte) int32 {
 		b = s.freeBuckets[k-1]
 		s.freeBuckets = s.freeBuckets[:k-1]
 	} else {
-		b = int32(len(s.buckets))
-		s.buckets = push(s.buckets, storeBucket{})
+		b = s.nbuckets
+		s.nbuckets++
+		s.buckets.extend(b)
 	}
-	bk := &s.buckets[b]
+	bk := s.bucket(b)
 	*bk = storeBucket{head: -1, tail: -1}
 	if k, ok := intKey(key); ok {
 		bk.ikey, bk.isInt = k, true
@@ -416,7 +417,7 @@ func (s *joinStore) bucketFor(key []byte) int32 {
 
 // keyOf is bucket b's key encoding.
 func (s *joinStore) keyOf(b int32) string {
-	bk := &s.buckets[b]
+	bk := s.bucket(b)
 	if bk.isInt {
 		return string(appendKey(nil, Int(bk.ikey)))
 	}
@@ -429,7 +430,7 @@ func (s *joinStore) find(b, r int32, h uint64) int32 {
 	if b < 0 {
 		return -1
 	}
-	if bk := &s.buckets[b]; !bk.hashed {
+	if bk := s.bucket(b); !bk.hashed {
 		fp := uint32(h)
 		for i := range bk.n {
 			if o := bk.rows[i]; bk.fps[i] == fp && s.m(o).h == h && s.sameRow(o, r) {
@@ -450,7 +451,7 @@ func (s *joinStore) find(b, r int32, h uint64) int32 {
 
 // add appends slot r (hash set) to bucket b.
 func (s *joinStore) add(b int32, r int32) {
-	bk, mr := &s.buckets[b], s.m(r)
+	bk, mr := s.bucket(b), s.m(r)
 	mr.prev, mr.next = bk.tail, -1
 	if bk.tail >= 0 {
 		s.m(bk.tail).next = r
@@ -490,7 +491,7 @@ func (s *joinStore) remove(r int32) bool {
 		return false
 	}
 	b := mr.bucket
-	bk := &s.buckets[b]
+	bk := s.bucket(b)
 	if p := mr.prev; p >= 0 {
 		s.m(p).next = mr.next
 	} else {
@@ -586,12 +587,44 @@ func (s *joinStore) recycle() {
 				*off = arena.add(col.arena.get(*off, *ln))
 			}
 		}
+		col.arena.free()
 		col.arena, col.garbage = arena, 0
+	}
+}
+
+// endBatch ends the writing of one batch's rows: a string column that
+// adopted the batch's string data (newStoreWriter) but holds less than
+// half of its bytes copies the strings it holds into its own blocks, so
+// that the batch's buffer is dropped at the next recycle instead of
+// being held whole for a few rows.
+func (s *joinStore) endBatch() {
+	for c := range s.cols {
+		col := &s.cols[c]
+		if col.batch == 0 {
+			continue
+		}
+		k := col.batch - 1
+		if a := &col.arena; 2*a.live[k] < int64(len(a.blocks[k])) {
+			for _, r := range col.batchSlots {
+				off, ln := col.off.at(r), *col.ln.at(r)
+				if !s.m(r).live || ln == 0 || int32(*off>>32) != k {
+					continue
+				}
+				old := *off
+				*off = a.add(a.get(old, ln))
+				a.release(old, ln)
+				col.garbage += int64(ln)
+			}
+		}
+		col.batch, col.batchSlots = 0, col.batchSlots[:0]
 	}
 }
 
 // reset drops every row.
 func (s *joinStore) reset() {
+	for c := range s.cols {
+		s.cols[c].arena.free()
+	}
 	fresh, _ := newJoinStoreLike(s)
 	*s = *fresh
 }
@@ -639,13 +672,29 @@ func newStoreWriter(s *joinStore, c int, arr arrow.Array) (storeWriter, error) {
 		if !col.hasStr {
 			break
 		}
+		// The strings are held in the array's own data buffer, adopted
+		// by the arena at the first one written (see strArena), or
+		// copied when the array has no such buffer.
+		data, offs := a.Data().Buffers()[2], a.ValueOffsets()
 		return func(r int32, i int) error {
 			if nulls && a.IsNull(i) {
 				*col.kind.at(r), *col.ln.at(r) = KNull, 0
 				return nil
 			}
 			*col.kind.at(r) = KString
-			col.setString(r, a.Value(i))
+			beg, end := offs[i], offs[i+1]
+			if beg == end || data == nil {
+				col.setString(r, a.Value(i))
+				return nil
+			}
+			if col.batch == 0 {
+				col.batch = col.arena.adopt(data) + 1
+				col.garbage += int64(data.Len())
+			}
+			*col.ln.at(r) = uint32(end - beg)
+			*col.off.at(r) = col.arena.hold(col.batch-1, int(beg), int(end-beg))
+			col.garbage -= int64(end - beg)
+			col.batchSlots = append(col.batchSlots, r)
 			return nil
 		}, nil
 	}
