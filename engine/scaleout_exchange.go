@@ -430,14 +430,27 @@ func (so *scaledOut) refused(ctx context.Context, err error) error {
 }
 
 // held keeps the offsets of upTo of the repartition partitions the
-// downstream reader holds now: the pipeline remembers those of
-// partitions that moved away, and committing them again would move
-// back what their new owner committed (its next owner would then read
-// again rows the state it restores already holds).
+// downstream reader holds now, as of their current assignment: the
+// pipeline remembers those of partitions that moved away, and
+// committing them again would move back what their new owner committed
+// (its next owner would then read again rows the state it restores
+// already holds). That includes a partition given back to this process
+// whose first batch since has not come yet: the pipeline still holds
+// its offset from before it moved away.
 func (so *scaledOut) held(upTo exec.Offsets) exec.Offsets {
-	now := so.down.Offsets()
-	out := make(exec.Offsets, len(upTo))
-	for k, v := range upTo {
+	return ofAssignment(so.down, upTo)
+}
+
+// ofAssignment keeps the entries of offs that belong to r's current
+// assignment of their partitions (exec.AssignmentAware); for a reader
+// that cannot tell, those of the partitions r holds now.
+func ofAssignment(r exec.SourceReader, offs exec.Offsets) exec.Offsets {
+	if aa, ok := r.(exec.AssignmentAware); ok {
+		return aa.OfAssignment(offs)
+	}
+	now := r.Offsets()
+	out := make(exec.Offsets, len(offs))
+	for k, v := range offs {
 		if _, ok := now[k]; ok {
 			out[k] = v
 		}
@@ -1109,20 +1122,20 @@ func (u *upstream) write(ctx context.Context, b exec.Batch, offs exec.Offsets, p
 }
 
 // dropRevoked forgets the offsets of partitions the reader no longer
-// holds: committing them later could move back the offsets their new
-// owner committed.
+// holds, or holds again since an offset was noted (ofAssignment):
+// committing them later could move back the offsets their new owner
+// committed.
 func (u *upstream) dropRevoked() {
-	held := u.reader.Offsets()
-	for k := range u.offsets {
-		if _, ok := held[k]; !ok {
-			delete(u.offsets, k)
-		}
-	}
+	u.offsets = ofAssignment(u.reader, u.offsets)
 }
 
 // commit ends the open transaction with the offsets of the held
-// partitions.
+// partitions. They are checked against the reader's assignment again:
+// a batch read while a revoke's hook ran brings the revoked
+// partitions' offsets back (the reader lets them go only after the
+// hook), and the reader may have let them go since the last write.
 func (u *upstream) commit(ctx context.Context) error {
+	u.dropRevoked()
 	offs := exec.Offsets{}
 	for k, v := range u.offsets {
 		offs[k] = v

@@ -164,6 +164,21 @@ type LossNotifier interface {
 	Rewind(epoch uint64) uint64
 }
 
+// AssignmentAware is a SourceReader of a consumer group that knows where
+// its current assignment of each partition began reading. A caller that
+// remembers a partition's offset after the group took the partition away
+// (the pipeline keeps every partition's last offset) holds, once the
+// partition comes back, an offset from the earlier assignment until a
+// batch brings the new one: committing that would move the group's
+// offset back behind what the partition's owners committed since, and
+// its next owner would read again rows whose effects the state it
+// restores already holds.
+type AssignmentAware interface {
+	// OfAssignment returns the entries of offs for the partitions held
+	// now, without those behind where their current assignment began.
+	OfAssignment(offs Offsets) Offsets
+}
+
 // Aborter is a SinkWriter that can take back what it was given since its
 // last Commit (an exactly-once Kafka writer aborts its transaction): a
 // scaled-out query whose partitions were lost discards what it produced

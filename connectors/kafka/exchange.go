@@ -343,6 +343,30 @@ func (r *Reader) Rewind(epoch uint64) uint64 {
 	return r.epoch + 1
 }
 
+var _ exec.AssignmentAware = (*Reader)(nil)
+
+// OfAssignment implements exec.AssignmentAware: it keeps the entries of
+// offs for the partitions held now (as Offsets reports them) that are
+// not behind where the current assignment of their partition began (the
+// group's committed offset then). An offset behind it was remembered
+// from an earlier time the partition was held here, before another
+// member read it on and committed more.
+func (r *Reader) OfAssignment(offs exec.Offsets) exec.Offsets {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(exec.Offsets, len(offs))
+	for k, st := range r.parts {
+		if st.next < 0 {
+			continue // not in Offsets either
+		}
+		key := offsetKey(k.t, k.p)
+		if v, ok := offs[key]; ok && (st.start < 0 || v >= st.start) {
+			out[key] = v
+		}
+	}
+	return out
+}
+
 // applyRewind runs a Rewind, on the goroutine that calls Next, right
 // after a poll and before AllowRebalance (kgo.BlockRebalanceOnPoll): no
 // rebalance can move a partition between the committed offsets read here
