@@ -401,3 +401,54 @@ func TestInfer(t *testing.T) {
 		}
 	}
 }
+
+// TestListColumns: a T[] column reads a CSV field as a list's text and a
+// JSON array natively; a list with a bad element is refused whole, so
+// under on_error = null it is NULL and none of its elements lands in the
+// lists after it.
+func TestListColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "l", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+		{Name: "s", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+	}, nil)
+	c, err := NewCSVDecoder(mem, schema, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	j, err := NewJSONDecoder(mem, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Release()
+	c.SetOnError(OnErrorNull)
+	j.SetOnError(OnErrorNull)
+	for _, l := range []string{`"[1, 2, 3000000000]","[a, 'b, c']"`, `"[4, NULL]",[]`, `,`} {
+		if err := c.AppendLine([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range []string{`{"l":[1,2,3000000000],"s":["a","b, c"]}`, `{"l":[4, null],"s":[]}`, `{"l":[[5]],"s":["\u00e9\"",null]}`} {
+		if err := j.Append([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		d    interface{ NewRecord() arrow.Record }
+		want [][]string
+	}{
+		{c, [][]string{{"NULL", "[a, 'b, c']"}, {"[4, NULL]", "[]"}, {"NULL", "NULL"}}},
+		{j, [][]string{{"NULL", "[a, 'b, c']"}, {"[4, NULL]", "[]"}, {"NULL", `['é"', NULL]`}}},
+	} {
+		rec := tc.d.NewRecord()
+		checkRecord(t, rec, tc.want)
+		rec.Release()
+	}
+	c.SetOnError(OnErrorFail)
+	var fe *FieldError
+	if err := c.AppendLine([]byte(`"[1, x]",`)); !errors.As(err, &fe) || err.Error() != `column "l": cannot parse "[1, x]" as INT[]` {
+		t.Errorf("got %v", err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/internal/listtext"
 )
 
 // JSONDecoder appends JSON objects (one per Append) to Arrow builders.
@@ -316,6 +318,12 @@ func (d *JSONDecoder) append(line []byte) error {
 			} else if err := d.fieldErr(oi, v); err != nil && firstErr == nil {
 				firstErr = err
 			}
+		case !isStr && c.kind == kList && len(v) > 0 && v[0] == '[':
+			if !d.appendArray(c, v) {
+				if err := d.fieldErr(oi, v); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
 		default:
 			if !c.appendText(v) {
 				if err := d.fieldErr(oi, v); err != nil && firstErr == nil {
@@ -333,6 +341,50 @@ func (d *JSONDecoder) append(line []byte) error {
 	}
 	d.endRow()
 	return firstErr
+}
+
+// appendArray appends the JSON array raw (its text, brackets included)
+// to the list column c: each element a string or a scalar read as a
+// value of the element type, null a NULL element; false, with nothing
+// appended, when an element is not one (a nested array or object is
+// none).
+func (d *JSONDecoder) appendArray(c *column, raw []byte) bool {
+	s := jsonScanner{b: raw, i: 1}
+	c.elems = c.elems[:0]
+	for {
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		if s.b[s.i] == ']' {
+			break
+		}
+		if len(c.elems) > 0 {
+			if s.b[s.i] != ',' {
+				return false
+			}
+			s.i++
+			s.ws()
+			if s.i >= len(s.b) {
+				return false
+			}
+		}
+		if s.b[s.i] == '"' {
+			s.i++
+			v, err := s.str(&d.scratch)
+			if err != nil {
+				return false
+			}
+			c.elems = append(c.elems, listtext.Elem{Text: string(v)})
+			continue
+		}
+		v, err := s.skip(&d.scratch)
+		if err != nil || len(v) == 0 || v[0] == '[' || v[0] == '{' {
+			return false
+		}
+		c.elems = append(c.elems, listtext.Elem{Text: string(v), Null: string(v) == "null"})
+	}
+	return c.appendElems(true)
 }
 
 // abortRow completes a half-appended row with NULLs, marks it dropped

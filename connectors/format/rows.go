@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/internal/listtext"
 )
 
 // ErrorPolicy says what a decoder does with a value it cannot parse or a
@@ -53,6 +54,7 @@ const (
 	kDate
 	kDecimal
 	kInt8
+	kList
 	kUnsupported
 )
 
@@ -76,7 +78,10 @@ type column struct {
 	dec   *array.Decimal128Builder
 	prec  int32
 	scale int32
-	seen  uint32 // row generation that last set this column (JSON)
+	lst   *array.ListBuilder
+	elem  *column         // a list's elements (its builder lst's values)
+	elems []listtext.Elem // a list's text split, reused
+	seen  uint32          // row generation that last set this column (JSON)
 	// notNull and unsigned are the column's declared rules (see
 	// exec.ConstraintChecker): a row breaking one is rejected whole.
 	notNull, unsigned bool
@@ -84,102 +89,156 @@ type column struct {
 
 func newColumn(mem memory.Allocator, f arrow.Field) (*column, error) {
 	c := &column{name: f.Name, typ: f.Type, notNull: exec.NotNull(f), unsigned: exec.Unsigned(f)}
-	switch t := f.Type.(type) {
-	case *arrow.Int64Type:
-		c.kind, c.i64 = kInt64, array.NewInt64Builder(mem)
-		c.b = c.i64
-	case *arrow.Int32Type:
-		c.kind, c.i32 = kInt32, array.NewInt32Builder(mem)
-		c.b = c.i32
-	case *arrow.Int8Type:
+	if l, ok := f.Type.(*arrow.ListType); ok {
+		// T[]: a CSV field written as DuckDB writes a list ('[1, 2]'), a
+		// JSON array; each element parsed as a T column's value.
+		c.kind, c.lst = kList, array.NewListBuilder(mem, l.Elem())
+		c.b = c.lst
+		c.elem = &column{name: f.Name, typ: l.Elem()}
+		if c.elem.bind(c.lst.ValueBuilder()) {
+			return c, nil
+		}
+		c.lst.Release()
+	} else if c.bind(array.NewBuilder(mem, f.Type)) {
+		return c, nil
+	} else {
+		c.b.Release()
+	}
+	return nil, fmt.Errorf("column %q: type %s is not supported by the text formats (declare it VARCHAR and CAST it)", f.Name, SQLTypeName(f.Type))
+}
+
+// bind makes b the column's builder, of the column's type; false if the
+// text formats do not read that type.
+func (c *column) bind(b array.Builder) bool {
+	c.b = b
+	switch t := b.(type) {
+	case *array.Int64Builder:
+		c.kind, c.i64 = kInt64, t
+	case *array.Int32Builder:
+		c.kind, c.i32 = kInt32, t
+	case *array.Int8Builder:
 		// TINYINT: a changelog's op column on the wire of a Kafka
 		// exchange, or a declared TINYINT column.
-		c.kind, c.i8 = kInt8, array.NewInt8Builder(mem)
-		c.b = c.i8
-	case *arrow.Float64Type:
-		c.kind, c.f64 = kFloat64, array.NewFloat64Builder(mem)
-		c.b = c.f64
-	case *arrow.StringType:
-		c.kind, c.str = kString, array.NewStringBuilder(mem)
-		c.b = c.str
-	case *arrow.BooleanType:
-		c.kind, c.bl = kBool, array.NewBooleanBuilder(mem)
-		c.b = c.bl
-	case *arrow.TimestampType:
-		c.kind, c.ts, c.unit = kTimestamp, array.NewTimestampBuilder(mem, t), t.Unit
-		c.b = c.ts
-	case *arrow.Date32Type:
-		c.kind, c.date = kDate, array.NewDate32Builder(mem)
-		c.b = c.date
-	case *arrow.Decimal128Type:
-		c.kind, c.dec, c.prec, c.scale = kDecimal, array.NewDecimal128Builder(mem, t), t.Precision, t.Scale
-		c.b = c.dec
+		c.kind, c.i8 = kInt8, t
+	case *array.Float64Builder:
+		c.kind, c.f64 = kFloat64, t
+	case *array.StringBuilder:
+		c.kind, c.str = kString, t
+	case *array.BooleanBuilder:
+		c.kind, c.bl = kBool, t
+	case *array.TimestampBuilder:
+		c.kind, c.ts, c.unit = kTimestamp, t, c.typ.(*arrow.TimestampType).Unit
+	case *array.Date32Builder:
+		c.kind, c.date = kDate, t
+	case *array.Decimal128Builder:
+		d := c.typ.(*arrow.Decimal128Type)
+		c.kind, c.dec, c.prec, c.scale = kDecimal, t, d.Precision, d.Scale
 	default:
-		return nil, fmt.Errorf("column %q: type %s is not supported by the text formats (declare it VARCHAR and CAST it)", f.Name, SQLTypeName(f.Type))
+		return false
 	}
-	return c, nil
+	return true
 }
 
 // appendText parses v and appends it; false means v is not a valid value
 // of the column's type (nothing was appended).
-func (c *column) appendText(v []byte) bool {
+func (c *column) appendText(v []byte) bool { return c.parseText(v, true) }
+
+// parseText parses v and, when apply, appends it; false means v is not a
+// valid value of the column's type (nothing was appended).
+func (c *column) parseText(v []byte, apply bool) bool {
 	switch c.kind {
 	case kInt64:
 		x, ok := ParseInt(v)
 		if ok && !(c.unsigned && x < 0) {
-			c.i64.Append(x)
+			if apply {
+				c.i64.Append(x)
+			}
 			return true
 		}
 		return false
 	case kInt32:
 		x, ok := ParseInt(v)
 		if ok && x == int64(int32(x)) && !(c.unsigned && x < 0) {
-			c.i32.Append(int32(x))
+			if apply {
+				c.i32.Append(int32(x))
+			}
 			return true
 		}
 		return false
 	case kInt8:
 		x, ok := ParseInt(v)
 		if ok && x == int64(int8(x)) && !(c.unsigned && x < 0) {
-			c.i8.Append(int8(x))
+			if apply {
+				c.i8.Append(int8(x))
+			}
 			return true
 		}
 		return false
 	case kFloat64:
 		x, ok := ParseFloat(v)
-		if ok {
+		if ok && apply {
 			c.f64.Append(x)
 		}
 		return ok
 	case kString:
-		c.str.BinaryBuilder.Append(v)
+		if apply {
+			c.str.BinaryBuilder.Append(v)
+		}
 		return true
 	case kBool:
 		x, ok := ParseBool(v)
-		if ok {
+		if ok && apply {
 			c.bl.Append(x)
 		}
 		return ok
 	case kTimestamp:
 		ns, ok := ParseTimestamp(v)
-		if ok {
+		if ok && apply {
 			c.ts.Append(NanosToTimestamp(ns, c.unit))
 		}
 		return ok
 	case kDate:
 		d, ok := ParseDate(v)
-		if ok {
+		if ok && apply {
 			c.date.Append(arrow.Date32(d))
 		}
 		return ok
 	case kDecimal:
 		n, ok := parseDecimal(v, c.prec, c.scale)
-		if ok {
+		if ok && apply {
 			c.dec.Append(n)
 		}
 		return ok
+	case kList:
+		var err error
+		if c.elems, err = listtext.Split(c.elems[:0], string(v)); err != nil {
+			return false
+		}
+		return c.appendElems(apply)
 	}
 	return false
+}
+
+// appendElems appends a list of the elements in c.elems, all or nothing:
+// false, with nothing appended, if one is not a value of the element
+// type. Only when apply; else it only checks.
+func (c *column) appendElems(apply bool) bool {
+	for _, e := range c.elems {
+		if !e.Null && !c.elem.parseText([]byte(e.Text), false) {
+			return false
+		}
+	}
+	if apply {
+		c.lst.Append(true)
+		for _, e := range c.elems {
+			if e.Null {
+				c.elem.b.AppendNull()
+			} else {
+				c.elem.parseText([]byte(e.Text), true)
+			}
+		}
+	}
+	return true
 }
 
 // rows is the shared row assembly of the decoders: a projection from

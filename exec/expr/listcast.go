@@ -3,123 +3,42 @@ package expr
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/internal/listtext"
 )
 
-// CAST(s AS T[]) reads a list's text as DuckDB does and as sluice prints
-// one (AppendList): `[1, 2, NULL]`, brackets around elements separated by
-// commas, spaces around an element dropped, an unquoted NULL (any case) a
-// NULL element, an element in single or double quotes taken as written
-// ('a, b', 'NULL' the string), a backslash taking the next character as
-// it is ('it\'s'), and brackets inside an element kept with it. Each
-// element is then cast to T as CAST(element AS T) would, and a bad one
-// fails the cast naming the text and the element. `[]` and `[ ]` are
-// empty lists.
-
-// listElem is one element of a list's text: its text, or NULL.
-type listElem struct {
-	text string
-	null bool
-}
-
-// splitListText splits a list's text into its elements (appended to
-// dst); the error says what is malformed.
-func splitListText(dst []listElem, s string) ([]listElem, error) {
-	s = strings.TrimSpace(s)
-	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
-		return dst, fmt.Errorf("a list is written in brackets, [a, b, …]")
-	}
-	inner := s[1 : len(s)-1]
-	if strings.TrimSpace(inner) == "" {
-		return dst, nil
-	}
-	var buf []byte
-	keep := 0 // len(buf) up to the last character not an unquoted space
-	quote := byte(0)
-	quoted := false // the element has a quoted part
-	depth := 0
-	flush := func() {
-		e := listElem{text: string(buf[:keep])}
-		e.null = !quoted && strings.EqualFold(e.text, "NULL")
-		dst = append(dst, e)
-		buf, keep, quoted = buf[:0], 0, false
-	}
-	for i := 0; i < len(inner); i++ {
-		c := inner[i]
-		switch {
-		case c == '\\':
-			if i+1 == len(inner) {
-				return dst, fmt.Errorf("a backslash ends the list")
-			}
-			i++
-			buf = append(buf, inner[i])
-			keep = len(buf)
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			} else {
-				buf = append(buf, c)
-			}
-			keep = len(buf)
-		case c == '\'' || c == '"':
-			quote, quoted = c, true
-			keep = len(buf)
-		case c == ',' && depth == 0:
-			flush()
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			if len(buf) > 0 {
-				buf = append(buf, c)
-			}
-		default:
-			switch c {
-			case '[':
-				depth++
-			case ']':
-				if depth--; depth < 0 {
-					return dst, fmt.Errorf("a ] closes no [")
-				}
-			}
-			buf = append(buf, c)
-			keep = len(buf)
-		}
-	}
-	switch {
-	case quote != 0:
-		return dst, fmt.Errorf("a quote %c is not closed", quote)
-	case depth > 0:
-		return dst, fmt.Errorf("a [ is not closed")
-	}
-	flush()
-	return dst, nil
-}
+// CAST(s AS T[]) reads a list's text with listtext.Split, as DuckDB
+// does and as sluice prints one (AppendList). Each element is then cast
+// to T as CAST(element AS T) would, and a bad one fails the cast naming
+// the text and the element.
 
 // castStringToList casts each string of a to a list of type to: its
-// elements split (splitListText) and cast to to's element type.
+// elements split (listtext.Split) and cast to to's element type.
 func castStringToList(ec *evalCtx, a *array.String, to *arrow.ListType) (arrow.Array, error) {
 	n := a.Len()
 	tname := sqlTypeName(to)
 	eb := array.NewStringBuilder(ec.mem)
 	defer eb.Release()
 	offsets := make([]int32, n+1)
-	var elems []listElem
+	var elems []listtext.Elem
 	for i := 0; i < n; i++ {
 		offsets[i] = int32(eb.Len())
 		if a.IsNull(i) {
 			continue
 		}
 		var err error
-		if elems, err = splitListText(elems[:0], a.Value(i)); err != nil {
+		if elems, err = listtext.Split(elems[:0], a.Value(i)); err != nil {
 			return nil, &kindError{msg: fmt.Sprintf("cannot cast %q to %s: %v", a.Value(i), tname, err), kind: ErrInvalidCast}
 		}
 		for _, e := range elems {
-			if e.null {
+			if e.Null {
 				eb.AppendNull()
 			} else {
-				eb.Append(e.text)
+				eb.Append(e.Text)
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package expr
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -10,53 +9,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
-
-// TestSplitListText: a list's text splits at commas outside quotes and
-// brackets, unquoted NULL is NULL, quoted text is kept as written, a
-// backslash takes the next character; malformed text says why.
-func TestSplitListText(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"[1, 2, NULL]", "1|2|<NULL>"},
-		{"  [ a b ,  c ]  ", "a b|c"},
-		{"[]", ""},
-		{"[ ]", ""},
-		{`['a, b', "c'd", 'NULL', null, '']`, "a, b|c'd|NULL|<NULL>|"},
-		{`['it\'s', a\,b, back\\slash]`, `it's|a,b|back\slash`},
-		{"[[1, 2], [3]]", "[1, 2]|[3]"},
-		{"[' x ' , y]", " x |y"},
-		{"[1,,2]", "1||2"},
-	} {
-		es, err := splitListText(nil, tc.in)
-		if err != nil {
-			t.Errorf("%q: %v", tc.in, err)
-			continue
-		}
-		var parts []string
-		for _, e := range es {
-			if e.null {
-				parts = append(parts, "<NULL>")
-			} else {
-				parts = append(parts, e.text)
-			}
-		}
-		if got := strings.Join(parts, "|"); got != tc.want {
-			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
-		}
-	}
-	for _, tc := range []struct{ in, want string }{
-		{"1, 2", "brackets"},
-		{"[1, 2", "brackets"},
-		{"['a]", "quote ' is not closed"},
-		{"[[1]", "[ is not closed"},
-		{"[1]]", "] closes no ["},
-		{`[a\]`, "backslash ends"},
-	} {
-		_, err := splitListText(nil, tc.in)
-		if err == nil || !strings.Contains(fmt.Sprint(err), tc.want) {
-			t.Errorf("%q: error %v, want %q", tc.in, err, tc.want)
-		}
-	}
-}
 
 // TestCastListToList: a list cast element by element over a sliced
 // array, where a NULL row spans elements that cannot be cast (Arrow
