@@ -2,14 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/connectors/file"
 	"github.com/sluicesql/sluice/connectors/memtable"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
@@ -195,32 +196,16 @@ func (db *Session) showTables() (*Rows, error) {
 	return db.textRows([]string{"name"}, rows)
 }
 
-// holdsData reports whether path names data a source could read: a file,
-// or a directory with a file in it. A Flink connector table over such a
-// path is the source it declares, so its source error (a declared column
-// missing from the file) is the statement's error; only a table whose
-// path holds nothing yet (an output not written) falls back to a sink.
-func holdsData(path string) bool {
-	if path == "" {
-		return false
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return false
-	}
-	if !fi.IsDir() {
-		return true
-	}
-	ents, err := os.ReadDir(path)
-	if err != nil {
-		return false
-	}
-	for _, e := range ents {
-		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(e.Name(), "_") {
-			return true
-		}
-	}
-	return false
+// notWrittenYet reports whether a Flink connector table's source error
+// means its connector has nothing to read yet, so the table is the sink
+// it declares: a file path holding no data (file.ErrNoData, decided by
+// the file connector, which a sink writing there agrees with), or a
+// connector without a path (a topic, a sink-only connector), whose
+// source errors were always taken so. A path that holds data the source
+// cannot read (a declared column missing from the file) is the source's
+// error, not a sink.
+func notWrittenYet(opts connectors.Options, err error) bool {
+	return opts["path"] == "" || errors.Is(err, file.ErrNoData)
 }
 
 // flinkSinkTable registers a Flink connector table its connector cannot

@@ -62,6 +62,27 @@ GROUP BY window_start, window_end, ` + "`user`" + `;`
 	if _, ok := db.cat.LookupSink("bad"); ok {
 		t.Fatal("a table over a file it cannot read was made a sink")
 	}
+	// A directory holding no data of the format yet (only a hidden file
+	// and another format's) is an output not written: the sink. One
+	// holding a CSV that lacks a declared column is that source's error.
+	for name, files := range map[string][]string{"pending": {".tmp.csv", "README.txt"}, "held": {"part-0.csv"}} {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(dir, name, f), []byte("user\na\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := db.Exec(context.Background(), "CREATE TABLE "+name+" (`user` STRING, nope BIGINT) WITH ('connector' = 'filesystem', 'path' = '"+name+"/', 'format' = 'csv')")
+		_, sink := db.cat.LookupSink(name)
+		if name == "pending" && (err != nil || !sink) {
+			t.Fatalf("a directory without data: got %v (sink %v), want the table made a sink", err, sink)
+		}
+		if name == "held" && (err == nil || sink || !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error(), "part-0.csv")) {
+			t.Fatalf("a directory with a CSV lacking a column: got %v (sink %v), want its error naming nope and part-0.csv", err, sink)
+		}
+	}
 }
 
 func sortedLines(s string) string {

@@ -307,7 +307,7 @@ func (db *Session) createSource(s *sql.CreateSource) (*Rows, error) {
 		opts["key"] = strings.Join(s.PrimaryKey, ",")
 	}
 	src, err := connectors.NewSource(db.conn, opts, declared)
-	if err != nil && s.Table && !holdsData(opts["path"]) {
+	if err != nil && s.Table && notWrittenYet(opts, err) {
 		return db.flinkSinkTable(s, opts, declared, err)
 	}
 	if err != nil {

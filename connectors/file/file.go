@@ -188,7 +188,7 @@ func expand(path, fmtName string) ([]string, error) {
 			return nil, err
 		} else if ok {
 			if len(listed) == 0 {
-				return nil, fmt.Errorf("file connector: directory %s has no committed files (its %s lists none)", path, ManifestName)
+				return nil, noData(fmt.Errorf("file connector: directory %s has no committed files (its %s lists none)", path, ManifestName))
 			}
 			files := make([]string, len(listed))
 			for i, f := range listed {
@@ -216,7 +216,7 @@ func expand(path, fmtName string) ([]string, error) {
 			}
 		}
 		if len(files) == 0 {
-			return nil, fmt.Errorf("file connector: no %s files in directory %s", fmtName, path)
+			return nil, noData(fmt.Errorf("file connector: no %s files in directory %s", fmtName, path))
 		}
 		return files, nil
 	}
@@ -226,16 +226,41 @@ func expand(path, fmtName string) ([]string, error) {
 			return nil, fmt.Errorf("file connector: bad glob %q: %w", path, err)
 		}
 		if len(files) == 0 {
-			return nil, fmt.Errorf("file connector: no files match %s", path)
+			return nil, noData(fmt.Errorf("file connector: no files match %s", path))
 		}
 		sort.Strings(files)
 		return files, nil
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("file connector: %w", err)
+		err = fmt.Errorf("file connector: %w", err)
+		if errors.Is(err, os.ErrNotExist) {
+			err = noData(err)
+		}
+		return nil, err
 	}
 	return []string{path}, nil
 }
+
+// ErrNoData is what NewSource's error wraps (test it with errors.Is) when
+// its path holds nothing to read yet: it does not exist, it is a
+// directory without committed files of the format (its manifest lists
+// none, or without one no visible file has the format's extension), or a
+// glob that matches no file. A directory the file sink would write into
+// without refusing existing data is exactly one that gives ErrNoData, so
+// a caller that may use the path either way (a Flink connector table,
+// which is a source or a sink) can tell an output not written yet from
+// data it cannot read.
+var ErrNoData = errors.New("file connector: no data at the path")
+
+// noDataError keeps the message of the error it wraps and is ErrNoData
+// to errors.Is.
+type noDataError struct{ err error }
+
+func noData(err error) error { return &noDataError{err} }
+
+func (e *noDataError) Error() string        { return e.err.Error() }
+func (e *noDataError) Unwrap() error        { return e.err }
+func (e *noDataError) Is(target error) bool { return target == ErrNoData }
 
 // Source is a file source. Files are listed when the source is made, so
 // the schema is known before the query is planned, and listed again when
@@ -266,7 +291,7 @@ func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Sche
 		// Say first that the path is not there, not that its format is
 		// unknown.
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-			return nil, &connectors.OptionError{Option: "path", Msg: fmt.Sprintf("file connector: %s does not exist ('path')", p)}
+			return nil, noData(&connectors.OptionError{Option: "path", Msg: fmt.Sprintf("file connector: %s does not exist ('path')", p)})
 		}
 	}
 	o, err := ParseOptions(opts)
