@@ -730,7 +730,11 @@ func (u *upstream) observe(rec arrow.Record, part int32) error {
 	if u.timeCol < 0 || rec.NumRows() == 0 {
 		return nil
 	}
-	top, ok := maxEventTime(rec.Column(u.timeCol))
+	col := rec.Column(u.timeCol)
+	top, ok, err := stream.MaxEventTime(col, 0, col.Len())
+	if err != nil {
+		return fmt.Errorf("repartition: partition %d: %w", part, err)
+	}
 	if !ok {
 		return nil
 	}
@@ -742,26 +746,6 @@ func (u *upstream) observe(rec arrow.Record, part int32) error {
 		u.maxTime[key] = top
 	}
 	return nil
-}
-
-// maxEventTime is the greatest non-NULL value of an event-time column.
-func maxEventTime(col arrow.Array) (int64, bool) {
-	var top int64
-	seen := false
-	visit := func(n int, null func(int) bool, at func(int) int64) {
-		for i := range n {
-			if !null(i) && (!seen || at(i) > top) {
-				top, seen = at(i), true
-			}
-		}
-	}
-	switch c := col.(type) {
-	case *array.Timestamp:
-		visit(c.Len(), c.IsNull, func(i int) int64 { return int64(c.Value(i)) })
-	case *array.Int64:
-		visit(c.Len(), c.IsNull, c.Value)
-	}
-	return top, seen
 }
 
 // writeWatermarks writes, before a commit, the watermarks of the held

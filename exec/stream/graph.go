@@ -288,23 +288,9 @@ func (g *Graph) pushSource(ctx context.Context, s int, b exec.Batch) error {
 		// event time is observing each row, without a Value a row on
 		// the one goroutine every batch passes through.
 		col := b.Record.Column(src.Watermark.TimeCol)
-		top, any := int64(0), false
-		if vals := int64Values(col); vals != nil {
-			for i, v := range vals {
-				if (!any || v > top) && !col.IsNull(i) {
-					top, any = v, true
-				}
-			}
-		} else {
-			ts, err := reader(col)
-			if err != nil {
-				return fmt.Errorf("stream graph: source %s: %w", src.Name, err)
-			}
-			for i := 0; i < int(b.Record.NumRows()); i++ {
-				if v := ts(i); !v.IsNull() && (!any || v.I > top) {
-					top, any = v.I, true
-				}
-			}
+		top, any, err := MaxEventTime(col, 0, col.Len())
+		if err != nil {
+			return fmt.Errorf("stream graph: source %s: %w", src.Name, err)
 		}
 		if any {
 			src.tracker.Observe(b.Partition, top)

@@ -214,6 +214,42 @@ func (t *WatermarkTracker) Finish() {
 	t.finished = true
 }
 
+// MaxEventTime is the latest event time among rows [lo, hi) of col, an
+// event-time column, NULLs skipped; ok is false when every one is NULL.
+// A tracker keeps each partition's maximum, so observing a run's latest
+// event time once moves the watermark as observing each of its rows in
+// turn does: the graph's sources, a window instance passing over other
+// instances' rows and the scale-out upstream all fold a run this way.
+// A TIMESTAMP or BIGINT column is read straight from its values.
+func MaxEventTime(col arrow.Array, lo, hi int) (top int64, ok bool, err error) {
+	if vals := int64Values(col); vals != nil {
+		if col.NullN() == 0 {
+			for _, v := range vals[lo:hi] {
+				if !ok || v > top {
+					top, ok = v, true
+				}
+			}
+			return top, ok, nil
+		}
+		for i := lo; i < hi; i++ {
+			if !col.IsNull(i) && (!ok || vals[i] > top) {
+				top, ok = vals[i], true
+			}
+		}
+		return top, ok, nil
+	}
+	ts, err := reader(col)
+	if err != nil {
+		return 0, false, err
+	}
+	for i := lo; i < hi; i++ {
+		if v := ts(i); !v.IsNull() && (!ok || v.I > top) {
+			top, ok = v.I, true
+		}
+	}
+	return top, ok, nil
+}
+
 // sat adds with saturation at the int64 extremes.
 func sat(a, b int64) int64 {
 	s := a + b

@@ -536,24 +536,9 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 				i = end - 1
 				continue
 			}
-			top, any := ts, !null
-			for k := i + 1; k < end; k++ {
-				var t int64
-				if tsVals != nil {
-					if tsNulls && tsCol.IsNull(k) {
-						continue
-					}
-					t = tsVals[k]
-				} else {
-					tv := tsOf(k)
-					if tv.IsNull() {
-						continue
-					}
-					t = tv.I
-				}
-				if !any || t > top {
-					top, any = t, true
-				}
+			top, any, err := MaxEventTime(tsCol, i, end)
+			if err != nil {
+				return err
 			}
 			i = end - 1
 			if any {
