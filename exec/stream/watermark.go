@@ -39,12 +39,6 @@ type WatermarkTracker struct {
 	inputDelays []int64
 	lastData    time.Time // processing time of the latest arrival anywhere
 	finished    bool
-	// lastPart and lastP cache Observe's partition lookup: it runs once
-	// per row, its rows come a batch at a time from one partition, and
-	// the map lookup was most of its cost (a windowed aggregate's
-	// parallel instances each observe every row).
-	lastPart *partWatermark
-	lastP    int32
 }
 
 type partWatermark struct {
@@ -116,13 +110,9 @@ func (t *WatermarkTracker) Arrive(p int32, now time.Time) {
 // Observe folds one row's event time into partition p and returns the new
 // watermark. Callers test lateness against Watermark() before calling it.
 func (t *WatermarkTracker) Observe(p int32, ts int64) int64 {
-	pw := t.lastPart
-	if pw == nil || t.lastP != p {
-		var ok bool
-		if pw, ok = t.parts[p]; !ok {
-			pw = t.part(p, t.lastData)
-		}
-		t.lastPart, t.lastP = pw, p
+	pw, ok := t.parts[p]
+	if !ok {
+		pw = t.part(p, t.lastData)
 	}
 	pw.seen = true
 	if ts > pw.max {
@@ -283,7 +273,7 @@ func (t *WatermarkTracker) snapshot() watermarkState {
 
 func (t *WatermarkTracker) restore(s watermarkState, now time.Time) {
 	t.wm, t.finished = s.WM, s.Finished
-	t.parts, t.list, t.lastPart = map[int32]*partWatermark{}, nil, nil
+	t.parts, t.list = map[int32]*partWatermark{}, nil
 	for p, m := range s.Parts {
 		pw := t.part(p, now)
 		if m != MinWatermark {
