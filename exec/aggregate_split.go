@@ -10,6 +10,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/sluicesql/sluice/exec/expr"
 )
 
 // The split final aggregate. A parallel GROUP BY runs its partial phase
@@ -24,20 +26,26 @@ import (
 // included). Each part notes the input row number of each of its
 // groups' first row, and build merges the parts' groups by it, which is
 // the order of first appearance one aggregate gives. So the result is
-// identical, rows and order, at any number of workers.
+// identical, rows and order, at any number of workers. A complete
+// aggregate above a gather (DISTINCT aggregates, which have no partial
+// state) splits the same way, and so does a keyless COUNT(DISTINCT x),
+// dealt by x: each part counts the values only it sees.
 
 // splitQueue is how many batches a part may have waiting.
 const splitQueue = 4
 
-// SetWorkers makes a final aggregate (AggFinal, with keys) merge on up
-// to n goroutines (see above); other aggregates, and n < 2, run on one.
-// Call it before Open.
+// SetWorkers makes a final or complete aggregate with keys, or a keyless
+// COUNT(DISTINCT x), group on up to n goroutines (see above and splits);
+// others, and n < 2, run on one. Call it before Open.
 func (h *HashAggregate) SetWorkers(n int) { h.workers = n }
 
 // splitPart is one part of a split final aggregate.
 type splitPart struct {
-	agg   *HashAggregate // input nil: fed by add
-	first []int64        // per group id: the input row number of its first row
+	agg *HashAggregate // input nil: fed by add
+	// first holds, per group id in order, the input row number of its
+	// first row: a slice per batch that started groups (one slice grown
+	// to a million groups cost a tenth of the part's time in copies).
+	first [][]int64
 	in    chan splitBatch
 	out   arrow.Record // the part's result (nil: no groups)
 	err   error        // the part's own failure
@@ -68,13 +76,31 @@ type splitBatch struct {
 	base int64
 }
 
-// splits reports whether consume deals the input to parts.
+// splits reports whether consume deals the input to parts: a final or
+// complete aggregate with keys, or one whose calls are all COUNT(DISTINCT
+// x) of one x (dealt by x: each part counts values no other part sees,
+// and the counts add up), given workers. The parts evaluate the keys and
+// arguments at once over the batches they share, so each must be a plain
+// column (the expressions are not made for concurrent use).
 func (h *HashAggregate) splits() bool {
-	if h.workers < 2 || h.mode != AggFinal || h.table == nil || h.dedup || h.adaptive || h.dict != nil {
+	if h.workers < 2 || h.mode == AggPartial || h.dedup || h.adaptive || h.dict != nil {
 		return false
 	}
-	// The parts are told apart by HashRows, which refuses nested keys.
 	for _, k := range h.keys {
+		if _, ok := expr.ColumnIndex(k); !ok {
+			return false
+		}
+	}
+	for _, a := range h.aggs {
+		if _, ok := expr.ColumnIndex(a.Arg); a.Arg != nil && !ok {
+			return false
+		}
+	}
+	if h.table == nil && !h.countsDistinct() {
+		return false
+	}
+	// The parts are told apart by HashRows, which refuses nested types.
+	for _, k := range h.dealBy() {
 		empty := array.MakeArrayOfNull(h.mem, k.DataType(), 0)
 		_, err := HashRows(context.Background(), h.mem, []arrow.Array{empty}, nil)
 		empty.Release()
@@ -83,6 +109,30 @@ func (h *HashAggregate) splits() bool {
 		}
 	}
 	return true
+}
+
+// countsDistinct reports calls that are all COUNT(DISTINCT x) of one
+// column x, in a complete aggregate.
+func (h *HashAggregate) countsDistinct() bool {
+	if h.mode != AggComplete || len(h.aggs) == 0 {
+		return false
+	}
+	x, _ := expr.ColumnIndex(h.aggs[0].Arg)
+	for _, a := range h.aggs {
+		if c, ok := expr.ColumnIndex(a.Arg); a.Func != "count" || !a.Distinct || !ok || c != x {
+			return false
+		}
+	}
+	return true
+}
+
+// dealBy is what picks a row's part: the keys, or without keys the
+// argument of COUNT(DISTINCT x).
+func (h *HashAggregate) dealBy() []expr.Expr {
+	if h.table == nil {
+		return []expr.Expr{h.aggs[0].Arg}
+	}
+	return h.keys
 }
 
 // newParts makes the parts: aggregates like h, without input, each
@@ -161,7 +211,7 @@ func (h *HashAggregate) deal(ctx context.Context) error {
 		for _, c := range rec.Columns() {
 			countNulls(c.Data())
 		}
-		cols, err := evalAll(ctx, h.mem, rec, exprList(h.keys))
+		cols, err := evalAll(ctx, h.mem, rec, exprList(h.dealBy()))
 		if err == nil {
 			hashes, err = HashRows(ctx, h.mem, cols, hashes)
 			releaseArrays(cols)
@@ -257,38 +307,49 @@ func (part *splitPart) fold(ctx context.Context, b splitBatch) error {
 		}
 		defer rec.Release()
 	}
+	if part.agg.table == nil { // COUNT(DISTINCT x): no groups
+		return part.agg.add(ctx, rec)
+	}
 	next := uint32(part.agg.table.NumGroups())
 	if err := part.agg.add(ctx, rec); err != nil {
 		return err
 	}
 	// Groups are numbered in order of first appearance, so group next
 	// starts at the first row whose group is next, and so on.
-	if uint32(part.agg.table.NumGroups()) == next {
+	added := part.agg.table.NumGroups() - int(next)
+	if added == 0 {
 		return nil
 	}
+	first := make([]int64, 0, added)
 	for i, g := range part.agg.gids[:rec.NumRows()] {
 		if g == next {
 			row := int64(i)
 			if b.rows != nil {
 				row = int64(b.rows[i])
 			}
-			part.first = append(part.first, b.base+row)
-			next++
+			first = append(first, b.base+row)
+			if next++; len(first) == added {
+				break
+			}
 		}
 	}
+	part.first = append(part.first, first)
 	return nil
 }
 
 // buildSplit merges the parts' results in order of their groups' first
 // rows (nil for no groups).
 func (h *HashAggregate) buildSplit(ctx context.Context) (arrow.Record, error) {
+	if h.table == nil {
+		return h.addCounts()
+	}
 	var outs []arrow.Record
-	var firsts [][]int64
+	var queues []rowQueue
 	total := 0
 	for _, part := range h.parts {
 		if part.out != nil {
 			outs = append(outs, part.out)
-			firsts = append(firsts, part.first)
+			queues = append(queues, rowQueue{rest: part.first})
 			total += int(part.out.NumRows())
 		}
 	}
@@ -302,20 +363,28 @@ func (h *HashAggregate) buildSplit(ctx context.Context) (arrow.Record, error) {
 	// idx lists the rows of the parts' results one after the other, in
 	// the merged order.
 	idx := make([]int32, 0, total)
-	offs := make([]int32, len(outs))
-	heads := make([]int, len(outs))
-	for p := 1; p < len(outs); p++ {
-		offs[p] = offs[p-1] + int32(outs[p-1].NumRows())
+	at := make([]int32, len(outs)) // per part: its next row in idx's numbering
+	for p := range queues {
+		queues[p].next()
+		if p > 0 {
+			at[p] = at[p-1] + int32(outs[p-1].NumRows())
+		}
 	}
 	for len(idx) < total {
 		best := -1
-		for p, f := range firsts {
-			if heads[p] < len(f) && (best < 0 || f[heads[p]] < firsts[best][heads[best]]) {
-				best = p
+		var row int64
+		for p := range queues {
+			if q := &queues[p]; len(q.cur) > 0 && (best < 0 || q.cur[0] < row) {
+				best, row = p, q.cur[0]
 			}
 		}
-		idx = append(idx, offs[best]+int32(heads[best]))
-		heads[best]++
+		if best < 0 {
+			return nil, fmt.Errorf("aggregate: the parts' first rows cover %d of %d groups", len(idx), total)
+		}
+		idx = append(idx, at[best])
+		at[best]++
+		queues[best].cur = queues[best].cur[1:]
+		queues[best].next()
 	}
 	cols := make([]arrow.Array, h.schema.NumFields())
 	defer func() { releaseArrays(cols) }()
@@ -335,6 +404,38 @@ func (h *HashAggregate) buildSplit(ctx context.Context) (arrow.Record, error) {
 		}
 	}
 	return array.NewRecord(h.schema, cols, int64(total)), nil
+}
+
+// addCounts is the one row of a split COUNT(DISTINCT x): each column
+// the sum of the parts' counts.
+func (h *HashAggregate) addCounts() (arrow.Record, error) {
+	cols := make([]arrow.Array, h.schema.NumFields())
+	defer func() { releaseArrays(cols) }()
+	for c := range cols {
+		var n int64
+		for _, part := range h.parts {
+			cnt, ok := part.out.Column(c).(*array.Int64)
+			if !ok || cnt.Len() != 1 {
+				return nil, fmt.Errorf("aggregate: %s: a part's count is %s", h.schema.Field(c).Name, part.out.Column(c).DataType())
+			}
+			n += cnt.Value(0)
+		}
+		cols[c] = newFixedArray(h.mem, arrow.PrimitiveTypes.Int64, []int64{n}, nil)
+	}
+	return array.NewRecord(h.schema, cols, 1), nil
+}
+
+// rowQueue walks a part's first rows in order.
+type rowQueue struct {
+	cur  []int64 // empty only when rest is
+	rest [][]int64
+}
+
+// next moves on to the next slice when cur is used up.
+func (q *rowQueue) next() {
+	for len(q.cur) == 0 && len(q.rest) > 0 {
+		q.cur, q.rest = q.rest[0], q.rest[1:]
+	}
 }
 
 // releaseParts releases the parts' results and state.

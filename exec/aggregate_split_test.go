@@ -95,12 +95,16 @@ func TestSplitFinalEqualsOne(t *testing.T) {
 							continue
 						}
 						groups += int(part.out.NumRows())
-						if len(part.first) != int(part.out.NumRows()) {
-							t.Errorf("part %d: %d first rows for %d groups", p, len(part.first), part.out.NumRows())
+						var first []int64
+						for _, f := range part.first {
+							first = append(first, f...)
 						}
-						for i := 1; i < len(part.first); i++ {
-							if part.first[i] <= part.first[i-1] {
-								t.Fatalf("part %d: group %d starts at row %d, after group %d's row %d", p, i, part.first[i], i-1, part.first[i-1])
+						if len(first) != int(part.out.NumRows()) {
+							t.Errorf("part %d: %d first rows for %d groups", p, len(first), part.out.NumRows())
+						}
+						for i := 1; i < len(first); i++ {
+							if first[i] <= first[i-1] {
+								t.Fatalf("part %d: group %d starts at row %d, after group %d's row %d", p, i, first[i], i-1, first[i-1])
 							}
 						}
 					}
@@ -223,6 +227,89 @@ func TestSplitFinalErrors(t *testing.T) {
 		in := &cancelOp{Operator: newSliceOp(rec, 500), after: 3, cancel: cancel}
 		if err := consume(final(t, mem, in, 4), ctx); !errors.Is(err, context.Canceled) {
 			t.Errorf("cancelled: %v, want context.Canceled", err)
+		}
+	})
+}
+
+// TestSplitCompleteEqualsOne: a complete aggregate split over parts (by
+// its keys, or without keys by the argument of COUNT(DISTINCT x)) gives
+// exactly one aggregate's rows in its order: DISTINCT calls, STRING_AGG
+// and FLOAT sums included, NULL keys and values, at several batch
+// sizes. Keys or arguments that are not plain columns, and keyless
+// calls other than COUNT(DISTINCT x) of one x, do not split.
+func TestSplitCompleteEqualsOne(t *testing.T) {
+	const n = 3*DefaultBatchSize + 555
+	keyed := []AggCall{
+		{Func: "count_star", Name: "n"}, {Func: "count", Arg: col(2, i64), Distinct: true, Name: "cd"},
+		{Func: "sum", Arg: col(3, f64), Name: "fx"}, {Func: "sum", Arg: col(3, f64), Distinct: true, Name: "dfx"},
+		{Func: "string_agg", Arg: col(1, str), Params: AggParams{Sep: ","}, Name: "sa"},
+	}
+	counts := []AggCall{{Func: "count", Arg: col(1, str), Distinct: true, Name: "a"}, {Func: "count", Arg: col(1, str), Distinct: true, Name: "b"}}
+	cases := []struct {
+		name string
+		keys []expr.Expr
+		aggs []AggCall
+	}{
+		{"int key", []expr.Expr{col(0, i64)}, keyed},
+		{"two keys", []expr.Expr{col(1, str), col(0, i64)}, keyed},
+		{"count distinct", nil, counts},
+		{"count distinct int", nil, []AggCall{{Func: "count", Arg: col(0, i64), Distinct: true, Name: "c"}}},
+	}
+	for _, distinct := range []int{n, 40} {
+		for _, tc := range cases {
+			for _, bs := range []int{1000, n} {
+				t.Run(fmt.Sprintf("distinct%d/%s/batch%d", distinct, tc.name, bs), func(t *testing.T) {
+					mem := newMem(t)
+					rec := adaptiveInput(mem, n, distinct)
+					defer rec.Release()
+					agg := func(workers int) *HashAggregate {
+						h, err := NewHashAggregate(mem, newSliceOp(rec, bs), tc.keys, names(len(tc.keys)), tc.aggs)
+						if err != nil {
+							t.Fatal(err)
+						}
+						h.SetWorkers(workers)
+						return h
+					}
+					if h := agg(4); !h.splits() {
+						t.Error("does not split over four workers")
+						h.Close()
+					} else {
+						h.Close()
+					}
+					want := collect(t, agg(1))
+					for _, w := range []int{2, 4} {
+						sameRows(t, fmt.Sprintf("%d parts against one", w), collect(t, agg(w)), want)
+					}
+				})
+			}
+		}
+	}
+	t.Run("refused", func(t *testing.T) {
+		mem := newMem(t)
+		rec := adaptiveInput(mem, 10, 10)
+		defer rec.Release()
+		plus, err := expr.Call("add", []expr.Expr{col(0, i64), col(2, i64)}, i64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, c := range map[string]struct {
+			keys []expr.Expr
+			aggs []AggCall
+		}{
+			"expression key": {[]expr.Expr{plus}, []AggCall{{Func: "count_star", Name: "n"}}},
+			"expression arg": {[]expr.Expr{col(0, i64)}, []AggCall{{Func: "sum", Arg: plus, Name: "s"}}},
+			"keyless sum":    {nil, []AggCall{{Func: "sum", Arg: col(0, i64), Distinct: true, Name: "s"}}},
+			"two arguments":  {nil, []AggCall{{Func: "count", Arg: col(0, i64), Distinct: true, Name: "a"}, {Func: "count", Arg: col(2, i64), Distinct: true, Name: "b"}}},
+		} {
+			h, err := NewHashAggregate(mem, newSliceOp(rec, 4), c.keys, names(len(c.keys)), c.aggs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.SetWorkers(4)
+			if h.splits() {
+				t.Errorf("%s: splits", name)
+			}
+			h.Close()
 		}
 	})
 }
