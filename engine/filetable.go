@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -38,10 +39,15 @@ func (db *Session) addFileTables(q *sql.Query, cat *Catalog) error {
 	sort.Strings(names)
 	for _, name := range names {
 		ft := q.Files[name]
-		if len(ft.Paths) != 1 {
-			return sql.Errorf(sql.BindError, ft.Pos, "a list of %d paths is not supported: use one path or a glob such as 'data/*.csv'", len(ft.Paths))
-		}
 		opts := sql.Options{{Key: "connector", Value: "file"}, {Key: "path", Value: ft.Paths[0]}}
+		if len(ft.Paths) > 1 {
+			// read_csv(['a.csv', 'b.csv']): one source of all, in order.
+			ps, err := json.Marshal(ft.Paths)
+			if err != nil {
+				return err
+			}
+			opts[1] = sql.Option{Key: "paths", Value: string(ps)}
+		}
 		if ft.Format != "" {
 			opts = append(opts, sql.Option{Key: "format", Value: ft.Format})
 		}
@@ -61,7 +67,11 @@ func (db *Session) addFileTables(q *sql.Query, cat *Catalog) error {
 		copts := db.options(opts)
 		src, err := connectors.NewSource(db.conn, copts, nil)
 		if err != nil {
-			return &sql.Error{Kind: sql.ConnectorError, Pos: ft.Pos, Msg: fmt.Sprintf("file %q: %v", ft.Paths[0], err), Err: err}
+			what := fmt.Sprintf("file %q", ft.Paths[0])
+			if len(ft.Paths) > 1 {
+				what = fmt.Sprintf("files %q", ft.Paths)
+			}
+			return &sql.Error{Kind: sql.ConnectorError, Pos: ft.Pos, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
 		}
 		def := &planner.SourceDef{Name: name, Schema: src.Schema(), Options: copts, Bounded: src.Bounded(), Morsels: splitsIntoMorsels(src)}
 		if err := cat.AddSource(def, src); err != nil {

@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -244,6 +245,24 @@ func (db *Session) options(o sql.Options) connectors.Options {
 		m["path"] = filepath.Join(db.cfg.BaseDir, p)
 		if strings.HasSuffix(p, "/") {
 			m["path"] += "/"
+		}
+	}
+	if ps, ok := m["paths"]; ok && db.cfg.BaseDir != "" {
+		// The file connector's list of paths (read_csv(['a', 'b'])), each
+		// as path; left as it is when it is no list (the connector says so).
+		var paths []string
+		if json.Unmarshal([]byte(ps), &paths) == nil {
+			for i, p := range paths {
+				if p != "" && !filepath.IsAbs(p) {
+					paths[i] = filepath.Join(db.cfg.BaseDir, p)
+					if strings.HasSuffix(p, "/") {
+						paths[i] += "/"
+					}
+				}
+			}
+			if b, err := json.Marshal(paths); err == nil {
+				m["paths"] = string(b)
+			}
 		}
 	}
 	return m

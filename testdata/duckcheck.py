@@ -83,11 +83,12 @@ for path in sys.argv[1:] or sorted(glob.glob('testdata/sql/batch/*.test')):
         # and the window table functions have no DuckDB twin: not compared.
         if re.search(r'\b(TUMBLE|HOP|SESSION)\s*\(', sqlt) or any(re.search(r'\b%s\b'%n, sqlt, re.I) for n in unmapped):
             skip+=1; continue
-        files=re.search(r"(FROM|JOIN|,)\s+(read_\w+\()?'data/", sqlt)
+        files=re.search(r"(FROM|JOIN|,)\s+(read_\w+\(\[?)?'data/", sqlt)
         if not views and not files and '(VALUES' not in sqlt: continue
         if '${' in sqlt:  # a path the golden runner substitutes (a temporary directory)
             skip+=1; continue
         q=re.sub(r"(FROM|JOIN|,)(\s+)(read_\w+\()?'data/", r"\1\2\3'testdata/data/", sqlt)
+        if re.search(r"read_\w+\(\[", q): q=q.replace("'data/", "'testdata/data/")  # read_csv(['data/a.csv', 'data/b.csv'])
         q=q.replace(' DIV ',' // ')
         q=re.sub(r'LIMIT (\d+), (\d+)', r'LIMIT \2 OFFSET \1', q)
         q=re.sub(r'ORDER BY ALL DESC$', 'ORDER BY ALL DESC NULLS LAST', q)

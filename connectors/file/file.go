@@ -19,6 +19,7 @@ package file
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +58,7 @@ func init() {
 // SourceOptions are the file source's WITH options.
 var SourceOptions = []connectors.Option{
 	{Name: "path", Type: "string", Doc: "a file, a glob such as 'data/*.csv', or a directory (all its files with the format's extension)"},
+	{Name: "paths", Type: "string", Doc: "several paths read as one source, in their order, as a JSON array ('[\"a.csv\", \"b.csv\"]'; read_csv(['a.csv', 'b.csv']) sets it), instead of path; each as path, one schema for all"},
 	{Name: "format", Type: "enum", Default: "from the extension", Values: []string{"csv", "json", "jsonl", "ndjson", "parquet", FormatDebezium}, Doc: "the files' format (debezium-json: JSON lines of Debezium change events, read as a changelog)"},
 	{Name: "delimiter", Type: "string", Default: ",", Doc: "CSV field separator, one byte ('\\t' or 'tab' for a tab)"},
 	{Name: "header", Type: "bool", Default: "true", Doc: "CSV files start with a header line"},
@@ -87,7 +90,10 @@ const (
 
 // Options are the parsed source options.
 type Options struct {
-	Path    string
+	Path string
+	// Paths, when set ('paths'), are several paths read as one source in
+	// their order, each a file, a glob or a directory; Path is the first.
+	Paths   []string
 	Format  string
 	CSV     format.CSVOptions
 	OnError format.ErrorPolicy
@@ -100,6 +106,14 @@ type Options struct {
 	declared bool
 }
 
+// all is the paths the options name: Paths, or Path alone.
+func (o Options) all() []string {
+	if len(o.Paths) > 0 {
+		return o.Paths
+	}
+	return []string{o.Path}
+}
+
 // DefaultMaxRowSize is the default of 'max.row.size': far above any
 // sensible record, far below what would exhaust a machine's memory.
 const DefaultMaxRowSize = 64 << 20
@@ -107,6 +121,15 @@ const DefaultMaxRowSize = 64 << 20
 // ParseOptions reads the WITH options of a file source or sink.
 func ParseOptions(opts connectors.Options) (Options, error) {
 	o := Options{Path: opts["path"], Format: strings.ToLower(opts["format"])}
+	if ps, ok := opts["paths"]; ok {
+		if o.Path != "" {
+			return o, &connectors.OptionError{Option: "paths", Msg: "file connector: set path or paths, not both"}
+		}
+		if err := json.Unmarshal([]byte(ps), &o.Paths); err != nil || len(o.Paths) == 0 || slices.Contains(o.Paths, "") {
+			return o, &connectors.OptionError{Option: "paths", Msg: fmt.Sprintf("file connector: 'paths' must be a JSON array of one or more paths, not %q", ps)}
+		}
+		o.Path = o.Paths[0]
+	}
 	if o.Path == "" {
 		return o, fmt.Errorf("file connector: the path option is required")
 	}
@@ -298,8 +321,10 @@ func newSource(root *sandbox.Root, opts connectors.Options, declared *arrow.Sche
 	if err != nil {
 		return nil, err
 	}
-	if err := root.Check("path", o.Path); err != nil {
-		return nil, fmt.Errorf("file connector: %w", err)
+	for _, p := range o.all() {
+		if err := root.Check("path", p); err != nil {
+			return nil, fmt.Errorf("file connector: %w", err)
+		}
 	}
 	o.declared = declared != nil
 	s := &Source{opts: o, root: root, schema: declared}
@@ -367,9 +392,13 @@ func headerMissing(path string, header []string, declared *arrow.Schema) error {
 // against the sandbox, since a file in a directory or a glob's match may
 // be a link out of it.
 func (s *Source) list() ([]string, error) {
-	files, err := expand(s.opts.Path, s.opts.Format)
-	if err != nil {
-		return nil, err
+	var files []string
+	for _, p := range s.opts.all() {
+		fs, err := expand(p, s.opts.Format)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, fs...)
 	}
 	for _, f := range files {
 		if err := s.root.Check("path", f); err != nil {
