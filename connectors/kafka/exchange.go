@@ -390,7 +390,15 @@ func (r *Reader) applyRewind(ctx context.Context) (map[tp]bool, error) {
 		if off < 0 {
 			continue // nothing read yet: nothing to read again
 		}
-		st.next, st.buf = off, nil
+		// The watermarks carried so far were read up to where the
+		// partition was, past what is read again now: kept, they held
+		// back every mark read again (none moved past them), so the
+		// operator, restored as of the committed offset, heard of no
+		// watermark until the partition got back there and judged the
+		// rows read again against its restored one only. Its state's
+		// carried watermarks come back with it (RestoreCarried), as for
+		// a partition taken over.
+		st.next, st.buf, st.carried = off, nil, carried{}
 		rewound[k] = true
 		if set[k.t] == nil {
 			set[k.t] = map[int32]kgo.EpochOffset{}
