@@ -23,6 +23,11 @@ type eventParallel struct {
 	// it when the call failed before.
 	merge func(errs []error) (arrow.Record, error)
 	drop  func()
+	// before, when set, runs on the caller's goroutine before a batch
+	// with rows reaches the instances (ParallelWindow computes each
+	// row's watermark there, once for all of them); drop follows it
+	// whatever happens next.
+	before func(b exec.Batch) error
 }
 
 // newEventParallel makes p's instances get every batch and read the
@@ -48,6 +53,12 @@ func (e *eventParallel) Push(ctx context.Context, _ int, b exec.Batch) (arrow.Re
 			}
 		}
 		return e.merge(e.errs)
+	}
+	if e.before != nil {
+		if err := e.before(b); err != nil {
+			e.drop()
+			return nil, err
+		}
 	}
 	if _, err := e.foldBatch(ctx, b); err != nil {
 		e.drop()

@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -114,12 +115,70 @@ func (t *WatermarkTracker) Observe(p int32, ts int64) int64 {
 	if !ok {
 		pw = t.part(p, t.lastData)
 	}
+	t.observe(pw, ts)
+	return t.wm
+}
+
+// observe folds one event time into partition pw.
+func (t *WatermarkTracker) observe(pw *partWatermark, ts int64) {
 	pw.seen = true
 	if ts > pw.max {
 		pw.max = ts
 		t.recompute()
 	}
-	return t.wm
+}
+
+// rowMarks is a batch's watermark row by row: at[i] is the watermark
+// before row i (what row i is judged late against, after the rows before
+// it), at[len(at)-1] the one after the last row; top is the batch's
+// latest event time, ok false when every row's is NULL.
+type rowMarks struct {
+	at  []int64
+	top int64
+	ok  bool
+}
+
+// observeRows observes the event times of col, rows from partition p,
+// one by one in order (NULLs skipped) as Observe does, writing each
+// row's watermark into m (its at reused).
+func (t *WatermarkTracker) observeRows(p int32, col arrow.Array, m *rowMarks) error {
+	n := col.Len()
+	m.at, m.top, m.ok = slices.Grow(m.at[:0], n+1)[:n+1], 0, false
+	pw, ok := t.parts[p]
+	if !ok {
+		pw = t.part(p, t.lastData)
+	}
+	vals := int64Values(col)
+	var tsOf func(int) Value
+	if vals == nil {
+		var err error
+		if tsOf, err = reader(col); err != nil {
+			return err
+		}
+	}
+	nulls := col.NullN() > 0
+	for i := range n {
+		m.at[i] = t.wm
+		var ts int64
+		if vals != nil {
+			if nulls && col.IsNull(i) {
+				continue
+			}
+			ts = vals[i]
+		} else {
+			v := tsOf(i)
+			if v.IsNull() {
+				continue
+			}
+			ts = v.I
+		}
+		if !m.ok || ts > m.top {
+			m.top, m.ok = ts, true
+		}
+		t.observe(pw, ts)
+	}
+	m.at[n] = t.wm
+	return nil
 }
 
 // recompute sets wm = min over non-idle partitions of (max − delay), never

@@ -89,6 +89,10 @@ type WindowAggregate struct {
 	// held is set on an instance of a ParallelWindow, which merges the
 	// instances' output and late rows itself (see heldOutput).
 	held *heldOutput
+	// marks, set on an instance of a ParallelWindow during a batch with
+	// rows, are the watermarks it computed for the batch's rows: the
+	// instance judges and closes by them instead of observing the rows.
+	marks *rowMarks
 	// Updates mode: the groups the batch touched.
 	touched []winTouch
 }
@@ -355,7 +359,11 @@ func (w *WindowAggregate) push(ctx context.Context, rec arrow.Record, partition 
 	if !w.opts.ByMarks {
 		w.tracker.Arrive(partition, w.clock.Now())
 	}
-	if err := w.closeUpTo(ctx, w.tracker.Watermark()); err != nil {
+	wm := w.tracker.Watermark()
+	if w.marks != nil && rec.NumRows() > 0 {
+		wm = w.marks.at[0] // the tracker may have observed the batch already
+	}
+	if err := w.closeUpTo(ctx, wm); err != nil {
 		return nil, err
 	}
 	w.touched = w.touched[:0]
@@ -501,12 +509,32 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 	}
 	first := w.partRows[partition]
 	w.partRows[partition] = first + int64(n)
+	// With marks (an instance of a ParallelWindow), row i is judged
+	// against marks.at[i] and the windows it passed close before it,
+	// attributed to the row before (b.row), as observing the rows would
+	// close them; closed is the watermark closed up to so far.
+	marks := w.marks
+	var closed int64
+	if marks != nil {
+		closed = marks.at[0]
+	}
 	// j counts the rows folded so far: row i of rec is the batch's row j
 	// when it is one of them.
 	j := 0
 	for i := 0; i < n; i++ {
 		ord := first + int64(i)
 		wm := w.tracker.Watermark()
+		if marks != nil {
+			if wm = marks.at[i]; wm > closed {
+				if b != nil {
+					b.row = j - 1
+				}
+				if err := w.closeUpTo(ctx, wm); err != nil {
+					return err
+				}
+				closed = wm
+			}
+		}
 		var ts int64
 		var null bool
 		if tsVals != nil {
@@ -532,7 +560,7 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 			if j < len(rows) {
 				end = int(rows[j])
 			}
-			if w.opts.ByMarks {
+			if w.opts.ByMarks || marks != nil {
 				i = end - 1
 				continue
 			}
@@ -610,11 +638,26 @@ func (w *WindowAggregate) fold(ctx context.Context, rec arrow.Record, partition 
 				return err
 			}
 		}
-		if w.opts.ByMarks {
+		if w.opts.ByMarks || marks != nil {
 			continue
 		}
 		if nw := w.tracker.Observe(partition, ts); nw > wm {
 			if err := w.closeUpTo(ctx, nw); err != nil {
+				return err
+			}
+		}
+	}
+	if marks != nil {
+		// The rows after this operator's last, and its tracker, which
+		// takes the batch's latest event time as observing each row would.
+		if marks.ok {
+			w.tracker.Observe(partition, marks.top)
+		}
+		if wm := marks.at[n]; wm > closed {
+			if b != nil {
+				b.row = j - 1
+			}
+			if err := w.closeUpTo(ctx, wm); err != nil {
 				return err
 			}
 		}

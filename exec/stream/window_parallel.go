@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluicesql/sluice/exec"
 )
 
 // ParallelWindow runs a keyed windowed aggregate (TUMBLE, HOP or SESSION
@@ -15,14 +17,18 @@ import (
 // each with the windows of its keys and its own checkpoint part: a
 // Parallel whose instances get every batch.
 //
-// Lateness never depends on the partitioning: every instance tracks the
-// event time of every row of every batch, row by row, exactly as one
-// operator does (WindowAggregate.PushRows), and folds only the rows of
-// its keys. So each row is judged late against the watermark as of the
-// row before it, whatever the parallelism and the batch sizes, each
-// instance closes its windows at the same rows one operator would, and
-// their watermarks, checkpointed trackers included, are equal. Processing
-// time (idleness) is read once per call and shared by the instances.
+// Lateness never depends on the partitioning: before the instances
+// start on a batch, the ParallelWindow observes the event time of each
+// of its rows in order, as one operator does, on the caller's goroutine
+// (once, not once per instance), and hands every instance those
+// watermarks (rowMarks); each instance folds only the rows of its keys,
+// judging each against the watermark as of the row before it and
+// closing its windows where that watermark passed their ends, as one
+// operator would (WindowAggregate.PushRows), whatever the parallelism and
+// the batch sizes. Each instance's tracker then takes the batch's latest
+// event time, so their watermarks, checkpointed trackers included, stay
+// equal. Processing time (idleness) is read once per call and shared by
+// the instances.
 //
 // The instances hold their output (heldOutput) and the ParallelWindow
 // merges it into the order one operator gives: EMIT FINAL rows by window
@@ -36,6 +42,9 @@ type ParallelWindow struct {
 	mem    memory.Allocator
 	wins   []*WindowAggregate
 	onLate func(LateRow) error
+	// marks are the watermarks of the batch being folded, written by
+	// observe before the instances start and read by all of them.
+	marks rowMarks
 }
 
 var (
@@ -105,12 +114,31 @@ func NewParallelWindow(mem memory.Allocator, keys []Expr, n int, build func(i in
 		return nil, err
 	}
 	pw.eventParallel = newEventParallel(p, pw.wins[0].clock, pw.merge, pw.drop)
+	pw.before = pw.observe
 	pw.onLate = pw.wins[0].opts.OnLate
 	for _, w := range pw.wins {
 		w.clock = pw.clock
 		w.held = &heldOutput{}
 	}
 	return pw, nil
+}
+
+// observe computes the watermark before each row of b, and after it,
+// with the first instance's tracker (all are equal, and the instances
+// are idle now): it hears of the batch, then observes its rows one by
+// one. Every instance's tracker then takes the batch's latest event time
+// as it folds (a no-op on the first: a tracker keeps maxima), reaching
+// the same state.
+func (pw *ParallelWindow) observe(b exec.Batch) error {
+	w := pw.wins[0]
+	w.tracker.Arrive(b.Partition, pw.clock.Now())
+	if err := w.tracker.observeRows(b.Partition, b.Record.Column(w.spec.TimeCol), &pw.marks); err != nil {
+		return err
+	}
+	for _, w := range pw.wins {
+		w.marks = &pw.marks
+	}
+	return nil
 }
 
 // Watermark is the instances' (all equal: each tracks every row).
@@ -123,6 +151,7 @@ func (pw *ParallelWindow) EventTimer() EventTimer { return parallelTimer[*Window
 // drop discards what the instances hold.
 func (pw *ParallelWindow) drop() {
 	for _, w := range pw.wins {
+		w.marks = nil
 		w.pending = w.pending[:0]
 		w.held.ords, w.held.late = w.held.ords[:0], w.held.late[:0]
 	}
