@@ -103,10 +103,26 @@ func soPausedMember(t *testing.T, sink string, pause time.Duration) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed once the process has exited (waitErr is how):
+	// a check that it exited and the cleanup can both wait for it.
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
 	defer func() {
 		cmd.Process.Signal(syscall.SIGCONT)
+		if t.Failed() {
+			// Its goroutines, on stderr: a process that stopped
+			// making progress shows where it waits.
+			cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-exited:
+				return
+			case <-time.After(10 * time.Second):
+			}
+		}
 		cmd.Process.Kill()
 		<-exited
 	}()
@@ -150,8 +166,8 @@ func soPausedMember(t *testing.T, sink string, pause time.Duration) {
 	want = append(want, w2...)
 	eoWait(t, addr, want, fmt.Sprintf("after a member was paused %s", pause))
 	select {
-	case err := <-exited:
-		t.Fatalf("the paused process exited after waking (%v) instead of rejoining its group", err)
+	case <-exited:
+		t.Fatalf("the paused process exited after waking (%v) instead of rejoining its group", waitErr)
 	default:
 	}
 
