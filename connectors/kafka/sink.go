@@ -276,9 +276,13 @@ func (w *Writer) txnTimeout() time.Duration {
 // transaction's first record went longer than the timeout ago (the
 // process was paused that long; a running query commits far more
 // often). Another producer taking the transactional id answers alike,
-// but then the transaction is young.
+// but then the transaction is young. A commit of the aborted transaction
+// whose records were all acknowledged before the pause meets
+// INVALID_TXN_STATE instead: since KIP-890 the abort bumped the epoch by
+// one, and the broker takes the commit at the old epoch for a retry of
+// the last end, which was the abort.
 func (w *Writer) timedOut(err error) bool {
-	return w.cfg.exactlyOnce && (errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)) &&
+	return w.cfg.exactlyOnce && (errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.InvalidTxnState)) &&
 		!w.firstAt.IsZero() && time.Since(w.firstAt) >= w.txnTimeout()
 }
 
