@@ -67,23 +67,33 @@ func castStringToList(ec *evalCtx, a *array.String, to *arrow.ListType) (arrow.A
 // with err: found by casting the elements one at a time, once the cast of
 // them all has failed.
 func listCastError(ec *evalCtx, a, strs *array.String, offsets []int32, to *arrow.ListType, err error) error {
-	for i := 0; i+1 < len(offsets); i++ {
-		for k := int(offsets[i]); k < int(offsets[i+1]); k++ {
-			if strs.IsNull(k) {
+	i, k, ok := firstBadElement(ec, strs, offsets, to)
+	if !ok {
+		return err
+	}
+	return &kindError{msg: fmt.Sprintf("cannot cast %q to %s: element %d, %q, cannot be cast to %s", a.Value(i), sqlTypeName(to),
+		k-int(offsets[i])+1, strs.Value(k), sqlTypeName(to.Elem())), kind: ErrInvalidCast}
+}
+
+// firstBadElement is the row i and element k (of elems[offs[i]:offs[i+1]])
+// of the first non-NULL element whose cast to to's element type fails,
+// cast one at a time; ok is false when every element casts alone.
+func firstBadElement(ec *evalCtx, elems arrow.Array, offs []int32, to *arrow.ListType) (i, k int, ok bool) {
+	for i = 0; i+1 < len(offs); i++ {
+		for k = int(offs[i]); k < int(offs[i+1]); k++ {
+			if elems.IsNull(k) {
 				continue
 			}
-			one := array.NewSlice(strs, int64(k), int64(k)+1)
+			one := array.NewSlice(elems, int64(k), int64(k)+1)
 			v, e := castArray(ec, one, to.Elem())
 			one.Release()
-			if e == nil {
-				v.Release()
-				continue
+			if e != nil {
+				return i, k, true
 			}
-			return &kindError{msg: fmt.Sprintf("cannot cast %q to %s: element %d, %q, cannot be cast to %s", a.Value(i), sqlTypeName(to),
-				k-int(offsets[i])+1, strs.Value(k), sqlTypeName(to.Elem())), kind: ErrInvalidCast}
+			v.Release()
 		}
 	}
-	return err
+	return 0, 0, false
 }
 
 // castListToList casts each list of a to a list of type to, element by
@@ -166,28 +176,14 @@ func nullsSpanElems(a *array.List) bool {
 // casting the elements one at a time, once the cast of them all has
 // failed.
 func listElemCastError(ec *evalCtx, a *array.List, elems arrow.Array, offs []int32, to *arrow.ListType, err error) error {
-	show := formatter(a)
-	elemText := formatter(elems)
-	_, isStr := elems.(*array.String)
-	for i := 0; i < a.Len(); i++ {
-		for k := int(offs[i]); k < int(offs[i+1]); k++ {
-			if elems.IsNull(k) {
-				continue
-			}
-			one := array.NewSlice(elems, int64(k), int64(k)+1)
-			v, e := castArray(ec, one, to.Elem())
-			one.Release()
-			if e == nil {
-				v.Release()
-				continue
-			}
-			t := elemText(k)
-			if isStr {
-				t = strconv.Quote(t)
-			}
-			return &kindError{msg: fmt.Sprintf("cannot cast %s to %s: element %d, %s, cannot be cast to %s", show(i), sqlTypeName(to),
-				k-int(offs[i])+1, t, sqlTypeName(to.Elem())), kind: ErrInvalidCast}
-		}
+	i, k, ok := firstBadElement(ec, elems, offs[:a.Len()+1], to)
+	if !ok {
+		return err
 	}
-	return err
+	t := formatter(elems)(k)
+	if _, isStr := elems.(*array.String); isStr {
+		t = strconv.Quote(t)
+	}
+	return &kindError{msg: fmt.Sprintf("cannot cast %s to %s: element %d, %s, cannot be cast to %s", formatter(a)(i), sqlTypeName(to),
+		k-int(offs[i])+1, t, sqlTypeName(to.Elem())), kind: ErrInvalidCast}
 }
